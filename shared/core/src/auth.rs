@@ -1,0 +1,386 @@
+//! Access-token verification (RFC 8725): EdDSA JWTs with a `kid`, the algorithm pinned per key,
+//! `iss`, `aud`, `exp`, `nbf` and the `at+jwt` type checked. IAM signs with [`AccessClaims`];
+//! every service verifies with [`TokenVerifier`] built from the public keys (a JWK Set).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Principal, TenantId, UserId};
+
+/// The JOSE `typ` header of an access token (RFC 9068), so no other JWT of ours passes as one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The claims of an access token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The user's id.
+    pub sub: String,
+    /// The tenant's id.
+    pub tid: String,
+    /// Role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issued at.
+    pub iat: u64,
+    /// Not before.
+    pub nbf: u64,
+    /// Token id.
+    pub jti: String,
+}
+
+/// Why a token was refused. Every variant becomes `UNAUTHENTICATED`; the text is safe to send.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not three base64url parts with a JSON header.
+    #[error("the access token is malformed")]
+    Malformed,
+    /// No `kid`, or a `kid` no configured key has.
+    #[error("the access token's signing key is unknown")]
+    UnknownKey,
+    /// The header's `typ` is not `at+jwt`.
+    #[error("the token is not an access token")]
+    WrongType,
+    /// The header's `alg` is not the one pinned for its key (including `none`).
+    #[error("the access token's algorithm is not allowed")]
+    WrongAlgorithm,
+    /// The signature does not verify.
+    #[error("the access token's signature is invalid")]
+    BadSignature,
+    /// Past `exp`.
+    #[error("the access token has expired; refresh it")]
+    Expired,
+    /// Before `nbf`.
+    #[error("the access token is not valid yet")]
+    NotYetValid,
+    /// Another issuer or audience, or a claim missing or not a UUID.
+    #[error("the access token's claims are invalid")]
+    InvalidClaims,
+}
+
+/// Why a key set could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    /// The file could not be read.
+    #[error("cannot read the JWK Set file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a JWK Set.
+    #[error("not a JWK Set (RFC 7517 JSON with a `keys` array): {0}")]
+    Parse(#[from] serde_json::Error),
+    /// A key lacks `kid` or `alg`, or its parameters are wrong.
+    #[error("key {index} of the JWK Set: {reason}")]
+    BadKey {
+        /// The key's position.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Verifies access tokens against a set of public keys, each pinned to its algorithm.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl TokenVerifier {
+    /// A verifier with no keys: every token is refused. What a process has until IAM's keys
+    /// are configured.
+    pub fn without_keys(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            keys: HashMap::new(),
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    /// A verifier for the keys of a JWK Set. Every key needs `kid` and `alg`.
+    pub fn from_jwks(
+        jwks: &JwkSet,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, KeySetError> {
+        let mut verifier = Self::without_keys(issuer, audience);
+        for (index, jwk) in jwks.keys.iter().enumerate() {
+            let bad = |reason: &str| KeySetError::BadKey {
+                index,
+                reason: reason.to_owned(),
+            };
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| bad("missing `kid`"))?;
+            let alg = jwk
+                .common
+                .key_algorithm
+                .ok_or_else(|| bad("missing `alg`: keys must pin their algorithm"))?;
+            let alg =
+                Algorithm::try_from(alg).map_err(|_| bad("`alg` is not a signature algorithm"))?;
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(&e.to_string()))?;
+            verifier.keys.insert(kid, (key, alg));
+        }
+        Ok(verifier)
+    }
+
+    /// A verifier for the JWK Set in a JSON file.
+    pub fn from_jwks_file(
+        path: &Path,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, KeySetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeySetError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let jwks: JwkSet = serde_json::from_str(&text)?;
+        Self::from_jwks(&jwks, issuer, audience)
+    }
+
+    /// How many keys it holds.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Verifies `token` and returns the caller it names.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let (key, alg) = self.keys.get(kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != *alg {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(TokenError::WrongType);
+        }
+        let mut validation = Validation::new(*alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::ExpiredSignature => TokenError::Expired,
+                K::ImmatureSignature => TokenError::NotYetValid,
+                K::InvalidSignature => TokenError::BadSignature,
+                K::InvalidAlgorithm => TokenError::WrongAlgorithm,
+                K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => TokenError::Malformed,
+                _ => TokenError::InvalidClaims,
+            }
+        })?;
+        let claims = data.claims;
+        Ok(Principal {
+            tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::InvalidClaims)?,
+            user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::InvalidClaims)?,
+            roles: claims.roles,
+            token_id: claims.jti,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use base64::Engine;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    use super::*;
+
+    pub(crate) struct TestKey {
+        pub kid: String,
+        pub encoding: EncodingKey,
+        pub jwk: serde_json::Value,
+    }
+
+    pub(crate) fn test_key(seed: u8, kid: &str) -> TestKey {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let der = signing.to_pkcs8_der().unwrap();
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(signing.verifying_key().as_bytes());
+        TestKey {
+            kid: kid.into(),
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            jwk: serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}),
+        }
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    pub(crate) fn claims(tenant: TenantId, user: UserId) -> AccessClaims {
+        AccessClaims {
+            iss: "kilang-crm".into(),
+            aud: "kilang-crm".into(),
+            sub: user.to_string(),
+            tid: tenant.to_string(),
+            roles: vec!["sales_rep".into()],
+            exp: now() + 900,
+            iat: now(),
+            nbf: now(),
+            jti: "t-1".into(),
+        }
+    }
+
+    pub(crate) fn sign(key: &TestKey, claims: &AccessClaims) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    }
+
+    pub(crate) fn verifier(keys: &[&TestKey]) -> TokenVerifier {
+        let jwks: JwkSet = serde_json::from_value(
+            serde_json::json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}),
+        )
+        .unwrap();
+        TokenVerifier::from_jwks(&jwks, "kilang-crm", "kilang-crm").unwrap()
+    }
+
+    #[test]
+    fn a_valid_token_yields_its_principal() {
+        let key = test_key(1, "k1");
+        let (tenant, user) = (TenantId::new(), UserId::new());
+        let principal = verifier(&[&key])
+            .verify(&sign(&key, &claims(tenant, user)))
+            .unwrap();
+        assert_eq!(principal.tenant_id, tenant);
+        assert_eq!(principal.user_id, user);
+        assert_eq!(principal.roles, ["sales_rep"]);
+    }
+
+    #[test]
+    fn tokens_of_every_configured_key_verify() {
+        let (old, new) = (test_key(1, "old"), test_key(2, "new"));
+        let verifier = verifier(&[&old, &new]);
+        let claims = claims(TenantId::new(), UserId::new());
+        assert!(verifier.verify(&sign(&old, &claims)).is_ok());
+        assert!(verifier.verify(&sign(&new, &claims)).is_ok());
+    }
+
+    #[test]
+    fn refuses_expired_foreign_issuer_wrong_audience_and_unknown_key() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let base = claims(TenantId::new(), UserId::new());
+
+        let expired = AccessClaims {
+            exp: now() - 3600,
+            ..base.clone()
+        };
+        assert_eq!(
+            verifier.verify(&sign(&key, &expired)),
+            Err(TokenError::Expired)
+        );
+
+        let foreign = AccessClaims {
+            iss: "someone-else".into(),
+            ..base.clone()
+        };
+        assert_eq!(
+            verifier.verify(&sign(&key, &foreign)),
+            Err(TokenError::InvalidClaims)
+        );
+
+        let audience = AccessClaims {
+            aud: "another-api".into(),
+            ..base.clone()
+        };
+        assert_eq!(
+            verifier.verify(&sign(&key, &audience)),
+            Err(TokenError::InvalidClaims)
+        );
+
+        let stranger = test_key(9, "k1");
+        assert_eq!(
+            verifier.verify(&sign(&stranger, &base)),
+            Err(TokenError::BadSignature)
+        );
+
+        let unknown = test_key(1, "k2");
+        assert_eq!(
+            verifier.verify(&sign(&unknown, &base)),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn refuses_alg_none_and_tampered_payloads() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let token = sign(&key, &claims(TenantId::new(), UserId::new()));
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+
+        let none_header = b64.encode(r#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#);
+        let unsigned = format!("{none_header}.{}.", parts[1]);
+        assert!(verifier.verify(&unsigned).is_err());
+
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+        payload["roles"] = serde_json::json!(["owner"]);
+        parts[1] = b64.encode(payload.to_string());
+        assert_eq!(
+            verifier.verify(&parts.join(".")),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn refuses_a_jwt_that_is_not_typed_as_an_access_token() {
+        let key = test_key(1, "k1");
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        header.typ = Some("JWT".into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims(TenantId::new(), UserId::new()),
+            &key.encoding,
+        )
+        .unwrap();
+        assert_eq!(verifier(&[&key]).verify(&token), Err(TokenError::WrongType));
+    }
+
+    #[test]
+    fn a_key_without_alg_is_refused_at_load_time() {
+        let mut key = test_key(1, "k1");
+        key.jwk.as_object_mut().unwrap().remove("alg");
+        let jwks: JwkSet =
+            serde_json::from_value(serde_json::json!({ "keys": [key.jwk] })).unwrap();
+        let err = TokenVerifier::from_jwks(&jwks, "i", "a").unwrap_err();
+        assert!(err.to_string().contains("alg"), "{err}");
+    }
+}

@@ -1,0 +1,424 @@
+//! The one error kind every service shares, mapped to `tonic::Code` in one place, with rich
+//! details (`google.rpc.BadRequest`, `ErrorInfo`, `RetryInfo`, `PreconditionFailure`).
+//!
+//! Each crate keeps its own `thiserror` enum and converts it into [`Error`], saying which kind
+//! it is. The internal cause of an error is logged with its chain when the error becomes a
+//! `Status` and is never sent to the client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every error this system sends.
+pub const ERROR_DOMAIN: &str = "crm.kilang";
+
+/// What went wrong, from the client's point of view. Deliberately small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request is malformed; field violations say where.
+    InvalidArgument,
+    /// No valid credentials.
+    Unauthenticated,
+    /// Credentials are valid but do not allow this.
+    PermissionDenied,
+    /// The resource does not exist in the caller's tenant (another tenant's resource too).
+    NotFound,
+    /// A unique field is taken.
+    AlreadyExists,
+    /// The resource is not in a state that allows this (e.g. winning a lost opportunity).
+    FailedPrecondition,
+    /// A concurrent change won (stale etag); read again and retry.
+    Aborted,
+    /// A limit was hit; retry after the delay given.
+    ResourceExhausted,
+    /// A dependency is down; retrying may help.
+    Unavailable,
+    /// The capability is not built yet.
+    Unimplemented,
+    /// A bug or an unexpected failure; details are in the server's log.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The gRPC status code of this kind. The only place kinds meet codes.
+    pub fn code(self) -> Code {
+        match self {
+            Self::InvalidArgument => Code::InvalidArgument,
+            Self::Unauthenticated => Code::Unauthenticated,
+            Self::PermissionDenied => Code::PermissionDenied,
+            Self::NotFound => Code::NotFound,
+            Self::AlreadyExists => Code::AlreadyExists,
+            Self::FailedPrecondition => Code::FailedPrecondition,
+            Self::Aborted => Code::Aborted,
+            Self::ResourceExhausted => Code::ResourceExhausted,
+            Self::Unavailable => Code::Unavailable,
+            Self::Unimplemented => Code::Unimplemented,
+            Self::Internal => Code::Internal,
+        }
+    }
+
+    /// The `ErrorInfo.reason` sent when the error names no more specific one.
+    pub fn default_reason(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::NotFound => "NOT_FOUND",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+            Self::FailedPrecondition => "FAILED_PRECONDITION",
+            Self::Aborted => "ABORTED",
+            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Unimplemented => "UNIMPLEMENTED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error fit to send to a client, with an optional internal cause that is only logged.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    reason: Option<&'static str>,
+    metadata: HashMap<String, String>,
+    field_violations: Vec<(String, String)>,
+    precondition_violations: Vec<(String, String, String)>,
+    retry_after: Option<Duration>,
+    source: Option<anyhow::Error>,
+}
+
+/// The result of a use case.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` with a client-visible `message` (lowercase, short, no internals).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            reason: None,
+            metadata: HashMap::new(),
+            field_violations: Vec::new(),
+            precondition_violations: Vec::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// One bad field: `INVALID_ARGUMENT` with a `BadRequest` field violation.
+    /// Add more with [`Error::with_field_violation`].
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let (field, description) = (field.into(), description.into());
+        Self::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid {field}: {description}"),
+        )
+        .with_field_violation(field, description)
+    }
+
+    /// `NOT_FOUND` for a resource of `resource_type` with `id`; also what another tenant's
+    /// resource answers, so its existence never leaks.
+    pub fn not_found(resource_type: &str, id: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            format!("{resource_type} {id} not found"),
+        )
+        .with_metadata("resource_type", resource_type)
+    }
+
+    /// `ALREADY_EXISTS` naming the unique field that is taken.
+    pub fn already_exists(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let (field, description) = (field.into(), description.into());
+        Self::new(ErrorKind::AlreadyExists, description.clone())
+            .with_field_violation(field, description)
+    }
+
+    /// `UNAUTHENTICATED` with a message saying what to do.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+
+    /// `PERMISSION_DENIED`.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, message)
+    }
+
+    /// `RESOURCE_EXHAUSTED` with a `RetryInfo` delay.
+    pub fn resource_exhausted(message: impl Into<String>, retry_after: Duration) -> Self {
+        let mut err = Self::new(ErrorKind::ResourceExhausted, message);
+        err.retry_after = Some(retry_after);
+        err
+    }
+
+    /// `ABORTED` for a stale etag: someone else changed the resource first.
+    pub fn etag_mismatch(resource_type: &str) -> Self {
+        Self::new(
+            ErrorKind::Aborted,
+            format!("the {resource_type} was changed by someone else; read it again and retry"),
+        )
+        .with_reason("ETAG_MISMATCH")
+        .with_precondition_violation(
+            "ETAG",
+            resource_type,
+            "etag does not match the current one",
+        )
+    }
+
+    /// `UNIMPLEMENTED` naming what is missing.
+    pub fn unimplemented(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unimplemented, message)
+    }
+
+    /// `INTERNAL`: the cause is logged, the client sees only `message`.
+    pub fn internal(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
+        Self::new(ErrorKind::Internal, message).with_source(cause)
+    }
+
+    /// `UNAVAILABLE`: a dependency is down; the cause is logged, not sent.
+    pub fn unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
+        Self::new(ErrorKind::Unavailable, message).with_source(cause)
+    }
+
+    /// Adds a `BadRequest` field violation.
+    pub fn with_field_violation(
+        mut self,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.field_violations
+            .push((field.into(), description.into()));
+        self
+    }
+
+    /// Adds a `PreconditionFailure` violation.
+    pub fn with_precondition_violation(
+        mut self,
+        kind: impl Into<String>,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.precondition_violations
+            .push((kind.into(), subject.into(), description.into()));
+        self
+    }
+
+    /// Sets the machine-readable `ErrorInfo.reason`, UPPER_SNAKE_CASE (e.g. `EMAIL_TAKEN`).
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Adds an `ErrorInfo.metadata` entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the `RetryInfo` delay.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// Attaches the internal cause (logged, never sent).
+    pub fn with_source(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The client-visible message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The `BadRequest` field violations, as (field, description).
+    pub fn field_violations(&self) -> &[(String, String)] {
+        &self.field_violations
+    }
+
+    /// The internal cause, if any.
+    pub fn source_error(&self) -> Option<&anyhow::Error> {
+        self.source.as_ref()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if !self.field_violations.is_empty() {
+            d.field("field_violations", &self.field_violations);
+        }
+        if let Some(source) = &self.source {
+            d.field("source", &format_args!("{source:#}"));
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Status {
+        if let Some(source) = &err.source {
+            // The chain goes to the log (with the request's correlation id from the span),
+            // never to the client.
+            match err.kind {
+                ErrorKind::Internal => {
+                    tracing::error!(error = %format!("{source:#}"), "{}", err.message)
+                }
+                _ => tracing::warn!(error = %format!("{source:#}"), "{}", err.message),
+            }
+        }
+        let mut details = ErrorDetails::new();
+        let metadata = err.metadata.clone();
+        details.set_error_info(
+            err.reason.unwrap_or(err.kind.default_reason()),
+            ERROR_DOMAIN,
+            metadata,
+        );
+        for (field, description) in &err.field_violations {
+            details.add_bad_request_violation(field.clone(), description.clone());
+        }
+        for (kind, subject, description) in &err.precondition_violations {
+            details.add_precondition_failure_violation(
+                kind.clone(),
+                subject.clone(),
+                description.clone(),
+            );
+        }
+        if let Some(delay) = err.retry_after {
+            details.set_retry_info(Some(delay));
+        }
+        Status::with_error_details(err.kind.code(), err.message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(err: Error) -> (Status, ErrorDetails) {
+        let status = Status::from(err);
+        let details = status.get_error_details();
+        (status, details)
+    }
+
+    #[test]
+    fn every_kind_maps_to_its_own_code_and_reason() {
+        let kinds = [
+            (ErrorKind::InvalidArgument, Code::InvalidArgument),
+            (ErrorKind::Unauthenticated, Code::Unauthenticated),
+            (ErrorKind::PermissionDenied, Code::PermissionDenied),
+            (ErrorKind::NotFound, Code::NotFound),
+            (ErrorKind::AlreadyExists, Code::AlreadyExists),
+            (ErrorKind::FailedPrecondition, Code::FailedPrecondition),
+            (ErrorKind::Aborted, Code::Aborted),
+            (ErrorKind::ResourceExhausted, Code::ResourceExhausted),
+            (ErrorKind::Unavailable, Code::Unavailable),
+            (ErrorKind::Unimplemented, Code::Unimplemented),
+            (ErrorKind::Internal, Code::Internal),
+        ];
+        for (kind, code) in kinds {
+            let (status, details) = round_trip(Error::new(kind, "something"));
+            assert_eq!(status.code(), code, "{kind:?}");
+            assert_eq!(status.message(), "something");
+            let info = details.error_info().expect("every error carries ErrorInfo");
+            assert_eq!(info.reason, kind.default_reason());
+            assert_eq!(info.domain, ERROR_DOMAIN);
+        }
+    }
+
+    #[test]
+    fn invalid_field_carries_bad_request_field_violations() {
+        let err = Error::invalid_field("customer.email", "must be an email address")
+            .with_field_violation("customer.display_name", "must not be empty");
+        let (status, details) = round_trip(err);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let violations = &details.bad_request().expect("BadRequest").field_violations;
+        let fields: Vec<_> = violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("customer.email", "must be an email address"),
+                ("customer.display_name", "must not be empty")
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_exhausted_carries_retry_info() {
+        let (status, details) = round_trip(Error::resource_exhausted(
+            "too many attempts",
+            Duration::from_secs(30),
+        ));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = details.retry_info().expect("RetryInfo");
+        assert_eq!(retry.retry_delay, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn etag_mismatch_is_aborted_with_reason_and_precondition_failure() {
+        let (status, details) = round_trip(Error::etag_mismatch("customer"));
+        assert_eq!(status.code(), Code::Aborted);
+        assert_eq!(details.error_info().unwrap().reason, "ETAG_MISMATCH");
+        let violation = &details
+            .precondition_failure()
+            .expect("PreconditionFailure")
+            .violations[0];
+        assert_eq!(
+            (violation.r#type.as_str(), violation.subject.as_str()),
+            ("ETAG", "customer")
+        );
+    }
+
+    #[test]
+    fn not_found_names_the_resource_type_in_metadata() {
+        let (status, details) = round_trip(Error::not_found("customer", "0190a1b2"));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "customer 0190a1b2 not found");
+        assert_eq!(
+            details.error_info().unwrap().metadata["resource_type"],
+            "customer"
+        );
+    }
+
+    #[test]
+    fn internal_cause_never_reaches_the_client() {
+        let cause = anyhow::anyhow!("password authentication failed for user \"crm\"");
+        let (status, details) = round_trip(Error::internal("could not read customers", cause));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "could not read customers");
+        assert!(
+            !format!("{details:?}").contains("password"),
+            "details leak the cause: {details:?}"
+        );
+    }
+}

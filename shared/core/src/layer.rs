@@ -1,0 +1,388 @@
+//! The tower layer every server runs requests through: a correlation id, a tracing span (with
+//! the caller's W3C trace context as parent), access-token verification, and the
+//! [`RequestContext`] in the request's extensions.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::auth::TokenVerifier;
+use crate::context::{Principal, RequestContext};
+use crate::error::Error;
+
+/// The request and response header carrying the correlation id.
+pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
+/// The optional request header naming the tenant; must match the token's.
+pub const TENANT_ID_HEADER: &str = "x-tenant-id";
+
+/// Which calls need no access token.
+#[derive(Clone, Debug, Default)]
+pub struct OpenAccess {
+    services: HashSet<String>,
+    methods: HashSet<String>,
+}
+
+impl OpenAccess {
+    /// Health and reflection open; everything else protected.
+    pub fn standard() -> Self {
+        let mut open = Self::default();
+        for service in [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ] {
+            open.services.insert(service.to_owned());
+        }
+        open
+    }
+
+    /// Opens one method, by its full path (`/crm.iam.v1.AuthService/Login`).
+    pub fn open_method(&mut self, path: impl Into<String>) {
+        self.methods.insert(path.into());
+    }
+
+    /// Whether the method at `path` is open.
+    pub fn is_open(&self, path: &str) -> bool {
+        if self.methods.contains(path) {
+            return true;
+        }
+        let service = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        self.services.contains(service)
+    }
+}
+
+/// Installs [`RequestContextService`].
+#[derive(Clone)]
+pub struct RequestContextLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    verifier: TokenVerifier,
+    open: OpenAccess,
+}
+
+impl RequestContextLayer {
+    /// A layer verifying tokens with `verifier` on every method `open` does not open.
+    pub fn new(verifier: TokenVerifier, open: OpenAccess) -> Self {
+        Self {
+            shared: Arc::new(Shared { verifier, open }),
+        }
+    }
+}
+
+impl<S> Layer<S> for RequestContextLayer {
+    type Service = RequestContextService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestContextService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// See [`RequestContextLayer`].
+#[derive(Clone)]
+pub struct RequestContextService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestContextService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let correlation_id = correlation_id(request.headers());
+        let path = request.uri().path().to_owned();
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.method = %path,
+            correlation_id = %correlation_id,
+            tenant_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+
+        let outcome = self.authenticate(&request, &path);
+        let header = HeaderValue::from_str(&correlation_id).ok();
+        let with_correlation_id = move |mut response: Response<ResBody>| {
+            if let Some(value) = header {
+                response.headers_mut().insert(CORRELATION_ID_HEADER, value);
+            }
+            response
+        };
+        match outcome {
+            Err(err) => {
+                let _entered = span.enter();
+                tracing::debug!(error = %err.message(), "call refused");
+                let response = tonic::Status::from(err).into_http::<ResBody>();
+                Box::pin(std::future::ready(Ok(with_correlation_id(response))))
+            }
+            Ok(principal) => {
+                if let Some(p) = &principal {
+                    span.record("tenant_id", tracing::field::display(p.tenant_id));
+                    span.record("user_id", tracing::field::display(p.user_id));
+                }
+                request.extensions_mut().insert(RequestContext {
+                    correlation_id,
+                    principal,
+                });
+                // The clone is ready only if polled; swap so the ready one serves this call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(
+                    async move { inner.call(request).await.map(with_correlation_id) }
+                        .instrument(span),
+                )
+            }
+        }
+    }
+}
+
+impl<S> RequestContextService<S> {
+    fn authenticate<B>(
+        &self,
+        request: &Request<B>,
+        path: &str,
+    ) -> Result<Option<Principal>, Error> {
+        if self.shared.open.is_open(path) {
+            return Ok(None);
+        }
+        let token = bearer_token(request.headers())?;
+        let principal = self
+            .shared
+            .verifier
+            .verify(token)
+            .map_err(|e| Error::unauthenticated(e.to_string()).with_reason("INVALID_TOKEN"))?;
+        if let Some(tenant) = request.headers().get(TENANT_ID_HEADER) {
+            if tenant.to_str().ok().map(str::trim) != Some(principal.tenant_id.to_string().as_str())
+            {
+                return Err(Error::permission_denied(
+                    "x-tenant-id does not match the access token's tenant",
+                )
+                .with_reason("TENANT_MISMATCH"));
+            }
+        }
+        Ok(Some(principal))
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Error> {
+    let missing = || {
+        Error::unauthenticated(
+            "this method needs an access token: send `authorization: Bearer <token>` from Login",
+        )
+        .with_reason("MISSING_TOKEN")
+    };
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(missing()),
+    }
+}
+
+/// The caller's correlation id when it is sane (printable, at most 128 bytes), else a new one.
+fn correlation_id(headers: &HeaderMap) -> String {
+    headers
+        .get(CORRELATION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::tests::{claims, sign, test_key, verifier};
+    use crate::context::{TenantId, UserId};
+
+    /// An inner service that answers 200 with the context it saw in an `x-seen` header.
+    fn echo_context()
+    -> impl Service<Request<()>, Response = Response<String>, Error = Infallible, Future: Send>
+    + Clone
+    + Send {
+        tower::service_fn(|req: Request<()>| async move {
+            let ctx = req.extensions().get::<RequestContext>().cloned();
+            let seen = match ctx {
+                Some(RequestContext {
+                    principal: Some(p), ..
+                }) => format!("{}/{}", p.tenant_id, p.user_id),
+                Some(RequestContext {
+                    principal: None, ..
+                }) => "anonymous".to_owned(),
+                None => "no context".to_owned(),
+            };
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("x-seen", seen)
+                    .body(String::new())
+                    .unwrap(),
+            )
+        })
+    }
+
+    fn grpc_status(response: &Response<String>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    async fn call(layer: &RequestContextLayer, request: Request<()>) -> Response<String> {
+        layer.layer(echo_context()).oneshot(request).await.unwrap()
+    }
+
+    fn request(path: &str) -> http::request::Builder {
+        Request::builder().uri(format!("http://localhost{path}"))
+    }
+
+    #[tokio::test]
+    async fn a_protected_method_without_a_token_is_unauthenticated() {
+        let layer =
+            RequestContextLayer::new(verifier(&[&test_key(1, "k1")]), OpenAccess::standard());
+        let response = call(
+            &layer,
+            request("/crm.customer.v1.CustomerService/ListCustomers")
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("16"));
+        assert!(
+            response.headers().get("x-seen").is_none(),
+            "the inner service must not run"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_puts_the_principal_in_the_context() {
+        let key = test_key(1, "k1");
+        let layer = RequestContextLayer::new(verifier(&[&key]), OpenAccess::standard());
+        let (tenant, user) = (TenantId::new(), UserId::new());
+        let token = sign(&key, &claims(tenant, user));
+        let response = call(
+            &layer,
+            request("/crm.customer.v1.CustomerService/ListCustomers")
+                .header("authorization", format!("Bearer {token}"))
+                .header(CORRELATION_ID_HEADER, "req-42")
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            response.headers()["x-seen"],
+            format!("{tenant}/{user}").as_str()
+        );
+        assert_eq!(response.headers()[CORRELATION_ID_HEADER], "req-42");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_header_other_than_the_tokens_is_refused() {
+        let key = test_key(1, "k1");
+        let layer = RequestContextLayer::new(verifier(&[&key]), OpenAccess::standard());
+        let token = sign(&key, &claims(TenantId::new(), UserId::new()));
+        let response = call(
+            &layer,
+            request("/crm.sales.v1.LeadService/ListLeads")
+                .header("authorization", format!("Bearer {token}"))
+                .header(TENANT_ID_HEADER, TenantId::new().to_string())
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("7"));
+    }
+
+    #[tokio::test]
+    async fn open_methods_and_health_pass_without_a_token_and_get_a_correlation_id() {
+        let mut open = OpenAccess::standard();
+        open.open_method("/crm.iam.v1.AuthService/Login");
+        let layer = RequestContextLayer::new(TokenVerifier::without_keys("i", "a"), open);
+        for path in [
+            "/crm.iam.v1.AuthService/Login",
+            "/grpc.health.v1.Health/Check",
+        ] {
+            let response = call(&layer, request(path).body(()).unwrap()).await;
+            assert_eq!(response.headers()["x-seen"], "anonymous", "{path}");
+            let id = response.headers()[CORRELATION_ID_HEADER].to_str().unwrap();
+            assert!(
+                uuid::Uuid::parse_str(id).is_ok(),
+                "{path}: generated id {id}"
+            );
+        }
+        let response = call(
+            &layer,
+            request("/crm.iam.v1.AuthService/Logout").body(()).unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("16"), "Logout stays protected");
+    }
+
+    #[tokio::test]
+    async fn a_garbage_token_is_unauthenticated_and_the_reason_is_sent() {
+        let layer =
+            RequestContextLayer::new(verifier(&[&test_key(1, "k1")]), OpenAccess::standard());
+        let response = call(
+            &layer,
+            request("/crm.sales.v1.DealService/ListDeals")
+                .header("authorization", "Bearer not.a.jwt")
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("16"));
+        let message = response.headers()["grpc-message"].to_str().unwrap();
+        assert!(message.contains("malformed"), "{message}");
+    }
+}

@@ -1,0 +1,16 @@
+//! What every Kilang CRM service shares: the error kind and its gRPC mapping, the request context
+//! and the layer that authenticates calls, typed configuration, telemetry, storage helpers, and
+//! the composition of gRPC services into one server.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod grpc;
+pub mod layer;
+pub mod storage;
+pub mod telemetry;
+
+pub use config::Config;
+pub use context::{Principal, RequestContext, TenantId, UserId};
+pub use error::{Error, ErrorKind, Result};

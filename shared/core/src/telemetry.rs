@@ -1,0 +1,86 @@
+//! Logs and traces: `tracing` with pretty or JSON output, and OTLP/HTTP export when an
+//! endpoint is configured. W3C trace context comes in through gRPC metadata (see
+//! [`crate::layer`]).
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogConfig, LogFormat, TelemetryConfig};
+
+/// Flushes exported spans when dropped; keep it alive for the life of the process.
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("could not flush traces: {e}");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, first thing in `main` and before the tokio
+/// runtime starts: the OTLP exporter's blocking HTTP client owns a runtime of its own, which
+/// must not be created or dropped inside another.
+pub fn init(
+    log: &LogConfig,
+    telemetry: &TelemetryConfig,
+    service_name: &str,
+) -> anyhow::Result<TelemetryGuard> {
+    let filter = EnvFilter::try_new(&log.level)?;
+    let fmt = match log.format {
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = match &telemetry.otlp_endpoint {
+        Some(endpoint) => Some(otlp_provider(endpoint, service_name)?),
+        None => None,
+    };
+    let otel = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("crm"))
+            .boxed()
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
+    Ok(TelemetryGuard { provider })
+}
+
+fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
+    let endpoint = endpoint.trim_end_matches('/');
+    let traces = if endpoint.ends_with("/v1/traces") {
+        endpoint.to_owned()
+    } else {
+        format!("{endpoint}/v1/traces")
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(traces)
+        .build()?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service_name.to_owned())
+                .build(),
+        )
+        .build())
+}

@@ -1,0 +1,45 @@
+//! Compiles `proto/` with protox (no system protoc) into prost messages and tonic clients and
+//! servers, and writes the encoded descriptor set (custom options such as `google.api.http` and
+//! source comments kept) for reflection and REST transcoding.
+
+use std::path::{Path, PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let root = root.canonicalize()?;
+    println!("cargo:rerun-if-changed={}", root.display());
+
+    let mut files = Vec::new();
+    collect_protos(&root.join("crm"), &root, &mut files)?;
+    files.sort();
+
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(&files)?;
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("crm_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .include_file("mod.rs")
+        .compile_fds(compiler.file_descriptor_set())?;
+    Ok(())
+}
+
+/// Every `.proto` under `dir`, as a path relative to `root` (what protox opens by).
+fn collect_protos(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, root, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+        }
+    }
+    Ok(())
+}
