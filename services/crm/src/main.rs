@@ -1,1 +1,65 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use crm::cli::{Cli, Command};
+use crm_core::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = match &cli.command {
+        Command::Serve(args) => args.overrides(),
+        Command::Migrate(args) | Command::Config(args) => args.overrides(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Config(_) => {
+            print!("{}", config.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(_) => run(config, |config| async move {
+            let app = crm::Application::build(config).await?;
+            app.run_until(crm::shutdown_signal()).await
+        }),
+        Command::Migrate(_) => run(config, |config| async move { crm::migrate(&config).await }),
+    }
+}
+
+/// Starts logging (before the runtime: the OTLP exporter owns a runtime of its own), then runs
+/// `work` on a multi-threaded runtime and reports its error with the whole chain.
+fn run<F, Fut>(config: Config, work: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let _telemetry = match crm_core::telemetry::init(&config.log, &config.telemetry, "crm") {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: cannot start logging: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "exiting");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -38,10 +38,16 @@ pub fn init(
     service_name: &str,
 ) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&log.level)?;
+    // Logs go to stderr; stdout is for what a command prints as its result.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = match log.format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
+            .with_writer(std::io::stderr)
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),

@@ -1,0 +1,127 @@
+//! The `crm` binary as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+fn crm() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("KAFKA_BROKERS")
+        .env_remove("MONGODB_URL");
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_serves_until_sigterm_then_exits_cleanly() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = crm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The ready line is printed once the port is bound.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
+    assert!(
+        line.starts_with("crm serving iam, customer, sales, notification, edge on "),
+        "{line}"
+    );
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let status = health
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(status, ServingStatus::Serving);
+    for context in ["iam", "customer", "sales", "notification"] {
+        assert!(
+            data_dir.path().join(format!("{context}.db")).exists(),
+            "{context}.db is created"
+        );
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Wait off the runtime, so the open client connection can take the server's GOAWAY and
+    // close, as a real client would; the server then exits without waiting out its grace period.
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "SIGTERM drains and exits 0, got {exit:?}");
+}
+
+#[test]
+fn a_bad_configuration_value_fails_startup_naming_the_key() {
+    let output = crm()
+        .args(["serve"])
+        .env("CRM_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`listen`"), "{stderr}");
+    assert!(stderr.contains("CRM_LISTEN"), "{stderr}");
+}
+
+#[test]
+fn a_bad_key_in_the_config_file_fails_startup_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crm.toml");
+    std::fs::write(&file, "[log]\nformat = \"xml\"\n").unwrap();
+    let output = crm()
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`log.format`"), "{stderr}");
+    assert!(stderr.contains("crm.toml"), "names the file: {stderr}");
+}
+
+#[test]
+fn crm_config_prints_the_effective_configuration_with_secrets_redacted() {
+    let output = crm()
+        .args(["config", "--target", "iam,sales"])
+        .env(
+            "DATABASE_URL",
+            "postgres://crm:hunter2@db.internal:5432/crm",
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("target = [\n    \"iam\",\n    \"sales\",\n]")
+            || stdout.contains("target = [\"iam\", \"sales\"]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("postgres://crm:****@db.internal:5432/crm"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}

@@ -1,0 +1,152 @@
+//! Test helpers: a CRM server on a free port with a temp data dir and a test signing key.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use crm_core::auth::{ACCESS_TOKEN_TYPE, AccessClaims};
+use crm_core::config::{Config, Target};
+use crm_core::{TenantId, UserId};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tonic::transport::Channel;
+
+/// A running server; dropping it stops the server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    signing_key: EncodingKey,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub const KID: &str = "test-key-1";
+
+fn test_signing_key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+/// Starts the whole CRM (`--target all`).
+pub async fn spawn() -> TestServer {
+    spawn_with(|_| {}).await
+}
+
+/// Starts the CRM with `adjust` applied to a test configuration.
+pub async fn spawn_targets(targets: &[Target]) -> TestServer {
+    let targets = targets.to_vec();
+    spawn_with(move |config| config.target = targets).await
+}
+
+/// Starts the CRM on 127.0.0.1:0 with a temp data dir and a JWK Set holding the test key.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let data_dir = tempfile::tempdir().unwrap();
+    let key = test_signing_key(7);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": KID, "alg": "EdDSA", "use": "sig"}]});
+    let jwks_file = data_dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, jwks.to_string()).unwrap();
+
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().join("data"),
+        ..Config::default()
+    };
+    config.auth.jwks_file = Some(jwks_file);
+    adjust(&mut config);
+
+    let app = crm::Application::build(config)
+        .await
+        .expect("the server builds");
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    // The listener is bound already: connecting cannot race the server's start.
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TestServer {
+        addr,
+        channel,
+        signing_key: EncodingKey::from_ed_der(key.to_pkcs8_der().unwrap().as_bytes()),
+        stop: Some(stop),
+        _data_dir: data_dir,
+    }
+}
+
+impl TestServer {
+    /// A valid access token for a new user of a new tenant.
+    pub fn token(&self) -> String {
+        self.token_for(TenantId::new(), UserId::new(), &["owner"])
+    }
+
+    /// A valid access token for `user` of `tenant`.
+    pub fn token_for(&self, tenant: TenantId, user: UserId, roles: &[&str]) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = AccessClaims {
+            iss: "kilang-crm".into(),
+            aud: "kilang-crm".into(),
+            sub: user.to_string(),
+            tid: tenant.to_string(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(KID.into());
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        jsonwebtoken::encode(&header, &claims, &self.signing_key).unwrap()
+    }
+
+    /// A token signed by a key the server does not know, under the server's `kid`.
+    pub fn forged_token(&self) -> String {
+        let stranger = test_signing_key(99);
+        let key = EncodingKey::from_ed_der(stranger.to_pkcs8_der().unwrap().as_bytes());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = AccessClaims {
+            iss: "kilang-crm".into(),
+            aud: "kilang-crm".into(),
+            sub: UserId::new().to_string(),
+            tid: TenantId::new().to_string(),
+            roles: vec!["owner".into()],
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: "forged".into(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(KID.into());
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+}
+
+/// `request` with `authorization: Bearer <token>`.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}

@@ -1,0 +1,188 @@
+//! The storage helpers' contract, run against SQLite always and against PostgreSQL when
+//! `DATABASE_URL` is set (a set but unreachable URL fails the suite).
+
+use crm_core::config::{Config, Secret};
+use crm_core::storage::{Database, Migrations, UniqueConstraint, map_db_error};
+use crm_core::{ErrorKind, TenantId};
+use uuid::Uuid;
+
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("tests/fixtures/migrations/sqlite"),
+    postgres: sqlx::migrate!("tests/fixtures/migrations/postgres"),
+};
+
+const WIDGET_NAME: UniqueConstraint = UniqueConstraint {
+    name: "widgets_tenant_name_key",
+    sqlite_columns: "widgets.tenant_id, widgets.name",
+    field: "widget.name",
+    message: "a widget with this name already exists",
+};
+
+async fn insert_widget(
+    db: &Database,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Uuid, crm_core::Error> {
+    let id = Uuid::now_v7();
+    let result = match db {
+        Database::Sqlite(pool) => {
+            sqlx::query("insert into widgets (id, tenant_id, name) values (?, ?, ?)")
+                .bind(id.to_string())
+                .bind(tenant.to_string())
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+        Database::Postgres(pool) => {
+            sqlx::query("insert into widgets (id, tenant_id, name) values ($1, $2, $3)")
+                .bind(id)
+                .bind(tenant.as_uuid())
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+    };
+    result
+        .map(|()| id)
+        .map_err(|e| map_db_error(e, &[WIDGET_NAME], "creating a widget"))
+}
+
+async fn insert_part(db: &Database, widget: Uuid) -> Result<(), sqlx::Error> {
+    let id = Uuid::now_v7();
+    match db {
+        Database::Sqlite(pool) => {
+            sqlx::query("insert into widget_parts (id, widget_id) values (?, ?)")
+                .bind(id.to_string())
+                .bind(widget.to_string())
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+        Database::Postgres(pool) => {
+            sqlx::query("insert into widget_parts (id, widget_id) values ($1, $2)")
+                .bind(id)
+                .bind(widget)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+    }
+}
+
+/// The contract every engine keeps.
+async fn storage_contract(config: Config) {
+    let context = format!("storage_test_{}", Uuid::now_v7().simple());
+    let db = Database::open(&config, &context).await.expect("open");
+    db.migrate(&context, &MIGRATIONS)
+        .await
+        .expect("first migration");
+    db.migrate(&context, &MIGRATIONS)
+        .await
+        .expect("migrating twice is a no-op");
+    db.ping().await.expect("ping");
+
+    let (tenant, other_tenant) = (TenantId::new(), TenantId::new());
+    let widget = insert_widget(&db, tenant, "canting")
+        .await
+        .expect("first widget");
+
+    let err = insert_widget(&db, tenant, "canting")
+        .await
+        .expect_err("duplicate name in one tenant");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.field_violations()[0].0, "widget.name");
+    assert_eq!(err.message(), "a widget with this name already exists");
+
+    insert_widget(&db, other_tenant, "canting")
+        .await
+        .expect("the same name in another tenant is fine");
+
+    insert_part(&db, widget)
+        .await
+        .expect("a part of an existing widget");
+    let orphan = insert_part(&db, Uuid::now_v7())
+        .await
+        .expect_err("foreign keys are enforced");
+    let mapped = map_db_error(orphan, &[WIDGET_NAME], "adding a part");
+    assert_eq!(
+        mapped.kind(),
+        ErrorKind::Internal,
+        "an unnamed constraint is not a client error"
+    );
+    assert_eq!(
+        mapped.message(),
+        "adding a part failed",
+        "driver text stays out of the message"
+    );
+
+    if let Database::Postgres(pool) = &db {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop schema {context} cascade"
+        )))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_storage_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    storage_contract(config).await;
+}
+
+#[tokio::test]
+async fn sqlite_pools_use_wal_foreign_keys_and_a_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = crm_core::storage::open_sqlite(&dir.path().join("pragmas.db"))
+        .await
+        .unwrap();
+    let journal: String = sqlx::query_scalar("pragma journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("pragma foreign_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("pragma busy_timeout")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    assert_eq!(foreign_keys, 1);
+    assert_eq!(busy, 5000);
+}
+
+#[tokio::test]
+async fn an_unwritable_data_dir_fails_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let config = Config {
+        data_dir: file,
+        ..Config::default()
+    };
+    let err = Database::open(&config, "iam")
+        .await
+        .expect_err("a file is not a directory");
+    assert!(err.to_string().contains("--data-dir"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_storage_contract() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("skipped: DATABASE_URL is not set");
+        return;
+    };
+    let mut config = Config::default();
+    config.database.url = Some(Secret::new(url));
+    storage_contract(config).await;
+}
