@@ -354,36 +354,34 @@ impl Config {
                 "`log.level`: {e}; use a tracing filter such as `info` or `info,crm_iam=debug`"
             ));
         }
-        if let Some(url) = &self.database.url {
-            if !(url.expose().starts_with("postgres://")
+        if let Some(url) = &self.database.url
+            && !(url.expose().starts_with("postgres://")
                 || url.expose().starts_with("postgresql://"))
-            {
-                problems.push(format!(
-                    "`database.url` ({}): must be a postgres:// URL; leave it unset for embedded SQLite",
-                    url.redacted()
-                ));
-            }
+        {
+            problems.push(format!(
+                "`database.url` ({}): must be a postgres:// URL; leave it unset for embedded SQLite",
+                url.redacted()
+            ));
         }
         if self.database.max_connections == 0 {
             problems.push("`database.max_connections`: must be at least 1".to_owned());
         }
-        if let Some(url) = &self.redis.url {
-            if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
-                problems.push(format!(
-                    "`redis.url` ({}): must be a redis:// or rediss:// URL",
-                    url.redacted()
-                ));
-            }
+        if let Some(url) = &self.redis.url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            problems.push(format!(
+                "`redis.url` ({}): must be a redis:// or rediss:// URL",
+                url.redacted()
+            ));
         }
-        if let Some(url) = &self.mongodb.url {
-            if !url.expose().starts_with("mongodb://")
-                && !url.expose().starts_with("mongodb+srv://")
-            {
-                problems.push(format!(
-                    "`mongodb.url` ({}): must be a mongodb:// URL",
-                    url.redacted()
-                ));
-            }
+        if let Some(url) = &self.mongodb.url
+            && !(url.expose().starts_with("mongodb://")
+                || url.expose().starts_with("mongodb+srv://"))
+        {
+            problems.push(format!(
+                "`mongodb.url` ({}): must be a mongodb:// URL",
+                url.redacted()
+            ));
         }
         if self
             .kafka
@@ -394,12 +392,12 @@ impl Config {
             problems
                 .push("`kafka.brokers`: must list host:port pairs, e.g. 127.0.0.1:9092".to_owned());
         }
-        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
-            if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
-                problems.push(format!(
-                    "`telemetry.otlp_endpoint` ({endpoint}): must be an http(s):// URL"
-                ));
-            }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            problems.push(format!(
+                "`telemetry.otlp_endpoint` ({endpoint}): must be an http(s):// URL"
+            ));
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
@@ -483,6 +481,7 @@ fn targets_from_list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ta
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's own large error
 mod tests {
     use figment::Jail;
 

@@ -79,7 +79,10 @@ impl ErrorKind {
 }
 
 /// An error fit to send to a client, with an optional internal cause that is only logged.
-pub struct Error {
+/// Boxed inside so that `Result<T, Error>` stays one pointer wide on the happy path.
+pub struct Error(Box<Inner>);
+
+struct Inner {
     kind: ErrorKind,
     message: String,
     reason: Option<&'static str>,
@@ -96,7 +99,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a client-visible `message` (lowercase, short, no internals).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             message: message.into(),
             reason: None,
@@ -105,7 +108,7 @@ impl Error {
             precondition_violations: Vec::new(),
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// One bad field: `INVALID_ARGUMENT` with a `BadRequest` field violation.
@@ -149,7 +152,7 @@ impl Error {
     /// `RESOURCE_EXHAUSTED` with a `RetryInfo` delay.
     pub fn resource_exhausted(message: impl Into<String>, retry_after: Duration) -> Self {
         let mut err = Self::new(ErrorKind::ResourceExhausted, message);
-        err.retry_after = Some(retry_after);
+        err.0.retry_after = Some(retry_after);
         err
     }
 
@@ -188,7 +191,8 @@ impl Error {
         field: impl Into<String>,
         description: impl Into<String>,
     ) -> Self {
-        self.field_violations
+        self.0
+            .field_violations
             .push((field.into(), description.into()));
         self
     }
@@ -200,64 +204,66 @@ impl Error {
         subject: impl Into<String>,
         description: impl Into<String>,
     ) -> Self {
-        self.precondition_violations
+        self.0
+            .precondition_violations
             .push((kind.into(), subject.into(), description.into()));
         self
     }
 
     /// Sets the machine-readable `ErrorInfo.reason`, UPPER_SNAKE_CASE (e.g. `EMAIL_TAKEN`).
     pub fn with_reason(mut self, reason: &'static str) -> Self {
-        self.reason = Some(reason);
+        self.0.reason = Some(reason);
         self
     }
 
     /// Adds an `ErrorInfo.metadata` entry.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
+        self.0.metadata.insert(key.into(), value.into());
         self
     }
 
     /// Sets the `RetryInfo` delay.
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.0.retry_after = Some(delay);
         self
     }
 
     /// Attaches the internal cause (logged, never sent).
     pub fn with_source(mut self, cause: impl Into<anyhow::Error>) -> Self {
-        self.source = Some(cause.into());
+        self.0.source = Some(cause.into());
         self
     }
 
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The client-visible message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The `BadRequest` field violations, as (field, description).
     pub fn field_violations(&self) -> &[(String, String)] {
-        &self.field_violations
+        &self.0.field_violations
     }
 
     /// The internal cause, if any.
     pub fn source_error(&self) -> Option<&anyhow::Error> {
-        self.source.as_ref()
+        self.0.source.as_ref()
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if !self.field_violations.is_empty() {
-            d.field("field_violations", &self.field_violations);
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if !self.0.field_violations.is_empty() {
+            d.field("field_violations", &self.0.field_violations);
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &self.0.source {
             d.field("source", &format_args!("{source:#}"));
         }
         d.finish()
@@ -266,8 +272,8 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
+        f.write_str(&self.0.message)?;
+        if let Some(source) = &self.0.source {
             write!(f, ": {source:#}")?;
         }
         Ok(())
@@ -276,7 +282,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_ref()
             .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }
@@ -284,37 +291,37 @@ impl std::error::Error for Error {
 
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
-        if let Some(source) = &err.source {
+        if let Some(source) = &err.0.source {
             // The chain goes to the log (with the request's correlation id from the span),
             // never to the client.
-            match err.kind {
+            match err.0.kind {
                 ErrorKind::Internal => {
-                    tracing::error!(error = %format!("{source:#}"), "{}", err.message)
+                    tracing::error!(error = %format!("{source:#}"), "{}", err.0.message)
                 }
-                _ => tracing::warn!(error = %format!("{source:#}"), "{}", err.message),
+                _ => tracing::warn!(error = %format!("{source:#}"), "{}", err.0.message),
             }
         }
         let mut details = ErrorDetails::new();
-        let metadata = err.metadata.clone();
+        let metadata = err.0.metadata.clone();
         details.set_error_info(
-            err.reason.unwrap_or(err.kind.default_reason()),
+            err.0.reason.unwrap_or(err.0.kind.default_reason()),
             ERROR_DOMAIN,
             metadata,
         );
-        for (field, description) in &err.field_violations {
+        for (field, description) in &err.0.field_violations {
             details.add_bad_request_violation(field.clone(), description.clone());
         }
-        for (kind, subject, description) in &err.precondition_violations {
+        for (kind, subject, description) in &err.0.precondition_violations {
             details.add_precondition_failure_violation(
                 kind.clone(),
                 subject.clone(),
                 description.clone(),
             );
         }
-        if let Some(delay) = err.retry_after {
+        if let Some(delay) = err.0.retry_after {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(err.kind.code(), err.message, details)
+        Status::with_error_details(err.0.kind.code(), err.0.message.clone(), details)
     }
 }
 

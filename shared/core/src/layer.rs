@@ -181,14 +181,13 @@ impl<S> RequestContextService<S> {
             .verifier
             .verify(token)
             .map_err(|e| Error::unauthenticated(e.to_string()).with_reason("INVALID_TOKEN"))?;
-        if let Some(tenant) = request.headers().get(TENANT_ID_HEADER) {
-            if tenant.to_str().ok().map(str::trim) != Some(principal.tenant_id.to_string().as_str())
-            {
-                return Err(Error::permission_denied(
-                    "x-tenant-id does not match the access token's tenant",
-                )
-                .with_reason("TENANT_MISMATCH"));
-            }
+        if let Some(tenant) = request.headers().get(TENANT_ID_HEADER)
+            && tenant.to_str().ok().map(str::trim) != Some(principal.tenant_id.to_string().as_str())
+        {
+            return Err(Error::permission_denied(
+                "x-tenant-id does not match the access token's tenant",
+            )
+            .with_reason("TENANT_MISMATCH"));
         }
         Ok(Some(principal))
     }

@@ -204,17 +204,17 @@ pub struct UniqueConstraint {
 /// Turns a database error into a client error: a violation of one of `uniques` becomes
 /// `ALREADY_EXISTS` naming its field; anything else is `INTERNAL` (the cause logged, not sent).
 pub fn map_db_error(err: sqlx::Error, uniques: &[UniqueConstraint], doing: &str) -> Error {
-    if let Some(db) = err.as_database_error() {
-        if db.is_unique_violation() {
-            let message = db.message();
-            let hit = uniques.iter().find(|u| {
-                db.constraint() == Some(u.name)
-                    || message.strip_prefix("UNIQUE constraint failed: ") == Some(u.sqlite_columns)
-            });
-            if let Some(unique) = hit {
-                return Error::already_exists(unique.field, unique.message)
-                    .with_reason("ALREADY_EXISTS");
-            }
+    if let Some(db) = err.as_database_error()
+        && db.is_unique_violation()
+    {
+        let message = db.message();
+        let hit = uniques.iter().find(|u| {
+            db.constraint() == Some(u.name)
+                || message.strip_prefix("UNIQUE constraint failed: ") == Some(u.sqlite_columns)
+        });
+        if let Some(unique) = hit {
+            return Error::already_exists(unique.field, unique.message)
+                .with_reason("ALREADY_EXISTS");
         }
     }
     match err {
