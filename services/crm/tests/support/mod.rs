@@ -95,51 +95,38 @@ impl TestServer {
 
     /// A valid access token for `user` of `tenant`.
     pub fn token_for(&self, tenant: TenantId, user: UserId, roles: &[&str]) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let claims = AccessClaims {
-            iss: "kilang-crm".into(),
-            aud: "kilang-crm".into(),
-            sub: user.to_string(),
-            tid: tenant.to_string(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            exp: now + 600,
-            iat: now,
-            nbf: now,
-            jti: uuid::Uuid::now_v7().to_string(),
-        };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(KID.into());
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
-        jsonwebtoken::encode(&header, &claims, &self.signing_key).unwrap()
+        sign(&self.signing_key, tenant, user, roles)
     }
 
     /// A token signed by a key the server does not know, under the server's `kid`.
     pub fn forged_token(&self) -> String {
-        let stranger = test_signing_key(99);
-        let key = EncodingKey::from_ed_der(stranger.to_pkcs8_der().unwrap().as_bytes());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let claims = AccessClaims {
-            iss: "kilang-crm".into(),
-            aud: "kilang-crm".into(),
-            sub: UserId::new().to_string(),
-            tid: TenantId::new().to_string(),
-            roles: vec!["owner".into()],
-            exp: now + 600,
-            iat: now,
-            nbf: now,
-            jti: "forged".into(),
-        };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(KID.into());
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
-        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        let stranger =
+            EncodingKey::from_ed_der(test_signing_key(99).to_pkcs8_der().unwrap().as_bytes());
+        sign(&stranger, TenantId::new(), UserId::new(), &["owner"])
     }
+}
+
+/// An access token as IAM would issue it, signed with `key` under the test `kid`.
+fn sign(key: &EncodingKey, tenant: TenantId, user: UserId, roles: &[&str]) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = AccessClaims {
+        iss: "kilang-crm".into(),
+        aud: "kilang-crm".into(),
+        sub: user.to_string(),
+        tid: tenant.to_string(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        exp: now + 600,
+        iat: now,
+        nbf: now,
+        jti: uuid::Uuid::now_v7().to_string(),
+    };
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(KID.into());
+    header.typ = Some(ACCESS_TOKEN_TYPE.into());
+    jsonwebtoken::encode(&header, &claims, key).unwrap()
 }
 
 /// `request` with `authorization: Bearer <token>`.

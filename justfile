@@ -1,0 +1,52 @@
+# Kilang CRM recipes. `just --list` shows them all.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export DATABASE_URL := env_var_or_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+export REDIS_URL := env_var_or_default("REDIS_URL", "redis://127.0.0.1:6379")
+
+# Run the whole CRM embedded (SQLite under ./data) on 127.0.0.1:50051.
+dev *ARGS:
+    cargo run -p crm -- serve {{ARGS}}
+
+# Every test suite; the Postgres and Redis ones against the local servers (`just up` starts them).
+test *ARGS:
+    cargo test --workspace {{ARGS}}
+
+# Only the suites that need nothing installed.
+test-embedded *ARGS:
+    env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL cargo test --workspace {{ARGS}}
+
+# Formatting, clippy (warnings are errors) and buf lint.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    buf lint
+
+# Fast compile check of everything, tests included.
+check:
+    cargo check --workspace --all-targets
+
+# Format Rust code.
+fmt:
+    cargo fmt --all
+
+# Contracts: breaking changes against a git ref (default: the previous commit).
+breaking REF="HEAD~1":
+    buf breaking --against '.git#ref={{REF}}'
+
+# List every service and method of a running CRM through reflection.
+methods ADDR="127.0.0.1:50051":
+    buf curl --protocol grpc --http2-prior-knowledge --list-methods http://{{ADDR}}
+
+# Health of a running CRM (the whole process, or one service).
+health ADDR="127.0.0.1:50051" SERVICE="":
+    buf curl --protocol grpc --http2-prior-knowledge -d '{"service":"{{SERVICE}}"}' http://{{ADDR}}/grpc.health.v1.Health/Check
+
+# Start the local PostgreSQL and Redis the microservice-mode suites use, if they are not running.
+up:
+    .ci/services.sh up
+
+# Print the effective configuration (secrets redacted).
+config *ARGS:
+    cargo run -q -p crm -- config {{ARGS}}
