@@ -35,6 +35,86 @@ pub enum Command {
     Migrate(TargetArgs),
     /// Print the effective configuration as TOML (secrets redacted), then exit.
     Config(TargetArgs),
+    /// Tenants, for operators bootstrapping a server without the API.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users, for operators bootstrapping a server without the API.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `crm tenant ...`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (then `crm user create ... --role owner` gives it an owner).
+    Create {
+        /// Display name, e.g. "Kilang Desa Murni Batik".
+        #[arg(long)]
+        name: String,
+        /// Slug users sign in with; derived from the name when omitted.
+        #[arg(long)]
+        slug: Option<String>,
+        /// Data directory (embedded mode).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// `crm user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in a tenant. The password is read from a prompt, or from the first line of
+    /// standard input when it is not a terminal.
+    Create {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// The user's display name.
+        #[arg(long)]
+        name: String,
+        /// Roles, comma-separated or repeated: owner, admin, sales_manager, sales_rep, viewer
+        /// or a custom role.
+        #[arg(long = "role", value_delimiter = ',', default_value = "viewer")]
+        roles: Vec<String>,
+        /// Data directory (embedded mode).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// `crm keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key: new tokens use it once IAM restarts; tokens of older keys keep
+    /// verifying until their key file is removed.
+    Rotate {
+        /// Data directory (embedded mode; keys live in <DIR>/keys unless iam.signing_keys_dir says).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// The flags of any subcommand as configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        let data_dir = |dir: &Option<PathBuf>| Overrides {
+            data_dir: dir.clone(),
+            ..Overrides::default()
+        };
+        match self {
+            Command::Serve(args) => args.overrides(),
+            Command::Migrate(args) | Command::Config(args) => args.overrides(),
+            Command::Tenant(TenantCommand::Create { data_dir: dir, .. }) => data_dir(dir),
+            Command::User(UserCommand::Create { data_dir: dir, .. }) => data_dir(dir),
+            Command::Keys(KeysCommand::Rotate { data_dir: dir }) => data_dir(dir),
+        }
+    }
 }
 
 /// Which parts of the CRM a command is about.

@@ -36,47 +36,35 @@ pub struct Application {
     config: Config,
     verifier: TokenVerifier,
     databases: Vec<(Target, Database)>,
+    iam: Option<crm_iam::application::Iam>,
 }
 
 impl Application {
     /// Opens the stores of the enabled targets, loads the token keys and binds the listener
     /// (port 0 picks a free port; see [`Application::local_addr`]).
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let verifier = match &config.auth.jwks_file {
+        let databases = open_stores(&config).await?;
+        let iam = match databases.iter().find(|(t, _)| *t == Target::Iam) {
+            Some((_, db)) => Some(crm_iam::build(&config, db).await?),
+            None => None,
+        };
+
+        let mut verifier = match &config.auth.jwks_file {
             Some(path) => {
                 TokenVerifier::from_jwks_file(path, &config.auth.issuer, &config.auth.audience)
                     .with_context(|| "cannot load `auth.jwks_file`")?
             }
-            None => {
-                tracing::warn!(
-                    "no access-token keys configured (auth.jwks_file): protected methods refuse every call"
-                );
-                TokenVerifier::without_keys(&config.auth.issuer, &config.auth.audience)
-            }
+            None => TokenVerifier::without_keys(&config.auth.issuer, &config.auth.audience),
         };
-
-        let modules = config.modules();
-        if config.database.url.is_none() && modules.iter().any(|m| STORED_CONTEXTS.contains(m)) {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!(
-                    "cannot create the data directory {}; choose another with --data-dir",
-                    config.data_dir.display()
-                )
-            })?;
+        if let Some(iam) = &iam {
+            verifier
+                .add_jwks(&iam.keys().jwks())
+                .context("loading IAM's own keys")?;
         }
-        let mut databases = Vec::new();
-        for target in modules
-            .iter()
-            .copied()
-            .filter(|m| STORED_CONTEXTS.contains(m))
-        {
-            let db = Database::open(&config, target.name()).await?;
-            // Embedded mode migrates at startup; with PostgreSQL an operator runs `crm migrate`
-            // (a migration Job in the helm chart) so replicas never race on the schema.
-            if let (Database::Sqlite(_), Some(migrations)) = (&db, context_migrations(target)) {
-                db.migrate(target.name(), migrations).await?;
-            }
-            databases.push((target, db));
+        if verifier.key_count() == 0 {
+            tracing::warn!(
+                "no access-token keys: set auth.jwks_file to IAM's public keys (GetJwks); protected methods refuse every call"
+            );
         }
 
         let listener = TcpListener::bind(config.listen).await.with_context(|| {
@@ -90,6 +78,7 @@ impl Application {
             config,
             verifier,
             databases,
+            iam,
         })
     }
 
@@ -111,13 +100,17 @@ impl Application {
             config,
             verifier,
             databases,
+            iam,
         } = self;
         let modules = config.modules();
 
         let mut services = ServiceSet::default();
         for module in &modules {
             match module {
-                Target::Iam => crm_iam::register(&mut services),
+                Target::Iam => crm_iam::register(
+                    &mut services,
+                    iam.clone().expect("IAM is built when its target runs"),
+                ),
                 Target::Customer => crm_customer::register(&mut services),
                 Target::Sales => crm_sales::register(&mut services),
                 Target::Notification => crm_notification::register(&mut services),
@@ -259,6 +252,32 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must
+/// already be (by `crm migrate`), so replicas never race on the schema.
+async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
+    let modules = config.modules();
+    if config.database.url.is_none() && modules.iter().any(|m| STORED_CONTEXTS.contains(m)) {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}; choose another with --data-dir",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let mut databases = Vec::new();
+    for target in modules.into_iter().filter(|m| STORED_CONTEXTS.contains(m)) {
+        let db = Database::open(config, target.name()).await?;
+        if let Some(migrations) = context_migrations(target) {
+            match &db {
+                Database::Sqlite(_) => db.migrate(target.name(), migrations).await?,
+                Database::Postgres(_) => db.ensure_migrated(target.name(), migrations).await?,
+            }
+        }
+        databases.push((target, db));
+    }
+    Ok(databases)
+}
+
 /// `crm migrate`: applies the pending migrations of every enabled context with a store.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     if config.database.url.is_none() {
@@ -290,11 +309,82 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// Each context's embedded migrations, once it has tables.
 fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
     match target {
-        Target::Iam
-        | Target::Customer
-        | Target::Sales
-        | Target::Notification
-        | Target::Edge
-        | Target::All => None,
+        Target::Iam => Some(&crm_iam::MIGRATIONS),
+        Target::Customer | Target::Sales | Target::Notification | Target::Edge | Target::All => {
+            None
+        }
     }
+}
+
+/// The IAM service on its (migrated) store, for the operator commands.
+async fn iam_for_operators(
+    config: &Config,
+) -> anyhow::Result<(crm_iam::application::Iam, Database)> {
+    let mut config = config.clone();
+    config.target = vec![Target::Iam];
+    let mut stores = open_stores(&config).await?;
+    let (_, db) = stores.pop().expect("the iam store");
+    Ok((crm_iam::build(&config, &db).await?, db))
+}
+
+/// `crm tenant create`.
+pub async fn create_tenant(config: &Config, name: &str, slug: Option<&str>) -> anyhow::Result<()> {
+    let (iam, db) = iam_for_operators(config).await?;
+    let tenant = iam
+        .create_tenant_as_operator(name, slug)
+        .await
+        .map_err(operator_error)?;
+    println!(
+        "created tenant {} ({}) with id {}",
+        tenant.name, tenant.slug, tenant.id
+    );
+    println!(
+        "next: crm user create --tenant {} --email <owner email> --name <name> --role owner",
+        tenant.slug
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// `crm user create`.
+pub async fn create_user(
+    config: &Config,
+    tenant: &str,
+    email: &str,
+    name: &str,
+    roles: Vec<String>,
+    password: &str,
+) -> anyhow::Result<()> {
+    let (iam, db) = iam_for_operators(config).await?;
+    let user = iam
+        .create_user_as_operator(tenant, email, name, password, roles)
+        .await
+        .map_err(operator_error)?;
+    println!(
+        "created user {} ({}) with roles {}",
+        user.email,
+        user.id,
+        user.roles.join(", ")
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// `crm keys rotate`.
+pub fn rotate_keys(config: &Config) -> anyhow::Result<()> {
+    let dir = config.signing_keys_dir();
+    let kid = crm_iam::infrastructure::keys::SigningKeys::rotate(&dir)?;
+    println!(
+        "added signing key {kid} in {}; restart IAM to sign with it (older keys keep verifying)",
+        dir.display()
+    );
+    Ok(())
+}
+
+fn operator_error(err: crm_core::Error) -> anyhow::Error {
+    let mut message = err.message().to_owned();
+    for (field, problem) in err.field_violations() {
+        message.push_str(&format!("\n  {field}: {problem}"));
+    }
+    anyhow::anyhow!(message)
 }

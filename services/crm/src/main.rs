@@ -1,15 +1,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use crm::cli::{Cli, Command};
+use crm::cli::{Cli, Command, KeysCommand, TenantCommand, UserCommand};
 use crm_core::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = match &cli.command {
-        Command::Serve(args) => args.overrides(),
-        Command::Migrate(args) | Command::Config(args) => args.overrides(),
-    };
+    let overrides = cli.command.overrides();
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(e) => {
@@ -27,6 +24,53 @@ fn main() -> ExitCode {
             app.run_until(crm::shutdown_signal()).await
         }),
         Command::Migrate(_) => run(config, |config| async move { crm::migrate(&config).await }),
+        Command::Tenant(TenantCommand::Create { name, slug, .. }) => {
+            run(config, |config| async move {
+                crm::create_tenant(&config, &name, slug.as_deref()).await
+            })
+        }
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            name,
+            roles,
+            ..
+        }) => {
+            let password = match read_password() {
+                Ok(password) => password,
+                Err(e) => {
+                    eprintln!("error: cannot read the password: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            run(config, |config| async move {
+                crm::create_user(&config, &tenant, &email, &name, roles, &password).await
+            })
+        }
+        Command::Keys(KeysCommand::Rotate { .. }) => match crm::rotate_keys(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// From a prompt (twice, to catch typos) on a terminal; else the first line of standard input.
+fn read_password() -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            return Err(std::io::Error::other("the passwords differ"));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     }
 }
 

@@ -1,10 +1,35 @@
 //! IAM: tenants, users, roles and permissions, sessions (register, login, refresh, logout) with
 //! EdDSA JWTs, RBAC + ABAC, audit log, login rate limits.
 //!
-//! Status: the contracts (`crm.iam.v1`) are final; the service itself is the IAM issue's work.
-//! Until it lands every IAM method answers `UNIMPLEMENTED` and says so.
+//! `domain/` holds the rules, `application/` the use cases, `infrastructure/` the SQLite,
+//! PostgreSQL and Redis adapters, the hasher and the keys, `interfaces/grpc.rs` the API.
 
+pub mod application;
+pub mod domain;
+pub mod infrastructure;
+pub mod interfaces;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use crm_core::Config;
 use crm_core::grpc::ServiceSet;
+use crm_core::storage::{Database, Migrations};
+use crm_proto::crm::iam::v1 as pb;
+
+use crate::application::{Iam, IamSettings};
+use crate::domain::ports::{IamStore, LoginThrottle};
+use crate::infrastructure::hasher::PasswordHasher;
+use crate::infrastructure::keys::SigningKeys;
+use crate::infrastructure::sql::{PgIamStore, SqliteIamStore};
+use crate::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
+use crate::interfaces::grpc::IamGrpc;
+
+/// IAM's embedded migrations.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
+    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
+};
 
 /// Methods callable without an access token: they are how a caller gets one.
 pub const OPEN_METHODS: [&str; 4] = [
@@ -14,13 +39,66 @@ pub const OPEN_METHODS: [&str; 4] = [
     "/crm.iam.v1.AuthService/GetJwks",
 ];
 
-const CAPABILITY: &str = "identity and access (sign-up, login, tokens, users, roles, policies, audit) is still being built";
+/// Builds the IAM service on a migrated database: the SQL store for its engine, the throttle
+/// (Redis when `redis.url` is set, else in memory), the hasher and the signing keys.
+pub async fn build(config: &Config, db: &Database) -> anyhow::Result<Iam> {
+    let store: Arc<dyn IamStore> = match db {
+        Database::Sqlite(pool) => Arc::new(SqliteIamStore::new(pool.clone())),
+        Database::Postgres(pool) => {
+            Arc::new(PgIamStore::new(pool.clone(), &config.database.app_role))
+        }
+    };
+    let throttle: Arc<dyn LoginThrottle> =
+        match &config.redis.url {
+            Some(url) => Arc::new(RedisThrottle::connect(url.expose()).await.with_context(
+                || {
+                    format!(
+                        "cannot connect to Redis at {} (redis.url / REDIS_URL)",
+                        url.redacted()
+                    )
+                },
+            )?),
+            None => Arc::new(MemoryThrottle::new()),
+        };
+    let concurrency = match config.iam.hash_concurrency {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    let keys_dir = config.signing_keys_dir();
+    let keys = if config.database.url.is_none() || keys_dir.exists() {
+        SigningKeys::load_or_create(&keys_dir)?
+    } else {
+        SigningKeys::load(&keys_dir)?
+    };
+    Ok(Iam::new(
+        store,
+        throttle,
+        PasswordHasher::new(concurrency),
+        Arc::new(keys),
+        IamSettings::from_config(config),
+    ))
+}
 
 /// Adds IAM's services to a server.
-pub fn register(services: &mut ServiceSet) {
-    for name in crm_proto::services::IAM {
-        services.add_unavailable(name, CAPABILITY);
-    }
+pub fn register(services: &mut ServiceSet, iam: Iam) {
+    let grpc = IamGrpc::new(iam);
+    services
+        .add(pb::auth_service_server::AuthServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::user_service_server::UserServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::role_service_server::RoleServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::tenant_service_server::TenantServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::authorization_service_server::AuthorizationServiceServer::new(grpc.clone()))
+        .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     for method in OPEN_METHODS {
         services.open_method(method);
     }

@@ -28,6 +28,12 @@ pub struct AccessClaims {
     /// Role names.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The roles' permissions at issue time (so services decide without calling IAM).
+    #[serde(default)]
+    pub perms: Vec<String>,
+    /// The user's team, for team-scoped grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
     /// Issued at.
@@ -127,6 +133,12 @@ impl TokenVerifier {
         audience: impl Into<String>,
     ) -> Result<Self, KeySetError> {
         let mut verifier = Self::without_keys(issuer, audience);
+        verifier.add_jwks(jwks)?;
+        Ok(verifier)
+    }
+
+    /// Trusts the keys of another JWK Set too (e.g. IAM's own beside a configured file).
+    pub fn add_jwks(&mut self, jwks: &JwkSet) -> Result<(), KeySetError> {
         for (index, jwk) in jwks.keys.iter().enumerate() {
             let bad = |reason: &str| KeySetError::BadKey {
                 index,
@@ -144,9 +156,9 @@ impl TokenVerifier {
             let alg =
                 Algorithm::try_from(alg).map_err(|_| bad("`alg` is not a signature algorithm"))?;
             let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(&e.to_string()))?;
-            verifier.keys.insert(kid, (key, alg));
+            self.keys.insert(kid, (key, alg));
         }
-        Ok(verifier)
+        Ok(())
     }
 
     /// A verifier for the JWK Set in a JSON file.
@@ -201,6 +213,8 @@ impl TokenVerifier {
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::InvalidClaims)?,
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::InvalidClaims)?,
             roles: claims.roles,
+            permissions: claims.perms,
+            team: claims.team,
             token_id: claims.jti,
         })
     }
@@ -248,6 +262,8 @@ pub(crate) mod tests {
             sub: user.to_string(),
             tid: tenant.to_string(),
             roles: vec!["sales_rep".into()],
+            perms: vec!["customers.read".into()],
+            team: None,
             exp: now() + 900,
             iat: now(),
             nbf: now(),

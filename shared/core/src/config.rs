@@ -167,6 +167,59 @@ pub struct Config {
     pub mongodb: UrlConfig,
     /// Cross-origin requests to the edge (grpc-web from browsers).
     pub cors: CorsConfig,
+    /// Identity and access.
+    pub iam: IamConfig,
+}
+
+/// Identity and access: token lifetimes, signing keys, login throttling, hashing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamConfig {
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_seconds: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_token_ttl_days: u64,
+    /// Directory of Ed25519 PKCS#8 PEM signing keys; `<data_dir>/keys` when unset. The first key
+    /// is generated there when it is empty.
+    pub signing_keys_dir: Option<PathBuf>,
+    /// Failed logins of one account (tenant + email) before a lockout.
+    pub account_failure_limit: u32,
+    /// Failed logins from one client address before a lockout.
+    pub address_failure_limit: u32,
+    /// Failed logins in one tenant before the tenant's logins are locked.
+    pub tenant_failure_limit: u32,
+    /// The window failures are counted in, in seconds.
+    pub failure_window_seconds: u64,
+    /// How long a lockout lasts, in seconds.
+    pub lockout_seconds: u64,
+    /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
+    pub hash_concurrency: usize,
+}
+
+impl Default for IamConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 15 * 60,
+            refresh_token_ttl_days: 30,
+            signing_keys_dir: None,
+            account_failure_limit: 5,
+            address_failure_limit: 20,
+            tenant_failure_limit: 100,
+            failure_window_seconds: 15 * 60,
+            lockout_seconds: 15 * 60,
+            hash_concurrency: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Where IAM's signing keys live.
+    pub fn signing_keys_dir(&self) -> PathBuf {
+        self.iam
+            .signing_keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
+    }
 }
 
 /// Logging.
@@ -210,6 +263,9 @@ pub struct DatabaseConfig {
     pub url: Option<Secret>,
     /// Pool size per context.
     pub max_connections: u32,
+    /// The role every transaction switches to (`SET LOCAL ROLE`) so row-level security applies
+    /// even when the login role owns the tables; empty to stay as the login role.
+    pub app_role: String,
 }
 
 /// A service reached by URL.
@@ -256,6 +312,7 @@ impl Default for Config {
             database: DatabaseConfig {
                 url: None,
                 max_connections: 10,
+                app_role: "crm_app".into(),
             },
             redis: UrlConfig::default(),
             kafka: KafkaConfig::default(),
@@ -263,6 +320,7 @@ impl Default for Config {
             cors: CorsConfig {
                 allowed_origins: vec!["*".into()],
             },
+            iam: IamConfig::default(),
         }
     }
 }
@@ -363,6 +421,16 @@ impl Config {
                 url.redacted()
             ));
         }
+        if !self
+            .database
+            .app_role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            problems.push(
+                "`database.app_role`: must be a plain role name (letters, digits, _)".to_owned(),
+            );
+        }
         if self.database.max_connections == 0 {
             problems.push("`database.max_connections`: must be at least 1".to_owned());
         }
@@ -398,6 +466,19 @@ impl Config {
             problems.push(format!(
                 "`telemetry.otlp_endpoint` ({endpoint}): must be an http(s):// URL"
             ));
+        }
+        if self.iam.access_token_ttl_seconds < 30 || self.iam.access_token_ttl_seconds > 24 * 3600 {
+            problems
+                .push("`iam.access_token_ttl_seconds`: must be between 30 and 86400".to_owned());
+        }
+        if self.iam.refresh_token_ttl_days == 0 || self.iam.refresh_token_ttl_days > 365 {
+            problems.push("`iam.refresh_token_ttl_days`: must be between 1 and 365".to_owned());
+        }
+        if self.iam.account_failure_limit == 0
+            || self.iam.address_failure_limit == 0
+            || self.iam.tenant_failure_limit == 0
+        {
+            problems.push("`iam.*_failure_limit`: must be at least 1".to_owned());
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
@@ -654,6 +735,7 @@ mod tests {
             database: DatabaseConfig {
                 url: Some(secret),
                 max_connections: 5,
+                app_role: String::new(),
             },
             ..Config::default()
         };

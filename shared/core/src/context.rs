@@ -69,6 +69,10 @@ pub struct Principal {
     pub user_id: UserId,
     /// Role names granted when the token was issued.
     pub roles: Vec<String>,
+    /// The roles' permissions when the token was issued (see [`crate::authz`]).
+    pub permissions: Vec<String>,
+    /// The user's team, if any.
+    pub team: Option<String>,
     /// The token's `jti`.
     pub token_id: String,
 }
@@ -77,6 +81,35 @@ impl Principal {
     /// Whether the caller holds `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// The policy engine's view of the caller.
+    pub fn subject(&self) -> crate::authz::Subject<'_> {
+        crate::authz::Subject {
+            user_id: self.user_id,
+            roles: &self.roles,
+            permissions: &self.permissions,
+            team: self.team.as_deref(),
+        }
+    }
+
+    /// `PERMISSION_DENIED` unless the caller's roles grant `permission` outright (unscoped).
+    pub fn require(&self, permission: &str) -> Result<(), Error> {
+        let decision = crate::authz::evaluate(
+            &self.subject(),
+            permission,
+            &crate::authz::Resource::default(),
+            crate::authz::PolicySettings::default(),
+        );
+        if decision.allowed && decision.decided_by.starts_with("rbac:") {
+            Ok(())
+        } else {
+            Err(
+                Error::permission_denied(format!("your roles do not grant {permission}"))
+                    .with_reason("MISSING_PERMISSION")
+                    .with_metadata("permission", permission),
+            )
+        }
     }
 }
 

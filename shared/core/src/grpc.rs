@@ -16,7 +16,7 @@ use crate::layer::OpenAccess;
 
 /// The gRPC services of one process, and which of their methods are open.
 pub struct ServiceSet {
-    router: axum::Router,
+    routes: tonic::service::Routes,
     names: Vec<&'static str>,
     open: OpenAccess,
 }
@@ -24,7 +24,7 @@ pub struct ServiceSet {
 impl Default for ServiceSet {
     fn default() -> Self {
         Self {
-            router: axum::Router::new(),
+            routes: tonic::service::Routes::default(),
             names: Vec::new(),
             open: OpenAccess::standard(),
         }
@@ -44,8 +44,7 @@ impl ServiceSet {
         S::Response: IntoResponse,
         S::Future: Send + 'static,
     {
-        let routes = tonic::service::Routes::new(service).into_axum_router();
-        self.router = std::mem::take(&mut self.router).merge(routes);
+        self.routes = std::mem::take(&mut self.routes).add_service(service);
         self.names.push(S::NAME);
         self
     }
@@ -58,8 +57,9 @@ impl ServiceSet {
         capability: &'static str,
     ) -> &mut Self {
         let placeholder = Unavailable { capability };
-        self.router = std::mem::take(&mut self.router)
-            .route_service(&format!("/{service}/{{*method}}"), placeholder);
+        let router = std::mem::take(self.routes.axum_router_mut());
+        *self.routes.axum_router_mut() =
+            router.route_service(&format!("/{service}/{{*method}}"), placeholder);
         self.names.push(service);
         self
     }
@@ -82,7 +82,7 @@ impl ServiceSet {
 
     /// Adds another service to the router of `routes`; what the launcher serves.
     pub fn into_routes(self) -> (tonic::service::Routes, OpenAccess) {
-        (tonic::service::Routes::from(self.router), self.open)
+        (self.routes, self.open)
     }
 }
 

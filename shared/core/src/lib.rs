@@ -3,6 +3,7 @@
 //! the composition of gRPC services into one server.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod context;
 pub mod error;

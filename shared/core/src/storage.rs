@@ -51,6 +51,16 @@ pub enum StorageError {
         /// The cause.
         source: sqlx::Error,
     },
+    /// The schema is behind the code.
+    #[error(
+        "the {context} database is not migrated to version {latest}; run `crm migrate --target {context}` first"
+    )]
+    NotMigrated {
+        /// The context.
+        context: String,
+        /// The version the code needs.
+        latest: i64,
+    },
     /// A migration failed.
     #[error("migrating the {context} database failed: {source}")]
     Migrate {
@@ -109,6 +119,35 @@ impl Database {
             context: context.to_owned(),
             source,
         })
+    }
+
+    /// Fails unless every migration of this engine is applied: services on PostgreSQL do not
+    /// migrate on their own (an operator runs `crm migrate`), so they refuse a stale schema.
+    pub async fn ensure_migrated(
+        &self,
+        context: &str,
+        migrations: &Migrations,
+    ) -> Result<(), StorageError> {
+        const LATEST: &str = "select max(version) from _sqlx_migrations where success";
+        let (migrator, applied): (_, Result<Option<i64>, _>) = match self {
+            Database::Sqlite(pool) => (
+                &migrations.sqlite,
+                sqlx::query_scalar(LATEST).fetch_one(pool).await,
+            ),
+            Database::Postgres(pool) => (
+                &migrations.postgres,
+                sqlx::query_scalar(LATEST).fetch_one(pool).await,
+            ),
+        };
+        let applied = applied.ok().flatten();
+        let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        match applied {
+            Some(version) if version >= latest => Ok(()),
+            _ => Err(StorageError::NotMigrated {
+                context: context.to_owned(),
+                latest,
+            }),
+        }
     }
 
     /// Whether the store answers (for readiness).

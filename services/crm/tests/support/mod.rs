@@ -118,6 +118,8 @@ fn sign(key: &EncodingKey, tenant: TenantId, user: UserId, roles: &[&str]) -> St
         sub: user.to_string(),
         tid: tenant.to_string(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
+        perms: Vec::new(),
+        team: None,
         exp: now + 600,
         iat: now,
         nbf: now,

@@ -1,0 +1,467 @@
+//! Sessions: register, login, refresh, logout.
+
+use crm_core::{Error, Result, TenantId};
+use crm_proto::crm::iam::events::v1 as events;
+
+use super::{Caller, Iam, now};
+use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
+use crate::domain::email::Email;
+use crate::domain::password::Password;
+use crate::domain::ports::{Changes, OutboxEvent};
+use crate::domain::role::OWNER;
+use crate::domain::session::{Presentation, hash_refresh_token, refresh_token_tenant};
+use crate::domain::tenant::{Tenant, TenantStatus, parse_tenant_name, slug_from_name};
+use crate::domain::user::{User, parse_display_name};
+use crate::domain::{Millis, now_millis};
+
+/// A signed-in session.
+#[derive(Clone, Debug)]
+pub struct SessionTokens {
+    /// The JWT.
+    pub access_token: String,
+    /// Its expiry.
+    pub access_expires_at: Millis,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Its expiry.
+    pub refresh_expires_at: Millis,
+    /// Who is signed in.
+    pub user: User,
+}
+
+/// The one message every failed login gets, whatever failed: no user enumeration.
+const BAD_CREDENTIALS: &str = "invalid tenant, email or password";
+
+fn bad_credentials() -> Error {
+    Error::unauthenticated(BAD_CREDENTIALS).with_reason("INVALID_CREDENTIALS")
+}
+
+fn bad_refresh() -> Error {
+    Error::unauthenticated("the refresh token is invalid, expired or revoked; log in again")
+        .with_reason("INVALID_REFRESH_TOKEN")
+}
+
+impl Iam {
+    /// Register: a new tenant with its owner, signed in.
+    #[tracing::instrument(skip_all, fields(tenant_name = %tenant_name))]
+    pub async fn register(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        origin: &Origin,
+    ) -> Result<(Tenant, SessionTokens)> {
+        let mut problems = Vec::new();
+        let name = parse_tenant_name(tenant_name)
+            .map_err(|e| problems.push(("tenant_name", e.to_owned())))
+            .ok();
+        let email = Email::parse(email)
+            .map_err(|e| problems.push(("email", e.to_owned())))
+            .ok();
+        let password = Password::parse(password)
+            .map_err(|e| problems.push(("password", e)))
+            .ok();
+        let display_name = parse_display_name(display_name)
+            .map_err(|e| problems.push(("display_name", e.to_owned())))
+            .ok();
+        let (Some(name), Some(email), Some(password), Some(display_name)) =
+            (name, email, password, display_name)
+        else {
+            return Err(invalid(problems));
+        };
+
+        let slug = self.free_slug(&slug_from_name(&name)).await?;
+        let now = now_millis();
+        let tenant = Tenant::new(name, slug, now);
+        let hash = self.hasher.hash(&password).await?;
+        let owner = User::new(
+            tenant.id,
+            email,
+            display_name,
+            hash,
+            vec![OWNER.to_owned()],
+            now,
+        );
+        let changes = Changes {
+            events: vec![
+                tenant_created(&tenant, Some(&owner), origin),
+                user_created(&tenant, &owner, None, origin),
+            ],
+            audit: vec![
+                AuditEntry::new(
+                    tenant.id,
+                    AuditKind::TenantChanged,
+                    Some(owner.id),
+                    ("tenant", tenant.id.to_string()),
+                    Outcome::Success,
+                    origin,
+                    now,
+                )
+                .with("change", "created"),
+                AuditEntry::new(
+                    tenant.id,
+                    AuditKind::UserCreated,
+                    Some(owner.id),
+                    ("user", owner.id.to_string()),
+                    Outcome::Success,
+                    origin,
+                    now,
+                )
+                .with("roles", OWNER),
+            ],
+            ..Changes::default()
+        };
+        self.store
+            .create_tenant(&tenant, Some(&owner), changes)
+            .await?;
+        let (tokens, session) = self.issue(&owner, None, now).await?;
+        self.store.insert_session(&session).await?;
+        Ok((tenant, tokens))
+    }
+
+    /// A slug not yet taken: `base`, else `base-2`, `base-3`, ...
+    pub(crate) async fn free_slug(&self, base: &str) -> Result<String> {
+        for n in 1..100 {
+            let candidate = if n == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}-{n}")
+            };
+            if !self.store.slug_taken(&candidate).await? {
+                return Ok(candidate);
+            }
+        }
+        Err(Error::already_exists(
+            "tenant_name",
+            "too many tenants share this name; choose another",
+        ))
+    }
+
+    /// Login with tenant (slug or id), email and password. Failures are counted per account,
+    /// address and tenant; past a limit the key is locked out for a while.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn login(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<SessionTokens> {
+        if tenant.trim().is_empty() || email.trim().is_empty() || password.is_empty() {
+            let mut problems = Vec::new();
+            for (field, value) in [
+                ("tenant", tenant.trim()),
+                ("email", email.trim()),
+                ("password", password),
+            ] {
+                if value.is_empty() {
+                    problems.push((field, "must not be empty".to_owned()));
+                }
+            }
+            return Err(invalid(problems));
+        }
+        let normalised = email.trim().to_lowercase();
+        let account_key = format!("account:{}:{normalised}", tenant.trim().to_lowercase());
+        let address_key = origin
+            .client_address
+            .as_ref()
+            .map(|a| format!("address:{}", a.split(':').next().unwrap_or(a)));
+        let found = self.store.find_tenant(tenant.trim()).await?;
+        let tenant_key = found.as_ref().map(|t| format!("tenant:{}", t.id));
+        for key in [
+            Some(&account_key),
+            address_key.as_ref(),
+            tenant_key.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(left) = self.throttle.locked_for(key).await? {
+                return Err(locked_out(left));
+            }
+        }
+
+        let user = match (&found, Email::parse(email)) {
+            (Some(t), Ok(email)) if t.status == TenantStatus::Active => {
+                self.store.user_by_email(t.id, &email).await?
+            }
+            _ => None,
+        };
+        let active = user.as_ref().filter(|u| u.is_active());
+        let ok = self
+            .hasher
+            .verify(password, active.map(|u| u.password_hash.as_str()))
+            .await?;
+        let now = now_millis();
+        let (Some(tenant), Some(user), true) = (found, active, ok) else {
+            return Err(self
+                .failed_login(
+                    tenant_key.as_deref(),
+                    &account_key,
+                    address_key.as_deref(),
+                    user.as_ref(),
+                    origin,
+                    now,
+                )
+                .await);
+        };
+
+        self.throttle.reset(&account_key).await?;
+        let (tokens, session) = self.issue(user, None, now).await?;
+        self.store.insert_session(&session).await?;
+        let audit = AuditEntry::new(
+            tenant.id,
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            ("user", user.id.to_string()),
+            Outcome::Success,
+            origin,
+            now,
+        );
+        self.store
+            .record_login(tenant.id, user.id, now, Changes::audit(audit))
+            .await?;
+        Ok(tokens)
+    }
+
+    async fn failed_login(
+        &self,
+        tenant_key: Option<&str>,
+        account_key: &str,
+        address_key: Option<&str>,
+        user: Option<&User>,
+        origin: &Origin,
+        now: Millis,
+    ) -> Error {
+        let s = &self.settings;
+        let limits = [
+            (Some(account_key), s.account_failure_limit),
+            (address_key, s.address_failure_limit),
+            (tenant_key, s.tenant_failure_limit),
+        ];
+        let mut lockout = None;
+        for (key, limit) in limits {
+            let Some(key) = key else { continue };
+            match self
+                .throttle
+                .record_failure(key, limit, s.failure_window, s.lockout)
+                .await
+            {
+                Ok(Some(locked)) => lockout = Some((key.to_owned(), locked)),
+                Ok(None) => {}
+                Err(e) => return e,
+            }
+        }
+        // Failures against a real tenant go to its audit trail; unknown tenants have none.
+        if let Some(tenant) = tenant_key
+            .and_then(|k| k.strip_prefix("tenant:"))
+            .and_then(|t| TenantId::parse(t).ok())
+        {
+            let target = user
+                .map(|u| ("user", u.id.to_string()))
+                .unwrap_or(("account", account_key.to_owned()));
+            let mut entries = vec![AuditEntry::new(
+                tenant,
+                AuditKind::LoginFailed,
+                None,
+                (target.0, target.1.clone()),
+                Outcome::Failure,
+                origin,
+                now,
+            )];
+            if let Some((key, _)) = &lockout {
+                entries.push(
+                    AuditEntry::new(
+                        tenant,
+                        AuditKind::Lockout,
+                        None,
+                        (target.0, target.1),
+                        Outcome::Denied,
+                        origin,
+                        now,
+                    )
+                    .with("key", key.clone()),
+                );
+            }
+            let changes = Changes {
+                audit: entries,
+                ..Changes::default()
+            };
+            if let Err(e) = self.store.append_audit(tenant, changes).await {
+                tracing::error!(error = %e, "could not audit a failed login");
+            }
+        }
+        match lockout {
+            Some((_, locked)) => locked_out(locked),
+            None => bad_credentials(),
+        }
+    }
+
+    /// Refresh: spends the refresh token and issues a new pair. A spent token presented again
+    /// revokes its whole family and is audited (RFC 9700).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str, origin: &Origin) -> Result<SessionTokens> {
+        let tenant = refresh_token_tenant(refresh_token).ok_or_else(bad_refresh)?;
+        let hash = hash_refresh_token(refresh_token);
+        let session = self
+            .store
+            .session_by_hash(tenant, &hash)
+            .await?
+            .ok_or_else(bad_refresh)?;
+        let now = now_millis();
+        match session.present(now) {
+            Presentation::Valid => {}
+            Presentation::Reused => {
+                self.revoke_reused(&session, origin, now).await?;
+                return Err(bad_refresh());
+            }
+            Presentation::Revoked | Presentation::Expired => return Err(bad_refresh()),
+        }
+        let user = self.store.get_user(tenant, session.user_id).await?;
+        let Some(user) = user.filter(|u| u.is_active()) else {
+            self.store
+                .revoke_family(tenant, session.family_id, now, Changes::default())
+                .await?;
+            return Err(bad_refresh());
+        };
+        let (tokens, next) = self.issue(&user, Some(session.family_id), now).await?;
+        if !self.store.rotate_session(tenant, &hash, &next, now).await? {
+            // Spent or revoked between our read and our write: a concurrent replay.
+            self.revoke_reused(&session, origin, now).await?;
+            return Err(bad_refresh());
+        }
+        Ok(tokens)
+    }
+
+    async fn revoke_reused(
+        &self,
+        session: &crate::domain::session::Session,
+        origin: &Origin,
+        now: Millis,
+    ) -> Result<()> {
+        tracing::warn!(user_id = %session.user_id, family = %session.family_id, "refresh token reused: revoking its family");
+        let audit = AuditEntry::new(
+            session.tenant_id,
+            AuditKind::RefreshTokenReused,
+            Some(session.user_id),
+            ("session", session.family_id.to_string()),
+            Outcome::Denied,
+            origin,
+            now,
+        );
+        self.store
+            .revoke_family(
+                session.tenant_id,
+                session.family_id,
+                now,
+                Changes::audit(audit),
+            )
+            .await
+    }
+
+    /// Logout: revokes the session's family. The refresh token must be the caller's.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id))]
+    pub async fn logout(&self, caller: &Caller, refresh_token: &str) -> Result<()> {
+        let p = &caller.principal;
+        let not_found = || Error::not_found("session", "of this refresh token");
+        if refresh_token_tenant(refresh_token) != Some(p.tenant_id) {
+            return Err(not_found());
+        }
+        let session = self
+            .store
+            .session_by_hash(p.tenant_id, &hash_refresh_token(refresh_token))
+            .await?
+            .ok_or_else(not_found)?;
+        if session.user_id != p.user_id {
+            return Err(not_found());
+        }
+        let now = now();
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::Logout,
+            Some(p.user_id),
+            ("session", session.family_id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            now,
+        );
+        self.store
+            .revoke_family(p.tenant_id, session.family_id, now, Changes::audit(audit))
+            .await
+    }
+}
+
+fn locked_out(left: std::time::Duration) -> Error {
+    let seconds = left.as_secs().max(1);
+    Error::resource_exhausted(
+        format!("too many failed logins; try again in {seconds} s"),
+        std::time::Duration::from_secs(seconds),
+    )
+    .with_reason("LOGIN_LOCKED_OUT")
+}
+
+/// `INVALID_ARGUMENT` with one field violation per problem.
+pub(crate) fn invalid(problems: Vec<(&str, String)>) -> Error {
+    let mut problems = problems.into_iter();
+    let (field, description) = problems.next().expect("at least one problem");
+    problems.fold(Error::invalid_field(field, description), |err, (f, d)| {
+        err.with_field_violation(f, d)
+    })
+}
+
+pub(crate) fn tenant_created(
+    tenant: &Tenant,
+    owner: Option<&User>,
+    origin: &Origin,
+) -> OutboxEvent {
+    let event = events::TenantCreated {
+        tenant_id: tenant.id.to_string(),
+        name: tenant.name.clone(),
+        slug: tenant.slug.clone(),
+        owner_user_id: owner.map(|o| o.id.to_string()).unwrap_or_default(),
+        owner_email: owner.map(|o| o.email.to_string()).unwrap_or_default(),
+        create_time: Some(timestamp(tenant.created_at)),
+    };
+    OutboxEvent::new(
+        tenant.id,
+        "tenant",
+        tenant.id.to_string(),
+        &event,
+        tenant.created_at,
+        origin.correlation_id.clone(),
+    )
+}
+
+pub(crate) fn user_created(
+    tenant: &Tenant,
+    user: &User,
+    invited_by: Option<&crm_core::UserId>,
+    origin: &Origin,
+) -> OutboxEvent {
+    let event = events::UserCreated {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        display_name: user.display_name.clone(),
+        roles: user.roles.clone(),
+        invited_by_user_id: invited_by.map(|u| u.to_string()).unwrap_or_default(),
+        tenant_name: tenant.name.clone(),
+        create_time: Some(timestamp(user.created_at)),
+    };
+    OutboxEvent::new(
+        user.tenant_id,
+        "user",
+        user.id.to_string(),
+        &event,
+        user.created_at,
+        origin.correlation_id.clone(),
+    )
+}
+
+/// A protobuf timestamp from epoch milliseconds.
+pub(crate) fn timestamp(millis: Millis) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}

@@ -1,0 +1,231 @@
+//! Roles and the permission catalog.
+
+use crm_core::{Error, Result};
+use uuid::Uuid;
+
+use super::auth::invalid;
+use super::{Caller, Iam, check_etag, now};
+use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
+use crate::domain::ports::Changes;
+use crate::domain::role::{
+    BUILT_IN_ROLES, CustomRole, PERMISSIONS, built_in_permissions, is_built_in, parse_grant,
+    parse_role_name,
+};
+
+/// A role as the API shows it: built-in (id = name) or custom.
+#[derive(Clone, Debug)]
+pub struct RoleView {
+    /// The role; built-in roles carry their name as id and version 0.
+    pub role: CustomRole,
+    /// Whether it is built in.
+    pub built_in: bool,
+}
+
+impl Iam {
+    /// Built-in roles, then the tenant's own, by name.
+    pub async fn list_roles(&self, caller: &Caller) -> Result<Vec<RoleView>> {
+        caller.principal.require("users.read")?;
+        let tenant = caller.principal.tenant_id;
+        let mut roles: Vec<RoleView> = BUILT_IN_ROLES
+            .iter()
+            .map(|(name, description)| RoleView {
+                role: CustomRole {
+                    id: Uuid::nil(),
+                    tenant_id: tenant,
+                    name: (*name).to_owned(),
+                    description: (*description).to_owned(),
+                    permissions: built_in_permissions(name).unwrap_or_default(),
+                    created_at: 0,
+                    updated_at: 0,
+                    version: 0,
+                },
+                built_in: true,
+            })
+            .collect();
+        let custom = self.store.list_custom_roles(tenant).await?;
+        roles.extend(custom.into_iter().map(|role| RoleView {
+            role,
+            built_in: false,
+        }));
+        Ok(roles)
+    }
+
+    /// One role, by custom id or built-in name.
+    pub async fn get_role(&self, caller: &Caller, id: &str) -> Result<RoleView> {
+        let roles = self.list_roles(caller).await?;
+        roles
+            .into_iter()
+            .find(|r| {
+                if r.built_in {
+                    r.role.name == id
+                } else {
+                    r.role.id.to_string() == id
+                }
+            })
+            .ok_or_else(|| Error::not_found("role", id))
+    }
+
+    /// Creates a custom role.
+    pub async fn create_role(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: &str,
+        permissions: &[String],
+    ) -> Result<CustomRole> {
+        let p = &caller.principal;
+        p.require("roles.manage")?;
+        let mut problems = Vec::new();
+        let name = parse_role_name(name)
+            .map_err(|e| problems.push(("role.name", e.to_owned())))
+            .ok();
+        let grants = check_grants(permissions, &mut problems);
+        if description.chars().count() > 500 {
+            problems.push((
+                "role.description",
+                "must be at most 500 characters".to_owned(),
+            ));
+        }
+        let Some(name) = name.filter(|_| problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let now = now();
+        let role = CustomRole {
+            id: Uuid::now_v7(),
+            tenant_id: p.tenant_id,
+            name,
+            description: description.trim().to_owned(),
+            permissions: grants,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::RoleChanged,
+            Some(p.user_id),
+            ("role", role.id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            now,
+        )
+        .with("change", "created")
+        .with("name", role.name.clone());
+        self.store.insert_role(&role, Changes::audit(audit)).await?;
+        Ok(role)
+    }
+
+    /// Changes a custom role's description or permissions.
+    pub async fn update_role(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag: &str,
+        description: Option<&str>,
+        permissions: Option<&[String]>,
+    ) -> Result<CustomRole> {
+        let p = &caller.principal;
+        p.require("roles.manage")?;
+        if is_built_in(id) {
+            return Err(Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                "built-in roles cannot be changed; create a custom role",
+            ));
+        }
+        let view = self.get_role(caller, id).await?;
+        let mut role = view.role;
+        check_etag(etag, role.version, "role")?;
+        let mut problems = Vec::new();
+        if let Some(description) = description {
+            if description.chars().count() > 500 {
+                problems.push((
+                    "role.description",
+                    "must be at most 500 characters".to_owned(),
+                ));
+            }
+            role.description = description.trim().to_owned();
+        }
+        if let Some(permissions) = permissions {
+            role.permissions = check_grants(permissions, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let expected = role.version;
+        role.version += 1;
+        role.updated_at = now();
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::RoleChanged,
+            Some(p.user_id),
+            ("role", role.id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            role.updated_at,
+        )
+        .with("change", "updated");
+        self.store
+            .save_role(&role, expected, Changes::audit(audit))
+            .await?;
+        Ok(role)
+    }
+
+    /// Deletes a custom role that nobody holds.
+    pub async fn delete_role(&self, caller: &Caller, id: &str) -> Result<()> {
+        let p = &caller.principal;
+        p.require("roles.manage")?;
+        if is_built_in(id) {
+            return Err(Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                "built-in roles cannot be deleted",
+            ));
+        }
+        let role = self.get_role(caller, id).await?.role;
+        let holders = self.store.count_holders(p.tenant_id, &role.name).await?;
+        if holders > 0 {
+            return Err(Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                format!("{holders} user(s) hold this role; revoke it from them first"),
+            )
+            .with_reason("ROLE_IN_USE"));
+        }
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::RoleChanged,
+            Some(p.user_id),
+            ("role", role.id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            now(),
+        )
+        .with("change", "deleted")
+        .with("name", role.name.clone());
+        self.store
+            .delete_role(p.tenant_id, role.id, Changes::audit(audit))
+            .await
+    }
+
+    /// Every permission, sorted.
+    pub fn list_permissions(&self) -> &'static [(&'static str, &'static str)] {
+        PERMISSIONS
+    }
+}
+
+fn check_grants(permissions: &[String], problems: &mut Vec<(&'static str, String)>) -> Vec<String> {
+    if permissions.is_empty() {
+        problems.push((
+            "role.permissions",
+            "must grant at least one permission".to_owned(),
+        ));
+    }
+    let mut grants = Vec::new();
+    for p in permissions {
+        match parse_grant(p.trim()) {
+            Ok(g) => grants.push(g),
+            Err(e) => problems.push(("role.permissions", e)),
+        }
+    }
+    grants.sort();
+    grants.dedup();
+    grants
+}

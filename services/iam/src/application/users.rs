@@ -1,0 +1,381 @@
+//! Users: invite, read, change, deactivate, delete, grant and revoke roles.
+
+use crm_core::{Error, Result, UserId};
+use crm_proto::crm::iam::events::v1 as events;
+
+use super::auth::{invalid, timestamp, user_created};
+use super::{Caller, Iam, check_etag, now};
+use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
+use crate::domain::email::Email;
+use crate::domain::password::Password;
+use crate::domain::ports::{Changes, OutboxEvent, UserFilter};
+use crate::domain::role::{DEFAULT_ROLE, OWNER};
+use crate::domain::user::{User, UserStatus, parse_display_name, parse_team};
+
+/// The fields UpdateUser may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    /// New email.
+    pub email: Option<String>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// Active or deactivated.
+    pub status: Option<UserStatus>,
+    /// New team (empty clears it).
+    pub team: Option<String>,
+}
+
+/// A page of users.
+pub struct UserPage {
+    /// The users.
+    pub users: Vec<User>,
+    /// The last id, when more may follow.
+    pub next_after: Option<UserId>,
+}
+
+impl Iam {
+    /// Invites a user into the caller's tenant.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id))]
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        email: &str,
+        display_name: &str,
+        password: &str,
+        roles: Vec<String>,
+        team: &str,
+    ) -> Result<User> {
+        let p = &caller.principal;
+        p.require("users.manage")?;
+        let mut problems = Vec::new();
+        let email = Email::parse(email)
+            .map_err(|e| problems.push(("user.email", e.to_owned())))
+            .ok();
+        let name = parse_display_name(display_name)
+            .map_err(|e| problems.push(("user.display_name", e.to_owned())))
+            .ok();
+        let password = Password::parse(password)
+            .map_err(|e| problems.push(("password", e)))
+            .ok();
+        let team = parse_team(team)
+            .map_err(|e| problems.push(("user.team", e.to_owned())))
+            .ok();
+        let (Some(email), Some(name), Some(password), Some(team)) = (email, name, password, team)
+        else {
+            return Err(invalid(problems));
+        };
+        let roles = if roles.is_empty() {
+            vec![DEFAULT_ROLE.to_owned()]
+        } else {
+            roles
+        };
+        for role in &roles {
+            self.known_role(p.tenant_id, role).await?;
+            if role == OWNER && !p.has_role(OWNER) {
+                return Err(Error::permission_denied(
+                    "only an owner can make another owner",
+                ));
+            }
+        }
+        let tenant = self.tenant_of(p.tenant_id).await?;
+        let now = now();
+        let hash = self.hasher.hash(&password).await?;
+        let mut user = User::new(p.tenant_id, email, name, hash, roles, now);
+        user.team = team;
+        let changes = Changes {
+            events: vec![user_created(
+                &tenant,
+                &user,
+                Some(&p.user_id),
+                &caller.origin,
+            )],
+            audit: vec![
+                AuditEntry::new(
+                    p.tenant_id,
+                    AuditKind::UserCreated,
+                    Some(p.user_id),
+                    ("user", user.id.to_string()),
+                    Outcome::Success,
+                    &caller.origin,
+                    now,
+                )
+                .with("roles", user.roles.join(",")),
+            ],
+            ..Changes::default()
+        };
+        self.store.insert_user(&user, changes).await?;
+        Ok(user)
+    }
+
+    /// Lists users of the caller's tenant.
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        filter: UserFilter,
+        page_size: u32,
+        after: Option<UserId>,
+    ) -> Result<UserPage> {
+        caller.principal.require("users.read")?;
+        let mut users = self
+            .store
+            .list_users(caller.principal.tenant_id, &filter, after, page_size + 1)
+            .await?;
+        let more = users.len() > page_size as usize;
+        users.truncate(page_size as usize);
+        let next_after = if more {
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_after })
+    }
+
+    /// Gets a user of the caller's tenant; anyone may read themselves.
+    pub async fn get_user(&self, caller: &Caller, id: UserId) -> Result<User> {
+        if id != caller.principal.user_id {
+            caller.principal.require("users.read")?;
+        }
+        self.load_user(caller, id).await
+    }
+
+    async fn load_user(&self, caller: &Caller, id: UserId) -> Result<User> {
+        self.store
+            .get_user(caller.principal.tenant_id, id)
+            .await?
+            .filter(|u| u.status != UserStatus::Deleted)
+            .ok_or_else(|| Error::not_found("user", id))
+    }
+
+    /// Changes a user. `users.manage` may change anything; a user may change their own
+    /// display name.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        id: UserId,
+        etag: &str,
+        changes: UserChanges,
+    ) -> Result<User> {
+        let p = &caller.principal;
+        let only_own_name = id == p.user_id
+            && changes.email.is_none()
+            && changes.status.is_none()
+            && changes.team.is_none();
+        if !only_own_name {
+            p.require("users.manage")?;
+        }
+        let mut user = self.load_user(caller, id).await?;
+        check_etag(etag, user.version, "user")?;
+        let before = user.clone();
+        let mut problems = Vec::new();
+        let mut changed = Vec::new();
+        if let Some(email) = &changes.email {
+            match Email::parse(email) {
+                Ok(email) if email != user.email => {
+                    user.email = email;
+                    changed.push("email");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.email", e.to_owned())),
+            }
+        }
+        if let Some(name) = &changes.display_name {
+            match parse_display_name(name) {
+                Ok(name) if name != user.display_name => {
+                    user.display_name = name;
+                    changed.push("display_name");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.display_name", e.to_owned())),
+            }
+        }
+        if let Some(team) = &changes.team {
+            match parse_team(team) {
+                Ok(team) if team != user.team => {
+                    user.team = team;
+                    changed.push("team");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.team", e.to_owned())),
+            }
+        }
+        if let Some(status) = changes.status {
+            if status == UserStatus::Deleted {
+                problems.push(("user.status", "use DeleteUser to delete a user".to_owned()));
+            } else if status != user.status {
+                user.status = status;
+                changed.push("status");
+            }
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        if changed.is_empty() {
+            return Ok(user);
+        }
+        let deactivating = before.is_active() && !user.is_active();
+        if deactivating {
+            self.keep_an_owner(&before).await?;
+        }
+        user.version += 1;
+        user.updated_at = now();
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::UserUpdated,
+            Some(p.user_id),
+            ("user", id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            user.updated_at,
+        )
+        .with("fields", changed.join(","));
+        let changes = Changes {
+            audit: vec![audit],
+            revoke_sessions_of: deactivating.then_some(id),
+            ..Changes::default()
+        };
+        self.store.save_user(&user, before.version, changes).await?;
+        Ok(user)
+    }
+
+    /// Soft-deletes a user and revokes every session of theirs.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
+    pub async fn delete_user(&self, caller: &Caller, id: UserId, etag: &str) -> Result<()> {
+        let p = &caller.principal;
+        p.require("users.manage")?;
+        let mut user = self.load_user(caller, id).await?;
+        check_etag(etag, user.version, "user")?;
+        self.keep_an_owner(&user).await?;
+        let expected = user.version;
+        user.status = UserStatus::Deleted;
+        user.version += 1;
+        user.updated_at = now();
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::UserDeleted,
+            Some(p.user_id),
+            ("user", id.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            user.updated_at,
+        );
+        let changes = Changes {
+            audit: vec![audit],
+            revoke_sessions_of: Some(id),
+            ..Changes::default()
+        };
+        self.store.save_user(&user, expected, changes).await
+    }
+
+    /// Grants a role.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id, role))]
+    pub async fn assign_role(&self, caller: &Caller, id: UserId, role: &str) -> Result<User> {
+        self.change_role(caller, id, role, true).await
+    }
+
+    /// Revokes a role. The last active owner keeps the owner role.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id, role))]
+    pub async fn revoke_role(&self, caller: &Caller, id: UserId, role: &str) -> Result<User> {
+        self.change_role(caller, id, role, false).await
+    }
+
+    async fn change_role(
+        &self,
+        caller: &Caller,
+        id: UserId,
+        role: &str,
+        grant: bool,
+    ) -> Result<User> {
+        let p = &caller.principal;
+        p.require("users.manage")?;
+        if role.trim().is_empty() {
+            return Err(Error::invalid_field("role", "must not be empty"));
+        }
+        if role == OWNER && !p.has_role(OWNER) {
+            return Err(Error::permission_denied(
+                "only an owner can grant or revoke the owner role",
+            ));
+        }
+        let mut user = self.load_user(caller, id).await?;
+        if grant {
+            self.known_role(p.tenant_id, role).await?;
+        } else if role == OWNER && user.has_role(OWNER) {
+            self.keep_an_owner(&user).await?;
+        }
+        let changed = if grant {
+            user.grant(role)
+        } else {
+            user.revoke(role)
+        };
+        if !changed {
+            return Ok(user);
+        }
+        let expected = user.version;
+        user.version += 1;
+        user.updated_at = now();
+        let (added, removed) = if grant {
+            (vec![role.to_owned()], vec![])
+        } else {
+            (vec![], vec![role.to_owned()])
+        };
+        let event = events::UserRoleChanged {
+            user_id: user.id.to_string(),
+            email: user.email.to_string(),
+            roles_added: added,
+            roles_removed: removed,
+            roles: user.roles.clone(),
+            changed_by_user_id: p.user_id.to_string(),
+            change_time: Some(timestamp(user.updated_at)),
+        };
+        let kind = if grant {
+            AuditKind::RoleGranted
+        } else {
+            AuditKind::RoleRevoked
+        };
+        let changes = Changes {
+            events: vec![OutboxEvent::new(
+                p.tenant_id,
+                "user",
+                user.id.to_string(),
+                &event,
+                user.updated_at,
+                caller.origin.correlation_id.clone(),
+            )],
+            audit: vec![
+                AuditEntry::new(
+                    p.tenant_id,
+                    kind,
+                    Some(p.user_id),
+                    ("user", id.to_string()),
+                    Outcome::Success,
+                    &caller.origin,
+                    user.updated_at,
+                )
+                .with("role", role),
+            ],
+            ..Changes::default()
+        };
+        self.store.save_user(&user, expected, changes).await?;
+        Ok(user)
+    }
+
+    /// Refuses to take the last active owner away.
+    async fn keep_an_owner(&self, user: &User) -> Result<()> {
+        if user.is_active()
+            && user.has_role(OWNER)
+            && self
+                .store
+                .count_active_holders(user.tenant_id, OWNER)
+                .await?
+                <= 1
+        {
+            return Err(Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                "a tenant must keep at least one active owner; make another owner first",
+            )
+            .with_reason("LAST_OWNER")
+            .with_precondition_violation("LAST_OWNER", "user", "the last active owner"));
+        }
+        Ok(())
+    }
+}

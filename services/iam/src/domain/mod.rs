@@ -1,0 +1,19 @@
+//! IAM's domain: value objects, aggregates and their invariants, the permission catalog, and the
+//! ports the application needs. No IO.
+
+pub mod audit;
+pub mod email;
+pub mod password;
+pub mod ports;
+pub mod role;
+pub mod session;
+pub mod tenant;
+pub mod user;
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub type Millis = i64;
+
+/// Now, in milliseconds since the epoch.
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,220 @@
+//! What the application needs from the outside: a store for IAM's aggregates (SQLite and
+//! PostgreSQL adapters) and a login throttle (in memory and Redis).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crm_core::{Result, TenantId, UserId};
+use uuid::Uuid;
+
+use super::Millis;
+use super::audit::{AuditEntry, AuditKind};
+use super::email::Email;
+use super::role::CustomRole;
+use super::session::Session;
+use super::tenant::Tenant;
+use super::user::{User, UserStatus};
+
+/// A domain event bound for the outbox, written in the same transaction as its change.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// UUIDv7; the CloudEvents id.
+    pub id: Uuid,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// E.g. `user`.
+    pub aggregate_type: &'static str,
+    /// The aggregate's id (the Kafka key: events of one aggregate stay in order).
+    pub aggregate_id: String,
+    /// The full protobuf name, e.g. `crm.iam.events.v1.UserCreated`.
+    pub event_type: String,
+    /// The encoded event.
+    pub payload: Vec<u8>,
+    /// When it happened.
+    pub occurred_at: Millis,
+    /// The causing request's correlation id.
+    pub correlation_id: Option<String>,
+}
+
+impl OutboxEvent {
+    /// Wraps a `crm.iam.events.v1` message.
+    pub fn new<M: prost::Message + prost::Name>(
+        tenant_id: TenantId,
+        aggregate_type: &'static str,
+        aggregate_id: String,
+        event: &M,
+        occurred_at: Millis,
+        correlation_id: Option<String>,
+    ) -> OutboxEvent {
+        OutboxEvent {
+            id: Uuid::now_v7(),
+            tenant_id,
+            aggregate_type,
+            aggregate_id,
+            event_type: M::full_name(),
+            payload: event.encode_to_vec(),
+            occurred_at,
+            correlation_id,
+        }
+    }
+}
+
+/// What a write brings along, in the same transaction: events, audit entries, revocations.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Outbox events.
+    pub events: Vec<OutboxEvent>,
+    /// Audit entries.
+    pub audit: Vec<AuditEntry>,
+    /// Revoke every session of this user.
+    pub revoke_sessions_of: Option<UserId>,
+}
+
+impl Changes {
+    /// Only audit entries.
+    pub fn audit(entry: AuditEntry) -> Changes {
+        Changes {
+            audit: vec![entry],
+            ..Changes::default()
+        }
+    }
+}
+
+/// Filters of ListUsers.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only this status (deleted users only when asked for).
+    pub status: Option<UserStatus>,
+    /// Only holders of this role.
+    pub role: Option<String>,
+}
+
+/// Filters of ListAuditEvents.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only these kinds; all when empty.
+    pub kinds: Vec<AuditKind>,
+    /// At or after.
+    pub since: Option<Millis>,
+    /// Before.
+    pub until: Option<Millis>,
+    /// Only this actor.
+    pub actor_id: Option<UserId>,
+}
+
+/// IAM's storage. Every method on tenant data takes the tenant; none sees another tenant's rows.
+/// Writes with an `expected_version` fail with `ABORTED` (etag mismatch) when it is stale.
+#[async_trait]
+pub trait IamStore: Send + Sync + 'static {
+    /// A tenant by slug or id.
+    async fn find_tenant(&self, slug_or_id: &str) -> Result<Option<Tenant>>;
+    /// Whether a slug is taken.
+    async fn slug_taken(&self, slug: &str) -> Result<bool>;
+    /// Creates a tenant, with its first user when given.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        owner: Option<&User>,
+        changes: Changes,
+    ) -> Result<()>;
+    /// Saves a changed tenant.
+    async fn save_tenant(
+        &self,
+        tenant: &Tenant,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()>;
+
+    /// A user (deleted ones included) by id.
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>>;
+    /// A user not deleted, by email.
+    async fn user_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>>;
+    /// Users in id order after `after`, at most `limit`.
+    async fn list_users(
+        &self,
+        tenant: TenantId,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>>;
+    /// Active users holding `role`.
+    async fn count_active_holders(&self, tenant: TenantId, role: &str) -> Result<i64>;
+    /// Adds a user.
+    async fn insert_user(&self, user: &User, changes: Changes) -> Result<()>;
+    /// Saves a changed user (roles included).
+    async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()>;
+    /// Stamps a successful login.
+    async fn record_login(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        at: Millis,
+        changes: Changes,
+    ) -> Result<()>;
+
+    /// The tenant's custom roles, by name.
+    async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>>;
+    /// Adds a custom role.
+    async fn insert_role(&self, role: &CustomRole, changes: Changes) -> Result<()>;
+    /// Saves a changed custom role.
+    async fn save_role(
+        &self,
+        role: &CustomRole,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()>;
+    /// Deletes a custom role no user holds.
+    async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()>;
+    /// Users (any status) holding `role`.
+    async fn count_holders(&self, tenant: TenantId, role: &str) -> Result<i64>;
+
+    /// Stores a new refresh token.
+    async fn insert_session(&self, session: &Session) -> Result<()>;
+    /// A refresh token by hash.
+    async fn session_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<Session>>;
+    /// Spends `old_hash` and stores `new`, atomically; false when `old_hash` was no longer
+    /// valid (spent or revoked concurrently), and then nothing is stored.
+    async fn rotate_session(
+        &self,
+        tenant: TenantId,
+        old_hash: &str,
+        new: &Session,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Revokes every token of a family.
+    async fn revoke_family(
+        &self,
+        tenant: TenantId,
+        family: Uuid,
+        now: Millis,
+        changes: Changes,
+    ) -> Result<()>;
+
+    /// Appends audit entries (with nothing else to write).
+    async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()>;
+    /// Audit entries newest first, before `before`, at most `limit`.
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+}
+
+/// Counts failed logins per key and locks a key out after too many.
+#[async_trait]
+pub trait LoginThrottle: Send + Sync + 'static {
+    /// How long `key` is still locked out, if it is.
+    async fn locked_for(&self, key: &str) -> Result<Option<Duration>>;
+    /// Counts a failure; returns the lockout it caused, if this failure crossed `limit`.
+    async fn record_failure(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        lockout: Duration,
+    ) -> Result<Option<Duration>>;
+    /// Forgets the failures of `key` (after a success).
+    async fn reset(&self, key: &str) -> Result<()>;
+}

@@ -1,0 +1,274 @@
+//! Permissions and roles. Permissions are `resource.action`; a role grants a set of them,
+//! optionally scoped (`:own`, `:team`, see `crm_core::authz`). Built-in roles exist in every
+//! tenant and never change; tenants add custom roles.
+
+use std::collections::BTreeSet;
+
+use crm_core::TenantId;
+use uuid::Uuid;
+
+use super::Millis;
+
+/// Every permission a role can grant, with what it allows.
+pub const PERMISSIONS: &[(&str, &str)] = &[
+    ("audit.read", "read the audit trail"),
+    (
+        "authorization.check_others",
+        "ask the policy engine about other users",
+    ),
+    ("customers.delete", "delete customers"),
+    ("customers.export", "export customers"),
+    ("customers.import", "import customers"),
+    ("customers.read", "read customers and contacts"),
+    (
+        "customers.write",
+        "create and change customers and contacts",
+    ),
+    (
+        "deals.approve_large",
+        "win deals above the tenant's approval threshold",
+    ),
+    ("deals.read", "read deals"),
+    ("leads.assign", "assign leads to sales reps"),
+    (
+        "leads.convert",
+        "convert leads into customers and opportunities",
+    ),
+    ("leads.read", "read leads"),
+    ("leads.write", "create and change leads"),
+    ("notifications.read", "read own notifications"),
+    (
+        "notifications.read_all",
+        "read every notification of the tenant",
+    ),
+    ("opportunities.close", "win or lose opportunities"),
+    ("opportunities.read", "read opportunities"),
+    (
+        "opportunities.write",
+        "create, change and move opportunities",
+    ),
+    ("pipelines.manage", "create and change pipelines"),
+    ("pipelines.read", "read pipelines, analytics and forecasts"),
+    ("roles.manage", "create, change and delete custom roles"),
+    (
+        "templates.manage",
+        "create and change notification templates",
+    ),
+    ("tenant.manage", "change the tenant's name and settings"),
+    (
+        "users.manage",
+        "invite, change, deactivate and delete users; grant roles",
+    ),
+    ("users.read", "read users"),
+];
+
+const READ_ALL: &[&str] = &[
+    "customers.read",
+    "deals.read",
+    "leads.read",
+    "notifications.read",
+    "opportunities.read",
+    "pipelines.read",
+    "users.read",
+];
+
+const SALES_MANAGER: &[&str] = &[
+    "customers.delete",
+    "customers.export",
+    "customers.import",
+    "customers.read",
+    "customers.write",
+    "deals.approve_large",
+    "deals.read",
+    "leads.assign",
+    "leads.convert",
+    "leads.read",
+    "leads.write",
+    "notifications.read",
+    "opportunities.close",
+    "opportunities.read",
+    "opportunities.write",
+    "pipelines.manage",
+    "pipelines.read",
+    "templates.manage",
+    "users.read",
+];
+
+const SALES_REP: &[&str] = &[
+    "customers.read",
+    "customers.write",
+    "deals.read",
+    "leads.convert:own",
+    "leads.read",
+    "leads.write",
+    "notifications.read",
+    "opportunities.close:own",
+    "opportunities.read",
+    "opportunities.write:own",
+    "pipelines.read",
+    "users.read",
+];
+
+/// The built-in roles: (name, description).
+pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
+    (
+        "owner",
+        "everything, including the tenant's settings; a tenant always keeps one",
+    ),
+    ("admin", "everything but the tenant's settings"),
+    (
+        "sales_manager",
+        "the whole sales process, large deals, pipelines and templates",
+    ),
+    ("sales_rep", "customers and leads; opportunities they own"),
+    ("viewer", "read-only access"),
+];
+
+/// The owner role's name.
+pub const OWNER: &str = "owner";
+/// The role a user gets when none is given.
+pub const DEFAULT_ROLE: &str = "viewer";
+
+/// The permissions of a built-in role, or `None` for a name that is not built in.
+pub fn built_in_permissions(role: &str) -> Option<Vec<String>> {
+    let names: Vec<&str> = match role {
+        "owner" => PERMISSIONS.iter().map(|(p, _)| *p).collect(),
+        "admin" => PERMISSIONS
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| *p != "tenant.manage")
+            .collect(),
+        "sales_manager" => SALES_MANAGER.to_vec(),
+        "sales_rep" => SALES_REP.to_vec(),
+        "viewer" => READ_ALL.to_vec(),
+        _ => return None,
+    };
+    Some(names.into_iter().map(str::to_owned).collect())
+}
+
+/// Whether `role` is built in.
+pub fn is_built_in(role: &str) -> bool {
+    BUILT_IN_ROLES.iter().any(|(name, _)| *name == role)
+}
+
+/// Checks a custom role's name: lower_snake_case, 2 to 48 characters, not a built-in name.
+pub fn parse_role_name(raw: &str) -> Result<String, &'static str> {
+    let ok = (2..=48).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_lowercase())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        return Err("must be 2 to 48 characters of lower_snake_case, starting with a letter");
+    }
+    if is_built_in(raw) {
+        return Err("is a built-in role's name");
+    }
+    Ok(raw.to_owned())
+}
+
+/// Checks a permission grant: a catalog permission, optionally with `:own` or `:team`.
+pub fn parse_grant(raw: &str) -> Result<String, String> {
+    let (name, scope) = match raw.split_once(':') {
+        Some((name, scope)) => (name, Some(scope)),
+        None => (raw, None),
+    };
+    if !PERMISSIONS.iter().any(|(p, _)| *p == name) {
+        return Err(format!(
+            "{raw:?} is not a permission; ListPermissions lists them"
+        ));
+    }
+    match scope {
+        None | Some("own") | Some("team") => Ok(raw.to_owned()),
+        Some(other) => Err(format!("{other:?} is not a scope; use :own or :team")),
+    }
+}
+
+/// A tenant's own role.
+#[derive(Clone, Debug)]
+pub struct CustomRole {
+    /// Its id.
+    pub id: Uuid,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// Unique per tenant.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Grants, sorted.
+    pub permissions: Vec<String>,
+    /// When created.
+    pub created_at: Millis,
+    /// When last changed.
+    pub updated_at: Millis,
+    /// The etag.
+    pub version: i64,
+}
+
+/// The union of the grants of `roles`, custom roles looked up in `custom`.
+pub fn effective_permissions(roles: &[String], custom: &[CustomRole]) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for role in roles {
+        match built_in_permissions(role) {
+            Some(grants) => set.extend(grants),
+            None => {
+                if let Some(c) = custom.iter().find(|c| &c.name == role) {
+                    set.extend(c.permissions.iter().cloned());
+                }
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_grant_is_in_the_catalog() {
+        for (role, _) in BUILT_IN_ROLES {
+            for grant in built_in_permissions(role).unwrap() {
+                assert!(parse_grant(&grant).is_ok(), "{role}: {grant}");
+            }
+        }
+    }
+
+    #[test]
+    fn owners_hold_everything_and_admins_all_but_tenant_settings() {
+        let owner = built_in_permissions("owner").unwrap();
+        let admin = built_in_permissions("admin").unwrap();
+        assert_eq!(owner.len(), PERMISSIONS.len());
+        assert!(!admin.contains(&"tenant.manage".to_owned()));
+        assert_eq!(admin.len(), PERMISSIONS.len() - 1);
+    }
+
+    #[test]
+    fn custom_role_names_and_grants_are_checked() {
+        assert!(parse_role_name("batik_designer").is_ok());
+        assert!(parse_role_name("Batik").is_err());
+        assert!(parse_role_name("admin").is_err());
+        assert!(parse_grant("customers.read").is_ok());
+        assert!(parse_grant("leads.write:own").is_ok());
+        assert!(parse_grant("leads.write:everything").is_err());
+        assert!(parse_grant("rockets.launch").is_err());
+    }
+
+    #[test]
+    fn effective_permissions_join_built_in_and_custom_roles() {
+        let custom = CustomRole {
+            id: Uuid::now_v7(),
+            tenant_id: TenantId::new(),
+            name: "exporter".into(),
+            description: String::new(),
+            permissions: vec!["customers.export".into()],
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        };
+        let perms = effective_permissions(&["viewer".into(), "exporter".into()], &[custom]);
+        assert!(perms.contains(&"customers.export".to_owned()));
+        assert!(perms.contains(&"customers.read".to_owned()));
+        assert!(!perms.contains(&"customers.write".to_owned()));
+    }
+}

@@ -1,0 +1,164 @@
+//! Failed-login counting with temporary lockout: in memory (embedded mode, one process) and in
+//! Redis (microservices mode, shared by every IAM replica).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use crm_core::{Error, Result};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::domain::ports::LoginThrottle;
+
+struct Counter {
+    failures: u32,
+    window_ends: Instant,
+    locked_until: Option<Instant>,
+}
+
+/// The in-process throttle.
+#[derive(Default)]
+pub struct MemoryThrottle {
+    counters: Mutex<HashMap<String, Counter>>,
+}
+
+impl MemoryThrottle {
+    /// An empty throttle.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl LoginThrottle for MemoryThrottle {
+    async fn locked_for(&self, key: &str) -> Result<Option<Duration>> {
+        let now = Instant::now();
+        let counters = self.counters.lock().expect("throttle lock");
+        Ok(counters
+            .get(key)
+            .and_then(|c| c.locked_until)
+            .and_then(|until| until.checked_duration_since(now))
+            .filter(|d| !d.is_zero()))
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        lockout: Duration,
+    ) -> Result<Option<Duration>> {
+        let now = Instant::now();
+        let mut counters = self.counters.lock().expect("throttle lock");
+        if counters.len() > 100_000 {
+            // Forget what no longer matters, so an attacker cycling keys cannot grow the map.
+            counters.retain(|_, c| c.window_ends > now || c.locked_until.is_some_and(|u| u > now));
+        }
+        let counter = counters.entry(key.to_owned()).or_insert(Counter {
+            failures: 0,
+            window_ends: now + window,
+            locked_until: None,
+        });
+        if counter.window_ends <= now {
+            counter.failures = 0;
+            counter.window_ends = now + window;
+        }
+        counter.failures += 1;
+        if counter.failures >= limit {
+            counter.failures = 0;
+            counter.locked_until = Some(now + lockout);
+            return Ok(Some(lockout));
+        }
+        Ok(None)
+    }
+
+    async fn reset(&self, key: &str) -> Result<()> {
+        self.counters.lock().expect("throttle lock").remove(key);
+        Ok(())
+    }
+}
+
+/// The Redis throttle: `crm:iam:login:fail:<key>` counts failures in a window,
+/// `crm:iam:login:lock:<key>` exists while locked out.
+#[derive(Clone)]
+pub struct RedisThrottle {
+    redis: ConnectionManager,
+}
+
+impl RedisThrottle {
+    /// Connects to `url`.
+    pub async fn connect(url: &str) -> anyhow::Result<RedisThrottle> {
+        let client = redis::Client::open(url)?;
+        let redis = ConnectionManager::new(client).await?;
+        Ok(RedisThrottle { redis })
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::unavailable(
+        "the login throttle (Redis) is unavailable; retry shortly",
+        e,
+    )
+}
+
+#[async_trait]
+impl LoginThrottle for RedisThrottle {
+    async fn locked_for(&self, key: &str) -> Result<Option<Duration>> {
+        let mut redis = self.redis.clone();
+        let ttl: i64 = redis
+            .pttl(format!("crm:iam:login:lock:{key}"))
+            .await
+            .map_err(unavailable)?;
+        Ok((ttl > 0).then(|| Duration::from_millis(ttl as u64)))
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        lockout: Duration,
+    ) -> Result<Option<Duration>> {
+        let mut redis = self.redis.clone();
+        let fail = format!("crm:iam:login:fail:{key}");
+        let (failures,): (u32,) = redis::pipe()
+            .atomic()
+            .incr(&fail, 1)
+            .cmd("PEXPIRE")
+            .arg(&fail)
+            .arg(window.as_millis() as u64)
+            .arg("NX")
+            .ignore()
+            .query_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        if failures < limit {
+            return Ok(None);
+        }
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(format!("crm:iam:login:lock:{key}"))
+            .arg(1)
+            .arg("PX")
+            .arg(lockout.as_millis() as u64)
+            .ignore()
+            .del(&fail)
+            .ignore()
+            .query_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(lockout))
+    }
+
+    async fn reset(&self, key: &str) -> Result<()> {
+        let mut redis = self.redis.clone();
+        let _: () = redis
+            .del(format!("crm:iam:login:fail:{key}"))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! The gRPC face of IAM.
+
+pub mod grpc;

@@ -1,0 +1,330 @@
+//! The policy engine: RBAC (roles grant permissions) plus ABAC rules over the subject and the
+//! resource. Pure and synchronous, so IAM's `CheckPermission` and every other service's
+//! in-process check (from the token's claims and the resource's attributes) decide alike.
+//!
+//! Permissions are `resource.action` (`customers.write`). A grant may be scoped:
+//! `opportunities.write:own` allows only resources the subject owns, `:team` only resources of
+//! the subject's team. Deny by default; every decision names the rule that decided.
+
+use crate::context::UserId;
+
+/// Who asks.
+#[derive(Clone, Debug)]
+pub struct Subject<'a> {
+    /// The user.
+    pub user_id: UserId,
+    /// Role names.
+    pub roles: &'a [String],
+    /// Effective permissions (the union of the roles' grants, scopes included).
+    pub permissions: &'a [String],
+    /// The user's team, if any.
+    pub team: Option<&'a str>,
+}
+
+/// What the action is on. Empty for checks on the permission alone.
+#[derive(Clone, Debug, Default)]
+pub struct Resource<'a> {
+    /// The owning user.
+    pub owner_id: Option<UserId>,
+    /// The owner's team.
+    pub team: Option<&'a str>,
+    /// An amount in whole currency units, for amount rules.
+    pub amount_units: Option<i64>,
+}
+
+/// Tenant-wide policy inputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolicySettings {
+    /// Winning a deal above this amount (whole units) needs `deals.approve_large`; 0 = no limit.
+    pub deal_approval_threshold_units: i64,
+}
+
+/// The outcome and the rule that produced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// E.g. `rbac:customers.write`, `abac:owner`, `abac:large-deal-approval`, `default-deny`.
+    pub decided_by: String,
+    /// Words for a log line or an error message.
+    pub reason: String,
+}
+
+impl Decision {
+    fn allow(rule: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            allowed: true,
+            decided_by: rule.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn deny(rule: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            allowed: false,
+            decided_by: rule.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Decides whether `subject` may do `permission` on `resource`.
+pub fn evaluate(
+    subject: &Subject<'_>,
+    permission: &str,
+    resource: &Resource<'_>,
+    settings: PolicySettings,
+) -> Decision {
+    let grant = best_grant(subject.permissions, permission);
+    let decision = match grant {
+        None => return Decision::deny("default-deny", format!("no role grants {permission}")),
+        Some(Scope::All) => Decision::allow(
+            format!("rbac:{permission}"),
+            format!("a role grants {permission}"),
+        ),
+        Some(Scope::Own) => match resource.owner_id {
+            Some(owner) if owner == subject.user_id => Decision::allow(
+                "abac:owner",
+                format!("{permission} is granted on own resources"),
+            ),
+            _ => {
+                return Decision::deny(
+                    "abac:owner",
+                    format!("{permission} is granted only on resources you own"),
+                );
+            }
+        },
+        Some(Scope::Team) => match (resource.team, subject.team) {
+            (Some(theirs), Some(ours)) if theirs == ours => Decision::allow(
+                "abac:team",
+                format!("{permission} is granted on your team's resources"),
+            ),
+            _ => {
+                return Decision::deny(
+                    "abac:team",
+                    format!("{permission} is granted only on your team's resources"),
+                );
+            }
+        },
+    };
+    // Constraints that narrow any grant.
+    if permission == "opportunities.close"
+        && settings.deal_approval_threshold_units > 0
+        && resource
+            .amount_units
+            .is_some_and(|a| a > settings.deal_approval_threshold_units)
+        && best_grant(subject.permissions, "deals.approve_large").is_none()
+    {
+        return Decision::deny(
+            "abac:large-deal-approval",
+            format!(
+                "deals above {} need a sales_manager (deals.approve_large)",
+                settings.deal_approval_threshold_units
+            ),
+        );
+    }
+    decision
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Scope {
+    Own,
+    Team,
+    All,
+}
+
+/// The widest scope in which `permissions` grant `permission`.
+fn best_grant(permissions: &[String], permission: &str) -> Option<Scope> {
+    permissions
+        .iter()
+        .filter_map(|granted| {
+            let (name, scope) = match granted.split_once(':') {
+                Some((name, "own")) => (name, Scope::Own),
+                Some((name, "team")) => (name, Scope::Team),
+                Some(_) => return None,
+                None => (granted.as_str(), Scope::All),
+            };
+            (name == permission).then_some(scope)
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(list: &[&str]) -> Vec<String> {
+        list.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn nothing_is_allowed_without_a_grant() {
+        let (roles, permissions) = (perms(&["viewer"]), perms(&["customers.read"]));
+        let subject = Subject {
+            user_id: UserId::new(),
+            roles: &roles,
+            permissions: &permissions,
+            team: None,
+        };
+        let d = evaluate(
+            &subject,
+            "customers.write",
+            &Resource::default(),
+            PolicySettings::default(),
+        );
+        assert!(!d.allowed);
+        assert_eq!(d.decided_by, "default-deny");
+        let d = evaluate(
+            &subject,
+            "customers.read",
+            &Resource::default(),
+            PolicySettings::default(),
+        );
+        assert!(d.allowed);
+        assert_eq!(d.decided_by, "rbac:customers.read");
+    }
+
+    #[test]
+    fn an_own_grant_allows_only_what_the_subject_owns() {
+        let (roles, permissions) = (perms(&["sales_rep"]), perms(&["opportunities.write:own"]));
+        let me = UserId::new();
+        let subject = Subject {
+            user_id: me,
+            roles: &roles,
+            permissions: &permissions,
+            team: None,
+        };
+        let mine = Resource {
+            owner_id: Some(me),
+            ..Default::default()
+        };
+        let theirs = Resource {
+            owner_id: Some(UserId::new()),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(
+                &subject,
+                "opportunities.write",
+                &mine,
+                PolicySettings::default()
+            )
+            .decided_by,
+            "abac:owner"
+        );
+        assert!(
+            evaluate(
+                &subject,
+                "opportunities.write",
+                &mine,
+                PolicySettings::default()
+            )
+            .allowed
+        );
+        assert!(
+            !evaluate(
+                &subject,
+                "opportunities.write",
+                &theirs,
+                PolicySettings::default()
+            )
+            .allowed
+        );
+        assert!(
+            !evaluate(
+                &subject,
+                "opportunities.write",
+                &Resource::default(),
+                PolicySettings::default()
+            )
+            .allowed
+        );
+    }
+
+    #[test]
+    fn a_team_grant_allows_the_teams_resources() {
+        let (roles, permissions) = (perms(&["lead"]), perms(&["leads.assign:team"]));
+        let subject = Subject {
+            user_id: UserId::new(),
+            roles: &roles,
+            permissions: &permissions,
+            team: Some("kuantan"),
+        };
+        let ours = Resource {
+            team: Some("kuantan"),
+            ..Default::default()
+        };
+        let other = Resource {
+            team: Some("kota-bharu"),
+            ..Default::default()
+        };
+        assert!(evaluate(&subject, "leads.assign", &ours, PolicySettings::default()).allowed);
+        assert!(!evaluate(&subject, "leads.assign", &other, PolicySettings::default()).allowed);
+    }
+
+    #[test]
+    fn the_widest_grant_wins() {
+        let (roles, permissions) = (
+            perms(&["a", "b"]),
+            perms(&["opportunities.write:own", "opportunities.write"]),
+        );
+        let subject = Subject {
+            user_id: UserId::new(),
+            roles: &roles,
+            permissions: &permissions,
+            team: None,
+        };
+        let theirs = Resource {
+            owner_id: Some(UserId::new()),
+            ..Default::default()
+        };
+        assert!(
+            evaluate(
+                &subject,
+                "opportunities.write",
+                &theirs,
+                PolicySettings::default()
+            )
+            .allowed
+        );
+    }
+
+    #[test]
+    fn large_deals_need_approval_rights() {
+        let settings = PolicySettings {
+            deal_approval_threshold_units: 50_000,
+        };
+        let me = UserId::new();
+        let big = Resource {
+            owner_id: Some(me),
+            amount_units: Some(80_000),
+            ..Default::default()
+        };
+        let small = Resource {
+            owner_id: Some(me),
+            amount_units: Some(8_000),
+            ..Default::default()
+        };
+
+        let (roles, rep) = (perms(&["sales_rep"]), perms(&["opportunities.close:own"]));
+        let subject = Subject {
+            user_id: me,
+            roles: &roles,
+            permissions: &rep,
+            team: None,
+        };
+        assert!(evaluate(&subject, "opportunities.close", &small, settings).allowed);
+        let d = evaluate(&subject, "opportunities.close", &big, settings);
+        assert!(!d.allowed);
+        assert_eq!(d.decided_by, "abac:large-deal-approval");
+
+        let manager = perms(&["opportunities.close", "deals.approve_large"]);
+        let subject = Subject {
+            user_id: UserId::new(),
+            roles: &roles,
+            permissions: &manager,
+            team: None,
+        };
+        assert!(evaluate(&subject, "opportunities.close", &big, settings).allowed);
+    }
+}
