@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 /// A running server; dropping it stops the server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub data_dir: std::path::PathBuf,
     pub channel: Channel,
     signing_key: EncodingKey,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -80,6 +81,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         .unwrap();
     TestServer {
         addr,
+        data_dir: data_dir.path().join("data"),
         channel,
         signing_key: EncodingKey::from_ed_der(key.to_pkcs8_der().unwrap().as_bytes()),
         stop: Some(stop),

@@ -1,0 +1,781 @@
+//! The IamStore contract, run against SQLite always and PostgreSQL when `DATABASE_URL` is set
+//! (set but unreachable fails). PostgreSQL also proves row-level security.
+
+use crm_core::config::{Config, Secret};
+use crm_core::storage::Database;
+use crm_core::{ErrorKind, TenantId, UserId};
+use crm_iam::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
+use crm_iam::domain::email::Email;
+use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, OutboxEvent, UserFilter};
+use crm_iam::domain::role::CustomRole;
+use crm_iam::domain::session::Session;
+use crm_iam::domain::tenant::Tenant;
+use crm_iam::domain::user::{User, UserStatus};
+use crm_iam::infrastructure::sql::{PgIamStore, SqliteIamStore};
+use crm_proto::crm::iam::events::v1::TenantCreated;
+use uuid::Uuid;
+
+struct Engine {
+    store: Box<dyn IamStore>,
+    db: Database,
+    context: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let db = Database::open(&config, "iam").await.unwrap();
+    db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
+    let Database::Sqlite(pool) = &db else {
+        unreachable!()
+    };
+    Engine {
+        store: Box::new(SqliteIamStore::new(pool.clone())),
+        db,
+        context: "iam".into(),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Option<Engine> {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("skipped: DATABASE_URL is not set");
+        return None;
+    };
+    let mut config = Config::default();
+    config.database.url = Some(Secret::new(url));
+    // A schema of its own per test: tests run in parallel and never see each other.
+    let context = format!("iam_test_{}", Uuid::now_v7().simple());
+    let db = Database::open(&config, &context)
+        .await
+        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+    db.migrate(&context, &crm_iam::MIGRATIONS).await.unwrap();
+    let Database::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    Some(Engine {
+        store: Box::new(PgIamStore::new(pool.clone(), "crm_app")),
+        db,
+        context,
+        _dir: None,
+    })
+}
+
+impl Engine {
+    async fn drop_schema(self) {
+        if let Database::Postgres(pool) = &self.db {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop schema {} cascade",
+                self.context
+            )))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        self.db.close().await;
+    }
+}
+
+fn tenant(name: &str) -> Tenant {
+    Tenant::new(
+        name.into(),
+        format!(
+            "{}-{}",
+            name.to_lowercase(),
+            &Uuid::now_v7().simple().to_string()[20..]
+        ),
+        1_000,
+    )
+}
+
+fn user(tenant: &Tenant, email: &str, roles: &[&str]) -> User {
+    User::new(
+        tenant.id,
+        Email::parse(email).unwrap(),
+        "Siti".into(),
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        roles.iter().map(|r| r.to_string()).collect(),
+        1_000,
+    )
+}
+
+fn audit(tenant: TenantId, kind: AuditKind, actor: Option<UserId>, at: i64) -> AuditEntry {
+    AuditEntry::new(
+        tenant,
+        kind,
+        actor,
+        ("user", "u".into()),
+        Outcome::Success,
+        &Origin::default(),
+        at,
+    )
+}
+
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_engine {
+            $(#[tokio::test] async fn $name() { let e = super::sqlite().await; super::$name(&*e.store).await; e.drop_schema().await; })*
+        }
+        mod postgres_engine {
+            $(#[tokio::test] async fn $name() { if let Some(e) = super::postgres().await { super::$name(&*e.store).await; e.drop_schema().await; } })*
+        }
+    };
+}
+
+on_every_engine!(
+    tenants_are_found_by_slug_or_id_and_slugs_are_unique,
+    emails_are_unique_per_tenant_among_users_not_deleted,
+    stale_versions_are_refused,
+    another_tenants_users_are_invisible,
+    roles_are_saved_with_the_user_and_counted,
+    custom_roles_round_trip,
+    rotating_a_session_spends_it_exactly_once,
+    revoking_a_family_and_a_users_sessions,
+    the_audit_trail_filters_and_pages_newest_first,
+);
+
+async fn tenants_are_found_by_slug_or_id_and_slugs_are_unique(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    let owner = user(&t, "siti@kilang.example", &["owner"]);
+    let event = OutboxEvent::new(
+        t.id,
+        "tenant",
+        t.id.to_string(),
+        &TenantCreated::default(),
+        1_000,
+        None,
+    );
+    store
+        .create_tenant(
+            &t,
+            Some(&owner),
+            Changes {
+                events: vec![event],
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.find_tenant(&t.slug).await.unwrap().unwrap().id, t.id);
+    assert_eq!(
+        store
+            .find_tenant(&t.id.to_string())
+            .await
+            .unwrap()
+            .unwrap()
+            .slug,
+        t.slug
+    );
+    assert!(store.slug_taken(&t.slug).await.unwrap());
+    assert!(store.find_tenant("no-such-tenant").await.unwrap().is_none());
+
+    let mut twin = tenant("Other");
+    twin.slug = t.slug.clone();
+    let err = store
+        .create_tenant(&twin, None, Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.field_violations()[0].0, "tenant.slug");
+    assert_eq!(
+        store.get_user(t.id, owner.id).await.unwrap().unwrap().roles,
+        ["owner"]
+    );
+}
+
+async fn emails_are_unique_per_tenant_among_users_not_deleted(store: &dyn IamStore) {
+    let (a, b) = (tenant("A"), tenant("B"));
+    store
+        .create_tenant(&a, None, Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&b, None, Changes::default())
+        .await
+        .unwrap();
+    let first = user(&a, "ali@kilang.example", &["viewer"]);
+    store.insert_user(&first, Changes::default()).await.unwrap();
+
+    let err = store
+        .insert_user(&user(&a, "ali@kilang.example", &[]), Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.field_violations()[0].0, "user.email");
+    store
+        .insert_user(&user(&b, "ali@kilang.example", &[]), Changes::default())
+        .await
+        .expect("another tenant may use it");
+
+    let mut deleted = first.clone();
+    deleted.status = UserStatus::Deleted;
+    deleted.version += 1;
+    store
+        .save_user(&deleted, first.version, Changes::default())
+        .await
+        .unwrap();
+    store
+        .insert_user(&user(&a, "ali@kilang.example", &[]), Changes::default())
+        .await
+        .expect("a deleted user frees the email");
+    let found = store
+        .user_by_email(a.id, &Email::parse("ALI@kilang.example").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(found.id, first.id, "lookups skip deleted users");
+}
+
+async fn stale_versions_are_refused(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    let u = user(&t, "siti@kilang.example", &[]);
+    store
+        .create_tenant(&t, Some(&u), Changes::default())
+        .await
+        .unwrap();
+    let mut changed = u.clone();
+    changed.display_name = "Siti Aminah".into();
+    changed.version = 2;
+    store
+        .save_user(&changed, 1, Changes::default())
+        .await
+        .unwrap();
+    let mut stale = u.clone();
+    stale.display_name = "Lost update".into();
+    stale.version = 2;
+    let err = store
+        .save_user(&stale, 1, Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Aborted);
+    assert_eq!(
+        store
+            .get_user(t.id, u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Siti Aminah"
+    );
+
+    let mut renamed = t.clone();
+    renamed.name = "Kilang Batik".into();
+    renamed.version = 2;
+    store
+        .save_tenant(&renamed, 1, Changes::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .save_tenant(&renamed, 1, Changes::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Aborted
+    );
+}
+
+async fn another_tenants_users_are_invisible(store: &dyn IamStore) {
+    let (a, b) = (tenant("A"), tenant("B"));
+    let ua = user(&a, "siti@kilang.example", &["owner"]);
+    store
+        .create_tenant(&a, Some(&ua), Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&b, None, Changes::default())
+        .await
+        .unwrap();
+    assert!(store.get_user(b.id, ua.id).await.unwrap().is_none());
+    assert!(
+        store
+            .user_by_email(b.id, &ua.email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_users(b.id, &UserFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.count_active_holders(b.id, "owner").await.unwrap(), 0);
+    let mut moved = ua.clone();
+    moved.tenant_id = b.id;
+    moved.version = 2;
+    assert_eq!(
+        store
+            .save_user(&moved, 1, Changes::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Aborted,
+        "a write through another tenant changes nothing"
+    );
+}
+
+async fn roles_are_saved_with_the_user_and_counted(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    let owner = user(&t, "siti@kilang.example", &["owner"]);
+    store
+        .create_tenant(&t, Some(&owner), Changes::default())
+        .await
+        .unwrap();
+    let mut rep = user(&t, "ali@kilang.example", &["sales_rep"]);
+    store.insert_user(&rep, Changes::default()).await.unwrap();
+    rep.grant("owner");
+    rep.version = 2;
+    store.save_user(&rep, 1, Changes::default()).await.unwrap();
+    assert_eq!(
+        store.get_user(t.id, rep.id).await.unwrap().unwrap().roles,
+        ["owner", "sales_rep"]
+    );
+    assert_eq!(store.count_active_holders(t.id, "owner").await.unwrap(), 2);
+    rep.status = UserStatus::Deactivated;
+    rep.version = 3;
+    store.save_user(&rep, 2, Changes::default()).await.unwrap();
+    assert_eq!(store.count_active_holders(t.id, "owner").await.unwrap(), 1);
+    assert_eq!(store.count_holders(t.id, "owner").await.unwrap(), 2);
+
+    let owners = store
+        .list_users(
+            t.id,
+            &UserFilter {
+                role: Some("owner".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(owners.len(), 2);
+    let deactivated = UserFilter {
+        status: Some(UserStatus::Deactivated),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_users(t.id, &deactivated, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let first_page = store
+        .list_users(t.id, &UserFilter::default(), None, 1)
+        .await
+        .unwrap();
+    let second_page = store
+        .list_users(t.id, &UserFilter::default(), Some(first_page[0].id), 1)
+        .await
+        .unwrap();
+    assert_ne!(first_page[0].id, second_page[0].id);
+    assert_eq!(
+        second_page[0].roles.is_empty(),
+        false,
+        "roles come with every page"
+    );
+}
+
+async fn custom_roles_round_trip(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    store
+        .create_tenant(&t, None, Changes::default())
+        .await
+        .unwrap();
+    let role = CustomRole {
+        id: Uuid::now_v7(),
+        tenant_id: t.id,
+        name: "exporter".into(),
+        description: "exports".into(),
+        permissions: vec!["customers.export".into(), "customers.read".into()],
+        created_at: 1,
+        updated_at: 1,
+        version: 1,
+    };
+    store.insert_role(&role, Changes::default()).await.unwrap();
+    let err = store
+        .insert_role(
+            &CustomRole {
+                id: Uuid::now_v7(),
+                ..role.clone()
+            },
+            Changes::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field_violations()[0].0, "role.name");
+    let mut changed = role.clone();
+    changed.permissions = vec!["customers.read".into()];
+    changed.version = 2;
+    store
+        .save_role(&changed, 1, Changes::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_custom_roles(t.id).await.unwrap()[0].permissions,
+        ["customers.read"]
+    );
+    let other = tenant("Other");
+    store
+        .create_tenant(&other, None, Changes::default())
+        .await
+        .unwrap();
+    assert!(store.list_custom_roles(other.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .delete_role(other.id, role.id, Changes::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    store
+        .delete_role(t.id, role.id, Changes::default())
+        .await
+        .unwrap();
+    assert!(store.list_custom_roles(t.id).await.unwrap().is_empty());
+}
+
+fn session(t: &Tenant, u: &User, family: Uuid, hash: &str) -> Session {
+    Session {
+        token_hash: hash.into(),
+        family_id: family,
+        tenant_id: t.id,
+        user_id: u.id,
+        issued_at: 1,
+        expires_at: 10_000_000_000_000,
+        spent_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn rotating_a_session_spends_it_exactly_once(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    let u = user(&t, "siti@kilang.example", &[]);
+    store
+        .create_tenant(&t, Some(&u), Changes::default())
+        .await
+        .unwrap();
+    let family = Uuid::now_v7();
+    store
+        .insert_session(&session(&t, &u, family, "h1"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .rotate_session(t.id, "h1", &session(&t, &u, family, "h2"), 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_session(t.id, "h1", &session(&t, &u, family, "h3"), 6)
+            .await
+            .unwrap(),
+        "a spent token rotates once"
+    );
+    assert!(
+        store.session_by_hash(t.id, "h3").await.unwrap().is_none(),
+        "nothing is stored for a failed rotation"
+    );
+    assert_eq!(
+        store
+            .session_by_hash(t.id, "h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .spent_at,
+        Some(5)
+    );
+    let other = tenant("Other");
+    store
+        .create_tenant(&other, None, Changes::default())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_by_hash(other.id, "h2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn revoking_a_family_and_a_users_sessions(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    let u = user(&t, "siti@kilang.example", &[]);
+    store
+        .create_tenant(&t, Some(&u), Changes::default())
+        .await
+        .unwrap();
+    let (f1, f2) = (Uuid::now_v7(), Uuid::now_v7());
+    for (family, hash) in [(f1, "a1"), (f1, "a2"), (f2, "b1")] {
+        store
+            .insert_session(&session(&t, &u, family, hash))
+            .await
+            .unwrap();
+    }
+    store
+        .revoke_family(
+            t.id,
+            f1,
+            7,
+            Changes::audit(audit(t.id, AuditKind::Logout, Some(u.id), 7)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_by_hash(t.id, "a1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(7)
+    );
+    assert_eq!(
+        store
+            .session_by_hash(t.id, "a2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(7)
+    );
+    assert_eq!(
+        store
+            .session_by_hash(t.id, "b1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    let mut gone = u.clone();
+    gone.status = UserStatus::Deactivated;
+    gone.version = 2;
+    store
+        .save_user(
+            &gone,
+            1,
+            Changes {
+                revoke_sessions_of: Some(u.id),
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_by_hash(t.id, "b1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+async fn the_audit_trail_filters_and_pages_newest_first(store: &dyn IamStore) {
+    let t = tenant("Kilang");
+    store
+        .create_tenant(&t, None, Changes::default())
+        .await
+        .unwrap();
+    let actor = UserId::new();
+    let entries = vec![
+        audit(t.id, AuditKind::LoginFailed, None, 100),
+        audit(t.id, AuditKind::LoginSucceeded, Some(actor), 200),
+        audit(t.id, AuditKind::RoleGranted, Some(actor), 300).with("role", "admin"),
+    ];
+    store
+        .append_audit(
+            t.id,
+            Changes {
+                audit: entries,
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    let all = store
+        .list_audit(t.id, &AuditFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [
+            AuditKind::RoleGranted,
+            AuditKind::LoginSucceeded,
+            AuditKind::LoginFailed
+        ]
+    );
+    assert_eq!(all[0].details["role"], "admin");
+    let logins = AuditFilter {
+        kinds: vec![AuditKind::LoginFailed, AuditKind::LoginSucceeded],
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_audit(t.id, &logins, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let window = AuditFilter {
+        since: Some(150),
+        until: Some(300),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_audit(t.id, &window, None, 10).await.unwrap()[0].kind,
+        AuditKind::LoginSucceeded
+    );
+    let by_actor = AuditFilter {
+        actor_id: Some(actor),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_audit(t.id, &by_actor, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let page = store
+        .list_audit(t.id, &AuditFilter::default(), Some(all[0].id), 1)
+        .await
+        .unwrap();
+    assert_eq!(page[0].id, all[1].id);
+    let other = tenant("Other");
+    store
+        .create_tenant(&other, None, Changes::default())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_audit(other.id, &AuditFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_refuses_changes_to_the_audit_trail() {
+    let e = sqlite().await;
+    let t = tenant("Kilang");
+    e.store
+        .create_tenant(
+            &t,
+            None,
+            Changes::audit(audit(t.id, AuditKind::TenantChanged, None, 1)),
+        )
+        .await
+        .unwrap();
+    let Database::Sqlite(pool) = &e.db else {
+        unreachable!()
+    };
+    let err = sqlx::query("update audit_events set outcome = 3")
+        .execute(pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(
+        sqlx::query("delete from audit_events")
+            .execute(pool)
+            .await
+            .is_err()
+    );
+}
+
+/// The second wall: as the application role, a transaction without the tenant set sees
+/// nothing, and one with another tenant's id sees nothing of this one; the audit trail cannot
+/// be changed.
+#[tokio::test]
+async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() {
+    let Some(e) = postgres().await else { return };
+    let t = tenant("Kilang");
+    let owner = user(&t, "siti@kilang.example", &["owner"]);
+    e.store
+        .create_tenant(
+            &t,
+            Some(&owner),
+            Changes::audit(audit(t.id, AuditKind::TenantChanged, None, 1)),
+        )
+        .await
+        .unwrap();
+    let Database::Postgres(pool) = &e.db else {
+        unreachable!()
+    };
+
+    let count_as_app = |tenant: Option<String>, table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("set local role crm_app")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            if let Some(tenant) = tenant {
+                sqlx::query("select set_config('app.tenant_id', $1, true)")
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            tx.rollback().await.unwrap();
+            n
+        }
+    };
+    for table in ["users", "user_roles", "audit_events", "outbox"] {
+        assert_eq!(
+            count_as_app(None, table).await,
+            0,
+            "{table}: no tenant set, no rows"
+        );
+        assert_eq!(
+            count_as_app(Some(TenantId::new().to_string()), table).await,
+            0,
+            "{table}: another tenant's id, none of these rows"
+        );
+    }
+    assert_eq!(
+        count_as_app(Some(t.id.to_string()), "users").await,
+        1,
+        "its own tenant sees its user"
+    );
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("set local role crm_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(t.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("delete from audit_events")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    drop(tx);
+    e.drop_schema().await;
+}
