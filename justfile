@@ -50,3 +50,7 @@ up:
 # Print the effective configuration (secrets redacted).
 config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}
+
+# Benchmarks (release build): login throughput vs raw argon2id, latency percentiles, peak RSS.
+bench:
+    cargo bench -p crm --bench login

@@ -125,3 +125,99 @@ fn crm_config_prints_the_effective_configuration_with_secrets_redacted() {
     );
     assert!(!stdout.contains("hunter2"), "{stdout}");
 }
+
+#[test]
+fn operators_bootstrap_a_tenant_and_its_owner_from_the_command_line() {
+    use std::io::Write;
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    let tenant = crm()
+        .args([
+            "tenant",
+            "create",
+            "--name",
+            "Kilang Desa Murni Batik",
+            "--data-dir",
+            dir,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        tenant.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tenant.stderr)
+    );
+    assert!(String::from_utf8_lossy(&tenant.stdout).contains("(kilang-desa-murni-batik)"));
+
+    let mut child = crm()
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "kilang-desa-murni-batik",
+            "--email",
+            "siti@kilang.example",
+            "--name",
+            "Siti",
+        ])
+        .args(["--role", "owner", "--data-dir", dir])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"batik canting motif\n")
+        .unwrap();
+    let user = child.wait_with_output().unwrap();
+    assert!(
+        user.status.success(),
+        "{}",
+        String::from_utf8_lossy(&user.stderr)
+    );
+    assert!(String::from_utf8_lossy(&user.stdout).contains("with roles owner"));
+
+    let mut short = crm()
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "kilang-desa-murni-batik",
+            "--email",
+            "ali@kilang.example",
+            "--name",
+            "Ali",
+            "--data-dir",
+            dir,
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    short.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let refused = short.wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("password: must be at least 12 characters")
+    );
+
+    let before = std::fs::read_dir(data_dir.path().join("keys"))
+        .unwrap()
+        .count();
+    let rotate = crm()
+        .args(["keys", "rotate", "--data-dir", dir])
+        .output()
+        .unwrap();
+    assert!(rotate.status.success());
+    assert_eq!(
+        std::fs::read_dir(data_dir.path().join("keys"))
+            .unwrap()
+            .count(),
+        before + 1
+    );
+}

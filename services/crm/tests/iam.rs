@@ -1258,3 +1258,73 @@ async fn changes_write_their_events_to_the_outbox_in_the_same_store() {
     assert_eq!(changed.roles, ["sales_rep", "viewer"]);
     assert_eq!(rows[3].1, ali.id, "keyed by the aggregate");
 }
+
+/// The same journey against PostgreSQL + Redis with keys from configuration, when both URLs are
+/// set (as in CI): `crm migrate` first, as an operator would.
+#[tokio::test]
+async fn microservices_mode_runs_on_postgres_and_redis() {
+    let (Ok(database), Ok(redis)) = (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL"))
+    else {
+        eprintln!("skipped: DATABASE_URL and REDIS_URL are not both set");
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    crm_iam::infrastructure::keys::SigningKeys::rotate(keys.path()).unwrap();
+    let configure = |config: &mut crm_core::Config| {
+        config.target = vec![crm_core::config::Target::Iam];
+        config.database.url = Some(crm_core::config::Secret::new(database.clone()));
+        config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
+        config.iam.signing_keys_dir = Some(keys.path().to_owned());
+    };
+    let mut config = crm_core::Config::default();
+    configure(&mut config);
+    crm::migrate(&config).await.expect("crm migrate");
+    let server = support::spawn_with(configure).await;
+
+    let name = format!("Kilang {}", uuid::Uuid::now_v7().simple());
+    let owner = register(&server, &name, "siti@kilang.example").await;
+    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let ali = login(&server, &owner.tenant.slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap();
+    let next = refresh(&server, &ali.refresh_token).await.unwrap();
+    assert_eq!(
+        refresh(&server, &ali.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        refresh(&server, &next.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    for _ in 0..5 {
+        let _ = login(
+            &server,
+            &owner.tenant.slug,
+            "ali@kilang.example",
+            "wrong password!",
+        )
+        .await;
+    }
+    let locked = login(&server, &owner.tenant.slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        locked.code(),
+        Code::ResourceExhausted,
+        "the lockout lives in Redis"
+    );
+    let kinds = audit_kinds(&server, &owner).await;
+    for kind in [
+        AuditEventKind::RefreshTokenReused,
+        AuditEventKind::Lockout,
+        AuditEventKind::UserCreated,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+    }
+}

@@ -166,7 +166,7 @@ impl Iam {
         let address_key = origin
             .client_address
             .as_ref()
-            .map(|a| format!("address:{}", a.split(':').next().unwrap_or(a)));
+            .map(|ip| format!("address:{ip}"));
         let found = self.store.find_tenant(tenant.trim()).await?;
         let tenant_key = found.as_ref().map(|t| format!("tenant:{}", t.id));
         for key in [
@@ -209,7 +209,6 @@ impl Iam {
 
         self.throttle.reset(&account_key).await?;
         let (tokens, session) = self.issue(user, None, now).await?;
-        self.store.insert_session(&session).await?;
         let audit = AuditEntry::new(
             tenant.id,
             AuditKind::LoginSucceeded,
@@ -220,7 +219,7 @@ impl Iam {
             now,
         );
         self.store
-            .record_login(tenant.id, user.id, now, Changes::audit(audit))
+            .record_login(&session, Changes::audit(audit))
             .await?;
         Ok(tokens)
     }

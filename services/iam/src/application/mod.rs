@@ -114,7 +114,16 @@ impl Iam {
         family: Option<Uuid>,
         now: Millis,
     ) -> Result<(SessionTokens, Session)> {
-        let custom = self.store.list_custom_roles(user.tenant_id).await?;
+        // Custom roles are read only when the user holds one: most logins need no query for them.
+        let custom = if user
+            .roles
+            .iter()
+            .all(|r| crate::domain::role::is_built_in(r))
+        {
+            Vec::new()
+        } else {
+            self.store.list_custom_roles(user.tenant_id).await?
+        };
         let (secs, exp) = (
             now / 1000,
             (now + self.settings.access_ttl.as_millis() as i64) / 1000,

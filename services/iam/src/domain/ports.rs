@@ -143,14 +143,9 @@ pub trait IamStore: Send + Sync + 'static {
     async fn insert_user(&self, user: &User, changes: Changes) -> Result<()>;
     /// Saves a changed user (roles included).
     async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()>;
-    /// Stamps a successful login.
-    async fn record_login(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        at: Millis,
-        changes: Changes,
-    ) -> Result<()>;
+    /// Stores the new session of a successful login and stamps the user's last login, in one
+    /// transaction.
+    async fn record_login(&self, session: &Session, changes: Changes) -> Result<()>;
 
     /// The tenant's custom roles, by name.
     async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>>;

@@ -252,6 +252,14 @@ macro_rules! iam_store {
                 .transpose()
             }
 
+            /// Runs `sql` (binding tenant, id, time) and writes `changes`, in one transaction.
+            async fn stamp(&self, tenant: TenantId, sql: &'static str, id: String, at: Millis, changes: Changes, doing: &'static str) -> Result<()> {
+                let mut tx = self.begin(tenant).await?;
+                sqlx::query(sql).bind(tenant.to_string()).bind(id).bind(at).execute(&mut *tx).await.map_err(db(doing))?;
+                Self::write_changes(&mut tx, tenant, changes).await?;
+                tx.commit().await.map_err(db(doing))
+            }
+
             async fn versioned_update(tx: sqlx::Transaction<'static, $db>, affected: u64, what: &str, id: String, tenant: TenantId, changes: Changes, doing: &'static str) -> Result<()> {
                 let mut tx = tx;
                 if affected == 0 {
@@ -400,16 +408,17 @@ macro_rules! iam_store {
                 Self::versioned_update(tx, done.rows_affected(), "user", user.id.to_string(), user.tenant_id, changes, "saving a user").await
             }
 
-            async fn record_login(&self, tenant: TenantId, user: UserId, at: Millis, changes: Changes) -> Result<()> {
-                let mut tx = self.begin(tenant).await?;
+            async fn record_login(&self, session: &Session, changes: Changes) -> Result<()> {
+                let mut tx = self.begin(session.tenant_id).await?;
                 sqlx::query("update users set last_login_at = $3 where tenant_id = $1 and id = $2")
-                    .bind(tenant.to_string())
-                    .bind(user.to_string())
-                    .bind(at)
+                    .bind(session.tenant_id.to_string())
+                    .bind(session.user_id.to_string())
+                    .bind(session.issued_at)
                     .execute(&mut *tx)
                     .await
                     .map_err(db("recording a login"))?;
-                Self::write_changes(&mut tx, tenant, changes).await?;
+                Self::insert_session_in(&mut tx, session).await?;
+                Self::write_changes(&mut tx, session.tenant_id, changes).await?;
                 tx.commit().await.map_err(db("recording a login"))
             }
 
@@ -560,16 +569,8 @@ macro_rules! iam_store {
             }
 
             async fn revoke_family(&self, tenant: TenantId, family: Uuid, now: Millis, changes: Changes) -> Result<()> {
-                let mut tx = self.begin(tenant).await?;
-                sqlx::query("update sessions set revoked_at = $3 where tenant_id = $1 and family_id = $2 and revoked_at is null")
-                    .bind(tenant.to_string())
-                    .bind(family.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("revoking a session family"))?;
-                Self::write_changes(&mut tx, tenant, changes).await?;
-                tx.commit().await.map_err(db("revoking a session family"))
+                let sql = "update sessions set revoked_at = $3 where tenant_id = $1 and family_id = $2 and revoked_at is null";
+                self.stamp(tenant, sql, family.to_string(), now, changes, "revoking a session family").await
             }
 
             async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {

@@ -35,7 +35,8 @@ type Reply<T> = Result<Response<T>, Status>;
 fn origin<T>(request: &Request<T>) -> Origin {
     let context = request.extensions().get::<RequestContext>();
     Origin {
-        client_address: request.remote_addr().map(|a| a.to_string()),
+        // The IP alone: it keys the per-address login throttle, and the port says nothing.
+        client_address: request.remote_addr().map(|a| a.ip().to_string()),
         user_agent: request
             .metadata()
             .get("user-agent")
