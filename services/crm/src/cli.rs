@@ -44,6 +44,70 @@ pub enum Command {
     /// Access-token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Domain events: backlog, replay, dead letters.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+/// `crm events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Each outbox's unpublished backlog and oldest unpublished event; dead letters per context.
+    Status(TargetArgs),
+    /// Move a consumer group back (Kafka: its committed offsets; embedded: its cursor). Stop
+    /// the group's consumers first.
+    Replay {
+        /// The consumer group.
+        #[arg(long)]
+        group: String,
+        /// An RFC 3339 time (e.g. 2026-11-01T00:00:00Z) or an offset / outbox position.
+        #[arg(long, value_parser = parse_replay_from)]
+        from: crm_events::kafka::ReplayFrom,
+        /// Topics to move (repeatable); every context's topic when omitted.
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+        /// Targets and data directory.
+        #[command(flatten)]
+        targets: TargetArgs,
+    },
+    /// Parked events.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// `crm events dlq ...`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List parked events with their errors and attempts.
+    List {
+        /// Only this consumer group's.
+        #[arg(long)]
+        group: Option<String>,
+        /// Targets and data directory.
+        #[command(flatten)]
+        targets: TargetArgs,
+    },
+    /// Deliver parked events again (the running consumers pick them up).
+    Redrive {
+        /// Only this consumer group's.
+        #[arg(long)]
+        group: Option<String>,
+        /// Targets and data directory.
+        #[command(flatten)]
+        targets: TargetArgs,
+    },
+}
+
+fn parse_replay_from(raw: &str) -> Result<crm_events::kafka::ReplayFrom, String> {
+    use crm_events::kafka::ReplayFrom;
+    if let Ok(offset) = raw.parse::<i64>() {
+        return Ok(ReplayFrom::Offset(offset));
+    }
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| ReplayFrom::Time(t.timestamp_millis()))
+        .map_err(|_| {
+            format!("{raw:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an offset")
+        })
 }
 
 /// `crm tenant ...`.
@@ -113,6 +177,12 @@ impl Command {
             Command::Tenant(TenantCommand::Create { data_dir: dir, .. }) => data_dir(dir),
             Command::User(UserCommand::Create { data_dir: dir, .. }) => data_dir(dir),
             Command::Keys(KeysCommand::Rotate { data_dir: dir }) => data_dir(dir),
+            Command::Events(EventsCommand::Status(args))
+            | Command::Events(EventsCommand::Replay { targets: args, .. })
+            | Command::Events(EventsCommand::Dlq(DlqCommand::List { targets: args, .. }))
+            | Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { targets: args, .. })) => {
+                args.overrides()
+            }
         }
     }
 }

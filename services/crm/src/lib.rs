@@ -37,6 +37,7 @@ pub struct Application {
     verifier: TokenVerifier,
     databases: Vec<(Target, Database)>,
     iam: Option<crm_iam::application::Iam>,
+    bus: crm_events::EventBus,
 }
 
 impl Application {
@@ -44,6 +45,7 @@ impl Application {
     /// (port 0 picks a free port; see [`Application::local_addr`]).
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let databases = open_stores(&config).await?;
+        let bus = event_bus(&config).await?;
         let iam = match databases.iter().find(|(t, _)| *t == Target::Iam) {
             Some((_, db)) => Some(crm_iam::build(&config, db).await?),
             None => None,
@@ -79,6 +81,7 @@ impl Application {
             verifier,
             databases,
             iam,
+            bus,
         })
     }
 
@@ -101,7 +104,13 @@ impl Application {
             verifier,
             databases,
             iam,
+            bus,
         } = self;
+        // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
+        let relays: Vec<_> = outboxes(&config, &databases)
+            .into_iter()
+            .map(|log| bus.start_relay(log))
+            .collect();
         let modules = config.modules();
 
         let mut services = ServiceSet::default();
@@ -177,6 +186,9 @@ impl Application {
                 tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period were dropped");
             }
         }
+        for relay in relays {
+            relay.abort();
+        }
         for (_, db) in &databases {
             db.close().await;
         }
@@ -250,6 +262,185 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// The event transport: Kafka when `kafka.brokers` is set (topics created if missing), else the
+/// embedded bus.
+async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
+    let settings = crm_events::BusSettings {
+        poll: Duration::from_millis(config.events.poll_millis),
+        retention: Duration::from_secs(config.events.retention_hours * 3600),
+    };
+    match &config.kafka.brokers {
+        Some(brokers) => crm_events::EventBus::kafka(
+            brokers,
+            config.kafka.partitions,
+            config.kafka.replication_factor,
+            settings,
+        )
+        .await
+        .context("cannot start the Kafka transport (kafka.brokers / KAFKA_BROKERS)"),
+        None => Ok(crm_events::EventBus::embedded(settings)),
+    }
+}
+
+/// The topic each context publishes on.
+fn context_topic(target: Target) -> Option<&'static str> {
+    match target {
+        Target::Iam => Some("crm.iam.events.v1"),
+        Target::Customer => Some("crm.customer.events.v1"),
+        Target::Sales => Some("crm.sales.events.v1"),
+        Target::Notification => Some("crm.notification.events.v1"),
+        Target::Edge | Target::All => None,
+    }
+}
+
+/// The outbox of every open store that has one (a context with migrations).
+fn outboxes(config: &Config, databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
+    databases
+        .iter()
+        .filter(|(t, _)| context_migrations(*t).is_some())
+        .filter_map(|(t, db)| {
+            context_topic(*t).map(|topic| {
+                crm_events::OutboxLog::new(db.clone(), &config.database.app_role, topic)
+            })
+        })
+        .collect()
+}
+
+/// `crm events status`: each outbox's backlog and each consumer's dead letters.
+pub async fn events_status(config: &Config) -> anyhow::Result<()> {
+    let databases = open_stores(config).await?;
+    for log in outboxes(config, &databases) {
+        let backlog = log.backlog().await?;
+        let age = backlog
+            .oldest
+            .map(|t| format!("{:.1} s", (chrono_now() - t) as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<28} unpublished {:>6}   oldest unpublished {age}",
+            log.topic(),
+            backlog.pending
+        );
+    }
+    for (target, db) in &databases {
+        if context_migrations(*target).is_none() {
+            continue;
+        }
+        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+        let letters = inbox.dead_letters(None).await?;
+        let waiting = letters.iter().filter(|l| l.redriven_at.is_none()).count();
+        println!(
+            "{:<28} dead letters {:>5}   (not redriven {waiting})",
+            target.name(),
+            letters.len()
+        );
+    }
+    Ok(())
+}
+
+/// `crm events dlq list`.
+pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
+    let databases = open_stores(config).await?;
+    let mut any = false;
+    for (target, db) in databases
+        .iter()
+        .filter(|(t, _)| context_migrations(*t).is_some())
+    {
+        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+        for l in inbox.dead_letters(group).await? {
+            any = true;
+            let state = if l.redriven_at.is_some() {
+                "redriven"
+            } else if l.redrive_requested_at.is_some() {
+                "redrive asked"
+            } else {
+                "parked"
+            };
+            println!(
+                "{} {} consumer={} event={} type={} subject={} attempts={} [{state}] error: {}",
+                target.name(),
+                l.id,
+                l.consumer,
+                l.envelope.id,
+                l.envelope.event_type,
+                l.envelope.subject,
+                l.attempts,
+                l.error
+            );
+        }
+    }
+    if !any {
+        println!("no dead letters");
+    }
+    Ok(())
+}
+
+/// `crm events dlq redrive`: asks the running consumers to deliver their parked events again.
+pub async fn dlq_redrive(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
+    let databases = open_stores(config).await?;
+    let mut total = 0;
+    for (_, db) in databases
+        .iter()
+        .filter(|(t, _)| context_migrations(*t).is_some())
+    {
+        total += crm_events::Inbox::new(db.clone(), &config.database.app_role)
+            .request_redrive(group)
+            .await?;
+    }
+    println!(
+        "asked to redrive {total} parked event(s); running consumers deliver them on their next round"
+    );
+    Ok(())
+}
+
+/// `crm events replay`: moves a consumer group back to a time or offset on its topics.
+pub async fn replay(
+    config: &Config,
+    group: &str,
+    topics: &[String],
+    from: crm_events::kafka::ReplayFrom,
+) -> anyhow::Result<()> {
+    use crm_events::kafka::ReplayFrom;
+    let topics: Vec<String> = if topics.is_empty() {
+        crm_events::TOPICS.iter().map(|t| t.to_string()).collect()
+    } else {
+        topics.to_vec()
+    };
+    match &config.kafka.brokers {
+        Some(brokers) => {
+            let kafka = crm_events::kafka::Kafka::new(brokers)?;
+            for topic in &topics {
+                kafka.replay(group, topic, from).await?;
+                println!("{group}: {topic} reset to {from:?}");
+            }
+        }
+        None => {
+            let databases = open_stores(config).await?;
+            for log in outboxes(config, &databases)
+                .into_iter()
+                .filter(|l| topics.iter().any(|t| t == l.topic()))
+            {
+                let seq = match from {
+                    ReplayFrom::Offset(seq) => seq,
+                    ReplayFrom::Time(ms) => log.seq_before(ms).await?,
+                };
+                log.set_cursor(group, seq).await?;
+                println!("{group}: {} moves to after position {seq}", log.topic());
+            }
+        }
+    }
+    println!(
+        "events already processed by {group} are skipped by their processed record; clear it to re-apply them"
+    );
+    Ok(())
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must

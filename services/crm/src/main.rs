@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use crm::cli::{Cli, Command, KeysCommand, TenantCommand, UserCommand};
+use crm::cli::{Cli, Command, DlqCommand, EventsCommand, KeysCommand, TenantCommand, UserCommand};
 use crm_core::Config;
 
 fn main() -> ExitCode {
@@ -45,6 +45,30 @@ fn main() -> ExitCode {
             };
             run(config, |config| async move {
                 crm::create_user(&config, &tenant, &email, &name, roles, &password).await
+            })
+        }
+        Command::Events(EventsCommand::Status(_)) => {
+            run(
+                config,
+                |config| async move { crm::events_status(&config).await },
+            )
+        }
+        Command::Events(EventsCommand::Replay {
+            group,
+            from,
+            topics,
+            ..
+        }) => run(config, |config| async move {
+            crm::replay(&config, &group, &topics, from).await
+        }),
+        Command::Events(EventsCommand::Dlq(DlqCommand::List { group, .. })) => {
+            run(config, |config| async move {
+                crm::dlq_list(&config, group.as_deref()).await
+            })
+        }
+        Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { group, .. })) => {
+            run(config, |config| async move {
+                crm::dlq_redrive(&config, group.as_deref()).await
             })
         }
         Command::Keys(KeysCommand::Rotate { .. }) => match crm::rotate_keys(&config) {

@@ -169,6 +169,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Identity and access.
     pub iam: IamConfig,
+    /// The event backbone.
+    pub events: EventsConfig,
 }
 
 /// Identity and access: token lifetimes, signing keys, login throttling, hashing.
@@ -277,11 +279,47 @@ pub struct UrlConfig {
 }
 
 /// Kafka.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
-    /// Bootstrap servers, e.g. `127.0.0.1:9092` (`KAFKA_BROKERS`).
+    /// Bootstrap servers, e.g. `127.0.0.1:9092` (`KAFKA_BROKERS`). Unset: the embedded bus.
     pub brokers: Option<String>,
+    /// Partitions of topics created at startup.
+    pub partitions: i32,
+    /// Replication factor of topics created at startup.
+    pub replication_factor: i32,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            partitions: 3,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// The event backbone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How often idle relays and consumers look for new events, in milliseconds.
+    pub poll_millis: u64,
+    /// How long published events stay in an outbox, in hours.
+    pub retention_hours: u64,
+    /// Attempts before a consumer parks an event in its dead letters.
+    pub max_attempts: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            poll_millis: 50,
+            retention_hours: 7 * 24,
+            max_attempts: 5,
+        }
+    }
 }
 
 /// CORS for browsers.
@@ -321,6 +359,7 @@ impl Default for Config {
                 allowed_origins: vec!["*".into()],
             },
             iam: IamConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }

@@ -18,22 +18,10 @@ use super::user::{User, UserStatus};
 /// A domain event bound for the outbox, written in the same transaction as its change.
 #[derive(Clone, Debug)]
 pub struct OutboxEvent {
-    /// UUIDv7; the CloudEvents id.
-    pub id: Uuid,
-    /// The tenant.
-    pub tenant_id: TenantId,
     /// E.g. `user`.
     pub aggregate_type: &'static str,
-    /// The aggregate's id (the Kafka key: events of one aggregate stay in order).
-    pub aggregate_id: String,
-    /// The full protobuf name, e.g. `crm.iam.events.v1.UserCreated`.
-    pub event_type: String,
-    /// The encoded event.
-    pub payload: Vec<u8>,
-    /// When it happened.
-    pub occurred_at: Millis,
-    /// The causing request's correlation id.
-    pub correlation_id: Option<String>,
+    /// The event in its CloudEvents envelope (source `crm.iam`, subject = the aggregate's id).
+    pub envelope: crm_events::Envelope,
 }
 
 impl OutboxEvent {
@@ -46,15 +34,16 @@ impl OutboxEvent {
         occurred_at: Millis,
         correlation_id: Option<String>,
     ) -> OutboxEvent {
-        OutboxEvent {
-            id: Uuid::now_v7(),
-            tenant_id,
-            aggregate_type,
-            aggregate_id,
-            event_type: M::full_name(),
-            payload: event.encode_to_vec(),
-            occurred_at,
+        let causation = crm_events::Causation {
             correlation_id,
+            ..Default::default()
+        };
+        let mut envelope =
+            crm_events::Envelope::new("crm.iam", tenant_id, aggregate_id, event, &causation);
+        envelope.time = occurred_at;
+        OutboxEvent {
+            aggregate_type,
+            envelope,
         }
     }
 }

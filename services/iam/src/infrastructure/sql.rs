@@ -115,21 +115,7 @@ macro_rules! iam_store {
 
             async fn write_changes(tx: &mut sqlx::Transaction<'static, $db>, tenant: TenantId, changes: Changes) -> Result<()> {
                 for e in changes.events {
-                    sqlx::query(
-                        "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, correlation_id) \
-                         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(e.id.to_string())
-                    .bind(e.tenant_id.to_string())
-                    .bind(e.aggregate_type)
-                    .bind(e.aggregate_id)
-                    .bind(e.event_type)
-                    .bind(e.payload)
-                    .bind(e.occurred_at)
-                    .bind(e.correlation_id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db("writing an event to the outbox"))?;
+                    Self::append(&mut **tx, e.aggregate_type, &e.envelope).await.map_err(db("writing an event to the outbox"))?;
                 }
                 for a in changes.audit {
                     let details = serde_json::to_string(&a.details).expect("a string map serialises");
@@ -665,6 +651,26 @@ macro_rules! iam_store {
 
 iam_store!(SqliteIamStore, sqlx::Sqlite, rls = false);
 iam_store!(PgIamStore, sqlx::Postgres, rls = true);
+
+impl SqliteIamStore {
+    async fn append(
+        conn: &mut sqlx::SqliteConnection,
+        aggregate_type: &str,
+        e: &crm_events::Envelope,
+    ) -> Result<(), sqlx::Error> {
+        crm_events::outbox::append_sqlite(conn, aggregate_type, e).await
+    }
+}
+
+impl PgIamStore {
+    async fn append(
+        conn: &mut sqlx::PgConnection,
+        aggregate_type: &str,
+        e: &crm_events::Envelope,
+    ) -> Result<(), sqlx::Error> {
+        crm_events::outbox::append_postgres(conn, aggregate_type, e).await
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn user_from_row(

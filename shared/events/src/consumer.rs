@@ -1,0 +1,438 @@
+//! Consuming events: a [`Handler`] runs inside a transaction on the consumer's own store, and the
+//! event's id is recorded in `processed_events` in that same transaction, so a redelivered event
+//! has no second effect. Failures are retried with exponential backoff and jitter; after the
+//! configured attempts the event is parked in `dead_letters` (and, with Kafka, on
+//! `<topic>.dlq`) and the stream moves on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::BackoffBuilder;
+use crm_core::storage::Database;
+use sqlx::{PgConnection, Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::envelope::{Envelope, Millis};
+
+/// The consumer's transaction, on whichever engine its store runs.
+pub enum Tx {
+    /// Embedded mode.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// Microservices mode; `app.tenant_id` is set to the event's tenant.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    /// The SQLite connection, when the store is SQLite.
+    pub fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        match self {
+            Tx::Sqlite(tx) => Some(&mut *tx),
+            Tx::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL connection, when the store is PostgreSQL.
+    pub fn postgres(&mut self) -> Option<&mut PgConnection> {
+        match self {
+            Tx::Postgres(tx) => Some(&mut *tx),
+            Tx::Sqlite(_) => None,
+        }
+    }
+}
+
+/// Reacts to events. Everything it writes goes through `tx`, which commits with the record that
+/// the event was handled; an error rolls both back.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Whether events of this type concern it; others are passed over without a record.
+    fn wants(&self, event_type: &str) -> bool;
+    /// Applies one event.
+    async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()>;
+}
+
+/// How hard to try before parking an event.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The first delay.
+    pub min_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delays between attempts: exponential with jitter.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
+    }
+}
+
+/// A consumer group: its name, its handler, its store, its retry policy.
+#[derive(Clone)]
+pub struct Consumer {
+    /// The group name (Kafka `group.id`; the cursor and processed-record key in embedded mode).
+    pub name: String,
+    /// What it does.
+    pub handler: Arc<dyn Handler>,
+    /// Where it records what it processed and what it parked.
+    pub inbox: Inbox,
+    /// How hard it tries.
+    pub policy: RetryPolicy,
+}
+
+/// What became of one delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Handled now.
+    Handled,
+    /// Handled before: nothing done.
+    Duplicate,
+    /// Not of a type the handler wants.
+    Skipped,
+    /// Failed every attempt; parked with the last error.
+    Parked {
+        /// The last error.
+        error: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+/// A parked event.
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    /// Its id in `dead_letters`.
+    pub id: Uuid,
+    /// The consumer that gave up.
+    pub consumer: String,
+    /// The topic it came from.
+    pub topic: String,
+    /// The event.
+    pub envelope: Envelope,
+    /// The last error.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When parked.
+    pub parked_at: Millis,
+    /// When a redrive was asked for.
+    pub redrive_requested_at: Option<Millis>,
+    /// When it was redriven.
+    pub redriven_at: Option<Millis>,
+}
+
+/// A consumer's own bookkeeping, in its store: `processed_events` and `dead_letters`.
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    db: Database,
+    app_role: Option<String>,
+}
+
+fn now() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+macro_rules! with_tx {
+    ($self:ident, $tenant:expr, |$tx:ident| $body:expr) => {
+        match &$self.db {
+            Database::Sqlite(pool) => {
+                let mut $tx = Tx::Sqlite(pool.begin().await?);
+                $body
+            }
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                if let Some(role) = &$self.app_role {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("select set_config('app.tenant_id', $1, true)")
+                    .bind($tenant)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut $tx = Tx::Postgres(tx);
+                $body
+            }
+        }
+    };
+}
+
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+macro_rules! dead_letter {
+    ($row:expr) => {{
+        let row = $row;
+        let id: String = row.try_get("id")?;
+        let event_id: String = row.try_get("event_id")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        DeadLetter {
+            id: Uuid::try_parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            consumer: row.try_get("consumer")?,
+            topic: row.try_get("topic")?,
+            envelope: Envelope {
+                id: Uuid::try_parse(&event_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                source: row.try_get("source")?,
+                event_type: row.try_get("event_type")?,
+                time: row.try_get("time")?,
+                subject: row.try_get("subject")?,
+                tenant_id: row.try_get("tenant_id")?,
+                correlation_id: row.try_get("correlation_id")?,
+                causation_id: row.try_get("causation_id")?,
+                traceparent: row.try_get("traceparent")?,
+                payload: row.try_get("payload")?,
+            },
+            error: row.try_get("error")?,
+            attempts: attempts as u32,
+            parked_at: row.try_get("parked_at")?,
+            redrive_requested_at: row.try_get("redrive_requested_at")?,
+            redriven_at: row.try_get("redriven_at")?,
+        }
+    }};
+}
+
+/// Why processing did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The handler failed (retried, then parked).
+    #[error("{0:#}")]
+    Handler(anyhow::Error),
+    /// The consumer's store failed (retried without parking: nothing is lost by waiting).
+    #[error("the consumer's store failed: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+const DEAD_LETTER_COLUMNS: &str = "id, consumer, topic, event_id, source, event_type, subject, tenant_id, time, correlation_id, \
+                                   causation_id, traceparent, payload, error, attempts, parked_at, redrive_requested_at, redriven_at";
+
+impl Inbox {
+    /// The inbox in `db` (migrated with `processed_events` and `dead_letters`).
+    pub fn new(db: Database, app_role: &str) -> Inbox {
+        Inbox {
+            db,
+            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+        }
+    }
+
+    /// Handles `event` once: in one transaction, checks it was not processed, runs the handler
+    /// and records it.
+    pub async fn process(
+        &self,
+        consumer: &str,
+        handler: &dyn Handler,
+        event: &Envelope,
+    ) -> Result<Delivery, ProcessError> {
+        if !handler.wants(&event.event_type) {
+            return Ok(Delivery::Skipped);
+        }
+        with_tx!(self, &event.tenant_id, |tx| {
+            let seen: Option<i64> = on_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "select 1 from processed_events where consumer = $1 and event_id = $2",
+                )
+                .bind(consumer)
+                .bind(event.id.to_string())
+                .fetch_optional(conn)
+                .await?
+            });
+            if seen.is_some() {
+                return Ok(Delivery::Duplicate);
+            }
+            handler
+                .handle(event, &mut tx)
+                .await
+                .map_err(ProcessError::Handler)?;
+            on_tx!(&mut tx, |conn| {
+                sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)")
+                    .bind(consumer)
+                    .bind(event.id.to_string())
+                    .bind(now())
+                    .execute(conn)
+                    .await
+                    .map(drop)?
+            });
+            match tx {
+                Tx::Sqlite(tx) => tx.commit().await?,
+                Tx::Postgres(tx) => tx.commit().await?,
+            }
+            Ok(Delivery::Handled)
+        })
+    }
+
+    /// Parks an event that failed every attempt.
+    pub async fn park(
+        &self,
+        consumer: &str,
+        topic: &str,
+        event: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), sqlx::Error> {
+        let e = event;
+        with_tx!(self, &e.tenant_id, |tx| {
+            on_tx!(&mut tx, |conn| {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "insert into dead_letters ({DEAD_LETTER_COLUMNS}) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, null, null)"
+                )))
+                .bind(Uuid::now_v7().to_string())
+                .bind(consumer)
+                .bind(topic)
+                .bind(e.id.to_string())
+                .bind(&e.source)
+                .bind(&e.event_type)
+                .bind(&e.subject)
+                .bind(&e.tenant_id)
+                .bind(e.time)
+                .bind(&e.correlation_id)
+                .bind(&e.causation_id)
+                .bind(&e.traceparent)
+                .bind(&e.payload)
+                .bind(error)
+                .bind(i64::from(attempts))
+                .bind(now())
+                .execute(conn)
+                .await
+                .map(drop)?
+            });
+            match tx {
+                Tx::Sqlite(tx) => tx.commit().await,
+                Tx::Postgres(tx) => tx.commit().await,
+            }
+        })
+    }
+
+    /// Parked events (of one consumer, or all), oldest first.
+    pub async fn dead_letters(
+        &self,
+        consumer: Option<&str>,
+    ) -> Result<Vec<DeadLetter>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "select {DEAD_LETTER_COLUMNS} from dead_letters where ($1 = '' or consumer = $1) order by parked_at, id"
+        ));
+        let consumer = consumer.unwrap_or_default().to_owned();
+        with_tx!(self, "", |tx| {
+            let out = on_tx!(&mut tx, |conn| {
+                let rows = sqlx::query(sql).bind(&consumer).fetch_all(conn).await?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(dead_letter!(row));
+                }
+                out
+            });
+            match tx {
+                Tx::Sqlite(tx) => tx.commit().await?,
+                Tx::Postgres(tx) => tx.commit().await?,
+            }
+            Ok(out)
+        })
+    }
+
+    /// Asks for every parked, not yet redriven event (of one consumer, or all) to be delivered
+    /// again; returns how many.
+    pub async fn request_redrive(&self, consumer: Option<&str>) -> Result<u64, sqlx::Error> {
+        let consumer = consumer.unwrap_or_default().to_owned();
+        with_tx!(self, "", |tx| {
+            let done = on_tx!(&mut tx, |conn| {
+                sqlx::query(
+                    "update dead_letters set redrive_requested_at = $2 \
+                     where ($1 = '' or consumer = $1) and redriven_at is null and redrive_requested_at is null",
+                )
+                .bind(&consumer)
+                .bind(now())
+                .execute(conn)
+                .await?
+                .rows_affected()
+            });
+            match tx {
+                Tx::Sqlite(tx) => tx.commit().await?,
+                Tx::Postgres(tx) => tx.commit().await?,
+            }
+            Ok(done)
+        })
+    }
+
+    /// Marks a parked event redriven.
+    pub async fn mark_redriven(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        with_tx!(self, "", |tx| {
+            on_tx!(&mut tx, |conn| {
+                sqlx::query("update dead_letters set redriven_at = $2 where id = $1")
+                    .bind(id.to_string())
+                    .bind(now())
+                    .execute(conn)
+                    .await
+                    .map(drop)?
+            });
+            match tx {
+                Tx::Sqlite(tx) => tx.commit().await,
+                Tx::Postgres(tx) => tx.commit().await,
+            }
+        })
+    }
+}
+
+/// Delivers one event to a consumer: tries up to the policy's attempts, then parks it. Store
+/// failures are returned (the caller retries later without moving on: nothing is lost).
+pub async fn deliver(
+    consumer: &Consumer,
+    topic: &str,
+    event: &Envelope,
+) -> Result<Delivery, sqlx::Error> {
+    let mut delays = consumer.policy.delays();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match consumer
+            .inbox
+            .process(&consumer.name, consumer.handler.as_ref(), event)
+            .await
+        {
+            Ok(delivery) => return Ok(delivery),
+            Err(ProcessError::Store(e)) => return Err(e),
+            Err(ProcessError::Handler(e)) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(consumer = %consumer.name, event_id = %event.id, attempts, error = %format!("{e:#}"), "handler failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    let error = format!("{e:#}");
+                    tracing::error!(consumer = %consumer.name, event_id = %event.id, attempts, %error, "handler failed every attempt; parking the event");
+                    consumer
+                        .inbox
+                        .park(&consumer.name, topic, event, &error, attempts)
+                        .await?;
+                    return Ok(Delivery::Parked { error, attempts });
+                }
+            },
+        }
+    }
+}

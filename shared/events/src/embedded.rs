@@ -1,0 +1,111 @@
+//! The embedded bus: with no Kafka, the outbox itself is the log. The relay marks events
+//! published; each consumer group keeps a cursor (its last handled `seq`) in the producer's store
+//! and walks the outbox from it. Nothing lives only in memory, so a crash loses nothing: after a
+//! restart a group resumes from its cursor, and the processed-event record in its own store
+//! deduplicates the events it had handled but not yet passed.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::consumer::{Consumer, Delivery, deliver};
+use crate::outbox::OutboxLog;
+
+/// Events read per round.
+const BATCH: i64 = 256;
+
+/// Marks the outbox's events published as soon as they are committed (the log is the table),
+/// and prunes old ones every hour.
+pub fn spawn_relay(log: OutboxLog, retention: Duration, poll: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            match log.pending(BATCH).await {
+                Ok(batch) if !batch.is_empty() => {
+                    let last = batch.last().expect("not empty").seq;
+                    if let Err(e) = log
+                        .mark_published(last, chrono::Utc::now().timestamp_millis())
+                        .await
+                    {
+                        tracing::warn!(topic = log.topic(), error = %e, "could not mark events published; retrying");
+                        tokio::time::sleep(poll * 10).await;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(topic = log.topic(), error = %e, "could not read the outbox; retrying")
+                }
+            }
+            if last_prune.elapsed() > Duration::from_secs(3600) {
+                last_prune = tokio::time::Instant::now();
+                match log.prune(retention).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(topic = log.topic(), pruned = n, "pruned published events")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = log.topic(), error = %e, "could not prune the outbox")
+                    }
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    })
+}
+
+/// Delivers the outbox's events to `consumer`, in order, from its cursor.
+pub fn spawn_consumer(log: OutboxLog, consumer: Consumer, poll: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = crate::redrive(&consumer, log.topic()).await {
+                tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
+            }
+            let cursor = match log.cursor(&consumer.name).await {
+                Ok(cursor) => cursor,
+                Err(e) => {
+                    tracing::warn!(consumer = %consumer.name, error = %e, "could not read the cursor; retrying");
+                    tokio::time::sleep(poll * 10).await;
+                    continue;
+                }
+            };
+            let batch = match log.read_after(cursor, BATCH).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(consumer = %consumer.name, error = %e, "could not read the outbox; retrying");
+                    tokio::time::sleep(poll * 10).await;
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            let mut passed = None;
+            for event in &batch {
+                match deliver(&consumer, log.topic(), &event.envelope).await {
+                    Ok(
+                        Delivery::Parked { .. }
+                        | Delivery::Handled
+                        | Delivery::Duplicate
+                        | Delivery::Skipped,
+                    ) => {
+                        passed = Some(event.seq);
+                    }
+                    Err(e) => {
+                        // The consumer's store failed: stop here and come back to this event.
+                        tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
+                        tokio::time::sleep(poll * 10).await;
+                        break;
+                    }
+                }
+            }
+            if let Some(seq) = passed
+                && let Err(e) = log.set_cursor(&consumer.name, seq).await
+            {
+                // Handled events come again and are deduplicated by their processed record.
+                tracing::warn!(consumer = %consumer.name, error = %e, "could not move the cursor");
+            }
+        }
+    })
+}

@@ -1,0 +1,321 @@
+//! The Kafka transport: one topic per context and version, the aggregate id as key, the
+//! protobuf event as value, CloudEvents binary-mode headers. The producer is idempotent with
+//! `acks=all`; the relay marks outbox rows published only once Kafka acknowledged them, in
+//! order. Consumers commit offsets only after the handler's transaction committed.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
+
+use crate::consumer::{Consumer, Delivery, deliver};
+use crate::envelope::{Envelope, Millis, dlq_topic};
+use crate::outbox::OutboxLog;
+
+const BATCH: i64 = 512;
+
+/// A connection to Kafka for producing and administration.
+#[derive(Clone)]
+pub struct Kafka {
+    brokers: String,
+    producer: FutureProducer,
+}
+
+impl Kafka {
+    /// Connects a producer (idempotent, `acks=all`) to `brokers`.
+    pub fn new(brokers: &str) -> anyhow::Result<Kafka> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000")
+            .create()
+            .with_context(|| format!("cannot create a Kafka producer for {brokers}"))?;
+        Ok(Kafka {
+            brokers: brokers.to_owned(),
+            producer,
+        })
+    }
+
+    /// The bootstrap servers.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// Creates the topics (and their `.dlq` topics) that do not exist yet.
+    pub async fn ensure_topics(
+        &self,
+        topics: &[&str],
+        partitions: i32,
+        replication: i32,
+    ) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .context("cannot create a Kafka admin client")?;
+        let names: Vec<String> = topics
+            .iter()
+            .flat_map(|t| [t.to_string(), dlq_topic(t)])
+            .collect();
+        let new: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        let results = admin
+            .create_topics(
+                &new,
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot create topics on {}; is Kafka up (kafka.brokers)?",
+                    self.brokers
+                )
+            })?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => anyhow::bail!("cannot create topic {topic}: {code}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes one event to `topic` and waits for Kafka's acknowledgement.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        event: &Envelope,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<()> {
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in event
+            .headers()
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let record = FutureRecord::to(topic)
+            .key(&event.subject)
+            .payload(&event.payload)
+            .headers(headers);
+        self.producer
+            .send(record, Timeout::After(Duration::from_secs(30)))
+            .await
+            .map(drop)
+            .map_err(|(e, _)| anyhow::anyhow!("publishing {} to {topic}: {e}", event.id))
+    }
+
+    /// Publishes the outbox's pending events in order, marking them published as Kafka
+    /// acknowledges them; backs off while Kafka is down. Prunes old published events hourly.
+    pub fn spawn_relay(
+        &self,
+        log: OutboxLog,
+        retention: Duration,
+        poll: Duration,
+    ) -> JoinHandle<()> {
+        let kafka = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = poll;
+            let mut last_prune = tokio::time::Instant::now();
+            loop {
+                let batch = match log.pending(BATCH).await {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::warn!(topic = log.topic(), error = %e, "could not read the outbox; retrying");
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                };
+                if batch.is_empty() {
+                    if last_prune.elapsed() > Duration::from_secs(3600) {
+                        last_prune = tokio::time::Instant::now();
+                        if let Err(e) = log.prune(retention).await {
+                            tracing::warn!(topic = log.topic(), error = %e, "could not prune the outbox");
+                        }
+                    }
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                // Sent together (the idempotent producer keeps their order per partition);
+                // marked published only up to the first failure, so nothing is skipped.
+                let sends = batch
+                    .iter()
+                    .map(|e| kafka.publish(log.topic(), &e.envelope, &[]));
+                let results = futures::future::join_all(sends).await;
+                let mut published = None;
+                let mut failure = None;
+                for (event, result) in batch.iter().zip(results) {
+                    match result {
+                        Ok(()) if failure.is_none() => published = Some(event.seq),
+                        Ok(()) => {}
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                }
+                if let Some(seq) = published
+                    && let Err(e) = log
+                        .mark_published(seq, chrono::Utc::now().timestamp_millis())
+                        .await
+                {
+                    // Republished after a restart and deduplicated by consumers.
+                    tracing::warn!(topic = log.topic(), error = %e, "could not mark events published");
+                }
+                match failure {
+                    Some(e) => {
+                        tracing::warn!(topic = log.topic(), error = %format!("{e:#}"), retry_in = ?backoff, "Kafka did not take every event; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                    None => backoff = poll,
+                }
+            }
+        })
+    }
+
+    /// Consumes `topic` as `consumer.name`, committing each offset after its event was handled
+    /// (or parked, which also goes to `<topic>.dlq`).
+    pub fn spawn_consumer(
+        &self,
+        topic: &str,
+        consumer: Consumer,
+        poll: Duration,
+    ) -> anyhow::Result<JoinHandle<()>> {
+        let stream: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", &consumer.name)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
+        stream
+            .subscribe(&[topic])
+            .with_context(|| format!("cannot subscribe to {topic}"))?;
+        let (kafka, topic) = (self.clone(), topic.to_owned());
+        Ok(tokio::spawn(async move {
+            loop {
+                if let Err(e) = crate::redrive(&consumer, &topic).await {
+                    tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
+                }
+                let message = match tokio::time::timeout(poll * 10, stream.recv()).await {
+                    Err(_) => continue,
+                    Ok(Err(e)) => {
+                        tracing::warn!(consumer = %consumer.name, error = %e, "Kafka receive failed; retrying");
+                        tokio::time::sleep(poll * 10).await;
+                        continue;
+                    }
+                    Ok(Ok(message)) => message,
+                };
+                let headers: Vec<(&str, &[u8])> = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .filter_map(|h| h.value.map(|v| (h.key, v)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match Envelope::from_headers(
+                    headers,
+                    message.payload().unwrap_or_default().to_vec(),
+                ) {
+                    None => {
+                        tracing::error!(consumer = %consumer.name, offset = message.offset(), "a record without CloudEvents headers; skipping it")
+                    }
+                    Some(event) => loop {
+                        match deliver(&consumer, &topic, &event).await {
+                            Ok(Delivery::Parked { error, attempts }) => {
+                                let extra = [
+                                    ("dlq_error", error),
+                                    ("dlq_attempts", attempts.to_string()),
+                                    ("dlq_consumer", consumer.name.clone()),
+                                ];
+                                if let Err(e) =
+                                    kafka.publish(&dlq_topic(&topic), &event, &extra).await
+                                {
+                                    tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "could not copy a parked event to the DLQ topic (it is in dead_letters)");
+                                }
+                                break;
+                            }
+                            Ok(_) => break,
+                            Err(e) => {
+                                tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
+                                tokio::time::sleep(poll * 10).await;
+                            }
+                        }
+                    },
+                }
+                if let Err(e) = stream.commit_message(&message, CommitMode::Async) {
+                    // Redelivered after a restart and deduplicated.
+                    tracing::warn!(consumer = %consumer.name, error = %e, "could not commit the offset");
+                }
+            }
+        }))
+    }
+
+    /// Resets `group`'s offsets on `topic` to `from` (a time, or an offset on every partition).
+    /// The group must have no running members.
+    pub async fn replay(&self, group: &str, topic: &str, from: ReplayFrom) -> anyhow::Result<()> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .context("cannot create a Kafka consumer")?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .context("cannot read the topic's partitions")?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        anyhow::ensure!(
+            !partitions.is_empty(),
+            "topic {topic} has no partitions; does it exist?"
+        );
+        let mut list = TopicPartitionList::new();
+        for p in &partitions {
+            let offset = match from {
+                ReplayFrom::Time(ms) => Offset::Offset(ms),
+                ReplayFrom::Offset(o) => Offset::Offset(o),
+            };
+            list.add_partition_offset(topic, *p, offset)?;
+        }
+        let list = match from {
+            ReplayFrom::Time(_) => consumer
+                .offsets_for_times(list, Duration::from_secs(10))
+                .context("cannot look up offsets for the time")?,
+            ReplayFrom::Offset(_) => list,
+        };
+        consumer
+            .commit(&list, CommitMode::Sync)
+            .context("cannot commit the new offsets (is the group still running?)")?;
+        Ok(())
+    }
+}
+
+/// Where a replay starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// The first event at or after this time.
+    Time(Millis),
+    /// This offset (Kafka) or outbox position (embedded).
+    Offset(i64),
+}

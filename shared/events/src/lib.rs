@@ -1,0 +1,138 @@
+//! Domain events for every context. Producers append an event to their outbox inside their own
+//! transaction ([`outbox::append_sqlite`], [`outbox::append_postgres`]). A relay publishes them
+//! in order: to Kafka ([`kafka`]) when `kafka.brokers` is set, or to the embedded bus
+//! ([`embedded`]). Consumers implement [`consumer::Handler`] and get a transaction on their own
+//! store, in which the event is also recorded as processed. [`EventBus`] picks the transport
+//! from configuration, so services never touch it directly.
+
+pub mod consumer;
+pub mod embedded;
+pub mod envelope;
+pub mod kafka;
+pub mod outbox;
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
+pub use envelope::{Causation, Envelope, topic_of};
+pub use outbox::OutboxLog;
+
+use crate::kafka::Kafka;
+
+/// The topic of every context's events (version 1).
+pub const TOPICS: [&str; 4] = [
+    "crm.iam.events.v1",
+    "crm.customer.events.v1",
+    "crm.sales.events.v1",
+    "crm.notification.events.v1",
+];
+
+/// Where a consumer's events come from: the producer's outbox (embedded) or a topic (Kafka).
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// An outbox in this process.
+    Outbox(OutboxLog),
+    /// A topic, for consumers in another process than the producer (Kafka only).
+    Topic(String),
+}
+
+impl Source {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        match self {
+            Source::Outbox(log) => log.topic(),
+            Source::Topic(topic) => topic,
+        }
+    }
+}
+
+/// Tuning of the bus.
+#[derive(Clone, Copy, Debug)]
+pub struct BusSettings {
+    /// How often idle loops look for new events.
+    pub poll: Duration,
+    /// How long published events stay in the outbox.
+    pub retention: Duration,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings {
+            poll: Duration::from_millis(50),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The transport, chosen by configuration.
+#[derive(Clone)]
+pub enum EventBus {
+    /// In-process: the outbox is the log.
+    Embedded(BusSettings),
+    /// Kafka.
+    Kafka(Kafka, BusSettings),
+}
+
+impl EventBus {
+    /// The embedded bus.
+    pub fn embedded(settings: BusSettings) -> EventBus {
+        EventBus::Embedded(settings)
+    }
+
+    /// Kafka at `brokers`, with every context's topics (and DLQ topics) created if missing.
+    pub async fn kafka(
+        brokers: &str,
+        partitions: i32,
+        replication: i32,
+        settings: BusSettings,
+    ) -> anyhow::Result<EventBus> {
+        let kafka = Kafka::new(brokers)?;
+        kafka
+            .ensure_topics(&TOPICS, partitions, replication)
+            .await?;
+        Ok(EventBus::Kafka(kafka, settings))
+    }
+
+    /// Starts publishing `log`'s events.
+    pub fn start_relay(&self, log: OutboxLog) -> JoinHandle<()> {
+        match self {
+            EventBus::Embedded(s) => embedded::spawn_relay(log, s.retention, s.poll),
+            EventBus::Kafka(kafka, s) => kafka.spawn_relay(log, s.retention, s.poll),
+        }
+    }
+
+    /// Starts delivering `source`'s events to `consumer`.
+    pub fn subscribe(&self, source: Source, consumer: Consumer) -> anyhow::Result<JoinHandle<()>> {
+        match (self, source) {
+            (EventBus::Embedded(s), Source::Outbox(log)) => {
+                Ok(embedded::spawn_consumer(log, consumer, s.poll))
+            }
+            (EventBus::Embedded(_), Source::Topic(topic)) => {
+                anyhow::bail!(
+                    "{topic} is produced in another process: consuming it needs Kafka (kafka.brokers)"
+                )
+            }
+            (EventBus::Kafka(kafka, s), source) => {
+                kafka.spawn_consumer(source.topic(), consumer, s.poll)
+            }
+        }
+    }
+}
+
+/// Delivers the consumer's parked events that an operator asked to redrive (from `topic`).
+pub(crate) async fn redrive(consumer: &Consumer, topic: &str) -> Result<(), sqlx::Error> {
+    for letter in consumer.inbox.dead_letters(Some(&consumer.name)).await? {
+        if letter.topic != topic
+            || letter.redrive_requested_at.is_none()
+            || letter.redriven_at.is_some()
+        {
+            continue;
+        }
+        let outcome = consumer::deliver(consumer, topic, &letter.envelope).await?;
+        tracing::info!(consumer = %consumer.name, event_id = %letter.envelope.id, ?outcome, "redrove a parked event");
+        consumer.inbox.mark_redriven(letter.id).await?;
+    }
+    Ok(())
+}

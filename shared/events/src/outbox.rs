@@ -1,0 +1,292 @@
+//! The transactional outbox: producers append events in their own transaction; the relay and
+//! the embedded bus read them back in `seq` order. The same SQL serves SQLite and PostgreSQL
+//! (instantiated per engine by `outbox_log!`); on PostgreSQL the reader sets `app.relay`, which
+//! the outbox's row-level-security policy lets see every tenant's rows.
+
+use std::time::Duration;
+
+use crm_core::storage::Database;
+use sqlx::{PgConnection, Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::envelope::{Envelope, Millis};
+
+const INSERT: &str = "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, \
+                      correlation_id, source, causation_id, traceparent) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+macro_rules! append_fn {
+    ($name:ident, $conn:ty) => {
+        /// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
+        /// event exists exactly when the change it describes does.
+        pub async fn $name(
+            conn: &mut $conn,
+            aggregate_type: &str,
+            event: &Envelope,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(INSERT)
+                .bind(event.id.to_string())
+                .bind(&event.tenant_id)
+                .bind(aggregate_type)
+                .bind(&event.subject)
+                .bind(&event.event_type)
+                .bind(&event.payload)
+                .bind(event.time)
+                .bind(&event.correlation_id)
+                .bind(&event.source)
+                .bind(&event.causation_id)
+                .bind(&event.traceparent)
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+    };
+}
+append_fn!(append_sqlite, SqliteConnection);
+append_fn!(append_postgres, PgConnection);
+
+/// An event read back from the outbox, with its position.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// Position in this outbox; strictly increasing in commit order of the appends.
+    pub seq: i64,
+    /// The event.
+    pub envelope: Envelope,
+}
+
+/// Backlog of an outbox: what the relay has not published yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Unpublished events.
+    pub pending: i64,
+    /// When the oldest unpublished event happened, if any.
+    pub oldest: Option<Millis>,
+}
+
+/// The read side of one context's outbox.
+#[derive(Clone, Debug)]
+pub struct OutboxLog {
+    db: Database,
+    app_role: Option<String>,
+    topic: String,
+}
+
+const COLUMNS: &str = "seq, id, tenant_id, aggregate_id, event_type, payload, occurred_at, correlation_id, source, causation_id, traceparent";
+
+fn logged(
+    seq: i64,
+    cols: [String; 5],
+    optional: [Option<String>; 3],
+    payload: Vec<u8>,
+    time: i64,
+) -> Result<Logged, sqlx::Error> {
+    let [id, tenant_id, subject, event_type, source] = cols;
+    let [correlation_id, causation_id, traceparent] = optional;
+    let id = Uuid::try_parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Logged {
+        seq,
+        envelope: Envelope {
+            id,
+            source,
+            event_type,
+            time,
+            subject,
+            tenant_id,
+            correlation_id,
+            causation_id,
+            traceparent,
+            payload,
+        },
+    })
+}
+
+/// Runs the same SQL on either engine: `$f` is written once and called with each engine's
+/// connection (a generic closure would need sqlx's generic bounds; a macro keeps it readable).
+macro_rules! on_conn {
+    ($self:ident, |$conn:ident| $body:expr) => {
+        match &$self.db {
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let $conn = &mut *tx;
+                let result = $body;
+                tx.commit().await?;
+                result
+            }
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                if let Some(role) = &$self.app_role {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("select set_config('app.relay', 'on', true)")
+                    .execute(&mut *tx)
+                    .await?;
+                let $conn = &mut *tx;
+                let result = $body;
+                tx.commit().await?;
+                result
+            }
+        }
+    };
+}
+
+macro_rules! rows_to_logged {
+    ($rows:expr) => {{
+        let mut out = Vec::with_capacity($rows.len());
+        for row in $rows {
+            out.push(logged(
+                row.try_get("seq")?,
+                [
+                    row.try_get("id")?,
+                    row.try_get("tenant_id")?,
+                    row.try_get("aggregate_id")?,
+                    row.try_get("event_type")?,
+                    row.try_get("source")?,
+                ],
+                [
+                    row.try_get("correlation_id")?,
+                    row.try_get("causation_id")?,
+                    row.try_get("traceparent")?,
+                ],
+                row.try_get("payload")?,
+                row.try_get("occurred_at")?,
+            )?);
+        }
+        out
+    }};
+}
+
+impl OutboxLog {
+    /// The outbox in `db`, whose events go to `topic` (e.g. `crm.iam.events.v1`).
+    pub fn new(db: Database, app_role: &str, topic: &str) -> OutboxLog {
+        OutboxLog {
+            db,
+            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// The topic its events go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Events after `seq`, in order, at most `limit`.
+    pub async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from outbox where seq > $1 order by seq limit $2"
+        ));
+        on_conn!(self, |conn| {
+            let rows = sqlx::query(sql)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(conn)
+                .await?;
+            Ok(rows_to_logged!(rows))
+        })
+    }
+
+    /// Unpublished events, in order, at most `limit`.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from outbox where published_at is null order by seq limit $1"
+        ));
+        on_conn!(self, |conn| {
+            let rows = sqlx::query(sql).bind(limit).fetch_all(conn).await?;
+            Ok(rows_to_logged!(rows))
+        })
+    }
+
+    /// Marks every event up to `seq` published.
+    pub async fn mark_published(&self, up_to_seq: i64, at: Millis) -> Result<(), sqlx::Error> {
+        on_conn!(self, |conn| {
+            sqlx::query(
+                "update outbox set published_at = $2 where seq <= $1 and published_at is null",
+            )
+            .bind(up_to_seq)
+            .bind(at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// What is not published yet.
+    pub async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
+        on_conn!(self, |conn| {
+            let row = sqlx::query("select count(*) as n, min(occurred_at) as oldest from outbox where published_at is null")
+                .fetch_one(conn)
+                .await?;
+            Ok(Backlog {
+                pending: row.try_get("n")?,
+                oldest: row.try_get("oldest")?,
+            })
+        })
+    }
+
+    /// A consumer's position in this outbox (embedded bus); 0 before its first event.
+    pub async fn cursor(&self, consumer: &str) -> Result<i64, sqlx::Error> {
+        on_conn!(self, |conn| {
+            let seq: Option<i64> = sqlx::query_scalar(
+                "select seq from event_cursors where consumer = $1 and topic = $2",
+            )
+            .bind(consumer)
+            .bind(&self.topic)
+            .fetch_optional(conn)
+            .await?;
+            Ok(seq.unwrap_or(0))
+        })
+    }
+
+    /// Moves a consumer's position (forward after handling; anywhere for a replay).
+    pub async fn set_cursor(&self, consumer: &str, seq: i64) -> Result<(), sqlx::Error> {
+        let now = chrono::Utc::now().timestamp_millis();
+        on_conn!(self, |conn| {
+            sqlx::query(
+                "insert into event_cursors (consumer, topic, seq, updated_at) values ($1, $2, $3, $4) \
+                 on conflict (consumer, topic) do update set seq = excluded.seq, updated_at = excluded.updated_at",
+            )
+            .bind(consumer)
+            .bind(&self.topic)
+            .bind(seq)
+            .bind(now)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// The position just before the first event at or after `time` (for a replay from a time).
+    pub async fn seq_before(&self, time: Millis) -> Result<i64, sqlx::Error> {
+        on_conn!(self, |conn| {
+            let seq: Option<i64> =
+                sqlx::query_scalar("select min(seq) from outbox where occurred_at >= $1")
+                    .bind(time)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let last: Option<i64> = sqlx::query_scalar("select max(seq) from outbox")
+                .fetch_one(conn)
+                .await?;
+            Ok(match seq {
+                Some(seq) => seq - 1,
+                None => last.unwrap_or(0),
+            })
+        })
+    }
+
+    /// Deletes published events older than `retention` that every consumer has passed.
+    pub async fn prune(&self, retention: Duration) -> Result<u64, sqlx::Error> {
+        let before = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
+        on_conn!(self, |conn| {
+            let done = sqlx::query(
+                "delete from outbox where published_at is not null and published_at < $1 \
+                 and seq <= coalesce((select min(seq) from event_cursors where topic = $2), seq)",
+            )
+            .bind(before)
+            .bind(&self.topic)
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+}

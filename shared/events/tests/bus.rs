@@ -1,0 +1,402 @@
+//! The bus contract: run against the embedded bus always and against Kafka when `KAFKA_BROKERS`
+//! is set (set but unreachable fails). Producer and consumer have stores of their own, as two
+//! contexts would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crm_core::config::Config;
+use crm_core::storage::{Database, Migrations};
+use crm_events::consumer::{Delivery, Handler, Inbox, RetryPolicy, Tx};
+use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
+use crm_proto::crm::iam::events::v1::UserRoleChanged;
+use prost::Message;
+use sqlx::Row;
+
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("tests/fixtures/sqlite"),
+    postgres: sqlx::migrate!("tests/fixtures/postgres"),
+};
+
+struct World {
+    bus: EventBus,
+    producer: Database,
+    consumer_db: Database,
+    topic: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(kafka: bool) -> Option<World> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let producer = Database::open(&config, "producer").await.unwrap();
+    producer.migrate("producer", &MIGRATIONS).await.unwrap();
+    let consumer_db = Database::open(&config, "consumer").await.unwrap();
+    consumer_db.migrate("consumer", &MIGRATIONS).await.unwrap();
+    let settings = BusSettings {
+        poll: Duration::from_millis(10),
+        retention: Duration::from_secs(3600),
+    };
+    // A topic of its own per test: Kafka keeps what earlier runs wrote.
+    let topic = format!("crm.test{}.events.v1", uuid::Uuid::now_v7().simple());
+    let bus = if kafka {
+        let Ok(brokers) = std::env::var("KAFKA_BROKERS") else {
+            eprintln!("skipped: KAFKA_BROKERS is not set");
+            return None;
+        };
+        let kafka = crm_events::kafka::Kafka::new(&brokers).unwrap();
+        kafka
+            .ensure_topics(&[&topic], 3, 1)
+            .await
+            .expect("KAFKA_BROKERS is set but Kafka is unreachable");
+        EventBus::Kafka(kafka, settings)
+    } else {
+        EventBus::embedded(settings)
+    };
+    Some(World {
+        bus,
+        producer,
+        consumer_db,
+        topic,
+        _dir: dir,
+    })
+}
+
+/// Records each event it handles in `effects`, in the consumer's transaction; fails on events
+/// whose subject is "poison" while `broken` is set.
+struct Recorder {
+    broken: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Handler for Recorder {
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "crm.iam.events.v1.UserRoleChanged"
+    }
+
+    async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
+        if event.subject == "poison" && self.broken.load(Ordering::SeqCst) {
+            anyhow::bail!("cannot handle a poison event");
+        }
+        let position = event
+            .decode::<UserRoleChanged>()
+            .map(|e| e.roles.len() as i64)
+            .unwrap_or(-1);
+        let conn = tx.sqlite().expect("the test consumer runs on SQLite");
+        sqlx::query("insert into effects (event_id, subject, position) values ($1, $2, $3)")
+            .bind(event.id.to_string())
+            .bind(&event.subject)
+            .bind(position)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl World {
+    fn log(&self) -> OutboxLog {
+        OutboxLog::new(self.producer.clone(), "", &self.topic)
+    }
+
+    fn consumer(&self, broken: Arc<AtomicBool>) -> Consumer {
+        Consumer {
+            name: format!("test-consumer-{}", self.topic),
+            handler: Arc::new(Recorder { broken }),
+            inbox: Inbox::new(self.consumer_db.clone(), ""),
+            policy: RetryPolicy {
+                max_attempts: 3,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+            },
+        }
+    }
+
+    fn source(&self) -> Source {
+        match &self.bus {
+            EventBus::Embedded(_) => Source::Outbox(self.log()),
+            EventBus::Kafka(..) => Source::Topic(self.topic.clone()),
+        }
+    }
+
+    /// Appends one event in its own transaction: `position` is carried as the number of roles.
+    async fn append(&self, subject: &str, position: usize) -> Envelope {
+        let event = UserRoleChanged {
+            roles: vec!["r".to_owned(); position],
+            ..Default::default()
+        };
+        let mut envelope = Envelope::new(
+            "crm.test",
+            "tenant-1",
+            subject,
+            &event,
+            &Causation::default(),
+        );
+        envelope.event_type = "crm.iam.events.v1.UserRoleChanged".into();
+        let Database::Sqlite(pool) = &self.producer else {
+            unreachable!()
+        };
+        let mut tx = pool.begin().await.unwrap();
+        crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        envelope
+    }
+
+    async fn effects(&self) -> Vec<(String, String, i64)> {
+        let Database::Sqlite(pool) = &self.consumer_db else {
+            unreachable!()
+        };
+        sqlx::query("select event_id, subject, position from effects order by n")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
+            .collect()
+    }
+
+    /// Waits for `count` effects. Delivery is asynchronous: this polls the consumer's store
+    /// until the condition holds (the bound only turns a hang into a failure).
+    async fn await_effects(&self, count: usize) -> Vec<(String, String, i64)> {
+        for _ in 0..6000 {
+            let effects = self.effects().await;
+            if effects.len() >= count {
+                return effects;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "only {} of {count} effects arrived",
+            self.effects().await.len()
+        );
+    }
+}
+
+fn assert_once_each_in_order(effects: &[(String, String, i64)], expected: usize) {
+    let ids: std::collections::HashSet<&String> = effects.iter().map(|(id, _, _)| id).collect();
+    assert_eq!(ids.len(), effects.len(), "an event had a second effect");
+    assert_eq!(effects.len(), expected);
+    let mut last: std::collections::HashMap<&str, i64> = Default::default();
+    for (_, subject, position) in effects {
+        let before = last.insert(subject, *position).unwrap_or(-1);
+        assert!(
+            *position > before,
+            "{subject}: {position} came after {before}"
+        );
+    }
+}
+
+async fn every_event_is_delivered_once_in_order_per_aggregate(w: World) {
+    let relay = w.bus.start_relay(w.log());
+    let consumer = w
+        .bus
+        .subscribe(w.source(), w.consumer(Arc::default()))
+        .unwrap();
+    for position in 0..50 {
+        for aggregate in ["a", "b", "c", "d"] {
+            w.append(aggregate, position).await;
+        }
+    }
+    let effects = w.await_effects(200).await;
+    assert_once_each_in_order(&effects, 200);
+    assert_eq!(
+        w.log().backlog().await.unwrap().pending,
+        0,
+        "the relay published everything"
+    );
+    relay.abort();
+    consumer.abort();
+}
+
+async fn a_poison_event_is_parked_and_can_be_redriven(w: World) {
+    let broken = Arc::new(AtomicBool::new(true));
+    let consumer = w.consumer(broken.clone());
+    let relay = w.bus.start_relay(w.log());
+    let task = w.bus.subscribe(w.source(), consumer.clone()).unwrap();
+    w.append("ok", 0).await;
+    let poison = w.append("poison", 0).await;
+    w.append("ok", 1).await;
+    let effects = w.await_effects(2).await;
+    assert_eq!(
+        effects
+            .iter()
+            .map(|(_, s, _)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["ok", "ok"],
+        "the stream moved on past the poison"
+    );
+    let parked = consumer
+        .inbox
+        .dead_letters(Some(&consumer.name))
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].envelope.id, parked[0].attempts), (poison.id, 3));
+    assert!(
+        parked[0].error.contains("cannot handle a poison event"),
+        "{}",
+        parked[0].error
+    );
+
+    broken.store(false, Ordering::SeqCst);
+    assert_eq!(
+        consumer
+            .inbox
+            .request_redrive(Some(&consumer.name))
+            .await
+            .unwrap(),
+        1
+    );
+    let effects = w.await_effects(3).await;
+    assert_eq!(
+        effects[2].0,
+        poison.id.to_string(),
+        "the redriven event was handled"
+    );
+    for _ in 0..500 {
+        if consumer.inbox.dead_letters(None).await.unwrap()[0]
+            .redriven_at
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        consumer.inbox.dead_letters(None).await.unwrap()[0]
+            .redriven_at
+            .is_some()
+    );
+    relay.abort();
+    task.abort();
+}
+
+/// The crash test: relay and consumer are killed mid-stream while changes keep committing;
+/// after a restart every committed change's event is delivered and applied exactly once.
+async fn a_crash_mid_stream_loses_nothing_and_applies_each_once(w: World) {
+    let consumer = w.consumer(Arc::default());
+    let mut relay = w.bus.start_relay(w.log());
+    let mut task = w.bus.subscribe(w.source(), consumer.clone()).unwrap();
+    let mut committed = 0;
+    for round in 0..3 {
+        for position in 0..40 {
+            w.append(&format!("agg{}", position % 5), round * 40 + position)
+                .await;
+            committed += 1;
+        }
+        // Kill both wherever they are (mid-batch, mid-handler), then start them again.
+        w.await_effects(committed / 2).await;
+        relay.abort();
+        task.abort();
+        let _ = (&mut relay).await;
+        let _ = (&mut task).await;
+        relay = w.bus.start_relay(w.log());
+        task = w.bus.subscribe(w.source(), consumer.clone()).unwrap();
+    }
+    let effects = w.await_effects(committed).await;
+    // Let any redelivery after the last restart show itself before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each_in_order(&w.effects().await, committed);
+    assert_eq!(effects.len(), committed);
+    relay.abort();
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_redelivered_event_has_no_second_effect() {
+    let w = world(false).await.unwrap();
+    let consumer = w.consumer(Arc::default());
+    let event = w.append("once", 0).await;
+    let first = consumer
+        .inbox
+        .process(&consumer.name, consumer.handler.as_ref(), &event)
+        .await
+        .unwrap();
+    let again = consumer
+        .inbox
+        .process(&consumer.name, consumer.handler.as_ref(), &event)
+        .await
+        .unwrap();
+    assert_eq!((first, again), (Delivery::Handled, Delivery::Duplicate));
+    assert_eq!(w.effects().await.len(), 1);
+    let mut other = event.clone();
+    other.event_type = "crm.iam.events.v1.UserCreated".into();
+    assert_eq!(
+        consumer
+            .inbox
+            .process(&consumer.name, consumer.handler.as_ref(), &other)
+            .await
+            .unwrap(),
+        Delivery::Skipped
+    );
+}
+
+macro_rules! on_every_transport {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_bus {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::world(false).await.unwrap()).await; })*
+        }
+        mod kafka_bus {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true).await { super::$name(w).await; } })*
+        }
+    };
+}
+
+on_every_transport!(
+    every_event_is_delivered_once_in_order_per_aggregate,
+    a_poison_event_is_parked_and_can_be_redriven,
+    a_crash_mid_stream_loses_nothing_and_applies_each_once,
+);
+
+#[tokio::test]
+async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
+    use rdkafka::consumer::{Consumer as _, StreamConsumer};
+    use rdkafka::message::{Headers, Message as _};
+    let Some(w) = world(true).await else { return };
+    let EventBus::Kafka(kafka, _) = &w.bus else {
+        unreachable!()
+    };
+    let relay = w.bus.start_relay(w.log());
+    let sent = w.append("user-42", 7).await;
+    let reader: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.brokers())
+        .set("group.id", format!("reader-{}", w.topic))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    reader.subscribe(&[&w.topic]).unwrap();
+    let record = tokio::time::timeout(Duration::from_secs(60), reader.recv())
+        .await
+        .expect("a record")
+        .unwrap();
+    assert_eq!(record.key(), Some("user-42".as_bytes()));
+    let headers: std::collections::HashMap<String, String> = record
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h.key.to_owned(),
+                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(headers["ce_id"], sent.id.to_string());
+    assert_eq!(headers["ce_type"], "crm.iam.events.v1.UserRoleChanged");
+    assert_eq!(headers["ce_specversion"], "1.0");
+    assert_eq!(headers["ce_subject"], "user-42");
+    assert_eq!(
+        UserRoleChanged::decode(record.payload().unwrap())
+            .unwrap()
+            .roles
+            .len(),
+        7
+    );
+    relay.abort();
+}
