@@ -43,14 +43,23 @@ methods ADDR="127.0.0.1:50051":
 health ADDR="127.0.0.1:50051" SERVICE="":
     buf curl --protocol grpc --http2-prior-knowledge -d '{"service":"{{SERVICE}}"}' http://{{ADDR}}/grpc.health.v1.Health/Check
 
-# Start the local PostgreSQL and Redis the microservice-mode suites use, if they are not running.
+export KAFKA_BROKERS := env_var_or_default("KAFKA_BROKERS", "127.0.0.1:9092")
+
+# Start the local PostgreSQL, Redis and Kafka (tansu) the microservice-mode suites use.
 up:
     .ci/services.sh up
+    .ci/services.sh kafka
+
+# Only the Kafka-compatible broker (builds tansu once, about 13 minutes).
+kafka-up:
+    .ci/services.sh kafka
 
 # Print the effective configuration (secrets redacted).
 config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}
 
-# Benchmarks (release build): login throughput vs raw argon2id, latency percentiles, peak RSS.
+# Benchmarks (release build): login throughput vs raw argon2id, latency percentiles, peak RSS;
+# events/s and commit-to-handle latency on the embedded bus and Kafka.
 bench:
     cargo bench -p crm --bench login
+    cargo bench -p crm-events --bench bus

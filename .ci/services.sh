@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the backing services the test suites use are installed and running on this machine:
-# PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`) and Redis on 127.0.0.1:6379.
-# Usage: .ci/services.sh up
+# PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), Redis on 127.0.0.1:6379 and a
+# Kafka-compatible broker (tansu, in memory) on 127.0.0.1:9092, with confluent-kafka (Python) as a
+# stock client beside it.
+# Usage: .ci/services.sh up | kafka
 set -euo pipefail
 
 say() { printf '==> %s\n' "$*"; }
@@ -51,6 +53,30 @@ redis_up() {
   redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
 }
 
+CACHE="${KILANG_CI_CACHE:-$HOME/.cache/kilang-crm}"
+TANSU="$CACHE/tools/bin/tansu"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+kafka_up() {
+  # A stock Kafka client for the tests that read topics as outside systems do.
+  if ! python3 -c 'import confluent_kafka' 2>/dev/null; then
+    say "installing confluent-kafka (Python)"
+    python3 -m pip install -q confluent-kafka 2>&1 | grep -v 'Running pip as the' || true
+  fi
+  if port_open 9092; then return 0; fi
+  if [ ! -x "$TANSU" ]; then
+    say "building the tansu broker (about 13 minutes once; cached in $CACHE/tools)"
+    cargo install tansu --locked --features dynostore --root "$CACHE/tools" >"$CACHE/tansu-install.log" 2>&1 \
+      || { tail -20 "$CACHE/tansu-install.log"; exit 1; }
+  fi
+  say "starting tansu on 127.0.0.1:9092"
+  nohup "$TANSU" broker --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
+    --storage-engine memory://tansu/ >"$CACHE/tansu.log" 2>&1 &
+  for _ in $(seq 100); do port_open 9092 && break; sleep 0.2; done
+  port_open 9092 || { tail -20 "$CACHE/tansu.log"; echo "tansu did not start" >&2; exit 1; }
+}
+
 case "${1:-up}" in
   up)
     postgres_up
@@ -58,8 +84,12 @@ case "${1:-up}" in
     redis_up
     say "PostgreSQL and Redis are up"
     ;;
+  kafka)
+    kafka_up
+    say "Kafka (tansu) is up on 127.0.0.1:9092"
+    ;;
   *)
-    echo "usage: $0 up" >&2
+    echo "usage: $0 up | kafka" >&2
     exit 2
     ;;
 esac

@@ -409,10 +409,23 @@ pub async fn replay(
     };
     match &config.kafka.brokers {
         Some(brokers) => {
+            // Kafka consumers keep their positions in their own store: move them there.
             let kafka = crm_events::kafka::Kafka::new(brokers)?;
+            let databases = open_stores(config).await?;
             for topic in &topics {
-                kafka.replay(group, topic, from).await?;
-                println!("{group}: {topic} reset to {from:?}");
+                let offsets = kafka.offsets_at(group, topic, from).await?;
+                let mut moved = false;
+                for (_, db) in databases
+                    .iter()
+                    .filter(|(t, _)| context_migrations(*t).is_some())
+                {
+                    moved |= crm_events::Inbox::new(db.clone(), &config.database.app_role)
+                        .set_offsets(group, topic, &offsets)
+                        .await?;
+                }
+                if moved {
+                    println!("{group}: {topic} moves to {offsets:?}");
+                }
             }
         }
         None => {

@@ -97,6 +97,17 @@ pub struct Consumer {
     pub policy: RetryPolicy,
 }
 
+/// Where an event sits in a Kafka topic; stored with the handler's effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition.
+    pub partition: i32,
+    /// The event's offset.
+    pub offset: i64,
+}
+
 /// What became of one delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -220,6 +231,32 @@ macro_rules! dead_letter {
     }};
 }
 
+macro_rules! store_offset {
+    ($conn:expr, $consumer:expr, $position:expr) => {
+        sqlx::query(
+            "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
+             on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset \
+             where consumer_offsets.next_offset < excluded.next_offset",
+        )
+        .bind($consumer)
+        .bind($position.topic)
+        .bind($position.partition)
+        .bind($position.offset + 1)
+        .execute($conn)
+        .await
+        .map(drop)?
+    };
+}
+
+macro_rules! commit {
+    ($tx:expr) => {
+        match $tx {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+    };
+}
+
 /// Why processing did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -251,7 +288,22 @@ impl Inbox {
         handler: &dyn Handler,
         event: &Envelope,
     ) -> Result<Delivery, ProcessError> {
+        self.process_at(consumer, handler, event, None).await
+    }
+
+    /// [`Inbox::process`], also storing the consumer's next offset after `position` in the same
+    /// transaction (Kafka consumers resume from it).
+    pub async fn process_at(
+        &self,
+        consumer: &str,
+        handler: &dyn Handler,
+        event: &Envelope,
+        position: Option<Position<'_>>,
+    ) -> Result<Delivery, ProcessError> {
         if !handler.wants(&event.event_type) {
+            if let Some(position) = position {
+                self.advance(consumer, position).await?;
+            }
             return Ok(Delivery::Skipped);
         }
         with_tx!(self, &event.tenant_id, |tx| {
@@ -265,6 +317,10 @@ impl Inbox {
                 .await?
             });
             if seen.is_some() {
+                if let Some(position) = position {
+                    on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
+                    commit!(tx);
+                }
                 return Ok(Delivery::Duplicate);
             }
             handler
@@ -280,10 +336,10 @@ impl Inbox {
                     .await
                     .map(drop)?
             });
-            match tx {
-                Tx::Sqlite(tx) => tx.commit().await?,
-                Tx::Postgres(tx) => tx.commit().await?,
+            if let Some(position) = position {
+                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
             }
+            commit!(tx);
             Ok(Delivery::Handled)
         })
     }
@@ -296,6 +352,7 @@ impl Inbox {
         event: &Envelope,
         error: &str,
         attempts: u32,
+        position: Option<Position<'_>>,
     ) -> Result<(), sqlx::Error> {
         let e = event;
         with_tx!(self, &e.tenant_id, |tx| {
@@ -324,10 +381,78 @@ impl Inbox {
                 .await
                 .map(drop)?
             });
-            match tx {
-                Tx::Sqlite(tx) => tx.commit().await,
-                Tx::Postgres(tx) => tx.commit().await,
+            if let Some(position) = position {
+                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
             }
+            commit!(tx);
+            Ok(())
+        })
+    }
+
+    /// Stores `position` as passed (for events the handler does not want).
+    async fn advance(&self, consumer: &str, position: Position<'_>) -> Result<(), sqlx::Error> {
+        with_tx!(self, "", |tx| {
+            on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
+            commit!(tx);
+            Ok(())
+        })
+    }
+
+    /// The next offset of each partition of `topic` this consumer stored.
+    pub async fn offsets(
+        &self,
+        consumer: &str,
+        topic: &str,
+    ) -> Result<std::collections::HashMap<i32, i64>, sqlx::Error> {
+        with_tx!(self, "", |tx| {
+            let rows: Vec<(i32, i64)> = on_tx!(&mut tx, |conn| {
+                sqlx::query_as("select partition_id, next_offset from consumer_offsets where consumer = $1 and topic = $2")
+                    .bind(consumer)
+                    .bind(topic)
+                    .fetch_all(conn)
+                    .await?
+            });
+            commit!(tx);
+            Ok(rows.into_iter().collect())
+        })
+    }
+
+    /// Sets the next offsets of a consumer on a topic (a replay); returns whether it had any.
+    pub async fn set_offsets(
+        &self,
+        consumer: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<bool, sqlx::Error> {
+        with_tx!(self, "", |tx| {
+            let known: i64 = on_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "select count(*) from consumer_offsets where consumer = $1 and topic = $2",
+                )
+                .bind(consumer)
+                .bind(topic)
+                .fetch_one(conn)
+                .await?
+            });
+            if known > 0 {
+                for (partition, offset) in offsets {
+                    on_tx!(&mut tx, |conn| {
+                        sqlx::query(
+                            "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
+                             on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset",
+                        )
+                        .bind(consumer)
+                        .bind(topic)
+                        .bind(*partition)
+                        .bind(*offset)
+                        .execute(conn)
+                        .await
+                        .map(drop)?
+                    });
+                }
+            }
+            commit!(tx);
+            Ok(known > 0)
         })
     }
 
@@ -407,13 +532,23 @@ pub async fn deliver(
     topic: &str,
     event: &Envelope,
 ) -> Result<Delivery, sqlx::Error> {
+    deliver_at(consumer, topic, event, None).await
+}
+
+/// [`deliver`], storing the consumer's position with the outcome (Kafka).
+pub async fn deliver_at(
+    consumer: &Consumer,
+    topic: &str,
+    event: &Envelope,
+    position: Option<Position<'_>>,
+) -> Result<Delivery, sqlx::Error> {
     let mut delays = consumer.policy.delays();
     let mut attempts = 0;
     loop {
         attempts += 1;
         match consumer
             .inbox
-            .process(&consumer.name, consumer.handler.as_ref(), event)
+            .process_at(&consumer.name, consumer.handler.as_ref(), event, position)
             .await
         {
             Ok(delivery) => return Ok(delivery),
@@ -428,7 +563,7 @@ pub async fn deliver(
                     tracing::error!(consumer = %consumer.name, event_id = %event.id, attempts, %error, "handler failed every attempt; parking the event");
                     consumer
                         .inbox
-                        .park(&consumer.name, topic, event, &error, attempts)
+                        .park(&consumer.name, topic, event, &error, attempts, position)
                         .await?;
                     return Ok(Delivery::Parked { error, attempts });
                 }

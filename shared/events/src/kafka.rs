@@ -17,7 +17,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
-use crate::consumer::{Consumer, Delivery, deliver};
+use crate::consumer::{Consumer, Delivery, Position, deliver_at};
 use crate::envelope::{Envelope, Millis, dlq_topic};
 use crate::outbox::OutboxLog;
 
@@ -190,8 +190,9 @@ impl Kafka {
         })
     }
 
-    /// Consumes `topic` as `consumer.name`, committing each offset after its event was handled
-    /// (or parked, which also goes to `<topic>.dlq`).
+    /// Consumes every partition of `topic` as `consumer.name`. Positions live in the consumer's
+    /// own store, written in the handler's transaction, so a restart resumes exactly where the
+    /// effects stopped; they are also committed to Kafka for lag tools.
     pub fn spawn_consumer(
         &self,
         topic: &str,
@@ -202,14 +203,22 @@ impl Kafka {
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", &consumer.name)
             .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.offset.store", "false")
             .create()
             .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
-        stream
-            .subscribe(&[topic])
-            .with_context(|| format!("cannot subscribe to {topic}"))?;
         let (kafka, topic) = (self.clone(), topic.to_owned());
         Ok(tokio::spawn(async move {
+            let mut expected = loop {
+                match assign_from_inbox(&stream, &topic, &consumer).await {
+                    Ok(expected) => break expected,
+                    Err(e) => {
+                        tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "cannot assign partitions; retrying");
+                        tokio::time::sleep(poll * 20).await;
+                    }
+                }
+            };
+            // Gaps already gone back for: one seen again is real (retention) and accepted.
+            let mut retried: std::collections::HashSet<(i32, i64)> = Default::default();
             loop {
                 if let Err(e) = crate::redrive(&consumer, &topic).await {
                     tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
@@ -222,6 +231,33 @@ impl Kafka {
                         continue;
                     }
                     Ok(Ok(message)) => message,
+                };
+                let (partition, offset) = (message.partition(), message.offset());
+                // Our topics are neither compacted nor transactional, so a partition's offsets
+                // are contiguous and a jump means the fetch skipped records. Some brokers cannot
+                // start a fetch inside a record batch (they answer with the next batch), so go
+                // back to the partition's start: handled records come again as duplicates.
+                if let Some(&next) = expected.get(&partition)
+                    && offset > next
+                    && retried.insert((partition, next))
+                {
+                    tracing::warn!(consumer = %consumer.name, partition, expected = next, got = offset, "records were skipped by the fetch; re-reading the partition");
+                    if let Err(e) = stream.seek(
+                        &topic,
+                        partition,
+                        Offset::Beginning,
+                        Duration::from_secs(10),
+                    ) {
+                        tracing::warn!(consumer = %consumer.name, error = %e, "could not seek back");
+                    }
+                    expected.remove(&partition);
+                    continue;
+                }
+                expected.insert(partition, offset + 1);
+                let position = Position {
+                    topic: &topic,
+                    partition,
+                    offset,
                 };
                 let headers: Vec<(&str, &[u8])> = message
                     .headers()
@@ -239,7 +275,7 @@ impl Kafka {
                         tracing::error!(consumer = %consumer.name, offset = message.offset(), "a record without CloudEvents headers; skipping it")
                     }
                     Some(event) => loop {
-                        match deliver(&consumer, &topic, &event).await {
+                        match deliver_at(&consumer, &topic, &event, Some(position)).await {
                             Ok(Delivery::Parked { error, attempts }) => {
                                 let extra = [
                                     ("dlq_error", error),
@@ -261,17 +297,19 @@ impl Kafka {
                         }
                     },
                 }
-                if let Err(e) = stream.commit_message(&message, CommitMode::Async) {
-                    // Redelivered after a restart and deduplicated.
-                    tracing::warn!(consumer = %consumer.name, error = %e, "could not commit the offset");
-                }
+                // Informational: the position that counts is the one stored with the effect.
+                let _ = stream.commit_message(&message, CommitMode::Async);
             }
         }))
     }
 
-    /// Resets `group`'s offsets on `topic` to `from` (a time, or an offset on every partition).
-    /// The group must have no running members.
-    pub async fn replay(&self, group: &str, topic: &str, from: ReplayFrom) -> anyhow::Result<()> {
+    /// The offsets of `topic`'s partitions at `from` (a time, or the same offset everywhere).
+    pub async fn offsets_at(
+        &self,
+        group: &str,
+        topic: &str,
+        from: ReplayFrom,
+    ) -> anyhow::Result<Vec<(i32, i64)>> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
@@ -290,24 +328,36 @@ impl Kafka {
             !partitions.is_empty(),
             "topic {topic} has no partitions; does it exist?"
         );
-        let mut list = TopicPartitionList::new();
-        for p in &partitions {
-            let offset = match from {
-                ReplayFrom::Time(ms) => Offset::Offset(ms),
-                ReplayFrom::Offset(o) => Offset::Offset(o),
-            };
-            list.add_partition_offset(topic, *p, offset)?;
+        match from {
+            ReplayFrom::Offset(o) => Ok(partitions.into_iter().map(|p| (p, o)).collect()),
+            ReplayFrom::Time(ms) => {
+                let mut list = TopicPartitionList::new();
+                for p in &partitions {
+                    list.add_partition_offset(topic, *p, Offset::Offset(ms))?;
+                }
+                let found = consumer
+                    .offsets_for_times(list, Duration::from_secs(10))
+                    .context("cannot look up offsets for the time")?;
+                let mut out = Vec::new();
+                for element in found.elements() {
+                    let offset = match element.offset() {
+                        Offset::Offset(o) => o,
+                        // No record at or after the time: start at the end.
+                        _ => {
+                            consumer
+                                .fetch_watermarks(
+                                    topic,
+                                    element.partition(),
+                                    Duration::from_secs(10),
+                                )?
+                                .1
+                        }
+                    };
+                    out.push((element.partition(), offset));
+                }
+                Ok(out)
+            }
         }
-        let list = match from {
-            ReplayFrom::Time(_) => consumer
-                .offsets_for_times(list, Duration::from_secs(10))
-                .context("cannot look up offsets for the time")?,
-            ReplayFrom::Offset(_) => list,
-        };
-        consumer
-            .commit(&list, CommitMode::Sync)
-            .context("cannot commit the new offsets (is the group still running?)")?;
-        Ok(())
     }
 }
 
@@ -318,4 +368,38 @@ pub enum ReplayFrom {
     Time(Millis),
     /// This offset (Kafka) or outbox position (embedded).
     Offset(i64),
+}
+
+/// Assigns every partition of `topic`, each from the consumer's stored position (or the start);
+/// returns the next offset expected on each partition that has a stored position.
+async fn assign_from_inbox(
+    stream: &StreamConsumer,
+    topic: &str,
+    consumer: &Consumer,
+) -> anyhow::Result<std::collections::HashMap<i32, i64>> {
+    let metadata = stream
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .context("cannot read the topic's partitions")?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    anyhow::ensure!(
+        !partitions.is_empty(),
+        "topic {topic} has no partitions yet"
+    );
+    let stored = consumer.inbox.offsets(&consumer.name, topic).await?;
+    let mut list = TopicPartitionList::new();
+    for p in partitions {
+        let offset = stored
+            .get(&p)
+            .map(|o| Offset::Offset(*o))
+            .unwrap_or(Offset::Beginning);
+        list.add_partition_offset(topic, p, offset)?;
+    }
+    stream
+        .assign(&list)
+        .context("cannot assign the partitions")?;
+    Ok(stored)
 }

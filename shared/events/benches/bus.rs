@@ -1,0 +1,148 @@
+//! `just bench`: events per second through outbox → transport → consumer, and the p50/p99 of
+//! commit-to-handle latency, for the embedded bus and (with `KAFKA_BROKERS`) Kafka. Producers
+//! append in transactions of 100 events; the consumer records each event as processed in its
+//! own store (SQLite), as every real consumer does. Prints figures, never fails on a time.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use crm_core::config::Config;
+use crm_core::storage::{Database, Migrations};
+use crm_events::consumer::{Handler, Inbox, RetryPolicy, Tx};
+use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
+use crm_proto::crm::iam::events::v1::UserRoleChanged;
+
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("tests/fixtures/sqlite"),
+    postgres: sqlx::migrate!("tests/fixtures/postgres"),
+};
+
+const EVENTS: usize = 20_000;
+const PER_TX: usize = 100;
+
+struct Clock {
+    latencies: Mutex<Vec<Duration>>,
+    last: Mutex<Option<Instant>>,
+}
+
+#[async_trait]
+impl Handler for Clock {
+    fn wants(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn handle(&self, event: &Envelope, _: &mut Tx) -> anyhow::Result<()> {
+        let committed = event.time;
+        let now = chrono::Utc::now().timestamp_millis();
+        self.latencies
+            .lock()
+            .unwrap()
+            .push(Duration::from_millis((now - committed).max(0) as u64));
+        *self.last.lock().unwrap() = Some(Instant::now());
+        Ok(())
+    }
+}
+
+async fn run(name: &str, kafka: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let producer = Database::open(&config, "producer").await.unwrap();
+    producer.migrate("producer", &MIGRATIONS).await.unwrap();
+    let consumer_db = Database::open(&config, "consumer").await.unwrap();
+    consumer_db.migrate("consumer", &MIGRATIONS).await.unwrap();
+    let topic = format!("crm.bench{}.events.v1", uuid::Uuid::now_v7().simple());
+    let settings = BusSettings {
+        poll: Duration::from_millis(5),
+        retention: Duration::from_secs(3600),
+    };
+    let bus = match kafka {
+        Some(brokers) => {
+            let k = crm_events::kafka::Kafka::new(brokers).unwrap();
+            k.ensure_topics(&[&topic], 3, 1).await.unwrap();
+            EventBus::Kafka(k, settings)
+        }
+        None => EventBus::embedded(settings),
+    };
+    let log = OutboxLog::new(producer.clone(), "", &topic);
+    let clock = Arc::new(Clock {
+        latencies: Mutex::new(Vec::new()),
+        last: Mutex::new(None),
+    });
+    let consumer = Consumer {
+        name: format!("bench-{topic}"),
+        handler: clock.clone(),
+        inbox: Inbox::new(consumer_db.clone(), ""),
+        policy: RetryPolicy::default(),
+    };
+    let source = if kafka.is_some() {
+        Source::Topic(topic.clone())
+    } else {
+        Source::Outbox(log.clone())
+    };
+    let relay = bus.start_relay(log.clone());
+    let task = bus.subscribe(source, consumer).unwrap();
+
+    let Database::Sqlite(pool) = &producer else {
+        unreachable!()
+    };
+    let started = Instant::now();
+    for batch in 0..EVENTS / PER_TX {
+        let mut tx = pool.begin().await.unwrap();
+        for n in 0..PER_TX {
+            let event = UserRoleChanged {
+                user_id: format!("{batch}-{n}"),
+                ..Default::default()
+            };
+            let envelope = Envelope::new(
+                "crm.bench",
+                "tenant",
+                format!("agg{}", n % 16),
+                &event,
+                &Causation::default(),
+            );
+            crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let appended = started.elapsed();
+    while clock.latencies.lock().unwrap().len() < EVENTS {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = clock.last.lock().unwrap().unwrap() - started;
+    relay.abort();
+    task.abort();
+    let mut latencies = clock.latencies.lock().unwrap().clone();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "{name:<9} {:>9.0} events/s end to end ({EVENTS} events; appending alone {:.0}/s)   commit→handle p50 {:?}  p99 {:?}  max {:?}",
+        EVENTS as f64 / elapsed.as_secs_f64(),
+        EVENTS as f64 / appended.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        latencies.last().unwrap()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!("event bus benchmark (goals: >= 10000 events/s, p99 <= 200 ms)");
+        run("embedded", None).await;
+        match std::env::var("KAFKA_BROKERS") {
+            Ok(brokers) => run("kafka", Some(&brokers)).await,
+            Err(_) => println!(
+                "kafka     skipped: set KAFKA_BROKERS (just kafka-up starts a local broker)"
+            ),
+        }
+    });
+}
