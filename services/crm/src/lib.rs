@@ -280,7 +280,16 @@ async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
         )
         .await
         .context("cannot start the Kafka transport (kafka.brokers / KAFKA_BROKERS)"),
-        None => Ok(crm_events::EventBus::embedded(settings)),
+        None => {
+            if config.database.url.is_some() {
+                // The embedded bus reads outboxes by position, which is commit order only with
+                // SQLite's single writer; concurrent PostgreSQL commits can land out of order.
+                tracing::warn!(
+                    "PostgreSQL without Kafka: set kafka.brokers (KAFKA_BROKERS); the embedded bus is meant for SQLite"
+                );
+            }
+            Ok(crm_events::EventBus::embedded(settings))
+        }
     }
 }
 

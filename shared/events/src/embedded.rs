@@ -22,9 +22,9 @@ pub fn spawn_relay(log: OutboxLog, retention: Duration, poll: Duration) -> JoinH
         loop {
             match log.pending(BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
-                    let last = batch.last().expect("not empty").seq;
+                    let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
                     if let Err(e) = log
-                        .mark_published(last, chrono::Utc::now().timestamp_millis())
+                        .mark_published(&seqs, chrono::Utc::now().timestamp_millis())
                         .await
                     {
                         tracing::warn!(topic = log.topic(), error = %e, "could not mark events published; retrying");

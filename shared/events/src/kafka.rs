@@ -159,20 +159,20 @@ impl Kafka {
                     .iter()
                     .map(|e| kafka.publish(log.topic(), &e.envelope, &[]));
                 let results = futures::future::join_all(sends).await;
-                let mut published = None;
+                let mut published = Vec::new();
                 let mut failure = None;
                 for (event, result) in batch.iter().zip(results) {
                     match result {
-                        Ok(()) if failure.is_none() => published = Some(event.seq),
+                        Ok(()) if failure.is_none() => published.push(event.seq),
                         Ok(()) => {}
                         Err(e) => {
                             failure.get_or_insert(e);
                         }
                     }
                 }
-                if let Some(seq) = published
+                if !published.is_empty()
                     && let Err(e) = log
-                        .mark_published(seq, chrono::Utc::now().timestamp_millis())
+                        .mark_published(&published, chrono::Utc::now().timestamp_millis())
                         .await
                 {
                     // Republished after a restart and deduplicated by consumers.
@@ -208,16 +208,18 @@ impl Kafka {
             .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
         let (kafka, topic) = (self.clone(), topic.to_owned());
         Ok(tokio::spawn(async move {
-            let mut expected = loop {
+            let resume = loop {
                 match assign_from_inbox(&stream, &topic, &consumer).await {
-                    Ok(expected) => break expected,
+                    Ok(resume) => break resume,
                     Err(e) => {
                         tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "cannot assign partitions; retrying");
                         tokio::time::sleep(poll * 20).await;
                     }
                 }
             };
-            // Gaps already gone back for: one seen again is real (retention) and accepted.
+            // The next offset expected per partition, and the gaps already gone back for (one seen
+            // again is real, e.g. retention, and accepted).
+            let mut expected: std::collections::HashMap<i32, i64> = Default::default();
             let mut retried: std::collections::HashSet<(i32, i64)> = Default::default();
             loop {
                 if let Err(e) = crate::redrive(&consumer, &topic).await {
@@ -233,6 +235,11 @@ impl Kafka {
                     Ok(Ok(message)) => message,
                 };
                 let (partition, offset) = (message.partition(), message.offset());
+                if resume.get(&partition).is_some_and(|&next| offset < next) {
+                    // Handled before the restart (its position is stored with its effect).
+                    expected.insert(partition, offset + 1);
+                    continue;
+                }
                 // Our topics are neither compacted nor transactional, so a partition's offsets
                 // are contiguous and a jump means the fetch skipped records. Some brokers cannot
                 // start a fetch inside a record batch (they answer with the next batch), so go
@@ -370,8 +377,11 @@ pub enum ReplayFrom {
     Offset(i64),
 }
 
-/// Assigns every partition of `topic`, each from the consumer's stored position (or the start);
-/// returns the next offset expected on each partition that has a stored position.
+/// Assigns every partition of `topic` from its start, and returns the consumer's stored
+/// positions: records below them were handled and are passed over without touching the store.
+/// (Seeking straight to a stored position would be cheaper, but some brokers cannot start a
+/// fetch inside a record batch and silently skip to the next batch; reading from the start is
+/// correct on every broker, at the cost of re-reading retained records after a restart.)
 async fn assign_from_inbox(
     stream: &StreamConsumer,
     topic: &str,
@@ -392,11 +402,7 @@ async fn assign_from_inbox(
     let stored = consumer.inbox.offsets(&consumer.name, topic).await?;
     let mut list = TopicPartitionList::new();
     for p in partitions {
-        let offset = stored
-            .get(&p)
-            .map(|o| Offset::Offset(*o))
-            .unwrap_or(Offset::Beginning);
-        list.add_partition_offset(topic, p, offset)?;
+        list.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     stream
         .assign(&list)

@@ -197,16 +197,19 @@ impl OutboxLog {
         })
     }
 
-    /// Marks every event up to `seq` published.
-    pub async fn mark_published(&self, up_to_seq: i64, at: Millis) -> Result<(), sqlx::Error> {
+    /// Marks exactly these events published. (Not "everything up to the last one": on
+    /// PostgreSQL a transaction that committed late can hold a lower `seq` that was never sent.)
+    pub async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), sqlx::Error> {
         on_conn!(self, |conn| {
-            sqlx::query(
-                "update outbox set published_at = $2 where seq <= $1 and published_at is null",
-            )
-            .bind(up_to_seq)
-            .bind(at)
-            .execute(conn)
-            .await?;
+            for seq in seqs {
+                sqlx::query(
+                    "update outbox set published_at = $2 where seq = $1 and published_at is null",
+                )
+                .bind(seq)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
             Ok(())
         })
     }
