@@ -44,7 +44,71 @@ impl Handler for Clock {
     }
 }
 
+/// Steady load below capacity: `rate` events/s for `seconds`, one event per transaction.
+const STEADY_RATE: usize = 1000;
+const STEADY_SECONDS: usize = 5;
+
 async fn run(name: &str, kafka: Option<&str>) {
+    throughput(name, kafka).await;
+    steady(name, kafka).await;
+}
+
+async fn steady(name: &str, kafka: Option<&str>) {
+    let (bus, producer, log, clock, _dir, consumer, source) = setup(kafka).await;
+    let relay = bus.start_relay(log);
+    let task = bus.subscribe(source, consumer).unwrap();
+    let Database::Sqlite(pool) = &producer else {
+        unreachable!()
+    };
+    let total = STEADY_RATE * STEADY_SECONDS;
+    let started = Instant::now();
+    for n in 0..total {
+        let due = started + Duration::from_secs_f64(n as f64 / STEADY_RATE as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let event = UserRoleChanged {
+            user_id: n.to_string(),
+            ..Default::default()
+        };
+        let envelope = Envelope::new(
+            "crm.bench",
+            "tenant",
+            format!("agg{}", n % 16),
+            &event,
+            &Causation::default(),
+        );
+        let mut tx = pool.begin().await.unwrap();
+        crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    while clock.latencies.lock().unwrap().len() < total {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.abort();
+    task.abort();
+    let mut latencies = clock.latencies.lock().unwrap().clone();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "{name:<9} steady {STEADY_RATE} events/s for {STEADY_SECONDS} s: commit→handle p50 {:?}  p99 {:?}  max {:?}",
+        pct(0.50),
+        pct(0.99),
+        latencies.last().unwrap()
+    );
+}
+
+type Setup = (
+    EventBus,
+    Database,
+    OutboxLog,
+    Arc<Clock>,
+    tempfile::TempDir,
+    Consumer,
+    Source,
+);
+
+async fn setup(kafka: Option<&str>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().to_owned(),
@@ -75,14 +139,19 @@ async fn run(name: &str, kafka: Option<&str>) {
     let consumer = Consumer {
         name: format!("bench-{topic}"),
         handler: clock.clone(),
-        inbox: Inbox::new(consumer_db.clone(), ""),
+        inbox: Inbox::new(consumer_db, ""),
         policy: RetryPolicy::default(),
     };
     let source = if kafka.is_some() {
-        Source::Topic(topic.clone())
+        Source::Topic(topic)
     } else {
         Source::Outbox(log.clone())
     };
+    (bus, producer, log, clock, dir, consumer, source)
+}
+
+async fn throughput(name: &str, kafka: Option<&str>) {
+    let (bus, producer, log, clock, _dir, consumer, source) = setup(kafka).await;
     let relay = bus.start_relay(log.clone());
     let task = bus.subscribe(source, consumer).unwrap();
 
@@ -121,7 +190,7 @@ async fn run(name: &str, kafka: Option<&str>) {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     println!(
-        "{name:<9} {:>9.0} events/s end to end ({EVENTS} events; appending alone {:.0}/s)   commit→handle p50 {:?}  p99 {:?}  max {:?}",
+        "{name:<9} burst  {:>9.0} events/s end to end ({EVENTS} events; appending alone {:.0}/s)   commit→handle p50 {:?}  p99 {:?}  max {:?}",
         EVENTS as f64 / elapsed.as_secs_f64(),
         EVENTS as f64 / appended.as_secs_f64(),
         pct(0.50),

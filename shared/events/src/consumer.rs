@@ -344,6 +344,68 @@ impl Inbox {
         })
     }
 
+    /// Handles a batch in one transaction (each event checked, handled and recorded as in
+    /// [`Inbox::process_at`]). Any handler error rolls the whole batch back and is returned: the
+    /// caller then delivers the events one by one, with retries and parking.
+    pub async fn process_batch(
+        &self,
+        consumer: &str,
+        handler: &dyn Handler,
+        events: &[(&Envelope, Option<Position<'_>>)],
+    ) -> Result<Vec<Delivery>, ProcessError> {
+        let Some((first, _)) = events.first() else {
+            return Ok(Vec::new());
+        };
+        with_tx!(self, &first.tenant_id, |tx| {
+            let mut outcomes = Vec::with_capacity(events.len());
+            for (event, position) in events {
+                if let Tx::Postgres(pg) = &mut tx {
+                    sqlx::query("select set_config('app.tenant_id', $1, true)")
+                        .bind(&event.tenant_id)
+                        .execute(&mut **pg)
+                        .await?;
+                }
+                let outcome = if !handler.wants(&event.event_type) {
+                    Delivery::Skipped
+                } else {
+                    let seen: Option<i64> = on_tx!(&mut tx, |conn| {
+                        sqlx::query_scalar(
+                            "select 1 from processed_events where consumer = $1 and event_id = $2",
+                        )
+                        .bind(consumer)
+                        .bind(event.id.to_string())
+                        .fetch_optional(conn)
+                        .await?
+                    });
+                    if seen.is_some() {
+                        Delivery::Duplicate
+                    } else {
+                        handler
+                            .handle(event, &mut tx)
+                            .await
+                            .map_err(ProcessError::Handler)?;
+                        on_tx!(&mut tx, |conn| {
+                            sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)")
+                                .bind(consumer)
+                                .bind(event.id.to_string())
+                                .bind(now())
+                                .execute(conn)
+                                .await
+                                .map(drop)?
+                        });
+                        Delivery::Handled
+                    }
+                };
+                if let Some(position) = position {
+                    on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
+                }
+                outcomes.push(outcome);
+            }
+            commit!(tx);
+            Ok(outcomes)
+        })
+    }
+
     /// Parks an event that failed every attempt.
     pub async fn park(
         &self,
@@ -522,6 +584,31 @@ impl Inbox {
                 Tx::Postgres(tx) => tx.commit().await,
             }
         })
+    }
+}
+
+/// Delivers a batch in one transaction when every handler succeeds, else one by one (with
+/// retries and parking). Store failures are returned; nothing is lost by retrying the batch.
+pub async fn deliver_batch(
+    consumer: &Consumer,
+    topic: &str,
+    events: &[(&Envelope, Option<Position<'_>>)],
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    match consumer
+        .inbox
+        .process_batch(&consumer.name, consumer.handler.as_ref(), events)
+        .await
+    {
+        Ok(outcomes) => Ok(outcomes),
+        Err(ProcessError::Store(e)) => Err(e),
+        Err(ProcessError::Handler(_)) => {
+            // One event of the batch failed: take them one at a time, with retries and parking.
+            let mut outcomes = Vec::with_capacity(events.len());
+            for (event, position) in events {
+                outcomes.push(deliver_at(consumer, topic, event, *position).await?);
+            }
+            Ok(outcomes)
+        }
     }
 }
 

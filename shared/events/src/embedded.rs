@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::consumer::{Consumer, Delivery, deliver};
+use crate::consumer::{Consumer, deliver_batch};
 use crate::outbox::OutboxLog;
 
 /// Events read per round.
-const BATCH: i64 = 256;
+const BATCH: i64 = 1000;
 
 /// Marks the outbox's events published as soon as they are committed (the log is the table),
 /// and prunes old ones every hour.
@@ -81,25 +81,16 @@ pub fn spawn_consumer(log: OutboxLog, consumer: Consumer, poll: Duration) -> Joi
                 tokio::time::sleep(poll).await;
                 continue;
             }
-            let mut passed = None;
-            for event in &batch {
-                match deliver(&consumer, log.topic(), &event.envelope).await {
-                    Ok(
-                        Delivery::Parked { .. }
-                        | Delivery::Handled
-                        | Delivery::Duplicate
-                        | Delivery::Skipped,
-                    ) => {
-                        passed = Some(event.seq);
-                    }
-                    Err(e) => {
-                        // The consumer's store failed: stop here and come back to this event.
-                        tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
-                        tokio::time::sleep(poll * 10).await;
-                        break;
-                    }
+            let events: Vec<_> = batch.iter().map(|e| (&e.envelope, None)).collect();
+            let passed = match deliver_batch(&consumer, log.topic(), &events).await {
+                Ok(_) => batch.last().map(|e| e.seq),
+                Err(e) => {
+                    // The consumer's store failed: the batch comes again.
+                    tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
+                    tokio::time::sleep(poll * 10).await;
+                    None
                 }
-            }
+            };
             if let Some(seq) = passed
                 && let Err(e) = log.set_cursor(&consumer.name, seq).await
             {

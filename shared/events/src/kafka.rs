@@ -17,7 +17,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
-use crate::consumer::{Consumer, Delivery, Position, deliver_at};
+use crate::consumer::{Consumer, Delivery, Position, deliver_batch};
 use crate::envelope::{Envelope, Millis, dlq_topic};
 use crate::outbox::OutboxLog;
 
@@ -204,6 +204,9 @@ impl Kafka {
             .set("group.id", &consumer.name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // A fetch waits at most this long for new records: it bounds commit-to-handle
+            // latency when traffic is light (librdkafka's default is 500 ms).
+            .set("fetch.wait.max.ms", "25")
             .create()
             .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
         let (kafka, topic) = (self.clone(), topic.to_owned());
@@ -225,7 +228,7 @@ impl Kafka {
                 if let Err(e) = crate::redrive(&consumer, &topic).await {
                     tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
                 }
-                let message = match tokio::time::timeout(poll * 10, stream.recv()).await {
+                let first = match tokio::time::timeout(poll * 10, stream.recv()).await {
                     Err(_) => continue,
                     Ok(Err(e)) => {
                         tracing::warn!(consumer = %consumer.name, error = %e, "Kafka receive failed; retrying");
@@ -234,78 +237,111 @@ impl Kafka {
                     }
                     Ok(Ok(message)) => message,
                 };
-                let (partition, offset) = (message.partition(), message.offset());
-                if resume.get(&partition).is_some_and(|&next| offset < next) {
-                    // Handled before the restart (its position is stored with its effect).
-                    expected.insert(partition, offset + 1);
-                    continue;
-                }
-                // Our topics are neither compacted nor transactional, so a partition's offsets
-                // are contiguous and a jump means the fetch skipped records. Some brokers cannot
-                // start a fetch inside a record batch (they answer with the next batch), so go
-                // back to the partition's start: handled records come again as duplicates.
-                if let Some(&next) = expected.get(&partition)
-                    && offset > next
-                    && retried.insert((partition, next))
-                {
-                    tracing::warn!(consumer = %consumer.name, partition, expected = next, got = offset, "records were skipped by the fetch; re-reading the partition");
-                    if let Err(e) = stream.seek(
-                        &topic,
-                        partition,
-                        Offset::Beginning,
-                        Duration::from_secs(10),
-                    ) {
-                        tracing::warn!(consumer = %consumer.name, error = %e, "could not seek back");
-                    }
-                    expected.remove(&partition);
-                    continue;
-                }
-                expected.insert(partition, offset + 1);
-                let position = Position {
-                    topic: &topic,
-                    partition,
-                    offset,
-                };
-                let headers: Vec<(&str, &[u8])> = message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .filter_map(|h| h.value.map(|v| (h.key, v)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                match Envelope::from_headers(
-                    headers,
-                    message.payload().unwrap_or_default().to_vec(),
-                ) {
-                    None => {
-                        tracing::error!(consumer = %consumer.name, offset = message.offset(), "a record without CloudEvents headers; skipping it")
-                    }
-                    Some(event) => loop {
-                        match deliver_at(&consumer, &topic, &event, Some(position)).await {
-                            Ok(Delivery::Parked { error, attempts }) => {
-                                let extra = [
-                                    ("dlq_error", error),
-                                    ("dlq_attempts", attempts.to_string()),
-                                    ("dlq_consumer", consumer.name.clone()),
-                                ];
-                                if let Err(e) =
-                                    kafka.publish(&dlq_topic(&topic), &event, &extra).await
-                                {
-                                    tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "could not copy a parked event to the DLQ topic (it is in dead_letters)");
-                                }
-                                break;
-                            }
-                            Ok(_) => break,
-                            Err(e) => {
-                                tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
-                                tokio::time::sleep(poll * 10).await;
+                // Take what is ready now (up to BATCH records) and handle it in one transaction.
+                let mut batch = Vec::new();
+                let mut next = Some(first);
+                while let Some(message) = next.take() {
+                    let (partition, offset) = (message.partition(), message.offset());
+                    let keep = if resume.get(&partition).is_some_and(|&n| offset < n) {
+                        // Handled before the restart (its position is stored with its effect).
+                        expected.insert(partition, offset + 1);
+                        false
+                    } else if let Some(&n) = expected.get(&partition)
+                        && offset > n
+                        && retried.insert((partition, n))
+                    {
+                        // Our topics are neither compacted nor transactional, so offsets are
+                        // contiguous and a jump means the fetch skipped records. Some brokers
+                        // cannot start a fetch inside a record batch, so re-read the partition
+                        // from its start: handled records come again as duplicates.
+                        tracing::warn!(consumer = %consumer.name, partition, expected = n, got = offset, "records were skipped by the fetch; re-reading the partition");
+                        if let Err(e) = stream.seek(
+                            &topic,
+                            partition,
+                            Offset::Beginning,
+                            Duration::from_secs(10),
+                        ) {
+                            tracing::warn!(consumer = %consumer.name, error = %e, "could not seek back");
+                        }
+                        expected.remove(&partition);
+                        break;
+                    } else {
+                        expected.insert(partition, offset + 1);
+                        true
+                    };
+                    if keep {
+                        let headers: Vec<(&str, &[u8])> = message
+                            .headers()
+                            .map(|h| {
+                                h.iter()
+                                    .filter_map(|h| h.value.map(|v| (h.key, v)))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        match Envelope::from_headers(
+                            headers,
+                            message.payload().unwrap_or_default().to_vec(),
+                        ) {
+                            Some(event) => batch.push((partition, offset, event)),
+                            None => {
+                                tracing::error!(consumer = %consumer.name, partition, offset, "a record without CloudEvents headers; skipping it")
                             }
                         }
-                    },
+                    }
+                    if batch.len() < BATCH as usize
+                        && let Ok(Ok(message)) =
+                            tokio::time::timeout(Duration::ZERO, stream.recv()).await
+                    {
+                        next = Some(message);
+                    }
                 }
-                // Informational: the position that counts is the one stored with the effect.
-                let _ = stream.commit_message(&message, CommitMode::Async);
+                if batch.is_empty() {
+                    continue;
+                }
+                let events: Vec<(&Envelope, Option<Position<'_>>)> = batch
+                    .iter()
+                    .map(|(partition, offset, e)| {
+                        (
+                            e,
+                            Some(Position {
+                                topic: &topic,
+                                partition: *partition,
+                                offset: *offset,
+                            }),
+                        )
+                    })
+                    .collect();
+                let outcomes = loop {
+                    match deliver_batch(&consumer, &topic, &events).await {
+                        Ok(outcomes) => break outcomes,
+                        Err(e) => {
+                            tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
+                            tokio::time::sleep(poll * 10).await;
+                        }
+                    }
+                };
+                for ((_, _, event), outcome) in batch.iter().zip(outcomes) {
+                    if let Delivery::Parked { error, attempts } = outcome {
+                        let extra = [
+                            ("dlq_error", error),
+                            ("dlq_attempts", attempts.to_string()),
+                            ("dlq_consumer", consumer.name.clone()),
+                        ];
+                        if let Err(e) = kafka.publish(&dlq_topic(&topic), event, &extra).await {
+                            tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "could not copy a parked event to the DLQ topic (it is in dead_letters)");
+                        }
+                    }
+                }
+                // Informational (lag tools): the position that counts is stored with the effect.
+                let mut last: std::collections::HashMap<i32, i64> = Default::default();
+                for (partition, offset, _) in &batch {
+                    last.insert(*partition, *offset + 1);
+                }
+                let mut commit = TopicPartitionList::new();
+                for (partition, next) in last {
+                    let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(next));
+                }
+                let _ = stream.commit(&commit, CommitMode::Async);
             }
         }))
     }
