@@ -48,18 +48,19 @@ pub async fn build(config: &Config, db: &Database) -> anyhow::Result<Iam> {
             Arc::new(PgIamStore::new(pool.clone(), &config.database.app_role))
         }
     };
-    let throttle: Arc<dyn LoginThrottle> =
-        match &config.redis.url {
-            Some(url) => Arc::new(RedisThrottle::connect(url.expose()).await.with_context(
-                || {
+    let throttle: Arc<dyn LoginThrottle> = match &config.redis.url {
+        Some(url) => Arc::new(
+            RedisThrottle::connect(url.expose(), &config.iam.throttle_key_prefix)
+                .await
+                .with_context(|| {
                     format!(
                         "cannot connect to Redis at {} (redis.url / REDIS_URL)",
                         url.redacted()
                     )
-                },
-            )?),
-            None => Arc::new(MemoryThrottle::new()),
-        };
+                })?,
+        ),
+        None => Arc::new(MemoryThrottle::new()),
+    };
     let concurrency = match config.iam.hash_concurrency {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())

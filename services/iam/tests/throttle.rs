@@ -98,7 +98,7 @@ async fn redis() -> Option<RedisThrottle> {
         return None;
     };
     Some(
-        RedisThrottle::connect(&url)
+        RedisThrottle::connect(&url, "crm:test:login:")
             .await
             .expect("REDIS_URL is set but Redis is unreachable"),
     )

@@ -196,6 +196,8 @@ pub struct IamConfig {
     pub lockout_seconds: u64,
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
     pub hash_concurrency: usize,
+    /// Prefix of the login throttle's keys in Redis.
+    pub throttle_key_prefix: String,
 }
 
 impl Default for IamConfig {
@@ -210,6 +212,7 @@ impl Default for IamConfig {
             failure_window_seconds: 15 * 60,
             lockout_seconds: 15 * 60,
             hash_concurrency: 0,
+            throttle_key_prefix: "crm:iam:login:".into(),
         }
     }
 }

@@ -80,19 +80,24 @@ impl LoginThrottle for MemoryThrottle {
     }
 }
 
-/// The Redis throttle: `crm:iam:login:fail:<key>` counts failures in a window,
-/// `crm:iam:login:lock:<key>` exists while locked out.
+/// The Redis throttle: `<prefix>fail:<key>` counts failures in a window, `<prefix>lock:<key>`
+/// exists while locked out. The prefix (`iam.throttle_key_prefix`) keeps deployments that share
+/// a Redis apart.
 #[derive(Clone)]
 pub struct RedisThrottle {
     redis: ConnectionManager,
+    prefix: String,
 }
 
 impl RedisThrottle {
-    /// Connects to `url`.
-    pub async fn connect(url: &str) -> anyhow::Result<RedisThrottle> {
+    /// Connects to `url`; every key starts with `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<RedisThrottle> {
         let client = redis::Client::open(url)?;
         let redis = ConnectionManager::new(client).await?;
-        Ok(RedisThrottle { redis })
+        Ok(RedisThrottle {
+            redis,
+            prefix: prefix.to_owned(),
+        })
     }
 }
 
@@ -108,7 +113,7 @@ impl LoginThrottle for RedisThrottle {
     async fn locked_for(&self, key: &str) -> Result<Option<Duration>> {
         let mut redis = self.redis.clone();
         let ttl: i64 = redis
-            .pttl(format!("crm:iam:login:lock:{key}"))
+            .pttl(format!("{}lock:{key}", self.prefix))
             .await
             .map_err(unavailable)?;
         Ok((ttl > 0).then(|| Duration::from_millis(ttl as u64)))
@@ -122,7 +127,7 @@ impl LoginThrottle for RedisThrottle {
         lockout: Duration,
     ) -> Result<Option<Duration>> {
         let mut redis = self.redis.clone();
-        let fail = format!("crm:iam:login:fail:{key}");
+        let fail = format!("{}fail:{key}", self.prefix);
         let (failures,): (u32,) = redis::pipe()
             .atomic()
             .incr(&fail, 1)
@@ -140,7 +145,7 @@ impl LoginThrottle for RedisThrottle {
         let _: () = redis::pipe()
             .atomic()
             .cmd("SET")
-            .arg(format!("crm:iam:login:lock:{key}"))
+            .arg(format!("{}lock:{key}", self.prefix))
             .arg(1)
             .arg("PX")
             .arg(lockout.as_millis() as u64)
@@ -156,7 +161,7 @@ impl LoginThrottle for RedisThrottle {
     async fn reset(&self, key: &str) -> Result<()> {
         let mut redis = self.redis.clone();
         let _: () = redis
-            .del(format!("crm:iam:login:fail:{key}"))
+            .del(format!("{}fail:{key}", self.prefix))
             .await
             .map_err(unavailable)?;
         Ok(())
