@@ -1211,18 +1211,24 @@ async fn another_tenants_ids_are_not_found_on_every_read_and_write() {
 async fn changes_write_their_events_to_the_outbox_in_the_same_store() {
     let server = spawn().await;
     let owner = register(&server, "Kilang", "siti@kilang.example").await;
+    // A traced request: its events carry the caller's traceparent and correlation id.
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let ali = invite(&server, &owner, "ali@kilang.example", &["viewer"]).await;
     let mut users = UserServiceClient::new(server.channel.clone());
-    users
-        .assign_role(authorized(
-            AssignRoleRequest {
-                user_id: ali.id.clone(),
-                role: "sales_rep".into(),
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap();
+    let mut traced = authorized(
+        AssignRoleRequest {
+            user_id: ali.id.clone(),
+            role: "sales_rep".into(),
+        },
+        &owner.access,
+    );
+    traced
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    traced
+        .metadata_mut()
+        .insert("x-correlation-id", "batik-trace-1".parse().unwrap());
+    users.assign_role(traced).await.unwrap();
 
     let pool = crm_core::storage::open_sqlite(&server.data_dir.join("iam.db"))
         .await
@@ -1257,6 +1263,13 @@ async fn changes_write_their_events_to_the_outbox_in_the_same_store() {
     assert_eq!(changed.roles_added, ["sales_rep"]);
     assert_eq!(changed.roles, ["sales_rep", "viewer"]);
     assert_eq!(rows[3].1, ali.id, "keyed by the aggregate");
+    let (trace, correlation): (Option<String>, Option<String>) =
+        sqlx::query_as("select traceparent, correlation_id from outbox order by seq desc limit 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(trace.as_deref(), Some(traceparent));
+    assert_eq!(correlation.as_deref(), Some("batik-trace-1"));
 }
 
 /// The same journey against PostgreSQL + Redis with keys from configuration, when both URLs are

@@ -147,7 +147,7 @@ async fn tenants_are_found_by_slug_or_id_and_slugs_are_unique(store: &dyn IamSto
         t.id.to_string(),
         &TenantCreated::default(),
         1_000,
-        None,
+        Default::default(),
     );
     store
         .create_tenant(

@@ -122,6 +122,8 @@ pub struct RequestContext {
     /// The caller; `None` on the few methods open without a token (Login, Register, health,
     /// reflection).
     pub principal: Option<Principal>,
+    /// The caller's W3C `traceparent`, if it sent one; events caused by the request carry it.
+    pub traceparent: Option<String>,
 }
 
 impl RequestContext {

@@ -150,9 +150,16 @@ where
                     span.record("tenant_id", tracing::field::display(p.tenant_id));
                     span.record("user_id", tracing::field::display(p.user_id));
                 }
+                let traceparent = request
+                    .headers()
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+                    .map(str::to_owned);
                 request.extensions_mut().insert(RequestContext {
                     correlation_id,
                     principal,
+                    traceparent,
                 });
                 // The clone is ready only if polled; swap so the ready one serves this call.
                 let clone = self.inner.clone();

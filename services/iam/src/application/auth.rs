@@ -428,7 +428,7 @@ pub(crate) fn tenant_created(
         tenant.id.to_string(),
         &event,
         tenant.created_at,
-        origin.correlation_id.clone(),
+        origin.causation(),
     )
 }
 
@@ -453,7 +453,7 @@ pub(crate) fn user_created(
         user.id.to_string(),
         &event,
         user.created_at,
-        origin.correlation_id.clone(),
+        origin.causation(),
     )
 }
 

@@ -103,9 +103,8 @@ impl Iam {
         };
         let tenant = Tenant::new(name, slug, now());
         let origin = Origin {
-            correlation_id: None,
-            client_address: None,
             user_agent: Some("crm cli".into()),
+            ..Origin::default()
         };
         let audit = AuditEntry::new(
             tenant.id,

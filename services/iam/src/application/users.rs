@@ -339,7 +339,7 @@ impl Iam {
                 user.id.to_string(),
                 &event,
                 user.updated_at,
-                caller.origin.correlation_id.clone(),
+                caller.origin.causation(),
             )],
             audit: vec![
                 AuditEntry::new(

@@ -81,6 +81,19 @@ pub struct Origin {
     pub user_agent: Option<String>,
     /// Correlation id.
     pub correlation_id: Option<String>,
+    /// The request's W3C `traceparent`, passed on to the events it causes.
+    pub traceparent: Option<String>,
+}
+
+impl Origin {
+    /// What events caused by this request carry.
+    pub fn causation(&self) -> crm_events::Causation {
+        crm_events::Causation {
+            correlation_id: self.correlation_id.clone(),
+            causation_id: None,
+            traceparent: self.traceparent.clone(),
+        }
+    }
 }
 
 /// One audit entry.

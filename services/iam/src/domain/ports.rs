@@ -32,12 +32,8 @@ impl OutboxEvent {
         aggregate_id: String,
         event: &M,
         occurred_at: Millis,
-        correlation_id: Option<String>,
+        causation: crm_events::Causation,
     ) -> OutboxEvent {
-        let causation = crm_events::Causation {
-            correlation_id,
-            ..Default::default()
-        };
         let mut envelope =
             crm_events::Envelope::new("crm.iam", tenant_id, aggregate_id, event, &causation);
         envelope.time = occurred_at;

@@ -768,6 +768,7 @@ fn audit_from_row(
             client_address,
             user_agent,
             correlation_id,
+            traceparent: None,
         },
         details: serde_json::from_str(&details).map_err(|e| corrupt("audit_events.details", e))?,
         created_at,

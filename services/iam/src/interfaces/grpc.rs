@@ -43,6 +43,7 @@ fn origin<T>(request: &Request<T>) -> Origin {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         correlation_id: context.map(|c| c.correlation_id.clone()),
+        traceparent: context.and_then(|c| c.traceparent.clone()),
     }
 }
 
