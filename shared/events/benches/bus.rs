@@ -13,10 +13,23 @@ use crm_events::consumer::{Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
 
-static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("tests/fixtures/sqlite"),
-    postgres: sqlx::migrate!("tests/fixtures/postgres"),
+/// A context's store (its outbox and event tables), as IAM's migrations make it.
+static CONTEXT: Migrations = Migrations {
+    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
+    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
 };
+
+/// The test consumer's own table, migrated apart (its own migration history table would clash).
+async fn create_effects(db: &Database) {
+    let Database::Sqlite(pool) = db else {
+        unreachable!("the test stores are SQLite")
+    };
+    let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(pool)
+        .await
+        .unwrap();
+}
 
 const EVENTS: usize = 20_000;
 const PER_TX: usize = 100;
@@ -115,9 +128,10 @@ async fn setup(kafka: Option<&str>) -> Setup {
         ..Config::default()
     };
     let producer = Database::open(&config, "producer").await.unwrap();
-    producer.migrate("producer", &MIGRATIONS).await.unwrap();
+    producer.migrate("producer", &CONTEXT).await.unwrap();
     let consumer_db = Database::open(&config, "consumer").await.unwrap();
-    consumer_db.migrate("consumer", &MIGRATIONS).await.unwrap();
+    consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
+    create_effects(&consumer_db).await;
     let topic = format!("crm.bench{}.events.v1", uuid::Uuid::now_v7().simple());
     let settings = BusSettings {
         poll: Duration::from_millis(5),

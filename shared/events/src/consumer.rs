@@ -300,48 +300,10 @@ impl Inbox {
         event: &Envelope,
         position: Option<Position<'_>>,
     ) -> Result<Delivery, ProcessError> {
-        if !handler.wants(&event.event_type) {
-            if let Some(position) = position {
-                self.advance(consumer, position).await?;
-            }
-            return Ok(Delivery::Skipped);
-        }
-        with_tx!(self, &event.tenant_id, |tx| {
-            let seen: Option<i64> = on_tx!(&mut tx, |conn| {
-                sqlx::query_scalar(
-                    "select 1 from processed_events where consumer = $1 and event_id = $2",
-                )
-                .bind(consumer)
-                .bind(event.id.to_string())
-                .fetch_optional(conn)
-                .await?
-            });
-            if seen.is_some() {
-                if let Some(position) = position {
-                    on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
-                    commit!(tx);
-                }
-                return Ok(Delivery::Duplicate);
-            }
-            handler
-                .handle(event, &mut tx)
-                .await
-                .map_err(ProcessError::Handler)?;
-            on_tx!(&mut tx, |conn| {
-                sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)")
-                    .bind(consumer)
-                    .bind(event.id.to_string())
-                    .bind(now())
-                    .execute(conn)
-                    .await
-                    .map(drop)?
-            });
-            if let Some(position) = position {
-                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
-            }
-            commit!(tx);
-            Ok(Delivery::Handled)
-        })
+        let mut outcomes = self
+            .process_batch(consumer, handler, &[(event, position)])
+            .await?;
+        Ok(outcomes.pop().expect("one outcome per event"))
     }
 
     /// Handles a batch in one transaction (each event checked, handled and recorded as in
@@ -446,15 +408,6 @@ impl Inbox {
             if let Some(position) = position {
                 on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
             }
-            commit!(tx);
-            Ok(())
-        })
-    }
-
-    /// Stores `position` as passed (for events the handler does not want).
-    async fn advance(&self, consumer: &str, position: Position<'_>) -> Result<(), sqlx::Error> {
-        with_tx!(self, "", |tx| {
-            on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
             commit!(tx);
             Ok(())
         })

@@ -15,10 +15,23 @@ use crm_proto::crm::iam::events::v1::UserRoleChanged;
 use prost::Message;
 use sqlx::Row;
 
-static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("tests/fixtures/sqlite"),
-    postgres: sqlx::migrate!("tests/fixtures/postgres"),
+/// A context's store (its outbox and event tables), as IAM's migrations make it.
+static CONTEXT: Migrations = Migrations {
+    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
+    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
 };
+
+/// The test consumer's own table, migrated apart (its own migration history table would clash).
+async fn create_effects(db: &Database) {
+    let Database::Sqlite(pool) = db else {
+        unreachable!("the test stores are SQLite")
+    };
+    let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(pool)
+        .await
+        .unwrap();
+}
 
 struct World {
     bus: EventBus,
@@ -35,9 +48,10 @@ async fn world(kafka: bool) -> Option<World> {
         ..Config::default()
     };
     let producer = Database::open(&config, "producer").await.unwrap();
-    producer.migrate("producer", &MIGRATIONS).await.unwrap();
+    producer.migrate("producer", &CONTEXT).await.unwrap();
     let consumer_db = Database::open(&config, "consumer").await.unwrap();
-    consumer_db.migrate("consumer", &MIGRATIONS).await.unwrap();
+    consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
+    create_effects(&consumer_db).await;
     let settings = BusSettings {
         poll: Duration::from_millis(10),
         retention: Duration::from_secs(3600),
