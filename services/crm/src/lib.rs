@@ -2,6 +2,7 @@
 //! health, reflection v1 and v1alpha) and runs it until told to stop.
 
 pub mod cli;
+pub mod metrics;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -163,6 +164,10 @@ impl Application {
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
+            // Before grpc-web, which refuses plain HTTP/1.1 requests.
+            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(outboxes(
+                &config, &databases,
+            ))))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(RequestContextLayer::new(verifier, open_access))
             .add_routes(routes);

@@ -361,3 +361,26 @@ async fn every_response_carries_a_correlation_id() {
     let err = customers.list_customers(request).await.unwrap_err();
     assert_eq!(err.metadata().get("x-correlation-id").unwrap(), "batik-123");
 }
+
+#[tokio::test]
+async fn metrics_show_each_outbox_backlog_to_scrapers() {
+    let server = spawn().await;
+    let request = http::Request::get(format!("http://{}/metrics", server.addr))
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let (parts, body) = http1_post(server.addr, request).await;
+    assert_eq!(parts.status, http::StatusCode::OK, "open without a token");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("crm_outbox_backlog{topic=\"crm.iam.events.v1\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("crm_outbox_oldest_unpublished_age_seconds{topic=\"crm.iam.events.v1\"}"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics text: {text}"
+    );
+}
