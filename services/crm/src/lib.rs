@@ -329,7 +329,12 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
         let backlog = log.backlog().await?;
         let age = backlog
             .oldest
-            .map(|t| format!("{:.1} s", (chrono_now() - t) as f64 / 1000.0))
+            .map(|t| {
+                format!(
+                    "{:.1} s",
+                    (chrono::Utc::now().timestamp_millis() - t) as f64 / 1000.0
+                )
+            })
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<28} unpublished {:>6}   oldest unpublished {age}",
@@ -461,13 +466,6 @@ pub async fn replay(
         "events already processed by {group} are skipped by their processed record; clear it to re-apply them"
     );
     Ok(())
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must

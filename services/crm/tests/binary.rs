@@ -128,7 +128,6 @@ fn crm_config_prints_the_effective_configuration_with_secrets_redacted() {
 
 #[test]
 fn operators_bootstrap_a_tenant_and_its_owner_from_the_command_line() {
-    use std::io::Write;
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path().to_str().unwrap();
     let tenant = crm()
@@ -149,30 +148,12 @@ fn operators_bootstrap_a_tenant_and_its_owner_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&tenant.stdout).contains("(kilang-desa-murni-batik)"));
 
-    let mut child = crm()
-        .args([
-            "user",
-            "create",
-            "--tenant",
-            "kilang-desa-murni-batik",
-            "--email",
-            "siti@kilang.example",
-            "--name",
-            "Siti",
-        ])
-        .args(["--role", "owner", "--data-dir", dir])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"batik canting motif\n")
-        .unwrap();
-    let user = child.wait_with_output().unwrap();
+    let user = create_user(
+        dir,
+        "siti@kilang.example",
+        &["--role", "owner"],
+        "batik canting motif",
+    );
     assert!(
         user.status.success(),
         "{}",
@@ -180,26 +161,7 @@ fn operators_bootstrap_a_tenant_and_its_owner_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&user.stdout).contains("with roles owner"));
 
-    let mut short = crm()
-        .args([
-            "user",
-            "create",
-            "--tenant",
-            "kilang-desa-murni-batik",
-            "--email",
-            "ali@kilang.example",
-            "--name",
-            "Ali",
-            "--data-dir",
-            dir,
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    short.stdin.take().unwrap().write_all(b"short\n").unwrap();
-    let refused = short.wait_with_output().unwrap();
+    let refused = create_user(dir, "ali@kilang.example", &[], "short");
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr)
@@ -220,4 +182,39 @@ fn operators_bootstrap_a_tenant_and_its_owner_from_the_command_line() {
             .count(),
         before + 1
     );
+}
+
+/// `crm user create` in tenant `kilang-desa-murni-batik`, the password on standard input.
+fn create_user(
+    data_dir: &str,
+    email: &str,
+    extra: &[&str],
+    password: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = crm()
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "kilang-desa-murni-batik",
+            "--email",
+            email,
+            "--name",
+            "Siti",
+        ])
+        .args(extra)
+        .args(["--data-dir", data_dir])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -75,12 +75,7 @@ impl ServiceSet {
         &self.names
     }
 
-    /// Which methods are open.
-    pub fn open_access(&self) -> &OpenAccess {
-        &self.open
-    }
-
-    /// Adds another service to the router of `routes`; what the launcher serves.
+    /// The routes and the open methods: what the launcher serves.
     pub fn into_routes(self) -> (tonic::service::Routes, OpenAccess) {
         (self.routes, self.open)
     }

@@ -100,17 +100,7 @@ impl Iam {
             updated_at: now,
             version: 1,
         };
-        let audit = AuditEntry::new(
-            p.tenant_id,
-            AuditKind::RoleChanged,
-            Some(p.user_id),
-            ("role", role.id.to_string()),
-            Outcome::Success,
-            &caller.origin,
-            now,
-        )
-        .with("change", "created")
-        .with("name", role.name.clone());
+        let audit = role_audit(caller, &role, "created", now);
         self.store.insert_role(&role, Changes::audit(audit)).await?;
         Ok(role)
     }
@@ -154,16 +144,7 @@ impl Iam {
         let expected = role.version;
         role.version += 1;
         role.updated_at = now();
-        let audit = AuditEntry::new(
-            p.tenant_id,
-            AuditKind::RoleChanged,
-            Some(p.user_id),
-            ("role", role.id.to_string()),
-            Outcome::Success,
-            &caller.origin,
-            role.updated_at,
-        )
-        .with("change", "updated");
+        let audit = role_audit(caller, &role, "updated", role.updated_at);
         self.store
             .save_role(&role, expected, Changes::audit(audit))
             .await?;
@@ -189,17 +170,7 @@ impl Iam {
             )
             .with_reason("ROLE_IN_USE"));
         }
-        let audit = AuditEntry::new(
-            p.tenant_id,
-            AuditKind::RoleChanged,
-            Some(p.user_id),
-            ("role", role.id.to_string()),
-            Outcome::Success,
-            &caller.origin,
-            now(),
-        )
-        .with("change", "deleted")
-        .with("name", role.name.clone());
+        let audit = role_audit(caller, &role, "deleted", now());
         self.store
             .delete_role(p.tenant_id, role.id, Changes::audit(audit))
             .await
@@ -228,4 +199,25 @@ fn check_grants(permissions: &[String], problems: &mut Vec<(&'static str, String
     grants.sort();
     grants.dedup();
     grants
+}
+
+/// The audit entry of a change to a custom role.
+fn role_audit(
+    caller: &Caller,
+    role: &CustomRole,
+    change: &str,
+    at: crate::domain::Millis,
+) -> AuditEntry {
+    let p = &caller.principal;
+    AuditEntry::new(
+        p.tenant_id,
+        AuditKind::RoleChanged,
+        Some(p.user_id),
+        ("role", role.id.to_string()),
+        Outcome::Success,
+        &caller.origin,
+        at,
+    )
+    .with("change", change)
+    .with("name", role.name.clone())
 }
