@@ -66,6 +66,7 @@ kafka_up() {
   fi
   if port_open 9092; then return 0; fi
   if [ ! -x "$TANSU" ]; then
+    mkdir -p "$CACHE/tools"
     say "building the tansu broker (about 13 minutes once; cached in $CACHE/tools)"
     cargo install tansu --locked --features dynostore --root "$CACHE/tools" >"$CACHE/tansu-install.log" 2>&1 \
       || { tail -20 "$CACHE/tansu-install.log"; exit 1; }

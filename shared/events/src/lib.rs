@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod embedded;
 pub mod envelope;
 pub mod kafka;
+pub mod mongo;
 pub mod outbox;
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
 pub use envelope::{Causation, Envelope, topic_of};
-pub use outbox::OutboxLog;
+pub use outbox::{OutboxError, OutboxLog};
 
 use crate::kafka::Kafka;
 

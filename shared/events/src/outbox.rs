@@ -1,7 +1,7 @@
 //! The transactional outbox: producers append events in their own transaction; the relay and
-//! the embedded bus read them back in `seq` order. The same SQL serves SQLite and PostgreSQL
-//! (instantiated per engine by `outbox_log!`); on PostgreSQL the reader sets `app.relay`, which
-//! the outbox's row-level-security policy lets see every tenant's rows.
+//! the embedded bus read them back in `seq` order. The same SQL serves SQLite and PostgreSQL; on
+//! PostgreSQL the reader sets `app.relay`, which the outbox's row-level-security policy lets see
+//! every tenant's rows. MongoDB stores are in [`crate::mongo`]; [`OutboxLog`] reads either.
 
 use std::time::Duration;
 
@@ -62,12 +62,38 @@ pub struct Backlog {
     pub oldest: Option<Millis>,
 }
 
+/// A failure to read or write an outbox.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The SQL store failed.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// MongoDB failed.
+    #[error(transparent)]
+    Mongo(#[from] mongodb::error::Error),
+    /// A stored event cannot be read back.
+    #[error("a stored event is malformed: {0}")]
+    Corrupt(String),
+}
+
 /// The read side of one context's outbox.
 #[derive(Clone, Debug)]
 pub struct OutboxLog {
+    store: Store,
+    topic: String,
+}
+
+#[derive(Clone, Debug)]
+enum Store {
+    Sql(SqlOutbox),
+    Mongo(crate::mongo::MongoOutbox),
+}
+
+/// The outbox table in a SQLite or PostgreSQL store.
+#[derive(Clone, Debug)]
+struct SqlOutbox {
     db: Database,
     app_role: Option<String>,
-    topic: String,
 }
 
 const COLUMNS: &str = "seq, id, tenant_id, aggregate_id, event_type, payload, occurred_at, correlation_id, source, causation_id, traceparent";
@@ -157,11 +183,22 @@ macro_rules! rows_to_logged {
 }
 
 impl OutboxLog {
-    /// The outbox in `db`, whose events go to `topic` (e.g. `crm.iam.events.v1`).
+    /// The outbox in a SQL `db`, whose events go to `topic` (e.g. `crm.iam.events.v1`).
+    /// `app_role` is the PostgreSQL role the reader switches to (empty: none).
     pub fn new(db: Database, app_role: &str, topic: &str) -> OutboxLog {
         OutboxLog {
-            db,
-            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+            store: Store::Sql(SqlOutbox {
+                db,
+                app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+            }),
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// The outbox in a MongoDB database (see [`crate::mongo`]), whose events go to `topic`.
+    pub fn mongo(db: mongodb::Database, topic: &str) -> OutboxLog {
+        OutboxLog {
+            store: Store::Mongo(crate::mongo::MongoOutbox::new(db)),
             topic: topic.to_owned(),
         }
     }
@@ -172,7 +209,75 @@ impl OutboxLog {
     }
 
     /// Events after `seq`, in order, at most `limit`.
-    pub async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+    pub async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.read_after(seq, limit).await?),
+            Store::Mongo(m) => m.read_after(seq, limit).await,
+        }
+    }
+
+    /// Unpublished events, in order, at most `limit`.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.pending(limit).await?),
+            Store::Mongo(m) => m.pending(limit).await,
+        }
+    }
+
+    /// Marks exactly these events published. (Not "everything up to the last one": on
+    /// PostgreSQL a transaction that committed late can hold a lower `seq` that was never sent.)
+    pub async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.mark_published(seqs, at).await?),
+            Store::Mongo(m) => m.mark_published(seqs, at).await,
+        }
+    }
+
+    /// What is not published yet.
+    pub async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.backlog().await?),
+            Store::Mongo(m) => m.backlog().await,
+        }
+    }
+
+    /// A consumer's position in this outbox (embedded bus); 0 before its first event.
+    pub async fn cursor(&self, consumer: &str) -> Result<i64, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.cursor(consumer, &self.topic).await?),
+            Store::Mongo(m) => m.cursor(consumer, &self.topic).await,
+        }
+    }
+
+    /// Moves a consumer's position (forward after handling; anywhere for a replay).
+    pub async fn set_cursor(&self, consumer: &str, seq: i64) -> Result<(), OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.set_cursor(consumer, &self.topic, seq).await?),
+            Store::Mongo(m) => m.set_cursor(consumer, &self.topic, seq).await,
+        }
+    }
+
+    /// The position just before the first event at or after `time` (for a replay from a time).
+    pub async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.seq_before(time).await?),
+            Store::Mongo(m) => m.seq_before(time).await,
+        }
+    }
+
+    /// Deletes published events older than `retention` that every consumer has passed.
+    pub async fn prune(&self, retention: Duration) -> Result<u64, OutboxError> {
+        let before = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
+        match &self.store {
+            Store::Sql(s) => Ok(s.prune(&self.topic, before).await?),
+            Store::Mongo(m) => m.prune(&self.topic, before).await,
+        }
+    }
+}
+
+/// The same SQL on either engine; documented on [`OutboxLog`].
+impl SqlOutbox {
+    async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from outbox where seq > $1 order by seq limit $2"
         ));
@@ -186,8 +291,7 @@ impl OutboxLog {
         })
     }
 
-    /// Unpublished events, in order, at most `limit`.
-    pub async fn pending(&self, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+    async fn pending(&self, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from outbox where published_at is null order by seq limit $1"
         ));
@@ -197,9 +301,7 @@ impl OutboxLog {
         })
     }
 
-    /// Marks exactly these events published. (Not "everything up to the last one": on
-    /// PostgreSQL a transaction that committed late can hold a lower `seq` that was never sent.)
-    pub async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), sqlx::Error> {
+    async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), sqlx::Error> {
         on_conn!(self, |conn| {
             for seq in seqs {
                 sqlx::query(
@@ -214,8 +316,7 @@ impl OutboxLog {
         })
     }
 
-    /// What is not published yet.
-    pub async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
+    async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
         on_conn!(self, |conn| {
             let row = sqlx::query("select count(*) as n, min(occurred_at) as oldest from outbox where published_at is null")
                 .fetch_one(conn)
@@ -227,22 +328,20 @@ impl OutboxLog {
         })
     }
 
-    /// A consumer's position in this outbox (embedded bus); 0 before its first event.
-    pub async fn cursor(&self, consumer: &str) -> Result<i64, sqlx::Error> {
+    async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, sqlx::Error> {
         on_conn!(self, |conn| {
             let seq: Option<i64> = sqlx::query_scalar(
                 "select seq from event_cursors where consumer = $1 and topic = $2",
             )
             .bind(consumer)
-            .bind(&self.topic)
+            .bind(topic)
             .fetch_optional(conn)
             .await?;
             Ok(seq.unwrap_or(0))
         })
     }
 
-    /// Moves a consumer's position (forward after handling; anywhere for a replay).
-    pub async fn set_cursor(&self, consumer: &str, seq: i64) -> Result<(), sqlx::Error> {
+    async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), sqlx::Error> {
         let now = chrono::Utc::now().timestamp_millis();
         on_conn!(self, |conn| {
             sqlx::query(
@@ -250,7 +349,7 @@ impl OutboxLog {
                  on conflict (consumer, topic) do update set seq = excluded.seq, updated_at = excluded.updated_at",
             )
             .bind(consumer)
-            .bind(&self.topic)
+            .bind(topic)
             .bind(seq)
             .bind(now)
             .execute(conn)
@@ -259,8 +358,7 @@ impl OutboxLog {
         })
     }
 
-    /// The position just before the first event at or after `time` (for a replay from a time).
-    pub async fn seq_before(&self, time: Millis) -> Result<i64, sqlx::Error> {
+    async fn seq_before(&self, time: Millis) -> Result<i64, sqlx::Error> {
         on_conn!(self, |conn| {
             let seq: Option<i64> =
                 sqlx::query_scalar("select min(seq) from outbox where occurred_at >= $1")
@@ -277,16 +375,14 @@ impl OutboxLog {
         })
     }
 
-    /// Deletes published events older than `retention` that every consumer has passed.
-    pub async fn prune(&self, retention: Duration) -> Result<u64, sqlx::Error> {
-        let before = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
+    async fn prune(&self, topic: &str, before: Millis) -> Result<u64, sqlx::Error> {
         on_conn!(self, |conn| {
             let done = sqlx::query(
                 "delete from outbox where published_at is not null and published_at < $1 \
                  and seq <= coalesce((select min(seq) from event_cursors where topic = $2), seq)",
             )
             .bind(before)
-            .bind(&self.topic)
+            .bind(topic)
             .execute(conn)
             .await?;
             Ok(done.rows_affected())

@@ -1,6 +1,7 @@
 //! The bus contract: run against the embedded bus always and against Kafka when `KAFKA_BROKERS`
 //! is set (set but unreachable fails). Producer and consumer have stores of their own, as two
-//! contexts would.
+//! contexts would. The producer's store is SQLite, and again MongoDB when `MONGODB_URL` is set
+//! (a replica set: the outbox needs transactions).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,22 +34,50 @@ async fn create_effects(db: &Database) {
         .unwrap();
 }
 
+/// The producing context's store.
+enum Producer {
+    Sql(Database),
+    Mongo(mongodb::Client, mongodb::Database),
+}
+
 struct World {
     bus: EventBus,
-    producer: Database,
+    producer: Producer,
     consumer_db: Database,
     topic: String,
     _dir: tempfile::TempDir,
 }
 
-async fn world(kafka: bool) -> Option<World> {
+/// A MongoDB database of its own, when `MONGODB_URL` is set (set but unreachable fails).
+async fn mongo_database() -> Option<(mongodb::Client, mongodb::Database)> {
+    let Ok(url) = std::env::var("MONGODB_URL") else {
+        eprintln!("skipped: MONGODB_URL is not set");
+        return None;
+    };
+    let client = mongodb::Client::with_uri_str(&url)
+        .await
+        .expect("MONGODB_URL is not a usable MongoDB URL");
+    let db = client.database(&format!("crm_test_{}", uuid::Uuid::now_v7().simple()));
+    crm_events::mongo::ensure_indexes(&db)
+        .await
+        .expect("MONGODB_URL is set but MongoDB is unreachable");
+    Some((client, db))
+}
+
+async fn world(kafka: bool, mongo: bool) -> Option<World> {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().to_owned(),
         ..Config::default()
     };
-    let producer = Database::open(&config, "producer").await.unwrap();
-    producer.migrate("producer", &CONTEXT).await.unwrap();
+    let producer = if mongo {
+        let (client, db) = mongo_database().await?;
+        Producer::Mongo(client, db)
+    } else {
+        let db = Database::open(&config, "producer").await.unwrap();
+        db.migrate("producer", &CONTEXT).await.unwrap();
+        Producer::Sql(db)
+    };
     let consumer_db = Database::open(&config, "consumer").await.unwrap();
     consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
     create_effects(&consumer_db).await;
@@ -114,7 +143,10 @@ impl Handler for Recorder {
 
 impl World {
     fn log(&self) -> OutboxLog {
-        OutboxLog::new(self.producer.clone(), "", &self.topic)
+        match &self.producer {
+            Producer::Sql(db) => OutboxLog::new(db.clone(), "", &self.topic),
+            Producer::Mongo(_, db) => OutboxLog::mongo(db.clone(), &self.topic),
+        }
     }
 
     fn consumer(&self, broken: Arc<AtomicBool>) -> Consumer {
@@ -151,14 +183,21 @@ impl World {
             &Causation::default(),
         );
         envelope.event_type = "crm.iam.events.v1.UserRoleChanged".into();
-        let Database::Sqlite(pool) = &self.producer else {
-            unreachable!()
-        };
-        let mut tx = pool.begin().await.unwrap();
-        crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        match &self.producer {
+            Producer::Sql(Database::Sqlite(pool)) => {
+                let mut tx = pool.begin().await.unwrap();
+                crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+            Producer::Sql(Database::Postgres(_)) => unreachable!("the SQL producer is SQLite"),
+            Producer::Mongo(client, db) => {
+                mongo_change_with_event(client, db, &envelope, true)
+                    .await
+                    .unwrap();
+            }
+        }
         envelope
     }
 
@@ -209,6 +248,39 @@ impl World {
             "only {} of {count} effects arrived; missing: {missing:?}",
             effects.len()
         );
+    }
+}
+
+/// A state change (a document) and its event in one MongoDB transaction, committed or aborted;
+/// retried while MongoDB says the transaction is transient (a write conflict on the counter).
+async fn mongo_change_with_event(
+    client: &mongodb::Client,
+    db: &mongodb::Database,
+    event: &Envelope,
+    commit: bool,
+) -> mongodb::error::Result<()> {
+    use mongodb::bson::doc;
+    use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
+    loop {
+        let mut session = client.start_session().await?;
+        session.start_transaction().await?;
+        let attempt = async {
+            db.collection::<mongodb::bson::Document>("state")
+                .insert_one(doc! { "_id": event.id.to_string(), "subject": &event.subject })
+                .session(&mut session)
+                .await?;
+            crm_events::mongo::append_mongo(&mut session, db, "user", event).await?;
+            if commit {
+                session.commit_transaction().await
+            } else {
+                session.abort_transaction().await
+            }
+        }
+        .await;
+        match attempt {
+            Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => continue,
+            other => return other,
+        }
     }
 }
 
@@ -352,7 +424,7 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_each_once(w: World) {
 
 #[tokio::test]
 async fn a_redelivered_event_has_no_second_effect() {
-    let w = world(false).await.unwrap();
+    let w = world(false, false).await.unwrap();
     let consumer = w.consumer(Arc::default());
     let event = w.append("once", 0).await;
     let first = consumer
@@ -382,10 +454,16 @@ async fn a_redelivered_event_has_no_second_effect() {
 macro_rules! on_every_transport {
     ($($name:ident),* $(,)?) => {
         mod embedded_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::world(false).await.unwrap()).await; })*
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::world(false, false).await.unwrap()).await; })*
         }
         mod kafka_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true).await { super::$name(w).await; } })*
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true, false).await { super::$name(w).await; } })*
+        }
+        mod mongo_outbox_embedded_bus {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(false, true).await { super::$name(w).await; } })*
+        }
+        mod mongo_outbox_kafka_bus {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true, true).await { super::$name(w).await; } })*
         }
     };
 }
@@ -400,7 +478,9 @@ on_every_transport!(
 async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
     use rdkafka::consumer::{Consumer as _, StreamConsumer};
     use rdkafka::message::{Headers, Message as _};
-    let Some(w) = world(true).await else { return };
+    let Some(w) = world(true, false).await else {
+        return;
+    };
     let EventBus::Kafka(kafka, _) = &w.bus else {
         unreachable!()
     };
@@ -441,4 +521,79 @@ async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
         7
     );
     relay.abort();
+}
+
+/// MongoDB: the event exists exactly when the change does, and concurrent appends get gapless
+/// positions in commit order (what lets the relay walk the outbox by position).
+#[tokio::test(flavor = "multi_thread")]
+async fn mongo_an_event_commits_and_aborts_with_its_change() {
+    let Some(w) = world(false, true).await else {
+        return;
+    };
+    let Producer::Mongo(client, db) = &w.producer else {
+        unreachable!()
+    };
+    let event = |subject: &str| {
+        let mut e = Envelope::new(
+            "crm.test",
+            "tenant-1",
+            subject,
+            &UserRoleChanged::default(),
+            &Causation::default(),
+        );
+        e.event_type = "crm.iam.events.v1.UserRoleChanged".into();
+        e
+    };
+    mongo_change_with_event(client, db, &event("aborted"), false)
+        .await
+        .unwrap();
+    let states = db.collection::<mongodb::bson::Document>("state");
+    assert_eq!(
+        states
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        w.log().read_after(0, 10).await.unwrap().is_empty(),
+        "an aborted change has no event"
+    );
+
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, db) = (client.clone(), db.clone());
+            let events: Vec<Envelope> = (0..25).map(|i| event(&format!("agg{t}-{i}"))).collect();
+            tokio::spawn(async move {
+                for e in &events {
+                    mongo_change_with_event(&client, &db, e, true)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let logged = w.log().read_after(0, 1000).await.unwrap();
+    assert_eq!(
+        states
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(
+        logged.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        (1..=200).collect::<Vec<i64>>(),
+        "positions are gapless and in order"
+    );
+    let backlog = w.log().backlog().await.unwrap();
+    assert_eq!(backlog.pending, 200);
+    let seqs: Vec<i64> = logged.iter().take(150).map(|l| l.seq).collect();
+    w.log().mark_published(&seqs, 1).await.unwrap();
+    assert_eq!(w.log().pending(1000).await.unwrap().len(), 50);
+    assert_eq!(w.log().prune(Duration::ZERO).await.unwrap(), 150);
+    db.drop().await.unwrap();
 }

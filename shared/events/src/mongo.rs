@@ -1,0 +1,473 @@
+//! The outbox on MongoDB, for contexts whose store is MongoDB (customer documents).
+//!
+//! A producer appends its event with [`append_mongo`] in the **same multi-document transaction**
+//! as its state change (MongoDB transactions need a replica set or a sharded cluster; a
+//! standalone `mongod` refuses them, and this outbox with it):
+//!
+//! ```no_run
+//! # async fn example(client: mongodb::Client, event: crm_events::Envelope) -> mongodb::error::Result<()> {
+//! use mongodb::bson::doc;
+//! let db = client.database("customer");
+//! let mut session = client.start_session().await?;
+//! session.start_transaction().await?;
+//! db.collection("customers")
+//!     .insert_one(doc! { "_id": "c-1", "tenant_id": "t-1", "name": "Siti" })
+//!     .session(&mut session)
+//!     .await?;
+//! crm_events::mongo::append_mongo(&mut session, &db, "customer", &event).await?;
+//! session.commit_transaction().await?; // both or neither
+//! # Ok(()) }
+//! ```
+//!
+//! Each event gets the next `seq` from a counter document that the transaction increments. Two
+//! transactions that both append write the same counter document, so MongoDB lets one commit
+//! and aborts the other with a `TransientTransactionError` (to retry). Hence `seq` order is
+//! commit order, as on SQLite: the relay and the embedded bus can walk the outbox by `seq` without
+//! missing a late commit. The cost is that a context's appends commit one at a time.
+//!
+//! Collections (in the context's database): `outbox` (`_id` = `seq`), `outbox_seq` (the counter)
+//! and `event_cursors` (embedded-bus consumer positions). [`ensure_indexes`] creates the indexes
+//! the relay reads with.
+
+use futures::TryStreamExt as _;
+use mongodb::bson::{self, Bson, Document, doc, spec::BinarySubtype};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{ClientSession, Collection, Database, IndexModel};
+use uuid::Uuid;
+
+use crate::envelope::{Envelope, Millis};
+use crate::outbox::{Backlog, Logged, OutboxError};
+
+/// The collection holding the events.
+pub const OUTBOX: &str = "outbox";
+/// The collection holding the `seq` counter.
+pub const OUTBOX_SEQ: &str = "outbox_seq";
+/// The collection holding embedded-bus consumer positions.
+pub const CURSORS: &str = "event_cursors";
+
+/// Appends `event` inside the caller's transaction on `session` (see the module docs), so the
+/// event exists exactly when the change it describes does.
+pub async fn append_mongo(
+    session: &mut ClientSession,
+    db: &Database,
+    aggregate_type: &str,
+    event: &Envelope,
+) -> mongodb::error::Result<()> {
+    let (filter, update) = next_seq();
+    let counter = db
+        .collection::<Document>(OUTBOX_SEQ)
+        .find_one_and_update(filter, update)
+        .upsert(true)
+        .return_document(ReturnDocument::After)
+        .session(&mut *session)
+        .await?;
+    let seq = counter
+        .as_ref()
+        .and_then(|d| d.get_i64("value").ok())
+        .ok_or_else(|| {
+            mongodb::error::Error::custom(format!("the {OUTBOX_SEQ} counter has no value"))
+        })?;
+    db.collection::<Document>(OUTBOX)
+        .insert_one(event_document(seq, aggregate_type, event))
+        .session(&mut *session)
+        .await
+        .map(drop)
+}
+
+/// Creates the indexes the outbox is read with (idempotent; run at startup).
+pub async fn ensure_indexes(db: &Database) -> mongodb::error::Result<()> {
+    db.collection::<Document>(OUTBOX)
+        .create_indexes(indexes())
+        .await
+        .map(drop)
+}
+
+fn indexes() -> Vec<IndexModel> {
+    vec![
+        // Pending events in order: equality on `published_at` (null), then `_id`.
+        IndexModel::builder()
+            .keys(doc! { "published_at": 1, "_id": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("outbox_pending".to_owned())
+                    .build(),
+            )
+            .build(),
+        // Replays from a time.
+        IndexModel::builder()
+            .keys(doc! { "occurred_at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("outbox_occurred_at".to_owned())
+                    .build(),
+            )
+            .build(),
+    ]
+}
+
+/// The counter increment that yields the next `seq` (filter, update).
+fn next_seq() -> (Document, Document) {
+    (doc! { "_id": "seq" }, doc! { "$inc": { "value": 1_i64 } })
+}
+
+/// The outbox document of an event at `seq`.
+fn event_document(seq: i64, aggregate_type: &str, e: &Envelope) -> Document {
+    let optional = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()));
+    doc! {
+        "_id": seq,
+        "id": e.id.to_string(),
+        "tenant_id": &e.tenant_id,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": &e.subject,
+        "event_type": &e.event_type,
+        "payload": Bson::Binary(bson::Binary { subtype: BinarySubtype::Generic, bytes: e.payload.clone() }),
+        "occurred_at": e.time,
+        "correlation_id": optional(&e.correlation_id),
+        "source": &e.source,
+        "causation_id": optional(&e.causation_id),
+        "traceparent": optional(&e.traceparent),
+        "published_at": Bson::Null,
+    }
+}
+
+/// Reads an outbox document back; an error names the field that is missing or malformed.
+fn logged_from(d: &Document) -> Result<Logged, OutboxError> {
+    let corrupt = |field: &str| OutboxError::Corrupt(format!("outbox document: `{field}`"));
+    let text = |field: &str| {
+        d.get_str(field)
+            .map(str::to_owned)
+            .map_err(|_| corrupt(field))
+    };
+    let optional = |field: &str| match d.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(corrupt(field)),
+    };
+    let payload = match d.get("payload") {
+        Some(Bson::Binary(b)) => b.bytes.clone(),
+        _ => return Err(corrupt("payload")),
+    };
+    Ok(Logged {
+        seq: d.get_i64("_id").map_err(|_| corrupt("_id"))?,
+        envelope: Envelope {
+            id: Uuid::try_parse(&text("id")?).map_err(|_| corrupt("id"))?,
+            source: text("source")?,
+            event_type: text("event_type")?,
+            time: d
+                .get_i64("occurred_at")
+                .map_err(|_| corrupt("occurred_at"))?,
+            subject: text("aggregate_id")?,
+            tenant_id: text("tenant_id")?,
+            correlation_id: optional("correlation_id")?,
+            causation_id: optional("causation_id")?,
+            traceparent: optional("traceparent")?,
+            payload,
+        },
+    })
+}
+
+fn pending_filter() -> Document {
+    doc! { "published_at": Bson::Null }
+}
+
+fn after_filter(seq: i64) -> Document {
+    doc! { "_id": { "$gt": seq } }
+}
+
+/// Marks exactly these events published (filter, update), never one already marked.
+fn mark_published(seqs: &[i64], at: Millis) -> (Document, Document) {
+    (
+        doc! { "_id": { "$in": seqs }, "published_at": Bson::Null },
+        doc! { "$set": { "published_at": at } },
+    )
+}
+
+fn backlog_pipeline() -> Vec<Document> {
+    vec![
+        doc! { "$match": pending_filter() },
+        doc! { "$group": { "_id": Bson::Null, "n": { "$sum": 1_i64 }, "oldest": { "$min": "$occurred_at" } } },
+    ]
+}
+
+fn cursor_id(consumer: &str, topic: &str) -> Document {
+    doc! { "_id": { "consumer": consumer, "topic": topic } }
+}
+
+/// Published before `before`, and passed by every consumer with a cursor on `topic` (none: any).
+fn prune_filter(before: Millis, passed_by_all: Option<i64>) -> Document {
+    let mut filter = doc! { "published_at": { "$ne": Bson::Null, "$lt": before } };
+    if let Some(seq) = passed_by_all {
+        filter.insert("_id", doc! { "$lte": seq });
+    }
+    filter
+}
+
+/// The read side of one context's outbox on MongoDB (used through [`crate::OutboxLog::mongo`]).
+#[derive(Clone, Debug)]
+pub(crate) struct MongoOutbox {
+    db: Database,
+}
+
+impl MongoOutbox {
+    pub(crate) fn new(db: Database) -> MongoOutbox {
+        MongoOutbox { db }
+    }
+
+    fn outbox(&self) -> Collection<Document> {
+        self.db.collection(OUTBOX)
+    }
+
+    fn cursors(&self) -> Collection<Document> {
+        self.db.collection(CURSORS)
+    }
+
+    async fn find(&self, filter: Document, limit: i64) -> Result<Vec<Logged>, OutboxError> {
+        let docs: Vec<Document> = self
+            .outbox()
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        docs.iter().map(logged_from).collect()
+    }
+
+    pub(crate) async fn read_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Logged>, OutboxError> {
+        self.find(after_filter(seq), limit).await
+    }
+
+    pub(crate) async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
+        self.find(pending_filter(), limit).await
+    }
+
+    pub(crate) async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let (filter, update) = mark_published(seqs, at);
+        self.outbox().update_many(filter, update).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        let groups: Vec<Document> = self
+            .outbox()
+            .aggregate(backlog_pipeline())
+            .await?
+            .try_collect()
+            .await?;
+        Ok(match groups.first() {
+            None => Backlog::default(),
+            Some(g) => Backlog {
+                pending: g.get_i64("n").unwrap_or(0),
+                oldest: g.get_i64("oldest").ok(),
+            },
+        })
+    }
+
+    pub(crate) async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
+        let found = self.cursors().find_one(cursor_id(consumer, topic)).await?;
+        Ok(found.and_then(|d| d.get_i64("seq").ok()).unwrap_or(0))
+    }
+
+    pub(crate) async fn set_cursor(
+        &self,
+        consumer: &str,
+        topic: &str,
+        seq: i64,
+    ) -> Result<(), OutboxError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        self.cursors()
+            .update_one(
+                cursor_id(consumer, topic),
+                doc! { "$set": { "seq": seq, "topic": topic, "updated_at": now } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
+        let first = self
+            .outbox()
+            .find_one(doc! { "occurred_at": { "$gte": time } })
+            .sort(doc! { "_id": 1 })
+            .await?;
+        if let Some(first) = first {
+            return Ok(logged_from(&first)?.seq - 1);
+        }
+        let last = self
+            .outbox()
+            .find_one(doc! {})
+            .sort(doc! { "_id": -1 })
+            .await?;
+        Ok(last.and_then(|d| d.get_i64("_id").ok()).unwrap_or(0))
+    }
+
+    pub(crate) async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
+        let slowest = self
+            .cursors()
+            .find_one(doc! { "topic": topic })
+            .sort(doc! { "seq": 1 })
+            .await?
+            .and_then(|d| d.get_i64("seq").ok());
+        let done = self
+            .outbox()
+            .delete_many(prune_filter(before, slowest))
+            .await?;
+        Ok(done.deleted_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Causation;
+
+    fn envelope() -> Envelope {
+        let mut e = Envelope::new(
+            "crm.customer",
+            "tenant-1",
+            "customer-9",
+            &crm_proto::crm::iam::events::v1::UserCreated {
+                email: "siti@kilang.example".into(),
+                ..Default::default()
+            },
+            &Causation {
+                correlation_id: Some("req-7".into()),
+                causation_id: None,
+                traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            },
+        );
+        e.time = 1_700_000_000_123;
+        e
+    }
+
+    #[test]
+    fn an_event_document_round_trips_every_attribute() {
+        let e = envelope();
+        let d = event_document(42, "customer", &e);
+        assert_eq!(d.get_i64("_id").unwrap(), 42);
+        assert_eq!(d.get_str("aggregate_type").unwrap(), "customer");
+        assert_eq!(d.get_str("aggregate_id").unwrap(), "customer-9");
+        assert_eq!(d.get_i64("occurred_at").unwrap(), 1_700_000_000_123);
+        assert!(
+            matches!(d.get("published_at"), Some(Bson::Null)),
+            "a new event is pending: {d}"
+        );
+        assert!(
+            matches!(d.get("causation_id"), Some(Bson::Null)),
+            "absent attributes are null"
+        );
+        match d.get("payload") {
+            Some(Bson::Binary(b)) => {
+                assert_eq!(b.subtype, BinarySubtype::Generic);
+                assert_eq!(b.bytes, e.payload);
+            }
+            other => panic!("payload is stored as binary, got {other:?}"),
+        }
+        let back = logged_from(&d).unwrap();
+        assert_eq!((back.seq, back.envelope), (42, e));
+    }
+
+    #[test]
+    fn a_document_survives_a_bson_encoding() {
+        // What the server stores and sends back is the BSON bytes, not the in-memory document.
+        let e = envelope();
+        let bytes = bson::to_vec(&event_document(7, "customer", &e)).unwrap();
+        let d: Document = bson::from_slice(&bytes).unwrap();
+        assert_eq!(logged_from(&d).unwrap().envelope, e);
+    }
+
+    #[test]
+    fn a_malformed_document_names_its_field() {
+        let mut d = event_document(1, "customer", &envelope());
+        d.insert("id", "not-a-uuid");
+        let err = logged_from(&d).unwrap_err().to_string();
+        assert!(err.contains("`id`"), "{err}");
+        let mut d = event_document(1, "customer", &envelope());
+        d.remove("payload");
+        assert!(
+            logged_from(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("`payload`")
+        );
+        let mut d = event_document(1, "customer", &envelope());
+        d.insert("traceparent", 5_i32);
+        assert!(
+            logged_from(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("`traceparent`")
+        );
+    }
+
+    #[test]
+    fn the_seq_counter_is_an_upserted_increment() {
+        let (filter, update) = next_seq();
+        assert_eq!(filter, doc! { "_id": "seq" });
+        assert_eq!(update, doc! { "$inc": { "value": 1_i64 } });
+    }
+
+    #[test]
+    fn reads_filter_pending_and_after_a_position() {
+        assert_eq!(pending_filter(), doc! { "published_at": Bson::Null });
+        assert_eq!(after_filter(10), doc! { "_id": { "$gt": 10_i64 } });
+        let pipeline = backlog_pipeline();
+        assert_eq!(
+            pipeline[0],
+            doc! { "$match": { "published_at": Bson::Null } }
+        );
+        assert_eq!(
+            pipeline[1]
+                .get_document("$group")
+                .unwrap()
+                .get_document("oldest")
+                .unwrap(),
+            &doc! { "$min": "$occurred_at" }
+        );
+    }
+
+    #[test]
+    fn marking_published_touches_exactly_the_given_pending_events() {
+        let (filter, update) = mark_published(&[3, 5, 9], 1000);
+        assert_eq!(
+            filter,
+            doc! { "_id": { "$in": [3_i64, 5_i64, 9_i64] }, "published_at": Bson::Null }
+        );
+        assert_eq!(update, doc! { "$set": { "published_at": 1000_i64 } });
+    }
+
+    #[test]
+    fn pruning_keeps_what_a_consumer_has_not_passed() {
+        assert_eq!(
+            prune_filter(5000, Some(12)),
+            doc! { "published_at": { "$ne": Bson::Null, "$lt": 5000_i64 }, "_id": { "$lte": 12_i64 } }
+        );
+        assert_eq!(
+            prune_filter(5000, None),
+            doc! { "published_at": { "$ne": Bson::Null, "$lt": 5000_i64 } },
+            "with no consumer cursor, only age counts"
+        );
+    }
+
+    #[test]
+    fn cursors_are_keyed_by_consumer_and_topic() {
+        assert_eq!(
+            cursor_id("notification", "crm.customer.events.v1"),
+            doc! { "_id": { "consumer": "notification", "topic": "crm.customer.events.v1" } }
+        );
+    }
+
+    #[test]
+    fn the_relay_reads_with_an_index() {
+        let keys: Vec<Document> = indexes().into_iter().map(|i| i.keys).collect();
+        assert_eq!(keys[0], doc! { "published_at": 1, "_id": 1 });
+    }
+}
