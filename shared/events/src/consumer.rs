@@ -205,7 +205,8 @@ macro_rules! dead_letter {
         let row = $row;
         let id: String = row.try_get("id")?;
         let event_id: String = row.try_get("event_id")?;
-        let attempts: i64 = row.try_get("attempts")?;
+        // `integer`: INT4 on PostgreSQL.
+        let attempts: i32 = row.try_get("attempts")?;
         DeadLetter {
             id: Uuid::try_parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             consumer: row.try_get("consumer")?,
@@ -320,48 +321,59 @@ impl Inbox {
         };
         with_tx!(self, &first.tenant_id, |tx| {
             let mut outcomes = Vec::with_capacity(events.len());
+            let mut tenant = first.tenant_id.as_str();
+            // The furthest position per partition: the batch commits whole or not at all, so
+            // storing it once at the end is the same as storing each event's.
+            let mut furthest: Vec<Position<'_>> = Vec::new();
             for (event, position) in events {
-                if let Tx::Postgres(pg) = &mut tx {
+                if let Tx::Postgres(pg) = &mut tx
+                    && event.tenant_id != tenant
+                {
+                    tenant = &event.tenant_id;
                     sqlx::query("select set_config('app.tenant_id', $1, true)")
-                        .bind(&event.tenant_id)
+                        .bind(tenant)
                         .execute(&mut **pg)
                         .await?;
                 }
                 let outcome = if !handler.wants(&event.event_type) {
                     Delivery::Skipped
                 } else {
-                    let seen: Option<i64> = on_tx!(&mut tx, |conn| {
-                        sqlx::query_scalar(
-                            "select 1 from processed_events where consumer = $1 and event_id = $2",
-                        )
-                        .bind(consumer)
-                        .bind(event.id.to_string())
-                        .fetch_optional(conn)
-                        .await?
+                    // The record first: inserted means first time (the handler's failure rolls it
+                    // back with everything else); not inserted means handled before.
+                    let first_time = on_tx!(&mut tx, |conn| {
+                        sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3) \
+                                     on conflict (consumer, event_id) do nothing")
+                            .bind(consumer)
+                            .bind(event.id.to_string())
+                            .bind(now())
+                            .execute(conn)
+                            .await?
+                            .rows_affected()
+                            == 1
                     });
-                    if seen.is_some() {
-                        Delivery::Duplicate
-                    } else {
+                    if first_time {
                         handler
                             .handle(event, &mut tx)
                             .await
                             .map_err(ProcessError::Handler)?;
-                        on_tx!(&mut tx, |conn| {
-                            sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)")
-                                .bind(consumer)
-                                .bind(event.id.to_string())
-                                .bind(now())
-                                .execute(conn)
-                                .await
-                                .map(drop)?
-                        });
                         Delivery::Handled
+                    } else {
+                        Delivery::Duplicate
                     }
                 };
                 if let Some(position) = position {
-                    on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
+                    match furthest
+                        .iter_mut()
+                        .find(|p| p.topic == position.topic && p.partition == position.partition)
+                    {
+                        Some(p) => p.offset = p.offset.max(position.offset),
+                        None => furthest.push(*position),
+                    }
                 }
                 outcomes.push(outcome);
+            }
+            for position in furthest {
+                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
             }
             commit!(tx);
             Ok(outcomes)
@@ -399,7 +411,7 @@ impl Inbox {
                 .bind(&e.traceparent)
                 .bind(&e.payload)
                 .bind(error)
-                .bind(i64::from(attempts))
+                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
                 .bind(now())
                 .execute(conn)
                 .await

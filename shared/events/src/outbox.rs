@@ -275,6 +275,22 @@ impl OutboxLog {
     }
 }
 
+/// `seqs` as runs of consecutive positions `(first, last)`: a relay's batch is usually one run,
+/// so marking it published is one statement.
+fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for seq in sorted {
+        match out.last_mut() {
+            Some((_, last)) if *last + 1 == seq => *last = seq,
+            _ => out.push((seq, seq)),
+        }
+    }
+    out
+}
+
 /// The same SQL on either engine; documented on [`OutboxLog`].
 impl SqlOutbox {
     async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
@@ -303,11 +319,12 @@ impl SqlOutbox {
 
     async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), sqlx::Error> {
         on_conn!(self, |conn| {
-            for seq in seqs {
+            for (first, last) in runs(seqs) {
                 sqlx::query(
-                    "update outbox set published_at = $2 where seq = $1 and published_at is null",
+                    "update outbox set published_at = $3 where seq between $1 and $2 and published_at is null",
                 )
-                .bind(seq)
+                .bind(first)
+                .bind(last)
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
@@ -387,5 +404,17 @@ impl SqlOutbox {
             .await?;
             Ok(done.rows_affected())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn positions_are_marked_in_runs_of_consecutive_ones() {
+        assert_eq!(runs(&[]), Vec::<(i64, i64)>::new());
+        assert_eq!(runs(&[4, 5, 6, 7]), [(4, 7)]);
+        assert_eq!(runs(&[9, 3, 4, 4, 7, 8, 1]), [(1, 1), (3, 4), (7, 9)]);
     }
 }

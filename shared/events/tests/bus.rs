@@ -1,7 +1,8 @@
 //! The bus contract: run against the embedded bus always and against Kafka when `KAFKA_BROKERS`
 //! is set (set but unreachable fails). Producer and consumer have stores of their own, as two
 //! contexts would. The producer's store is SQLite, and again MongoDB when `MONGODB_URL` is set
-//! (a replica set: the outbox needs transactions).
+//! (a replica set: the outbox needs transactions). The consumer's store is SQLite, and again
+//! PostgreSQL (as the `crm_app` role, under row-level security) when `DATABASE_URL` is set.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,14 +25,29 @@ static CONTEXT: Migrations = Migrations {
 
 /// The test consumer's own table, migrated apart (its own migration history table would clash).
 async fn create_effects(db: &Database) {
-    let Database::Sqlite(pool) = db else {
-        unreachable!("the test stores are SQLite")
-    };
-    let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(pool)
-        .await
-        .unwrap();
+    match db {
+        Database::Sqlite(pool) => {
+            let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        Database::Postgres(pool) => {
+            let ddl = include_str!("../tests/fixtures/postgres/0001_effects.sql");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Where the consumer keeps its effects, processed records and positions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConsumerStore {
+    Sqlite,
+    Postgres,
 }
 
 /// The producing context's store.
@@ -64,7 +80,7 @@ async fn mongo_database() -> Option<(mongodb::Client, mongodb::Database)> {
     Some((client, db))
 }
 
-async fn world(kafka: bool, mongo: bool) -> Option<World> {
+async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> Option<World> {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().to_owned(),
@@ -78,7 +94,22 @@ async fn world(kafka: bool, mongo: bool) -> Option<World> {
         db.migrate("producer", &CONTEXT).await.unwrap();
         Producer::Sql(db)
     };
-    let consumer_db = Database::open(&config, "consumer").await.unwrap();
+    let consumer_db = match consumer {
+        ConsumerStore::Sqlite => Database::open(&config, "consumer").await.unwrap(),
+        ConsumerStore::Postgres => {
+            let Ok(url) = std::env::var("DATABASE_URL") else {
+                eprintln!("skipped: DATABASE_URL is not set");
+                return None;
+            };
+            let mut config = Config::default();
+            config.database.url = Some(crm_core::config::Secret::new(url));
+            // A schema of its own per test.
+            let context = format!("consumer_{}", uuid::Uuid::now_v7().simple());
+            Database::open(&config, &context)
+                .await
+                .expect("DATABASE_URL is set but PostgreSQL is unreachable")
+        }
+    };
     consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
     create_effects(&consumer_db).await;
     let settings = BusSettings {
@@ -130,13 +161,22 @@ impl Handler for Recorder {
             .decode::<UserRoleChanged>()
             .map(|e| e.roles.len() as i64)
             .unwrap_or(-1);
-        let conn = tx.sqlite().expect("the test consumer runs on SQLite");
-        sqlx::query("insert into effects (event_id, subject, position) values ($1, $2, $3)")
-            .bind(event.id.to_string())
-            .bind(&event.subject)
-            .bind(position)
-            .execute(conn)
-            .await?;
+        // The same statement on either engine (a query is typed by its engine).
+        macro_rules! insert {
+            ($conn:expr) => {
+                sqlx::query("insert into effects (event_id, subject, position) values ($1, $2, $3)")
+                    .bind(event.id.to_string())
+                    .bind(&event.subject)
+                    .bind(position)
+                    .execute($conn)
+                    .await
+                    .map(drop)?
+            };
+        }
+        match tx {
+            Tx::Sqlite(tx) => insert!(&mut **tx),
+            Tx::Postgres(tx) => insert!(&mut **tx),
+        }
         Ok(())
     }
 }
@@ -153,7 +193,8 @@ impl World {
         Consumer {
             name: format!("test-consumer-{}", self.topic),
             handler: Arc::new(Recorder { broken }),
-            inbox: Inbox::new(self.consumer_db.clone(), ""),
+            // On PostgreSQL, as the application role, under row-level security.
+            inbox: Inbox::new(self.consumer_db.clone(), "crm_app"),
             policy: RetryPolicy {
                 max_attempts: 3,
                 min_delay: Duration::from_millis(5),
@@ -202,16 +243,23 @@ impl World {
     }
 
     async fn effects(&self) -> Vec<(String, String, i64)> {
-        let Database::Sqlite(pool) = &self.consumer_db else {
-            unreachable!()
-        };
-        sqlx::query("select event_id, subject, position from effects order by n")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
-            .collect()
+        const SQL: &str = "select event_id, subject, position from effects order by n";
+        match &self.consumer_db {
+            Database::Sqlite(pool) => sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
+                .collect(),
+            Database::Postgres(pool) => sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
+                .collect(),
+        }
     }
 
     /// Waits for `count` effects. Delivery is asynchronous: this polls the consumer's store
@@ -424,7 +472,7 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_each_once(w: World) {
 
 #[tokio::test]
 async fn a_redelivered_event_has_no_second_effect() {
-    let w = world(false, false).await.unwrap();
+    let w = world(false, false, ConsumerStore::Sqlite).await.unwrap();
     let consumer = w.consumer(Arc::default());
     let event = w.append("once", 0).await;
     let first = consumer
@@ -453,17 +501,24 @@ async fn a_redelivered_event_has_no_second_effect() {
 
 macro_rules! on_every_transport {
     ($($name:ident),* $(,)?) => {
-        mod embedded_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::world(false, false).await.unwrap()).await; })*
-        }
-        mod kafka_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true, false).await { super::$name(w).await; } })*
-        }
-        mod mongo_outbox_embedded_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(false, true).await { super::$name(w).await; } })*
-        }
-        mod mongo_outbox_kafka_bus {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { if let Some(w) = super::world(true, true).await { super::$name(w).await; } })*
+        on_every_transport!(@mod embedded_bus, false, false, Sqlite, $($name),*);
+        on_every_transport!(@mod kafka_bus, true, false, Sqlite, $($name),*);
+        on_every_transport!(@mod mongo_outbox_embedded_bus, false, true, Sqlite, $($name),*);
+        on_every_transport!(@mod mongo_outbox_kafka_bus, true, true, Sqlite, $($name),*);
+        on_every_transport!(@mod postgres_consumer_embedded_bus, false, false, Postgres, $($name),*);
+        on_every_transport!(@mod postgres_consumer_kafka_bus, true, false, Postgres, $($name),*);
+    };
+    (@mod $module:ident, $kafka:expr, $mongo:expr, $store:ident, $($name:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    // Skips (and says so) when a transport or store it needs is not configured.
+                    if let Some(w) = super::world($kafka, $mongo, super::ConsumerStore::$store).await {
+                        super::$name(w).await;
+                    }
+                }
+            )*
         }
     };
 }
@@ -478,7 +533,7 @@ on_every_transport!(
 async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
     use rdkafka::consumer::{Consumer as _, StreamConsumer};
     use rdkafka::message::{Headers, Message as _};
-    let Some(w) = world(true, false).await else {
+    let Some(w) = world(true, false, ConsumerStore::Sqlite).await else {
         return;
     };
     let EventBus::Kafka(kafka, _) = &w.bus else {
@@ -527,7 +582,7 @@ async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
 /// positions in commit order (what lets the relay walk the outbox by position).
 #[tokio::test(flavor = "multi_thread")]
 async fn mongo_an_event_commits_and_aborts_with_its_change() {
-    let Some(w) = world(false, true).await else {
+    let Some(w) = world(false, true, ConsumerStore::Sqlite).await else {
         return;
     };
     let Producer::Mongo(client, db) = &w.producer else {
