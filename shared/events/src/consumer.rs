@@ -97,6 +97,18 @@ pub struct Consumer {
     pub policy: RetryPolicy,
 }
 
+impl Consumer {
+    /// A consumer group named `name` (one per consuming service), with the default retry policy.
+    pub fn new(name: impl Into<String>, handler: impl Handler, inbox: Inbox) -> Consumer {
+        Consumer {
+            name: name.into(),
+            handler: Arc::new(handler),
+            inbox,
+            policy: RetryPolicy::default(),
+        }
+    }
+}
+
 /// Where an event sits in a Kafka topic; stored with the handler's effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position<'a> {

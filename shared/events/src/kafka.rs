@@ -204,6 +204,8 @@ impl Kafka {
             .set("group.id", &consumer.name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // A stored position below what the broker still retains resumes at the oldest record.
+            .set("auto.offset.reset", "earliest")
             // A fetch waits at most this long for new records: it bounds commit-to-handle
             // latency when traffic is light (librdkafka's default is 500 ms).
             .set("fetch.wait.max.ms", "25")
@@ -220,9 +222,9 @@ impl Kafka {
                     }
                 }
             };
-            // The next offset expected per partition, and the gaps already gone back for (one seen
-            // again is real, e.g. retention, and accepted).
-            let mut expected: std::collections::HashMap<i32, i64> = Default::default();
+            // The next offset expected per partition (at first, the stored positions), and the
+            // gaps already gone back for (one seen again is real, e.g. retention, and accepted).
+            let mut expected: std::collections::HashMap<i32, i64> = resume.clone();
             let mut retried: std::collections::HashSet<(i32, i64)> = Default::default();
             loop {
                 if let Err(e) = crate::redrive(&consumer, &topic).await {
@@ -413,11 +415,12 @@ pub enum ReplayFrom {
     Offset(i64),
 }
 
-/// Assigns every partition of `topic` from its start, and returns the consumer's stored
-/// positions: records below them were handled and are passed over without touching the store.
-/// (Seeking straight to a stored position would be cheaper, but some brokers cannot start a
-/// fetch inside a record batch and silently skip to the next batch; reading from the start is
-/// correct on every broker, at the cost of re-reading retained records after a restart.)
+/// Assigns every partition of `topic` at the consumer's stored position (from its start when
+/// none is stored), and returns the stored positions. Some brokers (tansu) cannot start a fetch
+/// inside a record batch and silently answer from the next batch: the consumer then sees a first
+/// offset above the stored one, re-reads that partition from its start, and passes over the
+/// records below the stored position without touching the store. On Kafka itself the fetch
+/// starts where it was asked, so a restart reads only what is new.
 async fn assign_from_inbox(
     stream: &StreamConsumer,
     topic: &str,
@@ -438,7 +441,10 @@ async fn assign_from_inbox(
     let stored = consumer.inbox.offsets(&consumer.name, topic).await?;
     let mut list = TopicPartitionList::new();
     for p in partitions {
-        list.add_partition_offset(topic, p, Offset::Beginning)?;
+        let from = stored
+            .get(&p)
+            .map_or(Offset::Beginning, |&next| Offset::Offset(next));
+        list.add_partition_offset(topic, p, from)?;
     }
     stream
         .assign(&list)

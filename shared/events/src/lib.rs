@@ -4,6 +4,72 @@
 //! ([`embedded`]). Consumers implement [`consumer::Handler`] and get a transaction on their own
 //! store, in which the event is also recorded as processed. [`EventBus`] picks the transport
 //! from configuration, so services never touch it directly.
+//!
+//! A context that publishes, and another that reacts, in a few lines (the embedded bus here;
+//! with Kafka only the [`EventBus`] and the [`Source`] change):
+//!
+//! ```
+//! use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, Handler, Inbox, OutboxLog, Source, Tx};
+//! use crm_proto::crm::iam::events::v1::UserCreated;
+//! # static STORE: crm_core::storage::Migrations = crm_core::storage::Migrations {
+//! #     sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
+//! #     postgres: sqlx::migrate!("../../migrations/iam/postgres"),
+//! # };
+//!
+//! /// Notification's reaction to a new user.
+//! struct Welcome;
+//!
+//! #[async_trait::async_trait]
+//! impl Handler for Welcome {
+//!     fn wants(&self, event_type: &str) -> bool {
+//!         event_type == "crm.iam.events.v1.UserCreated"
+//!     }
+//!     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
+//!         let user = event.decode::<UserCreated>().unwrap_or_default();
+//!         // Written through `tx`: it commits together with the record that the event was handled.
+//!         sqlx::query("insert into welcomes (email) values ($1)")
+//!             .bind(user.email)
+//!             .execute(tx.sqlite().expect("SQLite here"))
+//!             .await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! # let config = crm_core::config::Config { data_dir: dir.path().into(), ..Default::default() };
+//! # let iam = crm_core::storage::Database::open(&config, "iam").await?;
+//! # iam.migrate("iam", &STORE).await?;
+//! # let notification = crm_core::storage::Database::open(&config, "notification").await?;
+//! # notification.migrate("notification", &STORE).await?;
+//! # let (crm_core::storage::Database::Sqlite(iam_pool), crm_core::storage::Database::Sqlite(notification_pool)) = (&iam, &notification) else { unreachable!() };
+//! # sqlx::query("create table welcomes (email text not null)").execute(notification_pool).await?;
+//! let bus = EventBus::embedded(BusSettings::default());
+//! let outbox = OutboxLog::new(iam.clone(), "", "crm.iam.events.v1");
+//! bus.start_relay(outbox.clone());
+//! bus.subscribe(
+//!     Source::Outbox(outbox),
+//!     Consumer::new("notification", Welcome, Inbox::new(notification.clone(), "")),
+//! )?;
+//!
+//! // IAM: the event commits with the change it describes, or not at all.
+//! let user = UserCreated { email: "siti@kilang.example".into(), ..Default::default() };
+//! let mut tx = iam_pool.begin().await?;
+//! // ... insert the user through `tx` ...
+//! let event = Envelope::new("crm.iam", "tenant-1", "user-1", &user, &Causation::default());
+//! crm_events::outbox::append_sqlite(&mut tx, "user", &event).await?;
+//! tx.commit().await?;
+//! # let mut welcomed = Vec::new();
+//! # for _ in 0..500 {
+//! #     welcomed = sqlx::query_scalar::<_, String>("select email from welcomes").fetch_all(notification_pool).await?;
+//! #     if !welcomed.is_empty() { break; }
+//! #     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//! # }
+//! # assert_eq!(welcomed, ["siti@kilang.example"]);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod consumer;
 pub mod embedded;
