@@ -59,6 +59,28 @@ impl Handler for Clock {
     }
 }
 
+/// Appends events `numbers` in one transaction, spread over 16 aggregates.
+async fn append(pool: &sqlx::SqlitePool, numbers: std::ops::Range<usize>) {
+    let mut tx = pool.begin().await.unwrap();
+    for n in numbers {
+        let event = UserRoleChanged {
+            user_id: n.to_string(),
+            ..Default::default()
+        };
+        let envelope = Envelope::new(
+            "crm.bench",
+            "tenant",
+            format!("agg{}", n % 16),
+            &event,
+            &Causation::default(),
+        );
+        crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 /// Steady loads: (events/s, events per transaction), each for `STEADY_SECONDS`. The second is
 /// the throughput goal itself, so its latency is the latency at 10,000 events/s.
 const STEADY: [(usize, usize); 2] = [(1000, 1), (10_000, 10)];
@@ -83,24 +105,7 @@ async fn steady(name: &str, kafka: Option<&str>, rate: usize, per_tx: usize) {
     for first in (0..total).step_by(per_tx) {
         let due = started + Duration::from_secs_f64(first as f64 / rate as f64);
         tokio::time::sleep_until(due.into()).await;
-        let mut tx = pool.begin().await.unwrap();
-        for n in first..first + per_tx {
-            let event = UserRoleChanged {
-                user_id: n.to_string(),
-                ..Default::default()
-            };
-            let envelope = Envelope::new(
-                "crm.bench",
-                "tenant",
-                format!("agg{}", n % 16),
-                &event,
-                &Causation::default(),
-            );
-            crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+        append(pool, first..first + per_tx).await;
     }
     let offered = total as f64 / started.elapsed().as_secs_f64();
     while clock.latencies.lock().unwrap().len() < total {
@@ -181,25 +186,8 @@ async fn throughput(name: &str, kafka: Option<&str>) {
         unreachable!()
     };
     let started = Instant::now();
-    for batch in 0..EVENTS / PER_TX {
-        let mut tx = pool.begin().await.unwrap();
-        for n in 0..PER_TX {
-            let event = UserRoleChanged {
-                user_id: format!("{batch}-{n}"),
-                ..Default::default()
-            };
-            let envelope = Envelope::new(
-                "crm.bench",
-                "tenant",
-                format!("agg{}", n % 16),
-                &event,
-                &Causation::default(),
-            );
-            crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+    for first in (0..EVENTS).step_by(PER_TX) {
+        append(pool, first..first + PER_TX).await;
     }
     let appended = started.elapsed();
     // When the relay has published everything (the consumer may still be behind).

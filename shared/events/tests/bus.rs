@@ -15,7 +15,6 @@ use crm_events::consumer::{Delivery, Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
 use prost::Message;
-use sqlx::Row;
 
 /// A context's store (its outbox and event tables), as IAM's migrations make it.
 static CONTEXT: Migrations = Migrations {
@@ -245,20 +244,8 @@ impl World {
     async fn effects(&self) -> Vec<(String, String, i64)> {
         const SQL: &str = "select event_id, subject, position from effects order by n";
         match &self.consumer_db {
-            Database::Sqlite(pool) => sqlx::query(SQL)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
-                .collect(),
-            Database::Postgres(pool) => sqlx::query(SQL)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| (r.get("event_id"), r.get("subject"), r.get("position")))
-                .collect(),
+            Database::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+            Database::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
         }
     }
 
