@@ -90,3 +90,62 @@ fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracer
         )
         .build())
 }
+
+/// Makes `span` a child of the trace in a W3C `traceparent` (e.g. the request that caused an
+/// event), so work done later or in another service joins that trace. A missing or malformed
+/// value leaves the span where it is.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    use opentelemetry::trace::TraceContextExt as _;
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    use super::*;
+
+    fn trace_id_under(traceparent: Option<&str>) -> String {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("event");
+            continue_trace(&span, traceparent);
+            span.context().span().span_context().trace_id().to_string()
+        })
+    }
+
+    #[test]
+    fn a_span_joins_the_trace_of_a_traceparent() {
+        assert_eq!(
+            trace_id_under(Some(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            )),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn a_malformed_or_missing_traceparent_starts_a_trace_of_its_own() {
+        for traceparent in [None, Some("garbage"), Some("00-zz-00f067aa0ba902b7-01")] {
+            let id = trace_id_under(traceparent);
+            assert_ne!(id, "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_ne!(
+                id, "00000000000000000000000000000000",
+                "{traceparent:?}: a fresh, valid trace"
+            );
+        }
+    }
+}

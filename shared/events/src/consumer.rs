@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use backon::BackoffBuilder;
 use crm_core::storage::Database;
 use sqlx::{PgConnection, Row, SqliteConnection};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
@@ -270,6 +271,21 @@ macro_rules! commit {
     };
 }
 
+/// The span a handler runs in: the event's attributes, in the trace of the request that caused
+/// the event (its `traceparent`), so one trace follows a change across contexts.
+fn event_span(consumer: &str, event: &Envelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event",
+        consumer,
+        event_id = %event.id,
+        event_type = %event.event_type,
+        tenant_id = %event.tenant_id,
+        correlation_id = event.correlation_id.as_deref().unwrap_or_default(),
+    );
+    crm_core::telemetry::continue_trace(&span, event.traceparent.as_deref());
+    span
+}
+
 /// Why processing did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -366,6 +382,7 @@ impl Inbox {
                     if first_time {
                         handler
                             .handle(event, &mut tx)
+                            .instrument(event_span(consumer, event))
                             .await
                             .map_err(ProcessError::Handler)?;
                         Delivery::Handled
