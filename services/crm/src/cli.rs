@@ -52,7 +52,8 @@ pub enum Command {
 /// `crm events ...`.
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
-    /// Each outbox's unpublished backlog and oldest unpublished event; dead letters per context.
+    /// Each outbox's unpublished backlog and oldest unpublished event; how far behind each
+    /// consumer group is; dead letters per context.
     Status(TargetArgs),
     /// Move a consumer group back (Kafka: its committed offsets; embedded: its cursor). Stop
     /// the group's consumers first.

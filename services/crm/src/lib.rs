@@ -341,6 +341,33 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
             log.topic(),
             backlog.pending
         );
+        if config.kafka.brokers.is_none() {
+            for lag in log.consumer_lag().await? {
+                println!(
+                    "  consumer {:<19} behind {:>6}   (handled up to position {})",
+                    lag.consumer, lag.behind, lag.position
+                );
+            }
+        }
+    }
+    if let Some(brokers) = &config.kafka.brokers {
+        // Kafka consumers keep their positions in their own stores.
+        let kafka = crm_events::kafka::Kafka::new(brokers)?;
+        for topic in crm_events::TOPICS {
+            for (_, db) in databases
+                .iter()
+                .filter(|(t, _)| context_migrations(*t).is_some())
+            {
+                let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+                for group in inbox.groups_on(topic).await? {
+                    let next = inbox.offsets(&group, topic).await?;
+                    println!(
+                        "{topic:<28} consumer {group:<19} behind {:>6}",
+                        kafka.lag(topic, &next)?
+                    );
+                }
+            }
+        }
     }
     for (target, db) in &databases {
         if context_migrations(*target).is_none() {

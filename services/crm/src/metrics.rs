@@ -1,5 +1,6 @@
 //! `GET /metrics` (OpenMetrics text) on the serving port: each outbox's unpublished backlog and
-//! the age of its oldest unpublished event, read from the stores at scrape time.
+//! the age of its oldest unpublished event, and how far behind each embedded-bus consumer group
+//! is, read from the stores at scrape time.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -22,12 +23,19 @@ struct Topic {
     topic: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Group {
+    consumer: String,
+    topic: String,
+}
+
 /// The gauges and what fills them.
 #[derive(Clone)]
 pub struct Metrics {
     outboxes: Vec<crm_events::OutboxLog>,
     backlog: Family<Topic, Gauge>,
     oldest: Family<Topic, Gauge<f64, AtomicU64>>,
+    lag: Family<Group, Gauge>,
     registry: Arc<Registry>,
 }
 
@@ -47,10 +55,17 @@ impl Metrics {
             "Age of the oldest event in an outbox not yet published (0 when none)",
             oldest.clone(),
         );
+        let lag = Family::<Group, Gauge>::default();
+        registry.register(
+            "crm_consumer_lag",
+            "Events after an embedded-bus consumer group's position, still to handle",
+            lag.clone(),
+        );
         Metrics {
             outboxes,
             backlog,
             oldest,
+            lag,
             registry: Arc::new(registry),
         }
     }
@@ -73,6 +88,20 @@ impl Metrics {
                 }
                 Err(e) => {
                     tracing::warn!(topic = log.topic(), error = %e, "cannot read the outbox backlog for metrics")
+                }
+            }
+            match log.consumer_lag().await {
+                Ok(groups) => {
+                    for group in groups {
+                        let labels = Group {
+                            consumer: group.consumer,
+                            topic: log.topic().to_owned(),
+                        };
+                        self.lag.get_or_create(&labels).set(group.behind);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic = log.topic(), error = %e, "cannot read consumer positions for metrics")
                 }
             }
         }

@@ -365,6 +365,33 @@ async fn every_response_carries_a_correlation_id() {
 #[tokio::test]
 async fn metrics_show_each_outbox_backlog_to_scrapers() {
     let server = spawn().await;
+    // An event in IAM's outbox, and a group positioned before it (as a replay leaves it).
+    let config = crm_core::config::Config {
+        data_dir: server.data_dir.clone(),
+        ..Default::default()
+    };
+    let iam = crm_core::storage::Database::open(&config, "iam")
+        .await
+        .unwrap();
+    let crm_core::storage::Database::Sqlite(pool) = &iam else {
+        unreachable!("embedded")
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let event = crm_events::Envelope::new(
+        "crm.iam",
+        "tenant-1",
+        "user-1",
+        &crm_proto::crm::iam::events::v1::UserCreated::default(),
+        &crm_events::Causation::default(),
+    );
+    crm_events::outbox::append_sqlite(&mut tx, "user", &event)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    crm_events::OutboxLog::new(iam.clone(), "", "crm.iam.events.v1")
+        .set_cursor("notification", 0)
+        .await
+        .unwrap();
     let request = http::Request::get(format!("http://{}/metrics", server.addr))
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
@@ -377,6 +404,12 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
     );
     assert!(
         text.contains("crm_outbox_oldest_unpublished_age_seconds{topic=\"crm.iam.events.v1\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "crm_consumer_lag{consumer=\"notification\",topic=\"crm.iam.events.v1\"} 1\n"
+        ),
         "{text}"
     );
     assert!(

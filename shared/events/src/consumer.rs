@@ -473,6 +473,20 @@ impl Inbox {
         })
     }
 
+    /// The consumer groups that stored positions on `topic` in this store (Kafka).
+    pub async fn groups_on(&self, topic: &str) -> Result<Vec<String>, sqlx::Error> {
+        with_tx!(self, "", |tx| {
+            let groups: Vec<String> = on_tx!(&mut tx, |conn| {
+                sqlx::query_scalar("select distinct consumer from consumer_offsets where topic = $1 order by consumer")
+                    .bind(topic)
+                    .fetch_all(conn)
+                    .await?
+            });
+            commit!(tx);
+            Ok(groups)
+        })
+    }
+
     /// Sets the next offsets of a consumer on a topic (a replay); returns whether it had any.
     pub async fn set_offsets(
         &self,

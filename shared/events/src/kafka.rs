@@ -348,6 +348,34 @@ impl Kafka {
         }))
     }
 
+    /// How many records of `topic` a consumer has yet to handle, from its stored next offsets
+    /// (a partition with none counts from its oldest retained record).
+    pub fn lag(
+        &self,
+        topic: &str,
+        next: &std::collections::HashMap<i32, i64>,
+    ) -> anyhow::Result<i64> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", "crm-events-status")
+            .create()
+            .context("cannot create a Kafka consumer")?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .with_context(|| format!("cannot read the partitions of {topic}"))?;
+        let mut lag = 0;
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                .with_context(|| {
+                    format!("cannot read the offsets of {topic}/{}", partition.id())
+                })?;
+            let from = next.get(&partition.id()).copied().unwrap_or(low).max(low);
+            lag += (high - from).max(0);
+        }
+        Ok(lag)
+    }
+
     /// The offsets of `topic`'s partitions at `from` (a time, or the same offset everywhere).
     pub async fn offsets_at(
         &self,

@@ -84,7 +84,7 @@ use tokio::task::JoinHandle;
 
 pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
 pub use envelope::{Causation, Envelope, topic_of};
-pub use outbox::{OutboxError, OutboxLog};
+pub use outbox::{ConsumerLag, OutboxError, OutboxLog};
 
 use crate::kafka::Kafka;
 

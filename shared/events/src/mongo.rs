@@ -36,7 +36,7 @@ use mongodb::{ClientSession, Collection, Database, IndexModel};
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
-use crate::outbox::{Backlog, Logged, OutboxError};
+use crate::outbox::{Backlog, ConsumerLag, Logged, OutboxError};
 
 /// The collection holding the events.
 pub const OUTBOX: &str = "outbox";
@@ -290,6 +290,35 @@ impl MongoOutbox {
             .upsert(true)
             .await?;
         Ok(())
+    }
+
+    pub(crate) async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError> {
+        let cursors: Vec<Document> = self
+            .cursors()
+            .find(doc! { "topic": topic })
+            .sort(doc! { "_id.consumer": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let mut out = Vec::with_capacity(cursors.len());
+        for cursor in cursors {
+            let consumer = cursor
+                .get_document("_id")
+                .and_then(|id| id.get_str("consumer"))
+                .map_err(|_| OutboxError::Corrupt(format!("{CURSORS} document: `_id.consumer`")))?
+                .to_owned();
+            let position = cursor.get_i64("seq").unwrap_or(0);
+            let behind = self
+                .outbox()
+                .count_documents(after_filter(position))
+                .await?;
+            out.push(ConsumerLag {
+                consumer,
+                position,
+                behind: behind as i64,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {

@@ -53,6 +53,17 @@ pub struct Logged {
     pub envelope: Envelope,
 }
 
+/// Where a consumer group stands in an outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerLag {
+    /// The group.
+    pub consumer: String,
+    /// The last position it handled.
+    pub position: i64,
+    /// Events after it, still to handle.
+    pub behind: i64,
+}
+
 /// Backlog of an outbox: what the relay has not published yet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backlog {
@@ -257,6 +268,15 @@ impl OutboxLog {
         }
     }
 
+    /// Each consumer group walking this outbox (embedded bus): its position, and how many events
+    /// after it are still to handle.
+    pub async fn consumer_lag(&self) -> Result<Vec<ConsumerLag>, OutboxError> {
+        match &self.store {
+            Store::Sql(s) => Ok(s.consumer_lag(&self.topic).await?),
+            Store::Mongo(m) => m.consumer_lag(&self.topic).await,
+        }
+    }
+
     /// The position just before the first event at or after `time` (for a replay from a time).
     pub async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
         match &self.store {
@@ -372,6 +392,28 @@ impl SqlOutbox {
             .execute(conn)
             .await?;
             Ok(())
+        })
+    }
+
+    async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, sqlx::Error> {
+        on_conn!(self, |conn| {
+            // Pruning deletes only what every cursor has passed, so counting the rows after a
+            // cursor counts exactly what that consumer has left.
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "select c.consumer, c.seq, (select count(*) from outbox o where o.seq > c.seq) \
+                 from event_cursors c where c.topic = $1 order by c.consumer",
+            )
+            .bind(topic)
+            .fetch_all(conn)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(consumer, position, behind)| ConsumerLag {
+                    consumer,
+                    position,
+                    behind,
+                })
+                .collect())
         })
     }
 
