@@ -230,6 +230,14 @@ fn crm_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `crm events <args> --target iam --data-dir <dir>`, expecting success.
+fn events(dir: &str, args: &[&str]) -> String {
+    let mut all = vec!["events"];
+    all.extend(args);
+    all.extend(["--target", "iam", "--data-dir", dir]);
+    crm_ok(&all)
+}
+
 /// The number after `label` on the first line starting with `line_start`.
 fn figure(text: &str, line_start: &str, label: &str) -> i64 {
     let line = text
@@ -263,7 +271,7 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
         "batik canting motif",
     );
     assert!(user.status.success());
-    let status = crm_ok(&["events", "status", "--target", "iam", "--data-dir", dir]);
+    let status = events(dir, &["status"]);
     let unpublished = figure(&status, "crm.iam.events.v1", "unpublished");
     assert!(
         unpublished >= 2,
@@ -271,25 +279,23 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
     );
 
     // A group replayed from the start has every event ahead of it.
-    let replay = crm_ok(&[
-        "events",
-        "replay",
-        "--group",
-        "notification",
-        "--from",
-        "0",
-        "--topic",
-        "crm.iam.events.v1",
-        "--target",
-        "iam",
-        "--data-dir",
+    let replay = events(
         dir,
-    ]);
+        &[
+            "replay",
+            "--group",
+            "notification",
+            "--from",
+            "0",
+            "--topic",
+            "crm.iam.events.v1",
+        ],
+    );
     assert!(
         replay.contains("notification: crm.iam.events.v1 moves to after position 0"),
         "{replay}"
     );
-    let status = crm_ok(&["events", "status", "--target", "iam", "--data-dir", dir]);
+    let status = events(dir, &["status"]);
     assert_eq!(
         figure(&status, "consumer notification", "behind"),
         unpublished,
@@ -297,18 +303,7 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
     );
 
     // A parked event (as a consumer in this store would leave it) is listed, then redriven.
-    assert!(
-        crm_ok(&[
-            "events",
-            "dlq",
-            "list",
-            "--target",
-            "iam",
-            "--data-dir",
-            dir
-        ])
-        .contains("no dead letters")
-    );
+    assert!(events(dir, &["dlq", "list"]).contains("no dead letters"));
     let config = crm_core::config::Config {
         data_dir: data_dir.path().to_owned(),
         ..Default::default()
@@ -335,15 +330,7 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
         .await
         .unwrap();
     db.close().await;
-    let list = crm_ok(&[
-        "events",
-        "dlq",
-        "list",
-        "--target",
-        "iam",
-        "--data-dir",
-        dir,
-    ]);
+    let list = events(dir, &["dlq", "list"]);
     assert!(
         list.contains(&format!("event={}", event.id))
             && list.contains("consumer=notification")
@@ -352,42 +339,16 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
             && list.contains("smtp: 550 mailbox unavailable"),
         "{list}"
     );
-    let status = crm_ok(&["events", "status", "--target", "iam", "--data-dir", dir]);
+    let status = events(dir, &["status"]);
     assert_eq!(figure(&status, "iam", "letters"), 1, "{status}");
-    let redrive = crm_ok(&[
-        "events",
-        "dlq",
-        "redrive",
-        "--group",
-        "notification",
-        "--target",
-        "iam",
-        "--data-dir",
-        dir,
-    ]);
+    let redrive = events(dir, &["dlq", "redrive", "--group", "notification"]);
     assert!(
         redrive.contains("asked to redrive 1 parked event"),
         "{redrive}"
     );
-    let list = crm_ok(&[
-        "events",
-        "dlq",
-        "list",
-        "--target",
-        "iam",
-        "--data-dir",
-        dir,
-    ]);
+    let list = events(dir, &["dlq", "list"]);
     assert!(list.contains("[redrive asked]"), "{list}");
-    let again = crm_ok(&[
-        "events",
-        "dlq",
-        "redrive",
-        "--target",
-        "iam",
-        "--data-dir",
-        dir,
-    ]);
+    let again = events(dir, &["dlq", "redrive"]);
     assert!(
         again.contains("asked to redrive 0 parked event"),
         "asked once: {again}"
