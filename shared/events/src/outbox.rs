@@ -14,35 +14,61 @@ use crate::envelope::{Envelope, Millis};
 const INSERT: &str = "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, \
                       correlation_id, source, causation_id, traceparent) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-macro_rules! append_fn {
-    ($name:ident, $conn:ty) => {
-        /// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
-        /// event exists exactly when the change it describes does.
-        pub async fn $name(
-            conn: &mut $conn,
-            aggregate_type: &str,
-            event: &Envelope,
-        ) -> Result<(), sqlx::Error> {
-            sqlx::query(INSERT)
-                .bind(event.id.to_string())
-                .bind(&event.tenant_id)
-                .bind(aggregate_type)
-                .bind(&event.subject)
-                .bind(&event.event_type)
-                .bind(&event.payload)
-                .bind(event.time)
-                .bind(&event.correlation_id)
-                .bind(&event.source)
-                .bind(&event.causation_id)
-                .bind(&event.traceparent)
-                .execute(conn)
-                .await
-                .map(drop)
-        }
+macro_rules! insert_event {
+    ($conn:expr, $aggregate_type:expr, $event:expr) => {
+        sqlx::query(INSERT)
+            .bind($event.id.to_string())
+            .bind(&$event.tenant_id)
+            .bind($aggregate_type)
+            .bind(&$event.subject)
+            .bind(&$event.event_type)
+            .bind(&$event.payload)
+            .bind($event.time)
+            .bind(&$event.correlation_id)
+            .bind(&$event.source)
+            .bind(&$event.causation_id)
+            .bind(&$event.traceparent)
+            .execute($conn)
+            .await
+            .map(drop)
     };
 }
-append_fn!(append_sqlite, SqliteConnection);
-append_fn!(append_postgres, PgConnection);
+
+/// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
+/// event exists exactly when the change it describes does. (SQLite has one writer at a time, so
+/// positions are in commit order.)
+pub async fn append_sqlite(
+    conn: &mut SqliteConnection,
+    aggregate_type: &str,
+    event: &Envelope,
+) -> Result<(), sqlx::Error> {
+    insert_event!(conn, aggregate_type, event)
+}
+
+/// The first key of the advisory locks the outbox takes (the second is the aggregate's hash),
+/// apart from any other use of advisory locks.
+const AGGREGATE_LOCK_SPACE: i32 = 0x6372_6d6f; // "crmo"
+
+/// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
+/// event exists exactly when the change it describes does.
+///
+/// It first takes a transaction-level advisory lock on the aggregate, so a second transaction
+/// appending for the same aggregate waits for the first to end: one aggregate's events commit
+/// in the order of their positions, and the relay, which publishes by position, keeps their
+/// order. Different aggregates do not wait for each other. Append last, just before committing,
+/// to hold the lock briefly.
+pub async fn append_postgres(
+    conn: &mut PgConnection,
+    aggregate_type: &str,
+    event: &Envelope,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(AGGREGATE_LOCK_SPACE)
+        .bind(format!("{aggregate_type}/{}", event.subject))
+        .execute(&mut *conn)
+        .await?;
+    insert_event!(conn, aggregate_type, event)
+}
 
 /// An event read back from the outbox, with its position.
 #[derive(Clone, Debug)]
