@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::consumer::{Consumer, Delivery, Position, deliver_batch};
 use crate::envelope::{Envelope, Millis, dlq_topic};
-use crate::outbox::OutboxLog;
+use crate::outbox::{OutboxLog, RelayLease};
 
 const BATCH: i64 = 512;
 
@@ -134,7 +134,13 @@ impl Kafka {
         tokio::spawn(async move {
             let mut backoff = poll;
             let mut last_prune = tokio::time::Instant::now();
+            let mut lease = None;
             loop {
+                if !hold(&log, &mut lease).await {
+                    // Another replica relays this outbox; take over if it stops.
+                    tokio::time::sleep(poll * 20).await;
+                    continue;
+                }
                 let batch = match log.pending(BATCH).await {
                     Ok(batch) => batch,
                     Err(e) => {
@@ -432,6 +438,27 @@ impl Kafka {
             }
         }
     }
+}
+
+/// Whether this relay holds (or has just taken) `log`'s relay lease.
+async fn hold(log: &OutboxLog, lease: &mut Option<RelayLease>) -> bool {
+    if let Some(held) = lease {
+        if held.held().await {
+            return true;
+        }
+        tracing::warn!(topic = log.topic(), "lost the relay lease");
+    }
+    *lease = match log.lead().await {
+        Ok(taken) => taken,
+        Err(e) => {
+            tracing::warn!(topic = log.topic(), error = %e, "cannot take the relay lease; retrying");
+            None
+        }
+    };
+    if lease.is_some() {
+        tracing::info!(topic = log.topic(), "relaying this outbox");
+    }
+    lease.is_some()
 }
 
 /// Where a replay starts.

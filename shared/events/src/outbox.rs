@@ -79,6 +79,29 @@ pub struct Logged {
     pub envelope: Envelope,
 }
 
+/// The first key of the advisory lock a relay holds on PostgreSQL (the second is the topic's
+/// hash).
+const RELAY_LOCK_SPACE: i32 = 0x6372_6d72; // "crmr"
+
+/// The right to publish one outbox, held by one relay at a time among a context's replicas, so
+/// they do not all publish the same events. On PostgreSQL it is a session advisory lock on a
+/// connection of its own: it ends when the holder stops or loses its connection, and another
+/// replica takes over. SQLite has one process per file and needs none. MongoDB has none yet, so
+/// each replica relays (consumers deduplicate the copies).
+pub struct RelayLease {
+    conn: Option<PgConnection>,
+}
+
+impl RelayLease {
+    /// Whether it is still held (its connection answers).
+    pub async fn held(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(conn) => sqlx::query("select 1").execute(&mut *conn).await.is_ok(),
+        }
+    }
+}
+
 /// Where a consumer group stands in an outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerLag {
@@ -243,6 +266,25 @@ impl OutboxLog {
     /// The topic its events go to.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// Takes the relay lease if no other relay holds it; `None` when another does.
+    pub async fn lead(&self) -> Result<Option<RelayLease>, OutboxError> {
+        let Store::Sql(SqlOutbox {
+            db: Database::Postgres(pool),
+            ..
+        }) = &self.store
+        else {
+            return Ok(Some(RelayLease { conn: None }));
+        };
+        use sqlx::Connection as _;
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
+            .bind(RELAY_LOCK_SPACE)
+            .bind(&self.topic)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(held.then_some(RelayLease { conn: Some(conn) }))
     }
 
     /// Events after `seq`, in order, at most `limit`.

@@ -783,3 +783,96 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
         "commit order by outbox position: {by_position:?}"
     );
 }
+
+/// PostgreSQL + Kafka with two replicas of a context: one relay publishes the outbox at a time
+/// (each event reaches the topic once), and the other takes over when it stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_replicas_take_turns_relaying_one_outbox() {
+    use rdkafka::consumer::{Consumer as _, StreamConsumer};
+    let (Ok(url), Some(w)) = (
+        std::env::var("DATABASE_URL"),
+        world(true, false, ConsumerStore::Sqlite).await,
+    ) else {
+        eprintln!("skipped: needs DATABASE_URL and KAFKA_BROKERS");
+        return;
+    };
+    let EventBus::Kafka(kafka, _) = &w.bus else {
+        unreachable!()
+    };
+    let mut config = Config::default();
+    config.database.url = Some(crm_core::config::Secret::new(url));
+    let db = Database::open(
+        &config,
+        &format!("producer_{}", uuid::Uuid::now_v7().simple()),
+    )
+    .await
+    .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+    db.migrate("producer", &CONTEXT).await.unwrap();
+    let Database::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    let log = OutboxLog::new(db.clone(), "", &w.topic);
+    let append = |n: usize| {
+        let pool = pool.clone();
+        async move {
+            let event = Envelope::new(
+                "crm.test",
+                "tenant-1",
+                format!("agg{}", n % 5),
+                &UserRoleChanged::default(),
+                &Causation::default(),
+            );
+            let mut tx = pool.begin().await.unwrap();
+            crm_events::outbox::append_postgres(&mut tx, "user", &event)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let drained = || async {
+        for _ in 0..3000 {
+            if log.backlog().await.unwrap().pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the outbox was not published");
+    };
+
+    // The first replica's relay takes the lease, then a second replica starts.
+    let first = w.bus.start_relay(log.clone());
+    append(0).await;
+    drained().await;
+    let second = w.bus.start_relay(log.clone());
+    for n in 1..=100 {
+        append(n).await;
+    }
+    drained().await;
+    // The first stops: the second takes over.
+    first.abort();
+    for n in 101..=150 {
+        append(n).await;
+    }
+    drained().await;
+    second.abort();
+
+    // Every record of the topic, from the start of each partition.
+    let reader: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.brokers())
+        .set("group.id", format!("count-{}", w.topic))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for p in 0..3 {
+        partitions
+            .add_partition_offset(&w.topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    reader.assign(&partitions).unwrap();
+    let mut records = 0;
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(3), reader.recv()).await {
+        records += 1;
+    }
+    assert_eq!(records, 151, "each event published once");
+}
