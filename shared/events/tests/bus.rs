@@ -211,18 +211,7 @@ impl World {
 
     /// Appends one event in its own transaction: `position` is carried as the number of roles.
     async fn append(&self, subject: &str, position: usize) -> Envelope {
-        let event = UserRoleChanged {
-            roles: vec!["r".to_owned(); position],
-            ..Default::default()
-        };
-        let mut envelope = Envelope::new(
-            "crm.test",
-            "tenant-1",
-            subject,
-            &event,
-            &Causation::default(),
-        );
-        envelope.event_type = "crm.iam.events.v1.UserRoleChanged".into();
+        let envelope = role_changed(subject, position);
         match &self.producer {
             Producer::Sql(Database::Sqlite(pool)) => {
                 let mut tx = pool.begin().await.unwrap();
@@ -284,6 +273,21 @@ impl World {
             effects.len()
         );
     }
+}
+
+/// A `UserRoleChanged` event of aggregate `subject`, its `position` carried as the number of roles.
+fn role_changed(subject: impl ToString, position: usize) -> Envelope {
+    let event = UserRoleChanged {
+        roles: vec!["r".to_owned(); position],
+        ..Default::default()
+    };
+    Envelope::new(
+        "crm.test",
+        "tenant-1",
+        subject,
+        &event,
+        &Causation::default(),
+    )
 }
 
 /// A state change (a document) and its event in one MongoDB transaction, committed or aborted;
@@ -609,17 +613,7 @@ async fn mongo_an_event_commits_and_aborts_with_its_change() {
     let Producer::Mongo(client, db) = &w.producer else {
         unreachable!()
     };
-    let event = |subject: &str| {
-        let mut e = Envelope::new(
-            "crm.test",
-            "tenant-1",
-            subject,
-            &UserRoleChanged::default(),
-            &Causation::default(),
-        );
-        e.event_type = "crm.iam.events.v1.UserRoleChanged".into();
-        e
-    };
+    let event = |subject: &str| role_changed(subject, 0);
     mongo_change_with_event(client, db, &event("aborted"), false)
         .await
         .unwrap();
@@ -686,13 +680,7 @@ async fn kafka_lag_counts_the_records_a_group_has_not_handled() {
     // One record per produce request: tansu reports a partition's end as its last record
     // batch's first offset + 1, which is right only for batches of one.
     for n in 0..12 {
-        let event = Envelope::new(
-            "crm.test",
-            "tenant-1",
-            format!("agg{n}"),
-            &UserRoleChanged::default(),
-            &Causation::default(),
-        );
+        let event = role_changed(format!("agg{n}"), 0);
         kafka.publish(&w.topic, &event, &[]).await.unwrap();
     }
     assert_eq!(
@@ -743,13 +731,7 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
             let (pool, committed) = (pool.clone(), committed.clone());
             tokio::spawn(async move {
                 for i in 0..8 {
-                    let event = Envelope::new(
-                        "crm.test",
-                        "tenant-1",
-                        "the-aggregate",
-                        &UserRoleChanged::default(),
-                        &Causation::default(),
-                    );
+                    let event = role_changed("the-aggregate", 0);
                     let mut tx = pool.begin().await.unwrap();
                     crm_events::outbox::append_postgres(&mut tx, "user", &event)
                         .await
@@ -815,13 +797,7 @@ async fn postgres_replicas_take_turns_relaying_one_outbox() {
     let append = |n: usize| {
         let pool = pool.clone();
         async move {
-            let event = Envelope::new(
-                "crm.test",
-                "tenant-1",
-                format!("agg{}", n % 5),
-                &UserRoleChanged::default(),
-                &Causation::default(),
-            );
+            let event = role_changed(format!("agg{}", n % 5), 0);
             let mut tx = pool.begin().await.unwrap();
             crm_events::outbox::append_postgres(&mut tx, "user", &event)
                 .await
