@@ -212,6 +212,29 @@ pub async fn open_postgres(
         .await
 }
 
+/// Begins a PostgreSQL transaction for row-level security: as `app_role` when one is given
+/// (checked at startup to be `[A-Za-z0-9_]`), with the setting `name` = `value` until it ends
+/// (e.g. `app.tenant_id`, which the policies read).
+pub async fn begin_scoped(
+    pool: &PgPool,
+    app_role: Option<&str>,
+    name: &str,
+    value: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(role) = app_role {
+        sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("select set_config($1, $2, true)")
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// The PostgreSQL schema of a context: its name, lowercased, other characters as `_`.
 pub fn schema_name(context: &str) -> String {
     context

@@ -41,6 +41,16 @@ struct Clock {
     last: Mutex<Option<Instant>>,
 }
 
+impl Clock {
+    /// p50, p99 and max of the commit→handle latencies seen.
+    fn percentiles(&self) -> (Duration, Duration, Duration) {
+        let mut latencies = self.latencies.lock().unwrap().clone();
+        latencies.sort();
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+        (pct(0.50), pct(0.99), pct(1.0))
+    }
+}
+
 #[async_trait]
 impl Handler for Clock {
     fn wants(&self, _: &str) -> bool {
@@ -113,14 +123,10 @@ async fn steady(name: &str, kafka: Option<&str>, rate: usize, per_tx: usize) {
     }
     relay.abort();
     task.abort();
-    let mut latencies = clock.latencies.lock().unwrap().clone();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let (p50, p99, max) = clock.percentiles();
     println!(
         "{name:<9} steady {rate:>5} events/s ({per_tx} per transaction; {offered:.0}/s achieved) for {STEADY_SECONDS} s: commit→handle p50 {:?}  p99 {:?}  max {:?}",
-        pct(0.50),
-        pct(0.99),
-        latencies.last().unwrap()
+        p50, p99, max
     );
 }
 
@@ -202,17 +208,15 @@ async fn throughput(name: &str, kafka: Option<&str>) {
     let elapsed = clock.last.lock().unwrap().unwrap() - started;
     relay.abort();
     task.abort();
-    let mut latencies = clock.latencies.lock().unwrap().clone();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let (p50, p99, max) = clock.percentiles();
     println!(
         "{name:<9} burst  {:>9.0} events/s end to end ({EVENTS} events; appended at {:.0}/s, relayed at {:.0}/s)   commit→handle p50 {:?}  p99 {:?}  max {:?}",
         EVENTS as f64 / elapsed.as_secs_f64(),
         EVENTS as f64 / appended.as_secs_f64(),
         EVENTS as f64 / relayed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        latencies.last().unwrap()
+        p50,
+        p99,
+        max
     );
 }
 

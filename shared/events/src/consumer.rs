@@ -181,16 +181,13 @@ macro_rules! with_tx {
                 $body
             }
             Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                if let Some(role) = &$self.app_role {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query("select set_config('app.tenant_id', $1, true)")
-                    .bind($tenant)
-                    .execute(&mut *tx)
-                    .await?;
+                let tx = crm_core::storage::begin_scoped(
+                    pool,
+                    $self.app_role.as_deref(),
+                    "app.tenant_id",
+                    $tenant,
+                )
+                .await?;
                 let mut $tx = Tx::Postgres(tx);
                 $body
             }

@@ -354,6 +354,16 @@ impl Kafka {
         }))
     }
 
+    /// A consumer for reading offsets and metadata as `group` (it never commits).
+    fn reader(&self, group: &str) -> anyhow::Result<StreamConsumer> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .context("cannot create a Kafka consumer")
+    }
+
     /// How many records of `topic` a consumer has yet to handle, from its stored next offsets
     /// (a partition with none counts from its oldest retained record).
     pub fn lag(
@@ -361,22 +371,13 @@ impl Kafka {
         topic: &str,
         next: &std::collections::HashMap<i32, i64>,
     ) -> anyhow::Result<i64> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", "crm-events-status")
-            .create()
-            .context("cannot create a Kafka consumer")?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .with_context(|| format!("cannot read the partitions of {topic}"))?;
+        let consumer = self.reader("crm-events-status")?;
         let mut lag = 0;
-        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        for partition in partitions(&consumer, topic)? {
             let (low, high) = consumer
-                .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-                .with_context(|| {
-                    format!("cannot read the offsets of {topic}/{}", partition.id())
-                })?;
-            let from = next.get(&partition.id()).copied().unwrap_or(low).max(low);
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .with_context(|| format!("cannot read the offsets of {topic}/{partition}"))?;
+            let from = next.get(&partition).copied().unwrap_or(low).max(low);
             lag += (high - from).max(0);
         }
         Ok(lag)
@@ -389,24 +390,8 @@ impl Kafka {
         topic: &str,
         from: ReplayFrom,
     ) -> anyhow::Result<Vec<(i32, i64)>> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .context("cannot create a Kafka consumer")?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .context("cannot read the topic's partitions")?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        anyhow::ensure!(
-            !partitions.is_empty(),
-            "topic {topic} has no partitions; does it exist?"
-        );
+        let consumer = self.reader(group)?;
+        let partitions = partitions(&consumer, topic)?;
         match from {
             ReplayFrom::Offset(o) => Ok(partitions.into_iter().map(|p| (p, o)).collect()),
             ReplayFrom::Time(ms) => {
@@ -438,6 +423,23 @@ impl Kafka {
             }
         }
     }
+}
+
+/// The partitions of `topic`; an error when it has none (it does not exist yet).
+fn partitions(client: &StreamConsumer, topic: &str) -> anyhow::Result<Vec<i32>> {
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("cannot read the partitions of {topic}"))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    anyhow::ensure!(
+        !partitions.is_empty(),
+        "topic {topic} has no partitions; does it exist?"
+    );
+    Ok(partitions)
 }
 
 /// Whether this relay holds (or has just taken) `log`'s relay lease.
@@ -481,18 +483,7 @@ async fn assign_from_inbox(
     topic: &str,
     consumer: &Consumer,
 ) -> anyhow::Result<std::collections::HashMap<i32, i64>> {
-    let metadata = stream
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .context("cannot read the topic's partitions")?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    anyhow::ensure!(
-        !partitions.is_empty(),
-        "topic {topic} has no partitions yet"
-    );
+    let partitions = partitions(stream, topic)?;
     let stored = consumer.inbox.offsets(&consumer.name, topic).await?;
     let mut list = TopicPartitionList::new();
     for p in partitions {

@@ -438,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seq_counter_is_an_upserted_increment() {
+    fn the_seq_counter_is_one_document_incremented_by_one() {
         let (filter, update) = next_seq();
         assert_eq!(filter, doc! { "_id": "seq" });
         assert_eq!(update, doc! { "$inc": { "value": 1_i64 } });

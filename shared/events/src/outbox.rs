@@ -198,15 +198,14 @@ macro_rules! on_conn {
                 result
             }
             Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                if let Some(role) = &$self.app_role {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query("select set_config('app.relay', 'on', true)")
-                    .execute(&mut *tx)
-                    .await?;
+                // `app.relay` lets the outbox's policy show every tenant's rows.
+                let mut tx = crm_core::storage::begin_scoped(
+                    pool,
+                    $self.app_role.as_deref(),
+                    "app.relay",
+                    "on",
+                )
+                .await?;
                 let $conn = &mut *tx;
                 let result = $body;
                 tx.commit().await?;

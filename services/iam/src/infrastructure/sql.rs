@@ -60,7 +60,6 @@ fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
 /// The SQLite store (embedded mode).
 pub struct SqliteIamStore {
     pool: SqlitePool,
-    app_role: Option<String>,
 }
 
 /// The PostgreSQL store (microservices mode).
@@ -72,10 +71,15 @@ pub struct PgIamStore {
 impl SqliteIamStore {
     /// A store on `pool` (migrated).
     pub fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            app_role: None,
-        }
+        Self { pool }
+    }
+
+    /// A transaction (SQLite has no row-level security: every query names its tenant).
+    async fn begin(&self, _tenant: TenantId) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))
     }
 }
 
@@ -87,32 +91,24 @@ impl PgIamStore {
             app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
         }
     }
+
+    /// A transaction scoped to `tenant`: as the application role, with `app.tenant_id` set for
+    /// the row-level-security policies.
+    async fn begin(&self, tenant: TenantId) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        crm_core::storage::begin_scoped(
+            &self.pool,
+            self.app_role.as_deref(),
+            "app.tenant_id",
+            &tenant.to_string(),
+        )
+        .await
+        .map_err(db("starting a transaction scoped to its tenant"))
+    }
 }
 
 macro_rules! iam_store {
-    ($store:ident, $db:ty, rls = $rls:expr) => {
+    ($store:ident, $db:ty) => {
         impl $store {
-            /// A transaction scoped to `tenant`: on PostgreSQL, as the application role with
-            /// `app.tenant_id` set (row-level security); on SQLite, plain.
-            async fn begin(&self, tenant: TenantId) -> Result<sqlx::Transaction<'static, $db>> {
-                let mut tx = self.pool.begin().await.map_err(db("starting a transaction"))?;
-                if $rls {
-                    if let Some(role) = &self.app_role {
-                        // The role name is checked at startup to be [A-Za-z0-9_].
-                        sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("switching to the application role"))?;
-                    }
-                    sqlx::query("select set_config('app.tenant_id', $1, true)")
-                        .bind(tenant.to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("scoping the transaction to its tenant"))?;
-                }
-                Ok(tx)
-            }
-
             async fn write_changes(tx: &mut sqlx::Transaction<'static, $db>, tenant: TenantId, changes: Changes) -> Result<()> {
                 for e in changes.events {
                     Self::append(&mut **tx, e.aggregate_type, &e.envelope).await.map_err(db("writing an event to the outbox"))?;
@@ -649,8 +645,8 @@ macro_rules! iam_store {
     };
 }
 
-iam_store!(SqliteIamStore, sqlx::Sqlite, rls = false);
-iam_store!(PgIamStore, sqlx::Postgres, rls = true);
+iam_store!(SqliteIamStore, sqlx::Sqlite);
+iam_store!(PgIamStore, sqlx::Postgres);
 
 impl SqliteIamStore {
     async fn append(
