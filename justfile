@@ -59,7 +59,9 @@ config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}
 
 # Benchmarks (release build): login throughput vs raw argon2id, latency percentiles, peak RSS;
-# events/s and commit-to-handle latency on the embedded bus and Kafka.
+# events/s and commit-to-handle latency on the embedded bus and Kafka; the revocation check's
+# share of an authenticated call (memory, and Redis with REDIS_URL).
 bench:
     cargo bench -p crm --bench login
+    cargo bench -p crm --bench revocation
     cargo bench -p crm-events --bench bus

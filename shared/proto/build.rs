@@ -26,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `prost::Name` on every message: events are typed by their full protobuf name.
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
+    // Maps as BTreeMap: a message always encodes to the same bytes, which idempotency keys
+    // fingerprint.
+    config.btree_map(["."]);
     tonic_prost_build::configure()
+        .codec_path("crate::codec::StrictCodec")
         .build_client(true)
         .build_server(true)
         .include_file("mod.rs")

@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use crm_core::auth::TokenVerifier;
 use crm_core::config::{Config, Target};
-use crm_core::grpc::ServiceSet;
+use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
+use crm_core::revocation::Revocations;
 use crm_core::storage::Database;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -39,6 +40,7 @@ pub struct Application {
     databases: Vec<(Target, Database)>,
     iam: Option<crm_iam::application::Iam>,
     bus: crm_events::EventBus,
+    revocations: Revocations,
 }
 
 impl Application {
@@ -47,8 +49,9 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let databases = open_stores(&config).await?;
         let bus = event_bus(&config).await?;
+        let revocations = revocations(&config).await?;
         let iam = match databases.iter().find(|(t, _)| *t == Target::Iam) {
-            Some((_, db)) => Some(crm_iam::build(&config, db).await?),
+            Some((_, db)) => Some(crm_iam::build(&config, db, revocations.clone()).await?),
             None => None,
         };
 
@@ -83,6 +86,7 @@ impl Application {
             databases,
             iam,
             bus,
+            revocations,
         })
     }
 
@@ -106,6 +110,7 @@ impl Application {
             databases,
             iam,
             bus,
+            revocations,
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         let relays: Vec<_> = outboxes(&config, &databases)
@@ -161,6 +166,7 @@ impl Application {
         let cors = modules
             .contains(&Target::Edge)
             .then(|| crm_edge::cors_layer(&config.cors));
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
@@ -169,7 +175,13 @@ impl Application {
                 &config, &databases,
             ))))
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(RequestContextLayer::new(verifier, open_access))
+            .layer(RequestContextLayer::with_revocations(
+                verifier,
+                open_access,
+                revocations,
+            ))
+            // Innermost: open streams end at once on shutdown instead of holding it up.
+            .layer(DrainLayer::new(stop_rx.clone()))
             .add_routes(routes);
 
         let addr = listener.local_addr()?;
@@ -177,7 +189,6 @@ impl Application {
         tracing::info!(%addr, targets = %names.join(","), "serving");
         println!("crm serving {} on {addr}", names.join(", "));
 
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(announce_shutdown(shutdown, health.clone(), stop_tx));
         let mut stopped = stop_rx.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -199,6 +210,22 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Where access-token revocations are marked and checked: Redis when `redis.url` is set (every
+/// process of a deployment sees IAM's marks at once), else this process's memory.
+async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
+    match &config.redis.url {
+        Some(url) => Revocations::redis(url.expose(), "crm:auth:")
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to Redis at {} (redis.url / REDIS_URL) for token revocations",
+                    url.redacted()
+                )
+            }),
+        None => Ok(Revocations::memory()),
     }
 }
 
@@ -567,7 +594,8 @@ async fn iam_for_operators(
     config.target = vec![Target::Iam];
     let mut stores = open_stores(&config).await?;
     let (_, db) = stores.pop().expect("the iam store");
-    Ok((crm_iam::build(&config, &db).await?, db))
+    let revocations = revocations(&config).await?;
+    Ok((crm_iam::build(&config, &db, revocations).await?, db))
 }
 
 /// `crm tenant create`.

@@ -417,3 +417,51 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
         "OpenMetrics text: {text}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_at_once_instead_of_waiting_out_the_grace_period() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = crm_core::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_owned(),
+        // An hour: if the open stream held shutdown up, this test would hang, not pass.
+        shutdown_grace_seconds: 3600,
+        ..crm_core::Config::default()
+    };
+    let app = crm::Application::build(config).await.unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    stop.send(()).unwrap();
+    // The stream may report NOT_SERVING first; then it ends, telling the client to reconnect.
+    let end = loop {
+        match watch.message().await {
+            Ok(Some(update)) => assert_eq!(update.status(), ServingStatus::NotServing),
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(end.code(), Code::Unavailable, "{end:?}");
+    assert!(end.message().contains("shutting down"), "{end:?}");
+    running
+        .await
+        .unwrap()
+        .expect("the server stops cleanly, without waiting for the grace period");
+}

@@ -12,94 +12,10 @@ use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
 use crm_proto::crm::iam::v1::*;
 use prost::Message;
 use prost_types::FieldMask;
+use support::iam::{PASSWORD, Session, invite, login, reason, refresh, register};
 use support::{TestServer, authorized, spawn};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
-
-const PASSWORD: &str = "batik canting motif";
-
-struct Session {
-    access: String,
-    refresh: String,
-    user: User,
-    tenant: Tenant,
-}
-
-async fn register(server: &TestServer, tenant_name: &str, email: &str) -> Session {
-    let mut auth = AuthServiceClient::new(server.channel.clone());
-    let r = auth
-        .register(RegisterRequest {
-            tenant_name: tenant_name.into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            display_name: "Siti Aminah".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.token_type, "Bearer");
-    Session {
-        access: r.access_token,
-        refresh: r.refresh_token,
-        user: r.user.unwrap(),
-        tenant: r.tenant.unwrap(),
-    }
-}
-
-async fn invite(server: &TestServer, owner: &Session, email: &str, roles: &[&str]) -> User {
-    let mut users = UserServiceClient::new(server.channel.clone());
-    let user = User {
-        email: email.into(),
-        display_name: "Ali".into(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        ..Default::default()
-    };
-    let request = CreateUserRequest {
-        user: Some(user),
-        password: PASSWORD.into(),
-        request_id: String::new(),
-    };
-    users
-        .create_user(authorized(request, &owner.access))
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap()
-}
-
-async fn login(
-    server: &TestServer,
-    tenant: &str,
-    email: &str,
-    password: &str,
-) -> Result<LoginResponse, Status> {
-    let mut auth = AuthServiceClient::new(server.channel.clone());
-    auth.login(LoginRequest {
-        tenant: tenant.into(),
-        email: email.into(),
-        password: password.into(),
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn refresh(server: &TestServer, token: &str) -> Result<RefreshResponse, Status> {
-    let mut auth = AuthServiceClient::new(server.channel.clone());
-    auth.refresh(RefreshRequest {
-        refresh_token: token.into(),
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
 
 async fn audit_kinds(server: &TestServer, owner: &Session) -> Vec<AuditEventKind> {
     let mut audit = AuditServiceClient::new(server.channel.clone());
@@ -576,6 +492,25 @@ async fn the_last_owner_cannot_be_demoted_deactivated_or_deleted() {
                 etag: String::new(),
             },
             &owner.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::Unauthenticated, "TOKEN_REVOKED"),
+        "the step-down cut the first owner's token"
+    );
+    let second_access = login(&server, &owner.tenant.slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    let err = users
+        .delete_user(authorized(
+            DeleteUserRequest {
+                id: second.id.clone(),
+                etag: String::new(),
+            },
+            &second_access,
         ))
         .await
         .unwrap_err();

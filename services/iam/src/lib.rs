@@ -17,13 +17,15 @@ use crm_core::grpc::ServiceSet;
 use crm_core::storage::{Database, Migrations};
 use crm_proto::crm::iam::v1 as pb;
 
-use crate::application::{Iam, IamSettings};
+use crate::application::{Adapters, Iam, IamSettings};
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::infrastructure::hasher::PasswordHasher;
 use crate::infrastructure::keys::SigningKeys;
 use crate::infrastructure::sql::{PgIamStore, SqliteIamStore};
 use crate::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
 use crate::interfaces::grpc::IamGrpc;
+use crm_core::idempotency::Idempotency;
+use crm_core::revocation::Revocations;
 
 /// IAM's embedded migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -41,7 +43,12 @@ pub const OPEN_METHODS: [&str; 4] = [
 
 /// Builds the IAM service on a migrated database: the SQL store for its engine, the throttle
 /// (Redis when `redis.url` is set, else in memory), the hasher and the signing keys.
-pub async fn build(config: &Config, db: &Database) -> anyhow::Result<Iam> {
+/// `revocations` is where it marks revoked access tokens: the same the auth layer checks.
+pub async fn build(
+    config: &Config,
+    db: &Database,
+    revocations: Revocations,
+) -> anyhow::Result<Iam> {
     let store: Arc<dyn IamStore> = match db {
         Database::Sqlite(pool) => Arc::new(SqliteIamStore::new(pool.clone())),
         Database::Postgres(pool) => {
@@ -73,13 +80,15 @@ pub async fn build(config: &Config, db: &Database) -> anyhow::Result<Iam> {
     } else {
         SigningKeys::load(&keys_dir)?
     };
-    Ok(Iam::new(
+    let adapters = Adapters {
         store,
         throttle,
-        PasswordHasher::new(concurrency),
-        Arc::new(keys),
-        IamSettings::from_config(config),
-    ))
+        hasher: PasswordHasher::new(concurrency),
+        keys: Arc::new(keys),
+        revocations,
+        idempotency: Idempotency::new(db.clone(), &config.database.app_role),
+    };
+    Ok(Iam::new(adapters, IamSettings::from_config(config)))
 }
 
 /// Adds IAM's services to a server.

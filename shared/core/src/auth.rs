@@ -209,6 +209,7 @@ impl TokenVerifier {
             }
         })?;
         let claims = data.claims;
+        let issued_at = issued_at_millis(&claims.jti, claims.iat);
         Ok(Principal {
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::InvalidClaims)?,
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::InvalidClaims)?,
@@ -216,8 +217,26 @@ impl TokenVerifier {
             permissions: claims.perms,
             team: claims.team,
             token_id: claims.jti,
+            issued_at,
         })
     }
+}
+
+/// A token's issue time in milliseconds: IAM's `jti` is a UUIDv7, whose timestamp has them;
+/// `iat` has only seconds, and a revocation and a new sign-in can fall within one second.
+fn issued_at_millis(jti: &str, iat: u64) -> i64 {
+    let from_iat = (iat as i64).saturating_mul(1000);
+    uuid::Uuid::try_parse(jti)
+        .ok()
+        .filter(|id| id.get_version_num() == 7)
+        .and_then(|id| id.get_timestamp())
+        .map(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        })
+        // Only a jti minted in the same second as `iat` is trusted for the milliseconds.
+        .filter(|ms| ms / 1000 == iat as i64)
+        .unwrap_or(from_iat)
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ pub struct Principal {
     pub team: Option<String>,
     /// The token's `jti`.
     pub token_id: String,
+    /// When the token was issued, in milliseconds since the epoch (from its UUIDv7 `jti`, else
+    /// `iat`): revocations cut tokens issued before a moment (see [`crate::revocation`]).
+    pub issued_at: i64,
 }
 
 impl Principal {

@@ -289,6 +289,28 @@ impl std::error::Error for Error {
     }
 }
 
+/// The most of a client-visible text (message, violation, metadata value) a status carries.
+/// Errors may quote what a client sent; a megabyte of it must not come back in `grpc-message`
+/// (stock clients refuse headers that large), so longer texts are cut with an ellipsis.
+pub const MAX_ECHO: usize = 256;
+
+/// `text` cut to at most [`MAX_ECHO`] bytes on a character boundary, with `…` when cut.
+pub fn clip(text: &str) -> String {
+    clip_to(text, MAX_ECHO)
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+pub fn clip_to(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
         if let Some(source) = &err.0.source {
@@ -302,32 +324,61 @@ impl From<Error> for Status {
             }
         }
         let mut details = ErrorDetails::new();
-        let metadata = err.0.metadata.clone();
+        let metadata: HashMap<String, String> = err
+            .0
+            .metadata
+            .iter()
+            .map(|(k, v)| (clip(k), clip(v)))
+            .collect();
         details.set_error_info(
             err.0.reason.unwrap_or(err.0.kind.default_reason()),
             ERROR_DOMAIN,
             metadata,
         );
         for (field, description) in &err.0.field_violations {
-            details.add_bad_request_violation(field.clone(), description.clone());
+            details.add_bad_request_violation(clip(field), clip(description));
         }
         for (kind, subject, description) in &err.0.precondition_violations {
             details.add_precondition_failure_violation(
-                kind.clone(),
-                subject.clone(),
-                description.clone(),
+                clip(kind),
+                clip(subject),
+                clip(description),
             );
         }
         if let Some(delay) = err.0.retry_after {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(err.0.kind.code(), err.0.message.clone(), details)
+        Status::with_error_details(err.0.kind.code(), clip(&err.0.message), details)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_megabyte_of_client_input_is_never_echoed_back() {
+        let huge = "x".repeat(1 << 20);
+        let err = Error::not_found("role", &huge)
+            .with_field_violation("id", format!("{huge} is not a role"))
+            .with_metadata("id", huge.clone());
+        let (status, details) = round_trip(err);
+        assert!(
+            status.message().len() <= MAX_ECHO + 3,
+            "{}",
+            status.message().len()
+        );
+        assert!(status.message().ends_with('…'));
+        let violation = &details.bad_request().unwrap().field_violations[0];
+        assert!(violation.description.len() <= MAX_ECHO + 3);
+        assert!(details.error_info().unwrap().metadata["id"].len() <= MAX_ECHO + 3);
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clip_to("abc", 3), "abc");
+        assert_eq!(clip_to("aé", 2), "a…");
+    }
 
     fn round_trip(err: Error) -> (Status, ErrorDetails) {
         let status = Status::from(err);

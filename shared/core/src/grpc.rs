@@ -108,3 +108,117 @@ impl Service<Request<axum::body::Body>> for Unavailable {
         std::future::ready(Ok(tonic::Status::from(err).into_http()))
     }
 }
+
+/// Ends open response streams when the server shuts down. A stream (Health/Watch, and later
+/// WatchNotifications) has no natural end, so a graceful shutdown would otherwise wait out the
+/// whole grace period for it. Once `stopping` turns true, a response body that is waiting for its
+/// next message ends at once with `UNAVAILABLE` ("reconnect"). A body with data ready is passed
+/// through untouched, so unary responses and messages already produced are never cut.
+#[derive(Clone)]
+pub struct DrainLayer {
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl DrainLayer {
+    /// Streams end when `stopping` becomes true.
+    pub fn new(stopping: tokio::sync::watch::Receiver<bool>) -> DrainLayer {
+        DrainLayer { stopping }
+    }
+}
+
+impl<S> tower::Layer<S> for DrainLayer {
+    type Service = DrainService<S>;
+
+    fn layer(&self, inner: S) -> DrainService<S> {
+        DrainService {
+            inner,
+            stopping: self.stopping.clone(),
+        }
+    }
+}
+
+/// See [`DrainLayer`].
+#[derive(Clone)]
+pub struct DrainService<S> {
+    inner: S,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<S, ReqBody> Service<Request<ReqBody>> for DrainService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let future = self.inner.call(request);
+        let mut stopping = self.stopping.clone();
+        Box::pin(async move {
+            let response = future.await?;
+            let stopped: futures::future::BoxFuture<'static, ()> = Box::pin(async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            });
+            Ok(response.map(|inner| {
+                Body::new(DrainBody {
+                    inner,
+                    stopped,
+                    done: false,
+                })
+            }))
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct DrainBody {
+        #[pin]
+        inner: Body,
+        stopped: futures::future::BoxFuture<'static, ()>,
+        done: bool,
+    }
+}
+
+impl http_body::Body for DrainBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
+        let this = self.project();
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_frame(cx) {
+            Poll::Pending => match this.stopped.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    *this.done = true;
+                    let status = tonic::Status::unavailable(
+                        "the server is shutting down; reconnect to another instance or retry shortly",
+                    );
+                    let mut trailers = status.into_http::<()>().into_parts().0.headers;
+                    trailers.remove(http::header::CONTENT_TYPE);
+                    Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            ready => ready,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -15,6 +15,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::auth::TokenVerifier;
 use crate::context::{Principal, RequestContext};
 use crate::error::Error;
+use crate::revocation::Revocations;
 
 /// The request and response header carrying the correlation id.
 pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
@@ -70,15 +71,38 @@ pub struct RequestContextLayer {
 struct Shared {
     verifier: TokenVerifier,
     open: OpenAccess,
+    revocations: Option<Revocations>,
 }
 
 impl RequestContextLayer {
     /// A layer verifying tokens with `verifier` on every method `open` does not open.
     pub fn new(verifier: TokenVerifier, open: OpenAccess) -> Self {
         Self {
-            shared: Arc::new(Shared { verifier, open }),
+            shared: Arc::new(Shared {
+                verifier,
+                open,
+                revocations: None,
+            }),
         }
     }
+
+    /// Also refuses tokens issued before their user's latest revocation mark.
+    pub fn with_revocations(verifier: TokenVerifier, open: OpenAccess, marks: Revocations) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                verifier,
+                open,
+                revocations: Some(marks),
+            }),
+        }
+    }
+}
+
+fn revoked() -> Error {
+    Error::unauthenticated(
+        "this access token was revoked (your roles or status changed); refresh it or sign in again",
+    )
+    .with_reason("TOKEN_REVOKED")
 }
 
 impl<S> Layer<S> for RequestContextLayer {
@@ -150,6 +174,10 @@ where
                     span.record("tenant_id", tracing::field::display(p.tenant_id));
                     span.record("user_id", tracing::field::display(p.user_id));
                 }
+                let check = principal
+                    .as_ref()
+                    .zip(self.shared.revocations.clone())
+                    .map(|(p, marks)| (marks, p.user_id, p.issued_at));
                 let traceparent = request
                     .headers()
                     .get("traceparent")
@@ -165,8 +193,22 @@ where
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 Box::pin(
-                    async move { inner.call(request).await.map(with_correlation_id) }
-                        .instrument(span),
+                    async move {
+                        if let Some((marks, user, issued_at)) = check {
+                            let refused = match marks.is_revoked(user, issued_at).await {
+                                Ok(false) => None,
+                                Ok(true) => Some(revoked()),
+                                Err(err) => Some(err),
+                            };
+                            if let Some(err) = refused {
+                                tracing::debug!(error = %err.message(), "call refused");
+                                let response = tonic::Status::from(err).into_http::<ResBody>();
+                                return Ok(with_correlation_id(response));
+                            }
+                        }
+                        inner.call(request).await.map(with_correlation_id)
+                    }
+                    .instrument(span),
                 )
             }
         }

@@ -2,15 +2,19 @@
 //! and the layer that authenticates calls, typed configuration, telemetry, storage helpers, and
 //! the composition of gRPC services into one server.
 
+pub mod api;
 pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod grpc;
+pub mod idempotency;
 pub mod layer;
+pub mod revocation;
 pub mod storage;
 pub mod telemetry;
+pub mod text;
 
 pub use config::Config;
 pub use context::{Principal, RequestContext, TenantId, UserId};

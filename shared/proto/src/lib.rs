@@ -8,6 +8,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 
+pub mod codec;
+
 /// The encoded `FileDescriptorSet` of every contract and its imports, with source comments and
 /// custom options (`google.api.http`) kept: what reflection serves and REST transcoding reads.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

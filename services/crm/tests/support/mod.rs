@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod iam;
+
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -100,6 +102,18 @@ impl TestServer {
         sign(&self.signing_key, tenant, user, roles)
     }
 
+    /// A valid access token whose claims grant `perms`, whatever the store says of the user: a
+    /// token issued before a change (or by a compromised signer) claims more than is true now.
+    pub fn token_claiming(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        roles: &[&str],
+        perms: &[&str],
+    ) -> String {
+        sign_claims(&self.signing_key, tenant, user, roles, perms)
+    }
+
     /// A token signed by a key the server does not know, under the server's `kid`.
     pub fn forged_token(&self) -> String {
         let stranger =
@@ -110,6 +124,16 @@ impl TestServer {
 
 /// An access token as IAM would issue it, signed with `key` under the test `kid`.
 fn sign(key: &EncodingKey, tenant: TenantId, user: UserId, roles: &[&str]) -> String {
+    sign_claims(key, tenant, user, roles, &[])
+}
+
+fn sign_claims(
+    key: &EncodingKey,
+    tenant: TenantId,
+    user: UserId,
+    roles: &[&str],
+    perms: &[&str],
+) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -120,7 +144,7 @@ fn sign(key: &EncodingKey, tenant: TenantId, user: UserId, roles: &[&str]) -> St
         sub: user.to_string(),
         tid: tenant.to_string(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
-        perms: Vec::new(),
+        perms: perms.iter().map(|p| p.to_string()).collect(),
         team: None,
         exp: now + 600,
         iat: now,

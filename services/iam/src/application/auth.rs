@@ -162,13 +162,18 @@ impl Iam {
             return Err(invalid(problems));
         }
         let normalised = email.trim().to_lowercase();
-        let account_key = format!("account:{}:{normalised}", tenant.trim().to_lowercase());
         let address_key = origin
             .client_address
             .as_ref()
             .map(|ip| format!("address:{ip}"));
         let found = self.store.find_tenant(tenant.trim()).await?;
         let tenant_key = found.as_ref().map(|t| format!("tenant:{}", t.id));
+        // The account is keyed by the tenant it resolves to, so naming the tenant by slug or by
+        // id counts against the same account; an unknown tenant keys by what was sent.
+        let account_key = match &found {
+            Some(t) => format!("account:{}:{normalised}", t.id),
+            None => format!("account:?{}:{normalised}", tenant.trim().to_lowercase()),
+        };
         for key in [
             Some(&account_key),
             address_key.as_ref(),

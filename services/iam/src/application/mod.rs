@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::auth::AccessClaims;
-use crm_core::{Error, Principal, Result, TenantId};
+use crm_core::idempotency::Idempotency;
+use crm_core::revocation::Revocations;
+use crm_core::{Error, Principal, Result, TenantId, UserId};
 use uuid::Uuid;
 
 use crate::domain::audit::Origin;
@@ -81,23 +83,45 @@ pub struct Iam {
     throttle: Arc<dyn LoginThrottle>,
     hasher: PasswordHasher,
     keys: Arc<SigningKeys>,
+    revocations: Revocations,
+    idempotency: Idempotency,
     settings: IamSettings,
+}
+
+/// IAM's adapters, for [`Iam::new`].
+pub struct Adapters {
+    /// The store.
+    pub store: Arc<dyn IamStore>,
+    /// The login throttle.
+    pub throttle: Arc<dyn LoginThrottle>,
+    /// The password hasher.
+    pub hasher: PasswordHasher,
+    /// The token signing keys.
+    pub keys: Arc<SigningKeys>,
+    /// Where access-token revocations are marked (shared with the auth layer).
+    pub revocations: Revocations,
+    /// Idempotency keys of the create RPCs, in IAM's store.
+    pub idempotency: Idempotency,
 }
 
 impl Iam {
     /// Wires the use cases to their adapters.
-    pub fn new(
-        store: Arc<dyn IamStore>,
-        throttle: Arc<dyn LoginThrottle>,
-        hasher: PasswordHasher,
-        keys: Arc<SigningKeys>,
-        settings: IamSettings,
-    ) -> Iam {
+    pub fn new(adapters: Adapters, settings: IamSettings) -> Iam {
+        let Adapters {
+            store,
+            throttle,
+            hasher,
+            keys,
+            revocations,
+            idempotency,
+        } = adapters;
         Iam {
             store,
             throttle,
             hasher,
             keys,
+            revocations,
+            idempotency,
             settings,
         }
     }
@@ -105,6 +129,57 @@ impl Iam {
     /// The signing keys (their public halves verify tokens).
     pub fn keys(&self) -> &SigningKeys {
         &self.keys
+    }
+
+    /// The idempotency keys of IAM's create RPCs.
+    pub fn idempotency(&self) -> &Idempotency {
+        &self.idempotency
+    }
+
+    /// The caller as the store knows them now, for administration: the token says who calls,
+    /// but roles and status come from the store, so a right revoked a second ago is gone here
+    /// even if the revocation mark has not reached this process.
+    pub(crate) async fn current(&self, caller: &Caller) -> Result<Principal> {
+        let p = &caller.principal;
+        let user = self
+            .store
+            .get_user(p.tenant_id, p.user_id)
+            .await?
+            .filter(User::is_active)
+            .ok_or_else(|| {
+                Error::unauthenticated(
+                    "your account is deactivated or deleted; ask an administrator of your tenant",
+                )
+                .with_reason("ACCOUNT_INACTIVE")
+            })?;
+        let custom = self.custom_roles_of(&user).await?;
+        Ok(Principal {
+            permissions: effective_permissions(&user.roles, &custom),
+            roles: user.roles,
+            team: user.team,
+            ..p.clone()
+        })
+    }
+
+    /// The tenant's custom roles when `user` holds one; none otherwise (no query).
+    async fn custom_roles_of(&self, user: &User) -> Result<Vec<CustomRole>> {
+        if user
+            .roles
+            .iter()
+            .all(|r| crate::domain::role::is_built_in(r))
+        {
+            Ok(Vec::new())
+        } else {
+            self.store.list_custom_roles(user.tenant_id).await
+        }
+    }
+
+    /// Cuts every access token of `user` issued before now, in every process that checks the
+    /// marks. Written before the change is saved: if the mark cannot be written the change is
+    /// refused, never saved with old tokens still valid.
+    pub(crate) async fn revoke_tokens(&self, user: UserId) -> Result<()> {
+        let keep = self.settings.access_ttl + Duration::from_secs(60);
+        self.revocations.revoke(user, now(), keep).await
     }
 
     /// Signs an access token and makes a refresh token for `user` (in `family`, or a new one).
@@ -115,15 +190,7 @@ impl Iam {
         now: Millis,
     ) -> Result<(SessionTokens, Session)> {
         // Custom roles are read only when the user holds one: most logins need no query for them.
-        let custom = if user
-            .roles
-            .iter()
-            .all(|r| crate::domain::role::is_built_in(r))
-        {
-            Vec::new()
-        } else {
-            self.store.list_custom_roles(user.tenant_id).await?
-        };
+        let custom = self.custom_roles_of(user).await?;
         let (secs, exp) = (
             now / 1000,
             (now + self.settings.access_ttl.as_millis() as i64) / 1000,
@@ -139,7 +206,13 @@ impl Iam {
             exp: exp as u64,
             iat: secs as u64,
             nbf: secs as u64,
-            jti: Uuid::now_v7().to_string(),
+            // The jti carries the issue time to the millisecond, which revocation marks compare.
+            jti: Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                (now / 1000) as u64,
+                (now % 1000) as u32 * 1_000_000,
+            ))
+            .to_string(),
         };
         let access_token = self
             .keys
@@ -186,22 +259,10 @@ impl Iam {
     }
 }
 
-/// Checks an etag sent by a client against the stored version: empty means "don't check".
+/// Checks an etag sent by a client against the stored version (AIP-154: a sent etag must
+/// match; an empty one means an unconditional change).
 pub(crate) fn check_etag(sent: &str, version: i64, what: &str) -> Result<()> {
-    if sent.is_empty() || sent == version.to_string() {
-        Ok(())
-    } else {
-        Err(Error::etag_mismatch(what))
-    }
-}
-
-/// Page size from a request: default 50, at most 500.
-pub(crate) fn page_size(requested: i32) -> Result<u32> {
-    match requested {
-        0 => Ok(50),
-        n if n < 0 => Err(Error::invalid_field("page_size", "must not be negative")),
-        n => Ok((n as u32).min(500)),
-    }
+    crm_core::api::check_etag(sent, &version.to_string(), what)
 }
 
 /// Now, for use cases.

@@ -4,6 +4,7 @@ use crm_core::{Error, Result};
 use uuid::Uuid;
 
 use super::auth::invalid;
+use super::users::escalation_check;
 use super::{Caller, Iam, check_etag, now};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;
@@ -73,7 +74,7 @@ impl Iam {
         description: &str,
         permissions: &[String],
     ) -> Result<CustomRole> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("roles.manage")?;
         let mut problems = Vec::new();
         let name = parse_role_name(name)
@@ -89,6 +90,7 @@ impl Iam {
         let Some(name) = name.filter(|_| problems.is_empty()) else {
             return Err(invalid(problems));
         };
+        escalation_check(p, &grants, &format!("the role {name:?}"))?;
         let now = now();
         let role = CustomRole {
             id: Uuid::now_v7(),
@@ -114,7 +116,7 @@ impl Iam {
         description: Option<&str>,
         permissions: Option<&[String]>,
     ) -> Result<CustomRole> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("roles.manage")?;
         if is_built_in(id) {
             return Err(Error::new(
@@ -135,11 +137,19 @@ impl Iam {
             }
             role.description = description.trim().to_owned();
         }
+        let granted = permissions.is_some();
         if let Some(permissions) = permissions {
             role.permissions = check_grants(permissions, &mut problems);
         }
         if !problems.is_empty() {
             return Err(invalid(problems));
+        }
+        if granted {
+            escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
+            // Its holders' tokens carry the old permissions: cut them.
+            for holder in self.holders(p.tenant_id, &role.name).await? {
+                self.revoke_tokens(holder).await?;
+            }
         }
         let expected = role.version;
         role.version += 1;
@@ -153,7 +163,7 @@ impl Iam {
 
     /// Deletes a custom role that nobody holds.
     pub async fn delete_role(&self, caller: &Caller, id: &str) -> Result<()> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("roles.manage")?;
         if is_built_in(id) {
             return Err(Error::new(
@@ -174,6 +184,28 @@ impl Iam {
         self.store
             .delete_role(p.tenant_id, role.id, Changes::audit(audit))
             .await
+    }
+
+    /// Every user (any status) holding the custom role `name`.
+    async fn holders(
+        &self,
+        tenant: crm_core::TenantId,
+        name: &str,
+    ) -> Result<Vec<crm_core::UserId>> {
+        let filter = crate::domain::ports::UserFilter {
+            status: None,
+            role: Some(name.to_owned()),
+        };
+        let mut holders = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_users(tenant, &filter, after, 500).await?;
+            holders.extend(page.iter().map(|u| u.id));
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.id),
+                _ => return Ok(holders),
+            }
+        }
     }
 
     /// Every permission, sorted.

@@ -41,10 +41,10 @@ impl Iam {
         name: Option<&str>,
         settings: Option<TenantSettings>,
     ) -> Result<Tenant> {
-        let p = &caller.principal;
-        if id != p.tenant_id {
+        if id != caller.principal.tenant_id {
             return Err(Error::not_found("tenant", id));
         }
+        let p = &self.current(caller).await?;
         p.require("tenant.manage")?;
         let mut tenant = self.tenant_of(id).await?;
         check_etag(etag, tenant.version, "tenant")?;
@@ -55,7 +55,7 @@ impl Iam {
                 Err(e) => problems.push(("tenant.name", e.to_owned())),
             }
         }
-        if let Some(settings) = settings {
+        if let Some(mut settings) = settings {
             problems.extend(settings.validate());
             tenant.settings = settings;
         }

@@ -1,6 +1,6 @@
 //! Users: invite, read, change, deactivate, delete, grant and revoke roles.
 
-use crm_core::{Error, Result, UserId};
+use crm_core::{Error, Principal, Result, UserId};
 use crm_proto::crm::iam::events::v1 as events;
 
 use super::auth::{invalid, timestamp, user_created};
@@ -9,7 +9,9 @@ use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::ports::{Changes, OutboxEvent, UserFilter};
-use crate::domain::role::{DEFAULT_ROLE, OWNER};
+use crate::domain::role::{
+    DEFAULT_ROLE, OWNER, built_in_permissions, first_escalation, last_owner_error,
+};
 use crate::domain::user::{User, UserStatus, parse_display_name, parse_team};
 
 /// The fields UpdateUser may change; `None` leaves a field as it is.
@@ -45,7 +47,7 @@ impl Iam {
         roles: Vec<String>,
         team: &str,
     ) -> Result<User> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("users.manage")?;
         let mut problems = Vec::new();
         let email = Email::parse(email)
@@ -70,12 +72,7 @@ impl Iam {
             roles
         };
         for role in &roles {
-            self.known_role(p.tenant_id, role).await?;
-            if role == OWNER && !p.has_role(OWNER) {
-                return Err(Error::permission_denied(
-                    "only an owner can make another owner",
-                ));
-            }
+            self.may_grant(p, role).await?;
         }
         let tenant = self.tenant_of(p.tenant_id).await?;
         let now = now();
@@ -156,15 +153,16 @@ impl Iam {
         etag: &str,
         changes: UserChanges,
     ) -> Result<User> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         let only_own_name = id == p.user_id
             && changes.email.is_none()
             && changes.status.is_none()
             && changes.team.is_none();
+        let mut user = self.load_user(caller, id).await?;
         if !only_own_name {
             p.require("users.manage")?;
+            owners_only(p, &user)?;
         }
-        let mut user = self.load_user(caller, id).await?;
         check_etag(etag, user.version, "user")?;
         let before = user.clone();
         let mut problems = Vec::new();
@@ -217,6 +215,10 @@ impl Iam {
         if deactivating {
             self.keep_an_owner(&before).await?;
         }
+        if deactivating || changed.contains(&"team") {
+            // The team is in the token (team-scoped grants), and a deactivated user keeps none.
+            self.revoke_tokens(id).await?;
+        }
         user.version += 1;
         user.updated_at = now();
         let audit = AuditEntry::new(
@@ -232,6 +234,7 @@ impl Iam {
         let changes = Changes {
             audit: vec![audit],
             revoke_sessions_of: deactivating.then_some(id),
+            keep_an_owner: deactivating && before.has_role(OWNER),
             ..Changes::default()
         };
         self.store.save_user(&user, before.version, changes).await?;
@@ -241,11 +244,14 @@ impl Iam {
     /// Soft-deletes a user and revokes every session of theirs.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
     pub async fn delete_user(&self, caller: &Caller, id: UserId, etag: &str) -> Result<()> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("users.manage")?;
         let mut user = self.load_user(caller, id).await?;
+        owners_only(p, &user)?;
         check_etag(etag, user.version, "user")?;
         self.keep_an_owner(&user).await?;
+        self.revoke_tokens(id).await?;
+        let keep_an_owner = user.is_active() && user.has_role(OWNER);
         let expected = user.version;
         user.status = UserStatus::Deleted;
         user.version += 1;
@@ -262,6 +268,7 @@ impl Iam {
         let changes = Changes {
             audit: vec![audit],
             revoke_sessions_of: Some(id),
+            keep_an_owner,
             ..Changes::default()
         };
         self.store.save_user(&user, expected, changes).await
@@ -286,20 +293,22 @@ impl Iam {
         role: &str,
         grant: bool,
     ) -> Result<User> {
-        let p = &caller.principal;
+        let p = &self.current(caller).await?;
         p.require("users.manage")?;
         if role.trim().is_empty() {
             return Err(Error::invalid_field("role", "must not be empty"));
         }
         if role == OWNER && !p.has_role(OWNER) {
-            return Err(Error::permission_denied(
+            return Err(owners_only_error(
                 "only an owner can grant or revoke the owner role",
             ));
         }
         let mut user = self.load_user(caller, id).await?;
+        owners_only(p, &user)?;
+        let removes_an_owner = !grant && role == OWNER && user.is_active() && user.has_role(OWNER);
         if grant {
-            self.known_role(p.tenant_id, role).await?;
-        } else if role == OWNER && user.has_role(OWNER) {
+            self.may_grant(p, role).await?;
+        } else if removes_an_owner {
             self.keep_an_owner(&user).await?;
         }
         let changed = if grant {
@@ -310,6 +319,7 @@ impl Iam {
         if !changed {
             return Ok(user);
         }
+        self.revoke_tokens(id).await?;
         let expected = user.version;
         user.version += 1;
         user.updated_at = now();
@@ -353,13 +363,29 @@ impl Iam {
                 )
                 .with("role", role),
             ],
+            keep_an_owner: removes_an_owner,
             ..Changes::default()
         };
         self.store.save_user(&user, expected, changes).await?;
         Ok(user)
     }
 
-    /// Refuses to take the last active owner away.
+    /// Refuses a role the granter may not hand out: the owner role unless an owner, a role the
+    /// tenant does not have, or one granting a permission the granter does not hold itself (or
+    /// one reserved to owners).
+    pub(crate) async fn may_grant(&self, granter: &Principal, role: &str) -> Result<()> {
+        if role == OWNER && !granter.has_role(OWNER) {
+            return Err(owners_only_error("only an owner can make another owner"));
+        }
+        let grants = match self.known_role(granter.tenant_id, role).await? {
+            Some(custom) => custom.permissions,
+            None => built_in_permissions(role).unwrap_or_default(),
+        };
+        escalation_check(granter, &grants, &format!("the role {role:?}"))
+    }
+
+    /// Refuses to take the last active owner away (a fast answer; the store checks again inside
+    /// the change's transaction, under the tenant's lock, for concurrent changes).
     async fn keep_an_owner(&self, user: &User) -> Result<()> {
         if user.is_active()
             && user.has_role(OWNER)
@@ -369,13 +395,36 @@ impl Iam {
                 .await?
                 <= 1
         {
-            return Err(Error::new(
-                crm_core::ErrorKind::FailedPrecondition,
-                "a tenant must keep at least one active owner; make another owner first",
-            )
-            .with_reason("LAST_OWNER")
-            .with_precondition_violation("LAST_OWNER", "user", "the last active owner"));
+            return Err(last_owner_error());
         }
         Ok(())
+    }
+}
+
+/// `PERMISSION_DENIED` for actions reserved to owners.
+fn owners_only_error(message: &str) -> Error {
+    Error::permission_denied(message).with_reason("OWNERS_ONLY")
+}
+
+/// Actions on an owner (changing, deactivating, deleting, granting or revoking roles) are
+/// owners' only: an admin must not lock the owners out or take their place.
+fn owners_only(caller: &Principal, target: &User) -> Result<()> {
+    if target.has_role(OWNER) && !caller.has_role(OWNER) {
+        return Err(owners_only_error(
+            "only an owner can change, deactivate or delete an owner, or change an owner's roles",
+        ));
+    }
+    Ok(())
+}
+
+/// `PERMISSION_DENIED` (`ESCALATION`) when `grants` hold a permission `granter` may not hand out.
+pub(crate) fn escalation_check(granter: &Principal, grants: &[String], what: &str) -> Result<()> {
+    match first_escalation(&granter.permissions, granter.has_role(OWNER), grants) {
+        None => Ok(()),
+        Some(grant) => Err(Error::permission_denied(format!(
+            "{what} grants {grant}, which you may not hand out: you can grant only permissions you hold, and owners' permissions only as an owner"
+        ))
+        .with_reason("ESCALATION")
+        .with_metadata("permission", grant)),
     }
 }

@@ -53,6 +53,10 @@ pub struct Changes {
     pub audit: Vec<AuditEntry>,
     /// Revoke every session of this user.
     pub revoke_sessions_of: Option<UserId>,
+    /// This change takes an active owner away: within its transaction, under a lock on the
+    /// tenant, the store checks that another active owner remains, and refuses the change with
+    /// `LAST_OWNER` otherwise. Two owners demoting each other at once cannot both succeed.
+    pub keep_an_owner: bool,
 }
 
 impl Changes {

@@ -205,6 +205,41 @@ pub struct CustomRole {
     pub version: i64,
 }
 
+/// `FAILED_PRECONDITION` (`LAST_OWNER`): the change would leave the tenant without an active
+/// owner.
+pub fn last_owner_error() -> crm_core::Error {
+    crm_core::Error::new(
+        crm_core::ErrorKind::FailedPrecondition,
+        "a tenant must keep at least one active owner; make another owner first",
+    )
+    .with_reason("LAST_OWNER")
+    .with_precondition_violation("LAST_OWNER", "user", "the last active owner")
+}
+
+/// Permissions only owners may hand out, whatever else a granter holds.
+pub const OWNER_ONLY: &[&str] = &["tenant.manage"];
+
+/// Whether holding `held` covers handing out `grant`: the same grant, or the permission
+/// unscoped (which covers its `:own` and `:team` forms).
+pub fn covers(held: &[String], grant: &str) -> bool {
+    let permission = grant.split_once(':').map_or(grant, |(name, _)| name);
+    held.iter().any(|h| h == grant || h == permission)
+}
+
+/// The first of `grants` that a granter holding `held` may not hand out: one it does not hold
+/// itself, or (unless it is an owner) one reserved to owners. No escalation through custom
+/// roles, role updates or assignments.
+pub fn first_escalation<'a>(
+    held: &[String],
+    is_owner: bool,
+    grants: &'a [String],
+) -> Option<&'a str> {
+    grants.iter().map(String::as_str).find(|g| {
+        let permission = g.split_once(':').map_or(*g, |(name, _)| name);
+        !covers(held, g) || (!is_owner && OWNER_ONLY.contains(&permission))
+    })
+}
+
 /// The union of the grants of `roles`, custom roles looked up in `custom`.
 pub fn effective_permissions(roles: &[String], custom: &[CustomRole]) -> Vec<String> {
     let mut set = BTreeSet::new();
@@ -252,6 +287,38 @@ mod tests {
         assert!(parse_grant("leads.write:own").is_ok());
         assert!(parse_grant("leads.write:everything").is_err());
         assert!(parse_grant("rockets.launch").is_err());
+    }
+
+    #[test]
+    fn nobody_hands_out_what_they_do_not_hold_and_only_owners_hand_out_owner_rights() {
+        let admin = built_in_permissions("admin").unwrap();
+        let owner = built_in_permissions("owner").unwrap();
+        let rep = built_in_permissions("sales_rep").unwrap();
+        let grants = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            first_escalation(&admin, false, &grants(&["customers.read", "tenant.manage"])),
+            Some("tenant.manage")
+        );
+        assert_eq!(
+            first_escalation(&owner, true, &grants(&["tenant.manage"])),
+            None
+        );
+        assert_eq!(
+            first_escalation(&admin, false, &grants(&["leads.write:own", "users.manage"])),
+            None
+        );
+        assert_eq!(
+            first_escalation(&rep, false, &grants(&["opportunities.write:own"])),
+            None
+        );
+        assert_eq!(
+            first_escalation(&rep, false, &grants(&["opportunities.write"])),
+            Some("opportunities.write")
+        );
+        assert_eq!(
+            first_escalation(&rep, false, &grants(&["leads.convert:team"])),
+            Some("leads.convert:team")
+        );
     }
 
     #[test]

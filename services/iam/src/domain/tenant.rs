@@ -57,27 +57,22 @@ impl Default for TenantSettings {
 }
 
 impl TenantSettings {
-    /// Checks the settings; each error is (field, problem).
-    pub fn validate(&self) -> Vec<(&'static str, String)> {
+    /// Checks the settings against the maintained lists (ISO 4217, IANA tz, BCP 47 + ISO 639)
+    /// and puts codes in their canonical form; each error is (field, problem).
+    pub fn validate(&mut self) -> Vec<(&'static str, String)> {
+        use crm_core::text;
         let mut problems = Vec::new();
-        let code = &self.default_currency_code;
-        if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
-            problems.push((
-                "tenant.settings.default_currency_code",
-                "must be an ISO 4217 code like MYR".into(),
-            ));
+        match text::currency_code(&self.default_currency_code) {
+            Ok(code) => self.default_currency_code = code,
+            Err(e) => problems.push(("tenant.settings.default_currency_code", e.into())),
         }
-        if self.time_zone.is_empty() || self.time_zone.len() > 64 {
-            problems.push((
-                "tenant.settings.time_zone",
-                "must be an IANA time zone like Asia/Kuala_Lumpur".into(),
-            ));
+        match text::time_zone(&self.time_zone) {
+            Ok(zone) => self.time_zone = zone,
+            Err(e) => problems.push(("tenant.settings.time_zone", e.into())),
         }
-        if self.locale.is_empty() || self.locale.len() > 35 {
-            problems.push((
-                "tenant.settings.locale",
-                "must be a BCP 47 locale like ms-MY".into(),
-            ));
+        match text::locale(&self.locale) {
+            Ok(locale) => self.locale = locale,
+            Err(e) => problems.push(("tenant.settings.locale", e.into())),
         }
         if self.deal_approval_threshold_units < 0 {
             problems.push((
@@ -110,15 +105,10 @@ pub struct Tenant {
     pub version: i64,
 }
 
-/// Checks a tenant's display name.
-pub fn parse_tenant_name(raw: &str) -> Result<String, &'static str> {
-    let name = raw.trim();
-    match name.chars().count() {
-        0 => Err("must not be empty"),
-        1 => Err("must be at least 2 characters"),
-        n if n > 100 => Err("must be at most 100 characters"),
-        _ => Ok(name.to_owned()),
-    }
+/// Checks a tenant's display name (the shared rules for names people read: no control,
+/// bidirectional or invisible characters, at least one letter or digit).
+pub fn parse_tenant_name(raw: &str) -> Result<String, String> {
+    crm_core::text::name(raw, 2, 100)
 }
 
 /// The slug a name suggests: lowercase ASCII letters and digits joined by single hyphens.
@@ -201,12 +191,36 @@ mod tests {
 
     #[test]
     fn settings_are_validated_per_field() {
-        let bad = TenantSettings {
+        let mut bad = TenantSettings {
             default_currency_code: "ringgit".into(),
             ..Default::default()
         };
         let problems = bad.validate();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].0, "tenant.settings.default_currency_code");
+        let mut worse = TenantSettings {
+            default_currency_code: "XYZ".into(),
+            time_zone: "../../etc/passwd".into(),
+            locale: "xx-YY".into(),
+            deal_approval_threshold_units: 0,
+        };
+        let fields: Vec<_> = worse.validate().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "tenant.settings.default_currency_code",
+                "tenant.settings.time_zone",
+                "tenant.settings.locale"
+            ]
+        );
+        assert!(TenantSettings::default().validate().is_empty());
+    }
+
+    #[test]
+    fn tenant_names_follow_the_shared_text_rules() {
+        assert!(parse_tenant_name("Kilang\0Batik").is_err());
+        assert!(parse_tenant_name("Kilang\r\nBatik").is_err());
+        assert!(parse_tenant_name("\u{202E}\u{200B}\u{2066}").is_err());
+        assert_eq!(parse_tenant_name(" Kilang Desa ").unwrap(), "Kilang Desa");
     }
 }

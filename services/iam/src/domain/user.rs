@@ -65,26 +65,17 @@ pub struct User {
     pub version: i64,
 }
 
-/// Checks a display name.
-pub fn parse_display_name(raw: &str) -> Result<String, &'static str> {
-    let name = raw.trim();
-    match name.chars().count() {
-        0 => Err("must not be empty"),
-        n if n > 100 => Err("must be at most 100 characters"),
-        _ if name.chars().any(char::is_control) => Err("must not contain control characters"),
-        _ => Ok(name.to_owned()),
-    }
+/// Checks a display name (the shared rules for names people read).
+pub fn parse_display_name(raw: &str) -> Result<String, String> {
+    crm_core::text::name(raw, 1, 100)
 }
 
 /// Checks a team name (empty means none).
-pub fn parse_team(raw: &str) -> Result<Option<String>, &'static str> {
-    let team = raw.trim();
-    if team.is_empty() {
+pub fn parse_team(raw: &str) -> Result<Option<String>, String> {
+    if raw.trim().is_empty() {
         Ok(None)
-    } else if team.chars().count() > 64 {
-        Err("must be at most 64 characters")
     } else {
-        Ok(Some(team.to_owned()))
+        crm_core::text::name(raw, 1, 64).map(Some)
     }
 }
 

@@ -110,6 +110,27 @@ macro_rules! iam_store {
     ($store:ident, $db:ty) => {
         impl $store {
             async fn write_changes(tx: &mut sqlx::Transaction<'static, $db>, tenant: TenantId, changes: Changes) -> Result<()> {
+                if changes.keep_an_owner {
+                    // A write on the tenant's row serializes every owner-removing change of the
+                    // tenant (a row lock in PostgreSQL, the write lock in SQLite), so the count
+                    // below sees the other one's commit.
+                    sqlx::query("update tenants set version = version where id = $1")
+                        .bind(tenant.to_string())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db("locking the tenant"))?;
+                    let owners: i64 = sqlx::query_scalar(
+                        "select count(*) from user_roles r join users u on u.id = r.user_id \
+                         where r.tenant_id = $1 and r.role = 'owner' and u.status = 'active'",
+                    )
+                    .bind(tenant.to_string())
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db("counting owners"))?;
+                    if owners == 0 {
+                        return Err(crate::domain::role::last_owner_error());
+                    }
+                }
                 for e in changes.events {
                     Self::append(&mut **tx, e.aggregate_type, &e.envelope).await.map_err(db("writing an event to the outbox"))?;
                 }

@@ -1,16 +1,15 @@
 //! gRPC ⇄ use cases: decoding requests (ids, masks, page tokens), calling [`Iam`], encoding
 //! responses. No business rules here.
 
-use base64::Engine;
+use crm_core::api::{self, bounded, mask_paths};
 use crm_core::authz::Resource;
 use crm_core::{Error, RequestContext, TenantId, UserId};
 use crm_proto::crm::iam::v1 as pb;
-use prost_types::{FieldMask, Timestamp};
+use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::application::roles::RoleView;
-use crate::application::{Caller, Iam, SessionTokens, UserChanges, page_size};
+use crate::application::{Caller, Iam, SessionTokens, UserChanges};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin};
 use crate::domain::ports::{AuditFilter, UserFilter};
@@ -56,70 +55,20 @@ fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
 }
 
 fn user_id(field: &str, raw: &str) -> Result<UserId, Error> {
-    Uuid::try_parse(raw)
-        .map(UserId::from)
-        .map_err(|_| Error::invalid_field(field, "must be a user id (UUID)"))
+    api::uuid(field, raw, "a user id").map(UserId::from)
 }
 
 fn ts(millis: Millis) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    })
+    Some(api::timestamp(millis))
 }
 
-fn millis(t: &Timestamp) -> Millis {
-    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
-}
-
-fn encode_token(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
-}
-
-fn decode_token(token: &str) -> Result<Option<Uuid>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
-        Error::invalid_field(
-            "page_token",
-            "is not a page token from this list; start again without it",
-        )
-    };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    Uuid::try_parse(&text).map(Some).map_err(|_| bad())
-}
-
-/// The mask's paths, or (AIP-134) the fields set in the message when the mask is empty.
-fn mask_paths(
-    mask: Option<FieldMask>,
-    set: &[(&'static str, bool)],
-    allowed: &[&str],
-) -> Result<Vec<String>, Error> {
-    let paths: Vec<String> = match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths,
-        _ => set
-            .iter()
-            .filter(|(_, is_set)| *is_set)
-            .map(|(p, _)| (*p).to_owned())
-            .collect(),
-    };
-    for path in &paths {
-        if !allowed.contains(&path.as_str()) {
-            return Err(Error::invalid_field(
-                "update_mask",
-                format!(
-                    "{path:?} cannot be updated; allowed: {}",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(paths)
-}
+/// The longest name, description or team a request may carry, in bytes, checked before any
+/// rule reads it (the rules then count characters).
+const MAX_TEXT: usize = 1024;
+/// The longest password a request may carry, in bytes (the rule allows 128 characters).
+const MAX_PASSWORD: usize = 1024;
+/// The most permissions one role may grant (the catalog has fewer).
+const MAX_GRANTS: usize = 100;
 
 fn user_pb(user: &User) -> pb::User {
     pb::User {
@@ -230,6 +179,10 @@ impl pb::auth_service_server::AuthService for IamGrpc {
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Reply<pb::RegisterResponse> {
         let origin = origin(&request);
         let r = request.into_inner();
+        bounded("tenant_name", &r.tenant_name, MAX_TEXT)?;
+        bounded("email", &r.email, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        bounded("display_name", &r.display_name, MAX_TEXT)?;
         let (tenant, session) = self
             .iam
             .register(
@@ -255,6 +208,9 @@ impl pb::auth_service_server::AuthService for IamGrpc {
     async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::LoginResponse> {
         let origin = origin(&request);
         let r = request.into_inner();
+        bounded("tenant", &r.tenant, MAX_TEXT)?;
+        bounded("email", &r.email, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
         let session = self
             .iam
             .login(&r.tenant, &r.email, &r.password, &origin)
@@ -276,6 +232,7 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         if r.refresh_token.is_empty() {
             return Err(Error::invalid_field("refresh_token", "must not be empty").into());
         }
+        bounded("refresh_token", &r.refresh_token, MAX_TEXT)?;
         let session = self.iam.refresh(&r.refresh_token, &origin).await?;
         let t = tokens(&session);
         Ok(Response::new(pb::RefreshResponse {
@@ -293,6 +250,7 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         if r.refresh_token.is_empty() {
             return Err(Error::invalid_field("refresh_token", "must not be empty").into());
         }
+        bounded("refresh_token", &r.refresh_token, MAX_TEXT)?;
         self.iam.logout(&caller, &r.refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
@@ -323,21 +281,45 @@ impl pb::user_service_server::UserService for IamGrpc {
     ) -> Reply<pb::CreateUserResponse> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let u = r.user.unwrap_or_default();
-        let user = self
+        let u = r.user.clone().unwrap_or_default();
+        bounded("user.email", &u.email, MAX_TEXT)?;
+        bounded("user.display_name", &u.display_name, MAX_TEXT)?;
+        bounded("user.team", &u.team, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        api::bounded_list("user.roles", &u.roles, MAX_GRANTS, api::MAX_ID_LEN)?;
+        // The password is not part of what makes a retry "the same request": its hash must not
+        // sit in the idempotency table beside the request.
+        let fingerprint = pb::CreateUserRequest {
+            password: String::new(),
+            ..r.clone()
+        };
+        let response = self
             .iam
-            .create_user(
-                &caller,
-                &u.email,
-                &u.display_name,
-                &r.password,
-                u.roles,
-                &u.team,
+            .idempotency()
+            .once(
+                caller.principal.tenant_id,
+                "CreateUser",
+                &r.request_id,
+                &fingerprint,
+                || async {
+                    let user = self
+                        .iam
+                        .create_user(
+                            &caller,
+                            &u.email,
+                            &u.display_name,
+                            &r.password,
+                            u.roles.clone(),
+                            &u.team,
+                        )
+                        .await?;
+                    Ok(pb::CreateUserResponse {
+                        user: Some(user_pb(&user)),
+                    })
+                },
             )
             .await?;
-        Ok(Response::new(pb::CreateUserResponse {
-            user: Some(user_pb(&user)),
-        }))
+        Ok(Response::new(response))
     }
 
     async fn list_users(
@@ -346,26 +328,29 @@ impl pb::user_service_server::UserService for IamGrpc {
     ) -> Reply<pb::ListUsersResponse> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let status = match pb::UserStatus::try_from(r.status).unwrap_or_default() {
-            pb::UserStatus::Unspecified => None,
-            pb::UserStatus::Active => Some(UserStatus::Active),
-            pb::UserStatus::Deactivated => Some(UserStatus::Deactivated),
-            pb::UserStatus::Deleted => Some(UserStatus::Deleted),
+        let status = match api::enum_filter::<pb::UserStatus>("status", r.status)? {
+            None | Some(pb::UserStatus::Unspecified) => None,
+            Some(pb::UserStatus::Active) => Some(UserStatus::Active),
+            Some(pb::UserStatus::Deactivated) => Some(UserStatus::Deactivated),
+            Some(pb::UserStatus::Deleted) => Some(UserStatus::Deleted),
         };
-        let filter = UserFilter {
-            status,
-            role: (!r.role.is_empty()).then_some(r.role),
+        let role = if r.role.is_empty() {
+            None
+        } else {
+            Some(api::id("role", &r.role)?)
         };
-        let after = decode_token(&r.page_token)?.map(UserId::from);
+        let filter = UserFilter { status, role };
+        let page = api::page("users", r.page_size, &r.page_token)?;
+        let after = api::uuid_cursor(&page)?.map(UserId::from);
         let page = self
             .iam
-            .list_users(&caller, filter, page_size(r.page_size)?, after)
+            .list_users(&caller, filter, page.size, after)
             .await?;
         Ok(Response::new(pb::ListUsersResponse {
             users: page.users.iter().map(user_pb).collect(),
             next_page_token: page
                 .next_after
-                .map(|id| encode_token(&id.to_string()))
+                .map(|id| api::page_token("users", &id.to_string()))
                 .unwrap_or_default(),
         }))
     }
@@ -389,6 +374,9 @@ impl pb::user_service_server::UserService for IamGrpc {
             .user
             .ok_or_else(|| Error::invalid_field("user", "is required"))?;
         let id = user_id("user.id", &u.id)?;
+        bounded("user.email", &u.email, MAX_TEXT)?;
+        bounded("user.display_name", &u.display_name, MAX_TEXT)?;
+        bounded("user.team", &u.team, MAX_TEXT)?;
         let set = [
             ("email", !u.email.is_empty()),
             ("display_name", !u.display_name.is_empty()),
@@ -408,11 +396,11 @@ impl pb::user_service_server::UserService for IamGrpc {
                 "team" => changes.team = Some(u.team.clone()),
                 "status" => {
                     changes.status = Some(
-                        match pb::UserStatus::try_from(u.status).unwrap_or_default() {
-                            pb::UserStatus::Active => UserStatus::Active,
-                            pb::UserStatus::Deactivated => UserStatus::Deactivated,
-                            pb::UserStatus::Deleted => UserStatus::Deleted,
-                            pb::UserStatus::Unspecified => {
+                        match api::enum_filter::<pb::UserStatus>("user.status", u.status)? {
+                            Some(pb::UserStatus::Active) => UserStatus::Active,
+                            Some(pb::UserStatus::Deactivated) => UserStatus::Deactivated,
+                            Some(pb::UserStatus::Deleted) => UserStatus::Deleted,
+                            None | Some(pb::UserStatus::Unspecified) => {
                                 return Err(Error::invalid_field(
                                     "user.status",
                                     "must be ACTIVE or DEACTIVATED",
@@ -451,7 +439,11 @@ impl pb::user_service_server::UserService for IamGrpc {
         let r = request.into_inner();
         let user = self
             .iam
-            .assign_role(&caller, user_id("user_id", &r.user_id)?, r.role.trim())
+            .assign_role(
+                &caller,
+                user_id("user_id", &r.user_id)?,
+                &api::id("role", &r.role)?,
+            )
             .await?;
         Ok(Response::new(pb::AssignRoleResponse {
             user: Some(user_pb(&user)),
@@ -466,7 +458,11 @@ impl pb::user_service_server::UserService for IamGrpc {
         let r = request.into_inner();
         let user = self
             .iam
-            .revoke_role(&caller, user_id("user_id", &r.user_id)?, r.role.trim())
+            .revoke_role(
+                &caller,
+                user_id("user_id", &r.user_id)?,
+                &api::id("role", &r.role)?,
+            )
             .await?;
         Ok(Response::new(pb::RevokeRoleResponse {
             user: Some(user_pb(&user)),
@@ -481,6 +477,9 @@ impl pb::role_service_server::RoleService for IamGrpc {
         request: Request<pb::ListRolesRequest>,
     ) -> Reply<pb::ListRolesResponse> {
         let caller = caller(&request)?;
+        let r = request.get_ref();
+        // Every tenant has a handful of roles: one page holds them all, and no token is issued.
+        api::page("roles", r.page_size, &r.page_token)?;
         let roles = self.iam.list_roles(&caller).await?;
         // Every tenant has a handful of roles: one page holds them all.
         Ok(Response::new(pb::ListRolesResponse {
@@ -494,25 +493,48 @@ impl pb::role_service_server::RoleService for IamGrpc {
         request: Request<pb::CreateRoleRequest>,
     ) -> Reply<pb::CreateRoleResponse> {
         let caller = caller(&request)?;
-        let role = request
-            .into_inner()
+        let r = request.into_inner();
+        let role = r
             .role
+            .clone()
             .ok_or_else(|| Error::invalid_field("role", "is required"))?;
-        let created = self
+        bounded("role.name", &role.name, MAX_TEXT)?;
+        bounded("role.description", &role.description, MAX_TEXT * 4)?;
+        api::bounded_list(
+            "role.permissions",
+            &role.permissions,
+            MAX_GRANTS,
+            api::MAX_ID_LEN,
+        )?;
+        let response = self
             .iam
-            .create_role(&caller, &role.name, &role.description, &role.permissions)
+            .idempotency()
+            .once(
+                caller.principal.tenant_id,
+                "CreateRole",
+                &r.request_id,
+                &r,
+                || async {
+                    let created = self
+                        .iam
+                        .create_role(&caller, &role.name, &role.description, &role.permissions)
+                        .await?;
+                    Ok(pb::CreateRoleResponse {
+                        role: Some(role_pb(&RoleView {
+                            role: created,
+                            built_in: false,
+                        })),
+                    })
+                },
+            )
             .await?;
-        Ok(Response::new(pb::CreateRoleResponse {
-            role: Some(role_pb(&RoleView {
-                role: created,
-                built_in: false,
-            })),
-        }))
+        Ok(Response::new(response))
     }
 
     async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Reply<pb::GetRoleResponse> {
         let caller = caller(&request)?;
-        let role = self.iam.get_role(&caller, &request.get_ref().id).await?;
+        let id = api::id("id", &request.get_ref().id)?;
+        let role = self.iam.get_role(&caller, &id).await?;
         Ok(Response::new(pb::GetRoleResponse {
             role: Some(role_pb(&role)),
         }))
@@ -527,6 +549,14 @@ impl pb::role_service_server::RoleService for IamGrpc {
         let role = r
             .role
             .ok_or_else(|| Error::invalid_field("role", "is required"))?;
+        let id = api::id("role.id", &role.id)?;
+        bounded("role.description", &role.description, MAX_TEXT * 4)?;
+        api::bounded_list(
+            "role.permissions",
+            &role.permissions,
+            MAX_GRANTS,
+            api::MAX_ID_LEN,
+        )?;
         let set = [
             ("description", !role.description.is_empty()),
             ("permissions", !role.permissions.is_empty()),
@@ -542,7 +572,7 @@ impl pb::role_service_server::RoleService for IamGrpc {
             .then_some(role.permissions.as_slice());
         let updated = self
             .iam
-            .update_role(&caller, &role.id, &role.etag, description, permissions)
+            .update_role(&caller, &id, &role.etag, description, permissions)
             .await?;
         Ok(Response::new(pb::UpdateRoleResponse {
             role: Some(role_pb(&RoleView {
@@ -557,7 +587,8 @@ impl pb::role_service_server::RoleService for IamGrpc {
         request: Request<pb::DeleteRoleRequest>,
     ) -> Reply<pb::DeleteRoleResponse> {
         let caller = caller(&request)?;
-        self.iam.delete_role(&caller, &request.get_ref().id).await?;
+        let id = api::id("id", &request.get_ref().id)?;
+        self.iam.delete_role(&caller, &id).await?;
         Ok(Response::new(pb::DeleteRoleResponse {}))
     }
 
@@ -598,9 +629,7 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
         request: Request<pb::GetTenantRequest>,
     ) -> Reply<pb::GetTenantResponse> {
         let caller = caller(&request)?;
-        let id = Uuid::try_parse(&request.get_ref().id)
-            .map(TenantId::from)
-            .map_err(|_| Error::invalid_field("id", "must be a tenant id (UUID)"))?;
+        let id = TenantId::from(api::uuid("id", &request.get_ref().id, "a tenant id")?);
         let tenant = self.iam.get_tenant(&caller, id).await?;
         Ok(Response::new(pb::GetTenantResponse {
             tenant: Some(tenant_pb(&tenant)),
@@ -616,9 +645,17 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
         let t = r
             .tenant
             .ok_or_else(|| Error::invalid_field("tenant", "is required"))?;
-        let id = Uuid::try_parse(&t.id)
-            .map(TenantId::from)
-            .map_err(|_| Error::invalid_field("tenant.id", "must be a tenant id (UUID)"))?;
+        let id = TenantId::from(api::uuid("tenant.id", &t.id, "a tenant id")?);
+        bounded("tenant.name", &t.name, MAX_TEXT)?;
+        if let Some(settings) = &t.settings {
+            bounded(
+                "tenant.settings.default_currency_code",
+                &settings.default_currency_code,
+                64,
+            )?;
+            bounded("tenant.settings.time_zone", &settings.time_zone, 64)?;
+            bounded("tenant.settings.locale", &settings.locale, 64)?;
+        }
         let set = [
             ("name", !t.name.is_empty()),
             ("settings", t.settings.is_some()),
@@ -653,21 +690,17 @@ impl pb::authorization_service_server::AuthorizationService for IamGrpc {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let res = r.resource.unwrap_or_default();
-        let owner_id = if res.owner_id.is_empty() {
-            None
-        } else {
-            Some(user_id("resource.owner_id", &res.owner_id)?)
-        };
+        let owner_id =
+            api::optional_uuid("resource.owner_id", &res.owner_id, "a user id")?.map(UserId::from);
+        bounded("resource.team", &res.team, MAX_TEXT)?;
+        bounded("permission", &r.permission, api::MAX_ID_LEN)?;
         let resource = Resource {
             owner_id,
             team: (!res.team.is_empty()).then_some(res.team.as_str()),
             amount_units: res.amount.as_ref().map(|m| m.units),
         };
-        let subject = if r.subject_user_id.is_empty() {
-            None
-        } else {
-            Some(user_id("subject_user_id", &r.subject_user_id)?)
-        };
+        let subject = api::optional_uuid("subject_user_id", &r.subject_user_id, "a user id")?
+            .map(UserId::from);
         let decision = self
             .iam
             .check_permission(&caller, r.permission.trim(), &resource, subject)
@@ -689,31 +722,31 @@ impl pb::audit_service_server::AuditService for IamGrpc {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let mut kinds = Vec::new();
+        if r.kinds.len() > 64 {
+            return Err(Error::invalid_field("kinds", "must have at most 64 items").into());
+        }
         for k in &r.kinds {
             kinds.push(AuditKind::from_i32(*k).ok_or_else(|| {
                 Error::invalid_field("kinds", format!("{k} is not an audit event kind"))
             })?);
         }
-        let actor_id = if r.actor_id.is_empty() {
-            None
-        } else {
-            Some(user_id("actor_id", &r.actor_id)?)
-        };
+        let actor_id = api::optional_uuid("actor_id", &r.actor_id, "a user id")?.map(UserId::from);
         let filter = AuditFilter {
             kinds,
-            since: r.start_time.as_ref().map(millis),
-            until: r.end_time.as_ref().map(millis),
+            since: r.start_time.as_ref().map(api::millis),
+            until: r.end_time.as_ref().map(api::millis),
             actor_id,
         };
-        let before = decode_token(&r.page_token)?;
+        let page = api::page("audit_events", r.page_size, &r.page_token)?;
+        let before = api::uuid_cursor(&page)?;
         let (entries, next) = self
             .iam
-            .list_audit(&caller, filter, page_size(r.page_size)?, before)
+            .list_audit(&caller, filter, page.size, before)
             .await?;
         Ok(Response::new(pb::ListAuditEventsResponse {
             audit_events: entries.iter().map(audit_pb).collect(),
             next_page_token: next
-                .map(|id| encode_token(&id.to_string()))
+                .map(|id| api::page_token("audit_events", &id.to_string()))
                 .unwrap_or_default(),
         }))
     }

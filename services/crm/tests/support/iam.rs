@@ -1,0 +1,124 @@
+//! IAM helpers for the gRPC tests: sign up, invite, log in, refresh, read an error's reason.
+
+use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
+use crm_proto::crm::iam::v1::*;
+use tonic::Status;
+use tonic_types::StatusExt;
+
+use super::{TestServer, authorized};
+
+pub const PASSWORD: &str = "batik canting motif";
+
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+pub async fn register(server: &TestServer, tenant_name: &str, email: &str) -> Session {
+    let mut auth = AuthServiceClient::new(server.channel.clone());
+    let r = auth
+        .register(RegisterRequest {
+            tenant_name: tenant_name.into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            display_name: "Siti Aminah".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.token_type, "Bearer");
+    Session {
+        access: r.access_token,
+        refresh: r.refresh_token,
+        user: r.user.unwrap(),
+        tenant: r.tenant.unwrap(),
+    }
+}
+
+pub async fn invite(server: &TestServer, owner: &Session, email: &str, roles: &[&str]) -> User {
+    let mut users = UserServiceClient::new(server.channel.clone());
+    let user = User {
+        email: email.into(),
+        display_name: "Ali".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    };
+    let request = CreateUserRequest {
+        user: Some(user),
+        password: PASSWORD.into(),
+        request_id: String::new(),
+    };
+    users
+        .create_user(authorized(request, &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
+pub async fn login(
+    server: &TestServer,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Result<LoginResponse, Status> {
+    let mut auth = AuthServiceClient::new(server.channel.clone());
+    auth.login(LoginRequest {
+        tenant: tenant.into(),
+        email: email.into(),
+        password: password.into(),
+    })
+    .await
+    .map(|r| r.into_inner())
+}
+
+pub async fn refresh(server: &TestServer, token: &str) -> Result<RefreshResponse, Status> {
+    let mut auth = AuthServiceClient::new(server.channel.clone());
+    auth.refresh(RefreshRequest {
+        refresh_token: token.into(),
+    })
+    .await
+    .map(|r| r.into_inner())
+}
+
+pub fn reason(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The CRM with IAM on PostgreSQL and Redis (migrated first), when `DATABASE_URL` and
+/// `REDIS_URL` are both set; `None` (said on stderr) otherwise. Keep the returned directory: it
+/// holds IAM's signing key.
+pub async fn spawn_postgres() -> Option<(TestServer, tempfile::TempDir)> {
+    let (Ok(database), Ok(redis)) = (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL"))
+    else {
+        eprintln!("skipped on PostgreSQL + Redis: DATABASE_URL and REDIS_URL are not both set");
+        return None;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    crm_iam::infrastructure::keys::SigningKeys::rotate(keys.path()).unwrap();
+    let dir = keys.path().to_owned();
+    let configure = move |config: &mut crm_core::Config| {
+        config.target = vec![crm_core::config::Target::Iam];
+        config.database.url = Some(crm_core::config::Secret::new(database.clone()));
+        config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
+        config.iam.signing_keys_dir = Some(dir.clone());
+        config.iam.throttle_key_prefix = format!("crm:test:{}:", uuid::Uuid::now_v7().simple());
+    };
+    let mut config = crm_core::Config::default();
+    configure(&mut config);
+    crm::migrate(&config).await.expect("crm migrate");
+    Some((super::spawn_with(configure).await, keys))
+}
+
+/// A tenant name no earlier run used (PostgreSQL keeps tenants between runs).
+pub fn unique_name(base: &str) -> String {
+    format!("{base} {}", uuid::Uuid::now_v7().simple())
+}

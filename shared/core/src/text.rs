@@ -1,0 +1,224 @@
+//! Text rules every context applies to what people type: names, email addresses, and the codes
+//! of tenant settings (IANA time zones, BCP 47 locales, ISO 4217 currencies), checked against the
+//! maintained lists rather than by shape alone.
+//!
+//! Each rule returns the normalised value or a short problem for a field violation.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Characters that reorder text (bidirectional controls): in a name they make one string
+/// display as another ("Trojan Source").
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Invisible characters with no place in a name. Zero-width joiners (U+200C, U+200D) stay
+/// allowed: several scripts and emoji need them between visible characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{180E}' | '\u{200B}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// A name people read (tenant, user, role, customer): Unicode NFC, trimmed, `min..=max`
+/// characters, no control characters (NUL, tabs, line breaks), no bidirectional controls or
+/// invisible characters, and at least one letter or digit.
+pub fn name(raw: &str, min: usize, max: usize) -> Result<String, String> {
+    let name: String = raw.trim().nfc().collect();
+    let count = name.chars().count();
+    if count == 0 {
+        return Err("must not be empty".into());
+    }
+    if count < min {
+        return Err(format!("must be at least {min} characters"));
+    }
+    if count > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters (NUL, tabs, line breaks)".into());
+    }
+    if name.chars().any(is_bidi_control) {
+        return Err(
+            "must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069)"
+                .into(),
+        );
+    }
+    if name.chars().any(is_invisible) {
+        return Err(
+            "must not contain invisible characters (zero-width space, soft hyphen, BOM)".into(),
+        );
+    }
+    if !name.chars().any(char::is_alphanumeric) {
+        return Err("must contain at least one letter or digit".into());
+    }
+    Ok(name)
+}
+
+const EMAIL_SHAPE: &str = "must be an email address like name@example.com";
+
+/// An email address, trimmed and lowercased. Strict on purpose: ASCII only (international domains
+/// in their `xn--` form), a local part of RFC 5322 `atext` and dots, a domain of at least two
+/// labels of letters, digits and inner hyphens. This refuses look-alike and invisible characters
+/// (full-width letters, U+202E, U+200B) and markup (`<script>@x.example`).
+pub fn email(raw: &str) -> Result<String, &'static str> {
+    let email = raw.trim().to_ascii_lowercase();
+    if email.is_empty() {
+        return Err("must not be empty");
+    }
+    if email.len() > 254 {
+        return Err("must be at most 254 characters");
+    }
+    if !email.is_ascii() {
+        return Err(
+            "must use ASCII characters only; write an international domain in its xn-- form",
+        );
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(EMAIL_SHAPE);
+    };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(|c| atext(c) || c == '.');
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && !labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()));
+    if local_ok && domain_ok {
+        Ok(email)
+    } else {
+        Err(EMAIL_SHAPE)
+    }
+}
+
+/// An IANA time zone name from the tz database (e.g. `Asia/Kuala_Lumpur`).
+pub fn time_zone(raw: &str) -> Result<String, &'static str> {
+    raw.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| "must be an IANA time zone like Asia/Kuala_Lumpur")
+}
+
+/// A BCP 47 locale whose language is an ISO 639 language (e.g. `ms-MY`, `en`, `zh-Hant-TW`),
+/// in its canonical form.
+pub fn locale(raw: &str) -> Result<String, &'static str> {
+    const PROBLEM: &str = "must be a BCP 47 locale of a known language, like ms-MY or en";
+    if raw.is_empty() || raw.len() > 35 {
+        return Err(PROBLEM);
+    }
+    let locale = icu_locale_core::Locale::try_from_str(raw).map_err(|_| PROBLEM)?;
+    let language = locale.id.language.as_str();
+    let known = match language.len() {
+        2 => isolang::Language::from_639_1(language).is_some(),
+        3 => isolang::Language::from_639_3(language).is_some(),
+        _ => false,
+    };
+    if known {
+        Ok(locale.to_string())
+    } else {
+        Err(PROBLEM)
+    }
+}
+
+/// An active ISO 4217 currency code (e.g. `MYR`).
+pub fn currency_code(raw: &str) -> Result<String, &'static str> {
+    iso_currency::Currency::from_code(raw)
+        .map(|c| c.code().to_owned())
+        .ok_or("must be an ISO 4217 currency code like MYR")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_control_bidi_and_invisible_characters() {
+        assert_eq!(
+            name("  Kilang Desa Murni Batik ", 2, 100).unwrap(),
+            "Kilang Desa Murni Batik"
+        );
+        assert_eq!(name("Batik Ṡiti", 2, 100).unwrap(), "Batik Ṡiti");
+        for bad in [
+            "Kilang\0Batik",
+            "Kilang\r\nBatik",
+            "Kilang\tBatik",
+            "\u{202E}\u{2066}\u{200B}",
+            "\u{200B}\u{200B}\u{200B}",
+            "Batik\u{202E}kilaB",
+            "--",
+            "",
+            "x",
+        ] {
+            assert!(name(bad, 2, 100).is_err(), "{bad:?}");
+        }
+        assert!(name(&"a".repeat(101), 2, 100).is_err());
+    }
+
+    #[test]
+    fn names_are_nfc_so_equal_text_compares_equal() {
+        let decomposed = "Sit\u{0069}\u{0301}";
+        assert_eq!(name(decomposed, 2, 100).unwrap(), "Sit\u{00ED}");
+    }
+
+    #[test]
+    fn emails_are_strict_ascii_addresses() {
+        assert_eq!(
+            email(" Siti@Kilang.Example ").unwrap(),
+            "siti@kilang.example"
+        );
+        assert!(email("o'brien+crm@xn--bcher-kva.example").is_ok());
+        for bad in [
+            "",
+            "siti",
+            "siti@",
+            "@kilang.example",
+            "siti@kilang",
+            "si ti@kilang.example",
+            "a@b..c",
+            "<script>@x.example",
+            "siti\u{202E}@kilang.example",
+            "si\u{200B}ti@kilang.example",
+            "ｓｉｔｉ@kilang.example",
+            "siti@kilang.123",
+            ".siti@kilang.example",
+            "siti@-kilang.example",
+        ] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn settings_codes_come_from_the_maintained_lists() {
+        assert_eq!(time_zone("Asia/Kuala_Lumpur").unwrap(), "Asia/Kuala_Lumpur");
+        for bad in [
+            "Mars/Olympus",
+            "../../etc/passwd",
+            "",
+            "Asia/Kuala_Lumpur\0",
+        ] {
+            assert!(time_zone(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(locale("ms-MY").unwrap(), "ms-MY");
+        assert_eq!(locale("en").unwrap(), "en");
+        assert_eq!(locale("zh-Hant-TW").unwrap(), "zh-Hant-TW");
+        for bad in ["", "xx-YY", "../../etc", "english", "ms_MY!"] {
+            assert!(locale(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(currency_code("MYR").unwrap(), "MYR");
+        for bad in ["XYZ", "myr", "", "MYRR"] {
+            assert!(currency_code(bad).is_err(), "{bad:?}");
+        }
+    }
+}
