@@ -67,6 +67,10 @@ pub enum EventsCommand {
         /// Topics to move (repeatable); every context's topic when omitted.
         #[arg(long = "topic")]
         topics: Vec<String>,
+        /// Start a group that has no position yet (embedded bus), instead of refusing an unknown
+        /// name (a typo would otherwise leave a phantom group behind).
+        #[arg(long)]
+        create: bool,
         /// Targets and data directory.
         #[command(flatten)]
         targets: TargetArgs,
@@ -207,8 +211,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:50051].
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on: IP:PORT or localhost:PORT (port 0 picks a free one) [default: 127.0.0.1:50051].
+    #[arg(long, value_name = "ADDR", value_parser = crm_core::config::parse_listen)]
     pub listen: Option<SocketAddr>,
 
     /// Log format [default: pretty].

@@ -2,6 +2,7 @@
 //! health, reflection v1 and v1alpha) and runs it until told to stop.
 
 pub mod cli;
+pub mod datadir;
 pub mod metrics;
 
 use std::future::Future;
@@ -41,12 +42,19 @@ pub struct Application {
     iam: Option<crm_iam::application::Iam>,
     bus: crm_events::EventBus,
     revocations: Revocations,
+    _data_dir: Option<datadir::DataDirLock>,
 }
 
 impl Application {
     /// Opens the stores of the enabled targets, loads the token keys and binds the listener
     /// (port 0 picks a free port; see [`Application::local_addr`]).
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Embedded storage: one serving process per data directory.
+        let data_dir = if config.database.url.is_none() {
+            Some(datadir::DataDirLock::acquire(&config.data_dir)?)
+        } else {
+            None
+        };
         let databases = open_stores(&config).await?;
         let bus = event_bus(&config).await?;
         let revocations = revocations(&config).await?;
@@ -73,12 +81,9 @@ impl Application {
             );
         }
 
-        let listener = TcpListener::bind(config.listen).await.with_context(|| {
-            format!(
-                "cannot listen on {}; is another process using it? choose another with --listen",
-                config.listen
-            )
-        })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!(bind_error(config.listen, &e)))?;
         Ok(Application {
             listener,
             config,
@@ -87,6 +92,7 @@ impl Application {
             iam,
             bus,
             revocations,
+            _data_dir: data_dir,
         })
     }
 
@@ -111,6 +117,7 @@ impl Application {
             iam,
             bus,
             revocations,
+            _data_dir,
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         let relays: Vec<_> = outboxes(&config, &databases)
@@ -210,6 +217,23 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Why the listener could not be bound, and what to do about it.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::AddrInUse => format!(
+            "cannot listen on {addr}: another process is using that port; stop it, or choose another port with --listen"
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges); choose a port from 1024 up with --listen"
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "cannot listen on {addr}: that is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --listen"
+        ),
+        _ => format!("cannot listen on {addr}: {e}; choose another address with --listen"),
     }
 }
 
@@ -473,6 +497,7 @@ pub async fn replay(
     group: &str,
     topics: &[String],
     from: crm_events::kafka::ReplayFrom,
+    create: bool,
 ) -> anyhow::Result<()> {
     use crm_events::kafka::ReplayFrom;
     let topics: Vec<String> = if topics.is_empty() {
@@ -480,6 +505,25 @@ pub async fn replay(
     } else {
         topics.to_vec()
     };
+    let known = known_groups(config, &topics).await?;
+    if !known.iter().any(|g| g == group) {
+        let listed = if known.is_empty() {
+            "none has a position yet".to_owned()
+        } else {
+            format!("known groups: {}", known.join(", "))
+        };
+        match (&config.kafka.brokers, create) {
+            (None, true) => {}
+            (Some(_), true) => anyhow::bail!(
+                "consumer group {group:?} has no stored positions on {}; on Kafka a new group starts at the beginning of each topic by itself, so there is nothing to replay",
+                topics.join(", ")
+            ),
+            (_, false) => anyhow::bail!(
+                "no consumer group {group:?} on {} ({listed}; `crm events status` shows them). Check the name, or pass --create to start a new group at that position",
+                topics.join(", ")
+            ),
+        }
+    }
     match &config.kafka.brokers {
         Some(brokers) => {
             // Kafka consumers keep their positions in their own store: move them there.
@@ -520,6 +564,32 @@ pub async fn replay(
         "events already processed by {group} are skipped by their processed record; clear it to re-apply them"
     );
     Ok(())
+}
+
+/// The consumer groups with a position on any of `topics`: cursors in the outboxes (embedded
+/// bus), or stored Kafka positions in the contexts' stores.
+async fn known_groups(config: &Config, topics: &[String]) -> anyhow::Result<Vec<String>> {
+    let databases = open_stores(config).await?;
+    let mut groups = std::collections::BTreeSet::new();
+    if config.kafka.brokers.is_some() {
+        for (_, db) in databases
+            .iter()
+            .filter(|(t, _)| context_migrations(*t).is_some())
+        {
+            let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+            for topic in topics {
+                groups.extend(inbox.groups_on(topic).await?);
+            }
+        }
+    } else {
+        for log in outboxes(config, &databases)
+            .into_iter()
+            .filter(|l| topics.iter().any(|t| t == l.topic()))
+        {
+            groups.extend(log.consumer_lag().await?.into_iter().map(|l| l.consumer));
+        }
+    }
+    Ok(groups.into_iter().collect())
 }
 
 /// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must

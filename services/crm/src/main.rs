@@ -57,9 +57,10 @@ fn main() -> ExitCode {
             group,
             from,
             topics,
+            create,
             ..
         }) => run(config, |config| async move {
-            crm::replay(&config, &group, &topics, from).await
+            crm::replay(&config, &group, &topics, from, create).await
         }),
         Command::Events(EventsCommand::Dlq(DlqCommand::List { group, .. })) => {
             run(config, |config| async move {
@@ -105,6 +106,7 @@ where
     F: FnOnce(Config) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    let json_logs = config.log.format == crm_core::config::LogFormat::Json;
     let _telemetry = match crm_core::telemetry::init(&config.log, &config.telemetry, "crm") {
         Ok(guard) => guard,
         Err(e) => {
@@ -124,8 +126,12 @@ where
     };
     match runtime.block_on(work(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        // Once: a log line for JSON logs (collected by machines), a plain line for people.
+        Err(e) if json_logs => {
             tracing::error!(error = %format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

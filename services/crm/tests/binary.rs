@@ -278,7 +278,30 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
         "TenantCreated and UserCreated at least:\n{status}"
     );
 
-    // A group replayed from the start has every event ahead of it.
+    // An unknown group is refused (a typo must not leave a phantom group behind)...
+    let args = [
+        "events",
+        "replay",
+        "--group",
+        "notification",
+        "--from",
+        "0",
+        "--topic",
+        "crm.iam.events.v1",
+        "--target",
+        "iam",
+        "--data-dir",
+        dir,
+    ];
+    let refused = crm().args(args).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no consumer group \"notification\"") && stderr.contains("--create"),
+        "{stderr}"
+    );
+    assert!(!events(dir, &["status"]).contains("consumer notification"));
+    // ... unless told to create it: a group replayed from the start has every event ahead of it.
     let replay = events(
         dir,
         &[
@@ -289,6 +312,7 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
             "0",
             "--topic",
             "crm.iam.events.v1",
+            "--create",
         ],
     );
     assert!(
@@ -353,4 +377,118 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
         again.contains("asked to redrive 0 parked event"),
         "asked once: {again}"
     );
+}
+
+/// Starts `crm serve` on `dir` and returns it with its address, once the ready line is out.
+fn serve(dir: &std::path::Path, listen: &str) -> (std::process::Child, String) {
+    let mut child = crm()
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("crm serving "), "ready line: {line:?}");
+    let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
+    (child, addr)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_naming_the_holder() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (first, _) = serve(data_dir.path(), "127.0.0.1:0");
+    let second = crm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        stderr.contains(&format!("pid {}", first.id()))
+            && stderr.contains(data_dir.path().to_str().unwrap()),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("error:").count(),
+        1,
+        "the error is printed once: {stderr}"
+    );
+    stop(first);
+    // Once the first is gone, the directory is free.
+    let (again, _) = serve(data_dir.path(), "127.0.0.1:0");
+    stop(again);
+}
+
+#[test]
+fn listen_errors_say_the_real_cause_and_localhost_is_accepted() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (first, addr) = serve(data_dir.path(), "localhost:0");
+    assert!(addr.starts_with("127.0.0.1:"), "localhost resolves: {addr}");
+    let other = tempfile::tempdir().unwrap();
+    let taken = crm()
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(other.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        stderr.contains("another process is using that port"),
+        "{stderr}"
+    );
+    stop(first);
+    let foreign = crm()
+        .args(["serve", "--listen", "192.0.2.1:50051", "--data-dir"])
+        .arg(other.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&foreign.stderr);
+    assert!(
+        stderr.contains("not an address of this machine"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_file_errors_name_the_file_and_the_key_plainly() {
+    let missing = crm()
+        .args(["--config", "nope.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("`--config nope.toml`: cannot read the configuration file: no such file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("(top level)"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crm.toml");
+    std::fs::write(&file, "[log]\nformatt = \"json\"\n").unwrap();
+    let unknown = crm()
+        .arg("--config")
+        .arg(&file)
+        .arg("config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("`log.formatt`")
+            && stderr.contains("unknown key")
+            && stderr.contains("format, level"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("``"), "no garbled backticks: {stderr}");
 }

@@ -118,12 +118,16 @@ async fn race_once(server: &TestServer, round: usize, how: &str) {
         "round {round} ({how}): exactly one may win: {outcomes:?}"
     );
     let lost = outcomes[1 - won[0]].as_ref().unwrap_err();
+    // The loser either found itself the last owner, or had already lost its rights to the
+    // winner's change (its token revoked, its account deactivated, its owner role gone).
     assert!(
         matches!(
             (lost.code(), reason(lost).as_str()),
-            (Code::FailedPrecondition, "LAST_OWNER") | (Code::Unauthenticated, "TOKEN_REVOKED")
+            (Code::FailedPrecondition, "LAST_OWNER")
+                | (Code::Unauthenticated, "TOKEN_REVOKED" | "ACCOUNT_INACTIVE")
+                | (Code::PermissionDenied, "MISSING_PERMISSION")
         ),
-        "round {round} ({how}): the loser is refused for the last owner: {lost:?}"
+        "round {round} ({how}): the loser is refused: {lost:?}"
     );
     // The winner's caller is the owner left; sign in afresh and count.
     let survivor = if won[0] == 0 {
@@ -166,10 +170,10 @@ async fn owners_removing_each_other_at_once_always_leave_one_owner() {
 }
 
 #[tokio::test]
+#[ignore = "needs DATABASE_URL and REDIS_URL: run with --include-ignored"]
 async fn owners_removing_each_other_at_once_leave_one_owner_on_postgres() {
-    if let Some((server, _keys)) = spawn_postgres().await {
-        races(&server).await;
-    }
+    let (server, _keys) = spawn_postgres().await;
+    races(&server).await;
 }
 
 #[tokio::test]

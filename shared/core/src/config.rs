@@ -145,7 +145,9 @@ pub struct Config {
     /// What this process runs (`--target`, `CRM_TARGET`); `all` by default.
     #[serde(deserialize_with = "targets_from_list_or_string")]
     pub target: Vec<Target>,
-    /// Where gRPC, grpc-web, health and reflection listen (`--listen`, `CRM_LISTEN`).
+    /// Where gRPC, grpc-web, health and reflection listen (`--listen`, `CRM_LISTEN`): an
+    /// address and port, or `localhost:PORT`.
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// Where embedded SQLite files and generated keys live (`--data-dir`, `CRM_DATA_DIR`).
     pub data_dir: PathBuf,
@@ -411,6 +413,20 @@ const CONVENTIONAL_ENV: [(&str, &str); 5] = [
 impl Config {
     /// Reads the configuration from the process environment, `file` and `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        if let Some(file) = file
+            && let Err(e) = std::fs::metadata(file)
+        {
+            return Err(ConfigError {
+                problems: vec![format!(
+                    "`--config {}`: cannot read the configuration file: {}; check the path (it is relative to {})",
+                    file.display(),
+                    io_reason(&e),
+                    std::env::current_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|_| "the working directory".into())
+                )],
+            });
+        }
         Self::from_figment(Self::figment(file, overrides))
     }
 
@@ -544,6 +560,47 @@ impl Config {
     }
 }
 
+/// An IO error's reason without the `(os error N)` suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// `--listen` / `listen`: `IP:PORT`, or a host name (e.g. `localhost`) that resolves to one
+/// (IPv4 first).
+pub fn parse_listen(raw: &str) -> Result<SocketAddr, String> {
+    const EXPECTED: &str =
+        "expected host:port, e.g. 127.0.0.1:50051, localhost:50051 or 0.0.0.0:50051";
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let Some((host, port)) = raw.rsplit_once(':') else {
+        return Err(format!("{raw:?} has no port; {EXPECTED}"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{raw:?} is not host:port; {EXPECTED}"));
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = raw
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?}: {e}; {EXPECTED}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address; {EXPECTED}"))
+}
+
+fn listen_address<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let raw = String::deserialize(d)?;
+    parse_listen(raw.trim()).map_err(serde::de::Error::custom)
+}
+
 fn describe_figment_error(err: figment::Error) -> String {
     let dotted = err.path.join(".");
     let origin = match &err.metadata {
@@ -567,8 +624,24 @@ fn describe_figment_error(err: figment::Error) -> String {
     } else {
         format!("`{dotted}`")
     };
+    if let figment::error::Kind::UnknownField(found, expected) = &err.kind {
+        // The path ends with the unknown key itself; its parent is where it was written.
+        let parent = match err.path.split_last() {
+            Some((last, parent)) if last == found => parent.join("."),
+            _ => dotted.clone(),
+        };
+        let (found_path, place) = if parent.is_empty() {
+            (found.clone(), "at the top level".to_owned())
+        } else {
+            (format!("{parent}.{found}"), format!("in `{parent}`"))
+        };
+        return format!(
+            "`{found_path}`{origin}: unknown key; the keys {place} are {} (see `crm config`)",
+            expected.join(", ")
+        );
+    }
     let hint = match err.path.last().map(String::as_str) {
-        Some("listen") => "; expected host:port, e.g. 127.0.0.1:50051",
+        Some("listen") => "",
         Some("target") => {
             "; expected a comma-separated list of all, iam, customer, sales, notification, edge"
         }

@@ -348,7 +348,20 @@ impl From<Error> for Status {
         if let Some(delay) = err.0.retry_after {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(err.0.kind.code(), clip(&err.0.message), details)
+        // Several bad fields: the message names them all, so `grpc-message` alone says what to fix.
+        let message = match err.0.field_violations.as_slice() {
+            [_, _, ..] if err.0.message.starts_with("invalid ") => format!(
+                "invalid {}",
+                err.0
+                    .field_violations
+                    .iter()
+                    .map(|(field, description)| format!("{field}: {description}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            _ => err.0.message.clone(),
+        };
+        Status::with_error_details(err.0.kind.code(), clip_to(&message, 2 * MAX_ECHO), details)
     }
 }
 
@@ -364,7 +377,7 @@ mod tests {
             .with_metadata("id", huge.clone());
         let (status, details) = round_trip(err);
         assert!(
-            status.message().len() <= MAX_ECHO + 3,
+            status.message().len() <= 2 * MAX_ECHO + 3,
             "{}",
             status.message().len()
         );
@@ -372,6 +385,17 @@ mod tests {
         let violation = &details.bad_request().unwrap().field_violations[0];
         assert!(violation.description.len() <= MAX_ECHO + 3);
         assert!(details.error_info().unwrap().metadata["id"].len() <= MAX_ECHO + 3);
+    }
+
+    #[test]
+    fn several_bad_fields_are_all_named_in_the_message() {
+        let err = Error::invalid_field("email", "must be an email address")
+            .with_field_violation("password", "must be at least 12 characters");
+        let (status, _) = round_trip(err);
+        assert_eq!(
+            status.message(),
+            "invalid email: must be an email address; password: must be at least 12 characters"
+        );
     }
 
     #[test]

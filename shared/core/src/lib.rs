@@ -14,6 +14,7 @@ pub mod layer;
 pub mod revocation;
 pub mod storage;
 pub mod telemetry;
+pub mod testing;
 pub mod text;
 
 pub use config::Config;

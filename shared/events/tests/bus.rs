@@ -63,12 +63,9 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-/// A MongoDB database of its own, when `MONGODB_URL` is set (set but unreachable fails).
-async fn mongo_database() -> Option<(mongodb::Client, mongodb::Database)> {
-    let Ok(url) = std::env::var("MONGODB_URL") else {
-        eprintln!("skipped: MONGODB_URL is not set");
-        return None;
-    };
+/// A MongoDB database of its own (`MONGODB_URL` required; unreachable fails).
+async fn mongo_database() -> (mongodb::Client, mongodb::Database) {
+    let url = crm_core::testing::backend("MONGODB_URL");
     let client = mongodb::Client::with_uri_str(&url)
         .await
         .expect("MONGODB_URL is not a usable MongoDB URL");
@@ -76,17 +73,17 @@ async fn mongo_database() -> Option<(mongodb::Client, mongodb::Database)> {
     crm_events::mongo::ensure_indexes(&db)
         .await
         .expect("MONGODB_URL is set but MongoDB is unreachable");
-    Some((client, db))
+    (client, db)
 }
 
-async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> Option<World> {
+async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> World {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().to_owned(),
         ..Config::default()
     };
     let producer = if mongo {
-        let (client, db) = mongo_database().await?;
+        let (client, db) = mongo_database().await;
         Producer::Mongo(client, db)
     } else {
         let db = Database::open(&config, "producer").await.unwrap();
@@ -96,10 +93,7 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> Option<Worl
     let consumer_db = match consumer {
         ConsumerStore::Sqlite => Database::open(&config, "consumer").await.unwrap(),
         ConsumerStore::Postgres => {
-            let Ok(url) = std::env::var("DATABASE_URL") else {
-                eprintln!("skipped: DATABASE_URL is not set");
-                return None;
-            };
+            let url = crm_core::testing::backend("DATABASE_URL");
             let mut config = Config::default();
             config.database.url = Some(crm_core::config::Secret::new(url));
             // A schema of its own per test.
@@ -118,10 +112,7 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> Option<Worl
     // A topic of its own per test: Kafka keeps what earlier runs wrote.
     let topic = format!("crm.test{}.events.v1", uuid::Uuid::now_v7().simple());
     let bus = if kafka {
-        let Ok(brokers) = std::env::var("KAFKA_BROKERS") else {
-            eprintln!("skipped: KAFKA_BROKERS is not set");
-            return None;
-        };
+        let brokers = crm_core::testing::backend("KAFKA_BROKERS");
         let kafka = crm_events::kafka::Kafka::new(&brokers).unwrap();
         kafka
             .ensure_topics(&[&topic], 3, 1)
@@ -131,13 +122,13 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> Option<Worl
     } else {
         EventBus::embedded(settings)
     };
-    Some(World {
+    World {
         bus,
         producer,
         consumer_db,
         topic,
         _dir: dir,
-    })
+    }
 }
 
 /// Records each event it handles in `effects`, in the consumer's transaction; fails on events
@@ -497,7 +488,7 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_each_once(w: World) {
 
 #[tokio::test]
 async fn a_redelivered_event_has_no_second_effect() {
-    let w = world(false, false, ConsumerStore::Sqlite).await.unwrap();
+    let w = world(false, false, ConsumerStore::Sqlite).await;
     let consumer = w.consumer(Arc::default());
     let event = w.append("once", 0).await;
     let first = consumer
@@ -524,24 +515,29 @@ async fn a_redelivered_event_has_no_second_effect() {
     );
 }
 
+// The variants that need a backend are ignored by `cargo test` (listed, with what they need) and
+// run by `cargo test -- --include-ignored`, which then requires the backend.
 macro_rules! on_every_transport {
     ($($name:ident),* $(,)?) => {
-        on_every_transport!(@mod embedded_bus, false, false, Sqlite, $($name),*);
-        on_every_transport!(@mod kafka_bus, true, false, Sqlite, $($name),*);
-        on_every_transport!(@mod mongo_outbox_embedded_bus, false, true, Sqlite, $($name),*);
-        on_every_transport!(@mod mongo_outbox_kafka_bus, true, true, Sqlite, $($name),*);
-        on_every_transport!(@mod postgres_consumer_embedded_bus, false, false, Postgres, $($name),*);
-        on_every_transport!(@mod postgres_consumer_kafka_bus, true, false, Postgres, $($name),*);
+        on_every_transport!(@mod embedded_bus, false, false, Sqlite, [allow(unused)], $($name),*);
+        on_every_transport!(@mod kafka_bus, true, false, Sqlite,
+            [ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"], $($name),*);
+        on_every_transport!(@mod mongodb_outbox_embedded_bus, false, true, Sqlite,
+            [ignore = "needs MONGODB_URL (MongoDB replica set): run with --include-ignored"], $($name),*);
+        on_every_transport!(@mod mongodb_outbox_kafka_bus, true, true, Sqlite,
+            [ignore = "needs MONGODB_URL and KAFKA_BROKERS: run with --include-ignored"], $($name),*);
+        on_every_transport!(@mod postgres_consumer_embedded_bus, false, false, Postgres,
+            [ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"], $($name),*);
+        on_every_transport!(@mod postgres_consumer_kafka_bus, true, false, Postgres,
+            [ignore = "needs DATABASE_URL and KAFKA_BROKERS: run with --include-ignored"], $($name),*);
     };
-    (@mod $module:ident, $kafka:expr, $mongo:expr, $store:ident, $($name:ident),*) => {
+    (@mod $module:ident, $kafka:expr, $mongo:expr, $store:ident, [$attr:meta], $($name:ident),*) => {
         mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread")]
+                #[$attr]
                 async fn $name() {
-                    // Skips (and says so) when a transport or store it needs is not configured.
-                    if let Some(w) = super::world($kafka, $mongo, super::ConsumerStore::$store).await {
-                        super::$name(w).await;
-                    }
+                    super::$name(super::world($kafka, $mongo, super::ConsumerStore::$store).await).await;
                 }
             )*
         }
@@ -555,12 +551,11 @@ on_every_transport!(
 );
 
 #[tokio::test]
+#[ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"]
 async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
     use rdkafka::consumer::{Consumer as _, StreamConsumer};
     use rdkafka::message::{Headers, Message as _};
-    let Some(w) = world(true, false, ConsumerStore::Sqlite).await else {
-        return;
-    };
+    let w = world(true, false, ConsumerStore::Sqlite).await;
     let EventBus::Kafka(kafka, _) = &w.bus else {
         unreachable!()
     };
@@ -606,10 +601,9 @@ async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
 /// MongoDB: the event exists exactly when the change does, and concurrent appends get gapless
 /// positions in commit order (what lets the relay walk the outbox by position).
 #[tokio::test(flavor = "multi_thread")]
-async fn mongo_an_event_commits_and_aborts_with_its_change() {
-    let Some(w) = world(false, true, ConsumerStore::Sqlite).await else {
-        return;
-    };
+#[ignore = "needs MONGODB_URL (MongoDB replica set): run with --include-ignored"]
+async fn mongodb_an_event_commits_and_aborts_with_its_change() {
+    let w = world(false, true, ConsumerStore::Sqlite).await;
     let Producer::Mongo(client, db) = &w.producer else {
         unreachable!()
     };
@@ -670,10 +664,9 @@ async fn mongo_an_event_commits_and_aborts_with_its_change() {
 
 /// `crm events status` on Kafka: a group's lag is the records after its stored positions.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"]
 async fn kafka_lag_counts_the_records_a_group_has_not_handled() {
-    let Some(w) = world(true, false, ConsumerStore::Sqlite).await else {
-        return;
-    };
+    let w = world(true, false, ConsumerStore::Sqlite).await;
     let EventBus::Kafka(kafka, _) = &w.bus else {
         unreachable!()
     };
@@ -708,11 +701,9 @@ async fn kafka_lag_counts_the_records_a_group_has_not_handled() {
 /// outbox positions, so the relay (which publishes by position) keeps the aggregate's order even
 /// when the first to append is the last to commit.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
 async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        eprintln!("skipped: DATABASE_URL is not set");
-        return;
-    };
+    let url = crm_core::testing::backend("DATABASE_URL");
     let mut config = Config::default();
     config.database.url = Some(crm_core::config::Secret::new(url));
     let context = format!("producer_{}", uuid::Uuid::now_v7().simple());
@@ -769,15 +760,11 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
 /// PostgreSQL + Kafka with two replicas of a context: one relay publishes the outbox at a time
 /// (each event reaches the topic once), and the other takes over when it stops.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs DATABASE_URL and KAFKA_BROKERS: run with --include-ignored"]
 async fn postgres_replicas_take_turns_relaying_one_outbox() {
     use rdkafka::consumer::{Consumer as _, StreamConsumer};
-    let (Ok(url), Some(w)) = (
-        std::env::var("DATABASE_URL"),
-        world(true, false, ConsumerStore::Sqlite).await,
-    ) else {
-        eprintln!("skipped: needs DATABASE_URL and KAFKA_BROKERS");
-        return;
-    };
+    let url = crm_core::testing::backend("DATABASE_URL");
+    let w = world(true, false, ConsumerStore::Sqlite).await;
     let EventBus::Kafka(kafka, _) = &w.bus else {
         unreachable!()
     };

@@ -93,15 +93,11 @@ pub fn reason(status: &Status) -> String {
         .unwrap_or_default()
 }
 
-/// The CRM with IAM on PostgreSQL and Redis (migrated first), when `DATABASE_URL` and
-/// `REDIS_URL` are both set; `None` (said on stderr) otherwise. Keep the returned directory: it
-/// holds IAM's signing key.
-pub async fn spawn_postgres() -> Option<(TestServer, tempfile::TempDir)> {
-    let (Ok(database), Ok(redis)) = (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL"))
-    else {
-        eprintln!("skipped on PostgreSQL + Redis: DATABASE_URL and REDIS_URL are not both set");
-        return None;
-    };
+/// The CRM with IAM on PostgreSQL and Redis (migrated first); `DATABASE_URL` and `REDIS_URL`
+/// are required. Keep the returned directory: it holds IAM's signing key.
+pub async fn spawn_postgres() -> (TestServer, tempfile::TempDir) {
+    let database = crm_core::testing::backend("DATABASE_URL");
+    let redis = crm_core::testing::backend("REDIS_URL");
     let keys = tempfile::tempdir().unwrap();
     crm_iam::infrastructure::keys::SigningKeys::rotate(keys.path()).unwrap();
     let dir = keys.path().to_owned();
@@ -115,7 +111,7 @@ pub async fn spawn_postgres() -> Option<(TestServer, tempfile::TempDir)> {
     let mut config = crm_core::Config::default();
     configure(&mut config);
     crm::migrate(&config).await.expect("crm migrate");
-    Some((super::spawn_with(configure).await, keys))
+    (super::spawn_with(configure).await, keys)
 }
 
 /// A tenant name no earlier run used (PostgreSQL keeps tenants between runs).

@@ -1,0 +1,28 @@
+//! For test suites that need a real backend (PostgreSQL, Redis, Kafka, MongoDB).
+//!
+//! Such a test is `#[ignore = "needs DATABASE_URL ..."]`, so `cargo test` lists it as ignored,
+//! with its reason, instead of passing without running. `cargo test -- --include-ignored` (what
+//! CI and `just test` run) runs it, and then the backend is required: a missing or unreachable one
+//! fails the test, never skips it.
+
+/// The value of `var`, or a panic saying what the suite needs and how to start it.
+pub fn backend(var: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => panic!(
+            "{var} is not set, and this test needs it ({}). Start the local backends with `just up` \
+             and set {var}, or run `cargo test --workspace` without --include-ignored to leave it out",
+            what(var)
+        ),
+    }
+}
+
+fn what(var: &str) -> &'static str {
+    match var {
+        "DATABASE_URL" => "PostgreSQL, e.g. postgres://postgres@127.0.0.1:5432/test",
+        "REDIS_URL" => "Redis, e.g. redis://127.0.0.1:6379",
+        "KAFKA_BROKERS" => "a Kafka broker, e.g. 127.0.0.1:9092",
+        "MONGODB_URL" => "a MongoDB replica set, e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0",
+        _ => "a backend",
+    }
+}
