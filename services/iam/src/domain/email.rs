@@ -44,19 +44,8 @@ mod tests {
     }
 
     #[test]
-    fn rejects_what_is_not_an_address() {
-        for bad in [
-            "",
-            "siti",
-            "siti@",
-            "@kilang.example",
-            "siti@kilang",
-            "si ti@kilang.example",
-            "a@b..c",
-            "<script>@x.example",
-            "ｓｉｔｉ@kilang.example",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad:?}");
-        }
+    fn follows_the_shared_rules() {
+        // The rules themselves are tested in crm_core::text.
+        assert!(Email::parse("<script>@x.example").is_err());
     }
 }
