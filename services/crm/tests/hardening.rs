@@ -471,8 +471,18 @@ async fn naming_the_tenant_by_id_does_not_dodge_a_lockout() {
 
 #[tokio::test]
 async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused() {
-    let server = spawn().await;
-    let owner = register(&server, "Kilang", "siti@kilang.example").await;
+    retried_creates(&spawn().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs DATABASE_URL and REDIS_URL: run with --include-ignored"]
+async fn a_retried_create_returns_the_first_result_on_postgres() {
+    let (server, _keys) = spawn_postgres().await;
+    retried_creates(&server).await;
+}
+
+async fn retried_creates(server: &TestServer) {
+    let owner = register(server, &unique_name("Kilang"), "siti@kilang.example").await;
     let create = |email: &str, key: &str| CreateUserRequest {
         user: Some(User {
             email: email.into(),
@@ -483,7 +493,7 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         request_id: key.into(),
     };
     let key = uuid::Uuid::now_v7().to_string();
-    let first = users(&server)
+    let first = users(server)
         .create_user(authorized(
             create("ali@kilang.example", &key),
             &owner.access,
@@ -491,7 +501,7 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         .await
         .unwrap()
         .into_inner();
-    let again = users(&server)
+    let again = users(server)
         .create_user(authorized(
             create("ali@kilang.example", &key),
             &owner.access,
@@ -500,7 +510,7 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         .expect("a retry is answered with the first response, not ALREADY_EXISTS")
         .into_inner();
     assert_eq!(again, first);
-    let err = users(&server)
+    let err = users(server)
         .create_user(authorized(
             create("nur@kilang.example", &key),
             &owner.access,
@@ -515,7 +525,7 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
     // Ten identical sends at once: one user, and every answer is that user or "in progress".
     let key = uuid::Uuid::now_v7().to_string();
     let sends = (0..10).map(|_| {
-        let mut client = users(&server);
+        let mut client = users(server);
         let request = authorized(create("rep@kilang.example", &key), &owner.access);
         async move { client.create_user(request).await }
     });
@@ -530,7 +540,7 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         }
     }
     assert_eq!(ids.len(), 1, "{answers:?}");
-    let listed = users(&server)
+    let listed = users(server)
         .list_users(authorized(ListUsersRequest::default(), &owner.access))
         .await
         .unwrap()
@@ -544,12 +554,12 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
 
     // A create that failed keeps no key: the corrected request may use it.
     let key = uuid::Uuid::now_v7().to_string();
-    let err = users(&server)
+    let err = users(server)
         .create_user(authorized(create("not an email", &key), &owner.access))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    users(&server)
+    users(server)
         .create_user(authorized(
             create("fixed@kilang.example", &key),
             &owner.access,
@@ -558,8 +568,8 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         .unwrap();
 
     // Keys are per tenant: another tenant's same key is its own.
-    let other = register(&server, "Other", "boss@other.example").await;
-    let theirs = users(&server)
+    let other = register(server, &unique_name("Other"), "boss@other.example").await;
+    let theirs = users(server)
         .create_user(authorized(create("ali@other.example", &key), &other.access))
         .await
         .unwrap()
@@ -576,12 +586,12 @@ async fn a_retried_create_returns_the_first_result_and_a_reused_key_is_refused()
         }),
         request_id: role_key.clone(),
     };
-    let first = roles(&server)
+    let first = roles(server)
         .create_role(authorized(create_role(), &owner.access))
         .await
         .unwrap()
         .into_inner();
-    let again = roles(&server)
+    let again = roles(server)
         .create_role(authorized(create_role(), &owner.access))
         .await
         .unwrap()
