@@ -1,8 +1,14 @@
 //! The `crm` launcher: composes the enabled targets onto one tonic server (gRPC, grpc-web,
-//! health, reflection v1 and v1alpha) and runs it until told to stop.
+//! health, reflection v1 and v1alpha) and runs it until told to stop. The operator commands
+//! (`crm migrate`, `crm events ...`, `crm tenant|user create`, `crm keys rotate`) are in `ops`.
 
 pub mod cli;
 pub mod datadir;
+mod ops;
+
+pub use ops::{
+    create_tenant, create_user, dlq_list, dlq_redrive, events_status, migrate, replay, rotate_keys,
+};
 pub mod metrics;
 
 use std::future::Future;
@@ -120,9 +126,11 @@ impl Application {
             _data_dir,
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
-        let relays: Vec<_> = outboxes(&config, &databases)
-            .into_iter()
-            .map(|log| bus.start_relay(log))
+        // The same logs feed /metrics.
+        let logs = outboxes(&config, &databases);
+        let relays: Vec<_> = logs
+            .iter()
+            .map(|log| bus.start_relay(log.clone()))
             .collect();
         let modules = config.modules();
 
@@ -178,9 +186,7 @@ impl Application {
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
-            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(outboxes(
-                &config, &databases,
-            ))))
+            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(logs)))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(RequestContextLayer::with_revocations(
                 verifier,
@@ -239,7 +245,7 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
 
 /// Where access-token revocations are marked and checked: Redis when `redis.url` is set (every
 /// process of a deployment sees IAM's marks at once), else this process's memory.
-async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
+pub(crate) async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
     match &config.redis.url {
         Some(url) => Revocations::redis(url.expose(), "crm:auth:")
             .await
@@ -361,7 +367,10 @@ fn context_topic(target: Target) -> Option<&'static str> {
 }
 
 /// The outbox of every open store that has one (a context with migrations).
-fn outboxes(config: &Config, databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
+pub(crate) fn outboxes(
+    config: &Config,
+    databases: &[(Target, Database)],
+) -> Vec<crm_events::OutboxLog> {
     databases
         .iter()
         .filter(|(t, _)| context_migrations(*t).is_some())
@@ -373,228 +382,9 @@ fn outboxes(config: &Config, databases: &[(Target, Database)]) -> Vec<crm_events
         .collect()
 }
 
-/// `crm events status`: each outbox's backlog and each consumer's dead letters.
-pub async fn events_status(config: &Config) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
-    for log in outboxes(config, &databases) {
-        let backlog = log.backlog().await?;
-        let age = backlog
-            .oldest
-            .map(|t| {
-                format!(
-                    "{:.1} s",
-                    (chrono::Utc::now().timestamp_millis() - t) as f64 / 1000.0
-                )
-            })
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<28} unpublished {:>6}   oldest unpublished {age}",
-            log.topic(),
-            backlog.pending
-        );
-        if config.kafka.brokers.is_none() {
-            for lag in log.consumer_lag().await? {
-                println!(
-                    "  consumer {:<19} behind {:>6}   (handled up to position {})",
-                    lag.consumer, lag.behind, lag.position
-                );
-            }
-        }
-    }
-    if let Some(brokers) = &config.kafka.brokers {
-        // Kafka consumers keep their positions in their own stores.
-        let kafka = crm_events::kafka::Kafka::new(brokers)?;
-        for topic in crm_events::TOPICS {
-            for (_, db) in databases
-                .iter()
-                .filter(|(t, _)| context_migrations(*t).is_some())
-            {
-                let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
-                for group in inbox.groups_on(topic).await? {
-                    let next = inbox.offsets(&group, topic).await?;
-                    println!(
-                        "{topic:<28} consumer {group:<19} behind {:>6}",
-                        kafka.lag(topic, &next)?
-                    );
-                }
-            }
-        }
-    }
-    for (target, db) in &databases {
-        if context_migrations(*target).is_none() {
-            continue;
-        }
-        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
-        let letters = inbox.dead_letters(None).await?;
-        let waiting = letters.iter().filter(|l| l.redriven_at.is_none()).count();
-        println!(
-            "{:<28} dead letters {:>5}   (not redriven {waiting})",
-            target.name(),
-            letters.len()
-        );
-    }
-    Ok(())
-}
-
-/// `crm events dlq list`.
-pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
-    let mut any = false;
-    for (target, db) in databases
-        .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-    {
-        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
-        for l in inbox.dead_letters(group).await? {
-            any = true;
-            let state = if l.redriven_at.is_some() {
-                "redriven"
-            } else if l.redrive_requested_at.is_some() {
-                "redrive asked"
-            } else {
-                "parked"
-            };
-            println!(
-                "{} {} consumer={} event={} type={} subject={} attempts={} [{state}] error: {}",
-                target.name(),
-                l.id,
-                l.consumer,
-                l.envelope.id,
-                l.envelope.event_type,
-                l.envelope.subject,
-                l.attempts,
-                l.error
-            );
-        }
-    }
-    if !any {
-        println!("no dead letters");
-    }
-    Ok(())
-}
-
-/// `crm events dlq redrive`: asks the running consumers to deliver their parked events again.
-pub async fn dlq_redrive(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
-    let mut total = 0;
-    for (_, db) in databases
-        .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-    {
-        total += crm_events::Inbox::new(db.clone(), &config.database.app_role)
-            .request_redrive(group)
-            .await?;
-    }
-    println!(
-        "asked to redrive {total} parked event(s); running consumers deliver them on their next round"
-    );
-    Ok(())
-}
-
-/// `crm events replay`: moves a consumer group back to a time or offset on its topics.
-pub async fn replay(
-    config: &Config,
-    group: &str,
-    topics: &[String],
-    from: crm_events::kafka::ReplayFrom,
-    create: bool,
-) -> anyhow::Result<()> {
-    use crm_events::kafka::ReplayFrom;
-    let topics: Vec<String> = if topics.is_empty() {
-        crm_events::TOPICS.iter().map(|t| t.to_string()).collect()
-    } else {
-        topics.to_vec()
-    };
-    let known = known_groups(config, &topics).await?;
-    if !known.iter().any(|g| g == group) {
-        let listed = if known.is_empty() {
-            "none has a position yet".to_owned()
-        } else {
-            format!("known groups: {}", known.join(", "))
-        };
-        match (&config.kafka.brokers, create) {
-            (None, true) => {}
-            (Some(_), true) => anyhow::bail!(
-                "consumer group {group:?} has no stored positions on {}; on Kafka a new group starts at the beginning of each topic by itself, so there is nothing to replay",
-                topics.join(", ")
-            ),
-            (_, false) => anyhow::bail!(
-                "no consumer group {group:?} on {} ({listed}; `crm events status` shows them). Check the name, or pass --create to start a new group at that position",
-                topics.join(", ")
-            ),
-        }
-    }
-    match &config.kafka.brokers {
-        Some(brokers) => {
-            // Kafka consumers keep their positions in their own store: move them there.
-            let kafka = crm_events::kafka::Kafka::new(brokers)?;
-            let databases = open_stores(config).await?;
-            for topic in &topics {
-                let offsets = kafka.offsets_at(group, topic, from).await?;
-                let mut moved = false;
-                for (_, db) in databases
-                    .iter()
-                    .filter(|(t, _)| context_migrations(*t).is_some())
-                {
-                    moved |= crm_events::Inbox::new(db.clone(), &config.database.app_role)
-                        .set_offsets(group, topic, &offsets)
-                        .await?;
-                }
-                if moved {
-                    println!("{group}: {topic} moves to {offsets:?}");
-                }
-            }
-        }
-        None => {
-            let databases = open_stores(config).await?;
-            for log in outboxes(config, &databases)
-                .into_iter()
-                .filter(|l| topics.iter().any(|t| t == l.topic()))
-            {
-                let seq = match from {
-                    ReplayFrom::Offset(seq) => seq,
-                    ReplayFrom::Time(ms) => log.seq_before(ms).await?,
-                };
-                log.set_cursor(group, seq).await?;
-                println!("{group}: {} moves to after position {seq}", log.topic());
-            }
-        }
-    }
-    println!(
-        "events already processed by {group} are skipped by their processed record; clear it to re-apply them"
-    );
-    Ok(())
-}
-
-/// The consumer groups with a position on any of `topics`: cursors in the outboxes (embedded
-/// bus), or stored Kafka positions in the contexts' stores.
-async fn known_groups(config: &Config, topics: &[String]) -> anyhow::Result<Vec<String>> {
-    let databases = open_stores(config).await?;
-    let mut groups = std::collections::BTreeSet::new();
-    if config.kafka.brokers.is_some() {
-        for (_, db) in databases
-            .iter()
-            .filter(|(t, _)| context_migrations(*t).is_some())
-        {
-            let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
-            for topic in topics {
-                groups.extend(inbox.groups_on(topic).await?);
-            }
-        }
-    } else {
-        for log in outboxes(config, &databases)
-            .into_iter()
-            .filter(|l| topics.iter().any(|t| t == l.topic()))
-        {
-            groups.extend(log.consumer_lag().await?.into_iter().map(|l| l.consumer));
-        }
-    }
-    Ok(groups.into_iter().collect())
-}
-
 /// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must
 /// already be (by `crm migrate`), so replicas never race on the schema.
-async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
+pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
     let modules = config.modules();
     if config.database.url.is_none() && modules.iter().any(|m| STORED_CONTEXTS.contains(m)) {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
@@ -618,114 +408,12 @@ async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>>
     Ok(databases)
 }
 
-/// `crm migrate`: applies the pending migrations of every enabled context with a store.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
-    }
-    for target in config
-        .modules()
-        .into_iter()
-        .filter(|m| STORED_CONTEXTS.contains(m))
-    {
-        let db = Database::open(config, target.name()).await?;
-        match context_migrations(target) {
-            Some(migrations) => {
-                db.migrate(target.name(), migrations).await?;
-                println!("{}: migrated", target.name());
-            }
-            None => println!("{}: no migrations yet", target.name()),
-        }
-        db.close().await;
-    }
-    Ok(())
-}
-
 /// Each context's embedded migrations, once it has tables.
-fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
+pub(crate) fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
     match target {
         Target::Iam => Some(&crm_iam::MIGRATIONS),
         Target::Customer | Target::Sales | Target::Notification | Target::Edge | Target::All => {
             None
         }
     }
-}
-
-/// The IAM service on its (migrated) store, for the operator commands.
-async fn iam_for_operators(
-    config: &Config,
-) -> anyhow::Result<(crm_iam::application::Iam, Database)> {
-    let mut config = config.clone();
-    config.target = vec![Target::Iam];
-    let mut stores = open_stores(&config).await?;
-    let (_, db) = stores.pop().expect("the iam store");
-    let revocations = revocations(&config).await?;
-    Ok((crm_iam::build(&config, &db, revocations).await?, db))
-}
-
-/// `crm tenant create`.
-pub async fn create_tenant(config: &Config, name: &str, slug: Option<&str>) -> anyhow::Result<()> {
-    let (iam, db) = iam_for_operators(config).await?;
-    let tenant = iam
-        .create_tenant_as_operator(name, slug)
-        .await
-        .map_err(operator_error)?;
-    println!(
-        "created tenant {} ({}) with id {}",
-        tenant.name, tenant.slug, tenant.id
-    );
-    println!(
-        "next: crm user create --tenant {} --email <owner email> --name <name> --role owner",
-        tenant.slug
-    );
-    db.close().await;
-    Ok(())
-}
-
-/// `crm user create`.
-pub async fn create_user(
-    config: &Config,
-    tenant: &str,
-    email: &str,
-    name: &str,
-    roles: Vec<String>,
-    password: &str,
-) -> anyhow::Result<()> {
-    let (iam, db) = iam_for_operators(config).await?;
-    let user = iam
-        .create_user_as_operator(tenant, email, name, password, roles)
-        .await
-        .map_err(operator_error)?;
-    println!(
-        "created user {} ({}) with roles {}",
-        user.email,
-        user.id,
-        user.roles.join(", ")
-    );
-    db.close().await;
-    Ok(())
-}
-
-/// `crm keys rotate`.
-pub fn rotate_keys(config: &Config) -> anyhow::Result<()> {
-    let dir = config.signing_keys_dir();
-    let kid = crm_iam::infrastructure::keys::SigningKeys::rotate(&dir)?;
-    println!(
-        "added signing key {kid} in {}; restart IAM to sign with it (older keys keep verifying)",
-        dir.display()
-    );
-    Ok(())
-}
-
-fn operator_error(err: crm_core::Error) -> anyhow::Error {
-    let mut message = err.message().to_owned();
-    for (field, problem) in err.field_violations() {
-        message.push_str(&format!("\n  {field}: {problem}"));
-    }
-    anyhow::anyhow!(message)
 }

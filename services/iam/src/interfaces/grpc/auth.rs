@@ -1,0 +1,120 @@
+//! AuthService: register, login, refresh, logout, the public keys.
+
+use super::*;
+
+struct Tokens {
+    access_token: String,
+    refresh_token: String,
+    access_token_expire_time: Option<Timestamp>,
+    refresh_token_expire_time: Option<Timestamp>,
+}
+
+fn tokens(t: &SessionTokens) -> Tokens {
+    Tokens {
+        access_token: t.access_token.clone(),
+        refresh_token: t.refresh_token.clone(),
+        access_token_expire_time: ts(t.access_expires_at),
+        refresh_token_expire_time: ts(t.refresh_expires_at),
+    }
+}
+
+const BEARER: &str = "Bearer";
+
+#[tonic::async_trait]
+impl pb::auth_service_server::AuthService for IamGrpc {
+    async fn register(&self, request: Request<pb::RegisterRequest>) -> Reply<pb::RegisterResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("tenant_name", &r.tenant_name, MAX_TEXT)?;
+        bounded("email", &r.email, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        bounded("display_name", &r.display_name, MAX_TEXT)?;
+        let (tenant, session) = self
+            .iam
+            .register(
+                &r.tenant_name,
+                &r.email,
+                &r.password,
+                &r.display_name,
+                &origin,
+            )
+            .await?;
+        let t = tokens(&session);
+        Ok(Response::new(pb::RegisterResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: BEARER.into(),
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+            tenant: Some(tenant_pb(&tenant)),
+            user: Some(user_pb(&session.user)),
+        }))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::LoginResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("tenant", &r.tenant, MAX_TEXT)?;
+        bounded("email", &r.email, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        let session = self
+            .iam
+            .login(&r.tenant, &r.email, &r.password, &origin)
+            .await?;
+        let t = tokens(&session);
+        Ok(Response::new(pb::LoginResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: BEARER.into(),
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+            user: Some(user_pb(&session.user)),
+        }))
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Reply<pb::RefreshResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        if r.refresh_token.is_empty() {
+            return Err(Error::invalid_field("refresh_token", "must not be empty").into());
+        }
+        bounded("refresh_token", &r.refresh_token, MAX_TEXT)?;
+        let session = self.iam.refresh(&r.refresh_token, &origin).await?;
+        let t = tokens(&session);
+        Ok(Response::new(pb::RefreshResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: BEARER.into(),
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+        }))
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::LogoutResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        if r.refresh_token.is_empty() {
+            return Err(Error::invalid_field("refresh_token", "must not be empty").into());
+        }
+        bounded("refresh_token", &r.refresh_token, MAX_TEXT)?;
+        self.iam.logout(&caller, &r.refresh_token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn get_jwks(&self, _: Request<pb::GetJwksRequest>) -> Reply<pb::GetJwksResponse> {
+        let keys = self
+            .iam
+            .keys()
+            .public_keys()
+            .map(|(kid, x)| pb::Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: x.to_owned(),
+                kid: kid.to_owned(),
+                alg: "EdDSA".into(),
+                r#use: "sig".into(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetJwksResponse { keys }))
+    }
+}

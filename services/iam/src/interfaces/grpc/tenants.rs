@@ -1,0 +1,74 @@
+//! TenantService: the caller's tenant.
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::tenant_service_server::TenantService for IamGrpc {
+    async fn create_tenant(
+        &self,
+        request: Request<pb::CreateTenantRequest>,
+    ) -> Reply<pb::CreateTenantResponse> {
+        caller(&request)?;
+        Err(Error::permission_denied(
+            "creating tenants is for operators (`crm tenant create`) and for sign-up (AuthService/Register)",
+        )
+        .with_reason("OPERATORS_ONLY")
+        .into())
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<pb::GetTenantRequest>,
+    ) -> Reply<pb::GetTenantResponse> {
+        let caller = caller(&request)?;
+        let id = TenantId::from(api::uuid("id", &request.get_ref().id, "a tenant id")?);
+        let tenant = self.iam.get_tenant(&caller, id).await?;
+        Ok(Response::new(pb::GetTenantResponse {
+            tenant: Some(tenant_pb(&tenant)),
+        }))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<pb::UpdateTenantRequest>,
+    ) -> Reply<pb::UpdateTenantResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let t = r
+            .tenant
+            .ok_or_else(|| Error::invalid_field("tenant", "is required"))?;
+        let id = TenantId::from(api::uuid("tenant.id", &t.id, "a tenant id")?);
+        bounded("tenant.name", &t.name, MAX_TEXT)?;
+        if let Some(settings) = &t.settings {
+            bounded(
+                "tenant.settings.default_currency_code",
+                &settings.default_currency_code,
+                64,
+            )?;
+            bounded("tenant.settings.time_zone", &settings.time_zone, 64)?;
+            bounded("tenant.settings.locale", &settings.locale, 64)?;
+        }
+        let set = [
+            ("name", !t.name.is_empty()),
+            ("settings", t.settings.is_some()),
+        ];
+        let paths = mask_paths(r.update_mask, &set, &["name", "settings"])?;
+        let name = paths.iter().any(|p| p == "name").then_some(t.name.as_str());
+        let settings = paths.iter().any(|p| p == "settings").then(|| {
+            let s = t.settings.clone().unwrap_or_default();
+            TenantSettings {
+                default_currency_code: s.default_currency_code,
+                time_zone: s.time_zone,
+                locale: s.locale,
+                deal_approval_threshold_units: s.deal_approval_threshold_units,
+            }
+        });
+        let tenant = self
+            .iam
+            .update_tenant(&caller, id, &t.etag, name, settings)
+            .await?;
+        Ok(Response::new(pb::UpdateTenantResponse {
+            tenant: Some(tenant_pb(&tenant)),
+        }))
+    }
+}

@@ -1,0 +1,200 @@
+//! UserService: invite, list, read, change, delete users; grant and revoke roles.
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::user_service_server::UserService for IamGrpc {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Reply<pb::CreateUserResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let u = r.user.clone().unwrap_or_default();
+        bounded("user.email", &u.email, MAX_TEXT)?;
+        bounded("user.display_name", &u.display_name, MAX_TEXT)?;
+        bounded("user.team", &u.team, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        api::bounded_list("user.roles", &u.roles, MAX_GRANTS, api::MAX_ID_LEN)?;
+        // The password is not part of what makes a retry "the same request": its hash must not
+        // sit in the idempotency table beside the request.
+        let fingerprint = pb::CreateUserRequest {
+            password: String::new(),
+            ..r.clone()
+        };
+        let response = self
+            .iam
+            .idempotency()
+            .once(
+                caller.principal.tenant_id,
+                "CreateUser",
+                &r.request_id,
+                &fingerprint,
+                || async {
+                    let user = self
+                        .iam
+                        .create_user(
+                            &caller,
+                            &u.email,
+                            &u.display_name,
+                            &r.password,
+                            u.roles.clone(),
+                            &u.team,
+                        )
+                        .await?;
+                    Ok(pb::CreateUserResponse {
+                        user: Some(user_pb(&user)),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Reply<pb::ListUsersResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let status = match api::enum_filter::<pb::UserStatus>("status", r.status)? {
+            None | Some(pb::UserStatus::Unspecified) => None,
+            Some(pb::UserStatus::Active) => Some(UserStatus::Active),
+            Some(pb::UserStatus::Deactivated) => Some(UserStatus::Deactivated),
+            Some(pb::UserStatus::Deleted) => Some(UserStatus::Deleted),
+        };
+        let role = if r.role.is_empty() {
+            None
+        } else {
+            Some(api::id("role", &r.role)?)
+        };
+        let filter = UserFilter { status, role };
+        let page = api::page("users", r.page_size, &r.page_token)?;
+        let after = api::uuid_cursor(&page)?.map(UserId::from);
+        let page = self
+            .iam
+            .list_users(&caller, filter, page.size, after)
+            .await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: page.users.iter().map(user_pb).collect(),
+            next_page_token: page
+                .next_after
+                .map(|id| api::page_token("users", &id.to_string()))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Reply<pb::GetUserResponse> {
+        let caller = caller(&request)?;
+        let id = user_id("id", &request.get_ref().id)?;
+        let user = self.iam.get_user(&caller, id).await?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(user_pb(&user)),
+        }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Reply<pb::UpdateUserResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let u = r
+            .user
+            .ok_or_else(|| Error::invalid_field("user", "is required"))?;
+        let id = user_id("user.id", &u.id)?;
+        bounded("user.email", &u.email, MAX_TEXT)?;
+        bounded("user.display_name", &u.display_name, MAX_TEXT)?;
+        bounded("user.team", &u.team, MAX_TEXT)?;
+        let set = [
+            ("email", !u.email.is_empty()),
+            ("display_name", !u.display_name.is_empty()),
+            ("status", u.status != 0),
+            ("team", !u.team.is_empty()),
+        ];
+        let paths = mask_paths(
+            r.update_mask,
+            &set,
+            &["email", "display_name", "status", "team"],
+        )?;
+        let mut changes = UserChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "email" => changes.email = Some(u.email.clone()),
+                "display_name" => changes.display_name = Some(u.display_name.clone()),
+                "team" => changes.team = Some(u.team.clone()),
+                "status" => {
+                    changes.status = Some(
+                        match api::enum_filter::<pb::UserStatus>("user.status", u.status)? {
+                            Some(pb::UserStatus::Active) => UserStatus::Active,
+                            Some(pb::UserStatus::Deactivated) => UserStatus::Deactivated,
+                            Some(pb::UserStatus::Deleted) => UserStatus::Deleted,
+                            None | Some(pb::UserStatus::Unspecified) => {
+                                return Err(Error::invalid_field(
+                                    "user.status",
+                                    "must be ACTIVE or DEACTIVATED",
+                                )
+                                .into());
+                            }
+                        },
+                    )
+                }
+                _ => unreachable!("mask_paths checked the paths"),
+            }
+        }
+        let user = self.iam.update_user(&caller, id, &u.etag, changes).await?;
+        Ok(Response::new(pb::UpdateUserResponse {
+            user: Some(user_pb(&user)),
+        }))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Reply<pb::DeleteUserResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        self.iam
+            .delete_user(&caller, user_id("id", &r.id)?, &r.etag)
+            .await?;
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+
+    async fn assign_role(
+        &self,
+        request: Request<pb::AssignRoleRequest>,
+    ) -> Reply<pb::AssignRoleResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let user = self
+            .iam
+            .assign_role(
+                &caller,
+                user_id("user_id", &r.user_id)?,
+                &api::id("role", &r.role)?,
+            )
+            .await?;
+        Ok(Response::new(pb::AssignRoleResponse {
+            user: Some(user_pb(&user)),
+        }))
+    }
+
+    async fn revoke_role(
+        &self,
+        request: Request<pb::RevokeRoleRequest>,
+    ) -> Reply<pb::RevokeRoleResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let user = self
+            .iam
+            .revoke_role(
+                &caller,
+                user_id("user_id", &r.user_id)?,
+                &api::id("role", &r.role)?,
+            )
+            .await?;
+        Ok(Response::new(pb::RevokeRoleResponse {
+            user: Some(user_pb(&user)),
+        }))
+    }
+}
