@@ -6,7 +6,7 @@
 //! `opportunities.write:own` allows only resources the subject owns, `:team` only resources of
 //! the subject's team. Deny by default; every decision names the rule that decided.
 
-use crate::context::UserId;
+use crate::ids::UserId;
 
 /// Who asks.
 #[derive(Clone, Debug)]
@@ -39,11 +39,28 @@ pub struct PolicySettings {
     pub deal_approval_threshold_units: i64,
 }
 
+/// The kind of rule that decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// A role grants the permission outright.
+    Rbac,
+    /// A grant scoped to the subject's own resources.
+    Owner,
+    /// A grant scoped to the subject's team's resources.
+    Team,
+    /// Large deals need `deals.approve_large`.
+    LargeDealApproval,
+    /// Nothing grants it.
+    DefaultDeny,
+}
+
 /// The outcome and the rule that produced it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     /// Whether the action is allowed.
     pub allowed: bool,
+    /// Which kind of rule decided.
+    pub rule: Rule,
     /// E.g. `rbac:customers.write`, `abac:owner`, `abac:large-deal-approval`, `default-deny`.
     pub decided_by: String,
     /// Words for a log line or an error message.
@@ -51,18 +68,20 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn allow(rule: impl Into<String>, reason: impl Into<String>) -> Self {
+    fn allow(rule: Rule, name: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             allowed: true,
-            decided_by: rule.into(),
+            rule,
+            decided_by: name.into(),
             reason: reason.into(),
         }
     }
 
-    fn deny(rule: impl Into<String>, reason: impl Into<String>) -> Self {
+    fn deny(rule: Rule, name: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             allowed: false,
-            decided_by: rule.into(),
+            rule,
+            decided_by: name.into(),
             reason: reason.into(),
         }
     }
@@ -77,18 +96,27 @@ pub fn evaluate(
 ) -> Decision {
     let grant = best_grant(subject.permissions, permission);
     let decision = match grant {
-        None => return Decision::deny("default-deny", format!("no role grants {permission}")),
+        None => {
+            return Decision::deny(
+                Rule::DefaultDeny,
+                "default-deny",
+                format!("no role grants {permission}"),
+            );
+        }
         Some(Scope::All) => Decision::allow(
+            Rule::Rbac,
             format!("rbac:{permission}"),
             format!("a role grants {permission}"),
         ),
         Some(Scope::Own) => match resource.owner_id {
             Some(owner) if owner == subject.user_id => Decision::allow(
+                Rule::Owner,
                 "abac:owner",
                 format!("{permission} is granted on own resources"),
             ),
             _ => {
                 return Decision::deny(
+                    Rule::Owner,
                     "abac:owner",
                     format!("{permission} is granted only on resources you own"),
                 );
@@ -96,11 +124,13 @@ pub fn evaluate(
         },
         Some(Scope::Team) => match (resource.team, subject.team) {
             (Some(theirs), Some(ours)) if theirs == ours => Decision::allow(
+                Rule::Team,
                 "abac:team",
                 format!("{permission} is granted on your team's resources"),
             ),
             _ => {
                 return Decision::deny(
+                    Rule::Team,
                     "abac:team",
                     format!("{permission} is granted only on your team's resources"),
                 );
@@ -116,6 +146,7 @@ pub fn evaluate(
         && best_grant(subject.permissions, "deals.approve_large").is_none()
     {
         return Decision::deny(
+            Rule::LargeDealApproval,
             "abac:large-deal-approval",
             format!(
                 "deals above {} need a sales_manager (deals.approve_large)",
@@ -182,6 +213,7 @@ mod tests {
         );
         assert!(d.allowed);
         assert_eq!(d.decided_by, "rbac:customers.read");
+        assert_eq!(d.rule, Rule::Rbac);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod idempotency;
+pub mod ids;
 pub mod layer;
 pub mod revocation;
 pub mod storage;
