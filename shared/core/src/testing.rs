@@ -26,3 +26,20 @@ fn what(var: &str) -> &'static str {
         _ => "a backend",
     }
 }
+
+/// Polls `probe` until it returns `Some`, for a condition that becomes true asynchronously (an
+/// event delivered, a relay caught up). The bound, about a minute, only turns a hang into a
+/// failure naming `what`; no test waits a fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..6000 {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("still not so after about a minute: {what}");
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crm_core::config::Config;
 use crm_core::storage::{Database, Migrations};
+use crm_core::testing::eventually;
 use crm_events::consumer::{Delivery, Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
@@ -342,15 +343,10 @@ async fn every_event_is_delivered_once_in_order_per_aggregate(w: World) {
     let effects = w.await_effects(200).await;
     assert_once_each_in_order(&effects, 200);
     // The relay marks a batch once the transport took it, which can be after the consumer had it.
-    let mut backlog = w.log().backlog().await.unwrap();
-    for _ in 0..500 {
-        if backlog.pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        backlog = w.log().backlog().await.unwrap();
-    }
-    assert_eq!(backlog.pending, 0, "the relay published everything");
+    eventually("the relay published everything", || async {
+        (w.log().backlog().await.unwrap().pending == 0).then_some(())
+    })
+    .await;
     // What an operator sees (`crm events status`): the group has nothing left.
     let group = w.consumer(Arc::default());
     match &w.bus {
@@ -365,14 +361,11 @@ async fn every_event_is_delivered_once_in_order_per_aggregate(w: World) {
         }
         EventBus::Embedded(_) => {
             // The cursor moves just after the batch commits.
-            let mut lag = Vec::new();
-            for _ in 0..500 {
-                lag = w.log().consumer_lag().await.unwrap();
-                if lag.first().is_some_and(|l| l.behind == 0) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            let lag = eventually("the group's cursor caught up", || async {
+                let lag = w.log().consumer_lag().await.unwrap();
+                lag.first().is_some_and(|l| l.behind == 0).then_some(lag)
+            })
+            .await;
             assert_eq!(lag.len(), 1);
             assert_eq!(
                 (lag[0].consumer.as_str(), lag[0].behind),
@@ -402,18 +395,15 @@ async fn a_poison_event_is_parked_and_can_be_redriven(w: World) {
         "the stream moved on past the poison"
     );
     // On Kafka the poison may sit in another partition than the good events: wait for it too.
-    let mut parked = Vec::new();
-    for _ in 0..3000 {
-        parked = consumer
+    let parked = eventually("the poison event is parked", || async {
+        let parked = consumer
             .inbox
             .dead_letters(Some(&consumer.name))
             .await
             .unwrap();
-        if !parked.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (!parked.is_empty()).then_some(parked)
+    })
+    .await;
     assert_eq!(parked.len(), 1);
     assert_eq!((parked[0].envelope.id, parked[0].attempts), (poison.id, 3));
     assert!(
@@ -437,15 +427,12 @@ async fn a_poison_event_is_parked_and_can_be_redriven(w: World) {
         poison.id.to_string(),
         "the redriven event was handled"
     );
-    for _ in 0..500 {
-        if consumer.inbox.dead_letters(None).await.unwrap()[0]
+    eventually("the redriven dead letter is marked", || async {
+        consumer.inbox.dead_letters(None).await.unwrap()[0]
             .redriven_at
-            .is_some()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+            .map(drop)
+    })
+    .await;
     assert!(
         consumer.inbox.dead_letters(None).await.unwrap()[0]
             .redriven_at
@@ -792,14 +779,10 @@ async fn postgres_replicas_take_turns_relaying_one_outbox() {
             tx.commit().await.unwrap();
         }
     };
-    let drained = || async {
-        for _ in 0..3000 {
-            if log.backlog().await.unwrap().pending == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the outbox was not published");
+    let drained = || {
+        eventually("the outbox is published", || async {
+            (log.backlog().await.unwrap().pending == 0).then_some(())
+        })
     };
 
     // The first replica's relay takes the lease, then a second replica starts.
