@@ -388,10 +388,13 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    crm_events::OutboxLog::new(iam.clone(), "", "crm.iam.events.v1")
-        .set_cursor("notification", 0)
-        .await
-        .unwrap();
+    let log = crm_events::OutboxLog::new(iam.clone(), "", "crm.iam.events.v1");
+    log.set_cursor("notification", 0).await.unwrap();
+    // The server's relay publishes it; then the gauges have known values.
+    crm_core::testing::eventually("the relay published the event", || async {
+        (log.backlog().await.unwrap().pending == 0).then_some(())
+    })
+    .await;
     let request = http::Request::get(format!("http://{}/metrics", server.addr))
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
@@ -399,12 +402,14 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
     assert_eq!(parts.status, http::StatusCode::OK, "open without a token");
     let text = String::from_utf8_lossy(&body);
     assert!(
-        text.contains("crm_outbox_backlog{topic=\"crm.iam.events.v1\"}"),
-        "{text}"
+        text.contains("crm_outbox_backlog{topic=\"crm.iam.events.v1\"} 0\n"),
+        "nothing left to publish: {text}"
     );
     assert!(
-        text.contains("crm_outbox_oldest_unpublished_age_seconds{topic=\"crm.iam.events.v1\"}"),
-        "{text}"
+        text.contains(
+            "crm_outbox_oldest_unpublished_age_seconds{topic=\"crm.iam.events.v1\"} 0.0\n"
+        ),
+        "no unpublished event has an age: {text}"
     );
     assert!(
         text.contains(
