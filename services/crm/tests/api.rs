@@ -6,10 +6,9 @@ mod support;
 use std::collections::BTreeSet;
 
 use crm_core::config::Target;
-use crm_proto::crm::customer::v1::ListCustomersRequest;
-use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
-use crm_proto::crm::iam::v1::LoginRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
+use crm_proto::crm::iam::v1::{GetJwksRequest, ListUsersRequest, LoginRequest};
 use crm_proto::crm::sales::v1::ListLeadsRequest;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use http_body_util::{BodyExt, Full};
@@ -279,10 +278,10 @@ async fn browsers_get_a_cors_preflight_answer() {
 #[tokio::test]
 async fn a_protected_method_without_a_valid_token_is_unauthenticated() {
     let server = spawn().await;
-    let mut customers = CustomerServiceClient::new(server.channel.clone());
+    let mut users = UserServiceClient::new(server.channel.clone());
 
-    let err = customers
-        .list_customers(ListCustomersRequest::default())
+    let err = users
+        .list_users(ListUsersRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -292,8 +291,8 @@ async fn a_protected_method_without_a_valid_token_is_unauthenticated() {
     );
 
     for token in ["not-a-jwt".to_owned(), server.forged_token()] {
-        let err = customers
-            .list_customers(authorized(ListCustomersRequest::default(), &token))
+        let err = users
+            .list_users(authorized(ListUsersRequest::default(), &token))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "{token}");
@@ -302,34 +301,6 @@ async fn a_protected_method_without_a_valid_token_is_unauthenticated() {
             "INVALID_TOKEN"
         );
     }
-}
-
-#[tokio::test]
-async fn an_unbuilt_method_is_unimplemented_and_names_what_is_missing() {
-    let server = spawn().await;
-    let mut customers = CustomerServiceClient::new(server.channel.clone());
-    let err = customers
-        .list_customers(authorized(ListCustomersRequest::default(), &server.token()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert!(
-        err.message()
-            .contains("crm.customer.v1.CustomerService/ListCustomers"),
-        "{}",
-        err.message()
-    );
-    assert!(
-        err.message().contains("customer management"),
-        "{}",
-        err.message()
-    );
-    let info = err.get_error_details().error_info().cloned().unwrap();
-    assert_eq!(info.reason, "NOT_BUILT_YET");
-    assert_eq!(
-        info.metadata["method"],
-        "crm.customer.v1.CustomerService/ListCustomers"
-    );
 }
 
 #[tokio::test]
@@ -353,13 +324,27 @@ async fn login_needs_no_token() {
 #[tokio::test]
 async fn every_response_carries_a_correlation_id() {
     let server = spawn().await;
-    let mut customers = CustomerServiceClient::new(server.channel.clone());
-    let mut request = authorized(ListCustomersRequest::default(), &server.token());
+    // On an answer...
+    let mut auth = AuthServiceClient::new(server.channel.clone());
+    let mut request = tonic::Request::new(GetJwksRequest::default());
     request
         .metadata_mut()
         .insert("x-correlation-id", "batik-123".parse().unwrap());
-    let err = customers.list_customers(request).await.unwrap_err();
-    assert_eq!(err.metadata().get("x-correlation-id").unwrap(), "batik-123");
+    let ok = auth.get_jwks(request).await.unwrap();
+    assert_eq!(ok.metadata().get("x-correlation-id").unwrap(), "batik-123");
+    // ... and on an error, a new one when the caller sent none.
+    let mut users = UserServiceClient::new(server.channel.clone());
+    let err = users
+        .list_users(ListUsersRequest::default())
+        .await
+        .unwrap_err();
+    let id = err
+        .metadata()
+        .get("x-correlation-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(uuid::Uuid::try_parse(id).is_ok(), "{id}");
 }
 
 #[tokio::test]

@@ -222,3 +222,37 @@ impl http_body::Body for DrainBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Independent of which contexts are built: a placeholder service answers every method
+    /// UNIMPLEMENTED, naming the method and what is missing.
+    #[tokio::test]
+    async fn an_unbuilt_method_is_unimplemented_and_names_what_is_missing() {
+        let mut set = ServiceSet::default();
+        set.add_unavailable("test.v1.BatikService", "batik dyeing");
+        assert_eq!(set.names(), ["test.v1.BatikService"]);
+        let (routes, _) = set.into_routes();
+        let request = Request::post("/test.v1.BatikService/ListBatiks")
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .unwrap();
+        let response = routes.oneshot(request).await.unwrap();
+        let status = tonic::Status::from_header_map(response.headers()).expect("a grpc status");
+        assert_eq!(status.code(), tonic::Code::Unimplemented);
+        assert!(
+            status.message().contains("test.v1.BatikService/ListBatiks")
+                && status.message().contains("batik dyeing"),
+            "{}",
+            status.message()
+        );
+        use tonic_types::StatusExt;
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, "NOT_BUILT_YET");
+        assert_eq!(info.metadata["method"], "test.v1.BatikService/ListBatiks");
+    }
+}
