@@ -78,7 +78,7 @@ impl Application {
         };
         if let Some(iam) = &iam {
             verifier
-                .add_jwks(&iam.keys().jwks())
+                .add_jwks(&iam.signer().jwks())
                 .context("loading IAM's own keys")?;
         }
         if verifier.key_count() == 0 {

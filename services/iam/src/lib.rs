@@ -83,8 +83,9 @@ pub async fn build(
     let adapters = Adapters {
         store,
         throttle,
-        hasher: PasswordHasher::new(concurrency),
+        hasher: Arc::new(PasswordHasher::new(concurrency)),
         keys: Arc::new(keys),
+        clock: Arc::new(crm_core::clock::SystemClock),
         revocations,
         idempotency: Idempotency::new(db.clone(), &config.database.app_role),
     };

@@ -563,20 +563,21 @@ async fn revoking_a_family_and_a_users_sessions(store: &dyn IamStore) {
             &gone,
             1,
             Changes {
-                revoke_sessions_of: Some(u.id),
+                revoke_sessions_of: Some((u.id, 1_000)),
                 ..Changes::default()
             },
         )
         .await
         .unwrap();
-    assert!(
+    assert_eq!(
         store
             .session_by_hash(t.id, "b1")
             .await
             .unwrap()
             .unwrap()
-            .revoked_at
-            .is_some()
+            .revoked_at,
+        Some(1_000),
+        "stamped with the change's time"
     );
 }
 

@@ -1,8 +1,10 @@
 //! The LoginThrottle contract, run against the in-memory throttle always and Redis when
 //! `REDIS_URL` is set (set but unreachable fails).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crm_core::clock::ManualClock;
 use crm_iam::domain::ports::LoginThrottle;
 use crm_iam::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
 
@@ -74,15 +76,20 @@ async fn a_success_forgets_earlier_failures(throttle: &dyn LoginThrottle) {
     );
 }
 
-async fn failures_outside_the_window_do_not_count(throttle: &dyn LoginThrottle) {
+/// `pass` lets `by` go by: the memory throttle's clock is moved on; Redis expires its keys in
+/// its own real time, so there the test waits.
+async fn failures_outside_the_window_do_not_count<F, Fut>(throttle: &dyn LoginThrottle, pass: F)
+where
+    F: Fn(Duration) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let k = key("window");
     let short = Duration::from_millis(200);
     throttle
         .record_failure(&k, 2, short, LOCKOUT)
         .await
         .unwrap();
-    // The window is real time in both adapters; wait it out (this checks expiry, not speed).
-    tokio::time::sleep(short + Duration::from_millis(100)).await;
+    pass(short + Duration::from_millis(100)).await;
     assert_eq!(
         throttle
             .record_failure(&k, 2, short, LOCKOUT)
@@ -90,6 +97,11 @@ async fn failures_outside_the_window_do_not_count(throttle: &dyn LoginThrottle) 
             .unwrap(),
         None
     );
+}
+
+fn memory_on_a_manual_clock() -> (MemoryThrottle, ManualClock) {
+    let clock = ManualClock::at(1_764_000_000_000);
+    (MemoryThrottle::with_clock(Arc::new(clock.clone())), clock)
 }
 
 async fn redis() -> RedisThrottle {
@@ -111,7 +123,29 @@ async fn memory_a_success_forgets_earlier_failures() {
 
 #[tokio::test]
 async fn memory_failures_outside_the_window_do_not_count() {
-    failures_outside_the_window_do_not_count(&MemoryThrottle::new()).await;
+    let (throttle, clock) = memory_on_a_manual_clock();
+    failures_outside_the_window_do_not_count(&throttle, |by| {
+        clock.advance(by);
+        std::future::ready(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_a_lockout_ends_when_its_time_is_up() {
+    let (throttle, clock) = memory_on_a_manual_clock();
+    let k = key("ends");
+    throttle
+        .record_failure(&k, 1, WINDOW, LOCKOUT)
+        .await
+        .unwrap();
+    clock.advance(LOCKOUT - Duration::from_secs(1));
+    assert_eq!(
+        throttle.locked_for(&k).await.unwrap(),
+        Some(Duration::from_secs(1))
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(throttle.locked_for(&k).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -129,5 +163,5 @@ async fn redis_a_success_forgets_earlier_failures() {
 #[tokio::test]
 #[ignore = "needs REDIS_URL (Redis): run with --include-ignored"]
 async fn redis_failures_outside_the_window_do_not_count() {
-    failures_outside_the_window_do_not_count(&redis().await).await;
+    failures_outside_the_window_do_not_count(&redis().await, tokio::time::sleep).await;
 }

@@ -3,7 +3,8 @@
 use crm_core::{Error, Result, TenantId};
 use crm_proto::crm::iam::events::v1 as events;
 
-use super::{Caller, Iam, now};
+use super::{Caller, Iam};
+use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
@@ -12,7 +13,6 @@ use crate::domain::role::OWNER;
 use crate::domain::session::{Presentation, hash_refresh_token, refresh_token_tenant};
 use crate::domain::tenant::{Tenant, TenantStatus, parse_tenant_name, slug_from_name};
 use crate::domain::user::{User, parse_display_name};
-use crate::domain::{Millis, now_millis};
 
 /// A signed-in session.
 #[derive(Clone, Debug)]
@@ -72,7 +72,7 @@ impl Iam {
         };
 
         let slug = self.free_slug(&slug_from_name(&name)).await?;
-        let now = now_millis();
+        let now = self.now();
         let tenant = Tenant::new(name, slug, now);
         let hash = self.hasher.hash(&password).await?;
         let owner = User::new(
@@ -198,7 +198,7 @@ impl Iam {
             .hasher
             .verify(password, active.map(|u| u.password_hash.as_str()))
             .await?;
-        let now = now_millis();
+        let now = self.now();
         let (Some(tenant), Some(user), true) = (found, active, ok) else {
             return Err(self
                 .failed_login(
@@ -313,7 +313,7 @@ impl Iam {
             .session_by_hash(tenant, &hash)
             .await?
             .ok_or_else(bad_refresh)?;
-        let now = now_millis();
+        let now = self.now();
         match session.present(now) {
             Presentation::Valid => {}
             Presentation::Reused => {
@@ -380,7 +380,7 @@ impl Iam {
         if session.user_id != p.user_id {
             return Err(not_found());
         }
-        let now = now();
+        let now = self.now();
         let audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::Logout,

@@ -14,14 +14,14 @@ use crm_core::revocation::Revocations;
 use crm_core::{Error, Principal, Result, TenantId, UserId};
 use uuid::Uuid;
 
+use crate::domain::Millis;
 use crate::domain::audit::Origin;
 use crate::domain::ports::{IamStore, LoginThrottle};
+use crate::domain::ports::{PasswordHashing, TokenSigning};
 use crate::domain::role::{CustomRole, effective_permissions};
 use crate::domain::session::{Session, issue_refresh_token};
 use crate::domain::user::User;
-use crate::domain::{Millis, now_millis};
-use crate::infrastructure::hasher::PasswordHasher;
-use crate::infrastructure::keys::SigningKeys;
+use crm_core::clock::Clock;
 
 pub use auth::SessionTokens;
 pub use users::{UserChanges, UserPage};
@@ -81,8 +81,9 @@ pub struct Caller {
 pub struct Iam {
     store: Arc<dyn IamStore>,
     throttle: Arc<dyn LoginThrottle>,
-    hasher: PasswordHasher,
-    keys: Arc<SigningKeys>,
+    hasher: Arc<dyn PasswordHashing>,
+    keys: Arc<dyn TokenSigning>,
+    clock: Arc<dyn Clock>,
     revocations: Revocations,
     idempotency: Idempotency,
     settings: IamSettings,
@@ -94,10 +95,12 @@ pub struct Adapters {
     pub store: Arc<dyn IamStore>,
     /// The login throttle.
     pub throttle: Arc<dyn LoginThrottle>,
-    /// The password hasher.
-    pub hasher: PasswordHasher,
-    /// The token signing keys.
-    pub keys: Arc<SigningKeys>,
+    /// The password hasher (argon2id; a fake in use-case tests).
+    pub hasher: Arc<dyn PasswordHashing>,
+    /// The token signer.
+    pub keys: Arc<dyn TokenSigning>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
     /// Where access-token revocations are marked (shared with the auth layer).
     pub revocations: Revocations,
     /// Idempotency keys of the create RPCs, in IAM's store.
@@ -112,6 +115,7 @@ impl Iam {
             throttle,
             hasher,
             keys,
+            clock,
             revocations,
             idempotency,
         } = adapters;
@@ -120,15 +124,21 @@ impl Iam {
             throttle,
             hasher,
             keys,
+            clock,
             revocations,
             idempotency,
             settings,
         }
     }
 
-    /// The signing keys (their public halves verify tokens).
-    pub fn keys(&self) -> &SigningKeys {
-        &self.keys
+    /// The token signer (its public keys verify tokens).
+    pub fn signer(&self) -> &dyn TokenSigning {
+        self.keys.as_ref()
+    }
+
+    /// Now, by the clock the use cases run on.
+    pub(crate) fn now(&self) -> Millis {
+        self.clock.now_millis()
     }
 
     /// The idempotency keys of IAM's create RPCs.
@@ -179,7 +189,7 @@ impl Iam {
     /// refused, never saved with old tokens still valid.
     pub(crate) async fn revoke_tokens(&self, user: UserId) -> Result<()> {
         let keep = self.settings.access_ttl + Duration::from_secs(60);
-        self.revocations.revoke(user, now(), keep).await
+        self.revocations.revoke(user, self.now(), keep).await
     }
 
     /// Signs an access token and makes a refresh token for `user` (in `family`, or a new one).
@@ -214,10 +224,7 @@ impl Iam {
             ))
             .to_string(),
         };
-        let access_token = self
-            .keys
-            .sign(&claims)
-            .map_err(|e| Error::internal("could not sign the access token", e))?;
+        let access_token = self.keys.sign(&claims)?;
         let refresh = issue_refresh_token(user.tenant_id)
             .map_err(|e| Error::internal("no randomness for a token", e))?;
         let session = Session {
@@ -263,9 +270,4 @@ impl Iam {
 /// match; an empty one means an unconditional change).
 pub(crate) fn check_etag(sent: &str, version: i64, what: &str) -> Result<()> {
     crm_core::api::check_etag(sent, &version.to_string(), what)
-}
-
-/// Now, for use cases.
-pub(crate) fn now() -> Millis {
-    now_millis()
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::auth::invalid;
 use super::users::escalation_check;
-use super::{Caller, Iam, check_etag, now};
+use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;
 use crate::domain::role::{
@@ -91,7 +91,7 @@ impl Iam {
             return Err(invalid(problems));
         };
         escalation_check(p, &grants, &format!("the role {name:?}"))?;
-        let now = now();
+        let now = self.now();
         let role = CustomRole {
             id: Uuid::now_v7(),
             tenant_id: p.tenant_id,
@@ -153,7 +153,7 @@ impl Iam {
         }
         let expected = role.version;
         role.version += 1;
-        role.updated_at = now();
+        role.updated_at = self.now();
         let audit = role_audit(caller, &role, "updated", role.updated_at);
         self.store
             .save_role(&role, expected, Changes::audit(audit))
@@ -180,7 +180,7 @@ impl Iam {
             )
             .with_reason("ROLE_IN_USE"));
         }
-        let audit = role_audit(caller, &role, "deleted", now());
+        let audit = role_audit(caller, &role, "deleted", self.now());
         self.store
             .delete_role(p.tenant_id, role.id, Changes::audit(audit))
             .await

@@ -5,7 +5,7 @@ use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::auth::{invalid, tenant_created};
-use super::{Caller, Iam, check_etag, now};
+use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
@@ -64,7 +64,7 @@ impl Iam {
         }
         let expected = tenant.version;
         tenant.version += 1;
-        tenant.updated_at = now();
+        tenant.updated_at = self.now();
         let audit = AuditEntry::new(
             id,
             AuditKind::TenantChanged,
@@ -101,7 +101,7 @@ impl Iam {
             }
             None => self.free_slug(&slug_from_name(&name)).await?,
         };
-        let tenant = Tenant::new(name, slug, now());
+        let tenant = Tenant::new(name, slug, self.now());
         let origin = Origin {
             user_agent: Some("crm cli".into()),
             ..Origin::default()
@@ -147,7 +147,7 @@ impl Iam {
         for role in &roles {
             self.known_role(tenant.id, role).await?;
         }
-        let now = now();
+        let now = self.now();
         let user = User::new(
             tenant.id,
             email,

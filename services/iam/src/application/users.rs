@@ -4,7 +4,7 @@ use crm_core::{Error, Principal, Result, UserId};
 use crm_proto::crm::iam::events::v1 as events;
 
 use super::auth::{invalid, timestamp, user_created};
-use super::{Caller, Iam, check_etag, now};
+use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
@@ -75,7 +75,7 @@ impl Iam {
             self.may_grant(p, role).await?;
         }
         let tenant = self.tenant_of(p.tenant_id).await?;
-        let now = now();
+        let now = self.now();
         let hash = self.hasher.hash(&password).await?;
         let mut user = User::new(p.tenant_id, email, name, hash, roles, now);
         user.team = team;
@@ -220,7 +220,7 @@ impl Iam {
             self.revoke_tokens(id).await?;
         }
         user.version += 1;
-        user.updated_at = now();
+        user.updated_at = self.now();
         let audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::UserUpdated,
@@ -233,7 +233,7 @@ impl Iam {
         .with("fields", changed.join(","));
         let changes = Changes {
             audit: vec![audit],
-            revoke_sessions_of: deactivating.then_some(id),
+            revoke_sessions_of: deactivating.then_some((id, user.updated_at)),
             keep_an_owner: deactivating && before.has_role(OWNER),
             ..Changes::default()
         };
@@ -255,7 +255,7 @@ impl Iam {
         let expected = user.version;
         user.status = UserStatus::Deleted;
         user.version += 1;
-        user.updated_at = now();
+        user.updated_at = self.now();
         let audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::UserDeleted,
@@ -267,7 +267,7 @@ impl Iam {
         );
         let changes = Changes {
             audit: vec![audit],
-            revoke_sessions_of: Some(id),
+            revoke_sessions_of: Some((id, user.updated_at)),
             keep_an_owner,
             ..Changes::default()
         };
@@ -322,7 +322,7 @@ impl Iam {
         self.revoke_tokens(id).await?;
         let expected = user.version;
         user.version += 1;
-        user.updated_at = now();
+        user.updated_at = self.now();
         let (added, removed) = if grant {
             (vec![role.to_owned()], vec![])
         } else {

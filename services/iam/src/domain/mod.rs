@@ -12,8 +12,3 @@ pub mod user;
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub type Millis = i64;
-
-/// Now, in milliseconds since the epoch.
-pub fn now_millis() -> Millis {
-    chrono::Utc::now().timestamp_millis()
-}

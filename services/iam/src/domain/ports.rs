@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::Millis;
 use super::audit::{AuditEntry, AuditKind};
 use super::email::Email;
+use super::password::Password;
 use super::role::CustomRole;
 use super::session::Session;
 use super::tenant::Tenant;
@@ -51,8 +52,8 @@ pub struct Changes {
     pub events: Vec<OutboxEvent>,
     /// Audit entries.
     pub audit: Vec<AuditEntry>,
-    /// Revoke every session of this user.
-    pub revoke_sessions_of: Option<UserId>,
+    /// Revoke every session of this user, stamped at this time.
+    pub revoke_sessions_of: Option<(UserId, Millis)>,
     /// This change takes an active owner away: within its transaction, under a lock on the
     /// tenant, the store checks that another active owner remains, and refuses the change with
     /// `LAST_OWNER` otherwise. Two owners demoting each other at once cannot both succeed.
@@ -184,6 +185,27 @@ pub trait IamStore: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
+}
+
+/// Hashes and checks passwords: argon2id on worker threads in production
+/// (`infrastructure::hasher`), a fake in use-case tests.
+#[async_trait]
+pub trait PasswordHashing: Send + Sync + 'static {
+    /// The PHC string of a password.
+    async fn hash(&self, password: &Password) -> Result<String>;
+    /// Whether `password` matches `phc`; with no hash, spends the same time and says no (so an
+    /// unknown email takes as long as a wrong password).
+    async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool>;
+}
+
+/// Signs access tokens and publishes the keys that verify them (`infrastructure::keys`).
+pub trait TokenSigning: Send + Sync + 'static {
+    /// A signed access token for `claims`.
+    fn sign(&self, claims: &crm_core::auth::AccessClaims) -> Result<String>;
+    /// `(kid, x)` of every public (Ed25519) key, oldest first.
+    fn public_keys(&self) -> Vec<(String, String)>;
+    /// The public keys as an RFC 7517 JWK Set.
+    fn jwks(&self) -> jsonwebtoken::jwk::JwkSet;
 }
 
 /// Counts failed logins per key and locks a key out after too many.

@@ -219,3 +219,14 @@ mod tests {
         assert!(verify_in(&mut blocks, b"x", "not a phc string").is_err());
     }
 }
+
+#[async_trait::async_trait]
+impl crate::domain::ports::PasswordHashing for PasswordHasher {
+    async fn hash(&self, password: &Password) -> Result<String> {
+        PasswordHasher::hash(self, password).await
+    }
+
+    async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
+        PasswordHasher::verify(self, password, phc).await
+    }
+}

@@ -167,6 +167,23 @@ impl SigningKeys {
     }
 }
 
+impl crate::domain::ports::TokenSigning for SigningKeys {
+    fn sign(&self, claims: &AccessClaims) -> crm_core::Result<String> {
+        SigningKeys::sign(self, claims)
+            .map_err(|e| crm_core::Error::internal("could not sign the access token", e))
+    }
+
+    fn public_keys(&self) -> Vec<(String, String)> {
+        SigningKeys::public_keys(self)
+            .map(|(kid, x)| (kid.to_owned(), x.to_owned()))
+            .collect()
+    }
+
+    fn jwks(&self) -> JwkSet {
+        SigningKeys::jwks(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crm_core::{TenantId, UserId};

@@ -157,11 +157,11 @@ macro_rules! iam_store {
                     .await
                     .map_err(db("writing the audit trail"))?;
                 }
-                if let Some(user) = changes.revoke_sessions_of {
+                if let Some((user, at)) = changes.revoke_sessions_of {
                     sqlx::query("update sessions set revoked_at = $3 where tenant_id = $1 and user_id = $2 and revoked_at is null")
                         .bind(tenant.to_string())
                         .bind(user.to_string())
-                        .bind(crate::domain::now_millis())
+                        .bind(at)
                         .execute(&mut **tx)
                         .await
                         .map_err(db("revoking sessions"))?;

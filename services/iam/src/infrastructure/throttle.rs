@@ -2,45 +2,67 @@
 //! Redis (microservices mode, shared by every IAM replica).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use crm_core::clock::{Clock, SystemClock};
 use crm_core::{Error, Result};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use crate::domain::ports::LoginThrottle;
 
+/// Milliseconds since the epoch.
+type Millis = i64;
+
 struct Counter {
     failures: u32,
-    window_ends: Instant,
-    locked_until: Option<Instant>,
+    window_ends: Millis,
+    locked_until: Option<Millis>,
 }
 
-/// The in-process throttle.
-#[derive(Default)]
+/// The in-process throttle, on a clock (the system's, or a test's that moves when told).
 pub struct MemoryThrottle {
     counters: Mutex<HashMap<String, Counter>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryThrottle {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl MemoryThrottle {
-    /// An empty throttle.
+    /// An empty throttle on the system clock.
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// An empty throttle on `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryThrottle {
+            counters: Mutex::default(),
+            clock,
+        }
+    }
+}
+
+fn millis(d: Duration) -> Millis {
+    d.as_millis() as Millis
 }
 
 #[async_trait]
 impl LoginThrottle for MemoryThrottle {
     async fn locked_for(&self, key: &str) -> Result<Option<Duration>> {
-        let now = Instant::now();
+        let now = self.clock.now_millis();
         let counters = self.counters.lock().expect("throttle lock");
         Ok(counters
             .get(key)
             .and_then(|c| c.locked_until)
-            .and_then(|until| until.checked_duration_since(now))
-            .filter(|d| !d.is_zero()))
+            .filter(|until| *until > now)
+            .map(|until| Duration::from_millis((until - now) as u64)))
     }
 
     async fn record_failure(
@@ -50,7 +72,7 @@ impl LoginThrottle for MemoryThrottle {
         window: Duration,
         lockout: Duration,
     ) -> Result<Option<Duration>> {
-        let now = Instant::now();
+        let now = self.clock.now_millis();
         let mut counters = self.counters.lock().expect("throttle lock");
         if counters.len() > 100_000 {
             // Forget what no longer matters, so an attacker cycling keys cannot grow the map.
@@ -58,17 +80,17 @@ impl LoginThrottle for MemoryThrottle {
         }
         let counter = counters.entry(key.to_owned()).or_insert(Counter {
             failures: 0,
-            window_ends: now + window,
+            window_ends: now + millis(window),
             locked_until: None,
         });
         if counter.window_ends <= now {
             counter.failures = 0;
-            counter.window_ends = now + window;
+            counter.window_ends = now + millis(window);
         }
         counter.failures += 1;
         if counter.failures >= limit {
             counter.failures = 0;
-            counter.locked_until = Some(now + lockout);
+            counter.locked_until = Some(now + millis(lockout));
             return Ok(Some(lockout));
         }
         Ok(None)

@@ -104,13 +104,14 @@ impl pb::auth_service_server::AuthService for IamGrpc {
     async fn get_jwks(&self, _: Request<pb::GetJwksRequest>) -> Reply<pb::GetJwksResponse> {
         let keys = self
             .iam
-            .keys()
+            .signer()
             .public_keys()
+            .into_iter()
             .map(|(kid, x)| pb::Jwk {
                 kty: "OKP".into(),
                 crv: "Ed25519".into(),
-                x: x.to_owned(),
-                kid: kid.to_owned(),
+                x,
+                kid,
                 alg: "EdDSA".into(),
                 r#use: "sig".into(),
             })
