@@ -158,6 +158,17 @@ impl PasswordHasher {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::domain::ports::PasswordHashing for PasswordHasher {
+    async fn hash(&self, password: &Password) -> Result<String> {
+        PasswordHasher::hash(self, password).await
+    }
+
+    async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
+        PasswordHasher::verify(self, password, phc).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,16 +228,5 @@ mod tests {
             assert_eq!(verify_in(&mut blocks, b"wrong password", &phc), Ok(false));
         }
         assert!(verify_in(&mut blocks, b"x", "not a phc string").is_err());
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::domain::ports::PasswordHashing for PasswordHasher {
-    async fn hash(&self, password: &Password) -> Result<String> {
-        PasswordHasher::hash(self, password).await
-    }
-
-    async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
-        PasswordHasher::verify(self, password, phc).await
     }
 }
