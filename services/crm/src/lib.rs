@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_core::auth::TokenVerifier;
+use crm_core::bounded::{BoundedContext, Started, Startup};
 use crm_core::config::{Config, Target};
 use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
@@ -31,13 +32,24 @@ const HEALTH: &str = "grpc.health.v1.Health";
 const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
 const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
-/// The contexts with a store of their own, by target.
-const STORED_CONTEXTS: [Target; 4] = [
-    Target::Iam,
-    Target::Customer,
-    Target::Sales,
-    Target::Notification,
+/// Every bounded context this binary can run. Adding a context is writing its crate (which
+/// exports its `CONTEXT`) and one line here; see `services/README.md`.
+pub static CONTEXTS: [&BoundedContext; 4] = [
+    &crm_iam::CONTEXT,
+    &crm_customer::CONTEXT,
+    &crm_sales::CONTEXT,
+    &crm_notification::CONTEXT,
 ];
+
+/// The context a target runs, if it runs one (`edge` and `all` do not).
+pub(crate) fn context(target: Target) -> Option<&'static BoundedContext> {
+    CONTEXTS.iter().copied().find(|c| c.target == target)
+}
+
+/// Every context's topic.
+pub fn topics() -> Vec<&'static str> {
+    CONTEXTS.iter().filter_map(|c| c.topic).collect()
+}
 
 /// A CRM process, bound and ready to serve.
 pub struct Application {
@@ -45,7 +57,7 @@ pub struct Application {
     config: Config,
     verifier: TokenVerifier,
     databases: Vec<(Target, Database)>,
-    iam: Option<crm_iam::application::Iam>,
+    started: Vec<Started>,
     bus: crm_events::EventBus,
     revocations: Revocations,
     _data_dir: Option<datadir::DataDirLock>,
@@ -64,10 +76,26 @@ impl Application {
         let databases = open_stores(&config).await?;
         let bus = event_bus(&config).await?;
         let revocations = revocations(&config).await?;
-        let iam = match databases.iter().find(|(t, _)| *t == Target::Iam) {
-            Some((_, db)) => Some(crm_iam::build(&config, db, revocations.clone()).await?),
-            None => None,
-        };
+        let mut started = Vec::new();
+        for target in config.modules() {
+            let Some(context) = context(target) else {
+                continue;
+            };
+            let db = databases
+                .iter()
+                .find(|(t, _)| *t == target)
+                .map(|(_, db)| db);
+            let startup = Startup {
+                config: &config,
+                db,
+                revocations: &revocations,
+            };
+            started.push(
+                (context.start)(startup)
+                    .await
+                    .with_context(|| format!("cannot start the {} context", context.name()))?,
+            );
+        }
 
         let mut verifier = match &config.auth.jwks_file {
             Some(path) => {
@@ -76,10 +104,10 @@ impl Application {
             }
             None => TokenVerifier::without_keys(&config.auth.issuer, &config.auth.audience),
         };
-        if let Some(iam) = &iam {
+        for keys in started.iter().filter_map(|s| s.token_keys.as_ref()) {
             verifier
-                .add_jwks(&iam.signer().jwks())
-                .context("loading IAM's own keys")?;
+                .add_jwks(keys)
+                .context("loading the keys of the tokens this process signs")?;
         }
         if verifier.key_count() == 0 {
             tracing::warn!(
@@ -95,7 +123,7 @@ impl Application {
             config,
             verifier,
             databases,
-            iam,
+            started,
             bus,
             revocations,
             _data_dir: data_dir,
@@ -120,7 +148,7 @@ impl Application {
             config,
             verifier,
             databases,
-            iam,
+            started,
             bus,
             revocations,
             _data_dir,
@@ -135,17 +163,8 @@ impl Application {
         let modules = config.modules();
 
         let mut services = ServiceSet::default();
-        for module in &modules {
-            match module {
-                Target::Iam => crm_iam::register(
-                    &mut services,
-                    iam.clone().expect("IAM is built when its target runs"),
-                ),
-                Target::Customer => crm_customer::register(&mut services),
-                Target::Sales => crm_sales::register(&mut services),
-                Target::Notification => crm_notification::register(&mut services),
-                Target::Edge | Target::All => {}
-            }
+        for context in started {
+            (context.register)(&mut services);
         }
         let crm_services: Vec<&'static str> = services.names().to_vec();
 
@@ -336,6 +355,7 @@ async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
     match &config.kafka.brokers {
         Some(brokers) => crm_events::EventBus::kafka(
             brokers,
+            &topics(),
             config.kafka.partitions,
             config.kafka.replication_factor,
             settings,
@@ -355,17 +375,6 @@ async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
     }
 }
 
-/// The topic each context publishes on.
-fn context_topic(target: Target) -> Option<&'static str> {
-    match target {
-        Target::Iam => Some("crm.iam.events.v1"),
-        Target::Customer => Some("crm.customer.events.v1"),
-        Target::Sales => Some("crm.sales.events.v1"),
-        Target::Notification => Some("crm.notification.events.v1"),
-        Target::Edge | Target::All => None,
-    }
-}
-
 /// The outbox of every open store that has one (a context with migrations).
 pub(crate) fn outboxes(
     config: &Config,
@@ -375,7 +384,7 @@ pub(crate) fn outboxes(
         .iter()
         .filter(|(t, _)| context_migrations(*t).is_some())
         .filter_map(|(t, db)| {
-            context_topic(*t).map(|topic| {
+            context(*t).and_then(|c| c.topic).map(|topic| {
                 crm_events::OutboxLog::new(db.clone(), &config.database.app_role, topic)
             })
         })
@@ -386,7 +395,7 @@ pub(crate) fn outboxes(
 /// already be (by `crm migrate`), so replicas never race on the schema.
 pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
     let modules = config.modules();
-    if config.database.url.is_none() && modules.iter().any(|m| STORED_CONTEXTS.contains(m)) {
+    if config.database.url.is_none() && modules.iter().any(|m| has_store(*m)) {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}; choose another with --data-dir",
@@ -395,7 +404,7 @@ pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, 
         })?;
     }
     let mut databases = Vec::new();
-    for target in modules.into_iter().filter(|m| STORED_CONTEXTS.contains(m)) {
+    for target in modules.into_iter().filter(|m| has_store(*m)) {
         let db = Database::open(config, target.name()).await?;
         if let Some(migrations) = context_migrations(target) {
             match &db {
@@ -408,12 +417,12 @@ pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, 
     Ok(databases)
 }
 
-/// Each context's embedded migrations, once it has tables.
+/// A context's embedded migrations, once it has tables.
 pub(crate) fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
-    match target {
-        Target::Iam => Some(&crm_iam::MIGRATIONS),
-        Target::Customer | Target::Sales | Target::Notification | Target::Edge | Target::All => {
-            None
-        }
-    }
+    context(target).and_then(|c| c.migrations)
+}
+
+/// Whether `target` runs a context with a store of its own.
+pub(crate) fn has_store(target: Target) -> bool {
+    context(target).is_some_and(|c| c.has_store)
 }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use crm_core::config::{Config, Target};
 use crm_core::storage::Database;
 
-use crate::{STORED_CONTEXTS, context_migrations, open_stores, outboxes, revocations};
+use crate::{context_migrations, has_store, open_stores, outboxes, revocations, topics};
 
 /// `crm events status`: each outbox's backlog and each consumer's dead letters.
 pub async fn events_status(config: &Config) -> anyhow::Result<()> {
@@ -39,7 +39,7 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
     if let Some(brokers) = &config.kafka.brokers {
         // Kafka consumers keep their positions in their own stores.
         let kafka = crm_events::kafka::Kafka::new(brokers)?;
-        for topic in crm_events::TOPICS {
+        for topic in topics() {
             for (_, db) in databases
                 .iter()
                 .filter(|(t, _)| context_migrations(*t).is_some())
@@ -136,7 +136,7 @@ pub async fn replay(
 ) -> anyhow::Result<()> {
     use crm_events::kafka::ReplayFrom;
     let topics: Vec<String> = if topics.is_empty() {
-        crm_events::TOPICS.iter().map(|t| t.to_string()).collect()
+        crate::topics().iter().map(|t| t.to_string()).collect()
     } else {
         topics.to_vec()
     };
@@ -237,11 +237,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             )
         })?;
     }
-    for target in config
-        .modules()
-        .into_iter()
-        .filter(|m| STORED_CONTEXTS.contains(m))
-    {
+    for target in config.modules().into_iter().filter(|m| has_store(*m)) {
         let db = Database::open(config, target.name()).await?;
         match context_migrations(target) {
             Some(migrations) => {

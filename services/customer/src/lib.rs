@@ -4,14 +4,23 @@
 //! Status: the contracts (`crm.customer.v1`) are final; the service is not built yet, so every
 //! method answers `UNIMPLEMENTED` and says so.
 
-use crm_core::grpc::ServiceSet;
+use crm_core::bounded::{BoundedContext, Started, Startup, placeholder};
+use crm_core::config::Target;
+use futures::future::BoxFuture;
 
 const CAPABILITY: &str =
     "customer management (customers, contacts, search, import, export) is still being built";
 
-/// Adds the customer context's services to a server.
-pub fn register(services: &mut ServiceSet) {
-    for name in crm_proto::services::CUSTOMER {
-        services.add_unavailable(name, CAPABILITY);
-    }
+/// The customer context, for the launcher's list. Its store is opened (the file exists) though it
+/// has no tables yet.
+pub static CONTEXT: BoundedContext = BoundedContext {
+    target: Target::Customer,
+    has_store: true,
+    topic: Some("crm.customer.events.v1"),
+    migrations: None,
+    start,
+};
+
+fn start(_: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
+    Box::pin(async { Ok(placeholder(crm_proto::services::CUSTOMER, CAPABILITY)) })
 }

@@ -13,9 +13,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_core::Config;
+use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::storage::{Database, Migrations};
 use crm_proto::crm::iam::v1 as pb;
+use futures::future::BoxFuture;
 
 use crate::application::{Adapters, Iam, IamSettings};
 use crate::domain::ports::{IamStore, LoginThrottle};
@@ -40,6 +43,31 @@ pub const OPEN_METHODS: [&str; 4] = [
     "/crm.iam.v1.AuthService/Refresh",
     "/crm.iam.v1.AuthService/GetJwks",
 ];
+
+/// IAM, for the launcher's list: its store and migrations, its topic, and its start, which
+/// builds [`Iam`], registers its services and hands the process the keys that verify the tokens
+/// it signs.
+pub static CONTEXT: BoundedContext = BoundedContext {
+    target: Target::Iam,
+    has_store: true,
+    topic: Some("crm.iam.events.v1"),
+    migrations: Some(&MIGRATIONS),
+    start,
+};
+
+fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
+    Box::pin(async move {
+        let db = startup
+            .db
+            .context("IAM needs its store; it is opened for every context with has_store")?;
+        let iam = build(startup.config, db, startup.revocations.clone()).await?;
+        let token_keys = Some(iam.signer().jwks());
+        Ok(Started {
+            register: Box::new(move |services: &mut ServiceSet| register(services, iam)),
+            token_keys,
+        })
+    })
+}
 
 /// Builds the IAM service on a migrated database: the SQL store for its engine, the throttle
 /// (Redis when `redis.url` is set, else in memory), the hasher and the signing keys.

@@ -88,14 +88,6 @@ pub use outbox::{ConsumerLag, OutboxError, OutboxLog};
 
 use crate::kafka::Kafka;
 
-/// The topic of every context's events (version 1).
-pub const TOPICS: [&str; 4] = [
-    "crm.iam.events.v1",
-    "crm.customer.events.v1",
-    "crm.sales.events.v1",
-    "crm.notification.events.v1",
-];
-
 /// Where a consumer's events come from: the producer's outbox (embedded) or a topic (Kafka).
 #[derive(Clone, Debug)]
 pub enum Source {
@@ -148,17 +140,17 @@ impl EventBus {
         EventBus::Embedded(settings)
     }
 
-    /// Kafka at `brokers`, with every context's topics (and DLQ topics) created if missing.
+    /// Kafka at `brokers`, with `topics` (every context's, from the launcher's list) and their
+    /// DLQ topics created if missing.
     pub async fn kafka(
         brokers: &str,
+        topics: &[&str],
         partitions: i32,
         replication: i32,
         settings: BusSettings,
     ) -> anyhow::Result<EventBus> {
         let kafka = Kafka::new(brokers)?;
-        kafka
-            .ensure_topics(&TOPICS, partitions, replication)
-            .await?;
+        kafka.ensure_topics(topics, partitions, replication).await?;
         Ok(EventBus::Kafka(kafka, settings))
     }
 

@@ -1,0 +1,68 @@
+//! What a bounded context tells the launcher about itself: one [`BoundedContext`] per context
+//! crate, and the launcher's list of them is the one place a context is added (see
+//! `services/README.md`). The launcher opens and migrates each enabled context's store, starts
+//! it, registers its services, publishes its topic and relays its outbox, all by looping over
+//! the list.
+
+use futures::future::BoxFuture;
+
+use crate::config::{Config, Target};
+use crate::grpc::ServiceSet;
+use crate::revocation::Revocations;
+use crate::storage::{Database, Migrations};
+
+/// What a context gets to start with.
+pub struct Startup<'a> {
+    /// The process configuration.
+    pub config: &'a Config,
+    /// Its store, opened and migrated (`None` for a context without one).
+    pub db: Option<&'a Database>,
+    /// Where access-token revocations are marked and checked (shared with the auth layer).
+    pub revocations: &'a Revocations,
+}
+
+/// A started context: how to serve it, and what it adds to the process.
+pub struct Started {
+    /// Adds its gRPC services (and opens the methods that need no token).
+    pub register: Box<dyn FnOnce(&mut ServiceSet) + Send>,
+    /// The public keys of the access tokens it signs (IAM's), for the process's verifier.
+    pub token_keys: Option<jsonwebtoken::jwk::JwkSet>,
+}
+
+/// Starts a context on its store.
+pub type Start = for<'a> fn(Startup<'a>) -> BoxFuture<'a, anyhow::Result<Started>>;
+
+/// A bounded context, as the launcher sees it.
+pub struct BoundedContext {
+    /// The target that runs it (`--target iam`).
+    pub target: Target,
+    /// Whether it keeps a store (`<data-dir>/<name>.db`, or schema `<name>` in PostgreSQL).
+    pub has_store: bool,
+    /// The topic its events go to (`crm.<name>.events.v1`), if it publishes any: its outbox
+    /// is relayed there, and Kafka creates it at startup.
+    pub topic: Option<&'static str>,
+    /// Its migrations per engine, once it has tables (which include its outbox).
+    pub migrations: Option<&'static Migrations>,
+    /// Builds it on its store.
+    pub start: Start,
+}
+
+impl BoundedContext {
+    /// Its name: the target's (`iam`), also its store's.
+    pub fn name(&self) -> &'static str {
+        self.target.name()
+    }
+}
+
+/// A context whose services are not built yet: every method answers `UNIMPLEMENTED`, naming
+/// `capability` (see [`ServiceSet::add_unavailable`]).
+pub fn placeholder(services: &'static [&'static str], capability: &'static str) -> Started {
+    Started {
+        register: Box::new(move |set: &mut ServiceSet| {
+            for name in services {
+                set.add_unavailable(name, capability);
+            }
+        }),
+        token_keys: None,
+    }
+}
