@@ -36,7 +36,7 @@ use mongodb::{ClientSession, Collection, Database, IndexModel};
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
-use crate::outbox::{Backlog, ConsumerLag, Logged, OutboxError};
+use crate::outbox::{Backlog, ConsumerLag, Logged, OutboxError, OutboxStore};
 
 /// The collection holding the events.
 pub const OUTBOX: &str = "outbox";
@@ -208,11 +208,14 @@ pub(crate) struct MongoOutbox {
     db: Database,
 }
 
-impl MongoOutbox {
-    pub(crate) fn new(db: Database) -> MongoOutbox {
-        MongoOutbox { db }
+impl crate::OutboxLog {
+    /// The outbox in a MongoDB database (see [`crate::mongo`]), whose events go to `topic`.
+    pub fn mongo(db: Database, topic: &str) -> crate::OutboxLog {
+        crate::OutboxLog::on(std::sync::Arc::new(MongoOutbox { db }), topic)
     }
+}
 
+impl MongoOutbox {
     fn outbox(&self) -> Collection<Document> {
         self.db.collection(OUTBOX)
     }
@@ -232,20 +235,19 @@ impl MongoOutbox {
             .await?;
         docs.iter().map(logged_from).collect()
     }
+}
 
-    pub(crate) async fn read_after(
-        &self,
-        seq: i64,
-        limit: i64,
-    ) -> Result<Vec<Logged>, OutboxError> {
+#[async_trait::async_trait]
+impl OutboxStore for MongoOutbox {
+    async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError> {
         self.find(after_filter(seq), limit).await
     }
 
-    pub(crate) async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
+    async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
         self.find(pending_filter(), limit).await
     }
 
-    pub(crate) async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
+    async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
         if seqs.is_empty() {
             return Ok(());
         }
@@ -254,7 +256,7 @@ impl MongoOutbox {
         Ok(())
     }
 
-    pub(crate) async fn backlog(&self) -> Result<Backlog, OutboxError> {
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
         let groups: Vec<Document> = self
             .outbox()
             .aggregate(backlog_pipeline())
@@ -270,17 +272,12 @@ impl MongoOutbox {
         })
     }
 
-    pub(crate) async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
+    async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
         let found = self.cursors().find_one(cursor_id(consumer, topic)).await?;
         Ok(found.and_then(|d| d.get_i64("seq").ok()).unwrap_or(0))
     }
 
-    pub(crate) async fn set_cursor(
-        &self,
-        consumer: &str,
-        topic: &str,
-        seq: i64,
-    ) -> Result<(), OutboxError> {
+    async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), OutboxError> {
         let now = chrono::Utc::now().timestamp_millis();
         self.cursors()
             .update_one(
@@ -292,7 +289,7 @@ impl MongoOutbox {
         Ok(())
     }
 
-    pub(crate) async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError> {
+    async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError> {
         let cursors: Vec<Document> = self
             .cursors()
             .find(doc! { "topic": topic })
@@ -321,7 +318,7 @@ impl MongoOutbox {
         Ok(out)
     }
 
-    pub(crate) async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
+    async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
         let first = self
             .outbox()
             .find_one(doc! { "occurred_at": { "$gte": time } })
@@ -338,7 +335,7 @@ impl MongoOutbox {
         Ok(last.and_then(|d| d.get_i64("_id").ok()).unwrap_or(0))
     }
 
-    pub(crate) async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
+    async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
         let slowest = self
             .cursors()
             .find_one(doc! { "topic": topic })

@@ -3,7 +3,10 @@
 //! PostgreSQL the reader sets `app.relay`, which the outbox's row-level-security policy lets see
 //! every tenant's rows. MongoDB stores are in [`crate::mongo`]; [`OutboxLog`] reads either.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use crm_core::storage::Database;
 use sqlx::{PgConnection, Row, SqliteConnection};
@@ -139,14 +142,28 @@ pub enum OutboxError {
 /// The read side of one context's outbox.
 #[derive(Clone, Debug)]
 pub struct OutboxLog {
-    store: Store,
+    store: Arc<dyn OutboxStore>,
     topic: String,
 }
 
-#[derive(Clone, Debug)]
-enum Store {
-    Sql(SqlOutbox),
-    Mongo(crate::mongo::MongoOutbox),
+/// Where an outbox is kept: the SQL table ([`SqlOutbox`], below) or MongoDB's collections
+/// (`crate::mongo`). [`OutboxLog`] reads either through this, and knows neither.
+#[async_trait]
+pub(crate) trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Takes the relay lease for `topic`; `None` while another relay holds it. Stores without
+    /// a lease (one process writes them) always grant it.
+    async fn lead(&self, _topic: &str) -> Result<Option<RelayLease>, OutboxError> {
+        Ok(Some(RelayLease { conn: None }))
+    }
+    async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError>;
+    async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError>;
+    async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError>;
+    async fn backlog(&self) -> Result<Backlog, OutboxError>;
+    async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError>;
+    async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), OutboxError>;
+    async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError>;
+    async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError>;
+    async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError>;
 }
 
 /// The outbox table in a SQLite or PostgreSQL store.
@@ -245,19 +262,17 @@ impl OutboxLog {
     /// The outbox in a SQL `db`, whose events go to `topic` (e.g. `crm.iam.events.v1`).
     /// `app_role` is the PostgreSQL role the reader switches to (empty: none).
     pub fn new(db: Database, app_role: &str, topic: &str) -> OutboxLog {
-        OutboxLog {
-            store: Store::Sql(SqlOutbox {
-                db,
-                app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
-            }),
-            topic: topic.to_owned(),
-        }
+        let store = SqlOutbox {
+            db,
+            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+        };
+        OutboxLog::on(Arc::new(store), topic)
     }
 
-    /// The outbox in a MongoDB database (see [`crate::mongo`]), whose events go to `topic`.
-    pub fn mongo(db: mongodb::Database, topic: &str) -> OutboxLog {
+    /// The outbox in `store`, whose events go to `topic`.
+    pub(crate) fn on(store: Arc<dyn OutboxStore>, topic: &str) -> OutboxLog {
         OutboxLog {
-            store: Store::Mongo(crate::mongo::MongoOutbox::new(db)),
+            store,
             topic: topic.to_owned(),
         }
     }
@@ -269,96 +284,55 @@ impl OutboxLog {
 
     /// Takes the relay lease if no other relay holds it; `None` when another does.
     pub async fn lead(&self) -> Result<Option<RelayLease>, OutboxError> {
-        let Store::Sql(SqlOutbox {
-            db: Database::Postgres(pool),
-            ..
-        }) = &self.store
-        else {
-            return Ok(Some(RelayLease { conn: None }));
-        };
-        use sqlx::Connection as _;
-        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
-        let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
-            .bind(RELAY_LOCK_SPACE)
-            .bind(&self.topic)
-            .fetch_one(&mut conn)
-            .await?;
-        Ok(held.then_some(RelayLease { conn: Some(conn) }))
+        self.store.lead(&self.topic).await
     }
 
     /// Events after `seq`, in order, at most `limit`.
     pub async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.read_after(seq, limit).await?),
-            Store::Mongo(m) => m.read_after(seq, limit).await,
-        }
+        self.store.read_after(seq, limit).await
     }
 
     /// Unpublished events, in order, at most `limit`.
     pub async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.pending(limit).await?),
-            Store::Mongo(m) => m.pending(limit).await,
-        }
+        self.store.pending(limit).await
     }
 
     /// Marks exactly these events published. (Not "everything up to the last one": on
     /// PostgreSQL a transaction that committed late can hold a lower `seq` that was never sent.)
     pub async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.mark_published(seqs, at).await?),
-            Store::Mongo(m) => m.mark_published(seqs, at).await,
-        }
+        self.store.mark_published(seqs, at).await
     }
 
     /// What is not published yet.
     pub async fn backlog(&self) -> Result<Backlog, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.backlog().await?),
-            Store::Mongo(m) => m.backlog().await,
-        }
+        self.store.backlog().await
     }
 
     /// A consumer's position in this outbox (embedded bus); 0 before its first event.
     pub async fn cursor(&self, consumer: &str) -> Result<i64, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.cursor(consumer, &self.topic).await?),
-            Store::Mongo(m) => m.cursor(consumer, &self.topic).await,
-        }
+        self.store.cursor(consumer, &self.topic).await
     }
 
     /// Moves a consumer's position (forward after handling; anywhere for a replay).
     pub async fn set_cursor(&self, consumer: &str, seq: i64) -> Result<(), OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.set_cursor(consumer, &self.topic, seq).await?),
-            Store::Mongo(m) => m.set_cursor(consumer, &self.topic, seq).await,
-        }
+        self.store.set_cursor(consumer, &self.topic, seq).await
     }
 
     /// Each consumer group walking this outbox (embedded bus): its position, and how many events
     /// after it are still to handle.
     pub async fn consumer_lag(&self) -> Result<Vec<ConsumerLag>, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.consumer_lag(&self.topic).await?),
-            Store::Mongo(m) => m.consumer_lag(&self.topic).await,
-        }
+        self.store.consumer_lag(&self.topic).await
     }
 
     /// The position just before the first event at or after `time` (for a replay from a time).
     pub async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
-        match &self.store {
-            Store::Sql(s) => Ok(s.seq_before(time).await?),
-            Store::Mongo(m) => m.seq_before(time).await,
-        }
+        self.store.seq_before(time).await
     }
 
     /// Deletes published events older than `retention` that every consumer has passed.
     pub async fn prune(&self, retention: Duration) -> Result<u64, OutboxError> {
         let before = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
-        match &self.store {
-            Store::Sql(s) => Ok(s.prune(&self.topic, before).await?),
-            Store::Mongo(m) => m.prune(&self.topic, before).await,
-        }
+        self.store.prune(&self.topic, before).await
     }
 }
 
@@ -379,8 +353,23 @@ fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
 }
 
 /// The same SQL on either engine; documented on [`OutboxLog`].
-impl SqlOutbox {
-    async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+#[async_trait]
+impl OutboxStore for SqlOutbox {
+    async fn lead(&self, topic: &str) -> Result<Option<RelayLease>, OutboxError> {
+        let Database::Postgres(pool) = &self.db else {
+            return Ok(Some(RelayLease { conn: None }));
+        };
+        use sqlx::Connection as _;
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
+            .bind(RELAY_LOCK_SPACE)
+            .bind(topic)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(held.then_some(RelayLease { conn: Some(conn) }))
+    }
+
+    async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from outbox where seq > $1 order by seq limit $2"
         ));
@@ -394,7 +383,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn pending(&self, limit: i64) -> Result<Vec<Logged>, sqlx::Error> {
+    async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from outbox where published_at is null order by seq limit $1"
         ));
@@ -404,7 +393,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), sqlx::Error> {
+    async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
         on_conn!(self, |conn| {
             for (first, last) in runs(seqs) {
                 sqlx::query(
@@ -420,7 +409,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn backlog(&self) -> Result<Backlog, sqlx::Error> {
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
         on_conn!(self, |conn| {
             let row = sqlx::query("select count(*) as n, min(occurred_at) as oldest from outbox where published_at is null")
                 .fetch_one(conn)
@@ -432,7 +421,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, sqlx::Error> {
+    async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
         on_conn!(self, |conn| {
             let seq: Option<i64> = sqlx::query_scalar(
                 "select seq from event_cursors where consumer = $1 and topic = $2",
@@ -445,7 +434,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), sqlx::Error> {
+    async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), OutboxError> {
         let now = chrono::Utc::now().timestamp_millis();
         on_conn!(self, |conn| {
             sqlx::query(
@@ -462,7 +451,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, sqlx::Error> {
+    async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError> {
         on_conn!(self, |conn| {
             // Pruning deletes only what every cursor has passed, so counting the rows after a
             // cursor counts exactly what that consumer has left.
@@ -484,7 +473,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn seq_before(&self, time: Millis) -> Result<i64, sqlx::Error> {
+    async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
         on_conn!(self, |conn| {
             let seq: Option<i64> =
                 sqlx::query_scalar("select min(seq) from outbox where occurred_at >= $1")
@@ -501,7 +490,7 @@ impl SqlOutbox {
         })
     }
 
-    async fn prune(&self, topic: &str, before: Millis) -> Result<u64, sqlx::Error> {
+    async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
         on_conn!(self, |conn| {
             let done = sqlx::query(
                 "delete from outbox where published_at is not null and published_at < $1 \
