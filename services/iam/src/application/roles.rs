@@ -9,8 +9,7 @@ use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;
 use crate::domain::role::{
-    BUILT_IN_ROLES, CustomRole, PERMISSIONS, built_in_permissions, is_built_in, parse_grant,
-    parse_role_name,
+    BUILT_IN_ROLES, CustomRole, PERMISSIONS, built_in_permissions, is_built_in,
 };
 
 /// A role as the API shows it: built-in (id = name) or custom.
@@ -76,32 +75,10 @@ impl Iam {
     ) -> Result<CustomRole> {
         let p = &self.current(caller).await?;
         p.require("roles.manage")?;
-        let mut problems = Vec::new();
-        let name = parse_role_name(name)
-            .map_err(|e| problems.push(("role.name", e.to_owned())))
-            .ok();
-        let grants = check_grants(permissions, &mut problems);
-        if description.chars().count() > 500 {
-            problems.push((
-                "role.description",
-                "must be at most 500 characters".to_owned(),
-            ));
-        }
-        let Some(name) = name.filter(|_| problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        escalation_check(p, &grants, &format!("the role {name:?}"))?;
         let now = self.now();
-        let role = CustomRole {
-            id: Uuid::now_v7(),
-            tenant_id: p.tenant_id,
-            name,
-            description: description.trim().to_owned(),
-            permissions: grants,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let role = CustomRole::create(p.tenant_id, name, description, permissions, now)
+            .map_err(invalid)?;
+        escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
         let audit = role_audit(caller, &role, "created", now);
         self.store.insert_role(&role, Changes::audit(audit)).await?;
         Ok(role)
@@ -127,33 +104,15 @@ impl Iam {
         let view = self.get_role(caller, id).await?;
         let mut role = view.role;
         check_etag(etag, role.version, "role")?;
-        let mut problems = Vec::new();
-        if let Some(description) = description {
-            if description.chars().count() > 500 {
-                problems.push((
-                    "role.description",
-                    "must be at most 500 characters".to_owned(),
-                ));
-            }
-            role.description = description.trim().to_owned();
-        }
-        let granted = permissions.is_some();
-        if let Some(permissions) = permissions {
-            role.permissions = check_grants(permissions, &mut problems);
-        }
-        if !problems.is_empty() {
-            return Err(invalid(problems));
-        }
-        if granted {
+        let expected = role.version;
+        if role.apply(description, permissions).map_err(invalid)? {
             escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
             // Its holders' tokens carry the old permissions: cut them.
             for holder in self.holders(p.tenant_id, &role.name).await? {
                 self.revoke_tokens(holder).await?;
             }
         }
-        let expected = role.version;
-        role.version += 1;
-        role.updated_at = self.now();
+        role.touch(self.now());
         let audit = role_audit(caller, &role, "updated", role.updated_at);
         self.store
             .save_role(&role, expected, Changes::audit(audit))
@@ -212,25 +171,6 @@ impl Iam {
     pub fn list_permissions(&self) -> &'static [(&'static str, &'static str)] {
         PERMISSIONS
     }
-}
-
-fn check_grants(permissions: &[String], problems: &mut Vec<(&'static str, String)>) -> Vec<String> {
-    if permissions.is_empty() {
-        problems.push((
-            "role.permissions",
-            "must grant at least one permission".to_owned(),
-        ));
-    }
-    let mut grants = Vec::new();
-    for p in permissions {
-        match parse_grant(p.trim()) {
-            Ok(g) => grants.push(g),
-            Err(e) => problems.push(("role.permissions", e)),
-        }
-    }
-    grants.sort();
-    grants.dedup();
-    grants
 }
 
 /// The audit entry of a change to a custom role.

@@ -48,23 +48,9 @@ impl Iam {
         p.require("tenant.manage")?;
         let mut tenant = self.tenant_of(id).await?;
         check_etag(etag, tenant.version, "tenant")?;
-        let mut problems: Vec<(&str, String)> = Vec::new();
-        if let Some(name) = name {
-            match parse_tenant_name(name) {
-                Ok(name) => tenant.name = name,
-                Err(e) => problems.push(("tenant.name", e.to_owned())),
-            }
-        }
-        if let Some(mut settings) = settings {
-            problems.extend(settings.validate());
-            tenant.settings = settings;
-        }
-        if !problems.is_empty() {
-            return Err(invalid(problems));
-        }
         let expected = tenant.version;
-        tenant.version += 1;
-        tenant.updated_at = self.now();
+        tenant.apply(name, settings).map_err(invalid)?;
+        tenant.touch(self.now());
         let audit = AuditEntry::new(
             id,
             AuditKind::TenantChanged,

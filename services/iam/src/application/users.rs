@@ -12,20 +12,10 @@ use crate::domain::ports::{Changes, OutboxEvent, UserFilter};
 use crate::domain::role::{
     DEFAULT_ROLE, OWNER, built_in_permissions, first_escalation, last_owner_error,
 };
-use crate::domain::user::{User, UserStatus, parse_display_name, parse_team};
+use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 
-/// The fields UpdateUser may change; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct UserChanges {
-    /// New email.
-    pub email: Option<String>,
-    /// New display name.
-    pub display_name: Option<String>,
-    /// Active or deactivated.
-    pub status: Option<UserStatus>,
-    /// New team (empty clears it).
-    pub team: Option<String>,
-}
+/// The fields UpdateUser may change (the domain's patch).
+pub type UserChanges = UserPatch;
 
 /// A page of users.
 pub struct UserPage {
@@ -154,60 +144,14 @@ impl Iam {
         changes: UserChanges,
     ) -> Result<User> {
         let p = &self.current(caller).await?;
-        let only_own_name = id == p.user_id
-            && changes.email.is_none()
-            && changes.status.is_none()
-            && changes.team.is_none();
         let mut user = self.load_user(caller, id).await?;
-        if !only_own_name {
+        if !(id == p.user_id && changes.only_display_name()) {
             p.require("users.manage")?;
             owners_only(p, &user)?;
         }
         check_etag(etag, user.version, "user")?;
         let before = user.clone();
-        let mut problems = Vec::new();
-        let mut changed = Vec::new();
-        if let Some(email) = &changes.email {
-            match Email::parse(email) {
-                Ok(email) if email != user.email => {
-                    user.email = email;
-                    changed.push("email");
-                }
-                Ok(_) => {}
-                Err(e) => problems.push(("user.email", e.to_owned())),
-            }
-        }
-        if let Some(name) = &changes.display_name {
-            match parse_display_name(name) {
-                Ok(name) if name != user.display_name => {
-                    user.display_name = name;
-                    changed.push("display_name");
-                }
-                Ok(_) => {}
-                Err(e) => problems.push(("user.display_name", e.to_owned())),
-            }
-        }
-        if let Some(team) = &changes.team {
-            match parse_team(team) {
-                Ok(team) if team != user.team => {
-                    user.team = team;
-                    changed.push("team");
-                }
-                Ok(_) => {}
-                Err(e) => problems.push(("user.team", e.to_owned())),
-            }
-        }
-        if let Some(status) = changes.status {
-            if status == UserStatus::Deleted {
-                problems.push(("user.status", "use DeleteUser to delete a user".to_owned()));
-            } else if status != user.status {
-                user.status = status;
-                changed.push("status");
-            }
-        }
-        if !problems.is_empty() {
-            return Err(invalid(problems));
-        }
+        let changed = user.apply(&changes).map_err(invalid)?;
         if changed.is_empty() {
             return Ok(user);
         }
@@ -219,8 +163,7 @@ impl Iam {
             // The team is in the token (team-scoped grants), and a deactivated user keeps none.
             self.revoke_tokens(id).await?;
         }
-        user.version += 1;
-        user.updated_at = self.now();
+        user.touch(self.now());
         let audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::UserUpdated,
@@ -253,9 +196,8 @@ impl Iam {
         self.revoke_tokens(id).await?;
         let keep_an_owner = user.is_active() && user.has_role(OWNER);
         let expected = user.version;
-        user.status = UserStatus::Deleted;
-        user.version += 1;
-        user.updated_at = self.now();
+        user.delete();
+        user.touch(self.now());
         let audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::UserDeleted,
@@ -321,8 +263,7 @@ impl Iam {
         }
         self.revoke_tokens(id).await?;
         let expected = user.version;
-        user.version += 1;
-        user.updated_at = self.now();
+        user.touch(self.now());
         let (added, removed) = if grant {
             (vec![role.to_owned()], vec![])
         } else {

@@ -105,6 +105,44 @@ pub struct Tenant {
     pub version: i64,
 }
 
+impl Tenant {
+    /// Renames and/or resets the settings (each given one checked by its rule; settings come
+    /// out in their canonical form). Every problem found, by request field. Does not bump the
+    /// version; [`Tenant::touch`] records the change.
+    pub fn apply(
+        &mut self,
+        name: Option<&str>,
+        settings: Option<TenantSettings>,
+    ) -> Result<(), Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let name = name
+            .map(|n| parse_tenant_name(n).map_err(|e| problems.push(("tenant.name", e))))
+            .transpose()
+            .ok()
+            .flatten();
+        let settings = settings.map(|mut s| {
+            problems.extend(s.validate());
+            s
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        if let Some(name) = name {
+            self.name = name;
+        }
+        if let Some(settings) = settings {
+            self.settings = settings;
+        }
+        Ok(())
+    }
+
+    /// Records a change made at `now`: a new version (etag) and update time.
+    pub fn touch(&mut self, now: Millis) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+}
+
 /// Checks a tenant's display name (the shared rules for names people read: no control,
 /// bidirectional or invisible characters, at least one letter or digit).
 pub fn parse_tenant_name(raw: &str) -> Result<String, String> {
@@ -214,6 +252,29 @@ mod tests {
             ]
         );
         assert!(TenantSettings::default().validate().is_empty());
+    }
+
+    #[test]
+    fn an_update_changes_all_or_nothing() {
+        let mut tenant = Tenant::new("Kilang".into(), "kilang".into(), 1_000);
+        let bad = TenantSettings {
+            time_zone: "Mars/Olympus".into(),
+            ..TenantSettings::default()
+        };
+        let fields: Vec<_> = tenant
+            .apply(Some("K\0"), Some(bad))
+            .unwrap_err()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["tenant.name", "tenant.settings.time_zone"]);
+        assert_eq!(tenant.name, "Kilang", "nothing changed");
+        tenant.apply(Some("Kilang Batik"), None).unwrap();
+        tenant.touch(2_000);
+        assert_eq!(
+            (tenant.name.as_str(), tenant.version, tenant.updated_at),
+            ("Kilang Batik", 2, 2_000)
+        );
     }
 
     #[test]

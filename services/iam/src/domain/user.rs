@@ -140,11 +140,146 @@ impl User {
     pub fn etag(&self) -> String {
         self.version.to_string()
     }
+
+    /// Applies an update: each field given is parsed by its rule and changed if it differs.
+    /// Returns the fields that changed (none: nothing to save), or every problem found, by the
+    /// request field it concerns. Deleting is not an update (`delete`). Does not bump the version;
+    /// the change is recorded by [`User::touch`].
+    pub fn apply(
+        &mut self,
+        patch: &UserPatch,
+    ) -> Result<Vec<&'static str>, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let mut changed = Vec::new();
+        if let Some(raw) = &patch.email {
+            match Email::parse(raw) {
+                Ok(email) if email != self.email => {
+                    self.email = email;
+                    changed.push("email");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.email", e.to_owned())),
+            }
+        }
+        if let Some(raw) = &patch.display_name {
+            match parse_display_name(raw) {
+                Ok(name) if name != self.display_name => {
+                    self.display_name = name;
+                    changed.push("display_name");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.display_name", e)),
+            }
+        }
+        if let Some(raw) = &patch.team {
+            match parse_team(raw) {
+                Ok(team) if team != self.team => {
+                    self.team = team;
+                    changed.push("team");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.team", e)),
+            }
+        }
+        match patch.status {
+            Some(UserStatus::Deleted) => {
+                problems.push(("user.status", "use DeleteUser to delete a user".to_owned()));
+            }
+            Some(status) if status != self.status => {
+                self.status = status;
+                changed.push("status");
+            }
+            _ => {}
+        }
+        if problems.is_empty() {
+            Ok(changed)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Soft-deletes the user (the row stays for the audit trail; the email is freed).
+    pub fn delete(&mut self) {
+        self.status = UserStatus::Deleted;
+    }
+
+    /// Records a change made at `now`: a new version (etag) and update time.
+    pub fn touch(&mut self, now: Millis) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+}
+
+/// The fields an update may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    /// New email.
+    pub email: Option<String>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// Active or deactivated.
+    pub status: Option<UserStatus>,
+    /// New team (empty clears it).
+    pub team: Option<String>,
+}
+
+impl UserPatch {
+    /// Whether it changes nothing but the display name (which users may do to themselves).
+    pub fn only_display_name(&self) -> bool {
+        self.email.is_none() && self.status.is_none() && self.team.is_none()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn siti() -> User {
+        let email = Email::parse("siti@kilang.example").unwrap();
+        User::new(
+            TenantId::new(),
+            email,
+            "Siti".into(),
+            "h".into(),
+            vec![],
+            1_000,
+        )
+    }
+
+    #[test]
+    fn a_patch_changes_what_differs_and_reports_every_problem() {
+        let mut user = siti();
+        let patch = UserPatch {
+            email: Some("SITI@kilang.example".into()),
+            display_name: Some("Siti Aminah".into()),
+            team: Some("Kuantan".into()),
+            status: Some(UserStatus::Deactivated),
+        };
+        assert_eq!(
+            user.apply(&patch).unwrap(),
+            ["display_name", "team", "status"]
+        );
+        assert_eq!(
+            user.version, 1,
+            "applying does not record the change; touch does"
+        );
+        user.touch(2_000);
+        assert_eq!((user.version, user.updated_at), (2, 2_000));
+
+        let bad = UserPatch {
+            email: Some("not an email".into()),
+            display_name: Some("\u{202E}".into()),
+            status: Some(UserStatus::Deleted),
+            team: None,
+        };
+        let fields: Vec<_> = user
+            .apply(&bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["user.email", "user.display_name", "user.status"]);
+    }
 
     #[test]
     fn roles_stay_sorted_and_unique() {
