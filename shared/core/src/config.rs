@@ -492,6 +492,17 @@ impl Config {
         if self.database.max_connections == 0 {
             problems.push("`database.max_connections`: must be at least 1".to_owned());
         }
+        self.backend_problems(&mut problems);
+        self.iam_problems(&mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Problems with the URLs of Redis, MongoDB, Kafka and the OTLP collector.
+    fn backend_problems(&self, problems: &mut Vec<String>) {
         if let Some(url) = &self.redis.url
             && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
         {
@@ -525,6 +536,10 @@ impl Config {
                 "`telemetry.otlp_endpoint` ({endpoint}): must be an http(s):// URL"
             ));
         }
+    }
+
+    /// Problems with IAM's token lifetimes and limits, and with the token audience.
+    fn iam_problems(&self, problems: &mut Vec<String>) {
         if self.iam.access_token_ttl_seconds < 30 || self.iam.access_token_ttl_seconds > 24 * 3600 {
             problems
                 .push("`iam.access_token_ttl_seconds`: must be between 30 and 86400".to_owned());
@@ -540,11 +555,6 @@ impl Config {
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems })
         }
     }
 
