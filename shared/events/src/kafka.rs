@@ -3,6 +3,7 @@
 //! `acks=all`; the relay marks outbox rows published only once Kafka acknowledged them, in
 //! order. Consumers commit offsets only after the handler's transaction committed.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -217,141 +218,14 @@ impl Kafka {
             .set("fetch.wait.max.ms", "25")
             .create()
             .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
-        let (kafka, topic) = (self.clone(), topic.to_owned());
-        Ok(tokio::spawn(async move {
-            let resume = loop {
-                match assign_from_inbox(&stream, &topic, &consumer).await {
-                    Ok(resume) => break resume,
-                    Err(e) => {
-                        tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "cannot assign partitions; retrying");
-                        tokio::time::sleep(poll * 20).await;
-                    }
-                }
-            };
-            // The next offset expected per partition (at first, the stored positions), and the
-            // gaps already gone back for (one seen again is real, e.g. retention, and accepted).
-            let mut expected: std::collections::HashMap<i32, i64> = resume.clone();
-            let mut retried: std::collections::HashSet<(i32, i64)> = Default::default();
-            loop {
-                if let Err(e) = crate::redrive(&consumer, &topic).await {
-                    tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
-                }
-                let first = match tokio::time::timeout(poll * 10, stream.recv()).await {
-                    Err(_) => continue,
-                    Ok(Err(e)) => {
-                        tracing::warn!(consumer = %consumer.name, error = %e, "Kafka receive failed; retrying");
-                        tokio::time::sleep(poll * 10).await;
-                        continue;
-                    }
-                    Ok(Ok(message)) => message,
-                };
-                // Take what is ready now (up to BATCH records) and handle it in one transaction.
-                let mut batch = Vec::new();
-                let mut next = Some(first);
-                while let Some(message) = next.take() {
-                    let (partition, offset) = (message.partition(), message.offset());
-                    let keep = if resume.get(&partition).is_some_and(|&n| offset < n) {
-                        // Handled before the restart (its position is stored with its effect).
-                        expected.insert(partition, offset + 1);
-                        false
-                    } else if let Some(&n) = expected.get(&partition)
-                        && offset > n
-                        && retried.insert((partition, n))
-                    {
-                        // Our topics are neither compacted nor transactional, so offsets are
-                        // contiguous and a jump means the fetch skipped records. Some brokers
-                        // cannot start a fetch inside a record batch, so re-read the partition
-                        // from its start: handled records come again as duplicates.
-                        tracing::warn!(consumer = %consumer.name, partition, expected = n, got = offset, "records were skipped by the fetch; re-reading the partition");
-                        if let Err(e) = stream.seek(
-                            &topic,
-                            partition,
-                            Offset::Beginning,
-                            Duration::from_secs(10),
-                        ) {
-                            tracing::warn!(consumer = %consumer.name, error = %e, "could not seek back");
-                        }
-                        expected.remove(&partition);
-                        break;
-                    } else {
-                        expected.insert(partition, offset + 1);
-                        true
-                    };
-                    if keep {
-                        let headers: Vec<(&str, &[u8])> = message
-                            .headers()
-                            .map(|h| {
-                                h.iter()
-                                    .filter_map(|h| h.value.map(|v| (h.key, v)))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        match Envelope::from_headers(
-                            headers,
-                            message.payload().unwrap_or_default().to_vec(),
-                        ) {
-                            Some(event) => batch.push((partition, offset, event)),
-                            None => {
-                                tracing::error!(consumer = %consumer.name, partition, offset, "a record without CloudEvents headers; skipping it")
-                            }
-                        }
-                    }
-                    if batch.len() < BATCH as usize
-                        && let Ok(Ok(message)) =
-                            tokio::time::timeout(Duration::ZERO, stream.recv()).await
-                    {
-                        next = Some(message);
-                    }
-                }
-                if batch.is_empty() {
-                    continue;
-                }
-                let events: Vec<(&Envelope, Option<Position<'_>>)> = batch
-                    .iter()
-                    .map(|(partition, offset, e)| {
-                        (
-                            e,
-                            Some(Position {
-                                topic: &topic,
-                                partition: *partition,
-                                offset: *offset,
-                            }),
-                        )
-                    })
-                    .collect();
-                let outcomes = loop {
-                    match deliver_batch(&consumer, &topic, &events).await {
-                        Ok(outcomes) => break outcomes,
-                        Err(e) => {
-                            tracing::warn!(consumer = %consumer.name, error = %e, "consumer store failed; retrying");
-                            tokio::time::sleep(poll * 10).await;
-                        }
-                    }
-                };
-                for ((_, _, event), outcome) in batch.iter().zip(outcomes) {
-                    if let Delivery::Parked { error, attempts } = outcome {
-                        let extra = [
-                            ("dlq_error", error),
-                            ("dlq_attempts", attempts.to_string()),
-                            ("dlq_consumer", consumer.name.clone()),
-                        ];
-                        if let Err(e) = kafka.publish(&dlq_topic(&topic), event, &extra).await {
-                            tracing::warn!(consumer = %consumer.name, error = %format!("{e:#}"), "could not copy a parked event to the DLQ topic (it is in dead_letters)");
-                        }
-                    }
-                }
-                // Informational (lag tools): the position that counts is stored with the effect.
-                let mut last: std::collections::HashMap<i32, i64> = Default::default();
-                for (partition, offset, _) in &batch {
-                    last.insert(*partition, *offset + 1);
-                }
-                let mut commit = TopicPartitionList::new();
-                for (partition, next) in last {
-                    let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(next));
-                }
-                let _ = stream.commit(&commit, CommitMode::Async);
-            }
-        }))
+        let run = ConsumerLoop {
+            kafka: self.clone(),
+            stream,
+            topic: topic.to_owned(),
+            consumer,
+            poll,
+        };
+        Ok(tokio::spawn(run.run()))
     }
 
     /// A consumer for reading offsets and metadata as `group` (it never commits).
@@ -496,4 +370,203 @@ async fn assign_from_inbox(
         .assign(&list)
         .context("cannot assign the partitions")?;
     Ok(stored)
+}
+
+/// One Kafka consumer's loop: assign partitions at the stored positions, then take batches,
+/// handle each in one transaction of the consumer's store, copy parked events to the DLQ topic
+/// and commit (informational) offsets.
+struct ConsumerLoop {
+    kafka: Kafka,
+    stream: StreamConsumer,
+    topic: String,
+    consumer: Consumer,
+    poll: Duration,
+}
+
+/// Where each partition is: the positions stored when the loop started (records below are
+/// handled already), the next offset expected, and the gaps already gone back for (one seen
+/// again is real, e.g. retention, and accepted).
+#[derive(Default)]
+struct Positions {
+    resume: HashMap<i32, i64>,
+    expected: HashMap<i32, i64>,
+    retried: HashSet<(i32, i64)>,
+}
+
+/// What to do with a received record.
+enum Take {
+    /// Handle it.
+    Keep,
+    /// Handled before the restart.
+    Skip,
+    /// Records before it were skipped by the fetch: the partition is re-read; stop the batch.
+    Reread,
+}
+
+type Batch = Vec<(i32, i64, Envelope)>;
+
+impl ConsumerLoop {
+    async fn run(self) {
+        let resume = loop {
+            match assign_from_inbox(&self.stream, &self.topic, &self.consumer).await {
+                Ok(resume) => break resume,
+                Err(e) => {
+                    tracing::warn!(consumer = %self.consumer.name, error = %format!("{e:#}"), "cannot assign partitions; retrying");
+                    tokio::time::sleep(self.poll * 20).await;
+                }
+            }
+        };
+        let mut positions = Positions {
+            expected: resume.clone(),
+            resume,
+            retried: HashSet::new(),
+        };
+        loop {
+            if let Err(e) = crate::redrive(&self.consumer, &self.topic).await {
+                tracing::warn!(consumer = %self.consumer.name, error = %e, "could not redrive parked events");
+            }
+            let batch = self.next_batch(&mut positions).await;
+            if batch.is_empty() {
+                continue;
+            }
+            self.handle(&batch).await;
+            self.commit(&batch);
+        }
+    }
+
+    /// What is ready now, up to BATCH records (waiting a while for the first).
+    async fn next_batch(&self, positions: &mut Positions) -> Batch {
+        let first = match tokio::time::timeout(self.poll * 10, self.stream.recv()).await {
+            Err(_) => return Vec::new(),
+            Ok(Err(e)) => {
+                tracing::warn!(consumer = %self.consumer.name, error = %e, "Kafka receive failed; retrying");
+                tokio::time::sleep(self.poll * 10).await;
+                return Vec::new();
+            }
+            Ok(Ok(message)) => message,
+        };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            let (partition, offset) = (message.partition(), message.offset());
+            match self.take(positions, partition, offset) {
+                Take::Reread => break,
+                Take::Skip => {}
+                Take::Keep => match envelope(&message) {
+                    Some(event) => batch.push((partition, offset, event)),
+                    None => {
+                        tracing::error!(consumer = %self.consumer.name, partition, offset, "a record without CloudEvents headers; skipping it")
+                    }
+                },
+            }
+            if batch.len() < BATCH as usize
+                && let Ok(Ok(message)) =
+                    tokio::time::timeout(Duration::ZERO, self.stream.recv()).await
+            {
+                next = Some(message);
+            }
+        }
+        batch
+    }
+
+    fn take(&self, positions: &mut Positions, partition: i32, offset: i64) -> Take {
+        if positions
+            .resume
+            .get(&partition)
+            .is_some_and(|&n| offset < n)
+        {
+            // Handled before the restart (its position is stored with its effect).
+            positions.expected.insert(partition, offset + 1);
+            return Take::Skip;
+        }
+        if let Some(&n) = positions.expected.get(&partition)
+            && offset > n
+            && positions.retried.insert((partition, n))
+        {
+            // Our topics are neither compacted nor transactional, so offsets are contiguous and
+            // a jump means the fetch skipped records. Some brokers cannot start a fetch inside a
+            // record batch, so re-read the partition from its start: handled records come again
+            // as duplicates.
+            tracing::warn!(consumer = %self.consumer.name, partition, expected = n, got = offset, "records were skipped by the fetch; re-reading the partition");
+            if let Err(e) = self.stream.seek(
+                &self.topic,
+                partition,
+                Offset::Beginning,
+                Duration::from_secs(10),
+            ) {
+                tracing::warn!(consumer = %self.consumer.name, error = %e, "could not seek back");
+            }
+            positions.expected.remove(&partition);
+            return Take::Reread;
+        }
+        positions.expected.insert(partition, offset + 1);
+        Take::Keep
+    }
+
+    /// Delivers the batch in one transaction (retrying while the store fails), then copies the
+    /// events it parked to the DLQ topic.
+    async fn handle(&self, batch: &Batch) {
+        let events: Vec<(&Envelope, Option<Position<'_>>)> = batch
+            .iter()
+            .map(|(partition, offset, e)| {
+                let position = Position {
+                    topic: &self.topic,
+                    partition: *partition,
+                    offset: *offset,
+                };
+                (e, Some(position))
+            })
+            .collect();
+        let outcomes = loop {
+            match deliver_batch(&self.consumer, &self.topic, &events).await {
+                Ok(outcomes) => break outcomes,
+                Err(e) => {
+                    tracing::warn!(consumer = %self.consumer.name, error = %e, "consumer store failed; retrying");
+                    tokio::time::sleep(self.poll * 10).await;
+                }
+            }
+        };
+        for ((_, _, event), outcome) in batch.iter().zip(outcomes) {
+            if let Delivery::Parked { error, attempts } = outcome {
+                let extra = [
+                    ("dlq_error", error),
+                    ("dlq_attempts", attempts.to_string()),
+                    ("dlq_consumer", self.consumer.name.clone()),
+                ];
+                if let Err(e) = self
+                    .kafka
+                    .publish(&dlq_topic(&self.topic), event, &extra)
+                    .await
+                {
+                    tracing::warn!(consumer = %self.consumer.name, error = %format!("{e:#}"), "could not copy a parked event to the DLQ topic (it is in dead_letters)");
+                }
+            }
+        }
+    }
+
+    /// Informational (lag tools): the position that counts is stored with the effect.
+    fn commit(&self, batch: &Batch) {
+        let mut last: HashMap<i32, i64> = HashMap::new();
+        for (partition, offset, _) in batch {
+            last.insert(*partition, *offset + 1);
+        }
+        let mut commit = TopicPartitionList::new();
+        for (partition, next) in last {
+            let _ = commit.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+        }
+        let _ = self.stream.commit(&commit, CommitMode::Async);
+    }
+}
+
+/// A record's envelope, from its CloudEvents headers and payload.
+fn envelope(message: &rdkafka::message::BorrowedMessage<'_>) -> Option<Envelope> {
+    let headers: Vec<(&str, &[u8])> = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .filter_map(|h| h.value.map(|v| (h.key, v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Envelope::from_headers(headers, message.payload().unwrap_or_default().to_vec())
 }
