@@ -824,6 +824,21 @@ async fn a_megabyte_of_input_is_refused_by_its_size_and_never_echoed() {
         login(&server, &huge, "siti@kilang.example", PASSWORD)
             .await
             .map(drop),
+        users(&server)
+            .update_user(authorized(
+                UpdateUserRequest {
+                    user: Some(User {
+                        id: owner.user.id.clone(),
+                        display_name: "Siti".into(),
+                        etag: huge.clone(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["display_name"]),
+                },
+                &owner.access,
+            ))
+            .await
+            .map(drop),
     ];
     for (i, attempt) in attempts.into_iter().enumerate() {
         let err = attempt.unwrap_err();

@@ -75,6 +75,8 @@ fn ts(millis: Millis) -> Option<Timestamp> {
 const MAX_TEXT: usize = 1024;
 /// The longest password a request may carry, in bytes (the rule allows 128 characters).
 const MAX_PASSWORD: usize = 1024;
+/// The longest etag a request may carry (ours are version numbers).
+const MAX_ETAG: usize = 64;
 /// The most permissions one role may grant (the catalog has fewer).
 const MAX_GRANTS: usize = 100;
 

@@ -104,7 +104,13 @@ impl pb::role_service_server::RoleService for IamGrpc {
             .then_some(role.permissions.as_slice());
         let updated = self
             .iam
-            .update_role(&caller, &id, &role.etag, description, permissions)
+            .update_role(
+                &caller,
+                &id,
+                bounded("role.etag", &role.etag, MAX_ETAG)?,
+                description,
+                permissions,
+            )
             .await?;
         Ok(Response::new(pb::UpdateRoleResponse {
             role: Some(role_pb(&RoleView {

@@ -65,7 +65,13 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
         });
         let tenant = self
             .iam
-            .update_tenant(&caller, id, &t.etag, name, settings)
+            .update_tenant(
+                &caller,
+                id,
+                bounded("tenant.etag", &t.etag, MAX_ETAG)?,
+                name,
+                settings,
+            )
             .await?;
         Ok(Response::new(pb::UpdateTenantResponse {
             tenant: Some(tenant_pb(&tenant)),

@@ -142,7 +142,8 @@ impl pb::user_service_server::UserService for IamGrpc {
                 _ => unreachable!("mask_paths checked the paths"),
             }
         }
-        let user = self.iam.update_user(&caller, id, &u.etag, changes).await?;
+        let etag = bounded("user.etag", &u.etag, MAX_ETAG)?;
+        let user = self.iam.update_user(&caller, id, etag, changes).await?;
         Ok(Response::new(pb::UpdateUserResponse {
             user: Some(user_pb(&user)),
         }))
@@ -155,7 +156,11 @@ impl pb::user_service_server::UserService for IamGrpc {
         let caller = caller(&request)?;
         let r = request.into_inner();
         self.iam
-            .delete_user(&caller, user_id("id", &r.id)?, &r.etag)
+            .delete_user(
+                &caller,
+                user_id("id", &r.id)?,
+                bounded("etag", &r.etag, MAX_ETAG)?,
+            )
             .await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
