@@ -9,7 +9,7 @@ use base64::Engine;
 use prost_types::{FieldMask, Timestamp};
 use uuid::Uuid;
 
-use crate::error::{Error, Result, clip_to};
+use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -212,8 +212,7 @@ pub fn mask_paths(
             return Err(Error::invalid_field(
                 "update_mask",
                 format!(
-                    "{:?} cannot be updated; allowed: {}",
-                    clip_to(path, 64),
+                    "{path:?} cannot be updated; allowed: {}",
                     allowed.join(", ")
                 ),
             ));

@@ -122,6 +122,24 @@ impl Error {
         .with_field_violation(field, description)
     }
 
+    /// Several bad fields: `INVALID_ARGUMENT` with a field violation each, and a message naming
+    /// them all, so `grpc-message` alone says what to fix. `problems` must not be empty.
+    pub fn invalid_fields<F: Into<String>, D: Into<String>>(
+        problems: impl IntoIterator<Item = (F, D)>,
+    ) -> Self {
+        let problems: Vec<(String, String)> = problems
+            .into_iter()
+            .map(|(f, d)| (f.into(), d.into()))
+            .collect();
+        let named: Vec<String> = problems.iter().map(|(f, d)| format!("{f}: {d}")).collect();
+        let mut err = Self::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid {}", named.join("; ")),
+        );
+        err.0.field_violations = problems;
+        err
+    }
+
     /// `NOT_FOUND` for a resource of `resource_type` with `id`; also what another tenant's
     /// resource answers, so its existence never leaks.
     pub fn not_found(resource_type: &str, id: impl fmt::Display) -> Self {
@@ -348,20 +366,11 @@ impl From<Error> for Status {
         if let Some(delay) = err.0.retry_after {
             details.set_retry_info(Some(delay));
         }
-        // Several bad fields: the message names them all, so `grpc-message` alone says what to fix.
-        let message = match err.0.field_violations.as_slice() {
-            [_, _, ..] if err.0.message.starts_with("invalid ") => format!(
-                "invalid {}",
-                err.0
-                    .field_violations
-                    .iter()
-                    .map(|(field, description)| format!("{field}: {description}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            _ => err.0.message.clone(),
-        };
-        Status::with_error_details(err.0.kind.code(), clip_to(&message, 2 * MAX_ECHO), details)
+        Status::with_error_details(
+            err.0.kind.code(),
+            clip_to(&err.0.message, 2 * MAX_ECHO),
+            details,
+        )
     }
 }
 
@@ -389,9 +398,12 @@ mod tests {
 
     #[test]
     fn several_bad_fields_are_all_named_in_the_message() {
-        let err = Error::invalid_field("email", "must be an email address")
-            .with_field_violation("password", "must be at least 12 characters");
-        let (status, _) = round_trip(err);
+        let err = Error::invalid_fields([
+            ("email", "must be an email address"),
+            ("password", "must be at least 12 characters"),
+        ]);
+        let (status, details) = round_trip(err);
+        assert_eq!(details.bad_request().unwrap().field_violations.len(), 2);
         assert_eq!(
             status.message(),
             "invalid email: must be an email address; password: must be at least 12 characters"

@@ -77,22 +77,20 @@ struct Shared {
 impl RequestContextLayer {
     /// A layer verifying tokens with `verifier` on every method `open` does not open.
     pub fn new(verifier: TokenVerifier, open: OpenAccess) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                verifier,
-                open,
-                revocations: None,
-            }),
-        }
+        Self::build(verifier, open, None)
     }
 
     /// Also refuses tokens issued before their user's latest revocation mark.
     pub fn with_revocations(verifier: TokenVerifier, open: OpenAccess, marks: Revocations) -> Self {
+        Self::build(verifier, open, Some(marks))
+    }
+
+    fn build(verifier: TokenVerifier, open: OpenAccess, revocations: Option<Revocations>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 verifier,
                 open,
-                revocations: Some(marks),
+                revocations,
             }),
         }
     }

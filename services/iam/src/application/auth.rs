@@ -405,13 +405,9 @@ fn locked_out(left: std::time::Duration) -> Error {
     .with_reason("LOGIN_LOCKED_OUT")
 }
 
-/// `INVALID_ARGUMENT` with one field violation per problem.
+/// `INVALID_ARGUMENT` with one field violation per problem, all named in the message.
 pub(crate) fn invalid(problems: Vec<(&str, String)>) -> Error {
-    let mut problems = problems.into_iter();
-    let (field, description) = problems.next().expect("at least one problem");
-    problems.fold(Error::invalid_field(field, description), |err, (f, d)| {
-        err.with_field_violation(f, d)
-    })
+    Error::invalid_fields(problems)
 }
 
 pub(crate) fn tenant_created(

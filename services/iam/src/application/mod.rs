@@ -24,7 +24,7 @@ use crate::domain::user::User;
 use crm_core::clock::Clock;
 
 pub use auth::SessionTokens;
-pub use users::{UserChanges, UserPage};
+pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.
 #[derive(Clone, Debug)]

@@ -14,9 +14,6 @@ use crate::domain::role::{
 };
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 
-/// The fields UpdateUser may change (the domain's patch).
-pub type UserChanges = UserPatch;
-
 /// A page of users.
 pub struct UserPage {
     /// The users.
@@ -141,7 +138,7 @@ impl Iam {
         caller: &Caller,
         id: UserId,
         etag: &str,
-        changes: UserChanges,
+        changes: UserPatch,
     ) -> Result<User> {
         let p = &self.current(caller).await?;
         let mut user = self.load_user(caller, id).await?;

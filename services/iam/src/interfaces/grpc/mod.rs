@@ -17,11 +17,12 @@ use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::application::roles::RoleView;
-use crate::application::{Caller, Iam, SessionTokens, UserChanges};
+use crate::application::{Caller, Iam, SessionTokens};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin};
 use crate::domain::ports::{AuditFilter, UserFilter};
 use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
+use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
 /// IAM's six gRPC services over one [`Iam`].

@@ -117,7 +117,7 @@ impl pb::user_service_server::UserService for IamGrpc {
             &set,
             &["email", "display_name", "status", "team"],
         )?;
-        let mut changes = UserChanges::default();
+        let mut changes = UserPatch::default();
         for path in &paths {
             match path.as_str() {
                 "email" => changes.email = Some(u.email.clone()),
