@@ -5,9 +5,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::PasswordHasher;
+use crm_core::testing::percentile;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use crm_proto::crm::iam::v1::{LoginRequest, RegisterRequest};
 use tonic::transport::Channel;
@@ -34,10 +35,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN);
     kib / 1024.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Verifications per second of bare argon2id at the service's parameters: one thread per core,

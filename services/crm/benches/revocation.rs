@@ -3,7 +3,9 @@
 //! marks when `REDIS_URL` is set) and an authenticated read (GetUser) through the whole server in
 //! the same run, and prints the check's share of the call. Prints figures, never fails on a time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crm_core::testing::p50_p99;
 
 use crm_core::UserId;
 use crm_core::revocation::Revocations;
@@ -23,26 +25,6 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// p50 and p99 of `n` sequential runs of `f`.
-async fn time<F, Fut>(n: usize, mut f: F) -> (Duration, Duration)
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut samples = Vec::with_capacity(n);
-    for i in 0..n {
-        let started = Instant::now();
-        f(i).await;
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    (percentile(&samples, 0.50), percentile(&samples, 0.99))
-}
-
 /// The check alone, against a store holding `MARKS` marks.
 async fn check_cost(marks: &Revocations) -> (Duration, Duration) {
     let users: Vec<UserId> = (0..MARKS).map(|_| UserId::new()).collect();
@@ -52,7 +34,7 @@ async fn check_cost(marks: &Revocations) -> (Duration, Duration) {
             .await
             .unwrap();
     }
-    time(CHECKS, |i| {
+    p50_p99(CHECKS, |i| {
         let user = users[i % users.len()];
         async move {
             assert!(!marks.is_revoked(user, 2_000).await.unwrap());
@@ -92,7 +74,7 @@ async fn get_user_cost(redis_url: Option<&str>) -> (Duration, Duration) {
     let id = session.user.unwrap().id;
     let bearer = format!("Bearer {}", session.access_token);
     let client = UserServiceClient::new(channel);
-    time(CALLS, |_| {
+    p50_p99(CALLS, |_| {
         let mut client = client.clone();
         let mut request = tonic::Request::new(GetUserRequest { id: id.clone() });
         request

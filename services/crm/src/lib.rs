@@ -22,7 +22,7 @@ use crm_core::config::{Config, Target};
 use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
 use crm_core::revocation::Revocations;
-use crm_core::storage::Database;
+use crm_core::storage::{Database, Engine};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -155,7 +155,7 @@ impl Application {
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         // The same logs feed /metrics.
-        let logs = outboxes(&config, &databases);
+        let logs = outboxes(&databases);
         let relays: Vec<_> = logs
             .iter()
             .map(|log| bus.start_relay(log.clone()))
@@ -376,17 +376,14 @@ async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
 }
 
 /// The outbox of every open store that has one (a context with migrations).
-pub(crate) fn outboxes(
-    config: &Config,
-    databases: &[(Target, Database)],
-) -> Vec<crm_events::OutboxLog> {
+pub(crate) fn outboxes(databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
     databases
         .iter()
         .filter(|(t, _)| context_migrations(*t).is_some())
         .filter_map(|(t, db)| {
-            context(*t).and_then(|c| c.topic).map(|topic| {
-                crm_events::OutboxLog::new(db.clone(), &config.database.app_role, topic)
-            })
+            context(*t)
+                .and_then(|c| c.topic)
+                .map(|topic| crm_events::OutboxLog::new(db.clone(), topic))
         })
         .collect()
 }
@@ -407,14 +404,37 @@ pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, 
     for target in modules.into_iter().filter(|m| has_store(*m)) {
         let db = Database::open(config, target.name()).await?;
         if let Some(migrations) = context_migrations(target) {
-            match &db {
-                Database::Sqlite(_) => db.migrate(target.name(), migrations).await?,
-                Database::Postgres(_) => db.ensure_migrated(target.name(), migrations).await?,
+            match db.engine() {
+                Engine::Sqlite => migrate_store(&db, target.name(), migrations).await?,
+                Engine::Postgres => {
+                    db.ensure_migrated(target.name(), migrations).await?;
+                    for shared in SHARED_TABLES {
+                        db.ensure_shared_migrated(target.name(), shared).await?;
+                    }
+                }
             }
         }
         databases.push((target, db));
     }
     Ok(databases)
+}
+
+/// Tables every context's store carries besides its own: the outbox and inbox, and the
+/// idempotency keys. Their owners keep their DDL; a context's migrations hold only its tables.
+pub(crate) const SHARED_TABLES: [&crm_core::storage::SharedTables; 2] =
+    [&crm_events::TABLES, &crm_core::idempotency::TABLES];
+
+/// Applies a context's migrations, then the shared tables.
+pub(crate) async fn migrate_store(
+    db: &Database,
+    context: &str,
+    migrations: &crm_core::storage::Migrations,
+) -> Result<(), crm_core::storage::StorageError> {
+    db.migrate(context, migrations).await?;
+    for shared in SHARED_TABLES {
+        db.migrate_shared(context, shared).await?;
+    }
+    Ok(())
 }
 
 /// A context's embedded migrations, once it has tables.

@@ -11,7 +11,7 @@ use crate::{context_migrations, has_store, open_stores, outboxes, revocations, t
 /// `crm events status`: each outbox's backlog and each consumer's dead letters.
 pub async fn events_status(config: &Config) -> anyhow::Result<()> {
     let databases = open_stores(config).await?;
-    for log in outboxes(config, &databases) {
+    for log in outboxes(&databases) {
         let backlog = log.backlog().await?;
         let age = backlog
             .oldest
@@ -44,7 +44,7 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
                 .iter()
                 .filter(|(t, _)| context_migrations(*t).is_some())
             {
-                let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+                let inbox = crm_events::Inbox::new(db.clone());
                 for group in inbox.groups_on(topic).await? {
                     let next = inbox.offsets(&group, topic).await?;
                     println!(
@@ -59,7 +59,7 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
         if context_migrations(*target).is_none() {
             continue;
         }
-        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+        let inbox = crm_events::Inbox::new(db.clone());
         let letters = inbox.dead_letters(None).await?;
         let waiting = letters.iter().filter(|l| l.redriven_at.is_none()).count();
         println!(
@@ -79,7 +79,7 @@ pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()
         .iter()
         .filter(|(t, _)| context_migrations(*t).is_some())
     {
-        let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+        let inbox = crm_events::Inbox::new(db.clone());
         for l in inbox.dead_letters(group).await? {
             any = true;
             let state = if l.redriven_at.is_some() {
@@ -116,7 +116,7 @@ pub async fn dlq_redrive(config: &Config, group: Option<&str>) -> anyhow::Result
         .iter()
         .filter(|(t, _)| context_migrations(*t).is_some())
     {
-        total += crm_events::Inbox::new(db.clone(), &config.database.app_role)
+        total += crm_events::Inbox::new(db.clone())
             .request_redrive(group)
             .await?;
     }
@@ -171,7 +171,7 @@ pub async fn replay(
                     .iter()
                     .filter(|(t, _)| context_migrations(*t).is_some())
                 {
-                    moved |= crm_events::Inbox::new(db.clone(), &config.database.app_role)
+                    moved |= crm_events::Inbox::new(db.clone())
                         .set_offsets(group, topic, &offsets)
                         .await?;
                 }
@@ -182,7 +182,7 @@ pub async fn replay(
         }
         None => {
             let databases = open_stores(config).await?;
-            for log in outboxes(config, &databases)
+            for log in outboxes(&databases)
                 .into_iter()
                 .filter(|l| topics.iter().any(|t| t == l.topic()))
             {
@@ -211,13 +211,13 @@ async fn known_groups(config: &Config, topics: &[String]) -> anyhow::Result<Vec<
             .iter()
             .filter(|(t, _)| context_migrations(*t).is_some())
         {
-            let inbox = crm_events::Inbox::new(db.clone(), &config.database.app_role);
+            let inbox = crm_events::Inbox::new(db.clone());
             for topic in topics {
                 groups.extend(inbox.groups_on(topic).await?);
             }
         }
     } else {
-        for log in outboxes(config, &databases)
+        for log in outboxes(&databases)
             .into_iter()
             .filter(|l| topics.iter().any(|t| t == l.topic()))
         {
@@ -241,7 +241,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         let db = Database::open(config, target.name()).await?;
         match context_migrations(target) {
             Some(migrations) => {
-                db.migrate(target.name(), migrations).await?;
+                crate::migrate_store(&db, target.name(), migrations).await?;
                 println!("{}: migrated", target.name());
             }
             None => println!("{}: no migrations yet", target.name()),

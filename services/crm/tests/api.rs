@@ -358,10 +358,7 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
     let iam = crm_core::storage::Database::open(&config, "iam")
         .await
         .unwrap();
-    let crm_core::storage::Database::Sqlite(pool) = &iam else {
-        unreachable!("embedded")
-    };
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = iam.begin().await.unwrap();
     let event = crm_events::Envelope::new(
         "crm.iam",
         "tenant-1",
@@ -369,11 +366,11 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
         &crm_proto::crm::iam::events::v1::UserCreated::default(),
         &crm_events::Causation::default(),
     );
-    crm_events::outbox::append_sqlite(&mut tx, "user", &event)
+    crm_events::outbox::append(&mut tx, "user", &event)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let log = crm_events::OutboxLog::new(iam.clone(), "", "crm.iam.events.v1");
+    let log = crm_events::OutboxLog::new(iam.clone(), "crm.iam.events.v1");
     log.set_cursor("notification", 0).await.unwrap();
     // The server's relay publishes it; then the gauges have known values.
     crm_core::testing::eventually("the relay published the event", || async {

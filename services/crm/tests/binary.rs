@@ -342,7 +342,7 @@ async fn operators_see_replay_and_redrive_events_from_the_command_line() {
         &crm_proto::crm::iam::events::v1::UserCreated::default(),
         &crm_events::Causation::default(),
     );
-    crm_events::Inbox::new(db.clone(), "")
+    crm_events::Inbox::new(db.clone())
         .park(
             "notification",
             "crm.iam.events.v1",

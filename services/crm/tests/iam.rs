@@ -1165,12 +1165,12 @@ async fn changes_write_their_events_to_the_outbox_in_the_same_store() {
         .insert("x-correlation-id", "batik-trace-1".parse().unwrap());
     users.assign_role(traced).await.unwrap();
 
-    let pool = crm_core::storage::open_sqlite(&server.data_dir.join("iam.db"))
+    let db = crm_core::storage::open_sqlite(&server.data_dir.join("iam.db"))
         .await
         .unwrap();
     let rows: Vec<(String, String, Vec<u8>)> =
         sqlx::query_as("select event_type, aggregate_id, payload from outbox order by seq")
-            .fetch_all(&pool)
+            .fetch_all(db.pool())
             .await
             .unwrap();
     let types: Vec<&str> = rows.iter().map(|(t, _, _)| t.as_str()).collect();
@@ -1200,7 +1200,7 @@ async fn changes_write_their_events_to_the_outbox_in_the_same_store() {
     assert_eq!(rows[3].1, ali.id, "keyed by the aggregate");
     let (trace, correlation): (Option<String>, Option<String>) =
         sqlx::query_as("select traceparent, correlation_id from outbox order by seq desc limit 1")
-            .fetch_one(&pool)
+            .fetch_one(db.pool())
             .await
             .unwrap();
     assert_eq!(trace.as_deref(), Some(traceparent));

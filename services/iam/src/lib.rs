@@ -24,7 +24,7 @@ use crate::application::{Adapters, Iam, IamSettings};
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::infrastructure::hasher::PasswordHasher;
 use crate::infrastructure::keys::SigningKeys;
-use crate::infrastructure::sql::{PgIamStore, SqliteIamStore};
+use crate::infrastructure::sql::SqlIamStore;
 use crate::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
 use crate::interfaces::grpc::IamGrpc;
 use crm_core::idempotency::Idempotency;
@@ -77,12 +77,7 @@ pub async fn build(
     db: &Database,
     revocations: Revocations,
 ) -> anyhow::Result<Iam> {
-    let store: Arc<dyn IamStore> = match db {
-        Database::Sqlite(pool) => Arc::new(SqliteIamStore::new(pool.clone())),
-        Database::Postgres(pool) => {
-            Arc::new(PgIamStore::new(pool.clone(), &config.database.app_role))
-        }
-    };
+    let store: Arc<dyn IamStore> = Arc::new(SqlIamStore::new(db.clone()));
     let throttle: Arc<dyn LoginThrottle> = match &config.redis.url {
         Some(url) => Arc::new(
             RedisThrottle::connect(url.expose(), &config.iam.throttle_key_prefix)
@@ -115,7 +110,7 @@ pub async fn build(
         keys: Arc::new(keys),
         clock: Arc::new(crm_core::clock::SystemClock),
         revocations,
-        idempotency: Idempotency::new(db.clone(), &config.database.app_role),
+        idempotency: Idempotency::new(db.clone()),
     };
     Ok(Iam::new(adapters, IamSettings::from_config(config)))
 }

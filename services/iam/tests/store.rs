@@ -11,7 +11,7 @@ use crm_iam::domain::role::CustomRole;
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;
 use crm_iam::domain::user::{User, UserStatus};
-use crm_iam::infrastructure::sql::{PgIamStore, SqliteIamStore};
+use crm_iam::infrastructure::sql::SqlIamStore;
 use crm_proto::crm::iam::events::v1::TenantCreated;
 use uuid::Uuid;
 
@@ -30,11 +30,8 @@ async fn sqlite() -> Engine {
     };
     let db = Database::open(&config, "iam").await.unwrap();
     db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
-    let Database::Sqlite(pool) = &db else {
-        unreachable!()
-    };
     Engine {
-        store: Box::new(SqliteIamStore::new(pool.clone())),
+        store: Box::new(SqlIamStore::new(db.clone())),
         db,
         context: "iam".into(),
         _dir: Some(dir),
@@ -51,11 +48,9 @@ async fn postgres() -> Engine {
         .await
         .expect("DATABASE_URL is set but PostgreSQL is unreachable");
     db.migrate(&context, &crm_iam::MIGRATIONS).await.unwrap();
-    let Database::Postgres(pool) = &db else {
-        unreachable!()
-    };
+    // Scoped transactions run as the application role (the default `database.app_role`).
     Engine {
-        store: Box::new(PgIamStore::new(pool.clone(), "crm_app")),
+        store: Box::new(SqlIamStore::new(db.clone())),
         db,
         context,
         _dir: None,
@@ -64,12 +59,12 @@ async fn postgres() -> Engine {
 
 impl Engine {
     async fn drop_schema(self) {
-        if let Database::Postgres(pool) = &self.db {
+        if self.db.engine() == crm_core::storage::Engine::Postgres {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "drop schema {} cascade",
                 self.context
             )))
-            .execute(pool)
+            .execute(self.db.pool())
             .await
             .unwrap();
         }
@@ -680,9 +675,7 @@ async fn sqlite_refuses_changes_to_the_audit_trail() {
         )
         .await
         .unwrap();
-    let Database::Sqlite(pool) = &e.db else {
-        unreachable!()
-    };
+    let pool = e.db.pool();
     let err = sqlx::query("update audit_events set outcome = 3")
         .execute(pool)
         .await
@@ -713,9 +706,7 @@ async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() 
         )
         .await
         .unwrap();
-    let Database::Postgres(pool) = &e.db else {
-        unreachable!()
-    };
+    let pool = e.db.pool();
 
     let count_as_app = |tenant: Option<String>, table: &'static str| {
         let pool = pool.clone();

@@ -17,7 +17,7 @@ use crm_iam::application::{Adapters, Caller, Iam, IamSettings};
 use crm_iam::domain::audit::Origin;
 use crm_iam::domain::password::Password;
 use crm_iam::domain::ports::{PasswordHashing, TokenSigning};
-use crm_iam::infrastructure::sql::SqliteIamStore;
+use crm_iam::infrastructure::sql::SqlIamStore;
 use crm_iam::infrastructure::throttle::MemoryThrottle;
 
 /// Stores the password as is, behind a prefix: instant, and obviously not for production.
@@ -69,19 +69,16 @@ async fn world() -> World {
     };
     let db = Database::open(&config, "iam").await.unwrap();
     db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
-    let Database::Sqlite(pool) = &db else {
-        unreachable!("embedded")
-    };
     let clock = ManualClock::at(START);
     let revocations = Revocations::memory();
     let adapters = Adapters {
-        store: Arc::new(SqliteIamStore::new(pool.clone())),
+        store: Arc::new(SqlIamStore::new(db.clone())),
         throttle: Arc::new(MemoryThrottle::with_clock(Arc::new(clock.clone()))),
         hasher: Arc::new(FakeHasher),
         keys: Arc::new(FakeSigner),
         clock: Arc::new(clock.clone()),
         revocations: revocations.clone(),
-        idempotency: Idempotency::new(db.clone(), ""),
+        idempotency: Idempotency::new(db.clone()),
     };
     World {
         iam: Iam::new(adapters, IamSettings::from_config(&config)),

@@ -4,7 +4,7 @@
 //! not a second resource nor `ALREADY_EXISTS`; the same key with a different request is
 //! `INVALID_ARGUMENT` (`REQUEST_ID_REUSED`); a retry that arrives while the first is still
 //! running is `ABORTED` with a retry delay. Keys are kept for [`KEEP`] in the context's own
-//! store (table `idempotency_keys`, which each context's migrations create).
+//! store (table `idempotency_keys`, [`TABLES`], which the launcher adds to every store).
 //!
 //! The key is claimed before the create runs and completed with the encoded response after it;
 //! a failed create releases it, so a retry runs again. A process that dies between the create
@@ -18,7 +18,16 @@ use sha2::{Digest, Sha256};
 
 use crate::context::TenantId;
 use crate::error::{Error, Result};
-use crate::storage::{Database, begin_scoped, map_db_error};
+use crate::storage::{Database, Migrations, SharedTables, map_db_error};
+
+/// The `idempotency_keys` table, in every context's store (see [`SharedTables`]).
+pub static TABLES: SharedTables = SharedTables {
+    owner: "crm_idempotency",
+    migrations: &Migrations {
+        sqlite: sqlx::migrate!("../../migrations/idempotency/sqlite"),
+        postgres: sqlx::migrate!("../../migrations/idempotency/postgres"),
+    },
+};
 
 /// How long a key is remembered.
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);
@@ -41,7 +50,6 @@ const EXPIRE: &str = "delete from idempotency_keys where tenant_id = $1 and crea
 #[derive(Clone, Debug)]
 pub struct Idempotency {
     db: Database,
-    app_role: Option<String>,
 }
 
 enum Claim {
@@ -50,12 +58,9 @@ enum Claim {
 }
 
 impl Idempotency {
-    /// Keys in `db`; on PostgreSQL each statement runs as `app_role` (row-level security).
-    pub fn new(db: Database, app_role: &str) -> Idempotency {
-        Idempotency {
-            db,
-            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
-        }
+    /// Keys in `db` (on PostgreSQL scoped to their tenant, for row-level security).
+    pub fn new(db: Database) -> Idempotency {
+        Idempotency { db }
     }
 
     /// Runs `create` at most once per (`tenant`, `method`, `request_id`); see the module docs.
@@ -167,43 +172,35 @@ impl Idempotency {
         expired: i64,
     ) -> Result<Option<(String, Option<Vec<u8>>, i64)>> {
         let db = |e| map_db_error(e, &[], "using an idempotency key");
-        macro_rules! run {
-            ($tx:expr) => {{
-                let mut tx = $tx;
-                sqlx::query(EXPIRE)
-                    .bind(t)
-                    .bind(expired)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let done = sqlx::query(CLAIM)
-                    .bind(t)
-                    .bind(method)
-                    .bind(id)
-                    .bind(fingerprint)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let existing = if done.rows_affected() == 1 {
-                    None
-                } else {
-                    sqlx::query_as::<_, (String, Option<Vec<u8>>, i64)>(READ)
-                        .bind(t)
-                        .bind(method)
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?
-                };
-                tx.commit().await.map_err(db)?;
-                Ok(existing)
-            }};
-        }
-        match &self.db {
-            Database::Sqlite(pool) => run!(pool.begin().await.map_err(db)?),
-            Database::Postgres(pool) => run!(self.pg_begin(pool, tenant).await?),
-        }
+        let mut tx = self.db.begin_for(tenant).await.map_err(db)?;
+        sqlx::query(EXPIRE)
+            .bind(t)
+            .bind(expired)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let done = sqlx::query(CLAIM)
+            .bind(t)
+            .bind(method)
+            .bind(id)
+            .bind(fingerprint)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let existing = if done.rows_affected() == 1 {
+            None
+        } else {
+            sqlx::query_as::<_, (String, Option<Vec<u8>>, i64)>(READ)
+                .bind(t)
+                .bind(method)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(existing)
     }
 
     async fn exec(
@@ -214,39 +211,12 @@ impl Idempotency {
         response: Option<Vec<u8>>,
     ) -> Result<()> {
         let db = |e| map_db_error(e, &[], "using an idempotency key");
-        match &self.db {
-            Database::Sqlite(pool) => {
-                let mut q = sqlx::query(sql).bind(t).bind(method).bind(id);
-                if let Some(bytes) = response {
-                    q = q.bind(bytes);
-                }
-                q.execute(pool).await.map_err(db)?;
-            }
-            Database::Postgres(pool) => {
-                let mut tx = self.pg_begin(pool, tenant).await?;
-                let mut q = sqlx::query(sql).bind(t).bind(method).bind(id);
-                if let Some(bytes) = response {
-                    q = q.bind(bytes);
-                }
-                q.execute(&mut *tx).await.map_err(db)?;
-                tx.commit().await.map_err(db)?;
-            }
+        let mut tx = self.db.begin_for(tenant).await.map_err(db)?;
+        let mut q = sqlx::query(sql).bind(t).bind(method).bind(id);
+        if let Some(bytes) = response {
+            q = q.bind(bytes);
         }
-        Ok(())
-    }
-
-    async fn pg_begin(
-        &self,
-        pool: &sqlx::PgPool,
-        tenant: TenantId,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        begin_scoped(
-            pool,
-            self.app_role.as_deref(),
-            "app.tenant_id",
-            &tenant.to_string(),
-        )
-        .await
-        .map_err(|e| map_db_error(e, &[], "using an idempotency key"))
+        q.execute(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)
     }
 }

@@ -3,15 +3,14 @@
 //! constraints to `ALREADY_EXISTS`.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use crate::TenantId;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 
@@ -24,6 +23,19 @@ pub struct Migrations {
     pub sqlite: Migrator,
     /// `migrations/<context>/postgres`.
     pub postgres: Migrator,
+}
+
+/// Tables every context's store carries, owned by the crate that uses them (the outbox and
+/// inbox by `crm-events`, idempotency keys by [`crate::idempotency`]). The launcher applies them
+/// to every context's store after the context's own migrations, each set with a migration
+/// history of its own (`_<owner>_migrations`), so a context's migrations hold only its tables.
+/// Their statements are idempotent (`if not exists`): stores that got the tables otherwise keep
+/// them as they are.
+pub struct SharedTables {
+    /// The owner, e.g. `crm_events`; names the history table.
+    pub owner: &'static str,
+    /// The migrations per engine.
+    pub migrations: &'static Migrations,
 }
 
 /// Why a store could not be opened or migrated. The messages say what to do.
@@ -71,13 +83,42 @@ pub enum StorageError {
     },
 }
 
-/// One context's database: embedded SQLite or PostgreSQL.
+/// The engine under a [`Database`]. Stores write their SQL once (`$n` parameters, which SQLite
+/// accepts too; ids as text, times as epoch milliseconds) and ask for the engine only where the
+/// dialects differ (PostgreSQL's advisory locks, full-text search).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded: one file per context.
+    Sqlite,
+    /// Microservices: one schema per context.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a connection (or `&*tx`) runs on.
+    pub fn of(conn: &Conn) -> Engine {
+        if conn.backend_name() == "PostgreSQL" {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+}
+
+/// A transaction on either engine. Handlers and stores run their SQL on `&mut *tx` without
+/// knowing which engine it is.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A connection on either engine (what `&mut *tx` gives).
+pub type Conn = sqlx::AnyConnection;
+
+/// One context's database: embedded SQLite or PostgreSQL, behind one pool type (`sqlx::Any`;
+/// `just bench` measures what it costs against a typed pool).
 #[derive(Clone, Debug)]
-pub enum Database {
-    /// `<data_dir>/<context>.db`.
-    Sqlite(SqlitePool),
-    /// The context's schema in the configured PostgreSQL database.
-    Postgres(PgPool),
+pub struct Database {
+    pool: AnyPool,
+    engine: Engine,
+    app_role: Option<String>,
 }
 
 impl Database {
@@ -85,24 +126,86 @@ impl Database {
     /// otherwise `<data_dir>/<context>.db`.
     pub async fn open(config: &Config, context: &str) -> Result<Database, StorageError> {
         match &config.database.url {
-            Some(url) => {
-                let pool = open_postgres(url.expose(), context, config.database.max_connections)
-                    .await
-                    .map_err(|source| StorageError::ConnectPostgres {
-                        url: url.redacted(),
-                        context: context.to_owned(),
-                        source,
-                    })?;
-                Ok(Database::Postgres(pool))
-            }
+            Some(url) => open_postgres(
+                url.expose(),
+                context,
+                config.database.max_connections,
+                &config.database.app_role,
+            )
+            .await
+            .map_err(|source| StorageError::ConnectPostgres {
+                url: url.redacted(),
+                context: context.to_owned(),
+                source,
+            }),
             None => {
                 let path = config.data_dir.join(format!("{context}.db"));
-                let pool = open_sqlite(&path)
+                open_sqlite(&path)
                     .await
-                    .map_err(|source| StorageError::OpenSqlite { path, source })?;
-                Ok(Database::Sqlite(pool))
+                    .map_err(|source| StorageError::OpenSqlite { path, source })
             }
         }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The pool, for statements outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A transaction for reads, and for writes that need no other writer kept out.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// A transaction for row-level security on PostgreSQL: as `database.app_role` (checked at
+    /// startup to be `[A-Za-z0-9_]`), with the setting `name` = `value` until it ends (e.g.
+    /// `app.tenant_id`, which the policies read). On SQLite a plain transaction: every statement
+    /// names its tenant there.
+    pub async fn begin_scoped(&self, name: &str, value: &str) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        self.scope(&mut tx, name, value).await?;
+        Ok(tx)
+    }
+
+    /// [`Database::begin_scoped`] to `tenant` (`app.tenant_id`).
+    pub async fn begin_for(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        self.begin_scoped("app.tenant_id", &tenant.to_string())
+            .await
+    }
+
+    /// A transaction that reads and then writes `tenant`'s rows: on SQLite it takes the write
+    /// lock at `BEGIN IMMEDIATE`, so a read-modify-write waits its turn (busy timeout) instead of
+    /// failing when another writer committed after its read; on PostgreSQL as
+    /// [`Database::begin_for`] (row versions and locks do the rest).
+    pub async fn begin_write(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.begin_for(tenant).await,
+        }
+    }
+
+    /// Moves `tx` to another value of `name` (e.g. a batch crossing tenants). No-op on SQLite.
+    pub async fn scope(&self, tx: &mut Conn, name: &str, value: &str) -> Result<(), sqlx::Error> {
+        if self.engine == Engine::Sqlite {
+            return Ok(());
+        }
+        if let Some(role) = &self.app_role {
+            // `role` was checked at startup to be a plain identifier.
+            sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("select set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map(drop)
     }
 
     /// Applies the migrations of this engine that are not applied yet.
@@ -111,14 +214,38 @@ impl Database {
         context: &str,
         migrations: &Migrations,
     ) -> Result<(), StorageError> {
-        let result = match self {
-            Database::Sqlite(pool) => migrations.sqlite.run(pool).await,
-            Database::Postgres(pool) => migrations.postgres.run(pool).await,
-        };
-        result.map_err(|source| StorageError::Migrate {
-            context: context.to_owned(),
-            source,
-        })
+        self.migrator(migrations)
+            .run(&self.pool)
+            .await
+            .map_err(|source| StorageError::Migrate {
+                context: context.to_owned(),
+                source,
+            })
+    }
+
+    /// Applies `shared` tables (after the context's own migrations).
+    pub async fn migrate_shared(
+        &self,
+        context: &str,
+        shared: &SharedTables,
+    ) -> Result<(), StorageError> {
+        let mut migrator =
+            Migrator::with_migrations(self.migrator(shared.migrations).iter().cloned().collect());
+        migrator.dangerous_set_table_name(history_table(shared));
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|source| StorageError::Migrate {
+                context: format!("{context} ({})", shared.owner),
+                source,
+            })
+    }
+
+    fn migrator<'m>(&self, migrations: &'m Migrations) -> &'m Migrator {
+        match self.engine {
+            Engine::Sqlite => &migrations.sqlite,
+            Engine::Postgres => &migrations.postgres,
+        }
     }
 
     /// Fails unless every migration of this engine is applied: services on PostgreSQL do not
@@ -128,20 +255,39 @@ impl Database {
         context: &str,
         migrations: &Migrations,
     ) -> Result<(), StorageError> {
-        const LATEST: &str = "select max(version) from _sqlx_migrations where success";
-        let (migrator, applied): (_, Result<Option<i64>, _>) = match self {
-            Database::Sqlite(pool) => (
-                &migrations.sqlite,
-                sqlx::query_scalar(LATEST).fetch_one(pool).await,
-            ),
-            Database::Postgres(pool) => (
-                &migrations.postgres,
-                sqlx::query_scalar(LATEST).fetch_one(pool).await,
-            ),
-        };
-        let applied = applied.ok().flatten();
-        let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        match applied {
+        self.ensure_applied(context, migrations, "_sqlx_migrations")
+            .await
+    }
+
+    /// [`Database::ensure_migrated`] for `shared` tables.
+    pub async fn ensure_shared_migrated(
+        &self,
+        context: &str,
+        shared: &SharedTables,
+    ) -> Result<(), StorageError> {
+        self.ensure_applied(context, shared.migrations, &history_table(shared))
+            .await
+    }
+
+    async fn ensure_applied(
+        &self,
+        context: &str,
+        migrations: &Migrations,
+        history: &str,
+    ) -> Result<(), StorageError> {
+        // `history` is `_sqlx_migrations` or built from an owner's static name.
+        let applied: Result<Option<i64>, _> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select max(version) from {history} where success"
+        )))
+        .fetch_one(&self.pool)
+        .await;
+        let latest = self
+            .migrator(migrations)
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        match applied.ok().flatten() {
             Some(version) if version >= latest => Ok(()),
             _ => Err(StorageError::NotMigrated {
                 context: context.to_owned(),
@@ -152,51 +298,77 @@ impl Database {
 
     /// Whether the store answers (for readiness).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Database::Sqlite(pool) => sqlx::query("select 1").execute(pool).await.map(drop),
-            Database::Postgres(pool) => sqlx::query("select 1").execute(pool).await.map(drop),
-        }
+        sqlx::query("select 1").execute(&self.pool).await.map(drop)
     }
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
-        match self {
-            Database::Sqlite(pool) => pool.close().await,
-            Database::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await
     }
 }
 
-/// A SQLite pool on `path` (created if missing) with WAL, a busy timeout, foreign keys on and
-/// `synchronous=NORMAL` (durable in WAL mode, far fewer fsyncs).
-pub async fn open_sqlite(path: &Path) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::new()
+/// The file's pragmas, set on every connection: WAL, `synchronous=NORMAL` (durable in WAL mode,
+/// far fewer fsyncs), foreign keys on, and a busy timeout.
+const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
+                              pragma foreign_keys = on; pragma busy_timeout = 5000;";
+
+/// The options of a typed SQLite pool with the same pragmas as [`open_sqlite`] (for benches
+/// that compare the two).
+pub fn sqlite_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
-        .foreign_keys(true);
-    SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
+        .foreign_keys(true)
 }
 
-/// A PostgreSQL pool whose connections use the schema named after `context` (created if
+/// The SQLite store at `path` (created if missing), with [`SQLITE_PRAGMAS`] on every connection.
+pub async fn open_sqlite(path: &Path) -> Result<Database, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let path = std::path::absolute(path).map_err(sqlx::Error::Io)?;
+    let Some(text) = path.to_str() else {
+        return Err(sqlx::Error::Configuration(
+            format!("the path {} is not UTF-8", path.display()).into(),
+        ));
+    };
+    // The path is percent-decoded when the URL is read: escape what would end it early.
+    let escaped = text
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    let url = format!("sqlite://{escaped}?mode=rwc");
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _| {
+            Box::pin(async move { sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await.map(drop) })
+        })
+        .connect(&url)
+        .await?;
+    Ok(Database {
+        pool,
+        engine: Engine::Sqlite,
+        app_role: None,
+    })
+}
+
+/// A PostgreSQL store whose connections use the schema named after `context` (created if
 /// missing), so contexts sharing one database never see each other's tables or migrations.
+/// Scoped transactions switch to `app_role` unless it is empty.
 pub async fn open_postgres(
     url: &str,
     context: &str,
     max_connections: u32,
-) -> Result<PgPool, sqlx::Error> {
+    app_role: &str,
+) -> Result<Database, sqlx::Error> {
+    sqlx::any::install_default_drivers();
     let schema = schema_name(context);
-    let options = PgConnectOptions::from_str(url)?;
     // Create the schema over a plain connection first: the pool's connections set it as their
     // search path, and a missing schema would make every unqualified name fail to resolve.
     {
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        let mut conn = sqlx::AnyConnection::connect(url).await?;
         // `schema` is built by `schema_name` from [a-z0-9_] only.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "create schema if not exists {schema}"
@@ -205,34 +377,24 @@ pub async fn open_postgres(
         .await?;
         conn.close().await?;
     }
-    PgPoolOptions::new()
+    let set_path: &'static str = Box::leak(format!("set search_path to {schema}").into_boxed_str());
+    let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options.options([("search_path", schema.as_str())]))
-        .await
+        .after_connect(move |conn, _| {
+            Box::pin(async move { sqlx::raw_sql(set_path).execute(conn).await.map(drop) })
+        })
+        .connect(url)
+        .await?;
+    Ok(Database {
+        pool,
+        engine: Engine::Postgres,
+        app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
+    })
 }
 
-/// Begins a PostgreSQL transaction for row-level security: as `app_role` when one is given
-/// (checked at startup to be `[A-Za-z0-9_]`), with the setting `name` = `value` until it ends
-/// (e.g. `app.tenant_id`, which the policies read).
-pub async fn begin_scoped(
-    pool: &PgPool,
-    app_role: Option<&str>,
-    name: &str,
-    value: &str,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    if let Some(role) = app_role {
-        sqlx::query(sqlx::AssertSqlSafe(format!("set local role {role}")))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("select set_config($1, $2, true)")
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+fn history_table(shared: &SharedTables) -> String {
+    format!("_{}_migrations", shared.owner)
 }
 
 /// The PostgreSQL schema of a context: its name, lowercased, other characters as `_`.

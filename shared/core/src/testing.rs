@@ -43,3 +43,24 @@ where
     }
     panic!("still not so after about a minute: {what}");
 }
+
+/// The `p` quantile (0 to 1) of samples sorted ascending, for benches.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// p50 and p99 of `n` sequential runs of `f` (given the run's number), for benches.
+pub async fn p50_p99<F, Fut>(n: usize, mut f: F) -> (std::time::Duration, std::time::Duration)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = std::time::Instant::now();
+        f(i).await;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    (percentile(&samples, 0.50), percentile(&samples, 0.99))
+}

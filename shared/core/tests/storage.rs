@@ -2,7 +2,7 @@
 //! `DATABASE_URL` is set (a set but unreachable URL fails the suite).
 
 use crm_core::config::{Config, Secret};
-use crm_core::storage::{Database, Migrations, UniqueConstraint, map_db_error};
+use crm_core::storage::{Database, Engine, Migrations, UniqueConstraint, map_db_error};
 use crm_core::{ErrorKind, TenantId};
 use uuid::Uuid;
 
@@ -24,51 +24,23 @@ async fn insert_widget(
     name: &str,
 ) -> Result<Uuid, crm_core::Error> {
     let id = Uuid::now_v7();
-    let result = match db {
-        Database::Sqlite(pool) => {
-            sqlx::query("insert into widgets (id, tenant_id, name) values (?, ?, ?)")
-                .bind(id.to_string())
-                .bind(tenant.to_string())
-                .bind(name)
-                .execute(pool)
-                .await
-                .map(drop)
-        }
-        Database::Postgres(pool) => {
-            sqlx::query("insert into widgets (id, tenant_id, name) values ($1, $2, $3)")
-                .bind(id)
-                .bind(tenant.as_uuid())
-                .bind(name)
-                .execute(pool)
-                .await
-                .map(drop)
-        }
-    };
-    result
-        .map(|()| id)
+    sqlx::query("insert into widgets (id, tenant_id, name) values ($1, $2, $3)")
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(name)
+        .execute(db.pool())
+        .await
+        .map(|_| id)
         .map_err(|e| map_db_error(e, &[WIDGET_NAME], "creating a widget"))
 }
 
 async fn insert_part(db: &Database, widget: Uuid) -> Result<(), sqlx::Error> {
-    let id = Uuid::now_v7();
-    match db {
-        Database::Sqlite(pool) => {
-            sqlx::query("insert into widget_parts (id, widget_id) values (?, ?)")
-                .bind(id.to_string())
-                .bind(widget.to_string())
-                .execute(pool)
-                .await
-                .map(drop)
-        }
-        Database::Postgres(pool) => {
-            sqlx::query("insert into widget_parts (id, widget_id) values ($1, $2)")
-                .bind(id)
-                .bind(widget)
-                .execute(pool)
-                .await
-                .map(drop)
-        }
-    }
+    sqlx::query("insert into widget_parts (id, widget_id) values ($1, $2)")
+        .bind(Uuid::now_v7().to_string())
+        .bind(widget.to_string())
+        .execute(db.pool())
+        .await
+        .map(drop)
 }
 
 /// The contract every engine keeps.
@@ -117,11 +89,11 @@ async fn storage_contract(config: Config) {
         "driver text stays out of the message"
     );
 
-    if let Database::Postgres(pool) = &db {
+    if db.engine() == Engine::Postgres {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "drop schema {context} cascade"
         )))
-        .execute(pool)
+        .execute(db.pool())
         .await
         .unwrap();
     }
@@ -141,19 +113,20 @@ async fn sqlite_keeps_the_storage_contract() {
 #[tokio::test]
 async fn sqlite_pools_use_wal_foreign_keys_and_a_busy_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = crm_core::storage::open_sqlite(&dir.path().join("pragmas.db"))
+    let db = crm_core::storage::open_sqlite(&dir.path().join("pragmas.db"))
         .await
         .unwrap();
+    let pool = db.pool();
     let journal: String = sqlx::query_scalar("pragma journal_mode")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     let foreign_keys: i64 = sqlx::query_scalar("pragma foreign_keys")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     let busy: i64 = sqlx::query_scalar("pragma busy_timeout")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     assert_eq!(journal, "wal");

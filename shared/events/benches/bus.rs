@@ -10,25 +10,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use crm_core::config::Config;
-use crm_core::storage::{Database, Migrations};
+use crm_core::storage::Database;
 use crm_events::consumer::{Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
 
-/// A context's store (its outbox and event tables), as IAM's migrations make it.
-static CONTEXT: Migrations = Migrations {
-    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
-    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
-};
-
 /// The test consumer's own table, migrated apart (its own migration history table would clash).
 async fn create_effects(db: &Database) {
-    let Database::Sqlite(pool) = db else {
-        unreachable!("the test stores are SQLite")
-    };
     let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
     sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(pool)
+        .execute(db.pool())
         .await
         .unwrap();
 }
@@ -70,8 +61,8 @@ impl Handler for Clock {
 }
 
 /// Appends events `numbers` in one transaction, spread over 16 aggregates.
-async fn append(pool: &sqlx::SqlitePool, numbers: std::ops::Range<usize>) {
-    let mut tx = pool.begin().await.unwrap();
+async fn append(db: &Database, numbers: std::ops::Range<usize>) {
+    let mut tx = db.begin().await.unwrap();
     for n in numbers {
         let event = UserRoleChanged {
             user_id: n.to_string(),
@@ -84,7 +75,7 @@ async fn append(pool: &sqlx::SqlitePool, numbers: std::ops::Range<usize>) {
             &event,
             &Causation::default(),
         );
-        crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+        crm_events::outbox::append(&mut tx, "user", &envelope)
             .await
             .unwrap();
     }
@@ -107,9 +98,7 @@ async fn steady(name: &str, kafka: Option<&str>, rate: usize, per_tx: usize) {
     let (bus, producer, log, clock, _dir, consumer, source) = setup(kafka).await;
     let relay = bus.start_relay(log);
     let task = bus.subscribe(source, consumer).unwrap();
-    let Database::Sqlite(pool) = &producer else {
-        unreachable!()
-    };
+    let pool = &producer;
     let total = rate * STEADY_SECONDS;
     let started = Instant::now();
     for first in (0..total).step_by(per_tx) {
@@ -147,9 +136,15 @@ async fn setup(kafka: Option<&str>) -> Setup {
         ..Config::default()
     };
     let producer = Database::open(&config, "producer").await.unwrap();
-    producer.migrate("producer", &CONTEXT).await.unwrap();
+    producer
+        .migrate_shared("producer", &crm_events::TABLES)
+        .await
+        .unwrap();
     let consumer_db = Database::open(&config, "consumer").await.unwrap();
-    consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
+    consumer_db
+        .migrate_shared("consumer", &crm_events::TABLES)
+        .await
+        .unwrap();
     create_effects(&consumer_db).await;
     let topic = format!("crm.bench{}.events.v1", uuid::Uuid::now_v7().simple());
     let settings = BusSettings {
@@ -164,7 +159,7 @@ async fn setup(kafka: Option<&str>) -> Setup {
         }
         None => EventBus::embedded(settings),
     };
-    let log = OutboxLog::new(producer.clone(), "", &topic);
+    let log = OutboxLog::new(producer.clone(), &topic);
     let clock = Arc::new(Clock {
         latencies: Mutex::new(Vec::new()),
         last: Mutex::new(None),
@@ -172,7 +167,7 @@ async fn setup(kafka: Option<&str>) -> Setup {
     let consumer = Consumer {
         name: format!("bench-{topic}"),
         handler: clock.clone(),
-        inbox: Inbox::new(consumer_db, ""),
+        inbox: Inbox::new(consumer_db),
         policy: RetryPolicy::default(),
     };
     let source = if kafka.is_some() {
@@ -188,9 +183,7 @@ async fn throughput(name: &str, kafka: Option<&str>) {
     let relay = bus.start_relay(log.clone());
     let task = bus.subscribe(source, consumer).unwrap();
 
-    let Database::Sqlite(pool) = &producer else {
-        unreachable!()
-    };
+    let pool = &producer;
     let started = Instant::now();
     for first in (0..EVENTS).step_by(PER_TX) {
         append(pool, first..first + PER_TX).await;

@@ -9,38 +9,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::BackoffBuilder;
-use crm_core::storage::Database;
-use sqlx::{PgConnection, Row, SqliteConnection};
+use crm_core::storage::{Conn, Database};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
 
-/// The consumer's transaction, on whichever engine its store runs.
-pub enum Tx {
-    /// Embedded mode.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// Microservices mode; `app.tenant_id` is set to the event's tenant.
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl Tx {
-    /// The SQLite connection, when the store is SQLite.
-    pub fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
-        match self {
-            Tx::Sqlite(tx) => Some(&mut *tx),
-            Tx::Postgres(_) => None,
-        }
-    }
-
-    /// The PostgreSQL connection, when the store is PostgreSQL.
-    pub fn postgres(&mut self) -> Option<&mut PgConnection> {
-        match self {
-            Tx::Postgres(tx) => Some(&mut *tx),
-            Tx::Sqlite(_) => None,
-        }
-    }
-}
+/// The consumer's transaction, on whichever engine its store runs: a handler writes its SQL
+/// once, on `&mut **tx` (on PostgreSQL, `app.tenant_id` is set to the event's tenant).
+pub use crm_core::storage::Tx;
 
 /// Reacts to events. Everything it writes goes through `tx`, which commits with the record that
 /// the event was handled; an error rolls both back.
@@ -166,106 +143,84 @@ pub struct DeadLetter {
 #[derive(Clone, Debug)]
 pub struct Inbox {
     db: Database,
-    app_role: Option<String>,
 }
 
 fn now() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-macro_rules! with_tx {
-    ($self:ident, $tenant:expr, |$tx:ident| $body:expr) => {
-        match &$self.db {
-            Database::Sqlite(pool) => {
-                let mut $tx = Tx::Sqlite(pool.begin().await?);
-                $body
-            }
-            Database::Postgres(pool) => {
-                let tx = crm_core::storage::begin_scoped(
-                    pool,
-                    $self.app_role.as_deref(),
-                    "app.tenant_id",
-                    $tenant,
-                )
-                .await?;
-                let mut $tx = Tx::Postgres(tx);
-                $body
-            }
-        }
-    };
+/// A parked event as stored.
+#[derive(sqlx::FromRow)]
+struct DeadLetterRow {
+    id: String,
+    consumer: String,
+    topic: String,
+    event_id: String,
+    source: String,
+    event_type: String,
+    subject: String,
+    tenant_id: String,
+    time: i64,
+    correlation_id: Option<String>,
+    causation_id: Option<String>,
+    traceparent: Option<String>,
+    payload: Vec<u8>,
+    error: String,
+    /// `integer`: INT4 on PostgreSQL.
+    attempts: i32,
+    parked_at: i64,
+    redrive_requested_at: Option<i64>,
+    redriven_at: Option<i64>,
 }
 
-macro_rules! on_tx {
-    ($tx:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            Tx::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            Tx::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
-}
+impl TryFrom<DeadLetterRow> for DeadLetter {
+    type Error = sqlx::Error;
 
-macro_rules! dead_letter {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = row.try_get("id")?;
-        let event_id: String = row.try_get("event_id")?;
-        // `integer`: INT4 on PostgreSQL.
-        let attempts: i32 = row.try_get("attempts")?;
-        DeadLetter {
-            id: Uuid::try_parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            consumer: row.try_get("consumer")?,
-            topic: row.try_get("topic")?,
+    fn try_from(row: DeadLetterRow) -> Result<DeadLetter, sqlx::Error> {
+        let uuid = |s: &str| Uuid::try_parse(s).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        Ok(DeadLetter {
+            id: uuid(&row.id)?,
+            consumer: row.consumer,
+            topic: row.topic,
             envelope: Envelope {
-                id: Uuid::try_parse(&event_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                source: row.try_get("source")?,
-                event_type: row.try_get("event_type")?,
-                time: row.try_get("time")?,
-                subject: row.try_get("subject")?,
-                tenant_id: row.try_get("tenant_id")?,
-                correlation_id: row.try_get("correlation_id")?,
-                causation_id: row.try_get("causation_id")?,
-                traceparent: row.try_get("traceparent")?,
-                payload: row.try_get("payload")?,
+                id: uuid(&row.event_id)?,
+                source: row.source,
+                event_type: row.event_type,
+                time: row.time,
+                subject: row.subject,
+                tenant_id: row.tenant_id,
+                correlation_id: row.correlation_id,
+                causation_id: row.causation_id,
+                traceparent: row.traceparent,
+                payload: row.payload,
             },
-            error: row.try_get("error")?,
-            attempts: attempts as u32,
-            parked_at: row.try_get("parked_at")?,
-            redrive_requested_at: row.try_get("redrive_requested_at")?,
-            redriven_at: row.try_get("redriven_at")?,
-        }
-    }};
+            error: row.error,
+            attempts: row.attempts.max(0) as u32,
+            parked_at: row.parked_at,
+            redrive_requested_at: row.redrive_requested_at,
+            redriven_at: row.redriven_at,
+        })
+    }
 }
 
-macro_rules! store_offset {
-    ($conn:expr, $consumer:expr, $position:expr) => {
-        sqlx::query(
-            "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
-             on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset \
-             where consumer_offsets.next_offset < excluded.next_offset",
-        )
-        .bind($consumer)
-        .bind($position.topic)
-        .bind($position.partition)
-        .bind($position.offset + 1)
-        .execute($conn)
-        .await
-        .map(drop)?
-    };
-}
-
-macro_rules! commit {
-    ($tx:expr) => {
-        match $tx {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
-        }
-    };
+/// Stores the consumer's next offset after `position`, never moving it back.
+async fn store_offset(
+    conn: &mut Conn,
+    consumer: &str,
+    position: Position<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
+         on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset \
+         where consumer_offsets.next_offset < excluded.next_offset",
+    )
+    .bind(consumer)
+    .bind(position.topic)
+    .bind(position.partition)
+    .bind(position.offset + 1)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The span a handler runs in: the event's attributes, in the trace of the request that caused
@@ -299,11 +254,13 @@ const DEAD_LETTER_COLUMNS: &str = "id, consumer, topic, event_id, source, event_
 
 impl Inbox {
     /// The inbox in `db` (migrated with `processed_events` and `dead_letters`).
-    pub fn new(db: Database, app_role: &str) -> Inbox {
-        Inbox {
-            db,
-            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
-        }
+    pub fn new(db: Database) -> Inbox {
+        Inbox { db }
+    }
+
+    /// A transaction on the inbox's store, scoped to `tenant` on PostgreSQL.
+    async fn begin(&self, tenant: &str) -> Result<Tx, sqlx::Error> {
+        self.db.begin_scoped("app.tenant_id", tenant).await
     }
 
     /// Handles `event` once: in one transaction, checks it was not processed, runs the handler
@@ -344,66 +301,65 @@ impl Inbox {
         let Some((first, _)) = events.first() else {
             return Ok(Vec::new());
         };
-        with_tx!(self, &first.tenant_id, |tx| {
-            let mut outcomes = Vec::with_capacity(events.len());
-            let mut tenant = first.tenant_id.as_str();
-            // The furthest position per partition: the batch commits whole or not at all, so
-            // storing it once at the end is the same as storing each event's.
-            let mut furthest: Vec<Position<'_>> = Vec::new();
-            for (event, position) in events {
-                if let Tx::Postgres(pg) = &mut tx
-                    && event.tenant_id != tenant
+        let mut tx = self.begin(&first.tenant_id).await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut tenant = first.tenant_id.as_str();
+        // The furthest position per partition: the batch commits whole or not at all, so
+        // storing it once at the end is the same as storing each event's.
+        let mut furthest: Vec<Position<'_>> = Vec::new();
+        for (event, position) in events {
+            if event.tenant_id != tenant {
+                tenant = &event.tenant_id;
+                self.db.scope(&mut tx, "app.tenant_id", tenant).await?;
+            }
+            let outcome = if !handler.wants(&event.event_type) {
+                Delivery::Skipped
+            } else if self.record(&mut tx, consumer, event).await? {
+                handler
+                    .handle(event, &mut tx)
+                    .instrument(event_span(consumer, event))
+                    .await
+                    .map_err(ProcessError::Handler)?;
+                Delivery::Handled
+            } else {
+                Delivery::Duplicate
+            };
+            if let Some(position) = position {
+                match furthest
+                    .iter_mut()
+                    .find(|p| p.topic == position.topic && p.partition == position.partition)
                 {
-                    tenant = &event.tenant_id;
-                    sqlx::query("select set_config('app.tenant_id', $1, true)")
-                        .bind(tenant)
-                        .execute(&mut **pg)
-                        .await?;
+                    Some(p) => p.offset = p.offset.max(position.offset),
+                    None => furthest.push(*position),
                 }
-                let outcome = if !handler.wants(&event.event_type) {
-                    Delivery::Skipped
-                } else {
-                    // The record first: inserted means first time (the handler's failure rolls it
-                    // back with everything else); not inserted means handled before.
-                    let first_time = on_tx!(&mut tx, |conn| {
-                        sqlx::query("insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3) \
-                                     on conflict (consumer, event_id) do nothing")
-                            .bind(consumer)
-                            .bind(event.id.to_string())
-                            .bind(now())
-                            .execute(conn)
-                            .await?
-                            .rows_affected()
-                            == 1
-                    });
-                    if first_time {
-                        handler
-                            .handle(event, &mut tx)
-                            .instrument(event_span(consumer, event))
-                            .await
-                            .map_err(ProcessError::Handler)?;
-                        Delivery::Handled
-                    } else {
-                        Delivery::Duplicate
-                    }
-                };
-                if let Some(position) = position {
-                    match furthest
-                        .iter_mut()
-                        .find(|p| p.topic == position.topic && p.partition == position.partition)
-                    {
-                        Some(p) => p.offset = p.offset.max(position.offset),
-                        None => furthest.push(*position),
-                    }
-                }
-                outcomes.push(outcome);
             }
-            for position in furthest {
-                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
-            }
-            commit!(tx);
-            Ok(outcomes)
-        })
+            outcomes.push(outcome);
+        }
+        for position in furthest {
+            store_offset(&mut tx, consumer, position).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Records that `consumer` handled `event`, first: true means first time (the handler's
+    /// failure rolls the record back with everything else); false means handled before.
+    async fn record(
+        &self,
+        tx: &mut Conn,
+        consumer: &str,
+        event: &Envelope,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3) \
+             on conflict (consumer, event_id) do nothing",
+        )
+        .bind(consumer)
+        .bind(event.id.to_string())
+        .bind(now())
+        .execute(tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Parks an event that failed every attempt.
@@ -417,38 +373,33 @@ impl Inbox {
         position: Option<Position<'_>>,
     ) -> Result<(), sqlx::Error> {
         let e = event;
-        with_tx!(self, &e.tenant_id, |tx| {
-            on_tx!(&mut tx, |conn| {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "insert into dead_letters ({DEAD_LETTER_COLUMNS}) \
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, null, null)"
-                )))
-                .bind(Uuid::now_v7().to_string())
-                .bind(consumer)
-                .bind(topic)
-                .bind(e.id.to_string())
-                .bind(&e.source)
-                .bind(&e.event_type)
-                .bind(&e.subject)
-                .bind(&e.tenant_id)
-                .bind(e.time)
-                .bind(&e.correlation_id)
-                .bind(&e.causation_id)
-                .bind(&e.traceparent)
-                .bind(&e.payload)
-                .bind(error)
-                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
-                .bind(now())
-                .execute(conn)
-                .await
-                .map(drop)?
-            });
-            if let Some(position) = position {
-                on_tx!(&mut tx, |conn| store_offset!(conn, consumer, position));
-            }
-            commit!(tx);
-            Ok(())
-        })
+        let mut tx = self.begin(&e.tenant_id).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into dead_letters ({DEAD_LETTER_COLUMNS}) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, null, null)"
+        )))
+        .bind(Uuid::now_v7().to_string())
+        .bind(consumer)
+        .bind(topic)
+        .bind(e.id.to_string())
+        .bind(&e.source)
+        .bind(&e.event_type)
+        .bind(&e.subject)
+        .bind(&e.tenant_id)
+        .bind(e.time)
+        .bind(&e.correlation_id)
+        .bind(&e.causation_id)
+        .bind(&e.traceparent)
+        .bind(&e.payload)
+        .bind(error)
+        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(position) = position {
+            store_offset(&mut tx, consumer, position).await?;
+        }
+        tx.commit().await
     }
 
     /// The next offset of each partition of `topic` this consumer stored.
@@ -457,31 +408,29 @@ impl Inbox {
         consumer: &str,
         topic: &str,
     ) -> Result<std::collections::HashMap<i32, i64>, sqlx::Error> {
-        with_tx!(self, "", |tx| {
-            let rows: Vec<(i32, i64)> = on_tx!(&mut tx, |conn| {
-                sqlx::query_as("select partition_id, next_offset from consumer_offsets where consumer = $1 and topic = $2")
-                    .bind(consumer)
-                    .bind(topic)
-                    .fetch_all(conn)
-                    .await?
-            });
-            commit!(tx);
-            Ok(rows.into_iter().collect())
-        })
+        let mut tx = self.begin("").await?;
+        let rows: Vec<(i32, i64)> = sqlx::query_as(
+            "select partition_id, next_offset from consumer_offsets where consumer = $1 and topic = $2",
+        )
+        .bind(consumer)
+        .bind(topic)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The consumer groups that stored positions on `topic` in this store (Kafka).
     pub async fn groups_on(&self, topic: &str) -> Result<Vec<String>, sqlx::Error> {
-        with_tx!(self, "", |tx| {
-            let groups: Vec<String> = on_tx!(&mut tx, |conn| {
-                sqlx::query_scalar("select distinct consumer from consumer_offsets where topic = $1 order by consumer")
-                    .bind(topic)
-                    .fetch_all(conn)
-                    .await?
-            });
-            commit!(tx);
-            Ok(groups)
-        })
+        let mut tx = self.begin("").await?;
+        let groups = sqlx::query_scalar(
+            "select distinct consumer from consumer_offsets where topic = $1 order by consumer",
+        )
+        .bind(topic)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(groups)
     }
 
     /// Sets the next offsets of a consumer on a topic (a replay); returns whether it had any.
@@ -491,36 +440,30 @@ impl Inbox {
         topic: &str,
         offsets: &[(i32, i64)],
     ) -> Result<bool, sqlx::Error> {
-        with_tx!(self, "", |tx| {
-            let known: i64 = on_tx!(&mut tx, |conn| {
-                sqlx::query_scalar(
-                    "select count(*) from consumer_offsets where consumer = $1 and topic = $2",
+        let mut tx = self.begin("").await?;
+        let known: i64 = sqlx::query_scalar(
+            "select count(*) from consumer_offsets where consumer = $1 and topic = $2",
+        )
+        .bind(consumer)
+        .bind(topic)
+        .fetch_one(&mut *tx)
+        .await?;
+        if known > 0 {
+            for (partition, offset) in offsets {
+                sqlx::query(
+                    "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
+                     on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset",
                 )
                 .bind(consumer)
                 .bind(topic)
-                .fetch_one(conn)
-                .await?
-            });
-            if known > 0 {
-                for (partition, offset) in offsets {
-                    on_tx!(&mut tx, |conn| {
-                        sqlx::query(
-                            "insert into consumer_offsets (consumer, topic, partition_id, next_offset) values ($1, $2, $3, $4) \
-                             on conflict (consumer, topic, partition_id) do update set next_offset = excluded.next_offset",
-                        )
-                        .bind(consumer)
-                        .bind(topic)
-                        .bind(*partition)
-                        .bind(*offset)
-                        .execute(conn)
-                        .await
-                        .map(drop)?
-                    });
-                }
+                .bind(*partition)
+                .bind(*offset)
+                .execute(&mut *tx)
+                .await?;
             }
-            commit!(tx);
-            Ok(known > 0)
-        })
+        }
+        tx.commit().await?;
+        Ok(known > 0)
     }
 
     /// Parked events (of one consumer, or all), oldest first.
@@ -531,64 +474,40 @@ impl Inbox {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {DEAD_LETTER_COLUMNS} from dead_letters where ($1 = '' or consumer = $1) order by parked_at, id"
         ));
-        let consumer = consumer.unwrap_or_default().to_owned();
-        with_tx!(self, "", |tx| {
-            let out = on_tx!(&mut tx, |conn| {
-                let rows = sqlx::query(sql).bind(&consumer).fetch_all(conn).await?;
-                let mut out = Vec::new();
-                for row in rows {
-                    out.push(dead_letter!(row));
-                }
-                out
-            });
-            match tx {
-                Tx::Sqlite(tx) => tx.commit().await?,
-                Tx::Postgres(tx) => tx.commit().await?,
-            }
-            Ok(out)
-        })
+        let mut tx = self.begin("").await?;
+        let rows: Vec<DeadLetterRow> = sqlx::query_as(sql)
+            .bind(consumer.unwrap_or_default())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter().map(DeadLetter::try_from).collect()
     }
 
     /// Asks for every parked, not yet redriven event (of one consumer, or all) to be delivered
     /// again; returns how many.
     pub async fn request_redrive(&self, consumer: Option<&str>) -> Result<u64, sqlx::Error> {
-        let consumer = consumer.unwrap_or_default().to_owned();
-        with_tx!(self, "", |tx| {
-            let done = on_tx!(&mut tx, |conn| {
-                sqlx::query(
-                    "update dead_letters set redrive_requested_at = $2 \
-                     where ($1 = '' or consumer = $1) and redriven_at is null and redrive_requested_at is null",
-                )
-                .bind(&consumer)
-                .bind(now())
-                .execute(conn)
-                .await?
-                .rows_affected()
-            });
-            match tx {
-                Tx::Sqlite(tx) => tx.commit().await?,
-                Tx::Postgres(tx) => tx.commit().await?,
-            }
-            Ok(done)
-        })
+        let mut tx = self.begin("").await?;
+        let done = sqlx::query(
+            "update dead_letters set redrive_requested_at = $2 \
+             where ($1 = '' or consumer = $1) and redriven_at is null and redrive_requested_at is null",
+        )
+        .bind(consumer.unwrap_or_default())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 
     /// Marks a parked event redriven.
     pub async fn mark_redriven(&self, id: Uuid) -> Result<(), sqlx::Error> {
-        with_tx!(self, "", |tx| {
-            on_tx!(&mut tx, |conn| {
-                sqlx::query("update dead_letters set redriven_at = $2 where id = $1")
-                    .bind(id.to_string())
-                    .bind(now())
-                    .execute(conn)
-                    .await
-                    .map(drop)?
-            });
-            match tx {
-                Tx::Sqlite(tx) => tx.commit().await,
-                Tx::Postgres(tx) => tx.commit().await,
-            }
-        })
+        let mut tx = self.begin("").await?;
+        sqlx::query("update dead_letters set redriven_at = $2 where id = $1")
+            .bind(id.to_string())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 }
 

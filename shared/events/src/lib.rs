@@ -1,5 +1,5 @@
 //! Domain events for every context. Producers append an event to their outbox inside their own
-//! transaction ([`outbox::append_sqlite`], [`outbox::append_postgres`]). A relay publishes them
+//! transaction ([`outbox::append`], on either engine). A relay publishes them
 //! in order: to Kafka ([`kafka`]) when `kafka.brokers` is set, or to the embedded bus
 //! ([`embedded`]). Consumers implement [`consumer::Handler`] and get a transaction on their own
 //! store, in which the event is also recorded as processed. [`EventBus`] picks the transport
@@ -11,10 +11,6 @@
 //! ```
 //! use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, Handler, Inbox, OutboxLog, Source, Tx};
 //! use crm_proto::crm::iam::events::v1::UserCreated;
-//! # static STORE: crm_core::storage::Migrations = crm_core::storage::Migrations {
-//! #     sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
-//! #     postgres: sqlx::migrate!("../../migrations/iam/postgres"),
-//! # };
 //!
 //! /// Notification's reaction to a new user.
 //! struct Welcome;
@@ -26,10 +22,11 @@
 //!     }
 //!     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
 //!         let user = event.decode::<UserCreated>().unwrap_or_default();
-//!         // Written through `tx`: it commits together with the record that the event was handled.
+//!         // Written through `tx` (SQLite or PostgreSQL alike): it commits together with the
+//!         // record that the event was handled.
 //!         sqlx::query("insert into welcomes (email) values ($1)")
 //!             .bind(user.email)
-//!             .execute(tx.sqlite().expect("SQLite here"))
+//!             .execute(&mut **tx)
 //!             .await?;
 //!         Ok(())
 //!     }
@@ -40,29 +37,28 @@
 //! # let dir = tempfile::tempdir()?;
 //! # let config = crm_core::config::Config { data_dir: dir.path().into(), ..Default::default() };
 //! # let iam = crm_core::storage::Database::open(&config, "iam").await?;
-//! # iam.migrate("iam", &STORE).await?;
+//! # iam.migrate_shared("iam", &crm_events::TABLES).await?;
 //! # let notification = crm_core::storage::Database::open(&config, "notification").await?;
-//! # notification.migrate("notification", &STORE).await?;
-//! # let (crm_core::storage::Database::Sqlite(iam_pool), crm_core::storage::Database::Sqlite(notification_pool)) = (&iam, &notification) else { unreachable!() };
-//! # sqlx::query("create table welcomes (email text not null)").execute(notification_pool).await?;
+//! # notification.migrate_shared("notification", &crm_events::TABLES).await?;
+//! # sqlx::query("create table welcomes (email text not null)").execute(notification.pool()).await?;
 //! let bus = EventBus::embedded(BusSettings::default());
-//! let outbox = OutboxLog::new(iam.clone(), "", "crm.iam.events.v1");
+//! let outbox = OutboxLog::new(iam.clone(), "crm.iam.events.v1");
 //! bus.start_relay(outbox.clone());
 //! bus.subscribe(
 //!     Source::Outbox(outbox),
-//!     Consumer::new("notification", Welcome, Inbox::new(notification.clone(), "")),
+//!     Consumer::new("notification", Welcome, Inbox::new(notification.clone())),
 //! )?;
 //!
 //! // IAM: the event commits with the change it describes, or not at all.
 //! let user = UserCreated { email: "siti@kilang.example".into(), ..Default::default() };
-//! let mut tx = iam_pool.begin().await?;
+//! let mut tx = iam.begin().await?;
 //! // ... insert the user through `tx` ...
 //! let event = Envelope::new("crm.iam", "tenant-1", "user-1", &user, &Causation::default());
-//! crm_events::outbox::append_sqlite(&mut tx, "user", &event).await?;
+//! crm_events::outbox::append(&mut tx, "user", &event).await?;
 //! tx.commit().await?;
 //! # let mut welcomed = Vec::new();
 //! # for _ in 0..500 {
-//! #     welcomed = sqlx::query_scalar::<_, String>("select email from welcomes").fetch_all(notification_pool).await?;
+//! #     welcomed = sqlx::query_scalar::<_, String>("select email from welcomes").fetch_all(notification.pool()).await?;
 //! #     if !welcomed.is_empty() { break; }
 //! #     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 //! # }
@@ -70,6 +66,16 @@
 //! # Ok(())
 //! # }
 //! ```
+
+/// The outbox and inbox tables, in every context's store (see
+/// [`crm_core::storage::SharedTables`]).
+pub static TABLES: crm_core::storage::SharedTables = crm_core::storage::SharedTables {
+    owner: "crm_events",
+    migrations: &crm_core::storage::Migrations {
+        sqlite: sqlx::migrate!("../../migrations/events/sqlite"),
+        postgres: sqlx::migrate!("../../migrations/events/postgres"),
+    },
+};
 
 pub mod consumer;
 pub mod embedded;

@@ -8,45 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crm_core::storage::Database;
-use sqlx::{PgConnection, Row, SqliteConnection};
+use crm_core::storage::{Conn, Database, Engine, Tx};
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
 
 const INSERT: &str = "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, \
                       correlation_id, source, causation_id, traceparent) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-macro_rules! insert_event {
-    ($conn:expr, $aggregate_type:expr, $event:expr) => {
-        sqlx::query(INSERT)
-            .bind($event.id.to_string())
-            .bind(&$event.tenant_id)
-            .bind($aggregate_type)
-            .bind(&$event.subject)
-            .bind(&$event.event_type)
-            .bind(&$event.payload)
-            .bind($event.time)
-            .bind(&$event.correlation_id)
-            .bind(&$event.source)
-            .bind(&$event.causation_id)
-            .bind(&$event.traceparent)
-            .execute($conn)
-            .await
-            .map(drop)
-    };
-}
-
-/// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
-/// event exists exactly when the change it describes does. (SQLite has one writer at a time, so
-/// positions are in commit order.)
-pub async fn append_sqlite(
-    conn: &mut SqliteConnection,
-    aggregate_type: &str,
-    event: &Envelope,
-) -> Result<(), sqlx::Error> {
-    insert_event!(conn, aggregate_type, event)
-}
 
 /// The first key of the advisory locks the outbox takes (the second is the aggregate's hash),
 /// apart from any other use of advisory locks.
@@ -55,22 +23,39 @@ const AGGREGATE_LOCK_SPACE: i32 = 0x6372_6d6f; // "crmo"
 /// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
 /// event exists exactly when the change it describes does.
 ///
-/// It first takes a transaction-level advisory lock on the aggregate, so a second transaction
-/// appending for the same aggregate waits for the first to end: one aggregate's events commit
-/// in the order of their positions, and the relay, which publishes by position, keeps their
-/// order. Different aggregates do not wait for each other. Append last, just before committing,
-/// to hold the lock briefly.
-pub async fn append_postgres(
-    conn: &mut PgConnection,
+/// On PostgreSQL it first takes a transaction-level advisory lock on the aggregate, so a second
+/// transaction appending for the same aggregate waits for the first to end: one aggregate's
+/// events commit in the order of their positions, and the relay, which publishes by position,
+/// keeps their order. Different aggregates do not wait for each other. Append last, just before
+/// committing, to hold the lock briefly. (SQLite has one writer at a time, so positions are in
+/// commit order there.)
+pub async fn append(
+    conn: &mut Conn,
     aggregate_type: &str,
     event: &Envelope,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(AGGREGATE_LOCK_SPACE)
-        .bind(format!("{aggregate_type}/{}", event.subject))
-        .execute(&mut *conn)
-        .await?;
-    insert_event!(conn, aggregate_type, event)
+    if Engine::of(conn) == Engine::Postgres {
+        sqlx::query("select pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(AGGREGATE_LOCK_SPACE)
+            .bind(format!("{aggregate_type}/{}", event.subject))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(INSERT)
+        .bind(event.id.to_string())
+        .bind(&event.tenant_id)
+        .bind(aggregate_type)
+        .bind(&event.subject)
+        .bind(&event.event_type)
+        .bind(&event.payload)
+        .bind(event.time)
+        .bind(&event.correlation_id)
+        .bind(&event.source)
+        .bind(&event.causation_id)
+        .bind(&event.traceparent)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// An event read back from the outbox, with its position.
@@ -92,7 +77,7 @@ const RELAY_LOCK_SPACE: i32 = 0x6372_6d72; // "crmr"
 /// replica takes over. SQLite has one process per file and needs none. MongoDB has none yet, so
 /// each replica relays (consumers deduplicate the copies).
 pub struct RelayLease {
-    conn: Option<PgConnection>,
+    conn: Option<sqlx::AnyConnection>,
 }
 
 impl RelayLease {
@@ -170,103 +155,72 @@ pub(crate) trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
 #[derive(Clone, Debug)]
 struct SqlOutbox {
     db: Database,
-    app_role: Option<String>,
 }
 
 const COLUMNS: &str = "seq, id, tenant_id, aggregate_id, event_type, payload, occurred_at, correlation_id, source, causation_id, traceparent";
 
-fn logged(
+/// An outbox row as stored.
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
     seq: i64,
-    cols: [String; 5],
-    optional: [Option<String>; 3],
+    id: String,
+    tenant_id: String,
+    aggregate_id: String,
+    event_type: String,
     payload: Vec<u8>,
-    time: i64,
-) -> Result<Logged, sqlx::Error> {
-    let [id, tenant_id, subject, event_type, source] = cols;
-    let [correlation_id, causation_id, traceparent] = optional;
-    let id = Uuid::try_parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(Logged {
-        seq,
-        envelope: Envelope {
-            id,
-            source,
-            event_type,
-            time,
-            subject,
-            tenant_id,
-            correlation_id,
-            causation_id,
-            traceparent,
-            payload,
-        },
-    })
+    occurred_at: i64,
+    correlation_id: Option<String>,
+    source: String,
+    causation_id: Option<String>,
+    traceparent: Option<String>,
 }
 
-/// Runs the same SQL on either engine: `$f` is written once and called with each engine's
-/// connection (a generic closure would need sqlx's generic bounds; a macro keeps it readable).
-macro_rules! on_conn {
-    ($self:ident, |$conn:ident| $body:expr) => {
-        match &$self.db {
-            Database::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                let $conn = &mut *tx;
-                let result = $body;
-                tx.commit().await?;
-                result
-            }
-            Database::Postgres(pool) => {
-                // `app.relay` lets the outbox's policy show every tenant's rows.
-                let mut tx = crm_core::storage::begin_scoped(
-                    pool,
-                    $self.app_role.as_deref(),
-                    "app.relay",
-                    "on",
-                )
-                .await?;
-                let $conn = &mut *tx;
-                let result = $body;
-                tx.commit().await?;
-                result
-            }
-        }
-    };
+impl TryFrom<OutboxRow> for Logged {
+    type Error = OutboxError;
+
+    fn try_from(row: OutboxRow) -> Result<Logged, OutboxError> {
+        let id = Uuid::try_parse(&row.id)
+            .map_err(|e| OutboxError::Corrupt(format!("outbox.id {:?}: {e}", row.id)))?;
+        Ok(Logged {
+            seq: row.seq,
+            envelope: Envelope {
+                id,
+                source: row.source,
+                event_type: row.event_type,
+                time: row.occurred_at,
+                subject: row.aggregate_id,
+                tenant_id: row.tenant_id,
+                correlation_id: row.correlation_id,
+                causation_id: row.causation_id,
+                traceparent: row.traceparent,
+                payload: row.payload,
+            },
+        })
+    }
 }
 
-macro_rules! rows_to_logged {
-    ($rows:expr) => {{
-        let mut out = Vec::with_capacity($rows.len());
-        for row in $rows {
-            out.push(logged(
-                row.try_get("seq")?,
-                [
-                    row.try_get("id")?,
-                    row.try_get("tenant_id")?,
-                    row.try_get("aggregate_id")?,
-                    row.try_get("event_type")?,
-                    row.try_get("source")?,
-                ],
-                [
-                    row.try_get("correlation_id")?,
-                    row.try_get("causation_id")?,
-                    row.try_get("traceparent")?,
-                ],
-                row.try_get("payload")?,
-                row.try_get("occurred_at")?,
-            )?);
+impl SqlOutbox {
+    /// A transaction the outbox's policy lets see every tenant's rows (`app.relay`).
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.db.begin_scoped("app.relay", "on").await
+    }
+
+    async fn logged(&self, sql: String, binds: &[i64]) -> Result<Vec<Logged>, OutboxError> {
+        let mut tx = self.begin().await?;
+        let mut query = sqlx::query_as::<_, OutboxRow>(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = query.bind(*bind);
         }
-        out
-    }};
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.into_iter().map(Logged::try_from).collect()
+    }
 }
 
 impl OutboxLog {
     /// The outbox in a SQL `db`, whose events go to `topic` (e.g. `crm.iam.events.v1`).
-    /// `app_role` is the PostgreSQL role the reader switches to (empty: none).
-    pub fn new(db: Database, app_role: &str, topic: &str) -> OutboxLog {
-        let store = SqlOutbox {
-            db,
-            app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),
-        };
-        OutboxLog::on(Arc::new(store), topic)
+    pub fn new(db: Database, topic: &str) -> OutboxLog {
+        OutboxLog::on(Arc::new(SqlOutbox { db }), topic)
     }
 
     /// The outbox in `store`, whose events go to `topic`.
@@ -356,11 +310,12 @@ fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
 #[async_trait]
 impl OutboxStore for SqlOutbox {
     async fn lead(&self, topic: &str) -> Result<Option<RelayLease>, OutboxError> {
-        let Database::Postgres(pool) = &self.db else {
+        if self.db.engine() != Engine::Postgres {
             return Ok(Some(RelayLease { conn: None }));
-        };
+        }
         use sqlx::Connection as _;
-        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        let options = self.db.pool().connect_options();
+        let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
         let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
             .bind(RELAY_LOCK_SPACE)
             .bind(topic)
@@ -370,138 +325,122 @@ impl OutboxStore for SqlOutbox {
     }
 
     async fn read_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>, OutboxError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "select {COLUMNS} from outbox where seq > $1 order by seq limit $2"
-        ));
-        on_conn!(self, |conn| {
-            let rows = sqlx::query(sql)
-                .bind(seq)
-                .bind(limit)
-                .fetch_all(conn)
-                .await?;
-            Ok(rows_to_logged!(rows))
-        })
+        let sql = format!("select {COLUMNS} from outbox where seq > $1 order by seq limit $2");
+        self.logged(sql, &[seq, limit]).await
     }
 
     async fn pending(&self, limit: i64) -> Result<Vec<Logged>, OutboxError> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "select {COLUMNS} from outbox where published_at is null order by seq limit $1"
-        ));
-        on_conn!(self, |conn| {
-            let rows = sqlx::query(sql).bind(limit).fetch_all(conn).await?;
-            Ok(rows_to_logged!(rows))
-        })
+        );
+        self.logged(sql, &[limit]).await
     }
 
     async fn mark_published(&self, seqs: &[i64], at: Millis) -> Result<(), OutboxError> {
-        on_conn!(self, |conn| {
-            for (first, last) in runs(seqs) {
-                sqlx::query(
-                    "update outbox set published_at = $3 where seq between $1 and $2 and published_at is null",
-                )
-                .bind(first)
-                .bind(last)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(())
-        })
+        let mut tx = self.begin().await?;
+        for (first, last) in runs(seqs) {
+            sqlx::query(
+                "update outbox set published_at = $3 where seq between $1 and $2 and published_at is null",
+            )
+            .bind(first)
+            .bind(last)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     async fn backlog(&self) -> Result<Backlog, OutboxError> {
-        on_conn!(self, |conn| {
-            let row = sqlx::query("select count(*) as n, min(occurred_at) as oldest from outbox where published_at is null")
-                .fetch_one(conn)
-                .await?;
-            Ok(Backlog {
-                pending: row.try_get("n")?,
-                oldest: row.try_get("oldest")?,
-            })
-        })
+        let mut tx = self.begin().await?;
+        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "select count(*), min(occurred_at) from outbox where published_at is null",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Backlog { pending, oldest })
     }
 
     async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
-        on_conn!(self, |conn| {
-            let seq: Option<i64> = sqlx::query_scalar(
-                "select seq from event_cursors where consumer = $1 and topic = $2",
-            )
-            .bind(consumer)
-            .bind(topic)
-            .fetch_optional(conn)
-            .await?;
-            Ok(seq.unwrap_or(0))
-        })
+        let mut tx = self.begin().await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("select seq from event_cursors where consumer = $1 and topic = $2")
+                .bind(consumer)
+                .bind(topic)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), OutboxError> {
         let now = chrono::Utc::now().timestamp_millis();
-        on_conn!(self, |conn| {
-            sqlx::query(
-                "insert into event_cursors (consumer, topic, seq, updated_at) values ($1, $2, $3, $4) \
-                 on conflict (consumer, topic) do update set seq = excluded.seq, updated_at = excluded.updated_at",
-            )
-            .bind(consumer)
-            .bind(topic)
-            .bind(seq)
-            .bind(now)
-            .execute(conn)
-            .await?;
-            Ok(())
-        })
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "insert into event_cursors (consumer, topic, seq, updated_at) values ($1, $2, $3, $4) \
+             on conflict (consumer, topic) do update set seq = excluded.seq, updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(topic)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx.commit().await?)
     }
 
     async fn consumer_lag(&self, topic: &str) -> Result<Vec<ConsumerLag>, OutboxError> {
-        on_conn!(self, |conn| {
-            // Pruning deletes only what every cursor has passed, so counting the rows after a
-            // cursor counts exactly what that consumer has left.
-            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-                "select c.consumer, c.seq, (select count(*) from outbox o where o.seq > c.seq) \
-                 from event_cursors c where c.topic = $1 order by c.consumer",
-            )
-            .bind(topic)
-            .fetch_all(conn)
-            .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(consumer, position, behind)| ConsumerLag {
-                    consumer,
-                    position,
-                    behind,
-                })
-                .collect())
-        })
+        let mut tx = self.begin().await?;
+        // Pruning deletes only what every cursor has passed, so counting the rows after a
+        // cursor counts exactly what that consumer has left.
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select c.consumer, c.seq, (select count(*) from outbox o where o.seq > c.seq) \
+             from event_cursors c where c.topic = $1 order by c.consumer",
+        )
+        .bind(topic)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(consumer, position, behind)| ConsumerLag {
+                consumer,
+                position,
+                behind,
+            })
+            .collect())
     }
 
     async fn seq_before(&self, time: Millis) -> Result<i64, OutboxError> {
-        on_conn!(self, |conn| {
-            let seq: Option<i64> =
-                sqlx::query_scalar("select min(seq) from outbox where occurred_at >= $1")
-                    .bind(time)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            let last: Option<i64> = sqlx::query_scalar("select max(seq) from outbox")
-                .fetch_one(conn)
+        let mut tx = self.begin().await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("select min(seq) from outbox where occurred_at >= $1")
+                .bind(time)
+                .fetch_one(&mut *tx)
                 .await?;
-            Ok(match seq {
-                Some(seq) => seq - 1,
-                None => last.unwrap_or(0),
-            })
+        let last: Option<i64> = sqlx::query_scalar("select max(seq) from outbox")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(match seq {
+            Some(seq) => seq - 1,
+            None => last.unwrap_or(0),
         })
     }
 
     async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
-        on_conn!(self, |conn| {
-            let done = sqlx::query(
-                "delete from outbox where published_at is not null and published_at < $1 \
-                 and seq <= coalesce((select min(seq) from event_cursors where topic = $2), seq)",
-            )
-            .bind(before)
-            .bind(topic)
-            .execute(conn)
-            .await?;
-            Ok(done.rows_affected())
-        })
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "delete from outbox where published_at is not null and published_at < $1 \
+             and seq <= coalesce((select min(seq) from event_cursors where topic = $2), seq)",
+        )
+        .bind(before)
+        .bind(topic)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 }
 

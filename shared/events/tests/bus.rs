@@ -10,37 +10,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crm_core::config::Config;
-use crm_core::storage::{Database, Migrations};
+use crm_core::storage::{Database, Engine};
 use crm_core::testing::eventually;
 use crm_events::consumer::{Delivery, Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
 use prost::Message;
 
-/// A context's store (its outbox and event tables), as IAM's migrations make it.
-static CONTEXT: Migrations = Migrations {
-    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
-    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
-};
-
 /// The test consumer's own table, migrated apart (its own migration history table would clash).
 async fn create_effects(db: &Database) {
-    match db {
-        Database::Sqlite(pool) => {
-            let ddl = include_str!("../tests/fixtures/sqlite/0001_effects.sql");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        Database::Postgres(pool) => {
-            let ddl = include_str!("../tests/fixtures/postgres/0001_effects.sql");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-    }
+    let ddl = match db.engine() {
+        Engine::Sqlite => include_str!("../tests/fixtures/sqlite/0001_effects.sql"),
+        Engine::Postgres => include_str!("../tests/fixtures/postgres/0001_effects.sql"),
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(db.pool())
+        .await
+        .unwrap();
 }
 
 /// Where the consumer keeps its effects, processed records and positions.
@@ -88,7 +74,9 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> World {
         Producer::Mongo(client, db)
     } else {
         let db = Database::open(&config, "producer").await.unwrap();
-        db.migrate("producer", &CONTEXT).await.unwrap();
+        db.migrate_shared("producer", &crm_events::TABLES)
+            .await
+            .unwrap();
         Producer::Sql(db)
     };
     let consumer_db = match consumer {
@@ -104,7 +92,10 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> World {
                 .expect("DATABASE_URL is set but PostgreSQL is unreachable")
         }
     };
-    consumer_db.migrate("consumer", &CONTEXT).await.unwrap();
+    consumer_db
+        .migrate_shared("consumer", &crm_events::TABLES)
+        .await
+        .unwrap();
     create_effects(&consumer_db).await;
     let settings = BusSettings {
         poll: Duration::from_millis(10),
@@ -152,22 +143,13 @@ impl Handler for Recorder {
             .decode::<UserRoleChanged>()
             .map(|e| e.roles.len() as i64)
             .unwrap_or(-1);
-        // The same statement on either engine (a query is typed by its engine).
-        macro_rules! insert {
-            ($conn:expr) => {
-                sqlx::query("insert into effects (event_id, subject, position) values ($1, $2, $3)")
-                    .bind(event.id.to_string())
-                    .bind(&event.subject)
-                    .bind(position)
-                    .execute($conn)
-                    .await
-                    .map(drop)?
-            };
-        }
-        match tx {
-            Tx::Sqlite(tx) => insert!(&mut **tx),
-            Tx::Postgres(tx) => insert!(&mut **tx),
-        }
+        // The same statement on either engine.
+        sqlx::query("insert into effects (event_id, subject, position) values ($1, $2, $3)")
+            .bind(event.id.to_string())
+            .bind(&event.subject)
+            .bind(position)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
@@ -175,7 +157,7 @@ impl Handler for Recorder {
 impl World {
     fn log(&self) -> OutboxLog {
         match &self.producer {
-            Producer::Sql(db) => OutboxLog::new(db.clone(), "", &self.topic),
+            Producer::Sql(db) => OutboxLog::new(db.clone(), &self.topic),
             Producer::Mongo(_, db) => OutboxLog::mongo(db.clone(), &self.topic),
         }
     }
@@ -184,8 +166,9 @@ impl World {
         Consumer {
             name: format!("test-consumer-{}", self.topic),
             handler: Arc::new(Recorder { broken }),
-            // On PostgreSQL, as the application role, under row-level security.
-            inbox: Inbox::new(self.consumer_db.clone(), "crm_app"),
+            // On PostgreSQL, as the application role (the default `database.app_role`), under
+            // row-level security.
+            inbox: Inbox::new(self.consumer_db.clone()),
             policy: RetryPolicy {
                 max_attempts: 3,
                 min_delay: Duration::from_millis(5),
@@ -205,14 +188,13 @@ impl World {
     async fn append(&self, subject: &str, position: usize) -> Envelope {
         let envelope = role_changed(subject, position);
         match &self.producer {
-            Producer::Sql(Database::Sqlite(pool)) => {
-                let mut tx = pool.begin().await.unwrap();
-                crm_events::outbox::append_sqlite(&mut tx, "user", &envelope)
+            Producer::Sql(db) => {
+                let mut tx = db.begin().await.unwrap();
+                crm_events::outbox::append(&mut tx, "user", &envelope)
                     .await
                     .unwrap();
                 tx.commit().await.unwrap();
             }
-            Producer::Sql(Database::Postgres(_)) => unreachable!("the SQL producer is SQLite"),
             Producer::Mongo(client, db) => {
                 mongo_change_with_event(client, db, &envelope, true)
                     .await
@@ -224,10 +206,10 @@ impl World {
 
     async fn effects(&self) -> Vec<(String, String, i64)> {
         const SQL: &str = "select event_id, subject, position from effects order by n";
-        match &self.consumer_db {
-            Database::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
-            Database::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
-        }
+        sqlx::query_as(SQL)
+            .fetch_all(self.consumer_db.pool())
+            .await
+            .unwrap()
     }
 
     /// Waits for `count` effects. Delivery is asynchronous: this polls the consumer's store
@@ -697,10 +679,10 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
     let db = Database::open(&config, &context)
         .await
         .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    db.migrate("producer", &CONTEXT).await.unwrap();
-    let Database::Postgres(pool) = &db else {
-        unreachable!()
-    };
+    db.migrate_shared("producer", &crm_events::TABLES)
+        .await
+        .unwrap();
+    let pool = db.pool();
     // Commit order, observed: each transaction commits and takes the next number under one lock,
     // so the numbers are the commit order.
     let committed = Arc::new(tokio::sync::Mutex::new(Vec::<(uuid::Uuid, usize)>::new()));
@@ -711,7 +693,7 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
                 for i in 0..8 {
                     let event = role_changed("the-aggregate", 0);
                     let mut tx = pool.begin().await.unwrap();
-                    crm_events::outbox::append_postgres(&mut tx, "user", &event)
+                    crm_events::outbox::append(&mut tx, "user", &event)
                         .await
                         .unwrap();
                     // Stay open a while, longer for some: the first to append would otherwise
@@ -730,7 +712,7 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
     }
     let order: std::collections::HashMap<uuid::Uuid, usize> =
         committed.lock().await.iter().copied().collect();
-    let by_position: Vec<usize> = OutboxLog::new(db.clone(), "", "crm.test.events.v1")
+    let by_position: Vec<usize> = OutboxLog::new(db.clone(), "crm.test.events.v1")
         .read_after(0, 1000)
         .await
         .unwrap()
@@ -763,17 +745,17 @@ async fn postgres_replicas_take_turns_relaying_one_outbox() {
     )
     .await
     .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    db.migrate("producer", &CONTEXT).await.unwrap();
-    let Database::Postgres(pool) = &db else {
-        unreachable!()
-    };
-    let log = OutboxLog::new(db.clone(), "", &w.topic);
+    db.migrate_shared("producer", &crm_events::TABLES)
+        .await
+        .unwrap();
+    let pool = db.pool();
+    let log = OutboxLog::new(db.clone(), &w.topic);
     let append = |n: usize| {
         let pool = pool.clone();
         async move {
             let event = role_changed(format!("agg{}", n % 5), 0);
             let mut tx = pool.begin().await.unwrap();
-            crm_events::outbox::append_postgres(&mut tx, "user", &event)
+            crm_events::outbox::append(&mut tx, "user", &event)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();

@@ -3,17 +3,12 @@
 
 use async_trait::async_trait;
 use crm_core::config::Config;
-use crm_core::storage::{Database, Migrations};
+use crm_core::storage::Database;
 use crm_events::consumer::{Delivery, Handler, Inbox, Tx};
 use crm_events::{Causation, Envelope};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
 
 /// A context's store (its event tables), as IAM's migrations make it.
-static CONTEXT: Migrations = Migrations {
-    sqlite: sqlx::migrate!("../../migrations/iam/sqlite"),
-    postgres: sqlx::migrate!("../../migrations/iam/postgres"),
-};
-
 /// A handler runs in the trace of the request that caused its event (the envelope's
 /// `traceparent`), so one trace follows a change from the API call into every consumer.
 #[tokio::test(flavor = "current_thread")]
@@ -46,7 +41,9 @@ async fn a_handler_runs_in_the_trace_of_the_request_that_caused_the_event() {
         ..Config::default()
     };
     let db = Database::open(&config, "consumer").await.unwrap();
-    db.migrate("consumer", &CONTEXT).await.unwrap();
+    db.migrate_shared("consumer", &crm_events::TABLES)
+        .await
+        .unwrap();
     let handler = TraceOf(Default::default());
     let event = Envelope::new(
         "crm.test",
@@ -59,7 +56,7 @@ async fn a_handler_runs_in_the_trace_of_the_request_that_caused_the_event() {
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         },
     );
-    let inbox = Inbox::new(db, "");
+    let inbox = Inbox::new(db);
     assert_eq!(
         inbox.process("tracer", &handler, &event).await.unwrap(),
         Delivery::Handled

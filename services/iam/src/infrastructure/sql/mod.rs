@@ -1,0 +1,340 @@
+//! The IAM store on SQLite and PostgreSQL, written once: both schemas have the same shape (ids
+//! as UUIDv7 text, times as epoch milliseconds, `$n` parameters, which SQLite accepts too), and
+//! the statements run on [`crm_core::storage::Database`]'s one pool type. One module per
+//! aggregate; this one holds what every write shares (the changes that ride along in its
+//! transaction) and the [`IamStore`] implementation, which only routes.
+//!
+//! On PostgreSQL every transaction switches to the application role and sets `app.tenant_id`,
+//! so row-level security is a second wall behind the `tenant_id` filter each statement carries.
+
+mod audit;
+mod roles;
+mod sessions;
+mod tenants;
+mod users;
+
+use async_trait::async_trait;
+use crm_core::storage::{Conn, Database, Tx, UniqueConstraint, map_db_error};
+use crm_core::{Error, Result, TenantId, UserId};
+use uuid::Uuid;
+
+use crate::domain::Millis;
+use crate::domain::audit::AuditEntry;
+use crate::domain::email::Email;
+use crate::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
+use crate::domain::role::CustomRole;
+use crate::domain::session::Session;
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
+
+const UNIQUES: &[UniqueConstraint] = &[
+    UniqueConstraint {
+        name: "tenants_slug_key",
+        sqlite_columns: "tenants.slug",
+        field: "tenant.slug",
+        message: "a tenant with this slug already exists",
+    },
+    UniqueConstraint {
+        name: "users_tenant_email_key",
+        sqlite_columns: "users.tenant_id, users.email",
+        field: "user.email",
+        message: "a user with this email already exists in this tenant",
+    },
+    UniqueConstraint {
+        name: "roles_tenant_name_key",
+        sqlite_columns: "roles.tenant_id, roles.name",
+        field: "role.name",
+        message: "a role with this name already exists",
+    },
+];
+
+fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| map_db_error(e, UNIQUES, doing)
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::internal(
+        "stored data could not be read",
+        anyhow::anyhow!("{what}: {detail}"),
+    )
+}
+
+fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
+    Uuid::try_parse(s).map_err(|e| corrupt(what, e))
+}
+
+/// IAM's store on either engine.
+pub struct SqlIamStore {
+    db: Database,
+}
+
+impl SqlIamStore {
+    /// A store on `db` (migrated).
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// A transaction scoped to `tenant` (row-level security on PostgreSQL).
+    async fn begin(&self, tenant: TenantId) -> Result<Tx> {
+        self.db
+            .begin_for(tenant)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))
+    }
+}
+
+/// Writes what a change brings along (owner check, events, audit, revocations) in its
+/// transaction.
+async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Result<()> {
+    if changes.keep_an_owner {
+        keep_an_owner(tx, tenant).await?;
+    }
+    for e in changes.events {
+        crm_events::outbox::append(tx, e.aggregate_type, &e.envelope)
+            .await
+            .map_err(db("writing an event to the outbox"))?;
+    }
+    for entry in changes.audit {
+        audit::insert(tx, entry).await?;
+    }
+    if let Some((user, at)) = changes.revoke_sessions_of {
+        sessions::revoke_user(tx, tenant, user, at).await?;
+    }
+    Ok(())
+}
+
+/// Refuses with `LAST_OWNER` unless an active owner remains. A write on the tenant's row first
+/// serializes every owner-removing change of the tenant (a row lock in PostgreSQL, the write
+/// lock in SQLite), so the count sees the other one's commit.
+async fn keep_an_owner(tx: &mut Conn, tenant: TenantId) -> Result<()> {
+    sqlx::query("update tenants set version = version where id = $1")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("locking the tenant"))?;
+    let owners: i64 = sqlx::query_scalar(
+        "select count(*) from user_roles r join users u on u.id = r.user_id \
+         where r.tenant_id = $1 and r.role = 'owner' and u.status = 'active'",
+    )
+    .bind(tenant.to_string())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("counting owners"))?;
+    if owners == 0 {
+        return Err(crate::domain::role::last_owner_error());
+    }
+    Ok(())
+}
+
+/// Ends a versioned update: no row changed means the expected version was stale (`ABORTED`,
+/// etag mismatch); otherwise writes `changes` and commits.
+async fn finish_versioned(
+    mut tx: Tx,
+    affected: u64,
+    (what, id): (&str, String),
+    tenant: TenantId,
+    changes: Changes,
+    doing: &'static str,
+) -> Result<()> {
+    if affected == 0 {
+        return Err(Error::etag_mismatch(what).with_metadata("id", id));
+    }
+    write_changes(&mut tx, tenant, changes).await?;
+    tx.commit().await.map_err(db(doing))
+}
+
+/// Writes `changes` and commits.
+async fn finish(mut tx: Tx, tenant: TenantId, changes: Changes, doing: &'static str) -> Result<()> {
+    write_changes(&mut tx, tenant, changes).await?;
+    tx.commit().await.map_err(db(doing))
+}
+
+#[async_trait]
+impl IamStore for SqlIamStore {
+    async fn find_tenant(&self, slug_or_id: &str) -> Result<Option<Tenant>> {
+        tenants::find(&self.db, slug_or_id).await
+    }
+
+    async fn slug_taken(&self, slug: &str) -> Result<bool> {
+        tenants::slug_taken(&self.db, slug).await
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        owner: Option<&User>,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant.id).await?;
+        tenants::insert(&mut tx, tenant).await?;
+        if let Some(owner) = owner {
+            users::insert(&mut tx, owner).await?;
+        }
+        finish(tx, tenant.id, changes, "creating a tenant").await
+    }
+
+    async fn save_tenant(
+        &self,
+        tenant: &Tenant,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant.id).await?;
+        let affected = tenants::update(&mut tx, tenant, expected_version).await?;
+        let what = ("tenant", tenant.id.to_string());
+        finish_versioned(tx, affected, what, tenant.id, changes, "saving a tenant").await
+    }
+
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
+        let mut tx = self.begin(tenant).await?;
+        let user = users::by_id(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db("reading users"))?;
+        Ok(user)
+    }
+
+    async fn user_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>> {
+        let mut tx = self.begin(tenant).await?;
+        let user = users::by_email(&mut tx, tenant, email).await?;
+        tx.commit().await.map_err(db("reading users"))?;
+        Ok(user)
+    }
+
+    async fn list_users(
+        &self,
+        tenant: TenantId,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>> {
+        let mut tx = self.begin(tenant).await?;
+        let users = users::list(&mut tx, tenant, filter, after, limit).await?;
+        tx.commit().await.map_err(db("reading users"))?;
+        Ok(users)
+    }
+
+    async fn count_active_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
+        let mut tx = self.begin(tenant).await?;
+        let n = roles::count_holders(&mut tx, tenant, role, true).await?;
+        tx.commit().await.map_err(db("counting role holders"))?;
+        Ok(n)
+    }
+
+    async fn insert_user(&self, user: &User, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(user.tenant_id).await?;
+        users::insert(&mut tx, user).await?;
+        finish(tx, user.tenant_id, changes, "creating a user").await
+    }
+
+    async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(user.tenant_id).await?;
+        let affected = users::update(&mut tx, user, expected_version).await?;
+        let what = ("user", user.id.to_string());
+        finish_versioned(tx, affected, what, user.tenant_id, changes, "saving a user").await
+    }
+
+    async fn record_login(&self, session: &Session, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(session.tenant_id).await?;
+        users::stamp_login(&mut tx, session).await?;
+        sessions::insert(&mut tx, session).await?;
+        finish(tx, session.tenant_id, changes, "recording a login").await
+    }
+
+    async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>> {
+        let mut tx = self.begin(tenant).await?;
+        let roles = roles::list(&mut tx, tenant).await?;
+        tx.commit().await.map_err(db("reading roles"))?;
+        Ok(roles)
+    }
+
+    async fn insert_role(&self, role: &CustomRole, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(role.tenant_id).await?;
+        roles::insert(&mut tx, role).await?;
+        finish(tx, role.tenant_id, changes, "creating a role").await
+    }
+
+    async fn save_role(
+        &self,
+        role: &CustomRole,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(role.tenant_id).await?;
+        let affected = roles::update(&mut tx, role, expected_version).await?;
+        let what = ("role", role.id.to_string());
+        finish_versioned(tx, affected, what, role.tenant_id, changes, "saving a role").await
+    }
+
+    async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        if !roles::delete(&mut tx, tenant, id).await? {
+            return Err(Error::not_found("role", id));
+        }
+        finish(tx, tenant, changes, "deleting a role").await
+    }
+
+    async fn count_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
+        let mut tx = self.begin(tenant).await?;
+        let n = roles::count_holders(&mut tx, tenant, role, false).await?;
+        tx.commit().await.map_err(db("counting role holders"))?;
+        Ok(n)
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        let mut tx = self.begin(session.tenant_id).await?;
+        sessions::insert(&mut tx, session).await?;
+        tx.commit().await.map_err(db("storing a session"))
+    }
+
+    async fn session_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<Session>> {
+        let mut tx = self.begin(tenant).await?;
+        let session = sessions::by_hash(&mut tx, tenant, hash).await?;
+        tx.commit().await.map_err(db("reading a session"))?;
+        Ok(session)
+    }
+
+    async fn rotate_session(
+        &self,
+        tenant: TenantId,
+        old_hash: &str,
+        new: &Session,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.begin(tenant).await?;
+        if !sessions::spend(&mut tx, tenant, old_hash, now).await? {
+            return Ok(false);
+        }
+        sessions::insert(&mut tx, new).await?;
+        tx.commit().await.map_err(db("rotating a session"))?;
+        Ok(true)
+    }
+
+    async fn revoke_family(
+        &self,
+        tenant: TenantId,
+        family: Uuid,
+        now: Millis,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        sessions::revoke_family(&mut tx, tenant, family, now).await?;
+        finish(tx, tenant, changes, "revoking a session family").await
+    }
+
+    async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {
+        let tx = self.begin(tenant).await?;
+        finish(tx, tenant, changes, "writing the audit trail").await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut tx = self.begin(tenant).await?;
+        let entries = audit::list(&mut tx, tenant, filter, before, limit).await?;
+        tx.commit().await.map_err(db("reading the audit trail"))?;
+        Ok(entries)
+    }
+}

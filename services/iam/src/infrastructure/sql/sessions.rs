@@ -1,0 +1,135 @@
+//! Refresh-token sessions (`sessions`).
+
+use crm_core::storage::Conn;
+use crm_core::{Result, TenantId, UserId};
+use uuid::Uuid;
+
+use super::{db, parse_uuid};
+use crate::domain::Millis;
+use crate::domain::session::Session;
+
+/// A `sessions` row as stored.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    token_hash: String,
+    family_id: String,
+    tenant_id: String,
+    user_id: String,
+    issued_at: i64,
+    expires_at: i64,
+    spent_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = crm_core::Error;
+
+    fn try_from(row: SessionRow) -> Result<Session> {
+        Ok(Session {
+            token_hash: row.token_hash,
+            family_id: parse_uuid("sessions.family_id", &row.family_id)?,
+            tenant_id: parse_uuid("sessions.tenant_id", &row.tenant_id)?.into(),
+            user_id: parse_uuid("sessions.user_id", &row.user_id)?.into(),
+            issued_at: row.issued_at,
+            expires_at: row.expires_at,
+            spent_at: row.spent_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// Stores a refresh token.
+pub(super) async fn insert(tx: &mut Conn, s: &Session) -> Result<()> {
+    sqlx::query(
+        "insert into sessions (token_hash, family_id, tenant_id, user_id, issued_at, expires_at, spent_at, revoked_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.token_hash)
+    .bind(s.family_id.to_string())
+    .bind(s.tenant_id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(s.issued_at)
+    .bind(s.expires_at)
+    .bind(s.spent_at)
+    .bind(s.revoked_at)
+    .execute(tx)
+    .await
+    .map_err(db("storing a session"))
+    .map(drop)
+}
+
+/// A refresh token by hash.
+pub(super) async fn by_hash(
+    tx: &mut Conn,
+    tenant: TenantId,
+    hash: &str,
+) -> Result<Option<Session>> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "select token_hash, family_id, tenant_id, user_id, issued_at, expires_at, spent_at, revoked_at \
+         from sessions where tenant_id = $1 and token_hash = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(hash)
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a session"))?;
+    row.map(Session::try_from).transpose()
+}
+
+/// Spends a valid token; false when it was spent or revoked already.
+pub(super) async fn spend(
+    tx: &mut Conn,
+    tenant: TenantId,
+    hash: &str,
+    now: Millis,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "update sessions set spent_at = $3 \
+         where tenant_id = $1 and token_hash = $2 and spent_at is null and revoked_at is null",
+    )
+    .bind(tenant.to_string())
+    .bind(hash)
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(db("rotating a session"))?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Revokes every token of a family.
+pub(super) async fn revoke_family(
+    tx: &mut Conn,
+    tenant: TenantId,
+    family: Uuid,
+    at: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "update sessions set revoked_at = $3 where tenant_id = $1 and family_id = $2 and revoked_at is null",
+    )
+    .bind(tenant.to_string())
+    .bind(family.to_string())
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("revoking a session family"))
+    .map(drop)
+}
+
+/// Revokes every token of a user.
+pub(super) async fn revoke_user(
+    tx: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    at: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "update sessions set revoked_at = $3 where tenant_id = $1 and user_id = $2 and revoked_at is null",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("revoking sessions"))
+    .map(drop)
+}

@@ -1,0 +1,106 @@
+//! Tenants (`tenants`).
+
+use crm_core::Result;
+use crm_core::storage::{Conn, Database};
+
+use super::{corrupt, db, parse_uuid};
+use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
+
+/// A `tenants` row as stored.
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: String,
+    name: String,
+    slug: String,
+    status: String,
+    settings: String,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = crm_core::Error;
+
+    fn try_from(row: TenantRow) -> Result<Tenant> {
+        Ok(Tenant {
+            id: parse_uuid("tenants.id", &row.id)?.into(),
+            name: row.name,
+            slug: row.slug,
+            status: TenantStatus::from_stored(&row.status),
+            settings: serde_json::from_str::<TenantSettings>(&row.settings)
+                .map_err(|e| corrupt("tenants.settings", e))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// A tenant by slug or id. (Before sign-in there is no tenant to scope to: the lookup runs
+/// outside row-level security, and reads only this table.)
+pub(super) async fn find(db_: &Database, slug_or_id: &str) -> Result<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(
+        "select id, name, slug, status, settings, created_at, updated_at, version \
+         from tenants where slug = $1 or id = $1",
+    )
+    .bind(slug_or_id)
+    .fetch_optional(db_.pool())
+    .await
+    .map_err(db("reading a tenant"))?;
+    row.map(Tenant::try_from).transpose()
+}
+
+/// Whether a slug is taken.
+pub(super) async fn slug_taken(db_: &Database, slug: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from tenants where slug = $1")
+        .bind(slug)
+        .fetch_one(db_.pool())
+        .await
+        .map_err(db("checking a slug"))?;
+    Ok(n > 0)
+}
+
+fn settings(tenant: &Tenant) -> String {
+    serde_json::to_string(&tenant.settings).expect("settings serialise")
+}
+
+/// Adds a tenant.
+pub(super) async fn insert(tx: &mut Conn, tenant: &Tenant) -> Result<()> {
+    sqlx::query(
+        "insert into tenants (id, name, slug, status, settings, created_at, updated_at, version) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(tenant.id.to_string())
+    .bind(&tenant.name)
+    .bind(&tenant.slug)
+    .bind(tenant.status.as_str())
+    .bind(settings(tenant))
+    .bind(tenant.created_at)
+    .bind(tenant.updated_at)
+    .bind(tenant.version)
+    .execute(tx)
+    .await
+    .map_err(db("creating a tenant"))
+    .map(drop)
+}
+
+/// Saves a changed tenant if it is still at `expected_version`; returns the rows changed.
+pub(super) async fn update(tx: &mut Conn, tenant: &Tenant, expected_version: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "update tenants set name = $2, slug = $3, status = $4, settings = $5, updated_at = $6, version = $7 \
+         where id = $1 and version = $8",
+    )
+    .bind(tenant.id.to_string())
+    .bind(&tenant.name)
+    .bind(&tenant.slug)
+    .bind(tenant.status.as_str())
+    .bind(settings(tenant))
+    .bind(tenant.updated_at)
+    .bind(tenant.version)
+    .bind(expected_version)
+    .execute(tx)
+    .await
+    .map_err(db("saving a tenant"))?;
+    Ok(done.rows_affected())
+}
