@@ -52,7 +52,11 @@ async fn get_user_cost(redis_url: Option<&str>) -> (Duration, Duration) {
         ..crm_core::Config::default()
     };
     config.redis.url = redis_url.map(|u| crm_core::config::Secret::new(u.to_owned()));
-    config.iam.throttle_key_prefix = format!("crm:bench:{}:", uuid::Uuid::now_v7().simple());
+    crm_iam::config::IamConfig {
+        throttle_key_prefix: format!("crm:bench:{}:", uuid::Uuid::now_v7().simple()),
+        ..Default::default()
+    }
+    .set(&mut config);
     let app = crm::Application::build(config).await.unwrap();
     let addr = app.local_addr();
     tokio::spawn(app.run_until(std::future::pending()));

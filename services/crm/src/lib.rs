@@ -51,6 +51,11 @@ pub fn topics() -> Vec<&'static str> {
     CONTEXTS.iter().filter_map(|c| c.topic).collect()
 }
 
+/// The contexts' own configuration sections (`[iam]`, ...), for [`Config::load`].
+pub fn config_sections() -> Vec<&'static crm_core::config::Section> {
+    CONTEXTS.iter().filter_map(|c| c.config).collect()
+}
+
 /// A CRM process, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,

@@ -7,7 +7,7 @@ use crm_core::Config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = cli.command.overrides();
-    let config = match Config::load(cli.config.as_deref(), &overrides) {
+    let config = match Config::load(cli.config.as_deref(), &overrides, &crm::config_sections()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");

@@ -308,7 +308,7 @@ pub async fn create_user(
 
 /// `crm keys rotate`.
 pub fn rotate_keys(config: &Config) -> anyhow::Result<()> {
-    let dir = config.signing_keys_dir();
+    let dir = crm_iam::config::IamConfig::of(config)?.signing_keys_dir(config);
     let kid = crm_iam::infrastructure::keys::SigningKeys::rotate(&dir)?;
     println!(
         "added signing key {kid} in {}; restart IAM to sign with it (older keys keep verifying)",

@@ -1220,9 +1220,13 @@ async fn microservices_mode_runs_on_postgres_and_redis() {
         config.target = vec![crm_core::config::Target::Iam];
         config.database.url = Some(crm_core::config::Secret::new(database.clone()));
         config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
-        config.iam.signing_keys_dir = Some(keys.path().to_owned());
-        // Redis outlives a test run: a prefix of its own keeps earlier runs' counters away.
-        config.iam.throttle_key_prefix = format!("crm:test:{}:", uuid::Uuid::now_v7().simple());
+        crm_iam::config::IamConfig {
+            signing_keys_dir: Some(keys.path().to_owned()),
+            // Redis outlives a test run: a prefix of its own keeps earlier runs' counters away.
+            throttle_key_prefix: format!("crm:test:{}:", uuid::Uuid::now_v7().simple()),
+            ..Default::default()
+        }
+        .set(config);
     };
     let mut config = crm_core::Config::default();
     configure(&mut config);

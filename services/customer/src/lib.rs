@@ -18,6 +18,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     has_store: true,
     topic: Some("crm.customer.events.v1"),
     migrations: None,
+    config: None,
     start,
 };
 

@@ -5,6 +5,7 @@
 //! PostgreSQL and Redis adapters, the hasher and the keys, `interfaces/grpc.rs` the API.
 
 pub mod application;
+pub mod config;
 pub mod domain;
 pub mod infrastructure;
 pub mod interfaces;
@@ -52,6 +53,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     has_store: true,
     topic: Some("crm.iam.events.v1"),
     migrations: Some(&MIGRATIONS),
+    config: Some(&config::SECTION),
     start,
 };
 
@@ -77,10 +79,11 @@ pub async fn build(
     db: &Database,
     revocations: Revocations,
 ) -> anyhow::Result<Iam> {
+    let iam_config = config::IamConfig::of(config)?;
     let store: Arc<dyn IamStore> = Arc::new(SqlIamStore::new(db.clone()));
     let throttle: Arc<dyn LoginThrottle> = match &config.redis.url {
         Some(url) => Arc::new(
-            RedisThrottle::connect(url.expose(), &config.iam.throttle_key_prefix)
+            RedisThrottle::connect(url.expose(), &iam_config.throttle_key_prefix)
                 .await
                 .with_context(|| {
                     format!(
@@ -91,13 +94,13 @@ pub async fn build(
         ),
         None => Arc::new(MemoryThrottle::new()),
     };
-    let concurrency = match config.iam.hash_concurrency {
+    let concurrency = match iam_config.hash_concurrency {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),
         n => n,
     };
-    let keys_dir = config.signing_keys_dir();
+    let keys_dir = iam_config.signing_keys_dir(config);
     let keys = if config.database.url.is_none() || keys_dir.exists() {
         SigningKeys::load_or_create(&keys_dir)?
     } else {
@@ -112,7 +115,7 @@ pub async fn build(
         revocations,
         idempotency: Idempotency::new(db.clone()),
     };
-    Ok(Iam::new(adapters, IamSettings::from_config(config)))
+    Ok(Iam::new(adapters, IamSettings::from_config(config)?))
 }
 
 /// Adds IAM's services to a server.

@@ -81,7 +81,7 @@ async fn world() -> World {
         idempotency: Idempotency::new(db.clone()),
     };
     World {
-        iam: Iam::new(adapters, IamSettings::from_config(&config)),
+        iam: Iam::new(adapters, IamSettings::from_config(&config).unwrap()),
         clock,
         revocations,
         _dir: dir,

@@ -17,6 +17,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     has_store: true,
     topic: Some("crm.notification.events.v1"),
     migrations: None,
+    config: None,
     start,
 };
 

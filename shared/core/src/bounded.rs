@@ -6,7 +6,7 @@
 
 use futures::future::BoxFuture;
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Section, Target};
 use crate::grpc::ServiceSet;
 use crate::revocation::Revocations;
 use crate::storage::{Database, Migrations};
@@ -43,6 +43,8 @@ pub struct BoundedContext {
     pub topic: Option<&'static str>,
     /// Its migrations per engine, once it has tables (which include its outbox).
     pub migrations: Option<&'static Migrations>,
+    /// Its own section of the configuration (`[iam]`), if it has one.
+    pub config: Option<&'static Section>,
     /// Builds it on its store.
     pub start: Start,
 }

@@ -3,6 +3,7 @@
 //! `KAFKA_BROKERS`, `MONGODB_URL`, `OTEL_EXPORTER_OTLP_ENDPOINT`) < command-line flags, then
 //! validated. Errors name the key, where its value came from, and what would be accepted.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -138,9 +139,10 @@ impl Serialize for Secret {
     }
 }
 
-/// The whole configuration of one process.
+/// The whole configuration of one process: the keys every process shares, typed here, and each
+/// context's own section (e.g. `[iam]`), which the context declares with a [`Section`] and reads
+/// with [`Config::section`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// What this process runs (`--target`, `CRM_TARGET`); `all` by default.
     #[serde(deserialize_with = "targets_from_list_or_string")]
@@ -169,64 +171,25 @@ pub struct Config {
     pub mongodb: UrlConfig,
     /// Cross-origin requests to the edge (grpc-web from browsers).
     pub cors: CorsConfig,
-    /// Identity and access.
-    pub iam: IamConfig,
     /// The event backbone.
     pub events: EventsConfig,
+    /// The contexts' own sections, by name, as given (see [`Section`]). Keys no context declares
+    /// are refused at load.
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, figment::value::Value>,
 }
 
-/// Identity and access: token lifetimes, signing keys, login throttling, hashing.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IamConfig {
-    /// Access-token lifetime in seconds.
-    pub access_token_ttl_seconds: u64,
-    /// Refresh-token lifetime in days.
-    pub refresh_token_ttl_days: u64,
-    /// Directory of Ed25519 PKCS#8 PEM signing keys; `<data_dir>/keys` when unset. The first key
-    /// is generated there when it is empty.
-    pub signing_keys_dir: Option<PathBuf>,
-    /// Failed logins of one account (tenant + email) before a lockout.
-    pub account_failure_limit: u32,
-    /// Failed logins from one client address before a lockout.
-    pub address_failure_limit: u32,
-    /// Failed logins in one tenant before the tenant's logins are locked.
-    pub tenant_failure_limit: u32,
-    /// The window failures are counted in, in seconds.
-    pub failure_window_seconds: u64,
-    /// How long a lockout lasts, in seconds.
-    pub lockout_seconds: u64,
-    /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
-    pub hash_concurrency: usize,
-    /// Prefix of the login throttle's keys in Redis.
-    pub throttle_key_prefix: String,
-}
-
-impl Default for IamConfig {
-    fn default() -> Self {
-        Self {
-            access_token_ttl_seconds: 15 * 60,
-            refresh_token_ttl_days: 30,
-            signing_keys_dir: None,
-            account_failure_limit: 5,
-            address_failure_limit: 20,
-            tenant_failure_limit: 100,
-            failure_window_seconds: 15 * 60,
-            lockout_seconds: 15 * 60,
-            hash_concurrency: 0,
-            throttle_key_prefix: "crm:iam:login:".into(),
-        }
-    }
-}
-
-impl Config {
-    /// Where IAM's signing keys live.
-    pub fn signing_keys_dir(&self) -> PathBuf {
-        self.iam
-            .signing_keys_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("keys"))
-    }
+/// A context's own section of the configuration (`[iam]`, `CRM_IAM__*`), declared by the
+/// context crate in its [`crate::bounded::BoundedContext`]. The launcher passes every
+/// context's section to [`Config::load`], which fills in their defaults (so `crm config` shows
+/// every key) and reports their problems with everyone else's.
+pub struct Section {
+    /// The key, e.g. `iam`.
+    pub name: &'static str,
+    /// Every key with its default value.
+    pub defaults: fn() -> figment::value::Value,
+    /// Problems with the section's values, one line each naming its key (`iam.lockout_seconds`).
+    pub check: fn(&Config) -> Vec<String>,
 }
 
 /// Logging.
@@ -363,8 +326,8 @@ impl Default for Config {
             cors: CorsConfig {
                 allowed_origins: vec!["*".into()],
             },
-            iam: IamConfig::default(),
             events: EventsConfig::default(),
+            sections: BTreeMap::new(),
         }
     }
 }
@@ -411,8 +374,13 @@ const CONVENTIONAL_ENV: [(&str, &str); 5] = [
 ];
 
 impl Config {
-    /// Reads the configuration from the process environment, `file` and `overrides`.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    /// Reads the configuration from the process environment, `file` and `overrides`, with the
+    /// contexts' `sections`.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        sections: &[&Section],
+    ) -> Result<Config, ConfigError> {
         if let Some(file) = file
             && let Err(e) = std::fs::metadata(file)
         {
@@ -427,12 +395,15 @@ impl Config {
                 )],
             });
         }
-        Self::from_figment(Self::figment(file, overrides))
+        Self::from_figment(Self::figment(file, overrides, sections), sections)
     }
 
     /// The layered sources, for tests that set their own environment with `figment::Jail`.
-    pub fn figment(file: Option<&Path>, overrides: &Overrides) -> Figment {
+    pub fn figment(file: Option<&Path>, overrides: &Overrides, sections: &[&Section]) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for section in sections {
+            figment = figment.merge(Serialized::default(section.name, (section.defaults)()));
+        }
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
@@ -448,12 +419,70 @@ impl Config {
             .merge(Serialized::globals(overrides))
     }
 
-    fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+    /// The configuration `figment` holds, checked, with the contexts' `sections`.
+    pub fn from_figment(figment: Figment, sections: &[&Section]) -> Result<Config, ConfigError> {
         let config: Config = figment.extract().map_err(|err| ConfigError {
             problems: err.into_iter().map(describe_figment_error).collect(),
         })?;
-        config.validate()?;
-        Ok(config)
+        let mut problems = config
+            .validate()
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        for name in config.sections.keys() {
+            if !sections.iter().any(|s| s.name == name) {
+                problems.push(format!(
+                    "`{name}`: unknown key; the keys at the top level are {} (see `crm config`)",
+                    top_level_keys(sections).join(", ")
+                ));
+            }
+        }
+        for section in sections {
+            problems.extend((section.check)(&config));
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// A context's section: its values over `T`'s defaults (`T` is `#[serde(default)]`).
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, ConfigError> {
+        match self.sections.get(name) {
+            None => Ok(T::default()),
+            Some(value) => value.deserialize().map_err(|err| ConfigError {
+                problems: err
+                    .into_iter()
+                    .map(|mut e| {
+                        e.path.insert(0, name.to_owned());
+                        // The section's values no longer say where they came from; the
+                        // environment, which overrides the file, is the one place to look.
+                        let upper: Vec<String> = e.path.iter().map(|p| p.to_uppercase()).collect();
+                        let var = format!("CRM_{}", upper.join("__"));
+                        let line = describe_figment_error(e);
+                        if std::env::var_os(&var).is_some() {
+                            line.replacen(
+                                "`: ",
+                                &format!("` (from environment variable {var}): "),
+                                1,
+                            )
+                        } else {
+                            line
+                        }
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Sets a context's section (tests and tools that build a configuration in code).
+    pub fn set_section<T: Serialize>(&mut self, name: &str, value: &T) {
+        let value = figment::value::Value::serialize(value).expect("a section serialises");
+        self.sections.insert(name.to_owned(), value);
     }
 
     /// Checks what types alone cannot.
@@ -493,7 +522,9 @@ impl Config {
             problems.push("`database.max_connections`: must be at least 1".to_owned());
         }
         self.backend_problems(&mut problems);
-        self.iam_problems(&mut problems);
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -538,26 +569,6 @@ impl Config {
         }
     }
 
-    /// Problems with IAM's token lifetimes and limits, and with the token audience.
-    fn iam_problems(&self, problems: &mut Vec<String>) {
-        if self.iam.access_token_ttl_seconds < 30 || self.iam.access_token_ttl_seconds > 24 * 3600 {
-            problems
-                .push("`iam.access_token_ttl_seconds`: must be between 30 and 86400".to_owned());
-        }
-        if self.iam.refresh_token_ttl_days == 0 || self.iam.refresh_token_ttl_days > 365 {
-            problems.push("`iam.refresh_token_ttl_days`: must be between 1 and 365".to_owned());
-        }
-        if self.iam.account_failure_limit == 0
-            || self.iam.address_failure_limit == 0
-            || self.iam.tenant_failure_limit == 0
-        {
-            problems.push("`iam.*_failure_limit`: must be at least 1".to_owned());
-        }
-        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
-            problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
-        }
-    }
-
     /// The modules this process runs (`all` expanded).
     pub fn modules(&self) -> Vec<Target> {
         expand_targets(&self.target)
@@ -568,6 +579,17 @@ impl Config {
         toml::to_string_pretty(self)
             .unwrap_or_else(|e| format!("# cannot render configuration: {e}"))
     }
+}
+
+/// The keys at the top level: the shared ones and the contexts' sections.
+fn top_level_keys(sections: &[&Section]) -> Vec<String> {
+    let mut keys: Vec<String> = match figment::value::Value::serialize(Config::default()) {
+        Ok(figment::value::Value::Dict(_, dict)) => dict.into_keys().collect(),
+        _ => Vec::new(),
+    };
+    keys.extend(sections.iter().map(|s| s.name.to_owned()));
+    keys.sort();
+    keys
 }
 
 /// An IO error's reason without the `(os error N)` suffix.
@@ -693,6 +715,90 @@ mod tests {
 
     use super::*;
 
+    /// A context's section, as a context crate declares one.
+    #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct WidgetConfig {
+        size: u32,
+        label: String,
+    }
+
+    static WIDGET: Section = Section {
+        name: "widget",
+        defaults: || {
+            figment::value::Value::serialize(WidgetConfig {
+                size: 3,
+                label: "canting".into(),
+            })
+            .unwrap()
+        },
+        check: |config| match config.section::<WidgetConfig>("widget") {
+            Err(e) => e.problems,
+            Ok(w) if w.size == 0 => vec!["`widget.size`: must be at least 1".into()],
+            Ok(_) => Vec::new(),
+        },
+    };
+
+    #[test]
+    fn a_context_section_has_its_defaults_and_its_own_checks() {
+        let config = load_in(|_| Ok(()), None, Overrides::default()).unwrap();
+        assert_eq!(
+            config.section::<WidgetConfig>("widget").unwrap(),
+            WidgetConfig {
+                size: 3,
+                label: "canting".into()
+            }
+        );
+        assert!(config.to_redacted_toml().contains("[widget]"));
+
+        let config = load_in(
+            |jail| {
+                jail.set_env("CRM_WIDGET__SIZE", "7");
+                Ok(())
+            },
+            None,
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.section::<WidgetConfig>("widget").unwrap().size, 7);
+        assert_eq!(
+            config.section::<WidgetConfig>("widget").unwrap().label,
+            "canting",
+            "keys not given keep their defaults"
+        );
+
+        let err = load_in(
+            |_| Ok(()),
+            Some("[widget]\nsize = 0\n"),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems, ["`widget.size`: must be at least 1"]);
+    }
+
+    #[test]
+    fn keys_no_context_declares_are_refused_by_name() {
+        let err = load_in(
+            |_| Ok(()),
+            Some("colour = \"red\"\n[widget]\nsizee = 4\n"),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{:?}", err.problems);
+        assert!(
+            err.problems[0].starts_with("`colour`: unknown key; the keys at the top level are ")
+                && err.problems[0].contains("widget"),
+            "{:?}",
+            err.problems
+        );
+        assert!(
+            err.problems[1].starts_with("`widget.sizee`")
+                && err.problems[1].contains("unknown key"),
+            "{:?}",
+            err.problems
+        );
+    }
+
     fn load_in(
         jail_setup: impl FnOnce(&mut Jail) -> figment::Result<()>,
         file: Option<&str>,
@@ -706,10 +812,10 @@ mod tests {
                 jail.create_file("crm.toml", text).unwrap();
                 PathBuf::from("crm.toml")
             });
-            outcome = Some(Config::from_figment(Config::figment(
-                path.as_deref(),
-                &overrides,
-            )));
+            outcome = Some(Config::from_figment(
+                Config::figment(path.as_deref(), &overrides, &[&WIDGET]),
+                &[&WIDGET],
+            ));
             Ok(())
         });
         outcome.unwrap()

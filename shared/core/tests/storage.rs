@@ -157,3 +157,21 @@ async fn postgres_keeps_the_storage_contract() {
     config.database.url = Some(Secret::new(url));
     storage_contract(config).await;
 }
+
+#[tokio::test]
+async fn sqlite_files_open_under_paths_with_url_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data 100% #1?x=y");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let config = Config {
+        data_dir: data_dir.clone(),
+        ..Config::default()
+    };
+    let db = Database::open(&config, "iam").await.expect("open");
+    db.ping().await.expect("ping");
+    db.close().await;
+    assert!(
+        data_dir.join("iam.db").exists(),
+        "the file is where the data dir says, not cut at a URL character"
+    );
+}

@@ -105,8 +105,12 @@ pub async fn spawn_postgres() -> (TestServer, tempfile::TempDir) {
         config.target = vec![crm_core::config::Target::Iam];
         config.database.url = Some(crm_core::config::Secret::new(database.clone()));
         config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
-        config.iam.signing_keys_dir = Some(dir.clone());
-        config.iam.throttle_key_prefix = format!("crm:test:{}:", uuid::Uuid::now_v7().simple());
+        crm_iam::config::IamConfig {
+            signing_keys_dir: Some(dir.clone()),
+            throttle_key_prefix: format!("crm:test:{}:", uuid::Uuid::now_v7().simple()),
+            ..Default::default()
+        }
+        .set(config);
     };
     let mut config = crm_core::Config::default();
     configure(&mut config);

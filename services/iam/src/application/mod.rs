@@ -51,9 +51,11 @@ pub struct IamSettings {
 
 impl IamSettings {
     /// From the process configuration.
-    pub fn from_config(config: &crm_core::Config) -> IamSettings {
-        let iam = &config.iam;
-        IamSettings {
+    pub fn from_config(
+        config: &crm_core::Config,
+    ) -> Result<IamSettings, crm_core::config::ConfigError> {
+        let iam = &crate::config::IamConfig::of(config)?;
+        Ok(IamSettings {
             issuer: config.auth.issuer.clone(),
             audience: config.auth.audience.clone(),
             access_ttl: Duration::from_secs(iam.access_token_ttl_seconds),
@@ -63,7 +65,7 @@ impl IamSettings {
             tenant_failure_limit: iam.tenant_failure_limit,
             failure_window: Duration::from_secs(iam.failure_window_seconds),
             lockout: Duration::from_secs(iam.lockout_seconds),
-        }
+        })
     }
 }
 

@@ -1,0 +1,130 @@
+//! IAM's section of the configuration (`[iam]`, `CRM_IAM__*`): token lifetimes, signing keys,
+//! login throttling, hashing. The launcher gets it through [`crate::CONTEXT`].
+
+use std::path::PathBuf;
+
+use crm_core::Config;
+use crm_core::config::{ConfigError, Section};
+use serde::{Deserialize, Serialize};
+
+/// Identity and access: token lifetimes, signing keys, login throttling, hashing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IamConfig {
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_seconds: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_token_ttl_days: u64,
+    /// Directory of Ed25519 PKCS#8 PEM signing keys; `<data_dir>/keys` when unset. The first key
+    /// is generated there when it is empty.
+    pub signing_keys_dir: Option<PathBuf>,
+    /// Failed logins of one account (tenant + email) before a lockout.
+    pub account_failure_limit: u32,
+    /// Failed logins from one client address before a lockout.
+    pub address_failure_limit: u32,
+    /// Failed logins in one tenant before the tenant's logins are locked.
+    pub tenant_failure_limit: u32,
+    /// The window failures are counted in, in seconds.
+    pub failure_window_seconds: u64,
+    /// How long a lockout lasts, in seconds.
+    pub lockout_seconds: u64,
+    /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
+    pub hash_concurrency: usize,
+    /// Prefix of the login throttle's keys in Redis.
+    pub throttle_key_prefix: String,
+}
+
+impl Default for IamConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 15 * 60,
+            refresh_token_ttl_days: 30,
+            signing_keys_dir: None,
+            account_failure_limit: 5,
+            address_failure_limit: 20,
+            tenant_failure_limit: 100,
+            failure_window_seconds: 15 * 60,
+            lockout_seconds: 15 * 60,
+            hash_concurrency: 0,
+            throttle_key_prefix: "crm:iam:login:".into(),
+        }
+    }
+}
+
+/// The section's key.
+pub const NAME: &str = "iam";
+
+/// The section, for the launcher.
+pub static SECTION: Section = Section {
+    name: NAME,
+    defaults: || {
+        figment::value::Value::serialize(IamConfig::default()).expect("the defaults serialise")
+    },
+    check: |config| match IamConfig::of(config) {
+        Ok(iam) => iam.problems(),
+        Err(e) => e.problems,
+    },
+};
+
+impl IamConfig {
+    /// IAM's section of `config` (defaults for keys not given).
+    pub fn of(config: &Config) -> Result<IamConfig, ConfigError> {
+        config.section(NAME)
+    }
+
+    /// Sets IAM's section of `config` (tests and tools).
+    pub fn set(self, config: &mut Config) {
+        config.set_section(NAME, &self);
+    }
+
+    /// Where the signing keys live.
+    pub fn signing_keys_dir(&self, config: &Config) -> PathBuf {
+        self.signing_keys_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("keys"))
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !(30..=24 * 3600).contains(&self.access_token_ttl_seconds) {
+            problems
+                .push("`iam.access_token_ttl_seconds`: must be between 30 and 86400".to_owned());
+        }
+        if !(1..=365).contains(&self.refresh_token_ttl_days) {
+            problems.push("`iam.refresh_token_ttl_days`: must be between 1 and 365".to_owned());
+        }
+        if self.account_failure_limit == 0
+            || self.address_failure_limit == 0
+            || self.tenant_failure_limit == 0
+        {
+            problems.push("`iam.*_failure_limit`: must be at least 1".to_owned());
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_out_of_range_are_named() {
+        let mut config = Config::default();
+        IamConfig {
+            access_token_ttl_seconds: 10,
+            refresh_token_ttl_days: 0,
+            tenant_failure_limit: 0,
+            ..IamConfig::default()
+        }
+        .set(&mut config);
+        assert_eq!(
+            (SECTION.check)(&config),
+            [
+                "`iam.access_token_ttl_seconds`: must be between 30 and 86400",
+                "`iam.refresh_token_ttl_days`: must be between 1 and 365",
+                "`iam.*_failure_limit`: must be at least 1",
+            ]
+        );
+        assert!((SECTION.check)(&Config::default()).is_empty());
+    }
+}
