@@ -70,6 +70,7 @@ config *ARGS:
 # authenticated call; events/s and commit-to-handle latency, embedded and on Kafka.)
 # Benchmarks, release build, against the local Redis and Kafka (`just up`).
 bench:
+    DATABASE_URL={{database_url}} cargo bench -p crm-core --bench engine
     cargo bench -p crm --bench login
     REDIS_URL={{redis_url}} cargo bench -p crm --bench revocation
     KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --bench bus

@@ -117,8 +117,50 @@ async fn seed(pool: &AnyPool) -> Vec<String> {
     ids
 }
 
+/// Both pools in alternating rounds (so neither always runs on the warmer cache or the longer
+/// write-ahead log), each figure the median of its rounds.
+async fn rounds<DB>(typed: &Pool<DB>, any: &AnyPool, ids: &[String]) -> (Figures, Figures)
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> DB::Arguments: IntoArguments<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'r> Row: sqlx::FromRow<'r, DB::Row>,
+{
+    const ROUNDS: usize = 5;
+    let _warm_up = measure(typed, ids).await;
+    let mut t = Vec::with_capacity(ROUNDS);
+    let mut a = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            t.push(measure(typed, ids).await);
+            a.push(measure::<Any>(any, ids).await);
+        } else {
+            a.push(measure::<Any>(any, ids).await);
+            t.push(measure(typed, ids).await);
+        }
+    }
+    (median(t), median(a))
+}
+
+fn median(mut rounds: Vec<Figures>) -> Figures {
+    let mid = rounds.len() / 2;
+    let pick = |rounds: &mut Vec<Figures>, f: fn(&Figures) -> (Duration, Duration)| {
+        rounds.sort_by_key(|r| f(r).0);
+        f(&rounds[mid])
+    };
+    Figures {
+        read: pick(&mut rounds, |r| r.read),
+        page: pick(&mut rounds, |r| r.page),
+        write: pick(&mut rounds, |r| r.write),
+    }
+}
+
 fn report(engine: &str, typed: &Figures, any: &Figures) {
-    println!("{engine}: typed pool vs sqlx::Any (p50 / p99, ratio of p50s)");
+    println!(
+        "{engine}: typed pool vs sqlx::Any (median of 5 alternating rounds; p50 / p99, ratio of p50s)"
+    );
     for (what, t, a) in [
         ("read by key", typed.read, any.read),
         ("page of 50", typed.page, any.page),
@@ -147,10 +189,7 @@ async fn main() {
         .connect_with(crm_core::storage::sqlite_options(&path))
         .await
         .unwrap();
-    // Alternate, so neither side gets a warmer cache.
-    let _ = measure(&typed, &ids).await;
-    let any_figures = measure::<Any>(any.pool(), &ids).await;
-    let typed_figures = measure(&typed, &ids).await;
+    let (typed_figures, any_figures) = rounds(&typed, any.pool(), &ids).await;
     report("SQLite", &typed_figures, &any_figures);
 
     if let Ok(url) = std::env::var("DATABASE_URL") {
@@ -167,9 +206,7 @@ async fn main() {
             )
             .await
             .unwrap();
-        let _ = measure(&typed, &ids).await;
-        let any_figures = measure::<Any>(any.pool(), &ids).await;
-        let typed_figures = measure(&typed, &ids).await;
+        let (typed_figures, any_figures) = rounds(&typed, any.pool(), &ids).await;
         report("PostgreSQL", &typed_figures, &any_figures);
     } else {
         println!("PostgreSQL: not measured (set DATABASE_URL)");
