@@ -4,6 +4,8 @@
 //! Status: the contracts (`crm.customer.v1`) are final; the service is not built yet, so every
 //! method answers `UNIMPLEMENTED` and says so.
 
+pub mod domain;
+
 use crm_core::bounded::{BoundedContext, Started, Startup, placeholder};
 use crm_core::config::Target;
 use futures::future::BoxFuture;

@@ -157,15 +157,20 @@ pub fn evaluate(
     decision
 }
 
+/// How far a grant reaches, narrowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Scope {
+pub enum Scope {
+    /// Resources the subject owns (`:own`).
     Own,
+    /// Resources of the subject's team (`:team`).
     Team,
+    /// Every resource of the tenant.
     All,
 }
 
-/// The widest scope in which `permissions` grant `permission`.
-fn best_grant(permissions: &[String], permission: &str) -> Option<Scope> {
+/// The widest scope in which `permissions` grant `permission`; `None` when nothing grants it.
+/// A list filters by it: all, the team's, or the subject's own.
+pub fn best_grant(permissions: &[String], permission: &str) -> Option<Scope> {
     permissions
         .iter()
         .filter_map(|granted| {

@@ -41,6 +41,11 @@ impl Principal {
         }
     }
 
+    /// The widest scope in which the caller's roles grant `permission`, if any.
+    pub fn scope(&self, permission: &str) -> Option<crate::authz::Scope> {
+        crate::authz::best_grant(&self.permissions, permission)
+    }
+
     /// `PERMISSION_DENIED` unless the caller's roles grant `permission` outright (unscoped).
     pub fn require(&self, permission: &str) -> Result<(), Error> {
         let decision = crate::authz::evaluate(

@@ -1,0 +1,105 @@
+//! What the application needs from the outside: a store for customers (SQLite and PostgreSQL
+//! adapters, one contract suite).
+
+use async_trait::async_trait;
+use crm_core::{Result, TenantId, UserId};
+use uuid::Uuid;
+
+use super::customer::{Customer, CustomerType, Status};
+
+/// A domain event bound for the outbox, written in the same transaction as its change.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// `customer`.
+    pub aggregate_type: &'static str,
+    /// The event in its CloudEvents envelope (source `crm.customer`, subject = the customer id).
+    pub envelope: crm_events::Envelope,
+}
+
+/// Filters of ListCustomers, SearchCustomers and ExportCustomers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Only this type.
+    pub customer_type: Option<CustomerType>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only customers carrying every one of these tags.
+    pub tags: Vec<String>,
+    /// Only this owner's (a filter asked for, or the caller's `:own` scope).
+    pub owner_id: Option<UserId>,
+}
+
+/// How a list is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first (ids are UUIDv7).
+    #[default]
+    Created,
+    /// Newest first.
+    CreatedDesc,
+    /// By display name, case-insensitively.
+    Name,
+}
+
+/// Where a page starts: after this customer, in the list's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last customer's sort key (its lower-cased name when ordered by name).
+    pub key: String,
+    /// The last customer's id.
+    pub id: Uuid,
+}
+
+/// The change a closure makes to a loaded customer, and the events it causes; the store saves
+/// both in one transaction, or neither.
+pub type Change<'a> = Box<dyn FnOnce(&mut Customer) -> Result<Vec<OutboxEvent>> + Send + 'a>;
+
+/// Customers of every tenant; every method is scoped to one tenant, and another tenant's
+/// customer is never seen. Deleted customers are invisible to every read.
+#[async_trait]
+pub trait CustomerStore: Send + Sync + 'static {
+    /// Adds a customer with its events. Its primary email taken by another customer of the
+    /// tenant is `ALREADY_EXISTS` on `customer.email`, with that customer's id.
+    async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()>;
+
+    /// Adds many customers in one transaction (an import batch); each is inserted or, when
+    /// `replace` holds its id, saved over the stored one.
+    async fn insert_batch(&self, customers: &[Customer], events: Vec<OutboxEvent>) -> Result<()>;
+
+    /// A customer by id.
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Customer>>;
+
+    /// The customer not deleted whose primary email is `email`, if any.
+    async fn by_email(&self, tenant: TenantId, email: &str) -> Result<Option<Customer>>;
+
+    /// Loads a customer, runs `change` on it and saves it with the events the change returns,
+    /// all in one transaction that keeps other writers of the customer out (`BEGIN IMMEDIATE`
+    /// on SQLite, `FOR UPDATE` on PostgreSQL). `NOT_FOUND` when there is no such customer; the
+    /// closure's error rolls everything back. Returns the saved customer.
+    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer>;
+
+    /// Soft-deletes a customer with its events, if `check` accepts it; `NOT_FOUND` when there
+    /// is none.
+    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()>;
+
+    /// A page of customers in `order`, after `after`, at most `limit`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>>;
+
+    /// Customers matching every word of `words` (each a prefix), best first, skipping
+    /// `offset`, at most `limit`. Sees every committed write at once (read-your-writes).
+    async fn search(
+        &self,
+        tenant: TenantId,
+        words: &[String],
+        filter: &Filter,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<Customer>>;
+}
