@@ -5,6 +5,13 @@
 //! method answers `UNIMPLEMENTED` and says so.
 
 pub mod domain;
+pub mod infrastructure;
+
+/// The customer context's embedded migrations.
+pub static MIGRATIONS: crm_core::storage::Migrations = crm_core::storage::Migrations {
+    sqlite: sqlx::migrate!("../../migrations/customer/sqlite"),
+    postgres: sqlx::migrate!("../../migrations/customer/postgres"),
+};
 
 use crm_core::bounded::{BoundedContext, Started, Startup, placeholder};
 use crm_core::config::Target;

@@ -240,6 +240,11 @@ impl Error {
         self
     }
 
+    /// An `ErrorInfo.metadata` entry.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.0.metadata.get(key).map(String::as_str)
+    }
+
     /// Sets the `RetryInfo` delay.
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
         self.0.retry_after = Some(delay);

@@ -1,0 +1,3 @@
+//! Adapters: the SQL store (SQLite, PostgreSQL).
+
+pub mod sql;

@@ -1,0 +1,426 @@
+//! The customer store on SQLite and PostgreSQL, written once on
+//! [`crm_core::storage::Database`]: the aggregate as a JSON document beside the columns reads
+//! filter and order by, tags in `customer_tags`, and the search index ([`search`]) written in
+//! the same transaction as the customer, so a customer is findable the moment its write
+//! commits. On PostgreSQL every transaction is scoped to its tenant (row-level security).
+
+mod search;
+
+use async_trait::async_trait;
+use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
+use crm_core::{Error, ErrorKind, Result, TenantId};
+use uuid::Uuid;
+
+use crate::domain::customer::Customer;
+use crate::domain::ports::{Change, Cursor, CustomerStore, Filter, Order, OutboxEvent};
+
+const UNIQUES: &[UniqueConstraint] = &[UniqueConstraint {
+    name: "customers_tenant_email_key",
+    sqlite_columns: "customers.tenant_id, customers.email",
+    field: "customer.email",
+    message: "a customer with this email already exists",
+}];
+
+fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| map_db_error(e, UNIQUES, doing)
+}
+
+/// A stored customer: its position (which links tags and the search index) and its document.
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    doc: String,
+}
+
+impl TryFrom<Row> for Customer {
+    type Error = Error;
+
+    fn try_from(row: Row) -> Result<Customer> {
+        serde_json::from_str(&row.doc).map_err(|e| {
+            Error::internal(
+                "stored data could not be read",
+                anyhow::anyhow!("customers.doc of seq {}: {e}", row.seq),
+            )
+        })
+    }
+}
+
+/// A statement built piece by piece, its parameters numbered as they are added.
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Sql {
+    fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `text`, in which `?` stands for `arg`'s parameter.
+    fn push(&mut self, text: &str, arg: Option<Arg>) -> &mut Sql {
+        match arg {
+            Some(arg) => {
+                self.args.push(arg);
+                let n = format!("${}", self.args.len());
+                self.text.push_str(&text.replace('?', &n));
+            }
+            None => self.text.push_str(text),
+        }
+        self
+    }
+
+    fn text(&mut self, text: &str, value: impl Into<String>) -> &mut Sql {
+        self.push(text, Some(Arg::Text(value.into())))
+    }
+
+    fn int(&mut self, text: &str, value: i64) -> &mut Sql {
+        self.push(text, Some(Arg::Int(value)))
+    }
+
+    async fn rows(self, tx: &mut Conn) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(self.text));
+        for arg in self.args {
+            query = match arg {
+                Arg::Text(s) => query.bind(s),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        query.fetch_all(tx).await
+    }
+}
+
+/// The filter every read applies: the tenant, not deleted, and the request's filters.
+fn filtered(sql: &mut Sql, tenant: TenantId, filter: &Filter) {
+    sql.text(
+        " c.tenant_id = ? and c.deleted_at is null",
+        tenant.to_string(),
+    );
+    if let Some(t) = filter.customer_type {
+        sql.text(" and c.customer_type = ?", t.as_str());
+    }
+    if let Some(s) = filter.status {
+        sql.text(" and c.status = ?", s.as_str());
+    }
+    if let Some(owner) = filter.owner_id {
+        sql.text(" and c.owner_id = ?", owner.to_string());
+    }
+    for tag in &filter.tags {
+        sql.text(
+            " and exists (select 1 from customer_tags t where t.customer_seq = c.seq and t.tag = ?)",
+            tag.clone(),
+        );
+    }
+}
+
+/// The customer store on either engine.
+pub struct SqlCustomerStore {
+    db: Database,
+}
+
+impl SqlCustomerStore {
+    /// A store on `db` (migrated).
+    pub fn new(db: Database) -> SqlCustomerStore {
+        SqlCustomerStore { db }
+    }
+
+    async fn begin(&self, tenant: TenantId) -> Result<Tx> {
+        self.db
+            .begin_for(tenant)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))
+    }
+
+    /// An email conflict says which customer holds the email.
+    async fn explain_conflict(&self, err: Error, customer: &Customer) -> Error {
+        if err.kind() != ErrorKind::AlreadyExists {
+            return err;
+        }
+        let Some(email) = &customer.email else {
+            return err;
+        };
+        match self.by_email(customer.tenant_id, email).await {
+            Ok(Some(holder)) => err.with_metadata("customer_id", holder.id.to_string()),
+            _ => err,
+        }
+    }
+
+    /// Loads, changes through `change` and saves in one transaction; `delete` marks the
+    /// customer deleted instead of saving its new state.
+    async fn change(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_>,
+        delete: bool,
+    ) -> Result<Customer> {
+        let mut tx = self
+            .db
+            .begin_write(tenant)
+            .await
+            .map_err(db("starting a transaction"))?;
+        let lock = match Engine::of(&tx) {
+            Engine::Postgres => " for update",
+            Engine::Sqlite => "",
+        };
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select seq, doc from customers where tenant_id = $1 and id = $2 and deleted_at is null{lock}"
+        )))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("reading a customer"))?;
+        let Some(row) = row else {
+            return Err(Error::not_found("customer", id));
+        };
+        let seq = row.seq;
+        let mut customer = Customer::try_from(row)?;
+        let expected = customer.version;
+        let events = change(&mut customer)?;
+        if delete {
+            sqlx::query(
+                "update customers set deleted_at = $2, updated_at = $2, version = $3 where seq = $1",
+            )
+            .bind(seq)
+            .bind(customer.updated_at)
+            .bind(customer.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("deleting a customer"))?;
+            search::remove(&mut tx, seq).await?;
+        } else if customer.version != expected {
+            save(&mut tx, seq, &customer, expected).await?;
+        }
+        append(&mut tx, events).await?;
+        tx.commit().await.map_err(db("saving a customer"))?;
+        Ok(customer)
+    }
+}
+
+/// Inserts a customer, its tags and its search entry.
+async fn insert(tx: &mut Conn, c: &Customer) -> Result<()> {
+    let seq: i64 = sqlx::query_scalar(
+        "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
+         sort_name, created_at, updated_at, version, deleted_at, doc) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, null, $12) returning seq",
+    )
+    .bind(c.id.to_string())
+    .bind(c.tenant_id.to_string())
+    .bind(c.customer_type.as_str())
+    .bind(c.status.as_str())
+    .bind(c.owner_id.map(|o| o.to_string()))
+    .bind(c.email.clone())
+    .bind(&c.display_name)
+    .bind(c.display_name.to_lowercase())
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .bind(c.version)
+    .bind(document(c))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("creating a customer"))?;
+    write_tags(tx, seq, c).await?;
+    search::index(tx, seq, c).await
+}
+
+/// Saves a changed customer over version `expected`.
+async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()> {
+    let done = sqlx::query(
+        "update customers set customer_type = $2, status = $3, owner_id = $4, email = $5, display_name = $6, \
+         sort_name = $7, updated_at = $8, version = $9, doc = $10 where seq = $1 and version = $11",
+    )
+    .bind(seq)
+    .bind(c.customer_type.as_str())
+    .bind(c.status.as_str())
+    .bind(c.owner_id.map(|o| o.to_string()))
+    .bind(c.email.clone())
+    .bind(&c.display_name)
+    .bind(c.display_name.to_lowercase())
+    .bind(c.updated_at)
+    .bind(c.version)
+    .bind(document(c))
+    .bind(expected)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("saving a customer"))?;
+    if done.rows_affected() == 0 {
+        return Err(Error::etag_mismatch("customer").with_metadata("id", c.id.to_string()));
+    }
+    write_tags(tx, seq, c).await?;
+    search::index(tx, seq, c).await
+}
+
+fn document(c: &Customer) -> String {
+    serde_json::to_string(c).expect("a customer serialises")
+}
+
+async fn write_tags(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
+    sqlx::query("delete from customer_tags where customer_seq = $1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving tags"))?;
+    for tag in &c.tags {
+        sqlx::query("insert into customer_tags (tenant_id, customer_seq, tag) values ($1, $2, $3)")
+            .bind(c.tenant_id.to_string())
+            .bind(seq)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("saving tags"))?;
+    }
+    Ok(())
+}
+
+async fn append(tx: &mut Conn, events: Vec<OutboxEvent>) -> Result<()> {
+    for e in events {
+        crm_events::outbox::append(tx, e.aggregate_type, &e.envelope)
+            .await
+            .map_err(db("writing an event to the outbox"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl CustomerStore for SqlCustomerStore {
+    async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()> {
+        let result = async {
+            let mut tx = self.begin(customer.tenant_id).await?;
+            insert(&mut tx, customer).await?;
+            append(&mut tx, events).await?;
+            tx.commit().await.map_err(db("creating a customer"))
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.explain_conflict(e, customer).await),
+        }
+    }
+
+    async fn insert_batch(&self, customers: &[Customer], events: Vec<OutboxEvent>) -> Result<()> {
+        let Some(first) = customers.first() else {
+            return Ok(());
+        };
+        let mut tx = self.begin(first.tenant_id).await?;
+        for c in customers {
+            if c.tenant_id != first.tenant_id {
+                return Err(Error::internal(
+                    "a batch mixes tenants",
+                    anyhow::anyhow!("insert_batch got {} and {}", first.tenant_id, c.tenant_id),
+                ));
+            }
+            insert(&mut tx, c).await?;
+        }
+        append(&mut tx, events).await?;
+        tx.commit().await.map_err(db("creating customers"))
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Customer>> {
+        let mut tx = self.begin(tenant).await?;
+        let row: Option<Row> = sqlx::query_as(
+            "select seq, doc from customers where tenant_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("reading a customer"))?;
+        tx.commit().await.map_err(db("reading a customer"))?;
+        row.map(Customer::try_from).transpose()
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> Result<Option<Customer>> {
+        let mut tx = self.begin(tenant).await?;
+        let row: Option<Row> = sqlx::query_as(
+            "select seq, doc from customers where tenant_id = $1 and email = $2 and deleted_at is null",
+        )
+        .bind(tenant.to_string())
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("reading a customer"))?;
+        tx.commit().await.map_err(db("reading a customer"))?;
+        row.map(Customer::try_from).transpose()
+    }
+
+    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        match self.change(tenant, id, change, false).await {
+            Ok(customer) => Ok(customer),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // Which customer holds the email: read it again outside the failed transaction.
+                let email = self.get(tenant, id).await.ok().flatten();
+                Err(match email {
+                    Some(c) => self.explain_conflict(e, &c).await,
+                    None => e,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
+        self.change(tenant, id, change, true).await.map(drop)
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let mut sql = Sql::new("select c.seq, c.doc from customers c where");
+        filtered(&mut sql, tenant, filter);
+        match (order, after) {
+            (Order::Created, Some(a)) => {
+                sql.text(" and c.id > ?", a.id.to_string());
+            }
+            (Order::CreatedDesc, Some(a)) => {
+                sql.text(" and c.id < ?", a.id.to_string());
+            }
+            (Order::Name, Some(a)) => {
+                sql.text(" and (c.sort_name > ?", a.key.clone())
+                    .text(" or (c.sort_name = ?", a.key.clone())
+                    .text(" and c.id > ?))", a.id.to_string());
+            }
+            (_, None) => {}
+        }
+        sql.push(
+            match order {
+                Order::Created => " order by c.id",
+                Order::CreatedDesc => " order by c.id desc",
+                Order::Name => " order by c.sort_name, c.id",
+            },
+            None,
+        );
+        sql.int(" limit ?", i64::from(limit));
+        let mut tx = self.begin(tenant).await?;
+        let rows = sql.rows(&mut tx).await.map_err(db("listing customers"))?;
+        tx.commit().await.map_err(db("listing customers"))?;
+        rows.into_iter().map(Customer::try_from).collect()
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        words: &[String],
+        filter: &Filter,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let mut tx = self.begin(tenant).await?;
+        let sql = search::query(Engine::of(&tx), tenant, words, filter, offset, limit);
+        let rows = sql.rows(&mut tx).await.map_err(db("searching customers"))?;
+        tx.commit().await.map_err(db("searching customers"))?;
+        rows.into_iter().map(Customer::try_from).collect()
+    }
+}

@@ -1,0 +1,126 @@
+//! The search index, in the customer's own transaction: an FTS5 table on SQLite (rowid =
+//! `customers.seq`; each body starts with its tenant's token, so a match never leaves the
+//! tenant), a `tsvector` column on PostgreSQL. Both index the same words: the customer's
+//! [`Customer::search_text`], lower-cased, with every character that is not a letter or a digit
+//! turned into a space (so `siti@kilang.example` is found by `siti` and by `kilang`). Every query
+//! word is a prefix (`bat` finds "Batik"); all of them must match; the best matches come first.
+
+use crm_core::storage::{Conn, Engine};
+use crm_core::{Result, TenantId};
+
+use super::{Sql, db, filtered};
+use crate::domain::customer::Customer;
+use crate::domain::ports::Filter;
+
+/// The words of `text`: lower-cased letters and digits, the rest as spaces.
+pub(crate) fn words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_owned()
+}
+
+fn tenant_token(tenant: TenantId) -> String {
+    format!("t{}", tenant.as_uuid().simple())
+}
+
+/// Writes the customer's entry (replacing any earlier one).
+pub(super) async fn index(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
+    let body = words(&c.search_text());
+    match Engine::of(tx) {
+        Engine::Sqlite => {
+            remove(tx, seq).await?;
+            sqlx::query("insert into customer_search (rowid, body) values ($1, $2)")
+                .bind(seq)
+                .bind(format!("{} {body}", tenant_token(c.tenant_id)))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("indexing a customer"))?;
+        }
+        Engine::Postgres => {
+            sqlx::query("update customers set search = to_tsvector('simple', $2) where seq = $1")
+                .bind(seq)
+                .bind(body)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("indexing a customer"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the customer's entry.
+pub(super) async fn remove(tx: &mut Conn, seq: i64) -> Result<()> {
+    let sql = match Engine::of(tx) {
+        Engine::Sqlite => "delete from customer_search where rowid = $1",
+        Engine::Postgres => "update customers set search = null where seq = $1",
+    };
+    sqlx::query(sql)
+        .bind(seq)
+        .execute(tx)
+        .await
+        .map_err(db("unindexing a customer"))
+        .map(drop)
+}
+
+/// The query for `words` (already split by [`words`], at least one) in `tenant`.
+pub(super) fn query(
+    engine: Engine,
+    tenant: TenantId,
+    words: &[String],
+    filter: &Filter,
+    offset: u32,
+    limit: u32,
+) -> Sql {
+    let mut sql = match engine {
+        Engine::Sqlite => {
+            let mut terms = vec![format!("\"{}\"", tenant_token(tenant))];
+            terms.extend(words.iter().map(|w| format!("\"{w}\"*")));
+            let mut sql = Sql::new(
+                "select c.seq, c.doc from customer_search s join customers c on c.seq = s.rowid where",
+            );
+            sql.text(" customer_search match ? and", terms.join(" AND "));
+            filtered(&mut sql, tenant, filter);
+            sql.push(" order by s.rank, c.seq", None);
+            sql
+        }
+        Engine::Postgres => {
+            let terms: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+            let mut sql = Sql::new("select c.seq, c.doc from customers c where");
+            sql.text(
+                " c.search @@ to_tsquery('simple', ?) and",
+                terms.join(" & "),
+            );
+            filtered(&mut sql, tenant, filter);
+            // $1 is the query, the statement's first parameter.
+            sql.push(
+                " order by ts_rank(c.search, to_tsquery('simple', $1)) desc, c.seq",
+                None,
+            );
+            sql
+        }
+    };
+    sql.int(" limit ?", i64::from(limit))
+        .int(" offset ?", i64::from(offset));
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_are_letters_and_digits_lower_cased() {
+        assert_eq!(
+            words("Siti@Kilang.example +60 12"),
+            "siti kilang example 60 12"
+        );
+        assert_eq!(words("  Batik—Ṭulis!! "), "batik ṭulis");
+        assert_eq!(words("!!!"), "");
+    }
+}

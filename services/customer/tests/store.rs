@@ -1,0 +1,626 @@
+//! The CustomerStore contract, run against SQLite always and PostgreSQL when `DATABASE_URL` is
+//! set (set but unreachable fails). PostgreSQL also runs under row-level security as the
+//! application role.
+
+use std::sync::Arc;
+
+use crm_core::config::{Config, Secret};
+use crm_core::storage::{Database, Engine};
+use crm_core::{ErrorKind, TenantId, UserId};
+use crm_customer::domain::customer::{
+    Business, ContactInput, Customer, CustomerInput, CustomerType, Individual, Phone, Status,
+};
+use crm_customer::domain::ports::{Cursor, CustomerStore, Filter, Order, OutboxEvent};
+use crm_customer::infrastructure::sql::SqlCustomerStore;
+use uuid::Uuid;
+
+struct Store {
+    store: Arc<dyn CustomerStore>,
+    db: Database,
+    context: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn migrated(db: &Database, context: &str) {
+    db.migrate(context, &crm_customer::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared(context, &crm_events::TABLES)
+        .await
+        .unwrap();
+}
+
+async fn sqlite() -> Store {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let db = Database::open(&config, "customer").await.unwrap();
+    migrated(&db, "customer").await;
+    Store {
+        store: Arc::new(SqlCustomerStore::new(db.clone())),
+        db,
+        context: "customer".into(),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Store {
+    let url = crm_core::testing::backend("DATABASE_URL");
+    let mut config = Config::default();
+    config.database.url = Some(Secret::new(url));
+    // A schema of its own per test; scoped transactions run as `crm_app` (the default role).
+    let context = format!("customer_test_{}", Uuid::now_v7().simple());
+    let db = Database::open(&config, &context)
+        .await
+        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+    migrated(&db, &context).await;
+    Store {
+        store: Arc::new(SqlCustomerStore::new(db.clone())),
+        db,
+        context,
+        _dir: None,
+    }
+}
+
+impl Store {
+    async fn drop_schema(self) {
+        if self.db.engine() == Engine::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop schema {} cascade",
+                self.context
+            )))
+            .execute(self.db.pool())
+            .await
+            .unwrap();
+        }
+        self.db.close().await;
+    }
+}
+
+fn individual(tenant: TenantId, given: &str, family: &str, email: &str) -> Customer {
+    let input = CustomerInput {
+        customer_type: Some(CustomerType::Individual),
+        individual: Individual {
+            given_name: given.into(),
+            family_name: family.into(),
+        },
+        email: email.into(),
+        ..CustomerInput::default()
+    };
+    Customer::create(tenant, input, UserId::new(), 1_000).unwrap()
+}
+
+fn business(tenant: TenantId, name: &str, tags: &[&str]) -> Customer {
+    let input = CustomerInput {
+        customer_type: Some(CustomerType::Business),
+        business: Business {
+            legal_name: name.into(),
+            ..Business::default()
+        },
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        status: Some(Status::Active),
+        ..CustomerInput::default()
+    };
+    Customer::create(tenant, input, UserId::new(), 1_000).unwrap()
+}
+
+fn event(c: &Customer) -> OutboxEvent {
+    OutboxEvent {
+        aggregate_type: "customer",
+        envelope: crm_events::Envelope::new(
+            "crm.customer",
+            c.tenant_id,
+            c.id.to_string(),
+            &crm_proto::crm::customer::events::v1::CustomerDeleted {
+                customer_id: c.id.to_string(),
+                ..Default::default()
+            },
+            &crm_events::Causation::default(),
+        ),
+    }
+}
+
+async fn outbox_count(db: &Database) -> i64 {
+    let mut tx = db.begin_scoped("app.relay", "on").await.unwrap();
+    let n = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+fn words(q: &str) -> Vec<String> {
+    q.split_whitespace().map(str::to_owned).collect()
+}
+
+async fn names(store: &dyn CustomerStore, tenant: TenantId, q: &str) -> Vec<String> {
+    store
+        .search(tenant, &words(q), &Filter::default(), 0, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.display_name)
+        .collect()
+}
+
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_engine {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { let s = super::sqlite().await; super::$name(&s).await; s.drop_schema().await; })*
+        }
+        mod postgres_engine {
+            $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&s).await; s.drop_schema().await; })*
+        }
+    };
+}
+
+on_every_engine!(
+    customers_are_read_back_whole_and_only_in_their_tenant,
+    a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder,
+    of_two_concurrent_creates_with_one_email_exactly_one_wins,
+    changes_go_through_a_closure_with_their_events_or_not_at_all,
+    deleted_customers_are_gone_from_every_read,
+    lists_filter_order_and_page,
+    search_finds_prefixes_of_every_kind_of_word_at_once,
+    a_batch_commits_whole_or_not_at_all,
+);
+
+async fn customers_are_read_back_whole_and_only_in_their_tenant(s: &Store) {
+    let tenant = TenantId::new();
+    let mut siti = individual(tenant, "Siti", "Aminah", "siti@kilang.example");
+    siti.add_contact(
+        ContactInput {
+            given_name: "Ahmad".into(),
+            ..ContactInput::default()
+        },
+        1_500,
+    )
+    .unwrap();
+    s.store.insert(&siti, vec![event(&siti)]).await.unwrap();
+    assert_eq!(
+        s.store.get(tenant, siti.id).await.unwrap(),
+        Some(siti.clone())
+    );
+    assert_eq!(
+        s.store
+            .by_email(tenant, "siti@kilang.example")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(siti.id)
+    );
+    let other = TenantId::new();
+    assert_eq!(s.store.get(other, siti.id).await.unwrap(), None);
+    assert_eq!(
+        s.store
+            .by_email(other, "siti@kilang.example")
+            .await
+            .unwrap(),
+        None
+    );
+    let err = s
+        .store
+        .update(other, siti.id, Box::new(|_| Ok(Vec::new())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(outbox_count(&s.db).await, 1, "the create's event");
+}
+
+async fn a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder(s: &Store) {
+    let tenant = TenantId::new();
+    let first = individual(tenant, "Siti", "Aminah", "siti@kilang.example");
+    s.store.insert(&first, vec![event(&first)]).await.unwrap();
+    let second = individual(tenant, "Siti", "Lain", "SITI@kilang.example");
+    let err = s
+        .store
+        .insert(&second, vec![event(&second)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(err.field_violations()[0].0, "customer.email");
+    assert_eq!(
+        err.metadata("customer_id"),
+        Some(first.id.to_string().as_str())
+    );
+    assert_eq!(
+        outbox_count(&s.db).await,
+        1,
+        "the refused create wrote no event"
+    );
+
+    let elsewhere = individual(TenantId::new(), "Siti", "Aminah", "siti@kilang.example");
+    s.store.insert(&elsewhere, Vec::new()).await.unwrap();
+
+    // Taking another customer's email in an update is refused the same way.
+    let third = individual(tenant, "Mei", "Ling", "mei@kilang.example");
+    s.store.insert(&third, Vec::new()).await.unwrap();
+    let err = s
+        .store
+        .update(
+            tenant,
+            third.id,
+            Box::new(|c| {
+                c.email = Some("siti@kilang.example".into());
+                c.touch(2_000);
+                Ok(Vec::new())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        s.store
+            .get(tenant, third.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_deref(),
+        Some("mei@kilang.example")
+    );
+}
+
+async fn of_two_concurrent_creates_with_one_email_exactly_one_wins(s: &Store) {
+    for round in 0..8 {
+        let tenant = TenantId::new();
+        let email = format!("race{round}@kilang.example");
+        let tasks: Vec<_> = (0..2)
+            .map(|i| {
+                let store = s.store.clone();
+                let c = individual(tenant, &format!("Racer {i}"), "", &email);
+                tokio::spawn(async move { store.insert(&c, vec![event(&c)]).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        let won = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {outcomes:?}");
+        let lost = outcomes.into_iter().find_map(Result::err).unwrap();
+        assert_eq!(
+            lost.kind(),
+            ErrorKind::AlreadyExists,
+            "round {round}: {lost:?}"
+        );
+    }
+}
+
+async fn changes_go_through_a_closure_with_their_events_or_not_at_all(s: &Store) {
+    let tenant = TenantId::new();
+    let c = business(tenant, "Kilang Desa Murni", &["batik"]);
+    s.store.insert(&c, Vec::new()).await.unwrap();
+    let saved = s
+        .store
+        .update(
+            tenant,
+            c.id,
+            Box::new(|c| {
+                c.notes = "wholesale".into();
+                c.tags.push("wholesale".into());
+                c.touch(2_000);
+                Ok(vec![event(c)])
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.version, 2);
+    let stored = s.store.get(tenant, c.id).await.unwrap().unwrap();
+    assert_eq!(stored, saved);
+    assert_eq!(outbox_count(&s.db).await, 1);
+
+    let err = s
+        .store
+        .update(
+            tenant,
+            c.id,
+            Box::new(|c| {
+                c.notes = "lost".into();
+                c.touch(3_000);
+                Err(crm_core::Error::invalid_field(
+                    "notes",
+                    "refused by the rule",
+                ))
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(s.store.get(tenant, c.id).await.unwrap().unwrap(), saved);
+    assert_eq!(
+        outbox_count(&s.db).await,
+        1,
+        "no event from a refused change"
+    );
+
+    // Many writers of one customer at once: every change lands, none is lost.
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = s.store.clone();
+            tokio::spawn(async move {
+                store
+                    .update(
+                        tenant,
+                        c.id,
+                        Box::new(move |c| {
+                            c.tags.push(format!("w{i}"));
+                            c.touch(4_000);
+                            Ok(Vec::new())
+                        }),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let last = s.store.get(tenant, c.id).await.unwrap().unwrap();
+    assert_eq!(last.version, 10);
+    assert_eq!(last.tags.len(), 10, "{:?}", last.tags);
+}
+
+async fn deleted_customers_are_gone_from_every_read(s: &Store) {
+    let tenant = TenantId::new();
+    let c = individual(tenant, "Siti", "Aminah", "siti@kilang.example");
+    s.store.insert(&c, Vec::new()).await.unwrap();
+    s.store
+        .delete(
+            tenant,
+            c.id,
+            Box::new(|c| {
+                c.touch(2_000);
+                Ok(vec![event(c)])
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.store.get(tenant, c.id).await.unwrap(), None);
+    assert_eq!(
+        s.store
+            .by_email(tenant, "siti@kilang.example")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(names(s.store.as_ref(), tenant, "siti").await.is_empty());
+    let listed = s
+        .store
+        .list(tenant, &Filter::default(), Order::Created, None, 10)
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    let err = s
+        .store
+        .delete(tenant, c.id, Box::new(|_| Ok(Vec::new())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    // Its email is free again.
+    let again = individual(tenant, "Siti", "Baru", "siti@kilang.example");
+    s.store.insert(&again, Vec::new()).await.unwrap();
+}
+
+async fn lists_filter_order_and_page(s: &Store) {
+    let tenant = TenantId::new();
+    let mut all = Vec::new();
+    for (name, tags) in [
+        ("Cahaya Batik", vec!["batik", "vip"]),
+        ("Anggun Songket", vec!["songket"]),
+        ("Bunga Tekstil", vec!["batik"]),
+    ] {
+        let c = business(tenant, name, &tags);
+        s.store.insert(&c, Vec::new()).await.unwrap();
+        all.push(c);
+    }
+    let person = individual(tenant, "Zainab", "Ali", "");
+    s.store.insert(&person, Vec::new()).await.unwrap();
+    s.store
+        .insert(
+            &business(TenantId::new(), "Other Tenant", &["batik"]),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+
+    let list = |filter: Filter, order: Order, after: Option<Cursor>, limit: u32| {
+        let store = s.store.clone();
+        async move {
+            store
+                .list(tenant, &filter, order, after.as_ref(), limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.display_name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(Filter::default(), Order::Name, None, 10).await,
+        [
+            "Anggun Songket",
+            "Bunga Tekstil",
+            "Cahaya Batik",
+            "Zainab Ali"
+        ]
+    );
+    assert_eq!(
+        list(Filter::default(), Order::Created, None, 10).await,
+        [
+            "Cahaya Batik",
+            "Anggun Songket",
+            "Bunga Tekstil",
+            "Zainab Ali"
+        ]
+    );
+    assert_eq!(
+        list(Filter::default(), Order::CreatedDesc, None, 2).await,
+        ["Zainab Ali", "Bunga Tekstil"]
+    );
+    let cursor = Cursor {
+        key: "bunga tekstil".into(),
+        id: all[2].id,
+    };
+    assert_eq!(
+        list(Filter::default(), Order::Name, Some(cursor), 10).await,
+        ["Cahaya Batik", "Zainab Ali"]
+    );
+    let batik = Filter {
+        tags: vec!["batik".into()],
+        ..Filter::default()
+    };
+    assert_eq!(
+        list(batik, Order::Name, None, 10).await,
+        ["Bunga Tekstil", "Cahaya Batik"]
+    );
+    let both = Filter {
+        tags: vec!["batik".into(), "vip".into()],
+        ..Filter::default()
+    };
+    assert_eq!(list(both, Order::Name, None, 10).await, ["Cahaya Batik"]);
+    let people = Filter {
+        customer_type: Some(CustomerType::Individual),
+        ..Filter::default()
+    };
+    assert_eq!(list(people, Order::Name, None, 10).await, ["Zainab Ali"]);
+    let prospects = Filter {
+        status: Some(Status::Prospect),
+        ..Filter::default()
+    };
+    assert_eq!(list(prospects, Order::Name, None, 10).await, ["Zainab Ali"]);
+    let owned = Filter {
+        owner_id: all[1].owner_id,
+        ..Filter::default()
+    };
+    assert_eq!(list(owned, Order::Name, None, 10).await, ["Anggun Songket"]);
+}
+
+async fn search_finds_prefixes_of_every_kind_of_word_at_once(s: &Store) {
+    let tenant = TenantId::new();
+    let mut kilang = business(tenant, "Kilang Desa Murni Batik", &["wholesale"]);
+    kilang.phones.push(Phone {
+        number: "+60123456789".into(),
+        ..Phone::default()
+    });
+    kilang
+        .add_contact(
+            ContactInput {
+                given_name: "Ahmad".into(),
+                family_name: "Fauzi".into(),
+                ..ContactInput::default()
+            },
+            1_000,
+        )
+        .unwrap();
+    s.store.insert(&kilang, Vec::new()).await.unwrap();
+    let siti = individual(tenant, "Siti", "Aminah", "siti.aminah@songket.example");
+    s.store.insert(&siti, Vec::new()).await.unwrap();
+    // Another tenant's Batik is never found.
+    s.store
+        .insert(&business(TenantId::new(), "Batik Lain", &[]), Vec::new())
+        .await
+        .unwrap();
+
+    let store = s.store.as_ref();
+    assert_eq!(
+        names(store, tenant, "bat").await,
+        ["Kilang Desa Murni Batik"]
+    );
+    assert_eq!(
+        names(store, tenant, "kilang batik").await,
+        ["Kilang Desa Murni Batik"]
+    );
+    assert!(
+        names(store, tenant, "kilang songket").await.is_empty(),
+        "every word must match"
+    );
+    assert_eq!(
+        names(store, tenant, "songket").await,
+        ["Siti Aminah"],
+        "email parts"
+    );
+    assert_eq!(
+        names(store, tenant, "0123456").await,
+        ["Kilang Desa Murni Batik"],
+        "phone digits"
+    );
+    assert_eq!(
+        names(store, tenant, "6012345").await,
+        ["Kilang Desa Murni Batik"]
+    );
+    assert_eq!(
+        names(store, tenant, "fauzi").await,
+        ["Kilang Desa Murni Batik"],
+        "contacts"
+    );
+    assert_eq!(
+        names(store, tenant, "wholesale").await,
+        ["Kilang Desa Murni Batik"],
+        "tags"
+    );
+
+    // Read-your-writes: the next search sees a rename.
+    s.store
+        .update(
+            tenant,
+            siti.id,
+            Box::new(|c| {
+                c.display_name = "Siti Nurhaliza".into();
+                c.touch(2_000);
+                Ok(Vec::new())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(store, tenant, "nurha").await, ["Siti Nurhaliza"]);
+    let filtered = store
+        .search(
+            tenant,
+            &words("s"),
+            &Filter {
+                customer_type: Some(CustomerType::Individual),
+                ..Filter::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 1);
+    // Pages.
+    let page = store
+        .search(tenant, &words("a"), &Filter::default(), 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
+    let tenant = TenantId::new();
+    let taken = individual(tenant, "Siti", "Aminah", "siti@kilang.example");
+    s.store.insert(&taken, Vec::new()).await.unwrap();
+    let good = individual(tenant, "Mei", "Ling", "mei@kilang.example");
+    let clash = individual(tenant, "Siti", "Dua", "siti@kilang.example");
+    let err = s
+        .store
+        .insert_batch(&[good.clone(), clash], vec![event(&good)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        s.store.get(tenant, good.id).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+    assert_eq!(outbox_count(&s.db).await, 0);
+    s.store
+        .insert_batch(std::slice::from_ref(&good), vec![event(&good)])
+        .await
+        .unwrap();
+    assert!(s.store.get(tenant, good.id).await.unwrap().is_some());
+    assert_eq!(outbox_count(&s.db).await, 1);
+}
