@@ -62,8 +62,8 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// tenant is `ALREADY_EXISTS` on `customer.email`, with that customer's id.
     async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()>;
 
-    /// Adds many customers in one transaction (an import batch); each is inserted or, when
-    /// `replace` holds its id, saved over the stored one.
+    /// Adds many customers of one tenant in one transaction (an import batch), with their
+    /// events: all of them or none.
     async fn insert_batch(&self, customers: &[Customer], events: Vec<OutboxEvent>) -> Result<()>;
 
     /// A customer by id.
@@ -91,6 +91,9 @@ pub trait CustomerStore: Send + Sync + 'static {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Customer>>;
+
+    /// How many customers match `filter`.
+    async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<i64>;
 
     /// Customers matching every word of `words` (each a prefix), best first, skipping
     /// `offset`, at most `limit`. Sees every committed write at once (read-your-writes).

@@ -77,6 +77,24 @@ pub fn tags(raw: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The words search matches: letters and digits, lower-cased; every other character separates
+/// words (so `siti@kilang.example` is `siti`, `kilang`, `example`).
+pub fn search_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
 /// A custom field's value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
@@ -215,6 +233,16 @@ mod tests {
         assert_eq!(region_code("my").unwrap(), "MY");
         assert!(region_code("XX").is_err());
         assert!(region_code("MYS").is_err());
+    }
+
+    #[test]
+    fn search_words_are_letters_and_digits_lower_cased() {
+        assert_eq!(
+            search_words("Siti@Kilang.example +60 12"),
+            ["siti", "kilang", "example", "60", "12"]
+        );
+        assert_eq!(search_words("  Batik—Ṭulis!! "), ["batik", "ṭulis"]);
+        assert!(search_words("!!!").is_empty());
     }
 
     #[test]

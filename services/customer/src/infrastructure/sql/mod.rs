@@ -85,15 +85,23 @@ impl Sql {
         self.push(text, Some(Arg::Int(value)))
     }
 
-    async fn rows(self, tx: &mut Conn) -> std::result::Result<Vec<Row>, sqlx::Error> {
-        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(self.text));
+    /// The statement with its parameters bound, reading rows as `T`.
+    fn query_as<T>(self) -> sqlx::query::QueryAs<'static, sqlx::Any, T, sqlx::any::AnyArguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.text));
         for arg in self.args {
             query = match arg {
                 Arg::Text(s) => query.bind(s),
                 Arg::Int(n) => query.bind(n),
             };
         }
-        query.fetch_all(tx).await
+        query
+    }
+
+    async fn rows(self, tx: &mut Conn) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        self.query_as::<Row>().fetch_all(tx).await
     }
 }
 
@@ -407,6 +415,23 @@ impl CustomerStore for SqlCustomerStore {
         let rows = sql.rows(&mut tx).await.map_err(db("listing customers"))?;
         tx.commit().await.map_err(db("listing customers"))?;
         rows.into_iter().map(Customer::try_from).collect()
+    }
+
+    async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<i64> {
+        #[derive(sqlx::FromRow)]
+        struct Count {
+            n: i64,
+        }
+        let mut sql = Sql::new("select count(*) as n from customers c where");
+        filtered(&mut sql, tenant, filter);
+        let mut tx = self.begin(tenant).await?;
+        let count = sql
+            .query_as::<Count>()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("counting customers"))?;
+        tx.commit().await.map_err(db("counting customers"))?;
+        Ok(count.n)
     }
 
     async fn search(

@@ -1,8 +1,8 @@
 //! The search index, in the customer's own transaction: an FTS5 table on SQLite (rowid =
 //! `customers.seq`; each body starts with its tenant's token, so a match never leaves the
-//! tenant), a `tsvector` column on PostgreSQL. Both index the same words: the customer's
-//! [`Customer::search_text`], lower-cased, with every character that is not a letter or a digit
-//! turned into a space (so `siti@kilang.example` is found by `siti` and by `kilang`). Every query
+//! tenant), a `tsvector` column on PostgreSQL. Both index the same words: the
+//! [`search_words`] of the customer's [`Customer::search_text`] (so `siti@kilang.example` is
+//! found by `siti` and by `kilang`). Every query
 //! word is a prefix (`bat` finds "Batik"); all of them must match; the best matches come first.
 
 use crm_core::storage::{Conn, Engine};
@@ -11,19 +11,7 @@ use crm_core::{Result, TenantId};
 use super::{Sql, db, filtered};
 use crate::domain::customer::Customer;
 use crate::domain::ports::Filter;
-
-/// The words of `text`: lower-cased letters and digits, the rest as spaces.
-pub(crate) fn words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim().to_owned()
-}
+use crate::domain::values::search_words;
 
 fn tenant_token(tenant: TenantId) -> String {
     format!("t{}", tenant.as_uuid().simple())
@@ -31,7 +19,7 @@ fn tenant_token(tenant: TenantId) -> String {
 
 /// Writes the customer's entry (replacing any earlier one).
 pub(super) async fn index(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
-    let body = words(&c.search_text());
+    let body = search_words(&c.search_text()).join(" ");
     match Engine::of(tx) {
         Engine::Sqlite => {
             remove(tx, seq).await?;
@@ -68,7 +56,7 @@ pub(super) async fn remove(tx: &mut Conn, seq: i64) -> Result<()> {
         .map(drop)
 }
 
-/// The query for `words` (already split by [`words`], at least one) in `tenant`.
+/// The query for `words` (from [`search_words`], at least one) in `tenant`.
 pub(super) fn query(
     engine: Engine,
     tenant: TenantId,
@@ -108,19 +96,4 @@ pub(super) fn query(
     sql.int(" limit ?", i64::from(limit))
         .int(" offset ?", i64::from(offset));
     sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::words;
-
-    #[test]
-    fn words_are_letters_and_digits_lower_cased() {
-        assert_eq!(
-            words("Siti@Kilang.example +60 12"),
-            "siti kilang example 60 12"
-        );
-        assert_eq!(words("  Batik—Ṭulis!! "), "batik ṭulis");
-        assert_eq!(words("!!!"), "");
-    }
 }

@@ -1,0 +1,211 @@
+//! Customers: create, read, list, search, change, delete.
+
+use crm_core::{Error, Result};
+use crm_proto::crm::customer::events::v1 as events;
+use uuid::Uuid;
+
+use super::messages::customer_pb;
+use super::{Caller, Customers, Reach, check_etag, event, invalid, readable, writable};
+use crate::domain::customer::{Customer, CustomerInput};
+use crate::domain::ports::{Cursor, Filter, Order};
+
+/// A page of customers.
+pub struct CustomerPage {
+    /// The customers.
+    pub customers: Vec<Customer>,
+    /// Where the next page starts, when more may follow.
+    pub next: Option<Cursor>,
+}
+
+/// The longest search query, in characters, and the most words it may hold.
+pub const MAX_QUERY_CHARS: usize = 200;
+const MAX_QUERY_WORDS: usize = 8;
+
+impl Customers {
+    /// Creates a customer in the caller's tenant, owned by the caller unless `input` names
+    /// another owner (which needs `customers.write` on every customer).
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id))]
+    pub async fn create(&self, caller: &Caller, input: CustomerInput) -> Result<Customer> {
+        let p = &caller.principal;
+        let reach = Reach::of(p, "customers.write")?;
+        if let (Reach::Own(me), Some(owner)) = (reach, input.owner_id)
+            && owner != me
+        {
+            return Err(not_owner("customers.write"));
+        }
+        let now = self.now();
+        let customer = Customer::create(p.tenant_id, input, p.user_id, now)
+            .map_err(|problems| invalid("customer", problems))?;
+        let created = events::CustomerCreated {
+            customer: Some(customer_pb(&customer)),
+            created_by_user_id: p.user_id.to_string(),
+        };
+        let events = vec![event(caller, &customer, &created, now)];
+        self.store.insert(&customer, events).await?;
+        Ok(customer)
+    }
+
+    /// A customer the caller may read.
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Customer> {
+        let p = &caller.principal;
+        let customer = self
+            .store
+            .get(p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("customer", id))?;
+        readable(caller, &customer)?;
+        Ok(customer)
+    }
+
+    /// A page of the customers the caller may read.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut filter: Filter,
+        order: Order,
+        after: Option<Cursor>,
+        size: u32,
+    ) -> Result<CustomerPage> {
+        let p = &caller.principal;
+        if !restrict(&mut filter, Reach::of(p, "customers.read")?) {
+            return Ok(CustomerPage {
+                customers: Vec::new(),
+                next: None,
+            });
+        }
+        let customers = self
+            .store
+            .list(p.tenant_id, &filter, order, after.as_ref(), size)
+            .await?;
+        let next = (customers.len() as u32 == size)
+            .then(|| customers.last())
+            .flatten()
+            .map(|last| Cursor {
+                key: match order {
+                    Order::Name => last.display_name.to_lowercase(),
+                    Order::Created | Order::CreatedDesc => String::new(),
+                },
+                id: last.id,
+            });
+        Ok(CustomerPage { customers, next })
+    }
+
+    /// The customers matching every word of `query` (each a prefix), best first; `offset`
+    /// skips that many.
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        query: &str,
+        mut filter: Filter,
+        offset: u32,
+        size: u32,
+    ) -> Result<Vec<Customer>> {
+        let p = &caller.principal;
+        let reaches = restrict(&mut filter, Reach::of(p, "customers.read")?);
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid_field(
+                "query",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let words = crate::domain::values::search_words(query);
+        if words.is_empty() {
+            return Err(Error::invalid_field(
+                "query",
+                "must contain a word: letters or digits, e.g. batik or 012345",
+            ));
+        }
+        if words.len() > MAX_QUERY_WORDS {
+            return Err(Error::invalid_field(
+                "query",
+                format!("must have at most {MAX_QUERY_WORDS} words"),
+            ));
+        }
+        if !reaches {
+            return Ok(Vec::new());
+        }
+        self.store
+            .search(p.tenant_id, &words, &filter, offset, size)
+            .await
+    }
+
+    /// Changes the fields of `input` named in `paths`, if `etag` is current (or empty).
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, customer_id = %id))]
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        input: CustomerInput,
+        paths: Vec<String>,
+    ) -> Result<Customer> {
+        let p = &caller.principal;
+        let now = self.now();
+        let change = Box::new(move |c: &mut Customer| {
+            writable(caller, c, "customers.write")?;
+            check_etag(etag, c.version, "customer")?;
+            let new_owner = input.owner_id;
+            let changed = c
+                .apply(input, &paths, now)
+                .map_err(|e| invalid("customer", e))?;
+            if changed.iter().any(|f| f == "owner_id")
+                && let Reach::Own(me) = Reach::of(p, "customers.write")?
+                && new_owner != Some(me)
+            {
+                return Err(not_owner("customers.write"));
+            }
+            if changed.is_empty() {
+                return Ok(Vec::new());
+            }
+            let updated = events::CustomerUpdated {
+                customer: Some(customer_pb(c)),
+                changed_fields: changed,
+                updated_by_user_id: p.user_id.to_string(),
+            };
+            Ok(vec![event(caller, c, &updated, now)])
+        });
+        self.store.update(p.tenant_id, id, change).await
+    }
+
+    /// Deletes a customer (softly: it is gone from every read, and its email is free again).
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, customer_id = %id))]
+    pub async fn delete(&self, caller: &Caller, id: Uuid, etag: &str) -> Result<()> {
+        let p = &caller.principal;
+        let now = self.now();
+        let change = Box::new(move |c: &mut Customer| {
+            writable(caller, c, "customers.delete")?;
+            check_etag(etag, c.version, "customer")?;
+            c.touch(now);
+            let deleted = events::CustomerDeleted {
+                customer_id: c.id.to_string(),
+                display_name: c.display_name.clone(),
+                email: c.email.clone().unwrap_or_default(),
+                deleted_by_user_id: p.user_id.to_string(),
+                delete_time: Some(crm_core::api::timestamp(now)),
+            };
+            Ok(vec![event(caller, c, &deleted, now)])
+        });
+        self.store.delete(p.tenant_id, id, change).await
+    }
+}
+
+/// Narrows a read to what the caller reaches; false when it reaches nothing the filter asks
+/// for (another owner's customers under `:own`).
+fn restrict(filter: &mut Filter, reach: Reach) -> bool {
+    match reach.owner_filter() {
+        Some(me) if filter.owner_id.is_some_and(|o| o != me) => false,
+        Some(me) => {
+            filter.owner_id = Some(me);
+            true
+        }
+        None => true,
+    }
+}
+
+fn not_owner(permission: &str) -> Error {
+    Error::permission_denied(format!(
+        "{permission} is granted only on customers you own: the owner stays you"
+    ))
+    .with_reason("NOT_OWNER")
+    .with_metadata("permission", permission)
+}

@@ -1,0 +1,3 @@
+//! The API: gRPC (`crm.customer.v1.CustomerService`).
+
+pub mod grpc;
