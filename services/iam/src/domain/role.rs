@@ -95,8 +95,8 @@ const SALES_MANAGER: &[&str] = &[
 ];
 
 const SALES_REP: &[&str] = &[
-    "customers.read",
-    "customers.write",
+    "customers.read:own",
+    "customers.write:own",
     "deals.read",
     "leads.convert:own",
     "leads.read",
