@@ -987,6 +987,28 @@ async fn an_import_updates_or_fails_duplicates_when_asked_and_a_dry_run_writes_n
     assert_eq!(after.notes, "from the import");
     assert_eq!(after.etag, "2");
 
+    // Two rows of one import with one email: the first is created, the second is a duplicate.
+    let twice = run(
+        DuplicatePolicy::Skip,
+        false,
+        vec![
+            person("Dua", "Satu", "twice@kilang.example"),
+            person("Dua", "Dua", "TWICE@kilang.example"),
+        ],
+    )
+    .await;
+    assert_eq!((twice.created_count, twice.skipped_count), (1, 1));
+    let dry_twice = run(
+        DuplicatePolicy::Fail,
+        true,
+        vec![
+            person("Tiga", "", "thrice@kilang.example"),
+            person("Tiga", "Lagi", "thrice@kilang.example"),
+        ],
+    )
+    .await;
+    assert_eq!((dry_twice.created_count, dry_twice.failed_count), (1, 1));
+
     // Options must come first.
     let bad = authorized(
         futures::stream::iter(vec![ImportCustomersRequest {

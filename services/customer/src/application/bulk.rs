@@ -2,7 +2,8 @@
 //! its number and fields and never stops the others) and writes new customers in batches of
 //! [`BATCH`], one transaction each with their events, so memory stays flat however long the
 //! stream is and a broken stream keeps every batch committed before it. Duplicates (by primary
-//! email, in the store or earlier in the same import) are skipped, updated or reported, as asked.
+//! email, in the store or earlier in the same import) are skipped, updated or reported, as asked;
+//! a batch looks its emails up in one statement.
 
 use std::collections::HashMap;
 
@@ -69,15 +70,23 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
+/// A row waiting for its batch.
+struct Pending {
+    row: i64,
+    customer: Customer,
+    /// What an update of its duplicate applies (kept only when duplicates are updated).
+    update: Option<(CustomerInput, Vec<String>)>,
+}
+
 /// An import in progress: rows go in one at a time, batches go to the store as they fill.
 pub struct Importer<'a> {
     customers: &'a Customers,
     caller: &'a Caller,
     options: ImportOptions,
     reach: Reach,
-    pending: Vec<(i64, Customer)>,
-    /// Emails of this import's new customers not yet committed, and their rows.
-    pending_emails: HashMap<String, usize>,
+    pending: Vec<Pending>,
+    /// Emails of the pending rows.
+    pending_emails: HashMap<String, i64>,
     report: ImportReport,
 }
 
@@ -142,7 +151,9 @@ impl Importer<'_> {
             return self.rejected(row, email, violations);
         }
         let now = self.customers.now();
-        let customer = match Customer::create(p.tenant_id, input.clone(), p.user_id, now) {
+        let update =
+            (self.options.duplicates == Duplicates::Update).then(|| (input.clone(), paths));
+        let customer = match Customer::create(p.tenant_id, input, p.user_id, now) {
             Ok(c) => c,
             Err(problems) => {
                 let violations = problems
@@ -152,26 +163,28 @@ impl Importer<'_> {
                 return self.rejected(row, email, violations);
             }
         };
-        let Some(address) = customer.email.clone() else {
-            return self.add(row, customer).await;
-        };
-        if self.pending_emails.contains_key(&address) {
-            // A duplicate of an earlier row of this import: commit that one first.
+        if let Some(address) = &customer.email {
+            if let Some(earlier) = self.pending_emails.get(address).copied() {
+                if self.options.dry_run {
+                    // Nothing is written in a dry run: the earlier row stands for the stored one.
+                    return self
+                        .duplicate(row, address.clone(), format!("row {earlier}"), update)
+                        .await;
+                }
+                // A duplicate of an earlier row of this batch: commit that one first.
+                self.flush().await?;
+            }
+            self.pending_emails.insert(address.clone(), row);
+        }
+        self.pending.push(Pending {
+            row,
+            customer,
+            update,
+        });
+        if self.pending.len() >= BATCH {
             self.flush().await?;
         }
-        let stored = self.customers.store.by_email(p.tenant_id, &address).await?;
-        match (stored, self.options.duplicates) {
-            (None, _) => self.add(row, customer).await,
-            (Some(_), Duplicates::Skip) => {
-                self.report.skipped += 1;
-                Ok(())
-            }
-            (Some(holder), Duplicates::Fail) => {
-                let problem = format!("a customer with this email already exists ({})", holder.id);
-                self.rejected(row, email, vec![("customer.email".into(), problem)])
-            }
-            (Some(holder), Duplicates::Update) => self.update(row, holder.id, input, paths).await,
-        }
+        Ok(())
     }
 
     fn rejected(&mut self, row: i64, email: String, violations: Vec<Violation>) -> Result<()> {
@@ -190,16 +203,34 @@ impl Importer<'_> {
         }
     }
 
-    async fn add(&mut self, row: i64, customer: Customer) -> Result<()> {
-        if let Some(email) = &customer.email {
-            self.pending_emails
-                .insert(email.clone(), self.pending.len());
+    /// A row whose email `holder` (a customer id, or an earlier row in a dry run) has.
+    async fn duplicate(
+        &mut self,
+        row: i64,
+        email: String,
+        holder: String,
+        update: Option<(CustomerInput, Vec<String>)>,
+    ) -> Result<()> {
+        match (self.options.duplicates, update) {
+            (Duplicates::Skip, _) => {
+                self.report.skipped += 1;
+                Ok(())
+            }
+            (Duplicates::Update, Some((input, paths))) if !self.options.dry_run => {
+                let id = Uuid::try_parse(&holder).map_err(|e| {
+                    Error::internal("a duplicate's holder is not an id", anyhow::anyhow!(e))
+                })?;
+                self.update(row, id, input, paths).await
+            }
+            (Duplicates::Update, _) => {
+                self.report.updated += 1;
+                Ok(())
+            }
+            (Duplicates::Fail, _) => {
+                let problem = format!("a customer with this email already exists ({holder})");
+                self.rejected(row, email, vec![("customer.email".into(), problem)])
+            }
         }
-        self.pending.push((row, customer));
-        if self.pending.len() >= BATCH {
-            self.flush().await?;
-        }
-        Ok(())
     }
 
     async fn update(
@@ -209,12 +240,9 @@ impl Importer<'_> {
         input: CustomerInput,
         paths: Vec<String>,
     ) -> Result<()> {
-        if self.options.dry_run {
-            self.report.updated += 1;
-            return Ok(());
-        }
         let caller = self.caller;
         let now = self.customers.now();
+        let email = input.email.clone();
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.write")?;
             let changed = c
@@ -230,7 +258,6 @@ impl Importer<'_> {
             };
             Ok(vec![event(caller, c, &updated, now)])
         });
-        let email = String::new();
         match self
             .customers
             .store
@@ -238,58 +265,82 @@ impl Importer<'_> {
             .await
         {
             Ok(_) => self.report.updated += 1,
-            Err(e) if is_row_error(&e) => {
-                let violations = violations_of(&e);
-                self.reject(row, email, violations);
-            }
+            Err(e) if is_row_error(&e) => self.reject(row, email, violations_of(&e)),
             Err(e) => return Err(e),
         }
         Ok(())
     }
 
-    /// Writes the pending rows in one transaction. If another writer took one of their emails
-    /// meanwhile, the batch is written row by row instead, and that row reported.
+    /// Settles the pending rows: one lookup of their emails, duplicates handled as asked, and
+    /// the new customers written in one transaction. If another writer took one of their emails
+    /// meanwhile, they are written row by row instead, and that row handled as a duplicate.
     async fn flush(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.pending);
         self.pending_emails.clear();
         if batch.is_empty() {
             return Ok(());
         }
+        let tenant = self.caller.principal.tenant_id;
+        let emails: Vec<String> = batch
+            .iter()
+            .filter_map(|p| p.customer.email.clone())
+            .collect();
+        let taken: HashMap<String, Uuid> = self
+            .customers
+            .store
+            .taken_emails(tenant, &emails)
+            .await?
+            .into_iter()
+            .collect();
+        let mut fresh = Vec::with_capacity(batch.len());
+        for p in batch {
+            let holder = p
+                .customer
+                .email
+                .as_ref()
+                .and_then(|e| taken.get(e))
+                .copied();
+            match holder {
+                Some(holder) => {
+                    let email = p.customer.email.clone().unwrap_or_default();
+                    self.duplicate(p.row, email, holder.to_string(), p.update)
+                        .await?;
+                }
+                None => fresh.push(p),
+            }
+        }
         if self.options.dry_run {
-            self.report.created += batch.len() as i64;
+            self.report.created += fresh.len() as i64;
             return Ok(());
         }
-        let (customers, events): (Vec<Customer>, Vec<OutboxEvent>) = batch
+        let (customers, events): (Vec<Customer>, Vec<OutboxEvent>) = fresh
             .iter()
-            .map(|(_, c)| (c.clone(), self.created_event(c)))
+            .map(|p| (p.customer.clone(), self.created_event(&p.customer)))
             .unzip();
-        let store = &self.customers.store;
-        match store.insert_batch(&customers, events).await {
+        match self.customers.store.insert_batch(&customers, events).await {
             Ok(()) => {
                 self.report.created += customers.len() as i64;
                 Ok(())
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                for (row, customer) in batch {
-                    let event = self.created_event(&customer);
-                    match store.insert(&customer, vec![event]).await {
-                        Ok(()) => self.report.created += 1,
-                        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                            match self.options.duplicates {
-                                Duplicates::Skip => self.report.skipped += 1,
-                                Duplicates::Fail | Duplicates::Update => {
-                                    let email = customer.email.clone().unwrap_or_default();
-                                    self.reject(row, email, violations_of(&e));
-                                }
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => self.one_by_one(fresh).await,
             Err(e) => Err(e),
         }
+    }
+
+    async fn one_by_one(&mut self, rows: Vec<Pending>) -> Result<()> {
+        for p in rows {
+            let event = self.created_event(&p.customer);
+            match self.customers.store.insert(&p.customer, vec![event]).await {
+                Ok(()) => self.report.created += 1,
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    let email = p.customer.email.clone().unwrap_or_default();
+                    let holder = e.metadata("customer_id").unwrap_or_default().to_owned();
+                    self.duplicate(p.row, email, holder, p.update).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     fn created_event(&self, customer: &Customer) -> OutboxEvent {

@@ -72,6 +72,14 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// The customer not deleted whose primary email is `email`, if any.
     async fn by_email(&self, tenant: TenantId, email: &str) -> Result<Option<Customer>>;
 
+    /// Which of `emails` (normal form) customers not deleted hold, and which customer each:
+    /// (email, customer id). One statement, for an import batch.
+    async fn taken_emails(
+        &self,
+        tenant: TenantId,
+        emails: &[String],
+    ) -> Result<Vec<(String, Uuid)>>;
+
     /// Loads a customer, runs `change` on it and saves it with the events the change returns,
     /// all in one transaction that keeps other writers of the customer out (`BEGIN IMMEDIATE`
     /// on SQLite, `FOR UPDATE` on PostgreSQL). `NOT_FOUND` when there is no such customer; the

@@ -359,6 +359,48 @@ impl CustomerStore for SqlCustomerStore {
         row.map(Customer::try_from).transpose()
     }
 
+    async fn taken_emails(
+        &self,
+        tenant: TenantId,
+        emails: &[String],
+    ) -> Result<Vec<(String, Uuid)>> {
+        #[derive(sqlx::FromRow)]
+        struct Taken {
+            email: String,
+            id: String,
+        }
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("select c.email, c.id from customers c where");
+        sql.text(
+            " c.tenant_id = ? and c.deleted_at is null and c.email in (",
+            tenant.to_string(),
+        );
+        for (i, email) in emails.iter().enumerate() {
+            sql.text(if i == 0 { "?" } else { ", ?" }, email.clone());
+        }
+        sql.push(")", None);
+        let mut tx = self.begin(tenant).await?;
+        let rows = sql
+            .query_as::<Taken>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("reading emails"))?;
+        tx.commit().await.map_err(db("reading emails"))?;
+        rows.into_iter()
+            .map(|t| {
+                let id = Uuid::try_parse(&t.id).map_err(|e| {
+                    Error::internal(
+                        "stored data could not be read",
+                        anyhow::anyhow!("customers.id: {e}"),
+                    )
+                })?;
+                Ok((t.email, id))
+            })
+            .collect()
+    }
+
     async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
         match self.change(tenant, id, change, false).await {
             Ok(customer) => Ok(customer),
