@@ -716,6 +716,20 @@ async fn contacts_are_added_listed_changed_made_primary_and_removed() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
+
+    // Contacts may also come with a new customer.
+    let with_contacts = Customer {
+        contacts: vec![Contact {
+            given_name: "Farah".into(),
+            job_title: "Owner".into(),
+            ..Default::default()
+        }],
+        ..company("Butik Farah", &[])
+    };
+    let created = create(&mut c, &token, with_contacts).await.unwrap();
+    assert_eq!(created.contacts.len(), 1);
+    assert_eq!(created.contacts[0].job_title, "Owner");
+    assert_eq!(created.etag, "1");
 }
 
 #[tokio::test]

@@ -238,6 +238,9 @@ pub struct CustomerInput {
     pub custom_fields: BTreeMap<String, RawValue>,
     /// Notes.
     pub notes: String,
+    /// Contacts to create with the customer (creation only; later through the contact
+    /// methods).
+    pub contacts: Vec<ContactInput>,
 }
 
 /// What a client sets on a contact.
@@ -499,10 +502,25 @@ impl Customer {
             version: 1,
         };
         let owner = input.owner_id.or(Some(creator));
+        let contacts = input.contacts.clone();
         customer.set(CustomerInput {
             owner_id: owner,
             ..input
         })?;
+        let mut problems = Vec::new();
+        for (i, contact) in contacts.into_iter().enumerate() {
+            if let Err(found) = customer.add_contact(contact, now) {
+                problems.extend(found.into_iter().map(|(field, problem)| {
+                    let field = field.strip_prefix("contact.").unwrap_or(&field).to_owned();
+                    (format!("contacts[{i}].{field}"), problem)
+                }));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        customer.version = 1;
+        customer.updated_at = now;
         Ok(customer)
     }
 
@@ -608,6 +626,7 @@ impl Customer {
                 })
                 .collect(),
             notes: self.notes.clone(),
+            contacts: Vec::new(),
         }
     }
 
@@ -1106,5 +1125,39 @@ mod tests {
         assert!(!c.remove_contact(b, 9_000));
         let nameless = c.add_contact(ContactInput::default(), 10_000).unwrap_err();
         assert_eq!(fields(&nameless), ["contact.given_name"]);
+    }
+
+    #[test]
+    fn contacts_can_come_with_a_new_customer() {
+        let input = CustomerInput {
+            contacts: vec![
+                ContactInput {
+                    given_name: "Ahmad".into(),
+                    ..ContactInput::default()
+                },
+                ContactInput {
+                    emails: vec![EmailAddress {
+                        address: "bad".into(),
+                        ..EmailAddress::default()
+                    }],
+                    ..ContactInput::default()
+                },
+            ],
+            ..siti()
+        };
+        let problems =
+            Customer::create(TenantId::new(), input.clone(), UserId::new(), 1).unwrap_err();
+        assert_eq!(
+            fields(&problems),
+            ["contacts[1].given_name", "contacts[1].emails[0].address"]
+        );
+        let mut fine = input;
+        fine.contacts.truncate(1);
+        let c = Customer::create(TenantId::new(), fine, UserId::new(), 1).unwrap();
+        assert_eq!(c.contacts[0].given_name, "Ahmad");
+        assert_eq!(
+            c.version, 1,
+            "a new customer is at version 1, contacts and all"
+        );
     }
 }

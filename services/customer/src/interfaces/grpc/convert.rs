@@ -221,6 +221,22 @@ pub fn customer_input(c: &pb::Customer) -> Result<CustomerInput> {
     for tag in &c.tags {
         p.text(|| "customer.tags".to_owned(), tag);
     }
+    p.items("customer.contacts", c.contacts.len());
+    let mut contacts = Vec::with_capacity(c.contacts.len());
+    for contact in &c.contacts {
+        match contact_input(contact) {
+            Ok(input) => contacts.push(input),
+            Err(e) => p.0.extend(e.field_violations().iter().map(|(f, d)| {
+                (
+                    format!(
+                        "customer.{}",
+                        f.replacen("contact.", &format!("contacts[{}].", contacts.len()), 1)
+                    ),
+                    d.clone(),
+                )
+            })),
+        }
+    }
     p.items("customer.custom_fields", c.custom_fields.len());
     let custom_fields: BTreeMap<String, RawValue> = c
         .custom_fields
@@ -253,6 +269,7 @@ pub fn customer_input(c: &pb::Customer) -> Result<CustomerInput> {
         tags: c.tags.clone(),
         custom_fields,
         notes: c.notes.clone(),
+        contacts,
     })
 }
 

@@ -1,0 +1,539 @@
+//! `just bench`: the customer context against a real `crm serve` process (release, embedded
+//! SQLite), every figure beside a baseline measured in the same run:
+//!
+//! - import through the served port (one ImportCustomers stream) in rows/s, divided by a raw
+//!   batched insert of the same rows into the same kind of store, and the server's peak RSS
+//!   growth while importing;
+//! - search at that many customers: p50/p95/p99 of one-word, two-word and prefix queries;
+//! - GetCustomer at 64 concurrent streams, divided by a bare tonic unary echo (a health check on
+//!   a plain tonic server in its own process) loaded the same way;
+//! - export of every row in rows/s, and the server's peak RSS after it.
+//!
+//! `CUSTOMERS_BENCH_ROWS` sets the number of customers (default 100,000; the figure is
+//! 1,000,000). Rows are generated with a fixed seed. Prints figures, never fails on a time.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crm_core::testing::percentile;
+use crm_proto::crm::common::v1::PhoneNumber;
+use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_proto::crm::customer::v1::*;
+use crm_proto::crm::iam::v1::RegisterRequest;
+use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const GIVEN: &[&str] = &[
+    "Siti",
+    "Nur",
+    "Aisyah",
+    "Ahmad",
+    "Muhammad",
+    "Farah",
+    "Amir",
+    "Hafiz",
+    "Zainab",
+    "Ali",
+    "Mei Ling",
+    "Wei Jie",
+    "Kok Leong",
+    "Hui Min",
+    "Raju",
+    "Priya",
+    "Kavitha",
+    "Arjun",
+    "Suresh",
+    "Lakshmi",
+    "Daniel",
+    "Sarah",
+    "Aiman",
+    "Izzah",
+    "Haziq",
+    "Syafiq",
+    "Nabilah",
+    "Chong",
+    "Devi",
+    "Ravi",
+];
+const FAMILY: &[&str] = &[
+    "Aminah",
+    "Abdullah",
+    "Ismail",
+    "Hassan",
+    "Ibrahim",
+    "Rahman",
+    "Yusof",
+    "Tan",
+    "Lim",
+    "Lee",
+    "Wong",
+    "Ng",
+    "Chan",
+    "Goh",
+    "Subramaniam",
+    "Krishnan",
+    "Pillai",
+    "Nair",
+    "Omar",
+    "Salleh",
+    "Ahmad",
+    "Osman",
+    "Razak",
+    "Teo",
+    "Ong",
+    "Koh",
+    "Murugan",
+    "Rajan",
+    "Halim",
+    "Kassim",
+];
+const COMPANY: &[&str] = &[
+    "Batik", "Songket", "Tekstil", "Kraf", "Warisan", "Seri", "Indah", "Jaya", "Maju", "Murni",
+    "Sutera", "Tenun", "Kain", "Fesyen", "Rekaan", "Corak", "Canting", "Motif", "Bunga", "Mutiara",
+];
+const SUFFIX: &[&str] = &["Sdn Bhd", "Enterprise", "Trading", "Boutique", "Berhad"];
+const CITIES: &[&str] = &[
+    "Kuala Lumpur",
+    "Kuala Terengganu",
+    "Kota Bharu",
+    "Georgetown",
+    "Ipoh",
+    "Johor Bahru",
+    "Melaka",
+    "Kuantan",
+    "Alor Setar",
+    "Seremban",
+    "Shah Alam",
+    "Petaling Jaya",
+    "Kuching",
+    "Kota Kinabalu",
+    "Miri",
+    "Sibu",
+    "Sandakan",
+    "Klang",
+    "Kajang",
+    "Putrajaya",
+];
+const TAGS: &[&str] = &[
+    "wholesale",
+    "retail",
+    "vip",
+    "export",
+    "online",
+    "walk-in",
+    "corporate",
+];
+
+/// Customer `n` of the fixed data set.
+fn row(rng: &mut StdRng, n: usize) -> Customer {
+    let pick = |rng: &mut StdRng, list: &[&str]| list[rng.random_range(0..list.len())].to_owned();
+    let city = pick(rng, CITIES);
+    let phone = format!(
+        "+601{}{:07}",
+        rng.random_range(0..10),
+        rng.random_range(0..10_000_000)
+    );
+    let tags = vec![pick(rng, TAGS)];
+    let base = Customer {
+        email: format!("c{n}@kilang{}.example", n % 97),
+        phones: vec![PhoneNumber {
+            e164_number: phone,
+            ..Default::default()
+        }],
+        addresses: vec![crm_proto::crm::common::v1::Address {
+            locality: city,
+            region_code: "MY".into(),
+            ..Default::default()
+        }],
+        tags,
+        ..Default::default()
+    };
+    if rng.random_bool(0.6) {
+        Customer {
+            r#type: CustomerType::Individual as i32,
+            individual: Some(IndividualDetails {
+                given_name: pick(rng, GIVEN),
+                family_name: pick(rng, FAMILY),
+            }),
+            ..base
+        }
+    } else {
+        let name = format!(
+            "{} {} {}",
+            pick(rng, COMPANY),
+            pick(rng, COMPANY),
+            pick(rng, SUFFIX)
+        );
+        Customer {
+            r#type: CustomerType::Business as i32,
+            business: Some(BusinessDetails {
+                legal_name: name,
+                industry: "Textiles".into(),
+                ..Default::default()
+            }),
+            ..base
+        }
+    }
+}
+
+fn rows(n: usize) -> impl Iterator<Item = Customer> {
+    let mut rng = StdRng::seed_from_u64(0x6b696c616e67);
+    (0..n).map(move |i| row(&mut rng, i))
+}
+
+fn status_kib(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn mib(kib: f64) -> f64 {
+    kib / 1024.0
+}
+
+/// A server process and the address it printed.
+fn serve(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
+    (child, addr)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+async fn connect(addr: &str) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The echo baseline's process: a plain tonic server with only the health service.
+async fn echo_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("echo serving on {}", listener.local_addr().unwrap());
+    let (_, health) = tonic_health::server::health_reporter();
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .unwrap();
+}
+
+const CONCURRENCY: usize = 64;
+const CALLS: usize = 20_000;
+
+/// Calls per second of `call` at [`CONCURRENCY`] concurrent streams, [`CALLS`] in all.
+async fn rate<F, Fut>(call: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (call, next) = (call.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= CALLS {
+                        break;
+                    }
+                    call(i).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    CALLS as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Rows per second of the same rows inserted straight into a fresh store, 500 per transaction
+/// (the import's batch), with their events: the most the import could do.
+async fn raw_insert_rate(n: usize) -> f64 {
+    use crm_customer::domain::customer::Customer as Domain;
+    use crm_customer::domain::ports::CustomerStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = crm_core::storage::open_sqlite(&dir.path().join("raw.db"))
+        .await
+        .unwrap();
+    db.migrate("customer", &crm_customer::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared("customer", &crm_events::TABLES)
+        .await
+        .unwrap();
+    let store = crm_customer::infrastructure::sql::SqlCustomerStore::new(db);
+    let (tenant, user) = (crm_core::TenantId::new(), crm_core::UserId::new());
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(500);
+    let flush = |batch: &mut Vec<Domain>| {
+        let customers = std::mem::take(batch);
+        let events = customers
+            .iter()
+            .map(|c| crm_customer::domain::ports::OutboxEvent {
+                aggregate_type: "customer",
+                envelope: crm_events::Envelope::new(
+                    "crm.customer",
+                    tenant,
+                    c.id,
+                    &crm_proto::crm::customer::events::v1::CustomerCreated::default(),
+                    &crm_events::Causation::default(),
+                ),
+            })
+            .collect();
+        (customers, events)
+    };
+    for c in rows(n) {
+        let input = crm_customer::interfaces::grpc::convert::customer_input(&c).unwrap();
+        batch.push(Domain::create(tenant, input, user, 1).unwrap());
+        if batch.len() == 500 {
+            let (customers, events) = flush(&mut batch);
+            store.insert_batch(&customers, events).await.unwrap();
+        }
+    }
+    let (customers, events) = flush(&mut batch);
+    store.insert_batch(&customers, events).await.unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if std::env::var_os("CUSTOMERS_BENCH_ECHO").is_some() {
+        runtime.block_on(echo_server());
+    } else {
+        runtime.block_on(run());
+    }
+}
+
+async fn run() {
+    let n: usize = std::env::var("CUSTOMERS_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let data_dir = tempfile::tempdir().unwrap();
+    let (crm, addr) = serve(
+        Command::new(env!("CARGO_BIN_EXE_crm"))
+            .args([
+                "serve",
+                "--target",
+                "iam,customer",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data_dir.path())
+            .env("CRM_LOG__LEVEL", "warn"),
+    );
+    let pid = crm.id();
+    let channel = connect(&addr).await;
+    let token = AuthServiceClient::new(channel.clone())
+        .register(RegisterRequest {
+            tenant_name: "Bench Batik".into(),
+            email: "bench@kilang.example".into(),
+            password: "batik canting motif".into(),
+            display_name: "Bench".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let mut client =
+        CustomerServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
+
+    // Import.
+    let rss_before = status_kib(pid, "VmRSS:");
+    let options = ImportCustomersRequest {
+        item: Some(import_customers_request::Item::Options(ImportOptions {
+            duplicate_policy: DuplicatePolicy::Skip as i32,
+            ..Default::default()
+        })),
+    };
+    let stream = futures::stream::iter(std::iter::once(options).chain(rows(n).map(|c| {
+        ImportCustomersRequest {
+            item: Some(import_customers_request::Item::Customer(c)),
+        }
+    })));
+    let started = Instant::now();
+    let report = client
+        .import_customers(authorized(stream, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let import_rate = n as f64 / started.elapsed().as_secs_f64();
+    let rss_import_peak = status_kib(pid, "VmHWM:");
+    assert_eq!(report.created_count, n as i64, "{report:?}");
+    let raw_rate = raw_insert_rate(n).await;
+
+    // Search.
+    let mut searches = Vec::new();
+    for (kind, queries) in [
+        ("one word", &["siti", "batik", "lim", "kuantan"][..]),
+        ("two words", &["siti aminah", "batik sdn", "tan kuala"][..]),
+        ("prefix (3)", &["ami", "son", "kua", "tek"][..]),
+        ("prefix (2)", &["am", "ba", "ku"][..]),
+    ] {
+        let mut latencies = Vec::new();
+        for round in 0..50 {
+            for q in queries {
+                let t = Instant::now();
+                let found = client
+                    .search_customers(authorized(
+                        SearchCustomersRequest {
+                            query: (*q).into(),
+                            page_size: 20,
+                            ..Default::default()
+                        },
+                        &token,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                latencies.push(t.elapsed());
+                if round == 0 {
+                    assert!(!found.customers.is_empty(), "{q:?} finds customers");
+                }
+            }
+        }
+        latencies.sort();
+        searches.push((kind, latencies));
+    }
+
+    // GetCustomer against the echo baseline, each at 64 concurrent streams.
+    let ids: Vec<String> = client
+        .list_customers(authorized(
+            ListCustomersRequest {
+                page_size: 500,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let ids = Arc::new(ids);
+    let get_rate = {
+        let (channel, token, ids) = (channel.clone(), token.clone(), ids.clone());
+        rate(move |i| {
+            let mut client = CustomerServiceClient::new(channel.clone());
+            let request = authorized(
+                GetCustomerRequest {
+                    id: ids[i % ids.len()].clone(),
+                },
+                &token,
+            );
+            async move {
+                client.get_customer(request).await.unwrap();
+            }
+        })
+        .await
+    };
+    let (echo, echo_addr) =
+        serve(Command::new(std::env::current_exe().unwrap()).env("CUSTOMERS_BENCH_ECHO", "1"));
+    let echo_channel = connect(&echo_addr).await;
+    let echo_rate = rate(move |_| {
+        let mut health = HealthClient::new(echo_channel.clone());
+        async move {
+            health.check(HealthCheckRequest::default()).await.unwrap();
+        }
+    })
+    .await;
+    stop(echo);
+
+    // Export.
+    let started = Instant::now();
+    let mut stream = client
+        .export_customers(authorized(ExportCustomersRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut exported = 0;
+    while let Some(item) = stream.message().await.unwrap() {
+        exported += 1;
+        assert_eq!(item.total_count, n as i64);
+    }
+    let export_rate = exported as f64 / started.elapsed().as_secs_f64();
+    let rss_export_peak = status_kib(pid, "VmHWM:");
+    assert_eq!(exported, n);
+    stop(crm);
+
+    println!("customers benchmark ({n} customers in one tenant, embedded SQLite, release)");
+    println!("  import via gRPC            {import_rate:9.0} rows/s");
+    println!(
+        "  raw batched insert         {raw_rate:9.0} rows/s (same rows, 500 per transaction, same run)"
+    );
+    println!(
+        "  ratio import / raw         {:9.2}   (goal >= 0.5; goal >= 50,000 rows/s)",
+        import_rate / raw_rate
+    );
+    println!(
+        "  server RSS while importing {:9.1} MiB peak, {:.1} MiB before (growth {:.1} MiB; goal < 200 MiB)",
+        mib(rss_import_peak),
+        mib(rss_before),
+        mib(rss_import_peak - rss_before)
+    );
+    for (kind, latencies) in &searches {
+        println!(
+            "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
+            percentile(latencies, 0.50),
+            percentile(latencies, 0.95),
+            percentile(latencies, 0.99),
+        );
+    }
+    println!(
+        "  GetCustomer                {get_rate:9.0} calls/s at {CONCURRENCY} concurrent streams"
+    );
+    println!("  bare tonic echo            {echo_rate:9.0} calls/s, loaded the same way, same run");
+    println!(
+        "  ratio GetCustomer / echo   {:9.2}   (goal >= 0.5)",
+        get_rate / echo_rate
+    );
+    println!("  export via gRPC            {export_rate:9.0} rows/s");
+    println!(
+        "  server peak RSS            {:9.1} MiB after the export",
+        mib(rss_export_peak)
+    );
+}
