@@ -47,6 +47,85 @@ pub enum Command {
     /// Domain events: backlog, replay, dead letters.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Customers: import and export files through the API of a running CRM.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+/// `crm customers ...`.
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Import customers from a CSV file (a header row naming the columns) or JSON Lines
+    /// (`.jsonl`), with a progress bar; prints the report and writes rejected rows, with their
+    /// reasons, to a CSV that can be fixed and imported again.
+    ///
+    /// Columns: type, display_name, given_name (first_name), family_name (last_name),
+    /// legal_name (company), registration_number, tax_id, industry, website, status, owner_id,
+    /// email, emails, phones (phone), tags (tag), street, city, state, postcode, country, notes,
+    /// custom (a JSON object) or custom.<key>, contacts (a JSON array). Lists are ;-separated.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Check and count every row; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// What to do with a row whose email another customer has.
+        #[arg(long, value_enum, default_value = "skip")]
+        on_duplicate: OnDuplicate,
+        /// Sending the same import again with this id returns the first report.
+        #[arg(long, default_value = "")]
+        request_id: String,
+        /// Where rejected rows go [default: <FILE>.rejected.csv].
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<PathBuf>,
+        /// The CRM to call.
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// Export every customer (contacts included) as CSV or JSON Lines.
+    Export {
+        /// The format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::customers::Format,
+        /// The file [default: standard output].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The CRM to call.
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+}
+
+/// Duplicate policies of an import.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum OnDuplicate {
+    /// Leave the stored customer alone.
+    Skip,
+    /// Apply the row's columns to the stored customer.
+    Update,
+    /// Reject the row.
+    Fail,
+}
+
+/// Which CRM a client command calls, and as whom.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The CRM's address.
+    #[arg(long, env = "KILANG_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// An access token (the accessToken of AuthService/Login).
+    #[arg(long, env = "KILANG_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+impl EndpointArgs {
+    /// The endpoint.
+    pub fn endpoint(&self) -> crate::customers::Endpoint {
+        crate::customers::Endpoint {
+            server: self.server.clone(),
+            token: self.token.clone(),
+        }
+    }
 }
 
 /// `crm events ...`.
@@ -188,6 +267,7 @@ impl Command {
             | Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { targets: args, .. })) => {
                 args.overrides()
             }
+            Command::Customers(_) => Overrides::default(),
         }
     }
 }

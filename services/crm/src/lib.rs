@@ -3,6 +3,7 @@
 //! (`crm migrate`, `crm events ...`, `crm tenant|user create`, `crm keys rotate`) are in `ops`.
 
 pub mod cli;
+pub mod customers;
 pub mod datadir;
 mod ops;
 

@@ -1,7 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use crm::cli::{Cli, Command, DlqCommand, EventsCommand, KeysCommand, TenantCommand, UserCommand};
+use crm::cli::{
+    Cli, Command, CustomersCommand, DlqCommand, EventsCommand, KeysCommand, OnDuplicate,
+    TenantCommand, UserCommand,
+};
 use crm_core::Config;
 
 fn main() -> ExitCode {
@@ -72,6 +75,37 @@ fn main() -> ExitCode {
                 crm::dlq_redrive(&config, group.as_deref()).await
             })
         }
+        Command::Customers(CustomersCommand::Import {
+            file,
+            dry_run,
+            on_duplicate,
+            request_id,
+            rejects,
+            endpoint,
+        }) => {
+            use crm_proto::crm::customer::v1::DuplicatePolicy;
+            let args = crm::customers::ImportArgs {
+                file,
+                duplicates: match on_duplicate {
+                    OnDuplicate::Skip => DuplicatePolicy::Skip,
+                    OnDuplicate::Update => DuplicatePolicy::Update,
+                    OnDuplicate::Fail => DuplicatePolicy::Fail,
+                },
+                dry_run,
+                request_id,
+                rejects,
+            };
+            run(config, |_| async move {
+                crm::customers::import(&endpoint.endpoint(), args).await
+            })
+        }
+        Command::Customers(CustomersCommand::Export {
+            format,
+            out,
+            endpoint,
+        }) => run(config, |_| async move {
+            crm::customers::export(&endpoint.endpoint(), format, out).await
+        }),
         Command::Keys(KeysCommand::Rotate { .. }) => match crm::rotate_keys(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -492,3 +492,250 @@ fn config_file_errors_name_the_file_and_the_key_plainly() {
     );
     assert!(!stderr.contains("``"), "no garbled backticks: {stderr}");
 }
+
+/// A new tenant's owner token from the served CRM at `addr`.
+async fn owner_token(addr: &str, tenant: &str) -> String {
+    use crm_proto::crm::iam::v1::RegisterRequest;
+    use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+    let mut auth = AuthServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    auth.register(RegisterRequest {
+        tenant_name: tenant.into(),
+        email: "owner@kilang.example".into(),
+        password: "batik canting motif".into(),
+        display_name: "Owner".into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .access_token
+}
+
+fn customers(addr: &str, token: &str, args: &[&str]) -> std::process::Output {
+    crm()
+        .arg("customers")
+        .args(args)
+        .args(["--server", &format!("http://{addr}")])
+        .env("KILANG_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_are_imported_from_csv_and_exported_back_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let token = owner_token(&addr, "Kilang CLI").await;
+    let csv = dir.path().join("customers.csv");
+    let mut text =
+        String::from("company,first_name,last_name,email,phone,tags,city,country,custom.since\n");
+    for n in 1..=1000 {
+        if n % 100 == 0 {
+            text.push_str(&format!(",Bad,Row{n},bad{n}-at-nowhere,12,,,,\n"));
+        } else if n % 2 == 0 {
+            text.push_str(&format!("Kedai {n} Sdn Bhd,,,k{n}@kedai.example,+6012345{n:04},wholesale;batik,Ipoh,MY,2024-01-31\n"));
+        } else {
+            text.push_str(&format!(
+                ",Siti,Pelanggan {n},s{n}@kilang.example,012-345 {n:04},retail,Kuantan,my,\n"
+            ));
+        }
+    }
+    text.push_str("too,few,cells\n");
+    std::fs::write(&csv, text).unwrap();
+
+    let out = customers(&addr, &token, &["import", csv.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1001 rows: 990 created, 0 updated, 0 skipped (duplicates), 11 rejected"),
+        "{stdout}"
+    );
+    let rejects = std::fs::read_to_string(dir.path().join("customers.csv.rejected.csv")).unwrap();
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines.len(), 12, "a header and 11 rows: {rejects}");
+    assert!(
+        lines[0].starts_with("row,field,reason,company,first_name"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("100,customer.email; customer.phones[0].e164_number,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[11].starts_with("1001,row,has 3 cells"),
+        "{}",
+        lines[11]
+    );
+
+    // Again: everything is a duplicate by email.
+    let again = customers(
+        &addr,
+        &token,
+        &["import", csv.to_str().unwrap(), "--dry-run"],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("0 would be created, 0 would be updated, 990 skipped")
+    );
+
+    // Export, then import the export into another tenant: the same customers.
+    let exported = dir.path().join("export.csv");
+    let out = customers(
+        &addr,
+        &token,
+        &["export", "--out", exported.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 990 customers"));
+    let other = owner_token(&addr, "Kilang CLI Two").await;
+    let out = customers(&addr, &other, &["import", exported.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("990 rows: 990 created, 0 updated, 0 skipped (duplicates), 0 rejected"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let twice = dir.path().join("twice.jsonl");
+    let out = customers(
+        &addr,
+        &other,
+        &[
+            "export",
+            "--format",
+            "jsonl",
+            "--out",
+            twice.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let first: Vec<serde_json::Value> = std::fs::read_to_string(&twice)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(first.len(), 990);
+    let kedai = first
+        .iter()
+        .find(|r| r["email"] == "k2@kedai.example")
+        .unwrap();
+    assert_eq!(kedai["legal_name"], "Kedai 2 Sdn Bhd");
+    assert_eq!(kedai["phones"][0], "+60123450002");
+    assert_eq!(kedai["tags"], serde_json::json!(["wholesale", "batik"]));
+    assert_eq!(kedai["custom"]["since"], "2024-01-31");
+    assert_eq!(kedai["country"], "MY");
+
+    // Errors say what to do next.
+    let out = customers(&addr, "not-a-token", &["export"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token or KILANG_TOKEN"));
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "company,fax\nA,1\n").unwrap();
+    let out = customers(&addr, &token, &["import", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown column \"fax\""));
+    stop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_import_keeps_its_committed_batches_and_nothing_half_written() {
+    use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+    use crm_proto::crm::customer::v1::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let token = owner_token(&addr, "Kilang Crash").await;
+    let mut client = CustomerServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let call = tokio::spawn(async move { client.import_customers(request).await });
+    tx.send(ImportCustomersRequest {
+        item: Some(import_customers_request::Item::Options(
+            ImportOptions::default(),
+        )),
+    })
+    .await
+    .unwrap();
+    // 1,250 rows: two whole batches of 500, then 250 pending when the server dies.
+    for n in 0..1250 {
+        let c = Customer {
+            r#type: CustomerType::Individual as i32,
+            individual: Some(IndividualDetails {
+                given_name: format!("Row {n}"),
+                family_name: String::new(),
+            }),
+            email: format!("row{n}@kilang.example"),
+            ..Default::default()
+        };
+        tx.send(ImportCustomersRequest {
+            item: Some(import_customers_request::Item::Customer(c)),
+        })
+        .await
+        .unwrap();
+    }
+    // Wait until both batches are committed, then kill it hard.
+    let db = dir.path().join("customer.db");
+    let count = || {
+        let db = db.clone();
+        async move {
+            let store = crm_core::storage::open_sqlite(&db).await.unwrap();
+            let n: i64 = sqlx::query_scalar("select count(*) from customers")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            store.close().await;
+            n
+        }
+    };
+    crm_core::testing::eventually("two batches are committed", || async {
+        (count().await == 1000).then_some(())
+    })
+    .await;
+    let mut server = server;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    drop(tx);
+    assert!(
+        call.await.unwrap().is_err(),
+        "the client sees the import fail"
+    );
+
+    // After a restart: exactly the committed batches, each customer whole, each with its event.
+    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    assert_eq!(count().await, 1000);
+    let store = crm_core::storage::open_sqlite(&db).await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("select count(*) from outbox where event_type like '%CustomerCreated'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let indexed: i64 = sqlx::query_scalar("select count(*) from customer_search")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!((events, indexed), (1000, 1000));
+    store.close().await;
+    let mut client = CustomerServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(SearchCustomersRequest {
+        query: "row".into(),
+        page_size: 5,
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let found = client.search_customers(request).await.unwrap().into_inner();
+    assert_eq!(found.customers.len(), 5);
+    stop(server);
+}
