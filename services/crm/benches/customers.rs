@@ -135,11 +135,9 @@ const TAGS: &[&str] = &[
 fn row(rng: &mut StdRng, n: usize) -> Customer {
     let pick = |rng: &mut StdRng, list: &[&str]| list[rng.random_range(0..list.len())].to_owned();
     let city = pick(rng, CITIES);
-    let phone = format!(
-        "+601{}{:07}",
-        rng.random_range(0..10),
-        rng.random_range(0..10_000_000)
-    );
+    // Malaysian mobile prefixes with 7-digit subscriber numbers (all valid numbers).
+    let prefix = [2, 3, 6, 7, 9][rng.random_range(0..5)];
+    let phone = format!("+601{prefix}{:07}", rng.random_range(2_000_000..10_000_000));
     let tags = vec![pick(rng, TAGS)];
     let base = Customer {
         email: format!("c{n}@kilang{}.example", n % 97),
@@ -202,8 +200,19 @@ fn mib(kib: f64) -> f64 {
     kib / 1024.0
 }
 
+/// A child process killed when dropped (a failed run leaves no server behind).
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            stop(child);
+        }
+    }
+}
+
 /// A server process and the address it printed.
-fn serve(command: &mut Command) -> (Child, String) {
+fn serve(command: &mut Command) -> (Server, String) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -214,7 +223,7 @@ fn serve(command: &mut Command) -> (Child, String) {
         .read_line(&mut line)
         .unwrap();
     let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
-    (child, addr)
+    (Server(Some(child)), addr)
 }
 
 fn stop(mut child: Child) {
@@ -364,7 +373,7 @@ async fn run() {
             .arg(data_dir.path())
             .env("CRM_LOG__LEVEL", "warn"),
     );
-    let pid = crm.id();
+    let pid = crm.0.as_ref().map(Child::id).unwrap();
     let channel = connect(&addr).await;
     let token = AuthServiceClient::new(channel.clone())
         .register(RegisterRequest {
@@ -380,7 +389,8 @@ async fn run() {
     let mut client =
         CustomerServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
 
-    // Import.
+    let phase = |what: &str| eprintln!("customers bench: {what}");
+    phase(&format!("importing {n} customers"));
     let rss_before = status_kib(pid, "VmRSS:");
     let options = ImportCustomersRequest {
         item: Some(import_customers_request::Item::Options(ImportOptions {
@@ -401,10 +411,21 @@ async fn run() {
         .into_inner();
     let import_rate = n as f64 / started.elapsed().as_secs_f64();
     let rss_import_peak = status_kib(pid, "VmHWM:");
-    assert_eq!(report.created_count, n as i64, "{report:?}");
+    assert_eq!(
+        (report.created_count, report.failed_count),
+        (n as i64, 0),
+        "every generated row is valid: {:?} (row {:?})",
+        report.errors.first(),
+        report
+            .errors
+            .first()
+            .and_then(|e| rows(e.row as usize).last())
+            .map(|c| c.phones)
+    );
+    phase("inserting the same rows raw");
     let raw_rate = raw_insert_rate(n).await;
 
-    // Search.
+    phase("searching");
     let mut searches = Vec::new();
     for (kind, queries) in [
         ("one word", &["siti", "batik", "lim", "kuantan"][..]),
@@ -438,7 +459,7 @@ async fn run() {
         searches.push((kind, latencies));
     }
 
-    // GetCustomer against the echo baseline, each at 64 concurrent streams.
+    phase("GetCustomer and the echo baseline at 64 concurrent streams");
     let ids: Vec<String> = client
         .list_customers(authorized(
             ListCustomersRequest {
@@ -481,9 +502,9 @@ async fn run() {
         }
     })
     .await;
-    stop(echo);
+    drop(echo);
 
-    // Export.
+    phase("exporting");
     let started = Instant::now();
     let mut stream = client
         .export_customers(authorized(ExportCustomersRequest::default(), &token))
@@ -498,7 +519,7 @@ async fn run() {
     let export_rate = exported as f64 / started.elapsed().as_secs_f64();
     let rss_export_peak = status_kib(pid, "VmHWM:");
     assert_eq!(exported, n);
-    stop(crm);
+    drop(crm);
 
     println!("customers benchmark ({n} customers in one tenant, embedded SQLite, release)");
     println!("  import via gRPC            {import_rate:9.0} rows/s");

@@ -107,18 +107,25 @@ impl Sql {
 
 /// The filter every read applies: the tenant, not deleted, and the request's filters.
 fn filtered(sql: &mut Sql, tenant: TenantId, filter: &Filter) {
+    filter_columns(sql, tenant, filter, "c.");
+}
+
+/// [`filtered`], naming the columns `{column}` as `prefix` says: `+c.` on SQLite when the
+/// full-text index must drive the query (a unary `+` keeps SQLite from walking the tenant's
+/// rows by an index of `customers` and matching each against the full-text query).
+fn filter_columns(sql: &mut Sql, tenant: TenantId, filter: &Filter, prefix: &str) {
     sql.text(
-        " c.tenant_id = ? and c.deleted_at is null",
+        &format!(" {prefix}tenant_id = ? and c.deleted_at is null"),
         tenant.to_string(),
     );
     if let Some(t) = filter.customer_type {
-        sql.text(" and c.customer_type = ?", t.as_str());
+        sql.text(&format!(" and {prefix}customer_type = ?"), t.as_str());
     }
     if let Some(s) = filter.status {
-        sql.text(" and c.status = ?", s.as_str());
+        sql.text(&format!(" and {prefix}status = ?"), s.as_str());
     }
     if let Some(owner) = filter.owner_id {
-        sql.text(" and c.owner_id = ?", owner.to_string());
+        sql.text(&format!(" and {prefix}owner_id = ?"), owner.to_string());
     }
     for tag in &filter.tags {
         sql.text(
