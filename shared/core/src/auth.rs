@@ -98,11 +98,33 @@ pub enum KeySetError {
 }
 
 /// Verifies access tokens against a set of public keys, each pinned to its algorithm.
+///
+/// A token that verified is remembered (the whole token, signature included, as the key) with
+/// its caller and expiry, so its next calls skip the signature check until it expires: the
+/// answer is the one verifying again would give, as time only moves past `nbf` and toward
+/// `exp`, and adding keys forgets every remembered token. Revocation is not remembered here: the
+/// request layer checks it on every call.
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
     issuer: String,
     audience: String,
+    verified: moka::sync::Cache<String, (Principal, u64)>,
+}
+
+/// How many verified tokens are remembered at most.
+const REMEMBERED_TOKENS: u64 = 100_000;
+/// Seconds of clock skew allowed on `exp` and `nbf`.
+const LEEWAY: u64 = 30;
+
+fn remembered() -> moka::sync::Cache<String, (Principal, u64)> {
+    moka::sync::Cache::new(REMEMBERED_TOKENS)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -123,6 +145,7 @@ impl TokenVerifier {
             keys: HashMap::new(),
             issuer: issuer.into(),
             audience: audience.into(),
+            verified: remembered(),
         }
     }
 
@@ -158,6 +181,7 @@ impl TokenVerifier {
             let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(&e.to_string()))?;
             self.keys.insert(kid, (key, alg));
         }
+        self.verified.invalidate_all();
         Ok(())
     }
 
@@ -182,6 +206,25 @@ impl TokenVerifier {
 
     /// Verifies `token` and returns the caller it names.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_at(token, now_secs())
+    }
+
+    fn verify_at(&self, token: &str, now: u64) -> Result<Principal, TokenError> {
+        if let Some((principal, exp)) = self.verified.get(token) {
+            if now > exp + LEEWAY {
+                self.verified.invalidate(token);
+                return Err(TokenError::Expired);
+            }
+            return Ok(principal);
+        }
+        let (principal, exp) = self.check_signature(token)?;
+        self.verified
+            .insert(token.to_owned(), (principal.clone(), exp));
+        Ok(principal)
+    }
+
+    /// The full check: header, key, algorithm, signature and claims.
+    fn check_signature(&self, token: &str) -> Result<(Principal, u64), TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
         let (key, alg) = self.keys.get(kid).ok_or(TokenError::UnknownKey)?;
@@ -196,7 +239,7 @@ impl TokenVerifier {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = 30;
+        validation.leeway = LEEWAY;
         let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
@@ -210,7 +253,7 @@ impl TokenVerifier {
         })?;
         let claims = data.claims;
         let issued_at = issued_at_millis(&claims.jti, claims.iat);
-        Ok(Principal {
+        let principal = Principal {
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::InvalidClaims)?,
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::InvalidClaims)?,
             roles: claims.roles,
@@ -218,7 +261,8 @@ impl TokenVerifier {
             team: claims.team,
             token_id: claims.jti,
             issued_at,
-        })
+        };
+        Ok((principal, claims.exp))
     }
 }
 
@@ -315,6 +359,37 @@ pub(crate) mod tests {
         assert_eq!(principal.tenant_id, tenant);
         assert_eq!(principal.user_id, user);
         assert_eq!(principal.roles, ["sales_rep"]);
+    }
+
+    #[test]
+    fn a_remembered_token_answers_as_verifying_again_would() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let claims = claims(TenantId::new(), UserId::new());
+        let token = sign(&key, &claims);
+        let first = verifier.verify(&token).unwrap();
+        assert_eq!(
+            verifier.verified.get(&token).map(|(p, _)| p),
+            Some(first.clone())
+        );
+        assert_eq!(
+            verifier.verify(&token).unwrap(),
+            first,
+            "the second call is answered from memory"
+        );
+        // Past its expiry (and the leeway) it is expired, remembered or not.
+        let later = claims.exp + LEEWAY + 1;
+        assert!(matches!(
+            verifier.verify_at(&token, later),
+            Err(TokenError::Expired)
+        ));
+        assert!(verifier.verified.get(&token).is_none(), "and forgotten");
+        // A token that differs in one character of its signature is checked, not remembered.
+        let mut forged = token.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(verifier.verify(&forged).is_err());
+        assert!(verifier.verified.get(&forged).is_none());
     }
 
     #[test]
