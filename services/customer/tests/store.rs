@@ -623,4 +623,19 @@ async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
         .unwrap();
     assert!(s.store.get(tenant, good.id).await.unwrap().is_some());
     assert_eq!(outbox_count(&s.db).await, 1);
+
+    // A batch's customers are whole: tags, search entries and events, in the order given.
+    let batch: Vec<Customer> = (0..600)
+        .map(|i| business(tenant, &format!("Kedai Batch {i}"), &["batched"]))
+        .collect();
+    let events = batch.iter().map(event).collect();
+    s.store.insert_batch(&batch, events).await.unwrap();
+    let tagged = Filter {
+        tags: vec!["batched".into()],
+        ..Filter::default()
+    };
+    assert_eq!(s.store.count(tenant, &tagged).await.unwrap(), 600);
+    assert_eq!(names(s.store.as_ref(), tenant, "kedai 599").await, ["Kedai Batch 599"]);
+    assert_eq!(outbox_count(&s.db).await, 601);
+    assert_eq!(s.store.get(tenant, batch[321].id).await.unwrap().as_ref(), Some(&batch[321]));
 }

@@ -58,6 +58,69 @@ pub async fn append(
         .map(drop)
 }
 
+/// Rows per multi-row statement of [`append_all`] (11 parameters each, well under the engines'
+/// limits).
+const APPEND_CHUNK: usize = 500;
+
+/// Appends many events inside the caller's transaction, a few statements for all of them (a
+/// bulk write's events): as [`append`] each, locks included, in the order given.
+pub async fn append_all(conn: &mut Conn, events: &[(&str, &Envelope)]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if Engine::of(conn) == Engine::Postgres {
+        let mut keys: Vec<String> = events
+            .iter()
+            .map(|(aggregate_type, e)| format!("{aggregate_type}/{}", e.subject))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for chunk in keys.chunks(APPEND_CHUNK) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${})", i + 2)).collect();
+            let sql = format!(
+                "select pg_advisory_xact_lock($1, hashtext(v)) from (values {}) as t(v)",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(AGGREGATE_LOCK_SPACE);
+            for key in chunk {
+                query = query.bind(key);
+            }
+            query.execute(&mut *conn).await?;
+        }
+    }
+    for chunk in events.chunks(APPEND_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 11;
+                let params: Vec<String> = (1..=11).map(|k| format!("${}", n + k)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, \
+             correlation_id, source, causation_id, traceparent) values {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (aggregate_type, event) in chunk {
+            query = query
+                .bind(event.id.to_string())
+                .bind(&event.tenant_id)
+                .bind(*aggregate_type)
+                .bind(&event.subject)
+                .bind(&event.event_type)
+                .bind(&event.payload)
+                .bind(event.time)
+                .bind(&event.correlation_id)
+                .bind(&event.source)
+                .bind(&event.causation_id)
+                .bind(&event.traceparent);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// An event read back from the outbox, with its position.
 #[derive(Clone, Debug)]
 pub struct Logged {

@@ -53,6 +53,7 @@ struct Sql {
 
 enum Arg {
     Text(String),
+    OptText(Option<String>),
     Int(i64),
 }
 
@@ -94,6 +95,20 @@ impl Sql {
         for arg in self.args {
             query = match arg {
                 Arg::Text(s) => query.bind(s),
+                Arg::OptText(s) => query.bind(s),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        query
+    }
+
+    /// The statement with its parameters bound, for statements that return no rows.
+    fn query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(self.text));
+        for arg in self.args {
+            query = match arg {
+                Arg::Text(s) => query.bind(s),
+                Arg::OptText(s) => query.bind(s),
                 Arg::Int(n) => query.bind(n),
             };
         }
@@ -246,6 +261,97 @@ async fn insert(tx: &mut Conn, c: &Customer) -> Result<()> {
     search::index(tx, seq, c).await
 }
 
+/// Customers per multi-row statement of a batch (13 parameters each).
+const BATCH_CHUNK: usize = 250;
+
+/// Inserts customers with a few statements for all of them: the rows (returning their
+/// positions), their tags, and their search entries (on PostgreSQL in the row itself).
+async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
+    let engine = Engine::of(tx);
+    let mut sql = Sql::new(
+        "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
+         sort_name, created_at, updated_at, version, deleted_at, doc",
+    );
+    sql.push(
+        match engine {
+            Engine::Postgres => ", search) values ",
+            Engine::Sqlite => ") values ",
+        },
+        None,
+    );
+    for (i, c) in chunk.iter().enumerate() {
+        let body = search::body(c);
+        sql.push(if i == 0 { "(" } else { ", (" }, None)
+            .text("?", c.id.to_string())
+            .text(", ?", c.tenant_id.to_string())
+            .text(", ?", c.customer_type.as_str())
+            .text(", ?", c.status.as_str())
+            .push(", ?", Some(Arg::OptText(c.owner_id.map(|o| o.to_string()))))
+            .push(", ?", Some(Arg::OptText(c.email.clone())))
+            .text(", ?", c.display_name.clone())
+            .text(", ?", c.display_name.to_lowercase())
+            .int(", ?", c.created_at)
+            .int(", ?", c.updated_at)
+            .int(", ?, null", c.version)
+            .text(", ?", document(c));
+        match engine {
+            Engine::Postgres => sql.text(", to_tsvector('simple', ?))", body),
+            Engine::Sqlite => sql.push(")", None),
+        };
+    }
+    sql.push(" returning seq, id", None);
+    #[derive(sqlx::FromRow)]
+    struct Inserted {
+        seq: i64,
+        id: String,
+    }
+    let rows = sql
+        .query_as::<Inserted>()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("creating customers"))?;
+    let seqs: std::collections::HashMap<String, i64> =
+        rows.into_iter().map(|r| (r.id, r.seq)).collect();
+    let seq_of = |c: &Customer| seqs.get(&c.id.to_string()).copied();
+    let tagged: Vec<(i64, &Customer, &String)> = chunk
+        .iter()
+        .filter_map(|c| seq_of(c).map(|seq| (seq, c)))
+        .flat_map(|(seq, c)| c.tags.iter().map(move |t| (seq, c, t)))
+        .collect();
+    if !tagged.is_empty() {
+        let mut tags = Sql::new("insert into customer_tags (tenant_id, customer_seq, tag) values ");
+        for (i, (seq, c, tag)) in tagged.iter().enumerate() {
+            tags.text(if i == 0 { "(?" } else { ", (?" }, c.tenant_id.to_string())
+                .int(", ?", *seq)
+                .text(", ?)", (*tag).clone());
+        }
+        tags.query()
+            .execute(&mut *tx)
+            .await
+            .map_err(db("saving tags"))?;
+    }
+    if engine == Engine::Sqlite {
+        let mut index = Sql::new("insert into customer_search (rowid, body) values ");
+        for (i, c) in chunk.iter().enumerate() {
+            let seq = seq_of(c).ok_or_else(|| {
+                Error::internal(
+                    "an inserted customer has no position",
+                    anyhow::anyhow!("{}", c.id),
+                )
+            })?;
+            index
+                .int(if i == 0 { "(?" } else { ", (?" }, seq)
+                .text(", ?)", search::entry(c));
+        }
+        index
+            .query()
+            .execute(&mut *tx)
+            .await
+            .map_err(db("indexing customers"))?;
+    }
+    Ok(())
+}
+
 /// Saves a changed customer over version `expected`.
 async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()> {
     let done = sqlx::query(
@@ -324,17 +430,23 @@ impl CustomerStore for SqlCustomerStore {
         let Some(first) = customers.first() else {
             return Ok(());
         };
-        let mut tx = self.begin(first.tenant_id).await?;
-        for c in customers {
-            if c.tenant_id != first.tenant_id {
-                return Err(Error::internal(
-                    "a batch mixes tenants",
-                    anyhow::anyhow!("insert_batch got {} and {}", first.tenant_id, c.tenant_id),
-                ));
-            }
-            insert(&mut tx, c).await?;
+        if let Some(c) = customers.iter().find(|c| c.tenant_id != first.tenant_id) {
+            return Err(Error::internal(
+                "a batch mixes tenants",
+                anyhow::anyhow!("insert_batch got {} and {}", first.tenant_id, c.tenant_id),
+            ));
         }
-        append(&mut tx, events).await?;
+        let mut tx = self.begin(first.tenant_id).await?;
+        for chunk in customers.chunks(BATCH_CHUNK) {
+            insert_many(&mut tx, chunk).await?;
+        }
+        let events: Vec<(&str, &crm_events::Envelope)> = events
+            .iter()
+            .map(|e| (e.aggregate_type, &e.envelope))
+            .collect();
+        crm_events::outbox::append_all(&mut tx, &events)
+            .await
+            .map_err(db("writing events to the outbox"))?;
         tx.commit().await.map_err(db("creating customers"))
     }
 

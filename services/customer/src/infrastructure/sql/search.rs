@@ -21,15 +21,25 @@ fn tenant_token(tenant: TenantId) -> String {
     format!("t{}", tenant.as_uuid().simple())
 }
 
+/// The words a customer is found by.
+pub(super) fn body(c: &Customer) -> String {
+    search_words(&c.search_text()).join(" ")
+}
+
+/// The customer's FTS5 entry: its tenant's token, then its words.
+pub(super) fn entry(c: &Customer) -> String {
+    format!("{} {}", tenant_token(c.tenant_id), body(c))
+}
+
 /// Writes the customer's entry (replacing any earlier one).
 pub(super) async fn index(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
-    let body = search_words(&c.search_text()).join(" ");
+    let body = body(c);
     match Engine::of(tx) {
         Engine::Sqlite => {
             remove(tx, seq).await?;
             sqlx::query("insert into customer_search (rowid, body) values ($1, $2)")
                 .bind(seq)
-                .bind(format!("{} {body}", tenant_token(c.tenant_id)))
+                .bind(entry(c))
                 .execute(&mut *tx)
                 .await
                 .map_err(db("indexing a customer"))?;
