@@ -229,7 +229,10 @@ impl Application {
 
         tokio::spawn(announce_shutdown(shutdown, health.clone(), stop_tx));
         let mut stopped = stop_rx.clone();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // TCP_NODELAY: without it a small response waits for the client's delayed ACK (about
+        // 40 ms) whenever a call's frames go out in more than one write.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let serve = server.serve_with_incoming_shutdown(incoming, async move {
             let _ = stopped.wait_for(|s| *s).await;
         });

@@ -635,7 +635,13 @@ async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
         ..Filter::default()
     };
     assert_eq!(s.store.count(tenant, &tagged).await.unwrap(), 600);
-    assert_eq!(names(s.store.as_ref(), tenant, "kedai 599").await, ["Kedai Batch 599"]);
+    assert_eq!(
+        names(s.store.as_ref(), tenant, "kedai 599").await,
+        ["Kedai Batch 599"]
+    );
     assert_eq!(outbox_count(&s.db).await, 601);
-    assert_eq!(s.store.get(tenant, batch[321].id).await.unwrap().as_ref(), Some(&batch[321]));
+    assert_eq!(
+        s.store.get(tenant, batch[321].id).await.unwrap().as_ref(),
+        Some(&batch[321])
+    );
 }
