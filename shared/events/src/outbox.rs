@@ -58,9 +58,9 @@ pub async fn append(
         .map(drop)
 }
 
-/// Rows per multi-row statement of [`append_all`] (11 parameters each, well under the engines'
-/// limits).
-const APPEND_CHUNK: usize = 500;
+/// Rows per multi-row statement of [`append_all`] (11 parameters each). Small on purpose: the
+/// SQLite driver's binding cost grows with the square of a statement's `$n` parameters.
+const APPEND_CHUNK: usize = 25;
 
 /// Appends many events inside the caller's transaction, a few statements for all of them (a
 /// bulk write's events): as [`append`] each, locks included, in the order given.
