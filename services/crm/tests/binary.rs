@@ -493,6 +493,17 @@ fn config_file_errors_name_the_file_and_the_key_plainly() {
     assert!(!stderr.contains("``"), "no garbled backticks: {stderr}");
 }
 
+/// A served CRM stopped when dropped, so a failing test leaves no server behind.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            stop(child);
+        }
+    }
+}
+
 /// A new tenant's owner token from the served CRM at `addr`.
 async fn owner_token(addr: &str, tenant: &str) -> String {
     use crm_proto::crm::iam::v1::RegisterRequest;
@@ -526,6 +537,7 @@ fn customers(addr: &str, token: &str, args: &[&str]) -> std::process::Output {
 async fn customers_are_imported_from_csv_and_exported_back_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let server = Running(Some(server));
     let token = owner_token(&addr, "Kilang CLI").await;
     let csv = dir.path().join("customers.csv");
     let mut text =
@@ -639,7 +651,7 @@ async fn customers_are_imported_from_csv_and_exported_back_from_the_command_line
     let out = customers(&addr, &token, &["import", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown column \"fax\""));
-    stop(server);
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -703,6 +715,7 @@ async fn a_server_killed_mid_import_keeps_its_committed_batches_and_nothing_half
     let mut server = server;
     server.kill().unwrap();
     server.wait().unwrap();
+    // (Killed on purpose above; the restarted one below is stopped when dropped.)
     drop(tx);
     assert!(
         call.await.unwrap().is_err(),
@@ -711,6 +724,7 @@ async fn a_server_killed_mid_import_keeps_its_committed_batches_and_nothing_half
 
     // After a restart: exactly the committed batches, each customer whole, each with its event.
     let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let server = Running(Some(server));
     assert_eq!(count().await, 1000);
     let store = crm_core::storage::open_sqlite(&db).await.unwrap();
     let events: i64 =
@@ -737,5 +751,5 @@ async fn a_server_killed_mid_import_keeps_its_committed_batches_and_nothing_half
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let found = client.search_customers(request).await.unwrap().into_inner();
     assert_eq!(found.customers.len(), 5);
-    stop(server);
+    drop(server);
 }
