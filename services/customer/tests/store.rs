@@ -253,6 +253,11 @@ async fn a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder(
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
     assert_eq!(
+        err.metadata("customer_id"),
+        Some(first.id.to_string().as_str()),
+        "the holder of the email asked for, not the customer being changed"
+    );
+    assert_eq!(
         s.store
             .get(tenant, third.id)
             .await

@@ -226,8 +226,13 @@ impl SqlCustomerStore {
             .await
             .map_err(db("deleting a customer"))?;
             search::remove(&mut tx, seq).await?;
-        } else if customer.version != expected {
-            save(&mut tx, seq, &customer, expected).await?;
+        } else if customer.version != expected
+            && let Err(e) = save(&mut tx, seq, &customer, expected).await
+        {
+            // The email asked for is the changed customer's: name its holder, outside the
+            // failed transaction.
+            drop(tx);
+            return Err(self.explain_conflict(e, &customer).await);
         }
         append(&mut tx, events).await?;
         tx.commit().await.map_err(db("saving a customer"))?;
@@ -524,18 +529,7 @@ impl CustomerStore for SqlCustomerStore {
     }
 
     async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        match self.change(tenant, id, change, false).await {
-            Ok(customer) => Ok(customer),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                // Which customer holds the email: read it again outside the failed transaction.
-                let email = self.get(tenant, id).await.ok().flatten();
-                Err(match email {
-                    Some(c) => self.explain_conflict(e, &c).await,
-                    None => e,
-                })
-            }
-            Err(e) => Err(e),
-        }
+        self.change(tenant, id, change, false).await
     }
 
     async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
