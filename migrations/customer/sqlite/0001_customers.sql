@@ -35,8 +35,8 @@ create table customer_tags (
 );
 create index customer_tags_tag on customer_tags (tenant_id, tag, customer_seq);
 
--- rowid = customers.seq; the first word of each body is the tenant's token (`t<uuid hex>`), so
--- a match never leaves its tenant. Prefix indexes make 2- and 3-letter prefixes cheap.
+-- rowid = customers.seq; queries filter the tenant on the rows they find. Prefix indexes make
+-- 2- and 3-letter prefixes cheap.
 create virtual table customer_search using fts5(
     body,
     tokenize = 'unicode61 remove_diacritics 2',

@@ -377,12 +377,13 @@ pub async fn open_postgres(
         .await?;
         conn.close().await?;
     }
-    let set_path: &'static str = Box::leak(format!("set search_path to {schema}").into_boxed_str());
+    let set_path = format!("set search_path to {schema}");
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
-            Box::pin(async move { sqlx::raw_sql(set_path).execute(conn).await.map(drop) })
+            let sql = sqlx::AssertSqlSafe(set_path.clone());
+            Box::pin(async move { sqlx::raw_sql(sql).execute(conn).await.map(drop) })
         })
         .connect(url)
         .await?;

@@ -13,9 +13,6 @@ use uuid::Uuid;
 
 use crate::envelope::{Envelope, Millis};
 
-const INSERT: &str = "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, occurred_at, \
-                      correlation_id, source, causation_id, traceparent) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
 /// The first key of the advisory locks the outbox takes (the second is the aggregate's hash),
 /// apart from any other use of advisory locks.
 const AGGREGATE_LOCK_SPACE: i32 = 0x6372_6d6f; // "crmo"
@@ -34,28 +31,7 @@ pub async fn append(
     aggregate_type: &str,
     event: &Envelope,
 ) -> Result<(), sqlx::Error> {
-    if Engine::of(conn) == Engine::Postgres {
-        sqlx::query("select pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(AGGREGATE_LOCK_SPACE)
-            .bind(format!("{aggregate_type}/{}", event.subject))
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query(INSERT)
-        .bind(event.id.to_string())
-        .bind(&event.tenant_id)
-        .bind(aggregate_type)
-        .bind(&event.subject)
-        .bind(&event.event_type)
-        .bind(&event.payload)
-        .bind(event.time)
-        .bind(&event.correlation_id)
-        .bind(&event.source)
-        .bind(&event.causation_id)
-        .bind(&event.traceparent)
-        .execute(conn)
-        .await
-        .map(drop)
+    append_all(conn, &[(aggregate_type, event)]).await
 }
 
 /// Rows per multi-row statement of [`append_all`] (11 parameters each). Small on purpose: the

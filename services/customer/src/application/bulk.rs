@@ -116,12 +116,8 @@ impl Customers {
     pub async fn export_count(&self, caller: &Caller, filter: &mut Filter) -> Result<i64> {
         let p = &caller.principal;
         Reach::of(p, "customers.export")?;
-        let reach = Reach::of(p, "customers.read")?;
-        if let Some(me) = reach.owner_filter() {
-            if filter.owner_id.is_some_and(|o| o != me) {
-                return Ok(0);
-            }
-            filter.owner_id = Some(me);
+        if !super::customers::restrict(filter, Reach::of(p, "customers.read")?) {
+            return Ok(0);
         }
         self.store.count(p.tenant_id, filter).await
     }

@@ -191,7 +191,7 @@ impl Customers {
 
 /// Narrows a read to what the caller reaches; false when it reaches nothing the filter asks
 /// for (another owner's customers under `:own`).
-fn restrict(filter: &mut Filter, reach: Reach) -> bool {
+pub(super) fn restrict(filter: &mut Filter, reach: Reach) -> bool {
     match reach.owner_filter() {
         Some(me) if filter.owner_id.is_some_and(|o| o != me) => false,
         Some(me) => {

@@ -240,32 +240,6 @@ impl SqlCustomerStore {
     }
 }
 
-/// Inserts a customer, its tags and its search entry.
-async fn insert(tx: &mut Conn, c: &Customer) -> Result<()> {
-    let seq: i64 = sqlx::query_scalar(
-        "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
-         sort_name, created_at, updated_at, version, deleted_at, doc) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, null, $12) returning seq",
-    )
-    .bind(c.id.to_string())
-    .bind(c.tenant_id.to_string())
-    .bind(c.customer_type.as_str())
-    .bind(c.status.as_str())
-    .bind(c.owner_id.map(|o| o.to_string()))
-    .bind(c.email.clone())
-    .bind(&c.display_name)
-    .bind(c.display_name.to_lowercase())
-    .bind(c.created_at)
-    .bind(c.updated_at)
-    .bind(c.version)
-    .bind(document(c))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db("creating a customer"))?;
-    write_tags(tx, seq, c).await?;
-    search::index(tx, seq, c).await
-}
-
 /// Customers per multi-row statement of a batch (13 parameters each). Small on purpose: the
 /// SQLite driver looks each `$n` up by name in a list as long as the statement's parameters,
 /// so a statement's binding costs grow with the square of its parameters (a profile of 250
@@ -349,7 +323,7 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
             })?;
             index
                 .int(if i == 0 { "(?" } else { ", (?" }, seq)
-                .text(", ?)", search::entry(c));
+                .text(", ?)", search::body(c));
         }
         index
             .query()
@@ -423,7 +397,7 @@ impl CustomerStore for SqlCustomerStore {
     async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()> {
         let result = async {
             let mut tx = self.begin(customer.tenant_id).await?;
-            insert(&mut tx, customer).await?;
+            insert_many(&mut tx, std::slice::from_ref(customer)).await?;
             append(&mut tx, events).await?;
             tx.commit().await.map_err(db("creating a customer"))
         }

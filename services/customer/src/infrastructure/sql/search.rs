@@ -1,6 +1,5 @@
 //! The search index, in the customer's own transaction: an FTS5 table on SQLite (rowid =
-//! `customers.seq`; each body starts with its tenant's token), a `tsvector` column on
-//! PostgreSQL; every query also filters on the tenant. Both index the same words: the
+//! `customers.seq`), a `tsvector` column on PostgreSQL; every query also filters on the tenant. Both index the same words: the
 //! [`search_words`] of the customer's [`Customer::search_text`] (so `siti@kilang.example` is
 //! found by `siti` and by `kilang`). Every query
 //! word is a prefix (`bat` finds "Batik"); all of them must match; the best of the newest
@@ -17,18 +16,9 @@ use crate::domain::values::search_words;
 /// How many of the newest matches a search ranks.
 pub const CANDIDATES: i64 = 1_000;
 
-fn tenant_token(tenant: TenantId) -> String {
-    format!("t{}", tenant.as_uuid().simple())
-}
-
 /// The words a customer is found by.
 pub(super) fn body(c: &Customer) -> String {
     search_words(&c.search_text()).join(" ")
-}
-
-/// The customer's FTS5 entry: its tenant's token, then its words.
-pub(super) fn entry(c: &Customer) -> String {
-    format!("{} {}", tenant_token(c.tenant_id), body(c))
 }
 
 /// Writes the customer's entry (replacing any earlier one).
@@ -39,7 +29,7 @@ pub(super) async fn index(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
             remove(tx, seq).await?;
             sqlx::query("insert into customer_search (rowid, body) values ($1, $2)")
                 .bind(seq)
-                .bind(entry(c))
+                .bind(body)
                 .execute(&mut *tx)
                 .await
                 .map_err(db("indexing a customer"))?;
@@ -84,10 +74,9 @@ pub(super) fn query(
     // milliseconds at a million customers); walking the newest ones stops at the bound.
     let mut sql = match engine {
         Engine::Sqlite => {
-            // The tenant is filtered on the rows the full-text walk finds (`+c.tenant_id`), not
-            // by matching its token: the token's list of rows is as long as the tenant, and
-            // intersecting it cost 40 ms per query at a million customers. (The token stays in
-            // each entry; a store shared by many small tenants may want it back.)
+            // The tenant is filtered on the rows the full-text walk finds (`+c.tenant_id`). A
+            // tenant token matched in the index cost 40 ms per query at a million customers: its
+            // list of rows is as long as the tenant.
             let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
             let mut sql = Sql::new(
                 "select c.seq, c.doc from customers c join (select s.rowid as hit, s.rank as score \
