@@ -2,8 +2,9 @@
 //! SQLite), every figure beside a baseline measured in the same run:
 //!
 //! - import through the served port (one ImportCustomers stream) in rows/s, divided by a raw
-//!   batched insert of the same rows into the same kind of store, and the server's peak RSS
-//!   growth while importing;
+//!   batched insert of the same rows into the same kind of store, beside the engine's own
+//!   ceiling (the same rows inserted by `insert … select`, no client at all), and the server's
+//!   peak RSS growth while importing;
 //! - search at that many customers: p50/p95/p99 of one-word, two-word and prefix queries;
 //! - GetCustomer at 64 concurrent streams, divided by a bare tonic unary echo (a health check on
 //!   a plain tonic server in its own process) loaded the same way;
@@ -342,6 +343,110 @@ async fn raw_insert_rate(n: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Rows per second the store's own engine inserts the same rows at, with their tags, search
+/// entries and events, when no client stands in between: each table filled by one
+/// `insert … select` from a staging table (filled beforehand, untimed), all in one transaction.
+/// The ceiling of any import into this engine and schema, whatever its client does.
+async fn engine_ceiling_rate(n: usize) -> f64 {
+    use crm_customer::domain::customer::Customer as Domain;
+    let dir = tempfile::tempdir().unwrap();
+    let db = crm_core::storage::open_sqlite(&dir.path().join("ceiling.db"))
+        .await
+        .unwrap();
+    db.migrate("customer", &crm_customer::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared("customer", &crm_events::TABLES)
+        .await
+        .unwrap();
+    sqlx::query(
+        "create table staged (id text, tenant_id text, customer_type text, status text, \
+         owner_id text, email text, display_name text, sort_name text, created_at integer, \
+         updated_at integer, version integer, doc text, body text, tags text, event_id text, \
+         event_type text, source text, payload blob)",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let (tenant, user) = (crm_core::TenantId::new(), crm_core::UserId::new());
+    let stage = |chunk: Vec<Domain>| {
+        let db = db.clone();
+        async move {
+            let mut text = String::from("insert into staged values ");
+            for i in 0..chunk.len() {
+                let p: Vec<String> = (1..=18).map(|k| format!("${}", i * 18 + k)).collect();
+                text.push_str(if i == 0 { "(" } else { ", (" });
+                text.push_str(&p.join(", "));
+                text.push(')');
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+            for c in &chunk {
+                let event = crm_events::Envelope::new(
+                    "crm.customer",
+                    tenant,
+                    c.id,
+                    &crm_proto::crm::customer::events::v1::CustomerCreated::default(),
+                    &crm_events::Causation::default(),
+                );
+                query = query
+                    .bind(c.id.to_string())
+                    .bind(c.tenant_id.to_string())
+                    .bind(c.customer_type.as_str())
+                    .bind(c.status.as_str())
+                    .bind(c.owner_id.map(|o| o.to_string()))
+                    .bind(c.email.clone())
+                    .bind(c.display_name.clone())
+                    .bind(c.display_name.to_lowercase())
+                    .bind(c.created_at)
+                    .bind(c.updated_at)
+                    .bind(c.version)
+                    .bind(serde_json::to_string(c).unwrap())
+                    .bind(crm_customer::domain::values::search_words(&c.search_text()).join(" "))
+                    .bind(serde_json::to_string(&c.tags).unwrap())
+                    .bind(event.id.to_string())
+                    .bind(event.event_type.clone())
+                    .bind(event.source.clone())
+                    .bind(event.payload.clone());
+            }
+            query.execute(db.pool()).await.unwrap();
+        }
+    };
+    let mut chunk = Vec::with_capacity(25);
+    for c in rows(n) {
+        let input = crm_customer::interfaces::grpc::convert::customer_input(&c).unwrap();
+        chunk.push(Domain::create(tenant, input, user, 1).unwrap());
+        if chunk.len() == 25 {
+            stage(std::mem::take(&mut chunk)).await;
+        }
+    }
+    stage(chunk).await;
+    let started = Instant::now();
+    let mut tx = db.begin().await.unwrap();
+    for statement in [
+        "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
+         sort_name, created_at, updated_at, version, deleted_at, doc) select id, tenant_id, \
+         customer_type, status, owner_id, email, display_name, sort_name, created_at, updated_at, \
+         version, null, doc from staged order by rowid",
+        "insert into customer_tags (tenant_id, customer_seq, tag) select s.tenant_id, c.seq, t.value \
+         from staged s join customers c on c.tenant_id = s.tenant_id and c.id = s.id, json_each(s.tags) t",
+        "insert into customer_search (rowid, body) select c.seq, s.body from staged s \
+         join customers c on c.tenant_id = s.tenant_id and c.id = s.id",
+        "insert into outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload, \
+         occurred_at, source) select event_id, tenant_id, 'customer', id, event_type, payload, \
+         created_at, source from staged order by rowid",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let stored: i64 = sqlx::query_scalar("select count(*) from customer_search")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, n as i64, "every row indexed");
+    rate
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -424,6 +529,8 @@ async fn run() {
     );
     phase("inserting the same rows raw");
     let raw_rate = raw_insert_rate(n).await;
+    phase("inserting the same rows by the engine itself");
+    let ceiling_rate = engine_ceiling_rate(n).await;
 
     phase("searching");
     let mut searches = Vec::new();
@@ -529,6 +636,13 @@ async fn run() {
     println!(
         "  ratio import / raw         {:9.2}   (goal >= 0.5; goal >= 50,000 rows/s)",
         import_rate / raw_rate
+    );
+    println!(
+        "  engine ceiling             {ceiling_rate:9.0} rows/s (the same rows by insert … select, one transaction, no client)"
+    );
+    println!(
+        "  ratio import / ceiling     {:9.2}",
+        import_rate / ceiling_rate
     );
     println!(
         "  server RSS while importing {:9.1} MiB peak, {:.1} MiB before (growth {:.1} MiB; goal < 200 MiB)",

@@ -161,7 +161,16 @@ impl Application {
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         // The same logs feed /metrics.
-        let logs = outboxes(&databases);
+        let mut logs = outboxes(&databases);
+        for started in &started {
+            for log in &started.outboxes {
+                logs.push(
+                    log.downcast_ref::<crm_events::OutboxLog>()
+                        .cloned()
+                        .context("a context gave an outbox that is not a crm_events::OutboxLog")?,
+                );
+            }
+        }
         let relays: Vec<_> = logs
             .iter()
             .map(|log| bus.start_relay(log.clone()))

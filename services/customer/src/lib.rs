@@ -3,10 +3,12 @@
 //! export.
 //!
 //! `domain/` holds the rules (the [`domain::customer::Customer`] aggregate), `application/` the
-//! use cases and who may run them, `infrastructure/` the SQLite and PostgreSQL store, and
-//! `interfaces/grpc/` the API.
+//! use cases and who may run them, `infrastructure/` the stores (SQLite and PostgreSQL in one
+//! SQL store, MongoDB), `interfaces/grpc/` the API, and `config` its section (`[customer]`:
+//! which store).
 
 pub mod application;
+pub mod config;
 pub mod domain;
 pub mod infrastructure;
 pub mod interfaces;
@@ -23,6 +25,9 @@ use crm_proto::crm::customer::v1 as pb;
 use futures::future::BoxFuture;
 
 use crate::application::Customers;
+use crate::config::StoreKind;
+use crate::domain::ports::CustomerStore;
+use crate::infrastructure::mongo::MongoCustomerStore;
 use crate::infrastructure::sql::SqlCustomerStore;
 use crate::interfaces::grpc::CustomerGrpc;
 
@@ -38,7 +43,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     has_store: true,
     topic: Some("crm.customer.events.v1"),
     migrations: Some(&MIGRATIONS),
-    config: None,
+    config: Some(&config::SECTION),
     start,
 };
 
@@ -47,18 +52,43 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let db = startup
             .db
             .context("customers need their store; it is opened for every context with has_store")?;
-        let customers = build(db);
+        let settings = config::CustomerConfig::of(startup.config)?;
+        let mut outboxes: Vec<Arc<dyn std::any::Any + Send + Sync>> = Vec::new();
+        let customers = match settings.store(startup.config) {
+            StoreKind::Sqlite | StoreKind::Postgres => build(db),
+            StoreKind::Mongodb => {
+                let url = startup
+                    .config
+                    .mongodb
+                    .url
+                    .as_ref()
+                    .context("`customer.store` is `mongodb` but `mongodb.url` is unset")?;
+                let store = MongoCustomerStore::connect(url.expose(), &settings.mongodb_database)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the customers' MongoDB store: {e}"))?;
+                if let Some(topic) = CONTEXT.topic {
+                    outboxes.push(Arc::new(store.outbox(topic)));
+                }
+                build_on(Arc::new(store), db)
+            }
+        };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, customers)),
             token_keys: None,
+            outboxes,
         })
     })
 }
 
-/// The customer service on a migrated database.
+/// The customer service on a migrated SQL database.
 pub fn build(db: &Database) -> Customers {
+    build_on(Arc::new(SqlCustomerStore::new(db.clone())), db)
+}
+
+/// The customer service on `store`, with its `request_id` records in `db`.
+pub fn build_on(store: Arc<dyn CustomerStore>, db: &Database) -> Customers {
     Customers::new(
-        Arc::new(SqlCustomerStore::new(db.clone())),
+        store,
         Arc::new(crm_core::clock::SystemClock),
         Idempotency::new(db.clone()),
     )

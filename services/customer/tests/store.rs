@@ -1,6 +1,6 @@
-//! The CustomerStore contract, run against SQLite always and PostgreSQL when `DATABASE_URL` is
-//! set (set but unreachable fails). PostgreSQL also runs under row-level security as the
-//! application role.
+//! The CustomerStore contract, run against SQLite always, PostgreSQL with `DATABASE_URL` and
+//! MongoDB with `MONGODB_URL` (both `#[ignore]`d without `--include-ignored`; set but unreachable
+//! fails). PostgreSQL also runs under row-level security as the application role.
 
 use std::sync::Arc;
 
@@ -11,14 +11,19 @@ use crm_customer::domain::customer::{
     Business, ContactInput, Customer, CustomerInput, CustomerType, Individual, Phone, Status,
 };
 use crm_customer::domain::ports::{Cursor, CustomerStore, Filter, Order, OutboxEvent};
+use crm_customer::infrastructure::mongo::MongoCustomerStore;
 use crm_customer::infrastructure::sql::SqlCustomerStore;
 use uuid::Uuid;
 
 struct Store {
     store: Arc<dyn CustomerStore>,
-    db: Database,
-    context: String,
+    backend: Backend,
     _dir: Option<tempfile::TempDir>,
+}
+
+enum Backend {
+    Sql { db: Database, context: String },
+    Mongo(mongodb::Database),
 }
 
 async fn migrated(db: &Database, context: &str) {
@@ -40,8 +45,10 @@ async fn sqlite() -> Store {
     migrated(&db, "customer").await;
     Store {
         store: Arc::new(SqlCustomerStore::new(db.clone())),
-        db,
-        context: "customer".into(),
+        backend: Backend::Sql {
+            db,
+            context: "customer".into(),
+        },
         _dir: Some(dir),
     }
 }
@@ -58,24 +65,61 @@ async fn postgres() -> Store {
     migrated(&db, &context).await;
     Store {
         store: Arc::new(SqlCustomerStore::new(db.clone())),
-        db,
-        context,
+        backend: Backend::Sql { db, context },
+        _dir: None,
+    }
+}
+
+async fn mongodb() -> Store {
+    let url = crm_core::testing::backend("MONGODB_URL");
+    let name = format!("customer_test_{}", Uuid::now_v7().simple());
+    let store = MongoCustomerStore::connect(&url, &name)
+        .await
+        .expect("MONGODB_URL is set but MongoDB is unreachable");
+    let client = mongodb::Client::with_uri_str(&url).await.unwrap();
+    Store {
+        store: Arc::new(store),
+        backend: Backend::Mongo(client.database(&name)),
         _dir: None,
     }
 }
 
 impl Store {
     async fn drop_schema(self) {
-        if self.db.engine() == Engine::Postgres {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop schema {} cascade",
-                self.context
-            )))
-            .execute(self.db.pool())
-            .await
-            .unwrap();
+        match self.backend {
+            Backend::Sql { db, context } => {
+                if db.engine() == Engine::Postgres {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "drop schema {context} cascade"
+                    )))
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                }
+                db.close().await;
+            }
+            Backend::Mongo(db) => db.drop().await.unwrap(),
         }
-        self.db.close().await;
+    }
+
+    /// Events in the store's outbox, every tenant's.
+    async fn outbox_count(&self) -> i64 {
+        match &self.backend {
+            Backend::Sql { db, .. } => {
+                let mut tx = db.begin_scoped("app.relay", "on").await.unwrap();
+                let n = sqlx::query_scalar("select count(*) from outbox")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                n
+            }
+            Backend::Mongo(db) => db
+                .collection::<mongodb::bson::Document>(crm_events::mongo::OUTBOX)
+                .count_documents(mongodb::bson::doc! {})
+                .await
+                .unwrap() as i64,
+        }
     }
 }
 
@@ -122,16 +166,6 @@ fn event(c: &Customer) -> OutboxEvent {
     }
 }
 
-async fn outbox_count(db: &Database) -> i64 {
-    let mut tx = db.begin_scoped("app.relay", "on").await.unwrap();
-    let n = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    n
-}
-
 fn words(q: &str) -> Vec<String> {
     q.split_whitespace().map(str::to_owned).collect()
 }
@@ -153,6 +187,9 @@ macro_rules! on_every_engine {
         }
         mod postgres_engine {
             $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&s).await; s.drop_schema().await; })*
+        }
+        mod mongodb_engine {
+            $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored"] async fn $name() { let s = super::mongodb().await; super::$name(&s).await; s.drop_schema().await; })*
         }
     };
 }
@@ -207,7 +244,7 @@ async fn customers_are_read_back_whole_and_only_in_their_tenant(s: &Store) {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert_eq!(outbox_count(&s.db).await, 1, "the create's event");
+    assert_eq!(s.outbox_count().await, 1, "the create's event");
 }
 
 async fn a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder(s: &Store) {
@@ -227,7 +264,7 @@ async fn a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder(
         Some(first.id.to_string().as_str())
     );
     assert_eq!(
-        outbox_count(&s.db).await,
+        s.outbox_count().await,
         1,
         "the refused create wrote no event"
     );
@@ -316,7 +353,7 @@ async fn changes_go_through_a_closure_with_their_events_or_not_at_all(s: &Store)
     assert_eq!(saved.version, 2);
     let stored = s.store.get(tenant, c.id).await.unwrap().unwrap();
     assert_eq!(stored, saved);
-    assert_eq!(outbox_count(&s.db).await, 1);
+    assert_eq!(s.outbox_count().await, 1);
 
     let err = s
         .store
@@ -336,11 +373,7 @@ async fn changes_go_through_a_closure_with_their_events_or_not_at_all(s: &Store)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(s.store.get(tenant, c.id).await.unwrap().unwrap(), saved);
-    assert_eq!(
-        outbox_count(&s.db).await,
-        1,
-        "no event from a refused change"
-    );
+    assert_eq!(s.outbox_count().await, 1, "no event from a refused change");
 
     // Many writers of one customer at once: every change lands, none is lost.
     let writers: Vec<_> = (0..8)
@@ -621,13 +654,13 @@ async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
         None,
         "nothing half-written"
     );
-    assert_eq!(outbox_count(&s.db).await, 0);
+    assert_eq!(s.outbox_count().await, 0);
     s.store
         .insert_batch(std::slice::from_ref(&good), vec![event(&good)])
         .await
         .unwrap();
     assert!(s.store.get(tenant, good.id).await.unwrap().is_some());
-    assert_eq!(outbox_count(&s.db).await, 1);
+    assert_eq!(s.outbox_count().await, 1);
 
     // A batch's customers are whole: tags, search entries and events, in the order given.
     let batch: Vec<Customer> = (0..600)
@@ -644,7 +677,7 @@ async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
         names(s.store.as_ref(), tenant, "kedai 599").await,
         ["Kedai Batch 599"]
     );
-    assert_eq!(outbox_count(&s.db).await, 601);
+    assert_eq!(s.outbox_count().await, 601);
     assert_eq!(
         s.store.get(tenant, batch[321].id).await.unwrap().as_ref(),
         Some(&batch[321])

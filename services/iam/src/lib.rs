@@ -67,6 +67,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, iam)),
             token_keys,
+            outboxes: Vec::new(),
         })
     })
 }

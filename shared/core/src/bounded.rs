@@ -27,6 +27,11 @@ pub struct Started {
     pub register: Box<dyn FnOnce(&mut ServiceSet) + Send>,
     /// The public keys of the access tokens it signs (IAM's), for the process's verifier.
     pub token_keys: Option<jsonwebtoken::jwk::JwkSet>,
+    /// Where its events wait when its store is not its SQL database (customers on MongoDB):
+    /// the launcher relays these too, and reports their backlog. Each is a
+    /// `crm_events::OutboxLog`, which this crate cannot name (crm-events depends on it); the
+    /// launcher refuses to start on anything else. Empty when its outbox is in its SQL store.
+    pub outboxes: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Starts a context on its store.
@@ -66,5 +71,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
             }
         }),
         token_keys: None,
+        outboxes: Vec::new(),
     }
 }

@@ -53,7 +53,20 @@ pub async fn append_mongo(
     aggregate_type: &str,
     event: &Envelope,
 ) -> mongodb::error::Result<()> {
-    let (filter, update) = next_seq();
+    append_all_mongo(session, db, &[(aggregate_type, event)]).await
+}
+
+/// Appends several events (aggregate type, event) inside the caller's transaction, in the
+/// order given: one counter increment for all of them and one insert.
+pub async fn append_all_mongo(
+    session: &mut ClientSession,
+    db: &Database,
+    events: &[(&str, &Envelope)],
+) -> mongodb::error::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (filter, update) = next_seqs(events.len() as i64);
     let counter = db
         .collection::<Document>(OUTBOX_SEQ)
         .find_one_and_update(filter, update)
@@ -61,17 +74,27 @@ pub async fn append_mongo(
         .return_document(ReturnDocument::After)
         .session(&mut *session)
         .await?;
-    let seq = counter
+    let last = counter
         .as_ref()
         .and_then(|d| d.get_i64("value").ok())
         .ok_or_else(|| {
             mongodb::error::Error::custom(format!("the {OUTBOX_SEQ} counter has no value"))
         })?;
     db.collection::<Document>(OUTBOX)
-        .insert_one(event_document(seq, aggregate_type, event))
+        .insert_many(event_documents(last, events))
         .session(&mut *session)
         .await
         .map(drop)
+}
+
+/// The outbox documents of `events`, the last at `last`.
+fn event_documents(last: i64, events: &[(&str, &Envelope)]) -> Vec<Document> {
+    let first = last - events.len() as i64 + 1;
+    events
+        .iter()
+        .zip(first..)
+        .map(|((aggregate_type, event), seq)| event_document(seq, aggregate_type, event))
+        .collect()
 }
 
 /// Creates the indexes the outbox is read with (idempotent; run at startup).
@@ -105,9 +128,10 @@ fn indexes() -> Vec<IndexModel> {
     ]
 }
 
-/// The counter increment that yields the next `seq` (filter, update).
-fn next_seq() -> (Document, Document) {
-    (doc! { "_id": "seq" }, doc! { "$inc": { "value": 1_i64 } })
+/// The counter increment that reserves the next `n` positions (filter, update); the counter
+/// then holds the last of them.
+fn next_seqs(n: i64) -> (Document, Document) {
+    (doc! { "_id": "seq" }, doc! { "$inc": { "value": n } })
 }
 
 /// The outbox document of an event at `seq`.
@@ -435,10 +459,25 @@ mod tests {
     }
 
     #[test]
-    fn the_seq_counter_is_one_document_incremented_by_one() {
-        let (filter, update) = next_seq();
+    fn the_seq_counter_is_one_document_incremented_by_the_events_appended() {
+        let (filter, update) = next_seqs(1);
         assert_eq!(filter, doc! { "_id": "seq" });
         assert_eq!(update, doc! { "$inc": { "value": 1_i64 } });
+        assert_eq!(next_seqs(3).1, doc! { "$inc": { "value": 3_i64 } });
+    }
+
+    #[test]
+    fn appended_events_take_the_positions_reserved_in_order() {
+        let (a, b, c) = (envelope(), envelope(), envelope());
+        let docs = event_documents(12, &[("customer", &a), ("customer", &b), ("user", &c)]);
+        let seqs: Vec<i64> = docs.iter().map(|d| d.get_i64("_id").unwrap()).collect();
+        assert_eq!(
+            seqs,
+            [10, 11, 12],
+            "the counter holds the last position reserved"
+        );
+        assert_eq!(logged_from(&docs[1]).unwrap().envelope, b);
+        assert_eq!(docs[2].get_str("aggregate_type").unwrap(), "user");
     }
 
     #[test]

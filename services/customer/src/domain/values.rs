@@ -103,6 +103,22 @@ pub fn search_words(text: &str) -> Vec<String> {
     words
 }
 
+/// How well a customer whose search words are `have` matches `query` (each query word a
+/// prefix of one of them): two points per query word it has whole, one per word it has only
+/// as a longer word. Higher is better; every store ranks its candidates with it.
+pub fn search_score<S: AsRef<str>>(query: &[String], have: &[S]) -> u32 {
+    query
+        .iter()
+        .map(|w| {
+            if have.iter().any(|h| h.as_ref() == w) {
+                2
+            } else {
+                u32::from(have.iter().any(|h| h.as_ref().starts_with(w.as_str())))
+            }
+        })
+        .sum()
+}
+
 /// A custom field's value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
@@ -212,6 +228,17 @@ fn is_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_words_score_above_prefixes_and_a_missing_word_scores_nothing() {
+        let q = |s: &str| search_words(s);
+        let have = ["kilang", "batik", "batiks"];
+        assert_eq!(search_score(&q("batik"), &have), 2, "whole");
+        assert_eq!(search_score(&q("bat"), &have), 1, "prefix only");
+        assert_eq!(search_score(&q("kilang bat"), &have), 3);
+        assert_eq!(search_score(&q("songket"), &have), 0);
+        assert!(search_score(&q("batik"), &["batik"]) > search_score(&q("batik"), &["batiks"]));
+    }
 
     #[test]
     fn phones_are_stored_in_e164() {

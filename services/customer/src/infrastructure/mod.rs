@@ -1,3 +1,4 @@
-//! Adapters: the SQL store (SQLite, PostgreSQL).
+//! Adapters: the SQL store (SQLite, PostgreSQL) and the MongoDB store.
 
+pub mod mongo;
 pub mod sql;

@@ -575,9 +575,8 @@ impl CustomerStore for SqlCustomerStore {
         limit: u32,
     ) -> Result<Vec<Customer>> {
         let mut tx = self.begin(tenant).await?;
-        let sql = search::query(Engine::of(&tx), tenant, words, filter, offset, limit);
-        let rows = sql.rows(&mut tx).await.map_err(db("searching customers"))?;
+        let found = search::search(&mut tx, tenant, words, filter, offset, limit).await?;
         tx.commit().await.map_err(db("searching customers"))?;
-        rows.into_iter().map(Customer::try_from).collect()
+        Ok(found)
     }
 }

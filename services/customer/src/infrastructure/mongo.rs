@@ -1,0 +1,826 @@
+//! The customer store on MongoDB (`customer.store = "mongodb"`): one document per customer with
+//! its contacts embedded, and its events in the database's outbox ([`crm_events::mongo`]) in the
+//! same multi-document transaction (so MongoDB must run as a replica set, as it does for
+//! transactions anywhere).
+//!
+//! A stored document is the aggregate under `customer`, beside the fields reads filter, order
+//! and search by:
+//!
+//! ```text
+//! { _id: "<customer id>", tenant_id, customer_type, status, owner_id, sort_name, tags: [..],
+//!   email_key: "<primary email>" (absent when there is none or the customer is deleted),
+//!   words: ["kilang", "batik", ..], version, deleted_at: null | millis, customer: { .. } }
+//! }
+//! ```
+//!
+//! - The primary email is unique per tenant through a unique index on `(tenant_id, email_key)`
+//!   that holds only documents with an `email_key` (a partial index): deleting a customer removes
+//!   its key, freeing the email.
+//! - Search matches every query word as a prefix of one of the `words` (an anchored regular
+//!   expression, which a multikey index on `(tenant_id, words)` answers by range). MongoDB's
+//!   text index is not used: it matches whole stemmed words only, so `bat` would not find
+//!   "Batik". As on SQLite, the newest [`CANDIDATES`] matches are ranked by
+//!   [`search_score`]: a word matched whole counts more than one matched by its prefix.
+//! - Changes are conditional on the version read, so a concurrent writer is never overwritten:
+//!   a transaction MongoDB reports as transient (e.g. two writers of the outbox counter) is
+//!   run again; a version that moved is the usual stale-etag `ABORTED`.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use crm_core::{Error, ErrorKind, Result, TenantId};
+use futures::TryStreamExt as _;
+use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
+use mongodb::options::IndexOptions;
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
+use uuid::Uuid;
+
+use crate::domain::customer::Customer;
+use crate::domain::ports::{Change, Cursor, CustomerStore, Filter, Order, OutboxEvent};
+use crate::domain::values::{search_score, search_words};
+
+/// The collection holding the customers.
+pub const CUSTOMERS: &str = "customers";
+/// How many of the newest matches a search ranks (as on SQL).
+pub const CANDIDATES: i64 = 1_000;
+/// MongoDB's code for a unique index refusing a write.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// The customer store on a MongoDB database.
+#[derive(Clone, Debug)]
+pub struct MongoCustomerStore {
+    client: Client,
+    db: Database,
+}
+
+impl MongoCustomerStore {
+    /// A store in database `db` of `client` (see [`MongoCustomerStore::ensure_indexes`]).
+    pub fn new(client: Client, db: Database) -> MongoCustomerStore {
+        MongoCustomerStore { client, db }
+    }
+
+    /// Connects to `url` and uses database `database`, creating its indexes (idempotent).
+    pub async fn connect(url: &str, database: &str) -> Result<MongoCustomerStore> {
+        let client = Client::with_uri_str(url)
+            .await
+            .map_err(|e| unavailable(e, "connecting (check `mongodb.url`)"))?;
+        let store = MongoCustomerStore::new(client.clone(), client.database(database));
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
+    /// Creates the customers' and the outbox's indexes (idempotent; run at startup).
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        self.customers()
+            .create_indexes(indexes())
+            .await
+            .map_err(|e| unavailable(e, "creating the customers' indexes"))?;
+        crm_events::mongo::ensure_indexes(&self.db)
+            .await
+            .map_err(|e| unavailable(e, "creating the outbox's indexes"))
+    }
+
+    /// The outbox of this store, whose events go to `topic` (for the relay).
+    pub fn outbox(&self, topic: &str) -> crm_events::OutboxLog {
+        crm_events::OutboxLog::mongo(self.db.clone(), topic)
+    }
+
+    fn customers(&self) -> Collection<Document> {
+        self.db.collection(CUSTOMERS)
+    }
+
+    /// Runs `writes` in a transaction with the events, committed or not at all; again while
+    /// MongoDB says the transaction is transient.
+    async fn transaction<F>(
+        &self,
+        events: &[OutboxEvent],
+        doing: &'static str,
+        writes: F,
+    ) -> Result<()>
+    where
+        F: for<'s> Fn(
+                &'s mut ClientSession,
+                Collection<Document>,
+            ) -> futures::future::BoxFuture<'s, mongodb::error::Result<()>>
+            + Send
+            + Sync,
+    {
+        let events: Vec<(&str, &crm_events::Envelope)> = events
+            .iter()
+            .map(|e| (e.aggregate_type, &e.envelope))
+            .collect();
+        loop {
+            let mut session = self
+                .client
+                .start_session()
+                .await
+                .map_err(|e| unavailable(e, doing))?;
+            let attempt = async {
+                session.start_transaction().await?;
+                writes(&mut session, self.customers()).await?;
+                crm_events::mongo::append_all_mongo(&mut session, &self.db, &events).await?;
+                session.commit_transaction().await
+            }
+            .await;
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => continue,
+                Err(e) if e.get_custom::<StaleVersion>().is_some() => {
+                    return Err(Error::etag_mismatch("customer"));
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    return Err(Error::already_exists(
+                        "customer.email",
+                        "a customer with this email already exists",
+                    ));
+                }
+                Err(e) => return Err(unavailable(e, doing)),
+            }
+        }
+    }
+
+    /// An email conflict says which customer holds the email.
+    async fn explain_conflict(&self, err: Error, customer: &Customer) -> Error {
+        if err.kind() != ErrorKind::AlreadyExists {
+            return err;
+        }
+        let Some(email) = &customer.email else {
+            return err;
+        };
+        match self.by_email(customer.tenant_id, email).await {
+            Ok(Some(holder)) => err.with_metadata("customer_id", holder.id.to_string()),
+            _ => err,
+        }
+    }
+
+    async fn find(&self, filter: Document, sort: Document, limit: i64) -> Result<Vec<Customer>> {
+        let docs: Vec<Document> = self
+            .customers()
+            .find(filter)
+            .sort(sort)
+            .limit(limit)
+            .await
+            .map_err(|e| unavailable(e, "reading customers"))?
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(e, "reading customers"))?;
+        docs.iter().map(customer_from).collect()
+    }
+
+    /// Loads, changes through `change` and saves over the version loaded; `delete` marks the
+    /// customer deleted instead.
+    async fn change(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_>,
+        delete: bool,
+    ) -> Result<Customer> {
+        let Some(mut customer) = self.get(tenant, id).await? else {
+            return Err(Error::not_found("customer", id));
+        };
+        let expected = customer.version;
+        let events = change(&mut customer)?;
+        let filter = doc! {
+            "_id": id.to_string(),
+            "tenant_id": tenant.to_string(),
+            "deleted_at": Bson::Null,
+            "version": expected,
+        };
+        let update = if delete {
+            deleted(&customer)
+        } else {
+            doc! { "$set": document(&customer)? }
+        };
+        let result = self
+            .transaction(&events, "saving a customer", |session, customers| {
+                let (filter, update) = (filter.clone(), update.clone());
+                Box::pin(async move {
+                    let done = customers
+                        .update_one(filter, update)
+                        .session(&mut *session)
+                        .await?;
+                    if done.matched_count == 1 {
+                        Ok(())
+                    } else {
+                        // The version moved since the read: nothing is committed.
+                        Err(mongodb::error::Error::custom(StaleVersion))
+                    }
+                })
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(customer),
+            Err(e) if e.kind() == ErrorKind::Aborted => Err(e.with_metadata("id", id.to_string())),
+            Err(e) => Err(self.explain_conflict(e, &customer).await),
+        }
+    }
+}
+
+/// The marker of a conditional write that found another version.
+#[derive(Debug)]
+struct StaleVersion;
+
+/// The indexes every read and the email rule need.
+fn indexes() -> Vec<IndexModel> {
+    let index = |name: &str, keys: Document| {
+        IndexModel::builder()
+            .keys(keys)
+            .options(IndexOptions::builder().name(name.to_owned()).build())
+            .build()
+    };
+    vec![
+        IndexModel::builder()
+            .keys(doc! { "tenant_id": 1, "email_key": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("customers_tenant_email_key".to_owned())
+                    .unique(true)
+                    .partial_filter_expression(doc! { "email_key": { "$type": "string" } })
+                    .build(),
+            )
+            .build(),
+        index(
+            "customers_tenant_created",
+            doc! { "tenant_id": 1, "_id": 1 },
+        ),
+        index(
+            "customers_tenant_name",
+            doc! { "tenant_id": 1, "sort_name": 1, "_id": 1 },
+        ),
+        index(
+            "customers_tenant_owner",
+            doc! { "tenant_id": 1, "owner_id": 1, "_id": 1 },
+        ),
+        index(
+            "customers_tenant_tags",
+            doc! { "tenant_id": 1, "tags": 1, "_id": 1 },
+        ),
+        index(
+            "customers_tenant_words",
+            doc! { "tenant_id": 1, "words": 1 },
+        ),
+    ]
+}
+
+/// The stored document of a customer not deleted.
+fn document(c: &Customer) -> Result<Document> {
+    let customer = bson::to_document(c).map_err(|e| {
+        Error::internal(
+            "a customer could not be stored",
+            anyhow::anyhow!("{}: {e}", c.id),
+        )
+    })?;
+    let optional = |v: Option<String>| v.map_or(Bson::Null, Bson::String);
+    let mut words: Vec<String> = search_words(&c.search_text());
+    let mut seen = HashSet::new();
+    words.retain(|w| seen.insert(w.clone()));
+    let mut d = doc! {
+        "_id": c.id.to_string(),
+        "tenant_id": c.tenant_id.to_string(),
+        "customer_type": c.customer_type.as_str(),
+        "status": c.status.as_str(),
+        "owner_id": optional(c.owner_id.map(|o| o.to_string())),
+        "sort_name": c.display_name.to_lowercase(),
+        "tags": c.tags.clone(),
+        "words": words,
+        "version": c.version,
+        "deleted_at": Bson::Null,
+        "customer": customer,
+    };
+    if let Some(email) = &c.email {
+        d.insert("email_key", email.clone());
+    }
+    Ok(d)
+}
+
+/// The update that soft-deletes a customer: out of every read, its email freed.
+fn deleted(c: &Customer) -> Document {
+    doc! {
+        "$set": { "deleted_at": c.updated_at, "version": c.version, "words": [] },
+        "$unset": { "email_key": "" },
+    }
+}
+
+/// The customer a stored document holds; an error names the document.
+fn customer_from(d: &Document) -> Result<Customer> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        Error::internal(
+            "stored data could not be read",
+            anyhow::anyhow!("customers document {:?}: {e}", d.get("_id")),
+        )
+    };
+    let customer = d.get_document("customer").map_err(|e| corrupt(&e))?;
+    bson::from_document(customer.clone()).map_err(|e| corrupt(&e))
+}
+
+/// What every read matches: the tenant, not deleted, and the request's filters.
+fn filter_document(tenant: TenantId, filter: &Filter) -> Document {
+    let mut d = doc! { "tenant_id": tenant.to_string(), "deleted_at": Bson::Null };
+    if let Some(t) = filter.customer_type {
+        d.insert("customer_type", t.as_str());
+    }
+    if let Some(s) = filter.status {
+        d.insert("status", s.as_str());
+    }
+    if let Some(owner) = filter.owner_id {
+        d.insert("owner_id", owner.to_string());
+    }
+    if !filter.tags.is_empty() {
+        d.insert("tags", doc! { "$all": filter.tags.clone() });
+    }
+    d
+}
+
+/// A list's filter past `after` and its sort, in `order`.
+fn list_query(
+    tenant: TenantId,
+    filter: &Filter,
+    order: Order,
+    after: Option<&Cursor>,
+) -> (Document, Document) {
+    let mut d = filter_document(tenant, filter);
+    if let Some(a) = after {
+        let id = a.id.to_string();
+        match order {
+            Order::Created => {
+                d.insert("_id", doc! { "$gt": id });
+            }
+            Order::CreatedDesc => {
+                d.insert("_id", doc! { "$lt": id });
+            }
+            Order::Name => {
+                d.insert(
+                    "$or",
+                    vec![
+                        doc! { "sort_name": { "$gt": a.key.clone() } },
+                        doc! { "sort_name": a.key.clone(), "_id": { "$gt": id } },
+                    ],
+                );
+            }
+        }
+    }
+    let sort = match order {
+        Order::Created => doc! { "_id": 1 },
+        Order::CreatedDesc => doc! { "_id": -1 },
+        Order::Name => doc! { "sort_name": 1, "_id": 1 },
+    };
+    (d, sort)
+}
+
+/// The filter of a search: every word a prefix of one of the customer's words.
+fn search_filter(tenant: TenantId, words: &[String], filter: &Filter) -> Document {
+    let mut d = filter_document(tenant, filter);
+    let every: Vec<Document> = words
+        .iter()
+        .map(|w| doc! { "words": { "$regex": format!("^{}", escape(w)) } })
+        .collect();
+    d.insert("$and", every);
+    d
+}
+
+/// `word` as a regular expression matching itself.
+fn escape(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Candidates best first by [`search_score`]; ties keep the oldest first, as SQL does.
+fn rank(words: &[String], mut candidates: Vec<(Customer, Vec<String>)>) -> Vec<Customer> {
+    candidates.sort_by(|(a, aw), (b, bw)| {
+        search_score(words, bw)
+            .cmp(&search_score(words, aw))
+            .then(a.id.cmp(&b.id))
+    });
+    candidates.into_iter().map(|(c, _)| c).collect()
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind as Kind, WriteFailure};
+    match e.kind.as_ref() {
+        Kind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        Kind::InsertMany(m) => m
+            .write_errors
+            .iter()
+            .flatten()
+            .any(|w| w.code == DUPLICATE_KEY),
+        Kind::Command(c) => c.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// A failure of MongoDB itself, without its text (kept as the source, for the log).
+fn unavailable(e: mongodb::error::Error, doing: &str) -> Error {
+    Error::unavailable(
+        format!(
+            "the customer store (MongoDB) failed {doing}; check that it is up and runs as a replica set"
+        ),
+        e,
+    )
+}
+
+#[async_trait]
+impl CustomerStore for MongoCustomerStore {
+    async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()> {
+        self.insert_batch(std::slice::from_ref(customer), events)
+            .await
+    }
+
+    async fn insert_batch(&self, customers: &[Customer], events: Vec<OutboxEvent>) -> Result<()> {
+        let Some(first) = customers.first() else {
+            return Ok(());
+        };
+        if let Some(c) = customers.iter().find(|c| c.tenant_id != first.tenant_id) {
+            return Err(Error::internal(
+                "a batch mixes tenants",
+                anyhow::anyhow!("insert_batch got {} and {}", first.tenant_id, c.tenant_id),
+            ));
+        }
+        let docs = customers.iter().map(document).collect::<Result<Vec<_>>>()?;
+        let result = self
+            .transaction(&events, "creating customers", |session, collection| {
+                let docs = docs.clone();
+                Box::pin(async move {
+                    collection
+                        .insert_many(docs)
+                        .session(&mut *session)
+                        .await
+                        .map(drop)
+                })
+            })
+            .await;
+        match (result, customers) {
+            (Err(e), [one]) => Err(self.explain_conflict(e, one).await),
+            (result, _) => result,
+        }
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Customer>> {
+        let found = self
+            .customers()
+            .find_one(doc! { "_id": id.to_string(), "tenant_id": tenant.to_string(), "deleted_at": Bson::Null })
+            .await
+            .map_err(|e| unavailable(e, "reading a customer"))?;
+        found.as_ref().map(customer_from).transpose()
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> Result<Option<Customer>> {
+        let found = self
+            .customers()
+            .find_one(doc! { "tenant_id": tenant.to_string(), "email_key": email })
+            .await
+            .map_err(|e| unavailable(e, "reading a customer"))?;
+        found.as_ref().map(customer_from).transpose()
+    }
+
+    async fn taken_emails(
+        &self,
+        tenant: TenantId,
+        emails: &[String],
+    ) -> Result<Vec<(String, Uuid)>> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<Document> = self
+            .customers()
+            .find(doc! { "tenant_id": tenant.to_string(), "email_key": { "$in": emails } })
+            .projection(doc! { "_id": 1, "email_key": 1 })
+            .await
+            .map_err(|e| unavailable(e, "reading emails"))?
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(e, "reading emails"))?;
+        docs.iter()
+            .map(|d| {
+                let read = || -> Option<(String, Uuid)> {
+                    let id = Uuid::try_parse(d.get_str("_id").ok()?).ok()?;
+                    Some((d.get_str("email_key").ok()?.to_owned(), id))
+                };
+                read().ok_or_else(|| {
+                    Error::internal(
+                        "stored data could not be read",
+                        anyhow::anyhow!("customers document {:?}: _id or email_key", d.get("_id")),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        self.change(tenant, id, change, false).await
+    }
+
+    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
+        self.change(tenant, id, change, true).await.map(drop)
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        order: Order,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let (filter, sort) = list_query(tenant, filter, order, after);
+        self.find(filter, sort, i64::from(limit)).await
+    }
+
+    async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<i64> {
+        let n = self
+            .customers()
+            .count_documents(filter_document(tenant, filter))
+            .await
+            .map_err(|e| unavailable(e, "counting customers"))?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        words: &[String],
+        filter: &Filter,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let docs: Vec<Document> = self
+            .customers()
+            .find(search_filter(tenant, words, filter))
+            .sort(doc! { "_id": -1 })
+            .limit(CANDIDATES)
+            .await
+            .map_err(|e| unavailable(e, "searching customers"))?
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(e, "searching customers"))?;
+        let candidates = docs
+            .iter()
+            .map(|d| {
+                let have: Vec<String> = d
+                    .get_array("words")
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|w| w.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                customer_from(d).map(|c| (c, have))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rank(words, candidates)
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::customer::{
+        Business, ContactInput, CustomerInput, CustomerType, Individual, Phone, Status,
+    };
+    use crate::domain::values::CustomValue;
+    use crm_core::UserId;
+
+    fn kilang(tenant: TenantId) -> Customer {
+        let input = CustomerInput {
+            customer_type: Some(CustomerType::Business),
+            business: Business {
+                legal_name: "Kilang Desa Murni Batik".into(),
+                ..Business::default()
+            },
+            email: "Sales@Kilang.Example".into(),
+            tags: vec!["wholesale".into(), "batik".into()],
+            status: Some(Status::Active),
+            ..CustomerInput::default()
+        };
+        let mut c = Customer::create(tenant, input, UserId::new(), 1_000).unwrap();
+        c.phones.push(Phone {
+            number: "+60123456789".into(),
+            ..Phone::default()
+        });
+        for (key, value) in [
+            ("since", CustomValue::Date("2019-05-01".into())),
+            ("credit", CustomValue::Number(2500.5)),
+            ("vip", CustomValue::Bool(true)),
+            ("region", CustomValue::Text("Kelantan".into())),
+        ] {
+            c.custom_fields.insert(key.into(), value);
+        }
+        c.add_contact(
+            ContactInput {
+                given_name: "Ahmad".into(),
+                family_name: "Fauzi".into(),
+                ..ContactInput::default()
+            },
+            1_000,
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn a_customer_survives_its_document_as_bson_bytes() {
+        // What MongoDB stores and sends back is the encoded document.
+        let c = kilang(TenantId::new());
+        let d = document(&c).unwrap();
+        let bytes = bson::to_vec(&d).unwrap();
+        let back: Document = bson::from_slice(&bytes).unwrap();
+        assert_eq!(customer_from(&back).unwrap(), c);
+        assert_eq!(d.get_str("_id").unwrap(), c.id.to_string());
+        assert_eq!(d.get_str("tenant_id").unwrap(), c.tenant_id.to_string());
+        assert_eq!(d.get_str("email_key").unwrap(), "sales@kilang.example");
+        assert_eq!(d.get_str("sort_name").unwrap(), "kilang desa murni batik");
+        assert_eq!(d.get_i64("version").unwrap(), c.version);
+        assert!(matches!(d.get("deleted_at"), Some(Bson::Null)));
+    }
+
+    #[test]
+    fn the_search_words_hold_names_contacts_tags_emails_and_phone_digits_once_each() {
+        let d = document(&kilang(TenantId::new())).unwrap();
+        let words: Vec<&str> = d
+            .get_array("words")
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        for w in [
+            "kilang",
+            "batik",
+            "fauzi",
+            "wholesale",
+            "sales",
+            "example",
+            "60123456789",
+        ] {
+            assert!(words.contains(&w), "{w} missing from {words:?}");
+        }
+        let unique: HashSet<&&str> = words.iter().collect();
+        assert_eq!(unique.len(), words.len(), "duplicates in {words:?}");
+    }
+
+    #[test]
+    fn a_customer_without_email_has_no_email_key_and_a_deleted_one_loses_it() {
+        let mut c = kilang(TenantId::new());
+        c.email = None;
+        assert!(document(&c).unwrap().get("email_key").is_none());
+        let update = deleted(&kilang(TenantId::new()));
+        assert_eq!(
+            update.get_document("$unset").unwrap(),
+            &doc! { "email_key": "" }
+        );
+        let set = update.get_document("$set").unwrap();
+        assert_eq!(set.get_array("words").unwrap().len(), 0, "out of search");
+        assert!(set.get_i64("deleted_at").is_ok());
+    }
+
+    #[test]
+    fn every_filter_is_scoped_to_the_tenant_and_hides_the_deleted() {
+        let tenant = TenantId::new();
+        let owner = UserId::new();
+        let d = filter_document(
+            tenant,
+            &Filter {
+                customer_type: Some(CustomerType::Individual),
+                status: Some(Status::Active),
+                tags: vec!["vip".into(), "batik".into()],
+                owner_id: Some(owner),
+            },
+        );
+        assert_eq!(
+            d,
+            doc! {
+                "tenant_id": tenant.to_string(),
+                "deleted_at": Bson::Null,
+                "customer_type": "individual",
+                "status": "active",
+                "owner_id": owner.to_string(),
+                "tags": { "$all": ["vip", "batik"] },
+            }
+        );
+        let search = search_filter(tenant, &["bat".into(), "kil".into()], &Filter::default());
+        assert_eq!(search.get_str("tenant_id").unwrap(), tenant.to_string());
+        assert_eq!(
+            search.get_array("$and").unwrap(),
+            &vec![
+                Bson::Document(doc! { "words": { "$regex": "^bat" } }),
+                Bson::Document(doc! { "words": { "$regex": "^kil" } }),
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_page_after_the_cursor_in_their_order() {
+        let tenant = TenantId::new();
+        let id = Uuid::now_v7();
+        let cursor = Cursor {
+            key: "siti aminah".into(),
+            id,
+        };
+        let (f, sort) = list_query(tenant, &Filter::default(), Order::Created, Some(&cursor));
+        assert_eq!(
+            f.get_document("_id").unwrap(),
+            &doc! { "$gt": id.to_string() }
+        );
+        assert_eq!(sort, doc! { "_id": 1 });
+        let (f, sort) = list_query(
+            tenant,
+            &Filter::default(),
+            Order::CreatedDesc,
+            Some(&cursor),
+        );
+        assert_eq!(
+            f.get_document("_id").unwrap(),
+            &doc! { "$lt": id.to_string() }
+        );
+        assert_eq!(sort, doc! { "_id": -1 });
+        let (f, sort) = list_query(tenant, &Filter::default(), Order::Name, Some(&cursor));
+        assert_eq!(
+            f.get_array("$or").unwrap(),
+            &vec![
+                Bson::Document(doc! { "sort_name": { "$gt": "siti aminah" } }),
+                Bson::Document(
+                    doc! { "sort_name": "siti aminah", "_id": { "$gt": id.to_string() } }
+                ),
+            ]
+        );
+        assert_eq!(sort, doc! { "sort_name": 1, "_id": 1 });
+        let (f, _) = list_query(tenant, &Filter::default(), Order::Name, None);
+        assert!(
+            f.get("$or").is_none() && f.get("_id").is_none(),
+            "the first page"
+        );
+    }
+
+    #[test]
+    fn a_query_word_is_matched_literally() {
+        assert_eq!(escape("batik"), "batik");
+        assert_eq!(escape("a.b*c"), "a\\.b\\*c");
+        assert_eq!(escape("kopi"), "kopi");
+    }
+
+    #[test]
+    fn whole_words_rank_above_prefixes_and_ties_keep_the_oldest_first() {
+        let tenant = TenantId::new();
+        let named = |name: &str| {
+            let input = CustomerInput {
+                customer_type: Some(CustomerType::Individual),
+                individual: Individual {
+                    given_name: name.into(),
+                    family_name: String::new(),
+                },
+                ..CustomerInput::default()
+            };
+            Customer::create(tenant, input, UserId::new(), 1_000).unwrap()
+        };
+        let (batiks, bat, batik) = (named("Batiks"), named("Bat"), named("Batik"));
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ranked = rank(
+            &words(&["bat"]),
+            vec![
+                (batik.clone(), words(&["batik"])),
+                (bat.clone(), words(&["bat"])),
+                (batiks.clone(), words(&["batiks"])),
+            ],
+        );
+        let names: Vec<&str> = ranked.iter().map(|c| c.display_name.as_str()).collect();
+        assert_eq!(names, ["Bat", "Batiks", "Batik"]);
+    }
+
+    #[test]
+    fn the_email_index_is_unique_per_tenant_and_holds_only_documents_with_a_key() {
+        let all = indexes();
+        let email = all
+            .iter()
+            .find(|i| {
+                i.options.as_ref().and_then(|o| o.name.as_deref())
+                    == Some("customers_tenant_email_key")
+            })
+            .unwrap();
+        assert_eq!(email.keys, doc! { "tenant_id": 1, "email_key": 1 });
+        let options = email.options.as_ref().unwrap();
+        assert_eq!(options.unique, Some(true));
+        assert_eq!(
+            options.partial_filter_expression,
+            Some(doc! { "email_key": { "$type": "string" } })
+        );
+        // Every other index leads with the tenant, as every read filters on it.
+        assert!(
+            all.iter()
+                .all(|i| i.keys.keys().next().map(String::as_str) == Some("tenant_id"))
+        );
+        assert!(
+            all.iter()
+                .any(|i| i.keys == doc! { "tenant_id": 1, "words": 1 })
+        );
+    }
+}
