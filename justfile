@@ -74,4 +74,4 @@ bench:
     cargo bench -p crm --bench login
     REDIS_URL={{redis_url}} cargo bench -p crm --bench revocation
     KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --bench bus
-    cargo bench -p crm --bench customers
+    DATABASE_URL={{database_url}} cargo bench -p crm --bench customers

@@ -297,8 +297,6 @@ where
 /// Rows per second of the same rows inserted straight into a fresh store, 500 per transaction
 /// (the import's batch), with their events: the most the import could do.
 async fn raw_insert_rate(n: usize) -> f64 {
-    use crm_customer::domain::customer::Customer as Domain;
-    use crm_customer::domain::ports::CustomerStore;
     let dir = tempfile::tempdir().unwrap();
     let db = crm_core::storage::open_sqlite(&dir.path().join("raw.db"))
         .await
@@ -310,8 +308,24 @@ async fn raw_insert_rate(n: usize) -> f64 {
         .await
         .unwrap();
     let store = crm_customer::infrastructure::sql::SqlCustomerStore::new(db);
-    let (tenant, user) = (crm_core::TenantId::new(), crm_core::UserId::new());
     let started = Instant::now();
+    fill(&store, crm_core::TenantId::new(), n).await;
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Progress, on stderr (the figures go to stdout).
+fn phase(what: &str) {
+    eprintln!("customers bench: {what}");
+}
+
+/// Inserts the `n` rows into `store` for `tenant`, 500 per transaction with their events.
+async fn fill(
+    store: &dyn crm_customer::domain::ports::CustomerStore,
+    tenant: crm_core::TenantId,
+    n: usize,
+) {
+    use crm_customer::domain::customer::Customer as Domain;
+    let user = crm_core::UserId::new();
     let mut batch = Vec::with_capacity(500);
     let flush = |batch: &mut Vec<Domain>| {
         let customers = std::mem::take(batch);
@@ -340,7 +354,69 @@ async fn raw_insert_rate(n: usize) -> f64 {
     }
     let (customers, events) = flush(&mut batch);
     store.insert_batch(&customers, events).await.unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The searches every store is measured with: (kind, queries).
+const SEARCHES: [(&str, &[&str]); 4] = [
+    ("one word", &["siti", "batik", "lim", "kuantan"]),
+    ("two words", &["siti aminah", "batik sdn", "tan kuala"]),
+    ("prefix (3)", &["ami", "son", "kua", "tek"]),
+    ("prefix (2)", &["am", "ba", "ku"]),
+];
+
+/// With `DATABASE_URL`: the same rows in a PostgreSQL store (a schema of its own, dropped
+/// after), and the latencies of [`SEARCHES`] as store calls (no gRPC: the rows go in through
+/// the store, which is quicker to fill than a second served process).
+async fn postgres_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time::Duration>)>> {
+    use crm_customer::domain::ports::{CustomerStore, Filter};
+    let url = std::env::var("DATABASE_URL").ok()?;
+    let mut config = crm_core::Config::default();
+    config.database.url = Some(crm_core::config::Secret::new(url));
+    let schema = format!("customer_bench_{}", uuid::Uuid::now_v7().simple());
+    let db = crm_core::storage::Database::open(&config, &schema)
+        .await
+        .unwrap();
+    db.migrate(&schema, &crm_customer::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared(&schema, &crm_events::TABLES)
+        .await
+        .unwrap();
+    let store = crm_customer::infrastructure::sql::SqlCustomerStore::new(db.clone());
+    let tenant = crm_core::TenantId::new();
+    phase("filling PostgreSQL with the same rows (DATABASE_URL)");
+    fill(&store, tenant, n).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("analyze {schema}.customers")))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    phase("searching PostgreSQL");
+    let mut searches = Vec::new();
+    for (kind, queries) in SEARCHES {
+        let mut latencies = Vec::new();
+        for round in 0..50 {
+            for q in queries {
+                let words = crm_customer::domain::values::search_words(q);
+                let t = Instant::now();
+                let found = store
+                    .search(tenant, &words, &Filter::default(), 0, 20)
+                    .await
+                    .unwrap();
+                latencies.push(t.elapsed());
+                if round == 0 {
+                    assert!(!found.is_empty(), "{q:?} finds customers on PostgreSQL");
+                }
+            }
+        }
+        latencies.sort();
+        searches.push((kind, latencies));
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    Some(searches)
 }
 
 /// Rows per second the store's own engine inserts the same rows at, with their tags, search
@@ -419,7 +495,9 @@ async fn engine_ceiling_rate(n: usize) -> f64 {
             stage(std::mem::take(&mut chunk)).await;
         }
     }
-    stage(chunk).await;
+    if !chunk.is_empty() {
+        stage(chunk).await;
+    }
     let started = Instant::now();
     let mut tx = db.begin().await.unwrap();
     for statement in [
@@ -476,7 +554,13 @@ async fn run() {
                 "--data-dir",
             ])
             .arg(data_dir.path())
-            .env("CRM_LOG__LEVEL", "warn"),
+            .env("CRM_LOG__LEVEL", "warn")
+            // Embedded SQLite whatever the bench was given (DATABASE_URL is for its own
+            // PostgreSQL searches).
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("KAFKA_BROKERS")
+            .env_remove("MONGODB_URL"),
     );
     let pid = crm.0.as_ref().map(Child::id).unwrap();
     let channel = connect(&addr).await;
@@ -494,7 +578,7 @@ async fn run() {
     let mut client =
         CustomerServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
 
-    let phase = |what: &str| eprintln!("customers bench: {what}");
+    // Progress goes to stderr, the figures to stdout.
     phase(&format!("importing {n} customers"));
     let rss_before = status_kib(pid, "VmRSS:");
     let options = ImportCustomersRequest {
@@ -534,12 +618,7 @@ async fn run() {
 
     phase("searching");
     let mut searches = Vec::new();
-    for (kind, queries) in [
-        ("one word", &["siti", "batik", "lim", "kuantan"][..]),
-        ("two words", &["siti aminah", "batik sdn", "tan kuala"][..]),
-        ("prefix (3)", &["ami", "son", "kua", "tek"][..]),
-        ("prefix (2)", &["am", "ba", "ku"][..]),
-    ] {
+    for (kind, queries) in SEARCHES {
         let mut latencies = Vec::new();
         for round in 0..50 {
             for q in queries {
@@ -627,6 +706,7 @@ async fn run() {
     let rss_export_peak = status_kib(pid, "VmHWM:");
     assert_eq!(exported, n);
     drop(crm);
+    let pg_searches = postgres_searches(n).await;
 
     println!("customers benchmark ({n} customers in one tenant, embedded SQLite, release)");
     println!("  import via gRPC            {import_rate:9.0} rows/s");
@@ -650,14 +730,17 @@ async fn run() {
         mib(rss_before),
         mib(rss_import_peak - rss_before)
     );
-    for (kind, latencies) in &searches {
-        println!(
-            "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
-            percentile(latencies, 0.50),
-            percentile(latencies, 0.95),
-            percentile(latencies, 0.99),
-        );
-    }
+    let print_searches = |searches: &[(&str, Vec<std::time::Duration>)]| {
+        for (kind, latencies) in searches {
+            println!(
+                "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
+                percentile(latencies, 0.50),
+                percentile(latencies, 0.95),
+                percentile(latencies, 0.99),
+            );
+        }
+    };
+    print_searches(&searches);
     println!(
         "  GetCustomer                {get_rate:9.0} calls/s at {CONCURRENCY} concurrent streams"
     );
@@ -666,6 +749,17 @@ async fn run() {
         "  ratio GetCustomer / echo   {:9.2}   (goal >= 0.5)",
         get_rate / echo_rate
     );
+    match &pg_searches {
+        Some(searches) => {
+            println!(
+                "  PostgreSQL (DATABASE_URL), the same rows, searches as store calls (no gRPC):"
+            );
+            print_searches(searches);
+        }
+        None => {
+            println!("  PostgreSQL: not measured (set DATABASE_URL to measure its searches too)")
+        }
+    }
     println!("  export via gRPC            {export_rate:9.0} rows/s");
     println!(
         "  server peak RSS            {:9.1} MiB after the export",

@@ -103,9 +103,10 @@ pub fn search_words(text: &str) -> Vec<String> {
     words
 }
 
-/// How well a customer whose search words are `have` matches `query` (each query word a
-/// prefix of one of them): two points per query word it has whole, one per word it has only
-/// as a longer word. Higher is better; every store ranks its candidates with it.
+/// How well a customer whose name's words are `have` matches `query`: two points per query
+/// word its name has whole, one per word its name has only as a longer word, none for a word
+/// found elsewhere (an email, a city, a contact). Higher is better; the SQLite and MongoDB
+/// stores rank their candidates with it.
 pub fn search_score<S: AsRef<str>>(query: &[String], have: &[S]) -> u32 {
     query
         .iter()

@@ -20,7 +20,8 @@
 //!   expression, which a multikey index on `(tenant_id, words)` answers by range). MongoDB's
 //!   text index is not used: it matches whole stemmed words only, so `bat` would not find
 //!   "Batik". As on SQLite, the newest [`CANDIDATES`] matches are ranked by
-//!   [`search_score`]: a word matched whole counts more than one matched by its prefix.
+//!   [`search_score`] against their names: a word matched whole counts more than one matched
+//!   by its prefix.
 //! - Changes are conditional on the version read, so a concurrent writer is never overwritten:
 //!   a transaction MongoDB reports as transient (e.g. two writers of the outbox counter) is
 //!   run again; a version that moved is the usual stale-etag `ABORTED`.
@@ -563,14 +564,7 @@ impl CustomerStore for MongoCustomerStore {
         let candidates = docs
             .iter()
             .map(|d| {
-                let have: Vec<String> = d
-                    .get_array("words")
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|w| w.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let have = search_words(d.get_str("sort_name").unwrap_or_default());
                 customer_from(d).map(|c| (c, have))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -247,22 +247,15 @@ impl SqlCustomerStore {
 const BATCH_CHUNK: usize = 25;
 
 /// Inserts customers with a few statements for all of them: the rows (returning their
-/// positions), their tags, and their search entries (on PostgreSQL in the row itself).
+/// positions), their tags, and their search entries.
 async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
     let engine = Engine::of(tx);
     let mut sql = Sql::new(
         "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
          sort_name, created_at, updated_at, version, deleted_at, doc",
     );
-    sql.push(
-        match engine {
-            Engine::Postgres => ", search) values ",
-            Engine::Sqlite => ") values ",
-        },
-        None,
-    );
+    sql.push(") values ", None);
     for (i, c) in chunk.iter().enumerate() {
-        let body = search::body(c);
         sql.push(if i == 0 { "(" } else { ", (" }, None)
             .text("?", c.id.to_string())
             .text(", ?", c.tenant_id.to_string())
@@ -275,11 +268,7 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
             .int(", ?", c.created_at)
             .int(", ?", c.updated_at)
             .int(", ?, null", c.version)
-            .text(", ?", document(c));
-        match engine {
-            Engine::Postgres => sql.text(", to_tsvector('simple', ?))", body),
-            Engine::Sqlite => sql.push(")", None),
-        };
+            .text(", ?)", document(c));
     }
     sql.push(" returning seq, id", None);
     #[derive(sqlx::FromRow)]
@@ -312,25 +301,30 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
             .await
             .map_err(db("saving tags"))?;
     }
-    if engine == Engine::Sqlite {
-        let mut index = Sql::new("insert into customer_search (rowid, body) values ");
-        for (i, c) in chunk.iter().enumerate() {
-            let seq = seq_of(c).ok_or_else(|| {
-                Error::internal(
-                    "an inserted customer has no position",
-                    anyhow::anyhow!("{}", c.id),
-                )
-            })?;
-            index
-                .int(if i == 0 { "(?" } else { ", (?" }, seq)
-                .text(", ?)", search::body(c));
-        }
-        index
-            .query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db("indexing customers"))?;
+    let mut index = Sql::new(match engine {
+        Engine::Sqlite => "insert into customer_search (rowid, body) values ",
+        Engine::Postgres => "insert into customer_search (seq, tenant_id, search) values ",
+    });
+    for (i, c) in chunk.iter().enumerate() {
+        let seq = seq_of(c).ok_or_else(|| {
+            Error::internal(
+                "an inserted customer has no position",
+                anyhow::anyhow!("{}", c.id),
+            )
+        })?;
+        index.int(if i == 0 { "(?" } else { ", (?" }, seq);
+        match engine {
+            Engine::Sqlite => index.text(", ?)", search::body(c)),
+            Engine::Postgres => index
+                .text(", ?", c.tenant_id.to_string())
+                .text(", to_tsvector('simple', ?))", search::body(c)),
+        };
     }
+    index
+        .query()
+        .execute(&mut *tx)
+        .await
+        .map_err(db("indexing customers"))?;
     Ok(())
 }
 
@@ -433,16 +427,23 @@ impl CustomerStore for SqlCustomerStore {
     }
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<Customer>> {
-        let mut tx = self.begin(tenant).await?;
-        let row: Option<Row> = sqlx::query_as(
+        let query = sqlx::query_as::<_, Row>(
             "select seq, doc from customers where tenant_id = $1 and id = $2 and deleted_at is null",
         )
         .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
+        .bind(id.to_string());
+        let row = match self.db.engine() {
+            // One statement is its own transaction on SQLite; BEGIN and COMMIT around it would
+            // be two more trips to the driver's worker thread on the hottest read.
+            Engine::Sqlite => query.fetch_optional(self.db.pool()).await,
+            Engine::Postgres => {
+                let mut tx = self.begin(tenant).await?;
+                let row = query.fetch_optional(&mut *tx).await;
+                tx.commit().await.map_err(db("reading a customer"))?;
+                row
+            }
+        }
         .map_err(db("reading a customer"))?;
-        tx.commit().await.map_err(db("reading a customer"))?;
         row.map(Customer::try_from).transpose()
     }
 
