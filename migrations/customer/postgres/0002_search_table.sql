@@ -10,7 +10,10 @@ create table customer_search (
     tenant_id text not null,
     search tsvector not null
 );
+-- GIN finds the rows of rare words; for a common word the planner walks a tenant's newest
+-- entries instead and stops at the search's bound.
 create index customer_search_words on customer_search using gin (search);
+create index customer_search_tenant_seq on customer_search (tenant_id, seq);
 
 insert into customer_search (seq, tenant_id, search)
     select seq, tenant_id, search from customers where search is not null and deleted_at is null;

@@ -577,6 +577,15 @@ async fn search_finds_prefixes_of_every_kind_of_word_at_once(s: &Store) {
         "every word must match"
     );
     assert_eq!(
+        names(store, tenant, "murni bat").await,
+        ["Kilang Desa Murni Batik"],
+        "the last word is a prefix"
+    );
+    assert!(
+        names(store, tenant, "kil batik").await.is_empty(),
+        "the words before the last are whole words"
+    );
+    assert_eq!(
         names(store, tenant, "songket").await,
         ["Siti Aminah"],
         "email parts"

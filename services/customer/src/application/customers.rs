@@ -90,7 +90,7 @@ impl Customers {
         Ok(CustomerPage { customers, next })
     }
 
-    /// The customers matching every word of `query` (each a prefix), best first; `offset`
+    /// The customers matching every word of `query` (the last a prefix), best first; `offset`
     /// skips that many.
     pub async fn search(
         &self,

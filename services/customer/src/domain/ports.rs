@@ -103,7 +103,7 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// How many customers match `filter`.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<i64>;
 
-    /// Customers matching every word of `words` (each a prefix), best first, skipping
+    /// Customers matching every word of `words` (the last as a prefix, the others whole), best first, skipping
     /// `offset`, at most `limit`. Sees every committed write at once (read-your-writes).
     async fn search(
         &self,

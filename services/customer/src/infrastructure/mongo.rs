@@ -16,8 +16,9 @@
 //! - The primary email is unique per tenant through a unique index on `(tenant_id, email_key)`
 //!   that holds only documents with an `email_key` (a partial index): deleting a customer removes
 //!   its key, freeing the email.
-//! - Search matches every query word as a prefix of one of the `words` (an anchored regular
-//!   expression, which a multikey index on `(tenant_id, words)` answers by range). MongoDB's
+//! - Search matches the last query word as a prefix of one of the `words` (an anchored regular
+//!   expression, which a multikey index on `(tenant_id, words)` answers by range) and every word
+//!   before it whole. MongoDB's
 //!   text index is not used: it matches whole stemmed words only, so `bat` would not find
 //!   "Batik". As on SQLite, the newest [`CANDIDATES`] matches are ranked by
 //!   [`search_score`] against their names: a word matched whole counts more than one matched
@@ -370,12 +371,21 @@ fn list_query(
     (d, sort)
 }
 
-/// The filter of a search: every word a prefix of one of the customer's words.
+/// The filter of a search: the last word a prefix of one of the customer's words, every word
+/// before it one of them whole (as on SQL).
 fn search_filter(tenant: TenantId, words: &[String], filter: &Filter) -> Document {
     let mut d = filter_document(tenant, filter);
+    let last = words.len().saturating_sub(1);
     let every: Vec<Document> = words
         .iter()
-        .map(|w| doc! { "words": { "$regex": format!("^{}", escape(w)) } })
+        .enumerate()
+        .map(|(i, w)| {
+            if i == last {
+                doc! { "words": { "$regex": format!("^{}", escape(w)) } }
+            } else {
+                doc! { "words": w }
+            }
+        })
         .collect();
     d.insert("$and", every);
     d
@@ -706,9 +716,10 @@ mod tests {
         assert_eq!(
             search.get_array("$and").unwrap(),
             &vec![
-                Bson::Document(doc! { "words": { "$regex": "^bat" } }),
+                Bson::Document(doc! { "words": "bat" }),
                 Bson::Document(doc! { "words": { "$regex": "^kil" } }),
-            ]
+            ],
+            "the last word a prefix, the others whole"
         );
     }
 
