@@ -178,7 +178,9 @@ impl Application {
         let modules = config.modules();
 
         let mut services = ServiceSet::default();
+        let mut api_keys = None;
         for context in started {
+            api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
         }
         let crm_services: Vec<&'static str> = services.names().to_vec();
@@ -222,11 +224,14 @@ impl Application {
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
             .layer(metrics::MetricsLayer::new(metrics::Metrics::new(logs)))
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(RequestContextLayer::with_revocations(
-                verifier,
-                open_access,
-                revocations,
-            ))
+            .layer({
+                let layer =
+                    RequestContextLayer::with_revocations(verifier, open_access, revocations);
+                match api_keys {
+                    Some(keys) => layer.with_api_keys(keys),
+                    None => layer,
+                }
+            })
             // Innermost: open streams end at once on shutdown instead of holding it up.
             .layer(DrainLayer::new(stop_rx.clone()))
             .add_routes(routes);

@@ -76,6 +76,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             register: Box::new(move |services: &mut ServiceSet| register(services, customers)),
             token_keys: None,
             outboxes,
+            api_keys: None,
         })
     })
 }

@@ -64,10 +64,13 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .context("IAM needs its store; it is opened for every context with has_store")?;
         let iam = build(startup.config, db, startup.revocations.clone()).await?;
         let token_keys = Some(iam.signer().jwks());
+        let api_keys: Arc<dyn crm_core::layer::ApiKeys> =
+            Arc::new(application::api_keys::IamApiKeys(iam.clone()));
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, iam)),
             token_keys,
             outboxes: Vec::new(),
+            api_keys: Some(api_keys),
         })
     })
 }
@@ -136,6 +139,9 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
             grpc.clone(),
         ))
         .add(pb::authorization_service_server::AuthorizationServiceServer::new(grpc.clone()))
+        .add(pb::api_key_service_server::ApiKeyServiceServer::new(
+            grpc.clone(),
+        ))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     for method in OPEN_METHODS {
         services.open_method(method);

@@ -109,6 +109,7 @@ async fn owner(w: &World) -> (Caller, String) {
         team: None,
         token_id: session.access_token.clone(),
         issued_at: w.clock.now_millis(),
+        api_key_id: None,
     };
     let caller = Caller {
         principal,

@@ -261,6 +261,7 @@ impl TokenVerifier {
             team: claims.team,
             token_id: claims.jti,
             issued_at,
+            api_key_id: None,
         };
         Ok((principal, claims.exp))
     }

@@ -32,6 +32,9 @@ pub struct Started {
     /// `crm_events::OutboxLog`, which this crate cannot name (crm-events depends on it); the
     /// launcher refuses to start on anything else. Empty when its outbox is in its SQL store.
     pub outboxes: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    /// The API keys it authenticates (IAM's): the process's request layer then accepts them
+    /// besides access tokens.
+    pub api_keys: Option<std::sync::Arc<dyn crate::layer::ApiKeys>>,
 }
 
 /// Starts a context on its store.
@@ -72,5 +75,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
         }),
         token_keys: None,
         outboxes: Vec::new(),
+        api_keys: None,
     }
 }

@@ -5,7 +5,7 @@ use crate::error::Error;
 
 pub use crate::ids::{TenantId, UserId};
 
-/// The authenticated caller, from a verified access token.
+/// The authenticated caller, from a verified access token or an API key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     /// The tenant every query of this request is scoped to.
@@ -23,6 +23,9 @@ pub struct Principal {
     /// When the token was issued, in milliseconds since the epoch (from its UUIDv7 `jti`, else
     /// `iat`): revocations cut tokens issued before a moment (see [`crate::revocation`]).
     pub issued_at: i64,
+    /// Set when the caller is an integration's API key rather than a person: then `user_id` is
+    /// the key's id (a key is its own subject: it owns nothing, and the audit trail names it).
+    pub api_key_id: Option<uuid::Uuid>,
 }
 
 impl Principal {

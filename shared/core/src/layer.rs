@@ -21,6 +21,17 @@ use crate::revocation::Revocations;
 pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
 /// The optional request header naming the tenant; must match the token's.
 pub const TENANT_ID_HEADER: &str = "x-tenant-id";
+/// The request header an integration may send its API key in (instead of `authorization`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Authenticates the credentials that are not access tokens: IAM's API keys. The layer asks it
+/// about every credential it [recognizes](ApiKeys::recognizes) by shape, before a call runs.
+pub trait ApiKeys: Send + Sync + 'static {
+    /// Whether `credential` is shaped like a key this reads (it may still be unknown).
+    fn recognizes(&self, credential: &str) -> bool;
+    /// Who the key acts as; `UNAUTHENTICATED` when it is unknown, revoked or expired.
+    fn authenticate(&self, key: String) -> BoxFuture<'_, Result<Principal, Error>>;
+}
 
 /// Which calls need no access token.
 #[derive(Clone, Debug, Default)]
@@ -72,6 +83,7 @@ struct Shared {
     verifier: TokenVerifier,
     open: OpenAccess,
     revocations: Option<Revocations>,
+    api_keys: Option<Arc<dyn ApiKeys>>,
 }
 
 impl RequestContextLayer {
@@ -91,9 +103,37 @@ impl RequestContextLayer {
                 verifier,
                 open,
                 revocations,
+                api_keys: None,
             }),
         }
     }
+
+    /// Also accepts the API keys `keys` recognizes, as `authorization: Bearer <key>` or
+    /// `x-api-key: <key>`.
+    pub fn with_api_keys(mut self, keys: Arc<dyn ApiKeys>) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.api_keys = Some(keys),
+            None => {
+                self.shared = Arc::new(Shared {
+                    verifier: self.shared.verifier.clone(),
+                    open: self.shared.open.clone(),
+                    revocations: self.shared.revocations.clone(),
+                    api_keys: Some(keys),
+                })
+            }
+        }
+        self
+    }
+}
+
+/// Who a request's credential says is calling, once the layer has read it.
+enum Caller {
+    /// An open method: nobody needs to be known.
+    Open,
+    /// A verified access token.
+    Token(Principal),
+    /// An API key, to be looked up before the call runs.
+    Key(String),
 }
 
 fn revoked() -> Error {
@@ -155,88 +195,125 @@ where
         let outcome = self.authenticate(&request, &path);
         let header = HeaderValue::from_str(&correlation_id).ok();
         let with_correlation_id = move |mut response: Response<ResBody>| {
-            if let Some(value) = header {
+            if let Some(value) = header.clone() {
                 response.headers_mut().insert(CORRELATION_ID_HEADER, value);
             }
             response
         };
-        match outcome {
+        let caller = match outcome {
             Err(err) => {
                 let _entered = span.enter();
                 tracing::debug!(error = %err.message(), "call refused");
                 let response = tonic::Status::from(err).into_http::<ResBody>();
-                Box::pin(std::future::ready(Ok(with_correlation_id(response))))
+                return Box::pin(std::future::ready(Ok(with_correlation_id(response))));
             }
-            Ok(principal) => {
-                if let Some(p) = &principal {
-                    span.record("tenant_id", tracing::field::display(p.tenant_id));
-                    span.record("user_id", tracing::field::display(p.user_id));
-                }
-                let check = principal
-                    .as_ref()
-                    .zip(self.shared.revocations.clone())
-                    .map(|(p, marks)| (marks, p.user_id, p.issued_at));
-                let traceparent = request
-                    .headers()
-                    .get("traceparent")
-                    .and_then(|v| v.to_str().ok())
-                    .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-                    .map(str::to_owned);
+            Ok(caller) => caller,
+        };
+        if let Caller::Token(p) = &caller {
+            span.record("tenant_id", tracing::field::display(p.tenant_id));
+            span.record("user_id", tracing::field::display(p.user_id));
+        }
+        let traceparent = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned);
+        let tenant_header = request
+            .headers()
+            .get(TENANT_ID_HEADER)
+            .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
+        let shared = self.shared.clone();
+        // The clone is ready only if polled; swap so the ready one serves this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let record_span = span.clone();
+        Box::pin(
+            async move {
+                let refuse = |err: Error| {
+                    tracing::debug!(error = %err.message(), "call refused");
+                    let response = tonic::Status::from(err).into_http::<ResBody>();
+                    Ok(with_correlation_id(response))
+                };
+                let principal = match caller {
+                    Caller::Open => None,
+                    Caller::Token(p) => {
+                        if let Some(marks) = &shared.revocations {
+                            match marks.is_revoked(p.user_id, p.issued_at).await {
+                                Ok(false) => {}
+                                Ok(true) => return refuse(revoked()),
+                                Err(err) => return refuse(err),
+                            }
+                        }
+                        Some(p)
+                    }
+                    Caller::Key(key) => {
+                        let keys = shared
+                            .api_keys
+                            .as_ref()
+                            .expect("a key is read only with keys");
+                        let p = match keys.authenticate(key).await {
+                            Ok(p) => p,
+                            Err(err) => return refuse(err),
+                        };
+                        if let Err(err) = same_tenant(tenant_header.as_deref(), &p) {
+                            return refuse(err);
+                        }
+                        record_span.record("tenant_id", tracing::field::display(p.tenant_id));
+                        record_span.record("user_id", tracing::field::display(p.user_id));
+                        Some(p)
+                    }
+                };
                 request.extensions_mut().insert(RequestContext {
                     correlation_id,
                     principal,
                     traceparent,
                 });
-                // The clone is ready only if polled; swap so the ready one serves this call.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(
-                    async move {
-                        if let Some((marks, user, issued_at)) = check {
-                            let refused = match marks.is_revoked(user, issued_at).await {
-                                Ok(false) => None,
-                                Ok(true) => Some(revoked()),
-                                Err(err) => Some(err),
-                            };
-                            if let Some(err) = refused {
-                                tracing::debug!(error = %err.message(), "call refused");
-                                let response = tonic::Status::from(err).into_http::<ResBody>();
-                                return Ok(with_correlation_id(response));
-                            }
-                        }
-                        inner.call(request).await.map(with_correlation_id)
-                    }
-                    .instrument(span),
-                )
+                inner.call(request).await.map(with_correlation_id)
             }
-        }
+            .instrument(span),
+        )
     }
 }
 
 impl<S> RequestContextService<S> {
-    fn authenticate<B>(
-        &self,
-        request: &Request<B>,
-        path: &str,
-    ) -> Result<Option<Principal>, Error> {
+    fn authenticate<B>(&self, request: &Request<B>, path: &str) -> Result<Caller, Error> {
         if self.shared.open.is_open(path) {
-            return Ok(None);
+            return Ok(Caller::Open);
         }
-        let token = bearer_token(request.headers())?;
+        let headers = request.headers();
+        if let Some(keys) = &self.shared.api_keys {
+            let sent = headers
+                .get(API_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .or_else(|| bearer_token(headers).ok());
+            if let Some(key) = sent.filter(|k| keys.recognizes(k)) {
+                return Ok(Caller::Key(key.to_owned()));
+            }
+        }
+        let token = bearer_token(headers)?;
         let principal = self
             .shared
             .verifier
             .verify(token)
             .map_err(|e| Error::unauthenticated(e.to_string()).with_reason("INVALID_TOKEN"))?;
-        if let Some(tenant) = request.headers().get(TENANT_ID_HEADER)
-            && tenant.to_str().ok().map(str::trim) != Some(principal.tenant_id.to_string().as_str())
-        {
-            return Err(Error::permission_denied(
-                "x-tenant-id does not match the access token's tenant",
-            )
-            .with_reason("TENANT_MISMATCH"));
-        }
-        Ok(Some(principal))
+        let tenant = headers
+            .get(TENANT_ID_HEADER)
+            .map(|v| v.to_str().unwrap_or_default().trim());
+        same_tenant(tenant, &principal)?;
+        Ok(Caller::Token(principal))
+    }
+}
+
+/// Refuses an `x-tenant-id` other than the caller's tenant.
+fn same_tenant(header: Option<&str>, principal: &Principal) -> Result<(), Error> {
+    match header {
+        Some(tenant) if tenant != principal.tenant_id.to_string() => Err(Error::permission_denied(
+            "x-tenant-id does not match the access token's tenant",
+        )
+        .with_reason("TENANT_MISMATCH")),
+        _ => Ok(()),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod services {
         "crm.iam.v1.TenantService",
         "crm.iam.v1.AuthorizationService",
         "crm.iam.v1.AuditService",
+        "crm.iam.v1.ApiKeyService",
     ];
     /// The customer context's services.
     pub const CUSTOMER: &[&str] = &["crm.customer.v1.CustomerService"];

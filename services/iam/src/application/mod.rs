@@ -1,5 +1,6 @@
 //! IAM's use cases: one method each on [`Iam`], orchestrating the domain and the ports.
 
+pub mod api_keys;
 mod auth;
 pub mod roles;
 mod tenants;
@@ -89,6 +90,7 @@ pub struct Iam {
     revocations: Revocations,
     idempotency: Idempotency,
     settings: IamSettings,
+    api_keys: api_keys::KeyCache,
 }
 
 /// IAM's adapters, for [`Iam::new`].
@@ -130,6 +132,7 @@ impl Iam {
             revocations,
             idempotency,
             settings,
+            api_keys: api_keys::key_cache(),
         }
     }
 
@@ -153,6 +156,10 @@ impl Iam {
     /// even if the revocation mark has not reached this process.
     pub(crate) async fn current(&self, caller: &Caller) -> Result<Principal> {
         let p = &caller.principal;
+        if p.api_key_id.is_some() {
+            // An API key: its role was read with it, at most `KEY_CACHE_TTL` ago.
+            return Ok(p.clone());
+        }
         let user = self
             .store
             .get_user(p.tenant_id, p.user_id)

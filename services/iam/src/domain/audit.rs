@@ -35,6 +35,8 @@ pub enum AuditKind {
     TenantChanged = 11,
     /// A custom role was created, changed or deleted.
     RoleChanged = 12,
+    /// An API key was created or revoked.
+    ApiKeyChanged = 13,
 }
 
 impl AuditKind {
@@ -54,6 +56,7 @@ impl AuditKind {
             RoleRevoked,
             TenantChanged,
             RoleChanged,
+            ApiKeyChanged,
         ]
         .into_iter()
         .find(|k| *k as i32 == n)

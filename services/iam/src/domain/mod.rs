@@ -1,6 +1,7 @@
 //! IAM's domain: value objects, aggregates and their invariants, the permission catalog, and the
 //! ports the application needs. No IO.
 
+pub mod api_key;
 pub mod audit;
 pub mod email;
 pub mod password;

@@ -8,6 +8,7 @@ use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::Millis;
+use super::api_key::ApiKey;
 use super::audit::{AuditEntry, AuditKind};
 use super::email::Email;
 use super::password::Password;
@@ -174,6 +175,29 @@ pub trait IamStore: Send + Sync + 'static {
         now: Millis,
         changes: Changes,
     ) -> Result<()>;
+
+    /// Adds an API key.
+    async fn insert_api_key(&self, key: &ApiKey, changes: Changes) -> Result<()>;
+    /// An API key by id.
+    async fn get_api_key(&self, tenant: TenantId, id: Uuid) -> Result<Option<ApiKey>>;
+    /// An API key by the hash of the key ([`crate::domain::api_key::hash_key`]).
+    async fn api_key_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<ApiKey>>;
+    /// API keys newest first, before `before`, at most `limit`.
+    async fn list_api_keys(
+        &self,
+        tenant: TenantId,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>>;
+    /// Saves a changed key (revoked) if it is still at `expected_version`.
+    async fn save_api_key(
+        &self,
+        key: &ApiKey,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()>;
+    /// Records that a key was used at `at` (not a change: its version stays).
+    async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()>;
 
     /// Appends audit entries (with nothing else to write).
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()>;

@@ -11,6 +11,10 @@ use super::Millis;
 
 /// Every permission a role can grant, with what it allows.
 pub const PERMISSIONS: &[(&str, &str)] = &[
+    (
+        "api_keys.manage",
+        "create, list and revoke the API keys of integrations",
+    ),
     ("audit.read", "read the audit trail"),
     (
         "authorization.check_others",

@@ -7,6 +7,7 @@
 //! On PostgreSQL every transaction switches to the application role and sets `app.tenant_id`,
 //! so row-level security is a second wall behind the `tenant_id` filter each statement carries.
 
+mod api_keys;
 mod audit;
 mod roles;
 mod sessions;
@@ -19,6 +20,7 @@ use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
 use crate::domain::Millis;
+use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEntry;
 use crate::domain::email::Email;
 use crate::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
@@ -318,6 +320,64 @@ impl IamStore for SqlIamStore {
         let mut tx = self.begin(tenant).await?;
         sessions::revoke_family(&mut tx, tenant, family, now).await?;
         finish(tx, tenant, changes, "revoking a session family").await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(key.tenant_id).await?;
+        api_keys::insert(&mut tx, key).await?;
+        finish(tx, key.tenant_id, changes, "creating an API key").await
+    }
+
+    async fn get_api_key(&self, tenant: TenantId, id: Uuid) -> Result<Option<ApiKey>> {
+        let mut tx = self.begin(tenant).await?;
+        let key = api_keys::find(&mut tx, tenant, false, &id.to_string()).await?;
+        tx.commit().await.map_err(db("reading an API key"))?;
+        Ok(key)
+    }
+
+    async fn api_key_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<ApiKey>> {
+        let mut tx = self.begin(tenant).await?;
+        let key = api_keys::find(&mut tx, tenant, true, hash).await?;
+        tx.commit().await.map_err(db("reading an API key"))?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant: TenantId,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>> {
+        let mut tx = self.begin(tenant).await?;
+        let keys = api_keys::list(&mut tx, tenant, before, limit).await?;
+        tx.commit().await.map_err(db("listing API keys"))?;
+        Ok(keys)
+    }
+
+    async fn save_api_key(
+        &self,
+        key: &ApiKey,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(key.tenant_id).await?;
+        let affected = api_keys::update(&mut tx, key, expected_version).await?;
+        let what = ("API key", key.id.to_string());
+        finish_versioned(
+            tx,
+            affected,
+            what,
+            key.tenant_id,
+            changes,
+            "saving an API key",
+        )
+        .await
+    }
+
+    async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        api_keys::touch(&mut tx, tenant, id, at).await?;
+        tx.commit().await.map_err(db("recording an API key's use"))
     }
 
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {

@@ -2,6 +2,7 @@
 //! responses. No business rules here. One file per service; the mappings between protobuf
 //! messages and domain types, and what every service decodes alike, are here.
 
+mod api_keys;
 mod audit;
 mod auth;
 mod authorization;
@@ -25,7 +26,7 @@ use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
-/// IAM's six gRPC services over one [`Iam`].
+/// IAM's seven gRPC services over one [`Iam`].
 #[derive(Clone)]
 pub struct IamGrpc {
     iam: Iam,

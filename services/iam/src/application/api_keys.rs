@@ -1,0 +1,231 @@
+//! API keys: owners and admins create, list and revoke them; the request layer authenticates
+//! them through [`IamApiKeys`].
+//!
+//! A presented key is read from the store once and then remembered for [`KEY_CACHE_TTL`]
+//! (with its role's permissions), so a busy integration costs no query per call. A revocation
+//! in this process forgets the key at once; another process of a microservices deployment
+//! accepts it for at most that long.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crm_core::{Error, Principal, Result, TenantId, UserId};
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+use super::auth::invalid;
+use super::users::escalation_check;
+use super::{Caller, Iam};
+use crate::domain::Millis;
+use crate::domain::api_key::{ApiKey, IssuedKey, hash_key, key_tenant, looks_like_key};
+use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
+use crate::domain::ports::Changes;
+use crate::domain::role::{OWNER, built_in_permissions, is_built_in};
+
+/// How long a presented key is remembered after it was read.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// A key's last use is written at most this often.
+const TOUCH_EVERY: Millis = 60_000;
+
+/// A key as the request layer knows it between reads.
+pub(crate) struct KnownKey {
+    key: ApiKey,
+    role: String,
+    permissions: Vec<String>,
+    last_touch: AtomicI64,
+}
+
+/// The keys read recently, by hash.
+pub(crate) type KeyCache = moka::sync::Cache<String, Arc<KnownKey>>;
+
+/// A new key cache.
+pub(crate) fn key_cache() -> KeyCache {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(KEY_CACHE_TTL)
+        .build()
+}
+
+fn refused() -> Error {
+    Error::unauthenticated(
+        "this API key is unknown, revoked or expired: ask an owner or admin of your tenant for a new one",
+    )
+    .with_reason("INVALID_API_KEY")
+}
+
+impl Iam {
+    /// Creates a key acting as `role_id` (a built-in role's name or a custom role's id).
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        name: &str,
+        role_id: &str,
+        expires_at: Option<Millis>,
+    ) -> Result<IssuedKey> {
+        let p = &self.current(caller).await?;
+        p.require("api_keys.manage")?;
+        if p.api_key_id.is_some() {
+            return Err(Error::permission_denied(
+                "an API key cannot create API keys; sign in as a person",
+            ));
+        }
+        let now = self.now();
+        let issued = ApiKey::issue(p.tenant_id, name, role_id, expires_at, p.user_id, now)
+            .map_err(invalid)?;
+        let (role, permissions) = self.key_role(p.tenant_id, &issued.record.role_id).await?;
+        if role == OWNER {
+            return Err(Error::invalid_field(
+                "role_id",
+                "a key cannot act as an owner: create a custom role with what the integration needs",
+            ));
+        }
+        escalation_check(
+            p,
+            &permissions,
+            &format!("the API key {:?}", issued.record.name),
+        )?;
+        let audit = key_audit(caller, &issued.record, "created", now).with("role", role);
+        self.store
+            .insert_api_key(&issued.record, Changes::audit(audit))
+            .await?;
+        Ok(issued)
+    }
+
+    /// The tenant's keys newest first, before `before`.
+    pub async fn list_api_keys(
+        &self,
+        caller: &Caller,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>> {
+        self.current(caller).await?.require("api_keys.manage")?;
+        self.store
+            .list_api_keys(caller.principal.tenant_id, before, limit)
+            .await
+    }
+
+    /// One key.
+    pub async fn get_api_key(&self, caller: &Caller, id: Uuid) -> Result<ApiKey> {
+        self.current(caller).await?.require("api_keys.manage")?;
+        self.store
+            .get_api_key(caller.principal.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("API key", id))
+    }
+
+    /// Revokes a key (again: nothing changes).
+    pub async fn revoke_api_key(&self, caller: &Caller, id: Uuid) -> Result<ApiKey> {
+        let mut key = self.get_api_key(caller, id).await?;
+        let expected = key.version;
+        let now = self.now();
+        if key.revoke(now) {
+            let audit = key_audit(caller, &key, "revoked", now);
+            self.store
+                .save_api_key(&key, expected, Changes::audit(audit))
+                .await?;
+        }
+        self.api_keys.invalidate(&key.key_hash);
+        Ok(key)
+    }
+
+    /// Who a presented key acts as.
+    pub async fn authenticate_api_key(&self, presented: &str) -> Result<Principal> {
+        let tenant = key_tenant(presented).ok_or_else(refused)?;
+        let hash = hash_key(presented);
+        let known = match self.api_keys.get(&hash) {
+            Some(known) => known,
+            None => {
+                let key = self
+                    .store
+                    .api_key_by_hash(tenant, &hash)
+                    .await?
+                    .ok_or_else(refused)?;
+                // A role deleted since: the key acts as nothing.
+                let (role, permissions) = self
+                    .key_role(tenant, &key.role_id)
+                    .await
+                    .map_err(|_| refused())?;
+                let known = Arc::new(KnownKey {
+                    last_touch: AtomicI64::new(key.last_used_at.unwrap_or(0)),
+                    key,
+                    role,
+                    permissions,
+                });
+                self.api_keys.insert(hash, known.clone());
+                known
+            }
+        };
+        let now = self.now();
+        if !known.key.is_usable(now) {
+            return Err(refused());
+        }
+        let last = known.last_touch.load(Ordering::Relaxed);
+        if now - last >= TOUCH_EVERY
+            && known
+                .last_touch
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.store.touch_api_key(tenant, known.key.id, now).await?;
+        }
+        Ok(Principal {
+            tenant_id: tenant,
+            user_id: UserId::from(known.key.id),
+            roles: vec![known.role.clone()],
+            permissions: known.permissions.clone(),
+            team: None,
+            token_id: known.key.prefix.clone(),
+            issued_at: known.key.created_at,
+            api_key_id: Some(known.key.id),
+        })
+    }
+
+    /// The name and permissions of the role a key acts as; an unknown one is a field violation.
+    async fn key_role(&self, tenant: TenantId, role_id: &str) -> Result<(String, Vec<String>)> {
+        if is_built_in(role_id) {
+            let permissions = built_in_permissions(role_id).unwrap_or_default();
+            return Ok((role_id.to_owned(), permissions));
+        }
+        self.store
+            .list_custom_roles(tenant)
+            .await?
+            .into_iter()
+            .find(|r| r.id.to_string() == role_id)
+            .map(|r| (r.name, r.permissions))
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "role_id",
+                    format!("{role_id:?} is not a role of this tenant; ListRoles lists them"),
+                )
+            })
+    }
+}
+
+fn key_audit(caller: &Caller, key: &ApiKey, what: &str, now: Millis) -> AuditEntry {
+    AuditEntry::new(
+        key.tenant_id,
+        AuditKind::ApiKeyChanged,
+        Some(caller.principal.user_id),
+        ("api_key", key.id.to_string()),
+        Outcome::Success,
+        &caller.origin,
+        now,
+    )
+    .with("action", what)
+    .with("name", key.name.clone())
+    .with("prefix", key.prefix.clone())
+}
+
+/// IAM's keys, for the request layer.
+pub struct IamApiKeys(pub Iam);
+
+impl crm_core::layer::ApiKeys for IamApiKeys {
+    fn recognizes(&self, credential: &str) -> bool {
+        looks_like_key(credential)
+    }
+
+    fn authenticate(&self, key: String) -> BoxFuture<'_, Result<Principal>> {
+        Box::pin(async move { self.0.authenticate_api_key(&key).await })
+    }
+}
