@@ -203,6 +203,7 @@ on_every_engine!(
     lists_filter_order_and_page,
     search_finds_prefixes_of_every_kind_of_word_at_once,
     a_batch_commits_whole_or_not_at_all,
+    an_email_cleared_or_deleted_is_free_again,
 );
 
 async fn customers_are_read_back_whole_and_only_in_their_tenant(s: &Store) {
@@ -690,5 +691,47 @@ async fn a_batch_commits_whole_or_not_at_all(s: &Store) {
     assert_eq!(
         s.store.get(tenant, batch[321].id).await.unwrap().as_ref(),
         Some(&batch[321])
+    );
+}
+
+async fn an_email_cleared_or_deleted_is_free_again(s: &Store) {
+    let tenant = TenantId::new();
+    let first = individual(tenant, "Siti", "Aminah", "siti@kilang.example");
+    s.store.insert(&first, Vec::new()).await.unwrap();
+    s.store
+        .update(
+            tenant,
+            first.id,
+            Box::new(|c| {
+                c.email = None;
+                c.emails.clear();
+                c.touch(2_000);
+                Ok(Vec::new())
+            }),
+        )
+        .await
+        .unwrap();
+    let second = individual(tenant, "Siti", "Dua", "siti@kilang.example");
+    s.store.insert(&second, Vec::new()).await.unwrap();
+    s.store
+        .delete(
+            tenant,
+            second.id,
+            Box::new(|c| {
+                c.touch(3_000);
+                Ok(Vec::new())
+            }),
+        )
+        .await
+        .unwrap();
+    let third = individual(tenant, "Siti", "Tiga", "siti@kilang.example");
+    s.store.insert(&third, Vec::new()).await.unwrap();
+    assert_eq!(
+        s.store
+            .by_email(tenant, "siti@kilang.example")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(third.id)
     );
 }

@@ -190,20 +190,36 @@ impl MongoCustomerStore {
             "deleted_at": Bson::Null,
             "version": expected,
         };
-        let update = if delete {
-            deleted(&customer)
+        // A change replaces the whole document, so a field it drops (an email cleared) is gone
+        // from it too; a delete only marks it.
+        let replacement = if delete {
+            None
         } else {
-            doc! { "$set": document(&customer)? }
+            Some(document(&customer)?)
         };
+        let update = deleted(&customer);
         let result = self
             .transaction(&events, "saving a customer", |session, customers| {
-                let (filter, update) = (filter.clone(), update.clone());
+                let filter = filter.clone();
+                let (replacement, update) = (replacement.clone(), update.clone());
                 Box::pin(async move {
-                    let done = customers
-                        .update_one(filter, update)
-                        .session(&mut *session)
-                        .await?;
-                    if done.matched_count == 1 {
+                    let matched = match replacement {
+                        Some(document) => {
+                            customers
+                                .replace_one(filter, document)
+                                .session(&mut *session)
+                                .await?
+                                .matched_count
+                        }
+                        None => {
+                            customers
+                                .update_one(filter, update)
+                                .session(&mut *session)
+                                .await?
+                                .matched_count
+                        }
+                    };
+                    if matched == 1 {
                         Ok(())
                     } else {
                         // The version moved since the read: nothing is committed.
