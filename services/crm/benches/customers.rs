@@ -11,7 +11,8 @@
 //! - export of every row in rows/s, and the server's peak RSS after it.
 //!
 //! `CUSTOMERS_BENCH_ROWS` sets the number of customers (default 100,000; the figure is
-//! 1,000,000). Rows are generated with a fixed seed. Prints figures, never fails on a time.
+//! 1,000,000). With `DATABASE_URL` the same rows also go into a PostgreSQL store and the same
+//! searches run there; `CUSTOMERS_BENCH_POSTGRES_ONLY=1` runs only that. Rows are generated with a fixed seed. Prints figures, never fails on a time.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -546,6 +547,24 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    if std::env::var_os("CUSTOMERS_BENCH_POSTGRES_ONLY").is_some() {
+        // Only the PostgreSQL searches, for work on that store.
+        let searches = postgres_searches(n)
+            .await
+            .expect("CUSTOMERS_BENCH_POSTGRES_ONLY needs DATABASE_URL");
+        println!(
+            "customers benchmark ({n} customers in one tenant), PostgreSQL searches as store calls:"
+        );
+        for (kind, latencies) in &searches {
+            println!(
+                "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
+                percentile(latencies, 0.50),
+                percentile(latencies, 0.95),
+                percentile(latencies, 0.99),
+            );
+        }
+        return;
+    }
     let data_dir = tempfile::tempdir().unwrap();
     let (crm, addr) = serve(
         Command::new(env!("CARGO_BIN_EXE_crm"))
