@@ -150,18 +150,13 @@ async fn sqlite_candidates(
     Ok(candidates.into_iter().map(|(_, seq)| seq).collect())
 }
 
-/// How many of a tenant's newest entries a PostgreSQL search reads before it asks the GIN
-/// index instead.
-const RECENT_WINDOW: i64 = 20_000;
-
 /// The candidates on PostgreSQL, best first by `ts_rank`.
 ///
 /// The matches come from `customer_search` (no row-level security: see its migration; the
-/// customers are then read under the tenant's policy). Without filters, the tenant's newest
-/// [`RECENT_WINDOW`] entries are read first: words that often meet fill the candidates there
-/// (a bitmap of every match of two common words, sorted, cost 17–26 ms at a million
-/// customers). Otherwise, or when the window holds too few matches, the GIN index finds every
-/// match (few, when the words rarely meet); filters join the customers they name.
+/// customers are then read under the tenant's policy). For a common word the planner walks the
+/// tenant's newest entries and stops at the bound; for rare ones it asks the GIN index. Without
+/// filters the index table is read alone (its rows are small); filters join the customers they
+/// name.
 async fn postgres_candidates(
     tx: &mut Conn,
     tenant: TenantId,
@@ -175,48 +170,30 @@ async fn postgres_candidates(
     }
     let query = terms(words, str::to_owned, |w| format!("{w}:*")).join(" & ");
     let unfiltered = *filter == Filter::default();
-    let mut candidates = Vec::new();
-    if unfiltered {
-        // The query is the statement's first parameter ($1), named again after.
-        let mut recent = Sql::new("select w.seq,");
-        recent
-            .text(
-                " ts_rank(w.search, to_tsquery('simple', ?))::float8 as score \
-                 from (select s.seq, s.search from customer_search s where",
-                query.clone(),
-            )
-            .text(" s.tenant_id = ?", tenant.to_string())
-            .int(" order by s.seq desc limit ?) w", RECENT_WINDOW)
-            .push(" where w.search @@ to_tsquery('simple', $1)", None)
-            .int(" order by w.seq desc limit ?", CANDIDATES);
-        candidates = recent
-            .query_as::<Candidate>()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("searching customers"))?;
+    // The query is the statement's first parameter ($1), named again after. `ts_rank` runs
+    // outside the bounded walk: inside it, it ran on every match before the sort (14 → 28 ms
+    // for two common words at a million).
+    let mut sql = Sql::new("select w.seq,");
+    sql.text(
+        " ts_rank(w.search, to_tsquery('simple', ?))::float8 as score \
+         from (select s.seq, s.search from customer_search s",
+        query,
+    );
+    if !unfiltered {
+        sql.push(" join customers c on c.seq = s.seq", None);
     }
-    if candidates.len() < CANDIDATES as usize {
-        let mut sql = Sql::new("select s.seq,");
-        sql.text(
-            " ts_rank(s.search, to_tsquery('simple', ?))::float8 as score from customer_search s",
-            query,
-        );
-        if !unfiltered {
-            sql.push(" join customers c on c.seq = s.seq", None);
-        }
-        sql.push(" where s.search @@ to_tsquery('simple', $1)", None)
-            .text(" and s.tenant_id = ?", tenant.to_string());
-        if !unfiltered {
-            sql.push(" and", None);
-            filtered(&mut sql, tenant, filter);
-        }
-        sql.int(" order by s.seq desc limit ?", CANDIDATES);
-        candidates = sql
-            .query_as::<Candidate>()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("searching customers"))?;
+    sql.push(" where s.search @@ to_tsquery('simple', $1)", None)
+        .text(" and s.tenant_id = ?", tenant.to_string());
+    if !unfiltered {
+        sql.push(" and", None);
+        filtered(&mut sql, tenant, filter);
     }
+    sql.int(" order by s.seq desc limit ?) w", CANDIDATES);
+    let mut candidates = sql
+        .query_as::<Candidate>()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("searching customers"))?;
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.seq.cmp(&b.seq)));
     Ok(candidates.into_iter().map(|c| c.seq).collect())
 }
