@@ -295,19 +295,23 @@ where
     CALLS as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Rows per second of the same rows inserted straight into a fresh store, 500 per transaction
-/// (the import's batch), with their events: the most the import could do.
-async fn raw_insert_rate(n: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let db = crm_core::storage::open_sqlite(&dir.path().join("raw.db"))
-        .await
-        .unwrap();
+/// A fresh customer store on SQLite at `path`, migrated like the server's.
+async fn migrated_sqlite(path: &std::path::Path) -> crm_core::storage::Database {
+    let db = crm_core::storage::open_sqlite(path).await.unwrap();
     db.migrate("customer", &crm_customer::MIGRATIONS)
         .await
         .unwrap();
     db.migrate_shared("customer", &crm_events::TABLES)
         .await
         .unwrap();
+    db
+}
+
+/// Rows per second of the same rows inserted straight into a fresh store, 500 per transaction
+/// (the import's batch), with their events: the most the import could do.
+async fn raw_insert_rate(n: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated_sqlite(&dir.path().join("raw.db")).await;
     let store = crm_customer::infrastructure::sql::SqlCustomerStore::new(db);
     let started = Instant::now();
     fill(&store, crm_core::TenantId::new(), n).await;
@@ -431,15 +435,7 @@ async fn postgres_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time:
 async fn engine_ceiling_rate(n: usize) -> f64 {
     use crm_customer::domain::customer::Customer as Domain;
     let dir = tempfile::tempdir().unwrap();
-    let db = crm_core::storage::open_sqlite(&dir.path().join("ceiling.db"))
-        .await
-        .unwrap();
-    db.migrate("customer", &crm_customer::MIGRATIONS)
-        .await
-        .unwrap();
-    db.migrate_shared("customer", &crm_events::TABLES)
-        .await
-        .unwrap();
+    let db = migrated_sqlite(&dir.path().join("ceiling.db")).await;
     sqlx::query(
         "create table staged (id text, tenant_id text, customer_type text, status text, \
          owner_id text, email text, display_name text, sort_name text, created_at integer, \
