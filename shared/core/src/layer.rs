@@ -450,6 +450,93 @@ mod tests {
         assert_eq!(response.headers()[CORRELATION_ID_HEADER], "req-42");
     }
 
+    /// Keys shaped `key-<n>`; `key-1` is valid, of `tenant`.
+    struct FakeKeys(TenantId);
+
+    impl ApiKeys for FakeKeys {
+        fn recognizes(&self, credential: &str) -> bool {
+            credential.starts_with("key-")
+        }
+
+        fn authenticate(&self, key: String) -> BoxFuture<'_, Result<Principal, Error>> {
+            Box::pin(async move {
+                if key != "key-1" {
+                    return Err(Error::unauthenticated("unknown key"));
+                }
+                Ok(Principal {
+                    tenant_id: self.0,
+                    user_id: UserId::new(),
+                    roles: Vec::new(),
+                    permissions: Vec::new(),
+                    team: None,
+                    token_id: key,
+                    issued_at: 0,
+                    api_key_id: Some(uuid::Uuid::now_v7()),
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn api_keys_are_read_from_either_header_and_tokens_still_verify() {
+        let key = test_key(1, "k1");
+        let tenant = TenantId::new();
+        let layer = RequestContextLayer::new(verifier(&[&key]), OpenAccess::standard())
+            .with_api_keys(Arc::new(FakeKeys(tenant)));
+        let path = "/crm.customer.v1.CustomerService/ListCustomers";
+        let seen = |response: &Response<String>| {
+            response
+                .headers()
+                .get("x-seen")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        for (header, value) in [("authorization", "Bearer key-1"), (API_KEY_HEADER, "key-1")] {
+            let response = call(
+                &layer,
+                request(path).header(header, value).body(()).unwrap(),
+            )
+            .await;
+            assert!(
+                seen(&response).unwrap().starts_with(&tenant.to_string()),
+                "{header}"
+            );
+        }
+        // An unknown key is refused before the call runs.
+        let response = call(
+            &layer,
+            request(path)
+                .header(API_KEY_HEADER, "key-2")
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("16"));
+        assert!(seen(&response).is_none(), "the inner service must not run");
+        // Another tenant named beside the key is refused.
+        let response = call(
+            &layer,
+            request(path)
+                .header(API_KEY_HEADER, "key-1")
+                .header(TENANT_ID_HEADER, TenantId::new().to_string())
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(grpc_status(&response), Some("7"));
+        // A token is still a token.
+        let (other, user) = (TenantId::new(), UserId::new());
+        let token = sign(&key, &claims(other, user));
+        let response = call(
+            &layer,
+            request(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(seen(&response).unwrap(), format!("{other}/{user}"));
+    }
+
     #[tokio::test]
     async fn a_tenant_header_other_than_the_tokens_is_refused() {
         let key = test_key(1, "k1");
