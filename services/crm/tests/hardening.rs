@@ -895,6 +895,7 @@ async fn names_emails_and_settings_follow_the_shared_text_rules() {
                 time_zone: tz.into(),
                 locale: locale.into(),
                 deal_approval_threshold_units: 0,
+                ..Default::default()
             }),
             ..Default::default()
         }),

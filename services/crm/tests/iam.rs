@@ -682,6 +682,7 @@ async fn the_policy_engine_decides_with_rbac_and_abac() {
         time_zone: "Asia/Kuala_Lumpur".into(),
         locale: "ms-MY".into(),
         deal_approval_threshold_units: 50_000,
+        ..Default::default()
     };
     let tenant = Tenant {
         id: owner.tenant.id.clone(),

@@ -442,6 +442,7 @@ fn session(t: &Tenant, u: &User, family: Uuid, hash: &str) -> Session {
         tenant_id: t.id,
         user_id: u.id,
         issued_at: 1,
+        started_at: 1,
         expires_at: 10_000_000_000_000,
         spent_at: None,
         revoked_at: None,
@@ -486,6 +487,15 @@ async fn rotating_a_session_spends_it_exactly_once(store: &dyn IamStore) {
             .spent_at,
         Some(5)
     );
+    let live = store.live_sessions(t.id, u.id, 6).await.unwrap();
+    assert_eq!(
+        live.iter()
+            .map(|s| s.token_hash.as_str())
+            .collect::<Vec<_>>(),
+        ["h2"],
+        "only the unspent token of the session can refresh"
+    );
+    assert_eq!(live[0].started_at, 1);
     let other = tenant("Other");
     store
         .create_tenant(&other, None, Changes::default())

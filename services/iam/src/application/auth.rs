@@ -1,7 +1,8 @@
 //! Sessions: register, login, refresh, logout.
 
-use crm_core::{Error, Result, TenantId};
+use crm_core::{Error, Result, TenantId, UserId};
 use crm_proto::crm::iam::events::v1 as events;
+use uuid::Uuid;
 
 use super::{Caller, Iam};
 use crate::domain::Millis;
@@ -10,7 +11,7 @@ use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::ports::{Changes, OutboxEvent};
 use crate::domain::role::OWNER;
-use crate::domain::session::{Presentation, hash_refresh_token, refresh_token_tenant};
+use crate::domain::session::{Presentation, Session, hash_refresh_token, refresh_token_tenant};
 use crate::domain::tenant::{Tenant, TenantStatus, parse_tenant_name, slug_from_name};
 use crate::domain::user::{User, parse_display_name};
 
@@ -115,7 +116,8 @@ impl Iam {
         self.store
             .create_tenant(&tenant, Some(&owner), changes)
             .await?;
-        let (tokens, session) = self.issue(&owner, None, now).await?;
+        let limits = tenant.settings.session_limits();
+        let (tokens, session) = self.issue(&owner, None, limits, now).await?;
         self.store.insert_session(&session).await?;
         Ok((tenant, tokens))
     }
@@ -213,7 +215,8 @@ impl Iam {
         };
 
         self.throttle.reset(&account_key).await?;
-        let (tokens, session) = self.issue(user, None, now).await?;
+        let limits = tenant.settings.session_limits();
+        let (tokens, session) = self.issue(user, None, limits, now).await?;
         let audit = AuditEntry::new(
             tenant.id,
             AuditKind::LoginSucceeded,
@@ -329,7 +332,15 @@ impl Iam {
                 .await?;
             return Err(bad_refresh());
         };
-        let (tokens, next) = self.issue(&user, Some(session.family_id), now).await?;
+        // The tenant's session limits as they are now (a tightened limit applies at once).
+        let limits = self
+            .store
+            .find_tenant(&tenant.to_string())
+            .await?
+            .ok_or_else(bad_refresh)?
+            .settings
+            .session_limits();
+        let (tokens, next) = self.issue(&user, Some(&session), limits, now).await?;
         if !self.store.rotate_session(tenant, &hash, &next, now).await? {
             // Spent or revoked between our read and our write: a concurrent replay.
             self.revoke_reused(&session, origin, now).await?;
@@ -393,6 +404,54 @@ impl Iam {
         self.store
             .revoke_family(p.tenant_id, session.family_id, now, Changes::audit(audit))
             .await
+    }
+
+    /// The sessions of `user` that can still refresh: the caller's own, or anyone's in the
+    /// tenant with `users.manage`.
+    pub async fn list_sessions(&self, caller: &Caller, user: UserId) -> Result<Vec<Session>> {
+        self.session_owner(caller, user).await?;
+        let now = self.now();
+        self.store
+            .live_sessions(caller.principal.tenant_id, user, now)
+            .await
+    }
+
+    /// Ends one session of `user` (its family of refresh tokens), audited as a logout.
+    pub async fn revoke_session(&self, caller: &Caller, user: UserId, family: Uuid) -> Result<()> {
+        self.session_owner(caller, user).await?;
+        let p = &caller.principal;
+        let now = self.now();
+        let live = self.store.live_sessions(p.tenant_id, user, now).await?;
+        if !live.iter().any(|s| s.family_id == family) {
+            return Err(Error::not_found("session", family));
+        }
+        let audit = AuditEntry::new(
+            p.tenant_id,
+            AuditKind::Logout,
+            Some(p.user_id),
+            ("session", family.to_string()),
+            Outcome::Success,
+            &caller.origin,
+            now,
+        )
+        .with("user_id", user.to_string());
+        self.store
+            .revoke_family(p.tenant_id, family, now, Changes::audit(audit))
+            .await
+    }
+
+    /// Refuses unless the caller is `user` or may manage users; `NOT_FOUND` for a user the
+    /// tenant does not have.
+    async fn session_owner(&self, caller: &Caller, user: UserId) -> Result<()> {
+        let p = self.current(caller).await?;
+        if p.user_id != user {
+            p.require("users.manage")?;
+        }
+        self.store
+            .get_user(p.tenant_id, user)
+            .await?
+            .map(drop)
+            .ok_or_else(|| Error::not_found("user", user))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::domain::audit::Origin;
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::domain::ports::{PasswordHashing, TokenSigning};
 use crate::domain::role::{CustomRole, effective_permissions};
-use crate::domain::session::{Session, issue_refresh_token};
+use crate::domain::session::{Session, issue_refresh_token, refresh_expiry};
 use crate::domain::user::User;
 use crm_core::clock::Clock;
 
@@ -201,11 +201,15 @@ impl Iam {
         self.revocations.revoke(user, self.now(), keep).await
     }
 
-    /// Signs an access token and makes a refresh token for `user` (in `family`, or a new one).
+    /// Signs an access token and makes a refresh token for `user`: in the session of
+    /// `previous` (a refresh), or a new one (a sign-in). The refresh token ends at the first of
+    /// its configured lifetime and the tenant's session `limits` (idle timeout, maximum
+    /// lifetime; [`crate::domain::tenant::TenantSettings::session_limits`]).
     async fn issue(
         &self,
         user: &User,
-        family: Option<Uuid>,
+        previous: Option<&Session>,
+        limits: (Millis, Millis),
         now: Millis,
     ) -> Result<(SessionTokens, Session)> {
         // Custom roles are read only when the user holds one: most logins need no query for them.
@@ -236,13 +240,22 @@ impl Iam {
         let access_token = self.keys.sign(&claims)?;
         let refresh = issue_refresh_token(user.tenant_id)
             .map_err(|e| Error::internal("no randomness for a token", e))?;
+        let started_at = previous.map_or(now, Session::session_start);
+        let (idle, max) = limits;
         let session = Session {
             token_hash: refresh.hash,
-            family_id: family.unwrap_or_else(Uuid::now_v7),
+            family_id: previous.map_or_else(Uuid::now_v7, |p| p.family_id),
             tenant_id: user.tenant_id,
             user_id: user.id,
             issued_at: now,
-            expires_at: now + self.settings.refresh_ttl.as_millis() as i64,
+            started_at,
+            expires_at: refresh_expiry(
+                now,
+                started_at,
+                self.settings.refresh_ttl.as_millis() as i64,
+                idle,
+                max,
+            ),
             spent_at: None,
             revoked_at: None,
         };

@@ -167,6 +167,13 @@ pub trait IamStore: Send + Sync + 'static {
         new: &Session,
         now: Millis,
     ) -> Result<bool>;
+    /// The tokens of `user` that can still refresh at `now`, one per live session.
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Millis,
+    ) -> Result<Vec<Session>>;
     /// Revokes every token of a family.
     async fn revoke_family(
         &self,

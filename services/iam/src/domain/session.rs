@@ -63,6 +63,9 @@ pub struct Session {
     pub user_id: UserId,
     /// When issued.
     pub issued_at: Millis,
+    /// When its family began (the sign-in); 0 for tokens stored before this was kept, which
+    /// count from their own issue.
+    pub started_at: Millis,
     /// When it stops working.
     pub expires_at: Millis,
     /// Set when exchanged by Refresh.
@@ -84,7 +87,29 @@ pub enum Presentation {
     Expired,
 }
 
+/// When a refresh token issued at `now`, in a session signed in at `started_at`, stops
+/// working: the first of its own lifetime `ttl`, the `idle` timeout from now, and the session's
+/// `max` lifetime from its sign-in.
+pub fn refresh_expiry(
+    now: Millis,
+    started_at: Millis,
+    ttl: Millis,
+    idle: Millis,
+    max: Millis,
+) -> Millis {
+    (now + ttl).min(now + idle).min(started_at + max)
+}
+
 impl Session {
+    /// When the session this token belongs to was signed in.
+    pub fn session_start(&self) -> Millis {
+        if self.started_at > 0 {
+            self.started_at
+        } else {
+            self.issued_at
+        }
+    }
+
     /// Judges a presentation of this token at `now`.
     pub fn present(&self, now: Millis) -> Presentation {
         if self.revoked_at.is_some() {
@@ -120,6 +145,18 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_token_ends_at_the_first_of_its_lifetime_the_idle_timeout_and_the_sessions_end() {
+        let (ttl, idle, max) = (30 * 86_400_000, 30 * 60_000, 8 * 3_600_000);
+        // Just signed in: the idle timeout comes first.
+        assert_eq!(refresh_expiry(1_000, 1_000, ttl, idle, max), 1_000 + idle);
+        // Refreshed 7h50m after the sign-in: the session's end comes first.
+        let late = 1_000 + max - 10 * 60_000;
+        assert_eq!(refresh_expiry(late, 1_000, ttl, idle, max), 1_000 + max);
+        // A token lifetime shorter than both.
+        assert_eq!(refresh_expiry(0, 0, 60_000, idle, max), 60_000);
+    }
+
+    #[test]
     fn spent_tokens_are_reuse_and_revocation_wins() {
         let mut s = Session {
             token_hash: "h".into(),
@@ -127,6 +164,7 @@ mod tests {
             tenant_id: TenantId::new(),
             user_id: UserId::new(),
             issued_at: 0,
+            started_at: 0,
             expires_at: 100,
             spent_at: None,
             revoked_at: None,

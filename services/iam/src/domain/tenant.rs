@@ -43,7 +43,20 @@ pub struct TenantSettings {
     pub locale: String,
     /// Deals above this (whole units) need a sales_manager; 0 = no limit.
     pub deal_approval_threshold_units: i64,
+    /// Minutes a session may go unused; 0 = [`DEFAULT_IDLE_MINUTES`].
+    #[serde(default)]
+    pub session_idle_timeout_minutes: i64,
+    /// Hours a session lasts from its sign-in; 0 = [`DEFAULT_MAX_LIFETIME_HOURS`].
+    #[serde(default)]
+    pub session_max_lifetime_hours: i64,
 }
+
+/// The idle timeout of a session when the tenant sets none (OWASP's session management
+/// guidance: 15 to 30 minutes for low-risk applications).
+pub const DEFAULT_IDLE_MINUTES: i64 = 30;
+/// The longest a session lasts from its sign-in when the tenant sets nothing (OWASP: 4 to 8
+/// hours for an application used through a working day).
+pub const DEFAULT_MAX_LIFETIME_HOURS: i64 = 8;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -52,6 +65,8 @@ impl Default for TenantSettings {
             time_zone: "Asia/Kuala_Lumpur".into(),
             locale: "ms-MY".into(),
             deal_approval_threshold_units: 0,
+            session_idle_timeout_minutes: 0,
+            session_max_lifetime_hours: 0,
         }
     }
 }
@@ -80,7 +95,36 @@ impl TenantSettings {
                 "must not be negative".into(),
             ));
         }
+        if !(self.session_idle_timeout_minutes == 0
+            || (5..=7 * 24 * 60).contains(&self.session_idle_timeout_minutes))
+        {
+            problems.push((
+                "tenant.settings.session_idle_timeout_minutes",
+                "must be 0 (the default, 30) or 5 to 10080 (a week)".into(),
+            ));
+        }
+        if !(self.session_max_lifetime_hours == 0
+            || (1..=90 * 24).contains(&self.session_max_lifetime_hours))
+        {
+            problems.push((
+                "tenant.settings.session_max_lifetime_hours",
+                "must be 0 (the default, 8) or 1 to 2160 (90 days)".into(),
+            ));
+        }
         problems
+    }
+
+    /// The session limits in milliseconds: (idle timeout, maximum lifetime).
+    pub fn session_limits(&self) -> (Millis, Millis) {
+        let idle = match self.session_idle_timeout_minutes {
+            0 => DEFAULT_IDLE_MINUTES,
+            m => m,
+        };
+        let max = match self.session_max_lifetime_hours {
+            0 => DEFAULT_MAX_LIFETIME_HOURS,
+            h => h,
+        };
+        (idle * 60_000, max * 3_600_000)
     }
 }
 
@@ -241,6 +285,8 @@ mod tests {
             time_zone: "../../etc/passwd".into(),
             locale: "xx-YY".into(),
             deal_approval_threshold_units: 0,
+            session_idle_timeout_minutes: 4,
+            session_max_lifetime_hours: 2161,
         };
         let fields: Vec<_> = worse.validate().into_iter().map(|(f, _)| f).collect();
         assert_eq!(
@@ -248,10 +294,36 @@ mod tests {
             [
                 "tenant.settings.default_currency_code",
                 "tenant.settings.time_zone",
-                "tenant.settings.locale"
+                "tenant.settings.locale",
+                "tenant.settings.session_idle_timeout_minutes",
+                "tenant.settings.session_max_lifetime_hours",
             ]
         );
         assert!(TenantSettings::default().validate().is_empty());
+    }
+
+    #[test]
+    fn session_limits_default_after_owasp_and_follow_the_settings() {
+        assert_eq!(
+            TenantSettings::default().session_limits(),
+            (30 * 60_000, 8 * 3_600_000)
+        );
+        let mut set = TenantSettings {
+            session_idle_timeout_minutes: 60,
+            session_max_lifetime_hours: 24,
+            ..TenantSettings::default()
+        };
+        assert_eq!(set.validate(), Vec::new());
+        assert_eq!(set.session_limits(), (3_600_000, 24 * 3_600_000));
+        // Stored before the fields existed: the defaults.
+        let old: TenantSettings = serde_json::from_str(
+            r#"{"default_currency_code":"MYR","time_zone":"Asia/Kuala_Lumpur","locale":"ms-MY","deal_approval_threshold_units":0}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            old.session_limits(),
+            TenantSettings::default().session_limits()
+        );
     }
 
     #[test]

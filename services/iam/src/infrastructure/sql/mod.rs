@@ -380,6 +380,18 @@ impl IamStore for SqlIamStore {
         tx.commit().await.map_err(db("recording an API key's use"))
     }
 
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Millis,
+    ) -> Result<Vec<Session>> {
+        let mut tx = self.begin(tenant).await?;
+        let sessions = sessions::live(&mut tx, tenant, user, now).await?;
+        tx.commit().await.map_err(db("reading sessions"))?;
+        Ok(sessions)
+    }
+
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {
         let tx = self.begin(tenant).await?;
         finish(tx, tenant, changes, "writing the audit trail").await

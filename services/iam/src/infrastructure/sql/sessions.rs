@@ -16,10 +16,13 @@ struct SessionRow {
     tenant_id: String,
     user_id: String,
     issued_at: i64,
+    started_at: i64,
     expires_at: i64,
     spent_at: Option<i64>,
     revoked_at: Option<i64>,
 }
+
+const COLUMNS: &str = "token_hash, family_id, tenant_id, user_id, issued_at, started_at, expires_at, spent_at, revoked_at";
 
 impl TryFrom<SessionRow> for Session {
     type Error = crm_core::Error;
@@ -31,6 +34,7 @@ impl TryFrom<SessionRow> for Session {
             tenant_id: parse_uuid("sessions.tenant_id", &row.tenant_id)?.into(),
             user_id: parse_uuid("sessions.user_id", &row.user_id)?.into(),
             issued_at: row.issued_at,
+            started_at: row.started_at,
             expires_at: row.expires_at,
             spent_at: row.spent_at,
             revoked_at: row.revoked_at,
@@ -40,15 +44,15 @@ impl TryFrom<SessionRow> for Session {
 
 /// Stores a refresh token.
 pub(super) async fn insert(tx: &mut Conn, s: &Session) -> Result<()> {
-    sqlx::query(
-        "insert into sessions (token_hash, family_id, tenant_id, user_id, issued_at, expires_at, spent_at, revoked_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into sessions ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )))
     .bind(&s.token_hash)
     .bind(s.family_id.to_string())
     .bind(s.tenant_id.to_string())
     .bind(s.user_id.to_string())
     .bind(s.issued_at)
+    .bind(s.started_at)
     .bind(s.expires_at)
     .bind(s.spent_at)
     .bind(s.revoked_at)
@@ -64,16 +68,35 @@ pub(super) async fn by_hash(
     tenant: TenantId,
     hash: &str,
 ) -> Result<Option<Session>> {
-    let row: Option<SessionRow> = sqlx::query_as(
-        "select token_hash, family_id, tenant_id, user_id, issued_at, expires_at, spent_at, revoked_at \
-         from sessions where tenant_id = $1 and token_hash = $2",
-    )
+    let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sessions where tenant_id = $1 and token_hash = $2"
+    )))
     .bind(tenant.to_string())
     .bind(hash)
     .fetch_optional(tx)
     .await
     .map_err(db("reading a session"))?;
     row.map(Session::try_from).transpose()
+}
+
+/// The tokens of a user that can still refresh (one per live session), newest first.
+pub(super) async fn live(
+    tx: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    now: Millis,
+) -> Result<Vec<Session>> {
+    let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sessions where tenant_id = $1 and user_id = $2 \
+         and spent_at is null and revoked_at is null and expires_at > $3 order by issued_at desc"
+    )))
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(now)
+    .fetch_all(tx)
+    .await
+    .map_err(db("reading sessions"))?;
+    rows.into_iter().map(Session::try_from).collect()
 }
 
 /// Spends a valid token; false when it was spent or revoked already.

@@ -117,6 +117,9 @@ fn tenant_pb(tenant: &Tenant) -> pb::Tenant {
             time_zone: s.time_zone.clone(),
             locale: s.locale.clone(),
             deal_approval_threshold_units: s.deal_approval_threshold_units,
+            // Validated to fit (at most 10080 and 2160).
+            session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
+            session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
         }),
         create_time: ts(tenant.created_at),
         update_time: ts(tenant.updated_at),

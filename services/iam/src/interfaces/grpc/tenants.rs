@@ -61,6 +61,8 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
                 time_zone: s.time_zone,
                 locale: s.locale,
                 deal_approval_threshold_units: s.deal_approval_threshold_units,
+                session_idle_timeout_minutes: i64::from(s.session_idle_timeout_minutes),
+                session_max_lifetime_hours: i64::from(s.session_max_lifetime_hours),
             }
         });
         let tenant = self

@@ -202,4 +202,37 @@ impl pb::user_service_server::UserService for IamGrpc {
             user: Some(user_pb(&user)),
         }))
     }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Reply<pb::ListSessionsResponse> {
+        let caller = caller(&request)?;
+        let user = user_id("user_id", &request.get_ref().user_id)?;
+        let sessions = self.iam.list_sessions(&caller, user).await?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions
+                .iter()
+                .map(|s| pb::UserSession {
+                    id: s.family_id.to_string(),
+                    user_id: s.user_id.to_string(),
+                    start_time: ts(s.session_start()),
+                    last_active_time: ts(s.issued_at),
+                    expire_time: ts(s.expires_at),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<pb::RevokeSessionRequest>,
+    ) -> Reply<pb::RevokeSessionResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let user = user_id("user_id", &r.user_id)?;
+        let session = api::uuid("session_id", &r.session_id, "a session id")?;
+        self.iam.revoke_session(&caller, user, session).await?;
+        Ok(Response::new(pb::RevokeSessionResponse {}))
+    }
 }
