@@ -45,6 +45,24 @@ async fn revoke(
         .map(drop)
 }
 
+/// The owner signs in again: the tokens, and the session that sign-in began.
+async fn sign_in(
+    server: &TestServer,
+    owner: &support::iam::Session,
+) -> (LoginResponse, UserSession) {
+    let signed_in = login(server, &owner.tenant.slug, "owner@kilang.example", PASSWORD)
+        .await
+        .unwrap();
+    let listed = sessions(server, &signed_in.access_token, &owner.user.id)
+        .await
+        .unwrap();
+    let newest = listed
+        .into_iter()
+        .max_by_key(|s| millis(&s.start_time))
+        .unwrap();
+    (signed_in, newest)
+}
+
 fn millis(t: &Option<prost_types::Timestamp>) -> i64 {
     crm_core::api::millis(t.as_ref().unwrap())
 }
@@ -139,18 +157,7 @@ async fn the_tenants_idle_timeout_and_maximum_lifetime_bound_every_refresh_token
     let server = spawn().await;
     let owner = register(&server, &unique_name("Kilang"), "owner@kilang.example").await;
     // OWASP's defaults: 30 minutes idle, 8 hours at most.
-    let signed_in = login(
-        &server,
-        &owner.tenant.slug,
-        "owner@kilang.example",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
-    let listed = sessions(&server, &signed_in.access_token, &owner.user.id)
-        .await
-        .unwrap();
-    let newest = listed.iter().max_by_key(|s| millis(&s.start_time)).unwrap();
+    let (signed_in, newest) = sign_in(&server, &owner).await;
     let idle = millis(&newest.expire_time) - millis(&newest.last_active_time);
     assert_eq!(idle, 30 * 60_000);
     assert_eq!(
@@ -177,18 +184,7 @@ async fn the_tenants_idle_timeout_and_maximum_lifetime_bound_every_refresh_token
         ))
         .await
         .unwrap();
-    let signed_in = login(
-        &server,
-        &owner.tenant.slug,
-        "owner@kilang.example",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
-    let listed = sessions(&server, &signed_in.access_token, &owner.user.id)
-        .await
-        .unwrap();
-    let newest = listed.iter().max_by_key(|s| millis(&s.start_time)).unwrap();
+    let (signed_in, newest) = sign_in(&server, &owner).await;
     assert_eq!(
         millis(&newest.expire_time) - millis(&newest.start_time),
         2 * 3_600_000
