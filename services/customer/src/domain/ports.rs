@@ -103,8 +103,9 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// How many customers match `filter`.
     async fn count(&self, tenant: TenantId, filter: &Filter) -> Result<i64>;
 
-    /// Customers matching every word of `words` (the last as a prefix, the others whole), best first, skipping
-    /// `offset`, at most `limit`. Sees every committed write at once (read-your-writes).
+    /// Customers matching every word of `words` (the last as a prefix, the others whole), best
+    /// first, skipping `offset`, at most `limit`. Sees every committed write at once
+    /// (read-your-writes).
     async fn search(
         &self,
         tenant: TenantId,
