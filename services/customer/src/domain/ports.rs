@@ -16,6 +16,16 @@ pub struct OutboxEvent {
     pub envelope: crm_events::Envelope,
 }
 
+impl OutboxEvent {
+    /// `events` as the outbox appends them: (aggregate type, envelope) each.
+    pub fn pairs(events: &[OutboxEvent]) -> Vec<(&str, &crm_events::Envelope)> {
+        events
+            .iter()
+            .map(|e| (e.aggregate_type, &e.envelope))
+            .collect()
+    }
+}
+
 /// Filters of ListCustomers, SearchCustomers and ExportCustomers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {

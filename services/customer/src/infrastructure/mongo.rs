@@ -108,10 +108,7 @@ impl MongoCustomerStore {
             + Send
             + Sync,
     {
-        let events: Vec<(&str, &crm_events::Envelope)> = events
-            .iter()
-            .map(|e| (e.aggregate_type, &e.envelope))
-            .collect();
+        let events = OutboxEvent::pairs(events);
         loop {
             let mut session = self
                 .client
@@ -139,20 +136,6 @@ impl MongoCustomerStore {
                 }
                 Err(e) => return Err(unavailable(e, doing)),
             }
-        }
-    }
-
-    /// An email conflict says which customer holds the email.
-    async fn explain_conflict(&self, err: Error, customer: &Customer) -> Error {
-        if err.kind() != ErrorKind::AlreadyExists {
-            return err;
-        }
-        let Some(email) = &customer.email else {
-            return err;
-        };
-        match self.by_email(customer.tenant_id, email).await {
-            Ok(Some(holder)) => err.with_metadata("customer_id", holder.id.to_string()),
-            _ => err,
         }
     }
 
@@ -231,7 +214,7 @@ impl MongoCustomerStore {
         match result {
             Ok(()) => Ok(customer),
             Err(e) if e.kind() == ErrorKind::Aborted => Err(e.with_metadata("id", id.to_string())),
-            Err(e) => Err(self.explain_conflict(e, &customer).await),
+            Err(e) => Err(super::name_the_holder(self, e, &customer).await),
         }
     }
 }
@@ -484,7 +467,7 @@ impl CustomerStore for MongoCustomerStore {
             })
             .await;
         match (result, customers) {
-            (Err(e), [one]) => Err(self.explain_conflict(e, one).await),
+            (Err(e), [one]) => Err(super::name_the_holder(self, e, one).await),
             (result, _) => result,
         }
     }

@@ -8,7 +8,7 @@ mod search;
 
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
-use crm_core::{Error, ErrorKind, Result, TenantId};
+use crm_core::{Error, Result, TenantId};
 use uuid::Uuid;
 
 use crate::domain::customer::Customer;
@@ -86,33 +86,35 @@ impl Sql {
         self.push(text, Some(Arg::Int(value)))
     }
 
+    /// The statement and its parameters.
+    fn parts(self) -> (sqlx::AssertSqlSafe<String>, sqlx::any::AnyArguments) {
+        use sqlx::Arguments as _;
+        let mut arguments = sqlx::any::AnyArguments::default();
+        for arg in self.args {
+            let added = match arg {
+                Arg::Text(s) => arguments.add(s),
+                Arg::OptText(s) => arguments.add(s),
+                Arg::Int(n) => arguments.add(n),
+            };
+            // Text and integers go into `Any`'s buffer as they are; nothing can refuse them.
+            added.expect("a text or integer parameter encodes");
+        }
+        (sqlx::AssertSqlSafe(self.text), arguments)
+    }
+
     /// The statement with its parameters bound, reading rows as `T`.
     fn query_as<T>(self) -> sqlx::query::QueryAs<'static, sqlx::Any, T, sqlx::any::AnyArguments>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
-        let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.text));
-        for arg in self.args {
-            query = match arg {
-                Arg::Text(s) => query.bind(s),
-                Arg::OptText(s) => query.bind(s),
-                Arg::Int(n) => query.bind(n),
-            };
-        }
-        query
+        let (text, arguments) = self.parts();
+        sqlx::query_as_with(text, arguments)
     }
 
     /// The statement with its parameters bound, for statements that return no rows.
     fn query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(self.text));
-        for arg in self.args {
-            query = match arg {
-                Arg::Text(s) => query.bind(s),
-                Arg::OptText(s) => query.bind(s),
-                Arg::Int(n) => query.bind(n),
-            };
-        }
-        query
+        let (text, arguments) = self.parts();
+        sqlx::query_with(text, arguments)
     }
 
     async fn rows(self, tx: &mut Conn) -> std::result::Result<Vec<Row>, sqlx::Error> {
@@ -168,20 +170,6 @@ impl SqlCustomerStore {
             .map_err(db("starting a transaction scoped to its tenant"))
     }
 
-    /// An email conflict says which customer holds the email.
-    async fn explain_conflict(&self, err: Error, customer: &Customer) -> Error {
-        if err.kind() != ErrorKind::AlreadyExists {
-            return err;
-        }
-        let Some(email) = &customer.email else {
-            return err;
-        };
-        match self.by_email(customer.tenant_id, email).await {
-            Ok(Some(holder)) => err.with_metadata("customer_id", holder.id.to_string()),
-            _ => err,
-        }
-    }
-
     /// Loads, changes through `change` and saves in one transaction; `delete` marks the
     /// customer deleted instead of saving its new state.
     async fn change(
@@ -232,9 +220,9 @@ impl SqlCustomerStore {
             // The email asked for is the changed customer's: name its holder, outside the
             // failed transaction.
             drop(tx);
-            return Err(self.explain_conflict(e, &customer).await);
+            return Err(super::name_the_holder(self, e, &customer).await);
         }
-        append(&mut tx, events).await?;
+        append(&mut tx, &events).await?;
         tx.commit().await.map_err(db("saving a customer"))?;
         Ok(customer)
     }
@@ -249,7 +237,6 @@ const BATCH_CHUNK: usize = 25;
 /// Inserts customers with a few statements for all of them: the rows (returning their
 /// positions), their tags, and their search entries.
 async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
-    let engine = Engine::of(tx);
     let mut sql = Sql::new(
         "insert into customers (id, tenant_id, customer_type, status, owner_id, email, display_name, \
          sort_name, created_at, updated_at, version, deleted_at, doc",
@@ -283,49 +270,20 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
         .map_err(db("creating customers"))?;
     let seqs: std::collections::HashMap<String, i64> =
         rows.into_iter().map(|r| (r.id, r.seq)).collect();
-    let seq_of = |c: &Customer| seqs.get(&c.id.to_string()).copied();
-    let tagged: Vec<(i64, &Customer, &String)> = chunk
+    let entries = chunk
         .iter()
-        .filter_map(|c| seq_of(c).map(|seq| (seq, c)))
-        .flat_map(|(seq, c)| c.tags.iter().map(move |t| (seq, c, t)))
-        .collect();
-    if !tagged.is_empty() {
-        let mut tags = Sql::new("insert into customer_tags (tenant_id, customer_seq, tag) values ");
-        for (i, (seq, c, tag)) in tagged.iter().enumerate() {
-            tags.text(if i == 0 { "(?" } else { ", (?" }, c.tenant_id.to_string())
-                .int(", ?", *seq)
-                .text(", ?)", (*tag).clone());
-        }
-        tags.query()
-            .execute(&mut *tx)
-            .await
-            .map_err(db("saving tags"))?;
-    }
-    let mut index = Sql::new(match engine {
-        Engine::Sqlite => "insert into customer_search (rowid, body) values ",
-        Engine::Postgres => "insert into customer_search (seq, tenant_id, search) values ",
-    });
-    for (i, c) in chunk.iter().enumerate() {
-        let seq = seq_of(c).ok_or_else(|| {
-            Error::internal(
-                "an inserted customer has no position",
-                anyhow::anyhow!("{}", c.id),
-            )
-        })?;
-        index.int(if i == 0 { "(?" } else { ", (?" }, seq);
-        match engine {
-            Engine::Sqlite => index.text(", ?)", search::body(c)),
-            Engine::Postgres => index
-                .text(", ?", c.tenant_id.to_string())
-                .text(", to_tsvector('simple', ?))", search::body(c)),
-        };
-    }
-    index
-        .query()
-        .execute(&mut *tx)
-        .await
-        .map_err(db("indexing customers"))?;
-    Ok(())
+        .map(|c| {
+            let seq = seqs.get(&c.id.to_string()).copied().ok_or_else(|| {
+                Error::internal(
+                    "an inserted customer has no position",
+                    anyhow::anyhow!("{}", c.id),
+                )
+            })?;
+            Ok((seq, c))
+        })
+        .collect::<Result<Vec<(i64, &Customer)>>>()?;
+    insert_tags(tx, &entries).await?;
+    search::insert(tx, &entries).await
 }
 
 /// Saves a changed customer over version `expected`.
@@ -359,31 +317,43 @@ fn document(c: &Customer) -> String {
     serde_json::to_string(c).expect("a customer serialises")
 }
 
+/// Replaces a customer's tags.
 async fn write_tags(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
     sqlx::query("delete from customer_tags where customer_seq = $1")
         .bind(seq)
         .execute(&mut *tx)
         .await
         .map_err(db("saving tags"))?;
-    for tag in &c.tags {
-        sqlx::query("insert into customer_tags (tenant_id, customer_seq, tag) values ($1, $2, $3)")
-            .bind(c.tenant_id.to_string())
-            .bind(seq)
-            .bind(tag)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("saving tags"))?;
-    }
-    Ok(())
+    insert_tags(tx, &[(seq, c)]).await
 }
 
-async fn append(tx: &mut Conn, events: Vec<OutboxEvent>) -> Result<()> {
-    for e in events {
-        crm_events::outbox::append(tx, e.aggregate_type, &e.envelope)
-            .await
-            .map_err(db("writing an event to the outbox"))?;
+/// Adds the tags of customers (by position), in one statement.
+async fn insert_tags(tx: &mut Conn, entries: &[(i64, &Customer)]) -> Result<()> {
+    let tagged: Vec<(i64, &Customer, &String)> = entries
+        .iter()
+        .flat_map(|(seq, c)| c.tags.iter().map(move |t| (*seq, *c, t)))
+        .collect();
+    if tagged.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut tags = Sql::new("insert into customer_tags (tenant_id, customer_seq, tag) values ");
+    for (i, (seq, c, tag)) in tagged.iter().enumerate() {
+        tags.text(if i == 0 { "(?" } else { ", (?" }, c.tenant_id.to_string())
+            .int(", ?", *seq)
+            .text(", ?)", (*tag).clone());
+    }
+    tags.query()
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving tags"))
+        .map(drop)
+}
+
+/// Appends a change's events to the outbox, in its transaction.
+async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
+    crm_events::outbox::append_all(tx, &OutboxEvent::pairs(events))
+        .await
+        .map_err(db("writing events to the outbox"))
 }
 
 #[async_trait]
@@ -392,13 +362,13 @@ impl CustomerStore for SqlCustomerStore {
         let result = async {
             let mut tx = self.begin(customer.tenant_id).await?;
             insert_many(&mut tx, std::slice::from_ref(customer)).await?;
-            append(&mut tx, events).await?;
+            append(&mut tx, &events).await?;
             tx.commit().await.map_err(db("creating a customer"))
         }
         .await;
         match result {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.explain_conflict(e, customer).await),
+            Err(e) => Err(super::name_the_holder(self, e, customer).await),
         }
     }
 
@@ -416,13 +386,7 @@ impl CustomerStore for SqlCustomerStore {
         for chunk in customers.chunks(BATCH_CHUNK) {
             insert_many(&mut tx, chunk).await?;
         }
-        let events: Vec<(&str, &crm_events::Envelope)> = events
-            .iter()
-            .map(|e| (e.aggregate_type, &e.envelope))
-            .collect();
-        crm_events::outbox::append_all(&mut tx, &events)
-            .await
-            .map_err(db("writing events to the outbox"))?;
+        append(&mut tx, &events).await?;
         tx.commit().await.map_err(db("creating customers"))
     }
 

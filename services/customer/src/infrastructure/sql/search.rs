@@ -1,9 +1,11 @@
-//! The search index, in the customer's own transaction: an FTS5 table on SQLite (rowid =
-//! `customers.seq`), a `tsvector` column on PostgreSQL; every query also filters on the tenant. Both index the same words: the
-//! [`search_words`] of the customer's [`Customer::search_text`] (so `siti@kilang.example` is
-//! found by `siti` and by `kilang`). The last
-//! query word is a prefix (`bat` finds "Batik"), the others whole words; all of them must match; the best of the newest
-//! [`CANDIDATES`] matches come first ([`search_score`] on SQLite, `ts_rank` on PostgreSQL).
+//! The search index, in the customer's own transaction, so a customer is findable the moment
+//! its write commits: an FTS5 table on SQLite (rowid = `customers.seq`), a `customer_search`
+//! table with a `tsvector` on PostgreSQL (see its migration for why it is a table of its own);
+//! every query also filters on the tenant. Both index the same words: the [`search_words`] of
+//! the customer's [`Customer::search_text`] (so `siti@kilang.example` is found by `siti` and
+//! by `kilang`). The last query word is a prefix (`bat` finds "Batik"), the others whole words;
+//! all of them must match; the best of the newest [`CANDIDATES`] matches come first
+//! ([`search_score`] on SQLite, `ts_rank` on PostgreSQL).
 
 use crm_core::storage::{Conn, Engine};
 use crm_core::{Result, TenantId};
@@ -24,21 +26,29 @@ pub(super) fn body(c: &Customer) -> String {
 /// Writes the customer's entry (replacing any earlier one).
 pub(super) async fn index(tx: &mut Conn, seq: i64, c: &Customer) -> Result<()> {
     remove(tx, seq).await?;
-    let insert = match Engine::of(tx) {
-        Engine::Sqlite => sqlx::query("insert into customer_search (rowid, body) values ($1, $2)")
-            .bind(seq)
-            .bind(body(c)),
-        Engine::Postgres => sqlx::query(
-            "insert into customer_search (seq, tenant_id, search) values ($1, $3, to_tsvector('simple', $2))",
-        )
-        .bind(seq)
-        .bind(body(c))
-        .bind(c.tenant_id.to_string()),
-    };
-    insert
+    insert(tx, &[(seq, c)]).await
+}
+
+/// Adds the entries of customers (by position), in one statement.
+pub(super) async fn insert(tx: &mut Conn, entries: &[(i64, &Customer)]) -> Result<()> {
+    let engine = Engine::of(tx);
+    let mut sql = Sql::new(match engine {
+        Engine::Sqlite => "insert into customer_search (rowid, body) values ",
+        Engine::Postgres => "insert into customer_search (seq, tenant_id, search) values ",
+    });
+    for (i, (seq, c)) in entries.iter().enumerate() {
+        sql.int(if i == 0 { "(?" } else { ", (?" }, *seq);
+        match engine {
+            Engine::Sqlite => sql.text(", ?)", body(c)),
+            Engine::Postgres => sql
+                .text(", ?", c.tenant_id.to_string())
+                .text(", to_tsvector('simple', ?))", body(c)),
+        };
+    }
+    sql.query()
         .execute(&mut *tx)
         .await
-        .map_err(db("indexing a customer"))
+        .map_err(db("indexing customers"))
         .map(drop)
 }
 
