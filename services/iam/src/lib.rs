@@ -64,8 +64,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .context("IAM needs its store; it is opened for every context with has_store")?;
         let iam = build(startup.config, db, startup.revocations.clone()).await?;
         let token_keys = Some(iam.signer().jwks());
-        let api_keys: Arc<dyn crm_core::layer::ApiKeys> =
-            Arc::new(application::api_keys::IamApiKeys(iam.clone()));
+        let api_keys: Arc<dyn crm_core::layer::ApiKeys> = Arc::new(iam.clone());
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, iam)),
             token_keys,

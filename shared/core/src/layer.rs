@@ -110,19 +110,16 @@ impl RequestContextLayer {
 
     /// Also accepts the API keys `keys` recognizes, as `authorization: Bearer <key>` or
     /// `x-api-key: <key>`.
-    pub fn with_api_keys(mut self, keys: Arc<dyn ApiKeys>) -> Self {
-        match Arc::get_mut(&mut self.shared) {
-            Some(shared) => shared.api_keys = Some(keys),
-            None => {
-                self.shared = Arc::new(Shared {
-                    verifier: self.shared.verifier.clone(),
-                    open: self.shared.open.clone(),
-                    revocations: self.shared.revocations.clone(),
-                    api_keys: Some(keys),
-                })
-            }
+    pub fn with_api_keys(self, keys: Arc<dyn ApiKeys>) -> Self {
+        let shared = &self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                verifier: shared.verifier.clone(),
+                open: shared.open.clone(),
+                revocations: shared.revocations.clone(),
+                api_keys: Some(keys),
+            }),
         }
-        self
     }
 }
 

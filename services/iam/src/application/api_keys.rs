@@ -1,5 +1,5 @@
 //! API keys: owners and admins create, list and revoke them; the request layer authenticates
-//! them through [`IamApiKeys`].
+//! them through [`Iam`]'s `crm_core::layer::ApiKeys`.
 //!
 //! A presented key is read from the store once and then remembered for [`KEY_CACHE_TTL`]
 //! (with its role's permissions), so a busy integration costs no query per call. A revocation
@@ -218,14 +218,12 @@ fn key_audit(caller: &Caller, key: &ApiKey, what: &str, now: Millis) -> AuditEnt
 }
 
 /// IAM's keys, for the request layer.
-pub struct IamApiKeys(pub Iam);
-
-impl crm_core::layer::ApiKeys for IamApiKeys {
+impl crm_core::layer::ApiKeys for Iam {
     fn recognizes(&self, credential: &str) -> bool {
         looks_like_key(credential)
     }
 
     fn authenticate(&self, key: String) -> BoxFuture<'_, Result<Principal>> {
-        Box::pin(async move { self.0.authenticate_api_key(&key).await })
+        Box::pin(async move { self.authenticate_api_key(&key).await })
     }
 }
