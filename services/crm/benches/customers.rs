@@ -361,6 +361,18 @@ async fn fill(
     store.insert_batch(&customers, events).await.unwrap();
 }
 
+/// Percentiles of each kind of search, one line each.
+fn print_searches(searches: &[(&str, Vec<std::time::Duration>)]) {
+    for (kind, latencies) in searches {
+        println!(
+            "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
+            percentile(latencies, 0.50),
+            percentile(latencies, 0.95),
+            percentile(latencies, 0.99),
+        );
+    }
+}
+
 /// The searches every store is measured with: (kind, queries).
 const SEARCHES: [(&str, &[&str]); 4] = [
     ("one word", &["siti", "batik", "lim", "kuantan"]),
@@ -551,14 +563,7 @@ async fn run() {
         println!(
             "customers benchmark ({n} customers in one tenant), PostgreSQL searches as store calls:"
         );
-        for (kind, latencies) in &searches {
-            println!(
-                "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
-                percentile(latencies, 0.50),
-                percentile(latencies, 0.95),
-                percentile(latencies, 0.99),
-            );
-        }
+        print_searches(&searches);
         return;
     }
     let data_dir = tempfile::tempdir().unwrap();
@@ -749,16 +754,6 @@ async fn run() {
         mib(rss_before),
         mib(rss_import_peak - rss_before)
     );
-    let print_searches = |searches: &[(&str, Vec<std::time::Duration>)]| {
-        for (kind, latencies) in searches {
-            println!(
-                "  search {kind:<19} p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  (goal p95 <= 20 ms)",
-                percentile(latencies, 0.50),
-                percentile(latencies, 0.95),
-                percentile(latencies, 0.99),
-            );
-        }
-    };
     print_searches(&searches);
     println!(
         "  GetCustomer                {get_rate:9.0} calls/s at {CONCURRENCY} concurrent streams"
