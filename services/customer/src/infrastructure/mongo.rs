@@ -40,7 +40,7 @@ use uuid::Uuid;
 
 use crate::domain::customer::Customer;
 use crate::domain::ports::{Change, Cursor, CustomerStore, Filter, Order, OutboxEvent};
-use crate::domain::values::{search_score, search_words};
+use crate::domain::values::{query_terms, search_score, search_words};
 
 /// The collection holding the customers.
 pub const CUSTOMERS: &str = "customers";
@@ -374,18 +374,11 @@ fn list_query(
 /// before it one of them whole (as on SQL).
 fn search_filter(tenant: TenantId, words: &[String], filter: &Filter) -> Document {
     let mut d = filter_document(tenant, filter);
-    let last = words.len().saturating_sub(1);
-    let every: Vec<Document> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                doc! { "words": { "$regex": format!("^{}", escape(w)) } }
-            } else {
-                doc! { "words": w }
-            }
-        })
-        .collect();
+    let every: Vec<Document> = query_terms(
+        words,
+        |w| doc! { "words": w },
+        |w| doc! { "words": { "$regex": format!("^{}", escape(w)) } },
+    );
     d.insert("$and", every);
     d
 }

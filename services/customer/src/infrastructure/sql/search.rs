@@ -13,7 +13,7 @@ use crm_core::{Result, TenantId};
 use super::{Sql, db, filter_columns, filtered};
 use crate::domain::customer::Customer;
 use crate::domain::ports::Filter;
-use crate::domain::values::{search_score, search_words};
+use crate::domain::values::{query_terms, search_score, search_words};
 
 /// How many of the newest matches a search ranks.
 pub const CANDIDATES: i64 = 1_000;
@@ -66,25 +66,7 @@ pub(super) async fn remove(tx: &mut Conn, seq: i64) -> Result<()> {
         .map(drop)
 }
 
-/// Every word of a query as the engine's term: the last one as a prefix (`bat` finds "Batik"
-/// as it is typed), the words before it whole. A prefix term costs a walk over every indexed
-/// word it starts (PostgreSQL's GIN merges their lists: 15–30 ms for two prefixes at a million
-/// customers against 3 ms for a whole word and a prefix), and the words before the last are
-/// finished ones as a person types.
-fn terms(
-    words: &[String],
-    whole: impl Fn(&str) -> String,
-    prefix: impl Fn(&str) -> String,
-) -> Vec<String> {
-    let last = words.len().saturating_sub(1);
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| if i == last { prefix(w) } else { whole(w) })
-        .collect()
-}
-
-/// The customers matching `words` (from [`search_words`], at least one; see [`terms`]) in
+/// The customers matching `words` (from [`search_words`], at least one; see [`query_terms`]) in
 /// `tenant`, best first, the page after `offset`.
 ///
 /// The newest [`CANDIDATES`] matches that pass the filters are ranked, and a page of them read:
@@ -140,7 +122,7 @@ async fn sqlite_candidates(
         seq: i64,
         sort_name: String,
     }
-    let terms: Vec<String> = terms(words, |w| format!("\"{w}\""), |w| format!("\"{w}\"*"));
+    let terms: Vec<String> = query_terms(words, |w| format!("\"{w}\""), |w| format!("\"{w}\"*"));
     let mut sql = Sql::new(
         "select c.seq, c.sort_name from customer_search s \
          join customers c on c.seq = s.rowid where",
@@ -178,7 +160,7 @@ async fn postgres_candidates(
         seq: i64,
         score: f64,
     }
-    let query = terms(words, str::to_owned, |w| format!("{w}:*")).join(" & ");
+    let query = query_terms(words, str::to_owned, |w| format!("{w}:*")).join(" & ");
     let unfiltered = *filter == Filter::default();
     // The query is the statement's first parameter ($1), named again after. `ts_rank` runs
     // outside the bounded walk: inside it, it ran on every match before the sort (28 ms
