@@ -38,9 +38,11 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// Methods callable without an access token: they are how a caller gets one.
-pub const OPEN_METHODS: [&str; 4] = [
+pub const OPEN_METHODS: [&str; 6] = [
     "/crm.iam.v1.AuthService/Register",
     "/crm.iam.v1.AuthService/Login",
+    "/crm.iam.v1.AuthService/VerifyMfa",
+    "/crm.iam.v1.AuthService/EnrollMfa",
     "/crm.iam.v1.AuthService/Refresh",
     "/crm.iam.v1.AuthService/GetJwks",
 ];
@@ -141,6 +143,7 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
         .add(pb::api_key_service_server::ApiKeyServiceServer::new(
             grpc.clone(),
         ))
+        .add(pb::mfa_service_server::MfaServiceServer::new(grpc.clone()))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     for method in OPEN_METHODS {
         services.open_method(method);

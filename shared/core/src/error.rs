@@ -228,6 +228,11 @@ impl Error {
         self
     }
 
+    /// The machine-readable reason set with [`Error::with_reason`], if any.
+    pub fn reason(&self) -> Option<&'static str> {
+        self.0.reason
+    }
+
     /// Sets the machine-readable `ErrorInfo.reason`, UPPER_SNAKE_CASE (e.g. `EMAIL_TAKEN`).
     pub fn with_reason(mut self, reason: &'static str) -> Self {
         self.0.reason = Some(reason);

@@ -4,6 +4,7 @@ use crm_core::{Error, Result, TenantId, UserId};
 use crm_proto::crm::iam::events::v1 as events;
 use uuid::Uuid;
 
+use super::mfa::SignIn;
 use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
@@ -149,7 +150,7 @@ impl Iam {
         email: &str,
         password: &str,
         origin: &Origin,
-    ) -> Result<SessionTokens> {
+    ) -> Result<SignIn> {
         if tenant.trim().is_empty() || email.trim().is_empty() || password.is_empty() {
             let mut problems = Vec::new();
             for (field, value) in [
@@ -215,6 +216,9 @@ impl Iam {
         };
 
         self.throttle.reset(&account_key).await?;
+        if let Some(pending) = self.second_step(&tenant, user, now).await? {
+            return Ok(SignIn::SecondFactor(pending));
+        }
         let limits = tenant.settings.session_limits();
         let (tokens, session) = self.issue(user, None, limits, now).await?;
         let audit = AuditEntry::new(
@@ -229,7 +233,7 @@ impl Iam {
         self.store
             .record_login(&session, Changes::audit(audit))
             .await?;
-        Ok(tokens)
+        Ok(SignIn::Done(tokens))
     }
 
     async fn failed_login(
@@ -455,7 +459,7 @@ impl Iam {
     }
 }
 
-fn locked_out(left: std::time::Duration) -> Error {
+pub(crate) fn locked_out(left: std::time::Duration) -> Error {
     let seconds = left.as_secs().max(1);
     Error::resource_exhausted(
         format!("too many failed logins; try again in {seconds} s"),

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 mod auth;
+pub mod mfa;
 pub mod roles;
 mod tenants;
 mod users;
@@ -25,6 +26,7 @@ use crate::domain::user::User;
 use crm_core::clock::Clock;
 
 pub use auth::SessionTokens;
+pub use mfa::{Enrolment, PendingSignIn, SignIn};
 pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.

@@ -37,6 +37,8 @@ pub enum AuditKind {
     RoleChanged = 12,
     /// An API key was created or revoked.
     ApiKeyChanged = 13,
+    /// A second factor was turned on or off, or its recovery codes replaced.
+    MfaChanged = 14,
 }
 
 impl AuditKind {
@@ -57,6 +59,7 @@ impl AuditKind {
             TenantChanged,
             RoleChanged,
             ApiKeyChanged,
+            MfaChanged,
         ]
         .into_iter()
         .find(|k| *k as i32 == n)

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod email;
+pub mod mfa;
 pub mod password;
 pub mod ports;
 pub mod role;

@@ -11,6 +11,7 @@ use super::Millis;
 use super::api_key::ApiKey;
 use super::audit::{AuditEntry, AuditKind};
 use super::email::Email;
+use super::mfa::Challenge;
 use super::password::Password;
 use super::role::CustomRole;
 use super::session::Session;
@@ -59,6 +60,8 @@ pub struct Changes {
     /// tenant, the store checks that another active owner remains, and refuses the change with
     /// `LAST_OWNER` otherwise. Two owners demoting each other at once cannot both succeed.
     pub keep_an_owner: bool,
+    /// Replace this user's recovery codes with these hashes (none: remove them).
+    pub recovery_codes: Option<(UserId, Vec<String>)>,
 }
 
 impl Changes {
@@ -69,6 +72,15 @@ impl Changes {
             ..Changes::default()
         }
     }
+}
+
+/// A second-factor code to spend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A TOTP code good for this time step.
+    Step(i64),
+    /// A recovery code, by its hash.
+    RecoveryCode(String),
 }
 
 /// Filters of ListUsers.
@@ -205,6 +217,22 @@ pub trait IamStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Records that a key was used at `at` (not a change: its version stays).
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()>;
+
+    /// Spends a second-factor code of `user`: false (and nothing changes) when that TOTP step,
+    /// or a later one, was accepted already, or the recovery code is unknown or used.
+    async fn spend_second_factor(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        factor: &SecondFactor,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Stores a sign-in's challenge.
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()>;
+    /// A challenge by its token's hash.
+    async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>>;
+    /// Spends an open challenge: false when it was spent or had expired.
+    async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool>;
 
     /// Appends audit entries (with nothing else to write).
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()>;

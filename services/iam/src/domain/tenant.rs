@@ -3,6 +3,7 @@
 use crm_core::TenantId;
 
 use super::Millis;
+use super::mfa::MfaPolicy;
 
 /// Whether a tenant is in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,9 @@ pub struct TenantSettings {
     /// Hours a session lasts from its sign-in; 0 = [`DEFAULT_MAX_LIFETIME_HOURS`].
     #[serde(default)]
     pub session_max_lifetime_hours: i64,
+    /// Who must sign in with a second factor.
+    #[serde(default)]
+    pub mfa_policy: MfaPolicy,
 }
 
 /// The idle timeout of a session when the tenant sets none (OWASP's session management
@@ -67,6 +71,7 @@ impl Default for TenantSettings {
             deal_approval_threshold_units: 0,
             session_idle_timeout_minutes: 0,
             session_max_lifetime_hours: 0,
+            mfa_policy: MfaPolicy::Optional,
         }
     }
 }
@@ -287,6 +292,7 @@ mod tests {
             deal_approval_threshold_units: 0,
             session_idle_timeout_minutes: 4,
             session_max_lifetime_hours: 2161,
+            mfa_policy: MfaPolicy::Everyone,
         };
         let fields: Vec<_> = worse.validate().into_iter().map(|(f, _)| f).collect();
         assert_eq!(
@@ -300,6 +306,20 @@ mod tests {
             ]
         );
         assert!(TenantSettings::default().validate().is_empty());
+    }
+
+    #[test]
+    fn settings_stored_before_a_field_existed_read_with_its_default() {
+        let stored = r#"{"default_currency_code":"MYR","time_zone":"Asia/Kuala_Lumpur","locale":"ms-MY","deal_approval_threshold_units":0}"#;
+        let settings: TenantSettings = serde_json::from_str(stored).unwrap();
+        assert_eq!(settings, TenantSettings::default());
+        let admins = TenantSettings {
+            mfa_policy: MfaPolicy::Admins,
+            ..TenantSettings::default()
+        };
+        let json = serde_json::to_string(&admins).unwrap();
+        assert!(json.contains(r#""mfa_policy":"admins""#), "{json}");
+        assert_eq!(serde_json::from_str::<TenantSettings>(&json).unwrap(), admins);
     }
 
     #[test]

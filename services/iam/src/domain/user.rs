@@ -4,6 +4,7 @@ use crm_core::{TenantId, UserId};
 
 use super::Millis;
 use super::email::Email;
+use super::mfa::Mfa;
 
 /// Whether a user may sign in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct User {
     pub updated_at: Millis,
     /// Last successful login.
     pub last_login_at: Option<Millis>,
+    /// The second factor, confirmed or being enrolled.
+    pub mfa: Option<Mfa>,
     /// Bumped on every change; the etag.
     pub version: i64,
 }
@@ -101,6 +104,7 @@ impl User {
             created_at: now,
             updated_at: now,
             last_login_at: None,
+            mfa: None,
             version: 1,
         };
         for role in roles {
@@ -129,6 +133,11 @@ impl User {
         let before = self.roles.len();
         self.roles.retain(|r| r != role);
         before != self.roles.len()
+    }
+
+    /// Whether signing in needs a second factor.
+    pub fn mfa_on(&self) -> bool {
+        self.mfa.as_ref().is_some_and(Mfa::is_on)
     }
 
     /// Whether the user may sign in.

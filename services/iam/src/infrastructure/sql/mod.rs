@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod audit;
+mod mfa;
 mod roles;
 mod sessions;
 mod tenants;
@@ -23,7 +24,8 @@ use crate::domain::Millis;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEntry;
 use crate::domain::email::Email;
-use crate::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
+use crate::domain::mfa::Challenge;
+use crate::domain::ports::{AuditFilter, Changes, IamStore, SecondFactor, UserFilter};
 use crate::domain::role::CustomRole;
 use crate::domain::session::Session;
 use crate::domain::tenant::Tenant;
@@ -101,6 +103,9 @@ async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Res
     }
     if let Some((user, at)) = changes.revoke_sessions_of {
         sessions::revoke_user(tx, tenant, user, at).await?;
+    }
+    if let Some((user, hashes)) = changes.recovery_codes {
+        mfa::replace_recovery_codes(tx, tenant, user, &hashes).await?;
     }
     Ok(())
 }
@@ -390,6 +395,39 @@ impl IamStore for SqlIamStore {
         let sessions = sessions::live(&mut tx, tenant, user, now).await?;
         tx.commit().await.map_err(db("reading sessions"))?;
         Ok(sessions)
+    }
+
+    async fn spend_second_factor(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        factor: &SecondFactor,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.begin(tenant).await?;
+        let spent = mfa::spend(&mut tx, tenant, user, factor, now).await?;
+        tx.commit().await.map_err(db("accepting a code"))?;
+        Ok(spent)
+    }
+
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let mut tx = self.begin(challenge.tenant_id).await?;
+        mfa::insert_challenge(&mut tx, challenge).await?;
+        tx.commit().await.map_err(db("storing a sign-in challenge"))
+    }
+
+    async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>> {
+        let mut tx = self.begin(tenant).await?;
+        let challenge = mfa::challenge(&mut tx, tenant, hash).await?;
+        tx.commit().await.map_err(db("reading a sign-in challenge"))?;
+        Ok(challenge)
+    }
+
+    async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool> {
+        let mut tx = self.begin(tenant).await?;
+        let spent = mfa::spend_challenge(&mut tx, tenant, hash, now).await?;
+        tx.commit().await.map_err(db("spending a sign-in challenge"))?;
+        Ok(spent)
     }
 
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {

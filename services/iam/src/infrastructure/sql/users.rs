@@ -7,12 +7,13 @@ use crm_core::{Result, TenantId, UserId};
 
 use super::{db, parse_uuid};
 use crate::domain::email::Email;
+use crate::domain::mfa::Mfa;
 use crate::domain::ports::UserFilter;
 use crate::domain::session::Session;
 use crate::domain::user::{User, UserStatus};
 
 const COLUMNS: &str = "id, tenant_id, email, display_name, password_hash, status, team, created_at, updated_at, \
-                       version, last_login_at";
+                       version, last_login_at, mfa_secret, mfa_confirmed_at";
 
 /// A `users` row as stored.
 #[derive(sqlx::FromRow)]
@@ -28,6 +29,8 @@ struct UserRow {
     updated_at: i64,
     version: i64,
     last_login_at: Option<i64>,
+    mfa_secret: Option<String>,
+    mfa_confirmed_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -47,6 +50,10 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_login_at: row.last_login_at,
+            mfa: row.mfa_secret.map(|secret| Mfa {
+                secret,
+                confirmed_at: row.mfa_confirmed_at,
+            }),
             version: row.version,
         })
     }
@@ -150,7 +157,8 @@ async fn with_roles(tx: &mut Conn, tenant: TenantId, rows: Vec<UserRow>) -> Resu
 pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
     sqlx::query(
         "insert into users (id, tenant_id, email, display_name, password_hash, status, team, created_at, \
-         updated_at, last_login_at, version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         updated_at, last_login_at, version, mfa_secret, mfa_confirmed_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -163,6 +171,8 @@ pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
     .bind(user.updated_at)
     .bind(user.last_login_at)
     .bind(user.version)
+    .bind(user.mfa.as_ref().map(|m| m.secret.clone()))
+    .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
     .execute(&mut *tx)
     .await
     .map_err(db("creating a user"))?;
@@ -174,7 +184,9 @@ pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
 pub(super) async fn update(tx: &mut Conn, user: &User, expected_version: i64) -> Result<u64> {
     let done = sqlx::query(
         "update users set email = $3, display_name = $4, password_hash = $5, status = $6, team = $7, \
-         updated_at = $8, version = $9 where tenant_id = $1 and id = $2 and version = $10",
+         updated_at = $8, version = $9, mfa_secret = $11, mfa_confirmed_at = $12, \
+         mfa_last_step = case when $11 is null then 0 else mfa_last_step end \
+         where tenant_id = $1 and id = $2 and version = $10",
     )
     .bind(user.tenant_id.to_string())
     .bind(user.id.to_string())
@@ -186,6 +198,8 @@ pub(super) async fn update(tx: &mut Conn, user: &User, expected_version: i64) ->
     .bind(user.updated_at)
     .bind(user.version)
     .bind(expected_version)
+    .bind(user.mfa.as_ref().map(|m| m.secret.clone()))
+    .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
     .execute(&mut *tx)
     .await
     .map_err(db("saving a user"))?;

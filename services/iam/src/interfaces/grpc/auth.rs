@@ -1,6 +1,7 @@
 //! AuthService: register, login, refresh, logout, the public keys.
 
 use super::*;
+use crate::application::SignIn;
 
 struct Tokens {
     access_token: String,
@@ -57,10 +58,23 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         bounded("tenant", &r.tenant, MAX_TEXT)?;
         bounded("email", &r.email, MAX_TEXT)?;
         bounded("password", &r.password, MAX_PASSWORD)?;
-        let session = self
+        let signed_in = self
             .iam
             .login(&r.tenant, &r.email, &r.password, &origin)
             .await?;
+        let session = match signed_in {
+            SignIn::Done(session) => session,
+            SignIn::SecondFactor(pending) => {
+                return Ok(Response::new(pb::LoginResponse {
+                    mfa_challenge: Some(pb::MfaChallenge {
+                        mfa_token: pending.mfa_token,
+                        expire_time: ts(pending.expires_at),
+                        enrollment_required: pending.enrollment_required,
+                    }),
+                    ..Default::default()
+                }));
+            }
+        };
         let t = tokens(&session);
         Ok(Response::new(pb::LoginResponse {
             access_token: t.access_token,
@@ -69,6 +83,48 @@ impl pb::auth_service_server::AuthService for IamGrpc {
             access_token_expire_time: t.access_token_expire_time,
             refresh_token_expire_time: t.refresh_token_expire_time,
             user: Some(user_pb(&session.user)),
+            mfa_challenge: None,
+        }))
+    }
+
+    async fn verify_mfa(
+        &self,
+        request: Request<pb::VerifyMfaRequest>,
+    ) -> Reply<pb::VerifyMfaResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("mfa_token", &r.mfa_token, MAX_TEXT)?;
+        bounded("code", &r.code, MAX_TEXT)?;
+        let (session, recovery_codes) = self
+            .iam
+            .verify_mfa(&r.mfa_token, &r.code, &origin)
+            .await?;
+        let t = tokens(&session);
+        Ok(Response::new(pb::VerifyMfaResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: BEARER.into(),
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+            user: Some(user_pb(&session.user)),
+            recovery_codes: recovery_codes.unwrap_or_default(),
+        }))
+    }
+
+    async fn enroll_mfa(
+        &self,
+        request: Request<pb::EnrollMfaRequest>,
+    ) -> Reply<pb::EnrollMfaResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("mfa_token", &r.mfa_token, MAX_TEXT)?;
+        let enrolment = self
+            .iam
+            .enroll_mfa_for_sign_in(&r.mfa_token, &origin)
+            .await?;
+        Ok(Response::new(pb::EnrollMfaResponse {
+            secret: enrolment.secret,
+            otpauth_uri: enrolment.otpauth_uri,
         }))
     }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod authorization;
+mod mfa;
 mod roles;
 mod tenants;
 mod users;
@@ -26,7 +27,7 @@ use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
-/// IAM's seven gRPC services over one [`Iam`].
+/// IAM's eight gRPC services over one [`Iam`].
 #[derive(Clone)]
 pub struct IamGrpc {
     iam: Iam,
@@ -99,6 +100,7 @@ fn user_pb(user: &User) -> pb::User {
         update_time: ts(user.updated_at),
         last_login_time: user.last_login_at.and_then(ts),
         etag: user.etag(),
+        mfa_enabled: user.mfa_on(),
     }
 }
 
@@ -120,6 +122,7 @@ fn tenant_pb(tenant: &Tenant) -> pb::Tenant {
             // Validated to fit (at most 10080 and 2160).
             session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
             session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
+            mfa_policy: s.mfa_policy.as_i32(),
         }),
         create_time: ts(tenant.created_at),
         update_time: ts(tenant.updated_at),

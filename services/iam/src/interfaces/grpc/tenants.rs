@@ -1,6 +1,7 @@
 //! TenantService: the caller's tenant.
 
 use super::*;
+use crate::domain::mfa::MfaPolicy;
 
 #[tonic::async_trait]
 impl pb::tenant_service_server::TenantService for IamGrpc {
@@ -56,15 +57,23 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
         let name = paths.iter().any(|p| p == "name").then_some(t.name.as_str());
         let settings = paths.iter().any(|p| p == "settings").then(|| {
             let s = t.settings.clone().unwrap_or_default();
-            TenantSettings {
+            let mfa_policy = MfaPolicy::from_i32(s.mfa_policy).ok_or_else(|| {
+                Error::invalid_field(
+                    "tenant.settings.mfa_policy",
+                    format!("{} is not an MfaPolicy", s.mfa_policy),
+                )
+            })?;
+            Ok::<_, Error>(TenantSettings {
                 default_currency_code: s.default_currency_code,
                 time_zone: s.time_zone,
                 locale: s.locale,
                 deal_approval_threshold_units: s.deal_approval_threshold_units,
                 session_idle_timeout_minutes: i64::from(s.session_idle_timeout_minutes),
                 session_max_lifetime_hours: i64::from(s.session_max_lifetime_hours),
-            }
+                mfa_policy,
+            })
         });
+        let settings = settings.transpose()?;
         let tenant = self
             .iam
             .update_tenant(
