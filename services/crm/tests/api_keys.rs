@@ -14,10 +14,11 @@ use crm_proto::crm::iam::v1::audit_service_client::AuditServiceClient;
 use crm_proto::crm::iam::v1::*;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use crm_proto::crm::iam::v1::role_service_client::RoleServiceClient;
-use support::iam::{Session, invite, login, reason, register, spawn_postgres, unique_name};
+use support::iam::{
+    Session, fields, invite, login, reason, register, spawn_postgres, unique_name,
+};
 use support::{TestServer, authorized, spawn};
 
 type Keys = ApiKeyServiceClient<Channel>;
@@ -47,14 +48,6 @@ async fn create_key(
         .create_api_key(authorized(request, token))
         .await
         .map(|r| r.into_inner())
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn list_customers(

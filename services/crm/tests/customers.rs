@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use support::iam::{reason, register, unique_name};
+use support::iam::{fields, reason, register, unique_name};
 use support::{TestServer, authorized, spawn};
 
 type Client = CustomerServiceClient<Channel>;
@@ -56,14 +56,6 @@ async fn create(c: &mut Client, token: &str, customer: Customer) -> Result<Custo
     c.create_customer(authorized(request, token))
         .await
         .map(|r| r.into_inner().customer.unwrap())
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 fn metadata(status: &Status, key: &str) -> String {

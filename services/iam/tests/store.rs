@@ -128,7 +128,101 @@ on_every_engine!(
     rotating_a_session_spends_it_exactly_once,
     revoking_a_family_and_a_users_sessions,
     the_audit_trail_filters_and_pages_newest_first,
+    second_factor_codes_and_challenges_are_spent_once_per_tenant,
 );
+
+async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dyn IamStore) {
+    use crm_iam::domain::mfa::{Challenge, Mfa, hash_recovery_code};
+    use crm_iam::domain::ports::SecondFactor;
+    let (a, b) = (tenant("A"), tenant("B"));
+    let mut ua = user(&a, "siti@kilang.example", &["owner"]);
+    store
+        .create_tenant(&a, Some(&ua), Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&b, None, Changes::default())
+        .await
+        .unwrap();
+    // No secret yet: no step can be spent.
+    let step = |n| SecondFactor::Step(n);
+    assert!(!store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
+
+    let mut on = Mfa::enrol().unwrap();
+    on.confirmed_at = Some(10);
+    let before = ua.version;
+    ua.mfa = Some(on.clone());
+    ua.version += 1;
+    let hashes = vec![hash_recovery_code("abcde-fghjk"), hash_recovery_code("mnpqr-stuvw")];
+    store
+        .save_user(
+            &ua,
+            before,
+            Changes {
+                recovery_codes: Some((ua.id, hashes)),
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    let read = store.get_user(a.id, ua.id).await.unwrap().unwrap();
+    assert_eq!(read.mfa, Some(on));
+    assert!(read.mfa_on());
+
+    // Steps only move forward; another tenant spends nothing.
+    assert!(!store.spend_second_factor(b.id, ua.id, &step(5), 1).await.unwrap());
+    assert!(store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
+    assert!(!store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
+    assert!(!store.spend_second_factor(a.id, ua.id, &step(4), 1).await.unwrap());
+    assert!(store.spend_second_factor(a.id, ua.id, &step(6), 1).await.unwrap());
+
+    // A recovery code works once, in its tenant only.
+    let code = SecondFactor::RecoveryCode(hash_recovery_code("ABCDE FGHJK"));
+    assert!(!store.spend_second_factor(b.id, ua.id, &code, 2).await.unwrap());
+    assert!(store.spend_second_factor(a.id, ua.id, &code, 2).await.unwrap());
+    assert!(!store.spend_second_factor(a.id, ua.id, &code, 3).await.unwrap());
+    let unknown = SecondFactor::RecoveryCode(hash_recovery_code("zzzzz-zzzzz"));
+    assert!(!store.spend_second_factor(a.id, ua.id, &unknown, 3).await.unwrap());
+
+    // Turning it off drops the codes and the step.
+    let before = ua.version;
+    ua.mfa = None;
+    ua.version += 1;
+    store
+        .save_user(
+            &ua,
+            before,
+            Changes {
+                recovery_codes: Some((ua.id, Vec::new())),
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!store.get_user(a.id, ua.id).await.unwrap().unwrap().mfa_on());
+    let other = SecondFactor::RecoveryCode(hash_recovery_code("mnpqr-stuvw"));
+    assert!(!store.spend_second_factor(a.id, ua.id, &other, 4).await.unwrap());
+
+    // Challenges: read and spent in their tenant, once, before they expire.
+    let (challenge, token) = Challenge::issue(a.id, ua.id, true, 1_000).unwrap();
+    store.insert_challenge(&challenge).await.unwrap();
+    let hash = crm_iam::domain::mfa::hash_challenge(&token);
+    assert!(store.challenge(b.id, &hash).await.unwrap().is_none());
+    let read = store.challenge(a.id, &hash).await.unwrap().unwrap();
+    assert_eq!(read.user_id, ua.id);
+    assert!(read.enrollment_required);
+    assert_eq!(read.expires_at, challenge.expires_at);
+    assert!(!store.spend_challenge(b.id, &hash, 2_000).await.unwrap());
+    assert!(!store.spend_challenge(a.id, &hash, challenge.expires_at).await.unwrap(), "expired");
+    assert!(store.spend_challenge(a.id, &hash, 2_000).await.unwrap());
+    assert!(!store.spend_challenge(a.id, &hash, 2_001).await.unwrap());
+    assert_eq!(store.challenge(a.id, &hash).await.unwrap().unwrap().spent_at, Some(2_000));
+    // A later challenge clears the expired ones.
+    let later = challenge.expires_at + 1;
+    let (next, _) = Challenge::issue(a.id, ua.id, false, later).unwrap();
+    store.insert_challenge(&next).await.unwrap();
+    assert!(store.challenge(a.id, &hash).await.unwrap().is_none());
+}
 
 async fn tenants_are_found_by_slug_or_id_and_slugs_are_unique(store: &dyn IamStore) {
     let t = tenant("Kilang");
@@ -759,6 +853,30 @@ async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() 
         1,
         "its own tenant sees its user"
     );
+    // Every table holding tenant rows, today's and any a later migration adds, is behind
+    // forced row-level security; the one exception is the event backbone's dead letters, which
+    // the relay and consumers park across tenants (migration 0002 says so).
+    let unguarded: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_class c \
+         join pg_namespace n on n.oid = c.relnamespace \
+         join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' \
+         where n.nspname = current_schema() and c.relkind = 'r' \
+           and c.relname <> 'dead_letters' \
+           and not (c.relrowsecurity and c.relforcerowsecurity) order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(unguarded.is_empty(), "tenant tables without forced RLS: {unguarded:?}");
+    let guarded: i64 = sqlx::query_scalar(
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = current_schema() and c.relforcerowsecurity \
+           and c.relname in ('api_keys', 'mfa_recovery_codes', 'mfa_challenges')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(guarded, 3, "the query above looked at this schema's tables");
 
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("set local role crm_app")

@@ -93,6 +93,28 @@ pub fn reason(status: &Status) -> String {
         .unwrap_or_default()
 }
 
+/// The fields an `INVALID_ARGUMENT` names.
+pub fn fields(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The code an authenticator app holding `secret` (base32) shows `offset_secs` from now.
+pub fn app_code(secret: &str, offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    crm_iam::domain::mfa::Mfa {
+        secret: secret.to_owned(),
+        confirmed_at: None,
+    }
+    .code_at((now + offset_secs) as u64)
+}
+
 /// The CRM with IAM on PostgreSQL and Redis (migrated first); `DATABASE_URL` and `REDIS_URL`
 /// are required. Keep the returned directory: it holds IAM's signing key.
 pub async fn spawn_postgres() -> (TestServer, tempfile::TempDir) {
