@@ -50,6 +50,12 @@ pub enum Command {
     /// Customers: import and export files through the API of a running CRM.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Print the code an authenticator app holding SECRET shows now (TOTP, RFC 6238), for
+    /// scripts and the README's walkthrough; `MfaService.StartMfaEnrollment` returns the secret.
+    Totp {
+        /// The base32 secret.
+        secret: String,
+    },
 }
 
 /// `crm customers ...`.
@@ -267,7 +273,7 @@ impl Command {
             | Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { targets: args, .. })) => {
                 args.overrides()
             }
-            Command::Customers(_) => Overrides::default(),
+            Command::Customers(_) | Command::Totp { .. } => Overrides::default(),
         }
     }
 }

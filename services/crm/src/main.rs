@@ -106,6 +106,18 @@ fn main() -> ExitCode {
         }) => run(config, |_| async move {
             crm::customers::export(&endpoint.endpoint(), format, out).await
         }),
+        Command::Totp { secret } => match crm_iam::domain::mfa::current_code(&secret) {
+            Some(code) => {
+                println!("{code}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "error: not a base32 TOTP secret of at least 128 bits (the `secret` StartMfaEnrollment returned)"
+                );
+                ExitCode::FAILURE
+            }
+        },
         Command::Keys(KeysCommand::Rotate { .. }) => match crm::rotate_keys(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

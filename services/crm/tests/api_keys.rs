@@ -16,9 +16,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crm_proto::crm::iam::v1::role_service_client::RoleServiceClient;
-use support::iam::{
-    Session, fields, invite, login, reason, register, spawn_postgres, unique_name,
-};
+use support::iam::{Session, fields, invite, login, reason, register, spawn_postgres, unique_name};
 use support::{TestServer, authorized, spawn};
 
 type Keys = ApiKeyServiceClient<Channel>;

@@ -53,7 +53,11 @@ async fn disable(server: &TestServer, token: &str, user: &str, code: &str) -> Re
         .map(drop)
 }
 
-async fn verify(server: &TestServer, mfa_token: &str, code: &str) -> Result<VerifyMfaResponse, Status> {
+async fn verify(
+    server: &TestServer,
+    mfa_token: &str,
+    code: &str,
+) -> Result<VerifyMfaResponse, Status> {
     AuthServiceClient::new(server.channel.clone())
         .verify_mfa(VerifyMfaRequest {
             mfa_token: mfa_token.into(),
@@ -73,14 +77,20 @@ async fn get_user(server: &TestServer, token: &str, id: &str) -> Result<User, St
 /// Logs in with the password and returns the challenge (panics if tokens came instead).
 async fn challenge(server: &TestServer, slug: &str, email: &str) -> MfaChallenge {
     let response = login(server, slug, email, PASSWORD).await.unwrap();
-    assert!(response.access_token.is_empty(), "no token before the second step");
+    assert!(
+        response.access_token.is_empty(),
+        "no token before the second step"
+    );
     assert!(response.refresh_token.is_empty());
     response.mfa_challenge.expect("a challenge")
 }
 
 /// A code that is not the app's right now.
 fn wrong_code(secret: &str) -> &'static str {
-    if [-30, 0, 30].iter().any(|s| app_code(secret, *s) == "000000") {
+    if [-30, 0, 30]
+        .iter()
+        .any(|s| app_code(secret, *s) == "000000")
+    {
         "111111"
     } else {
         "000000"
@@ -96,16 +106,28 @@ async fn a_user_turns_mfa_on_and_then_signs_in_in_two_steps() {
 
     let enrolment = start(&server, &owner.access).await.unwrap();
     assert_eq!(enrolment.secret.len(), 32, "160 bits in base32");
-    assert!(enrolment.otpauth_uri.starts_with("otpauth://totp/Kilang%20CRM:owner%40kilang.example?"));
-    assert!(enrolment.otpauth_uri.contains(&format!("secret={}", enrolment.secret)));
+    assert!(
+        enrolment
+            .otpauth_uri
+            .starts_with("otpauth://totp/Kilang%20CRM:owner%40kilang.example?")
+    );
+    assert!(
+        enrolment
+            .otpauth_uri
+            .contains(&format!("secret={}", enrolment.secret))
+    );
     // Until confirmed, the password alone still signs in.
-    assert!(login(&server, &slug, "owner@kilang.example", PASSWORD)
-        .await
-        .unwrap()
-        .mfa_challenge
-        .is_none());
+    assert!(
+        login(&server, &slug, "owner@kilang.example", PASSWORD)
+            .await
+            .unwrap()
+            .mfa_challenge
+            .is_none()
+    );
 
-    let err = confirm(&server, &owner.access, wrong_code(&enrolment.secret)).await.unwrap_err();
+    let err = confirm(&server, &owner.access, wrong_code(&enrolment.secret))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(reason(&err), "INVALID_MFA_CODE");
     let err = confirm(&server, &owner.access, "").await.unwrap_err();
@@ -115,7 +137,12 @@ async fn a_user_turns_mfa_on_and_then_signs_in_in_two_steps() {
         .await
         .unwrap();
     assert_eq!(recovery.len(), 10);
-    assert!(get_user(&server, &owner.access, &owner.user.id).await.unwrap().mfa_enabled);
+    assert!(
+        get_user(&server, &owner.access, &owner.user.id)
+            .await
+            .unwrap()
+            .mfa_enabled
+    );
     let err = start(&server, &owner.access).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "MFA_ALREADY_ON");
@@ -124,24 +151,43 @@ async fn a_user_turns_mfa_on_and_then_signs_in_in_two_steps() {
     let pending = challenge(&server, &slug, "owner@kilang.example").await;
     assert!(!pending.enrollment_required);
     assert!(pending.expire_time.is_some());
-    let signed_in = verify(&server, &pending.mfa_token, &recovery[0]).await.unwrap();
+    let signed_in = verify(&server, &pending.mfa_token, &recovery[0])
+        .await
+        .unwrap();
     assert_eq!(signed_in.token_type, "Bearer");
     assert!(signed_in.recovery_codes.is_empty());
     assert_eq!(signed_in.user.as_ref().unwrap().id, owner.user.id);
     get_user(&server, &signed_in.access_token, &owner.user.id)
         .await
         .expect("the second step's token works");
-    let err = verify(&server, &pending.mfa_token, &recovery[1]).await.unwrap_err();
-    assert_eq!(reason(&err), "INVALID_MFA_TOKEN", "a challenge completes once");
+    let err = verify(&server, &pending.mfa_token, &recovery[1])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&err),
+        "INVALID_MFA_TOKEN",
+        "a challenge completes once"
+    );
     let pending = challenge(&server, &slug, "owner@kilang.example").await;
-    let err = verify(&server, &pending.mfa_token, &recovery[0]).await.unwrap_err();
-    assert_eq!(reason(&err), "INVALID_MFA_CODE", "a recovery code works once");
+    let err = verify(&server, &pending.mfa_token, &recovery[0])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&err),
+        "INVALID_MFA_CODE",
+        "a recovery code works once"
+    );
 
     // Bad input and foreign tokens.
     let err = verify(&server, &pending.mfa_token, " ").await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(fields(&err), ["code"]);
-    for token in ["", "mfa_nonsense", &pending.mfa_token.replace("mfa_", "rt_"), &"x".repeat(5000)] {
+    for token in [
+        "",
+        "mfa_nonsense",
+        &pending.mfa_token.replace("mfa_", "rt_"),
+        &"x".repeat(5000),
+    ] {
         let err = verify(&server, token, "123456").await.unwrap_err();
         assert!(
             matches!(err.code(), Code::Unauthenticated | Code::InvalidArgument),
@@ -162,14 +208,22 @@ async fn a_user_turns_mfa_on_and_then_signs_in_in_two_steps() {
         .into_inner()
         .recovery_codes;
     assert_eq!(fresh.len(), 10);
-    let err = verify(&server, &pending.mfa_token, &recovery[2]).await.unwrap_err();
+    let err = verify(&server, &pending.mfa_token, &recovery[2])
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err), "INVALID_MFA_CODE", "the old codes are gone");
 
     // Turning it off needs a code; then the password alone signs in again.
-    let err = disable(&server, &owner.access, &owner.user.id, "").await.unwrap_err();
+    let err = disable(&server, &owner.access, &owner.user.id, "")
+        .await
+        .unwrap_err();
     assert_eq!(fields(&err), ["code"]);
-    disable(&server, &owner.access, &owner.user.id, &fresh[0]).await.unwrap();
-    let response = login(&server, &slug, "owner@kilang.example", PASSWORD).await.unwrap();
+    disable(&server, &owner.access, &owner.user.id, &fresh[0])
+        .await
+        .unwrap();
+    let response = login(&server, &slug, "owner@kilang.example", PASSWORD)
+        .await
+        .unwrap();
     assert!(response.mfa_challenge.is_none());
     assert!(!response.user.unwrap().mfa_enabled);
 }
@@ -177,7 +231,12 @@ async fn a_user_turns_mfa_on_and_then_signs_in_in_two_steps() {
 async fn set_policy(server: &TestServer, owner: &Session, policy: i32) -> Result<Tenant, Status> {
     let mut tenants = TenantServiceClient::new(server.channel.clone());
     let mut tenant = tenants
-        .get_tenant(authorized(GetTenantRequest { id: owner.tenant.id.clone() }, &owner.access))
+        .get_tenant(authorized(
+            GetTenantRequest {
+                id: owner.tenant.id.clone(),
+            },
+            &owner.access,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -207,18 +266,29 @@ async fn a_tenant_that_requires_mfa_has_users_enrol_while_signing_in() {
     invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
 
     // Admins only: the sales rep is not covered, the owner is.
-    let tenant = set_policy(&server, &owner, MfaPolicy::Admins as i32).await.unwrap();
-    assert_eq!(tenant.settings.unwrap().mfa_policy, MfaPolicy::Admins as i32);
-    let rep = login(&server, &slug, "ali@kilang.example", PASSWORD).await.unwrap();
+    let tenant = set_policy(&server, &owner, MfaPolicy::Admins as i32)
+        .await
+        .unwrap();
+    assert_eq!(
+        tenant.settings.unwrap().mfa_policy,
+        MfaPolicy::Admins as i32
+    );
+    let rep = login(&server, &slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap();
     assert!(rep.mfa_challenge.is_none() && !rep.access_token.is_empty());
     let pending = challenge(&server, &slug, "owner@kilang.example").await;
     assert!(pending.enrollment_required);
 
     // Everyone: Ali enrols during the sign-in and gets the tokens and the recovery codes.
-    set_policy(&server, &owner, MfaPolicy::Everyone as i32).await.unwrap();
+    set_policy(&server, &owner, MfaPolicy::Everyone as i32)
+        .await
+        .unwrap();
     let pending = challenge(&server, &slug, "ali@kilang.example").await;
     assert!(pending.enrollment_required);
-    let err = verify(&server, &pending.mfa_token, "123456").await.unwrap_err();
+    let err = verify(&server, &pending.mfa_token, "123456")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "MFA_NOT_ENROLLED");
     let mut auth = AuthServiceClient::new(server.channel.clone());
@@ -261,7 +331,9 @@ async fn mfa_is_per_person_per_tenant_and_administrators_reset_it() {
         .unwrap()
         .access_token;
     let enrolment = start(&server, &ali_token).await.unwrap();
-    confirm(&server, &ali_token, &app_code(&enrolment.secret, 0)).await.unwrap();
+    confirm(&server, &ali_token, &app_code(&enrolment.secret, 0))
+        .await
+        .unwrap();
 
     // No token, an API key, another tenant, a viewer: refused.
     let err = mfa(&server)
@@ -288,9 +360,17 @@ async fn mfa_is_per_person_per_tenant_and_administrators_reset_it() {
     assert_eq!(reason(&err), "NOT_A_PERSON");
     let err = disable(&server, &b.access, &ali.id, "").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "another tenant's user");
-    let err = disable(&server, &ali_token, &a.user.id, "").await.unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied, "a viewer resetting the owner");
-    let err = disable(&server, &a.access, "not-a-uuid", "").await.unwrap_err();
+    let err = disable(&server, &ali_token, &a.user.id, "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "a viewer resetting the owner"
+    );
+    let err = disable(&server, &a.access, "not-a-uuid", "")
+        .await
+        .unwrap_err();
     assert_eq!(fields(&err), ["user_id"]);
 
     // A challenge names its tenant: pointed at another tenant it is unknown there.
@@ -298,12 +378,21 @@ async fn mfa_is_per_person_per_tenant_and_administrators_reset_it() {
     let a_hex = a.tenant.id.replace('-', "");
     let b_hex = b.tenant.id.replace('-', "");
     let moved = pending.mfa_token.replace(&a_hex, &b_hex);
-    let err = verify(&server, &moved, &app_code(&enrolment.secret, 30)).await.unwrap_err();
+    let err = verify(&server, &moved, &app_code(&enrolment.secret, 30))
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err), "INVALID_MFA_TOKEN");
 
     // The owner resets Ali's (a lost phone): the password alone signs Ali in again.
     disable(&server, &a.access, &ali.id, "").await.unwrap();
-    let response = login(&server, &a.tenant.slug, "ali@kilang.example", PASSWORD).await.unwrap();
+    let response = login(&server, &a.tenant.slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap();
     assert!(response.mfa_challenge.is_none());
-    assert!(!get_user(&server, &a.access, &ali.id).await.unwrap().mfa_enabled);
+    assert!(
+        !get_user(&server, &a.access, &ali.id)
+            .await
+            .unwrap()
+            .mfa_enabled
+    );
 }

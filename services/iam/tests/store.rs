@@ -146,14 +146,22 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
         .unwrap();
     // No secret yet: no step can be spent.
     let step = |n| SecondFactor::Step(n);
-    assert!(!store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &step(5), 1)
+            .await
+            .unwrap()
+    );
 
     let mut on = Mfa::enrol().unwrap();
     on.confirmed_at = Some(10);
     let before = ua.version;
     ua.mfa = Some(on.clone());
     ua.version += 1;
-    let hashes = vec![hash_recovery_code("abcde-fghjk"), hash_recovery_code("mnpqr-stuvw")];
+    let hashes = vec![
+        hash_recovery_code("abcde-fghjk"),
+        hash_recovery_code("mnpqr-stuvw"),
+    ];
     store
         .save_user(
             &ua,
@@ -170,19 +178,64 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
     assert!(read.mfa_on());
 
     // Steps only move forward; another tenant spends nothing.
-    assert!(!store.spend_second_factor(b.id, ua.id, &step(5), 1).await.unwrap());
-    assert!(store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
-    assert!(!store.spend_second_factor(a.id, ua.id, &step(5), 1).await.unwrap());
-    assert!(!store.spend_second_factor(a.id, ua.id, &step(4), 1).await.unwrap());
-    assert!(store.spend_second_factor(a.id, ua.id, &step(6), 1).await.unwrap());
+    assert!(
+        !store
+            .spend_second_factor(b.id, ua.id, &step(5), 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .spend_second_factor(a.id, ua.id, &step(5), 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &step(5), 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &step(4), 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .spend_second_factor(a.id, ua.id, &step(6), 1)
+            .await
+            .unwrap()
+    );
 
     // A recovery code works once, in its tenant only.
     let code = SecondFactor::RecoveryCode(hash_recovery_code("ABCDE FGHJK"));
-    assert!(!store.spend_second_factor(b.id, ua.id, &code, 2).await.unwrap());
-    assert!(store.spend_second_factor(a.id, ua.id, &code, 2).await.unwrap());
-    assert!(!store.spend_second_factor(a.id, ua.id, &code, 3).await.unwrap());
+    assert!(
+        !store
+            .spend_second_factor(b.id, ua.id, &code, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .spend_second_factor(a.id, ua.id, &code, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &code, 3)
+            .await
+            .unwrap()
+    );
     let unknown = SecondFactor::RecoveryCode(hash_recovery_code("zzzzz-zzzzz"));
-    assert!(!store.spend_second_factor(a.id, ua.id, &unknown, 3).await.unwrap());
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &unknown, 3)
+            .await
+            .unwrap()
+    );
 
     // Turning it off drops the codes and the step.
     let before = ua.version;
@@ -201,7 +254,12 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
         .unwrap();
     assert!(!store.get_user(a.id, ua.id).await.unwrap().unwrap().mfa_on());
     let other = SecondFactor::RecoveryCode(hash_recovery_code("mnpqr-stuvw"));
-    assert!(!store.spend_second_factor(a.id, ua.id, &other, 4).await.unwrap());
+    assert!(
+        !store
+            .spend_second_factor(a.id, ua.id, &other, 4)
+            .await
+            .unwrap()
+    );
 
     // Challenges: read and spent in their tenant, once, before they expire.
     let (challenge, token) = Challenge::issue(a.id, ua.id, true, 1_000).unwrap();
@@ -213,10 +271,24 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
     assert!(read.enrollment_required);
     assert_eq!(read.expires_at, challenge.expires_at);
     assert!(!store.spend_challenge(b.id, &hash, 2_000).await.unwrap());
-    assert!(!store.spend_challenge(a.id, &hash, challenge.expires_at).await.unwrap(), "expired");
+    assert!(
+        !store
+            .spend_challenge(a.id, &hash, challenge.expires_at)
+            .await
+            .unwrap(),
+        "expired"
+    );
     assert!(store.spend_challenge(a.id, &hash, 2_000).await.unwrap());
     assert!(!store.spend_challenge(a.id, &hash, 2_001).await.unwrap());
-    assert_eq!(store.challenge(a.id, &hash).await.unwrap().unwrap().spent_at, Some(2_000));
+    assert_eq!(
+        store
+            .challenge(a.id, &hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .spent_at,
+        Some(2_000)
+    );
     // A later challenge clears the expired ones.
     let later = challenge.expires_at + 1;
     let (next, _) = Challenge::issue(a.id, ua.id, false, later).unwrap();
@@ -867,7 +939,10 @@ async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() 
     .fetch_all(pool)
     .await
     .unwrap();
-    assert!(unguarded.is_empty(), "tenant tables without forced RLS: {unguarded:?}");
+    assert!(
+        unguarded.is_empty(),
+        "tenant tables without forced RLS: {unguarded:?}"
+    );
     let guarded: i64 = sqlx::query_scalar(
         "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          where n.nspname = current_schema() and c.relforcerowsecurity \

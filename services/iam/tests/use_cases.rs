@@ -252,11 +252,7 @@ async fn a_second_factor_is_asked_for_once_on_and_each_code_works_once() {
     let recovery = w.iam.confirm_mfa_enrollment(&siti, &right).await.unwrap();
     assert_eq!(recovery.len(), 10);
     assert_eq!(
-        w.iam
-            .start_mfa_enrollment(&siti)
-            .await
-            .unwrap_err()
-            .kind(),
+        w.iam.start_mfa_enrollment(&siti).await.unwrap_err().kind(),
         ErrorKind::FailedPrecondition,
         "on already"
     );
@@ -347,7 +343,11 @@ async fn wrong_codes_lock_the_second_step_out_like_wrong_passwords() {
         .verify_mfa(&pending.mfa_token, &good, &origin)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ResourceExhausted, "even the right code");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::ResourceExhausted,
+        "even the right code"
+    );
     w.clock.advance(Duration::from_secs(900));
     let pending = challenged(&w, &slug).await;
     let good = app_code(&secret, w.clock.now_millis());
@@ -370,7 +370,10 @@ async fn wrong_codes_lock_the_second_step_out_like_wrong_passwords() {
     let kinds: Vec<_> = trail.iter().map(|e| e.kind).collect();
     use crm_iam::domain::audit::AuditKind;
     assert_eq!(
-        kinds.iter().filter(|k| **k == AuditKind::LoginFailed).count(),
+        kinds
+            .iter()
+            .filter(|k| **k == AuditKind::LoginFailed)
+            .count(),
         5
     );
     assert!(kinds.contains(&AuditKind::Lockout));
@@ -382,8 +385,10 @@ async fn a_tenant_requiring_mfa_has_its_users_enrol_while_signing_in() {
     let w = world().await;
     let (siti, slug) = owner(&w).await;
     let origin = Origin::default();
-    let mut settings = crm_iam::domain::tenant::TenantSettings::default();
-    settings.mfa_policy = crm_iam::domain::mfa::MfaPolicy::Admins;
+    let settings = crm_iam::domain::tenant::TenantSettings {
+        mfa_policy: crm_iam::domain::mfa::MfaPolicy::Admins,
+        ..Default::default()
+    };
     w.iam
         .update_tenant(&siti, siti.principal.tenant_id, "", None, Some(settings))
         .await
@@ -456,8 +461,16 @@ async fn turning_it_off_needs_a_code_for_oneself_and_users_manage_for_another() 
         .await
         .unwrap();
     assert_eq!(fresh.len(), 10);
-    let err = w.iam.disable_mfa(&siti, me, &recovery[0]).await.unwrap_err();
-    assert_eq!(err.reason(), Some("INVALID_MFA_CODE"), "an old recovery code");
+    let err = w
+        .iam
+        .disable_mfa(&siti, me, &recovery[0])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        Some("INVALID_MFA_CODE"),
+        "an old recovery code"
+    );
     w.iam.disable_mfa(&siti, me, &fresh[0]).await.unwrap();
     assert!(matches!(
         w.iam

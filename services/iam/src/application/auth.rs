@@ -233,7 +233,7 @@ impl Iam {
         self.store
             .record_login(&session, Changes::audit(audit))
             .await?;
-        Ok(SignIn::Done(tokens))
+        Ok(SignIn::Done(Box::new(tokens)))
     }
 
     async fn failed_login(

@@ -24,7 +24,7 @@ use crate::domain::user::User;
 #[derive(Clone, Debug)]
 pub enum SignIn {
     /// Signed in.
-    Done(SessionTokens),
+    Done(Box<SessionTokens>),
     /// The password was right; a second factor is needed before any token is issued.
     SecondFactor(PendingSignIn),
 }
@@ -221,12 +221,13 @@ impl Iam {
                 let now = self.now();
                 self.confirm(&user, mfa, code, &caller.origin, now).await
             }
-            Some(_) => Err(precondition("the second factor is on already")
-                .with_reason("MFA_ALREADY_ON")),
-            None => Err(precondition(
-                "no enrolment to confirm: call StartMfaEnrollment first",
-            )
-            .with_reason("MFA_NOT_ENROLLED")),
+            Some(_) => {
+                Err(precondition("the second factor is on already").with_reason("MFA_ALREADY_ON"))
+            }
+            None => Err(
+                precondition("no enrolment to confirm: call StartMfaEnrollment first")
+                    .with_reason("MFA_NOT_ENROLLED"),
+            ),
         }
     }
 
@@ -257,8 +258,16 @@ impl Iam {
         }
         let mut next = user.clone();
         next.mfa = None;
-        self.save_mfa(p.user_id, &user, next, "disabled", None, &caller.origin, now)
-            .await
+        self.save_mfa(
+            p.user_id,
+            &user,
+            next,
+            "disabled",
+            None,
+            &caller.origin,
+            now,
+        )
+        .await
     }
 
     /// New recovery codes for the caller, for a code from the app.

@@ -93,6 +93,20 @@ impl Mfa {
     }
 }
 
+/// The code an app holding the base32 `secret` shows now; `None` if it is not a secret.
+pub fn current_code(secret: &str) -> Option<String> {
+    let mfa = Mfa {
+        secret: secret.trim().to_owned(),
+        confirmed_at: None,
+    };
+    mfa.totp("")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(mfa.code_at(now))
+}
+
 /// Whether `code` looks like a TOTP code (digits) rather than a recovery code.
 pub fn is_totp_code(code: &str) -> bool {
     let digits = code.chars().filter(|c| !c.is_whitespace());
@@ -249,13 +263,22 @@ mod tests {
     #[test]
     fn a_code_is_good_for_its_step_and_the_neighbours_and_only_once() {
         let mfa = Mfa::enrol().unwrap();
-        assert_eq!(Secret::try_from_base32(&mfa.secret).unwrap().as_bytes().len(), 20);
+        assert_eq!(
+            Secret::try_from_base32(&mfa.secret)
+                .unwrap()
+                .as_bytes()
+                .len(),
+            20
+        );
         let now = 1_800_000_000u64;
         let step = (now / 30) as i64;
         let code = mfa.code_at(now);
         assert_eq!(code.len(), 6);
         assert_eq!(mfa.check(&code, now, 0), Some(step));
-        assert_eq!(mfa.check(&format!("{} {}", &code[..3], &code[3..]), now, 0), Some(step));
+        assert_eq!(
+            mfa.check(&format!("{} {}", &code[..3], &code[3..]), now, 0),
+            Some(step)
+        );
         // The app's clock a step behind or ahead.
         assert_eq!(mfa.check(&mfa.code_at(now - 30), now, 0), Some(step - 1));
         assert_eq!(mfa.check(&mfa.code_at(now + 30), now, 0), Some(step + 1));
@@ -272,7 +295,10 @@ mod tests {
     fn the_uri_is_what_apps_read_and_debug_hides_the_secret() {
         let mfa = Mfa::enrol().unwrap();
         let uri = mfa.otpauth_uri("siti@kilang.test");
-        assert!(uri.starts_with("otpauth://totp/Kilang%20CRM:siti%40kilang.test?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Kilang%20CRM:siti%40kilang.test?"),
+            "{uri}"
+        );
         assert!(uri.contains(&format!("secret={}", mfa.secret)), "{uri}");
         assert!(uri.contains("issuer=Kilang%20CRM"), "{uri}");
         assert!(!format!("{mfa:?}").contains(&mfa.secret));
@@ -287,7 +313,10 @@ mod tests {
         for (code, hash) in codes.iter().zip(&hashes) {
             assert_eq!(code.len(), 11);
             assert!(!is_totp_code(code));
-            assert_eq!(&hash_recovery_code(&code.to_uppercase().replace('-', " ")), hash);
+            assert_eq!(
+                &hash_recovery_code(&code.to_uppercase().replace('-', " ")),
+                hash
+            );
         }
         assert!(is_totp_code("123 456"));
         assert!(!is_totp_code("12345"));

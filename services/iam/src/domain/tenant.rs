@@ -319,7 +319,10 @@ mod tests {
         };
         let json = serde_json::to_string(&admins).unwrap();
         assert!(json.contains(r#""mfa_policy":"admins""#), "{json}");
-        assert_eq!(serde_json::from_str::<TenantSettings>(&json).unwrap(), admins);
+        assert_eq!(
+            serde_json::from_str::<TenantSettings>(&json).unwrap(),
+            admins
+        );
     }
 
     #[test]

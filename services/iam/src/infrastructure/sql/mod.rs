@@ -419,14 +419,18 @@ impl IamStore for SqlIamStore {
     async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>> {
         let mut tx = self.begin(tenant).await?;
         let challenge = mfa::challenge(&mut tx, tenant, hash).await?;
-        tx.commit().await.map_err(db("reading a sign-in challenge"))?;
+        tx.commit()
+            .await
+            .map_err(db("reading a sign-in challenge"))?;
         Ok(challenge)
     }
 
     async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool> {
         let mut tx = self.begin(tenant).await?;
         let spent = mfa::spend_challenge(&mut tx, tenant, hash, now).await?;
-        tx.commit().await.map_err(db("spending a sign-in challenge"))?;
+        tx.commit()
+            .await
+            .map_err(db("spending a sign-in challenge"))?;
         Ok(spent)
     }
 

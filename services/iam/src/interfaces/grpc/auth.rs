@@ -95,10 +95,7 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         let r = request.into_inner();
         bounded("mfa_token", &r.mfa_token, MAX_TEXT)?;
         bounded("code", &r.code, MAX_TEXT)?;
-        let (session, recovery_codes) = self
-            .iam
-            .verify_mfa(&r.mfa_token, &r.code, &origin)
-            .await?;
+        let (session, recovery_codes) = self.iam.verify_mfa(&r.mfa_token, &r.code, &origin).await?;
         let t = tokens(&session);
         Ok(Response::new(pb::VerifyMfaResponse {
             access_token: t.access_token,

@@ -23,7 +23,9 @@ impl pb::mfa_service_server::MfaService for IamGrpc {
         let caller = caller(&request)?;
         let code = bounded("code", &request.get_ref().code, MAX_TEXT)?;
         let recovery_codes = self.iam.confirm_mfa_enrollment(&caller, code).await?;
-        Ok(Response::new(pb::ConfirmMfaEnrollmentResponse { recovery_codes }))
+        Ok(Response::new(pb::ConfirmMfaEnrollmentResponse {
+            recovery_codes,
+        }))
     }
 
     async fn disable_mfa(
@@ -45,6 +47,8 @@ impl pb::mfa_service_server::MfaService for IamGrpc {
         let caller = caller(&request)?;
         let code = bounded("code", &request.get_ref().code, MAX_TEXT)?;
         let recovery_codes = self.iam.regenerate_recovery_codes(&caller, code).await?;
-        Ok(Response::new(pb::RegenerateRecoveryCodesResponse { recovery_codes }))
+        Ok(Response::new(pb::RegenerateRecoveryCodesResponse {
+            recovery_codes,
+        }))
     }
 }
