@@ -1,6 +1,7 @@
 //! IAM's section of the configuration (`[iam]`, `CRM_IAM__*`): token lifetimes, signing keys,
 //! login throttling, hashing. The launcher gets it through [`crate::CONTEXT`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crm_core::Config;
@@ -32,6 +33,11 @@ pub struct IamConfig {
     pub hash_concurrency: usize,
     /// Prefix of the login throttle's keys in Redis.
     pub throttle_key_prefix: String,
+    /// The services that may get service tokens (microservices mode): name (`sales`) → the
+    /// SHA-256 (hex) of its secret, as `crm service-account secret <name>` prints them.
+    pub service_accounts: BTreeMap<String, String>,
+    /// Service-token lifetime in seconds.
+    pub service_token_ttl_seconds: u64,
 }
 
 impl Default for IamConfig {
@@ -47,6 +53,8 @@ impl Default for IamConfig {
             lockout_seconds: 15 * 60,
             hash_concurrency: 0,
             throttle_key_prefix: "crm:iam:login:".into(),
+            service_accounts: BTreeMap::new(),
+            service_token_ttl_seconds: 300,
         }
     }
 }
@@ -99,6 +107,26 @@ impl IamConfig {
         {
             problems.push("`iam.*_failure_limit`: must be at least 1".to_owned());
         }
+        if !(30..=3600).contains(&self.service_token_ttl_seconds) {
+            problems
+                .push("`iam.service_token_ttl_seconds`: must be between 30 and 3600".to_owned());
+        }
+        for (name, hash) in &self.service_accounts {
+            if crate::domain::service_account::account(name).is_none() {
+                let known: Vec<_> = crate::domain::service_account::SERVICE_ACCOUNTS
+                    .iter()
+                    .map(|a| a.name)
+                    .collect();
+                problems.push(format!(
+                    "`iam.service_accounts.{name}`: no such service; the services that call others are {}",
+                    known.join(", ")
+                ));
+            } else if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(format!(
+                    "`iam.service_accounts.{name}`: must be the SHA-256 (64 hex digits) `crm service-account secret {name}` prints, not the secret"
+                ));
+            }
+        }
         problems
     }
 }
@@ -126,5 +154,27 @@ mod tests {
             ]
         );
         assert!((SECTION.check)(&Config::default()).is_empty());
+    }
+
+    #[test]
+    fn service_accounts_must_be_known_and_hold_hashes() {
+        let mut config = Config::default();
+        let hash = crate::domain::service_account::hash_secret("s");
+        IamConfig {
+            service_accounts: [
+                ("sales".to_owned(), hash.clone()),
+                ("billing".to_owned(), hash),
+                ("notification".to_owned(), "ksvc_plain_secret".to_owned()),
+            ]
+            .into(),
+            ..IamConfig::default()
+        }
+        .set(&mut config);
+        let problems = (SECTION.check)(&config);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("`iam.service_accounts.billing`: no such service"));
+        assert!(
+            problems[1].starts_with("`iam.service_accounts.notification`: must be the SHA-256")
+        );
     }
 }

@@ -38,11 +38,12 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// Methods callable without an access token: they are how a caller gets one.
-pub const OPEN_METHODS: [&str; 6] = [
+pub const OPEN_METHODS: [&str; 7] = [
     "/crm.iam.v1.AuthService/Register",
     "/crm.iam.v1.AuthService/Login",
     "/crm.iam.v1.AuthService/VerifyMfa",
     "/crm.iam.v1.AuthService/EnrollMfa",
+    "/crm.iam.v1.AuthService/IssueServiceToken",
     "/crm.iam.v1.AuthService/Refresh",
     "/crm.iam.v1.AuthService/GetJwks",
 ];
@@ -144,8 +145,12 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
             grpc.clone(),
         ))
         .add(pb::mfa_service_server::MfaServiceServer::new(grpc.clone()))
+        .add(pb::directory_service_server::DirectoryServiceServer::new(
+            grpc.clone(),
+        ))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     for method in OPEN_METHODS {
         services.open_method(method);
     }
+    services.internal_method("/crm.iam.v1.DirectoryService/LookupUsers");
 }

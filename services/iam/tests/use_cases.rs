@@ -110,6 +110,7 @@ async fn owner(w: &World) -> (Caller, String) {
         token_id: session.access_token.clone(),
         issued_at: w.clock.now_millis(),
         api_key_id: None,
+        service: None,
     };
     let caller = Caller {
         principal,
@@ -499,6 +500,7 @@ async fn turning_it_off_needs_a_code_for_oneself_and_users_manage_for_another() 
             token_id: ali_session.access_token.clone(),
             issued_at: w.clock.now_millis(),
             api_key_id: None,
+            service: None,
         },
         origin: Origin::default(),
     };

@@ -13,6 +13,27 @@ use crate::context::{Principal, TenantId, UserId};
 
 /// The JOSE `typ` header of an access token (RFC 9068), so no other JWT of ours passes as one.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// The JOSE `typ` header of a service token: what IAM issues a service account (OAuth2 client
+/// credentials) to call one other service for one tenant. It never passes as a person's token.
+pub const SERVICE_TOKEN_TYPE: &str = "svc+jwt";
+
+/// The audience a service token must name to call the method at `path`: its context's package
+/// prefix, `/crm.customer.v1.CustomerService/GetCustomer` → `crm.customer`.
+pub fn callee_audience(path: &str) -> Option<&str> {
+    let service = path.trim_start_matches('/').split('/').next()?;
+    let mut dots = service.match_indices('.');
+    let (second, _) = dots.nth(1)?;
+    Some(&service[..second])
+}
+
+/// The stable user id a service acts under (UUIDv5 of `crm:service:<name>`), so what it writes
+/// names it the same way every time.
+pub fn service_user_id(name: &str) -> UserId {
+    UserId::from(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("crm:service:{name}").as_bytes(),
+    ))
+}
 
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -42,6 +63,10 @@ pub struct AccessClaims {
     pub nbf: u64,
     /// Token id.
     pub jti: String,
+    /// Set on service tokens: the calling service's name (`sales`); `sub` is then
+    /// [`service_user_id`] of it and `aud` the callee ([`callee_audience`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svc: Option<String>,
 }
 
 /// Why a token was refused. Every variant becomes `UNAUTHENTICATED`; the text is safe to send.
@@ -53,9 +78,12 @@ pub enum TokenError {
     /// No `kid`, or a `kid` no configured key has.
     #[error("the access token's signing key is unknown")]
     UnknownKey,
-    /// The header's `typ` is not `at+jwt`.
+    /// The header's `typ` is not `at+jwt` (nor `svc+jwt` with a service claim).
     #[error("the token is not an access token")]
     WrongType,
+    /// A service token for another callee.
+    #[error("this service token is for another service (its `aud`); get one for this one")]
+    WrongAudience,
     /// The header's `alg` is not the one pinned for its key (including `none`).
     #[error("the access token's algorithm is not allowed")]
     WrongAlgorithm,
@@ -109,7 +137,15 @@ pub struct TokenVerifier {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
     issuer: String,
     audience: String,
-    verified: moka::sync::Cache<String, (Principal, u64)>,
+    verified: moka::sync::Cache<String, Verified>,
+}
+
+/// A token that verified: who it names, its expiry, and for a service token its audience.
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    exp: u64,
+    service_audience: Option<String>,
 }
 
 /// How many verified tokens are remembered at most.
@@ -117,7 +153,7 @@ const REMEMBERED_TOKENS: u64 = 100_000;
 /// Seconds of clock skew allowed on `exp` and `nbf`.
 const LEEWAY: u64 = 30;
 
-fn remembered() -> moka::sync::Cache<String, (Principal, u64)> {
+fn remembered() -> moka::sync::Cache<String, Verified> {
     moka::sync::Cache::new(REMEMBERED_TOKENS)
 }
 
@@ -204,39 +240,65 @@ impl TokenVerifier {
         self.keys.len()
     }
 
-    /// Verifies `token` and returns the caller it names.
+    /// Verifies a person's access token and returns the caller it names; a service token is
+    /// refused here (see [`TokenVerifier::verify_call`]).
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        self.verify_at(token, now_secs())
+        self.verify_at(token, None, now_secs())
     }
 
-    fn verify_at(&self, token: &str, now: u64) -> Result<Principal, TokenError> {
-        if let Some((principal, exp)) = self.verified.get(token) {
-            if now > exp + LEEWAY {
-                self.verified.invalidate(token);
-                return Err(TokenError::Expired);
+    /// Verifies a token presented to the method at `path`: a person's access token, or a
+    /// service token whose audience is the method's context ([`callee_audience`]).
+    pub fn verify_call(&self, token: &str, path: &str) -> Result<Principal, TokenError> {
+        self.verify_at(token, callee_audience(path), now_secs())
+    }
+
+    fn verify_at(
+        &self,
+        token: &str,
+        callee: Option<&str>,
+        now: u64,
+    ) -> Result<Principal, TokenError> {
+        let verified = match self.verified.get(token) {
+            Some(v) => v,
+            None => {
+                let v = self.check_signature(token)?;
+                self.verified.insert(token.to_owned(), v.clone());
+                v
             }
-            return Ok(principal);
+        };
+        if now > verified.exp + LEEWAY {
+            self.verified.invalidate(token);
+            return Err(TokenError::Expired);
         }
-        let (principal, exp) = self.check_signature(token)?;
-        self.verified
-            .insert(token.to_owned(), (principal.clone(), exp));
-        Ok(principal)
+        if let Some(audience) = &verified.service_audience {
+            if callee != Some(audience.as_str()) {
+                return Err(TokenError::WrongAudience);
+            }
+        }
+        Ok(verified.principal)
     }
 
     /// The full check: header, key, algorithm, signature and claims.
-    fn check_signature(&self, token: &str) -> Result<(Principal, u64), TokenError> {
+    fn check_signature(&self, token: &str) -> Result<Verified, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
         let (key, alg) = self.keys.get(kid).ok_or(TokenError::UnknownKey)?;
         if header.alg != *alg {
             return Err(TokenError::WrongAlgorithm);
         }
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-            return Err(TokenError::WrongType);
-        }
+        let service = match header.typ.as_deref() {
+            Some(ACCESS_TOKEN_TYPE) => false,
+            Some(SERVICE_TOKEN_TYPE) => true,
+            _ => return Err(TokenError::WrongType),
+        };
         let mut validation = Validation::new(*alg);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        if service {
+            // Any callee of ours; which one is checked against the method called.
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&[&self.audience]);
+        }
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY;
@@ -252,6 +314,17 @@ impl TokenVerifier {
             }
         })?;
         let claims = data.claims;
+        let service_audience = match (service, &claims.svc) {
+            (false, None) => None,
+            // A callee is one context (`crm.customer`), and the subject is the service's own id.
+            (true, Some(name))
+                if claims.aud.matches('.').count() == 1
+                    && UserId::parse(&claims.sub).ok() == Some(service_user_id(name)) =>
+            {
+                Some(claims.aud.clone())
+            }
+            _ => return Err(TokenError::WrongType),
+        };
         let issued_at = issued_at_millis(&claims.jti, claims.iat);
         let principal = Principal {
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::InvalidClaims)?,
@@ -262,8 +335,13 @@ impl TokenVerifier {
             token_id: claims.jti,
             issued_at,
             api_key_id: None,
+            service: claims.svc,
         };
-        Ok((principal, claims.exp))
+        Ok(Verified {
+            principal,
+            exp: claims.exp,
+            service_audience,
+        })
     }
 }
 
@@ -332,6 +410,7 @@ pub(crate) mod tests {
             iat: now(),
             nbf: now(),
             jti: "t-1".into(),
+            svc: None,
         }
     }
 
@@ -370,7 +449,7 @@ pub(crate) mod tests {
         let token = sign(&key, &claims);
         let first = verifier.verify(&token).unwrap();
         assert_eq!(
-            verifier.verified.get(&token).map(|(p, _)| p),
+            verifier.verified.get(&token).map(|v| v.principal),
             Some(first.clone())
         );
         assert_eq!(
@@ -381,7 +460,7 @@ pub(crate) mod tests {
         // Past its expiry (and the leeway) it is expired, remembered or not.
         let later = claims.exp + LEEWAY + 1;
         assert!(matches!(
-            verifier.verify_at(&token, later),
+            verifier.verify_at(&token, None, later),
             Err(TokenError::Expired)
         ));
         assert!(verifier.verified.get(&token).is_none(), "and forgotten");
@@ -493,5 +572,122 @@ pub(crate) mod tests {
             serde_json::from_value(serde_json::json!({ "keys": [key.jwk] })).unwrap();
         let err = TokenVerifier::from_jwks(&jwks, "i", "a").unwrap_err();
         assert!(err.to_string().contains("alg"), "{err}");
+    }
+
+    fn sign_typed(key: &TestKey, claims: &AccessClaims, typ: &str) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    }
+
+    fn service_claims(tenant: TenantId, name: &str, audience: &str) -> AccessClaims {
+        AccessClaims {
+            aud: audience.into(),
+            sub: service_user_id(name).to_string(),
+            roles: Vec::new(),
+            perms: vec!["customers.create".into()],
+            svc: Some(name.into()),
+            ..claims(tenant, UserId::new())
+        }
+    }
+
+    #[test]
+    fn a_service_token_calls_only_the_callee_it_names() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let tenant = TenantId::new();
+        let token = sign_typed(
+            &key,
+            &service_claims(tenant, "sales", "crm.customer"),
+            SERVICE_TOKEN_TYPE,
+        );
+        let customer = "/crm.customer.v1.CustomerService/CreateCustomer";
+        let p = verifier.verify_call(&token, customer).unwrap();
+        assert_eq!(p.service.as_deref(), Some("sales"));
+        assert_eq!(p.user_id, service_user_id("sales"));
+        assert_eq!(p.tenant_id, tenant);
+        assert_eq!(p.permissions, ["customers.create"]);
+        // Remembered or not, another callee is refused.
+        for _ in 0..2 {
+            assert_eq!(
+                verifier.verify_call(&token, "/crm.iam.v1.UserService/ListUsers"),
+                Err(TokenError::WrongAudience)
+            );
+            assert_eq!(verifier.verify(&token), Err(TokenError::WrongAudience));
+            assert!(verifier.verify_call(&token, customer).is_ok());
+        }
+    }
+
+    #[test]
+    fn service_and_person_tokens_cannot_pass_for_each_other() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let tenant = TenantId::new();
+        let customer = "/crm.customer.v1.CustomerService/GetCustomer";
+        // A service's claims under the person's type, and a person's under the service's.
+        let svc = service_claims(tenant, "sales", "crm.customer");
+        let as_person = sign_typed(&key, &svc, ACCESS_TOKEN_TYPE);
+        assert_eq!(
+            verifier.verify_call(&as_person, customer),
+            Err(TokenError::InvalidClaims),
+            "a person's token names the product's audience"
+        );
+        let as_person = sign_typed(
+            &key,
+            &AccessClaims {
+                aud: "kilang-crm".into(),
+                ..svc.clone()
+            },
+            ACCESS_TOKEN_TYPE,
+        );
+        assert_eq!(
+            verifier.verify_call(&as_person, customer),
+            Err(TokenError::WrongType)
+        );
+        let person = claims(tenant, UserId::new());
+        let as_service = sign_typed(&key, &person, SERVICE_TOKEN_TYPE);
+        assert_eq!(
+            verifier.verify_call(&as_service, customer),
+            Err(TokenError::WrongType)
+        );
+        // A service claiming another's subject, or a whole-product audience.
+        let stolen = AccessClaims {
+            sub: service_user_id("notification").to_string(),
+            ..svc.clone()
+        };
+        let stolen = sign_typed(&key, &stolen, SERVICE_TOKEN_TYPE);
+        assert_eq!(
+            verifier.verify_call(&stolen, customer),
+            Err(TokenError::WrongType)
+        );
+        let broad = AccessClaims {
+            aud: "kilang-crm".into(),
+            ..svc
+        };
+        let broad = sign_typed(&key, &broad, SERVICE_TOKEN_TYPE);
+        assert_eq!(
+            verifier.verify_call(&broad, customer),
+            Err(TokenError::WrongType)
+        );
+    }
+
+    #[test]
+    fn the_callee_of_a_method_is_its_contexts_package() {
+        assert_eq!(
+            callee_audience("/crm.customer.v1.CustomerService/GetCustomer"),
+            Some("crm.customer")
+        );
+        assert_eq!(
+            callee_audience("/crm.iam.v1.DirectoryService/LookupUsers"),
+            Some("crm.iam")
+        );
+        assert_eq!(
+            callee_audience("/grpc.health.v1.Health/Check"),
+            Some("grpc.health")
+        );
+        assert_eq!(callee_audience("/nodots/X"), None);
+        assert_ne!(service_user_id("sales"), service_user_id("notification"));
+        assert_eq!(service_user_id("sales"), service_user_id("sales"));
     }
 }

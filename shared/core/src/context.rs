@@ -26,6 +26,10 @@ pub struct Principal {
     /// Set when the caller is an integration's API key rather than a person: then `user_id` is
     /// the key's id (a key is its own subject: it owns nothing, and the audit trail names it).
     pub api_key_id: Option<uuid::Uuid>,
+    /// Set when the caller is one of our services acting for the tenant with a service token
+    /// (background work: saga recovery, event consumers): its name, e.g. `sales`. `user_id` is
+    /// then [`crate::auth::service_user_id`] of it, and `permissions` only what it needs.
+    pub service: Option<String>,
 }
 
 impl Principal {

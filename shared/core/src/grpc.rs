@@ -70,6 +70,19 @@ impl ServiceSet {
         self
     }
 
+    /// Lets service tokens call `method` as well as people (what another service needs of this
+    /// context for background work).
+    pub fn service_method(&mut self, method: &str) -> &mut Self {
+        self.open.service_method(method);
+        self
+    }
+
+    /// Makes `method` internal: only service tokens may call it, never people.
+    pub fn internal_method(&mut self, method: &str) -> &mut Self {
+        self.open.internal_method(method);
+        self
+    }
+
     /// The fully qualified names of the services added, in order.
     pub fn names(&self) -> &[&'static str] {
         &self.names

@@ -33,11 +33,17 @@ pub trait ApiKeys: Send + Sync + 'static {
     fn authenticate(&self, key: String) -> BoxFuture<'_, Result<Principal, Error>>;
 }
 
-/// Which calls need no access token.
+/// Which calls need no access token, and which callers each method takes: people (access
+/// tokens, API keys) everywhere but on internal methods; services (service tokens) only where a
+/// context lets them.
 #[derive(Clone, Debug, Default)]
 pub struct OpenAccess {
     services: HashSet<String>,
     methods: HashSet<String>,
+    /// Methods service tokens may call, beside people.
+    for_services: HashSet<String>,
+    /// Methods only service tokens may call.
+    internal: HashSet<String>,
 }
 
 impl OpenAccess {
@@ -57,6 +63,35 @@ impl OpenAccess {
     /// Opens one method, by its full path (`/crm.iam.v1.AuthService/Login`).
     pub fn open_method(&mut self, path: impl Into<String>) {
         self.methods.insert(path.into());
+    }
+
+    /// Lets service tokens call `path` as well as people.
+    pub fn service_method(&mut self, path: impl Into<String>) {
+        self.for_services.insert(path.into());
+    }
+
+    /// Makes `path` internal: only service tokens may call it.
+    pub fn internal_method(&mut self, path: impl Into<String>) {
+        self.internal.insert(path.into());
+    }
+
+    /// Refuses a caller the method at `path` does not take: a service where only people are
+    /// served, a person on an internal method.
+    pub fn admits(&self, path: &str, principal: &Principal) -> Result<(), Error> {
+        let internal = self.internal.contains(path);
+        match &principal.service {
+            Some(service) if !internal && !self.for_services.contains(path) => Err(
+                Error::permission_denied(format!(
+                    "{path} serves people, not services: the {service} service must call it with the token of the user it acts for"
+                ))
+                .with_reason("USER_ONLY"),
+            ),
+            None if internal => Err(Error::permission_denied(format!(
+                "{path} is internal: only the CRM's own services call it, with a service token"
+            ))
+            .with_reason("INTERNAL_ONLY")),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the method at `path` is open.
@@ -253,7 +288,9 @@ where
                             Ok(p) => p,
                             Err(err) => return refuse(err),
                         };
-                        if let Err(err) = same_tenant(tenant_header.as_deref(), &p) {
+                        if let Err(err) = same_tenant(tenant_header.as_deref(), &p)
+                            .and_then(|()| shared.open.admits(&path, &p))
+                        {
                             return refuse(err);
                         }
                         record_span.record("tenant_id", tracing::field::display(p.tenant_id));
@@ -293,12 +330,13 @@ impl<S> RequestContextService<S> {
         let principal = self
             .shared
             .verifier
-            .verify(token)
+            .verify_call(token, path)
             .map_err(|e| Error::unauthenticated(e.to_string()).with_reason("INVALID_TOKEN"))?;
         let tenant = headers
             .get(TENANT_ID_HEADER)
             .map(|v| v.to_str().unwrap_or_default().trim());
         same_tenant(tenant, &principal)?;
+        self.shared.open.admits(path, &principal)?;
         Ok(Caller::Token(principal))
     }
 }
@@ -469,6 +507,7 @@ mod tests {
                     token_id: key,
                     issued_at: 0,
                     api_key_id: Some(uuid::Uuid::now_v7()),
+                    service: None,
                 })
             })
         }
@@ -532,6 +571,49 @@ mod tests {
         )
         .await;
         assert_eq!(seen(&response).unwrap(), format!("{other}/{user}"));
+    }
+
+    #[test]
+    fn services_call_only_what_a_context_lets_them_and_people_never_internal_methods() {
+        let mut open = OpenAccess::standard();
+        open.service_method("/crm.customer.v1.CustomerService/CreateCustomer");
+        open.internal_method("/crm.iam.v1.DirectoryService/LookupUsers");
+        let person = Principal {
+            tenant_id: TenantId::new(),
+            user_id: UserId::new(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            team: None,
+            token_id: String::new(),
+            issued_at: 0,
+            api_key_id: None,
+            service: None,
+        };
+        let service = Principal {
+            service: Some("sales".into()),
+            ..person.clone()
+        };
+        let key = Principal {
+            api_key_id: Some(uuid::Uuid::now_v7()),
+            ..person.clone()
+        };
+        let reason = |r: Result<(), Error>| r.unwrap_err().reason();
+        let shared = "/crm.customer.v1.CustomerService/CreateCustomer";
+        let internal = "/crm.iam.v1.DirectoryService/LookupUsers";
+        let people_only = "/crm.iam.v1.UserService/ListSessions";
+        assert!(open.admits(shared, &service).is_ok());
+        assert!(open.admits(shared, &person).is_ok());
+        assert!(open.admits(internal, &service).is_ok());
+        assert_eq!(
+            reason(open.admits(internal, &person)),
+            Some("INTERNAL_ONLY")
+        );
+        assert_eq!(reason(open.admits(internal, &key)), Some("INTERNAL_ONLY"));
+        assert_eq!(
+            reason(open.admits(people_only, &service)),
+            Some("USER_ONLY")
+        );
+        assert!(open.admits(people_only, &key).is_ok());
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod layer;
 pub mod revocation;
+pub mod service_auth;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;

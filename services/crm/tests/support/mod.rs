@@ -150,6 +150,7 @@ fn sign_claims(
         iat: now,
         nbf: now,
         jti: uuid::Uuid::now_v7().to_string(),
+        svc: None,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(KID.into());

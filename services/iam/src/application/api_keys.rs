@@ -178,6 +178,7 @@ impl Iam {
             token_id: known.key.prefix.clone(),
             issued_at: known.key.created_at,
             api_key_id: Some(known.key.id),
+            service: None,
         })
     }
 

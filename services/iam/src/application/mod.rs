@@ -4,6 +4,7 @@ pub mod api_keys;
 mod auth;
 pub mod mfa;
 pub mod roles;
+mod services;
 mod tenants;
 mod users;
 
@@ -27,6 +28,7 @@ use crm_core::clock::Clock;
 
 pub use auth::SessionTokens;
 pub use mfa::{Enrolment, PendingSignIn, SignIn};
+pub use services::ServiceToken;
 pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.
@@ -50,6 +52,10 @@ pub struct IamSettings {
     pub failure_window: Duration,
     /// The lockout.
     pub lockout: Duration,
+    /// Service name → SHA-256 of its secret (`iam.service_accounts`).
+    pub service_accounts: std::collections::BTreeMap<String, String>,
+    /// Service-token lifetime.
+    pub service_token_ttl: Duration,
 }
 
 impl IamSettings {
@@ -68,6 +74,8 @@ impl IamSettings {
             tenant_failure_limit: iam.tenant_failure_limit,
             failure_window: Duration::from_secs(iam.failure_window_seconds),
             lockout: Duration::from_secs(iam.lockout_seconds),
+            service_accounts: iam.service_accounts.clone(),
+            service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
         })
     }
 }
@@ -238,6 +246,7 @@ impl Iam {
                 (now % 1000) as u32 * 1_000_000,
             ))
             .to_string(),
+            svc: None,
         };
         let access_token = self.keys.sign(&claims)?;
         let refresh = issue_refresh_token(user.tenant_id)

@@ -8,6 +8,7 @@ pub mod mfa;
 pub mod password;
 pub mod ports;
 pub mod role;
+pub mod service_account;
 pub mod session;
 pub mod tenant;
 pub mod user;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use crm_core::auth::{ACCESS_TOKEN_TYPE, AccessClaims, TokenVerifier};
+use crm_core::auth::{ACCESS_TOKEN_TYPE, AccessClaims, SERVICE_TOKEN_TYPE, TokenVerifier};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::jwk::JwkSet;
@@ -138,7 +138,14 @@ impl SigningKeys {
         let key = self.keys.last().expect("at least one key is loaded");
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header.typ = Some(
+            if claims.svc.is_some() {
+                SERVICE_TOKEN_TYPE
+            } else {
+                ACCESS_TOKEN_TYPE
+            }
+            .into(),
+        );
         jsonwebtoken::encode(&header, claims, &key.encoding)
     }
 
@@ -204,6 +211,7 @@ mod tests {
             iat: now,
             nbf: now,
             jti: "j".into(),
+            svc: None,
         }
     }
 

@@ -87,6 +87,26 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         }))
     }
 
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Reply<pb::IssueServiceTokenResponse> {
+        let r = request.into_inner();
+        bounded("client_id", &r.client_id, MAX_TEXT)?;
+        bounded("client_secret", &r.client_secret, MAX_TEXT)?;
+        bounded("audience", &r.audience, MAX_TEXT)?;
+        let tenant = TenantId::from(api::uuid("tenant_id", &r.tenant_id, "a tenant id")?);
+        let issued = self
+            .iam
+            .issue_service_token(&r.client_id, &r.client_secret, &r.audience, tenant)
+            .await?;
+        Ok(Response::new(pb::IssueServiceTokenResponse {
+            access_token: issued.token,
+            token_type: BEARER.into(),
+            expire_time: ts(issued.expires_at),
+        }))
+    }
+
     async fn verify_mfa(
         &self,
         request: Request<pb::VerifyMfaRequest>,

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod authorization;
+mod directory;
 mod mfa;
 mod roles;
 mod tenants;
@@ -27,7 +28,7 @@ use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
-/// IAM's eight gRPC services over one [`Iam`].
+/// IAM's nine gRPC services over one [`Iam`].
 #[derive(Clone)]
 pub struct IamGrpc {
     iam: Iam,
