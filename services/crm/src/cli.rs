@@ -50,11 +50,25 @@ pub enum Command {
     /// Customers: import and export files through the API of a running CRM.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Service accounts: the credentials the CRM's services get service tokens with.
+    #[command(subcommand)]
+    ServiceAccount(ServiceAccountCommand),
     /// Print the code an authenticator app holding SECRET shows now (TOTP, RFC 6238), for
     /// scripts and the README's walkthrough; `MfaService.StartMfaEnrollment` returns the secret.
     Totp {
         /// The base32 secret.
         secret: String,
+    },
+}
+
+/// `crm service-account ...`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceAccountCommand {
+    /// Make a new secret for a service: prints the secret (for that service) and the line of
+    /// IAM's configuration that accepts it (IAM keeps only its SHA-256).
+    Secret {
+        /// The service: sales, notification or customer.
+        name: String,
     },
 }
 
@@ -273,7 +287,9 @@ impl Command {
             | Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { targets: args, .. })) => {
                 args.overrides()
             }
-            Command::Customers(_) | Command::Totp { .. } => Overrides::default(),
+            Command::Customers(_) | Command::Totp { .. } | Command::ServiceAccount(_) => {
+                Overrides::default()
+            }
         }
     }
 }

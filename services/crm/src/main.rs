@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use crm::cli::{
     Cli, Command, CustomersCommand, DlqCommand, EventsCommand, KeysCommand, OnDuplicate,
-    TenantCommand, UserCommand,
+    ServiceAccountCommand, TenantCommand, UserCommand,
 };
 use crm_core::Config;
 
@@ -106,6 +106,33 @@ fn main() -> ExitCode {
         }) => run(config, |_| async move {
             crm::customers::export(&endpoint.endpoint(), format, out).await
         }),
+        Command::ServiceAccount(ServiceAccountCommand::Secret { name }) => {
+            use crm_iam::domain::service_account::{
+                SERVICE_ACCOUNTS, account, hash_secret, new_secret,
+            };
+            if account(&name).is_none() {
+                let known: Vec<_> = SERVICE_ACCOUNTS.iter().map(|a| a.name).collect();
+                eprintln!(
+                    "error: {name:?} has no service account; the services that call others are {}",
+                    known.join(", ")
+                );
+                return ExitCode::FAILURE;
+            }
+            match new_secret() {
+                Ok(secret) => {
+                    println!("# the {name} service's secret (keep it secret):");
+                    println!("{secret}");
+                    println!("# IAM's configuration (crm.toml):");
+                    println!("[iam.service_accounts]");
+                    println!("{name} = \"{}\"", hash_secret(&secret));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: no randomness for a secret: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Totp { secret } => match crm_iam::domain::mfa::current_code(&secret) {
             Some(code) => {
                 println!("{code}");

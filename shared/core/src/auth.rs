@@ -270,10 +270,10 @@ impl TokenVerifier {
             self.verified.invalidate(token);
             return Err(TokenError::Expired);
         }
-        if let Some(audience) = &verified.service_audience {
-            if callee != Some(audience.as_str()) {
-                return Err(TokenError::WrongAudience);
-            }
+        if let Some(audience) = &verified.service_audience
+            && callee != Some(audience.as_str())
+        {
+            return Err(TokenError::WrongAudience);
         }
         Ok(verified.principal)
     }

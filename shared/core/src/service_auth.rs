@@ -30,8 +30,11 @@ pub struct ServiceTokens {
     name: String,
     secret: Secret,
     clock: Arc<dyn Clock>,
-    cache: Arc<std::sync::Mutex<HashMap<(TenantId, String), (String, i64)>>>,
+    cache: Arc<std::sync::Mutex<Cached>>,
 }
+
+/// (tenant, audience) → (token, expiry in milliseconds).
+type Cached = HashMap<(TenantId, String), (String, i64)>;
 
 impl std::fmt::Debug for ServiceTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,10 +67,10 @@ impl ServiceTokens {
         let key = (tenant, audience.to_owned());
         let now = self.clock.now_millis();
         let renew_before = RENEW_BEFORE.as_millis() as i64;
-        if let Some((token, expires_at)) = self.cache.lock().expect("not poisoned").get(&key) {
-            if now + renew_before < *expires_at {
-                return Ok(token.clone());
-            }
+        if let Some((token, expires_at)) = self.cache.lock().expect("not poisoned").get(&key)
+            && now + renew_before < *expires_at
+        {
+            return Ok(token.clone());
         }
         let issued = self
             .iam

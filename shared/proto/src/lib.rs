@@ -26,6 +26,8 @@ pub mod services {
         "crm.iam.v1.AuthorizationService",
         "crm.iam.v1.AuditService",
         "crm.iam.v1.ApiKeyService",
+        "crm.iam.v1.MfaService",
+        "crm.iam.v1.DirectoryService",
     ];
     /// The customer context's services.
     pub const CUSTOMER: &[&str] = &["crm.customer.v1.CustomerService"];
