@@ -38,12 +38,14 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// Methods callable without an access token: they are how a caller gets one.
-pub const OPEN_METHODS: [&str; 7] = [
+pub const OPEN_METHODS: [&str; 9] = [
     "/crm.iam.v1.AuthService/Register",
     "/crm.iam.v1.AuthService/Login",
     "/crm.iam.v1.AuthService/VerifyMfa",
     "/crm.iam.v1.AuthService/EnrollMfa",
     "/crm.iam.v1.AuthService/IssueServiceToken",
+    "/crm.iam.v1.AuthService/StartSso",
+    "/crm.iam.v1.AuthService/CompleteSso",
     "/crm.iam.v1.AuthService/Refresh",
     "/crm.iam.v1.AuthService/GetJwks",
 ];
@@ -148,6 +150,7 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
         .add(pb::directory_service_server::DirectoryServiceServer::new(
             grpc.clone(),
         ))
+        .add(pb::sso_service_server::SsoServiceServer::new(grpc.clone()))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     for method in OPEN_METHODS {
         services.open_method(method);

@@ -23,6 +23,9 @@ fn what(var: &str) -> &'static str {
         "REDIS_URL" => "Redis, e.g. redis://127.0.0.1:6379",
         "KAFKA_BROKERS" => "a Kafka broker, e.g. 127.0.0.1:9092",
         "MONGODB_URL" => "a MongoDB replica set, e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0",
+        "OIDC_PROVIDER_MODULES" => {
+            "an npm prefix holding oauth2-mock-server, e.g. ~/.cache/kilang-crm/npm after `npm install --prefix ~/.cache/kilang-crm/npm oauth2-mock-server@8`"
+        }
         _ => "a backend",
     }
 }

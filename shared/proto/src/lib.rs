@@ -28,6 +28,7 @@ pub mod services {
         "crm.iam.v1.ApiKeyService",
         "crm.iam.v1.MfaService",
         "crm.iam.v1.DirectoryService",
+        "crm.iam.v1.SsoService",
     ];
     /// The customer context's services.
     pub const CUSTOMER: &[&str] = &["crm.customer.v1.CustomerService"];

@@ -199,7 +199,7 @@ impl Iam {
         let active = user.as_ref().filter(|u| u.is_active());
         let ok = self
             .hasher
-            .verify(password, active.map(|u| u.password_hash.as_str()))
+            .verify(password, active.and_then(User::password_phc))
             .await?;
         let now = self.now();
         let (Some(tenant), Some(user), true) = (found, active, ok) else {

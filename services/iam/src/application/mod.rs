@@ -5,6 +5,7 @@ mod auth;
 pub mod mfa;
 pub mod roles;
 mod services;
+mod sso;
 mod tenants;
 mod users;
 
@@ -29,6 +30,7 @@ use crm_core::clock::Clock;
 pub use auth::SessionTokens;
 pub use mfa::{Enrolment, PendingSignIn, SignIn};
 pub use services::ServiceToken;
+pub use sso::StartedSso;
 pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.
@@ -56,6 +58,9 @@ pub struct IamSettings {
     pub service_accounts: std::collections::BTreeMap<String, String>,
     /// Service-token lifetime.
     pub service_token_ttl: Duration,
+    /// Whether single sign-on may use a plain-HTTP provider on a loopback address (tests,
+    /// local providers); HTTPS only otherwise.
+    pub sso_allow_loopback_http: bool,
 }
 
 impl IamSettings {
@@ -76,6 +81,9 @@ impl IamSettings {
             lockout: Duration::from_secs(iam.lockout_seconds),
             service_accounts: iam.service_accounts.clone(),
             service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
+            sso_allow_loopback_http: iam
+                .sso_allow_loopback_http
+                .unwrap_or(config.database.url.is_none()),
         })
     }
 }
@@ -101,6 +109,7 @@ pub struct Iam {
     idempotency: Idempotency,
     settings: IamSettings,
     api_keys: api_keys::KeyCache,
+    oidc: crate::infrastructure::oidc::Oidc,
 }
 
 /// IAM's adapters, for [`Iam::new`].
@@ -143,6 +152,9 @@ impl Iam {
             idempotency,
             settings,
             api_keys: api_keys::key_cache(),
+            // Only a TLS configuration without a single protocol version could fail here.
+            oidc: crate::infrastructure::oidc::Oidc::new()
+                .expect("rustls supports its safe default protocol versions"),
         }
     }
 

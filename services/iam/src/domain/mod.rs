@@ -10,6 +10,7 @@ pub mod ports;
 pub mod role;
 pub mod service_account;
 pub mod session;
+pub mod sso;
 pub mod tenant;
 pub mod user;
 

@@ -15,6 +15,7 @@ use super::mfa::Challenge;
 use super::password::Password;
 use super::role::CustomRole;
 use super::session::Session;
+use super::sso::{Flow, SsoProvider};
 use super::tenant::Tenant;
 use super::user::{User, UserStatus};
 
@@ -62,6 +63,8 @@ pub struct Changes {
     pub keep_an_owner: bool,
     /// Replace this user's recovery codes with these hashes (none: remove them).
     pub recovery_codes: Option<(UserId, Vec<String>)>,
+    /// Link a provider account (issuer, subject) to this user, at this time.
+    pub link_identity: Option<(String, String, UserId, Millis)>,
 }
 
 impl Changes {
@@ -233,6 +236,33 @@ pub trait IamStore: Send + Sync + 'static {
     async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>>;
     /// Spends an open challenge: false when it was spent or had expired.
     async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool>;
+
+    /// The tenant's OpenID provider, if it has one.
+    async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>>;
+    /// Stores the tenant's provider: a first one when `expected_version` is 0, else a change
+    /// of the one at that version (`ABORTED` when stale).
+    async fn save_sso_provider(
+        &self,
+        provider: &SsoProvider,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()>;
+    /// Stores a sign-in in flight (dropping the tenant's expired ones).
+    async fn insert_sso_flow(&self, flow: &Flow) -> Result<()>;
+    /// Spends the open flow of this state and returns it; `None` when unknown, spent or expired.
+    async fn take_sso_flow(
+        &self,
+        tenant: TenantId,
+        state_hash: &str,
+        now: Millis,
+    ) -> Result<Option<Flow>>;
+    /// The user a provider account is linked to.
+    async fn identity_user(
+        &self,
+        tenant: TenantId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserId>>;
 
     /// Appends audit entries (with nothing else to write).
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()>;

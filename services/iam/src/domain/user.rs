@@ -68,6 +68,9 @@ pub struct User {
     pub version: i64,
 }
 
+/// The password hash of a user provisioned by single sign-on: no password matches it.
+pub const NO_PASSWORD: &str = "!sso";
+
 /// Checks a display name (the shared rules for names people read).
 pub fn parse_display_name(raw: &str) -> Result<String, String> {
     crm_core::text::name(raw, 1, 100)
@@ -133,6 +136,12 @@ impl User {
         let before = self.roles.len();
         self.roles.retain(|r| r != role);
         before != self.roles.len()
+    }
+
+    /// The password hash to check a password against; `None` for a user who signs in only
+    /// through the tenant's identity provider ([`NO_PASSWORD`]).
+    pub fn password_phc(&self) -> Option<&str> {
+        (self.password_hash != NO_PASSWORD).then_some(self.password_hash.as_str())
     }
 
     /// Whether signing in needs a second factor.

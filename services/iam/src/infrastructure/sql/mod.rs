@@ -12,6 +12,7 @@ mod audit;
 mod mfa;
 mod roles;
 mod sessions;
+mod sso;
 mod tenants;
 mod users;
 
@@ -28,6 +29,7 @@ use crate::domain::mfa::Challenge;
 use crate::domain::ports::{AuditFilter, Changes, IamStore, SecondFactor, UserFilter};
 use crate::domain::role::CustomRole;
 use crate::domain::session::Session;
+use crate::domain::sso::{Flow, SsoProvider};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
@@ -106,6 +108,9 @@ async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Res
     }
     if let Some((user, hashes)) = changes.recovery_codes {
         mfa::replace_recovery_codes(tx, tenant, user, &hashes).await?;
+    }
+    if let Some((issuer, subject, user, at)) = &changes.link_identity {
+        sso::link(tx, tenant, (issuer, subject, *user), *at).await?;
     }
     Ok(())
 }
@@ -432,6 +437,58 @@ impl IamStore for SqlIamStore {
             .await
             .map_err(db("spending a sign-in challenge"))?;
         Ok(spent)
+    }
+
+    async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>> {
+        let mut tx = self.begin(tenant).await?;
+        let provider = sso::provider(&mut tx, tenant).await?;
+        tx.commit()
+            .await
+            .map_err(db("reading the single sign-on settings"))?;
+        Ok(provider)
+    }
+
+    async fn save_sso_provider(
+        &self,
+        provider: &SsoProvider,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(provider.tenant_id).await?;
+        let affected = sso::save(&mut tx, provider, expected_version).await?;
+        let what = ("single sign-on settings", provider.tenant_id.to_string());
+        let doing = "saving the single sign-on settings";
+        finish_versioned(tx, affected, what, provider.tenant_id, changes, doing).await
+    }
+
+    async fn insert_sso_flow(&self, flow: &Flow) -> Result<()> {
+        let mut tx = self.begin(flow.tenant_id).await?;
+        sso::insert_flow(&mut tx, flow).await?;
+        tx.commit().await.map_err(db("storing a sign-in"))
+    }
+
+    async fn take_sso_flow(
+        &self,
+        tenant: TenantId,
+        state_hash: &str,
+        now: Millis,
+    ) -> Result<Option<Flow>> {
+        let mut tx = self.begin(tenant).await?;
+        let flow = sso::take_flow(&mut tx, tenant, state_hash, now).await?;
+        tx.commit().await.map_err(db("spending a sign-in"))?;
+        Ok(flow)
+    }
+
+    async fn identity_user(
+        &self,
+        tenant: TenantId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserId>> {
+        let mut tx = self.begin(tenant).await?;
+        let user = sso::identity_user(&mut tx, tenant, issuer, subject).await?;
+        tx.commit().await.map_err(db("reading linked accounts"))?;
+        Ok(user)
     }
 
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {

@@ -107,6 +107,40 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         }))
     }
 
+    async fn start_sso(
+        &self,
+        request: Request<pb::StartSsoRequest>,
+    ) -> Reply<pb::StartSsoResponse> {
+        let tenant = bounded("tenant", &request.get_ref().tenant, MAX_TEXT)?;
+        let started = self.iam.start_sso(tenant).await?;
+        Ok(Response::new(pb::StartSsoResponse {
+            authorization_url: started.authorization_url,
+            state: started.state,
+            expire_time: ts(started.expires_at),
+        }))
+    }
+
+    async fn complete_sso(
+        &self,
+        request: Request<pb::CompleteSsoRequest>,
+    ) -> Reply<pb::CompleteSsoResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("state", &r.state, MAX_TEXT)?;
+        bounded("code", &r.code, 4096)?;
+        let (session, created) = self.iam.complete_sso(&r.state, &r.code, &origin).await?;
+        let t = tokens(&session);
+        Ok(Response::new(pb::CompleteSsoResponse {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: BEARER.into(),
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+            user: Some(user_pb(&session.user)),
+            user_created: created,
+        }))
+    }
+
     async fn verify_mfa(
         &self,
         request: Request<pb::VerifyMfaRequest>,

@@ -9,6 +9,7 @@ mod authorization;
 mod directory;
 mod mfa;
 mod roles;
+mod sso;
 mod tenants;
 mod users;
 
@@ -28,7 +29,7 @@ use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
-/// IAM's nine gRPC services over one [`Iam`].
+/// IAM's ten gRPC services over one [`Iam`].
 #[derive(Clone)]
 pub struct IamGrpc {
     iam: Iam,

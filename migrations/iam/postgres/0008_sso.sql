@@ -1,0 +1,51 @@
+-- Single sign-on. Each tenant's OpenID provider: its settings as JSON and the client secret
+-- apart (never returned by the API).
+create table sso_settings (
+    tenant_id text primary key,
+    settings text not null,
+    client_secret text not null,
+    updated_at bigint not null,
+    version bigint not null
+);
+
+-- Sign-ins in flight: the hash of the `state` sent to the provider, with the nonce and PKCE
+-- verifier the answer is checked against. Completing one spends it.
+create table sso_flows (
+    state_hash text primary key,
+    tenant_id text not null,
+    nonce text not null,
+    pkce_verifier text not null,
+    created_at bigint not null,
+    expires_at bigint not null,
+    spent_at bigint
+);
+create index sso_flows_expiry on sso_flows (tenant_id, expires_at);
+
+-- Which provider account is which user: (issuer, subject) once linked, whatever the email
+-- becomes later.
+create table user_identities (
+    tenant_id text not null,
+    issuer text not null,
+    subject text not null,
+    user_id text not null,
+    created_at bigint not null,
+    primary key (tenant_id, issuer, subject)
+);
+
+alter table sso_settings enable row level security;
+alter table sso_settings force row level security;
+create policy tenant_isolation on sso_settings
+    using (tenant_id = current_setting('app.tenant_id', true))
+    with check (tenant_id = current_setting('app.tenant_id', true));
+alter table sso_flows enable row level security;
+alter table sso_flows force row level security;
+create policy tenant_isolation on sso_flows
+    using (tenant_id = current_setting('app.tenant_id', true))
+    with check (tenant_id = current_setting('app.tenant_id', true));
+alter table user_identities enable row level security;
+alter table user_identities force row level security;
+create policy tenant_isolation on user_identities
+    using (tenant_id = current_setting('app.tenant_id', true))
+    with check (tenant_id = current_setting('app.tenant_id', true));
+
+grant select, insert, update, delete on sso_settings, sso_flows, user_identities to crm_app;

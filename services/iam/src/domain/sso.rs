@@ -1,0 +1,336 @@
+//! Single sign-on through a tenant's OpenID provider: the settings and their rules, the flows in
+//! flight (`state` → nonce and PKCE verifier), and how a verified ID token's claims become a
+//! user's roles.
+
+use base64::Engine;
+use crm_core::TenantId;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Millis;
+
+/// How long a started sign-in can be completed.
+pub const FLOW_TTL: Millis = 10 * 60 * 1000;
+const STATE_PREFIX: &str = "sso_";
+
+/// A tenant's provider, as stored (the client secret apart).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SsoSettings {
+    /// Whether sign-ins go through.
+    pub enabled: bool,
+    /// The issuer URL.
+    pub issuer_url: String,
+    /// The CRM's client id there.
+    pub client_id: String,
+    /// Where the provider sends the browser back.
+    pub redirect_uri: String,
+    /// Verified emails must be in one of these (lowercase); empty: any.
+    pub allowed_email_domains: Vec<String>,
+    /// The claim with the person's groups.
+    pub groups_claim: String,
+    /// Group → role name.
+    pub group_roles: std::collections::BTreeMap<String, String>,
+    /// The role when no group maps.
+    pub default_role: String,
+    /// Just-in-time provisioning.
+    pub provision_users: bool,
+}
+
+/// The stored provider of a tenant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoProvider {
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The settings.
+    pub settings: SsoSettings,
+    /// The client secret (never returned, never logged).
+    pub client_secret: String,
+    /// When last changed.
+    pub updated_at: Millis,
+    /// The etag.
+    pub version: i64,
+}
+
+impl std::fmt::Debug for SsoProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoProvider")
+            .field("tenant_id", &self.tenant_id)
+            .field("settings", &self.settings)
+            .field("client_secret", &"<redacted>")
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// Whether `url` may be fetched as an issuer or a redirect target: HTTPS, or plain HTTP to a
+/// loopback address when `allow_loopback_http` (tests and local providers).
+fn url_problem(raw: &str, allow_loopback_http: bool) -> Option<String> {
+    let Ok(url) = url::Url::parse(raw) else {
+        return Some("must be an absolute URL".into());
+    };
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match url.scheme() {
+        "https" => None,
+        "http" if allow_loopback_http && loopback => None,
+        _ => Some("must be an https:// URL".into()),
+    }
+}
+
+impl SsoSettings {
+    /// Checks the settings; `roles_known` says whether a role name exists in the tenant. Each
+    /// problem is (field, what is wrong). Domains are lowercased.
+    pub fn validate(
+        &mut self,
+        allow_loopback_http: bool,
+        roles_known: impl Fn(&str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut problem = |field: &str, text: String| {
+            problems.push((format!("settings.{field}"), text));
+        };
+        self.issuer_url = self.issuer_url.trim().trim_end_matches('/').to_owned();
+        if let Some(p) = url_problem(&self.issuer_url, allow_loopback_http) {
+            problem("issuer_url", p);
+        }
+        if let Some(p) = url_problem(self.redirect_uri.trim(), true) {
+            problem("redirect_uri", p);
+        }
+        if self.client_id.trim().is_empty() || self.client_id.len() > 256 {
+            problem("client_id", "must be 1 to 256 characters".into());
+        }
+        self.allowed_email_domains = self
+            .allowed_email_domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .collect();
+        for domain in &self.allowed_email_domains {
+            if domain.is_empty() || !domain.contains('.') || domain.contains(char::is_whitespace) {
+                problem(
+                    "allowed_email_domains",
+                    format!("{domain:?} is not a domain name"),
+                );
+            }
+        }
+        if self.allowed_email_domains.len() > 50 || self.group_roles.len() > 100 {
+            problem(
+                "group_roles",
+                "at most 50 domains and 100 group mappings".into(),
+            );
+        }
+        for (group, role) in &self.group_roles {
+            if role == super::role::OWNER {
+                problem(
+                    "group_roles",
+                    "owner is never handed out at sign-in; promote owners by hand".into(),
+                );
+            } else if !roles_known(role) {
+                problem(
+                    "group_roles",
+                    format!("{group:?} maps to {role:?}, which is not a role of this tenant"),
+                );
+            }
+        }
+        if self.default_role.trim().is_empty() {
+            self.default_role = super::role::DEFAULT_ROLE.to_owned();
+        }
+        if !roles_known(&self.default_role) || self.default_role == super::role::OWNER {
+            problem(
+                "default_role",
+                format!(
+                    "{:?} is not a role this tenant can hand out at sign-in",
+                    self.default_role
+                ),
+            );
+        }
+        problems
+    }
+
+    /// Whether a verified email may sign in.
+    pub fn allows_email(&self, email: &str) -> bool {
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+        self.allowed_email_domains.is_empty()
+            || domain.is_some_and(|d| self.allowed_email_domains.contains(&d))
+    }
+
+    /// The roles of a person in `groups`: every mapped one, else the default role.
+    pub fn roles_for(&self, groups: &[String]) -> Vec<String> {
+        let mut roles: Vec<String> = groups
+            .iter()
+            .filter_map(|g| self.group_roles.get(g).cloned())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        if roles.is_empty() {
+            roles.push(self.default_role.clone());
+        }
+        roles
+    }
+}
+
+/// A sign-in in flight.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// SHA-256 of the state, hex.
+    pub state_hash: String,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier of the code challenge sent.
+    pub pkce_verifier: String,
+    /// When started.
+    pub created_at: Millis,
+    /// When it stops working.
+    pub expires_at: Millis,
+}
+
+/// A new `state` for `tenant` (`sso_<tenant>_<256 random bits>`).
+pub fn new_state(tenant: TenantId) -> Result<String, getrandom::Error> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)?;
+    Ok(format!(
+        "{STATE_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    ))
+}
+
+/// The stored form of a state.
+pub fn hash_state(state: &str) -> String {
+    hex::encode(Sha256::digest(state.as_bytes()))
+}
+
+/// The tenant a state names, or `None` if it is not one of ours.
+pub fn state_tenant(state: &str) -> Option<TenantId> {
+    let rest = state.strip_prefix(STATE_PREFIX)?;
+    let (tenant, secret) = rest.split_once('_')?;
+    if secret.len() != 43 {
+        return None;
+    }
+    Uuid::try_parse(tenant).ok().map(TenantId::from)
+}
+
+/// What a verified ID token says about the person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// `email`, when the provider says it is verified (`email_verified: true`).
+    pub verified_email: Option<String>,
+    /// `email`, verified or not (for messages only).
+    pub email: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// The groups claim's values.
+    pub groups: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SsoSettings {
+        SsoSettings {
+            enabled: true,
+            issuer_url: "https://accounts.google.com/".into(),
+            client_id: "crm".into(),
+            redirect_uri: "https://crm.kilang.example/sso/callback".into(),
+            allowed_email_domains: vec![" @Kilang.Example".into()],
+            groups_claim: "groups".into(),
+            group_roles: [
+                ("sales".to_owned(), "sales_rep".to_owned()),
+                ("managers".to_owned(), "sales_manager".to_owned()),
+            ]
+            .into(),
+            default_role: String::new(),
+            provision_users: true,
+        }
+    }
+
+    fn known(role: &str) -> bool {
+        ["owner", "admin", "sales_manager", "sales_rep", "viewer"].contains(&role)
+    }
+
+    #[test]
+    fn settings_are_normalised_and_checked_field_by_field() {
+        let mut s = settings();
+        assert!(s.validate(false, known).is_empty());
+        assert_eq!(s.issuer_url, "https://accounts.google.com");
+        assert_eq!(s.allowed_email_domains, ["kilang.example"]);
+        assert_eq!(s.default_role, "viewer");
+
+        let mut bad = SsoSettings {
+            issuer_url: "http://idp.example".into(),
+            client_id: " ".into(),
+            redirect_uri: "nowhere".into(),
+            allowed_email_domains: vec!["localhost".into()],
+            group_roles: [("x".to_owned(), "emperor".to_owned())].into(),
+            default_role: "owner".into(),
+            ..settings()
+        };
+        let fields: Vec<String> = bad
+            .validate(false, known)
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.issuer_url",
+                "settings.redirect_uri",
+                "settings.client_id",
+                "settings.allowed_email_domains",
+                "settings.group_roles",
+                "settings.default_role",
+            ]
+        );
+        // Plain HTTP only to a loopback provider, and only when allowed.
+        let mut local = SsoSettings {
+            issuer_url: "http://127.0.0.1:4000".into(),
+            ..settings()
+        };
+        assert!(local.validate(true, known).is_empty());
+        assert_eq!(local.validate(false, known).len(), 1);
+    }
+
+    #[test]
+    fn emails_and_groups_decide_who_signs_in_as_what() {
+        let mut s = settings();
+        s.validate(false, known);
+        assert!(s.allows_email("siti@kilang.example"));
+        assert!(s.allows_email("SITI@KILANG.EXAMPLE"));
+        assert!(!s.allows_email("siti@kilang.example.evil"));
+        assert!(!s.allows_email("nobody"));
+        assert_eq!(
+            s.roles_for(&["sales".into(), "managers".into(), "x".into()]),
+            ["sales_manager", "sales_rep"]
+        );
+        assert_eq!(s.roles_for(&[]), ["viewer"]);
+    }
+
+    #[test]
+    fn a_state_names_its_tenant_and_is_stored_hashed() {
+        let tenant = TenantId::new();
+        let state = new_state(tenant).unwrap();
+        assert_eq!(state_tenant(&state), Some(tenant));
+        assert_ne!(new_state(tenant).unwrap(), state);
+        assert_eq!(hash_state(&state).len(), 64);
+        assert_eq!(state_tenant("sso_nope"), None);
+        assert_eq!(state_tenant(&state.replace("sso_", "mfa_")), None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_client_secret() {
+        let p = SsoProvider {
+            tenant_id: TenantId::new(),
+            settings: settings(),
+            client_secret: "very-secret".into(),
+            updated_at: 0,
+            version: 1,
+        };
+        assert!(!format!("{p:?}").contains("very-secret"));
+    }
+}
