@@ -6,7 +6,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 database_url := env_var_or_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 redis_url := env_var_or_default("REDIS_URL", "redis://127.0.0.1:6379")
 kafka_brokers := env_var_or_default("KAFKA_BROKERS", "127.0.0.1:9092")
-backends := "DATABASE_URL=" + database_url + " REDIS_URL=" + redis_url + " KAFKA_BROKERS=" + kafka_brokers
+oidc_modules := env_var_or_default("OIDC_PROVIDER_MODULES", env_var("HOME") + "/.cache/kilang-crm/npm")
+backends := "DATABASE_URL=" + database_url + " REDIS_URL=" + redis_url + " KAFKA_BROKERS=" + kafka_brokers + " OIDC_PROVIDER_MODULES=" + oidc_modules
 
 # Run the whole CRM embedded (SQLite under ./data) on 127.0.0.1:50051; no backend is used.
 dev *ARGS:

@@ -2,7 +2,8 @@
 # Makes sure the backing services the test suites use are installed and running on this machine:
 # PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), Redis on 127.0.0.1:6379 and a
 # Kafka-compatible broker (tansu, in memory) on 127.0.0.1:9092, with confluent-kafka (Python) as a
-# stock client beside it.
+# stock client beside it. `up` also installs the OpenID provider the single sign-on tests start
+# (npm oauth2-mock-server, into $CACHE/npm: OIDC_PROVIDER_MODULES).
 # Usage: .ci/services.sh up | kafka
 set -euo pipefail
 
@@ -78,12 +79,24 @@ kafka_up() {
   port_open 9092 || { tail -20 "$CACHE/tansu.log"; echo "tansu did not start" >&2; exit 1; }
 }
 
+OIDC_MOCK_VERSION=8.2.3
+oidc_provider_install() {
+  local dir="$CACHE/npm/node_modules/oauth2-mock-server"
+  if [ -f "$dir/package.json" ] && grep -q "\"version\": \"$OIDC_MOCK_VERSION\"" "$dir/package.json"; then
+    return 0
+  fi
+  command -v npm >/dev/null || apt_install npm
+  say "installing oauth2-mock-server $OIDC_MOCK_VERSION (the OpenID provider of the SSO tests)"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/npm" "oauth2-mock-server@$OIDC_MOCK_VERSION" >/dev/null
+}
+
 case "${1:-up}" in
   up)
     postgres_up
     postgres_database
     redis_up
-    say "PostgreSQL and Redis are up"
+    oidc_provider_install
+    say "PostgreSQL and Redis are up; the OpenID provider is in $CACHE/npm (OIDC_PROVIDER_MODULES)"
     ;;
   kafka)
     kafka_up

@@ -129,7 +129,142 @@ on_every_engine!(
     revoking_a_family_and_a_users_sessions,
     the_audit_trail_filters_and_pages_newest_first,
     second_factor_codes_and_challenges_are_spent_once_per_tenant,
+    single_sign_on_settings_flows_and_links_stay_in_their_tenant,
 );
+
+async fn single_sign_on_settings_flows_and_links_stay_in_their_tenant(store: &dyn IamStore) {
+    use crm_iam::domain::sso::{Flow, SsoProvider, SsoSettings};
+    let (a, b) = (tenant("A"), tenant("B"));
+    let ua = user(&a, "siti@kilang.example", &["owner"]);
+    store
+        .create_tenant(&a, Some(&ua), Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&b, None, Changes::default())
+        .await
+        .unwrap();
+    assert!(store.sso_provider(a.id).await.unwrap().is_none());
+    let mut provider = SsoProvider {
+        tenant_id: a.id,
+        settings: SsoSettings {
+            enabled: true,
+            issuer_url: "https://idp.kilang.example".into(),
+            client_id: "crm".into(),
+            group_roles: [("sales".to_owned(), "sales_rep".to_owned())].into(),
+            ..SsoSettings::default()
+        },
+        client_secret: "s3cret".into(),
+        updated_at: 1,
+        version: 1,
+    };
+    store
+        .save_sso_provider(&provider, 0, Changes::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sso_provider(a.id).await.unwrap(),
+        Some(provider.clone())
+    );
+    assert!(store.sso_provider(b.id).await.unwrap().is_none());
+    // A second first save, and a stale version, are refused.
+    let err = store
+        .save_sso_provider(&provider, 0, Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Aborted);
+    provider.settings.provision_users = true;
+    provider.version = 2;
+    store
+        .save_sso_provider(&provider, 1, Changes::default())
+        .await
+        .unwrap();
+    let err = store
+        .save_sso_provider(&provider, 1, Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Aborted);
+    assert!(
+        store
+            .sso_provider(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .provision_users
+    );
+
+    // A flow is taken once, before it expires, in its tenant.
+    let flow = Flow {
+        state_hash: "h1".into(),
+        tenant_id: a.id,
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        created_at: 1_000,
+        expires_at: 2_000,
+    };
+    store.insert_sso_flow(&flow).await.unwrap();
+    assert!(
+        store
+            .take_sso_flow(b.id, "h1", 1_500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .take_sso_flow(a.id, "h1", 2_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    let taken = store
+        .take_sso_flow(a.id, "h1", 1_500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (taken.nonce.as_str(), taken.pkce_verifier.as_str()),
+        ("n", "v")
+    );
+    assert!(
+        store
+            .take_sso_flow(a.id, "h1", 1_600)
+            .await
+            .unwrap()
+            .is_none(),
+        "spent"
+    );
+
+    // A provider account links to one user, seen only in its tenant.
+    let changes = Changes {
+        link_identity: Some(("https://idp".into(), "sub-1".into(), ua.id, 5)),
+        ..Changes::default()
+    };
+    store.append_audit(a.id, changes).await.unwrap();
+    assert_eq!(
+        store
+            .identity_user(a.id, "https://idp", "sub-1")
+            .await
+            .unwrap(),
+        Some(ua.id)
+    );
+    assert_eq!(
+        store
+            .identity_user(b.id, "https://idp", "sub-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .identity_user(a.id, "https://other", "sub-1")
+            .await
+            .unwrap(),
+        None
+    );
+}
 
 async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dyn IamStore) {
     use crm_iam::domain::mfa::{Challenge, Mfa, hash_recovery_code};
@@ -946,12 +1081,13 @@ async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() 
     let guarded: i64 = sqlx::query_scalar(
         "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          where n.nspname = current_schema() and c.relforcerowsecurity \
-           and c.relname in ('api_keys', 'mfa_recovery_codes', 'mfa_challenges')",
+           and c.relname in ('api_keys', 'mfa_recovery_codes', 'mfa_challenges', \
+                             'sso_settings', 'sso_flows', 'user_identities')",
     )
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(guarded, 3, "the query above looked at this schema's tables");
+    assert_eq!(guarded, 6, "the query above looked at this schema's tables");
 
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("set local role crm_app")
