@@ -9,7 +9,6 @@
 
 mod support;
 
-use crm_proto::crm::iam::v1::api_key_service_client::ApiKeyServiceClient;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use crm_proto::crm::iam::v1::mfa_service_client::MfaServiceClient;
 use crm_proto::crm::iam::v1::tenant_service_client::TenantServiceClient;
@@ -18,7 +17,7 @@ use crm_proto::crm::iam::v1::*;
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 
-use support::iam::{PASSWORD, Session, app_code, fields, invite, login, reason, register};
+use support::iam::{PASSWORD, Session, api_key, app_code, fields, invite, login, reason, register};
 use support::{TestServer, authorized, spawn};
 
 fn mfa(server: &TestServer) -> MfaServiceClient<tonic::transport::Channel> {
@@ -341,20 +340,7 @@ async fn mfa_is_per_person_per_tenant_and_administrators_reset_it() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let key = ApiKeyServiceClient::new(server.channel.clone())
-        .create_api_key(authorized(
-            CreateApiKeyRequest {
-                name: "shop".into(),
-                role_id: "admin".into(),
-                expire_time: None,
-                request_id: String::new(),
-            },
-            &a.access,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret;
+    let key = api_key(&server, &a.access, "admin").await;
     let err = start(&server, &key).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err), "NOT_A_PERSON");

@@ -15,14 +15,13 @@ use crm_core::service_auth::ServiceTokens;
 use crm_iam::domain::service_account::{hash_secret, new_secret};
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::*;
-use crm_proto::crm::iam::v1::api_key_service_client::ApiKeyServiceClient;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use crm_proto::crm::iam::v1::directory_service_client::DirectoryServiceClient;
 use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
 use crm_proto::crm::iam::v1::*;
 use tonic::{Code, Status};
 
-use support::iam::{fields, reason, register};
+use support::iam::{api_key, fields, reason, register};
 use support::{TestServer, authorized, spawn_with};
 
 /// The CRM with a `sales` service account whose secret is returned.
@@ -247,20 +246,7 @@ async fn a_service_token_calls_what_its_callee_lets_services_call_in_its_tenant_
         (err.code(), reason(&err).as_str()),
         (Code::PermissionDenied, "INTERNAL_ONLY")
     );
-    let key = ApiKeyServiceClient::new(server.channel.clone())
-        .create_api_key(authorized(
-            CreateApiKeyRequest {
-                name: "shop".into(),
-                role_id: "admin".into(),
-                expire_time: None,
-                request_id: String::new(),
-            },
-            &a.access,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret;
+    let key = api_key(&server, &a.access, "admin").await;
     let err = lookup(&server, &key, &[&a.user.id]).await.unwrap_err();
     assert_eq!(
         reason(&err),

@@ -93,6 +93,23 @@ pub fn reason(status: &Status) -> String {
         .unwrap_or_default()
 }
 
+/// A new API key of `token`'s tenant acting as `role`: its secret.
+pub async fn api_key(server: &TestServer, token: &str, role: &str) -> String {
+    use crm_proto::crm::iam::v1::api_key_service_client::ApiKeyServiceClient;
+    let request = CreateApiKeyRequest {
+        name: "shop".into(),
+        role_id: role.into(),
+        expire_time: None,
+        request_id: String::new(),
+    };
+    ApiKeyServiceClient::new(server.channel.clone())
+        .create_api_key(authorized(request, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret
+}
+
 /// The fields an `INVALID_ARGUMENT` names.
 pub fn fields(status: &Status) -> Vec<String> {
     status

@@ -219,9 +219,24 @@ impl Iam {
         if let Some(pending) = self.second_step(&tenant, user, now).await? {
             return Ok(SignIn::SecondFactor(pending));
         }
+        let tokens = self.signed_in(&tenant, user, &[], origin, now).await?;
+        Ok(SignIn::Done(Box::new(tokens)))
+    }
+
+    /// Ends a successful sign-in (password, second factor or single sign-on): a new session
+    /// under the tenant's limits, the user's last login stamped, and the trail's entry with
+    /// `details` (how they signed in).
+    pub(super) async fn signed_in(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        details: &[(&str, String)],
+        origin: &Origin,
+        now: Millis,
+    ) -> Result<SessionTokens> {
         let limits = tenant.settings.session_limits();
         let (tokens, session) = self.issue(user, None, limits, now).await?;
-        let audit = AuditEntry::new(
+        let mut audit = AuditEntry::new(
             tenant.id,
             AuditKind::LoginSucceeded,
             Some(user.id),
@@ -230,10 +245,13 @@ impl Iam {
             origin,
             now,
         );
+        for (key, value) in details {
+            audit = audit.with(key, value.clone());
+        }
         self.store
             .record_login(&session, Changes::audit(audit))
             .await?;
-        Ok(SignIn::Done(Box::new(tokens)))
+        Ok(tokens)
     }
 
     async fn failed_login(

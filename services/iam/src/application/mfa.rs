@@ -158,20 +158,9 @@ impl Iam {
             .get_user(tenant.id, user.id)
             .await?
             .ok_or_else(bad_challenge)?;
-        let limits = tenant.settings.session_limits();
-        let (tokens, session) = self.issue(&user, None, limits, now).await?;
-        let audit = AuditEntry::new(
-            tenant.id,
-            AuditKind::LoginSucceeded,
-            Some(user.id),
-            ("user", user.id.to_string()),
-            Outcome::Success,
-            origin,
-            now,
-        )
-        .with("second_factor", factor);
-        self.store
-            .record_login(&session, Changes::audit(audit))
+        let details = [("second_factor", factor.to_owned())];
+        let tokens = self
+            .signed_in(&tenant, &user, &details, origin, now)
             .await?;
         Ok((tokens, codes))
     }

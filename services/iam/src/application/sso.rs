@@ -216,21 +216,12 @@ impl Iam {
                 return Err(e);
             }
         };
-        let limits = tenant.settings.session_limits();
-        let (tokens, session) = self.issue(&user, None, limits, now).await?;
-        let audit = AuditEntry::new(
-            tenant.id,
-            AuditKind::LoginSucceeded,
-            Some(user.id),
-            ("user", user.id.to_string()),
-            Outcome::Success,
-            origin,
-            now,
-        )
-        .with("method", "sso")
-        .with("issuer", identity.issuer.clone());
-        self.store
-            .record_login(&session, Changes::audit(audit))
+        let details = [
+            ("method", "sso".to_owned()),
+            ("issuer", identity.issuer.clone()),
+        ];
+        let tokens = self
+            .signed_in(&tenant, &user, &details, origin, now)
             .await?;
         Ok((tokens, created))
     }
