@@ -171,10 +171,26 @@ impl Application {
                 );
             }
         }
-        let relays: Vec<_> = logs
+        let mut relays: Vec<_> = logs
             .iter()
             .map(|log| bus.start_relay(log.clone()))
             .collect();
+        // Each context's consumers read the producer's outbox when it runs here, else Kafka.
+        for started in &started {
+            for (topic, consumer) in &started.consumers {
+                let consumer = consumer
+                    .downcast_ref::<crm_events::Consumer>()
+                    .cloned()
+                    .context("a context gave a consumer that is not a crm_events::Consumer")?;
+                let source = match logs.iter().find(|log| log.topic() == *topic) {
+                    Some(log) => crm_events::Source::Outbox(log.clone()),
+                    None => crm_events::Source::Topic((*topic).to_owned()),
+                };
+                relays.push(bus.subscribe(source, consumer).with_context(|| {
+                    format!("subscribing to {topic}: run the context that produces it in this process, or set kafka.brokers")
+                })?);
+            }
+        }
         let modules = config.modules();
 
         let mut services = ServiceSet::default();

@@ -77,6 +77,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             token_keys: None,
             outboxes,
             api_keys: None,
+            consumers: Vec::new(),
         })
     })
 }

@@ -75,6 +75,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             token_keys,
             outboxes: Vec::new(),
             api_keys: Some(api_keys),
+            consumers: Vec::new(),
         })
     })
 }

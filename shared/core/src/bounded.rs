@@ -35,6 +35,13 @@ pub struct Started {
     /// The API keys it authenticates (IAM's): the process's request layer then accepts them
     /// besides access tokens.
     pub api_keys: Option<std::sync::Arc<dyn crate::layer::ApiKeys>>,
+    /// The event consumers it runs, each with the topic it reads (another context's): a
+    /// `crm_events::Consumer`, typed `Any` for the reason `outboxes` is. The launcher feeds each
+    /// from the producer's outbox when the producer runs in this process, else from Kafka.
+    pub consumers: Vec<(
+        &'static str,
+        std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    )>,
 }
 
 /// Starts a context on its store.
@@ -76,5 +83,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
         token_keys: None,
         outboxes: Vec::new(),
         api_keys: None,
+        consumers: Vec::new(),
     }
 }

@@ -1,0 +1,62 @@
+//! The sales context's use cases: one method each, thin. Rules live in the aggregates; this
+//! layer decides who may do what (`pipelines.read`, `pipelines.manage`, ...) and loads and saves.
+
+pub mod pipelines;
+
+use std::sync::Arc;
+
+use crm_core::clock::Clock;
+use crm_core::idempotency::Idempotency;
+use crm_core::{Error, Principal};
+
+use crate::domain::Millis;
+use crate::domain::pipeline::Violation;
+use crate::domain::ports::SalesStore;
+
+/// Who calls a use case.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The authenticated user (or service).
+    pub principal: Principal,
+}
+
+/// The sales application service.
+#[derive(Clone)]
+pub struct Sales {
+    store: Arc<dyn SalesStore>,
+    clock: Arc<dyn Clock>,
+    idempotency: Idempotency,
+}
+
+impl Sales {
+    /// The service over its adapters.
+    pub fn new(
+        store: Arc<dyn SalesStore>,
+        clock: Arc<dyn Clock>,
+        idempotency: Idempotency,
+    ) -> Sales {
+        Sales {
+            store,
+            clock,
+            idempotency,
+        }
+    }
+
+    /// The idempotency keys of the create RPCs.
+    pub fn idempotency(&self) -> &Idempotency {
+        &self.idempotency
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.now_millis()
+    }
+}
+
+/// The rules' problems as one `INVALID_ARGUMENT` naming every field under `prefix`.
+pub(crate) fn invalid(prefix: &str, problems: Vec<Violation>) -> Error {
+    Error::invalid_fields(
+        problems
+            .into_iter()
+            .map(|(field, problem)| (format!("{prefix}.{field}"), problem)),
+    )
+}

@@ -1,0 +1,104 @@
+//! Pipelines: create, read, list, change (name, currency, stages, which is the default).
+
+use crm_core::{Error, Result};
+use uuid::Uuid;
+
+use super::{Caller, Sales, invalid};
+use crate::domain::pipeline::{Pipeline, StageInput};
+
+/// What an update changes: each `Some` part is replaced.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new currency.
+    pub currency_code: Option<String>,
+    /// The new list of stages.
+    pub stages: Option<Vec<StageInput>>,
+    /// Make it the default (only `true` is accepted: another pipeline is made the default
+    /// instead of unsetting this one).
+    pub default: Option<bool>,
+}
+
+impl Sales {
+    /// Creates a pipeline; the tenant's first becomes its default.
+    pub async fn create_pipeline(
+        &self,
+        caller: &Caller,
+        name: &str,
+        currency: &str,
+        stages: &[StageInput],
+        default: bool,
+    ) -> Result<Pipeline> {
+        let p = &caller.principal;
+        p.require("pipelines.manage")?;
+        let mut pipeline = Pipeline::new(p.tenant_id, name, currency, stages, self.now())
+            .map_err(|problems| invalid("pipeline", problems))?;
+        pipeline.is_default = default || self.store.default_pipeline(p.tenant_id).await?.is_none();
+        self.store.insert_pipeline(&pipeline).await?;
+        Ok(pipeline)
+    }
+
+    /// A pipeline of the caller's tenant.
+    pub async fn get_pipeline(&self, caller: &Caller, id: Uuid) -> Result<Pipeline> {
+        let p = &caller.principal;
+        p.require("pipelines.read")?;
+        self.store
+            .get_pipeline(p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", id))
+    }
+
+    /// The caller's tenant's pipelines, in id order after `after`.
+    pub async fn list_pipelines(
+        &self,
+        caller: &Caller,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Pipeline>> {
+        let p = &caller.principal;
+        p.require("pipelines.read")?;
+        self.store.list_pipelines(p.tenant_id, after, limit).await
+    }
+
+    /// Changes a pipeline if `etag` is current (or empty).
+    pub async fn update_pipeline(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        change: PipelineChange,
+    ) -> Result<Pipeline> {
+        let p = &caller.principal;
+        p.require("pipelines.manage")?;
+        let mut pipeline = self
+            .store
+            .get_pipeline(p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", id))?;
+        crm_core::api::check_etag(etag, &pipeline.version.to_string(), "pipeline")
+            .map_err(|e| e.with_metadata("current_etag", pipeline.version.to_string()))?;
+        if change.default == Some(false) && pipeline.is_default {
+            return Err(Error::invalid_field(
+                "pipeline.default",
+                "a tenant always has a default pipeline: make another one the default instead",
+            ));
+        }
+        let expected = pipeline.version;
+        // Stages removed hold no opportunity yet: opportunities come with the rest of the
+        // sales context, and with them the check that refuses removing an occupied stage.
+        pipeline
+            .change(
+                change.name.as_deref(),
+                change.currency_code.as_deref(),
+                change.stages.as_deref(),
+                self.now(),
+            )
+            .map_err(|problems| invalid("pipeline", problems))?;
+        if change.default == Some(true) {
+            pipeline.is_default = true;
+        }
+        self.store.save_pipeline(&pipeline, expected).await?;
+        Ok(pipeline)
+    }
+}

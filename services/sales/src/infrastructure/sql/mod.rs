@@ -1,0 +1,95 @@
+//! The sales store on SQLite and PostgreSQL, written once (ids as UUIDv7 text, times as epoch
+//! milliseconds, `$n` parameters). On PostgreSQL every transaction runs as `crm_app` with
+//! `app.tenant_id` set, so row-level security backs the `tenant_id` filter of every statement.
+
+pub mod pipelines;
+
+use async_trait::async_trait;
+use crm_core::storage::{Database, Tx, UniqueConstraint, map_db_error};
+use crm_core::{Error, Result, TenantId};
+use uuid::Uuid;
+
+use crate::domain::pipeline::Pipeline;
+use crate::domain::ports::SalesStore;
+
+const UNIQUES: &[UniqueConstraint] = &[UniqueConstraint {
+    name: "pipelines_one_default",
+    sqlite_columns: "pipelines.tenant_id",
+    field: "pipeline.default",
+    message: "another pipeline became the default at the same time; read again and retry",
+}];
+
+pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| map_db_error(e, UNIQUES, doing)
+}
+
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::internal(
+        "stored data could not be read",
+        anyhow::anyhow!("{what}: {detail}"),
+    )
+}
+
+/// The sales store on either engine.
+pub struct SqlSalesStore {
+    db: Database,
+}
+
+impl SqlSalesStore {
+    /// A store on `db` (migrated).
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn begin(&self, tenant: TenantId) -> Result<Tx> {
+        self.db
+            .begin_for(tenant)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))
+    }
+}
+
+#[async_trait]
+impl SalesStore for SqlSalesStore {
+    async fn insert_pipeline(&self, pipeline: &Pipeline) -> Result<()> {
+        let mut tx = self.begin(pipeline.tenant_id).await?;
+        pipelines::insert(&mut tx, pipeline).await?;
+        tx.commit().await.map_err(db("creating a pipeline"))
+    }
+
+    async fn get_pipeline(&self, tenant: TenantId, id: Uuid) -> Result<Option<Pipeline>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = pipelines::get(&mut tx, tenant, Some(id)).await?;
+        tx.commit().await.map_err(db("reading a pipeline"))?;
+        Ok(found)
+    }
+
+    async fn default_pipeline(&self, tenant: TenantId) -> Result<Option<Pipeline>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = pipelines::get(&mut tx, tenant, None).await?;
+        tx.commit().await.map_err(db("reading a pipeline"))?;
+        Ok(found)
+    }
+
+    async fn list_pipelines(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Pipeline>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = pipelines::list(&mut tx, tenant, after, limit).await?;
+        tx.commit().await.map_err(db("listing pipelines"))?;
+        Ok(found)
+    }
+
+    async fn save_pipeline(&self, pipeline: &Pipeline, expected_version: i64) -> Result<()> {
+        let mut tx = self.begin(pipeline.tenant_id).await?;
+        if !pipelines::update(&mut tx, pipeline, expected_version).await? {
+            return Err(
+                Error::etag_mismatch("pipeline").with_metadata("id", pipeline.id.to_string())
+            );
+        }
+        tx.commit().await.map_err(db("saving a pipeline"))
+    }
+}

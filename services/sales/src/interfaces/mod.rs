@@ -1,0 +1,3 @@
+//! The API: gRPC services over the use cases.
+
+pub mod grpc;

@@ -1,0 +1,248 @@
+//! The SalesStore contract, run against SQLite always and PostgreSQL when `DATABASE_URL` is set
+//! (`#[ignore]`d without `--include-ignored`; set but unreachable fails), the latter under
+//! row-level security as the application role.
+
+use crm_core::config::{Config, Secret};
+use crm_core::storage::{Database, Engine};
+use crm_core::{ErrorKind, TenantId};
+use crm_sales::domain::pipeline::{Pipeline, StageInput};
+use crm_sales::domain::ports::SalesStore;
+use crm_sales::infrastructure::sql::SqlSalesStore;
+use uuid::Uuid;
+
+struct Store {
+    store: Box<dyn SalesStore>,
+    db: Database,
+    context: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Store {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let db = Database::open(&config, "sales").await.unwrap();
+    db.migrate("sales", &crm_sales::MIGRATIONS).await.unwrap();
+    Store {
+        store: Box::new(SqlSalesStore::new(db.clone())),
+        db,
+        context: "sales".into(),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Store {
+    let url = crm_core::testing::backend("DATABASE_URL");
+    let mut config = Config::default();
+    config.database.url = Some(Secret::new(url));
+    let context = format!("sales_test_{}", Uuid::now_v7().simple());
+    let db = Database::open(&config, &context)
+        .await
+        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+    db.migrate(&context, &crm_sales::MIGRATIONS).await.unwrap();
+    Store {
+        store: Box::new(SqlSalesStore::new(db.clone())),
+        db,
+        context,
+        _dir: None,
+    }
+}
+
+impl Store {
+    async fn drop_schema(self) {
+        if self.db.engine() == Engine::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop schema {} cascade",
+                self.context
+            )))
+            .execute(self.db.pool())
+            .await
+            .unwrap();
+        }
+        self.db.close().await;
+    }
+}
+
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_engine {
+            $(#[tokio::test] async fn $name() { let s = super::sqlite().await; super::$name(&*s.store).await; s.drop_schema().await; })*
+        }
+        mod postgres_engine {
+            $(#[tokio::test] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&*s.store).await; s.drop_schema().await; })*
+        }
+    };
+}
+
+on_every_engine!(
+    pipelines_round_trip_with_their_stages_in_order,
+    one_pipeline_is_the_default_and_moving_it_moves_it,
+    changes_keep_stage_ids_and_stale_versions_are_refused,
+    another_tenants_pipelines_are_invisible,
+);
+
+fn stages(names: &[(&str, i32)]) -> Vec<StageInput> {
+    names
+        .iter()
+        .map(|(n, p)| StageInput {
+            id: None,
+            name: (*n).into(),
+            probability: *p,
+        })
+        .collect()
+}
+
+fn wholesale(tenant: TenantId) -> Pipeline {
+    Pipeline::new(
+        tenant,
+        "Wholesale",
+        "MYR",
+        &stages(&[("Enquiry", 5), ("Sample", 40), ("Order", 95)]),
+        10,
+    )
+    .unwrap()
+}
+
+async fn pipelines_round_trip_with_their_stages_in_order(store: &dyn SalesStore) {
+    let tenant = TenantId::new();
+    let seeded = Pipeline::seed(tenant, "MYR", 1);
+    store.insert_pipeline(&seeded).await.unwrap();
+    let other = wholesale(tenant);
+    store.insert_pipeline(&other).await.unwrap();
+    assert_eq!(
+        store.get_pipeline(tenant, seeded.id).await.unwrap(),
+        Some(seeded.clone())
+    );
+    assert_eq!(
+        store.get_pipeline(tenant, other.id).await.unwrap(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store.get_pipeline(tenant, Uuid::now_v7()).await.unwrap(),
+        None
+    );
+    // Lists page in id order.
+    let first = store.list_pipelines(tenant, None, 1).await.unwrap();
+    assert_eq!(first, std::slice::from_ref(&seeded));
+    let rest = store
+        .list_pipelines(tenant, Some(seeded.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest, [other]);
+}
+
+async fn one_pipeline_is_the_default_and_moving_it_moves_it(store: &dyn SalesStore) {
+    let tenant = TenantId::new();
+    assert_eq!(store.default_pipeline(tenant).await.unwrap(), None);
+    let seeded = Pipeline::seed(tenant, "MYR", 1);
+    store.insert_pipeline(&seeded).await.unwrap();
+    let mut other = wholesale(tenant);
+    store.insert_pipeline(&other).await.unwrap();
+    assert_eq!(
+        store.default_pipeline(tenant).await.unwrap().unwrap().id,
+        seeded.id
+    );
+    // Saving another as the default takes it from the first.
+    let before = other.version;
+    other.is_default = true;
+    other.version += 1;
+    store.save_pipeline(&other, before).await.unwrap();
+    assert_eq!(
+        store.default_pipeline(tenant).await.unwrap().unwrap().id,
+        other.id
+    );
+    assert!(
+        !store
+            .get_pipeline(tenant, seeded.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
+    // A new default pipeline does the same.
+    let mut third = wholesale(tenant);
+    third.is_default = true;
+    store.insert_pipeline(&third).await.unwrap();
+    let all = store.list_pipelines(tenant, None, 10).await.unwrap();
+    assert_eq!(all.iter().filter(|p| p.is_default).count(), 1);
+    assert!(all.iter().any(|p| p.id == third.id && p.is_default));
+}
+
+async fn changes_keep_stage_ids_and_stale_versions_are_refused(store: &dyn SalesStore) {
+    let tenant = TenantId::new();
+    let mut p = Pipeline::seed(tenant, "MYR", 1);
+    store.insert_pipeline(&p).await.unwrap();
+    let (new, qualified) = (p.stages[0].id, p.stages[1].id);
+    let expected = p.version;
+    let change = vec![
+        StageInput {
+            id: Some(qualified),
+            name: "Qualified".into(),
+            probability: 30,
+        },
+        StageInput {
+            id: Some(new),
+            name: "Fresh".into(),
+            probability: 5,
+        },
+        StageInput {
+            id: None,
+            name: "Trade fair".into(),
+            probability: 15,
+        },
+    ];
+    p.change(Some("Retail"), Some("SGD"), Some(&change), 2)
+        .unwrap();
+    store.save_pipeline(&p, expected).await.unwrap();
+    let read = store.get_pipeline(tenant, p.id).await.unwrap().unwrap();
+    assert_eq!(read, p);
+    assert_eq!(read.stages[0].id, qualified);
+    assert_eq!(read.stages[1].name, "Fresh");
+    assert_eq!(
+        read.stages.len(),
+        3,
+        "the removed stages are gone from the pipeline"
+    );
+    let err = store.save_pipeline(&p, expected).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Aborted);
+    assert_eq!(
+        store.get_pipeline(tenant, p.id).await.unwrap().unwrap(),
+        read
+    );
+}
+
+async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let pa = Pipeline::seed(a, "MYR", 1);
+    store.insert_pipeline(&pa).await.unwrap();
+    assert_eq!(store.get_pipeline(b, pa.id).await.unwrap(), None);
+    assert_eq!(store.default_pipeline(b).await.unwrap(), None);
+    assert!(store.list_pipelines(b, None, 10).await.unwrap().is_empty());
+    let mut moved = pa.clone();
+    moved.tenant_id = b;
+    moved.name = "Taken".into();
+    moved.version += 1;
+    let err = store.save_pipeline(&moved, pa.version).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Aborted,
+        "a write through another tenant changes nothing"
+    );
+    assert_eq!(
+        store.get_pipeline(a, pa.id).await.unwrap().unwrap().name,
+        "Sales"
+    );
+    // B's own default does not touch A's.
+    let pb = Pipeline::seed(b, "MYR", 1);
+    store.insert_pipeline(&pb).await.unwrap();
+    assert!(
+        store
+            .get_pipeline(a, pa.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
+}
