@@ -6,8 +6,9 @@
 //! `interfaces/grpc/` the API.
 //!
 //! Status: pipelines are served (`PipelineService`, but for analytics and forecast), and every
-//! new tenant gets its default pipeline from IAM's `TenantCreated`. Leads, opportunities and
-//! deals are still being built: their services answer `UNIMPLEMENTED` and say so.
+//! new tenant gets its default pipeline from IAM's `TenantCreated`; leads are served
+//! (`LeadService`, but for conversion), with sales' own view of users from IAM's events.
+//! Opportunities and deals are still being built: their services answer `UNIMPLEMENTED`.
 
 pub mod application;
 pub mod domain;
@@ -26,15 +27,14 @@ use crm_proto::crm::sales::v1 as pb;
 use futures::future::BoxFuture;
 
 use crate::application::Sales;
-use crate::infrastructure::consumer::{GROUP, TenantPipelines};
+use crate::infrastructure::consumer::{GROUP, IamEvents};
 use crate::infrastructure::sql::SqlSalesStore;
 use crate::interfaces::grpc::SalesGrpc;
 
-const CAPABILITY: &str = "leads, opportunities and deals are still being built";
+const CAPABILITY: &str = "opportunities and deals are still being built";
 
 /// The services still to come, answering `UNIMPLEMENTED`.
-const NOT_BUILT: [&str; 3] = [
-    "crm.sales.v1.LeadService",
+const NOT_BUILT: [&str; 2] = [
     "crm.sales.v1.OpportunityService",
     "crm.sales.v1.DealService",
 ];
@@ -65,7 +65,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .context("sales needs its store; it is opened for every context with has_store")?;
         let sales = build(db);
         let consumer =
-            crm_events::Consumer::new(GROUP, TenantPipelines, crm_events::Inbox::new(db.clone()));
+            crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
             token_keys: None,
@@ -87,9 +87,12 @@ pub fn build(db: &Database) -> Sales {
 
 /// Adds the sales services to a server.
 pub fn register(services: &mut ServiceSet, sales: Sales) {
-    services.add(pb::pipeline_service_server::PipelineServiceServer::new(
-        SalesGrpc::new(sales),
-    ));
+    let grpc = SalesGrpc::new(sales);
+    services
+        .add(pb::pipeline_service_server::PipelineServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::lead_service_server::LeadServiceServer::new(grpc));
     for service in NOT_BUILT {
         services.add_unavailable(service, CAPABILITY);
     }

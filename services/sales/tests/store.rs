@@ -4,9 +4,10 @@
 
 use crm_core::config::{Config, Secret};
 use crm_core::storage::{Database, Engine};
-use crm_core::{ErrorKind, TenantId};
+use crm_core::{ErrorKind, TenantId, UserId};
+use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
-use crm_sales::domain::ports::SalesStore;
+use crm_sales::domain::ports::{LeadFilter, OutboxEvent, SalesStore};
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
@@ -25,6 +26,9 @@ async fn sqlite() -> Store {
     };
     let db = Database::open(&config, "sales").await.unwrap();
     db.migrate("sales", &crm_sales::MIGRATIONS).await.unwrap();
+    db.migrate_shared("sales", &crm_events::TABLES)
+        .await
+        .unwrap();
     Store {
         store: Box::new(SqlSalesStore::new(db.clone())),
         db,
@@ -42,6 +46,9 @@ async fn postgres() -> Store {
         .await
         .expect("DATABASE_URL is set but PostgreSQL is unreachable");
     db.migrate(&context, &crm_sales::MIGRATIONS).await.unwrap();
+    db.migrate_shared(&context, &crm_events::TABLES)
+        .await
+        .unwrap();
     Store {
         store: Box::new(SqlSalesStore::new(db.clone())),
         db,
@@ -68,10 +75,10 @@ impl Store {
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod sqlite_engine {
-            $(#[tokio::test] async fn $name() { let s = super::sqlite().await; super::$name(&*s.store).await; s.drop_schema().await; })*
+            $(#[tokio::test] async fn $name() { let s = super::sqlite().await; super::$name(&*s.store, &s.db).await; s.drop_schema().await; })*
         }
         mod postgres_engine {
-            $(#[tokio::test] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&*s.store).await; s.drop_schema().await; })*
+            $(#[tokio::test] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&*s.store, &s.db).await; s.drop_schema().await; })*
         }
     };
 }
@@ -81,7 +88,176 @@ on_every_engine!(
     one_pipeline_is_the_default_and_moving_it_moves_it,
     changes_keep_stage_ids_and_stale_versions_are_refused,
     another_tenants_pipelines_are_invisible,
+    leads_are_saved_with_their_events_filtered_and_kept_per_tenant,
+    the_view_of_users_keeps_the_newest_roles,
 );
+
+fn lead(tenant: TenantId, name: &str, source: i32, owner: Option<UserId>) -> Lead {
+    let input = LeadInput {
+        contact_name: name.into(),
+        source,
+        ..LeadInput::default()
+    };
+    Lead::new(tenant, &input, owner, 1).unwrap()
+}
+
+fn created_event(lead: &Lead) -> OutboxEvent {
+    let message = crm_proto::crm::sales::events::v1::LeadCreated {
+        lead: None,
+        created_by_user_id: String::new(),
+    };
+    OutboxEvent {
+        aggregate_type: "lead",
+        envelope: crm_events::Envelope::new(
+            "crm.sales",
+            lead.tenant_id,
+            lead.id,
+            &message,
+            &crm_events::Causation::default(),
+        ),
+    }
+}
+
+async fn outbox_rows(db: &Database, tenant: TenantId) -> i64 {
+    let mut tx = db.begin_for(tenant).await.unwrap();
+    let n: i64 = sqlx::query_scalar("select count(*) from outbox where tenant_id = $1")
+        .bind(tenant.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+async fn leads_are_saved_with_their_events_filtered_and_kept_per_tenant(
+    store: &dyn SalesStore,
+    db: &Database,
+) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let rep = UserId::new();
+    let siti = lead(a, "Siti", 1, Some(rep));
+    let ali = lead(a, "Ali", 3, None);
+    store
+        .insert_lead(&siti, vec![created_event(&siti)])
+        .await
+        .unwrap();
+    store
+        .insert_lead(&ali, vec![created_event(&ali)])
+        .await
+        .unwrap();
+    assert_eq!(outbox_rows(db, a).await, 2, "each lead with its event");
+    assert_eq!(
+        store.get_lead(a, siti.id).await.unwrap(),
+        Some(siti.clone())
+    );
+    assert_eq!(store.get_lead(b, siti.id).await.unwrap(), None);
+    let all = store
+        .list_leads(a, &LeadFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(all, [siti.clone(), ali.clone()]);
+    let mine = LeadFilter {
+        owner_id: Some(rep),
+        ..LeadFilter::default()
+    };
+    assert_eq!(
+        store.list_leads(a, &mine, None, 10).await.unwrap(),
+        std::slice::from_ref(&siti)
+    );
+    let trade_show = LeadFilter {
+        source: Some(3),
+        ..LeadFilter::default()
+    };
+    assert_eq!(
+        store.list_leads(a, &trade_show, None, 10).await.unwrap(),
+        std::slice::from_ref(&ali)
+    );
+    assert_eq!(
+        store
+            .list_leads(a, &LeadFilter::default(), Some(siti.id), 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&ali)
+    );
+    assert!(
+        store
+            .list_leads(b, &LeadFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A change is saved once at its version, with its events; a stale one changes nothing.
+    let mut qualified = siti.clone();
+    qualified.qualify(true, 70, 2).unwrap();
+    store
+        .save_lead(&qualified, siti.version, vec![created_event(&qualified)])
+        .await
+        .unwrap();
+    let only_qualified = LeadFilter {
+        status: Some(LeadStatus::Qualified),
+        ..LeadFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_leads(a, &only_qualified, None, 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&qualified)
+    );
+    let err = store
+        .save_lead(&qualified, siti.version, vec![created_event(&qualified)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Aborted);
+    assert_eq!(
+        outbox_rows(db, a).await,
+        3,
+        "the refused change wrote no event"
+    );
+    // Through another tenant: nothing.
+    let mut moved = qualified.clone();
+    moved.tenant_id = b;
+    moved.version += 1;
+    assert_eq!(
+        store
+            .save_lead(&moved, qualified.version, Vec::new())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Aborted
+    );
+}
+
+async fn the_view_of_users_keeps_the_newest_roles(store: &dyn SalesStore, _: &Database) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let ali = UserId::new();
+    assert_eq!(store.user_roles(a, ali).await.unwrap(), None);
+    store
+        .record_user(a, ali, "ali@kilang.example", &["viewer".into()], 10)
+        .await
+        .unwrap();
+    store
+        .record_user(
+            a,
+            ali,
+            "ali@kilang.example",
+            &["sales_rep".into(), "viewer".into()],
+            20,
+        )
+        .await
+        .unwrap();
+    // An older event arriving late does not undo the newer one.
+    store
+        .record_user(a, ali, "ali@kilang.example", &[], 15)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_roles(a, ali).await.unwrap(),
+        Some(vec!["sales_rep".to_owned(), "viewer".to_owned()])
+    );
+    assert_eq!(store.user_roles(b, ali).await.unwrap(), None);
+}
 
 fn stages(names: &[(&str, i32)]) -> Vec<StageInput> {
     names
@@ -105,7 +281,7 @@ fn wholesale(tenant: TenantId) -> Pipeline {
     .unwrap()
 }
 
-async fn pipelines_round_trip_with_their_stages_in_order(store: &dyn SalesStore) {
+async fn pipelines_round_trip_with_their_stages_in_order(store: &dyn SalesStore, _: &Database) {
     let tenant = TenantId::new();
     let seeded = Pipeline::seed(tenant, "MYR", 1);
     store.insert_pipeline(&seeded).await.unwrap();
@@ -133,7 +309,7 @@ async fn pipelines_round_trip_with_their_stages_in_order(store: &dyn SalesStore)
     assert_eq!(rest, [other]);
 }
 
-async fn one_pipeline_is_the_default_and_moving_it_moves_it(store: &dyn SalesStore) {
+async fn one_pipeline_is_the_default_and_moving_it_moves_it(store: &dyn SalesStore, _: &Database) {
     let tenant = TenantId::new();
     assert_eq!(store.default_pipeline(tenant).await.unwrap(), None);
     let seeded = Pipeline::seed(tenant, "MYR", 1);
@@ -170,7 +346,10 @@ async fn one_pipeline_is_the_default_and_moving_it_moves_it(store: &dyn SalesSto
     assert!(all.iter().any(|p| p.id == third.id && p.is_default));
 }
 
-async fn changes_keep_stage_ids_and_stale_versions_are_refused(store: &dyn SalesStore) {
+async fn changes_keep_stage_ids_and_stale_versions_are_refused(
+    store: &dyn SalesStore,
+    _: &Database,
+) {
     let tenant = TenantId::new();
     let mut p = Pipeline::seed(tenant, "MYR", 1);
     store.insert_pipeline(&p).await.unwrap();
@@ -213,7 +392,7 @@ async fn changes_keep_stage_ids_and_stale_versions_are_refused(store: &dyn Sales
     );
 }
 
-async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore) {
+async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore, _: &Database) {
     let (a, b) = (TenantId::new(), TenantId::new());
     let pa = Pipeline::seed(a, "MYR", 1);
     store.insert_pipeline(&pa).await.unwrap();

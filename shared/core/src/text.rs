@@ -139,6 +139,47 @@ pub fn currency_code(raw: &str) -> Result<String, &'static str> {
         .ok_or("must be an ISO 4217 currency code like MYR")
 }
 
+/// A phone number in E.164 (`+60123456789`). A number without a country code is read as
+/// Malaysian (the default region of the first tenant); anything not a valid number of its
+/// country is refused.
+pub fn phone(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if raw.len() > 40 {
+        return Err("must be at most 40 characters".into());
+    }
+    let parsed = phonenumber::parse(Some(phonenumber::country::Id::MY), raw)
+        .map_err(|_| "must be a phone number, e.g. +60 12-345 6789".to_owned())?;
+    if !phonenumber::is_valid(&parsed) {
+        return Err("is not a valid phone number of its country; include the country code, e.g. +60 12-345 6789".into());
+    }
+    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The most tags a record (customer, lead) may carry.
+pub const MAX_TAGS: usize = 50;
+/// The longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 64;
+
+/// Tags: trimmed, lower-cased, each once, in order; none empty.
+pub fn tags(raw: &[String]) -> Result<Vec<String>, String> {
+    if raw.len() > MAX_TAGS {
+        return Err(format!("must be at most {MAX_TAGS} tags"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for tag in raw {
+        let tag = name(tag, 1, MAX_TAG_CHARS)
+            .map_err(|e| format!("{tag:?} {e}"))?
+            .to_lowercase();
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! The sales context's use cases: one method each, thin. Rules live in the aggregates; this
 //! layer decides who may do what (`pipelines.read`, `pipelines.manage`, ...) and loads and saves.
 
+pub mod leads;
+pub mod messages;
 pub mod pipelines;
 
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use crate::domain::ports::SalesStore;
 pub struct Caller {
     /// The authenticated user (or service).
     pub principal: Principal,
+    /// The request's correlation id and trace, carried by its events.
+    pub causation: crm_events::Causation,
 }
 
 /// The sales application service.

@@ -1,6 +1,8 @@
-//! The sales context's rules: pipelines and stages (leads, opportunities and deals to come), and
+//! The sales context's rules: pipelines and stages, leads and their status machine, money (opportunities and deals to come), and
 //! the ports the use cases need. No IO.
 
+pub mod lead;
+pub mod money;
 pub mod pipeline;
 pub mod ports;
 

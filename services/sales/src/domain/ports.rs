@@ -2,10 +2,32 @@
 //! adapter, one contract suite).
 
 use async_trait::async_trait;
-use crm_core::{Result, TenantId};
+use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
+use super::Millis;
+use super::lead::{Lead, LeadStatus};
 use super::pipeline::Pipeline;
+
+/// A domain event bound for the outbox, written in the same transaction as its change.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// `lead`, `opportunity`, ...
+    pub aggregate_type: &'static str,
+    /// The event in its CloudEvents envelope (source `crm.sales`).
+    pub envelope: crm_events::Envelope,
+}
+
+/// Filters of ListLeads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeadFilter {
+    /// Only this status.
+    pub status: Option<LeadStatus>,
+    /// Only this owner's.
+    pub owner_id: Option<UserId>,
+    /// Only this source number.
+    pub source: Option<i32>,
+}
 
 /// Sales data of every tenant; every method is scoped to one tenant and never sees another's.
 #[async_trait]
@@ -28,4 +50,38 @@ pub trait SalesStore: Send + Sync + 'static {
     /// stages it no longer lists are marked removed, and becoming the default takes it from
     /// the others.
     async fn save_pipeline(&self, pipeline: &Pipeline, expected_version: i64) -> Result<()>;
+
+    /// Adds a lead with its events.
+    async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()>;
+    /// A lead by id.
+    async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>>;
+    /// Leads in id order after `after`, filtered, at most `limit`.
+    async fn list_leads(
+        &self,
+        tenant: TenantId,
+        filter: &LeadFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Lead>>;
+    /// Saves a changed lead with its events if it is still at `expected_version` (`ABORTED`
+    /// otherwise).
+    async fn save_lead(
+        &self,
+        lead: &Lead,
+        expected_version: i64,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()>;
+
+    /// Records a user's email and roles (sales' view of IAM's users); an older record never
+    /// overwrites a newer one.
+    async fn record_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        roles: &[String],
+        at: Millis,
+    ) -> Result<()>;
+    /// A user's roles as sales knows them; `None` for a user it has not heard of.
+    async fn user_roles(&self, tenant: TenantId, user: UserId) -> Result<Option<Vec<String>>>;
 }

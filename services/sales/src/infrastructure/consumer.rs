@@ -1,14 +1,16 @@
 //! What sales does with IAM's events: a new tenant gets its default pipeline, so it can convert
-//! a lead at once. The handler writes in the consumer's transaction, which also records the
-//! event as processed: a redelivered `TenantCreated` seeds nothing twice.
+//! a lead at once; users and their roles are kept in sales' own view (`sales_users`), so
+//! assigning a lead never calls IAM. The handler writes in the consumer's transaction, which
+//! also records the event as processed: a redelivered event has no second effect.
 
 use async_trait::async_trait;
 use crm_core::TenantId;
+use crm_core::UserId;
 use crm_events::{Envelope, Handler, Tx};
-use crm_proto::crm::iam::events::v1::TenantCreated;
+use crm_proto::crm::iam::events::v1::{TenantCreated, UserCreated, UserRoleChanged};
 use prost::Name;
 
-use super::sql::pipelines;
+use super::sql::{leads, pipelines};
 use crate::domain::pipeline::Pipeline;
 
 /// The consumer group's name.
@@ -17,17 +19,37 @@ pub const GROUP: &str = "sales";
 /// The currency a seeded pipeline uses: a new tenant's default (IAM's `TenantSettings`).
 pub const SEED_CURRENCY: &str = "MYR";
 
-/// Seeds each new tenant's default pipeline.
+/// Seeds each new tenant's default pipeline and keeps sales' view of users.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TenantPipelines;
+pub struct IamEvents;
 
 #[async_trait]
-impl Handler for TenantPipelines {
+impl Handler for IamEvents {
     fn wants(&self, event_type: &str) -> bool {
-        event_type == TenantCreated::full_name()
+        [
+            TenantCreated::full_name(),
+            UserCreated::full_name(),
+            UserRoleChanged::full_name(),
+        ]
+        .iter()
+        .any(|t| t == event_type)
     }
 
     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
+        let tenant = TenantId::parse(&event.tenant_id)
+            .map_err(|e| anyhow::anyhow!("the event's tenant id: {e}"))?;
+        let user =
+            |raw: &str| UserId::parse(raw).map_err(|e| anyhow::anyhow!("the event's user id: {e}"));
+        if let Some(created) = event.decode::<UserCreated>() {
+            let id = user(&created.user_id)?;
+            leads::put_user(tx, tenant, id, &created.email, &created.roles, event.time).await?;
+            return Ok(());
+        }
+        if let Some(changed) = event.decode::<UserRoleChanged>() {
+            let id = user(&changed.user_id)?;
+            leads::put_user(tx, tenant, id, &changed.email, &changed.roles, event.time).await?;
+            return Ok(());
+        }
         let created = event
             .decode::<TenantCreated>()
             .ok_or_else(|| anyhow::anyhow!("a TenantCreated that does not decode"))?;

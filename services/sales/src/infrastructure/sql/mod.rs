@@ -2,15 +2,30 @@
 //! milliseconds, `$n` parameters). On PostgreSQL every transaction runs as `crm_app` with
 //! `app.tenant_id` set, so row-level security backs the `tenant_id` filter of every statement.
 
+pub mod leads;
 pub mod pipelines;
 
 use async_trait::async_trait;
+use crm_core::storage::Conn;
 use crm_core::storage::{Database, Tx, UniqueConstraint, map_db_error};
-use crm_core::{Error, Result, TenantId};
+use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
+use crate::domain::Millis;
+use crate::domain::lead::Lead;
 use crate::domain::pipeline::Pipeline;
-use crate::domain::ports::SalesStore;
+use crate::domain::ports::{LeadFilter, OutboxEvent, SalesStore};
+
+/// Appends events to the outbox in the change's transaction.
+async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
+    let pairs: Vec<(&str, &crm_events::Envelope)> = events
+        .iter()
+        .map(|e| (e.aggregate_type, &e.envelope))
+        .collect();
+    crm_events::outbox::append_all(tx, &pairs)
+        .await
+        .map_err(db("writing events to the outbox"))
+}
 
 const UNIQUES: &[UniqueConstraint] = &[UniqueConstraint {
     name: "pipelines_one_default",
@@ -91,5 +106,66 @@ impl SalesStore for SqlSalesStore {
             );
         }
         tx.commit().await.map_err(db("saving a pipeline"))
+    }
+
+    async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()> {
+        let mut tx = self.begin(lead.tenant_id).await?;
+        leads::insert(&mut tx, lead).await?;
+        append(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("creating a lead"))
+    }
+
+    async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
+        let mut tx = self.begin(tenant).await?;
+        let lead = leads::get(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db("reading a lead"))?;
+        Ok(lead)
+    }
+
+    async fn list_leads(
+        &self,
+        tenant: TenantId,
+        filter: &LeadFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Lead>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = leads::list(&mut tx, tenant, filter, after, limit).await?;
+        tx.commit().await.map_err(db("listing leads"))?;
+        Ok(found)
+    }
+
+    async fn save_lead(
+        &self,
+        lead: &Lead,
+        expected_version: i64,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()> {
+        let mut tx = self.begin(lead.tenant_id).await?;
+        if !leads::update(&mut tx, lead, expected_version).await? {
+            return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));
+        }
+        append(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("saving a lead"))
+    }
+
+    async fn record_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        roles: &[String],
+        at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        leads::put_user(&mut tx, tenant, user, email, roles, at).await?;
+        tx.commit().await.map_err(db("recording a user"))
+    }
+
+    async fn user_roles(&self, tenant: TenantId, user: UserId) -> Result<Option<Vec<String>>> {
+        let mut tx = self.begin(tenant).await?;
+        let roles = leads::user_roles(&mut tx, tenant, user).await?;
+        tx.commit().await.map_err(db("reading a user"))?;
+        Ok(roles)
     }
 }

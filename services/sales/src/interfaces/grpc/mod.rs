@@ -1,5 +1,8 @@
-//! gRPC ⇄ use cases: `crm.sales.v1.PipelineService` (analytics and forecast still to come).
+//! gRPC ⇄ use cases: `crm.sales.v1.PipelineService` (analytics and forecast still to come) and
+//! `LeadService` (conversion still to come).
 //! Decoding requests (ids, masks, page tokens) and encoding responses; no business rules here.
+
+mod leads;
 
 use crm_core::api::{self, bounded, mask_paths};
 use crm_core::{Error, RequestContext};
@@ -33,6 +36,11 @@ fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
     let context = RequestContext::of(request)?;
     Ok(Caller {
         principal: context.principal()?.clone(),
+        causation: crm_events::Causation {
+            correlation_id: Some(context.correlation_id.clone()),
+            causation_id: None,
+            traceparent: context.traceparent.clone(),
+        },
     })
 }
 

@@ -1,0 +1,217 @@
+//! Leads: create, read, list, change, qualify, assign. Every change is saved with its event
+//! (`LeadCreated`, `LeadQualified`) in one transaction.
+
+use crm_core::{Error, ErrorKind, Result, UserId};
+use crm_proto::crm::sales::events::v1 as events;
+use uuid::Uuid;
+
+use super::messages::lead_pb;
+use super::{Caller, Sales, invalid};
+use crate::domain::lead::{Lead, LeadChangeError, LeadInput, LeadStatus};
+use crate::domain::ports::{LeadFilter, OutboxEvent};
+
+/// The roles a lead's owner must hold one of.
+pub const SALES_ROLES: &[&str] = &["sales_rep", "sales_manager"];
+
+fn refused(e: LeadChangeError) -> Error {
+    match e {
+        LeadChangeError::Invalid(problems) => invalid("lead", problems),
+        LeadChangeError::Illegal(m) => Error::new(ErrorKind::FailedPrecondition, m.to_string())
+            .with_reason("ILLEGAL_LEAD_STATUS")
+            .with_metadata("from", m.from.as_str())
+            .with_metadata("to", m.to.as_str()),
+        LeadChangeError::Converted => Error::new(
+            ErrorKind::FailedPrecondition,
+            "a converted lead is history: change its customer or opportunity instead",
+        )
+        .with_reason("LEAD_CONVERTED"),
+    }
+}
+
+fn event<M: prost::Message + prost::Name>(
+    caller: &Caller,
+    lead: &Lead,
+    message: &M,
+) -> OutboxEvent {
+    let mut envelope = crm_events::Envelope::new(
+        "crm.sales",
+        lead.tenant_id,
+        lead.id,
+        message,
+        &caller.causation,
+    );
+    envelope.time = lead.updated_at;
+    OutboxEvent {
+        aggregate_type: "lead",
+        envelope,
+    }
+}
+
+impl Sales {
+    /// Creates a lead, owned by `owner` (another user needs `leads.assign`) or the caller.
+    pub async fn create_lead(
+        &self,
+        caller: &Caller,
+        input: &LeadInput,
+        owner: Option<UserId>,
+    ) -> Result<Lead> {
+        let p = &caller.principal;
+        p.require("leads.write")?;
+        let owner = match owner {
+            Some(o) if o != p.user_id => {
+                p.require("leads.assign")?;
+                self.assignable(caller, o).await?;
+                Some(o)
+            }
+            _ => Some(p.user_id),
+        };
+        let lead = Lead::new(p.tenant_id, input, owner, self.now())
+            .map_err(|problems| invalid("lead", problems))?;
+        let created = events::LeadCreated {
+            lead: Some(lead_pb(&lead)),
+            created_by_user_id: p.user_id.to_string(),
+        };
+        self.store
+            .insert_lead(&lead, vec![event(caller, &lead, &created)])
+            .await?;
+        Ok(lead)
+    }
+
+    /// A lead of the caller's tenant.
+    pub async fn get_lead(&self, caller: &Caller, id: Uuid) -> Result<Lead> {
+        let p = &caller.principal;
+        p.require("leads.read")?;
+        self.store
+            .get_lead(p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("lead", id))
+    }
+
+    /// The tenant's leads, filtered, in id order after `after`.
+    pub async fn list_leads(
+        &self,
+        caller: &Caller,
+        filter: &LeadFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Lead>> {
+        let p = &caller.principal;
+        p.require("leads.read")?;
+        self.store
+            .list_leads(p.tenant_id, filter, after, limit)
+            .await
+    }
+
+    /// Changes the masked fields of a lead (status only from new to contacted).
+    pub async fn update_lead(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        input: &LeadInput,
+        status: Option<LeadStatus>,
+        paths: &[String],
+    ) -> Result<Lead> {
+        let p = &caller.principal;
+        p.require("leads.write")?;
+        let mut lead = self.current(caller, id, etag).await?;
+        let expected = lead.version;
+        lead.update(input, status, paths, self.now())
+            .map_err(refused)?;
+        self.store.save_lead(&lead, expected, Vec::new()).await?;
+        Ok(lead)
+    }
+
+    /// Qualifies (with a score) or disqualifies a lead.
+    pub async fn qualify_lead(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        qualified: bool,
+        score: i32,
+        reason: &str,
+    ) -> Result<Lead> {
+        let p = &caller.principal;
+        p.require("leads.write")?;
+        let reason = if reason.trim().is_empty() {
+            String::new()
+        } else {
+            crm_core::text::name(reason, 1, 500).map_err(|e| Error::invalid_field("reason", e))?
+        };
+        let mut lead = self.current(caller, id, etag).await?;
+        let expected = lead.version;
+        lead.qualify(qualified, score, self.now())
+            .map_err(|e| match e {
+                LeadChangeError::Invalid(problems) => Error::invalid_fields(problems),
+                other => refused(other),
+            })?;
+        let qualified_event = events::LeadQualified {
+            lead_id: lead.id.to_string(),
+            qualified,
+            score,
+            reason,
+            owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+            qualified_by_user_id: p.user_id.to_string(),
+            qualify_time: Some(crm_core::api::timestamp(lead.updated_at)),
+        };
+        self.store
+            .save_lead(
+                &lead,
+                expected,
+                vec![event(caller, &lead, &qualified_event)],
+            )
+            .await?;
+        Ok(lead)
+    }
+
+    /// Gives a lead to a sales rep or manager of the tenant.
+    pub async fn assign_lead(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        owner: UserId,
+    ) -> Result<Lead> {
+        let p = &caller.principal;
+        p.require("leads.assign")?;
+        let mut lead = self.current(caller, id, etag).await?;
+        self.assignable(caller, owner).await?;
+        let expected = lead.version;
+        lead.assign(owner, self.now()).map_err(refused)?;
+        self.store.save_lead(&lead, expected, Vec::new()).await?;
+        Ok(lead)
+    }
+
+    /// The lead as stored, if `etag` is current (or empty).
+    async fn current(&self, caller: &Caller, id: Uuid, etag: &str) -> Result<Lead> {
+        let lead = self
+            .store
+            .get_lead(caller.principal.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("lead", id))?;
+        crm_core::api::check_etag(etag, &lead.version.to_string(), "lead")
+            .map_err(|e| e.with_metadata("current_etag", lead.version.to_string()))?;
+        Ok(lead)
+    }
+
+    /// Refuses an owner who is not a sales rep or manager of the tenant (as sales' view of
+    /// IAM's users, from its events, knows them).
+    async fn assignable(&self, caller: &Caller, owner: UserId) -> Result<()> {
+        let roles = self
+            .store
+            .user_roles(caller.principal.tenant_id, owner)
+            .await?;
+        match roles {
+            Some(roles) if roles.iter().any(|r| SALES_ROLES.contains(&r.as_str())) => Ok(()),
+            Some(_) => Err(Error::invalid_field(
+                "owner_id",
+                format!("{owner} holds no sales role (sales_rep or sales_manager)"),
+            )),
+            None => Err(Error::invalid_field(
+                "owner_id",
+                format!("{owner} is not a user of this tenant"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! Leads: people or companies who might buy, before they are customers. A lead moves
+//! new → contacted → qualified → converted, or to disqualified; the machine is enforced here.
+
+use crm_core::{TenantId, UserId};
+use uuid::Uuid;
+
+use super::Millis;
+use super::money::Money;
+use super::pipeline::Violation;
+
+/// Where a lead is in its life. The numbers are `crm.sales.v1.LeadStatus`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LeadStatus {
+    /// Just came in.
+    New = 1,
+    /// Someone talked to it.
+    Contacted = 2,
+    /// Worth pursuing, with a score.
+    Qualified = 3,
+    /// Not worth pursuing.
+    Disqualified = 4,
+    /// Became a customer and an opportunity.
+    Converted = 5,
+}
+
+impl LeadStatus {
+    /// From the API's number.
+    pub fn from_i32(n: i32) -> Option<LeadStatus> {
+        use LeadStatus::*;
+        [New, Contacted, Qualified, Disqualified, Converted]
+            .into_iter()
+            .find(|s| *s as i32 == n)
+    }
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Qualified => "qualified",
+            LeadStatus::Disqualified => "disqualified",
+            LeadStatus::Converted => "converted",
+        }
+    }
+
+    /// Whether a lead may move from this status to `to` by an update or a qualification
+    /// (conversion has its own path).
+    pub fn may_move_to(self, to: LeadStatus) -> bool {
+        use LeadStatus::*;
+        matches!(
+            (self, to),
+            (New, Contacted)
+                | (New | Contacted | Qualified, Qualified)
+                | (New | Contacted | Qualified, Disqualified)
+                | (Qualified, Converted)
+        )
+    }
+}
+
+/// The highest lead source number (`crm.sales.v1.LeadSource`).
+pub const MAX_SOURCE: i32 = 8;
+
+/// A lead.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lead {
+    /// Its id.
+    pub id: Uuid,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The person.
+    pub contact_name: String,
+    /// Their company, if any.
+    pub company_name: String,
+    /// Email, normalised.
+    pub email: Option<String>,
+    /// Phone, E.164.
+    pub phone: Option<String>,
+    /// `crm.sales.v1.LeadSource` number (0: unspecified).
+    pub source: i32,
+    /// Status.
+    pub status: LeadStatus,
+    /// 0 to 100, set when qualified.
+    pub score: i32,
+    /// The sales rep who owns it.
+    pub owner_id: Option<UserId>,
+    /// What it might be worth.
+    pub estimated_value: Option<Money>,
+    /// What they are interested in (e.g. "batik sarongs for a hotel").
+    pub interest: String,
+    /// Free notes.
+    pub notes: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Set by conversion.
+    pub converted_customer_id: Option<Uuid>,
+    /// Set by conversion.
+    pub converted_opportunity_id: Option<Uuid>,
+    /// When created.
+    pub created_at: Millis,
+    /// When last changed.
+    pub updated_at: Millis,
+    /// The etag.
+    pub version: i64,
+}
+
+/// A lead's fields as a request gives them.
+#[derive(Clone, Debug, Default)]
+pub struct LeadInput {
+    /// The person.
+    pub contact_name: String,
+    /// The company.
+    pub company_name: String,
+    /// Email (empty: none).
+    pub email: String,
+    /// Phone (empty: none).
+    pub phone: String,
+    /// Source number.
+    pub source: i32,
+    /// Estimated value: (currency, units, nanos); `None` for none.
+    pub estimated_value: Option<(String, i64, i32)>,
+    /// Interest.
+    pub interest: String,
+    /// Notes.
+    pub notes: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// The fields UpdateLead may change.
+pub const UPDATABLE: &[&str] = &[
+    "contact_name",
+    "company_name",
+    "email",
+    "phone",
+    "source",
+    "estimated_value",
+    "interest",
+    "notes",
+    "tags",
+    "status",
+];
+
+/// Why a status change is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IllegalMove {
+    /// From.
+    pub from: LeadStatus,
+    /// To.
+    pub to: LeadStatus,
+}
+
+impl std::fmt::Display for IllegalMove {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a {} lead cannot become {}",
+            self.from.as_str(),
+            self.to.as_str()
+        )
+    }
+}
+
+struct Checked {
+    contact_name: String,
+    company_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    source: i32,
+    estimated_value: Option<Money>,
+    interest: String,
+    notes: String,
+    tags: Vec<String>,
+}
+
+fn optional_text(raw: &str, max: usize) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        crm_core::text::name(raw, 1, max)
+    }
+}
+
+fn check(input: &LeadInput, problems: &mut Vec<Violation>) -> Option<Checked> {
+    let mut bad = |field: &str, e: String| problems.push((field.to_owned(), e));
+    let contact_name = optional_text(&input.contact_name, 200)
+        .map_err(|e| bad("contact_name", e))
+        .ok();
+    let company_name = optional_text(&input.company_name, 200)
+        .map_err(|e| bad("company_name", e))
+        .ok();
+    if let (Some(c), Some(k)) = (&contact_name, &company_name)
+        && c.is_empty()
+        && k.is_empty()
+    {
+        bad(
+            "contact_name",
+            "a lead needs a contact name or a company name".into(),
+        );
+    }
+    let email = if input.email.trim().is_empty() {
+        Some(None)
+    } else {
+        crm_core::text::email(&input.email)
+            .map(Some)
+            .map_err(|e| bad("email", e.to_owned()))
+            .ok()
+    };
+    let phone = if input.phone.trim().is_empty() {
+        Some(None)
+    } else {
+        crm_core::text::phone(&input.phone)
+            .map(Some)
+            .map_err(|e| bad("phone", e))
+            .ok()
+    };
+    if !(0..=MAX_SOURCE).contains(&input.source) {
+        bad("source", format!("{} is not a LeadSource", input.source));
+    }
+    let estimated_value = match &input.estimated_value {
+        None => Some(None),
+        Some((currency, units, nanos)) => Money::parse(currency, *units, *nanos)
+            .map(Some)
+            .map_err(|e| bad("estimated_value", e))
+            .ok(),
+    };
+    let interest = optional_text(&input.interest, 500)
+        .map_err(|e| bad("interest", e))
+        .ok();
+    let notes = if input.notes.chars().count() > 5000 {
+        bad("notes", "must be at most 5000 characters".into());
+        None
+    } else {
+        Some(input.notes.trim().to_owned())
+    };
+    let tags = crm_core::text::tags(&input.tags)
+        .map_err(|e| bad("tags", e))
+        .ok();
+    Some(Checked {
+        contact_name: contact_name?,
+        company_name: company_name?,
+        email: email?,
+        phone: phone?,
+        source: input.source,
+        estimated_value: estimated_value?,
+        interest: interest?,
+        notes: notes?,
+        tags: tags?,
+    })
+}
+
+impl Lead {
+    /// A new lead, owned by `owner`.
+    pub fn new(
+        tenant_id: TenantId,
+        input: &LeadInput,
+        owner: Option<UserId>,
+        now: Millis,
+    ) -> Result<Lead, Vec<Violation>> {
+        let mut problems = Vec::new();
+        let checked = check(input, &mut problems);
+        let (Some(c), true) = (checked, problems.is_empty()) else {
+            return Err(problems);
+        };
+        Ok(Lead {
+            id: Uuid::now_v7(),
+            tenant_id,
+            contact_name: c.contact_name,
+            company_name: c.company_name,
+            email: c.email,
+            phone: c.phone,
+            source: c.source,
+            status: LeadStatus::New,
+            score: 0,
+            owner_id: owner,
+            estimated_value: c.estimated_value,
+            interest: c.interest,
+            notes: c.notes,
+            tags: c.tags,
+            converted_customer_id: None,
+            converted_opportunity_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        })
+    }
+
+    /// Applies the masked fields of `input`; `status` may only move a new lead to contacted
+    /// (qualification and conversion have their own calls).
+    pub fn update(
+        &mut self,
+        input: &LeadInput,
+        status: Option<LeadStatus>,
+        paths: &[String],
+        now: Millis,
+    ) -> Result<(), LeadChangeError> {
+        if self.status == LeadStatus::Converted {
+            return Err(LeadChangeError::Converted);
+        }
+        // Fields outside the mask keep their current values, so only masked ones are checked.
+        let has = |f: &str| paths.iter().any(|p| p == f);
+        let current = self.as_input();
+        let pick =
+            |f: &str, new: &String, old: &String| if has(f) { new.clone() } else { old.clone() };
+        let merged = LeadInput {
+            contact_name: pick("contact_name", &input.contact_name, &current.contact_name),
+            company_name: pick("company_name", &input.company_name, &current.company_name),
+            email: pick("email", &input.email, &current.email),
+            phone: pick("phone", &input.phone, &current.phone),
+            source: if has("source") {
+                input.source
+            } else {
+                current.source
+            },
+            estimated_value: if has("estimated_value") {
+                input.estimated_value.clone()
+            } else {
+                current.estimated_value
+            },
+            interest: pick("interest", &input.interest, &current.interest),
+            notes: pick("notes", &input.notes, &current.notes),
+            tags: if has("tags") {
+                input.tags.clone()
+            } else {
+                current.tags
+            },
+        };
+        let mut problems = Vec::new();
+        let checked = check(&merged, &mut problems);
+        let (Some(c), true) = (checked, problems.is_empty()) else {
+            return Err(LeadChangeError::Invalid(problems));
+        };
+        if let Some(to) = status
+            && to != self.status
+            && !(self.status == LeadStatus::New && to == LeadStatus::Contacted)
+        {
+            return Err(LeadChangeError::Illegal(IllegalMove {
+                from: self.status,
+                to,
+            }));
+        }
+        let mut next = self.clone();
+        next.contact_name = c.contact_name;
+        next.company_name = c.company_name;
+        next.email = c.email;
+        next.phone = c.phone;
+        next.source = c.source;
+        next.estimated_value = c.estimated_value;
+        next.interest = c.interest;
+        next.notes = c.notes;
+        next.tags = c.tags;
+        if let Some(to) = status {
+            next.status = to;
+        }
+        next.updated_at = now;
+        next.version += 1;
+        *self = next;
+        Ok(())
+    }
+
+    /// The lead's fields as an input (what an update keeps outside its mask).
+    fn as_input(&self) -> LeadInput {
+        LeadInput {
+            contact_name: self.contact_name.clone(),
+            company_name: self.company_name.clone(),
+            email: self.email.clone().unwrap_or_default(),
+            phone: self.phone.clone().unwrap_or_default(),
+            source: self.source,
+            estimated_value: self
+                .estimated_value
+                .map(|m| (m.currency_code().to_owned(), m.units, m.nanos)),
+            interest: self.interest.clone(),
+            notes: self.notes.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    /// Qualifies (with a score) or disqualifies the lead.
+    pub fn qualify(
+        &mut self,
+        qualified: bool,
+        score: i32,
+        now: Millis,
+    ) -> Result<(), LeadChangeError> {
+        if !(0..=100).contains(&score) {
+            return Err(LeadChangeError::Invalid(vec![(
+                "score".into(),
+                "must be 0 to 100".into(),
+            )]));
+        }
+        let to = if qualified {
+            LeadStatus::Qualified
+        } else {
+            LeadStatus::Disqualified
+        };
+        if !self.status.may_move_to(to) {
+            return Err(LeadChangeError::Illegal(IllegalMove {
+                from: self.status,
+                to,
+            }));
+        }
+        self.status = to;
+        self.score = score;
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Gives the lead to another owner.
+    pub fn assign(&mut self, owner: UserId, now: Millis) -> Result<(), LeadChangeError> {
+        if self.status == LeadStatus::Converted {
+            return Err(LeadChangeError::Converted);
+        }
+        self.owner_id = Some(owner);
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
+}
+
+/// Why a change of a lead is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LeadChangeError {
+    /// Bad fields.
+    Invalid(Vec<Violation>),
+    /// A status move the machine does not allow.
+    Illegal(IllegalMove),
+    /// Converted leads are history.
+    Converted,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use LeadStatus::*;
+
+    fn input() -> LeadInput {
+        LeadInput {
+            contact_name: "Aisyah binti Omar".into(),
+            company_name: "Hotel Seri Malaysia".into(),
+            email: "Aisyah@Hotel.Example".into(),
+            phone: "012-345 6789".into(),
+            source: 3,
+            estimated_value: Some(("myr".into(), 25_000, 500_000_000)),
+            interest: "batik sarongs for 200 rooms".into(),
+            notes: String::new(),
+            tags: vec!["Hotel".into(), "hotel".into(), "bulk".into()],
+        }
+    }
+
+    #[test]
+    fn a_lead_is_normalised_and_every_bad_field_named() {
+        let lead = Lead::new(TenantId::new(), &input(), None, 1).unwrap();
+        assert_eq!(lead.email.as_deref(), Some("aisyah@hotel.example"));
+        assert_eq!(lead.phone.as_deref(), Some("+60123456789"));
+        assert_eq!(lead.tags, ["hotel", "bulk"]);
+        assert_eq!(lead.status, New);
+        assert_eq!(lead.estimated_value.unwrap().currency_code(), "MYR");
+        let bad = LeadInput {
+            contact_name: " ".into(),
+            company_name: String::new(),
+            email: "not an email".into(),
+            phone: "12".into(),
+            source: 42,
+            estimated_value: Some(("XYZ".into(), 1, 0)),
+            notes: "x".repeat(5001),
+            ..input()
+        };
+        let fields: Vec<String> = Lead::new(TenantId::new(), &bad, None, 1)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "contact_name",
+                "email",
+                "phone",
+                "source",
+                "estimated_value",
+                "notes"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_status_machine_allows_only_its_moves() {
+        let all = [New, Contacted, Qualified, Disqualified, Converted];
+        let allowed = [
+            (New, Contacted),
+            (New, Qualified),
+            (New, Disqualified),
+            (Contacted, Qualified),
+            (Contacted, Disqualified),
+            (Qualified, Qualified),
+            (Qualified, Disqualified),
+            (Qualified, Converted),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.may_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} → {to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn qualifying_scores_and_a_disqualified_lead_stays_so() {
+        let mut lead = Lead::new(TenantId::new(), &input(), None, 1).unwrap();
+        assert!(matches!(
+            lead.qualify(true, 101, 2),
+            Err(LeadChangeError::Invalid(_))
+        ));
+        lead.qualify(true, 80, 2).unwrap();
+        assert_eq!((lead.status, lead.score, lead.version), (Qualified, 80, 2));
+        lead.qualify(false, 10, 3).unwrap();
+        assert_eq!(lead.status, Disqualified);
+        assert_eq!(
+            lead.qualify(true, 90, 4),
+            Err(LeadChangeError::Illegal(IllegalMove {
+                from: Disqualified,
+                to: Qualified
+            }))
+        );
+    }
+
+    #[test]
+    fn updates_change_only_the_masked_fields_and_status_only_to_contacted() {
+        let mut lead = Lead::new(TenantId::new(), &input(), None, 1).unwrap();
+        let change = LeadInput {
+            notes: "called on Monday".into(),
+            email: "broken".into(),
+            ..input()
+        };
+        lead.update(
+            &change,
+            Some(Contacted),
+            &["notes".into(), "status".into()],
+            2,
+        )
+        .unwrap();
+        assert_eq!(lead.notes, "called on Monday");
+        assert_eq!(
+            lead.email.as_deref(),
+            Some("aisyah@hotel.example"),
+            "not in the mask"
+        );
+        assert_eq!(lead.status, Contacted);
+        let err = lead
+            .update(&change, None, &["email".into()], 3)
+            .unwrap_err();
+        let LeadChangeError::Invalid(problems) = err else {
+            panic!("a bad email is invalid input");
+        };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, "email");
+        assert!(matches!(
+            lead.update(&input(), Some(Qualified), &["status".into()], 3),
+            Err(LeadChangeError::Illegal(_))
+        ));
+        let cleared = LeadInput {
+            contact_name: String::new(),
+            company_name: String::new(),
+            ..input()
+        };
+        assert!(matches!(
+            lead.update(
+                &cleared,
+                None,
+                &["contact_name".into(), "company_name".into()],
+                3
+            ),
+            Err(LeadChangeError::Invalid(_))
+        ));
+        lead.status = Converted;
+        assert_eq!(
+            lead.update(&input(), None, &["notes".into()], 4),
+            Err(LeadChangeError::Converted)
+        );
+        assert_eq!(
+            lead.assign(UserId::new(), 4),
+            Err(LeadChangeError::Converted)
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! Leads (`leads`: filter columns and the lead as JSON) and sales' view of the tenant's users
+//! (`sales_users`).
+
+use crm_core::storage::Conn;
+use crm_core::{Result, TenantId, UserId};
+use uuid::Uuid;
+
+use super::{corrupt, db};
+use crate::domain::lead::Lead;
+use crate::domain::ports::LeadFilter;
+
+fn doc(lead: &Lead) -> String {
+    serde_json::to_string(lead).expect("a lead serialises")
+}
+
+fn read(raw: &str) -> Result<Lead> {
+    serde_json::from_str(raw).map_err(|e| corrupt("leads.doc", e))
+}
+
+/// Adds a lead.
+pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
+    sqlx::query(
+        "insert into leads (id, tenant_id, status, source, owner_id, doc, created_at, updated_at, version) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(lead.id.to_string())
+    .bind(lead.tenant_id.to_string())
+    .bind(lead.status.as_str())
+    .bind(i64::from(lead.source))
+    .bind(lead.owner_id.map(|o| o.to_string()))
+    .bind(doc(lead))
+    .bind(lead.created_at)
+    .bind(lead.updated_at)
+    .bind(lead.version)
+    .execute(tx)
+    .await
+    .map_err(db("creating a lead"))
+    .map(drop)
+}
+
+/// Saves a changed lead if still at `expected_version`; false when stale.
+pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "update leads set status = $3, source = $4, owner_id = $5, doc = $6, updated_at = $7, \
+         version = $8 where tenant_id = $1 and id = $2 and version = $9",
+    )
+    .bind(lead.tenant_id.to_string())
+    .bind(lead.id.to_string())
+    .bind(lead.status.as_str())
+    .bind(i64::from(lead.source))
+    .bind(lead.owner_id.map(|o| o.to_string()))
+    .bind(doc(lead))
+    .bind(lead.updated_at)
+    .bind(lead.version)
+    .bind(expected_version)
+    .execute(tx)
+    .await
+    .map_err(db("saving a lead"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A lead by id.
+pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select doc from leads where tenant_id = $1 and id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading a lead"))?;
+    row.map(|(d,)| read(&d)).transpose()
+}
+
+/// Leads in id order after `after`, filtered.
+pub async fn list(
+    tx: &mut Conn,
+    tenant: TenantId,
+    filter: &LeadFilter,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Lead>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select doc from leads where tenant_id = $1 and id > $2 \
+         and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5) \
+         order by id limit $6",
+    )
+    .bind(tenant.to_string())
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
+    .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
+    .bind(i64::from(filter.source.unwrap_or(0)))
+    .bind(i64::from(limit))
+    .fetch_all(tx)
+    .await
+    .map_err(db("listing leads"))?;
+    rows.iter().map(|(d,)| read(d)).collect()
+}
+
+/// Records a user's roles (sales' view of IAM's users).
+pub async fn put_user(
+    tx: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    email: &str,
+    roles: &[String],
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into sales_users (tenant_id, user_id, email, roles, updated_at) values ($1, $2, $3, $4, $5) \
+         on conflict (tenant_id, user_id) do update set email = excluded.email, roles = excluded.roles, \
+         updated_at = excluded.updated_at where sales_users.updated_at <= excluded.updated_at",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(email)
+    .bind(roles.join(","))
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("recording a user"))
+    .map(drop)
+}
+
+/// A user's roles as sales knows them.
+pub async fn user_roles(
+    tx: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Option<Vec<String>>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select roles from sales_users where tenant_id = $1 and user_id = $2")
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading a user"))?;
+    Ok(row.map(|(roles,)| {
+        roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }))
+}

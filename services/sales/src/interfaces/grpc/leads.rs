@@ -1,0 +1,215 @@
+//! LeadService: leads (conversion still to come).
+
+use super::*;
+use crate::application::messages::lead_pb;
+use crate::domain::lead::{LeadInput, LeadStatus, MAX_SOURCE, UPDATABLE};
+use crate::domain::ports::LeadFilter;
+
+fn input(l: &pb::Lead) -> Result<LeadInput, Error> {
+    for (field, value) in [
+        ("lead.contact_name", &l.contact_name),
+        ("lead.company_name", &l.company_name),
+        ("lead.email", &l.email),
+        ("lead.interest", &l.interest),
+        ("lead.owner_id", &l.owner_id),
+        ("lead.etag", &l.etag),
+    ] {
+        bounded(field, value, MAX_TEXT)?;
+    }
+    bounded("lead.notes", &l.notes, 20_000)?;
+    api::bounded_list("lead.tags", &l.tags, 100, 256)?;
+    let phone = l
+        .phone
+        .as_ref()
+        .map(|p| p.e164_number.clone())
+        .unwrap_or_default();
+    bounded("lead.phone", &phone, MAX_TEXT)?;
+    Ok(LeadInput {
+        contact_name: l.contact_name.clone(),
+        company_name: l.company_name.clone(),
+        email: l.email.clone(),
+        phone,
+        source: l.source,
+        estimated_value: l
+            .estimated_value
+            .as_ref()
+            .map(|m| (m.currency_code.clone(), m.units, m.nanos)),
+        interest: l.interest.clone(),
+        notes: l.notes.clone(),
+        tags: l.tags.clone(),
+    })
+}
+
+fn lead_id(field: &str, raw: &str) -> Result<Uuid, Error> {
+    api::uuid(field, raw, "a lead id")
+}
+
+fn user(field: &str, raw: &str) -> Result<Option<crm_core::UserId>, Error> {
+    Ok(api::optional_uuid(field, raw, "a user id")?.map(crm_core::UserId::from))
+}
+
+#[tonic::async_trait]
+impl pb::lead_service_server::LeadService for SalesGrpc {
+    async fn list_leads(
+        &self,
+        request: Request<pb::ListLeadsRequest>,
+    ) -> Reply<pb::ListLeadsResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let page = api::page("leads", r.page_size, &r.page_token)?;
+        let after = api::uuid_cursor(&page)?;
+        let status = match r.status {
+            0 => None,
+            n => Some(LeadStatus::from_i32(n).ok_or_else(|| {
+                Error::invalid_field("status", format!("{n} is not a LeadStatus"))
+            })?),
+        };
+        if !(0..=MAX_SOURCE).contains(&r.source) {
+            return Err(Error::invalid_field(
+                "source",
+                format!("{} is not a LeadSource", r.source),
+            )
+            .into());
+        }
+        let filter = LeadFilter {
+            status,
+            owner_id: user("owner_id", &r.owner_id)?,
+            source: (r.source != 0).then_some(r.source),
+        };
+        let mut leads = self
+            .sales
+            .list_leads(&caller, &filter, after, page.size + 1)
+            .await?;
+        let more = leads.len() > page.size as usize;
+        leads.truncate(page.size as usize);
+        let next_page_token = match leads.last() {
+            Some(last) if more => api::page_token("leads", &last.id.to_string()),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListLeadsResponse {
+            leads: leads.iter().map(lead_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_lead(
+        &self,
+        request: Request<pb::CreateLeadRequest>,
+    ) -> Reply<pb::CreateLeadResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let lead = r.lead.clone().unwrap_or_default();
+        let fields = input(&lead)?;
+        let owner = user("lead.owner_id", &lead.owner_id)?;
+        let response = self
+            .sales
+            .idempotency()
+            .once(
+                caller.principal.tenant_id,
+                "CreateLead",
+                &r.request_id,
+                &r,
+                || async {
+                    let lead = self.sales.create_lead(&caller, &fields, owner).await?;
+                    Ok(pb::CreateLeadResponse {
+                        lead: Some(lead_pb(&lead)),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_lead(&self, request: Request<pb::GetLeadRequest>) -> Reply<pb::GetLeadResponse> {
+        let caller = caller(&request)?;
+        let id = lead_id("id", &request.get_ref().id)?;
+        let lead = self.sales.get_lead(&caller, id).await?;
+        Ok(Response::new(pb::GetLeadResponse {
+            lead: Some(lead_pb(&lead)),
+        }))
+    }
+
+    async fn update_lead(
+        &self,
+        request: Request<pb::UpdateLeadRequest>,
+    ) -> Reply<pb::UpdateLeadResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let l = r.lead.unwrap_or_default();
+        let id = lead_id("lead.id", &l.id)?;
+        let fields = input(&l)?;
+        let set = [
+            ("contact_name", !l.contact_name.is_empty()),
+            ("company_name", !l.company_name.is_empty()),
+            ("email", !l.email.is_empty()),
+            ("phone", l.phone.is_some()),
+            ("source", l.source != 0),
+            ("estimated_value", l.estimated_value.is_some()),
+            ("interest", !l.interest.is_empty()),
+            ("notes", !l.notes.is_empty()),
+            ("tags", !l.tags.is_empty()),
+            ("status", l.status != 0),
+        ];
+        let paths = mask_paths(r.update_mask, &set, UPDATABLE)?;
+        let status = if paths.iter().any(|p| p == "status") {
+            Some(LeadStatus::from_i32(l.status).ok_or_else(|| {
+                Error::invalid_field("lead.status", format!("{} is not a LeadStatus", l.status))
+            })?)
+        } else {
+            None
+        };
+        let lead = self
+            .sales
+            .update_lead(&caller, id, &l.etag, &fields, status, &paths)
+            .await?;
+        Ok(Response::new(pb::UpdateLeadResponse {
+            lead: Some(lead_pb(&lead)),
+        }))
+    }
+
+    async fn qualify_lead(
+        &self,
+        request: Request<pb::QualifyLeadRequest>,
+    ) -> Reply<pb::QualifyLeadResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = lead_id("id", &r.id)?;
+        bounded("reason", &r.reason, MAX_TEXT)?;
+        bounded("etag", &r.etag, 64)?;
+        let lead = self
+            .sales
+            .qualify_lead(&caller, id, &r.etag, r.qualified, r.score, &r.reason)
+            .await?;
+        Ok(Response::new(pb::QualifyLeadResponse {
+            lead: Some(lead_pb(&lead)),
+        }))
+    }
+
+    async fn assign_lead(
+        &self,
+        request: Request<pb::AssignLeadRequest>,
+    ) -> Reply<pb::AssignLeadResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = lead_id("id", &r.id)?;
+        let owner = crm_core::UserId::from(api::uuid("owner_id", &r.owner_id, "a user id")?);
+        bounded("etag", &r.etag, 64)?;
+        let lead = self.sales.assign_lead(&caller, id, &r.etag, owner).await?;
+        Ok(Response::new(pb::AssignLeadResponse {
+            lead: Some(lead_pb(&lead)),
+        }))
+    }
+
+    async fn convert_lead(
+        &self,
+        request: Request<pb::ConvertLeadRequest>,
+    ) -> Reply<pb::ConvertLeadResponse> {
+        caller(&request)?;
+        Err(Error::unimplemented(
+            "crm.sales.v1.LeadService/ConvertLead is not available yet: the conversion saga comes with opportunities",
+        )
+        .with_reason("NOT_BUILT_YET")
+        .with_metadata("method", "crm.sales.v1.LeadService/ConvertLead")
+        .into())
+    }
+}
