@@ -43,6 +43,17 @@ pub struct Causation {
     pub traceparent: Option<String>,
 }
 
+impl Causation {
+    /// What the events of a request carry: its correlation id and trace.
+    pub fn of_request(context: &crm_core::RequestContext) -> Causation {
+        Causation {
+            correlation_id: Some(context.correlation_id.clone()),
+            causation_id: None,
+            traceparent: context.traceparent.clone(),
+        }
+    }
+}
+
 impl Envelope {
     /// Wraps a message of a `crm.<context>.events.v1` package.
     pub fn new<M: Message + Name>(

@@ -45,11 +45,7 @@ fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
     let context = RequestContext::of(request)?;
     Ok(Caller {
         principal: context.principal()?.clone(),
-        causation: crm_events::Causation {
-            correlation_id: Some(context.correlation_id.clone()),
-            causation_id: None,
-            traceparent: context.traceparent.clone(),
-        },
+        causation: crm_events::Causation::of_request(context),
     })
 }
 
