@@ -314,6 +314,12 @@ pub fn rotate_keys(config: &Config) -> anyhow::Result<()> {
         "added signing key {kid} in {}; restart IAM to sign with it (older keys keep verifying)",
         dir.display()
     );
+    if crm_iam::infrastructure::secrets::SecretBox::create(&dir)? {
+        println!(
+            "added the key that seals stored secrets ({}); keep it with the signing keys and back it up",
+            crm_iam::infrastructure::secrets::FILE
+        );
+    }
     Ok(())
 }
 

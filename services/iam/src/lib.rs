@@ -25,6 +25,7 @@ use crate::application::{Adapters, Iam, IamSettings};
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::infrastructure::hasher::PasswordHasher;
 use crate::infrastructure::keys::SigningKeys;
+use crate::infrastructure::secrets::SecretBox;
 use crate::infrastructure::sql::SqlIamStore;
 use crate::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
 use crate::interfaces::grpc::IamGrpc;
@@ -89,7 +90,15 @@ pub async fn build(
     revocations: Revocations,
 ) -> anyhow::Result<Iam> {
     let iam_config = config::IamConfig::of(config)?;
-    let store: Arc<dyn IamStore> = Arc::new(SqlIamStore::new(db.clone()));
+    let keys_dir = iam_config.signing_keys_dir(config);
+    // Where the signing keys may be made, so may the key that seals stored secrets; every IAM
+    // process of a deployment must share it.
+    let secrets = if config.database.url.is_none() || keys_dir.exists() {
+        SecretBox::load_or_create(&keys_dir)?
+    } else {
+        SecretBox::require(&keys_dir)?
+    };
+    let store: Arc<dyn IamStore> = Arc::new(SqlIamStore::new(db.clone(), secrets));
     let throttle: Arc<dyn LoginThrottle> = match &config.redis.url {
         Some(url) => Arc::new(
             RedisThrottle::connect(url.expose(), &iam_config.throttle_key_prefix)
@@ -109,7 +118,6 @@ pub async fn build(
             .unwrap_or(2),
         n => n,
     };
-    let keys_dir = iam_config.signing_keys_dir(config);
     let keys = if config.database.url.is_none() || keys_dir.exists() {
         SigningKeys::load_or_create(&keys_dir)?
     } else {

@@ -31,7 +31,10 @@ async fn sqlite() -> Engine {
     let db = Database::open(&config, "iam").await.unwrap();
     db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
     Engine {
-        store: Box::new(SqlIamStore::new(db.clone())),
+        store: Box::new(SqlIamStore::new(
+            db.clone(),
+            crm_iam::infrastructure::secrets::SecretBox::ephemeral(),
+        )),
         db,
         context: "iam".into(),
         _dir: Some(dir),
@@ -50,7 +53,10 @@ async fn postgres() -> Engine {
     db.migrate(&context, &crm_iam::MIGRATIONS).await.unwrap();
     // Scoped transactions run as the application role (the default `database.app_role`).
     Engine {
-        store: Box::new(SqlIamStore::new(db.clone())),
+        store: Box::new(SqlIamStore::new(
+            db.clone(),
+            crm_iam::infrastructure::secrets::SecretBox::ephemeral(),
+        )),
         db,
         context,
         _dir: None,
@@ -1105,5 +1111,78 @@ async fn postgres_row_level_security_hides_other_tenants_and_unscoped_queries() 
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     drop(tx);
+    e.drop_schema().await;
+}
+
+#[tokio::test]
+async fn secrets_iam_reads_back_are_sealed_in_the_database() {
+    use crm_iam::domain::mfa::Mfa;
+    use crm_iam::domain::sso::{SsoProvider, SsoSettings};
+    let e = sqlite().await;
+    let t = tenant("Kilang");
+    let mut u = user(&t, "siti@kilang.example", &["owner"]);
+    e.store
+        .create_tenant(&t, Some(&u), Changes::default())
+        .await
+        .unwrap();
+    let mfa = Mfa::enrol().unwrap();
+    u.mfa = Some(mfa.clone());
+    u.version = 2;
+    e.store.save_user(&u, 1, Changes::default()).await.unwrap();
+    let provider = SsoProvider {
+        tenant_id: t.id,
+        settings: SsoSettings::default(),
+        client_secret: "client-secret-in-clear".into(),
+        updated_at: 1,
+        version: 1,
+    };
+    e.store
+        .save_sso_provider(&provider, 0, Changes::default())
+        .await
+        .unwrap();
+    let pool = e.db.pool();
+    let stored: String = sqlx::query_scalar("select mfa_secret from users where id = $1")
+        .bind(u.id.to_string())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&mfa.secret),
+        "{stored}"
+    );
+    let stored: String = sqlx::query_scalar("select client_secret from sso_settings")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("v1:") && !stored.contains("in-clear"),
+        "{stored}"
+    );
+    // Read back in clear through the store.
+    let read = e.store.get_user(t.id, u.id).await.unwrap().unwrap();
+    assert_eq!(read.mfa, Some(mfa));
+    assert_eq!(
+        e.store
+            .sso_provider(t.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_secret,
+        "client-secret-in-clear"
+    );
+    // A value stored before sealing existed still reads.
+    sqlx::query("update sso_settings set client_secret = 'legacy-plain'")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        e.store
+            .sso_provider(t.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_secret,
+        "legacy-plain"
+    );
     e.drop_schema().await;
 }

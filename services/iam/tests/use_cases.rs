@@ -72,7 +72,10 @@ async fn world() -> World {
     let clock = ManualClock::at(START);
     let revocations = Revocations::memory();
     let adapters = Adapters {
-        store: Arc::new(SqlIamStore::new(db.clone())),
+        store: Arc::new(SqlIamStore::new(
+            db.clone(),
+            crm_iam::infrastructure::secrets::SecretBox::ephemeral(),
+        )),
         throttle: Arc::new(MemoryThrottle::with_clock(Arc::new(clock.clone()))),
         hasher: Arc::new(FakeHasher),
         keys: Arc::new(FakeSigner),

@@ -32,6 +32,7 @@ use crate::domain::session::Session;
 use crate::domain::sso::{Flow, SsoProvider};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
+use crate::infrastructure::secrets::SecretBox;
 
 const UNIQUES: &[UniqueConstraint] = &[
     UniqueConstraint {
@@ -72,12 +73,13 @@ fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
 /// IAM's store on either engine.
 pub struct SqlIamStore {
     db: Database,
+    secrets: SecretBox,
 }
 
 impl SqlIamStore {
-    /// A store on `db` (migrated).
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    /// A store on `db` (migrated), sealing the secrets it must read back with `secrets`.
+    pub fn new(db: Database, secrets: SecretBox) -> Self {
+        Self { db, secrets }
     }
 
     /// A transaction scoped to `tenant` (row-level security on PostgreSQL).
@@ -180,7 +182,7 @@ impl IamStore for SqlIamStore {
         let mut tx = self.begin(tenant.id).await?;
         tenants::insert(&mut tx, tenant).await?;
         if let Some(owner) = owner {
-            users::insert(&mut tx, owner).await?;
+            users::insert(&mut tx, &self.secrets, owner).await?;
         }
         finish(tx, tenant.id, changes, "creating a tenant").await
     }
@@ -199,14 +201,14 @@ impl IamStore for SqlIamStore {
 
     async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
         let mut tx = self.begin(tenant).await?;
-        let user = users::by_id(&mut tx, tenant, id).await?;
+        let user = users::by_id(&mut tx, &self.secrets, tenant, id).await?;
         tx.commit().await.map_err(db("reading users"))?;
         Ok(user)
     }
 
     async fn user_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>> {
         let mut tx = self.begin(tenant).await?;
-        let user = users::by_email(&mut tx, tenant, email).await?;
+        let user = users::by_email(&mut tx, &self.secrets, tenant, email).await?;
         tx.commit().await.map_err(db("reading users"))?;
         Ok(user)
     }
@@ -219,7 +221,7 @@ impl IamStore for SqlIamStore {
         limit: u32,
     ) -> Result<Vec<User>> {
         let mut tx = self.begin(tenant).await?;
-        let users = users::list(&mut tx, tenant, filter, after, limit).await?;
+        let users = users::list(&mut tx, &self.secrets, tenant, filter, after, limit).await?;
         tx.commit().await.map_err(db("reading users"))?;
         Ok(users)
     }
@@ -233,13 +235,13 @@ impl IamStore for SqlIamStore {
 
     async fn insert_user(&self, user: &User, changes: Changes) -> Result<()> {
         let mut tx = self.begin(user.tenant_id).await?;
-        users::insert(&mut tx, user).await?;
+        users::insert(&mut tx, &self.secrets, user).await?;
         finish(tx, user.tenant_id, changes, "creating a user").await
     }
 
     async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()> {
         let mut tx = self.begin(user.tenant_id).await?;
-        let affected = users::update(&mut tx, user, expected_version).await?;
+        let affected = users::update(&mut tx, &self.secrets, user, expected_version).await?;
         let what = ("user", user.id.to_string());
         finish_versioned(tx, affected, what, user.tenant_id, changes, "saving a user").await
     }
@@ -441,7 +443,7 @@ impl IamStore for SqlIamStore {
 
     async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>> {
         let mut tx = self.begin(tenant).await?;
-        let provider = sso::provider(&mut tx, tenant).await?;
+        let provider = sso::provider(&mut tx, &self.secrets, tenant).await?;
         tx.commit()
             .await
             .map_err(db("reading the single sign-on settings"))?;
@@ -455,7 +457,7 @@ impl IamStore for SqlIamStore {
         changes: Changes,
     ) -> Result<()> {
         let mut tx = self.begin(provider.tenant_id).await?;
-        let affected = sso::save(&mut tx, provider, expected_version).await?;
+        let affected = sso::save(&mut tx, &self.secrets, provider, expected_version).await?;
         let what = ("single sign-on settings", provider.tenant_id.to_string());
         let doing = "saving the single sign-on settings";
         finish_versioned(tx, affected, what, provider.tenant_id, changes, doing).await

@@ -7,9 +7,14 @@ use crm_core::{Result, TenantId, UserId};
 use super::{corrupt, db, parse_uuid};
 use crate::domain::Millis;
 use crate::domain::sso::{Flow, SsoProvider, SsoSettings};
+use crate::infrastructure::secrets::SecretBox;
 
 /// The tenant's provider.
-pub(super) async fn provider(tx: &mut Conn, tenant: TenantId) -> Result<Option<SsoProvider>> {
+pub(super) async fn provider(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+) -> Result<Option<SsoProvider>> {
     let row: Option<(String, String, i64, i64)> = sqlx::query_as(
         "select settings, client_secret, updated_at, version from sso_settings where tenant_id = $1",
     )
@@ -24,14 +29,25 @@ pub(super) async fn provider(tx: &mut Conn, tenant: TenantId) -> Result<Option<S
         tenant_id: tenant,
         settings: serde_json::from_str::<SsoSettings>(&settings)
             .map_err(|e| corrupt("sso_settings.settings", e))?,
-        client_secret,
+        client_secret: secrets.open(&client_secret).ok_or_else(|| {
+            corrupt(
+                "sso_settings.client_secret",
+                "does not open with this secrets key (was secrets.key replaced?)",
+            )
+        })?,
         updated_at,
         version,
     }))
 }
 
 /// Inserts (`expected_version` 0) or updates the provider; returns the rows changed.
-pub(super) async fn save(tx: &mut Conn, p: &SsoProvider, expected_version: i64) -> Result<u64> {
+pub(super) async fn save(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    p: &SsoProvider,
+    expected_version: i64,
+) -> Result<u64> {
+    let sealed = secrets.seal(&p.client_secret);
     let settings = serde_json::to_string(&p.settings).expect("settings serialise");
     let done = if expected_version == 0 {
         sqlx::query(
@@ -40,7 +56,7 @@ pub(super) async fn save(tx: &mut Conn, p: &SsoProvider, expected_version: i64) 
         )
         .bind(p.tenant_id.to_string())
         .bind(settings)
-        .bind(&p.client_secret)
+        .bind(&sealed)
         .bind(p.updated_at)
         .bind(p.version)
         .execute(tx)
@@ -52,7 +68,7 @@ pub(super) async fn save(tx: &mut Conn, p: &SsoProvider, expected_version: i64) 
         )
         .bind(p.tenant_id.to_string())
         .bind(settings)
-        .bind(&p.client_secret)
+        .bind(&sealed)
         .bind(p.updated_at)
         .bind(p.version)
         .bind(expected_version)

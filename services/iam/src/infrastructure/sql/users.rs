@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use crm_core::storage::Conn;
 use crm_core::{Result, TenantId, UserId};
 
-use super::{db, parse_uuid};
+use super::{corrupt, db, parse_uuid};
 use crate::domain::email::Email;
 use crate::domain::mfa::Mfa;
 use crate::domain::ports::UserFilter;
 use crate::domain::session::Session;
 use crate::domain::user::{User, UserStatus};
+use crate::infrastructure::secrets::SecretBox;
 
 const COLUMNS: &str = "id, tenant_id, email, display_name, password_hash, status, team, created_at, updated_at, \
                        version, last_login_at, mfa_secret, mfa_confirmed_at";
@@ -33,11 +34,19 @@ struct UserRow {
     mfa_confirmed_at: Option<i64>,
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = crm_core::Error;
-
-    /// The user without roles (they are read apart).
-    fn try_from(row: UserRow) -> Result<User> {
+impl UserRow {
+    /// The user without roles (they are read apart), its second factor's secret opened.
+    fn into_user(self, secrets: &SecretBox) -> Result<User> {
+        let row = self;
+        let mfa_secret = match row.mfa_secret {
+            Some(sealed) => Some(secrets.open(&sealed).ok_or_else(|| {
+                corrupt(
+                    "users.mfa_secret",
+                    "does not open with this secrets key (was secrets.key replaced?)",
+                )
+            })?),
+            None => None,
+        };
         Ok(User {
             id: parse_uuid("users.id", &row.id)?.into(),
             tenant_id: parse_uuid("users.tenant_id", &row.tenant_id)?.into(),
@@ -50,7 +59,7 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_login_at: row.last_login_at,
-            mfa: row.mfa_secret.map(|secret| Mfa {
+            mfa: mfa_secret.map(|secret| Mfa {
                 secret,
                 confirmed_at: row.mfa_confirmed_at,
             }),
@@ -60,7 +69,12 @@ impl TryFrom<UserRow> for User {
 }
 
 /// A user (deleted ones included) by id.
-pub(super) async fn by_id(tx: &mut Conn, tenant: TenantId, id: UserId) -> Result<Option<User>> {
+pub(super) async fn by_id(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<User>> {
     let sql = format!("select {COLUMNS} from users where tenant_id = $1 and id = $2");
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
@@ -68,12 +82,13 @@ pub(super) async fn by_id(tx: &mut Conn, tenant: TenantId, id: UserId) -> Result
         .fetch_all(&mut *tx)
         .await
         .map_err(db("reading users"))?;
-    Ok(with_roles(tx, tenant, rows).await?.pop())
+    Ok(with_roles(tx, secrets, tenant, rows).await?.pop())
 }
 
 /// A user not deleted, by email.
 pub(super) async fn by_email(
     tx: &mut Conn,
+    secrets: &SecretBox,
     tenant: TenantId,
     email: &Email,
 ) -> Result<Option<User>> {
@@ -86,12 +101,13 @@ pub(super) async fn by_email(
         .fetch_all(&mut *tx)
         .await
         .map_err(db("reading users"))?;
-    Ok(with_roles(tx, tenant, rows).await?.pop())
+    Ok(with_roles(tx, secrets, tenant, rows).await?.pop())
 }
 
 /// Users in id order after `after`, at most `limit`; deleted ones only when the filter asks.
 pub(super) async fn list(
     tx: &mut Conn,
+    secrets: &SecretBox,
     tenant: TenantId,
     filter: &UserFilter,
     after: Option<UserId>,
@@ -114,14 +130,19 @@ pub(super) async fn list(
         .fetch_all(&mut *tx)
         .await
         .map_err(db("reading users"))?;
-    with_roles(tx, tenant, rows).await
+    with_roles(tx, secrets, tenant, rows).await
 }
 
 /// The users of `rows` with their roles, read in one statement over the rows' id range.
-async fn with_roles(tx: &mut Conn, tenant: TenantId, rows: Vec<UserRow>) -> Result<Vec<User>> {
+async fn with_roles(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    rows: Vec<UserRow>,
+) -> Result<Vec<User>> {
     let mut users = rows
         .into_iter()
-        .map(User::try_from)
+        .map(|row| row.into_user(secrets))
         .collect::<Result<Vec<_>>>()?;
     let (Some(first), Some(last)) = (users.first(), users.last()) else {
         return Ok(users);
@@ -154,7 +175,7 @@ async fn with_roles(tx: &mut Conn, tenant: TenantId, rows: Vec<UserRow>) -> Resu
 }
 
 /// Adds a user and its roles.
-pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
+pub(super) async fn insert(tx: &mut Conn, secrets: &SecretBox, user: &User) -> Result<()> {
     sqlx::query(
         "insert into users (id, tenant_id, email, display_name, password_hash, status, team, created_at, \
          updated_at, last_login_at, version, mfa_secret, mfa_confirmed_at) \
@@ -171,7 +192,7 @@ pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
     .bind(user.updated_at)
     .bind(user.last_login_at)
     .bind(user.version)
-    .bind(user.mfa.as_ref().map(|m| m.secret.clone()))
+    .bind(user.mfa.as_ref().map(|m| secrets.seal(&m.secret)))
     .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
     .execute(&mut *tx)
     .await
@@ -181,7 +202,12 @@ pub(super) async fn insert(tx: &mut Conn, user: &User) -> Result<()> {
 
 /// Saves a changed user (roles included) if it is still at `expected_version`; returns the rows
 /// changed (0: stale).
-pub(super) async fn update(tx: &mut Conn, user: &User, expected_version: i64) -> Result<u64> {
+pub(super) async fn update(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    user: &User,
+    expected_version: i64,
+) -> Result<u64> {
     let done = sqlx::query(
         "update users set email = $3, display_name = $4, password_hash = $5, status = $6, team = $7, \
          updated_at = $8, version = $9, mfa_secret = $11, mfa_confirmed_at = $12, \
@@ -198,7 +224,7 @@ pub(super) async fn update(tx: &mut Conn, user: &User, expected_version: i64) ->
     .bind(user.updated_at)
     .bind(user.version)
     .bind(expected_version)
-    .bind(user.mfa.as_ref().map(|m| m.secret.clone()))
+    .bind(user.mfa.as_ref().map(|m| secrets.seal(&m.secret)))
     .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
     .execute(&mut *tx)
     .await
