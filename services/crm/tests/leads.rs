@@ -7,6 +7,8 @@
 mod support;
 
 use crm_proto::crm::common::v1::PhoneNumber;
+use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
+use crm_proto::crm::iam::v1::{UpdateUserRequest, User, UserStatus};
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::*;
 use crm_proto::google::r#type::Money;
@@ -244,6 +246,29 @@ async fn a_lead_is_created_worked_qualified_and_assigned() {
         Code::PermissionDenied,
         "reps do not hand out leads"
     );
+    // Deactivated in IAM: sales hears of it and hands them nothing more.
+    let deactivate = UpdateUserRequest {
+        user: Some(User {
+            id: mei.clone(),
+            status: UserStatus::Deactivated as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["status".into()],
+        }),
+    };
+    UserServiceClient::new(server.channel.clone())
+        .update_user(authorized(deactivate, &owner.access))
+        .await
+        .unwrap();
+    // (Until it does, assigning her the lead she already owns changes nobody's leads.)
+    crm_core::testing::eventually("sales hears of the deactivation", || async {
+        match assign(&server, &owner.access, &lead.id, &mei).await {
+            Err(err) if err.message().contains("is deactivated") => Some(()),
+            _ => None,
+        }
+    })
+    .await;
 
     // Viewers read but do not write.
     assert_eq!(

@@ -7,7 +7,9 @@ use crm_core::storage::Database;
 use crm_core::{TenantId, UserId};
 use crm_events::consumer::deliver;
 use crm_events::{Causation, Consumer, Delivery, Envelope, Inbox};
-use crm_proto::crm::iam::events::v1::{TenantCreated, UserCreated, UserRoleChanged};
+use crm_proto::crm::iam::events::v1::{
+    TenantCreated, UserCreated, UserRoleChanged, UserStatusChanged,
+};
 use crm_sales::domain::ports::SalesStore;
 use crm_sales::infrastructure::consumer::{GROUP, IamEvents};
 use crm_sales::infrastructure::sql::SqlSalesStore;
@@ -112,9 +114,21 @@ async fn users_roles_follow_iams_events_whatever_their_order() {
     deliver(&consumer, TOPIC, &promoted).await.unwrap();
     deliver(&consumer, TOPIC, &created).await.unwrap();
     let store = SqlSalesStore::new(db.clone());
-    assert_eq!(
-        store.user_roles(tenant, ali).await.unwrap(),
-        Some(vec!["sales_rep".to_owned()])
+    let known = store.sales_user(tenant, ali).await.unwrap().unwrap();
+    assert_eq!(known.roles, ["sales_rep"]);
+    assert!(known.active);
+    assert_eq!(store.sales_user(TenantId::new(), ali).await.unwrap(), None);
+    // Deactivated in IAM: no longer handed work.
+    let deactivated = envelope(
+        tenant,
+        &UserStatusChanged {
+            user_id: ali.to_string(),
+            email: "ali@kilang.example".into(),
+            status: crm_proto::crm::iam::v1::UserStatus::Deactivated as i32,
+            ..Default::default()
+        },
+        3_000,
     );
-    assert_eq!(store.user_roles(TenantId::new(), ali).await.unwrap(), None);
+    deliver(&consumer, TOPIC, &deactivated).await.unwrap();
+    assert!(!store.sales_user(tenant, ali).await.unwrap().unwrap().active);
 }

@@ -232,7 +232,7 @@ async fn leads_are_saved_with_their_events_filtered_and_kept_per_tenant(
 async fn the_view_of_users_keeps_the_newest_roles(store: &dyn SalesStore, _: &Database) {
     let (a, b) = (TenantId::new(), TenantId::new());
     let ali = UserId::new();
-    assert_eq!(store.user_roles(a, ali).await.unwrap(), None);
+    assert_eq!(store.sales_user(a, ali).await.unwrap(), None);
     store
         .record_user(a, ali, "ali@kilang.example", &["viewer".into()], 10)
         .await
@@ -252,11 +252,22 @@ async fn the_view_of_users_keeps_the_newest_roles(store: &dyn SalesStore, _: &Da
         .record_user(a, ali, "ali@kilang.example", &[], 15)
         .await
         .unwrap();
-    assert_eq!(
-        store.user_roles(a, ali).await.unwrap(),
-        Some(vec!["sales_rep".to_owned(), "viewer".to_owned()])
-    );
-    assert_eq!(store.user_roles(b, ali).await.unwrap(), None);
+    let known = store.sales_user(a, ali).await.unwrap().unwrap();
+    assert_eq!(known.roles, ["sales_rep", "viewer"]);
+    assert!(known.active);
+    assert_eq!(store.sales_user(b, ali).await.unwrap(), None);
+    // Deactivated, then a stale reactivation: still inactive, roles kept.
+    store
+        .record_user_status(a, ali, "ali@kilang.example", false, 30)
+        .await
+        .unwrap();
+    store
+        .record_user_status(a, ali, "ali@kilang.example", true, 25)
+        .await
+        .unwrap();
+    let known = store.sales_user(a, ali).await.unwrap().unwrap();
+    assert!(!known.active);
+    assert_eq!(known.roles, ["sales_rep", "viewer"]);
 }
 
 fn stages(names: &[(&str, i32)]) -> Vec<StageInput> {

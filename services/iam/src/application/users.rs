@@ -171,7 +171,13 @@ impl Iam {
             user.updated_at,
         )
         .with("fields", changed.join(","));
+        let events = if before.status == user.status {
+            Vec::new()
+        } else {
+            vec![status_changed(&user, p.user_id, &caller.origin)]
+        };
         let changes = Changes {
+            events,
             audit: vec![audit],
             revoke_sessions_of: deactivating.then_some((id, user.updated_at)),
             keep_an_owner: deactivating && before.has_role(OWNER),
@@ -205,6 +211,7 @@ impl Iam {
             user.updated_at,
         );
         let changes = Changes {
+            events: vec![status_changed(&user, p.user_id, &caller.origin)],
             audit: vec![audit],
             revoke_sessions_of: Some((id, user.updated_at)),
             keep_an_owner,
@@ -365,4 +372,28 @@ pub(crate) fn escalation_check(granter: &Principal, grants: &[String], what: &st
         .with_reason("ESCALATION")
         .with_metadata("permission", grant)),
     }
+}
+
+/// `UserStatusChanged` for `user` as it is now.
+fn status_changed(user: &User, by: UserId, origin: &crate::domain::audit::Origin) -> OutboxEvent {
+    let status = match user.status {
+        UserStatus::Active => crm_proto::crm::iam::v1::UserStatus::Active,
+        UserStatus::Deactivated => crm_proto::crm::iam::v1::UserStatus::Deactivated,
+        UserStatus::Deleted => crm_proto::crm::iam::v1::UserStatus::Deleted,
+    };
+    let event = events::UserStatusChanged {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        status: status as i32,
+        changed_by_user_id: by.to_string(),
+        change_time: Some(timestamp(user.updated_at)),
+    };
+    OutboxEvent::new(
+        user.tenant_id,
+        "user",
+        user.id.to_string(),
+        &event,
+        user.updated_at,
+        origin.causation(),
+    )
 }

@@ -195,15 +195,19 @@ impl Sales {
         Ok(lead)
     }
 
-    /// Refuses an owner who is not a sales rep or manager of the tenant (as sales' view of
-    /// IAM's users, from its events, knows them).
+    /// Refuses an owner who is not an active sales rep or manager of the tenant (as sales'
+    /// view of IAM's users, from its events, knows them).
     async fn assignable(&self, caller: &Caller, owner: UserId) -> Result<()> {
-        let roles = self
+        let user = self
             .store
-            .user_roles(caller.principal.tenant_id, owner)
+            .sales_user(caller.principal.tenant_id, owner)
             .await?;
-        match roles {
-            Some(roles) if roles.iter().any(|r| SALES_ROLES.contains(&r.as_str())) => Ok(()),
+        match user {
+            Some(u) if !u.active => Err(Error::invalid_field(
+                "owner_id",
+                format!("{owner} is deactivated; choose an active sales rep or manager"),
+            )),
+            Some(u) if u.roles.iter().any(|r| SALES_ROLES.contains(&r.as_str())) => Ok(()),
             Some(_) => Err(Error::invalid_field(
                 "owner_id",
                 format!("{owner} holds no sales role (sales_rep or sales_manager)"),

@@ -18,6 +18,15 @@ pub struct OutboxEvent {
     pub envelope: crm_events::Envelope,
 }
 
+/// A user of the tenant as sales knows them (from IAM's events).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SalesUser {
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Whether they may be handed work (not deactivated or deleted).
+    pub active: bool,
+}
+
 /// Filters of ListLeads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeadFilter {
@@ -82,6 +91,16 @@ pub trait SalesStore: Send + Sync + 'static {
         roles: &[String],
         at: Millis,
     ) -> Result<()>;
-    /// A user's roles as sales knows them; `None` for a user it has not heard of.
-    async fn user_roles(&self, tenant: TenantId, user: UserId) -> Result<Option<Vec<String>>>;
+    /// Records that a user may (or may no longer) be handed work; an older record never
+    /// overwrites a newer one.
+    async fn record_user_status(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        active: bool,
+        at: Millis,
+    ) -> Result<()>;
+    /// A user as sales knows them; `None` for a user it has not heard of.
+    async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>>;
 }

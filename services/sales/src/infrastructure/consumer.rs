@@ -1,13 +1,15 @@
 //! What sales does with IAM's events: a new tenant gets its default pipeline, so it can convert
-//! a lead at once; users and their roles are kept in sales' own view (`sales_users`), so
-//! assigning a lead never calls IAM. The handler writes in the consumer's transaction, which
+//! a lead at once; users, their roles and whether they are active are kept in sales' own view
+//! (`sales_users`), so assigning a lead never calls IAM. The handler writes in the consumer's transaction, which
 //! also records the event as processed: a redelivered event has no second effect.
 
 use async_trait::async_trait;
 use crm_core::TenantId;
 use crm_core::UserId;
 use crm_events::{Envelope, Handler, Tx};
-use crm_proto::crm::iam::events::v1::{TenantCreated, UserCreated, UserRoleChanged};
+use crm_proto::crm::iam::events::v1::{
+    TenantCreated, UserCreated, UserRoleChanged, UserStatusChanged,
+};
 use prost::Name;
 
 use super::sql::{leads, pipelines};
@@ -30,6 +32,7 @@ impl Handler for IamEvents {
             TenantCreated::full_name(),
             UserCreated::full_name(),
             UserRoleChanged::full_name(),
+            UserStatusChanged::full_name(),
         ]
         .iter()
         .any(|t| t == event_type)
@@ -43,6 +46,12 @@ impl Handler for IamEvents {
         if let Some(created) = event.decode::<UserCreated>() {
             let id = user(&created.user_id)?;
             leads::put_user(tx, tenant, id, &created.email, &created.roles, event.time).await?;
+            return Ok(());
+        }
+        if let Some(changed) = event.decode::<UserStatusChanged>() {
+            let id = user(&changed.user_id)?;
+            let active = changed.status == crm_proto::crm::iam::v1::UserStatus::Active as i32;
+            leads::put_status(tx, tenant, id, &changed.email, active, event.time).await?;
             return Ok(());
         }
         if let Some(changed) = event.decode::<UserRoleChanged>() {

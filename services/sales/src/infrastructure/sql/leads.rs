@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{corrupt, db};
 use crate::domain::lead::Lead;
-use crate::domain::ports::LeadFilter;
+use crate::domain::ports::{LeadFilter, SalesUser};
 
 fn doc(lead: &Lead) -> String {
     serde_json::to_string(lead).expect("a lead serialises")
@@ -121,24 +121,52 @@ pub async fn put_user(
     .map(drop)
 }
 
-/// A user's roles as sales knows them.
-pub async fn user_roles(
+/// Records a user's status (`active` or not).
+pub async fn put_status(
     tx: &mut Conn,
     tenant: TenantId,
     user: UserId,
-) -> Result<Option<Vec<String>>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("select roles from sales_users where tenant_id = $1 and user_id = $2")
-            .bind(tenant.to_string())
-            .bind(user.to_string())
-            .fetch_optional(tx)
-            .await
-            .map_err(db("reading a user"))?;
-    Ok(row.map(|(roles,)| {
-        roles
+    email: &str,
+    active: bool,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into sales_users (tenant_id, user_id, email, roles, updated_at, status) \
+         values ($1, $2, $3, '', $4, $5) \
+         on conflict (tenant_id, user_id) do update set status = excluded.status, \
+         updated_at = excluded.updated_at where sales_users.updated_at <= excluded.updated_at",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(email)
+    .bind(at)
+    .bind(if active { "active" } else { "inactive" })
+    .execute(tx)
+    .await
+    .map_err(db("recording a user's status"))
+    .map(drop)
+}
+
+/// A user as sales knows them.
+pub async fn sales_user(
+    tx: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Option<SalesUser>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "select roles, status from sales_users where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a user"))?;
+    Ok(row.map(|(roles, status)| SalesUser {
+        roles: roles
             .split(',')
             .filter(|r| !r.is_empty())
             .map(str::to_owned)
-            .collect()
+            .collect(),
+        active: status == "active",
     }))
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::lead::Lead;
 use crate::domain::pipeline::Pipeline;
-use crate::domain::ports::{LeadFilter, OutboxEvent, SalesStore};
+use crate::domain::ports::{LeadFilter, OutboxEvent, SalesStore, SalesUser};
 
 /// Appends events to the outbox in the change's transaction.
 async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
@@ -162,10 +162,23 @@ impl SalesStore for SqlSalesStore {
         tx.commit().await.map_err(db("recording a user"))
     }
 
-    async fn user_roles(&self, tenant: TenantId, user: UserId) -> Result<Option<Vec<String>>> {
+    async fn record_user_status(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        active: bool,
+        at: Millis,
+    ) -> Result<()> {
         let mut tx = self.begin(tenant).await?;
-        let roles = leads::user_roles(&mut tx, tenant, user).await?;
+        leads::put_status(&mut tx, tenant, user, email, active, at).await?;
+        tx.commit().await.map_err(db("recording a user's status"))
+    }
+
+    async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = leads::sales_user(&mut tx, tenant, user).await?;
         tx.commit().await.map_err(db("reading a user"))?;
-        Ok(roles)
+        Ok(found)
     }
 }
