@@ -9,8 +9,9 @@ in a fresh working directory, against a freshly started `crm serve` on 127.0.0.1
 README's first command.
 
 Matching: each printed line must equal the shown one, except that `[..]` in a shown line matches
-any text and a shown line `...` matches any number of lines. A command shown without output is
-only required to succeed. Any command that exits non-zero fails the check.
+any text and a shown line `...` matches any number of lines. A command shown without output must
+print nothing (so an error it prints is never let through). Any command that exits non-zero
+fails the check.
 
 Usage: .ci/walkthrough.py [README.md]   (the `crm` binary: $WALKTHROUGH_CRM, else `crm` on PATH)
 """
@@ -59,7 +60,7 @@ def parse(readme: str):
 def matches(expected, actual):
     """Whether `actual` lines match `expected` lines (`...` lines, `[..]` wildcards)."""
     if not expected:
-        return True
+        return not actual
     if expected[0] == "...":
         rest = expected[1:]
         return any(matches(rest, actual[k:]) for k in range(len(actual) + 1))
