@@ -133,6 +133,9 @@ pub struct Adapters {
 impl Iam {
     /// Wires the use cases to their adapters.
     pub fn new(adapters: Adapters, settings: IamSettings) -> Iam {
+        // Only a TLS configuration without a single protocol version could fail here.
+        let oidc = crate::infrastructure::oidc::Oidc::new(settings.sso_allow_loopback_http)
+            .expect("rustls supports its safe default protocol versions");
         let Adapters {
             store,
             throttle,
@@ -152,9 +155,7 @@ impl Iam {
             idempotency,
             settings,
             api_keys: api_keys::key_cache(),
-            // Only a TLS configuration without a single protocol version could fail here.
-            oidc: crate::infrastructure::oidc::Oidc::new()
-                .expect("rustls supports its safe default protocol versions"),
+            oidc,
         }
     }
 

@@ -63,12 +63,53 @@ impl std::fmt::Debug for SsoProvider {
     }
 }
 
+/// Whether the server may fetch from `ip`: a public address, or a loopback one when
+/// `allow_loopback` (a local provider). Private, link-local, shared, unspecified and
+/// documentation ranges never are (an owner's issuer URL must not reach inside the network).
+pub fn fetchable(ip: std::net::IpAddr, allow_loopback: bool) -> bool {
+    use std::net::IpAddr;
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| !fetchable(v4.into(), allow_loopback)))
+        }
+    }
+}
+
 /// Whether `url` may be fetched as an issuer or a redirect target: HTTPS, or plain HTTP to a
-/// loopback address when `allow_loopback_http` (tests and local providers).
+/// loopback address when `allow_loopback_http` (tests and local providers); never a private
+/// address written as an IP.
 fn url_problem(raw: &str, allow_loopback_http: bool) -> Option<String> {
     let Ok(url) = url::Url::parse(raw) else {
         return Some("must be an absolute URL".into());
     };
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
+        _ => None,
+    };
+    if let Some(ip) = ip
+        && !fetchable(ip, allow_loopback_http)
+    {
+        return Some(format!("must not point at a private address ({ip})"));
+    }
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     match url.scheme() {
         "https" => None,
@@ -294,6 +335,37 @@ mod tests {
         };
         assert!(local.validate(true, known).is_empty());
         assert_eq!(local.validate(false, known).len(), 1);
+    }
+
+    #[test]
+    fn private_addresses_are_never_fetched_and_loopback_only_when_allowed() {
+        for ip in [
+            "10.0.0.5",
+            "172.16.1.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!fetchable(ip.parse().unwrap(), true), "{ip}");
+        }
+        for ip in ["127.0.0.1", "::1"] {
+            assert!(fetchable(ip.parse().unwrap(), true), "{ip}");
+            assert!(!fetchable(ip.parse().unwrap(), false), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:4860:4860::8888"] {
+            assert!(fetchable(ip.parse().unwrap(), false), "{ip}");
+        }
+        let mut metadata = SsoSettings {
+            issuer_url: "https://169.254.169.254/latest".into(),
+            ..settings()
+        };
+        let problems = metadata.validate(true, known);
+        assert_eq!(problems[0].0, "settings.issuer_url");
+        assert!(problems[0].1.contains("private address"), "{problems:?}");
     }
 
     #[test]

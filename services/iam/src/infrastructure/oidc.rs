@@ -15,7 +15,7 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 
-use crate::domain::sso::{Identity, SsoProvider};
+use crate::domain::sso::{Identity, SsoProvider, fetchable};
 
 /// An HTTP failure talking to the provider.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +48,38 @@ impl std::fmt::Debug for Oidc {
     }
 }
 
+/// Resolves names for the relying party's requests, keeping only addresses it may fetch from
+/// ([`fetchable`]): a name that resolves only to private addresses is refused, so an owner's
+/// issuer URL cannot reach inside the network (SSRF). IP-literal URLs are checked when the
+/// settings are saved.
+struct PublicOnly {
+    allow_loopback: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_loopback = self.allow_loopback;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| fetchable(a.ip(), allow_loopback))
+                .collect();
+            if found.is_empty() {
+                return Err(format!(
+                    "{host} resolves to no public address; identity providers must be reachable on the internet"
+                )
+                .into());
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 impl Oidc {
-    /// A relying party with its own HTTP client.
-    pub fn new() -> anyhow::Result<Oidc> {
+    /// A relying party with its own HTTP client; `allow_loopback` lets it reach a provider on
+    /// this machine (the embedded CRM, tests).
+    pub fn new(allow_loopback: bool) -> anyhow::Result<Oidc> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
@@ -62,6 +91,7 @@ impl Oidc {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(PublicOnly { allow_loopback }))
             .timeout(Duration::from_secs(10))
             .build()?;
         Ok(Oidc { http })
@@ -84,7 +114,7 @@ impl Oidc {
                 let response = http
                     .execute(request)
                     .await
-                    .map_err(|e| HttpError(e.to_string()))?;
+                    .map_err(|e| HttpError(chain(&e)))?;
                 let mut builder = http::Response::builder().status(response.status());
                 for (name, value) in response.headers() {
                     builder = builder.header(name, value);
@@ -261,5 +291,28 @@ impl From<SsoRefusal> for Error {
                 Error::unauthenticated(e.to_string()).with_reason("SSO_ID_TOKEN_INVALID")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_provider_on_a_private_address_is_refused_before_any_request() {
+        // `localhost` resolves to loopback only: refused unless a local provider is allowed.
+        let err = Oidc::new(false)
+            .unwrap()
+            .check_issuer("https://localhost:9")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no public address"), "{err}");
+        // Allowed, it gets as far as connecting (nothing listens on port 9).
+        let err = Oidc::new(true)
+            .unwrap()
+            .check_issuer("https://localhost:9")
+            .await
+            .unwrap_err();
+        assert!(!err.to_string().contains("no public address"), "{err}");
     }
 }
