@@ -1,7 +1,8 @@
 //! Events leave the CRM as other systems see them: registering a user in IAM puts a
 //! `UserCreated` record on `crm.iam.events.v1` that a stock Kafka client (confluent-kafka, through
 //! `tests/fixtures/read_topic.py`) reads with its CloudEvents headers. Needs `KAFKA_BROKERS`
-//! (ignored without `--include-ignored`).
+//! (ignored without `--include-ignored`). In microservices mode, sales in a process of its own
+//! seeds a new tenant's pipeline from IAM's `TenantCreated`, which reaches it only through Kafka.
 
 mod support;
 
@@ -70,4 +71,57 @@ async fn a_registered_user_reaches_kafka_readable_by_a_stock_client() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     panic!("no UserCreated record for {user_id} on crm.iam.events.v1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"]
+async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka() {
+    use crm_core::config::Target;
+    use crm_proto::crm::sales::v1::ListPipelinesRequest;
+    use crm_proto::crm::sales::v1::pipeline_service_client::PipelineServiceClient;
+
+    let brokers = crm_core::testing::backend("KAFKA_BROKERS");
+    let for_iam = brokers.clone();
+    let iam = support::spawn_with(move |config| {
+        config.kafka.brokers = Some(for_iam);
+        config.target = vec![Target::Iam];
+    })
+    .await;
+    let sales = support::spawn_with(move |config| {
+        config.kafka.brokers = Some(brokers);
+        config.target = vec![Target::Sales];
+    })
+    .await;
+    let registered = AuthServiceClient::new(iam.channel.clone())
+        .register(RegisterRequest {
+            tenant_name: "Kilang Kafka".into(),
+            email: format!("{}@kilang.example", uuid::Uuid::now_v7().simple()),
+            password: "batik canting motif".into(),
+            display_name: "Siti".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let tenant = crm_core::TenantId::parse(&registered.tenant.unwrap().id).unwrap();
+    let owner = crm_core::UserId::parse(&registered.user.unwrap().id).unwrap();
+    // The sales process verifies the test key's tokens; IAM's `TenantCreated` reaches it only
+    // through Kafka.
+    let token = sales.token_claiming(tenant, owner, &["owner"], &["pipelines.read"]);
+    let pipeline = crm_core::testing::eventually("sales seeds the pipeline from Kafka", || {
+        let channel = sales.channel.clone();
+        let token = token.clone();
+        async move {
+            PipelineServiceClient::new(channel)
+                .list_pipelines(support::authorized(ListPipelinesRequest::default(), &token))
+                .await
+                .ok()?
+                .into_inner()
+                .pipelines
+                .into_iter()
+                .find(|p| p.default)
+        }
+    })
+    .await;
+    assert_eq!(pipeline.name, "Sales");
+    assert_eq!(pipeline.tenant_id, tenant.to_string());
 }
