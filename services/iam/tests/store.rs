@@ -405,7 +405,7 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
     // Challenges: read and spent in their tenant, once, before they expire.
     let (challenge, token) = Challenge::issue(a.id, ua.id, true, 1_000).unwrap();
     store.insert_challenge(&challenge).await.unwrap();
-    let hash = crm_iam::domain::mfa::hash_challenge(&token);
+    let hash = crm_iam::domain::opaque::sha256_hex(&token);
     assert!(store.challenge(b.id, &hash).await.unwrap().is_none());
     let read = store.challenge(a.id, &hash).await.unwrap().unwrap();
     assert_eq!(read.user_id, ua.id);

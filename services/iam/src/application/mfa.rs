@@ -12,9 +12,9 @@ use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::mfa::{
-    Challenge, Mfa, challenge_tenant, hash_challenge, hash_recovery_code, is_totp_code,
-    recovery_codes,
+    CHALLENGE_PREFIX, Challenge, Mfa, hash_recovery_code, is_totp_code, recovery_codes,
 };
+use crate::domain::opaque;
 use crate::domain::ports::{Changes, SecondFactor};
 use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{Tenant, TenantStatus};
@@ -310,10 +310,10 @@ impl Iam {
 
     /// The challenge a token names, open, with its tenant (active) and user (active).
     async fn open_challenge(&self, token: &str, now: Millis) -> Result<(Tenant, User, Challenge)> {
-        let tenant_id = challenge_tenant(token).ok_or_else(bad_challenge)?;
+        let tenant_id = opaque::tenant_of(CHALLENGE_PREFIX, token).ok_or_else(bad_challenge)?;
         let challenge = self
             .store
-            .challenge(tenant_id, &hash_challenge(token))
+            .challenge(tenant_id, &opaque::sha256_hex(token))
             .await?
             .filter(|c| c.is_open(now))
             .ok_or_else(bad_challenge)?;
@@ -434,8 +434,7 @@ impl Iam {
             return Err(locked_out(left));
         }
         let factor = if is_totp_code(code) {
-            mfa.check(code, (now / 1000) as u64, 0)
-                .map(SecondFactor::Step)
+            mfa.check(code, (now / 1000) as u64).map(SecondFactor::Step)
         } else if accept == Accept::AppOrRecovery && mfa.is_on() {
             Some(SecondFactor::RecoveryCode(hash_recovery_code(code)))
         } else {

@@ -8,10 +8,9 @@ use super::{Caller, Iam, check_etag};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
+use crate::domain::opaque;
 use crate::domain::ports::Changes;
-use crate::domain::sso::{
-    FLOW_TTL, Flow, Identity, SsoProvider, SsoSettings, hash_state, new_state, state_tenant,
-};
+use crate::domain::sso::{FLOW_TTL, Flow, Identity, STATE_PREFIX, SsoProvider, SsoSettings};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::user::{NO_PASSWORD, User, parse_display_name};
 use crate::infrastructure::oidc::SsoRefusal;
@@ -135,12 +134,13 @@ impl Iam {
             .await?
             .filter(|p| p.settings.enabled)
             .ok_or_else(not_configured)?;
-        let state = new_state(tenant.id).map_err(|e| Error::internal("no randomness", e))?;
+        let state = opaque::mint(STATE_PREFIX, tenant.id)
+            .map_err(|e| Error::internal("no randomness", e))?;
         let (authorization_url, nonce, pkce_verifier) =
             self.oidc.authorization_url(&provider, &state).await?;
         let now = self.now();
         let flow = Flow {
-            state_hash: hash_state(&state),
+            state_hash: opaque::sha256_hex(&state),
             tenant_id: tenant.id,
             nonce,
             pkce_verifier,
@@ -167,11 +167,11 @@ impl Iam {
         if code.trim().is_empty() {
             return Err(invalid(vec![("code", "must not be empty".into())]));
         }
-        let tenant_id = state_tenant(state).ok_or_else(bad_state)?;
+        let tenant_id = opaque::tenant_of(STATE_PREFIX, state).ok_or_else(bad_state)?;
         let now = self.now();
         let flow = self
             .store
-            .take_sso_flow(tenant_id, &hash_state(state), now)
+            .take_sso_flow(tenant_id, &opaque::sha256_hex(state), now)
             .await?
             .ok_or_else(bad_state)?;
         let tenant = self

@@ -7,7 +7,6 @@
 
 use base64::Engine;
 use crm_core::{TenantId, UserId};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Millis;
@@ -128,7 +127,7 @@ impl ApiKey {
 
 /// The stored form of a key.
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    super::opaque::sha256_hex(key)
 }
 
 /// Whether `credential` has the shape of a key (it may still be unknown or revoked).

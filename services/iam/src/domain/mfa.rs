@@ -7,13 +7,10 @@
 //! replayed within its window. Recovery codes and challenge tokens are stored as SHA-256
 //! hashes, like refresh tokens.
 
-use base64::Engine;
 use crm_core::{TenantId, UserId};
-use sha2::{Digest, Sha256};
 use totp_rs::{Secret, Totp};
-use uuid::Uuid;
 
-use super::Millis;
+use super::{Millis, opaque};
 
 /// What authenticator apps show as the account's issuer.
 pub const ISSUER: &str = "Kilang CRM";
@@ -21,7 +18,8 @@ pub const ISSUER: &str = "Kilang CRM";
 pub const RECOVERY_CODES: usize = 10;
 /// How long a sign-in's challenge can be answered.
 pub const CHALLENGE_TTL: Millis = 5 * 60 * 1000;
-const CHALLENGE_PREFIX: &str = "mfa_";
+/// The prefix of a challenge's token ([`super::opaque`]).
+pub const CHALLENGE_PREFIX: &str = "mfa_";
 /// The letters of recovery codes: no 0/o, 1/l/i to misread.
 const CODE_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
 
@@ -78,11 +76,13 @@ impl Mfa {
     }
 
     /// The step a six-digit `code` is good for at `now_secs` (this step, the one before or the
-    /// one after), if it is later than `last_step`; `None` otherwise.
-    pub fn check(&self, code: &str, now_secs: u64, last_step: i64) -> Option<i64> {
+    /// one after); `None` if it is good for none. Whether that step was spent already is the
+    /// store's to say ([`super::ports::IamStore::spend_second_factor`]).
+    pub fn check(&self, code: &str, now_secs: u64) -> Option<i64> {
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let step = self.totp("")?.check(&code, now_secs)? as i64;
-        (step > last_step).then_some(step)
+        self.totp("")?
+            .check(&code, now_secs)
+            .map(|step| step as i64)
     }
 
     /// The code for `secs` (for tests and the README's walkthrough helpers).
@@ -143,7 +143,7 @@ pub fn hash_recovery_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    hex::encode(Sha256::digest(normalised.as_bytes()))
+    opaque::sha256_hex(&normalised)
 }
 
 /// A password sign-in waiting for its second factor.
@@ -173,15 +173,9 @@ impl Challenge {
         enrollment_required: bool,
         now: Millis,
     ) -> Result<(Challenge, String), getrandom::Error> {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)?;
-        let token = format!(
-            "{CHALLENGE_PREFIX}{}_{}",
-            tenant_id.as_uuid().simple(),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
+        let token = opaque::mint(CHALLENGE_PREFIX, tenant_id)?;
         let challenge = Challenge {
-            token_hash: hash_challenge(&token),
+            token_hash: opaque::sha256_hex(&token),
             tenant_id,
             user_id,
             created_at: now,
@@ -196,21 +190,6 @@ impl Challenge {
     pub fn is_open(&self, now: Millis) -> bool {
         self.spent_at.is_none() && now < self.expires_at
     }
-}
-
-/// The stored form of a challenge token.
-pub fn hash_challenge(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The tenant a challenge token names, or `None` if it is not one.
-pub fn challenge_tenant(token: &str) -> Option<TenantId> {
-    let rest = token.strip_prefix(CHALLENGE_PREFIX)?;
-    let (tenant, secret) = rest.split_once('_')?;
-    if secret.len() != 43 {
-        return None;
-    }
-    Uuid::try_parse(tenant).ok().map(TenantId::from)
 }
 
 /// Who in a tenant must sign in with a second factor. The numbers are `crm.iam.v1.MfaPolicy`'s.
@@ -261,7 +240,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_code_is_good_for_its_step_and_the_neighbours_and_only_once() {
+    fn a_code_is_good_for_its_step_and_the_neighbours() {
         let mfa = Mfa::enrol().unwrap();
         assert_eq!(
             Secret::try_from_base32(&mfa.secret)
@@ -274,19 +253,16 @@ mod tests {
         let step = (now / 30) as i64;
         let code = mfa.code_at(now);
         assert_eq!(code.len(), 6);
-        assert_eq!(mfa.check(&code, now, 0), Some(step));
+        assert_eq!(mfa.check(&code, now), Some(step));
         assert_eq!(
-            mfa.check(&format!("{} {}", &code[..3], &code[3..]), now, 0),
+            mfa.check(&format!("{} {}", &code[..3], &code[3..]), now),
             Some(step)
         );
         // The app's clock a step behind or ahead.
-        assert_eq!(mfa.check(&mfa.code_at(now - 30), now, 0), Some(step - 1));
-        assert_eq!(mfa.check(&mfa.code_at(now + 30), now, 0), Some(step + 1));
-        assert_eq!(mfa.check(&mfa.code_at(now - 60), now, 0), None);
-        // Spent: the same step, or an earlier one, is refused.
-        assert_eq!(mfa.check(&code, now, step), None);
-        assert_eq!(mfa.check(&mfa.code_at(now - 30), now, step - 1), None);
-        assert_eq!(mfa.check("000000x", now, 0), None);
+        assert_eq!(mfa.check(&mfa.code_at(now - 30), now), Some(step - 1));
+        assert_eq!(mfa.check(&mfa.code_at(now + 30), now), Some(step + 1));
+        assert_eq!(mfa.check(&mfa.code_at(now - 60), now), None);
+        assert_eq!(mfa.check("000000x", now), None);
         let other = Mfa::enrol().unwrap();
         assert_ne!(other.secret, mfa.secret);
     }
@@ -326,12 +302,15 @@ mod tests {
     fn a_challenge_names_its_tenant_and_closes() {
         let tenant = TenantId::new();
         let (challenge, token) = Challenge::issue(tenant, UserId::new(), false, 1_000).unwrap();
-        assert_eq!(challenge_tenant(&token), Some(tenant));
-        assert_eq!(challenge.token_hash, hash_challenge(&token));
+        assert_eq!(opaque::tenant_of(CHALLENGE_PREFIX, &token), Some(tenant));
+        assert_eq!(challenge.token_hash, opaque::sha256_hex(&token));
         assert!(challenge.is_open(1_000 + CHALLENGE_TTL - 1));
         assert!(!challenge.is_open(1_000 + CHALLENGE_TTL));
-        assert_eq!(challenge_tenant("rt_x_y"), None);
-        assert_eq!(challenge_tenant(&token.replace("mfa_", "rt_")), None);
+        assert_eq!(opaque::tenant_of(CHALLENGE_PREFIX, "rt_x_y"), None);
+        assert_eq!(
+            opaque::tenant_of(CHALLENGE_PREFIX, &token.replace("mfa_", "rt_")),
+            None
+        );
     }
 
     #[test]

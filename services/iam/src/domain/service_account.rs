@@ -6,8 +6,6 @@
 //! work needs, nothing more. Operators hold only the secrets: IAM's configuration keeps the
 //! SHA-256 of each (`iam.service_accounts.<name>`), the service keeps the secret.
 
-use sha2::{Digest, Sha256};
-
 /// One service's account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceAccount {
@@ -52,7 +50,7 @@ pub fn account(name: &str) -> Option<&'static ServiceAccount> {
 /// What IAM's configuration keeps of a secret: SHA-256, hex. Secrets are random (see
 /// [`new_secret`]), so a fast hash is enough, as for API keys.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    super::opaque::sha256_hex(secret)
 }
 
 /// Whether `secret` is the one whose hash is `stored`, compared in constant time.

@@ -5,12 +5,10 @@
 //! The token names its tenant (`rt_<tenant>_<secret>`) so a refresh is scoped to one tenant before
 //! anything is read; the secret is 256 random bits.
 
-use base64::Engine;
 use crm_core::{TenantId, UserId};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::Millis;
+use super::{Millis, opaque};
 
 const PREFIX: &str = "rt_";
 
@@ -24,30 +22,19 @@ pub struct IssuedRefreshToken {
 
 /// Makes a refresh token for `tenant`.
 pub fn issue_refresh_token(tenant: TenantId) -> Result<IssuedRefreshToken, getrandom::Error> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret)?;
-    let token = format!(
-        "{PREFIX}{}_{}",
-        tenant.as_uuid().simple(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
+    let token = opaque::mint(PREFIX, tenant)?;
     let hash = hash_refresh_token(&token);
     Ok(IssuedRefreshToken { token, hash })
 }
 
 /// The stored form of a token.
 pub fn hash_refresh_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    opaque::sha256_hex(token)
 }
 
 /// The tenant a presented token names, or `None` if it is not one of ours.
 pub fn refresh_token_tenant(token: &str) -> Option<TenantId> {
-    let rest = token.strip_prefix(PREFIX)?;
-    let (tenant, secret) = rest.split_once('_')?;
-    if secret.len() != 43 {
-        return None;
-    }
-    Uuid::try_parse(tenant).ok().map(TenantId::from)
+    opaque::tenant_of(PREFIX, token)
 }
 
 /// A stored refresh token.

@@ -2,16 +2,14 @@
 //! flight (`state` → nonce and PKCE verifier), and how a verified ID token's claims become a
 //! user's roles.
 
-use base64::Engine;
 use crm_core::TenantId;
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::Millis;
 
 /// How long a started sign-in can be completed.
 pub const FLOW_TTL: Millis = 10 * 60 * 1000;
-const STATE_PREFIX: &str = "sso_";
+/// The prefix of a sign-in's `state` ([`super::opaque`]).
+pub const STATE_PREFIX: &str = "sso_";
 
 /// A tenant's provider, as stored (the client secret apart).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -226,32 +224,6 @@ pub struct Flow {
     pub expires_at: Millis,
 }
 
-/// A new `state` for `tenant` (`sso_<tenant>_<256 random bits>`).
-pub fn new_state(tenant: TenantId) -> Result<String, getrandom::Error> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret)?;
-    Ok(format!(
-        "{STATE_PREFIX}{}_{}",
-        tenant.as_uuid().simple(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    ))
-}
-
-/// The stored form of a state.
-pub fn hash_state(state: &str) -> String {
-    hex::encode(Sha256::digest(state.as_bytes()))
-}
-
-/// The tenant a state names, or `None` if it is not one of ours.
-pub fn state_tenant(state: &str) -> Option<TenantId> {
-    let rest = state.strip_prefix(STATE_PREFIX)?;
-    let (tenant, secret) = rest.split_once('_')?;
-    if secret.len() != 43 {
-        return None;
-    }
-    Uuid::try_parse(tenant).ok().map(TenantId::from)
-}
-
 /// What a verified ID token says about the person.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -271,6 +243,7 @@ pub struct Identity {
 
 #[cfg(test)]
 mod tests {
+    use super::super::opaque;
     use super::*;
 
     fn settings() -> SsoSettings {
@@ -384,14 +357,15 @@ mod tests {
     }
 
     #[test]
-    fn a_state_names_its_tenant_and_is_stored_hashed() {
+    fn a_state_names_its_tenant_under_its_own_prefix() {
         let tenant = TenantId::new();
-        let state = new_state(tenant).unwrap();
-        assert_eq!(state_tenant(&state), Some(tenant));
-        assert_ne!(new_state(tenant).unwrap(), state);
-        assert_eq!(hash_state(&state).len(), 64);
-        assert_eq!(state_tenant("sso_nope"), None);
-        assert_eq!(state_tenant(&state.replace("sso_", "mfa_")), None);
+        let state = opaque::mint(STATE_PREFIX, tenant).unwrap();
+        assert_eq!(opaque::tenant_of(STATE_PREFIX, &state), Some(tenant));
+        assert_eq!(opaque::tenant_of(STATE_PREFIX, "sso_nope"), None);
+        assert_eq!(
+            opaque::tenant_of(STATE_PREFIX, &state.replace("sso_", "mfa_")),
+            None
+        );
     }
 
     #[test]
