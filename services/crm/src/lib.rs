@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod customers;
 pub mod datadir;
+mod loopback;
 mod ops;
 
 pub use ops::{
@@ -72,13 +73,17 @@ pub struct Application {
 impl Application {
     /// Opens the stores of the enabled targets, loads the token keys and binds the listener
     /// (port 0 picks a free port; see [`Application::local_addr`]).
-    pub async fn build(config: Config) -> anyhow::Result<Application> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Application> {
         // Embedded storage: one serving process per data directory.
         let data_dir = if config.database.url.is_none() {
             Some(datadir::DataDirLock::acquire(&config.data_dir)?)
         } else {
             None
         };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!(bind_error(config.listen, &e)))?;
+        loopback::wire(&mut config, listener.local_addr()?)?;
         let databases = open_stores(&config).await?;
         let bus = event_bus(&config).await?;
         let revocations = revocations(&config).await?;
@@ -121,9 +126,6 @@ impl Application {
             );
         }
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!(bind_error(config.listen, &e)))?;
         Ok(Application {
             listener,
             config,
@@ -195,7 +197,9 @@ impl Application {
 
         let mut services = ServiceSet::default();
         let mut api_keys = None;
-        for context in started {
+        let mut tasks = Vec::new();
+        for mut context in started {
+            tasks.extend(context.tasks.drain(..).map(tokio::spawn));
             api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
         }
@@ -275,6 +279,9 @@ impl Application {
         }
         for relay in relays {
             relay.abort();
+        }
+        for task in tasks {
+            task.abort();
         }
         for (_, db) in &databases {
             db.close().await;

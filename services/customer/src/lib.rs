@@ -78,6 +78,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             outboxes,
             api_keys: None,
             consumers: Vec::new(),
+            tasks: Vec::new(),
         })
     })
 }

@@ -77,6 +77,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             outboxes: Vec::new(),
             api_keys: Some(api_keys),
             consumers: Vec::new(),
+            tasks: Vec::new(),
         })
     })
 }

@@ -5,39 +5,37 @@
 //! `infrastructure/` the SQL store (SQLite and PostgreSQL) and the consumer of IAM's events,
 //! `interfaces/grpc/` the API.
 //!
-//! Status: pipelines are served (`PipelineService`, but for analytics and forecast), and every
-//! new tenant gets its default pipeline from IAM's `TenantCreated`; leads are served
-//! (`LeadService`, but for conversion), with sales' own view of users from IAM's events.
-//! Opportunities and deals are still being built: their services answer `UNIMPLEMENTED`.
+//! Every `crm.sales.v1` method is served. Conversion calls the customer service through
+//! [`domain::ports::CustomerDirectory`], a gRPC client (`infrastructure::directory`), and a
+//! background task resumes conversions a crash or an outage left unfinished.
 
 pub mod application;
+pub mod config;
 pub mod domain;
 pub mod infrastructure;
 pub mod interfaces;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_core::bounded::{BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
+use crm_core::service_auth::ServiceTokens;
 use crm_core::storage::{Database, Migrations};
 use crm_proto::crm::sales::v1 as pb;
 use futures::future::BoxFuture;
 
 use crate::application::Sales;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::domain::ports::CustomerDirectory;
 use crate::infrastructure::consumer::{GROUP, IamEvents};
+use crate::infrastructure::directory::{GrpcCustomerDirectory, Tuning};
 use crate::infrastructure::sql::SqlSalesStore;
 use crate::interfaces::grpc::SalesGrpc;
-
-const CAPABILITY: &str = "opportunities and deals are still being built";
-
-/// The services still to come, answering `UNIMPLEMENTED`.
-const NOT_BUILT: [&str; 2] = [
-    "crm.sales.v1.OpportunityService",
-    "crm.sales.v1.DealService",
-];
 
 /// The sales context's embedded migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -51,7 +49,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     has_store: true,
     topic: Some("crm.sales.events.v1"),
     migrations: Some(&MIGRATIONS),
-    config: None,
+    config: Some(&config::SECTION),
     start,
 };
 
@@ -63,23 +61,74 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let db = startup
             .db
             .context("sales needs its store; it is opened for every context with has_store")?;
-        let sales = build(db);
+        let settings = config::SalesConfig::of(startup.config)?;
+        let customers = directory(&settings)?;
+        let sales = build(db, customers);
         let consumer =
             crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
+        let interval = Duration::from_secs(settings.recovery_interval_seconds.unwrap_or(10));
+        let recovery = recovery_task(sales.clone(), interval);
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
             token_keys: None,
             outboxes: Vec::new(),
             api_keys: None,
             consumers: vec![(IAM_TOPIC, Arc::new(consumer))],
+            tasks: vec![Box::pin(recovery)],
         })
     })
 }
 
+/// The customer directory the configuration names: a gRPC client of the customer service,
+/// acting with sales' service tokens from IAM.
+pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<dyn CustomerDirectory>> {
+    let endpoint = |url: &Option<String>, key: &str| -> anyhow::Result<Channel> {
+        let url = url.as_deref().with_context(|| {
+            format!("set `sales.{key}`: the service sales calls does not run in this process")
+        })?;
+        Ok(Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("`sales.{key}` is not a URL: {url}"))?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .connect_lazy())
+    };
+    let secret = settings.service_secret.clone().context(
+        "set `sales.service_secret` (`crm service-account secret sales` makes one, and its hash goes in IAM's `iam.service_accounts.sales`)",
+    )?;
+    let tokens = ServiceTokens::new(
+        endpoint(&settings.iam_endpoint, "iam_endpoint")?,
+        "sales",
+        secret,
+        Arc::new(crm_core::clock::SystemClock),
+    );
+    let mut tuning = Tuning::default();
+    if let Some(ms) = settings.call_deadline_millis {
+        tuning.deadline = Duration::from_millis(ms);
+    }
+    Ok(Arc::new(GrpcCustomerDirectory::new(
+        endpoint(&settings.customer_endpoint, "customer_endpoint")?,
+        tokens,
+        tuning,
+    )))
+}
+
+/// Every `interval`, resumes conversions left unfinished for at least that long.
+async fn recovery_task(sales: Sales, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sales.recover_conversions(interval).await {
+            tracing::warn!(error = %e, "looking for unfinished conversions failed; trying again later");
+        }
+    }
+}
+
 /// The sales service on a migrated SQL database.
-pub fn build(db: &Database) -> Sales {
+pub fn build(db: &Database, customers: Arc<dyn CustomerDirectory>) -> Sales {
     Sales::new(
         Arc::new(SqlSalesStore::new(db.clone())),
+        customers,
         Arc::new(crm_core::clock::SystemClock),
         Idempotency::new(db.clone()),
     )
@@ -92,8 +141,9 @@ pub fn register(services: &mut ServiceSet, sales: Sales) {
         .add(pb::pipeline_service_server::PipelineServiceServer::new(
             grpc.clone(),
         ))
-        .add(pb::lead_service_server::LeadServiceServer::new(grpc));
-    for service in NOT_BUILT {
-        services.add_unavailable(service, CAPABILITY);
-    }
+        .add(pb::lead_service_server::LeadServiceServer::new(grpc.clone()))
+        .add(pb::opportunity_service_server::OpportunityServiceServer::new(
+            grpc.clone(),
+        ))
+        .add(pb::deal_service_server::DealServiceServer::new(grpc));
 }

@@ -42,6 +42,9 @@ pub struct Started {
         &'static str,
         std::sync::Arc<dyn std::any::Any + Send + Sync>,
     )>,
+    /// Background work it runs while the process serves (e.g. sales' recovery of unfinished
+    /// conversions): the launcher spawns each and stops them at shutdown.
+    pub tasks: Vec<BoxFuture<'static, ()>>,
 }
 
 /// Starts a context on its store.
@@ -84,5 +87,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
         outboxes: Vec::new(),
         api_keys: None,
         consumers: Vec::new(),
+        tasks: Vec::new(),
     }
 }

@@ -32,6 +32,7 @@ pub use mfa::{Enrolment, PendingSignIn, SignIn};
 pub use services::ServiceToken;
 pub use sso::StartedSso;
 pub use users::UserPage;
+pub(crate) use tenants::settings_pb;
 
 /// Settings of the use cases, from configuration.
 #[derive(Clone, Debug)]

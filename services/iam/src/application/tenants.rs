@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::auth::{invalid, tenant_created};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
+use crate::domain::ports::OutboxEvent;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::ports::{AuditFilter, Changes};
@@ -15,6 +16,39 @@ use crate::domain::tenant::{
     Tenant, TenantSettings, parse_slug, parse_tenant_name, slug_from_name,
 };
 use crate::domain::user::{User, parse_display_name};
+
+/// Settings as the contract's message: what `GetTenant` answers and `TenantSettingsChanged`
+/// carries.
+pub(crate) fn settings_pb(s: &TenantSettings) -> crm_proto::crm::iam::v1::TenantSettings {
+    crm_proto::crm::iam::v1::TenantSettings {
+        default_currency_code: s.default_currency_code.clone(),
+        time_zone: s.time_zone.clone(),
+        locale: s.locale.clone(),
+        deal_approval_threshold_units: s.deal_approval_threshold_units,
+        // Validated to fit (at most 10080 and 2160).
+        session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
+        session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
+        mfa_policy: s.mfa_policy.as_i32(),
+    }
+}
+
+/// `TenantSettingsChanged` for `tenant` as it is now.
+fn settings_changed_event(tenant: &Tenant, by: UserId, origin: &Origin) -> OutboxEvent {
+    let event = crm_proto::crm::iam::events::v1::TenantSettingsChanged {
+        tenant_id: tenant.id.to_string(),
+        settings: Some(settings_pb(&tenant.settings)),
+        changed_by_user_id: by.to_string(),
+        change_time: Some(crm_core::api::timestamp(tenant.updated_at)),
+    };
+    OutboxEvent::new(
+        tenant.id,
+        "tenant",
+        tenant.id.to_string(),
+        &event,
+        tenant.updated_at,
+        origin.causation(),
+    )
+}
 
 impl Iam {
     pub(crate) async fn tenant_of(&self, id: TenantId) -> Result<Tenant> {
@@ -49,7 +83,9 @@ impl Iam {
         let mut tenant = self.tenant_of(id).await?;
         check_etag(etag, tenant.version, "tenant")?;
         let expected = tenant.version;
+        let before = tenant.settings.clone();
         tenant.apply(name, settings).map_err(invalid)?;
+        let settings_changed = tenant.settings != before;
         tenant.touch(self.now());
         let audit = AuditEntry::new(
             id,
@@ -61,9 +97,13 @@ impl Iam {
             tenant.updated_at,
         )
         .with("change", "updated");
-        self.store
-            .save_tenant(&tenant, expected, Changes::audit(audit))
-            .await?;
+        let mut changes = Changes::audit(audit);
+        if settings_changed {
+            changes
+                .events
+                .push(settings_changed_event(&tenant, p.user_id, &caller.origin));
+        }
+        self.store.save_tenant(&tenant, expected, changes).await?;
         Ok(tenant)
     }
 

@@ -26,7 +26,13 @@ pub const SERVICE_ACCOUNTS: &[ServiceAccount] = &[
         name: "sales",
         // A won deal's saga makes its customer; recovery finishes it long after the user left.
         audiences: &["crm.customer", "crm.iam"],
-        permissions: &["customers.read", "customers.write", "directory.read"],
+        // An undone conversion deletes the customer it made (compensation).
+        permissions: &[
+            "customers.read",
+            "customers.write",
+            "customers.delete",
+            "directory.read",
+        ],
     },
     ServiceAccount {
         name: "notification",

@@ -197,7 +197,7 @@ impl Sales {
 
     /// Refuses an owner who is not an active sales rep or manager of the tenant (as sales'
     /// view of IAM's users, from its events, knows them).
-    async fn assignable(&self, caller: &Caller, owner: UserId) -> Result<()> {
+    pub(crate) async fn assignable(&self, caller: &Caller, owner: UserId) -> Result<()> {
         let user = self
             .store
             .sales_user(caller.principal.tenant_id, owner)

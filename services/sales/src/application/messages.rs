@@ -7,6 +7,7 @@ use crm_proto::google::r#type::Money as MoneyPb;
 
 use crate::domain::lead::Lead;
 use crate::domain::money::Money;
+use crate::domain::opportunity::{Deal, Opportunity};
 
 /// Money as `google.type.Money`.
 pub fn money_pb(m: &Money) -> MoneyPb {
@@ -50,5 +51,58 @@ pub fn lead_pb(l: &Lead) -> pb::Lead {
         create_time: Some(timestamp(l.created_at)),
         update_time: Some(timestamp(l.updated_at)),
         etag: l.version.to_string(),
+    }
+}
+
+/// An opportunity.
+pub fn opportunity_pb(o: &Opportunity) -> pb::Opportunity {
+    let id = |u: Option<uuid::Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    pb::Opportunity {
+        id: o.id.to_string(),
+        tenant_id: o.tenant_id.to_string(),
+        name: o.name.clone(),
+        customer_id: o.customer_id.to_string(),
+        lead_id: id(o.lead_id),
+        pipeline_id: o.pipeline_id.to_string(),
+        stage_id: o.stage_id.to_string(),
+        owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+        amount: Some(money_pb(&o.amount)),
+        probability: o.probability,
+        expected_close_time: o.expected_close_at.map(timestamp),
+        status: o.status as i32,
+        loss_reason: o.loss_reason,
+        loss_detail: o.loss_detail.clone(),
+        deal_id: id(o.deal_id),
+        stage_history: o
+            .stage_history
+            .iter()
+            .map(|c| pb::StageChange {
+                from_stage_id: id(c.from_stage_id),
+                to_stage_id: c.to_stage_id.to_string(),
+                changed_by_user_id: c.changed_by.to_string(),
+                change_time: Some(timestamp(c.changed_at)),
+            })
+            .collect(),
+        notes: o.notes.clone(),
+        create_time: Some(timestamp(o.created_at)),
+        update_time: Some(timestamp(o.updated_at)),
+        close_time: o.closed_at.map(timestamp),
+        etag: o.version.to_string(),
+    }
+}
+
+/// A deal.
+pub fn deal_pb(d: &Deal) -> pb::Deal {
+    pb::Deal {
+        id: d.id.to_string(),
+        tenant_id: d.tenant_id.to_string(),
+        opportunity_id: d.opportunity_id.to_string(),
+        customer_id: d.customer_id.to_string(),
+        pipeline_id: d.pipeline_id.to_string(),
+        owner_id: d.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+        name: d.name.clone(),
+        amount: Some(money_pb(&d.amount)),
+        notes: d.notes.clone(),
+        close_time: Some(timestamp(d.closed_at)),
     }
 }

@@ -1,8 +1,11 @@
 //! The sales context's use cases: one method each, thin. Rules live in the aggregates; this
 //! layer decides who may do what (`pipelines.read`, `pipelines.manage`, ...) and loads and saves.
 
+pub mod analytics;
+pub mod conversions;
 pub mod leads;
 pub mod messages;
+pub mod opportunities;
 pub mod pipelines;
 
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use crm_core::{Error, Principal};
 
 use crate::domain::Millis;
 use crate::domain::pipeline::Violation;
-use crate::domain::ports::SalesStore;
+use crate::domain::ports::{CustomerDirectory, SalesStore};
 
 /// Who calls a use case.
 #[derive(Clone, Debug)]
@@ -28,6 +31,7 @@ pub struct Caller {
 #[derive(Clone)]
 pub struct Sales {
     store: Arc<dyn SalesStore>,
+    customers: Arc<dyn CustomerDirectory>,
     clock: Arc<dyn Clock>,
     idempotency: Idempotency,
 }
@@ -36,11 +40,13 @@ impl Sales {
     /// The service over its adapters.
     pub fn new(
         store: Arc<dyn SalesStore>,
+        customers: Arc<dyn CustomerDirectory>,
         clock: Arc<dyn Clock>,
         idempotency: Idempotency,
     ) -> Sales {
         Sales {
             store,
+            customers,
             clock,
             idempotency,
         }

@@ -405,6 +405,27 @@ impl Lead {
         Ok(())
     }
 
+    /// Marks a qualified lead converted into `customer` and `opportunity`.
+    pub fn convert(
+        &mut self,
+        customer: Uuid,
+        opportunity: Uuid,
+        now: Millis,
+    ) -> Result<(), LeadChangeError> {
+        if !self.status.may_move_to(LeadStatus::Converted) {
+            return Err(LeadChangeError::Illegal(IllegalMove {
+                from: self.status,
+                to: LeadStatus::Converted,
+            }));
+        }
+        self.status = LeadStatus::Converted;
+        self.converted_customer_id = Some(customer);
+        self.converted_opportunity_id = Some(opportunity);
+        self.updated_at = now.max(self.updated_at);
+        self.version += 1;
+        Ok(())
+    }
+
     /// Gives the lead to another owner.
     pub fn assign(&mut self, owner: UserId, now: Millis) -> Result<(), LeadChangeError> {
         if self.status == LeadStatus::Converted {

@@ -1,8 +1,12 @@
-//! The sales context's rules: pipelines and stages, leads and their status machine, money (opportunities and deals to come), and
+//! The sales context's rules: pipelines and stages, leads and their status machine, money,
+//! opportunities and deals, the conversion saga's steps, analytics and forecast, and
 //! the ports the use cases need. No IO.
 
+pub mod analytics;
+pub mod conversion;
 pub mod lead;
 pub mod money;
+pub mod opportunity;
 pub mod pipeline;
 pub mod ports;
 

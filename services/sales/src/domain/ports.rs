@@ -1,12 +1,16 @@
 //! What the sales use cases need from the outside: a store (SQLite and PostgreSQL in one SQL
-//! adapter, one contract suite).
+//! adapter, one contract suite) and the customer directory (the customer context, reached
+//! through its API).
 
 use async_trait::async_trait;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::Millis;
+use super::analytics::{Analytics, ForecastMonth, Period};
+use super::conversion::Conversion;
 use super::lead::{Lead, LeadStatus};
+use super::opportunity::{Deal, Opportunity, OpportunityStatus};
 use super::pipeline::Pipeline;
 
 /// A domain event bound for the outbox, written in the same transaction as its change.
@@ -37,6 +41,60 @@ pub struct LeadFilter {
     /// Only this source number.
     pub source: Option<i32>,
 }
+
+/// The tenant settings sales follows (from IAM's `TenantSettingsChanged`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantPolicy {
+    /// Winning above this many whole units needs `deals.approve_large`; 0 = no limit.
+    pub deal_approval_threshold_units: i64,
+    /// IANA time zone: forecast months are the tenant's calendar months.
+    pub time_zone: String,
+}
+
+impl Default for TenantPolicy {
+    /// IAM's defaults for a new tenant.
+    fn default() -> Self {
+        TenantPolicy {
+            deal_approval_threshold_units: 0,
+            time_zone: "Asia/Kuala_Lumpur".into(),
+        }
+    }
+}
+
+/// Filters of ListOpportunities.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpportunityFilter {
+    /// Only this pipeline.
+    pub pipeline_id: Option<Uuid>,
+    /// Only this stage.
+    pub stage_id: Option<Uuid>,
+    /// Only this owner's.
+    pub owner_id: Option<UserId>,
+    /// Only this status.
+    pub status: Option<OpportunityStatus>,
+    /// Only this customer's.
+    pub customer_id: Option<Uuid>,
+    /// Only those expected to close at or after this time.
+    pub close_from: Option<Millis>,
+    /// Only those expected to close before this time.
+    pub close_before: Option<Millis>,
+}
+
+/// Filters of ListDeals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DealFilter {
+    /// Only this owner's.
+    pub owner_id: Option<UserId>,
+    /// Only this customer's.
+    pub customer_id: Option<Uuid>,
+    /// Closed at or after.
+    pub from: Option<Millis>,
+    /// Closed before.
+    pub before: Option<Millis>,
+}
+
+/// Where a page of deals (newest first) continues: after this close time and id.
+pub type DealCursor = (Millis, Uuid);
 
 /// Sales data of every tenant; every method is scoped to one tenant and never sees another's.
 #[async_trait]
@@ -103,4 +161,143 @@ pub trait SalesStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// A user as sales knows them; `None` for a user it has not heard of.
     async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>>;
+
+    /// The tenant's settings sales follows, as IAM's events last said (IAM's defaults before
+    /// any change).
+    async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy>;
+
+    /// Adds an opportunity, its first stage entry and its events.
+    async fn insert_opportunity(&self, opportunity: &Opportunity, events: Vec<OutboxEvent>)
+    -> Result<()>;
+    /// An opportunity by id.
+    async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>>;
+    /// Opportunities in id order after `after`, filtered, at most `limit`.
+    async fn list_opportunities(
+        &self,
+        tenant: TenantId,
+        filter: &OpportunityFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Opportunity>>;
+    /// Saves a changed opportunity (and the stage it entered, if it moved), with its events and
+    /// the deal it became, if won, if it is still at `expected_version` (`ABORTED` otherwise).
+    async fn save_opportunity(
+        &self,
+        opportunity: &Opportunity,
+        expected_version: i64,
+        deal: Option<&Deal>,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()>;
+    /// How many open opportunities are in each of `stages` of `pipeline` (stages without any
+    /// are left out).
+    async fn open_in_stages(
+        &self,
+        tenant: TenantId,
+        pipeline: Uuid,
+        stages: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>>;
+
+    /// A deal by id.
+    async fn get_deal(&self, tenant: TenantId, id: Uuid) -> Result<Option<Deal>>;
+    /// Deals newest first after `after`, filtered, at most `limit`.
+    async fn list_deals(
+        &self,
+        tenant: TenantId,
+        filter: &DealFilter,
+        after: Option<DealCursor>,
+        limit: u32,
+    ) -> Result<Vec<Deal>>;
+
+    /// Starts a conversion saga; if the lead already has one under way (or the request id was
+    /// used), that one is returned instead and nothing is written.
+    async fn start_conversion(&self, conversion: &Conversion) -> Result<Conversion>;
+    /// A conversion by id.
+    async fn get_conversion(&self, tenant: TenantId, id: Uuid) -> Result<Option<Conversion>>;
+    /// A conversion by the request id that started it.
+    async fn conversion_by_request(
+        &self,
+        tenant: TenantId,
+        request_id: &str,
+    ) -> Result<Option<Conversion>>;
+    /// Saves a conversion's progress.
+    async fn save_conversion(&self, conversion: &Conversion) -> Result<()>;
+    /// Steps 2 and 3 in one transaction: adds the opportunity, saves the converted lead (if it
+    /// is still at `expected_lead_version`), the events, and the saga as done.
+    async fn finish_conversion(
+        &self,
+        conversion: &Conversion,
+        opportunity: &Opportunity,
+        lead: &Lead,
+        expected_lead_version: i64,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()>;
+    /// Unfinished conversions of every tenant last saved before `before`, oldest first.
+    async fn unfinished_conversions(&self, before: Millis, limit: u32) -> Result<Vec<Conversion>>;
+
+    /// A pipeline's figures for opportunities created in `period`, as they stood at `as_of`.
+    async fn analytics(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        as_of: Millis,
+    ) -> Result<Analytics>;
+    /// Per month from `months[0]` (each a `[start, end)` range): won amounts closed in it, and
+    /// open amounts (weighted and not) expected to close in it.
+    async fn forecast(
+        &self,
+        pipeline: &Pipeline,
+        months: &[(Millis, Millis)],
+    ) -> Result<Vec<ForecastMonth>>;
+}
+
+/// A customer as sales needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerRef {
+    /// Its id.
+    pub id: Uuid,
+    /// Its display name.
+    pub display_name: String,
+    /// Its primary email, if any.
+    pub email: Option<String>,
+    /// Its owner, if any.
+    pub owner_id: Option<UserId>,
+}
+
+/// A customer to create from a lead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCustomer {
+    /// The person.
+    pub contact_name: String,
+    /// Their company (a business customer when set, else an individual).
+    pub company_name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone, E.164.
+    pub phone: Option<String>,
+    /// The owner.
+    pub owner_id: Option<UserId>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Notes.
+    pub notes: String,
+}
+
+/// The customer context, as sales uses it: implemented by a gRPC client of
+/// `crm.customer.v1.CustomerService` (in-process loopback or over the network), acting with
+/// sales' own service identity for the tenant.
+#[async_trait]
+pub trait CustomerDirectory: Send + Sync + 'static {
+    /// A customer of the tenant; `None` when there is none with that id.
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<CustomerRef>>;
+    /// The tenant's customer whose primary email is `email`, if any.
+    async fn find_by_email(&self, tenant: TenantId, email: &str) -> Result<Option<CustomerRef>>;
+    /// Creates a customer; the same `request_id` returns the first one, never a second.
+    async fn create(
+        &self,
+        tenant: TenantId,
+        request_id: &str,
+        customer: &NewCustomer,
+    ) -> Result<CustomerRef>;
+    /// Deletes a customer; one already gone counts as deleted.
+    async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<()>;
 }

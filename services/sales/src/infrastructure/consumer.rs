@@ -1,6 +1,7 @@
 //! What sales does with IAM's events: a new tenant gets its default pipeline, so it can convert
 //! a lead at once; users, their roles and whether they are active are kept in sales' own view
-//! (`sales_users`), so assigning a lead never calls IAM. The handler writes in the consumer's transaction, which
+//! (`sales_users`), so assigning a lead never calls IAM; the tenant settings sales follows (the
+//! large-deal threshold, the time zone) are kept in `sales_tenants`. The handler writes in the consumer's transaction, which
 //! also records the event as processed: a redelivered event has no second effect.
 
 use async_trait::async_trait;
@@ -8,11 +9,12 @@ use crm_core::TenantId;
 use crm_core::UserId;
 use crm_events::{Envelope, Handler, Tx};
 use crm_proto::crm::iam::events::v1::{
-    TenantCreated, UserCreated, UserRoleChanged, UserStatusChanged,
+    TenantCreated, TenantSettingsChanged, UserCreated, UserRoleChanged, UserStatusChanged,
 };
 use prost::Name;
 
-use super::sql::{leads, pipelines};
+use super::sql::{leads, opportunities, pipelines};
+use crate::domain::ports::TenantPolicy;
 use crate::domain::pipeline::Pipeline;
 
 /// The consumer group's name.
@@ -30,6 +32,7 @@ impl Handler for IamEvents {
     fn wants(&self, event_type: &str) -> bool {
         [
             TenantCreated::full_name(),
+            TenantSettingsChanged::full_name(),
             UserCreated::full_name(),
             UserRoleChanged::full_name(),
             UserStatusChanged::full_name(),
@@ -52,6 +55,19 @@ impl Handler for IamEvents {
             let id = user(&changed.user_id)?;
             let active = changed.status == crm_proto::crm::iam::v1::UserStatus::Active as i32;
             leads::put_status(tx, tenant, id, &changed.email, active, event.time).await?;
+            return Ok(());
+        }
+        if let Some(changed) = event.decode::<TenantSettingsChanged>() {
+            let settings = changed.settings.unwrap_or_default();
+            let policy = TenantPolicy {
+                deal_approval_threshold_units: settings.deal_approval_threshold_units.max(0),
+                time_zone: if settings.time_zone.parse::<chrono_tz::Tz>().is_ok() {
+                    settings.time_zone
+                } else {
+                    TenantPolicy::default().time_zone
+                },
+            };
+            opportunities::put_policy(tx, tenant, &policy, event.time).await?;
             return Ok(());
         }
         if let Some(changed) = event.decode::<UserRoleChanged>() {

@@ -1,4 +1,6 @@
-//! Adapters: the SQL store (SQLite, PostgreSQL) and the consumer of IAM's events.
+//! Adapters: the SQL store (SQLite, PostgreSQL), the consumer of IAM's events, and the customer
+//! directory (a gRPC client of the customer service).
 
 pub mod consumer;
+pub mod directory;
 pub mod sql;

@@ -116,16 +116,7 @@ fn tenant_pb(tenant: &Tenant) -> pb::Tenant {
             TenantStatus::Active => pb::TenantStatus::Active,
             TenantStatus::Suspended => pb::TenantStatus::Suspended,
         } as i32,
-        settings: Some(pb::TenantSettings {
-            default_currency_code: s.default_currency_code.clone(),
-            time_zone: s.time_zone.clone(),
-            locale: s.locale.clone(),
-            deal_approval_threshold_units: s.deal_approval_threshold_units,
-            // Validated to fit (at most 10080 and 2160).
-            session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
-            session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
-            mfa_policy: s.mfa_policy.as_i32(),
-        }),
+        settings: Some(crate::application::settings_pb(s)),
         create_time: ts(tenant.created_at),
         update_time: ts(tenant.updated_at),
         etag: tenant.version.to_string(),

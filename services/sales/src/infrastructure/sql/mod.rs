@@ -2,7 +2,10 @@
 //! milliseconds, `$n` parameters). On PostgreSQL every transaction runs as `crm_app` with
 //! `app.tenant_id` set, so row-level security backs the `tenant_id` filter of every statement.
 
+pub mod analytics;
+pub mod conversions;
 pub mod leads;
+pub mod opportunities;
 pub mod pipelines;
 
 use async_trait::async_trait;
@@ -12,9 +15,15 @@ use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
 use crate::domain::Millis;
+use crate::domain::analytics::{Analytics, ForecastMonth, Period};
+use crate::domain::conversion::{Conversion, Step};
 use crate::domain::lead::Lead;
+use crate::domain::opportunity::{Deal, Opportunity};
 use crate::domain::pipeline::Pipeline;
-use crate::domain::ports::{LeadFilter, OutboxEvent, SalesStore, SalesUser};
+use crate::domain::ports::{
+    DealCursor, DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore, SalesUser,
+    TenantPolicy,
+};
 
 /// Appends events to the outbox in the change's transaction.
 async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
@@ -27,12 +36,26 @@ async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
         .map_err(db("writing events to the outbox"))
 }
 
-const UNIQUES: &[UniqueConstraint] = &[UniqueConstraint {
-    name: "pipelines_one_default",
-    sqlite_columns: "pipelines.tenant_id",
-    field: "pipeline.default",
-    message: "another pipeline became the default at the same time; read again and retry",
-}];
+const UNIQUES: &[UniqueConstraint] = &[
+    UniqueConstraint {
+        name: "pipelines_one_default",
+        sqlite_columns: "pipelines.tenant_id",
+        field: "pipeline.default",
+        message: "another pipeline became the default at the same time; read again and retry",
+    },
+    UniqueConstraint {
+        name: "opportunities_lead",
+        sqlite_columns: "opportunities.tenant_id, opportunities.lead_id",
+        field: "id",
+        message: "the lead was converted at the same time; read it again",
+    },
+    UniqueConstraint {
+        name: "deals_opportunity",
+        sqlite_columns: "deals.tenant_id, deals.opportunity_id",
+        field: "id",
+        message: "the opportunity was won at the same time; read it again",
+    },
+];
 
 pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
@@ -54,6 +77,13 @@ impl SqlSalesStore {
     /// A store on `db` (migrated).
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    async fn begin_write(&self, tenant: TenantId) -> Result<Tx> {
+        self.db
+            .begin_write(tenant)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))
     }
 
     async fn begin(&self, tenant: TenantId) -> Result<Tx> {
@@ -179,6 +209,209 @@ impl SalesStore for SqlSalesStore {
         let mut tx = self.begin(tenant).await?;
         let found = leads::sales_user(&mut tx, tenant, user).await?;
         tx.commit().await.map_err(db("reading a user"))?;
+        Ok(found)
+    }
+
+    async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::policy(&mut tx, tenant).await?;
+        tx.commit().await.map_err(db("reading the tenant's settings"))?;
+        Ok(found)
+    }
+
+    async fn insert_opportunity(
+        &self,
+        opportunity: &Opportunity,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()> {
+        let mut tx = self.begin(opportunity.tenant_id).await?;
+        opportunities::insert(&mut tx, opportunity).await?;
+        append(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("creating an opportunity"))
+    }
+
+    async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::get(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db("reading an opportunity"))?;
+        Ok(found)
+    }
+
+    async fn list_opportunities(
+        &self,
+        tenant: TenantId,
+        filter: &OpportunityFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Opportunity>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::list(&mut tx, tenant, filter, after, limit).await?;
+        tx.commit().await.map_err(db("listing opportunities"))?;
+        Ok(found)
+    }
+
+    async fn save_opportunity(
+        &self,
+        opportunity: &Opportunity,
+        expected_version: i64,
+        deal: Option<&Deal>,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()> {
+        let tenant = opportunity.tenant_id;
+        let mut tx = self.begin_write(tenant).await?;
+        let stored = opportunities::stored_changes(&mut tx, tenant, opportunity.id).await?;
+        if !opportunities::update(&mut tx, opportunity, expected_version, stored).await? {
+            return Err(Error::etag_mismatch("opportunity")
+                .with_metadata("id", opportunity.id.to_string()));
+        }
+        if let Some(deal) = deal {
+            opportunities::insert_deal(&mut tx, deal).await?;
+        }
+        append(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("saving an opportunity"))
+    }
+
+    async fn open_in_stages(
+        &self,
+        tenant: TenantId,
+        pipeline: Uuid,
+        stages: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::open_in_stages(&mut tx, tenant, pipeline, stages).await?;
+        tx.commit().await.map_err(db("counting open opportunities"))?;
+        Ok(found)
+    }
+
+    async fn get_deal(&self, tenant: TenantId, id: Uuid) -> Result<Option<Deal>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::get_deal(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db("reading a deal"))?;
+        Ok(found)
+    }
+
+    async fn list_deals(
+        &self,
+        tenant: TenantId,
+        filter: &DealFilter,
+        after: Option<DealCursor>,
+        limit: u32,
+    ) -> Result<Vec<Deal>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = opportunities::list_deals(&mut tx, tenant, filter, after, limit).await?;
+        tx.commit().await.map_err(db("listing deals"))?;
+        Ok(found)
+    }
+
+    async fn start_conversion(&self, conversion: &Conversion) -> Result<Conversion> {
+        let tenant = conversion.tenant_id;
+        let mut tx = self.begin_write(tenant).await?;
+        if conversions::insert(&mut tx, conversion).await? {
+            tx.commit().await.map_err(db("starting a conversion"))?;
+            return Ok(conversion.clone());
+        }
+        let by_request = if conversion.request_id.is_empty() {
+            None
+        } else {
+            conversions::by_request(&mut tx, tenant, &conversion.request_id).await?
+        };
+        let existing = match by_request {
+            Some(found) => Some(found),
+            None => conversions::active_for_lead(&mut tx, tenant, conversion.lead_id).await?,
+        };
+        tx.commit().await.map_err(db("starting a conversion"))?;
+        existing.ok_or_else(|| {
+            Error::new(
+                crm_core::ErrorKind::Aborted,
+                "another conversion of this lead ended at the same moment; read the lead again",
+            )
+        })
+    }
+
+    async fn get_conversion(&self, tenant: TenantId, id: Uuid) -> Result<Option<Conversion>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = conversions::get(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db("reading a conversion"))?;
+        Ok(found)
+    }
+
+    async fn conversion_by_request(
+        &self,
+        tenant: TenantId,
+        request_id: &str,
+    ) -> Result<Option<Conversion>> {
+        let mut tx = self.begin(tenant).await?;
+        let found = conversions::by_request(&mut tx, tenant, request_id).await?;
+        tx.commit().await.map_err(db("reading a conversion"))?;
+        Ok(found)
+    }
+
+    async fn save_conversion(&self, conversion: &Conversion) -> Result<()> {
+        let mut tx = self.begin(conversion.tenant_id).await?;
+        conversions::update(&mut tx, conversion).await?;
+        tx.commit().await.map_err(db("saving a conversion"))
+    }
+
+    async fn finish_conversion(
+        &self,
+        conversion: &Conversion,
+        opportunity: &Opportunity,
+        lead: &Lead,
+        expected_lead_version: i64,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write(conversion.tenant_id).await?;
+        // Another runner of the same saga (a concurrent call, the recovery task) got there
+        // first: nothing to do.
+        match conversions::get(&mut tx, conversion.tenant_id, conversion.id).await? {
+            Some(stored) if stored.step == Step::CustomerEnsured => {}
+            _ => {
+                return Err(Error::new(
+                    crm_core::ErrorKind::Aborted,
+                    "the conversion moved on meanwhile; read it again",
+                ));
+            }
+        }
+        opportunities::insert(&mut tx, opportunity).await?;
+        if !leads::update(&mut tx, lead, expected_lead_version).await? {
+            return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));
+        }
+        append(&mut tx, &events).await?;
+        conversions::update(&mut tx, conversion).await?;
+        tx.commit().await.map_err(db("converting a lead"))
+    }
+
+    async fn unfinished_conversions(&self, before: Millis, limit: u32) -> Result<Vec<Conversion>> {
+        let mut tx = self
+            .db
+            .begin_scoped("app.saga_recovery", "on")
+            .await
+            .map_err(db("starting a transaction across tenants"))?;
+        let found = conversions::unfinished(&mut tx, before, limit).await?;
+        tx.commit().await.map_err(db("listing unfinished conversions"))?;
+        Ok(found)
+    }
+
+    async fn analytics(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        as_of: Millis,
+    ) -> Result<Analytics> {
+        let mut tx = self.begin(pipeline.tenant_id).await?;
+        let found = analytics::analytics(&mut tx, pipeline, period, as_of).await?;
+        tx.commit().await.map_err(db("reading analytics"))?;
+        Ok(found)
+    }
+
+    async fn forecast(
+        &self,
+        pipeline: &Pipeline,
+        months: &[(Millis, Millis)],
+    ) -> Result<Vec<ForecastMonth>> {
+        let mut tx = self.begin(pipeline.tenant_id).await?;
+        let found = analytics::forecast(&mut tx, pipeline, months).await?;
+        tx.commit().await.map_err(db("reading the forecast"))?;
         Ok(found)
     }
 }

@@ -1,7 +1,8 @@
-//! LeadService: leads (conversion still to come).
+//! LeadService: leads and their conversion.
 
 use super::*;
-use crate::application::messages::lead_pb;
+use crate::application::conversions::ConvertRequest;
+use crate::application::messages::{lead_pb, opportunity_pb};
 use crate::domain::lead::{LeadInput, LeadStatus, MAX_SOURCE, UPDATABLE};
 use crate::domain::ports::LeadFilter;
 
@@ -204,12 +205,40 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
         &self,
         request: Request<pb::ConvertLeadRequest>,
     ) -> Reply<pb::ConvertLeadResponse> {
-        caller(&request)?;
-        Err(Error::unimplemented(
-            "crm.sales.v1.LeadService/ConvertLead is not available yet: the conversion saga comes with opportunities",
-        )
-        .with_reason("NOT_BUILT_YET")
-        .with_metadata("method", "crm.sales.v1.LeadService/ConvertLead")
-        .into())
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        bounded("opportunity_name", &r.opportunity_name, MAX_TEXT)?;
+        let max = crm_core::idempotency::MAX_KEY_LEN;
+        if r.request_id.len() > max || !r.request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid_field(
+                "request_id",
+                format!("must be at most {max} printable ASCII characters, e.g. a UUID"),
+            )
+            .into());
+        }
+        let request_id = r.request_id.clone();
+        let convert = ConvertRequest {
+            lead_id: lead_id("id", &r.id)?,
+            existing_customer_id: api::optional_uuid(
+                "existing_customer_id",
+                &r.existing_customer_id,
+                "a customer id",
+            )?,
+            pipeline_id: api::optional_uuid("pipeline_id", &r.pipeline_id, "a pipeline id")?,
+            opportunity_name: r.opportunity_name.clone(),
+            amount: r
+                .amount
+                .as_ref()
+                .map(|m| (m.currency_code.clone(), m.units, m.nanos)),
+            expected_close_at: r.expected_close_time.as_ref().map(api::millis),
+            request_id,
+        };
+        let done = self.sales.convert_lead(&caller, &convert).await?;
+        Ok(Response::new(pb::ConvertLeadResponse {
+            lead: Some(lead_pb(&done.lead)),
+            customer_id: done.customer_id.to_string(),
+            customer_created: done.customer_created,
+            opportunity: Some(opportunity_pb(&done.opportunity)),
+        }))
     }
 }

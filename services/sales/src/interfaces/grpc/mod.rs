@@ -1,8 +1,9 @@
-//! gRPC ⇄ use cases: `crm.sales.v1.PipelineService` (analytics and forecast still to come) and
-//! `LeadService` (conversion still to come).
+//! gRPC ⇄ use cases: `crm.sales.v1.PipelineService`, `LeadService`, `OpportunityService` and
+//! `DealService`.
 //! Decoding requests (ids, masks, page tokens) and encoding responses; no business rules here.
 
 mod leads;
+mod opportunities;
 
 use crm_core::api::{self, bounded, mask_paths};
 use crm_core::{Error, RequestContext};
@@ -206,24 +207,28 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
         &self,
         request: Request<pb::GetPipelineAnalyticsRequest>,
     ) -> Reply<pb::GetPipelineAnalyticsResponse> {
-        caller(&request)?;
-        Err(not_built("GetPipelineAnalytics").into())
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
+        let period = crate::domain::analytics::Period {
+            from: r.start_time.as_ref().map(api::millis),
+            before: r.end_time.as_ref().map(api::millis),
+        };
+        let response = self
+            .sales
+            .pipeline_analytics(&caller, id, period, r.as_of.as_ref().map(api::millis))
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn get_revenue_forecast(
         &self,
         request: Request<pb::GetRevenueForecastRequest>,
     ) -> Reply<pb::GetRevenueForecastResponse> {
-        caller(&request)?;
-        Err(not_built("GetRevenueForecast").into())
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
+        let response = self.sales.revenue_forecast(&caller, id, r.months).await?;
+        Ok(Response::new(response))
     }
-}
-
-/// A method of a service that is otherwise served, whose capability is not built yet.
-fn not_built(method: &str) -> Error {
-    Error::unimplemented(format!(
-        "crm.sales.v1.PipelineService/{method} is not available yet: analytics and forecasts come with opportunities"
-    ))
-    .with_reason("NOT_BUILT_YET")
-    .with_metadata("method", format!("crm.sales.v1.PipelineService/{method}"))
 }

@@ -1,0 +1,140 @@
+//! GetPipelineAnalytics and GetRevenueForecast: the store's exact sums, turned into the
+//! contract's figures.
+
+use crm_core::{Error, Result};
+use crm_proto::crm::sales::v1 as pb;
+use uuid::Uuid;
+
+use super::messages::money_pb;
+use super::{Caller, Sales};
+use crate::domain::Millis;
+use crate::domain::analytics::{Period, div_round, money, months, rate};
+
+/// At most this many months ahead.
+pub const MAX_MONTHS: i32 = 24;
+
+fn duration(millis: i128) -> prost_types::Duration {
+    let millis = i64::try_from(millis).unwrap_or(i64::MAX);
+    prost_types::Duration {
+        seconds: millis / 1000,
+        nanos: ((millis % 1000) * 1_000_000) as i32,
+    }
+}
+
+impl Sales {
+    /// A pipeline's figures for opportunities created in `period`, as they stood at `as_of`
+    /// (now when `None`).
+    pub async fn pipeline_analytics(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        period: Period,
+        as_of: Option<Millis>,
+    ) -> Result<pb::GetPipelineAnalyticsResponse> {
+        let p = &caller.principal;
+        p.require("pipelines.read")?;
+        p.require("opportunities.read")?;
+        let pipeline = self.get_pipeline(caller, id).await?;
+        let now = self.now();
+        let as_of = match as_of {
+            Some(t) if t > now => {
+                return Err(Error::invalid_field(
+                    "as_of",
+                    "must not be in the future: analytics show what happened",
+                ));
+            }
+            Some(t) => t,
+            None => now,
+        };
+        if let (Some(from), Some(before)) = (period.from, period.before)
+            && from >= before
+        {
+            return Err(Error::invalid_field("end_time", "must be after start_time"));
+        }
+        let sums = self.store.analytics(&pipeline, &period, as_of).await?;
+        let currency = &pipeline.currency_code;
+        let stages = pipeline
+            .stages
+            .iter()
+            .zip(&sums.stages)
+            .map(|(stage, f)| pb::StageAnalytics {
+                stage_id: stage.id.to_string(),
+                stage_name: stage.name.clone(),
+                open_count: f.open_count,
+                open_value: Some(money_pb(&money(currency, f.open_nanos))),
+                conversion_rate: rate(f.advanced, f.entered),
+                average_time_in_stage: Some(duration(div_round(
+                    f.stay_millis,
+                    i128::from(f.stays),
+                ))),
+            })
+            .collect();
+        let won = i128::from(sums.won_count);
+        Ok(pb::GetPipelineAnalyticsResponse {
+            pipeline_id: pipeline.id.to_string(),
+            stages,
+            won_count: sums.won_count,
+            lost_count: sums.lost_count,
+            win_rate: rate(sums.won_count, sums.won_count + sums.lost_count),
+            won_value: Some(money_pb(&money(currency, sums.won_nanos))),
+            average_deal_value: Some(money_pb(&money(currency, div_round(sums.won_nanos, won)))),
+            average_sales_cycle: Some(duration(div_round(sums.cycle_millis, won))),
+            loss_reasons: sums
+                .loss_reasons
+                .iter()
+                .map(|(reason, count)| {
+                    let name = pb::LossReason::try_from(*reason)
+                        .map(|r| r.as_str_name().to_owned())
+                        .unwrap_or_else(|_| reason.to_string());
+                    (name, *count)
+                })
+                .collect(),
+            as_of: Some(crm_core::api::timestamp(as_of)),
+        })
+    }
+
+    /// A pipeline's forecast: `months` calendar months (the tenant's) from the current one.
+    pub async fn revenue_forecast(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        months_ahead: i32,
+    ) -> Result<pb::GetRevenueForecastResponse> {
+        let p = &caller.principal;
+        p.require("pipelines.read")?;
+        p.require("opportunities.read")?;
+        let count = match months_ahead {
+            0 => 3,
+            n if (1..=MAX_MONTHS).contains(&n) => n,
+            _ => {
+                return Err(Error::invalid_field(
+                    "months",
+                    format!("must be 1 to {MAX_MONTHS} (0 for 3)"),
+                ));
+            }
+        };
+        let pipeline = self.get_pipeline(caller, id).await?;
+        let policy = self.store.tenant_policy(p.tenant_id).await?;
+        let zone: chrono_tz::Tz = policy.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let ranges = months(zone, self.now(), count as u32);
+        let sums = self.store.forecast(&pipeline, &ranges).await?;
+        let currency = &pipeline.currency_code;
+        Ok(pb::GetRevenueForecastResponse {
+            pipeline_id: pipeline.id.to_string(),
+            periods: sums
+                .iter()
+                .map(|m| pb::ForecastPeriod {
+                    start_time: Some(crm_core::api::timestamp(m.start)),
+                    end_time: Some(crm_core::api::timestamp(m.end)),
+                    committed: Some(money_pb(&money(currency, m.committed_nanos))),
+                    weighted: Some(money_pb(&money(
+                        currency,
+                        div_round(m.weighted_percent_nanos, 100),
+                    ))),
+                    best_case: Some(money_pb(&money(currency, m.best_case_nanos))),
+                    open_count: m.open_count,
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,467 @@
+//! Opportunities and deals: create, read, list, change, move between stages, win (booking the
+//! deal), lose. Every change is saved with its event (`OpportunityStageChanged`, `DealWon`,
+//! `DealLost`) in one transaction. Who may touch which opportunity is the policy engine's
+//! answer: `opportunities.write:own` reaches only one's own, and winning above the tenant's
+//! threshold needs `deals.approve_large`.
+
+use crm_core::authz::{PolicySettings, Resource, Scope, evaluate};
+use crm_core::{Error, ErrorKind, Result, UserId};
+use crm_proto::crm::sales::events::v1 as events;
+use uuid::Uuid;
+
+use super::messages::{deal_pb, money_pb};
+use super::{Caller, Sales, invalid};
+use crate::domain::opportunity::{
+    Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
+};
+use crate::domain::pipeline::Pipeline;
+use crate::domain::ports::{CustomerRef, DealCursor, DealFilter, OpportunityFilter, OutboxEvent};
+
+pub(crate) fn refused(e: OpportunityChangeError) -> Error {
+    match e {
+        OpportunityChangeError::Invalid(problems) => Error::invalid_fields(problems),
+        OpportunityChangeError::Closed(status) => Error::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "the opportunity is {}: it no longer moves, wins or loses",
+                status.as_str()
+            ),
+        )
+        .with_reason("OPPORTUNITY_CLOSED")
+        .with_metadata("status", status.as_str()),
+    }
+}
+
+pub(crate) fn event<M: prost::Message + prost::Name>(
+    caller: &Caller,
+    opportunity: &Opportunity,
+    message: &M,
+) -> OutboxEvent {
+    let mut envelope = crm_events::Envelope::new(
+        "crm.sales",
+        opportunity.tenant_id,
+        opportunity.id,
+        message,
+        &caller.causation,
+    );
+    envelope.time = opportunity.updated_at;
+    OutboxEvent {
+        aggregate_type: "opportunity",
+        envelope,
+    }
+}
+
+/// The owner filter a list applies: none with an unscoped grant, else the caller's own.
+pub(crate) fn reach(caller: &Caller, permission: &str) -> Result<Option<UserId>> {
+    let p = &caller.principal;
+    match p.scope(permission) {
+        Some(Scope::All) => Ok(None),
+        Some(Scope::Own | Scope::Team) => Ok(Some(p.user_id)),
+        None => Err(
+            Error::permission_denied(format!("your roles do not grant {permission}"))
+                .with_reason("MISSING_PERMISSION")
+                .with_metadata("permission", permission),
+        ),
+    }
+}
+
+/// Whether the caller may read something owned by `owner` (a scoped grant reaches only one's
+/// own; another's is `NOT_FOUND`, as if it did not exist).
+pub(crate) fn readable(
+    caller: &Caller,
+    permission: &str,
+    owner: Option<UserId>,
+    not_found: impl FnOnce() -> Error,
+) -> Result<()> {
+    match reach(caller, permission)? {
+        Some(me) if owner != Some(me) => Err(not_found()),
+        _ => Ok(()),
+    }
+}
+
+impl Sales {
+    /// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on
+    /// something owned by `owner` (worth `amount_units`, for the large-deal rule).
+    pub(crate) async fn authorize(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        owner: Option<UserId>,
+        amount_units: Option<i64>,
+    ) -> Result<()> {
+        let p = &caller.principal;
+        let settings = if amount_units.is_some() {
+            PolicySettings {
+                deal_approval_threshold_units: self
+                    .store
+                    .tenant_policy(p.tenant_id)
+                    .await?
+                    .deal_approval_threshold_units,
+            }
+        } else {
+            PolicySettings::default()
+        };
+        let resource = Resource {
+            owner_id: owner,
+            // Sales knows no one's team but the caller's: a `:team` grant reaches one's own.
+            team: (owner == Some(p.user_id))
+                .then_some(p.team.as_deref())
+                .flatten(),
+            amount_units,
+        };
+        let decision = evaluate(&p.subject(), permission, &resource, settings);
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(Error::permission_denied(decision.reason)
+                .with_reason(if decision.decided_by == "abac:large-deal-approval" {
+                    "LARGE_DEAL_APPROVAL"
+                } else {
+                    "NOT_ALLOWED"
+                })
+                .with_metadata("permission", permission)
+                .with_metadata("decided_by", decision.decided_by))
+        }
+    }
+
+    /// A pipeline of the tenant, or `INVALID_ARGUMENT` on `field`.
+    pub(crate) async fn pipeline_for(
+        &self,
+        caller: &Caller,
+        id: Option<Uuid>,
+        field: &str,
+    ) -> Result<Pipeline> {
+        let tenant = caller.principal.tenant_id;
+        let found = match id {
+            Some(id) => self.store.get_pipeline(tenant, id).await?,
+            None => self.store.default_pipeline(tenant).await?,
+        };
+        found.ok_or_else(|| match id {
+            Some(id) => Error::invalid_field(field, format!("{id} is not a pipeline of this tenant")),
+            None => Error::invalid_field(
+                field,
+                "the tenant has no default pipeline yet; name one, or create a pipeline",
+            ),
+        })
+    }
+
+    /// A customer the caller may read, or `INVALID_ARGUMENT` on `field`.
+    pub(crate) async fn customer_for(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        field: &str,
+    ) -> Result<CustomerRef> {
+        let customer = self.customers.get(caller.principal.tenant_id, id).await?;
+        let missing = || Error::invalid_field(field, format!("{id} is not a customer of this tenant"));
+        let customer = customer.ok_or_else(missing)?;
+        readable(caller, "customers.read", customer.owner_id, missing)?;
+        Ok(customer)
+    }
+
+    /// Creates an opportunity in `pipeline_id`'s first stage (or `stage_id`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_opportunity(
+        &self,
+        caller: &Caller,
+        pipeline_id: Uuid,
+        stage_id: Option<Uuid>,
+        customer_id: Uuid,
+        owner: Option<UserId>,
+        input: &OpportunityInput,
+    ) -> Result<Opportunity> {
+        let p = &caller.principal;
+        let owner = owner.unwrap_or(p.user_id);
+        self.authorize(caller, "opportunities.write", Some(owner), None)
+            .await?;
+        if owner != p.user_id {
+            self.assignable(caller, owner).await?;
+        }
+        let pipeline = self
+            .pipeline_for(caller, Some(pipeline_id), "opportunity.pipeline_id")
+            .await?;
+        self.customer_for(caller, customer_id, "opportunity.customer_id")
+            .await?;
+        let placement = Placement {
+            pipeline: &pipeline,
+            stage_id,
+            customer_id,
+            lead_id: None,
+            owner_id: Some(owner),
+            by: p.user_id,
+        };
+        let opportunity = Opportunity::new(p.tenant_id, &placement, input, self.now())
+            .map_err(|problems| invalid("opportunity", problems))?;
+        self.store
+            .insert_opportunity(&opportunity, Vec::new())
+            .await?;
+        Ok(opportunity)
+    }
+
+    /// An opportunity the caller may read.
+    pub async fn get_opportunity(&self, caller: &Caller, id: Uuid) -> Result<Opportunity> {
+        let o = self
+            .store
+            .get_opportunity(caller.principal.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("opportunity", id))?;
+        readable(caller, "opportunities.read", o.owner_id, || {
+            Error::not_found("opportunity", id)
+        })?;
+        Ok(o)
+    }
+
+    /// The opportunities the caller may read, filtered, in id order after `after`.
+    pub async fn list_opportunities(
+        &self,
+        caller: &Caller,
+        mut filter: OpportunityFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Opportunity>> {
+        if let Some(me) = reach(caller, "opportunities.read")? {
+            if filter.owner_id.is_some_and(|o| o != me) {
+                return Ok(Vec::new());
+            }
+            filter.owner_id = Some(me);
+        }
+        self.store
+            .list_opportunities(caller.principal.tenant_id, &filter, after, limit)
+            .await
+    }
+
+    /// The opportunity as stored, if the caller may change it and `etag` is current.
+    async fn writable(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        permission: &str,
+        winning: bool,
+    ) -> Result<Opportunity> {
+        let o = self.get_opportunity(caller, id).await?;
+        crm_core::api::check_etag(etag, &o.version.to_string(), "opportunity")
+            .map_err(|e| e.with_metadata("current_etag", o.version.to_string()))?;
+        // The large-deal rule is about winning: it weighs the amount only then.
+        let amount = winning.then_some(o.amount.units);
+        self.authorize(caller, permission, o.owner_id, amount)
+            .await?;
+        Ok(o)
+    }
+
+    /// Changes the masked fields of an opportunity.
+    pub async fn update_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        input: &OpportunityInput,
+        owner: Option<UserId>,
+        paths: &[String],
+    ) -> Result<Opportunity> {
+        let mut o = self
+            .writable(caller, id, etag, "opportunities.write", false)
+            .await?;
+        let changes_owner = paths.iter().any(|p| p == "owner_id");
+        if changes_owner {
+            let new_owner = owner.ok_or_else(|| {
+                Error::invalid_field("opportunity.owner_id", "an opportunity keeps an owner")
+            })?;
+            // Handing it to someone else: the grant must reach their opportunities too.
+            self.authorize(caller, "opportunities.write", Some(new_owner), None)
+                .await?;
+            self.assignable(caller, new_owner).await?;
+        }
+        let pipeline = self
+            .store
+            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
+        let expected = o.version;
+        o.update(&pipeline, input, changes_owner.then_some(owner), paths, self.now())
+            .map_err(|e| match e {
+                OpportunityChangeError::Invalid(problems) => invalid("opportunity", problems),
+                other => refused(other),
+            })?;
+        self.store
+            .save_opportunity(&o, expected, None, Vec::new())
+            .await?;
+        Ok(o)
+    }
+
+    /// Moves an open opportunity to another stage of its pipeline.
+    pub async fn move_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        stage_id: Uuid,
+    ) -> Result<Opportunity> {
+        let mut o = self
+            .writable(caller, id, etag, "opportunities.write", false)
+            .await?;
+        let pipeline = self
+            .store
+            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
+        let expected = o.version;
+        let from = o.stage_id;
+        if !o
+            .move_to(&pipeline, stage_id, caller.principal.user_id, self.now())
+            .map_err(refused)?
+        {
+            return Ok(o);
+        }
+        let name_of = |id: Uuid| {
+            pipeline
+                .stages
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        };
+        let changed = events::OpportunityStageChanged {
+            opportunity_id: o.id.to_string(),
+            opportunity_name: o.name.clone(),
+            pipeline_id: o.pipeline_id.to_string(),
+            from_stage_id: from.to_string(),
+            from_stage_name: name_of(from),
+            to_stage_id: o.stage_id.to_string(),
+            to_stage_name: name_of(o.stage_id),
+            probability: o.probability,
+            amount: Some(money_pb(&o.amount)),
+            owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+            changed_by_user_id: caller.principal.user_id.to_string(),
+            change_time: Some(crm_core::api::timestamp(o.updated_at)),
+        };
+        self.store
+            .save_opportunity(&o, expected, None, vec![event(caller, &o, &changed)])
+            .await?;
+        Ok(o)
+    }
+
+    /// The customer an event names, best effort: a closed deal is not refused because the
+    /// customer service is slow; the event then carries the id alone.
+    async fn customer_of_event(&self, o: &Opportunity) -> Option<CustomerRef> {
+        match self.customers.get(o.tenant_id, o.customer_id).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(opportunity_id = %o.id, error = %e, "the customer's name and email could not be read for the event; it carries the customer id alone");
+                None
+            }
+        }
+    }
+
+    /// Wins an open opportunity, booking its deal.
+    pub async fn win_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        amount: Option<(String, i64, i32)>,
+        notes: &str,
+    ) -> Result<(Opportunity, Deal)> {
+        let mut o = self
+            .writable(caller, id, etag, "opportunities.close", true)
+            .await?;
+        if let Some((_, units, _)) = &amount {
+            // The large-deal rule looks at the amount booked, too.
+            self.authorize(caller, "opportunities.close", o.owner_id, Some(*units))
+                .await?;
+        }
+        let pipeline = self
+            .store
+            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
+        let expected = o.version;
+        let deal = o
+            .win(&pipeline, amount.as_ref(), notes, self.now())
+            .map_err(|e| match e {
+                OpportunityChangeError::Invalid(problems) => Error::invalid_fields(problems),
+                other => refused(other),
+            })?;
+        let customer = self.customer_of_event(&o).await;
+        let won = events::DealWon {
+            deal: Some(deal_pb(&deal)),
+            customer_name: customer
+                .as_ref()
+                .map(|c| c.display_name.clone())
+                .unwrap_or_default(),
+            customer_email: customer.and_then(|c| c.email).unwrap_or_default(),
+            won_by_user_id: caller.principal.user_id.to_string(),
+        };
+        self.store
+            .save_opportunity(&o, expected, Some(&deal), vec![event(caller, &o, &won)])
+            .await?;
+        Ok((o, deal))
+    }
+
+    /// Loses an open opportunity for a reason.
+    pub async fn lose_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        reason: i32,
+        detail: &str,
+    ) -> Result<Opportunity> {
+        let mut o = self
+            .writable(caller, id, etag, "opportunities.close", false)
+            .await?;
+        let expected = o.version;
+        o.lose(reason, detail, self.now()).map_err(refused)?;
+        let customer = self.customer_of_event(&o).await;
+        let lost = events::DealLost {
+            opportunity_id: o.id.to_string(),
+            opportunity_name: o.name.clone(),
+            customer_id: o.customer_id.to_string(),
+            customer_name: customer
+                .as_ref()
+                .map(|c| c.display_name.clone())
+                .unwrap_or_default(),
+            customer_email: customer.and_then(|c| c.email).unwrap_or_default(),
+            owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+            amount: Some(money_pb(&o.amount)),
+            loss_reason: o.loss_reason,
+            loss_detail: o.loss_detail.clone(),
+            lost_by_user_id: caller.principal.user_id.to_string(),
+            close_time: o.closed_at.map(crm_core::api::timestamp),
+        };
+        self.store
+            .save_opportunity(&o, expected, None, vec![event(caller, &o, &lost)])
+            .await?;
+        Ok(o)
+    }
+
+    /// A deal of the tenant.
+    pub async fn get_deal(&self, caller: &Caller, id: Uuid) -> Result<Deal> {
+        let d = self
+            .store
+            .get_deal(caller.principal.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("deal", id))?;
+        readable(caller, "deals.read", d.owner_id, || Error::not_found("deal", id))?;
+        Ok(d)
+    }
+
+    /// The deals the caller may read, newest first.
+    pub async fn list_deals(
+        &self,
+        caller: &Caller,
+        mut filter: DealFilter,
+        after: Option<DealCursor>,
+        limit: u32,
+    ) -> Result<Vec<Deal>> {
+        if let Some(me) = reach(caller, "deals.read")? {
+            if filter.owner_id.is_some_and(|o| o != me) {
+                return Ok(Vec::new());
+            }
+            filter.owner_id = Some(me);
+        }
+        self.store
+            .list_deals(caller.principal.tenant_id, &filter, after, limit)
+            .await
+    }
+}

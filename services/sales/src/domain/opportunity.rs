@@ -1,0 +1,612 @@
+//! Opportunities: business in progress with a customer, in one pipeline's currency, moving through
+//! its stages until won (becoming a [`Deal`]) or lost (with a reason). Every stage entered is
+//! kept, oldest first: analytics and the point-in-time view are rebuilt from that history.
+
+use crm_core::{TenantId, UserId};
+use uuid::Uuid;
+
+use super::Millis;
+use super::money::Money;
+use super::pipeline::{Pipeline, Violation};
+
+/// Open, won or lost. The numbers are `crm.sales.v1.OpportunityStatus`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OpportunityStatus {
+    /// Being worked on.
+    Open = 1,
+    /// Won; a deal exists.
+    Won = 2,
+    /// Lost.
+    Lost = 3,
+}
+
+impl OpportunityStatus {
+    /// From the API's number.
+    pub fn from_i32(n: i32) -> Option<OpportunityStatus> {
+        use OpportunityStatus::*;
+        [Open, Won, Lost].into_iter().find(|s| *s as i32 == n)
+    }
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpportunityStatus::Open => "open",
+            OpportunityStatus::Won => "won",
+            OpportunityStatus::Lost => "lost",
+        }
+    }
+}
+
+/// The highest `crm.sales.v1.LossReason` number; `OTHER` (7) needs a detail.
+pub const MAX_LOSS_REASON: i32 = 7;
+const LOSS_REASON_OTHER: i32 = 7;
+
+/// One stage entered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StageChange {
+    /// The stage left; `None` for the first.
+    pub from_stage_id: Option<Uuid>,
+    /// The stage entered.
+    pub to_stage_id: Uuid,
+    /// Who moved it.
+    pub changed_by: UserId,
+    /// When.
+    pub changed_at: Millis,
+}
+
+/// An opportunity.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Opportunity {
+    /// Its id.
+    pub id: Uuid,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// E.g. `Hotel Primula: 200 batik uniforms`.
+    pub name: String,
+    /// The customer (in the customer context).
+    pub customer_id: Uuid,
+    /// The lead it was converted from.
+    pub lead_id: Option<Uuid>,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// Its current stage.
+    pub stage_id: Uuid,
+    /// The sales rep responsible.
+    pub owner_id: Option<UserId>,
+    /// What it is worth, in the pipeline's currency.
+    pub amount: Money,
+    /// Win probability in percent.
+    pub probability: i32,
+    /// Whether `probability` was set by hand; otherwise it follows the stage.
+    pub probability_set: bool,
+    /// When it is expected to close.
+    pub expected_close_at: Option<Millis>,
+    /// Open, won or lost.
+    pub status: OpportunityStatus,
+    /// `crm.sales.v1.LossReason` number when lost.
+    pub loss_reason: i32,
+    /// More on the loss.
+    pub loss_detail: String,
+    /// The deal it became.
+    pub deal_id: Option<Uuid>,
+    /// Every stage entered, oldest first.
+    pub stage_history: Vec<StageChange>,
+    /// Free notes.
+    pub notes: String,
+    /// When created.
+    pub created_at: Millis,
+    /// When last changed.
+    pub updated_at: Millis,
+    /// When won or lost.
+    pub closed_at: Option<Millis>,
+    /// The etag.
+    pub version: i64,
+}
+
+/// An opportunity's fields as a request gives them.
+#[derive(Clone, Debug, Default)]
+pub struct OpportunityInput {
+    /// Its name.
+    pub name: String,
+    /// Amount: (currency, units, nanos); `None` for zero in the pipeline's currency.
+    pub amount: Option<(String, i64, i32)>,
+    /// Probability; `None` for the stage's.
+    pub probability: Option<i32>,
+    /// Expected close.
+    pub expected_close_at: Option<Millis>,
+    /// Notes.
+    pub notes: String,
+}
+
+/// A won opportunity: booked revenue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deal {
+    /// Its id.
+    pub id: Uuid,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The opportunity won.
+    pub opportunity_id: Uuid,
+    /// The customer.
+    pub customer_id: Uuid,
+    /// The pipeline.
+    pub pipeline_id: Uuid,
+    /// The rep credited.
+    pub owner_id: Option<UserId>,
+    /// The opportunity's name.
+    pub name: String,
+    /// The booked amount.
+    pub amount: Money,
+    /// Notes.
+    pub notes: String,
+    /// When won.
+    pub closed_at: Millis,
+}
+
+/// Why a change was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpportunityChangeError {
+    /// Bad fields.
+    Invalid(Vec<Violation>),
+    /// It is won or lost: history, not work in progress.
+    Closed(OpportunityStatus),
+}
+
+fn name(raw: &str) -> Result<String, String> {
+    crm_core::text::name(raw, 1, 200)
+}
+
+fn notes(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > 10_000 {
+        return Err("must be at most 10,000 characters".into());
+    }
+    Ok(raw.trim().to_owned())
+}
+
+/// An amount in `pipeline`'s currency; another currency is refused.
+pub fn amount_in(
+    pipeline: &Pipeline,
+    raw: Option<&(String, i64, i32)>,
+) -> Result<Money, String> {
+    match raw {
+        None => Money::parse(&pipeline.currency_code, 0, 0),
+        Some((currency, units, nanos)) => {
+            let money = Money::parse(currency, *units, *nanos)?;
+            if money.currency_code() != pipeline.currency_code {
+                return Err(format!(
+                    "must be in the pipeline's currency, {}, not {}",
+                    pipeline.currency_code,
+                    money.currency_code()
+                ));
+            }
+            Ok(money)
+        }
+    }
+}
+
+fn probability(raw: i32) -> Result<i32, String> {
+    if (0..=100).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err("must be 0 to 100".into())
+    }
+}
+
+/// Where and for whom a new opportunity starts.
+#[derive(Clone, Debug)]
+pub struct Placement<'a> {
+    /// Its pipeline.
+    pub pipeline: &'a Pipeline,
+    /// The stage; `None` for the first.
+    pub stage_id: Option<Uuid>,
+    /// The customer.
+    pub customer_id: Uuid,
+    /// The lead converted, if any.
+    pub lead_id: Option<Uuid>,
+    /// The owner.
+    pub owner_id: Option<UserId>,
+    /// Who creates it.
+    pub by: UserId,
+}
+
+impl Opportunity {
+    /// A new open opportunity in `placement`'s stage (the pipeline's first by default).
+    pub fn new(
+        tenant_id: TenantId,
+        placement: &Placement<'_>,
+        input: &OpportunityInput,
+        now: Millis,
+    ) -> Result<Opportunity, Vec<Violation>> {
+        let mut problems = Vec::new();
+        let pipeline = placement.pipeline;
+        let stage = match placement.stage_id {
+            Some(id) => pipeline.stages.iter().find(|s| s.id == id),
+            None => pipeline.stages.first(),
+        };
+        if stage.is_none() {
+            problems.push((
+                "stage_id".into(),
+                "not a stage of the pipeline; leave it empty for the first stage".into(),
+            ));
+        }
+        let name = name(&input.name).map_err(|e| problems.push(("name".into(), e)));
+        let amount = amount_in(pipeline, input.amount.as_ref())
+            .map_err(|e| problems.push(("amount".into(), e)));
+        let set = input
+            .probability
+            .map(probability)
+            .transpose()
+            .map_err(|e| problems.push(("probability".into(), e)));
+        let notes = notes(&input.notes).map_err(|e| problems.push(("notes".into(), e)));
+        let (Some(stage), Ok(name), Ok(amount), Ok(set), Ok(notes)) =
+            (stage, name, amount, set, notes)
+        else {
+            return Err(problems);
+        };
+        Ok(Opportunity {
+            id: Uuid::now_v7(),
+            tenant_id,
+            name,
+            customer_id: placement.customer_id,
+            lead_id: placement.lead_id,
+            pipeline_id: pipeline.id,
+            stage_id: stage.id,
+            owner_id: placement.owner_id,
+            amount,
+            probability: set.unwrap_or(stage.probability),
+            probability_set: set.is_some(),
+            expected_close_at: input.expected_close_at,
+            status: OpportunityStatus::Open,
+            loss_reason: 0,
+            loss_detail: String::new(),
+            deal_id: None,
+            stage_history: vec![StageChange {
+                from_stage_id: None,
+                to_stage_id: stage.id,
+                changed_by: placement.by,
+                changed_at: now,
+            }],
+            notes,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            version: 1,
+        })
+    }
+
+    fn open(&self) -> Result<(), OpportunityChangeError> {
+        match self.status {
+            OpportunityStatus::Open => Ok(()),
+            closed => Err(OpportunityChangeError::Closed(closed)),
+        }
+    }
+
+    fn touch(&mut self, now: Millis) {
+        self.updated_at = now.max(self.updated_at);
+        self.version += 1;
+    }
+
+    /// Changes the fields named by `paths` (`name`, `owner_id`, `amount`, `probability`,
+    /// `expected_close_time`, `notes`); a closed opportunity only takes notes.
+    pub fn update(
+        &mut self,
+        pipeline: &Pipeline,
+        input: &OpportunityInput,
+        owner: Option<Option<UserId>>,
+        paths: &[String],
+        now: Millis,
+    ) -> Result<(), OpportunityChangeError> {
+        if paths.iter().any(|p| p != "notes") {
+            self.open()?;
+        }
+        let mut problems = Vec::new();
+        let mut next = self.clone();
+        for path in paths {
+            match path.as_str() {
+                "name" => match name(&input.name) {
+                    Ok(n) => next.name = n,
+                    Err(e) => problems.push(("name".into(), e)),
+                },
+                "owner_id" => next.owner_id = owner.flatten(),
+                "amount" => match amount_in(pipeline, input.amount.as_ref()) {
+                    Ok(a) => next.amount = a,
+                    Err(e) => problems.push(("amount".into(), e)),
+                },
+                "probability" => match input.probability {
+                    Some(p) => match probability(p) {
+                        Ok(p) => {
+                            next.probability = p;
+                            next.probability_set = true;
+                        }
+                        Err(e) => problems.push(("probability".into(), e)),
+                    },
+                    None => {
+                        // Cleared: back to the stage's.
+                        next.probability_set = false;
+                        next.probability = pipeline
+                            .stages
+                            .iter()
+                            .find(|s| s.id == self.stage_id)
+                            .map_or(self.probability, |s| s.probability);
+                    }
+                },
+                "expected_close_time" => next.expected_close_at = input.expected_close_at,
+                "notes" => match notes(&input.notes) {
+                    Ok(n) => next.notes = n,
+                    Err(e) => problems.push(("notes".into(), e)),
+                },
+                other => problems.push((other.into(), "cannot be changed".into())),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(OpportunityChangeError::Invalid(problems));
+        }
+        next.touch(now);
+        *self = next;
+        Ok(())
+    }
+
+    /// Moves it to another stage of its pipeline; the probability follows the stage unless it
+    /// was set by hand. Moving to the stage it is in changes nothing (`false`).
+    pub fn move_to(
+        &mut self,
+        pipeline: &Pipeline,
+        stage_id: Uuid,
+        by: UserId,
+        now: Millis,
+    ) -> Result<bool, OpportunityChangeError> {
+        self.open()?;
+        let Some(stage) = pipeline.stages.iter().find(|s| s.id == stage_id) else {
+            return Err(OpportunityChangeError::Invalid(vec![(
+                "stage_id".into(),
+                format!("{stage_id} is not a stage of the opportunity's pipeline"),
+            )]));
+        };
+        if stage.id == self.stage_id {
+            return Ok(false);
+        }
+        self.stage_history.push(StageChange {
+            from_stage_id: Some(self.stage_id),
+            to_stage_id: stage.id,
+            changed_by: by,
+            changed_at: now.max(self.updated_at),
+        });
+        self.stage_id = stage.id;
+        if !self.probability_set {
+            self.probability = stage.probability;
+        }
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// Wins it at `amount` (its own when `None`), making its deal.
+    pub fn win(
+        &mut self,
+        pipeline: &Pipeline,
+        amount: Option<&(String, i64, i32)>,
+        deal_notes: &str,
+        now: Millis,
+    ) -> Result<Deal, OpportunityChangeError> {
+        self.open()?;
+        let mut problems = Vec::new();
+        let amount = match amount {
+            Some(raw) => amount_in(pipeline, Some(raw)).map_err(|e| problems.push(("amount".into(), e))),
+            None => Ok(self.amount),
+        };
+        let deal_notes = notes(deal_notes).map_err(|e| problems.push(("notes".into(), e)));
+        let (Ok(amount), Ok(deal_notes)) = (amount, deal_notes) else {
+            return Err(OpportunityChangeError::Invalid(problems));
+        };
+        self.touch(now);
+        let deal = Deal {
+            id: Uuid::now_v7(),
+            tenant_id: self.tenant_id,
+            opportunity_id: self.id,
+            customer_id: self.customer_id,
+            pipeline_id: self.pipeline_id,
+            owner_id: self.owner_id,
+            name: self.name.clone(),
+            amount,
+            notes: deal_notes,
+            closed_at: self.updated_at,
+        };
+        self.amount = amount;
+        self.status = OpportunityStatus::Won;
+        self.probability = 100;
+        self.closed_at = Some(self.updated_at);
+        self.deal_id = Some(deal.id);
+        Ok(deal)
+    }
+
+    /// Loses it for `reason` (a `LossReason` number; `OTHER` needs `detail`).
+    pub fn lose(
+        &mut self,
+        reason: i32,
+        detail: &str,
+        now: Millis,
+    ) -> Result<(), OpportunityChangeError> {
+        self.open()?;
+        let mut problems = Vec::new();
+        if !(1..=MAX_LOSS_REASON).contains(&reason) {
+            problems.push((
+                "reason".into(),
+                "say why it was lost (PRICE, COMPETITOR, NO_BUDGET, TIMING, PRODUCT_FIT, NO_RESPONSE or OTHER)".into(),
+            ));
+        }
+        let detail = if detail.trim().is_empty() {
+            String::new()
+        } else {
+            crm_core::text::name(detail, 1, 1000).unwrap_or_else(|e| {
+                problems.push(("detail".into(), e));
+                String::new()
+            })
+        };
+        if reason == LOSS_REASON_OTHER && detail.is_empty() {
+            problems.push(("detail".into(), "say what the OTHER reason is".into()));
+        }
+        if !problems.is_empty() {
+            return Err(OpportunityChangeError::Invalid(problems));
+        }
+        self.touch(now);
+        self.status = OpportunityStatus::Lost;
+        self.probability = 0;
+        self.loss_reason = reason;
+        self.loss_detail = detail;
+        self.closed_at = Some(self.updated_at);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::seed(TenantId::new(), "MYR", 1_000)
+    }
+
+    fn opportunity(p: &Pipeline) -> Opportunity {
+        let placement = Placement {
+            pipeline: p,
+            stage_id: None,
+            customer_id: Uuid::now_v7(),
+            lead_id: None,
+            owner_id: Some(UserId::new()),
+            by: UserId::new(),
+        };
+        let input = OpportunityInput {
+            name: "Hotel Primula: 200 uniforms".into(),
+            amount: Some(("MYR".into(), 12_000, 500_000_000)),
+            ..OpportunityInput::default()
+        };
+        Opportunity::new(p.tenant_id, &placement, &input, 2_000).unwrap()
+    }
+
+    #[test]
+    fn a_new_opportunity_starts_in_the_first_stage_with_its_probability() {
+        let p = pipeline();
+        let o = opportunity(&p);
+        assert_eq!(o.stage_id, p.stages[0].id);
+        assert_eq!(o.probability, 10);
+        assert!(!o.probability_set);
+        assert_eq!(o.stage_history.len(), 1);
+        assert_eq!(o.stage_history[0].from_stage_id, None);
+        assert_eq!(o.amount.total_nanos(), 12_000_500_000_000);
+    }
+
+    #[test]
+    fn money_must_be_in_the_pipelines_currency_and_probability_in_bounds() {
+        let p = pipeline();
+        let placement = Placement {
+            pipeline: &p,
+            stage_id: Some(Uuid::now_v7()),
+            customer_id: Uuid::now_v7(),
+            lead_id: None,
+            owner_id: None,
+            by: UserId::new(),
+        };
+        let input = OpportunityInput {
+            name: " ".into(),
+            amount: Some(("USD".into(), 1, 0)),
+            probability: Some(101),
+            ..OpportunityInput::default()
+        };
+        let problems = Opportunity::new(p.tenant_id, &placement, &input, 1).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["stage_id", "name", "amount", "probability"]);
+        assert!(problems[2].1.contains("MYR"), "{problems:?}");
+        let negative = OpportunityInput {
+            name: "x".into(),
+            amount: Some(("MYR".into(), -1, 0)),
+            probability: Some(-1),
+            ..OpportunityInput::default()
+        };
+        let placement = Placement {
+            stage_id: None,
+            ..placement
+        };
+        let problems = Opportunity::new(p.tenant_id, &placement, &negative, 1).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn moves_record_history_and_follow_the_stage_probability_unless_set() {
+        let p = pipeline();
+        let mut o = opportunity(&p);
+        let by = UserId::new();
+        assert!(o.move_to(&p, p.stages[2].id, by, 3_000).unwrap());
+        assert_eq!(o.probability, 50);
+        assert_eq!(o.stage_history.len(), 2);
+        assert_eq!(o.stage_history[1].from_stage_id, Some(p.stages[0].id));
+        assert_eq!(o.stage_history[1].changed_by, by);
+        assert!(!o.move_to(&p, p.stages[2].id, by, 3_500).unwrap(), "same stage: no change");
+        assert_eq!(o.stage_history.len(), 2);
+        let input = OpportunityInput {
+            probability: Some(33),
+            ..OpportunityInput::default()
+        };
+        o.update(&p, &input, None, &["probability".into()], 4_000)
+            .unwrap();
+        o.move_to(&p, p.stages[3].id, by, 5_000).unwrap();
+        assert_eq!(o.probability, 33, "set by hand, it stays");
+        let err = o.move_to(&p, Uuid::now_v7(), by, 6_000).unwrap_err();
+        assert!(matches!(err, OpportunityChangeError::Invalid(_)));
+    }
+
+    #[test]
+    fn a_closed_opportunity_neither_moves_nor_closes_again() {
+        let p = pipeline();
+        let mut won = opportunity(&p);
+        let deal = won.win(&p, None, "paid 50% upfront", 9_000).unwrap();
+        assert_eq!(won.status, OpportunityStatus::Won);
+        assert_eq!(won.deal_id, Some(deal.id));
+        assert_eq!(deal.amount, won.amount);
+        assert_eq!(deal.closed_at, 9_000);
+        let by = UserId::new();
+        assert_eq!(
+            won.move_to(&p, p.stages[1].id, by, 9_500),
+            Err(OpportunityChangeError::Closed(OpportunityStatus::Won))
+        );
+        assert!(matches!(
+            won.lose(1, "", 9_600),
+            Err(OpportunityChangeError::Closed(_))
+        ));
+        assert!(matches!(
+            won.win(&p, None, "", 9_700),
+            Err(OpportunityChangeError::Closed(_))
+        ));
+        let rename = OpportunityInput {
+            name: "new".into(),
+            ..OpportunityInput::default()
+        };
+        assert!(matches!(
+            won.update(&p, &rename, None, &["name".into()], 9_800),
+            Err(OpportunityChangeError::Closed(_))
+        ));
+        won.update(&p, &OpportunityInput::default(), None, &["notes".into()], 9_900)
+            .expect("notes stay writable");
+
+        let mut lost = opportunity(&p);
+        assert!(matches!(lost.lose(0, "", 1), Err(OpportunityChangeError::Invalid(_))));
+        assert!(matches!(lost.lose(8, "", 1), Err(OpportunityChangeError::Invalid(_))));
+        assert!(matches!(lost.lose(7, " ", 1), Err(OpportunityChangeError::Invalid(_))));
+        lost.lose(2, "Batik Jaya quoted 10% less", 10_000).unwrap();
+        assert_eq!(lost.status, OpportunityStatus::Lost);
+        assert_eq!(lost.probability, 0);
+        assert_eq!(lost.closed_at, Some(10_000));
+    }
+
+    #[test]
+    fn a_win_at_another_amount_books_that_amount_in_the_pipelines_currency() {
+        let p = pipeline();
+        let mut o = opportunity(&p);
+        assert!(matches!(
+            o.win(&p, Some(&("SGD".into(), 5, 0)), "", 2),
+            Err(OpportunityChangeError::Invalid(_))
+        ));
+        assert_eq!(o.status, OpportunityStatus::Open, "a refused win changes nothing");
+        let deal = o.win(&p, Some(&("MYR".into(), 11_000, 0)), "", 3).unwrap();
+        assert_eq!(deal.amount.units, 11_000);
+        assert_eq!(o.amount.units, 11_000);
+    }
+}

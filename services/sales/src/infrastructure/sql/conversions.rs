@@ -1,0 +1,114 @@
+//! Lead-conversion sagas (`conversions`: the step as a column, the whole saga as JSON in `doc`).
+
+use crm_core::storage::Conn;
+use crm_core::{Result, TenantId};
+use uuid::Uuid;
+
+use super::{corrupt, db};
+use crate::domain::conversion::Conversion;
+
+const UNFINISHED: &str = "('started', 'customer_ensured', 'compensating')";
+
+fn doc(c: &Conversion) -> String {
+    serde_json::to_string(c).expect("a conversion serialises")
+}
+
+fn read(raw: &str) -> Result<Conversion> {
+    serde_json::from_str(raw).map_err(|e| corrupt("conversions.doc", e))
+}
+
+/// Adds a saga unless the lead has one under way or the request id was used (false then).
+pub async fn insert(tx: &mut Conn, c: &Conversion) -> Result<bool> {
+    let done = sqlx::query(
+        "insert into conversions (id, tenant_id, lead_id, request_id, step, doc, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing",
+    )
+    .bind(c.id.to_string())
+    .bind(c.tenant_id.to_string())
+    .bind(c.lead_id.to_string())
+    .bind(&c.request_id)
+    .bind(c.step.as_str())
+    .bind(doc(c))
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(tx)
+    .await
+    .map_err(db("starting a conversion"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Saves a saga's progress.
+pub async fn update(tx: &mut Conn, c: &Conversion) -> Result<()> {
+    sqlx::query(
+        "update conversions set step = $3, doc = $4, updated_at = $5 where tenant_id = $1 and id = $2",
+    )
+    .bind(c.tenant_id.to_string())
+    .bind(c.id.to_string())
+    .bind(c.step.as_str())
+    .bind(doc(c))
+    .bind(c.updated_at)
+    .execute(tx)
+    .await
+    .map_err(db("saving a conversion"))
+    .map(drop)
+}
+
+/// A saga by id.
+pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Conversion>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select doc from conversions where tenant_id = $1 and id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading a conversion"))?;
+    row.map(|(d,)| read(&d)).transpose()
+}
+
+/// The saga a request id started.
+pub async fn by_request(
+    tx: &mut Conn,
+    tenant: TenantId,
+    request_id: &str,
+) -> Result<Option<Conversion>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "select doc from conversions where tenant_id = $1 and request_id = $2 and request_id <> ''",
+    )
+    .bind(tenant.to_string())
+    .bind(request_id)
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a conversion"))?;
+    row.map(|(d,)| read(&d)).transpose()
+}
+
+/// The lead's saga under way, if any.
+pub async fn active_for_lead(
+    tx: &mut Conn,
+    tenant: TenantId,
+    lead: Uuid,
+) -> Result<Option<Conversion>> {
+    let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select doc from conversions where tenant_id = $1 and lead_id = $2 and step in {UNFINISHED}"
+    )))
+    .bind(tenant.to_string())
+    .bind(lead.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a conversion"))?;
+    row.map(|(d,)| read(&d)).transpose()
+}
+
+/// Unfinished sagas of every tenant saved before `before`, oldest first.
+pub async fn unfinished(tx: &mut Conn, before: i64, limit: u32) -> Result<Vec<Conversion>> {
+    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select doc from conversions where step in {UNFINISHED} and updated_at < $1 \
+         order by updated_at limit $2"
+    )))
+    .bind(before)
+    .bind(i64::from(limit))
+    .fetch_all(tx)
+    .await
+    .map_err(db("listing unfinished conversions"))?;
+    rows.iter().map(|(d,)| read(d)).collect()
+}

@@ -1,0 +1,334 @@
+//! Opportunities (`opportunities`: filter and sum columns, the whole opportunity as JSON in
+//! `doc`), their stage entries (`stage_changes`, with when each stay ended), deals (`deals`) and
+//! the tenant settings sales follows (`sales_tenants`).
+
+use crm_core::storage::Conn;
+use crm_core::{Result, TenantId};
+use uuid::Uuid;
+
+use super::{corrupt, db};
+use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
+use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
+
+fn doc<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("sales aggregates serialise")
+}
+
+fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
+}
+
+fn text(id: impl ToString) -> String {
+    id.to_string()
+}
+
+/// Adds an opportunity and its stage entries.
+pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
+    sqlx::query(
+        "insert into opportunities (id, tenant_id, pipeline_id, stage_id, status, owner_id, \
+         customer_id, lead_id, amount_units, amount_nanos, probability, expected_close_at, \
+         created_at, updated_at, closed_at, doc, version, loss_reason) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(text(o.id))
+    .bind(text(o.tenant_id))
+    .bind(text(o.pipeline_id))
+    .bind(text(o.stage_id))
+    .bind(o.status.as_str())
+    .bind(o.owner_id.map(text))
+    .bind(text(o.customer_id))
+    .bind(o.lead_id.map(text))
+    .bind(o.amount.units)
+    .bind(i64::from(o.amount.nanos))
+    .bind(i64::from(o.probability))
+    .bind(o.expected_close_at)
+    .bind(o.created_at)
+    .bind(o.updated_at)
+    .bind(o.closed_at)
+    .bind(doc(o))
+    .bind(o.version)
+    .bind(i64::from(o.loss_reason))
+    .execute(&mut *tx)
+    .await
+    .map_err(db("creating an opportunity"))?;
+    record_history(tx, o, 0).await
+}
+
+/// Writes the stage entries from `from` on, and ends the stay before each (and the last one,
+/// if the opportunity closed).
+async fn record_history(tx: &mut Conn, o: &Opportunity, from: usize) -> Result<()> {
+    for (seq, change) in o.stage_history.iter().enumerate().skip(from) {
+        sqlx::query(
+            "insert into stage_changes (tenant_id, opportunity_id, seq, pipeline_id, from_stage_id, \
+             to_stage_id, changed_by, changed_at, left_at) values ($1, $2, $3, $4, $5, $6, $7, $8, null)",
+        )
+        .bind(text(o.tenant_id))
+        .bind(text(o.id))
+        .bind(seq as i64)
+        .bind(text(o.pipeline_id))
+        .bind(change.from_stage_id.map(text))
+        .bind(text(change.to_stage_id))
+        .bind(text(change.changed_by))
+        .bind(change.changed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording a stage change"))?;
+        if seq > 0 {
+            end_stay(tx, o, seq - 1, change.changed_at).await?;
+        }
+    }
+    if let Some(closed) = o.closed_at {
+        end_stay(tx, o, o.stage_history.len().saturating_sub(1), closed).await?;
+    }
+    Ok(())
+}
+
+async fn end_stay(tx: &mut Conn, o: &Opportunity, seq: usize, at: i64) -> Result<()> {
+    sqlx::query(
+        "update stage_changes set left_at = $4 \
+         where tenant_id = $1 and opportunity_id = $2 and seq = $3 and left_at is null",
+    )
+    .bind(text(o.tenant_id))
+    .bind(text(o.id))
+    .bind(seq as i64)
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("recording a stage change"))
+    .map(drop)
+}
+
+/// Saves a changed opportunity if still at `expected_version` (false when stale); stage
+/// entries it gained since `stored_changes` are recorded.
+pub async fn update(
+    tx: &mut Conn,
+    o: &Opportunity,
+    expected_version: i64,
+    stored_changes: usize,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "update opportunities set stage_id = $3, status = $4, owner_id = $5, amount_units = $6, \
+         amount_nanos = $7, probability = $8, expected_close_at = $9, updated_at = $10, \
+         closed_at = $11, doc = $12, version = $13, loss_reason = $15 \
+         where tenant_id = $1 and id = $2 and version = $14",
+    )
+    .bind(text(o.tenant_id))
+    .bind(text(o.id))
+    .bind(text(o.stage_id))
+    .bind(o.status.as_str())
+    .bind(o.owner_id.map(text))
+    .bind(o.amount.units)
+    .bind(i64::from(o.amount.nanos))
+    .bind(i64::from(o.probability))
+    .bind(o.expected_close_at)
+    .bind(o.updated_at)
+    .bind(o.closed_at)
+    .bind(doc(o))
+    .bind(o.version)
+    .bind(expected_version)
+    .bind(i64::from(o.loss_reason))
+    .execute(&mut *tx)
+    .await
+    .map_err(db("saving an opportunity"))?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    record_history(tx, o, stored_changes).await?;
+    Ok(true)
+}
+
+/// How many stage entries are stored for an opportunity.
+pub async fn stored_changes(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<usize> {
+    let (n,): (i64,) = sqlx::query_as(
+        "select count(*) from stage_changes where tenant_id = $1 and opportunity_id = $2",
+    )
+    .bind(text(tenant))
+    .bind(text(id))
+    .fetch_one(tx)
+    .await
+    .map_err(db("reading stage changes"))?;
+    Ok(n as usize)
+}
+
+/// An opportunity by id.
+pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select doc from opportunities where tenant_id = $1 and id = $2")
+            .bind(text(tenant))
+            .bind(text(id))
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading an opportunity"))?;
+    row.map(|(d,)| read("opportunities.doc", &d)).transpose()
+}
+
+/// Opportunities in id order after `after`, filtered.
+pub async fn list(
+    tx: &mut Conn,
+    tenant: TenantId,
+    f: &OpportunityFilter,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Opportunity>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select doc from opportunities where tenant_id = $1 and id > $2 \
+         and ($3 = '' or pipeline_id = $3) and ($4 = '' or stage_id = $4) \
+         and ($5 = '' or owner_id = $5) and ($6 = '' or status = $6) \
+         and ($7 = '' or customer_id = $7) \
+         and ($8 = 0 or expected_close_at >= $9) and ($10 = 0 or expected_close_at < $11) \
+         order by id limit $12",
+    )
+    .bind(text(tenant))
+    .bind(after.map(text).unwrap_or_default())
+    .bind(f.pipeline_id.map(text).unwrap_or_default())
+    .bind(f.stage_id.map(text).unwrap_or_default())
+    .bind(f.owner_id.map(text).unwrap_or_default())
+    .bind(f.status.map(|s| s.as_str()).unwrap_or_default())
+    .bind(f.customer_id.map(text).unwrap_or_default())
+    .bind(i64::from(f.close_from.is_some()))
+    .bind(f.close_from.unwrap_or(0))
+    .bind(i64::from(f.close_before.is_some()))
+    .bind(f.close_before.unwrap_or(0))
+    .bind(i64::from(limit))
+    .fetch_all(tx)
+    .await
+    .map_err(db("listing opportunities"))?;
+    rows.iter()
+        .map(|(d,)| read("opportunities.doc", d))
+        .collect()
+}
+
+/// Open opportunities per stage among `stages`.
+pub async fn open_in_stages(
+    tx: &mut Conn,
+    tenant: TenantId,
+    pipeline: Uuid,
+    stages: &[Uuid],
+) -> Result<Vec<(Uuid, i64)>> {
+    let mut out = Vec::new();
+    for stage in stages {
+        let (n,): (i64,) = sqlx::query_as(
+            "select count(*) from opportunities \
+             where tenant_id = $1 and pipeline_id = $2 and status = $3 and stage_id = $4",
+        )
+        .bind(text(tenant))
+        .bind(text(pipeline))
+        .bind(OpportunityStatus::Open.as_str())
+        .bind(text(stage))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("counting open opportunities"))?;
+        if n > 0 {
+            out.push((*stage, n));
+        }
+    }
+    Ok(out)
+}
+
+/// Adds a deal.
+pub async fn insert_deal(tx: &mut Conn, d: &Deal) -> Result<()> {
+    sqlx::query(
+        "insert into deals (id, tenant_id, opportunity_id, pipeline_id, customer_id, owner_id, \
+         amount_units, amount_nanos, closed_at, doc) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(text(d.id))
+    .bind(text(d.tenant_id))
+    .bind(text(d.opportunity_id))
+    .bind(text(d.pipeline_id))
+    .bind(text(d.customer_id))
+    .bind(d.owner_id.map(text))
+    .bind(d.amount.units)
+    .bind(i64::from(d.amount.nanos))
+    .bind(d.closed_at)
+    .bind(doc(d))
+    .execute(tx)
+    .await
+    .map_err(db("booking a deal"))
+    .map(drop)
+}
+
+/// A deal by id.
+pub async fn get_deal(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Deal>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select doc from deals where tenant_id = $1 and id = $2")
+            .bind(text(tenant))
+            .bind(text(id))
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading a deal"))?;
+    row.map(|(d,)| read("deals.doc", &d)).transpose()
+}
+
+/// Deals newest first after `after`, filtered.
+pub async fn list_deals(
+    tx: &mut Conn,
+    tenant: TenantId,
+    f: &DealFilter,
+    after: Option<DealCursor>,
+    limit: u32,
+) -> Result<Vec<Deal>> {
+    let (after_time, after_id) = match after {
+        Some((t, id)) => (t, text(id)),
+        None => (i64::MAX, String::new()),
+    };
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select doc from deals where tenant_id = $1 \
+         and (closed_at < $2 or (closed_at = $2 and ($3 = '' or id < $3))) \
+         and ($4 = '' or owner_id = $4) and ($5 = '' or customer_id = $5) \
+         and closed_at >= $6 and closed_at < $7 \
+         order by closed_at desc, id desc limit $8",
+    )
+    .bind(text(tenant))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(f.owner_id.map(text).unwrap_or_default())
+    .bind(f.customer_id.map(text).unwrap_or_default())
+    .bind(f.from.unwrap_or(i64::MIN))
+    .bind(f.before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(tx)
+    .await
+    .map_err(db("listing deals"))?;
+    rows.iter().map(|(d,)| read("deals.doc", d)).collect()
+}
+
+/// The tenant settings sales follows; IAM's defaults when none was recorded.
+pub async fn policy(tx: &mut Conn, tenant: TenantId) -> Result<TenantPolicy> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "select deal_approval_threshold_units, time_zone from sales_tenants where tenant_id = $1",
+    )
+    .bind(text(tenant))
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading the tenant's settings"))?;
+    Ok(row
+        .map(|(threshold, zone)| TenantPolicy {
+            deal_approval_threshold_units: threshold,
+            time_zone: zone,
+        })
+        .unwrap_or_default())
+}
+
+/// Records the tenant settings sales follows; an older record never overwrites a newer one.
+pub async fn put_policy(
+    tx: &mut Conn,
+    tenant: TenantId,
+    policy: &TenantPolicy,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into sales_tenants (tenant_id, deal_approval_threshold_units, time_zone, updated_at) \
+         values ($1, $2, $3, $4) on conflict (tenant_id) do update set \
+         deal_approval_threshold_units = excluded.deal_approval_threshold_units, \
+         time_zone = excluded.time_zone, updated_at = excluded.updated_at \
+         where sales_tenants.updated_at <= excluded.updated_at",
+    )
+    .bind(text(tenant))
+    .bind(policy.deal_approval_threshold_units)
+    .bind(&policy.time_zone)
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("recording the tenant's settings"))
+    .map(drop)
+}
