@@ -2,7 +2,7 @@
 //! given to a rep), read, listed with filters and pages, changed by mask and etag, qualified and
 //! disqualified by the status machine, assigned only to the tenant's sales reps and managers (as
 //! sales learned them from IAM's events); bad input by field; other tenants `NOT_FOUND` on every
-//! RPC; viewers only read; conversion says it is not built yet.
+//! RPC; viewers only read. Conversion is in `conversions.rs`.
 
 mod support;
 
@@ -344,22 +344,6 @@ async fn a_lead_is_created_worked_qualified_and_assigned() {
     .await;
     assert_eq!(next.len(), 1);
     assert_ne!(next[0].id, page.leads[0].id);
-
-    // Conversion is still to come, and says so.
-    let err = client(&server)
-        .convert_lead(authorized(
-            ConvertLeadRequest {
-                id: lead.id.clone(),
-                ..Default::default()
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.code(), reason(&err)),
-        (Code::Unimplemented, "NOT_BUILT_YET".to_owned())
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

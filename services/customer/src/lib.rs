@@ -97,11 +97,14 @@ pub fn build_on(store: Arc<dyn CustomerStore>, db: &Database) -> Customers {
     )
 }
 
-/// The methods other services call with their own service tokens (background work: the sales
-/// saga's recovery makes and reads a converted lead's customer); every other one serves people.
-pub const SERVICE_METHODS: [&str; 2] = [
+/// The methods other services call with their own service tokens (sales' lead conversion
+/// makes, finds, reads and, when it is undone, deletes a converted lead's customer); every other
+/// one serves people.
+pub const SERVICE_METHODS: [&str; 4] = [
     "/crm.customer.v1.CustomerService/CreateCustomer",
     "/crm.customer.v1.CustomerService/GetCustomer",
+    "/crm.customer.v1.CustomerService/SearchCustomers",
+    "/crm.customer.v1.CustomerService/DeleteCustomer",
 ];
 
 /// Adds the customer service to a server.

@@ -49,9 +49,16 @@ impl SalesConfig {
         config.section(NAME)
     }
 
-    /// Sets the sales section of `config` (the launcher, tests and tools).
+    /// Sets the sales section of `config` (the launcher, tests and tools). The secret is kept
+    /// whole (a `Secret` serialises redacted, for dumps).
     pub fn set(self, config: &mut Config) {
-        config.set_section(NAME, &self);
+        let secret = self.service_secret.as_ref().map(|s| s.expose().to_owned());
+        let mut value =
+            figment::value::Value::serialize(&self).expect("the sales section serialises");
+        if let (Some(secret), figment::value::Value::Dict(_, dict)) = (secret, &mut value) {
+            dict.insert("service_secret".into(), secret.into());
+        }
+        config.set_section(NAME, &value);
     }
 
     fn problems(&self) -> Vec<String> {

@@ -1,0 +1,676 @@
+//! The sales day through the generated clients against a served CRM (embedded: sales calls the
+//! customer service over the process's own listener, with its service identity): a lead is
+//! qualified and converted into a customer and an opportunity in one call (the same request id
+//! gives the same result; concurrent conversions make one opportunity), the opportunity moves
+//! through the stages (history, events), is won (a deal, `DealWon`) or lost (a reason), and
+//! analytics and the forecast show it. Scopes, the large-deal rule, stage removal, bad input
+//! and other tenants are tried on every RPC.
+
+mod support;
+
+use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_proto::crm::customer::v1::{GetCustomerRequest, SearchCustomersRequest};
+use crm_proto::crm::iam::v1::tenant_service_client::TenantServiceClient;
+use crm_proto::crm::iam::v1::{Tenant, TenantSettings, UpdateTenantRequest};
+use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
+use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
+use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
+use crm_proto::crm::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_proto::crm::sales::v1::*;
+use crm_proto::google::r#type::Money;
+use prost_types::FieldMask;
+use tonic::Code;
+
+use support::iam::{PASSWORD, fields, invite, login, reason, register};
+use support::{TestServer, authorized, spawn};
+
+fn myr(units: i64) -> Option<Money> {
+    Some(Money {
+        currency_code: "MYR".into(),
+        units,
+        nanos: 0,
+    })
+}
+
+async fn seeded(server: &TestServer, token: &str) -> Pipeline {
+    crm_core::testing::eventually("the default pipeline is seeded", || async {
+        PipelineServiceClient::new(server.channel.clone())
+            .list_pipelines(authorized(ListPipelinesRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner()
+            .pipelines
+            .into_iter()
+            .find(|p| p.default)
+    })
+    .await
+}
+
+/// A qualified lead owned by the caller.
+async fn qualified_lead(server: &TestServer, token: &str, email: &str) -> Lead {
+    let mut leads = LeadServiceClient::new(server.channel.clone());
+    let lead = leads
+        .create_lead(authorized(
+            CreateLeadRequest {
+                lead: Some(Lead {
+                    contact_name: "Aisyah binti Omar".into(),
+                    company_name: "Hotel Seri Malaysia".into(),
+                    email: email.into(),
+                    estimated_value: myr(25_000),
+                    interest: "batik sarongs for 200 rooms".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    leads
+        .qualify_lead(authorized(
+            QualifyLeadRequest {
+                id: lead.id,
+                qualified: true,
+                score: 80,
+                reason: "needs them by March".into(),
+                etag: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap()
+}
+
+async fn convert(
+    server: &TestServer,
+    token: &str,
+    request: ConvertLeadRequest,
+) -> Result<ConvertLeadResponse, tonic::Status> {
+    LeadServiceClient::new(server.channel.clone())
+        .convert_lead(authorized(request, token))
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn opportunities(server: &TestServer) -> OpportunityServiceClient<tonic::transport::Channel> {
+    OpportunityServiceClient::new(server.channel.clone())
+}
+
+async fn move_to(
+    server: &TestServer,
+    token: &str,
+    id: &str,
+    stage: &str,
+) -> Result<Opportunity, tonic::Status> {
+    opportunities(server)
+        .move_opportunity_stage(authorized(
+            MoveOpportunityStageRequest {
+                id: id.into(),
+                stage_id: stage.into(),
+                etag: String::new(),
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner().opportunity.unwrap())
+}
+
+async fn win(
+    server: &TestServer,
+    token: &str,
+    id: &str,
+) -> Result<WinOpportunityResponse, tonic::Status> {
+    opportunities(server)
+        .win_opportunity(authorized(
+            WinOpportunityRequest {
+                id: id.into(),
+                notes: "50% upfront".into(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn analytics(server: &TestServer, token: &str, id: &str) -> GetPipelineAnalyticsResponse {
+    PipelineServiceClient::new(server.channel.clone())
+        .get_pipeline_analytics(authorized(
+            GetPipelineAnalyticsRequest {
+                id: id.into(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let pipeline = seeded(&server, &owner.access).await;
+    let lead = qualified_lead(&server, &owner.access, "aisyah@hotel.example").await;
+
+    let request = ConvertLeadRequest {
+        id: lead.id.clone(),
+        request_id: "convert-aisyah-1".into(),
+        expected_close_time: Some(prost_types::Timestamp {
+            seconds: chrono_now() + 20 * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let converted = convert(&server, &owner.access, request.clone())
+        .await
+        .unwrap();
+    assert!(converted.customer_created);
+    let lead_after = converted.lead.clone().unwrap();
+    assert_eq!(lead_after.status, LeadStatus::Converted as i32);
+    let o = converted.opportunity.clone().unwrap();
+    assert_eq!(lead_after.converted_customer_id, converted.customer_id);
+    assert_eq!(lead_after.converted_opportunity_id, o.id);
+    assert_eq!(o.lead_id, lead.id);
+    assert_eq!(o.pipeline_id, pipeline.id);
+    assert_eq!(o.stage_id, pipeline.stages[0].id, "the first stage");
+    assert_eq!(o.amount, myr(25_000), "the lead's estimate");
+    assert_eq!(o.probability, 10);
+    assert_eq!(o.name, "Hotel Seri Malaysia: batik sarongs for 200 rooms");
+
+    // The customer exists in the customer service, made from the lead, owned by its owner.
+    let customer = CustomerServiceClient::new(server.channel.clone())
+        .get_customer(authorized(
+            GetCustomerRequest {
+                id: converted.customer_id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(customer.display_name, "Hotel Seri Malaysia");
+    assert_eq!(customer.email, "aisyah@hotel.example");
+    assert_eq!(customer.owner_id, owner.user.id);
+
+    // The same request id gives the first result, and nothing twice.
+    let again = convert(&server, &owner.access, request).await.unwrap();
+    assert_eq!(again.opportunity.unwrap().id, o.id);
+    assert_eq!(again.customer_id, converted.customer_id);
+    let found = CustomerServiceClient::new(server.channel.clone())
+        .search_customers(authorized(
+            SearchCustomersRequest {
+                query: "aisyah@hotel.example".into(),
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    assert_eq!(found.len(), 1, "one customer");
+    // A converted lead does not convert again.
+    let err = convert(
+        &server,
+        &owner.access,
+        ConvertLeadRequest {
+            id: lead.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::FailedPrecondition, "LEAD_NOT_CONVERTIBLE".to_owned())
+    );
+
+    // Through the stages: each move is history.
+    let moved = move_to(&server, &owner.access, &o.id, &pipeline.stages[2].id)
+        .await
+        .unwrap();
+    assert_eq!(moved.probability, 50);
+    let moved = move_to(&server, &owner.access, &o.id, &pipeline.stages[3].id)
+        .await
+        .unwrap();
+    let history: Vec<(&str, &str)> = moved
+        .stage_history
+        .iter()
+        .map(|c| (c.from_stage_id.as_str(), c.to_stage_id.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("", pipeline.stages[0].id.as_str()),
+            (pipeline.stages[0].id.as_str(), pipeline.stages[2].id.as_str()),
+            (pipeline.stages[2].id.as_str(), pipeline.stages[3].id.as_str()),
+        ]
+    );
+    let mid = analytics(&server, &owner.access, &pipeline.id).await;
+    assert_eq!(mid.stages[3].open_count, 1);
+    assert_eq!(mid.stages[3].open_value, myr(25_000));
+    assert_eq!(mid.stages[0].conversion_rate, 1.0, "it went on from New");
+
+    // A stage holding it cannot be removed.
+    let without_proposal = Pipeline {
+        id: pipeline.id.clone(),
+        stages: pipeline
+            .stages
+            .iter()
+            .filter(|s| s.id != pipeline.stages[3].id)
+            .cloned()
+            .collect(),
+        ..Default::default()
+    };
+    let err = PipelineServiceClient::new(server.channel.clone())
+        .update_pipeline(authorized(
+            UpdatePipelineRequest {
+                pipeline: Some(without_proposal),
+                update_mask: Some(FieldMask {
+                    paths: vec!["stages".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::FailedPrecondition, "STAGE_NOT_EMPTY".to_owned())
+    );
+    assert!(err.message().contains("holds 1 open opportunity"), "{}", err.message());
+
+    // Won: a deal, listed; a closed opportunity moves no more.
+    let won = win(&server, &owner.access, &o.id).await.unwrap();
+    let deal = won.deal.unwrap();
+    assert_eq!(deal.amount, myr(25_000));
+    assert_eq!(deal.customer_id, converted.customer_id);
+    assert_eq!(won.opportunity.unwrap().status, OpportunityStatus::Won as i32);
+    let err = move_to(&server, &owner.access, &o.id, &pipeline.stages[1].id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::FailedPrecondition, "OPPORTUNITY_CLOSED".to_owned())
+    );
+    let deals = DealServiceClient::new(server.channel.clone())
+        .list_deals(authorized(ListDealsRequest::default(), &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .deals;
+    assert_eq!(deals.iter().map(|d| &d.id).collect::<Vec<_>>(), [&deal.id]);
+
+    let after = analytics(&server, &owner.access, &pipeline.id).await;
+    assert_eq!(after.won_count, 1);
+    assert_eq!(after.win_rate, 1.0);
+    assert_eq!(after.won_value, myr(25_000));
+    assert_eq!(after.average_deal_value, myr(25_000));
+    assert!(after.stages.iter().all(|s| s.open_count == 0));
+    // As it stood before the win: the point-in-time view.
+    let then = PipelineServiceClient::new(server.channel.clone())
+        .get_pipeline_analytics(authorized(
+            GetPipelineAnalyticsRequest {
+                id: pipeline.id.clone(),
+                as_of: mid.as_of,
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(then.won_count, 0);
+    assert_eq!(then.stages[3].open_count, 1);
+
+    let forecast = PipelineServiceClient::new(server.channel.clone())
+        .get_revenue_forecast(authorized(
+            GetRevenueForecastRequest {
+                id: pipeline.id.clone(),
+                months: 2,
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(forecast.periods.len(), 2);
+    assert_eq!(forecast.periods[0].committed, myr(25_000), "won this month");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_conversions_of_one_lead_make_one_opportunity_and_one_customer() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    seeded(&server, &owner.access).await;
+    let lead = qualified_lead(&server, &owner.access, "rush@hotel.example").await;
+    let calls = (0..6).map(|_| {
+        let server = &server;
+        let token = owner.access.clone();
+        let id = lead.id.clone();
+        async move {
+            convert(
+                server,
+                &token,
+                ConvertLeadRequest {
+                    id,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let ids: std::collections::BTreeSet<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.opportunity.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "one opportunity: {results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e.code(), Code::FailedPrecondition | Code::Aborted),
+                "the others are told it is converted: {e:?}"
+            );
+        }
+    }
+    let all = opportunities(&server)
+        .list_opportunities(authorized(ListOpportunitiesRequest::default(), &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunities;
+    assert_eq!(all.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reps_close_their_own_and_large_deals_need_a_manager() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let pipeline = seeded(&server, &owner.access).await;
+    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    invite(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
+    let slug = &owner.tenant.slug;
+    let rep = login(&server, slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    let manager = login(&server, slug, "mei@kilang.example", PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    // Deals above MYR 10,000 need a manager.
+    TenantServiceClient::new(server.channel.clone())
+        .update_tenant(authorized(
+            UpdateTenantRequest {
+                tenant: Some(Tenant {
+                    id: owner.tenant.id.clone(),
+                    settings: Some(TenantSettings {
+                        deal_approval_threshold_units: 10_000,
+                        ..owner.tenant.settings.clone().unwrap()
+                    }),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["settings".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+
+    // The rep converts their own lead; the owner's is not theirs to move.
+    let lead = qualified_lead(&server, &rep, "big@hotel.example").await;
+    let mine = convert(
+        &server,
+        &rep,
+        ConvertLeadRequest {
+            id: lead.id,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .opportunity
+    .unwrap();
+    let owners_lead = qualified_lead(&server, &owner.access, "other@hotel.example").await;
+    let theirs = convert(
+        &server,
+        &owner.access,
+        ConvertLeadRequest {
+            id: owners_lead.id,
+            amount: myr(500),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .opportunity
+    .unwrap();
+    assert_eq!(theirs.amount, myr(500));
+    let err = move_to(&server, &rep, &theirs.id, &pipeline.stages[1].id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    move_to(&server, &rep, &mine.id, &pipeline.stages[1].id)
+        .await
+        .unwrap();
+
+    // MYR 25,000 is above the threshold: the rep may not win it, the manager may, once the
+    // settings have reached sales.
+    crm_core::testing::eventually("the threshold reached sales", || async {
+        let err = win(&server, &rep, &mine.id).await.err()?;
+        (reason(&err) == "LARGE_DEAL_APPROVAL").then_some(())
+    })
+    .await;
+    let won = win(&server, &manager, &mine.id).await.unwrap();
+    assert_eq!(won.deal.unwrap().owner_id, mine.owner_id, "credited to the rep");
+
+    // Losing needs a reason; OTHER needs words.
+    let lose = |reason: LossReason, detail: &str| LoseOpportunityRequest {
+        id: theirs.id.clone(),
+        reason: reason as i32,
+        detail: detail.into(),
+        etag: String::new(),
+    };
+    let err = opportunities(&server)
+        .lose_opportunity(authorized(lose(LossReason::Unspecified, ""), &owner.access))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["reason"]);
+    let err = opportunities(&server)
+        .lose_opportunity(authorized(lose(LossReason::Other, " "), &owner.access))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["detail"]);
+    let lost = opportunities(&server)
+        .lose_opportunity(authorized(
+            lose(LossReason::Competitor, "Batik Jaya quoted 10% less"),
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(lost.status, OpportunityStatus::Lost as i32);
+    let figures = analytics(&server, &owner.access, &pipeline.id).await;
+    assert_eq!((figures.won_count, figures.lost_count), (1, 1));
+    assert_eq!(figures.win_rate, 0.5);
+    assert_eq!(figures.loss_reasons.get("LOSS_REASON_COMPETITOR"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_found() {
+    let server = spawn().await;
+    let a = register(&server, "Kilang", "owner@kilang.example").await;
+    let b = register(&server, "Other", "owner@other.example").await;
+    let pipeline = seeded(&server, &a.access).await;
+    seeded(&server, &b.access).await;
+    let lead = qualified_lead(&server, &a.access, "x@hotel.example").await;
+    let converted = convert(
+        &server,
+        &a.access,
+        ConvertLeadRequest {
+            id: lead.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let o = converted.opportunity.unwrap();
+    let deal = win(&server, &a.access, &o.id).await.unwrap().deal.unwrap();
+
+    // Another currency, a bad probability, no name: each named.
+    let err = opportunities(&server)
+        .create_opportunity(authorized(
+            CreateOpportunityRequest {
+                opportunity: Some(Opportunity {
+                    name: " ".into(),
+                    pipeline_id: pipeline.id.clone(),
+                    customer_id: converted.customer_id.clone(),
+                    amount: Some(Money {
+                        currency_code: "USD".into(),
+                        units: 5,
+                        nanos: 0,
+                    }),
+                    probability: 150,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &a.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        fields(&err),
+        ["opportunity.name", "opportunity.amount", "opportunity.probability"]
+    );
+    let err = opportunities(&server)
+        .create_opportunity(authorized(
+            CreateOpportunityRequest {
+                opportunity: Some(Opportunity {
+                    name: "Sarongs".into(),
+                    pipeline_id: pipeline.id.clone(),
+                    customer_id: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &a.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["opportunity.customer_id"]);
+    let err = move_to(&server, &a.access, "nope", &pipeline.stages[1].id)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["id"]);
+
+    // Tenant B sees none of A's: NOT_FOUND on every RPC.
+    let token = &b.access;
+    let mut o_client = opportunities(&server);
+    let errs = vec![
+        o_client
+            .get_opportunity(authorized(GetOpportunityRequest { id: o.id.clone() }, token))
+            .await
+            .unwrap_err(),
+        o_client
+            .update_opportunity(authorized(
+                UpdateOpportunityRequest {
+                    opportunity: Some(Opportunity {
+                        id: o.id.clone(),
+                        notes: "mine now".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(FieldMask {
+                        paths: vec!["notes".into()],
+                    }),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err(),
+        move_to(&server, token, &o.id, &pipeline.stages[1].id)
+            .await
+            .unwrap_err(),
+        win(&server, token, &o.id).await.unwrap_err(),
+        o_client
+            .lose_opportunity(authorized(
+                LoseOpportunityRequest {
+                    id: o.id.clone(),
+                    reason: LossReason::Price as i32,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap_err(),
+        DealServiceClient::new(server.channel.clone())
+            .get_deal(authorized(GetDealRequest { id: deal.id.clone() }, token))
+            .await
+            .unwrap_err(),
+        convert(
+            &server,
+            token,
+            ConvertLeadRequest {
+                id: lead.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    ];
+    for err in errs {
+        assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    }
+    let listed = o_client
+        .list_opportunities(authorized(ListOpportunitiesRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunities;
+    assert!(listed.is_empty());
+    let deals = DealServiceClient::new(server.channel.clone())
+        .list_deals(authorized(ListDealsRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .deals;
+    assert!(deals.is_empty());
+    // Converting into another tenant's customer: not a customer here.
+    let b_lead = qualified_lead(&server, token, "y@hotel.example").await;
+    let err = convert(
+        &server,
+        token,
+        ConvertLeadRequest {
+            id: b_lead.id,
+            existing_customer_id: converted.customer_id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&err), ["existing_customer_id"]);
+}
