@@ -213,19 +213,22 @@ impl Sales {
                 },
                 Step::CustomerEnsured => match self.create_opportunity_for(&mut c).await {
                     Ok(()) => {}
-                    Err(Refused(f)) => {
-                        c.refuse(f, self.now());
-                        self.store.save_conversion(&c).await?;
-                    }
-                    Err(Outage(e)) => {
-                        // Someone else finished it meanwhile: read it again.
+                    Err(failed) => {
+                        // Another runner of this saga (a concurrent call, the recovery task)
+                        // may have moved it on meanwhile: its outcome stands.
                         if let Some(stored) = self.store.get_conversion(c.tenant_id, c.id).await?
                             && stored.step != Step::CustomerEnsured
                         {
                             c = stored;
                             continue;
                         }
-                        return Err(self.outage(&mut c, e).await);
+                        match failed {
+                            Refused(f) => {
+                                c.refuse(f, self.now());
+                                self.store.save_conversion(&c).await?;
+                            }
+                            Outage(e) => return Err(self.outage(&mut c, e).await),
+                        }
                     }
                 },
                 Step::Compensating => {
@@ -271,11 +274,9 @@ impl Sales {
             .get_lead(c.tenant_id, c.lead_id)
             .await?
             .ok_or_else(|| Error::not_found("lead", c.lead_id))?;
-        if let Some(email) = &lead.email
-            && let Some(found) = self.customers.find_by_email(c.tenant_id, email).await?
-        {
-            return Ok((found, false));
-        }
+        // Create first, with the saga's request id: a retry gets the customer this saga made
+        // (and knows it made it); a customer that already has the lead's email is refused by
+        // the customer service, and reused below.
         let new = NewCustomer {
             contact_name: lead.contact_name.clone(),
             company_name: lead.company_name.clone(),
@@ -420,7 +421,16 @@ impl Sales {
                 vec![event(&by_caller, &opportunity, &converted_event)],
             )
             .await
-            .map_err(Outage)?;
+            .map_err(|e| match e.kind() {
+                // Another conversion of the lead won the race (its opportunity exists, the
+                // lead changed under us): this one is refused, not retried.
+                ErrorKind::AlreadyExists | ErrorKind::Aborted => Refused(failure(
+                    "LEAD_NOT_CONVERTIBLE",
+                    "the lead was converted or changed at the same time; read it again",
+                    None,
+                )),
+                _ => Outage(e),
+            })?;
         *c = done;
         Ok(())
     }
