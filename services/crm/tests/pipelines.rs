@@ -12,7 +12,7 @@ use prost_types::FieldMask;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use support::iam::{PASSWORD, fields, invite, login, reason, register};
+use support::iam::{PASSWORD, fields, invite, login, register};
 use support::{TestServer, authorized, spawn};
 
 fn client(server: &TestServer) -> PipelineServiceClient<Channel> {

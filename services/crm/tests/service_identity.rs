@@ -191,10 +191,16 @@ async fn a_service_token_calls_what_its_callee_lets_services_call_in_its_tenant_
         (Code::PermissionDenied, "USER_ONLY")
     );
     let err = customers(&server)
-        .delete_customer(authorized(
-            DeleteCustomerRequest {
-                id: made.id.clone(),
-                ..Default::default()
+        .update_customer(authorized(
+            UpdateCustomerRequest {
+                customer: Some(Customer {
+                    id: made.id.clone(),
+                    notes: "changed by a service".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["notes".into()],
+                }),
             },
             &to_customers,
         ))

@@ -62,7 +62,10 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .db
             .context("sales needs its store; it is opened for every context with has_store")?;
         let settings = config::SalesConfig::of(startup.config)?;
-        let customers = directory(&settings)?;
+        let customers = directory(&settings).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "lead conversion and opportunities need the customer service; their calls answer UNAVAILABLE until it is configured");
+            Arc::new(Unconfigured(format!("{e:#}")))
+        });
         let sales = build(db, customers);
         let consumer =
             crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
@@ -110,6 +113,52 @@ pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<dyn Custo
         tokens,
         tuning,
     )))
+}
+
+/// The directory of a sales process told neither where the customer service is nor how to
+/// prove itself: every call answers `UNAVAILABLE` saying what to configure.
+struct Unconfigured(String);
+
+#[async_trait::async_trait]
+impl CustomerDirectory for Unconfigured {
+    async fn get(
+        &self,
+        _: crm_core::TenantId,
+        _: uuid::Uuid,
+    ) -> crm_core::Result<Option<domain::ports::CustomerRef>> {
+        Err(self.error())
+    }
+
+    async fn find_by_email(
+        &self,
+        _: crm_core::TenantId,
+        _: &str,
+    ) -> crm_core::Result<Option<domain::ports::CustomerRef>> {
+        Err(self.error())
+    }
+
+    async fn create(
+        &self,
+        _: crm_core::TenantId,
+        _: &str,
+        _: &domain::ports::NewCustomer,
+    ) -> crm_core::Result<domain::ports::CustomerRef> {
+        Err(self.error())
+    }
+
+    async fn delete(&self, _: crm_core::TenantId, _: uuid::Uuid) -> crm_core::Result<()> {
+        Err(self.error())
+    }
+}
+
+impl Unconfigured {
+    fn error(&self) -> crm_core::Error {
+        crm_core::Error::new(
+            crm_core::ErrorKind::Unavailable,
+            format!("sales cannot reach the customer service: {}", self.0),
+        )
+        .with_reason("CUSTOMER_SERVICE_NOT_CONFIGURED")
+    }
 }
 
 /// Every `interval`, resumes conversions left unfinished for at least that long.
