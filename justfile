@@ -76,3 +76,4 @@ bench:
     REDIS_URL={{redis_url}} cargo bench -p crm --bench revocation
     KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --bench bus
     DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
+    DATABASE_URL={{database_url}} cargo bench -p crm --bench sales

@@ -14,13 +14,14 @@
 //! 1,000,000). With `DATABASE_URL` the same rows also go into a PostgreSQL store and the same
 //! searches run there; `CUSTOMERS_BENCH_POSTGRES_ONLY=1` runs only that. Rows are generated with a fixed seed. Prints figures, never fails on a time.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+mod support;
+
 use crm_core::testing::percentile;
+use support::{authorized, connect, echo_server, mib, rate, serve, status_kib};
 use crm_proto::crm::common::v1::PhoneNumber;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::*;
@@ -28,7 +29,6 @@ use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -188,112 +188,8 @@ fn rows(n: usize) -> impl Iterator<Item = Customer> {
     (0..n).map(move |i| row(&mut rng, i))
 }
 
-fn status_kib(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn mib(kib: f64) -> f64 {
-    kib / 1024.0
-}
-
-/// A child process killed when dropped (a failed run leaves no server behind).
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.take() {
-            stop(child);
-        }
-    }
-}
-
-/// A server process and the address it printed.
-fn serve(command: &mut Command) -> (Server, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
-    (Server(Some(child)), addr)
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-async fn connect(addr: &str) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-/// The echo baseline's process: a plain tonic server with only the health service.
-async fn echo_server() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("echo serving on {}", listener.local_addr().unwrap());
-    let (_, health) = tonic_health::server::health_reporter();
-    tonic::transport::Server::builder()
-        .add_service(health)
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await
-        .unwrap();
-}
-
 const CONCURRENCY: usize = 64;
 const CALLS: usize = 20_000;
-
-/// Calls per second of `call` at [`CONCURRENCY`] concurrent streams, [`CALLS`] in all.
-async fn rate<F, Fut>(call: F) -> f64
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let call = Arc::new(call);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (call, next) = (call.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= CALLS {
-                        break;
-                    }
-                    call(i).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    CALLS as f64 / started.elapsed().as_secs_f64()
-}
 
 /// A fresh customer store on SQLite at `path`, migrated like the server's.
 async fn migrated_sqlite(path: &std::path::Path) -> crm_core::storage::Database {
@@ -688,7 +584,7 @@ async fn run() {
     let ids = Arc::new(ids);
     let get_rate = {
         let (channel, token, ids) = (channel.clone(), token.clone(), ids.clone());
-        rate(move |i| {
+        rate(CONCURRENCY, CALLS, move |i| {
             let mut client = CustomerServiceClient::new(channel.clone());
             let request = authorized(
                 GetCustomerRequest {
@@ -705,7 +601,7 @@ async fn run() {
     let (echo, echo_addr) =
         serve(Command::new(std::env::current_exe().unwrap()).env("CUSTOMERS_BENCH_ECHO", "1"));
     let echo_channel = connect(&echo_addr).await;
-    let echo_rate = rate(move |_| {
+    let echo_rate = rate(CONCURRENCY, CALLS, move |_| {
         let mut health = HealthClient::new(echo_channel.clone());
         async move {
             health.check(HealthCheckRequest::default()).await.unwrap();

@@ -116,8 +116,9 @@ pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<dyn Custo
 }
 
 /// The directory of a sales process told neither where the customer service is nor how to
-/// prove itself: every call answers `UNAVAILABLE` saying what to configure.
-struct Unconfigured(String);
+/// prove itself (or of a tool that calls no customer): every call answers `UNAVAILABLE` with
+/// this reason, saying what to configure.
+pub struct Unconfigured(pub String);
 
 #[async_trait::async_trait]
 impl CustomerDirectory for Unconfigured {

@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use crm_core::config::{Config, Secret};
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::Database;
@@ -30,30 +29,12 @@ use crm_sales::application::{Caller, Sales};
 use crm_sales::domain::analytics::Period;
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, Placement};
 use crm_sales::domain::pipeline::Pipeline;
-use crm_sales::domain::ports::{CustomerDirectory, CustomerRef, NewCustomer, SalesStore};
+use crm_sales::domain::ports::SalesStore;
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000;
 
-/// Analytics never call the customer service.
-struct NoCustomers;
-
-#[async_trait]
-impl CustomerDirectory for NoCustomers {
-    async fn get(&self, _: TenantId, _: Uuid) -> crm_core::Result<Option<CustomerRef>> {
-        unreachable!("analytics do not read customers")
-    }
-    async fn find_by_email(&self, _: TenantId, _: &str) -> crm_core::Result<Option<CustomerRef>> {
-        unreachable!("analytics do not read customers")
-    }
-    async fn create(&self, _: TenantId, _: &str, _: &NewCustomer) -> crm_core::Result<CustomerRef> {
-        unreachable!("analytics do not make customers")
-    }
-    async fn delete(&self, _: TenantId, _: Uuid) -> crm_core::Result<()> {
-        unreachable!("analytics do not delete customers")
-    }
-}
 
 fn myr(units: i64, nanos: i32) -> Option<Money> {
     Some(Money {
@@ -67,7 +48,7 @@ async fn fixture(db: Database) -> (Sales, Arc<SqlSalesStore>, Caller, Pipeline) 
     let store = Arc::new(SqlSalesStore::new(db.clone()));
     let sales = Sales::new(
         store.clone(),
-        Arc::new(NoCustomers),
+        Arc::new(crm_sales::Unconfigured("analytics call no customer".into())),
         Arc::new(crm_core::clock::SystemClock),
         Idempotency::new(db),
     );
