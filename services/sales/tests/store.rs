@@ -7,7 +7,9 @@ use crm_core::storage::{Database, Engine};
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
-use crm_sales::domain::ports::{LeadFilter, OutboxEvent, SalesStore};
+use crm_sales::domain::conversion::{Conversion, Step};
+use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
+use crm_sales::domain::ports::{DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore};
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
@@ -90,6 +92,8 @@ on_every_engine!(
     another_tenants_pipelines_are_invisible,
     leads_are_saved_with_their_events_filtered_and_kept_per_tenant,
     the_view_of_users_keeps_the_newest_roles,
+    opportunities_keep_their_history_deals_and_filters_per_tenant,
+    one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
 );
 
 fn lead(tenant: TenantId, name: &str, source: i32, owner: Option<UserId>) -> Lead {
@@ -435,4 +439,147 @@ async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore, _: &Dat
             .unwrap()
             .is_default
     );
+}
+
+fn opportunity(pipeline: &Pipeline, owner: UserId, at: i64) -> Opportunity {
+    let placement = Placement {
+        pipeline,
+        stage_id: None,
+        customer_id: Uuid::now_v7(),
+        lead_id: None,
+        owner_id: Some(owner),
+        by: owner,
+    };
+    let input = OpportunityInput {
+        name: "Sarongs".into(),
+        amount: Some(("MYR".into(), 1_000, 0)),
+        expected_close_at: Some(at + 10),
+        ..OpportunityInput::default()
+    };
+    Opportunity::new(pipeline.tenant_id, &placement, &input, at).unwrap()
+}
+
+async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
+    store: &dyn SalesStore,
+    _: &Database,
+) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let pipeline = Pipeline::seed(a, "MYR", 1);
+    store.insert_pipeline(&pipeline).await.unwrap();
+    let (rep, other) = (UserId::new(), UserId::new());
+    let mut mine = opportunity(&pipeline, rep, 10);
+    let theirs = opportunity(&pipeline, other, 20);
+    store.insert_opportunity(&mine, Vec::new()).await.unwrap();
+    store.insert_opportunity(&theirs, Vec::new()).await.unwrap();
+
+    mine.move_to(&pipeline, pipeline.stages[2].id, rep, 30).unwrap();
+    store.save_opportunity(&mine, 1, None, Vec::new()).await.unwrap();
+    let stale = store.save_opportunity(&mine, 1, None, Vec::new()).await.unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Aborted);
+    let read = store.get_opportunity(a, mine.id).await.unwrap().unwrap();
+    assert_eq!(read, mine);
+    assert_eq!(read.stage_history.len(), 2);
+    let open = store
+        .open_in_stages(a, pipeline.id, &[pipeline.stages[0].id, pipeline.stages[2].id, pipeline.stages[4].id])
+        .await
+        .unwrap();
+    assert_eq!(open, [(pipeline.stages[0].id, 1), (pipeline.stages[2].id, 1)]);
+
+    // Won: the opportunity and its deal in one write; the deal lists newest first.
+    let expected = mine.version;
+    let deal = mine.win(&pipeline, None, "", 40).unwrap();
+    store.save_opportunity(&mine, expected, Some(&deal), Vec::new()).await.unwrap();
+    assert_eq!(store.get_deal(a, deal.id).await.unwrap(), Some(deal.clone()));
+    let mut again = mine.clone();
+    again.version += 1;
+    let mut second_deal = deal.clone();
+    second_deal.id = Uuid::now_v7();
+    let twice = store
+        .save_opportunity(&again, mine.version, Some(&second_deal), Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(twice.kind(), ErrorKind::AlreadyExists, "one deal per opportunity");
+    assert_eq!(store.get_opportunity(a, mine.id).await.unwrap().unwrap().version, mine.version, "nothing of the refused write stays");
+    let deals = store.list_deals(a, &DealFilter::default(), None, 10).await.unwrap();
+    assert_eq!(deals, [deal.clone()]);
+    let later = DealFilter { from: Some(41), ..DealFilter::default() };
+    assert!(store.list_deals(a, &later, None, 10).await.unwrap().is_empty());
+    assert!(store.list_deals(a, &DealFilter::default(), Some((deal.closed_at, deal.id)), 10).await.unwrap().is_empty());
+
+    // Filters.
+    let by = |f: OpportunityFilter| async move { store.list_opportunities(a, &f, None, 10).await.unwrap().into_iter().map(|o| o.id).collect::<Vec<_>>() };
+    assert_eq!(by(OpportunityFilter { owner_id: Some(rep), ..Default::default() }).await, [mine.id]);
+    assert_eq!(by(OpportunityFilter { status: Some(OpportunityStatus::Open), ..Default::default() }).await, [theirs.id]);
+    assert_eq!(by(OpportunityFilter { stage_id: Some(pipeline.stages[0].id), ..Default::default() }).await, [theirs.id]);
+    assert_eq!(by(OpportunityFilter { customer_id: Some(theirs.customer_id), ..Default::default() }).await, [theirs.id]);
+    assert_eq!(by(OpportunityFilter { close_from: Some(25), ..Default::default() }).await, [theirs.id]);
+    assert_eq!(store.list_opportunities(a, &OpportunityFilter::default(), Some(mine.id.min(theirs.id)), 10).await.unwrap().len(), 1);
+
+    // Another tenant sees none of it and changes none of it.
+    assert_eq!(store.get_opportunity(b, mine.id).await.unwrap(), None);
+    assert_eq!(store.get_deal(b, deal.id).await.unwrap(), None);
+    assert!(store.list_opportunities(b, &OpportunityFilter::default(), None, 10).await.unwrap().is_empty());
+    assert!(store.list_deals(b, &DealFilter::default(), None, 10).await.unwrap().is_empty());
+    let mut stolen = theirs.clone();
+    stolen.tenant_id = b;
+    stolen.name = "Taken".into();
+    stolen.version += 1;
+    assert_eq!(store.save_opportunity(&stolen, theirs.version, None, Vec::new()).await.unwrap_err().kind(), ErrorKind::Aborted);
+    assert_eq!(store.get_opportunity(a, theirs.id).await.unwrap().unwrap().name, "Sarongs");
+}
+
+fn conversion(tenant: TenantId, lead: Uuid, request_id: &str) -> Conversion {
+    Conversion {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        lead_id: lead,
+        request_id: request_id.into(),
+        by: UserId::new(),
+        existing_customer_id: None,
+        pipeline_id: None,
+        opportunity_name: String::new(),
+        amount: None,
+        expected_close_at: None,
+        step: Step::Started,
+        customer_id: None,
+        customer_created: false,
+        opportunity_id: None,
+        failure: None,
+        attempts: 0,
+        correlation_id: None,
+        traceparent: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+async fn one_conversion_per_lead_is_under_way_and_a_request_id_names_one(
+    store: &dyn SalesStore,
+    _: &Database,
+) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let lead = Uuid::now_v7();
+    let first = conversion(a, lead, "req-1");
+    assert_eq!(store.start_conversion(&first).await.unwrap(), first);
+    // A second start for the same lead joins the first.
+    let second = conversion(a, lead, "");
+    assert_eq!(store.start_conversion(&second).await.unwrap().id, first.id);
+    assert_eq!(store.conversion_by_request(a, "req-1").await.unwrap().unwrap().id, first.id);
+    assert_eq!(store.conversion_by_request(b, "req-1").await.unwrap(), None);
+    assert_eq!(store.get_conversion(b, first.id).await.unwrap(), None);
+    // Unfinished ones of every tenant are found for recovery, oldest first.
+    let other = conversion(b, Uuid::now_v7(), "req-1");
+    store.start_conversion(&other).await.unwrap();
+    let found: Vec<Uuid> = store.unfinished_conversions(2, 10).await.unwrap().iter().map(|c| c.id).collect();
+    assert!(found.contains(&first.id) && found.contains(&other.id), "{found:?}");
+    // Once it ended, the lead may be converted again (e.g. into another pipeline).
+    let mut ended = first.clone();
+    ended.refuse(
+        crm_sales::domain::conversion::Failure { reason: "PIPELINE_NOT_FOUND".into(), message: "gone".into(), field: None },
+        5,
+    );
+    store.save_conversion(&ended).await.unwrap();
+    assert!(store.unfinished_conversions(10, 10).await.unwrap().iter().all(|c| c.id != first.id));
+    let retry = conversion(a, lead, "req-2");
+    assert_eq!(store.start_conversion(&retry).await.unwrap().id, retry.id);
 }
