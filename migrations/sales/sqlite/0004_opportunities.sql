@@ -23,7 +23,9 @@ create table opportunities (
 );
 create index opportunities_tenant on opportunities (tenant_id, id);
 create index opportunities_stage on opportunities (tenant_id, pipeline_id, status, stage_id);
-create index opportunities_close on opportunities (tenant_id, pipeline_id, status, expected_close_at);
+-- The forecast reads these columns alone.
+create index opportunities_close on opportunities
+    (tenant_id, pipeline_id, status, expected_close_at, probability, amount_units, amount_nanos);
 create index opportunities_created on opportunities (tenant_id, pipeline_id, created_at);
 -- One opportunity per lead: concurrent conversions of the same lead make one.
 create unique index opportunities_lead on opportunities (tenant_id, lead_id) where lead_id is not null;
@@ -35,6 +37,8 @@ create table stage_changes (
     pipeline_id text not null,
     from_stage_id text,
     to_stage_id text not null,
+    -- The stage's place in the pipeline when it was entered.
+    to_position integer not null,
     changed_by text not null,
     changed_at integer not null,
     -- When the opportunity left `to_stage_id` (its next change, or its close); null while there.
@@ -56,8 +60,40 @@ create table deals (
     doc text not null
 );
 create index deals_closed on deals (tenant_id, closed_at, id);
-create index deals_pipeline on deals (tenant_id, pipeline_id, closed_at);
+create index deals_pipeline on deals (tenant_id, pipeline_id, closed_at, amount_units, amount_nanos);
 create unique index deals_opportunity on deals (tenant_id, opportunity_id);
+
+-- Running sums per pipeline, stage and day of creation of the opportunities: analytics of
+-- "now" read these instead of the whole history. Each change of an opportunity adds its
+-- contribution's difference in its own transaction.
+create table stage_stats (
+    tenant_id text not null,
+    pipeline_id text not null,
+    stage_id text not null,
+    day integer not null,
+    entered integer not null,
+    advanced integer not null,
+    stay_millis integer not null,
+    stays integer not null,
+    open_count integer not null,
+    open_entered_at integer not null,
+    open_units integer not null,
+    open_nanos integer not null,
+    primary key (tenant_id, pipeline_id, stage_id, day)
+);
+
+create table close_stats (
+    tenant_id text not null,
+    pipeline_id text not null,
+    day integer not null,
+    status text not null,
+    loss_reason integer not null,
+    closed integer not null,
+    units integer not null,
+    nanos integer not null,
+    cycle_millis integer not null,
+    primary key (tenant_id, pipeline_id, day, status, loss_reason)
+);
 
 create table sales_tenants (
     tenant_id text primary key,

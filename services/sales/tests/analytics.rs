@@ -198,6 +198,22 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
     assert_eq!(later.stages[0].conversion_rate, 0.5, "C went on, D did not");
     assert_eq!((later.won_count, later.lost_count), (0, 0));
 
+    // Now (the running sums kept with each change) gives what the history gives at the same
+    // moment, for whole days and for part-days at either end of a period.
+    for period in [
+        Period::default(),
+        Period { from: Some(2 * DAY), before: None },
+        Period { from: Some(DAY + DAY / 2), before: Some(3 * DAY + 1) },
+        Period { from: Some(DAY / 3), before: Some(DAY / 2) },
+        Period { from: None, before: Some(2 * DAY + 7) },
+    ] {
+        assert_eq!(
+            store.analytics_now(&pipeline, &period, 10 * DAY).await.unwrap(),
+            store.analytics(&pipeline, &period, 10 * DAY).await.unwrap(),
+            "{period:?}"
+        );
+    }
+
     // The forecast's sums for two ten-day periods.
     let months = store
         .forecast(&pipeline, &[(0, 10 * DAY), (10 * DAY, 20 * DAY)])

@@ -36,22 +36,23 @@ impl Sales {
         p.require("opportunities.read")?;
         let pipeline = self.get_pipeline(caller, id).await?;
         let now = self.now();
-        let as_of = match as_of {
-            Some(t) if t > now => {
-                return Err(Error::invalid_field(
-                    "as_of",
-                    "must not be in the future: analytics show what happened",
-                ));
-            }
-            Some(t) => t,
-            None => now,
-        };
+        if as_of.is_some_and(|t| t > now) {
+            return Err(Error::invalid_field(
+                "as_of",
+                "must not be in the future: analytics show what happened",
+            ));
+        }
         if let (Some(from), Some(before)) = (period.from, period.before)
             && from >= before
         {
             return Err(Error::invalid_field("end_time", "must be after start_time"));
         }
-        let sums = self.store.analytics(&pipeline, &period, as_of).await?;
+        let (sums, as_of) = match as_of {
+            // Now: from the running sums.
+            None => (self.store.analytics_now(&pipeline, &period, now).await?, now),
+            // A past moment: rebuilt from the history.
+            Some(t) => (self.store.analytics(&pipeline, &period, t).await?, t),
+        };
         let currency = &pipeline.currency_code;
         let stages = pipeline
             .stages

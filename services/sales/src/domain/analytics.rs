@@ -7,6 +7,15 @@ use uuid::Uuid;
 
 use super::Millis;
 use super::money::Money;
+use super::opportunity::{Opportunity, OpportunityStatus};
+
+/// A day: the bucket of the running sums (days since the epoch, UTC).
+pub const DAY: Millis = 86_400_000;
+
+/// The day `at` falls in.
+pub fn day_of(at: Millis) -> i64 {
+    at.div_euclid(DAY)
+}
 
 /// Which opportunities count: those created in `[from, before)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,6 +61,192 @@ pub struct Analytics {
     pub cycle_millis: i128,
     /// Lost per `LossReason` number.
     pub loss_reasons: Vec<(i32, i64)>,
+}
+
+impl Analytics {
+    /// Adds `other`'s sums (the same pipeline's, for other opportunities).
+    pub fn merge(&mut self, other: &Analytics) {
+        for (mine, theirs) in self.stages.iter_mut().zip(&other.stages) {
+            mine.open_count += theirs.open_count;
+            mine.open_nanos += theirs.open_nanos;
+            mine.entered += theirs.entered;
+            mine.advanced += theirs.advanced;
+            mine.stay_millis += theirs.stay_millis;
+            mine.stays += theirs.stays;
+        }
+        self.won_count += other.won_count;
+        self.lost_count += other.lost_count;
+        self.won_nanos += other.won_nanos;
+        self.cycle_millis += other.cycle_millis;
+        for (reason, count) in &other.loss_reasons {
+            match self.loss_reasons.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, mine)) => *mine += count,
+                None => self.loss_reasons.push((*reason, *count)),
+            }
+        }
+        self.loss_reasons.sort();
+    }
+}
+
+/// What one opportunity adds to one stage's running sums.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageSums {
+    /// 1 if it entered the stage.
+    pub entered: i64,
+    /// 1 if, after entering it, it entered a stage further on or was won.
+    pub advanced: i64,
+    /// Milliseconds of its ended stays in the stage.
+    pub stay_millis: i64,
+    /// Its ended stays in the stage.
+    pub stays: i64,
+    /// 1 if it is open and in the stage now.
+    pub open_count: i64,
+    /// When it entered the stage, if open and there now (the running stay is `now - this`).
+    pub open_entered_at: i64,
+    /// Its amount's whole units, if open and there now.
+    pub open_units: i64,
+    /// Its amount's billionths, if open and there now.
+    pub open_nanos: i64,
+}
+
+impl StageSums {
+    /// `self - other`, field by field.
+    pub fn minus(self, other: StageSums) -> StageSums {
+        StageSums {
+            entered: self.entered - other.entered,
+            advanced: self.advanced - other.advanced,
+            stay_millis: self.stay_millis - other.stay_millis,
+            stays: self.stays - other.stays,
+            open_count: self.open_count - other.open_count,
+            open_entered_at: self.open_entered_at - other.open_entered_at,
+            open_units: self.open_units - other.open_units,
+            open_nanos: self.open_nanos - other.open_nanos,
+        }
+    }
+
+    /// Whether it adds nothing.
+    pub fn is_zero(&self) -> bool {
+        *self == StageSums::default()
+    }
+}
+
+/// What one closed opportunity adds to its pipeline's closed sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClosedSums {
+    /// `won` or `lost`.
+    pub status: &'static str,
+    /// The `LossReason` number (0 when won).
+    pub loss_reason: i32,
+    /// Its amount's whole units.
+    pub units: i64,
+    /// Its amount's billionths.
+    pub nanos: i64,
+    /// Creation to close, in milliseconds.
+    pub cycle_millis: i64,
+}
+
+/// What one opportunity adds to its pipeline's running sums, in the bucket of the day it was
+/// created: what analytics of "now" read instead of the whole history. A change of an
+/// opportunity applies `contribution(new) - contribution(old)` in its transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contribution {
+    /// The day it was created.
+    pub day: i64,
+    /// Per stage it touched.
+    pub stages: Vec<(Uuid, StageSums)>,
+    /// If it is closed.
+    pub closed: Option<ClosedSums>,
+}
+
+impl Contribution {
+    /// An opportunity's contribution.
+    pub fn of(o: &Opportunity) -> Contribution {
+        let mut stages: Vec<(Uuid, StageSums)> = Vec::new();
+        let won = o.status == OpportunityStatus::Won;
+        let history = &o.stage_history;
+        for (i, entry) in history.iter().enumerate() {
+            let at = match stages.iter().position(|(s, _)| *s == entry.to_stage_id) {
+                Some(at) => at,
+                None => {
+                    stages.push((entry.to_stage_id, StageSums::default()));
+                    stages.len() - 1
+                }
+            };
+            let sums = &mut stages[at].1;
+            if sums.entered == 0 {
+                sums.entered = 1;
+            }
+            let further = history[i + 1..]
+                .iter()
+                .any(|later| later.to_position > entry.to_position);
+            if further || won {
+                sums.advanced = 1;
+            }
+            let left = match history.get(i + 1) {
+                Some(next) => Some(next.changed_at),
+                None => o.closed_at,
+            };
+            match left {
+                Some(left) => {
+                    sums.stay_millis += left - entry.changed_at;
+                    sums.stays += 1;
+                }
+                None => {
+                    sums.open_count = 1;
+                    sums.open_entered_at = entry.changed_at;
+                    sums.open_units = o.amount.units;
+                    sums.open_nanos = i64::from(o.amount.nanos);
+                }
+            }
+        }
+        let closed = match (o.status, o.closed_at) {
+            (OpportunityStatus::Open, _) | (_, None) => None,
+            (status, Some(closed_at)) => Some(ClosedSums {
+                status: status.as_str(),
+                loss_reason: o.loss_reason,
+                units: o.amount.units,
+                nanos: i64::from(o.amount.nanos),
+                cycle_millis: closed_at - o.created_at,
+            }),
+        };
+        Contribution {
+            day: day_of(o.created_at),
+            stages,
+            closed,
+        }
+    }
+
+    /// What changes in the sums when `old` becomes `new` (the same opportunity): per stage the
+    /// difference (stages left unchanged are left out), and the closed sums to take away and
+    /// to add.
+    pub fn change(
+        old: Option<&Opportunity>,
+        new: &Opportunity,
+    ) -> (i64, Vec<(Uuid, StageSums)>, Option<ClosedSums>, Option<ClosedSums>) {
+        let after = Contribution::of(new);
+        let before = old.map(Contribution::of).unwrap_or_default();
+        let mut stages: Vec<(Uuid, StageSums)> = Vec::new();
+        for (stage, sums) in &after.stages {
+            let was = before
+                .stages
+                .iter()
+                .find(|(s, _)| s == stage)
+                .map_or_else(StageSums::default, |(_, s)| *s);
+            stages.push((*stage, sums.minus(was)));
+        }
+        for (stage, was) in &before.stages {
+            if !after.stages.iter().any(|(s, _)| s == stage) {
+                stages.push((*stage, StageSums::default().minus(*was)));
+            }
+        }
+        stages.retain(|(_, s)| !s.is_zero());
+        let (gone, added) = if before.closed == after.closed {
+            (None, None)
+        } else {
+            (before.closed, after.closed)
+        };
+        (after.day, stages, gone, added)
+    }
 }
 
 /// One month of the forecast.
@@ -147,6 +342,59 @@ mod tests {
         assert_eq!(div_round(7, 0), 0);
         assert_eq!(rate(1, 4), 0.25);
         assert_eq!(rate(1, 0), 0.0);
+    }
+
+    #[test]
+    fn a_change_adds_only_its_difference_to_the_running_sums() {
+        use crate::domain::opportunity::{OpportunityInput, Placement};
+        let pipeline = crate::domain::pipeline::Pipeline::seed(
+            crm_core::TenantId::new(),
+            "MYR",
+            0,
+        );
+        let by = crm_core::UserId::new();
+        let placement = Placement {
+            pipeline: &pipeline,
+            stage_id: None,
+            customer_id: Uuid::now_v7(),
+            lead_id: None,
+            owner_id: Some(by),
+            by,
+        };
+        let input = OpportunityInput {
+            name: "Sarongs".into(),
+            amount: Some(("MYR".into(), 100, 0)),
+            ..OpportunityInput::default()
+        };
+        let created = Opportunity::new(pipeline.tenant_id, &placement, &input, DAY + 5).unwrap();
+        let (day, stages, gone, added) = Contribution::change(None, &created);
+        assert_eq!(day, 1);
+        assert_eq!(stages.len(), 1);
+        assert_eq!(stages[0].1.open_count, 1);
+        assert_eq!(stages[0].1.open_entered_at, DAY + 5);
+        assert_eq!((gone, added), (None, None));
+
+        let mut moved = created.clone();
+        moved.move_to(&pipeline, pipeline.stages[2].id, by, DAY + 105).unwrap();
+        let (_, stages, _, _) = Contribution::change(Some(&created), &moved);
+        let first = stages.iter().find(|(s, _)| *s == pipeline.stages[0].id).unwrap().1;
+        assert_eq!((first.advanced, first.stays, first.stay_millis), (1, 1, 100));
+        assert_eq!((first.open_count, first.open_entered_at, first.open_units), (-1, -(DAY + 5), -100));
+        let third = stages.iter().find(|(s, _)| *s == pipeline.stages[2].id).unwrap().1;
+        assert_eq!((third.entered, third.open_count), (1, 1));
+
+        let mut won = moved.clone();
+        won.win(&pipeline, None, "", DAY + 205).unwrap();
+        let (_, stages, gone, added) = Contribution::change(Some(&moved), &won);
+        let third = stages.iter().find(|(s, _)| *s == pipeline.stages[2].id).unwrap().1;
+        assert_eq!((third.advanced, third.stays, third.stay_millis, third.open_count), (1, 1, 100, -1));
+        assert_eq!(gone, None);
+        assert_eq!(added.unwrap().cycle_millis, 200);
+        // A notes-only change touches no sum.
+        let mut noted = won.clone();
+        noted.notes = "paid".into();
+        let (_, stages, gone, added) = Contribution::change(Some(&won), &noted);
+        assert!(stages.is_empty() && gone.is_none() && added.is_none());
     }
 
     #[test]

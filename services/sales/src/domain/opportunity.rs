@@ -48,6 +48,10 @@ pub struct StageChange {
     pub from_stage_id: Option<Uuid>,
     /// The stage entered.
     pub to_stage_id: Uuid,
+    /// Its place in the pipeline then (0 first): whether a later entry went further is judged
+    /// by the order the stages had when they were entered.
+    #[serde(default)]
+    pub to_position: i32,
     /// Who moved it.
     pub changed_by: UserId,
     /// When.
@@ -219,10 +223,11 @@ impl Opportunity {
     ) -> Result<Opportunity, Vec<Violation>> {
         let mut problems = Vec::new();
         let pipeline = placement.pipeline;
-        let stage = match placement.stage_id {
-            Some(id) => pipeline.stages.iter().find(|s| s.id == id),
-            None => pipeline.stages.first(),
+        let position = match placement.stage_id {
+            Some(id) => pipeline.stages.iter().position(|s| s.id == id),
+            None => (!pipeline.stages.is_empty()).then_some(0),
         };
+        let stage = position.map(|p| &pipeline.stages[p]);
         if stage.is_none() {
             problems.push((
                 "stage_id".into(),
@@ -263,6 +268,7 @@ impl Opportunity {
             stage_history: vec![StageChange {
                 from_stage_id: None,
                 to_stage_id: stage.id,
+                to_position: position.unwrap_or(0) as i32,
                 changed_by: placement.by,
                 changed_at: now,
             }],
@@ -356,18 +362,20 @@ impl Opportunity {
         now: Millis,
     ) -> Result<bool, OpportunityChangeError> {
         self.open()?;
-        let Some(stage) = pipeline.stages.iter().find(|s| s.id == stage_id) else {
+        let Some(position) = pipeline.stages.iter().position(|s| s.id == stage_id) else {
             return Err(OpportunityChangeError::Invalid(vec![(
                 "stage_id".into(),
                 format!("{stage_id} is not a stage of the opportunity's pipeline"),
             )]));
         };
+        let stage = &pipeline.stages[position];
         if stage.id == self.stage_id {
             return Ok(false);
         }
         self.stage_history.push(StageChange {
             from_stage_id: Some(self.stage_id),
             to_stage_id: stage.id,
+            to_position: position as i32,
             changed_by: by,
             changed_at: now.max(self.updated_at),
         });

@@ -234,7 +234,16 @@ pub trait SalesStore: Send + Sync + 'static {
     /// Unfinished conversions of every tenant last saved before `before`, oldest first.
     async fn unfinished_conversions(&self, before: Millis, limit: u32) -> Result<Vec<Conversion>>;
 
-    /// A pipeline's figures for opportunities created in `period`, as they stood at `as_of`.
+    /// A pipeline's figures for opportunities created in `period`, now (from running sums kept
+    /// with every change: no history is read for whole days).
+    async fn analytics_now(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        now: Millis,
+    ) -> Result<Analytics>;
+    /// A pipeline's figures for opportunities created in `period`, as they stood at `as_of`
+    /// (rebuilt from the stage history).
     async fn analytics(
         &self,
         pipeline: &Pipeline,

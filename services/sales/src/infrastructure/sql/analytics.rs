@@ -7,7 +7,12 @@ use crm_core::Result;
 use uuid::Uuid;
 
 use super::db;
-use crate::domain::analytics::{Analytics, ForecastMonth, Period, StageFigures};
+use crm_core::storage::Engine;
+
+use crate::domain::analytics::{
+    Analytics, ClosedSums, Contribution, DAY, ForecastMonth, Period, StageFigures, StageSums,
+};
+use crate::domain::opportunity::Opportunity;
 use crate::domain::pipeline::Pipeline;
 
 const NANOS: i128 = 1_000_000_000;
@@ -18,6 +23,217 @@ fn nanos(units: i64, nanos: i64) -> i128 {
 
 fn uuid(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw).ok()
+}
+
+/// Adds what changed when `old` became `new` (or `new` was created) to the running sums.
+pub async fn apply(tx: &mut Conn, old: Option<&Opportunity>, new: &Opportunity) -> Result<()> {
+    let (day, stages, gone, added) = Contribution::change(old, new);
+    let (tenant, pipeline) = (new.tenant_id.to_string(), new.pipeline_id.to_string());
+    for (stage, d) in stages {
+        add_stage(tx, &tenant, &pipeline, stage, day, d).await?;
+    }
+    if let Some(c) = gone {
+        add_closed(tx, &tenant, &pipeline, day, c, -1).await?;
+    }
+    if let Some(c) = added {
+        add_closed(tx, &tenant, &pipeline, day, c, 1).await?;
+    }
+    Ok(())
+}
+
+async fn add_stage(
+    tx: &mut Conn,
+    tenant: &str,
+    pipeline: &str,
+    stage: Uuid,
+    day: i64,
+    d: StageSums,
+) -> Result<()> {
+    sqlx::query(
+        "insert into stage_stats (tenant_id, pipeline_id, stage_id, day, entered, advanced, \
+         stay_millis, stays, open_count, open_entered_at, open_units, open_nanos) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         on conflict (tenant_id, pipeline_id, stage_id, day) do update set \
+         entered = stage_stats.entered + excluded.entered, \
+         advanced = stage_stats.advanced + excluded.advanced, \
+         stay_millis = stage_stats.stay_millis + excluded.stay_millis, \
+         stays = stage_stats.stays + excluded.stays, \
+         open_count = stage_stats.open_count + excluded.open_count, \
+         open_entered_at = stage_stats.open_entered_at + excluded.open_entered_at, \
+         open_units = stage_stats.open_units + excluded.open_units, \
+         open_nanos = stage_stats.open_nanos + excluded.open_nanos",
+    )
+    .bind(tenant)
+    .bind(pipeline)
+    .bind(stage.to_string())
+    .bind(day)
+    .bind(d.entered)
+    .bind(d.advanced)
+    .bind(d.stay_millis)
+    .bind(d.stays)
+    .bind(d.open_count)
+    .bind(d.open_entered_at)
+    .bind(d.open_units)
+    .bind(d.open_nanos)
+    .execute(tx)
+    .await
+    .map_err(db("keeping the analytics' sums"))
+    .map(drop)
+}
+
+async fn add_closed(
+    tx: &mut Conn,
+    tenant: &str,
+    pipeline: &str,
+    day: i64,
+    c: ClosedSums,
+    sign: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into close_stats (tenant_id, pipeline_id, day, status, loss_reason, closed, units, \
+         nanos, cycle_millis) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         on conflict (tenant_id, pipeline_id, day, status, loss_reason) do update set \
+         closed = close_stats.closed + excluded.closed, units = close_stats.units + excluded.units, \
+         nanos = close_stats.nanos + excluded.nanos, \
+         cycle_millis = close_stats.cycle_millis + excluded.cycle_millis",
+    )
+    .bind(tenant)
+    .bind(pipeline)
+    .bind(day)
+    .bind(c.status)
+    .bind(i64::from(c.loss_reason))
+    .bind(sign)
+    .bind(sign * c.units)
+    .bind(sign * c.nanos)
+    .bind(sign * c.cycle_millis)
+    .execute(tx)
+    .await
+    .map_err(db("keeping the analytics' sums"))
+    .map(drop)
+}
+
+/// The pipeline's figures now for opportunities created in `period`: whole days from the
+/// running sums, the part-days at either end of the period from the history.
+pub async fn analytics_now(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    period: &Period,
+    now: i64,
+) -> Result<Analytics> {
+    // Whole days [first, last), and the part-days around them.
+    let first = period.from.map_or(i64::MIN, |f| f.div_euclid(DAY) + i64::from(f.rem_euclid(DAY) != 0));
+    let last = period.before.map_or(i64::MAX, |b| b.div_euclid(DAY));
+    if first >= last {
+        // Inside one day: from the history alone.
+        return analytics(tx, pipeline, period, now).await;
+    }
+    let mut out = sums(tx, engine, pipeline, first, last, now).await?;
+    if let Some(from) = period.from
+        && from < first * DAY
+    {
+        let head = Period { from: Some(from), before: Some(first * DAY) };
+        out.merge(&analytics(tx, pipeline, &head, now).await?);
+    }
+    if let Some(before) = period.before
+        && before > last * DAY
+    {
+        let tail = Period { from: Some(last * DAY), before: Some(before) };
+        out.merge(&analytics(tx, pipeline, &tail, now).await?);
+    }
+    Ok(out)
+}
+
+/// The running sums of the days `[first, last)`, with stays still running counted up to `now`.
+async fn sums(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    first: i64,
+    last: i64,
+    now: i64,
+) -> Result<Analytics> {
+    let tenant = pipeline.tenant_id.to_string();
+    let id = pipeline.id.to_string();
+    // PostgreSQL's sum(bigint) is numeric; SQLite's sum of integers is an integer.
+    let sum = |column: &str| match engine {
+        Engine::Postgres => format!("cast(coalesce(sum({column}), 0) as bigint)"),
+        Engine::Sqlite => format!("coalesce(sum({column}), 0)"),
+    };
+    let stage_rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select stage_id, {}, {}, {}, {}, {}, {}, {}, {} from stage_stats \
+             where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 group by stage_id",
+            sum("entered"),
+            sum("advanced"),
+            sum("stay_millis"),
+            sum("stays"),
+            sum("open_count"),
+            sum("open_entered_at"),
+            sum("open_units"),
+            sum("open_nanos"),
+        )))
+        .bind(&tenant)
+        .bind(&id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading the analytics' sums"))?;
+    let mut out = Analytics {
+        stages: pipeline
+            .stages
+            .iter()
+            .map(|s| StageFigures {
+                stage_id: s.id,
+                ..StageFigures::default()
+            })
+            .collect(),
+        ..Analytics::default()
+    };
+    for (stage, entered, advanced, stay, stays, open, open_entered, units, n) in stage_rows {
+        if let Some(f) = out.stages.iter_mut().find(|f| Some(f.stage_id) == uuid(&stage)) {
+            f.entered = entered;
+            f.advanced = advanced;
+            f.open_count = open;
+            f.open_nanos = nanos(units, n);
+            // Running stays last until now.
+            f.stays = stays + open;
+            f.stay_millis =
+                i128::from(stay) + i128::from(open) * i128::from(now) - i128::from(open_entered);
+        }
+    }
+    let closed: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select status, loss_reason, {}, {}, {}, {} from close_stats \
+         where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 \
+         group by status, loss_reason",
+        sum("closed"),
+        sum("units"),
+        sum("nanos"),
+        sum("cycle_millis"),
+    )))
+    .bind(&tenant)
+    .bind(&id)
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading the analytics' sums"))?;
+    for (status, reason, count, units, n, cycle) in closed {
+        if count == 0 {
+            continue;
+        }
+        if status == "won" {
+            out.won_count += count;
+            out.won_nanos += nanos(units, n);
+            out.cycle_millis += i128::from(cycle);
+        } else {
+            out.lost_count += count;
+            out.loss_reasons.push((reason as i32, count));
+        }
+    }
+    out.loss_reasons.sort();
+    Ok(out)
 }
 
 /// The pipeline's figures for opportunities created in `period`, as they stood at `as_of`.
@@ -56,12 +272,11 @@ pub async fn analytics(
     // it lasted (up to `as_of` for one still running).
     let flow: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
         "with entries as ( \
-           select sc.opportunity_id, sc.to_stage_id, st.position, sc.changed_at, sc.left_at, \
-             max(st.position) over (partition by sc.opportunity_id order by sc.seq \
+           select sc.opportunity_id, sc.to_stage_id, sc.to_position as position, sc.changed_at, \
+             sc.left_at, max(sc.to_position) over (partition by sc.opportunity_id order by sc.seq \
                rows between 1 following and unbounded following) as later_max, \
              case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won \
            from stage_changes sc \
-           join stages st on st.tenant_id = sc.tenant_id and st.id = sc.to_stage_id \
            join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
            where sc.tenant_id = $1 and sc.pipeline_id = $2 and sc.changed_at <= $3 \
            and o.created_at >= $4 and o.created_at < $5 \

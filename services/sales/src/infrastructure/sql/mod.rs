@@ -259,8 +259,14 @@ impl SalesStore for SqlSalesStore {
     ) -> Result<()> {
         let tenant = opportunity.tenant_id;
         let mut tx = self.begin_write(tenant).await?;
-        let stored = opportunities::stored_changes(&mut tx, tenant, opportunity.id).await?;
-        if !opportunities::update(&mut tx, opportunity, expected_version, stored).await? {
+        let stored = opportunities::get(&mut tx, tenant, opportunity.id)
+            .await?
+            .filter(|stored| stored.version == expected_version);
+        let saved = match &stored {
+            Some(stored) => opportunities::update(&mut tx, opportunity, stored).await?,
+            None => false,
+        };
+        if !saved {
             return Err(Error::etag_mismatch("opportunity")
                 .with_metadata("id", opportunity.id.to_string()));
         }
@@ -389,6 +395,19 @@ impl SalesStore for SqlSalesStore {
             .map_err(db("starting a transaction across tenants"))?;
         let found = conversions::unfinished(&mut tx, before, limit).await?;
         tx.commit().await.map_err(db("listing unfinished conversions"))?;
+        Ok(found)
+    }
+
+    async fn analytics_now(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        now: Millis,
+    ) -> Result<Analytics> {
+        let mut tx = self.begin(pipeline.tenant_id).await?;
+        let found =
+            analytics::analytics_now(&mut tx, self.db.engine(), pipeline, period, now).await?;
+        tx.commit().await.map_err(db("reading analytics"))?;
         Ok(found)
     }
 

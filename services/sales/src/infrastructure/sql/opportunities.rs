@@ -51,7 +51,8 @@ pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
     .execute(&mut *tx)
     .await
     .map_err(db("creating an opportunity"))?;
-    record_history(tx, o, 0).await
+    record_history(tx, o, 0).await?;
+    super::analytics::apply(tx, None, o).await
 }
 
 /// Writes the stage entries from `from` on, and ends the stay before each (and the last one,
@@ -60,7 +61,8 @@ async fn record_history(tx: &mut Conn, o: &Opportunity, from: usize) -> Result<(
     for (seq, change) in o.stage_history.iter().enumerate().skip(from) {
         sqlx::query(
             "insert into stage_changes (tenant_id, opportunity_id, seq, pipeline_id, from_stage_id, \
-             to_stage_id, changed_by, changed_at, left_at) values ($1, $2, $3, $4, $5, $6, $7, $8, null)",
+             to_stage_id, changed_by, changed_at, left_at, to_position) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, null, $9)",
         )
         .bind(text(o.tenant_id))
         .bind(text(o.id))
@@ -70,6 +72,7 @@ async fn record_history(tx: &mut Conn, o: &Opportunity, from: usize) -> Result<(
         .bind(text(change.to_stage_id))
         .bind(text(change.changed_by))
         .bind(change.changed_at)
+        .bind(i64::from(change.to_position))
         .execute(&mut *tx)
         .await
         .map_err(db("recording a stage change"))?;
@@ -98,14 +101,10 @@ async fn end_stay(tx: &mut Conn, o: &Opportunity, seq: usize, at: i64) -> Result
     .map(drop)
 }
 
-/// Saves a changed opportunity if still at `expected_version` (false when stale); stage
-/// entries it gained since `stored_changes` are recorded.
-pub async fn update(
-    tx: &mut Conn,
-    o: &Opportunity,
-    expected_version: i64,
-    stored_changes: usize,
-) -> Result<bool> {
+/// Saves a changed opportunity if `stored` (as read in this transaction) is still current
+/// (false when stale): the stage entries it gained are recorded, and the running sums of
+/// analytics take its change.
+pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Result<bool> {
     let done = sqlx::query(
         "update opportunities set stage_id = $3, status = $4, owner_id = $5, amount_units = $6, \
          amount_nanos = $7, probability = $8, expected_close_at = $9, updated_at = $10, \
@@ -125,7 +124,7 @@ pub async fn update(
     .bind(o.closed_at)
     .bind(doc(o))
     .bind(o.version)
-    .bind(expected_version)
+    .bind(stored.version)
     .bind(i64::from(o.loss_reason))
     .execute(&mut *tx)
     .await
@@ -133,21 +132,9 @@ pub async fn update(
     if done.rows_affected() != 1 {
         return Ok(false);
     }
-    record_history(tx, o, stored_changes).await?;
+    record_history(tx, o, stored.stage_history.len()).await?;
+    super::analytics::apply(tx, Some(stored), o).await?;
     Ok(true)
-}
-
-/// How many stage entries are stored for an opportunity.
-pub async fn stored_changes(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<usize> {
-    let (n,): (i64,) = sqlx::query_as(
-        "select count(*) from stage_changes where tenant_id = $1 and opportunity_id = $2",
-    )
-    .bind(text(tenant))
-    .bind(text(id))
-    .fetch_one(tx)
-    .await
-    .map_err(db("reading stage changes"))?;
-    Ok(n as usize)
 }
 
 /// An opportunity by id.
