@@ -21,7 +21,6 @@ use std::time::Instant;
 mod support;
 
 use crm_core::testing::percentile;
-use support::{authorized, connect, echo_server, mib, rate, serve, status_kib};
 use crm_proto::crm::common::v1::PhoneNumber;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::*;
@@ -29,6 +28,7 @@ use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::{authorized, connect, echo_server, mib, rate, serve, status_kib};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 

@@ -74,7 +74,8 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
             .collect();
         format!("case {column}{cases} end")
     };
-    let numbers = "with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < $2)";
+    let numbers =
+        "with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < $2)";
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_millis();
     // Created over the last 400 days; a stage change every 6 hours; expected to close 30 to 120
@@ -195,17 +196,20 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
         Arc::new(crm_core::clock::SystemClock),
         crm_core::idempotency::Idempotency::new(db.clone()),
     );
-    phase(&format!("{engine}: analytics, as_of, forecast, {runs} runs each"));
+    phase(&format!(
+        "{engine}: analytics, as_of, forecast, {runs} runs each"
+    ));
     let (mut count, mut now_runs, mut past_runs, mut forecast_runs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let t = Instant::now();
         let mut tx = db.begin_for(caller.principal.tenant_id).await.unwrap();
-        let (_,): (i64,) = sqlx::query_as("select count(*) from opportunities where tenant_id = $1")
-            .bind(caller.principal.tenant_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
+        let (_,): (i64,) =
+            sqlx::query_as("select count(*) from opportunities where tenant_id = $1")
+                .bind(caller.principal.tenant_id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
         tx.commit().await.unwrap();
         count.push(t.elapsed());
         let t = Instant::now();
@@ -217,7 +221,12 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
         assert!(figures.won_count > 0, "the fill made won opportunities");
         let t = Instant::now();
         sales
-            .pipeline_analytics(&caller, pipeline.id, Period::default(), Some(now - 200 * DAY))
+            .pipeline_analytics(
+                &caller,
+                pipeline.id,
+                Period::default(),
+                Some(now - 200 * DAY),
+            )
             .await
             .unwrap();
         past_runs.push(t.elapsed());
@@ -228,7 +237,10 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
             .unwrap();
         forecast_runs.push(t.elapsed());
     }
-    println!("{engine}, {n} opportunities, {} stage changes, one tenant:", n * 5);
+    println!(
+        "{engine}, {n} opportunities, {} stage changes, one tenant:",
+        n * 5
+    );
     line("count(*) of them (baseline)", &mut count);
     line("GetPipelineAnalytics (now)", &mut now_runs);
     line("GetPipelineAnalytics (as_of)", &mut past_runs);
@@ -238,7 +250,6 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
         ms(percentile(&now_runs, 0.95)) / ms(percentile(&count, 0.95)).max(0.001)
     );
 }
-
 
 /// ConvertLead and MoveOpportunityStage through a served CRM, and the echo baseline.
 async fn served(conversions: usize) {
@@ -325,8 +336,12 @@ async fn served(conversions: usize) {
     let ids = Arc::new(ids);
     let opportunities = Arc::new(std::sync::Mutex::new(Vec::with_capacity(conversions)));
     let (convert_rate, convert_took) = {
-        let (channel, token, ids, opportunities) =
-            (channel.clone(), token.clone(), ids.clone(), opportunities.clone());
+        let (channel, token, ids, opportunities) = (
+            channel.clone(),
+            token.clone(),
+            ids.clone(),
+            opportunities.clone(),
+        );
         timed(CONCURRENCY, conversions, move |i| {
             let mut leads = LeadServiceClient::new(channel.clone());
             let (token, id, opportunities) = (token.clone(), ids[i].clone(), opportunities.clone());
@@ -388,10 +403,7 @@ async fn served(conversions: usize) {
     let (echo_rate, _) = timed(CONCURRENCY, moves, move |_| {
         let mut health = HealthClient::new(echo_channel.clone());
         async move {
-            health
-                .check(HealthCheckRequest::default())
-                .await
-                .unwrap();
+            health.check(HealthCheckRequest::default()).await.unwrap();
         }
     })
     .await;
@@ -443,7 +455,10 @@ async fn run() {
     let sqlite = crm_core::storage::open_sqlite(&dir.path().join("sales.db"))
         .await
         .unwrap();
-    sqlite.migrate("sales", &crm_sales::MIGRATIONS).await.unwrap();
+    sqlite
+        .migrate("sales", &crm_sales::MIGRATIONS)
+        .await
+        .unwrap();
     sqlite
         .migrate_shared("sales", &crm_events::TABLES)
         .await
@@ -456,7 +471,9 @@ async fn run() {
         let schema = format!("sales_bench_{}", uuid::Uuid::now_v7().simple());
         let pg = Database::open(&config, &schema).await.unwrap();
         pg.migrate(&schema, &crm_sales::MIGRATIONS).await.unwrap();
-        pg.migrate_shared(&schema, &crm_events::TABLES).await.unwrap();
+        pg.migrate_shared(&schema, &crm_events::TABLES)
+            .await
+            .unwrap();
         analytics("PostgreSQL", pg.clone(), n, runs).await;
         sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
             .execute(pg.pool())

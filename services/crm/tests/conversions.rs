@@ -252,8 +252,14 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
         history,
         [
             ("", pipeline.stages[0].id.as_str()),
-            (pipeline.stages[0].id.as_str(), pipeline.stages[2].id.as_str()),
-            (pipeline.stages[2].id.as_str(), pipeline.stages[3].id.as_str()),
+            (
+                pipeline.stages[0].id.as_str(),
+                pipeline.stages[2].id.as_str()
+            ),
+            (
+                pipeline.stages[2].id.as_str(),
+                pipeline.stages[3].id.as_str()
+            ),
         ]
     );
     let mid = analytics(&server, &owner.access, &pipeline.id).await;
@@ -288,14 +294,21 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
         (err.code(), reason(&err)),
         (Code::FailedPrecondition, "STAGE_NOT_EMPTY".to_owned())
     );
-    assert!(err.message().contains("holds 1 open opportunity"), "{}", err.message());
+    assert!(
+        err.message().contains("holds 1 open opportunity"),
+        "{}",
+        err.message()
+    );
 
     // Won: a deal, listed; a closed opportunity moves no more.
     let won = win(&server, &owner.access, &o.id).await.unwrap();
     let deal = won.deal.unwrap();
     assert_eq!(deal.amount, myr(25_000));
     assert_eq!(deal.customer_id, converted.customer_id);
-    assert_eq!(won.opportunity.unwrap().status, OpportunityStatus::Won as i32);
+    assert_eq!(
+        won.opportunity.unwrap().status,
+        OpportunityStatus::Won as i32
+    );
     let err = move_to(&server, &owner.access, &o.id, &pipeline.stages[1].id)
         .await
         .unwrap_err();
@@ -393,7 +406,10 @@ async fn concurrent_conversions_of_one_lead_make_one_opportunity_and_one_custome
         }
     }
     let all = opportunities(&server)
-        .list_opportunities(authorized(ListOpportunitiesRequest::default(), &owner.access))
+        .list_opportunities(authorized(
+            ListOpportunitiesRequest::default(),
+            &owner.access,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -483,7 +499,11 @@ async fn reps_close_their_own_and_large_deals_need_a_manager() {
     })
     .await;
     let won = win(&server, &manager, &mine.id).await.unwrap();
-    assert_eq!(won.deal.unwrap().owner_id, mine.owner_id, "credited to the rep");
+    assert_eq!(
+        won.deal.unwrap().owner_id,
+        mine.owner_id,
+        "credited to the rep"
+    );
 
     // Losing needs a reason; OTHER needs words.
     let lose = |reason: LossReason, detail: &str| LoseOpportunityRequest {
@@ -565,7 +585,11 @@ async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_fo
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
         fields(&err),
-        ["opportunity.name", "opportunity.amount", "opportunity.probability"]
+        [
+            "opportunity.name",
+            "opportunity.amount",
+            "opportunity.probability"
+        ]
     );
     let err = opportunities(&server)
         .create_opportunity(authorized(
@@ -593,7 +617,10 @@ async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_fo
     let mut o_client = opportunities(&server);
     let errs = vec![
         o_client
-            .get_opportunity(authorized(GetOpportunityRequest { id: o.id.clone() }, token))
+            .get_opportunity(authorized(
+                GetOpportunityRequest { id: o.id.clone() },
+                token,
+            ))
             .await
             .unwrap_err(),
         o_client
@@ -628,7 +655,12 @@ async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_fo
             .await
             .unwrap_err(),
         DealServiceClient::new(server.channel.clone())
-            .get_deal(authorized(GetDealRequest { id: deal.id.clone() }, token))
+            .get_deal(authorized(
+                GetDealRequest {
+                    id: deal.id.clone(),
+                },
+                token,
+            ))
             .await
             .unwrap_err(),
         convert(

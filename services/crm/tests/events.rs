@@ -207,16 +207,14 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
         let channel = sales.channel.clone();
         let token = token.clone();
         async move {
-            crm_proto::crm::sales::v1::pipeline_service_client::PipelineServiceClient::new(
-                channel,
-            )
-            .list_pipelines(support::authorized(ListPipelinesRequest::default(), &token))
-            .await
-            .ok()?
-            .into_inner()
-            .pipelines
-            .into_iter()
-            .find(|p| p.default)
+            crm_proto::crm::sales::v1::pipeline_service_client::PipelineServiceClient::new(channel)
+                .list_pipelines(support::authorized(ListPipelinesRequest::default(), &token))
+                .await
+                .ok()?
+                .into_inner()
+                .pipelines
+                .into_iter()
+                .find(|p| p.default)
         }
     })
     .await;
@@ -284,7 +282,11 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
             .args([script, &brokers, "crm.sales.events.v1"])
             .output()
             .expect("python3 runs (pip install confluent-kafka)");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let text = String::from_utf8_lossy(&output.stdout);
         let won = text
             .lines()

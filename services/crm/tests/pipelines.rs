@@ -371,7 +371,11 @@ async fn other_tenants_pipelines_are_not_found_and_reps_only_read() {
             .await
             .unwrap_err(),
     ] {
-        assert_eq!(err.code(), Code::NotFound, "another tenant's pipeline: {err:?}");
+        assert_eq!(
+            err.code(),
+            Code::NotFound,
+            "another tenant's pipeline: {err:?}"
+        );
     }
 
     // A sales rep reads pipelines but does not manage them.

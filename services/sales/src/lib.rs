@@ -191,9 +191,9 @@ pub fn register(services: &mut ServiceSet, sales: Sales) {
         .add(pb::pipeline_service_server::PipelineServiceServer::new(
             grpc.clone(),
         ))
-        .add(pb::lead_service_server::LeadServiceServer::new(grpc.clone()))
-        .add(pb::opportunity_service_server::OpportunityServiceServer::new(
+        .add(pb::lead_service_server::LeadServiceServer::new(
             grpc.clone(),
         ))
+        .add(pb::opportunity_service_server::OpportunityServiceServer::new(grpc.clone()))
         .add(pb::deal_service_server::DealServiceServer::new(grpc));
 }

@@ -35,7 +35,6 @@ use uuid::Uuid;
 
 const DAY: i64 = 86_400_000;
 
-
 fn myr(units: i64, nanos: i32) -> Option<Money> {
     Some(Money {
         currency_code: "MYR".into(),
@@ -202,13 +201,28 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
     // moment, for whole days and for part-days at either end of a period.
     for period in [
         Period::default(),
-        Period { from: Some(2 * DAY), before: None },
-        Period { from: Some(DAY + DAY / 2), before: Some(3 * DAY + 1) },
-        Period { from: Some(DAY / 3), before: Some(DAY / 2) },
-        Period { from: None, before: Some(2 * DAY + 7) },
+        Period {
+            from: Some(2 * DAY),
+            before: None,
+        },
+        Period {
+            from: Some(DAY + DAY / 2),
+            before: Some(3 * DAY + 1),
+        },
+        Period {
+            from: Some(DAY / 3),
+            before: Some(DAY / 2),
+        },
+        Period {
+            from: None,
+            before: Some(2 * DAY + 7),
+        },
     ] {
         assert_eq!(
-            store.analytics_now(&pipeline, &period, 10 * DAY).await.unwrap(),
+            store
+                .analytics_now(&pipeline, &period, 10 * DAY)
+                .await
+                .unwrap(),
             store.analytics(&pipeline, &period, 10 * DAY).await.unwrap(),
             "{period:?}"
         );
@@ -262,8 +276,10 @@ async fn figures_match_the_hand_worked_ones_on_postgres() {
         .await
         .unwrap();
     figures_match_the_hand_worked_ones(db.clone()).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {context} cascade")))
-        .execute(db.pool())
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop schema {context} cascade"
+    )))
+    .execute(db.pool())
+    .await
+    .unwrap();
 }

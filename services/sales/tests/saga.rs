@@ -196,7 +196,12 @@ impl World {
 
     /// The state a crash leaves right after the saga saved `step` (for CustomerEnsured and
     /// Compensating, with `customer`).
-    async fn crashed_at(&self, lead: &Lead, step: Step, customer: Option<(Uuid, bool)>) -> Conversion {
+    async fn crashed_at(
+        &self,
+        lead: &Lead,
+        step: Step,
+        customer: Option<(Uuid, bool)>,
+    ) -> Conversion {
         let conversion = Conversion {
             id: Uuid::now_v7(),
             tenant_id: self.caller.principal.tenant_id,
@@ -229,7 +234,10 @@ impl World {
     }
 
     async fn recover(&self) -> usize {
-        self.sales.recover_conversions(Duration::ZERO).await.unwrap()
+        self.sales
+            .recover_conversions(Duration::ZERO)
+            .await
+            .unwrap()
     }
 
     async fn lead(&self, id: Uuid) -> Lead {
@@ -262,7 +270,13 @@ impl World {
         let lead = self.lead(lead).await;
         assert_eq!(lead.status, LeadStatus::Converted);
         let customer = lead.converted_customer_id.expect("its customer");
-        assert!(self.customers.customers.lock().unwrap().contains_key(&customer));
+        assert!(
+            self.customers
+                .customers
+                .lock()
+                .unwrap()
+                .contains_key(&customer)
+        );
         let opportunity = self
             .store
             .get_opportunity(
@@ -292,9 +306,17 @@ fn request(lead: &Lead) -> ConvertRequest {
 async fn without_a_crash_it_converts_and_the_same_request_id_gives_the_same_result() {
     let w = world().await;
     let lead = w.qualified_lead("a@hotel.example").await;
-    let first = w.sales.convert_lead(&w.caller, &request(&lead)).await.unwrap();
+    let first = w
+        .sales
+        .convert_lead(&w.caller, &request(&lead))
+        .await
+        .unwrap();
     assert!(first.customer_created);
-    let again = w.sales.convert_lead(&w.caller, &request(&lead)).await.unwrap();
+    let again = w
+        .sales
+        .convert_lead(&w.caller, &request(&lead))
+        .await
+        .unwrap();
     assert_eq!(again.opportunity.id, first.opportunity.id);
     assert_eq!(again.customer_id, first.customer_id);
     w.assert_converted(lead.id).await;
@@ -326,9 +348,17 @@ async fn a_customer_made_but_its_answer_lost_is_not_made_twice() {
     // The caller's retry (the same request id) or the recovery task finishes it.
     assert_eq!(w.recover().await, 1);
     w.assert_converted(lead.id).await;
-    let retried = w.sales.convert_lead(&w.caller, &request(&lead)).await.unwrap();
+    let retried = w
+        .sales
+        .convert_lead(&w.caller, &request(&lead))
+        .await
+        .unwrap();
     assert!(retried.customer_created);
-    assert_eq!(w.customer_count(), 1, "the same request id made no second customer");
+    assert_eq!(
+        w.customer_count(),
+        1,
+        "the same request id made no second customer"
+    );
 }
 
 #[tokio::test]
@@ -429,7 +459,11 @@ async fn a_customer_the_saga_did_not_make_is_never_deleted() {
         .await
         .unwrap();
     // Converting finds the customer with the lead's email and reuses it.
-    let converted = w.sales.convert_lead(&w.caller, &request(&lead)).await.unwrap();
+    let converted = w
+        .sales
+        .convert_lead(&w.caller, &request(&lead))
+        .await
+        .unwrap();
     assert_eq!(converted.customer_id, existing.id);
     assert!(!converted.customer_created);
     w.assert_converted(lead.id).await;

@@ -5,11 +5,13 @@
 use crm_core::config::{Config, Secret};
 use crm_core::storage::{Database, Engine};
 use crm_core::{ErrorKind, TenantId, UserId};
-use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
-use crm_sales::domain::pipeline::{Pipeline, StageInput};
 use crm_sales::domain::conversion::{Conversion, Step};
+use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
-use crm_sales::domain::ports::{DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore};
+use crm_sales::domain::pipeline::{Pipeline, StageInput};
+use crm_sales::domain::ports::{
+    DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore,
+};
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
@@ -472,24 +474,48 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
     store.insert_opportunity(&mine, Vec::new()).await.unwrap();
     store.insert_opportunity(&theirs, Vec::new()).await.unwrap();
 
-    mine.move_to(&pipeline, pipeline.stages[2].id, rep, 30).unwrap();
-    store.save_opportunity(&mine, 1, None, Vec::new()).await.unwrap();
-    let stale = store.save_opportunity(&mine, 1, None, Vec::new()).await.unwrap_err();
+    mine.move_to(&pipeline, pipeline.stages[2].id, rep, 30)
+        .unwrap();
+    store
+        .save_opportunity(&mine, 1, None, Vec::new())
+        .await
+        .unwrap();
+    let stale = store
+        .save_opportunity(&mine, 1, None, Vec::new())
+        .await
+        .unwrap_err();
     assert_eq!(stale.kind(), ErrorKind::Aborted);
     let read = store.get_opportunity(a, mine.id).await.unwrap().unwrap();
     assert_eq!(read, mine);
     assert_eq!(read.stage_history.len(), 2);
     let open = store
-        .open_in_stages(a, pipeline.id, &[pipeline.stages[0].id, pipeline.stages[2].id, pipeline.stages[4].id])
+        .open_in_stages(
+            a,
+            pipeline.id,
+            &[
+                pipeline.stages[0].id,
+                pipeline.stages[2].id,
+                pipeline.stages[4].id,
+            ],
+        )
         .await
         .unwrap();
-    assert_eq!(open, [(pipeline.stages[0].id, 1), (pipeline.stages[2].id, 1)]);
+    assert_eq!(
+        open,
+        [(pipeline.stages[0].id, 1), (pipeline.stages[2].id, 1)]
+    );
 
     // Won: the opportunity and its deal in one write; the deal lists newest first.
     let expected = mine.version;
     let deal = mine.win(&pipeline, None, "", 40).unwrap();
-    store.save_opportunity(&mine, expected, Some(&deal), Vec::new()).await.unwrap();
-    assert_eq!(store.get_deal(a, deal.id).await.unwrap(), Some(deal.clone()));
+    store
+        .save_opportunity(&mine, expected, Some(&deal), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_deal(a, deal.id).await.unwrap(),
+        Some(deal.clone())
+    );
     let mut again = mine.clone();
     again.version += 1;
     let mut second_deal = deal.clone();
@@ -498,34 +524,152 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
         .save_opportunity(&again, mine.version, Some(&second_deal), Vec::new())
         .await
         .unwrap_err();
-    assert_eq!(twice.kind(), ErrorKind::AlreadyExists, "one deal per opportunity");
-    assert_eq!(store.get_opportunity(a, mine.id).await.unwrap().unwrap().version, mine.version, "nothing of the refused write stays");
-    let deals = store.list_deals(a, &DealFilter::default(), None, 10).await.unwrap();
-    assert_eq!(deals, [deal.clone()]);
-    let later = DealFilter { from: Some(41), ..DealFilter::default() };
-    assert!(store.list_deals(a, &later, None, 10).await.unwrap().is_empty());
-    assert!(store.list_deals(a, &DealFilter::default(), Some((deal.closed_at, deal.id)), 10).await.unwrap().is_empty());
+    assert_eq!(
+        twice.kind(),
+        ErrorKind::AlreadyExists,
+        "one deal per opportunity"
+    );
+    assert_eq!(
+        store
+            .get_opportunity(a, mine.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        mine.version,
+        "nothing of the refused write stays"
+    );
+    let deals = store
+        .list_deals(a, &DealFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(deals, std::slice::from_ref(&deal));
+    let later = DealFilter {
+        from: Some(41),
+        ..DealFilter::default()
+    };
+    assert!(
+        store
+            .list_deals(a, &later, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deals(
+                a,
+                &DealFilter::default(),
+                Some((deal.closed_at, deal.id)),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Filters.
-    let by = |f: OpportunityFilter| async move { store.list_opportunities(a, &f, None, 10).await.unwrap().into_iter().map(|o| o.id).collect::<Vec<_>>() };
-    assert_eq!(by(OpportunityFilter { owner_id: Some(rep), ..Default::default() }).await, [mine.id]);
-    assert_eq!(by(OpportunityFilter { status: Some(OpportunityStatus::Open), ..Default::default() }).await, [theirs.id]);
-    assert_eq!(by(OpportunityFilter { stage_id: Some(pipeline.stages[0].id), ..Default::default() }).await, [theirs.id]);
-    assert_eq!(by(OpportunityFilter { customer_id: Some(theirs.customer_id), ..Default::default() }).await, [theirs.id]);
-    assert_eq!(by(OpportunityFilter { close_from: Some(25), ..Default::default() }).await, [theirs.id]);
-    assert_eq!(store.list_opportunities(a, &OpportunityFilter::default(), Some(mine.id.min(theirs.id)), 10).await.unwrap().len(), 1);
+    let by = |f: OpportunityFilter| async move {
+        store
+            .list_opportunities(a, &f, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        by(OpportunityFilter {
+            owner_id: Some(rep),
+            ..Default::default()
+        })
+        .await,
+        [mine.id]
+    );
+    assert_eq!(
+        by(OpportunityFilter {
+            status: Some(OpportunityStatus::Open),
+            ..Default::default()
+        })
+        .await,
+        [theirs.id]
+    );
+    assert_eq!(
+        by(OpportunityFilter {
+            stage_id: Some(pipeline.stages[0].id),
+            ..Default::default()
+        })
+        .await,
+        [theirs.id]
+    );
+    assert_eq!(
+        by(OpportunityFilter {
+            customer_id: Some(theirs.customer_id),
+            ..Default::default()
+        })
+        .await,
+        [theirs.id]
+    );
+    assert_eq!(
+        by(OpportunityFilter {
+            close_from: Some(25),
+            ..Default::default()
+        })
+        .await,
+        [theirs.id]
+    );
+    assert_eq!(
+        store
+            .list_opportunities(
+                a,
+                &OpportunityFilter::default(),
+                Some(mine.id.min(theirs.id)),
+                10
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Another tenant sees none of it and changes none of it.
     assert_eq!(store.get_opportunity(b, mine.id).await.unwrap(), None);
     assert_eq!(store.get_deal(b, deal.id).await.unwrap(), None);
-    assert!(store.list_opportunities(b, &OpportunityFilter::default(), None, 10).await.unwrap().is_empty());
-    assert!(store.list_deals(b, &DealFilter::default(), None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_opportunities(b, &OpportunityFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deals(b, &DealFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let mut stolen = theirs.clone();
     stolen.tenant_id = b;
     stolen.name = "Taken".into();
     stolen.version += 1;
-    assert_eq!(store.save_opportunity(&stolen, theirs.version, None, Vec::new()).await.unwrap_err().kind(), ErrorKind::Aborted);
-    assert_eq!(store.get_opportunity(a, theirs.id).await.unwrap().unwrap().name, "Sarongs");
+    assert_eq!(
+        store
+            .save_opportunity(&stolen, theirs.version, None, Vec::new())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Aborted
+    );
+    assert_eq!(
+        store
+            .get_opportunity(a, theirs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "Sarongs"
+    );
 }
 
 fn conversion(tenant: TenantId, lead: Uuid, request_id: &str) -> Conversion {
@@ -564,22 +708,50 @@ async fn one_conversion_per_lead_is_under_way_and_a_request_id_names_one(
     // A second start for the same lead joins the first.
     let second = conversion(a, lead, "");
     assert_eq!(store.start_conversion(&second).await.unwrap().id, first.id);
-    assert_eq!(store.conversion_by_request(a, "req-1").await.unwrap().unwrap().id, first.id);
+    assert_eq!(
+        store
+            .conversion_by_request(a, "req-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        first.id
+    );
     assert_eq!(store.conversion_by_request(b, "req-1").await.unwrap(), None);
     assert_eq!(store.get_conversion(b, first.id).await.unwrap(), None);
     // Unfinished ones of every tenant are found for recovery, oldest first.
     let other = conversion(b, Uuid::now_v7(), "req-1");
     store.start_conversion(&other).await.unwrap();
-    let found: Vec<Uuid> = store.unfinished_conversions(2, 10).await.unwrap().iter().map(|c| c.id).collect();
-    assert!(found.contains(&first.id) && found.contains(&other.id), "{found:?}");
+    let found: Vec<Uuid> = store
+        .unfinished_conversions(2, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(
+        found.contains(&first.id) && found.contains(&other.id),
+        "{found:?}"
+    );
     // Once it ended, the lead may be converted again (e.g. into another pipeline).
     let mut ended = first.clone();
     ended.refuse(
-        crm_sales::domain::conversion::Failure { reason: "PIPELINE_NOT_FOUND".into(), message: "gone".into(), field: None },
+        crm_sales::domain::conversion::Failure {
+            reason: "PIPELINE_NOT_FOUND".into(),
+            message: "gone".into(),
+            field: None,
+        },
         5,
     );
     store.save_conversion(&ended).await.unwrap();
-    assert!(store.unfinished_conversions(10, 10).await.unwrap().iter().all(|c| c.id != first.id));
+    assert!(
+        store
+            .unfinished_conversions(10, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.id != first.id)
+    );
     let retry = conversion(a, lead, "req-2");
     assert_eq!(store.start_conversion(&retry).await.unwrap().id, retry.id);
 }

@@ -31,8 +31,8 @@ pub use auth::SessionTokens;
 pub use mfa::{Enrolment, PendingSignIn, SignIn};
 pub use services::ServiceToken;
 pub use sso::StartedSso;
-pub use users::UserPage;
 pub(crate) use tenants::settings_pb;
+pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.
 #[derive(Clone, Debug)]

@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::auth::{invalid, tenant_created};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
-use crate::domain::ports::OutboxEvent;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
+use crate::domain::ports::OutboxEvent;
 use crate::domain::ports::{AuditFilter, Changes};
 use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{

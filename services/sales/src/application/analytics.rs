@@ -49,7 +49,10 @@ impl Sales {
         }
         let (sums, as_of) = match as_of {
             // Now: from the running sums.
-            None => (self.store.analytics_now(&pipeline, &period, now).await?, now),
+            None => (
+                self.store.analytics_now(&pipeline, &period, now).await?,
+                now,
+            ),
             // A past moment: rebuilt from the history.
             Some(t) => (self.store.analytics(&pipeline, &period, t).await?, t),
         };

@@ -97,7 +97,11 @@ impl Sales {
     /// Converts a qualified lead: ensures its customer, creates its opportunity, marks it
     /// converted. The same `request_id` (or a conversion of the same lead still under way)
     /// gives the first conversion's result.
-    pub async fn convert_lead(&self, caller: &Caller, request: &ConvertRequest) -> Result<Converted> {
+    pub async fn convert_lead(
+        &self,
+        caller: &Caller,
+        request: &ConvertRequest,
+    ) -> Result<Converted> {
         let p = &caller.principal;
         let lead = self.get_lead(caller, request.lead_id).await?;
         self.authorize(caller, "leads.convert", lead.owner_id, None)
@@ -128,8 +132,13 @@ impl Sales {
                 .await?;
         } else {
             // Creating the customer for the lead: the caller must be able to create customers.
-            self.authorize(caller, "customers.write", lead.owner_id.or(Some(p.user_id)), None)
-                .await?;
+            self.authorize(
+                caller,
+                "customers.write",
+                lead.owner_id.or(Some(p.user_id)),
+                None,
+            )
+            .await?;
         }
         let now = self.now();
         let conversion = Conversion {
@@ -170,7 +179,10 @@ impl Sales {
                     .await?
                     .ok_or_else(|| Error::not_found("lead", conversion.lead_id))?;
                 let opportunity_id = conversion.opportunity_id.ok_or_else(|| {
-                    Error::internal("a done conversion without its opportunity", anyhow::anyhow!("conversion {}", conversion.id))
+                    Error::internal(
+                        "a done conversion without its opportunity",
+                        anyhow::anyhow!("conversion {}", conversion.id),
+                    )
                 })?;
                 let opportunity = self
                     .store
@@ -184,13 +196,12 @@ impl Sales {
                     opportunity,
                 })
             }
-            _ => Err(conversion
-                .failure
-                .as_ref()
-                .map(refusal)
-                .unwrap_or_else(|| {
-                    Error::new(ErrorKind::Unavailable, "the conversion is still under way; retry with the same request id")
-                })),
+            _ => Err(conversion.failure.as_ref().map(refusal).unwrap_or_else(|| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    "the conversion is still under way; retry with the same request id",
+                )
+            })),
         }
     }
 
@@ -206,7 +217,10 @@ impl Sales {
                         self.store.save_conversion(&c).await?;
                     }
                     Err(e) if is_refusal(&e) => {
-                        c.refuse(failure(e.reason().unwrap_or("CUSTOMER_REFUSED"), e.message(), None), self.now());
+                        c.refuse(
+                            failure(e.reason().unwrap_or("CUSTOMER_REFUSED"), e.message(), None),
+                            self.now(),
+                        );
                         self.store.save_conversion(&c).await?;
                     }
                     Err(e) => return Err(self.outage(&mut c, e).await),
@@ -232,7 +246,9 @@ impl Sales {
                     }
                 },
                 Step::Compensating => {
-                    let customer = c.customer_id.expect("a compensating conversion has its customer");
+                    let customer = c
+                        .customer_id
+                        .expect("a compensating conversion has its customer");
                     match self.customers.delete(c.tenant_id, customer).await {
                         Ok(()) => {
                             tracing::info!(conversion_id = %c.id, customer_id = %customer, reason = ?c.failure, "conversion undone: its customer was deleted");
@@ -305,14 +321,23 @@ impl Sales {
     }
 
     /// Steps 2 and 3, in one sales transaction.
-    async fn create_opportunity_for(&self, c: &mut Conversion) -> std::result::Result<(), StepError> {
+    async fn create_opportunity_for(
+        &self,
+        c: &mut Conversion,
+    ) -> std::result::Result<(), StepError> {
         let tenant = c.tenant_id;
         let lead = self
             .store
             .get_lead(tenant, c.lead_id)
             .await
             .map_err(Outage)?
-            .ok_or_else(|| Refused(failure("LEAD_NOT_FOUND", "the lead was deleted meanwhile", None)))?;
+            .ok_or_else(|| {
+                Refused(failure(
+                    "LEAD_NOT_FOUND",
+                    "the lead was deleted meanwhile",
+                    None,
+                ))
+            })?;
         if lead.status != LeadStatus::Qualified {
             let e = lead_not_convertible(&lead);
             return Err(Refused(failure("LEAD_NOT_CONVERTIBLE", e.message(), None)));
@@ -329,7 +354,9 @@ impl Sales {
                 Some("pipeline_id"),
             ))
         })?;
-        let customer_id = c.customer_id.expect("an ensured conversion has its customer");
+        let customer_id = c
+            .customer_id
+            .expect("an ensured conversion has its customer");
         let name = if c.opportunity_name.trim().is_empty() {
             let who = if lead.company_name.is_empty() {
                 &lead.contact_name
@@ -366,16 +393,17 @@ impl Sales {
             by: c.by,
         };
         let now = self.now();
-        let opportunity = Opportunity::new(tenant, &placement, &input, now).map_err(|problems| {
-            let (field, problem) = problems.into_iter().next().unwrap_or_default();
-            let field = match field.as_str() {
-                "name" => "opportunity_name",
-                "amount" => "amount",
-                other => other,
-            }
-            .to_owned();
-            Refused(failure("INVALID_OPPORTUNITY", problem, Some(&field)))
-        })?;
+        let opportunity =
+            Opportunity::new(tenant, &placement, &input, now).map_err(|problems| {
+                let (field, problem) = problems.into_iter().next().unwrap_or_default();
+                let field = match field.as_str() {
+                    "name" => "opportunity_name",
+                    "amount" => "amount",
+                    other => other,
+                }
+                .to_owned();
+                Refused(failure("INVALID_OPPORTUNITY", problem, Some(&field)))
+            })?;
         let mut converted = lead.clone();
         converted
             .convert(customer_id, opportunity.id, now)
@@ -405,7 +433,10 @@ impl Sales {
             opportunity_id: opportunity.id.to_string(),
             pipeline_id: pipeline.id.to_string(),
             amount: Some(money_pb(&opportunity.amount)),
-            owner_id: opportunity.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+            owner_id: opportunity
+                .owner_id
+                .map(|o| o.to_string())
+                .unwrap_or_default(),
             converted_by_user_id: c.by.to_string(),
             convert_time: Some(crm_core::api::timestamp(now)),
         };
@@ -447,7 +478,9 @@ impl Sales {
                     ended += 1;
                     tracing::info!(conversion_id = %id, step = c.step.as_str(), "recovered a conversion");
                 }
-                Err(e) => tracing::warn!(conversion_id = %id, error = %e, "a conversion could not be recovered yet"),
+                Err(e) => {
+                    tracing::warn!(conversion_id = %id, error = %e, "a conversion could not be recovered yet")
+                }
             }
         }
         Ok(ended)

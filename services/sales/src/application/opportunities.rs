@@ -137,7 +137,9 @@ impl Sales {
             None => self.store.default_pipeline(tenant).await?,
         };
         found.ok_or_else(|| match id {
-            Some(id) => Error::invalid_field(field, format!("{id} is not a pipeline of this tenant")),
+            Some(id) => {
+                Error::invalid_field(field, format!("{id} is not a pipeline of this tenant"))
+            }
             None => Error::invalid_field(
                 field,
                 "the tenant has no default pipeline yet; name one, or create a pipeline",
@@ -153,7 +155,8 @@ impl Sales {
         field: &str,
     ) -> Result<CustomerRef> {
         let customer = self.customers.get(caller.principal.tenant_id, id).await?;
-        let missing = || Error::invalid_field(field, format!("{id} is not a customer of this tenant"));
+        let missing =
+            || Error::invalid_field(field, format!("{id} is not a customer of this tenant"));
         let customer = customer.ok_or_else(missing)?;
         readable(caller, "customers.read", customer.owner_id, missing)?;
         Ok(customer)
@@ -278,11 +281,17 @@ impl Sales {
             .await?
             .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
         let expected = o.version;
-        o.update(&pipeline, input, changes_owner.then_some(owner), paths, self.now())
-            .map_err(|e| match e {
-                OpportunityChangeError::Invalid(problems) => invalid("opportunity", problems),
-                other => refused(other),
-            })?;
+        o.update(
+            &pipeline,
+            input,
+            changes_owner.then_some(owner),
+            paths,
+            self.now(),
+        )
+        .map_err(|e| match e {
+            OpportunityChangeError::Invalid(problems) => invalid("opportunity", problems),
+            other => refused(other),
+        })?;
         self.store
             .save_opportunity(&o, expected, None, Vec::new())
             .await?;
@@ -442,7 +451,9 @@ impl Sales {
             .get_deal(caller.principal.tenant_id, id)
             .await?
             .ok_or_else(|| Error::not_found("deal", id))?;
-        readable(caller, "deals.read", d.owner_id, || Error::not_found("deal", id))?;
+        readable(caller, "deals.read", d.owner_id, || {
+            Error::not_found("deal", id)
+        })?;
         Ok(d)
     }
 

@@ -145,6 +145,19 @@ pub struct ClosedSums {
     pub cycle_millis: i64,
 }
 
+/// What a change of one opportunity does to the running sums of its day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SumsChange {
+    /// The day it was created.
+    pub day: i64,
+    /// Per stage whose sums change, the difference.
+    pub stages: Vec<(Uuid, StageSums)>,
+    /// Closed sums to take away.
+    pub gone: Option<ClosedSums>,
+    /// Closed sums to add.
+    pub added: Option<ClosedSums>,
+}
+
 /// What one opportunity adds to its pipeline's running sums, in the bucket of the day it was
 /// created: what analytics of "now" read instead of the whole history. A change of an
 /// opportunity applies `contribution(new) - contribution(old)` in its transaction.
@@ -219,10 +232,7 @@ impl Contribution {
     /// What changes in the sums when `old` becomes `new` (the same opportunity): per stage the
     /// difference (stages left unchanged are left out), and the closed sums to take away and
     /// to add.
-    pub fn change(
-        old: Option<&Opportunity>,
-        new: &Opportunity,
-    ) -> (i64, Vec<(Uuid, StageSums)>, Option<ClosedSums>, Option<ClosedSums>) {
+    pub fn change(old: Option<&Opportunity>, new: &Opportunity) -> SumsChange {
         let after = Contribution::of(new);
         let before = old.map(Contribution::of).unwrap_or_default();
         let mut stages: Vec<(Uuid, StageSums)> = Vec::new();
@@ -245,7 +255,12 @@ impl Contribution {
         } else {
             (before.closed, after.closed)
         };
-        (after.day, stages, gone, added)
+        SumsChange {
+            day: after.day,
+            stages,
+            gone,
+            added,
+        }
     }
 }
 
@@ -347,11 +362,7 @@ mod tests {
     #[test]
     fn a_change_adds_only_its_difference_to_the_running_sums() {
         use crate::domain::opportunity::{OpportunityInput, Placement};
-        let pipeline = crate::domain::pipeline::Pipeline::seed(
-            crm_core::TenantId::new(),
-            "MYR",
-            0,
-        );
+        let pipeline = crate::domain::pipeline::Pipeline::seed(crm_core::TenantId::new(), "MYR", 0);
         let by = crm_core::UserId::new();
         let placement = Placement {
             pipeline: &pipeline,
@@ -367,7 +378,12 @@ mod tests {
             ..OpportunityInput::default()
         };
         let created = Opportunity::new(pipeline.tenant_id, &placement, &input, DAY + 5).unwrap();
-        let (day, stages, gone, added) = Contribution::change(None, &created);
+        let SumsChange {
+            day,
+            stages,
+            gone,
+            added,
+        } = Contribution::change(None, &created);
         assert_eq!(day, 1);
         assert_eq!(stages.len(), 1);
         assert_eq!(stages[0].1.open_count, 1);
@@ -375,25 +391,63 @@ mod tests {
         assert_eq!((gone, added), (None, None));
 
         let mut moved = created.clone();
-        moved.move_to(&pipeline, pipeline.stages[2].id, by, DAY + 105).unwrap();
-        let (_, stages, _, _) = Contribution::change(Some(&created), &moved);
-        let first = stages.iter().find(|(s, _)| *s == pipeline.stages[0].id).unwrap().1;
-        assert_eq!((first.advanced, first.stays, first.stay_millis), (1, 1, 100));
-        assert_eq!((first.open_count, first.open_entered_at, first.open_units), (-1, -(DAY + 5), -100));
-        let third = stages.iter().find(|(s, _)| *s == pipeline.stages[2].id).unwrap().1;
+        moved
+            .move_to(&pipeline, pipeline.stages[2].id, by, DAY + 105)
+            .unwrap();
+        let stages = Contribution::change(Some(&created), &moved).stages;
+        let first = stages
+            .iter()
+            .find(|(s, _)| *s == pipeline.stages[0].id)
+            .unwrap()
+            .1;
+        assert_eq!(
+            (first.advanced, first.stays, first.stay_millis),
+            (1, 1, 100)
+        );
+        assert_eq!(
+            (first.open_count, first.open_entered_at, first.open_units),
+            (-1, -(DAY + 5), -100)
+        );
+        let third = stages
+            .iter()
+            .find(|(s, _)| *s == pipeline.stages[2].id)
+            .unwrap()
+            .1;
         assert_eq!((third.entered, third.open_count), (1, 1));
 
         let mut won = moved.clone();
         won.win(&pipeline, None, "", DAY + 205).unwrap();
-        let (_, stages, gone, added) = Contribution::change(Some(&moved), &won);
-        let third = stages.iter().find(|(s, _)| *s == pipeline.stages[2].id).unwrap().1;
-        assert_eq!((third.advanced, third.stays, third.stay_millis, third.open_count), (1, 1, 100, -1));
+        let SumsChange {
+            stages,
+            gone,
+            added,
+            ..
+        } = Contribution::change(Some(&moved), &won);
+        let third = stages
+            .iter()
+            .find(|(s, _)| *s == pipeline.stages[2].id)
+            .unwrap()
+            .1;
+        assert_eq!(
+            (
+                third.advanced,
+                third.stays,
+                third.stay_millis,
+                third.open_count
+            ),
+            (1, 1, 100, -1)
+        );
         assert_eq!(gone, None);
         assert_eq!(added.unwrap().cycle_millis, 200);
         // A notes-only change touches no sum.
         let mut noted = won.clone();
         noted.notes = "paid".into();
-        let (_, stages, gone, added) = Contribution::change(Some(&won), &noted);
+        let SumsChange {
+            stages,
+            gone,
+            added,
+            ..
+        } = Contribution::change(Some(&won), &noted);
         assert!(stages.is_empty() && gone.is_none() && added.is_none());
     }
 
@@ -412,10 +466,14 @@ mod tests {
             .timestamp_millis();
         assert_eq!(got[0].0, feb, "February 1st, 00:00 in Kuala Lumpur");
         assert_eq!(got[0].1 - got[0].0, 28 * 24 * 3_600_000);
-        assert_eq!(got[10].1, chrono::Utc
-            .with_ymd_and_hms(2026, 12, 31, 16, 0, 0)
-            .unwrap()
-            .timestamp_millis(), "through December, into the next year");
+        assert_eq!(
+            got[10].1,
+            chrono::Utc
+                .with_ymd_and_hms(2026, 12, 31, 16, 0, 0)
+                .unwrap()
+                .timestamp_millis(),
+            "through December, into the next year"
+        );
         for pair in got.windows(2) {
             assert_eq!(pair[0].1, pair[1].0, "months follow each other");
         }

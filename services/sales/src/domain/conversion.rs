@@ -182,7 +182,11 @@ mod tests {
         let mut reused = conversion();
         reused.customer_ensured(Uuid::now_v7(), false, 2);
         reused.refuse(failure(), 3);
-        assert_eq!(reused.step, Step::Compensated, "a customer it did not create is kept");
+        assert_eq!(
+            reused.step,
+            Step::Compensated,
+            "a customer it did not create is kept"
+        );
         assert!(reused.step.finished());
     }
 

@@ -168,10 +168,7 @@ fn notes(raw: &str) -> Result<String, String> {
 }
 
 /// An amount in `pipeline`'s currency; another currency is refused.
-pub fn amount_in(
-    pipeline: &Pipeline,
-    raw: Option<&(String, i64, i32)>,
-) -> Result<Money, String> {
+pub fn amount_in(pipeline: &Pipeline, raw: Option<&(String, i64, i32)>) -> Result<Money, String> {
     match raw {
         None => Money::parse(&pipeline.currency_code, 0, 0),
         Some((currency, units, nanos)) => {
@@ -398,7 +395,9 @@ impl Opportunity {
         self.open()?;
         let mut problems = Vec::new();
         let amount = match amount {
-            Some(raw) => amount_in(pipeline, Some(raw)).map_err(|e| problems.push(("amount".into(), e))),
+            Some(raw) => {
+                amount_in(pipeline, Some(raw)).map_err(|e| problems.push(("amount".into(), e)))
+            }
             None => Ok(self.amount),
         };
         let deal_notes = notes(deal_notes).map_err(|e| problems.push(("notes".into(), e)));
@@ -547,7 +546,10 @@ mod tests {
         assert_eq!(o.stage_history.len(), 2);
         assert_eq!(o.stage_history[1].from_stage_id, Some(p.stages[0].id));
         assert_eq!(o.stage_history[1].changed_by, by);
-        assert!(!o.move_to(&p, p.stages[2].id, by, 3_500).unwrap(), "same stage: no change");
+        assert!(
+            !o.move_to(&p, p.stages[2].id, by, 3_500).unwrap(),
+            "same stage: no change"
+        );
         assert_eq!(o.stage_history.len(), 2);
         let input = OpportunityInput {
             probability: Some(33),
@@ -591,13 +593,28 @@ mod tests {
             won.update(&p, &rename, None, &["name".into()], 9_800),
             Err(OpportunityChangeError::Closed(_))
         ));
-        won.update(&p, &OpportunityInput::default(), None, &["notes".into()], 9_900)
-            .expect("notes stay writable");
+        won.update(
+            &p,
+            &OpportunityInput::default(),
+            None,
+            &["notes".into()],
+            9_900,
+        )
+        .expect("notes stay writable");
 
         let mut lost = opportunity(&p);
-        assert!(matches!(lost.lose(0, "", 1), Err(OpportunityChangeError::Invalid(_))));
-        assert!(matches!(lost.lose(8, "", 1), Err(OpportunityChangeError::Invalid(_))));
-        assert!(matches!(lost.lose(7, " ", 1), Err(OpportunityChangeError::Invalid(_))));
+        assert!(matches!(
+            lost.lose(0, "", 1),
+            Err(OpportunityChangeError::Invalid(_))
+        ));
+        assert!(matches!(
+            lost.lose(8, "", 1),
+            Err(OpportunityChangeError::Invalid(_))
+        ));
+        assert!(matches!(
+            lost.lose(7, " ", 1),
+            Err(OpportunityChangeError::Invalid(_))
+        ));
         lost.lose(2, "Batik Jaya quoted 10% less", 10_000).unwrap();
         assert_eq!(lost.status, OpportunityStatus::Lost);
         assert_eq!(lost.probability, 0);
@@ -612,7 +629,11 @@ mod tests {
             o.win(&p, Some(&("SGD".into(), 5, 0)), "", 2),
             Err(OpportunityChangeError::Invalid(_))
         ));
-        assert_eq!(o.status, OpportunityStatus::Open, "a refused win changes nothing");
+        assert_eq!(
+            o.status,
+            OpportunityStatus::Open,
+            "a refused win changes nothing"
+        );
         let deal = o.win(&p, Some(&("MYR".into(), 11_000, 0)), "", 3).unwrap();
         assert_eq!(deal.amount.units, 11_000);
         assert_eq!(o.amount.units, 11_000);

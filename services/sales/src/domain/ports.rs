@@ -167,8 +167,11 @@ pub trait SalesStore: Send + Sync + 'static {
     async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy>;
 
     /// Adds an opportunity, its first stage entry and its events.
-    async fn insert_opportunity(&self, opportunity: &Opportunity, events: Vec<OutboxEvent>)
-    -> Result<()>;
+    async fn insert_opportunity(
+        &self,
+        opportunity: &Opportunity,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()>;
     /// An opportunity by id.
     async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>>;
     /// Opportunities in id order after `after`, filtered, at most `limit`.

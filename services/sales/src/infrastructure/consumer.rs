@@ -14,8 +14,8 @@ use crm_proto::crm::iam::events::v1::{
 use prost::Name;
 
 use super::sql::{leads, opportunities, pipelines};
-use crate::domain::ports::TenantPolicy;
 use crate::domain::pipeline::Pipeline;
+use crate::domain::ports::TenantPolicy;
 
 /// The consumer group's name.
 pub const GROUP: &str = "sales";

@@ -15,10 +15,10 @@ use crm_core::{Error, ErrorKind, Result, TenantId, UserId};
 use crm_proto::crm::common::v1 as common;
 use crm_proto::crm::customer::v1 as pb;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;
 use failsafe::futures::CircuitBreaker as _;
-use failsafe::StateMachine;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -117,7 +117,10 @@ impl GrpcCustomerDirectory {
             request.set_timeout(self.tuning.deadline);
             match self
                 .breaker
-                .call_with(|s: &tonic::Status| !outage(s), send(self.client.clone(), request))
+                .call_with(
+                    |s: &tonic::Status| !outage(s),
+                    send(self.client.clone(), request),
+                )
                 .await
             {
                 Ok(response) => Ok(response.into_inner()),
@@ -192,7 +195,9 @@ impl CustomerDirectory for GrpcCustomerDirectory {
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<CustomerRef>> {
         let request = pb::GetCustomerRequest { id: id.to_string() };
         match self
-            .call(tenant, request, |mut c, r| async move { c.get_customer(r).await })
+            .call(tenant, request, |mut c, r| async move {
+                c.get_customer(r).await
+            })
             .await
         {
             Ok(found) => answered(found.customer).map(Some),

@@ -2,8 +2,8 @@
 //! the revenue forecast. Amounts are summed as whole units and billionths apart, then joined
 //! exactly (i128) in Rust; PostgreSQL's `sum(bigint)` is numeric, hence the casts.
 
-use crm_core::storage::Conn;
 use crm_core::Result;
+use crm_core::storage::Conn;
 use uuid::Uuid;
 
 use super::db;
@@ -11,6 +11,7 @@ use crm_core::storage::Engine;
 
 use crate::domain::analytics::{
     Analytics, ClosedSums, Contribution, DAY, ForecastMonth, Period, StageFigures, StageSums,
+    SumsChange,
 };
 use crate::domain::opportunity::Opportunity;
 use crate::domain::pipeline::Pipeline;
@@ -27,7 +28,12 @@ fn uuid(raw: &str) -> Option<Uuid> {
 
 /// Adds what changed when `old` became `new` (or `new` was created) to the running sums.
 pub async fn apply(tx: &mut Conn, old: Option<&Opportunity>, new: &Opportunity) -> Result<()> {
-    let (day, stages, gone, added) = Contribution::change(old, new);
+    let SumsChange {
+        day,
+        stages,
+        gone,
+        added,
+    } = Contribution::change(old, new);
     let (tenant, pipeline) = (new.tenant_id.to_string(), new.pipeline_id.to_string());
     for (stage, d) in stages {
         add_stage(tx, &tenant, &pipeline, stage, day, d).await?;
@@ -122,7 +128,9 @@ pub async fn analytics_now(
     now: i64,
 ) -> Result<Analytics> {
     // Whole days [first, last), and the part-days around them.
-    let first = period.from.map_or(i64::MIN, |f| f.div_euclid(DAY) + i64::from(f.rem_euclid(DAY) != 0));
+    let first = period.from.map_or(i64::MIN, |f| {
+        f.div_euclid(DAY) + i64::from(f.rem_euclid(DAY) != 0)
+    });
     let last = period.before.map_or(i64::MAX, |b| b.div_euclid(DAY));
     if first >= last {
         // Inside one day: from the history alone.
@@ -132,17 +140,27 @@ pub async fn analytics_now(
     if let Some(from) = period.from
         && from < first * DAY
     {
-        let head = Period { from: Some(from), before: Some(first * DAY) };
+        let head = Period {
+            from: Some(from),
+            before: Some(first * DAY),
+        };
         out.merge(&analytics(tx, pipeline, &head, now).await?);
     }
     if let Some(before) = period.before
         && before > last * DAY
     {
-        let tail = Period { from: Some(last * DAY), before: Some(before) };
+        let tail = Period {
+            from: Some(last * DAY),
+            before: Some(before),
+        };
         out.merge(&analytics(tx, pipeline, &tail, now).await?);
     }
     Ok(out)
 }
+
+/// A stage's summed row: id, entered, advanced, stay millis, stays, open count, open entered-at
+/// sum, open units, open billionths.
+type StageRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// The running sums of the days `[first, last)`, with stays still running counted up to `now`.
 async fn sums(
@@ -160,7 +178,7 @@ async fn sums(
         Engine::Postgres => format!("cast(coalesce(sum({column}), 0) as bigint)"),
         Engine::Sqlite => format!("coalesce(sum({column}), 0)"),
     };
-    let stage_rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64, i64)> =
+    let stage_rows: Vec<StageRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "select stage_id, {}, {}, {}, {}, {}, {}, {}, {} from stage_stats \
              where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 group by stage_id",
@@ -192,7 +210,11 @@ async fn sums(
         ..Analytics::default()
     };
     for (stage, entered, advanced, stay, stays, open, open_entered, units, n) in stage_rows {
-        if let Some(f) = out.stages.iter_mut().find(|f| Some(f.stage_id) == uuid(&stage)) {
+        if let Some(f) = out
+            .stages
+            .iter_mut()
+            .find(|f| Some(f.stage_id) == uuid(&stage))
+        {
             f.entered = entered;
             f.advanced = advanced;
             f.open_count = open;
@@ -203,22 +225,23 @@ async fn sums(
                 i128::from(stay) + i128::from(open) * i128::from(now) - i128::from(open_entered);
         }
     }
-    let closed: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select status, loss_reason, {}, {}, {}, {} from close_stats \
+    let closed: Vec<(String, i64, i64, i64, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select status, loss_reason, {}, {}, {}, {} from close_stats \
          where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 \
          group by status, loss_reason",
-        sum("closed"),
-        sum("units"),
-        sum("nanos"),
-        sum("cycle_millis"),
-    )))
-    .bind(&tenant)
-    .bind(&id)
-    .bind(first)
-    .bind(last)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("reading the analytics' sums"))?;
+            sum("closed"),
+            sum("units"),
+            sum("nanos"),
+            sum("cycle_millis"),
+        )))
+        .bind(&tenant)
+        .bind(&id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading the analytics' sums"))?;
     for (status, reason, count, units, n, cycle) in closed {
         if count == 0 {
             continue;
@@ -377,22 +400,27 @@ pub async fn forecast(
         .fetch_one(&mut *tx)
         .await
         .map_err(db("summing won deals"))?;
-        let (count, units_all, nanos_all, units_weighted, nanos_weighted): (i64, i64, i64, i64, i64) =
-            sqlx::query_as(
-                "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
+        let (count, units_all, nanos_all, units_weighted, nanos_weighted): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
                  cast(coalesce(sum(amount_nanos), 0) as bigint), \
                  cast(coalesce(sum(amount_units * probability), 0) as bigint), \
                  cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
                  from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
                  and expected_close_at >= $3 and expected_close_at < $4",
-            )
-            .bind(&tenant)
-            .bind(&id)
-            .bind(start)
-            .bind(end)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("summing open opportunities"))?;
+        )
+        .bind(&tenant)
+        .bind(&id)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("summing open opportunities"))?;
         out.push(ForecastMonth {
             start,
             end,

@@ -215,7 +215,9 @@ impl SalesStore for SqlSalesStore {
     async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy> {
         let mut tx = self.begin(tenant).await?;
         let found = opportunities::policy(&mut tx, tenant).await?;
-        tx.commit().await.map_err(db("reading the tenant's settings"))?;
+        tx.commit()
+            .await
+            .map_err(db("reading the tenant's settings"))?;
         Ok(found)
     }
 
@@ -267,8 +269,9 @@ impl SalesStore for SqlSalesStore {
             None => false,
         };
         if !saved {
-            return Err(Error::etag_mismatch("opportunity")
-                .with_metadata("id", opportunity.id.to_string()));
+            return Err(
+                Error::etag_mismatch("opportunity").with_metadata("id", opportunity.id.to_string())
+            );
         }
         if let Some(deal) = deal {
             opportunities::insert_deal(&mut tx, deal).await?;
@@ -285,7 +288,9 @@ impl SalesStore for SqlSalesStore {
     ) -> Result<Vec<(Uuid, i64)>> {
         let mut tx = self.begin(tenant).await?;
         let found = opportunities::open_in_stages(&mut tx, tenant, pipeline, stages).await?;
-        tx.commit().await.map_err(db("counting open opportunities"))?;
+        tx.commit()
+            .await
+            .map_err(db("counting open opportunities"))?;
         Ok(found)
     }
 
@@ -394,7 +399,9 @@ impl SalesStore for SqlSalesStore {
             .await
             .map_err(db("starting a transaction across tenants"))?;
         let found = conversions::unfinished(&mut tx, before, limit).await?;
-        tx.commit().await.map_err(db("listing unfinished conversions"))?;
+        tx.commit()
+            .await
+            .map_err(db("listing unfinished conversions"))?;
         Ok(found)
     }
 

@@ -99,7 +99,14 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
                 || async {
                     let created = self
                         .sales
-                        .create_opportunity(&caller, pipeline_id, stage_id, customer_id, owner, &fields)
+                        .create_opportunity(
+                            &caller,
+                            pipeline_id,
+                            stage_id,
+                            customer_id,
+                            owner,
+                            &fields,
+                        )
                         .await?;
                     Ok(pb::CreateOpportunityResponse {
                         opportunity: Some(opportunity_pb(&created)),
