@@ -202,28 +202,13 @@ impl World {
         step: Step,
         customer: Option<(Uuid, bool)>,
     ) -> Conversion {
-        let conversion = Conversion {
-            id: Uuid::now_v7(),
-            tenant_id: self.caller.principal.tenant_id,
-            lead_id: lead.id,
-            request_id: format!("req-{}", lead.id),
-            by: self.caller.principal.user_id,
-            existing_customer_id: None,
-            pipeline_id: None,
-            opportunity_name: String::new(),
-            amount: None,
-            expected_close_at: None,
-            step: Step::Started,
-            customer_id: None,
-            customer_created: false,
-            opportunity_id: None,
-            failure: None,
-            attempts: 0,
-            correlation_id: None,
-            traceparent: None,
-            created_at: 1,
-            updated_at: 1,
-        };
+        let conversion = Conversion::start(
+            self.caller.principal.tenant_id,
+            lead.id,
+            &format!("req-{}", lead.id),
+            self.caller.principal.user_id,
+            1,
+        );
         let mut saved = self.store.start_conversion(&conversion).await.unwrap();
         if let Some((id, created)) = customer {
             saved.customer_ensured(id, created, 2);
@@ -291,6 +276,19 @@ impl World {
         assert_eq!(opportunity.stage_id, self.pipeline.stages[0].id);
         assert_eq!(self.opportunities().await, 1);
         assert_eq!(self.customer_count(), 1);
+    }
+}
+
+/// A customer as the conversion would make it.
+fn customer(company: &str, email: Option<&str>) -> NewCustomer {
+    NewCustomer {
+        contact_name: "Aisyah".into(),
+        company_name: company.into(),
+        email: email.map(str::to_owned),
+        phone: None,
+        owner_id: None,
+        tags: Vec::new(),
+        notes: String::new(),
     }
 }
 
@@ -370,15 +368,7 @@ async fn a_crash_after_the_customer_is_made_resumes_to_done() {
         .create(
             w.caller.principal.tenant_id,
             "earlier",
-            &NewCustomer {
-                contact_name: "Aisyah".into(),
-                company_name: "Hotel Seri Malaysia".into(),
-                email: Some("a@hotel.example".into()),
-                phone: None,
-                owner_id: None,
-                tags: Vec::new(),
-                notes: String::new(),
-            },
+            &customer("Hotel Seri Malaysia", Some("a@hotel.example")),
         )
         .await
         .unwrap();
@@ -397,15 +387,7 @@ async fn a_lead_disqualified_after_its_customer_was_made_is_undone_and_the_custo
         .create(
             w.caller.principal.tenant_id,
             "saga",
-            &NewCustomer {
-                contact_name: "Aisyah".into(),
-                company_name: "Hotel".into(),
-                email: Some("a@hotel.example".into()),
-                phone: None,
-                owner_id: None,
-                tags: Vec::new(),
-                notes: String::new(),
-            },
+            &customer("Hotel", Some("a@hotel.example")),
         )
         .await
         .unwrap();
@@ -446,15 +428,7 @@ async fn a_customer_the_saga_did_not_make_is_never_deleted() {
         .create(
             w.caller.principal.tenant_id,
             "someone else's",
-            &NewCustomer {
-                contact_name: "Aisyah".into(),
-                company_name: "Hotel".into(),
-                email: Some("a@hotel.example".into()),
-                phone: None,
-                owner_id: None,
-                tags: Vec::new(),
-                notes: String::new(),
-            },
+            &customer("Hotel", Some("a@hotel.example")),
         )
         .await
         .unwrap();
@@ -490,15 +464,7 @@ async fn a_crash_while_undoing_finishes_the_undoing() {
         .create(
             w.caller.principal.tenant_id,
             "saga",
-            &NewCustomer {
-                contact_name: "Aisyah".into(),
-                company_name: "Hotel".into(),
-                email: None,
-                phone: None,
-                owner_id: None,
-                tags: Vec::new(),
-                notes: String::new(),
-            },
+            &customer("Hotel", None),
         )
         .await
         .unwrap();

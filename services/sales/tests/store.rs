@@ -5,7 +5,7 @@
 use crm_core::config::{Config, Secret};
 use crm_core::storage::{Database, Engine};
 use crm_core::{ErrorKind, TenantId, UserId};
-use crm_sales::domain::conversion::{Conversion, Step};
+use crm_sales::domain::conversion::Conversion;
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
@@ -673,28 +673,7 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
 }
 
 fn conversion(tenant: TenantId, lead: Uuid, request_id: &str) -> Conversion {
-    Conversion {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        lead_id: lead,
-        request_id: request_id.into(),
-        by: UserId::new(),
-        existing_customer_id: None,
-        pipeline_id: None,
-        opportunity_name: String::new(),
-        amount: None,
-        expected_close_at: None,
-        step: Step::Started,
-        customer_id: None,
-        customer_created: false,
-        opportunity_id: None,
-        failure: None,
-        attempts: 0,
-        correlation_id: None,
-        traceparent: None,
-        created_at: 1,
-        updated_at: 1,
-    }
+    Conversion::start(tenant, lead, request_id, UserId::new(), 1)
 }
 
 async fn one_conversion_per_lead_is_under_way_and_a_request_id_names_one(

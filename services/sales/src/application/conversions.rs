@@ -140,28 +140,21 @@ impl Sales {
             )
             .await?;
         }
-        let now = self.now();
         let conversion = Conversion {
-            id: Uuid::now_v7(),
-            tenant_id: p.tenant_id,
-            lead_id: lead.id,
-            request_id: request.request_id.clone(),
-            by: p.user_id,
             existing_customer_id: request.existing_customer_id,
             pipeline_id: request.pipeline_id,
             opportunity_name: request.opportunity_name.clone(),
             amount: request.amount.clone(),
             expected_close_at: request.expected_close_at,
-            step: Step::Started,
-            customer_id: None,
-            customer_created: false,
-            opportunity_id: None,
-            failure: None,
-            attempts: 0,
             correlation_id: caller.causation.correlation_id.clone(),
             traceparent: caller.causation.traceparent.clone(),
-            created_at: now,
-            updated_at: now,
+            ..Conversion::start(
+                p.tenant_id,
+                lead.id,
+                &request.request_id,
+                p.user_id,
+                self.now(),
+            )
         };
         let conversion = self.store.start_conversion(&conversion).await?;
         self.finish(caller, conversion).await

@@ -65,6 +65,22 @@ pub(crate) fn reach(caller: &Caller, permission: &str) -> Result<Option<UserId>>
     }
 }
 
+/// Narrows a list's owner filter to what the caller may read with `permission`: false when
+/// the filter asks for someone else's and the caller reaches only their own (an empty list).
+pub(crate) fn restrict(
+    caller: &Caller,
+    permission: &str,
+    owner: &mut Option<UserId>,
+) -> Result<bool> {
+    if let Some(me) = reach(caller, permission)? {
+        if owner.is_some_and(|o| o != me) {
+            return Ok(false);
+        }
+        *owner = Some(me);
+    }
+    Ok(true)
+}
+
 /// Whether the caller may read something owned by `owner` (a scoped grant reaches only one's
 /// own; another's is `NOT_FOUND`, as if it did not exist).
 pub(crate) fn readable(
@@ -222,11 +238,8 @@ impl Sales {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Opportunity>> {
-        if let Some(me) = reach(caller, "opportunities.read")? {
-            if filter.owner_id.is_some_and(|o| o != me) {
-                return Ok(Vec::new());
-            }
-            filter.owner_id = Some(me);
+        if !restrict(caller, "opportunities.read", &mut filter.owner_id)? {
+            return Ok(Vec::new());
         }
         self.store
             .list_opportunities(caller.principal.tenant_id, &filter, after, limit)
@@ -465,11 +478,8 @@ impl Sales {
         after: Option<DealCursor>,
         limit: u32,
     ) -> Result<Vec<Deal>> {
-        if let Some(me) = reach(caller, "deals.read")? {
-            if filter.owner_id.is_some_and(|o| o != me) {
-                return Ok(Vec::new());
-            }
-            filter.owner_id = Some(me);
+        if !restrict(caller, "deals.read", &mut filter.owner_id)? {
+            return Ok(Vec::new());
         }
         self.store
             .list_deals(caller.principal.tenant_id, &filter, after, limit)

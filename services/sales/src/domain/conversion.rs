@@ -102,6 +102,33 @@ pub struct Conversion {
 }
 
 impl Conversion {
+    /// A new conversion of `lead` by `by`, at its first step, into the tenant's default
+    /// pipeline with what the lead says (set the fields to choose otherwise).
+    pub fn start(tenant: TenantId, lead: Uuid, request_id: &str, by: UserId, now: Millis) -> Self {
+        Conversion {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            lead_id: lead,
+            request_id: request_id.to_owned(),
+            by,
+            existing_customer_id: None,
+            pipeline_id: None,
+            opportunity_name: String::new(),
+            amount: None,
+            expected_close_at: None,
+            step: Step::Started,
+            customer_id: None,
+            customer_created: false,
+            opportunity_id: None,
+            failure: None,
+            attempts: 0,
+            correlation_id: None,
+            traceparent: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The idempotency key of the customer it creates: the same for every retry and every
     /// recovery of this saga, so the customer service makes at most one.
     pub fn customer_request_id(&self) -> String {
@@ -139,28 +166,7 @@ mod tests {
     use super::*;
 
     fn conversion() -> Conversion {
-        Conversion {
-            id: Uuid::now_v7(),
-            tenant_id: TenantId::new(),
-            lead_id: Uuid::now_v7(),
-            request_id: String::new(),
-            by: UserId::new(),
-            existing_customer_id: None,
-            pipeline_id: None,
-            opportunity_name: String::new(),
-            amount: None,
-            expected_close_at: None,
-            step: Step::Started,
-            customer_id: None,
-            customer_created: false,
-            opportunity_id: None,
-            failure: None,
-            attempts: 0,
-            correlation_id: None,
-            traceparent: None,
-            created_at: 1,
-            updated_at: 1,
-        }
+        Conversion::start(TenantId::new(), Uuid::now_v7(), "", UserId::new(), 1)
     }
 
     fn failure() -> Failure {

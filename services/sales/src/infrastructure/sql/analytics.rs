@@ -26,6 +26,39 @@ fn uuid(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw).ok()
 }
 
+/// Zero figures for every stage of `pipeline`, in order.
+fn empty(pipeline: &Pipeline) -> Analytics {
+    Analytics {
+        stages: pipeline
+            .stages
+            .iter()
+            .map(|s| StageFigures {
+                stage_id: s.id,
+                ..StageFigures::default()
+            })
+            .collect(),
+        ..Analytics::default()
+    }
+}
+
+/// Adds closed sums (status, loss reason, count, units, billionths, cycle millis) to `out`.
+fn add_closed_rows(out: &mut Analytics, rows: Vec<(String, i64, i64, i64, i64, i64)>) {
+    for (status, reason, count, units, n, cycle) in rows {
+        if count == 0 {
+            continue;
+        }
+        if status == "won" {
+            out.won_count += count;
+            out.won_nanos += nanos(units, n);
+            out.cycle_millis += i128::from(cycle);
+        } else {
+            out.lost_count += count;
+            out.loss_reasons.push((reason as i32, count));
+        }
+    }
+    out.loss_reasons.sort();
+}
+
 /// Adds what changed when `old` became `new` (or `new` was created) to the running sums.
 pub async fn apply(tx: &mut Conn, old: Option<&Opportunity>, new: &Opportunity) -> Result<()> {
     let SumsChange {
@@ -198,17 +231,7 @@ async fn sums(
         .fetch_all(&mut *tx)
         .await
         .map_err(db("reading the analytics' sums"))?;
-    let mut out = Analytics {
-        stages: pipeline
-            .stages
-            .iter()
-            .map(|s| StageFigures {
-                stage_id: s.id,
-                ..StageFigures::default()
-            })
-            .collect(),
-        ..Analytics::default()
-    };
+    let mut out = empty(pipeline);
     for (stage, entered, advanced, stay, stays, open, open_entered, units, n) in stage_rows {
         if let Some(f) = out
             .stages
@@ -242,20 +265,7 @@ async fn sums(
         .fetch_all(&mut *tx)
         .await
         .map_err(db("reading the analytics' sums"))?;
-    for (status, reason, count, units, n, cycle) in closed {
-        if count == 0 {
-            continue;
-        }
-        if status == "won" {
-            out.won_count += count;
-            out.won_nanos += nanos(units, n);
-            out.cycle_millis += i128::from(cycle);
-        } else {
-            out.lost_count += count;
-            out.loss_reasons.push((reason as i32, count));
-        }
-    }
-    out.loss_reasons.sort();
+    add_closed_rows(&mut out, closed);
     Ok(out)
 }
 
@@ -319,14 +329,8 @@ pub async fn analytics(
     .await
     .map_err(db("summing stage history"))?;
 
-    let mut stages: Vec<StageFigures> = pipeline
-        .stages
-        .iter()
-        .map(|s| StageFigures {
-            stage_id: s.id,
-            ..StageFigures::default()
-        })
-        .collect();
+    let mut out = empty(pipeline);
+    let stages = &mut out.stages;
     for (stage, count, units, n) in open {
         if let Some(f) = stages.iter_mut().find(|f| Some(f.stage_id) == uuid(&stage)) {
             f.open_count = count;
@@ -360,21 +364,7 @@ pub async fn analytics(
     .fetch_all(&mut *tx)
     .await
     .map_err(db("summing closed opportunities"))?;
-    let mut out = Analytics {
-        stages,
-        ..Analytics::default()
-    };
-    for (status, reason, count, units, n, cycle) in closed {
-        if status == "won" {
-            out.won_count += count;
-            out.won_nanos += nanos(units, n);
-            out.cycle_millis += i128::from(cycle);
-        } else {
-            out.lost_count += count;
-            out.loss_reasons.push((reason as i32, count));
-        }
-    }
-    out.loss_reasons.sort();
+    add_closed_rows(&mut out, closed);
     Ok(out)
 }
 
