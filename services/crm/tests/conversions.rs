@@ -359,6 +359,41 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
         .into_inner();
     assert_eq!(forecast.periods.len(), 2);
     assert_eq!(forecast.periods[0].committed, myr(25_000), "won this month");
+
+    // On the bus (sales' outbox, which the relay publishes): the lead's events, then the moves,
+    // then DealWon with the deal and the customer's name and email.
+    let config = crm_core::config::Config {
+        data_dir: server.data_dir.clone(),
+        ..Default::default()
+    };
+    let sales_db = crm_core::storage::Database::open(&config, "sales")
+        .await
+        .unwrap();
+    let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "select event_type, payload from outbox where tenant_id = $1 order by seq",
+    )
+    .bind(&owner.tenant.id)
+    .fetch_all(sales_db.pool())
+    .await
+    .unwrap();
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "crm.sales.events.v1.LeadCreated",
+            "crm.sales.events.v1.LeadQualified",
+            "crm.sales.events.v1.LeadConverted",
+            "crm.sales.events.v1.OpportunityStageChanged",
+            "crm.sales.events.v1.OpportunityStageChanged",
+            "crm.sales.events.v1.DealWon",
+        ]
+    );
+    let won: crm_proto::crm::sales::events::v1::DealWon =
+        prost::Message::decode(events[5].1.as_slice()).unwrap();
+    assert_eq!(won.deal.unwrap().id, deal.id);
+    assert_eq!(won.customer_name, "Hotel Seri Malaysia");
+    assert_eq!(won.customer_email, "aisyah@hotel.example");
+    assert_eq!(won.won_by_user_id, owner.user.id);
 }
 
 fn chrono_now() -> i64 {
