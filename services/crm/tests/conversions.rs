@@ -369,13 +369,12 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
     let sales_db = crm_core::storage::Database::open(&config, "sales")
         .await
         .unwrap();
-    let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "select event_type, payload from outbox where tenant_id = $1 order by seq",
-    )
-    .bind(&owner.tenant.id)
-    .fetch_all(sales_db.pool())
-    .await
-    .unwrap();
+    let events: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("select event_type, payload from outbox where tenant_id = $1 order by seq")
+            .bind(&owner.tenant.id)
+            .fetch_all(sales_db.pool())
+            .await
+            .unwrap();
     let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         types,

@@ -246,6 +246,86 @@ impl Sales {
             .await
     }
 
+    /// Runs `attempt` again (a few times) when it lost a race it was not asked to guard
+    /// against: an empty etag means an unconditional change (AIP-154).
+    async fn last_writer_wins<T, F, Fut>(&self, etag: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        for _ in 0..4 {
+            match attempt().await {
+                Err(e) if etag.is_empty() && e.reason() == Some("ETAG_MISMATCH") => continue,
+                done => return done,
+            }
+        }
+        attempt().await
+    }
+
+    /// Changes the masked fields of an opportunity. Without an etag the last writer wins: a change that raced another is
+    /// made again on what the other left.
+    pub async fn update_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        input: &OpportunityInput,
+        owner: Option<UserId>,
+        paths: &[String],
+    ) -> Result<Opportunity> {
+        self.last_writer_wins(etag, || {
+            self.update_opportunity_once(caller, id, etag, input, owner, paths)
+        })
+        .await
+    }
+
+    /// Moves an open opportunity to another stage of its pipeline. Without an etag the last writer wins: a change that raced another is
+    /// made again on what the other left.
+    pub async fn move_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        stage_id: Uuid,
+    ) -> Result<Opportunity> {
+        self.last_writer_wins(etag, || {
+            self.move_opportunity_once(caller, id, etag, stage_id)
+        })
+        .await
+    }
+
+    /// Wins an open opportunity, booking its deal. Without an etag the last writer wins: a change that raced another is
+    /// made again on what the other left.
+    pub async fn win_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        amount: Option<(String, i64, i32)>,
+        notes: &str,
+    ) -> Result<(Opportunity, Deal)> {
+        self.last_writer_wins(etag, || {
+            self.win_opportunity_once(caller, id, etag, amount.clone(), notes)
+        })
+        .await
+    }
+
+    /// Loses an open opportunity for a reason. Without an etag the last writer wins: a change that raced another is
+    /// made again on what the other left.
+    pub async fn lose_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        reason: i32,
+        detail: &str,
+    ) -> Result<Opportunity> {
+        self.last_writer_wins(etag, || {
+            self.lose_opportunity_once(caller, id, etag, reason, detail)
+        })
+        .await
+    }
+
     /// The opportunity as stored, if the caller may change it and `etag` is current.
     async fn writable(
         &self,
@@ -266,7 +346,7 @@ impl Sales {
     }
 
     /// Changes the masked fields of an opportunity.
-    pub async fn update_opportunity(
+    async fn update_opportunity_once(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -312,7 +392,7 @@ impl Sales {
     }
 
     /// Moves an open opportunity to another stage of its pipeline.
-    pub async fn move_opportunity(
+    async fn move_opportunity_once(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -376,7 +456,7 @@ impl Sales {
     }
 
     /// Wins an open opportunity, booking its deal.
-    pub async fn win_opportunity(
+    async fn win_opportunity_once(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -421,7 +501,7 @@ impl Sales {
     }
 
     /// Loses an open opportunity for a reason.
-    pub async fn lose_opportunity(
+    async fn lose_opportunity_once(
         &self,
         caller: &Caller,
         id: Uuid,
