@@ -119,6 +119,36 @@ pub struct Database {
     pool: AnyPool,
     engine: Engine,
     app_role: Option<String>,
+    /// SQLite's writers of this process, one at a time (see [`Database::begin_write`]).
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A read-modify-write transaction ([`Database::begin_write`]): a [`Tx`] (used as `&mut *tx`,
+/// like one) that, on SQLite, holds
+/// this process's writer turn until it ends.
+pub struct WriteTx {
+    tx: Tx,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, and gives the turn to the next writer.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
 }
 
 impl Database {
@@ -179,13 +209,24 @@ impl Database {
     }
 
     /// A transaction that reads and then writes `tenant`'s rows: on SQLite it takes the write
-    /// lock at `BEGIN IMMEDIATE`, so a read-modify-write waits its turn (busy timeout) instead of
-    /// failing when another writer committed after its read; on PostgreSQL as
+    /// lock at `BEGIN IMMEDIATE`, so a read-modify-write waits its turn instead of failing when
+    /// another writer committed after its read. This process's writers queue for that lock in
+    /// order here, rather than in SQLite's busy handler, which sleeps up to 100 ms between
+    /// tries (other processes still meet the busy timeout). On PostgreSQL as
     /// [`Database::begin_for`] (row versions and locks do the rest).
-    pub async fn begin_write(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+    pub async fn begin_write(&self, tenant: TenantId) -> Result<WriteTx, sqlx::Error> {
         match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.begin_for(tenant).await,
+            Engine::Sqlite => {
+                let turn = self.writers.clone().lock_owned().await;
+                Ok(WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Engine::Postgres => Ok(WriteTx {
+                tx: self.begin_for(tenant).await?,
+                _turn: None,
+            }),
         }
     }
 
@@ -347,6 +388,7 @@ pub async fn open_sqlite(path: &Path) -> Result<Database, sqlx::Error> {
         .connect(&url)
         .await?;
     Ok(Database {
+        writers: Default::default(),
         pool,
         engine: Engine::Sqlite,
         app_role: None,
@@ -388,6 +430,7 @@ pub async fn open_postgres(
         .connect(url)
         .await?;
     Ok(Database {
+        writers: Default::default(),
         pool,
         engine: Engine::Postgres,
         app_role: (!app_role.is_empty()).then(|| app_role.to_owned()),

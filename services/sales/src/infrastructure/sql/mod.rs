@@ -10,7 +10,7 @@ pub mod pipelines;
 
 use async_trait::async_trait;
 use crm_core::storage::Conn;
-use crm_core::storage::{Database, Tx, UniqueConstraint, map_db_error};
+use crm_core::storage::{Database, Tx, UniqueConstraint, WriteTx, map_db_error};
 use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
@@ -79,7 +79,7 @@ impl SqlSalesStore {
         Self { db }
     }
 
-    async fn begin_write(&self, tenant: TenantId) -> Result<Tx> {
+    async fn begin_write(&self, tenant: TenantId) -> Result<WriteTx> {
         self.db
             .begin_write(tenant)
             .await
