@@ -740,3 +740,71 @@ async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_fo
     .unwrap_err();
     assert_eq!(fields(&err), ["existing_customer_id"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_service_that_is_down_opens_the_breaker_which_answers_unavailable_with_retry_info()
+ {
+    use crm_core::config::{Secret, Target};
+    use crm_iam::config::IamConfig;
+    use crm_iam::domain::service_account::{hash_secret, new_secret};
+    use crm_sales::domain::ports::CustomerDirectory;
+    use crm_sales::infrastructure::directory::{GrpcCustomerDirectory, Tuning};
+    use tonic_types::StatusExt;
+
+    let secret = new_secret().unwrap();
+    let hash = hash_secret(&secret);
+    let iam = support::spawn_with(move |config| {
+        config.target = vec![Target::Iam];
+        let mut iam = IamConfig::of(config).unwrap();
+        iam.service_accounts.insert("sales".into(), hash);
+        iam.set(config);
+    })
+    .await;
+    let owner = register(&iam, "Kilang", "owner@kilang.example").await;
+    let tenant = crm_core::TenantId::parse(&owner.tenant.id).unwrap();
+    // Nothing listens there.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let customers = tonic::transport::Endpoint::from_shared(format!("http://{dead_addr}"))
+        .unwrap()
+        .connect_lazy();
+    let tokens = crm_core::service_auth::ServiceTokens::new(
+        iam.channel.clone(),
+        "sales",
+        Secret::new(secret),
+        std::sync::Arc::new(crm_core::clock::SystemClock),
+    );
+    let tuning = Tuning {
+        deadline: std::time::Duration::from_millis(500),
+        retries: 1,
+        open_after: 4,
+        open_for: std::time::Duration::from_secs(30),
+    };
+    let directory = GrpcCustomerDirectory::new(customers, tokens, tuning);
+    let id = uuid::Uuid::now_v7();
+
+    // Outages, retried once each: the first two calls make four failures, and the breaker opens.
+    for _ in 0..2 {
+        let err = directory.get(tenant, id).await.unwrap_err();
+        assert_eq!(err.kind(), crm_core::ErrorKind::Unavailable);
+        assert!(
+            err.message().contains("did not answer"),
+            "{}",
+            err.message()
+        );
+    }
+    // Open: refused at once, saying when to come back.
+    let err = directory.get(tenant, id).await.unwrap_err();
+    assert_eq!(err.reason(), Some("CUSTOMER_SERVICE_UNAVAILABLE"));
+    assert!(err.message().contains("paused"), "{}", err.message());
+    let status: tonic::Status = err.into();
+    assert_eq!(status.code(), Code::Unavailable);
+    let retry = status
+        .get_error_details()
+        .retry_info()
+        .expect("RetryInfo")
+        .retry_delay
+        .expect("a delay");
+    assert_eq!(retry.as_secs(), 30);
+}

@@ -118,7 +118,8 @@ impl GrpcCustomerDirectory {
             match self
                 .breaker
                 .call_with(
-                    |s: &tonic::Status| !outage(s),
+                    // Only outages count against the customer service; a refusal is an answer.
+                    |s: &tonic::Status| outage(s),
                     send(self.client.clone(), request),
                 )
                 .await
