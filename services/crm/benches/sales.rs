@@ -10,7 +10,8 @@
 //! - MoveOpportunityStage at 32 concurrent, divided by a bare tonic unary echo (a health check
 //!   on a plain tonic server in its own process) loaded the same way.
 //!
-//! Prints figures, never fails on a time.
+//! `SALES_BENCH_POSTGRES_ONLY=1` runs only the PostgreSQL analytics. Prints figures, never fails
+//! on a time.
 
 mod support;
 
@@ -74,8 +75,7 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
             .collect();
         format!("case {column}{cases} end")
     };
-    let numbers =
-        "with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < $2)";
+    let numbers = "with recursive n(i) as (select cast(0 as bigint) union all select i + 1 from n where i + 1 < $2)";
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_millis();
     // Created over the last 400 days; a stage change every 6 hours; expected to close 30 to 120
@@ -449,8 +449,18 @@ async fn run() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
     println!("sales benchmark");
-    served(conversions).await;
+    // SALES_BENCH_POSTGRES_ONLY=1: only the PostgreSQL analytics, for work on that store.
+    let postgres_only = std::env::var_os("SALES_BENCH_POSTGRES_ONLY").is_some();
+    if !postgres_only {
+        served(conversions).await;
+        sqlite_analytics(n, runs).await;
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        postgres_analytics(&url, n, runs).await;
+    }
+}
 
+async fn sqlite_analytics(n: usize, runs: usize) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = crm_core::storage::open_sqlite(&dir.path().join("sales.db"))
         .await
@@ -464,8 +474,10 @@ async fn run() {
         .await
         .unwrap();
     analytics("SQLite", sqlite, n, runs).await;
+}
 
-    if let Ok(url) = std::env::var("DATABASE_URL") {
+async fn postgres_analytics(url: &str, n: usize, runs: usize) {
+    {
         let mut config = Config::default();
         config.database.url = Some(Secret::new(url));
         let schema = format!("sales_bench_{}", uuid::Uuid::now_v7().simple());
