@@ -163,7 +163,10 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
     if db.engine() == crm_core::storage::Engine::Postgres {
         // As autovacuum leaves a table in use: statistics, and a visibility map for
         // index-only scans.
-        sqlx::query("vacuum analyze").execute(db.pool()).await.unwrap();
+        sqlx::query("vacuum analyze")
+            .execute(db.pool())
+            .await
+            .unwrap();
     }
     eprintln!(
         "    {n} opportunities, {} stage changes in {:.1} s",
