@@ -401,23 +401,10 @@ impl Sales {
         converted
             .convert(customer_id, opportunity.id, now)
             .map_err(|e| Refused(failure("LEAD_NOT_CONVERTIBLE", format!("{e:?}"), None)))?;
-        let by_caller = Caller {
-            principal: crm_core::Principal {
-                tenant_id: tenant,
-                user_id: c.by,
-                roles: Vec::new(),
-                permissions: Vec::new(),
-                team: None,
-                token_id: String::new(),
-                issued_at: 0,
-                api_key_id: None,
-                service: None,
-            },
-            causation: crm_events::Causation {
-                correlation_id: c.correlation_id.clone(),
-                causation_id: None,
-                traceparent: c.traceparent.clone(),
-            },
+        let causation = crm_events::Causation {
+            correlation_id: c.correlation_id.clone(),
+            causation_id: None,
+            traceparent: c.traceparent.clone(),
         };
         let converted_event = events::LeadConverted {
             lead_id: lead.id.to_string(),
@@ -442,7 +429,7 @@ impl Sales {
                 &opportunity,
                 &converted,
                 lead.version,
-                vec![event(&by_caller, &opportunity, &converted_event)],
+                vec![event(&causation, &opportunity, &converted_event)],
             )
             .await
             .map_err(|e| match e.kind() {

@@ -6,7 +6,7 @@ use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
 
 use super::messages::lead_pb;
-use super::{Caller, Sales, invalid};
+use super::{Caller, Sales, invalid, outbox_event};
 use crate::domain::lead::{Lead, LeadChangeError, LeadInput, LeadStatus};
 use crate::domain::ports::{LeadFilter, OutboxEvent};
 
@@ -33,18 +33,14 @@ fn event<M: prost::Message + prost::Name>(
     lead: &Lead,
     message: &M,
 ) -> OutboxEvent {
-    let mut envelope = crm_events::Envelope::new(
-        "crm.sales",
+    outbox_event(
+        &caller.causation,
+        "lead",
         lead.tenant_id,
         lead.id,
+        lead.updated_at,
         message,
-        &caller.causation,
-    );
-    envelope.time = lead.updated_at;
-    OutboxEvent {
-        aggregate_type: "lead",
-        envelope,
-    }
+    )
 }
 
 impl Sales {

@@ -62,6 +62,24 @@ impl Sales {
     }
 }
 
+/// An event of an aggregate (`lead`, `opportunity`) for the outbox, dated when the change was
+/// made and carrying the request's correlation id and trace.
+pub(crate) fn outbox_event<M: prost::Message + prost::Name>(
+    causation: &crm_events::Causation,
+    aggregate_type: &'static str,
+    tenant: crm_core::TenantId,
+    subject: uuid::Uuid,
+    time: Millis,
+    message: &M,
+) -> crate::domain::ports::OutboxEvent {
+    let mut envelope = crm_events::Envelope::new("crm.sales", tenant, subject, message, causation);
+    envelope.time = time;
+    crate::domain::ports::OutboxEvent {
+        aggregate_type,
+        envelope,
+    }
+}
+
 /// The rules' problems as one `INVALID_ARGUMENT` naming every field under `prefix`.
 pub(crate) fn invalid(prefix: &str, problems: Vec<Violation>) -> Error {
     Error::invalid_fields(

@@ -10,7 +10,7 @@ use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
 
 use super::messages::{deal_pb, money_pb};
-use super::{Caller, Sales, invalid};
+use super::{Caller, Sales, invalid, outbox_event};
 use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
 };
@@ -33,22 +33,18 @@ pub(crate) fn refused(e: OpportunityChangeError) -> Error {
 }
 
 pub(crate) fn event<M: prost::Message + prost::Name>(
-    caller: &Caller,
+    causation: &crm_events::Causation,
     opportunity: &Opportunity,
     message: &M,
 ) -> OutboxEvent {
-    let mut envelope = crm_events::Envelope::new(
-        "crm.sales",
+    outbox_event(
+        causation,
+        "opportunity",
         opportunity.tenant_id,
         opportunity.id,
+        opportunity.updated_at,
         message,
-        &caller.causation,
-    );
-    envelope.time = opportunity.updated_at;
-    OutboxEvent {
-        aggregate_type: "opportunity",
-        envelope,
-    }
+    )
 }
 
 /// The owner filter a list applies: none with an unscoped grant, else the caller's own.
@@ -438,7 +434,12 @@ impl Sales {
             change_time: Some(crm_core::api::timestamp(o.updated_at)),
         };
         self.store
-            .save_opportunity(&o, expected, None, vec![event(caller, &o, &changed)])
+            .save_opportunity(
+                &o,
+                expected,
+                None,
+                vec![event(&caller.causation, &o, &changed)],
+            )
             .await?;
         Ok(o)
     }
@@ -495,7 +496,12 @@ impl Sales {
             won_by_user_id: caller.principal.user_id.to_string(),
         };
         self.store
-            .save_opportunity(&o, expected, Some(&deal), vec![event(caller, &o, &won)])
+            .save_opportunity(
+                &o,
+                expected,
+                Some(&deal),
+                vec![event(&caller.causation, &o, &won)],
+            )
             .await?;
         Ok((o, deal))
     }
@@ -532,7 +538,12 @@ impl Sales {
             close_time: o.closed_at.map(crm_core::api::timestamp),
         };
         self.store
-            .save_opportunity(&o, expected, None, vec![event(caller, &o, &lost)])
+            .save_opportunity(
+                &o,
+                expected,
+                None,
+                vec![event(&caller.causation, &o, &lost)],
+            )
             .await?;
         Ok(o)
     }

@@ -4,18 +4,10 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::{corrupt, db};
+use super::{db, doc, read};
 use crate::domain::conversion::Conversion;
 
 const UNFINISHED: &str = "('started', 'customer_ensured', 'compensating')";
-
-fn doc(c: &Conversion) -> String {
-    serde_json::to_string(c).expect("a conversion serialises")
-}
-
-fn read(raw: &str) -> Result<Conversion> {
-    serde_json::from_str(raw).map_err(|e| corrupt("conversions.doc", e))
-}
 
 /// Adds a saga unless the lead has one under way or the request id was used (false then).
 pub async fn insert(tx: &mut Conn, c: &Conversion) -> Result<bool> {
@@ -62,7 +54,7 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Con
             .fetch_optional(tx)
             .await
             .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read(&d)).transpose()
+    row.map(|(d,)| read("conversions.doc", &d)).transpose()
 }
 
 /// The saga a request id started.
@@ -79,7 +71,7 @@ pub async fn by_request(
     .fetch_optional(tx)
     .await
     .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read(&d)).transpose()
+    row.map(|(d,)| read("conversions.doc", &d)).transpose()
 }
 
 /// The lead's saga under way, if any.
@@ -96,7 +88,7 @@ pub async fn active_for_lead(
     .fetch_optional(tx)
     .await
     .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read(&d)).transpose()
+    row.map(|(d,)| read("conversions.doc", &d)).transpose()
 }
 
 /// Unfinished sagas of every tenant saved before `before`, oldest first.
@@ -110,5 +102,5 @@ pub async fn unfinished(tx: &mut Conn, before: i64, limit: u32) -> Result<Vec<Co
     .fetch_all(tx)
     .await
     .map_err(db("listing unfinished conversions"))?;
-    rows.iter().map(|(d,)| read(d)).collect()
+    rows.iter().map(|(d,)| read("conversions.doc", d)).collect()
 }

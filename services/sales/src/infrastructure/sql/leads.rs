@@ -5,17 +5,9 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
-use super::{corrupt, db};
+use super::{db, doc, read};
 use crate::domain::lead::Lead;
 use crate::domain::ports::{LeadFilter, SalesUser};
-
-fn doc(lead: &Lead) -> String {
-    serde_json::to_string(lead).expect("a lead serialises")
-}
-
-fn read(raw: &str) -> Result<Lead> {
-    serde_json::from_str(raw).map_err(|e| corrupt("leads.doc", e))
-}
 
 /// Adds a lead.
 pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
@@ -68,7 +60,7 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lea
             .fetch_optional(tx)
             .await
             .map_err(db("reading a lead"))?;
-    row.map(|(d,)| read(&d)).transpose()
+    row.map(|(d,)| read("leads.doc", &d)).transpose()
 }
 
 /// Leads in id order after `after`, filtered.
@@ -93,7 +85,7 @@ pub async fn list(
     .fetch_all(tx)
     .await
     .map_err(db("listing leads"))?;
-    rows.iter().map(|(d,)| read(d)).collect()
+    rows.iter().map(|(d,)| read("leads.doc", d)).collect()
 }
 
 /// Records a user's roles (sales' view of IAM's users).

@@ -61,6 +61,16 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
 }
 
+/// An aggregate as the JSON its `doc` column keeps.
+pub(crate) fn doc<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("sales aggregates serialise")
+}
+
+/// An aggregate from its `doc` column (`what` names the column for the error).
+pub(crate) fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
+}
+
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
     Error::internal(
         "stored data could not be read",

@@ -6,17 +6,9 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::{corrupt, db};
+use super::{db, doc, read};
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
-
-fn doc<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("sales aggregates serialise")
-}
-
-fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
-    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
-}
 
 fn text(id: impl ToString) -> String {
     id.to_string()
