@@ -143,22 +143,62 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
          from stage_changes sc join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
          where sc.tenant_id = $1 group by sc.tenant_id, sc.pipeline_id, sc.to_stage_id, {day}"
     );
-    sqlx::query(sqlx::AssertSqlSafe(stage_sums))
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
     let closed_sums = format!(
         "insert into close_stats (tenant_id, pipeline_id, day, status, loss_reason, closed, units, \
          nanos, cycle_millis) select tenant_id, pipeline_id, {day}, status, loss_reason, count(*), \
          sum(amount_units), sum(amount_nanos), sum(closed_at - created_at) from opportunities o \
          where tenant_id = $1 and status <> 'open' group by tenant_id, pipeline_id, {day}, status, loss_reason"
     );
-    sqlx::query(sqlx::AssertSqlSafe(closed_sums))
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    // The same per day of the change (a stay opens on the day it begins and closes on the day
+    // it ends), and the forecast's per hour of expected close.
+    let at = "cast(sc.changed_at / 86400000 as bigint)";
+    let left = "cast(sc.left_at / 86400000 as bigint)";
+    let stage_sums_at = format!(
+        "insert into stage_stats_at (tenant_id, pipeline_id, stage_id, day, at_day, entered, \
+         advanced, stay_millis, stays, open_count, open_entered_at, open_units, open_nanos) \
+         select tenant_id, pipeline_id, stage_id, day, at_day, sum(entered), 0, sum(stay), \
+         sum(stays), sum(open), sum(open_at), sum(u), sum(n) from ( \
+           select sc.tenant_id, sc.pipeline_id, sc.to_stage_id as stage_id, {day} as day, \
+             {at} as at_day, 1 as entered, 0 as stay, 0 as stays, 1 as open, \
+             sc.changed_at as open_at, o.amount_units as u, o.amount_nanos as n \
+           from stage_changes sc join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
+           where sc.tenant_id = $1 \
+           union all \
+           select sc.tenant_id, sc.pipeline_id, sc.to_stage_id, {day}, {left}, 0, \
+             sc.left_at - sc.changed_at, 1, -1, -sc.changed_at, -o.amount_units, -o.amount_nanos \
+           from stage_changes sc join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
+           where sc.tenant_id = $1 and sc.left_at is not null \
+         ) e group by tenant_id, pipeline_id, stage_id, day, at_day"
+    );
+    let closed_at = "cast(closed_at / 86400000 as bigint)";
+    let closed_sums_at = format!(
+        "insert into close_stats_at (tenant_id, pipeline_id, day, at_day, status, loss_reason, \
+         closed, units, nanos, cycle_millis) select tenant_id, pipeline_id, {day}, {closed_at}, \
+         status, loss_reason, count(*), sum(amount_units), sum(amount_nanos), \
+         sum(closed_at - created_at) from opportunities o where tenant_id = $1 and status <> 'open' \
+         group by tenant_id, pipeline_id, {day}, {closed_at}, status, loss_reason"
+    );
+    let hour = "cast(expected_close_at / 3600000 as bigint)";
+    let forecast_sums = format!(
+        "insert into forecast_stats (tenant_id, pipeline_id, hour, open_count, units, nanos, \
+         weighted_units, weighted_nanos) select tenant_id, pipeline_id, {hour}, count(*), \
+         sum(amount_units), sum(amount_nanos), sum(amount_units * probability), \
+         sum(amount_nanos * probability) from opportunities where tenant_id = $1 \
+         and status = 'open' and expected_close_at is not null group by tenant_id, pipeline_id, {hour}"
+    );
+    for sql in [
+        stage_sums,
+        closed_sums,
+        stage_sums_at,
+        closed_sums_at,
+        forecast_sums,
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     if db.engine() == crm_core::storage::Engine::Postgres {
         // As autovacuum leaves a table in use: statistics, and a visibility map for

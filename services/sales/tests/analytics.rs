@@ -30,7 +30,7 @@ use crm_sales::domain::analytics::Period;
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, Placement};
 use crm_sales::domain::pipeline::Pipeline;
 use crm_sales::domain::ports::SalesStore;
-use crm_sales::infrastructure::sql::SqlSalesStore;
+use crm_sales::infrastructure::sql::{SqlSalesStore, analytics};
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000;
@@ -133,7 +133,7 @@ fn secs(d: &Option<prost_types::Duration>) -> i64 {
 }
 
 async fn figures_match_the_hand_worked_ones(db: Database) {
-    let (sales, store, caller, pipeline) = fixture(db).await;
+    let (sales, store, caller, pipeline) = fixture(db.clone()).await;
     let at_10 = sales
         .pipeline_analytics(&caller, pipeline.id, Period::default(), Some(10 * DAY))
         .await
@@ -197,9 +197,10 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
     assert_eq!(later.stages[0].conversion_rate, 0.5, "C went on, D did not");
     assert_eq!((later.won_count, later.lost_count), (0, 0));
 
-    // Now (the running sums kept with each change) gives what the history gives at the same
-    // moment, for whole days and for part-days at either end of a period.
-    for period in [
+    // Now, and the point-in-time view, from the running sums give what the history alone gives
+    // at the same moment: for whole days and part-days of a period, on a change, a millisecond
+    // either side of one, and part-way through a day.
+    let periods = [
         Period::default(),
         Period {
             from: Some(2 * DAY),
@@ -217,16 +218,39 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
             from: None,
             before: Some(2 * DAY + 7),
         },
-    ] {
+    ];
+    let rebuilt = async |period: &Period, at: i64| {
+        let mut tx = db.begin_for(pipeline.tenant_id).await.unwrap();
+        let figures = analytics::rebuilt(&mut tx, db.engine(), &pipeline, period, at)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        figures
+    };
+    for period in &periods {
         assert_eq!(
             store
-                .analytics_now(&pipeline, &period, 10 * DAY)
+                .analytics_now(&pipeline, period, 10 * DAY)
                 .await
                 .unwrap(),
-            store.analytics(&pipeline, &period, 10 * DAY).await.unwrap(),
+            rebuilt(period, 10 * DAY).await,
             "{period:?}"
         );
+        for day in 0..11 {
+            for at in [day * DAY - 1, day * DAY, day * DAY + 1, day * DAY + DAY / 2] {
+                assert_eq!(
+                    store.analytics(&pipeline, period, at).await.unwrap(),
+                    rebuilt(period, at).await,
+                    "{period:?} as of {at}"
+                );
+            }
+        }
     }
+    // The sums are not all zero: the comparison above compares something.
+    let mid = rebuilt(&Period::default(), 45 * DAY / 10).await;
+    assert_eq!(mid.stages[0].open_count, 2);
+
+    backfill_equals_the_running_sums(&db).await;
 
     // The forecast's sums for two ten-day periods.
     let months = store
@@ -244,6 +268,124 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
         crm_sales::domain::analytics::div_round(months[1].weighted_percent_nanos, 100),
         176_665_000_000
     );
+    // Months that do not begin on the hour (time zones at half and quarter hours): their edges
+    // are summed from the opportunities. C is expected at day 12, D at day 15.
+    let half = 30 * 60 * 1000;
+    let months = store
+        .forecast(
+            &pipeline,
+            &[
+                (12 * DAY - half, 12 * DAY + half),
+                (12 * DAY + 1, 15 * DAY + 1),
+                (12 * DAY - 1, 15 * DAY),
+            ],
+        )
+        .await
+        .unwrap();
+    let open: Vec<(i64, i128)> = months
+        .iter()
+        .map(|m| (m.open_count, m.best_case_nanos))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            (1, 333_330_000_000),
+            (1, 100_000_000_000),
+            (1, 333_330_000_000)
+        ]
+    );
+}
+
+/// The sums migration 0005 computes from what was stored before it equal the sums the service
+/// kept change by change: its `insert` statements, run again on emptied tables, give the same
+/// rows.
+async fn backfill_equals_the_running_sums(db: &Database) {
+    let engine = match db.engine() {
+        crm_core::storage::Engine::Sqlite => "sqlite",
+        crm_core::storage::Engine::Postgres => "postgres",
+    };
+    let path = format!(
+        "{}/../../migrations/sales/{engine}/0005_history_sums.sql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let migration = std::fs::read_to_string(path).unwrap();
+    let inserts: Vec<String> = migration
+        .split(';')
+        .map(|statement| {
+            statement
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|statement| statement.trim_start().starts_with("insert into"))
+        .collect();
+    assert_eq!(inserts.len(), 3, "three sums are backfilled");
+    // Each table's key columns, then its sums, as eleven columns (text, then ten integers).
+    let zero = "cast(0 as bigint)";
+    let tables = [
+        (
+            "stage_stats_at",
+            3,
+            "stage_id, day, at_day, entered, advanced, stay_millis, stays, open_count, \
+             open_entered_at, open_units, open_nanos"
+                .to_string(),
+        ),
+        (
+            "close_stats_at",
+            4,
+            format!(
+                "status, day, at_day, loss_reason, closed, units, nanos, cycle_millis, {zero}, \
+                 {zero}, {zero}"
+            ),
+        ),
+        (
+            "forecast_stats",
+            2,
+            format!(
+                "'', hour, open_count, units, nanos, weighted_units, weighted_nanos, {zero}, \
+                 {zero}, {zero}, {zero}"
+            ),
+        ),
+    ];
+    type Row = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+    let read = async |table: &str, keys: usize, columns: &str| -> Vec<Row> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select {columns} from {table}"
+        )))
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        // Sums that went back to nothing (an opportunity that left the forecast) are no rows to
+        // a backfill.
+        let mut rows: Vec<Row> = rows
+            .into_iter()
+            .filter(|r| {
+                let numbers = [r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10];
+                numbers[keys - 1..].iter().any(|n| *n != 0)
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut kept = Vec::new();
+    for (table, keys, columns) in &tables {
+        kept.push(read(table, *keys, columns).await);
+        sqlx::query(sqlx::AssertSqlSafe(format!("delete from {table}")))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    assert!(kept.iter().all(|rows| !rows.is_empty()));
+    for insert in inserts {
+        sqlx::query(sqlx::AssertSqlSafe(insert))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    for ((table, keys, columns), kept) in tables.iter().zip(kept) {
+        assert_eq!(read(table, *keys, columns).await, kept, "{table}");
+    }
 }
 
 #[tokio::test]

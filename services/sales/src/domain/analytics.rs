@@ -150,12 +150,53 @@ pub struct ClosedSums {
 pub struct SumsChange {
     /// The day it was created.
     pub day: i64,
+    /// The day of the change: the point-in-time view sums the changes made before a day.
+    pub at_day: i64,
     /// Per stage whose sums change, the difference.
     pub stages: Vec<(Uuid, StageSums)>,
     /// Closed sums to take away.
     pub gone: Option<ClosedSums>,
     /// Closed sums to add.
     pub added: Option<ClosedSums>,
+    /// The forecast's sums to take away (`-1`) and add (`1`), per hour of expected close.
+    pub forecast: Vec<(i64, ForecastSums)>,
+}
+
+/// An open opportunity's part in the forecast: the hour it is expected to close in, its amount
+/// and its amount times its probability (percent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForecastSums {
+    /// Hours since the epoch of the expected close.
+    pub hour: i64,
+    /// Whole units.
+    pub units: i64,
+    /// Billionths.
+    pub nanos: i64,
+    /// Whole units times the probability.
+    pub weighted_units: i64,
+    /// Billionths times the probability.
+    pub weighted_nanos: i64,
+}
+
+/// An hour in milliseconds: the forecast's running sums are kept per hour of expected close.
+pub const HOUR: Millis = 3_600_000;
+
+impl ForecastSums {
+    /// What `o` adds to the forecast: nothing unless it is open with an expected close.
+    pub fn of(o: &Opportunity) -> Option<ForecastSums> {
+        let at = o.expected_close_at?;
+        if o.status != OpportunityStatus::Open {
+            return None;
+        }
+        let p = i64::from(o.probability);
+        Some(ForecastSums {
+            hour: at.div_euclid(HOUR),
+            units: o.amount.units,
+            nanos: i64::from(o.amount.nanos),
+            weighted_units: o.amount.units * p,
+            weighted_nanos: i64::from(o.amount.nanos) * p,
+        })
+    }
 }
 
 /// What one opportunity adds to its pipeline's running sums, in the bucket of the day it was
@@ -255,11 +296,22 @@ impl Contribution {
         } else {
             (before.closed, after.closed)
         };
+        let (was, is) = (old.and_then(ForecastSums::of), ForecastSums::of(new));
+        let forecast = if was == is {
+            Vec::new()
+        } else {
+            was.map(|f| (-1, f))
+                .into_iter()
+                .chain(is.map(|f| (1, f)))
+                .collect()
+        };
         SumsChange {
             day: after.day,
+            at_day: day_of(new.updated_at),
             stages,
             gone,
             added,
+            forecast,
         }
     }
 }
@@ -375,16 +427,27 @@ mod tests {
         let input = OpportunityInput {
             name: "Sarongs".into(),
             amount: Some(("MYR".into(), 100, 0)),
+            expected_close_at: Some(40 * DAY + 5 * HOUR + 7),
             ..OpportunityInput::default()
         };
         let created = Opportunity::new(pipeline.tenant_id, &placement, &input, DAY + 5).unwrap();
         let SumsChange {
             day,
+            at_day,
             stages,
             gone,
             added,
+            forecast,
         } = Contribution::change(None, &created);
-        assert_eq!(day, 1);
+        assert_eq!((day, at_day), (1, 1));
+        let expected = ForecastSums {
+            hour: 40 * 24 + 5,
+            units: 100,
+            nanos: 0,
+            weighted_units: 100 * i64::from(created.probability),
+            weighted_nanos: 0,
+        };
+        assert_eq!(forecast, [(1, expected)]);
         assert_eq!(stages.len(), 1);
         assert_eq!(stages[0].1.open_count, 1);
         assert_eq!(stages[0].1.open_entered_at, DAY + 5);
@@ -416,13 +479,18 @@ mod tests {
         assert_eq!((third.entered, third.open_count), (1, 1));
 
         let mut won = moved.clone();
-        won.win(&pipeline, None, "", DAY + 205).unwrap();
+        won.win(&pipeline, None, "", 3 * DAY + 205).unwrap();
         let SumsChange {
             stages,
             gone,
             added,
+            at_day,
+            forecast,
             ..
         } = Contribution::change(Some(&moved), &won);
+        // The change is summed on the day it was made; a closed opportunity leaves the forecast.
+        assert_eq!(at_day, 3);
+        assert_eq!(forecast, [(-1, ForecastSums::of(&moved).unwrap())]);
         let third = stages
             .iter()
             .find(|(s, _)| *s == pipeline.stages[2].id)
@@ -435,10 +503,10 @@ mod tests {
                 third.stay_millis,
                 third.open_count
             ),
-            (1, 1, 100, -1)
+            (1, 1, 2 * DAY + 100, -1)
         );
         assert_eq!(gone, None);
-        assert_eq!(added.unwrap().cycle_millis, 200);
+        assert_eq!(added.unwrap().cycle_millis, 2 * DAY + 200);
         // A notes-only change touches no sum.
         let mut noted = won.clone();
         noted.notes = "paid".into();
@@ -446,9 +514,10 @@ mod tests {
             stages,
             gone,
             added,
+            forecast,
             ..
         } = Contribution::change(Some(&won), &noted);
-        assert!(stages.is_empty() && gone.is_none() && added.is_none());
+        assert!(stages.is_empty() && gone.is_none() && added.is_none() && forecast.is_empty());
     }
 
     #[test]

@@ -1,6 +1,14 @@
-//! The sums behind pipeline analytics (rebuilt from the stage history, at any past moment) and
-//! the revenue forecast. Amounts are summed as whole units and billionths apart, then joined
-//! exactly (i128) in Rust; PostgreSQL's `sum(bigint)` is numeric, hence the casts.
+//! The sums behind pipeline analytics and the revenue forecast.
+//!
+//! Each change of an opportunity adds the difference it makes to running sums, in its own
+//! transaction: per stage and day of creation (`stage_stats`, `close_stats`: analytics now),
+//! the same per day of the change too (`stage_stats_at`, `close_stats_at`: the point-in-time
+//! view), and per hour of expected close (`forecast_stats`). Reads sum those rows; the history
+//! (`stage_changes`) is read only for the edges: part-days of a period, and the opportunities
+//! changed on the day of an `as_of` moment.
+//!
+//! Amounts are summed as whole units and billionths apart, then joined exactly (i128) in Rust;
+//! PostgreSQL's `sum(bigint)` is numeric, hence the casts.
 
 use crm_core::Result;
 use crm_core::storage::Conn;
@@ -9,9 +17,11 @@ use uuid::Uuid;
 use super::db;
 use crm_core::storage::Engine;
 
+use std::collections::BTreeMap;
+
 use crate::domain::analytics::{
-    Analytics, ClosedSums, Contribution, DAY, ForecastMonth, Period, StageFigures, StageSums,
-    SumsChange,
+    Analytics, ClosedSums, Contribution, DAY, ForecastMonth, ForecastSums, HOUR, Period,
+    StageFigures, StageSums, SumsChange, day_of,
 };
 use crate::domain::opportunity::Opportunity;
 use crate::domain::pipeline::Pipeline;
@@ -22,62 +32,130 @@ fn nanos(units: i64, nanos: i64) -> i128 {
     i128::from(units) * NANOS + i128::from(nanos)
 }
 
-fn uuid(raw: &str) -> Option<Uuid> {
-    Uuid::parse_str(raw).ok()
+/// Raw sums, before they are read at a moment: per stage the [`StageSums`] (open stays as a count
+/// and a sum of entry times), and per (status, loss reason) the closed count, units, billionths
+/// and cycle millis.
+#[derive(Debug, Default)]
+struct Sums {
+    stages: BTreeMap<String, StageSums>,
+    closed: BTreeMap<(String, i64), [i64; 4]>,
 }
 
-/// Zero figures for every stage of `pipeline`, in order.
-fn empty(pipeline: &Pipeline) -> Analytics {
-    Analytics {
-        stages: pipeline
-            .stages
-            .iter()
-            .map(|s| StageFigures {
-                stage_id: s.id,
-                ..StageFigures::default()
-            })
-            .collect(),
-        ..Analytics::default()
+fn plus(a: StageSums, b: StageSums, sign: i64) -> StageSums {
+    StageSums {
+        entered: a.entered + sign * b.entered,
+        advanced: a.advanced + sign * b.advanced,
+        stay_millis: a.stay_millis + sign * b.stay_millis,
+        stays: a.stays + sign * b.stays,
+        open_count: a.open_count + sign * b.open_count,
+        open_entered_at: a.open_entered_at + sign * b.open_entered_at,
+        open_units: a.open_units + sign * b.open_units,
+        open_nanos: a.open_nanos + sign * b.open_nanos,
     }
 }
 
-/// Adds closed sums (status, loss reason, count, units, billionths, cycle millis) to `out`.
-fn add_closed_rows(out: &mut Analytics, rows: Vec<(String, i64, i64, i64, i64, i64)>) {
-    for (status, reason, count, units, n, cycle) in rows {
-        if count == 0 {
-            continue;
-        }
-        if status == "won" {
-            out.won_count += count;
-            out.won_nanos += nanos(units, n);
-            out.cycle_millis += i128::from(cycle);
-        } else {
-            out.lost_count += count;
-            out.loss_reasons.push((reason as i32, count));
+impl Sums {
+    fn stage(&mut self, stage: String, sums: StageSums, sign: i64) {
+        let mine = self.stages.entry(stage).or_default();
+        *mine = plus(*mine, sums, sign);
+    }
+
+    fn closed(&mut self, status: String, reason: i64, figures: [i64; 4], sign: i64) {
+        let mine = self.closed.entry((status, reason)).or_default();
+        for (m, f) in mine.iter_mut().zip(figures) {
+            *m += sign * f;
         }
     }
-    out.loss_reasons.sort();
+
+    fn add(&mut self, other: Sums, sign: i64) {
+        for (stage, sums) in other.stages {
+            self.stage(stage, sums, sign);
+        }
+        for ((status, reason), figures) in other.closed {
+            self.closed(status, reason, figures, sign);
+        }
+    }
+
+    /// The figures at `at`: stays still running last until then.
+    fn figures(&self, pipeline: &Pipeline, at: i64) -> Analytics {
+        let mut out = Analytics {
+            stages: pipeline
+                .stages
+                .iter()
+                .map(|s| {
+                    let sums = self
+                        .stages
+                        .get(&s.id.to_string())
+                        .copied()
+                        .unwrap_or_default();
+                    StageFigures {
+                        stage_id: s.id,
+                        open_count: sums.open_count,
+                        open_nanos: nanos(sums.open_units, sums.open_nanos),
+                        entered: sums.entered,
+                        advanced: sums.advanced,
+                        stays: sums.stays + sums.open_count,
+                        stay_millis: i128::from(sums.stay_millis)
+                            + i128::from(sums.open_count) * i128::from(at)
+                            - i128::from(sums.open_entered_at),
+                    }
+                })
+                .collect(),
+            ..Analytics::default()
+        };
+        for ((status, reason), [count, units, n, cycle]) in &self.closed {
+            if *count == 0 {
+                continue;
+            }
+            if status == "won" {
+                out.won_count += count;
+                out.won_nanos += nanos(*units, *n);
+                out.cycle_millis += i128::from(*cycle);
+            } else {
+                out.lost_count += count;
+                out.loss_reasons.push((*reason as i32, *count));
+            }
+        }
+        out.loss_reasons.sort();
+        out
+    }
 }
 
 /// Adds what changed when `old` became `new` (or `new` was created) to the running sums.
 pub async fn apply(tx: &mut Conn, old: Option<&Opportunity>, new: &Opportunity) -> Result<()> {
     let SumsChange {
         day,
+        at_day,
         stages,
         gone,
         added,
+        forecast,
     } = Contribution::change(old, new);
     let (tenant, pipeline) = (new.tenant_id.to_string(), new.pipeline_id.to_string());
     for (stage, d) in stages {
-        add_stage(tx, &tenant, &pipeline, stage, day, d).await?;
+        add_stage(tx, &tenant, &pipeline, stage, (day, None), d).await?;
+        add_stage(tx, &tenant, &pipeline, stage, (day, Some(at_day)), d).await?;
     }
-    if let Some(c) = gone {
-        add_closed(tx, &tenant, &pipeline, day, c, -1).await?;
+    for (c, sign) in gone
+        .map(|c| (c, -1))
+        .into_iter()
+        .chain(added.map(|c| (c, 1)))
+    {
+        add_closed(tx, &tenant, &pipeline, (day, None), c, sign).await?;
+        add_closed(tx, &tenant, &pipeline, (day, Some(at_day)), c, sign).await?;
     }
-    if let Some(c) = added {
-        add_closed(tx, &tenant, &pipeline, day, c, 1).await?;
+    for (sign, f) in forecast {
+        add_forecast(tx, &tenant, &pipeline, f, sign).await?;
     }
     Ok(())
+}
+
+/// The table of a bucket: by day of creation alone, or with the day of the change.
+fn table(base: &str, key: (i64, Option<i64>)) -> (String, &'static str, &'static str) {
+    match key.1 {
+        None => (base.to_string(), "", ""),
+        Some(_) => (format!("{base}_at"), ", at_day", ", $13"),
+    }
 }
 
 async fn add_stage(
@@ -85,27 +163,28 @@ async fn add_stage(
     tenant: &str,
     pipeline: &str,
     stage: Uuid,
-    day: i64,
+    key: (i64, Option<i64>),
     d: StageSums,
 ) -> Result<()> {
-    sqlx::query(
-        "insert into stage_stats (tenant_id, pipeline_id, stage_id, day, entered, advanced, \
-         stay_millis, stays, open_count, open_entered_at, open_units, open_nanos) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         on conflict (tenant_id, pipeline_id, stage_id, day) do update set \
-         entered = stage_stats.entered + excluded.entered, \
-         advanced = stage_stats.advanced + excluded.advanced, \
-         stay_millis = stage_stats.stay_millis + excluded.stay_millis, \
-         stays = stage_stats.stays + excluded.stays, \
-         open_count = stage_stats.open_count + excluded.open_count, \
-         open_entered_at = stage_stats.open_entered_at + excluded.open_entered_at, \
-         open_units = stage_stats.open_units + excluded.open_units, \
-         open_nanos = stage_stats.open_nanos + excluded.open_nanos",
-    )
+    let (table, column, value) = table("stage_stats", key);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into {table} (tenant_id, pipeline_id, stage_id, day, entered, advanced, \
+         stay_millis, stays, open_count, open_entered_at, open_units, open_nanos{column}) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{value}) \
+         on conflict (tenant_id, pipeline_id, stage_id, day{column}) do update set \
+         entered = {table}.entered + excluded.entered, \
+         advanced = {table}.advanced + excluded.advanced, \
+         stay_millis = {table}.stay_millis + excluded.stay_millis, \
+         stays = {table}.stays + excluded.stays, \
+         open_count = {table}.open_count + excluded.open_count, \
+         open_entered_at = {table}.open_entered_at + excluded.open_entered_at, \
+         open_units = {table}.open_units + excluded.open_units, \
+         open_nanos = {table}.open_nanos + excluded.open_nanos"
+    )))
     .bind(tenant)
     .bind(pipeline)
     .bind(stage.to_string())
-    .bind(day)
+    .bind(key.0)
     .bind(d.entered)
     .bind(d.advanced)
     .bind(d.stay_millis)
@@ -113,46 +192,118 @@ async fn add_stage(
     .bind(d.open_count)
     .bind(d.open_entered_at)
     .bind(d.open_units)
-    .bind(d.open_nanos)
-    .execute(tx)
-    .await
-    .map_err(db("keeping the analytics' sums"))
-    .map(drop)
+    .bind(d.open_nanos);
+    if let Some(at_day) = key.1 {
+        query = query.bind(at_day);
+    }
+    query
+        .execute(tx)
+        .await
+        .map_err(db("keeping the analytics' sums"))
+        .map(drop)
 }
 
 async fn add_closed(
     tx: &mut Conn,
     tenant: &str,
     pipeline: &str,
-    day: i64,
+    key: (i64, Option<i64>),
     c: ClosedSums,
     sign: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "insert into close_stats (tenant_id, pipeline_id, day, status, loss_reason, closed, units, \
-         nanos, cycle_millis) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         on conflict (tenant_id, pipeline_id, day, status, loss_reason) do update set \
-         closed = close_stats.closed + excluded.closed, units = close_stats.units + excluded.units, \
-         nanos = close_stats.nanos + excluded.nanos, \
-         cycle_millis = close_stats.cycle_millis + excluded.cycle_millis",
-    )
+    let (table, column, _) = table("close_stats", key);
+    let value = if key.1.is_some() { ", $10" } else { "" };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into {table} (tenant_id, pipeline_id, day, status, loss_reason, closed, units, \
+         nanos, cycle_millis{column}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9{value}) \
+         on conflict (tenant_id, pipeline_id, day, status, loss_reason{column}) do update set \
+         closed = {table}.closed + excluded.closed, units = {table}.units + excluded.units, \
+         nanos = {table}.nanos + excluded.nanos, \
+         cycle_millis = {table}.cycle_millis + excluded.cycle_millis"
+    )))
     .bind(tenant)
     .bind(pipeline)
-    .bind(day)
+    .bind(key.0)
     .bind(c.status)
     .bind(i64::from(c.loss_reason))
     .bind(sign)
     .bind(sign * c.units)
     .bind(sign * c.nanos)
-    .bind(sign * c.cycle_millis)
+    .bind(sign * c.cycle_millis);
+    if let Some(at_day) = key.1 {
+        query = query.bind(at_day);
+    }
+    query
+        .execute(tx)
+        .await
+        .map_err(db("keeping the analytics' sums"))
+        .map(drop)
+}
+
+async fn add_forecast(
+    tx: &mut Conn,
+    tenant: &str,
+    pipeline: &str,
+    f: ForecastSums,
+    sign: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into forecast_stats (tenant_id, pipeline_id, hour, open_count, units, nanos, \
+         weighted_units, weighted_nanos) values ($1, $2, $3, $4, $5, $6, $7, $8) \
+         on conflict (tenant_id, pipeline_id, hour) do update set \
+         open_count = forecast_stats.open_count + excluded.open_count, \
+         units = forecast_stats.units + excluded.units, \
+         nanos = forecast_stats.nanos + excluded.nanos, \
+         weighted_units = forecast_stats.weighted_units + excluded.weighted_units, \
+         weighted_nanos = forecast_stats.weighted_nanos + excluded.weighted_nanos",
+    )
+    .bind(tenant)
+    .bind(pipeline)
+    .bind(f.hour)
+    .bind(sign)
+    .bind(sign * f.units)
+    .bind(sign * f.nanos)
+    .bind(sign * f.weighted_units)
+    .bind(sign * f.weighted_nanos)
     .execute(tx)
     .await
-    .map_err(db("keeping the analytics' sums"))
+    .map_err(db("keeping the forecast's sums"))
     .map(drop)
 }
 
-/// The pipeline's figures now for opportunities created in `period`: whole days from the
-/// running sums, the part-days at either end of the period from the history.
+/// `sum(column)` as a 64-bit integer (PostgreSQL's `sum(bigint)` is numeric).
+fn sum(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("cast(coalesce(sum({column}), 0) as bigint)"),
+        Engine::Sqlite => format!("coalesce(sum({column}), 0)"),
+    }
+}
+
+/// A period of creation split into whole days `[first, last)` read from the running sums, and
+/// the part-days around them (creation-time ranges) read from the history.
+fn split(period: &Period) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
+    let (from, before) = (
+        period.from.unwrap_or(i64::MIN),
+        period.before.unwrap_or(i64::MAX),
+    );
+    let first = period.from.map_or(i64::MIN, |f| {
+        f.div_euclid(DAY) + i64::from(f.rem_euclid(DAY) != 0)
+    });
+    let last = period.before.map_or(i64::MAX, |b| b.div_euclid(DAY));
+    if first >= last {
+        return (None, vec![(from, before)]);
+    }
+    let mut parts = Vec::new();
+    if from < first.saturating_mul(DAY) {
+        parts.push((from, first * DAY));
+    }
+    if before > last.saturating_mul(DAY) {
+        parts.push((last * DAY, before));
+    }
+    (Some((first, last)), parts)
+}
+
+/// The pipeline's figures now for opportunities created in `period`.
 pub async fn analytics_now(
     tx: &mut Conn,
     engine: Engine,
@@ -160,217 +311,265 @@ pub async fn analytics_now(
     period: &Period,
     now: i64,
 ) -> Result<Analytics> {
-    // Whole days [first, last), and the part-days around them.
-    let first = period.from.map_or(i64::MIN, |f| {
-        f.div_euclid(DAY) + i64::from(f.rem_euclid(DAY) != 0)
-    });
-    let last = period.before.map_or(i64::MAX, |b| b.div_euclid(DAY));
-    if first >= last {
-        // Inside one day: from the history alone.
-        return analytics(tx, pipeline, period, now).await;
+    let (whole, parts) = split(period);
+    let mut out = Sums::default();
+    if let Some(days) = whole {
+        out.add(summed(tx, engine, pipeline, days, None).await?, 1);
     }
-    let mut out = sums(tx, engine, pipeline, first, last, now).await?;
-    if let Some(from) = period.from
-        && from < first * DAY
-    {
-        let head = Period {
-            from: Some(from),
-            before: Some(first * DAY),
-        };
-        out.merge(&analytics(tx, pipeline, &head, now).await?);
+    for part in parts {
+        out.add(history(tx, engine, pipeline, part, now, None).await?, 1);
     }
-    if let Some(before) = period.before
-        && before > last * DAY
-    {
-        let tail = Period {
-            from: Some(last * DAY),
-            before: Some(before),
-        };
-        out.merge(&analytics(tx, pipeline, &tail, now).await?);
-    }
-    Ok(out)
+    Ok(out.figures(pipeline, now))
 }
 
-/// A stage's summed row: id, entered, advanced, stay millis, stays, open count, open entered-at
-/// sum, open units, open billionths.
-type StageRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
-
-/// The running sums of the days `[first, last)`, with stays still running counted up to `now`.
-async fn sums(
+/// The pipeline's figures for opportunities created in `period`, as they stood at `as_of`:
+/// the sums of the changes made before `as_of`'s day, and for the opportunities changed on that
+/// day their history up to `as_of` in place of what they were at the day's start.
+pub async fn analytics_as_of(
     tx: &mut Conn,
     engine: Engine,
-    pipeline: &Pipeline,
-    first: i64,
-    last: i64,
-    now: i64,
-) -> Result<Analytics> {
-    let tenant = pipeline.tenant_id.to_string();
-    let id = pipeline.id.to_string();
-    // PostgreSQL's sum(bigint) is numeric; SQLite's sum of integers is an integer.
-    let sum = |column: &str| match engine {
-        Engine::Postgres => format!("cast(coalesce(sum({column}), 0) as bigint)"),
-        Engine::Sqlite => format!("coalesce(sum({column}), 0)"),
-    };
-    let stage_rows: Vec<StageRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select stage_id, {}, {}, {}, {}, {}, {}, {}, {} from stage_stats \
-             where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 group by stage_id",
-            sum("entered"),
-            sum("advanced"),
-            sum("stay_millis"),
-            sum("stays"),
-            sum("open_count"),
-            sum("open_entered_at"),
-            sum("open_units"),
-            sum("open_nanos"),
-        )))
-        .bind(&tenant)
-        .bind(&id)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("reading the analytics' sums"))?;
-    let mut out = empty(pipeline);
-    for (stage, entered, advanced, stay, stays, open, open_entered, units, n) in stage_rows {
-        if let Some(f) = out
-            .stages
-            .iter_mut()
-            .find(|f| Some(f.stage_id) == uuid(&stage))
-        {
-            f.entered = entered;
-            f.advanced = advanced;
-            f.open_count = open;
-            f.open_nanos = nanos(units, n);
-            // Running stays last until now.
-            f.stays = stays + open;
-            f.stay_millis =
-                i128::from(stay) + i128::from(open) * i128::from(now) - i128::from(open_entered);
-        }
-    }
-    let closed: Vec<(String, i64, i64, i64, i64, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select status, loss_reason, {}, {}, {}, {} from close_stats \
-         where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4 \
-         group by status, loss_reason",
-            sum("closed"),
-            sum("units"),
-            sum("nanos"),
-            sum("cycle_millis"),
-        )))
-        .bind(&tenant)
-        .bind(&id)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("reading the analytics' sums"))?;
-    add_closed_rows(&mut out, closed);
-    Ok(out)
-}
-
-/// The pipeline's figures for opportunities created in `period`, as they stood at `as_of`.
-pub async fn analytics(
-    tx: &mut Conn,
     pipeline: &Pipeline,
     period: &Period,
     as_of: i64,
 ) -> Result<Analytics> {
-    let tenant = pipeline.tenant_id.to_string();
-    let id = pipeline.id.to_string();
-    let from = period.from.unwrap_or(i64::MIN);
-    let before = period.before.unwrap_or(i64::MAX);
+    let (whole, parts) = split(period);
+    let day = day_of(as_of);
+    let mut out = Sums::default();
+    if let Some((first, last)) = whole {
+        out.add(
+            summed(tx, engine, pipeline, (first, last), Some(day)).await?,
+            1,
+        );
+        let created = (first.saturating_mul(DAY), last.saturating_mul(DAY));
+        let start = day * DAY;
+        out.add(
+            history(tx, engine, pipeline, created, as_of, Some(day)).await?,
+            1,
+        );
+        out.add(
+            history(tx, engine, pipeline, created, start - 1, Some(day)).await?,
+            -1,
+        );
+    }
+    for part in parts {
+        out.add(history(tx, engine, pipeline, part, as_of, None).await?, 1);
+    }
+    Ok(out.figures(pipeline, as_of))
+}
 
-    // Open at `as_of`: a stay that had begun and not ended.
-    let open: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "select sc.to_stage_id, count(*), cast(coalesce(sum(o.amount_units), 0) as bigint), \
-         cast(coalesce(sum(o.amount_nanos), 0) as bigint) \
-         from stage_changes sc join opportunities o \
-         on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
-         where sc.tenant_id = $1 and sc.pipeline_id = $2 and sc.changed_at <= $3 \
-         and (sc.left_at is null or sc.left_at > $3) \
-         and o.created_at >= $4 and o.created_at < $5 \
-         group by sc.to_stage_id",
+/// The same figures from the history alone: the reference the running sums are tested against.
+pub async fn rebuilt(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    period: &Period,
+    as_of: i64,
+) -> Result<Analytics> {
+    let created = (
+        period.from.unwrap_or(i64::MIN),
+        period.before.unwrap_or(i64::MAX),
+    );
+    let sums = history(tx, engine, pipeline, created, as_of, None).await?;
+    Ok(sums.figures(pipeline, as_of))
+}
+
+/// The running sums of the creation days `[first, last)`; with `before_day`, of the changes made
+/// before that day only.
+async fn summed(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    (first, last): (i64, i64),
+    before_day: Option<i64>,
+) -> Result<Sums> {
+    let (suffix, changed) = match before_day {
+        Some(_) => ("_at", " and at_day < $5"),
+        None => ("", ""),
+    };
+    let mut values = vec![first, last];
+    values.extend(before_day);
+    let columns = [
+        "entered",
+        "advanced",
+        "stay_millis",
+        "stays",
+        "open_count",
+        "open_entered_at",
+        "open_units",
+        "open_nanos",
+    ]
+    .map(|c| sum(engine, c))
+    .join(", ");
+    let stage_rows: Vec<StageRow> = bound(
+        format!(
+            "select stage_id, {columns} from stage_stats{suffix} \
+         where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4{changed} \
+         group by stage_id"
+        ),
+        pipeline,
+        &values,
     )
-    .bind(&tenant)
-    .bind(&id)
-    .bind(as_of)
-    .bind(from)
-    .bind(before)
     .fetch_all(&mut *tx)
     .await
-    .map_err(db("summing open opportunities"))?;
+    .map_err(db("reading the analytics' sums"))?;
+    let columns = ["closed", "units", "nanos", "cycle_millis"]
+        .map(|c| sum(engine, c))
+        .join(", ");
+    let closed: Vec<ClosedRow> = bound(
+        format!(
+            "select status, loss_reason, {columns} from close_stats{suffix} \
+         where tenant_id = $1 and pipeline_id = $2 and day >= $3 and day < $4{changed} \
+         group by status, loss_reason"
+        ),
+        pipeline,
+        &values,
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading the analytics' sums"))?;
+    Ok(sums_of(stage_rows, closed))
+}
 
-    // Every stay begun by `as_of`: whether a later stage (or a win) followed it, and how long
-    // it lasted (up to `as_of` for one still running).
-    let flow: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-        "with entries as ( \
+/// `sql` with the pipeline's tenant and id as `$1` and `$2`, then `values`.
+fn bound<O>(
+    sql: String,
+    pipeline: &Pipeline,
+    values: &[i64],
+) -> sqlx::query::QueryAs<'static, sqlx::Any, O, sqlx::any::AnyArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(pipeline.tenant_id.to_string())
+        .bind(pipeline.id.to_string());
+    for value in values {
+        query = query.bind(*value);
+    }
+    query
+}
+
+/// A stage's summed row: id, then [`StageSums`]' fields in order.
+type StageRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+/// Closed sums: status, loss reason, count, units, billionths, cycle millis.
+type ClosedRow = (String, i64, i64, i64, i64, i64);
+
+fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
+    let mut out = Sums::default();
+    for (stage, entered, advanced, stay_millis, stays, open_count, open_entered_at, u, n) in
+        stage_rows
+    {
+        let sums = StageSums {
+            entered,
+            advanced,
+            stay_millis,
+            stays,
+            open_count,
+            open_entered_at,
+            open_units: u,
+            open_nanos: n,
+        };
+        out.stage(stage, sums, 1);
+    }
+    for (status, reason, count, units, n, cycle) in closed {
+        out.closed(status, reason, [count, units, n, cycle], 1);
+    }
+    out
+}
+
+/// The history's sums at `as_of` for opportunities created in `[from, before)`; with
+/// `changed_on`, only those with a stage change or a close on that day.
+async fn history(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    (from, before): (i64, i64),
+    as_of: i64,
+    changed_on: Option<i64>,
+) -> Result<Sums> {
+    // The opportunities changed on the day, driving the join when given.
+    let changed = "(select opportunity_id as id from stage_changes where tenant_id = $1 \
+         and pipeline_id = $2 and changed_at >= $6 and changed_at < $7 \
+         union select id from opportunities where tenant_id = $1 and pipeline_id = $2 \
+         and closed_at >= $6 and closed_at < $7) s";
+    let (changes, opportunities) = match changed_on {
+        Some(_) => (
+            format!(
+                "{changed} join stage_changes sc on sc.tenant_id = $1 and sc.opportunity_id = s.id"
+            ),
+            format!("{changed} join opportunities o on o.tenant_id = $1 and o.id = s.id"),
+        ),
+        None => (
+            "stage_changes sc".to_string(),
+            "opportunities o".to_string(),
+        ),
+    };
+    let mut values = vec![as_of, from, before];
+    if let Some(day) = changed_on {
+        values.extend([day * DAY, (day + 1) * DAY]);
+    }
+    // Every stay begun by `as_of`: ended by then or still running, and whether a later stage
+    // (or a win) followed it.
+    let s = |c: &str| sum(engine, c);
+    let stage_rows: Vec<StageRow> = bound(
+        format!(
+            "with entries as ( \
            select sc.opportunity_id, sc.to_stage_id, sc.to_position as position, sc.changed_at, \
-             sc.left_at, max(sc.to_position) over (partition by sc.opportunity_id order by sc.seq \
+             case when sc.left_at <= $3 then sc.left_at end as left_at, \
+             max(sc.to_position) over (partition by sc.opportunity_id order by sc.seq \
                rows between 1 following and unbounded following) as later_max, \
-             case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won \
-           from stage_changes sc \
+             case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won, \
+             o.amount_units, o.amount_nanos \
+           from {changes} \
            join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
            where sc.tenant_id = $1 and sc.pipeline_id = $2 and sc.changed_at <= $3 \
            and o.created_at >= $4 and o.created_at < $5 \
          ) \
          select to_stage_id, count(distinct opportunity_id), \
            count(distinct case when later_max > position or won = 1 then opportunity_id end), \
-           cast(coalesce(sum(case when left_at is null or left_at > $3 then $3 else left_at end - changed_at), 0) as bigint), \
-           count(*) \
+           {}, {}, {}, {}, {}, {} \
          from entries group by to_stage_id",
+            s("case when left_at is null then 0 else left_at - changed_at end"),
+            s("case when left_at is null then 0 else 1 end"),
+            s("case when left_at is null then 1 else 0 end"),
+            s("case when left_at is null then changed_at else 0 end"),
+            s("case when left_at is null then amount_units else 0 end"),
+            s("case when left_at is null then amount_nanos else 0 end"),
+        ),
+        pipeline,
+        &values,
     )
-    .bind(&tenant)
-    .bind(&id)
-    .bind(as_of)
-    .bind(from)
-    .bind(before)
     .fetch_all(&mut *tx)
     .await
     .map_err(db("summing stage history"))?;
-
-    let mut out = empty(pipeline);
-    let stages = &mut out.stages;
-    for (stage, count, units, n) in open {
-        if let Some(f) = stages.iter_mut().find(|f| Some(f.stage_id) == uuid(&stage)) {
-            f.open_count = count;
-            f.open_nanos = nanos(units, n);
-        }
-    }
-    for (stage, entered, advanced, stay, stays) in flow {
-        if let Some(f) = stages.iter_mut().find(|f| Some(f.stage_id) == uuid(&stage)) {
-            f.entered = entered;
-            f.advanced = advanced;
-            f.stay_millis = i128::from(stay);
-            f.stays = stays;
-        }
-    }
-
     // Closed by `as_of`.
-    let closed: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "select status, loss_reason, count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
-         cast(coalesce(sum(amount_nanos), 0) as bigint), \
-         cast(coalesce(sum(closed_at - created_at), 0) as bigint) \
-         from opportunities where tenant_id = $1 and pipeline_id = $2 \
-         and status in ('won', 'lost') and closed_at <= $3 \
-         and created_at >= $4 and created_at < $5 \
-         group by status, loss_reason",
+    let closed: Vec<ClosedRow> = bound(
+        format!(
+            "select o.status, o.loss_reason, count(*), {}, {}, {} from {opportunities} \
+         where o.tenant_id = $1 and o.pipeline_id = $2 and o.status in ('won', 'lost') \
+         and o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5 \
+         group by o.status, o.loss_reason",
+            s("o.amount_units"),
+            s("o.amount_nanos"),
+            s("o.closed_at - o.created_at"),
+        ),
+        pipeline,
+        &values,
     )
-    .bind(&tenant)
-    .bind(&id)
-    .bind(as_of)
-    .bind(from)
-    .bind(before)
     .fetch_all(&mut *tx)
     .await
     .map_err(db("summing closed opportunities"))?;
-    add_closed_rows(&mut out, closed);
-    Ok(out)
+    Ok(sums_of(stage_rows, closed))
 }
 
-/// Per month: won amounts closed in it, and open amounts expected to close in it.
+/// Open opportunities expected to close in `[start, end)`: count, units, billionths, and both
+/// times the probability.
+type OpenRow = (i64, i64, i64, i64, i64);
+
+/// Per month: won amounts closed in it, and open amounts expected to close in it (whole hours
+/// from the running sums, a month's edges that are not on the hour from the opportunities).
 pub async fn forecast(
     tx: &mut Conn,
+    engine: Engine,
     pipeline: &Pipeline,
     months: &[(i64, i64)],
 ) -> Result<Vec<ForecastMonth>> {
@@ -390,27 +589,48 @@ pub async fn forecast(
         .fetch_one(&mut *tx)
         .await
         .map_err(db("summing won deals"))?;
-        let (count, units_all, nanos_all, units_weighted, nanos_weighted): (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        ) = sqlx::query_as(
-            "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
-                 cast(coalesce(sum(amount_nanos), 0) as bigint), \
-                 cast(coalesce(sum(amount_units * probability), 0) as bigint), \
-                 cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
-                 from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
-                 and expected_close_at >= $3 and expected_close_at < $4",
-        )
-        .bind(&tenant)
-        .bind(&id)
-        .bind(start)
-        .bind(end)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("summing open opportunities"))?;
+        let first = start.div_euclid(HOUR) + i64::from(start.rem_euclid(HOUR) != 0);
+        let last = end.div_euclid(HOUR);
+        let mut open: OpenRow = (0, 0, 0, 0, 0);
+        let mut add = |row: OpenRow| {
+            open = (
+                open.0 + row.0,
+                open.1 + row.1,
+                open.2 + row.2,
+                open.3 + row.3,
+                open.4 + row.4,
+            );
+        };
+        if first < last {
+            let columns = [
+                "open_count",
+                "units",
+                "nanos",
+                "weighted_units",
+                "weighted_nanos",
+            ]
+            .map(|c| sum(engine, c))
+            .join(", ");
+            add(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select {columns} from forecast_stats \
+                 where tenant_id = $1 and pipeline_id = $2 and hour >= $3 and hour < $4"
+            )))
+            .bind(&tenant)
+            .bind(&id)
+            .bind(first)
+            .bind(last)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("summing open opportunities"))?);
+            for (a, b) in [(start, first * HOUR), (last * HOUR, end)] {
+                if a < b {
+                    add(open_rows(tx, &tenant, &id, a, b).await?);
+                }
+            }
+        } else {
+            add(open_rows(tx, &tenant, &id, start, end).await?);
+        }
+        let (count, units_all, nanos_all, units_weighted, nanos_weighted) = open;
         out.push(ForecastMonth {
             start,
             end,
@@ -421,4 +641,23 @@ pub async fn forecast(
         });
     }
     Ok(out)
+}
+
+/// Open opportunities expected to close in `[start, end)`, summed from their rows.
+async fn open_rows(tx: &mut Conn, tenant: &str, id: &str, start: i64, end: i64) -> Result<OpenRow> {
+    sqlx::query_as(
+        "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
+         cast(coalesce(sum(amount_nanos), 0) as bigint), \
+         cast(coalesce(sum(amount_units * probability), 0) as bigint), \
+         cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
+         from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
+         and expected_close_at >= $3 and expected_close_at < $4",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("summing open opportunities"))
 }

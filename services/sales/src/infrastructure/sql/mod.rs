@@ -435,7 +435,8 @@ impl SalesStore for SqlSalesStore {
         as_of: Millis,
     ) -> Result<Analytics> {
         let mut tx = self.begin(pipeline.tenant_id).await?;
-        let found = analytics::analytics(&mut tx, pipeline, period, as_of).await?;
+        let found =
+            analytics::analytics_as_of(&mut tx, self.db.engine(), pipeline, period, as_of).await?;
         tx.commit().await.map_err(db("reading analytics"))?;
         Ok(found)
     }
@@ -446,7 +447,7 @@ impl SalesStore for SqlSalesStore {
         months: &[(Millis, Millis)],
     ) -> Result<Vec<ForecastMonth>> {
         let mut tx = self.begin(pipeline.tenant_id).await?;
-        let found = analytics::forecast(&mut tx, pipeline, months).await?;
+        let found = analytics::forecast(&mut tx, self.db.engine(), pipeline, months).await?;
         tx.commit().await.map_err(db("reading the forecast"))?;
         Ok(found)
     }
