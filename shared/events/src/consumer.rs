@@ -27,6 +27,9 @@ pub trait Handler: Send + Sync + 'static {
     fn wants(&self, event_type: &str) -> bool;
     /// Applies one event.
     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()>;
+    /// Called once the transaction that handled one or more events has committed (what it
+    /// wrote is visible): e.g. to wake a worker that acts on it.
+    async fn committed(&self) {}
 }
 
 /// How hard to try before parking an event.
@@ -339,6 +342,9 @@ impl Inbox {
             store_offset(&mut tx, consumer, position).await?;
         }
         tx.commit().await?;
+        if outcomes.contains(&Delivery::Handled) {
+            handler.committed().await;
+        }
         Ok(outcomes)
     }
 

@@ -1,0 +1,125 @@
+//! What the notification context needs from outside: its store, and the providers that carry
+//! each channel.
+
+use async_trait::async_trait;
+use crm_core::{Result, TenantId, UserId};
+use uuid::Uuid;
+
+use super::Millis;
+use super::notification::{Notification, Status};
+use super::template::{Channel, Template};
+
+/// An event for the outbox, with its aggregate type.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// `notification`.
+    pub aggregate_type: &'static str,
+    /// The event.
+    pub envelope: crm_events::Envelope,
+}
+
+/// One delivery attempt, for the delivery log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// Its number, from 1.
+    pub attempt: u32,
+    /// When.
+    pub at: Millis,
+    /// The provider tried (`smtp`, `sms`, `log`, `in_app`).
+    pub provider: String,
+    /// What the provider answered.
+    pub answer: String,
+    /// The error, empty when it worked.
+    pub error: String,
+}
+
+/// Which templates to list.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateFilter {
+    /// Only this channel.
+    pub channel: Option<Channel>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+}
+
+/// Which notifications to list.
+#[derive(Clone, Debug, Default)]
+pub struct NotificationFilter {
+    /// Only this recipient's (the caller's own, unless they may read all).
+    pub recipient: Option<UserId>,
+    /// Only this channel.
+    pub channel: Option<Channel>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only in-app ones not read yet.
+    pub unread_only: bool,
+    /// Only those created at or after.
+    pub from: Option<Millis>,
+    /// Only those created before.
+    pub before: Option<Millis>,
+}
+
+/// The notification store.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Adds a template (its name unique in the tenant).
+    async fn insert_template(&self, t: &Template) -> Result<()>;
+    /// A template of the tenant.
+    async fn get_template(&self, tenant: TenantId, id: Uuid) -> Result<Option<Template>>;
+    /// Templates in id order after `after`.
+    async fn list_templates(
+        &self,
+        tenant: TenantId,
+        filter: &TemplateFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Template>>;
+    /// Saves a changed template if it is still at `expected` (else `ABORTED`).
+    async fn update_template(&self, t: &Template, expected: i64) -> Result<()>;
+    /// Deletes a template: true if it was there.
+    async fn delete_template(&self, tenant: TenantId, id: Uuid) -> Result<bool>;
+
+    /// A notification of the tenant.
+    async fn get_notification(&self, tenant: TenantId, id: Uuid) -> Result<Option<Notification>>;
+    /// Notifications newest first, before `before_id`.
+    async fn list_notifications(
+        &self,
+        tenant: TenantId,
+        filter: &NotificationFilter,
+        before_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Notification>>;
+    /// Saves a changed notification if it is still at `expected` (else `ABORTED`), with its
+    /// events and the attempt made, in one transaction.
+    async fn save_notification(
+        &self,
+        n: &Notification,
+        expected: i64,
+        events: Vec<OutboxEvent>,
+        attempt: Option<Attempt>,
+    ) -> Result<()>;
+    /// The delivery log of a notification, oldest first.
+    async fn attempts(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Attempt>>;
+    /// Notifications of every tenant due by `now` (pending or retrying), soonest first.
+    async fn due(&self, now: Millis, limit: u32) -> Result<Vec<(TenantId, Uuid)>>;
+}
+
+/// Why a provider did not take a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// What went wrong, for the log and the notification.
+    pub message: String,
+    /// What the provider answered, if it answered.
+    pub answer: String,
+    /// A refusal that no retry will change (a malformed address).
+    pub permanent: bool,
+}
+
+/// A provider of one channel: SMTP, an SMS API, the log sink, the in-app inbox.
+#[async_trait]
+pub trait Sender: Send + Sync {
+    /// Its name in the delivery log and metrics (`smtp`, `sms`, `log`, `in_app`).
+    fn provider(&self) -> &'static str;
+    /// Hands the message over; the provider's answer when it took it.
+    async fn send(&self, n: &Notification) -> std::result::Result<String, SendError>;
+}

@@ -1,0 +1,537 @@
+//! The notification store on SQLite and PostgreSQL, written once (ids as UUIDv7 text, times as
+//! epoch milliseconds, `$n` parameters, each aggregate whole as JSON in `doc` beside the columns
+//! it is found by). On PostgreSQL every transaction runs as `crm_app` with `app.tenant_id` set,
+//! so row-level security backs the `tenant_id` filter of every statement. The statements take a
+//! connection, so the event consumer writes in its own transaction with the same code.
+
+use async_trait::async_trait;
+use crm_core::storage::{Conn, Database, UniqueConstraint, map_db_error};
+use crm_core::{Error, Result, TenantId, UserId};
+use uuid::Uuid;
+
+use crate::domain::Millis;
+use crate::domain::notification::Notification;
+use crate::domain::ports::{
+    Attempt, NotificationFilter, NotificationStore, OutboxEvent, TemplateFilter,
+};
+use crate::domain::template::{Channel, Template};
+
+const UNIQUES: &[UniqueConstraint] = &[
+    UniqueConstraint {
+        name: "templates_name",
+        sqlite_columns: "templates.tenant_id, templates.name",
+        field: "template.name",
+        message: "another template of the tenant has this name; choose another",
+    },
+    UniqueConstraint {
+        name: "notifications_trigger",
+        sqlite_columns: "notifications.tenant_id, notifications.trigger_event_id, \
+                         notifications.channel, notifications.recipient_address",
+        field: "id",
+        message: "this event already made this notification",
+    },
+];
+
+pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| map_db_error(e, UNIQUES, doing)
+}
+
+fn doc<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("notification aggregates serialise")
+}
+
+fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|e| {
+        Error::internal(
+            "stored data could not be read",
+            anyhow::anyhow!("{what}: {e}"),
+        )
+    })
+}
+
+/// Adds a template.
+pub async fn insert_template(tx: &mut Conn, t: &Template) -> Result<()> {
+    sqlx::query(
+        "insert into templates (id, tenant_id, name, channel, event_type, locale, enabled, doc, \
+         version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.tenant_id.to_string())
+    .bind(&t.name)
+    .bind(t.channel.as_str())
+    .bind(&t.event_type)
+    .bind(&t.locale)
+    .bind(i64::from(t.enabled))
+    .bind(doc(t))
+    .bind(t.version)
+    .execute(tx)
+    .await
+    .map_err(db("creating a template"))
+    .map(drop)
+}
+
+/// The tenant's templates for one event type and channel, enabled or not.
+pub async fn templates_for(
+    tx: &mut Conn,
+    tenant: TenantId,
+    event_type: &str,
+    channel: Channel,
+) -> Result<Vec<Template>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select doc from templates where tenant_id = $1 and event_type = $2 and channel = $3 \
+         order by id",
+    )
+    .bind(tenant.to_string())
+    .bind(event_type)
+    .bind(channel.as_str())
+    .fetch_all(tx)
+    .await
+    .map_err(db("reading templates"))?;
+    rows.iter().map(|(d,)| read("templates.doc", d)).collect()
+}
+
+/// Whether the tenant has any template (the built-ins are seeded once).
+pub async fn has_templates(tx: &mut Conn, tenant: TenantId) -> Result<bool> {
+    let found: Option<(String,)> =
+        sqlx::query_as("select id from templates where tenant_id = $1 limit 1")
+            .bind(tenant.to_string())
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading templates"))?;
+    Ok(found.is_some())
+}
+
+/// Adds a notification, due at once. False if the event already made it (a redelivery).
+pub async fn insert_notification(tx: &mut Conn, n: &Notification) -> Result<bool> {
+    let done = sqlx::query(
+        "insert into notifications (id, tenant_id, channel, recipient_user_id, \
+         recipient_address, status, attempts, next_attempt_at, trigger_event_id, created_at, \
+         read_at, doc, version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         on conflict (tenant_id, trigger_event_id, channel, recipient_address) do nothing",
+    )
+    .bind(n.id.to_string())
+    .bind(n.tenant_id.to_string())
+    .bind(n.channel.as_str())
+    .bind(n.recipient_user_id.map(|u| u.to_string()))
+    .bind(&n.recipient_address)
+    .bind(n.status.as_str())
+    .bind(i64::from(n.attempts))
+    .bind(n.next_attempt_at)
+    .bind(n.trigger_event_id.to_string())
+    .bind(n.created_at)
+    .bind(n.read_at)
+    .bind(doc(n))
+    .bind(n.version)
+    .execute(tx)
+    .await
+    .map_err(db("storing a notification"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A user as the notification context knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownUser {
+    /// The user.
+    pub id: UserId,
+    /// Their email address.
+    pub email: String,
+    /// Their display name.
+    pub display_name: String,
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Whether they may still sign in.
+    pub active: bool,
+}
+
+/// Records a user (from `UserCreated` or `UserRoleChanged`); an empty display name keeps the
+/// one known.
+pub async fn put_user(tx: &mut Conn, tenant: TenantId, user: &KnownUser, at: Millis) -> Result<()> {
+    sqlx::query(
+        "insert into notification_users (tenant_id, user_id, email, display_name, roles, active, \
+         updated_at) values ($1, $2, $3, $4, $5, $6, $7) \
+         on conflict (tenant_id, user_id) do update set email = excluded.email, \
+         display_name = case when excluded.display_name = '' \
+           then notification_users.display_name else excluded.display_name end, \
+         roles = excluded.roles, active = excluded.active, updated_at = excluded.updated_at",
+    )
+    .bind(tenant.to_string())
+    .bind(user.id.to_string())
+    .bind(&user.email)
+    .bind(&user.display_name)
+    .bind(user.roles.join(","))
+    .bind(i64::from(user.active))
+    .bind(at)
+    .execute(tx)
+    .await
+    .map_err(db("recording a user"))
+    .map(drop)
+}
+
+/// Records whether a known user is active.
+pub async fn put_active(tx: &mut Conn, tenant: TenantId, user: UserId, active: bool) -> Result<()> {
+    sqlx::query("update notification_users set active = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(i64::from(active))
+        .execute(tx)
+        .await
+        .map_err(db("recording a user"))
+        .map(drop)
+}
+
+type UserRow = (String, String, String, String, i64);
+
+fn known(row: UserRow) -> Option<KnownUser> {
+    let (id, email, display_name, roles, active) = row;
+    Some(KnownUser {
+        id: UserId::parse(&id).ok()?,
+        email,
+        display_name,
+        roles: roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        active: active != 0,
+    })
+}
+
+/// A known user of the tenant.
+pub async fn user(tx: &mut Conn, tenant: TenantId, id: UserId) -> Result<Option<KnownUser>> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "select user_id, email, display_name, roles, active from notification_users \
+         where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a user"))?;
+    Ok(row.and_then(known))
+}
+
+/// The tenant's active users with `role`.
+pub async fn users_with_role(
+    tx: &mut Conn,
+    tenant: TenantId,
+    role: &str,
+) -> Result<Vec<KnownUser>> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "select user_id, email, display_name, roles, active from notification_users \
+         where tenant_id = $1 and active = 1 and (',' || roles || ',') like $2 order by user_id",
+    )
+    .bind(tenant.to_string())
+    .bind(format!("%,{role},%"))
+    .fetch_all(tx)
+    .await
+    .map_err(db("reading users"))?;
+    Ok(rows.into_iter().filter_map(known).collect())
+}
+
+/// Records a tenant's name and locale; `None` keeps what is known.
+pub async fn put_tenant(
+    tx: &mut Conn,
+    tenant: TenantId,
+    name: Option<&str>,
+    locale: Option<&str>,
+    at: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "insert into notification_tenants (tenant_id, name, locale, updated_at) \
+         values ($1, coalesce($2, ''), coalesce($3, $5), $4) \
+         on conflict (tenant_id) do update set \
+         name = coalesce($2, notification_tenants.name), \
+         locale = coalesce($3, notification_tenants.locale), updated_at = $4",
+    )
+    .bind(tenant.to_string())
+    .bind(name)
+    .bind(locale)
+    .bind(at)
+    .bind(DEFAULT_LOCALE)
+    .execute(tx)
+    .await
+    .map_err(db("recording a tenant"))
+    .map(drop)
+}
+
+/// A tenant's locale until IAM says otherwise (IAM's default for a new tenant).
+pub const DEFAULT_LOCALE: &str = "ms-MY";
+
+/// A tenant's name and locale (empty name and the default locale if unknown).
+pub async fn tenant(tx: &mut Conn, tenant: TenantId) -> Result<(String, String)> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("select name, locale from notification_tenants where tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(tx)
+            .await
+            .map_err(db("reading a tenant"))?;
+    Ok(row.unwrap_or_else(|| (String::new(), DEFAULT_LOCALE.into())))
+}
+
+async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
+    let pairs: Vec<(&str, &crm_events::Envelope)> = events
+        .iter()
+        .map(|e| (e.aggregate_type, &e.envelope))
+        .collect();
+    crm_events::outbox::append_all(tx, &pairs)
+        .await
+        .map_err(db("writing events to the outbox"))
+}
+
+/// The notification store on either engine.
+#[derive(Clone)]
+pub struct SqlNotificationStore {
+    db: Database,
+}
+
+impl SqlNotificationStore {
+    /// A store on `db` (migrated).
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn begin(&self, tenant: TenantId) -> Result<crm_core::storage::Tx> {
+        self.db
+            .begin_for(tenant)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))
+    }
+}
+
+fn uuid(what: &str, raw: &str) -> Result<Uuid> {
+    Uuid::try_parse(raw).map_err(|e| {
+        Error::internal(
+            "stored data could not be read",
+            anyhow::anyhow!("{what}: {e}"),
+        )
+    })
+}
+
+#[async_trait]
+impl NotificationStore for SqlNotificationStore {
+    async fn insert_template(&self, t: &Template) -> Result<()> {
+        let mut tx = self.begin(t.tenant_id).await?;
+        insert_template(&mut tx, t).await?;
+        tx.commit().await.map_err(db("creating a template"))
+    }
+
+    async fn get_template(&self, tenant: TenantId, id: Uuid) -> Result<Option<Template>> {
+        let mut tx = self.begin(tenant).await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("select doc from templates where tenant_id = $1 and id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a template"))?;
+        tx.commit().await.map_err(db("reading a template"))?;
+        row.map(|(d,)| read("templates.doc", &d)).transpose()
+    }
+
+    async fn list_templates(
+        &self,
+        tenant: TenantId,
+        filter: &TemplateFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Template>> {
+        let mut tx = self.begin(tenant).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select doc from templates where tenant_id = $1 and ($2 = '' or id > $2) \
+             and ($3 = '' or channel = $3) and ($4 = '' or event_type = $4) \
+             order by id limit $5",
+        )
+        .bind(tenant.to_string())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(filter.channel.map_or("", Channel::as_str))
+        .bind(filter.event_type.clone().unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("listing templates"))?;
+        tx.commit().await.map_err(db("listing templates"))?;
+        rows.iter().map(|(d,)| read("templates.doc", d)).collect()
+    }
+
+    async fn update_template(&self, t: &Template, expected: i64) -> Result<()> {
+        let mut tx = self.begin(t.tenant_id).await?;
+        let done = sqlx::query(
+            "update templates set name = $3, channel = $4, event_type = $5, locale = $6, \
+             enabled = $7, doc = $8, version = $9 where tenant_id = $1 and id = $2 and version = $10",
+        )
+        .bind(t.tenant_id.to_string())
+        .bind(t.id.to_string())
+        .bind(&t.name)
+        .bind(t.channel.as_str())
+        .bind(&t.event_type)
+        .bind(&t.locale)
+        .bind(i64::from(t.enabled))
+        .bind(doc(t))
+        .bind(t.version)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving a template"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::etag_mismatch("template").with_metadata("id", t.id.to_string()));
+        }
+        tx.commit().await.map_err(db("saving a template"))
+    }
+
+    async fn delete_template(&self, tenant: TenantId, id: Uuid) -> Result<bool> {
+        let mut tx = self.begin(tenant).await?;
+        let done = sqlx::query("delete from templates where tenant_id = $1 and id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("deleting a template"))?;
+        tx.commit().await.map_err(db("deleting a template"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_notification(&self, tenant: TenantId, id: Uuid) -> Result<Option<Notification>> {
+        let mut tx = self.begin(tenant).await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("select doc from notifications where tenant_id = $1 and id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a notification"))?;
+        tx.commit().await.map_err(db("reading a notification"))?;
+        row.map(|(d,)| read("notifications.doc", &d)).transpose()
+    }
+
+    async fn list_notifications(
+        &self,
+        tenant: TenantId,
+        filter: &NotificationFilter,
+        before_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Notification>> {
+        let mut tx = self.begin(tenant).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select doc from notifications where tenant_id = $1 and ($2 = '' or id < $2) \
+             and ($3 = '' or recipient_user_id = $3) and ($4 = '' or channel = $4) \
+             and ($5 = '' or status = $5) \
+             and ($6 = 0 or (channel = 'in_app' and read_at is null)) \
+             and created_at >= $7 and created_at < $8 \
+             order by id desc limit $9",
+        )
+        .bind(tenant.to_string())
+        .bind(before_id.map(|b| b.to_string()).unwrap_or_default())
+        .bind(filter.recipient.map(|r| r.to_string()).unwrap_or_default())
+        .bind(filter.channel.map_or("", Channel::as_str))
+        .bind(filter.status.map_or("", |s| s.as_str()))
+        .bind(i64::from(filter.unread_only))
+        .bind(filter.from.unwrap_or(i64::MIN))
+        .bind(filter.before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("listing notifications"))?;
+        tx.commit().await.map_err(db("listing notifications"))?;
+        rows.iter()
+            .map(|(d,)| read("notifications.doc", d))
+            .collect()
+    }
+
+    async fn save_notification(
+        &self,
+        n: &Notification,
+        expected: i64,
+        events: Vec<OutboxEvent>,
+        attempt: Option<Attempt>,
+    ) -> Result<()> {
+        let mut tx = self.begin(n.tenant_id).await?;
+        let done = sqlx::query(
+            "update notifications set status = $3, attempts = $4, next_attempt_at = $5, \
+             read_at = $6, doc = $7, version = $8 where tenant_id = $1 and id = $2 and version = $9",
+        )
+        .bind(n.tenant_id.to_string())
+        .bind(n.id.to_string())
+        .bind(n.status.as_str())
+        .bind(i64::from(n.attempts))
+        .bind(n.next_attempt_at)
+        .bind(n.read_at)
+        .bind(doc(n))
+        .bind(n.version)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving a notification"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::etag_mismatch("notification").with_metadata("id", n.id.to_string()));
+        }
+        if let Some(a) = attempt {
+            sqlx::query(
+                "insert into delivery_log (notification_id, attempt, tenant_id, at, provider, \
+                 answer, error) values ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(n.id.to_string())
+            .bind(i64::from(a.attempt))
+            .bind(n.tenant_id.to_string())
+            .bind(a.at)
+            .bind(&a.provider)
+            .bind(&a.answer)
+            .bind(&a.error)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("logging a delivery attempt"))?;
+        }
+        append(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("saving a notification"))
+    }
+
+    async fn attempts(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Attempt>> {
+        let mut tx = self.begin(tenant).await?;
+        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+            "select attempt, at, provider, answer, error from delivery_log \
+             where tenant_id = $1 and notification_id = $2 order by attempt",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading the delivery log"))?;
+        tx.commit().await.map_err(db("reading the delivery log"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(attempt, at, provider, answer, error)| Attempt {
+                attempt: attempt as u32,
+                at,
+                provider,
+                answer,
+                error,
+            })
+            .collect())
+    }
+
+    async fn due(&self, now: Millis, limit: u32) -> Result<Vec<(TenantId, Uuid)>> {
+        let mut tx = self
+            .db
+            .begin_scoped("app.delivery_worker", "on")
+            .await
+            .map_err(db("starting a transaction across tenants"))?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "select tenant_id, id from notifications \
+             where next_attempt_at is not null and next_attempt_at <= $1 \
+             order by next_attempt_at limit $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("finding due notifications"))?;
+        tx.commit().await.map_err(db("finding due notifications"))?;
+        rows.iter()
+            .map(|(t, id)| {
+                let tenant = TenantId::parse(t).map_err(|e| {
+                    Error::internal("stored data could not be read", anyhow::anyhow!("{e}"))
+                })?;
+                Ok((tenant, uuid("notifications.id", id)?))
+            })
+            .collect()
+    }
+}

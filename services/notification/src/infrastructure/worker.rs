@@ -1,0 +1,254 @@
+//! The delivery worker: finds due notifications (pending, or retrying whose time has come),
+//! claims each (a lease, so another worker leaves it alone), hands it to its channel's provider
+//! through the provider's breaker, and records the outcome with the attempt and its event:
+//! sent, retried later with exponential backoff and jitter, failed after the configured
+//! attempts, or put off without an attempt while the breaker is open. A crash loses nothing:
+//! a claimed notification whose lease runs out is due again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use crm_core::clock::Clock;
+use crm_core::{Result, TenantId};
+use crm_proto::crm::notification::events::v1 as events;
+use futures::StreamExt;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::channels::{Guarded, Outcome};
+use crate::domain::notification::{Notification, Status};
+use crate::domain::ports::{Attempt, NotificationStore, OutboxEvent};
+use crate::domain::template::Channel;
+
+/// How delivery retries.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The delay after the first failure.
+    pub min_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// How long a claimed notification is left to its worker.
+    pub lease: Duration,
+    /// How often due notifications are looked for when nothing wakes the worker.
+    pub poll: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_attempts: 5,
+            min_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(3600),
+            lease: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Policy {
+    /// The delay before the attempt after `failed` failed ones: exponential, with jitter.
+    pub fn delay(&self, failed: u32) -> Duration {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(failed.saturating_sub(1) as usize)
+            .unwrap_or(self.max_delay)
+    }
+}
+
+/// The providers of the three channels.
+#[derive(Clone)]
+pub struct Providers {
+    /// Email.
+    pub email: Guarded,
+    /// SMS.
+    pub sms: Guarded,
+    /// In-app.
+    pub in_app: Guarded,
+}
+
+impl Providers {
+    fn of(&self, channel: Channel) -> &Guarded {
+        match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+            Channel::InApp => &self.in_app,
+        }
+    }
+}
+
+/// The delivery worker.
+#[derive(Clone)]
+pub struct Worker {
+    store: Arc<dyn NotificationStore>,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    wake: Arc<Notify>,
+}
+
+fn envelope<M: prost::Message + prost::Name>(
+    n: &Notification,
+    time: i64,
+    message: &M,
+) -> OutboxEvent {
+    let mut envelope = crm_events::Envelope::new(
+        "crm.notification",
+        n.tenant_id,
+        n.id,
+        message,
+        &crm_events::Causation::default(),
+    );
+    envelope.time = time;
+    OutboxEvent {
+        aggregate_type: "notification",
+        envelope,
+    }
+}
+
+impl Worker {
+    /// A worker over its adapters, woken by `wake`.
+    pub fn new(
+        store: Arc<dyn NotificationStore>,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        wake: Arc<Notify>,
+    ) -> Worker {
+        Worker {
+            store,
+            providers,
+            clock,
+            policy,
+            wake,
+        }
+    }
+
+    /// The providers, with their breakers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// Delivers until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            match self.round().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot look for notifications to deliver"),
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.policy.poll) => {}
+            }
+        }
+    }
+
+    /// One pass over what is due now: how many were looked at.
+    pub async fn round(&self) -> Result<usize> {
+        let due = self.store.due(self.clock.now_millis(), 200).await?;
+        let count = due.len();
+        futures::stream::iter(due)
+            .for_each_concurrent(16, |(tenant, id)| async move {
+                if let Err(e) = self.deliver(tenant, id).await {
+                    tracing::warn!(notification_id = %id, error = %e, "delivery not recorded; it is tried again");
+                }
+            })
+            .await;
+        Ok(count)
+    }
+
+    /// Delivers one notification if it is still due.
+    pub async fn deliver(&self, tenant: TenantId, id: Uuid) -> Result<()> {
+        let Some(mut n) = self.store.get_notification(tenant, id).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now_millis();
+        if !n.status.is_due() || n.next_attempt_at.is_none_or(|at| at > now) {
+            return Ok(());
+        }
+        // Claim it: another worker that read it too fails here and leaves it.
+        let expected = n.version;
+        n.put_off(now + self.policy.lease.as_millis() as i64);
+        if let Err(e) = self
+            .store
+            .save_notification(&n, expected, Vec::new(), None)
+            .await
+        {
+            if e.reason() == Some("ETAG_MISMATCH") {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        let claimed = n.version;
+        let provider = self.providers.of(n.channel);
+        let outcome = provider.send(&n).await;
+        let now = self.clock.now_millis();
+        let attempt = |answer: String, error: String| Attempt {
+            attempt: n.attempts + 1,
+            at: now,
+            provider: provider.provider().into(),
+            answer,
+            error,
+        };
+        let (attempt, event) = match outcome {
+            Outcome::Open => {
+                n.put_off(now + provider.wait.as_millis() as i64);
+                tracing::info!(notification_id = %n.id, provider = provider.provider(), "the provider's breaker is open; delivery waits");
+                (None, None)
+            }
+            Outcome::Sent(answer) => {
+                let attempt = attempt(answer, String::new());
+                n.sent(now);
+                let sent = events::NotificationSent {
+                    notification_id: n.id.to_string(),
+                    channel: crate::interfaces::grpc::channel_pb(n.channel) as i32,
+                    recipient_user_id: n
+                        .recipient_user_id
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                    recipient_address: n.recipient_address.clone(),
+                    template_id: n.template_id.map(|t| t.to_string()).unwrap_or_default(),
+                    trigger_event_id: n.trigger_event_id.to_string(),
+                    attempts: n.attempts as i32,
+                    send_time: Some(crm_core::api::timestamp(now)),
+                };
+                (Some(attempt), Some(envelope(&n, now, &sent)))
+            }
+            Outcome::Failed(e) => {
+                let attempt = attempt(e.answer.clone(), e.message.clone());
+                let last = e.permanent || n.attempts + 1 >= self.policy.max_attempts;
+                let next =
+                    (!last).then(|| now + self.policy.delay(n.attempts + 1).as_millis() as i64);
+                n.attempt_failed(&e.message, next);
+                tracing::warn!(notification_id = %n.id, provider = provider.provider(), attempts = n.attempts, error = %e.message, final = last, "delivery failed");
+                let failed = events::NotificationFailed {
+                    notification_id: n.id.to_string(),
+                    channel: crate::interfaces::grpc::channel_pb(n.channel) as i32,
+                    recipient_user_id: n
+                        .recipient_user_id
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                    recipient_address: n.recipient_address.clone(),
+                    trigger_event_id: n.trigger_event_id.to_string(),
+                    attempts: n.attempts as i32,
+                    error: e.message,
+                    r#final: last,
+                    fail_time: Some(crm_core::api::timestamp(now)),
+                };
+                (Some(attempt), Some(envelope(&n, now, &failed)))
+            }
+        };
+        debug_assert!(n.status != Status::Pending || attempt.is_none());
+        self.store
+            .save_notification(&n, claimed, event.into_iter().collect(), attempt)
+            .await
+    }
+}

@@ -1,0 +1,3 @@
+//! The notification context's API.
+
+pub mod grpc;
