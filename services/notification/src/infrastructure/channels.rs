@@ -240,7 +240,10 @@ impl Sender for InApp {
     }
 
     async fn send(&self, n: &Notification) -> Result<String, SendError> {
-        let watching = self.hub.publish(n);
+        // Watchers see it as it is once delivered.
+        let mut shown = n.clone();
+        shown.sent(chrono::Utc::now().timestamp_millis());
+        let watching = self.hub.publish(&shown);
         Ok(format!("in the inbox; {watching} watching"))
     }
 }

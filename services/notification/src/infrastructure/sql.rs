@@ -152,7 +152,8 @@ pub async fn put_user(tx: &mut Conn, tenant: TenantId, user: &KnownUser, at: Mil
          on conflict (tenant_id, user_id) do update set email = excluded.email, \
          display_name = case when excluded.display_name = '' \
            then notification_users.display_name else excluded.display_name end, \
-         roles = excluded.roles, active = excluded.active, updated_at = excluded.updated_at",
+         roles = excluded.roles, active = excluded.active, updated_at = excluded.updated_at \
+         where notification_users.updated_at <= excluded.updated_at",
     )
     .bind(tenant.to_string())
     .bind(user.id.to_string())

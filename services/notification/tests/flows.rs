@@ -1,0 +1,350 @@
+//! The flows from events to notifications, on the notification store (SQLite always; PostgreSQL
+//! when `DATABASE_URL` is set, `#[ignore]`d without `--include-ignored`): events are handed to
+//! the consumer as the bus would, then the worker delivers through the log sink.
+
+use crm_core::config::{Config, Secret};
+use crm_core::storage::Database;
+use crm_core::{TenantId, UserId};
+use crm_events::consumer::deliver;
+use crm_events::{Causation, Consumer, Delivery, Envelope, Inbox};
+use crm_notification::config::NotificationConfig;
+use crm_notification::domain::notification::Status;
+use crm_notification::domain::ports::{NotificationFilter, NotificationStore, TemplateFilter};
+use crm_notification::domain::template::Channel;
+use crm_notification::infrastructure::consumer::{IAM_GROUP, SALES_GROUP};
+use crm_notification::infrastructure::sql::SqlNotificationStore;
+use crm_proto::crm::iam::events::v1::{TenantCreated, TenantSettingsChanged, UserCreated};
+use crm_proto::crm::iam::v1::TenantSettings;
+use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
+use crm_proto::crm::sales::v1::{Deal, Lead, LeadSource, LossReason};
+use crm_proto::google::r#type::Money;
+use uuid::Uuid;
+
+fn envelope<M: prost::Message + prost::Name>(tenant: TenantId, message: &M) -> Envelope {
+    Envelope::new("crm.test", tenant, tenant, message, &Causation::default())
+}
+
+async fn all(
+    store: &SqlNotificationStore,
+    tenant: TenantId,
+) -> Vec<crm_notification::domain::notification::Notification> {
+    let mut found = store
+        .list_notifications(tenant, &NotificationFilter::default(), None, 500)
+        .await
+        .unwrap();
+    found.reverse();
+    found
+}
+
+async fn flows_on(db: Database) {
+    let built = crm_notification::build(&db, &NotificationConfig::default()).unwrap();
+    let iam = Consumer::new(IAM_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let sales = Consumer::new(SALES_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let store = SqlNotificationStore::new(db.clone());
+    let tenant = TenantId::new();
+    let handled = async |consumer: &Consumer, topic: &str, event: &Envelope| {
+        let outcome = deliver(consumer, topic, event).await.unwrap();
+        assert!(
+            matches!(outcome, Delivery::Handled | Delivery::Duplicate),
+            "{outcome:?}"
+        );
+    };
+    const IAM: &str = "crm.iam.events.v1";
+    const SALES: &str = "crm.sales.events.v1";
+
+    // A new tenant starts with the built-in templates, once however often it is told.
+    let created = envelope(
+        tenant,
+        &TenantCreated {
+            tenant_id: tenant.to_string(),
+            name: "Kilang Desa Murni Batik".into(),
+            slug: "kilang".into(),
+            ..Default::default()
+        },
+    );
+    handled(&iam, IAM, &created).await;
+    handled(&iam, IAM, &created).await;
+    let templates = store
+        .list_templates(tenant, &TemplateFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(templates.len(), 8, "four flows in English and Malay");
+
+    // The owner's welcome, in the tenant's locale (IAM's default for a new tenant, Malay);
+    // delivered twice, stored once.
+    let siti = UserId::new();
+    let welcome = envelope(
+        tenant,
+        &UserCreated {
+            user_id: siti.to_string(),
+            email: "siti@kilangbatik.my".into(),
+            display_name: "Siti Aminah".into(),
+            roles: vec!["owner".into()],
+            tenant_name: "Kilang Desa Murni Batik".into(),
+            ..Default::default()
+        },
+    );
+    handled(&iam, IAM, &welcome).await;
+    handled(&iam, IAM, &welcome).await;
+    let found = all(&store, tenant).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].channel, Channel::Email);
+    assert_eq!(found[0].recipient_address, "siti@kilangbatik.my");
+    assert_eq!(
+        found[0].subject,
+        "Selamat datang ke Kilang Desa Murni Batik"
+    );
+    assert!(
+        found[0].body.starts_with("Salam Siti Aminah,"),
+        "{}",
+        found[0].body
+    );
+    assert_eq!(found[0].status, Status::Pending);
+    assert_eq!(found[0].trigger_event_id, welcome.id);
+
+    // The tenant switches to English: the next welcome is in English.
+    handled(
+        &iam,
+        IAM,
+        &envelope(
+            tenant,
+            &TenantSettingsChanged {
+                tenant_id: tenant.to_string(),
+                settings: Some(TenantSettings {
+                    locale: "en-GB".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    let (manager, rep, viewer) = (UserId::new(), UserId::new(), UserId::new());
+    for (id, email, role) in [
+        (manager, "aminah@kilangbatik.my", "sales_manager"),
+        (rep, "farid@kilangbatik.my", "sales_rep"),
+        (viewer, "lim@kilangbatik.my", "viewer"),
+    ] {
+        handled(
+            &iam,
+            IAM,
+            &envelope(
+                tenant,
+                &UserCreated {
+                    user_id: id.to_string(),
+                    email: email.into(),
+                    display_name: email.split('@').next().unwrap().into(),
+                    roles: vec![role.into()],
+                    ..Default::default()
+                },
+            ),
+        )
+        .await;
+    }
+    let found = all(&store, tenant).await;
+    assert_eq!(found.len(), 4);
+    assert_eq!(found[1].subject, "Welcome to Kilang Desa Murni Batik");
+
+    // A new lead: in-app to the sales manager and to the lead's owner, not to the viewer.
+    let lead = envelope(
+        tenant,
+        &LeadCreated {
+            lead: Some(Lead {
+                id: Uuid::now_v7().to_string(),
+                contact_name: "Encik Rahman".into(),
+                company_name: "Hotel Seri Malaysia".into(),
+                source: LeadSource::TradeShow as i32,
+                owner_id: rep.to_string(),
+                ..Default::default()
+            }),
+            created_by_user_id: manager.to_string(),
+        },
+    );
+    handled(&sales, SALES, &lead).await;
+    handled(&sales, SALES, &lead).await;
+    let in_app: Vec<_> = all(&store, tenant)
+        .await
+        .into_iter()
+        .filter(|n| n.channel == Channel::InApp)
+        .collect();
+    let mut to: Vec<Option<UserId>> = in_app.iter().map(|n| n.recipient_user_id).collect();
+    to.sort_by_key(|u| u.map(|u| u.to_string()));
+    let mut expected = vec![Some(manager), Some(rep)];
+    expected.sort_by_key(|u| u.map(|u| u.to_string()));
+    assert_eq!(to, expected);
+    assert_eq!(
+        in_app[0].subject,
+        "New lead: Encik Rahman (Hotel Seri Malaysia)"
+    );
+    assert_eq!(
+        in_app[0].body,
+        "aminah added a lead from trade show, owned by farid."
+    );
+
+    // A won deal thanks the customer; a customer without an email gets nothing.
+    let myr = Money {
+        currency_code: "MYR".into(),
+        units: 25_000,
+        nanos: 0,
+    };
+    let won = envelope(
+        tenant,
+        &DealWon {
+            deal: Some(Deal {
+                name: "Sarongs for 200 rooms".into(),
+                amount: Some(myr.clone()),
+                ..Default::default()
+            }),
+            customer_name: "Hotel Seri Malaysia".into(),
+            customer_email: "purchasing@hotelseri.my".into(),
+            won_by_user_id: rep.to_string(),
+        },
+    );
+    handled(&sales, SALES, &won).await;
+    handled(
+        &sales,
+        SALES,
+        &envelope(
+            tenant,
+            &DealWon {
+                deal: Some(Deal::default()),
+                customer_name: "Walk-in".into(),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    let thanks: Vec<_> = all(&store, tenant)
+        .await
+        .into_iter()
+        .filter(|n| n.trigger_event_type.ends_with("DealWon"))
+        .collect();
+    assert_eq!(thanks.len(), 1);
+    assert_eq!(thanks[0].recipient_address, "purchasing@hotelseri.my");
+    assert!(
+        thanks[0].body.contains("MYR 25,000.00"),
+        "{}",
+        thanks[0].body
+    );
+
+    // A lost deal asks why, with the reason in words.
+    handled(
+        &sales,
+        SALES,
+        &envelope(
+            tenant,
+            &DealLost {
+                opportunity_name: "Table runners".into(),
+                customer_name: "Kedai Kain Ali".into(),
+                customer_email: "ali@kedaikain.my".into(),
+                amount: Some(myr),
+                loss_reason: LossReason::NoBudget as i32,
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    let survey = all(&store, tenant).await.pop().unwrap();
+    assert_eq!(survey.recipient_address, "ali@kedaikain.my");
+    assert_eq!(
+        survey.subject,
+        "How could we have done better, Kedai Kain Ali?"
+    );
+
+    // The tenant disables its English deal-won email: no more thanks in English (nor a
+    // fallback to another language).
+    let mut deal_won = store
+        .list_templates(
+            tenant,
+            &TemplateFilter {
+                channel: Some(Channel::Email),
+                event_type: Some("crm.sales.events.v1.DealWon".into()),
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.locale == "en")
+        .unwrap();
+    let version = deal_won.version;
+    deal_won.enabled = false;
+    deal_won.version += 1;
+    store.update_template(&deal_won, version).await.unwrap();
+    let before = all(&store, tenant).await.len();
+    handled(&sales, SALES, &won_again(tenant)).await;
+    assert_eq!(all(&store, tenant).await.len(), before);
+
+    // Another tenant sees none of it.
+    assert!(all(&store, TenantId::new()).await.is_empty());
+
+    // The worker delivers every one through the log sink (nothing configured): stored as sent,
+    // with the attempt logged and saying it was not sent.
+    while built.worker.round().await.unwrap() > 0 {}
+    let found = all(&store, tenant).await;
+    assert!(found.iter().all(|n| n.status == Status::Sent), "{found:?}");
+    let log = store.attempts(tenant, found[0].id).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].provider, "log");
+    assert!(log[0].answer.contains("not sent"), "{}", log[0].answer);
+    let in_app = found.iter().find(|n| n.channel == Channel::InApp).unwrap();
+    assert_eq!(
+        store.attempts(tenant, in_app.id).await.unwrap()[0].provider,
+        "in_app"
+    );
+}
+
+fn won_again(tenant: TenantId) -> Envelope {
+    envelope(
+        tenant,
+        &DealWon {
+            deal: Some(Deal::default()),
+            customer_name: "Hotel Seri Malaysia".into(),
+            customer_email: "purchasing@hotelseri.my".into(),
+            ..Default::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn events_become_notifications_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let db = Database::open(&config, "notification").await.unwrap();
+    db.migrate("notification", &crm_notification::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared("notification", &crm_events::TABLES)
+        .await
+        .unwrap();
+    flows_on(db).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set DATABASE_URL and run with --include-ignored"]
+async fn events_become_notifications_once_on_postgres() {
+    let url = crm_core::testing::backend("DATABASE_URL");
+    let mut config = Config::default();
+    config.database.url = Some(Secret::new(url));
+    let context = format!("notification_test_{}", Uuid::now_v7().simple());
+    let db = Database::open(&config, &context)
+        .await
+        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+    db.migrate(&context, &crm_notification::MIGRATIONS)
+        .await
+        .unwrap();
+    db.migrate_shared(&context, &crm_events::TABLES)
+        .await
+        .unwrap();
+    flows_on(db.clone()).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop schema {context} cascade"
+    )))
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
