@@ -3,7 +3,8 @@
 # PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), Redis on 127.0.0.1:6379 and a
 # Kafka-compatible broker (tansu, in memory) on 127.0.0.1:9092, with confluent-kafka (Python) as a
 # stock client beside it. `up` also installs the OpenID provider the single sign-on tests start
-# (npm oauth2-mock-server, into $CACHE/npm: OIDC_PROVIDER_MODULES).
+# (npm oauth2-mock-server, into $CACHE/npm: OIDC_PROVIDER_MODULES) and the SMTP server the
+# notification tests start (aiosmtpd from PyPI, into $CACHE/py: AIOSMTPD_PYTHONPATH).
 # Usage: .ci/services.sh up | kafka
 set -euo pipefail
 
@@ -90,13 +91,24 @@ oidc_provider_install() {
   npm install --silent --no-audit --no-fund --prefix "$CACHE/npm" "oauth2-mock-server@$OIDC_MOCK_VERSION" >/dev/null
 }
 
+AIOSMTPD_VERSION=1.4.6
+smtp_server_install() {
+  if PYTHONPATH="$CACHE/py" python3 -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server of the notification tests)"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$CACHE/py" "aiosmtpd==$AIOSMTPD_VERSION" 2>&1 | grep -v "running pip as the 'root' user" || true
+  PYTHONPATH="$CACHE/py" python3 -c "import aiosmtpd" || { echo "aiosmtpd did not install" >&2; exit 1; }
+}
+
 case "${1:-up}" in
   up)
     postgres_up
     postgres_database
     redis_up
     oidc_provider_install
-    say "PostgreSQL and Redis are up; the OpenID provider is in $CACHE/npm (OIDC_PROVIDER_MODULES)"
+    smtp_server_install
+    say "PostgreSQL and Redis are up; the OpenID provider is in $CACHE/npm (OIDC_PROVIDER_MODULES), the SMTP server in $CACHE/py (AIOSMTPD_PYTHONPATH)"
     ;;
   kafka)
     kafka_up

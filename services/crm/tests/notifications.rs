@@ -1,0 +1,560 @@
+//! Notifications through the generated clients against a served CRM: registering sends a real
+//! welcome email to a real SMTP server (aiosmtpd, started here); a new lead reaches every
+//! watching stream of the sales manager live; the caller's notifications are listed, read and
+//! marked read, and another user's or tenant's are `NOT_FOUND`; templates are managed with
+//! etags, and a template that does not parse, names a variable its event does not give or
+//! renders too much is `INVALID_ARGUMENT` naming the line, column and what is wrong.
+
+mod support;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crm_notification::config::NotificationConfig;
+use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
+use crm_proto::crm::notification::v1::template_service_client::TemplateServiceClient;
+use crm_proto::crm::notification::v1::*;
+use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
+use crm_proto::crm::sales::v1::{CreateLeadRequest, Lead};
+use futures::StreamExt;
+use prost_types::FieldMask;
+use tokio::io::AsyncBufReadExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use support::iam::{PASSWORD, fields, invite, login, register};
+use support::{TestServer, authorized, spawn, spawn_with};
+
+fn notifications(server: &TestServer) -> NotificationServiceClient<Channel> {
+    NotificationServiceClient::new(server.channel.clone())
+}
+
+fn templates(server: &TestServer) -> TemplateServiceClient<Channel> {
+    TemplateServiceClient::new(server.channel.clone())
+}
+
+/// A real SMTP server: aiosmtpd (PyPI; `.ci/services.sh` installs it under the cache dir)
+/// printing every message it accepts, which the test reads.
+struct SmtpSink {
+    port: u16,
+    seen: Arc<Mutex<String>>,
+    _child: tokio::process::Child,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = std::env::var("AIOSMTPD_PYTHONPATH")
+            .unwrap_or_else(|_| format!("{}/.cache/kilang-crm/py", std::env::var("HOME").unwrap()));
+        let mut child = tokio::process::Command::new("python3")
+            .args(["-u", "-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Debugging", "stdout"])
+            .env("PYTHONPATH", path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs aiosmtpd (`bash .ci/services.sh up` installs it)");
+        let seen = Arc::new(Mutex::new(String::new()));
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let sink = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut seen = sink.lock().unwrap();
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+        });
+        // Ready when it accepts connections.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        SmtpSink {
+            port,
+            seen,
+            _child: child,
+        }
+    }
+
+    /// Waits for a message containing `needle`, then everything printed so far.
+    async fn received(&self, needle: &str) -> String {
+        for _ in 0..600 {
+            {
+                let seen = self.seen.lock().unwrap();
+                if seen.contains(needle) && seen.contains("END MESSAGE") {
+                    return seen.clone();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no message with {needle:?} reached the SMTP server; it printed:\n{}",
+            self.seen.lock().unwrap()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registering_sends_a_real_welcome_email() {
+    let smtp = SmtpSink::start().await;
+    let port = smtp.port;
+    let server = spawn_with(move |config| {
+        NotificationConfig {
+            smtp_url: Some(crm_core::config::Secret::new(format!(
+                "smtp://127.0.0.1:{port}"
+            ))),
+            email_from: Some("Kilang CRM <crm@kilangbatik.my>".into()),
+            ..NotificationConfig::default()
+        }
+        .set(config)
+    })
+    .await;
+    let owner = register(&server, "Kilang Desa Murni Batik", "siti@kilangbatik.my").await;
+    let mail = smtp.received("siti@kilangbatik.my").await;
+    assert!(mail.contains("To: siti@kilangbatik.my"), "{mail}");
+    assert!(
+        mail.contains("Subject: Selamat datang ke Kilang Desa Murni Batik"),
+        "{mail}"
+    );
+    assert!(mail.contains("Salam Siti Aminah,"), "{mail}");
+    assert!(mail.contains("text/html"), "an HTML part too: {mail}");
+
+    // The notification is stored as sent, with the SMTP server's answer in its log.
+    let mut client = notifications(&server);
+    let mut sent = None;
+    for _ in 0..200 {
+        let list = client
+            .list_notifications(authorized(
+                ListNotificationsRequest::default(),
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .notifications;
+        if let Some(n) = list
+            .into_iter()
+            .find(|n| n.status == DeliveryStatus::Sent as i32)
+        {
+            sent = Some(n);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = sent.expect("the welcome is recorded as sent");
+    assert_eq!(sent.channel, Channel_::Email as i32);
+    assert_eq!(sent.attempts, 1);
+    assert!(sent.send_time.is_some());
+}
+
+use crm_proto::crm::notification::v1::Channel as Channel_;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_lead_reaches_every_watching_stream_of_the_sales_manager() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    invite(&server, &owner, "aminah@kilang.example", &["sales_manager"]).await;
+    let manager = login(
+        &server,
+        &owner.tenant.slug,
+        "aminah@kilang.example",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let mut watchers = Vec::new();
+    for _ in 0..2 {
+        let stream = notifications(&server)
+            .watch_notifications(authorized(
+                WatchNotificationsRequest {
+                    include_unread: true,
+                },
+                &manager.access_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        watchers.push(stream);
+    }
+    // Notification's view of users is built from IAM's events, sales' events come on another
+    // topic: the lead is created once the manager's welcome shows notification knows them.
+    let mut client = notifications(&server);
+    let mut known = false;
+    for _ in 0..600 {
+        let all = client
+            .list_notifications(authorized(
+                ListNotificationsRequest::default(),
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .notifications;
+        if all
+            .iter()
+            .any(|n| n.recipient_address == "aminah@kilang.example")
+        {
+            known = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(known, "the manager's welcome was stored");
+    let mut leads = LeadServiceClient::new(server.channel.clone());
+    let lead = leads
+        .create_lead(authorized(
+            CreateLeadRequest {
+                lead: Some(Lead {
+                    contact_name: "Encik Rahman".into(),
+                    company_name: "Hotel Seri Malaysia".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    for stream in &mut watchers {
+        let next = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the lead reaches the stream")
+            .unwrap()
+            .unwrap();
+        let n = next.notification.unwrap();
+        assert!(!next.resync);
+        assert_eq!(n.channel, Channel_::InApp as i32);
+        assert_eq!(
+            n.subject,
+            "Prospek baharu: Encik Rahman (Hotel Seri Malaysia)"
+        );
+        assert_eq!(n.status, DeliveryStatus::Sent as i32);
+        assert_eq!(n.trigger_event_type, "crm.sales.events.v1.LeadCreated");
+        assert!(!lead.id.is_empty());
+    }
+
+    // Listed as unread, marked read once, then no longer unread.
+    let unread = client
+        .list_notifications(authorized(
+            ListNotificationsRequest {
+                unread_only: true,
+                ..Default::default()
+            },
+            &manager.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert_eq!(unread.len(), 1);
+    let id = unread[0].id.clone();
+    let read = client
+        .mark_notification_read(authorized(
+            MarkNotificationReadRequest { id: id.clone() },
+            &manager.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notification
+        .unwrap();
+    assert_eq!(read.status, DeliveryStatus::Read as i32);
+    assert!(read.read_time.is_some());
+    let again = client
+        .mark_notification_read(authorized(
+            MarkNotificationReadRequest { id: id.clone() },
+            &manager.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notification
+        .unwrap();
+    assert_eq!(
+        again.read_time, read.read_time,
+        "reading twice changes nothing"
+    );
+
+    // Another user of the tenant without `notifications.read_all` (a rep) and another
+    // tenant: NOT_FOUND, to read and to mark. The owner (read_all) reads it, but marks only
+    // their own.
+    invite(&server, &owner, "farid@kilang.example", &["sales_rep"]).await;
+    let rep = login(
+        &server,
+        &owner.tenant.slug,
+        "farid@kilang.example",
+        PASSWORD,
+    )
+    .await
+    .unwrap()
+    .access_token;
+    let stranger = register(&server, "Other", "other@other.example").await;
+    for token in [&rep, &stranger.access, &owner.access] {
+        let get = client
+            .get_notification(authorized(GetNotificationRequest { id: id.clone() }, token))
+            .await
+            .map(drop);
+        let mark = client
+            .mark_notification_read(authorized(
+                MarkNotificationReadRequest { id: id.clone() },
+                token,
+            ))
+            .await
+            .map(drop);
+        if token == &owner.access {
+            assert!(get.is_ok(), "{get:?}");
+        } else {
+            assert_eq!(get.unwrap_err().code(), Code::NotFound);
+        }
+        assert_eq!(mark.unwrap_err().code(), Code::NotFound);
+    }
+    // The owner reads the tenant's notifications: read_all.
+    let tenants = client
+        .list_notifications(authorized(
+            ListNotificationsRequest {
+                channel: Channel_::InApp as i32,
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert!(tenants.iter().any(|n| n.id == id));
+    let strangers = client
+        .list_notifications(authorized(
+            ListNotificationsRequest::default(),
+            &stranger.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert!(strangers.iter().all(|n| n.id != id));
+}
+
+fn template(subject: &str, body: &str) -> Template {
+    Template {
+        name: "deal won (en-GB)".into(),
+        channel: Channel_::Email as i32,
+        event_type: "crm.sales.events.v1.DealWon".into(),
+        locale: "en-GB".into(),
+        subject_template: subject.into(),
+        body_template: body.into(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let mut client = templates(&server);
+    let create = async |client: &mut TemplateServiceClient<Channel>, t: Template| {
+        client
+            .create_template(authorized(
+                CreateTemplateRequest {
+                    template: Some(t),
+                    request_id: String::new(),
+                },
+                &owner.access,
+            ))
+            .await
+    };
+
+    // Bad syntax, an unknown variable, too much output: INVALID_ARGUMENT by field, saying where.
+    let bad = create(&mut client, template("Thanks", "Dear {{ customer_name }\n")).await;
+    let status = bad.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(fields(&status), ["template.body_template"]);
+    assert!(
+        status.message().contains("line 1, column"),
+        "{}",
+        status.message()
+    );
+    let unknown = create(&mut client, template("Thanks {{ user_name }}", "ok")).await;
+    let status = unknown.unwrap_err();
+    assert_eq!(fields(&status), ["template.subject_template"]);
+    assert!(
+        status
+            .message()
+            .contains("`user_name` is not a variable of crm.sales.events.v1.DealWon")
+            && status.message().contains("customer_name, customer_email"),
+        "{}",
+        status.message()
+    );
+    let huge = create(
+        &mut client,
+        template(
+            "Thanks",
+            "{% for i in range(600) %}{{ customer_name }}{% endfor %}",
+        ),
+    )
+    .await;
+    let status = huge.unwrap_err();
+    assert_eq!(fields(&status), ["template.body_template"]);
+    assert!(status.message().contains("at most"), "{}", status.message());
+
+    // A good one; its name is unique in the tenant.
+    let made = create(
+        &mut client,
+        template(
+            "Thank you, {{ customer_name }}",
+            "Your order of {{ amount }}.",
+        ),
+    )
+    .await
+    .unwrap()
+    .into_inner()
+    .template
+    .unwrap();
+    assert_eq!(made.locale, "en-GB");
+    let twice = create(&mut client, template("Again", "again")).await;
+    assert_eq!(twice.unwrap_err().code(), Code::AlreadyExists);
+
+    // Changed by mask with the current etag; a stale etag is refused.
+    let changed = client
+        .update_template(authorized(
+            UpdateTemplateRequest {
+                template: Some(Template {
+                    id: made.id.clone(),
+                    enabled: false,
+                    etag: made.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["enabled".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    assert!(!changed.enabled);
+    assert_ne!(changed.etag, made.etag);
+    let stale = client
+        .update_template(authorized(
+            UpdateTemplateRequest {
+                template: Some(Template {
+                    id: made.id.clone(),
+                    name: "renamed".into(),
+                    etag: made.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await;
+    assert_eq!(stale.unwrap_err().code(), Code::Aborted);
+
+    // Listed among the built-in ones, filtered by event.
+    let listed = client
+        .list_templates(authorized(
+            ListTemplatesRequest {
+                event_type: "crm.sales.events.v1.DealWon".into(),
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .templates;
+    let mut locales: Vec<&str> = listed.iter().map(|t| t.locale.as_str()).collect();
+    locales.sort();
+    assert_eq!(locales, ["en", "en-GB", "ms"]);
+
+    // Another tenant: NOT_FOUND on every RPC that names it.
+    let stranger = register(&server, "Other", "other@other.example").await;
+    let id = made.id.clone();
+    let get = client
+        .get_template(authorized(
+            GetTemplateRequest { id: id.clone() },
+            &stranger.access,
+        ))
+        .await
+        .map(drop);
+    let update = client
+        .update_template(authorized(
+            UpdateTemplateRequest {
+                template: Some(Template {
+                    id: id.clone(),
+                    name: "mine".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+            &stranger.access,
+        ))
+        .await
+        .map(drop);
+    let delete = client
+        .delete_template(authorized(
+            DeleteTemplateRequest { id: id.clone() },
+            &stranger.access,
+        ))
+        .await
+        .map(drop);
+    for result in [get, update, delete] {
+        assert_eq!(result.unwrap_err().code(), Code::NotFound);
+    }
+    let theirs = client
+        .list_templates(authorized(
+            ListTemplatesRequest::default(),
+            &stranger.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .templates;
+    assert!(theirs.iter().all(|t| t.id != id));
+
+    // Deleted by its tenant, then gone.
+    client
+        .delete_template(authorized(
+            DeleteTemplateRequest { id: id.clone() },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let gone = client
+        .get_template(authorized(GetTemplateRequest { id }, &owner.access))
+        .await;
+    assert_eq!(gone.unwrap_err().code(), Code::NotFound);
+
+    // A bad id is named.
+    let bad_id = client
+        .get_template(authorized(
+            GetTemplateRequest { id: "nope".into() },
+            &owner.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_id.code(), Code::InvalidArgument);
+    assert_eq!(fields(&bad_id), ["id"]);
+}
