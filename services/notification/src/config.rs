@@ -37,7 +37,8 @@ pub struct NotificationConfig {
     /// Transient failures in a row after which a provider's breaker opens (default 5).
     pub breaker_failures: Option<u32>,
     /// How long an open breaker makes deliveries wait before one probes, in milliseconds
-    /// (default 30,000).
+    /// (default 30,000; at least 2,000, as the breaker counts whole seconds): between half of it
+    /// and all of it, jittered, growing while the provider stays down, up to twice it.
     pub breaker_open_millis: Option<u64>,
     /// How often due notifications are looked for when nothing wakes the worker, in
     /// milliseconds (default 1,000).
@@ -115,6 +116,12 @@ impl NotificationConfig {
         }
         if self.max_attempts == Some(0) {
             problems.push("`notification.max_attempts`: must be at least 1".into());
+        }
+        if self.breaker_open_millis.is_some_and(|ms| ms < 2000) {
+            problems.push(
+                "`notification.breaker_open_millis`: must be at least 2000 (the breaker counts whole seconds and waits half to all of it)"
+                    .into(),
+            );
         }
         if self.breaker_failures == Some(0) {
             problems.push("`notification.breaker_failures`: must be at least 1".into());

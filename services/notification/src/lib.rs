@@ -98,7 +98,7 @@ pub struct Built {
 /// SMS when none is configured (said at startup).
 pub fn providers(settings: &NotificationConfig, hub: Hub) -> anyhow::Result<Providers> {
     let failures = settings.breaker_failures.unwrap_or(5);
-    let open_for = Duration::from_millis(settings.breaker_open_millis.unwrap_or(30_000));
+    let open_for = Duration::from_millis(settings.breaker_open_millis.unwrap_or(30_000).max(2000));
     let guard = |sender: Arc<dyn domain::ports::Sender>| Guarded::new(sender, failures, open_for);
     let email: Arc<dyn domain::ports::Sender> = match &settings.smtp_url {
         Some(url) => {
