@@ -281,7 +281,10 @@ fn sum(engine: Engine, column: &str) -> String {
 
 /// A period of creation split into whole days `[first, last)` read from the running sums, and
 /// the part-days around them (creation-time ranges) read from the history.
-fn split(period: &Period) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
+/// A range of days, or of creation times: `[first, last)`.
+type Range = (i64, i64);
+
+fn split(period: &Period) -> (Option<Range>, Vec<Range>) {
     let (from, before) = (
         period.from.unwrap_or(i64::MIN),
         period.before.unwrap_or(i64::MAX),
