@@ -494,16 +494,32 @@ async fn history(
          and pipeline_id = $2 and changed_at >= $6 and changed_at < $7 \
          union select id from opportunities where tenant_id = $1 and pipeline_id = $2 \
          and closed_at >= $6 and closed_at < $7) s";
+    // The plans are written out: the opportunities changed on the day (when given) or those
+    // created in the period drive the joins, by primary key; a unary `+` keeps a column's
+    // index from being chosen over them (SQLite plans without statistics).
     let (changes, opportunities) = match changed_on {
         Some(_) => (
             format!(
-                "{changed} join stage_changes sc on sc.tenant_id = $1 and sc.opportunity_id = s.id"
+                "{changed} join stage_changes sc on sc.tenant_id = $1 and sc.opportunity_id = s.id \
+                 join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
+                 where sc.tenant_id = $1 and +sc.changed_at <= $3 \
+                 and +o.created_at >= $4 and +o.created_at < $5"
             ),
-            format!("{changed} join opportunities o on o.tenant_id = $1 and o.id = s.id"),
+            format!(
+                "{changed} join opportunities o on o.tenant_id = $1 and o.id = s.id \
+                 where o.tenant_id = $1 and +o.closed_at <= $3 \
+                 and +o.created_at >= $4 and +o.created_at < $5"
+            ),
         ),
         None => (
-            "stage_changes sc".to_string(),
-            "opportunities o".to_string(),
+            "opportunities o join stage_changes sc \
+             on sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
+             where o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
+             and o.created_at >= $4 and o.created_at < $5"
+                .to_string(),
+            "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
+             and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5"
+                .to_string(),
         ),
     };
     let mut values = vec![as_of, from, before];
@@ -523,9 +539,6 @@ async fn history(
              case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won, \
              o.amount_units, o.amount_nanos \
            from {changes} \
-           join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
-           where sc.tenant_id = $1 and sc.pipeline_id = $2 and sc.changed_at <= $3 \
-           and o.created_at >= $4 and o.created_at < $5 \
          ) \
          select to_stage_id, count(distinct opportunity_id), \
            count(distinct case when later_max > position or won = 1 then opportunity_id end), \
@@ -548,9 +561,7 @@ async fn history(
     let closed: Vec<ClosedRow> = bound(
         format!(
             "select o.status, o.loss_reason, count(*), {}, {}, {} from {opportunities} \
-         where o.tenant_id = $1 and o.pipeline_id = $2 and o.status in ('won', 'lost') \
-         and o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5 \
-         group by o.status, o.loss_reason",
+         and o.status in ('won', 'lost') group by o.status, o.loss_reason",
             s("o.amount_units"),
             s("o.amount_nanos"),
             s("o.closed_at - o.created_at"),
