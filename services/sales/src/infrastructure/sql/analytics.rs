@@ -495,26 +495,29 @@ async fn history(
          union select id from opportunities where tenant_id = $1 and pipeline_id = $2 \
          and closed_at >= $6 and closed_at < $7) s";
     // The plans are written out: the opportunities changed on the day (when given) or those
-    // created in the period drive the joins, by primary key; a unary `+` keeps a column's
-    // index from being chosen over them (SQLite plans without statistics).
+    // created in the period drive the joins, by primary key. SQLite plans without statistics:
+    // `cross join` fixes its join order (PostgreSQL plans it freely), and a unary `+` keeps a
+    // column's index from being chosen over the key. SQLite 3.51 otherwise read every change
+    // of the tenant per point-in-time view.
     let (changes, opportunities) = match changed_on {
         Some(_) => (
             format!(
-                "{changed} join stage_changes sc on sc.tenant_id = $1 and sc.opportunity_id = s.id \
-                 join opportunities o on o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
-                 where sc.tenant_id = $1 and +sc.changed_at <= $3 \
+                "{changed} cross join stage_changes sc cross join opportunities o \
+                 where sc.tenant_id = $1 and sc.opportunity_id = s.id \
+                 and o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
+                 and +sc.changed_at <= $3 \
                  and +o.created_at >= $4 and +o.created_at < $5"
             ),
             format!(
-                "{changed} join opportunities o on o.tenant_id = $1 and o.id = s.id \
-                 where o.tenant_id = $1 and +o.closed_at <= $3 \
+                "{changed} cross join opportunities o \
+                 where o.tenant_id = $1 and o.id = s.id and +o.closed_at <= $3 \
                  and +o.created_at >= $4 and +o.created_at < $5"
             ),
         ),
         None => (
-            "opportunities o join stage_changes sc \
-             on sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
-             where o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
+            "opportunities o cross join stage_changes sc \
+             where sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
+             and o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
              and o.created_at >= $4 and o.created_at < $5"
                 .to_string(),
             "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
