@@ -367,6 +367,22 @@ async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() 
     let server = spawn().await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     let mut client = templates(&server);
+    // The built-in templates arrive with IAM's TenantCreated, handled in the background.
+    let mut seeded = 0;
+    for _ in 0..600 {
+        seeded = client
+            .list_templates(authorized(ListTemplatesRequest::default(), &owner.access))
+            .await
+            .unwrap()
+            .into_inner()
+            .templates
+            .len();
+        if seeded == 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seeded, 8, "four flows in English and Malay");
     let create = async |client: &mut TemplateServiceClient<Channel>, t: Template| {
         client
             .create_template(authorized(

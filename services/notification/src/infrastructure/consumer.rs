@@ -69,10 +69,8 @@ impl Handler for Flows {
             |raw: &str| UserId::parse(raw).map_err(|e| anyhow::anyhow!("the event's user id: {e}"));
         if let Some(created) = event.decode::<TenantCreated>() {
             sql::put_tenant(tx, tenant, Some(&created.name), None, event.time).await?;
-            if !sql::has_templates(tx, tenant).await? {
-                for b in BUILT_IN {
-                    sql::insert_template(tx, &b.template(tenant, event.time)).await?;
-                }
+            for b in BUILT_IN {
+                sql::seed_template(tx, &b.template(tenant, event.time)).await?;
             }
             return Ok(());
         }

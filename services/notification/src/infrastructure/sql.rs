@@ -90,15 +90,27 @@ pub async fn templates_for(
     rows.iter().map(|(d,)| read("templates.doc", d)).collect()
 }
 
-/// Whether the tenant has any template (the built-ins are seeded once).
-pub async fn has_templates(tx: &mut Conn, tenant: TenantId) -> Result<bool> {
-    let found: Option<(String,)> =
-        sqlx::query_as("select id from templates where tenant_id = $1 limit 1")
-            .bind(tenant.to_string())
-            .fetch_optional(tx)
-            .await
-            .map_err(db("reading templates"))?;
-    Ok(found.is_some())
+/// Adds a built-in template unless the tenant has one of that name (the tenant may have made
+/// templates before its `TenantCreated` was handled).
+pub async fn seed_template(tx: &mut Conn, t: &Template) -> Result<()> {
+    sqlx::query(
+        "insert into templates (id, tenant_id, name, channel, event_type, locale, enabled, doc, \
+         version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         on conflict (tenant_id, name) do nothing",
+    )
+    .bind(t.id.to_string())
+    .bind(t.tenant_id.to_string())
+    .bind(&t.name)
+    .bind(t.channel.as_str())
+    .bind(&t.event_type)
+    .bind(&t.locale)
+    .bind(i64::from(t.enabled))
+    .bind(doc(t))
+    .bind(t.version)
+    .execute(tx)
+    .await
+    .map_err(db("seeding a template"))
+    .map(drop)
 }
 
 /// Adds a notification, due at once. False if the event already made it (a redelivery).
