@@ -129,17 +129,8 @@ impl Handler for Flows {
         }
         if let Some(created) = event.decode::<LeadCreated>() {
             let lead = created.lead.unwrap_or_default();
-            let name_of = async |tx: &mut Tx, raw: &str| -> anyhow::Result<String> {
-                Ok(match UserId::parse(raw) {
-                    Ok(id) => sql::user(tx, tenant, id)
-                        .await?
-                        .map(|u| display(&u))
-                        .unwrap_or_default(),
-                    Err(_) => String::new(),
-                })
-            };
-            let owner_name = name_of(tx, &lead.owner_id).await?;
-            let created_by = name_of(tx, &created.created_by_user_id).await?;
+            let owner_name = name_of(tx, tenant, &lead.owner_id).await?;
+            let created_by = name_of(tx, tenant, &created.created_by_user_id).await?;
             let mut people: Vec<UserId> = sql::users_with_role(tx, tenant, SALES_MANAGER)
                 .await?
                 .into_iter()
@@ -187,13 +178,7 @@ impl Handler for Flows {
         }
         if let Some(won) = event.decode::<DealWon>() {
             let deal = won.deal.unwrap_or_default();
-            let won_by = match UserId::parse(&won.won_by_user_id) {
-                Ok(id) => sql::user(tx, tenant, id)
-                    .await?
-                    .map(|u| display(&u))
-                    .unwrap_or_default(),
-                Err(_) => String::new(),
-            };
+            let won_by = name_of(tx, tenant, &won.won_by_user_id).await?;
             let vars = vec![
                 ("customer_name", won.customer_name),
                 ("customer_email", won.customer_email.clone()),
@@ -247,6 +232,17 @@ impl Handler for Flows {
     async fn committed(&self) {
         self.wake.notify_one();
     }
+}
+
+/// The display name of the user `raw` names, empty if it names none known.
+async fn name_of(tx: &mut Tx, tenant: TenantId, raw: &str) -> anyhow::Result<String> {
+    Ok(match UserId::parse(raw) {
+        Ok(id) => sql::user(tx, tenant, id)
+            .await?
+            .map(|u| display(&u))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    })
 }
 
 fn display(u: &KnownUser) -> String {

@@ -51,10 +51,14 @@ fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
 
 /// Adds a template.
 pub async fn insert_template(tx: &mut Conn, t: &Template) -> Result<()> {
-    sqlx::query(
+    write_template(tx, t, "").await
+}
+
+async fn write_template(tx: &mut Conn, t: &Template, on_conflict: &str) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into templates (id, tenant_id, name, channel, event_type, locale, enabled, doc, \
-         version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+         version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9){on_conflict}"
+    )))
     .bind(t.id.to_string())
     .bind(t.tenant_id.to_string())
     .bind(&t.name)
@@ -93,24 +97,7 @@ pub async fn templates_for(
 /// Adds a built-in template unless the tenant has one of that name (the tenant may have made
 /// templates before its `TenantCreated` was handled).
 pub async fn seed_template(tx: &mut Conn, t: &Template) -> Result<()> {
-    sqlx::query(
-        "insert into templates (id, tenant_id, name, channel, event_type, locale, enabled, doc, \
-         version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         on conflict (tenant_id, name) do nothing",
-    )
-    .bind(t.id.to_string())
-    .bind(t.tenant_id.to_string())
-    .bind(&t.name)
-    .bind(t.channel.as_str())
-    .bind(&t.event_type)
-    .bind(&t.locale)
-    .bind(i64::from(t.enabled))
-    .bind(doc(t))
-    .bind(t.version)
-    .execute(tx)
-    .await
-    .map_err(db("seeding a template"))
-    .map(drop)
+    write_template(tx, t, " on conflict (tenant_id, name) do nothing").await
 }
 
 /// Adds a notification, due at once. False if the event already made it (a redelivery).

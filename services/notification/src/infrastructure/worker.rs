@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::channels::{Guarded, Outcome};
-use crate::domain::notification::{Notification, Status};
+use crate::domain::notification::Notification;
 use crate::domain::ports::{Attempt, NotificationStore, OutboxEvent};
 use crate::domain::template::Channel;
 
@@ -246,7 +246,6 @@ impl Worker {
                 (Some(attempt), Some(envelope(&n, now, &failed)))
             }
         };
-        debug_assert!(n.status != Status::Pending || attempt.is_none());
         self.store
             .save_notification(&n, claimed, event.into_iter().collect(), attempt)
             .await
