@@ -198,8 +198,10 @@ impl Application {
         let mut services = ServiceSet::default();
         let mut api_keys = None;
         let mut tasks = Vec::new();
+        let mut breakers = Vec::new();
         for mut context in started {
             tasks.extend(context.tasks.drain(..).map(tokio::spawn));
+            breakers.append(&mut context.breakers);
             api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
         }
@@ -233,6 +235,13 @@ impl Application {
             health.set_service_status(name, serving).await;
         }
         health.set_service_status("", serving).await;
+        // Breakers: `breaker:<name>` is NOT_SERVING while open; the process serves regardless.
+        for breaker in &breakers {
+            health
+                .set_service_status(breaker.health_name(), breaker_health(breaker.watch.state()))
+                .await;
+        }
+        tasks.push(tokio::spawn(watch_breakers(breakers.clone(), health.clone())));
 
         let cors = modules
             .contains(&Target::Edge)
@@ -242,7 +251,7 @@ impl Application {
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
-            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(logs)))
+            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(logs, breakers)))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer({
                 let layer =
@@ -288,6 +297,34 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How a breaker's state shows in health: open is `NOT_SERVING` (calls through it are refused
+/// without trying); closed and half-open (probing) are `SERVING`.
+fn breaker_health(state: crm_core::breaker::BreakerState) -> ServingStatus {
+    match state {
+        crm_core::breaker::BreakerState::Open => ServingStatus::NotServing,
+        _ => ServingStatus::Serving,
+    }
+}
+
+/// Keeps each breaker's health entry in step with its state (checked every 250 ms).
+async fn watch_breakers(breakers: Vec<crm_core::breaker::NamedBreaker>, health: HealthReporter) {
+    let mut shown: Vec<_> = breakers.iter().map(|b| b.watch.state()).collect();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        for (breaker, shown) in breakers.iter().zip(shown.iter_mut()) {
+            let state = breaker.watch.state();
+            if state != *shown {
+                *shown = state;
+                tracing::info!(breaker = %breaker.name, state = state.as_str(), "circuit breaker");
+                health
+                    .set_service_status(breaker.health_name(), breaker_health(state))
+                    .await;
+            }
+        }
     }
 }
 

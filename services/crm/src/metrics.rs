@@ -1,11 +1,12 @@
 //! `GET /metrics` (OpenMetrics text) on the serving port: each outbox's unpublished backlog and
 //! the age of its oldest unpublished event, and how far behind each embedded-bus consumer group
-//! is, read from the stores at scrape time.
+//! is, read from the stores at scrape time; and where each circuit breaker stands.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll};
 
+use crm_core::breaker::{BreakerState, NamedBreaker};
 use futures::future::BoxFuture;
 use http::{Request, Response};
 use tower::{Layer, Service};
@@ -24,6 +25,12 @@ struct Topic {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Breaker {
+    breaker: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Group {
     consumer: String,
     topic: String,
@@ -36,12 +43,14 @@ pub struct Metrics {
     backlog: Family<Topic, Gauge>,
     oldest: Family<Topic, Gauge<f64, AtomicU64>>,
     lag: Family<Group, Gauge>,
+    breakers: Vec<NamedBreaker>,
+    breaker_state: Family<Breaker, Gauge>,
     registry: Arc<Registry>,
 }
 
 impl Metrics {
-    /// Metrics over these outboxes.
-    pub fn new(outboxes: Vec<crm_events::OutboxLog>) -> Metrics {
+    /// Metrics over these outboxes and circuit breakers.
+    pub fn new(outboxes: Vec<crm_events::OutboxLog>, breakers: Vec<NamedBreaker>) -> Metrics {
         let mut registry = Registry::default();
         let backlog = Family::<Topic, Gauge>::default();
         let oldest = Family::<Topic, Gauge<f64, AtomicU64>>::default();
@@ -61,11 +70,19 @@ impl Metrics {
             "Events after an embedded-bus consumer group's position, still to handle",
             lag.clone(),
         );
+        let breaker_state = Family::<Breaker, Gauge>::default();
+        registry.register(
+            "crm_circuit_breaker_state",
+            "1 for the state a circuit breaker is in (closed, half_open, open), 0 for the others",
+            breaker_state.clone(),
+        );
         Metrics {
             outboxes,
             backlog,
             oldest,
             lag,
+            breakers,
+            breaker_state,
             registry: Arc::new(registry),
         }
     }
@@ -103,6 +120,18 @@ impl Metrics {
                 Err(e) => {
                     tracing::warn!(topic = log.topic(), error = %e, "cannot read consumer positions for metrics")
                 }
+            }
+        }
+        for breaker in &self.breakers {
+            let now = breaker.watch.state();
+            for state in BreakerState::ALL {
+                let labels = Breaker {
+                    breaker: breaker.name.clone(),
+                    state: state.as_str(),
+                };
+                self.breaker_state
+                    .get_or_create(&labels)
+                    .set(i64::from(state == now));
             }
         }
         let mut text = String::new();

@@ -79,6 +79,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             api_keys: None,
             consumers: Vec::new(),
             tasks: Vec::new(),
+            breakers: Vec::new(),
         })
     })
 }

@@ -78,6 +78,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             api_keys: Some(api_keys),
             consumers: Vec::new(),
             tasks: Vec::new(),
+            breakers: Vec::new(),
         })
     })
 }

@@ -80,6 +80,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             api_keys: None,
             consumers: vec![(IAM_TOPIC, Arc::new(iam)), (SALES_TOPIC, Arc::new(sales))],
             tasks: vec![Box::pin(built.worker.run())],
+            breakers: built.breakers,
         })
     })
 }
@@ -92,6 +93,8 @@ pub struct Built {
     pub worker: Worker,
     /// The event flows (the consumers' handler).
     pub flows: Flows,
+    /// The providers' breakers.
+    pub breakers: Vec<crm_core::breaker::NamedBreaker>,
 }
 
 /// The providers the configuration names, each behind its breaker; the log sink for email and
@@ -161,9 +164,11 @@ pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Bui
             .map_or(defaults.poll, Duration::from_millis),
         ..defaults
     };
+    let providers = providers(settings, hub.clone())?;
+    let breakers = providers.breakers();
     let worker = Worker::new(
         store.clone(),
-        providers(settings, hub.clone())?,
+        providers,
         clock.clone(),
         policy,
         wake.clone(),
@@ -173,6 +178,7 @@ pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Bui
         app,
         worker,
         flows: Flows { wake },
+        breakers,
     })
 }
 

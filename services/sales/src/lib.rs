@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::breaker::NamedBreaker;
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
@@ -62,10 +63,20 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .db
             .context("sales needs its store; it is opened for every context with has_store")?;
         let settings = config::SalesConfig::of(startup.config)?;
-        let customers = directory(&settings).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "lead conversion and opportunities need the customer service; their calls answer UNAVAILABLE until it is configured");
-            Arc::new(Unconfigured(format!("{e:#}")))
-        });
+        let mut breakers = Vec::new();
+        let customers: Arc<dyn CustomerDirectory> = match directory(&settings) {
+            Ok(directory) => {
+                breakers.push(NamedBreaker {
+                    name: "sales.customer".into(),
+                    watch: directory.breaker(),
+                });
+                directory
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lead conversion and opportunities need the customer service; their calls answer UNAVAILABLE until it is configured");
+                Arc::new(Unconfigured(format!("{e:#}")))
+            }
+        };
         let sales = build(db, customers);
         let consumer =
             crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
@@ -78,13 +89,14 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             api_keys: None,
             consumers: vec![(IAM_TOPIC, Arc::new(consumer))],
             tasks: vec![Box::pin(recovery)],
+            breakers,
         })
     })
 }
 
 /// The customer directory the configuration names: a gRPC client of the customer service,
 /// acting with sales' service tokens from IAM.
-pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<dyn CustomerDirectory>> {
+pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<GrpcCustomerDirectory>> {
     let endpoint = |url: &Option<String>, key: &str| -> anyhow::Result<Channel> {
         let url = url.as_deref().with_context(|| {
             format!("set `sales.{key}`: the service sales calls does not run in this process")

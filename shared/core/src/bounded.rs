@@ -45,6 +45,8 @@ pub struct Started {
     /// Background work it runs while the process serves (e.g. sales' recovery of unfinished
     /// conversions): the launcher spawns each and stops them at shutdown.
     pub tasks: Vec<BoxFuture<'static, ()>>,
+    /// Its circuit breakers, shown on `/metrics` and in health.
+    pub breakers: Vec<crate::breaker::NamedBreaker>,
 }
 
 /// Starts a context on its store.
@@ -88,5 +90,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
         api_keys: None,
         consumers: Vec::new(),
         tasks: Vec::new(),
+        breakers: Vec::new(),
     }
 }

@@ -9,10 +9,11 @@
 //!   watchers of its recipient.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use crm_core::breaker::BreakerWatch;
+pub use crm_core::breaker::BreakerState;
 use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;
@@ -248,52 +249,14 @@ impl Sender for InApp {
     }
 }
 
-/// Where a breaker stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BreakerState {
-    /// Calls pass.
-    Closed,
-    /// One call is let through to probe.
-    HalfOpen,
-    /// Calls wait.
-    Open,
-}
-
-impl BreakerState {
-    /// Its name, for health details and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::HalfOpen => "half_open",
-            BreakerState::Open => "open",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-struct Gauge(Arc<AtomicU8>);
-
-impl failsafe::Instrument for Gauge {
-    fn on_call_rejected(&self) {}
-    fn on_open(&self) {
-        self.0.store(2, Ordering::Relaxed);
-    }
-    fn on_half_open(&self) {
-        self.0.store(1, Ordering::Relaxed);
-    }
-    fn on_closed(&self) {
-        self.0.store(0, Ordering::Relaxed);
-    }
-}
-
-type Machine = StateMachine<ConsecutiveFailures<EqualJittered>, Gauge>;
+type Machine = StateMachine<ConsecutiveFailures<EqualJittered>, BreakerWatch>;
 
 /// A provider behind its circuit breaker.
 #[derive(Clone)]
 pub struct Guarded {
     sender: Arc<dyn Sender>,
     breaker: Machine,
-    state: Gauge,
+    state: BreakerWatch,
     /// How long a delivery waits when the breaker is open.
     pub wait: Duration,
 }
@@ -317,7 +280,7 @@ impl Guarded {
             failures,
             failsafe::backoff::equal_jittered(open_for, open_for * 2),
         );
-        let state = Gauge::default();
+        let state = BreakerWatch::default();
         Guarded {
             sender,
             breaker: failsafe::Config::new()
@@ -336,11 +299,12 @@ impl Guarded {
 
     /// Where its breaker stands.
     pub fn state(&self) -> BreakerState {
-        match self.state.0.load(Ordering::Relaxed) {
-            0 => BreakerState::Closed,
-            1 => BreakerState::HalfOpen,
-            _ => BreakerState::Open,
-        }
+        self.state.state()
+    }
+
+    /// Its state, for whoever watches it (metrics, health).
+    pub fn watch(&self) -> BreakerWatch {
+        self.state.clone()
     }
 
     /// Sends through the breaker; only transient failures count against the provider.

@@ -75,6 +75,21 @@ pub struct Providers {
 }
 
 impl Providers {
+    /// Their breakers, named `notification.<channel>`.
+    pub fn breakers(&self) -> Vec<crm_core::breaker::NamedBreaker> {
+        [
+            ("notification.email", &self.email),
+            ("notification.sms", &self.sms),
+            ("notification.in_app", &self.in_app),
+        ]
+        .into_iter()
+        .map(|(name, guarded)| crm_core::breaker::NamedBreaker {
+            name: name.into(),
+            watch: guarded.watch(),
+        })
+        .collect()
+    }
+
     fn of(&self, channel: Channel) -> &Guarded {
         match channel {
             Channel::Email => &self.email,

@@ -15,6 +15,7 @@ use crm_core::{Error, ErrorKind, Result, TenantId, UserId};
 use crm_proto::crm::common::v1 as common;
 use crm_proto::crm::customer::v1 as pb;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_core::breaker::BreakerWatch;
 use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;
@@ -51,13 +52,14 @@ impl Default for Tuning {
     }
 }
 
-type Breaker = StateMachine<ConsecutiveFailures<EqualJittered>, ()>;
+type Breaker = StateMachine<ConsecutiveFailures<EqualJittered>, BreakerWatch>;
 
 /// The directory over a channel to the customer service.
 pub struct GrpcCustomerDirectory {
     client: CustomerServiceClient<Channel>,
     tokens: ServiceTokens,
     breaker: Breaker,
+    watch: BreakerWatch,
     tuning: Tuning,
 }
 
@@ -86,12 +88,22 @@ impl GrpcCustomerDirectory {
             tuning.open_after,
             failsafe::backoff::equal_jittered(tuning.open_for, tuning.open_for * 2),
         );
+        let watch = BreakerWatch::default();
         GrpcCustomerDirectory {
             client: CustomerServiceClient::new(channel),
             tokens,
-            breaker: failsafe::Config::new().failure_policy(policy).build(),
+            breaker: failsafe::Config::new()
+                .failure_policy(policy)
+                .instrument(watch.clone())
+                .build(),
+            watch,
             tuning,
         }
+    }
+
+    /// Its breaker's state.
+    pub fn breaker(&self) -> BreakerWatch {
+        self.watch.clone()
     }
 
     /// Sends `message` with `send`, as sales for `tenant`, with deadline, retries and breaker.

@@ -320,14 +320,14 @@ pub async fn analytics_now(
         out.add(summed(tx, engine, pipeline, days, None).await?, 1);
     }
     for part in parts {
-        out.add(history(tx, engine, pipeline, part, now, None).await?, 1);
+        out.add(history(tx, engine, pipeline, part, now).await?, 1);
     }
     Ok(out.figures(pipeline, now))
 }
 
 /// The pipeline's figures for opportunities created in `period`, as they stood at `as_of`:
-/// the sums of the changes made before `as_of`'s day, and for the opportunities changed on that
-/// day their history up to `as_of` in place of what they were at the day's start.
+/// the sums of the changes made before `as_of`'s day, plus what the day changed until `as_of`
+/// ([`day_change`]).
 pub async fn analytics_as_of(
     tx: &mut Conn,
     engine: Engine,
@@ -344,18 +344,13 @@ pub async fn analytics_as_of(
             1,
         );
         let created = (first.saturating_mul(DAY), last.saturating_mul(DAY));
-        let start = day * DAY;
         out.add(
-            history(tx, engine, pipeline, created, as_of, Some(day)).await?,
+            day_change(tx, engine, pipeline, created, day * DAY, as_of).await?,
             1,
-        );
-        out.add(
-            history(tx, engine, pipeline, created, start - 1, Some(day)).await?,
-            -1,
         );
     }
     for part in parts {
-        out.add(history(tx, engine, pipeline, part, as_of, None).await?, 1);
+        out.add(history(tx, engine, pipeline, part, as_of).await?, 1);
     }
     Ok(out.figures(pipeline, as_of))
 }
@@ -372,7 +367,7 @@ pub async fn rebuilt(
         period.from.unwrap_or(i64::MIN),
         period.before.unwrap_or(i64::MAX),
     );
-    let sums = history(tx, engine, pipeline, created, as_of, None).await?;
+    let sums = history(tx, engine, pipeline, created, as_of).await?;
     Ok(sums.figures(pipeline, as_of))
 }
 
@@ -479,98 +474,140 @@ fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
     out
 }
 
-/// The history's sums at `as_of` for opportunities created in `[from, before)`; with
-/// `changed_on`, only those with a stage change or a close on that day.
+/// The history's sums at `as_of` for opportunities created in `[from, before)`.
 async fn history(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
     (from, before): (i64, i64),
     as_of: i64,
-    changed_on: Option<i64>,
 ) -> Result<Sums> {
-    // The opportunities changed on the day, driving the join when given.
-    let changed = "(select opportunity_id as id from stage_changes where tenant_id = $1 \
-         and pipeline_id = $2 and changed_at >= $6 and changed_at < $7 \
+    // SQLite plans without statistics: a unary `+` keeps a column's index from being chosen
+    // over the creation index and the keys (PostgreSQL plans it freely).
+    let changes = "opportunities o cross join stage_changes sc \
+         where sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
+         and o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
+         and o.created_at >= $4 and o.created_at < $5";
+    let closed = "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
+         and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5";
+    sums_from_history(tx, engine, pipeline, changes, closed, &[as_of, from, before], false).await
+}
+
+/// What the day beginning at `start` changed until `as_of` (its history at `as_of` less its
+/// history just before `start`) for opportunities created in `[from, before)`. Only the
+/// opportunities with a stage change or a close that day are read: every other one stands the
+/// same at both moments.
+async fn day_change(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    (from, before): (i64, i64),
+    start: i64,
+    as_of: i64,
+) -> Result<Sums> {
+    // The day's opportunities drive the join by primary key. `cross join` fixes SQLite's join
+    // order (it plans without statistics; PostgreSQL plans it freely), and a unary `+` keeps a
+    // column's index from being chosen over the key: SQLite 3.51 otherwise read every change of
+    // the tenant per point-in-time view.
+    let changes = "(select opportunity_id as id from stage_changes where tenant_id = $1 \
+         and pipeline_id = $2 and changed_at >= $6 and changed_at <= $3 \
          union select id from opportunities where tenant_id = $1 and pipeline_id = $2 \
-         and closed_at >= $6 and closed_at < $7) s";
-    // The plans are written out: the opportunities changed on the day (when given) or those
-    // created in the period drive the joins, by primary key. SQLite plans without statistics:
-    // `cross join` fixes its join order (PostgreSQL plans it freely), and a unary `+` keeps a
-    // column's index from being chosen over the key. SQLite 3.51 otherwise read every change
-    // of the tenant per point-in-time view.
-    let (changes, opportunities) = match changed_on {
-        Some(_) => (
-            format!(
-                "{changed} cross join stage_changes sc cross join opportunities o \
-                 where sc.tenant_id = $1 and sc.opportunity_id = s.id \
-                 and o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
-                 and +sc.changed_at <= $3 \
-                 and +o.created_at >= $4 and +o.created_at < $5"
-            ),
-            format!(
-                "{changed} cross join opportunities o \
-                 where o.tenant_id = $1 and o.id = s.id and +o.closed_at <= $3 \
-                 and +o.created_at >= $4 and +o.created_at < $5"
-            ),
-        ),
-        None => (
-            "opportunities o cross join stage_changes sc \
-             where sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
-             and o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
-             and o.created_at >= $4 and o.created_at < $5"
-                .to_string(),
-            "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
-             and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5"
-                .to_string(),
-        ),
+         and closed_at >= $6 and closed_at <= $3) s \
+         cross join stage_changes sc cross join opportunities o \
+         where sc.tenant_id = $1 and sc.opportunity_id = s.id \
+         and o.tenant_id = sc.tenant_id and o.id = sc.opportunity_id \
+         and +sc.changed_at <= $3 and +o.created_at >= $4 and +o.created_at < $5";
+    // Closed that day by `as_of`: closes are final, so nothing else differs.
+    let closed = "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
+         and o.closed_at >= $6 and o.closed_at <= $3 \
+         and +o.created_at >= $4 and +o.created_at < $5";
+    let values = [as_of, from, before, start];
+    sums_from_history(tx, engine, pipeline, changes, closed, &values, true).await
+}
+
+/// The sums of the stage changes `changes` (joined as `sc`, with their opportunity `o`) and the
+/// opportunities `closed` (as `o`) at `$3`; with `since_start`, less the same just before `$6`.
+async fn sums_from_history(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    changes: &str,
+    closed: &str,
+    values: &[i64],
+    since_start: bool,
+) -> Result<Sums> {
+    // Every stay begun by `$3`: ended by then or still running, and whether a later stage (or
+    // a win) followed it; with `since_start`, the same just before `$6` (`*1`).
+    let earlier = if since_start {
+        ", case when sc.changed_at < $6 then 1 else 0 end as in1, \
+         case when sc.left_at < $6 then sc.left_at end as left1, \
+         max(case when sc.changed_at < $6 then sc.to_position end) over w as later1, \
+         case when o.status = 'won' and o.closed_at < $6 then 1 else 0 end as won1"
+    } else {
+        ""
     };
-    let mut values = vec![as_of, from, before];
-    if let Some(day) = changed_on {
-        values.extend([day * DAY, (day + 1) * DAY]);
-    }
-    // Every stay begun by `as_of`: ended by then or still running, and whether a later stage
-    // (or a win) followed it.
-    let s = |c: &str| sum(engine, c);
+    let s = |at_end: &str, at_start: &str| {
+        if since_start {
+            sum(engine, &format!("({at_end}) - ({at_start})"))
+        } else {
+            sum(engine, at_end)
+        }
+    };
+    // A figure of one stay at the end (`left2`) and at the start (`left1`, counted if `in1`).
+    let figure = |of: &dyn Fn(&str, &str) -> String| s(&of("1 = 1", "left2"), &of("in1 = 1", "left1"));
+    let count = |opportunities: &str, at_start: &str| {
+        if since_start {
+            format!(
+                "count(distinct {opportunities}) - count(distinct case when in1 = 1 {at_start} \
+                 then opportunity_id end)"
+            )
+        } else {
+            format!("count(distinct {opportunities})")
+        }
+    };
     let stage_rows: Vec<StageRow> = bound(
         format!(
             "with entries as ( \
            select sc.opportunity_id, sc.to_stage_id, sc.to_position as position, sc.changed_at, \
-             case when sc.left_at <= $3 then sc.left_at end as left_at, \
-             max(sc.to_position) over (partition by sc.opportunity_id order by sc.seq \
-               rows between 1 following and unbounded following) as later_max, \
-             case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won, \
-             o.amount_units, o.amount_nanos \
+             case when sc.left_at <= $3 then sc.left_at end as left2, \
+             max(sc.to_position) over w as later2, \
+             case when o.status = 'won' and o.closed_at <= $3 then 1 else 0 end as won2, \
+             o.amount_units, o.amount_nanos{earlier} \
            from {changes} \
+           window w as (partition by sc.opportunity_id order by sc.seq \
+             rows between 1 following and unbounded following) \
          ) \
-         select to_stage_id, count(distinct opportunity_id), \
-           count(distinct case when later_max > position or won = 1 then opportunity_id end), \
-           {}, {}, {}, {}, {}, {} \
+         select to_stage_id, {}, {}, {}, {}, {}, {}, {}, {} \
          from entries group by to_stage_id",
-            s("case when left_at is null then 0 else left_at - changed_at end"),
-            s("case when left_at is null then 0 else 1 end"),
-            s("case when left_at is null then 1 else 0 end"),
-            s("case when left_at is null then changed_at else 0 end"),
-            s("case when left_at is null then amount_units else 0 end"),
-            s("case when left_at is null then amount_nanos else 0 end"),
+            count("opportunity_id", ""),
+            count(
+                "case when later2 > position or won2 = 1 then opportunity_id end",
+                "and (later1 > position or won1 = 1)"
+            ),
+            figure(&|c, l| format!("case when {c} and {l} is not null then {l} - changed_at else 0 end")),
+            figure(&|c, l| format!("case when {c} and {l} is not null then 1 else 0 end")),
+            figure(&|c, l| format!("case when {c} and {l} is null then 1 else 0 end")),
+            figure(&|c, l| format!("case when {c} and {l} is null then changed_at else 0 end")),
+            figure(&|c, l| format!("case when {c} and {l} is null then amount_units else 0 end")),
+            figure(&|c, l| format!("case when {c} and {l} is null then amount_nanos else 0 end")),
         ),
         pipeline,
-        &values,
+        values,
     )
     .fetch_all(&mut *tx)
     .await
     .map_err(db("summing stage history"))?;
-    // Closed by `as_of`.
+    let s = |c: &str| sum(engine, c);
     let closed: Vec<ClosedRow> = bound(
         format!(
-            "select o.status, o.loss_reason, count(*), {}, {}, {} from {opportunities} \
+            "select o.status, o.loss_reason, count(*), {}, {}, {} from {closed} \
          and o.status in ('won', 'lost') group by o.status, o.loss_reason",
             s("o.amount_units"),
             s("o.amount_nanos"),
             s("o.closed_at - o.created_at"),
         ),
         pipeline,
-        &values,
+        values,
     )
     .fetch_all(&mut *tx)
     .await
