@@ -42,13 +42,21 @@ struct SmtpSink {
     _child: tokio::process::Child,
 }
 
+/// A port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl SmtpSink {
     async fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        SmtpSink::start_on(free_port()).await
+    }
+
+    async fn start_on(port: u16) -> SmtpSink {
         let path = std::env::var("AIOSMTPD_PYTHONPATH")
             .unwrap_or_else(|_| format!("{}/.cache/kilang-crm/py", std::env::var("HOME").unwrap()));
         let mut child = tokio::process::Command::new("python3")
@@ -86,6 +94,11 @@ impl SmtpSink {
             seen,
             _child: child,
         }
+    }
+
+    /// How many messages it has accepted.
+    fn messages(&self) -> usize {
+        self.seen.lock().unwrap().matches("END MESSAGE").count()
     }
 
     /// Waits for a message containing `needle`, then everything printed so far.
@@ -573,4 +586,198 @@ async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() 
         .unwrap_err();
     assert_eq!(bad_id.code(), Code::InvalidArgument);
     assert_eq!(fields(&bad_id), ["id"]);
+}
+
+/// `crm serve` as a process on `dir`, with `env` set, and its address once it is ready.
+fn serve(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("KAFKA_BROKERS")
+        .env_remove("MONGODB_URL")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("crm serving "), "ready line: {line:?}");
+    let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
+    (child, addr)
+}
+
+/// A served CRM stopped (SIGTERM) when dropped, so a failing test leaves no server behind.
+struct Running(Option<std::process::Child>);
+
+impl Running {
+    /// Kills it hard (SIGKILL), as a crash would.
+    fn kill(mut self) {
+        let mut child = self.0.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The health of `service` on the CRM at `addr`.
+async fn health(addr: &str, service: &str) -> i32 {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    client
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+/// `GET /metrics` of the CRM at `addr`.
+async fn metrics(addr: &str) -> String {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get(format!("http://{addr}/metrics"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The welcome's status and attempts, read from the stopped or running server's store.
+async fn welcome_state(dir: &std::path::Path, email: &str) -> Option<(String, i64)> {
+    let store = crm_core::storage::open_sqlite(&dir.join("notification.db"))
+        .await
+        .unwrap();
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "select status, (select count(*) from delivery_log l where l.notification_id = n.id) \
+         from notifications n where recipient_address = $1",
+    )
+    .bind(email)
+    .fetch_optional(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    row
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows_the_breaker() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let dir = tempfile::tempdir().unwrap();
+    // The SMTP server is down: each attempt fails, the welcome is RETRYING, and after two
+    // failures in a row the email breaker opens.
+    let port = free_port();
+    let env = [
+        ("CRM_NOTIFICATION__SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+        ("CRM_NOTIFICATION__RETRY_MIN_MILLIS", "100".into()),
+        ("CRM_NOTIFICATION__RETRY_MAX_MILLIS", "400".into()),
+        ("CRM_NOTIFICATION__MAX_ATTEMPTS", "1000".into()),
+        ("CRM_NOTIFICATION__BREAKER_FAILURES", "2".into()),
+        ("CRM_NOTIFICATION__BREAKER_OPEN_MILLIS", "2000".into()),
+        ("CRM_NOTIFICATION__POLL_MILLIS", "100".into()),
+    ];
+    let (server, addr) = serve(dir.path(), &env);
+    let server = Running(Some(server));
+    assert_eq!(
+        health(&addr, "breaker:notification.email").await,
+        ServingStatus::Serving as i32,
+        "closed at first"
+    );
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let email = "siti@kilangbatik.my";
+    crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient::new(channel)
+        .register(crm_proto::crm::iam::v1::RegisterRequest {
+            tenant_name: "Kilang Desa Murni Batik".into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            display_name: "Siti Aminah".into(),
+        })
+        .await
+        .unwrap();
+    let attempts = crm_core::testing::eventually("the welcome is retrying", || async {
+        match welcome_state(dir.path(), email).await {
+            Some((status, attempts)) if status == "retrying" && attempts >= 2 => Some(attempts),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(attempts >= 2);
+    // The breaker is open: in health (the process itself still serves) and on /metrics.
+    crm_core::testing::eventually("health shows the open breaker", || async {
+        (health(&addr, "breaker:notification.email").await == ServingStatus::NotServing as i32)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(health(&addr, "").await, ServingStatus::Serving as i32);
+    let text = metrics(&addr).await;
+    for (state, value) in [("open", 1), ("closed", 0), ("half_open", 0)] {
+        let line = format!(
+            "crm_circuit_breaker_state{{breaker=\"notification.email\",state=\"{state}\"}} {value}\n"
+        );
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    assert!(
+        text.contains("crm_circuit_breaker_state{breaker=\"notification.sms\",state=\"closed\"} 1\n"),
+        "{text}"
+    );
+
+    // Killed hard while retrying; the SMTP server comes up; a new server on the same data
+    // sends the welcome exactly once.
+    server.kill();
+    let (status, _) = welcome_state(dir.path(), email).await.unwrap();
+    assert_eq!(status, "retrying", "nothing was lost with the process");
+    let smtp = SmtpSink::start_on(port).await;
+    let (server, addr) = serve(dir.path(), &env);
+    let _server = Running(Some(server));
+    let mail = smtp.received(email).await;
+    assert!(
+        mail.contains("Subject: Selamat datang ke Kilang Desa Murni Batik"),
+        "{mail}"
+    );
+    let sent = crm_core::testing::eventually("the welcome is recorded as sent", || async {
+        match welcome_state(dir.path(), email).await {
+            Some((status, attempts)) if status == "sent" => Some(attempts),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(sent > attempts, "every attempt is in the log: {sent} after {attempts}");
+    assert_eq!(smtp.messages(), 1, "sent once: {}", smtp.seen.lock().unwrap());
+    assert_eq!(
+        health(&addr, "breaker:notification.email").await,
+        ServingStatus::Serving as i32
+    );
 }
