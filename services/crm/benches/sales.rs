@@ -200,6 +200,15 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
             .unwrap();
     }
     tx.commit().await.unwrap();
+    if db.engine() == crm_core::storage::Engine::Sqlite {
+        // The fill is one transaction, so SQLite's automatic checkpoint (every 1,000 pages of
+        // log) has not run yet; a served store's next write would run it. Without this the
+        // reads go through a write-ahead log of several GB.
+        sqlx::query("pragma wal_checkpoint(truncate)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
     if db.engine() == crm_core::storage::Engine::Postgres {
         // As autovacuum leaves a table in use: statistics, and a visibility map for
         // index-only scans.

@@ -241,7 +241,10 @@ impl Application {
                 .set_service_status(breaker.health_name(), breaker_health(breaker.watch.state()))
                 .await;
         }
-        tasks.push(tokio::spawn(watch_breakers(breakers.clone(), health.clone())));
+        tasks.push(tokio::spawn(watch_breakers(
+            breakers.clone(),
+            health.clone(),
+        )));
 
         let cors = modules
             .contains(&Target::Edge)
@@ -251,7 +254,9 @@ impl Application {
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
-            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(logs, breakers)))
+            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(
+                logs, breakers,
+            )))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer({
                 let layer =

@@ -56,6 +56,10 @@ async fn qualified_lead(server: &TestServer, token: &str, email: &str) -> Lead {
                     contact_name: "Aisyah binti Omar".into(),
                     company_name: "Hotel Seri Malaysia".into(),
                     email: email.into(),
+                    phone: Some(crm_proto::crm::common::v1::PhoneNumber {
+                        e164_number: "+60123456789".into(),
+                        ..Default::default()
+                    }),
                     estimated_value: myr(25_000),
                     interest: "batik sarongs for 200 rooms".into(),
                     ..Default::default()
@@ -361,7 +365,7 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
     assert_eq!(forecast.periods[0].committed, myr(25_000), "won this month");
 
     // On the bus (sales' outbox, which the relay publishes): the lead's events, then the moves,
-    // then DealWon with the deal and the customer's name and email.
+    // then DealWon with the deal and the customer's name, email and number.
     let config = crm_core::config::Config {
         data_dir: server.data_dir.clone(),
         ..Default::default()
@@ -392,6 +396,10 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
     assert_eq!(won.deal.unwrap().id, deal.id);
     assert_eq!(won.customer_name, "Hotel Seri Malaysia");
     assert_eq!(won.customer_email, "aisyah@hotel.example");
+    assert_eq!(
+        won.customer_mobile, "+60123456789",
+        "the lead's phone, for an SMS"
+    );
     assert_eq!(won.won_by_user_id, owner.user.id);
 }
 

@@ -697,7 +697,10 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
     // failures in a row the email breaker opens.
     let port = free_port();
     let env = [
-        ("CRM_NOTIFICATION__SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+        (
+            "CRM_NOTIFICATION__SMTP_URL",
+            format!("smtp://127.0.0.1:{port}"),
+        ),
         ("CRM_NOTIFICATION__RETRY_MIN_MILLIS", "100".into()),
         ("CRM_NOTIFICATION__RETRY_MAX_MILLIS", "400".into()),
         ("CRM_NOTIFICATION__MAX_ATTEMPTS", "1000".into()),
@@ -750,7 +753,9 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         assert!(text.contains(&line), "{line} in {text}");
     }
     assert!(
-        text.contains("crm_circuit_breaker_state{breaker=\"notification.sms\",state=\"closed\"} 1\n"),
+        text.contains(
+            "crm_circuit_breaker_state{breaker=\"notification.sms\",state=\"closed\"} 1\n"
+        ),
         "{text}"
     );
 
@@ -774,8 +779,16 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         }
     })
     .await;
-    assert!(sent > attempts, "every attempt is in the log: {sent} after {attempts}");
-    assert_eq!(smtp.messages(), 1, "sent once: {}", smtp.seen.lock().unwrap());
+    assert!(
+        sent > attempts,
+        "every attempt is in the log: {sent} after {attempts}"
+    );
+    assert_eq!(
+        smtp.messages(),
+        1,
+        "sent once: {}",
+        smtp.seen.lock().unwrap()
+    );
     assert_eq!(
         health(&addr, "breaker:notification.email").await,
         ServingStatus::Serving as i32

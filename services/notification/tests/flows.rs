@@ -10,7 +10,7 @@ use crm_events::{Causation, Consumer, Delivery, Envelope, Inbox};
 use crm_notification::config::NotificationConfig;
 use crm_notification::domain::notification::Status;
 use crm_notification::domain::ports::{NotificationFilter, NotificationStore, TemplateFilter};
-use crm_notification::domain::template::Channel;
+use crm_notification::domain::template::{Channel, Template, TemplateInput};
 use crm_notification::infrastructure::consumer::{IAM_GROUP, SALES_GROUP};
 use crm_notification::infrastructure::sql::SqlNotificationStore;
 use crm_proto::crm::iam::events::v1::{TenantCreated, TenantSettingsChanged, UserCreated};
@@ -198,6 +198,7 @@ async fn flows_on(db: Database) {
             customer_name: "Hotel Seri Malaysia".into(),
             customer_email: "purchasing@hotelseri.my".into(),
             won_by_user_id: rep.to_string(),
+            customer_mobile: "+60123456789".into(),
         },
     );
     handled(&sales, SALES, &won).await;
@@ -226,6 +227,40 @@ async fn flows_on(db: Database) {
         "{}",
         thanks[0].body
     );
+
+    // The customer's mobile gets an SMS only once the tenant writes an SMS template for the
+    // event (SMS cost money: there is no built-in one).
+    let sms = Template::new(
+        tenant,
+        TemplateInput {
+            name: "deal won sms".into(),
+            channel: Some(Channel::Sms),
+            event_type: "crm.sales.events.v1.DealWon".into(),
+            locale: "en".into(),
+            subject: String::new(),
+            body: "{{ tenant_name }}: thank you {{ customer_name }}, {{ amount }} confirmed."
+                .into(),
+            enabled: true,
+        },
+        0,
+    )
+    .unwrap();
+    store.insert_template(&sms).await.unwrap();
+    let mut again = won.clone();
+    again.id = Uuid::now_v7();
+    handled(&sales, SALES, &again).await;
+    let texts: Vec<_> = all(&store, tenant)
+        .await
+        .into_iter()
+        .filter(|n| n.channel == Channel::Sms)
+        .collect();
+    assert_eq!(texts.len(), 1, "one SMS, to the mobile");
+    assert_eq!(texts[0].recipient_address, "+60123456789");
+    assert_eq!(
+        texts[0].body,
+        "Kilang Desa Murni Batik: thank you Hotel Seri Malaysia, MYR 25,000.00 confirmed."
+    );
+    assert_eq!(texts[0].template_id, Some(sms.id));
 
     // A lost deal asks why, with the reason in words.
     handled(

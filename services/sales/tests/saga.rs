@@ -88,6 +88,7 @@ impl CustomerDirectory for FakeCustomers {
             id,
             display_name: customer.company_name.clone(),
             email: customer.email.clone(),
+            mobile: None,
             owner_id: customer.owner_id,
         };
         self.customers.lock().unwrap().insert(id, made.clone());

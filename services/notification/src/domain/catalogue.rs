@@ -52,6 +52,10 @@ pub const EVENTS: &[EventKind] = &[
             TENANT,
             ("customer_name", "the customer's name"),
             ("customer_email", "the customer's primary email address"),
+            (
+                "customer_mobile",
+                "the customer's mobile number (E.164), empty if none",
+            ),
             ("deal_name", "the deal's name"),
             (
                 "amount",
@@ -66,6 +70,10 @@ pub const EVENTS: &[EventKind] = &[
             TENANT,
             ("customer_name", "the customer's name"),
             ("customer_email", "the customer's primary email address"),
+            (
+                "customer_mobile",
+                "the customer's mobile number (E.164), empty if none",
+            ),
             ("opportunity_name", "the opportunity's name"),
             ("amount", "its amount with its currency, e.g. MYR 25,000.00"),
             ("loss_reason", "why it was lost, in words"),

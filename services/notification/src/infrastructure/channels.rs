@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crm_core::breaker::BreakerWatch;
 pub use crm_core::breaker::BreakerState;
+use crm_core::breaker::BreakerWatch;
 use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;

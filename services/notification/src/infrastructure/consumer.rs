@@ -182,6 +182,7 @@ impl Handler for Flows {
             let vars = vec![
                 ("customer_name", won.customer_name),
                 ("customer_email", won.customer_email.clone()),
+                ("customer_mobile", won.customer_mobile.clone()),
                 ("deal_name", deal.name),
                 ("amount", amount(deal.amount.as_ref())),
                 ("won_by_name", won_by),
@@ -192,7 +193,7 @@ impl Handler for Flows {
                 event,
                 DEAL_WON,
                 vars,
-                customer(&won.customer_email),
+                customer(&won.customer_email, &won.customer_mobile),
             )
             .await?;
             return Ok(());
@@ -211,6 +212,7 @@ impl Handler for Flows {
             let vars = vec![
                 ("customer_name", lost.customer_name),
                 ("customer_email", lost.customer_email.clone()),
+                ("customer_mobile", lost.customer_mobile.clone()),
                 ("opportunity_name", lost.opportunity_name),
                 ("amount", amount(lost.amount.as_ref())),
                 ("loss_reason", reason),
@@ -221,7 +223,7 @@ impl Handler for Flows {
                 event,
                 DEAL_LOST,
                 vars,
-                customer(&lost.customer_email),
+                customer(&lost.customer_email, &lost.customer_mobile),
             )
             .await?;
             return Ok(());
@@ -265,16 +267,18 @@ fn amount(m: Option<&crm_proto::google::r#type::Money>) -> String {
         .unwrap_or_default()
 }
 
-/// The customer's email, if the event carries one (a customer without an email gets none).
-fn customer(email: &str) -> Vec<Recipient> {
-    if email.is_empty() {
-        return Vec::new();
-    }
-    vec![Recipient {
-        channel: Channel::Email,
-        user_id: None,
-        address: email.to_owned(),
-    }]
+/// The customer's email and mobile, those the event carries. An SMS goes only where the
+/// tenant wrote an SMS template for the event (there is no built-in one: SMS cost money).
+fn customer(email: &str, mobile: &str) -> Vec<Recipient> {
+    [(Channel::Email, email), (Channel::Sms, mobile)]
+        .into_iter()
+        .filter(|(_, address)| !address.is_empty())
+        .map(|(channel, address)| Recipient {
+            channel,
+            user_id: None,
+            address: address.to_owned(),
+        })
+        .collect()
 }
 
 /// Stores one notification per recipient, rendered from the tenant's template for the event
@@ -312,7 +316,11 @@ async fn notify(
                 .collect();
         }
         let Some(chosen): Option<&Template> = template::pick(&templates, &locale) else {
-            tracing::info!(event_id = %event.id, event_type, channel = channel.as_str(), "the tenant disabled this notification");
+            if built_in {
+                tracing::debug!(event_id = %event.id, event_type, channel = channel.as_str(), "no template for this channel; nothing sent");
+            } else {
+                tracing::info!(event_id = %event.id, event_type, channel = channel.as_str(), "the tenant disabled this notification");
+            }
             continue;
         };
         let rendered = chosen.render(&variables).map_err(|e| {

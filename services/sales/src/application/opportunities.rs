@@ -492,8 +492,12 @@ impl Sales {
                 .as_ref()
                 .map(|c| c.display_name.clone())
                 .unwrap_or_default(),
-            customer_email: customer.and_then(|c| c.email).unwrap_or_default(),
+            customer_email: customer
+                .as_ref()
+                .and_then(|c| c.email.clone())
+                .unwrap_or_default(),
             won_by_user_id: caller.principal.user_id.to_string(),
+            customer_mobile: customer.and_then(|c| c.mobile).unwrap_or_default(),
         };
         self.store
             .save_opportunity(
@@ -529,7 +533,14 @@ impl Sales {
                 .as_ref()
                 .map(|c| c.display_name.clone())
                 .unwrap_or_default(),
-            customer_email: customer.and_then(|c| c.email).unwrap_or_default(),
+            customer_email: customer
+                .as_ref()
+                .and_then(|c| c.email.clone())
+                .unwrap_or_default(),
+            customer_mobile: customer
+                .as_ref()
+                .and_then(|c| c.mobile.clone())
+                .unwrap_or_default(),
             owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
             amount: Some(money_pb(&o.amount)),
             loss_reason: o.loss_reason,

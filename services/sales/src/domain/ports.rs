@@ -271,6 +271,8 @@ pub struct CustomerRef {
     pub display_name: String,
     /// Its primary email, if any.
     pub email: Option<String>,
+    /// Its number for an SMS (E.164): a mobile, else one of no stated kind; if any.
+    pub mobile: Option<String>,
     /// Its owner, if any.
     pub owner_id: Option<UserId>,
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
+use crm_core::breaker::BreakerWatch;
 use crm_core::service_auth::ServiceTokens;
 use crm_core::{Error, ErrorKind, Result, TenantId, UserId};
 use crm_proto::crm::common::v1 as common;
 use crm_proto::crm::customer::v1 as pb;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
-use crm_core::breaker::BreakerWatch;
 use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;
@@ -190,8 +190,26 @@ fn customer_ref(c: pb::Customer) -> Option<CustomerRef> {
         id: Uuid::parse_str(&c.id).ok()?,
         display_name: c.display_name,
         email: (!c.email.is_empty()).then_some(c.email),
+        mobile: mobile(&c.phones),
         owner_id: UserId::parse(&c.owner_id).ok(),
     })
+}
+
+/// The customer's number for an SMS: a mobile (the primary one first), else a number of no
+/// stated kind (a lead's phone becomes one); never a work or home line.
+fn mobile(phones: &[crm_proto::crm::common::v1::PhoneNumber]) -> Option<String> {
+    use crm_proto::crm::common::v1::PhoneKind;
+    [PhoneKind::Mobile, PhoneKind::Unspecified]
+        .into_iter()
+        .find_map(|kind| {
+            let of_kind = || {
+                phones
+                    .iter()
+                    .filter(move |p| p.kind == kind as i32 && !p.e164_number.is_empty())
+            };
+            of_kind().find(|p| p.primary).or_else(|| of_kind().next())
+        })
+        .map(|p| p.e164_number.clone())
 }
 
 fn answered(c: Option<pb::Customer>) -> Result<CustomerRef> {

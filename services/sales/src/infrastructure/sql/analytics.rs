@@ -490,7 +490,16 @@ async fn history(
          and o.created_at >= $4 and o.created_at < $5";
     let closed = "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
          and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5";
-    sums_from_history(tx, engine, pipeline, changes, closed, &[as_of, from, before], false).await
+    sums_from_history(
+        tx,
+        engine,
+        pipeline,
+        changes,
+        closed,
+        &[as_of, from, before],
+        false,
+    )
+    .await
 }
 
 /// What the day beginning at `start` changed until `as_of` (its history at `as_of` less its
@@ -554,7 +563,8 @@ async fn sums_from_history(
         }
     };
     // A figure of one stay at the end (`left2`) and at the start (`left1`, counted if `in1`).
-    let figure = |of: &dyn Fn(&str, &str) -> String| s(&of("1 = 1", "left2"), &of("in1 = 1", "left1"));
+    let figure =
+        |of: &dyn Fn(&str, &str) -> String| s(&of("1 = 1", "left2"), &of("in1 = 1", "left1"));
     let count = |opportunities: &str, at_start: &str| {
         if since_start {
             format!(
@@ -584,7 +594,9 @@ async fn sums_from_history(
                 "case when later2 > position or won2 = 1 then opportunity_id end",
                 "and (later1 > position or won1 = 1)"
             ),
-            figure(&|c, l| format!("case when {c} and {l} is not null then {l} - changed_at else 0 end")),
+            figure(&|c, l| format!(
+                "case when {c} and {l} is not null then {l} - changed_at else 0 end"
+            )),
             figure(&|c, l| format!("case when {c} and {l} is not null then 1 else 0 end")),
             figure(&|c, l| format!("case when {c} and {l} is null then 1 else 0 end")),
             figure(&|c, l| format!("case when {c} and {l} is null then changed_at else 0 end")),
