@@ -43,6 +43,11 @@ pub struct NotificationConfig {
     /// How often due notifications are looked for when nothing wakes the worker, in
     /// milliseconds (default 1,000).
     pub poll_millis: Option<u64>,
+    /// Deliveries in flight at once, and so the SMTP connections kept open (default 32). An
+    /// SMTP connection sends one message at a time, and each waits out the server's delayed
+    /// acknowledgement (about 40 ms: `lettre` does not set `TCP_NODELAY`), so the email rate
+    /// grows with it.
+    pub concurrency: Option<u32>,
 }
 
 /// The section's key.
@@ -113,6 +118,9 @@ impl NotificationConfig {
             problems.push(format!(
                 "`notification.sms_base_url`: {url:?} is not a URL; write it like https://api.twilio.com"
             ));
+        }
+        if self.concurrency == Some(0) {
+            problems.push("`notification.concurrency`: must be at least 1".into());
         }
         if self.max_attempts == Some(0) {
             problems.push("`notification.max_attempts`: must be at least 1".into());

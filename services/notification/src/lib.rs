@@ -109,7 +109,8 @@ pub fn providers(settings: &NotificationConfig, hub: Hub) -> anyhow::Result<Prov
                 .email_from
                 .clone()
                 .unwrap_or_else(|| "Kilang CRM <no-reply@localhost>".into());
-            let smtp = Smtp::new(url.expose(), &from)?;
+            let connections = settings.concurrency.unwrap_or(32).max(1);
+            let smtp = Smtp::new(url.expose(), &from, connections)?;
             tracing::info!(from = %from, "email: through the configured SMTP server");
             Arc::new(smtp)
         }
@@ -162,6 +163,9 @@ pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Bui
         poll: settings
             .poll_millis
             .map_or(defaults.poll, Duration::from_millis),
+        concurrency: settings
+            .concurrency
+            .map_or(defaults.concurrency, |c| c.max(1) as usize),
         ..defaults
     };
     let providers = providers(settings, hub.clone())?;

@@ -54,9 +54,23 @@ pub fn spawn_relay(log: OutboxLog, retention: Duration, poll: Duration) -> JoinH
     })
 }
 
-/// Delivers the outbox's events to `consumer`, in order, from its cursor.
+/// How long after an append in this process the consumers look again while they find nothing
+/// new (the append's transaction has not committed yet): about 30 ms in all, then the poll.
+const NUDGED: [Duration; 5] = [
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(4),
+    Duration::from_millis(8),
+    Duration::from_millis(16),
+];
+
+/// Delivers the outbox's events to `consumer`, in order, from its cursor: as soon as they are
+/// committed when they are appended in this process, else within `poll`.
 pub fn spawn_consumer(log: OutboxLog, consumer: Consumer, poll: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut appends = crate::outbox::appends();
+        // After an append: how many of the quick looks are done.
+        let mut nudged: Option<usize> = None;
         loop {
             if let Err(e) = crate::redrive(&consumer, log.topic()).await {
                 tracing::warn!(consumer = %consumer.name, error = %e, "could not redrive parked events");
@@ -78,9 +92,26 @@ pub fn spawn_consumer(log: OutboxLog, consumer: Consumer, poll: Duration) -> Joi
                 }
             };
             if batch.is_empty() {
-                tokio::time::sleep(poll).await;
+                match nudged {
+                    Some(i) if i < NUDGED.len() => {
+                        tokio::time::sleep(NUDGED[i]).await;
+                        nudged = Some(i + 1);
+                    }
+                    _ => {
+                        nudged = None;
+                        tokio::select! {
+                            changed = appends.changed() => {
+                                if changed.is_ok() {
+                                    nudged = Some(0);
+                                }
+                            }
+                            () = tokio::time::sleep(poll) => {}
+                        }
+                    }
+                }
                 continue;
             }
+            nudged = None;
             let events: Vec<_> = batch.iter().map(|e| (&e.envelope, None)).collect();
             let passed = match deliver_batch(&consumer, log.topic(), &events).await {
                 Ok(_) => batch.last().map(|e| e.seq),

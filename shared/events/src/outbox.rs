@@ -94,7 +94,19 @@ pub async fn append_all(conn: &mut Conn, events: &[(&str, &Envelope)]) -> Result
         }
         query.execute(&mut *conn).await?;
     }
+    APPENDS.send_modify(|n| *n = n.wrapping_add(1));
     Ok(())
+}
+
+/// Appends made in this process (committed or not yet): the embedded bus looks at the outbox
+/// again at once, and shortly after (the append's transaction commits moments later), instead
+/// of at its next poll.
+static APPENDS: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// Told of every append made in this process from now on.
+pub fn appends() -> tokio::sync::watch::Receiver<u64> {
+    APPENDS.subscribe()
 }
 
 /// An event read back from the outbox, with its position.

@@ -34,10 +34,12 @@ pub struct Smtp {
 impl Smtp {
     /// A mailer for `url` (`smtp://host:25`, `smtp://user:pass@host:587?tls=required` for
     /// STARTTLS, `smtps://user:pass@host:465` for TLS) sending as `from`.
-    pub fn new(url: &str, from: &str) -> anyhow::Result<Smtp> {
+    /// Keeps up to `connections` connections open.
+    pub fn new(url: &str, from: &str, connections: u32) -> anyhow::Result<Smtp> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| anyhow::anyhow!("`notification.smtp_url` is not an SMTP URL: {e}"))?
             .timeout(Some(Duration::from_secs(15)))
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(connections))
             .build();
         let from = from.parse().map_err(|e| {
             anyhow::anyhow!("`notification.email_from` is not an email address ({from}): {e}")

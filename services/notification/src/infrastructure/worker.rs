@@ -34,6 +34,8 @@ pub struct Policy {
     pub lease: Duration,
     /// How often due notifications are looked for when nothing wakes the worker.
     pub poll: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
 }
 
 impl Default for Policy {
@@ -44,6 +46,7 @@ impl Default for Policy {
             max_delay: Duration::from_secs(3600),
             lease: Duration::from_secs(120),
             poll: Duration::from_secs(1),
+            concurrency: 32,
         }
     }
 }
@@ -171,7 +174,7 @@ impl Worker {
         let due = self.store.due(self.clock.now_millis(), 200).await?;
         let count = due.len();
         futures::stream::iter(due)
-            .for_each_concurrent(16, |(tenant, id)| async move {
+            .for_each_concurrent(self.policy.concurrency, |(tenant, id)| async move {
                 if let Err(e) = self.deliver(tenant, id).await {
                     tracing::warn!(notification_id = %id, error = %e, "delivery not recorded; it is tried again");
                 }
