@@ -7,6 +7,7 @@ database_url := env_var_or_default("DATABASE_URL", "postgres://postgres@127.0.0.
 redis_url := env_var_or_default("REDIS_URL", "redis://127.0.0.1:6379")
 kafka_brokers := env_var_or_default("KAFKA_BROKERS", "127.0.0.1:9092")
 oidc_modules := env_var_or_default("OIDC_PROVIDER_MODULES", env_var("HOME") + "/.cache/kilang-crm/npm")
+aiosmtpd_path := env_var_or_default("AIOSMTPD_PYTHONPATH", env_var("HOME") + "/.cache/kilang-crm/py")
 backends := "DATABASE_URL=" + database_url + " REDIS_URL=" + redis_url + " KAFKA_BROKERS=" + kafka_brokers + " OIDC_PROVIDER_MODULES=" + oidc_modules
 
 # Run the whole CRM embedded (SQLite under ./data) on 127.0.0.1:50051; no backend is used.
@@ -68,7 +69,8 @@ config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}
 
 # (Login throughput vs raw argon2id, percentiles and peak RSS; the revocation check's share of an
-# authenticated call; events/s and commit-to-handle latency, embedded and on Kafka.)
+# authenticated call; events/s and commit-to-handle latency, embedded and on Kafka; customers,
+# sales, and notifications: events to a real SMTP server, in-app to 1,000 watchers.)
 # Benchmarks, release build, against the local Redis and Kafka (`just up`).
 bench:
     DATABASE_URL={{database_url}} cargo bench -p crm-core --bench engine
@@ -77,3 +79,4 @@ bench:
     KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --bench bus
     DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
+    AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications

@@ -295,9 +295,7 @@ async fn email(n: usize) {
     );
 
     let own = log_sink(n).await;
-    println!(
-        "  the same burst to the log sink (no SMTP server): {own:8.0} notifications/s"
-    );
+    println!("  the same burst to the log sink (no SMTP server): {own:8.0} notifications/s");
 
     // Steady: one event a commit, 50 a second; commit to acceptance.
     let steady: Vec<String> = (0..500)

@@ -100,8 +100,15 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<()>;
     /// The delivery log of a notification, oldest first.
     async fn attempts(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Attempt>>;
-    /// Notifications of every tenant due by `now` (pending or retrying), soonest first.
-    async fn due(&self, now: Millis, limit: u32) -> Result<Vec<(TenantId, Uuid)>>;
+    /// Claims up to `limit` notifications of every tenant due by `now`, soonest first, until
+    /// `lease_until` (each put off to then, by its version: one another worker claimed first is
+    /// left out), in one transaction; the claimed ones as they now stand.
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Notification>>;
 }
 
 /// Why a provider did not take a message.

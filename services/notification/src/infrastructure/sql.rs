@@ -5,7 +5,7 @@
 //! connection, so the event consumer writes in its own transaction with the same code.
 
 use async_trait::async_trait;
-use crm_core::storage::{Conn, Database, UniqueConstraint, map_db_error};
+use crm_core::storage::{Conn, Database, Engine, UniqueConstraint, map_db_error};
 use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
@@ -298,15 +298,6 @@ impl SqlNotificationStore {
     }
 }
 
-fn uuid(what: &str, raw: &str) -> Result<Uuid> {
-    Uuid::try_parse(raw).map_err(|e| {
-        Error::internal(
-            "stored data could not be read",
-            anyhow::anyhow!("{what}: {e}"),
-        )
-    })
-}
-
 #[async_trait]
 impl NotificationStore for SqlNotificationStore {
     async fn insert_template(&self, t: &Template) -> Result<()> {
@@ -445,23 +436,7 @@ impl NotificationStore for SqlNotificationStore {
         attempt: Option<Attempt>,
     ) -> Result<()> {
         let mut tx = self.begin(n.tenant_id).await?;
-        let done = sqlx::query(
-            "update notifications set status = $3, attempts = $4, next_attempt_at = $5, \
-             read_at = $6, doc = $7, version = $8 where tenant_id = $1 and id = $2 and version = $9",
-        )
-        .bind(n.tenant_id.to_string())
-        .bind(n.id.to_string())
-        .bind(n.status.as_str())
-        .bind(i64::from(n.attempts))
-        .bind(n.next_attempt_at)
-        .bind(n.read_at)
-        .bind(doc(n))
-        .bind(n.version)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("saving a notification"))?;
-        if done.rows_affected() == 0 {
+        if !update_notification(&mut tx, n, expected).await? {
             return Err(Error::etag_mismatch("notification").with_metadata("id", n.id.to_string()));
         }
         if let Some(a) = attempt {
@@ -508,30 +483,98 @@ impl NotificationStore for SqlNotificationStore {
             .collect())
     }
 
-    async fn due(&self, now: Millis, limit: u32) -> Result<Vec<(TenantId, Uuid)>> {
-        let mut tx = self
-            .db
-            .begin_scoped("app.delivery_worker", "on")
-            .await
-            .map_err(db("starting a transaction across tenants"))?;
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "select tenant_id, id from notifications \
-             where next_attempt_at is not null and next_attempt_at <= $1 \
-             order by next_attempt_at limit $2",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("finding due notifications"))?;
-        tx.commit().await.map_err(db("finding due notifications"))?;
-        rows.iter()
-            .map(|(t, id)| {
-                let tenant = TenantId::parse(t).map_err(|e| {
-                    Error::internal("stored data could not be read", anyhow::anyhow!("{e}"))
-                })?;
-                Ok((tenant, uuid("notifications.id", id)?))
-            })
-            .collect()
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Notification>> {
+        let failed = || db("claiming due notifications");
+        // SQLite: the write lock first (a read, then writes), in this process's queue.
+        // PostgreSQL: reading across tenants, writing inside each one's scope.
+        match self.db.engine() {
+            Engine::Sqlite => {
+                let mut tx = self
+                    .db
+                    .begin_write(TenantId::new())
+                    .await
+                    .map_err(failed())?;
+                let claimed = claim(&self.db, &mut tx, now, lease_until, limit).await?;
+                tx.commit().await.map_err(failed())?;
+                Ok(claimed)
+            }
+            Engine::Postgres => {
+                let mut tx = self
+                    .db
+                    .begin_scoped("app.delivery_worker", "on")
+                    .await
+                    .map_err(failed())?;
+                let claimed = claim(&self.db, &mut tx, now, lease_until, limit).await?;
+                tx.commit().await.map_err(failed())?;
+                Ok(claimed)
+            }
+        }
     }
+}
+
+/// Writes `n` over the stored row if that is still at version `expected`: whether it was.
+async fn update_notification(conn: &mut Conn, n: &Notification, expected: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "update notifications set status = $3, attempts = $4, next_attempt_at = $5, \
+         read_at = $6, doc = $7, version = $8 where tenant_id = $1 and id = $2 and version = $9",
+    )
+    .bind(n.tenant_id.to_string())
+    .bind(n.id.to_string())
+    .bind(n.status.as_str())
+    .bind(i64::from(n.attempts))
+    .bind(n.next_attempt_at)
+    .bind(n.read_at)
+    .bind(doc(n))
+    .bind(n.version)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("saving a notification"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`NotificationStore::claim_due`] inside `conn`'s transaction.
+async fn claim(
+    store: &Database,
+    conn: &mut Conn,
+    now: Millis,
+    lease_until: Millis,
+    limit: u32,
+) -> Result<Vec<Notification>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select tenant_id, doc from notifications \
+         where next_attempt_at is not null and next_attempt_at <= $1 \
+         order by next_attempt_at limit $2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db("finding due notifications"))?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut scope = String::new();
+    for (tenant, doc) in rows {
+        let mut n: Notification = read("notifications.doc", &doc)?;
+        if !n.status.is_due() {
+            continue;
+        }
+        if tenant != scope {
+            store
+                .scope(&mut *conn, "app.tenant_id", &tenant)
+                .await
+                .map_err(db("claiming due notifications"))?;
+            scope = tenant;
+        }
+        let expected = n.version;
+        n.put_off(lease_until);
+        if update_notification(&mut *conn, &n, expected).await? {
+            claimed.push(n);
+        }
+    }
+    Ok(claimed)
 }

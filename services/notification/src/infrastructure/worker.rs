@@ -169,13 +169,17 @@ impl Worker {
         }
     }
 
-    /// One pass over what is due now: how many were looked at.
+    /// One pass over what is due now: claims a batch in one transaction, then sends each.
+    /// How many it claimed.
     pub async fn round(&self) -> Result<usize> {
-        let due = self.store.due(self.clock.now_millis(), 200).await?;
-        let count = due.len();
-        futures::stream::iter(due)
-            .for_each_concurrent(self.policy.concurrency, |(tenant, id)| async move {
-                if let Err(e) = self.deliver(tenant, id).await {
+        let now = self.clock.now_millis();
+        let lease_until = now + self.policy.lease.as_millis() as i64;
+        let claimed = self.store.claim_due(now, lease_until, 200).await?;
+        let count = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(self.policy.concurrency, |n| async move {
+                let id = n.id;
+                if let Err(e) = self.send_claimed(n).await {
                     tracing::warn!(notification_id = %id, error = %e, "delivery not recorded; it is tried again");
                 }
             })
@@ -205,6 +209,11 @@ impl Worker {
             }
             return Err(e);
         }
+        self.send_claimed(n).await
+    }
+
+    /// Sends a notification this worker claimed, and records what came of it.
+    async fn send_claimed(&self, mut n: Notification) -> Result<()> {
         let claimed = n.version;
         let provider = self.providers.of(n.channel);
         let outcome = provider.send(&n).await;
