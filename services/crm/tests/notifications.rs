@@ -225,6 +225,8 @@ async fn a_new_lead_reaches_every_watching_stream_of_the_sales_manager() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(known, "the manager's welcome was stored");
+    // A browser's watcher too: grpc-web over HTTP/1.1.
+    let mut browser = GrpcWebWatch::open(server.addr, &manager.access_token).await;
     let mut leads = LeadServiceClient::new(server.channel.clone());
     let lead = leads
         .create_lead(authorized(
@@ -260,6 +262,12 @@ async fn a_new_lead_reaches_every_watching_stream_of_the_sales_manager() {
         assert_eq!(n.trigger_event_type, "crm.sales.events.v1.LeadCreated");
         assert!(!lead.id.is_empty());
     }
+    let seen = browser.next().await;
+    assert_eq!(
+        seen.notification.unwrap().subject,
+        "Prospek baharu: Encik Rahman (Hotel Seri Malaysia)",
+        "the browser's stream has it too"
+    );
 
     // Listed as unread, marked read once, then no longer unread.
     let unread = client
@@ -793,4 +801,76 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         health(&addr, "breaker:notification.email").await,
         ServingStatus::Serving as i32
     );
+}
+
+/// `WatchNotifications` as a browser calls it: grpc-web over HTTP/1.1, the response read frame
+/// by frame as it streams.
+struct GrpcWebWatch {
+    _sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    body: hyper::body::Incoming,
+    buffer: Vec<u8>,
+}
+
+impl GrpcWebWatch {
+    async fn open(addr: std::net::SocketAddr, token: &str) -> GrpcWebWatch {
+        use prost::Message;
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let payload = WatchNotificationsRequest {
+            include_unread: false,
+        }
+        .encode_to_vec();
+        let mut frame = vec![0u8];
+        frame.extend((payload.len() as u32).to_be_bytes());
+        frame.extend(payload);
+        let request = http::Request::post(format!(
+            "http://{addr}/crm.notification.v1.NotificationService/WatchNotifications"
+        ))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .header("authorization", format!("Bearer {token}"))
+        .body(http_body_util::Full::new(bytes::Bytes::from(frame)))
+        .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/grpc-web+proto"
+        );
+        GrpcWebWatch {
+            _sender: sender,
+            body: response.into_body(),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The next message of the stream (30 s at most).
+    async fn next(&mut self) -> WatchNotificationsResponse {
+        use http_body_util::BodyExt;
+        use prost::Message;
+        loop {
+            if self.buffer.len() >= 5 {
+                let len = u32::from_be_bytes(self.buffer[1..5].try_into().unwrap()) as usize;
+                if self.buffer.len() >= 5 + len {
+                    assert_eq!(self.buffer[0], 0, "a message, not the trailers");
+                    let message = WatchNotificationsResponse::decode(&self.buffer[5..5 + len])
+                        .expect("a WatchNotificationsResponse");
+                    self.buffer.drain(..5 + len);
+                    return message;
+                }
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.body.frame())
+                .await
+                .expect("the stream sends within 30 s")
+                .expect("the stream is still open")
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                self.buffer.extend_from_slice(&data);
+            }
+        }
+    }
 }

@@ -435,7 +435,13 @@ impl NotificationStore for SqlNotificationStore {
         events: Vec<OutboxEvent>,
         attempt: Option<Attempt>,
     ) -> Result<()> {
-        let mut tx = self.begin(n.tenant_id).await?;
+        // In this process's queue for SQLite's write lock, as the worker's claims are: not in
+        // SQLite's busy handler, which sleeps up to 100 ms between tries.
+        let mut tx = self
+            .db
+            .begin_write(n.tenant_id)
+            .await
+            .map_err(db("starting a transaction scoped to its tenant"))?;
         if !update_notification(&mut tx, n, expected).await? {
             return Err(Error::etag_mismatch("notification").with_metadata("id", n.id.to_string()));
         }
