@@ -663,15 +663,23 @@ async fn health(addr: &str, service: &str) -> i32 {
         .status
 }
 
-/// `GET /metrics` of the CRM at `addr`.
-async fn metrics(addr: &str) -> String {
-    use http_body_util::BodyExt;
+type Http1 = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// An HTTP/1.1 connection to `addr`, as a browser or a scraper opens one.
+async fn http1(addr: impl tokio::net::ToSocketAddrs) -> Http1 {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
+    let (sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .unwrap();
     tokio::spawn(connection);
+    sender
+}
+
+/// `GET /metrics` of the CRM at `addr`.
+async fn metrics(addr: &str) -> String {
+    use http_body_util::BodyExt;
+    let mut sender = http1(addr).await;
     let request = http::Request::get(format!("http://{addr}/metrics"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
@@ -806,7 +814,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
 /// `WatchNotifications` as a browser calls it: grpc-web over HTTP/1.1, the response read frame
 /// by frame as it streams.
 struct GrpcWebWatch {
-    _sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    _sender: Http1,
     body: hyper::body::Incoming,
     buffer: Vec<u8>,
 }
@@ -814,12 +822,7 @@ struct GrpcWebWatch {
 impl GrpcWebWatch {
     async fn open(addr: std::net::SocketAddr, token: &str) -> GrpcWebWatch {
         use prost::Message;
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
+        let mut sender = http1(addr).await;
         let payload = WatchNotificationsRequest {
             include_unread: false,
         }
