@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The error details every status carries: in the descriptor set, reflection serves them, so
     // stock clients (buf curl, grpcurl) can show ErrorInfo and BadRequest decoded, not as bytes.
     files.push(PathBuf::from("google/rpc/error_details.proto"));
+    // The status itself, which the edge's REST answers decode from `grpc-status-details-bin`.
+    files.push(PathBuf::from("google/rpc/status.proto"));
 
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);

@@ -249,6 +249,14 @@ impl Application {
         let cors = modules
             .contains(&Target::Edge)
             .then(|| crm_edge::cors_layer(&config.cors));
+        // REST/JSON from the contracts' `google.api.http` annotations, into the same stack.
+        let rest = if modules.contains(&Target::Edge) {
+            let routes = crm_edge::rest::Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET)
+                .map_err(|e| anyhow::anyhow!("the REST routes: {e}"))?;
+            Some(crm_edge::rest::RestLayer::new(routes))
+        } else {
+            None
+        };
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
@@ -257,6 +265,8 @@ impl Application {
             .layer(metrics::MetricsLayer::new(metrics::Metrics::new(
                 logs, breakers,
             )))
+            // Before grpc-web and auth: a REST call becomes a gRPC call that goes through both.
+            .layer(tower::util::option_layer(rest))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer({
                 let layer =

@@ -1,6 +1,8 @@
-//! The edge: where browsers and REST clients come in. Today it lets browsers call every service
-//! with grpc-web across origins (CORS); REST/JSON transcoding from the `google.api.http`
-//! annotations and `/.well-known/jwks.json` come with the edge's own issue.
+//! The edge: where browsers and REST clients come in. It lets browsers call every service with
+//! grpc-web across origins (CORS), and serves REST/JSON for every method with a
+//! `google.api.http` annotation ([`rest`]), and `/.well-known/jwks.json`.
+
+pub mod rest;
 
 use std::time::Duration;
 

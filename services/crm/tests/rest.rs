@@ -1,0 +1,288 @@
+//! REST/JSON at the edge, as `curl` and browsers call it over HTTP/1.1: routes from the
+//! contracts' `google.api.http` annotations, proto3 JSON both ways, the same auth and checks as
+//! gRPC, errors as `google.rpc.Status` JSON under Google's HTTP statuses, and the JWKS.
+
+mod support;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+
+use support::{TestServer, spawn};
+
+/// Sends one HTTP/1.1 request; the status and the JSON body.
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let (status, _, body) = call_raw(server, method, path, token, body).await;
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body:?}"));
+    (status, json)
+}
+
+async fn call_raw(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, http::HeaderMap, Bytes) {
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", server.addr))
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (parts.status.as_u16(), parts.headers, bytes)
+}
+
+async fn register(server: &TestServer, tenant: &str, email: &str) -> Value {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        &json!({
+            "tenantName": tenant,
+            "email": email,
+            "password": "batik canting motif",
+            "displayName": "Siti Aminah",
+        })
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rest_api_speaks_proto3_json_through_the_same_checks_as_grpc() {
+    let server = spawn().await;
+    // Register: an open route, lowerCamelCase in and out.
+    let owner = register(&server, "Kilang Desa Murni Batik", "siti@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(owner["tokenType"], "Bearer");
+    assert_eq!(owner["tenant"]["name"], "Kilang Desa Murni Batik");
+
+    // Create (body "*"), then read by id (path field): enums by name, times in RFC 3339.
+    let (status, created) = call(
+        &server,
+        "POST",
+        "/api/v1/customers",
+        Some(&token),
+        &json!({
+            "customer": {
+                "type": "CUSTOMER_TYPE_INDIVIDUAL",
+                "individual": {"givenName": "Aisyah", "familyName": "Omar"},
+                "email": "aisyah@hotel.example",
+                "phones": [{"e164Number": "+60123456789", "kind": "PHONE_KIND_MOBILE"}],
+            },
+            "requestId": "0b5c3f4e-rest-create-1",
+        })
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let customer = &created["customer"];
+    let id = customer["id"].as_str().unwrap();
+    assert_eq!(customer["type"], "CUSTOMER_TYPE_INDIVIDUAL");
+    let created_at = customer["createTime"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),
+        "{created_at}"
+    );
+    let (status, fetched) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/customers/{id}"),
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["customer"]["email"], "aisyah@hotel.example");
+    assert_eq!(
+        fetched["customer"]["phones"][0]["kind"],
+        "PHONE_KIND_MOBILE"
+    );
+
+    // Query parameters: snake_case or lowerCamelCase, numbers from strings.
+    for query in ["page_size=1", "pageSize=1"] {
+        let (status, page) = call(
+            &server,
+            "GET",
+            &format!("/api/v1/customers?{query}"),
+            Some(&token),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["customers"].as_array().unwrap().len(), 1, "{page}");
+    }
+    // The literal route wins over `{id}`.
+    let (status, found) = call(
+        &server,
+        "GET",
+        "/api/v1/customers/search?query=aisyah",
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["customers"][0]["id"], id);
+
+    // The same auth: no token is 401, another tenant's customer 404, as google.rpc.Status.
+    let (status, error) = call(&server, "GET", &format!("/api/v1/customers/{id}"), None, "").await;
+    assert_eq!(status, 401, "{error}");
+    assert_eq!(error["code"], 16);
+    let other = register(&server, "Butik Lain", "ali@lain.example").await;
+    let (status, error) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/customers/{id}"),
+        other["accessToken"].as_str(),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404, "{error}");
+    assert_eq!(error["code"], 5);
+
+    // Field violations come back as BadRequest details, under 400.
+    let (status, error) = call(
+        &server,
+        "POST",
+        "/api/v1/customers",
+        Some(&token),
+        &json!({"customer": {"type": "CUSTOMER_TYPE_INDIVIDUAL", "email": "not an email"}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["code"], 3);
+    let bad_request = error["details"]
+        .as_array()
+        .unwrap_or_else(|| panic!("details: {error}"))
+        .iter()
+        .find(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest")
+        .unwrap_or_else(|| panic!("{error}"));
+    assert!(
+        bad_request["fieldViolations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["field"].as_str().unwrap().contains("email")),
+        "{error}"
+    );
+
+    // A second create with the same email: 409.
+    let (status, error) = call(
+        &server,
+        "POST",
+        "/api/v1/customers",
+        Some(&token),
+        &json!({"customer": {"type": "CUSTOMER_TYPE_INDIVIDUAL",
+            "individual": {"givenName": "Aisyah"}, "email": "aisyah@hotel.example"}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 409, "{error}");
+    assert_eq!(error["code"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_are_400_and_unknown_routes_404_never_500() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    for (method, path, body, status, says) in [
+        ("POST", "/api/v1/customers", "{not json", 400, "not JSON"),
+        ("POST", "/api/v1/customers", "[1, 2]", 400, "JSON object"),
+        (
+            "POST",
+            "/api/v1/customers",
+            r#"{"customer": {"colour": "blue"}}"#,
+            400,
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/v1/customers",
+            r#"{"customer": {"type": 42.5}}"#,
+            400,
+            "type",
+        ),
+        (
+            "GET",
+            "/api/v1/customers?page_size=lots",
+            "",
+            400,
+            "whole number",
+        ),
+        ("GET", "/api/v1/customers?nonsense=1", "", 400, "nonsense"),
+        (
+            "GET",
+            "/api/v1/customers/abc",
+            r#"{"x": 1}"#,
+            400,
+            "takes no body",
+        ),
+        ("GET", "/api/v1/nothing-here", "", 404, "no REST route"),
+        (
+            "DELETE",
+            "/api/v1/auth/jwks",
+            "",
+            405,
+            "not served with DELETE",
+        ),
+        (
+            "GET",
+            "/api/v1/customers/export",
+            "",
+            501,
+            "gRPC or grpc-web",
+        ),
+    ] {
+        let (got, error) = call(&server, method, path, Some(token), body).await;
+        assert_eq!(got, status, "{method} {path} {body}: {error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(says),
+            "{method} {path} {body}: {error}"
+        );
+        assert!(error["code"].as_i64().unwrap() > 0, "{error}");
+    }
+    // A bad id is the service's answer, not the edge's: 400 naming the field.
+    let (status, error) = call(&server, "GET", "/api/v1/customers/abc", Some(token), "").await;
+    assert_eq!(status, 400, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_jwks_is_served_at_the_well_known_path() {
+    let server = spawn().await;
+    let (status, headers, body) =
+        call_raw(&server, "GET", "/.well-known/jwks.json", None, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    let jwks: Value = serde_json::from_slice(&body).unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["alg"], "EdDSA");
+    assert!(!key["kid"].as_str().unwrap().is_empty());
+}
