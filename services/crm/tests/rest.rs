@@ -251,13 +251,6 @@ async fn malformed_requests_are_400_and_unknown_routes_404_never_500() {
             405,
             "not served with DELETE",
         ),
-        (
-            "GET",
-            "/api/v1/customers/export",
-            "",
-            501,
-            "gRPC or grpc-web",
-        ),
     ] {
         let (got, error) = call(&server, method, path, Some(token), body).await;
         assert_eq!(got, status, "{method} {path} {body}: {error}");
@@ -285,4 +278,72 @@ async fn the_jwks_is_served_at_the_well_known_path() {
     assert_eq!(key["crv"], "Ed25519");
     assert_eq!(key["alg"], "EdDSA");
     assert!(!key["kid"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_import_and_export_as_ndjson() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    // One request message a line: the options, then the customers; one bad row.
+    let mut lines = vec![json!({"options": {}}).to_string()];
+    for (n, email) in ["a@batik.example", "not an email", "c@batik.example"]
+        .iter()
+        .enumerate()
+    {
+        lines.push(
+            json!({"customer": {"type": "CUSTOMER_TYPE_INDIVIDUAL",
+                "individual": {"givenName": format!("Row {n}")}, "email": email}})
+            .to_string(),
+        );
+    }
+    let (status, report) = call(
+        &server,
+        "POST",
+        "/api/v1/customers/import",
+        Some(token),
+        &(lines.join("\n") + "\n"),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["receivedCount"], "3", "int64 as a string: {report}");
+    assert_eq!(report["createdCount"], "2", "{report}");
+    assert_eq!(report["failedCount"], "1", "{report}");
+    assert_eq!(report["errors"][0]["row"], "2", "{report}");
+
+    // A line that is not a request message: 400 naming the line.
+    let (status, error) = call(
+        &server,
+        "POST",
+        "/api/v1/customers/import",
+        Some(token),
+        "{\"options\": {}}\n{\"customer\": 7}\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("line 2"),
+        "{error}"
+    );
+
+    // Export streams one customer a line.
+    let (status, headers, body) =
+        call_raw(&server, "GET", "/api/v1/customers/export", Some(token), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let exported: Vec<Value> = String::from_utf8(body.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(exported.len(), 2, "{exported:?}");
+    let mut emails: Vec<&str> = exported
+        .iter()
+        .map(|l| l["customer"]["email"].as_str().unwrap())
+        .collect();
+    emails.sort();
+    assert_eq!(emails, ["a@batik.example", "c@batik.example"]);
+    // Without a token the stream never starts: a plain 401.
+    let (status, error) = call(&server, "GET", "/api/v1/customers/export", None, "").await;
+    assert_eq!(status, 401, "{error}");
 }

@@ -628,34 +628,29 @@ where
             .response();
         }
     };
-    if route.client_streaming || route.server_streaming {
-        return Problem {
-            http: StatusCode::NOT_IMPLEMENTED,
-            code: tonic::Code::Unimplemented,
-            message: format!(
-                "{} streams; over REST it is not built yet: call {} with gRPC or grpc-web",
-                route.describe(),
-                route.grpc_path
-            ),
-        }
-        .response();
-    }
-    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return Problem::bad(format!("the body could not be read: {e}")).response(),
+    // A client stream reads the body as NDJSON, one request message a line, as it comes; a
+    // problem in a line ends the stream and is answered as 400 after the call.
+    let problem: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let grpc_body = if route.client_streaming {
+        lines_in(
+            route.clone(),
+            path_fields,
+            parts.uri.query().unwrap_or_default().to_owned(),
+            body,
+            problem.clone(),
+        )
+    } else {
+        let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => return Problem::bad(format!("the body could not be read: {e}")).response(),
+        };
+        let message = match request_message(route, path_fields, parts.uri.query(), &body) {
+            Ok(message) => message,
+            Err(e) => return Problem::bad(e).response(),
+        };
+        tonic::body::Body::new(http_body_util::Full::new(frame_of(&message)))
     };
-    let message = match request_message(route, path_fields, parts.uri.query(), &body) {
-        Ok(message) => message,
-        Err(e) => return Problem::bad(e).response(),
-    };
-    let payload = message.encode_to_vec();
-    let mut frame = Vec::with_capacity(payload.len() + 5);
-    frame.push(0);
-    frame.extend((payload.len() as u32).to_be_bytes());
-    frame.extend(payload);
-    let mut call = Request::new(tonic::body::Body::new(http_body_util::Full::new(
-        Bytes::from(frame),
-    )));
+    let mut call = Request::new(grpc_body);
     *call.method_mut() = Method::POST;
     *call.uri_mut() = route.grpc_path.parse().expect("a gRPC path is a URI");
     *call.version_mut() = http::Version::HTTP_2;
@@ -682,8 +677,27 @@ where
         }
     };
     let (head, body) = response.into_parts();
+    if let Some(problem) = problem.lock().expect("not poisoned").take() {
+        return Problem::bad(problem).response();
+    }
+    // A stream answers NDJSON unless it failed at once (a trailers-only error).
+    if route.server_streaming
+        && grpc_status(&head.headers, None).is_none_or(|(code, _, _)| code == 0)
+    {
+        return lines_out(
+            route.output.clone(),
+            routes.pool.clone(),
+            head.headers,
+            body,
+        );
+    }
     let collected = match body.collect().await {
-        Ok(collected) => collected,
+        Ok(collected) => {
+            if let Some(problem) = problem.lock().expect("not poisoned").take() {
+                return Problem::bad(problem).response();
+            }
+            collected
+        }
         Err(e) => {
             return Problem {
                 http: StatusCode::BAD_GATEWAY,
@@ -703,17 +717,7 @@ where
         grpc_status(&head.headers, trailers.as_ref()).unwrap_or((0, String::new(), Bytes::new()));
     if code != 0 {
         let code = tonic::Code::from_i32(code);
-        let status = if details.is_empty() {
-            serde_json::json!({"code": code as i32, "message": message, "details": []})
-        } else {
-            match routes.pool.get_message_by_name("google.rpc.Status") {
-                Some(descriptor) => match DynamicMessage::decode(descriptor, details) {
-                    Ok(status) => to_json(&status),
-                    Err(_) => serde_json::json!({"code": code as i32, "message": message}),
-                },
-                None => serde_json::json!({"code": code as i32, "message": message}),
-            }
-        };
+        let status = status_json(&routes.pool, code as i32, message, details);
         if let Some(seconds) = retry_after(&status) {
             headers.insert(http::header::RETRY_AFTER, seconds);
         }
@@ -732,6 +736,194 @@ where
         }
         .response(),
     }
+}
+
+/// A message as one gRPC frame.
+fn frame_of(message: &DynamicMessage) -> Bytes {
+    let payload = message.encode_to_vec();
+    let mut frame = Vec::with_capacity(payload.len() + 5);
+    frame.push(0);
+    frame.extend((payload.len() as u32).to_be_bytes());
+    frame.extend(payload);
+    Bytes::from(frame)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What is left of an NDJSON request body.
+struct LinesIn {
+    body: tonic::body::Body,
+    buffer: Vec<u8>,
+    line: usize,
+    ended: bool,
+}
+
+/// The request stream of a client-streaming route: each NDJSON line of `body` one request
+/// message (path fields and query merged into each), as a gRPC frame, read as it arrives.
+fn lines_in(
+    route: Route,
+    path_fields: PathFields,
+    query: String,
+    body: tonic::body::Body,
+    problem: Arc<std::sync::Mutex<Option<String>>>,
+) -> tonic::body::Body {
+    let state = LinesIn {
+        body,
+        buffer: Vec::new(),
+        line: 0,
+        ended: false,
+    };
+    let stream = futures::stream::unfold(Some(state), move |state| {
+        let (route, path_fields, query, problem) = (
+            route.clone(),
+            path_fields.clone(),
+            query.clone(),
+            problem.clone(),
+        );
+        async move {
+            let mut st = state?;
+            let stop = |message: String| {
+                *problem.lock().expect("not poisoned") = Some(message.clone());
+                let error: BoxError = message.into();
+                Some((Err(error), None))
+            };
+            loop {
+                if let Some(end) = st.buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = st.buffer.drain(..=end).collect();
+                    st.line += 1;
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    return match request_message(&route, path_fields, Some(&query), &line) {
+                        Ok(message) => {
+                            Some((Ok(http_body::Frame::data(frame_of(&message))), Some(st)))
+                        }
+                        Err(e) => stop(format!(
+                            "line {} is not a {} in JSON: {e}; the stream stopped there",
+                            st.line,
+                            route.input.full_name()
+                        )),
+                    };
+                }
+                if st.ended {
+                    return None;
+                }
+                if st.buffer.len() > MAX_BODY {
+                    return stop(format!(
+                        "line {} is longer than {MAX_BODY} bytes",
+                        st.line + 1
+                    ));
+                }
+                match st.body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            st.buffer.extend_from_slice(&data);
+                        }
+                    }
+                    Some(Err(e)) => return stop(format!("the body broke off: {e}")),
+                    None => {
+                        st.ended = true;
+                        if !st.buffer.is_empty() {
+                            st.buffer.push(b'\n');
+                        }
+                    }
+                }
+            }
+        }
+    });
+    tonic::body::Body::new(http_body_util::StreamBody::new(stream))
+}
+
+/// What is left of a gRPC response stream.
+struct LinesOut {
+    body: tonic::body::Body,
+    buffer: Vec<u8>,
+    output: MessageDescriptor,
+    pool: DescriptorPool,
+}
+
+/// A server-streaming answer as NDJSON: one JSON message a line as each arrives (flat memory);
+/// an error after the first line is a last line `{"error": <google.rpc.Status>}`.
+fn lines_out(
+    output: MessageDescriptor,
+    pool: DescriptorPool,
+    head: HeaderMap,
+    body: tonic::body::Body,
+) -> Response<tonic::body::Body> {
+    let state = LinesOut {
+        body,
+        buffer: Vec::new(),
+        output,
+        pool,
+    };
+    let line = |json: Json| -> Result<http_body::Frame<Bytes>, BoxError> {
+        let mut text = serde_json::to_vec(&json).expect("JSON values serialise");
+        text.push(b'\n');
+        Ok(http_body::Frame::data(Bytes::from(text)))
+    };
+    let stream = futures::stream::unfold(Some(state), move |state| async move {
+        let mut st = state?;
+        loop {
+            if st.buffer.len() >= 5 {
+                let len = u32::from_be_bytes(st.buffer[1..5].try_into().expect("4 bytes")) as usize;
+                if st.buffer.len() >= 5 + len {
+                    let frame: Vec<u8> = st.buffer.drain(..5 + len).collect();
+                    let json = match DynamicMessage::decode(st.output.clone(), &frame[5..]) {
+                        Ok(message) => to_json(&message),
+                        Err(e) => serde_json::json!({"error": {"code": 13,
+                            "message": format!("a message could not be read: {e}")}}),
+                    };
+                    return Some((line(json), Some(st)));
+                }
+            }
+            match st.body.frame().await {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => st.buffer.extend_from_slice(&data),
+                    Err(frame) => {
+                        let trailers = frame.into_trailers().unwrap_or_default();
+                        return match grpc_status(&HeaderMap::new(), Some(&trailers)) {
+                            Some((code, message, details)) if code != 0 => {
+                                let status = status_json(&st.pool, code, message, details);
+                                Some((line(serde_json::json!({"error": status})), None))
+                            }
+                            _ => None,
+                        };
+                    }
+                },
+                Some(Err(e)) => {
+                    let error = serde_json::json!({"error": {"code": 14,
+                        "message": format!("the stream broke off: {e}")}});
+                    return Some((line(error), None));
+                }
+                None => return None,
+            }
+        }
+    });
+    let mut response = Response::new(tonic::body::Body::new(http_body_util::StreamBody::new(
+        stream,
+    )));
+    if let Some(id) = head.get("x-correlation-id") {
+        response
+            .headers_mut()
+            .insert("x-correlation-id", id.clone());
+    }
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
+
+/// A gRPC status as `google.rpc.Status` JSON, its details decoded.
+fn status_json(pool: &DescriptorPool, code: i32, message: String, details: Bytes) -> Json {
+    let plain = || serde_json::json!({"code": code, "message": message, "details": []});
+    if details.is_empty() {
+        return plain();
+    }
+    pool.get_message_by_name("google.rpc.Status")
+        .and_then(|descriptor| DynamicMessage::decode(descriptor, details.clone()).ok())
+        .map(|status| to_json(&status))
+        .unwrap_or_else(plain)
 }
 
 /// `Retry-After` (whole seconds, rounded up) from a status's `RetryInfo`.
