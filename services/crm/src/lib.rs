@@ -253,7 +253,9 @@ impl Application {
         let rest = if modules.contains(&Target::Edge) {
             let routes = crm_edge::rest::Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET)
                 .map_err(|e| anyhow::anyhow!("the REST routes: {e}"))?;
-            Some(crm_edge::rest::RestLayer::new(routes))
+            Some(crm_edge::rest::RestLayer::new(routes, |path| {
+                open_access.is_open(path)
+            }))
         } else {
             None
         };

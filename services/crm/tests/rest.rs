@@ -347,3 +347,22 @@ async fn customers_import_and_export_as_ndjson() {
     let (status, error) = call(&server, "GET", "/api/v1/customers/export", None, "").await;
     assert_eq!(status, 401, "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_route() {
+    let server = spawn().await;
+    let (status, doc) = call(&server, "GET", "/api/v1/openapi.json", None, "").await;
+    assert_eq!(status, 200, "served without a token");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let get = &doc["paths"]["/api/v1/customers/{id}"]["get"];
+    assert_eq!(get["operationId"], "CustomerService_GetCustomer");
+    assert_eq!(
+        doc["paths"]["/api/v1/auth/register"]["post"]["security"],
+        json!([]),
+        "open methods need no token"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

@@ -1,7 +1,9 @@
 //! The edge: where browsers and REST clients come in. It lets browsers call every service with
 //! grpc-web across origins (CORS), and serves REST/JSON for every method with a
-//! `google.api.http` annotation ([`rest`]), and `/.well-known/jwks.json`.
+//! `google.api.http` annotation ([`rest`]), their OpenAPI document ([`openapi`]), and
+//! `/.well-known/jwks.json`.
 
+pub mod openapi;
 pub mod rest;
 
 use std::time::Duration;

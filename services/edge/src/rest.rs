@@ -36,7 +36,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// One segment of a path template.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
+pub(crate) enum Segment {
     /// Must be exactly this.
     Literal(String),
     /// Any one segment, the value of this (dotted) field.
@@ -45,7 +45,7 @@ enum Segment {
 
 /// Where the request message's fields come from besides the path.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum BodyRule {
+pub(crate) enum BodyRule {
     /// No body: the query string.
     None,
     /// The whole message is the body.
@@ -166,6 +166,11 @@ pub struct Route {
 impl Route {
     /// `GET /api/v1/customers/{id}`.
     pub fn describe(&self) -> String {
+        format!("{} {}", self.method, self.openapi_path())
+    }
+
+    /// The path template as written: `/api/v1/customers/{customer.id}`.
+    pub fn openapi_path(&self) -> String {
         let mut path = String::new();
         for segment in &self.template.segments {
             path.push('/');
@@ -178,12 +183,55 @@ impl Route {
             path.push(':');
             path.push_str(verb);
         }
-        format!("{} {path}", self.method)
+        path
     }
 
     /// The gRPC method it calls.
     pub fn grpc_path(&self) -> &str {
         &self.grpc_path
+    }
+
+    /// The HTTP method.
+    pub fn http_method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The gRPC service's full name.
+    pub fn service(&self) -> &str {
+        self.grpc_path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// The gRPC method's name.
+    pub fn method_name(&self) -> &str {
+        self.grpc_path.rsplit('/').next().unwrap_or_default()
+    }
+
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.template.segments
+    }
+
+    pub(crate) fn body(&self) -> &BodyRule {
+        &self.body
+    }
+
+    pub(crate) fn input(&self) -> &MessageDescriptor {
+        &self.input
+    }
+
+    pub(crate) fn output(&self) -> &MessageDescriptor {
+        &self.output
+    }
+
+    pub(crate) fn client_streaming(&self) -> bool {
+        self.client_streaming
+    }
+
+    pub(crate) fn server_streaming(&self) -> bool {
+        self.server_streaming
     }
 }
 
@@ -266,6 +314,10 @@ impl Routes {
     /// Every route.
     pub fn all(&self) -> &[Route] {
         &self.routes
+    }
+
+    pub(crate) fn pool(&self) -> &DescriptorPool {
+        &self.pool
     }
 
     /// The route of `method` and `path`, with the path's field values; `Err(true)` when the
@@ -534,12 +586,19 @@ const STATUS_DETAILS: base64::engine::GeneralPurpose = base64::engine::GeneralPu
 #[derive(Clone)]
 pub struct RestLayer {
     routes: Routes,
+    openapi: Bytes,
 }
 
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
 impl RestLayer {
-    /// A layer serving `routes`.
-    pub fn new(routes: Routes) -> RestLayer {
-        RestLayer { routes }
+    /// A layer serving `routes`, and their OpenAPI document at [`OPENAPI_PATH`] (`is_open`
+    /// tells the gRPC methods that need no token).
+    pub fn new(routes: Routes, is_open: impl Fn(&str) -> bool) -> RestLayer {
+        let document = routes.openapi(is_open);
+        let openapi = Bytes::from(serde_json::to_vec(&document).expect("JSON values serialise"));
+        RestLayer { routes, openapi }
     }
 }
 
@@ -550,6 +609,7 @@ impl<S> Layer<S> for RestLayer {
         RestService {
             inner,
             routes: self.routes.clone(),
+            openapi: self.openapi.clone(),
         }
     }
 }
@@ -559,6 +619,7 @@ impl<S> Layer<S> for RestLayer {
 pub struct RestService<S> {
     inner: S,
     routes: Routes,
+    openapi: Bytes,
 }
 
 /// Whether a request is for the REST API (not gRPC, grpc-web, health or metrics).
@@ -587,6 +648,16 @@ where
     fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
         if !is_rest(&request) {
             return Box::pin(self.inner.call(request));
+        }
+        if request.uri().path() == OPENAPI_PATH && request.method() == Method::GET {
+            let mut response = Response::new(tonic::body::Body::new(http_body_util::Full::new(
+                self.openapi.clone(),
+            )));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Box::pin(async move { Ok(response) });
         }
         // The service that was made ready answers this call; a clone waits for the next.
         let clone = self.inner.clone();

@@ -1,0 +1,414 @@
+//! The OpenAPI 3.1 document of the REST routes, generated from the same descriptor set: a path
+//! per route, parameters from the path template and the query-string fields, request and
+//! response schemas from the messages (proto3 JSON forms), proto comments as descriptions, and
+//! bearer auth except on the methods open without a token.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use prost_reflect::{
+    DescriptorPool, EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor,
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::rest::{BodyRule, Routes, Segment};
+
+/// Proto source comments by file and location path.
+struct Comments(HashMap<(String, Vec<i32>), String>);
+
+impl Comments {
+    fn of(pool: &DescriptorPool) -> Comments {
+        let mut map = HashMap::new();
+        for file in pool.files() {
+            let proto = file.file_descriptor_proto();
+            let Some(info) = &proto.source_code_info else {
+                continue;
+            };
+            for location in &info.location {
+                let text = location.leading_comments().trim();
+                if !text.is_empty() {
+                    map.insert(
+                        (file.name().to_owned(), location.path.clone()),
+                        text.lines().map(str::trim).collect::<Vec<_>>().join("\n"),
+                    );
+                }
+            }
+        }
+        Comments(map)
+    }
+
+    fn get(&self, file: &FileDescriptor, path: &[i32]) -> Option<&str> {
+        self.0
+            .get(&(file.name().to_owned(), path.to_vec()))
+            .map(String::as_str)
+    }
+}
+
+/// The schema of a well-known type, in its proto3 JSON form.
+fn well_known(name: &str) -> Option<Json> {
+    Some(match name {
+        "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
+        "google.protobuf.Duration" => {
+            json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})
+        }
+        "google.protobuf.FieldMask" => json!({"type": "string"}),
+        "google.protobuf.Struct" => json!({"type": "object"}),
+        "google.protobuf.Value" => json!({}),
+        "google.protobuf.ListValue" => json!({"type": "array"}),
+        "google.protobuf.Empty" => json!({"type": "object"}),
+        "google.protobuf.Any" => json!({"type": "object",
+            "properties": {"@type": {"type": "string"}}, "required": ["@type"]}),
+        "google.protobuf.StringValue" => json!({"type": "string"}),
+        "google.protobuf.BoolValue" => json!({"type": "boolean"}),
+        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => {
+            json!({"type": "integer"})
+        }
+        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => {
+            json!({"type": "string", "pattern": "^-?[0-9]+$"})
+        }
+        "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => {
+            json!({"type": "number"})
+        }
+        "google.protobuf.BytesValue" => json!({"type": "string", "contentEncoding": "base64"}),
+        _ => return None,
+    })
+}
+
+/// Collects the schemas of messages as they are referenced.
+struct Schemas<'a> {
+    comments: &'a Comments,
+    done: BTreeMap<String, Json>,
+    todo: VecDeque<MessageDescriptor>,
+}
+
+impl Schemas<'_> {
+    fn reference(&mut self, message: &MessageDescriptor) -> Json {
+        if let Some(schema) = well_known(message.full_name()) {
+            return schema;
+        }
+        if !self.done.contains_key(message.full_name()) {
+            self.done.insert(message.full_name().to_owned(), Json::Null);
+            self.todo.push_back(message.clone());
+        }
+        json!({"$ref": format!("#/components/schemas/{}", message.full_name())})
+    }
+
+    fn enumeration(&self, e: &EnumDescriptor) -> Json {
+        let names: Vec<String> = e.values().map(|v| v.name().to_owned()).collect();
+        json!({"type": "string", "enum": names})
+    }
+
+    fn scalar(&mut self, kind: &Kind) -> Json {
+        match kind {
+            Kind::Double | Kind::Float => json!({"type": "number"}),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                json!({"type": "integer", "format": "int32"})
+            }
+            Kind::Uint32 | Kind::Fixed32 => {
+                json!({"type": "integer", "format": "int32", "minimum": 0})
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                json!({"type": "string", "format": "int64", "pattern": "^-?[0-9]+$"})
+            }
+            Kind::Uint64 | Kind::Fixed64 => {
+                json!({"type": "string", "format": "uint64", "pattern": "^[0-9]+$"})
+            }
+            Kind::Bool => json!({"type": "boolean"}),
+            Kind::String => json!({"type": "string"}),
+            Kind::Bytes => json!({"type": "string", "contentEncoding": "base64"}),
+            Kind::Message(m) => self.reference(m),
+            Kind::Enum(e) => self.enumeration(e),
+        }
+    }
+
+    fn field(&mut self, field: &FieldDescriptor) -> Json {
+        let mut schema = if field.is_map() {
+            let Kind::Message(entry) = field.kind() else {
+                unreachable!("a map field's kind is its entry message")
+            };
+            let value = entry.map_entry_value_field();
+            json!({"type": "object", "additionalProperties": self.scalar(&value.kind())})
+        } else if field.is_list() {
+            json!({"type": "array", "items": self.scalar(&field.kind())})
+        } else {
+            self.scalar(&field.kind())
+        };
+        if let Some(text) = self.comments.get(&field.parent_file(), field.path())
+            && let Json::Object(object) = &mut schema
+            && !object.contains_key("$ref")
+        {
+            object.insert("description".into(), text.into());
+        }
+        schema
+    }
+
+    fn message(&mut self, message: &MessageDescriptor) -> Json {
+        let mut properties = Map::new();
+        for field in message.fields() {
+            let schema = self.field(&field);
+            properties.insert(field.json_name().to_owned(), schema);
+        }
+        let mut schema = json!({"type": "object", "properties": properties});
+        if let Some(text) = self.comments.get(&message.parent_file(), message.path()) {
+            schema["description"] = text.into();
+        }
+        schema
+    }
+
+    fn finish(mut self) -> BTreeMap<String, Json> {
+        while let Some(message) = self.todo.pop_front() {
+            let schema = self.message(&message);
+            self.done.insert(message.full_name().to_owned(), schema);
+        }
+        self.done
+    }
+}
+
+/// The query-string parameters of a route: the top-level fields that are neither in the path
+/// nor in the body, scalar, enum, well-known or repeated of those.
+fn query_parameters(
+    input: &MessageDescriptor,
+    in_path: &[String],
+    schemas: &mut Schemas<'_>,
+) -> Vec<Json> {
+    let mut out = Vec::new();
+    for field in input.fields() {
+        if in_path.iter().any(|p| p == field.name()) || field.is_map() {
+            continue;
+        }
+        if let Kind::Message(m) = field.kind()
+            && well_known(m.full_name()).is_none()
+        {
+            continue;
+        }
+        let mut parameter = json!({
+            "name": field.name(),
+            "in": "query",
+            "required": false,
+            "schema": schemas.field(&field),
+        });
+        if field.is_list() {
+            parameter["explode"] = true.into();
+        }
+        out.push(parameter);
+    }
+    out
+}
+
+impl Routes {
+    /// The OpenAPI 3.1 document of every route; `is_open` tells the gRPC methods that need no
+    /// token.
+    pub fn openapi(&self, is_open: impl Fn(&str) -> bool) -> Json {
+        let pool = self.pool();
+        let comments = Comments::of(pool);
+        let mut schemas = Schemas {
+            comments: &comments,
+            done: BTreeMap::new(),
+            todo: VecDeque::new(),
+        };
+        let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
+        for route in self.all() {
+            let method = pool
+                .get_service_by_name(route.service())
+                .and_then(|s| s.methods().find(|m| m.name() == route.method_name()));
+            let description = method
+                .as_ref()
+                .and_then(|m| comments.get(&m.parent_file(), m.path()))
+                .unwrap_or_default();
+            let summary = description.lines().next().unwrap_or_default();
+            let in_path: Vec<String> = route
+                .segments()
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Field(f) => f.first().cloned(),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            let mut parameters: Vec<Json> = route
+                .segments()
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Field(f) => Some(json!({
+                        "name": f.join("."),
+                        "in": "path",
+                        "required": true,
+                        "schema": {"type": "string"},
+                    })),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            let mut operation = json!({
+                "operationId": format!("{}_{}", route.service().rsplit('.').next().unwrap_or_default(), route.method_name()),
+                "tags": [route.service()],
+                "summary": summary,
+                "description": description,
+            });
+            let body_content = if route.client_streaming() {
+                "application/x-ndjson"
+            } else {
+                "application/json"
+            };
+            match route.body() {
+                BodyRule::None => {
+                    parameters.extend(query_parameters(route.input(), &in_path, &mut schemas));
+                }
+                BodyRule::All => {
+                    operation["requestBody"] = json!({
+                        "required": true,
+                        "content": {body_content: {"schema": schemas.reference(route.input())}},
+                    });
+                }
+                BodyRule::Field(name) => {
+                    if let Some(field) = route.input().get_field_by_name(name) {
+                        operation["requestBody"] = json!({
+                            "required": true,
+                            "content": {body_content: {"schema": schemas.field(&field)}},
+                        });
+                    }
+                    let mut taken = in_path.clone();
+                    taken.push(name.clone());
+                    parameters.extend(query_parameters(route.input(), &taken, &mut schemas));
+                }
+            }
+            operation["parameters"] = parameters.into();
+            let answer = if route.server_streaming() {
+                "application/x-ndjson"
+            } else {
+                "application/json"
+            };
+            let status = schemas.reference(
+                &pool
+                    .get_message_by_name("google.rpc.Status")
+                    .expect("google/rpc/status.proto is in the descriptor set"),
+            );
+            operation["responses"] = json!({
+                "200": {
+                    "description": if route.server_streaming() {
+                        "One message a line (NDJSON); an error after the first line is a last line {\"error\": Status}."
+                    } else {
+                        "The answer."
+                    },
+                    "content": {answer: {"schema": schemas.reference(route.output())}},
+                },
+                "default": {
+                    "description": "An error: google.rpc.Status under the HTTP status of its code.",
+                    "content": {"application/json": {"schema": status}},
+                },
+            });
+            if is_open(route.grpc_path()) {
+                operation["security"] = json!([]);
+            }
+            paths
+                .entry(route.openapi_path())
+                .or_default()
+                .insert(route.http_method().as_str().to_lowercase(), operation);
+        }
+        let schemas = schemas.finish();
+        json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Kilang CRM",
+                "version": "v1",
+                "description": "REST/JSON of the Kilang CRM's gRPC contracts (proto3 JSON mapping), generated from the same descriptor set the server transcodes with.",
+            },
+            "servers": [{"url": "/"}],
+            "security": [{"bearer": []}],
+            "paths": paths,
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                },
+                "schemas": schemas,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> Json {
+        let routes = Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET).unwrap();
+        routes.openapi(|path| path.ends_with("/Register") || path.ends_with("/GetJwks"))
+    }
+
+    /// Every `$ref` of `value`.
+    fn refs(value: &Json, out: &mut Vec<String>) {
+        match value {
+            Json::Object(object) => {
+                if let Some(Json::String(target)) = object.get("$ref") {
+                    out.push(target.clone());
+                }
+                object.values().for_each(|v| refs(v, out));
+            }
+            Json::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_route_is_a_path_and_every_reference_resolves() {
+        let routes = Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for route in routes.all() {
+            let operation =
+                &doc["paths"][route.openapi_path()][route.http_method().as_str().to_lowercase()];
+            assert!(operation.is_object(), "{}", route.describe());
+        }
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 50);
+        for target in found {
+            let name = target.strip_prefix("#/components/schemas/").unwrap();
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{target} resolves"
+            );
+        }
+    }
+
+    #[test]
+    fn operations_carry_parameters_schemas_comments_and_auth() {
+        let doc = document();
+        let get = &doc["paths"]["/api/v1/customers/{id}"]["get"];
+        assert_eq!(get["operationId"], "CustomerService_GetCustomer");
+        assert_eq!(get["parameters"][0]["name"], "id");
+        assert_eq!(get["parameters"][0]["in"], "path");
+        assert!(!get["description"].as_str().unwrap().is_empty(), "{get}");
+        assert!(
+            get.get("security").is_none(),
+            "bearer, the document's default"
+        );
+        let list = &doc["paths"]["/api/v1/customers"]["get"];
+        let names: Vec<&str> = list["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"page_size"), "{names:?}");
+        let register = &doc["paths"]["/api/v1/auth/register"]["post"];
+        assert_eq!(register["security"], json!([]));
+        assert!(register["requestBody"]["content"]["application/json"].is_object());
+        let customer = &doc["components"]["schemas"]["crm.customer.v1.Customer"];
+        let created = &customer["properties"]["createTime"];
+        assert_eq!(
+            (&created["type"], &created["format"]),
+            (&json!("string"), &json!("date-time"))
+        );
+        assert_eq!(
+            created["description"], "Output only.",
+            "field comments: {created}"
+        );
+        assert_eq!(customer["properties"]["type"]["type"], "string");
+        assert!(
+            customer["properties"]["type"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("CUSTOMER_TYPE_BUSINESS"))
+        );
+        let export = &doc["paths"]["/api/v1/customers/export"]["get"];
+        assert!(export["responses"]["200"]["content"]["application/x-ndjson"].is_object());
+    }
+}
