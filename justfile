@@ -29,6 +29,11 @@ walkthrough:
     cargo build -p crm
     WALKTHROUGH_CRM=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm python3 .ci/walkthrough.py README.md
 
+# Fuzzes the REST API from its OpenAPI document with schemathesis against a fresh crm serve.
+fuzz-rest:
+    cargo build -p crm
+    .ci/fuzz-rest.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
+
 # Formatting, clippy (warnings are errors) and buf lint.
 lint:
     cargo fmt --all -- --check

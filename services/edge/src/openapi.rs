@@ -206,7 +206,25 @@ impl Routes {
             todo: VecDeque::new(),
         };
         let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
+        // Templates of one shape (`/customers/{id}`, `/customers/{customer.id}`) are one path
+        // in OpenAPI, whose variables the first route of that shape names (`.` as `_`: dots
+        // are not safe in parameter names); the server matches by position, not by name.
+        let mut shapes: HashMap<String, (String, Vec<String>)> = HashMap::new();
         for route in self.all() {
+            let names: Vec<String> = route
+                .segments()
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Field(f) => Some(f.join("_")),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            shapes
+                .entry(route.shape())
+                .or_insert_with(|| (route.openapi_path_named(&names), names));
+        }
+        for route in self.all() {
+            let (path_key, names) = shapes[&route.shape()].clone();
             let method = pool
                 .get_service_by_name(route.service())
                 .and_then(|s| s.methods().find(|m| m.name() == route.method_name()));
@@ -223,17 +241,21 @@ impl Routes {
                     Segment::Literal(_) => None,
                 })
                 .collect();
-            let mut parameters: Vec<Json> = route
-                .segments()
+            let fields = route.segments().iter().filter_map(|s| match s {
+                Segment::Field(f) => Some(f.join(".")),
+                Segment::Literal(_) => None,
+            });
+            let mut parameters: Vec<Json> = names
                 .iter()
-                .filter_map(|s| match s {
-                    Segment::Field(f) => Some(json!({
-                        "name": f.join("."),
+                .zip(fields)
+                .map(|(name, field)| {
+                    json!({
+                        "name": name,
                         "in": "path",
                         "required": true,
+                        "description": format!("`{field}` of the request"),
                         "schema": {"type": "string"},
-                    })),
-                    Segment::Literal(_) => None,
+                    })
                 })
                 .collect();
             let mut operation = json!({
@@ -298,7 +320,7 @@ impl Routes {
                 operation["security"] = json!([]);
             }
             paths
-                .entry(route.openapi_path())
+                .entry(path_key)
                 .or_default()
                 .insert(route.http_method().as_str().to_lowercase(), operation);
         }
@@ -352,10 +374,31 @@ mod tests {
         let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");
         for route in routes.all() {
-            let operation =
-                &doc["paths"][route.openapi_path()][route.http_method().as_str().to_lowercase()];
-            assert!(operation.is_object(), "{}", route.describe());
+            let method = route.http_method().as_str().to_lowercase();
+            let operations = doc["paths"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(path, item)| {
+                    item[&method].is_object()
+                        && crate::rest::Template::parse(path).map(|t| t.shape())
+                            == Ok(route.shape())
+                })
+                .count();
+            assert_eq!(operations, 1, "{}", route.describe());
         }
+        // One path per shape, and no dots in parameter names.
+        let put = &doc["paths"]["/api/v1/customers/{id}"]["put"];
+        assert_eq!(put["parameters"][0]["name"], "id");
+        assert_eq!(
+            put["parameters"][0]["description"],
+            "`customer.id` of the request"
+        );
+        assert!(
+            doc["paths"]
+                .get("/api/v1/customers/{customer.id}")
+                .is_none()
+        );
         let mut found = Vec::new();
         refs(&doc, &mut found);
         assert!(found.len() > 50);

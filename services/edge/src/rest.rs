@@ -56,13 +56,13 @@ pub(crate) enum BodyRule {
 
 /// A parsed path template: `/api/v1/users/{user_id}/sessions/{session_id}:revoke`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Template {
+pub(crate) struct Template {
     segments: Vec<Segment>,
     verb: Option<String>,
 }
 
 impl Template {
-    fn parse(path: &str) -> Result<Template, String> {
+    pub(crate) fn parse(path: &str) -> Result<Template, String> {
         let rest = path
             .strip_prefix('/')
             .ok_or_else(|| format!("{path:?} does not start with /"))?;
@@ -118,6 +118,23 @@ impl Template {
             }
         }
         Some(fields)
+    }
+
+    /// Its shape: the literals and where the variables are (`/customers/*:revoke`).
+    pub(crate) fn shape(&self) -> String {
+        let mut shape = String::new();
+        for segment in &self.segments {
+            shape.push('/');
+            match segment {
+                Segment::Literal(l) => shape.push_str(l),
+                Segment::Field(_) => shape.push('*'),
+            }
+        }
+        if let Some(verb) = &self.verb {
+            shape.push(':');
+            shape.push_str(verb);
+        }
+        shape
     }
 
     /// How specific it is: literal segments first, then a verb.
@@ -189,6 +206,32 @@ impl Route {
     /// The gRPC method it calls.
     pub fn grpc_path(&self) -> &str {
         &self.grpc_path
+    }
+
+    /// Its template's shape (see `Template::shape`).
+    pub(crate) fn shape(&self) -> String {
+        self.template.shape()
+    }
+
+    /// The path with its variables named `names`, in order.
+    pub(crate) fn openapi_path_named(&self, names: &[String]) -> String {
+        let mut names = names.iter();
+        let mut path = String::new();
+        for segment in &self.template.segments {
+            path.push('/');
+            match segment {
+                Segment::Literal(l) => path.push_str(l),
+                Segment::Field(_) => path.push_str(&format!(
+                    "{{{}}}",
+                    names.next().expect("a name per variable")
+                )),
+            }
+        }
+        if let Some(verb) = &self.template.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        path
     }
 
     /// The HTTP method.
