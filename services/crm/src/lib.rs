@@ -250,6 +250,24 @@ impl Application {
             .contains(&Target::Edge)
             .then(|| crm_edge::cors_layer(&config.cors));
         // REST/JSON from the contracts' `google.api.http` annotations, into the same stack.
+        // Quotas per tenant and caller, at the edge: in Redis when it is configured (replicas
+        // share them), else in memory.
+        let rate_limit = if modules.contains(&Target::Edge) {
+            let limiter = match &config.redis.url {
+                Some(url) => crm_edge::ratelimit::Limiter::redis(&config.rate_limit, url.expose())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot connect to Redis at {} (redis.url / REDIS_URL) for rate limits",
+                            url.redacted()
+                        )
+                    })?,
+                None => crm_edge::ratelimit::Limiter::memory(&config.rate_limit),
+            };
+            Some(crm_edge::ratelimit::RateLimitLayer::new(limiter))
+        } else {
+            None
+        };
         let rest = if modules.contains(&Target::Edge) {
             let routes = crm_edge::rest::Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET)
                 .map_err(|e| anyhow::anyhow!("the REST routes: {e}"))?;
@@ -278,6 +296,8 @@ impl Application {
                     None => layer,
                 }
             })
+            // Inside the auth layer, which names the caller whose quota a call counts against.
+            .layer(tower::util::option_layer(rate_limit))
             // Innermost: open streams end at once on shutdown instead of holding it up.
             .layer(DrainLayer::new(stop_rx.clone()))
             .add_routes(routes);

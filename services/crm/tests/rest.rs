@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
-use support::{TestServer, spawn};
+use support::{TestServer, authorized, spawn, spawn_with};
 
 /// Sends one HTTP/1.1 request; the status and the JSON body.
 async fn call(
@@ -365,4 +365,81 @@ async fn the_openapi_document_describes_every_route() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_over_its_quota_is_told_when_to_come_back_over_rest_and_grpc() {
+    let server = spawn_with(|config| {
+        config.rate_limit.subject_per_minute = 3;
+        config.rate_limit.tenant_per_minute = 100;
+    })
+    .await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    // Three calls a minute: each answer says how many are left.
+    for left in [2, 1, 0] {
+        let (status, headers, _) =
+            call_raw(&server, "GET", "/api/v1/customers", Some(token), "").await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["ratelimit-limit"], "3");
+        assert_eq!(headers["ratelimit-remaining"], left.to_string().as_str());
+        let reset: u64 = headers["ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&reset), "{reset}");
+    }
+    // The fourth: 429 with Retry-After and RetryInfo.
+    let (status, headers, body) =
+        call_raw(&server, "GET", "/api/v1/customers", Some(token), "").await;
+    assert_eq!(status, 429);
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (1..=20).contains(&wait),
+        "about 20 s for the next call: {wait}"
+    );
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], 8);
+    assert!(
+        error["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["@type"] == "type.googleapis.com/google.rpc.RetryInfo"),
+        "{error}"
+    );
+    // The same caller over gRPC: RESOURCE_EXHAUSTED, with the same metadata.
+    let mut customers =
+        crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient::new(
+            server.channel.clone(),
+        );
+    let refused = customers
+        .list_customers(authorized(
+            crm_proto::crm::customer::v1::ListCustomersRequest::default(),
+            token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(refused.metadata().get("ratelimit-limit").unwrap(), "3");
+    // Another caller of the tenant has a quota of its own; unauthenticated calls (the JWKS,
+    // health) are not counted.
+    let other = register(&server, "Butik Lain", "ali@lain.example").await;
+    let (status, _, _) = call_raw(
+        &server,
+        "GET",
+        "/api/v1/customers",
+        other["accessToken"].as_str(),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    for _ in 0..5 {
+        let (status, headers, _) =
+            call_raw(&server, "GET", "/.well-known/jwks.json", None, "").await;
+        assert_eq!(status, 200);
+        assert!(headers.get("ratelimit-limit").is_none());
+    }
 }

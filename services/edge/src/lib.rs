@@ -4,6 +4,7 @@
 //! `/.well-known/jwks.json`.
 
 pub mod openapi;
+pub mod ratelimit;
 pub mod rest;
 
 use std::time::Duration;

@@ -823,10 +823,7 @@ where
     };
     let trailers = collected.trailers().cloned();
     let bytes = collected.to_bytes();
-    let mut headers = HeaderMap::new();
-    if let Some(id) = head.headers.get("x-correlation-id") {
-        headers.insert("x-correlation-id", id.clone());
-    }
+    let mut headers = passed_back(&head.headers);
     let (code, message, details) =
         grpc_status(&head.headers, trailers.as_ref()).unwrap_or((0, String::new(), Bytes::new()));
     if code != 0 {
@@ -850,6 +847,18 @@ where
         }
         .response(),
     }
+}
+
+/// The gRPC answer's headers a REST answer carries too: the correlation id and the quota.
+fn passed_back(grpc: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in grpc {
+        let name_str = name.as_str();
+        if name_str == "x-correlation-id" || name_str.starts_with("ratelimit-") {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    headers
 }
 
 /// A message as one gRPC frame.
@@ -1016,11 +1025,7 @@ fn lines_out(
     let mut response = Response::new(tonic::body::Body::new(http_body_util::StreamBody::new(
         stream,
     )));
-    if let Some(id) = head.get("x-correlation-id") {
-        response
-            .headers_mut()
-            .insert("x-correlation-id", id.clone());
-    }
+    response.headers_mut().extend(passed_back(&head));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson"),

@@ -171,6 +171,8 @@ pub struct Config {
     pub mongodb: UrlConfig,
     /// Cross-origin requests to the edge (grpc-web from browsers).
     pub cors: CorsConfig,
+    /// Quotas of calls per tenant and per caller, at the edge.
+    pub rate_limit: RateLimitConfig,
     /// The event backbone.
     pub events: EventsConfig,
     /// The contexts' own sections, by name, as given (see [`Section`]). Keys no context declares
@@ -290,6 +292,30 @@ impl Default for EventsConfig {
     }
 }
 
+/// Quotas of authenticated calls, enforced at the edge (GCRA: a full minute's quota may come at
+/// once, then it refills evenly). In memory per process, or in Redis when `redis.url` is set,
+/// so the replicas of a deployment share them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Calls a minute per tenant, all its callers together (0: no limit).
+    pub tenant_per_minute: u32,
+    /// Calls a minute per caller: a user, an API key or a service (0: no limit).
+    pub subject_per_minute: u32,
+    /// Tenants with a quota of their own, by tenant id: calls a minute.
+    pub tenants: BTreeMap<String, u32>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            tenant_per_minute: 6000,
+            subject_per_minute: 1200,
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
 /// CORS for browsers.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,6 +352,7 @@ impl Default for Config {
             cors: CorsConfig {
                 allowed_origins: vec!["*".into()],
             },
+            rate_limit: RateLimitConfig::default(),
             events: EventsConfig::default(),
             sections: BTreeMap::new(),
         }

@@ -65,6 +65,9 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         ..Config::default()
     };
     config.auth.jwks_file = Some(jwks_file);
+    // Quotas off: tests poll and loop as fast as they like. `tests/rest.rs` sets them.
+    config.rate_limit.tenant_per_minute = 0;
+    config.rate_limit.subject_per_minute = 0;
     adjust(&mut config);
 
     let app = crm::Application::build(config)

@@ -1,0 +1,425 @@
+//! Quotas of authenticated calls per tenant and per caller (GCRA). In memory with `governor`
+//! in one process, or in Redis with one atomic script when `redis.url` is set, so replicas
+//! share the quotas. Every answer to an authenticated call carries `ratelimit-limit`,
+//! `ratelimit-remaining` and `ratelimit-reset` (IETF draft; gRPC metadata or HTTP headers);
+//! over quota it is `RESOURCE_EXHAUSTED` with `RetryInfo` (REST: 429 with `Retry-After`).
+//! Calls without a caller (health, reflection, the JWKS, sign-in) are not counted.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crm_core::config::RateLimitConfig;
+use crm_core::context::RequestContext;
+use futures::future::BoxFuture;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use tower::{Layer, Service};
+
+/// What a check decided, for the most constrained of the caller's quotas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the call may go on.
+    pub allowed: bool,
+    /// The quota's size: calls that may come at once.
+    pub limit: u32,
+    /// Calls left now.
+    pub remaining: u32,
+    /// Until the quota is whole again.
+    pub reset: Duration,
+    /// When refused: until the next call may come.
+    pub retry_after: Duration,
+}
+
+impl Decision {
+    /// The `ratelimit-*` headers.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let seconds = |d: Duration| d.as_millis().div_ceil(1000).to_string();
+        for (name, value) in [
+            ("ratelimit-limit", self.limit.to_string()),
+            ("ratelimit-remaining", self.remaining.to_string()),
+            ("ratelimit-reset", seconds(self.reset)),
+        ] {
+            headers.insert(name, HeaderValue::from_str(&value).expect("digits"));
+        }
+        headers
+    }
+}
+
+type Keyed =
+    RateLimiter<String, DashMapStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+fn keyed(per_minute: u32) -> Option<Keyed> {
+    let n = NonZeroU32::new(per_minute)?;
+    Some(RateLimiter::dashmap(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>())
+}
+
+/// The quotas in this process's memory.
+struct Memory {
+    clock: DefaultClock,
+    tenants: Option<Keyed>,
+    /// Tenants with their own quota: a limiter per quota.
+    own: HashMap<u32, Option<Keyed>>,
+    subjects: Option<Keyed>,
+}
+
+impl Memory {
+    fn one(&self, limiter: &Keyed, key: &str, per_minute: u32) -> Decision {
+        match limiter.check_key(&key.to_owned()) {
+            Ok(state) => {
+                let remaining = state.remaining_burst_capacity();
+                let quota = state.quota();
+                Decision {
+                    allowed: true,
+                    limit: per_minute,
+                    remaining,
+                    reset: quota.replenish_interval() * per_minute.saturating_sub(remaining),
+                    retry_after: Duration::ZERO,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Decision {
+                    allowed: false,
+                    limit: per_minute,
+                    remaining: 0,
+                    reset: wait
+                        + not_until.quota().replenish_interval() * per_minute.saturating_sub(1),
+                    retry_after: wait,
+                }
+            }
+        }
+    }
+}
+
+/// The Redis script: GCRA over every key given, all or nothing. `ARGV` holds each key's
+/// emission interval and burst (ms, calls); the answer is {allowed, limit, remaining, reset ms,
+/// retry ms} of the most constrained key.
+const SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local answer = nil
+local tats = {}
+for i = 1, #KEYS do
+  local emission = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + emission
+  local allow_at = new_tat - emission * burst
+  if now < allow_at then
+    return {0, burst, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+  end
+  tats[i] = new_tat
+  local remaining = math.floor((emission * burst - (new_tat - now)) / emission)
+  if answer == nil or remaining < answer[3] then
+    answer = {1, burst, remaining, math.ceil(new_tat - now), 0}
+  end
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], tats[i], 'PX', math.ceil(tats[i] - now) + 1000)
+end
+return answer or {1, 0, 0, 0, 0}
+"#;
+
+/// The quotas in Redis.
+struct Shared {
+    redis: redis::aio::ConnectionManager,
+    script: redis::Script,
+}
+
+/// Where the quotas are kept.
+enum Store {
+    Memory(Box<Memory>),
+    Redis(Shared),
+}
+
+/// Checks calls against the tenant's and the caller's quotas.
+#[derive(Clone)]
+pub struct Limiter {
+    config: Arc<RateLimitConfig>,
+    store: Arc<Store>,
+}
+
+impl Limiter {
+    /// Quotas in this process's memory.
+    pub fn memory(config: &RateLimitConfig) -> Limiter {
+        let mut own = HashMap::new();
+        for per_minute in config.tenants.values() {
+            own.entry(*per_minute).or_insert_with(|| keyed(*per_minute));
+        }
+        Limiter {
+            config: Arc::new(config.clone()),
+            store: Arc::new(Store::Memory(Box::new(Memory {
+                clock: DefaultClock::default(),
+                tenants: keyed(config.tenant_per_minute),
+                own,
+                subjects: keyed(config.subject_per_minute),
+            }))),
+        }
+    }
+
+    /// Quotas in the Redis at `url`, shared by every process that uses it.
+    pub async fn redis(config: &RateLimitConfig, url: &str) -> anyhow::Result<Limiter> {
+        let client = redis::Client::open(url)?;
+        let redis = redis::aio::ConnectionManager::new(client).await?;
+        Ok(Limiter {
+            config: Arc::new(config.clone()),
+            store: Arc::new(Store::Redis(Shared {
+                redis,
+                script: redis::Script::new(SCRIPT),
+            })),
+        })
+    }
+
+    fn tenant_quota(&self, tenant: &str) -> u32 {
+        self.config
+            .tenants
+            .get(tenant)
+            .copied()
+            .unwrap_or(self.config.tenant_per_minute)
+    }
+
+    /// Counts a call of `subject` (a user, an API key, a service) of `tenant`; `None` when
+    /// neither has a quota.
+    pub async fn check(&self, tenant: &str, subject: &str) -> anyhow::Result<Option<Decision>> {
+        let tenant_quota = self.tenant_quota(tenant);
+        let subject_quota = self.config.subject_per_minute;
+        match self.store.as_ref() {
+            Store::Memory(memory) => {
+                let tenants = if self.config.tenants.contains_key(tenant) {
+                    memory.own.get(&tenant_quota).and_then(Option::as_ref)
+                } else {
+                    memory.tenants.as_ref()
+                };
+                let mut decisions = Vec::new();
+                // The caller's quota first: a caller over theirs does not use the tenant's.
+                if let Some(subjects) = &memory.subjects {
+                    let key = format!("{tenant}/{subject}");
+                    decisions.push(memory.one(subjects, &key, subject_quota));
+                }
+                if decisions.iter().all(|d| d.allowed)
+                    && let Some(tenants) = tenants
+                {
+                    decisions.push(memory.one(tenants, tenant, tenant_quota));
+                }
+                Ok(decisions
+                    .into_iter()
+                    .min_by_key(|d| (d.allowed, d.remaining)))
+            }
+            Store::Redis(shared) => {
+                let mut invocation = shared.script.prepare_invoke();
+                let mut any = false;
+                for (key, per_minute) in [
+                    (format!("crm:ratelimit:tenant:{tenant}"), tenant_quota),
+                    (
+                        format!("crm:ratelimit:subject:{tenant}/{subject}"),
+                        subject_quota,
+                    ),
+                ] {
+                    if per_minute == 0 {
+                        continue;
+                    }
+                    any = true;
+                    invocation
+                        .key(key)
+                        .arg(60_000.0 / f64::from(per_minute))
+                        .arg(per_minute);
+                }
+                if !any {
+                    return Ok(None);
+                }
+                let (allowed, limit, remaining, reset, retry): (i64, i64, i64, i64, i64) =
+                    invocation.invoke_async(&mut shared.redis.clone()).await?;
+                let millis = |ms: i64| Duration::from_millis(ms.max(0) as u64);
+                Ok(Some(Decision {
+                    allowed: allowed == 1,
+                    limit: limit as u32,
+                    remaining: remaining.max(0) as u32,
+                    reset: millis(reset),
+                    retry_after: millis(retry),
+                }))
+            }
+        }
+    }
+}
+
+/// Counts every call with a caller against the quotas (inside the auth layer, which names the
+/// caller).
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    limiter: Limiter,
+}
+
+impl RateLimitLayer {
+    /// A layer checking `limiter`.
+    pub fn new(limiter: Limiter) -> RateLimitLayer {
+        RateLimitLayer { limiter }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimitService {
+            inner,
+            limiter: self.limiter.clone(),
+        }
+    }
+}
+
+/// See [`RateLimitLayer`].
+#[derive(Clone)]
+pub struct RateLimitService<S> {
+    inner: S,
+    limiter: Limiter,
+}
+
+impl<S, ReqBody> Service<Request<ReqBody>> for RateLimitService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let caller = request
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|c| c.principal.as_ref())
+            .map(|p| (p.tenant_id.to_string(), p.user_id.to_string()));
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some((tenant, subject)) = caller else {
+            return Box::pin(inner.call(request));
+        };
+        let limiter = self.limiter.clone();
+        Box::pin(async move {
+            let decision = match limiter.check(&tenant, &subject).await {
+                Ok(decision) => decision,
+                Err(e) => {
+                    // The quota store is down: calls go on uncounted rather than all failing.
+                    tracing::warn!(error = %e, "rate limits cannot be checked; the call is let through");
+                    None
+                }
+            };
+            let Some(decision) = decision else {
+                return inner.call(request).await;
+            };
+            if !decision.allowed {
+                let seconds = decision.retry_after.as_millis().div_ceil(1000).max(1);
+                let error = crm_core::Error::resource_exhausted(
+                    format!(
+                        "over the quota of {} calls a minute; try again in {seconds} s",
+                        decision.limit
+                    ),
+                    decision.retry_after.max(Duration::from_millis(1)),
+                );
+                let mut response = tonic::Status::from(error).into_http::<tonic::body::Body>();
+                response.headers_mut().extend(decision.headers());
+                return Ok(response);
+            }
+            let mut response = inner.call(request).await?;
+            response.headers_mut().extend(decision.headers());
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tenant: u32, subject: u32, prefix: &str) -> RateLimitConfig {
+        RateLimitConfig {
+            tenant_per_minute: tenant,
+            subject_per_minute: subject,
+            tenants: [(format!("{prefix}big"), 10)].into(),
+        }
+    }
+
+    async fn run_out(limiter: &Limiter, tenant: &str, subject: &str) -> (u32, Decision) {
+        let mut allowed = 0;
+        loop {
+            let decision = limiter.check(tenant, subject).await.unwrap().unwrap();
+            if !decision.allowed {
+                return (allowed, decision);
+            }
+            allowed += 1;
+            assert!(allowed < 1000, "never refused");
+        }
+    }
+
+    async fn quotas(limiter: Limiter, prefix: &str) {
+        // A caller gets its own quota (3), then waits about 20 s for the next call.
+        let first = limiter
+            .check(&format!("{prefix}a"), "u1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.allowed, first.limit, first.remaining), (true, 3, 2));
+        let (allowed, refused) = run_out(&limiter, &format!("{prefix}a"), "u1").await;
+        assert_eq!(allowed, 2);
+        assert_eq!(refused.remaining, 0);
+        assert!(
+            refused.retry_after > Duration::from_secs(15)
+                && refused.retry_after <= Duration::from_secs(20),
+            "{refused:?}"
+        );
+        // Another caller of the tenant has its own; the tenant's (5) runs out across them.
+        let (allowed, refused) = run_out(&limiter, &format!("{prefix}a"), "u2").await;
+        assert_eq!(allowed, 2, "5 for the tenant, 3 used by u1");
+        assert_eq!(refused.limit, 5);
+        // Another tenant is untouched; a tenant with its own quota has it.
+        let other = limiter
+            .check(&format!("{prefix}b"), "u1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(other.allowed);
+        let big = limiter
+            .check(&format!("{prefix}big"), "u9")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(big.limit, 3, "the caller's 3 is smaller than big's 10");
+    }
+
+    #[tokio::test]
+    async fn in_memory_a_caller_and_a_tenant_each_have_a_quota() {
+        quotas(Limiter::memory(&config(5, 3, "")), "").await;
+        let unlimited = Limiter::memory(&config(0, 0, ""));
+        assert_eq!(unlimited.check("t", "u").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs REDIS_URL: run with --include-ignored"]
+    async fn in_redis_replicas_share_the_quotas() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL");
+        let prefix = format!("{}-", uuid::Uuid::now_v7());
+        let limiter = Limiter::redis(&config(5, 3, &prefix), &url).await.unwrap();
+        quotas(limiter, &prefix).await;
+        // A second process's limiter sees the same counts.
+        let replica = Limiter::redis(&config(5, 3, &prefix), &url).await.unwrap();
+        let shared = replica
+            .check(&format!("{prefix}a"), "u1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!shared.allowed);
+    }
+}
