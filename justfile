@@ -85,3 +85,4 @@ bench:
     DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
     AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications
+    cargo bench -p crm --bench edge
