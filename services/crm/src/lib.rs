@@ -7,6 +7,7 @@ pub mod customers;
 pub mod datadir;
 mod loopback;
 mod ops;
+mod tls;
 
 pub use ops::{
     create_tenant, create_user, dlq_list, dlq_redrive, events_status, migrate, replay, rotate_keys,
@@ -303,6 +304,13 @@ impl Application {
             .add_routes(routes);
 
         let addr = listener.local_addr()?;
+        let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        if tls.is_some() {
+            tracing::info!(%addr, "TLS on the served port (HTTP/2 and HTTP/1.1 by ALPN)");
+        }
         let names: Vec<&str> = modules.iter().map(|m| m.name()).collect();
         tracing::info!(%addr, targets = %names.join(","), "serving");
         println!("crm serving {} on {addr}", names.join(", "));
@@ -311,11 +319,22 @@ impl Application {
         let mut stopped = stop_rx.clone();
         // TCP_NODELAY: without it a small response waits for the client's delayed ACK (about
         // 40 ms) whenever a call's frames go out in more than one write.
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serve = server.serve_with_incoming_shutdown(incoming, async move {
+        let until_stopped = async move {
             let _ = stopped.wait_for(|s| *s).await;
-        });
+        };
+        let serve: std::pin::Pin<
+            Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+        > = match tls {
+            Some(acceptor) => Box::pin(
+                server
+                    .serve_with_incoming_shutdown(tls::incoming(listener, acceptor), until_stopped),
+            ),
+            None => {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                Box::pin(server.serve_with_incoming_shutdown(incoming, until_stopped))
+            }
+        };
         let grace = Duration::from_secs(config.shutdown_grace_seconds);
         tokio::select! {
             result = serve => result.context("the server failed")?,

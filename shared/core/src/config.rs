@@ -173,6 +173,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Quotas of calls per tenant and per caller, at the edge.
     pub rate_limit: RateLimitConfig,
+    /// TLS on the served port. Unset: plain TCP (behind a terminating proxy, or on a laptop).
+    pub tls: TlsConfig,
     /// The event backbone.
     pub events: EventsConfig,
     /// The contexts' own sections, by name, as given (see [`Section`]). Keys no context declares
@@ -316,6 +318,16 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// TLS on the served port: both files, or neither.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+}
+
 /// CORS for browsers.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,6 +365,7 @@ impl Default for Config {
                 allowed_origins: vec!["*".into()],
             },
             rate_limit: RateLimitConfig::default(),
+            tls: TlsConfig::default(),
             events: EventsConfig::default(),
             sections: BTreeMap::new(),
         }
@@ -547,6 +560,12 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             problems.push("`database.max_connections`: must be at least 1".to_owned());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push(
+                "`tls.cert_file` and `tls.key_file`: set both (TLS on the served port) or neither"
+                    .to_owned(),
+            );
         }
         self.backend_problems(&mut problems);
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
