@@ -443,3 +443,53 @@ async fn a_caller_over_its_quota_is_told_when_to_come_back_over_rest_and_grpc() 
         assert!(headers.get("ratelimit-limit").is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers_through_rest_with_a_decision_not_a_failure() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    let routes = crm_edge::rest::Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut answered = 0;
+    for route in routes.all() {
+        let described = route.describe();
+        let (method, template) = described.split_once(' ').unwrap();
+        if template == "/api/v1/notifications/watch" {
+            continue; // A stream that stays open: tests/notifications.rs watches it.
+        }
+        // Every path variable an id that exists nowhere; bodies empty.
+        let path: String = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    let verb = segment.split_once("}:").map(|(_, v)| format!(":{v}"));
+                    format!("{}{}", uuid::Uuid::now_v7(), verb.unwrap_or_default())
+                } else {
+                    segment.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = if method == "GET" || method == "DELETE" {
+            ""
+        } else {
+            "{}"
+        };
+        let (status, headers, bytes) = call_raw(&server, method, &path, Some(token), body).await;
+        assert!(
+            [200, 400, 401, 403, 404, 409].contains(&status),
+            "{described} ({method} {path}): {status} {bytes:?}"
+        );
+        let content_type = headers["content-type"].to_str().unwrap();
+        assert!(
+            content_type == "application/json" || content_type == "application/x-ndjson",
+            "{described}: {content_type}"
+        );
+        if status != 200 {
+            let error: Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(error["code"].as_i64().unwrap() > 0, "{described}: {error}");
+        }
+        answered += 1;
+    }
+    assert!(answered > 80, "{answered} routes");
+}
