@@ -59,6 +59,13 @@ pub enum Command {
         /// The base32 secret.
         secret: String,
     },
+    /// Write the encoded descriptor set of every contract (google.api.http annotations and
+    /// comments kept), for proxies that transcode with it (Envoy's grpc_json_transcoder).
+    Descriptors {
+        /// The file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 /// `crm service-account ...`.
@@ -287,9 +294,10 @@ impl Command {
             | Command::Events(EventsCommand::Dlq(DlqCommand::Redrive { targets: args, .. })) => {
                 args.overrides()
             }
-            Command::Customers(_) | Command::Totp { .. } | Command::ServiceAccount(_) => {
-                Overrides::default()
-            }
+            Command::Customers(_)
+            | Command::Totp { .. }
+            | Command::ServiceAccount(_)
+            | Command::Descriptors { .. } => Overrides::default(),
         }
     }
 }

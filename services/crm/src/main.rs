@@ -133,6 +133,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Descriptors { out } => {
+            match std::fs::write(&out, crm_proto::FILE_DESCRIPTOR_SET) {
+                Ok(()) => {
+                    println!(
+                        "wrote {} ({} bytes)",
+                        out.display(),
+                        crm_proto::FILE_DESCRIPTOR_SET.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Totp { secret } => match crm_iam::domain::mfa::current_code(&secret) {
             Some(code) => {
                 println!("{code}");

@@ -753,3 +753,25 @@ async fn a_server_killed_mid_import_keeps_its_committed_batches_and_nothing_half
     assert_eq!(found.customers.len(), 5);
     drop(server);
 }
+
+#[test]
+fn crm_descriptors_writes_the_descriptor_set_proxies_transcode_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crm.pb");
+    let done = crm()
+        .args(["descriptors", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{done:?}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(bytes, crm_proto::FILE_DESCRIPTOR_SET);
+    // What a transcoding proxy reads from it: every annotated route.
+    let routes = crm_edge::rest::Routes::from_descriptors(&bytes).unwrap();
+    assert!(
+        routes
+            .all()
+            .iter()
+            .any(|r| r.describe() == "GET /api/v1/customers/{id}")
+    );
+}
