@@ -62,6 +62,8 @@ pub fn config_sections() -> Vec<&'static crm_core::config::Section> {
 /// A CRM process, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// With TLS on: this process's own plain port on 127.0.0.1 (one context calling another).
+    internal: Option<TcpListener>,
     config: Config,
     verifier: TokenVerifier,
     databases: Vec<(Target, Database)>,
@@ -84,7 +86,22 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!(bind_error(config.listen, &e)))?;
-        loopback::wire(&mut config, listener.local_addr()?)?;
+        // With TLS on the served port, this process's own calls (sales to customer and IAM)
+        // go to a plain port of its own on 127.0.0.1, serving the same stack.
+        let internal = if config.tls.cert_file.is_some() {
+            Some(
+                TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                    .await
+                    .context("binding this process's loopback port")?,
+            )
+        } else {
+            None
+        };
+        let own = match &internal {
+            Some(internal) => internal.local_addr()?,
+            None => listener.local_addr()?,
+        };
+        loopback::wire(&mut config, own)?;
         let databases = open_stores(&config).await?;
         let bus = event_bus(&config).await?;
         let revocations = revocations(&config).await?;
@@ -129,6 +146,7 @@ impl Application {
 
         Ok(Application {
             listener,
+            internal,
             config,
             verifier,
             databases,
@@ -154,6 +172,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            internal,
             config,
             verifier,
             databases,
@@ -325,10 +344,10 @@ impl Application {
         let serve: std::pin::Pin<
             Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
         > = match tls {
-            Some(acceptor) => Box::pin(
-                server
-                    .serve_with_incoming_shutdown(tls::incoming(listener, acceptor), until_stopped),
-            ),
+            Some(acceptor) => Box::pin(server.serve_with_incoming_shutdown(
+                tls::incoming(listener, acceptor, internal.expect("bound with TLS on")),
+                until_stopped,
+            )),
             None => {
                 let incoming =
                     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -113,12 +113,100 @@ impl AsyncWrite for TlsConnection {
     }
 }
 
-/// The TLS connections of `listener`, handshaken beside the accept loop.
+/// A connection of the served port (TLS) or of this process's own loopback port (plain).
+pub(crate) enum Connection {
+    /// From outside, over TLS.
+    Tls(TlsConnection),
+    /// From this process's own clients (one context calling another), on 127.0.0.1.
+    Loopback(TcpStream),
+}
+
+impl Connected for Connection {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        match self {
+            Connection::Tls(tls) => tls.connect_info(),
+            Connection::Loopback(tcp) => tcp.connect_info(),
+        }
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Tls(c) => Pin::new(c).poll_read(cx, buf),
+            Connection::Loopback(c) => Pin::new(c).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Connection::Tls(c) => Pin::new(c).poll_write(cx, buf),
+            Connection::Loopback(c) => Pin::new(c).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Tls(c) => Pin::new(c).poll_flush(cx),
+            Connection::Loopback(c) => Pin::new(c).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Tls(c) => Pin::new(c).poll_shutdown(cx),
+            Connection::Loopback(c) => Pin::new(c).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS connections of `listener`, handshaken beside the accept loop, and the plain ones of
+/// `loopback` (this process's own port on 127.0.0.1, for one context calling another).
 pub(crate) fn incoming(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-) -> tokio_stream::wrappers::ReceiverStream<io::Result<TlsConnection>> {
+    loopback: TcpListener,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<Connection>> {
     let (tx, rx) = tokio::sync::mpsc::channel(128);
+    let plain = tx.clone();
+    tokio::spawn(async move {
+        loop {
+            match loopback.accept().await {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    if plain.send(Ok(Connection::Loopback(stream))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a loopback connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+    tls_connections(listener, acceptor, tx);
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Accepts TLS connections of `listener` into `tx`, each handshake beside the accept loop.
+fn tls_connections(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    tx: tokio::sync::mpsc::Sender<io::Result<Connection>>,
+) {
     tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -135,7 +223,9 @@ pub(crate) fn incoming(
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
-                        let _ = connections.send(Ok(TlsConnection(tls))).await;
+                        let _ = connections
+                            .send(Ok(Connection::Tls(TlsConnection(tls))))
+                            .await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -146,5 +236,4 @@ pub(crate) fn incoming(
             }
         }
     });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
 }

@@ -72,12 +72,84 @@ async fn grpc_and_rest_share_the_tls_port_by_alpn() {
         }))
         .await
         .unwrap();
-    let health = HealthClient::new(channel)
+    let health = HealthClient::new(channel.clone())
         .check(HealthCheckRequest::default())
         .await
         .unwrap()
         .into_inner();
     assert_eq!(health.status, ServingStatus::Serving as i32);
+
+    // A lead converted over TLS: sales calls the customer service and IAM inside the process,
+    // on its own loopback port (the served one speaks TLS only).
+    use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
+    use crm_proto::crm::sales::v1::*;
+    let token =
+        crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient::new(channel.clone())
+            .register(crm_proto::crm::iam::v1::RegisterRequest {
+                tenant_name: "Kilang Selamat".into(),
+                email: "siti@selamat.example".into(),
+                password: "batik canting motif".into(),
+                display_name: "Siti".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+    let mut leads = LeadServiceClient::new(channel);
+    let lead = leads
+        .create_lead(authorized(
+            CreateLeadRequest {
+                lead: Some(Lead {
+                    contact_name: "Aisyah".into(),
+                    company_name: "Hotel Seri".into(),
+                    email: "aisyah@seri.example".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    leads
+        .qualify_lead(authorized(
+            QualifyLeadRequest {
+                id: lead.id.clone(),
+                qualified: true,
+                score: 70,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    // The tenant's pipeline is seeded from IAM's event: the first tries may come before it.
+    let mut converted = None;
+    for _ in 0..100 {
+        let request = authorized(
+            ConvertLeadRequest {
+                id: lead.id.clone(),
+                ..Default::default()
+            },
+            &token,
+        );
+        match leads.convert_lead(request).await {
+            Ok(done) => {
+                converted = Some(done.into_inner());
+                break;
+            }
+            Err(e) if e.code() == tonic::Code::FailedPrecondition => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("conversion over TLS: {e:?}"),
+        }
+    }
+    let converted = converted.expect("converted once the pipeline is seeded");
+    assert!(!converted.customer_id.is_empty());
+    assert!(converted.opportunity.is_some());
 
     // REST: HTTP/1.1 on the same port, agreed by ALPN.
     let stream = tls(&connector(&made.cert, b"http/1.1"), addr).await;
@@ -132,4 +204,12 @@ fn a_certificate_without_its_key_is_refused_at_load() {
         problems.iter().any(|p| p.contains("tls.cert_file")),
         "{problems:?}"
     );
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
 }
