@@ -116,7 +116,7 @@ impl AsyncWrite for TlsConnection {
 /// A connection of the served port (TLS) or of this process's own loopback port (plain).
 pub(crate) enum Connection {
     /// From outside, over TLS.
-    Tls(TlsConnection),
+    Tls(Box<TlsConnection>),
     /// From this process's own clients (one context calling another), on 127.0.0.1.
     Loopback(TcpStream),
 }
@@ -224,7 +224,7 @@ fn tls_connections(
                 match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
                         let _ = connections
-                            .send(Ok(Connection::Tls(TlsConnection(tls))))
+                            .send(Ok(Connection::Tls(Box::new(TlsConnection(tls)))))
                             .await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
