@@ -225,6 +225,32 @@ impl Application {
             api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
         }
+        if modules.contains(&Target::Edge) {
+            // The edge's own views call the contexts: this process for those it runs (its own
+            // loopback port with TLS on), `edge.upstreams.<context>` for the others.
+            let own = match &internal {
+                Some(internal) => internal.local_addr()?,
+                None => loopback::reachable(listener.local_addr()?),
+            };
+            let upstream = |target: Target| {
+                let url = config
+                    .edge
+                    .upstreams
+                    .get(target.name())
+                    .cloned()
+                    .or_else(|| modules.contains(&target).then(|| format!("http://{own}")))?;
+                tonic::transport::Endpoint::from_shared(url)
+                    .ok()
+                    .map(|e| e.connect_timeout(Duration::from_secs(2)).connect_lazy())
+            };
+            let overview = crm_edge::overview::Overview::new(
+                upstream(Target::Customer),
+                upstream(Target::Sales),
+            );
+            services.add(
+                crm_proto::crm::edge::v1::edge_service_server::EdgeServiceServer::new(overview),
+            );
+        }
         let crm_services: Vec<&'static str> = services.names().to_vec();
 
         let (health, health_service) = tonic_health::server::health_reporter();

@@ -44,7 +44,7 @@ pub(crate) fn wire(config: &mut Config, addr: SocketAddr) -> anyhow::Result<()> 
 
 /// The address a client of this process dials: the loopback one when it listens on every
 /// interface.
-fn reachable(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())

@@ -37,6 +37,7 @@ fn every_crm_service() -> Vec<&'static str> {
         .chain(crm_proto::services::CUSTOMER)
         .chain(crm_proto::services::SALES)
         .chain(crm_proto::services::NOTIFICATION)
+        .chain(crm_proto::services::EDGE)
         .copied()
         .collect()
 }

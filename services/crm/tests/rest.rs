@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
-use support::{TestServer, authorized, spawn, spawn_with};
+use support::{TestServer, authorized, spawn, spawn_targets, spawn_with};
 
 /// Sends one HTTP/1.1 request; the status and the JSON body.
 async fn call(
@@ -492,4 +492,141 @@ async fn every_route_answers_through_rest_with_a_decision_not_a_failure() {
         answered += 1;
     }
     assert!(answered > 80, "{answered} routes");
+}
+
+async fn business(server: &TestServer, token: &str, email: &str) -> String {
+    let (status, created) = call(
+        server,
+        "POST",
+        "/api/v1/customers",
+        Some(token),
+        &json!({"customer": {"type": "CUSTOMER_TYPE_BUSINESS",
+            "business": {"legalName": "Hotel Seri Malaysia"}, "email": email}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    created["customer"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_overview_gathers_contacts_opportunities_and_converted_leads() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    let id = business(&server, token, "buyer@hotelseri.example").await;
+    let (status, contact) = call(
+        &server,
+        "POST",
+        &format!("/api/v1/customers/{id}/contacts"),
+        Some(token),
+        &json!({"contact": {"givenName": "Nur", "jobTitle": "Buyer"}}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{contact}");
+    // A lead converted into this customer: an open opportunity, and the lead.
+    let (status, lead) = call(
+        &server,
+        "POST",
+        "/api/v1/leads",
+        Some(token),
+        &json!({"lead": {"contactName": "Nur", "companyName": "Hotel Seri",
+            "email": "nur@hotelseri.example"}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{lead}");
+    let lead_id = lead["lead"]["id"].as_str().unwrap();
+    let (status, qualified) = call(
+        &server,
+        "POST",
+        &format!("/api/v1/leads/{lead_id}/qualify"),
+        Some(token),
+        &json!({"qualified": true, "score": 80}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{qualified}");
+    let mut converted = Value::Null;
+    for _ in 0..100 {
+        let (status, answer) = call(
+            &server,
+            "POST",
+            &format!("/api/v1/leads/{lead_id}/convert"),
+            Some(token),
+            &json!({"existingCustomerId": id}).to_string(),
+        )
+        .await;
+        if status == 200 {
+            converted = answer;
+            break;
+        }
+        // The tenant's pipeline is seeded from IAM's event, moments after Register.
+        assert_eq!(status, 400, "{answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        converted.is_object(),
+        "converted once the pipeline is seeded"
+    );
+
+    let (status, overview) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/customers/{id}/overview"),
+        Some(token),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["customer"]["id"], id.as_str());
+    assert_eq!(overview["contacts"][0]["givenName"], "Nur");
+    assert_eq!(overview["openOpportunities"].as_array().unwrap().len(), 1);
+    assert_eq!(overview["convertedLeads"][0]["id"], lead_id);
+    assert!(
+        overview.get("missing").is_none(),
+        "nothing missing: {overview}"
+    );
+
+    // Another tenant's customer is not found through the overview either.
+    let other = register(&server, "Butik Lain", "ali@lain.example").await;
+    let (status, error) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/customers/{id}/overview"),
+        other["accessToken"].as_str(),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overview_without_sales_still_answers_naming_what_is_missing() {
+    use crm_core::config::Target;
+    let server = spawn_targets(&[Target::Iam, Target::Customer, Target::Edge]).await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let token = owner["accessToken"].as_str().unwrap();
+    let id = business(&server, token, "buyer@hotelseri.example").await;
+    let (status, overview) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/customers/{id}/overview"),
+        Some(token),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["customer"]["id"], id.as_str());
+    let missing: Vec<&str> = overview["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(missing.len(), 3, "{missing:?}");
+    assert!(
+        missing[0].starts_with("recent_deals: the sales service neither runs here"),
+        "{missing:?}"
+    );
+    assert!(missing.iter().any(|m| m.contains("edge.upstreams.sales")));
 }

@@ -4,6 +4,7 @@
 //! `/.well-known/jwks.json`.
 
 pub mod openapi;
+pub mod overview;
 pub mod ratelimit;
 pub mod rest;
 

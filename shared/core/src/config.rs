@@ -175,6 +175,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// TLS on the served port. Unset: plain TCP (behind a terminating proxy, or on a laptop).
     pub tls: TlsConfig,
+    /// Where the edge finds the contexts that do not run in its process.
+    pub edge: EdgeConfig,
     /// The event backbone.
     pub events: EventsConfig,
     /// The contexts' own sections, by name, as given (see [`Section`]). Keys no context declares
@@ -318,6 +320,15 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// The edge's view of the other processes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// The address of each context the edge calls that does not run in its process, by target
+    /// name: `customer = "http://customer:50051"`.
+    pub upstreams: BTreeMap<String, String>,
+}
+
 /// TLS on the served port: both files, or neither.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -366,6 +377,7 @@ impl Default for Config {
             },
             rate_limit: RateLimitConfig::default(),
             tls: TlsConfig::default(),
+            edge: EdgeConfig::default(),
             events: EventsConfig::default(),
             sections: BTreeMap::new(),
         }

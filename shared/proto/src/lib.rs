@@ -39,6 +39,8 @@ pub mod services {
         "crm.sales.v1.PipelineService",
         "crm.sales.v1.DealService",
     ];
+    /// The edge's own services (views composed from the contexts).
+    pub const EDGE: &[&str] = &["crm.edge.v1.EdgeService"];
     /// The notification context's services.
     pub const NOTIFICATION: &[&str] = &[
         "crm.notification.v1.NotificationService",

@@ -1,0 +1,195 @@
+//! `EdgeService.GetCustomerOverview`: a customer with its contacts, open opportunities, recent
+//! deals and converted leads, fetched in parallel from the customer and sales services (in
+//! this process through its own port, or the configured upstreams) with the caller's token, so
+//! each service applies its own checks. Each call has a deadline; a part that fails is named in
+//! `missing` and the rest still comes.
+
+use std::time::Duration;
+
+use crm_proto::crm::customer::v1 as customer;
+use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_proto::crm::edge::v1::edge_service_server::EdgeService;
+use crm_proto::crm::edge::v1::{GetCustomerOverviewRequest, GetCustomerOverviewResponse};
+use crm_proto::crm::sales::v1 as sales;
+use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
+use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
+use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+/// How long each part may take.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// The overview, over channels to the customer and sales services.
+#[derive(Clone)]
+pub struct Overview {
+    customers: Option<Channel>,
+    sales: Option<Channel>,
+}
+
+impl Overview {
+    /// An overview calling the customer service on `customers` and sales on `sales` (`None`:
+    /// neither runs in this process nor is configured in `edge.upstreams`).
+    pub fn new(customers: Option<Channel>, sales: Option<Channel>) -> Overview {
+        Overview { customers, sales }
+    }
+}
+
+/// The channel to `context`, or the status saying none is configured.
+fn channel(channel: &Option<Channel>, context: &str) -> Result<Channel, Status> {
+    channel.clone().ok_or_else(|| {
+        Status::unavailable(format!(
+            "the {context} service neither runs here nor is configured (edge.upstreams.{context})"
+        ))
+    })
+}
+
+/// `message` as a request carrying the caller's credentials and a deadline.
+fn forwarded<T>(from: &Request<GetCustomerOverviewRequest>, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    for name in [
+        "authorization",
+        "x-api-key",
+        "x-correlation-id",
+        "traceparent",
+    ] {
+        if let Some(value) = from.metadata().get(name) {
+            request.metadata_mut().insert(name, value.clone());
+        }
+    }
+    request.set_timeout(DEADLINE);
+    request
+}
+
+/// Why a part is missing, for the `missing` list.
+fn why(part: &str, service: &str, status: &Status) -> String {
+    let reason = match status.code() {
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            format!("the {service} service did not answer in time")
+        }
+        tonic::Code::Unavailable if status.message().contains("edge.upstreams") => {
+            status.message().to_owned()
+        }
+        tonic::Code::Unavailable => format!("the {service} service is unavailable"),
+        tonic::Code::PermissionDenied => "not permitted to the caller".to_owned(),
+        _ => format!("the {service} service answered {:?}", status.code()),
+    };
+    format!("{part}: {reason}")
+}
+
+#[tonic::async_trait]
+impl EdgeService for Overview {
+    async fn get_customer_overview(
+        &self,
+        request: Request<GetCustomerOverviewRequest>,
+    ) -> Result<Response<GetCustomerOverviewResponse>, Status> {
+        let id = request.get_ref().id.clone();
+        if uuid_like(&id).is_none() {
+            return Err(Status::from(crm_core::Error::invalid_fields([(
+                "id",
+                "must be a customer id (UUID)",
+            )])));
+        }
+        let customer_calls = channel(&self.customers, "customer");
+        let sales_calls = channel(&self.sales, "sales");
+        let (customer, contact_list, opportunity_list, deal_list) = tokio::join!(
+            async {
+                let mut client = CustomerServiceClient::new(customer_calls.clone()?);
+                let call = forwarded(&request, customer::GetCustomerRequest { id: id.clone() });
+                client.get_customer(call).await
+            },
+            async {
+                let mut client = CustomerServiceClient::new(customer_calls.clone()?);
+                let call = forwarded(
+                    &request,
+                    customer::ListContactsRequest {
+                        customer_id: id.clone(),
+                        page_size: 100,
+                        ..Default::default()
+                    },
+                );
+                client.list_contacts(call).await
+            },
+            async {
+                let mut client = OpportunityServiceClient::new(sales_calls.clone()?);
+                let call = forwarded(
+                    &request,
+                    sales::ListOpportunitiesRequest {
+                        customer_id: id.clone(),
+                        page_size: 100,
+                        ..Default::default()
+                    },
+                );
+                client.list_opportunities(call).await
+            },
+            async {
+                let mut client = DealServiceClient::new(sales_calls.clone()?);
+                let call = forwarded(
+                    &request,
+                    sales::ListDealsRequest {
+                        customer_id: id.clone(),
+                        page_size: 10,
+                        ..Default::default()
+                    },
+                );
+                client.list_deals(call).await
+            },
+        );
+        let mut out = GetCustomerOverviewResponse::default();
+        match customer {
+            Ok(found) => out.customer = found.into_inner().customer,
+            // Not the caller's to see (or not there): the overview is not either.
+            Err(status) if status.code() == tonic::Code::NotFound => return Err(status),
+            Err(status) => out.missing.push(why("customer", "customer", &status)),
+        }
+        match contact_list {
+            Ok(found) => out.contacts = found.into_inner().contacts,
+            Err(status) => out.missing.push(why("contacts", "customer", &status)),
+        }
+        match deal_list {
+            Ok(found) => out.recent_deals = found.into_inner().deals,
+            Err(status) => out.missing.push(why("recent_deals", "sales", &status)),
+        }
+        match opportunity_list {
+            Ok(found) => {
+                let all = found.into_inner().opportunities;
+                let lead_ids: Vec<String> = all
+                    .iter()
+                    .map(|o| o.lead_id.clone())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                out.open_opportunities = all
+                    .into_iter()
+                    .filter(|o| o.status == sales::OpportunityStatus::Open as i32)
+                    .collect();
+                let sales_channel = sales_calls.clone()?;
+                let leads = futures::future::join_all(lead_ids.into_iter().map(|lead| {
+                    let mut client = LeadServiceClient::new(sales_channel.clone());
+                    let call = forwarded(&request, sales::GetLeadRequest { id: lead });
+                    async move { client.get_lead(call).await }
+                }))
+                .await;
+                let mut failed = None;
+                for lead in leads {
+                    match lead {
+                        Ok(found) => out.converted_leads.extend(found.into_inner().lead),
+                        Err(status) => failed = Some(status),
+                    }
+                }
+                if let Some(status) = failed {
+                    out.missing.push(why("converted_leads", "sales", &status));
+                }
+            }
+            Err(status) => {
+                out.missing
+                    .push(why("open_opportunities", "sales", &status));
+                out.missing.push(why("converted_leads", "sales", &status));
+            }
+        }
+        Ok(Response::new(out))
+    }
+}
+
+fn uuid_like(id: &str) -> Option<()> {
+    (id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).then_some(())
+}
