@@ -21,10 +21,8 @@ use bytes::Bytes;
 use crm_core::testing::percentile;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::*;
-use crm_proto::crm::iam::v1::RegisterRequest;
-use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use http_body_util::{BodyExt, Full};
-use support::{Server, authorized, connect, serve, timed};
+use support::{Server, authorized, connect, register, serve, timed};
 
 const CONCURRENCY: usize = 64;
 
@@ -47,17 +45,7 @@ fn crm(data_dir: &std::path::Path, limits: Option<u32>) -> (Server, String) {
 /// A tenant with one customer: the token and the customer's id.
 async fn customer(addr: &str) -> (String, String) {
     let channel = connect(addr).await;
-    let token = AuthServiceClient::new(channel.clone())
-        .register(RegisterRequest {
-            tenant_name: "Bench Batik".into(),
-            email: "bench@kilang.example".into(),
-            password: "batik canting motif".into(),
-            display_name: "Bench".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
+    let (token, _, _) = register(addr, "Bench Batik", "bench@kilang.example").await;
     let created = CustomerServiceClient::new(channel)
         .create_customer(authorized(
             CreateCustomerRequest {

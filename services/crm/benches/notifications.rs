@@ -29,14 +29,12 @@ mod support;
 use crm_core::testing::percentile;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
-use crm_proto::crm::iam::v1::{CreateUserRequest, LoginRequest, RegisterRequest, User};
+use crm_proto::crm::iam::v1::{CreateUserRequest, LoginRequest, User};
 use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
 use crm_proto::crm::notification::v1::{ListNotificationsRequest, WatchNotificationsRequest};
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::{CreateLeadRequest, Lead};
-use support::{Server, authorized, connect, mib, serve, status_kib};
-
-const PASSWORD: &str = "batik canting motif";
+use support::{PASSWORD, Server, authorized, connect, mib, register, serve, status_kib};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -166,22 +164,6 @@ fn crm(data_dir: &std::path::Path, env: &[(&str, String)]) -> (Server, String) {
 
 fn pid(server: &Server) -> u32 {
     server.0.as_ref().unwrap().id()
-}
-
-/// Registers a tenant; its owner's token and the tenant's id and slug.
-async fn register(addr: &str, name: &str, email: &str) -> (String, String, String) {
-    let r = AuthServiceClient::new(connect(addr).await)
-        .register(RegisterRequest {
-            tenant_name: name.into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            display_name: "Siti Aminah".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let tenant = r.tenant.unwrap();
-    (r.access_token, tenant.id, tenant.slug)
 }
 
 /// Commits one `UserCreated` per address to IAM's outbox, `per_commit` to a transaction; when

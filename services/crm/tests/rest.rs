@@ -53,6 +53,14 @@ async fn call_raw(
     (parts.status.as_u16(), parts.headers, bytes)
 }
 
+/// `GET path` as the owner of a new tenant: 404, and the error.
+async fn not_found_to_another_tenant(server: &TestServer, path: &str) -> Value {
+    let other = register(server, "Butik Lain", "ali@lain.example").await;
+    let (status, error) = call(server, "GET", path, other["accessToken"].as_str(), "").await;
+    assert_eq!(status, 404, "{error}");
+    error
+}
+
 async fn register(server: &TestServer, tenant: &str, email: &str) -> Value {
     let (status, body) = call(
         server,
@@ -152,16 +160,7 @@ async fn the_rest_api_speaks_proto3_json_through_the_same_checks_as_grpc() {
     let (status, error) = call(&server, "GET", &format!("/api/v1/customers/{id}"), None, "").await;
     assert_eq!(status, 401, "{error}");
     assert_eq!(error["code"], 16);
-    let other = register(&server, "Butik Lain", "ali@lain.example").await;
-    let (status, error) = call(
-        &server,
-        "GET",
-        &format!("/api/v1/customers/{id}"),
-        other["accessToken"].as_str(),
-        "",
-    )
-    .await;
-    assert_eq!(status, 404, "{error}");
+    let error = not_found_to_another_tenant(&server, &format!("/api/v1/customers/{id}")).await;
     assert_eq!(error["code"], 5);
 
     // Field violations come back as BadRequest details, under 400.
@@ -588,16 +587,7 @@ async fn a_customer_overview_gathers_contacts_opportunities_and_converted_leads(
     );
 
     // Another tenant's customer is not found through the overview either.
-    let other = register(&server, "Butik Lain", "ali@lain.example").await;
-    let (status, error) = call(
-        &server,
-        "GET",
-        &format!("/api/v1/customers/{id}/overview"),
-        other["accessToken"].as_str(),
-        "",
-    )
-    .await;
-    assert_eq!(status, 404, "{error}");
+    not_found_to_another_tenant(&server, &format!("/api/v1/customers/{id}/overview")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,6 +66,27 @@ pub async fn connect(addr: &str) -> Channel {
         .unwrap()
 }
 
+/// The password every bench user gets.
+pub const PASSWORD: &str = "batik canting motif";
+
+/// Registers a tenant on the CRM at `addr`: its owner's token, the tenant's id and slug.
+pub async fn register(addr: &str, tenant: &str, email: &str) -> (String, String, String) {
+    use crm_proto::crm::iam::v1::RegisterRequest;
+    use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+    let r = AuthServiceClient::new(connect(addr).await)
+        .register(RegisterRequest {
+            tenant_name: tenant.into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            display_name: "Siti Aminah".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let registered = r.tenant.unwrap();
+    (r.access_token, registered.id, registered.slug)
+}
+
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
