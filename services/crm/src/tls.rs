@@ -62,61 +62,11 @@ pub(crate) fn acceptor(cert_file: &Path, key_file: &Path) -> anyhow::Result<TlsA
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// A TLS connection, for tonic's server (which asks each connection who is at the other end).
-pub(crate) struct TlsConnection(TlsStream<TcpStream>);
-
-impl Connected for TlsConnection {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.0.get_ref().0.connect_info()
-    }
-}
-
-impl AsyncRead for TlsConnection {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsConnection {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-}
-
-/// A connection of the served port (TLS) or of this process's own loopback port (plain).
+/// A connection of the served port (TLS) or of this process's own loopback port (plain), for
+/// tonic's server (which asks each connection who is at the other end).
 pub(crate) enum Connection {
     /// From outside, over TLS.
-    Tls(Box<TlsConnection>),
+    Tls(Box<TlsStream<TcpStream>>),
     /// From this process's own clients (one context calling another), on 127.0.0.1.
     Loopback(TcpStream),
 }
@@ -126,7 +76,7 @@ impl Connected for Connection {
 
     fn connect_info(&self) -> TcpConnectInfo {
         match self {
-            Connection::Tls(tls) => tls.connect_info(),
+            Connection::Tls(tls) => tls.get_ref().0.connect_info(),
             Connection::Loopback(tcp) => tcp.connect_info(),
         }
     }
@@ -223,9 +173,7 @@ fn tls_connections(
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
-                        let _ = connections
-                            .send(Ok(Connection::Tls(Box::new(TlsConnection(tls)))))
-                            .await;
+                        let _ = connections.send(Ok(Connection::Tls(Box::new(tls)))).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -2,6 +2,8 @@
 //! HTTP/2 and REST over HTTP/1.1 on the same port, each agreed by ALPN; a client that does not
 //! speak TLS gets nothing.
 
+mod support;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,6 +13,8 @@ use tokio_rustls::TlsConnector;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+
+use support::authorized;
 
 /// A connector trusting only `cert`, offering `alpn`.
 fn connector(cert: &rcgen::Certificate, alpn: &[u8]) -> TlsConnector {
@@ -204,12 +208,4 @@ fn a_certificate_without_its_key_is_refused_at_load() {
         problems.iter().any(|p| p.contains("tls.cert_file")),
         "{problems:?}"
     );
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }

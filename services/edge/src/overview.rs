@@ -84,12 +84,6 @@ impl EdgeService for Overview {
         request: Request<GetCustomerOverviewRequest>,
     ) -> Result<Response<GetCustomerOverviewResponse>, Status> {
         let id = request.get_ref().id.clone();
-        if uuid_like(&id).is_none() {
-            return Err(Status::from(crm_core::Error::invalid_fields([(
-                "id",
-                "must be a customer id (UUID)",
-            )])));
-        }
         let customer_calls = channel(&self.customers, "customer");
         let sales_calls = channel(&self.sales, "sales");
         let (customer, contact_list, opportunity_list, deal_list) = tokio::join!(
@@ -138,8 +132,9 @@ impl EdgeService for Overview {
         let mut out = GetCustomerOverviewResponse::default();
         match customer {
             Ok(found) => out.customer = found.into_inner().customer,
-            // Not the caller's to see (or not there): the overview is not either.
-            Err(status) if status.code() == tonic::Code::NotFound => return Err(status),
+            // The customer service's verdict on the request itself (a bad id, not there or not
+            // the caller's, no token) is the overview's too; only an outage leaves it missing.
+            Err(status) if refusal(&status) => return Err(status),
             Err(status) => out.missing.push(why("customer", "customer", &status)),
         }
         match contact_list {
@@ -190,6 +185,11 @@ impl EdgeService for Overview {
     }
 }
 
-fn uuid_like(id: &str) -> Option<()> {
-    (id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).then_some(())
+/// Whether the answer is about the request (the caller must change it), not an outage.
+fn refusal(status: &Status) -> bool {
+    use tonic::Code::*;
+    matches!(
+        status.code(),
+        InvalidArgument | NotFound | PermissionDenied | Unauthenticated | ResourceExhausted
+    )
 }

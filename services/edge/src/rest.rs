@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use base64::Engine as _;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -21,8 +21,8 @@ use prost_reflect::{
 use serde_json::{Map, Value as Json};
 use tower::{Layer, Service};
 
-/// Request headers passed on to the gRPC call.
-const PASSED_ON: [&str; 6] = [
+/// Request headers passed on to the gRPC calls the edge makes for a caller.
+pub(crate) const PASSED_ON: [&str; 6] = [
     "authorization",
     "x-api-key",
     "x-correlation-id",
@@ -120,21 +120,26 @@ impl Template {
         Some(fields)
     }
 
-    /// Its shape: the literals and where the variables are (`/customers/*:revoke`).
-    pub(crate) fn shape(&self) -> String {
-        let mut shape = String::new();
+    /// The template written out, each variable as `var` gives it.
+    fn render(&self, mut var: impl FnMut(&[String]) -> String) -> String {
+        let mut path = String::new();
         for segment in &self.segments {
-            shape.push('/');
+            path.push('/');
             match segment {
-                Segment::Literal(l) => shape.push_str(l),
-                Segment::Field(_) => shape.push('*'),
+                Segment::Literal(l) => path.push_str(l),
+                Segment::Field(f) => path.push_str(&var(f)),
             }
         }
         if let Some(verb) = &self.verb {
-            shape.push(':');
-            shape.push_str(verb);
+            path.push(':');
+            path.push_str(verb);
         }
-        shape
+        path
+    }
+
+    /// Its shape: the literals and where the variables are (`/customers/*:revoke`).
+    pub(crate) fn shape(&self) -> String {
+        self.render(|_| "*".to_owned())
     }
 
     /// How specific it is: literal segments first, then a verb.
@@ -188,19 +193,7 @@ impl Route {
 
     /// The path template as written: `/api/v1/customers/{customer.id}`.
     pub fn openapi_path(&self) -> String {
-        let mut path = String::new();
-        for segment in &self.template.segments {
-            path.push('/');
-            match segment {
-                Segment::Literal(l) => path.push_str(l),
-                Segment::Field(f) => path.push_str(&format!("{{{}}}", f.join("."))),
-            }
-        }
-        if let Some(verb) = &self.template.verb {
-            path.push(':');
-            path.push_str(verb);
-        }
-        path
+        self.template.render(|f| format!("{{{}}}", f.join(".")))
     }
 
     /// The gRPC method it calls.
@@ -216,22 +209,8 @@ impl Route {
     /// The path with its variables named `names`, in order.
     pub(crate) fn openapi_path_named(&self, names: &[String]) -> String {
         let mut names = names.iter();
-        let mut path = String::new();
-        for segment in &self.template.segments {
-            path.push('/');
-            match segment {
-                Segment::Literal(l) => path.push_str(l),
-                Segment::Field(_) => path.push_str(&format!(
-                    "{{{}}}",
-                    names.next().expect("a name per variable")
-                )),
-            }
-        }
-        if let Some(verb) = &self.template.verb {
-            path.push(':');
-            path.push_str(verb);
-        }
-        path
+        self.template
+            .render(|_| format!("{{{}}}", names.next().expect("a name per variable")))
     }
 
     /// The HTTP method.
@@ -582,21 +561,21 @@ fn to_json(message: &DynamicMessage) -> Json {
         .unwrap_or_else(|e| Json::String(format!("the answer does not serialise: {e}")))
 }
 
-/// The gRPC message frames of `body`: each one's bytes.
-fn frames(mut body: Bytes) -> Result<Vec<Bytes>, String> {
-    let mut out = Vec::new();
-    while body.has_remaining() {
-        if body.len() < 5 {
-            return Err("a truncated gRPC frame".into());
-        }
-        let compressed = body.get_u8();
-        let len = body.get_u32() as usize;
-        if compressed != 0 || body.len() < len {
-            return Err("a compressed or truncated gRPC frame".into());
-        }
-        out.push(body.split_to(len));
+/// Takes the first whole gRPC message frame off `buffer`: its message bytes; `None` until one
+/// is whole.
+fn next_frame(buffer: &mut Vec<u8>) -> Option<Result<Vec<u8>, String>> {
+    if buffer.len() < 5 {
+        return None;
     }
-    Ok(out)
+    if buffer[0] != 0 {
+        return Some(Err("a compressed gRPC frame".into()));
+    }
+    let len = u32::from_be_bytes(buffer[1..5].try_into().expect("4 bytes")) as usize;
+    if buffer.len() < 5 + len {
+        return None;
+    }
+    let frame: Vec<u8> = buffer.drain(..5 + len).collect();
+    Some(Ok(frame[5..].to_vec()))
 }
 
 /// The gRPC status of a response: from the trailers, or the headers (a trailers-only answer).
@@ -834,10 +813,12 @@ where
         }
         return json_response(http_status(code), &status, headers);
     }
-    let answer = frames(bytes).and_then(|frames| {
-        let first = frames.into_iter().next().unwrap_or_default();
-        DynamicMessage::decode(route.output.clone(), first).map_err(|e| e.to_string())
-    });
+    let answer = next_frame(&mut bytes.to_vec())
+        .unwrap_or_else(|| Err("no whole message in the answer".into()))
+        .and_then(|message| {
+            DynamicMessage::decode(route.output.clone(), message.as_slice())
+                .map_err(|e| e.to_string())
+        });
     match answer {
         Ok(answer) => json_response(StatusCode::OK, &to_json(&answer), headers),
         Err(e) => Problem {
@@ -987,17 +968,19 @@ fn lines_out(
     let stream = futures::stream::unfold(Some(state), move |state| async move {
         let mut st = state?;
         loop {
-            if st.buffer.len() >= 5 {
-                let len = u32::from_be_bytes(st.buffer[1..5].try_into().expect("4 bytes")) as usize;
-                if st.buffer.len() >= 5 + len {
-                    let frame: Vec<u8> = st.buffer.drain(..5 + len).collect();
-                    let json = match DynamicMessage::decode(st.output.clone(), &frame[5..]) {
-                        Ok(message) => to_json(&message),
-                        Err(e) => serde_json::json!({"error": {"code": 13,
-                            "message": format!("a message could not be read: {e}")}}),
-                    };
-                    return Some((line(json), Some(st)));
-                }
+            if let Some(frame) = next_frame(&mut st.buffer) {
+                let json = match frame.and_then(|message| {
+                    DynamicMessage::decode(st.output.clone(), message.as_slice())
+                        .map_err(|e| e.to_string())
+                }) {
+                    Ok(message) => to_json(&message),
+                    Err(e) => {
+                        let error = serde_json::json!({"error": {"code": 13,
+                            "message": format!("a message could not be read: {e}")}});
+                        return Some((line(error), None));
+                    }
+                };
+                return Some((line(json), Some(st)));
             }
             match st.body.frame().await {
                 Some(Ok(frame)) => match frame.into_data() {

@@ -41,38 +41,38 @@ struct Sums {
     closed: BTreeMap<(String, i64), [i64; 4]>,
 }
 
-fn plus(a: StageSums, b: StageSums, sign: i64) -> StageSums {
+fn plus(a: StageSums, b: StageSums) -> StageSums {
     StageSums {
-        entered: a.entered + sign * b.entered,
-        advanced: a.advanced + sign * b.advanced,
-        stay_millis: a.stay_millis + sign * b.stay_millis,
-        stays: a.stays + sign * b.stays,
-        open_count: a.open_count + sign * b.open_count,
-        open_entered_at: a.open_entered_at + sign * b.open_entered_at,
-        open_units: a.open_units + sign * b.open_units,
-        open_nanos: a.open_nanos + sign * b.open_nanos,
+        entered: a.entered + b.entered,
+        advanced: a.advanced + b.advanced,
+        stay_millis: a.stay_millis + b.stay_millis,
+        stays: a.stays + b.stays,
+        open_count: a.open_count + b.open_count,
+        open_entered_at: a.open_entered_at + b.open_entered_at,
+        open_units: a.open_units + b.open_units,
+        open_nanos: a.open_nanos + b.open_nanos,
     }
 }
 
 impl Sums {
-    fn stage(&mut self, stage: String, sums: StageSums, sign: i64) {
+    fn stage(&mut self, stage: String, sums: StageSums) {
         let mine = self.stages.entry(stage).or_default();
-        *mine = plus(*mine, sums, sign);
+        *mine = plus(*mine, sums);
     }
 
-    fn closed(&mut self, status: String, reason: i64, figures: [i64; 4], sign: i64) {
+    fn closed(&mut self, status: String, reason: i64, figures: [i64; 4]) {
         let mine = self.closed.entry((status, reason)).or_default();
         for (m, f) in mine.iter_mut().zip(figures) {
-            *m += sign * f;
+            *m += f;
         }
     }
 
-    fn add(&mut self, other: Sums, sign: i64) {
+    fn add(&mut self, other: Sums) {
         for (stage, sums) in other.stages {
-            self.stage(stage, sums, sign);
+            self.stage(stage, sums);
         }
         for ((status, reason), figures) in other.closed {
-            self.closed(status, reason, figures, sign);
+            self.closed(status, reason, figures);
         }
     }
 
@@ -317,10 +317,10 @@ pub async fn analytics_now(
     let (whole, parts) = split(period);
     let mut out = Sums::default();
     if let Some(days) = whole {
-        out.add(summed(tx, engine, pipeline, days, None).await?, 1);
+        out.add(summed(tx, engine, pipeline, days, None).await?);
     }
     for part in parts {
-        out.add(history(tx, engine, pipeline, part, now).await?, 1);
+        out.add(history(tx, engine, pipeline, part, now).await?);
     }
     Ok(out.figures(pipeline, now))
 }
@@ -339,18 +339,12 @@ pub async fn analytics_as_of(
     let day = day_of(as_of);
     let mut out = Sums::default();
     if let Some((first, last)) = whole {
-        out.add(
-            summed(tx, engine, pipeline, (first, last), Some(day)).await?,
-            1,
-        );
+        out.add(summed(tx, engine, pipeline, (first, last), Some(day)).await?);
         let created = (first.saturating_mul(DAY), last.saturating_mul(DAY));
-        out.add(
-            day_change(tx, engine, pipeline, created, day * DAY, as_of).await?,
-            1,
-        );
+        out.add(day_change(tx, engine, pipeline, created, day * DAY, as_of).await?);
     }
     for part in parts {
-        out.add(history(tx, engine, pipeline, part, as_of).await?, 1);
+        out.add(history(tx, engine, pipeline, part, as_of).await?);
     }
     Ok(out.figures(pipeline, as_of))
 }
@@ -466,10 +460,10 @@ fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
             open_units: u,
             open_nanos: n,
         };
-        out.stage(stage, sums, 1);
+        out.stage(stage, sums);
     }
     for (status, reason, count, units, n, cycle) in closed {
-        out.closed(status, reason, [count, units, n, cycle], 1);
+        out.closed(status, reason, [count, units, n, cycle]);
     }
     out
 }
