@@ -34,6 +34,11 @@ fuzz-rest:
     cargo build -p crm
     .ci/fuzz-rest.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
 
+# Checks the deployment files offline (the Envoy configuration against Envoy's API).
+check-deploy:
+    cargo build -p crm
+    .ci/check-deploy.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
+
 # Formatting, clippy (warnings are errors) and buf lint.
 lint:
     cargo fmt --all -- --check
@@ -85,4 +90,4 @@ bench:
     DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
     AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications
-    cargo bench -p crm --bench edge
+    REDIS_URL={{redis_url}} cargo bench -p crm --bench edge

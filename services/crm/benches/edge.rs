@@ -8,8 +8,13 @@
 //!   against its tenant's and caller's, set high enough never to refuse) against a server with
 //!   them off: the ratio (goal >= 0.95).
 //!
+//! - the gateway of microservices mode: gRPC `GetCustomer` through an edge process forwarding to
+//!   a customer process, against the customer process called directly: the ratio (goal >= 0.6);
+//! - with `REDIS_URL` set, the limiter in Redis (what replicas share): quotas on against off,
+//!   both on Redis.
+//!
 //! `EDGE_BENCH_CALLS` sets the calls per figure (default 20,000). Prints figures, never fails
-//! on a time. (The gateway of microservices mode is not built yet: no proxied figure.)
+//! on a time.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -26,20 +31,47 @@ use support::{Server, authorized, connect, register, serve, timed};
 
 const CONCURRENCY: usize = 64;
 
-fn crm(data_dir: &std::path::Path, limits: Option<u32>) -> (Server, String) {
+/// `crm serve` on `data_dir` with quotas of `limits` a minute (`None`: off), and `env`.
+fn crm(
+    data_dir: &std::path::Path,
+    limits: Option<u32>,
+    env: &[(&str, String)],
+) -> (Server, String) {
     let per_minute = limits.unwrap_or(0).to_string();
-    serve(
-        Command::new(env!("CARGO_BIN_EXE_crm"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("CRM_LOG__LEVEL", "warn")
-            .env("CRM_RATE_LIMIT__TENANT_PER_MINUTE", &per_minute)
-            .env("CRM_RATE_LIMIT__SUBJECT_PER_MINUTE", &per_minute)
-            .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("KAFKA_BROKERS")
-            .env_remove("MONGODB_URL"),
-    )
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("CRM_LOG__LEVEL", "warn")
+        .env("CRM_RATE_LIMIT__TENANT_PER_MINUTE", &per_minute)
+        .env("CRM_RATE_LIMIT__SUBJECT_PER_MINUTE", &per_minute)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("KAFKA_BROKERS")
+        .env_remove("MONGODB_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    serve(&mut command)
+}
+
+/// IAM's public keys as a JWK Set file in `dir`, for processes that do not run IAM.
+async fn jwks_file(iam: &str, dir: &std::path::Path) -> String {
+    use crm_proto::crm::iam::v1::GetJwksRequest;
+    use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+    let keys = AuthServiceClient::new(connect(iam).await)
+        .get_jwks(GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    let keys: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| serde_json::json!({"kty": k.kty, "crv": k.crv, "x": k.x, "kid": k.kid, "alg": k.alg, "use": k.r#use}))
+        .collect();
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, serde_json::json!({ "keys": keys }).to_string()).unwrap();
+    path.display().to_string()
 }
 
 /// A tenant with one customer: the token and the customer's id.
@@ -123,6 +155,51 @@ fn line(what: &str, rate: f64, took: &[Duration]) {
     );
 }
 
+/// One load of the run: what it calls, where, and what it measured.
+struct Load {
+    name: &'static str,
+    rest: bool,
+    addr: String,
+    token: String,
+    id: String,
+    rounds: Vec<f64>,
+    took: Vec<Duration>,
+}
+
+impl Load {
+    fn new(name: &'static str, rest: bool, addr: &str, token: &str, id: &str) -> Load {
+        Load {
+            name,
+            rest,
+            addr: addr.to_owned(),
+            token: token.to_owned(),
+            id: id.to_owned(),
+            rounds: Vec::new(),
+            took: Vec::new(),
+        }
+    }
+
+    async fn run(&self, calls: usize) -> (f64, Vec<Duration>) {
+        if self.rest {
+            rest(&self.addr, &self.token, &self.id, calls).await
+        } else {
+            grpc(&self.addr, &self.token, &self.id, calls).await
+        }
+    }
+
+    /// The median round's rate (one run after another drifted by a third either way).
+    fn rate(&self) -> f64 {
+        let mut rates = self.rounds.clone();
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    }
+
+    fn print(&mut self) {
+        self.took.sort();
+        line(self.name, self.rate(), &self.took);
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -132,52 +209,86 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let redis = std::env::var("REDIS_URL").ok();
     runtime.block_on(async {
         println!("edge benchmark (release, embedded SQLite, {CONCURRENCY} concurrent clients, {calls} calls each)");
-        // Both servers up at once; the three loads take turns, five rounds, and each figure
-        // is the median round (one run after another drifted by a third either way).
-        let off_dir = tempfile::tempdir().unwrap();
-        let (off, addr) = crm(off_dir.path(), None);
+        let dirs: Vec<_> = (0..7).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut servers = Vec::new();
+        let mut loads = Vec::new();
+        // One process with everything: gRPC and REST, quotas off, then on (in memory).
+        let (server, addr) = crm(dirs[0].path(), None, &[]);
+        servers.push(server);
         let (token, id) = customer(&addr).await;
-        let on_dir = tempfile::tempdir().unwrap();
-        let (on, on_addr) = crm(on_dir.path(), Some(100_000_000));
-        let (on_token, on_id) = customer(&on_addr).await;
-        grpc(&addr, &token, &id, 2000).await;
-        rest(&addr, &token, &id, 2000).await;
-        grpc(&on_addr, &on_token, &on_id, 2000).await;
-        let per_round = calls / 5;
-        let (mut grpc_rounds, mut rest_rounds, mut limited_rounds) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut grpc_took, mut rest_took, mut limited_took) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5 {
-            let (rate, took) = grpc(&addr, &token, &id, per_round).await;
-            grpc_rounds.push(rate);
-            grpc_took.extend(took);
-            let (rate, took) = rest(&addr, &token, &id, per_round).await;
-            rest_rounds.push(rate);
-            rest_took.extend(took);
-            let (rate, took) = grpc(&on_addr, &on_token, &on_id, per_round).await;
-            limited_rounds.push(rate);
-            limited_took.extend(took);
-        }
-        drop((off, on));
-        let median = |mut rates: Vec<f64>| {
-            rates.sort_by(f64::total_cmp);
-            rates[rates.len() / 2]
-        };
-        let (grpc_rate, rest_rate, limited_rate) =
-            (median(grpc_rounds), median(rest_rounds), median(limited_rounds));
-        for took in [&mut grpc_took, &mut rest_took, &mut limited_took] {
-            took.sort();
-        }
-        println!("GetCustomer, rate limits off:");
-        line("gRPC (HTTP/2)", grpc_rate, &grpc_took);
-        line("REST (HTTP/1.1 JSON)", rest_rate, &rest_took);
-        println!("  ratio REST / gRPC  {:.2}   (goal >= 0.7)", rest_rate / grpc_rate);
-        println!("GetCustomer over gRPC, rate limits on (in memory, never refusing):");
-        line("gRPC, limits on", limited_rate, &limited_took);
-        println!(
-            "  ratio limits on / off  {:.2}   (goal >= 0.95; two servers, taking turns)",
-            limited_rate / grpc_rate
+        loads.push(Load::new("gRPC (HTTP/2)", false, &addr, &token, &id));
+        loads.push(Load::new("REST (HTTP/1.1 JSON)", true, &addr, &token, &id));
+        let (server, on) = crm(dirs[1].path(), Some(100_000_000), &[]);
+        servers.push(server);
+        let (token, id) = customer(&on).await;
+        loads.push(Load::new("gRPC, limits on (memory)", false, &on, &token, &id));
+        // Microservices: IAM, customers and an edge forwarding to both; the customer process
+        // called directly, and through the edge.
+        let (server, iam) = crm(dirs[2].path(), None, &[]);
+        servers.push(server);
+        let jwks = jwks_file(&iam, dirs[2].path()).await;
+        let auth = ("CRM_AUTH__JWKS_FILE", jwks);
+        let (server, customers) = crm(dirs[3].path(), None, std::slice::from_ref(&auth));
+        servers.push(server);
+        let (server, edge) = crm(
+            dirs[4].path(),
+            None,
+            &[
+                auth.clone(),
+                ("CRM_EDGE__UPSTREAMS__IAM", format!("http://{iam}")),
+                ("CRM_EDGE__UPSTREAMS__CUSTOMER", format!("http://{customers}")),
+            ],
         );
+        servers.push(server);
+        let (token, id) = customer(&edge).await;
+        loads.push(Load::new("gRPC to the customer process", false, &customers, &token, &id));
+        loads.push(Load::new("gRPC through the edge", false, &edge, &token, &id));
+        // Quotas in Redis (shared by replicas), against the same with quotas off.
+        if let Some(url) = &redis {
+            let with_redis = ("REDIS_URL", url.clone());
+            let (server, off) = crm(dirs[5].path(), None, std::slice::from_ref(&with_redis));
+            servers.push(server);
+            let (token, id) = customer(&off).await;
+            loads.push(Load::new("gRPC, Redis, limits off", false, &off, &token, &id));
+            let (server, on) = crm(dirs[6].path(), Some(100_000_000), &[with_redis]);
+            servers.push(server);
+            let (token, id) = customer(&on).await;
+            loads.push(Load::new("gRPC, Redis, limits on", false, &on, &token, &id));
+        }
+        for load in &loads {
+            load.run(2000).await;
+        }
+        // Every server up at once; the loads take turns, five rounds, each figure the median.
+        let per_round = calls / 5;
+        for _ in 0..5 {
+            for load in &mut loads {
+                let (rate, took) = load.run(per_round).await;
+                load.rounds.push(rate);
+                load.took.extend(took);
+            }
+        }
+        drop(servers);
+        println!("GetCustomer:");
+        for load in &mut loads {
+            load.print();
+        }
+        let rate = |name: &str| loads.iter().find(|l| l.name == name).map(Load::rate);
+        let ratio = |a: &str, b: &str| rate(a).zip(rate(b)).map(|(a, b)| a / b);
+        if let Some(r) = ratio("REST (HTTP/1.1 JSON)", "gRPC (HTTP/2)") {
+            println!("  ratio REST / gRPC                      {r:.2}   (goal >= 0.7)");
+        }
+        if let Some(r) = ratio("gRPC through the edge", "gRPC to the customer process") {
+            println!("  ratio through the edge / direct        {r:.2}   (goal >= 0.6)");
+        }
+        if let Some(r) = ratio("gRPC, limits on (memory)", "gRPC (HTTP/2)") {
+            println!("  ratio limits on / off, memory          {r:.2}   (goal >= 0.95; two servers, taking turns)");
+        }
+        match ratio("gRPC, Redis, limits on", "gRPC, Redis, limits off") {
+            Some(r) => println!("  ratio limits on / off, Redis           {r:.2}   (goal >= 0.95; two servers, taking turns)"),
+            None => println!("  limits in Redis: not measured (REDIS_URL is not set)"),
+        }
     });
 }

@@ -18,6 +18,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use crm_core::auth::TokenVerifier;
 use crm_core::bounded::{BoundedContext, Started, Startup};
@@ -26,6 +28,7 @@ use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
 use crm_core::revocation::Revocations;
 use crm_core::storage::{Database, Engine};
+use crm_edge::gateway::{Forward, Upstream};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -83,6 +86,18 @@ impl Application {
         } else {
             None
         };
+        if let Some(unknown) = config
+            .edge
+            .upstreams
+            .keys()
+            .find(|key| !CONTEXTS.iter().any(|c| c.name() == key.as_str()))
+        {
+            let names: Vec<&str> = CONTEXTS.iter().map(|c| c.name()).collect();
+            anyhow::bail!(
+                "edge.upstreams.{unknown}: there is no context `{unknown}`; the contexts are {}",
+                names.join(", ")
+            );
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!(bind_error(config.listen, &e)))?;
@@ -225,27 +240,56 @@ impl Application {
             api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
         }
+        // The edge forwards the calls of every context this process does not run to its
+        // upstream (`edge.upstreams.<context>`), and composes its own views from them.
+        let mut remote: Vec<(std::sync::Arc<Upstream>, &'static [&'static str])> = Vec::new();
+        let mut unconfigured: Vec<&'static str> = Vec::new();
         if modules.contains(&Target::Edge) {
-            // The edge's own views call the contexts: this process for those it runs (its own
-            // loopback port with TLS on), `edge.upstreams.<context>` for the others.
+            // The contexts this process runs are reached on its own port (the loopback one
+            // with TLS on).
             let own = match &internal {
                 Some(internal) => internal.local_addr()?,
                 None => loopback::reachable(listener.local_addr()?),
             };
-            let upstream = |target: Target| {
-                let url = config
-                    .edge
-                    .upstreams
-                    .get(target.name())
-                    .cloned()
-                    .or_else(|| modules.contains(&target).then(|| format!("http://{own}")))?;
-                tonic::transport::Endpoint::from_shared(url)
-                    .ok()
-                    .map(|e| e.connect_timeout(Duration::from_secs(2)).connect_lazy())
-            };
+            let mut reach: BTreeMap<Target, std::sync::Arc<Upstream>> = BTreeMap::new();
+            for context in CONTEXTS {
+                if modules.contains(&context.target) {
+                    let address = format!("http://{own}");
+                    let channel = tonic::transport::Endpoint::from_shared(address.clone())?
+                        .connect_timeout(crm_edge::gateway::CONNECT_TIMEOUT)
+                        .connect_lazy();
+                    reach.insert(
+                        context.target,
+                        Upstream::local(context.name(), address, channel),
+                    );
+                    continue;
+                }
+                let forward = match config.edge.upstreams.get(context.name()) {
+                    Some(address) => {
+                        let upstream = Upstream::connect(context.name(), address).map_err(|e| {
+                            anyhow::anyhow!("edge.upstreams.{}: {e}", context.name())
+                        })?;
+                        breakers.push(upstream.breaker());
+                        remote.push((upstream.clone(), context.services));
+                        reach.insert(context.target, upstream.clone());
+                        Forward::To(upstream)
+                    }
+                    None => {
+                        unconfigured.extend(context.services);
+                        Forward::Unconfigured(context.name())
+                    }
+                };
+                for service in context.services {
+                    services.forward(service, forward.clone());
+                }
+                context.access.apply(&mut services);
+            }
+            if !modules.contains(&Target::Iam) {
+                services.forward_api_keys(crm_iam::domain::api_key::looks_like_key);
+            }
             let overview = crm_edge::overview::Overview::new(
-                upstream(Target::Customer),
-                upstream(Target::Sales),
+                reach.get(&Target::Customer).cloned(),
+                reach.get(&Target::Sales).cloned(),
             );
             services.add(
                 crm_proto::crm::edge::v1::edge_service_server::EdgeServiceServer::new(overview),
@@ -281,6 +325,20 @@ impl Application {
             health.set_service_status(name, serving).await;
         }
         health.set_service_status("", serving).await;
+        // Forwarded services are as healthy as their upstream (checked every 2 s); a context
+        // with none configured cannot be served.
+        for service in &unconfigured {
+            health
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
+        }
+        for (upstream, upstream_services) in remote {
+            tasks.push(tokio::spawn(watch_upstream(
+                upstream,
+                upstream_services,
+                health.clone(),
+            )));
+        }
         // Breakers: `breaker:<name>` is NOT_SERVING while open; the process serves regardless.
         for breaker in &breakers {
             health
@@ -425,6 +483,55 @@ async fn watch_breakers(breakers: Vec<crm_core::breaker::NamedBreaker>, health: 
                     .set_service_status(breaker.health_name(), breaker_health(state))
                     .await;
             }
+        }
+    }
+}
+
+/// Keeps the health of an upstream's services (and `upstream:<context>`) in step with the
+/// upstream's own: `SERVING` while any of its processes answers its health check.
+async fn watch_upstream(
+    upstream: std::sync::Arc<Upstream>,
+    services: &'static [&'static str],
+    health: HealthReporter,
+) {
+    use tonic_health::pb::health_check_response::ServingStatus as Answer;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut shown = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let checks = upstream.channels().into_iter().map(|channel| async move {
+            let mut request = tonic::Request::new(HealthCheckRequest {
+                service: String::new(),
+            });
+            request.set_timeout(Duration::from_secs(1));
+            let answer = tokio::time::timeout(
+                Duration::from_millis(1500),
+                HealthClient::new(channel).check(request),
+            )
+            .await;
+            matches!(answer, Ok(Ok(r)) if r.get_ref().status == Answer::Serving as i32)
+        });
+        let serving = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .any(|s| s);
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if shown != Some(status) {
+            if shown.is_some() || !serving {
+                tracing::info!(context = upstream.context(), serving, "upstream health");
+            }
+            shown = Some(status);
+            for service in services {
+                health.set_service_status(*service, status).await;
+            }
+            health
+                .set_service_status(format!("upstream:{}", upstream.context()), status)
+                .await;
         }
     }
 }

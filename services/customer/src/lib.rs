@@ -16,7 +16,7 @@ pub mod interfaces;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
@@ -44,6 +44,12 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     topic: Some("crm.customer.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
+    services: crm_proto::services::CUSTOMER,
+    access: Access {
+        open: &[],
+        for_services: &SERVICE_METHODS,
+        internal: &[],
+    },
     start,
 };
 
@@ -113,7 +119,5 @@ pub fn register(services: &mut ServiceSet, customers: Customers) {
     services.add(pb::customer_service_server::CustomerServiceServer::new(
         CustomerGrpc::new(customers),
     ));
-    for method in SERVICE_METHODS {
-        services.service_method(method);
-    }
+    CONTEXT.access.apply(services);
 }

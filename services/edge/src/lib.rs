@@ -3,6 +3,7 @@
 //! `google.api.http` annotation ([`rest`]), their OpenAPI document ([`openapi`]), and
 //! `/.well-known/jwks.json`.
 
+pub mod gateway;
 pub mod openapi;
 pub mod overview;
 pub mod ratelimit;

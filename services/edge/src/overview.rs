@@ -4,6 +4,7 @@
 //! each service applies its own checks. Each call has a deadline; a part that fails is named in
 //! `missing` and the rest still comes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crm_proto::crm::customer::v1 as customer;
@@ -17,31 +18,34 @@ use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceCli
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::gateway::Upstream;
+
 /// How long each part may take.
 const DEADLINE: Duration = Duration::from_secs(2);
 
-/// The overview, over channels to the customer and sales services.
+/// The overview, over the customer and sales services.
 #[derive(Clone)]
 pub struct Overview {
-    customers: Option<Channel>,
-    sales: Option<Channel>,
+    customers: Option<Arc<Upstream>>,
+    sales: Option<Arc<Upstream>>,
 }
 
 impl Overview {
-    /// An overview calling the customer service on `customers` and sales on `sales` (`None`:
+    /// An overview calling the customer service at `customers` and sales at `sales` (`None`:
     /// neither runs in this process nor is configured in `edge.upstreams`).
-    pub fn new(customers: Option<Channel>, sales: Option<Channel>) -> Overview {
+    pub fn new(customers: Option<Arc<Upstream>>, sales: Option<Arc<Upstream>>) -> Overview {
         Overview { customers, sales }
     }
 }
 
-/// The channel to `context`, or the status saying none is configured.
-fn channel(channel: &Option<Channel>, context: &str) -> Result<Channel, Status> {
-    channel.clone().ok_or_else(|| {
-        Status::unavailable(format!(
+/// A channel to `context`, or the status saying none is configured.
+fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Channel, Status> {
+    match upstream {
+        Some(upstream) => upstream.channel(),
+        None => Err(Status::unavailable(format!(
             "the {context} service neither runs here nor is configured (edge.upstreams.{context})"
-        ))
-    })
+        ))),
+    }
 }
 
 /// `message` as a request carrying the caller's credentials and a deadline.

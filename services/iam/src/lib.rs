@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_core::Config;
-use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::storage::{Database, Migrations};
@@ -60,7 +60,16 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     topic: Some("crm.iam.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
+    services: crm_proto::services::IAM,
+    access: ACCESS,
     start,
+};
+
+/// Who calls IAM's methods: the [`OPEN_METHODS`] without a token, the directory only services.
+pub const ACCESS: Access = Access {
+    open: &OPEN_METHODS,
+    for_services: &[],
+    internal: &["/crm.iam.v1.DirectoryService/LookupUsers"],
 };
 
 fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
@@ -163,8 +172,5 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
         ))
         .add(pb::sso_service_server::SsoServiceServer::new(grpc.clone()))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
-    for method in OPEN_METHODS {
-        services.open_method(method);
-    }
-    services.internal_method("/crm.iam.v1.DirectoryService/LookupUsers");
+    ACCESS.apply(services);
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
@@ -48,6 +48,8 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     topic: Some("crm.notification.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
+    services: crm_proto::services::NOTIFICATION,
+    access: Access::PEOPLE,
     start,
 };
 

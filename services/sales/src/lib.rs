@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::bounded::{BoundedContext, Started, Startup};
+use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::breaker::NamedBreaker;
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
@@ -51,6 +51,8 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     topic: Some("crm.sales.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
+    services: crm_proto::services::SALES,
+    access: Access::PEOPLE,
     start,
 };
 

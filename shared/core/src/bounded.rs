@@ -65,8 +65,48 @@ pub struct BoundedContext {
     pub migrations: Option<&'static Migrations>,
     /// Its own section of the configuration (`[iam]`), if it has one.
     pub config: Option<&'static Section>,
+    /// Its gRPC services (`crm_proto::services::IAM`): what an edge forwards to its upstream
+    /// when it runs elsewhere.
+    pub services: &'static [&'static str],
+    /// Which of its methods need no token, or take service tokens: what its process's request
+    /// layer applies, and an edge proxying to it applies the same before forwarding.
+    pub access: Access,
     /// Builds it on its store.
     pub start: Start,
+}
+
+/// The methods of a context that differ from the rule (people with an access token or API key):
+/// full paths, `/crm.iam.v1.AuthService/Login`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Access {
+    /// Callable without a token (how a caller gets one).
+    pub open: &'static [&'static str],
+    /// Callable by service tokens as well as people.
+    pub for_services: &'static [&'static str],
+    /// Callable by service tokens only.
+    pub internal: &'static [&'static str],
+}
+
+impl Access {
+    /// Only people, on every method.
+    pub const PEOPLE: Access = Access {
+        open: &[],
+        for_services: &[],
+        internal: &[],
+    };
+
+    /// Applies these to `services`.
+    pub fn apply(&self, services: &mut ServiceSet) {
+        for method in self.open {
+            services.open_method(method);
+        }
+        for method in self.for_services {
+            services.service_method(method);
+        }
+        for method in self.internal {
+            services.internal_method(method);
+        }
+    }
 }
 
 impl BoundedContext {

@@ -64,6 +64,29 @@ impl ServiceSet {
         self
     }
 
+    /// Adds a service another process serves: its calls go to `proxy` (the edge's gateway),
+    /// after this process's own checks.
+    pub fn forward<S>(&mut self, service: &'static str, proxy: S) -> &mut Self
+    where
+        S: Service<Request<axum::body::Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
+        let router = std::mem::take(self.routes.axum_router_mut());
+        *self.routes.axum_router_mut() =
+            router.route_service(&format!("/{service}/{{*method}}"), proxy);
+        self.names.push(service);
+        self.open.forwarded(service);
+        self
+    }
+
+    /// API keys (recognized by `shape`) sent to forwarded services are passed on for the
+    /// process serving them to authenticate.
+    pub fn forward_api_keys(&mut self, shape: fn(&str) -> bool) -> &mut Self {
+        self.open.forward_api_keys(shape);
+        self
+    }
+
     /// Lets `method` (`/package.Service/Method`) be called without an access token.
     pub fn open_method(&mut self, method: &str) -> &mut Self {
         self.open.open_method(method);

@@ -44,6 +44,11 @@ pub struct OpenAccess {
     for_services: HashSet<String>,
     /// Methods only service tokens may call.
     internal: HashSet<String>,
+    /// Services another process serves, which this one (an edge) forwards calls to.
+    forwarded: HashSet<String>,
+    /// Recognizes an API key by its shape, where the process that authenticates keys is
+    /// elsewhere: a key sent to a forwarded service is passed on for its process to check.
+    key_shape: Option<fn(&str) -> bool>,
 }
 
 impl OpenAccess {
@@ -75,6 +80,25 @@ impl OpenAccess {
         self.internal.insert(path.into());
     }
 
+    /// Marks `service` (`crm.customer.v1.CustomerService`) as served by another process that
+    /// this one forwards its calls to.
+    pub fn forwarded(&mut self, service: impl Into<String>) {
+        self.forwarded.insert(service.into());
+    }
+
+    /// API keys (recognized by `shape`) sent to forwarded services are passed on unchecked: the
+    /// process that serves the method authenticates them.
+    pub fn forward_api_keys(&mut self, shape: fn(&str) -> bool) {
+        self.key_shape = Some(shape);
+    }
+
+    /// Whether a call to `path` carrying `credential` goes on for another process to
+    /// authenticate.
+    fn passes_on(&self, path: &str, credential: &str) -> bool {
+        self.key_shape.is_some_and(|shape| shape(credential))
+            && self.forwarded.contains(service_of(path))
+    }
+
     /// Refuses a caller the method at `path` does not take: a service where only people are
     /// served, a person on an internal method.
     pub fn admits(&self, path: &str, principal: &Principal) -> Result<(), Error> {
@@ -99,13 +123,16 @@ impl OpenAccess {
         if self.methods.contains(path) {
             return true;
         }
-        let service = path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        self.services.contains(service)
+        self.services.contains(service_of(path))
     }
+}
+
+/// The service of a method's path: `crm.iam.v1.AuthService` of `/crm.iam.v1.AuthService/Login`.
+fn service_of(path: &str) -> &str {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }
 
 /// Installs [`RequestContextService`].
@@ -316,15 +343,18 @@ impl<S> RequestContextService<S> {
             return Ok(Caller::Open);
         }
         let headers = request.headers();
-        if let Some(keys) = &self.shared.api_keys {
-            let sent = headers
-                .get(API_KEY_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .or_else(|| bearer_token(headers).ok());
-            if let Some(key) = sent.filter(|k| keys.recognizes(k)) {
+        let sent = headers
+            .get(API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .or_else(|| bearer_token(headers).ok());
+        match (&self.shared.api_keys, sent) {
+            (Some(keys), Some(key)) if keys.recognizes(key) => {
                 return Ok(Caller::Key(key.to_owned()));
             }
+            // Authenticated by the process that serves the method; nobody is known here.
+            (None, Some(key)) if self.shared.open.passes_on(path, key) => return Ok(Caller::Open),
+            _ => {}
         }
         let token = bearer_token(headers)?;
         let principal = self

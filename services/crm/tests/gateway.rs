@@ -1,0 +1,458 @@
+//! Microservices mode: IAM, customers and the edge as three `crm serve` processes on SQLite
+//! (ports 0), with every call (gRPC, grpc-web, REST) going through the edge only.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use crm_proto::crm::customer::v1 as customer;
+use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+use crm_proto::crm::iam::v1::{GetJwksRequest, RegisterRequest};
+use crm_proto::crm::sales::v1::ListLeadsRequest;
+use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A `crm serve` process, stopped (SIGTERM) when dropped.
+struct Process {
+    child: Option<Child>,
+    addr: String,
+}
+
+impl Process {
+    /// Starts `crm serve --target <target>` on `dir` with `env`, once its ready line is out.
+    fn start(target: &str, dir: &Path, env: &[(&str, String)]) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--target",
+                target,
+                "--data-dir",
+            ])
+            .arg(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("KAFKA_BROKERS")
+            .env_remove("MONGODB_URL")
+            // Quotas off: this test is about routing, `tests/rest.rs` about quotas.
+            .env("CRM_RATE_LIMIT__TENANT_PER_MINUTE", "0")
+            .env("CRM_RATE_LIMIT__SUBJECT_PER_MINUTE", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("crm serving "),
+            "{target}: ready line {line:?}"
+        );
+        let addr = line.trim().rsplit(" on ").next().unwrap().to_owned();
+        Process {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// IAM's public keys from its `GetJwks`, as a JWK Set file for the other processes.
+async fn jwks_file(iam: &Process, dir: &Path) -> String {
+    let keys = AuthServiceClient::connect(iam.url())
+        .await
+        .unwrap()
+        .get_jwks(GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(!keys.is_empty(), "IAM publishes its keys");
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"kty": k.kty, "crv": k.crv, "x": k.x, "kid": k.kid, "alg": k.alg, "use": k.r#use}))
+        .collect();
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, json!({ "keys": keys }).to_string()).unwrap();
+    path.display().to_string()
+}
+
+/// One HTTP/1.1 request to the edge: status, headers and JSON body.
+async fn rest(
+    edge: &Process,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, http::HeaderMap, Value) {
+    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", edge.addr))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-correlation-id", "gateway-test-1")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {bytes:?}"));
+    (parts.status.as_u16(), parts.headers, json)
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn channel(edge: &Process) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(edge.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn health(edge: &Process, service: &str) -> i32 {
+    HealthClient::new(channel(edge).await)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+/// Checks the edge's health of `service` until it is `want` (the edge looks every 2 s).
+async fn wait_for_health(edge: &Process, service: &str, want: ServingStatus) {
+    for _ in 0..100 {
+        if health(edge, service).await == want as i32 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{service} never became {want:?} at the edge");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_rest_through_the_edge()
+ {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let iam = Process::start("iam", dirs[0].path(), &[]);
+    let jwks = jwks_file(&iam, dirs[0].path()).await;
+    let mut customers = Process::start(
+        "customer",
+        dirs[1].path(),
+        &[("CRM_AUTH__JWKS_FILE", jwks.clone())],
+    );
+    let edge = Process::start(
+        "edge",
+        dirs[2].path(),
+        &[
+            ("CRM_AUTH__JWKS_FILE", jwks),
+            ("CRM_EDGE__UPSTREAMS__IAM", iam.url()),
+            ("CRM_EDGE__UPSTREAMS__CUSTOMER", customers.url()),
+        ],
+    );
+
+    // gRPC through the edge: an open IAM method, then a protected customer one.
+    let mut auth = AuthServiceClient::connect(edge.url()).await.unwrap();
+    let register = |tenant: &str, email: &str| RegisterRequest {
+        tenant_name: tenant.into(),
+        email: email.into(),
+        password: "batik canting motif".into(),
+        display_name: "Owner".into(),
+    };
+    let token = auth
+        .register(register("Kilang Desa Murni", "owner@kilang.example"))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let mut client = CustomerServiceClient::connect(edge.url()).await.unwrap();
+    let mut create = tonic::Request::new(customer::CreateCustomerRequest {
+        customer: Some(customer::Customer {
+            r#type: customer::CustomerType::Business as i32,
+            business: Some(customer::BusinessDetails {
+                legal_name: "Butik Seri Batik".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    create
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    // The caller's deadline goes upstream with the call.
+    create.set_timeout(std::time::Duration::from_secs(5));
+    let created = client
+        .create_customer(create)
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+
+    // REST through the edge: the same customer, and a new one.
+    let (status, headers, body) = rest(
+        &edge,
+        "GET",
+        &format!("/api/v1/customers/{}", created.id),
+        &token,
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customer"]["displayName"], "Butik Seri Batik");
+    assert_eq!(headers["x-correlation-id"], "gateway-test-1");
+    let (status, _, body) = rest(
+        &edge,
+        "POST",
+        "/api/v1/customers",
+        &token,
+        r#"{"customer": {"type": "CUSTOMER_TYPE_BUSINESS", "business": {"legalName": "Kedai Kain Pelangi"}}}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["customer"]["id"].as_str().unwrap().to_owned();
+    // The customer service stored it: read back over gRPC through the edge.
+    let got = client
+        .get_customer(authorized(
+            customer::GetCustomerRequest { id: second.clone() },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(got.display_name, "Kedai Kain Pelangi");
+
+    // JWKS through the edge (IAM's GetJwks).
+    let (status, _, body) = rest(&edge, "GET", "/.well-known/jwks.json", &token, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"][0]["kty"], "OKP");
+
+    // Another tenant, through the edge: the first tenant's customer is not found.
+    let other = auth
+        .register(register("Butik Lain", "ali@lain.example"))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let err = client
+        .get_customer(authorized(
+            customer::GetCustomerRequest {
+                id: created.id.clone(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let (status, _, _) = rest(
+        &edge,
+        "GET",
+        &format!("/api/v1/customers/{}", created.id),
+        &other,
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The edge checks tokens itself before forwarding: a forged one never reaches upstream.
+    let err = client
+        .get_customer(authorized(
+            customer::GetCustomerRequest {
+                id: created.id.clone(),
+            },
+            "not.a.token",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // grpc-web through the edge.
+    let grpc_web = grpc_web_get_customer(&edge, &token, &created.id).await;
+    assert_eq!(grpc_web.display_name, "Butik Seri Batik");
+
+    // Reflection at the edge lists what it forwards.
+    let listed = reflection_services(&edge).await;
+    assert!(
+        listed.contains(&"crm.customer.v1.CustomerService".to_owned())
+            && listed.contains(&"crm.iam.v1.AuthService".to_owned()),
+        "{listed:?}"
+    );
+
+    // Sales runs nowhere the edge knows of: UNAVAILABLE saying which key to set.
+    let err = LeadServiceClient::connect(edge.url())
+        .await
+        .unwrap()
+        .list_leads(authorized(ListLeadsRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(
+        err.message().contains("edge.upstreams.sales"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        health(&edge, "crm.sales.v1.LeadService").await,
+        ServingStatus::NotServing as i32
+    );
+
+    // The edge's health follows its upstreams: customers stopped, their services are
+    // NOT_SERVING and a call is UNAVAILABLE naming the context (not a hang), IAM still serves.
+    wait_for_health(
+        &edge,
+        "crm.customer.v1.CustomerService",
+        ServingStatus::Serving,
+    )
+    .await;
+    customers.stop();
+    wait_for_health(
+        &edge,
+        "crm.customer.v1.CustomerService",
+        ServingStatus::NotServing,
+    )
+    .await;
+    assert_eq!(
+        health(&edge, "upstream:customer").await,
+        ServingStatus::NotServing as i32
+    );
+    assert_eq!(
+        health(&edge, "upstream:iam").await,
+        ServingStatus::Serving as i32
+    );
+    let err = client
+        .get_customer(authorized(
+            customer::GetCustomerRequest {
+                id: created.id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(
+        err.message().contains("customer service cannot be reached"),
+        "{}",
+        err.message()
+    );
+    let (status, _, body) = rest(
+        &edge,
+        "GET",
+        &format!("/api/v1/customers/{}", created.id),
+        &token,
+        "",
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("edge.upstreams.customer"),
+        "{body}"
+    );
+}
+
+/// `GetCustomer` as a browser sends it: grpc-web over HTTP/1.1.
+async fn grpc_web_get_customer(edge: &Process, token: &str, id: &str) -> customer::Customer {
+    use prost::Message;
+    let message = customer::GetCustomerRequest { id: id.into() }.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(format!(
+        "http://{}/crm.customer.v1.CustomerService/GetCustomer",
+        edge.addr
+    ))
+    .header("content-type", "application/grpc-web+proto")
+    .header("x-grpc-web", "1")
+    .header("authorization", format!("Bearer {token}"))
+    .body(Full::new(Bytes::from(frame)))
+    .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body[0], 0, "a data frame first: {body:?}");
+    let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+    let answer = customer::GetCustomerResponse::decode(&body[5..5 + len]).unwrap();
+    let trailers = String::from_utf8_lossy(&body[5 + len..]).to_string();
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    answer.customer.unwrap()
+}
+
+/// The services the edge's reflection lists.
+async fn reflection_services(edge: &Process) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut client = ServerReflectionClient::new(channel(edge).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match answers.message().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("{other:?}"),
+    }
+}
