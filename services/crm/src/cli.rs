@@ -59,6 +59,21 @@ pub enum Command {
         /// The base32 secret.
         secret: String,
     },
+    /// Ask a running CRM whether it serves (gRPC health): prints SERVING or NOT_SERVING and exits
+    /// 0 only when serving. For container health checks and probes; needs no other tool.
+    Health {
+        /// The CRM to ask [default: this configuration's `listen`, on 127.0.0.1 when it
+        /// listens on every interface].
+        #[arg(long, env = "KILANG_SERVER")]
+        server: Option<String>,
+        /// The service to ask about: "" (the default) is the process; e.g.
+        /// `crm.customer.v1.CustomerService`, or `upstream:customer` at an edge.
+        #[arg(long, default_value = "")]
+        service: String,
+        /// How long to wait for the answer, in seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_seconds: u64,
+    },
     /// Write the encoded descriptor set of every contract (google.api.http annotations and
     /// comments kept), for proxies that transcode with it (Envoy's grpc_json_transcoder).
     Descriptors {
@@ -297,6 +312,7 @@ impl Command {
             Command::Customers(_)
             | Command::Totp { .. }
             | Command::ServiceAccount(_)
+            | Command::Health { .. }
             | Command::Descriptors { .. } => Overrides::default(),
         }
     }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod customers;
 pub mod datadir;
+pub mod health;
 mod loopback;
 mod ops;
 mod tls;
@@ -297,6 +298,11 @@ impl Application {
         }
         let crm_services: Vec<&'static str> = services.names().to_vec();
 
+        let forwarded: Vec<&'static str> = remote
+            .iter()
+            .flat_map(|(_, services)| services.iter().copied())
+            .chain(unconfigured.iter().copied())
+            .collect();
         let (health, health_service) = tonic_health::server::health_reporter();
         let (routes, open_access) = services.into_routes();
         let routes = routes
@@ -382,16 +388,36 @@ impl Application {
             None
         };
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let counted: Vec<&str> = crm_services
+            .iter()
+            .copied()
+            .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
+            .collect();
+        let metrics = metrics::Metrics::new(&counted, databases.clone(), logs, breakers);
+        // Readiness follows the stores: NOT_SERVING while one does not answer.
+        let own: Vec<&'static str> = crm_services
+            .iter()
+            .copied()
+            .filter(|s| !forwarded.contains(s))
+            .collect();
+        tasks.push(tokio::spawn(watch_stores(
+            databases.clone(),
+            own,
+            health.clone(),
+            stop_rx.clone(),
+            serving == ServingStatus::Serving,
+        )));
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
-            .layer(metrics::MetricsLayer::new(metrics::Metrics::new(
-                logs, breakers,
-            )))
+            .layer(metrics::MetricsLayer::new(metrics.clone()))
             // Before grpc-web and auth: a REST call becomes a gRPC call that goes through both.
             .layer(tower::util::option_layer(rest))
+            .layer(metrics::GrpcWebMarkLayer)
             .layer(tonic_web::GrpcWebLayer::new())
+            // Every call of every protocol, refusals by the auth layer and quotas included.
+            .layer(metrics.red_layer())
             .layer({
                 let layer =
                     RequestContextLayer::with_revocations(verifier, open_access, revocations);
@@ -482,6 +508,57 @@ async fn watch_breakers(breakers: Vec<crm_core::breaker::NamedBreaker>, health: 
                 health
                     .set_service_status(breaker.health_name(), breaker_health(state))
                     .await;
+            }
+        }
+    }
+}
+
+/// How often the stores are asked whether they answer (readiness).
+const STORES_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps readiness in step with the stores: the process (`""`) and its own services are
+/// `NOT_SERVING` while any store does not answer (a balancer then sends calls elsewhere), and
+/// `SERVING` again once all do. Leaves health alone once the process is stopping.
+async fn watch_stores(
+    databases: Vec<(Target, Database)>,
+    services: Vec<&'static str>,
+    health: HealthReporter,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    initially: bool,
+) {
+    let mut shown = initially;
+    let mut tick = tokio::time::interval(STORES_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let mut answering = true;
+        for (target, db) in &databases {
+            let answer = tokio::time::timeout(STORES_EVERY, db.ping()).await;
+            if !matches!(answer, Ok(Ok(()))) {
+                if shown {
+                    let error = match answer {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "no answer in time".to_owned(),
+                    };
+                    tracing::error!(target = target.name(), %error, "store does not answer: not serving until it does");
+                }
+                answering = false;
+            }
+        }
+        if *stopping.borrow() {
+            return;
+        }
+        if answering != shown {
+            shown = answering;
+            let status = if answering {
+                tracing::info!("every store answers again: serving");
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health.set_service_status("", status).await;
+            for service in &services {
+                health.set_service_status(*service, status).await;
             }
         }
     }

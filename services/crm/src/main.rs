@@ -133,6 +133,38 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Health {
+            server,
+            service,
+            timeout_seconds,
+        } => {
+            let server = server.unwrap_or_else(|| crm::health::local_server(config.listen));
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let timeout = std::time::Duration::from_secs(timeout_seconds);
+            match runtime.block_on(crm::health::check(&server, &service, timeout)) {
+                Ok(status) => {
+                    println!("{}", status.as_str_name());
+                    if status == crm::health::Serving::Serving {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Descriptors { out } => {
             match std::fs::write(&out, crm_proto::FILE_DESCRIPTOR_SET) {
                 Ok(()) => {

@@ -407,6 +407,81 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
 }
 
 #[tokio::test]
+async fn metrics_count_every_call_by_method_protocol_and_code_and_time_it() {
+    use crm_proto::crm::customer::v1::ListCustomersRequest;
+    use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+    let server = spawn().await;
+    let token = support::iam::register(&server, "Kilang Metrik", "siti@metrik.example")
+        .await
+        .access;
+    let mut customers = CustomerServiceClient::new(server.channel.clone());
+    customers
+        .list_customers(authorized(ListCustomersRequest::default(), &token))
+        .await
+        .unwrap();
+    let refused = customers
+        .list_customers(ListCustomersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    // REST, and grpc-web: the same method under their own protocol.
+    let rest = http::Request::get(format!("http://{}/api/v1/customers", server.addr))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let (parts, _) = http1_post(server.addr, rest).await;
+    assert_eq!(parts.status, http::StatusCode::OK);
+    let mut frame = vec![0u8, 0, 0, 0, 0];
+    let web = http::Request::post(format!(
+        "http://{}/crm.customer.v1.CustomerService/ListCustomers",
+        server.addr
+    ))
+    .header("content-type", "application/grpc-web+proto")
+    .header("authorization", format!("Bearer {token}"))
+    .body(Full::new(bytes::Bytes::from(std::mem::take(&mut frame))))
+    .unwrap();
+    let (parts, body) = http1_post(server.addr, web).await;
+    assert_eq!(parts.status, http::StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("grpc-status:0"));
+    // A path no service serves is counted, but not by its name.
+    let stray = http::Request::post(format!("http://{}/evil.v1.Scan/Probe123", server.addr))
+        .header("content-type", "application/grpc-web+proto")
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    http1_post(server.addr, stray).await;
+
+    let request = http::Request::get(format!("http://{}/metrics", server.addr))
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let (_, body) = http1_post(server.addr, request).await;
+    let text = String::from_utf8_lossy(&body);
+    let calls = |protocol: &str, code: &str| {
+        format!(
+            "crm_rpc_server_requests_total{{service=\"crm.customer.v1.CustomerService\",method=\"ListCustomers\",protocol=\"{protocol}\",code=\"{code}\"}} 1\n"
+        )
+    };
+    for line in [
+        calls("grpc", "OK"),
+        calls("grpc", "UNAUTHENTICATED"),
+        calls("rest", "OK"),
+        calls("grpc_web", "OK"),
+        "crm_rpc_server_duration_seconds_count{service=\"crm.customer.v1.CustomerService\",method=\"ListCustomers\",protocol=\"grpc\"} 2\n".to_owned(),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    assert!(
+        text.contains("service=\"unknown\",method=\"unknown\",protocol=\"grpc_web\",code=\"UNAUTHENTICATED\"} 1\n")
+            && !text.contains("evil"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE crm_rpc_server_duration_seconds histogram")
+            && text.contains("crm_db_pool_connections{context=\"customer\",state=\"idle\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn shutdown_ends_open_streams_at_once_instead_of_waiting_out_the_grace_period() {
     let data_dir = tempfile::tempdir().unwrap();
     let config = crm_core::Config {

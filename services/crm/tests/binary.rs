@@ -51,6 +51,29 @@ async fn the_binary_serves_until_sigterm_then_exits_cleanly() {
         .into_inner()
         .status();
     assert_eq!(status, ServingStatus::Serving);
+    // `crm health`, as a container's HEALTHCHECK runs it: exit 0 and SERVING.
+    let probe = crm()
+        .args(["health", "--server", &format!("http://{addr}")])
+        .output()
+        .unwrap();
+    assert!(probe.status.success(), "{probe:?}");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "SERVING");
+    let unknown = crm()
+        .args([
+            "health",
+            "--server",
+            &format!("http://{addr}"),
+            "--service",
+            "crm.nope.v1.Nope",
+        ])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("serves no service named `crm.nope.v1.Nope`"),
+        "{unknown:?}"
+    );
     for context in ["iam", "customer", "sales", "notification"] {
         assert!(
             data_dir.path().join(format!("{context}.db")).exists(),
@@ -70,6 +93,23 @@ async fn the_binary_serves_until_sigterm_then_exits_cleanly() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "SIGTERM drains and exits 0, got {exit:?}");
+
+    // Nothing serves there now: exit 1, saying so.
+    let down = crm()
+        .args([
+            "health",
+            "--server",
+            &format!("http://{addr}"),
+            "--timeout-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("is the CRM running there?"),
+        "{down:?}"
+    );
 }
 
 #[test]

@@ -747,6 +747,8 @@ where
     *call.method_mut() = Method::POST;
     *call.uri_mut() = route.grpc_path.parse().expect("a gRPC path is a URI");
     *call.version_mut() = http::Version::HTTP_2;
+    call.extensions_mut()
+        .insert(crm_core::context::Protocol::Rest);
     let headers = call.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,

@@ -107,3 +107,26 @@ impl RequestContext {
         })
     }
 }
+
+/// How a call came in, in the request's extensions, for the request metrics: the edge marks
+/// grpc-web and REST calls; a call without a mark came as gRPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// gRPC over HTTP/2.
+    Grpc,
+    /// grpc-web (HTTP/1.1 or HTTP/2), from a browser.
+    GrpcWeb,
+    /// REST/JSON, transcoded at the edge.
+    Rest,
+}
+
+impl Protocol {
+    /// Its label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::GrpcWeb => "grpc_web",
+            Protocol::Rest => "rest",
+        }
+    }
+}

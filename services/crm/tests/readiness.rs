@@ -1,0 +1,138 @@
+//! Readiness follows the stores: a CRM whose PostgreSQL stops answering turns NOT_SERVING (so a
+//! balancer sends its calls elsewhere), and SERVING again once the database is back.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A TCP relay to PostgreSQL that the test can cut (every connection dropped, nothing accepted)
+/// and restore on the same port: the database as the CRM sees it going away and coming back.
+struct Relay {
+    addr: SocketAddr,
+    to: SocketAddr,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(listen: SocketAddr, to: SocketAddr) -> Relay {
+        let listener = TcpListener::bind(listen).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let running = tokio::spawn(async move {
+            // Dropped with the task: every open connection ends with it.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay {
+            addr,
+            to,
+            running: Some(running),
+        }
+    }
+
+    fn cut(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+        }
+    }
+
+    async fn restore(&mut self) {
+        // The aborted task's listener is gone once it has been dropped: retry the bind briefly.
+        for _ in 0..50 {
+            if TcpListener::bind(self.addr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        *self = Relay::start(self.addr, self.to).await;
+    }
+}
+
+/// `postgres://user@host:port/db` → (the `host:port` part, its address).
+async fn database_address(url: &str) -> (String, SocketAddr) {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+    let host_port = rest.split(['/', '?']).next().unwrap().to_owned();
+    let with_port = if host_port.contains(':') {
+        host_port.clone()
+    } else {
+        format!("{host_port}:5432")
+    };
+    let addr = tokio::net::lookup_host(with_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    (host_port, addr)
+}
+
+async fn status(server: &support::TestServer, service: &str) -> i32 {
+    HealthClient::new(server.channel.clone())
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+/// Asks until `service` is `want` (the CRM checks its stores every 2 s).
+async fn until(server: &support::TestServer, service: &str, want: ServingStatus) {
+    for _ in 0..150 {
+        if status(server, service).await == want as i32 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("`{service}` never became {want:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
+async fn readiness_turns_not_serving_while_postgres_is_away_and_serving_when_it_is_back() {
+    let database = crm_core::testing::backend("DATABASE_URL");
+    let (host_port, postgres) = database_address(&database).await;
+    let mut relay = Relay::start("127.0.0.1:0".parse().unwrap(), postgres).await;
+    let through_relay = database.replacen(&host_port, &relay.addr.to_string(), 1);
+
+    let mut config = crm_core::Config::default();
+    config.target = vec![crm_core::config::Target::Customer];
+    config.database.url = Some(crm_core::config::Secret::new(database.clone()));
+    crm::migrate(&config).await.expect("crm migrate");
+    let server = support::spawn_with(|config| {
+        config.target = vec![crm_core::config::Target::Customer];
+        config.database.url = Some(crm_core::config::Secret::new(through_relay));
+    })
+    .await;
+    assert_eq!(status(&server, "").await, ServingStatus::Serving as i32);
+
+    relay.cut();
+    until(&server, "", ServingStatus::NotServing).await;
+    assert_eq!(
+        status(&server, "crm.customer.v1.CustomerService").await,
+        ServingStatus::NotServing as i32
+    );
+    // Health itself still answers: only readiness changed.
+    assert_eq!(
+        status(&server, "grpc.health.v1.Health").await,
+        ServingStatus::Serving as i32
+    );
+
+    relay.restore().await;
+    until(&server, "", ServingStatus::Serving).await;
+    assert_eq!(
+        status(&server, "crm.customer.v1.CustomerService").await,
+        ServingStatus::Serving as i32
+    );
+}
