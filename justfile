@@ -34,7 +34,7 @@ fuzz-rest:
     cargo build -p crm
     .ci/fuzz-rest.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
 
-# Checks the deployment files offline (the Envoy configuration against Envoy's API).
+# Checks the deployment files offline: compose, the helm chart, alerts, dashboards, Envoy.
 check-deploy:
     cargo build -p crm
     .ci/check-deploy.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm

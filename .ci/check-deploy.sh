@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Checks the deployment files offline (no Envoy, Docker or Kubernetes can run here): the shipped
-# Envoy configuration against Envoy's v3 API and the CRM's descriptor set.
+# Checks the deployment files offline (no Envoy, Docker engine or Kubernetes cluster can run
+# here), with pinned tools installed under the cache dir:
+#   - docker-compose.yml against the Compose specification's schema (check-jsonschema), and
+#     what the schema cannot say (.ci/check-compose.py);
+#   - the helm chart rendered for every value set in helm/crm/ci/ and each manifest validated
+#     against the Kubernetes schemas; wrong values refused (.ci/check-chart.py);
+#   - the Prometheus alert rules (promtool check rules) and their unit tests (promtool test
+#     rules), and every dashboard query parsed by promtool (.ci/check-dashboards.py);
+#   - the shipped Envoy configuration against Envoy's v3 API and the CRM's descriptor set
+#     (.ci/check-envoy.py).
 # Usage: .ci/check-deploy.sh [path to the crm binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,8 +16,8 @@ cd "$(dirname "$0")/.."
 CACHE="${KILANG_CI_CACHE:-$HOME/.cache/kilang-crm}"
 CRM="${1:-${CARGO_TARGET_DIR:-$CACHE/target}/debug/crm}"
 PY="$CACHE/deploy-py"
-# Pinned: the Envoy API as Python classes (generated from envoyproxy/data-plane-api), and YAML.
-REQUIREMENTS="envoy-data-plane==2.2.0 pyyaml==6.0.2"
+REQUIREMENTS="envoy-data-plane==2.2.0 pyyaml==6.0.2 helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 check-jsonschema==0.39.0"
+PROM="$CACHE/prometheus"
 
 if [ "$(cat "$PY/.requirements" 2>/dev/null)" != "$REQUIREMENTS" ]; then
   echo "==> installing $REQUIREMENTS"
@@ -19,8 +27,33 @@ if [ "$(cat "$PY/.requirements" 2>/dev/null)" != "$REQUIREMENTS" ]; then
     | grep -v -i -e "running pip as the 'root' user" -e "dependency conflicts" -e "requires" || true
   echo "$REQUIREMENTS" > "$PY/.requirements"
 fi
+# promtool from Debian's prometheus package, unpacked (no service is installed or started).
+if [ ! -x "$PROM/usr/bin/promtool" ]; then
+  echo "==> fetching promtool (Debian's prometheus package, unpacked under $PROM)"
+  rm -rf "$PROM" && mkdir -p "$PROM"
+  (cd "$PROM" \
+    && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus 2>/dev/null; }; } \
+    && dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb)
+fi
+promtool() { "$PROM/usr/bin/promtool" "$@"; }
+export PYTHONPATH="$PY"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "--> docker-compose.yml"
+python3 -m check_jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+python3 .ci/check-compose.py docker-compose.yml
+
+echo "--> helm/crm"
+python3 .ci/check-chart.py helm/crm
+
+echo "--> alert rules and dashboards"
+promtool check rules helm/crm/files/alerts.yml
+(cd helm/crm/files && promtool test rules alerts.test.yml)
+python3 .ci/check-dashboards.py "$work/dashboards.rules.yml" helm/crm/files/dashboards/*.json
+promtool check rules "$work/dashboards.rules.yml"
+
+echo "--> Envoy"
 "$CRM" descriptors --out "$work/crm_descriptor.bin" >/dev/null
-PYTHONPATH="$PY" python3 .ci/check-envoy.py helm/crm/files/envoy.yaml "$work/crm_descriptor.bin"
+python3 .ci/check-envoy.py helm/crm/files/envoy.yaml "$work/crm_descriptor.bin"

@@ -227,17 +227,19 @@ fn main() {
         loads.push(Load::new("gRPC, limits on (memory)", false, &on, &token, &id));
         // Microservices: IAM, customers and an edge forwarding to both; the customer process
         // called directly, and through the edge.
-        let (server, iam) = crm(dirs[2].path(), None, &[]);
+        let target = |name: &str| ("CRM_TARGET", name.to_owned());
+        let (server, iam) = crm(dirs[2].path(), None, &[target("iam")]);
         servers.push(server);
         let jwks = jwks_file(&iam, dirs[2].path()).await;
         let auth = ("CRM_AUTH__JWKS_FILE", jwks);
-        let (server, customers) = crm(dirs[3].path(), None, std::slice::from_ref(&auth));
+        let (server, customers) = crm(dirs[3].path(), None, &[auth.clone(), target("customer")]);
         servers.push(server);
         let (server, edge) = crm(
             dirs[4].path(),
             None,
             &[
                 auth.clone(),
+                target("edge"),
                 ("CRM_EDGE__UPSTREAMS__IAM", format!("http://{iam}")),
                 ("CRM_EDGE__UPSTREAMS__CUSTOMER", format!("http://{customers}")),
             ],

@@ -287,6 +287,23 @@ pub enum KeysCommand {
         /// Data directory (embedded mode; keys live in <DIR>/keys unless iam.signing_keys_dir says).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// Only when there is no signing key yet (for init containers: safe to run every start).
+        #[arg(long)]
+        if_none: bool,
+    },
+    /// Fetch IAM's public keys (GetJwks) from a running IAM and write them as a JWK Set, for
+    /// `auth.jwks_file` of the services that do not run IAM (an init container's job). Waits for
+    /// IAM to answer.
+    Jwks {
+        /// IAM's address.
+        #[arg(long, env = "KILANG_SERVER", default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// How long to wait for IAM to answer, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait_seconds: u64,
     },
 }
 
@@ -302,7 +319,8 @@ impl Command {
             Command::Migrate(args) | Command::Config(args) => args.overrides(),
             Command::Tenant(TenantCommand::Create { data_dir: dir, .. }) => data_dir(dir),
             Command::User(UserCommand::Create { data_dir: dir, .. }) => data_dir(dir),
-            Command::Keys(KeysCommand::Rotate { data_dir: dir }) => data_dir(dir),
+            Command::Keys(KeysCommand::Rotate { data_dir: dir, .. }) => data_dir(dir),
+            Command::Keys(KeysCommand::Jwks { .. }) => Overrides::default(),
             Command::Events(EventsCommand::Status(args))
             | Command::Events(EventsCommand::Replay { targets: args, .. })
             | Command::Events(EventsCommand::Dlq(DlqCommand::List { targets: args, .. }))

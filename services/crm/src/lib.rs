@@ -11,7 +11,8 @@ mod ops;
 mod tls;
 
 pub use ops::{
-    create_tenant, create_user, dlq_list, dlq_redrive, events_status, migrate, replay, rotate_keys,
+    create_tenant, create_user, dlq_list, dlq_redrive, events_status, fetch_jwks, migrate, replay,
+    rotate_keys,
 };
 pub mod metrics;
 

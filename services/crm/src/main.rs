@@ -193,13 +193,22 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Keys(KeysCommand::Rotate { .. }) => match crm::rotate_keys(&config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
+        Command::Keys(KeysCommand::Jwks {
+            server,
+            out,
+            wait_seconds,
+        }) => run(config, |_| async move {
+            crm::fetch_jwks(&server, &out, std::time::Duration::from_secs(wait_seconds)).await
+        }),
+        Command::Keys(KeysCommand::Rotate { if_none, .. }) => {
+            match crm::rotate_keys(&config, if_none) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

@@ -78,6 +78,7 @@ const BUCKETS: [f64; 14] = [
 #[derive(Clone)]
 pub struct Metrics {
     red: Red,
+    dead_letters: Family<Group, Gauge>,
     databases: Vec<(Target, Database)>,
     pool: Family<Pool, Gauge>,
     outboxes: Vec<crm_events::OutboxLog>,
@@ -115,6 +116,17 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             red.latency.clone(),
         );
+        registry.register(
+            "crm_notification_deliveries",
+            "Notification delivery attempts, by channel (email, sms, in_app) and outcome (sent, retrying, failed)",
+            crm_core::metrics::DELIVERIES.clone(),
+        );
+        let dead_letters = Family::<Group, Gauge>::default();
+        registry.register(
+            "crm_dead_letters",
+            "Events a consumer group parked after its retries and that were not redriven yet",
+            dead_letters.clone(),
+        );
         let pool = Family::<Pool, Gauge>::default();
         registry.register(
             "crm_db_pool_connections",
@@ -147,6 +159,7 @@ impl Metrics {
         );
         Metrics {
             red,
+            dead_letters,
             databases,
             pool,
             outboxes,
@@ -156,6 +169,24 @@ impl Metrics {
             breakers,
             breaker_state,
             registry: Arc::new(registry),
+        }
+    }
+
+    /// Adds each consumer group's waiting (not redriven) dead letters in `db` to `counts`.
+    async fn count_dead_letters(
+        target: Target,
+        db: &Database,
+        counts: &mut std::collections::BTreeMap<(String, String), i64>,
+    ) {
+        match crm_events::Inbox::new(db.clone()).dead_letters(None).await {
+            Ok(letters) => {
+                for letter in letters.into_iter().filter(|l| l.redriven_at.is_none()) {
+                    *counts.entry((letter.consumer, letter.topic)).or_default() += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(context = target.name(), error = %e, "cannot count dead letters for metrics")
+            }
         }
     }
 
@@ -169,7 +200,11 @@ impl Metrics {
     /// The current values, in the OpenMetrics text format.
     pub async fn render(&self) -> String {
         let now = chrono::Utc::now().timestamp_millis();
+        let mut letters = std::collections::BTreeMap::new();
         for (target, db) in &self.databases {
+            if crate::context_migrations(*target).is_some() {
+                Self::count_dead_letters(*target, db, &mut letters).await;
+            }
             let size = i64::from(db.pool().size());
             let idle = db.pool().num_idle() as i64;
             for (state, value) in [("idle", idle), ("in_use", (size - idle).max(0))] {
@@ -180,6 +215,13 @@ impl Metrics {
                     })
                     .set(value);
             }
+        }
+        // A group whose letters were all redriven drops out, rather than keeping its old count.
+        self.dead_letters.clear();
+        for ((consumer, topic), count) in letters {
+            self.dead_letters
+                .get_or_create(&Group { consumer, topic })
+                .set(count);
         }
         for log in &self.outboxes {
             let labels = Topic {

@@ -307,8 +307,21 @@ pub async fn create_user(
 }
 
 /// `crm keys rotate`.
-pub fn rotate_keys(config: &Config) -> anyhow::Result<()> {
+pub fn rotate_keys(config: &Config, if_none: bool) -> anyhow::Result<()> {
     let dir = crm_iam::config::IamConfig::of(config)?.signing_keys_dir(config);
+    if if_none && crm_iam::infrastructure::keys::SigningKeys::load(&dir).is_ok() {
+        println!(
+            "{} holds a signing key already; nothing added",
+            dir.display()
+        );
+        if crm_iam::infrastructure::secrets::SecretBox::create(&dir)? {
+            println!(
+                "added the key that seals stored secrets ({}); keep it with the signing keys and back it up",
+                crm_iam::infrastructure::secrets::FILE
+            );
+        }
+        return Ok(());
+    }
     let kid = crm_iam::infrastructure::keys::SigningKeys::rotate(&dir)?;
     println!(
         "added signing key {kid} in {}; restart IAM to sign with it (older keys keep verifying)",
@@ -329,4 +342,54 @@ fn operator_error(err: crm_core::Error) -> anyhow::Error {
         message.push_str(&format!("\n  {field}: {problem}"));
     }
     anyhow::anyhow!(message)
+}
+
+/// Fetches IAM's public keys from `server` (waiting up to `wait` for it to answer) and writes
+/// them to `out` as a JWK Set.
+pub async fn fetch_jwks(
+    server: &str,
+    out: &std::path::Path,
+    wait: std::time::Duration,
+) -> anyhow::Result<()> {
+    use backon::{ConstantBuilder, Retryable};
+    use crm_proto::crm::iam::v1::GetJwksRequest;
+    use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
+    let endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())
+        .with_context(|| format!("`{server}` is not an address: write http://host:port"))?
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .timeout(std::time::Duration::from_secs(5));
+    let every = std::time::Duration::from_secs(2);
+    let attempts = (wait.as_secs() / every.as_secs()).max(1) as usize;
+    let keys = (|| async {
+        let channel = endpoint.connect().await?;
+        let keys = AuthServiceClient::new(channel)
+            .get_jwks(GetJwksRequest {})
+            .await?
+            .into_inner()
+            .keys;
+        anyhow::Ok(keys)
+    })
+    .retry(
+        ConstantBuilder::default()
+            .with_delay(every)
+            .with_max_times(attempts),
+    )
+    .notify(|e, _| eprintln!("IAM at {server} does not answer yet ({e}); retrying"))
+    .await
+    .with_context(|| format!("IAM at {server} did not answer within {} s", wait.as_secs()))?;
+    anyhow::ensure!(!keys.is_empty(), "IAM at {server} has no signing keys");
+    let set = serde_json::json!({
+        "keys": keys
+            .iter()
+            .map(|k| serde_json::json!({"kty": k.kty, "crv": k.crv, "x": k.x, "kid": k.kid, "alg": k.alg, "use": k.r#use}))
+            .collect::<Vec<_>>()
+    });
+    std::fs::write(out, set.to_string())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {} key(s) of IAM at {server} to {}",
+        keys.len(),
+        out.display()
+    );
+    Ok(())
 }

@@ -8,12 +8,12 @@ use std::process::{Child, Command, Stdio};
 use bytes::Bytes;
 use crm_proto::crm::customer::v1 as customer;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-use crm_proto::crm::iam::v1::{GetJwksRequest, RegisterRequest};
 use crm_proto::crm::sales::v1::ListLeadsRequest;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use http_body_util::{BodyExt, Full};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -87,23 +87,18 @@ impl Drop for Process {
     }
 }
 
-/// IAM's public keys from its `GetJwks`, as a JWK Set file for the other processes.
+/// IAM's public keys as a JWK Set file for the other processes, written by `crm keys jwks` as
+/// an init container would.
 async fn jwks_file(iam: &Process, dir: &Path) -> String {
-    let keys = AuthServiceClient::connect(iam.url())
-        .await
-        .unwrap()
-        .get_jwks(GetJwksRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .keys;
-    assert!(!keys.is_empty(), "IAM publishes its keys");
-    let keys: Vec<Value> = keys
-        .iter()
-        .map(|k| json!({"kty": k.kty, "crv": k.crv, "x": k.x, "kid": k.kid, "alg": k.alg, "use": k.r#use}))
-        .collect();
     let path = dir.join("jwks.json");
-    std::fs::write(&path, json!({ "keys": keys }).to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args(["keys", "jwks", "--server", &iam.url(), "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let set: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(set["keys"][0]["kty"], "OKP", "{set}");
     path.display().to_string()
 }
 

@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod idempotency;
 pub mod ids;
 pub mod layer;
+pub mod metrics;
 pub mod revocation;
 pub mod service_auth;
 pub mod storage;

@@ -273,8 +273,23 @@ impl Worker {
                 (Some(attempt), Some(envelope(&n, now, &failed)))
             }
         };
+        let counted = attempt.is_some();
         self.store
             .save_notification(&n, claimed, event.into_iter().collect(), attempt)
-            .await
+            .await?;
+        if counted {
+            let outcome = match n.status {
+                crate::domain::notification::Status::Retrying => "retrying",
+                crate::domain::notification::Status::Failed => "failed",
+                _ => "sent",
+            };
+            crm_core::metrics::DELIVERIES
+                .get_or_create(&crm_core::metrics::Delivery {
+                    channel: n.channel.as_str(),
+                    outcome,
+                })
+                .inc();
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,109 @@
+"""Checks the helm chart without a cluster or a helm binary.
+
+For each value set in helm/crm/ci/*-values.yaml: the values pass values.schema.json, the chart
+renders (Helm's own Go SDK, through helm-python-sdk), and every rendered manifest validates,
+strictly (no unknown fields), against the Kubernetes schemas of KUBERNETES_VERSION
+(kubernetes-validate). Custom resources of the Prometheus Operator, which those schemas do not
+have, are checked for their kind and required parts only. Then a few wrong value sets must be
+refused by the schema, naming the value.
+
+Usage: check-chart.py CHART_DIR
+"""
+
+import glob
+import os
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+KUBERNETES_VERSION = "1.34.0"
+CUSTOM = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["selector", "endpoints"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["groups"],
+}
+# Values that must be refused, and what the refusal must name.
+REFUSED = [
+    ({"mode": "cluster"}, "/mode"),
+    ({"mode": "microservices"}, "/kafka/brokers"),
+    (
+        {
+            "mode": "microservices",
+            "kafka": {"brokers": "kafka:9092"},
+            "secrets": {"existingSecret": "s"},
+            "iam": {"signingKeysSecret": "k", "salesServiceAccountHash": "ksvc_the-secret-itself"},
+        },
+        "/iam/salesServiceAccountHash",
+    ),
+    ({"targets": {"iam": {"enabled": True, "replicas": 0}}}, "/targets/iam/replicas"),
+    ({"secrets": {"databaseUrl": "mysql://db/crm"}}, "/secrets/databaseUrl"),
+    ({"ingress": {"enabled": True, "hosts": ["crm.example"]}}, "hosts"),
+]
+
+
+def fail(message):
+    print(f"chart: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(chart, values, name):
+    chart.validate_schema(values)
+    rendered = chart.render(values, name="crm", namespace="crm", is_install=True)
+    kinds = {}
+    for template, text in sorted(rendered.items()):
+        if not template.endswith(".yaml"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            where = f"{name}: {template}: {doc.get('kind')} {doc.get('metadata', {}).get('name')}"
+            key = (doc.get("apiVersion"), doc.get("kind"))
+            kinds[doc.get("kind")] = kinds.get(doc.get("kind"), 0) + 1
+            if key in CUSTOM:
+                missing = [k for k in CUSTOM[key] if k not in doc.get("spec", {})]
+                if missing:
+                    fail(f"{where}: spec lacks {', '.join(missing)}")
+                continue
+            try:
+                kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as e:
+                path = "/".join(str(p) for p in e.path)
+                fail(f"{where}: {path}: {e.message}")
+            except kubernetes_validate.SchemaNotFoundError as e:
+                fail(f"{where}: no Kubernetes {KUBERNETES_VERSION} schema for it ({e})")
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    print(f"chart: {name}: {sum(kinds.values())} manifests valid for Kubernetes {KUBERNETES_VERSION} ({summary})")
+    return kinds
+
+
+def main():
+    chart_dir = sys.argv[1]
+    with helm.Chart.load(chart_dir) as chart:
+        sets = sorted(glob.glob(os.path.join(chart_dir, "ci", "*-values.yaml")))
+        if not sets:
+            fail(f"no value sets in {chart_dir}/ci")
+        for path in sets:
+            with open(path) as f:
+                values = yaml.safe_load(f) or {}
+            try:
+                kinds = check(chart, values, os.path.basename(path))
+            except helm.HelmError as e:
+                fail(f"{os.path.basename(path)}: {e}")
+            if values.get("mode") == "microservices":
+                for kind in ["Deployment", "Service", "Job", "NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PrometheusRule"]:
+                    if kind not in kinds:
+                        fail(f"{os.path.basename(path)}: renders no {kind}")
+        for values, named in REFUSED:
+            try:
+                chart.validate_schema(values)
+            except helm.HelmError as e:
+                if named not in str(e):
+                    fail(f"{values} was refused, but the message does not name {named}: {e}")
+                continue
+            fail(f"{values} should be refused (naming {named}) but passed")
+        print(f"chart: {len(REFUSED)} wrong value sets refused, each naming its value")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What the Compose specification's schema cannot check in docker-compose.yml: every service a
+`depends_on` names exists, every named volume is declared, every file mounted from the
+repository exists, and every CRM container runs a target the binary has.
+
+Usage: check-compose.py docker-compose.yml
+"""
+
+import os
+import sys
+
+import yaml
+
+TARGETS = {"iam", "customer", "sales", "notification", "edge", "all"}
+
+
+def fail(message):
+    print(f"compose: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    path = sys.argv[1]
+    root = os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        compose = yaml.safe_load(f)
+    services = compose["services"]
+    volumes = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        for other in depends:
+            if other not in services:
+                fail(f"{name} depends on {other}, which is not a service")
+        for mount in service.get("volumes") or []:
+            source = mount.split(":")[0]
+            if source.startswith("./"):
+                if not os.path.exists(os.path.join(root, source)):
+                    fail(f"{name} mounts {source}, which is not in the repository")
+            elif source not in volumes:
+                fail(f"{name} mounts the volume {source}, which is not declared")
+        command = service.get("command") or []
+        if service.get("image", "").startswith("kilang/crm") and command[:1] == ["serve"]:
+            target = command[command.index("--target") + 1]
+            if target not in TARGETS:
+                fail(f"{name} serves the target {target}, which the binary does not have")
+    crm = [n for n, s in services.items() if s.get("image", "").startswith("kilang/crm")]
+    print(f"compose: {len(services)} services ({len(crm)} from the CRM image), their dependencies, volumes and mounted files check out")
+
+
+if __name__ == "__main__":
+    main()
