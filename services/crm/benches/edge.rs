@@ -265,8 +265,11 @@ fn main() {
         }
         // Every server up at once; the loads take turns, five rounds, each figure the median.
         let per_round = calls / 5;
-        for _ in 0..5 {
-            for load in &mut loads {
+        for round in 0..5 {
+            // Each round starts with another load, so none always follows the same one.
+            let count = loads.len();
+            for i in 0..count {
+                let load = &mut loads[(round + i) % count];
                 let (rate, took) = load.run(per_round).await;
                 load.rounds.push(rate);
                 load.took.extend(took);

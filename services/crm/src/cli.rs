@@ -34,7 +34,7 @@ pub enum Command {
     /// Apply pending database migrations of the selected targets, then exit.
     Migrate(TargetArgs),
     /// Print the effective configuration as TOML (secrets redacted), then exit.
-    Config(TargetArgs),
+    Config(ConfigArgs),
     /// Tenants, for operators bootstrapping a server without the API.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -316,7 +316,8 @@ impl Command {
         };
         match self {
             Command::Serve(args) => args.overrides(),
-            Command::Migrate(args) | Command::Config(args) => args.overrides(),
+            Command::Migrate(args) => args.overrides(),
+            Command::Config(args) => args.targets.overrides(),
             Command::Tenant(TenantCommand::Create { data_dir: dir, .. }) => data_dir(dir),
             Command::User(UserCommand::Create { data_dir: dir, .. }) => data_dir(dir),
             Command::Keys(KeysCommand::Rotate { data_dir: dir, .. }) => data_dir(dir),
@@ -346,6 +347,17 @@ pub struct TargetArgs {
     /// Where embedded SQLite databases and generated keys live.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+/// `crm config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Targets and data directory.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print every key with its environment variable and default (a Markdown table) instead.
+    #[arg(long)]
+    pub reference: bool,
 }
 
 /// `crm serve`.

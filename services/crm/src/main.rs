@@ -9,6 +9,12 @@ use crm_core::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Config(args) = &cli.command
+        && args.reference
+    {
+        print!("{}", crm_core::config::reference(&crm::config_sections()));
+        return ExitCode::SUCCESS;
+    }
     let overrides = cli.command.overrides();
     let config = match Config::load(cli.config.as_deref(), &overrides, &crm::config_sections()) {
         Ok(config) => config,

@@ -113,6 +113,30 @@ async fn the_binary_serves_until_sigterm_then_exits_cleanly() {
 }
 
 #[test]
+fn the_readme_carries_the_configuration_reference_the_binary_prints() {
+    let printed = crm_ok(&["config", "--reference"]);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("<!-- config-reference:start -->\n")
+        .expect("the README marks its configuration reference");
+    let end = readme.find("<!-- config-reference:end -->").unwrap();
+    let carried = &readme[start + "<!-- config-reference:start -->\n".len()..end];
+    assert!(
+        carried == printed,
+        "README.md's configuration reference differs from `crm config --reference`; paste its output between the markers:\n{printed}"
+    );
+    for key in [
+        "`listen`",
+        "`edge.upstreams.<name>`",
+        "`iam.lockout_seconds`",
+        "`notification.smtp_url`",
+    ] {
+        assert!(printed.contains(key), "{key} in {printed}");
+    }
+}
+
+#[test]
 fn a_bad_configuration_value_fails_startup_naming_the_key() {
     let output = crm()
         .args(["serve"])
