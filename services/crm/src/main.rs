@@ -8,6 +8,9 @@ use crm::cli::{
 use crm_core::Config;
 
 fn main() -> ExitCode {
+    // One TLS provider for the process: the HTTP clients (OTLP export, SMS, OpenID discovery)
+    // are built without one of their own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Command::Config(args) = &cli.command
         && args.reference

@@ -272,12 +272,16 @@ where
             span.record("tenant_id", tracing::field::display(p.tenant_id));
             span.record("user_id", tracing::field::display(p.user_id));
         }
-        let traceparent = request
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map(str::to_owned);
+        // What the call causes (events, calls to other services) joins its trace as children
+        // of this call's span; without trace export, the caller's own traceparent goes on.
+        let traceparent = crate::telemetry::traceparent_of(&span).or_else(|| {
+            request
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+                .map(str::to_owned)
+        });
         let tenant_header = request
             .headers()
             .get(TENANT_ID_HEADER)

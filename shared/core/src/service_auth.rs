@@ -107,6 +107,12 @@ impl ServiceTokens {
             tonic::Status::internal("IAM issued a token that is not a header value")
         })?;
         request.metadata_mut().insert("authorization", value);
+        // The callee's work joins the caller's trace.
+        if let Some(traceparent) = crate::telemetry::current_traceparent()
+            .and_then(|t| tonic::metadata::MetadataValue::try_from(t).ok())
+        {
+            request.metadata_mut().insert("traceparent", traceparent);
+        }
         Ok(request)
     }
 }

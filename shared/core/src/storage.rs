@@ -129,6 +129,8 @@ pub struct Database {
 pub struct WriteTx {
     tx: Tx,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Open from the turn's wait to the end: the transaction in the caller's trace.
+    _span: tracing::Span,
 }
 
 impl WriteTx {
@@ -215,19 +217,35 @@ impl Database {
     /// tries (other processes still meet the busy timeout). On PostgreSQL as
     /// [`Database::begin_for`] (row versions and locks do the rest).
     pub async fn begin_write(&self, tenant: TenantId) -> Result<WriteTx, sqlx::Error> {
+        let span = self.transaction_span("write");
         match self.engine {
             Engine::Sqlite => {
                 let turn = self.writers.clone().lock_owned().await;
                 Ok(WriteTx {
                     tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
+                    _span: span,
                 })
             }
             Engine::Postgres => Ok(WriteTx {
                 tx: self.begin_for(tenant).await?,
                 _turn: None,
+                _span: span,
             }),
         }
+    }
+
+    /// A span for a transaction of this store doing `operation`, in the caller's trace
+    /// ([`Database::begin_write`]'s transactions have one already): instrument the work with it.
+    pub fn transaction_span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "db.transaction",
+            db.system = match self.engine {
+                Engine::Sqlite => "sqlite",
+                Engine::Postgres => "postgresql",
+            },
+            db.operation = operation,
+        )
     }
 
     /// Moves `tx` to another value of `name` (e.g. a batch crossing tenants). No-op on SQLite.

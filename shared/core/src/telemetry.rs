@@ -109,6 +109,29 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     }
 }
 
+/// The W3C `traceparent` of `span` (so what it causes elsewhere, an event or a call to another
+/// service, joins its trace as its child), or `None` when traces are not recorded.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = span.context();
+    let span_ref = context.span();
+    let ids = span_ref.span_context();
+    ids.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            ids.trace_id(),
+            ids.span_id(),
+            ids.trace_flags().to_u8()
+        )
+    })
+}
+
+/// The `traceparent` of the span the caller runs in (see [`traceparent_of`]).
+pub fn current_traceparent() -> Option<String> {
+    traceparent_of(&tracing::Span::current())
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::TraceContextExt as _;
@@ -125,6 +148,37 @@ mod tests {
             continue_trace(&span, traceparent);
             span.context().span().span_context().trace_id().to_string()
         })
+    }
+
+    #[test]
+    fn a_span_gives_its_own_traceparent_to_what_it_causes() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("rpc");
+            continue_trace(
+                &span,
+                Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            );
+            let own = traceparent_of(&span).expect("a recorded span has a traceparent");
+            let parts: Vec<&str> = own.split('-').collect();
+            assert_eq!(
+                parts[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+                "the same trace"
+            );
+            assert_ne!(
+                parts[2], "00f067aa0ba902b7",
+                "its own span id, not its parent's"
+            );
+            let _entered = span.enter();
+            assert_eq!(current_traceparent().as_deref(), Some(own.as_str()));
+        });
+        assert_eq!(
+            current_traceparent(),
+            None,
+            "nothing recorded, nothing to pass on"
+        );
     }
 
     #[test]

@@ -162,9 +162,19 @@ impl Kafka {
                 }
                 // Sent together (the idempotent producer keeps their order per partition);
                 // marked published only up to the first failure, so nothing is skipped.
-                let sends = batch
-                    .iter()
-                    .map(|e| kafka.publish(log.topic(), &e.envelope, &[]));
+                // Each send is a span in the trace of the request that wrote the event.
+                let sends = batch.iter().map(|e| {
+                    let span = tracing::info_span!(
+                        "kafka.publish",
+                        messaging.destination = log.topic(),
+                        event_type = %e.envelope.event_type,
+                    );
+                    crm_core::telemetry::continue_trace(&span, e.envelope.traceparent.as_deref());
+                    tracing::Instrument::instrument(
+                        kafka.publish(log.topic(), &e.envelope, &[]),
+                        span,
+                    )
+                });
                 let results = futures::future::join_all(sends).await;
                 let mut published = Vec::new();
                 let mut failure = None;

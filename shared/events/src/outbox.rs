@@ -40,6 +40,7 @@ const APPEND_CHUNK: usize = 25;
 
 /// Appends many events inside the caller's transaction, a few statements for all of them (a
 /// bulk write's events): as [`append`] each, locks included, in the order given.
+#[tracing::instrument(name = "outbox.append", skip_all, fields(events = events.len()))]
 pub async fn append_all(conn: &mut Conn, events: &[(&str, &Envelope)]) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());

@@ -9,6 +9,7 @@ mod search;
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
 use crm_core::{Error, Result, TenantId};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::customer::Customer;
@@ -365,6 +366,7 @@ impl CustomerStore for SqlCustomerStore {
             append(&mut tx, &events).await?;
             tx.commit().await.map_err(db("creating a customer"))
         }
+        .instrument(self.db.transaction_span("insert"))
         .await;
         match result {
             Ok(()) => Ok(()),
