@@ -403,6 +403,7 @@ impl Application {
             .collect();
         tasks.push(tokio::spawn(watch_stores(
             databases.clone(),
+            bus.kafka_connection(),
             own,
             health.clone(),
             stop_rx.clone(),
@@ -517,11 +518,13 @@ async fn watch_breakers(breakers: Vec<crm_core::breaker::NamedBreaker>, health: 
 /// How often the stores are asked whether they answer (readiness).
 const STORES_EVERY: Duration = Duration::from_secs(2);
 
-/// Keeps readiness in step with the stores: the process (`""`) and its own services are
-/// `NOT_SERVING` while any store does not answer (a balancer then sends calls elsewhere), and
-/// `SERVING` again once all do. Leaves health alone once the process is stopping.
+/// Keeps readiness in step with the stores and the bus: the process (`""`) and its own services
+/// are `NOT_SERVING` while any store (or Kafka, when the events go there) does not answer (a
+/// balancer then sends calls elsewhere), and `SERVING` again once all do. Leaves health alone
+/// once the process is stopping.
 async fn watch_stores(
     databases: Vec<(Target, Database)>,
+    kafka: Option<crm_events::Kafka>,
     services: Vec<&'static str>,
     health: HealthReporter,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -545,6 +548,14 @@ async fn watch_stores(
                 }
                 answering = false;
             }
+        }
+        if let Some(kafka) = &kafka
+            && let Err(e) = kafka.ping(STORES_EVERY).await
+        {
+            if shown {
+                tracing::error!(error = %format!("{e:#}"), "Kafka does not answer: not serving until it does");
+            }
+            answering = false;
         }
         if *stopping.borrow() {
             return;

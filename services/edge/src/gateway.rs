@@ -379,6 +379,12 @@ where
         parts.headers.remove(hop);
     }
     parts.version = http::Version::HTTP_2;
+    // The upstream's span is a child of the edge's, in the caller's trace.
+    if let Some(traceparent) = crm_core::telemetry::current_traceparent()
+        .and_then(|t| http::HeaderValue::from_str(&t).ok())
+    {
+        parts.headers.insert("traceparent", traceparent);
+    }
     Request::from_parts(parts, tonic::body::Body::new(body))
 }
 

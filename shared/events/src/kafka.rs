@@ -12,7 +12,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
@@ -46,6 +46,20 @@ impl Kafka {
             brokers: brokers.to_owned(),
             producer,
         })
+    }
+
+    /// Whether a broker answers (a metadata request within `timeout`): readiness.
+    pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(drop)
+                .context("no Kafka broker answers")
+        })
+        .await
+        .context("the Kafka check did not finish")?
     }
 
     /// The bootstrap servers.

@@ -92,7 +92,7 @@ pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
 pub use envelope::{Causation, Envelope, topic_of};
 pub use outbox::{ConsumerLag, OutboxError, OutboxLog};
 
-use crate::kafka::Kafka;
+pub use crate::kafka::Kafka;
 
 /// Where a consumer's events come from: the producer's outbox (embedded) or a topic (Kafka).
 #[derive(Clone, Debug)]
@@ -158,6 +158,14 @@ impl EventBus {
         let kafka = Kafka::new(brokers)?;
         kafka.ensure_topics(topics, partitions, replication).await?;
         Ok(EventBus::Kafka(kafka, settings))
+    }
+
+    /// Its Kafka connection, when it is Kafka (for readiness checks).
+    pub fn kafka_connection(&self) -> Option<Kafka> {
+        match self {
+            EventBus::Kafka(kafka, _) => Some(kafka.clone()),
+            EventBus::Embedded(_) => None,
+        }
     }
 
     /// Starts publishing `log`'s events.
