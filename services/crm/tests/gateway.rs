@@ -132,6 +132,16 @@ async fn rest(
     (parts.status.as_u16(), parts.headers, json)
 }
 
+/// `GET /api/v1/customers/{id}` through the edge.
+async fn rest_customer(edge: &Process, id: &str, token: &str) -> (u16, http::HeaderMap, Value) {
+    rest(edge, "GET", &format!("/api/v1/customers/{id}"), token, "").await
+}
+
+/// `GetCustomer` of `id` as the holder of `token`.
+fn by_id(id: &str, token: &str) -> tonic::Request<customer::GetCustomerRequest> {
+    authorized(customer::GetCustomerRequest { id: id.into() }, token)
+}
+
 fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
@@ -231,14 +241,7 @@ async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_r
         .unwrap();
 
     // REST through the edge: the same customer, and a new one.
-    let (status, headers, body) = rest(
-        &edge,
-        "GET",
-        &format!("/api/v1/customers/{}", created.id),
-        &token,
-        "",
-    )
-    .await;
+    let (status, headers, body) = rest_customer(&edge, &created.id, &token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["customer"]["displayName"], "Butik Seri Batik");
     assert_eq!(headers["x-correlation-id"], "gateway-test-1");
@@ -278,33 +281,16 @@ async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_r
         .into_inner()
         .access_token;
     let err = client
-        .get_customer(authorized(
-            customer::GetCustomerRequest {
-                id: created.id.clone(),
-            },
-            &other,
-        ))
+        .get_customer(by_id(&created.id, &other))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
-    let (status, _, _) = rest(
-        &edge,
-        "GET",
-        &format!("/api/v1/customers/{}", created.id),
-        &other,
-        "",
-    )
-    .await;
+    let (status, _, _) = rest_customer(&edge, &created.id, &other).await;
     assert_eq!(status, 404);
 
     // The edge checks tokens itself before forwarding: a forged one never reaches upstream.
     let err = client
-        .get_customer(authorized(
-            customer::GetCustomerRequest {
-                id: created.id.clone(),
-            },
-            "not.a.token",
-        ))
+        .get_customer(by_id(&created.id, "not.a.token"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
@@ -363,12 +349,7 @@ async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_r
         ServingStatus::Serving as i32
     );
     let err = client
-        .get_customer(authorized(
-            customer::GetCustomerRequest {
-                id: created.id.clone(),
-            },
-            &token,
-        ))
+        .get_customer(by_id(&created.id, &token))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
@@ -377,14 +358,7 @@ async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_r
         "{}",
         err.message()
     );
-    let (status, _, body) = rest(
-        &edge,
-        "GET",
-        &format!("/api/v1/customers/{}", created.id),
-        &token,
-        "",
-    )
-    .await;
+    let (status, _, body) = rest_customer(&edge, &created.id, &token).await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body["message"]
