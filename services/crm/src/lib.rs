@@ -394,7 +394,13 @@ impl Application {
             .copied()
             .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
             .collect();
-        let metrics = metrics::Metrics::new(&counted, databases.clone(), logs, breakers);
+        let metrics = metrics::Metrics::new(
+            &counted,
+            bus.kafka_connection(),
+            databases.clone(),
+            logs,
+            breakers,
+        );
         // Readiness follows the stores: NOT_SERVING while one does not answer.
         let own: Vec<&'static str> = crm_services
             .iter()

@@ -78,6 +78,8 @@ const BUCKETS: [f64; 14] = [
 #[derive(Clone)]
 pub struct Metrics {
     red: Red,
+    /// With events on Kafka: consumer lag comes from the brokers' offsets.
+    kafka: Option<crm_events::Kafka>,
     dead_letters: Family<Group, Gauge>,
     databases: Vec<(Target, Database)>,
     pool: Family<Pool, Gauge>,
@@ -95,6 +97,7 @@ impl Metrics {
     /// over these stores, outboxes and circuit breakers.
     pub fn new(
         services: &[&str],
+        kafka: Option<crm_events::Kafka>,
         databases: Vec<(Target, Database)>,
         outboxes: Vec<crm_events::OutboxLog>,
         breakers: Vec<NamedBreaker>,
@@ -148,7 +151,7 @@ impl Metrics {
         let lag = Family::<Group, Gauge>::default();
         registry.register(
             "crm_consumer_lag",
-            "Events after an embedded-bus consumer group's position, still to handle",
+            "Events a consumer group has yet to handle (its position in the outbox, or its offsets in Kafka)",
             lag.clone(),
         );
         let breaker_state = Family::<Breaker, Gauge>::default();
@@ -159,6 +162,7 @@ impl Metrics {
         );
         Metrics {
             red,
+            kafka,
             dead_letters,
             databases,
             pool,
@@ -190,6 +194,47 @@ impl Metrics {
         }
     }
 
+    /// Each Kafka consumer group's lag: the brokers' high watermarks against the next offsets
+    /// the group keeps in its own store.
+    async fn kafka_lag(&self, kafka: &crm_events::Kafka) {
+        for topic in crate::topics() {
+            for (target, db) in &self.databases {
+                if crate::context_migrations(*target).is_none() {
+                    continue;
+                }
+                let inbox = crm_events::Inbox::new(db.clone());
+                let groups = match inbox.groups_on(topic).await {
+                    Ok(groups) => groups,
+                    Err(e) => {
+                        tracing::warn!(context = target.name(), error = %e, "cannot read consumer groups for metrics");
+                        continue;
+                    }
+                };
+                for group in groups {
+                    let Ok(next) = inbox.offsets(&group, topic).await else {
+                        continue;
+                    };
+                    let kafka = kafka.clone();
+                    let lag = tokio::task::spawn_blocking(move || kafka.lag(topic, &next)).await;
+                    match lag {
+                        Ok(Ok(behind)) => {
+                            self.lag
+                                .get_or_create(&Group {
+                                    consumer: group,
+                                    topic: topic.to_owned(),
+                                })
+                                .set(behind);
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(topic, error = %format!("{e:#}"), "cannot read Kafka offsets for metrics")
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// The layer that counts calls into these metrics.
     pub fn red_layer(&self) -> RedLayer {
         RedLayer {
@@ -215,6 +260,9 @@ impl Metrics {
                     })
                     .set(value);
             }
+        }
+        if let Some(kafka) = &self.kafka {
+            self.kafka_lag(kafka).await;
         }
         // A group whose letters were all redriven drops out, rather than keeping its old count.
         self.dead_letters.clear();
