@@ -99,39 +99,120 @@ impl Memory {
 }
 
 /// The Redis script: GCRA over every key given, all or nothing. `ARGV` holds each key's
-/// emission interval and burst (ms, calls); the answer is {allowed, limit, remaining, reset ms,
-/// retry ms} of the most constrained key.
+/// emission interval and burst (ms, calls), then how many calls to take at once (a lease: see
+/// [`Leases`]); when they are not all there, one is taken. The answer is {allowed, limit,
+/// remaining, reset ms, retry ms, taken} of the most constrained key.
 const SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local answer = nil
-local tats = {}
-for i = 1, #KEYS do
-  local emission = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + emission
-  local allow_at = new_tat - emission * burst
-  if now < allow_at then
-    return {0, burst, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+local want = tonumber(ARGV[#ARGV])
+local function take(n)
+  local answer = nil
+  local tats = {}
+  for i = 1, #KEYS do
+    local emission = tonumber(ARGV[2 * i - 1])
+    local burst = tonumber(ARGV[2 * i])
+    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+    if tat < now then tat = now end
+    local new_tat = tat + emission * n
+    local allow_at = new_tat - emission * burst
+    if now < allow_at then
+      return nil, {0, burst, 0, math.ceil(tat - now), math.ceil(tat + emission - emission * burst - now), 0}
+    end
+    tats[i] = new_tat
+    local remaining = math.floor((emission * burst - (new_tat - now)) / emission)
+    if answer == nil or remaining < answer[3] then
+      answer = {1, burst, remaining, math.ceil(new_tat - now), 0, n}
+    end
   end
-  tats[i] = new_tat
-  local remaining = math.floor((emission * burst - (new_tat - now)) / emission)
-  if answer == nil or remaining < answer[3] then
-    answer = {1, burst, remaining, math.ceil(new_tat - now), 0}
-  end
+  return tats, answer
+end
+local tats, answer = take(want)
+if tats == nil and want > 1 then
+  tats, answer = take(1)
+end
+if tats == nil then
+  return answer
 end
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], tats[i], 'PX', math.ceil(tats[i] - now) + 1000)
 end
-return answer or {1, 0, 0, 0, 0}
+return answer or {1, 0, 0, 0, 0, want}
 "#;
+
+/// How long calls taken from Redis ahead of time may be spent by this process.
+const LEASE_FOR: Duration = Duration::from_secs(1);
+/// The most calls taken from Redis at once.
+const MAX_LEASE: u32 = 32;
+/// Leases kept before the expired ones are swept.
+const SWEEP_AT: usize = 10_000;
+
+/// Calls a process took from Redis ahead of time for a caller, spent locally: a caller calling
+/// fast costs Redis one round trip per lease, not per call. A lease doubles while the previous
+/// one was spent within [`LEASE_FOR`] (up to [`MAX_LEASE`], and at most a second of the smaller
+/// quota), and falls back to one call otherwise, so a caller calling slowly is counted exactly.
+/// Nobody gets more than the quota (the calls are taken from it in Redis); a lease not spent in
+/// time is lost, so a burst that stops can cost its caller up to half a lease.
+#[derive(Default)]
+struct Leases {
+    held: std::sync::Mutex<HashMap<String, Lease>>,
+}
+
+struct Lease {
+    left: u32,
+    size: u32,
+    until: std::time::Instant,
+    decision: Decision,
+}
+
+impl Leases {
+    /// A call spent from a lease still running, or how many to take from Redis.
+    fn spend(&self, key: &str, cap: u32) -> Result<Decision, u32> {
+        let now = std::time::Instant::now();
+        let mut held = self.held.lock().expect("leases lock");
+        match held.get_mut(key) {
+            Some(lease) if now < lease.until && lease.left > 0 => {
+                lease.left -= 1;
+                let mut decision = lease.decision;
+                decision.remaining = decision.remaining.saturating_add(lease.left);
+                Ok(decision)
+            }
+            // Spent in time: take twice as many.
+            Some(lease) if now < lease.until => Err((lease.size * 2).clamp(1, cap)),
+            _ => Err(1),
+        }
+    }
+
+    /// Keeps what Redis gave (`taken` calls, one of them spent now).
+    fn keep(&self, key: &str, taken: u32, decision: Decision) {
+        let now = std::time::Instant::now();
+        let mut held = self.held.lock().expect("leases lock");
+        if held.len() >= SWEEP_AT {
+            held.retain(|_, l| now < l.until);
+        }
+        held.insert(
+            key.to_owned(),
+            Lease {
+                left: taken.saturating_sub(1),
+                size: taken.max(1),
+                until: now + LEASE_FOR,
+                decision,
+            },
+        );
+    }
+
+    fn forget(&self, key: &str) {
+        self.held.lock().expect("leases lock").remove(key);
+    }
+}
 
 /// The quotas in Redis.
 struct Shared {
     redis: redis::aio::ConnectionManager,
     script: redis::Script,
+    leases: Leases,
+    /// Round trips to Redis (for tests and the bench).
+    trips: std::sync::atomic::AtomicU64,
 }
 
 /// Where the quotas are kept.
@@ -174,6 +255,8 @@ impl Limiter {
             store: Arc::new(Store::Redis(Shared {
                 redis,
                 script: redis::Script::new(SCRIPT),
+                leases: Leases::default(),
+                trips: std::sync::atomic::AtomicU64::new(0),
             })),
         })
     }
@@ -214,8 +297,22 @@ impl Limiter {
                     .min_by_key(|d| (d.allowed, d.remaining)))
             }
             Store::Redis(shared) => {
+                let quotas: Vec<u32> = [tenant_quota, subject_quota]
+                    .into_iter()
+                    .filter(|q| *q > 0)
+                    .collect();
+                let Some(smallest) = quotas.iter().min().copied() else {
+                    return Ok(None);
+                };
+                let lease_key = format!("{tenant}/{subject}");
+                let want = match shared
+                    .leases
+                    .spend(&lease_key, (smallest / 60).clamp(1, MAX_LEASE))
+                {
+                    Ok(decision) => return Ok(Some(decision)),
+                    Err(want) => want,
+                };
                 let mut invocation = shared.script.prepare_invoke();
-                let mut any = false;
                 for (key, per_minute) in [
                     (format!("crm:ratelimit:tenant:{tenant}"), tenant_quota),
                     (
@@ -226,26 +323,51 @@ impl Limiter {
                     if per_minute == 0 {
                         continue;
                     }
-                    any = true;
                     invocation
                         .key(key)
                         .arg(60_000.0 / f64::from(per_minute))
                         .arg(per_minute);
                 }
-                if !any {
-                    return Ok(None);
-                }
-                let (allowed, limit, remaining, reset, retry): (i64, i64, i64, i64, i64) =
-                    invocation.invoke_async(&mut shared.redis.clone()).await?;
+                invocation.arg(want);
+                shared
+                    .trips
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (allowed, limit, remaining, reset, retry, taken): (
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                ) = invocation.invoke_async(&mut shared.redis.clone()).await?;
                 let millis = |ms: i64| Duration::from_millis(ms.max(0) as u64);
-                Ok(Some(Decision {
+                let decision = Decision {
                     allowed: allowed == 1,
                     limit: limit as u32,
                     remaining: remaining.max(0) as u32,
                     reset: millis(reset),
                     retry_after: millis(retry),
-                }))
+                };
+                if decision.allowed {
+                    shared
+                        .leases
+                        .keep(&lease_key, taken.max(1) as u32, decision);
+                    let mut spent = decision;
+                    spent.remaining = spent.remaining.saturating_add(taken.max(1) as u32 - 1);
+                    Ok(Some(spent))
+                } else {
+                    shared.leases.forget(&lease_key);
+                    Ok(Some(decision))
+                }
             }
+        }
+    }
+
+    /// Round trips made to Redis so far (0 in memory).
+    pub fn redis_trips(&self) -> u64 {
+        match self.store.as_ref() {
+            Store::Redis(shared) => shared.trips.load(std::sync::atomic::Ordering::Relaxed),
+            Store::Memory(_) => 0,
         }
     }
 }
@@ -421,5 +543,51 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!shared.allowed);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs REDIS_URL: run with --include-ignored"]
+    async fn in_redis_a_fast_caller_takes_its_calls_in_leases_and_never_more_than_its_quota() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL");
+        let prefix = format!("{}-", uuid::Uuid::now_v7());
+        // 600 a minute for the caller: leases of up to 10 calls.
+        let limiter = Limiter::redis(&config(6000, 600, &prefix), &url)
+            .await
+            .unwrap();
+        let (allowed, refused) = run_out(&limiter, &format!("{prefix}a"), "u1").await;
+        assert!(
+            (595..=600).contains(&allowed),
+            "the quota, less at most half a lease: {allowed}"
+        );
+        assert_eq!(refused.limit, 600);
+        let trips = limiter.redis_trips();
+        assert!(
+            trips * 5 < u64::from(allowed),
+            "{trips} round trips for {allowed} calls"
+        );
+        // A second replica, calling the same caller, finds the quota spent.
+        let replica = Limiter::redis(&config(6000, 600, &prefix), &url)
+            .await
+            .unwrap();
+        let shared = replica
+            .check(&format!("{prefix}a"), "u1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!shared.allowed);
+        // A slow caller is counted one call at a time (no lease outlives a second unspent).
+        let slow = Limiter::redis(&config(6000, 600, &prefix), &url)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let d = slow
+                .check(&format!("{prefix}a"), "u2")
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(d.allowed);
+            tokio::time::sleep(LEASE_FOR + Duration::from_millis(50)).await;
+        }
+        assert_eq!(slow.redis_trips(), 3);
     }
 }
