@@ -41,12 +41,17 @@ impl Decision {
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let seconds = |d: Duration| d.as_millis().div_ceil(1000).to_string();
-        for (name, value) in [
-            ("ratelimit-limit", self.limit.to_string()),
-            ("ratelimit-remaining", self.remaining.to_string()),
-            ("ratelimit-reset", seconds(self.reset)),
+        for (name, value, changing) in [
+            ("ratelimit-limit", self.limit.to_string(), false),
+            ("ratelimit-remaining", self.remaining.to_string(), true),
+            ("ratelimit-reset", seconds(self.reset), true),
         ] {
-            headers.insert(name, HeaderValue::from_str(&value).expect("digits"));
+            let mut value = HeaderValue::from_str(&value).expect("digits");
+            // A value that changes with every answer is sent as a literal HTTP/2 leaves out of
+            // its header table (HPACK "never indexed"), so it does not push out the entries that
+            // repeat (content type, grpc-status) and make every later answer longer.
+            value.set_sensitive(changing);
+            headers.insert(name, value);
         }
         headers
     }
@@ -143,7 +148,7 @@ return answer or {1, 0, 0, 0, 0, want}
 /// How long calls taken from Redis ahead of time may be spent by this process.
 const LEASE_FOR: Duration = Duration::from_secs(1);
 /// The most calls taken from Redis at once.
-const MAX_LEASE: u32 = 32;
+const MAX_LEASE: u32 = 1024;
 /// Leases kept before the expired ones are swept.
 const SWEEP_AT: usize = 10_000;
 
@@ -151,11 +156,19 @@ const SWEEP_AT: usize = 10_000;
 /// fast costs Redis one round trip per lease, not per call. A lease doubles while the previous
 /// one was spent within [`LEASE_FOR`] (up to [`MAX_LEASE`], and at most a second of the smaller
 /// quota), and falls back to one call otherwise, so a caller calling slowly is counted exactly.
-/// Nobody gets more than the quota (the calls are taken from it in Redis); a lease not spent in
-/// time is lost, so a burst that stops can cost its caller up to half a lease.
+/// One call at a time refills a caller's lease; the others wait for it rather than each going to
+/// Redis. Nobody gets more than the quota (the calls are taken from it in Redis); a lease not
+/// spent in time is lost, so a burst that stops can cost its caller up to half a lease.
 #[derive(Default)]
 struct Leases {
-    held: std::sync::Mutex<HashMap<String, Lease>>,
+    held: std::sync::Mutex<HashMap<String, Arc<Caller>>>,
+}
+
+/// One caller's lease, and the turn to refill it.
+#[derive(Default)]
+struct Caller {
+    lease: std::sync::Mutex<Option<Lease>>,
+    refill: tokio::sync::Mutex<()>,
 }
 
 struct Lease {
@@ -165,12 +178,11 @@ struct Lease {
     decision: Decision,
 }
 
-impl Leases {
-    /// A call spent from a lease still running, or how many to take from Redis.
-    fn spend(&self, key: &str, cap: u32) -> Result<Decision, u32> {
+impl Caller {
+    /// A call spent from a lease still running, or how many calls to take from Redis.
+    fn spend(&self, cap: u32) -> Result<Decision, u32> {
         let now = std::time::Instant::now();
-        let mut held = self.held.lock().expect("leases lock");
-        match held.get_mut(key) {
+        match self.lease.lock().expect("lease lock").as_mut() {
             Some(lease) if now < lease.until && lease.left > 0 => {
                 lease.left -= 1;
                 let mut decision = lease.decision;
@@ -184,25 +196,37 @@ impl Leases {
     }
 
     /// Keeps what Redis gave (`taken` calls, one of them spent now).
-    fn keep(&self, key: &str, taken: u32, decision: Decision) {
-        let now = std::time::Instant::now();
-        let mut held = self.held.lock().expect("leases lock");
-        if held.len() >= SWEEP_AT {
-            held.retain(|_, l| now < l.until);
-        }
-        held.insert(
-            key.to_owned(),
-            Lease {
-                left: taken.saturating_sub(1),
-                size: taken.max(1),
-                until: now + LEASE_FOR,
-                decision,
-            },
-        );
+    fn keep(&self, taken: u32, decision: Decision) {
+        *self.lease.lock().expect("lease lock") = Some(Lease {
+            left: taken.saturating_sub(1),
+            size: taken.max(1),
+            until: std::time::Instant::now() + LEASE_FOR,
+            decision,
+        });
     }
 
-    fn forget(&self, key: &str) {
-        self.held.lock().expect("leases lock").remove(key);
+    fn forget(&self) {
+        *self.lease.lock().expect("lease lock") = None;
+    }
+}
+
+impl Leases {
+    /// The caller `key`'s lease.
+    fn of(&self, key: &str) -> Arc<Caller> {
+        let mut held = self.held.lock().expect("leases lock");
+        if held.len() >= SWEEP_AT {
+            let now = std::time::Instant::now();
+            held.retain(|_, caller| {
+                Arc::strong_count(caller) > 1
+                    || caller
+                        .lease
+                        .lock()
+                        .expect("lease lock")
+                        .as_ref()
+                        .is_some_and(|l| now < l.until)
+            });
+        }
+        held.entry(key.to_owned()).or_default().clone()
     }
 }
 
@@ -304,11 +328,14 @@ impl Limiter {
                 let Some(smallest) = quotas.iter().min().copied() else {
                     return Ok(None);
                 };
-                let lease_key = format!("{tenant}/{subject}");
-                let want = match shared
-                    .leases
-                    .spend(&lease_key, (smallest / 60).clamp(1, MAX_LEASE))
-                {
+                let cap = (smallest / 60).clamp(1, MAX_LEASE);
+                let caller = shared.leases.of(&format!("{tenant}/{subject}"));
+                if let Ok(decision) = caller.spend(cap) {
+                    return Ok(Some(decision));
+                }
+                // One refill at a time; whoever waited may find it done.
+                let _turn = caller.refill.lock().await;
+                let want = match caller.spend(cap) {
                     Ok(decision) => return Ok(Some(decision)),
                     Err(want) => want,
                 };
@@ -349,14 +376,12 @@ impl Limiter {
                     retry_after: millis(retry),
                 };
                 if decision.allowed {
-                    shared
-                        .leases
-                        .keep(&lease_key, taken.max(1) as u32, decision);
+                    caller.keep(taken.max(1) as u32, decision);
                     let mut spent = decision;
                     spent.remaining = spent.remaining.saturating_add(taken.max(1) as u32 - 1);
                     Ok(Some(spent))
                 } else {
-                    shared.leases.forget(&lease_key);
+                    caller.forget();
                     Ok(Some(decision))
                 }
             }
@@ -589,5 +614,25 @@ mod tests {
             tokio::time::sleep(LEASE_FOR + Duration::from_millis(50)).await;
         }
         assert_eq!(slow.redis_trips(), 3);
+
+        // 64 calls at once of one caller wait for one refill instead of each going to Redis.
+        let busy = Limiter::redis(&config(1_000_000, 1_000_000, &prefix), &url)
+            .await
+            .unwrap();
+        let calls = futures::future::join_all((0..64).map(|_| {
+            let busy = busy.clone();
+            let tenant = format!("{prefix}c");
+            async move {
+                for _ in 0..20 {
+                    assert!(busy.check(&tenant, "u3").await.unwrap().unwrap().allowed);
+                }
+            }
+        }));
+        calls.await;
+        assert!(
+            busy.redis_trips() * 8 < 64 * 20,
+            "{} round trips for 1,280 calls",
+            busy.redis_trips()
+        );
     }
 }
