@@ -34,6 +34,10 @@ fuzz-rest:
     cargo build -p crm
     .ci/fuzz-rest.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
 
+# Builds the web console into web/dist (embedded in the `crm` binary; commit it).
+web:
+    cd web && npm install --no-audit --no-fund && npm test && npm run build
+
 # Checks the deployment files offline: compose, the helm chart, alerts, dashboards, Envoy.
 check-deploy:
     cargo build -p crm

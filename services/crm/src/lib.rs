@@ -3,6 +3,7 @@
 //! (`crm migrate`, `crm events ...`, `crm tenant|user create`, `crm keys rotate`) are in `ops`.
 
 pub mod cli;
+mod console;
 pub mod customers;
 pub mod datadir;
 pub mod health;
@@ -420,6 +421,12 @@ impl Application {
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
             .layer(metrics::MetricsLayer::new(metrics.clone()))
+            // The web console's page and assets, at `/` of a process with the edge.
+            .layer(tower::util::option_layer(
+                modules
+                    .contains(&Target::Edge)
+                    .then_some(console::ConsoleLayer),
+            ))
             // Before grpc-web and auth: a REST call becomes a gRPC call that goes through both.
             .layer(tower::util::option_layer(rest))
             .layer(metrics::GrpcWebMarkLayer)

@@ -482,6 +482,50 @@ async fn metrics_count_every_call_by_method_protocol_and_code_and_time_it() {
 }
 
 #[tokio::test]
+async fn the_web_console_is_served_at_the_root_with_its_assets() {
+    let server = spawn().await;
+    let get = |path: &str, etag: Option<&str>| {
+        let mut request = http::Request::get(format!("http://{}{path}", server.addr));
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.body(Full::new(bytes::Bytes::new())).unwrap()
+    };
+    let (parts, body) = http1_post(server.addr, get("/", None)).await;
+    assert_eq!(parts.status, http::StatusCode::OK);
+    assert_eq!(parts.headers["content-type"], "text/html");
+    assert!(parts.headers.contains_key("content-security-policy"));
+    let page = String::from_utf8_lossy(&body).into_owned();
+    assert!(page.contains("<div id=\"app\"></div>"), "{page}");
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (parts, body) = http1_post(server.addr, get(script, None)).await;
+    assert_eq!(parts.status, http::StatusCode::OK, "{script}");
+    assert!(
+        parts.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"),
+        "{:?}",
+        parts.headers
+    );
+    assert!(body.len() > 1000);
+    // Unchanged since the last fetch: 304, no body.
+    let etag = parts.headers["etag"].to_str().unwrap().to_owned();
+    let (parts, body) = http1_post(server.addr, get(script, Some(&etag))).await;
+    assert_eq!(parts.status, http::StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    // The API beside it is untouched.
+    let (parts, _) = http1_post(server.addr, get("/api/v1/openapi.json", None)).await;
+    assert_eq!(parts.headers["content-type"], "application/json");
+}
+
+#[tokio::test]
 async fn shutdown_ends_open_streams_at_once_instead_of_waiting_out_the_grace_period() {
     let data_dir = tempfile::tempdir().unwrap();
     let config = crm_core::Config {

@@ -1,0 +1,76 @@
+import { useEffect, useState } from "preact/hooks";
+import { auth, useToken } from "./api";
+import { describe } from "./errors";
+import { fromTokens, load, refreshDelay, save, type Session } from "./session";
+import { SignIn } from "./views/SignIn";
+import { Customers } from "./views/Customers";
+
+export function App() {
+  const [session, setSession] = useState<Session | undefined>(() => load());
+  const [notice, setNotice] = useState<string>();
+  useToken(session?.accessToken);
+
+  const signedIn = (s: Session | undefined) => {
+    save(s);
+    useToken(s?.accessToken);
+    setSession(s);
+  };
+
+  // Silent refresh: a minute before the access token expires.
+  useEffect(() => {
+    if (!session) return;
+    const timer = setTimeout(async () => {
+      try {
+        const renewed = await auth.refresh({ refreshToken: session.refreshToken });
+        signedIn(fromTokens(renewed, session.tenant, session.email));
+      } catch (err) {
+        setNotice(describe(err).message);
+        signedIn(undefined);
+      }
+    }, refreshDelay(session));
+    return () => clearTimeout(timer);
+  }, [session]);
+
+  const signOut = async () => {
+    if (session) {
+      try {
+        await auth.logout({ refreshToken: session.refreshToken });
+      } catch {
+        // Signed out here either way.
+      }
+    }
+    signedIn(undefined);
+  };
+
+  const onError = (err: unknown) => {
+    const problem = describe(err);
+    if (problem.signInAgain) {
+      setNotice(problem.message);
+      signedIn(undefined);
+    }
+    return problem;
+  };
+
+  if (!session) {
+    return <SignIn notice={notice} onSignedIn={(s) => (setNotice(undefined), signedIn(s))} />;
+  }
+  return (
+    <div class="shell">
+      <header class="bar">
+        <strong>Kilang CRM</strong>
+        <nav>
+          <a href="#customers" aria-current="page">Customers</a>
+        </nav>
+        <span class="who">
+          {session.email} · {session.tenant}
+          <button type="button" class="link" onClick={signOut}>
+            Sign out
+          </button>
+        </span>
+      </header>
+      <main>
+        <Customers onError={onError} />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,26 @@
+// The CRM's services over grpc-web, with clients generated from proto/ (buf generate): the same
+// origin by default, or VITE_GRPC_WEB_URL at build time.
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { AuthService } from "./gen/crm/iam/v1/auth_pb";
+import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
+
+let accessToken: string | undefined;
+
+/** The access token sent with every call (none before sign-in). */
+export function useToken(token: string | undefined) {
+  accessToken = token;
+}
+
+const authorize: Interceptor = (next) => (request) => {
+  if (accessToken) request.header.set("authorization", `Bearer ${accessToken}`);
+  return next(request);
+};
+
+const transport = createGrpcWebTransport({
+  baseUrl: import.meta.env.VITE_GRPC_WEB_URL ?? window.location.origin,
+  interceptors: [authorize],
+});
+
+export const auth = createClient(AuthService, transport);
+export const customers = createClient(CustomerService, transport);

@@ -1,0 +1,48 @@
+import { describe as suite, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
+import { describe } from "./errors";
+
+suite("describe", () => {
+  it("asks to sign in again when the session is over", () => {
+    const p = describe(new ConnectError("token expired", Code.Unauthenticated));
+    expect(p.signInAgain).toBe(true);
+    expect(p.message).toMatch(/sign in again/);
+  });
+
+  it("puts each field violation next to its field", () => {
+    const err = new ConnectError("bad", Code.InvalidArgument, undefined, [
+      {
+        desc: BadRequestSchema,
+        value: {
+          fieldViolations: [
+            { field: "customer.email", description: "not an email address" },
+            { field: "customer.phones[0]", description: "not a phone number" },
+          ],
+        },
+      },
+    ]);
+    const p = describe(err);
+    expect(p.fields).toEqual({
+      "customer.email": "not an email address",
+      "customer.phones[0]": "not a phone number",
+    });
+    expect(p.message).toMatch(/fields marked/);
+    expect(p.signInAgain).toBe(false);
+  });
+
+  it("says how long to wait when rate limited", () => {
+    const err = new ConnectError("slow down", Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: { retryDelay: { seconds: 12n, nanos: 300_000_000 } } },
+    ]);
+    expect(describe(err).message).toBe("Too many requests. Wait 13 s, then try again.");
+  });
+
+  it("has a sentence for every other code", () => {
+    for (const code of [Code.NotFound, Code.Aborted, Code.Unavailable, Code.Internal]) {
+      const p = describe(new ConnectError("x", code));
+      expect(p.message.length).toBeGreaterThan(10);
+      expect(p.signInAgain).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,63 @@
+// What the console tells people when a call fails: one sentence per gRPC code, and the field
+// errors of a BadRequest placed next to their fields.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
+
+export type Problem = {
+  /** What to show. */
+  message: string;
+  /** Field errors by field path (`customer.email`). */
+  fields: Record<string, string>;
+  /** The session is over: sign in again. */
+  signInAgain: boolean;
+};
+
+/** Seconds to wait from a RetryInfo detail, if the error has one. */
+export function retryAfterSeconds(err: ConnectError): number | undefined {
+  const [info] = err.findDetails(RetryInfoSchema);
+  if (!info?.retryDelay) return undefined;
+  const seconds = Number(info.retryDelay.seconds) + info.retryDelay.nanos / 1e9;
+  return Math.max(1, Math.ceil(seconds));
+}
+
+export function describe(error: unknown): Problem {
+  const err = ConnectError.from(error);
+  const fields: Record<string, string> = {};
+  for (const bad of err.findDetails(BadRequestSchema)) {
+    for (const v of bad.fieldViolations) fields[v.field] = v.description;
+  }
+  const problem = (message: string, signInAgain = false): Problem => ({
+    message,
+    fields,
+    signInAgain,
+  });
+  switch (err.code) {
+    case Code.Unauthenticated:
+      return problem("Your session has ended. Please sign in again.", true);
+    case Code.PermissionDenied:
+      return problem(`You are not allowed to do this: ${err.rawMessage}`);
+    case Code.InvalidArgument:
+      return problem(
+        Object.keys(fields).length > 0 ? "Please correct the fields marked below." : err.rawMessage,
+      );
+    case Code.NotFound:
+      return problem("It is not there any more (or it never was yours to see).");
+    case Code.AlreadyExists:
+      return problem(err.rawMessage);
+    case Code.Aborted:
+      return problem("Someone changed this while you were editing. Reload it and try again.");
+    case Code.FailedPrecondition:
+      return problem(err.rawMessage);
+    case Code.ResourceExhausted: {
+      const seconds = retryAfterSeconds(err);
+      return problem(
+        seconds ? `Too many requests. Wait ${seconds} s, then try again.` : "Too many requests. Wait a moment, then try again.",
+      );
+    }
+    case Code.Unavailable:
+    case Code.DeadlineExceeded:
+      return problem("The CRM is not answering right now. Try again in a moment.");
+    default:
+      return problem(`Something went wrong (${Code[err.code]}): ${err.rawMessage}`);
+  }
+}

@@ -1,0 +1,32 @@
+import { expect, it } from "vitest";
+import { fromTokens, load, refreshDelay, save, type Session } from "./session";
+
+it("renews a minute before the access token expires", () => {
+  const now = 1_000_000;
+  const s = fromTokens(
+    { accessToken: "a", refreshToken: "r", accessTokenExpireTime: { seconds: BigInt((now + 15 * 60_000) / 1000), nanos: 0 } as never },
+    "kilang",
+    "siti@kilang.example",
+    now,
+  );
+  expect(s.expiresAt).toBe(now + 15 * 60_000);
+  expect(refreshDelay(s, now)).toBe(14 * 60_000);
+  // Already close to expiry: renew soon, but not in a tight loop.
+  expect(refreshDelay({ ...s, expiresAt: now + 10_000 }, now)).toBe(5_000);
+});
+
+it("keeps the session across reloads and forgets it on sign-out", () => {
+  const store = new Map<string, string>();
+  const storage = {
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => void store.set(k, v),
+    removeItem: (k: string) => void store.delete(k),
+  };
+  const s: Session = { accessToken: "a", refreshToken: "r", expiresAt: 1, tenant: "t", email: "e" };
+  save(s, storage);
+  expect(load(storage)).toEqual(s);
+  save(undefined, storage);
+  expect(load(storage)).toBeUndefined();
+  store.set("kilang-crm.session", "not json");
+  expect(load(storage)).toBeUndefined();
+});

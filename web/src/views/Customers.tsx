@@ -1,0 +1,170 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { customers } from "../api";
+import type { Problem } from "../errors";
+import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
+import { Field } from "./Field";
+
+type Props = { onError: (err: unknown) => Problem };
+
+const PAGE = 25;
+
+/** Customers: a page at a time, search as you type, and a form to add one. */
+export function Customers({ onError }: Props) {
+  const [query, setQuery] = useState("");
+  const [rows, setRows] = useState<Customer[]>([]);
+  const [next, setNext] = useState("");
+  const [pages, setPages] = useState<string[]>([""]);
+  const [problem, setProblem] = useState<Problem>();
+  const [adding, setAdding] = useState(false);
+  const asked = useRef(0);
+
+  const fetchPage = async (token: string) => {
+    const ticket = ++asked.current;
+    try {
+      const answer = query.trim()
+        ? await customers.searchCustomers({ query: query.trim(), pageSize: PAGE, pageToken: token })
+        : await customers.listCustomers({ pageSize: PAGE, pageToken: token });
+      // A slower answer to an earlier keystroke never overwrites a newer one.
+      if (ticket !== asked.current) return;
+      setRows(answer.customers);
+      setNext(answer.nextPageToken);
+      setProblem(undefined);
+    } catch (err) {
+      if (ticket === asked.current) setProblem(onError(err));
+    }
+  };
+
+  // Search as you type, a moment after the last keystroke.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setPages([""]);
+      fetchPage("");
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [query]);
+
+  const forward = () => {
+    setPages([...pages, next]);
+    fetchPage(next);
+  };
+  const back = () => {
+    const earlier = pages.slice(0, -1);
+    setPages(earlier);
+    fetchPage(earlier[earlier.length - 1] ?? "");
+  };
+
+  return (
+    <section aria-labelledby="customers-title">
+      <div class="section-head">
+        <h1 id="customers-title">Customers</h1>
+        <button type="button" onClick={() => setAdding(!adding)}>
+          {adding ? "Close" : "Add a customer"}
+        </button>
+      </div>
+      {adding && (
+        <NewCustomer
+          onError={onError}
+          onCreated={(c) => {
+            setAdding(false);
+            setRows([c, ...rows]);
+          }}
+        />
+      )}
+      <label class="search">
+        <span>Search</span>
+        <input
+          type="search"
+          placeholder="Name, email, phone, tag…"
+          value={query}
+          onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Email</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((c) => (
+            <tr key={c.id}>
+              <td>{c.displayName}</td>
+              <td>{c.type === CustomerType.BUSINESS ? "Business" : "Person"}</td>
+              <td>{c.email}</td>
+            </tr>
+          ))}
+          {rows.length === 0 && (
+            <tr>
+              <td colSpan={3} class="empty">
+                {query ? "No customer matches." : "No customers yet."}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <nav class="pager" aria-label="Pages">
+        <button type="button" onClick={back} disabled={pages.length < 2}>
+          Previous
+        </button>
+        <button type="button" onClick={forward} disabled={!next}>
+          Next
+        </button>
+      </nav>
+    </section>
+  );
+}
+
+function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) => void }) {
+  const [kind, setKind] = useState<"person" | "business">("business");
+  const [form, setForm] = useState({ given: "", family: "", legal: "", email: "" });
+  const [problem, setProblem] = useState<Problem>();
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const { customer } = await customers.createCustomer({
+        customer:
+          kind === "business"
+            ? { type: CustomerType.BUSINESS, business: { legalName: form.legal }, email: form.email }
+            : {
+                type: CustomerType.INDIVIDUAL,
+                individual: { givenName: form.given, familyName: form.family },
+                email: form.email,
+              },
+        requestId: crypto.randomUUID(),
+      });
+      if (customer) onCreated(customer);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+  const f = problem?.fields ?? {};
+  return (
+    <form class="card" onSubmit={submit} aria-label="New customer">
+      <fieldset>
+        <legend>Kind</legend>
+        <label>
+          <input type="radio" name="kind" checked={kind === "business"} onChange={() => setKind("business")} /> Business
+        </label>
+        <label>
+          <input type="radio" name="kind" checked={kind === "person"} onChange={() => setKind("person")} /> Person
+        </label>
+      </fieldset>
+      {kind === "business" ? (
+        <Field label="Legal name" name="legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
+      ) : (
+        <>
+          <Field label="Given name" name="given" value={form.given} onInput={set("given")} error={f["customer.individual.given_name"]} />
+          <Field label="Family name" name="family" value={form.family} onInput={set("family")} error={f["customer.individual.family_name"]} />
+        </>
+      )}
+      <Field label="Email" name="email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      <button type="submit">Save</button>
+    </form>
+  );
+}
