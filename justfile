@@ -38,6 +38,11 @@ fuzz-rest:
 web:
     cd web && npm install --no-audit --no-fund && npm test && npm run build
 
+# The console's journey in Debian's Chromium against a fresh `crm serve` (after `just web`).
+web-e2e:
+    cargo build -p crm
+    .ci/web-e2e.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
+
 # Checks the deployment files offline: compose, the helm chart, alerts, dashboards, Envoy.
 check-deploy:
     cargo build -p crm

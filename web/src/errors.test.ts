@@ -27,7 +27,7 @@ suite("describe", () => {
       "customer.email": "not an email address",
       "customer.phones[0]": "not a phone number",
     });
-    expect(p.message).toMatch(/fields marked/);
+    expect(p.message).toMatch(/marked fields/);
     expect(p.signInAgain).toBe(false);
   });
 

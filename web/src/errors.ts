@@ -38,7 +38,7 @@ export function describe(error: unknown): Problem {
       return problem(`You are not allowed to do this: ${err.rawMessage}`);
     case Code.InvalidArgument:
       return problem(
-        Object.keys(fields).length > 0 ? "Please correct the fields marked below." : err.rawMessage,
+        Object.keys(fields).length > 0 ? "Please correct the marked fields." : err.rawMessage,
       );
     case Code.NotFound:
       return problem("It is not there any more (or it never was yours to see).");

@@ -144,7 +144,8 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
   };
   const f = problem?.fields ?? {};
   return (
-    <form class="card" onSubmit={submit} aria-label="New customer">
+    // The CRM checks every field; its answer is shown beside each (no second set of rules here).
+    <form class="card" onSubmit={submit} aria-label="New customer" noValidate>
       <fieldset>
         <legend>Kind</legend>
         <label>

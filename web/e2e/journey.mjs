@@ -1,0 +1,128 @@
+// The console's journey in a real browser: Debian's Chromium driven by playwright-core against
+// a `crm serve` this script starts (embedded storage, a free port, a temp data dir). Each main
+// screen is saved as a screenshot under SCREENSHOTS, and checked with axe-core (no serious or
+// critical accessibility violation).
+//
+// Usage: E2E_CRM=path/to/crm [CHROMIUM=/usr/bin/chromium] [SCREENSHOTS=dir] node e2e/journey.mjs
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
+
+const crmBin = process.env.E2E_CRM;
+if (!crmBin) throw new Error("set E2E_CRM to the crm binary");
+const screenshots = process.env.SCREENSHOTS ?? join(tmpdir(), "kilang-console-screens");
+mkdirSync(screenshots, { recursive: true });
+const dataDir = mkdtempSync(join(tmpdir(), "kilang-console-"));
+
+const server = spawn(crmBin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+  // Embedded storage whatever this shell has configured.
+  env: Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !key.startsWith("CRM_") && !["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "MONGODB_URL"].includes(key),
+    ),
+  ),
+  stdio: ["ignore", "pipe", "ignore"],
+});
+const addr = await new Promise((resolve, reject) => {
+  const lines = createInterface({ input: server.stdout });
+  lines.on("line", (line) => {
+    if (line.startsWith("crm serving ")) resolve(line.trim().split(" on ").pop());
+  });
+  server.on("exit", (code) => reject(new Error(`crm serve exited with ${code}`)));
+});
+const base = `http://${addr}`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+let failed = false;
+const step = (name) => console.log(`- ${name}`);
+try {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => {
+    failed = true;
+    console.error(`page error: ${err.message}`);
+  });
+  const accessible = async (screen) => {
+    await page.screenshot({ path: join(screenshots, `${screen}.png`), fullPage: true });
+    const { violations } = await new AxeBuilder({ page }).analyze();
+    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    if (serious.length > 0) {
+      throw new Error(
+        `${screen}: accessibility violations: ${serious.map((v) => `${v.id} (${v.nodes.length})`).join(", ")}`,
+      );
+    }
+  };
+
+  step("sign up a business");
+  await page.goto(base + "/");
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await accessible("sign-in");
+  await page.getByRole("button", { name: "New here? Sign up your business" }).click();
+  await page.getByLabel("Business name").fill("Kilang Desa Murni Batik");
+  await page.getByLabel("Your name").fill("Siti Aminah");
+  await page.getByLabel("Email").fill("siti@kilangbatik.my");
+  await page.getByLabel("Password").fill("batik canting motif");
+  await page.getByRole("button", { name: "Create the workspace" }).click();
+  await page.getByRole("heading", { name: "Customers" }).waitFor();
+  await page.getByText("No customers yet.").waitFor();
+
+  step("a bad email is shown next to its field");
+  await page.getByRole("button", { name: "Add a customer" }).click();
+  await page.getByLabel("Legal name").fill("Butik Seri Batik Sdn Bhd");
+  await page.getByLabel("Email", { exact: true }).last().fill("orders at seribatik");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator(".field-error").first().waitFor();
+  await accessible("customer-form-errors");
+
+  step("create a customer");
+  await page.getByLabel("Email", { exact: true }).last().fill("orders@seribatik.my");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
+  await accessible("customers");
+
+  step("find it by searching as you type");
+  await page.getByRole("button", { name: "Add a customer" }).click();
+  await page.getByLabel("Legal name").fill("Kedai Kain Pelangi");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("cell", { name: "Kedai Kain Pelangi" }).waitFor();
+  await page.getByLabel("Search").fill("seri");
+  await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
+  await page.getByRole("cell", { name: "Kedai Kain Pelangi" }).waitFor({ state: "detached" });
+  await page.getByLabel("Search").fill("zzzz");
+  await page.getByText("No customer matches.").waitFor();
+
+  step("sign out, and back in");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Workspace (tenant)").fill("kilang-desa-murni-batik");
+  await page.getByLabel("Email").fill("siti@kilangbatik.my");
+  await page.getByLabel("Password").fill("wrong password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  await page.getByLabel("Password").fill("batik canting motif");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Customers" }).waitFor();
+  await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
+
+  step("a reload keeps the session");
+  await page.reload();
+  await page.getByRole("heading", { name: "Customers" }).waitFor();
+  console.log(`console journey passed; screenshots in ${screenshots}`);
+} catch (err) {
+  failed = true;
+  console.error(`console journey failed: ${err.message}`);
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  if (pages[0]) await pages[0].screenshot({ path: join(screenshots, "failure.png"), fullPage: true });
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
