@@ -98,6 +98,29 @@ try {
   await page.getByLabel("Search").fill("zzzz");
   await page.getByText("No customer matches.").waitFor();
 
+  step("a lead qualified, converted, moved along the board and won");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();
+  await page.getByLabel("Contact name").fill("Aisyah binti Omar");
+  await page.getByLabel("Company").fill("Hotel Seri Malaysia");
+  await page.getByLabel("Lead email").fill("aisyah@hotelseri.my");
+  await page.getByLabel(/Estimated value/).fill("25,000");
+  await page.getByRole("button", { name: "Add the lead" }).click();
+  await page.getByRole("button", { name: "Qualify Aisyah binti Omar" }).click();
+  await page.getByRole("button", { name: "Convert Aisyah binti Omar" }).click();
+  const card = page.getByRole("article").first();
+  await card.waitFor();
+  const columns = page.locator(".column");
+  const first = await columns.nth(0).getByRole("article").count();
+  if (first !== 1) throw new Error(`the converted lead's opportunity is in the first stage (found ${first})`);
+  await accessible("pipeline");
+  const options = await card.locator("select option").allTextContents();
+  await card.locator("select").selectOption({ label: options[1] });
+  await columns.nth(1).getByRole("article").waitFor();
+  await page.getByRole("button", { name: /^Win / }).click();
+  await page.getByRole("article").waitFor({ state: "detached" });
+  await page.getByRole("cell", { name: "converted" }).waitFor();
+
   step("sign out, and back in");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -108,7 +131,9 @@ try {
   await page.getByRole("alert").waitFor();
   await page.getByLabel("Password").fill("batik canting motif");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Customers" }).waitFor();
+  // Back on the screen the address names.
+  await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();
+  await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 
   step("a reload keeps the session");

@@ -4,10 +4,27 @@ import { describe } from "./errors";
 import { fromTokens, load, refreshDelay, save, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
+import { Pipeline } from "./views/Pipeline";
+
+/** The screens, by the address's hash. */
+const SCREENS = [
+  { hash: "#customers", label: "Customers" },
+  { hash: "#pipeline", label: "Pipeline" },
+] as const;
+
+function currentScreen(): string {
+  return SCREENS.some((s) => s.hash === window.location.hash) ? window.location.hash : "#customers";
+}
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(() => load());
   const [notice, setNotice] = useState<string>();
+  const [screen, setScreen] = useState(currentScreen);
+  useEffect(() => {
+    const follow = () => setScreen(currentScreen());
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
   useToken(session?.accessToken);
 
   const signedIn = (s: Session | undefined) => {
@@ -58,8 +75,12 @@ export function App() {
     <div class="shell">
       <header class="bar">
         <strong>Kilang CRM</strong>
-        <nav>
-          <a href="#customers" aria-current="page">Customers</a>
+        <nav aria-label="Screens">
+          {SCREENS.map((s) => (
+            <a key={s.hash} href={s.hash} aria-current={screen === s.hash ? "page" : undefined}>
+              {s.label}
+            </a>
+          ))}
         </nav>
         <span class="who">
           {session.email} · {session.tenant}
@@ -69,7 +90,7 @@ export function App() {
         </span>
       </header>
       <main>
-        <Customers onError={onError} />
+        {screen === "#pipeline" ? <Pipeline onError={onError} /> : <Customers onError={onError} />}
       </main>
     </div>
   );

@@ -4,6 +4,9 @@ import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "./gen/crm/iam/v1/auth_pb";
 import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
+import { LeadService } from "./gen/crm/sales/v1/leads_pb";
+import { OpportunityService } from "./gen/crm/sales/v1/opportunities_pb";
+import { PipelineService } from "./gen/crm/sales/v1/pipelines_pb";
 
 let accessToken: string | undefined;
 
@@ -24,3 +27,6 @@ const transport = createGrpcWebTransport({
 
 export const auth = createClient(AuthService, transport);
 export const customers = createClient(CustomerService, transport);
+export const leads = createClient(LeadService, transport);
+export const opportunities = createClient(OpportunityService, transport);
+export const pipelines = createClient(PipelineService, transport);

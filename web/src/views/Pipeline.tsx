@@ -1,0 +1,224 @@
+import { useEffect, useState } from "preact/hooks";
+import { leads, opportunities, pipelines } from "../api";
+import type { Problem } from "../errors";
+import { LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
+import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
+import type { Pipeline as PipelineT } from "../gen/crm/sales/v1/pipelines_pb";
+import { formatMoney, parseAmount } from "../money";
+import { Field } from "./Field";
+
+type Props = { onError: (err: unknown) => Problem };
+
+/** The sales day: leads to qualify and convert, and the default pipeline as a board. */
+export function Pipeline({ onError }: Props) {
+  const [pipeline, setPipeline] = useState<PipelineT>();
+  const [cards, setCards] = useState<Opportunity[]>([]);
+  const [leadRows, setLeadRows] = useState<Lead[]>([]);
+  const [problem, setProblem] = useState<Problem>();
+  const [dragged, setDragged] = useState<string>();
+
+  const fail = (err: unknown) => setProblem(onError(err));
+
+  const reload = async () => {
+    try {
+      const found = (await pipelines.listPipelines({ pageSize: 50 })).pipelines;
+      const chosen = found.find((p) => p.default) ?? found[0];
+      setPipeline(chosen);
+      if (chosen) {
+        const open = await opportunities.listOpportunities({
+          pipelineId: chosen.id,
+          status: OpportunityStatus.OPEN,
+          pageSize: 100,
+        });
+        setCards(open.opportunities);
+      }
+      setLeadRows((await leads.listLeads({ pageSize: 50 })).leads);
+      setProblem(undefined);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  useEffect(() => {
+    reload();
+  }, []);
+
+  const replace = (o: Opportunity) =>
+    setCards((all) => (o.status === OpportunityStatus.OPEN ? all.map((c) => (c.id === o.id ? o : c)) : all.filter((c) => c.id !== o.id)));
+
+  const move = async (card: Opportunity, stageId: string) => {
+    if (card.stageId === stageId) return;
+    try {
+      const { opportunity } = await opportunities.moveOpportunityStage({ id: card.id, stageId, etag: card.etag });
+      if (opportunity) replace(opportunity);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  const win = async (card: Opportunity) => {
+    try {
+      const { opportunity } = await opportunities.winOpportunity({ id: card.id, etag: card.etag });
+      if (opportunity) replace(opportunity);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  const lose = async (card: Opportunity) => {
+    try {
+      const { opportunity } = await opportunities.loseOpportunity({ id: card.id, reason: LossReason.PRICE, etag: card.etag });
+      if (opportunity) replace(opportunity);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  const qualify = async (lead: Lead) => {
+    try {
+      const { lead: done } = await leads.qualifyLead({ id: lead.id, qualified: true, score: 70, reason: "qualified in the console", etag: lead.etag });
+      if (done) setLeadRows((all) => all.map((l) => (l.id === done.id ? done : l)));
+    } catch (err) {
+      fail(err);
+    }
+  };
+  const convert = async (lead: Lead) => {
+    try {
+      await leads.convertLead({ id: lead.id, requestId: crypto.randomUUID() });
+      await reload();
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  return (
+    <section aria-labelledby="pipeline-title">
+      <div class="section-head">
+        <h1 id="pipeline-title">Pipeline{pipeline ? `: ${pipeline.name}` : ""}</h1>
+      </div>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows([l, ...leadRows])} />
+      <h2>Leads</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Contact</th>
+            <th scope="col">Company</th>
+            <th scope="col">Value</th>
+            <th scope="col">Status</th>
+            <th scope="col">Next step</th>
+          </tr>
+        </thead>
+        <tbody>
+          {leadRows.map((lead) => (
+            <tr key={lead.id}>
+              <td>{lead.contactName}</td>
+              <td>{lead.companyName}</td>
+              <td>{formatMoney(lead.estimatedValue)}</td>
+              <td>{LeadStatus[lead.status].toLowerCase()}</td>
+              <td>
+                {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && (
+                  <button type="button" onClick={() => qualify(lead)} aria-label={`Qualify ${lead.contactName}`}>
+                    Qualify
+                  </button>
+                )}
+                {lead.status === LeadStatus.QUALIFIED && (
+                  <button type="button" onClick={() => convert(lead)} aria-label={`Convert ${lead.contactName}`}>
+                    Convert
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+          {leadRows.length === 0 && (
+            <tr>
+              <td colSpan={5} class="empty">No leads yet.</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <h2>Board</h2>
+      <div class="board">
+        {pipeline?.stages.map((stage) => (
+          <div
+            key={stage.id}
+            class="column"
+            role="region"
+            aria-label={`Stage ${stage.name}`}
+            onDragOver={(e) => e.preventDefault()}
+            onDrop={(e) => {
+              e.preventDefault();
+              const card = cards.find((c) => c.id === dragged);
+              if (card) move(card, stage.id);
+            }}
+          >
+            <h3>{stage.name}</h3>
+            {cards
+              .filter((c) => c.stageId === stage.id)
+              .map((card) => (
+                <article key={card.id} class="opportunity" draggable onDragStart={() => setDragged(card.id)} aria-label={card.name}>
+                  <strong>{card.name}</strong>
+                  <span>{formatMoney(card.amount)}</span>
+                  <label>
+                    <span class="visually-hidden">Move {card.name} to</span>
+                    <select value={card.stageId} onChange={(e) => move(card, (e.target as HTMLSelectElement).value)}>
+                      {pipeline.stages.map((s) => (
+                        <option key={s.id} value={s.id}>
+                          {s.name}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                  <div class="actions">
+                    <button type="button" onClick={() => win(card)} aria-label={`Win ${card.name}`}>
+                      Won
+                    </button>
+                    <button type="button" class="secondary" onClick={() => lose(card)} aria-label={`Lose ${card.name}`}>
+                      Lost
+                    </button>
+                  </div>
+                </article>
+              ))}
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function NewLead({ currency, onError, onCreated }: Props & { currency: string; onCreated: (l: Lead) => void }) {
+  const [form, setForm] = useState({ contact: "", company: "", email: "", value: "" });
+  const [problem, setProblem] = useState<Problem>();
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const amount = form.value ? parseAmount(form.value, currency) : undefined;
+    if (form.value && !amount) {
+      setProblem({ message: "Please correct the marked fields.", fields: { "lead.estimated_value": "write an amount such as 25,000.00" }, signInAgain: false });
+      return;
+    }
+    try {
+      const { lead } = await leads.createLead({
+        lead: { contactName: form.contact, companyName: form.company, email: form.email, estimatedValue: amount },
+        requestId: crypto.randomUUID(),
+      });
+      if (lead) {
+        onCreated(lead);
+        setForm({ contact: "", company: "", email: "", value: "" });
+        setProblem(undefined);
+      }
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+  const f = problem?.fields ?? {};
+  return (
+    <form class="card" onSubmit={submit} aria-label="New lead" noValidate>
+      <h2>New lead</h2>
+      <div class="row">
+        <Field label="Contact name" name="lead-contact" value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
+        <Field label="Company" name="lead-company" value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
+        <Field label="Lead email" name="lead-email" type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
+        <Field label={`Estimated value (${currency})`} name="lead-value" value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
+      </div>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      <button type="submit">Add the lead</button>
+    </form>
+  );
+}
