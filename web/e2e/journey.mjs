@@ -106,6 +106,17 @@ try {
   await page.getByLabel("Lead email").fill("aisyah@hotelseri.my");
   await page.getByLabel(/Estimated value/).fill("25,000");
   await page.getByRole("button", { name: "Add the lead" }).click();
+  step("the new lead's notice arrives live in the bell, and is marked read");
+  const bell = page.getByRole("button", { name: /^Notifications, [1-9]\d* unread$/ });
+  await bell.waitFor();
+  await bell.click();
+  await page.getByRole("region", { name: "Unread notifications" }).waitFor();
+  await accessible("notifications");
+  const before = Number((await bell.getAttribute("aria-label")).match(/(\d+) unread/)[1]);
+  await page.getByRole("button", { name: /^Mark read: / }).first().click();
+  await page.getByRole("button", { name: `Notifications, ${before - 1} unread` }).waitFor();
+  await page.getByRole("button", { name: `Notifications, ${before - 1} unread` }).click();
+
   await page.getByRole("button", { name: "Qualify Aisyah binti Omar" }).click();
   await page.getByRole("button", { name: "Convert Aisyah binti Omar" }).click();
   const card = page.getByRole("article").first();

@@ -5,6 +5,7 @@ import { fromTokens, load, refreshDelay, save, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
+import { Bell } from "./views/Bell";
 
 /** The screens, by the address's hash. */
 const SCREENS = [
@@ -82,6 +83,7 @@ export function App() {
             </a>
           ))}
         </nav>
+        <Bell key={session.email} onError={onError} />
         <span class="who">
           {session.email} · {session.tenant}
           <button type="button" class="link" onClick={signOut}>

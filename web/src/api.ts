@@ -5,6 +5,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "./gen/crm/iam/v1/auth_pb";
 import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
 import { LeadService } from "./gen/crm/sales/v1/leads_pb";
+import { NotificationService } from "./gen/crm/notification/v1/notifications_pb";
 import { OpportunityService } from "./gen/crm/sales/v1/opportunities_pb";
 import { PipelineService } from "./gen/crm/sales/v1/pipelines_pb";
 
@@ -30,3 +31,4 @@ export const customers = createClient(CustomerService, transport);
 export const leads = createClient(LeadService, transport);
 export const opportunities = createClient(OpportunityService, transport);
 export const pipelines = createClient(PipelineService, transport);
+export const notifications = createClient(NotificationService, transport);
