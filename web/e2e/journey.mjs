@@ -132,6 +132,17 @@ try {
   await page.getByRole("article").waitFor({ state: "detached" });
   await page.getByRole("cell", { name: "converted" }).waitFor();
 
+  step("the dashboard counts the win, and the day before shows none");
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
+  await page.locator('[data-figure="won-value"]', { hasText: "MYR 25,000.00" }).waitFor();
+  await page.getByRole("img", { name: "Revenue forecast by month" }).waitFor();
+  await accessible("dashboard");
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("As of").fill(yesterday);
+  await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
+
   step("sign out, and back in");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -143,7 +154,7 @@ try {
   await page.getByLabel("Password").fill("batik canting motif");
   await page.getByRole("button", { name: "Sign in" }).click();
   // Back on the screen the address names.
-  await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 

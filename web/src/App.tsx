@@ -6,11 +6,13 @@ import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
 import { Bell } from "./views/Bell";
+import { Dashboard } from "./views/Dashboard";
 
 /** The screens, by the address's hash. */
 const SCREENS = [
   { hash: "#customers", label: "Customers" },
   { hash: "#pipeline", label: "Pipeline" },
+  { hash: "#dashboard", label: "Dashboard" },
 ] as const;
 
 function currentScreen(): string {
@@ -92,7 +94,13 @@ export function App() {
         </span>
       </header>
       <main>
-        {screen === "#pipeline" ? <Pipeline onError={onError} /> : <Customers onError={onError} />}
+        {screen === "#pipeline" ? (
+          <Pipeline onError={onError} />
+        ) : screen === "#dashboard" ? (
+          <Dashboard onError={onError} />
+        ) : (
+          <Customers onError={onError} />
+        )}
       </main>
     </div>
   );
