@@ -143,6 +143,20 @@ try {
   await page.getByLabel("As of").fill(yesterday);
   await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
 
+  step("an admin invites someone, gives a role, and sees it in the audit log");
+  await page.getByRole("link", { name: "People" }).click();
+  await page.getByRole("heading", { name: "People and roles" }).waitFor();
+  await page.getByLabel("Their name").fill("Ali bin Hassan");
+  await page.getByLabel("Their email").fill("ali@kilangbatik.my");
+  await page.getByLabel("A first password").fill("kain sarung songket");
+  await page.getByLabel("Role", { exact: true }).selectOption("sales_rep");
+  await page.getByRole("button", { name: "Invite" }).click();
+  await page.getByRole("cell", { name: "ali@kilangbatik.my" }).waitFor();
+  const ali = page.getByRole("group", { name: "Roles of Ali bin Hassan" });
+  await ali.getByLabel("sales_manager").check();
+  await page.getByRole("cell", { name: "role granted" }).first().waitFor();
+  await accessible("people");
+
   step("sign out, and back in");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -154,7 +168,7 @@ try {
   await page.getByLabel("Password").fill("batik canting motif");
   await page.getByRole("button", { name: "Sign in" }).click();
   // Back on the screen the address names.
-  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  await page.getByRole("heading", { name: "People and roles" }).waitFor();
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 

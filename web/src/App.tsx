@@ -7,12 +7,14 @@ import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
 import { Bell } from "./views/Bell";
 import { Dashboard } from "./views/Dashboard";
+import { Admin } from "./views/Admin";
 
 /** The screens, by the address's hash. */
 const SCREENS = [
   { hash: "#customers", label: "Customers" },
   { hash: "#pipeline", label: "Pipeline" },
   { hash: "#dashboard", label: "Dashboard" },
+  { hash: "#admin", label: "People" },
 ] as const;
 
 function currentScreen(): string {
@@ -98,6 +100,8 @@ export function App() {
           <Pipeline onError={onError} />
         ) : screen === "#dashboard" ? (
           <Dashboard onError={onError} />
+        ) : screen === "#admin" ? (
+          <Admin onError={onError} />
         ) : (
           <Customers onError={onError} />
         )}

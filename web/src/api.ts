@@ -3,6 +3,9 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "./gen/crm/iam/v1/auth_pb";
+import { AuditService } from "./gen/crm/iam/v1/audit_pb";
+import { RoleService } from "./gen/crm/iam/v1/roles_pb";
+import { UserService } from "./gen/crm/iam/v1/users_pb";
 import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
 import { LeadService } from "./gen/crm/sales/v1/leads_pb";
 import { NotificationService } from "./gen/crm/notification/v1/notifications_pb";
@@ -32,3 +35,6 @@ export const leads = createClient(LeadService, transport);
 export const opportunities = createClient(OpportunityService, transport);
 export const pipelines = createClient(PipelineService, transport);
 export const notifications = createClient(NotificationService, transport);
+export const users = createClient(UserService, transport);
+export const roles = createClient(RoleService, transport);
+export const audit = createClient(AuditService, transport);
