@@ -98,6 +98,37 @@ try {
   await page.getByLabel("Search").fill("zzzz");
   await page.getByText("No customer matches.").waitFor();
 
+  step("a CSV with one bad row: the rest imported, that row reported and downloadable");
+  await page.getByRole("button", { name: "Import a CSV file" }).click();
+  await page.getByLabel("CSV file").setInputFiles({
+    name: "customers.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(
+      "Company,First name,Last name,Email,Phone\n" +
+        "Batik Warisan Sdn Bhd,,,hello@warisan.my,+60387654321\n" +
+        ",Nurul,Huda,nurul at example,\n" +
+        ",Farah,Aziz,farah@example.my,\n",
+    ),
+  });
+  const status = page.getByRole("status").filter({ hasText: "rejected" });
+  await status.getByText("2 added, 0 already there, 1 rejected.").waitFor();
+  await status.getByRole("cell", { name: "nurul at example" }).waitFor();
+  await status.getByRole("cell", { name: "3", exact: true }).waitFor();
+  await accessible("customer-import");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download the rejected rows" }).click(),
+  ]);
+  const stream = await download.createReadStream();
+  let text = "";
+  for await (const chunk of stream) text += chunk;
+  if (!text.includes("nurul at example") || !text.includes("line,problems")) {
+    throw new Error(`the rejected rows file: ${text}`);
+  }
+  await page.getByLabel("Search").fill("warisan");
+  await page.getByRole("cell", { name: "Batik Warisan Sdn Bhd" }).waitFor();
+  await page.getByRole("button", { name: "Close the import" }).click();
+
   step("a lead qualified, converted, moved along the board and won");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();

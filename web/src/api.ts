@@ -24,8 +24,17 @@ const authorize: Interceptor = (next) => (request) => {
   return next(request);
 };
 
+const base: string = import.meta.env.VITE_GRPC_WEB_URL ?? window.location.origin;
+
+/** A REST call (for what grpc-web cannot carry: a client stream), with the session's token. */
+export function rest(path: string, init: RequestInit): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (accessToken) headers.set("authorization", `Bearer ${accessToken}`);
+  return fetch(base + path, { ...init, headers });
+}
+
 const transport = createGrpcWebTransport({
-  baseUrl: import.meta.env.VITE_GRPC_WEB_URL ?? window.location.origin,
+  baseUrl: base,
   interceptors: [authorize],
 });
 

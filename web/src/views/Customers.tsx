@@ -3,6 +3,7 @@ import { customers } from "../api";
 import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
+import { Import } from "./Import";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -16,6 +17,7 @@ export function Customers({ onError }: Props) {
   const [pages, setPages] = useState<string[]>([""]);
   const [problem, setProblem] = useState<Problem>();
   const [adding, setAdding] = useState(false);
+  const [importing, setImporting] = useState(false);
   const asked = useRef(0);
 
   const fetchPage = async (token: string) => {
@@ -57,10 +59,16 @@ export function Customers({ onError }: Props) {
     <section aria-labelledby="customers-title">
       <div class="section-head">
         <h1 id="customers-title">Customers</h1>
-        <button type="button" onClick={() => setAdding(!adding)}>
-          {adding ? "Close" : "Add a customer"}
-        </button>
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => setImporting(!importing)}>
+            {importing ? "Close the import" : "Import a CSV file"}
+          </button>
+          <button type="button" onClick={() => setAdding(!adding)}>
+            {adding ? "Close" : "Add a customer"}
+          </button>
+        </div>
       </div>
+      {importing && <Import onError={onError} onDone={() => fetchPage("")} />}
       {adding && (
         <NewCustomer
           onError={onError}

@@ -1,0 +1,52 @@
+import { expect, it } from "vitest";
+import { addAnswer, importBody, parseCsv, rejectedCsv, toCustomer } from "./csv";
+
+const file = `Company,First name,Last name,Email,Phone,Tags,Colour
+Butik Seri Batik Sdn Bhd,,,orders@seribatik.my,+60312345678,wholesale; kl,blue
+,Aisyah,Omar,aisyah at hotel,,,
+"Kedai Kain, Pelangi",,,,,,`;
+
+it("reads the columns people write, and names the ones it ignores", () => {
+  const { rows, ignored } = parseCsv(file);
+  expect(rows).toHaveLength(3);
+  expect(ignored).toEqual(["colour"]);
+  expect(toCustomer(rows[0])).toEqual({
+    type: "CUSTOMER_TYPE_BUSINESS",
+    business: { legalName: "Butik Seri Batik Sdn Bhd" },
+    email: "orders@seribatik.my",
+    phones: [{ e164Number: "+60312345678" }],
+    tags: ["wholesale", "kl"],
+  });
+  expect(toCustomer(rows[1])).toEqual({
+    type: "CUSTOMER_TYPE_INDIVIDUAL",
+    individual: { givenName: "Aisyah", familyName: "Omar" },
+    email: "aisyah at hotel",
+  });
+  expect(toCustomer(rows[2])).toMatchObject({ business: { legalName: "Kedai Kain, Pelangi" } });
+});
+
+it("sends the options first, then a customer a line", () => {
+  const lines = importBody(parseCsv(file).rows, "r1").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines[0]).toEqual({ options: { duplicatePolicy: "DUPLICATE_POLICY_SKIP", requestId: "r1" } });
+  expect(lines).toHaveLength(4);
+});
+
+it("reports rejected rows by their line in the file, and writes them back out with the reasons", () => {
+  const { rows } = parseCsv(file);
+  const report = addAnswer(
+    { received: 0, created: 0, skipped: 0, failed: 0, rejected: [] },
+    {
+      receivedCount: "2",
+      createdCount: "1",
+      failedCount: "1",
+      errors: [{ row: "1", email: "aisyah at hotel", fieldViolations: [{ field: "customer.email", description: "must be an email address" }] }],
+    },
+    rows.slice(1, 3),
+    1,
+  );
+  expect(report).toMatchObject({ received: 2, created: 1, failed: 1 });
+  expect(report.rejected[0]).toMatchObject({ line: 3, problems: "email: must be an email address" });
+  const csv = rejectedCsv(report.rejected);
+  expect(csv.split("\n")[0]).toContain("line,problems");
+  expect(csv).toContain("aisyah at hotel");
+});

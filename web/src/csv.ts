@@ -1,0 +1,110 @@
+// CSV files of customers, as the console imports them: parsed by papaparse, each row turned into
+// the customer's proto3 JSON (the columns of `crm customers import`, the common ones), sent in
+// batches to the REST import (grpc-web has no client streams in browsers), and the rejected rows
+// reported with their line numbers.
+import Papa from "papaparse";
+
+export type Row = Record<string, string>;
+
+/** The columns read, by their names in a header (several names each, as people write them). */
+const COLUMNS: Record<string, string[]> = {
+  type: ["type", "kind"],
+  given: ["given_name", "first_name", "given name", "first name"],
+  family: ["family_name", "last_name", "family name", "last name"],
+  legal: ["legal_name", "company", "business", "legal name"],
+  email: ["email", "e-mail"],
+  phones: ["phones", "phone", "mobile"],
+  tags: ["tags", "tag"],
+  notes: ["notes", "note"],
+};
+
+export type Parsed = { rows: Row[]; ignored: string[] };
+
+export function parseCsv(text: string): Parsed {
+  const parsed = Papa.parse<Row>(text.trim(), { header: true, skipEmptyLines: true, transformHeader: (h) => h.trim().toLowerCase() });
+  const known = new Set(Object.values(COLUMNS).flat());
+  const ignored = (parsed.meta.fields ?? []).filter((f) => !known.has(f));
+  return { rows: parsed.data, ignored };
+}
+
+function column(row: Row, key: keyof typeof COLUMNS): string {
+  for (const name of COLUMNS[key]) {
+    const value = row[name];
+    if (value !== undefined && value.trim() !== "") return value.trim();
+  }
+  return "";
+}
+
+const list = (text: string) =>
+  text
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** A row as a Customer in proto3 JSON; the CRM checks every field. */
+export function toCustomer(row: Row): Record<string, unknown> {
+  const legal = column(row, "legal");
+  const kind = column(row, "type").toLowerCase();
+  const business = kind ? ["business", "company", "customer_type_business"].includes(kind) : legal !== "";
+  const customer: Record<string, unknown> = business
+    ? { type: "CUSTOMER_TYPE_BUSINESS", business: { legalName: legal } }
+    : { type: "CUSTOMER_TYPE_INDIVIDUAL", individual: { givenName: column(row, "given"), familyName: column(row, "family") } };
+  const email = column(row, "email");
+  if (email) customer.email = email;
+  const phones = list(column(row, "phones"));
+  if (phones.length) customer.phones = phones.map((e164Number) => ({ e164Number }));
+  const tags = list(column(row, "tags"));
+  if (tags.length) customer.tags = tags;
+  const notes = column(row, "notes");
+  if (notes) customer.notes = notes;
+  return customer;
+}
+
+/** The NDJSON body of one import request: the options, then a customer a line. */
+export function importBody(rows: Row[], requestId: string): string {
+  const lines = [JSON.stringify({ options: { duplicatePolicy: "DUPLICATE_POLICY_SKIP", requestId } })];
+  for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row) }));
+  return lines.join("\n") + "\n";
+}
+
+export type Rejected = { line: number; email: string; problems: string; row: Row };
+
+export type Report = { received: number; created: number; skipped: number; failed: number; rejected: Rejected[] };
+
+type Answer = {
+  receivedCount?: string;
+  createdCount?: string;
+  skippedCount?: string;
+  failedCount?: string;
+  errors?: { row?: string; email?: string; fieldViolations?: { field: string; description: string }[] }[];
+};
+
+/** Adds a batch's answer to `report`; `first` is the batch's first row (0-based, in the file). */
+export function addAnswer(report: Report, answer: Answer, rows: Row[], first: number): Report {
+  const rejected = (answer.errors ?? []).map((e) => {
+    // The CRM counts a request's customers from 1; the file's header is line 1.
+    const position = Number(e.row ?? 1);
+    return {
+      line: first + position + 1,
+      email: e.email ?? "",
+      problems: (e.fieldViolations ?? []).map((v) => `${v.field.replace(/^customer\./, "")}: ${v.description}`).join("; "),
+      row: rows[position - 1] ?? {},
+    };
+  });
+  return {
+    received: report.received + Number(answer.receivedCount ?? 0),
+    created: report.created + Number(answer.createdCount ?? 0),
+    skipped: report.skipped + Number(answer.skippedCount ?? 0),
+    failed: report.failed + Number(answer.failedCount ?? 0),
+    rejected: [...report.rejected, ...rejected],
+  };
+}
+
+/** The rejected rows as a CSV to fix and import again: their columns, then the reasons. */
+export function rejectedCsv(rejected: Rejected[]): string {
+  const fields = [...new Set(rejected.flatMap((r) => Object.keys(r.row)))];
+  return Papa.unparse({
+    fields: [...fields, "line", "problems"],
+    data: rejected.map((r) => [...fields.map((f) => r.row[f] ?? ""), String(r.line), r.problems]),
+  });
+}

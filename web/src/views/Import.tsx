@@ -1,0 +1,117 @@
+import { useState } from "preact/hooks";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { rest } from "../api";
+import { addAnswer, importBody, parseCsv, rejectedCsv, type Report } from "../csv";
+import type { Problem } from "../errors";
+
+type Props = { onError: (err: unknown) => Problem; onDone: () => void };
+
+/** Rows a request carries. */
+const BATCH = 200;
+
+/** Import customers from a CSV file, a batch at a time, with progress and the rejected rows. */
+export function Import({ onError, onDone }: Props) {
+  const [progress, setProgress] = useState<{ done: number; total: number }>();
+  const [report, setReport] = useState<Report>();
+  const [ignored, setIgnored] = useState<string[]>([]);
+  const [problem, setProblem] = useState<Problem>();
+
+  const run = async (file: File) => {
+    setReport(undefined);
+    setProblem(undefined);
+    const { rows, ignored } = parseCsv(await file.text());
+    setIgnored(ignored);
+    let sum: Report = { received: 0, created: 0, skipped: 0, failed: 0, rejected: [] };
+    const id = crypto.randomUUID();
+    setProgress({ done: 0, total: rows.length });
+    try {
+      for (let first = 0; first < rows.length; first += BATCH) {
+        const batch = rows.slice(first, first + BATCH);
+        const answer = await rest("/api/v1/customers/import", {
+          method: "POST",
+          headers: { "content-type": "application/x-ndjson" },
+          body: importBody(batch, `${id}-${first}`),
+        });
+        const json = await answer.json();
+        if (!answer.ok) {
+          // google.rpc.Status as JSON: its code says what to tell.
+          throw new ConnectError(json.message ?? answer.statusText, (json.code as Code) ?? Code.Unknown);
+        }
+        sum = addAnswer(sum, json, batch, first);
+        setProgress({ done: Math.min(first + BATCH, rows.length), total: rows.length });
+      }
+      setReport(sum);
+      onDone();
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  const download = () => {
+    if (!report) return;
+    const url = URL.createObjectURL(new Blob([rejectedCsv(report.rejected)], { type: "text/csv" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "rejected-customers.csv";
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+
+  return (
+    <div class="card" role="region" aria-label="Import customers">
+      <h2>Import from a CSV file</h2>
+      <p class="hint">
+        A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes.
+      </p>
+      <label class="field">
+        <span>CSV file</span>
+        <input type="file" accept=".csv,text/csv" onChange={(e) => {
+          const file = (e.target as HTMLInputElement).files?.[0];
+          if (file) run(file);
+        }} />
+      </label>
+      {progress && (
+        <label class="field">
+          <span>
+            Imported {progress.done} of {progress.total} rows
+          </span>
+          <progress value={progress.done} max={progress.total} />
+        </label>
+      )}
+      {ignored.length > 0 && <p class="hint">Columns not read: {ignored.join(", ")}.</p>}
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {report && (
+        <div role="status">
+          <p>
+            {report.created} added, {report.skipped} already there, {report.failed} rejected.
+          </p>
+          {report.rejected.length > 0 && (
+            <>
+              <table class="compact">
+                <thead>
+                  <tr>
+                    <th scope="col">Line</th>
+                    <th scope="col">Email</th>
+                    <th scope="col">Why</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {report.rejected.map((r) => (
+                    <tr key={r.line}>
+                      <td>{r.line}</td>
+                      <td>{r.email}</td>
+                      <td>{r.problems}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <button type="button" class="secondary" onClick={download}>
+                Download the rejected rows
+              </button>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
