@@ -129,6 +129,18 @@ try {
   await page.getByRole("cell", { name: "Batik Warisan Sdn Bhd" }).waitFor();
   await page.getByRole("button", { name: "Close the import" }).click();
 
+  step("every customer exported as a CSV file over a grpc-web stream");
+  const [exported] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Export a CSV file" }).click(),
+  ]);
+  let csv = "";
+  for await (const chunk of await exported.createReadStream()) csv += chunk;
+  for (const name of ["Butik Seri Batik Sdn Bhd", "Kedai Kain Pelangi", "Batik Warisan Sdn Bhd", "Farah"]) {
+    if (!csv.includes(name)) throw new Error(`${name} is not in the export: ${csv}`);
+  }
+  await page.getByText("Exported 4 customers.").waitFor();
+
   step("a lead qualified, converted, moved along the board and won");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { addAnswer, importBody, parseCsv, rejectedCsv, toCustomer } from "./csv";
+import { addAnswer, customersCsv, importBody, parseCsv, rejectedCsv, toCustomer } from "./csv";
 
 const file = `Company,First name,Last name,Email,Phone,Tags,Colour
 Butik Seri Batik Sdn Bhd,,,orders@seribatik.my,+60312345678,wholesale; kl,blue
@@ -49,4 +49,28 @@ it("reports rejected rows by their line in the file, and writes them back out wi
   const csv = rejectedCsv(report.rejected);
   expect(csv.split("\n")[0]).toContain("line,problems");
   expect(csv).toContain("aisyah at hotel");
+});
+
+it("exports customers as a file the import reads back", () => {
+  const csv = customersCsv([
+    {
+      type: 2,
+      displayName: "Butik Seri Batik Sdn Bhd",
+      email: "orders@seribatik.my",
+      business: { legalName: "Butik Seri Batik Sdn Bhd" },
+      phones: [{ e164Number: "+60312345678" }],
+      tags: ["wholesale", "kl"],
+      notes: "pays in 30 days, \"net\"",
+    },
+  ]);
+  const { rows, ignored } = parseCsv(csv);
+  expect(ignored).toEqual(["display_name"]);
+  expect(toCustomer(rows[0])).toEqual({
+    type: "CUSTOMER_TYPE_BUSINESS",
+    business: { legalName: "Butik Seri Batik Sdn Bhd" },
+    email: "orders@seribatik.my",
+    phones: [{ e164Number: "+60312345678" }],
+    tags: ["wholesale", "kl"],
+    notes: 'pays in 30 days, "net"',
+  });
 });

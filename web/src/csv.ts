@@ -108,3 +108,30 @@ export function rejectedCsv(rejected: Rejected[]): string {
     data: rejected.map((r) => [...fields.map((f) => r.row[f] ?? ""), String(r.line), r.problems]),
   });
 }
+
+/** Customers as a CSV file with the columns the import reads back. */
+export function customersCsv(customers: {
+  type: number;
+  displayName: string;
+  email: string;
+  individual?: { givenName: string; familyName: string };
+  business?: { legalName: string };
+  phones: { e164Number: string }[];
+  tags: string[];
+  notes: string;
+}[]): string {
+  return Papa.unparse({
+    fields: ["type", "display_name", "first_name", "last_name", "company", "email", "phones", "tags", "notes"],
+    data: customers.map((c) => [
+      c.business ? "business" : "individual",
+      c.displayName,
+      c.individual?.givenName ?? "",
+      c.individual?.familyName ?? "",
+      c.business?.legalName ?? "",
+      c.email,
+      c.phones.map((p) => p.e164Number).join(";"),
+      c.tags.join(";"),
+      c.notes,
+    ]),
+  });
+}

@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
 import { Import } from "./Import";
+import { customersCsv } from "../csv";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -18,6 +19,28 @@ export function Customers({ onError }: Props) {
   const [problem, setProblem] = useState<Problem>();
   const [adding, setAdding] = useState(false);
   const [importing, setImporting] = useState(false);
+  const [exported, setExported] = useState<number>();
+
+  // Every customer, streamed by ExportCustomers over grpc-web, saved as a CSV file.
+  const exportAll = async () => {
+    try {
+      const all: Customer[] = [];
+      setExported(0);
+      for await (const message of customers.exportCustomers({})) {
+        if (message.customer) all.push(message.customer);
+        if (all.length % 100 === 0) setExported(all.length);
+      }
+      setExported(all.length);
+      const url = URL.createObjectURL(new Blob([customersCsv(all)], { type: "text/csv" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = "customers.csv";
+      a.click();
+      URL.revokeObjectURL(url);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
   const asked = useRef(0);
 
   const fetchPage = async (token: string) => {
@@ -60,6 +83,9 @@ export function Customers({ onError }: Props) {
       <div class="section-head">
         <h1 id="customers-title">Customers</h1>
         <div class="actions">
+          <button type="button" class="secondary" onClick={exportAll}>
+            Export a CSV file
+          </button>
           <button type="button" class="secondary" onClick={() => setImporting(!importing)}>
             {importing ? "Close the import" : "Import a CSV file"}
           </button>
@@ -68,6 +94,11 @@ export function Customers({ onError }: Props) {
           </button>
         </div>
       </div>
+      {exported !== undefined && (
+        <p class="hint" role="status">
+          Exported {exported} customers.
+        </p>
+      )}
       {importing && <Import onError={onError} onDone={() => fetchPage("")} />}
       {adding && (
         <NewCustomer
