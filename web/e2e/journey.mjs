@@ -141,6 +141,26 @@ try {
   }
   await page.getByText("Exported 4 customers.").waitFor();
 
+  step("a customer edited by field mask and etag, and given a contact");
+  await page.getByLabel("Search").fill("seri");
+  await page.getByRole("button", { name: "Butik Seri Batik Sdn Bhd" }).click();
+  const detail = page.getByRole("region", { name: "Customer Butik Seri Batik Sdn Bhd" });
+  await detail.getByLabel("Notes").fill("pays in 30 days");
+  await detail.getByRole("button", { name: "Save the changes" }).click();
+  await detail.getByRole("status").getByText("Saved.").waitFor();
+  await detail.getByLabel("Contact's given name").fill("Rahim");
+  await detail.getByLabel("Contact's family name").fill("Ismail");
+  await detail.getByLabel("Job title").fill("Purchasing");
+  await detail.getByRole("button", { name: "Add the contact" }).click();
+  await detail.getByText("Rahim Ismail").waitFor();
+  await accessible("customer-detail");
+  // Saved twice in a row: the second save carries the first's new etag.
+  await detail.getByLabel("Notes").fill("pays in 30 days, by transfer");
+  await detail.getByRole("button", { name: "Save the changes" }).click();
+  await detail.getByRole("status").getByText("Saved.").waitFor();
+  if (await detail.getByRole("alert").count()) throw new Error(await detail.getByRole("alert").innerText());
+  await detail.getByRole("button", { name: "Close" }).click();
+
   step("a lead qualified, converted, moved along the board and won");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();

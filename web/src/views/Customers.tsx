@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
 import { Import } from "./Import";
+import { CustomerDetail } from "./CustomerDetail";
 import { customersCsv } from "../csv";
 
 type Props = { onError: (err: unknown) => Problem };
@@ -20,6 +21,7 @@ export function Customers({ onError }: Props) {
   const [adding, setAdding] = useState(false);
   const [importing, setImporting] = useState(false);
   const [exported, setExported] = useState<number>();
+  const [open, setOpen] = useState<Customer>();
 
   // Every customer, streamed by ExportCustomers over grpc-web, saved as a CSV file.
   const exportAll = async () => {
@@ -100,6 +102,18 @@ export function Customers({ onError }: Props) {
         </p>
       )}
       {importing && <Import onError={onError} onDone={() => fetchPage("")} />}
+      {open && (
+        <CustomerDetail
+          key={open.id}
+          customer={open}
+          onError={onError}
+          onSaved={(c) => {
+            setOpen(c);
+            setRows(rows.map((r) => (r.id === c.id ? c : r)));
+          }}
+          onClose={() => setOpen(undefined)}
+        />
+      )}
       {adding && (
         <NewCustomer
           onError={onError}
@@ -130,7 +144,11 @@ export function Customers({ onError }: Props) {
         <tbody>
           {rows.map((c) => (
             <tr key={c.id}>
-              <td>{c.displayName}</td>
+              <td>
+                <button type="button" class="link" onClick={() => setOpen(c)}>
+                  {c.displayName}
+                </button>
+              </td>
               <td>{c.type === CustomerType.BUSINESS ? "Business" : "Person"}</td>
               <td>{c.email}</td>
             </tr>
