@@ -188,17 +188,28 @@ try {
   const first = await columns.nth(0).getByRole("article").count();
   if (first !== 1) throw new Error(`the converted lead's opportunity is in the first stage (found ${first})`);
   await accessible("pipeline");
-  const options = await card.locator("select option").allTextContents();
-  await card.locator("select").selectOption({ label: options[1] });
+  const moveTo = card.getByLabel(/^Move .* to$/);
+  const options = await moveTo.locator("option").allTextContents();
+  await moveTo.selectOption({ label: options[1] });
   await columns.nth(1).getByRole("article").waitFor();
   await page.getByRole("button", { name: /^Win / }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
-  await page.getByRole("cell", { name: "converted" }).waitFor();
+  await page.getByRole("cell", { name: "converted" }).first().waitFor();
+  // A second lead, converted and lost to a competitor.
+  await page.getByLabel("Contact name").fill("Farid Hashim");
+  await page.getByLabel("Company").fill("Galeri Songket");
+  await page.getByRole("button", { name: "Add the lead" }).click();
+  await page.getByRole("button", { name: "Qualify Farid Hashim" }).click();
+  await page.getByRole("button", { name: "Convert Farid Hashim" }).click();
+  await page.getByRole("article").waitFor();
+  await page.getByLabel(/^Lose .* because of$/).selectOption({ label: "Lost: a competitor" });
+  await page.getByRole("article").waitFor({ state: "detached" });
 
   step("the dashboard counts the win, and the day before shows none");
   await page.getByRole("link", { name: "Dashboard" }).click();
   await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
+  await page.locator('[data-figure="lost"]', { hasText: "1" }).waitFor();
   await page.locator('[data-figure="won-value"]', { hasText: "MYR 25,000.00" }).waitFor();
   await page.getByRole("img", { name: "Revenue forecast by month" }).waitFor();
   await accessible("dashboard");

@@ -79,7 +79,7 @@ export function Dashboard({ onError }: Props) {
           </div>
           <div>
             <dt>Lost</dt>
-            <dd>{String(analytics.lostCount)}</dd>
+            <dd data-figure="lost">{String(analytics.lostCount)}</dd>
           </div>
           <div>
             <dt>Win rate</dt>

@@ -9,6 +9,16 @@ import { Field } from "./Field";
 
 type Props = { onError: (err: unknown) => Problem };
 
+/** Why a deal was lost, as people say it. */
+const LOSS_REASONS: [LossReason, string][] = [
+  [LossReason.PRICE, "Lost: price"],
+  [LossReason.COMPETITOR, "Lost: a competitor"],
+  [LossReason.NO_BUDGET, "Lost: no budget"],
+  [LossReason.TIMING, "Lost: timing"],
+  [LossReason.PRODUCT_FIT, "Lost: not the right product"],
+  [LossReason.NO_RESPONSE, "Lost: no response"],
+];
+
 /** The sales day: leads to qualify and convert, and the default pipeline as a board. */
 export function Pipeline({ onError }: Props) {
   const [pipeline, setPipeline] = useState<PipelineT>();
@@ -62,9 +72,9 @@ export function Pipeline({ onError }: Props) {
       fail(err);
     }
   };
-  const lose = async (card: Opportunity) => {
+  const lose = async (card: Opportunity, reason: LossReason) => {
     try {
-      const { opportunity } = await opportunities.loseOpportunity({ id: card.id, reason: LossReason.PRICE, etag: card.etag });
+      const { opportunity } = await opportunities.loseOpportunity({ id: card.id, reason, etag: card.etag });
       if (opportunity) replace(opportunity);
     } catch (err) {
       fail(err);
@@ -155,23 +165,36 @@ export function Pipeline({ onError }: Props) {
                 <article key={card.id} class="opportunity" draggable onDragStart={() => setDragged(card.id)} aria-label={card.name}>
                   <strong>{card.name}</strong>
                   <span>{formatMoney(card.amount)}</span>
-                  <label>
-                    <span class="visually-hidden">Move {card.name} to</span>
-                    <select value={card.stageId} onChange={(e) => move(card, (e.target as HTMLSelectElement).value)}>
+                  <select
+                    aria-label={`Move ${card.name} to`}
+                    value={card.stageId}
+                    onChange={(e) => move(card, (e.target as HTMLSelectElement).value)}
+                  >
                       {pipeline.stages.map((s) => (
                         <option key={s.id} value={s.id}>
                           {s.name}
                         </option>
                       ))}
-                    </select>
-                  </label>
+                  </select>
                   <div class="actions">
                     <button type="button" onClick={() => win(card)} aria-label={`Win ${card.name}`}>
                       Won
                     </button>
-                    <button type="button" class="secondary" onClick={() => lose(card)} aria-label={`Lose ${card.name}`}>
-                      Lost
-                    </button>
+                      <select
+                        aria-label={`Lose ${card.name} because of`}
+                        value=""
+                        onChange={(e) => {
+                          const reason = Number((e.target as HTMLSelectElement).value) as LossReason;
+                          if (reason) lose(card, reason);
+                        }}
+                      >
+                        <option value="">Lost…</option>
+                        {LOSS_REASONS.map(([reason, label]) => (
+                          <option key={reason} value={reason}>
+                            {label}
+                          </option>
+                        ))}
+                      </select>
                   </div>
                 </article>
               ))}

@@ -12,6 +12,9 @@ export function SignIn({ notice, onSignedIn }: Props) {
   const [form, setForm] = useState({ tenant: "", name: "", email: "", password: "" });
   const [problem, setProblem] = useState<Problem>();
   const [busy, setBusy] = useState(false);
+  // A second factor asked for by Login: its token, and the code typed.
+  const [challenge, setChallenge] = useState<{ token: string; enroll: boolean }>();
+  const [code, setCode] = useState("");
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
 
   const submit = async (e: Event) => {
@@ -22,7 +25,7 @@ export function SignIn({ notice, onSignedIn }: Props) {
       if (mode === "in") {
         const r = await auth.login({ tenant: form.tenant, email: form.email, password: form.password });
         if (r.mfaChallenge) {
-          setProblem({ message: "This account needs a second factor, which the console does not ask for yet: use an API client.", fields: {}, signInAgain: false });
+          setChallenge({ token: r.mfaChallenge.mfaToken, enroll: r.mfaChallenge.enrollmentRequired });
           return;
         }
         onSignedIn(fromTokens(r, form.tenant, form.email));
@@ -41,6 +44,47 @@ export function SignIn({ notice, onSignedIn }: Props) {
       setBusy(false);
     }
   };
+
+  const verify = async (e: Event) => {
+    e.preventDefault();
+    if (!challenge) return;
+    setBusy(true);
+    try {
+      const r = await auth.verifyMfa({ mfaToken: challenge.token, code: code.trim() });
+      onSignedIn(fromTokens(r, form.tenant, form.email));
+    } catch (err) {
+      setProblem(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (challenge) {
+    return (
+      <main class="signin">
+        <h1>Kilang CRM</h1>
+        <form onSubmit={verify} aria-labelledby="mfa-title">
+          <h2 id="mfa-title">Second factor</h2>
+          {challenge.enroll ? (
+            <p class="notice" role="status">
+              Your workspace requires a second factor and this account has none yet: enrol one with an authenticator app through the API, then sign in again.
+            </p>
+          ) : (
+            <Field label="Code from your authenticator app, or a recovery code" name="mfa-code" value={code} onInput={setCode} error={problem?.fields.code} required />
+          )}
+          {problem && <p class="error" role="alert">{problem.message}</p>}
+          {!challenge.enroll && (
+            <button type="submit" disabled={busy}>
+              Verify
+            </button>
+          )}
+          <button type="button" class="link" onClick={() => (setChallenge(undefined), setCode(""), setProblem(undefined))}>
+            Back to sign in
+          </button>
+        </form>
+      </main>
+    );
+  }
 
   const f = problem?.fields ?? {};
   return (
