@@ -61,22 +61,22 @@ fn crm(
     serve(&mut command)
 }
 
-/// IAM's public keys as a JWK Set file in `dir`, for processes that do not run IAM.
-async fn jwks_file(iam: &str, dir: &std::path::Path) -> String {
-    use crm_proto::crm::iam::v1::GetJwksRequest;
-    use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-    let keys = AuthServiceClient::new(connect(iam).await)
-        .get_jwks(GetJwksRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .keys;
-    let keys: Vec<serde_json::Value> = keys
-        .iter()
-        .map(|k| serde_json::json!({"kty": k.kty, "crv": k.crv, "x": k.x, "kid": k.kid, "alg": k.alg, "use": k.r#use}))
-        .collect();
+/// IAM's public keys as a JWK Set file in `dir`, written by `crm keys jwks` (as the chart's
+/// init containers do), for processes that do not run IAM.
+fn jwks_file(iam: &str, dir: &std::path::Path) -> String {
     let path = dir.join("jwks.json");
-    std::fs::write(&path, serde_json::json!({ "keys": keys }).to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args([
+            "keys",
+            "jwks",
+            "--server",
+            &format!("http://{iam}"),
+            "--out",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     path.display().to_string()
 }
 
@@ -236,7 +236,7 @@ fn main() {
         let target = |name: &str| ("CRM_TARGET", name.to_owned());
         let (server, iam) = crm(dirs[2].path(), None, &[target("iam")]);
         servers.push(server);
-        let jwks = jwks_file(&iam, dirs[2].path()).await;
+        let jwks = jwks_file(&iam, dirs[2].path());
         let auth = ("CRM_AUTH__JWKS_FILE", jwks);
         let (server, customers) = crm(dirs[3].path(), None, &[auth.clone(), target("customer")]);
         servers.push(server);

@@ -1,6 +1,8 @@
 //! Microservices mode: IAM, customers and the edge as three `crm serve` processes on SQLite
 //! (ports 0), with every call (gRPC, grpc-web, REST) going through the edge only.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -14,6 +16,7 @@ use crm_proto::crm::sales::v1::ListLeadsRequest;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
+use support::authorized;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -140,14 +143,6 @@ async fn rest_customer(edge: &Process, id: &str, token: &str) -> (u16, http::Hea
 /// `GetCustomer` of `id` as the holder of `token`.
 fn by_id(id: &str, token: &str) -> tonic::Request<customer::GetCustomerRequest> {
     authorized(customer::GetCustomerRequest { id: id.into() }, token)
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 async fn channel(edge: &Process) -> tonic::transport::Channel {

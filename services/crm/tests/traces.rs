@@ -4,6 +4,8 @@
 //! transaction and append under it; a new lead's trace holds the notification consumer that
 //! handled its LeadCreated (the conversion's own events have no consumer in this process).
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use http_body_util::{BodyExt, Full};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
+use support::authorized;
 
 /// A span as the receiver got it.
 #[derive(Clone, Debug)]
@@ -92,14 +95,6 @@ async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Span>>>) {
         }
     });
     (addr, spans)
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 fn spans_now(kept: &Arc<Mutex<Vec<Span>>>) -> Vec<Span> {

@@ -56,12 +56,7 @@ impl ServiceSet {
         service: &'static str,
         capability: &'static str,
     ) -> &mut Self {
-        let placeholder = Unavailable { capability };
-        let router = std::mem::take(self.routes.axum_router_mut());
-        *self.routes.axum_router_mut() =
-            router.route_service(&format!("/{service}/{{*method}}"), placeholder);
-        self.names.push(service);
-        self
+        self.route(service, Unavailable { capability })
     }
 
     /// Adds a service another process serves: its calls go to `proxy` (the edge's gateway),
@@ -72,11 +67,21 @@ impl ServiceSet {
         S::Response: IntoResponse,
         S::Future: Send + 'static,
     {
+        self.open.forwarded(service);
+        self.route(service, proxy)
+    }
+
+    /// Sends every method of `service` to `handler`, and lists the service.
+    fn route<S>(&mut self, service: &'static str, handler: S) -> &mut Self
+    where
+        S: Service<Request<axum::body::Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
         let router = std::mem::take(self.routes.axum_router_mut());
         *self.routes.axum_router_mut() =
-            router.route_service(&format!("/{service}/{{*method}}"), proxy);
+            router.route_service(&format!("/{service}/{{*method}}"), handler);
         self.names.push(service);
-        self.open.forwarded(service);
         self
     }
 
