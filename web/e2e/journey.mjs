@@ -5,12 +5,13 @@
 //
 // Usage: E2E_CRM=path/to/crm [CHROMIUM=/usr/bin/chromium] [SCREENSHOTS=dir] node e2e/journey.mjs
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
+import jsQR from "jsqr";
 
 const crmBin = process.env.E2E_CRM;
 if (!crmBin) throw new Error("set E2E_CRM to the crm binary");
@@ -41,6 +42,29 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
 });
 let failed = false;
+
+/** The text of the QR code drawn by `svg.qr`: its path of unit squares, decoded by jsQR. */
+async function scanQr(page) {
+  const svg = page.locator("svg.qr");
+  const size = Number((await svg.getAttribute("viewBox")).split(" ")[2]);
+  const path = await svg.locator("path").getAttribute("d");
+  const scale = 8;
+  const width = size * scale;
+  const pixels = new Uint8ClampedArray(width * width * 4).fill(255);
+  for (const [, x, y] of path.matchAll(/M(\d+) (\d+)h1v1h-1z/g)) {
+    for (let dy = 0; dy < scale; dy++) {
+      for (let dx = 0; dx < scale; dx++) {
+        const at = ((Number(y) * scale + dy) * width + Number(x) * scale + dx) * 4;
+        pixels.fill(0, at, at + 3);
+      }
+    }
+  }
+  return jsQR(pixels, width, width)?.data;
+}
+
+/** The code an authenticator app shows now for `secret` (`crm totp`). */
+const totp = (secret) => execFileSync(crmBin, ["totp", secret]).toString().trim();
+
 const step = (name) => console.log(`- ${name}`);
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
@@ -72,6 +96,24 @@ try {
   await page.getByRole("button", { name: "Create the workspace" }).click();
   await page.getByRole("heading", { name: "Customers" }).waitFor();
   await page.getByText("No customers yet.").waitFor();
+
+  step("the owner sets the workspace: a bad currency refused beside its field, notices in English");
+  await page.getByRole("link", { name: "Workspace" }).click();
+  await page.getByRole("heading", { name: "Workspace" }).waitFor();
+  const language = page.getByLabel("Language of notifications");
+  if ((await language.inputValue()) !== "ms-MY") throw new Error(`a new workspace's notices are in ${await language.inputValue()}`);
+  await page.getByLabel("Currency").fill("ringgit");
+  await language.selectOption({ label: "English (Malaysia)" });
+  await page.getByRole("button", { name: "Save the workspace" }).click();
+  await page.locator("#field-tenant-currency-error").waitFor();
+  await accessible("workspace-errors");
+  await page.getByLabel("Currency").fill("MYR");
+  await page.getByRole("button", { name: "Save the workspace" }).click();
+  await page.getByRole("status").getByText("Saved.").waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Workspace" }).waitFor();
+  if ((await page.getByLabel("Language of notifications").inputValue()) !== "en-MY") throw new Error("the language was not kept");
+  await page.getByRole("link", { name: "Customers" }).click();
 
   step("a bad email is shown next to its field");
   await page.getByRole("button", { name: "Add a customer" }).click();
@@ -152,8 +194,33 @@ try {
   await detail.getByLabel("Contact's family name").fill("Ismail");
   await detail.getByLabel("Job title").fill("Purchasing");
   await detail.getByRole("button", { name: "Add the contact" }).click();
-  await detail.getByText("Rahim Ismail").waitFor();
+  const contacts = detail.getByRole("list", { name: "Contacts" });
+  await contacts.getByText("Rahim Ismail").waitFor();
+  const newContact = detail.getByRole("form", { name: "New contact" });
+  await newContact.getByLabel("Contact's given name").fill("Nora");
+  await newContact.getByLabel("Contact's family name").fill("Salleh");
+  await newContact.getByLabel("Contact's email").fill("nora@seribatik.my");
+  await newContact.getByRole("button", { name: "Add the contact" }).click();
+  await contacts.getByText("nora@seribatik.my").waitFor();
+  step("a contact edited, another made primary, the first removed");
+  await contacts.getByRole("listitem").filter({ hasText: "Rahim Ismail" }).getByText("Primary").waitFor();
+  await detail.getByRole("button", { name: "Edit Rahim Ismail" }).click();
+  const edit = detail.getByRole("form", { name: "Edit Rahim Ismail" });
+  await edit.getByLabel("Contact's email").fill("rahim at seribatik");
+  await edit.getByRole("button", { name: "Save the contact" }).click();
+  await edit.locator("#field-contact-edit-email-error").waitFor();
+  await edit.getByLabel("Contact's email").fill("rahim@seribatik.my");
+  await edit.getByLabel("Job title").fill("Purchasing Manager");
+  await edit.getByRole("button", { name: "Save the contact" }).click();
+  await contacts.getByText("Purchasing Manager").waitFor();
+  await detail.getByRole("button", { name: "Make Nora Salleh the primary contact" }).click();
+  await contacts.getByRole("listitem").filter({ hasText: "Nora Salleh" }).getByText("Primary").waitFor();
   await accessible("customer-detail");
+  await detail.getByRole("button", { name: "Remove Rahim Ismail" }).click();
+  await detail.getByRole("group", { name: "Remove Rahim Ismail?" }).getByRole("button", { name: "Yes, remove" }).click();
+  await contacts.getByText("Rahim Ismail").waitFor({ state: "detached" });
+  const left = await contacts.getByRole("listitem").allTextContents();
+  if (left.length !== 1 || !left[0].includes("Nora Salleh")) throw new Error(`contacts left: ${left}`);
   // Saved twice in a row: the second save carries the first's new etag.
   await detail.getByLabel("Notes").fill("pays in 30 days, by transfer");
   await detail.getByRole("button", { name: "Save the changes" }).click();
@@ -173,7 +240,10 @@ try {
   const bell = page.getByRole("button", { name: /^Notifications, [1-9]\d* unread$/ });
   await bell.waitFor();
   await bell.click();
-  await page.getByRole("region", { name: "Unread notifications" }).waitFor();
+  const unread = page.getByRole("region", { name: "Unread notifications" });
+  await unread.waitFor();
+  // In the workspace's language, chosen above.
+  await unread.getByText("New lead: Aisyah binti Omar (Hotel Seri Malaysia)").waitFor();
   await accessible("notifications");
   const before = Number((await bell.getAttribute("aria-label")).match(/(\d+) unread/)[1]);
   await page.getByRole("button", { name: /^Mark read: / }).first().click();
@@ -188,10 +258,13 @@ try {
   const first = await columns.nth(0).getByRole("article").count();
   if (first !== 1) throw new Error(`the converted lead's opportunity is in the first stage (found ${first})`);
   await accessible("pipeline");
+  // Dragged by the mouse to the next stage, then on by the keyboard's select.
+  await card.dragTo(columns.nth(1));
+  await columns.nth(1).getByRole("article").waitFor();
   const moveTo = card.getByLabel(/^Move .* to$/);
   const options = await moveTo.locator("option").allTextContents();
-  await moveTo.selectOption({ label: options[1] });
-  await columns.nth(1).getByRole("article").waitFor();
+  await moveTo.selectOption({ label: options[2] });
+  await columns.nth(2).getByRole("article").waitFor();
   await page.getByRole("button", { name: /^Win / }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
   await page.getByRole("cell", { name: "converted" }).first().waitFor();
@@ -231,30 +304,65 @@ try {
   await page.getByRole("cell", { name: "role granted" }).first().waitFor();
   await accessible("people");
 
-  step("a second factor enrolled (through the API), then asked for at sign-in");
-  const session = JSON.parse(await page.evaluate(() => localStorage.getItem("kilang-crm.session")));
-  const call = async (path, body) => {
-    const answer = await fetch(base + path, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${session.accessToken}` },
-      body: JSON.stringify(body),
-    });
-    const json = await answer.json();
-    if (!answer.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
-    return json;
-  };
-  const { secret } = await call("/api/v1/me/mfa:start", {});
-  const code = execFileSync(crmBin, ["totp", secret]).toString().trim();
-  const { recoveryCodes } = await call("/api/v1/me/mfa:confirm", { code });
+  step("the workspace asks everyone for a second factor; the owner sets hers up in the console");
+  await page.getByRole("link", { name: "Workspace" }).click();
+  await page.getByLabel("Required for everyone").check();
+  await page.getByRole("button", { name: "Save the workspace" }).click();
+  await page.getByRole("status").getByText("Saved.").waitFor();
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByRole("heading", { name: "Your account" }).waitFor();
+  await page.getByRole("button", { name: /^Sign out the session started / }).first().waitFor();
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const secret = (await page.locator("code.secret").innerText()).replace(/\s/g, "");
+  const scanned = await scanQr(page);
+  if (!scanned?.startsWith("otpauth://totp/") || !scanned.includes(`secret=${secret}`)) {
+    throw new Error(`the QR code reads ${scanned}, not the secret ${secret}`);
+  }
+  await accessible("account-enrolment");
+  await page.getByLabel("Code from the app").fill("000000");
+  await page.getByRole("button", { name: "Turn on the second factor" }).click();
+  await page.getByRole("alert").getByText(/code is wrong/).waitFor();
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Turn on the second factor" }).click();
+  const codesRegion = page.getByRole("region", { name: "Recovery codes" });
+  await codesRegion.locator("code").nth(9).waitFor();
+  const recoveryCodes = (await codesRegion.locator("code").allInnerTexts()).map((c) => c.trim());
+  if (recoveryCodes.length !== 10) throw new Error(`${recoveryCodes.length} recovery codes`);
+  const [codesFile] = await Promise.all([
+    page.waitForEvent("download"),
+    codesRegion.getByRole("button", { name: "Download the codes" }).click(),
+  ]);
+  const kept = readFileSync(await codesFile.path(), "utf8");
+  if (!recoveryCodes.every((c) => kept.includes(c))) throw new Error(`the downloaded codes: ${kept}`);
+  await codesRegion.getByRole("button", { name: "I have kept them" }).click();
+  await page.getByText("On: signing in asks for a code").waitFor();
+
+  step("the rep signs in and must set up a second factor first");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Workspace (tenant)").fill("kilang-desa-murni-batik");
+  await page.getByLabel("Email").fill("ali@kilangbatik.my");
+  await page.getByLabel("Password").fill("kain sarung songket");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Set up a second factor" }).waitFor();
+  await accessible("sign-in-enrolment");
+  const aliSecret = (await page.locator("code.secret").innerText()).replace(/\s/g, "");
+  if (!(await scanQr(page))?.includes(`secret=${aliSecret}`)) throw new Error("Ali's QR code is not his secret");
+  await page.getByLabel("Code from the app").fill(totp(aliSecret));
+  await page.getByRole("button", { name: "Turn on the second factor" }).click();
+  await page.getByRole("region", { name: "Recovery codes" }).getByRole("button", { name: "I have kept them" }).click();
+  await page.getByText("ali@kilangbatik.my · kilang-desa-murni-batik").waitFor();
+  // Not an owner: the workspace's settings are not offered.
+  if (await page.getByRole("link", { name: "Workspace" }).count()) throw new Error("a sales manager is offered the workspace settings");
 
   step("sign out, and back in");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.getByLabel("Workspace (tenant)").fill("kilang-desa-murni-batik");
   await page.getByLabel("Email").fill("siti@kilangbatik.my");
   await page.getByLabel("Password").fill("wrong password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("alert").waitFor();
+  await page.getByRole("alert").getByText("The workspace, email or password is wrong.").waitFor();
   await page.getByLabel("Password").fill("batik canting motif");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Second factor" }).waitFor();
@@ -263,7 +371,7 @@ try {
   await page.getByLabel(/^Code from your authenticator app/).fill(recoveryCodes[0]);
   await page.getByRole("button", { name: "Verify" }).click();
   // Back on the screen the address names.
-  await page.getByRole("heading", { name: "People and roles" }).waitFor();
+  await page.getByRole("heading", { name: "Your account" }).waitFor();
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 

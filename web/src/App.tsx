@@ -1,21 +1,25 @@
 import { useEffect, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
-import { fromTokens, load, refreshDelay, save, type Session } from "./session";
+import { allows, claims, fromTokens, load, refreshDelay, save, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
 import { Bell } from "./views/Bell";
 import { Dashboard } from "./views/Dashboard";
 import { Admin } from "./views/Admin";
+import { Account } from "./views/Account";
+import { Settings } from "./views/Settings";
 
-/** The screens, by the address's hash. */
-const SCREENS = [
+/** The screens, by the address's hash, and the permission a screen needs to be offered. */
+const SCREENS: { hash: string; label: string; needs?: string }[] = [
   { hash: "#customers", label: "Customers" },
   { hash: "#pipeline", label: "Pipeline" },
   { hash: "#dashboard", label: "Dashboard" },
   { hash: "#admin", label: "People" },
-] as const;
+  { hash: "#settings", label: "Workspace", needs: "tenant.manage" },
+  { hash: "#account", label: "Account" },
+];
 
 function currentScreen(): string {
   return SCREENS.some((s) => s.hash === window.location.hash) ? window.location.hash : "#customers";
@@ -73,7 +77,8 @@ export function App() {
     return problem;
   };
 
-  if (!session) {
+  const who = session && claims(session.accessToken);
+  if (!session || !who) {
     return <SignIn notice={notice} onSignedIn={(s) => (setNotice(undefined), signedIn(s))} />;
   }
   return (
@@ -81,7 +86,7 @@ export function App() {
       <header class="bar">
         <strong>Kilang CRM</strong>
         <nav aria-label="Screens">
-          {SCREENS.map((s) => (
+          {SCREENS.filter((s) => !s.needs || allows(who, s.needs)).map((s) => (
             <a key={s.hash} href={s.hash} aria-current={screen === s.hash ? "page" : undefined}>
               {s.label}
             </a>
@@ -102,6 +107,10 @@ export function App() {
           <Dashboard onError={onError} />
         ) : screen === "#admin" ? (
           <Admin onError={onError} />
+        ) : screen === "#settings" ? (
+          <Settings tenantId={who.tenantId} onError={onError} />
+        ) : screen === "#account" ? (
+          <Account userId={who.userId} onError={onError} />
         ) : (
           <Customers onError={onError} />
         )}

@@ -1,6 +1,6 @@
 import { describe as suite, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
 import { describe } from "./errors";
 
 suite("describe", () => {
@@ -8,6 +8,23 @@ suite("describe", () => {
     const p = describe(new ConnectError("token expired", Code.Unauthenticated));
     expect(p.signInAgain).toBe(true);
     expect(p.message).toMatch(/sign in again/);
+  });
+
+  it("does not end the session for a wrong password or code", () => {
+    const refused = (why: string) =>
+      describe(
+        new ConnectError("refused", Code.Unauthenticated, undefined, [
+          { desc: ErrorInfoSchema, value: { reason: why, domain: "crm.kilang.my" } },
+        ]),
+      );
+    const password = refused("INVALID_CREDENTIALS");
+    expect(password.signInAgain).toBe(false);
+    expect(password.message).toMatch(/password is wrong/);
+    const code = refused("INVALID_MFA_CODE");
+    expect(code.signInAgain).toBe(false);
+    expect(code.fields.code).toMatch(/wrong/);
+    expect(refused("INVALID_MFA_TOKEN").signInAgain).toBe(true);
+    expect(refused("INVALID_REFRESH_TOKEN").signInAgain).toBe(true);
   });
 
   it("puts each field violation next to its field", () => {

@@ -1,7 +1,7 @@
 // What the console tells people when a call fails: one sentence per gRPC code, and the field
 // errors of a BadRequest placed next to their fields.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
 
 export type Problem = {
   /** What to show. */
@@ -11,6 +11,11 @@ export type Problem = {
   /** The session is over: sign in again. */
   signInAgain: boolean;
 };
+
+/** The machine-readable reason of an ErrorInfo detail (`INVALID_MFA_CODE`), if the error has one. */
+export function reason(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorInfoSchema)[0]?.reason;
+}
 
 /** Seconds to wait from a RetryInfo detail, if the error has one. */
 export function retryAfterSeconds(err: ConnectError): number | undefined {
@@ -33,6 +38,18 @@ export function describe(error: unknown): Problem {
   });
   switch (err.code) {
     case Code.Unauthenticated:
+      // Refusals of what was typed are not the end of the session.
+      switch (reason(err)) {
+        case "INVALID_CREDENTIALS":
+          return problem("The workspace, email or password is wrong.");
+        case "INVALID_MFA_CODE":
+          fields.code ??= "wrong or used already";
+          return problem("That code is wrong or was used already. Try the app's next code.");
+        case "INVALID_MFA_TOKEN":
+          return problem("This sign-in took too long. Please sign in again.", true);
+        case "ACCOUNT_INACTIVE":
+          return problem("Your account is deactivated. Ask an administrator of your workspace.", true);
+      }
       return problem("Your session has ended. Please sign in again.", true);
     case Code.PermissionDenied:
       return problem(`You are not allowed to do this: ${err.rawMessage}`);

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { fromTokens, load, refreshDelay, save, type Session } from "./session";
+import { allows, claims, fromTokens, load, refreshDelay, save, type Session } from "./session";
 
 it("renews a minute before the access token expires", () => {
   const now = 1_000_000;
@@ -29,4 +29,21 @@ it("keeps the session across reloads and forgets it on sign-out", () => {
   expect(load(storage)).toBeUndefined();
   store.set("kilang-crm.session", "not json");
   expect(load(storage)).toBeUndefined();
+});
+
+it("reads who is signed in from the access token", () => {
+  const part = (o: object) => btoa(JSON.stringify(o)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  // The name is there for its bytes, which base64url spells with - and _.
+  const token = [
+    part({ alg: "EdDSA", typ: "at+jwt" }),
+    part({ sub: "u-1", tid: "t-1", perms: ["users.manage", "leads.read:own"], name: "Siti ~~~ ??? Kilang" }),
+    "signature",
+  ].join(".");
+  const c = claims(token);
+  expect(c).toEqual({ userId: "u-1", tenantId: "t-1", permissions: ["users.manage", "leads.read:own"] });
+  expect(allows(c, "users.manage")).toBe(true);
+  expect(allows(c, "leads.read")).toBe(false); // only their own: not outright
+  expect(allows(c, "tenant.manage")).toBe(false);
+  expect(claims("not a token")).toBeUndefined();
+  expect(claims("a.bm90IGpzb24.c")).toBeUndefined();
 });

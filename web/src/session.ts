@@ -53,3 +53,30 @@ export function save(session: Session | undefined, storage: Pick<Storage, "setIt
   if (session) storage.setItem(KEY, JSON.stringify(session));
   else storage.removeItem(KEY);
 }
+
+/** What the console reads from its own access token: who is signed in, where, allowed what. */
+export type Claims = { userId: string; tenantId: string; permissions: string[] };
+
+/**
+ * The claims of a JWT access token (its payload, base64url JSON), unverified: the services
+ * verify it; the console only uses it to name the user and hide what they may not do.
+ */
+export function claims(accessToken: string): Claims | undefined {
+  const payload = accessToken.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const base64 = payload.replace(/-/g, "+").replace(/_/g, "/");
+    const json = new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+    const c = JSON.parse(json) as { sub?: unknown; tid?: unknown; perms?: unknown };
+    if (typeof c.sub !== "string" || typeof c.tid !== "string") return undefined;
+    const permissions = Array.isArray(c.perms) ? c.perms.filter((p): p is string => typeof p === "string") : [];
+    return { userId: c.sub, tenantId: c.tid, permissions };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the claims grant `permission` (`users.manage`) outright, as the services decide. */
+export function allows(c: Claims | undefined, permission: string): boolean {
+  return c?.permissions.includes(permission) ?? false;
+}

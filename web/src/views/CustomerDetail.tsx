@@ -1,7 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { customers } from "../api";
 import type { Problem } from "../errors";
-import { CustomerType, type Contact, type Customer } from "../gen/crm/customer/v1/customers_pb";
+import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
+import { Contacts } from "./Contacts";
 import { Field } from "./Field";
 
 type Props = { customer: Customer; onError: (err: unknown) => Problem; onSaved: (c: Customer) => void; onClose: () => void };
@@ -16,18 +17,9 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
     email: customer.email,
     notes: customer.notes,
   });
-  const [contacts, setContacts] = useState<Contact[]>([]);
-  const [contact, setContact] = useState({ given: "", family: "", title: "" });
   const [problem, setProblem] = useState<Problem>();
   const [saved, setSaved] = useState(false);
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
-
-  useEffect(() => {
-    customers
-      .listContacts({ customerId: customer.id, pageSize: 100 })
-      .then((r) => setContacts(r.contacts))
-      .catch((err) => setProblem(onError(err)));
-  }, [customer.id]);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -60,20 +52,11 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
     }
   };
 
-  const addContact = async (e: Event) => {
-    e.preventDefault();
+  // A contact's change moves the customer's etag on: read it again so the next save holds.
+  const reread = async () => {
     try {
-      const { contact: added } = await customers.addContact({
-        customerId: customer.id,
-        contact: { givenName: contact.given, familyName: contact.family, jobTitle: contact.title },
-        requestId: crypto.randomUUID(),
-      });
-      if (added) setContacts([...contacts, added]);
-      setContact({ given: "", family: "", title: "" });
-      // A contact is part of the customer: its etag moved on.
       const { customer: now } = await customers.getCustomer({ id: customer.id });
       if (now) onSaved(now);
-      setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
     }
@@ -105,26 +88,7 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
         {saved && !problem && <p role="status">Saved.</p>}
         <button type="submit">Save the changes</button>
       </form>
-      <h3>Contacts</h3>
-      <ul class="contacts">
-        {contacts.map((c) => (
-          <li key={c.id}>
-            {c.givenName} {c.familyName}
-            {c.jobTitle && <span class="hint"> · {c.jobTitle}</span>}
-          </li>
-        ))}
-        {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
-      </ul>
-      <form onSubmit={addContact} aria-label="New contact" noValidate class="stack">
-        <div class="row">
-          <Field label="Contact's given name" name="contact-given" value={contact.given} onInput={(v) => setContact({ ...contact, given: v })} error={f["contact.given_name"]} />
-          <Field label="Contact's family name" name="contact-family" value={contact.family} onInput={(v) => setContact({ ...contact, family: v })} error={f["contact.family_name"]} />
-          <Field label="Job title" name="contact-title" value={contact.title} onInput={(v) => setContact({ ...contact, title: v })} error={f["contact.job_title"]} />
-        </div>
-        <button type="submit" class="secondary">
-          Add the contact
-        </button>
-      </form>
+      <Contacts customerId={customer.id} onError={onError} onChanged={reread} />
     </div>
   );
 }

@@ -5,11 +5,14 @@ type Props = {
   value: string;
   onInput: (value: string) => void;
   error?: string;
-  type?: "text" | "email" | "password";
+  type?: "text" | "email" | "password" | "number";
   required?: boolean;
+  /** A datalist's id, for suggestions. */
+  list?: string;
+  hint?: string;
 };
 
-export function Field({ label, name, value, onInput, error, type = "text", required }: Props) {
+export function Field({ label, name, value, onInput, error, type = "text", required, list, hint }: Props) {
   const id = `field-${name}`;
   return (
     <div class="field">
@@ -21,9 +24,15 @@ export function Field({ label, name, value, onInput, error, type = "text", requi
         value={value}
         required={required}
         aria-invalid={error ? "true" : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
+        list={list}
+        aria-describedby={[error && `${id}-error`, hint && `${id}-hint`].filter(Boolean).join(" ") || undefined}
         onInput={(e) => onInput((e.target as HTMLInputElement).value)}
       />
+      {hint && (
+        <span id={`${id}-hint`} class="hint">
+          {hint}
+        </span>
+      )}
       {error && (
         <span id={`${id}-error`} class="field-error">
           {error}

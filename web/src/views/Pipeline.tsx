@@ -162,7 +162,12 @@ export function Pipeline({ onError }: Props) {
             {cards
               .filter((c) => c.stageId === stage.id)
               .map((card) => (
-                <article key={card.id} class="opportunity" draggable onDragStart={() => setDragged(card.id)} aria-label={card.name}>
+                <article key={card.id} class="opportunity" draggable
+                  onDragStart={(e) => {
+                    // Firefox starts a drag only with data set.
+                    e.dataTransfer?.setData("text/plain", card.id);
+                    setDragged(card.id);
+                  }} aria-label={card.name}>
                   <strong>{card.name}</strong>
                   <span>{formatMoney(card.amount)}</span>
                   <select

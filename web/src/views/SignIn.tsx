@@ -3,6 +3,7 @@ import { auth } from "../api";
 import { describe, type Problem } from "../errors";
 import { fromTokens, type Session } from "../session";
 import { Field } from "./Field";
+import { Enrolment, RecoveryCodes } from "./SecondFactor";
 
 type Props = { notice?: string; onSignedIn: (s: Session) => void };
 
@@ -15,6 +16,10 @@ export function SignIn({ notice, onSignedIn }: Props) {
   // A second factor asked for by Login: its token, and the code typed.
   const [challenge, setChallenge] = useState<{ token: string; enroll: boolean }>();
   const [code, setCode] = useState("");
+  // An enrolment the workspace's policy asks for during this sign-in: the secret, then the
+  // recovery codes with the session they come with.
+  const [secret, setSecret] = useState<{ secret: string; otpauthUri: string }>();
+  const [enrolled, setEnrolled] = useState<{ codes: string[]; session: Session }>();
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
 
   const submit = async (e: Event) => {
@@ -25,7 +30,9 @@ export function SignIn({ notice, onSignedIn }: Props) {
       if (mode === "in") {
         const r = await auth.login({ tenant: form.tenant, email: form.email, password: form.password });
         if (r.mfaChallenge) {
-          setChallenge({ token: r.mfaChallenge.mfaToken, enroll: r.mfaChallenge.enrollmentRequired });
+          const token = r.mfaChallenge.mfaToken;
+          setChallenge({ token, enroll: r.mfaChallenge.enrollmentRequired });
+          if (r.mfaChallenge.enrollmentRequired) setSecret(await auth.enrollMfa({ mfaToken: token }));
           return;
         }
         onSignedIn(fromTokens(r, form.tenant, form.email));
@@ -45,19 +52,64 @@ export function SignIn({ notice, onSignedIn }: Props) {
     }
   };
 
-  const verify = async (e: Event) => {
-    e.preventDefault();
+  const verifyCode = async (typed: string) => {
     if (!challenge) return;
     setBusy(true);
     try {
-      const r = await auth.verifyMfa({ mfaToken: challenge.token, code: code.trim() });
-      onSignedIn(fromTokens(r, form.tenant, form.email));
+      const r = await auth.verifyMfa({ mfaToken: challenge.token, code: typed });
+      const session = fromTokens(r, form.tenant, form.email);
+      if (r.recoveryCodes.length > 0) setEnrolled({ codes: r.recoveryCodes, session });
+      else onSignedIn(session);
     } catch (err) {
-      setProblem(describe(err));
+      const problem = describe(err);
+      setProblem(problem);
+      // A challenge that ran out (five minutes) cannot be answered any more: start again.
+      if (problem.signInAgain) restart(problem);
     } finally {
       setBusy(false);
     }
   };
+  const verify = (e: Event) => {
+    e.preventDefault();
+    verifyCode(code.trim());
+  };
+  const restart = (keep?: Problem) => {
+    setChallenge(undefined);
+    setSecret(undefined);
+    setCode("");
+    setProblem(keep);
+  };
+
+  if (enrolled) {
+    return (
+      <main class="signin wide">
+        <h1>Kilang CRM</h1>
+        <div class="panel">
+          <h2>Recovery codes</h2>
+          <RecoveryCodes codes={enrolled.codes} onDone={() => onSignedIn(enrolled.session)} />
+        </div>
+      </main>
+    );
+  }
+
+  if (challenge?.enroll) {
+    return (
+      <main class="signin wide">
+        <h1>Kilang CRM</h1>
+        <div class="panel">
+          <h2>Set up a second factor</h2>
+          <p class="notice" role="status">
+            Your workspace asks everyone in your role to sign in with a code from an authenticator app. Set one up now to go on.
+          </p>
+          {secret ? (
+            <Enrolment {...secret} busy={busy} problem={problem} onConfirm={verifyCode} onCancel={() => restart()} />
+          ) : (
+            problem && <p class="error" role="alert">{problem.message}</p>
+          )}
+        </div>
+      </main>
+    );
+  }
 
   if (challenge) {
     return (
@@ -65,20 +117,12 @@ export function SignIn({ notice, onSignedIn }: Props) {
         <h1>Kilang CRM</h1>
         <form onSubmit={verify} aria-labelledby="mfa-title">
           <h2 id="mfa-title">Second factor</h2>
-          {challenge.enroll ? (
-            <p class="notice" role="status">
-              Your workspace requires a second factor and this account has none yet: enrol one with an authenticator app through the API, then sign in again.
-            </p>
-          ) : (
-            <Field label="Code from your authenticator app, or a recovery code" name="mfa-code" value={code} onInput={setCode} error={problem?.fields.code} required />
-          )}
+          <Field label="Code from your authenticator app, or a recovery code" name="mfa-code" value={code} onInput={setCode} error={problem?.fields.code} required />
           {problem && <p class="error" role="alert">{problem.message}</p>}
-          {!challenge.enroll && (
-            <button type="submit" disabled={busy}>
-              Verify
-            </button>
-          )}
-          <button type="button" class="link" onClick={() => (setChallenge(undefined), setCode(""), setProblem(undefined))}>
+          <button type="submit" disabled={busy}>
+            Verify
+          </button>
+          <button type="button" class="link" onClick={() => restart()}>
             Back to sign in
           </button>
         </form>

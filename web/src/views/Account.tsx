@@ -1,0 +1,176 @@
+import { useEffect, useState } from "preact/hooks";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { mfa, users } from "../api";
+import type { Problem } from "../errors";
+import type { User, UserSession } from "../gen/crm/iam/v1/users_pb";
+import { Field } from "./Field";
+import { Enrolment, RecoveryCodes } from "./SecondFactor";
+
+type Props = { userId: string; onError: (err: unknown) => Problem };
+
+const when = (t?: Timestamp) => (t ? timestampDate(t).toLocaleString() : "—");
+
+/** The signed-in user's own account: the second factor and the sessions. */
+export function Account({ userId, onError }: Props) {
+  const [user, setUser] = useState<User>();
+  const [sessions, setSessions] = useState<UserSession[]>([]);
+  const [problem, setProblem] = useState<Problem>();
+
+  const reload = async () => {
+    try {
+      setUser((await users.getUser({ id: userId })).user);
+      setSessions((await users.listSessions({ userId })).sessions);
+      setProblem(undefined);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+  useEffect(() => {
+    reload();
+  }, [userId]);
+
+  const revoke = async (session: UserSession) => {
+    try {
+      await users.revokeSession({ userId, sessionId: session.id });
+      setSessions((all) => all.filter((s) => s.id !== session.id));
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  return (
+    <section aria-labelledby="account-title">
+      <div class="section-head">
+        <h1 id="account-title">Your account</h1>
+      </div>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {user && (
+        <p>
+          {user.displayName} · {user.email} · {user.roles.join(", ")}
+        </p>
+      )}
+      {user && <SecondFactorCard user={user} onError={onError} onChanged={reload} />}
+      <h2>Where you are signed in</h2>
+      <p class="hint">Each sign-in is a session until it is signed out or unused too long. Signing out the one you are using ends it here too.</p>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Signed in</th>
+            <th scope="col">Last active</th>
+            <th scope="col">Ends</th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {sessions.map((s) => (
+            <tr key={s.id}>
+              <td>{when(s.startTime)}</td>
+              <td>{when(s.lastActiveTime)}</td>
+              <td>{when(s.expireTime)}</td>
+              <td>
+                <button type="button" class="secondary" onClick={() => revoke(s)} aria-label={`Sign out the session started ${when(s.startTime)}`}>
+                  Sign out
+                </button>
+              </td>
+            </tr>
+          ))}
+          {sessions.length === 0 && (
+            <tr>
+              <td class="empty" colSpan={4}>
+                No sessions.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+type CardProps = { user: User; onError: (err: unknown) => Problem; onChanged: () => void };
+
+/** Turn the second factor on (secret, first code, recovery codes), replace the codes, or turn it off. */
+function SecondFactorCard({ user, onError, onChanged }: CardProps) {
+  const [started, setStarted] = useState<{ secret: string; otpauthUri: string }>();
+  const [codes, setCodes] = useState<string[]>();
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+      setProblem(undefined);
+    } catch (err) {
+      setProblem(onError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const start = () => run(async () => setStarted(await mfa.startMfaEnrollment({})));
+  const confirm = (typed: string) =>
+    run(async () => {
+      const r = await mfa.confirmMfaEnrollment({ code: typed });
+      setStarted(undefined);
+      setCodes(r.recoveryCodes);
+    });
+  const regenerate = (e: Event) => {
+    e.preventDefault();
+    run(async () => {
+      const r = await mfa.regenerateRecoveryCodes({ code: code.trim() });
+      setCode("");
+      setCodes(r.recoveryCodes);
+    });
+  };
+  const disable = () =>
+    run(async () => {
+      await mfa.disableMfa({ userId: user.id, code: code.trim() });
+      setCode("");
+      onChanged();
+    });
+
+  let body;
+  if (codes) {
+    body = <RecoveryCodes codes={codes} onDone={() => (setCodes(undefined), onChanged())} />;
+  } else if (started) {
+    body = <Enrolment {...started} busy={busy} problem={problem} onConfirm={confirm} onCancel={() => (setStarted(undefined), setProblem(undefined))} />;
+  } else if (user.mfaEnabled) {
+    body = (
+      <form class="stack" aria-label="Manage the second factor" noValidate onSubmit={regenerate}>
+        <p>On: signing in asks for a code from your authenticator app.</p>
+        <Field label="Code from the app (or a recovery code to turn it off)" name="mfa-manage-code" value={code} onInput={setCode} error={problem?.fields.code} />
+        {problem && <p class="error" role="alert">{problem.message}</p>}
+        <div class="actions">
+          <button type="submit" class="secondary" disabled={busy}>
+            New recovery codes
+          </button>
+          <button type="button" class="secondary" disabled={busy} onClick={disable}>
+            Turn it off
+          </button>
+        </div>
+      </form>
+    );
+  } else {
+    body = (
+      <div class="stack">
+        <p>Off: signing in needs only your password. A code from an authenticator app keeps the account safe if the password leaks.</p>
+        {problem && <p class="error" role="alert">{problem.message}</p>}
+        <div class="actions">
+          <button type="button" disabled={busy} onClick={start}>
+            Set up an authenticator app
+          </button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div class="card" role="region" aria-labelledby="mfa-title">
+      <h2 id="mfa-title">Second factor</h2>
+      {body}
+    </div>
+  );
+}

@@ -1,0 +1,200 @@
+import { useEffect, useState } from "preact/hooks";
+import { customers } from "../api";
+import type { Problem } from "../errors";
+import { EmailKind } from "../gen/crm/common/v1/contact_points_pb";
+import type { Contact } from "../gen/crm/customer/v1/customers_pb";
+import { Field } from "./Field";
+
+type Props = {
+  customerId: string;
+  onError: (err: unknown) => Problem;
+  /** A contact is part of its customer: after a change the customer (and its etag) moved on. */
+  onChanged: () => void;
+};
+
+type Form = { given: string; family: string; title: string; department: string; email: string };
+const EMPTY: Form = { given: "", family: "", title: "", department: "", email: "" };
+
+function formOf(c: Contact): Form {
+  return {
+    given: c.givenName,
+    family: c.familyName,
+    title: c.jobTitle,
+    department: c.department,
+    email: c.emails[0]?.address ?? "",
+  };
+}
+
+/** The fields of a contact form, with the service's violations beside them. */
+function ContactFields({ form, set, fields, prefix }: { form: Form; set: (f: Form) => void; fields: Record<string, string>; prefix: string }) {
+  const at = (key: keyof Form) => (value: string) => set({ ...form, [key]: value });
+  return (
+    <div class="row">
+      <Field label="Contact's given name" name={`${prefix}-given`} value={form.given} onInput={at("given")} error={fields["contact.given_name"]} />
+      <Field label="Contact's family name" name={`${prefix}-family`} value={form.family} onInput={at("family")} error={fields["contact.family_name"]} />
+      <Field label="Job title" name={`${prefix}-title`} value={form.title} onInput={at("title")} error={fields["contact.job_title"]} />
+      <Field label="Department" name={`${prefix}-department`} value={form.department} onInput={at("department")} error={fields["contact.department"]} />
+      <Field label="Contact's email" name={`${prefix}-email`} type="email" value={form.email} onInput={at("email")} error={fields["contact.emails[0].address"] ?? fields["contact.emails"]} />
+    </div>
+  );
+}
+
+/** A customer's contacts: listed, added, edited (changed fields only, with the etag), made primary, removed. */
+export function Contacts({ customerId, onError, onChanged }: Props) {
+  const [contacts, setContacts] = useState<Contact[]>([]);
+  const [adding, setAdding] = useState<Form>(EMPTY);
+  const [editing, setEditing] = useState<{ id: string; form: Form }>();
+  const [removing, setRemoving] = useState<string>();
+  const [problem, setProblem] = useState<Problem>();
+  const [status, setStatus] = useState<string>();
+
+  const reload = async () => setContacts((await customers.listContacts({ customerId, pageSize: 100 })).contacts);
+  useEffect(() => {
+    reload().catch((err) => setProblem(onError(err)));
+  }, [customerId]);
+
+  /** Runs a change, then reads the list and the customer again. */
+  const change = async (work: () => Promise<string>) => {
+    try {
+      const done = await work();
+      await reload();
+      onChanged();
+      setProblem(undefined);
+      setStatus(done);
+    } catch (err) {
+      setStatus(undefined);
+      setProblem(onError(err));
+    }
+  };
+
+  const emails = (address: string, before?: Contact) =>
+    address.trim() ? [{ address: address.trim(), kind: before?.emails[0]?.kind || EmailKind.WORK, primary: true }] : [];
+
+  const add = (e: Event) => {
+    e.preventDefault();
+    change(async () => {
+      await customers.addContact({
+        customerId,
+        contact: { givenName: adding.given, familyName: adding.family, jobTitle: adding.title, department: adding.department, emails: emails(adding.email) },
+        requestId: crypto.randomUUID(),
+      });
+      setAdding(EMPTY);
+      return `Added ${adding.given} ${adding.family}.`.replace(/ +\./, ".");
+    });
+  };
+
+  const save = (e: Event, before: Contact, form: Form) => {
+    e.preventDefault();
+    const was = formOf(before);
+    const paths = [
+      form.given !== was.given && "given_name",
+      form.family !== was.family && "family_name",
+      form.title !== was.title && "job_title",
+      form.department !== was.department && "department",
+      form.email !== was.email && "emails",
+    ].filter((p): p is string => Boolean(p));
+    if (paths.length === 0) {
+      setEditing(undefined);
+      return;
+    }
+    change(async () => {
+      await customers.updateContact({
+        customerId,
+        contact: {
+          id: before.id,
+          etag: before.etag,
+          givenName: form.given,
+          familyName: form.family,
+          jobTitle: form.title,
+          department: form.department,
+          emails: emails(form.email, before),
+        },
+        updateMask: { paths },
+      });
+      setEditing(undefined);
+      return `Saved ${form.given}.`;
+    });
+  };
+
+  const makePrimary = (c: Contact) =>
+    change(async () => {
+      await customers.setPrimaryContact({ customerId, contactId: c.id });
+      return `${c.givenName} is the primary contact now.`;
+    });
+
+  const remove = (c: Contact) =>
+    change(async () => {
+      await customers.removeContact({ customerId, contactId: c.id });
+      setRemoving(undefined);
+      return `Removed ${c.givenName}.`;
+    });
+
+  const f = problem?.fields ?? {};
+  const name = (c: Contact) => `${c.givenName} ${c.familyName}`.trim();
+  return (
+    <div class="stack">
+      <h3>Contacts</h3>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {status && !problem && <p role="status">{status}</p>}
+      <ul class="contacts" aria-label="Contacts">
+        {contacts.map((c) =>
+          editing?.id === c.id ? (
+            <li key={c.id}>
+              <form class="stack" aria-label={`Edit ${name(c)}`} noValidate onSubmit={(e) => save(e, c, editing.form)}>
+                <ContactFields form={editing.form} set={(form) => setEditing({ id: c.id, form })} fields={f} prefix="contact-edit" />
+                <div class="actions">
+                  <button type="submit">Save the contact</button>
+                  <button type="button" class="secondary" onClick={() => (setEditing(undefined), setProblem(undefined))}>
+                    Cancel
+                  </button>
+                </div>
+              </form>
+            </li>
+          ) : (
+            <li key={c.id}>
+              <span>
+                {name(c)}
+                {c.jobTitle && <span class="hint"> · {c.jobTitle}</span>}
+                {c.department && <span class="hint"> · {c.department}</span>}
+                {c.emails[0] && <span class="hint"> · {c.emails[0].address}</span>}
+              </span>
+              {c.primary && <span class="badge">Primary</span>}
+              {removing === c.id ? (
+                <span class="actions" role="group" aria-label={`Remove ${name(c)}?`}>
+                  <span>Remove {c.givenName}?</span>
+                  <button type="button" onClick={() => remove(c)}>
+                    Yes, remove
+                  </button>
+                  <button type="button" class="secondary" onClick={() => setRemoving(undefined)}>
+                    Keep
+                  </button>
+                </span>
+              ) : (
+                <span class="actions">
+                  <button type="button" class="link" aria-label={`Edit ${name(c)}`} onClick={() => (setEditing({ id: c.id, form: formOf(c) }), setProblem(undefined))}>
+                    Edit
+                  </button>
+                  {!c.primary && (
+                    <button type="button" class="link" aria-label={`Make ${name(c)} the primary contact`} onClick={() => makePrimary(c)}>
+                      Make primary
+                    </button>
+                  )}
+                  <button type="button" class="link" aria-label={`Remove ${name(c)}`} onClick={() => setRemoving(c.id)}>
+                    Remove
+                  </button>
+                </span>
+              )}
+            </li>
+          ),
+        )}
+        {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
+      </ul>
+      <form onSubmit={add} aria-label="New contact" noValidate class="stack">
+        <ContactFields form={adding} set={setAdding} fields={editing ? {} : f} prefix="contact" />
+        <button type="submit" class="secondary">
+          Add the contact
+        </button>
+      </form>
+    </div>
+  );
+}

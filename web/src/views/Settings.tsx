@@ -1,0 +1,179 @@
+import { useEffect, useState } from "preact/hooks";
+import { tenants } from "../api";
+import type { Problem } from "../errors";
+import { MfaPolicy, type Tenant } from "../gen/crm/iam/v1/tenants_pb";
+import { Field } from "./Field";
+
+type Props = { tenantId: string; onError: (err: unknown) => Problem };
+
+/** Locales the notifications are written in (Malay, English); any other gets English. */
+const LOCALES: [string, string][] = [
+  ["ms-MY", "Bahasa Melayu (Malaysia)"],
+  ["en-MY", "English (Malaysia)"],
+  ["en-SG", "English (Singapore)"],
+  ["en-GB", "English (United Kingdom)"],
+  ["en-US", "English (United States)"],
+];
+
+const POLICIES: [MfaPolicy, string][] = [
+  [MfaPolicy.OPTIONAL, "Each person chooses"],
+  [MfaPolicy.ADMINS, "Required for those who manage people (owners, admins)"],
+  [MfaPolicy.EVERYONE, "Required for everyone"],
+];
+
+type Form = {
+  name: string;
+  currency: string;
+  timeZone: string;
+  locale: string;
+  threshold: string;
+  idle: string;
+  lifetime: string;
+  policy: MfaPolicy;
+};
+
+function formOf(t: Tenant): Form {
+  const s = t.settings;
+  return {
+    name: t.name,
+    currency: s?.defaultCurrencyCode ?? "",
+    timeZone: s?.timeZone ?? "",
+    locale: s?.locale ?? "",
+    threshold: String(s?.dealApprovalThresholdUnits ?? 0n),
+    idle: String(s?.sessionIdleTimeoutMinutes ?? 0),
+    lifetime: String(s?.sessionMaxLifetimeHours ?? 0),
+    policy: s?.mfaPolicy || MfaPolicy.OPTIONAL,
+  };
+}
+
+/** A whole number typed into a field, or the field's violation. */
+function whole(text: string): number | undefined {
+  return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
+}
+
+/** The workspace (tenant): its name, and the settings its owners choose. */
+export function Settings({ tenantId, onError }: Props) {
+  const [tenant, setTenant] = useState<Tenant>();
+  const [form, setForm] = useState<Form>();
+  const [problem, setProblem] = useState<Problem>();
+  const [saved, setSaved] = useState(false);
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+
+  useEffect(() => {
+    tenants
+      .getTenant({ id: tenantId })
+      .then((r) => {
+        setTenant(r.tenant);
+        if (r.tenant) setForm(formOf(r.tenant));
+      })
+      .catch((err) => setProblem(onError(err)));
+  }, [tenantId]);
+
+  if (!tenant || !form) {
+    return <section aria-label="Workspace">{problem ? <p class="error" role="alert">{problem.message}</p> : <p>Loading…</p>}</section>;
+  }
+  const set = (key: keyof Form) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    // Numbers are checked here first; everything else by the service, beside its field.
+    const numbers = { threshold: whole(form.threshold), idle: whole(form.idle), lifetime: whole(form.lifetime) };
+    const local: Record<string, string> = {};
+    if (numbers.threshold === undefined) local["tenant.settings.deal_approval_threshold_units"] = "must be a whole amount, 0 or more";
+    if (numbers.idle === undefined) local["tenant.settings.session_idle_timeout_minutes"] = "must be a whole number of minutes (0 for the default)";
+    if (numbers.lifetime === undefined) local["tenant.settings.session_max_lifetime_hours"] = "must be a whole number of hours (0 for the default)";
+    if (Object.keys(local).length > 0) {
+      setProblem({ message: "Please correct the marked fields.", fields: local, signInAgain: false });
+      return;
+    }
+    const before = formOf(tenant);
+    const paths: string[] = [];
+    if (form.name !== before.name) paths.push("name");
+    const { name: _n, ...settingsNow } = form;
+    const { name: _b, ...settingsBefore } = before;
+    if (JSON.stringify(settingsNow) !== JSON.stringify(settingsBefore)) paths.push("settings");
+    if (paths.length === 0) return;
+    try {
+      const { tenant: updated } = await tenants.updateTenant({
+        tenant: {
+          id: tenant.id,
+          etag: tenant.etag,
+          name: form.name,
+          settings: {
+            defaultCurrencyCode: form.currency.trim(),
+            timeZone: form.timeZone.trim(),
+            locale: form.locale,
+            dealApprovalThresholdUnits: BigInt(numbers.threshold!),
+            sessionIdleTimeoutMinutes: numbers.idle!,
+            sessionMaxLifetimeHours: numbers.lifetime!,
+            mfaPolicy: form.policy,
+          },
+        },
+        updateMask: { paths },
+      });
+      if (updated) {
+        setTenant(updated);
+        setForm(formOf(updated));
+      }
+      setProblem(undefined);
+      setSaved(true);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  const f = problem?.fields ?? {};
+  const s = "tenant.settings.";
+  const locales = LOCALES.some(([code]) => code === form.locale) ? LOCALES : [...LOCALES, [form.locale, form.locale] as [string, string]];
+  return (
+    <section aria-labelledby="settings-title">
+      <div class="section-head">
+        <h1 id="settings-title">Workspace</h1>
+        <span class="hint">Sign-in name: {tenant.slug}</span>
+      </div>
+      <form class="card stack" onSubmit={save} aria-label="Workspace settings" noValidate>
+        <div class="row">
+          <Field label="Business name" name="tenant-name" value={form.name} onInput={set("name")} error={f["tenant.name"]} />
+          <Field label="Currency" name="tenant-currency" value={form.currency} onInput={set("currency")} error={f[`${s}default_currency_code`]} hint="ISO 4217, e.g. MYR" />
+          <Field label="Time zone" name="tenant-zone" value={form.timeZone} onInput={set("timeZone")} error={f[`${s}time_zone`]} list="time-zones" hint="e.g. Asia/Kuala_Lumpur" />
+          <div class="field">
+            <label for="field-tenant-locale">Language of notifications</label>
+            <select id="field-tenant-locale" value={form.locale} onChange={(e) => set("locale")((e.target as HTMLSelectElement).value)} aria-invalid={f[`${s}locale`] ? "true" : undefined}>
+              {locales.map(([code, label]) => (
+                <option key={code} value={code}>
+                  {label}
+                </option>
+              ))}
+            </select>
+            {f[`${s}locale`] && <span class="field-error">{f[`${s}locale`]}</span>}
+          </div>
+        </div>
+        <datalist id="time-zones">
+          {zones.map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        <div class="row">
+          <Field label="Deals above this amount need a sales manager to win" name="tenant-threshold" type="number" value={form.threshold} onInput={set("threshold")} error={f[`${s}deal_approval_threshold_units`]} hint="Whole units of the currency; 0 for no limit" />
+          <Field label="Sign out after this many idle minutes" name="tenant-idle" type="number" value={form.idle} onInput={set("idle")} error={f[`${s}session_idle_timeout_minutes`]} hint="5 to 10080; 0 for 30" />
+          <Field label="Sessions last at most (hours)" name="tenant-lifetime" type="number" value={form.lifetime} onInput={set("lifetime")} error={f[`${s}session_max_lifetime_hours`]} hint="1 to 2160; 0 for 8" />
+        </div>
+        <fieldset class="choices">
+          <legend>Second factor at sign-in</legend>
+          {POLICIES.map(([policy, label]) => (
+            <label key={policy}>
+              <input type="radio" name="mfa-policy" checked={form.policy === policy} onChange={() => (setSaved(false), setForm({ ...form, policy }))} />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+        {f[`${s}mfa_policy`] && <p class="field-error">{f[`${s}mfa_policy`]}</p>}
+        {problem && <p class="error" role="alert">{problem.message}</p>}
+        {saved && !problem && <p role="status">Saved.</p>}
+        <div class="actions">
+          <button type="submit">Save the workspace</button>
+        </div>
+      </form>
+    </section>
+  );
+}
