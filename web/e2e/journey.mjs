@@ -250,7 +250,7 @@ try {
   await page.getByRole("button", { name: `Notifications, ${before - 1} unread` }).waitFor();
   await page.getByRole("button", { name: `Notifications, ${before - 1} unread` }).click();
 
-  await page.getByRole("button", { name: "Qualify Aisyah binti Omar" }).click();
+  await page.getByRole("button", { name: "Qualify Aisyah binti Omar", exact: true }).click();
   await page.getByRole("button", { name: "Convert Aisyah binti Omar" }).click();
   const card = page.getByRole("article").first();
   await card.waitFor();
@@ -268,24 +268,57 @@ try {
   await page.getByRole("button", { name: /^Win / }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
   await page.getByRole("cell", { name: "converted" }).first().waitFor();
-  // A second lead, converted and lost to a competitor.
+  step("a second pipeline (made through the REST API) on its own board: a lead converted into it and lost");
+  const session = JSON.parse(await page.evaluate(() => localStorage.getItem("kilang-crm.session")));
+  const created = await fetch(base + "/api/v1/pipelines", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${session.accessToken}` },
+    body: JSON.stringify({
+      pipeline: {
+        name: "Wholesale",
+        currencyCode: "MYR",
+        stages: [
+          { name: "Enquiry", probability: 10 },
+          { name: "Sample sent", probability: 40 },
+          { name: "Order", probability: 90 },
+        ],
+      },
+    }),
+  });
+  if (!created.ok) throw new Error(`CreatePipeline: ${await created.text()}`);
+  await page.reload();
+  await page.getByRole("combobox", { name: "Pipeline", exact: true }).selectOption({ label: "Wholesale" });
+  await page.getByRole("region", { name: "Stage Sample sent" }).waitFor();
   await page.getByLabel("Contact name").fill("Farid Hashim");
   await page.getByLabel("Company").fill("Galeri Songket");
   await page.getByRole("button", { name: "Add the lead" }).click();
-  await page.getByRole("button", { name: "Qualify Farid Hashim" }).click();
+  await page.getByRole("button", { name: "Qualify Farid Hashim", exact: true }).click();
   await page.getByRole("button", { name: "Convert Farid Hashim" }).click();
-  await page.getByRole("article").waitFor();
+  await page.getByRole("region", { name: "Stage Enquiry" }).getByRole("article").waitFor();
   await page.getByLabel(/^Lose .* because of$/).selectOption({ label: "Lost: a competitor" });
   await page.getByRole("article").waitFor({ state: "detached" });
+  // A third lead is not a fit.
+  await page.getByLabel("Contact name").fill("Zainab Yusof");
+  await page.getByRole("button", { name: "Add the lead" }).click();
+  await page.getByRole("button", { name: "Disqualify Zainab Yusof" }).click();
+  await page.getByRole("row", { name: /Zainab Yusof/ }).getByRole("cell", { name: "disqualified" }).waitFor();
 
   step("the dashboard counts the win, and the day before shows none");
   await page.getByRole("link", { name: "Dashboard" }).click();
   await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
-  await page.locator('[data-figure="lost"]', { hasText: "1" }).waitFor();
+  await page.locator('[data-figure="lost"]', { hasText: "0" }).waitFor();
   await page.locator('[data-figure="won-value"]', { hasText: "MYR 25,000.00" }).waitFor();
   await page.getByRole("img", { name: "Revenue forecast by month" }).waitFor();
   await accessible("dashboard");
+  await page.getByRole("combobox", { name: "Pipeline", exact: true }).selectOption({ label: "Wholesale" });
+  await page.getByRole("heading", { name: "Dashboard: Wholesale" }).waitFor();
+  await page.locator('[data-figure="lost"]', { hasText: "1" }).waitFor();
+  await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
+  const chooser = page.getByRole("combobox", { name: "Pipeline", exact: true });
+  const byDefault = (await chooser.locator("option").allTextContents()).find((o) => o.endsWith("(default)"));
+  await chooser.selectOption({ label: byDefault });
+  await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   await page.getByLabel("As of").fill(yesterday);
   await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();

@@ -17,6 +17,8 @@ import type { Problem } from "../errors";
 import type { GetPipelineAnalyticsResponse, GetRevenueForecastResponse } from "../gen/crm/sales/v1/pipelines_pb";
 import type { Money } from "../gen/google/type/money_pb";
 import { formatMoney } from "../money";
+import { PipelineChooser } from "./PipelineChooser";
+import { usePipelines } from "./pipelines";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
 
@@ -30,22 +32,31 @@ export function Dashboard({ onError }: Props) {
   const [forecast, setForecast] = useState<GetRevenueForecastResponse>();
   const [asOf, setAsOf] = useState("");
   const [problem, setProblem] = useState<Problem>();
+  const { all, chosen, choose } = usePipelines((err) => setProblem(onError(err)));
 
   useEffect(() => {
+    if (!chosen) return;
+    let current = true;
     (async () => {
       try {
-        const found = (await pipelines.listPipelines({ pageSize: 50 })).pipelines;
-        const chosen = found.find((p) => p.default) ?? found[0];
-        if (!chosen) return;
         const day = asOf ? timestampFromDate(new Date(`${asOf}T23:59:59`)) : undefined;
-        setAnalytics(await pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day }));
-        setForecast(await pipelines.getRevenueForecast({ id: chosen.id, months: 6 }));
+        const [a, f] = await Promise.all([
+          pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day }),
+          pipelines.getRevenueForecast({ id: chosen.id, months: 6 }),
+        ]);
+        // A slower answer for an earlier choice never overwrites a newer one.
+        if (!current) return;
+        setAnalytics(a);
+        setForecast(f);
         setProblem(undefined);
       } catch (err) {
-        setProblem(onError(err));
+        if (current) setProblem(onError(err));
       }
     })();
-  }, [asOf]);
+    return () => {
+      current = false;
+    };
+  }, [asOf, chosen?.id]);
 
   const stages = analytics?.stages ?? [];
   const periods = forecast?.periods ?? [];
@@ -59,7 +70,8 @@ export function Dashboard({ onError }: Props) {
   return (
     <section aria-labelledby="dashboard-title">
       <div class="section-head">
-        <h1 id="dashboard-title">Dashboard</h1>
+        <h1 id="dashboard-title">Dashboard{chosen && all.length > 1 ? `: ${chosen.name}` : ""}</h1>
+        <PipelineChooser all={all} chosen={chosen} choose={choose} />
         <label class="inline">
           As of{" "}
           <input type="date" value={asOf} onInput={(e) => setAsOf((e.target as HTMLInputElement).value)} />

@@ -1,11 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
-import { leads, opportunities, pipelines } from "../api";
+import { leads, opportunities } from "../api";
 import type { Problem } from "../errors";
 import { LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
-import type { Pipeline as PipelineT } from "../gen/crm/sales/v1/pipelines_pb";
 import { formatMoney, parseAmount } from "../money";
 import { Field } from "./Field";
+import { PipelineChooser } from "./PipelineChooser";
+import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -19,30 +20,38 @@ const LOSS_REASONS: [LossReason, string][] = [
   [LossReason.NO_RESPONSE, "Lost: no response"],
 ];
 
-/** The sales day: leads to qualify and convert, and the default pipeline as a board. */
+/** The most open opportunities a board shows (read 200 a page). */
+export const BOARD_LIMIT = 2000;
+
+/** Every open opportunity of a pipeline, page after page, up to BOARD_LIMIT. */
+async function openOpportunities(pipelineId: string): Promise<{ cards: Opportunity[]; more: boolean }> {
+  const cards: Opportunity[] = [];
+  let pageToken = "";
+  do {
+    const page = await opportunities.listOpportunities({ pipelineId, status: OpportunityStatus.OPEN, pageSize: 200, pageToken });
+    cards.push(...page.opportunities);
+    pageToken = page.nextPageToken;
+  } while (pageToken && cards.length < BOARD_LIMIT);
+  return { cards, more: pageToken !== "" };
+}
+
+/** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
 export function Pipeline({ onError }: Props) {
-  const [pipeline, setPipeline] = useState<PipelineT>();
   const [cards, setCards] = useState<Opportunity[]>([]);
+  const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
+  const [leadsToken, setLeadsToken] = useState("");
   const [problem, setProblem] = useState<Problem>();
   const [dragged, setDragged] = useState<string>();
-
   const fail = (err: unknown) => setProblem(onError(err));
+  const { all, chosen: pipeline, choose } = usePipelines(fail);
 
   const reload = async () => {
     try {
-      const found = (await pipelines.listPipelines({ pageSize: 50 })).pipelines;
-      const chosen = found.find((p) => p.default) ?? found[0];
-      setPipeline(chosen);
-      if (chosen) {
-        const open = await opportunities.listOpportunities({
-          pipelineId: chosen.id,
-          status: OpportunityStatus.OPEN,
-          pageSize: 100,
-        });
-        setCards(open.opportunities);
-      }
-      setLeadRows((await leads.listLeads({ pageSize: 50 })).leads);
+      const first = await leads.listLeads({ pageSize: 50 });
+      // A lead added while this list was on its way stays (once).
+      setLeadRows((added) => [...added.filter((a) => !first.leads.some((l) => l.id === a.id)), ...first.leads]);
+      setLeadsToken(first.nextPageToken);
       setProblem(undefined);
     } catch (err) {
       fail(err);
@@ -51,6 +60,32 @@ export function Pipeline({ onError }: Props) {
   useEffect(() => {
     reload();
   }, []);
+  // The board of the pipeline shown, again whenever another is chosen or a conversion adds to it.
+  const [boardVersion, setBoardVersion] = useState(0);
+  useEffect(() => {
+    if (!pipeline) return;
+    let current = true;
+    openOpportunities(pipeline.id)
+      .then((r) => {
+        if (!current) return;
+        setCards(r.cards);
+        setMoreCards(r.more);
+      })
+      .catch(fail);
+    return () => {
+      current = false;
+    };
+  }, [pipeline?.id, boardVersion]);
+
+  const moreLeads = async () => {
+    try {
+      const next = await leads.listLeads({ pageSize: 50, pageToken: leadsToken });
+      setLeadRows((rows) => [...rows, ...next.leads.filter((l) => !rows.some((r) => r.id === l.id))]);
+      setLeadsToken(next.nextPageToken);
+    } catch (err) {
+      fail(err);
+    }
+  };
 
   const replace = (o: Opportunity) =>
     setCards((all) => (o.status === OpportunityStatus.OPEN ? all.map((c) => (c.id === o.id ? o : c)) : all.filter((c) => c.id !== o.id)));
@@ -80,9 +115,15 @@ export function Pipeline({ onError }: Props) {
       fail(err);
     }
   };
-  const qualify = async (lead: Lead) => {
+  const qualify = async (lead: Lead, qualified: boolean) => {
     try {
-      const { lead: done } = await leads.qualifyLead({ id: lead.id, qualified: true, score: 70, reason: "qualified in the console", etag: lead.etag });
+      const { lead: done } = await leads.qualifyLead({
+        id: lead.id,
+        qualified,
+        score: qualified ? 70 : 0,
+        reason: qualified ? "qualified in the console" : "not a fit, in the console",
+        etag: lead.etag,
+      });
       if (done) setLeadRows((all) => all.map((l) => (l.id === done.id ? done : l)));
     } catch (err) {
       fail(err);
@@ -90,8 +131,11 @@ export function Pipeline({ onError }: Props) {
   };
   const convert = async (lead: Lead) => {
     try {
-      await leads.convertLead({ id: lead.id, requestId: crypto.randomUUID() });
-      await reload();
+      // Into the pipeline on the board.
+      const { lead: done } = await leads.convertLead({ id: lead.id, pipelineId: pipeline?.id ?? "", requestId: crypto.randomUUID() });
+      if (done) setLeadRows((all) => all.map((l) => (l.id === done.id ? done : l)));
+      setBoardVersion((v) => v + 1);
+      setProblem(undefined);
     } catch (err) {
       fail(err);
     }
@@ -103,7 +147,7 @@ export function Pipeline({ onError }: Props) {
         <h1 id="pipeline-title">Pipeline{pipeline ? `: ${pipeline.name}` : ""}</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows([l, ...leadRows])} />
+      <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)])} />
       <h2>Leads</h2>
       <table>
         <thead>
@@ -124,9 +168,14 @@ export function Pipeline({ onError }: Props) {
               <td>{LeadStatus[lead.status].toLowerCase()}</td>
               <td>
                 {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && (
-                  <button type="button" onClick={() => qualify(lead)} aria-label={`Qualify ${lead.contactName}`}>
-                    Qualify
-                  </button>
+                  <span class="actions">
+                    <button type="button" onClick={() => qualify(lead, true)} aria-label={`Qualify ${lead.contactName}`}>
+                      Qualify
+                    </button>
+                    <button type="button" class="secondary" onClick={() => qualify(lead, false)} aria-label={`Disqualify ${lead.contactName}`}>
+                      Not a fit
+                    </button>
+                  </span>
                 )}
                 {lead.status === LeadStatus.QUALIFIED && (
                   <button type="button" onClick={() => convert(lead)} aria-label={`Convert ${lead.contactName}`}>
@@ -143,7 +192,18 @@ export function Pipeline({ onError }: Props) {
           )}
         </tbody>
       </table>
-      <h2>Board</h2>
+      {leadsToken && (
+        <div class="pager">
+          <button type="button" class="secondary" onClick={moreLeads}>
+            More leads
+          </button>
+        </div>
+      )}
+      <div class="section-head">
+        <h2>Board</h2>
+        <PipelineChooser all={all} chosen={pipeline} choose={choose} />
+      </div>
+      {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
       <div class="board">
         {pipeline?.stages.map((stage) => (
           <div

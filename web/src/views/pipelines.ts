@@ -1,0 +1,24 @@
+// The tenant's pipelines, for the screens that show one of them (the board, the dashboard).
+import { useEffect, useState } from "preact/hooks";
+import { pipelines } from "../api";
+import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
+
+/** Every pipeline (page after page), the one chosen (the default until another is), and the chooser. */
+export function usePipelines(fail: (err: unknown) => void) {
+  const [all, setAll] = useState<Pipeline[]>([]);
+  const [chosenId, choose] = useState<string>();
+  useEffect(() => {
+    (async () => {
+      const found: Pipeline[] = [];
+      let pageToken = "";
+      do {
+        const page = await pipelines.listPipelines({ pageSize: 100, pageToken });
+        found.push(...page.pipelines);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      setAll(found);
+    })().catch(fail);
+  }, []);
+  const chosen = all.find((p) => p.id === chosenId) ?? all.find((p) => p.default) ?? all[0];
+  return { all, chosen, choose };
+}
