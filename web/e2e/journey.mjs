@@ -228,6 +228,20 @@ try {
   if (await detail.getByRole("alert").count()) throw new Error(await detail.getByRole("alert").innerText());
   await detail.getByRole("button", { name: "Close" }).click();
 
+  step("a customer deleted after a confirmation");
+  await page.getByLabel("Search").fill("pelangi");
+  await page.getByRole("button", { name: "Kedai Kain Pelangi" }).click();
+  const pelangi = page.getByRole("region", { name: "Customer Kedai Kain Pelangi" });
+  await pelangi.getByRole("button", { name: "Delete the customer" }).click();
+  await pelangi.getByRole("group", { name: "Delete Kedai Kain Pelangi?" }).getByRole("button", { name: "Yes, delete" }).click();
+  await pelangi.waitFor({ state: "detached" });
+  await page.getByRole("button", { name: "Kedai Kain Pelangi" }).waitFor({ state: "detached" });
+  // Searched again: gone from the service too.
+  await page.getByLabel("Search").fill("");
+  await page.getByRole("cell", { name: "Batik Warisan Sdn Bhd" }).waitFor();
+  await page.getByLabel("Search").fill("pelangi");
+  await page.getByText("No customer matches.").waitFor();
+
   step("a lead qualified, converted, moved along the board and won");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByRole("heading", { name: /^Pipeline/ }).waitFor();

@@ -5,10 +5,16 @@ import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb
 import { Contacts } from "./Contacts";
 import { Field } from "./Field";
 
-type Props = { customer: Customer; onError: (err: unknown) => Problem; onSaved: (c: Customer) => void; onClose: () => void };
+type Props = {
+  customer: Customer;
+  onError: (err: unknown) => Problem;
+  onSaved: (c: Customer) => void;
+  onDeleted: (id: string) => void;
+  onClose: () => void;
+};
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState({
     legal: customer.business?.legalName ?? "",
@@ -19,6 +25,7 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
   });
   const [problem, setProblem] = useState<Problem>();
   const [saved, setSaved] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
 
   const save = async (e: Event) => {
@@ -62,6 +69,17 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
     }
   };
 
+  const remove = async () => {
+    try {
+      // With the etag: a customer someone changed meanwhile is not deleted unseen.
+      await customers.deleteCustomer({ id: customer.id, etag: customer.etag });
+      onDeleted(customer.id);
+    } catch (err) {
+      setDeleting(false);
+      setProblem(onError(err));
+    }
+  };
+
   const f = problem?.fields ?? {};
   return (
     <div class="card" role="region" aria-label={`Customer ${customer.displayName}`}>
@@ -89,6 +107,23 @@ export function CustomerDetail({ customer, onError, onSaved, onClose }: Props) {
         <button type="submit">Save the changes</button>
       </form>
       <Contacts customerId={customer.id} onError={onError} onChanged={reread} />
+      {deleting ? (
+        <div class="actions" role="group" aria-label={`Delete ${customer.displayName}?`}>
+          <span>Delete {customer.displayName} and its contacts?</span>
+          <button type="button" onClick={remove}>
+            Yes, delete
+          </button>
+          <button type="button" class="secondary" onClick={() => setDeleting(false)}>
+            Keep
+          </button>
+        </div>
+      ) : (
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => setDeleting(true)}>
+            Delete the customer
+          </button>
+        </div>
+      )}
     </div>
   );
 }

@@ -109,7 +109,11 @@ export function Customers({ onError }: Props) {
           onError={onError}
           onSaved={(c) => {
             setOpen(c);
-            setRows(rows.map((r) => (r.id === c.id ? c : r)));
+            setRows((all) => all.map((r) => (r.id === c.id ? c : r)));
+          }}
+          onDeleted={(id) => {
+            setOpen(undefined);
+            setRows((all) => all.filter((r) => r.id !== id));
           }}
           onClose={() => setOpen(undefined)}
         />
