@@ -17,25 +17,36 @@ const crmBin = process.env.E2E_CRM;
 if (!crmBin) throw new Error("set E2E_CRM to the crm binary");
 const screenshots = process.env.SCREENSHOTS ?? join(tmpdir(), "kilang-console-screens");
 mkdirSync(screenshots, { recursive: true });
-const dataDir = mkdtempSync(join(tmpdir(), "kilang-console-"));
+const dataDirs = [];
+const servers = [];
 
-const server = spawn(crmBin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
-  // Embedded storage whatever this shell has configured.
-  env: Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !key.startsWith("CRM_") && !["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "MONGODB_URL"].includes(key),
-    ),
-  ),
-  stdio: ["ignore", "pipe", "ignore"],
-});
-const addr = await new Promise((resolve, reject) => {
-  const lines = createInterface({ input: server.stdout });
-  lines.on("line", (line) => {
-    if (line.startsWith("crm serving ")) resolve(line.trim().split(" on ").pop());
+/** A `crm serve` on embedded storage, a free port and a temp data dir; its address. */
+async function startCrm(extraEnv = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "kilang-console-"));
+  dataDirs.push(dataDir);
+  const server = spawn(crmBin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+    // Embedded storage whatever this shell has configured.
+    env: {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([key]) => !key.startsWith("CRM_") && !["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "MONGODB_URL"].includes(key),
+        ),
+      ),
+      ...extraEnv,
+    },
+    stdio: ["ignore", "pipe", "ignore"],
   });
-  server.on("exit", (code) => reject(new Error(`crm serve exited with ${code}`)));
-});
-const base = `http://${addr}`;
+  servers.push(server);
+  const addr = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: server.stdout });
+    lines.on("line", (line) => {
+      if (line.startsWith("crm serving ")) resolve(line.trim().split(" on ").pop());
+    });
+    server.on("exit", (code) => reject(new Error(`crm serve exited with ${code}`)));
+  });
+  return `http://${addr}`;
+}
+const base = await startCrm();
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -425,6 +436,42 @@ try {
   step("a reload keeps the session");
   await page.reload();
   await page.getByRole("heading", { name: "Customers" }).waitFor();
+
+  step("two tabs renew one session in turn (access tokens of 70 s: renewed every 10 s)");
+  const quick = await startCrm({ CRM_IAM__ACCESS_TOKEN_TTL_SECONDS: "70" });
+  const tabs = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const one = await tabs.newPage();
+  await one.goto(quick + "/");
+  await one.getByRole("button", { name: "New here? Sign up your business" }).click();
+  await one.getByLabel("Business name").fill("Batik Tanjung");
+  await one.getByLabel("Your name").fill("Mei Ling");
+  await one.getByLabel("Email").fill("mei@batiktanjung.my");
+  await one.getByLabel("Password").fill("canting tulis halus");
+  await one.getByRole("button", { name: "Create the workspace" }).click();
+  await one.getByText("No customers yet.").waitFor();
+  const two = await tabs.newPage();
+  await two.goto(quick + "/#pipeline");
+  await two.getByRole("heading", { name: /^Pipeline/ }).waitFor();
+  const stored = () => one.evaluate(() => JSON.parse(localStorage.getItem("kilang-crm.session") ?? "null"));
+  const signedUp = await stored();
+  // Three renewals, each raced by both tabs' timers; one reused refresh token would end it.
+  const seen = new Set([signedUp.refreshToken]);
+  while (seen.size < 4) {
+    await one.waitForTimeout(2_000);
+    const now = await stored();
+    if (!now) throw new Error("the session ended while two tabs renewed it");
+    seen.add(now.refreshToken);
+  }
+  for (const tab of [one, two]) {
+    await tab.reload();
+    await tab.getByText("mei@batiktanjung.my · batik-tanjung").waitFor();
+  }
+  await two.getByRole("button", { name: "Add the lead" }).waitFor();
+  step("signing out in one tab signs the other out too");
+  await one.getByRole("button", { name: "Sign out", exact: true }).click();
+  await two.getByRole("heading", { name: "Sign in" }).waitFor();
+  await tabs.close();
+
   console.log(`console journey passed; screenshots in ${screenshots}`);
 } catch (err) {
   failed = true;
@@ -433,7 +480,7 @@ try {
   if (pages[0]) await pages[0].screenshot({ path: join(screenshots, "failure.png"), fullPage: true });
 } finally {
   await browser.close();
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const server of servers) server.kill("SIGTERM");
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
-import { allows, claims, fromTokens, load, refreshDelay, save, type Session } from "./session";
+import { allows, claims, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
@@ -42,20 +42,40 @@ export function App() {
     setSession(s);
   };
 
-  // Silent refresh: a minute before the access token expires.
+  // Another tab signed in, renewed or signed out: this one follows.
+  useEffect(
+    () =>
+      watchOtherTabs((s) => {
+        useToken(s?.accessToken);
+        setSession(s);
+      }),
+    [],
+  );
+
+  // Silent refresh: a minute before the access token expires, once for all the tabs. A refusal
+  // ends the session; a CRM not answering is asked again in 15 s while the token lasts.
+  const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     if (!session) return;
+    const delay = attempt === 0 ? refreshDelay(session) : 15_000;
     const timer = setTimeout(async () => {
       try {
-        const renewed = await auth.refresh({ refreshToken: session.refreshToken });
-        signedIn(fromTokens(renewed, session.tenant, session.email));
+        const renewed = await renew(session, (refreshToken) => auth.refresh({ refreshToken }));
+        useToken(renewed?.accessToken);
+        setSession(renewed);
+        setAttempt(0);
       } catch (err) {
-        setNotice(describe(err).message);
-        signedIn(undefined);
+        const problem = describe(err);
+        if (problem.signInAgain || Date.now() >= session.expiresAt) {
+          setNotice(problem.signInAgain ? problem.message : "Your session has ended. Please sign in again.");
+          signedIn(undefined);
+        } else {
+          setAttempt((n) => n + 1);
+        }
       }
-    }, refreshDelay(session));
+    }, delay);
     return () => clearTimeout(timer);
-  }, [session]);
+  }, [session, attempt]);
 
   const signOut = async () => {
     if (session) {

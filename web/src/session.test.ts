@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allows, claims, fromTokens, load, refreshDelay, save, type Session } from "./session";
+import { allows, claims, fromTokens, load, refreshDelay, renew, save, type Lock, type Session } from "./session";
 
 it("renews a minute before the access token expires", () => {
   const now = 1_000_000;
@@ -46,4 +46,54 @@ it("reads who is signed in from the access token", () => {
   expect(allows(c, "tenant.manage")).toBe(false);
   expect(claims("not a token")).toBeUndefined();
   expect(claims("a.bm90IGpzb24.c")).toBeUndefined();
+});
+
+/** A Storage in memory, shared by the "tabs" of a test. */
+function memory(): Pick<Storage, "getItem" | "setItem" | "removeItem"> {
+  const items = new Map<string, string>();
+  return {
+    getItem: (k) => items.get(k) ?? null,
+    setItem: (k, v) => void items.set(k, v),
+    removeItem: (k) => void items.delete(k),
+  };
+}
+
+/** One lock for all the tabs, taken in turn, as Web Locks does. */
+function queue(): Lock {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T,>(_name: string, work: () => Promise<T>) => {
+    const run = tail.then(work);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+it("renews once for two tabs: the second adopts what the first got", async () => {
+  const storage = memory();
+  const lock = queue();
+  const first = fromTokens({ accessToken: "a1", refreshToken: "r1" }, "kilang", "siti@kilang.example");
+  save(first, storage);
+  const spent = new Set<string>();
+  const refresh = async (token: string) => {
+    // The service's rule: a refresh token presented twice ends the session.
+    if (spent.has(token)) throw new Error(`reused ${token}`);
+    spent.add(token);
+    await new Promise((r) => setTimeout(r, 5));
+    return { accessToken: `a-${spent.size + 1}`, refreshToken: `r${spent.size + 1}` };
+  };
+  // Both tabs hold the same session and their timers fire together.
+  const [a, b] = await Promise.all([renew(first, refresh, storage, lock), renew(first, refresh, storage, lock)]);
+  expect(spent).toEqual(new Set(["r1"]));
+  expect(a?.refreshToken).toBe("r2");
+  expect(b).toEqual(a);
+  expect(load(storage)).toEqual(a);
+});
+
+it("does not renew a session another tab has signed out", async () => {
+  const storage = memory();
+  const mine = fromTokens({ accessToken: "a1", refreshToken: "r1" }, "kilang", "siti@kilang.example");
+  let calls = 0;
+  const renewed = await renew(mine, async () => (calls++, { accessToken: "a2", refreshToken: "r2" }), storage, queue());
+  expect(renewed).toBeUndefined();
+  expect(calls).toBe(0);
 });

@@ -76,6 +76,44 @@ export function claims(accessToken: string): Claims | undefined {
   }
 }
 
+/** Runs `work` while holding the lock `name`, shared by every tab of this origin (Web Locks). */
+export type Lock = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+const webLock: Lock = (name, work) =>
+  typeof navigator !== "undefined" && navigator.locks ? (navigator.locks.request(name, work) as Promise<never>) : work();
+
+/**
+ * Renews `mine` unless another tab of this browser did so already. A refresh token is spent
+ * once, and presenting it again ends the whole session (reuse detection, RFC 9700), so tabs
+ * take turns under one lock, and each reads the stored session again first: one whose refresh
+ * token is no longer `mine` is the renewed one, adopted as it is. `undefined` when another tab
+ * has signed out.
+ */
+export async function renew(
+  mine: Session,
+  refresh: (refreshToken: string) => Promise<Tokens>,
+  storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> = localStorage,
+  lock: Lock = webLock,
+): Promise<Session | undefined> {
+  return lock(`${KEY}.refresh`, async () => {
+    const stored = load(storage);
+    if (!stored) return undefined;
+    if (stored.refreshToken !== mine.refreshToken) return stored;
+    const renewed = fromTokens(await refresh(mine.refreshToken), mine.tenant, mine.email);
+    save(renewed, storage);
+    return renewed;
+  });
+}
+
+/** Calls `changed` when another tab signs in, renews or signs out; returns the unsubscriber. */
+export function watchOtherTabs(changed: (s: Session | undefined) => void): () => void {
+  const listener = (e: StorageEvent) => {
+    if (e.key === KEY || e.key === null) changed(load());
+  };
+  window.addEventListener("storage", listener);
+  return () => window.removeEventListener("storage", listener);
+}
+
 /** Whether the claims grant `permission` (`users.manage`) outright, as the services decide. */
 export function allows(c: Claims | undefined, permission: string): boolean {
   return c?.permissions.includes(permission) ?? false;
