@@ -134,10 +134,14 @@ try {
   await page.locator(".field-error").first().waitFor();
   await accessible("customer-form-errors");
 
-  step("create a customer");
+  step("create a customer, with a local phone number and tags");
   await page.getByLabel("Email", { exact: true }).last().fill("orders@seribatik.my");
+  await page.getByLabel("Phone").fill("03-8765 4321");
+  await page.getByLabel("Tags").fill("Wholesale, songket");
   await page.getByRole("button", { name: "Save" }).click();
-  await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
+  const seri = page.getByRole("row", { name: /Butik Seri Batik Sdn Bhd/ });
+  await seri.getByRole("cell", { name: "+60387654321" }).waitFor();
+  await seri.getByRole("cell", { name: "wholesale, songket" }).waitFor();
   await accessible("customers");
 
   step("find it by searching as you type");
@@ -199,6 +203,14 @@ try {
   await page.getByRole("button", { name: "Butik Seri Batik Sdn Bhd" }).click();
   const detail = page.getByRole("region", { name: "Customer Butik Seri Batik Sdn Bhd" });
   await detail.getByLabel("Notes").fill("pays in 30 days");
+  await detail.getByLabel("Street", { exact: true }).fill("12 Jalan Tun Razak");
+  await detail.getByLabel("Town").fill("Kuala Lumpur");
+  await detail.getByLabel("Postcode").fill("50400");
+  await detail.getByLabel("Country").fill("Malaysia");
+  await detail.getByRole("button", { name: "Save the changes" }).click();
+  await detail.locator("#field-edit-country-error").waitFor();
+  await detail.getByLabel("Country").fill("MY");
+  await detail.getByLabel("Status").selectOption({ label: "Active" });
   await detail.getByRole("button", { name: "Save the changes" }).click();
   await detail.getByRole("status").getByText("Saved.").waitFor();
   await detail.getByLabel("Contact's given name").fill("Rahim");

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
-import { allows, claims, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
+import { allows, claims, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
@@ -38,6 +38,8 @@ export function App() {
 
   const signedIn = (s: Session | undefined) => {
     save(s);
+    // Where the tabs look while renewing; a tab that cannot write it still works on its own.
+    indexedDb.write(s).catch(() => undefined);
     useToken(s?.accessToken);
     setSession(s);
   };

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allows, claims, fromTokens, load, refreshDelay, renew, save, type Lock, type Session } from "./session";
+import { allows, claims, fromTokens, load, refreshDelay, renew, save, type Lock, type Session, type SharedStore } from "./session";
 
 it("renews a minute before the access token expires", () => {
   const now = 1_000_000;
@@ -58,6 +58,15 @@ function memory(): Pick<Storage, "getItem" | "setItem" | "removeItem"> {
   };
 }
 
+/** The shared store in memory. */
+function shared(): SharedStore & { value?: Session } {
+  const store: SharedStore & { value?: Session } = {
+    read: async () => store.value,
+    write: async (s) => void (store.value = s),
+  };
+  return store;
+}
+
 /** One lock for all the tabs, taken in turn, as Web Locks does. */
 function queue(): Lock {
   let tail: Promise<unknown> = Promise.resolve();
@@ -69,10 +78,14 @@ function queue(): Lock {
 }
 
 it("renews once for two tabs: the second adopts what the first got", async () => {
-  const storage = memory();
   const lock = queue();
+  const both = shared();
+  // Each tab's localStorage: the other tab's writes never reach it in time (the worst case).
+  const [storageA, storageB] = [memory(), memory()];
   const first = fromTokens({ accessToken: "a1", refreshToken: "r1" }, "kilang", "siti@kilang.example");
-  save(first, storage);
+  save(first, storageA);
+  save(first, storageB);
+  await both.write(first);
   const spent = new Set<string>();
   const refresh = async (token: string) => {
     // The service's rule: a refresh token presented twice ends the session.
@@ -82,18 +95,28 @@ it("renews once for two tabs: the second adopts what the first got", async () =>
     return { accessToken: `a-${spent.size + 1}`, refreshToken: `r${spent.size + 1}` };
   };
   // Both tabs hold the same session and their timers fire together.
-  const [a, b] = await Promise.all([renew(first, refresh, storage, lock), renew(first, refresh, storage, lock)]);
+  const [a, b] = await Promise.all([renew(first, refresh, both, storageA, lock), renew(first, refresh, both, storageB, lock)]);
   expect(spent).toEqual(new Set(["r1"]));
   expect(a?.refreshToken).toBe("r2");
   expect(b).toEqual(a);
-  expect(load(storage)).toEqual(a);
+  expect(both.value).toEqual(a);
+  expect(load(storageA)).toEqual(a);
 });
 
 it("does not renew a session another tab has signed out", async () => {
-  const storage = memory();
   const mine = fromTokens({ accessToken: "a1", refreshToken: "r1" }, "kilang", "siti@kilang.example");
   let calls = 0;
-  const renewed = await renew(mine, async () => (calls++, { accessToken: "a2", refreshToken: "r2" }), storage, queue());
+  const renewed = await renew(mine, async () => (calls++, { accessToken: "a2", refreshToken: "r2" }), shared(), memory(), queue());
   expect(renewed).toBeUndefined();
   expect(calls).toBe(0);
+});
+
+it("renews a session kept before the shared store, from localStorage", async () => {
+  const storage = memory();
+  const mine = fromTokens({ accessToken: "a1", refreshToken: "r1" }, "kilang", "siti@kilang.example");
+  save(mine, storage);
+  const both = shared();
+  const renewed = await renew(mine, async () => ({ accessToken: "a2", refreshToken: "r2" }), both, storage, queue());
+  expect(renewed?.refreshToken).toBe("r2");
+  expect(both.value?.refreshToken).toBe("r2");
 });

@@ -1,6 +1,7 @@
 // The signed-in session: tokens kept in localStorage, the access token renewed (Refresh)
 // a minute before it expires, and everything dropped on sign-out or a refused refresh.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { del, get, set } from "idb-keyval";
 
 export type Session = {
   accessToken: string;
@@ -83,23 +84,41 @@ const webLock: Lock = (name, work) =>
   typeof navigator !== "undefined" && navigator.locks ? (navigator.locks.request(name, work) as Promise<never>) : work();
 
 /**
+ * Where the tabs agree on the session while one renews it. Not localStorage: Chromium copies
+ * its writes between tab processes a little late, so a tab taking the lock just after another
+ * renewed could still read the spent token there. IndexedDB is read the same by every tab.
+ */
+export type SharedStore = {
+  read(): Promise<Session | undefined>;
+  write(session: Session | undefined): Promise<void>;
+};
+
+export const indexedDb: SharedStore = {
+  read: () => get<Session>(KEY),
+  write: (session) => (session ? set(KEY, session) : del(KEY)),
+};
+
+/**
  * Renews `mine` unless another tab of this browser did so already. A refresh token is spent
  * once, and presenting it again ends the whole session (reuse detection, RFC 9700), so tabs
- * take turns under one lock, and each reads the stored session again first: one whose refresh
+ * take turns under one lock, and each reads the shared session again first: one whose refresh
  * token is no longer `mine` is the renewed one, adopted as it is. `undefined` when another tab
  * has signed out.
  */
 export async function renew(
   mine: Session,
   refresh: (refreshToken: string) => Promise<Tokens>,
+  shared: SharedStore = indexedDb,
   storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> = localStorage,
   lock: Lock = webLock,
 ): Promise<Session | undefined> {
   return lock(`${KEY}.refresh`, async () => {
-    const stored = load(storage);
+    // A session kept before the shared store was is still in localStorage only.
+    const stored = (await shared.read()) ?? load(storage);
     if (!stored) return undefined;
     if (stored.refreshToken !== mine.refreshToken) return stored;
     const renewed = fromTokens(await refresh(mine.refreshToken), mine.tenant, mine.email);
+    await shared.write(renewed);
     save(renewed, storage);
     return renewed;
   });

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { customers } from "../api";
 import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
+import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
 import { Field } from "./Field";
 
@@ -16,38 +17,20 @@ type Props = {
 /** One customer: its details edited by field mask and etag, and its contacts. */
 export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
-  const [form, setForm] = useState({
-    legal: customer.business?.legalName ?? "",
-    given: customer.individual?.givenName ?? "",
-    family: customer.individual?.familyName ?? "",
-    email: customer.email,
-    notes: customer.notes,
-  });
+  const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const [problem, setProblem] = useState<Problem>();
   const [saved, setSaved] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const set = (key: keyof CustomerForm) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
 
   const save = async (e: Event) => {
     e.preventDefault();
     // Only what changed goes in the mask; the etag refuses a save over someone else's.
-    const paths: string[] = [];
-    if (business && form.legal !== (customer.business?.legalName ?? "")) paths.push("business.legal_name");
-    if (!business && form.given !== (customer.individual?.givenName ?? "")) paths.push("individual.given_name");
-    if (!business && form.family !== (customer.individual?.familyName ?? "")) paths.push("individual.family_name");
-    if (form.email !== customer.email) paths.push("email");
-    if (form.notes !== customer.notes) paths.push("notes");
+    const paths = changedPaths(customer, form);
     if (paths.length === 0) return;
     try {
       const { customer: updated } = await customers.updateCustomer({
-        customer: {
-          id: customer.id,
-          etag: customer.etag,
-          email: form.email,
-          notes: form.notes,
-          business: business ? { legalName: form.legal } : undefined,
-          individual: business ? undefined : { givenName: form.given, familyName: form.family },
-        },
+        customer: customerOf(customer, form),
         updateMask: { paths },
       });
       if (updated) onSaved(updated);
@@ -100,8 +83,31 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose 
             </>
           )}
           <Field label="Customer email" name="edit-email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
+          <Field label="Phone" name="edit-phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint="e.g. 012-345 6789 or +65 6123 4567" />
+          <Field label="Tags" name="edit-tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint="Separated by commas" />
+          <div class="field">
+            <label for="field-edit-status">Status</label>
+            <select id="field-edit-status" value={form.status} onChange={(e) => (setSaved(false), setForm({ ...form, status: Number((e.target as HTMLSelectElement).value) }))}>
+              {STATUSES.map(([status, label]) => (
+                <option key={status} value={status}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </div>
           <Field label="Notes" name="edit-notes" value={form.notes} onInput={set("notes")} error={f["customer.notes"]} />
         </div>
+        <fieldset class="address">
+          <legend>Address</legend>
+          <div class="row">
+            <Field label="Street" name="edit-street" value={form.street} onInput={set("street")} error={f["customer.addresses[0].lines"]} />
+            <Field label="More of the street" name="edit-street2" value={form.street2} onInput={set("street2")} />
+            <Field label="Town" name="edit-town" value={form.town} onInput={set("town")} error={f["customer.addresses[0].locality"]} />
+            <Field label="State" name="edit-state" value={form.state} onInput={set("state")} error={f["customer.addresses[0].administrative_area"]} />
+            <Field label="Postcode" name="edit-postcode" value={form.postcode} onInput={set("postcode")} error={f["customer.addresses[0].postal_code"]} />
+            <Field label="Country" name="edit-country" value={form.country} onInput={set("country")} error={f["customer.addresses[0].region_code"]} hint="Two letters, e.g. MY" />
+          </div>
+        </fieldset>
         {problem && <p class="error" role="alert">{problem.message}</p>}
         {saved && !problem && <p role="status">Saved.</p>}
         <button type="submit">Save the changes</button>

@@ -6,6 +6,7 @@ import { Field } from "./Field";
 import { Import } from "./Import";
 import { CustomerDetail } from "./CustomerDetail";
 import { customersCsv } from "../csv";
+import { phonesWith, tagsOf } from "../customerForm";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -143,6 +144,8 @@ export function Customers({ onError }: Props) {
             <th scope="col">Name</th>
             <th scope="col">Kind</th>
             <th scope="col">Email</th>
+            <th scope="col">Phone</th>
+            <th scope="col">Tags</th>
           </tr>
         </thead>
         <tbody>
@@ -155,11 +158,13 @@ export function Customers({ onError }: Props) {
               </td>
               <td>{c.type === CustomerType.BUSINESS ? "Business" : "Person"}</td>
               <td>{c.email}</td>
+              <td>{c.phones[0]?.e164Number}</td>
+              <td>{c.tags.join(", ")}</td>
             </tr>
           ))}
           {rows.length === 0 && (
             <tr>
-              <td colSpan={3} class="empty">
+              <td colSpan={5} class="empty">
                 {query ? "No customer matches." : "No customers yet."}
               </td>
             </tr>
@@ -180,22 +185,19 @@ export function Customers({ onError }: Props) {
 
 function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) => void }) {
   const [kind, setKind] = useState<"person" | "business">("business");
-  const [form, setForm] = useState({ given: "", family: "", legal: "", email: "" });
+  const [form, setForm] = useState({ given: "", family: "", legal: "", email: "", phone: "", tags: "" });
   const [problem, setProblem] = useState<Problem>();
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
 
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
+      const common = { email: form.email, phones: phonesWith([], form.phone), tags: tagsOf(form.tags) };
       const { customer } = await customers.createCustomer({
         customer:
           kind === "business"
-            ? { type: CustomerType.BUSINESS, business: { legalName: form.legal }, email: form.email }
-            : {
-                type: CustomerType.INDIVIDUAL,
-                individual: { givenName: form.given, familyName: form.family },
-                email: form.email,
-              },
+            ? { type: CustomerType.BUSINESS, business: { legalName: form.legal }, ...common }
+            : { type: CustomerType.INDIVIDUAL, individual: { givenName: form.given, familyName: form.family }, ...common },
         requestId: crypto.randomUUID(),
       });
       if (customer) onCreated(customer);
@@ -225,6 +227,8 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
         </>
       )}
       <Field label="Email" name="email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
+      <Field label="Phone" name="phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint="e.g. 012-345 6789 or +65 6123 4567" />
+      <Field label="Tags" name="tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint="Separated by commas, e.g. wholesale, songket" />
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <button type="submit">Save</button>
     </form>
