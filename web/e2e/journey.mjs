@@ -377,6 +377,23 @@ try {
   await page.getByRole("cell", { name: "role granted" }).first().waitFor();
   await accessible("people");
 
+  step("a lead from a referral, with a local phone number, given to the new sales manager");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.getByLabel("Contact name").fill("Hafiz Rahman");
+  await page.getByLabel("Lead phone").fill("012-345 678");
+  await page.getByLabel("Source").selectOption({ label: "Referral" });
+  await page.getByRole("button", { name: "Add the lead" }).click();
+  await page.locator("#field-lead-phone-error").waitFor();
+  await page.getByLabel("Lead phone").fill("012-345 6789");
+  await page.getByRole("button", { name: "Add the lead" }).click();
+  const owner = page.getByRole("combobox", { name: "Owner of Hafiz Rahman" });
+  if ((await owner.locator("option:checked").innerText()) !== "Siti Aminah") throw new Error("a new lead is not its creator's");
+  await owner.selectOption({ label: "Ali bin Hassan" });
+  await page.waitForResponse((r) => r.url().endsWith("/AssignLead"));
+  await page.reload();
+  const ownerNow = page.getByRole("combobox", { name: "Owner of Hafiz Rahman" });
+  await ownerNow.locator("option:checked", { hasText: "Ali bin Hassan" }).waitFor({ state: "attached" });
+
   step("the workspace asks everyone for a second factor; the owner sets hers up in the console");
   await page.getByRole("link", { name: "Workspace" }).click();
   await page.getByLabel("Required for everyone").check();

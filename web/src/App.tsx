@@ -124,7 +124,7 @@ export function App() {
       </header>
       <main>
         {screen === "#pipeline" ? (
-          <Pipeline onError={onError} />
+          <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} />
         ) : screen === "#dashboard" ? (
           <Dashboard onError={onError} />
         ) : screen === "#admin" ? (

@@ -1,14 +1,47 @@
 import { useEffect, useState } from "preact/hooks";
-import { leads, opportunities } from "../api";
+import { leads, opportunities, users } from "../api";
 import type { Problem } from "../errors";
-import { LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
+import { LeadSource, LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
+import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney, parseAmount } from "../money";
+import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { Field } from "./Field";
 import { PipelineChooser } from "./PipelineChooser";
 import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
+type BoardProps = Props & { canAssign: boolean };
+
+/** Where leads come from, as people say it. */
+const SOURCES: [LeadSource, string][] = [
+  [LeadSource.WALK_IN, "Walk-in"],
+  [LeadSource.REFERRAL, "Referral"],
+  [LeadSource.WEBSITE, "Website"],
+  [LeadSource.SOCIAL_MEDIA, "Social media"],
+  [LeadSource.TRADE_SHOW, "Trade show"],
+  [LeadSource.EMAIL_CAMPAIGN, "Email campaign"],
+  [LeadSource.COLD_OUTREACH, "Cold outreach"],
+  [LeadSource.OTHER, "Other"],
+];
+
+/** The workspace's people, page after page, to name and assign owners. */
+function usePeople(fail: (err: unknown) => void): User[] {
+  const [people, setPeople] = useState<User[]>([]);
+  useEffect(() => {
+    (async () => {
+      const all: User[] = [];
+      let pageToken = "";
+      do {
+        const page = await users.listUsers({ pageSize: 100, pageToken });
+        all.push(...page.users);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      setPeople(all);
+    })().catch(fail);
+  }, []);
+  return people;
+}
 
 /** Why a deal was lost, as people say it. */
 const LOSS_REASONS: [LossReason, string][] = [
@@ -36,7 +69,7 @@ async function openOpportunities(pipelineId: string): Promise<{ cards: Opportuni
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError }: Props) {
+export function Pipeline({ onError, canAssign }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -45,6 +78,8 @@ export function Pipeline({ onError }: Props) {
   const [dragged, setDragged] = useState<string>();
   const fail = (err: unknown) => setProblem(onError(err));
   const { all, chosen: pipeline, choose } = usePipelines(fail);
+  const people = usePeople(fail);
+  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? "someone" : "nobody");
 
   const reload = async () => {
     try {
@@ -129,6 +164,15 @@ export function Pipeline({ onError }: Props) {
       fail(err);
     }
   };
+  const assign = async (lead: Lead, ownerId: string) => {
+    try {
+      const { lead: done } = await leads.assignLead({ id: lead.id, ownerId, etag: lead.etag });
+      if (done) setLeadRows((all) => all.map((l) => (l.id === done.id ? done : l)));
+      setProblem(undefined);
+    } catch (err) {
+      fail(err);
+    }
+  };
   const convert = async (lead: Lead) => {
     try {
       // Into the pipeline on the board.
@@ -156,6 +200,7 @@ export function Pipeline({ onError }: Props) {
             <th scope="col">Company</th>
             <th scope="col">Value</th>
             <th scope="col">Status</th>
+            <th scope="col">Owner</th>
             <th scope="col">Next step</th>
           </tr>
         </thead>
@@ -166,6 +211,22 @@ export function Pipeline({ onError }: Props) {
               <td>{lead.companyName}</td>
               <td>{formatMoney(lead.estimatedValue)}</td>
               <td>{LeadStatus[lead.status].toLowerCase()}</td>
+              <td>
+                {canAssign && lead.status !== LeadStatus.CONVERTED ? (
+                  <select aria-label={`Owner of ${lead.contactName}`} value={lead.ownerId} onChange={(e) => assign(lead, (e.target as HTMLSelectElement).value)}>
+                    {!people.some((u) => u.id === lead.ownerId) && <option value={lead.ownerId}>{nameOf(lead.ownerId)}</option>}
+                    {people
+                      .filter((u) => u.status === UserStatus.ACTIVE || u.id === lead.ownerId)
+                      .map((u) => (
+                        <option key={u.id} value={u.id}>
+                          {u.displayName}
+                        </option>
+                      ))}
+                  </select>
+                ) : (
+                  nameOf(lead.ownerId)
+                )}
+              </td>
               <td>
                 {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && (
                   <span class="actions">
@@ -187,7 +248,7 @@ export function Pipeline({ onError }: Props) {
           ))}
           {leadRows.length === 0 && (
             <tr>
-              <td colSpan={5} class="empty">No leads yet.</td>
+              <td colSpan={6} class="empty">No leads yet.</td>
             </tr>
           )}
         </tbody>
@@ -271,7 +332,7 @@ export function Pipeline({ onError }: Props) {
 }
 
 function NewLead({ currency, onError, onCreated }: Props & { currency: string; onCreated: (l: Lead) => void }) {
-  const [form, setForm] = useState({ contact: "", company: "", email: "", value: "" });
+  const [form, setForm] = useState({ contact: "", company: "", email: "", phone: "", value: "", source: String(LeadSource.WALK_IN) });
   const [problem, setProblem] = useState<Problem>();
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
   const submit = async (e: Event) => {
@@ -283,12 +344,19 @@ function NewLead({ currency, onError, onCreated }: Props & { currency: string; o
     }
     try {
       const { lead } = await leads.createLead({
-        lead: { contactName: form.contact, companyName: form.company, email: form.email, estimatedValue: amount },
+        lead: {
+          contactName: form.contact,
+          companyName: form.company,
+          email: form.email,
+          phone: form.phone.trim() ? { kind: PhoneKind.MOBILE, e164Number: form.phone.trim(), primary: true } : undefined,
+          source: Number(form.source),
+          estimatedValue: amount,
+        },
         requestId: crypto.randomUUID(),
       });
       if (lead) {
         onCreated(lead);
-        setForm({ contact: "", company: "", email: "", value: "" });
+        setForm({ ...form, contact: "", company: "", email: "", phone: "", value: "" });
         setProblem(undefined);
       }
     } catch (err) {
@@ -303,6 +371,17 @@ function NewLead({ currency, onError, onCreated }: Props & { currency: string; o
         <Field label="Contact name" name="lead-contact" value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
         <Field label="Company" name="lead-company" value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
         <Field label="Lead email" name="lead-email" type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
+        <Field label="Lead phone" name="lead-phone" value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
+        <div class="field">
+          <label for="field-lead-source">Source</label>
+          <select id="field-lead-source" value={form.source} onChange={(e) => set("source")((e.target as HTMLSelectElement).value)}>
+            {SOURCES.map(([source, label]) => (
+              <option key={source} value={source}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
         <Field label={`Estimated value (${currency})`} name="lead-value" value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
