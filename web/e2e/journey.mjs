@@ -124,6 +124,28 @@ try {
   await page.reload();
   await page.getByRole("heading", { name: "Workspace" }).waitFor();
   if ((await page.getByLabel("Language of notifications").inputValue()) !== "en-MY") throw new Error("the language was not kept");
+
+  step("the thank-you email reworded (a broken template refused beside its text), the Malay welcome turned off");
+  await page.getByRole("link", { name: "Messages" }).click();
+  await page.getByRole("heading", { name: "Messages" }).waitFor();
+  await page.getByRole("button", { name: "Edit deal won (en)" }).click();
+  const message = page.getByRole("form", { name: "Message deal won (en)" });
+  await message.getByText("{{ customer_name }}", { exact: true }).waitFor();
+  await message.getByLabel("Subject").fill("Terima kasih, {{ customer_name }}: your batik is on its way");
+  await message.getByLabel("Text").fill("Dear {{ customer_name,\n\nThank you for your order of {{ amount }}.");
+  await message.getByRole("button", { name: "Save the message" }).click();
+  await message.locator("#field-template-body-error").waitFor();
+  await accessible("messages");
+  await message.getByLabel("Text").fill("Dear {{ customer_name }},\n\nThank you for your order of {{ amount }}.\n\n{{ tenant_name }}");
+  await message.getByRole("button", { name: "Save the message" }).click();
+  await message.getByRole("status").getByText("Saved.").waitFor();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/UpdateTemplate")),
+    page.getByLabel("Send welcome (ms)").uncheck(),
+  ]);
+  await page.reload();
+  await page.getByRole("cell", { name: "Terima kasih, {{ customer_name }}: your batik is on its way" }).waitFor();
+  if (await page.getByLabel("Send welcome (ms)").isChecked()) throw new Error("the Malay welcome is still sent");
   await page.getByRole("link", { name: "Customers" }).click();
 
   step("a bad email is shown next to its field");
@@ -388,8 +410,10 @@ try {
   await page.getByRole("button", { name: "Add the lead" }).click();
   const owner = page.getByRole("combobox", { name: "Owner of Hafiz Rahman" });
   if ((await owner.locator("option:checked").innerText()) !== "Siti Aminah") throw new Error("a new lead is not its creator's");
-  await owner.selectOption({ label: "Ali bin Hassan" });
-  await page.waitForResponse((r) => r.url().endsWith("/AssignLead"));
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/AssignLead")),
+    owner.selectOption({ label: "Ali bin Hassan" }),
+  ]);
   await page.reload();
   const ownerNow = page.getByRole("combobox", { name: "Owner of Hafiz Rahman" });
   await ownerNow.locator("option:checked", { hasText: "Ali bin Hassan" }).waitFor({ state: "attached" });

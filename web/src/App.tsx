@@ -6,10 +6,10 @@ import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
 import { Bell } from "./views/Bell";
-import { Dashboard } from "./views/Dashboard";
 import { Admin } from "./views/Admin";
 import { Account } from "./views/Account";
 import { Settings } from "./views/Settings";
+import { Messages } from "./views/Messages";
 
 /** The screens, by the address's hash, and the permission a screen needs to be offered. */
 const SCREENS: { hash: string; label: string; needs?: string }[] = [
@@ -17,6 +17,7 @@ const SCREENS: { hash: string; label: string; needs?: string }[] = [
   { hash: "#pipeline", label: "Pipeline" },
   { hash: "#dashboard", label: "Dashboard" },
   { hash: "#admin", label: "People" },
+  { hash: "#messages", label: "Messages", needs: "templates.manage" },
   { hash: "#settings", label: "Workspace", needs: "tenant.manage" },
   { hash: "#account", label: "Account" },
 ];
@@ -29,6 +30,15 @@ export function App() {
   const [session, setSession] = useState<Session | undefined>(() => load());
   const [notice, setNotice] = useState<string>();
   const [screen, setScreen] = useState(currentScreen);
+  // The dashboard and its chart library load the first time it is shown.
+  const [Dashboard, setDashboard] = useState<typeof import("./views/Dashboard").Dashboard>();
+  const [unloaded, setUnloaded] = useState(false);
+  useEffect(() => {
+    if (screen === "#dashboard" && !Dashboard) {
+      setUnloaded(false);
+      import("./views/Dashboard").then((m) => setDashboard(() => m.Dashboard)).catch(() => setUnloaded(true));
+    }
+  }, [screen]);
   useEffect(() => {
     const follow = () => setScreen(currentScreen());
     window.addEventListener("hashchange", follow);
@@ -126,9 +136,19 @@ export function App() {
         {screen === "#pipeline" ? (
           <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} />
         ) : screen === "#dashboard" ? (
-          <Dashboard onError={onError} />
+          Dashboard ? (
+            <Dashboard onError={onError} />
+          ) : unloaded ? (
+            <p class="error" role="alert">
+              The dashboard could not be loaded: the CRM may have been upgraded. Reload the page.
+            </p>
+          ) : (
+            <p>Loading the dashboard…</p>
+          )
         ) : screen === "#admin" ? (
           <Admin onError={onError} />
+        ) : screen === "#messages" ? (
+          <Messages onError={onError} />
         ) : screen === "#settings" ? (
           <Settings tenantId={who.tenantId} onError={onError} />
         ) : screen === "#account" ? (

@@ -11,6 +11,7 @@ import { UserService } from "./gen/crm/iam/v1/users_pb";
 import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
 import { LeadService } from "./gen/crm/sales/v1/leads_pb";
 import { NotificationService } from "./gen/crm/notification/v1/notifications_pb";
+import { TemplateService } from "./gen/crm/notification/v1/templates_pb";
 import { OpportunityService } from "./gen/crm/sales/v1/opportunities_pb";
 import { PipelineService } from "./gen/crm/sales/v1/pipelines_pb";
 
@@ -46,6 +47,7 @@ export const leads = createClient(LeadService, transport);
 export const opportunities = createClient(OpportunityService, transport);
 export const pipelines = createClient(PipelineService, transport);
 export const notifications = createClient(NotificationService, transport);
+export const templates = createClient(TemplateService, transport);
 export const users = createClient(UserService, transport);
 export const roles = createClient(RoleService, transport);
 export const audit = createClient(AuditService, transport);

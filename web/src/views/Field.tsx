@@ -41,3 +41,32 @@ export function Field({ label, name, value, onInput, error, type = "text", requi
     </div>
   );
 }
+
+/** A labelled multi-line input with its error beneath. */
+export function TextArea({ label, name, value, onInput, error, hint, rows = 6 }: Omit<Props, "type" | "list" | "required"> & { rows?: number }) {
+  const id = `field-${name}`;
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <textarea
+        id={id}
+        name={name}
+        rows={rows}
+        value={value}
+        aria-invalid={error ? "true" : undefined}
+        aria-describedby={[error && `${id}-error`, hint && `${id}-hint`].filter(Boolean).join(" ") || undefined}
+        onInput={(e) => onInput((e.target as HTMLTextAreaElement).value)}
+      />
+      {hint && (
+        <span id={`${id}-hint`} class="hint">
+          {hint}
+        </span>
+      )}
+      {error && (
+        <span id={`${id}-error`} class="field-error">
+          {error}
+        </span>
+      )}
+    </div>
+  );
+}

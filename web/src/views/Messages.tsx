@@ -1,0 +1,157 @@
+import { useEffect, useState } from "preact/hooks";
+import { templates } from "../api";
+import type { Problem } from "../errors";
+import { Channel } from "../gen/crm/notification/v1/notifications_pb";
+import type { Template } from "../gen/crm/notification/v1/templates_pb";
+import { Field, TextArea } from "./Field";
+import { eventLabel, fieldsUsed } from "../templates";
+
+type Props = { onError: (err: unknown) => Problem };
+
+const CHANNELS: Record<number, string> = {
+  [Channel.EMAIL]: "Email",
+  [Channel.SMS]: "SMS",
+  [Channel.IN_APP]: "In the console",
+};
+
+/** What the workspace's notifications say: each template, per event, channel and language. */
+export function Messages({ onError }: Props) {
+  const [list, setList] = useState<Template[]>([]);
+  const [open, setOpen] = useState<Template>();
+  const [problem, setProblem] = useState<Problem>();
+
+  useEffect(() => {
+    (async () => {
+      const all: Template[] = [];
+      let pageToken = "";
+      do {
+        const page = await templates.listTemplates({ pageSize: 100, pageToken });
+        all.push(...page.templates);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      all.sort((a, b) => a.eventType.localeCompare(b.eventType) || a.channel - b.channel || a.locale.localeCompare(b.locale));
+      setList(all);
+    })().catch((err) => setProblem(onError(err)));
+  }, []);
+
+  const replace = (t: Template) => {
+    setList((all) => all.map((x) => (x.id === t.id ? t : x)));
+    if (open?.id === t.id) setOpen(t);
+  };
+
+  const toggle = async (t: Template) => {
+    try {
+      const { template } = await templates.updateTemplate({
+        template: { id: t.id, etag: t.etag, enabled: !t.enabled },
+        updateMask: { paths: ["enabled"] },
+      });
+      if (template) replace(template);
+      setProblem(undefined);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  return (
+    <section aria-labelledby="messages-title">
+      <div class="section-head">
+        <h1 id="messages-title">Messages</h1>
+      </div>
+      <p class="hint">What the CRM writes when something happens, in each language: the workspace's language picks one, else English.</p>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {open && <Editor key={open.id} template={open} onError={onError} onSaved={replace} onClose={() => setOpen(undefined)} />}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Sent by</th>
+            <th scope="col">Language</th>
+            <th scope="col">Subject</th>
+            <th scope="col">Sent</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((t) => (
+            <tr key={t.id}>
+              <td>
+                <button type="button" class="link" onClick={() => setOpen(t)} aria-label={`Edit ${t.name}`}>
+                  {eventLabel(t.eventType)}
+                </button>
+              </td>
+              <td>{CHANNELS[t.channel] ?? "—"}</td>
+              <td>{t.locale}</td>
+              <td>{t.subjectTemplate}</td>
+              <td>
+                <input type="checkbox" checked={t.enabled} onChange={() => toggle(t)} aria-label={`Send ${t.name}`} />
+              </td>
+            </tr>
+          ))}
+          {list.length === 0 && (
+            <tr>
+              <td colSpan={5} class="empty">
+                No messages.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+type EditorProps = { template: Template; onError: (err: unknown) => Problem; onSaved: (t: Template) => void; onClose: () => void };
+
+/** One template's subject and body, saved with the changed fields only and the etag. */
+function Editor({ template, onError, onSaved, onClose }: EditorProps) {
+  const [subject, setSubject] = useState(template.subjectTemplate);
+  const [body, setBody] = useState(template.bodyTemplate);
+  const [problem, setProblem] = useState<Problem>();
+  const [saved, setSaved] = useState(false);
+  const fields = fieldsUsed(template.subjectTemplate, template.bodyTemplate);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const paths = [subject !== template.subjectTemplate && "subject_template", body !== template.bodyTemplate && "body_template"].filter(
+      (p): p is string => Boolean(p),
+    );
+    if (paths.length === 0) return;
+    try {
+      const { template: updated } = await templates.updateTemplate({
+        template: { id: template.id, etag: template.etag, subjectTemplate: subject, bodyTemplate: body },
+        updateMask: { paths },
+      });
+      if (updated) onSaved(updated);
+      setProblem(undefined);
+      setSaved(true);
+    } catch (err) {
+      setSaved(false);
+      setProblem(onError(err));
+    }
+  };
+
+  const f = problem?.fields ?? {};
+  return (
+    <form class="card stack" onSubmit={save} aria-label={`Message ${template.name}`} noValidate>
+      <div class="section-head">
+        <h2>
+          {eventLabel(template.eventType)} · {CHANNELS[template.channel]} · {template.locale}
+        </h2>
+        <button type="button" class="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {template.channel !== Channel.SMS && (
+        <Field label="Subject" name="template-subject" value={subject} onInput={(v) => (setSaved(false), setSubject(v))} error={f["template.subject_template"]} />
+      )}
+      <TextArea label="Text" name="template-body" value={body} onInput={(v) => (setSaved(false), setBody(v))} error={f["template.body_template"]} rows={7} />
+      {fields.length > 0 && (
+        <p class="hint">
+          Filled in from the event: {fields.map((name, i) => [i > 0 && ", ", <code key={name}>{`{{ ${name} }}`}</code>])}
+        </p>
+      )}
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {saved && !problem && <p role="status">Saved.</p>}
+      <button type="submit">Save the message</button>
+    </form>
+  );
+}
