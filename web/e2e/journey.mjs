@@ -399,6 +399,23 @@ try {
   await page.getByRole("cell", { name: "role granted" }).first().waitFor();
   await accessible("people");
 
+  step("a key for the web store: made, shown once, used over REST, revoked");
+  const keyForm = page.getByRole("form", { name: "New key for an integration" });
+  await keyForm.getByLabel("What it is for").fill("Kedai online");
+  await keyForm.getByLabel("It acts as").selectOption({ label: "sales_rep" });
+  await keyForm.getByRole("button", { name: "Make a key" }).click();
+  const keySecret = (await page.locator("[data-secret]").innerText()).trim();
+  const withKey = () => fetch(base + "/api/v1/customers?page_size=1", { headers: { "x-api-key": keySecret } });
+  const used = await withKey();
+  if (used.status !== 200) throw new Error(`the new key: ${used.status} ${await used.text()}`);
+  await accessible("api-keys");
+  await page.getByRole("region", { name: "New key" }).getByRole("button", { name: "Done" }).click();
+  await page.getByRole("button", { name: "Revoke the key for Kedai online" }).click();
+  await page.getByRole("group", { name: "Revoke the key for Kedai online?" }).getByRole("button", { name: "Yes, revoke" }).click();
+  await page.getByRole("row", { name: /Kedai online/ }).getByText(/^Revoked /).waitFor();
+  const refused = await withKey();
+  if (refused.status !== 401) throw new Error(`the revoked key: ${refused.status}`);
+
   step("a lead from a referral, with a local phone number, given to the new sales manager");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByLabel("Contact name").fill("Hafiz Rahman");

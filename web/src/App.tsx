@@ -146,7 +146,7 @@ export function App() {
             <p>Loading the dashboard…</p>
           )
         ) : screen === "#admin" ? (
-          <Admin onError={onError} />
+          <Admin onError={onError} canManageKeys={allows(who, "api_keys.manage")} />
         ) : screen === "#messages" ? (
           <Messages onError={onError} />
         ) : screen === "#settings" ? (

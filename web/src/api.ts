@@ -3,6 +3,7 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "./gen/crm/iam/v1/auth_pb";
+import { ApiKeyService } from "./gen/crm/iam/v1/api_keys_pb";
 import { AuditService } from "./gen/crm/iam/v1/audit_pb";
 import { MfaService } from "./gen/crm/iam/v1/mfa_pb";
 import { RoleService } from "./gen/crm/iam/v1/roles_pb";
@@ -51,5 +52,6 @@ export const templates = createClient(TemplateService, transport);
 export const users = createClient(UserService, transport);
 export const roles = createClient(RoleService, transport);
 export const audit = createClient(AuditService, transport);
+export const apiKeys = createClient(ApiKeyService, transport);
 export const mfa = createClient(MfaService, transport);
 export const tenants = createClient(TenantService, transport);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { dateTime } from "../dates";
 import { mfa, users } from "../api";
 import type { Problem } from "../errors";
 import type { User, UserSession } from "../gen/crm/iam/v1/users_pb";
@@ -8,7 +8,7 @@ import { Enrolment, RecoveryCodes } from "./SecondFactor";
 
 type Props = { userId: string; onError: (err: unknown) => Problem };
 
-const when = (t?: Timestamp) => (t ? timestampDate(t).toLocaleString() : "—");
+const when = dateTime;
 
 /** The signed-in user's own account: the second factor and the sessions. */
 export function Account({ userId, onError }: Props) {

@@ -1,16 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { audit, roles, users } from "../api";
 import type { Problem } from "../errors";
 import { AuditEventKind, AuditOutcome, type AuditEvent } from "../gen/crm/iam/v1/audit_pb";
 import type { Role } from "../gen/crm/iam/v1/roles_pb";
 import type { User } from "../gen/crm/iam/v1/users_pb";
 import { Field } from "./Field";
+import { dateTime } from "../dates";
+import { ApiKeys } from "./ApiKeys";
 
 type Props = { onError: (err: unknown) => Problem };
 
 /** Administration: the tenant's people and their roles, and the audit log. */
-export function Admin({ onError }: Props) {
+export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boolean }) {
   const [people, setPeople] = useState<User[]>([]);
   const [roleList, setRoleList] = useState<Role[]>([]);
   const [events, setEvents] = useState<AuditEvent[]>([]);
@@ -77,6 +78,7 @@ export function Admin({ onError }: Props) {
           ))}
         </tbody>
       </table>
+      {canManageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
       <h2>Audit log</h2>
       <table class="compact">
         <thead>
@@ -90,7 +92,7 @@ export function Admin({ onError }: Props) {
         <tbody>
           {events.map((e) => (
             <tr key={e.id}>
-              <td>{e.createTime ? timestampDate(e.createTime).toLocaleString("en-MY") : ""}</td>
+              <td>{dateTime(e.createTime)}</td>
               <td>{AuditEventKind[e.kind].toLowerCase().replaceAll("_", " ")}</td>
               <td>{AuditOutcome[e.outcome].toLowerCase()}</td>
               <td>{people.find((p) => p.id === e.actorId)?.displayName ?? e.actorId}</td>

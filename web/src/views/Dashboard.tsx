@@ -64,7 +64,7 @@ export function Dashboard({ onError }: Props) {
   const month = (p: (typeof periods)[number]) => {
     if (!p.startTime || !p.endTime) return "";
     const middle = (timestampDate(p.startTime).getTime() + timestampDate(p.endTime).getTime()) / 2;
-    return new Date(middle).toLocaleDateString("en-MY", { month: "short", year: "numeric" });
+    return new Date(middle).toLocaleDateString(undefined, { month: "short", year: "numeric" });
   };
 
   return (

@@ -1,0 +1,10 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { expect, it } from "vitest";
+import { dateTime, day } from "./dates";
+
+it("writes moments the reader's way, and a dash for none", () => {
+  const t = timestampFromDate(new Date(2026, 11, 1, 10, 23));
+  expect(day(t, "en-MY")).toBe("1 Dec 2026");
+  expect(dateTime(t, "en-GB")).toBe("01/12/2026, 10:23");
+  expect(dateTime(undefined)).toBe("—");
+});
