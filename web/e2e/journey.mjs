@@ -540,6 +540,32 @@ try {
     await tab.getByText("mei@batiktanjung.my · batik-tanjung").waitFor();
   }
   await two.getByRole("button", { name: "Add the lead" }).waitFor();
+  step("on a phone's screen every screen fits its width (wide tables and the board scroll inside)");
+  await two.setViewportSize({ width: 390, height: 844 });
+  for (const screen of ["#customers", "#pipeline", "#dashboard", "#admin", "#messages", "#settings", "#account"]) {
+    await two.goto(quick + "/" + screen);
+    await two.locator("main h1").first().waitFor();
+    await two.waitForTimeout(300);
+    const [wide, width] = await two.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    if (wide > width) {
+      const culprits = await two.evaluate(() =>
+        [...document.querySelectorAll("body *")]
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth && !e.closest(".scroll, nav"))
+          .slice(0, 5)
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)})`),
+      );
+      throw new Error(`${screen} is ${wide} px wide on a ${width} px screen: ${culprits.join(", ")}`);
+    }
+  }
+  await two.goto(quick + "/#pipeline");
+  await two.getByRole("heading", { name: /^Pipeline/ }).waitFor();
+  await two.screenshot({ path: join(screenshots, "phone-pipeline.png"), fullPage: true });
+  const { violations } = await new AxeBuilder({ page: two }).analyze();
+  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  if (serious.length > 0) {
+    throw new Error(`phone: accessibility violations: ${serious.map((v) => `${v.id} (${v.nodes.map((n) => n.target).join(" ")})`).join(", ")}`);
+  }
+
   step("signing out in one tab signs the other out too");
   await one.getByRole("button", { name: "Sign out", exact: true }).click();
   await two.getByRole("heading", { name: "Sign in" }).waitFor();

@@ -52,7 +52,7 @@ export function Account({ userId, onError }: Props) {
       {user && <SecondFactorCard user={user} onError={onError} onChanged={reload} />}
       <h2>Where you are signed in</h2>
       <p class="hint">Each sign-in is a session until it is signed out or unused too long. Signing out the one you are using ends it here too.</p>
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">Signed in</th>
@@ -84,7 +84,7 @@ export function Account({ userId, onError }: Props) {
             </tr>
           )}
         </tbody>
-      </table>
+      </table></div>
     </section>
   );
 }

@@ -51,7 +51,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <Invite roles={roleList} onError={onError} onInvited={(u) => (setPeople([...people, u]), reload())} />
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -77,10 +77,10 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
       {canManageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
       <h2>Audit log</h2>
-      <table class="compact">
+      <div class="scroll" tabIndex={0}><table class="compact">
         <thead>
           <tr>
             <th scope="col">When</th>
@@ -99,7 +99,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
     </section>
   );
 }

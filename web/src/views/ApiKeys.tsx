@@ -124,7 +124,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
         </div>
         <button type="submit">Make a key</button>
       </form>
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">For</th>
@@ -177,7 +177,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
             </tr>
           )}
         </tbody>
-      </table>
+      </table></div>
     </div>
   );
 }

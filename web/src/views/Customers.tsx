@@ -138,7 +138,7 @@ export function Customers({ onError }: Props) {
         />
       </label>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -170,7 +170,7 @@ export function Customers({ onError }: Props) {
             </tr>
           )}
         </tbody>
-      </table>
+      </table></div>
       <nav class="pager" aria-label="Pages">
         <button type="button" onClick={back} disabled={pages.length < 2}>
           Previous

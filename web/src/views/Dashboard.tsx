@@ -116,7 +116,7 @@ export function Dashboard({ onError }: Props) {
             labels={stages.map((s) => s.stageName)}
             series={[{ label: "Open value", data: stages.map((s) => value(s.openValue)), color: "#7a3e1d" }]}
           />
-          <table class="compact">
+          <div class="scroll" tabIndex={0}><table class="compact">
             <thead>
               <tr>
                 <th scope="col">Stage</th>
@@ -133,7 +133,7 @@ export function Dashboard({ onError }: Props) {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </table></div>
         </figure>
         <figure>
           <figcaption>Revenue forecast</figcaption>

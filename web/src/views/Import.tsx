@@ -87,7 +87,7 @@ export function Import({ onError, onDone }: Props) {
           </p>
           {report.rejected.length > 0 && (
             <>
-              <table class="compact">
+              <div class="scroll" tabIndex={0}><table class="compact">
                 <thead>
                   <tr>
                     <th scope="col">Line</th>
@@ -104,7 +104,7 @@ export function Import({ onError, onDone }: Props) {
                     </tr>
                   ))}
                 </tbody>
-              </table>
+              </table></div>
               <button type="button" class="secondary" onClick={download}>
                 Download the rejected rows
               </button>

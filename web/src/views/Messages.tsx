@@ -60,7 +60,7 @@ export function Messages({ onError }: Props) {
       <p class="hint">What the CRM writes when something happens, in each language: the workspace's language picks one, else English.</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {open && <Editor key={open.id} template={open} onError={onError} onSaved={replace} onClose={() => setOpen(undefined)} />}
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">When</th>
@@ -94,7 +94,7 @@ export function Messages({ onError }: Props) {
             </tr>
           )}
         </tbody>
-      </table>
+      </table></div>
     </section>
   );
 }

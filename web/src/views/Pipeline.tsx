@@ -193,7 +193,7 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)])} />
       <h2>Leads</h2>
-      <table>
+      <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
             <th scope="col">Contact</th>
@@ -252,7 +252,7 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
             </tr>
           )}
         </tbody>
-      </table>
+      </table></div>
       {leadsToken && (
         <div class="pager">
           <button type="button" class="secondary" onClick={moreLeads}>
@@ -265,7 +265,7 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
         <PipelineChooser all={all} chosen={pipeline} choose={choose} />
       </div>
       {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
-      <div class="board">
+      <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>
         {pipeline?.stages.map((stage) => (
           <div
             key={stage.id}
