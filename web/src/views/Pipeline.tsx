@@ -8,6 +8,8 @@ import { formatMoney, parseAmount } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { Field } from "./Field";
 import { PipelineChooser } from "./PipelineChooser";
+import { OpportunityDetail } from "./OpportunityDetail";
+import { day } from "../dates";
 import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
@@ -76,6 +78,7 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
   const [leadsToken, setLeadsToken] = useState("");
   const [problem, setProblem] = useState<Problem>();
   const [dragged, setDragged] = useState<string>();
+  const [details, setDetails] = useState<Opportunity>();
   const fail = (err: unknown) => setProblem(onError(err));
   const { all, chosen: pipeline, choose } = usePipelines(fail);
   const people = usePeople(fail);
@@ -122,14 +125,25 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
     }
   };
 
-  const replace = (o: Opportunity) =>
+  const replace = (o: Opportunity) => {
     setCards((all) => (o.status === OpportunityStatus.OPEN ? all.map((c) => (c.id === o.id ? o : c)) : all.filter((c) => c.id !== o.id)));
+    // The open details follow a card moved, won or lost on the board (with its new etag).
+    setDetails((d) => (d?.id !== o.id ? d : o.status === OpportunityStatus.OPEN ? { ...o, stageHistory: o.stageHistory.length ? o.stageHistory : d.stageHistory } : undefined));
+  };
 
   const move = async (card: Opportunity, stageId: string) => {
     if (card.stageId === stageId) return;
     try {
       const { opportunity } = await opportunities.moveOpportunityStage({ id: card.id, stageId, etag: card.etag });
       if (opportunity) replace(opportunity);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  // Read again when opened: the list leaves out the stage history.
+  const open = async (card: Opportunity) => {
+    try {
+      setDetails((await opportunities.getOpportunity({ id: card.id })).opportunity);
     } catch (err) {
       fail(err);
     }
@@ -264,6 +278,17 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
         <h2>Board</h2>
         <PipelineChooser all={all} chosen={pipeline} choose={choose} />
       </div>
+      {details && pipeline && (
+        <OpportunityDetail
+          key={details.id}
+          opportunity={details}
+          pipeline={pipeline}
+          nameOf={nameOf}
+          onError={onError}
+          onSaved={(o) => (replace(o), setDetails(o))}
+          onClose={() => setDetails(undefined)}
+        />
+      )}
       {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
       <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>
         {pipeline?.stages.map((stage) => (
@@ -289,8 +314,13 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
                     e.dataTransfer?.setData("text/plain", card.id);
                     setDragged(card.id);
                   }} aria-label={card.name}>
-                  <strong>{card.name}</strong>
-                  <span>{formatMoney(card.amount)}</span>
+                  <button type="button" class="link card-name" onClick={() => open(card)} aria-label={`Details of ${card.name}`}>
+                    {card.name}
+                  </button>
+                  <span>
+                    {formatMoney(card.amount)} · {card.probability}%
+                  </span>
+                  {card.expectedCloseTime && <span class="hint">closes {day(card.expectedCloseTime)}</span>}
                   <select
                     aria-label={`Move ${card.name} to`}
                     value={card.stageId}

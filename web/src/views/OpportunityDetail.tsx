@@ -1,0 +1,114 @@
+import { useState } from "preact/hooks";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { opportunities } from "../api";
+import { dateTime } from "../dates";
+import type { Problem } from "../errors";
+import type { Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
+import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
+import { formatMoney, parseAmount } from "../money";
+import { Field, TextArea } from "./Field";
+
+type Props = {
+  opportunity: Opportunity;
+  pipeline: Pipeline;
+  nameOf: (userId: string) => string;
+  onError: (err: unknown) => Problem;
+  onSaved: (o: Opportunity) => void;
+  onClose: () => void;
+};
+
+/** `2027-01-15` for a date input, in the reader's time zone. */
+function dateInput(t: Opportunity["expectedCloseTime"]): string {
+  if (!t) return "";
+  const d = timestampDate(t);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** One opportunity: what it is worth, when it should close, how likely, its notes and its way through the stages. */
+export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, onSaved, onClose }: Props) {
+  const plain = (m: Opportunity["amount"]) => (m ? formatMoney(m).replace(/^[A-Z]{3} /, "") : "");
+  const [form, setForm] = useState({ name: o.name, amount: plain(o.amount), close: dateInput(o.expectedCloseTime), probability: String(o.probability), notes: o.notes });
+  const [problem, setProblem] = useState<Problem>();
+  const [saved, setSaved] = useState(false);
+  const set = (key: keyof typeof form) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
+  const currency = o.amount?.currencyCode || pipeline.currencyCode || "MYR";
+  const stageName = (id: string) => pipeline.stages.find((s) => s.id === id)?.name ?? "another pipeline's stage";
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const local: Record<string, string> = {};
+    const amount = parseAmount(form.amount, currency);
+    if (!amount) local["opportunity.amount"] = "write an amount such as 25,000.00";
+    const probability = /^\s*\d{1,3}\s*$/.test(form.probability) ? Number(form.probability) : undefined;
+    if (probability === undefined || probability > 100) local["opportunity.probability"] = "a whole percentage from 0 to 100";
+    if (Object.keys(local).length > 0) {
+      setProblem({ message: "Please correct the marked fields.", fields: local, signInAgain: false });
+      return;
+    }
+    const paths = [
+      form.name !== o.name && "name",
+      form.amount !== plain(o.amount) && "amount",
+      form.close !== dateInput(o.expectedCloseTime) && "expected_close_time",
+      probability !== o.probability && "probability",
+      form.notes !== o.notes && "notes",
+    ].filter((p): p is string => Boolean(p));
+    if (paths.length === 0) return;
+    try {
+      const { opportunity } = await opportunities.updateOpportunity({
+        opportunity: {
+          id: o.id,
+          etag: o.etag,
+          name: form.name,
+          amount,
+          // Noon of the chosen day, here: the same day in any time zone of the region.
+          expectedCloseTime: form.close ? timestampFromDate(new Date(`${form.close}T12:00:00`)) : undefined,
+          probability,
+          notes: form.notes,
+        },
+        updateMask: { paths },
+      });
+      if (opportunity) onSaved(opportunity);
+      setProblem(undefined);
+      setSaved(true);
+    } catch (err) {
+      setSaved(false);
+      setProblem(onError(err));
+    }
+  };
+
+  const f = problem?.fields ?? {};
+  const field = (name: string) => f[`opportunity.${name}`] ?? f[name];
+  return (
+    <form class="card stack" onSubmit={save} aria-label={`Opportunity ${o.name}`} noValidate>
+      <div class="section-head">
+        <h2>{o.name}</h2>
+        <button type="button" class="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <div class="row">
+        <Field label="Name" name="opp-name" value={form.name} onInput={set("name")} error={field("name")} />
+        <Field label={`Amount (${currency})`} name="opp-amount" value={form.amount} onInput={set("amount")} error={field("amount")} />
+        <div class="field">
+          <label for="field-opp-close">Expected to close</label>
+          <input id="field-opp-close" type="date" value={form.close} onInput={(e) => set("close")((e.target as HTMLInputElement).value)} />
+        </div>
+        <Field label="Likelihood (%)" name="opp-probability" type="number" value={form.probability} onInput={set("probability")} error={field("probability")} hint="The stage's unless changed" />
+      </div>
+      <TextArea label="Notes" name="opp-notes" value={form.notes} onInput={set("notes")} error={field("notes")} rows={3} />
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {saved && !problem && <p role="status">Saved.</p>}
+      <button type="submit">Save the opportunity</button>
+      <h3>Its way through the stages</h3>
+      <ol class="history" aria-label="Stage history">
+        {o.stageHistory.map((c, i) => (
+          <li key={i}>
+            {c.fromStageId ? `${stageName(c.fromStageId)} → ` : "Entered "}
+            {stageName(c.toStageId)} · {dateTime(c.changeTime)} · {nameOf(c.changedByUserId)}
+          </li>
+        ))}
+      </ol>
+    </form>
+  );
+}
