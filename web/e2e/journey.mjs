@@ -348,32 +348,40 @@ try {
   await page.getByRole("button", { name: /^Win / }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
   await page.getByRole("cell", { name: "converted" }).first().waitFor();
-  step("a second pipeline (made through the REST API) on its own board: a lead converted into it and lost");
-  const session = JSON.parse(await page.evaluate(() => localStorage.getItem("kilang-crm.session")));
-  const created = await fetch(base + "/api/v1/pipelines", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${session.accessToken}` },
-    body: JSON.stringify({
-      pipeline: {
-        name: "Wholesale",
-        currencyCode: "MYR",
-        stages: [
-          { name: "Enquiry", probability: 10 },
-          { name: "Sample sent", probability: 40 },
-          { name: "Order", probability: 90 },
-        ],
-      },
-    }),
-  });
-  if (!created.ok) throw new Error(`CreatePipeline: ${await created.text()}`);
-  await page.reload();
-  await page.getByRole("combobox", { name: "Pipeline", exact: true }).selectOption({ label: "Wholesale" });
+  step("a second pipeline made in the console, on its own board: a lead converted into it, its stages changed, the lead lost");
+  await page.getByRole("button", { name: "New pipeline" }).click();
+  const newPipeline = page.getByRole("form", { name: "New pipeline" });
+  await newPipeline.getByLabel("Pipeline name").fill("Wholesale");
+  await newPipeline.getByLabel("Stage 1", { exact: true }).fill("Enquiry");
+  for (const [name, likelihood] of [["Sample sent", "40"], ["Order", "90"]]) {
+    await newPipeline.getByRole("button", { name: "Add a stage" }).click();
+    await newPipeline.getByRole("textbox").and(newPipeline.locator("[name$=-name]")).last().fill(name);
+    await newPipeline.locator("[name$=-probability]").last().fill(likelihood);
+  }
+  await accessible("pipeline-editor");
+  await newPipeline.getByRole("button", { name: "Make the pipeline" }).click();
+  await page.getByRole("heading", { name: "Pipeline: Wholesale" }).waitFor();
   await page.getByRole("region", { name: "Stage Sample sent" }).waitFor();
   await page.getByLabel("Contact name").fill("Farid Hashim");
   await page.getByLabel("Company").fill("Galeri Songket");
   await page.getByRole("button", { name: "Add the lead" }).click();
   await page.getByRole("button", { name: "Qualify Farid Hashim", exact: true }).click();
   await page.getByRole("button", { name: "Convert Farid Hashim" }).click();
+  await page.getByRole("region", { name: "Stage Enquiry" }).getByRole("article").waitFor();
+  // The stage holding the card cannot go; the others are renamed and reordered.
+  await page.getByRole("button", { name: "Edit the pipeline" }).click();
+  const editPipeline = page.getByRole("form", { name: "Edit the pipeline Wholesale" });
+  await editPipeline.getByRole("button", { name: "Remove stage 1" }).click();
+  await editPipeline.getByRole("button", { name: "Save the pipeline" }).click();
+  await editPipeline.getByRole("alert").waitFor();
+  await editPipeline.getByRole("button", { name: "Close" }).click();
+  await page.getByRole("button", { name: "Edit the pipeline" }).click();
+  await editPipeline.getByLabel("Stage 2", { exact: true }).fill("Samples posted");
+  await editPipeline.getByRole("button", { name: "Move stage 3 up" }).click();
+  await editPipeline.getByRole("button", { name: "Save the pipeline" }).click();
+  await editPipeline.waitFor({ state: "detached" });
+  const stageNames = await page.locator(".column h3").allTextContents();
+  if (stageNames.join("|") !== "Enquiry|Order|Samples posted") throw new Error(`the stages are now ${stageNames}`);
   await page.getByRole("region", { name: "Stage Enquiry" }).getByRole("article").waitFor();
   await page.getByLabel(/^Lose .* because of$/).selectOption({ label: "Lost: a competitor" });
   await page.getByRole("article").waitFor({ state: "detached" });

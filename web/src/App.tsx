@@ -134,7 +134,7 @@ export function App() {
       </header>
       <main>
         {screen === "#pipeline" ? (
-          <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} />
+          <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} canManage={allows(who, "pipelines.manage")} />
         ) : screen === "#dashboard" ? (
           Dashboard ? (
             <Dashboard onError={onError} />

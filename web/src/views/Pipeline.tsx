@@ -9,11 +9,12 @@ import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { Field } from "./Field";
 import { PipelineChooser } from "./PipelineChooser";
 import { OpportunityDetail } from "./OpportunityDetail";
+import { PipelineEditor } from "./PipelineEditor";
 import { day } from "../dates";
 import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
-type BoardProps = Props & { canAssign: boolean };
+type BoardProps = Props & { canAssign: boolean; canManage: boolean };
 
 /** Where leads come from, as people say it. */
 const SOURCES: [LeadSource, string][] = [
@@ -71,7 +72,7 @@ async function openOpportunities(pipelineId: string): Promise<{ cards: Opportuni
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign }: BoardProps) {
+export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -80,7 +81,8 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
   const [dragged, setDragged] = useState<string>();
   const [details, setDetails] = useState<Opportunity>();
   const fail = (err: unknown) => setProblem(onError(err));
-  const { all, chosen: pipeline, choose } = usePipelines(fail);
+  const { all, chosen: pipeline, choose, saved } = usePipelines(fail);
+  const [editing, setEditing] = useState<"new" | "chosen">();
   const people = usePeople(fail);
   const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? "someone" : "nobody");
 
@@ -276,8 +278,29 @@ export function Pipeline({ onError, canAssign }: BoardProps) {
       )}
       <div class="section-head">
         <h2>Board</h2>
-        <PipelineChooser all={all} chosen={pipeline} choose={choose} />
+        <span class="actions">
+          <PipelineChooser all={all} chosen={pipeline} choose={choose} />
+          {canManage && (
+            <>
+              <button type="button" class="secondary" onClick={() => setEditing("chosen")} disabled={!pipeline}>
+                Edit the pipeline
+              </button>
+              <button type="button" class="secondary" onClick={() => setEditing("new")}>
+                New pipeline
+              </button>
+            </>
+          )}
+        </span>
       </div>
+      {editing && (
+        <PipelineEditor
+          key={editing === "new" ? "new" : pipeline?.id}
+          pipeline={editing === "new" ? undefined : pipeline}
+          onError={onError}
+          onSaved={(p) => (setEditing(undefined), saved(p))}
+          onClose={() => setEditing(undefined)}
+        />
+      )}
       {details && pipeline && (
         <OpportunityDetail
           key={details.id}

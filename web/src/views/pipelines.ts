@@ -7,18 +7,24 @@ import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
 export function usePipelines(fail: (err: unknown) => void) {
   const [all, setAll] = useState<Pipeline[]>([]);
   const [chosenId, choose] = useState<string>();
+  const reload = async () => {
+    const found: Pipeline[] = [];
+    let pageToken = "";
+    do {
+      const page = await pipelines.listPipelines({ pageSize: 100, pageToken });
+      found.push(...page.pipelines);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    setAll(found);
+  };
   useEffect(() => {
-    (async () => {
-      const found: Pipeline[] = [];
-      let pageToken = "";
-      do {
-        const page = await pipelines.listPipelines({ pageSize: 100, pageToken });
-        found.push(...page.pipelines);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      setAll(found);
-    })().catch(fail);
+    reload().catch(fail);
   }, []);
   const chosen = all.find((p) => p.id === chosenId) ?? all.find((p) => p.default) ?? all[0];
-  return { all, chosen, choose };
+  /** After a pipeline was made or changed: the list again, with it chosen. */
+  const saved = (p: Pipeline) => {
+    choose(p.id);
+    reload().catch(fail);
+  };
+  return { all, chosen, choose, saved };
 }
