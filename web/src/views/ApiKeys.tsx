@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { day } from "../dates";
+import { allPages } from "../paging";
 import { apiKeys } from "../api";
 import type { Problem } from "../errors";
 import type { ApiKey } from "../gen/crm/iam/v1/api_keys_pb";
@@ -23,14 +24,11 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
   const roleName = (id: string) => roles.find((r) => r.id === id)?.name ?? id;
 
   const reload = async () => {
-    const all: ApiKey[] = [];
-    let pageToken = "";
-    do {
+    const { items } = await allPages(async (pageToken) => {
       const page = await apiKeys.listApiKeys({ pageSize: 100, pageToken });
-      all.push(...page.apiKeys);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-    setKeys(all);
+      return { items: page.apiKeys, next: page.nextPageToken };
+    });
+    setKeys(items);
   };
   useEffect(() => {
     reload().catch((err) => setProblem(onError(err)));

@@ -25,19 +25,10 @@ export function Field({ label, name, value, onInput, error, type = "text", requi
         required={required}
         aria-invalid={error ? "true" : undefined}
         list={list}
-        aria-describedby={[error && `${id}-error`, hint && `${id}-hint`].filter(Boolean).join(" ") || undefined}
+        aria-describedby={describedBy(id, hint, error)}
         onInput={(e) => onInput((e.target as HTMLInputElement).value)}
       />
-      {hint && (
-        <span id={`${id}-hint`} class="hint">
-          {hint}
-        </span>
-      )}
-      {error && (
-        <span id={`${id}-error`} class="field-error">
-          {error}
-        </span>
-      )}
+      <Notes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -54,9 +45,23 @@ export function TextArea({ label, name, value, onInput, error, hint, rows = 6 }:
         rows={rows}
         value={value}
         aria-invalid={error ? "true" : undefined}
-        aria-describedby={[error && `${id}-error`, hint && `${id}-hint`].filter(Boolean).join(" ") || undefined}
+        aria-describedby={describedBy(id, hint, error)}
         onInput={(e) => onInput((e.target as HTMLTextAreaElement).value)}
       />
+      <Notes id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+/** The ids of a field's hint and error, which describe its input. */
+function describedBy(id: string, hint?: string, error?: string): string | undefined {
+  return [error && `${id}-error`, hint && `${id}-hint`].filter(Boolean).join(" ") || undefined;
+}
+
+/** A field's hint and error beneath its input. */
+function Notes({ id, hint, error }: { id: string; hint?: string; error?: string }) {
+  return (
+    <>
       {hint && (
         <span id={`${id}-hint`} class="hint">
           {hint}
@@ -67,6 +72,6 @@ export function TextArea({ label, name, value, onInput, error, hint, rows = 6 }:
           {error}
         </span>
       )}
-    </div>
+    </>
   );
 }

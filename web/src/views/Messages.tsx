@@ -5,6 +5,7 @@ import { Channel } from "../gen/crm/notification/v1/notifications_pb";
 import type { Template } from "../gen/crm/notification/v1/templates_pb";
 import { Field, TextArea } from "./Field";
 import { eventLabel, fieldsUsed } from "../templates";
+import { allPages } from "../paging";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -22,13 +23,10 @@ export function Messages({ onError }: Props) {
 
   useEffect(() => {
     (async () => {
-      const all: Template[] = [];
-      let pageToken = "";
-      do {
+      const { items: all } = await allPages(async (pageToken) => {
         const page = await templates.listTemplates({ pageSize: 100, pageToken });
-        all.push(...page.templates);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
+        return { items: page.templates, next: page.nextPageToken };
+      });
       all.sort((a, b) => a.eventType.localeCompare(b.eventType) || a.channel - b.channel || a.locale.localeCompare(b.locale));
       setList(all);
     })().catch((err) => setProblem(onError(err)));

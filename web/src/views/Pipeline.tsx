@@ -11,6 +11,7 @@ import { PipelineChooser } from "./PipelineChooser";
 import { OpportunityDetail } from "./OpportunityDetail";
 import { PipelineEditor } from "./PipelineEditor";
 import { day } from "../dates";
+import { allPages } from "../paging";
 import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
@@ -32,16 +33,12 @@ const SOURCES: [LeadSource, string][] = [
 function usePeople(fail: (err: unknown) => void): User[] {
   const [people, setPeople] = useState<User[]>([]);
   useEffect(() => {
-    (async () => {
-      const all: User[] = [];
-      let pageToken = "";
-      do {
-        const page = await users.listUsers({ pageSize: 100, pageToken });
-        all.push(...page.users);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      setPeople(all);
-    })().catch(fail);
+    allPages(async (pageToken) => {
+      const page = await users.listUsers({ pageSize: 100, pageToken });
+      return { items: page.users, next: page.nextPageToken };
+    })
+      .then(({ items }) => setPeople(items))
+      .catch(fail);
   }, []);
   return people;
 }
@@ -60,15 +57,11 @@ const LOSS_REASONS: [LossReason, string][] = [
 export const BOARD_LIMIT = 2000;
 
 /** Every open opportunity of a pipeline, page after page, up to BOARD_LIMIT. */
-async function openOpportunities(pipelineId: string): Promise<{ cards: Opportunity[]; more: boolean }> {
-  const cards: Opportunity[] = [];
-  let pageToken = "";
-  do {
+async function openOpportunities(pipelineId: string): Promise<{ items: Opportunity[]; more: boolean }> {
+  return allPages(async (pageToken) => {
     const page = await opportunities.listOpportunities({ pipelineId, status: OpportunityStatus.OPEN, pageSize: 200, pageToken });
-    cards.push(...page.opportunities);
-    pageToken = page.nextPageToken;
-  } while (pageToken && cards.length < BOARD_LIMIT);
-  return { cards, more: pageToken !== "" };
+    return { items: page.opportunities, next: page.nextPageToken };
+  }, BOARD_LIMIT);
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
@@ -108,7 +101,7 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
     openOpportunities(pipeline.id)
       .then((r) => {
         if (!current) return;
-        setCards(r.cards);
+        setCards(r.items);
         setMoreCards(r.more);
       })
       .catch(fail);

@@ -1,6 +1,7 @@
 // The tenant's pipelines, for the screens that show one of them (the board, the dashboard).
 import { useEffect, useState } from "preact/hooks";
 import { pipelines } from "../api";
+import { allPages } from "../paging";
 import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
 
 /** Every pipeline (page after page), the one chosen (the default until another is), and the chooser. */
@@ -8,14 +9,11 @@ export function usePipelines(fail: (err: unknown) => void) {
   const [all, setAll] = useState<Pipeline[]>([]);
   const [chosenId, choose] = useState<string>();
   const reload = async () => {
-    const found: Pipeline[] = [];
-    let pageToken = "";
-    do {
+    const { items } = await allPages(async (pageToken) => {
       const page = await pipelines.listPipelines({ pageSize: 100, pageToken });
-      found.push(...page.pipelines);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-    setAll(found);
+      return { items: page.pipelines, next: page.nextPageToken };
+    });
+    setAll(items);
   };
   useEffect(() => {
     reload().catch(fail);
