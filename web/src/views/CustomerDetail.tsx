@@ -5,6 +5,7 @@ import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb
 import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
 import { Field } from "./Field";
+import { useSaving } from "./saving";
 
 type Props = {
   customer: Customer;
@@ -18,28 +19,22 @@ type Props = {
 export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
-  const [problem, setProblem] = useState<Problem>();
-  const [saved, setSaved] = useState(false);
+  const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
   const [deleting, setDeleting] = useState(false);
-  const set = (key: keyof CustomerForm) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
+  const set = (key: keyof CustomerForm) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
 
   const save = async (e: Event) => {
     e.preventDefault();
     // Only what changed goes in the mask; the etag refuses a save over someone else's.
     const paths = changedPaths(customer, form);
     if (paths.length === 0) return;
-    try {
+    await saving(async () => {
       const { customer: updated } = await customers.updateCustomer({
         customer: customerOf(customer, form),
         updateMask: { paths },
       });
       if (updated) onSaved(updated);
-      setProblem(undefined);
-      setSaved(true);
-    } catch (err) {
-      setSaved(false);
-      setProblem(onError(err));
-    }
+    });
   };
 
   // A contact's change moves the customer's etag on: read it again so the next save holds.
@@ -87,7 +82,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose 
           <Field label="Tags" name="edit-tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint="Separated by commas" />
           <div class="field">
             <label for="field-edit-status">Status</label>
-            <select id="field-edit-status" value={form.status} onChange={(e) => (setSaved(false), setForm({ ...form, status: Number((e.target as HTMLSelectElement).value) }))}>
+            <select id="field-edit-status" value={form.status} onChange={(e) => (edited(), setForm({ ...form, status: Number((e.target as HTMLSelectElement).value) }))}>
               {STATUSES.map(([status, label]) => (
                 <option key={status} value={status}>
                   {label}

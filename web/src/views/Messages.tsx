@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { Channel } from "../gen/crm/notification/v1/notifications_pb";
 import type { Template } from "../gen/crm/notification/v1/templates_pb";
 import { Field, TextArea } from "./Field";
+import { useSaving } from "./saving";
 import { eventLabel, fieldsUsed } from "../templates";
 import { allPages } from "../paging";
 
@@ -103,8 +104,7 @@ type EditorProps = { template: Template; onError: (err: unknown) => Problem; onS
 function Editor({ template, onError, onSaved, onClose }: EditorProps) {
   const [subject, setSubject] = useState(template.subjectTemplate);
   const [body, setBody] = useState(template.bodyTemplate);
-  const [problem, setProblem] = useState<Problem>();
-  const [saved, setSaved] = useState(false);
+  const { problem, saved, save: saving, edited } = useSaving(onError);
   const fields = fieldsUsed(template.subjectTemplate, template.bodyTemplate);
 
   const save = async (e: Event) => {
@@ -113,18 +113,13 @@ function Editor({ template, onError, onSaved, onClose }: EditorProps) {
       (p): p is string => Boolean(p),
     );
     if (paths.length === 0) return;
-    try {
+    await saving(async () => {
       const { template: updated } = await templates.updateTemplate({
         template: { id: template.id, etag: template.etag, subjectTemplate: subject, bodyTemplate: body },
         updateMask: { paths },
       });
       if (updated) onSaved(updated);
-      setProblem(undefined);
-      setSaved(true);
-    } catch (err) {
-      setSaved(false);
-      setProblem(onError(err));
-    }
+    });
   };
 
   const f = problem?.fields ?? {};
@@ -139,9 +134,9 @@ function Editor({ template, onError, onSaved, onClose }: EditorProps) {
         </button>
       </div>
       {template.channel !== Channel.SMS && (
-        <Field label="Subject" name="template-subject" value={subject} onInput={(v) => (setSaved(false), setSubject(v))} error={f["template.subject_template"]} />
+        <Field label="Subject" name="template-subject" value={subject} onInput={(v) => (edited(), setSubject(v))} error={f["template.subject_template"]} />
       )}
-      <TextArea label="Text" name="template-body" value={body} onInput={(v) => (setSaved(false), setBody(v))} error={f["template.body_template"]} rows={7} />
+      <TextArea label="Text" name="template-body" value={body} onInput={(v) => (edited(), setBody(v))} error={f["template.body_template"]} rows={7} />
       {fields.length > 0 && (
         <p class="hint">
           Filled in from the event: {fields.map((name, i) => [i > 0 && ", ", <code key={name}>{`{{ ${name} }}`}</code>])}

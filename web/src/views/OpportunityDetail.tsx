@@ -7,6 +7,7 @@ import type { Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
 import { formatMoney, parseAmount } from "../money";
 import { Field, TextArea } from "./Field";
+import { useSaving } from "./saving";
 
 type Props = {
   opportunity: Opportunity;
@@ -29,9 +30,8 @@ function dateInput(t: Opportunity["expectedCloseTime"]): string {
 export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, onSaved, onClose }: Props) {
   const plain = (m: Opportunity["amount"]) => (m ? formatMoney(m).replace(/^[A-Z]{3} /, "") : "");
   const [form, setForm] = useState({ name: o.name, amount: plain(o.amount), close: dateInput(o.expectedCloseTime), probability: String(o.probability), notes: o.notes });
-  const [problem, setProblem] = useState<Problem>();
-  const [saved, setSaved] = useState(false);
-  const set = (key: keyof typeof form) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
+  const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
+  const set = (key: keyof typeof form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
   const currency = o.amount?.currencyCode || pipeline.currencyCode || "MYR";
   const stageName = (id: string) => pipeline.stages.find((s) => s.id === id)?.name ?? "another pipeline's stage";
 
@@ -43,8 +43,7 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
     const probability = /^\s*\d{1,3}\s*$/.test(form.probability) ? Number(form.probability) : undefined;
     if (probability === undefined || probability > 100) local["opportunity.probability"] = "a whole percentage from 0 to 100";
     if (Object.keys(local).length > 0) {
-      setProblem({ message: "Please correct the marked fields.", fields: local, signInAgain: false });
-      return;
+      return refuse(local);
     }
     const paths = [
       form.name !== o.name && "name",
@@ -54,7 +53,7 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
       form.notes !== o.notes && "notes",
     ].filter((p): p is string => Boolean(p));
     if (paths.length === 0) return;
-    try {
+    await saving(async () => {
       const { opportunity } = await opportunities.updateOpportunity({
         opportunity: {
           id: o.id,
@@ -69,12 +68,7 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
         updateMask: { paths },
       });
       if (opportunity) onSaved(opportunity);
-      setProblem(undefined);
-      setSaved(true);
-    } catch (err) {
-      setSaved(false);
-      setProblem(onError(err));
-    }
+    });
   };
 
   const f = problem?.fields ?? {};

@@ -3,6 +3,7 @@ import { tenants } from "../api";
 import type { Problem } from "../errors";
 import { MfaPolicy, type Tenant } from "../gen/crm/iam/v1/tenants_pb";
 import { Field } from "./Field";
+import { useSaving } from "./saving";
 
 type Props = { tenantId: string; onError: (err: unknown) => Problem };
 
@@ -55,8 +56,7 @@ function whole(text: string): number | undefined {
 export function Settings({ tenantId, onError }: Props) {
   const [tenant, setTenant] = useState<Tenant>();
   const [form, setForm] = useState<Form>();
-  const [problem, setProblem] = useState<Problem>();
-  const [saved, setSaved] = useState(false);
+  const { problem, setProblem, saved, save: saving, refuse, edited } = useSaving(onError);
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
 
   useEffect(() => {
@@ -72,7 +72,7 @@ export function Settings({ tenantId, onError }: Props) {
   if (!tenant || !form) {
     return <section aria-label="Workspace">{problem ? <p class="error" role="alert">{problem.message}</p> : <p>Loading…</p>}</section>;
   }
-  const set = (key: keyof Form) => (value: string) => (setSaved(false), setForm({ ...form, [key]: value }));
+  const set = (key: keyof Form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -83,8 +83,7 @@ export function Settings({ tenantId, onError }: Props) {
     if (numbers.idle === undefined) local["tenant.settings.session_idle_timeout_minutes"] = "must be a whole number of minutes (0 for the default)";
     if (numbers.lifetime === undefined) local["tenant.settings.session_max_lifetime_hours"] = "must be a whole number of hours (0 for the default)";
     if (Object.keys(local).length > 0) {
-      setProblem({ message: "Please correct the marked fields.", fields: local, signInAgain: false });
-      return;
+      return refuse(local);
     }
     const before = formOf(tenant);
     const paths: string[] = [];
@@ -93,7 +92,7 @@ export function Settings({ tenantId, onError }: Props) {
     const { name: _b, ...settingsBefore } = before;
     if (JSON.stringify(settingsNow) !== JSON.stringify(settingsBefore)) paths.push("settings");
     if (paths.length === 0) return;
-    try {
+    await saving(async () => {
       const { tenant: updated } = await tenants.updateTenant({
         tenant: {
           id: tenant.id,
@@ -115,11 +114,7 @@ export function Settings({ tenantId, onError }: Props) {
         setTenant(updated);
         setForm(formOf(updated));
       }
-      setProblem(undefined);
-      setSaved(true);
-    } catch (err) {
-      setProblem(onError(err));
-    }
+    });
   };
 
   const f = problem?.fields ?? {};
@@ -162,7 +157,7 @@ export function Settings({ tenantId, onError }: Props) {
           <legend>Second factor at sign-in</legend>
           {POLICIES.map(([policy, label]) => (
             <label key={policy}>
-              <input type="radio" name="mfa-policy" checked={form.policy === policy} onChange={() => (setSaved(false), setForm({ ...form, policy }))} />
+              <input type="radio" name="mfa-policy" checked={form.policy === policy} onChange={() => (edited(), setForm({ ...form, policy }))} />
               {label}
             </label>
           ))}
