@@ -511,6 +511,17 @@ try {
   await page.getByText("ali@kilangbatik.my · kilang-desa-murni-batik").waitFor();
   // Not an owner: the workspace's settings are not offered.
   if (await page.getByRole("link", { name: "Workspace" }).count()) throw new Error("a sales manager is offered the workspace settings");
+  // People: the list without what his roles do not allow (nothing refused on the way).
+  await page.getByRole("link", { name: "People" }).click();
+  await page.getByRole("cell", { name: "siti@kilangbatik.my" }).waitFor();
+  await page.waitForLoadState("networkidle");
+  if (await page.getByRole("alert").count()) throw new Error(`People for a sales manager: ${await page.getByRole("alert").innerText()}`);
+  for (const absent of ["Invite someone", "Audit log", "Keys for integrations"]) {
+    if (await page.getByRole("heading", { name: absent }).count()) throw new Error(`a sales manager is shown ${absent}`);
+  }
+  if (!(await page.getByRole("group", { name: "Roles of Ali bin Hassan" }).getByLabel("owner").isDisabled())) {
+    throw new Error("a sales manager may tick roles");
+  }
 
   step("sign out, and back in");
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
@@ -527,8 +538,8 @@ try {
   // A recovery code (the app's code of this half-minute was spent confirming the enrolment).
   await page.getByLabel(/^Code from your authenticator app/).fill(recoveryCodes[0]);
   await page.getByRole("button", { name: "Verify" }).click();
-  // Back on the screen the address names.
-  await page.getByRole("heading", { name: "Your account" }).waitFor();
+  // Back on the screen the address names (where the manager left it), with all an owner sees.
+  await page.getByRole("heading", { name: "Audit log" }).waitFor();
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 

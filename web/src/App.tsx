@@ -146,7 +146,10 @@ export function App() {
             <p>Loading the dashboard…</p>
           )
         ) : screen === "#admin" ? (
-          <Admin onError={onError} canManageKeys={allows(who, "api_keys.manage")} />
+          <Admin
+            onError={onError}
+            may={{ manageUsers: allows(who, "users.manage"), readAudit: allows(who, "audit.read"), manageKeys: allows(who, "api_keys.manage") }}
+          />
         ) : screen === "#messages" ? (
           <Messages onError={onError} />
         ) : screen === "#settings" ? (

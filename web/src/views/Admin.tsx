@@ -7,11 +7,15 @@ import type { User } from "../gen/crm/iam/v1/users_pb";
 import { Field } from "./Field";
 import { dateTime } from "../dates";
 import { ApiKeys } from "./ApiKeys";
+import { allPages } from "../paging";
 
 type Props = { onError: (err: unknown) => Problem };
 
 /** Administration: the tenant's people and their roles, and the audit log. */
-export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boolean }) {
+/** What the signed-in person may do here; the rest is not shown (nor asked for). */
+export type AdminRights = { manageUsers: boolean; readAudit: boolean; manageKeys: boolean };
+
+export function Admin({ onError, may }: Props & { may: AdminRights }) {
   const [people, setPeople] = useState<User[]>([]);
   const [roleList, setRoleList] = useState<Role[]>([]);
   const [events, setEvents] = useState<AuditEvent[]>([]);
@@ -19,9 +23,13 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
 
   const reload = async () => {
     try {
-      setPeople((await users.listUsers({ pageSize: 100 })).users);
+      const everyone = await allPages(async (pageToken) => {
+        const page = await users.listUsers({ pageSize: 100, pageToken });
+        return { items: page.users, next: page.nextPageToken };
+      });
+      setPeople(everyone.items);
       setRoleList((await roles.listRoles({ pageSize: 100 })).roles);
-      setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+      if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -37,7 +45,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
         ? await users.revokeRole({ userId: user.id, role })
         : await users.assignRole({ userId: user.id, role });
       if (answer.user) setPeople((all) => all.map((u) => (u.id === answer.user!.id ? answer.user! : u)));
-      setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+      if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -50,7 +58,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
         <h1 id="admin-title">People and roles</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <Invite roles={roleList} onError={onError} onInvited={(u) => (setPeople([...people, u]), reload())} />
+      {may.manageUsers && <Invite roles={roleList} onError={onError} onInvited={(u) => (setPeople([...people, u]), reload())} />}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
@@ -69,7 +77,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
                   <legend class="visually-hidden">Roles of {u.displayName}</legend>
                   {roleList.map((r) => (
                     <label key={r.name}>
-                      <input type="checkbox" checked={u.roles.includes(r.name)} onChange={() => toggle(u, r.name)} /> {r.name}
+                      <input type="checkbox" checked={u.roles.includes(r.name)} disabled={!may.manageUsers} onChange={() => toggle(u, r.name)} /> {r.name}
                     </label>
                   ))}
                 </fieldset>
@@ -78,7 +86,16 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
           ))}
         </tbody>
       </table></div>
-      {canManageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
+      {may.manageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
+      {may.readAudit && <AuditLog events={events} people={people} />}
+    </section>
+  );
+}
+
+/** The latest changes, who made them and how they ended. */
+function AuditLog({ events, people }: { events: AuditEvent[]; people: User[] }) {
+  return (
+    <>
       <h2>Audit log</h2>
       <div class="scroll" tabIndex={0}><table class="compact">
         <thead>
@@ -100,7 +117,7 @@ export function Admin({ onError, canManageKeys }: Props & { canManageKeys: boole
           ))}
         </tbody>
       </table></div>
-    </section>
+    </>
   );
 }
 
