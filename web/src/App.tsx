@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
-import { allows, claims, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
+import { allows, claims, grants, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
@@ -157,7 +157,15 @@ export function App() {
         ) : screen === "#account" ? (
           <Account userId={who.userId} onError={onError} />
         ) : (
-          <Customers onError={onError} />
+          <Customers
+            onError={onError}
+            may={{
+              write: grants(who, "customers.write"),
+              importing: allows(who, "customers.import"),
+              exporting: allows(who, "customers.export"),
+              remove: allows(who, "customers.delete"),
+            }}
+          />
         )}
       </main>
     </div>

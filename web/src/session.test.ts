@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allows, claims, fromTokens, load, refreshDelay, renew, save, type Lock, type Session, type SharedStore } from "./session";
+import { allows, claims, grants, fromTokens, load, refreshDelay, renew, save, type Lock, type Session, type SharedStore } from "./session";
 
 it("renews a minute before the access token expires", () => {
   const now = 1_000_000;
@@ -44,6 +44,8 @@ it("reads who is signed in from the access token", () => {
   expect(allows(c, "users.manage")).toBe(true);
   expect(allows(c, "leads.read")).toBe(false); // only their own: not outright
   expect(allows(c, "tenant.manage")).toBe(false);
+  expect(grants(c, "leads.read")).toBe(true); // on their own leads
+  expect(grants(c, "leads")).toBe(false);
   expect(claims("not a token")).toBeUndefined();
   expect(claims("a.bm90IGpzb24.c")).toBeUndefined();
 });

@@ -133,6 +133,11 @@ export function watchOtherTabs(changed: (s: Session | undefined) => void): () =>
   return () => window.removeEventListener("storage", listener);
 }
 
+/** Whether the claims grant `permission` at all, if only on one's own or one's team's records. */
+export function grants(c: Claims | undefined, permission: string): boolean {
+  return c?.permissions.some((p) => p === permission || p.startsWith(`${permission}:`)) ?? false;
+}
+
 /** Whether the claims grant `permission` (`users.manage`) outright, as the services decide. */
 export function allows(c: Claims | undefined, permission: string): boolean {
   return c?.permissions.includes(permission) ?? false;

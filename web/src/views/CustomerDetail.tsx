@@ -13,10 +13,11 @@ type Props = {
   onSaved: (c: Customer) => void;
   onDeleted: (id: string) => void;
   onClose: () => void;
+  mayDelete: boolean;
 };
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
@@ -119,11 +120,13 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose 
           </button>
         </div>
       ) : (
+        mayDelete && (
         <div class="actions">
           <button type="button" class="secondary" onClick={() => setDeleting(true)}>
             Delete the customer
           </button>
         </div>
+        )
       )}
     </div>
   );

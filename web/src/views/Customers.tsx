@@ -13,7 +13,10 @@ type Props = { onError: (err: unknown) => Problem };
 const PAGE = 25;
 
 /** Customers: a page at a time, search as you type, and a form to add one. */
-export function Customers({ onError }: Props) {
+/** What the signed-in person may do with customers; the rest is not offered. */
+export type CustomerRights = { write: boolean; importing: boolean; exporting: boolean; remove: boolean };
+
+export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [query, setQuery] = useState("");
   const [rows, setRows] = useState<Customer[]>([]);
   const [next, setNext] = useState("");
@@ -86,15 +89,21 @@ export function Customers({ onError }: Props) {
       <div class="section-head">
         <h1 id="customers-title">Customers</h1>
         <div class="actions">
-          <button type="button" class="secondary" onClick={exportAll}>
-            Export a CSV file
-          </button>
-          <button type="button" class="secondary" onClick={() => setImporting(!importing)}>
-            {importing ? "Close the import" : "Import a CSV file"}
-          </button>
-          <button type="button" onClick={() => setAdding(!adding)}>
-            {adding ? "Close" : "Add a customer"}
-          </button>
+          {may.exporting && (
+            <button type="button" class="secondary" onClick={exportAll}>
+              Export a CSV file
+            </button>
+          )}
+          {may.importing && (
+            <button type="button" class="secondary" onClick={() => setImporting(!importing)}>
+              {importing ? "Close the import" : "Import a CSV file"}
+            </button>
+          )}
+          {may.write && (
+            <button type="button" onClick={() => setAdding(!adding)}>
+              {adding ? "Close" : "Add a customer"}
+            </button>
+          )}
         </div>
       </div>
       {exported !== undefined && (
@@ -117,6 +126,7 @@ export function Customers({ onError }: Props) {
             setRows((all) => all.filter((r) => r.id !== id));
           }}
           onClose={() => setOpen(undefined)}
+          mayDelete={may.remove}
         />
       )}
       {adding && (
