@@ -1,4 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
+import type { ComponentChildren } from "preact";
+import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
 import { allows, claims, grants, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
@@ -133,6 +134,7 @@ export function App() {
         </span>
       </header>
       <main>
+        <Guard key={screen}>
         {screen === "#pipeline" ? (
           <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} canManage={allows(who, "pipelines.manage")} />
         ) : screen === "#dashboard" ? (
@@ -167,7 +169,27 @@ export function App() {
             }}
           />
         )}
+        </Guard>
       </main>
+    </div>
+  );
+}
+
+/** A screen that breaks says so and offers a way on, instead of leaving a blank page. */
+function Guard({ children }: { children: ComponentChildren }) {
+  const [error, retry] = useErrorBoundary();
+  if (!error) return <>{children}</>;
+  return (
+    <div class="card" role="alert">
+      <p>This screen stopped working ({error instanceof Error ? error.message : String(error)}). The other screens still work.</p>
+      <div class="actions">
+        <button type="button" onClick={retry}>
+          Try again
+        </button>
+        <button type="button" class="secondary" onClick={() => window.location.reload()}>
+          Reload the page
+        </button>
+      </div>
     </div>
   );
 }
