@@ -460,6 +460,19 @@ try {
   await page.reload();
   const ownerNow = page.getByRole("combobox", { name: "Owner of Hafiz Rahman" });
   await ownerNow.locator("option:checked", { hasText: "Ali bin Hassan" }).waitFor({ state: "attached" });
+  // Its company, interest and value added in its details.
+  await page.getByRole("button", { name: "Details of the lead Hafiz Rahman" }).click();
+  const lead = page.getByRole("form", { name: "Lead Hafiz Rahman" });
+  await lead.getByLabel("Company").fill("Hotel Primula");
+  await lead.getByLabel("Interested in").fill("200 batik uniforms");
+  await lead.getByLabel(/^Estimated value/).fill("40,000");
+  await lead.getByRole("button", { name: "Save the lead" }).click();
+  await lead.getByRole("status").getByText("Saved.").waitFor();
+  await accessible("lead");
+  await lead.getByRole("button", { name: "Close" }).click();
+  const hafiz = page.getByRole("row", { name: /Hafiz Rahman/ });
+  await hafiz.getByRole("cell", { name: "Hotel Primula" }).waitFor();
+  await hafiz.getByRole("cell", { name: "MYR 40,000.00" }).waitFor();
 
   step("the workspace asks everyone for a second factor; the owner sets hers up in the console");
   await page.getByRole("link", { name: "Workspace" }).click();

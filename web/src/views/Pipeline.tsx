@@ -2,6 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import { leads, opportunities, users } from "../api";
 import type { Problem } from "../errors";
 import { LeadSource, LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
+import { SOURCES } from "./leadSources";
+import { LeadDetail } from "./LeadDetail";
 import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney, parseAmount } from "../money";
@@ -17,17 +19,6 @@ import { usePipelines } from "./pipelines";
 type Props = { onError: (err: unknown) => Problem };
 type BoardProps = Props & { canAssign: boolean; canManage: boolean };
 
-/** Where leads come from, as people say it. */
-const SOURCES: [LeadSource, string][] = [
-  [LeadSource.WALK_IN, "Walk-in"],
-  [LeadSource.REFERRAL, "Referral"],
-  [LeadSource.WEBSITE, "Website"],
-  [LeadSource.SOCIAL_MEDIA, "Social media"],
-  [LeadSource.TRADE_SHOW, "Trade show"],
-  [LeadSource.EMAIL_CAMPAIGN, "Email campaign"],
-  [LeadSource.COLD_OUTREACH, "Cold outreach"],
-  [LeadSource.OTHER, "Other"],
-];
 
 /** The workspace's people, page after page, to name and assign owners. */
 function usePeople(fail: (err: unknown) => void): User[] {
@@ -73,6 +64,9 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
   const [problem, setProblem] = useState<Problem>();
   const [dragged, setDragged] = useState<string>();
   const [details, setDetails] = useState<Opportunity>();
+  // The lead whose details are open, as the list has it now (its etag follows every change).
+  const [openLeadId, setOpenLeadId] = useState<string>();
+  const openLead = leadRows.find((l) => l.id === openLeadId);
   const fail = (err: unknown) => setProblem(onError(err));
   const { all, chosen: pipeline, choose, saved } = usePipelines(fail);
   const [editing, setEditing] = useState<"new" | "chosen">();
@@ -202,6 +196,16 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)])} />
       <h2>Leads</h2>
+      {openLead && (
+        <LeadDetail
+          key={openLead.id}
+          lead={openLead}
+          currency={pipeline?.currencyCode ?? "MYR"}
+          onError={onError}
+          onSaved={(l) => setLeadRows((all) => all.map((r) => (r.id === l.id ? l : r)))}
+          onClose={() => setOpenLeadId(undefined)}
+        />
+      )}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
@@ -216,7 +220,11 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
         <tbody>
           {leadRows.map((lead) => (
             <tr key={lead.id}>
-              <td>{lead.contactName}</td>
+              <td>
+                <button type="button" class="link" onClick={() => setOpenLeadId(lead.id)} aria-label={`Details of the lead ${lead.contactName}`}>
+                  {lead.contactName}
+                </button>
+              </td>
               <td>{lead.companyName}</td>
               <td>{formatMoney(lead.estimatedValue)}</td>
               <td>{LeadStatus[lead.status].toLowerCase()}</td>

@@ -1,0 +1,105 @@
+import { useState } from "preact/hooks";
+import { leads } from "../api";
+import type { Problem } from "../errors";
+import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
+import type { Lead } from "../gen/crm/sales/v1/leads_pb";
+import { formatMoney, parseAmount } from "../money";
+import { Field, TextArea } from "./Field";
+import { SOURCES } from "./leadSources";
+import { useSaving } from "./saving";
+
+type Props = { lead: Lead; currency: string; onError: (err: unknown) => Problem; onSaved: (l: Lead) => void; onClose: () => void };
+
+type Form = { contact: string; company: string; email: string; phone: string; source: string; value: string; interest: string; notes: string };
+
+function formOf(l: Lead): Form {
+  return {
+    contact: l.contactName,
+    company: l.companyName,
+    email: l.email,
+    phone: l.phone?.e164Number ?? "",
+    source: String(l.source),
+    value: l.estimatedValue ? formatMoney(l.estimatedValue).replace(/^[A-Z]{3} /, "") : "",
+    interest: l.interest,
+    notes: l.notes,
+  };
+}
+
+/** One lead's details, corrected by field mask and etag. */
+export function LeadDetail({ lead, currency, onError, onSaved, onClose }: Props) {
+  const [form, setForm] = useState<Form>(() => formOf(lead));
+  const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
+  const set = (key: keyof Form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
+  const valueCurrency = lead.estimatedValue?.currencyCode || currency;
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const amount = form.value.trim() ? parseAmount(form.value, valueCurrency) : undefined;
+    if (form.value.trim() && !amount) return refuse({ "lead.estimated_value": "write an amount such as 25,000.00" });
+    const was = formOf(lead);
+    const names: [keyof Form, string][] = [
+      ["contact", "contact_name"],
+      ["company", "company_name"],
+      ["email", "email"],
+      ["phone", "phone"],
+      ["source", "source"],
+      ["value", "estimated_value"],
+      ["interest", "interest"],
+      ["notes", "notes"],
+    ];
+    const paths = names.filter(([key]) => form[key] !== was[key]).map(([, path]) => path);
+    if (paths.length === 0) return;
+    await saving(async () => {
+      const { lead: updated } = await leads.updateLead({
+        lead: {
+          id: lead.id,
+          etag: lead.etag,
+          contactName: form.contact,
+          companyName: form.company,
+          email: form.email,
+          phone: form.phone.trim() ? { kind: lead.phone?.kind || PhoneKind.MOBILE, e164Number: form.phone.trim(), primary: true } : undefined,
+          source: Number(form.source),
+          estimatedValue: amount,
+          interest: form.interest,
+          notes: form.notes,
+        },
+        updateMask: { paths },
+      });
+      if (updated) onSaved(updated);
+    });
+  };
+
+  const f = problem?.fields ?? {};
+  return (
+    <form class="card stack" onSubmit={save} aria-label={`Lead ${lead.contactName}`} noValidate>
+      <div class="section-head">
+        <h2>{lead.contactName}</h2>
+        <button type="button" class="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <div class="row">
+        <Field label="Contact name" name="edit-lead-contact" value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
+        <Field label="Company" name="edit-lead-company" value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
+        <Field label="Lead email" name="edit-lead-email" type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
+        <Field label="Lead phone" name="edit-lead-phone" value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
+        <div class="field">
+          <label for="field-edit-lead-source">Source</label>
+          <select id="field-edit-lead-source" value={form.source} onChange={(e) => set("source")((e.target as HTMLSelectElement).value)}>
+            {SOURCES.map(([source, label]) => (
+              <option key={source} value={source}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <Field label={`Estimated value (${valueCurrency})`} name="edit-lead-value" value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
+        <Field label="Interested in" name="edit-lead-interest" value={form.interest} onInput={set("interest")} error={f["lead.interest"]} hint="e.g. 200 batik uniforms" />
+      </div>
+      <TextArea label="Notes" name="edit-lead-notes" value={form.notes} onInput={set("notes")} error={f["lead.notes"]} rows={3} />
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {saved && !problem && <p role="status">Saved.</p>}
+      <button type="submit">Save the lead</button>
+    </form>
+  );
+}
