@@ -380,7 +380,11 @@ try {
   await editPipeline.getByRole("button", { name: "Move stage 3 up" }).click();
   await editPipeline.getByRole("button", { name: "Save the pipeline" }).click();
   await editPipeline.waitFor({ state: "detached" });
-  const stageNames = await page.locator(".column h3").allTextContents();
+  let stageNames = [];
+  for (let tries = 0; tries < 50 && stageNames.join("|") !== "Enquiry|Order|Samples posted"; tries++) {
+    if (tries) await page.waitForTimeout(100);
+    stageNames = await page.locator(".column h3").allTextContents();
+  }
   if (stageNames.join("|") !== "Enquiry|Order|Samples posted") throw new Error(`the stages are now ${stageNames}`);
   await page.getByRole("region", { name: "Stage Enquiry" }).getByRole("article").waitFor();
   await page.getByLabel(/^Lose .* because of$/).selectOption({ label: "Lost: a competitor" });

@@ -21,6 +21,7 @@ export function usePipelines(fail: (err: unknown) => void) {
   const chosen = all.find((p) => p.id === chosenId) ?? all.find((p) => p.default) ?? all[0];
   /** After a pipeline was made or changed: the list again, with it chosen. */
   const saved = (p: Pipeline) => {
+    setAll((list) => (list.some((x) => x.id === p.id) ? list.map((x) => (x.id === p.id ? p : x)) : [...list, p]));
     choose(p.id);
     reload().catch(fail);
   };
