@@ -620,6 +620,45 @@ try {
     throw new Error(`phone: accessibility violations: ${serious.map((v) => `${v.id} (${v.nodes.map((n) => n.target).join(" ")})`).join(", ")}`);
   }
 
+  step("a sales rep is offered only what a rep may do");
+  const mei = await stored();
+  const invited = await fetch(quick + "/api/v1/users", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mei.accessToken}` },
+    body: JSON.stringify({ user: { displayName: "Rosli Ahmad", email: "rosli@batiktanjung.my", roles: ["sales_rep"] }, password: "motif bunga raya" }),
+  });
+  if (!invited.ok) throw new Error(`CreateUser: ${await invited.text()}`);
+  const repContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const rep = await repContext.newPage();
+  rep.on("pageerror", (err) => {
+    failed = true;
+    console.error(`page error (rep): ${err.message}`);
+  });
+  await rep.goto(quick + "/");
+  await rep.getByLabel("Workspace (tenant)").fill("batik-tanjung");
+  await rep.getByLabel("Email").fill("rosli@batiktanjung.my");
+  await rep.getByLabel("Password").fill("motif bunga raya");
+  await rep.getByRole("button", { name: "Sign in" }).click();
+  await rep.getByRole("button", { name: "Add a customer" }).waitFor();
+  const offered = async (role, name) => (await rep.getByRole(role, { name, exact: true }).count()) > 0;
+  for (const [role, name] of [["button", "Export a CSV file"], ["button", "Import a CSV file"], ["link", "Messages"], ["link", "Workspace"]]) {
+    if (await offered(role, name)) throw new Error(`a sales rep is offered "${name}"`);
+  }
+  await rep.getByRole("link", { name: "Pipeline" }).click();
+  await rep.getByRole("button", { name: "Add the lead" }).waitFor();
+  await rep.getByLabel("Contact name").fill("Wong Mei Fong");
+  await rep.getByRole("button", { name: "Add the lead" }).click();
+  await rep.getByRole("row", { name: /Wong Mei Fong/ }).getByRole("cell", { name: "Rosli Ahmad" }).waitFor();
+  for (const name of ["Edit the pipeline", "New pipeline"]) {
+    if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}"`);
+  }
+  if (await rep.getByRole("combobox", { name: /^Owner of / }).count()) throw new Error("a sales rep may assign leads");
+  await rep.getByRole("link", { name: "People" }).click();
+  await rep.getByRole("cell", { name: "mei@batiktanjung.my" }).waitFor();
+  await rep.waitForLoadState("networkidle");
+  if (await rep.getByRole("alert").count()) throw new Error(`People for a sales rep: ${await rep.getByRole("alert").innerText()}`);
+  await repContext.close();
+
   step("signing out in one tab signs the other out too");
   await one.getByRole("button", { name: "Sign out", exact: true }).click();
   await two.getByRole("heading", { name: "Sign in" }).waitFor();
