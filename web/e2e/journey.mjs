@@ -415,6 +415,22 @@ try {
   await page.getByLabel("As of").fill(yesterday);
   await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
 
+  step("the hotel comes back: a repeat order opened from its customer record");
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByLabel("Search").fill("hotel");
+  await page.getByRole("button", { name: "Hotel Seri Malaysia" }).click();
+  const hotel = page.getByRole("region", { name: "Customer Hotel Seri Malaysia" });
+  const deals = hotel.getByRole("list", { name: "Opportunities" });
+  await deals.getByRole("listitem").filter({ hasText: "MYR 27,500.00" }).getByText(/^won /).waitFor();
+  const repeat = hotel.getByRole("form", { name: "New opportunity" });
+  await repeat.getByLabel(/^Amount/).fill("12,000");
+  await repeat.getByRole("button", { name: "Add an opportunity" }).click();
+  await repeat.getByRole("status").getByText("Added to the pipeline.").waitFor();
+  await deals.getByRole("listitem").filter({ hasText: "Hotel Seri Malaysia: repeat order · MYR 12,000.00" }).getByText(/^open · /).waitFor();
+  await accessible("customer-opportunities");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.locator(".column").first().getByRole("article", { name: "Hotel Seri Malaysia: repeat order" }).waitFor();
+
   step("an admin invites someone, gives a role, and sees it in the audit log");
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "People and roles" }).waitFor();

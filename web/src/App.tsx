@@ -166,6 +166,7 @@ export function App() {
               importing: allows(who, "customers.import"),
               exporting: allows(who, "customers.export"),
               remove: allows(who, "customers.delete"),
+              openDeals: grants(who, "opportunities.write"),
             }}
           />
         )}

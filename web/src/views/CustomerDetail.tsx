@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
+import { CustomerDeals } from "./CustomerDeals";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
 
@@ -14,10 +15,11 @@ type Props = {
   onDeleted: (id: string) => void;
   onClose: () => void;
   mayDelete: boolean;
+  mayOpenDeals: boolean;
 };
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayOpenDeals }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
@@ -109,6 +111,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
         <button type="submit">Save the changes</button>
       </form>
       <Contacts customerId={customer.id} onError={onError} onChanged={reread} />
+      <CustomerDeals customerId={customer.id} customerName={customer.displayName} mayOpen={mayOpenDeals} onError={onError} />
       {deleting ? (
         <div class="actions" role="group" aria-label={`Delete ${customer.displayName}?`}>
           <span>Delete {customer.displayName} and its contacts?</span>

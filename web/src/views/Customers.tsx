@@ -14,7 +14,7 @@ const PAGE = 25;
 
 /** Customers: a page at a time, search as you type, and a form to add one. */
 /** What the signed-in person may do with customers; the rest is not offered. */
-export type CustomerRights = { write: boolean; importing: boolean; exporting: boolean; remove: boolean };
+export type CustomerRights = { write: boolean; importing: boolean; exporting: boolean; remove: boolean; openDeals: boolean };
 
 export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [query, setQuery] = useState("");
@@ -127,6 +127,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           }}
           onClose={() => setOpen(undefined)}
           mayDelete={may.remove}
+          mayOpenDeals={may.openDeals}
         />
       )}
       {adding && (
