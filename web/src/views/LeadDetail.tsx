@@ -5,7 +5,7 @@ import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import type { Lead } from "../gen/crm/sales/v1/leads_pb";
 import { formatMoney, parseAmount } from "../money";
 import { Field, TextArea } from "./Field";
-import { SOURCES } from "./leadSources";
+import { LeadFields } from "./leadFields";
 import { useSaving } from "./saving";
 
 type Props = { lead: Lead; currency: string; onError: (err: unknown) => Problem; onSaved: (l: Lead) => void; onClose: () => void };
@@ -79,21 +79,7 @@ export function LeadDetail({ lead, currency, onError, onSaved, onClose }: Props)
         </button>
       </div>
       <div class="row">
-        <Field label="Contact name" name="edit-lead-contact" value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
-        <Field label="Company" name="edit-lead-company" value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
-        <Field label="Lead email" name="edit-lead-email" type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
-        <Field label="Lead phone" name="edit-lead-phone" value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
-        <div class="field">
-          <label for="field-edit-lead-source">Source</label>
-          <select id="field-edit-lead-source" value={form.source} onChange={(e) => set("source")((e.target as HTMLSelectElement).value)}>
-            {SOURCES.map(([source, label]) => (
-              <option key={source} value={source}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
-        <Field label={`Estimated value (${valueCurrency})`} name="edit-lead-value" value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
+        <LeadFields prefix="edit-lead" form={form} set={set} fields={f} currency={valueCurrency} />
         <Field label="Interested in" name="edit-lead-interest" value={form.interest} onInput={set("interest")} error={f["lead.interest"]} hint="e.g. 200 batik uniforms" />
       </div>
       <TextArea label="Notes" name="edit-lead-notes" value={form.notes} onInput={set("notes")} error={f["lead.notes"]} rows={3} />

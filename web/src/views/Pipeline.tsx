@@ -2,13 +2,12 @@ import { useEffect, useState } from "preact/hooks";
 import { leads, opportunities, users } from "../api";
 import type { Problem } from "../errors";
 import { LeadSource, LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
-import { SOURCES } from "./leadSources";
+import { LeadFields } from "./leadFields";
 import { LeadDetail } from "./LeadDetail";
 import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney, parseAmount } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
-import { Field } from "./Field";
 import { PipelineChooser } from "./PipelineChooser";
 import { OpportunityDetail } from "./OpportunityDetail";
 import { PipelineEditor } from "./PipelineEditor";
@@ -422,21 +421,7 @@ function NewLead({ currency, onError, onCreated }: Props & { currency: string; o
     <form class="card" onSubmit={submit} aria-label="New lead" noValidate>
       <h2>New lead</h2>
       <div class="row">
-        <Field label="Contact name" name="lead-contact" value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
-        <Field label="Company" name="lead-company" value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
-        <Field label="Lead email" name="lead-email" type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
-        <Field label="Lead phone" name="lead-phone" value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
-        <div class="field">
-          <label for="field-lead-source">Source</label>
-          <select id="field-lead-source" value={form.source} onChange={(e) => set("source")((e.target as HTMLSelectElement).value)}>
-            {SOURCES.map(([source, label]) => (
-              <option key={source} value={source}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
-        <Field label={`Estimated value (${currency})`} name="lead-value" value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
+        <LeadFields prefix="lead" form={form} set={set} fields={f} currency={currency} />
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <button type="submit">Add the lead</button>
