@@ -576,9 +576,26 @@ try {
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("cell", { name: "Butik Seri Batik Sdn Bhd" }).waitFor();
 
-  step("a reload keeps the session");
+  step("a reload keeps the session; the day's notices marked read at once");
   await page.reload();
   await page.getByRole("heading", { name: "Customers" }).waitFor();
+  // The leads added since the first notice was read: several unread ones, arriving with the stream.
+  const dayBell = page.getByRole("button", { name: /^Notifications, ([2-9]|\d{2,}) unread$/ });
+  await dayBell.click();
+  await page.getByRole("button", { name: "Mark all read" }).click();
+  await page.getByRole("button", { name: "Notifications, 0 unread" }).waitFor();
+  const signedIn = JSON.parse(await page.evaluate(() => localStorage.getItem("kilang-crm.session")));
+  // Hers (an owner may list everyone's; the manager's own notices are his to read).
+  const ownerId = JSON.parse(Buffer.from(signedIn.accessToken.split(".")[1], "base64url").toString()).sub;
+  const stillUnread = await fetch(base + `/api/v1/notifications?unread_only=true&channel=CHANNEL_IN_APP&recipient_user_id=${ownerId}`, {
+    headers: { authorization: `Bearer ${signedIn.accessToken}` },
+  }).then((r) => r.json());
+  if ((stillUnread.notifications ?? []).length !== 0) throw new Error(`still unread: ${JSON.stringify(stillUnread)}`);
+  // The manager's own notices are left for him.
+  const everyones = await fetch(base + "/api/v1/notifications?unread_only=true&channel=CHANNEL_IN_APP", {
+    headers: { authorization: `Bearer ${signedIn.accessToken}` },
+  }).then((r) => r.json());
+  if (!(everyones.notifications ?? []).some((n) => n.recipientUserId !== ownerId)) throw new Error("the owner's bell marked someone else's notices read");
 
   step("two tabs renew one session in turn (access tokens of 70 s: renewed every 10 s)");
   const quick = await startCrm({ CRM_IAM__ACCESS_TOKEN_TTL_SECONDS: "70" });

@@ -125,7 +125,7 @@ export function App() {
             </a>
           ))}
         </nav>
-        <Bell key={session.email} onError={onError} />
+        <Bell key={who.userId} userId={who.userId} onError={onError} />
         <span class="who">
           {session.email} · {session.tenant}
           <button type="button" class="link" onClick={signOut}>

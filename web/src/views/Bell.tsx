@@ -4,22 +4,23 @@ import { notifications } from "../api";
 import { Channel, type Notification } from "../gen/crm/notification/v1/notifications_pb";
 import type { Problem } from "../errors";
 
-type Props = { onError: (err: unknown) => Problem };
+type Props = { userId: string; onError: (err: unknown) => Problem };
 
 /** In-app notifications, live: WatchNotifications over grpc-web, the unread ones first. */
-export function Bell({ onError }: Props) {
+export function Bell({ userId, onError }: Props) {
   const [unread, setUnread] = useState<Notification[]>([]);
   const [open, setOpen] = useState(false);
 
   useEffect(() => {
     const stop = new AbortController();
     const add = (n: Notification) => {
-      if (n.channel !== Channel.IN_APP || n.readTime) return;
+      if (n.channel !== Channel.IN_APP || n.readTime || n.recipientUserId !== userId) return;
       setUnread((all) => (all.some((a) => a.id === n.id) ? all : [n, ...all]));
     };
     const resync = async () => {
       const { notifications: list } = await notifications.listNotifications(
-        { unreadOnly: true, channel: Channel.IN_APP, pageSize: 50 },
+        // One's own: those allowed to read everyone's would otherwise get them all.
+        { unreadOnly: true, channel: Channel.IN_APP, recipientUserId: userId, pageSize: 50 },
         { signal: stop.signal },
       );
       setUnread(list);
@@ -54,6 +55,15 @@ export function Bell({ onError }: Props) {
     }
   };
 
+  // Every unread notice at once; those the CRM could not mark stay listed.
+  const markAll = async () => {
+    const marked = await Promise.allSettled(unread.map((n) => notifications.markNotificationRead({ id: n.id }).then(() => n.id)));
+    const done = new Set(marked.flatMap((m) => (m.status === "fulfilled" ? [m.value] : [])));
+    setUnread((all) => all.filter((a) => !done.has(a.id)));
+    const failed = marked.find((m): m is PromiseRejectedResult => m.status === "rejected");
+    if (failed) onError(failed.reason);
+  };
+
   return (
     <div class="bell">
       <button
@@ -73,6 +83,11 @@ export function Bell({ onError }: Props) {
       {open && (
         <div id="bell-panel" class="bell-panel" role="region" aria-label="Unread notifications">
           {unread.length === 0 && <p class="empty">Nothing new.</p>}
+          {unread.length > 1 && (
+            <button type="button" class="link" onClick={markAll}>
+              Mark all read
+            </button>
+          )}
           {unread.map((n) => (
             <div key={n.id} class="note">
               <strong>{n.subject}</strong>
