@@ -616,7 +616,9 @@ try {
   const signedUp = await stored();
   // Three renewals, each raced by both tabs' timers; one reused refresh token would end it.
   const seen = new Set([signedUp.refreshToken]);
-  while (seen.size < 4) {
+  // Three renewals take about 30 s; a minute without them means the console stopped renewing.
+  for (let waited = 0; seen.size < 4; waited += 2_000) {
+    if (waited >= 60_000) throw new Error(`${seen.size - 1} renewals in a minute (one is due every 10 s)`);
     await one.waitForTimeout(2_000);
     const now = await stored();
     if (!now) throw new Error("the session ended while two tabs renewed it");

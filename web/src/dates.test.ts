@@ -1,10 +1,18 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { expect, it } from "vitest";
-import { dateTime, day } from "./dates";
+import { dateTime, day, dayInput, fromDayInput } from "./dates";
 
 it("writes moments the reader's way, and a dash for none", () => {
   const t = timestampFromDate(new Date(2026, 11, 1, 10, 23));
   expect(day(t, "en-MY")).toBe("1 Dec 2026");
   expect(dateTime(t, "en-GB")).toBe("01/12/2026, 10:23");
   expect(dateTime(undefined)).toBe("—");
+});
+
+it("reads and fills date inputs as the reader's days", () => {
+  expect(dayInput(fromDayInput("2027-01-15", "noon"))).toBe("2027-01-15");
+  expect(dayInput(fromDayInput("2027-01-15", "end"))).toBe("2027-01-15");
+  expect(timestampDate(fromDayInput("2027-01-15", "end")!).getHours()).toBe(23);
+  expect(fromDayInput("", "noon")).toBeUndefined();
+  expect(dayInput(undefined)).toBe("");
 });

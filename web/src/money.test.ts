@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { formatMoney, parseAmount } from "./money";
+import { amountText, formatMoney, parseAmount, percentage, wholeNumber } from "./money";
 
 it("reads amounts as people write them, exactly", () => {
   expect(parseAmount("25,000.5", "MYR")).toEqual({ currencyCode: "MYR", units: 25000n, nanos: 500_000_000 });
@@ -10,4 +10,21 @@ it("reads amounts as people write them, exactly", () => {
 it("shows money with its currency", () => {
   expect(formatMoney({ currencyCode: "MYR", units: 25000n, nanos: 500_000_000 } as never)).toBe("MYR 25,000.50");
   expect(formatMoney(undefined)).toBe("");
+});
+
+it("shows an amount alone for editing, as it reads back", () => {
+  const m = parseAmount("27,500.5", "MYR")!;
+  expect(amountText(m as never)).toBe("27,500.50");
+  expect(parseAmount(amountText(m as never), "MYR")).toEqual(m);
+  expect(amountText(undefined)).toBe("");
+});
+
+it("reads whole numbers and percentages typed into fields", () => {
+  expect(wholeNumber(" 12 ")).toBe(12);
+  expect(wholeNumber("1.5")).toBeUndefined();
+  expect(wholeNumber("-3")).toBeUndefined();
+  expect(percentage("100")).toBe(100);
+  expect(percentage("0")).toBe(0);
+  expect(percentage("101")).toBeUndefined();
+  expect(percentage("ten")).toBeUndefined();
 });

@@ -1,10 +1,27 @@
-// google.type.Money in the console: shown as "MYR 25,000.00", read from what people type.
+// google.type.Money and other numbers in the console: shown as "MYR 25,000.00", read from what
+// people type.
 import type { Money } from "./gen/google/type/money_pb";
 
 export function formatMoney(money: Money | undefined): string {
+  return money ? `${money.currencyCode} ${amountText(money)}` : "";
+}
+
+/** The amount alone, "25,000.00", as a form shows it for editing; "" for none. */
+export function amountText(money: Money | undefined): string {
   if (!money) return "";
   const value = Number(money.units) + money.nanos / 1e9;
-  return `${money.currencyCode} ${value.toLocaleString("en-MY", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  return value.toLocaleString("en-MY", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** A whole number typed into a field (`" 12 "` → 12); `undefined` for anything else. */
+export function wholeNumber(text: string): number | undefined {
+  return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
+}
+
+/** A whole percentage from 0 to 100 typed into a field; `undefined` for anything else. */
+export function percentage(text: string): number | undefined {
+  const n = wholeNumber(text);
+  return n !== undefined && n <= 100 ? n : undefined;
 }
 
 /** "25,000.50" → units 25000, nanos 500000000; `undefined` when it is not an amount. */

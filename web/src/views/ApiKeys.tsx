@@ -1,6 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { day } from "../dates";
+import { day, fromDayInput } from "../dates";
 import { allPages } from "../paging";
 import { apiKeys } from "../api";
 import type { Problem } from "../errors";
@@ -40,8 +39,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
       const r = await apiKeys.createApiKey({
         name: form.name,
         roleId: role,
-        // The end of the chosen day, here.
-        expireTime: form.expires ? timestampFromDate(new Date(`${form.expires}T23:59:59`)) : undefined,
+        expireTime: fromDayInput(form.expires, "end"),
         requestId: crypto.randomUUID(),
       });
       setMade({ name: form.name, secret: r.secret });

@@ -1,7 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { opportunities } from "../api";
-import { day } from "../dates";
+import { day, fromDayInput } from "../dates";
 import type { Problem } from "../errors";
 import { OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney, parseAmount } from "../money";
@@ -46,8 +45,7 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
           customerId,
           pipelineId: pipeline.id,
           amount,
-          // Noon of the chosen day, here.
-          expectedCloseTime: form.close ? timestampFromDate(new Date(`${form.close}T12:00:00`)) : undefined,
+          expectedCloseTime: fromDayInput(form.close, "noon"),
         },
         requestId: crypto.randomUUID(),
       });

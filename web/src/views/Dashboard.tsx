@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { fromDayInput } from "../dates";
 import {
   BarController,
   BarElement,
@@ -39,7 +40,7 @@ export function Dashboard({ onError }: Props) {
     let current = true;
     (async () => {
       try {
-        const day = asOf ? timestampFromDate(new Date(`${asOf}T23:59:59`)) : undefined;
+        const day = fromDayInput(asOf, "end");
         const [a, f] = await Promise.all([
           pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day }),
           pipelines.getRevenueForecast({ id: chosen.id, months: 6 }),

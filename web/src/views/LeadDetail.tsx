@@ -3,7 +3,7 @@ import { leads } from "../api";
 import type { Problem } from "../errors";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import type { Lead } from "../gen/crm/sales/v1/leads_pb";
-import { formatMoney, parseAmount } from "../money";
+import { amountText, parseAmount } from "../money";
 import { Field, TextArea } from "./Field";
 import { LeadFields } from "./leadFields";
 import { useSaving } from "./saving";
@@ -19,7 +19,7 @@ function formOf(l: Lead): Form {
     email: l.email,
     phone: l.phone?.e164Number ?? "",
     source: String(l.source),
-    value: l.estimatedValue ? formatMoney(l.estimatedValue).replace(/^[A-Z]{3} /, "") : "",
+    value: amountText(l.estimatedValue),
     interest: l.interest,
     notes: l.notes,
   };

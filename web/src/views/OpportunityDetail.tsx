@@ -1,11 +1,10 @@
 import { useState } from "preact/hooks";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { opportunities } from "../api";
-import { dateTime } from "../dates";
+import { dateTime, dayInput, fromDayInput } from "../dates";
 import type { Problem } from "../errors";
 import type { Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
-import { formatMoney, parseAmount } from "../money";
+import { amountText, parseAmount, percentage } from "../money";
 import { Field, TextArea } from "./Field";
 import { useSaving } from "./saving";
 
@@ -18,18 +17,9 @@ type Props = {
   onClose: () => void;
 };
 
-/** `2027-01-15` for a date input, in the reader's time zone. */
-function dateInput(t: Opportunity["expectedCloseTime"]): string {
-  if (!t) return "";
-  const d = timestampDate(t);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
-
 /** One opportunity: what it is worth, when it should close, how likely, its notes and its way through the stages. */
 export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, onSaved, onClose }: Props) {
-  const plain = (m: Opportunity["amount"]) => (m ? formatMoney(m).replace(/^[A-Z]{3} /, "") : "");
-  const [form, setForm] = useState({ name: o.name, amount: plain(o.amount), close: dateInput(o.expectedCloseTime), probability: String(o.probability), notes: o.notes });
+  const [form, setForm] = useState({ name: o.name, amount: amountText(o.amount), close: dayInput(o.expectedCloseTime), probability: String(o.probability), notes: o.notes });
   const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
   const set = (key: keyof typeof form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
   const currency = o.amount?.currencyCode || pipeline.currencyCode || "MYR";
@@ -40,15 +30,15 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
     const local: Record<string, string> = {};
     const amount = parseAmount(form.amount, currency);
     if (!amount) local["opportunity.amount"] = "write an amount such as 25,000.00";
-    const probability = /^\s*\d{1,3}\s*$/.test(form.probability) ? Number(form.probability) : undefined;
-    if (probability === undefined || probability > 100) local["opportunity.probability"] = "a whole percentage from 0 to 100";
+    const probability = percentage(form.probability);
+    if (probability === undefined) local["opportunity.probability"] = "a whole percentage from 0 to 100";
     if (Object.keys(local).length > 0) {
       return refuse(local);
     }
     const paths = [
       form.name !== o.name && "name",
-      form.amount !== plain(o.amount) && "amount",
-      form.close !== dateInput(o.expectedCloseTime) && "expected_close_time",
+      form.amount !== amountText(o.amount) && "amount",
+      form.close !== dayInput(o.expectedCloseTime) && "expected_close_time",
       probability !== o.probability && "probability",
       form.notes !== o.notes && "notes",
     ].filter((p): p is string => Boolean(p));
@@ -60,8 +50,7 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
           etag: o.etag,
           name: form.name,
           amount,
-          // Noon of the chosen day, here: the same day in any time zone of the region.
-          expectedCloseTime: form.close ? timestampFromDate(new Date(`${form.close}T12:00:00`)) : undefined,
+          expectedCloseTime: fromDayInput(form.close, "noon"),
           probability,
           notes: form.notes,
         },

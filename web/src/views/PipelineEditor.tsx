@@ -3,6 +3,7 @@ import { pipelines } from "../api";
 import type { Problem } from "../errors";
 import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
 import { Field } from "./Field";
+import { percentage } from "../money";
 
 type Props = {
   /** The pipeline to change, or none to make a new one. */
@@ -37,14 +38,13 @@ export function PipelineEditor({ pipeline, onError, onSaved, onClose }: Props) {
     e.preventDefault();
     const bad: Record<string, string> = {};
     stages.forEach((s, i) => {
-      const p = Number(s.probability);
-      if (!/^\s*\d{1,3}\s*$/.test(s.probability) || p > 100) bad[`stages[${i}].probability`] = "a whole percentage from 0 to 100";
+      if (percentage(s.probability) === undefined) bad[`stages[${i}].probability`] = "a whole percentage from 0 to 100";
     });
     if (Object.keys(bad).length > 0) {
       setProblem({ message: "Please correct the marked fields.", fields: bad, signInAgain: false });
       return;
     }
-    const sent = stages.map((s) => ({ id: s.id, name: s.name, probability: Number(s.probability) }));
+    const sent = stages.map((s) => ({ id: s.id, name: s.name, probability: percentage(s.probability) ?? 0 }));
     try {
       let saved: Pipeline | undefined;
       if (pipeline) {

@@ -3,6 +3,7 @@ import { tenants } from "../api";
 import type { Problem } from "../errors";
 import { MfaPolicy, type Tenant } from "../gen/crm/iam/v1/tenants_pb";
 import { Field } from "./Field";
+import { wholeNumber } from "../money";
 import { useSaving } from "./saving";
 
 type Props = { tenantId: string; onError: (err: unknown) => Problem };
@@ -47,11 +48,6 @@ function formOf(t: Tenant): Form {
   };
 }
 
-/** A whole number typed into a field, or the field's violation. */
-function whole(text: string): number | undefined {
-  return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
-}
-
 /** The workspace (tenant): its name, and the settings its owners choose. */
 export function Settings({ tenantId, onError }: Props) {
   const [tenant, setTenant] = useState<Tenant>();
@@ -77,7 +73,7 @@ export function Settings({ tenantId, onError }: Props) {
   const save = async (e: Event) => {
     e.preventDefault();
     // Numbers are checked here first; everything else by the service, beside its field.
-    const numbers = { threshold: whole(form.threshold), idle: whole(form.idle), lifetime: whole(form.lifetime) };
+    const numbers = { threshold: wholeNumber(form.threshold), idle: wholeNumber(form.idle), lifetime: wholeNumber(form.lifetime) };
     const local: Record<string, string> = {};
     if (numbers.threshold === undefined) local["tenant.settings.deal_approval_threshold_units"] = "must be a whole amount, 0 or more";
     if (numbers.idle === undefined) local["tenant.settings.session_idle_timeout_minutes"] = "must be a whole number of minutes (0 for the default)";
