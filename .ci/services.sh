@@ -4,7 +4,8 @@
 # Kafka-compatible broker (tansu, in memory) on 127.0.0.1:9092, with confluent-kafka (Python) as a
 # stock client beside it. `up` also installs the OpenID provider the single sign-on tests start
 # (npm oauth2-mock-server, into $CACHE/npm: OIDC_PROVIDER_MODULES) and the SMTP server the
-# notification tests start (aiosmtpd from PyPI, into $CACHE/py: AIOSMTPD_PYTHONPATH).
+# notification bench and the cluster use (aiosmtpd from PyPI, into $CACHE/py: AIOSMTPD_PYTHONPATH;
+# the notification tests start their own, in Rust).
 # Usage: .ci/services.sh up | kafka
 set -euo pipefail
 
@@ -96,7 +97,7 @@ smtp_server_install() {
   if PYTHONPATH="$CACHE/py" python3 -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
     return 0
   fi
-  say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server of the notification tests)"
+  say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server of the notification bench)"
   python3 -m pip install --quiet --disable-pip-version-check --target "$CACHE/py" "aiosmtpd==$AIOSMTPD_VERSION" 2>&1 | grep -v "running pip as the 'root' user" || true
   PYTHONPATH="$CACHE/py" python3 -c "import aiosmtpd" || { echo "aiosmtpd did not install" >&2; exit 1; }
 }

@@ -1,5 +1,5 @@
 //! Notifications through the generated clients against a served CRM: registering sends a real
-//! welcome email to a real SMTP server (aiosmtpd, started here); a new lead reaches every
+//! welcome email to a real SMTP server (started in the test: `support::smtp`); a new lead reaches every
 //! watching stream of the sales manager live; the caller's notifications are listed, read and
 //! marked read, and another user's or tenant's are `NOT_FOUND`; templates are managed with
 //! etags, and a template that does not parse, names a variable its event does not give or
@@ -8,7 +8,6 @@
 mod support;
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crm_notification::config::NotificationConfig;
@@ -19,11 +18,11 @@ use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::{CreateLeadRequest, Lead};
 use futures::StreamExt;
 use prost_types::FieldMask;
-use tokio::io::AsyncBufReadExt;
 use tonic::Code;
 use tonic::transport::Channel;
 
 use support::iam::{PASSWORD, fields, invite, login, register};
+use support::smtp::{SmtpSink, free_port};
 use support::{TestServer, authorized, spawn, spawn_with};
 
 fn notifications(server: &TestServer) -> NotificationServiceClient<Channel> {
@@ -32,91 +31,6 @@ fn notifications(server: &TestServer) -> NotificationServiceClient<Channel> {
 
 fn templates(server: &TestServer) -> TemplateServiceClient<Channel> {
     TemplateServiceClient::new(server.channel.clone())
-}
-
-/// A real SMTP server: aiosmtpd (PyPI; `.ci/services.sh` installs it under the cache dir)
-/// printing every message it accepts, which the test reads.
-struct SmtpSink {
-    port: u16,
-    seen: Arc<Mutex<String>>,
-    _child: tokio::process::Child,
-}
-
-/// A port nothing listens on (yet).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl SmtpSink {
-    async fn start() -> SmtpSink {
-        SmtpSink::start_on(free_port()).await
-    }
-
-    async fn start_on(port: u16) -> SmtpSink {
-        let path = std::env::var("AIOSMTPD_PYTHONPATH")
-            .unwrap_or_else(|_| format!("{}/.cache/kilang-crm/py", std::env::var("HOME").unwrap()));
-        let mut child = tokio::process::Command::new("python3")
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Debugging", "stdout"])
-            .env("PYTHONPATH", path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs aiosmtpd (`bash .ci/services.sh up` installs it)");
-        let seen = Arc::new(Mutex::new(String::new()));
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let sink = seen.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut seen = sink.lock().unwrap();
-                seen.push_str(&line);
-                seen.push('\n');
-            }
-        });
-        // Ready when it accepts connections.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        SmtpSink {
-            port,
-            seen,
-            _child: child,
-        }
-    }
-
-    /// How many messages it has accepted.
-    fn messages(&self) -> usize {
-        self.seen.lock().unwrap().matches("END MESSAGE").count()
-    }
-
-    /// Waits for a message containing `needle`, then everything printed so far.
-    async fn received(&self, needle: &str) -> String {
-        for _ in 0..600 {
-            {
-                let seen = self.seen.lock().unwrap();
-                if seen.contains(needle) && seen.contains("END MESSAGE") {
-                    return seen.clone();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no message with {needle:?} reached the SMTP server; it printed:\n{}",
-            self.seen.lock().unwrap()
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -799,12 +713,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         sent > attempts,
         "every attempt is in the log: {sent} after {attempts}"
     );
-    assert_eq!(
-        smtp.messages(),
-        1,
-        "sent once: {}",
-        smtp.seen.lock().unwrap()
-    );
+    assert_eq!(smtp.messages(), 1, "sent once: {}", smtp.everything());
     assert_eq!(
         health(&addr, "breaker:notification.email").await,
         ServingStatus::Serving as i32

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod iam;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
