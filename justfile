@@ -24,10 +24,10 @@ test *ARGS: up
 test-embedded *ARGS:
     env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL cargo test --workspace {{ARGS}}
 
-# Runs every ```console block of README.md against a fresh `crm serve` (needs buf and jq; port 50051 free).
+# Runs every ```console block of README.md and its guides (docs/) against a fresh `crm serve` (needs buf and jq; port 50051 free).
 walkthrough:
     cargo build -p crm
-    WALKTHROUGH_CRM=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm python3 .ci/walkthrough.py README.md
+    WALKTHROUGH_CRM=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm python3 .ci/walkthrough.py
 
 # Fuzzes the REST API from its OpenAPI document with schemathesis against a fresh crm serve.
 fuzz-rest:

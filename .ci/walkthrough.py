@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs the README's walkthroughs as written and checks what they print.
+"""Runs the walkthroughs of the README and the guides as written and checks what they print.
 
-Every ```console block of README.md is a walkthrough step: lines starting with `$ ` are commands
+The walkthrough is README.md, then every guide of its table of guides (the rows that start with a
+link under docs/), in the table's order. Every ```console block of those files is a walkthrough step: lines starting with `$ ` are commands
 (a line ending in `\\` continues on the next), the lines after a command are what it prints. All
 blocks run in order in one bash session (so variables set by one command are there for the next),
 in a fresh working directory, against a freshly started `crm serve` on 127.0.0.1:50051 whose
@@ -13,7 +14,8 @@ any text and a shown line `...` matches any number of lines. A command shown wit
 print nothing (so an error it prints is never let through). Any command that exits non-zero
 fails the check.
 
-Usage: .ci/walkthrough.py [README.md]   (the `crm` binary: $WALKTHROUGH_CRM, else `crm` on PATH)
+Usage: .ci/walkthrough.py [FILE.md ...]   (default: the README and its guides, in order;
+the `crm` binary: $WALKTHROUGH_CRM, else `crm` on PATH)
 """
 
 import os
@@ -88,11 +90,28 @@ def start_crm(crm: str, workdir: Path):
     return server, env
 
 
+def walkthrough_files():
+    """README.md, then the guides of its table, in the table's order."""
+    readme = Path("README.md")
+    files = [readme]
+    for row in readme.read_text().splitlines():
+        found = re.match(r"^\| \[[^]]*\]\((docs/[A-Za-z0-9_.-]+\.md)\)", row)
+        if found and Path(found.group(1)) not in files:
+            files.append(Path(found.group(1)))
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        sys.exit(f"the README links guides that do not exist: {', '.join(missing)}")
+    return files
+
+
 def main():
-    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    steps = parse(readme.read_text())
+    files = [Path(a) for a in sys.argv[1:]] or walkthrough_files()
+    steps = []
+    for path in files:
+        steps += [(command, expected, f"{path}:{line}") for command, expected, line in parse(path.read_text())]
     if not steps:
-        sys.exit(f"no ```console blocks in {readme}")
+        sys.exit(f"no ```console blocks in {', '.join(map(str, files))}")
+    print("walkthrough: " + " → ".join(map(str, files)))
     crm = os.environ.get("WALKTHROUGH_CRM") or shutil.which("crm")
     if not crm:
         sys.exit("no crm binary: set WALKTHROUGH_CRM or put crm on PATH")
@@ -120,7 +139,7 @@ def main():
     for n, (command, expected, line) in enumerate(steps):
         out_file, rc_file = outdir / str(n), outdir / f"{n}.rc"
         if not rc_file.exists():
-            print(f"✗ README.md:{line}: did not run: {command}")
+            print(f"✗ {line}: did not run: {command}")
             failed += 1
             continue
         rc = int(rc_file.read_text().strip() or 1)
@@ -128,15 +147,15 @@ def main():
         while expected and expected[-1].strip() == "":
             expected = expected[:-1]
         ok = rc == 0 and matches(expected, actual)
-        print(("✓" if ok else "✗") + f" README.md:{line}: {command.splitlines()[0][:100]}")
+        print(("✓" if ok else "✗") + f" {line}: {command.splitlines()[0][:100]}")
         if not ok:
             failed += 1
             print(f"    exit code {rc}")
-            print("    shown in the README:")
+            print("    shown in the guide:")
             print("\n".join("      | " + e for e in expected) or "      (nothing)")
             print("    printed:")
             print("\n".join("      | " + a for a in actual) or "      (nothing)")
-    print(f"walkthrough: {len(steps) - failed} of {len(steps)} README commands ran as shown")
+    print(f"walkthrough: {len(steps) - failed} of {len(steps)} commands ran as shown")
     if server.returncode != 0:
         print(f"crm serve exited with {server.returncode} after SIGTERM")
         failed += 1

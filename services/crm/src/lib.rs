@@ -42,7 +42,7 @@ const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
 const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// Every bounded context this binary can run. Adding a context is writing its crate (which
-/// exports its `CONTEXT`) and one line here; see `services/README.md`.
+/// exports its `CONTEXT`) and one line here; see `docs/contributing.md`.
 pub static CONTEXTS: [&BoundedContext; 4] = [
     &crm_iam::CONTEXT,
     &crm_customer::CONTEXT,

@@ -113,18 +113,21 @@ async fn the_binary_serves_until_sigterm_then_exits_cleanly() {
 }
 
 #[test]
-fn the_readme_carries_the_configuration_reference_the_binary_prints() {
+fn the_configuration_guide_carries_the_reference_the_binary_prints() {
     let printed = crm_ok(&["config", "--reference"]);
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
     let start = readme
         .find("<!-- config-reference:start -->\n")
-        .expect("the README marks its configuration reference");
+        .expect("docs/configuration.md marks its configuration reference");
     let end = readme.find("<!-- config-reference:end -->").unwrap();
     let carried = &readme[start + "<!-- config-reference:start -->\n".len()..end];
     assert!(
         carried == printed,
-        "README.md's configuration reference differs from `crm config --reference`; paste its output between the markers:\n{printed}"
+        "docs/configuration.md's reference differs from `crm config --reference`; paste its output between the markers:\n{printed}"
     );
     for key in [
         "`listen`",

@@ -1,6 +1,6 @@
 //! What a bounded context tells the launcher about itself: one [`BoundedContext`] per context
 //! crate, and the launcher's list of them is the one place a context is added (see
-//! `services/README.md`). The launcher opens and migrates each enabled context's store, starts
+//! `docs/contributing.md`). The launcher opens and migrates each enabled context's store, starts
 //! it, registers its services, publishes its topic and relays its outbox, all by looping over
 //! the list.
 

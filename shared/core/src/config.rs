@@ -640,7 +640,7 @@ impl Config {
 }
 
 /// Every key with its environment variable and default, as a Markdown table: the reference
-/// `crm config --reference` prints and README.md carries (a test keeps the two the same).
+/// `crm config --reference` prints and docs/configuration.md carries (a test keeps the two the same).
 pub fn reference(sections: &[&Section]) -> String {
     let mut root = serde_json::to_value(Config::default()).unwrap_or_default();
     for section in sections {

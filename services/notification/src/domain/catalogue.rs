@@ -22,7 +22,7 @@ pub struct EventKind {
 
 const TENANT: (&str, &str) = ("tenant_name", "the tenant's name");
 
-/// Every event type with its variables (the README's table is this list).
+/// Every event type with its variables (docs/notifications.md's table is this list).
 pub const EVENTS: &[EventKind] = &[
     EventKind {
         event_type: USER_CREATED,
