@@ -20,9 +20,11 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 # The dependency layer: cached until Cargo.toml or Cargo.lock change.
-RUN cargo chef cook --release --locked --package crm --recipe-path recipe.json
+# The image runs every deployment shape, so it carries the production adapters (Kafka, MongoDB),
+# which a laptop's `cargo run` leaves out to build faster.
+RUN cargo chef cook --release --locked --package crm --features production --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --package crm --bin crm \
+RUN cargo build --release --locked --package crm --features production --bin crm \
  && install -D -m 0755 target/release/crm /out/usr/local/bin/crm \
  && install -d -o 65532 -g 65532 -m 0750 /out/var/lib/crm /out/var/lib/crm/keys /out/var/lib/crm/jwks
 

@@ -17,7 +17,7 @@ dev *ARGS:
 # (Building the Kafka broker takes about 13 minutes the first time; MongoDB suites run only with MONGODB_URL.)
 # Every suite, backends included: starts PostgreSQL, Redis and Kafka first (`just up`).
 test *ARGS: up
-    {{backends}} cargo test --workspace {{ARGS}} -- --include-ignored {{ if env_var_or_default("MONGODB_URL", "") == "" { "--skip mongodb" } else { "" } }}
+    {{backends}} cargo test --workspace --all-features {{ARGS}} -- --include-ignored {{ if env_var_or_default("MONGODB_URL", "") == "" { "--skip mongodb" } else { "" } }}
 
 # (Backend suites are listed as ignored, each with what it needs.)
 # Only the suites that need nothing installed: the README's `cargo test --workspace`.
@@ -52,11 +52,12 @@ check-deploy:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
     buf lint
 
 # Fast compile check of everything, tests included.
 check:
-    cargo check --workspace --all-targets
+    cargo check --workspace --all-targets --all-features
 
 # Format Rust code.
 fmt:
@@ -95,7 +96,7 @@ bench:
     DATABASE_URL={{database_url}} cargo bench -p crm-core --bench engine
     cargo bench -p crm --bench login
     REDIS_URL={{redis_url}} cargo bench -p crm --bench revocation
-    KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --bench bus
+    KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --features kafka --bench bus
     DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
     AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications

@@ -842,3 +842,42 @@ fn crm_descriptors_writes_the_descriptor_set_proxies_transcode_with() {
             .any(|r| r.describe() == "GET /api/v1/customers/{id}")
     );
 }
+
+/// A build without the production adapters (the README's `cargo run`) refuses a configuration
+/// that needs one, before it serves, saying how to get a build that has it.
+#[cfg(not(feature = "kafka"))]
+#[test]
+fn a_build_without_kafka_refuses_kafka_brokers_saying_how_to_build_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("KAFKA_BROKERS", "127.0.0.1:9092")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "never ready: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("built without Kafka"), "{stderr}");
+    assert!(stderr.contains("--features kafka"), "{stderr}");
+}
+
+#[cfg(not(feature = "mongodb"))]
+#[test]
+fn a_build_without_mongodb_refuses_the_mongodb_store_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("CRM_CUSTOMER__STORE", "mongodb")
+        .env("MONGODB_URL", "mongodb://127.0.0.1:27017/?replicaSet=rs0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a configuration error: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`customer.store` is `mongodb`, but this crm was built without MongoDB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--features mongodb"), "{stderr}");
+}

@@ -4,7 +4,10 @@
 //! (ignored without `--include-ignored`). In microservices mode, sales in a process of its own
 //! seeds a new tenant's pipeline from IAM's `TenantCreated`, which reaches it only through Kafka;
 //! and with IAM, customer and sales in three processes, a lead converted (sales calling the
-//! customer process over the network, as itself) and won puts `DealWon` on Kafka.
+//! customer process over the network, as itself) and won puts `DealWon` on Kafka. Built with the
+//! `kafka` feature only.
+
+#![cfg(feature = "kafka")]
 
 mod support;
 

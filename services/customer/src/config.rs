@@ -83,6 +83,9 @@ impl CustomerConfig {
             Some(StoreKind::Sqlite) if sql => vec![
                 "`customer.store` is `sqlite` but `database.url` is set, and every context's SQL store is then PostgreSQL: unset one of them".to_owned(),
             ],
+            Some(StoreKind::Mongodb) if !cfg!(feature = "mongodb") => vec![
+                "`customer.store` is `mongodb`, but this crm was built without MongoDB: build it with `cargo build --release -p crm --features mongodb` (the container image has it), or choose another store".to_owned(),
+            ],
             Some(StoreKind::Mongodb) if config.mongodb.url.is_none() => vec![
                 "`customer.store` is `mongodb` but `mongodb.url` is unset: set it (MONGODB_URL), e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0".to_owned(),
             ],

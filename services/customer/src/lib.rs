@@ -27,7 +27,6 @@ use futures::future::BoxFuture;
 use crate::application::Customers;
 use crate::config::StoreKind;
 use crate::domain::ports::CustomerStore;
-use crate::infrastructure::mongo::MongoCustomerStore;
 use crate::infrastructure::sql::SqlCustomerStore;
 use crate::interfaces::grpc::CustomerGrpc;
 
@@ -59,10 +58,17 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .db
             .context("customers need their store; it is opened for every context with has_store")?;
         let settings = config::CustomerConfig::of(startup.config)?;
-        let mut outboxes: Vec<Arc<dyn std::any::Any + Send + Sync>> = Vec::new();
-        let customers = match settings.store(startup.config) {
-            StoreKind::Sqlite | StoreKind::Postgres => build(db),
+        let (customers, outboxes): (_, Vec<Arc<dyn std::any::Any + Send + Sync>>) = match settings
+            .store(startup.config)
+        {
+            StoreKind::Sqlite | StoreKind::Postgres => (build(db), Vec::new()),
+            #[cfg(not(feature = "mongodb"))]
             StoreKind::Mongodb => {
+                anyhow::bail!("this crm was built without MongoDB (`customer.store = mongodb`)")
+            }
+            #[cfg(feature = "mongodb")]
+            StoreKind::Mongodb => {
+                use crate::infrastructure::mongo::MongoCustomerStore;
                 let url = startup
                     .config
                     .mongodb
@@ -72,10 +78,14 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 let store = MongoCustomerStore::connect(url.expose(), &settings.mongodb_database)
                     .await
                     .map_err(|e| anyhow::anyhow!("the customers' MongoDB store: {e}"))?;
-                if let Some(topic) = CONTEXT.topic {
-                    outboxes.push(Arc::new(store.outbox(topic)));
-                }
-                build_on(Arc::new(store), db)
+                let outboxes = CONTEXT
+                    .topic
+                    .map(|topic| {
+                        Arc::new(store.outbox(topic)) as Arc<dyn std::any::Any + Send + Sync>
+                    })
+                    .into_iter()
+                    .collect();
+                (build_on(Arc::new(store), db), outboxes)
             }
         };
         Ok(Started {

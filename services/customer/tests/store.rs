@@ -1,6 +1,6 @@
 //! The CustomerStore contract, run against SQLite always, PostgreSQL with `DATABASE_URL` and
 //! MongoDB with `MONGODB_URL` (both `#[ignore]`d without `--include-ignored`; set but unreachable
-//! fails). PostgreSQL also runs under row-level security as the application role.
+//! fails; MongoDB's only in a build with the `mongodb` feature). PostgreSQL also runs under row-level security as the application role.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crm_customer::domain::customer::{
     Business, ContactInput, Customer, CustomerInput, CustomerType, Individual, Phone, Status,
 };
 use crm_customer::domain::ports::{Cursor, CustomerStore, Filter, Order, OutboxEvent};
+#[cfg(feature = "mongodb")]
 use crm_customer::infrastructure::mongo::MongoCustomerStore;
 use crm_customer::infrastructure::sql::SqlCustomerStore;
 use uuid::Uuid;
@@ -22,7 +23,11 @@ struct Store {
 }
 
 enum Backend {
-    Sql { db: Database, context: String },
+    Sql {
+        db: Database,
+        context: String,
+    },
+    #[cfg(feature = "mongodb")]
     Mongo(mongodb::Database),
 }
 
@@ -70,6 +75,7 @@ async fn postgres() -> Store {
     }
 }
 
+#[cfg(feature = "mongodb")]
 async fn mongodb() -> Store {
     let url = crm_core::testing::backend("MONGODB_URL");
     let name = format!("customer_test_{}", Uuid::now_v7().simple());
@@ -98,6 +104,7 @@ impl Store {
                 }
                 db.close().await;
             }
+            #[cfg(feature = "mongodb")]
             Backend::Mongo(db) => db.drop().await.unwrap(),
         }
     }
@@ -114,6 +121,7 @@ impl Store {
                 tx.commit().await.unwrap();
                 n
             }
+            #[cfg(feature = "mongodb")]
             Backend::Mongo(db) => db
                 .collection::<mongodb::bson::Document>(crm_events::mongo::OUTBOX)
                 .count_documents(mongodb::bson::doc! {})
@@ -188,6 +196,7 @@ macro_rules! on_every_engine {
         mod postgres_engine {
             $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&s).await; s.drop_schema().await; })*
         }
+        #[cfg(feature = "mongodb")]
         mod mongodb_engine {
             $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored"] async fn $name() { let s = super::mongodb().await; super::$name(&s).await; s.drop_schema().await; })*
         }

@@ -19,7 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 use crate::consumer::{Consumer, Delivery, Position, deliver_batch};
-use crate::envelope::{Envelope, Millis, dlq_topic};
+use crate::envelope::{Envelope, dlq_topic};
 use crate::outbox::{OutboxLog, RelayLease};
 
 const BATCH: i64 = 512;
@@ -361,14 +361,7 @@ async fn hold(log: &OutboxLog, lease: &mut Option<RelayLease>) -> bool {
     lease.is_some()
 }
 
-/// Where a replay starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplayFrom {
-    /// The first event at or after this time.
-    Time(Millis),
-    /// This offset (Kafka) or outbox position (embedded).
-    Offset(i64),
-}
+pub use crate::ReplayFrom;
 
 /// Assigns every partition of `topic` at the consumer's stored position (from its start when
 /// none is stored), and returns the stored positions. Some brokers (tansu) cannot start a fetch

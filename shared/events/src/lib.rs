@@ -80,7 +80,13 @@ pub static TABLES: crm_core::storage::SharedTables = crm_core::storage::SharedTa
 pub mod consumer;
 pub mod embedded;
 pub mod envelope;
+#[cfg(feature = "kafka")]
 pub mod kafka;
+/// Kafka in a build without its client: the same surface; [`Kafka::new`] says how to get one.
+#[cfg(not(feature = "kafka"))]
+#[path = "kafka_absent.rs"]
+pub mod kafka;
+#[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod outbox;
 
@@ -93,6 +99,15 @@ pub use envelope::{Causation, Envelope, topic_of};
 pub use outbox::{ConsumerLag, OutboxError, OutboxLog};
 
 pub use crate::kafka::Kafka;
+
+/// Where a replay starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// The first event at or after this time.
+    Time(envelope::Millis),
+    /// This offset (Kafka) or outbox position (embedded).
+    Offset(i64),
+}
 
 /// Where a consumer's events come from: the producer's outbox (embedded) or a topic (Kafka).
 #[derive(Clone, Debug)]

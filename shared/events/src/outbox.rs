@@ -169,6 +169,7 @@ pub enum OutboxError {
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
     /// MongoDB failed.
+    #[cfg(feature = "mongodb")]
     #[error(transparent)]
     Mongo(#[from] mongodb::error::Error),
     /// A stored event cannot be read back.

@@ -15,6 +15,7 @@ use crm_core::testing::eventually;
 use crm_events::consumer::{Delivery, Handler, Inbox, RetryPolicy, Tx};
 use crm_events::{BusSettings, Causation, Consumer, Envelope, EventBus, OutboxLog, Source};
 use crm_proto::crm::iam::events::v1::UserRoleChanged;
+#[cfg(feature = "kafka")]
 use prost::Message;
 
 /// The test consumer's own table, migrated apart (its own migration history table would clash).
@@ -39,6 +40,7 @@ enum ConsumerStore {
 /// The producing context's store.
 enum Producer {
     Sql(Database),
+    #[cfg(feature = "mongodb")]
     Mongo(mongodb::Client, mongodb::Database),
 }
 
@@ -51,6 +53,7 @@ struct World {
 }
 
 /// A MongoDB database of its own (`MONGODB_URL` required; unreachable fails).
+#[cfg(feature = "mongodb")]
 async fn mongo_database() -> (mongodb::Client, mongodb::Database) {
     let url = crm_core::testing::backend("MONGODB_URL");
     let client = mongodb::Client::with_uri_str(&url)
@@ -70,8 +73,13 @@ async fn world(kafka: bool, mongo: bool, consumer: ConsumerStore) -> World {
         ..Config::default()
     };
     let producer = if mongo {
-        let (client, db) = mongo_database().await;
-        Producer::Mongo(client, db)
+        #[cfg(feature = "mongodb")]
+        {
+            let (client, db) = mongo_database().await;
+            Producer::Mongo(client, db)
+        }
+        #[cfg(not(feature = "mongodb"))]
+        unreachable!("the MongoDB variants are built with the mongodb feature only")
     } else {
         let db = Database::open(&config, "producer").await.unwrap();
         db.migrate_shared("producer", &crm_events::TABLES)
@@ -158,6 +166,7 @@ impl World {
     fn log(&self) -> OutboxLog {
         match &self.producer {
             Producer::Sql(db) => OutboxLog::new(db.clone(), &self.topic),
+            #[cfg(feature = "mongodb")]
             Producer::Mongo(_, db) => OutboxLog::mongo(db.clone(), &self.topic),
         }
     }
@@ -195,6 +204,7 @@ impl World {
                     .unwrap();
                 tx.commit().await.unwrap();
             }
+            #[cfg(feature = "mongodb")]
             Producer::Mongo(client, db) => {
                 mongo_change_with_event(client, db, &envelope, true)
                     .await
@@ -264,6 +274,7 @@ fn role_changed(subject: impl ToString, position: usize) -> Envelope {
     )
 }
 
+#[cfg(feature = "mongodb")]
 /// A state change (a document) and its event in one MongoDB transaction, committed or aborted;
 /// retried while MongoDB says the transaction is transient (a write conflict on the counter).
 async fn mongo_change_with_event(
@@ -488,19 +499,21 @@ async fn a_redelivered_event_has_no_second_effect() {
 // run by `cargo test -- --include-ignored`, which then requires the backend.
 macro_rules! on_every_transport {
     ($($name:ident),* $(,)?) => {
-        on_every_transport!(@mod embedded_bus, false, false, Sqlite, [allow(unused)], $($name),*);
-        on_every_transport!(@mod kafka_bus, true, false, Sqlite,
+        on_every_transport!(@mod embedded_bus, false, false, Sqlite, all(), [allow(unused)], $($name),*);
+        on_every_transport!(@mod kafka_bus, true, false, Sqlite, feature = "kafka",
             [ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"], $($name),*);
-        on_every_transport!(@mod mongodb_outbox_embedded_bus, false, true, Sqlite,
+        on_every_transport!(@mod mongodb_outbox_embedded_bus, false, true, Sqlite, feature = "mongodb",
             [ignore = "needs MONGODB_URL (MongoDB replica set): run with --include-ignored"], $($name),*);
-        on_every_transport!(@mod mongodb_outbox_kafka_bus, true, true, Sqlite,
+        on_every_transport!(@mod mongodb_outbox_kafka_bus, true, true, Sqlite, all(feature = "kafka", feature = "mongodb"),
             [ignore = "needs MONGODB_URL and KAFKA_BROKERS: run with --include-ignored"], $($name),*);
-        on_every_transport!(@mod postgres_consumer_embedded_bus, false, false, Postgres,
+        on_every_transport!(@mod postgres_consumer_embedded_bus, false, false, Postgres, all(),
             [ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"], $($name),*);
-        on_every_transport!(@mod postgres_consumer_kafka_bus, true, false, Postgres,
+        on_every_transport!(@mod postgres_consumer_kafka_bus, true, false, Postgres, feature = "kafka",
             [ignore = "needs DATABASE_URL and KAFKA_BROKERS: run with --include-ignored"], $($name),*);
     };
-    (@mod $module:ident, $kafka:expr, $mongo:expr, $store:ident, [$attr:meta], $($name:ident),*) => {
+    // `$gate`: the cargo features the variant needs (`all()`: none).
+    (@mod $module:ident, $kafka:expr, $mongo:expr, $store:ident, $gate:meta, [$attr:meta], $($name:ident),*) => {
+        #[cfg($gate)]
         mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread")]
@@ -519,6 +532,7 @@ on_every_transport!(
     a_crash_mid_stream_loses_nothing_and_applies_each_once,
 );
 
+#[cfg(feature = "kafka")]
 #[tokio::test]
 #[ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"]
 async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
@@ -569,6 +583,7 @@ async fn kafka_records_carry_the_aggregate_key_and_cloudevents_headers() {
 
 /// MongoDB: the event exists exactly when the change does, and concurrent appends get gapless
 /// positions in commit order (what lets the relay walk the outbox by position).
+#[cfg(feature = "mongodb")]
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs MONGODB_URL (MongoDB replica set): run with --include-ignored"]
 async fn mongodb_an_event_commits_and_aborts_with_its_change() {
@@ -632,6 +647,7 @@ async fn mongodb_an_event_commits_and_aborts_with_its_change() {
 }
 
 /// `crm events status` on Kafka: a group's lag is the records after its stored positions.
+#[cfg(feature = "kafka")]
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs KAFKA_BROKERS (Kafka): run with --include-ignored"]
 async fn kafka_lag_counts_the_records_a_group_has_not_handled() {
@@ -728,6 +744,7 @@ async fn postgres_appends_of_one_aggregate_commit_in_position_order() {
 
 /// PostgreSQL + Kafka with two replicas of a context: one relay publishes the outbox at a time
 /// (each event reaches the topic once), and the other takes over when it stops.
+#[cfg(feature = "kafka")]
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs DATABASE_URL and KAFKA_BROKERS: run with --include-ignored"]
 async fn postgres_replicas_take_turns_relaying_one_outbox() {

@@ -1,5 +1,6 @@
 //! Adapters: the SQL store (SQLite, PostgreSQL) and the MongoDB store.
 
+#[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod sql;
 
