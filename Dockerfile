@@ -18,6 +18,9 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
+# The commit `crm_build_info` reports (the checkout's .git is not in the build context).
+ARG REVISION=unknown
+ENV KILANG_BUILD_COMMIT=${REVISION}
 COPY --from=planner /src/recipe.json recipe.json
 # The dependency layer: cached until Cargo.toml or Cargo.lock change.
 # The image runs every deployment shape, so it carries the production adapters (Kafka, MongoDB),

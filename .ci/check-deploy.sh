@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 CACHE="${KILANG_CI_CACHE:-$HOME/.cache/kilang-crm}"
 CRM="${1:-${CARGO_TARGET_DIR:-$CACHE/target}/debug/crm}"
 PY="$CACHE/deploy-py"
-REQUIREMENTS="envoy-data-plane==2.2.0 pyyaml==6.0.2 helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 check-jsonschema==0.39.0"
+REQUIREMENTS="envoy-data-plane==2.2.0 pyyaml==6.0.2 helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 check-jsonschema==0.39.0 prometheus-client==0.23.1"
 PROM="$CACHE/prometheus"
 
 if [ "$(cat "$PY/.requirements" 2>/dev/null)" != "$REQUIREMENTS" ]; then
@@ -47,6 +47,21 @@ python3 .ci/check-compose.py docker-compose.yml
 
 echo "--> helm/crm"
 python3 .ci/check-chart.py helm/crm
+
+echo "--> /metrics as scrapers read it, and the alert rules' tests against a real scrape"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL \
+  "$CRM" serve --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/serve.log" 2>&1 &
+crm_pid=$!
+trap 'kill "$crm_pid" 2>/dev/null; wait "$crm_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
+curl -sf -H 'Accept: text/plain' "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+curl -sf -H 'Accept: application/openmetrics-text; version=1.0.0' "http://127.0.0.1:$port/metrics" >"$work/metrics.om"
+curl -sf "http://127.0.0.1:$port/api/v1/openapi.json" >"$work/openapi.json"
+kill "$crm_pid"; wait "$crm_pid" 2>/dev/null || true
+promtool check metrics <"$work/metrics.txt"
+python3 .ci/check-alerts.py "$work/metrics.txt" "$work/metrics.om" "$work/openapi.json" \
+  helm/crm/files/alerts.test.yml helm/crm/files/alerts.yml
 
 echo "--> alert rules and dashboards"
 promtool check rules helm/crm/files/alerts.yml

@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect_protos(&root.join("crm"), &root, &mut files)?;
     files.sort();
+    // The standard health service, with `List` (served by the launcher).
+    files.push(PathBuf::from("grpc/health/v1/health.proto"));
     // The error details every status carries: in the descriptor set, reflection serves them, so
     // stock clients (buf curl, grpcurl) can show ErrorInfo and BadRequest decoded, not as bytes.
     files.push(PathBuf::from("google/rpc/error_details.proto"));

@@ -6,6 +6,7 @@ pub mod cli;
 mod console;
 pub mod customers;
 pub mod datadir;
+mod exposition;
 pub mod health;
 mod loopback;
 mod ops;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
+use crate::health::Statuses as HealthReporter;
 use anyhow::Context as _;
 use crm_core::auth::TokenVerifier;
 use crm_core::bounded::{BoundedContext, Started, Startup};
@@ -34,7 +36,6 @@ use crm_core::storage::{Database, Engine};
 use crm_edge::gateway::{Forward, Upstream};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 
 /// The standard services every process serves besides its own.
 const HEALTH: &str = "grpc.health.v1.Health";
@@ -216,12 +217,14 @@ impl Application {
             .map(|log| bus.start_relay(log.clone()))
             .collect();
         // Each context's consumers read the producer's outbox when it runs here, else Kafka.
+        let mut groups = Vec::new();
         for started in &started {
             for (topic, consumer) in &started.consumers {
                 let consumer = consumer
                     .downcast_ref::<crm_events::Consumer>()
                     .cloned()
                     .context("a context gave a consumer that is not a crm_events::Consumer")?;
+                groups.push((consumer.name.clone(), (*topic).to_owned()));
                 let source = match logs.iter().find(|log| log.topic() == *topic) {
                     Some(log) => crm_events::Source::Outbox(log.clone()),
                     None => crm_events::Source::Topic((*topic).to_owned()),
@@ -305,7 +308,8 @@ impl Application {
             .flat_map(|(_, services)| services.iter().copied())
             .chain(unconfigured.iter().copied())
             .collect();
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let health = HealthReporter::default();
+        let health_service = health.service();
         let (routes, open_access) = services.into_routes();
         let routes = routes
             .add_service(health_service)
@@ -397,6 +401,7 @@ impl Application {
             .collect();
         let metrics = metrics::Metrics::new(
             &counted,
+            groups,
             bus.kafka_connection(),
             databases.clone(),
             logs,
@@ -418,6 +423,8 @@ impl Application {
         )));
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
+            // Outermost: every answer carries the request's correlation id, whoever answers.
+            .layer(crm_core::layer::CorrelationIdLayer)
             .layer(tower::util::option_layer(cors))
             // Before grpc-web, which refuses plain HTTP/1.1 requests.
             .layer(metrics::MetricsLayer::new(metrics.clone()))
@@ -703,7 +710,6 @@ fn reflection_builder(crm_services: &[&str]) -> tonic_reflection::server::Builde
     let mut builder = tonic_reflection::server::Builder::configure()
         .include_reflection_service(false)
         .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
     for name in crm_services

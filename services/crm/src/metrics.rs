@@ -1,4 +1,6 @@
-//! `GET /metrics` (OpenMetrics text) on the serving port:
+//! `GET /metrics` on the serving port, in the format the scraper asks for (OpenMetrics or the
+//! Prometheus text format; see [`crate::exposition`], which adds the process metrics and
+//! `crm_build_info`):
 //!
 //! - every call (gRPC, grpc-web and REST alike, by the gRPC method it reaches): how many, by
 //!   status code, and how long until the answer began (RED), counted by [`RedLayer`];
@@ -78,6 +80,8 @@ const BUCKETS: [f64; 14] = [
 #[derive(Clone)]
 pub struct Metrics {
     red: Red,
+    /// The consumer groups this process runs (group, topic): their series show from 0.
+    groups: Vec<(String, String)>,
     /// With events on Kafka: consumer lag comes from the brokers' offsets.
     kafka: Option<crm_events::Kafka>,
     dead_letters: Family<Group, Gauge>,
@@ -97,6 +101,7 @@ impl Metrics {
     /// over these stores, outboxes and circuit breakers.
     pub fn new(
         services: &[&str],
+        groups: Vec<(String, String)>,
         kafka: Option<crm_events::Kafka>,
         databases: Vec<(Target, Database)>,
         outboxes: Vec<crm_events::OutboxLog>,
@@ -160,8 +165,10 @@ impl Metrics {
             "1 for the state a circuit breaker is in (closed, half_open, open), 0 for the others",
             breaker_state.clone(),
         );
+        crate::exposition::register(&mut registry);
         Metrics {
             red,
+            groups,
             kafka,
             dead_letters,
             databases,
@@ -244,6 +251,16 @@ impl Metrics {
 
     /// The current values, in the OpenMetrics text format.
     pub async fn render(&self) -> String {
+        self.refresh().await;
+        let mut text = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::warn!(error = %e, "cannot encode metrics");
+        }
+        text
+    }
+
+    /// Reads what the gauges show from the stores, the outboxes and the breakers.
+    async fn refresh(&self) {
         let now = chrono::Utc::now().timestamp_millis();
         let mut letters = std::collections::BTreeMap::new();
         for (target, db) in &self.databases {
@@ -264,8 +281,15 @@ impl Metrics {
         if let Some(kafka) = &self.kafka {
             self.kafka_lag(kafka).await;
         }
-        // A group whose letters were all redriven drops out, rather than keeping its old count.
+        // Every group this process runs shows, from 0, so an alert on its increase sees the
+        // first dead letter; a group of another process whose letters were all redriven drops
+        // out rather than keeping its old count.
         self.dead_letters.clear();
+        for (consumer, topic) in &self.groups {
+            letters
+                .entry((consumer.clone(), topic.clone()))
+                .or_insert(0);
+        }
         for ((consumer, topic), count) in letters {
             self.dead_letters
                 .get_or_create(&Group { consumer, topic })
@@ -315,11 +339,6 @@ impl Metrics {
                     .set(i64::from(state == now));
             }
         }
-        let mut text = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::warn!(error = %e, "cannot encode metrics");
-        }
-        text
     }
 }
 
@@ -370,14 +389,26 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if request.method() == http::Method::GET && request.uri().path() == PATH {
             let metrics = self.metrics.clone();
+            let openmetrics = crate::exposition::wants_openmetrics(
+                request
+                    .headers()
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+            );
             return Box::pin(async move {
                 let text = metrics.render().await;
+                let (text, content_type) = if openmetrics {
+                    (text, crate::exposition::OPENMETRICS)
+                } else {
+                    (
+                        crate::exposition::to_prometheus_text(&text),
+                        crate::exposition::PROMETHEUS_TEXT,
+                    )
+                };
                 let mut response = Response::new(tonic::body::Body::new(text));
                 response.headers_mut().insert(
                     http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    ),
+                    http::HeaderValue::from_static(content_type),
                 );
                 Ok(response)
             });

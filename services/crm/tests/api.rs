@@ -192,6 +192,55 @@ async fn health_is_serving_for_the_process_and_every_service() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+
+    // List (the health protocol's newest method) names the process and every service, each
+    // with the status Check gives.
+    use crm_proto::grpc::health::v1 as standard;
+    let listed = standard::health_client::HealthClient::new(server.channel.clone())
+        .list(standard::HealthListRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .statuses;
+    let expected: std::collections::BTreeSet<String> = std::iter::once("")
+        .chain(every_crm_service())
+        .chain(STANDARD_SERVICES)
+        .map(str::to_owned)
+        .collect();
+    let named: std::collections::BTreeSet<String> = listed
+        .keys()
+        .filter(|name| !name.starts_with("breaker:"))
+        .cloned()
+        .collect();
+    assert_eq!(named, expected);
+    assert!(
+        listed
+            .values()
+            .all(|s| s.status == ServingStatus::Serving as i32),
+        "{listed:?}"
+    );
+
+    // Watch says the status now, and SERVICE_UNKNOWN for a name it does not know.
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "crm.billing.v1.InvoiceService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::ServiceUnknown
+    );
+    let mut watch = health
+        .watch(HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
 }
 
 /// A gRPC message in a grpc-web body: flag byte, big-endian length, bytes.
@@ -398,6 +447,52 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
         text.contains(
             "crm_consumer_lag{consumer=\"notification\",topic=\"crm.iam.events.v1\"} 1\n"
         ),
+        "{text}"
+    );
+    // Without an Accept header (promtool, curl, the classic client parsers): the Prometheus
+    // text format, counters named by their samples, no `# EOF`.
+    assert_eq!(
+        parts.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(
+        text.contains("# TYPE crm_notification_deliveries_total counter\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+    // Every consumer group of the process shows its dead letters from 0, so an alert on their
+    // increase sees the first one.
+    assert!(
+        text.contains(
+            "crm_dead_letters{consumer=\"notification\",topic=\"crm.iam.events.v1\"} 0\n"
+        ),
+        "{text}"
+    );
+    for process in [
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+        "crm_build_info{version=",
+    ] {
+        assert!(text.contains(process), "{process} in {text}");
+    }
+    // A scraper that asks for OpenMetrics (Prometheus does) gets it.
+    let request = http::Request::get(format!("http://{}/metrics", server.addr))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let (parts, body) = http1_post(server.addr, request).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(
+        parts.headers["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(
+        text.contains("# TYPE crm_notification_deliveries counter\n"),
         "{text}"
     );
     assert!(

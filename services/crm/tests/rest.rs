@@ -251,14 +251,42 @@ async fn malformed_requests_are_400_and_unknown_routes_404_never_500() {
             "not served with DELETE",
         ),
     ] {
-        let (got, error) = call(&server, method, path, Some(token), body).await;
+        let (got, headers, raw) = call_raw(&server, method, path, Some(token), body).await;
+        let error: Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(got, status, "{method} {path} {body}: {error}");
         assert!(
             error["message"].as_str().unwrap().contains(says),
             "{method} {path} {body}: {error}"
         );
         assert!(error["code"].as_i64().unwrap() > 0, "{error}");
+        // Every answer, the edge's own refusals included, carries a correlation id.
+        assert!(
+            headers.contains_key("x-correlation-id"),
+            "{method} {path}: {headers:?}"
+        );
+        if got == 405 {
+            // RFC 9110 §15.5.6: the methods the resource has.
+            assert_eq!(headers["allow"], "GET", "{headers:?}");
+        }
     }
+    // A caller's correlation id comes back on a 404 of a path no route has, too.
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let answer = sender
+        .send_request(
+            http::Request::get(format!("http://{}/api/v1/nothing-here", server.addr))
+                .header("x-correlation-id", "batik-42")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    assert_eq!(answer.headers()["x-correlation-id"], "batik-42");
     // A bad id is the service's answer, not the edge's: 400 naming the field.
     let (status, error) = call(&server, "GET", "/api/v1/customers/abc", Some(token), "").await;
     assert_eq!(status, 400, "{error}");

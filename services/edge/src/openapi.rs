@@ -73,6 +73,37 @@ fn well_known(name: &str) -> Option<Json> {
     })
 }
 
+/// The HTTP errors every operation documents, with their response's name.
+const ERRORS: [(&str, &str); 6] = [
+    ("400", "BadRequest"),
+    ("401", "Unauthenticated"),
+    ("403", "PermissionDenied"),
+    ("404", "NotFound"),
+    ("409", "Conflict"),
+    ("429", "TooManyRequests"),
+];
+
+fn error_description(code: &str) -> &'static str {
+    match code {
+        "400" => {
+            "INVALID_ARGUMENT (or FAILED_PRECONDITION, OUT_OF_RANGE): a field is wrong; google.rpc.BadRequest names each."
+        }
+        "401" => {
+            "UNAUTHENTICATED: no token, or one that is invalid, expired or revoked; ErrorInfo.reason says which."
+        }
+        "403" => "PERMISSION_DENIED: the caller's roles do not grant this.",
+        "404" => {
+            "NOT_FOUND: no such resource in the caller's tenant (another tenant's is not found either)."
+        }
+        "409" => {
+            "ALREADY_EXISTS (a duplicate) or ABORTED (a stale etag, a request still in progress)."
+        }
+        _ => {
+            "RESOURCE_EXHAUSTED: over a quota, or locked out after failed sign-ins; Retry-After says when to try again."
+        }
+    }
+}
+
 /// Collects the schemas of messages as they are referenced.
 struct Schemas<'a> {
     comments: &'a Comments,
@@ -147,7 +178,9 @@ impl Schemas<'_> {
             let schema = self.field(&field);
             properties.insert(field.json_name().to_owned(), schema);
         }
-        let mut schema = json!({"type": "object", "properties": properties});
+        // The server refuses a field the message does not have (400), so the document does too.
+        let mut schema =
+            json!({"type": "object", "properties": properties, "additionalProperties": false});
         if let Some(text) = self.comments.get(&message.parent_file(), message.path()) {
             schema["description"] = text.into();
         }
@@ -180,11 +213,16 @@ fn query_parameters(
         {
             continue;
         }
+        let mut schema = schemas.field(&field);
+        if field.name() == "page_size" {
+            // Negative sizes are refused; 0 means the default, and more than the most is the most.
+            schema["minimum"] = 0.into();
+        }
         let mut parameter = json!({
             "name": field.name(),
             "in": "query",
             "required": false,
-            "schema": schemas.field(&field),
+            "schema": schema,
         });
         if field.is_list() {
             parameter["explode"] = true.into();
@@ -210,6 +248,7 @@ impl Routes {
         // in OpenAPI, whose variables the first route of that shape names (`.` as `_`: dots
         // are not safe in parameter names); the server matches by position, not by name.
         let mut shapes: HashMap<String, (String, Vec<String>)> = HashMap::new();
+        let mut used_ids: std::collections::HashSet<String> = Default::default();
         for route in self.all() {
             let names: Vec<String> = route
                 .segments()
@@ -258,8 +297,20 @@ impl Routes {
                     })
                 })
                 .collect();
+            // One id per operation: an additional binding (the PATCH beside an update's PUT)
+            // gets its HTTP method after the method's name.
+            let base = format!(
+                "{}_{}",
+                route.service().rsplit('.').next().unwrap_or_default(),
+                route.method_name()
+            );
+            let operation_id = if used_ids.insert(base.clone()) {
+                base
+            } else {
+                format!("{base}_{}", route.http_method().as_str().to_lowercase())
+            };
             let mut operation = json!({
-                "operationId": format!("{}_{}", route.service().rsplit('.').next().unwrap_or_default(), route.method_name()),
+                "operationId": operation_id,
                 "tags": [route.service()],
                 "summary": summary,
                 "description": description,
@@ -273,16 +324,18 @@ impl Routes {
                 BodyRule::None => {
                     parameters.extend(query_parameters(route.input(), &in_path, &mut schemas));
                 }
+                // A missing body is read as an empty message (the service then says which
+                // fields it needs), so no body is required.
                 BodyRule::All => {
                     operation["requestBody"] = json!({
-                        "required": true,
+                        "required": false,
                         "content": {body_content: {"schema": schemas.reference(route.input())}},
                     });
                 }
                 BodyRule::Field(name) => {
                     if let Some(field) = route.input().get_field_by_name(name) {
                         operation["requestBody"] = json!({
-                            "required": true,
+                            "required": false,
                             "content": {body_content: {"schema": schemas.field(&field)}},
                         });
                     }
@@ -297,25 +350,25 @@ impl Routes {
             } else {
                 "application/json"
             };
-            let status = schemas.reference(
-                &pool
-                    .get_message_by_name("google.rpc.Status")
-                    .expect("google/rpc/status.proto is in the descriptor set"),
-            );
-            operation["responses"] = json!({
+            let mut responses = json!({
                 "200": {
                     "description": if route.server_streaming() {
                         "One message a line (NDJSON); an error after the first line is a last line {\"error\": Status}."
                     } else {
                         "The answer."
                     },
+                    "headers": {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}},
                     "content": {answer: {"schema": schemas.reference(route.output())}},
                 },
-                "default": {
-                    "description": "An error: google.rpc.Status under the HTTP status of its code.",
-                    "content": {"application/json": {"schema": status}},
-                },
+                "default": {"$ref": "#/components/responses/Error"},
             });
+            // The refusals any call can meet: bad input, no or a bad token, no right, an id
+            // that is not there (or another tenant's), a conflict (a duplicate or a stale
+            // etag), a quota or lockout.
+            for (code, name) in ERRORS {
+                responses[code] = json!({"$ref": format!("#/components/responses/{name}")});
+            }
+            operation["responses"] = responses;
             if is_open(route.grpc_path()) {
                 operation["security"] = json!([]);
             }
@@ -324,21 +377,74 @@ impl Routes {
                 .or_default()
                 .insert(route.http_method().as_str().to_lowercase(), operation);
         }
+        let status = schemas.reference(
+            &pool
+                .get_message_by_name("google.rpc.Status")
+                .expect("google/rpc/status.proto is in the descriptor set"),
+        );
         let schemas = schemas.finish();
+        // A tag per gRPC service that has routes, described by its proto comment.
+        let mut tags: Vec<Json> = Vec::new();
+        for route in self.all() {
+            if tags.iter().any(|t| t["name"] == route.service()) {
+                continue;
+            }
+            let description = pool
+                .get_service_by_name(route.service())
+                .and_then(|s| comments.get(&s.parent_file(), s.path()).map(str::to_owned))
+                .unwrap_or_else(|| format!("The methods of {}.", route.service()));
+            tags.push(json!({"name": route.service(), "description": description}));
+        }
+        let mut responses = Map::new();
+        responses.insert(
+            "Error".into(),
+            json!({
+                "description": "An error: google.rpc.Status under the HTTP status of its code (Google's mapping).",
+                "headers": {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}},
+                "content": {"application/json": {"schema": status}},
+            }),
+        );
+        for (code, name) in ERRORS {
+            let mut response = json!({
+                "description": error_description(code),
+                "headers": {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}},
+                "content": {"application/json": {"schema": status}},
+            });
+            if code == "429" {
+                response["headers"]["Retry-After"] = json!({
+                    "description": "Seconds to wait before calling again.",
+                    "schema": {"type": "integer", "minimum": 0},
+                });
+            }
+            responses.insert(name.into(), response);
+        }
         json!({
             "openapi": "3.1.0",
             "info": {
                 "title": "Kilang CRM",
                 "version": "v1",
                 "description": "REST/JSON of the Kilang CRM's gRPC contracts (proto3 JSON mapping), generated from the same descriptor set the server transcodes with.",
+                "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+                "contact": {
+                    "name": "Kilang CRM",
+                    "url": "https://github.com/kilang-desa-murni/kilang-crm",
+                },
             },
             "servers": [{"url": "/"}],
             "security": [{"bearer": []}],
+            "tags": tags,
             "paths": paths,
             "components": {
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 },
+                "headers": {
+                    "CorrelationId": {
+                        "description": "The call's correlation id: the caller's, when it sent one, else a new one. The server's logs carry it too.",
+                        "schema": {"type": "string"},
+                    },
+                },
+                "responses": responses,
                 "schemas": schemas,
             },
         })
@@ -403,12 +509,44 @@ mod tests {
         refs(&doc, &mut found);
         assert!(found.len() > 50);
         for target in found {
-            let name = target.strip_prefix("#/components/schemas/").unwrap();
+            let (kind, name) = target
+                .strip_prefix("#/components/")
+                .and_then(|t| t.split_once('/'))
+                .unwrap_or_else(|| panic!("{target} points into the document's components"));
             assert!(
-                doc["components"]["schemas"][name].is_object(),
+                doc["components"][kind][name].is_object(),
                 "{target} resolves"
             );
         }
+        // One id per operation (the PUT and PATCH of an update differ), as generators need.
+        let mut ids = std::collections::HashSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_owned()), "{id} twice");
+            }
+        }
+        let put = &doc["paths"]["/api/v1/customers/{id}"];
+        assert_eq!(put["put"]["operationId"], "CustomerService_UpdateCustomer");
+        assert_eq!(
+            put["patch"]["operationId"],
+            "CustomerService_UpdateCustomer_patch"
+        );
+        // The errors a call can meet are documented, and every tag is defined.
+        for code in ["400", "401", "403", "404", "409", "429"] {
+            assert!(put["put"]["responses"][code].is_object(), "{code}");
+        }
+        let tags: Vec<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            tags.contains(&"crm.customer.v1.CustomerService"),
+            "{tags:?}"
+        );
+        assert!(doc["info"]["license"]["identifier"] == "Apache-2.0");
     }
 
     #[test]

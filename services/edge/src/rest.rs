@@ -342,19 +342,21 @@ impl Routes {
         &self.pool
     }
 
-    /// The route of `method` and `path`, with the path's field values; `Err(true)` when the
-    /// path is known under other methods only.
-    fn find(&self, method: &Method, path: &str) -> Result<(&Route, PathFields), bool> {
-        let mut path_known = false;
+    /// The route of `method` and `path`, with the path's field values; else the methods the
+    /// path is served with (none: an unknown path).
+    fn find(&self, method: &Method, path: &str) -> Result<(&Route, PathFields), Vec<Method>> {
+        let mut allowed: Vec<Method> = Vec::new();
         for route in self.routes.iter() {
             if let Some(fields) = route.template.matches(path) {
                 if route.method == *method {
                     return Ok((route, fields));
                 }
-                path_known = true;
+                if !allowed.contains(&route.method) {
+                    allowed.push(route.method.clone());
+                }
             }
         }
-        Err(path_known)
+        Err(allowed)
     }
 }
 
@@ -704,15 +706,30 @@ where
     };
     let (route, path_fields) = match routes.find(&parts.method, path) {
         Ok(found) => found,
-        Err(true) => {
-            return Problem {
+        Err(allowed) if !allowed.is_empty() => {
+            let allow = allowed
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut response = Problem {
                 http: StatusCode::METHOD_NOT_ALLOWED,
                 code: tonic::Code::Unimplemented,
-                message: format!("{} is not served with {}", parts.uri.path(), parts.method),
+                message: format!(
+                    "{} is not served with {}; it is with {allow}",
+                    parts.uri.path(),
+                    parts.method
+                ),
             }
             .response();
+            // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+            response.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_str(&allow).expect("method names are header-safe"),
+            );
+            return response;
         }
-        Err(false) => {
+        Err(_) => {
             return Problem {
                 http: StatusCode::NOT_FOUND,
                 code: tonic::Code::NotFound,
@@ -1106,14 +1123,23 @@ mod tests {
             "/crm.customer.v1.CustomerService/GetCustomer"
         );
         assert_eq!(fields, vec![(vec!["id".to_string()], "abc".to_string())]);
-        assert!(matches!(
-            routes.find(&Method::DELETE, "/api/v1/auth/jwks"),
-            Err(true)
-        ));
-        assert!(matches!(
-            routes.find(&Method::GET, "/api/v2/nothing"),
-            Err(false)
-        ));
+        assert_eq!(
+            routes.find(&Method::DELETE, "/api/v1/auth/jwks").err(),
+            Some(vec![Method::GET]),
+            "a known path names its methods (the 405's Allow)"
+        );
+        assert_eq!(
+            routes
+                .find(&Method::POST, "/api/v1/customers/abc")
+                .err()
+                .map(|m| m.len()),
+            Some(4),
+            "GET, PUT, PATCH and DELETE"
+        );
+        assert_eq!(
+            routes.find(&Method::GET, "/api/v2/nothing").err(),
+            Some(vec![])
+        );
         // additional_bindings are routes too.
         let patched = routes
             .all()

@@ -417,6 +417,57 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// The outermost layer: gives every request one correlation id (the caller's when sane, else a
+/// new one) before anything answers it, and puts it on every answer, whoever wrote it: a call's,
+/// a REST 404 or 405, the console's pages, `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CorrelationIdLayer;
+
+impl<S> Layer<S> for CorrelationIdLayer {
+    type Service = CorrelationIdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CorrelationIdService { inner }
+    }
+}
+
+/// See [`CorrelationIdLayer`].
+#[derive(Clone, Debug)]
+pub struct CorrelationIdService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CorrelationIdService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let id = correlation_id(request.headers());
+        let value = HeaderValue::from_str(&id).expect("a correlation id is printable ASCII");
+        request
+            .headers_mut()
+            .insert(CORRELATION_ID_HEADER, value.clone());
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            response
+                .headers_mut()
+                .entry(CORRELATION_ID_HEADER)
+                .or_insert(value);
+            Ok(response)
+        })
+    }
+}
+
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {

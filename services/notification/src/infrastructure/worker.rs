@@ -156,6 +156,16 @@ impl Worker {
 
     /// Delivers until the task is dropped.
     pub async fn run(self) {
+        // Every channel and outcome shows on /metrics from 0, so a rate or increase sees the
+        // first failure too (a series that appears at 1 has no increase to show).
+        for channel in [Channel::Email, Channel::Sms, Channel::InApp] {
+            for outcome in ["sent", "retrying", "failed"] {
+                let _ = crm_core::metrics::DELIVERIES.get_or_create(&crm_core::metrics::Delivery {
+                    channel: channel.as_str(),
+                    outcome,
+                });
+            }
+        }
         loop {
             match self.round().await {
                 Ok(n) if n > 0 => continue,
