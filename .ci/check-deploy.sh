@@ -55,6 +55,8 @@ env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL \
 crm_pid=$!
 trap 'kill "$crm_pid" 2>/dev/null; wait "$crm_pid" 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
+# One call, so the per-call series exist too (a served REST call: GetJwks).
+curl -sf "http://127.0.0.1:$port/.well-known/jwks.json" >/dev/null
 curl -sf -H 'Accept: text/plain' "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
 curl -sf -H 'Accept: application/openmetrics-text; version=1.0.0' "http://127.0.0.1:$port/metrics" >"$work/metrics.om"
 curl -sf "http://127.0.0.1:$port/api/v1/openapi.json" >"$work/openapi.json"

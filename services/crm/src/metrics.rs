@@ -295,6 +295,13 @@ impl Metrics {
                 .get_or_create(&Group { consumer, topic })
                 .set(count);
         }
+        // Every group this process runs shows its lag from 0 (until its first position).
+        for (consumer, topic) in &self.groups {
+            let _ = self.lag.get_or_create(&Group {
+                consumer: consumer.clone(),
+                topic: topic.clone(),
+            });
+        }
         for log in &self.outboxes {
             let labels = Topic {
                 topic: log.topic().to_owned(),
