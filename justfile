@@ -29,10 +29,11 @@ walkthrough:
     cargo build -p crm
     WALKTHROUGH_CRM=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm python3 .ci/walkthrough.py
 
-# Fuzzes the REST API from its OpenAPI document with schemathesis against a fresh crm serve.
-fuzz-rest:
+# Checks the OpenAPI document with its adopters' tools (validator, Redocly, openapi-typescript,
+# openapi-python-client) and schemathesis with every check, against a fresh crm serve.
+check-openapi:
     cargo build -p crm
-    .ci/fuzz-rest.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
+    .ci/check-openapi.sh $(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/crm
 
 # Builds the web console into web/dist (embedded in the `crm` binary; commit it).
 web:

@@ -4,8 +4,11 @@ For each value set in helm/crm/ci/*-values.yaml: the values pass values.schema.j
 renders (Helm's own Go SDK, through helm-python-sdk), and every rendered manifest validates,
 strictly (no unknown fields), against the Kubernetes schemas of KUBERNETES_VERSION
 (kubernetes-validate). Custom resources of the Prometheus Operator, which those schemas do not
-have, are checked for their kind and required parts only. Then a few wrong value sets must be
-refused by the schema, naming the value.
+have, are checked for their kind and required parts only. Every Deployment's containers have
+startup, readiness and liveness probes; every Deployment of more than one pod has a
+PodDisruptionBudget; and when NetworkPolicies are rendered, every Deployment's pods are
+selected by one (Envoy's as much as the CRM's). Then a few wrong value sets must be refused by
+the schema, naming the value.
 
 Usage: check-chart.py CHART_DIR
 """
@@ -47,16 +50,43 @@ def fail(message):
     sys.exit(1)
 
 
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def coverage(docs, name):
+    """Probes, disruption budgets and network policies for every Deployment."""
+    deployments = [d for d in docs if d.get("kind") == "Deployment"]
+    budgets = [d for d in docs if d.get("kind") == "PodDisruptionBudget"]
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+    scaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d.get("kind") == "HorizontalPodAutoscaler"}
+    for deployment in deployments:
+        where = f"{name}: Deployment {deployment['metadata']['name']}"
+        template = deployment["spec"]["template"]
+        labels = template["metadata"].get("labels", {})
+        for container in template["spec"]["containers"]:
+            missing = [p for p in ("startupProbe", "readinessProbe", "livenessProbe") if p not in container]
+            if missing:
+                fail(f"{where}: container {container['name']} has no {', '.join(missing)}")
+        if deployment["spec"].get("replicas", 1) > 1 or deployment["metadata"]["name"] in scaled:
+            if not any(selects(b["spec"]["selector"].get("matchLabels"), labels) for b in budgets):
+                fail(f"{where}: more than one pod and no PodDisruptionBudget")
+        if policies and not any(selects(p["spec"]["podSelector"].get("matchLabels"), labels) for p in policies):
+            fail(f"{where}: NetworkPolicies are on, and none selects its pods")
+
+
 def check(chart, values, name):
     chart.validate_schema(values)
     rendered = chart.render(values, name="crm", namespace="crm", is_install=True)
     kinds = {}
+    docs = []
     for template, text in sorted(rendered.items()):
         if not template.endswith(".yaml"):
             continue
         for doc in yaml.safe_load_all(text):
             if not doc:
                 continue
+            docs.append(doc)
             where = f"{name}: {template}: {doc.get('kind')} {doc.get('metadata', {}).get('name')}"
             key = (doc.get("apiVersion"), doc.get("kind"))
             kinds[doc.get("kind")] = kinds.get(doc.get("kind"), 0) + 1
@@ -72,6 +102,7 @@ def check(chart, values, name):
                 fail(f"{where}: {path}: {e.message}")
             except kubernetes_validate.SchemaNotFoundError as e:
                 fail(f"{where}: no Kubernetes {KUBERNETES_VERSION} schema for it ({e})")
+    coverage(docs, name)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     print(f"chart: {name}: {sum(kinds.values())} manifests valid for Kubernetes {KUBERNETES_VERSION} ({summary})")
     return kinds

@@ -1,6 +1,8 @@
 """What the Compose specification's schema cannot check in docker-compose.yml: every service a
 `depends_on` names exists, every named volume is declared, every file mounted from the
-repository exists, and every CRM container runs a target the binary has.
+repository exists, every CRM container runs a target the binary has, only the edge publishes a
+port on every interface (the tools bind 127.0.0.1), Prometheus' unauthenticated lifecycle API is
+off and Grafana lets nobody in anonymously.
 
 Usage: check-compose.py docker-compose.yml
 """
@@ -42,6 +44,15 @@ def main():
             target = command[command.index("--target") + 1]
             if target not in TARGETS:
                 fail(f"{name} serves the target {target}, which the binary does not have")
+        for port in service.get("ports") or []:
+            published = str(port if not isinstance(port, dict) else port.get("host_ip", "") + ":" + str(port.get("published")))
+            if published.count(":") < 2 and name != "edge":
+                fail(f"{name} publishes {published} on every interface: bind it to 127.0.0.1 (only the edge faces the network)")
+        if "--web.enable-lifecycle" in (service.get("command") or []):
+            fail(f"{name} turns on Prometheus' lifecycle API, whose reload and quit take no authentication")
+        env = service.get("environment") or {}
+        if str(env.get("GF_AUTH_ANONYMOUS_ENABLED", "false")).lower() == "true":
+            fail(f"{name} lets anyone into Grafana anonymously")
     crm = [n for n, s in services.items() if s.get("image", "").startswith("kilang/crm")]
     print(f"compose: {len(services)} services ({len(crm)} from the CRM image), their dependencies, volumes and mounted files check out")
 

@@ -362,8 +362,8 @@ impl Application {
             health.clone(),
         )));
 
-        let cors = modules
-            .contains(&Target::Edge)
+        // Cross-origin calls only from the origins configured (none by default: same origin).
+        let cors = (modules.contains(&Target::Edge) && !config.cors.allowed_origins.is_empty())
             .then(|| crm_edge::cors_layer(&config.cors));
         // REST/JSON from the contracts' `google.api.http` annotations, into the same stack.
         // Quotas per tenant and caller, at the edge: in Redis when it is configured (replicas

@@ -287,7 +287,10 @@ async fn a_grpc_web_call_over_http1_is_answered() {
     assert_eq!(parts.status, http::StatusCode::OK);
     assert_eq!(parts.version, http::Version::HTTP_11);
     assert_eq!(parts.headers["content-type"], "application/grpc-web+proto");
-    assert_eq!(parts.headers["access-control-allow-origin"], "*");
+    assert!(
+        !parts.headers.contains_key("access-control-allow-origin"),
+        "no other origin by default"
+    );
     assert_eq!(body[0], 0, "the first frame is the message");
     let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
     let message = HealthCheckResponse::decode(&body[5..5 + length]).unwrap();
@@ -297,9 +300,47 @@ async fn a_grpc_web_call_over_http1_is_answered() {
     assert!(String::from_utf8_lossy(&trailers[5..]).contains("grpc-status:0"));
 }
 
+/// A browser's preflight from `origin` for a grpc-web call.
+fn preflight(server: &support::TestServer, origin: &str) -> http::Request<Full<bytes::Bytes>> {
+    http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!(
+            "http://{}/crm.customer.v1.CustomerService/ListCustomers",
+            server.addr
+        ))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,x-grpc-web",
+        )
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn by_default_no_other_origin_may_call_from_a_browser() {
+    let server = spawn().await;
+    let (parts, _) = http1_post(server.addr, preflight(&server, "https://evil.example")).await;
+    assert!(
+        !parts.headers.contains_key("access-control-allow-origin"),
+        "same origin only: {:?}",
+        parts.headers
+    );
+}
+
 #[tokio::test]
 async fn browsers_get_a_cors_preflight_answer() {
-    let server = spawn().await;
+    let server = support::spawn_with(|config| {
+        config.cors.allowed_origins = vec!["https://crm.kilang.example".into()];
+    })
+    .await;
+    let (parts, _) = http1_post(server.addr, preflight(&server, "https://evil.example")).await;
+    assert!(
+        !parts.headers.contains_key("access-control-allow-origin"),
+        "an origin not listed: {:?}",
+        parts.headers
+    );
     let request = http::Request::builder()
         .method("OPTIONS")
         .uri(format!(
@@ -316,6 +357,10 @@ async fn browsers_get_a_cors_preflight_answer() {
         .unwrap();
     let (parts, _) = http1_post(server.addr, request).await;
     assert!(parts.status.is_success(), "{:?}", parts.status);
+    assert_eq!(
+        parts.headers["access-control-allow-origin"],
+        "https://crm.kilang.example"
+    );
     let allowed = parts.headers["access-control-allow-headers"]
         .to_str()
         .unwrap();

@@ -73,6 +73,73 @@ fn well_known(name: &str) -> Option<Json> {
     })
 }
 
+/// Whether a field is marked `(google.api.field_behavior) = REQUIRED`: a call without it is
+/// refused.
+fn is_required(field: &FieldDescriptor) -> bool {
+    const REQUIRED: i32 = 2;
+    let pool = field.parent_message().parent_pool();
+    let Some(behavior) = pool.get_extension_by_name("google.api.field_behavior") else {
+        return false;
+    };
+    let options = field.options();
+    if !options.has_extension(&behavior) {
+        return false;
+    }
+    match options.get_extension(&behavior).as_ref() {
+        prost_reflect::Value::List(values) => {
+            values.iter().any(|v| v.as_enum_number() == Some(REQUIRED))
+        }
+        _ => false,
+    }
+}
+
+/// Request fields that hold an id but not a UUID: keys the caller makes up (`request_id`,
+/// AIP-155), OAuth client ids, tax numbers, and roles, whose ids are also the built-in roles'
+/// names (`viewer`).
+const NOT_UUIDS: [&str; 4] = ["request_id", "client_id", "tax_id", "role_id"];
+
+/// The schema of a request's id field, which the server reads as a UUID: `format: uuid` when it
+/// is required, else a UUID or the empty string (none). Only request messages: answers carry
+/// ids of other shapes (a role's name, an audit entry's target).
+fn uuid_schema(field: &FieldDescriptor) -> Option<Json> {
+    let message = field.parent_message();
+    let name = field.name();
+    let is_id = name == "id" || name.ends_with("_id") || name.ends_with("_ids");
+    let role_request = message.name().ends_with("RoleRequest");
+    if field.kind() != Kind::String || field.is_map() || !message.name().ends_with("Request") {
+        return None;
+    }
+    // A role goes by its id or, built in, its name: an id of printable ASCII.
+    if name == "role" || name == "role_id" || (role_request && name == "id") {
+        let least = if is_required(field) { 1 } else { 0 };
+        return Some(json!({"type": "string", "pattern": format!("^[!-~]{{{least},{MAX_ID}}}$")}));
+    }
+    // AIP-155: the caller's key for a retried create, at most 128 printable ASCII characters.
+    if name == "request_id" {
+        return Some(json!({"type": "string", "maxLength": 128, "pattern": "^[!-~]*$"}));
+    }
+    if !is_id || NOT_UUIDS.contains(&name) {
+        return None;
+    }
+    const UUID: &str =
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    const UUID_OR_NONE: &str =
+        "^$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    let one = if is_required(field) {
+        json!({"type": "string", "format": "uuid", "pattern": UUID})
+    } else {
+        json!({"type": "string", "pattern": UUID_OR_NONE})
+    };
+    Some(if field.is_list() {
+        json!({"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID}})
+    } else {
+        one
+    })
+}
+
+/// The longest id a request may carry.
+const MAX_ID: usize = crm_core::api::MAX_ID_LEN;
+
 /// The HTTP errors every operation documents, with their response's name.
 const ERRORS: [(&str, &str); 6] = [
     ("400", "BadRequest"),
@@ -137,11 +204,12 @@ impl Schemas<'_> {
             Kind::Uint32 | Kind::Fixed32 => {
                 json!({"type": "integer", "format": "int32", "minimum": 0})
             }
+            // proto3 JSON writes 64-bit integers as strings and reads numbers too.
             Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-                json!({"type": "string", "format": "int64", "pattern": "^-?[0-9]+$"})
+                json!({"type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$"})
             }
             Kind::Uint64 | Kind::Fixed64 => {
-                json!({"type": "string", "format": "uint64", "pattern": "^[0-9]+$"})
+                json!({"type": ["string", "integer"], "format": "uint64", "pattern": "^[0-9]+$", "minimum": 0})
             }
             Kind::Bool => json!({"type": "boolean"}),
             Kind::String => json!({"type": "string"}),
@@ -160,9 +228,17 @@ impl Schemas<'_> {
             json!({"type": "object", "additionalProperties": self.scalar(&value.kind())})
         } else if field.is_list() {
             json!({"type": "array", "items": self.scalar(&field.kind())})
+        } else if let Some(id) = uuid_schema(field) {
+            id
         } else {
             self.scalar(&field.kind())
         };
+        if is_required(field)
+            && field.kind() == Kind::String
+            && let Json::Object(object) = &mut schema
+        {
+            object.entry("minLength").or_insert(1.into());
+        }
         if let Some(text) = self.comments.get(&field.parent_file(), field.path())
             && let Json::Object(object) = &mut schema
             && !object.contains_key("$ref")
@@ -174,13 +250,26 @@ impl Schemas<'_> {
 
     fn message(&mut self, message: &MessageDescriptor) -> Json {
         let mut properties = Map::new();
+        let mut required = Vec::new();
         for field in message.fields() {
             let schema = self.field(&field);
-            properties.insert(field.json_name().to_owned(), schema);
+            if is_required(&field) {
+                required.push(field.json_name().to_owned());
+                properties.insert(field.json_name().to_owned(), schema);
+            } else {
+                // proto3 JSON reads `null` as the field's default, as the server does.
+                properties.insert(
+                    field.json_name().to_owned(),
+                    json!({"anyOf": [schema, {"type": "null"}]}),
+                );
+            }
         }
         // The server refuses a field the message does not have (400), so the document does too.
         let mut schema =
             json!({"type": "object", "properties": properties, "additionalProperties": false});
+        if !required.is_empty() {
+            schema["required"] = required.into();
+        }
         if let Some(text) = self.comments.get(&message.parent_file(), message.path()) {
             schema["description"] = text.into();
         }
@@ -221,7 +310,7 @@ fn query_parameters(
         let mut parameter = json!({
             "name": field.name(),
             "in": "query",
-            "required": false,
+            "required": is_required(&field),
             "schema": schema,
         });
         if field.is_list() {
@@ -288,12 +377,24 @@ impl Routes {
                 .iter()
                 .zip(fields)
                 .map(|(name, field)| {
+                    // An id in a path is a UUID, except a role's (built-in roles go by name).
+                    let last = field.rsplit('.').next().unwrap_or_default();
+                    let is_uuid = (last == "id" || last.ends_with("_id"))
+                        && !NOT_UUIDS.contains(&last)
+                        && route.service() != "crm.iam.v1.RoleService";
+                    let schema = if is_uuid {
+                        json!({"type": "string", "format": "uuid"})
+                    } else if route.service() == "crm.iam.v1.RoleService" || last == "role" {
+                        json!({"type": "string", "pattern": format!("^[!-~]{{1,{MAX_ID}}}$")})
+                    } else {
+                        json!({"type": "string", "minLength": 1})
+                    };
                     json!({
                         "name": name,
                         "in": "path",
                         "required": true,
                         "description": format!("`{field}` of the request"),
-                        "schema": {"type": "string"},
+                        "schema": schema,
                     })
                 })
                 .collect();
@@ -326,16 +427,35 @@ impl Routes {
                 }
                 // A missing body is read as an empty message (the service then says which
                 // fields it needs), so no body is required.
+                // The request without what the path carries (the server refuses a body that
+                // says otherwise). A missing body is an empty message: required only when the
+                // message has a required field the body must carry.
                 BodyRule::All => {
+                    let mut schema = schemas.message(route.input());
+                    for name in &in_path {
+                        if let Some(field) = route.input().get_field_by_name(name) {
+                            let json_name = field.json_name().to_owned();
+                            if let Some(properties) = schema["properties"].as_object_mut() {
+                                properties.remove(&json_name);
+                            }
+                            if let Some(required) = schema["required"].as_array_mut() {
+                                required.retain(|r| r != &json_name);
+                            }
+                        }
+                    }
+                    let needed = schema["required"].as_array().is_some_and(|r| !r.is_empty());
+                    if schema["required"].as_array().is_some_and(Vec::is_empty) {
+                        schema.as_object_mut().map(|o| o.remove("required"));
+                    }
                     operation["requestBody"] = json!({
-                        "required": false,
-                        "content": {body_content: {"schema": schemas.reference(route.input())}},
+                        "required": needed,
+                        "content": {body_content: {"schema": schema}},
                     });
                 }
                 BodyRule::Field(name) => {
                     if let Some(field) = route.input().get_field_by_name(name) {
                         operation["requestBody"] = json!({
-                            "required": false,
+                            "required": is_required(&field),
                             "content": {body_content: {"schema": schemas.field(&field)}},
                         });
                     }
@@ -571,9 +691,45 @@ mod tests {
         assert!(names.contains(&"page_size"), "{names:?}");
         let register = &doc["paths"]["/api/v1/auth/register"]["post"];
         assert_eq!(register["security"], json!([]));
-        assert!(register["requestBody"]["content"]["application/json"].is_object());
+        // What the call needs is required, and a required text is not empty.
+        let body = &register["requestBody"];
+        assert_eq!(body["required"], true);
+        let schema = &body["content"]["application/json"]["schema"];
+        assert_eq!(
+            schema["required"],
+            json!(["tenantName", "email", "password", "displayName"])
+        );
+        assert_eq!(schema["properties"]["email"]["minLength"], 1);
+        // An id in a path is a UUID (a role's is its name); an optional one in a query may be
+        // empty; a field the path gives is not in the body.
+        let get = &doc["paths"]["/api/v1/customers/{id}"]["get"];
+        assert_eq!(get["parameters"][0]["schema"]["format"], "uuid");
+        let role = &doc["paths"]["/api/v1/roles/{id}"]["get"];
+        assert!(role["parameters"][0]["schema"].get("format").is_none());
+        let leads = &doc["paths"]["/api/v1/leads"]["get"]["parameters"];
+        let owner = leads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "owner_id")
+            .unwrap();
+        assert!(
+            owner["schema"]["pattern"]
+                .as_str()
+                .unwrap()
+                .starts_with("^$|")
+        );
+        let read = &doc["paths"]["/api/v1/notifications/{id}/read"]["post"];
+        let read_body = &read["requestBody"]["content"]["application/json"]["schema"];
+        assert!(read_body["properties"].get("id").is_none(), "{read_body}");
+        assert_eq!(read["requestBody"]["required"], false);
+        // Optional fields may be null, as proto3 JSON reads it.
         let customer = &doc["components"]["schemas"]["crm.customer.v1.Customer"];
-        let created = &customer["properties"]["createTime"];
+        assert_eq!(
+            customer["properties"]["createTime"]["anyOf"][1],
+            json!({"type": "null"})
+        );
+        let created = &customer["properties"]["createTime"]["anyOf"][0];
         assert_eq!(
             (&created["type"], &created["format"]),
             (&json!("string"), &json!("date-time"))
@@ -582,9 +738,9 @@ mod tests {
             created["description"], "Output only.",
             "field comments: {created}"
         );
-        assert_eq!(customer["properties"]["type"]["type"], "string");
+        assert_eq!(customer["properties"]["type"]["anyOf"][0]["type"], "string");
         assert!(
-            customer["properties"]["type"]["enum"]
+            customer["properties"]["type"]["anyOf"][0]["enum"]
                 .as_array()
                 .unwrap()
                 .contains(&json!("CUSTOMER_TYPE_BUSINESS"))

@@ -344,10 +344,17 @@ impl Routes {
 
     /// The route of `method` and `path`, with the path's field values; else the methods the
     /// path is served with (none: an unknown path).
+    /// Only the most specific templates that match count (routes are sorted by it): the path
+    /// `/api-keys/x:revoke` is the revoke method's, not a key named `x:revoke`.
     fn find(&self, method: &Method, path: &str) -> Result<(&Route, PathFields), Vec<Method>> {
         let mut allowed: Vec<Method> = Vec::new();
+        let mut best = None;
         for route in self.routes.iter() {
+            if best.is_some_and(|rank| route.template.rank() != rank) {
+                break;
+            }
             if let Some(fields) = route.template.matches(path) {
+                best = Some(route.template.rank());
                 if route.method == *method {
                     return Ok((route, fields));
                 }
@@ -427,6 +434,124 @@ pub fn http_status(code: tonic::Code) -> StatusCode {
 }
 
 /// Sets `value` at the dotted `path` of `object`, making the objects on the way.
+/// Refuses a JSON number for an integer field that cannot be read exactly: an integer beyond 64
+/// bits arrives as a float, which rounds (-9223372036854775809 would become the smallest
+/// int64). proto3 JSON writes 64-bit integers as strings for this reason. Floating fields
+/// (and `google.protobuf.Value`s) take any number.
+fn exact_numbers(
+    message: &MessageDescriptor,
+    fields: &Map<String, Json>,
+    at: &str,
+) -> Result<(), String> {
+    for (key, value) in fields {
+        let Some(field) = message
+            .get_field_by_name(key)
+            .or_else(|| message.get_field_by_json_name(key))
+        else {
+            continue;
+        };
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        let items: Vec<&Json> = match value {
+            Json::Array(items) if field.is_list() => items.iter().collect(),
+            Json::Object(entries) if field.is_map() => entries.values().collect(),
+            other => vec![other],
+        };
+        let kind = if field.is_map() {
+            match field.kind() {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                other => other,
+            }
+        } else {
+            field.kind()
+        };
+        for item in items {
+            match (&kind, item) {
+                (Kind::Message(inner), Json::Object(fields)) => {
+                    exact_numbers(inner, fields, &path)?
+                }
+                (
+                    Kind::Int32
+                    | Kind::Sint32
+                    | Kind::Sfixed32
+                    | Kind::Uint32
+                    | Kind::Fixed32
+                    | Kind::Int64
+                    | Kind::Sint64
+                    | Kind::Sfixed64
+                    | Kind::Uint64
+                    | Kind::Fixed64,
+                    Json::Number(n),
+                ) if n.is_f64()
+                    && n.as_f64().is_some_and(|x| {
+                        x.fract() == 0.0 && x.abs() >= 9_007_199_254_740_992.0
+                    }) =>
+                {
+                    return Err(format!(
+                        "`{path}` is {n}, an integer too large to read exactly; send 64-bit integers as strings"
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// protobuf's JSON name of a field name (`customer_id` → `customerId`).
+fn json_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the body gives at a field path, under the field's name or its JSON name.
+fn body_value<'a>(object: &'a Map<String, Json>, path: &[String]) -> Option<&'a Json> {
+    let (last, parents) = path.split_last()?;
+    let mut at = object;
+    for name in parents {
+        at = at
+            .get(name)
+            .or_else(|| at.get(&json_name(name)))?
+            .as_object()?;
+    }
+    at.get(last).or_else(|| at.get(&json_name(last)))
+}
+
+/// Removes a field path's value from the body, under either name.
+fn remove_path(object: &mut Map<String, Json>, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = object;
+    for name in parents {
+        let key = if at.contains_key(name) {
+            name.clone()
+        } else {
+            json_name(name)
+        };
+        match at.get_mut(&key).and_then(Json::as_object_mut) {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    at.remove(last);
+    at.remove(&json_name(last));
+}
+
 fn set_path(object: &mut Map<String, Json>, path: &[String], value: Json) -> Result<(), String> {
     let (last, parents) = path.split_last().expect("a field path has a name");
     let mut at = object;
@@ -543,10 +668,22 @@ fn request_message(
             set_path(&mut object, &path, json_value(kind, values, &name)?)?;
         }
     }
+    exact_numbers(&route.input, &object, "")?;
     for (path, value) in path_fields {
         let kind = field_kind(&route.input, &path);
         let name = path.join(".");
-        set_path(&mut object, &path, json_value(kind, vec![value], &name)?)?;
+        let value = json_value(kind, vec![value], &name)?;
+        // The path names the resource: a body that names another one is refused, not
+        // silently overruled.
+        if let Some(said) = body_value(&object, &path)
+            && said != &value
+        {
+            return Err(format!(
+                "`{name}` is {value} in the path but {said} in the body; leave it out of the body"
+            ));
+        }
+        remove_path(&mut object, &path);
+        set_path(&mut object, &path, value)?;
     }
     DynamicMessage::deserialize(route.input.clone(), Json::Object(object))
         .map_err(|e| format!("the request does not fit {}: {e}", route.input.full_name()))

@@ -343,7 +343,9 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorsConfig {
-    /// Origins allowed to call, e.g. `https://crm.kilang.example`; `*` allows any.
+    /// Origins other than the edge's own allowed to call from a browser, e.g.
+    /// `https://crm.kilang.example`; `*` allows any. Empty (the default): same origin only, as
+    /// the console needs nothing more.
     pub allowed_origins: Vec<String>,
 }
 
@@ -373,7 +375,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             mongodb: UrlConfig::default(),
             cors: CorsConfig {
-                allowed_origins: vec!["*".into()],
+                allowed_origins: Vec::new(),
             },
             rate_limit: RateLimitConfig::default(),
             tls: TlsConfig::default(),
