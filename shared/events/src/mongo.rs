@@ -76,7 +76,7 @@ pub async fn append_all_mongo(
         .await?;
     let last = counter
         .as_ref()
-        .and_then(|d| d.get_i64("value").ok())
+        .and_then(|d| long(d, "value").ok())
         .ok_or_else(|| {
             mongodb::error::Error::custom(format!("the {OUTBOX_SEQ} counter has no value"))
         })?;
@@ -85,6 +85,18 @@ pub async fn append_all_mongo(
         .session(&mut *session)
         .await
         .map(drop)
+}
+
+/// A whole number of a stored or computed document, whatever its BSON width. MongoDB keeps a
+/// 64-bit value 64-bit (a `$sum` of longs is a long), but a server may hand back a small one
+/// as a 32-bit integer (SecantusDB does), and both mean the same number.
+fn long(d: &Document, key: &str) -> mongodb::bson::document::ValueAccessResult<i64> {
+    match d.get(key) {
+        Some(Bson::Int64(n)) => Ok(*n),
+        Some(Bson::Int32(n)) => Ok(i64::from(*n)),
+        Some(_) => Err(mongodb::bson::document::ValueAccessError::UnexpectedType),
+        None => Err(mongodb::bson::document::ValueAccessError::NotPresent),
+    }
 }
 
 /// The outbox documents of `events`, the last at `last`.
@@ -172,14 +184,12 @@ fn logged_from(d: &Document) -> Result<Logged, OutboxError> {
         _ => return Err(corrupt("payload")),
     };
     Ok(Logged {
-        seq: d.get_i64("_id").map_err(|_| corrupt("_id"))?,
+        seq: long(d, "_id").map_err(|_| corrupt("_id"))?,
         envelope: Envelope {
             id: Uuid::try_parse(&text("id")?).map_err(|_| corrupt("id"))?,
             source: text("source")?,
             event_type: text("event_type")?,
-            time: d
-                .get_i64("occurred_at")
-                .map_err(|_| corrupt("occurred_at"))?,
+            time: long(d, "occurred_at").map_err(|_| corrupt("occurred_at"))?,
             subject: text("aggregate_id")?,
             tenant_id: text("tenant_id")?,
             correlation_id: optional("correlation_id")?,
@@ -290,15 +300,15 @@ impl OutboxStore for MongoOutbox {
         Ok(match groups.first() {
             None => Backlog::default(),
             Some(g) => Backlog {
-                pending: g.get_i64("n").unwrap_or(0),
-                oldest: g.get_i64("oldest").ok(),
+                pending: long(g, "n").unwrap_or(0),
+                oldest: long(g, "oldest").ok(),
             },
         })
     }
 
     async fn cursor(&self, consumer: &str, topic: &str) -> Result<i64, OutboxError> {
         let found = self.cursors().find_one(cursor_id(consumer, topic)).await?;
-        Ok(found.and_then(|d| d.get_i64("seq").ok()).unwrap_or(0))
+        Ok(found.and_then(|d| long(&d, "seq").ok()).unwrap_or(0))
     }
 
     async fn set_cursor(&self, consumer: &str, topic: &str, seq: i64) -> Result<(), OutboxError> {
@@ -328,7 +338,7 @@ impl OutboxStore for MongoOutbox {
                 .and_then(|id| id.get_str("consumer"))
                 .map_err(|_| OutboxError::Corrupt(format!("{CURSORS} document: `_id.consumer`")))?
                 .to_owned();
-            let position = cursor.get_i64("seq").unwrap_or(0);
+            let position = long(&cursor, "seq").unwrap_or(0);
             let behind = self
                 .outbox()
                 .count_documents(after_filter(position))
@@ -356,7 +366,7 @@ impl OutboxStore for MongoOutbox {
             .find_one(doc! {})
             .sort(doc! { "_id": -1 })
             .await?;
-        Ok(last.and_then(|d| d.get_i64("_id").ok()).unwrap_or(0))
+        Ok(last.and_then(|d| long(&d, "_id").ok()).unwrap_or(0))
     }
 
     async fn prune(&self, topic: &str, before: Millis) -> Result<u64, OutboxError> {
@@ -365,7 +375,7 @@ impl OutboxStore for MongoOutbox {
             .find_one(doc! { "topic": topic })
             .sort(doc! { "seq": 1 })
             .await?
-            .and_then(|d| d.get_i64("seq").ok());
+            .and_then(|d| long(&d, "seq").ok());
         let done = self
             .outbox()
             .delete_many(prune_filter(before, slowest))
@@ -432,6 +442,15 @@ mod tests {
         let bytes = bson::to_vec(&event_document(7, "customer", &e)).unwrap();
         let d: Document = bson::from_slice(&bytes).unwrap();
         assert_eq!(logged_from(&d).unwrap().envelope, e);
+    }
+
+    #[test]
+    fn whole_numbers_read_in_either_width() {
+        let d = doc! { "small": 3_i32, "large": 3_000_000_000_i64, "text": "3" };
+        assert_eq!(long(&d, "small").unwrap(), 3);
+        assert_eq!(long(&d, "large").unwrap(), 3_000_000_000);
+        assert!(long(&d, "text").is_err());
+        assert!(long(&d, "missing").is_err());
     }
 
     #[test]

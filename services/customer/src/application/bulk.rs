@@ -242,7 +242,7 @@ impl Importer<'_> {
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.write")?;
             let changed = c
-                .apply(input, &paths, now)
+                .apply(input.clone(), &paths, now)
                 .map_err(|e| invalid("customer", e))?;
             if changed.is_empty() {
                 return Ok(Vec::new());

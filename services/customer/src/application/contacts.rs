@@ -42,7 +42,9 @@ impl Customers {
         let added_id = std::sync::Mutex::new(None);
         let change = Box::new(|c: &mut Customer| {
             writable(caller, c, "customers.write")?;
-            let contact = c.add_contact(input, now).map_err(|e| invalid("", e))?;
+            let contact = c
+                .add_contact(input.clone(), now)
+                .map_err(|e| invalid("", e))?;
             *added_id.lock().expect("not poisoned") = Some(contact.id);
             let added = events::ContactAdded {
                 customer_id: c.id.to_string(),
@@ -79,7 +81,7 @@ impl Customers {
                 .ok_or_else(|| Error::not_found("contact", contact_id))?;
             check_etag(etag, current.version, "contact")?;
             let changed = c
-                .update_contact(contact_id, input, &paths, now)
+                .update_contact(contact_id, input.clone(), &paths, now)
                 .expect("the contact exists")
                 .map_err(|e| invalid("", e))?;
             if changed.is_empty() {

@@ -146,7 +146,7 @@ impl Customers {
             check_etag(etag, c.version, "customer")?;
             let new_owner = input.owner_id;
             let changed = c
-                .apply(input, &paths, now)
+                .apply(input.clone(), &paths, now)
                 .map_err(|e| invalid("customer", e))?;
             if changed.iter().any(|f| f == "owner_id")
                 && let Reach::Own(me) = Reach::of(p, "customers.write")?

@@ -61,8 +61,10 @@ pub struct Cursor {
 }
 
 /// The change a closure makes to a loaded customer, and the events it causes; the store saves
-/// both in one transaction, or neither.
-pub type Change<'a> = Box<dyn FnOnce(&mut Customer) -> Result<Vec<OutboxEvent>> + Send + 'a>;
+/// both in one transaction, or neither. A store may run it again on a fresh read when its
+/// first transaction lost to a concurrent writer (MongoDB), so it decides from the customer it
+/// is given and has no other effect.
+pub type Change<'a> = Box<dyn FnMut(&mut Customer) -> Result<Vec<OutboxEvent>> + Send + 'a>;
 
 /// Customers of every tenant; every method is scoped to one tenant, and another tenant's
 /// customer is never seen. Deleted customers are invisible to every read.

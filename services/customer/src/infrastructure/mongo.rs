@@ -33,7 +33,6 @@ use async_trait::async_trait;
 use crm_core::{Error, ErrorKind, Result, TenantId};
 use futures::TryStreamExt as _;
 use mongodb::bson::{self, Bson, Document, doc};
-use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
 use mongodb::options::IndexOptions;
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use uuid::Uuid;
@@ -92,8 +91,10 @@ impl MongoCustomerStore {
         self.db.collection(CUSTOMERS)
     }
 
-    /// Runs `writes` in a transaction with the events, committed or not at all; again while
-    /// MongoDB says the transaction is transient.
+    /// Runs `writes` in a transaction with the events, committed or not at all, through the
+    /// driver's transaction runner: a `TransientTransactionError` (a write conflict, a lost
+    /// primary) runs the whole transaction again, an `UnknownTransactionCommitResult` retries
+    /// the commit, for up to 120 s, as MongoDB's drivers specify.
     async fn transaction<F>(
         &self,
         events: &[OutboxEvent],
@@ -109,33 +110,26 @@ impl MongoCustomerStore {
             + Sync,
     {
         let events = OutboxEvent::pairs(events);
-        loop {
-            let mut session = self
-                .client
-                .start_session()
-                .await
-                .map_err(|e| unavailable(e, doing))?;
-            let attempt = async {
-                session.start_transaction().await?;
-                writes(&mut session, self.customers()).await?;
-                crm_events::mongo::append_all_mongo(&mut session, &self.db, &events).await?;
-                session.commit_transaction().await
-            }
+        let mut session = self
+            .client
+            .start_session()
+            .await
+            .map_err(|e| unavailable(e, doing))?;
+        // What the runs borrow goes through the runner's context (each run's future may only
+        // borrow what the runner hands it).
+        let context = (self.customers(), &self.db, &events, &writes);
+        let outcome = session
+            .start_transaction()
+            .and_run(context, |session, (customers, db, events, writes)| {
+                Box::pin(async move {
+                    writes(&mut *session, customers.clone()).await?;
+                    crm_events::mongo::append_all_mongo(session, db, events).await
+                })
+            })
             .await;
-            match attempt {
-                Ok(()) => return Ok(()),
-                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => continue,
-                Err(e) if e.get_custom::<StaleVersion>().is_some() => {
-                    return Err(Error::etag_mismatch("customer"));
-                }
-                Err(e) if is_duplicate_key(&e) => {
-                    return Err(Error::already_exists(
-                        "customer.email",
-                        "a customer with this email already exists",
-                    ));
-                }
-                Err(e) => return Err(unavailable(e, doing)),
-            }
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(refusal_or_failure(e, doing)),
         }
     }
 
@@ -153,8 +147,13 @@ impl MongoCustomerStore {
         docs.iter().map(customer_from).collect()
     }
 
-    /// Loads, changes through `change` and saves over the version loaded; `delete` marks the
-    /// customer deleted instead.
+    /// Loads, changes through `change` and saves, with the change's events, in one
+    /// transaction; `delete` marks the customer deleted instead. The read is the transaction's
+    /// own: when another writer commits a change of the customer first, MongoDB refuses this
+    /// transaction's write as a conflict (`TransientTransactionError`), and the driver runs it
+    /// all again, so `change` decides again on the customer as it is now, as the SQL stores'
+    /// lock makes it decide once on the customer as it is. An etag the caller sent is checked
+    /// by `change` against that fresh read: a stale one is `ABORTED`, an absent one applies.
     async fn change(
         &self,
         tenant: TenantId,
@@ -162,61 +161,140 @@ impl MongoCustomerStore {
         change: Change<'_>,
         delete: bool,
     ) -> Result<Customer> {
-        let Some(mut customer) = self.get(tenant, id).await? else {
-            return Err(Error::not_found("customer", id));
-        };
-        let expected = customer.version;
-        let events = change(&mut customer)?;
+        let doing = "saving a customer";
+        let mut session = self
+            .client
+            .start_session()
+            .await
+            .map_err(|e| unavailable(e, doing))?;
         let filter = doc! {
             "_id": id.to_string(),
             "tenant_id": tenant.to_string(),
             "deleted_at": Bson::Null,
-            "version": expected,
         };
-        // A change replaces the whole document, so a field it drops (an email cleared) is gone
-        // from it too; a delete only marks it.
-        let replacement = if delete {
-            None
-        } else {
-            Some(document(&customer)?)
+        let mut state = Attempt {
+            change,
+            refused: None,
+            tried: None,
+            saved: None,
         };
-        let update = deleted(&customer);
-        let result = self
-            .transaction(&events, "saving a customer", |session, customers| {
-                let filter = filter.clone();
-                let (replacement, update) = (replacement.clone(), update.clone());
+        let context = (self.customers(), &self.db, &filter, &mut state);
+        let outcome = session
+            .start_transaction()
+            .and_run(context, |session, (customers, db, filter, state)| {
                 Box::pin(async move {
-                    let matched = match replacement {
-                        Some(document) => {
-                            customers
-                                .replace_one(filter, document)
-                                .session(&mut *session)
-                                .await?
-                                .matched_count
-                        }
-                        None => {
-                            customers
-                                .update_one(filter, update)
-                                .session(&mut *session)
-                                .await?
-                                .matched_count
+                    let found = customers
+                        .find_one((*filter).clone())
+                        .session(&mut *session)
+                        .await?;
+                    let Some(found) = found else {
+                        return Err(mongodb::error::Error::custom(Missing));
+                    };
+                    let mut customer = customer_from(&found).map_err(|e| {
+                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
+                    })?;
+                    let expected = customer.version;
+                    let events = match (state.change)(&mut customer) {
+                        Ok(events) => events,
+                        Err(refused) => {
+                            state.refused = Some(refused);
+                            return Err(mongodb::error::Error::custom(Refused));
                         }
                     };
-                    if matched == 1 {
-                        Ok(())
+                    state.tried = Some(customer.clone());
+                    // Conditional on the version read: never over another writer's change.
+                    let mut guarded = (*filter).clone();
+                    guarded.insert("version", expected);
+                    let matched = if delete {
+                        customers
+                            .update_one(guarded, deleted(&customer))
+                            .session(&mut *session)
+                            .await?
+                            .matched_count
                     } else {
-                        // The version moved since the read: nothing is committed.
-                        Err(mongodb::error::Error::custom(StaleVersion))
+                        // A change replaces the whole document, so a field it drops (an email
+                        // cleared) is gone from it too.
+                        let replacement = document(&customer).map_err(|e| {
+                            mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
+                        })?;
+                        customers
+                            .replace_one(guarded, replacement)
+                            .session(&mut *session)
+                            .await?
+                            .matched_count
+                    };
+                    if matched != 1 {
+                        return Err(mongodb::error::Error::custom(StaleVersion));
                     }
+                    let pairs = OutboxEvent::pairs(&events);
+                    crm_events::mongo::append_all_mongo(session, db, &pairs).await?;
+                    state.saved = Some(customer);
+                    Ok(())
                 })
             })
             .await;
-        match result {
-            Ok(()) => Ok(customer),
-            Err(e) if e.kind() == ErrorKind::Aborted => Err(e.with_metadata("id", id.to_string())),
-            Err(e) => Err(super::name_the_holder(self, e, &customer).await),
+        match outcome {
+            Ok(()) => Ok(state.saved.expect("a committed change saved its customer")),
+            Err(e) if e.get_custom::<Refused>().is_some() => {
+                Err(state.refused.expect("a refusal keeps its error"))
+            }
+            Err(e) if e.get_custom::<Missing>().is_some() => Err(Error::not_found("customer", id)),
+            Err(e) => match refusal_or_failure(e, doing) {
+                err if err.kind() == ErrorKind::Aborted => {
+                    Err(err.with_metadata("id", id.to_string()))
+                }
+                err => match &state.tried {
+                    Some(customer) => Err(super::name_the_holder(self, err, customer).await),
+                    None => Err(err),
+                },
+            },
         }
     }
+}
+
+/// One run of a change inside a transaction the driver may run again: the closure, and what
+/// its last run decided.
+struct Attempt<'c> {
+    change: Change<'c>,
+    /// The closure's own refusal (a stale etag, a rule), returned as it is.
+    refused: Option<Error>,
+    /// The customer as the last run tried to save it (to name an email's holder).
+    tried: Option<Customer>,
+    /// The customer as the committed run saved it.
+    saved: Option<Customer>,
+}
+
+/// The marker of a change the closure refused ([`Attempt::refused`] holds why).
+#[derive(Debug)]
+struct Refused;
+
+/// The marker of a customer that is not there (or is deleted).
+#[derive(Debug)]
+struct Missing;
+
+/// The marker of a stored document that does not read back as a customer.
+#[derive(Debug)]
+struct Unreadable(String);
+
+/// A transaction's failure as the caller should see it: a duplicate email, a version that
+/// moved, or the store failing.
+fn refusal_or_failure(e: mongodb::error::Error, doing: &'static str) -> Error {
+    if e.get_custom::<StaleVersion>().is_some() {
+        return Error::etag_mismatch("customer");
+    }
+    if is_duplicate_key(&e) {
+        return Error::already_exists(
+            "customer.email",
+            "a customer with this email already exists",
+        );
+    }
+    if let Some(Unreadable(why)) = e.get_custom::<Unreadable>() {
+        return Error::internal(
+            "a stored customer does not read back",
+            anyhow::anyhow!("{doing}: {why}"),
+        );
+    }
+    unavailable(e, doing)
 }
 
 /// The marker of a conditional write that found another version.

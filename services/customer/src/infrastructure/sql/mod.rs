@@ -177,7 +177,7 @@ impl SqlCustomerStore {
         &self,
         tenant: TenantId,
         id: Uuid,
-        change: Change<'_>,
+        mut change: Change<'_>,
         delete: bool,
     ) -> Result<Customer> {
         let mut tx = self
