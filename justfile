@@ -14,10 +14,11 @@ backends := "DATABASE_URL=" + database_url + " REDIS_URL=" + redis_url + " KAFKA
 dev *ARGS:
     env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL cargo run -p crm -- serve {{ARGS}}
 
-# (Building the Kafka broker takes about 13 minutes the first time; MongoDB suites run only with MONGODB_URL.)
-# Every suite, backends included: starts PostgreSQL, Redis and Kafka first (`just up`).
+# (Building the Kafka broker takes about 13 minutes the first time.)
+# Every suite, backends included: starts PostgreSQL, Redis and Kafka first (`just up`), and a
+# MongoDB wire-protocol server (SecantusDB) unless MONGODB_URL names a MongoDB already.
 test *ARGS: up
-    {{backends}} cargo test --workspace --all-features {{ARGS}} -- --include-ignored {{ if env_var_or_default("MONGODB_URL", "") == "" { "--skip mongodb" } else { "" } }}
+    MONGODB_URL=${MONGODB_URL:-$(.ci/services.sh mongodb)} {{backends}} cargo test --workspace --all-features {{ARGS}} -- --include-ignored
 
 # (Backend suites are listed as ignored, each with what it needs.)
 # Only the suites that need nothing installed: the README's `cargo test --workspace`.
@@ -98,7 +99,7 @@ bench:
     cargo bench -p crm --bench login
     REDIS_URL={{redis_url}} cargo bench -p crm --bench revocation
     KAFKA_BROKERS={{kafka_brokers}} cargo bench -p crm-events --features kafka --bench bus
-    DATABASE_URL={{database_url}} cargo bench -p crm --bench customers
+    DATABASE_URL={{database_url}} MONGODB_URL=${MONGODB_URL:-$(.ci/services.sh mongodb)} cargo bench -p crm --features mongodb --bench customers
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
     AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications
     REDIS_URL={{redis_url}} cargo bench -p crm --bench edge

@@ -6,7 +6,10 @@
 # (npm oauth2-mock-server, into $CACHE/npm: OIDC_PROVIDER_MODULES) and the SMTP server the
 # notification bench and the cluster use (aiosmtpd from PyPI, into $CACHE/py: AIOSMTPD_PYTHONPATH;
 # the notification tests start their own, in Rust).
-# Usage: .ci/services.sh up | kafka
+# `mongodb` installs SecantusDB (PyPI), a server of MongoDB's wire protocol on WiredTiger that
+# presents itself as a one-node replica set (MongoDB itself cannot be installed on these
+# machines), starts it on a free port with a fresh data directory, and prints its URL.
+# Usage: .ci/services.sh up | kafka | mongodb
 set -euo pipefail
 
 say() { printf '==> %s\n' "$*"; }
@@ -102,6 +105,32 @@ smtp_server_install() {
   PYTHONPATH="$CACHE/py" python3 -c "import aiosmtpd" || { echo "aiosmtpd did not install" >&2; exit 1; }
 }
 
+SECANTUS_VERSION=0.7.0b3
+SECANTUS="$CACHE/secantus"
+mongodb_up() {
+  if ! PYTHONPATH="$SECANTUS" python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('SecantusDB') != '$SECANTUS_VERSION')" 2>/dev/null; then
+    say "installing SecantusDB $SECANTUS_VERSION (a MongoDB wire-protocol server, for the MongoDB suites)" >&2
+    rm -rf "$SECANTUS"
+    python3 -m pip install --quiet --disable-pip-version-check --pre --target "$SECANTUS" "SecantusDB==$SECANTUS_VERSION" 2>&1 \
+      | grep -v -i -e "running pip as the 'root' user" -e "dependency conflicts" -e "requires" -e "incompatible" >&2 || true
+    PYTHONPATH="$SECANTUS" python3 -c "import secantus" || { echo "SecantusDB did not install" >&2; exit 1; }
+  fi
+  local port dir
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  dir="$CACHE/secantus-data"
+  # A fresh store each time: the suites make databases of their own and drop them, but a run
+  # that was killed leaves its own behind.
+  if [ -f "$dir.pid" ]; then kill "$(cat "$dir.pid")" 2>/dev/null || true; fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  PYTHONPATH="$SECANTUS" nohup python3 -m secantus --host 127.0.0.1 --port "$port" --storage-path "$dir/db" \
+    --log-level WARNING >"$dir.log" 2>&1 &
+  echo $! >"$dir.pid"
+  for _ in $(seq 100); do port_open "$port" && break; sleep 0.2; done
+  port_open "$port" || { tail -20 "$dir.log" >&2; echo "SecantusDB did not start" >&2; exit 1; }
+  say "SecantusDB $SECANTUS_VERSION is up on 127.0.0.1:$port (pid $(cat "$dir.pid"))" >&2
+  echo "mongodb://127.0.0.1:$port/?directConnection=true"
+}
+
 case "${1:-up}" in
   up)
     postgres_up
@@ -115,8 +144,11 @@ case "${1:-up}" in
     kafka_up
     say "Kafka (tansu) is up on 127.0.0.1:9092"
     ;;
+  mongodb)
+    mongodb_up
+    ;;
   *)
-    echo "usage: $0 up | kafka" >&2
+    echo "usage: $0 up | kafka | mongodb" >&2
     exit 2
     ;;
 esac

@@ -2,6 +2,7 @@
 # The console's journey in a real browser: Debian's Chromium (installed with apt when missing)
 # driven by playwright-core (no browser download) against a `crm serve` the journey starts.
 # Screenshots of each main screen are kept under the cache dir.
+# With E2E_CUSTOMER_STORE=mongodb and E2E_MONGODB_URL, the customers live on MongoDB.
 # Usage: .ci/web-e2e.sh [path to the crm binary]   (after .ci/web.sh installed web/node_modules)
 set -euo pipefail
 cd "$(dirname "$0")/.."

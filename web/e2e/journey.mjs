@@ -20,6 +20,17 @@ mkdirSync(screenshots, { recursive: true });
 const dataDirs = [];
 const servers = [];
 
+// `E2E_CUSTOMER_STORE=mongodb` with `E2E_MONGODB_URL`: the customers of every server this
+// journey starts live on MongoDB (a database of their own), the rest on embedded storage.
+const storeEnv =
+  process.env.E2E_CUSTOMER_STORE === "mongodb"
+    ? {
+        CRM_CUSTOMER__STORE: "mongodb",
+        MONGODB_URL: process.env.E2E_MONGODB_URL,
+        CRM_CUSTOMER__MONGODB_DATABASE: `crm_console_${process.pid}_${Date.now()}`,
+      }
+    : {};
+
 /** A `crm serve` on embedded storage, a free port and a temp data dir; its address. */
 async function startCrm(extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kilang-console-"));
@@ -32,6 +43,7 @@ async function startCrm(extraEnv = {}) {
           ([key]) => !key.startsWith("CRM_") && !["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "MONGODB_URL"].includes(key),
         ),
       ),
+      ...storeEnv,
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "ignore"],

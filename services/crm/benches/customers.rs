@@ -11,8 +11,9 @@
 //! - export of every row in rows/s, and the server's peak RSS after it.
 //!
 //! `CUSTOMERS_BENCH_ROWS` sets the number of customers (default 100,000; the figure is
-//! 1,000,000). With `DATABASE_URL` the same rows also go into a PostgreSQL store and the same
-//! searches run there; `CUSTOMERS_BENCH_POSTGRES_ONLY=1` runs only that. Rows are generated with a fixed seed. Prints figures, never fails on a time.
+//! 1,000,000). With `DATABASE_URL` the same rows also go into a PostgreSQL store, and with
+//! `MONGODB_URL` (and `--features mongodb`) into a MongoDB store, and the same searches run
+//! there as store calls; `CUSTOMERS_BENCH_STORES_ONLY=1` runs only those. Rows are generated with a fixed seed. Prints figures, never fails on a time.
 
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -269,6 +270,35 @@ fn print_searches(searches: &[(&str, Vec<std::time::Duration>)]) {
     }
 }
 
+/// The other stores' searches, each measured as store calls on the same rows, or why not.
+fn print_store_searches(
+    postgres: Option<Vec<(&str, Vec<std::time::Duration>)>>,
+    mongodb: Option<Vec<(&str, Vec<std::time::Duration>)>>,
+) {
+    match &postgres {
+        Some(searches) => {
+            println!(
+                "  PostgreSQL (DATABASE_URL), the same rows, searches as store calls (no gRPC):"
+            );
+            print_searches(searches);
+        }
+        None => {
+            println!("  PostgreSQL: not measured (set DATABASE_URL to measure its searches too)")
+        }
+    }
+    match &mongodb {
+        Some(searches) => {
+            println!(
+                "  MongoDB wire protocol (MONGODB_URL), the same rows, searches as store calls (no gRPC); measured on the server MONGODB_URL names (SecantusDB here), not a MongoDB figure:"
+            );
+            print_searches(searches);
+        }
+        None => println!(
+            "  MongoDB: not measured (build with --features mongodb and set MONGODB_URL to measure it too)"
+        ),
+    }
+}
+
 /// The searches every store is measured with: (kind, queries).
 const SEARCHES: [(&str, &[&str]); 4] = [
     ("one word", &["siti", "batik", "lim", "kuantan"]),
@@ -307,7 +337,23 @@ async fn postgres_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time:
             .await
             .unwrap();
     }
-    phase("searching PostgreSQL");
+    let searches = store_searches("PostgreSQL", &store, tenant).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    Some(searches)
+}
+
+/// The latencies of [`SEARCHES`] as calls of `store` (50 rounds each), named `engine`.
+async fn store_searches(
+    engine: &str,
+    store: &dyn crm_customer::domain::ports::CustomerStore,
+    tenant: crm_core::TenantId,
+) -> Vec<(&'static str, Vec<std::time::Duration>)> {
+    use crm_customer::domain::ports::Filter;
+    phase(&format!("searching {engine}"));
     let mut searches = Vec::new();
     for (kind, queries) in SEARCHES {
         let mut latencies = Vec::new();
@@ -321,19 +367,42 @@ async fn postgres_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time:
                     .unwrap();
                 latencies.push(t.elapsed());
                 if round == 0 {
-                    assert!(!found.is_empty(), "{q:?} finds customers on PostgreSQL");
+                    assert!(!found.is_empty(), "{q:?} finds customers on {engine}");
                 }
             }
         }
         latencies.sort();
         searches.push((kind, latencies));
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema {schema} cascade")))
-        .execute(db.pool())
+    searches
+}
+
+/// With `MONGODB_URL` (and the `mongodb` feature): the same rows in the MongoDB store (a
+/// database of its own, dropped after), and the latencies of [`SEARCHES`] as store calls.
+#[cfg(feature = "mongodb")]
+async fn mongodb_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time::Duration>)>> {
+    let url = std::env::var("MONGODB_URL").ok()?;
+    let name = format!("customer_bench_{}", uuid::Uuid::now_v7().simple());
+    let store = crm_customer::infrastructure::mongo::MongoCustomerStore::connect(&url, &name)
         .await
         .unwrap();
-    db.close().await;
+    let tenant = crm_core::TenantId::new();
+    phase("filling MongoDB with the same rows (MONGODB_URL)");
+    fill(&store, tenant, n).await;
+    let searches = store_searches("MongoDB", &store, tenant).await;
+    mongodb::Client::with_uri_str(&url)
+        .await
+        .unwrap()
+        .database(&name)
+        .drop()
+        .await
+        .unwrap();
     Some(searches)
+}
+
+#[cfg(not(feature = "mongodb"))]
+async fn mongodb_searches(_n: usize) -> Option<Vec<(&'static str, Vec<std::time::Duration>)>> {
+    None
 }
 
 /// Rows per second the store's own engine inserts the same rows at, with their tags, search
@@ -451,15 +520,10 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    if std::env::var_os("CUSTOMERS_BENCH_POSTGRES_ONLY").is_some() {
-        // Only the PostgreSQL searches, for work on that store.
-        let searches = postgres_searches(n)
-            .await
-            .expect("CUSTOMERS_BENCH_POSTGRES_ONLY needs DATABASE_URL");
-        println!(
-            "customers benchmark ({n} customers in one tenant), PostgreSQL searches as store calls:"
-        );
-        print_searches(&searches);
+    if std::env::var_os("CUSTOMERS_BENCH_STORES_ONLY").is_some() {
+        // Only the searches as store calls, on PostgreSQL and MongoDB, for work on those stores.
+        println!("customers benchmark ({n} customers in one tenant), searches as store calls:");
+        print_store_searches(postgres_searches(n).await, mongodb_searches(n).await);
         return;
     }
     let data_dir = tempfile::tempdir().unwrap();
@@ -630,6 +694,7 @@ async fn run() {
     assert_eq!(exported, n);
     drop(crm);
     let pg_searches = postgres_searches(n).await;
+    let mongo_searches = mongodb_searches(n).await;
 
     println!("customers benchmark ({n} customers in one tenant, embedded SQLite, release)");
     println!("  import via gRPC            {import_rate:9.0} rows/s");
@@ -662,17 +727,7 @@ async fn run() {
         "  ratio GetCustomer / echo   {:9.2}   (goal >= 0.5)",
         get_rate / echo_rate
     );
-    match &pg_searches {
-        Some(searches) => {
-            println!(
-                "  PostgreSQL (DATABASE_URL), the same rows, searches as store calls (no gRPC):"
-            );
-            print_searches(searches);
-        }
-        None => {
-            println!("  PostgreSQL: not measured (set DATABASE_URL to measure its searches too)")
-        }
-    }
+    print_store_searches(pg_searches, mongo_searches);
     println!("  export via gRPC            {export_rate:9.0} rows/s");
     println!(
         "  server peak RSS            {:9.1} MiB after the export",

@@ -69,6 +69,17 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     // Quotas off: tests poll and loop as fast as they like. `tests/rest.rs` sets them.
     config.rate_limit.tenant_per_minute = 0;
     config.rate_limit.subject_per_minute = 0;
+    // `KILANG_TEST_CUSTOMER_STORE=mongodb` (with MONGODB_URL) keeps a suite's customers on
+    // MongoDB, each server in a database of its own: CI runs the customer and sales journeys so.
+    if std::env::var("KILANG_TEST_CUSTOMER_STORE").as_deref() == Ok("mongodb") {
+        let url = crm_core::testing::backend("MONGODB_URL");
+        config.mongodb.url = Some(crm_core::config::Secret::new(url));
+        crm_customer::config::CustomerConfig {
+            store: Some(crm_customer::config::StoreKind::Mongodb),
+            mongodb_database: format!("crm_test_{}", uuid::Uuid::now_v7().simple()),
+        }
+        .set(&mut config);
+    }
     adjust(&mut config);
 
     let app = crm::Application::build(config)
