@@ -119,8 +119,15 @@ mongodb_up() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   dir="$CACHE/secantus-data"
   # A fresh store each time: the suites make databases of their own and drop them, but a run
-  # that was killed leaves its own behind.
-  if [ -f "$dir.pid" ]; then kill "$(cat "$dir.pid")" 2>/dev/null || true; fi
+  # that was killed leaves its own behind. The last server stops first, and only then does its
+  # store go (a server still checkpointing into a directory that is being replaced corrupts it).
+  if [ -f "$dir.pid" ]; then
+    local old
+    old=$(cat "$dir.pid")
+    kill "$old" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$old" 2>/dev/null || true
+  fi
   rm -rf "$dir" && mkdir -p "$dir"
   PYTHONPATH="$SECANTUS" nohup python3 -m secantus --host 127.0.0.1 --port "$port" --storage-path "$dir/db" \
     --log-level WARNING >"$dir.log" 2>&1 &
