@@ -30,15 +30,15 @@ CUSTOM = {
 REFUSED = [
     ({"mode": "cluster"}, "/mode"),
     ({"mode": "microservices"}, "/kafka/brokers"),
+    # A secret where its hash belongs; a hash or secret published in an example; the hash in
+    # values at all (it comes from the credentials Secret).
+    ({"secrets": {"salesServiceAccountHash": "ksvc_the-secret-itself"}}, "/secrets/salesServiceAccountHash"),
     (
-        {
-            "mode": "microservices",
-            "kafka": {"brokers": "kafka:9092"},
-            "secrets": {"existingSecret": "s"},
-            "iam": {"signingKeysSecret": "k", "salesServiceAccountHash": "ksvc_the-secret-itself"},
-        },
-        "/iam/salesServiceAccountHash",
+        {"secrets": {"salesServiceAccountHash": "b418f6425e663d05a2f4476af1b729a99efae784476654947ac9ba9c57def694"}},
+        "/secrets/salesServiceAccountHash",
     ),
+    ({"secrets": {"salesServiceSecret": "ksvc_FMDd27odAzQYtL9et5M0Iy9-7vKEFXHeKZBcrD4Mvgo"}}, "/secrets/salesServiceSecret"),
+    ({"iam": {"salesServiceAccountHash": "0" * 64}}, "/iam"),
     ({"targets": {"iam": {"enabled": True, "replicas": 0}}}, "/targets/iam/replicas"),
     ({"secrets": {"databaseUrl": "mysql://db/crm"}}, "/secrets/databaseUrl"),
     ({"ingress": {"enabled": True, "hosts": ["crm.example"]}}, "hosts"),

@@ -2,12 +2,14 @@
 `depends_on` names exists, every named volume is declared, every file mounted from the
 repository exists, every CRM container runs a target the binary has, only the edge publishes a
 port on every interface (the tools bind 127.0.0.1), Prometheus' unauthenticated lifecycle API is
-off and Grafana lets nobody in anonymously.
+off, Grafana lets nobody in anonymously, and no secret is written in the file (passwords,
+service-account secrets and their hashes come from the untracked .env).
 
 Usage: check-compose.py docker-compose.yml
 """
 
 import os
+import re
 import sys
 
 import yaml
@@ -51,6 +53,10 @@ def main():
         if "--web.enable-lifecycle" in (service.get("command") or []):
             fail(f"{name} turns on Prometheus' lifecycle API, whose reload and quit take no authentication")
         env = service.get("environment") or {}
+        for key, value in (env.items() if isinstance(env, dict) else []):
+            text = str(value)
+            if re.search(r"ksvc_[A-Za-z0-9_-]{20,}|\b[0-9a-f]{64}\b", text) or re.search(r"://[^:/@]+:(?!\$\{)[^@]+@", text):
+                fail(f"{name} sets {key} to a literal secret: take it from .env (deploy/compose/init-env.sh)")
         if str(env.get("GF_AUTH_ANONYMOUS_ENABLED", "false")).lower() == "true":
             fail(f"{name} lets anyone into Grafana anonymously")
     crm = [n for n, s in services.items() if s.get("image", "").startswith("kilang/crm")]

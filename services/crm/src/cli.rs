@@ -91,6 +91,10 @@ pub enum ServiceAccountCommand {
     Secret {
         /// The service: sales, notification or customer.
         name: String,
+        /// Print both as environment variables (`KEY=value` lines, for an untracked `.env`
+        /// file such as docker compose reads).
+        #[arg(long)]
+        env: bool,
     },
 }
 

@@ -115,7 +115,7 @@ fn main() -> ExitCode {
         }) => run(config, |_| async move {
             crm::customers::export(&endpoint.endpoint(), format, out).await
         }),
-        Command::ServiceAccount(ServiceAccountCommand::Secret { name }) => {
+        Command::ServiceAccount(ServiceAccountCommand::Secret { name, env }) => {
             use crm_iam::domain::service_account::{
                 SERVICE_ACCOUNTS, account, hash_secret, new_secret,
             };
@@ -128,6 +128,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             match new_secret() {
+                Ok(secret) if env => {
+                    let upper = name.to_uppercase();
+                    println!("CRM_{upper}__SERVICE_SECRET={secret}");
+                    println!(
+                        "CRM_IAM__SERVICE_ACCOUNTS__{upper}={}",
+                        hash_secret(&secret)
+                    );
+                    ExitCode::SUCCESS
+                }
                 Ok(secret) => {
                     println!("# the {name} service's secret (keep it secret):");
                     println!("{secret}");

@@ -881,3 +881,33 @@ fn a_build_without_mongodb_refuses_the_mongodb_store_naming_the_key() {
     );
     assert!(stderr.contains("--features mongodb"), "{stderr}");
 }
+
+/// `crm service-account secret` makes a fresh secret each time, with the hash IAM checks it by;
+/// `--env` writes both as the lines of a `.env` (what `deploy/compose/init-env.sh` keeps).
+#[test]
+fn service_account_secrets_are_fresh_and_come_with_their_hash() {
+    let pair = |args: &[&str]| {
+        let out = crm().args(args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = pair(&["service-account", "secret", "sales", "--env"]);
+    let second = pair(&["service-account", "secret", "sales", "--env"]);
+    assert_ne!(first, second, "a new secret each time");
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 2, "{first}");
+    let secret = lines[0]
+        .strip_prefix("CRM_SALES__SERVICE_SECRET=")
+        .unwrap_or_else(|| panic!("{first}"));
+    let hash = lines[1]
+        .strip_prefix("CRM_IAM__SERVICE_ACCOUNTS__SALES=")
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(secret.starts_with("ksvc_") && secret.len() > 40, "{secret}");
+    assert_eq!(hash, crm_iam::domain::service_account::hash_secret(secret));
+    assert!(
+        crm_iam::domain::service_account::secret_matches(secret, hash),
+        "IAM accepts the pair"
+    );
+    let toml = pair(&["service-account", "secret", "sales"]);
+    assert!(toml.contains("[iam.service_accounts]"), "{toml}");
+}
