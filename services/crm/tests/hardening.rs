@@ -1055,3 +1055,126 @@ async fn every_list_checks_its_paging_and_filters_alike() {
         .into_inner();
     assert_eq!(next.users.len(), 2, "4 users: 2 and 2");
 }
+
+/// Issue 29, item 3: an admin (and an admin-role API key) reaches no owner's account through a
+/// side door: not its second factor, not its sessions, not its API keys. An owner still can,
+/// and an admin still manages everyone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_reach_no_owner_through_mfa_sessions_or_keys() {
+    use crm_proto::crm::iam::v1::api_key_service_client::ApiKeyServiceClient;
+    use crm_proto::crm::iam::v1::mfa_service_client::MfaServiceClient;
+    let server = spawn().await;
+    let owner = register(&server, &unique_name("Pemilik"), "siti@kilang.example").await;
+    // The owner turns a second factor on and signs in once more (a second session).
+    let mut mfa = MfaServiceClient::new(server.channel.clone());
+    let secret = mfa
+        .start_mfa_enrollment(authorized(StartMfaEnrollmentRequest {}, &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    mfa.confirm_mfa_enrollment(authorized(
+        ConfirmMfaEnrollmentRequest {
+            code: support::iam::app_code(&secret, 0),
+        },
+        &owner.access,
+    ))
+    .await
+    .unwrap();
+    let owner_key = support::iam::api_key(&server, &owner.access, "viewer").await;
+    let keys = ApiKeyServiceClient::new(server.channel.clone())
+        .list_api_keys(authorized(ListApiKeysRequest::default(), &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    let owner_key_id = keys[0].id.clone();
+    invite(&server, &owner, "ali@kilang.example", &["admin"]).await;
+    let admin = access(&server, &owner, "ali@kilang.example").await;
+    let admin_key = support::iam::api_key(&server, &owner.access, "admin").await;
+    let owner_id = owner.user.id.clone();
+    let sessions = users(&server)
+        .list_sessions(authorized(
+            ListSessionsRequest {
+                user_id: owner_id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .sessions;
+    assert!(!sessions.is_empty());
+
+    for (who, token) in [("an admin", admin.as_str()), ("an admin's key", admin_key.as_str())] {
+        let refused = MfaServiceClient::new(server.channel.clone())
+            .disable_mfa(authorized(
+                DisableMfaRequest {
+                    user_id: owner_id.clone(),
+                    code: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.code() == Code::PermissionDenied,
+            "{who} turns off an owner's second factor: {refused:?}"
+        );
+        if who == "an admin" {
+            assert_eq!(reason(&refused), "OWNERS_ONLY", "{refused:?}");
+            let refused = users(&server)
+                .revoke_session(authorized(
+                    RevokeSessionRequest {
+                        user_id: owner_id.clone(),
+                        session_id: sessions[0].id.clone(),
+                    },
+                    token,
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::PermissionDenied, "{who}: {refused:?}");
+            assert_eq!(reason(&refused), "OWNERS_ONLY");
+            let refused = ApiKeyServiceClient::new(server.channel.clone())
+                .revoke_api_key(authorized(
+                    RevokeApiKeyRequest {
+                        id: owner_key_id.clone(),
+                    },
+                    token,
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::PermissionDenied, "{who}: {refused:?}");
+            assert_eq!(reason(&refused), "OWNERS_ONLY");
+        }
+    }
+    // Nothing changed for the owner: the factor is on, the key works.
+    let me = users(&server)
+        .get_user(authorized(
+            GetUserRequest {
+                id: owner_id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert!(me.mfa_enabled, "the owner's second factor stays on");
+    users(&server)
+        .list_users(authorized(ListUsersRequest::default(), &owner_key))
+        .await
+        .expect("the owner's key still works");
+    // The owner may do all of it, to itself and to the admin.
+    MfaServiceClient::new(server.channel.clone())
+        .disable_mfa(authorized(
+            DisableMfaRequest {
+                user_id: owner_id.clone(),
+                code: support::iam::app_code(&secret, 30),
+            },
+            &owner.access,
+        ))
+        .await
+        .expect("an owner turns off its own factor with a code");
+}

@@ -116,7 +116,12 @@ impl Iam {
 
     /// Revokes a key (again: nothing changes).
     pub async fn revoke_api_key(&self, caller: &Caller, id: Uuid) -> Result<ApiKey> {
+        let p = self.current(caller).await?;
         let mut key = self.get_api_key(caller, id).await?;
+        // An owner's keys are part of the owner's account: owners' only to revoke.
+        if let Some(creator) = self.store.get_user(p.tenant_id, key.created_by).await? {
+            super::users::owners_only(&p, &creator)?;
+        }
         let expected = key.version;
         let now = self.now();
         if key.revoke(now) {

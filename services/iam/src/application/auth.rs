@@ -440,7 +440,11 @@ impl Iam {
 
     /// Ends one session of `user` (its family of refresh tokens), audited as a logout.
     pub async fn revoke_session(&self, caller: &Caller, user: UserId, family: Uuid) -> Result<()> {
-        self.session_owner(caller, user).await?;
+        let (p, holder) = self.session_owner(caller, user).await?;
+        // Ending someone else's session is a change to their account: an owner's, owners' only.
+        if p.user_id != user {
+            super::users::owners_only(&p, &holder)?;
+        }
         let p = &caller.principal;
         let now = self.now();
         let live = self.store.live_sessions(p.tenant_id, user, now).await?;
@@ -464,16 +468,17 @@ impl Iam {
 
     /// Refuses unless the caller is `user` or may manage users; `NOT_FOUND` for a user the
     /// tenant does not have.
-    async fn session_owner(&self, caller: &Caller, user: UserId) -> Result<()> {
+    async fn session_owner(&self, caller: &Caller, user: UserId) -> Result<(crm_core::context::Principal, crate::domain::user::User)> {
         let p = self.current(caller).await?;
         if p.user_id != user {
             p.require("users.manage")?;
         }
-        self.store
+        let holder = self
+            .store
             .get_user(p.tenant_id, user)
             .await?
-            .map(drop)
-            .ok_or_else(|| Error::not_found("user", user))
+            .ok_or_else(|| Error::not_found("user", user))?;
+        Ok((p, holder))
     }
 }
 

@@ -237,10 +237,13 @@ impl Iam {
             user
         } else {
             p.require("users.manage")?;
-            self.store
+            let user = self
+                .store
                 .get_user(p.tenant_id, user_id)
                 .await?
-                .ok_or_else(|| Error::not_found("user", user_id))?
+                .ok_or_else(|| Error::not_found("user", user_id))?;
+            super::users::owners_only(&p, &user)?;
+            user
         };
         if user.mfa.is_none() {
             return Ok(());

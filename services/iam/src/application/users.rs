@@ -351,12 +351,13 @@ fn owners_only_error(message: &str) -> Error {
     Error::permission_denied(message).with_reason("OWNERS_ONLY")
 }
 
-/// Actions on an owner (changing, deactivating, deleting, granting or revoking roles) are
-/// owners' only: an admin must not lock the owners out or take their place.
-fn owners_only(caller: &Principal, target: &User) -> Result<()> {
+/// Actions on an owner's account (changing, deactivating, deleting it, its roles, its second
+/// factor, its sessions, its API keys) are owners' only: an admin must not lock the owners out,
+/// take their place, or weaken what guards them. Every such use case asks here.
+pub(crate) fn owners_only(caller: &Principal, target: &User) -> Result<()> {
     if target.has_role(OWNER) && !caller.has_role(OWNER) {
         return Err(owners_only_error(
-            "only an owner can change, deactivate or delete an owner, or change an owner's roles",
+            "only an owner can change an owner's account: its details, status, roles, second factor, sessions or keys",
         ));
     }
     Ok(())
