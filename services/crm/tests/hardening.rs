@@ -1106,7 +1106,10 @@ async fn admins_reach_no_owner_through_mfa_sessions_or_keys() {
         .sessions;
     assert!(!sessions.is_empty());
 
-    for (who, token) in [("an admin", admin.as_str()), ("an admin's key", admin_key.as_str())] {
+    for (who, token) in [
+        ("an admin", admin.as_str()),
+        ("an admin's key", admin_key.as_str()),
+    ] {
         let refused = MfaServiceClient::new(server.channel.clone())
             .disable_mfa(authorized(
                 DisableMfaRequest {
@@ -1177,4 +1180,153 @@ async fn admins_reach_no_owner_through_mfa_sessions_or_keys() {
         ))
         .await
         .expect("an owner turns off its own factor with a code");
+}
+
+/// Issue 29, item 2: a key never acts with more than its creator holds now. Demoting the
+/// creator narrows their keys at the next call, deactivating them revokes the keys (audited),
+/// and a custom role's change reaches the keys acting as it at once: no cache outlives it.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_act_with_no_more_than_their_creator_holds_now() {
+    use crm_proto::crm::iam::v1::api_key_service_client::ApiKeyServiceClient;
+    let server = spawn().await;
+    let owner = register(&server, &unique_name("Kunci"), "siti@kilang.example").await;
+    let ali = invite(&server, &owner, "ali@kilang.example", &["admin"]).await;
+    let ali_access = access(&server, &owner, "ali@kilang.example").await;
+    let key = support::iam::api_key(&server, &ali_access, "admin").await;
+    let create = |n: usize| CreateUserRequest {
+        user: Some(User {
+            email: format!("staff{n}@kilang.example"),
+            display_name: "Staff".into(),
+            ..Default::default()
+        }),
+        password: PASSWORD.into(),
+        request_id: String::new(),
+    };
+    users(&server)
+        .create_user(authorized(create(1), &key))
+        .await
+        .expect("an admin's key manages users");
+
+    // Ali is demoted to a sales rep: the key may manage users no more, at its very next call.
+    for (change, role) in [("assign", "sales_rep"), ("revoke", "admin")] {
+        let request = AssignRoleRequest {
+            user_id: ali.id.clone(),
+            role: role.into(),
+        };
+        if change == "assign" {
+            users(&server)
+                .assign_role(authorized(request, &owner.access))
+                .await
+                .unwrap();
+        } else {
+            users(&server)
+                .revoke_role(authorized(
+                    RevokeRoleRequest {
+                        user_id: request.user_id,
+                        role: request.role,
+                    },
+                    &owner.access,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    let refused = users(&server)
+        .create_user(authorized(create(2), &key))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // Ali is deactivated: the key acts as nothing, and is revoked, in the audit log.
+    users(&server)
+        .update_user(authorized(deactivate(&ali.id), &owner.access))
+        .await
+        .unwrap();
+    let refused = customers_of(&server)
+        .list_customers(authorized(Default::default(), &key))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let keys = ApiKeyServiceClient::new(server.channel.clone())
+        .list_api_keys(authorized(ListApiKeysRequest::default(), &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    assert!(
+        keys.iter().all(|k| k.revoke_time.is_some()),
+        "the deactivated creator's key is revoked: {keys:?}"
+    );
+
+    // A custom role narrowed: the key acting as it loses the permission at once.
+    let role = roles(&server)
+        .create_role(authorized(
+            CreateRoleRequest {
+                role: Some(Role {
+                    name: "exporter".into(),
+                    permissions: vec!["customers.read".into(), "users.read".into()],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    let exporter = support::iam::api_key(&server, &owner.access, &role.id).await;
+    users(&server)
+        .list_users(authorized(ListUsersRequest::default(), &exporter))
+        .await
+        .expect("the role grants users.read");
+    roles(&server)
+        .update_role(authorized(
+            UpdateRoleRequest {
+                role: Some(Role {
+                    id: role.id.clone(),
+                    permissions: vec!["customers.read".into()],
+                    etag: role.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["permissions"]),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let refused = users(&server)
+        .list_users(authorized(ListUsersRequest::default(), &exporter))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    roles(&server)
+        .delete_role(authorized(
+            DeleteRoleRequest {
+                id: role.id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let refused = customers_of(&server)
+        .list_customers(authorized(Default::default(), &exporter))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::Unauthenticated,
+        "a deleted role grants nothing: {refused:?}"
+    );
+}
+
+fn customers_of(
+    server: &TestServer,
+) -> crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient<
+    tonic::transport::Channel,
+> {
+    crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient::new(
+        server.channel.clone(),
+    )
 }

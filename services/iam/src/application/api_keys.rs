@@ -1,10 +1,16 @@
 //! API keys: owners and admins create, list and revoke them; the request layer authenticates
 //! them through [`Iam`]'s `crm_core::layer::ApiKeys`.
 //!
-//! A presented key is read from the store once and then remembered for [`KEY_CACHE_TTL`]
-//! (with its role's permissions), so a busy integration costs no query per call. A revocation
-//! in this process forgets the key at once; another process of a microservices deployment
-//! accepts it for at most that long.
+//! A key acts with its role's permissions narrowed to what its creator holds now: never more
+//! than a person it was made by. A creator who is deactivated or deleted leaves keys that act as
+//! nothing (and are revoked, audited); a creator who is demoted leaves keys narrowed as much.
+//!
+//! A presented key is read from the store once (with its role and its creator) and then
+//! remembered for [`KEY_CACHE_TTL`], so a busy integration costs no query per call. What would
+//! change its rights writes a revocation mark, as for access tokens: for the creator when their
+//! roles, status or team change, for the key itself when its custom role changes. A remembered
+//! key marked since it was read is read again, in every process that checks the marks (all of
+//! them, with Redis), so no change waits for the cache.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -32,7 +38,10 @@ const TOUCH_EVERY: Millis = 60_000;
 pub(crate) struct KnownKey {
     key: ApiKey,
     role: String,
+    /// The role's permissions narrowed to its creator's, as read.
     permissions: Vec<String>,
+    /// When it was read: a revocation mark after this reads it again.
+    read_at: Millis,
     last_touch: AtomicI64,
 }
 
@@ -138,7 +147,11 @@ impl Iam {
     pub async fn authenticate_api_key(&self, presented: &str) -> Result<Principal> {
         let tenant = key_tenant(presented).ok_or_else(refused)?;
         let hash = hash_key(presented);
-        let known = match self.api_keys.get(&hash) {
+        let remembered = match self.api_keys.get(&hash) {
+            Some(known) if !self.changed_since_read(&known).await? => Some(known),
+            _ => None,
+        };
+        let known = match remembered {
             Some(known) => known,
             None => {
                 let key = self
@@ -146,16 +159,27 @@ impl Iam {
                     .api_key_by_hash(tenant, &hash)
                     .await?
                     .ok_or_else(refused)?;
+                let read_at = self.now();
                 // A role deleted since: the key acts as nothing.
-                let (role, permissions) = self
+                let (role, granted) = self
                     .key_role(tenant, &key.role_id)
                     .await
                     .map_err(|_| refused())?;
+                // Never more than its creator holds now; nothing once they are gone.
+                let creator = self
+                    .store
+                    .get_user(tenant, key.created_by)
+                    .await?
+                    .filter(crate::domain::user::User::is_active)
+                    .ok_or_else(refused)?;
+                let custom = self.custom_roles_of(&creator).await?;
+                let held = crate::domain::role::effective_permissions(&creator.roles, &custom);
                 let known = Arc::new(KnownKey {
                     last_touch: AtomicI64::new(key.last_used_at.unwrap_or(0)),
+                    permissions: crate::domain::role::narrowed(&granted, &held),
                     key,
                     role,
-                    permissions,
+                    read_at,
                 });
                 self.api_keys.insert(hash, known.clone());
                 known
@@ -185,6 +209,61 @@ impl Iam {
             api_key_id: Some(known.key.id),
             service: None,
         })
+    }
+
+    /// Whether what a remembered key acts with may have changed since it was read: its creator's
+    /// rights or its custom role (a revocation mark on either).
+    async fn changed_since_read(&self, known: &KnownKey) -> Result<bool> {
+        Ok(self
+            .revocations
+            .is_revoked(known.key.created_by, known.read_at)
+            .await?
+            || self
+                .revocations
+                .is_revoked(UserId::from(known.key.id), known.read_at)
+                .await?)
+    }
+
+    /// Revokes every key `creator` made (they were deactivated or deleted), each audited.
+    pub(crate) async fn revoke_keys_of(&self, caller: &Caller, creator: UserId) -> Result<()> {
+        let tenant = caller.principal.tenant_id;
+        let now = self.now();
+        let mut before = None;
+        loop {
+            let page = self.store.list_api_keys(tenant, before, 500).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            before = Some(last.id);
+            for mut key in page.into_iter().filter(|k| k.created_by == creator) {
+                let expected = key.version;
+                if key.revoke(now) {
+                    let audit = key_audit(caller, &key, "revoked", now)
+                        .with("reason", "its creator was deactivated or deleted");
+                    self.store
+                        .save_api_key(&key, expected, Changes::audit(audit))
+                        .await?;
+                    self.api_keys.invalidate(&key.key_hash);
+                }
+            }
+        }
+    }
+
+    /// Marks every key acting as the custom role `role_id`, so each is read again at its next
+    /// call (the role's permissions changed, or it is gone).
+    pub(crate) async fn mark_keys_of_role(&self, tenant: TenantId, role_id: &str) -> Result<()> {
+        let mut before = None;
+        loop {
+            let page = self.store.list_api_keys(tenant, before, 500).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            before = Some(last.id);
+            for key in page.iter().filter(|k| k.role_id == role_id) {
+                self.revoke_tokens(UserId::from(key.id)).await?;
+                self.api_keys.invalidate(&key.key_hash);
+            }
+        }
     }
 
     /// The name and permissions of the role a key acts as; an unknown one is a field violation.

@@ -468,7 +468,11 @@ impl Iam {
 
     /// Refuses unless the caller is `user` or may manage users; `NOT_FOUND` for a user the
     /// tenant does not have.
-    async fn session_owner(&self, caller: &Caller, user: UserId) -> Result<(crm_core::context::Principal, crate::domain::user::User)> {
+    async fn session_owner(
+        &self,
+        caller: &Caller,
+        user: UserId,
+    ) -> Result<(crm_core::context::Principal, crate::domain::user::User)> {
         let p = self.current(caller).await?;
         if p.user_id != user {
             p.require("users.manage")?;

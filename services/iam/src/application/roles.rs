@@ -107,10 +107,13 @@ impl Iam {
         let expected = role.version;
         if role.apply(description, permissions).map_err(invalid)? {
             escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
-            // Its holders' tokens carry the old permissions: cut them.
+            // Its holders' tokens carry the old permissions: cut them; keys acting as it are
+            // read again at their next call.
             for holder in self.holders(p.tenant_id, &role.name).await? {
                 self.revoke_tokens(holder).await?;
             }
+            self.mark_keys_of_role(p.tenant_id, &role.id.to_string())
+                .await?;
         }
         role.touch(self.now());
         let audit = role_audit(caller, &role, "updated", role.updated_at);
@@ -139,6 +142,9 @@ impl Iam {
             )
             .with_reason("ROLE_IN_USE"));
         }
+        // Keys acting as it act as nothing from their next call.
+        self.mark_keys_of_role(p.tenant_id, &role.id.to_string())
+            .await?;
         let audit = role_audit(caller, &role, "deleted", self.now());
         self.store
             .delete_role(p.tenant_id, role.id, Changes::audit(audit))

@@ -184,10 +184,14 @@ impl Iam {
             ..Changes::default()
         };
         self.store.save_user(&user, before.version, changes).await?;
+        if deactivating {
+            // Keys act with no more than their creator: a deactivated one's are revoked.
+            self.revoke_keys_of(caller, id).await?;
+        }
         Ok(user)
     }
 
-    /// Soft-deletes a user and revokes every session of theirs.
+    /// Soft-deletes a user and revokes every session of theirs, and every API key they made.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
     pub async fn delete_user(&self, caller: &Caller, id: UserId, etag: &str) -> Result<()> {
         let p = &self.current(caller).await?;
@@ -217,7 +221,8 @@ impl Iam {
             keep_an_owner,
             ..Changes::default()
         };
-        self.store.save_user(&user, expected, changes).await
+        self.store.save_user(&user, expected, changes).await?;
+        self.revoke_keys_of(caller, id).await
     }
 
     /// Grants a role.

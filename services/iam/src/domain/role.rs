@@ -230,6 +230,40 @@ pub fn covers(held: &[String], grant: &str) -> bool {
     held.iter().any(|h| h == grant || h == permission)
 }
 
+/// How far a grant reaches: `x:own` < `x:team` < `x`.
+fn reach(grant: &str) -> u8 {
+    match grant.split_once(':').map(|(_, scope)| scope) {
+        Some("own") => 0,
+        Some(_) => 1,
+        None => 2,
+    }
+}
+
+/// `granted` narrowed to what a holder of `held` has: each grant as it is when `held` covers
+/// it, else the narrower scope of it `held` has, else dropped. What an API key acts with is
+/// its role's grants narrowed to its creator's.
+pub fn narrowed(granted: &[String], held: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for grant in granted {
+        let name = grant.split_once(':').map_or(grant.as_str(), |(n, _)| n);
+        let widest = held
+            .iter()
+            .filter(|h| h.split_once(':').map_or(h.as_str(), |(n, _)| n) == name)
+            .max_by_key(|h| reach(h));
+        let kept = match widest {
+            Some(h) if reach(h) >= reach(grant) => Some(grant.clone()),
+            Some(h) => Some(h.clone()),
+            None => None,
+        };
+        if let Some(kept) = kept
+            && !out.contains(&kept)
+        {
+            out.push(kept);
+        }
+    }
+    out
+}
+
 /// The first of `grants` that a granter holding `held` may not hand out: one it does not hold
 /// itself, or (unless it is an owner) one reserved to owners. No escalation through custom
 /// roles, role updates or assignments.
@@ -372,6 +406,46 @@ pub fn effective_permissions(roles: &[String], custom: &[CustomRole]) -> Vec<Str
         }
     }
     set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod narrowing {
+    use super::narrowed;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_key_keeps_only_what_its_creator_holds_at_the_creators_scope() {
+        // An admin's key made as admin, its creator now a sales rep.
+        let granted = v(&[
+            "users.manage",
+            "customers.read",
+            "customers.write",
+            "leads.write",
+        ]);
+        let held = v(&["customers.read:own", "customers.write:own", "leads.write"]);
+        assert_eq!(
+            narrowed(&granted, &held),
+            v(&["customers.read:own", "customers.write:own", "leads.write"])
+        );
+        // A narrower grant than the creator's stays as narrow.
+        assert_eq!(
+            narrowed(&v(&["customers.read:own"]), &v(&["customers.read"])),
+            v(&["customers.read:own"])
+        );
+        // A key given less than its creator holds keeps what it was given.
+        assert_eq!(
+            narrowed(&v(&["customers.read:own"]), &v(&["customers.read:team"])),
+            v(&["customers.read:own"])
+        );
+        assert_eq!(
+            narrowed(&v(&["customers.read:team"]), &v(&["customers.read:own"])),
+            v(&["customers.read:own"])
+        );
+        assert!(narrowed(&granted, &[]).is_empty(), "a creator with nothing");
+    }
 }
 
 #[cfg(test)]
