@@ -311,7 +311,6 @@ const SEARCHES: [(&str, &[&str]); 4] = [
 /// after), and the latencies of [`SEARCHES`] as store calls (no gRPC: the rows go in through
 /// the store, which is quicker to fill than a second served process).
 async fn postgres_searches(n: usize) -> Option<Vec<(&'static str, Vec<std::time::Duration>)>> {
-    use crm_customer::domain::ports::{CustomerStore, Filter};
     let url = std::env::var("DATABASE_URL").ok()?;
     let mut config = crm_core::Config::default();
     config.database.url = Some(crm_core::config::Secret::new(url));

@@ -894,12 +894,21 @@ async fn an_import_reports_exactly_its_bad_rows_and_a_resend_duplicates_nothing(
             .all(|e| e.field_violations[0].field == "customer.email")
     );
 
-    // The same import again: the first report, nothing written twice.
-    let again = authorized(import_stream(options, rows.clone()), &token);
+    // The same import again: the first report, marked as a replay, nothing written twice.
+    let again = authorized(import_stream(options.clone(), rows.clone()), &token);
     assert_eq!(
         c.import_customers(again).await.unwrap().into_inner(),
-        report
+        ImportCustomersResponse {
+            replayed: true,
+            ..report.clone()
+        }
     );
+    // Other rows under the same request_id are not read, and the report says so.
+    let other_rows = vec![person("Lain", "Orang", "lain@kilang.example")];
+    let other = authorized(import_stream(options, other_rows), &token);
+    let replay = c.import_customers(other).await.unwrap().into_inner();
+    assert!(replay.replayed, "{replay:?}");
+    assert_eq!(replay.received_count, 10_000, "the first import's report");
 
     // Without the request id, duplicates are skipped by email.
     let options = ImportOptions {

@@ -1330,3 +1330,82 @@ fn customers_of(
         server.channel.clone(),
     )
 }
+
+/// Issue 29, item 7: a create's `request_id` belongs to its caller, and rights come first. A
+/// caller who lost the right to create gets PERMISSION_DENIED, not the stored answer; another
+/// caller sending the same key gets a create of their own, never the first caller's resource.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_answer_only_their_caller_and_only_while_it_may_create() {
+    use crm_proto::crm::customer::v1::{
+        CreateCustomerRequest, Customer, CustomerType, IndividualDetails,
+    };
+    let server = spawn().await;
+    let owner = register(&server, &unique_name("Ulang"), "siti@kilang.example").await;
+    let ali = invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    invite(&server, &owner, "mei@kilang.example", &["sales_rep"]).await;
+    let ali_access = access(&server, &owner, "ali@kilang.example").await;
+    let mei_access = access(&server, &owner, "mei@kilang.example").await;
+    let request = |email: &str| CreateCustomerRequest {
+        customer: Some(Customer {
+            r#type: CustomerType::Individual as i32,
+            individual: Some(IndividualDetails {
+                given_name: "Aminah".into(),
+                ..Default::default()
+            }),
+            email: email.into(),
+            ..Default::default()
+        }),
+        request_id: "order-form-17".into(),
+    };
+    let first = customers_of(&server)
+        .create_customer(authorized(request("a@kilang.example"), &ali_access))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    // Mei, another rep, with the same key and the same request: a customer of her own (the
+    // email is Ali's customer's, so it is refused as a duplicate, not handed over).
+    let mei = customers_of(&server)
+        .create_customer(authorized(request("a@kilang.example"), &mei_access))
+        .await;
+    match mei {
+        Ok(answer) => assert_ne!(answer.into_inner().customer.unwrap().id, first.id),
+        Err(status) => assert_eq!(status.code(), Code::AlreadyExists, "{status:?}"),
+    }
+    let mine = customers_of(&server)
+        .create_customer(authorized(request("mei@kilang.example"), &mei_access))
+        .await
+        .expect("the same key, another caller: a create of her own")
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_ne!(mine.id, first.id);
+    // Ali loses the right to create customers: the retry is refused, not replayed.
+    users(&server)
+        .assign_role(authorized(
+            AssignRoleRequest {
+                user_id: ali.id.clone(),
+                role: "viewer".into(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    users(&server)
+        .revoke_role(authorized(
+            RevokeRoleRequest {
+                user_id: ali.id.clone(),
+                role: "sales_rep".into(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let viewer = access(&server, &owner, "ali@kilang.example").await;
+    let refused = customers_of(&server)
+        .create_customer(authorized(request("a@kilang.example"), &viewer))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+}

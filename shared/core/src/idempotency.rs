@@ -6,6 +6,12 @@
 //! running is `ABORTED` with a retry delay. Keys are kept for [`KEEP`] in the context's own
 //! store (table `idempotency_keys`, [`TABLES`], which the launcher adds to every store).
 //!
+//! A key belongs to its caller: (tenant, method, caller, `request_id`). Another user, key or
+//! service sending the same `request_id` is another request; a replay answers only the caller
+//! that made the resource. And the caller's right to create is checked before anything else,
+//! replays included: a caller who lost the right since gets `PERMISSION_DENIED`, not the
+//! stored answer.
+//!
 //! The key is claimed before the create runs and completed with the encoded response after it;
 //! a failed create releases it, so a retry runs again. A process that dies between the create
 //! and the completion leaves a claim that a retry takes over after [`ABANDONED_AFTER`]; that
@@ -16,7 +22,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::context::TenantId;
+use crate::context::{Principal, TenantId};
 use crate::error::{Error, Result};
 use crate::storage::{Database, Migrations, SharedTables, map_db_error};
 
@@ -46,6 +52,16 @@ const RELEASE: &str =
     "delete from idempotency_keys where tenant_id = $1 and method = $2 and request_id = $3";
 const EXPIRE: &str = "delete from idempotency_keys where tenant_id = $1 and created_at < $2";
 
+/// Whether `caller` holds `permission` at some scope (`x`, `x:team`, `x:own`): enough to try a
+/// create, whose own rules then decide on the resource.
+fn holds(caller: &Principal, permission: &str) -> bool {
+    caller.permissions.iter().any(|g| {
+        g == permission
+            || g.split_once(':')
+                .is_some_and(|(name, _)| name == permission)
+    })
+}
+
 /// The idempotency keys of one context's store.
 #[derive(Clone, Debug)]
 pub struct Idempotency {
@@ -63,12 +79,14 @@ impl Idempotency {
         Idempotency { db }
     }
 
-    /// Runs `create` at most once per (`tenant`, `method`, `request_id`); see the module docs.
-    /// An empty `request_id` runs it unconditionally. `request` is what makes two sends "the
-    /// same request": its encoding is fingerprinted, so it must be encoded deterministically.
+    /// Runs `create` at most once per (tenant, `method`, caller, `request_id`), once `caller`
+    /// holds `permission` (at any scope); see the module docs. An empty `request_id` runs it
+    /// unconditionally. `request` is what makes two sends "the same request": its encoding is
+    /// fingerprinted, so it must be encoded deterministically.
     pub async fn once<Req, Res, F, Fut>(
         &self,
-        tenant: TenantId,
+        caller: &Principal,
+        permission: &str,
         method: &str,
         request_id: &str,
         request: &Req,
@@ -80,9 +98,45 @@ impl Idempotency {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Res>>,
     {
-        if request_id.is_empty() {
-            return create().await;
+        self.once_telling(caller, permission, method, request_id, request, create)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// [`Idempotency::once`], also telling whether the answer is a replay of the first.
+    pub async fn once_telling<Req, Res, F, Fut>(
+        &self,
+        caller: &Principal,
+        permission: &str,
+        method: &str,
+        request_id: &str,
+        request: &Req,
+        create: F,
+    ) -> Result<(Res, bool)>
+    where
+        Req: prost::Message,
+        Res: prost::Message + Default,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Res>>,
+    {
+        // Rights first, replays included.
+        if !holds(caller, permission) {
+            return Err(
+                Error::permission_denied(format!("your roles do not grant {permission}"))
+                    .with_reason("MISSING_PERMISSION")
+                    .with_metadata("permission", permission),
+            );
         }
+        if request_id.is_empty() {
+            return create().await.map(|r| (r, false));
+        }
+        let tenant = caller.tenant_id;
+        // The key is the caller's own: a user, an API key or a service.
+        let subject = match &caller.service {
+            Some(service) => format!("service:{service}"),
+            None => caller.user_id.to_string(),
+        };
+        let method = &format!("{method}/{subject}");
         if request_id.len() > MAX_KEY_LEN || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid_field(
                 "request_id",
@@ -91,15 +145,17 @@ impl Idempotency {
         }
         let fingerprint = hex::encode(Sha256::digest(request.encode_to_vec()));
         match self.claim(tenant, method, request_id, &fingerprint).await? {
-            Claim::Done(bytes) => Res::decode(bytes.as_slice()).map_err(|e| {
-                Error::internal("a stored response could not be read", anyhow::anyhow!(e))
-            }),
+            Claim::Done(bytes) => Res::decode(bytes.as_slice())
+                .map(|r| (r, true))
+                .map_err(|e| {
+                    Error::internal("a stored response could not be read", anyhow::anyhow!(e))
+                }),
             Claim::Ours => match create().await {
                 Ok(response) => {
                     let key = [tenant.to_string(), method.to_owned(), request_id.to_owned()];
                     self.exec(tenant, COMPLETE, &key, Some(response.encode_to_vec()))
                         .await?;
-                    Ok(response)
+                    Ok((response, false))
                 }
                 Err(err) => {
                     let key = [tenant.to_string(), method.to_owned(), request_id.to_owned()];

@@ -168,12 +168,19 @@ impl pb::template_service_server::TemplateService for NotificationGrpc {
         let response = self
             .app
             .idempotency()
-            .once(p.tenant_id, "CreateTemplate", &r.request_id, &r, || async {
-                let template = self.app.create_template(&p, input).await?;
-                Ok(pb::CreateTemplateResponse {
-                    template: Some(template_pb(&template)),
-                })
-            })
+            .once(
+                &p,
+                "templates.manage",
+                "CreateTemplate",
+                &r.request_id,
+                &r,
+                || async {
+                    let template = self.app.create_template(&p, input).await?;
+                    Ok(pb::CreateTemplateResponse {
+                        template: Some(template_pb(&template)),
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(response))
     }

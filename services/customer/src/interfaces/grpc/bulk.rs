@@ -67,6 +67,7 @@ fn report_pb(r: ImportReport) -> pb::ImportCustomersResponse {
         updated_count: r.updated,
         skipped_count: r.skipped,
         failed_count: r.failed,
+        replayed: false,
         errors: r
             .errors
             .into_iter()
@@ -98,12 +99,12 @@ pub async fn import(
 ) -> Result<pb::ImportCustomersResponse, Error> {
     let first = stream.message().await.map_err(stream_error)?;
     let (options, options_pb) = options(first)?;
-    let tenant = caller.principal.tenant_id;
     let request_id = options_pb.request_id.clone();
-    customers
+    let (mut report, replayed) = customers
         .idempotency()
-        .once(
-            tenant,
+        .once_telling(
+            &caller.principal,
+            "customers.import",
             "ImportCustomers",
             &request_id,
             &options_pb,
@@ -152,7 +153,11 @@ pub async fn import(
                 Ok(report_pb(importer.finish().await?))
             },
         )
-        .await
+        .await?;
+    // The same request_id again answers with the first import's report, and says so: the rows
+    // sent this time were not read, whatever they were.
+    report.replayed = replayed;
+    Ok(report)
 }
 
 /// Streams every customer matching `filter` in creation order, page by page; stops reading

@@ -151,7 +151,8 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
             .customers
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "customers.write",
                 "CreateCustomer",
                 &r.request_id,
                 &r,
@@ -299,7 +300,8 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
             .customers
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "customers.write",
                 "AddContact",
                 &r.request_id,
                 &r,

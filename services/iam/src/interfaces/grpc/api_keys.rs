@@ -38,7 +38,8 @@ impl pb::api_key_service_server::ApiKeyService for IamGrpc {
             .iam
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "api_keys.manage",
                 "CreateApiKey",
                 &r.request_id,
                 &r,

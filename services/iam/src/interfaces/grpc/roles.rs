@@ -42,7 +42,8 @@ impl pb::role_service_server::RoleService for IamGrpc {
             .iam
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "roles.manage",
                 "CreateRole",
                 &r.request_id,
                 &r,

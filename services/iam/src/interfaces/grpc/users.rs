@@ -26,7 +26,8 @@ impl pb::user_service_server::UserService for IamGrpc {
             .iam
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "users.manage",
                 "CreateUser",
                 &r.request_id,
                 &fingerprint,

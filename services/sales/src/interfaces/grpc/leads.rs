@@ -106,7 +106,8 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
             .sales
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "leads.write",
                 "CreateLead",
                 &r.request_id,
                 &r,

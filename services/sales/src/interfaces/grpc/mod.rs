@@ -131,7 +131,8 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
             .sales
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "pipelines.manage",
                 "CreatePipeline",
                 &r.request_id,
                 &r,

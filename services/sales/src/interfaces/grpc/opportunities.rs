@@ -92,7 +92,8 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
             .sales
             .idempotency()
             .once(
-                caller.principal.tenant_id,
+                &caller.principal,
+                "opportunities.write",
                 "CreateOpportunity",
                 &r.request_id,
                 &r,
