@@ -584,6 +584,8 @@ async fn contacts_are_added_listed_changed_made_primary_and_removed() {
                             e164_number: "+6012 345 6789".into(),
                             ..Default::default()
                         }],
+                        // Mei Ling is added as the primary contact (issue 29, item 18).
+                        primary: name == "Mei Ling",
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -597,8 +599,22 @@ async fn contacts_are_added_listed_changed_made_primary_and_removed() {
             .unwrap();
         assert_eq!(contact.customer_id, customer.id);
         assert_eq!(contact.phones[0].e164_number, "+60123456789");
+        assert_eq!(contact.primary, name == "Mei Ling", "{name}: {contact:?}");
         ids.push(contact.id);
     }
+    let read = c
+        .get_customer(authorized(
+            GetCustomerRequest {
+                id: customer.id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(read.primary_contact_id, ids[1], "the contact added as primary is");
     let page = c
         .list_contacts(authorized(
             ListContactsRequest {

@@ -29,13 +29,14 @@ impl Customers {
         Ok((customer, page))
     }
 
-    /// Adds a contact.
+    /// Adds a contact, made the customer's primary one when `primary` asks.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, customer_id = %customer_id))]
     pub async fn add_contact(
         &self,
         caller: &Caller,
         customer_id: Uuid,
         input: ContactInput,
+        primary: bool,
     ) -> Result<(Customer, Uuid)> {
         let p = &caller.principal;
         let now = self.now();
@@ -45,13 +46,26 @@ impl Customers {
             let contact = c
                 .add_contact(input.clone(), now)
                 .map_err(|e| invalid("", e))?;
-            *added_id.lock().expect("not poisoned") = Some(contact.id);
+            let contact_id = contact.id;
+            *added_id.lock().expect("not poisoned") = Some(contact_id);
+            if primary {
+                c.set_primary_contact(contact_id, now);
+            }
             let added = events::ContactAdded {
                 customer_id: c.id.to_string(),
                 contact: Some(contact_pb(c, c.contacts.last().expect("just added"))),
                 added_by_user_id: p.user_id.to_string(),
             };
-            Ok(vec![event(caller, c, &added, now)])
+            let mut caused = vec![event(caller, c, &added, now)];
+            if primary {
+                let updated = events::CustomerUpdated {
+                    customer: Some(super::messages::customer_pb(c)),
+                    changed_fields: vec!["primary_contact_id".into()],
+                    updated_by_user_id: p.user_id.to_string(),
+                };
+                caused.push(event(caller, c, &updated, now));
+            }
+            Ok(caused)
         });
         let customer = self.store.update(p.tenant_id, customer_id, change).await?;
         let id = added_id

@@ -296,6 +296,8 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
         let r = request.into_inner();
         let customer_id = id("customer_id", &r.customer_id, "a customer id")?;
         let input = contact_input(&r.contact.clone().unwrap_or_default())?;
+        // `primary: true` on a new contact makes it the customer's primary one.
+        let primary = r.contact.as_ref().is_some_and(|c| c.primary);
         let response = self
             .customers
             .idempotency()
@@ -308,7 +310,7 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
                 || async {
                     let (customer, contact_id) = self
                         .customers
-                        .add_contact(&caller, customer_id, input)
+                        .add_contact(&caller, customer_id, input, primary)
                         .await?;
                     let contact = customer.contact(contact_id).expect("just added");
                     Ok(pb::AddContactResponse {
