@@ -231,6 +231,7 @@ async fn fill(db: &Database, n: usize) -> (Pipeline, Caller, i64) {
             team: None,
             token_id: String::new(),
             issued_at: 0,
+            expires_at: None,
             api_key_id: None,
             service: None,
         },

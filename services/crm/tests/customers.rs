@@ -614,7 +614,10 @@ async fn contacts_are_added_listed_changed_made_primary_and_removed() {
         .into_inner()
         .customer
         .unwrap();
-    assert_eq!(read.primary_contact_id, ids[1], "the contact added as primary is");
+    assert_eq!(
+        read.primary_contact_id, ids[1],
+        "the contact added as primary is"
+    );
     let page = c
         .list_contacts(authorized(
             ListContactsRequest {

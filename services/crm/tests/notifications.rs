@@ -786,3 +786,48 @@ impl GrpcWebWatch {
         }
     }
 }
+
+/// Issue 29, item 10: an open `WatchNotifications` ends with UNAUTHENTICATED once its token is
+/// revoked (here: the watcher's role is taken away), instead of delivering on.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_watch_ends_when_its_token_is_revoked() {
+    use crm_proto::crm::iam::v1::RevokeRoleRequest;
+    use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
+    let server = spawn().await;
+    let owner = register(&server, "Kilang Tonton", "owner@kilang.example").await;
+    let manager_user = invite(&server, &owner, "aminah@kilang.example", &["sales_manager"]).await;
+    let manager = login(
+        &server,
+        &owner.tenant.slug,
+        "aminah@kilang.example",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let mut stream = notifications(&server)
+        .watch_notifications(authorized(
+            WatchNotificationsRequest {
+                include_unread: false,
+            },
+            &manager.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    UserServiceClient::new(server.channel.clone())
+        .revoke_role(authorized(
+            RevokeRoleRequest {
+                user_id: manager_user.id.clone(),
+                role: "sales_manager".into(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(30), stream.message())
+        .await
+        .expect("the stream ends, it does not hang on");
+    let status = ended.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
+}

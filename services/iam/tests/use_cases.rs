@@ -112,6 +112,7 @@ async fn owner(w: &World) -> (Caller, String) {
         team: None,
         token_id: session.access_token.clone(),
         issued_at: w.clock.now_millis(),
+        expires_at: None,
         api_key_id: None,
         service: None,
     };
@@ -502,6 +503,7 @@ async fn turning_it_off_needs_a_code_for_oneself_and_users_manage_for_another() 
             team: None,
             token_id: ali_session.access_token.clone(),
             issued_at: w.clock.now_millis(),
+            expires_at: None,
             api_key_id: None,
             service: None,
         },

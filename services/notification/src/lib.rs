@@ -76,7 +76,10 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let sales = consumer(SALES_GROUP);
         let app = built.app.clone();
         Ok(Started {
-            register: Box::new(move |services: &mut ServiceSet| register(services, app)),
+            register: {
+                let marks = startup.revocations.clone();
+                Box::new(move |services: &mut ServiceSet| register(services, app, marks))
+            },
             token_keys: None,
             outboxes: Vec::new(),
             api_keys: None,
@@ -189,8 +192,12 @@ pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Bui
 }
 
 /// Adds the notification services to a server.
-pub fn register(services: &mut ServiceSet, app: Notifications) {
-    let grpc = NotificationGrpc::new(app);
+pub fn register(
+    services: &mut ServiceSet,
+    app: Notifications,
+    marks: crm_core::revocation::Revocations,
+) {
+    let grpc = NotificationGrpc::new(app, marks);
     services
         .add(pb::notification_service_server::NotificationServiceServer::new(grpc.clone()))
         .add(pb::template_service_server::TemplateServiceServer::new(

@@ -116,6 +116,7 @@ async fn fixture(db: Database) -> (Sales, Arc<SqlSalesStore>, Caller, Pipeline) 
             team: None,
             token_id: String::new(),
             issued_at: 0,
+            expires_at: None,
             api_key_id: None,
             service: None,
         },

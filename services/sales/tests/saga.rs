@@ -160,6 +160,7 @@ async fn world() -> World {
             team: None,
             token_id: String::new(),
             issued_at: 0,
+            expires_at: None,
             api_key_id: None,
             service: None,
         },

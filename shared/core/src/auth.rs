@@ -334,6 +334,7 @@ impl TokenVerifier {
             team: claims.team,
             token_id: claims.jti,
             issued_at,
+            expires_at: Some((claims.exp as i64).saturating_mul(1000)),
             api_key_id: None,
             service: claims.svc,
         };

@@ -23,6 +23,10 @@ pub struct Principal {
     /// When the token was issued, in milliseconds since the epoch (from its UUIDv7 `jti`, else
     /// `iat`): revocations cut tokens issued before a moment (see [`crate::revocation`]).
     pub issued_at: i64,
+    /// When the credential stops being valid, in milliseconds since the epoch (an access
+    /// token's `exp`, an API key's end); `None` for one without an end. A stream that outlives
+    /// it is ended (see [`crate::revocation::until_revoked`]).
+    pub expires_at: Option<i64>,
     /// Set when the caller is an integration's API key rather than a person: then `user_id` is
     /// the key's id (a key is its own subject: it owns nothing, and the audit trail names it).
     pub api_key_id: Option<uuid::Uuid>,

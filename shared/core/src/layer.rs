@@ -591,6 +591,7 @@ mod tests {
                     team: None,
                     token_id: key,
                     issued_at: 0,
+                    expires_at: None,
                     api_key_id: Some(uuid::Uuid::now_v7()),
                     service: None,
                 })
@@ -671,6 +672,7 @@ mod tests {
             team: None,
             token_id: String::new(),
             issued_at: 0,
+            expires_at: None,
             api_key_id: None,
             service: None,
         };

@@ -155,3 +155,145 @@ mod tests {
         assert_eq!(map.lock().unwrap().len(), 1, "the expired mark was pruned");
     }
 }
+
+fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// How often an open stream asks whether its caller's credential was revoked.
+pub const STREAM_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// `inner`, ended with `UNAUTHENTICATED` as soon as the caller's credential expires or is
+/// revoked (a mark for `caller` after it was issued; asked every `every`): a long-lived stream
+/// never outlives the rights it was opened with. Every streaming RPC that may stay open goes
+/// through here.
+pub fn until_revoked<S, T>(
+    caller: crate::context::Principal,
+    marks: Revocations,
+    every: Duration,
+    inner: S,
+) -> impl futures::Stream<Item = std::result::Result<T, tonic::Status>> + Send
+where
+    S: futures::Stream<Item = std::result::Result<T, tonic::Status>> + Send + Unpin + 'static,
+    T: Send + 'static,
+{
+    use futures::StreamExt as _;
+    futures::stream::unfold(Some(inner), move |state| {
+        let (caller, marks) = (caller.clone(), marks.clone());
+        async move {
+            let mut inner = state?;
+            loop {
+                let now = now_millis();
+                let left = caller.expires_at.map(|at| (at - now).max(0) as u64);
+                let wait = match left {
+                    Some(ms) => every.min(Duration::from_millis(ms)),
+                    None => every,
+                };
+                tokio::select! {
+                    item = inner.next() => return item.map(|item| (item, Some(inner))),
+                    () = tokio::time::sleep(wait) => {
+                        let now = now_millis();
+                        if caller.expires_at.is_some_and(|at| at <= now) {
+                            let ended = Error::unauthenticated(
+                                "your access ended while this stream was open; refresh it and open the stream again",
+                            )
+                            .with_reason("TOKEN_EXPIRED");
+                            return Some((Err(tonic::Status::from(ended)), None));
+                        }
+                        match marks.is_revoked(caller.user_id, caller.issued_at).await {
+                            Ok(true) => {
+                                let ended = Error::unauthenticated(
+                                    "this access was revoked while the stream was open (your roles or status changed); sign in again",
+                                )
+                                .with_reason("TOKEN_REVOKED");
+                                return Some((Err(tonic::Status::from(ended)), None));
+                            }
+                            Ok(false) => {}
+                            // The marks cannot be read: keep serving what the call was allowed
+                            // (as new calls would be refused), and ask again at the next tick.
+                            Err(e) => tracing::warn!(error = %e.message(), "cannot check revocations for an open stream"),
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod streams {
+    use super::*;
+    use crate::context::{Principal, TenantId};
+    use futures::StreamExt as _;
+
+    fn caller(expires_at: Option<i64>) -> Principal {
+        Principal {
+            tenant_id: TenantId::new(),
+            user_id: UserId::new(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            team: None,
+            token_id: String::new(),
+            issued_at: now_millis() - 1_000,
+            expires_at,
+            api_key_id: None,
+            service: None,
+        }
+    }
+
+    /// A stream that never ends by itself (a watch with nothing to say).
+    fn silent()
+    -> impl futures::Stream<Item = std::result::Result<u32, tonic::Status>> + Send + Unpin {
+        futures::stream::pending()
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_ends_unauthenticated_when_its_token_is_revoked() {
+        let marks = Revocations::memory();
+        let who = caller(None);
+        let mut stream = Box::pin(until_revoked(
+            who.clone(),
+            marks.clone(),
+            Duration::from_millis(20),
+            silent(),
+        ));
+        marks
+            .revoke(who.user_id, now_millis(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let ended = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+        assert!(stream.next().await.is_none(), "and then it is over");
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_ends_unauthenticated_when_its_token_expires() {
+        let soon = now_millis() + 50;
+        let mut stream = Box::pin(until_revoked(
+            caller(Some(soon)),
+            Revocations::memory(),
+            Duration::from_secs(60),
+            silent(),
+        ));
+        let ended = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+        assert!(ended.message().contains("refresh"), "{ended:?}");
+    }
+
+    #[tokio::test]
+    async fn items_flow_while_the_token_holds() {
+        let items = futures::stream::iter([Ok(1), Ok(2)]);
+        let got: Vec<_> = until_revoked(
+            caller(None),
+            Revocations::memory(),
+            Duration::from_secs(1),
+            items,
+        )
+        .collect()
+        .await;
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|r| r.is_ok()));
+    }
+}

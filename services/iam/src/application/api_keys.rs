@@ -206,6 +206,7 @@ impl Iam {
             team: None,
             token_id: known.key.prefix.clone(),
             issued_at: known.key.created_at,
+            expires_at: known.key.expires_at,
             api_key_id: Some(known.key.id),
             service: None,
         })

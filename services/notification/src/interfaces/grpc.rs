@@ -20,12 +20,14 @@ use crate::domain::template::{Channel, MAX_SOURCE, Template, TemplateInput};
 #[derive(Clone)]
 pub struct NotificationGrpc {
     app: Notifications,
+    /// Revocation marks: an open `WatchNotifications` ends when its caller's access does.
+    marks: crm_core::revocation::Revocations,
 }
 
 impl NotificationGrpc {
-    /// Serves `app`.
-    pub fn new(app: Notifications) -> NotificationGrpc {
-        NotificationGrpc { app }
+    /// Serves `app`, ending open streams on the revocations in `marks`.
+    pub fn new(app: Notifications, marks: crm_core::revocation::Revocations) -> NotificationGrpc {
+        NotificationGrpc { app, marks }
     }
 }
 
@@ -407,6 +409,15 @@ impl pb::notification_service_server::NotificationService for NotificationGrpc {
                 }
             });
         use futures::StreamExt as _;
-        Ok(Response::new(Box::pin(first.chain(live))))
+        // Open for as long as the caller's access lasts: it ends UNAUTHENTICATED when the token
+        // expires or is revoked (a role or status change), never delivering past it.
+        Ok(Response::new(Box::pin(
+            crm_core::revocation::until_revoked(
+                p.clone(),
+                self.marks.clone(),
+                crm_core::revocation::STREAM_CHECK_EVERY,
+                Box::pin(first.chain(live)),
+            ),
+        )))
     }
 }
