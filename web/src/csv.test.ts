@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { addAnswer, customersCsv, importBody, parseCsv, rejectedCsv, toCustomer } from "./csv";
+import { addAnswer, customersCsv, importBody, parseCsv, rejectedCsv, restored, toCustomer } from "./csv";
 
 const file = `Company,First name,Last name,Email,Phone,Tags,Colour
 Butik Seri Batik Sdn Bhd,,,orders@seribatik.my,+60312345678,wholesale; kl,blue
@@ -73,4 +73,28 @@ it("exports customers as a file the import reads back", () => {
     tags: ["wholesale", "kl"],
     notes: 'pays in 30 days, "net"',
   });
+});
+
+it("writes cells a spreadsheet would run as text, and reads its own export back unchanged", () => {
+  const csv = customersCsv([
+    {
+      type: 2,
+      displayName: "=HYPERLINK(\"http://evil.example\")",
+      email: "shop@kilang.example",
+      business: { legalName: "=HYPERLINK(\"http://evil.example\")" },
+      phones: [{ e164Number: "+60123456789" }],
+      tags: ["@risk"],
+      notes: "-5 pieces",
+    },
+  ]);
+  expect(csv).not.toMatch(/,=HYPERLINK/);
+  expect(csv).toContain(`'+60123456789`);
+  const [row] = parseCsv(csv).rows;
+  expect(toCustomer(row)).toMatchObject({
+    business: { legalName: '=HYPERLINK("http://evil.example")' },
+    phones: [{ e164Number: "+60123456789" }],
+    tags: ["@risk"],
+    notes: "-5 pieces",
+  });
+  expect(restored("'quoted, not a formula")).toBe("'quoted, not a formula");
 });

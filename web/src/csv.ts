@@ -27,10 +27,16 @@ export function parseCsv(text: string): Parsed {
   return { rows: parsed.data, ignored };
 }
 
+/** A cell as read back: the `'` an export puts before a formula character (OWASP's advice
+ * against CSV injection, papaparse's `escapeFormulae`) is taken off again. */
+export function restored(cell: string): string {
+  return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
+}
+
 function column(row: Row, key: keyof typeof COLUMNS): string {
   for (const name of COLUMNS[key]) {
     const value = row[name];
-    if (value !== undefined && value.trim() !== "") return value.trim();
+    if (value !== undefined && value.trim() !== "") return restored(value.trim());
   }
   return "";
 }
@@ -103,10 +109,14 @@ export function addAnswer(report: Report, answer: Answer, rows: Row[], first: nu
 /** The rejected rows as a CSV to fix and import again: their columns, then the reasons. */
 export function rejectedCsv(rejected: Rejected[]): string {
   const fields = [...new Set(rejected.flatMap((r) => Object.keys(r.row)))];
-  return Papa.unparse({
-    fields: [...fields, "line", "problems"],
-    data: rejected.map((r) => [...fields.map((f) => r.row[f] ?? ""), String(r.line), r.problems]),
-  });
+  return Papa.unparse(
+    {
+      fields: [...fields, "line", "problems"],
+      data: rejected.map((r) => [...fields.map((f) => restored(r.row[f] ?? "")), String(r.line), r.problems]),
+    },
+    // A cell a spreadsheet would run as a formula is written as text.
+    { escapeFormulae: true },
+  );
 }
 
 /** Customers as a CSV file with the columns the import reads back. */
@@ -120,18 +130,22 @@ export function customersCsv(customers: {
   tags: string[];
   notes: string;
 }[]): string {
-  return Papa.unparse({
-    fields: ["type", "display_name", "first_name", "last_name", "company", "email", "phones", "tags", "notes"],
-    data: customers.map((c) => [
-      c.business ? "business" : "individual",
-      c.displayName,
-      c.individual?.givenName ?? "",
-      c.individual?.familyName ?? "",
-      c.business?.legalName ?? "",
-      c.email,
-      c.phones.map((p) => p.e164Number).join(";"),
-      c.tags.join(";"),
-      c.notes,
-    ]),
-  });
+  return Papa.unparse(
+    {
+      fields: ["type", "display_name", "first_name", "last_name", "company", "email", "phones", "tags", "notes"],
+      data: customers.map((c) => [
+        c.business ? "business" : "individual",
+        c.displayName,
+        c.individual?.givenName ?? "",
+        c.individual?.familyName ?? "",
+        c.business?.legalName ?? "",
+        c.email,
+        c.phones.map((p) => p.e164Number).join(";"),
+        c.tags.join(";"),
+        c.notes,
+      ]),
+    },
+    // A cell a spreadsheet would run as a formula is written as text.
+    { escapeFormulae: true },
+  );
 }

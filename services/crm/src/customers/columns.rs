@@ -139,10 +139,32 @@ fn cell_value(raw: &str) -> Value {
     }
 }
 
+/// The characters a spreadsheet reads a cell starting with as a formula (OWASP, CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as it is written to a CSV file: one that a spreadsheet would run as a formula gets a
+/// leading `'`, which spreadsheets show as text (OWASP's advice against CSV injection).
+pub fn neutralised(cell: &str) -> String {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// A cell as read from a CSV file: the `'` [`neutralised`] put before a formula character is
+/// taken off again, so an export imports back unchanged.
+pub fn restored(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
 /// A CSV row as a record (cells of empty `custom.<key>` columns left out).
 pub fn csv_record(headers: &[String], row: &csv::StringRecord) -> Map<String, Value> {
     let mut record = Map::new();
-    for (header, cell) in headers.iter().zip(row.iter()) {
+    for (header, cell) in headers.iter().zip(row.iter().map(restored)) {
         if header.starts_with("custom.") {
             if !cell.trim().is_empty() {
                 record.insert(header.clone(), cell_value(cell));
@@ -374,12 +396,43 @@ pub fn csv_cells(record: &Map<String, Value>) -> Vec<String> {
             Some(other) => other.to_string(),
             None => String::new(),
         })
+        .map(|cell| neutralised(&cell))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_as_text_and_read_back_unchanged() {
+        for formula in [
+            "=HYPERLINK(\"http://evil.example\")",
+            "+60123456789",
+            "-5",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let written = neutralised(formula);
+            assert!(written.starts_with('\''), "{written:?}");
+            assert_eq!(restored(&written), formula);
+        }
+        assert_eq!(neutralised("Kedai Batik"), "Kedai Batik");
+        assert_eq!(restored("'quoted, not a formula"), "'quoted, not a formula");
+        // An exported row imports back as it was.
+        let mut record = Map::new();
+        record.insert("display_name".into(), Value::String("=1+1".into()));
+        record.insert(
+            "phones".into(),
+            Value::Array(vec![Value::String("+60123456789".into())]),
+        );
+        let cells = csv_cells(&record);
+        let headers: Vec<String> = COLUMNS.iter().map(|(c, _)| c.to_string()).collect();
+        let back = csv_record(&headers, &csv::StringRecord::from(cells));
+        assert_eq!(back["display_name"], Value::String("=1+1".into()));
+        assert_eq!(back["phones"], Value::String("+60123456789".into()));
+    }
 
     #[test]
     fn headers_are_canonical_or_refused_with_the_list() {

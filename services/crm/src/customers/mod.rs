@@ -326,7 +326,12 @@ fn write_rejects(
                     let (fields, why) = reasons(n);
                     let mut cells = vec![n.to_string(), fields, why];
                     if let Ok(record) = record {
-                        cells.extend(record.iter().map(str::to_owned));
+                        // As exported: a cell a spreadsheet would run is written as text.
+                        cells.extend(
+                            record
+                                .iter()
+                                .map(|c| columns::neutralised(columns::restored(c))),
+                        );
                     }
                     writer.write_record(&cells)?;
                 }
