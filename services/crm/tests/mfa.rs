@@ -382,3 +382,45 @@ async fn mfa_is_per_person_per_tenant_and_administrators_reset_it() {
             .mfa_enabled
     );
 }
+
+/// Issue 29, item 4: a user signed in with a password alone and promoted into the tenant's
+/// second-factor policy cannot refresh into the new rights: the refresh asks for a sign-in with
+/// the factor (MFA_REQUIRED), which then asks them to enrol. Someone the policy does not cover
+/// keeps refreshing.
+#[tokio::test]
+async fn a_promotion_into_the_mfa_policy_needs_the_factor_before_a_refresh() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang Naik", "owner@kilang.example").await;
+    let slug = owner.tenant.slug.clone();
+    let ali = invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    set_policy(&server, &owner, MfaPolicy::Admins as i32)
+        .await
+        .unwrap();
+    let rep = login(&server, &slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap();
+    assert!(rep.mfa_challenge.is_none(), "a rep is not covered");
+    let again = support::iam::refresh(&server, &rep.refresh_token)
+        .await
+        .expect("not covered: refreshes as before");
+    UserServiceClient::new(server.channel.clone())
+        .assign_role(authorized(
+            AssignRoleRequest {
+                user_id: ali.id.clone(),
+                role: "admin".into(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let refused = support::iam::refresh(&server, &again.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert_eq!(reason(&refused), "MFA_REQUIRED");
+    let pending = challenge(&server, &slug, "ali@kilang.example").await;
+    assert!(
+        pending.enrollment_required,
+        "the sign-in asks them to set it up"
+    );
+}

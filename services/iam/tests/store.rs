@@ -753,6 +753,7 @@ fn session(t: &Tenant, u: &User, family: Uuid, hash: &str) -> Session {
         expires_at: 10_000_000_000_000,
         spent_at: None,
         revoked_at: None,
+        method: crm_iam::domain::session::SignInMethod::Password,
     }
 }
 

@@ -12,6 +12,7 @@ use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::ports::{Changes, OutboxEvent};
 use crate::domain::role::OWNER;
+use crate::domain::session::SignInMethod;
 use crate::domain::session::{Presentation, Session, hash_refresh_token, refresh_token_tenant};
 use crate::domain::tenant::{Tenant, TenantStatus, parse_tenant_name, slug_from_name};
 use crate::domain::user::{User, parse_display_name};
@@ -118,7 +119,9 @@ impl Iam {
             .create_tenant(&tenant, Some(&owner), changes)
             .await?;
         let limits = tenant.settings.session_limits();
-        let (tokens, session) = self.issue(&owner, None, limits, now).await?;
+        let (tokens, session) = self
+            .issue(&owner, None, SignInMethod::Password, limits, now)
+            .await?;
         self.store.insert_session(&session).await?;
         Ok((tenant, tokens))
     }
@@ -219,7 +222,9 @@ impl Iam {
         if let Some(pending) = self.second_step(&tenant, user, now).await? {
             return Ok(SignIn::SecondFactor(pending));
         }
-        let tokens = self.signed_in(&tenant, user, &[], origin, now).await?;
+        let tokens = self
+            .signed_in(&tenant, user, SignInMethod::Password, &[], origin, now)
+            .await?;
         Ok(SignIn::Done(Box::new(tokens)))
     }
 
@@ -230,12 +235,13 @@ impl Iam {
         &self,
         tenant: &Tenant,
         user: &User,
+        method: SignInMethod,
         details: &[(&str, String)],
         origin: &Origin,
         now: Millis,
     ) -> Result<SessionTokens> {
         let limits = tenant.settings.session_limits();
-        let (tokens, session) = self.issue(user, None, limits, now).await?;
+        let (tokens, session) = self.issue(user, None, method, limits, now).await?;
         let mut audit = AuditEntry::new(
             tenant.id,
             AuditKind::LoginSucceeded,
@@ -354,15 +360,28 @@ impl Iam {
                 .await?;
             return Err(bad_refresh());
         };
-        // The tenant's session limits as they are now (a tightened limit applies at once).
-        let limits = self
+        // The tenant's settings as they are now: a tightened limit applies at once, and so does
+        // a second-factor policy that now covers the user (promoted since they signed in).
+        let settings = self
             .store
             .find_tenant(&tenant.to_string())
             .await?
             .ok_or_else(bad_refresh)?
-            .settings
-            .session_limits();
-        let (tokens, next) = self.issue(&user, Some(&session), limits, now).await?;
+            .settings;
+        if !session.method.meets_second_factor_policy() {
+            let custom = self.custom_roles_of(&user).await?;
+            let permissions = crate::domain::role::effective_permissions(&user.roles, &custom);
+            if settings.mfa_policy.requires(&permissions) {
+                return Err(Error::unauthenticated(
+                    "your workspace requires a second factor for what you may now do, and this session was signed in without one: sign in again (you will be asked for the factor, or to set it up)",
+                )
+                .with_reason("MFA_REQUIRED"));
+            }
+        }
+        let limits = settings.session_limits();
+        let (tokens, next) = self
+            .issue(&user, Some(&session), SignInMethod::Password, limits, now)
+            .await?;
         if !self.store.rotate_session(tenant, &hash, &next, now).await? {
             // Spent or revoked between our read and our write: a concurrent replay.
             self.revoke_reused(&session, origin, now).await?;

@@ -160,7 +160,14 @@ impl Iam {
             .ok_or_else(bad_challenge)?;
         let details = [("second_factor", factor.to_owned())];
         let tokens = self
-            .signed_in(&tenant, &user, &details, origin, now)
+            .signed_in(
+                &tenant,
+                &user,
+                crate::domain::session::SignInMethod::SecondFactor,
+                &details,
+                origin,
+                now,
+            )
             .await?;
         Ok((tokens, codes))
     }

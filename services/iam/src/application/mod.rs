@@ -233,6 +233,7 @@ impl Iam {
         &self,
         user: &User,
         previous: Option<&Session>,
+        method: crate::domain::session::SignInMethod,
         limits: (Millis, Millis),
         now: Millis,
     ) -> Result<(SessionTokens, Session)> {
@@ -283,6 +284,8 @@ impl Iam {
             ),
             spent_at: None,
             revoked_at: None,
+            // A refresh keeps the way its family was signed in.
+            method: previous.map_or(method, |p| p.method),
         };
         let tokens = SessionTokens {
             access_token,

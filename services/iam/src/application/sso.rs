@@ -221,7 +221,14 @@ impl Iam {
             ("issuer", identity.issuer.clone()),
         ];
         let tokens = self
-            .signed_in(&tenant, &user, &details, origin, now)
+            .signed_in(
+                &tenant,
+                &user,
+                crate::domain::session::SignInMethod::SingleSignOn,
+                &details,
+                origin,
+                now,
+            )
             .await?;
         Ok((tokens, created))
     }

@@ -59,6 +59,44 @@ pub struct Session {
     pub spent_at: Option<Millis>,
     /// Set when its family was revoked.
     pub revoked_at: Option<Millis>,
+    /// How its family was signed in.
+    pub method: SignInMethod,
+}
+
+/// How a session was signed in: what a refresh knows of the assurance behind it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// A password alone.
+    Password,
+    /// A password and a second factor (an app code or a recovery code).
+    SecondFactor,
+    /// The tenant's OpenID provider, which answers for how the person signed in there.
+    SingleSignOn,
+}
+
+impl SignInMethod {
+    /// Its name in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::SecondFactor => "second_factor",
+            SignInMethod::SingleSignOn => "single_sign_on",
+        }
+    }
+
+    /// From the store (unknown names, from no version, read as a password).
+    pub fn parse(name: &str) -> SignInMethod {
+        match name {
+            "second_factor" => SignInMethod::SecondFactor,
+            "single_sign_on" => SignInMethod::SingleSignOn,
+            _ => SignInMethod::Password,
+        }
+    }
+
+    /// Whether a tenant policy that requires a second factor is met by it.
+    pub fn meets_second_factor_policy(self) -> bool {
+        self != SignInMethod::Password
+    }
 }
 
 /// What presenting a stored token means.
@@ -155,6 +193,7 @@ mod tests {
             expires_at: 100,
             spent_at: None,
             revoked_at: None,
+            method: SignInMethod::Password,
         };
         assert_eq!(s.present(50), Presentation::Valid);
         assert_eq!(s.present(100), Presentation::Expired);

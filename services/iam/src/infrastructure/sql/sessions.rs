@@ -20,9 +20,10 @@ struct SessionRow {
     expires_at: i64,
     spent_at: Option<i64>,
     revoked_at: Option<i64>,
+    method: String,
 }
 
-const COLUMNS: &str = "token_hash, family_id, tenant_id, user_id, issued_at, started_at, expires_at, spent_at, revoked_at";
+const COLUMNS: &str = "token_hash, family_id, tenant_id, user_id, issued_at, started_at, expires_at, spent_at, revoked_at, method";
 
 impl TryFrom<SessionRow> for Session {
     type Error = crm_core::Error;
@@ -38,6 +39,7 @@ impl TryFrom<SessionRow> for Session {
             expires_at: row.expires_at,
             spent_at: row.spent_at,
             revoked_at: row.revoked_at,
+            method: crate::domain::session::SignInMethod::parse(&row.method),
         })
     }
 }
@@ -45,7 +47,7 @@ impl TryFrom<SessionRow> for Session {
 /// Stores a refresh token.
 pub(super) async fn insert(tx: &mut Conn, s: &Session) -> Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into sessions ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "insert into sessions ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )))
     .bind(&s.token_hash)
     .bind(s.family_id.to_string())
@@ -56,6 +58,7 @@ pub(super) async fn insert(tx: &mut Conn, s: &Session) -> Result<()> {
     .bind(s.expires_at)
     .bind(s.spent_at)
     .bind(s.revoked_at)
+    .bind(s.method.as_str())
     .execute(tx)
     .await
     .map_err(db("storing a session"))
