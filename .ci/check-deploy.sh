@@ -67,8 +67,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 env -u DATABASE_URL -u REDIS_URL -u KAFKA_BROKERS -u MONGODB_URL \
   "$CRM" serve --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/serve.log" 2>&1 &
 crm_pid=$!
-trap 'kill "$crm_pid" 2>/dev/null; wait "$crm_pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
+trap 'kill "$crm_pid" 2>/dev/null || true; wait "$crm_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+up=""
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && { up=1; break; }; sleep 0.1; done
+[ -n "$up" ] || { echo "crm serve did not answer on :$port within 30 s; its log:"; cat "$work/serve.log"; exit 1; }
 # One call, so the per-call series exist too (a served REST call: GetJwks).
 curl -sf "http://127.0.0.1:$port/.well-known/jwks.json" >/dev/null
 curl -sf -H 'Accept: text/plain' "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"

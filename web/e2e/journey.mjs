@@ -46,15 +46,20 @@ async function startCrm(extraEnv = {}) {
       ...storeEnv,
       ...extraEnv,
     },
-    stdio: ["ignore", "pipe", "ignore"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   servers.push(server);
+  // Its log, kept short, for the error when it does not start (the pipe is drained either way).
+  let log = "";
+  server.stderr.on("data", (chunk) => {
+    log = (log + chunk).slice(-4000);
+  });
   const addr = await new Promise((resolve, reject) => {
     const lines = createInterface({ input: server.stdout });
     lines.on("line", (line) => {
       if (line.startsWith("crm serving ")) resolve(line.trim().split(" on ").pop());
     });
-    server.on("exit", (code) => reject(new Error(`crm serve exited with ${code}`)));
+    server.on("exit", (code) => reject(new Error(`crm serve exited with ${code}; its log:\n${log}`)));
   });
   return `http://${addr}`;
 }
