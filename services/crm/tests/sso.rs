@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 use support::iam::{PASSWORD, Session, fields, invite, login, reason, register};
 use support::{TestServer, authorized, spawn_with};
@@ -78,7 +79,7 @@ impl Provider {
 async fn spawn() -> TestServer {
     spawn_with(|config| {
         crm_iam::config::IamConfig {
-            sso_allow_loopback_http: Some(true),
+            sso_allow_loopback_http: true,
             ..Default::default()
         }
         .set(config);
@@ -87,9 +88,14 @@ async fn spawn() -> TestServer {
 }
 
 fn settings(provider: &Provider, provision: bool) -> SsoSettings {
+    settings_at(&provider.issuer, provision)
+}
+
+/// The settings of an enabled provider at `issuer`.
+fn settings_at(issuer: &str, provision: bool) -> SsoSettings {
     SsoSettings {
         enabled: true,
-        issuer_url: provider.issuer.clone(),
+        issuer_url: issuer.to_owned(),
         client_id: CLIENT_ID.into(),
         client_secret: "client-secret".into(),
         redirect_uri: REDIRECT.into(),
@@ -491,4 +497,117 @@ async fn settings_are_checked_owned_by_their_tenant_and_only_owners_change_them(
         .await
         .unwrap_err();
     assert_eq!(fields(&err), ["code"]);
+}
+
+/// The field violations' descriptions of `status`.
+fn violations(status: &Status) -> Vec<(String, String)> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| (v.field.clone(), v.description.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// No provider needed: an owner cannot aim the CRM at this machine's ports unless the operator
+/// allowed a local provider, the issuer is only a scheme, host, port and path (the discovery
+/// document's path is fixed), and every failed discovery answers the same words, whatever
+/// listened there and whatever it said.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issuer_on_this_machine_or_with_extras_is_refused_and_failures_answer_alike() {
+    // Something listening on this machine that is not a provider, and says things.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 24\r\n\r\nSSH-2.0-internal-banner\n",
+                )
+                .await;
+        }
+    });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let with_issuer = |issuer: String| settings_at(&issuer, false);
+
+    // By default (every mode, the embedded one included) plain HTTP to this machine is refused
+    // before anything is fetched.
+    let server = spawn_with(|_| {}).await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let refused = [
+        (
+            format!("http://127.0.0.1:{}", open.port()),
+            "must not point at this machine",
+        ),
+        (
+            format!("http://localhost:{}", closed.port()),
+            "must be an https:// URL",
+        ),
+        // Extras an issuer never has: a query, a fragment, credentials, the discovery path.
+        (
+            "https://idp.example/?next=/admin".into(),
+            "must not have a ?query",
+        ),
+        ("https://idp.example/#x".into(), "must not have a #fragment"),
+        (
+            "https://user:pass@idp.example".into(),
+            "must not carry a user name or password",
+        ),
+        (
+            "https://idp.example/.well-known/openid-configuration".into(),
+            "must be the issuer itself",
+        ),
+    ];
+    for (issuer, why) in refused {
+        let err = configure(&server, &owner.access, with_issuer(issuer.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{issuer}");
+        let found = violations(&err);
+        assert_eq!(found.len(), 1, "{issuer}: {found:?}");
+        assert_eq!(found[0].0, "settings.issuer_url");
+        assert!(found[0].1.starts_with(why), "{issuer}: {:?}", found[0].1);
+    }
+
+    // Allowed by the operator (development): an open port that is not a provider, a closed one
+    // and the CRM itself all answer the same words, naming nothing they said.
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let mut answers = Vec::new();
+    for issuer in [
+        format!("http://127.0.0.1:{}", open.port()),
+        format!("http://127.0.0.1:{}", closed.port()),
+        format!("http://127.0.0.1:{}/realms/x", server.addr.port()),
+    ] {
+        let err = configure(&server, &owner.access, with_issuer(issuer.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{issuer}");
+        let found = violations(&err);
+        assert_eq!(found.len(), 1, "{issuer}: {found:?}");
+        assert_eq!(found[0].0, "settings.issuer_url");
+        answers.push((found[0].1.clone(), err.message().to_owned()));
+    }
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "every failed discovery answers alike: {answers:#?}"
+    );
+    for word in [
+        "banner",
+        "refused",
+        "connect",
+        "404",
+        "Not Found",
+        "status",
+        "error",
+    ] {
+        assert!(!answers[0].0.contains(word), "{word} in {:?}", answers[0].0);
+    }
 }

@@ -39,9 +39,9 @@ pub struct IamConfig {
     /// Service-token lifetime in seconds.
     pub service_token_ttl_seconds: u64,
     /// Let single sign-on use a plain-HTTP identity provider on a loopback address (a local
-    /// provider for development and tests); otherwise issuers must be HTTPS. Unset: allowed in
-    /// the embedded CRM (no `database.url`), refused otherwise.
-    pub sso_allow_loopback_http: Option<bool>,
+    /// provider for development and tests). Off by default, in every mode: issuers must be
+    /// HTTPS on a public address, so a tenant owner cannot aim the CRM at this machine's ports.
+    pub sso_allow_loopback_http: bool,
 }
 
 impl Default for IamConfig {
@@ -59,7 +59,7 @@ impl Default for IamConfig {
             throttle_key_prefix: "crm:iam:login:".into(),
             service_accounts: BTreeMap::new(),
             service_token_ttl_seconds: 300,
-            sso_allow_loopback_http: None,
+            sso_allow_loopback_http: false,
         }
     }
 }

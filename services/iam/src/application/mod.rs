@@ -82,9 +82,7 @@ impl IamSettings {
             lockout: Duration::from_secs(iam.lockout_seconds),
             service_accounts: iam.service_accounts.clone(),
             service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
-            sso_allow_loopback_http: iam
-                .sso_allow_loopback_http
-                .unwrap_or(config.database.url.is_none()),
+            sso_allow_loopback_http: iam.sso_allow_loopback_http,
         })
     }
 }

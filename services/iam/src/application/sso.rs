@@ -86,9 +86,15 @@ impl Iam {
         if settings.enabled
             && let Err(e) = self.oidc.check_issuer(&settings.issuer_url).await
         {
+            // One answer for every failure (closed port, open port that is not a provider, a
+            // wrong document): what was there stays in the operator's log, not the caller's.
+            tracing::info!(issuer = %settings.issuer_url, error = %e, "an SSO issuer's discovery failed");
             return Err(Error::invalid_field(
                 "settings.issuer_url",
-                format!("its discovery document could not be read: {e}"),
+                format!(
+                    "no OpenID provider answered here: the issuer must serve its discovery document at <issuer>{} over HTTPS, reachable from the internet",
+                    crate::domain::sso::DISCOVERY_PATH
+                ),
             ));
         }
         let now = self.now();
@@ -136,8 +142,13 @@ impl Iam {
             .ok_or_else(not_configured)?;
         let state = opaque::mint(STATE_PREFIX, tenant.id)
             .map_err(|e| Error::internal("no randomness", e))?;
-        let (authorization_url, nonce, pkce_verifier) =
-            self.oidc.authorization_url(&provider, &state).await?;
+        let (authorization_url, nonce, pkce_verifier) = self
+            .oidc
+            .authorization_url(&provider, &state)
+            .await
+            .inspect_err(
+                |refusal| tracing::warn!(error = %refusal, "single sign-on could not start"),
+            )?;
         let now = self.now();
         let flow = Flow {
             state_hash: opaque::sha256_hex(&state),

@@ -104,7 +104,7 @@ const SALES_REP: &[&str] = &[
     "deals.read",
     "leads.convert:own",
     "leads.read",
-    "leads.write",
+    "leads.write:own",
     "notifications.read",
     "opportunities.close:own",
     "opportunities.read",

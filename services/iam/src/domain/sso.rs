@@ -91,13 +91,37 @@ pub fn fetchable(ip: std::net::IpAddr, allow_loopback: bool) -> bool {
     }
 }
 
+/// Where an issuer's discovery document is read: always this path under the issuer.
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+
 /// Whether `url` may be fetched as an issuer or a redirect target: HTTPS, or plain HTTP to a
 /// loopback address when `allow_loopback_http` (tests and local providers); never a private
-/// address written as an IP.
-fn url_problem(raw: &str, allow_loopback_http: bool) -> Option<String> {
+/// address written as an IP, never with credentials or a fragment. An `issuer` is only a
+/// scheme, a host, a port and a path (OpenID Connect Discovery 1.0 §4): its discovery document
+/// is read at [`DISCOVERY_PATH`] under it, never at an address of the owner's choosing.
+fn url_problem(raw: &str, allow_loopback_http: bool, issuer: bool) -> Option<String> {
+    if raw.len() > 2048 {
+        return Some("must be at most 2048 characters".into());
+    }
     let Ok(url) = url::Url::parse(raw) else {
         return Some("must be an absolute URL".into());
     };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("must not carry a user name or password".into());
+    }
+    if url.fragment().is_some() {
+        return Some("must not have a #fragment".into());
+    }
+    if issuer && url.query().is_some() {
+        return Some(
+            "must not have a ?query: an issuer is a scheme, a host, a port and a path".into(),
+        );
+    }
+    if issuer && url.path().contains("/.well-known/") {
+        return Some(format!(
+            "must be the issuer itself (its discovery document is read at <issuer>{DISCOVERY_PATH})"
+        ));
+    }
     let ip = match url.host() {
         Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
         Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
@@ -106,7 +130,9 @@ fn url_problem(raw: &str, allow_loopback_http: bool) -> Option<String> {
     if let Some(ip) = ip
         && !fetchable(ip, allow_loopback_http)
     {
-        return Some(format!("must not point at a private address ({ip})"));
+        return Some(format!(
+            "must not point at this machine or a private address ({ip})"
+        ));
     }
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     match url.scheme() {
@@ -129,10 +155,10 @@ impl SsoSettings {
             problems.push((format!("settings.{field}"), text));
         };
         self.issuer_url = self.issuer_url.trim().trim_end_matches('/').to_owned();
-        if let Some(p) = url_problem(&self.issuer_url, allow_loopback_http) {
+        if let Some(p) = url_problem(&self.issuer_url, allow_loopback_http, true) {
             problem("issuer_url", p);
         }
-        if let Some(p) = url_problem(self.redirect_uri.trim(), true) {
+        if let Some(p) = url_problem(self.redirect_uri.trim(), true, false) {
             problem("redirect_uri", p);
         }
         if self.client_id.trim().is_empty() || self.client_id.len() > 256 {

@@ -280,10 +280,14 @@ fn chain(e: &dyn std::error::Error) -> String {
 impl From<SsoRefusal> for Error {
     fn from(e: SsoRefusal) -> Error {
         match &e {
-            SsoRefusal::Unreachable(_) => {
-                Error::new(crm_core::ErrorKind::Unavailable, e.to_string())
-                    .with_reason("SSO_PROVIDER_UNREACHABLE")
-            }
+            // What the provider's address answered is the operator's (logged and audited), not
+            // the caller's: one message for every way it fails.
+            SsoRefusal::Unreachable(_) => Error::new(
+                crm_core::ErrorKind::Unavailable,
+                "the identity provider could not be reached; try again later, or ask your \
+                 administrator to check the tenant's single sign-on settings",
+            )
+            .with_reason("SSO_PROVIDER_UNREACHABLE"),
             SsoRefusal::CodeRefused(_) => {
                 Error::unauthenticated(e.to_string()).with_reason("SSO_CODE_REFUSED")
             }
