@@ -680,6 +680,13 @@ try {
     body: JSON.stringify({ user: { displayName: "Rosli Ahmad", email: "rosli@batiktanjung.my", roles: ["sales_rep"] }, password: "motif bunga raya" }),
   });
   if (!invited.ok) throw new Error(`CreateUser: ${await invited.text()}`);
+  // A lead of someone else's: the rep sees it on the board but is offered nothing to do to it.
+  const othersLead = await fetch(quick + "/api/v1/leads", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mei.accessToken}` },
+    body: JSON.stringify({ lead: { contactName: "Tan Ah Kow", email: "tan@kedaitan.my" } }),
+  });
+  if (!othersLead.ok) throw new Error(`CreateLead: ${await othersLead.text()}`);
   const repContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const rep = await repContext.newPage();
   rep.on("pageerror", (err) => {
@@ -705,6 +712,11 @@ try {
     if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}"`);
   }
   if (await rep.getByRole("combobox", { name: /^Owner of / }).count()) throw new Error("a sales rep may assign leads");
+  await rep.getByRole("button", { name: "Qualify Wong Mei Fong", exact: true }).waitFor();
+  await rep.getByRole("row", { name: /Tan Ah Kow/ }).waitFor();
+  for (const name of ["Qualify Tan Ah Kow", "Disqualify Tan Ah Kow", "Convert Tan Ah Kow"]) {
+    if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}" on another's lead`);
+  }
   await rep.getByRole("link", { name: "People" }).click();
   // The roles are the last thing the screen reads (no audit log for him): everything has answered.
   await rep.getByRole("group", { name: "Roles of Mei Ling" }).getByLabel("owner").waitFor();

@@ -2,7 +2,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useErrorBoundary, useState } from "preact/hooks";
 import { auth, useToken } from "./api";
 import { describe } from "./errors";
-import { allows, claims, grants, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
+import { allows, claims, grants, reach, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
@@ -136,7 +136,12 @@ export function App() {
       <main>
         <Guard key={screen}>
         {screen === "#pipeline" ? (
-          <Pipeline onError={onError} canAssign={allows(who, "leads.assign")} canManage={allows(who, "pipelines.manage")} />
+          <Pipeline
+            onError={onError}
+            canAssign={allows(who, "leads.assign")}
+            canManage={allows(who, "pipelines.manage")}
+            leadRights={{ userId: who.userId, write: reach(who, "leads.write"), convert: reach(who, "leads.convert") }}
+          />
         ) : screen === "#dashboard" ? (
           Dashboard ? (
             <Dashboard onError={onError} />

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { allows, claims, grants, fromTokens, load, refreshDelay, renew, save, type Lock, type Session, type SharedStore } from "./session";
+import { allows, claims, grants, reach, fromTokens, load, refreshDelay, renew, save, type Lock, type Session, type SharedStore } from "./session";
 
 it("renews a minute before the access token expires", () => {
   const now = 1_000_000;
@@ -46,6 +46,9 @@ it("reads who is signed in from the access token", () => {
   expect(allows(c, "tenant.manage")).toBe(false);
   expect(grants(c, "leads.read")).toBe(true); // on their own leads
   expect(grants(c, "leads")).toBe(false);
+  expect(reach(c, "users.manage")).toBe("all");
+  expect(reach(c, "leads.read")).toBe("own");
+  expect(reach(c, "leads.write")).toBe("none");
   expect(claims("not a token")).toBeUndefined();
   expect(claims("a.bm90IGpzb24.c")).toBeUndefined();
 });

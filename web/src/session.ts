@@ -138,6 +138,13 @@ export function grants(c: Claims | undefined, permission: string): boolean {
   return c?.permissions.some((p) => p === permission || p.startsWith(`${permission}:`)) ?? false;
 }
 
+/** How far the claims grant `permission`: on every record, on one's own (a `:team` grant reaches
+ * one's own where a service knows no teams, as sales does), or not at all. */
+export function reach(c: Claims | undefined, permission: string): "all" | "own" | "none" {
+  if (allows(c, permission)) return "all";
+  return grants(c, permission) ? "own" : "none";
+}
+
 /** Whether the claims grant `permission` (`users.manage`) outright, as the services decide. */
 export function allows(c: Claims | undefined, permission: string): boolean {
   return c?.permissions.includes(permission) ?? false;

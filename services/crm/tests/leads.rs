@@ -469,3 +469,64 @@ async fn a_retried_create_with_its_request_id_makes_one_lead() {
         1
     );
 }
+
+/// Leads follow `:own` like customers and opportunities: a rep reads every lead but changes,
+/// qualifies and converts only their own; a manager (unscoped) changes anyone's; a
+/// `leads.assign:own` grant hands out only leads it reaches.
+#[tokio::test(flavor = "multi_thread")]
+async fn reps_change_only_their_own_leads_and_managers_anyones() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let (_ali, ali_token) = rep(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let (bala, bala_token) = rep(&server, &owner, "bala@kilang.example", &["sales_rep"]).await;
+    let (_mgr, mgr_token) = rep(&server, &owner, "mgr@kilang.example", &["sales_manager"]).await;
+
+    let alis = create(&server, &ali_token, aisyah()).await.unwrap();
+    // Bala sees it (the board is shared) but cannot work it.
+    assert_eq!(
+        get(&server, &bala_token, &alis.id).await.unwrap().id,
+        alis.id
+    );
+    let note = Lead {
+        id: alis.id.clone(),
+        notes: "mine now".into(),
+        ..Default::default()
+    };
+    for (what, err) in [
+        (
+            "update",
+            update(&server, &bala_token, note.clone(), &["notes"])
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "disqualify",
+            qualify(&server, &bala_token, &alis.id, false, 0)
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "assign to himself",
+            assign(&server, &bala_token, &alis.id, &bala)
+                .await
+                .unwrap_err(),
+        ),
+    ] {
+        assert_eq!(err.code(), Code::PermissionDenied, "{what}: {err:?}");
+    }
+    let unchanged = get(&server, &owner.access, &alis.id).await.unwrap();
+    assert_eq!(unchanged, alis, "nothing Bala tried changed Ali's lead");
+
+    // Bala works his own; the manager works anyone's.
+    let balas = create(&server, &bala_token, aisyah()).await.unwrap();
+    assert_eq!(balas.owner_id, bala);
+    qualify(&server, &bala_token, &balas.id, true, 70)
+        .await
+        .unwrap();
+    let noted = update(&server, &mgr_token, note, &["notes"]).await.unwrap();
+    assert_eq!(noted.notes, "mine now");
+    qualify(&server, &mgr_token, &alis.id, false, 0)
+        .await
+        .unwrap();
+    assign(&server, &mgr_token, &balas.id, &bala).await.unwrap();
+}

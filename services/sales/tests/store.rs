@@ -96,6 +96,7 @@ on_every_engine!(
     the_view_of_users_keeps_the_newest_roles,
     opportunities_keep_their_history_deals_and_filters_per_tenant,
     one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
+    a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both,
 );
 
 fn lead(tenant: TenantId, name: &str, source: i32, owner: Option<UserId>) -> Lead {
@@ -341,7 +342,7 @@ async fn one_pipeline_is_the_default_and_moving_it_moves_it(store: &dyn SalesSto
     let before = other.version;
     other.is_default = true;
     other.version += 1;
-    store.save_pipeline(&other, before).await.unwrap();
+    store.save_pipeline(&other, before, &[]).await.unwrap();
     assert_eq!(
         store.default_pipeline(tenant).await.unwrap().unwrap().id,
         other.id
@@ -391,7 +392,7 @@ async fn changes_keep_stage_ids_and_stale_versions_are_refused(
     ];
     p.change(Some("Retail"), Some("SGD"), Some(&change), 2)
         .unwrap();
-    store.save_pipeline(&p, expected).await.unwrap();
+    store.save_pipeline(&p, expected, &[]).await.unwrap();
     let read = store.get_pipeline(tenant, p.id).await.unwrap().unwrap();
     assert_eq!(read, p);
     assert_eq!(read.stages[0].id, qualified);
@@ -401,7 +402,7 @@ async fn changes_keep_stage_ids_and_stale_versions_are_refused(
         3,
         "the removed stages are gone from the pipeline"
     );
-    let err = store.save_pipeline(&p, expected).await.unwrap_err();
+    let err = store.save_pipeline(&p, expected, &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Aborted);
     assert_eq!(
         store.get_pipeline(tenant, p.id).await.unwrap().unwrap(),
@@ -420,7 +421,10 @@ async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore, _: &Dat
     moved.tenant_id = b;
     moved.name = "Taken".into();
     moved.version += 1;
-    let err = store.save_pipeline(&moved, pa.version).await.unwrap_err();
+    let err = store
+        .save_pipeline(&moved, pa.version, &[])
+        .await
+        .unwrap_err();
     assert_eq!(
         err.kind(),
         ErrorKind::Aborted,
@@ -733,4 +737,96 @@ async fn one_conversion_per_lead_is_under_way_and_a_request_id_names_one(
     );
     let retry = conversion(a, lead, "req-2");
     assert_eq!(store.start_conversion(&retry).await.unwrap().id, retry.id);
+}
+
+/// A stage removed while an opportunity moves into it, at the same moment, many times: exactly
+/// one of the two lands. Either the move is refused (`STAGE_REMOVED`) and the stage is gone, or
+/// the removal is refused (the stage's open opportunities counted) and the opportunity sits in a
+/// stage its pipeline still has; never an open opportunity in a removed stage.
+async fn a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both(
+    store: &dyn SalesStore,
+    _: &Database,
+) {
+    let tenant = TenantId::new();
+    let rep = UserId::new();
+    let (mut moves, mut removals) = (0, 0);
+    for round in 0..24 {
+        let pipeline = wholesale(tenant);
+        store.insert_pipeline(&pipeline).await.unwrap();
+        let order = pipeline.stages[2].id;
+        let mut moving = opportunity(&pipeline, rep, 10);
+        store.insert_opportunity(&moving, Vec::new()).await.unwrap();
+        moving.move_to(&pipeline, order, rep, 20).unwrap();
+        let mut smaller = pipeline.clone();
+        let kept: Vec<StageInput> = pipeline.stages[..2]
+            .iter()
+            .map(|s| StageInput {
+                id: Some(s.id),
+                name: s.name.clone(),
+                probability: s.probability,
+            })
+            .collect();
+        smaller.change(None, None, Some(&kept), 20).unwrap();
+
+        let gone = [order];
+        let move_first = round % 2 == 0;
+        let (moved, removed) = if move_first {
+            tokio::join!(
+                store.save_opportunity(&moving, 1, None, Vec::new()),
+                store.save_pipeline(&smaller, pipeline.version, &gone),
+            )
+        } else {
+            let (removed, moved) = tokio::join!(
+                store.save_pipeline(&smaller, pipeline.version, &gone),
+                store.save_opportunity(&moving, 1, None, Vec::new()),
+            );
+            (moved, removed)
+        };
+        let removed = removed.unwrap();
+        let read = store
+            .get_pipeline(tenant, pipeline.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = store
+            .get_opportunity(tenant, moving.id)
+            .await
+            .unwrap()
+            .unwrap();
+        match moved {
+            Ok(()) => {
+                moves += 1;
+                assert_eq!(
+                    removed,
+                    [(order, 1)],
+                    "round {round}: the removal saw the move"
+                );
+                assert_eq!(read, pipeline, "round {round}: the removal saved nothing");
+                assert_eq!(stored.stage_id, order);
+            }
+            Err(e) => {
+                removals += 1;
+                assert_eq!(
+                    (e.kind(), e.reason()),
+                    (ErrorKind::FailedPrecondition, Some("STAGE_REMOVED")),
+                    "round {round}: {e:?}"
+                );
+                assert!(removed.is_empty(), "round {round}: the removal landed");
+                assert_eq!(read.stages.len(), 2);
+                assert_eq!(
+                    stored.stage_id, pipeline.stages[0].id,
+                    "round {round}: not moved"
+                );
+            }
+        }
+        assert!(
+            read.stages.iter().any(|s| s.id == stored.stage_id),
+            "round {round}: an open opportunity in a removed stage"
+        );
+    }
+    eprintln!("{moves} moves landed, {removals} removals");
+    assert!(
+        moves > 0 && removals > 0,
+        "both orders were tried: {moves} moves, {removals} removals"
+    );
 }

@@ -8,7 +8,7 @@ import { Field, TextArea } from "./Field";
 import { LeadFields } from "./leadFields";
 import { useSaving } from "./saving";
 
-type Props = { lead: Lead; currency: string; onError: (err: unknown) => Problem; onSaved: (l: Lead) => void; onClose: () => void };
+type Props = { lead: Lead; readOnly?: boolean; currency: string; onError: (err: unknown) => Problem; onSaved: (l: Lead) => void; onClose: () => void };
 
 type Form = { contact: string; company: string; email: string; phone: string; source: string; value: string; interest: string; notes: string };
 
@@ -26,7 +26,7 @@ function formOf(l: Lead): Form {
 }
 
 /** One lead's details, corrected by field mask and etag. */
-export function LeadDetail({ lead, currency, onError, onSaved, onClose }: Props) {
+export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved, onClose }: Props) {
   const [form, setForm] = useState<Form>(() => formOf(lead));
   const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
   const set = (key: keyof Form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
@@ -78,14 +78,17 @@ export function LeadDetail({ lead, currency, onError, onSaved, onClose }: Props)
           Close
         </button>
       </div>
+      {readOnly && <p class="hint">Another rep's lead: its owner or a sales manager changes it.</p>}
+      <fieldset disabled={readOnly} class="plain">
       <div class="row">
         <LeadFields prefix="edit-lead" form={form} set={set} fields={f} currency={valueCurrency} />
         <Field label="Interested in" name="edit-lead-interest" value={form.interest} onInput={set("interest")} error={f["lead.interest"]} hint="e.g. 200 batik uniforms" />
       </div>
       <TextArea label="Notes" name="edit-lead-notes" value={form.notes} onInput={set("notes")} error={f["lead.notes"]} rows={3} />
+      </fieldset>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {saved && !problem && <p role="status">Saved.</p>}
-      <button type="submit">Save the lead</button>
+      {!readOnly && <button type="submit">Save the lead</button>}
     </form>
   );
 }

@@ -16,7 +16,14 @@ import { allPages } from "../paging";
 import { usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
-type BoardProps = Props & { canAssign: boolean; canManage: boolean };
+/** What the signed-in user may do to leads: all of them, their own, or none (as sales decides). */
+export type LeadRights = { userId: string; write: "all" | "own" | "none"; convert: "all" | "own" | "none" };
+type BoardProps = Props & { canAssign: boolean; canManage: boolean; leadRights: LeadRights };
+
+/** Whether `rights` reach `lead` for a right of theirs. */
+function reaches(rights: LeadRights, right: "write" | "convert", lead: Lead): boolean {
+  return rights[right] === "all" || (rights[right] === "own" && lead.ownerId === rights.userId);
+}
 
 
 /** The workspace's people, page after page, to name and assign owners. */
@@ -55,7 +62,7 @@ async function openOpportunities(pipelineId: string): Promise<{ items: Opportuni
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
+export function Pipeline({ onError, canAssign, canManage, leadRights }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -199,6 +206,7 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
         <LeadDetail
           key={openLead.id}
           lead={openLead}
+          readOnly={!reaches(leadRights, "write", openLead)}
           currency={pipeline?.currencyCode ?? "MYR"}
           onError={onError}
           onSaved={(l) => setLeadRows((all) => all.map((r) => (r.id === l.id ? l : r)))}
@@ -244,7 +252,7 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
                 )}
               </td>
               <td>
-                {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && (
+                {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && reaches(leadRights, "write", lead) && (
                   <span class="actions">
                     <button type="button" onClick={() => qualify(lead, true)} aria-label={`Qualify ${lead.contactName}`}>
                       Qualify
@@ -254,7 +262,7 @@ export function Pipeline({ onError, canAssign, canManage }: BoardProps) {
                     </button>
                   </span>
                 )}
-                {lead.status === LeadStatus.QUALIFIED && (
+                {lead.status === LeadStatus.QUALIFIED && reaches(leadRights, "convert", lead) && (
                   <button type="button" onClick={() => convert(lead)} aria-label={`Convert ${lead.contactName}`}>
                     Convert
                   </button>

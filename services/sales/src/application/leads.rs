@@ -52,7 +52,7 @@ impl Sales {
         owner: Option<UserId>,
     ) -> Result<Lead> {
         let p = &caller.principal;
-        p.require("leads.write")?;
+        super::opportunities::reach(caller, "leads.write")?;
         let owner = match owner {
             Some(o) if o != p.user_id => {
                 p.require("leads.assign")?;
@@ -108,9 +108,10 @@ impl Sales {
         status: Option<LeadStatus>,
         paths: &[String],
     ) -> Result<Lead> {
-        let p = &caller.principal;
-        p.require("leads.write")?;
+        super::opportunities::reach(caller, "leads.write")?;
         let mut lead = self.current(caller, id, etag).await?;
+        self.authorize(caller, "leads.write", lead.owner_id, None)
+            .await?;
         let expected = lead.version;
         lead.update(input, status, paths, self.now())
             .map_err(refused)?;
@@ -129,13 +130,15 @@ impl Sales {
         reason: &str,
     ) -> Result<Lead> {
         let p = &caller.principal;
-        p.require("leads.write")?;
+        super::opportunities::reach(caller, "leads.write")?;
         let reason = if reason.trim().is_empty() {
             String::new()
         } else {
             crm_core::text::name(reason, 1, 500).map_err(|e| Error::invalid_field("reason", e))?
         };
         let mut lead = self.current(caller, id, etag).await?;
+        self.authorize(caller, "leads.write", lead.owner_id, None)
+            .await?;
         let expected = lead.version;
         lead.qualify(qualified, score, self.now())
             .map_err(|e| match e {
@@ -172,6 +175,9 @@ impl Sales {
         let p = &caller.principal;
         p.require("leads.assign")?;
         let mut lead = self.current(caller, id, etag).await?;
+        // A scoped grant (`leads.assign:team`) hands out only leads it reaches.
+        self.authorize(caller, "leads.assign", lead.owner_id, None)
+            .await?;
         self.assignable(caller, owner).await?;
         let expected = lead.version;
         lead.assign(owner, self.now()).map_err(refused)?;

@@ -107,41 +107,40 @@ impl Sales {
             .filter(|(id, _)| !pipeline.stages.iter().any(|s| s.id == *id))
             .map(|(id, _)| *id)
             .collect();
-        if !removed.is_empty() {
-            let occupied = self
-                .store
-                .open_in_stages(p.tenant_id, pipeline.id, &removed)
-                .await?;
-            if let Some((stage, count)) = occupied.first() {
-                let name = before
-                    .iter()
-                    .find(|(id, _)| id == stage)
-                    .map(|(_, n)| n.clone())
-                    .unwrap_or_default();
-                let total: i64 = occupied.iter().map(|(_, n)| n).sum();
-                let mut e = Error::new(
-                    crm_core::ErrorKind::FailedPrecondition,
-                    format!(
-                        "stage {name:?} holds {count} open opportunit{}: move {} to another stage, or win or lose {}, before removing it",
-                        if *count == 1 { "y" } else { "ies" },
-                        if *count == 1 { "it" } else { "them" },
-                        if *count == 1 { "it" } else { "them" },
-                    ),
-                )
-                .with_reason("STAGE_NOT_EMPTY")
-                .with_metadata("stage_id", stage.to_string())
-                .with_metadata("open_opportunities", total.to_string());
-                for (stage, n) in &occupied {
-                    e = e.with_precondition_violation(
-                        "STAGE_NOT_EMPTY",
-                        format!("stages/{stage}"),
-                        format!("{n} open opportunities"),
-                    );
-                }
-                return Err(e);
+        // Checked in the transaction of the save: a move into a removed stage at the same
+        // moment is either counted here or refused itself (`STAGE_REMOVED`).
+        let occupied = self
+            .store
+            .save_pipeline(&pipeline, expected, &removed)
+            .await?;
+        if let Some((stage, count)) = occupied.first() {
+            let name = before
+                .iter()
+                .find(|(id, _)| id == stage)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            let total: i64 = occupied.iter().map(|(_, n)| n).sum();
+            let mut e = Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                format!(
+                    "stage {name:?} holds {count} open opportunit{}: move {} to another stage, or win or lose {}, before removing it",
+                    if *count == 1 { "y" } else { "ies" },
+                    if *count == 1 { "it" } else { "them" },
+                    if *count == 1 { "it" } else { "them" },
+                ),
+            )
+            .with_reason("STAGE_NOT_EMPTY")
+            .with_metadata("stage_id", stage.to_string())
+            .with_metadata("open_opportunities", total.to_string());
+            for (stage, n) in &occupied {
+                e = e.with_precondition_violation(
+                    "STAGE_NOT_EMPTY",
+                    format!("stages/{stage}"),
+                    format!("{n} open opportunities"),
+                );
             }
+            return Err(e);
         }
-        self.store.save_pipeline(&pipeline, expected).await?;
         Ok(pipeline)
     }
 }

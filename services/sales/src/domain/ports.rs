@@ -115,8 +115,16 @@ pub trait SalesStore: Send + Sync + 'static {
     ) -> Result<Vec<Pipeline>>;
     /// Saves a changed pipeline if it is still at `expected_version` (`ABORTED` otherwise);
     /// stages it no longer lists are marked removed, and becoming the default takes it from
-    /// the others.
-    async fn save_pipeline(&self, pipeline: &Pipeline, expected_version: i64) -> Result<()>;
+    /// the others. The stages it `removed` must hold no open opportunity, checked in the
+    /// transaction of the save, so a move into one of them at the same moment either is seen
+    /// here or is refused itself ([`SalesStore::save_opportunity`]): when some hold any, nothing
+    /// is saved and the answer is how many each holds; empty means saved.
+    async fn save_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        expected_version: i64,
+        removed: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>>;
 
     /// Adds a lead with its events.
     async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()>;
@@ -166,7 +174,9 @@ pub trait SalesStore: Send + Sync + 'static {
     /// any change).
     async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy>;
 
-    /// Adds an opportunity, its first stage entry and its events.
+    /// Adds an opportunity, its first stage entry and its events. Its stage must still be a
+    /// stage of its pipeline when the transaction writes (`FAILED_PRECONDITION`
+    /// `STAGE_REMOVED` otherwise: removed at the same moment).
     async fn insert_opportunity(
         &self,
         opportunity: &Opportunity,
@@ -184,6 +194,8 @@ pub trait SalesStore: Send + Sync + 'static {
     ) -> Result<Vec<Opportunity>>;
     /// Saves a changed opportunity (and the stage it entered, if it moved), with its events and
     /// the deal it became, if won, if it is still at `expected_version` (`ABORTED` otherwise).
+    /// An open opportunity that moved must have moved into a stage its pipeline still has
+    /// when the transaction writes (`FAILED_PRECONDITION` `STAGE_REMOVED` otherwise).
     async fn save_opportunity(
         &self,
         opportunity: &Opportunity,
@@ -225,7 +237,8 @@ pub trait SalesStore: Send + Sync + 'static {
     /// Saves a conversion's progress.
     async fn save_conversion(&self, conversion: &Conversion) -> Result<()>;
     /// Steps 2 and 3 in one transaction: adds the opportunity, saves the converted lead (if it
-    /// is still at `expected_lead_version`), the events, and the saga as done.
+    /// is still at `expected_lead_version`), the events, and the saga as done. The
+    /// opportunity's stage must still be one of its pipeline's (`STAGE_REMOVED` otherwise).
     async fn finish_conversion(
         &self,
         conversion: &Conversion,

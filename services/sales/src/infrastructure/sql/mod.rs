@@ -18,7 +18,7 @@ use crate::domain::Millis;
 use crate::domain::analytics::{Analytics, ForecastMonth, Period};
 use crate::domain::conversion::{Conversion, Step};
 use crate::domain::lead::Lead;
-use crate::domain::opportunity::{Deal, Opportunity};
+use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::{
     DealCursor, DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore, SalesUser,
@@ -76,6 +76,21 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
         "stored data could not be read",
         anyhow::anyhow!("{what}: {detail}"),
     )
+}
+
+/// `FAILED_PRECONDITION` `STAGE_REMOVED` unless the opportunity's stage is one its pipeline
+/// still has, read in the writing transaction (a removal at the same moment is either seen
+/// here or sees this opportunity and is refused itself).
+async fn live_stage(tx: &mut Conn, o: &Opportunity) -> Result<()> {
+    if pipelines::stage_is_live(tx, o.tenant_id, o.pipeline_id, o.stage_id).await? {
+        return Ok(());
+    }
+    Err(Error::new(
+        crm_core::ErrorKind::FailedPrecondition,
+        "this stage was removed from the pipeline at the same moment: reload the pipeline and choose one of its stages",
+    )
+    .with_reason("STAGE_REMOVED")
+    .with_metadata("stage_id", o.stage_id.to_string()))
 }
 
 /// The sales store on either engine.
@@ -138,14 +153,32 @@ impl SalesStore for SqlSalesStore {
         Ok(found)
     }
 
-    async fn save_pipeline(&self, pipeline: &Pipeline, expected_version: i64) -> Result<()> {
-        let mut tx = self.begin(pipeline.tenant_id).await?;
+    async fn save_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        expected_version: i64,
+        removed: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>> {
+        let mut tx = self.begin_write(pipeline.tenant_id).await?;
+        // The update takes the pipeline's row first: a move into a removed stage holds it
+        // `FOR SHARE` ([`pipelines::stage_is_live`]), so the count below sees every move that
+        // got there before, and every later one sees the removal.
         if !pipelines::update(&mut tx, pipeline, expected_version).await? {
             return Err(
                 Error::etag_mismatch("pipeline").with_metadata("id", pipeline.id.to_string())
             );
         }
-        tx.commit().await.map_err(db("saving a pipeline"))
+        if !removed.is_empty() {
+            let occupied =
+                opportunities::open_in_stages(&mut tx, pipeline.tenant_id, pipeline.id, removed)
+                    .await?;
+            if !occupied.is_empty() {
+                // Dropped uncommitted: nothing of the change is saved.
+                return Ok(occupied);
+            }
+        }
+        tx.commit().await.map_err(db("saving a pipeline"))?;
+        Ok(Vec::new())
     }
 
     async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()> {
@@ -236,7 +269,8 @@ impl SalesStore for SqlSalesStore {
         opportunity: &Opportunity,
         events: Vec<OutboxEvent>,
     ) -> Result<()> {
-        let mut tx = self.begin(opportunity.tenant_id).await?;
+        let mut tx = self.begin_write(opportunity.tenant_id).await?;
+        live_stage(&mut tx, opportunity).await?;
         opportunities::insert(&mut tx, opportunity).await?;
         append(&mut tx, &events).await?;
         tx.commit().await.map_err(db("creating an opportunity"))
@@ -274,6 +308,12 @@ impl SalesStore for SqlSalesStore {
         let stored = opportunities::get(&mut tx, tenant, opportunity.id)
             .await?
             .filter(|stored| stored.version == expected_version);
+        if let Some(stored) = &stored
+            && stored.stage_id != opportunity.stage_id
+            && opportunity.status == OpportunityStatus::Open
+        {
+            live_stage(&mut tx, opportunity).await?;
+        }
         let saved = match &stored {
             Some(stored) => opportunities::update(&mut tx, opportunity, stored).await?,
             None => false,
@@ -393,6 +433,7 @@ impl SalesStore for SqlSalesStore {
                 ));
             }
         }
+        live_stage(&mut tx, opportunity).await?;
         opportunities::insert(&mut tx, opportunity).await?;
         if !leads::update(&mut tx, lead, expected_lead_version).await? {
             return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));

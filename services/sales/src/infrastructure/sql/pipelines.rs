@@ -194,3 +194,42 @@ async fn with_stages(
         )
         .collect()
 }
+
+/// Whether `stage` is a stage `pipeline` still has. On PostgreSQL the pipeline's row is read
+/// `FOR SHARE` first: a change of the pipeline (which updates that row) at the same moment
+/// either waits for this transaction, and then sees what it wrote, or has committed, and then
+/// its removal is seen here. On SQLite the caller's write transaction holds the database's
+/// write lock already.
+pub async fn stage_is_live(
+    tx: &mut Conn,
+    tenant: TenantId,
+    pipeline: Uuid,
+    stage: Uuid,
+) -> Result<bool> {
+    let lock = match crm_core::storage::Engine::of(tx) {
+        crm_core::storage::Engine::Postgres => " for share",
+        crm_core::storage::Engine::Sqlite => "",
+    };
+    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select version from pipelines where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(pipeline.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db("locking a pipeline"))?;
+    if found.is_none() {
+        return Ok(false);
+    }
+    let live: Option<(String,)> = sqlx::query_as(
+        "select id from stages where tenant_id = $1 and pipeline_id = $2 and id = $3 \
+         and removed_at is null",
+    )
+    .bind(tenant.to_string())
+    .bind(pipeline.to_string())
+    .bind(stage.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db("reading a stage"))?;
+    Ok(live.is_some())
+}
