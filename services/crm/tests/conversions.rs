@@ -816,3 +816,125 @@ async fn a_customer_service_that_is_down_opens_the_breaker_which_answers_unavail
         .expect("a delay");
     assert_eq!(retry.as_secs(), 30);
 }
+
+/// A rep (`customers.write:own`) converting their own lead whose email is another rep's
+/// customer's is refused (`CUSTOMER_NOT_YOURS`, the customer unnamed): nothing is attached to
+/// that customer, no opportunity is made, the lead stays qualified. A manager's conversion of
+/// the same lead reuses the customer; a rep's lead with their own customer's email reuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rep_never_converts_onto_another_reps_customer_found_by_email() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    seeded(&server, &owner.access).await;
+    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    invite(&server, &owner, "bala@kilang.example", &["sales_rep"]).await;
+    invite(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
+    let slug = &owner.tenant.slug;
+    let mut tokens = Vec::new();
+    for email in [
+        "ali@kilang.example",
+        "bala@kilang.example",
+        "mei@kilang.example",
+    ] {
+        tokens.push(
+            login(&server, slug, email, PASSWORD)
+                .await
+                .unwrap()
+                .access_token,
+        );
+    }
+    let [ali, bala, mei] = <[String; 3]>::try_from(tokens).unwrap();
+
+    // Ali's customer, made by converting his lead.
+    let first = qualified_lead(&server, &ali, "buyer@hotel.example").await;
+    let made = convert(
+        &server,
+        &ali,
+        ConvertLeadRequest {
+            id: first.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(made.customer_created);
+    let alis_customer = made.customer_id.clone();
+
+    // Bala's lead with the same email.
+    let balas = qualified_lead(&server, &bala, "buyer@hotel.example").await;
+    let err = convert(
+        &server,
+        &bala,
+        ConvertLeadRequest {
+            id: balas.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::FailedPrecondition, "CUSTOMER_NOT_YOURS".to_owned()),
+        "{err:?}"
+    );
+    assert!(!err.message().contains(&alis_customer), "{}", err.message());
+    let lead = LeadServiceClient::new(server.channel.clone())
+        .get_lead(authorized(
+            GetLeadRequest {
+                id: balas.id.clone(),
+            },
+            &bala,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    assert_eq!(lead.status, LeadStatus::Qualified as i32, "not converted");
+    let on_alis = opportunities(&server)
+        .list_opportunities(authorized(
+            ListOpportunitiesRequest {
+                customer_id: alis_customer.clone(),
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunities;
+    assert_eq!(
+        on_alis.len(),
+        1,
+        "only Ali's own opportunity is on his customer"
+    );
+
+    // A manager may: the customer is reused.
+    let reused = convert(
+        &server,
+        &mei,
+        ConvertLeadRequest {
+            id: balas.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (reused.customer_id.as_str(), reused.customer_created),
+        (alis_customer.as_str(), false)
+    );
+    // Ali's second lead with his own customer's email reuses it.
+    let again = qualified_lead(&server, &ali, "buyer@hotel.example").await;
+    let mine = convert(
+        &server,
+        &ali,
+        ConvertLeadRequest {
+            id: again.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(mine.customer_id, alis_customer);
+}

@@ -1055,3 +1055,108 @@ async fn an_import_updates_or_fails_duplicates_when_asked_and_a_dry_run_writes_n
     let err = c.import_customers(bad).await.unwrap_err();
     assert_eq!(fields(&err), ["options"]);
 }
+
+/// A taken email names its holder only to a caller who may read it: a rep with `:own` scope
+/// learns the email is taken, not whose customer has it. Importing with duplicates set to
+/// update, a row whose email is someone else's customer is rejected with its reason (nothing
+/// of theirs changes) and the import goes on; set to fail, the reason names no id.
+#[tokio::test]
+async fn a_taken_email_is_named_only_to_who_may_read_it_and_an_import_goes_on_past_it() {
+    let server = spawn().await;
+    let tenant = TenantId::new();
+    let own = [
+        "customers.read:own",
+        "customers.write:own",
+        "customers.import",
+    ];
+    let rep = server.token_claiming(tenant, UserId::new(), &["sales_rep"], &own);
+    let colleague = server.token_claiming(tenant, UserId::new(), &["sales_rep"], &own);
+    let manager = server.token_claiming(
+        tenant,
+        UserId::new(),
+        &["sales_manager"],
+        &["customers.read", "customers.write"],
+    );
+    let mut c = client(&server);
+    let theirs = create(
+        &mut c,
+        &colleague,
+        person("Siti", "Aminah", "siti@kilang.example"),
+    )
+    .await
+    .unwrap();
+
+    let err = create(&mut c, &rep, person("Siti", "A", "siti@kilang.example"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert_eq!(metadata(&err, "customer_id"), "", "not named to a rep");
+    assert!(!err.message().contains(&theirs.id), "{}", err.message());
+    let err = create(&mut c, &manager, person("Siti", "A", "siti@kilang.example"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        metadata(&err, "customer_id"),
+        theirs.id,
+        "named to a manager"
+    );
+
+    let import = |policy: DuplicatePolicy| {
+        let request = authorized(
+            import_stream(
+                ImportOptions {
+                    duplicate_policy: policy as i32,
+                    dry_run: false,
+                    request_id: String::new(),
+                },
+                vec![
+                    Customer {
+                        notes: "taken over by the import".into(),
+                        ..person("Siti", "Aminah", "siti@kilang.example")
+                    },
+                    person(
+                        "Baru",
+                        "",
+                        format!("baru{}@kilang.example", policy as i32).as_str(),
+                    ),
+                ],
+            ),
+            &rep,
+        );
+        let mut c = c.clone();
+        async move { c.import_customers(request).await }
+    };
+    for policy in [DuplicatePolicy::Update, DuplicatePolicy::Fail] {
+        let report = import(policy)
+            .await
+            .unwrap_or_else(|e| panic!("{policy:?}: the import goes on: {e:?}"))
+            .into_inner();
+        assert_eq!(
+            (
+                report.created_count,
+                report.updated_count,
+                report.failed_count
+            ),
+            (1, 0, 1),
+            "{policy:?}"
+        );
+        let row = &report.errors[0];
+        assert_eq!(row.row, 1, "{policy:?}");
+        let said = format!("{:?}", row.field_violations);
+        assert!(said.contains("someone else's"), "{policy:?}: {said}");
+        assert!(!said.contains(&theirs.id), "{policy:?}: {said}");
+    }
+    let unchanged = c
+        .get_customer(authorized(
+            GetCustomerRequest {
+                id: theirs.id.clone(),
+            },
+            &colleague,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(unchanged.notes, theirs.notes, "nothing of theirs changed");
+}

@@ -14,7 +14,7 @@ use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
 use crm_proto::crm::iam::v1::*;
 use prost_types::FieldMask;
 use support::iam::{
-    PASSWORD, Session, invite, login, reason, register, spawn_postgres, unique_name,
+    PASSWORD, Session, fields, invite, login, reason, register, spawn_postgres, unique_name,
 };
 use support::{TestServer, authorized, spawn};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -1408,4 +1408,124 @@ async fn request_ids_answer_only_their_caller_and_only_while_it_may_create() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+}
+
+/// A custom role assigned while it is deleted, at the same moment, round after round: one of
+/// the two fails. Either the deletion is refused (`ROLE_IN_USE`) and the user holds a role that
+/// exists, or the assignment is refused (`ROLE_NOT_FOUND`) and nobody holds the deleted name;
+/// a role created later with that name grants nobody anything.
+async fn role_races(server: &TestServer) {
+    let owner = register(server, &unique_name("Roles"), "siti@kilang.example").await;
+    let ali = invite(server, &owner, "ali@kilang.example", &["viewer"]).await;
+    let (mut deleted, mut assigned) = (0, 0);
+    for round in 0..24 {
+        let name = format!("helper_{round}");
+        let role = roles(server)
+            .create_role(authorized(
+                CreateRoleRequest {
+                    role: Some(Role {
+                        name: name.clone(),
+                        permissions: vec!["customers.delete".into()],
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .role
+            .unwrap();
+        let (mut a, mut b) = (users(server), roles(server));
+        let assign = async {
+            a.assign_role(authorized(
+                AssignRoleRequest {
+                    user_id: ali.id.clone(),
+                    role: name.clone(),
+                },
+                &owner.access,
+            ))
+            .await
+            .map(drop)
+        };
+        let delete = async {
+            b.delete_role(authorized(
+                DeleteRoleRequest {
+                    id: role.id.clone(),
+                },
+                &owner.access,
+            ))
+            .await
+            .map(drop)
+        };
+        let (assigned_now, deleted_now) = if round % 2 == 0 {
+            tokio::join!(assign, delete)
+        } else {
+            let (d, a) = tokio::join!(delete, assign);
+            (a, d)
+        };
+        let held = users(server)
+            .get_user(authorized(
+                GetUserRequest { id: ali.id.clone() },
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap()
+            .roles
+            .contains(&name);
+        match (assigned_now, deleted_now) {
+            (Ok(()), Err(e)) => {
+                assigned += 1;
+                assert_eq!(
+                    (e.code(), reason(&e).as_str()),
+                    (Code::FailedPrecondition, "ROLE_IN_USE"),
+                    "round {round}"
+                );
+                assert!(held, "round {round}: the assignment landed");
+                // Taken back, so the next round starts alike.
+                users(server)
+                    .revoke_role(authorized(
+                        RevokeRoleRequest {
+                            user_id: ali.id.clone(),
+                            role: name.clone(),
+                        },
+                        &owner.access,
+                    ))
+                    .await
+                    .unwrap();
+            }
+            (Err(e), Ok(())) => {
+                deleted += 1;
+                // Refused by the store at the same moment, or found gone before.
+                let (code, why) = (e.code(), reason(&e));
+                assert!(
+                    (code == Code::FailedPrecondition && why == "ROLE_NOT_FOUND")
+                        || (code == Code::InvalidArgument && fields(&e) == ["role"]),
+                    "round {round}: {e:?}"
+                );
+                assert!(!held, "round {round}: nobody holds a deleted role's name");
+            }
+            (a, d) => panic!("round {round}: exactly one must land: assign {a:?}, delete {d:?}"),
+        }
+    }
+    assert!(
+        deleted > 0 && assigned > 0,
+        "both orders were tried: {deleted} deletions, {assigned} assignments landed"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_role_assigned_while_it_is_deleted_never_keeps_both() {
+    role_races(&spawn().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs DATABASE_URL and REDIS_URL: run with --include-ignored"]
+async fn a_custom_role_assigned_while_it_is_deleted_never_keeps_both_on_postgres() {
+    let (server, _keys) = spawn_postgres().await;
+    role_races(&server).await;
 }

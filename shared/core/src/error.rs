@@ -245,6 +245,12 @@ impl Error {
         self
     }
 
+    /// Without the `ErrorInfo.metadata` entry `key` (what this caller may not learn).
+    pub fn without_metadata(mut self, key: &str) -> Self {
+        self.0.metadata.remove(key);
+        self
+    }
+
     /// An `ErrorInfo.metadata` entry.
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.0.metadata.get(key).map(String::as_str)

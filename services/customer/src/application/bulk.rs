@@ -207,11 +207,24 @@ impl Importer<'_> {
         holder: String,
         update: Option<(CustomerInput, Vec<String>)>,
     ) -> Result<()> {
+        // A holder the importer may not read is someone else's: never named by its id, never
+        // updated, and the import goes on with the next row.
+        let unreadable = match Uuid::try_parse(&holder) {
+            Ok(id) => !self.customers.may_read(self.caller, id).await?,
+            Err(_) => false,
+        };
+        let theirs = || {
+            vec![(
+                "customer.email".to_owned(),
+                "a customer with this email already exists and is someone else's: ask its owner or a manager".to_owned(),
+            )]
+        };
         match (self.options.duplicates, update) {
             (Duplicates::Skip, _) => {
                 self.report.skipped += 1;
                 Ok(())
             }
+            (Duplicates::Update, _) if unreadable => self.rejected(row, email, theirs()),
             (Duplicates::Update, Some((input, paths))) if !self.options.dry_run => {
                 let id = Uuid::try_parse(&holder).map_err(|e| {
                     Error::internal("a duplicate's holder is not an id", anyhow::anyhow!(e))
@@ -222,6 +235,7 @@ impl Importer<'_> {
                 self.report.updated += 1;
                 Ok(())
             }
+            (Duplicates::Fail, _) if unreadable => self.rejected(row, email, theirs()),
             (Duplicates::Fail, _) => {
                 let problem = format!("a customer with this email already exists ({holder})");
                 self.rejected(row, email, vec![("customer.email".into(), problem)])

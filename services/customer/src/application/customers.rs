@@ -41,8 +41,10 @@ impl Customers {
             created_by_user_id: p.user_id.to_string(),
         };
         let events = vec![event(caller, &customer, &created, now)];
-        self.store.insert(&customer, events).await?;
-        Ok(customer)
+        match self.store.insert(&customer, events).await {
+            Ok(()) => Ok(customer),
+            Err(e) => Err(self.holder_if_readable(caller, e).await),
+        }
     }
 
     /// A customer the caller may read.
@@ -164,7 +166,10 @@ impl Customers {
             };
             Ok(vec![event(caller, c, &updated, now)])
         });
-        self.store.update(p.tenant_id, id, change).await
+        match self.store.update(p.tenant_id, id, change).await {
+            Ok(c) => Ok(c),
+            Err(e) => Err(self.holder_if_readable(caller, e).await),
+        }
     }
 
     /// Deletes a customer (softly: it is gone from every read, and its email is free again).

@@ -14,6 +14,7 @@ use crm_core::authz::Scope;
 use crm_core::clock::Clock;
 use crm_core::idempotency::Idempotency;
 use crm_core::{Error, Principal, Result, UserId};
+use uuid::Uuid;
 
 use crate::domain::Millis;
 use crate::domain::customer::Customer;
@@ -93,6 +94,38 @@ impl Reach {
         match self {
             Reach::All => None,
             Reach::Own(user) => Some(user),
+        }
+    }
+}
+
+impl Customers {
+    /// Whether the caller may read the customer `id` (false when there is none).
+    pub(crate) async fn may_read(&self, caller: &Caller, id: Uuid) -> Result<bool> {
+        Ok(match Reach::of(&caller.principal, "customers.read") {
+            Ok(Reach::All) => true,
+            Ok(reach) => self
+                .store
+                .get(caller.principal.tenant_id, id)
+                .await?
+                .is_some_and(|c| reach.covers(&c)),
+            Err(_) => false,
+        })
+    }
+
+    /// An email conflict names the customer holding the email (`customer_id`) only to a caller
+    /// who may read it: an `:own` caller learns that the email is taken, not whose it is.
+    pub(crate) async fn holder_if_readable(&self, caller: &Caller, e: Error) -> Error {
+        let holder = e
+            .metadata("customer_id")
+            .and_then(|id| Uuid::try_parse(id).ok());
+        match holder {
+            Some(id) if e.kind() == crm_core::ErrorKind::AlreadyExists => {
+                match self.may_read(caller, id).await {
+                    Ok(true) => e,
+                    _ => e.without_metadata("customer_id"),
+                }
+            }
+            _ => e,
         }
     }
 }

@@ -134,13 +134,11 @@ impl Iam {
             ));
         }
         let role = self.get_role(caller, id).await?.role;
+        // A fast answer; the store counts again in the deleting transaction, under the
+        // tenant's lock, against grants at the same moment.
         let holders = self.store.count_holders(p.tenant_id, &role.name).await?;
         if holders > 0 {
-            return Err(Error::new(
-                crm_core::ErrorKind::FailedPrecondition,
-                format!("{holders} user(s) hold this role; revoke it from them first"),
-            )
-            .with_reason("ROLE_IN_USE"));
+            return Err(crate::domain::role::role_in_use_error(holders));
         }
         // Keys acting as it act as nothing from their next call.
         self.mark_keys_of_role(p.tenant_id, &role.id.to_string())

@@ -353,6 +353,7 @@ impl Iam {
                 .with("via", "sso"),
             ],
             link_identity: link.map(|(i, s, _, at)| (i, s, user.id, at)),
+            custom_roles: crate::domain::role::custom_only(&roles),
             ..Changes::default()
         };
         self.store.insert_user(&user, changes).await?;

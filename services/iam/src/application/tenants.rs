@@ -201,6 +201,7 @@ impl Iam {
                 .with("roles", user.roles.join(","))
                 .with("by", "operator"),
             ],
+            custom_roles: crate::domain::role::custom_only(&user.roles),
             ..Changes::default()
         };
         self.store.insert_user(&user, changes).await?;

@@ -85,6 +85,7 @@ impl Iam {
                 )
                 .with("roles", user.roles.join(",")),
             ],
+            custom_roles: crate::domain::role::custom_only(&user.roles),
             ..Changes::default()
         };
         self.store.insert_user(&user, changes).await?;
@@ -314,6 +315,11 @@ impl Iam {
                 .with("role", role),
             ],
             keep_an_owner: removes_an_owner,
+            custom_roles: if grant {
+                crate::domain::role::custom_only(&[role.to_owned()])
+            } else {
+                Vec::new()
+            },
             ..Changes::default()
         };
         self.store.save_user(&user, expected, changes).await?;

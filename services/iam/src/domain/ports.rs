@@ -65,6 +65,11 @@ pub struct Changes {
     pub recovery_codes: Option<(UserId, Vec<String>)>,
     /// Link a provider account (issuer, subject) to this user, at this time.
     pub link_identity: Option<(String, String, UserId, Millis)>,
+    /// The custom roles this change hands out: within its transaction, under a lock on the
+    /// tenant, each must still exist, or the change is refused (`ROLE_NOT_FOUND`). A role
+    /// deleted at the same moment counts its holders under the same lock, so one of the two
+    /// fails: nobody holds the name of a deleted role.
+    pub custom_roles: Vec<String>,
 }
 
 impl Changes {

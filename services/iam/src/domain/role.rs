@@ -220,6 +220,32 @@ pub fn last_owner_error() -> crm_core::Error {
     .with_precondition_violation("LAST_OWNER", "user", "the last active owner")
 }
 
+/// The custom roles among `roles` (the built-in ones always exist).
+pub fn custom_only(roles: &[String]) -> Vec<String> {
+    roles.iter().filter(|r| !is_built_in(r)).cloned().collect()
+}
+
+/// `FAILED_PRECONDITION` `ROLE_IN_USE`: a custom role someone holds cannot be deleted.
+pub fn role_in_use_error(holders: i64) -> crm_core::Error {
+    crm_core::Error::new(
+        crm_core::ErrorKind::FailedPrecondition,
+        format!("{holders} user(s) hold this role; revoke it from them first"),
+    )
+    .with_reason("ROLE_IN_USE")
+}
+
+/// `FAILED_PRECONDITION` `ROLE_NOT_FOUND`: a custom role handed out was deleted meanwhile.
+pub fn role_deleted_error(name: &str) -> crm_core::Error {
+    crm_core::Error::new(
+        crm_core::ErrorKind::FailedPrecondition,
+        format!(
+            "the role {name:?} was deleted at the same moment; ListRoles lists the roles there are"
+        ),
+    )
+    .with_reason("ROLE_NOT_FOUND")
+    .with_metadata("role", name)
+}
+
 /// Permissions only owners may hand out, whatever else a granter holds.
 pub const OWNER_ONLY: &[&str] = &["tenant.manage"];
 

@@ -82,6 +82,16 @@ fn static_reason(reason: &str) -> &'static str {
 }
 
 /// Whether an error of a step is a refusal (undo) rather than an outage (retry later).
+/// `FAILED_PRECONDITION` `CUSTOMER_NOT_YOURS`: the lead's email is another's customer's, and the
+/// converter may write only their own (it is not named: they may not read it).
+fn customer_not_yours() -> Error {
+    Error::new(
+        ErrorKind::FailedPrecondition,
+        "a customer with this lead's email already exists and is someone else's: ask a sales manager to convert the lead, or that customer's owner to hand it to you",
+    )
+    .with_reason("CUSTOMER_NOT_YOURS")
+}
+
 fn is_refusal(e: &Error) -> bool {
     matches!(
         e.kind(),
@@ -127,6 +137,7 @@ impl Sales {
         }
         self.pipeline_for(caller, request.pipeline_id, "pipeline_id")
             .await?;
+        let mut own_customers_only = false;
         if let Some(id) = request.existing_customer_id {
             self.customer_for(caller, id, "existing_customer_id")
                 .await?;
@@ -139,9 +150,23 @@ impl Sales {
                 None,
             )
             .await?;
+            // With `customers.write:own`, a customer found by the lead's email is reused only
+            // if it is the caller's (checked again by the saga, should one appear meanwhile).
+            own_customers_only = !matches!(
+                p.scope("customers.write"),
+                Some(crm_core::authz::Scope::All)
+            );
+            if own_customers_only
+                && let Some(email) = &lead.email
+                && let Some(found) = self.customers.find_by_email(p.tenant_id, email).await?
+                && found.owner_id != Some(p.user_id)
+            {
+                return Err(customer_not_yours());
+            }
         }
         let conversion = Conversion {
             existing_customer_id: request.existing_customer_id,
+            own_customers_only,
             pipeline_id: request.pipeline_id,
             opportunity_name: request.opportunity_name.clone(),
             amount: request.amount.clone(),
@@ -305,6 +330,9 @@ impl Sales {
             Err(e) if e.kind() == ErrorKind::AlreadyExists && lead.email.is_some() => {
                 let email = lead.email.as_deref().unwrap_or_default();
                 match self.customers.find_by_email(c.tenant_id, email).await? {
+                    Some(found) if c.own_customers_only && found.owner_id != Some(c.by) => {
+                        Err(customer_not_yours())
+                    }
                     Some(found) => Ok((found, false)),
                     None => Err(e),
                 }

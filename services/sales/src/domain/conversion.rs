@@ -71,6 +71,10 @@ pub struct Conversion {
     pub by: UserId,
     /// Use this customer instead of one from the lead.
     pub existing_customer_id: Option<Uuid>,
+    /// The converter may write only their own customers (`customers.write:own`): a customer
+    /// that already has the lead's email is reused only if `by` owns it.
+    #[serde(default)]
+    pub own_customers_only: bool,
     /// The pipeline; the tenant's default when `None`.
     pub pipeline_id: Option<Uuid>,
     /// The opportunity's name; derived from the lead when empty.
@@ -112,6 +116,7 @@ impl Conversion {
             request_id: request_id.to_owned(),
             by,
             existing_customer_id: None,
+            own_customers_only: false,
             pipeline_id: None,
             opportunity_name: String::new(),
             amount: None,

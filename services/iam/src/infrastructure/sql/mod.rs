@@ -114,18 +114,34 @@ async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Res
     if let Some((issuer, subject, user, at)) = &changes.link_identity {
         sso::link(tx, tenant, (issuer, subject, *user), *at).await?;
     }
+    if !changes.custom_roles.is_empty() {
+        lock_tenant(tx, tenant).await?;
+        for name in &changes.custom_roles {
+            if !roles::exists(tx, tenant, name).await? {
+                return Err(crate::domain::role::role_deleted_error(name));
+            }
+        }
+    }
     Ok(())
+}
+
+/// A write on the tenant's row: serializes the tenant's changes that count or check across
+/// rows (owners, a role's holders) behind a row lock in PostgreSQL, the write lock in SQLite,
+/// so each sees the other's commit.
+async fn lock_tenant(tx: &mut Conn, tenant: TenantId) -> Result<()> {
+    sqlx::query("update tenants set version = version where id = $1")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("locking the tenant"))
+        .map(drop)
 }
 
 /// Refuses with `LAST_OWNER` unless an active owner remains. A write on the tenant's row first
 /// serializes every owner-removing change of the tenant (a row lock in PostgreSQL, the write
 /// lock in SQLite), so the count sees the other one's commit.
 async fn keep_an_owner(tx: &mut Conn, tenant: TenantId) -> Result<()> {
-    sqlx::query("update tenants set version = version where id = $1")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db("locking the tenant"))?;
+    lock_tenant(tx, tenant).await?;
     let owners: i64 = sqlx::query_scalar(
         "select count(*) from user_roles r join users u on u.id = r.user_id \
          where r.tenant_id = $1 and r.role = 'owner' and u.status = 'active'",
@@ -280,6 +296,16 @@ impl IamStore for SqlIamStore {
 
     async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()> {
         let mut tx = self.begin(tenant).await?;
+        // Under the tenant's lock, as grants check the role (`Changes::custom_roles`): a grant
+        // that got there first is counted, a later one finds the role gone.
+        lock_tenant(&mut tx, tenant).await?;
+        let Some(name) = roles::name_of(&mut tx, tenant, id).await? else {
+            return Err(Error::not_found("role", id));
+        };
+        let holders = roles::count_holders(&mut tx, tenant, &name, false).await?;
+        if holders > 0 {
+            return Err(crate::domain::role::role_in_use_error(holders));
+        }
         if !roles::delete(&mut tx, tenant, id).await? {
             return Err(Error::not_found("role", id));
         }

@@ -105,6 +105,28 @@ pub(super) async fn delete(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<
     Ok(done.rows_affected() > 0)
 }
 
+/// Whether the tenant has a custom role named `name`.
+pub(super) async fn exists(tx: &mut Conn, tenant: TenantId, name: &str) -> Result<bool> {
+    let n: i64 =
+        sqlx::query_scalar("select count(*) from roles where tenant_id = $1 and name = $2")
+            .bind(tenant.to_string())
+            .bind(name)
+            .fetch_one(tx)
+            .await
+            .map_err(db("reading a role"))?;
+    Ok(n > 0)
+}
+
+/// The name of the custom role `id`, if the tenant has it.
+pub(super) async fn name_of(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<String>> {
+    sqlx::query_scalar("select name from roles where tenant_id = $1 and id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(tx)
+        .await
+        .map_err(db("reading a role"))
+}
+
 /// Users holding `role`: every status, or only active ones.
 pub(super) async fn count_holders(
     tx: &mut Conn,
