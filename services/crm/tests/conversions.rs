@@ -938,3 +938,120 @@ async fn a_rep_never_converts_onto_another_reps_customer_found_by_email() {
     .unwrap();
     assert_eq!(mine.customer_id, alis_customer);
 }
+
+/// The large-deal threshold is in the tenant's currency and weighs fractions: MYR 10,000.50 is
+/// over MYR 10,000, and a deal in another currency (no exchange rate is kept) needs a manager
+/// whatever its number, so KWD 9,000 (about MYR 130,000) is never won unapproved.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_large_deal_threshold_weighs_fractions_and_never_guesses_a_currency() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    seeded(&server, &owner.access).await;
+    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    invite(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
+    let slug = &owner.tenant.slug;
+    let rep = login(&server, slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    let manager = login(&server, slug, "mei@kilang.example", PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+    TenantServiceClient::new(server.channel.clone())
+        .update_tenant(authorized(
+            UpdateTenantRequest {
+                tenant: Some(Tenant {
+                    id: owner.tenant.id.clone(),
+                    settings: Some(TenantSettings {
+                        deal_approval_threshold_units: 10_000,
+                        ..owner.tenant.settings.clone().unwrap()
+                    }),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["settings".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    let kuwait = PipelineServiceClient::new(server.channel.clone())
+        .create_pipeline(authorized(
+            CreatePipelineRequest {
+                pipeline: Some(Pipeline {
+                    name: "Kuwait".into(),
+                    currency_code: "KWD".into(),
+                    stages: vec![Stage {
+                        name: "Enquiry".into(),
+                        probability: 10,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap();
+    let money = |currency: &str, units: i64, nanos: i32| Money {
+        currency_code: currency.into(),
+        units,
+        nanos,
+    };
+    let mut opened = Vec::new();
+    for (email, pipeline, amount) in [
+        (
+            "cents@hotel.example",
+            String::new(),
+            money("MYR", 10_000, 500_000_000),
+        ),
+        (
+            "kuwait@hotel.example",
+            kuwait.id.clone(),
+            money("KWD", 9_000, 0),
+        ),
+        (
+            "small@hotel.example",
+            String::new(),
+            money("MYR", 9_999, 990_000_000),
+        ),
+    ] {
+        let lead = qualified_lead(&server, &rep, email).await;
+        let converted = convert(
+            &server,
+            &rep,
+            ConvertLeadRequest {
+                id: lead.id,
+                pipeline_id: pipeline,
+                amount: Some(amount),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        opened.push(converted.opportunity.unwrap().id);
+    }
+    let [cents, kwd, small] = <[String; 3]>::try_from(opened).unwrap();
+
+    // Once the threshold has reached sales: over by fifty sen, refused.
+    crm_core::testing::eventually("the threshold reached sales", || async {
+        let err = win(&server, &rep, &cents).await.err()?;
+        (reason(&err) == "LARGE_DEAL_APPROVAL").then_some(())
+    })
+    .await;
+    let err = win(&server, &rep, &kwd).await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::PermissionDenied, "LARGE_DEAL_APPROVAL".to_owned())
+    );
+    assert!(err.message().contains("KWD"), "{}", err.message());
+    win(&server, &rep, &small).await.unwrap();
+    win(&server, &manager, &kwd).await.unwrap();
+    win(&server, &manager, &cents).await.unwrap();
+}

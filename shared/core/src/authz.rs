@@ -28,15 +28,49 @@ pub struct Resource<'a> {
     pub owner_id: Option<UserId>,
     /// The owner's team.
     pub team: Option<&'a str>,
-    /// An amount in whole currency units, for amount rules.
-    pub amount_units: Option<i64>,
+    /// An amount of money, for amount rules.
+    pub amount: Option<Amount<'a>>,
+}
+
+/// An amount of money: ISO 4217 currency, whole units and billionths (as `google.type.Money`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount<'a> {
+    /// The currency, e.g. `MYR`.
+    pub currency: &'a str,
+    /// Whole units.
+    pub units: i64,
+    /// Billionths of a unit, the sign of `units`.
+    pub nanos: i32,
 }
 
 /// Tenant-wide policy inputs.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct PolicySettings {
-    /// Winning a deal above this amount (whole units) needs `deals.approve_large`; 0 = no limit.
+pub struct PolicySettings<'a> {
+    /// Winning a deal above this amount needs `deals.approve_large`; 0 = no limit.
     pub deal_approval_threshold_units: i64,
+    /// The threshold's currency: the tenant's default currency (empty: not known).
+    pub deal_approval_currency: &'a str,
+}
+
+impl PolicySettings<'_> {
+    /// Whether `amount` is over the large-deal threshold in value. In the threshold's currency
+    /// it is compared exactly, fractions included (50,000.01 is over 50,000). No exchange rate
+    /// is kept, so an amount in another currency (or with the tenant's currency unknown) is
+    /// taken as over: it is never let through unapproved on a guess.
+    pub fn over_threshold(&self, amount: &Amount<'_>) -> bool {
+        let limit = self.deal_approval_threshold_units;
+        if limit <= 0 {
+            return false;
+        }
+        if self.deal_approval_currency.is_empty()
+            || !amount
+                .currency
+                .eq_ignore_ascii_case(self.deal_approval_currency)
+        {
+            return true;
+        }
+        amount.units > limit || (amount.units == limit && amount.nanos > 0)
+    }
 }
 
 /// The kind of rule that decided.
@@ -92,7 +126,7 @@ pub fn evaluate(
     subject: &Subject<'_>,
     permission: &str,
     resource: &Resource<'_>,
-    settings: PolicySettings,
+    settings: PolicySettings<'_>,
 ) -> Decision {
     let grant = best_grant(subject.permissions, permission);
     let decision = match grant {
@@ -139,20 +173,23 @@ pub fn evaluate(
     };
     // Constraints that narrow any grant.
     if permission == "opportunities.close"
-        && settings.deal_approval_threshold_units > 0
-        && resource
-            .amount_units
-            .is_some_and(|a| a > settings.deal_approval_threshold_units)
+        && let Some(amount) = &resource.amount
+        && settings.over_threshold(amount)
         && best_grant(subject.permissions, "deals.approve_large").is_none()
     {
-        return Decision::deny(
-            Rule::LargeDealApproval,
-            "abac:large-deal-approval",
-            format!(
-                "deals above {} need a sales_manager (deals.approve_large)",
-                settings.deal_approval_threshold_units
-            ),
+        let (limit, currency) = (
+            settings.deal_approval_threshold_units,
+            settings.deal_approval_currency,
         );
+        let reason = if currency.is_empty() || amount.currency.eq_ignore_ascii_case(currency) {
+            format!("deals above {limit} {currency} need a sales_manager (deals.approve_large)")
+        } else {
+            format!(
+                "deals in {} need a sales_manager (deals.approve_large): the approval threshold is {limit} {currency}, and no exchange rate is kept",
+                amount.currency
+            )
+        };
+        return Decision::deny(Rule::LargeDealApproval, "abac:large-deal-approval", reason);
     }
     decision
 }
@@ -330,16 +367,22 @@ mod tests {
     fn large_deals_need_approval_rights() {
         let settings = PolicySettings {
             deal_approval_threshold_units: 50_000,
+            deal_approval_currency: "MYR",
         };
         let me = UserId::new();
+        let myr = |units, nanos| Amount {
+            currency: "MYR",
+            units,
+            nanos,
+        };
         let big = Resource {
             owner_id: Some(me),
-            amount_units: Some(80_000),
+            amount: Some(myr(80_000, 0)),
             ..Default::default()
         };
         let small = Resource {
             owner_id: Some(me),
-            amount_units: Some(8_000),
+            amount: Some(myr(8_000, 0)),
             ..Default::default()
         };
 
@@ -363,5 +406,54 @@ mod tests {
             team: None,
         };
         assert!(evaluate(&subject, "opportunities.close", &big, settings).allowed);
+    }
+
+    #[test]
+    fn the_threshold_weighs_fractions_and_never_guesses_a_currency() {
+        let settings = PolicySettings {
+            deal_approval_threshold_units: 50_000,
+            deal_approval_currency: "MYR",
+        };
+        let at = |currency, units, nanos| Amount {
+            currency,
+            units,
+            nanos,
+        };
+        assert!(
+            !settings.over_threshold(&at("MYR", 50_000, 0)),
+            "at it is not over"
+        );
+        assert!(
+            settings.over_threshold(&at("MYR", 50_000, 10_000_000)),
+            "50,000.01"
+        );
+        assert!(!settings.over_threshold(&at("myr", 49_999, 990_000_000)));
+        // KWD 49,999 is worth about MYR 700,000: another currency is never let through on a
+        // guess, however small its number.
+        assert!(settings.over_threshold(&at("KWD", 49_999, 0)));
+        assert!(settings.over_threshold(&at("SGD", 1, 0)));
+        let unknown = PolicySettings {
+            deal_approval_currency: "",
+            ..settings
+        };
+        assert!(unknown.over_threshold(&at("MYR", 1, 0)));
+        assert!(!PolicySettings::default().over_threshold(&at("KWD", 1_000_000, 0)));
+
+        let (roles, rep) = (perms(&["sales_rep"]), perms(&["opportunities.close:own"]));
+        let me = UserId::new();
+        let subject = Subject {
+            user_id: me,
+            roles: &roles,
+            permissions: &rep,
+            team: None,
+        };
+        let kwd = Resource {
+            owner_id: Some(me),
+            amount: Some(at("KWD", 49_999, 0)),
+            ..Default::default()
+        };
+        let d = evaluate(&subject, "opportunities.close", &kwd, settings);
+        assert!(!d.allowed);
+        assert!(d.reason.contains("deals in KWD"), "{}", d.reason);
     }
 }

@@ -145,7 +145,7 @@ export function Settings({ tenantId, onError }: Props) {
           ))}
         </datalist>
         <div class="row">
-          <Field label="Deals above this amount need a sales manager to win" name="tenant-threshold" type="number" value={form.threshold} onInput={set("threshold")} error={f[`${s}deal_approval_threshold_units`]} hint="Whole units of the currency; 0 for no limit" />
+          <Field label="Deals above this amount need a sales manager to win" name="tenant-threshold" type="number" value={form.threshold} onInput={set("threshold")} error={f[`${s}deal_approval_threshold_units`]} hint="Whole units of the default currency; 0 for no limit. Deals in other currencies always need a manager" />
           <Field label="Sign out after this many idle minutes" name="tenant-idle" type="number" value={form.idle} onInput={set("idle")} error={f[`${s}session_idle_timeout_minutes`]} hint="5 to 10080; 0 for 30" />
           <Field label="Sessions last at most (hours)" name="tenant-lifetime" type="number" value={form.lifetime} onInput={set("lifetime")} error={f[`${s}session_max_lifetime_hours`]} hint="1 to 2160; 0 for 8" />
         </div>

@@ -227,7 +227,21 @@ impl Iam {
         let tenant = self.tenant_of(p.tenant_id).await?;
         let settings = PolicySettings {
             deal_approval_threshold_units: tenant.settings.deal_approval_threshold_units,
+            deal_approval_currency: &tenant.settings.default_currency_code,
         };
+        // An amount sent without its currency is in the tenant's.
+        let in_tenants = Resource {
+            amount: resource.amount.map(|a| crm_core::authz::Amount {
+                currency: if a.currency.is_empty() {
+                    &tenant.settings.default_currency_code
+                } else {
+                    a.currency
+                },
+                ..a
+            }),
+            ..resource.clone()
+        };
+        let resource = &in_tenants;
         match subject.filter(|s| *s != p.user_id) {
             None => Ok(evaluate(&p.subject(), permission, resource, settings)),
             Some(other) => {

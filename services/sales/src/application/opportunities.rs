@@ -4,7 +4,7 @@
 //! answer: `opportunities.write:own` reaches only one's own, and winning above the tenant's
 //! threshold needs `deals.approve_large`.
 
-use crm_core::authz::{PolicySettings, Resource, Scope, evaluate};
+use crm_core::authz::{Amount, PolicySettings, Resource, Scope, evaluate};
 use crm_core::{Error, ErrorKind, Result, UserId};
 use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
@@ -15,7 +15,9 @@ use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
 };
 use crate::domain::pipeline::Pipeline;
-use crate::domain::ports::{CustomerRef, DealCursor, DealFilter, OpportunityFilter, OutboxEvent};
+use crate::domain::ports::{
+    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OutboxEvent, TenantPolicy,
+};
 
 pub(crate) fn refused(e: OpportunityChangeError) -> Error {
     match e {
@@ -93,25 +95,27 @@ pub(crate) fn readable(
 
 impl Sales {
     /// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on
-    /// something owned by `owner` (worth `amount_units`, for the large-deal rule).
+    /// something owned by `owner` (worth `amount`, for the large-deal rule).
     pub(crate) async fn authorize(
         &self,
         caller: &Caller,
         permission: &str,
         owner: Option<UserId>,
-        amount_units: Option<i64>,
+        amount: Option<Amount<'_>>,
     ) -> Result<()> {
         let p = &caller.principal;
-        let settings = if amount_units.is_some() {
-            PolicySettings {
-                deal_approval_threshold_units: self
-                    .store
-                    .tenant_policy(p.tenant_id)
-                    .await?
-                    .deal_approval_threshold_units,
-            }
+        let policy = if amount.is_some() {
+            self.store.tenant_policy(p.tenant_id).await?
         } else {
-            PolicySettings::default()
+            TenantPolicy::default()
+        };
+        let settings = PolicySettings {
+            deal_approval_threshold_units: if amount.is_some() {
+                policy.deal_approval_threshold_units
+            } else {
+                0
+            },
+            deal_approval_currency: &policy.currency_code,
         };
         let resource = Resource {
             owner_id: owner,
@@ -119,7 +123,7 @@ impl Sales {
             team: (owner == Some(p.user_id))
                 .then_some(p.team.as_deref())
                 .flatten(),
-            amount_units,
+            amount,
         };
         let decision = evaluate(&p.subject(), permission, &resource, settings);
         if decision.allowed {
@@ -335,7 +339,11 @@ impl Sales {
         crm_core::api::check_etag(etag, &o.version.to_string(), "opportunity")
             .map_err(|e| e.with_metadata("current_etag", o.version.to_string()))?;
         // The large-deal rule is about winning: it weighs the amount only then.
-        let amount = winning.then_some(o.amount.units);
+        let amount = winning.then_some(Amount {
+            currency: o.amount.currency_code(),
+            units: o.amount.units,
+            nanos: o.amount.nanos,
+        });
         self.authorize(caller, permission, o.owner_id, amount)
             .await?;
         Ok(o)
@@ -468,9 +476,19 @@ impl Sales {
         let mut o = self
             .writable(caller, id, etag, "opportunities.close", true)
             .await?;
-        if let Some((_, units, _)) = &amount {
-            // The large-deal rule looks at the amount booked, too.
-            self.authorize(caller, "opportunities.close", o.owner_id, Some(*units))
+        if let Some((currency, units, nanos)) = &amount {
+            // The large-deal rule looks at the amount booked, too (in the opportunity's
+            // currency when it names none).
+            let booked = Amount {
+                currency: if currency.trim().is_empty() {
+                    o.amount.currency_code()
+                } else {
+                    currency.trim()
+                },
+                units: *units,
+                nanos: *nanos,
+            };
+            self.authorize(caller, "opportunities.close", o.owner_id, Some(booked))
                 .await?;
         }
         let pipeline = self

@@ -47,6 +47,8 @@ pub struct LeadFilter {
 pub struct TenantPolicy {
     /// Winning above this many whole units needs `deals.approve_large`; 0 = no limit.
     pub deal_approval_threshold_units: i64,
+    /// The tenant's default currency, the threshold's ('' when not known).
+    pub currency_code: String,
     /// IANA time zone: forecast months are the tenant's calendar months.
     pub time_zone: String,
 }
@@ -56,6 +58,7 @@ impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
             deal_approval_threshold_units: 0,
+            currency_code: crate::infrastructure::consumer::SEED_CURRENCY.into(),
             time_zone: "Asia/Kuala_Lumpur".into(),
         }
     }

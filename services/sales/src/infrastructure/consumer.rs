@@ -61,6 +61,7 @@ impl Handler for IamEvents {
             let settings = changed.settings.unwrap_or_default();
             let policy = TenantPolicy {
                 deal_approval_threshold_units: settings.deal_approval_threshold_units.max(0),
+                currency_code: settings.default_currency_code.trim().to_ascii_uppercase(),
                 time_zone: if settings.time_zone.parse::<chrono_tz::Tz>().is_ok() {
                     settings.time_zone
                 } else {

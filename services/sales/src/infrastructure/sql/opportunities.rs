@@ -273,16 +273,18 @@ pub async fn list_deals(
 
 /// The tenant settings sales follows; IAM's defaults when none was recorded.
 pub async fn policy(tx: &mut Conn, tenant: TenantId) -> Result<TenantPolicy> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "select deal_approval_threshold_units, time_zone from sales_tenants where tenant_id = $1",
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "select deal_approval_threshold_units, time_zone, currency_code from sales_tenants \
+         where tenant_id = $1",
     )
     .bind(text(tenant))
     .fetch_optional(tx)
     .await
     .map_err(db("reading the tenant's settings"))?;
     Ok(row
-        .map(|(threshold, zone)| TenantPolicy {
+        .map(|(threshold, zone, currency)| TenantPolicy {
             deal_approval_threshold_units: threshold,
+            currency_code: currency,
             time_zone: zone,
         })
         .unwrap_or_default())
@@ -296,16 +298,18 @@ pub async fn put_policy(
     at: i64,
 ) -> Result<()> {
     sqlx::query(
-        "insert into sales_tenants (tenant_id, deal_approval_threshold_units, time_zone, updated_at) \
-         values ($1, $2, $3, $4) on conflict (tenant_id) do update set \
+        "insert into sales_tenants (tenant_id, deal_approval_threshold_units, time_zone, updated_at, \
+         currency_code) values ($1, $2, $3, $4, $5) on conflict (tenant_id) do update set \
          deal_approval_threshold_units = excluded.deal_approval_threshold_units, \
-         time_zone = excluded.time_zone, updated_at = excluded.updated_at \
+         time_zone = excluded.time_zone, updated_at = excluded.updated_at, \
+         currency_code = excluded.currency_code \
          where sales_tenants.updated_at <= excluded.updated_at",
     )
     .bind(text(tenant))
     .bind(policy.deal_approval_threshold_units)
     .bind(&policy.time_zone)
     .bind(at)
+    .bind(&policy.currency_code)
     .execute(tx)
     .await
     .map_err(db("recording the tenant's settings"))
