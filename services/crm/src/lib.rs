@@ -363,6 +363,9 @@ impl Application {
         )));
 
         // Cross-origin calls only from the origins configured (none by default: same origin).
+        // Checked when the configuration loaded.
+        let proxies = crm_core::client::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let cors = (modules.contains(&Target::Edge) && !config.cors.allowed_origins.is_empty())
             .then(|| crm_edge::cors_layer(&config.cors));
         // REST/JSON from the contracts' `google.api.http` annotations, into the same stack.
@@ -442,7 +445,8 @@ impl Application {
             .layer(metrics.red_layer())
             .layer({
                 let layer =
-                    RequestContextLayer::with_revocations(verifier, open_access, revocations);
+                    RequestContextLayer::with_revocations(verifier, open_access, revocations)
+                        .with_trusted_proxies(proxies);
                 match api_keys {
                     Some(keys) => layer.with_api_keys(keys),
                     None => layer,

@@ -420,3 +420,161 @@ async fn reflection_services(edge: &Process) -> Vec<String> {
         other => panic!("{other:?}"),
     }
 }
+
+/// `POST /api/v1/auth/login` to `edge`, claiming to forward for `forwarded_for`: the status and
+/// the problem's code.
+async fn rest_login(edge: &Process, email: &str, password: &str, forwarded_for: &str) -> u16 {
+    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let body =
+        serde_json::json!({"tenant": "kilang-desa-murni", "email": email, "password": password});
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{}/api/v1/auth/login", edge.addr))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    response.status().as_u16()
+}
+
+/// A gRPC Login through `edge`, claiming to forward for `forwarded_for`.
+async fn grpc_login(
+    edge: &Process,
+    password: &str,
+    forwarded_for: &str,
+) -> Result<String, tonic::Status> {
+    let mut request = tonic::Request::new(crm_proto::crm::iam::v1::LoginRequest {
+        tenant: "kilang-desa-murni".into(),
+        email: "owner@kilang.example".into(),
+        password: password.into(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    AuthServiceClient::connect(edge.url())
+        .await
+        .unwrap()
+        .login(request)
+        .await
+        .map(|r| r.into_inner().access_token)
+}
+
+/// The per-address sign-in limit is fed by every protocol and through the edge: REST failures
+/// lock gRPC out from the same address; a client's own `X-Forwarded-For` changes nothing unless
+/// it comes from a proxy the operator trusts, whose word then keys the limit and the audit.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_protocol_through_the_edge_feeds_one_per_address_sign_in_limit() {
+    const PASSWORD: &str = "batik canting motif";
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // IAM believes the edges (on this machine, 127.0.0.1) about whom they forward for.
+    let iam = Process::start(
+        "iam",
+        dirs[0].path(),
+        &[
+            ("CRM_TRUSTED_PROXIES", r#"["127.0.0.1"]"#.to_owned()),
+            ("CRM_IAM__ADDRESS_FAILURE_LIMIT", "3".to_owned()),
+            ("CRM_IAM__ACCOUNT_FAILURE_LIMIT", "100".to_owned()),
+            ("CRM_IAM__TENANT_FAILURE_LIMIT", "100".to_owned()),
+        ],
+    );
+    let jwks = jwks_file(&iam, dirs[0].path()).await;
+    // An edge facing the Internet trusts nobody in front of it.
+    let facing = Process::start(
+        "edge",
+        dirs[1].path(),
+        &[
+            ("CRM_AUTH__JWKS_FILE", jwks.clone()),
+            ("CRM_EDGE__UPSTREAMS__IAM", iam.url()),
+        ],
+    );
+    // An edge behind a load balancer (here, the test itself) believes it.
+    let behind = Process::start(
+        "edge",
+        dirs[2].path(),
+        &[
+            ("CRM_AUTH__JWKS_FILE", jwks),
+            ("CRM_EDGE__UPSTREAMS__IAM", iam.url()),
+            ("CRM_TRUSTED_PROXIES", r#"["127.0.0.1"]"#.to_owned()),
+        ],
+    );
+    AuthServiceClient::connect(facing.url())
+        .await
+        .unwrap()
+        .register(RegisterRequest {
+            tenant_name: "Kilang Desa Murni".into(),
+            email: "owner@kilang.example".into(),
+            password: PASSWORD.into(),
+            display_name: "Owner".into(),
+        })
+        .await
+        .unwrap();
+
+    // Three REST failures, each claiming another address: the facing edge ignores the claims,
+    // and the third locks the address out.
+    for (i, want) in [(1, 401), (2, 401), (3, 429)] {
+        let status = rest_login(
+            &facing,
+            "owner@kilang.example",
+            "wrong password",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(status, want, "attempt {i}");
+    }
+    // This address is locked out on gRPC too, whatever it claims, the right password included.
+    let err = grpc_login(&facing, PASSWORD, "198.51.100.99")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("too many failed logins"), "{err:?}");
+
+    // Behind a trusted proxy, its word keys the limit: one client locked out, another not.
+    for want in [401, 401, 429] {
+        assert_eq!(
+            rest_login(&behind, "owner@kilang.example", "wrong", "203.0.113.9").await,
+            want
+        );
+    }
+    let err = grpc_login(&behind, PASSWORD, "203.0.113.9")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let token = grpc_login(&behind, PASSWORD, "192.0.2.44").await.unwrap();
+
+    // The audit names each failure's address as resolved, REST ones included.
+    let events = crm_proto::crm::iam::v1::audit_service_client::AuditServiceClient::new(
+        channel(&behind).await,
+    )
+    .list_audit_events(authorized(
+        crm_proto::crm::iam::v1::ListAuditEventsRequest {
+            page_size: 100,
+            kinds: vec![crm_proto::crm::iam::v1::AuditEventKind::LoginFailed as i32],
+            ..Default::default()
+        },
+        &token,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .audit_events;
+    let mut addresses: Vec<&str> = events.iter().map(|e| e.client_address.as_str()).collect();
+    addresses.sort_unstable();
+    assert_eq!(
+        addresses,
+        [
+            "127.0.0.1",
+            "127.0.0.1",
+            "127.0.0.1",
+            "203.0.113.9",
+            "203.0.113.9",
+            "203.0.113.9"
+        ],
+        "{events:?}"
+    );
+}

@@ -379,6 +379,9 @@ where
         parts.headers.remove(hop);
     }
     parts.version = http::Version::HTTP_2;
+    // Whom the edge forwards for, as it resolved it: believed by an upstream that trusts the
+    // edge (`trusted_proxies`).
+    crm_core::client::forward_for(&parts.extensions, &mut parts.headers);
     // The upstream's span is a child of the edge's, in the caller's trace.
     if let Some(traceparent) = crm_core::telemetry::current_traceparent()
         .and_then(|t| http::HeaderValue::from_str(&t).ok())

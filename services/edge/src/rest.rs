@@ -836,7 +836,7 @@ async fn transcode<S>(
 where
     S: Service<Request<tonic::body::Body>, Response = Response<tonic::body::Body>>,
 {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let path = match parts.uri.path() {
         "/.well-known/jwks.json" => "/api/v1/auth/jwks",
         path => path,
@@ -901,6 +901,8 @@ where
     *call.method_mut() = Method::POST;
     *call.uri_mut() = route.grpc_path.parse().expect("a gRPC path is a URI");
     *call.version_mut() = http::Version::HTTP_2;
+    // The connection it came in on (the client's address) goes with the call.
+    *call.extensions_mut() = std::mem::take(&mut parts.extensions);
     call.extensions_mut()
         .insert(crm_core::context::Protocol::Rest);
     let headers = call.headers_mut();
@@ -913,6 +915,10 @@ where
         if let Some(value) = parts.headers.get(name) {
             headers.insert(name, value.clone());
         }
+    }
+    // Believed only from a trusted proxy, by the context layer.
+    for value in parts.headers.get_all(crm_core::client::FORWARDED_FOR) {
+        headers.append(crm_core::client::FORWARDED_FOR, value.clone());
     }
     let response = match inner.call(call).await {
         Ok(response) => response,

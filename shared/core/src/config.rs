@@ -155,6 +155,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How long in-flight calls may take to finish after SIGTERM, in seconds.
     pub shutdown_grace_seconds: u64,
+    /// Proxies in front of this process whose `X-Forwarded-For` names the client (addresses or
+    /// networks, e.g. `["10.0.0.0/8"]`): the edge before a context, a load balancer before the
+    /// edge. Empty (the default): the header is ignored and the connection's peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Logging.
     pub log: LogConfig,
     /// Tracing export.
@@ -356,6 +360,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("./data"),
             shutdown_grace_seconds: 30,
+            trusted_proxies: Vec::new(),
             log: LogConfig {
                 format: LogFormat::Pretty,
                 level: "info".into(),
@@ -582,6 +587,9 @@ impl Config {
             );
         }
         self.backend_problems(&mut problems);
+        if let Err(problem) = crate::client::TrustedProxies::parse(&self.trusted_proxies) {
+            problems.push(problem);
+        }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("`auth.issuer` and `auth.audience`: must not be empty".to_owned());
         }

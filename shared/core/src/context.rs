@@ -88,6 +88,9 @@ pub struct RequestContext {
     pub principal: Option<Principal>,
     /// The caller's W3C `traceparent`, if it sent one; events caused by the request carry it.
     pub traceparent: Option<String>,
+    /// The client's address (see [`crate::client`]): the peer, or what a trusted proxy says.
+    /// `None` only for calls that came in on no connection (in-process tests).
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl RequestContext {

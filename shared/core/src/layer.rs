@@ -141,11 +141,13 @@ pub struct RequestContextLayer {
     shared: Arc<Shared>,
 }
 
+#[derive(Clone)]
 struct Shared {
     verifier: TokenVerifier,
     open: OpenAccess,
     revocations: Option<Revocations>,
     api_keys: Option<Arc<dyn ApiKeys>>,
+    proxies: crate::client::TrustedProxies,
 }
 
 impl RequestContextLayer {
@@ -166,6 +168,7 @@ impl RequestContextLayer {
                 open,
                 revocations,
                 api_keys: None,
+                proxies: crate::client::TrustedProxies::default(),
             }),
         }
     }
@@ -173,13 +176,20 @@ impl RequestContextLayer {
     /// Also accepts the API keys `keys` recognizes, as `authorization: Bearer <key>` or
     /// `x-api-key: <key>`.
     pub fn with_api_keys(self, keys: Arc<dyn ApiKeys>) -> Self {
-        let shared = &self.shared;
         Self {
             shared: Arc::new(Shared {
-                verifier: shared.verifier.clone(),
-                open: shared.open.clone(),
-                revocations: shared.revocations.clone(),
                 api_keys: Some(keys),
+                ..(*self.shared).clone()
+            }),
+        }
+    }
+
+    /// Believes `X-Forwarded-For` from `proxies` when naming the client's address.
+    pub fn with_trusted_proxies(self, proxies: crate::client::TrustedProxies) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                proxies,
+                ..(*self.shared).clone()
             }),
         }
     }
@@ -282,6 +292,10 @@ where
                 .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
                 .map(str::to_owned)
         });
+        let client_address = self
+            .shared
+            .proxies
+            .client_address(crate::client::peer(request.extensions()), request.headers());
         let tenant_header = request
             .headers()
             .get(TENANT_ID_HEADER)
@@ -333,6 +347,7 @@ where
                     correlation_id,
                     principal,
                     traceparent,
+                    client_address,
                 });
                 inner.call(request).await.map(with_correlation_id)
             }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 pub mod bounded;
 pub mod breaker;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod context;

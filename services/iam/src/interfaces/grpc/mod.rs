@@ -48,7 +48,10 @@ fn origin<T>(request: &Request<T>) -> Origin {
     let context = request.extensions().get::<RequestContext>();
     Origin {
         // The IP alone: it keys the per-address login throttle, and the port says nothing.
-        client_address: request.remote_addr().map(|a| a.ip().to_string()),
+        // Resolved once for every protocol and hop (a trusted proxy's X-Forwarded-For).
+        client_address: context
+            .and_then(|c| c.client_address)
+            .map(|a| a.to_string()),
         user_agent: request
             .metadata()
             .get("user-agent")
