@@ -1529,3 +1529,109 @@ async fn a_custom_role_assigned_while_it_is_deleted_never_keeps_both_on_postgres
     let (server, _keys) = spawn_postgres().await;
     role_races(&server).await;
 }
+
+/// A sign-up as `address` (through a proxy the test server trusts; empty: as the connection).
+async fn sign_up(
+    server: &TestServer,
+    address: &str,
+    name: &str,
+    email: &str,
+) -> Result<RegisterResponse, Status> {
+    let mut request = tonic::Request::new(RegisterRequest {
+        tenant_name: name.into(),
+        email: email.into(),
+        password: PASSWORD.into(),
+        display_name: "Siti Aminah".into(),
+    });
+    if !address.is_empty() {
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", address.parse().unwrap());
+    }
+    AuthServiceClient::new(server.channel.clone())
+        .register(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Sign-ups are throttled per client address and in all, with when to come back (RetryInfo);
+/// a request refused for its input does not count.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_ups_are_throttled_per_address_and_in_all() {
+    let server = support::spawn_with(|config| {
+        config.trusted_proxies = vec!["127.0.0.1".into()];
+        crm_iam::config::IamConfig {
+            signup_address_limit: 2,
+            signup_limit: 5,
+            ..Default::default()
+        }
+        .set(config);
+    })
+    .await;
+    let throttled = |err: Status, whose: &str| {
+        assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+        assert_eq!(reason(&err), "SIGNUPS_THROTTLED");
+        assert!(err.message().contains(whose), "{}", err.message());
+        let delay = tonic_types::StatusExt::get_error_details(&err)
+            .retry_info()
+            .expect("RetryInfo")
+            .retry_delay
+            .expect("a delay");
+        assert!(delay.as_secs() > 0 && delay.as_secs() <= 3600, "{delay:?}");
+    };
+    let bad = sign_up(&server, "198.51.100.1", "Batik", "not an email")
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    for i in 1..=2 {
+        sign_up(&server, "198.51.100.1", "Batik", &format!("a{i}@x.example"))
+            .await
+            .unwrap();
+    }
+    throttled(
+        sign_up(&server, "198.51.100.1", "Batik", "a3@x.example")
+            .await
+            .unwrap_err(),
+        "from your address",
+    );
+    // Another address goes on until everyone's limit.
+    for (address, email) in [
+        ("198.51.100.2", "b1@x.example"),
+        ("198.51.100.2", "b2@x.example"),
+        ("198.51.100.3", "c1@x.example"),
+    ] {
+        sign_up(&server, address, "Batik", email).await.unwrap();
+    }
+    throttled(
+        sign_up(&server, "198.51.100.4", "Batik", "d1@x.example")
+            .await
+            .unwrap_err(),
+        "right now",
+    );
+}
+
+/// No number of sign-ups takes a business's name away: past `-9`, a slug gets a random suffix
+/// (once, 99 sign-ups of one name refused the hundredth).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_number_of_sign_ups_takes_a_name_away() {
+    let server = support::spawn_with(|config| {
+        crm_iam::config::IamConfig {
+            signup_address_limit: 0,
+            signup_limit: 0,
+            ..Default::default()
+        }
+        .set(config);
+    })
+    .await;
+    let mut slugs = std::collections::BTreeSet::new();
+    for i in 0..101 {
+        let signed_up = sign_up(&server, "", "Kilang Desa Murni", &format!("s{i}@x.example"))
+            .await
+            .unwrap();
+        let slug = signed_up.tenant.unwrap().slug;
+        assert!(slug.starts_with("kilang-desa-murni"), "{slug}");
+        assert!(slug.len() <= 48, "{slug}");
+        assert!(slugs.insert(slug.clone()), "{slug} twice");
+    }
+    assert!(slugs.contains("kilang-desa-murni") && slugs.contains("kilang-desa-murni-9"));
+}

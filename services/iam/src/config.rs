@@ -29,6 +29,12 @@ pub struct IamConfig {
     pub failure_window_seconds: u64,
     /// How long a lockout lasts, in seconds.
     pub lockout_seconds: u64,
+    /// Sign-ups (`Register`) from one client address per `signup_window_seconds`; 0: no limit.
+    pub signup_address_limit: u32,
+    /// Sign-ups from everywhere together per `signup_window_seconds`; 0: no limit.
+    pub signup_limit: u32,
+    /// The window sign-ups are counted in, in seconds.
+    pub signup_window_seconds: u64,
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
     pub hash_concurrency: usize,
     /// Prefix of the login throttle's keys in Redis.
@@ -55,6 +61,9 @@ impl Default for IamConfig {
             tenant_failure_limit: 100,
             failure_window_seconds: 15 * 60,
             lockout_seconds: 15 * 60,
+            signup_address_limit: 10,
+            signup_limit: 200,
+            signup_window_seconds: 3600,
             hash_concurrency: 0,
             throttle_key_prefix: "crm:iam:login:".into(),
             service_accounts: BTreeMap::new(),
@@ -111,6 +120,11 @@ impl IamConfig {
             || self.tenant_failure_limit == 0
         {
             problems.push("`iam.*_failure_limit`: must be at least 1".to_owned());
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.signup_window_seconds) {
+            problems.push(
+                "`iam.signup_window_seconds`: must be between 60 and 604800 (a week)".to_owned(),
+            );
         }
         if !(30..=3600).contains(&self.service_token_ttl_seconds) {
             problems

@@ -71,7 +71,8 @@ async fn flows_on(db: Database) {
     assert_eq!(templates.len(), 8, "four flows in English and Malay");
 
     // The owner's welcome, in the tenant's locale (IAM's default for a new tenant, Malay);
-    // delivered twice, stored once.
+    // delivered twice, stored once. The owner signed up and has confirmed nothing: the fixed
+    // welcome, with no word they chose (the workspace's name, their own).
     let siti = UserId::new();
     let welcome = envelope(
         tenant,
@@ -90,15 +91,11 @@ async fn flows_on(db: Database) {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].channel, Channel::Email);
     assert_eq!(found[0].recipient_address, "siti@kilangbatik.my");
-    assert_eq!(
-        found[0].subject,
-        "Selamat datang ke Kilang Desa Murni Batik"
-    );
-    assert!(
-        found[0].body.starts_with("Salam Siti Aminah,"),
-        "{}",
-        found[0].body
-    );
+    assert_eq!(found[0].subject, "Selamat datang ke Kilang CRM");
+    assert!(found[0].body.starts_with("Salam,"), "{}", found[0].body);
+    for chosen in ["Kilang Desa Murni", "Siti Aminah"] {
+        assert!(!found[0].body.contains(chosen), "{}", found[0].body);
+    }
     assert_eq!(found[0].status, Status::Pending);
     assert_eq!(found[0].trigger_event_id, welcome.id);
 
@@ -135,6 +132,7 @@ async fn flows_on(db: Database) {
                     email: email.into(),
                     display_name: email.split('@').next().unwrap().into(),
                     roles: vec![role.into()],
+                    invited_by_user_id: siti.to_string(),
                     ..Default::default()
                 },
             ),
@@ -143,6 +141,7 @@ async fn flows_on(db: Database) {
     }
     let found = all(&store, tenant).await;
     assert_eq!(found.len(), 4);
+    // Invited by the owner: the tenant's own welcome, naming the workspace.
     assert_eq!(found[1].subject, "Welcome to Kilang Desa Murni Batik");
 
     // A new lead: in-app to the sales manager and to the lead's owner, not to the viewer.

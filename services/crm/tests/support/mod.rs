@@ -69,6 +69,14 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     // Quotas off: tests poll and loop as fast as they like. `tests/rest.rs` sets them.
     config.rate_limit.tenant_per_minute = 0;
     config.rate_limit.subject_per_minute = 0;
+    // Sign-ups unthrottled: a suite signs up many workspaces from 127.0.0.1; `hardening.rs`
+    // sets the limits where it tests them.
+    crm_iam::config::IamConfig {
+        signup_address_limit: 0,
+        signup_limit: 0,
+        ..Default::default()
+    }
+    .set(&mut config);
     // `KILANG_TEST_CUSTOMER_STORE=mongodb` (with MONGODB_URL) keeps a suite's customers on
     // MongoDB, each server in a database of its own: CI runs the customer and sales journeys so.
     if std::env::var("KILANG_TEST_CUSTOMER_STORE").as_deref() == Ok("mongodb") {

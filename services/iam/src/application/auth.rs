@@ -55,6 +55,12 @@ impl Iam {
         display_name: &str,
         origin: &Origin,
     ) -> Result<(Tenant, SessionTokens)> {
+        let limits = self.signup_limits(origin);
+        for (key, _) in &limits {
+            if let Some(left) = self.throttle.locked_for(key).await? {
+                return Err(signups_throttled(key, left));
+            }
+        }
         let mut problems = Vec::new();
         let name = parse_tenant_name(tenant_name)
             .map_err(|e| problems.push(("tenant_name", e.to_owned())))
@@ -74,6 +80,14 @@ impl Iam {
             return Err(invalid(problems));
         };
 
+        // Counted once it is a sign-up (a typo is not); the one that reaches a limit still
+        // goes through, the next waits out the window.
+        let window = self.settings.signup_window;
+        for (key, limit) in &limits {
+            self.throttle
+                .record_failure(key, *limit, window, window)
+                .await?;
+        }
         let slug = self.free_slug(&slug_from_name(&name)).await?;
         let now = self.now();
         let tenant = Tenant::new(name, slug, now);
@@ -127,8 +141,25 @@ impl Iam {
     }
 
     /// A slug not yet taken: `base`, else `base-2`, `base-3`, ...
+    /// The sign-up limits that apply to a call from `origin`: (throttle key, limit).
+    fn signup_limits(&self, origin: &Origin) -> Vec<(String, u32)> {
+        let s = &self.settings;
+        let mut limits = Vec::new();
+        if s.signup_address_limit > 0
+            && let Some(address) = &origin.client_address
+        {
+            limits.push((format!("signup:address:{address}"), s.signup_address_limit));
+        }
+        if s.signup_limit > 0 {
+            limits.push(("signup:all".to_owned(), s.signup_limit));
+        }
+        limits
+    }
+
+    /// A slug for a new tenant: the name's, else with `-2` … `-9`, else with a random suffix,
+    /// so no number of sign-ups can take a name away from the business that owns it.
     pub(crate) async fn free_slug(&self, base: &str) -> Result<String> {
-        for n in 1..100 {
+        for n in 1..10 {
             let candidate = if n == 1 {
                 base.to_owned()
             } else {
@@ -138,10 +169,16 @@ impl Iam {
                 return Ok(candidate);
             }
         }
-        Err(Error::already_exists(
-            "tenant_name",
-            "too many tenants share this name; choose another",
-        ))
+        // Within a slug's 48 characters (a name's slug is ASCII).
+        let base = base[..base.len().min(41)].trim_end_matches('-');
+        loop {
+            // The tail of a UUIDv7 is random.
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            let candidate = format!("{base}-{}", &id[26..]);
+            if !self.store.slug_taken(&candidate).await? {
+                return Ok(candidate);
+            }
+        }
     }
 
     /// Login with tenant (slug or id), email and password. Failures are counted per account,
@@ -503,6 +540,24 @@ impl Iam {
             .ok_or_else(|| Error::not_found("user", user))?;
         Ok((p, holder))
     }
+}
+
+/// `RESOURCE_EXHAUSTED` for a sign-up over a limit, with when to try again (RetryInfo).
+fn signups_throttled(key: &str, left: std::time::Duration) -> Error {
+    let seconds = left.as_secs().max(1);
+    let whose = if key.starts_with("signup:address:") {
+        "from your address"
+    } else {
+        "right now"
+    };
+    Error::resource_exhausted(
+        format!(
+            "too many new workspaces {whose}; try again in {} min",
+            seconds.div_ceil(60)
+        ),
+        std::time::Duration::from_secs(seconds),
+    )
+    .with_reason("SIGNUPS_THROTTLED")
 }
 
 pub(crate) fn locked_out(left: std::time::Duration) -> Error {

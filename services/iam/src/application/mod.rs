@@ -55,6 +55,12 @@ pub struct IamSettings {
     pub failure_window: Duration,
     /// The lockout.
     pub lockout: Duration,
+    /// Sign-ups per client address per window (0: no limit).
+    pub signup_address_limit: u32,
+    /// Sign-ups in all per window (0: no limit).
+    pub signup_limit: u32,
+    /// The window sign-ups are counted in.
+    pub signup_window: Duration,
     /// Service name → SHA-256 of its secret (`iam.service_accounts`).
     pub service_accounts: std::collections::BTreeMap<String, String>,
     /// Service-token lifetime.
@@ -80,6 +86,9 @@ impl IamSettings {
             tenant_failure_limit: iam.tenant_failure_limit,
             failure_window: Duration::from_secs(iam.failure_window_seconds),
             lockout: Duration::from_secs(iam.lockout_seconds),
+            signup_address_limit: iam.signup_address_limit,
+            signup_limit: iam.signup_limit,
+            signup_window: Duration::from_secs(iam.signup_window_seconds),
             service_accounts: iam.service_accounts.clone(),
             service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
             sso_allow_loopback_http: iam.sso_allow_loopback_http,

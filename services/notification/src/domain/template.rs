@@ -354,6 +354,33 @@ pub struct BuiltIn {
     pub body: &'static str,
 }
 
+/// The welcome to someone who signed up a new workspace, in English and Malay. Nobody has
+/// confirmed the address yet, so it carries no word the caller chose (no workspace or person's
+/// name): sign-up cannot be used to mail someone else a message. Fixed: never a tenant's own
+/// template.
+pub const SIGNED_UP: &[BuiltIn] = &[
+    BuiltIn {
+        name: "signed up (en)",
+        event_type: USER_CREATED,
+        channel: Channel::Email,
+        locale: "en",
+        subject: "Welcome to Kilang CRM",
+        body: "Hello,\n\nA Kilang CRM workspace has just been created with this email address as \
+               its owner. Sign in with this address and the password chosen at sign-up.\n\n\
+               If this was not you, you can ignore this email.\n\nKilang CRM",
+    },
+    BuiltIn {
+        name: "signed up (ms)",
+        event_type: USER_CREATED,
+        channel: Channel::Email,
+        locale: "ms",
+        subject: "Selamat datang ke Kilang CRM",
+        body: "Salam,\n\nRuang kerja Kilang CRM baru sahaja dibuka dengan alamat e-mel ini sebagai \
+               pemiliknya. Log masuk dengan alamat ini dan kata laluan yang dipilih semasa \
+               mendaftar.\n\nJika ini bukan anda, abaikan sahaja e-mel ini.\n\nKilang CRM",
+    },
+];
+
 /// The built-in templates, in English and Malay, for the four flows.
 pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {

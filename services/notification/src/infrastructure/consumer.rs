@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use super::sql::{self, KnownUser};
 use crate::domain::catalogue::{self, DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
 use crate::domain::notification::{Notification, Recipient};
-use crate::domain::template::{self, BUILT_IN, Channel, Template};
+use crate::domain::template::{self, BUILT_IN, BuiltIn, Channel, SIGNED_UP, Template};
 
 /// The consumer group of IAM's events.
 pub const IAM_GROUP: &str = "notification";
@@ -124,7 +124,10 @@ impl Handler for Flows {
                 user_id: Some(person.id),
                 address: created.email,
             };
-            notify(tx, tenant, event, USER_CREATED, vars, vec![to]).await?;
+            // Who signed up a workspace has confirmed nothing yet: the fixed welcome, with no
+            // word they chose; whoever is invited hears the tenant's own.
+            let fixed = created.invited_by_user_id.is_empty().then_some(SIGNED_UP);
+            notify(tx, tenant, event, USER_CREATED, vars, vec![to], fixed).await?;
             return Ok(());
         }
         if let Some(created) = event.decode::<LeadCreated>() {
@@ -173,7 +176,7 @@ impl Handler for Flows {
                     address: id.to_string(),
                 })
                 .collect();
-            notify(tx, tenant, event, LEAD_CREATED, vars, to).await?;
+            notify(tx, tenant, event, LEAD_CREATED, vars, to, None).await?;
             return Ok(());
         }
         if let Some(won) = event.decode::<DealWon>() {
@@ -194,6 +197,7 @@ impl Handler for Flows {
                 DEAL_WON,
                 vars,
                 customer(&won.customer_email, &won.customer_mobile),
+                None,
             )
             .await?;
             return Ok(());
@@ -224,6 +228,7 @@ impl Handler for Flows {
                 DEAL_LOST,
                 vars,
                 customer(&lost.customer_email, &lost.customer_mobile),
+                None,
             )
             .await?;
             return Ok(());
@@ -291,6 +296,7 @@ async fn notify(
     event_type: &str,
     vars: Vec<(&'static str, String)>,
     to: Vec<Recipient>,
+    fixed: Option<&'static [BuiltIn]>,
 ) -> anyhow::Result<()> {
     if to.is_empty() {
         tracing::debug!(event_id = %event.id, event_type, "no recipient; nothing to send");
@@ -306,10 +312,14 @@ async fn notify(
         c
     };
     for channel in channels {
-        let mut templates = sql::templates_for(tx, tenant, event_type, channel).await?;
+        let mut templates = match fixed {
+            Some(_) => Vec::new(),
+            None => sql::templates_for(tx, tenant, event_type, channel).await?,
+        };
         let built_in = templates.is_empty();
         if built_in {
-            templates = BUILT_IN
+            templates = fixed
+                .unwrap_or(BUILT_IN)
                 .iter()
                 .filter(|b| b.event_type == event_type && b.channel == channel)
                 .map(|b| b.template(tenant, event.time))
