@@ -61,7 +61,12 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let (customers, outboxes): (_, Vec<Arc<dyn std::any::Any + Send + Sync>>) = match settings
             .store(startup.config)
         {
-            StoreKind::Sqlite | StoreKind::Postgres => (build(db), Vec::new()),
+            StoreKind::Sqlite | StoreKind::Postgres => {
+                infrastructure::sql::rebuild_search_index(db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("rebuilding the customers' search index: {e}"))?;
+                (build(db), Vec::new())
+            }
             #[cfg(not(feature = "mongodb"))]
             StoreKind::Mongodb => {
                 anyhow::bail!("this crm was built without MongoDB (`customer.store = mongodb`)")

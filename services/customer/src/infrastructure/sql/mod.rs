@@ -6,6 +6,8 @@
 
 mod search;
 
+pub use search::rebuild_if_needed as rebuild_search_index;
+
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
 use crm_core::{Error, Result, TenantId};
