@@ -796,8 +796,10 @@ async fn a_query_finds_the_same_customers_on_every_engine(s: &Store) {
 #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
 async fn postgres_entries_of_an_earlier_version_are_rebuilt_from_the_customers() {
     let s = postgres().await;
+    // Irrefutable without the `mongodb` feature, which adds the other variant.
+    #[allow(irrefutable_let_patterns)]
     let Backend::Sql { db, .. } = &s.backend else {
-        unreachable!()
+        unreachable!("postgres() makes a SQL store")
     };
     let (kedai, other) = (TenantId::new(), TenantId::new());
     for (tenant, name) in [
