@@ -1,5 +1,5 @@
 //! One process, several contexts: those that call each other (sales → customer, sales → IAM for
-//! its service tokens) do it through this process's own listener, with the same gRPC client,
+//! its service tokens, customer → IAM for who may own a customer) do it through this process's own listener, with the same gRPC client,
 //! auth layer and checks as between processes. Nothing needs configuring: the endpoints point
 //! at the bound address, and sales gets a service secret made for this process, whose hash IAM
 //! accepts (never written anywhere). What the configuration sets is kept.
@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crm_core::Config;
 use crm_core::config::{Secret, Target};
+use crm_customer::config::CustomerConfig;
 use crm_iam::config::IamConfig;
 use crm_iam::domain::service_account::{hash_secret, new_secret};
 use crm_sales::config::SalesConfig;
@@ -16,10 +17,17 @@ use crm_sales::config::SalesConfig;
 /// target that runs here and nothing else is configured.
 pub(crate) fn wire(config: &mut Config, addr: SocketAddr) -> anyhow::Result<()> {
     let modules = config.modules();
+    let own = format!("http://{}", reachable(addr));
+    if modules.contains(&Target::Customer) && modules.contains(&Target::Iam) {
+        let mut customer = CustomerConfig::of(config)?;
+        if customer.iam_endpoint.is_none() {
+            customer.iam_endpoint = Some(own.clone());
+            customer.set(config);
+        }
+    }
     if !modules.contains(&Target::Sales) {
         return Ok(());
     }
-    let own = format!("http://{}", reachable(addr));
     let mut sales = SalesConfig::of(config)?;
     if sales.customer_endpoint.is_none() && modules.contains(&Target::Customer) {
         sales.customer_endpoint = Some(own.clone());

@@ -672,8 +672,41 @@ async fn customers_are_imported_from_csv_and_exported_back_from_the_command_line
         &["export", "--out", exported.to_str().unwrap()],
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("exported 990 customers"));
+    // Its owners are the first tenant's users: every row is refused for that, by field.
     let other = owner_token(&addr, "Kilang CLI Two").await;
     let out = customers(&addr, &other, &["import", exported.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("990 rows: 0 created, 0 updated, 0 skipped (duplicates), 990 rejected"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rejected = std::fs::read_to_string(dir.path().join("export.csv.rejected.csv")).unwrap();
+    assert!(
+        rejected.lines().nth(1).is_some_and(
+            |l| l.contains("customer.owner_id") && l.contains("is not a user of this tenant")
+        ),
+        "{rejected}"
+    );
+    // Without the owner column (each row then belongs to whoever imports it): the same customers.
+    let mut reader = csv::Reader::from_path(&exported).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..headers.len())
+        .filter(|i| &headers[*i] != "owner_id")
+        .collect();
+    let ownerless = dir.path().join("ownerless.csv");
+    let mut writer = csv::Writer::from_path(&ownerless).unwrap();
+    writer
+        .write_record(keep.iter().map(|i| &headers[*i]))
+        .unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        writer
+            .write_record(keep.iter().map(|i| &record[*i]))
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let out = customers(&addr, &other, &["import", ownerless.to_str().unwrap()]);
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("990 rows: 990 created, 0 updated, 0 skipped (duplicates), 0 rejected"),

@@ -1160,3 +1160,141 @@ async fn a_taken_email_is_named_only_to_who_may_read_it_and_an_import_goes_on_pa
         .unwrap();
     assert_eq!(unchanged.notes, theirs.notes, "nothing of theirs changed");
 }
+
+/// A customer's owner is an active user of the tenant, on every RPC that sets one: another
+/// tenant's user and an id of nobody are refused by field, a deactivated colleague too (a
+/// change that leaves the owner alone still goes through), and an import rejects such a row
+/// and goes on. IAM is asked with the caller's own credential, so it answers within their tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customers_owner_is_an_active_user_of_the_tenant() {
+    use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
+    use crm_proto::crm::iam::v1::{UpdateUserRequest, User, UserStatus};
+
+    let server = spawn().await;
+    let kilang = register(&server, &unique_name("Kilang"), "owner@kilang.example").await;
+    let other = register(&server, &unique_name("Lain"), "owner@lain.example").await;
+    let ali = support::iam::invite(&server, &kilang, "ali@kilang.example", &["sales_rep"]).await;
+    let mei = support::iam::invite(&server, &kilang, "mei@kilang.example", &["sales_rep"]).await;
+    let token = &kilang.access;
+    let mut c = client(&server);
+    let owned_by = |owner: &str, name: &str| Customer {
+        owner_id: owner.to_owned(),
+        ..company(name, &[])
+    };
+    let refused = |err: Status, words: &str| {
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert_eq!(fields(&err), ["customer.owner_id"], "{err:?}");
+        assert!(err.message().contains(words), "{}", err.message());
+    };
+
+    // Create: another tenant's user, nobody, then a colleague.
+    for stranger in [other.user.id.clone(), uuid::Uuid::now_v7().to_string()] {
+        refused(
+            create(&mut c, token, owned_by(&stranger, "Kedai Orang Lain"))
+                .await
+                .unwrap_err(),
+            "is not a user of this tenant",
+        );
+    }
+    let alis = create(&mut c, token, owned_by(&ali.id, "Kedai Ali"))
+        .await
+        .unwrap();
+    assert_eq!(alis.owner_id, ali.id);
+
+    // Mei leaves: nothing can be given to her, and Ali's customer is not given to a stranger.
+    UserServiceClient::new(server.channel.clone())
+        .update_user(authorized(
+            UpdateUserRequest {
+                user: Some(User {
+                    id: mei.id.clone(),
+                    status: UserStatus::Deactivated as i32,
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["status".into()],
+                }),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    let update = |owner: &str, notes: &str, paths: &[&str]| UpdateCustomerRequest {
+        customer: Some(Customer {
+            id: alis.id.clone(),
+            owner_id: owner.to_owned(),
+            notes: notes.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+    };
+    for (owner, words) in [
+        (mei.id.as_str(), "is deactivated"),
+        (other.user.id.as_str(), "is not a user of this tenant"),
+    ] {
+        refused(
+            c.update_customer(authorized(update(owner, "", &["owner_id"]), token))
+                .await
+                .unwrap_err(),
+            words,
+        );
+    }
+    // Naming the owner it already has, or not naming one, changes nothing about the owner.
+    let kept = c
+        .update_customer(authorized(
+            update(&ali.id, "a good buyer", &["owner_id", "notes"]),
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(
+        (kept.owner_id.as_str(), kept.notes.as_str()),
+        (ali.id.as_str(), "a good buyer")
+    );
+
+    // Import: the rows given to Mei and to a stranger are rejected by field; the rest land.
+    let rows = vec![
+        owned_by(&ali.id, "Import Ali"),
+        owned_by(&mei.id, "Import Mei"),
+        owned_by(&other.user.id, "Import Lain"),
+        owned_by(&ali.id, "Import Ali Lagi"),
+    ];
+    let options = ImportOptions {
+        duplicate_policy: DuplicatePolicy::Skip as i32,
+        dry_run: false,
+        request_id: String::new(),
+    };
+    let report = c
+        .import_customers(authorized(import_stream(options, rows), token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (report.created_count, report.failed_count),
+        (2, 2),
+        "{report:?}"
+    );
+    let rejected: Vec<(i64, String, String)> = report
+        .errors
+        .iter()
+        .map(|e| {
+            let v = &e.field_violations[0];
+            (e.row, v.field.clone(), v.description.clone())
+        })
+        .collect();
+    assert_eq!(rejected[0].0, 2);
+    assert_eq!(rejected[1].0, 3);
+    assert!(
+        rejected.iter().all(|(_, f, _)| f == "customer.owner_id"),
+        "{rejected:?}"
+    );
+    assert!(rejected[0].2.contains("is deactivated"), "{rejected:?}");
+    assert!(
+        rejected[1].2.contains("is not a user of this tenant"),
+        "{rejected:?}"
+    );
+}

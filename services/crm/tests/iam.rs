@@ -1225,7 +1225,8 @@ async fn microservices_mode_runs_on_postgres_and_redis() {
             signing_keys_dir: Some(keys.path().to_owned()),
             // Redis outlives a test run: a prefix of its own keeps earlier runs' counters away.
             throttle_key_prefix: format!("crm:test:{}:", uuid::Uuid::now_v7().simple()),
-            ..Default::default()
+            // The rest as the test server has it (sign-ups unthrottled).
+            ..crm_iam::config::IamConfig::of(config).unwrap()
         }
         .set(config);
     };

@@ -31,7 +31,8 @@ async fn spawn_with_sales() -> (TestServer, String) {
     let server = spawn_with(move |config| {
         crm_iam::config::IamConfig {
             service_accounts: [("sales".to_owned(), hash)].into(),
-            ..Default::default()
+            // The rest as the test server has it (sign-ups unthrottled).
+            ..crm_iam::config::IamConfig::of(config).unwrap()
         }
         .set(config);
     })

@@ -80,7 +80,8 @@ async fn spawn() -> TestServer {
     spawn_with(|config| {
         crm_iam::config::IamConfig {
             sso_allow_loopback_http: true,
-            ..Default::default()
+            // The rest as the test server has it (sign-ups unthrottled).
+            ..crm_iam::config::IamConfig::of(config).unwrap()
         }
         .set(config);
     })

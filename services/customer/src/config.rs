@@ -28,6 +28,10 @@ pub struct CustomerConfig {
     pub store: Option<StoreKind>,
     /// The MongoDB database of the customers (with `store = "mongodb"`).
     pub mongodb_database: String,
+    /// IAM, asked whether a customer's new owner is an active user of the tenant, e.g.
+    /// `http://iam:50051`. Unset: this process, when it runs IAM; otherwise a customer can be
+    /// given only to the caller.
+    pub iam_endpoint: Option<String>,
 }
 
 impl Default for CustomerConfig {
@@ -35,6 +39,7 @@ impl Default for CustomerConfig {
         CustomerConfig {
             store: None,
             mongodb_database: "crm_customer".into(),
+            iam_endpoint: None,
         }
     }
 }
@@ -75,6 +80,18 @@ impl CustomerConfig {
     }
 
     fn problems(&self, config: &Config) -> Vec<String> {
+        let mut problems = self.store_problems(config);
+        if let Some(url) = &self.iam_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "`customer.iam_endpoint`: {url:?} is not a URL; write it like http://iam:50051"
+            ));
+        }
+        problems
+    }
+
+    fn store_problems(&self, config: &Config) -> Vec<String> {
         let sql = config.database.url.is_some();
         match self.store {
             Some(StoreKind::Postgres) if !sql => vec![

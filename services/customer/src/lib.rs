@@ -26,7 +26,8 @@ use futures::future::BoxFuture;
 
 use crate::application::Customers;
 use crate::config::StoreKind;
-use crate::domain::ports::CustomerStore;
+use crate::domain::ports::{CustomerStore, Members};
+use crate::infrastructure::iam::{self, GrpcMembers};
 use crate::infrastructure::sql::SqlCustomerStore;
 use crate::interfaces::grpc::CustomerGrpc;
 
@@ -58,6 +59,15 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             .db
             .context("customers need their store; it is opened for every context with has_store")?;
         let settings = config::CustomerConfig::of(startup.config)?;
+        let members: Arc<dyn Members> = match &settings.iam_endpoint {
+            Some(url) => Arc::new(GrpcMembers::new(url)?),
+            None => {
+                tracing::warn!(
+                    "`customer.iam_endpoint` is unset and IAM does not run here: a customer can be given only to the caller until it is set"
+                );
+                Arc::new(iam::Unconfigured)
+            }
+        };
         let (customers, outboxes): (_, Vec<Arc<dyn std::any::Any + Send + Sync>>) = match settings
             .store(startup.config)
         {
@@ -65,7 +75,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 infrastructure::sql::rebuild_search_index(db)
                     .await
                     .map_err(|e| anyhow::anyhow!("rebuilding the customers' search index: {e}"))?;
-                (build(db), Vec::new())
+                (build(db, members), Vec::new())
             }
             #[cfg(not(feature = "mongodb"))]
             StoreKind::Mongodb => {
@@ -90,7 +100,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                     })
                     .into_iter()
                     .collect();
-                (build_on(Arc::new(store), db), outboxes)
+                (build_on(Arc::new(store), members, db), outboxes)
             }
         };
         Ok(Started {
@@ -105,15 +115,21 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
     })
 }
 
-/// The customer service on a migrated SQL database.
-pub fn build(db: &Database) -> Customers {
-    build_on(Arc::new(SqlCustomerStore::new(db.clone())), db)
+/// The customer service on a migrated SQL database, asking `members` who may own customers.
+pub fn build(db: &Database, members: Arc<dyn Members>) -> Customers {
+    build_on(Arc::new(SqlCustomerStore::new(db.clone())), members, db)
 }
 
-/// The customer service on `store`, with its `request_id` records in `db`.
-pub fn build_on(store: Arc<dyn CustomerStore>, db: &Database) -> Customers {
+/// The customer service on `store`, with its `request_id` records in `db`, asking `members`
+/// who may own customers.
+pub fn build_on(
+    store: Arc<dyn CustomerStore>,
+    members: Arc<dyn Members>,
+    db: &Database,
+) -> Customers {
     Customers::new(
         store,
+        members,
         Arc::new(crm_core::clock::SystemClock),
         Idempotency::new(db.clone()),
     )

@@ -147,6 +147,9 @@ pub async fn spawn_postgres() -> (TestServer, tempfile::TempDir) {
         crm_iam::config::IamConfig {
             signing_keys_dir: Some(dir.clone()),
             throttle_key_prefix: format!("crm:test:{}:", uuid::Uuid::now_v7().simple()),
+            // Many sign-ups from 127.0.0.1, as in every suite (see `spawn_with`).
+            signup_address_limit: 0,
+            signup_limit: 0,
             ..Default::default()
         }
         .set(config);

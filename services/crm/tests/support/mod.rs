@@ -85,6 +85,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         crm_customer::config::CustomerConfig {
             store: Some(crm_customer::config::StoreKind::Mongodb),
             mongodb_database: format!("crm_test_{}", uuid::Uuid::now_v7().simple()),
+            ..Default::default()
         }
         .set(&mut config);
     }

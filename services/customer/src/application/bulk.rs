@@ -87,6 +87,8 @@ pub struct Importer<'a> {
     pending: Vec<Pending>,
     /// Emails of the pending rows.
     pending_emails: HashMap<String, i64>,
+    /// What IAM said of each owner the rows named.
+    owners: HashMap<crm_core::UserId, Option<super::OwnerProblem>>,
     report: ImportReport,
 }
 
@@ -108,6 +110,7 @@ impl Customers {
             reach,
             pending: Vec::with_capacity(BATCH),
             pending_emails: HashMap::new(),
+            owners: HashMap::new(),
             report: ImportReport::default(),
         })
     }
@@ -145,6 +148,20 @@ impl Importer<'_> {
             let problem = "must be you: customers.write is granted only on customers you own";
             let violations = vec![("customer.owner_id".into(), problem.into())];
             return self.rejected(row, email, violations);
+        }
+        if let Some(owner) = input.owner_id {
+            // Each owner is asked about once per import.
+            let problem = match self.owners.get(&owner) {
+                Some(known) => known.clone(),
+                None => {
+                    let found = self.customers.owner_problem(self.caller, owner).await;
+                    self.owners.insert(owner, found.clone());
+                    found
+                }
+            };
+            if let Some(problem) = problem {
+                return self.rejected(row, email, vec![problem.violation(owner)]);
+            }
         }
         let now = self.customers.now();
         let update =

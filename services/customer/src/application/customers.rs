@@ -33,6 +33,11 @@ impl Customers {
         {
             return Err(not_owner("customers.write"));
         }
+        if let Some(owner) = input.owner_id
+            && let Some(problem) = self.owner_problem(caller, owner).await
+        {
+            return Err(problem.error(owner));
+        }
         let now = self.now();
         let customer = Customer::create(p.tenant_id, input, p.user_id, now)
             .map_err(|problems| invalid("customer", problems))?;
@@ -143,6 +148,15 @@ impl Customers {
     ) -> Result<Customer> {
         let p = &caller.principal;
         let now = self.now();
+        // Asked before the transaction (IAM is another service); it counts only if the change
+        // does give the customer to someone else.
+        let owner_problem = match input.owner_id {
+            Some(owner) if paths.iter().any(|f| f == "owner_id") => self
+                .owner_problem(caller, owner)
+                .await
+                .map(|problem| (owner, problem)),
+            _ => None,
+        };
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.write")?;
             check_etag(etag, c.version, "customer")?;
@@ -155,6 +169,11 @@ impl Customers {
                 && new_owner != Some(me)
             {
                 return Err(not_owner("customers.write"));
+            }
+            if changed.iter().any(|f| f == "owner_id")
+                && let Some((owner, problem)) = &owner_problem
+            {
+                return Err(problem.error(*owner));
             }
             if changed.is_empty() {
                 return Ok(Vec::new());

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::Millis;
 use crate::domain::customer::Customer;
-use crate::domain::ports::{CustomerStore, OutboxEvent};
+use crate::domain::ports::{Credential, CustomerStore, Members, Membership, OutboxEvent};
 use crate::domain::values::Violation;
 
 /// Who calls a use case, and what its events are caused by.
@@ -28,12 +28,15 @@ pub struct Caller {
     pub principal: Principal,
     /// The request's correlation id and trace, carried by its events.
     pub causation: crm_events::Causation,
+    /// The credential the call came with, for asking IAM on the caller's behalf.
+    pub credential: Option<Credential>,
 }
 
 /// The customer application service.
 #[derive(Clone)]
 pub struct Customers {
     store: Arc<dyn CustomerStore>,
+    members: Arc<dyn Members>,
     clock: Arc<dyn Clock>,
     idempotency: Idempotency,
 }
@@ -42,11 +45,13 @@ impl Customers {
     /// The service over its adapters.
     pub fn new(
         store: Arc<dyn CustomerStore>,
+        members: Arc<dyn Members>,
         clock: Arc<dyn Clock>,
         idempotency: Idempotency,
     ) -> Customers {
         Customers {
             store,
+            members,
             clock,
             idempotency,
         }
@@ -126,6 +131,95 @@ impl Customers {
                 }
             }
             _ => e,
+        }
+    }
+}
+
+/// Why a customer may not be given to an owner.
+#[derive(Clone, Debug)]
+pub(crate) enum OwnerProblem {
+    /// Not a user of the caller's tenant.
+    NotAUser,
+    /// A user of the tenant who is deactivated or deleted.
+    Inactive,
+    /// The caller may not see the tenant's users (`users.read`).
+    Unseen,
+    /// IAM could not be asked.
+    Unchecked(String),
+}
+
+impl OwnerProblem {
+    /// The error a change giving a customer to `owner` answers.
+    pub(crate) fn error(&self, owner: UserId) -> Error {
+        match self {
+            Self::NotAUser => invalid(
+                "customer",
+                vec![(
+                    "owner_id".into(),
+                    format!("{owner} is not a user of this tenant"),
+                )],
+            ),
+            Self::Inactive => invalid(
+                "customer",
+                vec![(
+                    "owner_id".into(),
+                    format!("{owner} is deactivated; choose an active user of this tenant"),
+                )],
+            ),
+            Self::Unseen => Error::permission_denied(
+                "giving a customer to someone else needs users.read, to know who they are",
+            )
+            .with_reason("MISSING_PERMISSION")
+            .with_metadata("permission", "users.read"),
+            Self::Unchecked(why) => Error::unavailable(
+                format!(
+                    "whether {owner} is an active user of this tenant could not be checked ({why}); try again, and tell the operator if it lasts"
+                ),
+                anyhow::anyhow!("{why}"),
+            ),
+        }
+    }
+
+    /// As a row's field violation (an import goes on past it).
+    pub(crate) fn violation(&self, owner: UserId) -> Violation {
+        let error = self.error(owner);
+        let description = error
+            .field_violations()
+            .first()
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| error.message().to_owned());
+        ("customer.owner_id".into(), description)
+    }
+}
+
+impl Customers {
+    /// Whether `owner` may own the caller's customers: an active user of the tenant, as IAM
+    /// knows them now (asked with the caller's credential). The caller themself is (their
+    /// token or key was just checked), and so is any owner our own services set (sales gives a
+    /// converted lead's customer to the lead's owner, whom it checked against its view of
+    /// IAM's active users).
+    pub(crate) async fn owner_problem(
+        &self,
+        caller: &Caller,
+        owner: UserId,
+    ) -> Option<OwnerProblem> {
+        let p = &caller.principal;
+        if p.service.is_some() || (owner == p.user_id && p.api_key_id.is_none()) {
+            return None;
+        }
+        let Some(credential) = &caller.credential else {
+            return Some(OwnerProblem::Unchecked(
+                "the call carried no credential".into(),
+            ));
+        };
+        match self.members.membership(credential, owner).await {
+            Ok(Membership::Active) => None,
+            Ok(Membership::Inactive) => Some(OwnerProblem::Inactive),
+            Ok(Membership::Unknown) => Some(OwnerProblem::NotAUser),
+            Err(e) if e.kind() == crm_core::ErrorKind::PermissionDenied => {
+                Some(OwnerProblem::Unseen)
+            }
+            Err(e) => Some(OwnerProblem::Unchecked(e.message().to_owned())),
         }
     }
 }

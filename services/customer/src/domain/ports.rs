@@ -1,11 +1,40 @@
 //! What the application needs from the outside: a store for customers (SQLite and PostgreSQL
-//! adapters, one contract suite).
+//! adapters, one contract suite), and who the tenant's users are (IAM, asked over gRPC).
 
 use async_trait::async_trait;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::customer::{Customer, CustomerType, Status};
+
+/// Whether a user may own the tenant's customers, as IAM knows them now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// An active user of the tenant.
+    Active,
+    /// A user of the tenant who is deactivated or deleted.
+    Inactive,
+    /// Nobody of this tenant (another tenant's user, or no user at all).
+    Unknown,
+}
+
+/// The credential a call came with (`authorization: Bearer …` or `x-api-key: …`), passed on
+/// when the context asks another on the caller's behalf, so the other answers within the
+/// caller's tenant and rights.
+#[derive(Clone, Debug)]
+pub struct Credential {
+    /// The metadata key: `authorization` or `x-api-key`.
+    pub name: &'static str,
+    /// Its value, as sent.
+    pub value: String,
+}
+
+/// The tenant's users, as IAM knows them now.
+#[async_trait]
+pub trait Members: Send + Sync + 'static {
+    /// `user`'s membership of the caller's tenant, asked with the caller's own `credential`.
+    async fn membership(&self, credential: &Credential, user: UserId) -> Result<Membership>;
+}
 
 /// A domain event bound for the outbox, written in the same transaction as its change.
 #[derive(Clone, Debug)]

@@ -1,5 +1,7 @@
-//! Adapters: the SQL store (SQLite, PostgreSQL) and the MongoDB store.
+//! Adapters: the SQL store (SQLite, PostgreSQL) and the MongoDB store; IAM, asked who the
+//! tenant's users are.
 
+pub mod iam;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod sql;

@@ -18,7 +18,7 @@ use crate::application::{Caller, Customers};
 use crate::domain::customer::{
     CONTACT_UPDATABLE, CustomerType, Status as CustomerStatus, UPDATABLE,
 };
-use crate::domain::ports::{Cursor, Filter, Order};
+use crate::domain::ports::{Credential, Cursor, Filter, Order};
 use convert::{contact_input, contact_set_fields, customer_input, set_fields};
 
 /// The customer service over [`Customers`].
@@ -43,9 +43,18 @@ const MAX_FILTER_TAGS: usize = 10;
 
 fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
     let context = RequestContext::of(request)?;
+    // As the auth layer reads them: a key first.
+    let credential = ["x-api-key", "authorization"].into_iter().find_map(|name| {
+        let value = request.metadata().get(name)?.to_str().ok()?;
+        Some(Credential {
+            name,
+            value: value.to_owned(),
+        })
+    });
     Ok(Caller {
         principal: context.principal()?.clone(),
         causation: crm_events::Causation::of_request(context),
+        credential,
     })
 }
 
