@@ -86,6 +86,19 @@ up:
 kafka-up:
     .ci/services.sh kafka
 
+# The production shape on this machine: `just cluster up` starts iam x1, customer x2, sales x2,
+# notification x1 and edge x2 on PostgreSQL, Redis, tansu and aiosmtpd (`just up` first) and
+# prints `edge 127.0.0.1:PORT` last; `just cluster ps` lists the processes as JSON lines;
+# `just cluster check` runs a journey through every context, the broker and the mail;
+# `just cluster down` stops them and removes their data (deploy/cluster/cluster.py).
+cluster COMMAND="up":
+    python3 deploy/cluster/cluster.py {{COMMAND}}
+
+# A sales team's day as load (Locust, headless) on the cluster's first edge, or `--host URL`:
+# `just load 200 5m`; then the read-back of every acknowledged write and a report in load/reports/.
+load USERS="50" DURATION="2m" *ARGS:
+    python3 load/run.py --users {{USERS}} --duration {{DURATION}} {{ARGS}}
+
 # Print the effective configuration (secrets redacted).
 config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}

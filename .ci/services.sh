@@ -9,7 +9,8 @@
 # `mongodb` installs SecantusDB (PyPI), a server of MongoDB's wire protocol on WiredTiger that
 # presents itself as a one-node replica set (MongoDB itself cannot be installed on these
 # machines), starts it on a free port with a fresh data directory, and prints its URL.
-# Usage: .ci/services.sh up | kafka | mongodb
+# `tansu` builds the broker if it is missing and prints its path (`just cluster` uses it).
+# Usage: .ci/services.sh up | kafka | mongodb | tansu
 set -euo pipefail
 
 say() { printf '==> %s\n' "$*"; }
@@ -60,9 +61,24 @@ redis_up() {
 }
 
 CACHE="${KILANG_CI_CACHE:-$HOME/.cache/kilang-crm}"
-TANSU="$CACHE/tools/bin/tansu"
+# One tansu build serves both the tests (in memory) and `just cluster` (its PostgreSQL storage).
+TANSU_VERSION=0.6.0
+TANSU="$CACHE/tools/tansu-$TANSU_VERSION/bin/tansu"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Builds the broker once (with its in-memory storage for the tests and its PostgreSQL storage for
+# `just cluster`) and prints its path.
+tansu_install() {
+  if [ ! -x "$TANSU" ]; then
+    mkdir -p "$CACHE/tools"
+    say "building the tansu broker $TANSU_VERSION (about 13 minutes once; cached in $CACHE/tools)" >&2
+    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,postgres \
+      --root "$CACHE/tools/tansu-$TANSU_VERSION" >"$CACHE/tansu-install.log" 2>&1 \
+      || { tail -20 "$CACHE/tansu-install.log" >&2; exit 1; }
+  fi
+  echo "$TANSU"
+}
 
 kafka_up() {
   # A stock Kafka client for the tests that read topics as outside systems do.
@@ -71,12 +87,7 @@ kafka_up() {
     python3 -m pip install -q confluent-kafka 2>&1 | grep -v 'Running pip as the' || true
   fi
   if port_open 9092; then return 0; fi
-  if [ ! -x "$TANSU" ]; then
-    mkdir -p "$CACHE/tools"
-    say "building the tansu broker (about 13 minutes once; cached in $CACHE/tools)"
-    cargo install tansu --locked --features dynostore --root "$CACHE/tools" >"$CACHE/tansu-install.log" 2>&1 \
-      || { tail -20 "$CACHE/tansu-install.log"; exit 1; }
-  fi
+  tansu_install >/dev/null
   say "starting tansu on 127.0.0.1:9092"
   nohup "$TANSU" broker --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
     --storage-engine memory://tansu/ >"$CACHE/tansu.log" 2>&1 &
@@ -154,8 +165,11 @@ case "${1:-up}" in
   mongodb)
     mongodb_up
     ;;
+  tansu)
+    tansu_install
+    ;;
   *)
-    echo "usage: $0 up | kafka | mongodb" >&2
+    echo "usage: $0 up | kafka | mongodb | tansu" >&2
     exit 2
     ;;
 esac

@@ -607,28 +607,12 @@ async fn watch_upstream(
     services: &'static [&'static str],
     health: HealthReporter,
 ) {
-    use tonic_health::pb::health_check_response::ServingStatus as Answer;
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     let mut shown = None;
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         tick.tick().await;
-        let checks = upstream.channels().into_iter().map(|channel| async move {
-            let mut request = tonic::Request::new(HealthCheckRequest {
-                service: String::new(),
-            });
-            request.set_timeout(Duration::from_secs(1));
-            let answer = tokio::time::timeout(
-                Duration::from_millis(1500),
-                HealthClient::new(channel).check(request),
-            )
-            .await;
-            matches!(answer, Ok(Ok(r)) if r.get_ref().status == Answer::Serving as i32)
-        });
-        let serving = futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .any(|s| s);
+        // Also takes each process that does not answer SERVING out of the gateway's rotation.
+        let serving = upstream.check(Duration::from_secs(1)).await;
         let status = if serving {
             ServingStatus::Serving
         } else {

@@ -1,5 +1,6 @@
 //! Microservices mode: IAM, customers and the edge as three `crm serve` processes on SQLite
-//! (ports 0), with every call (gRPC, grpc-web, REST) going through the edge only.
+//! (ports 0), with every call (gRPC, grpc-web, REST) going through the edge only; and two
+//! customer processes on PostgreSQL behind one edge, one of them killed.
 
 mod support;
 
@@ -72,6 +73,14 @@ impl Process {
 
     fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Ends the process at once (SIGKILL), as a crash or the OOM killer would.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            let _ = child.wait();
+        }
     }
 
     fn stop(&mut self) {
@@ -576,5 +585,113 @@ async fn every_protocol_through_the_edge_feeds_one_per_address_sign_in_limit() {
             "203.0.113.9"
         ],
         "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
+async fn a_customer_process_killed_behind_the_edge_costs_no_call_after_it() {
+    // IAM on SQLite; two customer processes on one PostgreSQL database; one edge seeing both.
+    let database = crm_core::testing::backend("DATABASE_URL");
+    let mut config = crm_core::Config::default();
+    config.target = vec![crm_core::config::Target::Customer];
+    config.database.url = Some(crm_core::config::Secret::new(database.clone()));
+    crm::migrate(&config).await.expect("crm migrate");
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let iam = Process::start("iam", dirs[0].path(), &[]);
+    let jwks = jwks_file(&iam, dirs[0].path()).await;
+    let replica = |dir: &Path| {
+        Process::start(
+            "customer",
+            dir,
+            &[
+                ("CRM_AUTH__JWKS_FILE", jwks.clone()),
+                ("CRM_DATABASE__URL", database.clone()),
+                ("CRM_CUSTOMER__IAM_ENDPOINT", iam.url()),
+            ],
+        )
+    };
+    let mut doomed = replica(dirs[1].path());
+    let survivor = replica(dirs[2].path());
+    let edge = Process::start(
+        "edge",
+        dirs[3].path(),
+        &[
+            ("CRM_AUTH__JWKS_FILE", jwks.clone()),
+            ("CRM_EDGE__UPSTREAMS__IAM", iam.url()),
+            (
+                "CRM_EDGE__UPSTREAMS__CUSTOMER",
+                format!("{},{}", doomed.url(), survivor.url()),
+            ),
+        ],
+    );
+    let token = AuthServiceClient::connect(edge.url())
+        .await
+        .unwrap()
+        .register(RegisterRequest {
+            tenant_name: format!("Batik Failover {}", uuid::Uuid::now_v7().simple()),
+            email: "owner@failover.example".into(),
+            password: "batik canting motif".into(),
+            display_name: "Owner".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let mut client = CustomerServiceClient::new(channel(&edge).await);
+    let create = |n: usize| {
+        let mut request = authorized(
+            customer::CreateCustomerRequest {
+                customer: Some(customer::Customer {
+                    r#type: customer::CustomerType::Business as i32,
+                    business: Some(customer::BusinessDetails {
+                        legal_name: format!("Kedai Batik {n}"),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &token,
+        );
+        request.set_timeout(std::time::Duration::from_secs(5));
+        request
+    };
+    // Both processes take calls.
+    let mut created = Vec::new();
+    for n in 0..4 {
+        created.push(
+            client
+                .create_customer(create(n))
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+    }
+
+    // kill -9: the process ends with no goodbye to the edge.
+    doomed.kill();
+    let mut failed = Vec::new();
+    for n in 4..64 {
+        match client.create_customer(create(n)).await {
+            Ok(answer) => created.push(answer.into_inner()),
+            Err(status) => failed.push(format!("{n}: {:?} {}", status.code(), status.message())),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of 60 creates after the kill failed: {failed:#?}",
+        failed.len()
+    );
+    // Every create answered OK is there, read back through the edge.
+    for answer in &created {
+        let id = &answer.customer.as_ref().unwrap().id;
+        client.get_customer(by_id(id, &token)).await.unwrap();
+    }
+    assert_eq!(created.len(), 64);
+    // The context still serves: one of its processes does.
+    assert_eq!(
+        health(&edge, "crm.customer.v1.CustomerService").await,
+        ServingStatus::Serving as i32
     );
 }

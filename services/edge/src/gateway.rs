@@ -12,13 +12,13 @@
 //! failures open the upstream's circuit breaker (`edge.<context>`), which refuses at once until a
 //! probe gets through.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, RwLock, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crm_core::breaker::{BreakerWatch, NamedBreaker};
 use crm_core::{Error, ErrorKind};
@@ -28,6 +28,7 @@ use failsafe::failure_policy::ConsecutiveFailures;
 use failsafe::futures::CircuitBreaker as _;
 use futures::future::BoxFuture;
 use http::{Request, Response};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
 use tonic::transport::{Channel, Endpoint};
 use tower::{Service, ServiceExt as _};
 
@@ -93,45 +94,125 @@ impl Addresses {
     }
 }
 
-/// Channels to one context's processes, taken in turn.
+/// How long a process that refused a connection (or failed its health check) first stays out
+/// of rotation; doubled on each ejection in a row, up to [`EJECT_AT_MOST`].
+const EJECT_FOR: Duration = Duration::from_secs(1);
+/// The longest a process stays out of rotation before a call probes it again.
+const EJECT_AT_MOST: Duration = Duration::from_secs(16);
+/// The largest request the gateway holds to send again on another process: the most a CRM
+/// service reads in one message (tonic's default), and its 5-byte frame header.
+const BUFFER_AT_MOST: usize = 4 * 1024 * 1024 + 5;
+
+/// One process of a context, with its standing in rotation.
+struct Replica {
+    url: String,
+    channel: Channel,
+    /// Until when it is out of rotation, in ms after the pool's epoch (0: in rotation).
+    ejected_until: AtomicU64,
+    /// Ejections in a row, which double the time out.
+    ejections: AtomicU32,
+}
+
+impl Replica {
+    fn new(url: String, channel: Channel) -> Arc<Replica> {
+        Arc::new(Replica {
+            url,
+            channel,
+            ejected_until: AtomicU64::new(0),
+            ejections: AtomicU32::new(0),
+        })
+    }
+}
+
+/// Channels to one context's processes, taken in turn; a process that refuses connections or
+/// fails its health check is left out of the turn (ejected) until it is probed back in.
 struct Pool {
-    channels: RwLock<Arc<Vec<(String, Channel)>>>,
+    context: &'static str,
+    epoch: Instant,
+    replicas: RwLock<Arc<Vec<Arc<Replica>>>>,
     next: AtomicUsize,
 }
 
 impl Pool {
-    fn new(channels: Vec<(String, Channel)>) -> Arc<Pool> {
+    fn new(context: &'static str, replicas: Vec<Arc<Replica>>) -> Arc<Pool> {
         Arc::new(Pool {
-            channels: RwLock::new(Arc::new(channels)),
+            context,
+            epoch: Instant::now(),
+            replicas: RwLock::new(Arc::new(replicas)),
             next: AtomicUsize::new(0),
         })
     }
 
-    fn pick(&self) -> Option<Channel> {
-        let channels = self.channels.read().expect("pool lock").clone();
-        if channels.is_empty() {
-            return None;
-        }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % channels.len();
-        Some(channels[i].1.clone())
+    fn replicas(&self) -> Arc<Vec<Arc<Replica>>> {
+        self.replicas.read().expect("pool lock").clone()
     }
 
-    /// Keeps the channels of addresses still given, dials the new ones, drops the gone.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The next process in turn that is in rotation and not in `tried`; when every untried one
+    /// is ejected, the one whose time out ends first (a call then probes it: better than
+    /// refusing while some process may answer).
+    fn pick(&self, tried: &[Arc<Replica>]) -> Option<Arc<Replica>> {
+        let replicas = self.replicas();
+        let n = replicas.len();
+        if n == 0 {
+            return None;
+        }
+        let now = self.now_ms();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let untried = (0..n)
+            .map(|k| &replicas[(start + k) % n])
+            .filter(|r| !tried.iter().any(|t| Arc::ptr_eq(t, r)));
+        let mut fallback: Option<&Arc<Replica>> = None;
+        for replica in untried {
+            let until = replica.ejected_until.load(Ordering::Relaxed);
+            if until <= now {
+                return Some(replica.clone());
+            }
+            if fallback.is_none_or(|f| until < f.ejected_until.load(Ordering::Relaxed)) {
+                fallback = Some(replica);
+            }
+        }
+        fallback.cloned()
+    }
+
+    /// Takes `replica` out of rotation: for [`EJECT_FOR`], doubled for each ejection in a row.
+    fn eject(&self, replica: &Replica, why: &str) {
+        let row = replica.ejections.fetch_add(1, Ordering::Relaxed);
+        let out = EJECT_FOR.saturating_mul(1 << row.min(8)).min(EJECT_AT_MOST);
+        let until = self.now_ms() + u64::try_from(out.as_millis()).unwrap_or(u64::MAX);
+        let was = replica.ejected_until.swap(until, Ordering::Relaxed);
+        if was <= self.now_ms() && row == 0 {
+            tracing::warn!(context = self.context, replica = %replica.url, why, "upstream process out of rotation");
+        }
+    }
+
+    /// Puts `replica` back in rotation (it answered).
+    fn readmit(&self, replica: &Replica) {
+        if replica.ejections.swap(0, Ordering::Relaxed) > 0 {
+            replica.ejected_until.store(0, Ordering::Relaxed);
+            tracing::info!(context = self.context, replica = %replica.url, "upstream process back in rotation");
+        }
+    }
+
+    /// Keeps the processes of addresses still given, dials the new ones, drops the gone.
     fn update(&self, addresses: &[SocketAddr]) {
-        let current = self.channels.read().expect("pool lock").clone();
+        let current = self.replicas();
         let keys: Vec<String> = addresses.iter().map(|a| format!("http://{a}")).collect();
-        if keys.len() == current.len() && keys.iter().all(|k| current.iter().any(|(c, _)| c == k)) {
+        if keys.len() == current.len() && keys.iter().all(|k| current.iter().any(|r| r.url == *k)) {
             return;
         }
-        let next: Vec<(String, Channel)> = keys
+        let next: Vec<Arc<Replica>> = keys
             .into_iter()
-            .filter_map(|key| match current.iter().find(|(c, _)| *c == key) {
+            .filter_map(|key| match current.iter().find(|r| r.url == key) {
                 Some(kept) => Some(kept.clone()),
-                None => lazy(&key).ok().map(|channel| (key, channel)),
+                None => lazy(&key).ok().map(|channel| Replica::new(key, channel)),
             })
             .collect();
-        tracing::info!(addresses = ?next.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), "upstream addresses changed");
-        *self.channels.write().expect("pool lock") = Arc::new(next);
+        tracing::info!(addresses = ?next.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(), "upstream addresses changed");
+        *self.replicas.write().expect("pool lock") = Arc::new(next);
     }
 }
 
@@ -160,13 +241,13 @@ impl Upstream {
     pub fn connect(context: &'static str, address: &str) -> Result<Arc<Upstream>, String> {
         let (pool, dns) = match Addresses::parse(address)? {
             Addresses::Fixed(urls) => {
-                let channels = urls
+                let replicas = urls
                     .iter()
-                    .map(|url| lazy(url).map(|c| (url.clone(), c)))
+                    .map(|url| lazy(url).map(|c| Replica::new(url.clone(), c)))
                     .collect::<Result<Vec<_>, _>>()?;
-                (Pool::new(channels), None)
+                (Pool::new(context, replicas), None)
             }
-            Addresses::Dns { host, port } => (Pool::new(Vec::new()), Some((host, port))),
+            Addresses::Dns { host, port } => (Pool::new(context, Vec::new()), Some((host, port))),
         };
         if let Some((host, port)) = dns {
             tokio::spawn(resolve(Arc::downgrade(&pool), context, host, port));
@@ -183,7 +264,7 @@ impl Upstream {
         Arc::new(Self::build(
             context,
             address.clone(),
-            Pool::new(vec![(address, channel)]),
+            Pool::new(context, vec![Replica::new(address, channel)]),
         ))
     }
 
@@ -218,17 +299,41 @@ impl Upstream {
         }
     }
 
-    /// A channel to one of its processes (the next in turn), for a client of the edge's own.
-    pub fn channel(&self) -> Result<Channel, tonic::Status> {
-        self.pool
-            .pick()
-            .ok_or_else(|| tonic::Status::from(self.no_address()))
-    }
-
-    /// A channel to each of its processes (for health checks).
-    pub fn channels(&self) -> Vec<Channel> {
-        let channels = self.pool.channels.read().expect("pool lock").clone();
-        channels.iter().map(|(_, c)| c.clone()).collect()
+    /// Asks each of its processes for its health (`grpc.health.v1.Health/Check` of the
+    /// process, within `within`): one that does not answer `SERVING` is taken out of rotation,
+    /// one that does is put back. Whether any answered `SERVING`.
+    pub async fn check(&self, within: Duration) -> bool {
+        use crm_proto::grpc::health::v1::health_check_response::ServingStatus;
+        use crm_proto::grpc::health::v1::{HealthCheckRequest, health_client::HealthClient};
+        let replicas = self.pool.replicas();
+        let checks = replicas.iter().map(|replica| async move {
+            let mut request = tonic::Request::new(HealthCheckRequest {
+                service: String::new(),
+            });
+            request.set_timeout(within);
+            let answer = tokio::time::timeout(
+                within + within / 2,
+                HealthClient::new(replica.channel.clone()).check(request),
+            )
+            .await;
+            let serving =
+                matches!(&answer, Ok(Ok(r)) if r.get_ref().status == ServingStatus::Serving as i32);
+            if serving {
+                self.pool.readmit(replica);
+            } else {
+                let why = match answer {
+                    Ok(Ok(_)) => "its health check answers NOT_SERVING".to_owned(),
+                    Ok(Err(status)) => format!("its health check failed: {}", status.message()),
+                    Err(_) => "its health check did not answer in time".to_owned(),
+                };
+                self.pool.eject(replica, &why);
+            }
+            serving
+        });
+        futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .any(|serving| serving)
     }
 
     fn no_address(&self) -> Error {
@@ -244,29 +349,74 @@ impl Upstream {
         .with_retry_after(RESOLVE_EVERY)
     }
 
-    /// Sends `request` to one of its processes and returns the answer, or the error that says
-    /// which context could not answer and why.
+    /// Sends `request` to one of its processes in rotation and returns the answer, or the
+    /// error that says which context could not answer and why.
+    ///
+    /// A call whose request is one message is held, so that when a process fails it before
+    /// the call reached it (the connection refused, the stream refused or the connection gone
+    /// before a byte was sent) it goes to the next process instead; a call that may have
+    /// reached its process goes again only when it carries a `request_id` (the service then
+    /// answers it once). Either way the failed process is taken out of rotation. Only when no
+    /// process answers does the failure count against the context's breaker.
     pub async fn forward<B>(&self, request: Request<B>) -> Response<tonic::body::Body>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<tonic::codegen::StdError>,
     {
         let deadline = grpc_timeout(request.headers()).unwrap_or(ANSWER_TIMEOUT);
+        let until = tokio::time::Instant::now() + deadline;
         let refused = |error: Error| {
             tonic::Status::from(error.with_metadata("context", self.context))
                 .into_http::<tonic::body::Body>()
         };
-        let Some(channel) = self.pool.pick() else {
+        if self.pool.replicas().is_empty() {
             return refused(self.no_address());
+        }
+        let route = ROUTES.get(request.uri().path());
+        let (head, body) = outgoing(request).into_parts();
+        let mut body = match route {
+            Some(route) if !route.client_streaming => match hold(body).await {
+                Ok(held) => Body::Held(held),
+                Err(status) => return status.into_http(),
+            },
+            _ => Body::Streamed(Some(body)),
         };
-        let request = outgoing(request);
-        let call = async move {
-            match tokio::time::timeout(deadline, channel.oneshot(request)).await {
-                Ok(Ok(response)) => Ok(response),
-                // The channel keeps `grpc-timeout` itself.
-                Ok(Err(e)) if timed_out(&e) => Err(Failure::NoAnswer(deadline)),
-                Ok(Err(e)) => Err(Failure::Unreachable(e)),
-                Err(_) => Err(Failure::NoAnswer(deadline)),
+        let call = async {
+            let mut tried: Vec<Arc<Replica>> = Vec::new();
+            loop {
+                let Some(replica) = self.pool.pick(&tried) else {
+                    unreachable!("a pool with processes always offers one not yet tried first")
+                };
+                let Some(outgoing) = body.next(&head) else {
+                    unreachable!("a streamed request is sent once")
+                };
+                let sent =
+                    tokio::time::timeout_at(until, replica.channel.clone().oneshot(outgoing));
+                match sent.await {
+                    Ok(Ok(response)) => {
+                        self.pool.readmit(&replica);
+                        return Ok(response);
+                    }
+                    // The channel keeps `grpc-timeout` itself.
+                    Ok(Err(e)) if timed_out(&e) => return Err(Failure::NoAnswer(deadline)),
+                    Ok(Err(e)) => {
+                        let unsent = never_sent(&e);
+                        self.pool.eject(&replica, &chain(&e));
+                        let again = match (&body, route) {
+                            (Body::Held(held), Some(route)) => {
+                                unsent || carries_request_id(&route.input, held)
+                            }
+                            _ => false,
+                        };
+                        tried.push(replica);
+                        let others = self.pool.replicas().len() > tried.len();
+                        if !(again && others) {
+                            return Err(Failure::Unreachable(e));
+                        }
+                        tracing::info!(context = self.context, unsent, error = %chain(&e), "sending the call to another process");
+                    }
+                    Err(_) => return Err(Failure::NoAnswer(deadline)),
+                }
             }
         };
         match self.breaker.call(call).await {
@@ -304,6 +454,121 @@ impl Upstream {
             .into_http(),
         }
     }
+}
+
+/// What the gateway knows of a method from the contracts.
+struct Route {
+    /// Whether its request is a stream of messages (never held: it is sent once, as it comes).
+    client_streaming: bool,
+    /// Its request's message.
+    input: MessageDescriptor,
+}
+
+/// Every method of the contracts, by its HTTP/2 path (`/crm.customer.v1.CustomerService/GetCustomer`).
+static ROUTES: LazyLock<HashMap<String, Route>> = LazyLock::new(|| {
+    let pool = DescriptorPool::decode(crm_proto::FILE_DESCRIPTOR_SET)
+        .expect("the contracts' descriptor set decodes");
+    pool.services()
+        .flat_map(|service| service.methods().collect::<Vec<_>>())
+        .map(|method| {
+            let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+            let route = Route {
+                client_streaming: method.is_client_streaming(),
+                input: method.input(),
+            };
+            (path, route)
+        })
+        .collect()
+});
+
+/// A request's body on its way: held whole (sent again as needed) or streamed once.
+enum Body {
+    Held(bytes::Bytes),
+    Streamed(Option<tonic::body::Body>),
+}
+
+impl Body {
+    /// The request to send next, with `head`; `None` once a streamed body has gone.
+    fn next(&mut self, head: &http::request::Parts) -> Option<Request<tonic::body::Body>> {
+        let body = match self {
+            Body::Held(held) => tonic::body::Body::new(http_body_util::Full::new(held.clone())),
+            Body::Streamed(body) => body.take()?,
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = head.method.clone();
+        *request.uri_mut() = head.uri.clone();
+        *request.version_mut() = head.version;
+        *request.headers_mut() = head.headers.clone();
+        Some(request)
+    }
+}
+
+/// The whole request, read before it is sent: refused as the service would refuse it when it
+/// is larger than a service reads.
+async fn hold(body: tonic::body::Body) -> Result<bytes::Bytes, tonic::Status> {
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, BUFFER_AT_MOST)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(tonic::Status::resource_exhausted(format!(
+                "the request is larger than {} bytes, the most a CRM service reads in one message",
+                BUFFER_AT_MOST - 5
+            )))
+        }
+        Err(e) => Err(tonic::Status::cancelled(format!(
+            "the request ended before it was whole: {e}"
+        ))),
+    }
+}
+
+/// Whether `held` (one gRPC message, uncompressed) sets the `request_id` its message has:
+/// such a call is answered once by the service however often it is sent.
+fn carries_request_id(input: &MessageDescriptor, held: &[u8]) -> bool {
+    let Some(field) = input.get_field_by_name("request_id") else {
+        return false;
+    };
+    let [0, _, _, _, _, message @ ..] = held else {
+        return false;
+    };
+    DynamicMessage::decode(input.clone(), message)
+        .is_ok_and(|m| matches!(m.get_field(&field).as_ref(), Value::String(id) if !id.is_empty()))
+}
+
+/// Whether `e` says the call never reached the process: the connection could not be made, the
+/// stream was refused (`REFUSED_STREAM`, or above a `GOAWAY`'s last stream), or the request was
+/// dropped before it was written.
+fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as Io;
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                Io::ConnectionRefused
+                    | Io::HostUnreachable
+                    | Io::NetworkUnreachable
+                    | Io::AddrNotAvailable
+            )
+        {
+            return true;
+        }
+        if let Some(h2) = e.downcast_ref::<h2::Error>()
+            && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || h2.is_go_away() && h2.is_remote())
+        {
+            return true;
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
+            && hyper.is_canceled()
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Why a forwarded call failed.
@@ -569,6 +834,267 @@ mod tests {
             status.message().contains("sales service") && status.message().contains("300 ms"),
             "{}",
             status.message()
+        );
+    }
+
+    /// A process of the customer service that answers every call OK (trailers only), saying
+    /// it served it, and how many it served.
+    #[derive(Clone)]
+    struct Answering(Arc<AtomicUsize>);
+
+    impl tonic::server::NamedService for Answering {
+        const NAME: &'static str = "crm.customer.v1.CustomerService";
+    }
+
+    impl Service<Request<tonic::body::Body>> for Answering {
+        type Response = Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<tonic::body::Body>) -> Self::Future {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let response = Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "0")
+                .body(tonic::body::Body::empty())
+                .unwrap();
+            std::future::ready(Ok(response))
+        }
+    }
+
+    /// A process of the health service whose answer the test sets.
+    #[derive(Clone)]
+    struct Healthy(Arc<std::sync::atomic::AtomicBool>);
+
+    #[tonic::async_trait]
+    impl crm_proto::grpc::health::v1::health_server::Health for Healthy {
+        async fn check(
+            &self,
+            _: tonic::Request<crm_proto::grpc::health::v1::HealthCheckRequest>,
+        ) -> Result<tonic::Response<crm_proto::grpc::health::v1::HealthCheckResponse>, tonic::Status>
+        {
+            use crm_proto::grpc::health::v1::health_check_response::ServingStatus;
+            let status = if self.0.load(Ordering::SeqCst) {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            Ok(tonic::Response::new(
+                crm_proto::grpc::health::v1::HealthCheckResponse {
+                    status: status as i32,
+                },
+            ))
+        }
+
+        async fn list(
+            &self,
+            _: tonic::Request<crm_proto::grpc::health::v1::HealthListRequest>,
+        ) -> Result<tonic::Response<crm_proto::grpc::health::v1::HealthListResponse>, tonic::Status>
+        {
+            Err(tonic::Status::unimplemented("not in this test"))
+        }
+
+        type WatchStream = futures::stream::Empty<
+            Result<crm_proto::grpc::health::v1::HealthCheckResponse, tonic::Status>,
+        >;
+
+        async fn watch(
+            &self,
+            _: tonic::Request<crm_proto::grpc::health::v1::HealthCheckRequest>,
+        ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+            Err(tonic::Status::unimplemented("not in this test"))
+        }
+    }
+
+    /// Starts a process answering every customer call and its health check; its address, the
+    /// calls it served and its health switch.
+    async fn process() -> (
+        SocketAddr,
+        Arc<AtomicUsize>,
+        Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let incoming =
+            tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = incoming.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let serving = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let router = tonic::transport::Server::builder()
+            .add_service(Answering(served.clone()))
+            .add_service(
+                crm_proto::grpc::health::v1::health_server::HealthServer::new(Healthy(
+                    serving.clone(),
+                )),
+            );
+        tokio::spawn(router.serve_with_incoming(incoming));
+        (addr, served, serving)
+    }
+
+    /// A port nothing listens on: bound, then closed.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// A process that takes whole calls and then drops its connection without answering: a
+    /// call sent to it may have been carried out.
+    async fn dropping() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt as _;
+                    let mut buf = vec![0; 64 * 1024];
+                    // The preface, the settings, the headers and the message.
+                    let _ = tokio::time::timeout(Duration::from_millis(300), socket.read(&mut buf))
+                        .await;
+                    let _ = tokio::time::timeout(Duration::from_millis(300), socket.read(&mut buf))
+                        .await;
+                    drop(socket);
+                });
+            }
+        });
+        addr
+    }
+
+    /// A gRPC request of `path` carrying `message`, framed.
+    fn call_of(path: &str, message: &impl prost::Message) -> Request<tonic::body::Body> {
+        let encoded = message.encode_to_vec();
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&u32::try_from(encoded.len()).unwrap().to_be_bytes());
+        framed.extend_from_slice(&encoded);
+        Request::post(path)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("grpc-timeout", "5S")
+            .body(tonic::body::Body::new(http_body_util::Full::new(
+                bytes::Bytes::from(framed),
+            )))
+            .unwrap()
+    }
+
+    fn status_of(response: &Response<tonic::body::Body>) -> tonic::Code {
+        tonic::Status::from_header_map(response.headers()).map_or(tonic::Code::Ok, |s| s.code())
+    }
+
+    #[tokio::test]
+    async fn a_process_that_refuses_connections_leaves_the_rotation_and_no_call_fails() {
+        let (live, served, _) = process().await;
+        let upstream = Upstream::connect(
+            "customer",
+            &format!("http://127.0.0.1:{},http://{live}", closed_port()),
+        )
+        .unwrap();
+        let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
+        for i in 0..20 {
+            let response = upstream
+                .forward(call_of(
+                    "/crm.customer.v1.CustomerService/GetCustomer",
+                    &get,
+                ))
+                .await;
+            assert_eq!(status_of(&response), tonic::Code::Ok, "call {i}");
+        }
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            20,
+            "every call reached the live process"
+        );
+        let down = &upstream.pool.replicas()[0];
+        assert!(
+            down.ejected_until.load(Ordering::SeqCst) > upstream.pool.now_ms(),
+            "the refusing process is out of rotation"
+        );
+        assert_eq!(
+            upstream.breaker().watch.state(),
+            crm_core::breaker::BreakerState::Closed,
+            "a context with a process that answers keeps its breaker closed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_id() {
+        use crm_proto::crm::customer::v1::CreateCustomerRequest;
+        let (live, served, _) = process().await;
+        let dropping = dropping().await;
+        let create = |request_id: &str| {
+            call_of(
+                "/crm.customer.v1.CustomerService/CreateCustomer",
+                &CreateCustomerRequest {
+                    request_id: request_id.into(),
+                    ..Default::default()
+                },
+            )
+        };
+        // A fresh upstream sends its first call to its first process: the one that drops it.
+        let upstream =
+            Upstream::connect("customer", &format!("http://{dropping},http://{live}")).unwrap();
+        let response = upstream.forward(create("")).await;
+        assert_eq!(status_of(&response), tonic::Code::Unavailable);
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            0,
+            "a create without request_id is not sent twice"
+        );
+        let upstream =
+            Upstream::connect("customer", &format!("http://{dropping},http://{live}")).unwrap();
+        let response = upstream.forward(create("r-1")).await;
+        assert_eq!(status_of(&response), tonic::Code::Ok);
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            1,
+            "a create with request_id goes to the next process"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_process_failing_its_health_check_leaves_the_rotation_until_it_passes() {
+        let (one, served_one, serving_one) = process().await;
+        let (two, served_two, _) = process().await;
+        let upstream =
+            Upstream::connect("customer", &format!("http://{one},http://{two}")).unwrap();
+        let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
+        serving_one.store(false, Ordering::SeqCst);
+        assert!(
+            upstream.check(Duration::from_secs(1)).await,
+            "one still serves"
+        );
+        for _ in 0..10 {
+            let response = upstream
+                .forward(call_of(
+                    "/crm.customer.v1.CustomerService/GetCustomer",
+                    &get,
+                ))
+                .await;
+            assert_eq!(status_of(&response), tonic::Code::Ok);
+        }
+        assert_eq!(
+            served_one.load(Ordering::SeqCst),
+            0,
+            "none went to the process not serving"
+        );
+        assert_eq!(served_two.load(Ordering::SeqCst), 10);
+        serving_one.store(true, Ordering::SeqCst);
+        assert!(upstream.check(Duration::from_secs(1)).await);
+        for _ in 0..10 {
+            upstream
+                .forward(call_of(
+                    "/crm.customer.v1.CustomerService/GetCustomer",
+                    &get,
+                ))
+                .await;
+        }
+        assert_eq!(
+            served_one.load(Ordering::SeqCst),
+            5,
+            "back in rotation, it takes its turn"
         );
     }
 

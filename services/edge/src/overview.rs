@@ -15,10 +15,9 @@ use crm_proto::crm::sales::v1 as sales;
 use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::gateway::Upstream;
+use crate::gateway::{Forward, Upstream};
 
 /// How long each part may take.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -38,10 +37,11 @@ impl Overview {
     }
 }
 
-/// A channel to `context`, or the status saying none is configured.
-fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Channel, Status> {
+/// Calls to `context` through the gateway's forwarding (its processes in rotation, a call
+/// refused by one sent to the next), or the status saying none is configured.
+fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Forward, Status> {
     match upstream {
-        Some(upstream) => upstream.channel(),
+        Some(upstream) => Ok(Forward::To(upstream.clone())),
         None => Err(Status::unavailable(format!(
             "the {context} service neither runs here nor is configured (edge.upstreams.{context})"
         ))),

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""`just load`: a sales team's day (load/locustfile.py) against an edge, headless, then a report.
+
+    just load                      # 50 people for 2 minutes against `just cluster up`'s first edge
+    just load 200 5m               # 200 people for 5 minutes
+    python3 load/run.py --host http://127.0.0.1:50051 --users 100 --duration 3m
+
+Installs Locust and gRPC's Python tools (load/requirements.txt) once into
+~/.cache/kilang-crm/load, generates gRPC stubs from proto/ (the same contracts the CRM serves),
+runs Locust headless (its progress every few seconds), reads back every write the CRM answered OK
+(load/verify.py), and writes the report into load/reports/<time>/: Locust's CSV files
+(load_stats.csv, load_failures.csv, load_stats_history.csv), summary.md (requests/s,
+p50/p95/p99 per operation, failures by reason, the read-back) and the people it made.
+It exits 1 when a request failed or a write is missing.
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("KILANG_CI_CACHE", Path.home() / ".cache" / "kilang-crm"))
+REQUIREMENTS = ROOT / "load" / "requirements.txt"
+
+
+def say(text):
+    print(f"==> {text}", file=sys.stderr, flush=True)
+
+
+def install():
+    """Locust and grpcio into the cache, once per requirements file."""
+    stamp = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    target = CACHE / "load" / f"python-{stamp}"
+    if not (target / ".complete").exists():
+        say(f"installing {', '.join(REQUIREMENTS.read_text().split())} into {target} (once)")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--target", str(target), "-r", str(REQUIREMENTS)], check=True)
+        (target / ".complete").touch()
+    return target
+
+
+def stubs(python_path):
+    """gRPC stubs for Python from proto/, regenerated when a contract changes."""
+    protos = sorted(p.relative_to(ROOT / "proto") for p in (ROOT / "proto").rglob("*.proto"))
+    digest = hashlib.sha256()
+    for p in protos:
+        digest.update(str(p).encode() + (ROOT / "proto" / p).read_bytes())
+    out = CACHE / "load" / f"stubs-{digest.hexdigest()[:16]}"
+    if not (out / ".complete").exists():
+        say(f"generating gRPC stubs from {len(protos)} contracts into {out}")
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
+                        f"--python_out={out}", f"--grpc_python_out={out}", *map(str, protos)],
+                       check=True, env={**os.environ, "PYTHONPATH": str(python_path)})
+        (out / ".complete").touch()
+    return out
+
+
+def cluster_edge():
+    state = Path(os.environ.get("KILANG_CLUSTER_DIR", CACHE / "cluster")) / "state.json"
+    if state.exists():
+        edges = json.loads(state.read_text()).get("edges") or []
+        if edges:
+            return f"http://{edges[0]}"
+    return None
+
+
+def number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def summary(report, verified):
+    """summary.md from Locust's CSV files and the read-back, also printed."""
+    rows = list(csv.DictReader(open(report / "load_stats.csv")))
+    failures = list(csv.DictReader(open(report / "load_failures.csv"))) if (report / "load_failures.csv").exists() else []
+    lines = ["| operation | requests | req/s | p50 ms | p95 ms | p99 ms | failures |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    total = None
+    for row in rows:
+        line = (f"| {row['Name']} | {row['Request Count']} | {number(row['Requests/s']):.1f} | "
+                f"{row['50%']} | {row['95%']} | {row['99%']} | {row['Failure Count']} |")
+        if row["Name"] == "Aggregated":
+            total = row
+        else:
+            lines.append(line)
+    if total:
+        lines.append(f"| **all** | {total['Request Count']} | {number(total['Requests/s']):.1f} | "
+                     f"{total['50%']} | {total['95%']} | {total['99%']} | {total['Failure Count']} |")
+    lines.append("")
+    if failures:
+        lines += ["Failures by reason:", "", "| operation | reason | count |", "|---|---|---:|"]
+        for f in sorted(failures, key=lambda f: -int(f["Occurrences"])):
+            lines.append(f"| {f['Name']} | {f['Error'][:160]} | {f['Occurrences']} |")
+    else:
+        lines.append("Failures: none.")
+    lines += ["", "Read back through the API after the load:", ""]
+    lines += [f"- {line}" for line in verified["lines"]]
+    text = "\n".join(lines) + "\n"
+    (report / "summary.md").write_text(text)
+    print(text, flush=True)
+    return int(total["Failure Count"]) if total else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", help="the edge, e.g. http://127.0.0.1:50051 (default: the cluster's first edge)")
+    parser.add_argument("--users", type=int, default=50, help="simulated people at once (default 50)")
+    parser.add_argument("--spawn-rate", type=float, default=10, help="people started a second (default 10)")
+    parser.add_argument("--duration", default="2m", help="how long, e.g. 90s, 2m, 10m (default 2m)")
+    parser.add_argument("--tenants", type=int,
+                        help="tenants made for the run (default: one per 12 people, at least 2)")
+    parser.add_argument("--reps", type=int, default=6, help="reps per tenant (default 6)")
+    parser.add_argument("--report", help="report directory (default load/reports/<time>)")
+    args = parser.parse_args()
+
+    args.tenants = args.tenants or max(2, args.users // 12)
+    host = args.host or cluster_edge()
+    if not host:
+        sys.exit("load: no --host given and no cluster is up (`just cluster up`, or --host http://ADDR)")
+    python_path = install()
+    stub_path = stubs(python_path)
+    report = Path(args.report or ROOT / "load" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
+    report.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(python_path), str(stub_path)]),
+           "LOAD_STUBS": str(stub_path), "LOAD_REPORT": str(report), "LOAD_TENANTS": str(args.tenants),
+           "LOAD_REPS": str(args.reps)}
+    say(f"{args.users} people for {args.duration} against {host}; report in {report}")
+    locust = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
+         "--host", host, "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
+         "--run-time", args.duration, "--stop-timeout", "70", "--csv", str(report / "load"),
+         "--csv-full-history", "--loglevel", "WARNING"], env=env)
+    if not (report / "load_stats.csv").exists():
+        sys.exit(f"load: Locust ended ({locust.returncode}) without a report")
+    say("reading back every acknowledged write through the API")
+    sys.path.insert(0, str(ROOT / "load"))
+    sys.path.insert(0, str(python_path))
+    import verify
+    verified = verify.verify(host, report)
+    failed = summary(report, verified)
+    say(f"report: {report}")
+    if failed or verified["missing"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
