@@ -45,6 +45,9 @@ WORDS = ["batik", "songket", "canting", "kedai", "butik", "seri", "warisan", "te
          "tenun", "sutera", "mawar", "cempaka", "kenanga", "melati", "dahlia", "permata", "nusantara"]
 PEOPLE = ["Aisyah", "Farah", "Nurul", "Siti", "Hafiz", "Amir", "Wei Ling", "Kumar", "Mei", "Azlan"]
 
+CHAOS = [step.strip() for step in os.environ.get("LOAD_CHAOS", "").split(";") if step.strip()]
+CLUSTER = Path(__file__).resolve().parents[1] / "deploy" / "cluster" / "cluster.py"
+
 _accounts = []          # every person of every tenant: tenant, email, password, role
 _next_account = 0
 _lock = threading.Lock()
@@ -98,6 +101,97 @@ def make_tenants(environment, **_):
             _accounts.append({"tenant": tenant, "email": email, "password": password, "role": role})
     (REPORT / "accounts.json").write_text(json.dumps(_accounts, indent=1))
     print(f"load: {TENANTS} tenants, {len(_accounts)} people made", flush=True)
+    if CHAOS:
+        gevent.spawn(run_faults)
+    _cpu["start"] = cpu_sample()
+
+
+# -- the CPU the CRM spends while the people work (`LOAD_CPU_GROUPS`, from load/capacity.py:
+# {"crm": [pid, ...], "postgres": "comm:postgres"}), from /proc, written to cpu.json -------------
+CPU_GROUPS = json.loads(os.environ.get("LOAD_CPU_GROUPS", "{}"))
+_cpu = {}
+
+
+def cpu_sample():
+    if not CPU_GROUPS:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def pids(spec):
+        if isinstance(spec, list):
+            return spec
+        name = spec.split(":", 1)[1]
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "comm").read_text().strip() == name:
+                        found.append(int(entry.name))
+                except OSError:
+                    pass
+        return found
+
+    def seconds(pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    return {"at": time.monotonic(), **{group: {pid: seconds(pid) for pid in pids(spec)}
+                                       for group, spec in CPU_GROUPS.items()}}
+
+
+# -- faults on a schedule (`LOAD_CHAOS="30 kill customer-1; 45 start customer-1"`: seconds after the
+# people are made, then a `deploy/cluster/cluster.py` action), and what callers saw after each ---
+_faults = [{"fault": "before any fault", "at": 0.0, "started": time.monotonic(), "failures": {},
+            "last_failure": None}]
+
+
+def run_faults():
+    import subprocess
+    began = time.monotonic()
+    for step in CHAOS:
+        at, action = step.split(None, 1)
+        gevent.sleep(max(0.0, float(at) - (time.monotonic() - began)))
+        print(f"load: fault at {at} s: {action}", flush=True)
+        _faults.append({"fault": action, "at": float(at), "started": time.monotonic(), "failures": {},
+                        "last_failure": None})
+        done = subprocess.run([sys.executable, str(CLUSTER), *action.split()], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"load: `{action}` failed: {done.stderr.strip()}", flush=True)
+            _faults[-1]["error"] = done.stderr.strip()[-500:]
+
+
+@events.request.add_listener
+def count_failure(name, exception, **_):
+    if exception is None:
+        return
+    window = _faults[-1]
+    reason = f"{name}: {str(exception)[:140]}"
+    window["failures"][reason] = window["failures"].get(reason, 0) + 1
+    window["last_failure"] = round(time.monotonic() - window["started"], 1)
+
+
+@events.test_stop.add_listener
+def write_cpu(environment, **_):
+    start, end = _cpu.get("start"), cpu_sample()
+    if not start or not end:
+        return
+    # A process started between the samples counts whole; one that ended (a PostgreSQL backend
+    # closed) loses what it spent since the first sample: the figure is a floor.
+    used = {group: sum(v - start[group].get(pid, 0.0) for pid, v in end[group].items()) for group in CPU_GROUPS}
+    total = environment.stats.total
+    (REPORT / "cpu.json").write_text(json.dumps({
+        "seconds": round(end["at"] - start["at"], 1), "requests": total.num_requests,
+        "cpu_seconds": {g: round(v, 2) for g, v in used.items()}}, indent=1))
+
+
+@events.test_stop.add_listener
+def write_faults(**_):
+    if CHAOS:
+        (REPORT / "faults.json").write_text(json.dumps(
+            [{k: v for k, v in f.items() if k != "started"} for f in _faults], indent=1))
 
 
 def take_account(roles):
@@ -119,7 +213,7 @@ class Person(HttpUser):
 
     def on_start(self):
         self.account = take_account(self.roles)
-        self.customers = []      # [id, etag] of customers this person wrote
+        self.customers = []      # [id, etag, legal name] of customers this person wrote
         self.opportunities = []  # [id, etag]
         self.pipeline = None
         self.stages = []
@@ -208,7 +302,7 @@ class Person(HttpUser):
             "requestId": request_id})
         if body:
             customer = body["customer"]
-            self.customers.append([customer["id"], customer["etag"]])
+            self.customers.append([customer["id"], customer["etag"], legal])
             record("customer", tenant=self.account["tenant"], id=customer["id"], legal_name=legal,
                    email=email)
 
@@ -219,8 +313,8 @@ class Person(HttpUser):
         customer = random.choice(self.customers)
         website = f"https://{uuid.uuid4().hex[:10]}.example"
         body = self.call("PATCH", f"/api/v1/customers/{customer[0]}", "UpdateCustomer", {
-            "customer": {"business": {"website": website}, "etag": customer[1]},
-            "updateMask": "business.website"},
+            "customer": {"business": {"legalName": customer[2], "website": website}, "etag": customer[1]},
+            "updateMask": "business"},
             ok=(200, 409))
         if body and body.get("customer"):
             customer[1] = body["customer"]["etag"]

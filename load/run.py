@@ -102,6 +102,18 @@ def summary(report, verified):
             lines.append(f"| {f['Name']} | {f['Error'][:160]} | {f['Occurrences']} |")
     else:
         lines.append("Failures: none.")
+    faults = report / "faults.json"
+    if faults.exists():
+        lines += ["", "Faults (each window runs until the next fault):", "",
+                  "| at s | fault | failed requests after it | last failure, s after it | reasons |",
+                  "|---:|---|---:|---:|---|"]
+        for f in json.loads(faults.read_text()):
+            reasons = "; ".join(f"{count}× {reason}" for reason, count in
+                                sorted(f["failures"].items(), key=lambda r: -r[1])[:4]) or "none"
+            if f.get("error"):
+                reasons += f" (the fault itself failed: {f['error'][:200]})"
+            lines.append(f"| {f['at']:.0f} | {f['fault']} | {sum(f['failures'].values())} | "
+                         f"{f['last_failure'] if f['last_failure'] is not None else '-'} | {reasons} |")
     lines += ["", "Read back through the API after the load:", ""]
     lines += [f"- {line}" for line in verified["lines"]]
     text = "\n".join(lines) + "\n"
@@ -120,6 +132,9 @@ def main():
                         help="tenants made for the run (default: one per 12 people, at least 2)")
     parser.add_argument("--reps", type=int, default=6, help="reps per tenant (default 6)")
     parser.add_argument("--report", help="report directory (default load/reports/<time>)")
+    parser.add_argument("--chaos", default="", help="faults on a schedule, seconds after the people are made: "
+                        "\"30 kill customer-1; 45 start customer-1; 60 restart kafka-0\" "
+                        "(actions of deploy/cluster/cluster.py)")
     args = parser.parse_args()
 
     args.tenants = args.tenants or max(2, args.users // 12)
@@ -130,9 +145,11 @@ def main():
     stub_path = stubs(python_path)
     report = Path(args.report or ROOT / "load" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
     report.mkdir(parents=True, exist_ok=True)
+    for old in ("writes.jsonl", "faults.json", "accounts.json", "verify.json", "summary.md"):
+        (report / old).unlink(missing_ok=True)  # a report directory used again holds this run only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(python_path), str(stub_path)]),
            "LOAD_STUBS": str(stub_path), "LOAD_REPORT": str(report), "LOAD_TENANTS": str(args.tenants),
-           "LOAD_REPS": str(args.reps)}
+           "LOAD_REPS": str(args.reps), "LOAD_CHAOS": args.chaos}
     say(f"{args.users} people for {args.duration} against {host}; report in {report}")
     locust = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",

@@ -165,6 +165,7 @@ def load_state():
 
 
 def save_state(state):
+    STATE.touch(mode=0o600)
     STATE.write_text(json.dumps(state, indent=2) + "\n")
 
 
@@ -205,11 +206,12 @@ def up():
                    check=True, capture_output=True)
 
     kafka_port = free_port()
-    pid, log = start("kafka-0", [str(tansu), "broker", "--listener-url", f"tcp://127.0.0.1:{kafka_port}",
-                                 "--advertised-listener-url", f"tcp://127.0.0.1:{kafka_port}",
-                                 "--storage-engine", f"{POSTGRES}/{BROKER_DATABASE}?sslmode=disable"])
+    broker = [str(tansu), "broker", "--listener-url", f"tcp://127.0.0.1:{kafka_port}",
+              "--advertised-listener-url", f"tcp://127.0.0.1:{kafka_port}",
+              "--storage-engine", f"{POSTGRES}/{BROKER_DATABASE}?sslmode=disable"]
+    pid, log = start("kafka-0", broker)
     processes.append({"target": "kafka", "replica": 0, "pid": pid, "addr": f"127.0.0.1:{kafka_port}",
-                      "log": str(log), "stopped_by": "kill (SIGTERM) by pid"})
+                      "log": str(log), "stopped_by": "kill (SIGTERM) by pid", "command": broker, "env": {}})
     save_state(state)
     wait_for_port("the tansu broker", pid, kafka_port, log)
     say(f"tansu on 127.0.0.1:{kafka_port} (storage: PostgreSQL database {BROKER_DATABASE})")
@@ -242,9 +244,12 @@ def up():
         name = f"{target}-{replica}"
         data = DIR / "data" / name
         data.mkdir(parents=True, exist_ok=True)
-        pid, log = start(name, [crm, "serve", "--target", target, "--listen", "127.0.0.1:0",
-                                "--data-dir", str(data)], {**common, **env})
-        entry = {"target": target, "replica": replica, "pid": pid, "addr": None, "log": str(log)}
+        command = [crm, "serve", "--target", target, "--listen", "127.0.0.1:0", "--data-dir", str(data)]
+        pid, log = start(name, command, {**common, **env})
+        # The command and its settings are kept (state.json is the operator's own, mode 0600) so
+        # that `start NAME` brings a stopped process back on the same address.
+        entry = {"target": target, "replica": replica, "pid": pid, "addr": None, "log": str(log),
+                 "command": command, "env": {**common, **env}}
         processes.append(entry)
         save_state(state)
         entry["addr"] = wait_for_ready(name, pid, log)
@@ -252,7 +257,9 @@ def up():
         say(f"{name} on {entry['addr']} (pid {pid}, log {log})")
         return entry
 
-    iam = serve("iam", 0, {"CRM_IAM__SIGNING_KEYS_DIR": str(keys),
+    # Every client of this machine comes from 127.0.0.1: the sign-up throttle per address would
+    # count a load's tenants as one client's (the limit for everyone together stays).
+    iam = serve("iam", 0, {"CRM_IAM__SIGNING_KEYS_DIR": str(keys), "CRM_IAM__SIGNUP_ADDRESS_LIMIT": "0",
                            "CRM_IAM__SERVICE_ACCOUNTS__SALES": secrets["CRM_IAM__SERVICE_ACCOUNTS__SALES"]})
     jwks = DIR / "jwks.json"
     say("crm keys jwks (the chart's and compose's job)")
@@ -281,6 +288,52 @@ def up():
     state["edges"] = [e["addr"] for e in edges]
     save_state(state)
     print(f"edge {edges[0]['addr']}", flush=True)
+
+
+def find(state, name):
+    for p in state["processes"]:
+        if f"{p['target']}-{p['replica']}" == name and p.get("command"):
+            return p
+    names = [f"{p['target']}-{p['replica']}" for p in state["processes"] if p.get("command")]
+    fail(f"no process `{name}` here; the cluster's are {', '.join(names)}")
+
+
+def fault(action, name):
+    """`kill NAME` (SIGKILL: a crash), `stop NAME` (SIGTERM, drained), `start NAME` (again, on its
+    own address), `restart NAME` (stop, then start): the faults a soak schedules."""
+    state = load_state()
+    if not state:
+        fail("no cluster is up here; start one with `just cluster up`")
+    p = find(state, name)
+    if action in ("kill", "stop", "restart"):
+        if alive(p["pid"]):
+            if action == "kill":
+                os.kill(p["pid"], signal.SIGKILL)
+                while alive(p["pid"]):
+                    time.sleep(0.05)
+            else:
+                stop(p["pid"])
+        say(f"{name} {'killed' if action == 'kill' else 'stopped'} (pid {p['pid']})")
+    if action in ("start", "restart"):
+        if alive(p["pid"]):
+            fail(f"{name} is running (pid {p['pid']}); stop or kill it first")
+        command = [p["addr"] if arg == "127.0.0.1:0" else arg for arg in p["command"]]
+        offset = Path(p["log"]).stat().st_size if Path(p["log"]).exists() else 0
+        pid, log = start(name, command, p["env"], log=p["log"])
+        p["pid"] = pid
+        save_state(state)
+        port = int(p["addr"].rsplit(":", 1)[1])
+        wait_for_port(name, pid, port, log)
+        if p["target"] not in ("kafka", "smtp"):
+            # Ready once it says so again (its log is appended to).
+            deadline = time.monotonic() + 120
+            marker = f"crm serving {p['target']} on {p['addr']}"
+            while marker not in Path(log).read_bytes()[offset:].decode(errors="replace") \
+                    and time.monotonic() < deadline:
+                if not alive(pid):
+                    fail(f"{name} ended at start; its log ({log}) ends with:\n{tail(log)}")
+                time.sleep(0.1)
+        say(f"{name} started again on {p['addr']} (pid {pid})")
 
 
 def ps():
@@ -407,8 +460,11 @@ def main():
         down()
     elif command == "check":
         check()
+    elif command in ("kill", "stop", "start", "restart") and len(sys.argv) == 3:
+        fault(command, sys.argv[2])
     else:
-        fail(f"unknown command `{command}`: use up, ps, check or down")
+        fail(f"unknown command `{' '.join(sys.argv[1:])}`: use up, ps, check, down, "
+             "or kill | stop | start | restart NAME (e.g. customer-1, kafka-0)")
 
 
 if __name__ == "__main__":
