@@ -99,6 +99,15 @@ cluster COMMAND="up":
 load USERS="50" DURATION="2m" *ARGS:
     python3 load/run.py --users {{USERS}} --duration {{DURATION}} {{ARGS}}
 
+# The soak: a long load on the cluster with a customer, a sales and an edge process killed, the
+# broker stopped 30 s and Redis 10 s on a schedule; memory sampled every 10 s; then the read-back.
+soak USERS="80" DURATION="10m":
+    python3 load/soak.py --users {{USERS}} --duration {{DURATION}}
+
+# The largest load within p99 250 ms and no failure, cluster and embedded side by side.
+capacity *ARGS:
+    python3 load/capacity.py {{ARGS}}
+
 # Print the effective configuration (secrets redacted).
 config *ARGS:
     cargo run -q -p crm -- config {{ARGS}}

@@ -10,7 +10,8 @@
 # presents itself as a one-node replica set (MongoDB itself cannot be installed on these
 # machines), starts it on a free port with a fresh data directory, and prints its URL.
 # `tansu` builds the broker if it is missing and prints its path (`just cluster` uses it).
-# Usage: .ci/services.sh up | kafka | mongodb | tansu
+# `redis` starts only Redis (the cluster's soak stops it as a fault).
+# Usage: .ci/services.sh up | kafka | mongodb | tansu | redis
 set -euo pipefail
 
 say() { printf '==> %s\n' "$*"; }
@@ -168,8 +169,11 @@ case "${1:-up}" in
   tansu)
     tansu_install
     ;;
+  redis)
+    redis_up
+    ;;
   *)
-    echo "usage: $0 up | kafka | mongodb | tansu" >&2
+    echo "usage: $0 up | kafka | mongodb | tansu | redis" >&2
     exit 2
     ;;
 esac

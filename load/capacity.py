@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`just capacity`: the largest load at which every operation's p99 stays <= 250 ms with no failure,
+"""`just capacity`: the largest load at which every operation's p99 stays <= 250 ms with no failure
+(sign-in, an argon2 hash on purpose, reported apart),
 for the cluster (`just cluster up`) and for the embedded `crm serve` on the same machine, side by side.
 
 Steps up the number of simulated people (load/locustfile.py, the same mix as `just load`), a minute
@@ -28,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("KILANG_CI_CACHE", Path.home() / ".cache" / "kilang-crm"))
 P99_LIMIT_MS = 250
+SIGN_IN = "Login"
 
 
 def say(text):
@@ -45,17 +47,22 @@ def backends(database):
 def step(host, users, duration, report, pid_groups):
     pid_groups = {g: (spec() if callable(spec) else spec) for g, spec in pid_groups.items()}
     subprocess.run([sys.executable, str(ROOT / "load" / "run.py"), "--host", host, "--users", str(users),
-                    "--spawn-rate", str(max(5, users / 10)), "--duration", duration, "--report", str(report)],
+                    "--spawn-rate", str(max(5, users / 10)), "--duration", duration, "--report", str(report),
+                    "--stop-timeout", "5"],
                    stdout=subprocess.DEVNULL, env={**os.environ, "LOAD_CPU_GROUPS": json.dumps(pid_groups)})
     cpu = json.loads((report / "cpu.json").read_text())
     rows = list(csv.DictReader(open(report / "load_stats.csv")))
     total = next(r for r in rows if r["Name"] == "Aggregated")
     operations = [r for r in rows if r["Name"] != "Aggregated" and int(r["Request Count"]) > 0]
-    worst = max(operations, key=lambda r: float(r["99%"] if r["99%"] != "N/A" else 0))
+    p99 = lambda r: float(r["99%"] if r["99%"] != "N/A" else 0)  # noqa: E731
+    # Signing in hashes the password with argon2 at OWASP's parameters, on purpose slow (and once
+    # a session): it is reported, not held to the rule.
+    worst = max((r for r in operations if not r["Name"].startswith(SIGN_IN)), key=p99)
+    sign_in = max((p99(r) for r in operations if r["Name"].startswith(SIGN_IN)), default=0)
     requests = int(total["Request Count"])
     result = {"users": users, "rps": float(total["Requests/s"]), "requests": requests,
               "failures": int(total["Failure Count"]), "p99": float(total["99%"]),
-              "worst_p99": float(worst["99%"]), "worst": worst["Name"],
+              "worst_p99": p99(worst), "worst": worst["Name"], "sign_in_p99": sign_in,
               "cpu_ms_per_request": {g: round(v * 1000 / max(cpu["requests"], 1), 2)
                                      for g, v in cpu["cpu_seconds"].items()}}
     result["ok"] = result["failures"] == 0 and result["worst_p99"] <= P99_LIMIT_MS
@@ -70,7 +77,8 @@ def run_shape(name, host, steps, duration, pid_groups, out):
         results.append(result)
         cpu = ", ".join(f"{g} {v} ms" for g, v in result["cpu_ms_per_request"].items())
         print(f"{name:8} {users:4} people: {result['rps']:7.1f} req/s, p99 {result['p99']:.0f} ms, worst p99 "
-              f"{result['worst_p99']:.0f} ms ({result['worst']}), {result['failures']} failed, CPU per request: "
+              f"{result['worst_p99']:.0f} ms ({result['worst']}), sign-in p99 {result['sign_in_p99']:.0f} ms, "
+              f"{result['failures']} failed, CPU per request: "
               f"{cpu} -> {'within' if result['ok'] else 'over'}", flush=True)
         if not result["ok"]:
             break

@@ -62,13 +62,11 @@ def stubs(python_path):
     return out
 
 
-def cluster_edge():
+def cluster_edges():
     state = Path(os.environ.get("KILANG_CLUSTER_DIR", CACHE / "cluster")) / "state.json"
     if state.exists():
-        edges = json.loads(state.read_text()).get("edges") or []
-        if edges:
-            return f"http://{edges[0]}"
-    return None
+        return [f"http://{e}" for e in json.loads(state.read_text()).get("edges") or []]
+    return []
 
 
 def number(value):
@@ -124,7 +122,7 @@ def summary(report, verified):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--host", help="the edge, e.g. http://127.0.0.1:50051 (default: the cluster's first edge)")
+    parser.add_argument("--host", help="one edge, e.g. http://127.0.0.1:50051 (default: every edge of `just cluster up`, the people spread over them)")
     parser.add_argument("--users", type=int, default=50, help="simulated people at once (default 50)")
     parser.add_argument("--spawn-rate", type=float, default=10, help="people started a second (default 10)")
     parser.add_argument("--duration", default="2m", help="how long, e.g. 90s, 2m, 10m (default 2m)")
@@ -132,30 +130,37 @@ def main():
                         help="tenants made for the run (default: one per 12 people, at least 2)")
     parser.add_argument("--reps", type=int, default=6, help="reps per tenant (default 6)")
     parser.add_argument("--report", help="report directory (default load/reports/<time>)")
+    parser.add_argument("--stop-timeout", default="70", help="seconds the people get to finish what they "
+                        "do when the time is up (default 70: a held notification stream ends by itself)")
     parser.add_argument("--chaos", default="", help="faults on a schedule, seconds after the people are made: "
                         "\"30 kill customer-1; 45 start customer-1; 60 restart kafka-0\" "
                         "(actions of deploy/cluster/cluster.py)")
     args = parser.parse_args()
 
     args.tenants = args.tenants or max(2, args.users // 12)
-    host = args.host or cluster_edge()
+    edges = [] if args.host else cluster_edges()
+    host = args.host or (edges[0] if edges else None)
     if not host:
         sys.exit("load: no --host given and no cluster is up (`just cluster up`, or --host http://ADDR)")
     python_path = install()
     stub_path = stubs(python_path)
     report = Path(args.report or ROOT / "load" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
     report.mkdir(parents=True, exist_ok=True)
-    for old in ("writes.jsonl", "faults.json", "accounts.json", "verify.json", "summary.md"):
+    for old in ("writes.jsonl", "faults.json", "accounts.json", "verify.json", "summary.md", "setup-failed.txt",
+                "cpu.json"):
         (report / old).unlink(missing_ok=True)  # a report directory used again holds this run only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(python_path), str(stub_path)]),
            "LOAD_STUBS": str(stub_path), "LOAD_REPORT": str(report), "LOAD_TENANTS": str(args.tenants),
-           "LOAD_REPS": str(args.reps), "LOAD_CHAOS": args.chaos}
-    say(f"{args.users} people for {args.duration} against {host}; report in {report}")
+           "LOAD_REPS": str(args.reps), "LOAD_CHAOS": args.chaos,
+           "LOAD_EDGES": ",".join(edges)}
+    say(f"{args.users} people for {args.duration} against {', '.join(edges) or host}; report in {report}")
     locust = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
          "--host", host, "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
-         "--run-time", args.duration, "--stop-timeout", "70", "--csv", str(report / "load"),
+         "--run-time", args.duration, "--stop-timeout", args.stop_timeout, "--csv", str(report / "load"),
          "--csv-full-history", "--loglevel", "WARNING"], env=env)
+    if (report / "setup-failed.txt").exists():
+        sys.exit(f"load: the tenants could not be made, so nothing ran: {(report / 'setup-failed.txt').read_text().strip()}")
     if not (report / "load_stats.csv").exists():
         sys.exit(f"load: Locust ended ({locust.returncode}) without a report")
     say("reading back every acknowledged write through the API")

@@ -4,8 +4,8 @@ Reads `writes.jsonl` and `accounts.json` from the report directory, signs in as 
 owner and manager, and asks the edge (REST) for every record: customers (legal name, email, the
 last website written), contacts, leads, conversions (the lead converted, its customer and its
 opportunity there and linked: the saga finished), and deals (the last stage written, or the
-won/lost status). Calls refused by the edge's quotas (429) wait as told and go again; nothing else
-is retried. `verify(host, report)` returns {"checked", "missing", "lines"}; `python3
+won/lost status). Calls refused by the edge's quotas (429) wait as told (up to 5 s) and go again;
+nothing else is retried. `verify(host, report)` returns {"checked", "missing", "lines"}; `python3
 load/verify.py HOST REPORT` prints the same.
 """
 
@@ -34,8 +34,9 @@ class Edge:
                 with urllib.request.urlopen(request, timeout=30) as answer:
                     return answer.status, json.loads(answer.read() or b"{}")
             except urllib.error.HTTPError as e:
-                if e.code == 429:
-                    time.sleep(float(e.headers.get("retry-after") or 1))
+                wait = float(e.headers.get("retry-after") or 1)
+                if e.code == 429 and wait <= 5:  # the edge's per-second quotas; a longer wait is an answer
+                    time.sleep(wait)
                     continue
                 try:
                     return e.code, json.loads(e.read() or b"{}")

@@ -460,6 +460,14 @@ def main():
         down()
     elif command == "check":
         check()
+    elif command == "stop-redis":
+        # The machine's Redis (the quotas' store): the soak's fault; `start-redis` brings it back.
+        subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "shutdown", "nosave"],
+                       capture_output=True)
+        say("Redis stopped")
+    elif command == "start-redis":
+        subprocess.run(["bash", str(ROOT / ".ci" / "services.sh"), "redis"], check=True, capture_output=True)
+        say("Redis started")
     elif command in ("kill", "stop", "start", "restart") and len(sys.argv) == 3:
         fault(command, sys.argv[2])
     else:

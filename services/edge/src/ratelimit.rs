@@ -366,7 +366,12 @@ impl Limiter {
                     i64,
                     i64,
                     i64,
-                ) = invocation.invoke_async(&mut shared.redis.clone()).await?;
+                ) = crm_core::redis_retry::again(|| {
+                    let mut redis = shared.redis.clone();
+                    let invocation = &invocation;
+                    async move { invocation.invoke_async(&mut redis).await }
+                })
+                .await?;
                 let millis = |ms: i64| Duration::from_millis(ms.max(0) as u64);
                 let decision = Decision {
                     allowed: allowed == 1,

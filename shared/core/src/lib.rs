@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod layer;
 pub mod metrics;
+pub mod redis_retry;
 pub mod revocation;
 pub mod service_auth;
 pub mod storage;

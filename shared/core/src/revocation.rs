@@ -77,21 +77,21 @@ impl Revocations {
                 Ok(())
             }
             Revocations::Redis { connection, prefix } => {
-                let mut connection = connection.clone();
                 let key = format!("{prefix}revoked:{user}");
-                // Keep the later mark when two revocations race.
+                // Keep the later mark when two revocations race (so it is safe to repeat).
                 let script = redis::Script::new(
                     "local old = tonumber(redis.call('GET', KEYS[1]) or '0') \
                      if tonumber(ARGV[1]) > old then redis.call('SET', KEYS[1], ARGV[1]) end \
                      redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1",
                 );
-                script
-                    .key(key)
-                    .arg(at)
-                    .arg(keep.as_millis().max(1) as u64)
-                    .invoke_async::<i64>(&mut connection)
-                    .await
-                    .map_err(|e| Error::unavailable("cannot record a revocation", e))?;
+                crate::redis_retry::again(|| {
+                    let mut connection = connection.clone();
+                    let mut invocation = script.key(&key);
+                    invocation.arg(at).arg(keep.as_millis().max(1) as u64);
+                    async move { invocation.invoke_async::<i64>(&mut connection).await }
+                })
+                .await
+                .map_err(|e| Error::unavailable("cannot record a revocation", e))?;
                 Ok(())
             }
         }
@@ -106,13 +106,16 @@ impl Revocations {
                 .get(&user)
                 .map(|(at, _)| *at),
             Revocations::Redis { connection, prefix } => {
-                let mut connection = connection.clone();
-                connection
-                    .get::<_, Option<Millis>>(format!("{prefix}revoked:{user}"))
-                    .await
-                    .map_err(|e| {
-                        Error::unavailable("cannot check whether the access token was revoked", e)
-                    })?
+                let key = format!("{prefix}revoked:{user}");
+                crate::redis_retry::again(|| {
+                    let mut connection = connection.clone();
+                    let key = key.clone();
+                    async move { connection.get::<_, Option<Millis>>(key).await }
+                })
+                .await
+                .map_err(|e| {
+                    Error::unavailable("cannot check whether the access token was revoked", e)
+                })?
             }
         };
         Ok(mark.is_some_and(|at| issued_at < at))
@@ -153,6 +156,70 @@ mod tests {
             unreachable!()
         };
         assert_eq!(map.lock().unwrap().len(), 1, "the expired mark was pruned");
+    }
+
+    /// A Redis server of the test's own (so that it can be restarted), on `port`.
+    fn redis_server(port: u16) -> std::process::Child {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (install Redis, or run .ci/services.sh up)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not listen on {port}");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server on PATH: run with --include-ignored"]
+    async fn the_first_check_after_redis_restarts_is_answered() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = redis_server(port);
+        let marks = Revocations::redis(&format!("redis://127.0.0.1:{port}"), "crm:")
+            .await
+            .unwrap();
+        let user = UserId::new();
+        marks
+            .revoke(user, 1_000, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(marks.is_revoked(user, 999).await.unwrap());
+
+        // Redis restarts (its marks gone: nothing saved); the connection the marks held is dead.
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let mut server = redis_server(port);
+        let answer = marks.is_revoked(user, 999).await;
+        assert!(
+            matches!(answer, Ok(false)),
+            "the first check after the restart: {answer:?}"
+        );
+        marks
+            .revoke(user, 2_000, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(marks.is_revoked(user, 1_999).await.unwrap());
+        server.kill().unwrap();
+        let _ = server.wait();
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crm_core::clock::{Clock, SystemClock};
+use crm_core::redis_retry::again;
 use crm_core::{Error, Result};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -133,11 +134,14 @@ fn unavailable(e: redis::RedisError) -> Error {
 #[async_trait]
 impl LoginThrottle for RedisThrottle {
     async fn locked_for(&self, key: &str) -> Result<Option<Duration>> {
-        let mut redis = self.redis.clone();
-        let ttl: i64 = redis
-            .pttl(format!("{}lock:{key}", self.prefix))
-            .await
-            .map_err(unavailable)?;
+        let lock = format!("{}lock:{key}", self.prefix);
+        let ttl: i64 = again(|| {
+            let mut redis = self.redis.clone();
+            let lock = lock.clone();
+            async move { redis.pttl(lock).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok((ttl > 0).then(|| Duration::from_millis(ttl as u64)))
     }
 
@@ -148,9 +152,8 @@ impl LoginThrottle for RedisThrottle {
         window: Duration,
         lockout: Duration,
     ) -> Result<Option<Duration>> {
-        let mut redis = self.redis.clone();
         let fail = format!("{}fail:{key}", self.prefix);
-        let (failures,): (u32,) = redis::pipe()
+        let count = redis::pipe()
             .atomic()
             .incr(&fail, 1)
             .cmd("PEXPIRE")
@@ -158,13 +161,20 @@ impl LoginThrottle for RedisThrottle {
             .arg(window.as_millis() as u64)
             .arg("NX")
             .ignore()
-            .query_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
+            .clone();
+        // Sent again only when the connection had dropped: a failure counted twice errs on the
+        // careful side.
+        let (failures,): (u32,) = again(|| {
+            let mut redis = self.redis.clone();
+            let count = &count;
+            async move { count.query_async(&mut redis).await }
+        })
+        .await
+        .map_err(unavailable)?;
         if failures < limit {
             return Ok(None);
         }
-        let _: () = redis::pipe()
+        let lock = redis::pipe()
             .atomic()
             .cmd("SET")
             .arg(format!("{}lock:{key}", self.prefix))
@@ -174,18 +184,26 @@ impl LoginThrottle for RedisThrottle {
             .ignore()
             .del(&fail)
             .ignore()
-            .query_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
+            .clone();
+        let _: () = again(|| {
+            let mut redis = self.redis.clone();
+            let lock = &lock;
+            async move { lock.query_async(&mut redis).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(Some(lockout))
     }
 
     async fn reset(&self, key: &str) -> Result<()> {
-        let mut redis = self.redis.clone();
-        let _: () = redis
-            .del(format!("{}fail:{key}", self.prefix))
-            .await
-            .map_err(unavailable)?;
+        let fail = format!("{}fail:{key}", self.prefix);
+        let _: () = again(|| {
+            let mut redis = self.redis.clone();
+            let fail = fail.clone();
+            async move { redis.del(fail).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 }
