@@ -46,7 +46,9 @@ def backends(database):
 
 def step(host, users, duration, report, pid_groups):
     pid_groups = {g: (spec() if callable(spec) else spec) for g, spec in pid_groups.items()}
-    subprocess.run([sys.executable, str(ROOT / "load" / "run.py"), "--host", host, "--users", str(users),
+    # The cluster's people spread over both edges (run.py's default); the embedded one has one.
+    where = ["--host", host] if host else []
+    subprocess.run([sys.executable, str(ROOT / "load" / "run.py"), *where, "--users", str(users),
                     "--spawn-rate", str(max(5, users / 10)), "--duration", duration, "--report", str(report),
                     "--stop-timeout", "5"],
                    stdout=subprocess.DEVNULL, env={**os.environ, "LOAD_CPU_GROUPS": json.dumps(pid_groups)})
@@ -70,7 +72,7 @@ def step(host, users, duration, report, pid_groups):
 
 
 def run_shape(name, host, steps, duration, pid_groups, out):
-    say(f"{name}: steps of {', '.join(map(str, steps))} people, {duration} each, against {host}")
+    say(f"{name}: steps of {', '.join(map(str, steps))} people, {duration} each, against {host or 'every edge'}")
     results = []
     for users in steps:
         result = step(host, users, duration, out / f"{name}-{users}", pid_groups)
@@ -102,10 +104,14 @@ def main():
     if args.only != "embedded":
         if not state:
             sys.exit("capacity: no cluster is up (`just cluster up`), or use --only embedded")
-        crm_pids = [p["pid"] for p in state["processes"] if p["target"] not in ("kafka", "smtp", "postgres", "redis")]
+        # Each context's processes apart, so that the capacity model can size them one by one.
+        contexts = {}
+        for p in state["processes"]:
+            if p["target"] not in ("kafka", "smtp", "postgres", "redis"):
+                contexts.setdefault(p["target"], []).append(p["pid"])
         broker = [p["pid"] for p in state["processes"] if p["target"] == "kafka"]
-        shapes["cluster"] = run_shape("cluster", f"http://{state['edges'][0]}", steps, args.step_time,
-                                      {"crm": crm_pids, "postgres": lambda: backends("crm_cluster"),
+        shapes["cluster"] = run_shape("cluster", None, steps, args.step_time,
+                                      {**contexts, "postgres": lambda: backends("crm_cluster"),
                                        "broker": lambda: broker + backends("crm_cluster_broker")}, out)
 
     if args.only != "cluster":

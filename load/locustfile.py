@@ -45,9 +45,6 @@ WORDS = ["batik", "songket", "canting", "kedai", "butik", "seri", "warisan", "te
          "tenun", "sutera", "mawar", "cempaka", "kenanga", "melati", "dahlia", "permata", "nusantara"]
 PEOPLE = ["Aisyah", "Farah", "Nurul", "Siti", "Hafiz", "Amir", "Wei Ling", "Kumar", "Mei", "Azlan"]
 
-CHAOS = [step.strip() for step in os.environ.get("LOAD_CHAOS", "").split(";") if step.strip()]
-CLUSTER = Path(__file__).resolve().parents[1] / "deploy" / "cluster" / "cluster.py"
-
 _accounts = []          # every person of every tenant: tenant, email, password, role
 _next_account = 0
 _lock = threading.Lock()
@@ -112,8 +109,6 @@ def _make_tenants(environment):
             _accounts.append({"tenant": tenant, "email": email, "password": password, "role": role})
     (REPORT / "accounts.json").write_text(json.dumps(_accounts, indent=1))
     print(f"load: {TENANTS} tenants, {len(_accounts)} people made", flush=True)
-    if CHAOS:
-        gevent.spawn(run_faults)
     _cpu["start"] = cpu_sample()
 
 
@@ -153,35 +148,15 @@ def cpu_sample():
                                        for group, spec in CPU_GROUPS.items()}}
 
 
-# -- faults on a schedule (`LOAD_CHAOS="30 kill customer-1; 45 start customer-1"`: seconds after the
-# people are made, then a `deploy/cluster/cluster.py` action), and what callers saw after each ---
-_faults = [{"fault": "before any fault", "at": 0.0, "started": time.monotonic(), "failures": {},
-            "last_failure": None}]
-
-
-def run_faults():
-    import subprocess
-    began = time.monotonic()
-    for step in CHAOS:
-        at, action = step.split(None, 1)
-        gevent.sleep(max(0.0, float(at) - (time.monotonic() - began)))
-        print(f"load: fault at {at} s: {action}", flush=True)
-        _faults.append({"fault": action, "at": float(at), "started": time.monotonic(), "failures": {},
-                        "last_failure": None})
-        done = subprocess.run([sys.executable, str(CLUSTER), *action.split()], capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"load: `{action}` failed: {done.stderr.strip()}", flush=True)
-            _faults[-1]["error"] = done.stderr.strip()[-500:]
+# -- failures with their time, for the faults load/run.py schedules (it runs them itself: a
+# process holding gRPC's threads must not fork) --------------------------------------------------
+_failures = []
 
 
 @events.request.add_listener
 def count_failure(name, exception, **_):
-    if exception is None:
-        return
-    window = _faults[-1]
-    reason = f"{name}: {str(exception)[:140]}"
-    window["failures"][reason] = window["failures"].get(reason, 0) + 1
-    window["last_failure"] = round(time.monotonic() - window["started"], 1)
+    if exception is not None:
+        _failures.append({"time": time.time(), "reason": f"{name}: {str(exception)[:140]}"})
 
 
 @events.test_stop.add_listener
@@ -199,10 +174,8 @@ def write_cpu(environment, **_):
 
 
 @events.test_stop.add_listener
-def write_faults(**_):
-    if CHAOS:
-        (REPORT / "faults.json").write_text(json.dumps(
-            [{k: v for k, v in f.items() if k != "started"} for f in _faults], indent=1))
+def write_failures(**_):
+    (REPORT / "failures.json").write_text(json.dumps(_failures))
 
 
 EDGES = [e for e in os.environ.get("LOAD_EDGES", "").split(",") if e]

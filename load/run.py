@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,46 @@ def cluster_edges():
     if state.exists():
         return [f"http://{e}" for e in json.loads(state.read_text()).get("edges") or []]
     return []
+
+
+def run_faults(chaos, report, faults):
+    """The fault schedule, seconds after the people are made (accounts.json appears), each a
+    `deploy/cluster/cluster.py` action run from here (Locust's process holds gRPC's threads and
+    must not fork)."""
+    while not (report / "accounts.json").exists():
+        if (report / "setup-failed.txt").exists():
+            return
+        time.sleep(0.1)
+    began = time.monotonic()
+    for step in [s.strip() for s in chaos.split(";") if s.strip()]:
+        at, action = step.split(None, 1)
+        time.sleep(max(0.0, float(at) - (time.monotonic() - began)))
+        say(f"fault at {at} s: {action}")
+        fault = {"fault": action, "at": float(at), "time": time.time()}
+        faults.append(fault)
+        done = subprocess.run([sys.executable, str(ROOT / "deploy" / "cluster" / "cluster.py"), *action.split()],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            say(f"`{action}` failed: {done.stderr.strip()[-1000:]}")
+            fault["error"] = done.stderr.strip()[-1000:]
+
+
+def write_faults(report, faults):
+    """faults.json: per fault, the failures callers saw until the next one, and when the last came."""
+    failures = json.loads((report / "failures.json").read_text()) if (report / "failures.json").exists() else []
+    windows = [{"fault": "before any fault", "at": 0.0, "time": 0.0}] + faults
+    out = []
+    for i, window in enumerate(windows):
+        until = windows[i + 1]["time"] if i + 1 < len(windows) else float("inf")
+        seen = [f for f in failures if window["time"] <= f["time"] < until]
+        reasons = {}
+        for f in seen:
+            reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
+        last = max((f["time"] for f in seen), default=None)
+        out.append({"fault": window["fault"], "at": window["at"], "failures": reasons,
+                    "last_failure": round(last - window["time"], 1) if last and window["time"] else None,
+                    **({"error": window["error"]} if window.get("error") else {})})
+    (report / "faults.json").write_text(json.dumps(out, indent=1))
 
 
 def number(value):
@@ -147,18 +188,24 @@ def main():
     report = Path(args.report or ROOT / "load" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
     report.mkdir(parents=True, exist_ok=True)
     for old in ("writes.jsonl", "faults.json", "accounts.json", "verify.json", "summary.md", "setup-failed.txt",
-                "cpu.json"):
+                "cpu.json", "failures.json"):
         (report / old).unlink(missing_ok=True)  # a report directory used again holds this run only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(python_path), str(stub_path)]),
            "LOAD_STUBS": str(stub_path), "LOAD_REPORT": str(report), "LOAD_TENANTS": str(args.tenants),
-           "LOAD_REPS": str(args.reps), "LOAD_CHAOS": args.chaos,
-           "LOAD_EDGES": ",".join(edges)}
+           "LOAD_REPS": str(args.reps), "LOAD_EDGES": ",".join(edges)}
     say(f"{args.users} people for {args.duration} against {', '.join(edges) or host}; report in {report}")
+    faults = []
+    schedule = threading.Thread(target=run_faults, args=(args.chaos, report, faults), daemon=True)
+    if args.chaos:
+        schedule.start()
     locust = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
          "--host", host, "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
          "--run-time", args.duration, "--stop-timeout", args.stop_timeout, "--csv", str(report / "load"),
          "--csv-full-history", "--loglevel", "WARNING"], env=env)
+    if args.chaos:
+        schedule.join(timeout=1)
+        write_faults(report, faults)
     if (report / "setup-failed.txt").exists():
         sys.exit(f"load: the tenants could not be made, so nothing ran: {(report / 'setup-failed.txt').read_text().strip()}")
     if not (report / "load_stats.csv").exists():
