@@ -7,11 +7,13 @@
 
 Installs Locust and gRPC's Python tools (load/requirements.txt) once into
 ~/.cache/kilang-crm/load, generates gRPC stubs from proto/ (the same contracts the CRM serves),
-runs Locust headless (its progress every few seconds), reads back every write the CRM answered OK
-(load/verify.py), and writes the report into load/reports/<time>/: Locust's CSV files
+runs Locust headless (its progress every few seconds), waits for every outbox to drain and every
+consumer to catch up (each process's /metrics, at most 60 s), reads back every write the CRM
+answered OK and the notifications the run should have made (load/verify.py), and writes the report into load/reports/<time>/: Locust's CSV files
 (load_stats.csv, load_failures.csv, load_stats_history.csv), summary.md (requests/s,
 p50/p95/p99 per operation, failures by reason, the read-back) and the people it made.
-It exits 1 when a request failed or a write is missing.
+It exits 1 when a request failed, a write or a notification is missing or doubled, or the events
+did not settle.
 """
 
 import argparse
@@ -63,11 +65,16 @@ def stubs(python_path):
     return out
 
 
-def cluster_edges():
+def cluster_state():
     state = Path(os.environ.get("KILANG_CLUSTER_DIR", CACHE / "cluster")) / "state.json"
-    if state.exists():
-        return [f"http://{e}" for e in json.loads(state.read_text()).get("edges") or []]
-    return []
+    if not state.exists():
+        return None
+    return {**json.loads(state.read_text()), "dir": str(state.parent)}
+
+
+def cluster_edges():
+    state = cluster_state()
+    return [f"http://{e}" for e in (state or {}).get("edges") or []]
 
 
 def run_faults(chaos, report, faults):
@@ -210,11 +217,22 @@ def main():
         sys.exit(f"load: the tenants could not be made, so nothing ran: {(report / 'setup-failed.txt').read_text().strip()}")
     if not (report / "load_stats.csv").exists():
         sys.exit(f"load: Locust ended ({locust.returncode}) without a report")
-    say("reading back every acknowledged write through the API")
     sys.path.insert(0, str(ROOT / "load"))
     sys.path.insert(0, str(python_path))
     import verify
+    state = cluster_state() if not args.host else None
+    contexts = ("iam", "customer", "sales", "notification", "edge")
+    addresses = ([p["addr"] for p in state["processes"] if p["target"] in contexts and p.get("addr")]
+                 if state else [host.split("://")[-1]])
+    say("waiting for the outboxes to drain and the consumers to catch up (at most 60 s)")
+    settled = verify.settle(addresses)
+    say("reading back every acknowledged write through the API")
     verified = verify.verify(host, report)
+    maildir = Path(state["dir"]) / "mail" if state and state.get("dir") else None
+    noticed = verify.notifications(host, report, maildir)
+    verified = {"checked": verified["checked"] + noticed["checked"],
+                "missing": verified["missing"] + noticed["missing"] + settled["left"],
+                "lines": verified["lines"] + noticed["lines"] + settled["lines"]}
     failed = summary(report, verified)
     say(f"report: {report}")
     if failed or verified["missing"]:

@@ -38,7 +38,7 @@ def schedule(total):
     """The faults, spread over the run's middle so that each one's recovery is seen."""
     at = lambda share: round(total * share)  # noqa: E731
     return "; ".join([
-        f"{at(0.15)} kill customer-1", f"{at(0.15) + 15} start customer-1",
+        f"{at(0.15)} kill customer-0", f"{at(0.15) + 15} start customer-0",
         f"{at(0.30)} kill sales-0", f"{at(0.30) + 10} start sales-0",
         f"{at(0.45)} kill edge-1", f"{at(0.45) + 10} start edge-1",
         f"{at(0.60)} stop kafka-0", f"{at(0.60) + 30} start kafka-0",

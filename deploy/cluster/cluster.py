@@ -267,10 +267,9 @@ def up():
     verified = {"CRM_AUTH__JWKS_FILE": str(jwks)}
     iam_url = f"http://{iam['addr']}"
     customers = [serve("customer", r, {**verified, "CRM_CUSTOMER__IAM_ENDPOINT": iam_url}) for r in range(2)]
-    # Sales reaches one customer process, customer-0: calls between services do not balance yet
-    # (the gateway's do), so killing customer-0 fails conversions while it is down; customer-1
-    # serves the edges only.
-    sales = [serve("sales", r, {**verified, "CRM_SALES__CUSTOMER_ENDPOINT": f"http://{customers[0]['addr']}",
+    # Sales reaches every customer process, in turn and around the ones that fail, as the edges do.
+    customer_urls = ",".join(f"http://{c['addr']}" for c in customers)
+    sales = [serve("sales", r, {**verified, "CRM_SALES__CUSTOMER_ENDPOINT": customer_urls,
                                 "CRM_SALES__IAM_ENDPOINT": iam_url,
                                 "CRM_SALES__SERVICE_SECRET": secrets["CRM_SALES__SERVICE_SECRET"]})
              for r in range(2)]

@@ -272,9 +272,13 @@ impl Application {
                 }
                 let forward = match config.edge.upstreams.get(context.name()) {
                     Some(address) => {
-                        let upstream = Upstream::connect(context.name(), address).map_err(|e| {
-                            anyhow::anyhow!("edge.upstreams.{}: {e}", context.name())
-                        })?;
+                        let upstream = Upstream::connect(
+                            "edge",
+                            context.name(),
+                            format!("edge.upstreams.{}", context.name()),
+                            address,
+                        )
+                        .map_err(|e| anyhow::anyhow!("edge.upstreams.{}: {e}", context.name()))?;
                         breakers.push(upstream.breaker());
                         remote.push((upstream.clone(), context.services));
                         reach.insert(context.target, upstream.clone());

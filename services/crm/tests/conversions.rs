@@ -774,11 +774,21 @@ async fn a_customer_service_that_is_down_opens_the_breaker_which_answers_unavail
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
-    let customers = tonic::transport::Endpoint::from_shared(format!("http://{dead_addr}"))
-        .unwrap()
-        .connect_lazy();
+    let customers = crm_core::upstream::Balanced::connect(
+        "sales",
+        "customer",
+        "sales.customer_endpoint",
+        &format!("http://{dead_addr}"),
+    )
+    .unwrap();
     let tokens = crm_core::service_auth::ServiceTokens::new(
-        iam.channel.clone(),
+        crm_core::upstream::Balanced::connect(
+            "sales",
+            "iam",
+            "sales.iam_endpoint",
+            &format!("http://{}", iam.addr),
+        )
+        .unwrap(),
         "sales",
         Secret::new(secret),
         std::sync::Arc::new(crm_core::clock::SystemClock),

@@ -122,12 +122,6 @@ async fn rest(
     token: &str,
     body: &str,
 ) -> (u16, http::HeaderMap, Value) {
-    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
     let request = http::Request::builder()
         .method(method)
         .uri(format!("http://{}{path}", edge.addr))
@@ -136,12 +130,39 @@ async fn rest(
         .header("x-correlation-id", "gateway-test-1")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
+    let (parts, bytes) = http1(&edge.addr, request).await;
     let json = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {bytes:?}"));
     (parts.status.as_u16(), parts.headers, json)
+}
+
+/// `request` over HTTP/1.1 to `addr`: the answer's head and body.
+async fn http1(addr: &str, request: http::Request<Full<Bytes>>) -> (http::response::Parts, Bytes) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
+    (parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// How many `CreateCustomer` calls a process answered OK, from its own `/metrics`.
+async fn creates_served(process: &Process) -> u64 {
+    let request = http::Request::get(format!("http://{}/metrics", process.addr))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (_, body) = http1(&process.addr, request).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("crm_rpc_server_requests_total{")
+                && line.contains("method=\"CreateCustomer\"")
+                && line.contains("code=\"OK\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// `GET /api/v1/customers/{id}` through the edge.
@@ -657,7 +678,7 @@ async fn a_customer_process_killed_behind_the_edge_costs_no_call_after_it() {
         request.set_timeout(std::time::Duration::from_secs(5));
         request
     };
-    // Both processes take calls.
+    // Both processes take calls, in turn.
     let mut created = Vec::new();
     for n in 0..4 {
         created.push(
@@ -668,6 +689,14 @@ async fn a_customer_process_killed_behind_the_edge_costs_no_call_after_it() {
                 .into_inner(),
         );
     }
+    assert_eq!(
+        (
+            creates_served(&doomed).await,
+            creates_served(&survivor).await
+        ),
+        (2, 2),
+        "the edge sends every other call to each process"
+    );
 
     // kill -9: the process ends with no goodbye to the edge.
     doomed.kill();

@@ -274,7 +274,7 @@ async fn a_service_renews_its_token_before_it_expires_and_no_call_fails() {
     let tenant = TenantId::parse(&a.tenant.id).unwrap();
     let clock = ManualClock::at(chrono::Utc::now().timestamp_millis());
     let tokens = ServiceTokens::new(
-        server.channel.clone(),
+        sales_to_iam(&server),
         "sales",
         Secret::new(secret),
         Arc::new(clock.clone()),
@@ -318,11 +318,22 @@ async fn a_service_renews_its_token_before_it_expires_and_no_call_fails() {
     assert!(!seen.contains(&to_iam));
     // A wrong secret is IAM's answer, passed on.
     let wrong = ServiceTokens::new(
-        server.channel.clone(),
+        sales_to_iam(&server),
         "sales",
         Secret::new("ksvc_wrong"),
         Arc::new(clock.clone()),
     );
     let err = wrong.token(tenant, "crm.customer").await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+/// Sales' way to IAM at `server`.
+fn sales_to_iam(server: &support::TestServer) -> crm_core::upstream::Balanced {
+    crm_core::upstream::Balanced::connect(
+        "sales",
+        "iam",
+        "sales.iam_endpoint",
+        &format!("http://{}", server.addr),
+    )
+    .unwrap()
 }

@@ -82,11 +82,9 @@ impl CustomerConfig {
     fn problems(&self, config: &Config) -> Vec<String> {
         let mut problems = self.store_problems(config);
         if let Some(url) = &self.iam_endpoint
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && let Err(e) = crm_core::upstream::Addresses::parse(url)
         {
-            problems.push(format!(
-                "`customer.iam_endpoint`: {url:?} is not a URL; write it like http://iam:50051"
-            ));
+            problems.push(format!("`customer.iam_endpoint`: {e}"));
         }
         problems
     }

@@ -68,11 +68,9 @@ impl SalesConfig {
             ("iam_endpoint", &self.iam_endpoint),
         ] {
             if let Some(url) = value
-                && !(url.starts_with("http://") || url.starts_with("https://"))
+                && let Err(e) = crm_core::upstream::Addresses::parse(url)
             {
-                problems.push(format!(
-                    "`sales.{key}`: {url:?} is not a URL; write it like http://customer:50051"
-                ));
+                problems.push(format!("`sales.{key}`: {e}"));
             }
         }
         if self.call_deadline_millis == Some(0) {

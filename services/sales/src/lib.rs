@@ -30,7 +30,7 @@ use crm_proto::crm::sales::v1 as pb;
 use futures::future::BoxFuture;
 
 use crate::application::Sales;
-use tonic::transport::{Channel, Endpoint};
+use crm_core::upstream::Balanced;
 
 use crate::domain::ports::CustomerDirectory;
 use crate::infrastructure::consumer::{GROUP, IamEvents};
@@ -99,21 +99,19 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
 /// The customer directory the configuration names: a gRPC client of the customer service,
 /// acting with sales' service tokens from IAM.
 pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<GrpcCustomerDirectory>> {
-    let endpoint = |url: &Option<String>, key: &str| -> anyhow::Result<Channel> {
+    // One address or several (`http://customer-0:50051,http://customer-1:50051`, or
+    // `dns:///customer-headless:50051`): taken in turn, around the processes that fail.
+    let endpoint = |url: &Option<String>, context: &'static str, key: &str| {
         let url = url.as_deref().with_context(|| {
             format!("set `sales.{key}`: the service sales calls does not run in this process")
         })?;
-        Ok(Endpoint::from_shared(url.to_owned())
-            .with_context(|| format!("`sales.{key}` is not a URL: {url}"))?
-            .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy())
+        Balanced::connect("sales", context, &format!("sales.{key}"), url)
     };
     let secret = settings.service_secret.clone().context(
         "set `sales.service_secret` (`crm service-account secret sales` makes one, and its hash goes in IAM's `iam.service_accounts.sales`)",
     )?;
     let tokens = ServiceTokens::new(
-        endpoint(&settings.iam_endpoint, "iam_endpoint")?,
+        endpoint(&settings.iam_endpoint, "iam", "iam_endpoint")?,
         "sales",
         secret,
         Arc::new(crm_core::clock::SystemClock),
@@ -123,7 +121,7 @@ pub fn directory(settings: &config::SalesConfig) -> anyhow::Result<Arc<GrpcCusto
         tuning.deadline = Duration::from_millis(ms);
     }
     Ok(Arc::new(GrpcCustomerDirectory::new(
-        endpoint(&settings.customer_endpoint, "customer_endpoint")?,
+        endpoint(&settings.customer_endpoint, "customer", "customer_endpoint")?,
         tokens,
         tuning,
     )))

@@ -24,6 +24,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod testing;
 pub mod text;
+pub mod upstream;
 
 pub use config::Config;
 pub use context::{Principal, RequestContext, TenantId, UserId};

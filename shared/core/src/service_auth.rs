@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use crm_proto::crm::iam::v1::IssueServiceTokenRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-use tonic::transport::Channel;
 
 use crate::TenantId;
 use crate::clock::Clock;
 use crate::config::Secret;
+use crate::upstream::Balanced;
 
 /// How long before its expiry a token is replaced.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
@@ -26,7 +26,7 @@ pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// A service's tokens, cached per tenant and callee.
 #[derive(Clone)]
 pub struct ServiceTokens {
-    iam: AuthServiceClient<Channel>,
+    iam: AuthServiceClient<Balanced>,
     name: String,
     secret: Secret,
     clock: Arc<dyn Clock>,
@@ -47,7 +47,7 @@ impl std::fmt::Debug for ServiceTokens {
 impl ServiceTokens {
     /// Tokens of the service `name` (its account in IAM) with its `secret`, from IAM at `iam`.
     pub fn new(
-        iam: Channel,
+        iam: Balanced,
         name: impl Into<String>,
         secret: Secret,
         clock: Arc<dyn Clock>,

@@ -253,11 +253,16 @@ impl Kafka {
     }
 
     /// A consumer for reading offsets and metadata as `group` (it never commits).
+    ///
+    /// It reads uncommitted offsets: the CRM never produces in transactions, so the last stable
+    /// offset is the high watermark, and some brokers answer only this form (tansu 0.6's
+    /// PostgreSQL storage fails `ListOffsets` for `read_committed` on PostgreSQL before 16).
     fn reader(&self, group: &str) -> anyhow::Result<StreamConsumer> {
         ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_uncommitted")
             .create()
             .context("cannot create a Kafka consumer")
     }

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use crm_core::upstream::Balanced;
 use crm_core::{Error, Result, UserId};
 use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
 use crm_proto::crm::iam::v1::{GetUserRequest, UserStatus};
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::domain::ports::{Credential, Members, Membership};
 
@@ -19,17 +19,14 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 /// IAM at `customer.iam_endpoint`.
 pub struct GrpcMembers {
-    channel: Channel,
+    channel: Balanced,
 }
 
 impl GrpcMembers {
-    /// A client of IAM at `endpoint` (connected on first use).
+    /// A client of IAM at `endpoint`: one address or several, taken in turn around the ones
+    /// that fail (connected on first use).
     pub fn new(endpoint: &str) -> anyhow::Result<GrpcMembers> {
-        let channel = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|e| anyhow::anyhow!("`customer.iam_endpoint` is not a URL ({endpoint}): {e}"))?
-            .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let channel = Balanced::connect("customer", "iam", "customer.iam_endpoint", endpoint)?;
         Ok(GrpcMembers { channel })
     }
 }

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use crm_core::breaker::BreakerWatch;
 use crm_core::service_auth::ServiceTokens;
+use crm_core::upstream::Balanced;
 use crm_core::{Error, ErrorKind, Result, TenantId, UserId};
 use crm_proto::crm::common::v1 as common;
 use crm_proto::crm::customer::v1 as pb;
@@ -20,7 +21,6 @@ use failsafe::StateMachine;
 use failsafe::backoff::EqualJittered;
 use failsafe::failure_policy::ConsecutiveFailures;
 use failsafe::futures::CircuitBreaker as _;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::domain::ports::{CustomerDirectory, CustomerRef, NewCustomer};
@@ -56,7 +56,7 @@ type Breaker = StateMachine<ConsecutiveFailures<EqualJittered>, BreakerWatch>;
 
 /// The directory over a channel to the customer service.
 pub struct GrpcCustomerDirectory {
-    client: CustomerServiceClient<Channel>,
+    client: CustomerServiceClient<Balanced>,
     tokens: ServiceTokens,
     breaker: Breaker,
     watch: BreakerWatch,
@@ -81,9 +81,9 @@ enum Attempt {
 }
 
 impl GrpcCustomerDirectory {
-    /// A directory over `channel` (lazy: nothing is dialled until the first call), acting with
-    /// `tokens`.
-    pub fn new(channel: Channel, tokens: ServiceTokens, tuning: Tuning) -> Self {
+    /// A directory over `channel` (the customer service's processes, taken in turn; nothing is
+    /// dialled until the first call), acting with `tokens`.
+    pub fn new(channel: Balanced, tokens: ServiceTokens, tuning: Tuning) -> Self {
         let policy = failsafe::failure_policy::consecutive_failures(
             tuning.open_after,
             failsafe::backoff::equal_jittered(tuning.open_for, tuning.open_for * 2),
@@ -111,7 +111,7 @@ impl GrpcCustomerDirectory {
         &self,
         tenant: TenantId,
         message: M,
-        send: impl Fn(CustomerServiceClient<Channel>, tonic::Request<M>) -> Fut,
+        send: impl Fn(CustomerServiceClient<Balanced>, tonic::Request<M>) -> Fut,
     ) -> std::result::Result<R, Error>
     where
         M: Clone,

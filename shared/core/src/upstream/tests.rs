@@ -48,7 +48,13 @@ async fn an_unreachable_upstream_is_unavailable_naming_its_context_then_its_brea
         .local_addr()
         .unwrap()
         .port();
-    let upstream = Upstream::connect("customer", &format!("http://127.0.0.1:{port}")).unwrap();
+    let upstream = Upstream::connect(
+        "edge",
+        "customer",
+        "edge.upstreams.customer",
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .unwrap();
     let call = || {
         Request::post("/crm.customer.v1.CustomerService/GetCustomer")
             .header("content-type", "application/grpc")
@@ -70,7 +76,7 @@ async fn an_unreachable_upstream_is_unavailable_naming_its_context_then_its_brea
     }
     assert_eq!(
         upstream.breaker().watch.state(),
-        crm_core::breaker::BreakerState::Open
+        crate::breaker::BreakerState::Open
     );
     let response = upstream.forward(call()).await;
     let status = tonic::Status::from_header_map(response.headers()).unwrap();
@@ -93,7 +99,13 @@ async fn an_upstream_that_never_answers_ends_at_the_callers_deadline() {
             held.push(socket);
         }
     });
-    let upstream = Upstream::connect("sales", &format!("http://{addr}")).unwrap();
+    let upstream = Upstream::connect(
+        "edge",
+        "sales",
+        "edge.upstreams.sales",
+        &format!("http://{addr}"),
+    )
+    .unwrap();
     let request = Request::post("/crm.sales.v1.LeadService/ListLeads")
         .header("content-type", "application/grpc")
         .header("grpc-timeout", "300m")
@@ -109,8 +121,8 @@ async fn an_upstream_that_never_answers_ends_at_the_callers_deadline() {
     );
 }
 
-/// A process of the customer service that answers every call OK (trailers only), saying
-/// it served it, and how many it served.
+/// A process of the customer service that answers every call OK with an empty message, and
+/// how many it served.
 #[derive(Clone)]
 struct Answering(Arc<AtomicUsize>);
 
@@ -129,10 +141,17 @@ impl Service<Request<tonic::body::Body>> for Answering {
 
     fn call(&mut self, _: Request<tonic::body::Body>) -> Self::Future {
         self.0.fetch_add(1, Ordering::SeqCst);
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = futures::stream::iter([
+            Ok::<_, Infallible>(http_body::Frame::data(bytes::Bytes::from_static(&[0; 5]))),
+            Ok(http_body::Frame::trailers(trailers)),
+        ]);
         let response = Response::builder()
             .header("content-type", "application/grpc")
-            .header("grpc-status", "0")
-            .body(tonic::body::Body::empty())
+            .body(tonic::body::Body::new(http_body_util::StreamBody::new(
+                frames,
+            )))
             .unwrap();
         std::future::ready(Ok(response))
     }
@@ -258,7 +277,9 @@ fn status_of(response: &Response<tonic::body::Body>) -> tonic::Code {
 async fn a_process_that_refuses_connections_leaves_the_rotation_and_no_call_fails() {
     let (live, served, _) = process().await;
     let upstream = Upstream::connect(
+        "edge",
         "customer",
+        "edge.upstreams.customer",
         &format!("http://127.0.0.1:{},http://{live}", closed_port()),
     )
     .unwrap();
@@ -284,7 +305,7 @@ async fn a_process_that_refuses_connections_leaves_the_rotation_and_no_call_fail
     );
     assert_eq!(
         upstream.breaker().watch.state(),
-        crm_core::breaker::BreakerState::Closed,
+        crate::breaker::BreakerState::Closed,
         "a context with a process that answers keeps its breaker closed"
     );
 }
@@ -304,8 +325,13 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
         )
     };
     // A fresh upstream sends its first call to its first process: the one that drops it.
-    let upstream =
-        Upstream::connect("customer", &format!("http://{dropping},http://{live}")).unwrap();
+    let upstream = Upstream::connect(
+        "edge",
+        "customer",
+        "edge.upstreams.customer",
+        &format!("http://{dropping},http://{live}"),
+    )
+    .unwrap();
     let response = upstream.forward(create("")).await;
     assert_eq!(status_of(&response), tonic::Code::Unavailable);
     assert_eq!(
@@ -313,8 +339,13 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
         0,
         "a create without request_id is not sent twice"
     );
-    let upstream =
-        Upstream::connect("customer", &format!("http://{dropping},http://{live}")).unwrap();
+    let upstream = Upstream::connect(
+        "edge",
+        "customer",
+        "edge.upstreams.customer",
+        &format!("http://{dropping},http://{live}"),
+    )
+    .unwrap();
     let response = upstream.forward(create("r-1")).await;
     assert_eq!(status_of(&response), tonic::Code::Ok);
     assert_eq!(
@@ -328,7 +359,13 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
 async fn a_process_failing_its_health_check_leaves_the_rotation_until_it_passes() {
     let (one, served_one, serving_one) = process().await;
     let (two, served_two, _) = process().await;
-    let upstream = Upstream::connect("customer", &format!("http://{one},http://{two}")).unwrap();
+    let upstream = Upstream::connect(
+        "edge",
+        "customer",
+        "edge.upstreams.customer",
+        &format!("http://{one},http://{two}"),
+    )
+    .unwrap();
     let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
     serving_one.store(false, Ordering::SeqCst);
     assert!(
@@ -368,16 +405,70 @@ async fn a_process_failing_its_health_check_leaves_the_rotation_until_it_passes(
 }
 
 #[tokio::test]
-async fn a_context_without_upstream_says_which_key_to_set() {
-    let response = Forward::Unconfigured("sales")
-        .oneshot(
-            Request::post("/crm.sales.v1.LeadService/ListLeads")
-                .body(tonic::body::Body::empty())
-                .unwrap(),
-        )
+async fn a_services_client_over_balanced_goes_around_processes_that_refuse_or_are_unhealthy() {
+    use crm_proto::crm::customer::v1::GetCustomerRequest;
+    use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+    let (sick, served_sick, serving_sick) = process().await;
+    let (live, served_live, _) = process().await;
+    serving_sick.store(false, Ordering::SeqCst);
+    let balanced = Balanced::connect(
+        "sales",
+        "customer",
+        "sales.customer_endpoint",
+        &format!(
+            "http://127.0.0.1:{},http://{sick},http://{live}",
+            closed_port()
+        ),
+    )
+    .unwrap();
+    // The health checks run on their own: the process not serving leaves the rotation.
+    let pool = &balanced.upstream().pool;
+    let out = || pool.replicas()[1].ejected_until.load(Ordering::SeqCst) > pool.now_ms();
+    for _ in 0..100 {
+        if out() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        out(),
+        "the health checks took the unhealthy process out of rotation"
+    );
+    let mut client = CustomerServiceClient::new(balanced.clone());
+    for i in 0..12 {
+        client
+            .get_customer(GetCustomerRequest { id: "c-1".into() })
+            .await
+            .unwrap_or_else(|status| panic!("call {i}: {status:?}"));
+    }
+    assert_eq!(
+        served_sick.load(Ordering::SeqCst),
+        0,
+        "none went to the unhealthy process"
+    );
+    assert_eq!(
+        served_live.load(Ordering::SeqCst),
+        12,
+        "every call reached the live one"
+    );
+
+    // Nothing answers at all: the caller's client gets UNAVAILABLE naming its setting.
+    let nowhere = Balanced::connect(
+        "sales",
+        "customer",
+        "sales.customer_endpoint",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    )
+    .unwrap();
+    let status = CustomerServiceClient::new(nowhere)
+        .get_customer(GetCustomerRequest { id: "c-1".into() })
         .await
-        .unwrap();
-    let status = tonic::Status::from_header_map(response.headers()).unwrap();
-    assert_eq!(status.code(), tonic::Code::Unavailable);
-    assert!(status.message().contains("edge.upstreams.sales"));
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("sales.customer_endpoint")
+            && status.message().contains("customer service"),
+        "{}",
+        status.message()
+    );
 }
