@@ -195,7 +195,7 @@ def main():
     report = Path(args.report or ROOT / "load" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
     report.mkdir(parents=True, exist_ok=True)
     for old in ("writes.jsonl", "faults.json", "accounts.json", "verify.json", "summary.md", "setup-failed.txt",
-                "cpu.json", "failures.json"):
+                "cpu.json", "failures.json", "readback.json"):
         (report / old).unlink(missing_ok=True)  # a report directory used again holds this run only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(python_path), str(stub_path)]),
            "LOAD_STUBS": str(stub_path), "LOAD_REPORT": str(report), "LOAD_TENANTS": str(args.tenants),
@@ -233,6 +233,7 @@ def main():
     verified = {"checked": verified["checked"] + noticed["checked"],
                 "missing": verified["missing"] + noticed["missing"] + settled["left"],
                 "lines": verified["lines"] + noticed["lines"] + settled["lines"]}
+    (report / "readback.json").write_text(json.dumps(verified, indent=1))
     failed = summary(report, verified)
     say(f"report: {report}")
     if failed or verified["missing"]:

@@ -18,6 +18,11 @@ email at the SMTP server: every context, the broker and the mail, once.
 `down` stops what `up` started (by pid) and removes its data: the databases, the Redis database,
 the state directory.
 
+Faults, for the load's chaos: `kill | stop | start | restart NAME` (a process by name:
+customer-1, kafka-0), `stop-redis` and `start-redis` (the machine's Redis), `cut-postgres` (every
+connection of the cluster's processes to its database ended, new ones refused) and
+`restore-postgres`.
+
 Everything lives under $KILANG_CLUSTER_DIR (default ~/.cache/kilang-crm/cluster): `state.json`,
 `logs/<target>-<replica>.log`, `mail/` (the SMTP server's Maildir), the keys and the JWK Set.
 """
@@ -468,11 +473,22 @@ def main():
     elif command == "start-redis":
         subprocess.run(["bash", str(ROOT / ".ci" / "services.sh"), "redis"], check=True, capture_output=True)
         say("Redis started")
+    elif command == "cut-postgres":
+        # The CRM's database gone, as in a failover: every connection of the cluster's processes
+        # to it ended and new ones refused until `restore-postgres` (the broker's database stays).
+        psql("postgres", f"alter database {DATABASE} allow_connections false")
+        psql("postgres", "select pg_terminate_backend(pid) from pg_stat_activity "
+                         f"where datname = '{DATABASE}' and pid <> pg_backend_pid()")
+        say(f"PostgreSQL database {DATABASE} cut: its connections ended, new ones refused")
+    elif command == "restore-postgres":
+        psql("postgres", f"alter database {DATABASE} allow_connections true")
+        say(f"PostgreSQL database {DATABASE} takes connections again")
     elif command in ("kill", "stop", "start", "restart") and len(sys.argv) == 3:
         fault(command, sys.argv[2])
     else:
         fail(f"unknown command `{' '.join(sys.argv[1:])}`: use up, ps, check, down, "
-             "or kill | stop | start | restart NAME (e.g. customer-1, kafka-0)")
+             "kill | stop | start | restart NAME (e.g. customer-1, kafka-0), stop-redis, start-redis, "
+             "cut-postgres or restore-postgres")
 
 
 if __name__ == "__main__":

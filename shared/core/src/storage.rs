@@ -487,8 +487,20 @@ pub struct UniqueConstraint {
     pub message: &'static str,
 }
 
+/// Whether a PostgreSQL SQLSTATE says the server or the connection went away rather than the
+/// statement failed: a connection exception (class 08), the server shutting down or starting
+/// (57P01-57P03), too many connections (53300), or the database closed to connections (55000
+/// with that message).
+fn connection_lost(code: &str, message: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        || code == "55000" && message.contains("not currently accepting connections")
+}
+
 /// Turns a database error into a client error: a violation of one of `uniques` becomes
-/// `ALREADY_EXISTS` naming its field; anything else is `INTERNAL` (the cause logged, not sent).
+/// `ALREADY_EXISTS` naming its field; the database out of reach (no connection, the server
+/// gone or refusing) `UNAVAILABLE` with a retry delay; anything else is `INTERNAL` (the cause
+/// logged, not sent).
 pub fn map_db_error(err: sqlx::Error, uniques: &[UniqueConstraint], doing: &str) -> Error {
     if let Some(db) = err.as_database_error()
         && db.is_unique_violation()
@@ -503,7 +515,16 @@ pub fn map_db_error(err: sqlx::Error, uniques: &[UniqueConstraint], doing: &str)
                 .with_reason("ALREADY_EXISTS");
         }
     }
+    let gone = err.as_database_error().is_some_and(|db| {
+        db.code()
+            .is_some_and(|code| connection_lost(&code, db.message()))
+    });
     match err {
+        _ if gone => Error::unavailable(
+            format!("{doing}: the database is unavailable; retry shortly"),
+            err,
+        )
+        .with_retry_after(Duration::from_secs(1)),
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             Error::unavailable(
                 format!("{doing}: the database is unavailable; retry shortly"),

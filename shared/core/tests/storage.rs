@@ -175,3 +175,72 @@ async fn sqlite_files_open_under_paths_with_url_characters() {
         "the file is where the data dir says, not cut at a URL character"
     );
 }
+
+/// A database that went away is `UNAVAILABLE` with a retry delay, not `INTERNAL`: its
+/// connections ended by the server (SQLSTATE 57P01) and new ones refused while it is closed
+/// to connections (55000), as in a failover.
+#[tokio::test]
+#[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
+async fn a_database_cut_is_unavailable_with_a_retry_delay() {
+    use sqlx::Connection as _;
+    let url = crm_core::testing::backend("DATABASE_URL");
+    let base = url.rsplit_once('/').map(|(server, _)| server).unwrap();
+    let name = format!("crm_cut_{}", Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let db = crm_core::storage::open_postgres(&format!("{base}/{name}"), "cut", 2, "")
+        .await
+        .unwrap();
+    db.ping().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter database {name} allow_connections false"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    // The pool's connection was ended under it, and no new one is let in.
+    for attempt in 0..2 {
+        let err = db.ping().await.unwrap_err();
+        let mapped = map_db_error(err, &[], "reading");
+        assert_eq!(
+            mapped.kind(),
+            ErrorKind::Unavailable,
+            "attempt {attempt}: {mapped:?}"
+        );
+        assert!(
+            mapped.message().contains("the database is unavailable"),
+            "{mapped:?}"
+        );
+        let status = tonic::Status::from(mapped);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        use tonic_types::StatusExt as _;
+        assert!(
+            status.get_details_retry_info().is_some(),
+            "a retry delay: {status:?}"
+        );
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter database {name} allow_connections true"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    db.ping()
+        .await
+        .expect("the database answers again once it is back");
+    db.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database {name} with (force)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
