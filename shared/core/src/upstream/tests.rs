@@ -1,4 +1,7 @@
 use super::*;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use tower::Service;
 
 #[test]
 fn upstream_addresses_are_read_or_refused_with_the_form_to_write() {
