@@ -220,15 +220,11 @@ class Person(HttpUser):
 
     # -- helpers -----------------------------------------------------------------------------
     def call(self, method, path, name, body=None, ok=(200,), again=True):
+        # A read, or a write carrying a request_id (the CRM answers it once), is safe to send again.
+        repeatable = method == "GET" or "requestId" in (body or {})
         with self.client.request(method, self.edge + path, name=name, json=body, catch_response=True,
                                  headers={"authorization": f"Bearer {self.token}"}) as answer:
-            if answer.status_code == 0 and again and len(EDGES) > 1 and "refused" in str(answer.error).lower():
-                # An edge that is down refuses the connection: the request never reached the CRM,
-                # and a load balancer in front of the edges sends it to another, as here. Counted
-                # under its own name, not as a failure.
-                answer.request_meta["name"] = f"{name} (refused by a stopped edge, sent to another)"
-                answer.success()
-                self.edge = next_edge(self.host)
+            if again and self.edge_unreachable(answer, name, repeatable):
                 return self.call(method, path, name, body, ok, again=False)
             if answer.status_code in ok:
                 answer.success()
@@ -240,14 +236,38 @@ class Person(HttpUser):
             try:
                 reason += f" {answer.json().get('code', '')}: {answer.json().get('message', '')[:120]}"
             except ValueError:
-                pass
+                reason += f" {type(answer.error).__name__}" if answer.error else ""
             answer.failure(reason)
             return None
 
-    def sign_in(self):
+    def edge_unreachable(self, answer, name, repeatable):
+        """Whether the request found no edge to answer it and should be sent again to another.
+
+        An edge that was killed leaves its callers with a refused connection, or a kept-alive one
+        that is reset: no HTTP answer at all (status 0). A load balancer in front of the edges
+        takes the edge out and sends the call to another, as this does. Whether to send it again
+        there is the same rule as the gateway's towards its replicas: when the connection was
+        refused (the request never reached the CRM), or when the call is safe to repeat (a read,
+        a write with a request_id). Otherwise the call may have been carried out: it counts as a
+        failure (a call in flight on the killed edge), and this person's next calls go elsewhere.
+        A call sent again is counted under its own name, not as a failure.
+        """
+        if answer.status_code != 0 or len(EDGES) < 2:
+            return False
+        others = [e.rstrip("/") for e in EDGES if e.rstrip("/") != self.edge]
+        self.edge = random.choice(others)
+        if repeatable or "refused" in str(answer.error).lower():
+            answer.request_meta["name"] = f"{name} (edge unreachable, sent to another)"
+            answer.success()
+            return True
+        return False
+
+    def sign_in(self, again=True):
         with self.client.post(self.edge + "/api/v1/auth/login", name="Login", catch_response=True, json={
                 "tenant": self.account["tenant"], "email": self.account["email"],
                 "password": self.account["password"]}) as answer:
+            if again and self.edge_unreachable(answer, "Login", repeatable=True):
+                return self.sign_in(again=False)
             if answer.status_code != 200:
                 answer.failure(f"HTTP {answer.status_code}: {answer.text[:200]}")
                 raise RuntimeError("sign-in failed")
@@ -406,9 +426,13 @@ class Person(HttpUser):
             record("close", tenant=self.account["tenant"], id=opportunity[0], status=status)
 
     @task(1)
-    def refresh(self):
+    def refresh(self, again=True):
+        # Not repeatable: a refresh token is good once (the CRM rotates it, and treats a second
+        # use as theft), so only a refused connection sends it to another edge.
         with self.client.post(self.edge + "/api/v1/auth/refresh", name="Refresh", catch_response=True,
                               json={"refreshToken": self.refresh_token}) as answer:
+            if again and self.edge_unreachable(answer, "Refresh", repeatable=False):
+                return self.refresh(again=False)
             if answer.status_code == 200:
                 body = answer.json()
                 self.token, self.refresh_token = body["accessToken"], body["refreshToken"]
@@ -447,12 +471,19 @@ class Watcher(Person):
 
     @task
     def hold_the_stream(self):
-        # The opening is timed as the request (headers back); the hold is checked apart.
-        answer = self.client.get(self.edge + "/api/v1/notifications/watch", name="WatchNotifications (opened)",
-                                 stream=True, timeout=(5, 61),
-                                 headers={"authorization": f"Bearer {self.token}"})
-        if answer.status_code != 200:
-            return
+        # The opening is timed as the request (headers back); the hold is checked apart. An edge
+        # that cannot be reached sends the watcher to another (a read: safe to open again).
+        for again in (True, False):
+            with self.client.get(self.edge + "/api/v1/notifications/watch", name="WatchNotifications (opened)",
+                                 stream=True, timeout=(5, 61), catch_response=True,
+                                 headers={"authorization": f"Bearer {self.token}"}) as answer:
+                if again and self.edge_unreachable(answer, "WatchNotifications (opened)", repeatable=True):
+                    continue
+                if answer.status_code != 200:
+                    answer.failure(f"HTTP {answer.status_code}")
+                    return
+                answer.success()
+                break
         started, ended = time.monotonic(), None
         try:
             for _ in answer.iter_lines():

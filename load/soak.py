@@ -2,12 +2,14 @@
 """`just soak`: a long load on the cluster with faults on a schedule, memory watched, then the read-back.
 
     python3 load/soak.py --users 360 --duration 10m   # 80% of the cluster's capacity here
+    python3 load/soak.py --users 360 --duration 30m   # the faults in the first 10 min, then quiet
 
 Runs load/run.py (the sales team's day) against `just cluster up` for --duration with the fault
 schedule below, samples every cluster process's resident memory (RSS, from /proc) and the
 PostgreSQL connections of the cluster's database every 10 s into rss.csv, and reports, per
 process, the RSS slope over the run's last 8 minutes (least squares, MB per minute; a slope of
-1 MB/min or more is called out as a possible leak) and the connections' range. The faults:
+1 MB/min or more is called out as a possible leak) and the connections' range. The faults, in
+the first ten minutes (so a longer run's last minutes show memory without them):
 a customer process killed and started again, a sales process killed while conversions are in
 flight and started again, an edge killed and started again, the broker stopped for 30 s, Redis
 stopped for 10 s, the CRM's PostgreSQL database cut for 10 s (its connections ended, new ones
@@ -39,8 +41,11 @@ def seconds(text):
 
 
 def schedule(total):
-    """The faults, spread over the run's middle so that each one's recovery is seen."""
-    at = lambda share: round(total * share)  # noqa: E731
+    """The faults, spread over the run's first ten minutes (its middle, when it is shorter), so
+    that each one's recovery is seen and a longer run ends with a quiet stretch whose memory
+    slope says growth from warm-up."""
+    span = min(total, 600)
+    at = lambda share: round(span * share)  # noqa: E731
     return "; ".join([
         f"{at(0.15)} kill customer-0", f"{at(0.15) + 15} start customer-0",
         f"{at(0.30)} kill sales-0", f"{at(0.30) + 10} start sales-0",

@@ -272,8 +272,7 @@ impl Limiter {
 
     /// Quotas in the Redis at `url`, shared by every process that uses it.
     pub async fn redis(config: &RateLimitConfig, url: &str) -> anyhow::Result<Limiter> {
-        let client = redis::Client::open(url)?;
-        let redis = redis::aio::ConnectionManager::new(client).await?;
+        let redis = crm_core::redis_retry::connect(url).await?;
         Ok(Limiter {
             config: Arc::new(config.clone()),
             store: Arc::new(Store::Redis(Shared {

@@ -153,8 +153,29 @@ const REMEMBERED_TOKENS: u64 = 100_000;
 /// Seconds of clock skew allowed on `exp` and `nbf`.
 const LEEWAY: u64 = 30;
 
+/// A remembered token is forgotten when it expires (with the leeway), not only when the cache is
+/// full: otherwise every process keeps up to [`REMEMBERED_TOKENS`] dead tokens (about a
+/// kilobyte each) and its memory grows with every token issued until it holds them all.
+struct UntilExpiry;
+
+impl moka::Expiry<String, Verified> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _token: &String,
+        verified: &Verified,
+        _created_at: std::time::Instant,
+    ) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(
+            (verified.exp + LEEWAY).saturating_sub(now_secs()),
+        ))
+    }
+}
+
 fn remembered() -> moka::sync::Cache<String, Verified> {
-    moka::sync::Cache::new(REMEMBERED_TOKENS)
+    moka::sync::Cache::builder()
+        .max_capacity(REMEMBERED_TOKENS)
+        .expire_after(UntilExpiry)
+        .build()
 }
 
 fn now_secs() -> u64 {
@@ -471,6 +492,26 @@ pub(crate) mod tests {
         forged.push(if last == 'A' { 'B' } else { 'A' });
         assert!(verifier.verify(&forged).is_err());
         assert!(verifier.verified.get(&forged).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_is_forgotten_when_it_expires_without_being_asked_again() {
+        let key = test_key(1, "k1");
+        let verifier = verifier(&[&key]);
+        let mut claims = claims(TenantId::new(), UserId::new());
+        // Good for one more second, the leeway included.
+        claims.exp = now_secs() + 1 - LEEWAY;
+        let token = sign(&key, &claims);
+        verifier.verify(&token).unwrap();
+        verifier.verified.run_pending_tasks();
+        assert_eq!(verifier.verified.entry_count(), 1, "remembered while good");
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+        verifier.verified.run_pending_tasks();
+        assert_eq!(
+            verifier.verified.entry_count(),
+            0,
+            "forgotten once expired, though nobody asked for it again"
+        );
     }
 
     #[test]

@@ -56,8 +56,7 @@ impl Revocations {
 
     /// Marks kept in Redis at `url`, under keys starting with `prefix`.
     pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Revocations> {
-        let client = redis::Client::open(url)?;
-        let connection = redis::aio::ConnectionManager::new(client).await?;
+        let connection = crate::redis_retry::connect(url).await?;
         Ok(Revocations::Redis {
             connection,
             prefix: prefix.to_owned(),
@@ -218,6 +217,47 @@ mod tests {
             .await
             .unwrap();
         assert!(marks.is_revoked(user, 1_999).await.unwrap());
+        server.kill().unwrap();
+        let _ = server.wait();
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server on PATH: run with --include-ignored"]
+    async fn a_check_while_redis_is_down_fails_before_redis_is_back() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = redis_server(port);
+        let marks = Revocations::redis(&format!("redis://127.0.0.1:{port}"), "crm:")
+            .await
+            .unwrap();
+        let user = UserId::new();
+        assert!(!marks.is_revoked(user, 999).await.unwrap());
+
+        // Redis goes away and comes back 3 s later. A check made meanwhile is refused
+        // (UNAVAILABLE: the caller is told to retry) rather than held until Redis returns, as
+        // the client's default reconnection (six attempts, 6 s and more) held it, past a gRPC
+        // caller's deadline.
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let back = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            redis_server(port)
+        });
+        let during = marks.is_revoked(user, 999).await;
+        let returned_before_redis = !back.is_finished();
+        assert!(
+            matches!(&during, Err(e) if e.kind() == crate::error::ErrorKind::Unavailable)
+                && returned_before_redis,
+            "a check while Redis is down: {during:?}, answered before Redis was back: {returned_before_redis}"
+        );
+        let mut server = back.await.unwrap();
+        assert!(
+            !marks.is_revoked(user, 999).await.unwrap(),
+            "the first check after Redis is back is answered"
+        );
         server.kill().unwrap();
         let _ = server.wait();
     }

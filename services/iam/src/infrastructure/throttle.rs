@@ -115,8 +115,7 @@ pub struct RedisThrottle {
 impl RedisThrottle {
     /// Connects to `url`; every key starts with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<RedisThrottle> {
-        let client = redis::Client::open(url)?;
-        let redis = ConnectionManager::new(client).await?;
+        let redis = crm_core::redis_retry::connect(url).await?;
         Ok(RedisThrottle {
             redis,
             prefix: prefix.to_owned(),
