@@ -43,6 +43,8 @@ RUN = os.environ.get("LOAD_RUN", uuid.uuid4().hex[:8])
 # Words batik customers' names are made of: searched as they are typed.
 WORDS = ["batik", "songket", "canting", "kedai", "butik", "seri", "warisan", "terengganu", "kuala",
          "tenun", "sutera", "mawar", "cempaka", "kenanga", "melati", "dahlia", "permata", "nusantara"]
+# Access tokens live 15 minutes; a client refreshes before that, as the console does.
+REFRESH_AFTER = float(os.environ.get("LOAD_REFRESH_AFTER", 10 * 60))
 PEOPLE = ["Aisyah", "Farah", "Nurul", "Siti", "Hafiz", "Amir", "Wei Ling", "Kumar", "Mei", "Azlan"]
 
 _accounts = []          # every person of every tenant: tenant, email, password, role
@@ -220,6 +222,8 @@ class Person(HttpUser):
 
     # -- helpers -----------------------------------------------------------------------------
     def call(self, method, path, name, body=None, ok=(200,), again=True):
+        if time.monotonic() - self.token_at > REFRESH_AFTER:
+            self.refresh()
         # A read, or a write carrying a request_id (the CRM answers it once), is safe to send again.
         repeatable = method == "GET" or "requestId" in (body or {})
         with self.client.request(method, self.edge + path, name=name, json=body, catch_response=True,
@@ -273,6 +277,7 @@ class Person(HttpUser):
                 raise RuntimeError("sign-in failed")
             body = answer.json()
             self.token, self.refresh_token = body["accessToken"], body["refreshToken"]
+            self.token_at = time.monotonic()
 
     def default_pipeline(self):
         if self.pipeline is None:
@@ -436,6 +441,7 @@ class Person(HttpUser):
             if answer.status_code == 200:
                 body = answer.json()
                 self.token, self.refresh_token = body["accessToken"], body["refreshToken"]
+                self.token_at = time.monotonic()
             else:
                 answer.failure(f"HTTP {answer.status_code}: {answer.text[:200]}")
 
@@ -531,13 +537,28 @@ class GrpcRep(User):
                                                   password=self.account["password"]), auth=False)
         if answer is None:
             raise RuntimeError("sign-in failed")
+        self.auth_pb2, self.auth_stub = auth_pb2, auth_pb2_grpc.AuthServiceStub(self.channel)
+        self.signed_in(answer)
+
+    def signed_in(self, answer):
         self.metadata = (("authorization", f"Bearer {answer.access_token}"),)
+        self.refresh_token, self.token_at = answer.refresh_token, time.monotonic()
+
+    def fresh_token(self):
+        """Refreshes the access token before it runs out, as a client does."""
+        if time.monotonic() - self.token_at > REFRESH_AFTER:
+            answer = self.timed("Refresh (gRPC)", self.auth_stub.Refresh,
+                                self.auth_pb2.RefreshRequest(refresh_token=self.refresh_token), auth=False)
+            if answer is not None:
+                self.signed_in(answer)
 
     def on_stop(self):
         self.channel.close()
 
     def timed(self, name, method, request, auth=True):
         import grpc
+        if auth:
+            self.fresh_token()
         started = time.perf_counter()
         exception, answer = None, None
         try:

@@ -23,6 +23,8 @@ use crate::envelope::{Envelope, dlq_topic};
 use crate::outbox::{OutboxLog, RelayLease};
 
 const BATCH: i64 = 512;
+/// Batches Kafka refused in a row before a relay publishes with a new producer.
+const RENEW_AFTER: u32 = 3;
 
 /// A connection to Kafka for producing and administration.
 #[derive(Clone)]
@@ -46,6 +48,15 @@ impl Kafka {
             brokers: brokers.to_owned(),
             producer,
         })
+    }
+
+    /// The same brokers with a new producer (a new idempotent producer id). A relay takes one
+    /// when Kafka keeps refusing its events: a producer whose sequence state the broker lost
+    /// can stay refused for good (seen on tansu after a broker restart: `Unknown broker error`
+    /// every 30 s for half an hour, while a new producer published the 16,035 waiting events at
+    /// once), and librdkafka's own fatal errors likewise need a new instance.
+    fn renewed(&self) -> anyhow::Result<Kafka> {
+        Kafka::new(&self.brokers)
     }
 
     /// Whether a broker answers (a metadata request within `timeout`): readiness.
@@ -145,9 +156,10 @@ impl Kafka {
         retention: Duration,
         poll: Duration,
     ) -> JoinHandle<()> {
-        let kafka = self.clone();
+        let mut kafka = self.clone();
         tokio::spawn(async move {
             let mut backoff = poll;
+            let mut refused_in_a_row = 0;
             let mut last_prune = tokio::time::Instant::now();
             let mut lease = None;
             loop {
@@ -212,10 +224,31 @@ impl Kafka {
                 match failure {
                     Some(e) => {
                         tracing::warn!(topic = log.topic(), error = %format!("{e:#}"), retry_in = ?backoff, "Kafka did not take every event; retrying");
+                        refused_in_a_row += 1;
+                        if refused_in_a_row >= RENEW_AFTER {
+                            refused_in_a_row = 0;
+                            match kafka.renewed() {
+                                Ok(fresh) => {
+                                    tracing::warn!(
+                                        topic = log.topic(),
+                                        "Kafka kept refusing this relay's events; publishing with a new producer"
+                                    );
+                                    // Dropping a producer waits for its queue: off the runtime.
+                                    let old = std::mem::replace(&mut kafka, fresh);
+                                    tokio::task::spawn_blocking(move || drop(old));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(topic = log.topic(), error = %format!("{e:#}"), "cannot make a new Kafka producer")
+                                }
+                            }
+                        }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(30));
                     }
-                    None => backoff = poll,
+                    None => {
+                        backoff = poll;
+                        refused_in_a_row = 0;
+                    }
                 }
             }
         })
