@@ -102,7 +102,8 @@ load USERS="50" DURATION="2m" *ARGS:
 
 # The soak: a long load on the cluster (80% of its measured capacity of 450 people) with a
 # customer, a sales and an edge process killed, the broker stopped 30 s, Redis 10 s and the
-# database cut 10 s on a schedule; memory sampled every 10 s; then the read-back.
+# database cut 10 s, all in the first ten minutes (a longer DURATION ends quiet); memory sampled
+# every 10 s; then the read-back.
 soak USERS="360" DURATION="10m":
     python3 load/soak.py --users {{USERS}} --duration {{DURATION}}
 
