@@ -6,7 +6,7 @@ use crm_core::storage::Database;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_iam::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crm_iam::domain::email::Email;
-use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, OutboxEvent, UserFilter};
+use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter, iam_event};
 use crm_iam::domain::role::CustomRole;
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;
@@ -440,7 +440,7 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
 async fn tenants_are_found_by_slug_or_id_and_slugs_are_unique(store: &dyn IamStore) {
     let t = tenant("Kilang");
     let owner = user(&t, "siti@kilang.example", &["owner"]);
-    let event = OutboxEvent::new(
+    let event = iam_event(
         t.id,
         "tenant",
         t.id.to_string(),

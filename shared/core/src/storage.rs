@@ -13,7 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use crate::TenantId;
 use crate::config::Config;
 
+mod docs;
 mod errors;
+pub use docs::{corrupt, from_doc, parse_uuid, to_doc};
 pub use errors::{UniqueConstraint, map_db_error};
 
 /// How long a writer waits for SQLite's lock before giving up.
@@ -210,6 +212,26 @@ impl Database {
     pub async fn begin_for(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
         self.begin_scoped("app.tenant_id", &tenant.to_string())
             .await
+    }
+
+    /// Runs `work` in a transaction scoped to `tenant` ([`Database::begin_for`]) and commits it
+    /// when `work` succeeds; an error from `work` rolls everything back and is returned as it
+    /// is. A failure to begin or to commit is the client's error for a database fault
+    /// (`UNAVAILABLE` when the database is out of reach, else `INTERNAL` with the cause logged),
+    /// `doing` saying what was being done.
+    pub async fn in_tenant<T>(
+        &self,
+        tenant: TenantId,
+        doing: &'static str,
+        work: impl AsyncFnOnce(&mut Conn) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        let mut tx = self
+            .begin_for(tenant)
+            .await
+            .map_err(|e| map_db_error(e, &[], "starting a transaction scoped to its tenant"))?;
+        let done = work(&mut tx).await?;
+        tx.commit().await.map_err(|e| map_db_error(e, &[], doing))?;
+        Ok(done)
     }
 
     /// A transaction that reads and then writes `tenant`'s rows: on SQLite it takes the write

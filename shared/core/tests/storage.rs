@@ -89,6 +89,45 @@ async fn storage_contract(config: Config) {
         "driver text stays out of the message"
     );
 
+    // `in_tenant` commits what its work wrote when the work succeeds, and nothing of it when
+    // the work fails, whose error comes back as it was.
+    let third_tenant = TenantId::new();
+    let insert = async |conn: &mut crm_core::storage::Conn, name: &str| {
+        sqlx::query("insert into widgets (id, tenant_id, name) values ($1, $2, $3)")
+            .bind(Uuid::now_v7().to_string())
+            .bind(third_tenant.to_string())
+            .bind(name.to_owned())
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(|e| map_db_error(e, &[WIDGET_NAME], "creating a widget"))
+    };
+    db.in_tenant(third_tenant, "creating a widget", async |tx| {
+        insert(tx, "tjap").await
+    })
+    .await
+    .expect("the work succeeds and is committed");
+    let refused = db
+        .in_tenant(third_tenant, "creating widgets", async |tx| {
+            insert(tx, "songket").await?;
+            insert(tx, "tjap").await
+        })
+        .await
+        .expect_err("the second insert takes a name already taken");
+    assert_eq!(refused.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(refused.field_violations()[0].0, "widget.name");
+    let names: Vec<(String,)> =
+        sqlx::query_as("select name from widgets where tenant_id = $1 order by name")
+            .bind(third_tenant.to_string())
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        names,
+        vec![("tjap".to_owned(),)],
+        "the failed work's first insert was rolled back"
+    );
+
     if db.engine() == Engine::Postgres {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "drop schema {context} cascade"

@@ -96,7 +96,7 @@ use tokio::task::JoinHandle;
 
 pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
 pub use envelope::{Causation, Envelope, topic_of};
-pub use outbox::{ConsumerLag, OutboxError, OutboxLog};
+pub use outbox::{ConsumerLag, OutboxError, OutboxEvent, OutboxLog};
 
 pub use crate::kafka::Kafka;
 

@@ -17,6 +17,44 @@ use crate::envelope::{Envelope, Millis};
 /// apart from any other use of advisory locks.
 const AGGREGATE_LOCK_SPACE: i32 = 0x6372_6d6f; // "crmo"
 
+/// A domain event bound for the outbox, written in the same transaction as its change: the
+/// aggregate's type (`customer`, `lead`, `user`, ...) and the event in its CloudEvents envelope
+/// (subject = the aggregate's id).
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// E.g. `customer`, `opportunity`, `user`.
+    pub aggregate_type: &'static str,
+    /// The event.
+    pub envelope: Envelope,
+}
+
+impl OutboxEvent {
+    /// An event of `aggregate_type`.
+    pub fn new(aggregate_type: &'static str, envelope: Envelope) -> OutboxEvent {
+        OutboxEvent {
+            aggregate_type,
+            envelope,
+        }
+    }
+
+    /// `events` as [`append_all`] takes them: (aggregate type, envelope) each.
+    pub fn pairs(events: &[OutboxEvent]) -> Vec<(&str, &Envelope)> {
+        events
+            .iter()
+            .map(|e| (e.aggregate_type, &e.envelope))
+            .collect()
+    }
+}
+
+/// Appends a change's events to the outbox in its transaction (as [`append_all`]); a failure
+/// is the client's error for a database fault (`UNAVAILABLE` when it is out of reach, else
+/// `INTERNAL` with the cause logged).
+pub async fn append_events(conn: &mut Conn, events: &[OutboxEvent]) -> crm_core::Result<()> {
+    append_all(conn, &OutboxEvent::pairs(events))
+        .await
+        .map_err(|e| crm_core::storage::map_db_error(e, &[], "writing events to the outbox"))
+}
+
 /// Appends `event` to the outbox inside the caller's transaction (pass `&mut *tx`), so the
 /// event exists exactly when the change it describes does.
 ///

@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 use super::customer::{Customer, CustomerType, Status};
 
+pub use crm_events::OutboxEvent;
+
 /// Whether a user may own the tenant's customers, as IAM knows them now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Membership {
@@ -34,25 +36,6 @@ pub struct Credential {
 pub trait Members: Send + Sync + 'static {
     /// `user`'s membership of the caller's tenant, asked with the caller's own `credential`.
     async fn membership(&self, credential: &Credential, user: UserId) -> Result<Membership>;
-}
-
-/// A domain event bound for the outbox, written in the same transaction as its change.
-#[derive(Clone, Debug)]
-pub struct OutboxEvent {
-    /// `customer`.
-    pub aggregate_type: &'static str,
-    /// The event in its CloudEvents envelope (source `crm.customer`, subject = the customer id).
-    pub envelope: crm_events::Envelope,
-}
-
-impl OutboxEvent {
-    /// `events` as the outbox appends them: (aggregate type, envelope) each.
-    pub fn pairs(events: &[OutboxEvent]) -> Vec<(&str, &crm_events::Envelope)> {
-        events
-            .iter()
-            .map(|e| (e.aggregate_type, &e.envelope))
-            .collect()
-    }
 }
 
 /// Filters of ListCustomers, SearchCustomers and ExportCustomers.

@@ -10,7 +10,7 @@ use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, OutboxEvent};
+use crate::domain::ports::{Changes, OutboxEvent, iam_event};
 use crate::domain::role::OWNER;
 use crate::domain::session::SignInMethod;
 use crate::domain::session::{Presentation, Session, hash_refresh_token, refresh_token_tenant};
@@ -587,7 +587,7 @@ pub(crate) fn tenant_created(
         owner_email: owner.map(|o| o.email.to_string()).unwrap_or_default(),
         create_time: Some(timestamp(tenant.created_at)),
     };
-    OutboxEvent::new(
+    iam_event(
         tenant.id,
         "tenant",
         tenant.id.to_string(),
@@ -612,7 +612,7 @@ pub(crate) fn user_created(
         tenant_name: tenant.name.clone(),
         create_time: Some(timestamp(user.created_at)),
     };
-    OutboxEvent::new(
+    iam_event(
         user.tenant_id,
         "user",
         user.id.to_string(),

@@ -9,8 +9,8 @@ use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
-use crate::domain::ports::OutboxEvent;
 use crate::domain::ports::{AuditFilter, Changes};
+use crate::domain::ports::{OutboxEvent, iam_event};
 use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{
     Tenant, TenantSettings, parse_slug, parse_tenant_name, slug_from_name,
@@ -40,7 +40,7 @@ fn settings_changed_event(tenant: &Tenant, by: UserId, origin: &Origin) -> Outbo
         changed_by_user_id: by.to_string(),
         change_time: Some(crm_core::api::timestamp(tenant.updated_at)),
     };
-    OutboxEvent::new(
+    iam_event(
         tenant.id,
         "tenant",
         tenant.id.to_string(),

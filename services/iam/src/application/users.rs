@@ -8,7 +8,7 @@ use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, OutboxEvent, UserFilter};
+use crate::domain::ports::{Changes, OutboxEvent, UserFilter, iam_event};
 use crate::domain::role::{
     DEFAULT_ROLE, OWNER, built_in_permissions, first_escalation, last_owner_error,
 };
@@ -294,7 +294,7 @@ impl Iam {
             AuditKind::RoleRevoked
         };
         let changes = Changes {
-            events: vec![OutboxEvent::new(
+            events: vec![iam_event(
                 p.tenant_id,
                 "user",
                 user.id.to_string(),
@@ -400,7 +400,7 @@ fn status_changed(user: &User, by: UserId, origin: &crate::domain::audit::Origin
         changed_by_user_id: by.to_string(),
         change_time: Some(timestamp(user.updated_at)),
     };
-    OutboxEvent::new(
+    iam_event(
         user.tenant_id,
         "user",
         user.id.to_string(),

@@ -19,33 +19,21 @@ use super::sso::{Flow, SsoProvider};
 use super::tenant::Tenant;
 use super::user::{User, UserStatus};
 
-/// A domain event bound for the outbox, written in the same transaction as its change.
-#[derive(Clone, Debug)]
-pub struct OutboxEvent {
-    /// E.g. `user`.
-    pub aggregate_type: &'static str,
-    /// The event in its CloudEvents envelope (source `crm.iam`, subject = the aggregate's id).
-    pub envelope: crm_events::Envelope,
-}
+pub use crm_events::OutboxEvent;
 
-impl OutboxEvent {
-    /// Wraps a `crm.iam.events.v1` message.
-    pub fn new<M: prost::Message + prost::Name>(
-        tenant_id: TenantId,
-        aggregate_type: &'static str,
-        aggregate_id: String,
-        event: &M,
-        occurred_at: Millis,
-        causation: crm_events::Causation,
-    ) -> OutboxEvent {
-        let mut envelope =
-            crm_events::Envelope::new("crm.iam", tenant_id, aggregate_id, event, &causation);
-        envelope.time = occurred_at;
-        OutboxEvent {
-            aggregate_type,
-            envelope,
-        }
-    }
+/// A `crm.iam.events.v1` message bound for the outbox, with source `crm.iam`.
+pub fn iam_event<M: prost::Message + prost::Name>(
+    tenant_id: TenantId,
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    event: &M,
+    occurred_at: Millis,
+    causation: crm_events::Causation,
+) -> OutboxEvent {
+    let mut envelope =
+        crm_events::Envelope::new("crm.iam", tenant_id, aggregate_id, event, &causation);
+    envelope.time = occurred_at;
+    OutboxEvent::new(aggregate_type, envelope)
 }
 
 /// What a write brings along, in the same transaction: events, audit entries, revocations.

@@ -9,14 +9,7 @@ use super::Millis;
 use super::notification::{Notification, Status};
 use super::template::{Channel, Template};
 
-/// An event for the outbox, with its aggregate type.
-#[derive(Clone, Debug)]
-pub struct OutboxEvent {
-    /// `notification`.
-    pub aggregate_type: &'static str,
-    /// The event.
-    pub envelope: crm_events::Envelope,
-}
+pub use crm_events::OutboxEvent;
 
 /// One delivery attempt, for the delivery log.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 //! connection, so the event consumer writes in its own transaction with the same code.
 
 use async_trait::async_trait;
-use crm_core::storage::{Conn, Database, Engine, UniqueConstraint, map_db_error};
+use crm_core::storage::{Conn, Database, Engine, UniqueConstraint, from_doc, map_db_error, to_doc};
 use crm_core::{Error, Result, TenantId, UserId};
+use crm_events::outbox::append_events;
 use uuid::Uuid;
 
 use crate::domain::Millis;
@@ -36,19 +37,6 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
 }
 
-fn doc<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("notification aggregates serialise")
-}
-
-fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
-    serde_json::from_str(raw).map_err(|e| {
-        Error::internal(
-            "stored data could not be read",
-            anyhow::anyhow!("{what}: {e}"),
-        )
-    })
-}
-
 /// Adds a template.
 pub async fn insert_template(tx: &mut Conn, t: &Template) -> Result<()> {
     write_template(tx, t, "").await
@@ -66,7 +54,7 @@ async fn write_template(tx: &mut Conn, t: &Template, on_conflict: &str) -> Resul
     .bind(&t.event_type)
     .bind(&t.locale)
     .bind(i64::from(t.enabled))
-    .bind(doc(t))
+    .bind(to_doc(t))
     .bind(t.version)
     .execute(tx)
     .await
@@ -91,7 +79,9 @@ pub async fn templates_for(
     .fetch_all(tx)
     .await
     .map_err(db("reading templates"))?;
-    rows.iter().map(|(d,)| read("templates.doc", d)).collect()
+    rows.iter()
+        .map(|(d,)| from_doc("templates.doc", d))
+        .collect()
 }
 
 /// Adds a built-in template unless the tenant has one of that name (the tenant may have made
@@ -119,7 +109,7 @@ pub async fn insert_notification(tx: &mut Conn, n: &Notification) -> Result<bool
     .bind(n.trigger_event_id.to_string())
     .bind(n.created_at)
     .bind(n.read_at)
-    .bind(doc(n))
+    .bind(to_doc(n))
     .bind(n.version)
     .execute(tx)
     .await
@@ -268,16 +258,6 @@ pub async fn tenant(tx: &mut Conn, tenant: TenantId) -> Result<(String, String)>
     Ok(row.unwrap_or_else(|| (String::new(), DEFAULT_LOCALE.into())))
 }
 
-async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
-    let pairs: Vec<(&str, &crm_events::Envelope)> = events
-        .iter()
-        .map(|e| (e.aggregate_type, &e.envelope))
-        .collect();
-    crm_events::outbox::append_all(tx, &pairs)
-        .await
-        .map_err(db("writing events to the outbox"))
-}
-
 /// The notification store on either engine.
 #[derive(Clone)]
 pub struct SqlNotificationStore {
@@ -301,9 +281,11 @@ impl SqlNotificationStore {
 #[async_trait]
 impl NotificationStore for SqlNotificationStore {
     async fn insert_template(&self, t: &Template) -> Result<()> {
-        let mut tx = self.begin(t.tenant_id).await?;
-        insert_template(&mut tx, t).await?;
-        tx.commit().await.map_err(db("creating a template"))
+        self.db
+            .in_tenant(t.tenant_id, "creating a template", async |tx| {
+                insert_template(tx, t).await
+            })
+            .await
     }
 
     async fn get_template(&self, tenant: TenantId, id: Uuid) -> Result<Option<Template>> {
@@ -316,7 +298,7 @@ impl NotificationStore for SqlNotificationStore {
                 .await
                 .map_err(db("reading a template"))?;
         tx.commit().await.map_err(db("reading a template"))?;
-        row.map(|(d,)| read("templates.doc", &d)).transpose()
+        row.map(|(d,)| from_doc("templates.doc", &d)).transpose()
     }
 
     async fn list_templates(
@@ -341,7 +323,9 @@ impl NotificationStore for SqlNotificationStore {
         .await
         .map_err(db("listing templates"))?;
         tx.commit().await.map_err(db("listing templates"))?;
-        rows.iter().map(|(d,)| read("templates.doc", d)).collect()
+        rows.iter()
+            .map(|(d,)| from_doc("templates.doc", d))
+            .collect()
     }
 
     async fn update_template(&self, t: &Template, expected: i64) -> Result<()> {
@@ -357,7 +341,7 @@ impl NotificationStore for SqlNotificationStore {
         .bind(&t.event_type)
         .bind(&t.locale)
         .bind(i64::from(t.enabled))
-        .bind(doc(t))
+        .bind(to_doc(t))
         .bind(t.version)
         .bind(expected)
         .execute(&mut *tx)
@@ -391,7 +375,8 @@ impl NotificationStore for SqlNotificationStore {
                 .await
                 .map_err(db("reading a notification"))?;
         tx.commit().await.map_err(db("reading a notification"))?;
-        row.map(|(d,)| read("notifications.doc", &d)).transpose()
+        row.map(|(d,)| from_doc("notifications.doc", &d))
+            .transpose()
     }
 
     async fn list_notifications(
@@ -424,7 +409,7 @@ impl NotificationStore for SqlNotificationStore {
         .map_err(db("listing notifications"))?;
         tx.commit().await.map_err(db("listing notifications"))?;
         rows.iter()
-            .map(|(d,)| read("notifications.doc", d))
+            .map(|(d,)| from_doc("notifications.doc", d))
             .collect()
     }
 
@@ -461,7 +446,7 @@ impl NotificationStore for SqlNotificationStore {
             .await
             .map_err(db("logging a delivery attempt"))?;
         }
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         tx.commit().await.map_err(db("saving a notification"))
     }
 
@@ -535,7 +520,7 @@ async fn update_notification(conn: &mut Conn, n: &Notification, expected: i64) -
     .bind(i64::from(n.attempts))
     .bind(n.next_attempt_at)
     .bind(n.read_at)
-    .bind(doc(n))
+    .bind(to_doc(n))
     .bind(n.version)
     .bind(expected)
     .execute(&mut *conn)
@@ -565,7 +550,7 @@ async fn claim(
     let mut claimed = Vec::with_capacity(rows.len());
     let mut scope = String::new();
     for (tenant, doc) in rows {
-        let mut n: Notification = read("notifications.doc", &doc)?;
+        let mut n: Notification = from_doc("notifications.doc", &doc)?;
         if !n.status.is_due() {
             continue;
         }

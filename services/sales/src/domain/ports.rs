@@ -13,14 +13,7 @@ use super::lead::{Lead, LeadStatus};
 use super::opportunity::{Deal, Opportunity, OpportunityStatus};
 use super::pipeline::Pipeline;
 
-/// A domain event bound for the outbox, written in the same transaction as its change.
-#[derive(Clone, Debug)]
-pub struct OutboxEvent {
-    /// `lead`, `opportunity`, ...
-    pub aggregate_type: &'static str,
-    /// The event in its CloudEvents envelope (source `crm.sales`).
-    pub envelope: crm_events::Envelope,
-}
+pub use crm_events::OutboxEvent;
 
 /// A user of the tenant as sales knows them (from IAM's events).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ pub use search::rebuild_if_needed as rebuild_search_index;
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
 use crm_core::{Error, Result, TenantId};
+use crm_events::outbox::append_events;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -225,7 +226,7 @@ impl SqlCustomerStore {
             drop(tx);
             return Err(super::name_the_holder(self, e, &customer).await);
         }
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         tx.commit().await.map_err(db("saving a customer"))?;
         Ok(customer)
     }
@@ -352,20 +353,13 @@ async fn insert_tags(tx: &mut Conn, entries: &[(i64, &Customer)]) -> Result<()> 
         .map(drop)
 }
 
-/// Appends a change's events to the outbox, in its transaction.
-async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
-    crm_events::outbox::append_all(tx, &OutboxEvent::pairs(events))
-        .await
-        .map_err(db("writing events to the outbox"))
-}
-
 #[async_trait]
 impl CustomerStore for SqlCustomerStore {
     async fn insert(&self, customer: &Customer, events: Vec<OutboxEvent>) -> Result<()> {
         let result = async {
             let mut tx = self.begin(customer.tenant_id).await?;
             insert_many(&mut tx, std::slice::from_ref(customer)).await?;
-            append(&mut tx, &events).await?;
+            append_events(&mut tx, &events).await?;
             tx.commit().await.map_err(db("creating a customer"))
         }
         .instrument(self.db.transaction_span("insert"))
@@ -390,7 +384,7 @@ impl CustomerStore for SqlCustomerStore {
         for chunk in customers.chunks(BATCH_CHUNK) {
             insert_many(&mut tx, chunk).await?;
         }
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         tx.commit().await.map_err(db("creating customers"))
     }
 
@@ -543,9 +537,10 @@ impl CustomerStore for SqlCustomerStore {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<Customer>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = search::search(&mut tx, tenant, words, filter, offset, limit).await?;
-        tx.commit().await.map_err(db("searching customers"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "searching customers", async |tx| {
+                search::search(tx, tenant, words, filter, offset, limit).await
+            })
+            .await
     }
 }

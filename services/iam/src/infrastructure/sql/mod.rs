@@ -17,8 +17,9 @@ mod tenants;
 mod users;
 
 use async_trait::async_trait;
-use crm_core::storage::{Conn, Database, Tx, UniqueConstraint, map_db_error};
+use crm_core::storage::{Conn, Database, Tx, UniqueConstraint, corrupt, map_db_error, parse_uuid};
 use crm_core::{Error, Result, TenantId, UserId};
+use crm_events::outbox::append_events;
 use uuid::Uuid;
 
 use crate::domain::Millis;
@@ -59,17 +60,6 @@ fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
-    Error::internal(
-        "stored data could not be read",
-        anyhow::anyhow!("{what}: {detail}"),
-    )
-}
-
-fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
-    Uuid::try_parse(s).map_err(|e| corrupt(what, e))
-}
-
 /// IAM's store on either engine.
 pub struct SqlIamStore {
     db: Database,
@@ -97,11 +87,7 @@ async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Res
     if changes.keep_an_owner {
         keep_an_owner(tx, tenant).await?;
     }
-    for e in changes.events {
-        crm_events::outbox::append(tx, e.aggregate_type, &e.envelope)
-            .await
-            .map_err(db("writing an event to the outbox"))?;
-    }
+    append_events(tx, &changes.events).await?;
     for entry in changes.audit {
         audit::insert(tx, entry).await?;
     }
@@ -216,17 +202,19 @@ impl IamStore for SqlIamStore {
     }
 
     async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
-        let mut tx = self.begin(tenant).await?;
-        let user = users::by_id(&mut tx, &self.secrets, tenant, id).await?;
-        tx.commit().await.map_err(db("reading users"))?;
-        Ok(user)
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                users::by_id(tx, &self.secrets, tenant, id).await
+            })
+            .await
     }
 
     async fn user_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>> {
-        let mut tx = self.begin(tenant).await?;
-        let user = users::by_email(&mut tx, &self.secrets, tenant, email).await?;
-        tx.commit().await.map_err(db("reading users"))?;
-        Ok(user)
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                users::by_email(tx, &self.secrets, tenant, email).await
+            })
+            .await
     }
 
     async fn list_users(
@@ -236,17 +224,19 @@ impl IamStore for SqlIamStore {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>> {
-        let mut tx = self.begin(tenant).await?;
-        let users = users::list(&mut tx, &self.secrets, tenant, filter, after, limit).await?;
-        tx.commit().await.map_err(db("reading users"))?;
-        Ok(users)
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                users::list(tx, &self.secrets, tenant, filter, after, limit).await
+            })
+            .await
     }
 
     async fn count_active_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
-        let mut tx = self.begin(tenant).await?;
-        let n = roles::count_holders(&mut tx, tenant, role, true).await?;
-        tx.commit().await.map_err(db("counting role holders"))?;
-        Ok(n)
+        self.db
+            .in_tenant(tenant, "counting role holders", async |tx| {
+                roles::count_holders(tx, tenant, role, true).await
+            })
+            .await
     }
 
     async fn insert_user(&self, user: &User, changes: Changes) -> Result<()> {
@@ -270,10 +260,11 @@ impl IamStore for SqlIamStore {
     }
 
     async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>> {
-        let mut tx = self.begin(tenant).await?;
-        let roles = roles::list(&mut tx, tenant).await?;
-        tx.commit().await.map_err(db("reading roles"))?;
-        Ok(roles)
+        self.db
+            .in_tenant(tenant, "reading roles", async |tx| {
+                roles::list(tx, tenant).await
+            })
+            .await
     }
 
     async fn insert_role(&self, role: &CustomRole, changes: Changes) -> Result<()> {
@@ -313,23 +304,27 @@ impl IamStore for SqlIamStore {
     }
 
     async fn count_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
-        let mut tx = self.begin(tenant).await?;
-        let n = roles::count_holders(&mut tx, tenant, role, false).await?;
-        tx.commit().await.map_err(db("counting role holders"))?;
-        Ok(n)
+        self.db
+            .in_tenant(tenant, "counting role holders", async |tx| {
+                roles::count_holders(tx, tenant, role, false).await
+            })
+            .await
     }
 
     async fn insert_session(&self, session: &Session) -> Result<()> {
-        let mut tx = self.begin(session.tenant_id).await?;
-        sessions::insert(&mut tx, session).await?;
-        tx.commit().await.map_err(db("storing a session"))
+        self.db
+            .in_tenant(session.tenant_id, "storing a session", async |tx| {
+                sessions::insert(tx, session).await
+            })
+            .await
     }
 
     async fn session_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<Session>> {
-        let mut tx = self.begin(tenant).await?;
-        let session = sessions::by_hash(&mut tx, tenant, hash).await?;
-        tx.commit().await.map_err(db("reading a session"))?;
-        Ok(session)
+        self.db
+            .in_tenant(tenant, "reading a session", async |tx| {
+                sessions::by_hash(tx, tenant, hash).await
+            })
+            .await
     }
 
     async fn rotate_session(
@@ -367,17 +362,19 @@ impl IamStore for SqlIamStore {
     }
 
     async fn get_api_key(&self, tenant: TenantId, id: Uuid) -> Result<Option<ApiKey>> {
-        let mut tx = self.begin(tenant).await?;
-        let key = api_keys::find(&mut tx, tenant, false, &id.to_string()).await?;
-        tx.commit().await.map_err(db("reading an API key"))?;
-        Ok(key)
+        self.db
+            .in_tenant(tenant, "reading an API key", async |tx| {
+                api_keys::find(tx, tenant, false, &id.to_string()).await
+            })
+            .await
     }
 
     async fn api_key_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<ApiKey>> {
-        let mut tx = self.begin(tenant).await?;
-        let key = api_keys::find(&mut tx, tenant, true, hash).await?;
-        tx.commit().await.map_err(db("reading an API key"))?;
-        Ok(key)
+        self.db
+            .in_tenant(tenant, "reading an API key", async |tx| {
+                api_keys::find(tx, tenant, true, hash).await
+            })
+            .await
     }
 
     async fn list_api_keys(
@@ -386,10 +383,11 @@ impl IamStore for SqlIamStore {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<ApiKey>> {
-        let mut tx = self.begin(tenant).await?;
-        let keys = api_keys::list(&mut tx, tenant, before, limit).await?;
-        tx.commit().await.map_err(db("listing API keys"))?;
-        Ok(keys)
+        self.db
+            .in_tenant(tenant, "listing API keys", async |tx| {
+                api_keys::list(tx, tenant, before, limit).await
+            })
+            .await
     }
 
     async fn save_api_key(
@@ -413,9 +411,11 @@ impl IamStore for SqlIamStore {
     }
 
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()> {
-        let mut tx = self.begin(tenant).await?;
-        api_keys::touch(&mut tx, tenant, id, at).await?;
-        tx.commit().await.map_err(db("recording an API key's use"))
+        self.db
+            .in_tenant(tenant, "recording an API key's use", async |tx| {
+                api_keys::touch(tx, tenant, id, at).await
+            })
+            .await
     }
 
     async fn live_sessions(
@@ -424,10 +424,11 @@ impl IamStore for SqlIamStore {
         user: UserId,
         now: Millis,
     ) -> Result<Vec<Session>> {
-        let mut tx = self.begin(tenant).await?;
-        let sessions = sessions::live(&mut tx, tenant, user, now).await?;
-        tx.commit().await.map_err(db("reading sessions"))?;
-        Ok(sessions)
+        self.db
+            .in_tenant(tenant, "reading sessions", async |tx| {
+                sessions::live(tx, tenant, user, now).await
+            })
+            .await
     }
 
     async fn spend_second_factor(
@@ -437,43 +438,45 @@ impl IamStore for SqlIamStore {
         factor: &SecondFactor,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.begin(tenant).await?;
-        let spent = mfa::spend(&mut tx, tenant, user, factor, now).await?;
-        tx.commit().await.map_err(db("accepting a code"))?;
-        Ok(spent)
+        self.db
+            .in_tenant(tenant, "accepting a code", async |tx| {
+                mfa::spend(tx, tenant, user, factor, now).await
+            })
+            .await
     }
 
     async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
-        let mut tx = self.begin(challenge.tenant_id).await?;
-        mfa::insert_challenge(&mut tx, challenge).await?;
-        tx.commit().await.map_err(db("storing a sign-in challenge"))
+        self.db
+            .in_tenant(
+                challenge.tenant_id,
+                "storing a sign-in challenge",
+                async |tx| mfa::insert_challenge(tx, challenge).await,
+            )
+            .await
     }
 
     async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>> {
-        let mut tx = self.begin(tenant).await?;
-        let challenge = mfa::challenge(&mut tx, tenant, hash).await?;
-        tx.commit()
+        self.db
+            .in_tenant(tenant, "reading a sign-in challenge", async |tx| {
+                mfa::challenge(tx, tenant, hash).await
+            })
             .await
-            .map_err(db("reading a sign-in challenge"))?;
-        Ok(challenge)
     }
 
     async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool> {
-        let mut tx = self.begin(tenant).await?;
-        let spent = mfa::spend_challenge(&mut tx, tenant, hash, now).await?;
-        tx.commit()
+        self.db
+            .in_tenant(tenant, "spending a sign-in challenge", async |tx| {
+                mfa::spend_challenge(tx, tenant, hash, now).await
+            })
             .await
-            .map_err(db("spending a sign-in challenge"))?;
-        Ok(spent)
     }
 
     async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>> {
-        let mut tx = self.begin(tenant).await?;
-        let provider = sso::provider(&mut tx, &self.secrets, tenant).await?;
-        tx.commit()
+        self.db
+            .in_tenant(tenant, "reading the single sign-on settings", async |tx| {
+                sso::provider(tx, &self.secrets, tenant).await
+            })
             .await
-            .map_err(db("reading the single sign-on settings"))?;
-        Ok(provider)
     }
 
     async fn save_sso_provider(
@@ -490,9 +493,11 @@ impl IamStore for SqlIamStore {
     }
 
     async fn insert_sso_flow(&self, flow: &Flow) -> Result<()> {
-        let mut tx = self.begin(flow.tenant_id).await?;
-        sso::insert_flow(&mut tx, flow).await?;
-        tx.commit().await.map_err(db("storing a sign-in"))
+        self.db
+            .in_tenant(flow.tenant_id, "storing a sign-in", async |tx| {
+                sso::insert_flow(tx, flow).await
+            })
+            .await
     }
 
     async fn take_sso_flow(
@@ -501,10 +506,11 @@ impl IamStore for SqlIamStore {
         state_hash: &str,
         now: Millis,
     ) -> Result<Option<Flow>> {
-        let mut tx = self.begin(tenant).await?;
-        let flow = sso::take_flow(&mut tx, tenant, state_hash, now).await?;
-        tx.commit().await.map_err(db("spending a sign-in"))?;
-        Ok(flow)
+        self.db
+            .in_tenant(tenant, "spending a sign-in", async |tx| {
+                sso::take_flow(tx, tenant, state_hash, now).await
+            })
+            .await
     }
 
     async fn identity_user(
@@ -513,10 +519,11 @@ impl IamStore for SqlIamStore {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<UserId>> {
-        let mut tx = self.begin(tenant).await?;
-        let user = sso::identity_user(&mut tx, tenant, issuer, subject).await?;
-        tx.commit().await.map_err(db("reading linked accounts"))?;
-        Ok(user)
+        self.db
+            .in_tenant(tenant, "reading linked accounts", async |tx| {
+                sso::identity_user(tx, tenant, issuer, subject).await
+            })
+            .await
     }
 
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {
@@ -531,9 +538,10 @@ impl IamStore for SqlIamStore {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
-        let mut tx = self.begin(tenant).await?;
-        let entries = audit::list(&mut tx, tenant, filter, before, limit).await?;
-        tx.commit().await.map_err(db("reading the audit trail"))?;
-        Ok(entries)
+        self.db
+            .in_tenant(tenant, "reading the audit trail", async |tx| {
+                audit::list(tx, tenant, filter, before, limit).await
+            })
+            .await
     }
 }

@@ -4,8 +4,9 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::{db, doc, read};
+use super::db;
 use crate::domain::conversion::Conversion;
+use crm_core::storage::{from_doc, to_doc};
 
 const UNFINISHED: &str = "('started', 'customer_ensured', 'compensating')";
 
@@ -20,7 +21,7 @@ pub async fn insert(tx: &mut Conn, c: &Conversion) -> Result<bool> {
     .bind(c.lead_id.to_string())
     .bind(&c.request_id)
     .bind(c.step.as_str())
-    .bind(doc(c))
+    .bind(to_doc(c))
     .bind(c.created_at)
     .bind(c.updated_at)
     .execute(tx)
@@ -37,7 +38,7 @@ pub async fn update(tx: &mut Conn, c: &Conversion) -> Result<()> {
     .bind(c.tenant_id.to_string())
     .bind(c.id.to_string())
     .bind(c.step.as_str())
-    .bind(doc(c))
+    .bind(to_doc(c))
     .bind(c.updated_at)
     .execute(tx)
     .await
@@ -54,7 +55,7 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Con
             .fetch_optional(tx)
             .await
             .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read("conversions.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("conversions.doc", &d)).transpose()
 }
 
 /// The saga a request id started.
@@ -71,7 +72,7 @@ pub async fn by_request(
     .fetch_optional(tx)
     .await
     .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read("conversions.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("conversions.doc", &d)).transpose()
 }
 
 /// The lead's saga under way, if any.
@@ -88,7 +89,7 @@ pub async fn active_for_lead(
     .fetch_optional(tx)
     .await
     .map_err(db("reading a conversion"))?;
-    row.map(|(d,)| read("conversions.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("conversions.doc", &d)).transpose()
 }
 
 /// Unfinished sagas of every tenant saved before `before`, oldest first.
@@ -102,5 +103,7 @@ pub async fn unfinished(tx: &mut Conn, before: i64, limit: u32) -> Result<Vec<Co
     .fetch_all(tx)
     .await
     .map_err(db("listing unfinished conversions"))?;
-    rows.iter().map(|(d,)| read("conversions.doc", d)).collect()
+    rows.iter()
+        .map(|(d,)| from_doc("conversions.doc", d))
+        .collect()
 }

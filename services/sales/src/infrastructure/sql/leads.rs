@@ -5,9 +5,10 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
-use super::{db, doc, read};
+use super::db;
 use crate::domain::lead::Lead;
 use crate::domain::ports::{LeadFilter, SalesUser};
+use crm_core::storage::{from_doc, to_doc};
 
 /// Adds a lead.
 pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
@@ -20,7 +21,7 @@ pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
     .bind(lead.status.as_str())
     .bind(i64::from(lead.source))
     .bind(lead.owner_id.map(|o| o.to_string()))
-    .bind(doc(lead))
+    .bind(to_doc(lead))
     .bind(lead.created_at)
     .bind(lead.updated_at)
     .bind(lead.version)
@@ -41,7 +42,7 @@ pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result
     .bind(lead.status.as_str())
     .bind(i64::from(lead.source))
     .bind(lead.owner_id.map(|o| o.to_string()))
-    .bind(doc(lead))
+    .bind(to_doc(lead))
     .bind(lead.updated_at)
     .bind(lead.version)
     .bind(expected_version)
@@ -60,7 +61,7 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lea
             .fetch_optional(tx)
             .await
             .map_err(db("reading a lead"))?;
-    row.map(|(d,)| read("leads.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("leads.doc", &d)).transpose()
 }
 
 /// Leads in id order after `after`, filtered.
@@ -85,7 +86,7 @@ pub async fn list(
     .fetch_all(tx)
     .await
     .map_err(db("listing leads"))?;
-    rows.iter().map(|(d,)| read("leads.doc", d)).collect()
+    rows.iter().map(|(d,)| from_doc("leads.doc", d)).collect()
 }
 
 /// Records a user's roles (sales' view of IAM's users).

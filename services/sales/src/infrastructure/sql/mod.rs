@@ -10,8 +10,9 @@ pub mod pipelines;
 
 use async_trait::async_trait;
 use crm_core::storage::Conn;
-use crm_core::storage::{Database, Tx, UniqueConstraint, WriteTx, map_db_error};
+use crm_core::storage::{Database, UniqueConstraint, WriteTx, map_db_error};
 use crm_core::{Error, Result, TenantId, UserId};
+use crm_events::outbox::append_events;
 use uuid::Uuid;
 
 use crate::domain::Millis;
@@ -24,17 +25,6 @@ use crate::domain::ports::{
     DealCursor, DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore, SalesUser,
     TenantPolicy,
 };
-
-/// Appends events to the outbox in the change's transaction.
-async fn append(tx: &mut Conn, events: &[OutboxEvent]) -> Result<()> {
-    let pairs: Vec<(&str, &crm_events::Envelope)> = events
-        .iter()
-        .map(|e| (e.aggregate_type, &e.envelope))
-        .collect();
-    crm_events::outbox::append_all(tx, &pairs)
-        .await
-        .map_err(db("writing events to the outbox"))
-}
 
 const UNIQUES: &[UniqueConstraint] = &[
     UniqueConstraint {
@@ -59,23 +49,6 @@ const UNIQUES: &[UniqueConstraint] = &[
 
 pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
-}
-
-/// An aggregate as the JSON its `doc` column keeps.
-pub(crate) fn doc<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("sales aggregates serialise")
-}
-
-/// An aggregate from its `doc` column (`what` names the column for the error).
-pub(crate) fn read<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
-    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
-}
-
-pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
-    Error::internal(
-        "stored data could not be read",
-        anyhow::anyhow!("{what}: {detail}"),
-    )
 }
 
 /// `FAILED_PRECONDITION` `STAGE_REMOVED` unless the opportunity's stage is one its pipeline
@@ -110,35 +83,32 @@ impl SqlSalesStore {
             .await
             .map_err(db("starting a transaction scoped to its tenant"))
     }
-
-    async fn begin(&self, tenant: TenantId) -> Result<Tx> {
-        self.db
-            .begin_for(tenant)
-            .await
-            .map_err(db("starting a transaction scoped to its tenant"))
-    }
 }
 
 #[async_trait]
 impl SalesStore for SqlSalesStore {
     async fn insert_pipeline(&self, pipeline: &Pipeline) -> Result<()> {
-        let mut tx = self.begin(pipeline.tenant_id).await?;
-        pipelines::insert(&mut tx, pipeline).await?;
-        tx.commit().await.map_err(db("creating a pipeline"))
+        self.db
+            .in_tenant(pipeline.tenant_id, "creating a pipeline", async |tx| {
+                pipelines::insert(tx, pipeline).await
+            })
+            .await
     }
 
     async fn get_pipeline(&self, tenant: TenantId, id: Uuid) -> Result<Option<Pipeline>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = pipelines::get(&mut tx, tenant, Some(id)).await?;
-        tx.commit().await.map_err(db("reading a pipeline"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a pipeline", async |tx| {
+                pipelines::get(tx, tenant, Some(id)).await
+            })
+            .await
     }
 
     async fn default_pipeline(&self, tenant: TenantId) -> Result<Option<Pipeline>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = pipelines::get(&mut tx, tenant, None).await?;
-        tx.commit().await.map_err(db("reading a pipeline"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a pipeline", async |tx| {
+                pipelines::get(tx, tenant, None).await
+            })
+            .await
     }
 
     async fn list_pipelines(
@@ -147,10 +117,11 @@ impl SalesStore for SqlSalesStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Pipeline>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = pipelines::list(&mut tx, tenant, after, limit).await?;
-        tx.commit().await.map_err(db("listing pipelines"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "listing pipelines", async |tx| {
+                pipelines::list(tx, tenant, after, limit).await
+            })
+            .await
     }
 
     async fn save_pipeline(
@@ -182,17 +153,20 @@ impl SalesStore for SqlSalesStore {
     }
 
     async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()> {
-        let mut tx = self.begin(lead.tenant_id).await?;
-        leads::insert(&mut tx, lead).await?;
-        append(&mut tx, &events).await?;
-        tx.commit().await.map_err(db("creating a lead"))
+        self.db
+            .in_tenant(lead.tenant_id, "creating a lead", async |tx| {
+                leads::insert(tx, lead).await?;
+                append_events(tx, &events).await
+            })
+            .await
     }
 
     async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
-        let mut tx = self.begin(tenant).await?;
-        let lead = leads::get(&mut tx, tenant, id).await?;
-        tx.commit().await.map_err(db("reading a lead"))?;
-        Ok(lead)
+        self.db
+            .in_tenant(tenant, "reading a lead", async |tx| {
+                leads::get(tx, tenant, id).await
+            })
+            .await
     }
 
     async fn list_leads(
@@ -202,10 +176,11 @@ impl SalesStore for SqlSalesStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Lead>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = leads::list(&mut tx, tenant, filter, after, limit).await?;
-        tx.commit().await.map_err(db("listing leads"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "listing leads", async |tx| {
+                leads::list(tx, tenant, filter, after, limit).await
+            })
+            .await
     }
 
     async fn save_lead(
@@ -214,12 +189,16 @@ impl SalesStore for SqlSalesStore {
         expected_version: i64,
         events: Vec<OutboxEvent>,
     ) -> Result<()> {
-        let mut tx = self.begin(lead.tenant_id).await?;
-        if !leads::update(&mut tx, lead, expected_version).await? {
-            return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));
-        }
-        append(&mut tx, &events).await?;
-        tx.commit().await.map_err(db("saving a lead"))
+        self.db
+            .in_tenant(lead.tenant_id, "saving a lead", async |tx| {
+                if !leads::update(tx, lead, expected_version).await? {
+                    return Err(
+                        Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string())
+                    );
+                }
+                append_events(tx, &events).await
+            })
+            .await
     }
 
     async fn record_user(
@@ -230,9 +209,11 @@ impl SalesStore for SqlSalesStore {
         roles: &[String],
         at: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin(tenant).await?;
-        leads::put_user(&mut tx, tenant, user, email, roles, at).await?;
-        tx.commit().await.map_err(db("recording a user"))
+        self.db
+            .in_tenant(tenant, "recording a user", async |tx| {
+                leads::put_user(tx, tenant, user, email, roles, at).await
+            })
+            .await
     }
 
     async fn record_user_status(
@@ -243,25 +224,27 @@ impl SalesStore for SqlSalesStore {
         active: bool,
         at: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin(tenant).await?;
-        leads::put_status(&mut tx, tenant, user, email, active, at).await?;
-        tx.commit().await.map_err(db("recording a user's status"))
+        self.db
+            .in_tenant(tenant, "recording a user's status", async |tx| {
+                leads::put_status(tx, tenant, user, email, active, at).await
+            })
+            .await
     }
 
     async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = leads::sales_user(&mut tx, tenant, user).await?;
-        tx.commit().await.map_err(db("reading a user"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a user", async |tx| {
+                leads::sales_user(tx, tenant, user).await
+            })
+            .await
     }
 
     async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::policy(&mut tx, tenant).await?;
-        tx.commit()
+        self.db
+            .in_tenant(tenant, "reading the tenant's settings", async |tx| {
+                opportunities::policy(tx, tenant).await
+            })
             .await
-            .map_err(db("reading the tenant's settings"))?;
-        Ok(found)
     }
 
     async fn insert_opportunity(
@@ -272,15 +255,16 @@ impl SalesStore for SqlSalesStore {
         let mut tx = self.begin_write(opportunity.tenant_id).await?;
         live_stage(&mut tx, opportunity).await?;
         opportunities::insert(&mut tx, opportunity).await?;
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         tx.commit().await.map_err(db("creating an opportunity"))
     }
 
     async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::get(&mut tx, tenant, id).await?;
-        tx.commit().await.map_err(db("reading an opportunity"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading an opportunity", async |tx| {
+                opportunities::get(tx, tenant, id).await
+            })
+            .await
     }
 
     async fn list_opportunities(
@@ -290,10 +274,11 @@ impl SalesStore for SqlSalesStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Opportunity>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::list(&mut tx, tenant, filter, after, limit).await?;
-        tx.commit().await.map_err(db("listing opportunities"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "listing opportunities", async |tx| {
+                opportunities::list(tx, tenant, filter, after, limit).await
+            })
+            .await
     }
 
     async fn save_opportunity(
@@ -326,7 +311,7 @@ impl SalesStore for SqlSalesStore {
         if let Some(deal) = deal {
             opportunities::insert_deal(&mut tx, deal).await?;
         }
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         tx.commit().await.map_err(db("saving an opportunity"))
     }
 
@@ -336,19 +321,19 @@ impl SalesStore for SqlSalesStore {
         pipeline: Uuid,
         stages: &[Uuid],
     ) -> Result<Vec<(Uuid, i64)>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::open_in_stages(&mut tx, tenant, pipeline, stages).await?;
-        tx.commit()
+        self.db
+            .in_tenant(tenant, "counting open opportunities", async |tx| {
+                opportunities::open_in_stages(tx, tenant, pipeline, stages).await
+            })
             .await
-            .map_err(db("counting open opportunities"))?;
-        Ok(found)
     }
 
     async fn get_deal(&self, tenant: TenantId, id: Uuid) -> Result<Option<Deal>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::get_deal(&mut tx, tenant, id).await?;
-        tx.commit().await.map_err(db("reading a deal"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a deal", async |tx| {
+                opportunities::get_deal(tx, tenant, id).await
+            })
+            .await
     }
 
     async fn list_deals(
@@ -358,10 +343,11 @@ impl SalesStore for SqlSalesStore {
         after: Option<DealCursor>,
         limit: u32,
     ) -> Result<Vec<Deal>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = opportunities::list_deals(&mut tx, tenant, filter, after, limit).await?;
-        tx.commit().await.map_err(db("listing deals"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "listing deals", async |tx| {
+                opportunities::list_deals(tx, tenant, filter, after, limit).await
+            })
+            .await
     }
 
     async fn start_conversion(&self, conversion: &Conversion) -> Result<Conversion> {
@@ -390,10 +376,11 @@ impl SalesStore for SqlSalesStore {
     }
 
     async fn get_conversion(&self, tenant: TenantId, id: Uuid) -> Result<Option<Conversion>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = conversions::get(&mut tx, tenant, id).await?;
-        tx.commit().await.map_err(db("reading a conversion"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a conversion", async |tx| {
+                conversions::get(tx, tenant, id).await
+            })
+            .await
     }
 
     async fn conversion_by_request(
@@ -401,16 +388,19 @@ impl SalesStore for SqlSalesStore {
         tenant: TenantId,
         request_id: &str,
     ) -> Result<Option<Conversion>> {
-        let mut tx = self.begin(tenant).await?;
-        let found = conversions::by_request(&mut tx, tenant, request_id).await?;
-        tx.commit().await.map_err(db("reading a conversion"))?;
-        Ok(found)
+        self.db
+            .in_tenant(tenant, "reading a conversion", async |tx| {
+                conversions::by_request(tx, tenant, request_id).await
+            })
+            .await
     }
 
     async fn save_conversion(&self, conversion: &Conversion) -> Result<()> {
-        let mut tx = self.begin(conversion.tenant_id).await?;
-        conversions::update(&mut tx, conversion).await?;
-        tx.commit().await.map_err(db("saving a conversion"))
+        self.db
+            .in_tenant(conversion.tenant_id, "saving a conversion", async |tx| {
+                conversions::update(tx, conversion).await
+            })
+            .await
     }
 
     async fn finish_conversion(
@@ -438,7 +428,7 @@ impl SalesStore for SqlSalesStore {
         if !leads::update(&mut tx, lead, expected_lead_version).await? {
             return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));
         }
-        append(&mut tx, &events).await?;
+        append_events(&mut tx, &events).await?;
         conversions::update(&mut tx, conversion).await?;
         tx.commit().await.map_err(db("converting a lead"))
     }
@@ -462,11 +452,11 @@ impl SalesStore for SqlSalesStore {
         period: &Period,
         now: Millis,
     ) -> Result<Analytics> {
-        let mut tx = self.begin(pipeline.tenant_id).await?;
-        let found =
-            analytics::analytics_now(&mut tx, self.db.engine(), pipeline, period, now).await?;
-        tx.commit().await.map_err(db("reading analytics"))?;
-        Ok(found)
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading analytics", async |tx| {
+                analytics::analytics_now(tx, self.db.engine(), pipeline, period, now).await
+            })
+            .await
     }
 
     async fn analytics(
@@ -475,11 +465,11 @@ impl SalesStore for SqlSalesStore {
         period: &Period,
         as_of: Millis,
     ) -> Result<Analytics> {
-        let mut tx = self.begin(pipeline.tenant_id).await?;
-        let found =
-            analytics::analytics_as_of(&mut tx, self.db.engine(), pipeline, period, as_of).await?;
-        tx.commit().await.map_err(db("reading analytics"))?;
-        Ok(found)
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading analytics", async |tx| {
+                analytics::analytics_as_of(tx, self.db.engine(), pipeline, period, as_of).await
+            })
+            .await
     }
 
     async fn forecast(
@@ -487,9 +477,10 @@ impl SalesStore for SqlSalesStore {
         pipeline: &Pipeline,
         months: &[(Millis, Millis)],
     ) -> Result<Vec<ForecastMonth>> {
-        let mut tx = self.begin(pipeline.tenant_id).await?;
-        let found = analytics::forecast(&mut tx, self.db.engine(), pipeline, months).await?;
-        tx.commit().await.map_err(db("reading the forecast"))?;
-        Ok(found)
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
+                analytics::forecast(tx, self.db.engine(), pipeline, months).await
+            })
+            .await
     }
 }

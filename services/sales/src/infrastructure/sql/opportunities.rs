@@ -6,9 +6,10 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::{db, doc, read};
+use super::db;
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
+use crm_core::storage::{from_doc, to_doc};
 
 fn text(id: impl ToString) -> String {
     id.to_string()
@@ -37,7 +38,7 @@ pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
     .bind(o.created_at)
     .bind(o.updated_at)
     .bind(o.closed_at)
-    .bind(doc(o))
+    .bind(to_doc(o))
     .bind(o.version)
     .bind(i64::from(o.loss_reason))
     .execute(&mut *tx)
@@ -114,7 +115,7 @@ pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Res
     .bind(o.expected_close_at)
     .bind(o.updated_at)
     .bind(o.closed_at)
-    .bind(doc(o))
+    .bind(to_doc(o))
     .bind(o.version)
     .bind(stored.version)
     .bind(i64::from(o.loss_reason))
@@ -138,7 +139,8 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Opp
             .fetch_optional(tx)
             .await
             .map_err(db("reading an opportunity"))?;
-    row.map(|(d,)| read("opportunities.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("opportunities.doc", &d))
+        .transpose()
 }
 
 /// Opportunities in id order after `after`, filtered.
@@ -173,7 +175,7 @@ pub async fn list(
     .await
     .map_err(db("listing opportunities"))?;
     rows.iter()
-        .map(|(d,)| read("opportunities.doc", d))
+        .map(|(d,)| from_doc("opportunities.doc", d))
         .collect()
 }
 
@@ -219,7 +221,7 @@ pub async fn insert_deal(tx: &mut Conn, d: &Deal) -> Result<()> {
     .bind(d.amount.units)
     .bind(i64::from(d.amount.nanos))
     .bind(d.closed_at)
-    .bind(doc(d))
+    .bind(to_doc(d))
     .execute(tx)
     .await
     .map_err(db("booking a deal"))
@@ -235,7 +237,7 @@ pub async fn get_deal(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Optio
             .fetch_optional(tx)
             .await
             .map_err(db("reading a deal"))?;
-    row.map(|(d,)| read("deals.doc", &d)).transpose()
+    row.map(|(d,)| from_doc("deals.doc", &d)).transpose()
 }
 
 /// Deals newest first after `after`, filtered.
@@ -268,7 +270,7 @@ pub async fn list_deals(
     .fetch_all(tx)
     .await
     .map_err(db("listing deals"))?;
-    rows.iter().map(|(d,)| read("deals.doc", d)).collect()
+    rows.iter().map(|(d,)| from_doc("deals.doc", d)).collect()
 }
 
 /// The tenant settings sales follows; IAM's defaults when none was recorded.

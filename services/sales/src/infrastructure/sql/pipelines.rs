@@ -7,8 +7,9 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::{corrupt, db};
+use super::db;
 use crate::domain::pipeline::{Pipeline, Stage};
+use crm_core::storage::corrupt;
 
 type PipelineRow = (String, String, String, i64, i64, i64, i64);
 
