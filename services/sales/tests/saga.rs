@@ -216,7 +216,12 @@ impl World {
             saved.customer_ensured(id, created, 2);
         }
         saved.step = step;
-        self.store.save_conversion(&saved).await.unwrap();
+        assert!(
+            self.store
+                .save_conversion(&saved, Step::Started)
+                .await
+                .unwrap()
+        );
         saved
     }
 
@@ -319,6 +324,28 @@ async fn without_a_crash_it_converts_and_the_same_request_id_gives_the_same_resu
         .unwrap();
     assert_eq!(again.opportunity.id, first.opportunity.id);
     assert_eq!(again.customer_id, first.customer_id);
+    w.assert_converted(lead.id).await;
+}
+
+/// Two runners of one saga (a double click on Convert, or a call and the recovery task): the
+/// one still holding the saga as it was when both started never sets it back. Before saves
+/// were conditional, the late runner saved "customer made" over "done", was then refused
+/// (the lead is converted) and undid the conversion by deleting its customer.
+#[tokio::test]
+async fn a_runner_holding_an_older_state_never_sets_the_saga_back() {
+    let w = world().await;
+    let lead = w.qualified_lead("a@hotel.example").await;
+    let started = w.crashed_at(&lead, Step::Started, None).await;
+    let first = w.sales.drive(started.clone()).await.unwrap();
+    assert_eq!(first.step, Step::Done);
+    let late = w.sales.drive(started).await.unwrap();
+    assert_eq!(
+        late.step,
+        Step::Done,
+        "the late runner takes the saga as stored"
+    );
+    assert_eq!(late.opportunity_id, first.opportunity_id);
+    assert_eq!(w.customers.deletes.load(Ordering::SeqCst), 0);
     w.assert_converted(lead.id).await;
 }
 

@@ -5,7 +5,7 @@
 use crm_core::config::{Config, Secret};
 use crm_core::storage::{Database, Engine};
 use crm_core::{ErrorKind, TenantId, UserId};
-use crm_sales::domain::conversion::Conversion;
+use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
@@ -726,7 +726,23 @@ async fn one_conversion_per_lead_is_under_way_and_a_request_id_names_one(
         },
         5,
     );
-    store.save_conversion(&ended).await.unwrap();
+    assert!(
+        !store
+            .save_conversion(&ended, Step::CustomerEnsured)
+            .await
+            .unwrap(),
+        "a save from a step the conversion is no longer at changes nothing"
+    );
+    assert_eq!(
+        store
+            .get_conversion(a, first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .step,
+        first.step
+    );
+    assert!(store.save_conversion(&ended, first.step).await.unwrap());
     assert!(
         store
             .unfinished_conversions(10, 10)

@@ -229,20 +229,25 @@ impl Sales {
         loop {
             match c.step {
                 Step::Done | Step::Compensated => return Ok(c),
-                Step::Started => match self.ensure_customer(&c).await {
-                    Ok((customer, created)) => {
-                        c.customer_ensured(customer.id, created, self.now());
-                        self.store.save_conversion(&c).await?;
+                Step::Started => {
+                    match self.ensure_customer(&c).await {
+                        Ok((customer, created)) => {
+                            c.customer_ensured(customer.id, created, self.now());
+                        }
+                        Err(e) if is_refusal(&e) => {
+                            c.refuse(
+                                failure(
+                                    e.reason().unwrap_or("CUSTOMER_REFUSED"),
+                                    e.message(),
+                                    None,
+                                ),
+                                self.now(),
+                            );
+                        }
+                        Err(e) => return Err(self.outage(&mut c, e).await),
                     }
-                    Err(e) if is_refusal(&e) => {
-                        c.refuse(
-                            failure(e.reason().unwrap_or("CUSTOMER_REFUSED"), e.message(), None),
-                            self.now(),
-                        );
-                        self.store.save_conversion(&c).await?;
-                    }
-                    Err(e) => return Err(self.outage(&mut c, e).await),
-                },
+                    c = self.moved_on(c, Step::Started).await?;
+                }
                 Step::CustomerEnsured => match self.create_opportunity_for(&mut c).await {
                     Ok(()) => {}
                     Err(failed) => {
@@ -257,7 +262,7 @@ impl Sales {
                         match failed {
                             Refused(f) => {
                                 c.refuse(f, self.now());
-                                self.store.save_conversion(&c).await?;
+                                c = self.moved_on(c, Step::CustomerEnsured).await?;
                             }
                             Outage(e) => return Err(self.outage(&mut c, e).await),
                         }
@@ -271,7 +276,7 @@ impl Sales {
                         Ok(()) => {
                             tracing::info!(conversion_id = %c.id, customer_id = %customer, reason = ?c.failure, "conversion undone: its customer was deleted");
                             c.advance(Step::Compensated, self.now());
-                            self.store.save_conversion(&c).await?;
+                            c = self.moved_on(c, Step::Compensating).await?;
                         }
                         Err(e) => return Err(self.outage(&mut c, e).await),
                     }
@@ -280,11 +285,27 @@ impl Sales {
         }
     }
 
-    /// Counts a failed try (the recovery task tries again later) and passes the error on.
+    /// Saves `c`, moved on from step `from`, and answers where the saga now is: `c`, or, when
+    /// another runner of it (a concurrent call, the recovery task) moved it on first, what that
+    /// runner saved, which stands and is where this one goes on from. Saving unconditionally
+    /// would let a runner holding an older state set the saga back (a conversion whose
+    /// customer was made, put back at `Started`), and the runners could then undo each other.
+    async fn moved_on(&self, c: Conversion, from: Step) -> Result<Conversion> {
+        if self.store.save_conversion(&c, from).await? {
+            return Ok(c);
+        }
+        self.store
+            .get_conversion(c.tenant_id, c.id)
+            .await?
+            .ok_or_else(|| Error::not_found("conversion", c.id))
+    }
+
+    /// Counts a failed try (the recovery task tries again later) and passes the error on; not
+    /// counted when another runner moved the saga on meanwhile.
     async fn outage(&self, c: &mut Conversion, e: Error) -> Error {
         c.attempts += 1;
         c.updated_at = self.now().max(c.updated_at);
-        if let Err(save) = self.store.save_conversion(c).await {
+        if let Err(save) = self.store.save_conversion(c, c.step).await {
             tracing::warn!(conversion_id = %c.id, error = %save, "could not count a failed conversion step");
         }
         tracing::warn!(conversion_id = %c.id, step = c.step.as_str(), error = %e, "a conversion step could not finish; it will be retried");

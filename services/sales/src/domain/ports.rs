@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Millis;
 use super::analytics::{Analytics, ForecastMonth, Period};
-use super::conversion::Conversion;
+use super::conversion::{Conversion, Step};
 use super::lead::{Lead, LeadStatus};
 use super::opportunity::{Deal, Opportunity, OpportunityStatus};
 use super::pipeline::Pipeline;
@@ -230,8 +230,11 @@ pub trait SalesStore: Send + Sync + 'static {
         tenant: TenantId,
         request_id: &str,
     ) -> Result<Option<Conversion>>;
-    /// Saves a conversion's progress.
-    async fn save_conversion(&self, conversion: &Conversion) -> Result<()>;
+    /// Saves a conversion's progress if it is still at step `from` as stored, and answers
+    /// whether it was: another runner of the same saga (a concurrent call, the recovery task)
+    /// may have moved it on meanwhile, and its state then stands rather than being overwritten
+    /// by an older one.
+    async fn save_conversion(&self, conversion: &Conversion, from: Step) -> Result<bool>;
     /// Steps 2 and 3 in one transaction: adds the opportunity, saves the converted lead (if it
     /// is still at `expected_lead_version`), the events, and the saga as done. The
     /// opportunity's stage must still be one of its pipeline's (`STAGE_REMOVED` otherwise).

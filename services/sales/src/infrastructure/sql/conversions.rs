@@ -5,7 +5,7 @@ use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
 use super::db;
-use crate::domain::conversion::Conversion;
+use crate::domain::conversion::{Conversion, Step};
 use crm_core::storage::{from_doc, to_doc};
 
 const UNFINISHED: &str = "('started', 'customer_ensured', 'compensating')";
@@ -44,6 +44,25 @@ pub async fn update(tx: &mut Conn, c: &Conversion) -> Result<()> {
     .await
     .map_err(db("saving a conversion"))
     .map(drop)
+}
+
+/// Saves a saga's progress if it is still at step `from` (false when another runner moved it
+/// on first).
+pub async fn update_from(tx: &mut Conn, c: &Conversion, from: Step) -> Result<bool> {
+    let done = sqlx::query(
+        "update conversions set step = $3, doc = $4, updated_at = $5 \
+         where tenant_id = $1 and id = $2 and step = $6",
+    )
+    .bind(c.tenant_id.to_string())
+    .bind(c.id.to_string())
+    .bind(c.step.as_str())
+    .bind(to_doc(c))
+    .bind(c.updated_at)
+    .bind(from.as_str())
+    .execute(tx)
+    .await
+    .map_err(db("saving a conversion"))?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A saga by id.

@@ -395,10 +395,10 @@ impl SalesStore for SqlSalesStore {
             .await
     }
 
-    async fn save_conversion(&self, conversion: &Conversion) -> Result<()> {
+    async fn save_conversion(&self, conversion: &Conversion, from: Step) -> Result<bool> {
         self.db
             .in_tenant(conversion.tenant_id, "saving a conversion", async |tx| {
-                conversions::update(tx, conversion).await
+                conversions::update_from(tx, conversion, from).await
             })
             .await
     }
