@@ -2,27 +2,34 @@
 //! health, reflection v1 and v1alpha) and runs it until told to stop. The operator commands
 //! (`crm migrate`, `crm events ...`, `crm tenant|user create`, `crm keys rotate`) are in `ops`.
 
+mod backing;
 pub mod cli;
 mod console;
 pub mod customers;
 pub mod datadir;
+mod edge;
 mod exposition;
 pub mod health;
 mod loopback;
 mod ops;
+mod shutdown;
 mod tls;
+mod watch;
 
 pub use ops::{
     create_tenant, create_user, dlq_list, dlq_redrive, events_status, fetch_jwks, migrate, replay,
     rotate_keys,
 };
 pub mod metrics;
+pub use shutdown::shutdown_signal;
+
+use backing::{event_bus, open_stores, revocations, stores_answer};
+use shutdown::announce_shutdown;
+use watch::{breaker_health, watch_breakers, watch_stores, watch_upstream};
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-use std::collections::BTreeMap;
 
 use crate::health::Statuses as HealthReporter;
 use anyhow::Context as _;
@@ -32,8 +39,7 @@ use crm_core::config::{Config, Target};
 use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
 use crm_core::revocation::Revocations;
-use crm_core::storage::{Database, Engine};
-use crm_edge::gateway::{Forward, Upstream};
+use crm_core::storage::Database;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
@@ -202,38 +208,11 @@ impl Application {
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         // The same logs feed /metrics.
-        let mut logs = outboxes(&databases);
-        for started in &started {
-            for log in &started.outboxes {
-                logs.push(
-                    log.downcast_ref::<crm_events::OutboxLog>()
-                        .cloned()
-                        .context("a context gave an outbox that is not a crm_events::OutboxLog")?,
-                );
-            }
-        }
-        let mut relays: Vec<_> = logs
-            .iter()
-            .map(|log| bus.start_relay(log.clone()))
-            .collect();
-        // Each context's consumers read the producer's outbox when it runs here, else Kafka.
-        let mut groups = Vec::new();
-        for started in &started {
-            for (topic, consumer) in &started.consumers {
-                let consumer = consumer
-                    .downcast_ref::<crm_events::Consumer>()
-                    .cloned()
-                    .context("a context gave a consumer that is not a crm_events::Consumer")?;
-                groups.push((consumer.name.clone(), (*topic).to_owned()));
-                let source = match logs.iter().find(|log| log.topic() == *topic) {
-                    Some(log) => crm_events::Source::Outbox(log.clone()),
-                    None => crm_events::Source::Topic((*topic).to_owned()),
-                };
-                relays.push(bus.subscribe(source, consumer).with_context(|| {
-                    format!("subscribing to {topic}: run the context that produces it in this process, or set kafka.brokers")
-                })?);
-            }
-        }
+        let backing::Events {
+            logs,
+            relays,
+            groups,
+        } = backing::start_events(&bus, &databases, &started)?;
         let modules = config.modules();
 
         let mut services = ServiceSet::default();
@@ -248,63 +227,20 @@ impl Application {
         }
         // The edge forwards the calls of every context this process does not run to its
         // upstream (`edge.upstreams.<context>`), and composes its own views from them.
-        let mut remote: Vec<(std::sync::Arc<Upstream>, &'static [&'static str])> = Vec::new();
-        let mut unconfigured: Vec<&'static str> = Vec::new();
-        if modules.contains(&Target::Edge) {
+        let edge::Wired {
+            remote,
+            unconfigured,
+        } = if modules.contains(&Target::Edge) {
             // The contexts this process runs are reached on its own port (the loopback one
             // with TLS on).
             let own = match &internal {
                 Some(internal) => internal.local_addr()?,
                 None => loopback::reachable(listener.local_addr()?),
             };
-            let mut reach: BTreeMap<Target, std::sync::Arc<Upstream>> = BTreeMap::new();
-            for context in CONTEXTS {
-                if modules.contains(&context.target) {
-                    let address = format!("http://{own}");
-                    let channel = tonic::transport::Endpoint::from_shared(address.clone())?
-                        .connect_timeout(crm_edge::gateway::CONNECT_TIMEOUT)
-                        .connect_lazy();
-                    reach.insert(
-                        context.target,
-                        Upstream::local(context.name(), address, channel),
-                    );
-                    continue;
-                }
-                let forward = match config.edge.upstreams.get(context.name()) {
-                    Some(address) => {
-                        let upstream = Upstream::connect(
-                            "edge",
-                            context.name(),
-                            format!("edge.upstreams.{}", context.name()),
-                            address,
-                        )
-                        .map_err(|e| anyhow::anyhow!("edge.upstreams.{}: {e}", context.name()))?;
-                        breakers.push(upstream.breaker());
-                        remote.push((upstream.clone(), context.services));
-                        reach.insert(context.target, upstream.clone());
-                        Forward::To(upstream)
-                    }
-                    None => {
-                        unconfigured.extend(context.services);
-                        Forward::Unconfigured(context.name())
-                    }
-                };
-                for service in context.services {
-                    services.forward(service, forward.clone());
-                }
-                context.access.apply(&mut services);
-            }
-            if !modules.contains(&Target::Iam) {
-                services.forward_api_keys(crm_iam::domain::api_key::looks_like_key);
-            }
-            let overview = crm_edge::overview::Overview::new(
-                reach.get(&Target::Customer).cloned(),
-                reach.get(&Target::Sales).cloned(),
-            );
-            services.add(
-                crm_proto::crm::edge::v1::edge_service_server::EdgeServiceServer::new(overview),
-            );
-        }
+            edge::wire(&config, &modules, own, &mut services, &mut breakers)?
+        } else {
+            edge::Wired::default()
+        };
         let crm_services: Vec<&'static str> = services.names().to_vec();
 
         let forwarded: Vec<&'static str> = remote
@@ -376,18 +312,7 @@ impl Application {
         // Quotas per tenant and caller, at the edge: in Redis when it is configured (replicas
         // share them), else in memory.
         let rate_limit = if modules.contains(&Target::Edge) {
-            let limiter = match &config.redis.url {
-                Some(url) => crm_edge::ratelimit::Limiter::redis(&config.rate_limit, url.expose())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot connect to Redis at {} (redis.url / REDIS_URL) for rate limits",
-                            url.redacted()
-                        )
-                    })?,
-                None => crm_edge::ratelimit::Limiter::memory(&config.rate_limit),
-            };
-            Some(crm_edge::ratelimit::RateLimitLayer::new(limiter))
+            Some(edge::rate_limit(&config).await?)
         } else {
             None
         };
@@ -515,128 +440,6 @@ impl Application {
     }
 }
 
-/// How a breaker's state shows in health: open is `NOT_SERVING` (calls through it are refused
-/// without trying); closed and half-open (probing) are `SERVING`.
-fn breaker_health(state: crm_core::breaker::BreakerState) -> ServingStatus {
-    match state {
-        crm_core::breaker::BreakerState::Open => ServingStatus::NotServing,
-        _ => ServingStatus::Serving,
-    }
-}
-
-/// Keeps each breaker's health entry in step with its state (checked every 250 ms).
-async fn watch_breakers(breakers: Vec<crm_core::breaker::NamedBreaker>, health: HealthReporter) {
-    let mut shown: Vec<_> = breakers.iter().map(|b| b.watch.state()).collect();
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tick.tick().await;
-        for (breaker, shown) in breakers.iter().zip(shown.iter_mut()) {
-            let state = breaker.watch.state();
-            if state != *shown {
-                *shown = state;
-                tracing::info!(breaker = %breaker.name, state = state.as_str(), "circuit breaker");
-                health
-                    .set_service_status(breaker.health_name(), breaker_health(state))
-                    .await;
-            }
-        }
-    }
-}
-
-/// How often the stores are asked whether they answer (readiness).
-const STORES_EVERY: Duration = Duration::from_secs(2);
-
-/// Keeps readiness in step with the stores and the bus: the process (`""`) and its own services
-/// are `NOT_SERVING` while any store (or Kafka, when the events go there) does not answer (a
-/// balancer then sends calls elsewhere), and `SERVING` again once all do. Leaves health alone
-/// once the process is stopping.
-async fn watch_stores(
-    databases: Vec<(Target, Database)>,
-    kafka: Option<crm_events::Kafka>,
-    services: Vec<&'static str>,
-    health: HealthReporter,
-    stopping: tokio::sync::watch::Receiver<bool>,
-    initially: bool,
-) {
-    let mut shown = initially;
-    let mut tick = tokio::time::interval(STORES_EVERY);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let mut answering = true;
-        for (target, db) in &databases {
-            let answer = tokio::time::timeout(STORES_EVERY, db.ping()).await;
-            if !matches!(answer, Ok(Ok(()))) {
-                if shown {
-                    let error = match answer {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "no answer in time".to_owned(),
-                    };
-                    tracing::error!(target = target.name(), %error, "store does not answer: not serving until it does");
-                }
-                answering = false;
-            }
-        }
-        if let Some(kafka) = &kafka
-            && let Err(e) = kafka.ping(STORES_EVERY).await
-        {
-            if shown {
-                tracing::error!(error = %format!("{e:#}"), "Kafka does not answer: not serving until it does");
-            }
-            answering = false;
-        }
-        if *stopping.borrow() {
-            return;
-        }
-        if answering != shown {
-            shown = answering;
-            let status = if answering {
-                tracing::info!("every store answers again: serving");
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            health.set_service_status("", status).await;
-            for service in &services {
-                health.set_service_status(*service, status).await;
-            }
-        }
-    }
-}
-
-/// Keeps the health of an upstream's services (and `upstream:<context>`) in step with the
-/// upstream's own: `SERVING` while any of its processes answers its health check.
-async fn watch_upstream(
-    upstream: std::sync::Arc<Upstream>,
-    services: &'static [&'static str],
-    health: HealthReporter,
-) {
-    let mut shown = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    loop {
-        tick.tick().await;
-        // Also takes each process that does not answer SERVING out of the gateway's rotation.
-        let serving = upstream.check(Duration::from_secs(1)).await;
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        if shown != Some(status) {
-            if shown.is_some() || !serving {
-                tracing::info!(context = upstream.context(), serving, "upstream health");
-            }
-            shown = Some(status);
-            for service in services {
-                health.set_service_status(*service, status).await;
-            }
-            health
-                .set_service_status(format!("upstream:{}", upstream.context()), status)
-                .await;
-        }
-    }
-}
-
 /// Why the listener could not be bound, and what to do about it.
 fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
     use std::io::ErrorKind;
@@ -652,48 +455,6 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
         ),
         _ => format!("cannot listen on {addr}: {e}; choose another address with --listen"),
     }
-}
-
-/// Where access-token revocations are marked and checked: Redis when `redis.url` is set (every
-/// process of a deployment sees IAM's marks at once), else this process's memory.
-pub(crate) async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
-    match &config.redis.url {
-        Some(url) => Revocations::redis(url.expose(), "crm:auth:")
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot connect to Redis at {} (redis.url / REDIS_URL) for token revocations",
-                    url.redacted()
-                )
-            }),
-        None => Ok(Revocations::memory()),
-    }
-}
-
-/// Waits for `shutdown`, marks the process NOT_SERVING (so balancers stop sending calls) and
-/// tells the server to drain.
-async fn announce_shutdown(
-    shutdown: impl Future<Output = ()>,
-    health: HealthReporter,
-    stop: tokio::sync::watch::Sender<bool>,
-) {
-    shutdown.await;
-    tracing::info!("shutting down: draining in-flight calls");
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    let _ = stop.send(true);
-}
-
-async fn stores_answer(databases: &[(Target, Database)]) -> bool {
-    let mut all = true;
-    for (target, db) in databases {
-        if let Err(e) = db.ping().await {
-            tracing::error!(target = target.name(), error = %e, "store does not answer");
-            all = false;
-        }
-    }
-    all
 }
 
 /// Reflection over the CRM contracts, health and reflection itself, listing only the services
@@ -712,128 +473,4 @@ fn reflection_builder(crm_services: &[&str]) -> tonic_reflection::server::Builde
         builder = builder.with_service_name(name);
     }
     builder
-}
-
-/// Resolves on SIGTERM or ctrl-c.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
-
-/// The event transport: Kafka when `kafka.brokers` is set (topics created if missing), else the
-/// embedded bus.
-async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
-    let settings = crm_events::BusSettings {
-        poll: Duration::from_millis(config.events.poll_millis),
-        retention: Duration::from_secs(config.events.retention_hours * 3600),
-    };
-    match &config.kafka.brokers {
-        Some(brokers) => crm_events::EventBus::kafka(
-            brokers,
-            &topics(),
-            config.kafka.partitions,
-            config.kafka.replication_factor,
-            settings,
-        )
-        .await
-        .context("cannot start the Kafka transport (kafka.brokers / KAFKA_BROKERS)"),
-        None => {
-            if config.database.url.is_some() {
-                // The embedded bus reads outboxes by position, which is commit order only with
-                // SQLite's single writer; concurrent PostgreSQL commits can land out of order.
-                tracing::warn!(
-                    "PostgreSQL without Kafka: set kafka.brokers (KAFKA_BROKERS); the embedded bus is meant for SQLite"
-                );
-            }
-            Ok(crm_events::EventBus::embedded(settings))
-        }
-    }
-}
-
-/// The outbox of every open store that has one (a context with migrations).
-pub(crate) fn outboxes(databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
-    databases
-        .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-        .filter_map(|(t, db)| {
-            context(*t)
-                .and_then(|c| c.topic)
-                .map(|topic| crm_events::OutboxLog::new(db.clone(), topic))
-        })
-        .collect()
-}
-
-/// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must
-/// already be (by `crm migrate`), so replicas never race on the schema.
-pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
-    let modules = config.modules();
-    if config.database.url.is_none() && modules.iter().any(|m| has_store(*m)) {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}; choose another with --data-dir",
-                config.data_dir.display()
-            )
-        })?;
-    }
-    let mut databases = Vec::new();
-    for target in modules.into_iter().filter(|m| has_store(*m)) {
-        let db = Database::open(config, target.name()).await?;
-        if let Some(migrations) = context_migrations(target) {
-            match db.engine() {
-                Engine::Sqlite => migrate_store(&db, target.name(), migrations).await?,
-                Engine::Postgres => {
-                    db.ensure_migrated(target.name(), migrations).await?;
-                    for shared in SHARED_TABLES {
-                        db.ensure_shared_migrated(target.name(), shared).await?;
-                    }
-                }
-            }
-        }
-        databases.push((target, db));
-    }
-    Ok(databases)
-}
-
-/// Tables every context's store carries besides its own: the outbox and inbox, and the
-/// idempotency keys. Their owners keep their DDL; a context's migrations hold only its tables.
-pub(crate) const SHARED_TABLES: [&crm_core::storage::SharedTables; 2] =
-    [&crm_events::TABLES, &crm_core::idempotency::TABLES];
-
-/// Applies a context's migrations, then the shared tables.
-pub(crate) async fn migrate_store(
-    db: &Database,
-    context: &str,
-    migrations: &crm_core::storage::Migrations,
-) -> Result<(), crm_core::storage::StorageError> {
-    db.migrate(context, migrations).await?;
-    for shared in SHARED_TABLES {
-        db.migrate_shared(context, shared).await?;
-    }
-    Ok(())
-}
-
-/// A context's embedded migrations, once it has tables.
-pub(crate) fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
-    context(target).and_then(|c| c.migrations)
-}
-
-/// Whether `target` runs a context with a store of its own.
-pub(crate) fn has_store(target: Target) -> bool {
-    context(target).is_some_and(|c| c.has_store)
 }

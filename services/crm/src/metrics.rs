@@ -206,7 +206,7 @@ impl Metrics {
     async fn kafka_lag(&self, kafka: &crm_events::Kafka) {
         for topic in crate::topics() {
             for (target, db) in &self.databases {
-                if crate::context_migrations(*target).is_none() {
+                if crate::backing::context_migrations(*target).is_none() {
                     continue;
                 }
                 let inbox = crm_events::Inbox::new(db.clone());
@@ -264,7 +264,7 @@ impl Metrics {
         let now = chrono::Utc::now().timestamp_millis();
         let mut letters = std::collections::BTreeMap::new();
         for (target, db) in &self.databases {
-            if crate::context_migrations(*target).is_some() {
+            if crate::backing::context_migrations(*target).is_some() {
                 Self::count_dead_letters(*target, db, &mut letters).await;
             }
             let size = i64::from(db.pool().size());

@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use crm_core::config::{Config, Target};
 use crm_core::storage::Database;
 
-use crate::{context_migrations, has_store, open_stores, outboxes, revocations, topics};
+use crate::backing::{context_migrations, has_store, open_stores, outboxes, revocations};
+use crate::topics;
 
 /// `crm events status`: each outbox's backlog and each consumer's dead letters.
 pub async fn events_status(config: &Config) -> anyhow::Result<()> {
@@ -241,7 +242,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         let db = Database::open(config, target.name()).await?;
         match context_migrations(target) {
             Some(migrations) => {
-                crate::migrate_store(&db, target.name(), migrations).await?;
+                crate::backing::migrate_store(&db, target.name(), migrations).await?;
                 println!("{}: migrated", target.name());
             }
             None => println!("{}: no migrations yet", target.name()),

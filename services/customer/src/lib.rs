@@ -105,12 +105,8 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, customers)),
-            token_keys: None,
             outboxes,
-            api_keys: None,
-            consumers: Vec::new(),
-            tasks: Vec::new(),
-            breakers: Vec::new(),
+            ..Started::default()
         })
     })
 }

@@ -83,11 +83,8 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, iam)),
             token_keys,
-            outboxes: Vec::new(),
             api_keys: Some(api_keys),
-            consumers: Vec::new(),
-            tasks: Vec::new(),
-            breakers: Vec::new(),
+            ..Started::default()
         })
     })
 }

@@ -80,12 +80,10 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 let marks = startup.revocations.clone();
                 Box::new(move |services: &mut ServiceSet| register(services, app, marks))
             },
-            token_keys: None,
-            outboxes: Vec::new(),
-            api_keys: None,
             consumers: vec![(IAM_TOPIC, Arc::new(iam)), (SALES_TOPIC, Arc::new(sales))],
             tasks: vec![Box::pin(built.worker.run())],
             breakers: built.breakers,
+            ..Started::default()
         })
     })
 }

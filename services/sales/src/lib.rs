@@ -86,12 +86,10 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let recovery = recovery_task(sales.clone(), interval);
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
-            token_keys: None,
-            outboxes: Vec::new(),
-            api_keys: None,
             consumers: vec![(IAM_TOPIC, Arc::new(consumer))],
             tasks: vec![Box::pin(recovery)],
             breakers,
+            ..Started::default()
         })
     })
 }

@@ -49,6 +49,22 @@ pub struct Started {
     pub breakers: Vec<crate::breaker::NamedBreaker>,
 }
 
+/// A context that registers nothing and adds nothing: a context fills only what it has
+/// (`Started { register, ..Started::default() }`).
+impl Default for Started {
+    fn default() -> Self {
+        Started {
+            register: Box::new(|_: &mut ServiceSet| {}),
+            token_keys: None,
+            outboxes: Vec::new(),
+            api_keys: None,
+            consumers: Vec::new(),
+            tasks: Vec::new(),
+            breakers: Vec::new(),
+        }
+    }
+}
+
 /// Starts a context on its store.
 pub type Start = for<'a> fn(Startup<'a>) -> BoxFuture<'a, anyhow::Result<Started>>;
 
@@ -125,11 +141,6 @@ pub fn placeholder(services: &'static [&'static str], capability: &'static str) 
                 set.add_unavailable(name, capability);
             }
         }),
-        token_keys: None,
-        outboxes: Vec::new(),
-        api_keys: None,
-        consumers: Vec::new(),
-        tasks: Vec::new(),
-        breakers: Vec::new(),
+        ..Started::default()
     }
 }

@@ -1,0 +1,200 @@
+//! What a process opens before it serves: the stores of its contexts (migrated here when
+//! embedded), the event transport and the access-token revocation marks.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crm_core::bounded::Started;
+use crm_core::config::{Config, Target};
+use crm_core::revocation::Revocations;
+use crm_core::storage::{Database, Engine};
+use tokio::task::JoinHandle;
+
+use crate::{context, topics};
+
+/// The event transport: Kafka when `kafka.brokers` is set (topics created if missing), else the
+/// embedded bus.
+pub(crate) async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
+    let settings = crm_events::BusSettings {
+        poll: Duration::from_millis(config.events.poll_millis),
+        retention: Duration::from_secs(config.events.retention_hours * 3600),
+    };
+    match &config.kafka.brokers {
+        Some(brokers) => crm_events::EventBus::kafka(
+            brokers,
+            &topics(),
+            config.kafka.partitions,
+            config.kafka.replication_factor,
+            settings,
+        )
+        .await
+        .context("cannot start the Kafka transport (kafka.brokers / KAFKA_BROKERS)"),
+        None => {
+            if config.database.url.is_some() {
+                // The embedded bus reads outboxes by position, which is commit order only with
+                // SQLite's single writer; concurrent PostgreSQL commits can land out of order.
+                tracing::warn!(
+                    "PostgreSQL without Kafka: set kafka.brokers (KAFKA_BROKERS); the embedded bus is meant for SQLite"
+                );
+            }
+            Ok(crm_events::EventBus::embedded(settings))
+        }
+    }
+}
+
+/// The outbox of every open store that has one (a context with migrations).
+pub(crate) fn outboxes(databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
+    databases
+        .iter()
+        .filter(|(t, _)| context_migrations(*t).is_some())
+        .filter_map(|(t, db)| {
+            context(*t)
+                .and_then(|c| c.topic)
+                .map(|topic| crm_events::OutboxLog::new(db.clone(), topic))
+        })
+        .collect()
+}
+
+/// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must
+/// already be (by `crm migrate`), so replicas never race on the schema.
+pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
+    let modules = config.modules();
+    if config.database.url.is_none() && modules.iter().any(|m| has_store(*m)) {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}; choose another with --data-dir",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let mut databases = Vec::new();
+    for target in modules.into_iter().filter(|m| has_store(*m)) {
+        let db = Database::open(config, target.name()).await?;
+        if let Some(migrations) = context_migrations(target) {
+            match db.engine() {
+                Engine::Sqlite => migrate_store(&db, target.name(), migrations).await?,
+                Engine::Postgres => {
+                    db.ensure_migrated(target.name(), migrations).await?;
+                    for shared in SHARED_TABLES {
+                        db.ensure_shared_migrated(target.name(), shared).await?;
+                    }
+                }
+            }
+        }
+        databases.push((target, db));
+    }
+    Ok(databases)
+}
+
+/// Tables every context's store carries besides its own: the outbox and inbox, and the
+/// idempotency keys. Their owners keep their DDL; a context's migrations hold only its tables.
+pub(crate) const SHARED_TABLES: [&crm_core::storage::SharedTables; 2] =
+    [&crm_events::TABLES, &crm_core::idempotency::TABLES];
+
+/// Applies a context's migrations, then the shared tables.
+pub(crate) async fn migrate_store(
+    db: &Database,
+    context: &str,
+    migrations: &crm_core::storage::Migrations,
+) -> Result<(), crm_core::storage::StorageError> {
+    db.migrate(context, migrations).await?;
+    for shared in SHARED_TABLES {
+        db.migrate_shared(context, shared).await?;
+    }
+    Ok(())
+}
+
+/// A context's embedded migrations, once it has tables.
+pub(crate) fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
+    context(target).and_then(|c| c.migrations)
+}
+
+/// Whether `target` runs a context with a store of its own.
+pub(crate) fn has_store(target: Target) -> bool {
+    context(target).is_some_and(|c| c.has_store)
+}
+
+/// Where access-token revocations are marked and checked: Redis when `redis.url` is set (every
+/// process of a deployment sees IAM's marks at once), else this process's memory.
+pub(crate) async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
+    match &config.redis.url {
+        Some(url) => Revocations::redis(url.expose(), "crm:auth:")
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to Redis at {} (redis.url / REDIS_URL) for token revocations",
+                    url.redacted()
+                )
+            }),
+        None => Ok(Revocations::memory()),
+    }
+}
+
+/// Whether every store answers now (logging each one that does not).
+pub(crate) async fn stores_answer(databases: &[(Target, Database)]) -> bool {
+    let mut all = true;
+    for (target, db) in databases {
+        if let Err(e) = db.ping().await {
+            tracing::error!(target = target.name(), error = %e, "store does not answer");
+            all = false;
+        }
+    }
+    all
+}
+
+/// The events of a process: its outboxes, the tasks that relay and consume them, and the
+/// consumer groups with their topics (for /metrics).
+pub(crate) struct Events {
+    /// Every outbox of the process: its stores' and those the contexts gave.
+    pub logs: Vec<crm_events::OutboxLog>,
+    /// The relays and the consumers, running.
+    pub relays: Vec<JoinHandle<()>>,
+    /// (consumer group, topic) of each consumer.
+    pub groups: Vec<(String, String)>,
+}
+
+/// Starts a relay for every outbox, and every context's consumers: each reads the producer's
+/// outbox when the producer runs in this process, else Kafka.
+pub(crate) fn start_events(
+    bus: &crm_events::EventBus,
+    databases: &[(Target, Database)],
+    started: &[Started],
+) -> anyhow::Result<Events> {
+    let mut logs = outboxes(databases);
+    for started in started {
+        for log in &started.outboxes {
+            logs.push(
+                log.downcast_ref::<crm_events::OutboxLog>()
+                    .cloned()
+                    .context("a context gave an outbox that is not a crm_events::OutboxLog")?,
+            );
+        }
+    }
+    let mut relays: Vec<_> = logs
+        .iter()
+        .map(|log| bus.start_relay(log.clone()))
+        .collect();
+    // Each context's consumers read the producer's outbox when it runs here, else Kafka.
+    let mut groups = Vec::new();
+    for started in started {
+        for (topic, consumer) in &started.consumers {
+            let consumer = consumer
+                .downcast_ref::<crm_events::Consumer>()
+                .cloned()
+                .context("a context gave a consumer that is not a crm_events::Consumer")?;
+            groups.push((consumer.name.clone(), (*topic).to_owned()));
+            let source = match logs.iter().find(|log| log.topic() == *topic) {
+                Some(log) => crm_events::Source::Outbox(log.clone()),
+                None => crm_events::Source::Topic((*topic).to_owned()),
+            };
+            relays.push(bus.subscribe(source, consumer).with_context(|| {
+                format!("subscribing to {topic}: run the context that produces it in this process, or set kafka.brokers")
+            })?);
+        }
+    }
+    Ok(Events {
+        logs,
+        relays,
+        groups,
+    })
+}
