@@ -30,22 +30,6 @@ pub async fn insert(tx: &mut Conn, c: &Conversion) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Saves a saga's progress.
-pub async fn update(tx: &mut Conn, c: &Conversion) -> Result<()> {
-    sqlx::query(
-        "update conversions set step = $3, doc = $4, updated_at = $5 where tenant_id = $1 and id = $2",
-    )
-    .bind(c.tenant_id.to_string())
-    .bind(c.id.to_string())
-    .bind(c.step.as_str())
-    .bind(to_doc(c))
-    .bind(c.updated_at)
-    .execute(tx)
-    .await
-    .map_err(db("saving a conversion"))
-    .map(drop)
-}
-
 /// Saves a saga's progress if it is still at step `from` (false when another runner moved it
 /// on first).
 pub async fn update_from(tx: &mut Conn, c: &Conversion, from: Step) -> Result<bool> {

@@ -429,7 +429,8 @@ impl SalesStore for SqlSalesStore {
             return Err(Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string()));
         }
         append_events(&mut tx, &events).await?;
-        conversions::update(&mut tx, conversion).await?;
+        // At `CustomerEnsured`, as read above in this transaction.
+        conversions::update_from(&mut tx, conversion, Step::CustomerEnsured).await?;
         tx.commit().await.map_err(db("converting a lead"))
     }
 
