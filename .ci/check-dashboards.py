@@ -25,6 +25,7 @@ EXPORTED = {
     "crm_dead_letters",
     "crm_circuit_breaker_state",
     "crm_notification_deliveries_total",
+    "crm_task_restarts_total",
 }
 
 

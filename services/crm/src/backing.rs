@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::bounded::Started;
 use crm_core::config::{Config, Target};
 use crm_core::revocation::Revocations;
 use crm_core::storage::{Database, Engine};
-use tokio::task::JoinHandle;
+use crm_core::supervise::Task;
+use crm_events::bounded::Started;
 
 use crate::{context, topics};
 
@@ -147,54 +147,38 @@ pub(crate) async fn stores_answer(databases: &[(Target, Database)]) -> bool {
 pub(crate) struct Events {
     /// Every outbox of the process: its stores' and those the contexts gave.
     pub logs: Vec<crm_events::OutboxLog>,
-    /// The relays and the consumers, running.
-    pub relays: Vec<JoinHandle<()>>,
+    /// The relays and the consumers, to supervise.
+    pub tasks: Vec<Task>,
     /// (consumer group, topic) of each consumer.
     pub groups: Vec<(String, String)>,
 }
 
-/// Starts a relay for every outbox, and every context's consumers: each reads the producer's
-/// outbox when the producer runs in this process, else Kafka.
-pub(crate) fn start_events(
+/// A relay for every outbox, and every context's consumers: each reads the producer's outbox
+/// when the producer runs in this process, else Kafka.
+pub(crate) fn events(
     bus: &crm_events::EventBus,
     databases: &[(Target, Database)],
     started: &[Started],
 ) -> anyhow::Result<Events> {
     let mut logs = outboxes(databases);
-    for started in started {
-        for log in &started.outboxes {
-            logs.push(
-                log.downcast_ref::<crm_events::OutboxLog>()
-                    .cloned()
-                    .context("a context gave an outbox that is not a crm_events::OutboxLog")?,
-            );
-        }
-    }
-    let mut relays: Vec<_> = logs
-        .iter()
-        .map(|log| bus.start_relay(log.clone()))
-        .collect();
-    // Each context's consumers read the producer's outbox when it runs here, else Kafka.
+    logs.extend(started.iter().flat_map(|s| s.outboxes.iter().cloned()));
+    let mut tasks: Vec<Task> = logs.iter().map(|log| bus.relay(log.clone())).collect();
     let mut groups = Vec::new();
     for started in started {
         for (topic, consumer) in &started.consumers {
-            let consumer = consumer
-                .downcast_ref::<crm_events::Consumer>()
-                .cloned()
-                .context("a context gave a consumer that is not a crm_events::Consumer")?;
             groups.push((consumer.name.clone(), (*topic).to_owned()));
             let source = match logs.iter().find(|log| log.topic() == *topic) {
                 Some(log) => crm_events::Source::Outbox(log.clone()),
                 None => crm_events::Source::Topic((*topic).to_owned()),
             };
-            relays.push(bus.subscribe(source, consumer).with_context(|| {
+            tasks.push(bus.consumer(source, consumer.clone()).with_context(|| {
                 format!("subscribing to {topic}: run the context that produces it in this process, or set kafka.brokers")
             })?);
         }
     }
     Ok(Events {
         logs,
-        relays,
+        tasks,
         groups,
     })
 }

@@ -90,6 +90,27 @@ impl Statuses {
         }
     }
 
+    /// Sets every status set so far (the process's and each service's) to `status`.
+    pub async fn set_all(&self, status: tonic_health::ServingStatus) {
+        let names: Vec<String> = self.channels.read().await.keys().cloned().collect();
+        for name in names {
+            self.set_service_status(name, status).await;
+        }
+    }
+
+    /// The status set for `service`, if any.
+    #[cfg(test)]
+    pub(crate) async fn status(
+        &self,
+        service: &str,
+    ) -> Option<pb::health_check_response::ServingStatus> {
+        self.channels
+            .read()
+            .await
+            .get(service)
+            .map(|sender| *sender.borrow())
+    }
+
     /// The health service answering from these statuses.
     pub fn service(&self) -> pb::health_server::HealthServer<HealthService> {
         pb::health_server::HealthServer::new(HealthService {

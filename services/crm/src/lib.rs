@@ -24,8 +24,9 @@ pub mod metrics;
 pub use shutdown::shutdown_signal;
 
 use backing::{event_bus, open_stores, revocations, stores_answer};
+use crm_core::supervise::{Policy, Task, supervise};
 use shutdown::announce_shutdown;
-use watch::{breaker_health, watch_breakers, watch_stores, watch_upstream};
+use watch::breaker_health;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,12 +35,12 @@ use std::time::Duration;
 use crate::health::Statuses as HealthReporter;
 use anyhow::Context as _;
 use crm_core::auth::TokenVerifier;
-use crm_core::bounded::{BoundedContext, Started, Startup};
 use crm_core::config::{Config, Target};
 use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
 use crm_core::revocation::Revocations;
 use crm_core::storage::Database;
+use crm_events::bounded::{BoundedContext, Started, Startup};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
@@ -83,6 +84,10 @@ pub struct Application {
     started: Vec<Started>,
     bus: crm_events::EventBus,
     revocations: Revocations,
+    /// Background work added by whoever embeds the application, run beside the contexts'.
+    tasks: Vec<Task>,
+    /// When stopped background tasks start again, and when the process gives up.
+    supervision: Policy,
     _data_dir: Option<datadir::DataDirLock>,
 }
 
@@ -178,8 +183,24 @@ impl Application {
             started,
             bus,
             revocations,
+            tasks: Vec::new(),
+            supervision: Policy::default(),
             _data_dir: data_dir,
         })
+    }
+
+    /// Runs `task` beside the contexts' background work, supervised alike: started again
+    /// when it stops, and the process taken out when it keeps stopping.
+    pub fn with_task(mut self, task: Task) -> Application {
+        self.tasks.push(task);
+        self
+    }
+
+    /// Supervises the background tasks with `policy` instead of the default (1 s doubling to
+    /// 30 s between restarts; out after five stops in a row).
+    pub fn with_supervision(mut self, policy: Policy) -> Application {
+        self.supervision = policy;
+        self
     }
 
     /// The address actually bound.
@@ -204,23 +225,26 @@ impl Application {
             started,
             bus,
             revocations,
+            tasks: added,
+            supervision,
             _data_dir,
         } = self;
         // Every context with an outbox gets its relay; consumers subscribe as contexts need them.
         // The same logs feed /metrics.
         let backing::Events {
             logs,
-            relays,
+            mut tasks,
             groups,
-        } = backing::start_events(&bus, &databases, &started)?;
+        } = backing::events(&bus, &databases, &started)?;
+        tasks.extend(added);
         let modules = config.modules();
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
 
         let mut services = ServiceSet::default();
         let mut api_keys = None;
-        let mut tasks = Vec::new();
         let mut breakers = Vec::new();
         for mut context in started {
-            tasks.extend(context.tasks.drain(..).map(tokio::spawn));
+            tasks.append(&mut context.tasks);
             breakers.append(&mut context.breakers);
             api_keys = api_keys.or(context.api_keys);
             (context.register)(&mut services);
@@ -285,22 +309,17 @@ impl Application {
                 .await;
         }
         for (upstream, upstream_services) in remote {
-            tasks.push(tokio::spawn(watch_upstream(
-                upstream,
-                upstream_services,
-                health.clone(),
-            )));
+            tasks.push(
+                watch::upstream(upstream, upstream_services).task(health.clone(), stop_rx.clone()),
+            );
         }
         // Breakers: `breaker:<name>` is NOT_SERVING while open; the process serves regardless.
         for breaker in &breakers {
             health
                 .set_service_status(breaker.health_name(), breaker_health(breaker.watch.state()))
                 .await;
+            tasks.push(watch::breaker(breaker.clone()).task(health.clone(), stop_rx.clone()));
         }
-        tasks.push(tokio::spawn(watch_breakers(
-            breakers.clone(),
-            health.clone(),
-        )));
 
         // Cross-origin calls only from the origins configured (none by default: same origin).
         // Checked when the configuration loaded.
@@ -325,7 +344,6 @@ impl Application {
         } else {
             None
         };
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let counted: Vec<&str> = crm_services
             .iter()
             .copied()
@@ -345,14 +363,10 @@ impl Application {
             .copied()
             .filter(|s| !forwarded.contains(s))
             .collect();
-        tasks.push(tokio::spawn(watch_stores(
-            databases.clone(),
-            bus.kafka_connection(),
-            own,
-            health.clone(),
-            stop_rx.clone(),
-            serving == ServingStatus::Serving,
-        )));
+        tasks.push(
+            watch::stores(databases.clone(), bus.kafka_connection(), own, serving)
+                .task(health.clone(), stop_rx.clone()),
+        );
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             // Outermost: every answer carries the request's correlation id, whoever answers.
@@ -399,7 +413,22 @@ impl Application {
         tracing::info!(%addr, targets = %names.join(","), "serving");
         println!("crm serving {} on {addr}", names.join(", "));
 
-        tokio::spawn(announce_shutdown(shutdown, health.clone(), stop_tx));
+        // A background task that keeps stopping takes the process out as a signal would, so
+        // whatever runs it starts a fresh one.
+        let gave_up = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(announce_shutdown(
+            {
+                let gave_up = gave_up.clone();
+                async move {
+                    tokio::select! {
+                        () = shutdown => {}
+                        () = gave_up.notified() => {}
+                    }
+                }
+            },
+            health.clone(),
+            stop_tx,
+        ));
         let mut stopped = stop_rx.clone();
         // TCP_NODELAY: without it a small response waits for the client's delayed ACK (about
         // 40 ms) whenever a call's frames go out in more than one write.
@@ -420,24 +449,55 @@ impl Application {
             }
         };
         let grace = Duration::from_secs(config.shutdown_grace_seconds);
-        tokio::select! {
-            result = serve => result.context("the server failed")?,
-            _ = async { let _ = stop_rx.wait_for(|s| *s).await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period were dropped");
-            }
-        }
-        for relay in relays {
-            relay.abort();
-        }
-        for task in tasks {
-            task.abort();
-        }
+        let drained = async {
+            let _ = stop_rx.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await
+        };
+        // Relays, consumers, workers and watchers run until the server has drained.
+        let supervised = supervise(tasks, supervision);
+        let (served, failed) = run_supervised(serve, drained, supervised, &health, &gave_up).await;
         for (_, db) in &databases {
             db.close().await;
+        }
+        served?;
+        if let Some(failed) = failed {
+            anyhow::bail!(
+                "{failed}; this process stopped so that it is started again (see the log above for why it stopped)"
+            );
         }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Serves until the server has drained (or the grace period after a stop has passed) while the
+/// background tasks run. When supervision gives up on a task, every service goes `NOT_SERVING`
+/// and the process stops as on a signal; the task that failed comes back.
+async fn run_supervised(
+    serve: impl Future<Output = Result<(), tonic::transport::Error>>,
+    drained: impl Future<Output = ()>,
+    supervised: impl Future<Output = crm_core::supervise::GaveUp>,
+    health: &HealthReporter,
+    gave_up: &tokio::sync::Notify,
+) -> (anyhow::Result<()>, Option<crm_core::supervise::GaveUp>) {
+    let mut failed = None;
+    tokio::pin!(serve, drained, supervised);
+    let served = loop {
+        tokio::select! {
+            result = &mut serve => break result.context("the server failed"),
+            () = &mut drained => {
+                tracing::warn!("calls still running after the grace period were dropped");
+                break Ok(());
+            }
+            failure = &mut supervised, if failed.is_none() => {
+                tracing::error!(task = %failure.task, "{failure}: stopping the process so that it is started again");
+                health.set_all(ServingStatus::NotServing).await;
+                gave_up.notify_one();
+                failed = Some(failure);
+            }
+        }
+    };
+    (served, failed)
 }
 
 /// Why the listener could not be bound, and what to do about it.
@@ -473,4 +533,50 @@ fn reflection_builder(crm_services: &[&str]) -> tonic_reflection::server::Builde
         builder = builder.with_service_name(name);
     }
     builder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn giving_up_on_a_task_turns_every_service_not_serving_and_stops_the_server() {
+        let health = HealthReporter::default();
+        for name in ["", "crm.iam.v1.AuthService", "breaker:sales.customer"] {
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+        let gave_up = tokio::sync::Notify::new();
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        // The server serves until it is told to stop, as `announce_shutdown` tells it.
+        let serve = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+            Ok(())
+        };
+        let failure = crm_core::supervise::GaveUp {
+            task: "relay crm.iam.events.v1".into(),
+            failures: 5,
+            last: "ended".into(),
+        };
+        let supervised = std::future::ready(failure.clone());
+        let stopper = async {
+            gave_up.notified().await;
+            let _ = stop_tx.send(true);
+            std::future::pending::<()>().await
+        };
+        let (served, failed) = tokio::select! {
+            done = run_supervised(serve, std::future::pending(), supervised, &health, &gave_up) => done,
+            () = stopper => unreachable!(),
+        };
+        assert!(served.is_ok());
+        assert_eq!(failed, Some(failure));
+        for name in ["", "crm.iam.v1.AuthService", "breaker:sales.customer"] {
+            assert_eq!(
+                health.status(name).await,
+                Some(crm_proto::grpc::health::v1::health_check_response::ServingStatus::NotServing),
+                "{name}"
+            );
+        }
+    }
 }

@@ -129,6 +129,11 @@ impl Metrics {
             "Notification delivery attempts, by channel (email, sms, in_app) and outcome (sent, retrying, failed)",
             crm_core::metrics::DELIVERIES.clone(),
         );
+        registry.register(
+            "crm_task_restarts",
+            "Background tasks (relays, consumers, workers, watchers) started again after they stopped while the process served",
+            crm_core::metrics::TASK_RESTARTS.clone(),
+        );
         let dead_letters = Family::<Group, Gauge>::default();
         registry.register(
             "crm_dead_letters",

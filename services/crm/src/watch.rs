@@ -1,136 +1,183 @@
-//! Watchers that keep the health service in step with what a process depends on: its circuit
-//! breakers, its stores and the bus, and the upstreams the edge forwards to.
+//! Health that follows what a process depends on: one loop ([`Watch::task`]) keeps a set of
+//! health entries in step with a check, and the checks are its circuit breakers, its stores and
+//! the bus, and the upstreams the edge forwards to.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crm_core::breaker::{BreakerState, NamedBreaker};
 use crm_core::config::Target;
 use crm_core::storage::Database;
+use crm_core::supervise::Task;
 use crm_edge::gateway::Upstream;
+use futures::future::BoxFuture;
 use tonic_health::ServingStatus;
 
 use crate::health::Statuses as HealthReporter;
 
+/// What a check found: serving, or not and why.
+pub(crate) type Verdict = Result<(), String>;
+
+/// A check of something the process depends on, with the health entries that follow it.
+pub(crate) struct Watch {
+    /// What it watches, for the logs and the task's name (`stores`, `breaker sales.customer`).
+    what: String,
+    /// How often it checks.
+    every: Duration,
+    /// The health entries it sets.
+    entries: Vec<String>,
+    /// What health shows before its first check, when the launcher set it.
+    initially: Option<ServingStatus>,
+    check: Arc<dyn Fn() -> BoxFuture<'static, Verdict> + Send + Sync>,
+}
+
+impl Watch {
+    /// The loop, as a supervised task: every `every`, runs the check and, when its verdict
+    /// changed, sets every entry and logs why. It leaves health alone once the process is
+    /// stopping (NOT_SERVING then stays).
+    pub(crate) fn task(
+        self,
+        health: HealthReporter,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Task {
+        let watch = Arc::new(self);
+        Task::new(format!("watch {}", watch.what), move || {
+            keep_in_step(watch.clone(), health.clone(), stopping.clone())
+        })
+    }
+}
+
+async fn keep_in_step(
+    watch: Arc<Watch>,
+    health: HealthReporter,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut shown = watch.initially;
+    let mut tick = tokio::time::interval(watch.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let verdict = (watch.check)().await;
+        if *stopping.borrow() {
+            continue;
+        }
+        let status = match &verdict {
+            Ok(()) => ServingStatus::Serving,
+            Err(_) => ServingStatus::NotServing,
+        };
+        if shown == Some(status) {
+            continue;
+        }
+        match verdict {
+            Err(why) => tracing::error!(watch = %watch.what, %why, "not serving until it answers"),
+            Ok(()) if shown.is_some() => tracing::info!(watch = %watch.what, "serving again"),
+            Ok(()) => {}
+        }
+        shown = Some(status);
+        for entry in &watch.entries {
+            health.set_service_status(entry.as_str(), status).await;
+        }
+    }
+}
+
 /// How a breaker's state shows in health: open is `NOT_SERVING` (calls through it are refused
 /// without trying); closed and half-open (probing) are `SERVING`.
-pub(crate) fn breaker_health(state: crm_core::breaker::BreakerState) -> ServingStatus {
+pub(crate) fn breaker_health(state: BreakerState) -> ServingStatus {
     match state {
-        crm_core::breaker::BreakerState::Open => ServingStatus::NotServing,
+        BreakerState::Open => ServingStatus::NotServing,
         _ => ServingStatus::Serving,
     }
 }
 
-/// Keeps each breaker's health entry in step with its state (checked every 250 ms).
-pub(crate) async fn watch_breakers(
-    breakers: Vec<crm_core::breaker::NamedBreaker>,
-    health: HealthReporter,
-) {
-    let mut shown: Vec<_> = breakers.iter().map(|b| b.watch.state()).collect();
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tick.tick().await;
-        for (breaker, shown) in breakers.iter().zip(shown.iter_mut()) {
-            let state = breaker.watch.state();
-            if state != *shown {
-                *shown = state;
-                tracing::info!(breaker = %breaker.name, state = state.as_str(), "circuit breaker");
-                health
-                    .set_service_status(breaker.health_name(), breaker_health(state))
-                    .await;
-            }
-        }
+/// `breaker:<name>` follows the breaker (checked every 250 ms); the process serves regardless.
+pub(crate) fn breaker(breaker: NamedBreaker) -> Watch {
+    Watch {
+        what: format!("breaker {}", breaker.name),
+        every: Duration::from_millis(250),
+        entries: vec![breaker.health_name()],
+        initially: Some(breaker_health(breaker.watch.state())),
+        check: Arc::new(move || {
+            let verdict = match breaker.watch.state() {
+                BreakerState::Open => Err("the circuit is open".to_owned()),
+                _ => Ok(()),
+            };
+            Box::pin(std::future::ready(verdict))
+        }),
     }
 }
 
 /// How often the stores are asked whether they answer (readiness).
 const STORES_EVERY: Duration = Duration::from_secs(2);
 
-/// Keeps readiness in step with the stores and the bus: the process (`""`) and its own services
-/// are `NOT_SERVING` while any store (or Kafka, when the events go there) does not answer (a
-/// balancer then sends calls elsewhere), and `SERVING` again once all do. Leaves health alone
-/// once the process is stopping.
-pub(crate) async fn watch_stores(
+/// Readiness follows the stores and the bus: the process (`""`) and its own `services` are
+/// `NOT_SERVING` while any store (or Kafka, when the events go there) does not answer (a balancer
+/// then sends calls elsewhere), and `SERVING` again once all do.
+pub(crate) fn stores(
     databases: Vec<(Target, Database)>,
     kafka: Option<crm_events::Kafka>,
     services: Vec<&'static str>,
-    health: HealthReporter,
-    stopping: tokio::sync::watch::Receiver<bool>,
-    initially: bool,
-) {
-    let mut shown = initially;
-    let mut tick = tokio::time::interval(STORES_EVERY);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let mut answering = true;
-        for (target, db) in &databases {
-            let answer = tokio::time::timeout(STORES_EVERY, db.ping()).await;
-            if !matches!(answer, Ok(Ok(()))) {
-                if shown {
-                    let error = match answer {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "no answer in time".to_owned(),
-                    };
-                    tracing::error!(target = target.name(), %error, "store does not answer: not serving until it does");
+    initially: ServingStatus,
+) -> Watch {
+    let databases = Arc::new(databases);
+    Watch {
+        what: "stores".to_owned(),
+        every: STORES_EVERY,
+        entries: std::iter::once("")
+            .chain(services)
+            .map(str::to_owned)
+            .collect(),
+        initially: Some(initially),
+        check: Arc::new(move || {
+            let databases = databases.clone();
+            let kafka = kafka.clone();
+            Box::pin(async move {
+                let mut silent = Vec::new();
+                for (target, db) in databases.iter() {
+                    match tokio::time::timeout(STORES_EVERY, db.ping()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => silent.push(format!("the {} store: {e}", target.name())),
+                        Err(_) => {
+                            silent.push(format!("the {} store: no answer in time", target.name()))
+                        }
+                    }
                 }
-                answering = false;
-            }
-        }
-        if let Some(kafka) = &kafka
-            && let Err(e) = kafka.ping(STORES_EVERY).await
-        {
-            if shown {
-                tracing::error!(error = %format!("{e:#}"), "Kafka does not answer: not serving until it does");
-            }
-            answering = false;
-        }
-        if *stopping.borrow() {
-            return;
-        }
-        if answering != shown {
-            shown = answering;
-            let status = if answering {
-                tracing::info!("every store answers again: serving");
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            health.set_service_status("", status).await;
-            for service in &services {
-                health.set_service_status(*service, status).await;
-            }
-        }
+                if let Some(kafka) = &kafka
+                    && let Err(e) = kafka.ping(STORES_EVERY).await
+                {
+                    silent.push(format!("Kafka: {e:#}"));
+                }
+                if silent.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("does not answer: {}", silent.join("; ")))
+                }
+            })
+        }),
     }
 }
 
-/// Keeps the health of an upstream's services (and `upstream:<context>`) in step with the
-/// upstream's own: `SERVING` while any of its processes answers its health check.
-pub(crate) async fn watch_upstream(
-    upstream: std::sync::Arc<Upstream>,
-    services: &'static [&'static str],
-    health: HealthReporter,
-) {
-    let mut shown = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    loop {
-        tick.tick().await;
-        // Also takes each process that does not answer SERVING out of the gateway's rotation.
-        let serving = upstream.check(Duration::from_secs(1)).await;
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        if shown != Some(status) {
-            if shown.is_some() || !serving {
-                tracing::info!(context = upstream.context(), serving, "upstream health");
-            }
-            shown = Some(status);
-            for service in services {
-                health.set_service_status(*service, status).await;
-            }
-            health
-                .set_service_status(format!("upstream:{}", upstream.context()), status)
-                .await;
-        }
+/// An upstream's services (and `upstream:<context>`) follow the upstream's own health:
+/// `SERVING` while any of its processes answers its health check (every 2 s). The check also
+/// takes each process that does not answer `SERVING` out of the gateway's rotation.
+pub(crate) fn upstream(upstream: Arc<Upstream>, services: &'static [&'static str]) -> Watch {
+    Watch {
+        what: format!("upstream {}", upstream.context()),
+        every: Duration::from_secs(2),
+        entries: services
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([format!("upstream:{}", upstream.context())])
+            .collect(),
+        initially: None,
+        check: Arc::new(move || {
+            let upstream = upstream.clone();
+            Box::pin(async move {
+                if upstream.check(Duration::from_secs(1)).await {
+                    Ok(())
+                } else {
+                    Err("no process of it answers SERVING".to_owned())
+                }
+            })
+        }),
     }
 }

@@ -11,7 +11,7 @@ use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
 use crm_proto::crm::iam::v1::{GetJwksRequest, ListUsersRequest, LoginRequest};
 use crm_proto::crm::sales::v1::ListLeadsRequest;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use prost::Message;
 use support::{authorized, spawn, spawn_targets};
 use tonic::Code;
@@ -251,21 +251,6 @@ fn grpc_web_frame(flag: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-async fn http1_post(
-    addr: std::net::SocketAddr,
-    request: http::Request<Full<bytes::Bytes>>,
-) -> (http::response::Parts, bytes::Bytes) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    (parts, body.collect().await.unwrap().to_bytes())
-}
-
 #[tokio::test]
 async fn a_grpc_web_call_over_http1_is_answered() {
     let server = spawn().await;
@@ -282,7 +267,7 @@ async fn a_grpc_web_call_over_http1_is_answered() {
     .header("origin", "https://crm.kilang.example")
     .body(Full::new(bytes::Bytes::from(grpc_web_frame(0, &payload))))
     .unwrap();
-    let (parts, body) = http1_post(server.addr, request).await;
+    let (parts, body) = support::http1(server.addr, request).await;
 
     assert_eq!(parts.status, http::StatusCode::OK);
     assert_eq!(parts.version, http::Version::HTTP_11);
@@ -321,7 +306,7 @@ fn preflight(server: &support::TestServer, origin: &str) -> http::Request<Full<b
 #[tokio::test]
 async fn by_default_no_other_origin_may_call_from_a_browser() {
     let server = spawn().await;
-    let (parts, _) = http1_post(server.addr, preflight(&server, "https://evil.example")).await;
+    let (parts, _) = support::http1(server.addr, preflight(&server, "https://evil.example")).await;
     assert!(
         !parts.headers.contains_key("access-control-allow-origin"),
         "same origin only: {:?}",
@@ -335,7 +320,7 @@ async fn browsers_get_a_cors_preflight_answer() {
         config.cors.allowed_origins = vec!["https://crm.kilang.example".into()];
     })
     .await;
-    let (parts, _) = http1_post(server.addr, preflight(&server, "https://evil.example")).await;
+    let (parts, _) = support::http1(server.addr, preflight(&server, "https://evil.example")).await;
     assert!(
         !parts.headers.contains_key("access-control-allow-origin"),
         "an origin not listed: {:?}",
@@ -355,7 +340,7 @@ async fn browsers_get_a_cors_preflight_answer() {
         )
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (parts, _) = http1_post(server.addr, request).await;
+    let (parts, _) = support::http1(server.addr, request).await;
     assert!(parts.status.is_success(), "{:?}", parts.status);
     assert_eq!(
         parts.headers["access-control-allow-origin"],
@@ -475,7 +460,7 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
     let request = http::Request::get(format!("http://{}/metrics", server.addr))
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (parts, body) = http1_post(server.addr, request).await;
+    let (parts, body) = support::http1(server.addr, request).await;
     assert_eq!(parts.status, http::StatusCode::OK, "open without a token");
     let text = String::from_utf8_lossy(&body);
     assert!(
@@ -530,7 +515,7 @@ async fn metrics_show_each_outbox_backlog_to_scrapers() {
         )
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (parts, body) = http1_post(server.addr, request).await;
+    let (parts, body) = support::http1(server.addr, request).await;
     let text = String::from_utf8_lossy(&body);
     assert_eq!(
         parts.headers["content-type"],
@@ -569,7 +554,7 @@ async fn metrics_count_every_call_by_method_protocol_and_code_and_time_it() {
         .header("authorization", format!("Bearer {token}"))
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (parts, _) = http1_post(server.addr, rest).await;
+    let (parts, _) = support::http1(server.addr, rest).await;
     assert_eq!(parts.status, http::StatusCode::OK);
     let mut frame = vec![0u8, 0, 0, 0, 0];
     let web = http::Request::post(format!(
@@ -580,7 +565,7 @@ async fn metrics_count_every_call_by_method_protocol_and_code_and_time_it() {
     .header("authorization", format!("Bearer {token}"))
     .body(Full::new(bytes::Bytes::from(std::mem::take(&mut frame))))
     .unwrap();
-    let (parts, body) = http1_post(server.addr, web).await;
+    let (parts, body) = support::http1(server.addr, web).await;
     assert_eq!(parts.status, http::StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("grpc-status:0"));
     // A path no service serves is counted, but not by its name.
@@ -588,12 +573,12 @@ async fn metrics_count_every_call_by_method_protocol_and_code_and_time_it() {
         .header("content-type", "application/grpc-web+proto")
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    http1_post(server.addr, stray).await;
+    support::http1(server.addr, stray).await;
 
     let request = http::Request::get(format!("http://{}/metrics", server.addr))
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (_, body) = http1_post(server.addr, request).await;
+    let (_, body) = support::http1(server.addr, request).await;
     let text = String::from_utf8_lossy(&body);
     let calls = |protocol: &str, code: &str| {
         format!(
@@ -631,7 +616,7 @@ async fn the_web_console_is_served_at_the_root_with_its_assets() {
         }
         request.body(Full::new(bytes::Bytes::new())).unwrap()
     };
-    let (parts, body) = http1_post(server.addr, get("/", None)).await;
+    let (parts, body) = support::http1(server.addr, get("/", None)).await;
     assert_eq!(parts.status, http::StatusCode::OK);
     assert_eq!(parts.headers["content-type"], "text/html");
     assert!(parts.headers.contains_key("content-security-policy"));
@@ -644,7 +629,7 @@ async fn the_web_console_is_served_at_the_root_with_its_assets() {
         .split('"')
         .next()
         .unwrap();
-    let (parts, body) = http1_post(server.addr, get(script, None)).await;
+    let (parts, body) = support::http1(server.addr, get(script, None)).await;
     assert_eq!(parts.status, http::StatusCode::OK, "{script}");
     assert!(
         parts.headers["content-type"]
@@ -657,11 +642,11 @@ async fn the_web_console_is_served_at_the_root_with_its_assets() {
     assert!(body.len() > 1000);
     // Unchanged since the last fetch: 304, no body.
     let etag = parts.headers["etag"].to_str().unwrap().to_owned();
-    let (parts, body) = http1_post(server.addr, get(script, Some(&etag))).await;
+    let (parts, body) = support::http1(server.addr, get(script, Some(&etag))).await;
     assert_eq!(parts.status, http::StatusCode::NOT_MODIFIED);
     assert!(body.is_empty());
     // The API beside it is untouched.
-    let (parts, _) = http1_post(server.addr, get("/api/v1/openapi.json", None)).await;
+    let (parts, _) = support::http1(server.addr, get("/api/v1/openapi.json", None)).await;
     assert_eq!(parts.headers["content-type"], "application/json");
 }
 

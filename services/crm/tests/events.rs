@@ -135,7 +135,7 @@ async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka()
     let lag = crm_core::testing::eventually("sales' Kafka lag is on /metrics", || {
         let addr = sales.addr;
         async move {
-            let text = scrape(addr).await;
+            let text = support::scrape(addr).await;
             text.lines()
                 .find(|l| {
                     l.starts_with("crm_consumer_lag{") && l.contains("topic=\"crm.iam.events.v1\"")
@@ -145,23 +145,6 @@ async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka()
     })
     .await;
     assert!(lag.contains("consumer=\"sales"), "{lag}");
-}
-
-/// `GET /metrics` of the server at `addr`.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use http_body_util::BodyExt;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let request = http::Request::get(format!("http://{addr}/metrics"))
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8_lossy(&body).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

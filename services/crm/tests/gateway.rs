@@ -130,31 +130,15 @@ async fn rest(
         .header("x-correlation-id", "gateway-test-1")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
-    let (parts, bytes) = http1(&edge.addr, request).await;
+    let (parts, bytes) = support::http1(edge.addr.as_str(), request).await;
     let json = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {bytes:?}"));
     (parts.status.as_u16(), parts.headers, json)
 }
 
-/// `request` over HTTP/1.1 to `addr`: the answer's head and body.
-async fn http1(addr: &str, request: http::Request<Full<Bytes>>) -> (http::response::Parts, Bytes) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
-    (parts, body.collect().await.unwrap().to_bytes())
-}
-
 /// How many `CreateCustomer` calls a process answered OK, from its own `/metrics`.
 async fn creates_served(process: &Process) -> u64 {
-    let request = http::Request::get(format!("http://{}/metrics", process.addr))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let (_, body) = http1(&process.addr, request).await;
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = support::scrape(&process.addr).await;
     text.lines()
         .filter(|line| {
             line.starts_with("crm_rpc_server_requests_total{")
@@ -401,12 +385,7 @@ async fn grpc_web_get_customer(edge: &Process, token: &str, id: &str) -> custome
     let mut frame = vec![0u8];
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
     frame.extend_from_slice(&message);
-    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let mut sender = support::http1_connection(edge.addr.as_str()).await;
     let request = http::Request::post(format!(
         "http://{}/crm.customer.v1.CustomerService/GetCustomer",
         edge.addr
@@ -454,12 +433,7 @@ async fn reflection_services(edge: &Process) -> Vec<String> {
 /// `POST /api/v1/auth/login` to `edge`, claiming to forward for `forwarded_for`: the status and
 /// the problem's code.
 async fn rest_login(edge: &Process, email: &str, password: &str, forwarded_for: &str) -> u16 {
-    let stream = tokio::net::TcpStream::connect(&edge.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let mut sender = support::http1_connection(edge.addr.as_str()).await;
     let body =
         serde_json::json!({"tenant": "kilang-desa-murni", "email": email, "password": password});
     let request = http::Request::builder()

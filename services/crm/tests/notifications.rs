@@ -580,31 +580,6 @@ async fn health(addr: &str, service: &str) -> i32 {
         .status
 }
 
-type Http1 = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
-
-/// An HTTP/1.1 connection to `addr`, as a browser or a scraper opens one.
-async fn http1(addr: impl tokio::net::ToSocketAddrs) -> Http1 {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    sender
-}
-
-/// `GET /metrics` of the CRM at `addr`.
-async fn metrics(addr: &str) -> String {
-    use http_body_util::BodyExt;
-    let mut sender = http1(addr).await;
-    let request = http::Request::get(format!("http://{addr}/metrics"))
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8_lossy(&body).into_owned()
-}
-
 /// The welcome's status and attempts, read from the stopped or running server's store.
 async fn welcome_state(dir: &std::path::Path, email: &str) -> Option<(String, i64)> {
     let store = crm_core::storage::open_sqlite(&dir.join("notification.db"))
@@ -678,7 +653,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
     })
     .await;
     assert_eq!(health(&addr, "").await, ServingStatus::Serving as i32);
-    let text = metrics(&addr).await;
+    let text = support::scrape(&addr).await;
     for (state, value) in [("open", 1), ("closed", 0), ("half_open", 0)] {
         let line = format!(
             "crm_circuit_breaker_state{{breaker=\"notification.email\",state=\"{state}\"}} {value}\n"
@@ -726,7 +701,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
 /// `WatchNotifications` as a browser calls it: grpc-web over HTTP/1.1, the response read frame
 /// by frame as it streams.
 struct GrpcWebWatch {
-    _sender: Http1,
+    _sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
     body: hyper::body::Incoming,
     buffer: Vec<u8>,
 }
@@ -734,7 +709,7 @@ struct GrpcWebWatch {
 impl GrpcWebWatch {
     async fn open(addr: std::net::SocketAddr, token: &str) -> GrpcWebWatch {
         use prost::Message;
-        let mut sender = http1(addr).await;
+        let mut sender = support::http1_connection(addr).await;
         let payload = WatchNotificationsRequest {
             include_unread: false,
         }

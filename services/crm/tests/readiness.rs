@@ -1,5 +1,6 @@
 //! Readiness follows the stores: a CRM whose PostgreSQL stops answering turns NOT_SERVING (so a
-//! balancer sends its calls elsewhere), and SERVING again once the database is back.
+//! balancer sends its calls elsewhere), and SERVING again once the database is back. And a
+//! background task that stops is started again; one that keeps stopping takes the process out.
 
 mod support;
 
@@ -134,5 +135,99 @@ async fn readiness_turns_not_serving_while_postgres_is_away_and_serving_when_it_
     assert_eq!(
         status(&server, "crm.customer.v1.CustomerService").await,
         ServingStatus::Serving as i32
+    );
+}
+
+/// Supervision quick enough for a test: 20 ms between restarts, out after three stops in a row.
+fn quick_supervision() -> crm_core::supervise::Policy {
+    crm_core::supervise::Policy {
+        first_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(20),
+        healthy_after: std::time::Duration::from_secs(3600),
+        give_up_after: 3,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_background_task_killed_while_serving_is_started_again_and_counted() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let runs = Arc::new(AtomicU32::new(0));
+    let task = {
+        let runs = runs.clone();
+        crm_core::supervise::Task::new("test killed once", move || {
+            let runs = runs.clone();
+            async move {
+                if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("killed");
+                }
+                std::future::pending::<()>().await
+            }
+        })
+    };
+    let server = support::spawn_app(
+        |_| {},
+        |app| app.with_task(task).with_supervision(quick_supervision()),
+    )
+    .await;
+    let line = crm_core::testing::eventually("the restart is on /metrics", || {
+        let addr = server.addr;
+        async move {
+            support::scrape(addr)
+                .await
+                .lines()
+                .find(|l| l.starts_with("crm_task_restarts_total{task=\"test killed once\"} 1"))
+                .map(str::to_owned)
+        }
+    })
+    .await;
+    assert!(line.ends_with(" 1"), "{line}");
+    // Started again after its delay (the restart counts when it is decided).
+    crm_core::testing::eventually("the task runs again", || {
+        let runs = runs.load(Ordering::SeqCst);
+        async move { (runs >= 2).then_some(()) }
+    })
+    .await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "killed once, started once more"
+    );
+    // The contexts' own tasks and relays started with the process and never stopped.
+    let scrape = support::scrape(server.addr).await;
+    for task in [
+        "relay crm.iam.events.v1",
+        "notification deliveries",
+        "watch stores",
+    ] {
+        assert!(
+            scrape.contains(&format!("crm_task_restarts_total{{task=\"{task}\"}} 0")),
+            "{task} is not shown at 0:\n{scrape}"
+        );
+    }
+    assert_eq!(status(&server, "").await, ServingStatus::Serving as i32);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_background_task_that_keeps_stopping_takes_the_process_out_naming_it() {
+    let task = crm_core::supervise::Task::new("test always ends", || async {});
+    let mut server = support::spawn_app(
+        |_| {},
+        |app| app.with_task(task).with_supervision(quick_supervision()),
+    )
+    .await;
+    let run = server.run.take().expect("the server runs");
+    let error = run
+        .await
+        .expect("run_until does not panic")
+        .expect_err("the process stops with an error");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("`test always ends` stopped 3 times in a row (last: ended)"),
+        "{message}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(server.addr).await.is_err(),
+        "the process no longer listens"
     );
 }

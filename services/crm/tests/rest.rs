@@ -31,12 +31,7 @@ async fn call_raw(
     token: Option<&str>,
     body: &str,
 ) -> (u16, http::HeaderMap, Bytes) {
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let mut sender = support::http1_connection(server.addr).await;
     let mut request = http::Request::builder()
         .method(method)
         .uri(format!("http://{}{path}", server.addr))
@@ -270,12 +265,7 @@ async fn malformed_requests_are_400_and_unknown_routes_404_never_500() {
         }
     }
     // A caller's correlation id comes back on a 404 of a path no route has, too.
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let mut sender = support::http1_connection(server.addr).await;
     let answer = sender
         .send_request(
             http::Request::get(format!("http://{}/api/v1/nothing-here", server.addr))

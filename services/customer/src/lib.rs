@@ -16,11 +16,11 @@ pub mod interfaces;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::{Database, Migrations};
+use crm_events::bounded::{Access, BoundedContext, Started, Startup};
 use crm_proto::crm::customer::v1 as pb;
 use futures::future::BoxFuture;
 
@@ -68,7 +68,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 Arc::new(iam::Unconfigured)
             }
         };
-        let (customers, outboxes): (_, Vec<Arc<dyn std::any::Any + Send + Sync>>) = match settings
+        let (customers, outboxes): (_, Vec<crm_events::OutboxLog>) = match settings
             .store(startup.config)
         {
             StoreKind::Sqlite | StoreKind::Postgres => {
@@ -95,9 +95,7 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                     .map_err(|e| anyhow::anyhow!("the customers' MongoDB store: {e}"))?;
                 let outboxes = CONTEXT
                     .topic
-                    .map(|topic| {
-                        Arc::new(store.outbox(topic)) as Arc<dyn std::any::Any + Send + Sync>
-                    })
+                    .map(|topic| store.outbox(topic))
                     .into_iter()
                     .collect();
                 (build_on(Arc::new(store), members, db), outboxes)

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_core::Config;
-use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::storage::{Database, Migrations};
+use crm_events::bounded::{Access, BoundedContext, Started, Startup};
 use crm_proto::crm::iam::v1 as pb;
 use futures::future::BoxFuture;
 

@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::{Database, Migrations};
+use crm_core::supervise::Task;
+use crm_events::bounded::{Access, BoundedContext, Started, Startup};
 use crm_proto::crm::notification::v1 as pb;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
@@ -80,8 +81,11 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 let marks = startup.revocations.clone();
                 Box::new(move |services: &mut ServiceSet| register(services, app, marks))
             },
-            consumers: vec![(IAM_TOPIC, Arc::new(iam)), (SALES_TOPIC, Arc::new(sales))],
-            tasks: vec![Box::pin(built.worker.run())],
+            consumers: vec![(IAM_TOPIC, iam), (SALES_TOPIC, sales)],
+            tasks: vec![{
+                let worker = built.worker;
+                Task::new("notification deliveries", move || worker.clone().run())
+            }],
             breakers: built.breakers,
             ..Started::default()
         })

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::bounded::{Access, BoundedContext, Started, Startup};
 use crm_core::breaker::NamedBreaker;
 use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::service_auth::ServiceTokens;
 use crm_core::storage::{Database, Migrations};
+use crm_core::supervise::Task;
+use crm_events::bounded::{Access, BoundedContext, Started, Startup};
 use crm_proto::crm::sales::v1 as pb;
 use futures::future::BoxFuture;
 
@@ -83,11 +84,16 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let consumer =
             crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
         let interval = Duration::from_secs(settings.recovery_interval_seconds.unwrap_or(10));
-        let recovery = recovery_task(sales.clone(), interval);
+        let recovery = {
+            let sales = sales.clone();
+            Task::new("sales conversion recovery", move || {
+                recovery_task(sales.clone(), interval)
+            })
+        };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
-            consumers: vec![(IAM_TOPIC, Arc::new(consumer))],
-            tasks: vec![Box::pin(recovery)],
+            consumers: vec![(IAM_TOPIC, consumer)],
+            tasks: vec![recovery],
             breakers,
             ..Started::default()
         })

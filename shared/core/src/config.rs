@@ -190,7 +190,7 @@ pub struct Config {
 }
 
 /// A context's own section of the configuration (`[iam]`, `CRM_IAM__*`), declared by the
-/// context crate in its [`crate::bounded::BoundedContext`]. The launcher passes every
+/// context crate in its `crm_events::bounded::BoundedContext`. The launcher passes every
 /// context's section to [`Config::load`], which fills in their defaults (so `crm config` shows
 /// every key) and reports their problems with everyone else's.
 pub struct Section {

@@ -5,7 +5,6 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
-pub mod bounded;
 pub mod breaker;
 pub mod client;
 pub mod clock;
@@ -21,6 +20,7 @@ pub mod redis_retry;
 pub mod revocation;
 pub mod service_auth;
 pub mod storage;
+pub mod supervise;
 pub mod telemetry;
 pub mod testing;
 pub mod text;

@@ -20,3 +20,14 @@ pub struct Delivery {
 /// Notification delivery attempts, by channel and outcome
 /// (`crm_notification_deliveries_total`).
 pub static DELIVERIES: LazyLock<Family<Delivery, Counter>> = LazyLock::new(Family::default);
+
+/// A background task's name (`relay crm.iam.events.v1`, `consumer notification-iam`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    /// The task's name.
+    pub task: String,
+}
+
+/// Background tasks started again after they stopped while the process served
+/// (`crm_task_restarts_total`; see [`crate::supervise`]).
+pub static TASK_RESTARTS: LazyLock<Family<TaskLabel, Counter>> = LazyLock::new(Family::default);

@@ -16,7 +16,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::task::JoinHandle;
 
 use crate::consumer::{Consumer, Delivery, Position, deliver_batch};
 use crate::envelope::{Envelope, dlq_topic};
@@ -150,14 +149,14 @@ impl Kafka {
 
     /// Publishes the outbox's pending events in order, marking them published as Kafka
     /// acknowledges them; backs off while Kafka is down. Prunes old published events hourly.
-    pub fn spawn_relay(
+    pub fn relay(
         &self,
         log: OutboxLog,
         retention: Duration,
         poll: Duration,
-    ) -> JoinHandle<()> {
+    ) -> impl Future<Output = ()> + Send + use<> {
         let mut kafka = self.clone();
-        tokio::spawn(async move {
+        async move {
             let mut backoff = poll;
             let mut refused_in_a_row = 0;
             let mut last_prune = tokio::time::Instant::now();
@@ -251,21 +250,42 @@ impl Kafka {
                     }
                 }
             }
-        })
+        }
     }
 
     /// Consumes every partition of `topic` as `consumer.name`. Positions live in the consumer's
     /// own store, written in the handler's transaction, so a restart resumes exactly where the
     /// effects stopped; they are also committed to Kafka for lag tools.
-    pub fn spawn_consumer(
+    ///
+    /// A consumer Kafka's client cannot make ends the run at once, with the error logged.
+    pub fn consume(
         &self,
         topic: &str,
         consumer: Consumer,
         poll: Duration,
-    ) -> anyhow::Result<JoinHandle<()>> {
+    ) -> impl Future<Output = ()> + Send + use<> {
+        let made = self
+            .stream_consumer(&consumer.name)
+            .map(|stream| ConsumerLoop {
+                kafka: self.clone(),
+                stream,
+                topic: topic.to_owned(),
+                consumer,
+                poll,
+            });
+        async move {
+            match made {
+                Ok(run) => run.run().await,
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot consume from Kafka"),
+            }
+        }
+    }
+
+    /// A consumer of the group `group` that stores its positions itself.
+    fn stream_consumer(&self, group: &str) -> anyhow::Result<StreamConsumer> {
         let stream: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
-            .set("group.id", &consumer.name)
+            .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             // A stored position below what the broker still retains resumes at the oldest record.
@@ -275,14 +295,7 @@ impl Kafka {
             .set("fetch.wait.max.ms", "25")
             .create()
             .with_context(|| format!("cannot create a Kafka consumer for {}", self.brokers))?;
-        let run = ConsumerLoop {
-            kafka: self.clone(),
-            stream,
-            topic: topic.to_owned(),
-            consumer,
-            poll,
-        };
-        Ok(tokio::spawn(run.run()))
+        Ok(stream)
     }
 
     /// A consumer for reading offsets and metadata as `group` (it never commits).

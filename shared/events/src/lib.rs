@@ -77,6 +77,7 @@ pub static TABLES: crm_core::storage::SharedTables = crm_core::storage::SharedTa
     },
 };
 
+pub mod bounded;
 pub mod consumer;
 pub mod embedded;
 pub mod envelope;
@@ -92,6 +93,7 @@ pub mod outbox;
 
 use std::time::Duration;
 
+use crm_core::supervise::Task;
 use tokio::task::JoinHandle;
 
 pub use consumer::{Consumer, Delivery, Handler, Inbox, RetryPolicy, Tx};
@@ -183,29 +185,50 @@ impl EventBus {
         }
     }
 
-    /// Starts publishing `log`'s events.
-    pub fn start_relay(&self, log: OutboxLog) -> JoinHandle<()> {
-        match self {
-            EventBus::Embedded(s) => embedded::spawn_relay(log, s.retention, s.poll),
-            EventBus::Kafka(kafka, s) => kafka.spawn_relay(log, s.retention, s.poll),
+    /// The relay of `log`: publishes its events (to Kafka, or marks them published on the
+    /// embedded bus), as a task the launcher supervises.
+    pub fn relay(&self, log: OutboxLog) -> Task {
+        let name = format!("relay {}", log.topic());
+        match self.clone() {
+            EventBus::Embedded(s) => Task::new(name, move || {
+                embedded::relay(log.clone(), s.retention, s.poll)
+            }),
+            EventBus::Kafka(kafka, s) => {
+                Task::new(name, move || kafka.relay(log.clone(), s.retention, s.poll))
+            }
         }
     }
 
-    /// Starts delivering `source`'s events to `consumer`.
-    pub fn subscribe(&self, source: Source, consumer: Consumer) -> anyhow::Result<JoinHandle<()>> {
-        match (self, source) {
-            (EventBus::Embedded(s), Source::Outbox(log)) => {
-                Ok(embedded::spawn_consumer(log, consumer, s.poll))
-            }
+    /// Delivering `source`'s events to `consumer`, as a task the launcher supervises. Refused
+    /// when the embedded bus is asked for a topic produced in another process.
+    pub fn consumer(&self, source: Source, consumer: Consumer) -> anyhow::Result<Task> {
+        let name = format!("consumer {}", consumer.name);
+        match (self.clone(), source) {
+            (EventBus::Embedded(s), Source::Outbox(log)) => Ok(Task::new(name, move || {
+                embedded::consume(log.clone(), consumer.clone(), s.poll)
+            })),
             (EventBus::Embedded(_), Source::Topic(topic)) => {
                 anyhow::bail!(
                     "{topic} is produced in another process: consuming it needs Kafka (kafka.brokers)"
                 )
             }
             (EventBus::Kafka(kafka, s), source) => {
-                kafka.spawn_consumer(source.topic(), consumer, s.poll)
+                let topic = source.topic().to_owned();
+                Ok(Task::new(name, move || {
+                    kafka.consume(&topic, consumer.clone(), s.poll)
+                }))
             }
         }
+    }
+
+    /// Starts publishing `log`'s events, unsupervised (tests and benches).
+    pub fn start_relay(&self, log: OutboxLog) -> JoinHandle<()> {
+        tokio::spawn(self.relay(log).run())
+    }
+
+    /// Starts delivering `source`'s events to `consumer`, unsupervised (tests and benches).
+    pub fn subscribe(&self, source: Source, consumer: Consumer) -> anyhow::Result<JoinHandle<()>> {
+        Ok(tokio::spawn(self.consumer(source, consumer)?.run()))
     }
 }
 

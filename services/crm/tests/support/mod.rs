@@ -23,6 +23,8 @@ pub struct TestServer {
     pub channel: Channel,
     signing_key: EncodingKey,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's run: what `run_until` returned, once it stops.
+    pub run: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -53,6 +55,14 @@ pub async fn spawn_targets(targets: &[Target]) -> TestServer {
 
 /// Starts the CRM on 127.0.0.1:0 with a temp data dir and a JWK Set holding the test key.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    spawn_app(adjust, |app| app).await
+}
+
+/// As [`spawn_with`], with `extend` applied to the built application before it runs.
+pub async fn spawn_app(
+    adjust: impl FnOnce(&mut Config),
+    extend: impl FnOnce(crm::Application) -> crm::Application,
+) -> TestServer {
     let data_dir = tempfile::tempdir().unwrap();
     let key = test_signing_key(7);
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
@@ -91,12 +101,14 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     }
     adjust(&mut config);
 
-    let app = crm::Application::build(config)
-        .await
-        .expect("the server builds");
+    let app = extend(
+        crm::Application::build(config)
+            .await
+            .expect("the server builds"),
+    );
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let run = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     // The listener is bound already: connecting cannot race the server's start.
@@ -111,6 +123,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         channel,
         signing_key: EncodingKey::from_ed_der(key.to_pkcs8_der().unwrap().as_bytes()),
         stop: Some(stop),
+        run: Some(run),
         _data_dir: data_dir,
     }
 }
@@ -189,4 +202,38 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
+}
+
+/// An HTTP/1.1 connection to `addr`, as a browser or a scraper opens one.
+pub async fn http1_connection(
+    addr: impl tokio::net::ToSocketAddrs,
+) -> hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// `request` over HTTP/1.1 to `addr`: the answer's head and body.
+pub async fn http1(
+    addr: impl tokio::net::ToSocketAddrs,
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (http::response::Parts, bytes::Bytes) {
+    use http_body_util::BodyExt;
+    let mut sender = http1_connection(addr).await;
+    let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
+    (parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// `GET /metrics` of the server at `addr`.
+pub async fn scrape(addr: impl std::fmt::Display) -> String {
+    let addr = addr.to_string();
+    let request = http::Request::get(format!("http://{addr}/metrics"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let (_, body) = http1(addr.as_str(), request).await;
+    String::from_utf8_lossy(&body).into_owned()
 }

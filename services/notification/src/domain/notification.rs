@@ -1,12 +1,15 @@
 //! A notification: stored first (pending), then delivered by the worker: sent, or retried after
 //! each failure with a growing delay, failed after the configured attempts. An in-app one is
-//! read by its recipient.
+//! read by its recipient. Each delivery outcome gives the event it causes
+//! (`NotificationSent`, `NotificationFailed`), built here and nowhere else.
 
 use crm_core::{TenantId, UserId};
+use crm_proto::crm::notification::events::v1 as events;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Millis;
+use super::ports::OutboxEvent;
 use super::template::Channel;
 
 /// Where delivery stands.
@@ -130,18 +133,36 @@ impl Notification {
         }
     }
 
-    /// Delivered at `now`.
-    pub fn sent(&mut self, now: Millis) {
+    /// Delivered at `now`: the `NotificationSent` it causes.
+    pub fn sent(&mut self, now: Millis) -> OutboxEvent {
         self.attempts += 1;
         self.status = Status::Sent;
         self.sent_at = Some(now);
         self.next_attempt_at = None;
         self.version += 1;
+        self.event(
+            now,
+            &events::NotificationSent {
+                notification_id: self.id.to_string(),
+                channel: self.channel.to_pb() as i32,
+                recipient_user_id: self.recipient(),
+                recipient_address: self.recipient_address.clone(),
+                template_id: self.template_id.map(|t| t.to_string()).unwrap_or_default(),
+                trigger_event_id: self.trigger_event_id.to_string(),
+                attempts: self.attempts as i32,
+                send_time: Some(crm_core::api::timestamp(now)),
+            },
+        )
     }
 
-    /// An attempt failed with `error`: retried at `next`, or failed for good when `next` is
-    /// `None` (no attempts left).
-    pub fn attempt_failed(&mut self, error: &str, next: Option<Millis>) {
+    /// An attempt failed at `now` with `error`: retried at `next`, or failed for good when
+    /// `next` is `None` (no attempts left). The `NotificationFailed` it causes.
+    pub fn attempt_failed(
+        &mut self,
+        error: &str,
+        next: Option<Millis>,
+        now: Millis,
+    ) -> OutboxEvent {
         self.attempts += 1;
         self.last_error = error.chars().take(2000).collect();
         self.next_attempt_at = next;
@@ -151,6 +172,39 @@ impl Notification {
             Status::Failed
         };
         self.version += 1;
+        self.event(
+            now,
+            &events::NotificationFailed {
+                notification_id: self.id.to_string(),
+                channel: self.channel.to_pb() as i32,
+                recipient_user_id: self.recipient(),
+                recipient_address: self.recipient_address.clone(),
+                trigger_event_id: self.trigger_event_id.to_string(),
+                attempts: self.attempts as i32,
+                error: error.to_owned(),
+                r#final: next.is_none(),
+                fail_time: Some(crm_core::api::timestamp(now)),
+            },
+        )
+    }
+
+    fn recipient(&self) -> String {
+        self.recipient_user_id
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    /// `message` about this notification, at `time`, for the outbox.
+    fn event<M: prost::Message + prost::Name>(&self, time: Millis, message: &M) -> OutboxEvent {
+        let mut envelope = crm_events::Envelope::new(
+            "crm.notification",
+            self.tenant_id,
+            self.id,
+            message,
+            &crm_events::Causation::default(),
+        );
+        envelope.time = time;
+        OutboxEvent::new("notification", envelope)
     }
 
     /// Put off to `at` without an attempt (its provider's breaker is open).
@@ -199,11 +253,25 @@ mod tests {
         let mut n = email();
         assert!(n.status.is_due());
         assert_eq!(n.next_attempt_at, Some(10));
-        n.attempt_failed("421 busy", Some(1010));
+        let retrying = n.attempt_failed("421 busy", Some(1010), 10);
         assert_eq!((n.status, n.attempts), (Status::Retrying, 1));
         assert_eq!(n.next_attempt_at, Some(1010));
-        n.attempt_failed("421 busy", None);
+        let failed = retrying
+            .envelope
+            .decode::<events::NotificationFailed>()
+            .unwrap();
+        assert_eq!((failed.attempts, failed.r#final), (1, false));
+        let last = n.attempt_failed("421 busy", None, 1010);
         assert_eq!((n.status, n.attempts), (Status::Failed, 2));
+        let failed = last
+            .envelope
+            .decode::<events::NotificationFailed>()
+            .unwrap();
+        assert_eq!(
+            (failed.attempts, failed.r#final, failed.error.as_str()),
+            (2, true, "421 busy")
+        );
+        assert_eq!(last.envelope.time, 1010);
         assert!(!n.status.is_due());
         assert_eq!(n.last_error, "421 busy");
     }
@@ -211,7 +279,17 @@ mod tests {
     #[test]
     fn sent_then_read_once() {
         let mut n = email();
-        n.sent(20);
+        let sent = n.sent(20).envelope;
+        assert_eq!(
+            sent.decode::<events::NotificationSent>()
+                .unwrap()
+                .notification_id,
+            n.id.to_string()
+        );
+        assert_eq!(
+            (sent.subject.as_str(), sent.time),
+            (n.id.to_string().as_str(), 20)
+        );
         assert_eq!(
             (n.status, n.sent_at, n.next_attempt_at),
             (Status::Sent, Some(20), None)

@@ -26,6 +26,16 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// As the contracts (the API and the events) name it.
+    pub fn to_pb(self) -> crm_proto::crm::notification::v1::Channel {
+        use crm_proto::crm::notification::v1::Channel as Pb;
+        match self {
+            Channel::Email => Pb::Email,
+            Channel::Sms => Pb::Sms,
+            Channel::InApp => Pb::InApp,
+        }
+    }
+
     /// Its name in the store.
     pub fn as_str(self) -> &'static str {
         match self {

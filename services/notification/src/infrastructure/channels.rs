@@ -245,7 +245,8 @@ impl Sender for InApp {
     async fn send(&self, n: &Notification) -> Result<String, SendError> {
         // Watchers see it as it is once delivered.
         let mut shown = n.clone();
-        shown.sent(chrono::Utc::now().timestamp_millis());
+        // The event is the worker's to store, with the delivery.
+        let _ = shown.sent(chrono::Utc::now().timestamp_millis());
         let watching = self.hub.publish(&shown);
         Ok(format!("in the inbox; {watching} watching"))
     }

@@ -11,14 +11,13 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use crm_core::clock::Clock;
 use crm_core::{Result, TenantId};
-use crm_proto::crm::notification::events::v1 as events;
 use futures::StreamExt;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::channels::{Guarded, Outcome};
 use crate::domain::notification::Notification;
-use crate::domain::ports::{Attempt, NotificationStore, OutboxEvent};
+use crate::domain::ports::{Attempt, NotificationStore};
 use crate::domain::template::Channel;
 
 /// How delivery retries.
@@ -110,25 +109,6 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     policy: Policy,
     wake: Arc<Notify>,
-}
-
-fn envelope<M: prost::Message + prost::Name>(
-    n: &Notification,
-    time: i64,
-    message: &M,
-) -> OutboxEvent {
-    let mut envelope = crm_events::Envelope::new(
-        "crm.notification",
-        n.tenant_id,
-        n.id,
-        message,
-        &crm_events::Causation::default(),
-    );
-    envelope.time = time;
-    OutboxEvent {
-        aggregate_type: "notification",
-        envelope,
-    }
 }
 
 impl Worker {
@@ -243,44 +223,17 @@ impl Worker {
             }
             Outcome::Sent(answer) => {
                 let attempt = attempt(answer, String::new());
-                n.sent(now);
-                let sent = events::NotificationSent {
-                    notification_id: n.id.to_string(),
-                    channel: crate::interfaces::grpc::channel_pb(n.channel) as i32,
-                    recipient_user_id: n
-                        .recipient_user_id
-                        .map(|u| u.to_string())
-                        .unwrap_or_default(),
-                    recipient_address: n.recipient_address.clone(),
-                    template_id: n.template_id.map(|t| t.to_string()).unwrap_or_default(),
-                    trigger_event_id: n.trigger_event_id.to_string(),
-                    attempts: n.attempts as i32,
-                    send_time: Some(crm_core::api::timestamp(now)),
-                };
-                (Some(attempt), Some(envelope(&n, now, &sent)))
+                let sent = n.sent(now);
+                (Some(attempt), Some(sent))
             }
             Outcome::Failed(e) => {
                 let attempt = attempt(e.answer.clone(), e.message.clone());
                 let last = e.permanent || n.attempts + 1 >= self.policy.max_attempts;
                 let next =
                     (!last).then(|| now + self.policy.delay(n.attempts + 1).as_millis() as i64);
-                n.attempt_failed(&e.message, next);
+                let failed = n.attempt_failed(&e.message, next, now);
                 tracing::warn!(notification_id = %n.id, provider = provider.provider(), attempts = n.attempts, error = %e.message, final = last, "delivery failed");
-                let failed = events::NotificationFailed {
-                    notification_id: n.id.to_string(),
-                    channel: crate::interfaces::grpc::channel_pb(n.channel) as i32,
-                    recipient_user_id: n
-                        .recipient_user_id
-                        .map(|u| u.to_string())
-                        .unwrap_or_default(),
-                    recipient_address: n.recipient_address.clone(),
-                    trigger_event_id: n.trigger_event_id.to_string(),
-                    attempts: n.attempts as i32,
-                    error: e.message,
-                    r#final: last,
-                    fail_time: Some(crm_core::api::timestamp(now)),
-                };
-                (Some(attempt), Some(envelope(&n, now, &failed)))
+                (Some(attempt), Some(failed))
             }
         };
         let counted = attempt.is_some();

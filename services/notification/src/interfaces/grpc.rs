@@ -39,11 +39,7 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Error> {
 
 /// A channel as the API names it.
 pub fn channel_pb(c: Channel) -> pb::Channel {
-    match c {
-        Channel::Email => pb::Channel::Email,
-        Channel::Sms => pb::Channel::Sms,
-        Channel::InApp => pb::Channel::InApp,
-    }
+    c.to_pb()
 }
 
 fn channel(field: &str, raw: i32, required: bool) -> Result<Option<Channel>, Error> {

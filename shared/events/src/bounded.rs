@@ -3,13 +3,20 @@
 //! `docs/contributing.md`). The launcher opens and migrates each enabled context's store, starts
 //! it, registers its services, publishes its topic and relays its outbox, all by looping over
 //! the list.
+//!
+//! It lives beside the events because a context hands the launcher its outboxes and consumers,
+//! which are this crate's types; every context crate already depends on it, and the edge, which
+//! runs no context, does not need it.
 
 use futures::future::BoxFuture;
 
-use crate::config::{Config, Section, Target};
-use crate::grpc::ServiceSet;
-use crate::revocation::Revocations;
-use crate::storage::{Database, Migrations};
+use crm_core::config::{Config, Section, Target};
+use crm_core::grpc::ServiceSet;
+use crm_core::revocation::Revocations;
+use crm_core::storage::{Database, Migrations};
+use crm_core::supervise::Task;
+
+use crate::{Consumer, OutboxLog};
 
 /// What a context gets to start with.
 pub struct Startup<'a> {
@@ -28,25 +35,22 @@ pub struct Started {
     /// The public keys of the access tokens it signs (IAM's), for the process's verifier.
     pub token_keys: Option<jsonwebtoken::jwk::JwkSet>,
     /// Where its events wait when its store is not its SQL database (customers on MongoDB):
-    /// the launcher relays these too, and reports their backlog. Each is a
-    /// `crm_events::OutboxLog`, which this crate cannot name (crm-events depends on it); the
-    /// launcher refuses to start on anything else. Empty when its outbox is in its SQL store.
-    pub outboxes: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    /// the launcher relays these too, and reports their backlog. Empty when its outbox is in its
+    /// SQL store (the launcher relays that one by itself).
+    pub outboxes: Vec<OutboxLog>,
     /// The API keys it authenticates (IAM's): the process's request layer then accepts them
     /// besides access tokens.
-    pub api_keys: Option<std::sync::Arc<dyn crate::layer::ApiKeys>>,
-    /// The event consumers it runs, each with the topic it reads (another context's): a
-    /// `crm_events::Consumer`, typed `Any` for the reason `outboxes` is. The launcher feeds each
-    /// from the producer's outbox when the producer runs in this process, else from Kafka.
-    pub consumers: Vec<(
-        &'static str,
-        std::sync::Arc<dyn std::any::Any + Send + Sync>,
-    )>,
+    pub api_keys: Option<std::sync::Arc<dyn crm_core::layer::ApiKeys>>,
+    /// The event consumers it runs, each with the topic it reads (another context's). The
+    /// launcher feeds each from the producer's outbox when the producer runs in this process,
+    /// else from Kafka.
+    pub consumers: Vec<(&'static str, Consumer)>,
     /// Background work it runs while the process serves (e.g. sales' recovery of unfinished
-    /// conversions): the launcher spawns each and stops them at shutdown.
-    pub tasks: Vec<BoxFuture<'static, ()>>,
+    /// conversions): the launcher supervises each (started again if it stops; the process goes
+    /// out if one keeps stopping) and stops them at shutdown.
+    pub tasks: Vec<Task>,
     /// Its circuit breakers, shown on `/metrics` and in health.
-    pub breakers: Vec<crate::breaker::NamedBreaker>,
+    pub breakers: Vec<crm_core::breaker::NamedBreaker>,
 }
 
 /// A context that registers nothing and adds nothing: a context fills only what it has
