@@ -73,11 +73,32 @@ async fn fixture(db: Database) -> (Sales, Arc<SqlSalesStore>, Caller, Pipeline) 
         };
         Opportunity::new(tenant, &placement, &input, created * DAY).unwrap()
     };
-    async fn save(store: &SqlSalesStore, o: &Opportunity, expected: i64) {
+    /// Saves `o` (changed from `expected`, the stored version) with `deal`, as a use case's
+    /// change would.
+    async fn save_with(
+        store: &SqlSalesStore,
+        o: &Opportunity,
+        expected: i64,
+        deal: Option<&crm_sales::domain::opportunity::Deal>,
+    ) {
         store
-            .save_opportunity(o, expected, None, Vec::new())
+            .update_opportunity(
+                o.tenant_id,
+                o.id,
+                Box::new(|stored: &mut Opportunity| {
+                    assert_eq!(stored.version, expected);
+                    *stored = o.clone();
+                    Ok(Some(crm_sales::domain::ports::OpportunityWrite {
+                        deal: deal.cloned(),
+                        events: Vec::new(),
+                    }))
+                }),
+            )
             .await
             .unwrap();
+    }
+    async fn save(store: &SqlSalesStore, o: &Opportunity, expected: i64) {
+        save_with(store, o, expected, None).await;
     }
 
     let mut a = new((1000, 500_000_000), 0, None);
@@ -87,10 +108,7 @@ async fn fixture(db: Database) -> (Sales, Arc<SqlSalesStore>, Caller, Pipeline) 
     a.move_to(&pipeline, s(2), by, 5 * DAY).unwrap();
     save(&store, &a, 2).await;
     let deal = a.win(&pipeline, None, "", 9 * DAY).unwrap();
-    store
-        .save_opportunity(&a, 3, Some(&deal), Vec::new())
-        .await
-        .unwrap();
+    save_with(&store, &a, 3, Some(&deal)).await;
 
     let mut b = new((2000, 0), 1, None);
     store.insert_opportunity(&b, Vec::new()).await.unwrap();

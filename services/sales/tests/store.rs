@@ -7,10 +7,11 @@ use crm_core::storage::{Database, Engine};
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
+use crm_sales::domain::opportunity::Deal;
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
 use crm_sales::domain::ports::{
-    DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore,
+    DealFilter, LeadFilter, OpportunityFilter, OpportunityWrite, OutboxEvent, SalesStore,
 };
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
@@ -93,6 +94,7 @@ on_every_engine!(
     changes_keep_stage_ids_and_stale_versions_are_refused,
     another_tenants_pipelines_are_invisible,
     leads_are_saved_with_their_events_filtered_and_kept_per_tenant,
+    concurrent_changes_of_a_lead_each_see_the_last,
     the_view_of_users_keeps_the_newest_roles,
     opportunities_keep_their_history_deals_and_filters_per_tenant,
     one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
@@ -194,13 +196,20 @@ async fn leads_are_saved_with_their_events_filtered_and_kept_per_tenant(
             .is_empty()
     );
 
-    // A change is saved once at its version, with its events; a stale one changes nothing.
-    let mut qualified = siti.clone();
-    qualified.qualify(true, 70, 2).unwrap();
-    store
-        .save_lead(&qualified, siti.version, vec![created_event(&qualified)])
+    // A change decides on the lead as stored and is saved with its events.
+    let qualified = store
+        .update_lead(
+            a,
+            siti.id,
+            Box::new(|lead: &mut Lead| {
+                assert_eq!(*lead, siti, "the change sees the stored lead");
+                lead.qualify(true, 70, 2).unwrap();
+                Ok(Some(vec![created_event(lead)]))
+            }),
+        )
         .await
         .unwrap();
+    assert_eq!(qualified.version, siti.version + 1);
     let only_qualified = LeadFilter {
         status: Some(LeadStatus::Qualified),
         ..LeadFilter::default()
@@ -212,28 +221,82 @@ async fn leads_are_saved_with_their_events_filtered_and_kept_per_tenant(
             .unwrap(),
         std::slice::from_ref(&qualified)
     );
+    // A change that refuses saves nothing; one that changes nothing writes nothing.
     let err = store
-        .save_lead(&qualified, siti.version, vec![created_event(&qualified)])
+        .update_lead(
+            a,
+            siti.id,
+            Box::new(|lead: &mut Lead| {
+                lead.qualify(false, 0, 3).unwrap();
+                Err(crm_core::Error::new(ErrorKind::FailedPrecondition, "no"))
+            }),
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Aborted);
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+    let unchanged = store
+        .update_lead(a, siti.id, Box::new(|_: &mut Lead| Ok(None)))
+        .await
+        .unwrap();
+    assert_eq!(unchanged, qualified);
+    assert_eq!(
+        store.get_lead(a, siti.id).await.unwrap().unwrap(),
+        qualified
+    );
     assert_eq!(
         outbox_rows(db, a).await,
         3,
         "the refused change wrote no event"
     );
-    // Through another tenant: nothing.
-    let mut moved = qualified.clone();
-    moved.tenant_id = b;
-    moved.version += 1;
-    assert_eq!(
-        store
-            .save_lead(&moved, qualified.version, Vec::new())
-            .await
-            .unwrap_err()
-            .kind(),
-        ErrorKind::Aborted
-    );
+    // Through another tenant: not found, and the change is never asked.
+    let err = store
+        .update_lead(
+            b,
+            siti.id,
+            Box::new(|_: &mut Lead| panic!("another tenant's lead reached the change")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+/// Many changes of one lead at once: each decides on what the one before it left, so none is
+/// lost (a read-then-write without the lock would lose some).
+async fn concurrent_changes_of_a_lead_each_see_the_last(store: &dyn SalesStore, _: &Database) {
+    let tenant = TenantId::new();
+    let first = lead(tenant, "Aminah", 1, None);
+    store
+        .insert_lead(&first, vec![created_event(&first)])
+        .await
+        .unwrap();
+    let changes = (0..8).map(|i| {
+        store.update_lead(
+            tenant,
+            first.id,
+            Box::new(move |lead: &mut Lead| {
+                let mut input = LeadInput {
+                    contact_name: lead.contact_name.clone(),
+                    ..LeadInput::default()
+                };
+                input.contact_name.push_str(&format!(" {i}"));
+                lead.update(&input, None, &["contact_name".into()], 10 + i)
+                    .unwrap();
+                Ok(Some(Vec::new()))
+            }),
+        )
+    });
+    for changed in futures::future::join_all(changes).await {
+        changed.unwrap();
+    }
+    let last = store.get_lead(tenant, first.id).await.unwrap().unwrap();
+    assert_eq!(last.version, first.version + 8, "every change was saved");
+    for i in 0..8 {
+        assert!(
+            last.contact_name.contains(&format!(" {i}")),
+            "change {i} was lost: {}",
+            last.contact_name
+        );
+    }
 }
 
 async fn the_view_of_users_keeps_the_newest_roles(store: &dyn SalesStore, _: &Database) {
@@ -447,6 +510,33 @@ async fn another_tenants_pipelines_are_invisible(store: &dyn SalesStore, _: &Dat
     );
 }
 
+/// Saves `changed` as a use case's change would: the change puts `changed`'s state in place of
+/// the one it reads (which must be the version before it), with `deal`.
+async fn save(
+    store: &dyn SalesStore,
+    changed: &Opportunity,
+    deal: Option<&Deal>,
+) -> crm_core::Result<Opportunity> {
+    store
+        .update_opportunity(
+            changed.tenant_id,
+            changed.id,
+            Box::new(|o: &mut Opportunity| {
+                assert_eq!(
+                    o.version + 1,
+                    changed.version,
+                    "the change sees the stored state"
+                );
+                *o = changed.clone();
+                Ok(Some(OpportunityWrite {
+                    deal: deal.cloned(),
+                    events: Vec::new(),
+                }))
+            }),
+        )
+        .await
+}
+
 fn opportunity(pipeline: &Pipeline, owner: UserId, at: i64) -> Opportunity {
     let placement = Placement {
         pipeline,
@@ -480,15 +570,7 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
 
     mine.move_to(&pipeline, pipeline.stages[2].id, rep, 30)
         .unwrap();
-    store
-        .save_opportunity(&mine, 1, None, Vec::new())
-        .await
-        .unwrap();
-    let stale = store
-        .save_opportunity(&mine, 1, None, Vec::new())
-        .await
-        .unwrap_err();
-    assert_eq!(stale.kind(), ErrorKind::Aborted);
+    save(store, &mine, None).await.unwrap();
     let read = store.get_opportunity(a, mine.id).await.unwrap().unwrap();
     assert_eq!(read, mine);
     assert_eq!(read.stage_history.len(), 2);
@@ -510,12 +592,8 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
     );
 
     // Won: the opportunity and its deal in one write; the deal lists newest first.
-    let expected = mine.version;
     let deal = mine.win(&pipeline, None, "", 40).unwrap();
-    store
-        .save_opportunity(&mine, expected, Some(&deal), Vec::new())
-        .await
-        .unwrap();
+    save(store, &mine, Some(&deal)).await.unwrap();
     assert_eq!(
         store.get_deal(a, deal.id).await.unwrap(),
         Some(deal.clone())
@@ -524,10 +602,7 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
     again.version += 1;
     let mut second_deal = deal.clone();
     second_deal.id = Uuid::now_v7();
-    let twice = store
-        .save_opportunity(&again, mine.version, Some(&second_deal), Vec::new())
-        .await
-        .unwrap_err();
+    let twice = save(store, &again, Some(&second_deal)).await.unwrap_err();
     assert_eq!(
         twice.kind(),
         ErrorKind::AlreadyExists,
@@ -653,17 +728,20 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
             .unwrap()
             .is_empty()
     );
-    let mut stolen = theirs.clone();
-    stolen.tenant_id = b;
-    stolen.name = "Taken".into();
-    stolen.version += 1;
     assert_eq!(
         store
-            .save_opportunity(&stolen, theirs.version, None, Vec::new())
+            .update_opportunity(
+                b,
+                theirs.id,
+                Box::new(|o: &mut Opportunity| {
+                    o.name = "Taken".into();
+                    Ok(Some(OpportunityWrite::default()))
+                }),
+            )
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::Aborted
+        ErrorKind::NotFound
     );
     assert_eq!(
         store
@@ -788,13 +866,13 @@ async fn a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both(
         let move_first = round % 2 == 0;
         let (moved, removed) = if move_first {
             tokio::join!(
-                store.save_opportunity(&moving, 1, None, Vec::new()),
+                save(store, &moving, None),
                 store.save_pipeline(&smaller, pipeline.version, &gone),
             )
         } else {
             let (removed, moved) = tokio::join!(
                 store.save_pipeline(&smaller, pipeline.version, &gone),
-                store.save_opportunity(&moving, 1, None, Vec::new()),
+                save(store, &moving, None),
             );
             (moved, removed)
         };
@@ -810,7 +888,7 @@ async fn a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both(
             .unwrap()
             .unwrap();
         match moved {
-            Ok(()) => {
+            Ok(_) => {
                 moves += 1;
                 assert_eq!(
                     removed,

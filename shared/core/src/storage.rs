@@ -107,6 +107,47 @@ impl Engine {
             Engine::Sqlite
         }
     }
+
+    /// What ends a `select` that reads a row to change it in the same transaction: `for
+    /// update` on PostgreSQL (the row stays locked until the transaction ends); nothing on
+    /// SQLite, whose write transaction (`begin_write`) already excludes every other writer.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Engine::Postgres => " for update",
+            Engine::Sqlite => "",
+        }
+    }
+}
+
+/// A transaction that a unit of work runs in and that is committed after it.
+trait Commit: std::ops::DerefMut<Target = Conn> {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl Commit for sqlx::Transaction<'_, sqlx::Any> {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        sqlx::Transaction::commit(self)
+    }
+}
+
+impl Commit for WriteTx {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        WriteTx::commit(self)
+    }
+}
+
+/// Runs `work` in `tx` (once it began) and commits it when `work` succeeds; see
+/// [`Database::in_tenant`].
+async fn run_and_commit<T, X: Commit>(
+    tx: Result<X, sqlx::Error>,
+    doing: &'static str,
+    work: impl AsyncFnOnce(&mut Conn) -> crate::Result<T>,
+) -> crate::Result<T> {
+    let mut tx =
+        tx.map_err(|e| map_db_error(e, &[], "starting a transaction scoped to its tenant"))?;
+    let done = work(&mut tx).await?;
+    tx.commit().await.map_err(|e| map_db_error(e, &[], doing))?;
+    Ok(done)
 }
 
 /// A transaction on either engine. Handlers and stores run their SQL on `&mut *tx` without
@@ -225,13 +266,20 @@ impl Database {
         doing: &'static str,
         work: impl AsyncFnOnce(&mut Conn) -> crate::Result<T>,
     ) -> crate::Result<T> {
-        let mut tx = self
-            .begin_for(tenant)
-            .await
-            .map_err(|e| map_db_error(e, &[], "starting a transaction scoped to its tenant"))?;
-        let done = work(&mut tx).await?;
-        tx.commit().await.map_err(|e| map_db_error(e, &[], doing))?;
-        Ok(done)
+        let tx = self.begin_for(tenant).await;
+        run_and_commit(tx, doing, work).await
+    }
+
+    /// As [`Database::in_tenant`], in a transaction that reads and then writes
+    /// ([`Database::begin_write`]): what a read-decide-write change of one aggregate runs in.
+    pub async fn in_tenant_write<T>(
+        &self,
+        tenant: TenantId,
+        doing: &'static str,
+        work: impl AsyncFnOnce(&mut Conn) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        let tx = self.begin_write(tenant).await;
+        run_and_commit(tx, doing, work).await
     }
 
     /// A transaction that reads and then writes `tenant`'s rows: on SQLite it takes the write

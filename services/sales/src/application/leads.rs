@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::messages::lead_pb;
 use super::{Caller, Sales, invalid, outbox_event};
 use crate::domain::lead::{Lead, LeadChangeError, LeadInput, LeadStatus};
-use crate::domain::ports::{LeadFilter, OutboxEvent};
+use crate::domain::ports::{LeadFilter, OutboxEvent, TenantPolicy};
 
 /// The roles a lead's owner must hold one of.
 pub const SALES_ROLES: &[&str] = &["sales_rep", "sales_manager"];
@@ -40,6 +40,19 @@ fn event<M: prost::Message + prost::Name>(
         lead.id,
         lead.updated_at,
         message,
+    )
+}
+
+/// Whether the caller may change `lead` as read under the write lock: `etag` current, and
+/// `permission` granted on a lead of its owner.
+fn may_change(caller: &Caller, lead: &Lead, (etag, permission): (&str, &str)) -> Result<()> {
+    super::opportunities::current(etag, lead.version, "lead")?;
+    super::opportunities::decide(
+        caller,
+        permission,
+        lead.owner_id,
+        None,
+        &TenantPolicy::default(),
     )
 }
 
@@ -98,7 +111,8 @@ impl Sales {
             .await
     }
 
-    /// Changes the masked fields of a lead (status only from new to contacted).
+    /// Changes the masked fields of a lead (status only from new to contacted): decided on the
+    /// state read under the write lock, so without an etag the last writer wins.
     pub async fn update_lead(
         &self,
         caller: &Caller,
@@ -109,14 +123,12 @@ impl Sales {
         paths: &[String],
     ) -> Result<Lead> {
         super::opportunities::reach(caller, "leads.write")?;
-        let mut lead = self.current(caller, id, etag).await?;
-        self.authorize(caller, "leads.write", lead.owner_id, None)
-            .await?;
-        let expected = lead.version;
-        lead.update(input, status, paths, self.now())
-            .map_err(refused)?;
-        self.store.save_lead(&lead, expected, Vec::new()).await?;
-        Ok(lead)
+        let now = self.now();
+        self.change_lead(caller, id, (etag, "leads.write"), |lead: &mut Lead| {
+            lead.update(input, status, paths, now).map_err(refused)?;
+            Ok(Some(Vec::new()))
+        })
+        .await
     }
 
     /// Qualifies (with a score) or disqualifies a lead.
@@ -136,32 +148,24 @@ impl Sales {
         } else {
             crm_core::text::name(reason, 1, 500).map_err(|e| Error::invalid_field("reason", e))?
         };
-        let mut lead = self.current(caller, id, etag).await?;
-        self.authorize(caller, "leads.write", lead.owner_id, None)
-            .await?;
-        let expected = lead.version;
-        lead.qualify(qualified, score, self.now())
-            .map_err(|e| match e {
+        let now = self.now();
+        self.change_lead(caller, id, (etag, "leads.write"), |lead: &mut Lead| {
+            lead.qualify(qualified, score, now).map_err(|e| match e {
                 LeadChangeError::Invalid(problems) => Error::invalid_fields(problems),
                 other => refused(other),
             })?;
-        let qualified_event = events::LeadQualified {
-            lead_id: lead.id.to_string(),
-            qualified,
-            score,
-            reason,
-            owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-            qualified_by_user_id: p.user_id.to_string(),
-            qualify_time: Some(crm_core::api::timestamp(lead.updated_at)),
-        };
-        self.store
-            .save_lead(
-                &lead,
-                expected,
-                vec![event(caller, &lead, &qualified_event)],
-            )
-            .await?;
-        Ok(lead)
+            let qualified_event = events::LeadQualified {
+                lead_id: lead.id.to_string(),
+                qualified,
+                score,
+                reason: reason.clone(),
+                owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+                qualified_by_user_id: p.user_id.to_string(),
+                qualify_time: Some(crm_core::api::timestamp(lead.updated_at)),
+            };
+            Ok(Some(vec![event(caller, lead, &qualified_event)]))
+        })
+        .await
     }
 
     /// Gives a lead to a sales rep or manager of the tenant.
@@ -174,27 +178,43 @@ impl Sales {
     ) -> Result<Lead> {
         let p = &caller.principal;
         p.require("leads.assign")?;
-        let mut lead = self.current(caller, id, etag).await?;
-        // A scoped grant (`leads.assign:team`) hands out only leads it reaches.
-        self.authorize(caller, "leads.assign", lead.owner_id, None)
-            .await?;
-        self.assignable(caller, owner).await?;
-        let expected = lead.version;
-        lead.assign(owner, self.now()).map_err(refused)?;
-        self.store.save_lead(&lead, expected, Vec::new()).await?;
-        Ok(lead)
-    }
-
-    /// The lead as stored, if `etag` is current (or empty).
-    async fn current(&self, caller: &Caller, id: Uuid, etag: &str) -> Result<Lead> {
-        let lead = self
+        // A scoped grant (`leads.assign:team`) hands out only leads it reaches: refused before
+        // anything else is asked, and again on the state the write locks.
+        let rule = (etag, "leads.assign");
+        let read = self
             .store
-            .get_lead(caller.principal.tenant_id, id)
+            .get_lead(p.tenant_id, id)
             .await?
             .ok_or_else(|| Error::not_found("lead", id))?;
-        crm_core::api::check_etag(etag, &lead.version.to_string(), "lead")
-            .map_err(|e| e.with_metadata("current_etag", lead.version.to_string()))?;
-        Ok(lead)
+        may_change(caller, &read, rule)?;
+        self.assignable(caller, owner).await?;
+        let now = self.now();
+        self.change_lead(caller, id, rule, |lead: &mut Lead| {
+            lead.assign(owner, now).map_err(refused)?;
+            Ok(Some(Vec::new()))
+        })
+        .await
+    }
+
+    /// Changes a lead as `change` decides on the state read under the write lock, once the
+    /// etag and the permission of `rule` hold on that state.
+    async fn change_lead(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        rule: (&str, &str),
+        mut change: impl FnMut(&mut Lead) -> Result<Option<Vec<OutboxEvent>>> + Send,
+    ) -> Result<Lead> {
+        self.store
+            .update_lead(
+                caller.principal.tenant_id,
+                id,
+                Box::new(|lead: &mut Lead| {
+                    may_change(caller, lead, rule)?;
+                    change(lead)
+                }),
+            )
+            .await
     }
 
     /// Refuses an owner who is not an active sales rep or manager of the tenant (as sales'

@@ -16,7 +16,8 @@ use crate::domain::opportunity::{
 };
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::{
-    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OutboxEvent, TenantPolicy,
+    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OpportunityWrite, OutboxEvent,
+    TenantPolicy,
 };
 
 pub(crate) fn refused(e: OpportunityChangeError) -> Error {
@@ -93,9 +94,71 @@ pub(crate) fn readable(
     }
 }
 
+/// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on something
+/// owned by `owner` (worth `amount`, weighed against `policy`'s large-deal threshold): the
+/// decision without IO, which a change makes on the state it read under the write lock.
+pub(crate) fn decide(
+    caller: &Caller,
+    permission: &str,
+    owner: Option<UserId>,
+    amount: Option<Amount<'_>>,
+    policy: &TenantPolicy,
+) -> Result<()> {
+    let p = &caller.principal;
+    let settings = PolicySettings {
+        deal_approval_threshold_units: if amount.is_some() {
+            policy.deal_approval_threshold_units
+        } else {
+            0
+        },
+        deal_approval_currency: &policy.currency_code,
+    };
+    let resource = Resource {
+        owner_id: owner,
+        // Sales knows no one's team but the caller's: a `:team` grant reaches one's own.
+        team: (owner == Some(p.user_id))
+            .then_some(p.team.as_deref())
+            .flatten(),
+        amount,
+    };
+    let decision = evaluate(&p.subject(), permission, &resource, settings);
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(Error::permission_denied(decision.reason)
+            .with_reason(if decision.decided_by == "abac:large-deal-approval" {
+                "LARGE_DEAL_APPROVAL"
+            } else {
+                "NOT_ALLOWED"
+            })
+            .with_metadata("permission", permission)
+            .with_metadata("decided_by", decision.decided_by))
+    }
+}
+
+/// The customer as a closing event names it ('' where it is not known).
+#[derive(Default)]
+struct EventCustomer {
+    name: String,
+    email: String,
+    mobile: String,
+}
+
+/// What a change of an opportunity must satisfy: the etag the caller sent, the permission
+/// it needs, and (when winning) the tenant's policy for the large-deal rule.
+type Rule<'a> = (&'a str, &'a str, Option<&'a TenantPolicy>);
+
+/// `ABORTED` `ETAG_MISMATCH` unless `etag` is empty or names `version`, the state read under
+/// the write lock.
+pub(crate) fn current(etag: &str, version: i64, what: &'static str) -> Result<()> {
+    crm_core::api::check_etag(etag, &version.to_string(), what)
+        .map_err(|e| e.with_metadata("current_etag", version.to_string()))
+}
+
 impl Sales {
     /// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on
-    /// something owned by `owner` (worth `amount`, for the large-deal rule).
+    /// something owned by `owner` (worth `amount`, for the large-deal rule, read against the
+    /// tenant's threshold).
     pub(crate) async fn authorize(
         &self,
         caller: &Caller,
@@ -103,41 +166,12 @@ impl Sales {
         owner: Option<UserId>,
         amount: Option<Amount<'_>>,
     ) -> Result<()> {
-        let p = &caller.principal;
         let policy = if amount.is_some() {
-            self.store.tenant_policy(p.tenant_id).await?
+            self.store.tenant_policy(caller.principal.tenant_id).await?
         } else {
             TenantPolicy::default()
         };
-        let settings = PolicySettings {
-            deal_approval_threshold_units: if amount.is_some() {
-                policy.deal_approval_threshold_units
-            } else {
-                0
-            },
-            deal_approval_currency: &policy.currency_code,
-        };
-        let resource = Resource {
-            owner_id: owner,
-            // Sales knows no one's team but the caller's: a `:team` grant reaches one's own.
-            team: (owner == Some(p.user_id))
-                .then_some(p.team.as_deref())
-                .flatten(),
-            amount,
-        };
-        let decision = evaluate(&p.subject(), permission, &resource, settings);
-        if decision.allowed {
-            Ok(())
-        } else {
-            Err(Error::permission_denied(decision.reason)
-                .with_reason(if decision.decided_by == "abac:large-deal-approval" {
-                    "LARGE_DEAL_APPROVAL"
-                } else {
-                    "NOT_ALLOWED"
-                })
-                .with_metadata("permission", permission)
-                .with_metadata("decided_by", decision.decided_by))
-        }
+        decide(caller, permission, owner, amount, &policy)
     }
 
     /// A pipeline of the tenant, or `INVALID_ARGUMENT` on `field`.
@@ -246,24 +280,8 @@ impl Sales {
             .await
     }
 
-    /// Runs `attempt` again (a few times) when it lost a race it was not asked to guard
-    /// against: an empty etag means an unconditional change (AIP-154).
-    async fn last_writer_wins<T, F, Fut>(&self, etag: &str, mut attempt: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        for _ in 0..4 {
-            match attempt().await {
-                Err(e) if etag.is_empty() && e.reason() == Some("ETAG_MISMATCH") => continue,
-                done => return done,
-            }
-        }
-        attempt().await
-    }
-
-    /// Changes the masked fields of an opportunity. Without an etag the last writer wins: a change that raced another is
-    /// made again on what the other left.
+    /// Changes the masked fields of an opportunity: decided on the state read under the write
+    /// lock, so without an etag the last writer wins, on what the one before left.
     pub async fn update_opportunity(
         &self,
         caller: &Caller,
@@ -273,95 +291,8 @@ impl Sales {
         owner: Option<UserId>,
         paths: &[String],
     ) -> Result<Opportunity> {
-        self.last_writer_wins(etag, || {
-            self.update_opportunity_once(caller, id, etag, input, owner, paths)
-        })
-        .await
-    }
-
-    /// Moves an open opportunity to another stage of its pipeline. Without an etag the last writer wins: a change that raced another is
-    /// made again on what the other left.
-    pub async fn move_opportunity(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: &str,
-        stage_id: Uuid,
-    ) -> Result<Opportunity> {
-        self.last_writer_wins(etag, || {
-            self.move_opportunity_once(caller, id, etag, stage_id)
-        })
-        .await
-    }
-
-    /// Wins an open opportunity, booking its deal. Without an etag the last writer wins: a change that raced another is
-    /// made again on what the other left.
-    pub async fn win_opportunity(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: &str,
-        amount: Option<(String, i64, i32)>,
-        notes: &str,
-    ) -> Result<(Opportunity, Deal)> {
-        self.last_writer_wins(etag, || {
-            self.win_opportunity_once(caller, id, etag, amount.clone(), notes)
-        })
-        .await
-    }
-
-    /// Loses an open opportunity for a reason. Without an etag the last writer wins: a change that raced another is
-    /// made again on what the other left.
-    pub async fn lose_opportunity(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: &str,
-        reason: i32,
-        detail: &str,
-    ) -> Result<Opportunity> {
-        self.last_writer_wins(etag, || {
-            self.lose_opportunity_once(caller, id, etag, reason, detail)
-        })
-        .await
-    }
-
-    /// The opportunity as stored, if the caller may change it and `etag` is current.
-    async fn writable(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: &str,
-        permission: &str,
-        winning: bool,
-    ) -> Result<Opportunity> {
-        let o = self.get_opportunity(caller, id).await?;
-        crm_core::api::check_etag(etag, &o.version.to_string(), "opportunity")
-            .map_err(|e| e.with_metadata("current_etag", o.version.to_string()))?;
-        // The large-deal rule is about winning: it weighs the amount only then.
-        let amount = winning.then_some(Amount {
-            currency: o.amount.currency_code(),
-            units: o.amount.units,
-            nanos: o.amount.nanos,
-        });
-        self.authorize(caller, permission, o.owner_id, amount)
-            .await?;
-        Ok(o)
-    }
-
-    /// Changes the masked fields of an opportunity.
-    async fn update_opportunity_once(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: &str,
-        input: &OpportunityInput,
-        owner: Option<UserId>,
-        paths: &[String],
-    ) -> Result<Opportunity> {
-        let mut o = self
-            .writable(caller, id, etag, "opportunities.write", false)
-            .await?;
+        let rule = (etag, "opportunities.write", None);
+        let read = self.changeable(caller, id, rule).await?;
         let changes_owner = paths.iter().any(|p| p == "owner_id");
         if changes_owner {
             let new_owner = owner.ok_or_else(|| {
@@ -372,100 +303,73 @@ impl Sales {
                 .await?;
             self.assignable(caller, new_owner).await?;
         }
-        let pipeline = self
-            .store
-            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
-            .await?
-            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
-        let expected = o.version;
-        o.update(
-            &pipeline,
-            input,
-            changes_owner.then_some(owner),
-            paths,
-            self.now(),
-        )
-        .map_err(|e| match e {
-            OpportunityChangeError::Invalid(problems) => invalid("opportunity", problems),
-            other => refused(other),
-        })?;
-        self.store
-            .save_opportunity(&o, expected, None, Vec::new())
-            .await?;
-        Ok(o)
+        let pipeline = self.pipeline_of(caller, &read).await?;
+        let now = self.now();
+        self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {
+            o.update(&pipeline, input, changes_owner.then_some(owner), paths, now)
+                .map_err(|e| match e {
+                    OpportunityChangeError::Invalid(problems) => invalid("opportunity", problems),
+                    other => refused(other),
+                })?;
+            Ok(Some(OpportunityWrite::default()))
+        })
+        .await
     }
 
-    /// Moves an open opportunity to another stage of its pipeline.
-    async fn move_opportunity_once(
+    /// Moves an open opportunity to another stage of its pipeline: decided on the state read
+    /// under the write lock, so without an etag the last writer wins.
+    pub async fn move_opportunity(
         &self,
         caller: &Caller,
         id: Uuid,
         etag: &str,
         stage_id: Uuid,
     ) -> Result<Opportunity> {
-        let mut o = self
-            .writable(caller, id, etag, "opportunities.write", false)
-            .await?;
-        let pipeline = self
-            .store
-            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
-            .await?
-            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
-        let expected = o.version;
-        let from = o.stage_id;
-        if !o
-            .move_to(&pipeline, stage_id, caller.principal.user_id, self.now())
-            .map_err(refused)?
-        {
-            return Ok(o);
-        }
-        let name_of = |id: Uuid| {
-            pipeline
-                .stages
-                .iter()
-                .find(|s| s.id == id)
-                .map(|s| s.name.clone())
-                .unwrap_or_default()
-        };
-        let changed = events::OpportunityStageChanged {
-            opportunity_id: o.id.to_string(),
-            opportunity_name: o.name.clone(),
-            pipeline_id: o.pipeline_id.to_string(),
-            from_stage_id: from.to_string(),
-            from_stage_name: name_of(from),
-            to_stage_id: o.stage_id.to_string(),
-            to_stage_name: name_of(o.stage_id),
-            probability: o.probability,
-            amount: Some(money_pb(&o.amount)),
-            owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
-            changed_by_user_id: caller.principal.user_id.to_string(),
-            change_time: Some(crm_core::api::timestamp(o.updated_at)),
-        };
-        self.store
-            .save_opportunity(
-                &o,
-                expected,
-                None,
-                vec![event(&caller.causation, &o, &changed)],
-            )
-            .await?;
-        Ok(o)
-    }
-
-    /// The customer an event names, best effort: a closed deal is not refused because the
-    /// customer service is slow; the event then carries the id alone.
-    async fn customer_of_event(&self, o: &Opportunity) -> Option<CustomerRef> {
-        match self.customers.get(o.tenant_id, o.customer_id).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(opportunity_id = %o.id, error = %e, "the customer's name and email could not be read for the event; it carries the customer id alone");
-                None
+        let rule = (etag, "opportunities.write", None);
+        let read = self.changeable(caller, id, rule).await?;
+        let pipeline = self.pipeline_of(caller, &read).await?;
+        let now = self.now();
+        self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {
+            let from = o.stage_id;
+            if !o
+                .move_to(&pipeline, stage_id, caller.principal.user_id, now)
+                .map_err(refused)?
+            {
+                return Ok(None);
             }
-        }
+            let name_of = |id: Uuid| {
+                pipeline
+                    .stages
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default()
+            };
+            let changed = events::OpportunityStageChanged {
+                opportunity_id: o.id.to_string(),
+                opportunity_name: o.name.clone(),
+                pipeline_id: o.pipeline_id.to_string(),
+                from_stage_id: from.to_string(),
+                from_stage_name: name_of(from),
+                to_stage_id: o.stage_id.to_string(),
+                to_stage_name: name_of(o.stage_id),
+                probability: o.probability,
+                amount: Some(money_pb(&o.amount)),
+                owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+                changed_by_user_id: caller.principal.user_id.to_string(),
+                change_time: Some(crm_core::api::timestamp(o.updated_at)),
+            };
+            Ok(Some(OpportunityWrite {
+                deal: None,
+                events: vec![event(&caller.causation, o, &changed)],
+            }))
+        })
+        .await
     }
 
-    /// Wins an open opportunity, booking its deal.
-    async fn win_opportunity_once(
+    /// Wins an open opportunity, booking its deal: decided on the state read under the write
+    /// lock, so without an etag the last writer wins.
+    pub async fn win_opportunity(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -473,63 +377,71 @@ impl Sales {
         amount: Option<(String, i64, i32)>,
         notes: &str,
     ) -> Result<(Opportunity, Deal)> {
-        let mut o = self
-            .writable(caller, id, etag, "opportunities.close", true)
+        // The large-deal rule weighs the amount against the tenant's threshold.
+        let policy = self.store.tenant_policy(caller.principal.tenant_id).await?;
+        let rule = (etag, "opportunities.close", Some(&policy));
+        let read = self.changeable(caller, id, rule).await?;
+        let pipeline = self.pipeline_of(caller, &read).await?;
+        let customer = self.customer_of_event(&read).await;
+        let now = self.now();
+        let mut booked_deal = None;
+        let won = self
+            .change_opportunity(caller, id, rule, |o: &mut Opportunity| {
+                if let Some((currency, units, nanos)) = &amount {
+                    // The large-deal rule looks at the amount booked, too (in the
+                    // opportunity's currency when it names none).
+                    let booked = Amount {
+                        currency: if currency.trim().is_empty() {
+                            o.amount.currency_code()
+                        } else {
+                            currency.trim()
+                        },
+                        units: *units,
+                        nanos: *nanos,
+                    };
+                    decide(
+                        caller,
+                        "opportunities.close",
+                        o.owner_id,
+                        Some(booked),
+                        &policy,
+                    )?;
+                }
+                let deal = o
+                    .win(&pipeline, amount.as_ref(), notes, now)
+                    .map_err(|e| match e {
+                        OpportunityChangeError::Invalid(problems) => {
+                            Error::invalid_fields(problems)
+                        }
+                        other => refused(other),
+                    })?;
+                let won = events::DealWon {
+                    deal: Some(deal_pb(&deal)),
+                    customer_name: customer.name.clone(),
+                    customer_email: customer.email.clone(),
+                    won_by_user_id: caller.principal.user_id.to_string(),
+                    customer_mobile: customer.mobile.clone(),
+                };
+                let events = vec![event(&caller.causation, o, &won)];
+                booked_deal = Some(deal.clone());
+                Ok(Some(OpportunityWrite {
+                    deal: Some(deal),
+                    events,
+                }))
+            })
             .await?;
-        if let Some((currency, units, nanos)) = &amount {
-            // The large-deal rule looks at the amount booked, too (in the opportunity's
-            // currency when it names none).
-            let booked = Amount {
-                currency: if currency.trim().is_empty() {
-                    o.amount.currency_code()
-                } else {
-                    currency.trim()
-                },
-                units: *units,
-                nanos: *nanos,
-            };
-            self.authorize(caller, "opportunities.close", o.owner_id, Some(booked))
-                .await?;
-        }
-        let pipeline = self
-            .store
-            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
-            .await?
-            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))?;
-        let expected = o.version;
-        let deal = o
-            .win(&pipeline, amount.as_ref(), notes, self.now())
-            .map_err(|e| match e {
-                OpportunityChangeError::Invalid(problems) => Error::invalid_fields(problems),
-                other => refused(other),
-            })?;
-        let customer = self.customer_of_event(&o).await;
-        let won = events::DealWon {
-            deal: Some(deal_pb(&deal)),
-            customer_name: customer
-                .as_ref()
-                .map(|c| c.display_name.clone())
-                .unwrap_or_default(),
-            customer_email: customer
-                .as_ref()
-                .and_then(|c| c.email.clone())
-                .unwrap_or_default(),
-            won_by_user_id: caller.principal.user_id.to_string(),
-            customer_mobile: customer.and_then(|c| c.mobile).unwrap_or_default(),
-        };
-        self.store
-            .save_opportunity(
-                &o,
-                expected,
-                Some(&deal),
-                vec![event(&caller.causation, &o, &won)],
+        let deal = booked_deal.ok_or_else(|| {
+            Error::internal(
+                "a won opportunity without its deal",
+                anyhow::anyhow!("opportunity {id}"),
             )
-            .await?;
-        Ok((o, deal))
+        })?;
+        Ok((won, deal))
     }
 
-    /// Loses an open opportunity for a reason.
-    async fn lose_opportunity_once(
+    /// Loses an open opportunity for a reason: decided on the state read under the write lock,
+    /// so without an etag the last writer wins.
+    pub async fn lose_opportunity(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -537,44 +449,108 @@ impl Sales {
         reason: i32,
         detail: &str,
     ) -> Result<Opportunity> {
-        let mut o = self
-            .writable(caller, id, etag, "opportunities.close", false)
-            .await?;
-        let expected = o.version;
-        o.lose(reason, detail, self.now()).map_err(refused)?;
-        let customer = self.customer_of_event(&o).await;
-        let lost = events::DealLost {
-            opportunity_id: o.id.to_string(),
-            opportunity_name: o.name.clone(),
-            customer_id: o.customer_id.to_string(),
-            customer_name: customer
-                .as_ref()
-                .map(|c| c.display_name.clone())
-                .unwrap_or_default(),
-            customer_email: customer
-                .as_ref()
-                .and_then(|c| c.email.clone())
-                .unwrap_or_default(),
-            customer_mobile: customer
-                .as_ref()
-                .and_then(|c| c.mobile.clone())
-                .unwrap_or_default(),
-            owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
-            amount: Some(money_pb(&o.amount)),
-            loss_reason: o.loss_reason,
-            loss_detail: o.loss_detail.clone(),
-            lost_by_user_id: caller.principal.user_id.to_string(),
-            close_time: o.closed_at.map(crm_core::api::timestamp),
-        };
-        self.store
-            .save_opportunity(
-                &o,
-                expected,
-                None,
-                vec![event(&caller.causation, &o, &lost)],
-            )
-            .await?;
+        let rule = (etag, "opportunities.close", None);
+        let read = self.changeable(caller, id, rule).await?;
+        let customer = self.customer_of_event(&read).await;
+        let now = self.now();
+        self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {
+            o.lose(reason, detail, now).map_err(refused)?;
+            let lost = events::DealLost {
+                opportunity_id: o.id.to_string(),
+                opportunity_name: o.name.clone(),
+                customer_id: o.customer_id.to_string(),
+                customer_name: customer.name.clone(),
+                customer_email: customer.email.clone(),
+                customer_mobile: customer.mobile.clone(),
+                owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+                amount: Some(money_pb(&o.amount)),
+                loss_reason: o.loss_reason,
+                loss_detail: o.loss_detail.clone(),
+                lost_by_user_id: caller.principal.user_id.to_string(),
+                close_time: o.closed_at.map(crm_core::api::timestamp),
+            };
+            Ok(Some(OpportunityWrite {
+                deal: None,
+                events: vec![event(&caller.causation, o, &lost)],
+            }))
+        })
+        .await
+    }
+
+    /// The opportunity as the caller reads it, if they may change it under `rule`: checked
+    /// before anything else is asked, and again by [`Sales::change_opportunity`] on the state
+    /// the write locks.
+    async fn changeable(&self, caller: &Caller, id: Uuid, rule: Rule<'_>) -> Result<Opportunity> {
+        let o = self.get_opportunity(caller, id).await?;
+        self.may_change(caller, &o, rule)?;
         Ok(o)
+    }
+
+    /// Changes an opportunity as `change` decides on the state read under the write lock, once
+    /// `rule` holds on that state.
+    async fn change_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        rule: Rule<'_>,
+        mut change: impl FnMut(&mut Opportunity) -> Result<Option<OpportunityWrite>> + Send,
+    ) -> Result<Opportunity> {
+        self.store
+            .update_opportunity(
+                caller.principal.tenant_id,
+                id,
+                Box::new(|o: &mut Opportunity| {
+                    self.may_change(caller, o, rule)?;
+                    change(o)
+                }),
+            )
+            .await
+    }
+
+    /// Whether `rule` lets the caller change `o`: its etag current, and its permission granted
+    /// on `o` (winning, with the tenant's policy, also weighs `o`'s amount against the
+    /// large-deal threshold).
+    fn may_change(&self, caller: &Caller, o: &Opportunity, rule: Rule<'_>) -> Result<()> {
+        let (etag, permission, policy) = rule;
+        current(etag, o.version, "opportunity")?;
+        let amount = policy.map(|_| Amount {
+            currency: o.amount.currency_code(),
+            units: o.amount.units,
+            nanos: o.amount.nanos,
+        });
+        decide(
+            caller,
+            permission,
+            o.owner_id,
+            amount,
+            policy.unwrap_or(&TenantPolicy::default()),
+        )
+    }
+
+    /// The pipeline an opportunity is in.
+    async fn pipeline_of(&self, caller: &Caller, o: &Opportunity) -> Result<Pipeline> {
+        self.store
+            .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", o.pipeline_id))
+    }
+
+    /// The customer an event names, best effort: a closed deal is not refused because the
+    /// customer service is slow; the event then carries the customer id alone.
+    async fn customer_of_event(&self, o: &Opportunity) -> EventCustomer {
+        match self.customers.get(o.tenant_id, o.customer_id).await {
+            Ok(found) => found
+                .map(|c| EventCustomer {
+                    name: c.display_name,
+                    email: c.email.unwrap_or_default(),
+                    mobile: c.mobile.unwrap_or_default(),
+                })
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(opportunity_id = %o.id, error = %e, "the customer's name and email could not be read for the event; it carries the customer id alone");
+                EventCustomer::default()
+            }
+        }
     }
 
     /// A deal of the tenant.

@@ -92,6 +92,26 @@ pub struct DealFilter {
 /// Where a page of deals (newest first) continues: after this close time and id.
 pub type DealCursor = (Millis, Uuid);
 
+/// What a change to an opportunity writes with it: the deal it became (when won) and the
+/// events it causes.
+#[derive(Debug, Default)]
+pub struct OpportunityWrite {
+    /// The deal, when the change won the opportunity.
+    pub deal: Option<Deal>,
+    /// Its events.
+    pub events: Vec<OutboxEvent>,
+}
+
+/// A change to an opportunity, decided on the state read under the write lock (the etag, the
+/// permission and the rules checked on that state): what to write with it, or `None` when
+/// nothing changed and nothing is saved.
+pub type OpportunityChange<'a> =
+    Box<dyn FnMut(&mut Opportunity) -> Result<Option<OpportunityWrite>> + Send + 'a>;
+
+/// A change to a lead, decided on the state read under the write lock: the events it causes,
+/// or `None` when nothing changed and nothing is saved.
+pub type LeadChange<'a> = Box<dyn FnMut(&mut Lead) -> Result<Option<Vec<OutboxEvent>>> + Send + 'a>;
+
 /// Sales data of every tenant; every method is scoped to one tenant and never sees another's.
 #[async_trait]
 pub trait SalesStore: Send + Sync + 'static {
@@ -134,14 +154,12 @@ pub trait SalesStore: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Lead>>;
-    /// Saves a changed lead with its events if it is still at `expected_version` (`ABORTED`
-    /// otherwise).
-    async fn save_lead(
-        &self,
-        lead: &Lead,
-        expected_version: i64,
-        events: Vec<OutboxEvent>,
-    ) -> Result<()>;
+    /// Reads the lead under the write lock (`NOT_FOUND` when the tenant has none with that
+    /// id), lets `change` decide on it, and saves it with the events it gives in that
+    /// transaction. Answers the lead as saved (as read, when nothing changed). Two changes at
+    /// once run one after the other, the second on what the first left.
+    async fn update_lead(&self, tenant: TenantId, id: Uuid, change: LeadChange<'_>)
+    -> Result<Lead>;
 
     /// Records a user's email and roles (sales' view of IAM's users); an older record never
     /// overwrites a newer one.
@@ -188,17 +206,19 @@ pub trait SalesStore: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Opportunity>>;
-    /// Saves a changed opportunity (and the stage it entered, if it moved), with its events and
-    /// the deal it became, if won, if it is still at `expected_version` (`ABORTED` otherwise).
-    /// An open opportunity that moved must have moved into a stage its pipeline still has
-    /// when the transaction writes (`FAILED_PRECONDITION` `STAGE_REMOVED` otherwise).
-    async fn save_opportunity(
+    /// Reads the opportunity under the write lock (`NOT_FOUND` when the tenant has none with
+    /// that id), lets `change` decide on it, and saves it (and the stage it entered, if it
+    /// moved) with the deal and events the change gives, in that transaction. An open
+    /// opportunity that moved must have moved into a stage its pipeline still has when the
+    /// transaction writes (`FAILED_PRECONDITION` `STAGE_REMOVED` otherwise). Answers the
+    /// opportunity as saved (as read, when nothing changed). Two changes at once run one after
+    /// the other, the second on what the first left.
+    async fn update_opportunity(
         &self,
-        opportunity: &Opportunity,
-        expected_version: i64,
-        deal: Option<&Deal>,
-        events: Vec<OutboxEvent>,
-    ) -> Result<()>;
+        tenant: TenantId,
+        id: Uuid,
+        change: OpportunityChange<'_>,
+    ) -> Result<Opportunity>;
     /// How many open opportunities are in each of `stages` of `pipeline` (stages without any
     /// are left out).
     async fn open_in_stages(

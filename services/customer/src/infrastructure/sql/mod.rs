@@ -188,10 +188,7 @@ impl SqlCustomerStore {
             .begin_write(tenant)
             .await
             .map_err(db("starting a transaction"))?;
-        let lock = match Engine::of(&tx) {
-            Engine::Postgres => " for update",
-            Engine::Sqlite => "",
-        };
+        let lock = Engine::of(&tx).row_lock();
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "select seq, doc from customers where tenant_id = $1 and id = $2 and deleted_at is null{lock}"
         )))

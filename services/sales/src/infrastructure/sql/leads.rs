@@ -54,13 +54,25 @@ pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result
 
 /// A lead by id.
 pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("select doc from leads where tenant_id = $1 and id = $2")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(tx)
-            .await
-            .map_err(db("reading a lead"))?;
+    read(tx, tenant, id, "").await
+}
+
+/// A lead by id, read to be changed in this transaction: locked until it ends on
+/// PostgreSQL (SQLite's write transaction already excludes other writers).
+pub async fn get_to_change(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    read(tx, tenant, id, lock).await
+}
+
+async fn read(tx: &mut Conn, tenant: TenantId, id: Uuid, lock: &str) -> Result<Option<Lead>> {
+    let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select doc from leads where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a lead"))?;
     row.map(|(d,)| from_doc("leads.doc", &d)).transpose()
 }
 

@@ -22,8 +22,8 @@ use crate::domain::lead::Lead;
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::{
-    DealCursor, DealFilter, LeadFilter, OpportunityFilter, OutboxEvent, SalesStore, SalesUser,
-    TenantPolicy,
+    DealCursor, DealFilter, LeadChange, LeadFilter, OpportunityChange, OpportunityFilter,
+    OutboxEvent, SalesStore, SalesUser, TenantPolicy,
 };
 
 const UNIQUES: &[UniqueConstraint] = &[
@@ -183,20 +183,27 @@ impl SalesStore for SqlSalesStore {
             .await
     }
 
-    async fn save_lead(
+    async fn update_lead(
         &self,
-        lead: &Lead,
-        expected_version: i64,
-        events: Vec<OutboxEvent>,
-    ) -> Result<()> {
+        tenant: TenantId,
+        id: Uuid,
+        mut change: LeadChange<'_>,
+    ) -> Result<Lead> {
         self.db
-            .in_tenant(lead.tenant_id, "saving a lead", async |tx| {
-                if !leads::update(tx, lead, expected_version).await? {
-                    return Err(
-                        Error::etag_mismatch("lead").with_metadata("id", lead.id.to_string())
-                    );
+            .in_tenant_write(tenant, "saving a lead", async |tx| {
+                let mut lead = leads::get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("lead", id))?;
+                let expected = lead.version;
+                let Some(events) = change(&mut lead)? else {
+                    return Ok(lead);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if !leads::update(tx, &lead, expected).await? {
+                    return Err(Error::etag_mismatch("lead").with_metadata("id", id.to_string()));
                 }
-                append_events(tx, &events).await
+                append_events(tx, &events).await?;
+                Ok(lead)
             })
             .await
     }
@@ -281,38 +288,38 @@ impl SalesStore for SqlSalesStore {
             .await
     }
 
-    async fn save_opportunity(
+    async fn update_opportunity(
         &self,
-        opportunity: &Opportunity,
-        expected_version: i64,
-        deal: Option<&Deal>,
-        events: Vec<OutboxEvent>,
-    ) -> Result<()> {
-        let tenant = opportunity.tenant_id;
-        let mut tx = self.begin_write(tenant).await?;
-        let stored = opportunities::get(&mut tx, tenant, opportunity.id)
-            .await?
-            .filter(|stored| stored.version == expected_version);
-        if let Some(stored) = &stored
-            && stored.stage_id != opportunity.stage_id
-            && opportunity.status == OpportunityStatus::Open
-        {
-            live_stage(&mut tx, opportunity).await?;
-        }
-        let saved = match &stored {
-            Some(stored) => opportunities::update(&mut tx, opportunity, stored).await?,
-            None => false,
-        };
-        if !saved {
-            return Err(
-                Error::etag_mismatch("opportunity").with_metadata("id", opportunity.id.to_string())
-            );
-        }
-        if let Some(deal) = deal {
-            opportunities::insert_deal(&mut tx, deal).await?;
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await.map_err(db("saving an opportunity"))
+        tenant: TenantId,
+        id: Uuid,
+        mut change: OpportunityChange<'_>,
+    ) -> Result<Opportunity> {
+        self.db
+            .in_tenant_write(tenant, "saving an opportunity", async |tx| {
+                let stored = opportunities::get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("opportunity", id))?;
+                let mut changed = stored.clone();
+                let Some(write) = change(&mut changed)? else {
+                    return Ok(stored);
+                };
+                if stored.stage_id != changed.stage_id && changed.status == OpportunityStatus::Open
+                {
+                    live_stage(tx, &changed).await?;
+                }
+                // Read under the write lock: no other writer can have moved it on.
+                if !opportunities::update(tx, &changed, &stored).await? {
+                    return Err(
+                        Error::etag_mismatch("opportunity").with_metadata("id", id.to_string())
+                    );
+                }
+                if let Some(deal) = &write.deal {
+                    opportunities::insert_deal(tx, deal).await?;
+                }
+                append_events(tx, &write.events).await?;
+                Ok(changed)
+            })
+            .await
     }
 
     async fn open_in_stages(

@@ -132,13 +132,34 @@ pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Res
 
 /// An opportunity by id.
 pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("select doc from opportunities where tenant_id = $1 and id = $2")
-            .bind(text(tenant))
-            .bind(text(id))
-            .fetch_optional(tx)
-            .await
-            .map_err(db("reading an opportunity"))?;
+    read(tx, tenant, id, "").await
+}
+
+/// An opportunity by id, read to be changed in this transaction: locked until it ends on
+/// PostgreSQL (SQLite's write transaction already excludes other writers).
+pub async fn get_to_change(
+    tx: &mut Conn,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Opportunity>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    read(tx, tenant, id, lock).await
+}
+
+async fn read(
+    tx: &mut Conn,
+    tenant: TenantId,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<Opportunity>> {
+    let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select doc from opportunities where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading an opportunity"))?;
     row.map(|(d,)| from_doc("opportunities.doc", &d))
         .transpose()
 }
