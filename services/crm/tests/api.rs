@@ -1,7 +1,7 @@
 //! The composed server as its users meet it: reflection, health, grpc-web over HTTP/1.1, CORS,
 //! authentication, and UNIMPLEMENTED for what is not built yet.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

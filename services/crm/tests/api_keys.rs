@@ -3,7 +3,7 @@
 //! stored as a hash; revoked, expired and unknown keys are refused; bad input by field; another
 //! tenant's keys are NOT_FOUND; keys cannot make keys; the audit trail records them.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::{

@@ -6,7 +6,7 @@
 //! analytics and the forecast show it. Scopes, the large-deal rule, stage removal, bad input
 //! and other tenants are tried on every RPC.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::customer::v1::{GetCustomerRequest, SearchCustomersRequest};

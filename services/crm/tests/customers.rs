@@ -2,7 +2,7 @@
 //! RPC, bad input by field, stale etags, idempotent creates and imports, another tenant's ids
 //! answered NOT_FOUND on every RPC, and the `:own` scope of sales reps.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -7,9 +7,7 @@
 //! customer process over the network, as itself) and won puts `DealWon` on Kafka. Built with the
 //! `kafka` feature only.
 
-#![cfg(feature = "kafka")]
-
-mod support;
+use crate::support;
 
 use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;

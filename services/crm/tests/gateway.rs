@@ -2,7 +2,7 @@
 //! (ports 0), with every call (gRPC, grpc-web, REST) going through the edge only; and two
 //! customer processes on PostgreSQL behind one edge, one of them killed.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! The fixes live in the shared layer (crm_core: api, text, idempotency, revocation, the codec),
 //! so every later context inherits what is tested here through IAM.
 
-mod support;
+use crate::support;
 
 use bytes::{Buf, BufMut};
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;

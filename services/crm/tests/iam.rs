@@ -1,7 +1,7 @@
 //! IAM over gRPC, as its users call it: sign up, log in, invite, deny, rotate and revoke sessions,
 //! read the audit trail; and another tenant's ids answering NOT_FOUND on every read and write.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::iam::v1::audit_service_client::AuditServiceClient;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;

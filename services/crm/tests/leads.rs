@@ -4,7 +4,7 @@
 //! sales learned them from IAM's events); bad input by field; other tenants `NOT_FOUND` on every
 //! RPC; viewers only read. Conversion is in `conversions.rs`.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::common::v1::PhoneNumber;
 use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;

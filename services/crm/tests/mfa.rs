@@ -7,7 +7,7 @@
 //! at most the current step and the next one (an app a step ahead is accepted), so no test
 //! waits for the clock; later sign-ins use recovery codes.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use crm_proto::crm::iam::v1::mfa_service_client::MfaServiceClient;

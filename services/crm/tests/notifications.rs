@@ -5,7 +5,7 @@
 //! etags, and a template that does not parse, names a variable its event does not give or
 //! renders too much is `INVALID_ARGUMENT` naming the line, column and what is wrong.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::Duration;

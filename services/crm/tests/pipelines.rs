@@ -4,7 +4,7 @@
 //! tenants' pipelines are `NOT_FOUND` on every RPC; reps read but do not manage; what is not
 //! built yet says so.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::crm::sales::v1::*;

@@ -2,7 +2,7 @@
 //! balancer sends its calls elsewhere), and SERVING again once the database is back. And a
 //! background task that stops is started again; one that keeps stopping takes the process out.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

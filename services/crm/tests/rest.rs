@@ -2,7 +2,7 @@
 //! contracts' `google.api.http` annotations, proto3 JSON both ways, the same auth and checks as
 //! gRPC, errors as `google.rpc.Status` JSON under Google's HTTP statuses, and the JWKS.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -3,7 +3,7 @@
 //! callee takes them only on the methods it lets services call, people never reach internal
 //! methods, and the client side renews a token before it expires.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

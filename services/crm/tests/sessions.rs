@@ -2,7 +2,7 @@
 //! user can list and end; admins can for anyone of their tenant, others only their own; the
 //! tenant's idle timeout and maximum lifetime bound every refresh token, with OWASP's defaults.
 
-mod support;
+use crate::support;
 
 use crm_proto::crm::iam::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;

@@ -6,7 +6,7 @@
 //!
 //! The browser's part is played by following the provider's redirect by hand.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 

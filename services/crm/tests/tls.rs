@@ -2,7 +2,7 @@
 //! HTTP/2 and REST over HTTP/1.1 on the same port, each agreed by ALPN; a client that does not
 //! speak TLS gets nothing.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

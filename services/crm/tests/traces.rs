@@ -4,7 +4,7 @@
 //! transaction and append under it; a new lead's trace holds the notification consumer that
 //! handled its LeadCreated (the conversion's own events have no consumer in this process).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

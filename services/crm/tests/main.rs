@@ -1,0 +1,27 @@
+//! The served CRM tried from outside, as its users and operators call it: one test binary (it
+//! links the whole CRM once), a module per area. `cargo test -p crm --test integration`; one
+//! area with a filter, e.g. `cargo test -p crm --test integration -- conversions::`.
+
+mod support;
+
+mod api;
+mod api_keys;
+mod binary;
+mod conversions;
+mod customers;
+#[cfg(feature = "kafka")]
+mod events;
+mod gateway;
+mod hardening;
+mod iam;
+mod leads;
+mod mfa;
+mod notifications;
+mod pipelines;
+mod readiness;
+mod rest;
+mod service_identity;
+mod sessions;
+mod sso;
+mod tls;
+mod traces;
