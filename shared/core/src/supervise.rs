@@ -147,7 +147,12 @@ pub async fn supervise(tasks: Vec<Task>, policy: Policy) -> GaveUp {
                 let id = e.id();
                 (id, format!("panicked: {}", panic_message(e.into_panic())))
             }
-            Err(e) => (e.id(), "was cancelled".to_owned()),
+            // Cancelled: only the runtime shutting down cancels these tasks (nothing else
+            // holds their handles); that is no failure, and nothing is started again.
+            Err(e) => {
+                ids.remove(&e.id());
+                continue;
+            }
         };
         let Some(index) = ids.remove(&id) else {
             continue;
