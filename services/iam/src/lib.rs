@@ -25,6 +25,7 @@ use crate::application::{Adapters, Iam, IamSettings};
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::infrastructure::hasher::PasswordHasher;
 use crate::infrastructure::keys::SigningKeys;
+use crate::infrastructure::oidc::Oidc;
 use crate::infrastructure::secrets::SecretBox;
 use crate::infrastructure::sql::SqlIamStore;
 use crate::infrastructure::throttle::{MemoryThrottle, RedisThrottle};
@@ -139,6 +140,7 @@ pub async fn build(
         clock: Arc::new(crm_core::clock::SystemClock),
         revocations,
         idempotency: Idempotency::new(db.clone()),
+        oidc: Arc::new(Oidc::new(iam_config.sso_allow_loopback_http)?),
     };
     Ok(Iam::new(adapters, IamSettings::from_config(config)?))
 }

@@ -20,8 +20,7 @@ use crm_core::{Error, Principal, Result, TenantId, UserId};
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use super::auth::invalid;
-use super::users::escalation_check;
+use super::rules::{escalation_check, invalid};
 use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::api_key::{ApiKey, IssuedKey, hash_key, key_tenant, looks_like_key};
@@ -129,7 +128,7 @@ impl Iam {
         let mut key = self.get_api_key(caller, id).await?;
         // An owner's keys are part of the owner's account: owners' only to revoke.
         if let Some(creator) = self.store.get_user(p.tenant_id, key.created_by).await? {
-            super::users::owners_only(&p, &creator)?;
+            super::rules::owners_only(&p, &creator)?;
         }
         let expected = key.version;
         let now = self.now();

@@ -1,36 +1,22 @@
 //! Sessions: register, login, refresh, logout.
 
 use crm_core::{Error, Result, TenantId, UserId};
-use crm_proto::crm::iam::events::v1 as events;
 use uuid::Uuid;
 
-use super::mfa::SignIn;
+use super::rules::{invalid, locked_out, owners_only};
+use super::signin::{SessionTokens, SignIn};
 use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
+use crate::domain::events::{tenant_created, user_created};
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, OutboxEvent, iam_event};
+use crate::domain::ports::Changes;
 use crate::domain::role::OWNER;
 use crate::domain::session::SignInMethod;
 use crate::domain::session::{Presentation, Session, hash_refresh_token, refresh_token_tenant};
 use crate::domain::tenant::{Tenant, TenantStatus, parse_tenant_name, slug_from_name};
 use crate::domain::user::{User, parse_display_name};
-
-/// A signed-in session.
-#[derive(Clone, Debug)]
-pub struct SessionTokens {
-    /// The JWT.
-    pub access_token: String,
-    /// Its expiry.
-    pub access_expires_at: Millis,
-    /// The opaque refresh token.
-    pub refresh_token: String,
-    /// Its expiry.
-    pub refresh_expires_at: Millis,
-    /// Who is signed in.
-    pub user: User,
-}
 
 /// The one message every failed login gets, whatever failed: no user enumeration.
 const BAD_CREDENTIALS: &str = "invalid tenant, email or password";
@@ -499,7 +485,7 @@ impl Iam {
         let (p, holder) = self.session_owner(caller, user).await?;
         // Ending someone else's session is a change to their account: an owner's, owners' only.
         if p.user_id != user {
-            super::users::owners_only(&p, &holder)?;
+            owners_only(&p, &holder)?;
         }
         let p = &caller.principal;
         let now = self.now();
@@ -558,74 +544,4 @@ fn signups_throttled(key: &str, left: std::time::Duration) -> Error {
         std::time::Duration::from_secs(seconds),
     )
     .with_reason("SIGNUPS_THROTTLED")
-}
-
-pub(crate) fn locked_out(left: std::time::Duration) -> Error {
-    let seconds = left.as_secs().max(1);
-    Error::resource_exhausted(
-        format!("too many failed logins; try again in {seconds} s"),
-        std::time::Duration::from_secs(seconds),
-    )
-    .with_reason("LOGIN_LOCKED_OUT")
-}
-
-/// `INVALID_ARGUMENT` with one field violation per problem, all named in the message.
-pub(crate) fn invalid(problems: Vec<(&str, String)>) -> Error {
-    Error::invalid_fields(problems)
-}
-
-pub(crate) fn tenant_created(
-    tenant: &Tenant,
-    owner: Option<&User>,
-    origin: &Origin,
-) -> OutboxEvent {
-    let event = events::TenantCreated {
-        tenant_id: tenant.id.to_string(),
-        name: tenant.name.clone(),
-        slug: tenant.slug.clone(),
-        owner_user_id: owner.map(|o| o.id.to_string()).unwrap_or_default(),
-        owner_email: owner.map(|o| o.email.to_string()).unwrap_or_default(),
-        create_time: Some(timestamp(tenant.created_at)),
-    };
-    iam_event(
-        tenant.id,
-        "tenant",
-        tenant.id.to_string(),
-        &event,
-        tenant.created_at,
-        origin.causation(),
-    )
-}
-
-pub(crate) fn user_created(
-    tenant: &Tenant,
-    user: &User,
-    invited_by: Option<&crm_core::UserId>,
-    origin: &Origin,
-) -> OutboxEvent {
-    let event = events::UserCreated {
-        user_id: user.id.to_string(),
-        email: user.email.to_string(),
-        display_name: user.display_name.clone(),
-        roles: user.roles.clone(),
-        invited_by_user_id: invited_by.map(|u| u.to_string()).unwrap_or_default(),
-        tenant_name: tenant.name.clone(),
-        create_time: Some(timestamp(user.created_at)),
-    };
-    iam_event(
-        user.tenant_id,
-        "user",
-        user.id.to_string(),
-        &event,
-        user.created_at,
-        origin.causation(),
-    )
-}
-
-/// A protobuf timestamp from epoch milliseconds.
-pub(crate) fn timestamp(millis: Millis) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
 }

@@ -7,7 +7,8 @@
 use crm_core::error::ErrorKind;
 use crm_core::{Error, Result, UserId};
 
-use super::auth::{SessionTokens, invalid, locked_out};
+use super::rules::{invalid, locked_out, owners_only};
+use super::signin::{PendingSignIn, SessionTokens};
 use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
@@ -19,26 +20,6 @@ use crate::domain::ports::{Changes, SecondFactor};
 use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::user::User;
-
-/// How a sign-in with a password ended.
-#[derive(Clone, Debug)]
-pub enum SignIn {
-    /// Signed in.
-    Done(Box<SessionTokens>),
-    /// The password was right; a second factor is needed before any token is issued.
-    SecondFactor(PendingSignIn),
-}
-
-/// A sign-in waiting for AuthService.VerifyMfa.
-#[derive(Clone, Debug)]
-pub struct PendingSignIn {
-    /// Names the challenge.
-    pub mfa_token: String,
-    /// When it stops working.
-    pub expires_at: Millis,
-    /// The user must enrol first (the tenant requires a second factor).
-    pub enrollment_required: bool,
-}
 
 /// A secret to add to an authenticator app.
 #[derive(Clone, Debug)]
@@ -249,7 +230,7 @@ impl Iam {
                 .get_user(p.tenant_id, user_id)
                 .await?
                 .ok_or_else(|| Error::not_found("user", user_id))?;
-            super::users::owners_only(&p, &user)?;
+            owners_only(&p, &user)?;
             user
         };
         if user.mfa.is_none() {

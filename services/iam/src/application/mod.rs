@@ -4,7 +4,9 @@ pub mod api_keys;
 mod auth;
 pub mod mfa;
 pub mod roles;
+mod rules;
 mod services;
+mod signin;
 mod sso;
 mod tenants;
 mod users;
@@ -21,17 +23,16 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::audit::Origin;
 use crate::domain::ports::{IamStore, LoginThrottle};
-use crate::domain::ports::{PasswordHashing, TokenSigning};
+use crate::domain::ports::{OpenIdProvider, PasswordHashing, TokenSigning};
 use crate::domain::role::{CustomRole, effective_permissions};
 use crate::domain::session::{Session, issue_refresh_token, refresh_expiry};
 use crate::domain::user::User;
 use crm_core::clock::Clock;
 
-pub use auth::SessionTokens;
-pub use mfa::{Enrolment, PendingSignIn, SignIn};
+pub use mfa::Enrolment;
 pub use services::ServiceToken;
+pub use signin::{PendingSignIn, SessionTokens, SignIn};
 pub use sso::StartedSso;
-pub(crate) use tenants::settings_pb;
 pub use users::UserPage;
 
 /// Settings of the use cases, from configuration.
@@ -117,7 +118,7 @@ pub struct Iam {
     idempotency: Idempotency,
     settings: IamSettings,
     api_keys: api_keys::KeyCache,
-    oidc: crate::infrastructure::oidc::Oidc,
+    oidc: Arc<dyn OpenIdProvider>,
 }
 
 /// IAM's adapters, for [`Iam::new`].
@@ -136,14 +137,13 @@ pub struct Adapters {
     pub revocations: Revocations,
     /// Idempotency keys of the create RPCs, in IAM's store.
     pub idempotency: Idempotency,
+    /// The relying party of single sign-on.
+    pub oidc: Arc<dyn OpenIdProvider>,
 }
 
 impl Iam {
     /// Wires the use cases to their adapters.
     pub fn new(adapters: Adapters, settings: IamSettings) -> Iam {
-        // Only a TLS configuration without a single protocol version could fail here.
-        let oidc = crate::infrastructure::oidc::Oidc::new(settings.sso_allow_loopback_http)
-            .expect("rustls supports its safe default protocol versions");
         let Adapters {
             store,
             throttle,
@@ -152,6 +152,7 @@ impl Iam {
             clock,
             revocations,
             idempotency,
+            oidc,
         } = adapters;
         Iam {
             store,

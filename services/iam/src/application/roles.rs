@@ -3,8 +3,7 @@
 use crm_core::{Error, Result};
 use uuid::Uuid;
 
-use super::auth::invalid;
-use super::users::escalation_check;
+use super::rules::{escalation_check, invalid};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;

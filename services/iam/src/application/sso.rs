@@ -3,17 +3,20 @@
 
 use crm_core::{Error, ErrorKind, Result};
 
-use super::auth::{SessionTokens, invalid, user_created};
+use super::rules::invalid;
+use super::signin::SessionTokens;
 use super::{Caller, Iam, check_etag};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
+use crate::domain::events::user_created;
 use crate::domain::opaque;
-use crate::domain::ports::Changes;
-use crate::domain::sso::{FLOW_TTL, Flow, Identity, STATE_PREFIX, SsoProvider, SsoSettings};
+use crate::domain::ports::{AuthorizationRequest, Changes};
+use crate::domain::sso::{
+    FLOW_TTL, Flow, Identity, STATE_PREFIX, SsoProvider, SsoRefusal, SsoSettings,
+};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::user::{NO_PASSWORD, User, parse_display_name};
-use crate::infrastructure::oidc::SsoRefusal;
 
 /// A started sign-in.
 #[derive(Clone, Debug)]
@@ -142,7 +145,11 @@ impl Iam {
             .ok_or_else(not_configured)?;
         let state = opaque::mint(STATE_PREFIX, tenant.id)
             .map_err(|e| Error::internal("no randomness", e))?;
-        let (authorization_url, nonce, pkce_verifier) = self
+        let AuthorizationRequest {
+            url: authorization_url,
+            nonce,
+            pkce_verifier,
+        } = self
             .oidc
             .authorization_url(&provider, &state)
             .await

@@ -4,51 +4,18 @@ use crm_core::authz::{Decision, PolicySettings, Resource, Subject, evaluate};
 use crm_core::{Error, Result, TenantId, UserId};
 use uuid::Uuid;
 
-use super::auth::{invalid, tenant_created};
+use super::rules::invalid;
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
+use crate::domain::events::{tenant_created, tenant_settings_changed, user_created};
 use crate::domain::password::Password;
 use crate::domain::ports::{AuditFilter, Changes};
-use crate::domain::ports::{OutboxEvent, iam_event};
 use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{
     Tenant, TenantSettings, parse_slug, parse_tenant_name, slug_from_name,
 };
 use crate::domain::user::{User, parse_display_name};
-
-/// Settings as the contract's message: what `GetTenant` answers and `TenantSettingsChanged`
-/// carries.
-pub(crate) fn settings_pb(s: &TenantSettings) -> crm_proto::crm::iam::v1::TenantSettings {
-    crm_proto::crm::iam::v1::TenantSettings {
-        default_currency_code: s.default_currency_code.clone(),
-        time_zone: s.time_zone.clone(),
-        locale: s.locale.clone(),
-        deal_approval_threshold_units: s.deal_approval_threshold_units,
-        // Validated to fit (at most 10080 and 2160).
-        session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
-        session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
-        mfa_policy: s.mfa_policy.as_i32(),
-    }
-}
-
-/// `TenantSettingsChanged` for `tenant` as it is now.
-fn settings_changed_event(tenant: &Tenant, by: UserId, origin: &Origin) -> OutboxEvent {
-    let event = crm_proto::crm::iam::events::v1::TenantSettingsChanged {
-        tenant_id: tenant.id.to_string(),
-        settings: Some(settings_pb(&tenant.settings)),
-        changed_by_user_id: by.to_string(),
-        change_time: Some(crm_core::api::timestamp(tenant.updated_at)),
-    };
-    iam_event(
-        tenant.id,
-        "tenant",
-        tenant.id.to_string(),
-        &event,
-        tenant.updated_at,
-        origin.causation(),
-    )
-}
 
 impl Iam {
     pub(crate) async fn tenant_of(&self, id: TenantId) -> Result<Tenant> {
@@ -101,7 +68,7 @@ impl Iam {
         if settings_changed {
             changes
                 .events
-                .push(settings_changed_event(&tenant, p.user_id, &caller.origin));
+                .push(tenant_settings_changed(&tenant, p.user_id, &caller.origin));
         }
         self.store.save_tenant(&tenant, expected, changes).await?;
         Ok(tenant)
@@ -187,7 +154,7 @@ impl Iam {
             ..Origin::default()
         };
         let changes = Changes {
-            events: vec![super::auth::user_created(&tenant, &user, None, &origin)],
+            events: vec![user_created(&tenant, &user, None, &origin)],
             audit: vec![
                 AuditEntry::new(
                     tenant.id,

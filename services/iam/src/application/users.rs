@@ -1,17 +1,15 @@
 //! Users: invite, read, change, deactivate, delete, grant and revoke roles.
 
 use crm_core::{Error, Principal, Result, UserId};
-use crm_proto::crm::iam::events::v1 as events;
 
-use super::auth::{invalid, timestamp, user_created};
+use super::rules::{escalation_check, invalid, owners_only, owners_only_error};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
+use crate::domain::events::{user_created, user_role_changed, user_status_changed};
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, OutboxEvent, UserFilter, iam_event};
-use crate::domain::role::{
-    DEFAULT_ROLE, OWNER, built_in_permissions, first_escalation, last_owner_error,
-};
+use crate::domain::ports::{Changes, UserFilter};
+use crate::domain::role::{DEFAULT_ROLE, OWNER, built_in_permissions, last_owner_error};
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 
 /// A page of users.
@@ -175,7 +173,7 @@ impl Iam {
         let events = if before.status == user.status {
             Vec::new()
         } else {
-            vec![status_changed(&user, p.user_id, &caller.origin)]
+            vec![user_status_changed(&user, p.user_id, &caller.origin)]
         };
         let changes = Changes {
             events,
@@ -216,7 +214,7 @@ impl Iam {
             user.updated_at,
         );
         let changes = Changes {
-            events: vec![status_changed(&user, p.user_id, &caller.origin)],
+            events: vec![user_status_changed(&user, p.user_id, &caller.origin)],
             audit: vec![audit],
             revoke_sessions_of: Some((id, user.updated_at)),
             keep_an_owner,
@@ -274,33 +272,18 @@ impl Iam {
         self.revoke_tokens(id).await?;
         let expected = user.version;
         user.touch(self.now());
-        let (added, removed) = if grant {
-            (vec![role.to_owned()], vec![])
-        } else {
-            (vec![], vec![role.to_owned()])
-        };
-        let event = events::UserRoleChanged {
-            user_id: user.id.to_string(),
-            email: user.email.to_string(),
-            roles_added: added,
-            roles_removed: removed,
-            roles: user.roles.clone(),
-            changed_by_user_id: p.user_id.to_string(),
-            change_time: Some(timestamp(user.updated_at)),
-        };
         let kind = if grant {
             AuditKind::RoleGranted
         } else {
             AuditKind::RoleRevoked
         };
         let changes = Changes {
-            events: vec![iam_event(
-                p.tenant_id,
-                "user",
-                user.id.to_string(),
-                &event,
-                user.updated_at,
-                caller.origin.causation(),
+            events: vec![user_role_changed(
+                &user,
+                role,
+                grant,
+                p.user_id,
+                &caller.origin,
             )],
             audit: vec![
                 AuditEntry::new(
@@ -355,57 +338,4 @@ impl Iam {
         }
         Ok(())
     }
-}
-
-/// `PERMISSION_DENIED` for actions reserved to owners.
-fn owners_only_error(message: &str) -> Error {
-    Error::permission_denied(message).with_reason("OWNERS_ONLY")
-}
-
-/// Actions on an owner's account (changing, deactivating, deleting it, its roles, its second
-/// factor, its sessions, its API keys) are owners' only: an admin must not lock the owners out,
-/// take their place, or weaken what guards them. Every such use case asks here.
-pub(crate) fn owners_only(caller: &Principal, target: &User) -> Result<()> {
-    if target.has_role(OWNER) && !caller.has_role(OWNER) {
-        return Err(owners_only_error(
-            "only an owner can change an owner's account: its details, status, roles, second factor, sessions or keys",
-        ));
-    }
-    Ok(())
-}
-
-/// `PERMISSION_DENIED` (`ESCALATION`) when `grants` hold a permission `granter` may not hand out.
-pub(crate) fn escalation_check(granter: &Principal, grants: &[String], what: &str) -> Result<()> {
-    match first_escalation(&granter.permissions, granter.has_role(OWNER), grants) {
-        None => Ok(()),
-        Some(grant) => Err(Error::permission_denied(format!(
-            "{what} grants {grant}, which you may not hand out: you can grant only permissions you hold, and owners' permissions only as an owner"
-        ))
-        .with_reason("ESCALATION")
-        .with_metadata("permission", grant)),
-    }
-}
-
-/// `UserStatusChanged` for `user` as it is now.
-fn status_changed(user: &User, by: UserId, origin: &crate::domain::audit::Origin) -> OutboxEvent {
-    let status = match user.status {
-        UserStatus::Active => crm_proto::crm::iam::v1::UserStatus::Active,
-        UserStatus::Deactivated => crm_proto::crm::iam::v1::UserStatus::Deactivated,
-        UserStatus::Deleted => crm_proto::crm::iam::v1::UserStatus::Deleted,
-    };
-    let event = events::UserStatusChanged {
-        user_id: user.id.to_string(),
-        email: user.email.to_string(),
-        status: status as i32,
-        changed_by_user_id: by.to_string(),
-        change_time: Some(timestamp(user.updated_at)),
-    };
-    iam_event(
-        user.tenant_id,
-        "user",
-        user.id.to_string(),
-        &event,
-        user.updated_at,
-        origin.causation(),
-    )
 }

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod email;
+pub mod events;
 pub mod mfa;
 pub mod opaque;
 pub mod password;

@@ -15,26 +15,11 @@ use super::mfa::Challenge;
 use super::password::Password;
 use super::role::CustomRole;
 use super::session::Session;
-use super::sso::{Flow, SsoProvider};
+use super::sso::{Flow, Identity, SsoProvider, SsoRefusal};
 use super::tenant::Tenant;
 use super::user::{User, UserStatus};
 
-pub use crm_events::OutboxEvent;
-
-/// A `crm.iam.events.v1` message bound for the outbox, with source `crm.iam`.
-pub fn iam_event<M: prost::Message + prost::Name>(
-    tenant_id: TenantId,
-    aggregate_type: &'static str,
-    aggregate_id: String,
-    event: &M,
-    occurred_at: Millis,
-    causation: crm_events::Causation,
-) -> OutboxEvent {
-    let mut envelope =
-        crm_events::Envelope::new("crm.iam", tenant_id, aggregate_id, event, &causation);
-    envelope.time = occurred_at;
-    OutboxEvent::new(aggregate_type, envelope)
-}
+pub use super::events::{OutboxEvent, iam_event};
 
 /// What a write brings along, in the same transaction: events, audit entries, revocations.
 #[derive(Debug, Default)]
@@ -305,4 +290,38 @@ pub trait LoginThrottle: Send + Sync + 'static {
     ) -> Result<Option<Duration>>;
     /// Forgets the failures of `key` (after a success).
     async fn reset(&self, key: &str) -> Result<()>;
+}
+
+/// Where to send a browser to sign in at a provider, and what to keep until it comes back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    /// The provider's authorization URL, with the state, nonce and PKCE challenge.
+    pub url: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier the code exchange sends.
+    pub pkce_verifier: String,
+}
+
+/// A tenant's OpenID Connect provider, as the relying party talks to it: discovery, the
+/// authorization URL, the code exchange with the ID token's checks.
+#[async_trait]
+pub trait OpenIdProvider: Send + Sync {
+    /// Reads the provider's discovery document: whether the issuer is a working provider.
+    async fn check_issuer(&self, issuer: &str) -> std::result::Result<(), SsoRefusal>;
+    /// Where to send the browser for `state`, with the nonce and PKCE verifier to keep.
+    async fn authorization_url(
+        &self,
+        provider: &SsoProvider,
+        state: &str,
+    ) -> std::result::Result<AuthorizationRequest, SsoRefusal>;
+    /// Exchanges `code` (with the flow's PKCE verifier) and verifies the ID token against the
+    /// flow's nonce: who signed in.
+    async fn identity(
+        &self,
+        provider: &SsoProvider,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> std::result::Result<Identity, SsoRefusal>;
 }

@@ -267,6 +267,41 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+/// Why a sign-in's answer was refused, safe to tell the person and to audit.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoRefusal {
+    /// The provider could not be reached or answered nonsense.
+    #[error("the identity provider could not be reached: {0}")]
+    Unreachable(String),
+    /// The provider refused the code (expired, used, another client's).
+    #[error("the identity provider refused the sign-in: {0}")]
+    CodeRefused(String),
+    /// The ID token failed a check.
+    #[error("the identity provider's ID token was refused: {0}")]
+    IdToken(String),
+}
+
+impl From<SsoRefusal> for crm_core::Error {
+    fn from(e: SsoRefusal) -> crm_core::Error {
+        match &e {
+            // What the provider's address answered is the operator's (logged and audited), not
+            // the caller's: one message for every way it fails.
+            SsoRefusal::Unreachable(_) => crm_core::Error::new(
+                crm_core::ErrorKind::Unavailable,
+                "the identity provider could not be reached; try again later, or ask your \
+                 administrator to check the tenant's single sign-on settings",
+            )
+            .with_reason("SSO_PROVIDER_UNREACHABLE"),
+            SsoRefusal::CodeRefused(_) => {
+                crm_core::Error::unauthenticated(e.to_string()).with_reason("SSO_CODE_REFUSED")
+            }
+            SsoRefusal::IdToken(_) => {
+                crm_core::Error::unauthenticated(e.to_string()).with_reason("SSO_ID_TOKEN_INVALID")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::opaque;

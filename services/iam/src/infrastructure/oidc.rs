@@ -8,33 +8,20 @@
 
 use std::time::Duration;
 
-use crm_core::{Error, Result};
+use crm_core::Result;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 
-use crate::domain::sso::{Identity, SsoProvider, fetchable};
+use crate::domain::ports::{AuthorizationRequest, OpenIdProvider};
+use crate::domain::sso::{Identity, SsoProvider, SsoRefusal, fetchable};
 
 /// An HTTP failure talking to the provider.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct HttpError(String);
-
-/// Why a sign-in's answer was refused, safe to tell the person and to audit.
-#[derive(Debug, thiserror::Error)]
-pub enum SsoRefusal {
-    /// The provider could not be reached or answered nonsense.
-    #[error("the identity provider could not be reached: {0}")]
-    Unreachable(String),
-    /// The provider refused the code (expired, used, another client's).
-    #[error("the identity provider refused the sign-in: {0}")]
-    CodeRefused(String),
-    /// The ID token failed a check.
-    #[error("the identity provider's ID token was refused: {0}")]
-    IdToken(String),
-}
 
 /// The relying party.
 #[derive(Clone)]
@@ -138,17 +125,46 @@ impl Oidc {
             .map_err(|e| SsoRefusal::Unreachable(chain(&e)))
     }
 
+    async fn rp(
+        &self,
+        provider: &SsoProvider,
+    ) -> Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        SsoRefusal,
+    > {
+        let s = &provider.settings;
+        let metadata = self.metadata(&s.issuer_url).await?;
+        let redirect = RedirectUrl::new(s.redirect_uri.clone())
+            .map_err(|e| SsoRefusal::Unreachable(e.to_string()))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(s.client_id.clone()),
+            Some(ClientSecret::new(provider.client_secret.clone())),
+        )
+        .set_redirect_uri(redirect))
+    }
+}
+
+#[async_trait::async_trait]
+impl OpenIdProvider for Oidc {
     /// Reads the provider's discovery document: whether the issuer is a working provider.
-    pub async fn check_issuer(&self, issuer: &str) -> Result<(), SsoRefusal> {
+    async fn check_issuer(&self, issuer: &str) -> Result<(), SsoRefusal> {
         self.metadata(issuer).await.map(drop)
     }
 
     /// Where to send the browser for `state`, with the nonce and PKCE verifier to keep.
-    pub async fn authorization_url(
+    async fn authorization_url(
         &self,
         provider: &SsoProvider,
         state: &str,
-    ) -> Result<(String, String, String), SsoRefusal> {
+    ) -> Result<AuthorizationRequest, SsoRefusal> {
         let client = self.rp(provider).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = state.to_owned();
@@ -162,16 +178,16 @@ impl Oidc {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
-        Ok((
-            url.to_string(),
-            nonce.secret().clone(),
-            verifier.secret().clone(),
-        ))
+        Ok(AuthorizationRequest {
+            url: url.to_string(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
     }
 
     /// Exchanges `code` (with the flow's PKCE verifier) and verifies the ID token against the
     /// flow's nonce: who signed in.
-    pub async fn identity(
+    async fn identity(
         &self,
         provider: &SsoProvider,
         code: &str,
@@ -227,32 +243,6 @@ impl Oidc {
             groups,
         })
     }
-
-    async fn rp(
-        &self,
-        provider: &SsoProvider,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        SsoRefusal,
-    > {
-        let s = &provider.settings;
-        let metadata = self.metadata(&s.issuer_url).await?;
-        let redirect = RedirectUrl::new(s.redirect_uri.clone())
-            .map_err(|e| SsoRefusal::Unreachable(e.to_string()))?;
-        Ok(CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(s.client_id.clone()),
-            Some(ClientSecret::new(provider.client_secret.clone())),
-        )
-        .set_redirect_uri(redirect))
-    }
 }
 
 /// The JSON payload of a JWT (already verified by the caller).
@@ -277,27 +267,6 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-impl From<SsoRefusal> for Error {
-    fn from(e: SsoRefusal) -> Error {
-        match &e {
-            // What the provider's address answered is the operator's (logged and audited), not
-            // the caller's: one message for every way it fails.
-            SsoRefusal::Unreachable(_) => Error::new(
-                crm_core::ErrorKind::Unavailable,
-                "the identity provider could not be reached; try again later, or ask your \
-                 administrator to check the tenant's single sign-on settings",
-            )
-            .with_reason("SSO_PROVIDER_UNREACHABLE"),
-            SsoRefusal::CodeRefused(_) => {
-                Error::unauthenticated(e.to_string()).with_reason("SSO_CODE_REFUSED")
-            }
-            SsoRefusal::IdToken(_) => {
-                Error::unauthenticated(e.to_string()).with_reason("SSO_ID_TOKEN_INVALID")
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +274,7 @@ mod tests {
     #[tokio::test]
     async fn a_provider_on_a_private_address_is_refused_before_any_request() {
         // `localhost` resolves to loopback only: refused unless a local provider is allowed.
+        use crate::domain::ports::OpenIdProvider as _;
         let err = Oidc::new(false)
             .unwrap()
             .check_issuer("https://localhost:9")

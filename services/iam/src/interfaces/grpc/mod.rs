@@ -119,7 +119,7 @@ fn tenant_pb(tenant: &Tenant) -> pb::Tenant {
             TenantStatus::Active => pb::TenantStatus::Active,
             TenantStatus::Suspended => pb::TenantStatus::Suspended,
         } as i32,
-        settings: Some(crate::application::settings_pb(s)),
+        settings: Some(crate::domain::events::settings_pb(s)),
         create_time: ts(tenant.created_at),
         update_time: ts(tenant.updated_at),
         etag: tenant.version.to_string(),
