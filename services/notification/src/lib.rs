@@ -28,10 +28,10 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::application::Notifications;
+use crate::application::hub::Hub;
 use crate::config::NotificationConfig;
 use crate::infrastructure::channels::{Guarded, InApp, LogSink, Smtp, TwilioSms};
 use crate::infrastructure::consumer::{Flows, IAM_GROUP, SALES_GROUP};
-use crate::infrastructure::hub::Hub;
 use crate::infrastructure::sql::SqlNotificationStore;
 use crate::infrastructure::worker::{Policy, Providers, Worker};
 use crate::interfaces::grpc::NotificationGrpc;

@@ -2,6 +2,9 @@
 //! caller's notifications (their own; the tenant's with `notifications.read_all`), including the
 //! live watch. Rules live in the domain; this layer decides who may do what, loads and saves.
 
+pub mod flows;
+pub mod hub;
+
 use std::sync::Arc;
 
 use crm_core::clock::Clock;
@@ -14,7 +17,7 @@ use crate::domain::Violation;
 use crate::domain::notification::Notification;
 use crate::domain::ports::{NotificationFilter, NotificationStore, TemplateFilter};
 use crate::domain::template::{Template, TemplateInput};
-use crate::infrastructure::hub::Hub;
+use hub::Hub;
 
 /// The notification application service.
 #[derive(Clone)]

@@ -4,12 +4,12 @@
 //! (`NotificationSent`, `NotificationFailed`), built here and nowhere else.
 
 use crm_core::{TenantId, UserId};
+use crm_events::OutboxEvent;
 use crm_proto::crm::notification::events::v1 as events;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Millis;
-use super::ports::OutboxEvent;
 use super::template::Channel;
 
 /// Where delivery stands.

@@ -52,6 +52,56 @@ pub struct NotificationFilter {
     pub before: Option<Millis>,
 }
 
+/// A user as the notification context knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownUser {
+    /// The user.
+    pub id: UserId,
+    /// Their email address.
+    pub email: String,
+    /// Their display name.
+    pub display_name: String,
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Whether they may still sign in.
+    pub active: bool,
+}
+
+/// What the event flows read and write, in the transaction that also records the event as
+/// handled: a redelivered event changes nothing twice.
+#[async_trait]
+pub trait FlowStore: Send {
+    /// Records a tenant's name and locale; `None` keeps what is known.
+    async fn put_tenant(
+        &mut self,
+        tenant: TenantId,
+        name: Option<&str>,
+        locale: Option<&str>,
+        at: Millis,
+    ) -> Result<()>;
+    /// A tenant's name and locale (an empty name and the default locale if unknown).
+    async fn tenant(&mut self, tenant: TenantId) -> Result<(String, String)>;
+    /// Adds a built-in template unless the tenant has one of that name.
+    async fn seed_template(&mut self, t: &Template) -> Result<()>;
+    /// The tenant's templates for one event type and channel, enabled or not.
+    async fn templates_for(
+        &mut self,
+        tenant: TenantId,
+        event_type: &str,
+        channel: Channel,
+    ) -> Result<Vec<Template>>;
+    /// A known user of the tenant.
+    async fn user(&mut self, tenant: TenantId, id: UserId) -> Result<Option<KnownUser>>;
+    /// Records a user; an empty display name keeps the one known.
+    async fn put_user(&mut self, tenant: TenantId, user: &KnownUser, at: Millis) -> Result<()>;
+    /// Records whether a known user is active.
+    async fn put_active(&mut self, tenant: TenantId, user: UserId, active: bool) -> Result<()>;
+    /// The tenant's active users with `role`.
+    async fn users_with_role(&mut self, tenant: TenantId, role: &str) -> Result<Vec<KnownUser>>;
+    /// Adds a notification, due at once. False if the event already made it (a redelivery).
+    async fn insert_notification(&mut self, n: &Notification) -> Result<bool>;
+}
+
 /// The notification store.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {

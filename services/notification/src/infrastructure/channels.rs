@@ -21,7 +21,7 @@ use failsafe::futures::CircuitBreaker as _;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::hub::Hub;
+use crate::application::hub::Hub;
 use crate::domain::notification::Notification;
 use crate::domain::ports::{SendError, Sender};
 

@@ -1,40 +1,19 @@
-//! The flows: what the notification context does with other contexts' events.
-//!
-//! - IAM's events keep its own view of tenants (name, locale) and users (email, name, roles,
-//!   active), so no event makes it call IAM; `TenantCreated` also gives the tenant the built-in
-//!   templates, and `UserCreated` sends the welcome email.
-//! - Sales' `LeadCreated` notifies the tenant's sales managers and the lead's owner in-app;
-//!   `DealWon` thanks the customer by email; `DealLost` asks the customer why.
-//!
-//! Each notification is stored in the consumer's transaction, which also records the event as
-//! processed, and is unique per event, channel and recipient: a redelivered event stores
-//! nothing twice. The delivery worker sends what was stored, woken when the transaction commits.
+//! The consumer of IAM's and sales' events: hands each to the flows
+//! ([`crate::application::flows`]) in the transaction that records it as handled, and wakes the
+//! delivery worker when that transaction commits.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use crm_core::{TenantId, UserId};
 use crm_events::{Envelope, Handler, Tx};
-use crm_proto::crm::iam::events::v1::{
-    TenantCreated, TenantSettingsChanged, UserCreated, UserRoleChanged, UserStatusChanged,
-};
-use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
-use prost::Name;
 use tokio::sync::Notify;
 
-use super::sql::{self, KnownUser};
-use crate::domain::catalogue::{self, DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
-use crate::domain::notification::{Notification, Recipient};
-use crate::domain::template::{self, BUILT_IN, BuiltIn, Channel, SIGNED_UP, Template};
+use crate::application::flows;
 
 /// The consumer group of IAM's events.
 pub const IAM_GROUP: &str = "notification";
 /// The consumer group of sales' events.
 pub const SALES_GROUP: &str = "notification-sales";
-
-/// The role whose holders hear of every new lead.
-pub const SALES_MANAGER: &str = "sales_manager";
 
 /// The flows, for both topics.
 #[derive(Clone)]
@@ -43,318 +22,17 @@ pub struct Flows {
     pub wake: Arc<Notify>,
 }
 
-fn types() -> [String; 8] {
-    [
-        TenantCreated::full_name(),
-        TenantSettingsChanged::full_name(),
-        UserCreated::full_name(),
-        UserRoleChanged::full_name(),
-        UserStatusChanged::full_name(),
-        LeadCreated::full_name(),
-        DealWon::full_name(),
-        DealLost::full_name(),
-    ]
-}
-
 #[async_trait]
 impl Handler for Flows {
     fn wants(&self, event_type: &str) -> bool {
-        types().iter().any(|t| t == event_type)
+        flows::wants(event_type)
     }
 
     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
-        let tenant = TenantId::parse(&event.tenant_id)
-            .map_err(|e| anyhow::anyhow!("the event's tenant id: {e}"))?;
-        let user =
-            |raw: &str| UserId::parse(raw).map_err(|e| anyhow::anyhow!("the event's user id: {e}"));
-        if let Some(created) = event.decode::<TenantCreated>() {
-            sql::put_tenant(tx, tenant, Some(&created.name), None, event.time).await?;
-            for b in BUILT_IN {
-                sql::seed_template(tx, &b.template(tenant, event.time)).await?;
-            }
-            return Ok(());
-        }
-        if let Some(changed) = event.decode::<TenantSettingsChanged>() {
-            let settings = changed.settings.unwrap_or_default();
-            let locale = crm_core::text::locale(&settings.locale).ok();
-            sql::put_tenant(tx, tenant, None, locale.as_deref(), event.time).await?;
-            return Ok(());
-        }
-        if let Some(changed) = event.decode::<UserRoleChanged>() {
-            let known = sql::user(tx, tenant, user(&changed.user_id)?).await?;
-            let person = KnownUser {
-                id: user(&changed.user_id)?,
-                email: changed.email,
-                display_name: String::new(),
-                roles: changed.roles,
-                active: known.is_none_or(|k| k.active),
-            };
-            sql::put_user(tx, tenant, &person, event.time).await?;
-            return Ok(());
-        }
-        if let Some(changed) = event.decode::<UserStatusChanged>() {
-            let active = changed.status == crm_proto::crm::iam::v1::UserStatus::Active as i32;
-            sql::put_active(tx, tenant, user(&changed.user_id)?, active).await?;
-            return Ok(());
-        }
-        if let Some(created) = event.decode::<UserCreated>() {
-            let person = KnownUser {
-                id: user(&created.user_id)?,
-                email: created.email.clone(),
-                display_name: created.display_name.clone(),
-                roles: created.roles.clone(),
-                active: true,
-            };
-            sql::put_user(tx, tenant, &person, event.time).await?;
-            if !created.tenant_name.is_empty() {
-                sql::put_tenant(tx, tenant, Some(&created.tenant_name), None, event.time).await?;
-            }
-            let name = if created.display_name.is_empty() {
-                created.email.clone()
-            } else {
-                created.display_name.clone()
-            };
-            let vars = vec![
-                ("user_name", name),
-                ("user_email", created.email.clone()),
-                ("roles", created.roles.join(", ")),
-            ];
-            let to = Recipient {
-                channel: Channel::Email,
-                user_id: Some(person.id),
-                address: created.email,
-            };
-            // Who signed up a workspace has confirmed nothing yet: the fixed welcome, with no
-            // word they chose; whoever is invited hears the tenant's own.
-            let fixed = created.invited_by_user_id.is_empty().then_some(SIGNED_UP);
-            notify(tx, tenant, event, USER_CREATED, vars, vec![to], fixed).await?;
-            return Ok(());
-        }
-        if let Some(created) = event.decode::<LeadCreated>() {
-            let lead = created.lead.unwrap_or_default();
-            let owner_name = name_of(tx, tenant, &lead.owner_id).await?;
-            let created_by = name_of(tx, tenant, &created.created_by_user_id).await?;
-            let mut people: Vec<UserId> = sql::users_with_role(tx, tenant, SALES_MANAGER)
-                .await?
-                .into_iter()
-                .map(|u| u.id)
-                .collect();
-            if let Ok(owner) = UserId::parse(&lead.owner_id)
-                && !people.contains(&owner)
-            {
-                people.push(owner);
-            }
-            let source = crm_proto::crm::sales::v1::LeadSource::try_from(lead.source)
-                .ok()
-                .filter(|s| *s as i32 != 0)
-                .map(|s| words(s.as_str_name(), "LEAD_SOURCE_"))
-                .unwrap_or_default();
-            let vars = vec![
-                ("lead_name", lead.contact_name),
-                ("lead_company", lead.company_name),
-                ("lead_email", lead.email),
-                (
-                    "lead_phone",
-                    lead.phone.map(|p| p.e164_number).unwrap_or_default(),
-                ),
-                ("lead_source", source),
-                ("owner_name", owner_name),
-                (
-                    "created_by_name",
-                    if created_by.is_empty() {
-                        "Someone".into()
-                    } else {
-                        created_by
-                    },
-                ),
-            ];
-            let to = people
-                .into_iter()
-                .map(|id| Recipient {
-                    channel: Channel::InApp,
-                    user_id: Some(id),
-                    address: id.to_string(),
-                })
-                .collect();
-            notify(tx, tenant, event, LEAD_CREATED, vars, to, None).await?;
-            return Ok(());
-        }
-        if let Some(won) = event.decode::<DealWon>() {
-            let deal = won.deal.unwrap_or_default();
-            let won_by = name_of(tx, tenant, &won.won_by_user_id).await?;
-            let vars = vec![
-                ("customer_name", won.customer_name),
-                ("customer_email", won.customer_email.clone()),
-                ("customer_mobile", won.customer_mobile.clone()),
-                ("deal_name", deal.name),
-                ("amount", amount(deal.amount.as_ref())),
-                ("won_by_name", won_by),
-            ];
-            notify(
-                tx,
-                tenant,
-                event,
-                DEAL_WON,
-                vars,
-                customer(&won.customer_email, &won.customer_mobile),
-                None,
-            )
-            .await?;
-            return Ok(());
-        }
-        if let Some(lost) = event.decode::<DealLost>() {
-            let reason = crm_proto::crm::sales::v1::LossReason::try_from(lost.loss_reason)
-                .ok()
-                .filter(|r| *r as i32 != 0)
-                .map(|r| words(r.as_str_name(), "LOSS_REASON_"))
-                .unwrap_or_default();
-            let reason = if lost.loss_detail.is_empty() {
-                reason
-            } else {
-                format!("{reason}: {}", lost.loss_detail)
-            };
-            let vars = vec![
-                ("customer_name", lost.customer_name),
-                ("customer_email", lost.customer_email.clone()),
-                ("customer_mobile", lost.customer_mobile.clone()),
-                ("opportunity_name", lost.opportunity_name),
-                ("amount", amount(lost.amount.as_ref())),
-                ("loss_reason", reason),
-            ];
-            notify(
-                tx,
-                tenant,
-                event,
-                DEAL_LOST,
-                vars,
-                customer(&lost.customer_email, &lost.customer_mobile),
-                None,
-            )
-            .await?;
-            return Ok(());
-        }
-        Ok(())
+        flows::handle(event, &mut **tx).await
     }
 
     async fn committed(&self) {
         self.wake.notify_one();
     }
-}
-
-/// The display name of the user `raw` names, empty if it names none known.
-async fn name_of(tx: &mut Tx, tenant: TenantId, raw: &str) -> anyhow::Result<String> {
-    Ok(match UserId::parse(raw) {
-        Ok(id) => sql::user(tx, tenant, id)
-            .await?
-            .map(|u| display(&u))
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    })
-}
-
-fn display(u: &KnownUser) -> String {
-    if u.display_name.is_empty() {
-        u.email.clone()
-    } else {
-        u.display_name.clone()
-    }
-}
-
-/// `LOSS_REASON_NO_BUDGET` as `no budget`.
-fn words(name: &str, prefix: &str) -> String {
-    name.trim_start_matches(prefix)
-        .replace('_', " ")
-        .to_lowercase()
-}
-
-fn amount(m: Option<&crm_proto::google::r#type::Money>) -> String {
-    m.map(|m| catalogue::money(&m.currency_code, m.units, m.nanos))
-        .unwrap_or_default()
-}
-
-/// The customer's email and mobile, those the event carries. An SMS goes only where the
-/// tenant wrote an SMS template for the event (there is no built-in one: SMS cost money).
-fn customer(email: &str, mobile: &str) -> Vec<Recipient> {
-    [(Channel::Email, email), (Channel::Sms, mobile)]
-        .into_iter()
-        .filter(|(_, address)| !address.is_empty())
-        .map(|(channel, address)| Recipient {
-            channel,
-            user_id: None,
-            address: address.to_owned(),
-        })
-        .collect()
-}
-
-/// Stores one notification per recipient, rendered from the tenant's template for the event
-/// in the tenant's locale (a built-in one if the tenant has none for it). Nothing is stored when
-/// the tenant disabled the template.
-async fn notify(
-    tx: &mut Tx,
-    tenant: TenantId,
-    event: &Envelope,
-    event_type: &str,
-    vars: Vec<(&'static str, String)>,
-    to: Vec<Recipient>,
-    fixed: Option<&'static [BuiltIn]>,
-) -> anyhow::Result<()> {
-    if to.is_empty() {
-        tracing::debug!(event_id = %event.id, event_type, "no recipient; nothing to send");
-        return Ok(());
-    }
-    let (tenant_name, locale) = sql::tenant(tx, tenant).await?;
-    let mut variables: BTreeMap<&str, String> = vars.into_iter().collect();
-    variables.insert("tenant_name", tenant_name);
-    let channels: Vec<Channel> = {
-        let mut c: Vec<Channel> = to.iter().map(|r| r.channel).collect();
-        c.sort();
-        c.dedup();
-        c
-    };
-    for channel in channels {
-        let mut templates = match fixed {
-            Some(_) => Vec::new(),
-            None => sql::templates_for(tx, tenant, event_type, channel).await?,
-        };
-        let built_in = templates.is_empty();
-        if built_in {
-            templates = fixed
-                .unwrap_or(BUILT_IN)
-                .iter()
-                .filter(|b| b.event_type == event_type && b.channel == channel)
-                .map(|b| b.template(tenant, event.time))
-                .collect();
-        }
-        let Some(chosen): Option<&Template> = template::pick(&templates, &locale) else {
-            if built_in {
-                tracing::debug!(event_id = %event.id, event_type, channel = channel.as_str(), "no template for this channel; nothing sent");
-            } else {
-                tracing::info!(event_id = %event.id, event_type, channel = channel.as_str(), "the tenant disabled this notification");
-            }
-            continue;
-        };
-        let rendered = chosen.render(&variables).map_err(|e| {
-            anyhow::anyhow!(
-                "template {} ({}) does not render: {e}",
-                chosen.name,
-                chosen.id
-            )
-        })?;
-        for recipient in to.iter().filter(|r| r.channel == channel) {
-            let n = Notification::new(
-                tenant,
-                recipient.clone(),
-                (!built_in).then_some(chosen.id),
-                rendered.subject.clone(),
-                rendered.body.clone(),
-                event.id,
-                event_type,
-                chrono::Utc::now().timestamp_millis(),
-            );
-            if !sql::insert_notification(tx, &n).await? {
-                tracing::debug!(event_id = %event.id, "already notified");
-            }
-        }
-    }
-    Ok(())
 }

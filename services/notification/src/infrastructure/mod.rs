@@ -1,8 +1,6 @@
-//! Adapters: the SQL store, the event flows, the providers, the live hub and the delivery
-//! worker.
+//! Adapters: the SQL store, the event consumer, the providers and the delivery worker.
 
 pub mod channels;
 pub mod consumer;
-pub mod hub;
 pub mod sql;
 pub mod worker;

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, UniqueConstraint, from_doc, map_db_error, to_doc};
-use crm_core::{Error, Result, TenantId, UserId};
+use crm_core::{Error, Result, TenantId};
 use crm_events::outbox::append_events;
 use uuid::Uuid;
 
@@ -16,6 +16,10 @@ use crate::domain::ports::{
     Attempt, NotificationFilter, NotificationStore, OutboxEvent, TemplateFilter,
 };
 use crate::domain::template::{Channel, Template};
+
+mod flows;
+
+pub use flows::{DEFAULT_LOCALE, insert_notification};
 
 const UNIQUES: &[UniqueConstraint] = &[
     UniqueConstraint {
@@ -42,7 +46,7 @@ pub async fn insert_template(tx: &mut Conn, t: &Template) -> Result<()> {
     write_template(tx, t, "").await
 }
 
-async fn write_template(tx: &mut Conn, t: &Template, on_conflict: &str) -> Result<()> {
+pub(super) async fn write_template(tx: &mut Conn, t: &Template, on_conflict: &str) -> Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into templates (id, tenant_id, name, channel, event_type, locale, enabled, doc, \
          version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9){on_conflict}"
@@ -60,202 +64,6 @@ async fn write_template(tx: &mut Conn, t: &Template, on_conflict: &str) -> Resul
     .await
     .map_err(db("creating a template"))
     .map(drop)
-}
-
-/// The tenant's templates for one event type and channel, enabled or not.
-pub async fn templates_for(
-    tx: &mut Conn,
-    tenant: TenantId,
-    event_type: &str,
-    channel: Channel,
-) -> Result<Vec<Template>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "select doc from templates where tenant_id = $1 and event_type = $2 and channel = $3 \
-         order by id",
-    )
-    .bind(tenant.to_string())
-    .bind(event_type)
-    .bind(channel.as_str())
-    .fetch_all(tx)
-    .await
-    .map_err(db("reading templates"))?;
-    rows.iter()
-        .map(|(d,)| from_doc("templates.doc", d))
-        .collect()
-}
-
-/// Adds a built-in template unless the tenant has one of that name (the tenant may have made
-/// templates before its `TenantCreated` was handled).
-pub async fn seed_template(tx: &mut Conn, t: &Template) -> Result<()> {
-    write_template(tx, t, " on conflict (tenant_id, name) do nothing").await
-}
-
-/// Adds a notification, due at once. False if the event already made it (a redelivery).
-pub async fn insert_notification(tx: &mut Conn, n: &Notification) -> Result<bool> {
-    let done = sqlx::query(
-        "insert into notifications (id, tenant_id, channel, recipient_user_id, \
-         recipient_address, status, attempts, next_attempt_at, trigger_event_id, created_at, \
-         read_at, doc, version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         on conflict (tenant_id, trigger_event_id, channel, recipient_address) do nothing",
-    )
-    .bind(n.id.to_string())
-    .bind(n.tenant_id.to_string())
-    .bind(n.channel.as_str())
-    .bind(n.recipient_user_id.map(|u| u.to_string()))
-    .bind(&n.recipient_address)
-    .bind(n.status.as_str())
-    .bind(i64::from(n.attempts))
-    .bind(n.next_attempt_at)
-    .bind(n.trigger_event_id.to_string())
-    .bind(n.created_at)
-    .bind(n.read_at)
-    .bind(to_doc(n))
-    .bind(n.version)
-    .execute(tx)
-    .await
-    .map_err(db("storing a notification"))?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// A user as the notification context knows them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KnownUser {
-    /// The user.
-    pub id: UserId,
-    /// Their email address.
-    pub email: String,
-    /// Their display name.
-    pub display_name: String,
-    /// Their roles.
-    pub roles: Vec<String>,
-    /// Whether they may still sign in.
-    pub active: bool,
-}
-
-/// Records a user (from `UserCreated` or `UserRoleChanged`); an empty display name keeps the
-/// one known.
-pub async fn put_user(tx: &mut Conn, tenant: TenantId, user: &KnownUser, at: Millis) -> Result<()> {
-    sqlx::query(
-        "insert into notification_users (tenant_id, user_id, email, display_name, roles, active, \
-         updated_at) values ($1, $2, $3, $4, $5, $6, $7) \
-         on conflict (tenant_id, user_id) do update set email = excluded.email, \
-         display_name = case when excluded.display_name = '' \
-           then notification_users.display_name else excluded.display_name end, \
-         roles = excluded.roles, active = excluded.active, updated_at = excluded.updated_at \
-         where notification_users.updated_at <= excluded.updated_at",
-    )
-    .bind(tenant.to_string())
-    .bind(user.id.to_string())
-    .bind(&user.email)
-    .bind(&user.display_name)
-    .bind(user.roles.join(","))
-    .bind(i64::from(user.active))
-    .bind(at)
-    .execute(tx)
-    .await
-    .map_err(db("recording a user"))
-    .map(drop)
-}
-
-/// Records whether a known user is active.
-pub async fn put_active(tx: &mut Conn, tenant: TenantId, user: UserId, active: bool) -> Result<()> {
-    sqlx::query("update notification_users set active = $3 where tenant_id = $1 and user_id = $2")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(i64::from(active))
-        .execute(tx)
-        .await
-        .map_err(db("recording a user"))
-        .map(drop)
-}
-
-type UserRow = (String, String, String, String, i64);
-
-fn known(row: UserRow) -> Option<KnownUser> {
-    let (id, email, display_name, roles, active) = row;
-    Some(KnownUser {
-        id: UserId::parse(&id).ok()?,
-        email,
-        display_name,
-        roles: roles
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        active: active != 0,
-    })
-}
-
-/// A known user of the tenant.
-pub async fn user(tx: &mut Conn, tenant: TenantId, id: UserId) -> Result<Option<KnownUser>> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "select user_id, email, display_name, roles, active from notification_users \
-         where tenant_id = $1 and user_id = $2",
-    )
-    .bind(tenant.to_string())
-    .bind(id.to_string())
-    .fetch_optional(tx)
-    .await
-    .map_err(db("reading a user"))?;
-    Ok(row.and_then(known))
-}
-
-/// The tenant's active users with `role`.
-pub async fn users_with_role(
-    tx: &mut Conn,
-    tenant: TenantId,
-    role: &str,
-) -> Result<Vec<KnownUser>> {
-    let rows: Vec<UserRow> = sqlx::query_as(
-        "select user_id, email, display_name, roles, active from notification_users \
-         where tenant_id = $1 and active = 1 and (',' || roles || ',') like $2 order by user_id",
-    )
-    .bind(tenant.to_string())
-    .bind(format!("%,{role},%"))
-    .fetch_all(tx)
-    .await
-    .map_err(db("reading users"))?;
-    Ok(rows.into_iter().filter_map(known).collect())
-}
-
-/// Records a tenant's name and locale; `None` keeps what is known.
-pub async fn put_tenant(
-    tx: &mut Conn,
-    tenant: TenantId,
-    name: Option<&str>,
-    locale: Option<&str>,
-    at: Millis,
-) -> Result<()> {
-    sqlx::query(
-        "insert into notification_tenants (tenant_id, name, locale, updated_at) \
-         values ($1, coalesce($2, ''), coalesce($3, $5), $4) \
-         on conflict (tenant_id) do update set \
-         name = coalesce($2, notification_tenants.name), \
-         locale = coalesce($3, notification_tenants.locale), updated_at = $4",
-    )
-    .bind(tenant.to_string())
-    .bind(name)
-    .bind(locale)
-    .bind(at)
-    .bind(DEFAULT_LOCALE)
-    .execute(tx)
-    .await
-    .map_err(db("recording a tenant"))
-    .map(drop)
-}
-
-/// A tenant's locale until IAM says otherwise (IAM's default for a new tenant).
-pub const DEFAULT_LOCALE: &str = "ms-MY";
-
-/// A tenant's name and locale (empty name and the default locale if unknown).
-pub async fn tenant(tx: &mut Conn, tenant: TenantId) -> Result<(String, String)> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("select name, locale from notification_tenants where tenant_id = $1")
-            .bind(tenant.to_string())
-            .fetch_optional(tx)
-            .await
-            .map_err(db("reading a tenant"))?;
-    Ok(row.unwrap_or_else(|| (String::new(), DEFAULT_LOCALE.into())))
 }
 
 /// The notification store on either engine.
