@@ -8,12 +8,11 @@
 use std::collections::HashMap;
 
 use crm_core::{Error, ErrorKind, Result};
-use crm_proto::crm::customer::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::customer_pb;
-use super::{Caller, Customers, Reach, event, invalid, writable};
+use super::{Caller, Customers, Reach, invalid, writable};
 use crate::domain::customer::{Customer, CustomerInput};
+use crate::domain::events::{customer_created, customer_updated};
 use crate::domain::ports::{Filter, OutboxEvent};
 use crate::domain::values::Violation;
 
@@ -278,12 +277,7 @@ impl Importer<'_> {
             if changed.is_empty() {
                 return Ok(Vec::new());
             }
-            let updated = events::CustomerUpdated {
-                customer: Some(customer_pb(c)),
-                changed_fields: changed,
-                updated_by_user_id: caller.principal.user_id.to_string(),
-            };
-            Ok(vec![event(caller, c, &updated, now)])
+            Ok(vec![customer_updated(c, changed, &caller.cause(now))])
         });
         match self
             .customers
@@ -371,11 +365,7 @@ impl Importer<'_> {
     }
 
     fn created_event(&self, customer: &Customer) -> OutboxEvent {
-        let created = events::CustomerCreated {
-            customer: Some(customer_pb(customer)),
-            created_by_user_id: self.caller.principal.user_id.to_string(),
-        };
-        event(self.caller, customer, &created, customer.created_at)
+        customer_created(customer, &self.caller.cause(customer.created_at))
     }
 
     /// Writes what is pending and returns the report.

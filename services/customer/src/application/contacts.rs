@@ -2,12 +2,11 @@
 //! (one primary contact at most, bounded count), each change with its event.
 
 use crm_core::{Error, Result};
-use crm_proto::crm::customer::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::contact_pb;
-use super::{Caller, Customers, check_etag, event, invalid, writable};
+use super::{Caller, Customers, check_etag, invalid, writable};
 use crate::domain::customer::{Contact, ContactInput, Customer};
+use crate::domain::events::{contact_added, contact_removed, contact_updated, customer_updated};
 
 impl Customers {
     /// The contacts of a customer the caller may read, in the order added, after `after`.
@@ -51,19 +50,11 @@ impl Customers {
             if primary {
                 c.set_primary_contact(contact_id, now);
             }
-            let added = events::ContactAdded {
-                customer_id: c.id.to_string(),
-                contact: Some(contact_pb(c, c.contacts.last().expect("just added"))),
-                added_by_user_id: p.user_id.to_string(),
-            };
-            let mut caused = vec![event(caller, c, &added, now)];
+            let cause = caller.cause(now);
+            let mut caused = vec![contact_added(c, contact_id, &cause)];
             if primary {
-                let updated = events::CustomerUpdated {
-                    customer: Some(super::messages::customer_pb(c)),
-                    changed_fields: vec!["primary_contact_id".into()],
-                    updated_by_user_id: p.user_id.to_string(),
-                };
-                caused.push(event(caller, c, &updated, now));
+                let changed = vec!["primary_contact_id".into()];
+                caused.push(customer_updated(c, changed, &cause));
             }
             Ok(caused)
         });
@@ -101,14 +92,12 @@ impl Customers {
             if changed.is_empty() {
                 return Ok(Vec::new());
             }
-            let contact = c.contact(contact_id).expect("the contact exists");
-            let updated = events::ContactUpdated {
-                customer_id: c.id.to_string(),
-                contact: Some(contact_pb(c, contact)),
-                changed_fields: changed,
-                updated_by_user_id: p.user_id.to_string(),
-            };
-            Ok(vec![event(caller, c, &updated, now)])
+            Ok(vec![contact_updated(
+                c,
+                contact_id,
+                changed,
+                &caller.cause(now),
+            )])
         });
         self.store.update(p.tenant_id, customer_id, change).await
     }
@@ -128,13 +117,7 @@ impl Customers {
             if !c.remove_contact(contact_id, now) {
                 return Err(Error::not_found("contact", contact_id));
             }
-            let removed = events::ContactRemoved {
-                customer_id: c.id.to_string(),
-                contact_id: contact_id.to_string(),
-                removed_by_user_id: p.user_id.to_string(),
-                remove_time: Some(crm_core::api::timestamp(now)),
-            };
-            Ok(vec![event(caller, c, &removed, now)])
+            Ok(vec![contact_removed(c, contact_id, &caller.cause(now))])
         });
         self.store
             .update(p.tenant_id, customer_id, change)
@@ -161,12 +144,8 @@ impl Customers {
             if c.version == before {
                 return Ok(Vec::new());
             }
-            let updated = events::CustomerUpdated {
-                customer: Some(super::messages::customer_pb(c)),
-                changed_fields: vec!["primary_contact_id".into()],
-                updated_by_user_id: p.user_id.to_string(),
-            };
-            Ok(vec![event(caller, c, &updated, now)])
+            let changed = vec!["primary_contact_id".into()];
+            Ok(vec![customer_updated(c, changed, &caller.cause(now))])
         });
         self.store.update(p.tenant_id, customer_id, change).await
     }

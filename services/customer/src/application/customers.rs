@@ -1,12 +1,11 @@
 //! Customers: create, read, list, search, change, delete.
 
 use crm_core::{Error, Result};
-use crm_proto::crm::customer::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::customer_pb;
-use super::{Caller, Customers, Reach, check_etag, event, invalid, readable, writable};
+use super::{Caller, Customers, Reach, check_etag, invalid, readable, writable};
 use crate::domain::customer::{Customer, CustomerInput};
+use crate::domain::events::{customer_created, customer_deleted, customer_updated};
 use crate::domain::ports::{Cursor, Filter, Order};
 
 /// A page of customers.
@@ -41,11 +40,7 @@ impl Customers {
         let now = self.now();
         let customer = Customer::create(p.tenant_id, input, p.user_id, now)
             .map_err(|problems| invalid("customer", problems))?;
-        let created = events::CustomerCreated {
-            customer: Some(customer_pb(&customer)),
-            created_by_user_id: p.user_id.to_string(),
-        };
-        let events = vec![event(caller, &customer, &created, now)];
+        let events = vec![customer_created(&customer, &caller.cause(now))];
         match self.store.insert(&customer, events).await {
             Ok(()) => Ok(customer),
             Err(e) => Err(self.holder_if_readable(caller, e).await),
@@ -178,12 +173,7 @@ impl Customers {
             if changed.is_empty() {
                 return Ok(Vec::new());
             }
-            let updated = events::CustomerUpdated {
-                customer: Some(customer_pb(c)),
-                changed_fields: changed,
-                updated_by_user_id: p.user_id.to_string(),
-            };
-            Ok(vec![event(caller, c, &updated, now)])
+            Ok(vec![customer_updated(c, changed, &caller.cause(now))])
         });
         match self.store.update(p.tenant_id, id, change).await {
             Ok(c) => Ok(c),
@@ -200,14 +190,7 @@ impl Customers {
             writable(caller, c, "customers.delete")?;
             check_etag(etag, c.version, "customer")?;
             c.touch(now);
-            let deleted = events::CustomerDeleted {
-                customer_id: c.id.to_string(),
-                display_name: c.display_name.clone(),
-                email: c.email.clone().unwrap_or_default(),
-                deleted_by_user_id: p.user_id.to_string(),
-                delete_time: Some(crm_core::api::timestamp(now)),
-            };
-            Ok(vec![event(caller, c, &deleted, now)])
+            Ok(vec![customer_deleted(c, &caller.cause(now))])
         });
         self.store.delete(p.tenant_id, id, change).await
     }

@@ -6,7 +6,6 @@
 pub mod bulk;
 pub mod contacts;
 pub mod customers;
-pub mod messages;
 
 use std::sync::Arc;
 
@@ -18,7 +17,8 @@ use uuid::Uuid;
 
 use crate::domain::Millis;
 use crate::domain::customer::Customer;
-use crate::domain::ports::{Credential, CustomerStore, Members, Membership, OutboxEvent};
+use crate::domain::events::Cause;
+use crate::domain::ports::{Credential, CustomerStore, Members, Membership};
 use crate::domain::values::Violation;
 
 /// Who calls a use case, and what its events are caused by.
@@ -30,6 +30,17 @@ pub struct Caller {
     pub causation: crm_events::Causation,
     /// The credential the call came with, for asking IAM on the caller's behalf.
     pub credential: Option<Credential>,
+}
+
+impl Caller {
+    /// This caller as the cause of a change at `at`, for its events.
+    pub(crate) fn cause(&self, at: Millis) -> Cause<'_> {
+        Cause {
+            by: self.principal.user_id,
+            causation: &self.causation,
+            at,
+        }
+    }
 }
 
 /// The customer application service.
@@ -264,25 +275,4 @@ pub(crate) fn invalid(prefix: &str, problems: Vec<Violation>) -> Error {
         };
         (field, problem)
     }))
-}
-
-/// An event of `customer`, bound for the outbox.
-pub(crate) fn event<M: prost::Message + prost::Name>(
-    caller: &Caller,
-    customer: &Customer,
-    message: &M,
-    at: Millis,
-) -> OutboxEvent {
-    let mut envelope = crm_events::Envelope::new(
-        "crm.customer",
-        customer.tenant_id,
-        customer.id,
-        message,
-        &caller.causation,
-    );
-    envelope.time = at;
-    OutboxEvent {
-        aggregate_type: "customer",
-        envelope,
-    }
 }

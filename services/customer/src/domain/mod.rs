@@ -3,6 +3,8 @@
 //! ([`ports`]).
 
 pub mod customer;
+pub mod events;
+pub mod messages;
 pub mod ports;
 pub mod values;
 

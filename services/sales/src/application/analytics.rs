@@ -5,10 +5,10 @@ use crm_core::{Error, Result};
 use crm_proto::crm::sales::v1 as pb;
 use uuid::Uuid;
 
-use super::messages::money_pb;
 use super::{Caller, Sales};
 use crate::domain::Millis;
 use crate::domain::analytics::{Period, div_round, money, months, rate};
+use crate::domain::messages::money_pb;
 
 /// At most this many months ahead.
 pub const MAX_MONTHS: i32 = 24;

@@ -5,13 +5,11 @@
 //! it would have without it.
 
 use crm_core::{Error, ErrorKind, Result};
-use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::money_pb;
-use super::opportunities::event;
 use super::{Caller, Sales};
 use crate::domain::conversion::{Conversion, Failure, Step};
+use crate::domain::events::{Cause, lead_converted};
 use crate::domain::lead::{Lead, LeadStatus};
 use crate::domain::opportunity::{Opportunity, OpportunityInput, Placement};
 use crate::domain::ports::{CustomerRef, NewCustomer};
@@ -455,20 +453,18 @@ impl Sales {
             causation_id: None,
             traceparent: c.traceparent.clone(),
         };
-        let converted_event = events::LeadConverted {
-            lead_id: lead.id.to_string(),
-            customer_id: customer_id.to_string(),
-            customer_created: c.customer_created,
-            opportunity_id: opportunity.id.to_string(),
-            pipeline_id: pipeline.id.to_string(),
-            amount: Some(money_pb(&opportunity.amount)),
-            owner_id: opportunity
-                .owner_id
-                .map(|o| o.to_string())
-                .unwrap_or_default(),
-            converted_by_user_id: c.by.to_string(),
-            convert_time: Some(crm_core::api::timestamp(now)),
+        let cause = Cause {
+            by: c.by,
+            causation: &causation,
         };
+        let converted_event = lead_converted(
+            lead.id,
+            customer_id,
+            c.customer_created,
+            &opportunity,
+            now,
+            &cause,
+        );
         let mut done = c.clone();
         done.opportunity_id = Some(opportunity.id);
         done.advance(Step::Done, now);
@@ -478,7 +474,7 @@ impl Sales {
                 &opportunity,
                 &converted,
                 lead.version,
-                vec![event(&causation, &opportunity, &converted_event)],
+                vec![converted_event],
             )
             .await
             .map_err(|e| match e.kind() {

@@ -2,11 +2,10 @@
 //! (`LeadCreated`, `LeadQualified`) in one transaction.
 
 use crm_core::{Error, ErrorKind, Result, UserId};
-use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::lead_pb;
-use super::{Caller, Sales, invalid, outbox_event};
+use super::{Caller, Sales, invalid};
+use crate::domain::events::{lead_created, lead_qualified};
 use crate::domain::lead::{Lead, LeadChangeError, LeadInput, LeadStatus};
 use crate::domain::ports::{LeadFilter, OutboxEvent, TenantPolicy};
 
@@ -26,21 +25,6 @@ fn refused(e: LeadChangeError) -> Error {
         )
         .with_reason("LEAD_CONVERTED"),
     }
-}
-
-fn event<M: prost::Message + prost::Name>(
-    caller: &Caller,
-    lead: &Lead,
-    message: &M,
-) -> OutboxEvent {
-    outbox_event(
-        &caller.causation,
-        "lead",
-        lead.tenant_id,
-        lead.id,
-        lead.updated_at,
-        message,
-    )
 }
 
 /// Whether the caller may change `lead` as read under the write lock: `etag` current, and
@@ -76,12 +60,8 @@ impl Sales {
         };
         let lead = Lead::new(p.tenant_id, input, owner, self.now())
             .map_err(|problems| invalid("lead", problems))?;
-        let created = events::LeadCreated {
-            lead: Some(lead_pb(&lead)),
-            created_by_user_id: p.user_id.to_string(),
-        };
         self.store
-            .insert_lead(&lead, vec![event(caller, &lead, &created)])
+            .insert_lead(&lead, vec![lead_created(&lead, &caller.cause())])
             .await?;
         Ok(lead)
     }
@@ -141,7 +121,6 @@ impl Sales {
         score: i32,
         reason: &str,
     ) -> Result<Lead> {
-        let p = &caller.principal;
         super::opportunities::reach(caller, "leads.write")?;
         let reason = if reason.trim().is_empty() {
             String::new()
@@ -154,16 +133,8 @@ impl Sales {
                 LeadChangeError::Invalid(problems) => Error::invalid_fields(problems),
                 other => refused(other),
             })?;
-            let qualified_event = events::LeadQualified {
-                lead_id: lead.id.to_string(),
-                qualified,
-                score,
-                reason: reason.clone(),
-                owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-                qualified_by_user_id: p.user_id.to_string(),
-                qualify_time: Some(crm_core::api::timestamp(lead.updated_at)),
-            };
-            Ok(Some(vec![event(caller, lead, &qualified_event)]))
+            let qualified_event = lead_qualified(lead, qualified, &reason, &caller.cause());
+            Ok(Some(vec![qualified_event]))
         })
         .await
     }

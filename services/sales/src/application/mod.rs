@@ -4,7 +4,6 @@
 pub mod analytics;
 pub mod conversions;
 pub mod leads;
-pub mod messages;
 pub mod opportunities;
 pub mod pipelines;
 
@@ -15,6 +14,7 @@ use crm_core::idempotency::Idempotency;
 use crm_core::{Error, Principal};
 
 use crate::domain::Millis;
+use crate::domain::events::Cause;
 use crate::domain::pipeline::Violation;
 use crate::domain::ports::{CustomerDirectory, SalesStore};
 
@@ -25,6 +25,16 @@ pub struct Caller {
     pub principal: Principal,
     /// The request's correlation id and trace, carried by its events.
     pub causation: crm_events::Causation,
+}
+
+impl Caller {
+    /// This caller as the cause of a change, for its events.
+    pub(crate) fn cause(&self) -> Cause<'_> {
+        Cause {
+            by: self.principal.user_id,
+            causation: &self.causation,
+        }
+    }
 }
 
 /// The sales application service.
@@ -59,24 +69,6 @@ impl Sales {
 
     fn now(&self) -> Millis {
         self.clock.now_millis()
-    }
-}
-
-/// An event of an aggregate (`lead`, `opportunity`) for the outbox, dated when the change was
-/// made and carrying the request's correlation id and trace.
-pub(crate) fn outbox_event<M: prost::Message + prost::Name>(
-    causation: &crm_events::Causation,
-    aggregate_type: &'static str,
-    tenant: crm_core::TenantId,
-    subject: uuid::Uuid,
-    time: Millis,
-    message: &M,
-) -> crate::domain::ports::OutboxEvent {
-    let mut envelope = crm_events::Envelope::new("crm.sales", tenant, subject, message, causation);
-    envelope.time = time;
-    crate::domain::ports::OutboxEvent {
-        aggregate_type,
-        envelope,
     }
 }
 

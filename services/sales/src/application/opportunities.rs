@@ -6,18 +6,16 @@
 
 use crm_core::authz::{Amount, PolicySettings, Resource, Scope, evaluate};
 use crm_core::{Error, ErrorKind, Result, UserId};
-use crm_proto::crm::sales::events::v1 as events;
 use uuid::Uuid;
 
-use super::messages::{deal_pb, money_pb};
-use super::{Caller, Sales, invalid, outbox_event};
+use super::{Caller, Sales, invalid};
+use crate::domain::events::{EventCustomer, deal_lost, deal_won, opportunity_stage_changed};
 use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
 };
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::{
-    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OpportunityWrite, OutboxEvent,
-    TenantPolicy,
+    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OpportunityWrite, TenantPolicy,
 };
 
 pub(crate) fn refused(e: OpportunityChangeError) -> Error {
@@ -33,21 +31,6 @@ pub(crate) fn refused(e: OpportunityChangeError) -> Error {
         .with_reason("OPPORTUNITY_CLOSED")
         .with_metadata("status", status.as_str()),
     }
-}
-
-pub(crate) fn event<M: prost::Message + prost::Name>(
-    causation: &crm_events::Causation,
-    opportunity: &Opportunity,
-    message: &M,
-) -> OutboxEvent {
-    outbox_event(
-        causation,
-        "opportunity",
-        opportunity.tenant_id,
-        opportunity.id,
-        opportunity.updated_at,
-        message,
-    )
 }
 
 /// The owner filter a list applies: none with an unscoped grant, else the caller's own.
@@ -134,14 +117,6 @@ pub(crate) fn decide(
             .with_metadata("permission", permission)
             .with_metadata("decided_by", decision.decided_by))
     }
-}
-
-/// The customer as a closing event names it ('' where it is not known).
-#[derive(Default)]
-struct EventCustomer {
-    name: String,
-    email: String,
-    mobile: String,
 }
 
 /// What a change of an opportunity must satisfy: the etag the caller sent, the permission
@@ -337,31 +312,14 @@ impl Sales {
             {
                 return Ok(None);
             }
-            let name_of = |id: Uuid| {
-                pipeline
-                    .stages
-                    .iter()
-                    .find(|s| s.id == id)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default()
-            };
-            let changed = events::OpportunityStageChanged {
-                opportunity_id: o.id.to_string(),
-                opportunity_name: o.name.clone(),
-                pipeline_id: o.pipeline_id.to_string(),
-                from_stage_id: from.to_string(),
-                from_stage_name: name_of(from),
-                to_stage_id: o.stage_id.to_string(),
-                to_stage_name: name_of(o.stage_id),
-                probability: o.probability,
-                amount: Some(money_pb(&o.amount)),
-                owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
-                changed_by_user_id: caller.principal.user_id.to_string(),
-                change_time: Some(crm_core::api::timestamp(o.updated_at)),
-            };
             Ok(Some(OpportunityWrite {
                 deal: None,
-                events: vec![event(&caller.causation, o, &changed)],
+                events: vec![opportunity_stage_changed(
+                    o,
+                    &pipeline,
+                    from,
+                    &caller.cause(),
+                )],
             }))
         })
         .await
@@ -415,14 +373,7 @@ impl Sales {
                         }
                         other => refused(other),
                     })?;
-                let won = events::DealWon {
-                    deal: Some(deal_pb(&deal)),
-                    customer_name: customer.name.clone(),
-                    customer_email: customer.email.clone(),
-                    won_by_user_id: caller.principal.user_id.to_string(),
-                    customer_mobile: customer.mobile.clone(),
-                };
-                let events = vec![event(&caller.causation, o, &won)];
+                let events = vec![deal_won(o, &deal, &customer, &caller.cause())];
                 booked_deal = Some(deal.clone());
                 Ok(Some(OpportunityWrite {
                     deal: Some(deal),
@@ -455,23 +406,9 @@ impl Sales {
         let now = self.now();
         self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {
             o.lose(reason, detail, now).map_err(refused)?;
-            let lost = events::DealLost {
-                opportunity_id: o.id.to_string(),
-                opportunity_name: o.name.clone(),
-                customer_id: o.customer_id.to_string(),
-                customer_name: customer.name.clone(),
-                customer_email: customer.email.clone(),
-                customer_mobile: customer.mobile.clone(),
-                owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
-                amount: Some(money_pb(&o.amount)),
-                loss_reason: o.loss_reason,
-                loss_detail: o.loss_detail.clone(),
-                lost_by_user_id: caller.principal.user_id.to_string(),
-                close_time: o.closed_at.map(crm_core::api::timestamp),
-            };
             Ok(Some(OpportunityWrite {
                 deal: None,
-                events: vec![event(&caller.causation, o, &lost)],
+                events: vec![deal_lost(o, &customer, &caller.cause())],
             }))
         })
         .await

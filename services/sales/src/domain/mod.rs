@@ -4,7 +4,9 @@
 
 pub mod analytics;
 pub mod conversion;
+pub mod events;
 pub mod lead;
+pub mod messages;
 pub mod money;
 pub mod opportunity;
 pub mod pipeline;

@@ -6,6 +6,9 @@ use uuid::Uuid;
 
 use super::Millis;
 
+/// The currency a seeded pipeline uses: a new tenant's default (IAM's `TenantSettings`).
+pub const SEED_CURRENCY: &str = "MYR";
+
 /// At most this many stages per pipeline.
 pub const MAX_STAGES: usize = 50;
 

@@ -51,7 +51,7 @@ impl Default for TenantPolicy {
     fn default() -> Self {
         TenantPolicy {
             deal_approval_threshold_units: 0,
-            currency_code: crate::infrastructure::consumer::SEED_CURRENCY.into(),
+            currency_code: super::pipeline::SEED_CURRENCY.into(),
             time_zone: "Asia/Kuala_Lumpur".into(),
         }
     }

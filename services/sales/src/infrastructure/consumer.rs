@@ -14,14 +14,11 @@ use crm_proto::crm::iam::events::v1::{
 use prost::Name;
 
 use super::sql::{leads, opportunities, pipelines};
-use crate::domain::pipeline::Pipeline;
+use crate::domain::pipeline::{Pipeline, SEED_CURRENCY};
 use crate::domain::ports::TenantPolicy;
 
 /// The consumer group's name.
 pub const GROUP: &str = "sales";
-
-/// The currency a seeded pipeline uses: a new tenant's default (IAM's `TenantSettings`).
-pub const SEED_CURRENCY: &str = "MYR";
 
 /// Seeds each new tenant's default pipeline and keeps sales' view of users.
 #[derive(Clone, Copy, Debug, Default)]

@@ -10,9 +10,9 @@ use tonic::{Status, Streaming};
 
 use super::convert::{customer_input, set_fields};
 use crate::application::bulk::{Duplicates, ImportOptions, ImportReport};
-use crate::application::messages::customer_pb;
 use crate::application::{Caller, Customers};
 use crate::domain::customer::UPDATABLE;
+use crate::domain::messages::customer_pb;
 use crate::domain::ports::{Filter, Order};
 
 /// Customers read per page while exporting.

@@ -13,11 +13,11 @@ use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::application::messages::{contact_pb, customer_pb};
 use crate::application::{Caller, Customers};
 use crate::domain::customer::{
     CONTACT_UPDATABLE, CustomerType, Status as CustomerStatus, UPDATABLE,
 };
+use crate::domain::messages::{contact_pb, customer_pb};
 use crate::domain::ports::{Credential, Cursor, Filter, Order};
 use convert::{contact_input, contact_set_fields, customer_input, set_fields};
 

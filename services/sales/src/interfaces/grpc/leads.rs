@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::application::conversions::ConvertRequest;
-use crate::application::messages::{lead_pb, opportunity_pb};
 use crate::domain::lead::{LeadInput, LeadStatus, MAX_SOURCE, UPDATABLE};
+use crate::domain::messages::{lead_pb, opportunity_pb};
 use crate::domain::ports::LeadFilter;
 
 fn input(l: &pb::Lead) -> Result<LeadInput, Error> {

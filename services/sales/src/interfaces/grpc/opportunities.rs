@@ -1,7 +1,7 @@
 //! OpportunityService and DealService.
 
 use super::*;
-use crate::application::messages::{deal_pb, opportunity_pb};
+use crate::domain::messages::{deal_pb, opportunity_pb};
 use crate::domain::opportunity::{OpportunityInput, OpportunityStatus};
 use crate::domain::ports::{DealFilter, OpportunityFilter};
 
