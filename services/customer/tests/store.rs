@@ -188,22 +188,16 @@ async fn names(store: &dyn CustomerStore, tenant: TenantId, q: &str) -> Vec<Stri
         .collect()
 }
 
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_engine {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { let s = super::sqlite().await; super::$name(&s).await; s.drop_schema().await; })*
-        }
-        mod postgres_engine {
-            $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&s).await; s.drop_schema().await; })*
-        }
+crm_core::on_every_engine! {
+    engines {
+        sqlite_engine = sqlite;
+        postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
         #[cfg(feature = "mongodb")]
-        mod mongodb_engine {
-            $(#[tokio::test(flavor = "multi_thread")] #[ignore = "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored"] async fn $name() { let s = super::mongodb().await; super::$name(&s).await; s.drop_schema().await; })*
-        }
-    };
-}
-
-on_every_engine!(
+        mongodb_engine = mongodb, ignore "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored";
+    }
+    flavor "multi_thread",
+    each |s| (&s),
+    tests {
     customers_are_read_back_whole_and_only_in_their_tenant,
     a_primary_email_is_unique_per_tenant_and_the_conflict_names_its_holder,
     of_two_concurrent_creates_with_one_email_exactly_one_wins,
@@ -214,7 +208,8 @@ on_every_engine!(
     a_query_finds_the_same_customers_on_every_engine,
     a_batch_commits_whole_or_not_at_all,
     an_email_cleared_or_deleted_is_free_again,
-);
+    }
+}
 
 async fn customers_are_read_back_whole_and_only_in_their_tenant(s: &Store) {
     let tenant = TenantId::new();

@@ -113,18 +113,14 @@ fn audit(tenant: TenantId, kind: AuditKind, actor: Option<UserId>, at: i64) -> A
     )
 }
 
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_engine {
-            $(#[tokio::test] async fn $name() { let e = super::sqlite().await; super::$name(&*e.store).await; e.drop_schema().await; })*
-        }
-        mod postgres_engine {
-            $(#[tokio::test] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let e = super::postgres().await; super::$name(&*e.store).await; e.drop_schema().await; })*
-        }
-    };
-}
-
-on_every_engine!(
+crm_core::on_every_engine! {
+    engines {
+        sqlite_engine = sqlite;
+        postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
+    }
+    flavor "current_thread",
+    each |e| (&*e.store),
+    tests {
     tenants_are_found_by_slug_or_id_and_slugs_are_unique,
     emails_are_unique_per_tenant_among_users_not_deleted,
     stale_versions_are_refused,
@@ -136,7 +132,8 @@ on_every_engine!(
     the_audit_trail_filters_and_pages_newest_first,
     second_factor_codes_and_challenges_are_spent_once_per_tenant,
     single_sign_on_settings_flows_and_links_stay_in_their_tenant,
-);
+    }
+}
 
 async fn single_sign_on_settings_flows_and_links_stay_in_their_tenant(store: &dyn IamStore) {
     use crm_iam::domain::sso::{Flow, SsoProvider, SsoSettings};

@@ -77,18 +77,14 @@ impl Store {
     }
 }
 
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_engine {
-            $(#[tokio::test] async fn $name() { let s = super::sqlite().await; super::$name(&*s.store, &s.db).await; s.drop_schema().await; })*
-        }
-        mod postgres_engine {
-            $(#[tokio::test] #[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"] async fn $name() { let s = super::postgres().await; super::$name(&*s.store, &s.db).await; s.drop_schema().await; })*
-        }
-    };
-}
-
-on_every_engine!(
+crm_core::on_every_engine! {
+    engines {
+        sqlite_engine = sqlite;
+        postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
+    }
+    flavor "current_thread",
+    each |s| (&*s.store, &s.db),
+    tests {
     pipelines_round_trip_with_their_stages_in_order,
     one_pipeline_is_the_default_and_moving_it_moves_it,
     changes_keep_stage_ids_and_stale_versions_are_refused,
@@ -99,7 +95,8 @@ on_every_engine!(
     opportunities_keep_their_history_deals_and_filters_per_tenant,
     one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
     a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both,
-);
+    }
+}
 
 fn lead(tenant: TenantId, name: &str, source: i32, owner: Option<UserId>) -> Lead {
     let input = LeadInput {

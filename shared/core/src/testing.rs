@@ -30,6 +30,55 @@ fn what(var: &str) -> &'static str {
     }
 }
 
+/// Runs each store contract test on every engine: a module per engine (`sqlite_engine`,
+/// `postgres_engine`, …) holding one `#[tokio::test]` per test function, which makes the
+/// engine's fixture with the suite's own constructor, calls the test with the arguments `each`
+/// takes from it, then drops the fixture's schema (`drop_schema(self)`). An engine that needs a
+/// backend carries its `ignore` reason, so a plain `cargo test` lists it as ignored and
+/// `--include-ignored` runs it (with [`backend`] failing when the variable is missing).
+///
+/// ```ignore
+/// crm_core::on_every_engine! {
+///     engines {
+///         sqlite_engine = sqlite;
+///         postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
+///         #[cfg(feature = "mongodb")]
+///         mongodb_engine = mongodb, ignore "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored";
+///     }
+///     flavor "multi_thread",
+///     each |s| (&s),
+///     tests { customers_are_read_back_whole, lists_filter_order_and_page }
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_every_engine {
+    (
+        engines { $( $(#[$cfg:meta])* $module:ident = $make:ident $(, ignore $why:literal)? ; )* }
+        flavor $flavor:literal,
+        each |$e:ident| $args:tt,
+        tests $tests:tt
+    ) => {
+        $(
+            $crate::on_every_engine!(@engine [$(#[$cfg])*] $module $make [$($why)?] $flavor $e $args $tests);
+        )*
+    };
+    (@engine [$(#[$cfg:meta])*] $module:ident $make:ident $why:tt $flavor:literal $e:ident $args:tt { $($name:ident),* $(,)? }) => {
+        $(#[$cfg])*
+        mod $module {
+            $( $crate::on_every_engine!(@test $make $why $flavor $e $args $name); )*
+        }
+    };
+    (@test $make:ident [$($why:literal)?] $flavor:literal $e:ident ($($arg:tt)*) $name:ident) => {
+        #[tokio::test(flavor = $flavor)]
+        $(#[ignore = $why])?
+        async fn $name() {
+            let $e = super::$make().await;
+            super::$name($($arg)*).await;
+            $e.drop_schema().await;
+        }
+    };
+}
+
 /// Polls `probe` until it returns `Some`, for a condition that becomes true asynchronously (an
 /// event delivered, a relay caught up). The bound, about a minute, only turns a hang into a
 /// failure naming `what`; no test waits a fixed time.
