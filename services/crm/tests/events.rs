@@ -9,6 +9,7 @@
 
 use crate::support;
 
+use crm_core::testing::eventually;
 use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
 use std::process::Command;
@@ -34,46 +35,47 @@ async fn a_registered_user_reaches_kafka_readable_by_a_stock_client() {
     let user_id = registered.user.unwrap().id;
 
     // The reader reads the topic from the start; the relay publishes within a poll interval,
-    // so read until our record shows up (the loop bound only turns a hang into a failure).
+    // so read until our record shows up.
+    let what = format!("a UserCreated record for {user_id} on crm.iam.events.v1");
+    let record = eventually(&what, async || {
+        topic_records(&brokers, "crm.iam.events.v1")
+            .into_iter()
+            .find(|record| record["key"] == user_id.as_str())
+    })
+    .await;
+    let header = |name: &str| record["headers"][name].as_str().map(str::to_owned);
+    assert_eq!(
+        header("ce_type").as_deref(),
+        Some("crm.iam.events.v1.UserCreated")
+    );
+    assert_eq!(header("ce_source").as_deref(), Some("crm.iam"));
+    assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
+    assert_eq!(header("ce_subject").as_deref(), Some(user_id.as_str()));
+    assert!(
+        header("ce_id").is_some() && header("ce_time").is_some() && header("ce_tenant").is_some()
+    );
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/protobuf")
+    );
+}
+
+/// Every record of `topic` from its start, as `tests/fixtures/read_topic.py` prints them.
+fn topic_records(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/read_topic.py");
-    for _ in 0..60 {
-        let output = Command::new("python3")
-            .args([script, &brokers, "crm.iam.events.v1"])
-            .output()
-            .expect("python3 runs (pip install confluent-kafka)");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let ours = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|record| record["key"] == user_id.as_str());
-        if let Some(record) = ours {
-            let header = |name: &str| record["headers"][name].as_str().map(str::to_owned);
-            assert_eq!(
-                header("ce_type").as_deref(),
-                Some("crm.iam.events.v1.UserCreated")
-            );
-            assert_eq!(header("ce_source").as_deref(), Some("crm.iam"));
-            assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
-            assert_eq!(header("ce_subject").as_deref(), Some(user_id.as_str()));
-            assert!(
-                header("ce_id").is_some()
-                    && header("ce_time").is_some()
-                    && header("ce_tenant").is_some()
-            );
-            assert_eq!(
-                header("content-type").as_deref(),
-                Some("application/protobuf")
-            );
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    panic!("no UserCreated record for {user_id} on crm.iam.events.v1");
+    let output = Command::new("python3")
+        .args([script, brokers, topic])
+        .output()
+        .expect("python3 runs (pip install confluent-kafka)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,32 +295,17 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
         .into_inner();
     let deal_id = won.deal.unwrap().id;
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/read_topic.py");
-    for _ in 0..60 {
-        let output = Command::new("python3")
-            .args([script, &brokers, "crm.sales.events.v1"])
-            .output()
-            .expect("python3 runs (pip install confluent-kafka)");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let won = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let what = format!("a DealWon for {} on crm.sales.events.v1", o.id);
+    let record = eventually(&what, async || {
+        topic_records(&brokers, "crm.sales.events.v1")
+            .into_iter()
             .find(|r| {
                 r["key"] == o.id.as_str()
                     && r["headers"]["ce_type"] == "crm.sales.events.v1.DealWon"
-            });
-        if let Some(record) = won {
-            assert_eq!(record["headers"]["ce_source"], "crm.sales");
-            assert_eq!(record["headers"]["ce_subject"], o.id.as_str());
-            assert!(!deal_id.is_empty());
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    panic!("no DealWon for {} on crm.sales.events.v1", o.id);
+            })
+    })
+    .await;
+    assert_eq!(record["headers"]["ce_source"], "crm.sales");
+    assert_eq!(record["headers"]["ce_subject"], o.id.as_str());
+    assert!(!deal_id.is_empty());
 }

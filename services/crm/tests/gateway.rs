@@ -180,13 +180,11 @@ async fn health(edge: &Process, service: &str) -> i32 {
 
 /// Checks the edge's health of `service` until it is `want` (the edge looks every 2 s).
 async fn wait_for_health(edge: &Process, service: &str, want: ServingStatus) {
-    for _ in 0..100 {
-        if health(edge, service).await == want as i32 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{service} never became {want:?} at the edge");
+    let what = format!("{service} becomes {want:?} at the edge");
+    crm_core::testing::eventually(&what, async || {
+        (health(edge, service).await == want as i32).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,6 +10,7 @@ use crate::support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crm_core::testing::eventually;
 use crm_notification::config::NotificationConfig;
 use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
 use crm_proto::crm::notification::v1::template_service_client::TemplateServiceClient;
@@ -63,9 +64,8 @@ async fn registering_sends_a_real_welcome_email() {
 
     // The notification is stored as sent, with the SMTP server's answer in its log.
     let mut client = notifications(&server);
-    let mut sent = None;
-    for _ in 0..200 {
-        let list = client
+    let sent = eventually("the welcome is recorded as sent", async || {
+        client
             .list_notifications(authorized(
                 ListNotificationsRequest::default(),
                 &owner.access,
@@ -73,17 +73,11 @@ async fn registering_sends_a_real_welcome_email() {
             .await
             .unwrap()
             .into_inner()
-            .notifications;
-        if let Some(n) = list
+            .notifications
             .into_iter()
             .find(|n| n.status == DeliveryStatus::Sent as i32)
-        {
-            sent = Some(n);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let sent = sent.expect("the welcome is recorded as sent");
+    })
+    .await;
     assert_eq!(sent.channel, Channel_::Email as i32);
     assert_eq!(sent.attempts, 1);
     assert!(sent.send_time.is_some());
@@ -121,9 +115,8 @@ async fn a_new_lead_reaches_every_watching_stream_of_the_sales_manager() {
     // Notification's view of users is built from IAM's events, sales' events come on another
     // topic: the lead is created once the manager's welcome shows notification knows them.
     let mut client = notifications(&server);
-    let mut known = false;
-    for _ in 0..600 {
-        let all = client
+    eventually("the manager's welcome is stored", async || {
+        client
             .list_notifications(authorized(
                 ListNotificationsRequest::default(),
                 &owner.access,
@@ -131,17 +124,12 @@ async fn a_new_lead_reaches_every_watching_stream_of_the_sales_manager() {
             .await
             .unwrap()
             .into_inner()
-            .notifications;
-        if all
+            .notifications
             .iter()
             .any(|n| n.recipient_address == "aminah@kilang.example")
-        {
-            known = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(known, "the manager's welcome was stored");
+            .then_some(())
+    })
+    .await;
     // A browser's watcher too: grpc-web over HTTP/1.1.
     let mut browser = GrpcWebWatch::open(server.addr, &manager.access_token).await;
     let mut leads = LeadServiceClient::new(server.channel.clone());
@@ -306,21 +294,20 @@ async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() 
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     let mut client = templates(&server);
     // The built-in templates arrive with IAM's TenantCreated, handled in the background.
-    let mut seeded = 0;
-    for _ in 0..600 {
-        seeded = client
-            .list_templates(authorized(ListTemplatesRequest::default(), &owner.access))
-            .await
-            .unwrap()
-            .into_inner()
-            .templates
-            .len();
-        if seeded == 8 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seeded, 8, "four flows in English and Malay");
+    eventually(
+        "the 8 built-in templates (four flows in English and Malay)",
+        async || {
+            let seeded = client
+                .list_templates(authorized(ListTemplatesRequest::default(), &owner.access))
+                .await
+                .unwrap()
+                .into_inner()
+                .templates
+                .len();
+            (seeded == 8).then_some(())
+        },
+    )
+    .await;
     let create = async |client: &mut TemplateServiceClient<Channel>, t: Template| {
         client
             .create_template(authorized(
@@ -638,7 +625,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         })
         .await
         .unwrap();
-    let attempts = crm_core::testing::eventually("the welcome is retrying", || async {
+    let attempts = eventually("the welcome is retrying", || async {
         match welcome_state(dir.path(), email).await {
             Some((status, attempts)) if status == "retrying" && attempts >= 2 => Some(attempts),
             _ => None,
@@ -647,7 +634,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
     .await;
     assert!(attempts >= 2);
     // The breaker is open: in health (the process itself still serves) and on /metrics.
-    crm_core::testing::eventually("health shows the open breaker", || async {
+    eventually("health shows the open breaker", || async {
         (health(&addr, "breaker:notification.email").await == ServingStatus::NotServing as i32)
             .then_some(())
     })
@@ -680,7 +667,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
         mail.contains("Subject: Selamat datang ke Kilang CRM"),
         "{mail}"
     );
-    let sent = crm_core::testing::eventually("the welcome is recorded as sent", || async {
+    let sent = eventually("the welcome is recorded as sent", || async {
         match welcome_state(dir.path(), email).await {
             Some((status, attempts)) if status == "sent" => Some(attempts),
             _ => None,

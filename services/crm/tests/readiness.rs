@@ -49,12 +49,11 @@ impl Relay {
 
     async fn restore(&mut self) {
         // The aborted task's listener is gone once it has been dropped: retry the bind briefly.
-        for _ in 0..50 {
-            if TcpListener::bind(self.addr).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let addr = self.addr;
+        crm_core::testing::eventually("the relay's port is free again", async || {
+            TcpListener::bind(addr).await.ok().map(drop)
+        })
+        .await;
         *self = Relay::start(self.addr, self.to).await;
     }
 }
@@ -90,13 +89,11 @@ async fn status(server: &support::TestServer, service: &str) -> i32 {
 
 /// Asks until `service` is `want` (the CRM checks its stores every 2 s).
 async fn until(server: &support::TestServer, service: &str, want: ServingStatus) {
-    for _ in 0..150 {
-        if status(server, service).await == want as i32 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("`{service}` never became {want:?}");
+    let what = format!("`{service}` becomes {want:?}");
+    crm_core::testing::eventually(&what, async || {
+        (status(server, service).await == want as i32).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

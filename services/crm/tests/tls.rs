@@ -131,27 +131,22 @@ async fn grpc_and_rest_share_the_tls_port_by_alpn() {
         .await
         .unwrap();
     // The tenant's pipeline is seeded from IAM's event: the first tries may come before it.
-    let mut converted = None;
-    for _ in 0..100 {
-        let request = authorized(
-            ConvertLeadRequest {
-                id: lead.id.clone(),
-                ..Default::default()
-            },
-            &token,
-        );
-        match leads.convert_lead(request).await {
-            Ok(done) => {
-                converted = Some(done.into_inner());
-                break;
+    let converted =
+        crm_core::testing::eventually("converted once the pipeline is seeded", async || {
+            let request = authorized(
+                ConvertLeadRequest {
+                    id: lead.id.clone(),
+                    ..Default::default()
+                },
+                &token,
+            );
+            match leads.convert_lead(request).await {
+                Ok(done) => Some(done.into_inner()),
+                Err(e) if e.code() == tonic::Code::FailedPrecondition => None,
+                Err(e) => panic!("conversion over TLS: {e:?}"),
             }
-            Err(e) if e.code() == tonic::Code::FailedPrecondition => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await
-            }
-            Err(e) => panic!("conversion over TLS: {e:?}"),
-        }
-    }
-    let converted = converted.expect("converted once the pipeline is seeded");
+        })
+        .await;
     assert!(!converted.customer_id.is_empty());
     assert!(converted.opportunity.is_some());
 

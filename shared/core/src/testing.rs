@@ -80,20 +80,21 @@ macro_rules! on_every_engine {
 }
 
 /// Polls `probe` until it returns `Some`, for a condition that becomes true asynchronously (an
-/// event delivered, a relay caught up). The bound, about a minute, only turns a hang into a
-/// failure naming `what`; no test waits a fixed time.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..6000 {
+/// event delivered, a relay caught up, a health status changed). The probe may borrow what the
+/// test holds (`async || …`, a client it calls). The bound, about a minute, only turns a hang
+/// into a failure naming `what`; no test waits a fixed time. A probe is asked again 10 ms after
+/// it answers, however long it took.
+pub async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
         if let Some(value) = probe().await {
             return value;
         }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("still not so after a minute: {what}");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("still not so after about a minute: {what}");
 }
 
 /// The `p` quantile (0 to 1) of samples sorted ascending, for benches.
