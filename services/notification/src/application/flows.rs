@@ -22,10 +22,11 @@ use crm_proto::crm::iam::events::v1::{
 use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
 use prost::Name;
 
+use crate::domain::built_in::{BUILT_IN, BuiltIn, SIGNED_UP};
 use crate::domain::catalogue::{self, DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
 use crate::domain::notification::{Notification, Recipient};
 use crate::domain::ports::{FlowStore, KnownUser};
-use crate::domain::template::{self, BUILT_IN, BuiltIn, Channel, SIGNED_UP, Template};
+use crate::domain::template::{self, Channel, Template};
 
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";

@@ -1,6 +1,7 @@
 //! The notification context's rules: templates and what they may say, notifications and their
 //! delivery states, the events that cause them.
 
+pub mod built_in;
 pub mod catalogue;
 pub mod notification;
 pub mod ports;
