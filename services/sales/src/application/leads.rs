@@ -30,8 +30,8 @@ fn refused(e: LeadChangeError) -> Error {
 /// Whether the caller may change `lead` as read under the write lock: `etag` current, and
 /// `permission` granted on a lead of its owner.
 fn may_change(caller: &Caller, lead: &Lead, (etag, permission): (&str, &str)) -> Result<()> {
-    super::opportunities::current(etag, lead.version, "lead")?;
-    super::opportunities::decide(
+    super::access::current(etag, lead.version, "lead")?;
+    super::access::decide(
         caller,
         permission,
         lead.owner_id,
@@ -49,7 +49,7 @@ impl Sales {
         owner: Option<UserId>,
     ) -> Result<Lead> {
         let p = &caller.principal;
-        super::opportunities::reach(caller, "leads.write")?;
+        super::access::reach(caller, "leads.write")?;
         let owner = match owner {
             Some(o) if o != p.user_id => {
                 p.require("leads.assign")?;
@@ -102,7 +102,7 @@ impl Sales {
         status: Option<LeadStatus>,
         paths: &[String],
     ) -> Result<Lead> {
-        super::opportunities::reach(caller, "leads.write")?;
+        super::access::reach(caller, "leads.write")?;
         let now = self.now();
         self.change_lead(caller, id, (etag, "leads.write"), |lead: &mut Lead| {
             lead.update(input, status, paths, now).map_err(refused)?;
@@ -121,7 +121,7 @@ impl Sales {
         score: i32,
         reason: &str,
     ) -> Result<Lead> {
-        super::opportunities::reach(caller, "leads.write")?;
+        super::access::reach(caller, "leads.write")?;
         let reason = if reason.trim().is_empty() {
             String::new()
         } else {

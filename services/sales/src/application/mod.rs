@@ -1,6 +1,7 @@
 //! The sales context's use cases: one method each, thin. Rules live in the aggregates; this
 //! layer decides who may do what (`pipelines.read`, `pipelines.manage`, ...) and loads and saves.
 
+mod access;
 pub mod analytics;
 pub mod conversions;
 pub mod leads;

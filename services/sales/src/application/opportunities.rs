@@ -4,10 +4,11 @@
 //! answer: `opportunities.write:own` reaches only one's own, and winning above the tenant's
 //! threshold needs `deals.approve_large`.
 
-use crm_core::authz::{Amount, PolicySettings, Resource, Scope, evaluate};
-use crm_core::{Error, ErrorKind, Result, UserId};
+use crm_core::authz::Amount;
+use crm_core::{Error, Result, UserId};
 use uuid::Uuid;
 
+use super::access::{Rule, current, decide, readable, refused, restrict};
 use super::{Caller, Sales, invalid};
 use crate::domain::events::{EventCustomer, deal_lost, deal_won, opportunity_stage_changed};
 use crate::domain::opportunity::{
@@ -18,137 +19,7 @@ use crate::domain::ports::{
     CustomerRef, DealCursor, DealFilter, OpportunityFilter, OpportunityWrite, TenantPolicy,
 };
 
-pub(crate) fn refused(e: OpportunityChangeError) -> Error {
-    match e {
-        OpportunityChangeError::Invalid(problems) => Error::invalid_fields(problems),
-        OpportunityChangeError::Closed(status) => Error::new(
-            ErrorKind::FailedPrecondition,
-            format!(
-                "the opportunity is {}: it no longer moves, wins or loses",
-                status.as_str()
-            ),
-        )
-        .with_reason("OPPORTUNITY_CLOSED")
-        .with_metadata("status", status.as_str()),
-    }
-}
-
-/// The owner filter a list applies: none with an unscoped grant, else the caller's own.
-pub(crate) fn reach(caller: &Caller, permission: &str) -> Result<Option<UserId>> {
-    let p = &caller.principal;
-    match p.scope(permission) {
-        Some(Scope::All) => Ok(None),
-        Some(Scope::Own | Scope::Team) => Ok(Some(p.user_id)),
-        None => Err(
-            Error::permission_denied(format!("your roles do not grant {permission}"))
-                .with_reason("MISSING_PERMISSION")
-                .with_metadata("permission", permission),
-        ),
-    }
-}
-
-/// Narrows a list's owner filter to what the caller may read with `permission`: false when
-/// the filter asks for someone else's and the caller reaches only their own (an empty list).
-pub(crate) fn restrict(
-    caller: &Caller,
-    permission: &str,
-    owner: &mut Option<UserId>,
-) -> Result<bool> {
-    if let Some(me) = reach(caller, permission)? {
-        if owner.is_some_and(|o| o != me) {
-            return Ok(false);
-        }
-        *owner = Some(me);
-    }
-    Ok(true)
-}
-
-/// Whether the caller may read something owned by `owner` (a scoped grant reaches only one's
-/// own; another's is `NOT_FOUND`, as if it did not exist).
-pub(crate) fn readable(
-    caller: &Caller,
-    permission: &str,
-    owner: Option<UserId>,
-    not_found: impl FnOnce() -> Error,
-) -> Result<()> {
-    match reach(caller, permission)? {
-        Some(me) if owner != Some(me) => Err(not_found()),
-        _ => Ok(()),
-    }
-}
-
-/// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on something
-/// owned by `owner` (worth `amount`, weighed against `policy`'s large-deal threshold): the
-/// decision without IO, which a change makes on the state it read under the write lock.
-pub(crate) fn decide(
-    caller: &Caller,
-    permission: &str,
-    owner: Option<UserId>,
-    amount: Option<Amount<'_>>,
-    policy: &TenantPolicy,
-) -> Result<()> {
-    let p = &caller.principal;
-    let settings = PolicySettings {
-        deal_approval_threshold_units: if amount.is_some() {
-            policy.deal_approval_threshold_units
-        } else {
-            0
-        },
-        deal_approval_currency: &policy.currency_code,
-    };
-    let resource = Resource {
-        owner_id: owner,
-        // Sales knows no one's team but the caller's: a `:team` grant reaches one's own.
-        team: (owner == Some(p.user_id))
-            .then_some(p.team.as_deref())
-            .flatten(),
-        amount,
-    };
-    let decision = evaluate(&p.subject(), permission, &resource, settings);
-    if decision.allowed {
-        Ok(())
-    } else {
-        Err(Error::permission_denied(decision.reason)
-            .with_reason(if decision.decided_by == "abac:large-deal-approval" {
-                "LARGE_DEAL_APPROVAL"
-            } else {
-                "NOT_ALLOWED"
-            })
-            .with_metadata("permission", permission)
-            .with_metadata("decided_by", decision.decided_by))
-    }
-}
-
-/// What a change of an opportunity must satisfy: the etag the caller sent, the permission
-/// it needs, and (when winning) the tenant's policy for the large-deal rule.
-type Rule<'a> = (&'a str, &'a str, Option<&'a TenantPolicy>);
-
-/// `ABORTED` `ETAG_MISMATCH` unless `etag` is empty or names `version`, the state read under
-/// the write lock.
-pub(crate) fn current(etag: &str, version: i64, what: &'static str) -> Result<()> {
-    crm_core::api::check_etag(etag, &version.to_string(), what)
-        .map_err(|e| e.with_metadata("current_etag", version.to_string()))
-}
-
 impl Sales {
-    /// `PERMISSION_DENIED` unless the policy engine lets the caller do `permission` on
-    /// something owned by `owner` (worth `amount`, for the large-deal rule, read against the
-    /// tenant's threshold).
-    pub(crate) async fn authorize(
-        &self,
-        caller: &Caller,
-        permission: &str,
-        owner: Option<UserId>,
-        amount: Option<Amount<'_>>,
-    ) -> Result<()> {
-        let policy = if amount.is_some() {
-            self.store.tenant_policy(caller.principal.tenant_id).await?
-        } else {
-            TenantPolicy::default()
-        };
-        decide(caller, permission, owner, amount, &policy)
-    }
-
     /// A pipeline of the tenant, or `INVALID_ARGUMENT` on `field`.
     pub(crate) async fn pipeline_for(
         &self,
