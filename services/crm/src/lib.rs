@@ -12,6 +12,7 @@ mod exposition;
 pub mod health;
 mod loopback;
 mod ops;
+mod reflection;
 mod shutdown;
 mod tls;
 mod watch;
@@ -43,11 +44,6 @@ use crm_core::storage::Database;
 use crm_events::bounded::{BoundedContext, Started, Startup};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
-
-/// The standard services every process serves besides its own.
-const HEALTH: &str = "grpc.health.v1.Health";
-const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
-const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// Every bounded context this binary can run. Adding a context is writing its crate (which
 /// exports its `CONTEXT`) and one line here; see `docs/contributing.md`.
@@ -278,12 +274,12 @@ impl Application {
         let routes = routes
             .add_service(health_service)
             .add_service(
-                reflection_builder(&crm_services)
+                reflection::builder(&crm_services)
                     .build_v1()
                     .context("building reflection v1")?,
             )
             .add_service(
-                reflection_builder(&crm_services)
+                reflection::builder(&crm_services)
                     .build_v1alpha()
                     .context("building reflection v1alpha")?,
             );
@@ -293,11 +289,7 @@ impl Application {
         } else {
             ServingStatus::NotServing
         };
-        for name in crm_services
-            .iter()
-            .copied()
-            .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
-        {
+        for name in crm_services.iter().copied().chain(reflection::ALWAYS) {
             health.set_service_status(name, serving).await;
         }
         health.set_service_status("", serving).await;
@@ -347,7 +339,7 @@ impl Application {
         let counted: Vec<&str> = crm_services
             .iter()
             .copied()
-            .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
+            .chain(reflection::ALWAYS)
             .collect();
         let metrics = metrics::Metrics::new(
             &counted,
@@ -485,22 +477,4 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
         ),
         _ => format!("cannot listen on {addr}: {e}; choose another address with --listen"),
     }
-}
-
-/// Reflection over the CRM contracts, health and reflection itself, listing only the services
-/// this process serves.
-fn reflection_builder(crm_services: &[&str]) -> tonic_reflection::server::Builder<'static> {
-    let mut builder = tonic_reflection::server::Builder::configure()
-        .include_reflection_service(false)
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
-    for name in crm_services
-        .iter()
-        .copied()
-        .chain([HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA])
-    {
-        builder = builder.with_service_name(name);
-    }
-    builder
 }
