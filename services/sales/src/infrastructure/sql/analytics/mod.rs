@@ -12,23 +12,24 @@
 
 use crm_core::Result;
 use crm_core::storage::Conn;
-use uuid::Uuid;
 
 use super::db;
 use crm_core::storage::Engine;
 
 use std::collections::BTreeMap;
 
-use crate::domain::analytics::{
-    Analytics, ClosedSums, Contribution, DAY, ForecastMonth, ForecastSums, HOUR, Period,
-    StageFigures, StageSums, SumsChange, day_of,
-};
-use crate::domain::opportunity::Opportunity;
+use crate::domain::analytics::{Analytics, DAY, Period, StageFigures, StageSums, day_of};
 use crate::domain::pipeline::Pipeline;
 
-const NANOS: i128 = 1_000_000_000;
+mod forecast;
+mod writes;
 
-fn nanos(units: i64, nanos: i64) -> i128 {
+pub use forecast::forecast;
+pub use writes::apply;
+
+pub(super) const NANOS: i128 = 1_000_000_000;
+
+pub(super) fn nanos(units: i64, nanos: i64) -> i128 {
     i128::from(units) * NANOS + i128::from(nanos)
 }
 
@@ -36,12 +37,12 @@ fn nanos(units: i64, nanos: i64) -> i128 {
 /// and a sum of entry times), and per (status, loss reason) the closed count, units, billionths
 /// and cycle millis.
 #[derive(Debug, Default)]
-struct Sums {
+pub(super) struct Sums {
     stages: BTreeMap<String, StageSums>,
     closed: BTreeMap<(String, i64), [i64; 4]>,
 }
 
-fn plus(a: StageSums, b: StageSums) -> StageSums {
+pub(super) fn plus(a: StageSums, b: StageSums) -> StageSums {
     StageSums {
         entered: a.entered + b.entered,
         advanced: a.advanced + b.advanced,
@@ -121,158 +122,8 @@ impl Sums {
     }
 }
 
-/// Adds what changed when `old` became `new` (or `new` was created) to the running sums.
-pub async fn apply(tx: &mut Conn, old: Option<&Opportunity>, new: &Opportunity) -> Result<()> {
-    let SumsChange {
-        day,
-        at_day,
-        stages,
-        gone,
-        added,
-        forecast,
-    } = Contribution::change(old, new);
-    let (tenant, pipeline) = (new.tenant_id.to_string(), new.pipeline_id.to_string());
-    for (stage, d) in stages {
-        add_stage(tx, &tenant, &pipeline, stage, (day, None), d).await?;
-        add_stage(tx, &tenant, &pipeline, stage, (day, Some(at_day)), d).await?;
-    }
-    for (c, sign) in gone
-        .map(|c| (c, -1))
-        .into_iter()
-        .chain(added.map(|c| (c, 1)))
-    {
-        add_closed(tx, &tenant, &pipeline, (day, None), c, sign).await?;
-        add_closed(tx, &tenant, &pipeline, (day, Some(at_day)), c, sign).await?;
-    }
-    for (sign, f) in forecast {
-        add_forecast(tx, &tenant, &pipeline, f, sign).await?;
-    }
-    Ok(())
-}
-
-/// The table of a bucket: by day of creation alone, or with the day of the change.
-fn table(base: &str, key: (i64, Option<i64>)) -> (String, &'static str, &'static str) {
-    match key.1 {
-        None => (base.to_string(), "", ""),
-        Some(_) => (format!("{base}_at"), ", at_day", ", $13"),
-    }
-}
-
-async fn add_stage(
-    tx: &mut Conn,
-    tenant: &str,
-    pipeline: &str,
-    stage: Uuid,
-    key: (i64, Option<i64>),
-    d: StageSums,
-) -> Result<()> {
-    let (table, column, value) = table("stage_stats", key);
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into {table} (tenant_id, pipeline_id, stage_id, day, entered, advanced, \
-         stay_millis, stays, open_count, open_entered_at, open_units, open_nanos{column}) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{value}) \
-         on conflict (tenant_id, pipeline_id, stage_id, day{column}) do update set \
-         entered = {table}.entered + excluded.entered, \
-         advanced = {table}.advanced + excluded.advanced, \
-         stay_millis = {table}.stay_millis + excluded.stay_millis, \
-         stays = {table}.stays + excluded.stays, \
-         open_count = {table}.open_count + excluded.open_count, \
-         open_entered_at = {table}.open_entered_at + excluded.open_entered_at, \
-         open_units = {table}.open_units + excluded.open_units, \
-         open_nanos = {table}.open_nanos + excluded.open_nanos"
-    )))
-    .bind(tenant)
-    .bind(pipeline)
-    .bind(stage.to_string())
-    .bind(key.0)
-    .bind(d.entered)
-    .bind(d.advanced)
-    .bind(d.stay_millis)
-    .bind(d.stays)
-    .bind(d.open_count)
-    .bind(d.open_entered_at)
-    .bind(d.open_units)
-    .bind(d.open_nanos);
-    if let Some(at_day) = key.1 {
-        query = query.bind(at_day);
-    }
-    query
-        .execute(tx)
-        .await
-        .map_err(db("keeping the analytics' sums"))
-        .map(drop)
-}
-
-async fn add_closed(
-    tx: &mut Conn,
-    tenant: &str,
-    pipeline: &str,
-    key: (i64, Option<i64>),
-    c: ClosedSums,
-    sign: i64,
-) -> Result<()> {
-    let (table, column, _) = table("close_stats", key);
-    let value = if key.1.is_some() { ", $10" } else { "" };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into {table} (tenant_id, pipeline_id, day, status, loss_reason, closed, units, \
-         nanos, cycle_millis{column}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9{value}) \
-         on conflict (tenant_id, pipeline_id, day, status, loss_reason{column}) do update set \
-         closed = {table}.closed + excluded.closed, units = {table}.units + excluded.units, \
-         nanos = {table}.nanos + excluded.nanos, \
-         cycle_millis = {table}.cycle_millis + excluded.cycle_millis"
-    )))
-    .bind(tenant)
-    .bind(pipeline)
-    .bind(key.0)
-    .bind(c.status)
-    .bind(i64::from(c.loss_reason))
-    .bind(sign)
-    .bind(sign * c.units)
-    .bind(sign * c.nanos)
-    .bind(sign * c.cycle_millis);
-    if let Some(at_day) = key.1 {
-        query = query.bind(at_day);
-    }
-    query
-        .execute(tx)
-        .await
-        .map_err(db("keeping the analytics' sums"))
-        .map(drop)
-}
-
-async fn add_forecast(
-    tx: &mut Conn,
-    tenant: &str,
-    pipeline: &str,
-    f: ForecastSums,
-    sign: i64,
-) -> Result<()> {
-    sqlx::query(
-        "insert into forecast_stats (tenant_id, pipeline_id, hour, open_count, units, nanos, \
-         weighted_units, weighted_nanos) values ($1, $2, $3, $4, $5, $6, $7, $8) \
-         on conflict (tenant_id, pipeline_id, hour) do update set \
-         open_count = forecast_stats.open_count + excluded.open_count, \
-         units = forecast_stats.units + excluded.units, \
-         nanos = forecast_stats.nanos + excluded.nanos, \
-         weighted_units = forecast_stats.weighted_units + excluded.weighted_units, \
-         weighted_nanos = forecast_stats.weighted_nanos + excluded.weighted_nanos",
-    )
-    .bind(tenant)
-    .bind(pipeline)
-    .bind(f.hour)
-    .bind(sign)
-    .bind(sign * f.units)
-    .bind(sign * f.nanos)
-    .bind(sign * f.weighted_units)
-    .bind(sign * f.weighted_nanos)
-    .execute(tx)
-    .await
-    .map_err(db("keeping the forecast's sums"))
-    .map(drop)
-}
-
 /// `sum(column)` as a 64-bit integer (PostgreSQL's `sum(bigint)` is numeric).
-fn sum(engine: Engine, column: &str) -> String {
+pub(super) fn sum(engine: Engine, column: &str) -> String {
     match engine {
         Engine::Postgres => format!("cast(coalesce(sum({column}), 0) as bigint)"),
         Engine::Sqlite => format!("coalesce(sum({column}), 0)"),
@@ -282,9 +133,9 @@ fn sum(engine: Engine, column: &str) -> String {
 /// A period of creation split into whole days `[first, last)` read from the running sums, and
 /// the part-days around them (creation-time ranges) read from the history.
 /// A range of days, or of creation times: `[first, last)`.
-type Range = (i64, i64);
+pub(super) type Range = (i64, i64);
 
-fn split(period: &Period) -> (Option<Range>, Vec<Range>) {
+pub(super) fn split(period: &Period) -> (Option<Range>, Vec<Range>) {
     let (from, before) = (
         period.from.unwrap_or(i64::MIN),
         period.before.unwrap_or(i64::MAX),
@@ -367,7 +218,7 @@ pub async fn rebuilt(
 
 /// The running sums of the creation days `[first, last)`; with `before_day`, of the changes made
 /// before that day only.
-async fn summed(
+pub(super) async fn summed(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
@@ -423,7 +274,7 @@ async fn summed(
 }
 
 /// `sql` with the pipeline's tenant and id as `$1` and `$2`, then `values`.
-fn bound<O>(
+pub(super) fn bound<O>(
     sql: String,
     pipeline: &Pipeline,
     values: &[i64],
@@ -441,11 +292,11 @@ where
 }
 
 /// A stage's summed row: id, then [`StageSums`]' fields in order.
-type StageRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+pub(super) type StageRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 /// Closed sums: status, loss reason, count, units, billionths, cycle millis.
-type ClosedRow = (String, i64, i64, i64, i64, i64);
+pub(super) type ClosedRow = (String, i64, i64, i64, i64, i64);
 
-fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
+pub(super) fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
     let mut out = Sums::default();
     for (stage, entered, advanced, stay_millis, stays, open_count, open_entered_at, u, n) in
         stage_rows
@@ -469,7 +320,7 @@ fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums {
 }
 
 /// The history's sums at `as_of` for opportunities created in `[from, before)`.
-async fn history(
+pub(super) async fn history(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
@@ -500,7 +351,7 @@ async fn history(
 /// history just before `start`) for opportunities created in `[from, before)`. Only the
 /// opportunities with a stage change or a close that day are read: every other one stands the
 /// same at both moments.
-async fn day_change(
+pub(super) async fn day_change(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
@@ -530,7 +381,7 @@ async fn day_change(
 
 /// The sums of the stage changes `changes` (joined as `sc`, with their opportunity `o`) and the
 /// opportunities `closed` (as `o`) at `$3`; with `since_start`, less the same just before `$6`.
-async fn sums_from_history(
+pub(super) async fn sums_from_history(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
@@ -619,105 +470,4 @@ async fn sums_from_history(
     .await
     .map_err(db("summing closed opportunities"))?;
     Ok(sums_of(stage_rows, closed))
-}
-
-/// Open opportunities expected to close in `[start, end)`: count, units, billionths, and both
-/// times the probability.
-type OpenRow = (i64, i64, i64, i64, i64);
-
-/// Per month: won amounts closed in it, and open amounts expected to close in it (whole hours
-/// from the running sums, a month's edges that are not on the hour from the opportunities).
-pub async fn forecast(
-    tx: &mut Conn,
-    engine: Engine,
-    pipeline: &Pipeline,
-    months: &[(i64, i64)],
-) -> Result<Vec<ForecastMonth>> {
-    let tenant = pipeline.tenant_id.to_string();
-    let id = pipeline.id.to_string();
-    let mut out = Vec::with_capacity(months.len());
-    for &(start, end) in months {
-        let (units, n): (i64, i64) = sqlx::query_as(
-            "select cast(coalesce(sum(amount_units), 0) as bigint), \
-             cast(coalesce(sum(amount_nanos), 0) as bigint) \
-             from deals where tenant_id = $1 and pipeline_id = $2 and closed_at >= $3 and closed_at < $4",
-        )
-        .bind(&tenant)
-        .bind(&id)
-        .bind(start)
-        .bind(end)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("summing won deals"))?;
-        let first = start.div_euclid(HOUR) + i64::from(start.rem_euclid(HOUR) != 0);
-        let last = end.div_euclid(HOUR);
-        let mut open: OpenRow = (0, 0, 0, 0, 0);
-        let mut add = |row: OpenRow| {
-            open = (
-                open.0 + row.0,
-                open.1 + row.1,
-                open.2 + row.2,
-                open.3 + row.3,
-                open.4 + row.4,
-            );
-        };
-        if first < last {
-            let columns = [
-                "open_count",
-                "units",
-                "nanos",
-                "weighted_units",
-                "weighted_nanos",
-            ]
-            .map(|c| sum(engine, c))
-            .join(", ");
-            add(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select {columns} from forecast_stats \
-                 where tenant_id = $1 and pipeline_id = $2 and hour >= $3 and hour < $4"
-            )))
-            .bind(&tenant)
-            .bind(&id)
-            .bind(first)
-            .bind(last)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("summing open opportunities"))?);
-            for (a, b) in [(start, first * HOUR), (last * HOUR, end)] {
-                if a < b {
-                    add(open_rows(tx, &tenant, &id, a, b).await?);
-                }
-            }
-        } else {
-            add(open_rows(tx, &tenant, &id, start, end).await?);
-        }
-        let (count, units_all, nanos_all, units_weighted, nanos_weighted) = open;
-        out.push(ForecastMonth {
-            start,
-            end,
-            committed_nanos: nanos(units, n),
-            weighted_percent_nanos: nanos(units_weighted, nanos_weighted),
-            best_case_nanos: nanos(units_all, nanos_all),
-            open_count: count,
-        });
-    }
-    Ok(out)
-}
-
-/// Open opportunities expected to close in `[start, end)`, summed from their rows.
-async fn open_rows(tx: &mut Conn, tenant: &str, id: &str, start: i64, end: i64) -> Result<OpenRow> {
-    sqlx::query_as(
-        "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
-         cast(coalesce(sum(amount_nanos), 0) as bigint), \
-         cast(coalesce(sum(amount_units * probability), 0) as bigint), \
-         cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
-         from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
-         and expected_close_at >= $3 and expected_close_at < $4",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(start)
-    .bind(end)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db("summing open opportunities"))
 }
