@@ -4,9 +4,12 @@
 //! the same transaction as the customer, so a customer is findable the moment its write
 //! commits. On PostgreSQL every transaction is scoped to its tenant (row-level security).
 
+mod query;
 mod search;
 
 pub use search::rebuild_if_needed as rebuild_search_index;
+
+use query::{Arg, Sql, filtered};
 
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
@@ -31,7 +34,7 @@ fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 
 /// A stored customer: its position (which links tags and the search index) and its document.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     seq: i64,
     doc: String,
 }
@@ -46,113 +49,6 @@ impl TryFrom<Row> for Customer {
                 anyhow::anyhow!("customers.doc of seq {}: {e}", row.seq),
             )
         })
-    }
-}
-
-/// A statement built piece by piece, its parameters numbered as they are added.
-struct Sql {
-    text: String,
-    args: Vec<Arg>,
-}
-
-enum Arg {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-}
-
-impl Sql {
-    fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_owned(),
-            args: Vec::new(),
-        }
-    }
-
-    /// Appends `text`, in which `?` stands for `arg`'s parameter.
-    fn push(&mut self, text: &str, arg: Option<Arg>) -> &mut Sql {
-        match arg {
-            Some(arg) => {
-                self.args.push(arg);
-                let n = format!("${}", self.args.len());
-                self.text.push_str(&text.replace('?', &n));
-            }
-            None => self.text.push_str(text),
-        }
-        self
-    }
-
-    fn text(&mut self, text: &str, value: impl Into<String>) -> &mut Sql {
-        self.push(text, Some(Arg::Text(value.into())))
-    }
-
-    fn int(&mut self, text: &str, value: i64) -> &mut Sql {
-        self.push(text, Some(Arg::Int(value)))
-    }
-
-    /// The statement and its parameters.
-    fn parts(self) -> (sqlx::AssertSqlSafe<String>, sqlx::any::AnyArguments) {
-        use sqlx::Arguments as _;
-        let mut arguments = sqlx::any::AnyArguments::default();
-        for arg in self.args {
-            let added = match arg {
-                Arg::Text(s) => arguments.add(s),
-                Arg::OptText(s) => arguments.add(s),
-                Arg::Int(n) => arguments.add(n),
-            };
-            // Text and integers go into `Any`'s buffer as they are; nothing can refuse them.
-            added.expect("a text or integer parameter encodes");
-        }
-        (sqlx::AssertSqlSafe(self.text), arguments)
-    }
-
-    /// The statement with its parameters bound, reading rows as `T`.
-    fn query_as<T>(self) -> sqlx::query::QueryAs<'static, sqlx::Any, T, sqlx::any::AnyArguments>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
-    {
-        let (text, arguments) = self.parts();
-        sqlx::query_as_with(text, arguments)
-    }
-
-    /// The statement with its parameters bound, for statements that return no rows.
-    fn query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let (text, arguments) = self.parts();
-        sqlx::query_with(text, arguments)
-    }
-
-    async fn rows(self, tx: &mut Conn) -> std::result::Result<Vec<Row>, sqlx::Error> {
-        self.query_as::<Row>().fetch_all(tx).await
-    }
-}
-
-/// The filter every read applies: the tenant, not deleted, and the request's filters.
-fn filtered(sql: &mut Sql, tenant: TenantId, filter: &Filter) {
-    filter_columns(sql, tenant, filter, "c.");
-}
-
-/// [`filtered`], naming the columns `{column}` as `prefix` says: `+c.` on SQLite when the
-/// full-text index must drive the query (a unary `+` keeps SQLite from walking the tenant's
-/// rows by an index of `customers` and matching each against the full-text query).
-fn filter_columns(sql: &mut Sql, tenant: TenantId, filter: &Filter, prefix: &str) {
-    sql.text(
-        &format!(" {prefix}tenant_id = ? and c.deleted_at is null"),
-        tenant.to_string(),
-    );
-    if let Some(t) = filter.customer_type {
-        sql.text(&format!(" and {prefix}customer_type = ?"), t.as_str());
-    }
-    if let Some(s) = filter.status {
-        sql.text(&format!(" and {prefix}status = ?"), s.as_str());
-    }
-    if let Some(owner) = filter.owner_id {
-        sql.text(&format!(" and {prefix}owner_id = ?"), owner.to_string());
-    }
-    for tag in &filter.tags {
-        sql.text(
-            " and exists (select 1 from customer_tags t where t.customer_seq = c.seq and t.tag = ?)",
-            tag.clone(),
-        );
     }
 }
 

@@ -10,7 +10,8 @@
 use crm_core::storage::{Conn, Engine};
 use crm_core::{Result, TenantId};
 
-use super::{Sql, db, filter_columns, filtered};
+use super::db;
+use super::query::{Sql, filter_columns, filtered};
 use crate::domain::customer::Customer;
 use crate::domain::ports::Filter;
 use crate::domain::values::{query_terms, search_score, search_words};
