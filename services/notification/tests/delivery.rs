@@ -15,10 +15,10 @@ use crm_core::storage::Database;
 use crm_notification::application::hub::Hub;
 use crm_notification::config::NotificationConfig;
 use crm_notification::domain::notification::{Notification, Recipient, Status};
-use crm_notification::domain::ports::NotificationStore;
+use crm_notification::domain::ports::{FlowStore, NotificationStore};
 use crm_notification::domain::template::Channel;
 use crm_notification::infrastructure::channels::BreakerState;
-use crm_notification::infrastructure::sql::{self, SqlNotificationStore};
+use crm_notification::infrastructure::sql::SqlNotificationStore;
 use crm_notification::infrastructure::worker::{Policy, Worker};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -83,7 +83,7 @@ async fn stored_sms(db: &Database, tenant: TenantId, text: &str, now: i64) -> No
         now,
     );
     let mut tx = db.begin_for(tenant).await.unwrap();
-    assert!(sql::insert_notification(&mut tx, &n).await.unwrap());
+    assert!(FlowStore::insert_notification(&mut *tx, &n).await.unwrap());
     tx.commit().await.unwrap();
     n
 }

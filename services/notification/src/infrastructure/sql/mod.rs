@@ -19,7 +19,7 @@ use crate::domain::template::{Channel, Template};
 
 mod flows;
 
-pub use flows::{DEFAULT_LOCALE, insert_notification};
+pub use flows::DEFAULT_LOCALE;
 
 const UNIQUES: &[UniqueConstraint] = &[
     UniqueConstraint {
