@@ -12,7 +12,7 @@ use super::tenant::{Tenant, TenantSettings};
 use super::user::{User, UserStatus};
 use crm_core::TenantId;
 
-pub use crm_events::OutboxEvent;
+use crm_events::OutboxEvent;
 
 /// A `crm.iam.events.v1` message bound for the outbox, with source `crm.iam`.
 pub fn iam_event<M: prost::Message + prost::Name>(

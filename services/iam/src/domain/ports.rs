@@ -19,7 +19,7 @@ use super::sso::{Flow, Identity, SsoProvider, SsoRefusal};
 use super::tenant::Tenant;
 use super::user::{User, UserStatus};
 
-pub use super::events::{OutboxEvent, iam_event};
+pub use crm_events::OutboxEvent;
 
 /// What a write brings along, in the same transaction: events, audit entries, revocations.
 #[derive(Debug, Default)]
