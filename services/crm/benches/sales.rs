@@ -32,7 +32,7 @@ use crm_proto::crm::sales::v1::*;
 use crm_sales::application::{Caller, Sales};
 use crm_sales::domain::analytics::Period;
 use crm_sales::domain::pipeline::Pipeline;
-use crm_sales::domain::ports::SalesStore;
+use crm_sales::domain::ports::PipelineStore;
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use support::{authorized, connect, echo_server, serve, timed};
 use tonic_health::pb::HealthCheckRequest;

@@ -29,7 +29,7 @@ use crm_sales::application::{Caller, Sales};
 use crm_sales::domain::analytics::Period;
 use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, Placement};
 use crm_sales::domain::pipeline::Pipeline;
-use crm_sales::domain::ports::SalesStore;
+use crm_sales::domain::ports::{AnalyticsStore, OpportunityStore, PipelineStore};
 use crm_sales::infrastructure::sql::{SqlSalesStore, analytics};
 use uuid::Uuid;
 

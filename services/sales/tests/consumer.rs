@@ -10,7 +10,7 @@ use crm_events::{Causation, Consumer, Delivery, Envelope, Inbox};
 use crm_proto::crm::iam::events::v1::{
     TenantCreated, UserCreated, UserRoleChanged, UserStatusChanged,
 };
-use crm_sales::domain::ports::SalesStore;
+use crm_sales::domain::ports::{PipelineStore, TeamStore};
 use crm_sales::infrastructure::consumer::{GROUP, IamEvents};
 use crm_sales::infrastructure::sql::SqlSalesStore;
 

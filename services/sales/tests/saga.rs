@@ -20,7 +20,10 @@ use crm_sales::application::{Caller, Sales};
 use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::pipeline::Pipeline;
-use crm_sales::domain::ports::{CustomerDirectory, CustomerRef, NewCustomer, SalesStore};
+use crm_sales::domain::ports::{
+    ConversionStore, CustomerDirectory, CustomerRef, LeadStore, NewCustomer, OpportunityStore,
+    PipelineStore,
+};
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 

@@ -86,10 +86,14 @@ pub struct AuditFilter {
     pub actor_id: Option<UserId>,
 }
 
-/// IAM's storage. Every method on tenant data takes the tenant; none sees another tenant's rows.
-/// Writes with an `expected_version` fail with `ABORTED` (etag mismatch) when it is stale.
+// IAM's storage, one port per aggregate: every method on tenant data takes the tenant, and none
+// sees another tenant's rows. Writes with an `expected_version` fail with `ABORTED` (etag
+// mismatch) when it is stale. The use cases hold the whole store ([`IamStore`]); a test fake
+// or another adapter implements the ports it needs.
+
+/// Tenants: created with their first owner, changed with an expected version.
 #[async_trait]
-pub trait IamStore: Send + Sync + 'static {
+pub trait TenantStore: Send + Sync + 'static {
     /// A tenant by slug or id.
     async fn find_tenant(&self, slug_or_id: &str) -> Result<Option<Tenant>>;
     /// Whether a slug is taken.
@@ -108,7 +112,11 @@ pub trait IamStore: Send + Sync + 'static {
         expected_version: i64,
         changes: Changes,
     ) -> Result<()>;
+}
 
+/// Users, their roles, and the sign-ins that stamp them.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
     /// A user (deleted ones included) by id.
     async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>>;
     /// A user not deleted, by email.
@@ -130,7 +138,11 @@ pub trait IamStore: Send + Sync + 'static {
     /// Stores the new session of a successful login and stamps the user's last login, in one
     /// transaction.
     async fn record_login(&self, session: &Session, changes: Changes) -> Result<()>;
+}
 
+/// A tenant's custom roles and who holds them.
+#[async_trait]
+pub trait RoleStore: Send + Sync + 'static {
     /// The tenant's custom roles, by name.
     async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>>;
     /// Adds a custom role.
@@ -146,7 +158,11 @@ pub trait IamStore: Send + Sync + 'static {
     async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()>;
     /// Users (any status) holding `role`.
     async fn count_holders(&self, tenant: TenantId, role: &str) -> Result<i64>;
+}
 
+/// Refresh tokens: stored, rotated, revoked by family.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new refresh token.
     async fn insert_session(&self, session: &Session) -> Result<()>;
     /// A refresh token by hash.
@@ -175,7 +191,11 @@ pub trait IamStore: Send + Sync + 'static {
         now: Millis,
         changes: Changes,
     ) -> Result<()>;
+}
 
+/// API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
     /// Adds an API key.
     async fn insert_api_key(&self, key: &ApiKey, changes: Changes) -> Result<()>;
     /// An API key by id.
@@ -198,7 +218,11 @@ pub trait IamStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Records that a key was used at `at` (not a change: its version stays).
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()>;
+}
 
+/// Second factors: codes spent once, sign-in challenges.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync + 'static {
     /// Spends a second-factor code of `user`: false (and nothing changes) when that TOTP step,
     /// or a later one, was accepted already, or the recovery code is unknown or used.
     async fn spend_second_factor(
@@ -214,7 +238,11 @@ pub trait IamStore: Send + Sync + 'static {
     async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>>;
     /// Spends an open challenge: false when it was spent or had expired.
     async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool>;
+}
 
+/// Single sign-on: the tenant's provider, flows in flight, linked accounts.
+#[async_trait]
+pub trait SsoStore: Send + Sync + 'static {
     /// The tenant's OpenID provider, if it has one.
     async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>>;
     /// Stores the tenant's provider: a first one when `expected_version` is 0, else a change
@@ -241,7 +269,11 @@ pub trait IamStore: Send + Sync + 'static {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<UserId>>;
+}
 
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Appends audit entries (with nothing else to write).
     async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()>;
     /// Audit entries newest first, before `before`, at most `limit`.
@@ -252,6 +284,31 @@ pub trait IamStore: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
+}
+
+/// Every port of IAM's storage: what the use cases hold.
+pub trait IamStore:
+    TenantStore
+    + UserStore
+    + RoleStore
+    + SessionStore
+    + ApiKeyStore
+    + SecondFactorStore
+    + SsoStore
+    + AuditStore
+{
+}
+
+impl<T> IamStore for T where
+    T: TenantStore
+        + UserStore
+        + RoleStore
+        + SessionStore
+        + ApiKeyStore
+        + SecondFactorStore
+        + SsoStore
+        + AuditStore
+{
 }
 
 /// Hashes and checks passwords: argon2id on worker threads in production

@@ -112,9 +112,12 @@ pub type OpportunityChange<'a> =
 /// or `None` when nothing changed and nothing is saved.
 pub type LeadChange<'a> = Box<dyn FnMut(&mut Lead) -> Result<Option<Vec<OutboxEvent>>> + Send + 'a>;
 
-/// Sales data of every tenant; every method is scoped to one tenant and never sees another's.
+// Sales data of every tenant, one port per aggregate: every method is scoped to one tenant
+// and never sees another's. The use cases hold the whole store ([`SalesStore`]).
+
+/// Pipelines and their stages.
 #[async_trait]
-pub trait SalesStore: Send + Sync + 'static {
+pub trait PipelineStore: Send + Sync + 'static {
     /// Adds a pipeline with its stages. If it is the default, the tenant's other pipelines stop
     /// being it, in the same transaction.
     async fn insert_pipeline(&self, pipeline: &Pipeline) -> Result<()>;
@@ -133,7 +136,7 @@ pub trait SalesStore: Send + Sync + 'static {
     /// stages it no longer lists are marked removed, and becoming the default takes it from
     /// the others. The stages it `removed` must hold no open opportunity, checked in the
     /// transaction of the save, so a move into one of them at the same moment either is seen
-    /// here or is refused itself ([`SalesStore::save_opportunity`]): when some hold any, nothing
+    /// here or is refused itself ([`OpportunityStore::update_opportunity`]): when some hold any, nothing
     /// is saved and the answer is how many each holds; empty means saved.
     async fn save_pipeline(
         &self,
@@ -141,7 +144,11 @@ pub trait SalesStore: Send + Sync + 'static {
         expected_version: i64,
         removed: &[Uuid],
     ) -> Result<Vec<(Uuid, i64)>>;
+}
 
+/// Leads.
+#[async_trait]
+pub trait LeadStore: Send + Sync + 'static {
     /// Adds a lead with its events.
     async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()>;
     /// A lead by id.
@@ -160,7 +167,11 @@ pub trait SalesStore: Send + Sync + 'static {
     /// once run one after the other, the second on what the first left.
     async fn update_lead(&self, tenant: TenantId, id: Uuid, change: LeadChange<'_>)
     -> Result<Lead>;
+}
 
+/// The tenant's users and settings as sales knows them, from IAM's events.
+#[async_trait]
+pub trait TeamStore: Send + Sync + 'static {
     /// Records a user's email and roles (sales' view of IAM's users); an older record never
     /// overwrites a newer one.
     async fn record_user(
@@ -183,11 +194,14 @@ pub trait SalesStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// A user as sales knows them; `None` for a user it has not heard of.
     async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>>;
-
     /// The tenant's settings sales follows, as IAM's events last said (IAM's defaults before
     /// any change).
     async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy>;
+}
 
+/// Opportunities, their stage history, and the deals they close into.
+#[async_trait]
+pub trait OpportunityStore: Send + Sync + 'static {
     /// Adds an opportunity, its first stage entry and its events. Its stage must still be a
     /// stage of its pipeline when the transaction writes (`FAILED_PRECONDITION`
     /// `STAGE_REMOVED` otherwise: removed at the same moment).
@@ -227,7 +241,6 @@ pub trait SalesStore: Send + Sync + 'static {
         pipeline: Uuid,
         stages: &[Uuid],
     ) -> Result<Vec<(Uuid, i64)>>;
-
     /// A deal by id.
     async fn get_deal(&self, tenant: TenantId, id: Uuid) -> Result<Option<Deal>>;
     /// Deals newest first after `after`, filtered, at most `limit`.
@@ -238,7 +251,11 @@ pub trait SalesStore: Send + Sync + 'static {
         after: Option<DealCursor>,
         limit: u32,
     ) -> Result<Vec<Deal>>;
+}
 
+/// Lead conversions: the saga's state.
+#[async_trait]
+pub trait ConversionStore: Send + Sync + 'static {
     /// Starts a conversion saga; if the lead already has one under way (or the request id was
     /// used), that one is returned instead and nothing is written.
     async fn start_conversion(&self, conversion: &Conversion) -> Result<Conversion>;
@@ -268,7 +285,11 @@ pub trait SalesStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Unfinished conversions of every tenant last saved before `before`, oldest first.
     async fn unfinished_conversions(&self, before: Millis, limit: u32) -> Result<Vec<Conversion>>;
+}
 
+/// The pipeline's analytics and forecast.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync + 'static {
     /// A pipeline's figures for opportunities created in `period`, now (from running sums kept
     /// with every change: no history is read for whole days).
     async fn analytics_now(
@@ -292,6 +313,17 @@ pub trait SalesStore: Send + Sync + 'static {
         pipeline: &Pipeline,
         months: &[(Millis, Millis)],
     ) -> Result<Vec<ForecastMonth>>;
+}
+
+/// Every port of sales' storage: what the use cases hold.
+pub trait SalesStore:
+    PipelineStore + LeadStore + TeamStore + OpportunityStore + ConversionStore + AnalyticsStore
+{
+}
+
+impl<T> SalesStore for T where
+    T: PipelineStore + LeadStore + TeamStore + OpportunityStore + ConversionStore + AnalyticsStore
+{
 }
 
 /// A customer as sales needs it.

@@ -8,6 +8,10 @@ use super::{db, parse_uuid};
 use crate::domain::Millis;
 use crate::domain::api_key::ApiKey;
 
+use super::{SqlIamStore, finish, finish_versioned};
+use crate::domain::ports::{ApiKeyStore, Changes};
+use async_trait::async_trait;
+
 const COLUMNS: &str = "id, tenant_id, name, role_id, prefix, key_hash, created_by, created_at, \
                        expires_at, last_used_at, revoked_at, version";
 
@@ -138,4 +142,70 @@ pub(super) async fn touch(tx: &mut Conn, tenant: TenantId, id: Uuid, at: Millis)
         .await
         .map_err(db("recording an API key's use"))
         .map(drop)
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlIamStore {
+    async fn insert_api_key(&self, key: &ApiKey, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(key.tenant_id).await?;
+        insert(&mut tx, key).await?;
+        finish(tx, key.tenant_id, changes, "creating an API key").await
+    }
+
+    async fn get_api_key(&self, tenant: TenantId, id: Uuid) -> Result<Option<ApiKey>> {
+        self.db
+            .in_tenant(tenant, "reading an API key", async |tx| {
+                find(tx, tenant, false, &id.to_string()).await
+            })
+            .await
+    }
+
+    async fn api_key_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<ApiKey>> {
+        self.db
+            .in_tenant(tenant, "reading an API key", async |tx| {
+                find(tx, tenant, true, hash).await
+            })
+            .await
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant: TenantId,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>> {
+        self.db
+            .in_tenant(tenant, "listing API keys", async |tx| {
+                list(tx, tenant, before, limit).await
+            })
+            .await
+    }
+
+    async fn save_api_key(
+        &self,
+        key: &ApiKey,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(key.tenant_id).await?;
+        let affected = update(&mut tx, key, expected_version).await?;
+        let what = ("API key", key.id.to_string());
+        finish_versioned(
+            tx,
+            affected,
+            what,
+            key.tenant_id,
+            changes,
+            "saving an API key",
+        )
+        .await
+    }
+
+    async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()> {
+        self.db
+            .in_tenant(tenant, "recording an API key's use", async |tx| {
+                touch(tx, tenant, id, at).await
+            })
+            .await
+    }
 }

@@ -8,6 +8,10 @@ use super::{corrupt, db, parse_uuid};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::ports::AuditFilter;
 
+use super::{SqlIamStore, finish};
+use crate::domain::ports::{AuditStore, Changes};
+use async_trait::async_trait;
+
 /// An `audit_events` row as stored.
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -119,4 +123,26 @@ pub(super) async fn list(
     .await
     .map_err(db("reading the audit trail"))?;
     rows.into_iter().map(AuditEntry::try_from).collect()
+}
+
+#[async_trait]
+impl AuditStore for SqlIamStore {
+    async fn append_audit(&self, tenant: TenantId, changes: Changes) -> Result<()> {
+        let tx = self.begin(tenant).await?;
+        finish(tx, tenant, changes, "writing the audit trail").await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.db
+            .in_tenant(tenant, "reading the audit trail", async |tx| {
+                list(tx, tenant, filter, before, limit).await
+            })
+            .await
+    }
 }

@@ -9,6 +9,10 @@ use crate::domain::Millis;
 use crate::domain::mfa::Challenge;
 use crate::domain::ports::SecondFactor;
 
+use super::SqlIamStore;
+use crate::domain::ports::SecondFactorStore;
+use async_trait::async_trait;
+
 /// Spends a code: a TOTP step later than the last accepted, or an unused recovery code. False
 /// (nothing changed) when it was spent already.
 pub(super) async fn spend(
@@ -143,4 +147,47 @@ pub(super) async fn spend_challenge(
     .await
     .map_err(db("spending a sign-in challenge"))?;
     Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl SecondFactorStore for SqlIamStore {
+    async fn spend_second_factor(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        factor: &SecondFactor,
+        now: Millis,
+    ) -> Result<bool> {
+        self.db
+            .in_tenant(tenant, "accepting a code", async |tx| {
+                spend(tx, tenant, user, factor, now).await
+            })
+            .await
+    }
+
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
+        self.db
+            .in_tenant(
+                challenge.tenant_id,
+                "storing a sign-in challenge",
+                async |tx| insert_challenge(tx, challenge).await,
+            )
+            .await
+    }
+
+    async fn challenge(&self, tenant: TenantId, hash: &str) -> Result<Option<Challenge>> {
+        self.db
+            .in_tenant(tenant, "reading a sign-in challenge", async |tx| {
+                challenge(tx, tenant, hash).await
+            })
+            .await
+    }
+
+    async fn spend_challenge(&self, tenant: TenantId, hash: &str, now: Millis) -> Result<bool> {
+        self.db
+            .in_tenant(tenant, "spending a sign-in challenge", async |tx| {
+                spend_challenge(tx, tenant, hash, now).await
+            })
+            .await
+    }
 }

@@ -7,6 +7,11 @@ use uuid::Uuid;
 use super::{corrupt, db, parse_uuid};
 use crate::domain::role::CustomRole;
 
+use super::{SqlIamStore, finish, finish_versioned, lock_tenant};
+use crate::domain::ports::{Changes, RoleStore};
+use async_trait::async_trait;
+use crm_core::Error;
+
 /// A `roles` row as stored.
 #[derive(sqlx::FromRow)]
 struct RoleRow {
@@ -144,4 +149,57 @@ pub(super) async fn count_holders(
     .fetch_one(tx)
     .await
     .map_err(db("counting role holders"))
+}
+
+#[async_trait]
+impl RoleStore for SqlIamStore {
+    async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>> {
+        self.db
+            .in_tenant(tenant, "reading roles", async |tx| list(tx, tenant).await)
+            .await
+    }
+
+    async fn insert_role(&self, role: &CustomRole, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(role.tenant_id).await?;
+        insert(&mut tx, role).await?;
+        finish(tx, role.tenant_id, changes, "creating a role").await
+    }
+
+    async fn save_role(
+        &self,
+        role: &CustomRole,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(role.tenant_id).await?;
+        let affected = update(&mut tx, role, expected_version).await?;
+        let what = ("role", role.id.to_string());
+        finish_versioned(tx, affected, what, role.tenant_id, changes, "saving a role").await
+    }
+
+    async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        // Under the tenant's lock, as grants check the role (`Changes::custom_roles`): a grant
+        // that got there first is counted, a later one finds the role gone.
+        lock_tenant(&mut tx, tenant).await?;
+        let Some(name) = name_of(&mut tx, tenant, id).await? else {
+            return Err(Error::not_found("role", id));
+        };
+        let holders = count_holders(&mut tx, tenant, &name, false).await?;
+        if holders > 0 {
+            return Err(crate::domain::role::role_in_use_error(holders));
+        }
+        if !delete(&mut tx, tenant, id).await? {
+            return Err(Error::not_found("role", id));
+        }
+        finish(tx, tenant, changes, "deleting a role").await
+    }
+
+    async fn count_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
+        self.db
+            .in_tenant(tenant, "counting role holders", async |tx| {
+                count_holders(tx, tenant, role, false).await
+            })
+            .await
+    }
 }

@@ -8,6 +8,10 @@ use super::{db, parse_uuid};
 use crate::domain::Millis;
 use crate::domain::session::Session;
 
+use super::{SqlIamStore, finish};
+use crate::domain::ports::{Changes, SessionStore};
+use async_trait::async_trait;
+
 /// A `sessions` row as stored.
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -158,4 +162,64 @@ pub(super) async fn revoke_user(
     .await
     .map_err(db("revoking sessions"))
     .map(drop)
+}
+
+#[async_trait]
+impl SessionStore for SqlIamStore {
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        self.db
+            .in_tenant(session.tenant_id, "storing a session", async |tx| {
+                insert(tx, session).await
+            })
+            .await
+    }
+
+    async fn session_by_hash(&self, tenant: TenantId, hash: &str) -> Result<Option<Session>> {
+        self.db
+            .in_tenant(tenant, "reading a session", async |tx| {
+                by_hash(tx, tenant, hash).await
+            })
+            .await
+    }
+
+    async fn rotate_session(
+        &self,
+        tenant: TenantId,
+        old_hash: &str,
+        new: &Session,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.begin(tenant).await?;
+        if !spend(&mut tx, tenant, old_hash, now).await? {
+            return Ok(false);
+        }
+        insert(&mut tx, new).await?;
+        tx.commit().await.map_err(db("rotating a session"))?;
+        Ok(true)
+    }
+
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Millis,
+    ) -> Result<Vec<Session>> {
+        self.db
+            .in_tenant(tenant, "reading sessions", async |tx| {
+                live(tx, tenant, user, now).await
+            })
+            .await
+    }
+
+    async fn revoke_family(
+        &self,
+        tenant: TenantId,
+        family: Uuid,
+        now: Millis,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant).await?;
+        revoke_family(&mut tx, tenant, family, now).await?;
+        finish(tx, tenant, changes, "revoking a session family").await
+    }
 }

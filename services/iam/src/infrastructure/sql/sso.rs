@@ -9,6 +9,10 @@ use crate::domain::Millis;
 use crate::domain::sso::{Flow, SsoProvider, SsoSettings};
 use crate::infrastructure::secrets::SecretBox;
 
+use super::{SqlIamStore, finish_versioned};
+use crate::domain::ports::{Changes, SsoStore};
+use async_trait::async_trait;
+
 /// The tenant's provider.
 pub(super) async fn provider(
     tx: &mut Conn,
@@ -183,4 +187,62 @@ pub(super) async fn link(
     .await
     .map_err(db("linking a provider account"))
     .map(drop)
+}
+
+#[async_trait]
+impl SsoStore for SqlIamStore {
+    async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>> {
+        self.db
+            .in_tenant(tenant, "reading the single sign-on settings", async |tx| {
+                provider(tx, &self.secrets, tenant).await
+            })
+            .await
+    }
+
+    async fn save_sso_provider(
+        &self,
+        provider: &SsoProvider,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(provider.tenant_id).await?;
+        let affected = save(&mut tx, &self.secrets, provider, expected_version).await?;
+        let what = ("single sign-on settings", provider.tenant_id.to_string());
+        let doing = "saving the single sign-on settings";
+        finish_versioned(tx, affected, what, provider.tenant_id, changes, doing).await
+    }
+
+    async fn insert_sso_flow(&self, flow: &Flow) -> Result<()> {
+        self.db
+            .in_tenant(flow.tenant_id, "storing a sign-in", async |tx| {
+                insert_flow(tx, flow).await
+            })
+            .await
+    }
+
+    async fn take_sso_flow(
+        &self,
+        tenant: TenantId,
+        state_hash: &str,
+        now: Millis,
+    ) -> Result<Option<Flow>> {
+        self.db
+            .in_tenant(tenant, "spending a sign-in", async |tx| {
+                take_flow(tx, tenant, state_hash, now).await
+            })
+            .await
+    }
+
+    async fn identity_user(
+        &self,
+        tenant: TenantId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserId>> {
+        self.db
+            .in_tenant(tenant, "reading linked accounts", async |tx| {
+                identity_user(tx, tenant, issuer, subject).await
+            })
+            .await
+    }
 }

@@ -6,6 +6,11 @@ use crm_core::storage::{Conn, Database};
 use super::{corrupt, db, parse_uuid};
 use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 
+use super::{SqlIamStore, finish, finish_versioned};
+use crate::domain::ports::{Changes, TenantStore};
+use crate::domain::user::User;
+use async_trait::async_trait;
+
 /// A `tenants` row as stored.
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -103,4 +108,41 @@ pub(super) async fn update(tx: &mut Conn, tenant: &Tenant, expected_version: i64
     .await
     .map_err(db("saving a tenant"))?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl TenantStore for SqlIamStore {
+    async fn find_tenant(&self, slug_or_id: &str) -> Result<Option<Tenant>> {
+        find(&self.db, slug_or_id).await
+    }
+
+    async fn slug_taken(&self, slug: &str) -> Result<bool> {
+        slug_taken(&self.db, slug).await
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        owner: Option<&User>,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant.id).await?;
+        insert(&mut tx, tenant).await?;
+        if let Some(owner) = owner {
+            super::users::insert(&mut tx, &self.secrets, owner).await?;
+        }
+        finish(tx, tenant.id, changes, "creating a tenant").await
+    }
+
+    async fn save_tenant(
+        &self,
+        tenant: &Tenant,
+        expected_version: i64,
+        changes: Changes,
+    ) -> Result<()> {
+        let mut tx = self.begin(tenant.id).await?;
+        let affected = update(&mut tx, tenant, expected_version).await?;
+        let what = ("tenant", tenant.id.to_string());
+        finish_versioned(tx, affected, what, tenant.id, changes, "saving a tenant").await
+    }
 }

@@ -13,6 +13,10 @@ use crate::domain::session::Session;
 use crate::domain::user::{User, UserStatus};
 use crate::infrastructure::secrets::SecretBox;
 
+use super::{SqlIamStore, finish, finish_versioned};
+use crate::domain::ports::{Changes, UserStore};
+use async_trait::async_trait;
+
 const COLUMNS: &str = "id, tenant_id, email, display_name, password_hash, status, team, created_at, updated_at, \
                        version, last_login_at, mfa_secret, mfa_confirmed_at";
 
@@ -264,4 +268,65 @@ async fn write_roles(tx: &mut Conn, user: &User) -> Result<()> {
             .map_err(db("saving roles"))?;
     }
     Ok(())
+}
+
+#[async_trait]
+impl UserStore for SqlIamStore {
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                by_id(tx, &self.secrets, tenant, id).await
+            })
+            .await
+    }
+
+    async fn user_by_email(&self, tenant: TenantId, email: &Email) -> Result<Option<User>> {
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                by_email(tx, &self.secrets, tenant, email).await
+            })
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        tenant: TenantId,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>> {
+        self.db
+            .in_tenant(tenant, "reading users", async |tx| {
+                list(tx, &self.secrets, tenant, filter, after, limit).await
+            })
+            .await
+    }
+
+    async fn count_active_holders(&self, tenant: TenantId, role: &str) -> Result<i64> {
+        self.db
+            .in_tenant(tenant, "counting role holders", async |tx| {
+                super::roles::count_holders(tx, tenant, role, true).await
+            })
+            .await
+    }
+
+    async fn insert_user(&self, user: &User, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(user.tenant_id).await?;
+        insert(&mut tx, &self.secrets, user).await?;
+        finish(tx, user.tenant_id, changes, "creating a user").await
+    }
+
+    async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(user.tenant_id).await?;
+        let affected = update(&mut tx, &self.secrets, user, expected_version).await?;
+        let what = ("user", user.id.to_string());
+        finish_versioned(tx, affected, what, user.tenant_id, changes, "saving a user").await
+    }
+
+    async fn record_login(&self, session: &Session, changes: Changes) -> Result<()> {
+        let mut tx = self.begin(session.tenant_id).await?;
+        stamp_login(&mut tx, session).await?;
+        super::sessions::insert(&mut tx, session).await?;
+        finish(tx, session.tenant_id, changes, "recording a login").await
+    }
 }

@@ -5,10 +5,17 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
+use super::SqlSalesStore;
 use super::db;
+use crate::domain::Millis;
 use crate::domain::lead::Lead;
+use crate::domain::ports::{LeadChange, OutboxEvent, TenantPolicy};
 use crate::domain::ports::{LeadFilter, SalesUser};
+use crate::domain::ports::{LeadStore, TeamStore};
+use async_trait::async_trait;
+use crm_core::Error;
 use crm_core::storage::{from_doc, to_doc};
+use crm_events::outbox::append_events;
 
 /// Adds a lead.
 pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
@@ -174,4 +181,112 @@ pub async fn sales_user(
             .collect(),
         active: status == "active",
     }))
+}
+
+#[async_trait]
+impl LeadStore for SqlSalesStore {
+    async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()> {
+        self.db
+            .in_tenant(lead.tenant_id, "creating a lead", async |tx| {
+                insert(tx, lead).await?;
+                append_events(tx, &events).await
+            })
+            .await
+    }
+
+    async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
+        self.db
+            .in_tenant(tenant, "reading a lead", async |tx| {
+                get(tx, tenant, id).await
+            })
+            .await
+    }
+
+    async fn list_leads(
+        &self,
+        tenant: TenantId,
+        filter: &LeadFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Lead>> {
+        self.db
+            .in_tenant(tenant, "listing leads", async |tx| {
+                list(tx, tenant, filter, after, limit).await
+            })
+            .await
+    }
+
+    async fn update_lead(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        mut change: LeadChange<'_>,
+    ) -> Result<Lead> {
+        self.db
+            .in_tenant_write(tenant, "saving a lead", async |tx| {
+                let mut lead = get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("lead", id))?;
+                let expected = lead.version;
+                let Some(events) = change(&mut lead)? else {
+                    return Ok(lead);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if !update(tx, &lead, expected).await? {
+                    return Err(Error::etag_mismatch("lead").with_metadata("id", id.to_string()));
+                }
+                append_events(tx, &events).await?;
+                Ok(lead)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl TeamStore for SqlSalesStore {
+    async fn record_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        roles: &[String],
+        at: Millis,
+    ) -> Result<()> {
+        self.db
+            .in_tenant(tenant, "recording a user", async |tx| {
+                put_user(tx, tenant, user, email, roles, at).await
+            })
+            .await
+    }
+
+    async fn record_user_status(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+        active: bool,
+        at: Millis,
+    ) -> Result<()> {
+        self.db
+            .in_tenant(tenant, "recording a user's status", async |tx| {
+                put_status(tx, tenant, user, email, active, at).await
+            })
+            .await
+    }
+
+    async fn sales_user(&self, tenant: TenantId, user: UserId) -> Result<Option<SalesUser>> {
+        self.db
+            .in_tenant(tenant, "reading a user", async |tx| {
+                sales_user(tx, tenant, user).await
+            })
+            .await
+    }
+
+    async fn tenant_policy(&self, tenant: TenantId) -> Result<TenantPolicy> {
+        self.db
+            .in_tenant(tenant, "reading the tenant's settings", async |tx| {
+                super::opportunities::policy(tx, tenant).await
+            })
+            .await
+    }
 }

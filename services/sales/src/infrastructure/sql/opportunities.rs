@@ -6,10 +6,17 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
+use super::SqlSalesStore;
 use super::db;
+use super::live_stage;
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
+use crate::domain::ports::OpportunityStore;
 use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
+use crate::domain::ports::{OpportunityChange, OutboxEvent};
+use async_trait::async_trait;
+use crm_core::Error;
 use crm_core::storage::{from_doc, to_doc};
+use crm_events::outbox::append_events;
 
 fn text(id: impl ToString) -> String {
     id.to_string()
@@ -337,4 +344,110 @@ pub async fn put_policy(
     .await
     .map_err(db("recording the tenant's settings"))
     .map(drop)
+}
+
+#[async_trait]
+impl OpportunityStore for SqlSalesStore {
+    async fn insert_opportunity(
+        &self,
+        opportunity: &Opportunity,
+        events: Vec<OutboxEvent>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write(opportunity.tenant_id).await?;
+        live_stage(&mut tx, opportunity).await?;
+        insert(&mut tx, opportunity).await?;
+        append_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("creating an opportunity"))
+    }
+
+    async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
+        self.db
+            .in_tenant(tenant, "reading an opportunity", async |tx| {
+                get(tx, tenant, id).await
+            })
+            .await
+    }
+
+    async fn list_opportunities(
+        &self,
+        tenant: TenantId,
+        filter: &OpportunityFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Opportunity>> {
+        self.db
+            .in_tenant(tenant, "listing opportunities", async |tx| {
+                list(tx, tenant, filter, after, limit).await
+            })
+            .await
+    }
+
+    async fn update_opportunity(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        mut change: OpportunityChange<'_>,
+    ) -> Result<Opportunity> {
+        self.db
+            .in_tenant_write(tenant, "saving an opportunity", async |tx| {
+                let stored = get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("opportunity", id))?;
+                let mut changed = stored.clone();
+                let Some(write) = change(&mut changed)? else {
+                    return Ok(stored);
+                };
+                if stored.stage_id != changed.stage_id && changed.status == OpportunityStatus::Open
+                {
+                    live_stage(tx, &changed).await?;
+                }
+                // Read under the write lock: no other writer can have moved it on.
+                if !update(tx, &changed, &stored).await? {
+                    return Err(
+                        Error::etag_mismatch("opportunity").with_metadata("id", id.to_string())
+                    );
+                }
+                if let Some(deal) = &write.deal {
+                    insert_deal(tx, deal).await?;
+                }
+                append_events(tx, &write.events).await?;
+                Ok(changed)
+            })
+            .await
+    }
+
+    async fn open_in_stages(
+        &self,
+        tenant: TenantId,
+        pipeline: Uuid,
+        stages: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>> {
+        self.db
+            .in_tenant(tenant, "counting open opportunities", async |tx| {
+                open_in_stages(tx, tenant, pipeline, stages).await
+            })
+            .await
+    }
+
+    async fn get_deal(&self, tenant: TenantId, id: Uuid) -> Result<Option<Deal>> {
+        self.db
+            .in_tenant(tenant, "reading a deal", async |tx| {
+                get_deal(tx, tenant, id).await
+            })
+            .await
+    }
+
+    async fn list_deals(
+        &self,
+        tenant: TenantId,
+        filter: &DealFilter,
+        after: Option<DealCursor>,
+        limit: u32,
+    ) -> Result<Vec<Deal>> {
+        self.db
+            .in_tenant(tenant, "listing deals", async |tx| {
+                list_deals(tx, tenant, filter, after, limit).await
+            })
+            .await
+    }
 }

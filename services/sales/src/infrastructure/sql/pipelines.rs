@@ -7,8 +7,12 @@ use crm_core::storage::Conn;
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
+use super::SqlSalesStore;
 use super::db;
 use crate::domain::pipeline::{Pipeline, Stage};
+use crate::domain::ports::PipelineStore;
+use async_trait::async_trait;
+use crm_core::Error;
 use crm_core::storage::corrupt;
 
 type PipelineRow = (String, String, String, i64, i64, i64, i64);
@@ -233,4 +237,76 @@ pub async fn stage_is_live(
     .await
     .map_err(db("reading a stage"))?;
     Ok(live.is_some())
+}
+
+#[async_trait]
+impl PipelineStore for SqlSalesStore {
+    async fn insert_pipeline(&self, pipeline: &Pipeline) -> Result<()> {
+        self.db
+            .in_tenant(pipeline.tenant_id, "creating a pipeline", async |tx| {
+                insert(tx, pipeline).await
+            })
+            .await
+    }
+
+    async fn get_pipeline(&self, tenant: TenantId, id: Uuid) -> Result<Option<Pipeline>> {
+        self.db
+            .in_tenant(tenant, "reading a pipeline", async |tx| {
+                get(tx, tenant, Some(id)).await
+            })
+            .await
+    }
+
+    async fn default_pipeline(&self, tenant: TenantId) -> Result<Option<Pipeline>> {
+        self.db
+            .in_tenant(tenant, "reading a pipeline", async |tx| {
+                get(tx, tenant, None).await
+            })
+            .await
+    }
+
+    async fn list_pipelines(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Pipeline>> {
+        self.db
+            .in_tenant(tenant, "listing pipelines", async |tx| {
+                list(tx, tenant, after, limit).await
+            })
+            .await
+    }
+
+    async fn save_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        expected_version: i64,
+        removed: &[Uuid],
+    ) -> Result<Vec<(Uuid, i64)>> {
+        let mut tx = self.begin_write(pipeline.tenant_id).await?;
+        // The update takes the pipeline's row first: a move into a removed stage holds it
+        // `FOR SHARE` ([`stage_is_live`]), so the count below sees every move that
+        // got there before, and every later one sees the removal.
+        if !update(&mut tx, pipeline, expected_version).await? {
+            return Err(
+                Error::etag_mismatch("pipeline").with_metadata("id", pipeline.id.to_string())
+            );
+        }
+        if !removed.is_empty() {
+            let occupied = super::opportunities::open_in_stages(
+                &mut tx,
+                pipeline.tenant_id,
+                pipeline.id,
+                removed,
+            )
+            .await?;
+            if !occupied.is_empty() {
+                // Dropped uncommitted: nothing of the change is saved.
+                return Ok(occupied);
+            }
+        }
+        tx.commit().await.map_err(db("saving a pipeline"))?;
+        Ok(Vec::new())
+    }
 }
