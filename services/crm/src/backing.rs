@@ -4,17 +4,23 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::config::{Config, Target};
+use crm_core::config::Config;
 use crm_core::revocation::Revocations;
 use crm_core::storage::{Database, Engine};
 use crm_core::supervise::Task;
-use crm_events::bounded::Started;
+use crm_events::bounded::{BoundedContext, Started};
 
-use crate::{context, topics};
+use crate::Contexts;
+
+/// A context's open store.
+pub(crate) type Store = (&'static BoundedContext, Database);
 
 /// The event transport: Kafka when `kafka.brokers` is set (topics created if missing), else the
 /// embedded bus.
-pub(crate) async fn event_bus(config: &Config) -> anyhow::Result<crm_events::EventBus> {
+pub(crate) async fn event_bus(
+    config: &Config,
+    contexts: Contexts,
+) -> anyhow::Result<crm_events::EventBus> {
     let settings = crm_events::BusSettings {
         poll: Duration::from_millis(config.events.poll_millis),
         retention: Duration::from_secs(config.events.retention_hours * 3600),
@@ -22,7 +28,7 @@ pub(crate) async fn event_bus(config: &Config) -> anyhow::Result<crm_events::Eve
     match &config.kafka.brokers {
         Some(brokers) => crm_events::EventBus::kafka(
             brokers,
-            &topics(),
+            &contexts.topics(),
             config.kafka.partitions,
             config.kafka.replication_factor,
             settings,
@@ -43,23 +49,29 @@ pub(crate) async fn event_bus(config: &Config) -> anyhow::Result<crm_events::Eve
 }
 
 /// The outbox of every open store that has one (a context with migrations).
-pub(crate) fn outboxes(databases: &[(Target, Database)]) -> Vec<crm_events::OutboxLog> {
+pub(crate) fn outboxes(databases: &[Store]) -> Vec<crm_events::OutboxLog> {
     databases
         .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-        .filter_map(|(t, db)| {
-            context(*t)
-                .and_then(|c| c.topic)
+        .filter(|(c, _)| c.migrations.is_some())
+        .filter_map(|(c, db)| {
+            c.topic
                 .map(|topic| crm_events::OutboxLog::new(db.clone(), topic))
         })
         .collect()
 }
 
-/// Opens the store of every enabled context: embedded SQLite is migrated here; PostgreSQL must
-/// already be (by `crm migrate`), so replicas never race on the schema.
-pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, Database)>> {
-    let modules = config.modules();
-    if config.database.url.is_none() && modules.iter().any(|m| has_store(*m)) {
+/// The stores that have the shared tables (outbox, inbox): those of contexts with migrations.
+pub(crate) fn with_tables(databases: &[Store]) -> impl Iterator<Item = &Store> {
+    databases.iter().filter(|(c, _)| c.migrations.is_some())
+}
+
+/// Opens the store of every context in `running` that has one: embedded SQLite is migrated
+/// here; PostgreSQL must already be (by `crm migrate`), so replicas never race on the schema.
+pub(crate) async fn open_stores(
+    config: &Config,
+    running: &[&'static BoundedContext],
+) -> anyhow::Result<Vec<Store>> {
+    if config.database.url.is_none() && running.iter().any(|c| c.has_store) {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}; choose another with --data-dir",
@@ -68,20 +80,20 @@ pub(crate) async fn open_stores(config: &Config) -> anyhow::Result<Vec<(Target, 
         })?;
     }
     let mut databases = Vec::new();
-    for target in modules.into_iter().filter(|m| has_store(*m)) {
-        let db = Database::open(config, target.name()).await?;
-        if let Some(migrations) = context_migrations(target) {
+    for &context in running.iter().filter(|c| c.has_store) {
+        let db = Database::open(config, context.name).await?;
+        if let Some(migrations) = context.migrations {
             match db.engine() {
-                Engine::Sqlite => migrate_store(&db, target.name(), migrations).await?,
+                Engine::Sqlite => migrate_store(&db, context.name, migrations).await?,
                 Engine::Postgres => {
-                    db.ensure_migrated(target.name(), migrations).await?;
+                    db.ensure_migrated(context.name, migrations).await?;
                     for shared in SHARED_TABLES {
-                        db.ensure_shared_migrated(target.name(), shared).await?;
+                        db.ensure_shared_migrated(context.name, shared).await?;
                     }
                 }
             }
         }
-        databases.push((target, db));
+        databases.push((context, db));
     }
     Ok(databases)
 }
@@ -104,16 +116,6 @@ pub(crate) async fn migrate_store(
     Ok(())
 }
 
-/// A context's embedded migrations, once it has tables.
-pub(crate) fn context_migrations(target: Target) -> Option<&'static crm_core::storage::Migrations> {
-    context(target).and_then(|c| c.migrations)
-}
-
-/// Whether `target` runs a context with a store of its own.
-pub(crate) fn has_store(target: Target) -> bool {
-    context(target).is_some_and(|c| c.has_store)
-}
-
 /// Where access-token revocations are marked and checked: Redis when `redis.url` is set (every
 /// process of a deployment sees IAM's marks at once), else this process's memory.
 pub(crate) async fn revocations(config: &Config) -> anyhow::Result<Revocations> {
@@ -131,7 +133,7 @@ pub(crate) async fn revocations(config: &Config) -> anyhow::Result<Revocations> 
 }
 
 /// Whether every store answers now (logging each one that does not).
-pub(crate) async fn stores_answer(databases: &[(Target, Database)]) -> bool {
+pub(crate) async fn stores_answer(databases: &[Store]) -> bool {
     let mut all = true;
     for (target, db) in databases {
         if let Err(e) = db.ping().await {
@@ -157,7 +159,7 @@ pub(crate) struct Events {
 /// when the producer runs in this process, else Kafka.
 pub(crate) fn events(
     bus: &crm_events::EventBus,
-    databases: &[(Target, Database)],
+    databases: &[Store],
     started: &[Started],
 ) -> anyhow::Result<Events> {
     let mut logs = outboxes(databases);

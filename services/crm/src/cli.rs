@@ -344,8 +344,8 @@ impl Command {
 /// Which parts of the CRM a command is about.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Parts to run, comma-separated: all, iam, customer, sales, notification, edge.
-    #[arg(long, value_delimiter = ',', value_parser = parse_target, value_name = "TARGET[,TARGET...]")]
+    /// Parts to run, comma-separated (the help lists them).
+    #[arg(long, value_delimiter = ',', value_parser = parse_target, value_name = "TARGET[,TARGET...]", help = target_help())]
     pub target: Option<Vec<Target>>,
 
     /// Where embedded SQLite databases and generated keys live.
@@ -402,8 +402,14 @@ impl ServeArgs {
     }
 }
 
+/// The targets, from the binary's contexts.
+fn target_help() -> String {
+    format!(
+        "Parts to run, comma-separated: all, {}, edge",
+        crate::Contexts::BUILT_IN.names().join(", ")
+    )
+}
+
 fn parse_target(name: &str) -> Result<Target, String> {
-    Target::parse(name).ok_or_else(|| {
-        format!("unknown target `{name}`; use all, iam, customer, sales, notification or edge")
-    })
+    crate::Contexts::BUILT_IN.parse_target(name)
 }

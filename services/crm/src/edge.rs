@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_core::breaker::NamedBreaker;
-use crm_core::config::{Config, Target};
+use crm_core::config::Config;
 use crm_core::grpc::ServiceSet;
 use crm_edge::gateway::{Forward, Upstream};
 
-use crate::CONTEXTS;
+use crm_events::bounded::BoundedContext;
+
+use crate::Contexts;
 
 /// What the edge was wired to.
 #[derive(Default)]
@@ -24,26 +26,28 @@ pub(crate) struct Wired {
     pub unconfigured: Vec<&'static str>,
 }
 
-/// Adds the edge to `services`: forwards to the upstream of every context not in `modules`
-/// (their breakers join `breakers`), reaches those in `modules` on `own` (this process's
-/// port), forwards API keys to IAM when IAM runs elsewhere, and serves the overview.
+/// Adds the edge to `services`: forwards to the upstream of every context not in `running`
+/// (their breakers join `breakers`), reaches those in `running` on `own` (this process's
+/// port), forwards API keys to the context that authenticates them when it runs elsewhere, and
+/// serves the overview.
 pub(crate) fn wire(
     config: &Config,
-    modules: &[Target],
+    contexts: Contexts,
+    running: &[&'static BoundedContext],
     own: SocketAddr,
     services: &mut ServiceSet,
     breakers: &mut Vec<NamedBreaker>,
 ) -> anyhow::Result<Wired> {
     let mut wired = Wired::default();
-    let mut reach: BTreeMap<Target, Arc<Upstream>> = BTreeMap::new();
-    for context in CONTEXTS {
-        if modules.contains(&context.target) {
+    let mut reach: BTreeMap<&'static str, Arc<Upstream>> = BTreeMap::new();
+    for context in contexts.iter() {
+        if running.iter().any(|c| c.name == context.name) {
             let address = format!("http://{own}");
             let channel = tonic::transport::Endpoint::from_shared(address.clone())?
                 .connect_timeout(crm_edge::gateway::CONNECT_TIMEOUT)
                 .connect_lazy();
             reach.insert(
-                context.target,
+                context.name,
                 Upstream::local(context.name(), address, channel),
             );
             continue;
@@ -59,7 +63,7 @@ pub(crate) fn wire(
                 .map_err(|e| anyhow::anyhow!("edge.upstreams.{}: {e}", context.name()))?;
                 breakers.push(upstream.breaker());
                 wired.remote.push((upstream.clone(), context.services));
-                reach.insert(context.target, upstream.clone());
+                reach.insert(context.name, upstream.clone());
                 Forward::To(upstream)
             }
             None => {
@@ -71,13 +75,15 @@ pub(crate) fn wire(
             services.forward(service, forward.clone());
         }
         context.access.apply(services);
+        // Its API keys are checked where it runs.
+        if let Some(shape) = context.provides.api_keys {
+            services.forward_api_keys(shape);
+        }
     }
-    if !modules.contains(&Target::Iam) {
-        services.forward_api_keys(crm_iam::domain::api_key::looks_like_key);
-    }
+    // The edge's own view, composed from the customer and sales contexts, wherever they run.
     let overview = crm_edge::overview::Overview::new(
-        reach.get(&Target::Customer).cloned(),
-        reach.get(&Target::Sales).cloned(),
+        reach.get("customer").cloned(),
+        reach.get("sales").cloned(),
     );
     services.add(crm_proto::crm::edge::v1::edge_service_server::EdgeServiceServer::new(overview));
     Ok(wired)

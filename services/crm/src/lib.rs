@@ -5,6 +5,7 @@
 mod backing;
 pub mod cli;
 mod console;
+mod contexts;
 pub mod customers;
 pub mod datadir;
 mod edge;
@@ -22,9 +23,10 @@ pub use ops::{
     rotate_keys,
 };
 pub mod metrics;
+pub use contexts::Contexts;
 pub use shutdown::shutdown_signal;
 
-use backing::{event_bus, open_stores, revocations, stores_answer};
+use backing::{Store, event_bus, open_stores, revocations, stores_answer};
 use crm_core::supervise::{Policy, Task, supervise};
 use shutdown::{announce_shutdown, run_supervised};
 use watch::breaker_health;
@@ -40,7 +42,6 @@ use crm_core::config::{Config, Target};
 use crm_core::grpc::{DrainLayer, ServiceSet};
 use crm_core::layer::RequestContextLayer;
 use crm_core::revocation::Revocations;
-use crm_core::storage::Database;
 use crm_events::bounded::{BoundedContext, Started, Startup};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -54,19 +55,9 @@ pub static CONTEXTS: [&BoundedContext; 4] = [
     &crm_notification::CONTEXT,
 ];
 
-/// The context a target runs, if it runs one (`edge` and `all` do not).
-pub(crate) fn context(target: Target) -> Option<&'static BoundedContext> {
-    CONTEXTS.iter().copied().find(|c| c.target == target)
-}
-
 /// Every context's topic.
 pub fn topics() -> Vec<&'static str> {
-    CONTEXTS.iter().filter_map(|c| c.topic).collect()
-}
-
-/// The contexts' own configuration sections (`[iam]`, ...), for [`Config::load`].
-pub fn config_sections() -> Vec<&'static crm_core::config::Section> {
-    CONTEXTS.iter().filter_map(|c| c.config).collect()
+    Contexts::BUILT_IN.topics()
 }
 
 /// A CRM process, bound and ready to serve.
@@ -76,7 +67,11 @@ pub struct Application {
     internal: Option<TcpListener>,
     config: Config,
     verifier: TokenVerifier,
-    databases: Vec<(Target, Database)>,
+    /// The contexts it runs.
+    running: Vec<&'static BoundedContext>,
+    /// Every context of the binary (where those it does not run are forwarded).
+    contexts: Contexts,
+    databases: Vec<Store>,
     started: Vec<Started>,
     bus: crm_events::EventBus,
     revocations: Revocations,
@@ -90,7 +85,13 @@ pub struct Application {
 impl Application {
     /// Opens the stores of the enabled targets, loads the token keys and binds the listener
     /// (port 0 picks a free port; see [`Application::local_addr`]).
-    pub async fn build(mut config: Config) -> anyhow::Result<Application> {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with(config, Contexts::BUILT_IN).await
+    }
+
+    /// As [`Application::build`], with `contexts` instead of the binary's own list (a test that
+    /// serves a context of its own).
+    pub async fn build_with(mut config: Config, contexts: Contexts) -> anyhow::Result<Application> {
         // Embedded storage: one serving process per data directory.
         let data_dir = if config.database.url.is_none() {
             Some(datadir::DataDirLock::acquire(&config.data_dir)?)
@@ -101,9 +102,9 @@ impl Application {
             .edge
             .upstreams
             .keys()
-            .find(|key| !CONTEXTS.iter().any(|c| c.name() == key.as_str()))
+            .find(|key| contexts.named(key).is_none())
         {
-            let names: Vec<&str> = CONTEXTS.iter().map(|c| c.name()).collect();
+            let names = contexts.names();
             anyhow::bail!(
                 "edge.upstreams.{unknown}: there is no context `{unknown}`; the contexts are {}",
                 names.join(", ")
@@ -127,23 +128,23 @@ impl Application {
             Some(internal) => internal.local_addr()?,
             None => listener.local_addr()?,
         };
-        loopback::wire(&mut config, own)?;
-        let databases = open_stores(&config).await?;
-        let bus = event_bus(&config).await?;
+        let running = contexts.running(&config);
+        loopback::wire(&mut config, &running, own)?;
+        let databases = open_stores(&config, &running).await?;
+        let bus = event_bus(&config, contexts).await?;
         let revocations = revocations(&config).await?;
+        let permissions = contexts.permissions();
         let mut started = Vec::new();
-        for target in config.modules() {
-            let Some(context) = context(target) else {
-                continue;
-            };
+        for &context in &running {
             let db = databases
                 .iter()
-                .find(|(t, _)| *t == target)
+                .find(|(c, _)| c.name == context.name)
                 .map(|(_, db)| db);
             let startup = Startup {
                 config: &config,
                 db,
                 revocations: &revocations,
+                permissions: &permissions,
             };
             started.push(
                 (context.start)(startup)
@@ -175,6 +176,8 @@ impl Application {
             internal,
             config,
             verifier,
+            running,
+            contexts,
             databases,
             started,
             bus,
@@ -217,6 +220,8 @@ impl Application {
             internal,
             config,
             verifier,
+            running,
+            contexts,
             databases,
             started,
             bus,
@@ -233,7 +238,7 @@ impl Application {
             groups,
         } = backing::events(&bus, &databases, &started)?;
         tasks.extend(added);
-        let modules = config.modules();
+        let edge = config.runs(Target::EDGE.name());
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
 
         let mut services = ServiceSet::default();
@@ -250,14 +255,21 @@ impl Application {
         let edge::Wired {
             remote,
             unconfigured,
-        } = if modules.contains(&Target::Edge) {
+        } = if edge {
             // The contexts this process runs are reached on its own port (the loopback one
             // with TLS on).
             let own = match &internal {
                 Some(internal) => internal.local_addr()?,
                 None => loopback::reachable(listener.local_addr()?),
             };
-            edge::wire(&config, &modules, own, &mut services, &mut breakers)?
+            edge::wire(
+                &config,
+                contexts,
+                &running,
+                own,
+                &mut services,
+                &mut breakers,
+            )?
         } else {
             edge::Wired::default()
         };
@@ -317,17 +329,17 @@ impl Application {
         // Checked when the configuration loaded.
         let proxies = crm_core::client::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let cors = (modules.contains(&Target::Edge) && !config.cors.allowed_origins.is_empty())
+        let cors = (edge && !config.cors.allowed_origins.is_empty())
             .then(|| crm_edge::cors_layer(&config.cors));
         // REST/JSON from the contracts' `google.api.http` annotations, into the same stack.
         // Quotas per tenant and caller, at the edge: in Redis when it is configured (replicas
         // share them), else in memory.
-        let rate_limit = if modules.contains(&Target::Edge) {
+        let rate_limit = if edge {
             Some(edge::rate_limit(&config).await?)
         } else {
             None
         };
-        let rest = if modules.contains(&Target::Edge) {
+        let rest = if edge {
             let routes = crm_edge::rest::Routes::from_descriptors(crm_proto::FILE_DESCRIPTOR_SET)
                 .map_err(|e| anyhow::anyhow!("the REST routes: {e}"))?;
             Some(crm_edge::rest::RestLayer::new(routes, |path| {
@@ -368,9 +380,7 @@ impl Application {
             .layer(metrics::MetricsLayer::new(metrics.clone()))
             // The web console's page and assets, at `/` of a process with the edge.
             .layer(tower::util::option_layer(
-                modules
-                    .contains(&Target::Edge)
-                    .then_some(console::ConsoleLayer),
+                edge.then_some(console::ConsoleLayer),
             ))
             // Before grpc-web and auth: a REST call becomes a gRPC call that goes through both.
             .layer(tower::util::option_layer(rest))
@@ -401,7 +411,11 @@ impl Application {
         if tls.is_some() {
             tracing::info!(%addr, "TLS on the served port (HTTP/2 and HTTP/1.1 by ALPN)");
         }
-        let names: Vec<&str> = modules.iter().map(|m| m.name()).collect();
+        let names: Vec<&str> = running
+            .iter()
+            .map(|c| c.name)
+            .chain(edge.then_some(Target::EDGE.name()))
+            .collect();
         tracing::info!(%addr, targets = %names.join(","), "serving");
         println!("crm serving {} on {addr}", names.join(", "));
 

@@ -1,52 +1,39 @@
 //! One process, several contexts: those that call each other (sales → customer, sales → IAM for
-//! its service tokens, customer → IAM for who may own a customer) do it through this process's own listener, with the same gRPC client,
-//! auth layer and checks as between processes. Nothing needs configuring: the endpoints point
-//! at the bound address, and sales gets a service secret made for this process, whose hash IAM
-//! accepts (never written anywhere). What the configuration sets is kept.
+//! its service tokens, customer → IAM for who may own a customer) do it through this process's
+//! own listener, with the same gRPC client, auth layer and checks as between processes. Nothing
+//! needs configuring: each context declares its calls (`BoundedContext::calls`) and the key of
+//! its service secret, and the launcher points the endpoints at the bound address and gets the
+//! caller a secret for this process from the context that issues them (IAM, which keeps only
+//! its hash, never written anywhere). What the configuration sets is kept.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crm_core::Config;
-use crm_core::config::{Secret, Target};
-use crm_customer::config::CustomerConfig;
-use crm_iam::config::IamConfig;
-use crm_iam::domain::service_account::{hash_secret, new_secret};
-use crm_sales::config::SalesConfig;
+use crm_events::bounded::BoundedContext;
 
-/// Points the callers among `config`'s targets at `addr` (this process) where they call a
-/// target that runs here and nothing else is configured.
-pub(crate) fn wire(config: &mut Config, addr: SocketAddr) -> anyhow::Result<()> {
-    let modules = config.modules();
+/// Points the calls between the contexts of `running` at `addr` (this process) where the
+/// configuration does not say otherwise, and gives each that needs one a service secret.
+pub(crate) fn wire(
+    config: &mut Config,
+    running: &[&'static BoundedContext],
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     let own = format!("http://{}", reachable(addr));
-    if modules.contains(&Target::Customer) && modules.contains(&Target::Iam) {
-        let mut customer = CustomerConfig::of(config)?;
-        if customer.iam_endpoint.is_none() {
-            customer.iam_endpoint = Some(own.clone());
-            customer.set(config);
+    let runs = |name: &str| running.iter().any(|c| c.name == name);
+    let issuer = running.iter().find_map(|c| c.provides.service_secrets);
+    for caller in running {
+        for call in caller.calls.iter().filter(|call| runs(call.context)) {
+            if !config.section_has(caller.name, call.endpoint) {
+                config.set_section_key(caller.name, call.endpoint, own.clone());
+            }
+        }
+        if let (Some(key), Some(issue)) = (caller.service_secret, issuer)
+            && !config.section_has(caller.name, key)
+            && let Some(secret) = issue(config, caller.name)?
+        {
+            config.set_section_key(caller.name, key, secret.expose().to_owned());
         }
     }
-    if !modules.contains(&Target::Sales) {
-        return Ok(());
-    }
-    let mut sales = SalesConfig::of(config)?;
-    if sales.customer_endpoint.is_none() && modules.contains(&Target::Customer) {
-        sales.customer_endpoint = Some(own.clone());
-    }
-    if modules.contains(&Target::Iam) {
-        if sales.iam_endpoint.is_none() {
-            sales.iam_endpoint = Some(own);
-        }
-        let mut iam = IamConfig::of(config)?;
-        if sales.service_secret.is_none() && !iam.service_accounts.contains_key("sales") {
-            let secret = new_secret()
-                .map_err(|e| anyhow::anyhow!("no randomness for sales' service secret: {e}"))?;
-            iam.service_accounts
-                .insert("sales".into(), hash_secret(&secret));
-            iam.set(config);
-            sales.service_secret = Some(Secret::new(secret));
-        }
-    }
-    sales.set(config);
     Ok(())
 }
 

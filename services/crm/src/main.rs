@@ -15,11 +15,11 @@ fn main() -> ExitCode {
     if let Command::Config(args) = &cli.command
         && args.reference
     {
-        print!("{}", crm_core::config::reference(&crm::config_sections()));
+        print!("{}", crm::Contexts::BUILT_IN.reference());
         return ExitCode::SUCCESS;
     }
     let overrides = cli.command.overrides();
-    let config = match Config::load(cli.config.as_deref(), &overrides, &crm::config_sections()) {
+    let config = match crm::Contexts::BUILT_IN.load_config(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");

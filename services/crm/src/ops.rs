@@ -3,15 +3,20 @@
 //! and exit; none needs the server to be running, and all may run while it does.
 
 use anyhow::Context as _;
-use crm_core::config::{Config, Target};
+use crm_core::config::Config;
 use crm_core::storage::Database;
 
-use crate::backing::{context_migrations, has_store, open_stores, outboxes, revocations};
-use crate::topics;
+use crate::Contexts;
+use crate::backing::{Store, open_stores, outboxes, revocations, with_tables};
+
+/// The stores of the contexts `config` runs, opened.
+async fn stores(config: &Config) -> anyhow::Result<Vec<Store>> {
+    open_stores(config, &Contexts::BUILT_IN.running(config)).await
+}
 
 /// `crm events status`: each outbox's backlog and each consumer's dead letters.
 pub async fn events_status(config: &Config) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
+    let databases = stores(config).await?;
     for log in outboxes(&databases) {
         let backlog = log.backlog().await?;
         let age = backlog
@@ -40,11 +45,8 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
     if let Some(brokers) = &config.kafka.brokers {
         // Kafka consumers keep their positions in their own stores.
         let kafka = crm_events::kafka::Kafka::new(brokers)?;
-        for topic in topics() {
-            for (_, db) in databases
-                .iter()
-                .filter(|(t, _)| context_migrations(*t).is_some())
-            {
+        for topic in Contexts::BUILT_IN.topics() {
+            for (_, db) in with_tables(&databases) {
                 let inbox = crm_events::Inbox::new(db.clone());
                 for group in inbox.groups_on(topic).await? {
                     let next = inbox.offsets(&group, topic).await?;
@@ -56,10 +58,7 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
             }
         }
     }
-    for (target, db) in &databases {
-        if context_migrations(*target).is_none() {
-            continue;
-        }
+    for (target, db) in with_tables(&databases) {
         let inbox = crm_events::Inbox::new(db.clone());
         let letters = inbox.dead_letters(None).await?;
         let waiting = letters.iter().filter(|l| l.redriven_at.is_none()).count();
@@ -74,12 +73,9 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
 
 /// `crm events dlq list`.
 pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
+    let databases = stores(config).await?;
     let mut any = false;
-    for (target, db) in databases
-        .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-    {
+    for (target, db) in with_tables(&databases) {
         let inbox = crm_events::Inbox::new(db.clone());
         for l in inbox.dead_letters(group).await? {
             any = true;
@@ -111,12 +107,9 @@ pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()
 
 /// `crm events dlq redrive`: asks the running consumers to deliver their parked events again.
 pub async fn dlq_redrive(config: &Config, group: Option<&str>) -> anyhow::Result<()> {
-    let databases = open_stores(config).await?;
+    let databases = stores(config).await?;
     let mut total = 0;
-    for (_, db) in databases
-        .iter()
-        .filter(|(t, _)| context_migrations(*t).is_some())
-    {
+    for (_, db) in with_tables(&databases) {
         total += crm_events::Inbox::new(db.clone())
             .request_redrive(group)
             .await?;
@@ -137,7 +130,11 @@ pub async fn replay(
 ) -> anyhow::Result<()> {
     use crm_events::kafka::ReplayFrom;
     let topics: Vec<String> = if topics.is_empty() {
-        crate::topics().iter().map(|t| t.to_string()).collect()
+        Contexts::BUILT_IN
+            .topics()
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
     } else {
         topics.to_vec()
     };
@@ -164,14 +161,11 @@ pub async fn replay(
         Some(brokers) => {
             // Kafka consumers keep their positions in their own store: move them there.
             let kafka = crm_events::kafka::Kafka::new(brokers)?;
-            let databases = open_stores(config).await?;
+            let databases = stores(config).await?;
             for topic in &topics {
                 let offsets = kafka.offsets_at(group, topic, from).await?;
                 let mut moved = false;
-                for (_, db) in databases
-                    .iter()
-                    .filter(|(t, _)| context_migrations(*t).is_some())
-                {
+                for (_, db) in with_tables(&databases) {
                     moved |= crm_events::Inbox::new(db.clone())
                         .set_offsets(group, topic, &offsets)
                         .await?;
@@ -182,7 +176,7 @@ pub async fn replay(
             }
         }
         None => {
-            let databases = open_stores(config).await?;
+            let databases = stores(config).await?;
             for log in outboxes(&databases)
                 .into_iter()
                 .filter(|l| topics.iter().any(|t| t == l.topic()))
@@ -205,13 +199,10 @@ pub async fn replay(
 /// The consumer groups with a position on any of `topics`: cursors in the outboxes (embedded
 /// bus), or stored Kafka positions in the contexts' stores.
 async fn known_groups(config: &Config, topics: &[String]) -> anyhow::Result<Vec<String>> {
-    let databases = open_stores(config).await?;
+    let databases = stores(config).await?;
     let mut groups = std::collections::BTreeSet::new();
     if config.kafka.brokers.is_some() {
-        for (_, db) in databases
-            .iter()
-            .filter(|(t, _)| context_migrations(*t).is_some())
-        {
+        for (_, db) in with_tables(&databases) {
             let inbox = crm_events::Inbox::new(db.clone());
             for topic in topics {
                 groups.extend(inbox.groups_on(topic).await?);
@@ -238,9 +229,13 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             )
         })?;
     }
-    for target in config.modules().into_iter().filter(|m| has_store(*m)) {
+    for target in Contexts::BUILT_IN
+        .running(config)
+        .into_iter()
+        .filter(|c| c.has_store)
+    {
         let db = Database::open(config, target.name()).await?;
-        match context_migrations(target) {
+        match target.migrations {
             Some(migrations) => {
                 crate::backing::migrate_store(&db, target.name(), migrations).await?;
                 println!("{}: migrated", target.name());
@@ -257,11 +252,14 @@ async fn iam_for_operators(
     config: &Config,
 ) -> anyhow::Result<(crm_iam::application::Iam, Database)> {
     let mut config = config.clone();
-    config.target = vec![Target::Iam];
-    let mut stores = open_stores(&config).await?;
+    let iam = &crm_iam::CONTEXT;
+    config.target = vec![iam.target()];
+    let mut stores = open_stores(&config, &[iam]).await?;
     let (_, db) = stores.pop().expect("the iam store");
     let revocations = revocations(&config).await?;
-    Ok((crm_iam::build(&config, &db, revocations).await?, db))
+    let catalog = crm_iam::domain::role::Catalog::new(Contexts::BUILT_IN.permissions());
+    let iam = crm_iam::build(&config, &db, revocations).await?;
+    Ok((iam.with_permissions(catalog), db))
 }
 
 /// `crm tenant create`.

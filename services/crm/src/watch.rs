@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::breaker::{BreakerState, NamedBreaker};
-use crm_core::config::Target;
-use crm_core::storage::Database;
 use crm_core::supervise::Task;
 use crm_edge::gateway::Upstream;
 use futures::future::BoxFuture;
@@ -113,7 +111,7 @@ const STORES_EVERY: Duration = Duration::from_secs(2);
 /// `NOT_SERVING` while any store (or Kafka, when the events go there) does not answer (a balancer
 /// then sends calls elsewhere), and `SERVING` again once all do.
 pub(crate) fn stores(
-    databases: Vec<(Target, Database)>,
+    databases: Vec<crate::backing::Store>,
     kafka: Option<crm_events::Kafka>,
     services: Vec<&'static str>,
     initially: ServingStatus,

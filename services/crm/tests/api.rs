@@ -146,7 +146,7 @@ async fn reflection_serves_descriptors_with_their_http_routes() {
 
 #[tokio::test]
 async fn only_the_selected_targets_are_served() {
-    let server = spawn_targets(&[Target::Iam]).await;
+    let server = spawn_targets(&[Target::named("iam")]).await;
     let listed = listed_services(server.channel.clone()).await;
     let expected: BTreeSet<String> = crm_proto::services::IAM
         .iter()

@@ -762,7 +762,7 @@ async fn a_customer_service_that_is_down_opens_the_breaker_which_answers_unavail
     let secret = new_secret().unwrap();
     let hash = hash_secret(&secret);
     let iam = support::spawn_with(move |config| {
-        config.target = vec![Target::Iam];
+        config.target = vec![Target::named("iam")];
         let mut iam = IamConfig::of(config).unwrap();
         iam.service_accounts.insert("sales".into(), hash);
         iam.set(config);

@@ -89,12 +89,12 @@ async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka()
     let for_iam = brokers.clone();
     let iam = support::spawn_with(move |config| {
         config.kafka.brokers = Some(for_iam);
-        config.target = vec![Target::Iam];
+        config.target = vec![Target::named("iam")];
     })
     .await;
     let sales = support::spawn_with(move |config| {
         config.kafka.brokers = Some(brokers);
-        config.target = vec![Target::Sales];
+        config.target = vec![Target::named("sales")];
     })
     .await;
     let registered = AuthServiceClient::new(iam.channel.clone())
@@ -164,7 +164,7 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
     let hash = hash_secret(&secret);
     let iam = support::spawn_with(move |config| {
         config.kafka.brokers = Some(for_iam);
-        config.target = vec![Target::Iam];
+        config.target = vec![Target::named("iam")];
         let mut iam = IamConfig::of(config).unwrap();
         iam.service_accounts.insert("sales".into(), hash);
         iam.set(config);
@@ -188,7 +188,7 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
     let customer_jwks = jwks.clone();
     let customer = support::spawn_with(move |config| {
         config.kafka.brokers = Some(for_customer);
-        config.target = vec![Target::Customer];
+        config.target = vec![Target::named("customer")];
         config.auth.jwks_file = Some(customer_jwks);
     })
     .await;
@@ -198,7 +198,7 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
     );
     let sales = support::spawn_with(move |config| {
         config.kafka.brokers = Some(for_sales);
-        config.target = vec![Target::Sales];
+        config.target = vec![Target::named("sales")];
         config.auth.jwks_file = Some(jwks);
         SalesConfig {
             customer_endpoint: Some(customer_url),

@@ -587,7 +587,7 @@ async fn a_customer_process_killed_behind_the_edge_costs_no_call_after_it() {
     // IAM on SQLite; two customer processes on one PostgreSQL database; one edge seeing both.
     let database = crm_core::testing::backend("DATABASE_URL");
     let mut config = crm_core::Config::default();
-    config.target = vec![crm_core::config::Target::Customer];
+    config.target = vec![crm_core::config::Target::named("customer")];
     config.database.url = Some(crm_core::config::Secret::new(database.clone()));
     crm::migrate(&config).await.expect("crm migrate");
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();

@@ -1218,7 +1218,7 @@ async fn microservices_mode_runs_on_postgres_and_redis() {
     let keys = tempfile::tempdir().unwrap();
     crm_iam::infrastructure::keys::SigningKeys::rotate(keys.path()).unwrap();
     let configure = |config: &mut crm_core::Config| {
-        config.target = vec![crm_core::config::Target::Iam];
+        config.target = vec![crm_core::config::Target::named("iam")];
         config.database.url = Some(crm_core::config::Secret::new(database.clone()));
         config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
         crm_iam::config::IamConfig {

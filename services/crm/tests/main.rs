@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod api_keys;
 mod binary;
+mod contexts;
 mod conversions;
 mod customers;
 #[cfg(feature = "kafka")]

@@ -105,11 +105,11 @@ async fn readiness_turns_not_serving_while_postgres_is_away_and_serving_when_it_
     let through_relay = database.replacen(&host_port, &relay.addr.to_string(), 1);
 
     let mut config = crm_core::Config::default();
-    config.target = vec![crm_core::config::Target::Customer];
+    config.target = vec![crm_core::config::Target::named("customer")];
     config.database.url = Some(crm_core::config::Secret::new(database.clone()));
     crm::migrate(&config).await.expect("crm migrate");
     let server = support::spawn_with(|config| {
-        config.target = vec![crm_core::config::Target::Customer];
+        config.target = vec![crm_core::config::Target::named("customer")];
         config.database.url = Some(crm_core::config::Secret::new(through_relay));
     })
     .await;

@@ -607,7 +607,12 @@ async fn a_customer_overview_gathers_contacts_opportunities_and_converted_leads(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_overview_without_sales_still_answers_naming_what_is_missing() {
     use crm_core::config::Target;
-    let server = spawn_targets(&[Target::Iam, Target::Customer, Target::Edge]).await;
+    let server = spawn_targets(&[
+        Target::named("iam"),
+        Target::named("customer"),
+        Target::EDGE,
+    ])
+    .await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     let token = owner["accessToken"].as_str().unwrap();
     let id = business(&server, token, "buyer@hotelseri.example").await;

@@ -16,11 +16,10 @@ pub mod interfaces;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::{Database, Migrations};
-use crm_events::bounded::{Access, BoundedContext, Started, Startup};
+use crm_events::bounded::{Access, BoundedContext, Call, Provides, Started, Startup};
 use crm_proto::crm::customer::v1 as pb;
 use futures::future::BoxFuture;
 
@@ -39,7 +38,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 /// The customer context, for the launcher's list.
 pub static CONTEXT: BoundedContext = BoundedContext {
-    target: Target::Customer,
+    name: "customer",
     has_store: true,
     topic: Some("crm.customer.events.v1"),
     migrations: Some(&MIGRATIONS),
@@ -50,6 +49,14 @@ pub static CONTEXT: BoundedContext = BoundedContext {
         for_services: &SERVICE_METHODS,
         internal: &[],
     },
+    // Who may own a customer: the tenant's active users.
+    calls: &[Call {
+        context: "iam",
+        endpoint: "iam_endpoint",
+    }],
+    service_secret: None,
+    provides: Provides::NOTHING,
+    permissions: domain::permissions::PERMISSIONS,
     start,
 };
 

@@ -12,12 +12,12 @@ pub mod interfaces;
 
 use std::sync::Arc;
 
+use crate::domain::role::Catalog;
 use anyhow::Context as _;
 use crm_core::Config;
-use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::storage::{Database, Migrations};
-use crm_events::bounded::{Access, BoundedContext, Started, Startup};
+use crm_events::bounded::{Access, BoundedContext, Provides, Started, Startup};
 use crm_proto::crm::iam::v1 as pb;
 use futures::future::BoxFuture;
 
@@ -56,15 +56,42 @@ pub const OPEN_METHODS: [&str; 9] = [
 /// builds [`Iam`], registers its services and hands the process the keys that verify the tokens
 /// it signs.
 pub static CONTEXT: BoundedContext = BoundedContext {
-    target: Target::Iam,
+    name: "iam",
     has_store: true,
     topic: Some("crm.iam.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
     services: crm_proto::services::IAM,
     access: ACCESS,
+    calls: &[],
+    service_secret: None,
+    provides: Provides {
+        service_secrets: Some(issue_service_secret),
+        api_keys: Some(domain::api_key::looks_like_key),
+    },
+    permissions: domain::role::PERMISSIONS,
     start,
 };
+
+/// A secret for `service`'s account that only this process knows (its hash in
+/// `iam.service_accounts`, never written anywhere), unless the configuration gives it one.
+fn issue_service_secret(
+    config: &mut crm_core::Config,
+    service: &str,
+) -> anyhow::Result<Option<crm_core::config::Secret>> {
+    let mut iam = config::IamConfig::of(config)?;
+    if iam.service_accounts.contains_key(service) {
+        return Ok(None);
+    }
+    let secret = domain::service_account::new_secret()
+        .map_err(|e| anyhow::anyhow!("no randomness for {service}'s service secret: {e}"))?;
+    iam.service_accounts.insert(
+        service.to_owned(),
+        domain::service_account::hash_secret(&secret),
+    );
+    iam.set(config);
+    Ok(Some(crm_core::config::Secret::new(secret)))
+}
 
 /// Who calls IAM's methods: the [`OPEN_METHODS`] without a token, the directory only services.
 pub const ACCESS: Access = Access {
@@ -78,7 +105,9 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let db = startup
             .db
             .context("IAM needs its store; it is opened for every context with has_store")?;
-        let iam = build(startup.config, db, startup.revocations.clone()).await?;
+        let iam = build(startup.config, db, startup.revocations.clone())
+            .await?
+            .with_permissions(Catalog::new(startup.permissions.iter().copied()));
         let token_keys = Some(iam.signer().jwks());
         let api_keys: Arc<dyn crm_core::layer::ApiKeys> = Arc::new(iam.clone());
         Ok(Started {

@@ -17,12 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::{Database, Migrations};
 use crm_core::supervise::Task;
-use crm_events::bounded::{Access, BoundedContext, Started, Startup};
+use crm_events::bounded::{Access, BoundedContext, Provides, Started, Startup};
 use crm_proto::crm::notification::v1 as pb;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
@@ -44,13 +43,17 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 /// The notification context, for the launcher's list.
 pub static CONTEXT: BoundedContext = BoundedContext {
-    target: Target::Notification,
+    name: "notification",
     has_store: true,
     topic: Some("crm.notification.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
     services: crm_proto::services::NOTIFICATION,
     access: Access::PEOPLE,
+    calls: &[],
+    service_secret: None,
+    provides: Provides::NOTHING,
+    permissions: domain::permissions::PERMISSIONS,
     start,
 };
 

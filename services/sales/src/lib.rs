@@ -20,13 +20,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_core::breaker::NamedBreaker;
-use crm_core::config::Target;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::service_auth::ServiceTokens;
 use crm_core::storage::{Database, Migrations};
 use crm_core::supervise::Task;
-use crm_events::bounded::{Access, BoundedContext, Started, Startup};
+use crm_events::bounded::{Access, BoundedContext, Call, Provides, Started, Startup};
 use crm_proto::crm::sales::v1 as pb;
 use futures::future::BoxFuture;
 
@@ -47,13 +46,27 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 /// The sales context, for the launcher's list.
 pub static CONTEXT: BoundedContext = BoundedContext {
-    target: Target::Sales,
+    name: "sales",
     has_store: true,
     topic: Some("crm.sales.events.v1"),
     migrations: Some(&MIGRATIONS),
     config: Some(&config::SECTION),
     services: crm_proto::services::SALES,
     access: Access::PEOPLE,
+    // A conversion's customer, and sales' own service tokens.
+    calls: &[
+        Call {
+            context: "customer",
+            endpoint: "customer_endpoint",
+        },
+        Call {
+            context: "iam",
+            endpoint: "iam_endpoint",
+        },
+    ],
+    service_secret: Some("service_secret"),
+    provides: Provides::NOTHING,
+    permissions: domain::permissions::PERMISSIONS,
     start,
 };
 

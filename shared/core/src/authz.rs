@@ -8,6 +8,22 @@
 
 use crate::ids::UserId;
 
+/// A permission a context defines: its name (`customers.read`), what it allows in words (what
+/// `ListPermissions` shows and a custom-role editor explains), and the grants of the built-in
+/// roles that hold it. Each context declares its own in its descriptor; IAM hands out those of
+/// every context of the binary. Owners hold every permission and admins every one but the
+/// owners' own, so only the other built-in roles are named here: `"sales_manager"`,
+/// `"sales_rep:own"`, `"viewer"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// `resource.action`.
+    pub name: &'static str,
+    /// What it allows, in words.
+    pub allows: &'static str,
+    /// The built-in roles (besides owner and admin) that hold it, each with its scope if any.
+    pub held_by: &'static [&'static str],
+}
+
 /// Who asks.
 #[derive(Clone, Debug)]
 pub struct Subject<'a> {

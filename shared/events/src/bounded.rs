@@ -10,7 +10,8 @@
 
 use futures::future::BoxFuture;
 
-use crm_core::config::{Config, Section, Target};
+use crm_core::authz::Permission;
+use crm_core::config::{Config, Secret, Section, Target};
 use crm_core::grpc::ServiceSet;
 use crm_core::revocation::Revocations;
 use crm_core::storage::{Database, Migrations};
@@ -26,6 +27,8 @@ pub struct Startup<'a> {
     pub db: Option<&'a Database>,
     /// Where access-token revocations are marked and checked (shared with the auth layer).
     pub revocations: &'a Revocations,
+    /// The permissions every context of the binary declares (what IAM hands out).
+    pub permissions: &'a [Permission],
 }
 
 /// A started context: how to serve it, and what it adds to the process.
@@ -74,8 +77,10 @@ pub type Start = for<'a> fn(Startup<'a>) -> BoxFuture<'a, anyhow::Result<Started
 
 /// A bounded context, as the launcher sees it.
 pub struct BoundedContext {
-    /// The target that runs it (`--target iam`).
-    pub target: Target,
+    /// Its name: the target that runs it (`--target iam`), its store (`<data-dir>/iam.db`, or
+    /// schema `iam` in PostgreSQL), its section of the configuration and its upstream at the
+    /// edge (`edge.upstreams.iam`).
+    pub name: &'static str,
     /// Whether it keeps a store (`<data-dir>/<name>.db`, or schema `<name>` in PostgreSQL).
     pub has_store: bool,
     /// The topic its events go to (`crm.<name>.events.v1`), if it publishes any: its outbox
@@ -91,8 +96,55 @@ pub struct BoundedContext {
     /// Which of its methods need no token, or take service tokens: what its process's request
     /// layer applies, and an edge proxying to it applies the same before forwarding.
     pub access: Access,
+    /// The contexts it calls. In a process that runs both, the launcher points the call at
+    /// the process itself, unless the configuration says where.
+    pub calls: &'static [Call],
+    /// The key of its section that holds its service-account secret, when it calls other
+    /// contexts for itself (not for a user). In a process that also runs a context that issues
+    /// service tokens, the launcher gives it a secret made for this process, unless the
+    /// configuration sets one.
+    pub service_secret: Option<&'static str>,
+    /// What it does for the other contexts of the process, if anything (IAM: service secrets,
+    /// API keys).
+    pub provides: Provides,
+    /// Its permissions, with what each allows and which built-in roles hold it: IAM hands out
+    /// those of every context (roles, tokens, `ListPermissions`).
+    pub permissions: &'static [Permission],
     /// Builds it on its store.
     pub start: Start,
+}
+
+/// A call from one context to another.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    /// The context called (`customer`).
+    pub context: &'static str,
+    /// The key of the caller's section that holds the callee's address (`customer_endpoint`).
+    pub endpoint: &'static str,
+}
+
+/// Issues a secret for the service account of `service` that this process only knows: records
+/// what it needs in the configuration (IAM keeps the hash in `iam.service_accounts`) and returns
+/// the secret, or `None` when the configuration already gives that service an account (the
+/// operator's secret is then the one to use).
+pub type IssueSecret = fn(&mut Config, service: &str) -> anyhow::Result<Option<Secret>>;
+
+/// What a context does for the other contexts of the process.
+#[derive(Clone, Copy, Debug)]
+pub struct Provides {
+    /// It issues service tokens (IAM): the secrets of the other contexts' accounts come from it.
+    pub service_secrets: Option<IssueSecret>,
+    /// The shape of the API keys it authenticates (IAM): an edge in a process without it
+    /// forwards credentials of that shape to it instead of checking them as access tokens.
+    pub api_keys: Option<fn(&str) -> bool>,
+}
+
+impl Provides {
+    /// Nothing: what most contexts provide.
+    pub const NOTHING: Provides = Provides {
+        service_secrets: None,
+        api_keys: None,
+    };
 }
 
 /// The methods of a context that differ from the rule (people with an access token or API key):
@@ -130,9 +182,14 @@ impl Access {
 }
 
 impl BoundedContext {
-    /// Its name: the target's (`iam`), also its store's.
+    /// Its name (`iam`): its target, its store, its section.
     pub fn name(&self) -> &'static str {
-        self.target.name()
+        self.name
+    }
+
+    /// The target that runs it.
+    pub fn target(&self) -> Target {
+        Target::named(self.name)
     }
 }
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll};
 
-use crm_core::config::Target;
 use crm_core::storage::Database;
 
 use crm_core::breaker::{BreakerState, NamedBreaker};
@@ -65,7 +64,7 @@ pub struct Metrics {
     /// With events on Kafka: consumer lag comes from the brokers' offsets.
     kafka: Option<crm_events::Kafka>,
     dead_letters: Family<Group, Gauge>,
-    databases: Vec<(Target, Database)>,
+    databases: Vec<crate::backing::Store>,
     pool: Family<Pool, Gauge>,
     outboxes: Vec<crm_events::OutboxLog>,
     backlog: Family<Topic, Gauge>,
@@ -83,7 +82,7 @@ impl Metrics {
         services: &[&str],
         groups: Vec<(String, String)>,
         kafka: Option<crm_events::Kafka>,
-        databases: Vec<(Target, Database)>,
+        databases: Vec<crate::backing::Store>,
         outboxes: Vec<crm_events::OutboxLog>,
         breakers: Vec<NamedBreaker>,
     ) -> Metrics {
@@ -156,7 +155,7 @@ impl Metrics {
 
     /// Adds each consumer group's waiting (not redriven) dead letters in `db` to `counts`.
     async fn count_dead_letters(
-        target: Target,
+        target: &crm_events::bounded::BoundedContext,
         db: &Database,
         counts: &mut std::collections::BTreeMap<(String, String), i64>,
     ) {
@@ -176,10 +175,7 @@ impl Metrics {
     /// the group keeps in its own store.
     async fn kafka_lag(&self, kafka: &crm_events::Kafka) {
         for topic in crate::topics() {
-            for (target, db) in &self.databases {
-                if crate::backing::context_migrations(*target).is_none() {
-                    continue;
-                }
+            for (target, db) in crate::backing::with_tables(&self.databases) {
                 let inbox = crm_events::Inbox::new(db.clone());
                 let groups = match inbox.groups_on(topic).await {
                     Ok(groups) => groups,
@@ -233,8 +229,8 @@ impl Metrics {
         let now = chrono::Utc::now().timestamp_millis();
         let mut letters = std::collections::BTreeMap::new();
         for (target, db) in &self.databases {
-            if crate::backing::context_migrations(*target).is_some() {
-                Self::count_dead_letters(*target, db, &mut letters).await;
+            if target.migrations.is_some() {
+                Self::count_dead_letters(target, db, &mut letters).await;
             }
             let size = i64::from(db.pool().size());
             let idle = db.pool().num_idle() as i64;

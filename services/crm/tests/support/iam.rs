@@ -141,7 +141,7 @@ pub async fn spawn_postgres() -> (TestServer, tempfile::TempDir) {
     crm_iam::infrastructure::keys::SigningKeys::rotate(keys.path()).unwrap();
     let dir = keys.path().to_owned();
     let configure = move |config: &mut crm_core::Config| {
-        config.target = vec![crm_core::config::Target::Iam];
+        config.target = vec![crm_core::config::Target::named("iam")];
         config.database.url = Some(crm_core::config::Secret::new(database.clone()));
         config.redis.url = Some(crm_core::config::Secret::new(redis.clone()));
         crm_iam::config::IamConfig {

@@ -63,6 +63,22 @@ pub async fn spawn_app(
     adjust: impl FnOnce(&mut Config),
     extend: impl FnOnce(crm::Application) -> crm::Application,
 ) -> TestServer {
+    spawn_on(crm::Contexts::BUILT_IN, adjust, extend).await
+}
+
+/// As [`spawn_with`], serving `contexts` instead of the binary's own list.
+pub async fn spawn_contexts(
+    contexts: crm::Contexts,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
+    spawn_on(contexts, adjust, |app| app).await
+}
+
+async fn spawn_on(
+    contexts: crm::Contexts,
+    adjust: impl FnOnce(&mut Config),
+    extend: impl FnOnce(crm::Application) -> crm::Application,
+) -> TestServer {
     let data_dir = tempfile::tempdir().unwrap();
     let key = test_signing_key(7);
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
@@ -102,7 +118,7 @@ pub async fn spawn_app(
     adjust(&mut config);
 
     let app = extend(
-        crm::Application::build(config)
+        crm::Application::build_with(config, contexts)
             .await
             .expect("the server builds"),
     );

@@ -5,6 +5,7 @@
 pub mod customer;
 pub mod events;
 pub mod messages;
+pub mod permissions;
 pub mod ports;
 pub mod values;
 

@@ -26,7 +26,7 @@ use crate::domain::Millis;
 use crate::domain::api_key::{ApiKey, IssuedKey, hash_key, key_tenant, looks_like_key};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;
-use crate::domain::role::{OWNER, built_in_permissions, is_built_in};
+use crate::domain::role::{OWNER, is_built_in};
 
 /// How long a presented key is remembered after it was read.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -172,7 +172,7 @@ impl Iam {
                     .filter(crate::domain::user::User::is_active)
                     .ok_or_else(refused)?;
                 let custom = self.custom_roles_of(&creator).await?;
-                let held = crate::domain::role::effective_permissions(&creator.roles, &custom);
+                let held = self.catalog.effective_permissions(&creator.roles, &custom);
                 let known = Arc::new(KnownKey {
                     last_touch: AtomicI64::new(key.last_used_at.unwrap_or(0)),
                     permissions: crate::domain::role::narrowed(&granted, &held),
@@ -269,7 +269,7 @@ impl Iam {
     /// The name and permissions of the role a key acts as; an unknown one is a field violation.
     async fn key_role(&self, tenant: TenantId, role_id: &str) -> Result<(String, Vec<String>)> {
         if is_built_in(role_id) {
-            let permissions = built_in_permissions(role_id).unwrap_or_default();
+            let permissions = self.catalog.built_in(role_id).unwrap_or_default();
             return Ok((role_id.to_owned(), permissions));
         }
         self.store

@@ -26,7 +26,7 @@ use crate::domain::Millis;
 use crate::domain::audit::Origin;
 use crate::domain::ports::{IamStore, LoginThrottle};
 use crate::domain::ports::{OpenIdProvider, PasswordHashing, TokenSigning};
-use crate::domain::role::{CustomRole, effective_permissions};
+use crate::domain::role::{Catalog, CustomRole};
 use crate::domain::session::{Session, issue_refresh_token, refresh_expiry};
 use crate::domain::user::User;
 use crm_core::clock::Clock;
@@ -121,6 +121,8 @@ pub struct Iam {
     settings: IamSettings,
     api_keys: api_keys::KeyCache,
     oidc: Arc<dyn OpenIdProvider>,
+    /// Every permission a role can grant (IAM's and the other contexts').
+    catalog: Arc<Catalog>,
 }
 
 /// IAM's adapters, for [`Iam::new`].
@@ -167,7 +169,20 @@ impl Iam {
             settings,
             api_keys: api_keys::key_cache(),
             oidc,
+            catalog: Arc::new(Catalog::default()),
         }
+    }
+
+    /// Hands out `catalog`'s permissions (IAM's own and every other context's) instead of IAM's
+    /// own only: what the launcher does with the permissions its contexts declare.
+    pub fn with_permissions(mut self, catalog: Catalog) -> Iam {
+        self.catalog = Arc::new(catalog);
+        self
+    }
+
+    /// Every permission a role can grant.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// The token signer (its public keys verify tokens).
@@ -207,7 +222,7 @@ impl Iam {
             })?;
         let custom = self.custom_roles_of(&user).await?;
         Ok(Principal {
-            permissions: effective_permissions(&user.roles, &custom),
+            permissions: self.catalog.effective_permissions(&user.roles, &custom),
             roles: user.roles,
             team: user.team,
             ..p.clone()
@@ -259,7 +274,7 @@ impl Iam {
             sub: user.id.to_string(),
             tid: user.tenant_id.to_string(),
             roles: user.roles.clone(),
-            perms: effective_permissions(&user.roles, &custom),
+            perms: self.catalog.effective_permissions(&user.roles, &custom),
             team: user.team.clone(),
             exp: exp as u64,
             iat: secs as u64,

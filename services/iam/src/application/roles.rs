@@ -7,9 +7,7 @@ use super::rules::{escalation_check, invalid};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::ports::Changes;
-use crate::domain::role::{
-    BUILT_IN_ROLES, CustomRole, PERMISSIONS, built_in_permissions, is_built_in,
-};
+use crate::domain::role::{BUILT_IN_ROLES, CustomRole, is_built_in};
 
 /// A role as the API shows it: built-in (id = name) or custom.
 #[derive(Clone, Debug)]
@@ -33,7 +31,7 @@ impl Iam {
                     tenant_id: tenant,
                     name: (*name).to_owned(),
                     description: (*description).to_owned(),
-                    permissions: built_in_permissions(name).unwrap_or_default(),
+                    permissions: self.catalog.built_in(name).unwrap_or_default(),
                     created_at: 0,
                     updated_at: 0,
                     version: 0,
@@ -75,8 +73,15 @@ impl Iam {
         let p = &self.current(caller).await?;
         p.require("roles.manage")?;
         let now = self.now();
-        let role = CustomRole::create(p.tenant_id, name, description, permissions, now)
-            .map_err(invalid)?;
+        let role = CustomRole::create(
+            &self.catalog,
+            p.tenant_id,
+            name,
+            description,
+            permissions,
+            now,
+        )
+        .map_err(invalid)?;
         escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
         let audit = role_audit(caller, &role, "created", now);
         self.store.insert_role(&role, Changes::audit(audit)).await?;
@@ -104,7 +109,10 @@ impl Iam {
         let mut role = view.role;
         check_etag(etag, role.version, "role")?;
         let expected = role.version;
-        if role.apply(description, permissions).map_err(invalid)? {
+        if role
+            .apply(&self.catalog, description, permissions)
+            .map_err(invalid)?
+        {
             escalation_check(p, &role.permissions, &format!("the role {:?}", role.name))?;
             // Its holders' tokens carry the old permissions: cut them; keys acting as it are
             // read again at their next call.
@@ -171,8 +179,8 @@ impl Iam {
     }
 
     /// Every permission, sorted.
-    pub fn list_permissions(&self) -> &'static [(&'static str, &'static str)] {
-        PERMISSIONS
+    pub fn list_permissions(&self) -> &[crm_core::authz::Permission] {
+        self.catalog.permissions()
     }
 }
 

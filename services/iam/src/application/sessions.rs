@@ -56,7 +56,7 @@ impl Iam {
             .settings;
         if !session.method.meets_second_factor_policy() {
             let custom = self.custom_roles_of(&user).await?;
-            let permissions = crate::domain::role::effective_permissions(&user.roles, &custom);
+            let permissions = self.catalog.effective_permissions(&user.roles, &custom);
             if settings.mfa_policy.requires(&permissions) {
                 return Err(Error::unauthenticated(
                     "your workspace requires a second factor for what you may now do, and this session was signed in without one: sign in again (you will be asked for the factor, or to set it up)",

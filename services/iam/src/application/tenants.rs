@@ -11,7 +11,6 @@ use crate::domain::email::Email;
 use crate::domain::events::{tenant_created, tenant_settings_changed, user_created};
 use crate::domain::password::Password;
 use crate::domain::ports::{AuditFilter, Changes};
-use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{
     Tenant, TenantSettings, parse_slug, parse_tenant_name, slug_from_name,
 };
@@ -220,7 +219,7 @@ impl Iam {
                     .filter(|u| u.is_active())
                     .ok_or_else(|| Error::not_found("user", other))?;
                 let custom = self.store.list_custom_roles(p.tenant_id).await?;
-                let permissions = effective_permissions(&user.roles, &custom);
+                let permissions = self.catalog.effective_permissions(&user.roles, &custom);
                 let subject = Subject {
                     user_id: user.id,
                     roles: &user.roles,

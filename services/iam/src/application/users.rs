@@ -9,7 +9,7 @@ use crate::domain::email::Email;
 use crate::domain::events::{user_created, user_role_changed, user_status_changed};
 use crate::domain::password::Password;
 use crate::domain::ports::{Changes, UserFilter};
-use crate::domain::role::{DEFAULT_ROLE, OWNER, built_in_permissions, last_owner_error};
+use crate::domain::role::{DEFAULT_ROLE, OWNER, last_owner_error};
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 
 /// A page of users.
@@ -318,7 +318,7 @@ impl Iam {
         }
         let grants = match self.known_role(granter.tenant_id, role).await? {
             Some(custom) => custom.permissions,
-            None => built_in_permissions(role).unwrap_or_default(),
+            None => self.catalog.built_in(role).unwrap_or_default(),
         };
         escalation_check(granter, &grants, &format!("the role {role:?}"))
     }

@@ -5,113 +5,169 @@
 use std::collections::BTreeSet;
 
 use crm_core::TenantId;
+use crm_core::authz::Permission;
 use uuid::Uuid;
 
 use super::Millis;
 
-/// Every permission a role can grant, with what it allows.
-pub const PERMISSIONS: &[(&str, &str)] = &[
-    (
-        "api_keys.manage",
-        "create, list and revoke the API keys of integrations",
-    ),
-    ("audit.read", "read the audit trail"),
-    (
-        "authorization.check_others",
-        "ask the policy engine about other users",
-    ),
-    ("customers.delete", "delete customers"),
-    ("customers.export", "export customers"),
-    ("customers.import", "import customers"),
-    ("customers.read", "read customers and contacts"),
-    (
-        "customers.write",
-        "create and change customers and contacts",
-    ),
-    (
-        "deals.approve_large",
-        "win deals above the tenant's approval threshold",
-    ),
-    ("deals.read", "read deals"),
-    ("leads.assign", "assign leads to sales reps"),
-    (
-        "leads.convert",
-        "convert leads into customers and opportunities",
-    ),
-    ("leads.read", "read leads"),
-    ("leads.write", "create and change leads"),
-    ("notifications.read", "read own notifications"),
-    (
-        "notifications.read_all",
-        "read every notification of the tenant",
-    ),
-    ("opportunities.close", "win or lose opportunities"),
-    ("opportunities.read", "read opportunities"),
-    (
-        "opportunities.write",
-        "create, change and move opportunities",
-    ),
-    ("pipelines.manage", "create and change pipelines"),
-    ("pipelines.read", "read pipelines, analytics and forecasts"),
-    ("roles.manage", "create, change and delete custom roles"),
-    (
-        "templates.manage",
-        "create and change notification templates",
-    ),
-    ("tenant.manage", "change the tenant's name and settings"),
-    (
-        "users.manage",
-        "invite, change, deactivate and delete users; grant roles",
-    ),
-    ("users.read", "read users"),
+/// IAM's own permissions. Every other context declares its own in its descriptor; the
+/// [`Catalog`] IAM hands out holds them all.
+pub const PERMISSIONS: &[Permission] = &[
+    Permission {
+        name: "api_keys.manage",
+        allows: "create, list and revoke the API keys of integrations",
+        held_by: &[],
+    },
+    Permission {
+        name: "audit.read",
+        allows: "read the audit trail",
+        held_by: &[],
+    },
+    Permission {
+        name: "authorization.check_others",
+        allows: "ask the policy engine about other users",
+        held_by: &[],
+    },
+    Permission {
+        name: "roles.manage",
+        allows: "create, change and delete custom roles",
+        held_by: &[],
+    },
+    Permission {
+        name: "tenant.manage",
+        allows: "change the tenant's name and settings",
+        held_by: &[],
+    },
+    Permission {
+        name: "users.manage",
+        allows: "invite, change, deactivate and delete users; grant roles",
+        held_by: &[],
+    },
+    Permission {
+        name: "users.read",
+        allows: "read users",
+        held_by: &["sales_manager", "sales_rep", "viewer"],
+    },
 ];
 
-const READ_ALL: &[&str] = &[
-    "customers.read",
-    "deals.read",
-    "leads.read",
-    "notifications.read",
-    "opportunities.read",
-    "pipelines.read",
-    "users.read",
-];
+/// Every permission a role can grant: IAM's and those the other contexts of the binary declare,
+/// sorted by name. What the built-in roles hold follows from it.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    permissions: Vec<Permission>,
+}
 
-const SALES_MANAGER: &[&str] = &[
-    "customers.delete",
-    "customers.export",
-    "customers.import",
-    "customers.read",
-    "customers.write",
-    "deals.approve_large",
-    "deals.read",
-    "leads.assign",
-    "leads.convert",
-    "leads.read",
-    "leads.write",
-    "notifications.read",
-    "opportunities.close",
-    "opportunities.read",
-    "opportunities.write",
-    "pipelines.manage",
-    "pipelines.read",
-    "templates.manage",
-    "users.read",
-];
+impl Default for Catalog {
+    /// IAM's own permissions only (IAM without the other contexts, as its own tests run it).
+    fn default() -> Self {
+        Catalog::new(PERMISSIONS.iter().copied())
+    }
+}
 
-const SALES_REP: &[&str] = &[
-    "customers.read:own",
-    "customers.write:own",
-    "deals.read",
-    "leads.convert:own",
-    "leads.read",
-    "leads.write:own",
-    "notifications.read",
-    "opportunities.close:own",
-    "opportunities.read",
-    "opportunities.write:own",
-    "pipelines.read",
-    "users.read",
-];
+impl Catalog {
+    /// IAM's permissions and `others`, sorted by name, each once.
+    pub fn new(others: impl IntoIterator<Item = Permission>) -> Catalog {
+        let mut permissions: Vec<Permission> = PERMISSIONS.iter().copied().chain(others).collect();
+        permissions.sort_by_key(|p| p.name);
+        permissions.dedup_by_key(|p| p.name);
+        Catalog { permissions }
+    }
+
+    /// Every permission, sorted by name.
+    pub fn permissions(&self) -> &[Permission] {
+        &self.permissions
+    }
+
+    /// The permissions of a built-in role, or `None` for a name that is not built in.
+    pub fn built_in(&self, role: &str) -> Option<Vec<String>> {
+        let names = self.permissions.iter().map(|p| p.name.to_owned());
+        match role {
+            OWNER => Some(names.collect()),
+            "admin" => Some(
+                names
+                    .filter(|p| !OWNER_ONLY.contains(&p.as_str()))
+                    .collect(),
+            ),
+            _ if is_built_in(role) => Some(
+                self.permissions
+                    .iter()
+                    .flat_map(|p| {
+                        p.held_by.iter().filter_map(move |held| {
+                            let (holder, scope) = match held.split_once(':') {
+                                Some((holder, scope)) => (holder, Some(scope)),
+                                None => (*held, None),
+                            };
+                            (holder == role).then(|| match scope {
+                                Some(scope) => format!("{}:{scope}", p.name),
+                                None => p.name.to_owned(),
+                            })
+                        })
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Checks a permission grant: a catalog permission, optionally with `:own` or `:team`.
+    pub fn parse_grant(&self, raw: &str) -> Result<String, String> {
+        let (name, scope) = match raw.split_once(':') {
+            Some((name, scope)) => (name, Some(scope)),
+            None => (raw, None),
+        };
+        if !self.contains(name) {
+            return Err(format!(
+                "{raw:?} is not a permission; ListPermissions lists them"
+            ));
+        }
+        match scope {
+            None | Some("own") | Some("team") => Ok(raw.to_owned()),
+            Some(other) => Err(format!("{other:?} is not a scope; use :own or :team")),
+        }
+    }
+
+    /// Whether `name` is a permission of the catalog.
+    pub fn contains(&self, name: &str) -> bool {
+        self.permissions.iter().any(|p| p.name == name)
+    }
+
+    /// A role's grants, sorted and each once: at least one, each a catalog permission (with an
+    /// optional scope). The error lists every bad one.
+    pub fn parse_grants(&self, permissions: &[String]) -> Result<Vec<String>, Vec<String>> {
+        if permissions.is_empty() {
+            return Err(vec!["must grant at least one permission".to_owned()]);
+        }
+        let (mut grants, mut problems) = (Vec::new(), Vec::new());
+        for p in permissions {
+            match self.parse_grant(p.trim()) {
+                Ok(g) => grants.push(g),
+                Err(e) => problems.push(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        grants.sort();
+        grants.dedup();
+        Ok(grants)
+    }
+
+    /// The union of the grants of `roles`, custom roles looked up in `custom`.
+    pub fn effective_permissions(&self, roles: &[String], custom: &[CustomRole]) -> Vec<String> {
+        let mut set = BTreeSet::new();
+        for role in roles {
+            match self.built_in(role) {
+                Some(grants) => set.extend(grants),
+                None => {
+                    if let Some(c) = custom.iter().find(|c| &c.name == role) {
+                        set.extend(c.permissions.iter().cloned());
+                    }
+                }
+            }
+        }
+        set.into_iter().collect()
+    }
+}
 
 /// The built-in roles: (name, description).
 pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
@@ -133,23 +189,6 @@ pub const OWNER: &str = "owner";
 /// The role a user gets when none is given.
 pub const DEFAULT_ROLE: &str = "viewer";
 
-/// The permissions of a built-in role, or `None` for a name that is not built in.
-pub fn built_in_permissions(role: &str) -> Option<Vec<String>> {
-    let names: Vec<&str> = match role {
-        "owner" => PERMISSIONS.iter().map(|(p, _)| *p).collect(),
-        "admin" => PERMISSIONS
-            .iter()
-            .map(|(p, _)| *p)
-            .filter(|p| *p != "tenant.manage")
-            .collect(),
-        "sales_manager" => SALES_MANAGER.to_vec(),
-        "sales_rep" => SALES_REP.to_vec(),
-        "viewer" => READ_ALL.to_vec(),
-        _ => return None,
-    };
-    Some(names.into_iter().map(str::to_owned).collect())
-}
-
 /// Whether `role` is built in.
 pub fn is_built_in(role: &str) -> bool {
     BUILT_IN_ROLES.iter().any(|(name, _)| *name == role)
@@ -169,23 +208,6 @@ pub fn parse_role_name(raw: &str) -> Result<String, &'static str> {
         return Err("is a built-in role's name");
     }
     Ok(raw.to_owned())
-}
-
-/// Checks a permission grant: a catalog permission, optionally with `:own` or `:team`.
-pub fn parse_grant(raw: &str) -> Result<String, String> {
-    let (name, scope) = match raw.split_once(':') {
-        Some((name, scope)) => (name, Some(scope)),
-        None => (raw, None),
-    };
-    if !PERMISSIONS.iter().any(|(p, _)| *p == name) {
-        return Err(format!(
-            "{raw:?} is not a permission; ListPermissions lists them"
-        ));
-    }
-    match scope {
-        None | Some("own") | Some("team") => Ok(raw.to_owned()),
-        Some(other) => Err(format!("{other:?} is not a scope; use :own or :team")),
-    }
 }
 
 /// A tenant's own role.
@@ -309,6 +331,7 @@ type Problems = Vec<(&'static str, String)>;
 impl CustomRole {
     /// A new custom role of `tenant` created at `now`; every problem found, by request field.
     pub fn create(
+        catalog: &Catalog,
         tenant_id: TenantId,
         name: &str,
         description: &str,
@@ -322,7 +345,8 @@ impl CustomRole {
         let description = parse_description(description)
             .map_err(|e| problems.push(("role.description", e.to_owned())))
             .ok();
-        let permissions = parse_grants(permissions)
+        let permissions = catalog
+            .parse_grants(permissions)
             .map_err(|e| problems.extend(e.into_iter().map(|e| ("role.permissions", e))))
             .ok();
         match (name, description, permissions) {
@@ -347,6 +371,7 @@ impl CustomRole {
     /// [`CustomRole::touch`] records the change.
     pub fn apply(
         &mut self,
+        catalog: &Catalog,
         description: Option<&str>,
         permissions: Option<&[String]>,
     ) -> Result<bool, Problems> {
@@ -360,7 +385,7 @@ impl CustomRole {
             .flatten();
         let grants = permissions
             .map(|p| {
-                parse_grants(p).map_err(|e| {
+                catalog.parse_grants(p).map_err(|e| {
                     problems.extend(e.into_iter().map(|e| ("role.permissions", e)));
                 })
             })
@@ -395,43 +420,6 @@ pub fn parse_description(raw: &str) -> Result<String, &'static str> {
     } else {
         Ok(description.to_owned())
     }
-}
-
-/// A role's grants, sorted and each once: at least one, each a catalog permission (with an
-/// optional scope). The error lists every bad one.
-pub fn parse_grants(permissions: &[String]) -> Result<Vec<String>, Vec<String>> {
-    if permissions.is_empty() {
-        return Err(vec!["must grant at least one permission".to_owned()]);
-    }
-    let (mut grants, mut problems) = (Vec::new(), Vec::new());
-    for p in permissions {
-        match parse_grant(p.trim()) {
-            Ok(g) => grants.push(g),
-            Err(e) => problems.push(e),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    grants.sort();
-    grants.dedup();
-    Ok(grants)
-}
-
-/// The union of the grants of `roles`, custom roles looked up in `custom`.
-pub fn effective_permissions(roles: &[String], custom: &[CustomRole]) -> Vec<String> {
-    let mut set = BTreeSet::new();
-    for role in roles {
-        match built_in_permissions(role) {
-            Some(grants) => set.extend(grants),
-            None => {
-                if let Some(c) = custom.iter().find(|c| &c.name == role) {
-                    set.extend(c.permissions.iter().cloned());
-                }
-            }
-        }
-    }
-    set.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -101,16 +101,9 @@ mod tests {
             for audience in a.audiences {
                 assert_eq!(audience.matches('.').count(), 1, "{audience}");
             }
-            for p in a.permissions {
-                assert!(
-                    *p == DIRECTORY_READ
-                        || crate::domain::role::PERMISSIONS
-                            .iter()
-                            .any(|(name, _)| name == p),
-                    "{}: {p} is in no catalog",
-                    a.name
-                );
-            }
+            // That each is a permission of some context is checked where every context is
+            // known: the launcher's tests (`services/crm/tests/contexts.rs`).
+            assert!(!a.permissions.is_empty(), "{}", a.name);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crm_iam::domain::audit::AuditKind;
 use crm_iam::domain::ports::{AuditFilter, AuthorizationRequest, OpenIdProvider, UserFilter};
-use crm_iam::domain::role::built_in_permissions;
+use crm_iam::domain::role::Catalog;
 use crm_iam::domain::sso::{FLOW_TTL, Identity, SsoProvider, SsoRefusal, SsoSettings};
 
 use super::*;
@@ -100,7 +100,7 @@ async fn sso_on(w: &World, siti: &Caller) {
 /// How many users of the tenant have `email` (asked as the owner, with the owner's rights).
 async fn users_named(w: &World, siti: &Caller, email: &str) -> usize {
     let mut owner = siti.clone();
-    owner.principal.permissions = built_in_permissions("owner").unwrap();
+    owner.principal.permissions = Catalog::default().built_in("owner").unwrap();
     let page = w
         .iam
         .list_users(&owner, UserFilter::default(), 100, None)
@@ -193,7 +193,7 @@ async fn a_refused_code_makes_nobody_and_is_audited_as_a_failed_login() {
         ..AuditFilter::default()
     };
     let mut auditor = siti.clone();
-    auditor.principal.permissions = built_in_permissions("owner").unwrap();
+    auditor.principal.permissions = Catalog::default().built_in("owner").unwrap();
     let (entries, _) = w.iam.list_audit(&auditor, filter, 10, None).await.unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(

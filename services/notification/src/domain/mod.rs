@@ -4,6 +4,7 @@
 pub mod built_in;
 pub mod catalogue;
 pub mod notification;
+pub mod permissions;
 pub mod ports;
 pub mod template;
 

@@ -87,7 +87,7 @@ pub struct Section {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            target: vec![Target::All],
+            target: vec![Target::ALL],
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("./data"),
             shutdown_grace_seconds: 30,
@@ -164,12 +164,12 @@ const CONVENTIONAL_ENV: [(&str, &str); 5] = [
 ];
 
 impl Config {
-    /// Reads the configuration from the process environment, `file` and `overrides`, with the
-    /// contexts' `sections`.
+    /// Reads the configuration from the process environment, `file` and `overrides`, checked
+    /// against the contexts of `schema`.
     pub fn load(
         file: Option<&Path>,
         overrides: &Overrides,
-        sections: &[&Section],
+        schema: Schema<'_>,
     ) -> Result<Config, ConfigError> {
         if let Some(file) = file
             && let Err(e) = std::fs::metadata(file)
@@ -185,13 +185,13 @@ impl Config {
                 )],
             });
         }
-        Self::from_figment(Self::figment(file, overrides, sections), sections)
+        Self::from_figment(Self::figment(file, overrides, schema), schema)
     }
 
     /// The layered sources, for tests that set their own environment with `figment::Jail`.
-    pub fn figment(file: Option<&Path>, overrides: &Overrides, sections: &[&Section]) -> Figment {
+    pub fn figment(file: Option<&Path>, overrides: &Overrides, schema: Schema<'_>) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        for section in sections {
+        for section in schema.sections {
             figment = figment.merge(Serialized::default(section.name, (section.defaults)()));
         }
         if let Some(file) = file {
@@ -209,16 +209,20 @@ impl Config {
             .merge(Serialized::globals(overrides))
     }
 
-    /// The configuration `figment` holds, checked, with the contexts' `sections`.
-    pub fn from_figment(figment: Figment, sections: &[&Section]) -> Result<Config, ConfigError> {
+    /// The configuration `figment` holds, checked against the contexts of `schema`.
+    pub fn from_figment(figment: Figment, schema: Schema<'_>) -> Result<Config, ConfigError> {
+        let sections = schema.sections;
         let config: Config = figment.extract().map_err(|err| ConfigError {
             problems: err.into_iter().map(describe_figment_error).collect(),
         })?;
-        let mut problems = config
-            .validate()
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
+        let mut problems = schema.check_targets(&config.target);
+        problems.extend(
+            config
+                .validate()
+                .err()
+                .map(|e| e.problems)
+                .unwrap_or_default(),
+        );
         for name in config.sections.keys() {
             if !sections.iter().any(|s| s.name == name) {
                 problems.push(format!(
@@ -275,15 +279,39 @@ impl Config {
         self.sections.insert(name.to_owned(), value);
     }
 
+    /// Whether `key` of a context's section holds a value (unset and none are not).
+    pub fn section_has(&self, name: &str, key: &str) -> bool {
+        match self.sections.get(name) {
+            Some(figment::value::Value::Dict(_, dict)) => dict
+                .get(key)
+                .is_some_and(|v| !matches!(v, figment::value::Value::Empty(..))),
+            _ => false,
+        }
+    }
+
+    /// Sets `key` of a context's section to `value`, as written (a secret stays whole): how the
+    /// launcher wires the contexts of one process to each other.
+    pub fn set_section_key(
+        &mut self,
+        name: &str,
+        key: &str,
+        value: impl Into<figment::value::Value>,
+    ) {
+        let section = self
+            .sections
+            .entry(name.to_owned())
+            .or_insert_with(|| figment::value::Value::from(figment::value::Dict::new()));
+        if !matches!(section, figment::value::Value::Dict(..)) {
+            *section = figment::value::Value::from(figment::value::Dict::new());
+        }
+        if let figment::value::Value::Dict(_, dict) = section {
+            dict.insert(key.to_owned(), value.into());
+        }
+    }
+
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        if self.target.is_empty() {
-            problems.push(
-                "`target`: name at least one of all, iam, customer, sales, notification, edge"
-                    .to_owned(),
-            );
-        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problems.push(format!(
                 "`log.level`: {e}; use a tracing filter such as `info` or `info,crm_iam=debug`"
@@ -368,9 +396,9 @@ impl Config {
         }
     }
 
-    /// The modules this process runs (`all` expanded).
-    pub fn modules(&self) -> Vec<Target> {
-        expand_targets(&self.target)
+    /// Whether this process runs the context or part called `name` (`all` runs every one).
+    pub fn runs(&self, name: &str) -> bool {
+        self.target.iter().any(|t| t.is_all() || t.name() == name)
     }
 
     /// The configuration as TOML, secrets redacted: what `crm config` prints.
@@ -430,9 +458,7 @@ fn describe_figment_error(err: figment::Error) -> String {
     }
     let hint = match err.path.last().map(String::as_str) {
         Some("listen") => "",
-        Some("target") => {
-            "; expected a comma-separated list of all, iam, customer, sales, notification, edge"
-        }
+        Some("target") => "; expected a comma-separated list of targets, e.g. all or iam,customer",
         Some("format") => "; expected pretty or json",
         _ => "",
     };

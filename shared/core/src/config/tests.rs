@@ -85,6 +85,12 @@ fn keys_no_context_declares_are_refused_by_name() {
     );
 }
 
+/// A binary with two contexts, the second with the widget section.
+const SCHEMA: Schema<'static> = Schema {
+    contexts: &["iam", "sales"],
+    sections: &[&WIDGET],
+};
+
 fn load_in(
     jail_setup: impl FnOnce(&mut Jail) -> figment::Result<()>,
     file: Option<&str>,
@@ -99,8 +105,8 @@ fn load_in(
             PathBuf::from("crm.toml")
         });
         outcome = Some(Config::from_figment(
-            Config::figment(path.as_deref(), &overrides, &[&WIDGET]),
-            &[&WIDGET],
+            Config::figment(path.as_deref(), &overrides, SCHEMA),
+            SCHEMA,
         ));
         Ok(())
     });
@@ -111,7 +117,10 @@ fn load_in(
 fn defaults_run_everything_embedded_on_the_documented_port() {
     let config = load_in(|_| Ok(()), None, Overrides::default()).unwrap();
     assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
-    assert_eq!(config.modules(), Target::MODULES);
+    assert_eq!(config.target, [Target::ALL]);
+    for part in ["iam", "sales", "edge"] {
+        assert!(config.runs(part), "{part}");
+    }
     assert!(config.database.url.is_none());
     assert_eq!(config.data_dir, PathBuf::from("./data"));
 }
@@ -135,7 +144,7 @@ fn file_then_environment_then_flags_take_precedence() {
         PathBuf::from("/srv/crm"),
         "file beats defaults"
     );
-    assert_eq!(config.target, [Target::Iam]);
+    assert_eq!(config.target, [Target::named("iam")]);
     assert_eq!(config.log.format, LogFormat::Json);
 
     let flags = Overrides {
@@ -161,7 +170,12 @@ fn targets_come_as_a_comma_separated_list() {
         Ok(())
     };
     let config = load_in(env, None, Overrides::default()).unwrap();
-    assert_eq!(config.modules(), [Target::Iam, Target::Sales]);
+    assert_eq!(
+        config.target,
+        [Target::named("iam"), Target::named("sales")]
+    );
+    assert!(config.runs("iam") && config.runs("sales"));
+    assert!(!config.runs("edge"), "only what is named runs");
 }
 
 #[test]
@@ -206,6 +220,10 @@ fn an_unknown_target_or_key_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown target `billing`"), "{err}");
+    assert!(
+        err.contains("the targets are all, iam, sales, edge"),
+        "the schema's contexts are the targets: {err}"
+    );
 
     let err = load_in(
         |_| Ok(()),

@@ -1,57 +1,47 @@
 //! The values configuration is made of: targets, the log format, secrets, listen addresses.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The parts of the CRM one process can run. `all` is the named set of every other one
-/// (Loki's "target" pattern).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Every target in one process.
-    All,
-    /// Identity and access.
-    Iam,
-    /// Customers and contacts.
-    Customer,
-    /// Leads, opportunities, pipelines, deals.
-    Sales,
-    /// Notifications and templates.
-    Notification,
-    /// The entry point for browsers and REST clients (grpc-web, CORS).
-    Edge,
-}
+use super::Section;
+
+/// A part of the CRM one process can run: `all`, `edge`, or a bounded context by its name
+/// (`iam`). The contexts' names are not listed here: the launcher's list of contexts is the one
+/// place they are, and [`Config::load`](super::Config::load) checks the targets against the
+/// [`Schema`](super::Schema) it is given. `all` is the named set of every other one (Loki's
+/// "target" pattern).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Target(Cow<'static, str>);
 
 impl Target {
-    /// Every target but `all`.
-    pub const MODULES: [Target; 5] = [
-        Target::Iam,
-        Target::Customer,
-        Target::Sales,
-        Target::Notification,
-        Target::Edge,
-    ];
+    /// Every target in one process.
+    pub const ALL: Target = Target(Cow::Borrowed("all"));
+    /// The entry point for browsers and REST clients (grpc-web, CORS, quotas, forwarding).
+    pub const EDGE: Target = Target(Cow::Borrowed("edge"));
 
-    /// The name used on the command line and in configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::All => "all",
-            Target::Iam => "iam",
-            Target::Customer => "customer",
-            Target::Sales => "sales",
-            Target::Notification => "notification",
-            Target::Edge => "edge",
-        }
+    /// The target of the context called `name`.
+    pub const fn named(name: &'static str) -> Target {
+        Target(Cow::Borrowed(name))
     }
 
-    /// Parses a target name.
-    pub fn parse(name: &str) -> Option<Target> {
-        [Target::All]
-            .into_iter()
-            .chain(Target::MODULES)
-            .find(|t| t.name() == name.trim())
+    /// A target as written on the command line or in configuration (trimmed, lower case); it
+    /// is checked against the contexts when the configuration loads.
+    pub fn parse(raw: &str) -> Target {
+        Target(Cow::Owned(raw.trim().to_ascii_lowercase()))
+    }
+
+    /// The name used on the command line and in configuration.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `all`.
+    pub fn is_all(&self) -> bool {
+        self.name() == "all"
     }
 }
 
@@ -61,12 +51,45 @@ impl fmt::Display for Target {
     }
 }
 
-/// The modules `targets` stand for, `all` expanded, each once, in a fixed order.
-pub fn expand_targets(targets: &[Target]) -> Vec<Target> {
-    Target::MODULES
-        .into_iter()
-        .filter(|m| targets.iter().any(|t| t == m || *t == Target::All))
-        .collect()
+/// What a configuration is checked against: the contexts a binary runs (their names are the
+/// targets besides `all` and `edge`) and their own sections. The launcher builds it from its
+/// list of contexts.
+#[derive(Clone, Copy)]
+pub struct Schema<'a> {
+    /// The contexts' names, in the order `all` starts them.
+    pub contexts: &'a [&'a str],
+    /// Their sections.
+    pub sections: &'a [&'a Section],
+}
+
+impl Schema<'_> {
+    /// Every target a process can be given, `all` first.
+    pub fn targets(&self) -> Vec<&str> {
+        let mut names = vec![Target::ALL.name()];
+        names.extend(self.contexts.iter().copied());
+        names.push(Target::EDGE.name());
+        names
+    }
+
+    pub(super) fn check_targets(&self, targets: &[Target]) -> Vec<String> {
+        let known = self.targets();
+        if targets.is_empty() {
+            return vec![format!(
+                "`target`: name at least one of {}",
+                known.join(", ")
+            )];
+        }
+        targets
+            .iter()
+            .filter(|t| !known.contains(&t.name()))
+            .map(|t| {
+                format!(
+                    "`target`: unknown target `{t}`; the targets are {}",
+                    known.join(", ")
+                )
+            })
+            .collect()
+    }
 }
 
 /// Log output format.
@@ -181,12 +204,5 @@ pub(super) fn targets_from_list_or_string<'de, D: Deserializer<'de>>(
             .filter(|s| !s.trim().is_empty())
             .collect(),
     };
-    names
-        .iter()
-        .map(|name| {
-            Target::parse(name).ok_or_else(|| {
-                serde::de::Error::custom(format!("unknown target `{}`", name.trim()))
-            })
-        })
-        .collect()
+    Ok(names.iter().map(|name| Target::parse(name)).collect())
 }

@@ -9,7 +9,6 @@ use crate::domain::Millis;
 use crate::domain::audit::Origin;
 use crate::domain::mfa::{CHALLENGE_PREFIX, Challenge, is_totp_code};
 use crate::domain::opaque;
-use crate::domain::role::effective_permissions;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::user::User;
 
@@ -33,7 +32,7 @@ impl Iam {
             true
         } else {
             let custom = self.custom_roles_of(user).await?;
-            let permissions = effective_permissions(&user.roles, &custom);
+            let permissions = self.catalog.effective_permissions(&user.roles, &custom);
             tenant.settings.mfa_policy.requires(&permissions)
         };
         if !required {

@@ -140,9 +140,9 @@ impl pb::role_service_server::RoleService for IamGrpc {
             .iam
             .list_permissions()
             .iter()
-            .map(|(name, description)| pb::Permission {
-                name: (*name).into(),
-                description: (*description).into(),
+            .map(|p| pb::Permission {
+                name: p.name.into(),
+                description: p.allows.into(),
             })
             .collect();
         Ok(Response::new(pb::ListPermissionsResponse { permissions }))

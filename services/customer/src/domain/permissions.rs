@@ -1,0 +1,32 @@
+//! The customer context's permissions, and which built-in roles hold them (IAM hands them out).
+
+use crm_core::authz::Permission;
+
+/// Every permission of customers and contacts.
+pub const PERMISSIONS: &[Permission] = &[
+    Permission {
+        name: "customers.delete",
+        allows: "delete customers",
+        held_by: &["sales_manager"],
+    },
+    Permission {
+        name: "customers.export",
+        allows: "export customers",
+        held_by: &["sales_manager"],
+    },
+    Permission {
+        name: "customers.import",
+        allows: "import customers",
+        held_by: &["sales_manager"],
+    },
+    Permission {
+        name: "customers.read",
+        allows: "read customers and contacts",
+        held_by: &["sales_manager", "sales_rep:own", "viewer"],
+    },
+    Permission {
+        name: "customers.write",
+        allows: "create and change customers and contacts",
+        held_by: &["sales_manager", "sales_rep:own"],
+    },
+];
