@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use crm_core::config::{Config, Secret};
-use crm_core::storage::{Database, Engine};
+use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_customer::domain::customer::{
     Business, ContactInput, Customer, CustomerInput, CustomerType, Individual, Phone, Status,
@@ -14,71 +13,39 @@ use crm_customer::domain::ports::{Cursor, CustomerStore, Filter, Order, OutboxEv
 #[cfg(feature = "mongodb")]
 use crm_customer::infrastructure::mongo::MongoCustomerStore;
 use crm_customer::infrastructure::sql::SqlCustomerStore;
-use uuid::Uuid;
 
 struct Store {
     store: Arc<dyn CustomerStore>,
     backend: Backend,
-    _dir: Option<tempfile::TempDir>,
 }
 
 enum Backend {
-    Sql {
-        db: Database,
-        context: String,
-    },
+    Sql(TestDb),
     #[cfg(feature = "mongodb")]
     Mongo(mongodb::Database),
 }
 
-async fn migrated(db: &Database, context: &str) {
-    db.migrate(context, &crm_customer::MIGRATIONS)
-        .await
-        .unwrap();
-    db.migrate_shared(context, &crm_events::TABLES)
-        .await
-        .unwrap();
-}
+const SHARED: &[&crm_core::storage::SharedTables] = &[&crm_events::TABLES];
 
 async fn sqlite() -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    let db = Database::open(&config, "customer").await.unwrap();
-    migrated(&db, "customer").await;
-    Store {
-        store: Arc::new(SqlCustomerStore::new(db.clone())),
-        backend: Backend::Sql {
-            db,
-            context: "customer".into(),
-        },
-        _dir: Some(dir),
-    }
+    sql(TestDb::sqlite("customer", &crm_customer::MIGRATIONS, SHARED).await)
 }
 
 async fn postgres() -> Store {
-    let url = crm_core::testing::backend("DATABASE_URL");
-    let mut config = Config::default();
-    config.database.url = Some(Secret::new(url));
-    // A schema of its own per test; scoped transactions run as `crm_app` (the default role).
-    let context = format!("customer_test_{}", Uuid::now_v7().simple());
-    let db = Database::open(&config, &context)
-        .await
-        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    migrated(&db, &context).await;
+    sql(TestDb::postgres("customer", &crm_customer::MIGRATIONS, SHARED).await)
+}
+
+fn sql(test: TestDb) -> Store {
     Store {
-        store: Arc::new(SqlCustomerStore::new(db.clone())),
-        backend: Backend::Sql { db, context },
-        _dir: None,
+        store: Arc::new(SqlCustomerStore::new(test.db.clone())),
+        backend: Backend::Sql(test),
     }
 }
 
 #[cfg(feature = "mongodb")]
 async fn mongodb() -> Store {
     let url = crm_core::testing::backend("MONGODB_URL");
-    let name = format!("customer_test_{}", Uuid::now_v7().simple());
+    let name = format!("customer_test_{}", uuid::Uuid::now_v7().simple());
     let store = MongoCustomerStore::connect(&url, &name)
         .await
         .expect("MONGODB_URL is set but MongoDB is unreachable");
@@ -86,24 +53,13 @@ async fn mongodb() -> Store {
     Store {
         store: Arc::new(store),
         backend: Backend::Mongo(client.database(&name)),
-        _dir: None,
     }
 }
 
 impl Store {
     async fn drop_schema(self) {
         match self.backend {
-            Backend::Sql { db, context } => {
-                if db.engine() == Engine::Postgres {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "drop schema {context} cascade"
-                    )))
-                    .execute(db.pool())
-                    .await
-                    .unwrap();
-                }
-                db.close().await;
-            }
+            Backend::Sql(test) => test.drop().await,
             #[cfg(feature = "mongodb")]
             Backend::Mongo(db) => db.drop().await.unwrap(),
         }
@@ -112,7 +68,7 @@ impl Store {
     /// Events in the store's outbox, every tenant's.
     async fn outbox_count(&self) -> i64 {
         match &self.backend {
-            Backend::Sql { db, .. } => {
+            Backend::Sql(TestDb { db, .. }) => {
                 let mut tx = db.begin_scoped("app.relay", "on").await.unwrap();
                 let n = sqlx::query_scalar("select count(*) from outbox")
                     .fetch_one(&mut *tx)
@@ -793,7 +749,7 @@ async fn postgres_entries_of_an_earlier_version_are_rebuilt_from_the_customers()
     let s = postgres().await;
     // Irrefutable without the `mongodb` feature, which adds the other variant.
     #[allow(irrefutable_let_patterns)]
-    let Backend::Sql { db, .. } = &s.backend else {
+    let Backend::Sql(TestDb { db, .. }) = &s.backend else {
         unreachable!("postgres() makes a SQL store")
     };
     let (kedai, other) = (TenantId::new(), TenantId::new());

@@ -2,8 +2,8 @@
 //! (`#[ignore]`d without `--include-ignored`; set but unreachable fails), the latter under
 //! row-level security as the application role.
 
-use crm_core::config::{Config, Secret};
-use crm_core::storage::{Database, Engine};
+use crm_core::storage::Database;
+use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
@@ -19,61 +19,28 @@ use uuid::Uuid;
 struct Store {
     store: Box<dyn SalesStore>,
     db: Database,
-    context: String,
-    _dir: Option<tempfile::TempDir>,
+    test: TestDb,
 }
 
 async fn sqlite() -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    let db = Database::open(&config, "sales").await.unwrap();
-    db.migrate("sales", &crm_sales::MIGRATIONS).await.unwrap();
-    db.migrate_shared("sales", &crm_events::TABLES)
-        .await
-        .unwrap();
-    Store {
-        store: Box::new(SqlSalesStore::new(db.clone())),
-        db,
-        context: "sales".into(),
-        _dir: Some(dir),
-    }
+    store(TestDb::sqlite("sales", &crm_sales::MIGRATIONS, &[&crm_events::TABLES]).await)
 }
 
 async fn postgres() -> Store {
-    let url = crm_core::testing::backend("DATABASE_URL");
-    let mut config = Config::default();
-    config.database.url = Some(Secret::new(url));
-    let context = format!("sales_test_{}", Uuid::now_v7().simple());
-    let db = Database::open(&config, &context)
-        .await
-        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    db.migrate(&context, &crm_sales::MIGRATIONS).await.unwrap();
-    db.migrate_shared(&context, &crm_events::TABLES)
-        .await
-        .unwrap();
+    store(TestDb::postgres("sales", &crm_sales::MIGRATIONS, &[&crm_events::TABLES]).await)
+}
+
+fn store(test: TestDb) -> Store {
     Store {
-        store: Box::new(SqlSalesStore::new(db.clone())),
-        db,
-        context,
-        _dir: None,
+        store: Box::new(SqlSalesStore::new(test.db.clone())),
+        db: test.db.clone(),
+        test,
     }
 }
 
 impl Store {
     async fn drop_schema(self) {
-        if self.db.engine() == Engine::Postgres {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop schema {} cascade",
-                self.context
-            )))
-            .execute(self.db.pool())
-            .await
-            .unwrap();
-        }
-        self.db.close().await;
+        self.test.drop().await;
     }
 }
 

@@ -79,6 +79,89 @@ macro_rules! on_every_engine {
     };
 }
 
+/// A context's migrated store for its store contract suite: SQLite in a temporary directory, or
+/// on PostgreSQL (`DATABASE_URL`, required) a schema of its own, so tests running in parallel
+/// never see each other; scoped transactions there run as the application role, under
+/// row-level security. [`TestDb::drop`] drops that schema.
+pub struct TestDb {
+    /// The store.
+    pub db: crate::storage::Database,
+    /// Its name: the context's on SQLite, `<context>_test_<id>` on PostgreSQL.
+    pub context: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// `context`'s store on SQLite, with its `migrations` and the `shared` tables after them.
+    pub async fn sqlite(
+        context: &str,
+        migrations: &crate::storage::Migrations,
+        shared: &[&crate::storage::SharedTables],
+    ) -> TestDb {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = crate::Config {
+            data_dir: dir.path().to_owned(),
+            ..crate::Config::default()
+        };
+        let db = crate::storage::Database::open(&config, context)
+            .await
+            .expect("SQLite opens in a temporary directory");
+        Self::migrated(db, context.to_owned(), migrations, shared, Some(dir)).await
+    }
+
+    /// `context`'s store in a fresh schema on PostgreSQL (`DATABASE_URL`).
+    pub async fn postgres(
+        context: &str,
+        migrations: &crate::storage::Migrations,
+        shared: &[&crate::storage::SharedTables],
+    ) -> TestDb {
+        let mut config = crate::Config::default();
+        config.database.url = Some(crate::config::Secret::new(backend("DATABASE_URL")));
+        let context = format!("{context}_test_{}", uuid::Uuid::now_v7().simple());
+        let db = crate::storage::Database::open(&config, &context)
+            .await
+            .expect("DATABASE_URL is set but PostgreSQL is unreachable");
+        Self::migrated(db, context, migrations, shared, None).await
+    }
+
+    async fn migrated(
+        db: crate::storage::Database,
+        context: String,
+        migrations: &crate::storage::Migrations,
+        shared: &[&crate::storage::SharedTables],
+        dir: Option<tempfile::TempDir>,
+    ) -> TestDb {
+        db.migrate(&context, migrations)
+            .await
+            .expect("the migrations apply");
+        for tables in shared {
+            db.migrate_shared(&context, tables)
+                .await
+                .expect("the shared tables apply");
+        }
+        TestDb {
+            db,
+            context,
+            _dir: dir,
+        }
+    }
+
+    /// Drops the PostgreSQL schema (nothing to drop on SQLite: its directory goes with it) and
+    /// closes the pool.
+    pub async fn drop(self) {
+        if self.db.engine() == crate::storage::Engine::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop schema {} cascade",
+                self.context
+            )))
+            .execute(self.db.pool())
+            .await
+            .expect("the test's schema drops");
+        }
+        self.db.close().await;
+    }
+}
+
 /// Polls `probe` until it returns `Some`, for a condition that becomes true asynchronously (an
 /// event delivered, a relay caught up, a health status changed). The probe may borrow what the
 /// test holds (`async || …`, a client it calls). The bound, about a minute, only turns a hang
