@@ -1,13 +1,13 @@
 //! The IamStore contract, run against SQLite always and PostgreSQL when `DATABASE_URL` is set
 //! (set but unreachable fails). PostgreSQL also proves row-level security.
 
-use crm_core::config::{Config, Secret};
 use crm_core::storage::Database;
+use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_iam::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crm_iam::domain::email::Email;
 use crm_iam::domain::events::iam_event;
-use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
+use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter, pinned};
 use crm_iam::domain::role::CustomRole;
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;
@@ -19,63 +19,82 @@ use uuid::Uuid;
 struct Engine {
     store: Box<dyn IamStore>,
     db: Database,
-    context: String,
-    _dir: Option<tempfile::TempDir>,
+    test: TestDb,
 }
 
 async fn sqlite() -> Engine {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    let db = Database::open(&config, "iam").await.unwrap();
-    db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
-    Engine {
-        store: Box::new(SqlIamStore::new(
-            db.clone(),
-            crm_iam::infrastructure::secrets::SecretBox::ephemeral(),
-        )),
-        db,
-        context: "iam".into(),
-        _dir: Some(dir),
-    }
+    engine(TestDb::sqlite("iam", &crm_iam::MIGRATIONS, &[]).await)
 }
 
 async fn postgres() -> Engine {
-    let url = crm_core::testing::backend("DATABASE_URL");
-    let mut config = Config::default();
-    config.database.url = Some(Secret::new(url));
-    // A schema of its own per test: tests run in parallel and never see each other.
-    let context = format!("iam_test_{}", Uuid::now_v7().simple());
-    let db = Database::open(&config, &context)
+    engine(TestDb::postgres("iam", &crm_iam::MIGRATIONS, &[]).await)
+}
+
+/// Saves `next` over the stored user if it is still at `expected`, as a use case that decided
+/// before the write does.
+async fn save_user(
+    store: &dyn IamStore,
+    next: &User,
+    expected: i64,
+    changes: Changes,
+) -> crm_core::Result<()> {
+    let change = pinned(next.clone(), expected, |u| u.version, changes, "user");
+    store
+        .update_user(next.tenant_id, next.id, change)
         .await
-        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    db.migrate(&context, &crm_iam::MIGRATIONS).await.unwrap();
-    // Scoped transactions run as the application role (the default `database.app_role`).
+        .map(drop)
+}
+
+/// As [`save_user`], for a custom role.
+async fn save_role(
+    store: &dyn IamStore,
+    next: &CustomRole,
+    expected: i64,
+    changes: Changes,
+) -> crm_core::Result<()> {
+    let change = pinned(next.clone(), expected, |r| r.version, changes, "role");
+    store
+        .update_role(next.tenant_id, next.id, change)
+        .await
+        .map(drop)
+}
+
+/// Stores the tenant's provider: a first one at `expected` 0, else a change of the one at it.
+async fn save_sso_provider(
+    store: &dyn IamStore,
+    next: &crm_iam::domain::sso::SsoProvider,
+    expected: i64,
+    changes: Changes,
+) -> crm_core::Result<()> {
+    let version_of =
+        |p: &Option<crm_iam::domain::sso::SsoProvider>| p.as_ref().map_or(0, |c| c.version);
+    let change = pinned(
+        Some(next.clone()),
+        expected,
+        version_of,
+        changes,
+        "single sign-on settings",
+    );
+    store
+        .update_sso_provider(next.tenant_id, change)
+        .await
+        .map(drop)
+}
+
+fn engine(test: TestDb) -> Engine {
     Engine {
         store: Box::new(SqlIamStore::new(
-            db.clone(),
+            test.db.clone(),
             crm_iam::infrastructure::secrets::SecretBox::ephemeral(),
         )),
-        db,
-        context,
-        _dir: None,
+        db: test.db.clone(),
+        test,
     }
 }
 
 impl Engine {
     async fn drop_schema(self) {
-        if self.db.engine() == crm_core::storage::Engine::Postgres {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop schema {} cascade",
-                self.context
-            )))
-            .execute(self.db.pool())
-            .await
-            .unwrap();
-        }
-        self.db.close().await;
+        self.test.drop().await;
     }
 }
 
@@ -162,8 +181,7 @@ async fn single_sign_on_settings_flows_and_links_stay_in_their_tenant(store: &dy
         updated_at: 1,
         version: 1,
     };
-    store
-        .save_sso_provider(&provider, 0, Changes::default())
+    save_sso_provider(store, &provider, 0, Changes::default())
         .await
         .unwrap();
     assert_eq!(
@@ -172,19 +190,16 @@ async fn single_sign_on_settings_flows_and_links_stay_in_their_tenant(store: &dy
     );
     assert!(store.sso_provider(b.id).await.unwrap().is_none());
     // A second first save, and a stale version, are refused.
-    let err = store
-        .save_sso_provider(&provider, 0, Changes::default())
+    let err = save_sso_provider(store, &provider, 0, Changes::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Aborted);
     provider.settings.provision_users = true;
     provider.version = 2;
-    store
-        .save_sso_provider(&provider, 1, Changes::default())
+    save_sso_provider(store, &provider, 1, Changes::default())
         .await
         .unwrap();
-    let err = store
-        .save_sso_provider(&provider, 1, Changes::default())
+    let err = save_sso_provider(store, &provider, 1, Changes::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Aborted);
@@ -301,17 +316,17 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
         hash_recovery_code("abcde-fghjk"),
         hash_recovery_code("mnpqr-stuvw"),
     ];
-    store
-        .save_user(
-            &ua,
-            before,
-            Changes {
-                recovery_codes: Some((ua.id, hashes)),
-                ..Changes::default()
-            },
-        )
-        .await
-        .unwrap();
+    save_user(
+        store,
+        &ua,
+        before,
+        Changes {
+            recovery_codes: Some((ua.id, hashes)),
+            ..Changes::default()
+        },
+    )
+    .await
+    .unwrap();
     let read = store.get_user(a.id, ua.id).await.unwrap().unwrap();
     assert_eq!(read.mfa, Some(on));
     assert!(read.mfa_on());
@@ -380,17 +395,17 @@ async fn second_factor_codes_and_challenges_are_spent_once_per_tenant(store: &dy
     let before = ua.version;
     ua.mfa = None;
     ua.version += 1;
-    store
-        .save_user(
-            &ua,
-            before,
-            Changes {
-                recovery_codes: Some((ua.id, Vec::new())),
-                ..Changes::default()
-            },
-        )
-        .await
-        .unwrap();
+    save_user(
+        store,
+        &ua,
+        before,
+        Changes {
+            recovery_codes: Some((ua.id, Vec::new())),
+            ..Changes::default()
+        },
+    )
+    .await
+    .unwrap();
     assert!(!store.get_user(a.id, ua.id).await.unwrap().unwrap().mfa_on());
     let other = SecondFactor::RecoveryCode(hash_recovery_code("mnpqr-stuvw"));
     assert!(
@@ -511,8 +526,7 @@ async fn emails_are_unique_per_tenant_among_users_not_deleted(store: &dyn IamSto
     let mut deleted = first.clone();
     deleted.status = UserStatus::Deleted;
     deleted.version += 1;
-    store
-        .save_user(&deleted, first.version, Changes::default())
+    save_user(store, &deleted, first.version, Changes::default())
         .await
         .unwrap();
     store
@@ -537,15 +551,13 @@ async fn stale_versions_are_refused(store: &dyn IamStore) {
     let mut changed = u.clone();
     changed.display_name = "Siti Aminah".into();
     changed.version = 2;
-    store
-        .save_user(&changed, 1, Changes::default())
+    save_user(store, &changed, 1, Changes::default())
         .await
         .unwrap();
     let mut stale = u.clone();
     stale.display_name = "Lost update".into();
     stale.version = 2;
-    let err = store
-        .save_user(&stale, 1, Changes::default())
+    let err = save_user(store, &stale, 1, Changes::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Aborted);
@@ -559,21 +571,47 @@ async fn stale_versions_are_refused(store: &dyn IamStore) {
         "Siti Aminah"
     );
 
-    let mut renamed = t.clone();
-    renamed.name = "Kilang Batik".into();
-    renamed.version = 2;
-    store
-        .save_tenant(&renamed, 1, Changes::default())
+    // A tenant changes by a closure on the state read under the write lock: a refusal saves
+    // nothing, a change that decides nothing saves nothing, two changes build on each other.
+    let refused = store
+        .update_tenant(
+            t.id,
+            Box::new(|t: &mut Tenant| {
+                t.name = "Lost update".into();
+                Err(crm_core::Error::etag_mismatch("tenant"))
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Aborted);
+    let unchanged = store
+        .update_tenant(t.id, Box::new(|_: &mut Tenant| Ok(None)))
         .await
         .unwrap();
-    assert_eq!(
+    assert_eq!((unchanged.name.as_str(), unchanged.version), ("Kilang", 1));
+    for name in ["Kilang Batik", "Kilang Desa Murni Batik"] {
         store
-            .save_tenant(&renamed, 1, Changes::default())
+            .update_tenant(
+                t.id,
+                Box::new(move |t: &mut Tenant| {
+                    t.name = name.into();
+                    t.touch(2_000);
+                    Ok(Some(Changes::default()))
+                }),
+            )
             .await
-            .unwrap_err()
-            .kind(),
-        ErrorKind::Aborted
+            .unwrap();
+    }
+    let saved = store.find_tenant(&t.id.to_string()).await.unwrap().unwrap();
+    assert_eq!(
+        (saved.name.as_str(), saved.version),
+        ("Kilang Desa Murni Batik", 3)
     );
+    let missing = store
+        .update_tenant(TenantId::new(), Box::new(|_: &mut Tenant| Ok(None)))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
 }
 
 async fn another_tenants_users_are_invisible(store: &dyn IamStore) {
@@ -607,13 +645,16 @@ async fn another_tenants_users_are_invisible(store: &dyn IamStore) {
     moved.tenant_id = b.id;
     moved.version = 2;
     assert_eq!(
-        store
-            .save_user(&moved, 1, Changes::default())
+        save_user(store, &moved, 1, Changes::default())
             .await
             .unwrap_err()
             .kind(),
-        ErrorKind::Aborted,
-        "a write through another tenant changes nothing"
+        ErrorKind::NotFound,
+        "another tenant's user is not found, and a write through that tenant changes nothing"
+    );
+    assert_eq!(
+        store.get_user(a.id, ua.id).await.unwrap().unwrap().version,
+        1
     );
 }
 
@@ -628,7 +669,7 @@ async fn roles_are_saved_with_the_user_and_counted(store: &dyn IamStore) {
     store.insert_user(&rep, Changes::default()).await.unwrap();
     rep.grant("owner");
     rep.version = 2;
-    store.save_user(&rep, 1, Changes::default()).await.unwrap();
+    save_user(store, &rep, 1, Changes::default()).await.unwrap();
     assert_eq!(
         store.get_user(t.id, rep.id).await.unwrap().unwrap().roles,
         ["owner", "sales_rep"]
@@ -636,7 +677,7 @@ async fn roles_are_saved_with_the_user_and_counted(store: &dyn IamStore) {
     assert_eq!(store.count_active_holders(t.id, "owner").await.unwrap(), 2);
     rep.status = UserStatus::Deactivated;
     rep.version = 3;
-    store.save_user(&rep, 2, Changes::default()).await.unwrap();
+    save_user(store, &rep, 2, Changes::default()).await.unwrap();
     assert_eq!(store.count_active_holders(t.id, "owner").await.unwrap(), 1);
     assert_eq!(store.count_holders(t.id, "owner").await.unwrap(), 2);
 
@@ -711,8 +752,7 @@ async fn custom_roles_round_trip(store: &dyn IamStore) {
     let mut changed = role.clone();
     changed.permissions = vec!["customers.read".into()];
     changed.version = 2;
-    store
-        .save_role(&changed, 1, Changes::default())
+    save_role(store, &changed, 1, Changes::default())
         .await
         .unwrap();
     assert_eq!(
@@ -869,17 +909,17 @@ async fn revoking_a_family_and_a_users_sessions(store: &dyn IamStore) {
     let mut gone = u.clone();
     gone.status = UserStatus::Deactivated;
     gone.version = 2;
-    store
-        .save_user(
-            &gone,
-            1,
-            Changes {
-                revoke_sessions_of: Some((u.id, 1_000)),
-                ..Changes::default()
-            },
-        )
-        .await
-        .unwrap();
+    save_user(
+        store,
+        &gone,
+        1,
+        Changes {
+            revoke_sessions_of: Some((u.id, 1_000)),
+            ..Changes::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store
             .session_by_hash(t.id, "b1")
@@ -1127,7 +1167,9 @@ async fn secrets_iam_reads_back_are_sealed_in_the_database() {
     let mfa = Mfa::enrol().unwrap();
     u.mfa = Some(mfa.clone());
     u.version = 2;
-    e.store.save_user(&u, 1, Changes::default()).await.unwrap();
+    save_user(&*e.store, &u, 1, Changes::default())
+        .await
+        .unwrap();
     let provider = SsoProvider {
         tenant_id: t.id,
         settings: SsoSettings::default(),
@@ -1135,8 +1177,7 @@ async fn secrets_iam_reads_back_are_sealed_in_the_database() {
         updated_at: 1,
         version: 1,
     };
-    e.store
-        .save_sso_provider(&provider, 0, Changes::default())
+    save_sso_provider(&*e.store, &provider, 0, Changes::default())
         .await
         .unwrap();
     let pool = e.db.pool();

@@ -287,7 +287,7 @@ async fn flows_on(db: Database) {
 
     // The tenant disables its English deal-won email: no more thanks in English (nor a
     // fallback to another language).
-    let mut deal_won = store
+    let deal_won = store
         .list_templates(
             tenant,
             &TemplateFilter {
@@ -302,10 +302,18 @@ async fn flows_on(db: Database) {
         .into_iter()
         .find(|t| t.locale == "en")
         .unwrap();
-    let version = deal_won.version;
-    deal_won.enabled = false;
-    deal_won.version += 1;
-    store.update_template(&deal_won, version).await.unwrap();
+    store
+        .update_template(
+            tenant,
+            deal_won.id,
+            Box::new(|t: &mut Template| {
+                t.enabled = false;
+                t.version += 1;
+                Ok(true)
+            }),
+        )
+        .await
+        .unwrap();
     let before = all(&store, tenant).await.len();
     handled(&sales, SALES, &won_again(tenant)).await;
     assert_eq!(all(&store, tenant).await.len(), before);

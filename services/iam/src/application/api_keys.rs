@@ -125,19 +125,24 @@ impl Iam {
     /// Revokes a key (again: nothing changes).
     pub async fn revoke_api_key(&self, caller: &Caller, id: Uuid) -> Result<ApiKey> {
         let p = self.current(caller).await?;
-        let mut key = self.get_api_key(caller, id).await?;
+        let key = self.get_api_key(caller, id).await?;
         // An owner's keys are part of the owner's account: owners' only to revoke.
         if let Some(creator) = self.store.get_user(p.tenant_id, key.created_by).await? {
             super::rules::owners_only(&p, &creator)?;
         }
-        let expected = key.version;
         let now = self.now();
-        if key.revoke(now) {
-            let audit = key_audit(caller, &key, "revoked", now);
-            self.store
-                .save_api_key(&key, expected, Changes::audit(audit))
-                .await?;
-        }
+        let key = self
+            .store
+            .update_api_key(
+                p.tenant_id,
+                key.id,
+                Box::new(|key: &mut ApiKey| {
+                    Ok(key
+                        .revoke(now)
+                        .then(|| Changes::audit(key_audit(caller, key, "revoked", now))))
+                }),
+            )
+            .await?;
         self.api_keys.invalidate(&key.key_hash);
         Ok(key)
     }
@@ -235,16 +240,26 @@ impl Iam {
                 return Ok(());
             };
             before = Some(last.id);
-            for mut key in page.into_iter().filter(|k| k.created_by == creator) {
-                let expected = key.version;
-                if key.revoke(now) {
-                    let audit = key_audit(caller, &key, "revoked", now)
-                        .with("reason", "its creator was deactivated or deleted");
-                    self.store
-                        .save_api_key(&key, expected, Changes::audit(audit))
-                        .await?;
-                    self.api_keys.invalidate(&key.key_hash);
+            for key in page.into_iter().filter(|k| k.created_by == creator) {
+                if key.revoked_at.is_some() {
+                    continue;
                 }
+                let key = self
+                    .store
+                    .update_api_key(
+                        tenant,
+                        key.id,
+                        Box::new(|key: &mut ApiKey| {
+                            Ok(key.revoke(now).then(|| {
+                                Changes::audit(
+                                    key_audit(caller, key, "revoked", now)
+                                        .with("reason", "its creator was deactivated or deleted"),
+                                )
+                            }))
+                        }),
+                    )
+                    .await?;
+                self.api_keys.invalidate(&key.key_hash);
             }
         }
     }

@@ -13,7 +13,7 @@ use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::mfa::{Mfa, hash_recovery_code, is_totp_code, recovery_codes};
-use crate::domain::ports::{Changes, SecondFactor};
+use crate::domain::ports::{Changes, SecondFactor, pinned};
 use crate::domain::user::User;
 
 mod sign_in;
@@ -198,8 +198,15 @@ impl Iam {
         next.updated_at = now;
         next.version += 1;
         let audit = mfa_audit(user, Some(actor), "enrollment_started", origin, now);
+        let change = pinned(
+            next,
+            user.version,
+            |u| u.version,
+            Changes::audit(audit),
+            "user",
+        );
         self.store
-            .save_user(&next, user.version, Changes::audit(audit))
+            .update_user(user.tenant_id, user.id, change)
             .await?;
         Ok(enrolment)
     }
@@ -263,7 +270,11 @@ impl Iam {
             recovery_codes: recovery,
             ..Changes::default()
         };
-        self.store.save_user(&next, user.version, changes).await
+        let change = pinned(next, user.version, |u| u.version, changes, "user");
+        self.store
+            .update_user(user.tenant_id, user.id, change)
+            .await
+            .map(drop)
     }
 
     /// Checks and spends a code of `user` for `mfa` (for an enrolment in progress, checks only),

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::rules::{escalation_check, invalid};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
-use crate::domain::ports::Changes;
+use crate::domain::ports::{Changes, pinned};
 use crate::domain::role::{BUILT_IN_ROLES, CustomRole, is_built_in};
 
 /// A role as the API shows it: built-in (id = name) or custom.
@@ -124,10 +124,9 @@ impl Iam {
         }
         role.touch(self.now());
         let audit = role_audit(caller, &role, "updated", role.updated_at);
-        self.store
-            .save_role(&role, expected, Changes::audit(audit))
-            .await?;
-        Ok(role)
+        let role_id = role.id;
+        let change = pinned(role, expected, |r| r.version, Changes::audit(audit), "role");
+        self.store.update_role(p.tenant_id, role_id, change).await
     }
 
     /// Deletes a custom role that nobody holds.

@@ -11,7 +11,7 @@ use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::user_created;
 use crate::domain::opaque;
-use crate::domain::ports::{AuthorizationRequest, Changes};
+use crate::domain::ports::{AuthorizationRequest, Changes, pinned};
 use crate::domain::sso::{
     FLOW_TTL, Flow, Identity, STATE_PREFIX, SsoProvider, SsoRefusal, SsoSettings,
 };
@@ -119,10 +119,23 @@ impl Iam {
         )
         .with("change", "sso_settings")
         .with("issuer", provider.settings.issuer_url.clone());
+        let version_of = |p: &Option<SsoProvider>| p.as_ref().map_or(0, |c| c.version);
+        let change = pinned(
+            Some(provider),
+            version,
+            version_of,
+            Changes::audit(audit),
+            "single sign-on settings",
+        );
         self.store
-            .save_sso_provider(&provider, version, Changes::audit(audit))
-            .await?;
-        Ok(provider)
+            .update_sso_provider(p.tenant_id, change)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(
+                    "the single sign-on settings were not stored",
+                    anyhow::anyhow!("none after a change"),
+                )
+            })
     }
 
     /// Starts a sign-in through the tenant's provider.

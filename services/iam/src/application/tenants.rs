@@ -46,31 +46,32 @@ impl Iam {
         }
         let p = &self.current(caller).await?;
         p.require("tenant.manage")?;
-        let mut tenant = self.tenant_of(id).await?;
-        check_etag(etag, tenant.version, "tenant")?;
-        let expected = tenant.version;
-        let before = tenant.settings.clone();
-        tenant.apply(name, settings).map_err(invalid)?;
-        let settings_changed = tenant.settings != before;
-        tenant.touch(self.now());
-        let audit = AuditEntry::new(
-            id,
-            AuditKind::TenantChanged,
-            Some(p.user_id),
-            ("tenant", id.to_string()),
-            Outcome::Success,
-            &caller.origin,
-            tenant.updated_at,
-        )
-        .with("change", "updated");
-        let mut changes = Changes::audit(audit);
-        if settings_changed {
-            changes
-                .events
-                .push(tenant_settings_changed(&tenant, p.user_id, &caller.origin));
-        }
-        self.store.save_tenant(&tenant, expected, changes).await?;
-        Ok(tenant)
+        let (actor, origin, now) = (p.user_id, &caller.origin, self.now());
+        let change = move |tenant: &mut Tenant| {
+            check_etag(etag, tenant.version, "tenant")?;
+            let before = tenant.settings.clone();
+            tenant.apply(name, settings.clone()).map_err(invalid)?;
+            let settings_changed = tenant.settings != before;
+            tenant.touch(now);
+            let audit = AuditEntry::new(
+                id,
+                AuditKind::TenantChanged,
+                Some(actor),
+                ("tenant", id.to_string()),
+                Outcome::Success,
+                origin,
+                tenant.updated_at,
+            )
+            .with("change", "updated");
+            let mut changes = Changes::audit(audit);
+            if settings_changed {
+                changes
+                    .events
+                    .push(tenant_settings_changed(tenant, actor, origin));
+            }
+            Ok(Some(changes))
+        };
+        self.store.update_tenant(id, Box::new(change)).await
     }
 
     /// Creates a tenant for an operator (`crm tenant create`), without an owner yet.

@@ -8,7 +8,7 @@ use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::{user_created, user_role_changed, user_status_changed};
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, UserFilter};
+use crate::domain::ports::{Changes, UserFilter, pinned};
 use crate::domain::role::{DEFAULT_ROLE, OWNER, last_owner_error};
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 
@@ -182,7 +182,8 @@ impl Iam {
             keep_an_owner: deactivating && before.has_role(OWNER),
             ..Changes::default()
         };
-        self.store.save_user(&user, before.version, changes).await?;
+        let change = pinned(user, before.version, |u| u.version, changes, "user");
+        let user = self.store.update_user(p.tenant_id, id, change).await?;
         if deactivating {
             // Keys act with no more than their creator: a deactivated one's are revoked.
             self.revoke_keys_of(caller, id).await?;
@@ -220,7 +221,8 @@ impl Iam {
             keep_an_owner,
             ..Changes::default()
         };
-        self.store.save_user(&user, expected, changes).await?;
+        let change = pinned(user, expected, |u| u.version, changes, "user");
+        self.store.update_user(p.tenant_id, id, change).await?;
         self.revoke_keys_of(caller, id).await
     }
 
@@ -305,8 +307,8 @@ impl Iam {
             },
             ..Changes::default()
         };
-        self.store.save_user(&user, expected, changes).await?;
-        Ok(user)
+        let change = pinned(user, expected, |u| u.version, changes, "user");
+        self.store.update_user(p.tenant_id, id, change).await
     }
 
     /// Refuses a role the granter may not hand out: the owner role unless an owner, a role the

@@ -55,6 +55,35 @@ impl Changes {
     }
 }
 
+/// A change to one of IAM's aggregates, decided on the state read under the write lock (the
+/// etag and the rules checked on that state): what to write with it, or `None` when nothing
+/// changed and nothing is saved.
+pub type Change<'a, T> = Box<dyn FnMut(&mut T) -> Result<Option<Changes>> + Send + 'a>;
+
+/// A change decided before the write, on the state read at `version`, because the decision
+/// rested on IO that must happen first and must not hold the write lock (revoking tokens before
+/// a user or role loses rights, hashing, an issuer's discovery): the store writes `next` only if
+/// the aggregate is still at that version, else `ABORTED` (another change came between).
+pub fn pinned<T: Send + 'static>(
+    next: T,
+    version: i64,
+    version_of: fn(&T) -> i64,
+    changes: Changes,
+    what: &'static str,
+) -> Change<'static, T> {
+    let mut once = Some((next, changes));
+    Box::new(move |stored: &mut T| {
+        if version_of(stored) != version {
+            return Err(crm_core::Error::etag_mismatch(what));
+        }
+        let (next, changes) = once.take().ok_or_else(|| {
+            crm_core::Error::internal("a pinned change ran twice", anyhow::anyhow!("pinned"))
+        })?;
+        *stored = next;
+        Ok(Some(changes))
+    })
+}
+
 /// A second-factor code to spend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecondFactor {
@@ -105,13 +134,11 @@ pub trait TenantStore: Send + Sync + 'static {
         owner: Option<&User>,
         changes: Changes,
     ) -> Result<()>;
-    /// Saves a changed tenant.
-    async fn save_tenant(
-        &self,
-        tenant: &Tenant,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()>;
+    /// Reads the tenant under the write lock (`NOT_FOUND` when there is none), lets `change`
+    /// decide on it, and saves it with the changes it gives, in that transaction. Answers the
+    /// tenant as saved (as read, when nothing changed). Two changes at once run one after the
+    /// other, the second on what the first left.
+    async fn update_tenant(&self, id: TenantId, change: Change<'_, Tenant>) -> Result<Tenant>;
 }
 
 /// Users, their roles, and the sign-ins that stamp them.
@@ -133,8 +160,15 @@ pub trait UserStore: Send + Sync + 'static {
     async fn count_active_holders(&self, tenant: TenantId, role: &str) -> Result<i64>;
     /// Adds a user.
     async fn insert_user(&self, user: &User, changes: Changes) -> Result<()>;
-    /// Saves a changed user (roles included).
-    async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()>;
+    /// Reads the user under the write lock (`NOT_FOUND` when the tenant has none with that id),
+    /// lets `change` decide on it, and saves it (roles included) with the changes it gives, in
+    /// that transaction. Answers the user as saved (as read, when nothing changed).
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        change: Change<'_, User>,
+    ) -> Result<User>;
     /// Stores the new session of a successful login and stamps the user's last login, in one
     /// transaction.
     async fn record_login(&self, session: &Session, changes: Changes) -> Result<()>;
@@ -147,13 +181,15 @@ pub trait RoleStore: Send + Sync + 'static {
     async fn list_custom_roles(&self, tenant: TenantId) -> Result<Vec<CustomRole>>;
     /// Adds a custom role.
     async fn insert_role(&self, role: &CustomRole, changes: Changes) -> Result<()>;
-    /// Saves a changed custom role.
-    async fn save_role(
+    /// Reads the custom role under the write lock (`NOT_FOUND` when the tenant has none with
+    /// that id), lets `change` decide on it, and saves it with the changes it gives, in that
+    /// transaction. Answers the role as saved (as read, when nothing changed).
+    async fn update_role(
         &self,
-        role: &CustomRole,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()>;
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_, CustomRole>,
+    ) -> Result<CustomRole>;
     /// Deletes a custom role no user holds.
     async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()>;
     /// Users (any status) holding `role`.
@@ -209,13 +245,15 @@ pub trait ApiKeyStore: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<ApiKey>>;
-    /// Saves a changed key (revoked) if it is still at `expected_version`.
-    async fn save_api_key(
+    /// Reads the key under the write lock (`NOT_FOUND` when the tenant has none with that id),
+    /// lets `change` decide on it, and saves it with the changes it gives, in that transaction.
+    /// Answers the key as saved (as read, when nothing changed).
+    async fn update_api_key(
         &self,
-        key: &ApiKey,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()>;
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_, ApiKey>,
+    ) -> Result<ApiKey>;
     /// Records that a key was used at `at` (not a change: its version stays).
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()>;
 }
@@ -245,14 +283,14 @@ pub trait SecondFactorStore: Send + Sync + 'static {
 pub trait SsoStore: Send + Sync + 'static {
     /// The tenant's OpenID provider, if it has one.
     async fn sso_provider(&self, tenant: TenantId) -> Result<Option<SsoProvider>>;
-    /// Stores the tenant's provider: a first one when `expected_version` is 0, else a change
-    /// of the one at that version (`ABORTED` when stale).
-    async fn save_sso_provider(
+    /// Reads the tenant's provider (none yet, or the one it has) under the write lock, lets
+    /// `change` decide on it, and stores what it leaves (a first one, or the change) with the
+    /// changes it gives, in that transaction. Answers the provider as stored.
+    async fn update_sso_provider(
         &self,
-        provider: &SsoProvider,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()>;
+        tenant: TenantId,
+        change: Change<'_, Option<SsoProvider>>,
+    ) -> Result<Option<SsoProvider>>;
     /// Stores a sign-in in flight (dropping the tenant's expired ones).
     async fn insert_sso_flow(&self, flow: &Flow) -> Result<()>;
     /// Spends the open flow of this state and returns it; `None` when unknown, spent or expired.

@@ -104,19 +104,27 @@ impl Notifications {
         p: &Principal,
         id: Uuid,
         etag: &str,
-        change: impl FnOnce(&mut TemplateInput),
+        change: impl FnOnce(&mut TemplateInput) + Send,
     ) -> Result<Template> {
-        let mut template = self.get_template(p, id).await?;
-        crm_core::api::check_etag(etag, &template.version.to_string(), "template")
-            .map_err(|e| e.with_metadata("current_etag", template.version.to_string()))?;
-        let mut input = template.input();
-        change(&mut input);
-        let expected = template.version;
-        template.set(input).map_err(invalid)?;
-        template.updated_at = self.clock.now_millis();
-        template.version += 1;
-        self.store.update_template(&template, expected).await?;
-        Ok(template)
+        // The permission, and a template the tenant does not have, answered before the write.
+        self.get_template(p, id).await?;
+        let now = self.clock.now_millis();
+        let mut change = Some(change);
+        let decide = move |template: &mut Template| {
+            crm_core::api::check_etag(etag, &template.version.to_string(), "template")
+                .map_err(|e| e.with_metadata("current_etag", template.version.to_string()))?;
+            let mut input = template.input();
+            if let Some(change) = change.take() {
+                change(&mut input);
+            }
+            template.set(input).map_err(invalid)?;
+            template.updated_at = now;
+            template.version += 1;
+            Ok(true)
+        };
+        self.store
+            .update_template(p.tenant_id, id, Box::new(decide))
+            .await
     }
 
     /// Deletes a template (the event then falls back to the built-in one if the tenant has no

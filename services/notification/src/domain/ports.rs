@@ -11,6 +11,9 @@ use super::template::{Channel, Template};
 
 pub use crm_events::OutboxEvent;
 
+/// A change to a template, decided on the state read under the write lock: whether it changed.
+pub type TemplateChange<'a> = Box<dyn FnMut(&mut Template) -> Result<bool> + Send + 'a>;
+
 /// One delivery attempt, for the delivery log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
@@ -117,8 +120,15 @@ pub trait NotificationStore: Send + Sync {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Template>>;
-    /// Saves a changed template if it is still at `expected` (else `ABORTED`).
-    async fn update_template(&self, t: &Template, expected: i64) -> Result<()>;
+    /// Reads the template under the write lock (`NOT_FOUND` when the tenant has none with that
+    /// id), lets `change` decide on it (`false`: nothing changed, nothing is saved), and saves
+    /// it in that transaction. Answers the template as saved.
+    async fn update_template(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: TemplateChange<'_>,
+    ) -> Result<Template>;
     /// Deletes a template: true if it was there.
     async fn delete_template(&self, tenant: TenantId, id: Uuid) -> Result<bool>;
 

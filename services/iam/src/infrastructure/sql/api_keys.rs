@@ -1,15 +1,15 @@
 //! API keys (`api_keys`).
 
 use crm_core::storage::Conn;
-use crm_core::{Result, TenantId};
+use crm_core::{Error, Result, TenantId};
 use uuid::Uuid;
 
 use super::{db, parse_uuid};
 use crate::domain::Millis;
 use crate::domain::api_key::ApiKey;
 
-use super::{SqlIamStore, finish, finish_versioned};
-use crate::domain::ports::{ApiKeyStore, Changes};
+use super::{SqlIamStore, finish, write_changes};
+use crate::domain::ports::{ApiKeyStore, Change, Changes};
 use async_trait::async_trait;
 
 const COLUMNS: &str = "id, tenant_id, name, role_id, prefix, key_hash, created_by, created_at, \
@@ -89,6 +89,21 @@ pub(super) async fn find(
     )))
     .bind(tenant.to_string())
     .bind(value)
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading an API key"))?;
+    row.map(ApiKey::try_from).transpose()
+}
+
+/// A key by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's writer holds
+/// the whole store).
+async fn get_to_change(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<ApiKey>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from api_keys where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(id.to_string())
     .fetch_optional(tx)
     .await
     .map_err(db("reading an API key"))?;
@@ -181,24 +196,29 @@ impl ApiKeyStore for SqlIamStore {
             .await
     }
 
-    async fn save_api_key(
+    async fn update_api_key(
         &self,
-        key: &ApiKey,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()> {
-        let mut tx = self.begin(key.tenant_id).await?;
-        let affected = update(&mut tx, key, expected_version).await?;
-        let what = ("API key", key.id.to_string());
-        finish_versioned(
-            tx,
-            affected,
-            what,
-            key.tenant_id,
-            changes,
-            "saving an API key",
-        )
-        .await
+        tenant: TenantId,
+        id: Uuid,
+        mut change: Change<'_, ApiKey>,
+    ) -> Result<ApiKey> {
+        self.db
+            .in_tenant_write(tenant, "saving an API key", async |tx| {
+                let mut key = get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("API key", id))?;
+                let expected = key.version;
+                let Some(changes) = change(&mut key)? else {
+                    return Ok(key);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if update(tx, &key, expected).await? == 0 {
+                    return Err(Error::etag_mismatch("API key").with_metadata("id", id.to_string()));
+                }
+                write_changes(tx, tenant, changes).await?;
+                Ok(key)
+            })
+            .await
     }
 
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()> {

@@ -131,23 +131,6 @@ async fn keep_an_owner(tx: &mut Conn, tenant: TenantId) -> Result<()> {
     Ok(())
 }
 
-/// Ends a versioned update: no row changed means the expected version was stale (`ABORTED`,
-/// etag mismatch); otherwise writes `changes` and commits.
-async fn finish_versioned(
-    mut tx: Tx,
-    affected: u64,
-    (what, id): (&str, String),
-    tenant: TenantId,
-    changes: Changes,
-    doing: &'static str,
-) -> Result<()> {
-    if affected == 0 {
-        return Err(Error::etag_mismatch(what).with_metadata("id", id));
-    }
-    write_changes(&mut tx, tenant, changes).await?;
-    tx.commit().await.map_err(db(doing))
-}
-
 /// Writes `changes` and commits.
 async fn finish(mut tx: Tx, tenant: TenantId, changes: Changes, doing: &'static str) -> Result<()> {
     write_changes(&mut tx, tenant, changes).await?;

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::{corrupt, db, parse_uuid};
 use crate::domain::role::CustomRole;
 
-use super::{SqlIamStore, finish, finish_versioned, lock_tenant};
-use crate::domain::ports::{Changes, RoleStore};
+use super::{SqlIamStore, finish, lock_tenant, write_changes};
+use crate::domain::ports::{Change, Changes, RoleStore};
 use async_trait::async_trait;
 use crm_core::Error;
 
@@ -58,6 +58,22 @@ pub(super) async fn list(tx: &mut Conn, tenant: TenantId) -> Result<Vec<CustomRo
     .await
     .map_err(db("reading roles"))?;
     rows.into_iter().map(CustomRole::try_from).collect()
+}
+
+/// A custom role by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's
+/// writer holds the whole store).
+async fn get_to_change(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<CustomRole>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    let row: Option<RoleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select id, tenant_id, name, description, permissions, created_at, updated_at, version \
+         from roles where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_optional(tx)
+    .await
+    .map_err(db("reading a role"))?;
+    row.map(CustomRole::try_from).transpose()
 }
 
 /// Adds a custom role.
@@ -165,16 +181,29 @@ impl RoleStore for SqlIamStore {
         finish(tx, role.tenant_id, changes, "creating a role").await
     }
 
-    async fn save_role(
+    async fn update_role(
         &self,
-        role: &CustomRole,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()> {
-        let mut tx = self.begin(role.tenant_id).await?;
-        let affected = update(&mut tx, role, expected_version).await?;
-        let what = ("role", role.id.to_string());
-        finish_versioned(tx, affected, what, role.tenant_id, changes, "saving a role").await
+        tenant: TenantId,
+        id: Uuid,
+        mut change: Change<'_, CustomRole>,
+    ) -> Result<CustomRole> {
+        self.db
+            .in_tenant_write(tenant, "saving a role", async |tx| {
+                let mut role = get_to_change(tx, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("role", id))?;
+                let expected = role.version;
+                let Some(changes) = change(&mut role)? else {
+                    return Ok(role);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if update(tx, &role, expected).await? == 0 {
+                    return Err(Error::etag_mismatch("role").with_metadata("id", id.to_string()));
+                }
+                write_changes(tx, tenant, changes).await?;
+                Ok(role)
+            })
+            .await
     }
 
     async fn delete_role(&self, tenant: TenantId, id: Uuid, changes: Changes) -> Result<()> {

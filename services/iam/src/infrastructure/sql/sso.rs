@@ -2,15 +2,15 @@
 //! (`sso_flows`) and linked provider accounts (`user_identities`).
 
 use crm_core::storage::Conn;
-use crm_core::{Result, TenantId, UserId};
+use crm_core::{Error, Result, TenantId, UserId};
 
 use super::{corrupt, db, parse_uuid};
 use crate::domain::Millis;
 use crate::domain::sso::{Flow, SsoProvider, SsoSettings};
 use crate::infrastructure::secrets::SecretBox;
 
-use super::{SqlIamStore, finish_versioned};
-use crate::domain::ports::{Changes, SsoStore};
+use super::{SqlIamStore, write_changes};
+use crate::domain::ports::{Change, SsoStore};
 use async_trait::async_trait;
 
 /// The tenant's provider.
@@ -19,9 +19,18 @@ pub(super) async fn provider(
     secrets: &SecretBox,
     tenant: TenantId,
 ) -> Result<Option<SsoProvider>> {
-    let row: Option<(String, String, i64, i64)> = sqlx::query_as(
-        "select settings, client_secret, updated_at, version from sso_settings where tenant_id = $1",
-    )
+    read(tx, secrets, tenant, "").await
+}
+
+async fn read(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    lock: &str,
+) -> Result<Option<SsoProvider>> {
+    let row: Option<(String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select settings, client_secret, updated_at, version from sso_settings where tenant_id = $1{lock}"
+    )))
     .bind(tenant.to_string())
     .fetch_optional(tx)
     .await
@@ -199,17 +208,33 @@ impl SsoStore for SqlIamStore {
             .await
     }
 
-    async fn save_sso_provider(
+    async fn update_sso_provider(
         &self,
-        provider: &SsoProvider,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()> {
-        let mut tx = self.begin(provider.tenant_id).await?;
-        let affected = save(&mut tx, &self.secrets, provider, expected_version).await?;
-        let what = ("single sign-on settings", provider.tenant_id.to_string());
+        tenant: TenantId,
+        mut change: Change<'_, Option<SsoProvider>>,
+    ) -> Result<Option<SsoProvider>> {
         let doing = "saving the single sign-on settings";
-        finish_versioned(tx, affected, what, provider.tenant_id, changes, doing).await
+        self.db
+            .in_tenant_write(tenant, doing, async |tx| {
+                // A first provider has no row to lock: on PostgreSQL two first ones at once
+                // meet the primary key (`on conflict do nothing`, then no row changed).
+                let lock = crm_core::storage::Engine::of(tx).row_lock();
+                let mut provider = read(tx, &self.secrets, tenant, lock).await?;
+                let expected = provider.as_ref().map_or(0, |p| p.version);
+                let Some(changes) = change(&mut provider)? else {
+                    return Ok(provider);
+                };
+                let Some(stored) = &provider else {
+                    return Ok(None);
+                };
+                if save(tx, &self.secrets, stored, expected).await? == 0 {
+                    return Err(Error::etag_mismatch("single sign-on settings")
+                        .with_metadata("id", tenant.to_string()));
+                }
+                write_changes(tx, tenant, changes).await?;
+                Ok(provider)
+            })
+            .await
     }
 
     async fn insert_sso_flow(&self, flow: &Flow) -> Result<()> {

@@ -1,13 +1,13 @@
 //! Tenants (`tenants`).
 
-use crm_core::Result;
 use crm_core::storage::{Conn, Database};
+use crm_core::{Error, Result, TenantId};
 
 use super::{corrupt, db, parse_uuid};
 use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 
-use super::{SqlIamStore, finish, finish_versioned};
-use crate::domain::ports::{Changes, TenantStore};
+use super::{SqlIamStore, finish, write_changes};
+use crate::domain::ports::{Change, Changes, TenantStore};
 use crate::domain::user::User;
 use async_trait::async_trait;
 
@@ -51,6 +51,21 @@ pub(super) async fn find(db_: &Database, slug_or_id: &str) -> Result<Option<Tena
     )
     .bind(slug_or_id)
     .fetch_optional(db_.pool())
+    .await
+    .map_err(db("reading a tenant"))?;
+    row.map(Tenant::try_from).transpose()
+}
+
+/// A tenant by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's writer
+/// holds the whole store).
+async fn get_to_change(tx: &mut Conn, id: TenantId) -> Result<Option<Tenant>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    let row: Option<TenantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select id, name, slug, status, settings, created_at, updated_at, version \
+         from tenants where id = $1{lock}"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(tx)
     .await
     .map_err(db("reading a tenant"))?;
     row.map(Tenant::try_from).transpose()
@@ -134,15 +149,23 @@ impl TenantStore for SqlIamStore {
         finish(tx, tenant.id, changes, "creating a tenant").await
     }
 
-    async fn save_tenant(
-        &self,
-        tenant: &Tenant,
-        expected_version: i64,
-        changes: Changes,
-    ) -> Result<()> {
-        let mut tx = self.begin(tenant.id).await?;
-        let affected = update(&mut tx, tenant, expected_version).await?;
-        let what = ("tenant", tenant.id.to_string());
-        finish_versioned(tx, affected, what, tenant.id, changes, "saving a tenant").await
+    async fn update_tenant(&self, id: TenantId, mut change: Change<'_, Tenant>) -> Result<Tenant> {
+        self.db
+            .in_tenant_write(id, "saving a tenant", async |tx| {
+                let mut tenant = get_to_change(tx, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("tenant", id))?;
+                let expected = tenant.version;
+                let Some(changes) = change(&mut tenant)? else {
+                    return Ok(tenant);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if update(tx, &tenant, expected).await? == 0 {
+                    return Err(Error::etag_mismatch("tenant").with_metadata("id", id.to_string()));
+                }
+                write_changes(tx, id, changes).await?;
+                Ok(tenant)
+            })
+            .await
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crm_core::storage::Conn;
-use crm_core::{Result, TenantId, UserId};
+use crm_core::{Error, Result, TenantId, UserId};
 
 use super::{corrupt, db, parse_uuid};
 use crate::domain::email::Email;
@@ -13,8 +13,8 @@ use crate::domain::session::Session;
 use crate::domain::user::{User, UserStatus};
 use crate::infrastructure::secrets::SecretBox;
 
-use super::{SqlIamStore, finish, finish_versioned};
-use crate::domain::ports::{Changes, UserStore};
+use super::{SqlIamStore, finish, write_changes};
+use crate::domain::ports::{Change, Changes, UserStore};
 use async_trait::async_trait;
 
 const COLUMNS: &str = "id, tenant_id, email, display_name, password_hash, status, team, created_at, updated_at, \
@@ -79,7 +79,29 @@ pub(super) async fn by_id(
     tenant: TenantId,
     id: UserId,
 ) -> Result<Option<User>> {
-    let sql = format!("select {COLUMNS} from users where tenant_id = $1 and id = $2");
+    read(tx, secrets, tenant, id, "").await
+}
+
+/// A user by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's writer
+/// holds the whole store).
+async fn get_to_change(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<User>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    read(tx, secrets, tenant, id, lock).await
+}
+
+async fn read(
+    tx: &mut Conn,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    id: UserId,
+    lock: &str,
+) -> Result<Option<User>> {
+    let sql = format!("select {COLUMNS} from users where tenant_id = $1 and id = $2{lock}");
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -316,11 +338,29 @@ impl UserStore for SqlIamStore {
         finish(tx, user.tenant_id, changes, "creating a user").await
     }
 
-    async fn save_user(&self, user: &User, expected_version: i64, changes: Changes) -> Result<()> {
-        let mut tx = self.begin(user.tenant_id).await?;
-        let affected = update(&mut tx, &self.secrets, user, expected_version).await?;
-        let what = ("user", user.id.to_string());
-        finish_versioned(tx, affected, what, user.tenant_id, changes, "saving a user").await
+    async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        mut change: Change<'_, User>,
+    ) -> Result<User> {
+        self.db
+            .in_tenant_write(tenant, "saving a user", async |tx| {
+                let mut user = get_to_change(tx, &self.secrets, tenant, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("user", id))?;
+                let expected = user.version;
+                let Some(changes) = change(&mut user)? else {
+                    return Ok(user);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if update(tx, &self.secrets, &user, expected).await? == 0 {
+                    return Err(Error::etag_mismatch("user").with_metadata("id", id.to_string()));
+                }
+                write_changes(tx, tenant, changes).await?;
+                Ok(user)
+            })
+            .await
     }
 
     async fn record_login(&self, session: &Session, changes: Changes) -> Result<()> {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::notification::Notification;
 use crate::domain::ports::{
-    Attempt, NotificationFilter, NotificationStore, OutboxEvent, TemplateFilter,
+    Attempt, NotificationFilter, NotificationStore, OutboxEvent, TemplateChange, TemplateFilter,
 };
 use crate::domain::template::{Channel, Template};
 
@@ -136,29 +136,55 @@ impl NotificationStore for SqlNotificationStore {
             .collect()
     }
 
-    async fn update_template(&self, t: &Template, expected: i64) -> Result<()> {
-        let mut tx = self.begin(t.tenant_id).await?;
-        let done = sqlx::query(
-            "update templates set name = $3, channel = $4, event_type = $5, locale = $6, \
-             enabled = $7, doc = $8, version = $9 where tenant_id = $1 and id = $2 and version = $10",
-        )
-        .bind(t.tenant_id.to_string())
-        .bind(t.id.to_string())
-        .bind(&t.name)
-        .bind(t.channel.as_str())
-        .bind(&t.event_type)
-        .bind(&t.locale)
-        .bind(i64::from(t.enabled))
-        .bind(to_doc(t))
-        .bind(t.version)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("saving a template"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::etag_mismatch("template").with_metadata("id", t.id.to_string()));
-        }
-        tx.commit().await.map_err(db("saving a template"))
+    async fn update_template(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        mut change: TemplateChange<'_>,
+    ) -> Result<Template> {
+        self.db
+            .in_tenant_write(tenant, "saving a template", async |tx| {
+                let lock = crm_core::storage::Engine::of(tx).row_lock();
+                let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "select doc from templates where tenant_id = $1 and id = $2{lock}"
+                )))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a template"))?;
+                let mut t: Template = row
+                    .map(|(d,)| from_doc("templates.doc", &d))
+                    .transpose()?
+                    .ok_or_else(|| Error::not_found("template", id))?;
+                let expected = t.version;
+                if !change(&mut t)? {
+                    return Ok(t);
+                }
+                // Read under the write lock: no other writer can have moved it on.
+                let done = sqlx::query(
+                    "update templates set name = $3, channel = $4, event_type = $5, locale = $6, \
+                     enabled = $7, doc = $8, version = $9 where tenant_id = $1 and id = $2 and version = $10",
+                )
+                .bind(t.tenant_id.to_string())
+                .bind(t.id.to_string())
+                .bind(&t.name)
+                .bind(t.channel.as_str())
+                .bind(&t.event_type)
+                .bind(&t.locale)
+                .bind(i64::from(t.enabled))
+                .bind(to_doc(&t))
+                .bind(t.version)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("saving a template"))?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::etag_mismatch("template").with_metadata("id", id.to_string()));
+                }
+                Ok(t)
+            })
+            .await
     }
 
     async fn delete_template(&self, tenant: TenantId, id: Uuid) -> Result<bool> {
