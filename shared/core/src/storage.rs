@@ -130,6 +130,37 @@ async fn run_and_commit<T, X: Commit>(
     Ok(done)
 }
 
+/// A change to one aggregate `T`, decided on the state a store read under the write lock: what
+/// to write with it (`W`: events, an audit entry, ...), or `None` when nothing changed. Each
+/// store's `update_*` method takes one.
+pub type Change<'a, T, W> = Box<dyn FnMut(&mut T) -> crate::Result<Option<W>> + Send + 'a>;
+
+/// A change decided before the write, on an aggregate read at `version`, because the decision
+/// rested on IO that must happen first and must not hold the write lock (revoking tokens, a
+/// provider's answer, hashing): as a store's change closure, it puts `next` in place, with what
+/// `write` brings along, only if the aggregate is still at that version, else `ABORTED`
+/// (another change came between). Every store's `update_*` takes it.
+pub fn pinned<T: Send + 'static, W: Send + 'static>(
+    next: T,
+    version: i64,
+    version_of: fn(&T) -> i64,
+    write: W,
+    what: &'static str,
+) -> Change<'static, T, W> {
+    let mut once = Some((next, write));
+    Box::new(move |stored: &mut T| {
+        if version_of(stored) != version {
+            return Err(crate::Error::etag_mismatch(what));
+        }
+        // A store runs a change once; were it run again, nothing more is written.
+        let Some((next, write)) = once.take() else {
+            return Ok(None);
+        };
+        *stored = next;
+        Ok(Some(write))
+    })
+}
+
 /// A transaction on either engine. Handlers and stores run their SQL on `&mut *tx` without
 /// knowing which engine it is.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -58,31 +58,9 @@ impl Changes {
 /// A change to one of IAM's aggregates, decided on the state read under the write lock (the
 /// etag and the rules checked on that state): what to write with it, or `None` when nothing
 /// changed and nothing is saved.
-pub type Change<'a, T> = Box<dyn FnMut(&mut T) -> Result<Option<Changes>> + Send + 'a>;
+pub type Change<'a, T> = crm_core::storage::Change<'a, T, Changes>;
 
-/// A change decided before the write, on the state read at `version`, because the decision
-/// rested on IO that must happen first and must not hold the write lock (revoking tokens before
-/// a user or role loses rights, hashing, an issuer's discovery): the store writes `next` only if
-/// the aggregate is still at that version, else `ABORTED` (another change came between).
-pub fn pinned<T: Send + 'static>(
-    next: T,
-    version: i64,
-    version_of: fn(&T) -> i64,
-    changes: Changes,
-    what: &'static str,
-) -> Change<'static, T> {
-    let mut once = Some((next, changes));
-    Box::new(move |stored: &mut T| {
-        if version_of(stored) != version {
-            return Err(crm_core::Error::etag_mismatch(what));
-        }
-        let (next, changes) = once.take().ok_or_else(|| {
-            crm_core::Error::internal("a pinned change ran twice", anyhow::anyhow!("pinned"))
-        })?;
-        *stored = next;
-        Ok(Some(changes))
-    })
-}
+pub use crm_core::storage::pinned;
 
 /// A second-factor code to spend.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::domain::Violation;
 use crate::domain::notification::Notification;
-use crate::domain::ports::{NotificationFilter, NotificationStore, TemplateFilter};
+use crate::domain::ports::{
+    NotificationFilter, NotificationStore, NotificationWrite, TemplateFilter,
+};
 use crate::domain::template::{Template, TemplateInput};
 use hub::Hub;
 
@@ -175,29 +177,18 @@ impl Notifications {
     /// Marks the caller's own notification read (reading twice changes nothing).
     pub async fn mark_read(&self, p: &Principal, id: Uuid) -> Result<Notification> {
         p.require("notifications.read")?;
-        for _ in 0..5 {
-            let mut n = self
-                .store
-                .get_notification(p.tenant_id, id)
-                .await?
-                .filter(|n| n.recipient_user_id == Some(p.user_id))
-                .ok_or_else(|| Error::not_found("notification", id))?;
-            let expected = n.version;
-            if !n.read(self.clock.now_millis()) {
-                return Ok(n);
+        let now = self.clock.now_millis();
+        let user = p.user_id;
+        // On the state read under the write lock: a delivery recorded meanwhile is kept.
+        let read = move |n: &mut Notification| {
+            if n.recipient_user_id != Some(user) {
+                return Err(Error::not_found("notification", id));
             }
-            match self
-                .store
-                .save_notification(&n, expected, Vec::new(), None)
-                .await
-            {
-                // The worker changed it meanwhile (it was being delivered): read it again.
-                Err(e) if e.reason() == Some("ETAG_MISMATCH") => continue,
-                Err(e) => return Err(e),
-                Ok(()) => return Ok(n),
-            }
-        }
-        Err(Error::etag_mismatch("notification"))
+            Ok(n.read(now).then(NotificationWrite::default))
+        };
+        self.store
+            .update_notification(p.tenant_id, id, Box::new(read))
+            .await
     }
 
     /// Watches the caller's in-app notifications: the unread ones first when asked for, then

@@ -11,6 +11,19 @@ use super::template::{Channel, Template};
 
 pub use crm_events::OutboxEvent;
 
+/// What a change to a notification writes with it: its events, and the delivery attempt made.
+#[derive(Debug, Default)]
+pub struct NotificationWrite {
+    /// Outbox events.
+    pub events: Vec<OutboxEvent>,
+    /// The attempt to log, if one was made.
+    pub attempt: Option<Attempt>,
+}
+
+/// A change to a notification, decided on the state read under the write lock: what to write
+/// with it, or `None` when nothing changed and nothing is saved.
+pub type NotificationChange<'a> = crm_core::storage::Change<'a, Notification, NotificationWrite>;
+
 /// A change to a template, decided on the state read under the write lock: whether it changed.
 pub type TemplateChange<'a> = Box<dyn FnMut(&mut Template) -> Result<bool> + Send + 'a>;
 
@@ -142,15 +155,16 @@ pub trait NotificationStore: Send + Sync {
         before_id: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Notification>>;
-    /// Saves a changed notification if it is still at `expected` (else `ABORTED`), with its
-    /// events and the attempt made, in one transaction.
-    async fn save_notification(
+    /// Reads the notification under the write lock (`NOT_FOUND` when the tenant has none with
+    /// that id), lets `change` decide on it, and saves it with the events and the attempt the
+    /// change gives, in that transaction. Answers the notification as saved (as read, when
+    /// nothing changed).
+    async fn update_notification(
         &self,
-        n: &Notification,
-        expected: i64,
-        events: Vec<OutboxEvent>,
-        attempt: Option<Attempt>,
-    ) -> Result<()>;
+        tenant: TenantId,
+        id: Uuid,
+        change: NotificationChange<'_>,
+    ) -> Result<Notification>;
     /// The delivery log of a notification, oldest first.
     async fn attempts(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Attempt>>;
     /// Claims up to `limit` notifications of every tenant due by `now`, soonest first, until

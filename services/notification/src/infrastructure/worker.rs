@@ -17,8 +17,9 @@ use uuid::Uuid;
 
 use super::channels::{Guarded, Outcome};
 use crate::domain::notification::Notification;
-use crate::domain::ports::{Attempt, NotificationStore};
+use crate::domain::ports::{Attempt, NotificationStore, NotificationWrite};
 use crate::domain::template::Channel;
+use crm_core::storage::pinned;
 
 /// How delivery retries.
 #[derive(Clone, Copy, Debug)]
@@ -179,25 +180,31 @@ impl Worker {
 
     /// Delivers one notification if it is still due.
     pub async fn deliver(&self, tenant: TenantId, id: Uuid) -> Result<()> {
-        let Some(mut n) = self.store.get_notification(tenant, id).await? else {
-            return Ok(());
-        };
         let now = self.clock.now_millis();
-        if !n.status.is_due() || n.next_attempt_at.is_none_or(|at| at > now) {
-            return Ok(());
-        }
-        // Claim it: another worker that read it too fails here and leaves it.
-        let expected = n.version;
-        n.put_off(now + self.policy.lease.as_millis() as i64);
-        if let Err(e) = self
+        let lease = now + self.policy.lease.as_millis() as i64;
+        // Claim it, on the state read under the write lock: another worker that claimed it
+        // first has put it off, and this one leaves it.
+        let mut claimed = false;
+        let claim = |n: &mut Notification| {
+            if !n.status.is_due() || n.next_attempt_at.is_none_or(|at| at > now) {
+                return Ok(None);
+            }
+            n.put_off(lease);
+            claimed = true;
+            Ok(Some(NotificationWrite::default()))
+        };
+        let n = match self
             .store
-            .save_notification(&n, expected, Vec::new(), None)
+            .update_notification(tenant, id, Box::new(claim))
             .await
         {
-            if e.reason() == Some("ETAG_MISMATCH") {
-                return Ok(());
-            }
-            return Err(e);
+            Ok(n) => n,
+            // Gone meanwhile (its tenant's data removed): nothing to deliver.
+            Err(e) if e.kind() == crm_core::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !claimed {
+            return Ok(());
         }
         self.send_claimed(n).await
     }
@@ -237,9 +244,15 @@ impl Worker {
             }
         };
         let counted = attempt.is_some();
-        self.store
-            .save_notification(&n, claimed, event.into_iter().collect(), attempt)
-            .await?;
+        // Recorded only if this worker's claim still holds: a claim that outlived its lease
+        // and was taken by another worker is not overwritten.
+        let write = NotificationWrite {
+            events: event.into_iter().collect(),
+            attempt,
+        };
+        let (tenant, id) = (n.tenant_id, n.id);
+        let record = pinned(n, claimed, |n| n.version, write, "notification");
+        let n = self.store.update_notification(tenant, id, record).await?;
         if counted {
             let outcome = match n.status {
                 crate::domain::notification::Status::Retrying => "retrying",

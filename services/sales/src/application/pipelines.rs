@@ -71,47 +71,47 @@ impl Sales {
     ) -> Result<Pipeline> {
         let p = &caller.principal;
         p.require("pipelines.manage")?;
-        let mut pipeline = self
+        let now = self.now();
+        // The stages as they were, for naming one that cannot go.
+        let mut before: Vec<(Uuid, String)> = Vec::new();
+        let decide = |pipeline: &mut Pipeline| {
+            crm_core::api::check_etag(etag, &pipeline.version.to_string(), "pipeline")
+                .map_err(|e| e.with_metadata("current_etag", pipeline.version.to_string()))?;
+            if change.default == Some(false) && pipeline.is_default {
+                return Err(Error::invalid_field(
+                    "pipeline.default",
+                    "a tenant always has a default pipeline: make another one the default instead",
+                ));
+            }
+            before = pipeline
+                .stages
+                .iter()
+                .map(|s| (s.id, s.name.clone()))
+                .collect();
+            pipeline
+                .change(
+                    change.name.as_deref(),
+                    change.currency_code.as_deref(),
+                    change.stages.as_deref(),
+                    now,
+                )
+                .map_err(|problems| invalid("pipeline", problems))?;
+            if change.default == Some(true) {
+                pipeline.is_default = true;
+            }
+            // A stage may go only when no open opportunity is in it: checked in the
+            // transaction of the save, so a move into a removed stage at the same moment is
+            // either counted there or refused itself (`STAGE_REMOVED`).
+            let removed: Vec<Uuid> = before
+                .iter()
+                .filter(|(id, _)| !pipeline.stages.iter().any(|s| s.id == *id))
+                .map(|(id, _)| *id)
+                .collect();
+            Ok(Some(removed))
+        };
+        let (pipeline, occupied) = self
             .store
-            .get_pipeline(p.tenant_id, id)
-            .await?
-            .ok_or_else(|| Error::not_found("pipeline", id))?;
-        crm_core::api::check_etag(etag, &pipeline.version.to_string(), "pipeline")
-            .map_err(|e| e.with_metadata("current_etag", pipeline.version.to_string()))?;
-        if change.default == Some(false) && pipeline.is_default {
-            return Err(Error::invalid_field(
-                "pipeline.default",
-                "a tenant always has a default pipeline: make another one the default instead",
-            ));
-        }
-        let expected = pipeline.version;
-        let before: Vec<(Uuid, String)> = pipeline
-            .stages
-            .iter()
-            .map(|s| (s.id, s.name.clone()))
-            .collect();
-        pipeline
-            .change(
-                change.name.as_deref(),
-                change.currency_code.as_deref(),
-                change.stages.as_deref(),
-                self.now(),
-            )
-            .map_err(|problems| invalid("pipeline", problems))?;
-        if change.default == Some(true) {
-            pipeline.is_default = true;
-        }
-        // A stage may go only when no open opportunity is in it.
-        let removed: Vec<Uuid> = before
-            .iter()
-            .filter(|(id, _)| !pipeline.stages.iter().any(|s| s.id == *id))
-            .map(|(id, _)| *id)
-            .collect();
-        // Checked in the transaction of the save: a move into a removed stage at the same
-        // moment is either counted here or refused itself (`STAGE_REMOVED`).
-        let occupied = self
-            .store
-            .save_pipeline(&pipeline, expected, &removed)
+            .update_pipeline(p.tenant_id, id, Box::new(decide))
             .await?;
         if let Some((stage, count)) = occupied.first() {
             let name = before

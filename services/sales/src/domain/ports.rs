@@ -112,6 +112,10 @@ pub type OpportunityChange<'a> =
 /// or `None` when nothing changed and nothing is saved.
 pub type LeadChange<'a> = Box<dyn FnMut(&mut Lead) -> Result<Option<Vec<OutboxEvent>>> + Send + 'a>;
 
+/// A change to a pipeline, decided on the state read under the write lock: the stages it removes
+/// (each must hold no open opportunity), or `None` when nothing changed and nothing is saved.
+pub type PipelineUpdate<'a> = crm_core::storage::Change<'a, Pipeline, Vec<Uuid>>;
+
 // Sales data of every tenant, one port per aggregate: every method is scoped to one tenant
 // and never sees another's. The use cases hold the whole store ([`SalesStore`]).
 
@@ -132,18 +136,19 @@ pub trait PipelineStore: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Pipeline>>;
-    /// Saves a changed pipeline if it is still at `expected_version` (`ABORTED` otherwise);
-    /// stages it no longer lists are marked removed, and becoming the default takes it from
-    /// the others. The stages it `removed` must hold no open opportunity, checked in the
-    /// transaction of the save, so a move into one of them at the same moment either is seen
-    /// here or is refused itself ([`OpportunityStore::update_opportunity`]): when some hold any, nothing
-    /// is saved and the answer is how many each holds; empty means saved.
-    async fn save_pipeline(
+    /// Reads the pipeline under the write lock (`NOT_FOUND` when the tenant has none with that
+    /// id), lets `change` decide on it, and saves it in that transaction: stages it no longer
+    /// lists are marked removed, and becoming the default takes it from the others. The stages
+    /// the change removes must hold no open opportunity, checked in the same transaction, so a
+    /// move into one of them at the same moment either is seen here or is refused itself
+    /// ([`OpportunityStore::update_opportunity`]): when some hold any, nothing is saved and the
+    /// answer says how many each holds; empty means saved. Answers the pipeline as decided.
+    async fn update_pipeline(
         &self,
-        pipeline: &Pipeline,
-        expected_version: i64,
-        removed: &[Uuid],
-    ) -> Result<Vec<(Uuid, i64)>>;
+        tenant: TenantId,
+        id: Uuid,
+        change: PipelineUpdate<'_>,
+    ) -> Result<(Pipeline, Vec<(Uuid, i64)>)>;
 }
 
 /// Leads.

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::notification::Notification;
 use crate::domain::ports::{
-    Attempt, NotificationFilter, NotificationStore, OutboxEvent, TemplateChange, TemplateFilter,
+    Attempt, NotificationChange, NotificationFilter, NotificationStore, NotificationWrite,
+    TemplateChange, TemplateFilter,
 };
 use crate::domain::template::{Channel, Template};
 
@@ -247,41 +248,59 @@ impl NotificationStore for SqlNotificationStore {
             .collect()
     }
 
-    async fn save_notification(
+    async fn update_notification(
         &self,
-        n: &Notification,
-        expected: i64,
-        events: Vec<OutboxEvent>,
-        attempt: Option<Attempt>,
-    ) -> Result<()> {
+        tenant: TenantId,
+        id: Uuid,
+        mut change: NotificationChange<'_>,
+    ) -> Result<Notification> {
         // In this process's queue for SQLite's write lock, as the worker's claims are: not in
         // SQLite's busy handler, which sleeps up to 100 ms between tries.
-        let mut tx = self
-            .db
-            .begin_write(n.tenant_id)
+        self.db
+            .in_tenant_write(tenant, "saving a notification", async |tx| {
+                let lock = crm_core::storage::Engine::of(tx).row_lock();
+                let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "select doc from notifications where tenant_id = $1 and id = $2{lock}"
+                )))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a notification"))?;
+                let mut n: Notification = row
+                    .map(|(d,)| from_doc("notifications.doc", &d))
+                    .transpose()?
+                    .ok_or_else(|| Error::not_found("notification", id))?;
+                let expected = n.version;
+                let Some(NotificationWrite { events, attempt }) = change(&mut n)? else {
+                    return Ok(n);
+                };
+                // Read under the write lock: no other writer can have moved it on.
+                if !update_notification(tx, &n, expected).await? {
+                    return Err(
+                        Error::etag_mismatch("notification").with_metadata("id", id.to_string())
+                    );
+                }
+                if let Some(a) = attempt {
+                    sqlx::query(
+                        "insert into delivery_log (notification_id, attempt, tenant_id, at, provider, \
+                         answer, error) values ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(n.id.to_string())
+                    .bind(i64::from(a.attempt))
+                    .bind(n.tenant_id.to_string())
+                    .bind(a.at)
+                    .bind(&a.provider)
+                    .bind(&a.answer)
+                    .bind(&a.error)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("logging a delivery attempt"))?;
+                }
+                append_events(tx, &events).await?;
+                Ok(n)
+            })
             .await
-            .map_err(db("starting a transaction scoped to its tenant"))?;
-        if !update_notification(&mut tx, n, expected).await? {
-            return Err(Error::etag_mismatch("notification").with_metadata("id", n.id.to_string()));
-        }
-        if let Some(a) = attempt {
-            sqlx::query(
-                "insert into delivery_log (notification_id, attempt, tenant_id, at, provider, \
-                 answer, error) values ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(n.id.to_string())
-            .bind(i64::from(a.attempt))
-            .bind(n.tenant_id.to_string())
-            .bind(a.at)
-            .bind(&a.provider)
-            .bind(&a.answer)
-            .bind(&a.error)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("logging a delivery attempt"))?;
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await.map_err(db("saving a notification"))
     }
 
     async fn attempts(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Attempt>> {

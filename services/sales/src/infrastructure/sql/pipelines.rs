@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::SqlSalesStore;
 use super::db;
 use crate::domain::pipeline::{Pipeline, Stage};
-use crate::domain::ports::PipelineStore;
+use crate::domain::ports::{PipelineStore, PipelineUpdate};
 use async_trait::async_trait;
 use crm_core::Error;
 use crm_core::storage::corrupt;
@@ -125,6 +125,22 @@ pub async fn get(tx: &mut Conn, tenant: TenantId, id: Option<Uuid>) -> Result<Op
     )
     .bind(tenant.to_string())
     .bind(id.map(|i| i.to_string()).unwrap_or_default())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading a pipeline"))?;
+    Ok(with_stages(tx, tenant, rows).await?.pop())
+}
+
+/// A pipeline by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's writer
+/// holds the whole store).
+async fn get_to_change(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Pipeline>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    let rows: Vec<PipelineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select id, name, currency_code, is_default, created_at, updated_at, version \
+         from pipelines where tenant_id = $1 and id = $2{lock}"
+    )))
+    .bind(tenant.to_string())
+    .bind(id.to_string())
     .fetch_all(&mut *tx)
     .await
     .map_err(db("reading a pipeline"))?;
@@ -278,35 +294,37 @@ impl PipelineStore for SqlSalesStore {
             .await
     }
 
-    async fn save_pipeline(
+    async fn update_pipeline(
         &self,
-        pipeline: &Pipeline,
-        expected_version: i64,
-        removed: &[Uuid],
-    ) -> Result<Vec<(Uuid, i64)>> {
-        let mut tx = self.begin_write(pipeline.tenant_id).await?;
-        // The update takes the pipeline's row first: a move into a removed stage holds it
-        // `FOR SHARE` ([`stage_is_live`]), so the count below sees every move that
-        // got there before, and every later one sees the removal.
-        if !update(&mut tx, pipeline, expected_version).await? {
-            return Err(
-                Error::etag_mismatch("pipeline").with_metadata("id", pipeline.id.to_string())
-            );
+        tenant: TenantId,
+        id: Uuid,
+        mut change: PipelineUpdate<'_>,
+    ) -> Result<(Pipeline, Vec<(Uuid, i64)>)> {
+        let mut tx = self.begin_write(tenant).await?;
+        // The pipeline's row is taken first: a move into a removed stage holds it `FOR SHARE`
+        // ([`stage_is_live`]), so the count below sees every move that got there before, and
+        // every later one sees the removal.
+        let mut pipeline = get_to_change(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| Error::not_found("pipeline", id))?;
+        let expected = pipeline.version;
+        let Some(removed) = change(&mut pipeline)? else {
+            return Ok((pipeline, Vec::new()));
+        };
+        // Read under the write lock: no other writer can have moved it on.
+        if !update(&mut tx, &pipeline, expected).await? {
+            return Err(Error::etag_mismatch("pipeline").with_metadata("id", id.to_string()));
         }
         if !removed.is_empty() {
-            let occupied = super::opportunities::open_in_stages(
-                &mut tx,
-                pipeline.tenant_id,
-                pipeline.id,
-                removed,
-            )
-            .await?;
+            let occupied =
+                super::opportunities::open_in_stages(&mut tx, tenant, pipeline.id, &removed)
+                    .await?;
             if !occupied.is_empty() {
                 // Dropped uncommitted: nothing of the change is saved.
-                return Ok(occupied);
+                return Ok((pipeline, occupied));
             }
         }
         tx.commit().await.map_err(db("saving a pipeline"))?;
-        Ok(Vec::new())
+        Ok((pipeline, Vec::new()))
     }
 }

@@ -18,15 +18,11 @@ use crm_core::storage::Engine;
 
 use std::collections::BTreeMap;
 
-use super::SqlSalesStore;
-use crate::domain::Millis;
-use crate::domain::analytics::ForecastMonth;
 use crate::domain::analytics::{Analytics, DAY, Period, StageFigures, StageSums, day_of};
 use crate::domain::pipeline::Pipeline;
-use crate::domain::ports::AnalyticsStore;
-use async_trait::async_trait;
 
 mod forecast;
+mod store;
 mod writes;
 
 pub use forecast::forecast;
@@ -475,45 +471,4 @@ pub(super) async fn sums_from_history(
     .await
     .map_err(db("summing closed opportunities"))?;
     Ok(sums_of(stage_rows, closed))
-}
-
-#[async_trait]
-impl AnalyticsStore for SqlSalesStore {
-    async fn analytics_now(
-        &self,
-        pipeline: &Pipeline,
-        period: &Period,
-        now: Millis,
-    ) -> Result<Analytics> {
-        self.db
-            .in_tenant(pipeline.tenant_id, "reading analytics", async |tx| {
-                analytics_now(tx, self.db.engine(), pipeline, period, now).await
-            })
-            .await
-    }
-
-    async fn analytics(
-        &self,
-        pipeline: &Pipeline,
-        period: &Period,
-        as_of: Millis,
-    ) -> Result<Analytics> {
-        self.db
-            .in_tenant(pipeline.tenant_id, "reading analytics", async |tx| {
-                analytics_as_of(tx, self.db.engine(), pipeline, period, as_of).await
-            })
-            .await
-    }
-
-    async fn forecast(
-        &self,
-        pipeline: &Pipeline,
-        months: &[(Millis, Millis)],
-    ) -> Result<Vec<ForecastMonth>> {
-        self.db
-            .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
-                forecast(tx, self.db.engine(), pipeline, months).await
-            })
-            .await
-    }
 }
