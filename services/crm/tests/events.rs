@@ -12,7 +12,7 @@ use crate::support;
 use crm_core::testing::eventually;
 use crm_proto::crm::iam::v1::RegisterRequest;
 use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-use std::process::Command;
+use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs KAFKA_BROKERS (Kafka) and python3 with confluent-kafka: run with --include-ignored"]
@@ -39,6 +39,7 @@ async fn a_registered_user_reaches_kafka_readable_by_a_stock_client() {
     let what = format!("a UserCreated record for {user_id} on crm.iam.events.v1");
     let record = eventually(&what, async || {
         topic_records(&brokers, "crm.iam.events.v1")
+            .await
             .into_iter()
             .find(|record| record["key"] == user_id.as_str())
     })
@@ -60,12 +61,14 @@ async fn a_registered_user_reaches_kafka_readable_by_a_stock_client() {
     );
 }
 
-/// Every record of `topic` from its start, as `tests/fixtures/read_topic.py` prints them.
-fn topic_records(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
+/// Every record of `topic` from its start, as `tests/fixtures/read_topic.py` prints them (the
+/// reader a process of its own, awaited without holding up the test's runtime).
+async fn topic_records(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/read_topic.py");
     let output = Command::new("python3")
         .args([script, brokers, topic])
         .output()
+        .await
         .expect("python3 runs (pip install confluent-kafka)");
     assert!(
         output.status.success(),
@@ -298,6 +301,7 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
     let what = format!("a DealWon for {} on crm.sales.events.v1", o.id);
     let record = eventually(&what, async || {
         topic_records(&brokers, "crm.sales.events.v1")
+            .await
             .into_iter()
             .find(|r| {
                 r["key"] == o.id.as_str()
