@@ -137,7 +137,7 @@ pub(crate) async fn stores_answer(databases: &[Store]) -> bool {
     let mut all = true;
     for (target, db) in databases {
         if let Err(e) = db.ping().await {
-            tracing::error!(target = target.name(), error = %e, "store does not answer");
+            tracing::error!(target = target.name, error = %e, "store does not answer");
             all = false;
         }
     }

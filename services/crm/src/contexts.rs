@@ -82,17 +82,17 @@ impl Contexts {
     /// A target as the command line gives it, checked.
     pub fn parse_target(self, raw: &str) -> Result<Target, String> {
         let target = Target::parse(raw);
-        let mut known = vec![Target::ALL.name()];
-        known.extend(self.names());
-        known.push(Target::EDGE.name());
-        if known.contains(&target.name()) {
+        let names = self.names();
+        let known = Schema {
+            contexts: &names,
+            sections: &[],
+        }
+        .targets()
+        .join(", ");
+        if names.contains(&target.name()) || [Target::ALL, Target::EDGE].contains(&target) {
             Ok(target)
         } else {
-            Err(format!(
-                "unknown target `{}`; use {}",
-                raw.trim(),
-                known.join(", ")
-            ))
+            Err(format!("unknown target `{}`; use {known}", raw.trim()))
         }
     }
 }

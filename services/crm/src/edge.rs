@@ -48,19 +48,19 @@ pub(crate) fn wire(
                 .connect_lazy();
             reach.insert(
                 context.name,
-                Upstream::local(context.name(), address, channel),
+                Upstream::local(context.name, address, channel),
             );
             continue;
         }
-        let forward = match config.edge.upstreams.get(context.name()) {
+        let forward = match config.edge.upstreams.get(context.name) {
             Some(address) => {
                 let upstream = Upstream::connect(
                     "edge",
-                    context.name(),
-                    format!("edge.upstreams.{}", context.name()),
+                    context.name,
+                    format!("edge.upstreams.{}", context.name),
                     address,
                 )
-                .map_err(|e| anyhow::anyhow!("edge.upstreams.{}: {e}", context.name()))?;
+                .map_err(|e| anyhow::anyhow!("edge.upstreams.{}: {e}", context.name))?;
                 breakers.push(upstream.breaker());
                 wired.remote.push((upstream.clone(), context.services));
                 reach.insert(context.name, upstream.clone());
@@ -68,7 +68,7 @@ pub(crate) fn wire(
             }
             None => {
                 wired.unconfigured.extend(context.services);
-                Forward::Unconfigured(context.name())
+                Forward::Unconfigured(context.name)
             }
         };
         for service in context.services {

@@ -55,11 +55,6 @@ pub static CONTEXTS: [&BoundedContext; 4] = [
     &crm_notification::CONTEXT,
 ];
 
-/// Every context's topic.
-pub fn topics() -> Vec<&'static str> {
-    Contexts::BUILT_IN.topics()
-}
-
 /// A CRM process, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -149,7 +144,7 @@ impl Application {
             started.push(
                 (context.start)(startup)
                     .await
-                    .with_context(|| format!("cannot start the {} context", context.name()))?,
+                    .with_context(|| format!("cannot start the {} context", context.name))?,
             );
         }
 

@@ -64,7 +64,7 @@ pub async fn events_status(config: &Config) -> anyhow::Result<()> {
         let waiting = letters.iter().filter(|l| l.redriven_at.is_none()).count();
         println!(
             "{:<28} dead letters {:>5}   (not redriven {waiting})",
-            target.name(),
+            target.name,
             letters.len()
         );
     }
@@ -88,7 +88,7 @@ pub async fn dlq_list(config: &Config, group: Option<&str>) -> anyhow::Result<()
             };
             println!(
                 "{} {} consumer={} event={} type={} subject={} attempts={} [{state}] error: {}",
-                target.name(),
+                target.name,
                 l.id,
                 l.consumer,
                 l.envelope.id,
@@ -234,13 +234,13 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .into_iter()
         .filter(|c| c.has_store)
     {
-        let db = Database::open(config, target.name()).await?;
+        let db = Database::open(config, target.name).await?;
         match target.migrations {
             Some(migrations) => {
-                crate::backing::migrate_store(&db, target.name(), migrations).await?;
-                println!("{}: migrated", target.name());
+                crate::backing::migrate_store(&db, target.name, migrations).await?;
+                println!("{}: migrated", target.name);
             }
-            None => println!("{}: no migrations yet", target.name()),
+            None => println!("{}: no migrations yet", target.name),
         }
         db.close().await;
     }

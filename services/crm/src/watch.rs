@@ -133,9 +133,9 @@ pub(crate) fn stores(
                 for (target, db) in databases.iter() {
                     match tokio::time::timeout(STORES_EVERY, db.ping()).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(e)) => silent.push(format!("the {} store: {e}", target.name())),
+                        Ok(Err(e)) => silent.push(format!("the {} store: {e}", target.name)),
                         Err(_) => {
-                            silent.push(format!("the {} store: no answer in time", target.name()))
+                            silent.push(format!("the {} store: no answer in time", target.name))
                         }
                     }
                 }

@@ -2,12 +2,13 @@
 //! (set but unreachable fails). PostgreSQL also proves row-level security.
 
 use crm_core::storage::Database;
+use crm_core::storage::pinned;
 use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_iam::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crm_iam::domain::email::Email;
 use crm_iam::domain::events::iam_event;
-use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter, pinned};
+use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
 use crm_iam::domain::role::CustomRole;
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;

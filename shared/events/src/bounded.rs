@@ -182,11 +182,6 @@ impl Access {
 }
 
 impl BoundedContext {
-    /// Its name (`iam`): its target, its store, its section.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// The target that runs it.
     pub fn target(&self) -> Target {
         Target::named(self.name)

@@ -166,7 +166,7 @@ impl Metrics {
                 }
             }
             Err(e) => {
-                tracing::warn!(context = target.name(), error = %e, "cannot count dead letters for metrics")
+                tracing::warn!(context = target.name, error = %e, "cannot count dead letters for metrics")
             }
         }
     }
@@ -174,13 +174,13 @@ impl Metrics {
     /// Each Kafka consumer group's lag: the brokers' high watermarks against the next offsets
     /// the group keeps in its own store.
     async fn kafka_lag(&self, kafka: &crm_events::Kafka) {
-        for topic in crate::topics() {
+        for topic in crate::Contexts::BUILT_IN.topics() {
             for (target, db) in crate::backing::with_tables(&self.databases) {
                 let inbox = crm_events::Inbox::new(db.clone());
                 let groups = match inbox.groups_on(topic).await {
                     Ok(groups) => groups,
                     Err(e) => {
-                        tracing::warn!(context = target.name(), error = %e, "cannot read consumer groups for metrics");
+                        tracing::warn!(context = target.name, error = %e, "cannot read consumer groups for metrics");
                         continue;
                     }
                 };
@@ -237,7 +237,7 @@ impl Metrics {
             for (state, value) in [("idle", idle), ("in_use", (size - idle).max(0))] {
                 self.pool
                     .get_or_create(&Pool {
-                        context: target.name(),
+                        context: target.name,
                         state,
                     })
                     .set(value);

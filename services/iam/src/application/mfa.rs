@@ -13,8 +13,9 @@ use super::{Caller, Iam};
 use crate::domain::Millis;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::mfa::{Mfa, hash_recovery_code, is_totp_code, recovery_codes};
-use crate::domain::ports::{Changes, SecondFactor, pinned};
+use crate::domain::ports::{Changes, SecondFactor};
 use crate::domain::user::User;
+use crm_core::storage::pinned;
 
 mod sign_in;
 

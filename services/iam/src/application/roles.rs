@@ -6,8 +6,9 @@ use uuid::Uuid;
 use super::rules::{escalation_check, invalid};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
-use crate::domain::ports::{Changes, pinned};
+use crate::domain::ports::Changes;
 use crate::domain::role::{BUILT_IN_ROLES, CustomRole, is_built_in};
+use crm_core::storage::pinned;
 
 /// A role as the API shows it: built-in (id = name) or custom.
 #[derive(Clone, Debug)]

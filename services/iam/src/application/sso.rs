@@ -11,12 +11,13 @@ use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::user_created;
 use crate::domain::opaque;
-use crate::domain::ports::{AuthorizationRequest, Changes, pinned};
+use crate::domain::ports::{AuthorizationRequest, Changes};
 use crate::domain::sso::{
     FLOW_TTL, Flow, Identity, STATE_PREFIX, SsoProvider, SsoRefusal, SsoSettings,
 };
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::user::{NO_PASSWORD, User, parse_display_name};
+use crm_core::storage::pinned;
 
 /// A started sign-in.
 #[derive(Clone, Debug)]

@@ -8,9 +8,10 @@ use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::{user_created, user_role_changed, user_status_changed};
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, UserFilter, pinned};
+use crate::domain::ports::{Changes, UserFilter};
 use crate::domain::role::{DEFAULT_ROLE, OWNER, last_owner_error};
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
+use crm_core::storage::pinned;
 
 /// A page of users.
 pub struct UserPage {

@@ -60,8 +60,6 @@ impl Changes {
 /// changed and nothing is saved.
 pub type Change<'a, T> = crm_core::storage::Change<'a, T, Changes>;
 
-pub use crm_core::storage::pinned;
-
 /// A second-factor code to spend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecondFactor {
