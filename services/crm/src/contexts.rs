@@ -42,6 +42,14 @@ impl Contexts {
         self.iter().filter_map(|c| c.topic).collect()
     }
 
+    /// The topics of the contexts that send notices (what notification reads them from).
+    pub fn notice_topics(self) -> Vec<&'static str> {
+        self.iter()
+            .filter(|c| c.sends_notices)
+            .filter_map(|c| c.topic)
+            .collect()
+    }
+
     /// The permissions every context declares (what IAM hands out).
     pub fn permissions(self) -> Vec<Permission> {
         self.iter()

@@ -48,11 +48,12 @@ use tonic_health::ServingStatus;
 
 /// Every bounded context this binary can run. Adding a context is writing its crate (which
 /// exports its `CONTEXT`) and one line here; see `docs/contributing.md`.
-pub static CONTEXTS: [&BoundedContext; 4] = [
+pub static CONTEXTS: [&BoundedContext; 5] = [
     &crm_iam::CONTEXT,
     &crm_customer::CONTEXT,
     &crm_sales::CONTEXT,
     &crm_notification::CONTEXT,
+    &crm_activity::CONTEXT,
 ];
 
 /// A CRM process, bound and ready to serve.
@@ -129,6 +130,7 @@ impl Application {
         let bus = event_bus(&config, contexts).await?;
         let revocations = revocations(&config).await?;
         let permissions = contexts.permissions();
+        let notice_topics = contexts.notice_topics();
         let mut started = Vec::new();
         for &context in &running {
             let db = databases
@@ -140,6 +142,7 @@ impl Application {
                 db,
                 revocations: &revocations,
                 permissions: &permissions,
+                notice_topics: &notice_topics,
             };
             started.push(
                 (context.start)(startup)

@@ -100,15 +100,17 @@ static NOTES: BoundedContext = BoundedContext {
             held_by: &["sales_manager", "sales_rep:own"],
         },
     ],
+    sends_notices: false,
     start,
 };
 
 /// The binary's contexts and the example: what a `crm` built with it would hold.
-static WITH_NOTES: [&BoundedContext; 5] = [
+static WITH_NOTES: [&BoundedContext; 6] = [
     &crm_iam::CONTEXT,
     &crm_customer::CONTEXT,
     &crm_sales::CONTEXT,
     &crm_notification::CONTEXT,
+    &crm_activity::CONTEXT,
     &NOTES,
 ];
 

@@ -57,6 +57,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     service_secret: None,
     provides: Provides::NOTHING,
     permissions: domain::permissions::PERMISSIONS,
+    sends_notices: false,
     start,
 };
 

@@ -70,6 +70,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
         api_keys: Some(domain::api_key::looks_like_key),
     },
     permissions: domain::role::PERMISSIONS,
+    sends_notices: false,
     start,
 };
 

@@ -54,6 +54,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     service_secret: None,
     provides: Provides::NOTHING,
     permissions: domain::permissions::PERMISSIONS,
+    sends_notices: false,
     start,
 };
 
@@ -78,13 +79,18 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         };
         let iam = consumer(IAM_GROUP);
         let sales = consumer(SALES_GROUP);
+        let mut consumers = vec![(IAM_TOPIC, iam), (SALES_TOPIC, sales)];
+        // Notices, from every context that sends them (a group per topic).
+        for topic in startup.notice_topics {
+            consumers.push((*topic, consumer(&format!("notification-notices-{topic}"))));
+        }
         let app = built.app.clone();
         Ok(Started {
             register: {
                 let marks = startup.revocations.clone();
                 Box::new(move |services: &mut ServiceSet| register(services, app, marks))
             },
-            consumers: vec![(IAM_TOPIC, iam), (SALES_TOPIC, sales)],
+            consumers,
             tasks: vec![{
                 let worker = built.worker;
                 Task::new("notification deliveries", move || worker.clone().run())

@@ -67,6 +67,7 @@ pub static CONTEXT: BoundedContext = BoundedContext {
     service_secret: Some("service_secret"),
     provides: Provides::NOTHING,
     permissions: domain::permissions::PERMISSIONS,
+    sends_notices: false,
     start,
 };
 

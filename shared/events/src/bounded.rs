@@ -29,6 +29,9 @@ pub struct Startup<'a> {
     pub revocations: &'a Revocations,
     /// The permissions every context of the binary declares (what IAM hands out).
     pub permissions: &'a [Permission],
+    /// The topics of the binary's contexts that send notices ([`BoundedContext::sends_notices`]):
+    /// what the notification context reads them from.
+    pub notice_topics: &'a [&'static str],
 }
 
 /// A started context: how to serve it, and what it adds to the process.
@@ -110,6 +113,10 @@ pub struct BoundedContext {
     /// Its permissions, with what each allows and which built-in roles hold it: IAM hands out
     /// those of every context (roles, tokens, `ListPermissions`).
     pub permissions: &'static [Permission],
+    /// Whether it asks the notification context to tell users something: it publishes
+    /// `crm.notification.v1.NoticeRequested` on its topic (a task's reminder), which the
+    /// notification context reads from every such context's topic.
+    pub sends_notices: bool,
     /// Builds it on its store.
     pub start: Start,
 }

@@ -19,6 +19,7 @@ use crm_events::Envelope;
 use crm_proto::crm::iam::events::v1::{
     TenantCreated, TenantSettingsChanged, UserCreated, UserRoleChanged, UserStatusChanged,
 };
+use crm_proto::crm::notification::v1::NoticeRequested;
 use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
 use prost::Name;
 
@@ -31,8 +32,9 @@ use crate::domain::template::{self, Channel, Template};
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";
 
-fn types() -> [String; 8] {
+fn types() -> [String; 9] {
     [
+        NoticeRequested::full_name(),
         TenantCreated::full_name(),
         TenantSettingsChanged::full_name(),
         UserCreated::full_name(),
@@ -55,6 +57,9 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
         .map_err(|e| anyhow::anyhow!("the event's tenant id: {e}"))?;
     let user =
         |raw: &str| UserId::parse(raw).map_err(|e| anyhow::anyhow!("the event's user id: {e}"));
+    if let Some(notice) = event.decode::<NoticeRequested>() {
+        return deliver_notice(tx, tenant, event, notice).await;
+    }
     if let Some(created) = event.decode::<TenantCreated>() {
         tx.put_tenant(tenant, Some(&created.name), None, event.time)
             .await?;
@@ -225,6 +230,57 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
         )
         .await?;
         return Ok(());
+    }
+    Ok(())
+}
+
+/// A notice another context asked for: in-app to the user, and by email when asked and the
+/// user's address is known. Nothing for a user not known, or deactivated.
+async fn deliver_notice(
+    tx: &mut dyn FlowStore,
+    tenant: TenantId,
+    event: &Envelope,
+    notice: NoticeRequested,
+) -> anyhow::Result<()> {
+    let Ok(id) = UserId::parse(&notice.recipient_user_id) else {
+        tracing::warn!(event_id = %event.id, "a notice names no user; nothing sent");
+        return Ok(());
+    };
+    let known = tx.user(tenant, id).await?;
+    if known.as_ref().is_some_and(|u| !u.active) {
+        tracing::debug!(event_id = %event.id, "the user is deactivated; no notice");
+        return Ok(());
+    }
+    let mut to = vec![Recipient {
+        channel: Channel::InApp,
+        user_id: Some(id),
+        address: id.to_string(),
+    }];
+    if notice.email
+        && let Some(user) = known.filter(|u| !u.email.is_empty())
+    {
+        to.push(Recipient {
+            channel: Channel::Email,
+            user_id: Some(id),
+            address: user.email,
+        });
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    for recipient in to {
+        let mut n = Notification::new(
+            tenant,
+            recipient,
+            None,
+            notice.subject.clone(),
+            notice.body.clone(),
+            event.id,
+            &event.event_type,
+            now,
+        );
+        n.link = notice.link.clone();
+        if !tx.insert_notification(&n).await? {
+            tracing::debug!(event_id = %event.id, "already notified");
+        }
     }
     Ok(())
 }

@@ -85,6 +85,9 @@ pub struct Notification {
     pub read_at: Option<Millis>,
     /// The etag.
     pub version: i64,
+    /// Where it leads in a client (`customers/<id>`), for a notice that names one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link: String,
 }
 
 /// Who a notification goes to, on which channel.
@@ -130,6 +133,7 @@ impl Notification {
             sent_at: None,
             read_at: None,
             version: 1,
+            link: String::new(),
         }
     }
 

@@ -105,6 +105,7 @@ pub fn notification_pb(n: &Notification) -> pb::Notification {
         send_time: n.sent_at.map(api::timestamp),
         read_time: n.read_at.map(api::timestamp),
         next_attempt_time: n.next_attempt_at.map(api::timestamp),
+        link: n.link.clone(),
     }
 }
 
