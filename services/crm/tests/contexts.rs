@@ -523,8 +523,9 @@ async fn an_edge_in_another_process_forwards_its_calls_to_its_upstream() {
     .await;
 }
 
-/// What the built-in roles held when IAM listed every context's permissions itself: the
-/// contexts now declare them, and the roles must hold exactly the same.
+/// What the built-in roles held when IAM listed every context's permissions itself (the
+/// contexts now declare them, and the roles must hold exactly the same), and what the activity
+/// context added: the role matrix, pinned.
 #[test]
 fn the_built_in_roles_hold_what_the_contexts_declare_and_nothing_else() {
     let catalog = crm_iam::domain::role::Catalog::new(Contexts::BUILT_IN.permissions());
@@ -559,6 +560,8 @@ fn the_built_in_roles_hold_what_the_contexts_declare_and_nothing_else() {
 }
 
 const EVERY: &[&str] = &[
+    "activities.read",
+    "activities.write",
     "api_keys.manage",
     "audit.read",
     "authorization.check_others",
@@ -581,12 +584,16 @@ const EVERY: &[&str] = &[
     "pipelines.manage",
     "pipelines.read",
     "roles.manage",
+    "tasks.read",
+    "tasks.write",
     "templates.manage",
     "tenant.manage",
     "users.manage",
     "users.read",
 ];
 const SALES_MANAGER: &[&str] = &[
+    "activities.read",
+    "activities.write",
     "customers.delete",
     "customers.export",
     "customers.import",
@@ -604,10 +611,14 @@ const SALES_MANAGER: &[&str] = &[
     "opportunities.write",
     "pipelines.manage",
     "pipelines.read",
+    "tasks.read",
+    "tasks.write",
     "templates.manage",
     "users.read",
 ];
 const SALES_REP: &[&str] = &[
+    "activities.read:own",
+    "activities.write:own",
     "customers.read:own",
     "customers.write:own",
     "deals.read",
@@ -619,14 +630,18 @@ const SALES_REP: &[&str] = &[
     "opportunities.read",
     "opportunities.write:own",
     "pipelines.read",
+    "tasks.read:own",
+    "tasks.write:own",
     "users.read",
 ];
 const VIEWER: &[&str] = &[
+    "activities.read",
     "customers.read",
     "deals.read",
     "leads.read",
     "notifications.read",
     "opportunities.read",
     "pipelines.read",
+    "tasks.read",
     "users.read",
 ];

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod activities;
 mod api;
 mod api_keys;
 mod binary;
