@@ -31,12 +31,11 @@ const STANDARD_SERVICES: [&str; 3] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
+/// Every context's services (as each declares them) and the edge's.
 fn every_crm_service() -> Vec<&'static str> {
-    let s = &crm_proto::services::IAM;
-    s.iter()
-        .chain(crm_proto::services::CUSTOMER)
-        .chain(crm_proto::services::SALES)
-        .chain(crm_proto::services::NOTIFICATION)
+    crm::Contexts::BUILT_IN
+        .iter()
+        .flat_map(|c| c.services.iter())
         .chain(crm_proto::services::EDGE)
         .copied()
         .collect()

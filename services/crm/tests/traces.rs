@@ -274,7 +274,8 @@ async fn a_lead_conversion_is_one_trace_across_sales_the_customer_service_and_th
     assert!(customers_own.len() >= 3, "{customers_own:#?}");
 
     // The events a call causes are handled in its trace: the new lead's LeadCreated, by the
-    // notification context's consumer (which tells the sales managers), under CreateLead.
+    // notification context's consumer (which tells the sales managers) and the activity
+    // context's (the lead's timeline), under CreateLead.
     let handled =
         crm_core::testing::eventually("LeadCreated is handled in CreateLead's trace", || {
             let spans = spans_now(&kept);
@@ -282,18 +283,23 @@ async fn a_lead_conversion_is_one_trace_across_sales_the_customer_service_and_th
                 let call = spans
                     .iter()
                     .find(|s| method(s, "/crm.sales.v1.LeadService/CreateLead"))?;
-                tree(&spans, call)
+                let consumers: std::collections::BTreeSet<String> = tree(&spans, call)
                     .iter()
-                    .find(|s| {
+                    .filter(|s| {
                         s.name == "event"
                             && s.attributes.get("event_type").map(String::as_str)
                                 == Some("crm.sales.events.v1.LeadCreated")
                     })
                     .map(|s| s.attributes["consumer"].clone())
+                    .collect();
+                (consumers.len() == 2).then_some(consumers)
             }
         })
         .await;
-    assert_eq!(handled, "notification-sales");
+    assert_eq!(
+        handled,
+        ["activity-sales".to_owned(), "notification-sales".to_owned()].into()
+    );
 
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
