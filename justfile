@@ -128,3 +128,4 @@ bench:
     DATABASE_URL={{database_url}} cargo bench -p crm --bench sales
     AIOSMTPD_PYTHONPATH={{aiosmtpd_path}} cargo bench -p crm --bench notifications
     REDIS_URL={{redis_url}} cargo bench -p crm --bench edge
+    cargo bench -p crm --bench activity

@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-TARGETS = {"iam", "customer", "sales", "notification", "edge", "all"}
+TARGETS = {"iam", "customer", "sales", "notification", "activity", "edge", "all"}
 
 
 def fail(message):

@@ -122,6 +122,11 @@ try {
   await page.getByLabel("Email").fill("siti@kilangbatik.my");
   await page.getByLabel("Password").fill("batik canting motif");
   await page.getByRole("button", { name: "Create the workspace" }).click();
+  // Reps and managers (and the owner) land on their day.
+  await page.getByRole("heading", { name: "My day" }).waitFor();
+  await page.getByText("Nothing overdue.").waitFor();
+  await accessible("my-day-empty");
+  await page.getByRole("link", { name: "Customers" }).click();
   await page.getByRole("heading", { name: "Customers" }).waitFor();
   await page.getByText("No customers yet.").waitFor();
 
@@ -448,6 +453,45 @@ try {
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.locator(".column").first().getByRole("article", { name: "Hotel Seri Malaysia: repeat order" }).waitFor();
 
+  step("a call logged and a follow-up due in a minute on the hotel's timeline; the reminder arrives in the bell and opens the hotel");
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByLabel("Search").fill("hotel");
+  await page.getByRole("button", { name: "Hotel Seri Malaysia" }).click();
+  const hotelAgain = page.getByRole("region", { name: "Customer Hotel Seri Malaysia" });
+  const composer = hotelAgain.getByRole("form", { name: "Log or plan" });
+  const story = hotelAgain.getByRole("region", { name: "Timeline of Hotel Seri Malaysia" });
+  await composer.getByLabel("What was said").fill("Wants 40 pieces of *batik sutera* for the lobby");
+  await composer.getByLabel("Outcome").fill("Wants samples");
+  await composer.getByRole("button", { name: "Save to the timeline" }).click();
+  await story.getByText("Call: Wants samples").waitFor();
+  await composer.getByLabel("Add a task").check();
+  await composer.getByLabel("Task", { exact: true }).fill("Send the lobby quotation");
+  // Due at the start of the minute after next: the input counts whole minutes.
+  const dueAt = new Date(Math.ceil((Date.now() + 60_000) / 60_000) * 60_000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const dueText = `${dueAt.getFullYear()}-${pad(dueAt.getMonth() + 1)}-${pad(dueAt.getDate())}T${pad(dueAt.getHours())}:${pad(dueAt.getMinutes())}`;
+  await composer.getByLabel("Due").fill(dueText);
+  await composer.getByRole("button", { name: "Add the task" }).click();
+  await story.getByText("Task: Send the lobby quotation").waitFor();
+  // The won deal and the customer's own history are on it too, from the other contexts' events.
+  await story.getByText(/^Won: /).waitFor();
+  await story.getByText(/^Customer created: Hotel Seri Malaysia/).waitFor();
+  await accessible("timeline");
+  await page.getByRole("link", { name: "My day" }).click();
+  await page.getByRole("heading", { name: "My day" }).waitFor();
+  await page.getByRole("region", { name: "Today" }).getByRole("link", { name: "Send the lobby quotation" }).waitFor();
+  await accessible("my-day");
+  const reminderBell = page.getByRole("button", { name: /^Notifications, \d+ unread$/ });
+  await reminderBell.click();
+  const reminder = page.getByRole("region", { name: "Unread notifications" }).locator(".note", { hasText: "Reminder: Send the lobby quotation" });
+  await reminder.waitFor({ timeout: Math.max(30_000, dueAt.getTime() - Date.now() + 30_000) });
+  await reminder.getByRole("link", { name: "Open" }).click();
+  const opened = page.getByRole("region", { name: "Customer Hotel Seri Malaysia" });
+  await opened.getByRole("region", { name: "Timeline of Hotel Seri Malaysia" }).getByText("Call: Wants samples").waitFor();
+  await opened.getByRole("button", { name: "Done: Send the lobby quotation" }).click();
+  await opened.getByText("Task done: Send the lobby quotation").waitFor();
+  await page.getByRole("button", { name: "Close" }).first().click();
+
   step("an admin invites someone, gives a role, and sees it in the audit log");
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "People and roles" }).waitFor();
@@ -698,6 +742,8 @@ try {
   await rep.getByLabel("Email").fill("rosli@batiktanjung.my");
   await rep.getByLabel("Password").fill("motif bunga raya");
   await rep.getByRole("button", { name: "Sign in" }).click();
+  await rep.getByRole("heading", { name: "My day" }).waitFor();
+  await rep.getByRole("link", { name: "Customers" }).click();
   await rep.getByRole("button", { name: "Add a customer" }).waitFor();
   const offered = async (role, name) => (await rep.getByRole(role, { name, exact: true }).count()) > 0;
   for (const [role, name] of [["button", "Export a CSV file"], ["button", "Import a CSV file"], ["link", "Messages"], ["link", "Workspace"]]) {

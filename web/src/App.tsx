@@ -11,9 +11,11 @@ import { Admin } from "./views/Admin";
 import { Account } from "./views/Account";
 import { Settings } from "./views/Settings";
 import { Messages } from "./views/Messages";
+import { MyDay } from "./views/MyDay";
 
 /** The screens, by the address's hash, and the permission a screen needs to be offered. */
 const SCREENS: { hash: string; label: string; needs?: string }[] = [
+  { hash: "#day", label: "My day", needs: "tasks.read" },
   { hash: "#customers", label: "Customers" },
   { hash: "#pipeline", label: "Pipeline" },
   { hash: "#dashboard", label: "Dashboard" },
@@ -23,23 +25,26 @@ const SCREENS: { hash: string; label: string; needs?: string }[] = [
   { hash: "#account", label: "Account" },
 ];
 
+/** The screen the address names (`#customers/<id>` is the customers screen, a customer open), or
+ * "" for the landing screen. */
 function currentScreen(): string {
-  return SCREENS.some((s) => s.hash === window.location.hash) ? window.location.hash : "#customers";
+  const base = window.location.hash.split("/")[0];
+  return SCREENS.some((s) => s.hash === base) ? base : "";
 }
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(() => load());
   const [notice, setNotice] = useState<string>();
-  const [screen, setScreen] = useState(currentScreen);
+  const [chosen, setScreen] = useState(currentScreen);
   // The dashboard and its chart library load the first time it is shown.
   const [Dashboard, setDashboard] = useState<typeof import("./views/Dashboard").Dashboard>();
   const [unloaded, setUnloaded] = useState(false);
   useEffect(() => {
-    if (screen === "#dashboard" && !Dashboard) {
+    if (chosen === "#dashboard" && !Dashboard) {
       setUnloaded(false);
       import("./views/Dashboard").then((m) => setDashboard(() => m.Dashboard)).catch(() => setUnloaded(true));
     }
-  }, [screen]);
+  }, [chosen]);
   useEffect(() => {
     const follow = () => setScreen(currentScreen());
     window.addEventListener("hashchange", follow);
@@ -111,6 +116,8 @@ export function App() {
   };
 
   const who = session && claims(session.accessToken);
+  // Reps and managers land on their day; who reads no tasks, on the customers.
+  const screen = chosen || (grants(who, "tasks.read") ? "#day" : "#customers");
   if (!session || !who) {
     return <SignIn notice={notice} onSignedIn={(s) => (setNotice(undefined), signedIn(s))} />;
   }
@@ -119,7 +126,7 @@ export function App() {
       <header class="bar">
         <strong>Kilang CRM</strong>
         <nav aria-label="Screens">
-          {SCREENS.filter((s) => !s.needs || allows(who, s.needs)).map((s) => (
+          {SCREENS.filter((s) => !s.needs || grants(who, s.needs)).map((s) => (
             <a key={s.hash} href={s.hash} aria-current={screen === s.hash ? "page" : undefined}>
               {s.label}
             </a>
@@ -135,12 +142,15 @@ export function App() {
       </header>
       <main>
         <Guard key={screen}>
-        {screen === "#pipeline" ? (
+        {screen === "#day" ? (
+          <MyDay onError={onError} />
+        ) : screen === "#pipeline" ? (
           <Pipeline
             onError={onError}
             canAssign={allows(who, "leads.assign")}
             canManage={allows(who, "pipelines.manage")}
             leadRights={{ userId: who.userId, write: reach(who, "leads.write"), convert: reach(who, "leads.convert") }}
+            timelineRights={{ log: grants(who, "activities.write"), task: grants(who, "tasks.write") }}
           />
         ) : screen === "#dashboard" ? (
           Dashboard ? (
@@ -172,6 +182,8 @@ export function App() {
               exporting: allows(who, "customers.export"),
               remove: allows(who, "customers.delete"),
               openDeals: grants(who, "opportunities.write"),
+              logActivities: grants(who, "activities.write"),
+              addTasks: grants(who, "tasks.write"),
             }}
           />
         )}

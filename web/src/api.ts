@@ -15,6 +15,9 @@ import { NotificationService } from "./gen/crm/notification/v1/notifications_pb"
 import { TemplateService } from "./gen/crm/notification/v1/templates_pb";
 import { OpportunityService } from "./gen/crm/sales/v1/opportunities_pb";
 import { PipelineService } from "./gen/crm/sales/v1/pipelines_pb";
+import { ActivityService } from "./gen/crm/activity/v1/activities_pb";
+import { TaskService } from "./gen/crm/activity/v1/tasks_pb";
+import { TimelineService } from "./gen/crm/activity/v1/timeline_pb";
 
 let accessToken: string | undefined;
 
@@ -55,3 +58,6 @@ export const audit = createClient(AuditService, transport);
 export const apiKeys = createClient(ApiKeyService, transport);
 export const mfa = createClient(MfaService, transport);
 export const tenants = createClient(TenantService, transport);
+export const activities = createClient(ActivityService, transport);
+export const tasks = createClient(TaskService, transport);
+export const timeline = createClient(TimelineService, transport);

@@ -92,6 +92,11 @@ export function Bell({ userId, onError }: Props) {
             <div key={n.id} class="note">
               <strong>{n.subject}</strong>
               <p>{n.body}</p>
+              {n.link && (
+                <a href={`#${n.link}`} onClick={() => (markRead(n), setOpen(false))}>
+                  Open
+                </a>
+              )}
               <button type="button" class="link" onClick={() => markRead(n)} aria-label={`Mark read: ${n.subject}`}>
                 Mark read
               </button>

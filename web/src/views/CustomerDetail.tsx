@@ -7,6 +7,8 @@ import { Contacts } from "./Contacts";
 import { CustomerDeals } from "./CustomerDeals";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
+import { Timeline } from "./Timeline";
+import { RecordType } from "../gen/crm/activity/v1/records_pb";
 
 type Props = {
   customer: Customer;
@@ -16,10 +18,11 @@ type Props = {
   onClose: () => void;
   mayDelete: boolean;
   mayOpenDeals: boolean;
+  mayLog: { log: boolean; task: boolean };
 };
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayOpenDeals }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayOpenDeals, mayLog }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
@@ -112,6 +115,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
       </form>
       <Contacts customerId={customer.id} onError={onError} onChanged={reread} />
       <CustomerDeals customerId={customer.id} customerName={customer.displayName} mayOpen={mayOpenDeals} onError={onError} />
+      <Timeline recordType={RecordType.CUSTOMER} recordId={customer.id} name={customer.displayName} onError={onError} may={mayLog} />
       {deleting ? (
         <div class="actions" role="group" aria-label={`Delete ${customer.displayName}?`}>
           <span>Delete {customer.displayName} and its contacts?</span>

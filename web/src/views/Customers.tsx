@@ -14,7 +14,15 @@ const PAGE = 25;
 
 /** Customers: a page at a time, search as you type, and a form to add one. */
 /** What the signed-in person may do with customers; the rest is not offered. */
-export type CustomerRights = { write: boolean; importing: boolean; exporting: boolean; remove: boolean; openDeals: boolean };
+export type CustomerRights = {
+  write: boolean;
+  importing: boolean;
+  exporting: boolean;
+  remove: boolean;
+  openDeals: boolean;
+  logActivities: boolean;
+  addTasks: boolean;
+};
 
 export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [query, setQuery] = useState("");
@@ -48,6 +56,23 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
     }
   };
   const asked = useRef(0);
+
+  // `#customers/<id>` opens that customer (a reminder's link, a task of one's day).
+  useEffect(() => {
+    const follow = async () => {
+      const id = window.location.hash.split("/")[1];
+      if (!id || open?.id === id) return;
+      try {
+        const { customer } = await customers.getCustomer({ id });
+        if (customer) setOpen(customer);
+      } catch (err) {
+        setProblem(onError(err));
+      }
+    };
+    follow();
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
 
   const fetchPage = async (token: string) => {
     const ticket = ++asked.current;
@@ -125,9 +150,14 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
             setOpen(undefined);
             setRows((all) => all.filter((r) => r.id !== id));
           }}
-          onClose={() => setOpen(undefined)}
+          onClose={() => {
+            setOpen(undefined);
+            // Closed: the address no longer names it (without reopening it on the way).
+            if (window.location.hash.startsWith("#customers/")) history.replaceState(null, "", "#customers");
+          }}
           mayDelete={may.remove}
           mayOpenDeals={may.openDeals}
+          mayLog={{ log: may.logActivities, task: may.addTasks }}
         />
       )}
       {adding && (

@@ -5,7 +5,7 @@ type Props = {
   value: string;
   onInput: (value: string) => void;
   error?: string;
-  type?: "text" | "email" | "password" | "number";
+  type?: "text" | "email" | "password" | "number" | "datetime-local";
   required?: boolean;
   /** A datalist's id, for suggestions. */
   list?: string;

@@ -10,6 +10,8 @@ import { formatMoney, parseAmount } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { PipelineChooser } from "./PipelineChooser";
 import { OpportunityDetail } from "./OpportunityDetail";
+import { Timeline } from "./Timeline";
+import { RecordType } from "../gen/crm/activity/v1/records_pb";
 import { PipelineEditor } from "./PipelineEditor";
 import { day } from "../dates";
 import { allPages } from "../paging";
@@ -18,7 +20,13 @@ import { usePipelines } from "./pipelines";
 type Props = { onError: (err: unknown) => Problem };
 /** What the signed-in user may do to leads: all of them, their own, or none (as sales decides). */
 export type LeadRights = { userId: string; write: "all" | "own" | "none"; convert: "all" | "own" | "none" };
-type BoardProps = Props & { canAssign: boolean; canManage: boolean; leadRights: LeadRights };
+type BoardProps = Props & {
+  canAssign: boolean;
+  canManage: boolean;
+  leadRights: LeadRights;
+  /** Logging activities and adding tasks on a lead's or an opportunity's timeline. */
+  timelineRights: { log: boolean; task: boolean };
+};
 
 /** Whether `rights` reach `lead` for a right of theirs. */
 function reaches(rights: LeadRights, right: "write" | "convert", lead: Lead): boolean {
@@ -62,7 +70,7 @@ async function openOpportunities(pipelineId: string): Promise<{ items: Opportuni
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign, canManage, leadRights }: BoardProps) {
+export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRights }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -213,6 +221,9 @@ export function Pipeline({ onError, canAssign, canManage, leadRights }: BoardPro
           onClose={() => setOpenLeadId(undefined)}
         />
       )}
+      {openLead && (
+        <Timeline key={`timeline-${openLead.id}`} recordType={RecordType.LEAD} recordId={openLead.id} name={openLead.contactName} onError={onError} may={timelineRights} />
+      )}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
@@ -319,6 +330,9 @@ export function Pipeline({ onError, canAssign, canManage, leadRights }: BoardPro
           onSaved={(o) => (replace(o), setDetails(o))}
           onClose={() => setDetails(undefined)}
         />
+      )}
+      {details && (
+        <Timeline key={`timeline-${details.id}`} recordType={RecordType.OPPORTUNITY} recordId={details.id} name={details.name} onError={onError} may={timelineRights} />
       )}
       {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
       <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>

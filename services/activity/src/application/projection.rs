@@ -159,14 +159,17 @@ fn customer(event: &Envelope) -> Option<Vec<Effect>> {
     }
     if let Some(e) = event.decode::<cus::CustomerDeleted>() {
         let r = record(RecordType::Customer, &e.customer_id)?;
-        return Some(vec![Effect::Add(entry(
-            event,
-            EntryKind::Customer,
-            r,
-            &e.deleted_by_user_id,
-            format!("Customer deleted: {}", e.display_name),
-            &[],
-        ))]);
+        return Some(vec![
+            Effect::Add(entry(
+                event,
+                EntryKind::Customer,
+                r,
+                &e.deleted_by_user_id,
+                format!("Customer deleted: {}", e.display_name),
+                &[],
+            )),
+            Effect::Forget { record: r },
+        ]);
     }
     if let Some(e) = event.decode::<cus::ContactAdded>() {
         let c = e.contact.unwrap_or_default();
@@ -209,14 +212,17 @@ fn customer(event: &Envelope) -> Option<Vec<Effect>> {
     }
     if let Some(e) = event.decode::<cus::ContactRemoved>() {
         let contact = record(RecordType::Contact, &e.contact_id)?;
-        return Some(vec![Effect::Add(entry(
-            event,
-            EntryKind::Contact,
-            contact,
-            &e.removed_by_user_id,
-            "Contact removed".into(),
-            &[],
-        ))]);
+        return Some(vec![
+            Effect::Add(entry(
+                event,
+                EntryKind::Contact,
+                contact,
+                &e.removed_by_user_id,
+                "Contact removed".into(),
+                &[],
+            )),
+            Effect::Forget { record: contact },
+        ]);
     }
     None
 }

@@ -91,6 +91,12 @@ pub enum Effect {
         /// Its name, when the event tells.
         name: Option<String>,
     },
+    /// The record is gone (deleted, removed): no new task or activity may be about it, and an
+    /// `:own` grant no longer reaches its timeline (which stays, for who reads every record).
+    Forget {
+        /// The record.
+        record: RecordRef,
+    },
     /// `from`'s entries are also shown on `to`'s timeline, those it has already included.
     Link {
         /// A lead, an opportunity or a contact.

@@ -96,6 +96,16 @@ pub async fn apply(tx: &mut Conn, tenant: &str, effects: &[Effect]) -> anyhow::R
                 owner,
                 name,
             } => put_record(tx, tenant, record, owner.as_ref(), name.as_deref()).await?,
+            Effect::Forget { record } => {
+                sqlx::query(
+                    "delete from timeline_records where tenant_id = $1 and record_type = $2 and record_id = $3",
+                )
+                .bind(tenant)
+                .bind(record.record_type.as_str())
+                .bind(record.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
             Effect::Link { from, to } => link(tx, tenant, from, to).await?,
             Effect::Add(entry) => add(tx, tenant, entry).await?,
             Effect::Replace { source, entries } => {
