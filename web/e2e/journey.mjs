@@ -669,7 +669,7 @@ try {
   await one.getByLabel("Email").fill("mei@batiktanjung.my");
   await one.getByLabel("Password").fill("canting tulis halus");
   await one.getByRole("button", { name: "Create the workspace" }).click();
-  await one.getByText("No customers yet.").waitFor();
+  await one.getByText("Nothing overdue.").waitFor();
   const two = await tabs.newPage();
   await two.goto(quick + "/#pipeline");
   await two.getByRole("heading", { name: /^Pipeline/ }).waitFor();
@@ -692,7 +692,7 @@ try {
   await two.getByRole("button", { name: "Add the lead" }).waitFor();
   step("on a phone's screen every screen fits its width (wide tables and the board scroll inside)");
   await two.setViewportSize({ width: 390, height: 844 });
-  for (const screen of ["#customers", "#pipeline", "#dashboard", "#admin", "#messages", "#settings", "#account"]) {
+  for (const screen of ["#day", "#customers", "#pipeline", "#dashboard", "#admin", "#messages", "#settings", "#account"]) {
     await two.goto(quick + "/" + screen);
     await two.locator("main h1").first().waitFor();
     await two.waitForTimeout(300);

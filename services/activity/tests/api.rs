@@ -722,7 +722,10 @@ async fn a_timeline_merges_every_context_and_only_its_readers_see_it(w: &World) 
     log(
         &g,
         &aminah,
-        call(&[lead_ref.clone()], "Wants 40 pieces of batik sutera"),
+        call(
+            std::slice::from_ref(&lead_ref),
+            "Wants 40 pieces of batik sutera",
+        ),
     )
     .await
     .unwrap();

@@ -23,12 +23,9 @@ mod support;
 use crm_core::testing::percentile;
 use crm_proto::crm::activity::v1 as act;
 use crm_proto::crm::customer::v1 as cus;
-use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
-use crm_proto::crm::iam::v1::{CreateUserRequest, LoginRequest, User};
 use crm_proto::crm::notification::v1::WatchNotificationsRequest;
 use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
-use support::{PASSWORD, Server, authorized, connect, mib, register, serve, status_kib, timed};
+use support::{Server, authorized, connect, mib, register, serve, status_kib, timed, user};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -78,40 +75,6 @@ fn pid(server: &Server) -> u32 {
     server.0.as_ref().unwrap().id()
 }
 
-async fn rep(channel: &Channel, owner: &str, slug: &str, i: usize) -> (String, String) {
-    let email = format!("rep{i}@day.example");
-    let user = UserServiceClient::new(channel.clone())
-        .create_user(authorized(
-            CreateUserRequest {
-                user: Some(User {
-                    email: email.clone(),
-                    display_name: format!("Rep {i}"),
-                    roles: vec!["sales_rep".into()],
-                    ..Default::default()
-                }),
-                password: PASSWORD.into(),
-                request_id: String::new(),
-            },
-            owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
-    let token = AuthServiceClient::new(channel.clone())
-        .login(LoginRequest {
-            tenant: slug.into(),
-            email,
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    (user.id, token)
-}
-
 fn task(
     title: String,
     due: i64,
@@ -156,7 +119,16 @@ async fn run() {
     let (owner, _, slug) = register(&addr, "Kilang Hari", "owner@day.example").await;
     let mut people = Vec::new();
     for i in 0..REPS {
-        people.push(rep(&channel, &owner, &slug, i).await);
+        people.push(
+            user(
+                &addr,
+                &owner,
+                &slug,
+                &format!("rep{i}@day.example"),
+                &["sales_rep"],
+            )
+            .await,
+        );
     }
     let customer = cus::customer_service_client::CustomerServiceClient::new(channel.clone())
         .create_customer(authorized(

@@ -27,14 +27,11 @@ use std::time::{Duration, Instant};
 mod support;
 
 use crm_core::testing::percentile;
-use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
-use crm_proto::crm::iam::v1::user_service_client::UserServiceClient;
-use crm_proto::crm::iam::v1::{CreateUserRequest, LoginRequest, User};
 use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
 use crm_proto::crm::notification::v1::{ListNotificationsRequest, WatchNotificationsRequest};
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::{CreateLeadRequest, Lead};
-use support::{PASSWORD, Server, authorized, connect, mib, register, serve, status_kib};
+use support::{Server, authorized, connect, mib, register, serve, status_kib, user};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -345,47 +342,6 @@ async fn log_sink(n: usize) -> f64 {
     notification.close().await;
     drop(server);
     rate
-}
-
-/// Creates a user with `roles` and signs them in: their id and token.
-async fn user(
-    addr: &str,
-    owner: &str,
-    slug: &str,
-    email: &str,
-    roles: &[&str],
-) -> (String, String) {
-    let channel = connect(addr).await;
-    let user = UserServiceClient::new(channel.clone())
-        .create_user(authorized(
-            CreateUserRequest {
-                user: Some(User {
-                    email: email.into(),
-                    display_name: email.split('@').next().unwrap().into(),
-                    roles: roles.iter().map(|r| r.to_string()).collect(),
-                    ..Default::default()
-                }),
-                password: PASSWORD.into(),
-                request_id: String::new(),
-            },
-            owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
-    let token = AuthServiceClient::new(channel)
-        .login(LoginRequest {
-            tenant: slug.into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    (user.id, token)
 }
 
 async fn in_app() {

@@ -132,6 +132,25 @@ pub fn locale(raw: &str) -> Result<String, &'static str> {
     }
 }
 
+/// `units` and `nanos` of `currency` as people write money: `MYR 25,000.00`.
+pub fn money(currency: &str, units: i64, nanos: i32) -> String {
+    let cents = i128::from(units) * 100 + i128::from(nanos) / 10_000_000;
+    let (sign, cents) = if cents < 0 {
+        ("-", -cents)
+    } else {
+        ("", cents)
+    };
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{currency} {sign}{grouped}.{:02}", cents % 100)
+}
+
 /// An active ISO 4217 currency code (e.g. `MYR`).
 pub fn currency_code(raw: &str) -> Result<String, &'static str> {
     iso_currency::Currency::from_code(raw)
@@ -183,6 +202,14 @@ pub fn tags(raw: &[String]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_reads_as_people_write_it() {
+        assert_eq!(money("MYR", 25_000, 0), "MYR 25,000.00");
+        assert_eq!(money("MYR", 1_234_567, 890_000_000), "MYR 1,234,567.89");
+        assert_eq!(money("USD", 0, 50_000_000), "USD 0.05");
+        assert_eq!(money("MYR", 999, 0), "MYR 999.00");
+    }
 
     #[test]
     fn names_refuse_control_bidi_and_invisible_characters() {

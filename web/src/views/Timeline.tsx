@@ -172,7 +172,9 @@ export function Timeline({ recordType, recordId, name, onError, may }: Props) {
         <ol class="entries">
           {entries.map((e) => (
             <li key={`${e.id}-${e.subject?.id}`}>
-              <span class="kind">{LABEL[e.kind] ?? "Entry"}</span> <span>{e.summary}</span>{" "}
+              {/* The kind, unless the line says it already ("Task: ..."). */}
+              {!e.summary.startsWith(LABEL[e.kind] ?? "Entry") && <span class="kind">{LABEL[e.kind] ?? "Entry"} </span>}
+              <span>{e.summary}</span>{" "}
               <time class="hint">{dateTime(e.occurTime)}</time>
               {e.kind === TimelineEntryKind.TASK && e.attributes.status === "open" && may.task && (
                 <button type="button" class="link" onClick={() => complete(e)} aria-label={`Done: ${e.attributes.title ?? e.summary}`}>

@@ -186,18 +186,20 @@ fn kind_pb(k: Kind) -> pb::ActivityKind {
     }
 }
 
-/// An activity kind from the contract: `None` for unspecified; `Err` for a value it does not
-/// define.
-pub fn kind_of(raw: i32) -> Result<Option<Kind>, ()> {
-    Ok(match pb::ActivityKind::try_from(raw).map_err(|_| ())? {
-        pb::ActivityKind::Unspecified => None,
-        pb::ActivityKind::Call => Some(Kind::Call),
-        pb::ActivityKind::Meeting => Some(Kind::Meeting),
-        pb::ActivityKind::Whatsapp => Some(Kind::Whatsapp),
-        pb::ActivityKind::Sms => Some(Kind::Sms),
-        pb::ActivityKind::Email => Some(Kind::Email),
-        pb::ActivityKind::Note => Some(Kind::Note),
-    })
+/// An activity kind from the contract: `None` for unspecified; `Err` (what is wrong) for a value
+/// it does not define.
+pub fn kind_of(raw: i32) -> Result<Option<Kind>, &'static str> {
+    Ok(
+        match pb::ActivityKind::try_from(raw).map_err(|_| "is not a kind of the contract")? {
+            pb::ActivityKind::Unspecified => None,
+            pb::ActivityKind::Call => Some(Kind::Call),
+            pb::ActivityKind::Meeting => Some(Kind::Meeting),
+            pb::ActivityKind::Whatsapp => Some(Kind::Whatsapp),
+            pb::ActivityKind::Sms => Some(Kind::Sms),
+            pb::ActivityKind::Email => Some(Kind::Email),
+            pb::ActivityKind::Note => Some(Kind::Note),
+        },
+    )
 }
 
 /// An activity of the contract, its body rendered; `window_minutes` says until when its author
@@ -239,8 +241,8 @@ pub fn activity_pb(a: &Activity, window_minutes: u32) -> pb::Activity {
 /// What a contract activity gives, or the problems of its fields.
 pub fn activity_input(a: &pb::Activity) -> Result<ActivityInput, Vec<Problem>> {
     let mut problems = Vec::new();
-    let kind = kind_of(a.kind).unwrap_or_else(|()| {
-        problems.push(problem("activity.kind", "is not a kind of the contract"));
+    let kind = kind_of(a.kind).unwrap_or_else(|wrong| {
+        problems.push(problem("activity.kind", wrong));
         None
     });
     let direction = match pb::Direction::try_from(a.direction) {

@@ -331,13 +331,7 @@ impl pb::activity_service_server::ActivityService for ActivityGrpc {
             match kind_of(*k) {
                 Ok(Some(kind)) => kinds.push(kind),
                 Ok(None) => {}
-                Err(()) => {
-                    return Err(Error::invalid_field(
-                        format!("kinds[{i}]"),
-                        "is not a kind of the contract",
-                    )
-                    .into());
-                }
+                Err(wrong) => return Err(Error::invalid_field(format!("kinds[{i}]"), wrong).into()),
             }
         }
         let query = ActivityQuery {

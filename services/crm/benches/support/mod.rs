@@ -87,6 +87,48 @@ pub async fn register(addr: &str, tenant: &str, email: &str) -> (String, String,
     (r.access_token, registered.id, registered.slug)
 }
 
+/// Creates a user with `roles` and signs them in: their id and token.
+pub async fn user(
+    addr: &str,
+    owner: &str,
+    slug: &str,
+    email: &str,
+    roles: &[&str],
+) -> (String, String) {
+    let channel = connect(addr).await;
+    let user =
+        crm_proto::crm::iam::v1::user_service_client::UserServiceClient::new(channel.clone())
+            .create_user(authorized(
+                crm_proto::crm::iam::v1::CreateUserRequest {
+                    user: Some(crm_proto::crm::iam::v1::User {
+                        email: email.into(),
+                        display_name: email.split('@').next().unwrap().into(),
+                        roles: roles.iter().map(|r| r.to_string()).collect(),
+                        ..Default::default()
+                    }),
+                    password: PASSWORD.into(),
+                    request_id: String::new(),
+                },
+                owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap();
+    let token = crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient::new(channel)
+        .login(crm_proto::crm::iam::v1::LoginRequest {
+            tenant: slug.into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    (user.id, token)
+}
+
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request

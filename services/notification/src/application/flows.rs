@@ -24,7 +24,7 @@ use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
 use prost::Name;
 
 use crate::domain::built_in::{BUILT_IN, BuiltIn, SIGNED_UP};
-use crate::domain::catalogue::{self, DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
+use crate::domain::catalogue::{DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
 use crate::domain::notification::{Notification, Recipient};
 use crate::domain::ports::{FlowStore, KnownUser};
 use crate::domain::template::{self, Channel, Template};
@@ -313,7 +313,7 @@ fn words(name: &str, prefix: &str) -> String {
 }
 
 fn amount(m: Option<&crm_proto::google::r#type::Money>) -> String {
-    m.map(|m| catalogue::money(&m.currency_code, m.units, m.nanos))
+    m.map(|m| crm_core::text::money(&m.currency_code, m.units, m.nanos))
         .unwrap_or_default()
 }
 

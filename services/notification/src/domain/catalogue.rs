@@ -102,36 +102,9 @@ impl EventKind {
     }
 }
 
-/// `units` and `nanos` of `currency` as people write money: `MYR 25,000.00`.
-pub fn money(currency: &str, units: i64, nanos: i32) -> String {
-    let cents = i128::from(units) * 100 + i128::from(nanos) / 10_000_000;
-    let (sign, cents) = if cents < 0 {
-        ("-", -cents)
-    } else {
-        ("", cents)
-    };
-    let whole = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{currency} {sign}{grouped}.{:02}", cents % 100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_reads_as_people_write_it() {
-        assert_eq!(money("MYR", 25_000, 0), "MYR 25,000.00");
-        assert_eq!(money("MYR", 1_234_567, 890_000_000), "MYR 1,234,567.89");
-        assert_eq!(money("USD", 0, 50_000_000), "USD 0.05");
-        assert_eq!(money("MYR", 999, 0), "MYR 999.00");
-    }
 
     #[test]
     fn every_event_gives_the_tenant_name() {

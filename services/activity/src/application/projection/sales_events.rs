@@ -1,0 +1,215 @@
+//! Sales' events on the timelines: a lead and its conversion (the lead and its opportunity then
+//! show on the customer's timeline, their history included), an opportunity's moves, a deal won
+//! or lost (the cause of the message the customer is then sent).
+
+use crm_events::Envelope;
+use crm_proto::crm::sales::events::v1 as sales;
+
+use super::{entry, money, owner, record};
+use crate::domain::records::RecordType;
+use crate::domain::timeline::{Effect, EntryKind};
+
+/// What sales' events do: leads created, qualified, converted; opportunities moved, won, lost.
+pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
+    if let Some(e) = event.decode::<sales::LeadCreated>() {
+        let l = e.lead.unwrap_or_default();
+        let r = record(RecordType::Lead, &l.id)?;
+        let name = [l.contact_name.as_str(), l.company_name.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Some(vec![
+            Effect::Record {
+                record: r,
+                owner: owner(&l.owner_id),
+                name: Some(name.clone()),
+            },
+            Effect::Add(entry(
+                event,
+                EntryKind::Lead,
+                r,
+                &e.created_by_user_id,
+                format!("Lead created: {name}"),
+                &[("owner_id", l.owner_id.clone())],
+            )),
+        ]);
+    }
+    if let Some(e) = event.decode::<sales::LeadQualified>() {
+        let r = record(RecordType::Lead, &e.lead_id)?;
+        let summary = if e.qualified {
+            format!("Qualified (score {})", e.score)
+        } else if e.reason.is_empty() {
+            "Not a fit".to_owned()
+        } else {
+            format!("Not a fit: {}", e.reason)
+        };
+        return Some(vec![
+            Effect::Record {
+                record: r,
+                owner: owner(&e.owner_id),
+                name: None,
+            },
+            Effect::Add(entry(
+                event,
+                EntryKind::Lead,
+                r,
+                &e.qualified_by_user_id,
+                summary,
+                &[
+                    ("qualified", e.qualified.to_string()),
+                    ("score", e.score.to_string()),
+                    ("reason", e.reason.clone()),
+                ],
+            )),
+        ]);
+    }
+    if let Some(e) = event.decode::<sales::LeadConverted>() {
+        let lead = record(RecordType::Lead, &e.lead_id)?;
+        let customer = record(RecordType::Customer, &e.customer_id)?;
+        let mut out = vec![
+            Effect::Record {
+                record: lead,
+                owner: owner(&e.owner_id),
+                name: None,
+            },
+            Effect::Link {
+                from: lead,
+                to: customer,
+            },
+        ];
+        if let Some(opportunity) = record(RecordType::Opportunity, &e.opportunity_id) {
+            out.push(Effect::Record {
+                record: opportunity,
+                owner: owner(&e.owner_id),
+                name: None,
+            });
+            out.push(Effect::Link {
+                from: opportunity,
+                to: customer,
+            });
+            out.push(Effect::Add(entry(
+                event,
+                EntryKind::Opportunity,
+                opportunity,
+                &e.converted_by_user_id,
+                format!(
+                    "Opportunity opened from a lead: {}",
+                    money(e.amount.as_ref())
+                ),
+                &[("amount", money(e.amount.as_ref()))],
+            )));
+        }
+        out.push(Effect::Add(entry(
+            event,
+            EntryKind::Lead,
+            lead,
+            &e.converted_by_user_id,
+            if e.customer_created {
+                "Converted: a new customer".to_owned()
+            } else {
+                "Converted: an existing customer".to_owned()
+            },
+            &[
+                ("customer_id", e.customer_id.clone()),
+                ("opportunity_id", e.opportunity_id.clone()),
+            ],
+        )));
+        return Some(out);
+    }
+    if let Some(e) = event.decode::<sales::OpportunityStageChanged>() {
+        let r = record(RecordType::Opportunity, &e.opportunity_id)?;
+        return Some(vec![
+            Effect::Record {
+                record: r,
+                owner: owner(&e.owner_id),
+                name: Some(e.opportunity_name.clone()),
+            },
+            Effect::Add(entry(
+                event,
+                EntryKind::Opportunity,
+                r,
+                &e.changed_by_user_id,
+                format!("Moved from {} to {}", e.from_stage_name, e.to_stage_name),
+                &[
+                    ("from_stage_name", e.from_stage_name.clone()),
+                    ("to_stage_name", e.to_stage_name.clone()),
+                    ("amount", money(e.amount.as_ref())),
+                ],
+            )),
+        ]);
+    }
+    if let Some(e) = event.decode::<sales::DealWon>() {
+        let d = e.deal.unwrap_or_default();
+        let opportunity = record(RecordType::Opportunity, &d.opportunity_id)?;
+        let mut out = vec![Effect::Record {
+            record: opportunity,
+            owner: owner(&d.owner_id),
+            name: Some(d.name.clone()),
+        }];
+        let mut about = vec![opportunity];
+        if let Some(customer) = record(RecordType::Customer, &d.customer_id) {
+            out.push(Effect::Link {
+                from: opportunity,
+                to: customer,
+            });
+            about.push(customer);
+        }
+        let amount = money(d.amount.as_ref());
+        out.push(Effect::Add(entry(
+            event,
+            EntryKind::Opportunity,
+            opportunity,
+            &e.won_by_user_id,
+            format!("Won: {} ({amount})", d.name),
+            &[("amount", amount.clone()), ("deal_id", d.id.clone())],
+        )));
+        out.push(Effect::Cause {
+            event_id: event.id,
+            records: about,
+        });
+        return Some(out);
+    }
+    if let Some(e) = event.decode::<sales::DealLost>() {
+        let opportunity = record(RecordType::Opportunity, &e.opportunity_id)?;
+        let mut out = vec![Effect::Record {
+            record: opportunity,
+            owner: owner(&e.owner_id),
+            name: Some(e.opportunity_name.clone()),
+        }];
+        let mut about = vec![opportunity];
+        if let Some(customer) = record(RecordType::Customer, &e.customer_id) {
+            out.push(Effect::Link {
+                from: opportunity,
+                to: customer,
+            });
+            about.push(customer);
+        }
+        let reason = crm_proto::crm::sales::v1::LossReason::try_from(e.loss_reason)
+            .map(|r| {
+                r.as_str_name()
+                    .trim_start_matches("LOSS_REASON_")
+                    .replace('_', " ")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        out.push(Effect::Add(entry(
+            event,
+            EntryKind::Opportunity,
+            opportunity,
+            &e.lost_by_user_id,
+            format!("Lost: {} ({reason})", e.opportunity_name),
+            &[
+                ("amount", money(e.amount.as_ref())),
+                ("loss_reason", reason.clone()),
+                ("loss_detail", e.loss_detail.clone()),
+            ],
+        )));
+        out.push(Effect::Cause {
+            event_id: event.id,
+            records: about,
+        });
+        return Some(out);
+    }
+    None
+}
