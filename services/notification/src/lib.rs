@@ -82,7 +82,9 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let mut consumers = vec![(IAM_TOPIC, iam), (SALES_TOPIC, sales)];
         // Notices, from every context that sends them (a group per topic).
         for topic in startup.notice_topics {
-            consumers.push((*topic, consumer(&format!("notification-notices-{topic}"))));
+            // `crm.activity.events.v1` is read by `notification-activity`.
+            let context = topic.split('.').nth(1).unwrap_or(topic);
+            consumers.push((*topic, consumer(&format!("notification-{context}"))));
         }
         let app = built.app.clone();
         Ok(Started {

@@ -407,6 +407,7 @@ pub fn render_html(markdown: &str) -> String {
     });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);
+    html.truncate(html.trim_end().len());
     html
 }
 
