@@ -12,6 +12,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect_protos(&root.join("crm"), &root, &mut files)?;
     files.sort();
+    // Each file too: a directory's own time moves only when an entry is added or removed, so a
+    // contract edited in place would otherwise leave the generated code as it was.
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
     // The standard health service, with `List` (served by the launcher).
     files.push(PathBuf::from("grpc/health/v1/health.proto"));
     // The error details every status carries: in the descriptor set, reflection serves them, so

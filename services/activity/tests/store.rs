@@ -232,13 +232,15 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
     use crm_proto::crm::customer::v1::{Contact, Customer};
     use crm_proto::crm::notification::events::v1::NotificationSent;
     use crm_proto::crm::sales::events::v1::{
-        DealLost, LeadConverted, LeadCreated, OpportunityStageChanged,
+        DealLost, LeadAssigned, LeadConverted, LeadCreated, OpportunityCreated,
+        OpportunityStageChanged,
     };
-    use crm_proto::crm::sales::v1::Lead;
+    use crm_proto::crm::sales::v1::{Lead, Opportunity};
     use uuid::Uuid;
     let tenant = TenantId::new();
     let rep = UserId::new();
-    let (customer, contact, lead, opportunity) = (
+    let (customer, contact, lead, opportunity, repeat) = (
+        Uuid::now_v7(),
         Uuid::now_v7(),
         Uuid::now_v7(),
         Uuid::now_v7(),
@@ -291,6 +293,17 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
         event(
             tenant,
             lead,
+            &LeadAssigned {
+                lead_id: lead.to_string(),
+                owner_id: rep.to_string(),
+                assigned_by_user_id: rep.to_string(),
+                ..LeadAssigned::default()
+            },
+            t(2),
+        ),
+        event(
+            tenant,
+            lead,
             &LeadConverted {
                 lead_id: lead.to_string(),
                 customer_id: customer.to_string(),
@@ -299,6 +312,21 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
                 ..LeadConverted::default()
             },
             t(3),
+        ),
+        event(
+            tenant,
+            repeat,
+            &OpportunityCreated {
+                opportunity: Some(Opportunity {
+                    id: repeat.to_string(),
+                    name: "Kain ela: repeat order".into(),
+                    customer_id: customer.to_string(),
+                    owner_id: rep.to_string(),
+                    ..Opportunity::default()
+                }),
+                created_by_user_id: rep.to_string(),
+            },
+            t(5),
         ),
         event(
             tenant,
@@ -362,6 +390,17 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
             .any(|r| r.starts_with("timeline_entries: customer") && r.contains("Lead created")),
         "the lead's history followed it"
     );
+    for added in [
+        "Assigned to a new owner",
+        "Opportunity opened: Kain ela: repeat order",
+    ] {
+        assert!(
+            first
+                .iter()
+                .any(|r| r.starts_with("timeline_entries: customer") && r.contains(added)),
+            "{added}: {first:#?}"
+        );
+    }
     // Every event again (a redelivery, or a replay into the same store): nothing changes.
     for e in &script {
         w.feed(e).await;

@@ -162,8 +162,13 @@ pub(crate) fn events(
     databases: &[Store],
     started: &[Started],
 ) -> anyhow::Result<Events> {
-    let mut logs = outboxes(databases);
-    logs.extend(started.iter().flat_map(|s| s.outboxes.iter().cloned()));
+    // The outboxes a context keeps outside its SQL store come first: where a context has both
+    // (customers on MongoDB), its events are in that one, and its consumers must read it.
+    let mut logs: Vec<crm_events::OutboxLog> = started
+        .iter()
+        .flat_map(|s| s.outboxes.iter().cloned())
+        .collect();
+    logs.extend(outboxes(databases));
     let mut tasks: Vec<Task> = logs.iter().map(|log| bus.relay(log.clone())).collect();
     let mut groups = Vec::new();
     for started in started {

@@ -106,6 +106,26 @@ async fn the_rest_api_speaks_proto3_json_through_the_same_checks_as_grpc() {
     let customer = &created["customer"];
     let id = customer["id"].as_str().unwrap();
     assert_eq!(customer["type"], "CUSTOMER_TYPE_INDIVIDUAL");
+    // An enum by number, which the OpenAPI document does not allow, is refused, naming it, and
+    // stores nothing.
+    let (status, refused) = call(
+        &server,
+        "POST",
+        "/api/v1/tasks",
+        Some(&token),
+        &json!({"task": {"title": "Call back", "dueTime": "2030-01-02T02:00:00Z",
+            "recurrence": {"frequency": 0}}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("`task.recurrence.frequency` is 0; write the value's name"),
+        "{refused}"
+    );
     let created_at = customer["createTime"].as_str().unwrap();
     assert!(
         chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),

@@ -80,7 +80,9 @@ pub fn http_status(code: tonic::Code) -> StatusCode {
 /// Refuses a JSON number for an integer field that cannot be read exactly: an integer beyond 64
 /// bits arrives as a float, which rounds (-9223372036854775809 would become the smallest
 /// int64). proto3 JSON writes 64-bit integers as strings for this reason. Floating fields
-/// (and `google.protobuf.Value`s) take any number.
+/// (and `google.protobuf.Value`s) take any number. An enum takes its value's name, as the
+/// OpenAPI document says: a number there (which proto3 JSON parsers may read) is refused, so
+/// that what the document refuses the API refuses too.
 pub(super) fn exact_numbers(
     message: &MessageDescriptor,
     fields: &Map<String, Json>,
@@ -115,6 +117,17 @@ pub(super) fn exact_numbers(
             match (&kind, item) {
                 (Kind::Message(inner), Json::Object(fields)) => {
                     exact_numbers(inner, fields, &path)?
+                }
+                (Kind::Enum(e), Json::Number(n)) => {
+                    let example = e
+                        .values()
+                        .nth(1)
+                        .or_else(|| e.values().next())
+                        .map(|v| v.name().to_owned())
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "`{path}` is {n}; write the value's name, e.g. {example}"
+                    ));
                 }
                 (
                     Kind::Int32

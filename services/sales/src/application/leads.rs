@@ -5,7 +5,7 @@ use crm_core::{Error, ErrorKind, Result, UserId};
 use uuid::Uuid;
 
 use super::{Caller, Sales, invalid};
-use crate::domain::events::{lead_created, lead_qualified};
+use crate::domain::events::{lead_assigned, lead_created, lead_qualified};
 use crate::domain::lead::{Lead, LeadChangeError, LeadInput, LeadStatus};
 use crate::domain::ports::{LeadFilter, OutboxEvent, TenantPolicy};
 
@@ -160,9 +160,14 @@ impl Sales {
         may_change(caller, &read, rule)?;
         self.assignable(caller, owner).await?;
         let now = self.now();
+        let cause = caller.cause();
         self.change_lead(caller, id, rule, |lead: &mut Lead| {
+            let previous = lead.owner_id;
+            if previous == Some(owner) {
+                return Ok(None);
+            }
             lead.assign(owner, now).map_err(refused)?;
-            Ok(Some(Vec::new()))
+            Ok(Some(vec![lead_assigned(lead, previous, &cause)]))
         })
         .await
     }

@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::access::{Rule, current, decide, readable, refused, restrict};
 use super::{Caller, Sales, invalid};
-use crate::domain::events::{EventCustomer, deal_lost, deal_won, opportunity_stage_changed};
+use crate::domain::events::{
+    EventCustomer, deal_lost, deal_won, opportunity_created, opportunity_stage_changed,
+};
 use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
 };
@@ -92,7 +94,10 @@ impl Sales {
         let opportunity = Opportunity::new(p.tenant_id, &placement, input, self.now())
             .map_err(|problems| invalid("opportunity", problems))?;
         self.store
-            .insert_opportunity(&opportunity, Vec::new())
+            .insert_opportunity(
+                &opportunity,
+                vec![opportunity_created(&opportunity, &caller.cause())],
+            )
             .await?;
         Ok(opportunity)
     }

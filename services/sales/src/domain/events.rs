@@ -44,6 +44,27 @@ pub fn lead_created(lead: &Lead, cause: &Cause) -> OutboxEvent {
     lead_event(lead, &created, cause)
 }
 
+/// `LeadAssigned`: the lead now belongs to its owner; `previous` had it before.
+pub fn lead_assigned(lead: &Lead, previous: Option<UserId>, cause: &Cause) -> OutboxEvent {
+    let event = events::LeadAssigned {
+        lead_id: lead.id.to_string(),
+        owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        previous_owner_id: previous.map(|o| o.to_string()).unwrap_or_default(),
+        assigned_by_user_id: cause.by.to_string(),
+        assign_time: Some(timestamp(lead.updated_at)),
+    };
+    lead_event(lead, &event, cause)
+}
+
+/// `OpportunityCreated`: opened directly, not from a lead.
+pub fn opportunity_created(o: &Opportunity, cause: &Cause) -> OutboxEvent {
+    let event = events::OpportunityCreated {
+        opportunity: Some(super::messages::opportunity_pb(o)),
+        created_by_user_id: cause.by.to_string(),
+    };
+    opportunity_event(o, &event, cause)
+}
+
 /// `LeadQualified` (or disqualified, with `qualified` false), with the reason given.
 pub fn lead_qualified(lead: &Lead, qualified: bool, reason: &str, cause: &Cause) -> OutboxEvent {
     let event = events::LeadQualified {

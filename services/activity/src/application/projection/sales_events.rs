@@ -9,8 +9,58 @@ use super::{entry, money, owner, record};
 use crate::domain::records::RecordType;
 use crate::domain::timeline::{Effect, EntryKind};
 
-/// What sales' events do: leads created, qualified, converted; opportunities moved, won, lost.
+/// What sales' events do: leads created, qualified, assigned, converted; opportunities opened,
+/// moved, won, lost.
 pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
+    if let Some(e) = event.decode::<sales::LeadAssigned>() {
+        let r = record(RecordType::Lead, &e.lead_id)?;
+        return Some(vec![
+            Effect::Record {
+                record: r,
+                owner: owner(&e.owner_id),
+                name: None,
+            },
+            Effect::Add(entry(
+                event,
+                EntryKind::Lead,
+                r,
+                &e.assigned_by_user_id,
+                "Assigned to a new owner".into(),
+                &[
+                    ("owner_id", e.owner_id.clone()),
+                    ("previous_owner_id", e.previous_owner_id.clone()),
+                ],
+            )),
+        ]);
+    }
+    if let Some(e) = event.decode::<sales::OpportunityCreated>() {
+        let o = e.opportunity.unwrap_or_default();
+        let opportunity = record(RecordType::Opportunity, &o.id)?;
+        let mut out = vec![Effect::Record {
+            record: opportunity,
+            owner: owner(&o.owner_id),
+            name: Some(o.name.clone()),
+        }];
+        if let Some(customer) = record(RecordType::Customer, &o.customer_id) {
+            out.push(Effect::Link {
+                from: opportunity,
+                to: customer,
+            });
+        }
+        let amount = money(o.amount.as_ref());
+        out.push(Effect::Add(entry(
+            event,
+            EntryKind::Opportunity,
+            opportunity,
+            &e.created_by_user_id,
+            format!("Opportunity opened: {} ({amount})", o.name),
+            &[
+                ("amount", amount.clone()),
+                ("pipeline_id", o.pipeline_id.clone()),
+            ],
+        )));
+        return Some(out);
+    }
     if let Some(e) = event.decode::<sales::LeadCreated>() {
         let l = e.lead.unwrap_or_default();
         let r = record(RecordType::Lead, &l.id)?;
