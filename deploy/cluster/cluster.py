@@ -2,7 +2,7 @@
 """The production shape on one machine: `just cluster up | ps | down`.
 
 `up` starts, in the background, one `crm serve --target <context>` process per replica in
-microservices mode (iam x1, customer x2, sales x2, notification x1, activity x2, edge x2, every edge seeing
+microservices mode (iam x1, customer x2, sales x2, notification x1, activity x1, edge x2, every edge seeing
 every upstream process) on PostgreSQL (the local server, a database of the cluster's own), Redis
 (the local server, a logical database of the cluster's own) and Kafka (a tansu broker keeping its
 topics and offsets in PostgreSQL, so a broker restart loses nothing), with an SMTP server
@@ -47,7 +47,7 @@ BROKER_DATABASE = "crm_cluster_broker"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 7
 AIOSMTPD_PATH = Path(os.environ.get("AIOSMTPD_PYTHONPATH", CACHE / "py"))
 # How many processes of each context; the edge is last, so that its upstreams are known.
-REPLICAS = [("iam", 1), ("customer", 2), ("sales", 2), ("notification", 1), ("activity", 2), ("edge", 2)]
+REPLICAS = [("iam", 1), ("customer", 2), ("sales", 2), ("notification", 1), ("activity", 1), ("edge", 2)]
 
 
 def say(text):
@@ -282,8 +282,9 @@ def up():
                                                "CRM_NOTIFICATION__SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
                                                "CRM_NOTIFICATION__EMAIL_FROM": "Kilang CRM <crm@kilang.example>"})]
 
-    # Two replicas: each reminder fires once between them (claimed in the database).
-    activities = [serve("activity", r, verified) for r in range(2)]
+    # One process on these two cores (the chart runs two: each reminder fires once between
+    # replicas, claimed in the database, as the store suite races it).
+    activities = [serve("activity", 0, verified)]
 
     def upstream(entries):
         return ",".join(f"http://{e['addr']}" for e in entries)

@@ -2,6 +2,8 @@
 //! embedded SQLite, every context), every read figure beside a bare call measured on the same
 //! server in the same run (`grpc.health.v1.Health/Check`, which crosses the same stack):
 //!
+//! - how long after a call is logged its entry heads the timeline (300 calls at 20 a second,
+//!   the timeline read every 2 ms), p50/p95/p99;
 //! - the first page of a timeline holding `ACTIVITY_BENCH_ENTRIES` entries (default 10,000:
 //!   calls logged against one customer, projected from their events), p50/p95/p99, one caller;
 //! - "my day" of a user in a tenant of `ACTIVITY_BENCH_TASKS` tasks (default 100,000, spread
@@ -246,6 +248,51 @@ async fn run() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let projection_tail = projected.elapsed();
+    // One call at a time, 20 a second: how long from its answer until its entry heads the
+    // customer's timeline (read every 2 ms).
+    let mut appear = Vec::new();
+    for i in 0..300 {
+        let paced = Instant::now();
+        let logged = act::activity_service_client::ActivityServiceClient::new(channel.clone())
+            .log_activity(authorized(
+                act::LogActivityRequest {
+                    activity: Some(act::Activity {
+                        kind: act::ActivityKind::Note as i32,
+                        body: format!("Paced note {i}"),
+                        related: vec![record.clone()],
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .activity
+            .unwrap();
+        let answered = Instant::now();
+        let top = act::ListTimelineRequest {
+            record: Some(record.clone()),
+            kinds: Vec::new(),
+            page_size: 1,
+            page_token: String::new(),
+        };
+        loop {
+            let page = timeline
+                .list_timeline(authorized(top.clone(), &owner))
+                .await
+                .unwrap()
+                .into_inner();
+            if page.entries.first().is_some_and(|e| e.activity_id == logged.id) {
+                appear.push(answered.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50).saturating_sub(paced.elapsed())).await;
+    }
+    appear.sort();
     const READS: usize = 2_000;
     let timeline_took = {
         let (channel, owner) = (channel.clone(), owner.clone());
@@ -411,6 +458,7 @@ async fn run() {
         "  projection behind the writes {:8.0} ms after the last call was logged",
         ms(projection_tail)
     );
+    line("an entry on the timeline after the call", &appear);
     line(
         &format!("timeline, first page of {entries}"),
         &timeline_took,
