@@ -284,7 +284,11 @@ async fn run() {
                 .await
                 .unwrap()
                 .into_inner();
-            if page.entries.first().is_some_and(|e| e.activity_id == logged.id) {
+            if page
+                .entries
+                .first()
+                .is_some_and(|e| e.activity_id == logged.id)
+            {
                 appear.push(answered.elapsed());
                 break;
             }
