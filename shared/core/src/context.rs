@@ -68,11 +68,7 @@ impl Principal {
         if decision.allowed && decision.rule == crate::authz::Rule::Rbac {
             Ok(())
         } else {
-            Err(
-                Error::permission_denied(format!("your roles do not grant {permission}"))
-                    .with_reason("MISSING_PERMISSION")
-                    .with_metadata("permission", permission),
-            )
+            Err(Error::missing_permission(permission))
         }
     }
 }

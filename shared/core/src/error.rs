@@ -167,6 +167,14 @@ impl Error {
         Self::new(ErrorKind::PermissionDenied, message)
     }
 
+    /// `PERMISSION_DENIED` because the caller's roles do not grant `permission`
+    /// (`MISSING_PERMISSION`, the permission in the metadata).
+    pub fn missing_permission(permission: &str) -> Self {
+        Self::permission_denied(format!("your roles do not grant {permission}"))
+            .with_reason("MISSING_PERMISSION")
+            .with_metadata("permission", permission)
+    }
+
     /// `RESOURCE_EXHAUSTED` with a `RetryInfo` delay.
     pub fn resource_exhausted(message: impl Into<String>, retry_after: Duration) -> Self {
         let mut err = Self::new(ErrorKind::ResourceExhausted, message);

@@ -121,11 +121,7 @@ impl Idempotency {
     {
         // Rights first, replays included.
         if !holds(caller, permission) {
-            return Err(
-                Error::permission_denied(format!("your roles do not grant {permission}"))
-                    .with_reason("MISSING_PERMISSION")
-                    .with_metadata("permission", permission),
-            );
+            return Err(Error::missing_permission(permission));
         }
         if request_id.is_empty() {
             return create().await.map(|r| (r, false));

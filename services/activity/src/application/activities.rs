@@ -6,7 +6,7 @@ use crm_core::storage::Change;
 use crm_core::{Error, ErrorKind, Principal, Result};
 use uuid::Uuid;
 
-use super::{Activities, Caller, invalid, missing, reach};
+use super::{Activities, Caller, invalid, reach};
 use crate::domain::activity::{self, Activity, ActivityInput};
 use crate::domain::events::{activity_deleted, activity_logged, activity_updated};
 use crate::domain::ports::{ActivityChange, ActivityQuery, ActivityWrite, Cursor};
@@ -41,7 +41,7 @@ impl Activities {
     pub async fn log_activity(&self, caller: &Caller, input: ActivityInput) -> Result<Activity> {
         let p = &caller.principal;
         if p.scope("activities.write").is_none() {
-            return Err(missing("activities.write"));
+            return Err(Error::missing_permission("activities.write"));
         }
         let now = self.now();
         let a = Activity::log(p.tenant_id, input, p.user_id, now).map_err(invalid)?;
@@ -89,7 +89,7 @@ impl Activities {
     ) -> Result<Activity> {
         let p = &caller.principal;
         if p.scope("activities.write").is_none() {
-            return Err(missing("activities.write"));
+            return Err(Error::missing_permission("activities.write"));
         }
         if mask.is_empty() {
             return Err(Error::invalid_field(
@@ -148,7 +148,7 @@ impl Activities {
         let p = &caller.principal;
         let scope = p
             .scope("activities.write")
-            .ok_or_else(|| missing("activities.write"))?;
+            .ok_or_else(|| Error::missing_permission("activities.write"))?;
         let now = self.now();
         let window = self.settings.edit_window_minutes;
         let causation = caller.causation.clone();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crm_core::authz::Scope;
 use crm_core::clock::Clock;
 use crm_core::idempotency::Idempotency;
-use crm_core::{Error, Principal, Result, TenantId};
+use crm_core::{Error, Principal, Result};
 use crm_events::Causation;
 use tokio::sync::Notify;
 
@@ -128,7 +128,7 @@ impl Activities {
 /// and those about records they read. `PERMISSION_DENIED` without the permission.
 pub fn reach(p: &Principal, permission: &str) -> Result<Option<Reach>> {
     match p.scope(permission) {
-        None => Err(missing(permission)),
+        None => Err(Error::missing_permission(permission)),
         Some(Scope::Own) => {
             let mut reach = Reach {
                 me: p.user_id,
@@ -148,19 +148,7 @@ pub fn reach(p: &Principal, permission: &str) -> Result<Option<Reach>> {
     }
 }
 
-/// `PERMISSION_DENIED` naming `permission`.
-pub fn missing(permission: &str) -> Error {
-    Error::permission_denied(format!("your roles do not grant {permission}"))
-        .with_reason("MISSING_PERMISSION")
-        .with_metadata("permission", permission)
-}
-
 /// `INVALID_ARGUMENT` with a field violation per problem.
 pub fn invalid(problems: Vec<Problem>) -> Error {
     Error::invalid_fields(problems)
-}
-
-/// The tenant of the caller.
-pub fn tenant(caller: &Caller) -> TenantId {
-    caller.principal.tenant_id
 }

@@ -6,7 +6,7 @@ use crm_core::storage::Change;
 use crm_core::{Error, ErrorKind, Principal, Result, UserId};
 use uuid::Uuid;
 
-use super::{Activities, Caller, invalid, missing, reach};
+use super::{Activities, Caller, invalid, reach};
 use crate::domain::events::{task_cancelled, task_completed, task_created, task_updated};
 use crate::domain::ports::{Cursor, TaskQuery, TaskWrite};
 use crate::domain::task::{self, Status, Task, TaskInput};
@@ -30,9 +30,6 @@ pub struct MyDay {
     pub upcoming: Vec<Task>,
 }
 
-/// What a filter of [`Activities::list_tasks`] asks.
-pub type TaskFilter = TaskQuery;
-
 fn not_yours(what: &str) -> Error {
     Error::permission_denied(format!(
         "your roles grant tasks.write on your own tasks only; {what} needs tasks.write on every task"
@@ -44,7 +41,7 @@ fn not_yours(what: &str) -> Error {
 /// Whether `p` may change `t` (its assignee or creator with `:own`).
 fn writable(p: &Principal, t: &Task) -> Result<()> {
     match p.scope("tasks.write") {
-        None => Err(missing("tasks.write")),
+        None => Err(Error::missing_permission("tasks.write")),
         Some(Scope::Own) if t.assignee_id != p.user_id && t.created_by != p.user_id => {
             Err(Error::not_found("task", t.id))
         }
@@ -97,7 +94,7 @@ impl Activities {
     pub async fn create_task(&self, caller: &Caller, input: TaskInput) -> Result<Task> {
         let p = &caller.principal;
         if p.scope("tasks.write").is_none() {
-            return Err(missing("tasks.write"));
+            return Err(Error::missing_permission("tasks.write"));
         }
         let task = Task::create(p.tenant_id, input, p.user_id, self.now()).map_err(invalid)?;
         self.check_assignee(p, task.assignee_id).await?;
@@ -136,7 +133,7 @@ impl Activities {
     ) -> Result<Task> {
         let p = &caller.principal;
         if p.scope("tasks.write").is_none() {
-            return Err(missing("tasks.write"));
+            return Err(Error::missing_permission("tasks.write"));
         }
         if mask.is_empty() {
             return Err(Error::invalid_field(
@@ -217,7 +214,7 @@ impl Activities {
             }))
         });
         if p.scope("tasks.write").is_none() {
-            return Err(missing("tasks.write"));
+            return Err(Error::missing_permission("tasks.write"));
         }
         let task = self.store.update_task(p.tenant_id, id, change).await?;
         self.reminders.notify_one();
@@ -228,7 +225,7 @@ impl Activities {
     pub async fn cancel_task(&self, caller: &Caller, id: Uuid, etag: String) -> Result<Task> {
         let p = &caller.principal;
         if p.scope("tasks.write").is_none() {
-            return Err(missing("tasks.write"));
+            return Err(Error::missing_permission("tasks.write"));
         }
         let now = self.now();
         let by = p.user_id.to_string();
@@ -248,7 +245,7 @@ impl Activities {
     }
 
     /// A page of the tasks the caller may read, soonest due first.
-    pub async fn list_tasks(&self, caller: &Caller, mut filter: TaskFilter) -> Result<TaskPage> {
+    pub async fn list_tasks(&self, caller: &Caller, mut filter: TaskQuery) -> Result<TaskPage> {
         let p = &caller.principal;
         filter.reach = reach(p, "tasks.read")?;
         if let Some(record) = filter.record

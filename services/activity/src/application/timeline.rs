@@ -39,7 +39,7 @@ impl Activities {
         let p = &caller.principal;
         let permission = record.record_type.read_permission();
         if p.scope(permission).is_none() {
-            return Err(super::missing(permission));
+            return Err(Error::missing_permission(permission));
         }
         if !self.can_read(p, record).await? {
             return Err(Error::not_found(record.record_type.as_str(), record.id));
