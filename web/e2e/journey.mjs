@@ -367,8 +367,26 @@ try {
   await card.getByText(/^closes /).waitFor();
   await accessible("opportunity");
   await opportunity.getByRole("button", { name: "Close" }).click();
-  await page.getByRole("button", { name: /^Win / }).click();
+  step("won asks first, and offers an undo that puts the card back where it was");
+  await page.getByRole("button", { name: /^Won… / }).click();
+  const confirmWin = page.getByRole("group", { name: /^Mark .* as won\?$/ });
+  await confirmWin.getByText("Mark as won at MYR 27,500.00?").waitFor();
+  await accessible("confirm-won");
+  await confirmWin.getByRole("button", { name: "Cancel" }).click();
+  await card.waitFor();
+  await page.getByRole("button", { name: /^Won… / }).click();
+  await page.getByRole("group", { name: /^Mark .* as won\?$/ }).getByRole("button", { name: "Yes, won" }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
+  const lastChange = page.getByRole("status", { name: "Last change on the board" });
+  await lastChange.getByText(/marked as won/).waitFor();
+  await accessible("undo-won");
+  await lastChange.getByRole("button", { name: "Undo" }).click();
+  await lastChange.getByText(/is open again/).waitFor();
+  await card.getByText("MYR 27,500.00 · 60%").waitFor();
+  await page.getByRole("button", { name: /^Won… / }).click();
+  await page.getByRole("group", { name: /^Mark .* as won\?$/ }).getByRole("button", { name: "Yes, won" }).click();
+  await page.getByRole("article").waitFor({ state: "detached" });
+  await lastChange.getByRole("button", { name: "Dismiss" }).click();
   await page.getByRole("cell", { name: "converted" }).first().waitFor();
   step("a second pipeline made in the console, on its own board: a lead converted into it, its stages changed, the lead lost");
   await page.getByRole("button", { name: "New pipeline" }).click();
@@ -409,7 +427,8 @@ try {
   }
   if (stageNames.join("|") !== "Enquiry|Order|Samples posted") throw new Error(`the stages are now ${stageNames}`);
   await page.getByRole("region", { name: "Stage Enquiry" }).getByRole("article").waitFor();
-  await page.getByLabel(/^Lose .* because of$/).selectOption({ label: "Lost: a competitor" });
+  await page.getByLabel(/^Lost… .*, because of$/).selectOption({ label: "Lost: a competitor" });
+  await page.getByRole("group", { name: /^Mark .* as lost\?$/ }).getByRole("button", { name: "Yes, lost" }).click();
   await page.getByRole("article").waitFor({ state: "detached" });
   // A third lead is not a fit.
   await page.getByLabel("Contact name").fill("Zainab Yusof");
@@ -444,6 +463,8 @@ try {
   const hotel = page.getByRole("region", { name: "Customer Hotel Seri Malaysia" });
   const deals = hotel.getByRole("list", { name: "Opportunities" });
   await deals.getByRole("listitem").filter({ hasText: "MYR 27,500.00" }).getByText(/^won /).waitFor();
+  // Won this week: it can still be reopened from here.
+  await deals.getByRole("listitem").filter({ hasText: "MYR 27,500.00" }).getByRole("button", { name: /^Reopen / }).waitFor();
   const repeat = hotel.getByRole("form", { name: "New opportunity" });
   await repeat.getByLabel(/^Amount/).fill("12,000");
   await repeat.getByRole("button", { name: "Add an opportunity" }).click();
@@ -474,7 +495,9 @@ try {
   await composer.getByRole("button", { name: "Add the task" }).click();
   await story.getByText("Task: Send the lobby quotation").waitFor();
   // The won deal and the customer's own history are on it too, from the other contexts' events.
-  await story.getByText(/^Won: /).waitFor();
+  // Won, undone (reopened, on the record) and won again: all of it is there.
+  await story.getByText(/^Won: /).first().waitFor();
+  await story.getByText(/^Reopened: .* \(was won\)$/).waitFor();
   await story.getByText(/^Customer created: Hotel Seri Malaysia/).waitFor();
   await accessible("timeline");
   await page.getByRole("link", { name: "My day" }).click();

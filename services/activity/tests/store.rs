@@ -233,7 +233,7 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
     use crm_proto::crm::notification::events::v1::NotificationSent;
     use crm_proto::crm::sales::events::v1::{
         DealLost, LeadAssigned, LeadConverted, LeadCreated, OpportunityCreated,
-        OpportunityStageChanged,
+        OpportunityReopened, OpportunityStageChanged,
     };
     use crm_proto::crm::sales::v1::{Lead, Opportunity};
     use uuid::Uuid;
@@ -369,6 +369,20 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
             },
             t(11),
         ),
+        event(
+            tenant,
+            opportunity,
+            &OpportunityReopened {
+                opportunity_id: opportunity.to_string(),
+                opportunity_name: "Kain ela".into(),
+                customer_id: customer.to_string(),
+                owner_id: rep.to_string(),
+                previous_status: crm_proto::crm::sales::v1::OpportunityStatus::Lost as i32,
+                reopened_by_user_id: rep.to_string(),
+                ..OpportunityReopened::default()
+            },
+            t(12),
+        ),
     ];
     for e in &script {
         w.feed(e).await;
@@ -393,6 +407,7 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
     for added in [
         "Assigned to a new owner",
         "Opportunity opened: Kain ela: repeat order",
+        "Reopened: Kain ela (was lost)",
     ] {
         assert!(
             first

@@ -12,6 +12,8 @@ use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient
 use crm_proto::crm::customer::v1::{GetCustomerRequest, SearchCustomersRequest};
 use crm_proto::crm::iam::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::crm::iam::v1::{Tenant, TenantSettings, UpdateTenantRequest};
+use crm_proto::crm::notification::v1::notification_service_client::NotificationServiceClient;
+use crm_proto::crm::notification::v1::{DeliveryStatus, ListNotificationsRequest};
 use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
@@ -21,7 +23,7 @@ use crm_proto::google::r#type::Money;
 use prost_types::FieldMask;
 use tonic::Code;
 
-use support::iam::{PASSWORD, fields, invite, login, reason, register};
+use support::iam::{PASSWORD, fields, invite, login, member, reason, register};
 use support::{TestServer, authorized, spawn};
 
 fn myr(units: i64) -> Option<Money> {
@@ -102,6 +104,29 @@ async fn convert(
         .map(|r| r.into_inner())
 }
 
+/// A qualified lead of the caller's converted at `amount`: its opportunity.
+async fn opened(
+    server: &TestServer,
+    token: &str,
+    email: &str,
+    amount: Option<Money>,
+) -> Opportunity {
+    let lead = qualified_lead(server, token, email).await;
+    convert(
+        server,
+        token,
+        ConvertLeadRequest {
+            id: lead.id,
+            amount,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .opportunity
+    .unwrap()
+}
+
 fn opportunities(server: &TestServer) -> OpportunityServiceClient<tonic::transport::Channel> {
     OpportunityServiceClient::new(server.channel.clone())
 }
@@ -141,6 +166,24 @@ async fn win(
         ))
         .await
         .map(|r| r.into_inner())
+}
+
+async fn reopen(
+    server: &TestServer,
+    token: &str,
+    id: &str,
+    etag: &str,
+) -> Result<Opportunity, tonic::Status> {
+    opportunities(server)
+        .reopen_opportunity(authorized(
+            ReopenOpportunityRequest {
+                id: id.into(),
+                etag: etag.into(),
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner().opportunity.unwrap())
 }
 
 async fn analytics(server: &TestServer, token: &str, id: &str) -> GetPipelineAnalyticsResponse {
@@ -464,17 +507,8 @@ async fn reps_close_their_own_and_large_deals_need_a_manager() {
     let server = spawn().await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     let pipeline = seeded(&server, &owner.access).await;
-    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
-    invite(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
-    let slug = &owner.tenant.slug;
-    let rep = login(&server, slug, "ali@kilang.example", PASSWORD)
-        .await
-        .unwrap()
-        .access_token;
-    let manager = login(&server, slug, "mei@kilang.example", PASSWORD)
-        .await
-        .unwrap()
-        .access_token;
+    let rep = member(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let manager = member(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
     // Deals above MYR 10,000 need a manager.
     TenantServiceClient::new(server.channel.clone())
         .update_tenant(authorized(
@@ -510,20 +544,7 @@ async fn reps_close_their_own_and_large_deals_need_a_manager() {
     .unwrap()
     .opportunity
     .unwrap();
-    let owners_lead = qualified_lead(&server, &owner.access, "other@hotel.example").await;
-    let theirs = convert(
-        &server,
-        &owner.access,
-        ConvertLeadRequest {
-            id: owners_lead.id,
-            amount: myr(500),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .opportunity
-    .unwrap();
+    let theirs = opened(&server, &owner.access, "other@hotel.example", myr(500)).await;
     assert_eq!(theirs.amount, myr(500));
     let err = move_to(&server, &rep, &theirs.id, &pipeline.stages[1].id)
         .await
@@ -579,6 +600,132 @@ async fn reps_close_their_own_and_large_deals_need_a_manager() {
     assert_eq!((figures.won_count, figures.lost_count), (1, 1));
     assert_eq!(figures.win_rate, 0.5);
     assert_eq!(figures.loss_reasons.get("LOSS_REASON_COMPETITOR"), Some(&1));
+}
+
+/// Won and Lost have an undo: ReopenOpportunity, for whoever may close the opportunity, within
+/// the reopen window. A reopened win's deal is withdrawn and the figures follow; the refusals
+/// say why in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_opportunity_is_reopened_by_whoever_may_close_it_and_its_deal_withdrawn() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let pipeline = seeded(&server, &owner.access).await;
+    let rep = member(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let viewer = member(&server, &owner, "lim@kilang.example", &["viewer"]).await;
+    let mine = opened(&server, &rep, "mine@hotel.example", myr(2_000)).await;
+    let theirs = opened(&server, &owner.access, "theirs@hotel.example", myr(2_000)).await;
+    let moved = move_to(&server, &rep, &mine.id, &pipeline.stages[2].id)
+        .await
+        .unwrap();
+
+    // An open one has nothing to undo.
+    let err = reopen(&server, &rep, &mine.id, "").await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "OPPORTUNITY_OPEN");
+    assert!(err.message().contains("only a won or lost one"), "{err:?}");
+
+    // Won by mistake: the rep reopens their own, and the deal is withdrawn.
+    let won = win(&server, &rep, &mine.id).await.unwrap();
+    let (won_o, deal) = (won.opportunity.unwrap(), won.deal.unwrap());
+    let until = won_o
+        .reopenable_until
+        .expect("a closed one says until when");
+    let closed = won_o.close_time.unwrap();
+    assert_eq!(until.seconds - closed.seconds, 7 * 24 * 3600);
+    assert_eq!(
+        analytics(&server, &owner.access, &pipeline.id)
+            .await
+            .won_count,
+        1
+    );
+    // Not with a stale etag, not by a viewer, not another rep's.
+    let err = reopen(&server, &rep, &mine.id, &moved.etag)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    let err = reopen(&server, &viewer, &mine.id, "").await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let reopened = reopen(&server, &rep, &mine.id, &won_o.etag).await.unwrap();
+    assert_eq!(reopened.status, OpportunityStatus::Open as i32);
+    assert_eq!(reopened.stage_id, pipeline.stages[2].id);
+    assert_eq!(reopened.probability, pipeline.stages[2].probability);
+    assert!(reopened.deal_id.is_empty());
+    assert!(reopened.close_time.is_none() && reopened.reopenable_until.is_none());
+    let err = DealServiceClient::new(server.channel.clone())
+        .get_deal(authorized(GetDealRequest { id: deal.id }, &owner.access))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "the deal is withdrawn");
+    let figures = analytics(&server, &owner.access, &pipeline.id).await;
+    assert_eq!((figures.won_count, figures.lost_count), (0, 0));
+    // The customer's thank-you was held back for the grace period: the reopen cancelled it,
+    // and nothing was sent.
+    let to_customer = |status: DeliveryStatus| {
+        let (server, token) = (&server, owner.access.clone());
+        async move {
+            NotificationServiceClient::new(server.channel.clone())
+                .list_notifications(authorized(
+                    ListNotificationsRequest {
+                        status: status as i32,
+                        page_size: 100,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .notifications
+                .into_iter()
+                .filter(|n| n.recipient_address == "mine@hotel.example")
+                .count()
+        }
+    };
+    crm_core::testing::eventually("the held thank-you is cancelled", || async {
+        (to_customer(DeliveryStatus::Cancelled).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(to_customer(DeliveryStatus::Sent).await, 0);
+    // Reopening twice: it is open now.
+    let err = reopen(&server, &rep, &mine.id, "").await.unwrap_err();
+    assert_eq!(reason(&err), "OPPORTUNITY_OPEN");
+
+    // The owner's loss is not the rep's to undo; the owner undoes it.
+    let lost = opportunities(&server)
+        .lose_opportunity(authorized(
+            LoseOpportunityRequest {
+                id: theirs.id.clone(),
+                reason: LossReason::Timing as i32,
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(lost.status, OpportunityStatus::Lost as i32);
+    let err = reopen(&server, &rep, &theirs.id, "").await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let back = reopen(&server, &owner.access, &theirs.id, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        (back.status, back.loss_reason),
+        (
+            OpportunityStatus::Open as i32,
+            LossReason::Unspecified as i32
+        )
+    );
+    // It is won again like any open one.
+    win(&server, &rep, &mine.id).await.unwrap();
+    assert_eq!(
+        analytics(&server, &owner.access, &pipeline.id)
+            .await
+            .won_count,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -696,6 +843,7 @@ async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_fo
             ))
             .await
             .unwrap_err(),
+        reopen(&server, token, &o.id, "").await.unwrap_err(),
         DealServiceClient::new(server.channel.clone())
             .get_deal(authorized(
                 GetDealRequest {
@@ -957,17 +1105,8 @@ async fn the_large_deal_threshold_weighs_fractions_and_never_guesses_a_currency(
     let server = spawn().await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     seeded(&server, &owner.access).await;
-    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
-    invite(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
-    let slug = &owner.tenant.slug;
-    let rep = login(&server, slug, "ali@kilang.example", PASSWORD)
-        .await
-        .unwrap()
-        .access_token;
-    let manager = login(&server, slug, "mei@kilang.example", PASSWORD)
-        .await
-        .unwrap()
-        .access_token;
+    let rep = member(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let manager = member(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
     TenantServiceClient::new(server.channel.clone())
         .update_tenant(authorized(
             UpdateTenantRequest {

@@ -48,6 +48,10 @@ pub struct NotificationConfig {
     /// acknowledgement (about 40 ms: `lettre` does not set `TCP_NODELAY`), so the email rate
     /// grows with it.
     pub concurrency: Option<u32>,
+    /// How long a message to a customer that a person's action caused (a deal won or lost)
+    /// waits before it is sent, in milliseconds (default 120,000): undoing the action within
+    /// it (reopening the opportunity) sends nothing. 0 sends at once.
+    pub customer_message_grace_millis: Option<u64>,
 }
 
 /// The section's key.

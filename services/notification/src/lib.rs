@@ -163,6 +163,10 @@ pub fn providers(settings: &NotificationConfig, hub: Hub) -> anyhow::Result<Prov
     })
 }
 
+/// How long a customer message caused by a person's action waits, by default: two minutes to
+/// undo a slip.
+pub const DEFAULT_GRACE_MILLIS: i64 = 120_000;
+
 /// The context on a migrated SQL database.
 pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Built> {
     let store = Arc::new(SqlNotificationStore::new(db.clone()));
@@ -199,7 +203,12 @@ pub fn build(db: &Database, settings: &NotificationConfig) -> anyhow::Result<Bui
     Ok(Built {
         app,
         worker,
-        flows: Flows { wake },
+        flows: Flows {
+            wake,
+            grace_millis: settings
+                .customer_message_grace_millis
+                .map_or(DEFAULT_GRACE_MILLIS, |ms| ms.min(i64::MAX as u64) as i64),
+        },
         breakers,
     })
 }

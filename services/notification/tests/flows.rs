@@ -2,8 +2,8 @@
 //! when `DATABASE_URL` is set, `#[ignore]`d without `--include-ignored`): events are handed to
 //! the consumer as the bus would, then the worker delivers through the log sink.
 
-use crm_core::config::{Config, Secret};
 use crm_core::storage::Database;
+use crm_core::testing::TestDb;
 use crm_core::{TenantId, UserId};
 use crm_events::consumer::deliver;
 use crm_events::{Causation, Consumer, Delivery, Envelope, Inbox};
@@ -15,10 +15,41 @@ use crm_notification::infrastructure::consumer::{IAM_GROUP, SALES_GROUP};
 use crm_notification::infrastructure::sql::SqlNotificationStore;
 use crm_proto::crm::iam::events::v1::{TenantCreated, TenantSettingsChanged, UserCreated};
 use crm_proto::crm::iam::v1::TenantSettings;
-use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
+use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
 use crm_proto::crm::sales::v1::{Deal, Lead, LeadSource, LossReason};
 use crm_proto::google::r#type::Money;
 use uuid::Uuid;
+
+async fn sqlite() -> TestDb {
+    TestDb::sqlite(
+        "notification",
+        &crm_notification::MIGRATIONS,
+        &[&crm_events::TABLES],
+    )
+    .await
+}
+
+async fn postgres() -> TestDb {
+    TestDb::postgres(
+        "notification",
+        &crm_notification::MIGRATIONS,
+        &[&crm_events::TABLES],
+    )
+    .await
+}
+
+crm_core::on_every_engine! {
+    engines {
+        sqlite_engine = sqlite;
+        postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
+    }
+    flavor "current_thread",
+    each |t| (t.db.clone()),
+    tests {
+    events_become_notifications_once,
+    customer_messages_wait_their_grace_period_and_a_reopen_cancels_them,
+    }
+}
 
 fn envelope<M: prost::Message + prost::Name>(tenant: TenantId, message: &M) -> Envelope {
     Envelope::new("crm.test", tenant, tenant, message, &Causation::default())
@@ -36,8 +67,14 @@ async fn all(
     found
 }
 
-async fn flows_on(db: Database) {
-    let built = crm_notification::build(&db, &NotificationConfig::default()).unwrap();
+/// The flows on `db`, customer messages sent at once (no grace period: the worker delivers
+/// every one at the end).
+async fn events_become_notifications_once(db: Database) {
+    let at_once = NotificationConfig {
+        customer_message_grace_millis: Some(0),
+        ..NotificationConfig::default()
+    };
+    let built = crm_notification::build(&db, &at_once).unwrap();
     let iam = Consumer::new(IAM_GROUP, built.flows.clone(), Inbox::new(db.clone()));
     let sales = Consumer::new(SALES_GROUP, built.flows.clone(), Inbox::new(db.clone()));
     let store = SqlNotificationStore::new(db.clone());
@@ -261,29 +298,60 @@ async fn flows_on(db: Database) {
     );
     assert_eq!(texts[0].template_id, Some(sms.id));
 
-    // A lost deal asks why, with the reason in words.
-    handled(
-        &sales,
-        SALES,
-        &envelope(
+    // A lost deal sends no survey until the tenant turns it on; then it asks why, without the
+    // opportunity's internal name.
+    let lost = || {
+        envelope(
             tenant,
             &DealLost {
-                opportunity_name: "Table runners".into(),
+                opportunity_name: "Kedai Kain Ali: new business".into(),
                 customer_name: "Kedai Kain Ali".into(),
                 customer_email: "ali@kedaikain.my".into(),
-                amount: Some(myr),
+                amount: Some(myr.clone()),
                 loss_reason: LossReason::NoBudget as i32,
                 ..Default::default()
             },
-        ),
-    )
-    .await;
+        )
+    };
+    let before = all(&store, tenant).await.len();
+    handled(&sales, SALES, &lost()).await;
+    assert_eq!(all(&store, tenant).await.len(), before, "the survey is off");
+    let surveys = store
+        .list_templates(
+            tenant,
+            &TemplateFilter {
+                channel: Some(Channel::Email),
+                event_type: Some("crm.sales.events.v1.DealLost".into()),
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(surveys.len(), 2, "seeded in English and Malay, turned off");
+    assert!(surveys.iter().all(|t| !t.enabled));
+    for t in &surveys {
+        store
+            .update_template(
+                tenant,
+                t.id,
+                Box::new(|t: &mut Template| {
+                    t.enabled = true;
+                    t.version += 1;
+                    Ok(true)
+                }),
+            )
+            .await
+            .unwrap();
+    }
+    handled(&sales, SALES, &lost()).await;
     let survey = all(&store, tenant).await.pop().unwrap();
     assert_eq!(survey.recipient_address, "ali@kedaikain.my");
     assert_eq!(
         survey.subject,
         "How could we have done better, Kedai Kain Ali?"
     );
+    assert!(!survey.body.contains("new business"), "{}", survey.body);
 
     // The tenant disables its English deal-won email: no more thanks in English (nor a
     // fallback to another language).
@@ -349,44 +417,104 @@ fn won_again(tenant: TenantId) -> Envelope {
     )
 }
 
-#[tokio::test]
-async fn events_become_notifications_once_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
+/// Customer messages caused by a deal won or lost wait out the grace period (two minutes by
+/// default): the worker leaves them alone, and reopening the opportunity cancels its own.
+async fn customer_messages_wait_their_grace_period_and_a_reopen_cancels_them(db: Database) {
+    let built = crm_notification::build(&db, &NotificationConfig::default()).unwrap();
+    let sales = Consumer::new(SALES_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let store = SqlNotificationStore::new(db.clone());
+    let tenant = TenantId::new();
+    const SALES: &str = "crm.sales.events.v1";
+    let (undone, kept) = (Uuid::now_v7(), Uuid::now_v7());
+    let won = |opportunity: Uuid, email: &str| {
+        envelope(
+            tenant,
+            &DealWon {
+                deal: Some(Deal {
+                    opportunity_id: opportunity.to_string(),
+                    name: "Sarongs".into(),
+                    ..Default::default()
+                }),
+                customer_name: "Hotel Seri Malaysia".into(),
+                customer_email: email.into(),
+                ..Default::default()
+            },
+        )
     };
-    let db = Database::open(&config, "notification").await.unwrap();
-    db.migrate("notification", &crm_notification::MIGRATIONS)
-        .await
-        .unwrap();
-    db.migrate_shared("notification", &crm_events::TABLES)
-        .await
-        .unwrap();
-    flows_on(db).await;
-}
+    for event in [
+        won(undone, "purchasing@hotelseri.my"),
+        won(kept, "orders@galerisongket.my"),
+    ] {
+        assert_eq!(
+            deliver(&sales, SALES, &event).await.unwrap(),
+            Delivery::Handled
+        );
+    }
+    let held = all(&store, tenant).await;
+    assert_eq!(held.len(), 2);
+    for n in &held {
+        assert_eq!(n.status, Status::Pending);
+        let until = n.held_until.expect("held back");
+        assert!(until >= n.created_at + 120_000, "{n:?}");
+        assert_eq!(n.next_attempt_at, Some(until));
+    }
+    assert_eq!(
+        built.worker.round().await.unwrap(),
+        0,
+        "nothing is due in the grace period"
+    );
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL: set DATABASE_URL and run with --include-ignored"]
-async fn events_become_notifications_once_on_postgres() {
-    let url = crm_core::testing::backend("DATABASE_URL");
-    let mut config = Config::default();
-    config.database.url = Some(Secret::new(url));
-    let context = format!("notification_test_{}", Uuid::now_v7().simple());
-    let db = Database::open(&config, &context)
-        .await
-        .expect("DATABASE_URL is set but PostgreSQL is unreachable");
-    db.migrate(&context, &crm_notification::MIGRATIONS)
+    let reopened = envelope(
+        tenant,
+        &OpportunityReopened {
+            opportunity_id: undone.to_string(),
+            previous_status: crm_proto::crm::sales::v1::OpportunityStatus::Won as i32,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        deliver(&sales, SALES, &reopened).await.unwrap(),
+        Delivery::Handled
+    );
+    // The same reopen told again, and another tenant's, change nothing more.
+    assert_eq!(
+        deliver(&sales, SALES, &reopened).await.unwrap(),
+        Delivery::Duplicate
+    );
+    let elsewhere = envelope(
+        TenantId::new(),
+        &OpportunityReopened {
+            opportunity_id: kept.to_string(),
+            ..Default::default()
+        },
+    );
+    deliver(&sales, SALES, &elsewhere).await.unwrap();
+    let after = all(&store, tenant).await;
+    let status = |to: &str| {
+        after
+            .iter()
+            .find(|n| n.recipient_address == to)
+            .map(|n| (n.status, n.next_attempt_at.is_some()))
+    };
+    assert_eq!(
+        status("purchasing@hotelseri.my"),
+        Some((Status::Cancelled, false))
+    );
+    assert_eq!(
+        status("orders@galerisongket.my"),
+        Some((Status::Pending, true))
+    );
+    let cancelled = store
+        .list_notifications(
+            tenant,
+            &NotificationFilter {
+                status: Some(Status::Cancelled),
+                ..NotificationFilter::default()
+            },
+            None,
+            10,
+        )
         .await
         .unwrap();
-    db.migrate_shared(&context, &crm_events::TABLES)
-        .await
-        .unwrap();
-    flows_on(db.clone()).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop schema {context} cascade"
-    )))
-    .execute(db.pool())
-    .await
-    .unwrap();
+    assert_eq!(cancelled.len(), 1);
 }

@@ -5,6 +5,7 @@
 use crm_core::storage::Database;
 use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
+use crm_sales::domain::analytics::Period;
 use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::opportunity::Deal;
@@ -83,6 +84,7 @@ crm_core::on_every_engine! {
     opportunities_keep_their_history_deals_and_filters_per_tenant,
     one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
     a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both,
+    a_reopened_win_withdraws_its_deal_and_its_figures_and_can_be_won_again,
     }
 }
 
@@ -906,5 +908,77 @@ async fn a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both(
     assert!(
         moves > 0 && removals > 0,
         "both orders were tried: {moves} moves, {removals} removals"
+    );
+}
+
+/// A win undone (reopened) in the same transaction as the deal's withdrawal: the deal is gone,
+/// the figures and the forecast are as before the win, the opportunity is open in its stage,
+/// and winning it again books a new deal (one per opportunity still).
+async fn a_reopened_win_withdraws_its_deal_and_its_figures_and_can_be_won_again(
+    store: &dyn SalesStore,
+    _: &Database,
+) {
+    let tenant = TenantId::new();
+    let pipeline = Pipeline::seed(tenant, "MYR", 1);
+    store.insert_pipeline(&pipeline).await.unwrap();
+    let rep = UserId::new();
+    let mut o = opportunity(&pipeline, rep, 10);
+    store.insert_opportunity(&o, Vec::new()).await.unwrap();
+    o.move_to(&pipeline, pipeline.stages[1].id, rep, 20)
+        .unwrap();
+    save(store, &o, None).await.unwrap();
+    let months = [(0, 1_000_000)];
+    let figures = async |at| {
+        let now = store
+            .analytics_now(&pipeline, &Period::default(), at)
+            .await
+            .unwrap();
+        let forecast = store.forecast(&pipeline, &months).await.unwrap();
+        (now, forecast)
+    };
+    let open = figures(30).await;
+    assert_eq!(open.1[0].open_count, 1);
+
+    let deal = o.win(&pipeline, None, "", 40).unwrap();
+    save(store, &o, Some(&deal)).await.unwrap();
+    let won = figures(50).await;
+    assert_eq!((won.0.won_count, won.1[0].open_count), (1, 0));
+    assert_eq!(won.1[0].committed_nanos, 1_000 * 1_000_000_000);
+
+    assert_eq!(o.reopen(&pipeline, rep, 60), Ok(Some(deal.id)));
+    save(store, &o, None).await.unwrap();
+    assert_eq!(store.get_deal(tenant, deal.id).await.unwrap(), None);
+    let read = store.get_opportunity(tenant, o.id).await.unwrap().unwrap();
+    assert_eq!(read, o);
+    assert_eq!(
+        (read.status, read.stage_id, read.deal_id),
+        (OpportunityStatus::Open, pipeline.stages[1].id, None)
+    );
+    let reopened = figures(70).await;
+    assert_eq!(reopened.0.won_count, 0);
+    assert_eq!(reopened.0.won_nanos, 0);
+    assert_eq!(reopened.1, open.1, "the forecast as before the win");
+    assert_eq!(
+        reopened
+            .0
+            .stages
+            .iter()
+            .map(|s| s.open_count)
+            .collect::<Vec<_>>(),
+        open.0
+            .stages
+            .iter()
+            .map(|s| s.open_count)
+            .collect::<Vec<_>>()
+    );
+
+    let again = o.win(&pipeline, None, "", 80).unwrap();
+    save(store, &o, Some(&again)).await.unwrap();
+    assert_eq!(
+        store
+            .list_deals(tenant, &DealFilter::default(), None, 10)
+            .await
+            .unwrap(),
+        vec![again]
     );
 }

@@ -146,6 +146,11 @@ impl TestDb {
         }
     }
 
+    /// [`TestDb::drop`], under the name [`on_every_engine!`] calls after each test.
+    pub async fn drop_schema(self) {
+        self.drop().await
+    }
+
     /// Drops the PostgreSQL schema (nothing to drop on SQLite: its directory goes with it) and
     /// closes the pool.
     pub async fn drop(self) {

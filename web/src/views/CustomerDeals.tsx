@@ -54,6 +54,19 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
     });
   };
 
+  // A won or lost one is reopened (an undo) until its reopenable_until; a refusal shows beside it.
+  const [reopenProblem, setReopenProblem] = useState<{ id: string; message: string }>();
+  const reopenable = (o: Opportunity) => !!o.reopenableUntil && Number(o.reopenableUntil.seconds) * 1000 > Date.now();
+  const reopen = async (o: Opportunity) => {
+    try {
+      await opportunities.reopenOpportunity({ id: o.id, etag: o.etag });
+      setReopenProblem(undefined);
+      await reload();
+    } catch (err) {
+      setReopenProblem({ id: o.id, message: onError(err).message });
+    }
+  };
+
   const f = problem?.fields ?? {};
   const field = (name: string) => f[`opportunity.${name}`] ?? f[name];
   const status = (o: Opportunity) =>
@@ -68,6 +81,16 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
               {o.name} · {formatMoney(o.amount)}
             </span>
             <span class="hint">{status(o)}</span>
+            {o.status !== OpportunityStatus.OPEN && reopenable(o) && (
+              <button type="button" class="link" onClick={() => reopen(o)} aria-label={`Reopen ${o.name}`}>
+                Reopen
+              </button>
+            )}
+            {reopenProblem?.id === o.id && (
+              <span class="error" role="alert">
+                {reopenProblem.message}
+              </span>
+            )}
           </li>
         ))}
         {list.length === 0 && <li class="hint">None yet.</li>}

@@ -78,6 +78,10 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
   const [problem, setProblem] = useState<Problem>();
   const [dragged, setDragged] = useState<string>();
   const [details, setDetails] = useState<Opportunity>();
+  // Won and Lost ask first (on the card), and offer an undo after (above the board).
+  const [closing, setClosing] = useState<{ id: string; reason?: LossReason }>();
+  const [cardProblem, setCardProblem] = useState<{ id: string; message: string }>();
+  const [closed, setClosed] = useState<{ opportunity: Opportunity; reopened?: boolean; problem?: string }>();
   // The lead whose details are open, as the list has it now (its etag follows every change).
   const [openLeadId, setOpenLeadId] = useState<string>();
   const openLead = leadRows.find((l) => l.id === openLeadId);
@@ -151,20 +155,39 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
       fail(err);
     }
   };
+  // A refusal shows on the card it concerns, in words.
+  const failOn = (card: Opportunity, err: unknown) => setCardProblem({ id: card.id, message: onError(err).message });
+  const closedNow = (opportunity: Opportunity | undefined) => {
+    setClosing(undefined);
+    setCardProblem(undefined);
+    if (!opportunity) return;
+    replace(opportunity);
+    setClosed({ opportunity });
+  };
   const win = async (card: Opportunity) => {
     try {
-      const { opportunity } = await opportunities.winOpportunity({ id: card.id, etag: card.etag });
-      if (opportunity) replace(opportunity);
+      closedNow((await opportunities.winOpportunity({ id: card.id, etag: card.etag })).opportunity);
     } catch (err) {
-      fail(err);
+      failOn(card, err);
     }
   };
   const lose = async (card: Opportunity, reason: LossReason) => {
     try {
-      const { opportunity } = await opportunities.loseOpportunity({ id: card.id, reason, etag: card.etag });
-      if (opportunity) replace(opportunity);
+      closedNow((await opportunities.loseOpportunity({ id: card.id, reason, etag: card.etag })).opportunity);
     } catch (err) {
-      fail(err);
+      failOn(card, err);
+    }
+  };
+  // The undo: the opportunity open again, back on the board where it was.
+  const reopen = async () => {
+    if (!closed) return;
+    const o = closed.opportunity;
+    try {
+      const { opportunity } = await opportunities.reopenOpportunity({ id: o.id, etag: o.etag });
+      if (opportunity && opportunity.pipelineId === pipeline?.id) setCards((all) => [...all.filter((c) => c.id !== opportunity.id), opportunity]);
+      if (opportunity) setClosed({ opportunity, reopened: true });
+    } catch (err) {
+      setClosed({ ...closed, problem: onError(err).message });
     }
   };
   const qualify = async (lead: Lead, qualified: boolean) => {
@@ -335,6 +358,26 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
         <Timeline key={`timeline-${details.id}`} recordType={RecordType.OPPORTUNITY} recordId={details.id} name={details.name} onError={onError} may={timelineRights} />
       )}
       {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
+      {closed && (
+        <div class="notice undo" role="status" aria-label="Last change on the board">
+          <span>
+            {closed.reopened
+              ? `${closed.opportunity.name} is open again.`
+              : `${closed.opportunity.name} marked as ${closed.opportunity.status === OpportunityStatus.WON ? "won" : "lost"}. A message to the customer waits a few minutes: undo before then and none is sent.`}
+          </span>
+          {closed.problem && <span class="error">{closed.problem}</span>}
+          <span class="actions">
+            {!closed.reopened && (
+              <button type="button" onClick={reopen}>
+                Undo
+              </button>
+            )}
+            <button type="button" class="secondary" onClick={() => setClosed(undefined)}>
+              Dismiss
+            </button>
+          </span>
+        </div>
+      )}
       <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>
         {pipeline?.stages.map((stage) => (
           <div
@@ -377,16 +420,33 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
                         </option>
                       ))}
                   </select>
-                  <div class="actions">
-                    <button type="button" onClick={() => win(card)} aria-label={`Win ${card.name}`}>
-                      Won
-                    </button>
+                  {closing?.id === card.id ? (
+                    <div class="confirm" role="group" aria-label={`Mark ${card.name} as ${closing.reason ? "lost" : "won"}?`}>
+                      <span>
+                        {closing.reason
+                          ? `Mark as ${LOSS_REASONS.find(([r]) => r === closing.reason)?.[1].toLowerCase() ?? "lost"}?`
+                          : `Mark as won at ${formatMoney(card.amount)}?`}
+                      </span>
+                      <span class="actions">
+                        <button type="button" onClick={() => (closing.reason ? lose(card, closing.reason) : win(card))}>
+                          {closing.reason ? "Yes, lost" : "Yes, won"}
+                        </button>
+                        <button type="button" class="secondary" onClick={() => setClosing(undefined)}>
+                          Cancel
+                        </button>
+                      </span>
+                    </div>
+                  ) : (
+                    <div class="actions">
+                      <button type="button" onClick={() => (setClosing({ id: card.id }), setCardProblem(undefined))} aria-label={`Won… ${card.name}`}>
+                        Won…
+                      </button>
                       <select
-                        aria-label={`Lose ${card.name} because of`}
+                        aria-label={`Lost… ${card.name}, because of`}
                         value=""
                         onChange={(e) => {
                           const reason = Number((e.target as HTMLSelectElement).value) as LossReason;
-                          if (reason) lose(card, reason);
+                          if (reason) (setClosing({ id: card.id, reason }), setCardProblem(undefined));
                         }}
                       >
                         <option value="">Lost…</option>
@@ -396,7 +456,13 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
                           </option>
                         ))}
                       </select>
-                  </div>
+                    </div>
+                  )}
+                  {cardProblem?.id === card.id && (
+                    <p class="error" role="alert">
+                      {cardProblem.message}
+                    </p>
+                  )}
                 </article>
               ))}
           </div>

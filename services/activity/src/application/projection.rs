@@ -6,7 +6,7 @@
 //!   removed (on the contact's timeline and its customer's);
 //! - sales: leads created, qualified or not, assigned, converted (the lead and its opportunity
 //!   then show on the customer's timeline, their history included); opportunities opened,
-//!   moved, won, lost;
+//!   moved, won, lost, reopened;
 //! - notifications: a message sent to a customer, on the timelines of the event that caused it;
 //! - IAM: the tenant's users (who may be given a task);
 //! - this context's own: tasks and activities, one entry per record each is about, kept as
@@ -48,6 +48,7 @@ pub fn types() -> Vec<String> {
         sales::OpportunityStageChanged::full_name(),
         sales::DealWon::full_name(),
         sales::DealLost::full_name(),
+        sales::OpportunityReopened::full_name(),
         note::NotificationSent::full_name(),
         iam::TenantCreated::full_name(),
         iam::UserCreated::full_name(),

@@ -60,6 +60,15 @@ pub async fn invite(server: &TestServer, owner: &Session, email: &str, roles: &[
         .unwrap()
 }
 
+/// Someone invited into the owner's tenant with `roles`, signed in: their access token.
+pub async fn member(server: &TestServer, owner: &Session, email: &str, roles: &[&str]) -> String {
+    invite(server, owner, email, roles).await;
+    login(server, &owner.tenant.slug, email, PASSWORD)
+        .await
+        .unwrap()
+        .access_token
+}
+
 pub async fn login(
     server: &TestServer,
     tenant: &str,

@@ -6,7 +6,9 @@
 //!   active), so no event makes it call IAM; `TenantCreated` also gives the tenant the built-in
 //!   templates, and `UserCreated` sends the welcome email.
 //! - Sales' `LeadCreated` notifies the tenant's sales managers and the lead's owner in-app;
-//!   `DealWon` thanks the customer by email; `DealLost` asks the customer why.
+//!   `DealWon` thanks the customer by email; `DealLost` asks the customer why (only once the
+//!   tenant turns the survey on). Both wait out a grace period (`customer_message_grace_millis`)
+//!   in which `OpportunityReopened`, the undo, cancels them: nothing reaches the customer.
 //!
 //! Each notification is stored in the consumer's transaction, which also records the event as
 //! processed, and is unique per event, channel and recipient: a redelivered event stores
@@ -20,7 +22,7 @@ use crm_proto::crm::iam::events::v1::{
     TenantCreated, TenantSettingsChanged, UserCreated, UserRoleChanged, UserStatusChanged,
 };
 use crm_proto::crm::notification::v1::NoticeRequested;
-use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated};
+use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
 use prost::Name;
 
 use crate::domain::built_in::{BUILT_IN, BuiltIn, SIGNED_UP};
@@ -32,7 +34,7 @@ use crate::domain::template::{self, Channel, Template};
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";
 
-fn types() -> [String; 9] {
+fn types() -> [String; 10] {
     [
         NoticeRequested::full_name(),
         TenantCreated::full_name(),
@@ -43,7 +45,23 @@ fn types() -> [String; 9] {
         LeadCreated::full_name(),
         DealWon::full_name(),
         DealLost::full_name(),
+        OpportunityReopened::full_name(),
     ]
+}
+
+/// What a customer message caused by a change of `record` is about: an undo of that change
+/// cancels it while it is held back.
+fn about_opportunity(id: &str) -> String {
+    format!("opportunity/{id}")
+}
+
+/// How a flow's messages are sent: at once, or held back for a grace period, about a record.
+#[derive(Clone, Debug, Default)]
+struct Sending {
+    /// Held back this long, in milliseconds (0: due at once).
+    hold_millis: i64,
+    /// The record they are about.
+    about: String,
 }
 
 /// Whether the flows act on events of this type.
@@ -51,8 +69,13 @@ pub fn wants(event_type: &str) -> bool {
     types().iter().any(|t| t == event_type)
 }
 
-/// What an event of another context makes: the views kept, the notifications stored.
-pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<()> {
+/// What an event of another context makes: the views kept, the notifications stored; a
+/// customer message caused by a person's action is held back `grace_millis`.
+pub async fn handle(
+    event: &Envelope,
+    tx: &mut dyn FlowStore,
+    grace_millis: i64,
+) -> anyhow::Result<()> {
     let tenant = TenantId::parse(&event.tenant_id)
         .map_err(|e| anyhow::anyhow!("the event's tenant id: {e}"))?;
     let user =
@@ -124,7 +147,18 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
         // Who signed up a workspace has confirmed nothing yet: the fixed welcome, with no
         // word they chose; whoever is invited hears the tenant's own.
         let fixed = created.invited_by_user_id.is_empty().then_some(SIGNED_UP);
-        notify(tx, tenant, event, USER_CREATED, vars, vec![to], fixed).await?;
+        let sending = Sending::default();
+        notify(
+            tx,
+            tenant,
+            event,
+            USER_CREATED,
+            vars,
+            vec![to],
+            fixed,
+            &sending,
+        )
+        .await?;
         return Ok(());
     }
     if let Some(created) = event.decode::<LeadCreated>() {
@@ -174,11 +208,25 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
                 address: id.to_string(),
             })
             .collect();
-        notify(tx, tenant, event, LEAD_CREATED, vars, to, None).await?;
+        notify(
+            tx,
+            tenant,
+            event,
+            LEAD_CREATED,
+            vars,
+            to,
+            None,
+            &Sending::default(),
+        )
+        .await?;
         return Ok(());
     }
     if let Some(won) = event.decode::<DealWon>() {
         let deal = won.deal.unwrap_or_default();
+        let sending = Sending {
+            hold_millis: grace_millis,
+            about: about_opportunity(&deal.opportunity_id),
+        };
         let won_by = name_of(tx, tenant, &won.won_by_user_id).await?;
         let vars = vec![
             ("customer_name", won.customer_name),
@@ -196,6 +244,7 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
             vars,
             customer(&won.customer_email, &won.customer_mobile),
             None,
+            &sending,
         )
         .await?;
         return Ok(());
@@ -210,6 +259,10 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
             reason
         } else {
             format!("{reason}: {}", lost.loss_detail)
+        };
+        let sending = Sending {
+            hold_millis: grace_millis,
+            about: about_opportunity(&lost.opportunity_id),
         };
         let vars = vec![
             ("customer_name", lost.customer_name),
@@ -227,8 +280,16 @@ pub async fn handle(event: &Envelope, tx: &mut dyn FlowStore) -> anyhow::Result<
             vars,
             customer(&lost.customer_email, &lost.customer_mobile),
             None,
+            &sending,
         )
         .await?;
+        return Ok(());
+    }
+    if let Some(reopened) = event.decode::<OpportunityReopened>() {
+        let about = about_opportunity(&reopened.opportunity_id);
+        let now = chrono::Utc::now().timestamp_millis();
+        let cancelled = tx.cancel_held(tenant, &about, now).await?;
+        tracing::info!(event_id = %event.id, opportunity_id = %reopened.opportunity_id, cancelled, "reopened: the customer messages its closing held back are not sent");
         return Ok(());
     }
     Ok(())
@@ -332,8 +393,9 @@ fn customer(email: &str, mobile: &str) -> Vec<Recipient> {
 }
 
 /// Stores one notification per recipient, rendered from the tenant's template for the event
-/// in the tenant's locale (a built-in one if the tenant has none for it). Nothing is stored when
-/// the tenant disabled the template.
+/// in the tenant's locale (a built-in one, if on by default, when the tenant has none for it).
+/// Nothing is stored when the tenant disabled the template.
+#[allow(clippy::too_many_arguments)]
 async fn notify(
     tx: &mut dyn FlowStore,
     tenant: TenantId,
@@ -342,6 +404,7 @@ async fn notify(
     vars: Vec<(&'static str, String)>,
     to: Vec<Recipient>,
     fixed: Option<&'static [BuiltIn]>,
+    sending: &Sending,
 ) -> anyhow::Result<()> {
     if to.is_empty() {
         tracing::debug!(event_id = %event.id, event_type, "no recipient; nothing to send");
@@ -366,7 +429,7 @@ async fn notify(
             templates = fixed
                 .unwrap_or(BUILT_IN)
                 .iter()
-                .filter(|b| b.event_type == event_type && b.channel == channel)
+                .filter(|b| b.event_type == event_type && b.channel == channel && b.enabled)
                 .map(|b| b.template(tenant, event.time))
                 .collect();
         }
@@ -386,7 +449,8 @@ async fn notify(
             )
         })?;
         for recipient in to.iter().filter(|r| r.channel == channel) {
-            let n = Notification::new(
+            let now = chrono::Utc::now().timestamp_millis();
+            let mut n = Notification::new(
                 tenant,
                 recipient.clone(),
                 (!built_in).then_some(chosen.id),
@@ -394,8 +458,12 @@ async fn notify(
                 rendered.body.clone(),
                 event.id,
                 event_type,
-                chrono::Utc::now().timestamp_millis(),
+                now,
             );
+            if sending.hold_millis > 0 {
+                n = n.held(now.saturating_add(sending.hold_millis));
+            }
+            n.about.clone_from(&sending.about);
             if !tx.insert_notification(&n).await? {
                 tracing::debug!(event_id = %event.id, "already notified");
             }

@@ -23,6 +23,9 @@ pub struct BuiltIn {
     pub subject: &'static str,
     /// Its body.
     pub body: &'static str,
+    /// Whether it is on until the tenant says otherwise. The survey after a lost deal is off:
+    /// asking a customer why they said no is the tenant's choice to make.
+    pub enabled: bool,
 }
 
 /// The welcome to someone who signed up a new workspace, in English and Malay. Nobody has
@@ -32,6 +35,7 @@ pub struct BuiltIn {
 pub const SIGNED_UP: &[BuiltIn] = &[
     BuiltIn {
         name: "signed up (en)",
+        enabled: true,
         event_type: USER_CREATED,
         channel: Channel::Email,
         locale: "en",
@@ -42,6 +46,7 @@ pub const SIGNED_UP: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "signed up (ms)",
+        enabled: true,
         event_type: USER_CREATED,
         channel: Channel::Email,
         locale: "ms",
@@ -52,10 +57,12 @@ pub const SIGNED_UP: &[BuiltIn] = &[
     },
 ];
 
-/// The built-in templates, in English and Malay, for the four flows.
+/// The built-in templates, in English and Malay, for the four flows. A customer's message never
+/// shows an internal name (an opportunity's is the team's shorthand, "Hotel: new business").
 pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "welcome (en)",
+        enabled: true,
         event_type: USER_CREATED,
         channel: Channel::Email,
         locale: "en",
@@ -65,6 +72,7 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "welcome (ms)",
+        enabled: true,
         event_type: USER_CREATED,
         channel: Channel::Email,
         locale: "ms",
@@ -74,6 +82,7 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "new lead (en)",
+        enabled: true,
         event_type: LEAD_CREATED,
         channel: Channel::InApp,
         locale: "en",
@@ -83,6 +92,7 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "new lead (ms)",
+        enabled: true,
         event_type: LEAD_CREATED,
         channel: Channel::InApp,
         locale: "ms",
@@ -92,6 +102,7 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "deal won (en)",
+        enabled: true,
         event_type: DEAL_WON,
         channel: Channel::Email,
         locale: "en",
@@ -101,6 +112,7 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "deal won (ms)",
+        enabled: true,
         event_type: DEAL_WON,
         channel: Channel::Email,
         locale: "ms",
@@ -110,23 +122,25 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "deal lost (en)",
+        enabled: false,
         event_type: DEAL_LOST,
         channel: Channel::Email,
         locale: "en",
         subject: "How could we have done better, {{ customer_name }}?",
-        body: "Dear {{ customer_name }},\n\nThank you for considering {{ tenant_name }} for \
-               {{ opportunity_name }}. We would value a word on why it did not go ahead, so we can \
-               do better: simply reply to this email.\n\n{{ tenant_name }}",
+        body: "Dear {{ customer_name }},\n\nThank you for considering {{ tenant_name }}. We would \
+               value a word on why it did not go ahead this time, so we can do better: simply \
+               reply to this email.\n\n{{ tenant_name }}",
     },
     BuiltIn {
         name: "deal lost (ms)",
+        enabled: false,
         event_type: DEAL_LOST,
         channel: Channel::Email,
         locale: "ms",
         subject: "Bagaimana kami boleh berbuat lebih baik, {{ customer_name }}?",
         body: "{{ customer_name }} yang dihormati,\n\nTerima kasih kerana mempertimbangkan \
-               {{ tenant_name }} untuk {{ opportunity_name }}. Kami menghargai maklum balas anda \
-               tentang sebabnya: balas sahaja e-mel ini.\n\n{{ tenant_name }}",
+               {{ tenant_name }}. Kami menghargai maklum balas anda tentang sebab urusan ini tidak \
+               diteruskan kali ini: balas sahaja e-mel ini.\n\n{{ tenant_name }}",
     },
 ];
 
@@ -142,7 +156,7 @@ impl BuiltIn {
             locale: self.locale.into(),
             subject: self.subject.into(),
             body: self.body.into(),
-            enabled: true,
+            enabled: self.enabled,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -26,6 +26,8 @@ pub enum Status {
     Failed,
     /// Read by its recipient (in-app).
     Read,
+    /// Never sent: what caused it was undone within its grace period.
+    Cancelled,
 }
 
 impl Status {
@@ -37,6 +39,7 @@ impl Status {
             Status::Sent => "sent",
             Status::Failed => "failed",
             Status::Read => "read",
+            Status::Cancelled => "cancelled",
         }
     }
 
@@ -88,6 +91,13 @@ pub struct Notification {
     /// Where it leads in a client (`customers/<id>`), for a notice that names one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub link: String,
+    /// The record whose change caused it (`opportunity/<id>`), for a message that is held
+    /// back when that change is undone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub about: String,
+    /// The end of its grace period: until then it is not sent, and can be cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<Millis>,
 }
 
 /// Who a notification goes to, on which channel.
@@ -134,7 +144,29 @@ impl Notification {
             read_at: None,
             version: 1,
             link: String::new(),
+            about: String::new(),
+            held_until: None,
         }
+    }
+
+    /// Held back until `at`, a grace period in which the worker leaves it alone.
+    pub fn held(mut self, at: Millis) -> Notification {
+        self.next_attempt_at = Some(at);
+        self.held_until = Some(at);
+        self
+    }
+
+    /// Not to be sent (what caused it was undone): true if this changed it, false once its
+    /// grace period is over (the worker may be sending it, or has).
+    pub fn cancel(&mut self, now: Millis) -> bool {
+        let waiting = self.status == Status::Pending && self.held_until.is_some_and(|h| now < h);
+        if !waiting {
+            return false;
+        }
+        self.status = Status::Cancelled;
+        self.next_attempt_at = None;
+        self.version += 1;
+        true
     }
 
     /// Delivered at `now`: the `NotificationSent` it causes.
@@ -311,6 +343,24 @@ mod tests {
         assert_eq!(
             (n.status, n.attempts, n.next_attempt_at),
             (Status::Pending, 0, Some(500))
+        );
+    }
+
+    #[test]
+    fn a_held_message_is_cancelled_only_within_its_grace_period() {
+        let mut n = email().held(130);
+        assert_eq!((n.next_attempt_at, n.held_until), (Some(130), Some(130)));
+        let mut late = n.clone();
+        assert!(n.cancel(129));
+        assert_eq!((n.status, n.next_attempt_at), (Status::Cancelled, None));
+        assert!(!n.status.is_due());
+        assert!(!n.cancel(129), "cancelling twice changes nothing");
+        assert!(!late.cancel(130), "the worker may be sending it");
+        assert_eq!(late.status, Status::Pending);
+        let mut at_once = email();
+        assert!(
+            !at_once.cancel(0),
+            "a message sent at once has no grace period"
         );
     }
 }

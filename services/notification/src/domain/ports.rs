@@ -114,8 +114,11 @@ pub trait FlowStore: Send {
     async fn put_active(&mut self, tenant: TenantId, user: UserId, active: bool) -> Result<()>;
     /// The tenant's active users with `role`.
     async fn users_with_role(&mut self, tenant: TenantId, role: &str) -> Result<Vec<KnownUser>>;
-    /// Adds a notification, due at once. False if the event already made it (a redelivery).
+    /// Adds a notification. False if the event already made it (a redelivery).
     async fn insert_notification(&mut self, n: &Notification) -> Result<bool>;
+    /// Cancels the tenant's notifications about `about` still in their grace period at `now`:
+    /// how many.
+    async fn cancel_held(&mut self, tenant: TenantId, about: &str, now: Millis) -> Result<u64>;
 }
 
 /// The notification store.

@@ -20,6 +20,8 @@ pub const SALES_GROUP: &str = "notification-sales";
 pub struct Flows {
     /// Woken when notifications were stored.
     pub wake: Arc<Notify>,
+    /// How long customer messages caused by a person's action wait before they are due.
+    pub grace_millis: i64,
 }
 
 #[async_trait]
@@ -29,7 +31,7 @@ impl Handler for Flows {
     }
 
     async fn handle(&self, event: &Envelope, tx: &mut Tx) -> anyhow::Result<()> {
-        flows::handle(event, &mut **tx).await
+        flows::handle(event, &mut **tx, self.grace_millis).await
     }
 
     async fn committed(&self) {

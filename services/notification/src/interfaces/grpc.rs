@@ -62,6 +62,7 @@ fn status_pb(s: Delivery) -> pb::DeliveryStatus {
         Delivery::Sent => pb::DeliveryStatus::Sent,
         Delivery::Failed => pb::DeliveryStatus::Failed,
         Delivery::Read => pb::DeliveryStatus::Read,
+        Delivery::Cancelled => pb::DeliveryStatus::Cancelled,
     }
 }
 
@@ -73,6 +74,7 @@ fn status(raw: i32) -> Result<Option<Delivery>, Error> {
         Ok(pb::DeliveryStatus::Sent) => Some(Delivery::Sent),
         Ok(pb::DeliveryStatus::Failed) => Some(Delivery::Failed),
         Ok(pb::DeliveryStatus::Read) => Some(Delivery::Read),
+        Ok(pb::DeliveryStatus::Cancelled) => Some(Delivery::Cancelled),
         Err(_) => {
             return Err(Error::invalid_field(
                 "status",

@@ -21,6 +21,25 @@ pub(crate) fn refused(e: OpportunityChangeError) -> Error {
         )
         .with_reason("OPPORTUNITY_CLOSED")
         .with_metadata("status", status.as_str()),
+        OpportunityChangeError::NotClosed => Error::new(
+            ErrorKind::FailedPrecondition,
+            "the opportunity is open: only a won or lost one can be reopened",
+        )
+        .with_reason("OPPORTUNITY_OPEN"),
+        OpportunityChangeError::TooLateToReopen(closed_at) => {
+            let closed = chrono::DateTime::from_timestamp_millis(closed_at)
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "the opportunity was closed on {closed}, more than 7 days ago: it can no \
+                     longer be reopened; open a new opportunity for the customer instead"
+                ),
+            )
+            .with_reason("REOPEN_WINDOW_PASSED")
+            .with_metadata("close_time", closed)
+        }
     }
 }
 

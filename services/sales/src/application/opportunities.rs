@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::access::{Rule, current, decide, readable, refused, restrict};
 use super::{Caller, Sales, invalid};
 use crate::domain::events::{
-    EventCustomer, deal_lost, deal_won, opportunity_created, opportunity_stage_changed,
+    EventCustomer, deal_lost, deal_won, opportunity_created, opportunity_reopened,
+    opportunity_stage_changed,
 };
 use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
@@ -285,6 +286,33 @@ impl Sales {
             Ok(Some(OpportunityWrite {
                 deal: None,
                 events: vec![deal_lost(o, &customer, &caller.cause())],
+            }))
+        })
+        .await
+    }
+
+    /// Reopens a won or lost opportunity (an undo), within the reopen window: whoever may
+    /// close it may reopen it. A won one's deal is withdrawn in the same transaction, and the
+    /// `OpportunityReopened` event lets notification hold back what the closing would send.
+    #[tracing::instrument(skip_all, fields(tenant = %caller.principal.tenant_id, opportunity = %id))]
+    pub async fn reopen_opportunity(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+    ) -> Result<Opportunity> {
+        let rule = (etag, "opportunities.close", None);
+        let read = self.changeable(caller, id, rule).await?;
+        let pipeline = self.pipeline_of(caller, &read).await?;
+        let now = self.now();
+        self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {
+            let previous = o.status;
+            let deal = o
+                .reopen(&pipeline, caller.principal.user_id, now)
+                .map_err(refused)?;
+            Ok(Some(OpportunityWrite {
+                deal: None,
+                events: vec![opportunity_reopened(o, previous, deal, &caller.cause())],
             }))
         })
         .await

@@ -174,6 +174,29 @@ pub fn deal_lost(o: &Opportunity, customer: &EventCustomer, cause: &Cause) -> Ou
     opportunity_event(o, &event, cause)
 }
 
+/// `OpportunityReopened`: `o`, which was `previous` (won or lost), is open again; `deal` was
+/// withdrawn when it was won.
+pub fn opportunity_reopened(
+    o: &Opportunity,
+    previous: super::opportunity::OpportunityStatus,
+    deal: Option<Uuid>,
+    cause: &Cause,
+) -> OutboxEvent {
+    let event = events::OpportunityReopened {
+        opportunity_id: o.id.to_string(),
+        opportunity_name: o.name.clone(),
+        customer_id: o.customer_id.to_string(),
+        owner_id: o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+        previous_status: previous as i32,
+        deal_id: deal.map(|d| d.to_string()).unwrap_or_default(),
+        stage_id: o.stage_id.to_string(),
+        amount: Some(money_pb(&o.amount)),
+        reopened_by_user_id: cause.by.to_string(),
+        reopen_time: Some(timestamp(o.updated_at)),
+    };
+    opportunity_event(o, &event, cause)
+}
+
 fn lead_event<M: prost::Message + prost::Name>(
     lead: &Lead,
     message: &M,

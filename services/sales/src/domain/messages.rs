@@ -88,6 +88,7 @@ pub fn opportunity_pb(o: &Opportunity) -> pb::Opportunity {
         update_time: Some(timestamp(o.updated_at)),
         close_time: o.closed_at.map(timestamp),
         etag: o.version.to_string(),
+        reopenable_until: o.reopenable_until().map(timestamp),
     }
 }
 

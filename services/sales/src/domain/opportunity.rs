@@ -83,6 +83,10 @@ pub struct Opportunity {
     pub probability: i32,
     /// Whether `probability` was set by hand; otherwise it follows the stage.
     pub probability_set: bool,
+    /// The probability it had when it was won or lost (closing makes it 100 or 0): a reopen
+    /// gives back one set by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability_before_close: Option<i32>,
     /// When it is expected to close.
     pub expected_close_at: Option<Millis>,
     /// Open, won or lost.
@@ -147,6 +151,10 @@ pub struct Deal {
     pub closed_at: Millis,
 }
 
+/// How long after it was won or lost an opportunity may be reopened: a week, long enough to
+/// undo a slip noticed in the next days, short enough that last quarter's figures stay put.
+pub const REOPEN_WINDOW: Millis = 7 * 24 * 3_600_000;
+
 /// Why a change was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpportunityChangeError {
@@ -154,6 +162,10 @@ pub enum OpportunityChangeError {
     Invalid(Vec<Violation>),
     /// It is won or lost: history, not work in progress.
     Closed(OpportunityStatus),
+    /// Reopening one that is open.
+    NotClosed,
+    /// Reopening one closed at this time, longer ago than [`REOPEN_WINDOW`].
+    TooLateToReopen(Millis),
 }
 
 fn name(raw: &str) -> Result<String, String> {
@@ -257,6 +269,7 @@ impl Opportunity {
             amount,
             probability: set.unwrap_or(stage.probability),
             probability_set: set.is_some(),
+            probability_before_close: None,
             expected_close_at: input.expected_close_at,
             status: OpportunityStatus::Open,
             loss_reason: 0,
@@ -419,6 +432,7 @@ impl Opportunity {
         };
         self.amount = amount;
         self.status = OpportunityStatus::Won;
+        self.probability_before_close = Some(self.probability);
         self.probability = 100;
         self.closed_at = Some(self.updated_at);
         self.deal_id = Some(deal.id);
@@ -456,11 +470,72 @@ impl Opportunity {
         }
         self.touch(now);
         self.status = OpportunityStatus::Lost;
+        self.probability_before_close = Some(self.probability);
         self.probability = 0;
         self.loss_reason = reason;
         self.loss_detail = detail;
         self.closed_at = Some(self.updated_at);
         Ok(())
+    }
+
+    /// Until when it may be reopened: [`REOPEN_WINDOW`] after it was won or lost.
+    pub fn reopenable_until(&self) -> Option<Millis> {
+        match self.status {
+            OpportunityStatus::Open => None,
+            _ => self.closed_at.map(|at| at + REOPEN_WINDOW),
+        }
+    }
+
+    /// Reopens it (an undo of a win or a loss): open in the stage it was in, with the
+    /// probability it had (one set by hand, else the stage's), its loss and close forgotten. A stage removed
+    /// since puts it in the pipeline's first, recorded in its history. The deal a win booked,
+    /// which the caller withdraws.
+    pub fn reopen(
+        &mut self,
+        pipeline: &Pipeline,
+        by: UserId,
+        now: Millis,
+    ) -> Result<Option<Uuid>, OpportunityChangeError> {
+        let until = self
+            .reopenable_until()
+            .ok_or(OpportunityChangeError::NotClosed)?;
+        if now > until {
+            return Err(OpportunityChangeError::TooLateToReopen(
+                self.closed_at.unwrap_or_default(),
+            ));
+        }
+        let stage = match pipeline.stages.iter().position(|s| s.id == self.stage_id) {
+            Some(at) => &pipeline.stages[at],
+            None => {
+                let Some(first) = pipeline.stages.first() else {
+                    return Err(OpportunityChangeError::Invalid(vec![(
+                        "stage_id".into(),
+                        "its pipeline has no stage to reopen it in".into(),
+                    )]));
+                };
+                self.stage_history.push(StageChange {
+                    from_stage_id: Some(self.stage_id),
+                    to_stage_id: first.id,
+                    to_position: 0,
+                    changed_by: by,
+                    changed_at: now.max(self.updated_at),
+                });
+                self.stage_id = first.id;
+                first
+            }
+        };
+        let deal = self.deal_id.take();
+        // Closing made it 100 or 0: one set by hand comes back, else the stage's.
+        self.probability = match (self.probability_set, self.probability_before_close.take()) {
+            (true, Some(set)) => set,
+            _ => stage.probability,
+        };
+        self.status = OpportunityStatus::Open;
+        self.loss_reason = 0;
+        self.loss_detail.clear();
+        self.closed_at = None;
+        self.touch(now);
+        Ok(deal)
     }
 }
 

@@ -1,16 +1,46 @@
 //! Sales' events on the timelines: a lead and its conversion (the lead and its opportunity then
 //! show on the customer's timeline, their history included), an opportunity's moves, a deal won
-//! or lost (the cause of the message the customer is then sent).
+//! or lost (the cause of the message the customer is then sent), and reopened (an undo).
 
 use crm_events::Envelope;
 use crm_proto::crm::sales::events::v1 as sales;
 
 use super::{entry, money, owner, record};
-use crate::domain::records::RecordType;
+use crate::domain::records::{RecordRef, RecordType};
 use crate::domain::timeline::{Effect, EntryKind};
 
+/// An enum value's name in words: `LOSS_REASON_NO_BUDGET` as `no budget`.
+fn words(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix)
+        .replace('_', " ")
+        .to_lowercase()
+}
+
+/// An opportunity as a record of the timelines (its owner and name) linked to its customer:
+/// the effects, and the customer's record.
+fn opportunity_on_customer(
+    opportunity: RecordRef,
+    owner_id: &str,
+    name: &str,
+    customer_id: &str,
+) -> (Vec<Effect>, Option<RecordRef>) {
+    let mut out = vec![Effect::Record {
+        record: opportunity,
+        owner: owner(owner_id),
+        name: Some(name.to_owned()),
+    }];
+    let customer = record(RecordType::Customer, customer_id);
+    if let Some(customer) = customer {
+        out.push(Effect::Link {
+            from: opportunity,
+            to: customer,
+        });
+    }
+    (out, customer)
+}
+
 /// What sales' events do: leads created, qualified, assigned, converted; opportunities opened,
-/// moved, won, lost.
+/// moved, won, lost, reopened.
 pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
     if let Some(e) = event.decode::<sales::LeadAssigned>() {
         let r = record(RecordType::Lead, &e.lead_id)?;
@@ -36,17 +66,8 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
     if let Some(e) = event.decode::<sales::OpportunityCreated>() {
         let o = e.opportunity.unwrap_or_default();
         let opportunity = record(RecordType::Opportunity, &o.id)?;
-        let mut out = vec![Effect::Record {
-            record: opportunity,
-            owner: owner(&o.owner_id),
-            name: Some(o.name.clone()),
-        }];
-        if let Some(customer) = record(RecordType::Customer, &o.customer_id) {
-            out.push(Effect::Link {
-                from: opportunity,
-                to: customer,
-            });
-        }
+        let (mut out, _) =
+            opportunity_on_customer(opportunity, &o.owner_id, &o.name, &o.customer_id);
         let amount = money(o.amount.as_ref());
         out.push(Effect::Add(entry(
             event,
@@ -192,19 +213,12 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
     if let Some(e) = event.decode::<sales::DealWon>() {
         let d = e.deal.unwrap_or_default();
         let opportunity = record(RecordType::Opportunity, &d.opportunity_id)?;
-        let mut out = vec![Effect::Record {
-            record: opportunity,
-            owner: owner(&d.owner_id),
-            name: Some(d.name.clone()),
-        }];
-        let mut about = vec![opportunity];
-        if let Some(customer) = record(RecordType::Customer, &d.customer_id) {
-            out.push(Effect::Link {
-                from: opportunity,
-                to: customer,
-            });
-            about.push(customer);
-        }
+        let (mut out, customer) =
+            opportunity_on_customer(opportunity, &d.owner_id, &d.name, &d.customer_id);
+        let about: Vec<_> = [Some(opportunity), customer]
+            .into_iter()
+            .flatten()
+            .collect();
         let amount = money(d.amount.as_ref());
         out.push(Effect::Add(entry(
             event,
@@ -222,26 +236,18 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
     }
     if let Some(e) = event.decode::<sales::DealLost>() {
         let opportunity = record(RecordType::Opportunity, &e.opportunity_id)?;
-        let mut out = vec![Effect::Record {
-            record: opportunity,
-            owner: owner(&e.owner_id),
-            name: Some(e.opportunity_name.clone()),
-        }];
-        let mut about = vec![opportunity];
-        if let Some(customer) = record(RecordType::Customer, &e.customer_id) {
-            out.push(Effect::Link {
-                from: opportunity,
-                to: customer,
-            });
-            about.push(customer);
-        }
+        let (mut out, customer) = opportunity_on_customer(
+            opportunity,
+            &e.owner_id,
+            &e.opportunity_name,
+            &e.customer_id,
+        );
+        let about: Vec<_> = [Some(opportunity), customer]
+            .into_iter()
+            .flatten()
+            .collect();
         let reason = crm_proto::crm::sales::v1::LossReason::try_from(e.loss_reason)
-            .map(|r| {
-                r.as_str_name()
-                    .trim_start_matches("LOSS_REASON_")
-                    .replace('_', " ")
-                    .to_lowercase()
-            })
+            .map(|r| words(r.as_str_name(), "LOSS_REASON_"))
             .unwrap_or_default();
         out.push(Effect::Add(entry(
             event,
@@ -259,6 +265,31 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
             event_id: event.id,
             records: about,
         });
+        return Some(out);
+    }
+    if let Some(e) = event.decode::<sales::OpportunityReopened>() {
+        let opportunity = record(RecordType::Opportunity, &e.opportunity_id)?;
+        let (mut out, _) = opportunity_on_customer(
+            opportunity,
+            &e.owner_id,
+            &e.opportunity_name,
+            &e.customer_id,
+        );
+        let was = crm_proto::crm::sales::v1::OpportunityStatus::try_from(e.previous_status)
+            .map(|s| words(s.as_str_name(), "OPPORTUNITY_STATUS_"))
+            .unwrap_or_default();
+        out.push(Effect::Add(entry(
+            event,
+            EntryKind::Opportunity,
+            opportunity,
+            &e.reopened_by_user_id,
+            format!("Reopened: {} (was {was})", e.opportunity_name),
+            &[
+                ("previous_status", was.clone()),
+                ("deal_id", e.deal_id.clone()),
+                ("amount", money(e.amount.as_ref())),
+            ],
+        )));
         return Some(out);
     }
     None

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crm_core::storage::{Conn, from_doc, to_doc};
 use crm_core::{Result, TenantId, UserId};
 
-use super::{db, write_template};
+use super::{db, update_notification, write_template};
 use crate::domain::Millis;
 use crate::domain::notification::Notification;
 use crate::domain::ports::{FlowStore, KnownUser};
@@ -63,7 +63,30 @@ impl FlowStore for Conn {
         write_template(self, t, " on conflict (tenant_id, name) do nothing").await
     }
 
-    /// Adds a notification, due at once. False if the event already made it (a redelivery).
+    /// Cancels what is held back about `about`: read from the worker's queue (the due ones,
+    /// few), each saved only if the worker has not claimed it meanwhile.
+    async fn cancel_held(&mut self, tenant: TenantId, about: &str, now: Millis) -> Result<u64> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select doc from notifications where next_attempt_at > $2 and tenant_id = $1 \
+             and status = 'pending'",
+        )
+        .bind(tenant.to_string())
+        .bind(now)
+        .fetch_all(&mut *self)
+        .await
+        .map_err(db("reading held notifications"))?;
+        let mut cancelled = 0;
+        for (doc,) in rows {
+            let mut n: Notification = from_doc("notifications.doc", &doc)?;
+            let expected = n.version;
+            if n.about == about && n.cancel(now) && update_notification(self, &n, expected).await? {
+                cancelled += 1;
+            }
+        }
+        Ok(cancelled)
+    }
+
+    /// Adds a notification. False if the event already made it (a redelivery).
     async fn insert_notification(&mut self, n: &Notification) -> Result<bool> {
         let done = sqlx::query(
             "insert into notifications (id, tenant_id, channel, recipient_user_id, \

@@ -362,7 +362,11 @@ impl NotificationStore for SqlNotificationStore {
 }
 
 /// Writes `n` over the stored row if that is still at version `expected`: whether it was.
-async fn update_notification(conn: &mut Conn, n: &Notification, expected: i64) -> Result<bool> {
+pub(super) async fn update_notification(
+    conn: &mut Conn,
+    n: &Notification,
+    expected: i64,
+) -> Result<bool> {
     let done = sqlx::query(
         "update notifications set status = $3, attempts = $4, next_attempt_at = $5, \
          read_at = $6, doc = $7, version = $8 where tenant_id = $1 and id = $2 and version = $9",

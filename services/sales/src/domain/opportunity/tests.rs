@@ -170,3 +170,89 @@ fn a_win_at_another_amount_books_that_amount_in_the_pipelines_currency() {
     assert_eq!(deal.amount.units, 11_000);
     assert_eq!(o.amount.units, 11_000);
 }
+
+#[test]
+fn a_won_opportunity_reopens_in_its_stage_within_the_window_and_gives_back_its_deal() {
+    let p = pipeline();
+    let mut o = opportunity(&p);
+    let by = UserId::new();
+    o.move_to(&p, p.stages[2].id, by, 3_000).unwrap();
+    o.update(
+        &p,
+        &OpportunityInput {
+            probability: Some(55),
+            ..OpportunityInput::default()
+        },
+        None,
+        &["probability".into()],
+        3_500,
+    )
+    .unwrap();
+    assert_eq!(
+        o.reopenable_until(),
+        None,
+        "an open one has nothing to undo"
+    );
+    assert_eq!(
+        o.reopen(&p, by, 3_600),
+        Err(OpportunityChangeError::NotClosed)
+    );
+
+    let deal = o.win(&p, None, "", 10_000).unwrap();
+    assert_eq!(o.reopenable_until(), Some(10_000 + REOPEN_WINDOW));
+    let version = o.version;
+    assert_eq!(o.reopen(&p, by, 10_000 + REOPEN_WINDOW), Ok(Some(deal.id)));
+    assert_eq!(o.status, OpportunityStatus::Open);
+    assert_eq!(o.stage_id, p.stages[2].id, "back where it was won from");
+    assert_eq!(o.probability, 55, "the probability set by hand comes back");
+    assert!(o.probability_set);
+    assert_eq!((o.deal_id, o.closed_at), (None, None));
+    assert_eq!(o.version, version + 1);
+    assert_eq!(o.stage_history.len(), 2, "reopening is not a move");
+
+    // It can be won again, and moves again.
+    o.win(&p, None, "", 20_000).unwrap();
+    assert_eq!(o.status, OpportunityStatus::Won);
+}
+
+#[test]
+fn a_lost_opportunity_forgets_its_loss_when_reopened_and_not_after_the_window() {
+    let p = pipeline();
+    let mut o = opportunity(&p);
+    let by = UserId::new();
+    o.lose(7, "the order went to Johor", 10_000).unwrap();
+    let late = o.clone();
+    assert_eq!(o.reopen(&p, by, 10_500), Ok(None));
+    assert_eq!(o.status, OpportunityStatus::Open);
+    assert_eq!((o.loss_reason, o.loss_detail.as_str()), (0, ""));
+    assert_eq!(o.probability, p.stages[0].probability);
+
+    let mut late = late;
+    assert_eq!(
+        late.reopen(&p, by, 10_000 + REOPEN_WINDOW + 1),
+        Err(OpportunityChangeError::TooLateToReopen(10_000))
+    );
+    assert_eq!(
+        late.status,
+        OpportunityStatus::Lost,
+        "a refusal changes nothing"
+    );
+}
+
+#[test]
+fn an_opportunity_whose_stage_was_removed_reopens_in_the_first_stage() {
+    let p = pipeline();
+    let mut o = opportunity(&p);
+    let by = UserId::new();
+    o.move_to(&p, p.stages[3].id, by, 3_000).unwrap();
+    o.lose(1, "", 4_000).unwrap();
+    let mut smaller = p.clone();
+    smaller.stages.remove(3);
+    o.reopen(&smaller, by, 5_000).unwrap();
+    assert_eq!(o.stage_id, smaller.stages[0].id);
+    let last = o.stage_history.last().unwrap();
+    assert_eq!(
+        (last.from_stage_id, last.to_stage_id, last.changed_by),
+        (Some(p.stages[3].id), smaller.stages[0].id, by)
+    );
+}

@@ -256,6 +256,17 @@ pub async fn insert_deal(tx: &mut Conn, d: &Deal) -> Result<()> {
     .map(drop)
 }
 
+/// Withdraws a deal (its opportunity was reopened).
+pub async fn delete_deal(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<()> {
+    sqlx::query("delete from deals where tenant_id = $1 and id = $2")
+        .bind(text(tenant))
+        .bind(text(id))
+        .execute(tx)
+        .await
+        .map_err(db("withdrawing a deal"))
+        .map(drop)
+}
+
 /// A deal by id.
 pub async fn get_deal(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Deal>> {
     let row: Option<(String,)> =
@@ -397,8 +408,9 @@ impl OpportunityStore for SqlSalesStore {
                 let Some(write) = change(&mut changed)? else {
                     return Ok(stored);
                 };
-                if stored.stage_id != changed.stage_id && changed.status == OpportunityStatus::Open
-                {
+                let placed =
+                    stored.stage_id != changed.stage_id || stored.status != OpportunityStatus::Open;
+                if placed && changed.status == OpportunityStatus::Open {
                     live_stage(tx, &changed).await?;
                 }
                 // Read under the write lock: no other writer can have moved it on.
@@ -409,6 +421,10 @@ impl OpportunityStore for SqlSalesStore {
                 }
                 if let Some(deal) = &write.deal {
                     insert_deal(tx, deal).await?;
+                }
+                // A reopened win withdraws its deal: booked revenue no longer.
+                if let (Some(deal), None) = (stored.deal_id, changed.deal_id) {
+                    delete_deal(tx, tenant, deal).await?;
                 }
                 append_events(tx, &write.events).await?;
                 Ok(changed)

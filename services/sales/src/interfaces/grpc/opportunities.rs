@@ -226,6 +226,20 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
             opportunity: Some(opportunity_pb(&o)),
         }))
     }
+
+    async fn reopen_opportunity(
+        &self,
+        request: Request<pb::ReopenOpportunityRequest>,
+    ) -> Reply<pb::ReopenOpportunityResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = opportunity_id("id", &r.id)?;
+        bounded("etag", &r.etag, 64)?;
+        let o = self.sales.reopen_opportunity(&caller, id, &r.etag).await?;
+        Ok(Response::new(pb::ReopenOpportunityResponse {
+            opportunity: Some(opportunity_pb(&o)),
+        }))
+    }
 }
 
 #[tonic::async_trait]
