@@ -515,6 +515,23 @@ try {
   await opened.getByText("Task done: Send the lobby quotation").waitFor();
   await page.getByRole("button", { name: "Close" }).first().click();
 
+  step("a customer with an open opportunity: its deletion refused with the count, then done closing it as lost");
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByLabel("Search").fill("hotel");
+  await page.getByRole("button", { name: "Hotel Seri Malaysia" }).click();
+  const leaving = page.getByRole("region", { name: "Customer Hotel Seri Malaysia" });
+  await leaving.getByRole("button", { name: "Delete the customer" }).click();
+  const confirmDelete = leaving.getByRole("group", { name: "Delete Hotel Seri Malaysia?" });
+  await confirmDelete.getByRole("button", { name: "Yes, delete" }).click();
+  await confirmDelete.getByRole("alert").getByText(/^Hotel Seri Malaysia has 1 open opportunity: /).waitFor();
+  await accessible("delete-refused");
+  await confirmDelete.getByRole("button", { name: "Delete, closing them as lost" }).click();
+  await leaving.waitFor({ state: "detached" });
+  // Its repeat order is lost (off the board and the forecast): the default pipeline counts it.
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await page.getByRole("heading", { name: /^Dashboard/ }).waitFor();
+  await page.locator('[data-figure="lost"]', { hasText: "1" }).waitFor();
+
   step("an admin invites someone, gives a role, and sees it in the audit log");
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "People and roles" }).waitFor();

@@ -728,6 +728,100 @@ async fn a_closed_opportunity_is_reopened_by_whoever_may_close_it_and_its_deal_w
     );
 }
 
+/// A customer with an open opportunity is not deleted by mistake: the refusal counts them, in
+/// words; deleting it closing them as lost takes the deal off the board and out of the
+/// forecast (sales loses it on `CustomerDeleted`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_with_an_open_opportunity_is_deleted_only_by_closing_it_as_lost() {
+    use crm_proto::crm::customer::v1::DeleteCustomerRequest;
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    let pipeline = seeded(&server, &owner.access).await;
+    let viewer = member(&server, &owner, "lim@kilang.example", &["viewer"]).await;
+    let o = opened(&server, &owner.access, "hotel@seri.example", myr(15_000)).await;
+    let open_now = async || {
+        analytics(&server, &owner.access, &pipeline.id)
+            .await
+            .stages
+            .iter()
+            .map(|s| s.open_count)
+            .sum::<i64>()
+    };
+    assert_eq!(open_now().await, 1);
+    let delete = |token: &str, etag: &str, close: bool| {
+        let (server, token) = (&server, token.to_owned());
+        let request = DeleteCustomerRequest {
+            id: o.customer_id.clone(),
+            etag: etag.into(),
+            close_open_opportunities: close,
+        };
+        async move {
+            CustomerServiceClient::new(server.channel.clone())
+                .delete_customer(authorized(request, &token))
+                .await
+        }
+    };
+    // The customer context learns of the opportunity from sales' events: asked with a stale
+    // etag until it refuses for the opportunity rather than for the etag.
+    let refused =
+        crm_core::testing::eventually("the customer knows its open opportunity", || async {
+            let err = delete(&owner.access, "0", false).await.unwrap_err();
+            (reason(&err) == "OPEN_OPPORTUNITIES").then_some(err)
+        })
+        .await;
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused
+            .message()
+            .starts_with("Hotel Seri Malaysia has 1 open opportunity:"),
+        "{refused:?}"
+    );
+    let err = delete(&owner.access, "", false).await.unwrap_err();
+    assert_eq!(reason(&err), "OPEN_OPPORTUNITIES");
+    let err = delete(&viewer, "", true).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert_eq!(open_now().await, 1, "nothing changed");
+
+    delete(&owner.access, "", true).await.unwrap();
+    let err = CustomerServiceClient::new(server.channel.clone())
+        .get_customer(authorized(
+            GetCustomerRequest {
+                id: o.customer_id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let lost = crm_core::testing::eventually("sales lost the opportunity", || async {
+        let read = opportunities(&server)
+            .get_opportunity(authorized(
+                GetOpportunityRequest { id: o.id.clone() },
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .opportunity
+            .unwrap();
+        (read.status == OpportunityStatus::Lost as i32).then_some(read)
+    })
+    .await;
+    assert_eq!(
+        (lost.loss_reason, lost.loss_detail.as_str()),
+        (LossReason::Other as i32, "the customer was deleted")
+    );
+    assert_eq!(open_now().await, 0, "off the board and out of the forecast");
+    let figures = analytics(&server, &owner.access, &pipeline.id).await;
+    assert_eq!(figures.loss_reasons.get("LOSS_REASON_OTHER"), Some(&1));
+    // Not reopened onto a customer that no longer exists.
+    let err = reopen(&server, &owner.access, &o.id, "").await.unwrap_err();
+    assert_eq!(
+        (err.code(), reason(&err).as_str()),
+        (Code::FailedPrecondition, "CUSTOMER_DELETED")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_named_and_other_tenants_opportunities_and_deals_are_not_found() {
     let server = spawn().await;

@@ -143,6 +143,7 @@ async fn a_customer_is_created_read_changed_and_deleted() {
             DeleteCustomerRequest {
                 id: created.id.clone(),
                 etag: "1".into(),
+                ..Default::default()
             },
             &token,
         ))
@@ -153,6 +154,7 @@ async fn a_customer_is_created_read_changed_and_deleted() {
         DeleteCustomerRequest {
             id: created.id.clone(),
             etag: "2".into(),
+            ..Default::default()
         },
         &token,
     ))
@@ -341,6 +343,7 @@ async fn another_tenants_customer_is_not_found_on_every_rpc() {
                 DeleteCustomerRequest {
                     id: id.clone(),
                     etag: String::new(),
+                    ..Default::default()
                 },
                 t,
             ))
@@ -532,6 +535,7 @@ async fn a_sales_rep_with_own_scope_reaches_only_their_customers() {
             DeleteCustomerRequest {
                 id: mine.id.clone(),
                 etag: String::new(),
+                ..Default::default()
             },
             &rep_token,
         ))

@@ -27,6 +27,7 @@ use crate::application::Customers;
 use crate::config::StoreKind;
 use crate::domain::ports::{CustomerStore, Members};
 use crate::infrastructure::iam::{self, GrpcMembers};
+use crate::infrastructure::opportunities::{GROUP, SALES_TOPIC, SalesEvents, SqlOpenOpportunities};
 use crate::infrastructure::sql::SqlCustomerStore;
 use crate::interfaces::grpc::CustomerGrpc;
 
@@ -109,9 +110,25 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 (build_on(Arc::new(store), members, db), outboxes)
             }
         };
+        // The customers' open opportunities, kept from sales' events in the SQL store: read
+        // where sales' events reach this process (sales beside it, or Kafka). A process without
+        // either has no opportunities to count, and deletes as before.
+        let sales_reach = startup.config.runs("sales") || startup.config.kafka.brokers.is_some();
+        let consumers = if sales_reach {
+            vec![(
+                SALES_TOPIC,
+                crm_events::Consumer::new(GROUP, SalesEvents, crm_events::Inbox::new(db.clone())),
+            )]
+        } else {
+            tracing::warn!(
+                "sales' events do not reach this process (no sales here, no kafka.brokers): a customer's open opportunities are not known, and deleting one does not refuse for them"
+            );
+            Vec::new()
+        };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, customers)),
             outboxes,
+            consumers,
             ..Started::default()
         })
     })
@@ -132,6 +149,7 @@ pub fn build_on(
     Customers::new(
         store,
         members,
+        Arc::new(SqlOpenOpportunities::new(db.clone())),
         Arc::new(crm_core::clock::SystemClock),
         Idempotency::new(db.clone()),
     )

@@ -15,7 +15,7 @@ use crm_core::storage::Database;
 use crm_core::{Error, ErrorKind, Principal, Result, TenantId, UserId};
 use crm_customer::application::{Caller, Customers};
 use crm_customer::domain::customer::{CustomerInput, CustomerType, Individual};
-use crm_customer::domain::ports::{Credential, Members, Membership};
+use crm_customer::domain::ports::{Credential, Members, Membership, OpenOpportunities};
 use crm_customer::infrastructure::sql::SqlCustomerStore;
 
 const START: i64 = 1_764_000_000_000;
@@ -46,9 +46,27 @@ impl Members for FakeMembers {
     }
 }
 
+/// Sales' open opportunities per customer, as a map: the owners of each customer's.
+#[derive(Default)]
+struct FakeOpportunities(Mutex<HashMap<uuid::Uuid, Vec<Option<UserId>>>>);
+
+#[async_trait]
+impl OpenOpportunities for FakeOpportunities {
+    async fn owners(&self, _tenant: TenantId, customer: uuid::Uuid) -> Result<Vec<Option<UserId>>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(&customer)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 struct World {
     customers: Customers,
     members: Arc<FakeMembers>,
+    opportunities: Arc<FakeOpportunities>,
     clock: ManualClock,
     tenant: TenantId,
     _dir: tempfile::TempDir,
@@ -72,15 +90,18 @@ async fn world() -> World {
         .unwrap();
     let clock = ManualClock::at(START);
     let members = Arc::new(FakeMembers::default());
+    let opportunities = Arc::new(FakeOpportunities::default());
     let customers = Customers::new(
         Arc::new(SqlCustomerStore::new(db.clone())),
         members.clone(),
+        opportunities.clone(),
         Arc::new(clock.clone()),
         Idempotency::new(db),
     );
     World {
         customers,
         members,
+        opportunities,
         clock,
         tenant: TenantId::new(),
         _dir: dir,
@@ -181,7 +202,11 @@ async fn a_rep_creates_customers_for_themselves_and_reaches_only_their_own() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
     assert_eq!(w.customers.get(&siti, own.id).await.unwrap().id, own.id);
     assert_eq!(w.customers.get(&boss, own.id).await.unwrap().id, own.id);
-    let err = w.customers.delete(&siti, own.id, "").await.unwrap_err();
+    let err = w
+        .customers
+        .delete(&siti, own.id, "", false)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
 }
 
@@ -303,7 +328,7 @@ async fn changes_are_stamped_by_the_clock_and_a_stale_etag_changes_nothing() {
     assert_eq!(err.kind(), ErrorKind::Aborted, "{err:?}");
     let err = w
         .customers
-        .delete(&boss, made.id, &stale)
+        .delete(&boss, made.id, &stale, false)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Aborted, "{err:?}");
@@ -311,9 +336,100 @@ async fn changes_are_stamped_by_the_clock_and_a_stale_etag_changes_nothing() {
     assert_eq!(kept.notes, "prefers songket");
 
     w.customers
-        .delete(&boss, made.id, &kept.version.to_string())
+        .delete(&boss, made.id, &kept.version.to_string(), false)
         .await
         .unwrap();
     let err = w.customers.get(&boss, made.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
+}
+
+/// A customer with open opportunities is not deleted: the refusal counts them, in words. Closing
+/// them in the same request needs `opportunities.close` reaching every one; our own services
+/// (the saga undoing its customer) are not asked.
+#[tokio::test]
+async fn a_customer_with_open_opportunities_is_deleted_only_by_closing_them_with_the_right_to() {
+    let w = world().await;
+    let boss = manager(&w);
+    let made = w
+        .customers
+        .create(&boss, person("Hotel Seri Malaysia", "", None))
+        .await
+        .unwrap();
+    let rep_id = UserId::new();
+    w.opportunities
+        .0
+        .lock()
+        .unwrap()
+        .insert(made.id, vec![Some(rep_id), Some(boss.principal.user_id)]);
+
+    let err = w
+        .customers
+        .delete(&boss, made.id, "", false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (ErrorKind::FailedPrecondition, Some("OPEN_OPPORTUNITIES"))
+    );
+    assert_eq!(
+        err.message(),
+        format!(
+            "{} has 2 open opportunities: win or lose them first, or delete the customer closing them as lost",
+            made.display_name
+        )
+    );
+    // Closing them needs the right to close each: not without it, not only one's own.
+    let err = w
+        .customers
+        .delete(&boss, made.id, "", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
+    let mut own_closer = boss.clone();
+    own_closer
+        .principal
+        .permissions
+        .push("opportunities.close:own".into());
+    let err = w
+        .customers
+        .delete(&own_closer, made.id, "", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("not yours to close"), "{err:?}");
+    assert_eq!(
+        w.customers.get(&boss, made.id).await.unwrap().id,
+        made.id,
+        "still there"
+    );
+
+    let mut closer = boss.clone();
+    closer
+        .principal
+        .permissions
+        .push("opportunities.close".into());
+    w.customers
+        .delete(&closer, made.id, "", true)
+        .await
+        .unwrap();
+    let err = w.customers.get(&boss, made.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
+
+    // A service (the saga undoing the customer it made) is not asked.
+    let other = w
+        .customers
+        .create(&boss, person("Galeri Songket", "", None))
+        .await
+        .unwrap();
+    w.opportunities
+        .0
+        .lock()
+        .unwrap()
+        .insert(other.id, vec![Some(rep_id)]);
+    let mut saga = boss.clone();
+    saga.principal.service = Some("sales".into());
+    w.customers
+        .delete(&saga, other.id, "", false)
+        .await
+        .unwrap();
 }

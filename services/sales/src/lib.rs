@@ -34,6 +34,7 @@ use crm_core::upstream::Balanced;
 
 use crate::domain::ports::CustomerDirectory;
 use crate::infrastructure::consumer::{GROUP, IamEvents};
+use crate::infrastructure::customer_events;
 use crate::infrastructure::directory::{GrpcCustomerDirectory, Tuning};
 use crate::infrastructure::sql::SqlSalesStore;
 use crate::interfaces::grpc::SalesGrpc;
@@ -97,6 +98,11 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         let sales = build(db, customers);
         let consumer =
             crm_events::Consumer::new(GROUP, IamEvents, crm_events::Inbox::new(db.clone()));
+        let deletions = crm_events::Consumer::new(
+            customer_events::GROUP,
+            customer_events::CustomerEvents,
+            crm_events::Inbox::new(db.clone()),
+        );
         let interval = Duration::from_secs(settings.recovery_interval_seconds.unwrap_or(10));
         let recovery = {
             let sales = sales.clone();
@@ -106,7 +112,10 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
         };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
-            consumers: vec![(IAM_TOPIC, consumer)],
+            consumers: vec![
+                (IAM_TOPIC, consumer),
+                (customer_events::CUSTOMER_TOPIC, deletions),
+            ],
             tasks: vec![recovery],
             breakers,
             ..Started::default()

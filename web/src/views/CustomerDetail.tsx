@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
+import { ConnectError } from "@connectrpc/connect";
 import { customers } from "../api";
-import type { Problem } from "../errors";
+import { reason, type Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
@@ -27,6 +28,8 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
   const [deleting, setDeleting] = useState(false);
+  // A refused delete, shown in the confirmation; open opportunities offer closing them as lost.
+  const [deleteProblem, setDeleteProblem] = useState<{ message: string; openOpportunities: boolean }>();
   const set = (key: keyof CustomerForm) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
 
   const save = async (e: Event) => {
@@ -53,16 +56,17 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
     }
   };
 
-  const remove = async () => {
+  const remove = async (closeOpenOpportunities: boolean) => {
     try {
       // With the etag: a customer someone changed meanwhile is not deleted unseen.
-      await customers.deleteCustomer({ id: customer.id, etag: customer.etag });
+      await customers.deleteCustomer({ id: customer.id, etag: customer.etag, closeOpenOpportunities });
       onDeleted(customer.id);
     } catch (err) {
-      setDeleting(false);
-      setProblem(onError(err));
+      const openOpportunities = err instanceof ConnectError && reason(err) === "OPEN_OPPORTUNITIES";
+      setDeleteProblem({ message: onError(err).message, openOpportunities });
     }
   };
+  const keep = () => (setDeleting(false), setDeleteProblem(undefined));
 
   const f = problem?.fields ?? {};
   return (
@@ -117,14 +121,30 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
       <CustomerDeals customerId={customer.id} customerName={customer.displayName} mayOpen={mayOpenDeals} onError={onError} />
       <Timeline recordType={RecordType.CUSTOMER} recordId={customer.id} name={customer.displayName} onError={onError} may={mayLog} />
       {deleting ? (
-        <div class="actions" role="group" aria-label={`Delete ${customer.displayName}?`}>
-          <span>Delete {customer.displayName} and its contacts?</span>
-          <button type="button" onClick={remove}>
-            Yes, delete
-          </button>
-          <button type="button" class="secondary" onClick={() => setDeleting(false)}>
-            Keep
-          </button>
+        <div class="confirm" role="group" aria-label={`Delete ${customer.displayName}?`}>
+          {deleteProblem ? (
+            <p class="error" role="alert">
+              {deleteProblem.message}
+            </p>
+          ) : (
+            <span>Delete {customer.displayName} and its contacts?</span>
+          )}
+          <span class="actions">
+            {deleteProblem?.openOpportunities ? (
+              <button type="button" onClick={() => remove(true)}>
+                Delete, closing them as lost
+              </button>
+            ) : (
+              !deleteProblem && (
+                <button type="button" onClick={() => remove(false)}>
+                  Yes, delete
+                </button>
+              )
+            )}
+            <button type="button" class="secondary" onClick={keep}>
+              Keep
+            </button>
+          </span>
         </div>
       ) : (
         mayDelete && (

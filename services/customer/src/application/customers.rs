@@ -1,6 +1,7 @@
 //! Customers: create, read, list, search, change, delete.
 
-use crm_core::{Error, Result};
+use crm_core::authz::Scope;
+use crm_core::{Error, ErrorKind, Result, UserId};
 use uuid::Uuid;
 
 use super::{Caller, Customers, Reach, check_etag, invalid, readable, writable};
@@ -182,15 +183,40 @@ impl Customers {
     }
 
     /// Deletes a customer (softly: it is gone from every read, and its email is free again).
+    /// One with open opportunities is refused with their count, unless the caller closes them
+    /// as lost (`close_open`, with `opportunities.close` on every one): sales closes them on
+    /// `CustomerDeleted`. Our own services (the conversion saga undoing its customer) delete
+    /// as before.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, customer_id = %id))]
-    pub async fn delete(&self, caller: &Caller, id: Uuid, etag: &str) -> Result<()> {
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        close_open: bool,
+    ) -> Result<()> {
         let p = &caller.principal;
+        let found = self
+            .store
+            .get(p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("customer", id))?;
+        writable(caller, &found, "customers.delete")?;
+        if p.service.is_none() {
+            let owners = self.opportunities.owners(p.tenant_id, id).await?;
+            if !owners.is_empty() && !close_open {
+                return Err(open_opportunities(&found, owners.len()));
+            }
+            if close_open {
+                may_close(p, &owners)?;
+            }
+        }
         let now = self.now();
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.delete")?;
             check_etag(etag, c.version, "customer")?;
             c.touch(now);
-            Ok(vec![customer_deleted(c, &caller.cause(now))])
+            Ok(vec![customer_deleted(c, &caller.cause(now), close_open)])
         });
         self.store.delete(p.tenant_id, id, change).await
     }
@@ -207,6 +233,43 @@ pub(super) fn restrict(filter: &mut Filter, reach: Reach) -> bool {
         }
         None => true,
     }
+}
+
+/// The refusal of deleting `c` while it has `count` open opportunities.
+fn open_opportunities(c: &Customer, count: usize) -> Error {
+    let them = if count == 1 {
+        "1 open opportunity".to_owned()
+    } else {
+        format!("{count} open opportunities")
+    };
+    Error::new(
+        ErrorKind::FailedPrecondition,
+        format!(
+            "{} has {them}: win or lose them first, or delete the customer closing them as lost",
+            c.display_name
+        ),
+    )
+    .with_reason("OPEN_OPPORTUNITIES")
+    .with_metadata("count", count.to_string())
+}
+
+/// Whether `p` may close every opportunity `owners` own (`opportunities.close`, unscoped or
+/// on their own).
+fn may_close(p: &crm_core::Principal, owners: &[Option<UserId>]) -> Result<()> {
+    let permission = "opportunities.close";
+    let refusal = match p.scope(permission) {
+        Some(Scope::All) => return Ok(()),
+        Some(Scope::Own | Scope::Team) if owners.iter().all(|o| *o == Some(p.user_id)) => {
+            return Ok(());
+        }
+        Some(_) => {
+            "some of the customer's open opportunities are not yours to close: ask their owners or a sales manager"
+        }
+        None => "your roles do not let you close opportunities: ask a sales manager",
+    };
+    Err(Error::permission_denied(refusal)
+        .with_reason("MISSING_PERMISSION")
+        .with_metadata("permission", permission))
 }
 
 fn not_owner(permission: &str) -> Error {

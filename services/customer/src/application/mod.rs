@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::customer::Customer;
 use crate::domain::events::Cause;
-use crate::domain::ports::{Credential, CustomerStore, Members, Membership};
+use crate::domain::ports::{Credential, CustomerStore, Members, Membership, OpenOpportunities};
 use crate::domain::values::Violation;
 
 /// Who calls a use case, and what its events are caused by.
@@ -48,6 +48,7 @@ impl Caller {
 pub struct Customers {
     store: Arc<dyn CustomerStore>,
     members: Arc<dyn Members>,
+    opportunities: Arc<dyn OpenOpportunities>,
     clock: Arc<dyn Clock>,
     idempotency: Idempotency,
 }
@@ -57,12 +58,14 @@ impl Customers {
     pub fn new(
         store: Arc<dyn CustomerStore>,
         members: Arc<dyn Members>,
+        opportunities: Arc<dyn OpenOpportunities>,
         clock: Arc<dyn Clock>,
         idempotency: Idempotency,
     ) -> Customers {
         Customers {
             store,
             members,
+            opportunities,
             clock,
             idempotency,
         }

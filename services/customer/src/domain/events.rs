@@ -44,13 +44,18 @@ pub fn customer_updated(c: &Customer, changed_fields: Vec<String>, cause: &Cause
 }
 
 /// `CustomerDeleted`.
-pub fn customer_deleted(c: &Customer, cause: &Cause) -> OutboxEvent {
+pub fn customer_deleted(
+    c: &Customer,
+    cause: &Cause,
+    close_open_opportunities: bool,
+) -> OutboxEvent {
     let deleted = events::CustomerDeleted {
         customer_id: c.id.to_string(),
         display_name: c.display_name.clone(),
         email: c.email.clone().unwrap_or_default(),
         deleted_by_user_id: cause.by.to_string(),
         delete_time: Some(timestamp(cause.at)),
+        close_open_opportunities,
     };
     event(c, &deleted, cause)
 }

@@ -139,3 +139,11 @@ pub trait CustomerStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Customer>>;
 }
+
+/// The customers' open opportunities, as sales' events told them: a customer with open
+/// opportunities is deleted only if the caller closes them as lost.
+#[async_trait]
+pub trait OpenOpportunities: Send + Sync + 'static {
+    /// The owners of a customer's open opportunities, one per opportunity (`None`: no owner).
+    async fn owners(&self, tenant: TenantId, customer: Uuid) -> Result<Vec<Option<UserId>>>;
+}

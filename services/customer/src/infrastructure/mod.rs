@@ -1,9 +1,10 @@
 //! Adapters: the SQL store (SQLite, PostgreSQL) and the MongoDB store; IAM, asked who the
-//! tenant's users are.
+//! tenant's users are; the customers' open opportunities, kept from sales' events.
 
 pub mod iam;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
+pub mod opportunities;
 pub mod sql;
 
 use crm_core::{Error, ErrorKind};

@@ -303,6 +303,19 @@ impl Sales {
     ) -> Result<Opportunity> {
         let rule = (etag, "opportunities.close", None);
         let read = self.changeable(caller, id, rule).await?;
+        // Open business needs a customer: a deleted one's opportunities stay closed.
+        if self
+            .customers
+            .get(read.tenant_id, read.customer_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::new(
+                crm_core::ErrorKind::FailedPrecondition,
+                "its customer was deleted: an opportunity of a customer that no longer exists is not reopened",
+            )
+            .with_reason("CUSTOMER_DELETED"));
+        }
         let pipeline = self.pipeline_of(caller, &read).await?;
         let now = self.now();
         self.change_opportunity(caller, id, rule, |o: &mut Opportunity| {

@@ -303,9 +303,11 @@ impl CustomerDirectory for GrpcCustomerDirectory {
     }
 
     async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<()> {
+        // The saga undoing the customer it made: the opportunity was never opened.
         let request = pb::DeleteCustomerRequest {
             id: id.to_string(),
             etag: String::new(),
+            close_open_opportunities: false,
         };
         match self
             .call(tenant, request, |mut c, r| async move {

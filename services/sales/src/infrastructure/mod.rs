@@ -2,5 +2,6 @@
 //! directory (a gRPC client of the customer service).
 
 pub mod consumer;
+pub mod customer_events;
 pub mod directory;
 pub mod sql;

@@ -216,7 +216,9 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
         let r = request.into_inner();
         let customer_id = id("id", &r.id, "a customer id")?;
         bounded("etag", &r.etag, MAX_ETAG)?;
-        self.customers.delete(&caller, customer_id, &r.etag).await?;
+        self.customers
+            .delete(&caller, customer_id, &r.etag, r.close_open_opportunities)
+            .await?;
         Ok(Response::new(pb::DeleteCustomerResponse {}))
     }
 

@@ -137,6 +137,30 @@ pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Res
     Ok(true)
 }
 
+/// The ids of a customer's open opportunities.
+pub async fn open_of_customer(
+    tx: &mut Conn,
+    tenant: TenantId,
+    customer: Uuid,
+) -> Result<Vec<Uuid>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select id from opportunities where tenant_id = $1 and customer_id = $2 \
+         and status = 'open' order by id",
+    )
+    .bind(text(tenant))
+    .bind(text(customer))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading a customer's open opportunities"))?;
+    rows.iter()
+        .map(|(id,)| {
+            Uuid::try_parse(id).map_err(|e| {
+                Error::internal("a stored opportunity id does not parse", anyhow::anyhow!(e))
+            })
+        })
+        .collect()
+}
+
 /// An opportunity by id.
 pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>> {
     read(tx, tenant, id, "").await
