@@ -734,6 +734,7 @@ async fn a_closed_opportunity_is_reopened_by_whoever_may_close_it_and_its_deal_w
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_with_an_open_opportunity_is_deleted_only_by_closing_it_as_lost() {
     use crm_proto::crm::customer::v1::DeleteCustomerRequest;
+    use tonic_types::StatusExt;
     let server = spawn().await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
     let pipeline = seeded(&server, &owner.access).await;
@@ -778,6 +779,40 @@ async fn a_customer_with_an_open_opportunity_is_deleted_only_by_closing_it_as_lo
     );
     let err = delete(&owner.access, "", false).await.unwrap_err();
     assert_eq!(reason(&err), "OPEN_OPPORTUNITIES");
+    // A repeat order opened directly counts too; once won, it no longer does.
+    let counted = async |n: &str| {
+        crm_core::testing::eventually("the count follows sales' events", || async {
+            let err = delete(&owner.access, "0", false).await.unwrap_err();
+            let count = err
+                .get_error_details()
+                .error_info()
+                .and_then(|i| i.metadata.get("count").cloned());
+            (count.as_deref() == Some(n)).then_some(())
+        })
+        .await
+    };
+    let repeat = opportunities(&server)
+        .create_opportunity(authorized(
+            CreateOpportunityRequest {
+                opportunity: Some(Opportunity {
+                    name: "Hotel Seri Malaysia: repeat order".into(),
+                    pipeline_id: pipeline.id.clone(),
+                    customer_id: o.customer_id.clone(),
+                    amount: myr(4_000),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    counted("2").await;
+    win(&server, &owner.access, &repeat.id).await.unwrap();
+    counted("1").await;
     let err = delete(&viewer, "", true).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     assert_eq!(open_now().await, 1, "nothing changed");

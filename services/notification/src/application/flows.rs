@@ -49,8 +49,8 @@ fn types() -> [String; 10] {
     ]
 }
 
-/// What a customer message caused by a change of `record` is about: an undo of that change
-/// cancels it while it is held back.
+/// What a customer message caused by closing opportunity `id` is about: reopening it cancels
+/// the message while it is held back.
 fn about_opportunity(id: &str) -> String {
     format!("opportunity/{id}")
 }
@@ -147,7 +147,6 @@ pub async fn handle(
         // Who signed up a workspace has confirmed nothing yet: the fixed welcome, with no
         // word they chose; whoever is invited hears the tenant's own.
         let fixed = created.invited_by_user_id.is_empty().then_some(SIGNED_UP);
-        let sending = Sending::default();
         notify(
             tx,
             tenant,
@@ -156,7 +155,7 @@ pub async fn handle(
             vars,
             vec![to],
             fixed,
-            &sending,
+            &Sending::default(),
         )
         .await?;
         return Ok(());

@@ -30,11 +30,12 @@ pub(crate) fn refused(e: OpportunityChangeError) -> Error {
             let closed = chrono::DateTime::from_timestamp_millis(closed_at)
                 .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_default();
+            let days = crate::domain::opportunity::REOPEN_WINDOW / 86_400_000;
             Error::new(
                 ErrorKind::FailedPrecondition,
                 format!(
-                    "the opportunity was closed on {closed}, more than 7 days ago: it can no \
-                     longer be reopened; open a new opportunity for the customer instead"
+                    "the opportunity was closed on {closed}, more than {days} days ago: it can \
+                     no longer be reopened; open a new opportunity for the customer instead"
                 ),
             )
             .with_reason("REOPEN_WINDOW_PASSED")
