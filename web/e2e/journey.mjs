@@ -532,6 +532,19 @@ try {
   await page.getByRole("heading", { name: /^Dashboard/ }).waitFor();
   await page.locator('[data-figure="lost"]', { hasText: "1" }).waitFor();
 
+  step("the deleted customer waits in Recently deleted, and Restore brings it back to the list");
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByRole("button", { name: "Recently deleted" }).click();
+  const recently = page.getByRole("region", { name: "Recently deleted" });
+  const gone = recently.getByRole("row", { name: /Hotel Seri Malaysia/ });
+  await gone.waitFor();
+  await accessible("recently-deleted");
+  await gone.getByRole("button", { name: "Restore Hotel Seri Malaysia" }).click();
+  await recently.getByRole("status").getByText("Hotel Seri Malaysia is restored.").waitFor();
+  await page.getByRole("button", { name: "Close recently deleted" }).click();
+  await page.getByLabel("Search").fill("hotel seri");
+  await page.getByRole("button", { name: "Hotel Seri Malaysia" }).waitFor();
+
   step("an admin invites someone, gives a role, and sees it in the audit log");
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "People and roles" }).waitFor();

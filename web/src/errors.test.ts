@@ -27,6 +27,19 @@ suite("describe", () => {
     expect(refused("INVALID_REFRESH_TOKEN").signInAgain).toBe(true);
   });
 
+  it("says a refusal in the CRM's words, as a sentence, never adding a permission id", () => {
+    const refusal = describe(
+      new ConnectError(
+        "your roles do not let you delete customers: ask an owner or an admin of your workspace",
+        Code.PermissionDenied,
+        undefined,
+        [{ desc: ErrorInfoSchema, value: { reason: "MISSING_PERMISSION", metadata: { permission: "customers.delete" } } }],
+      ),
+    );
+    expect(refusal.message).toBe("Your roles do not let you delete customers: ask an owner or an admin of your workspace.");
+    expect(refusal.message).not.toMatch(/customers\.delete/);
+  });
+
   it("puts each field violation next to its field", () => {
     const err = new ConnectError("bad", Code.InvalidArgument, undefined, [
       {

@@ -25,6 +25,14 @@ export function retryAfterSeconds(err: ConnectError): number | undefined {
   return Math.max(1, Math.ceil(seconds));
 }
 
+/** A message as a sentence: capitalised, ending with a full stop. */
+function sentence(message: string): string {
+  const text = message.trim();
+  if (!text) return "You are not allowed to do this.";
+  const capital = text[0].toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
 export function describe(error: unknown): Problem {
   const err = ConnectError.from(error);
   const fields: Record<string, string> = {};
@@ -52,7 +60,8 @@ export function describe(error: unknown): Problem {
       }
       return problem("Your session has ended. Please sign in again.", true);
     case Code.PermissionDenied:
-      return problem(`You are not allowed to do this: ${err.rawMessage}`);
+      // The CRM says what the roles do not allow, in words: shown as it is, as a sentence.
+      return problem(sentence(err.rawMessage));
     case Code.InvalidArgument:
       return problem(
         Object.keys(fields).length > 0 ? "Please correct the marked fields." : err.rawMessage,

@@ -130,6 +130,8 @@ impl Application {
         let bus = event_bus(&config, contexts).await?;
         let revocations = revocations(&config).await?;
         let permissions = contexts.permissions();
+        // Refusals say what a missing permission allows, in words.
+        crm_core::authz::describe(permissions.iter().map(|p| (p.name, p.allows)));
         let notice_topics = contexts.notice_topics();
         let mut started = Vec::new();
         for &context in &running {

@@ -18,13 +18,13 @@ use tonic_types::StatusExt;
 use support::iam::{fields, reason, register, unique_name};
 use support::{TestServer, authorized, spawn};
 
-type Client = CustomerServiceClient<Channel>;
+pub(crate) type Client = CustomerServiceClient<Channel>;
 
 fn client(server: &TestServer) -> Client {
     CustomerServiceClient::new(server.channel.clone())
 }
 
-fn person(given: &str, family: &str, email: &str) -> Customer {
+pub(crate) fn person(given: &str, family: &str, email: &str) -> Customer {
     Customer {
         r#type: CustomerType::Individual as i32,
         individual: Some(IndividualDetails {
@@ -36,7 +36,7 @@ fn person(given: &str, family: &str, email: &str) -> Customer {
     }
 }
 
-fn company(name: &str, tags: &[&str]) -> Customer {
+pub(crate) fn company(name: &str, tags: &[&str]) -> Customer {
     Customer {
         r#type: CustomerType::Business as i32,
         business: Some(BusinessDetails {
@@ -48,7 +48,11 @@ fn company(name: &str, tags: &[&str]) -> Customer {
     }
 }
 
-async fn create(c: &mut Client, token: &str, customer: Customer) -> Result<Customer, Status> {
+pub(crate) async fn create(
+    c: &mut Client,
+    token: &str,
+    customer: Customer,
+) -> Result<Customer, Status> {
     let request = CreateCustomerRequest {
         customer: Some(customer),
         request_id: String::new(),

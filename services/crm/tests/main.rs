@@ -22,6 +22,7 @@ mod notifications;
 mod pipelines;
 mod readiness;
 mod rest;
+mod restore;
 mod service_identity;
 mod sessions;
 mod sso;

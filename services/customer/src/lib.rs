@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use crm_core::grpc::ServiceSet;
 use crm_core::idempotency::Idempotency;
 use crm_core::storage::{Database, Migrations};
+use crm_core::supervise::Task;
 use crm_events::bounded::{Access, BoundedContext, Call, Provides, Started, Startup};
 use crm_proto::crm::customer::v1 as pb;
 use futures::future::BoxFuture;
@@ -125,10 +126,14 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
             );
             Vec::new()
         };
+        let purger = customers.clone();
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, customers)),
             outboxes,
             consumers,
+            tasks: vec![Task::new("customer purge", move || {
+                purger.clone().run_purge()
+            })],
             ..Started::default()
         })
     })

@@ -164,8 +164,15 @@ crm_core::on_every_engine! {
     a_query_finds_the_same_customers_on_every_engine,
     a_batch_commits_whole_or_not_at_all,
     an_email_cleared_or_deleted_is_free_again,
+    deleted_customers_are_listed_restored_whole_and_purged,
+    a_restore_whose_email_was_taken_since_changes_nothing,
+    of_two_concurrent_restores_with_one_email_exactly_one_wins,
     }
 }
+
+#[path = "store/deleted.rs"]
+mod deleted;
+use deleted::*;
 
 async fn customers_are_read_back_whole_and_only_in_their_tenant(s: &Store) {
     let tenant = TenantId::new();

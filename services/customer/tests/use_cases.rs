@@ -433,3 +433,143 @@ async fn a_customer_with_open_opportunities_is_deleted_only_by_closing_them_with
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn whoever_may_delete_a_customer_restores_it_within_thirty_days_then_it_is_purged() {
+    let w = world().await;
+    let boss = manager(&w);
+    let own_deleter = user(
+        &w,
+        &[
+            "customers.read:own",
+            "customers.write:own",
+            "customers.delete:own",
+        ],
+    );
+    let mine = w
+        .customers
+        .create(
+            &own_deleter,
+            person("Aminah", "aminah@kilang.example", None),
+        )
+        .await
+        .unwrap();
+    let theirs = w
+        .customers
+        .create(&boss, person("Zainab", "zainab@kilang.example", None))
+        .await
+        .unwrap();
+    w.customers
+        .delete(&own_deleter, mine.id, "", false)
+        .await
+        .unwrap();
+    w.customers
+        .delete(&boss, theirs.id, "", false)
+        .await
+        .unwrap();
+
+    // Authority first: without customers.delete nothing is read or changed.
+    let err = w.customers.restore(&rep(&w), mine.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
+    let err = w
+        .customers
+        .list_deleted(&rep(&w), None, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
+    // An :own grant sees and restores its own deleted customers only.
+    let listed = w
+        .customers
+        .list_deleted(&own_deleter, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [mine.id]
+    );
+    let err = w
+        .customers
+        .restore(&own_deleter, theirs.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotFound,
+        "another's is not there: {err:?}"
+    );
+    let listed = w.customers.list_deleted(&boss, None, 10).await.unwrap();
+    assert_eq!(
+        listed.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [theirs.id, mine.id]
+    );
+    assert_eq!(
+        listed.customers[0].purge_at(),
+        Some(START + 30 * 86_400_000)
+    );
+
+    w.clock.advance(Duration::from_secs(60));
+    let back = w.customers.restore(&own_deleter, mine.id).await.unwrap();
+    assert_eq!((back.deleted_at, back.updated_at), (None, START + 60_000));
+    assert_eq!(
+        w.customers.get(&own_deleter, mine.id).await.unwrap().id,
+        mine.id
+    );
+
+    // The email taken since: said in words, the holder named to who may read it.
+    w.customers
+        .delete(&own_deleter, mine.id, "", false)
+        .await
+        .unwrap();
+    let taker = w
+        .customers
+        .create(&boss, person("Aminah Baru", "aminah@kilang.example", None))
+        .await
+        .unwrap();
+    let err = w.customers.restore(&boss, mine.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err:?}");
+    assert_eq!(field(&err), ["customer.email"]);
+    assert!(
+        err.message().contains("belongs to another customer now"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.metadata("customer_id"),
+        Some(taker.id.to_string().as_str())
+    );
+    let err = w
+        .customers
+        .restore(&own_deleter, mine.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.metadata("customer_id"),
+        None,
+        "not readable to them: {err:?}"
+    );
+
+    // After thirty days: refused in words, then purged.
+    w.clock.advance(Duration::from_secs(30 * 86_400));
+    let err = w.customers.restore(&boss, theirs.id).await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (ErrorKind::FailedPrecondition, Some("RESTORE_WINDOW_PASSED"))
+    );
+    assert!(err.message().contains("more than 30 days ago"), "{err:?}");
+    assert_eq!(
+        w.customers.purge_due().await.unwrap(),
+        1,
+        "theirs; mine was deleted later"
+    );
+    w.clock.advance(Duration::from_secs(120));
+    assert_eq!(w.customers.purge_due().await.unwrap(), 1);
+    assert!(
+        w.customers
+            .list_deleted(&boss, None, 10)
+            .await
+            .unwrap()
+            .customers
+            .is_empty()
+    );
+    let err = w.customers.restore(&boss, theirs.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
+}

@@ -8,6 +8,9 @@
 
 use crate::ids::UserId;
 
+use crate::permission_words::words;
+pub use crate::permission_words::{allows, describe};
+
 /// A permission a context defines: its name (`customers.read`), what it allows in words (what
 /// `ListPermissions` shows and a custom-role editor explains), and the grants of the built-in
 /// roles that hold it. Each context declares its own in its descriptor; IAM hands out those of
@@ -150,7 +153,10 @@ pub fn evaluate(
             return Decision::deny(
                 Rule::DefaultDeny,
                 "default-deny",
-                format!("no role grants {permission}"),
+                match allows(permission) {
+                    Some(words) => format!("your roles do not let you {words}"),
+                    None => format!("no role grants {permission}"),
+                },
             );
         }
         Some(Scope::All) => Decision::allow(
@@ -168,7 +174,10 @@ pub fn evaluate(
                 return Decision::deny(
                     Rule::Owner,
                     "abac:owner",
-                    format!("{permission} is granted only on resources you own"),
+                    format!(
+                        "your roles let you {} only for what you own",
+                        words(permission)
+                    ),
                 );
             }
         },
@@ -182,7 +191,10 @@ pub fn evaluate(
                 return Decision::deny(
                     Rule::Team,
                     "abac:team",
-                    format!("{permission} is granted only on your team's resources"),
+                    format!(
+                        "your roles let you {} only for your team's",
+                        words(permission)
+                    ),
                 );
             }
         },
@@ -198,10 +210,12 @@ pub fn evaluate(
             settings.deal_approval_currency,
         );
         let reason = if currency.is_empty() || amount.currency.eq_ignore_ascii_case(currency) {
-            format!("deals above {limit} {currency} need a sales_manager (deals.approve_large)")
+            format!(
+                "deals above {limit} {currency} need a sales manager's approval: ask one to win it"
+            )
         } else {
             format!(
-                "deals in {} need a sales_manager (deals.approve_large): the approval threshold is {limit} {currency}, and no exchange rate is kept",
+                "deals in {} need a sales manager's approval: ask one to win it (the approval threshold is {limit} {currency}, and no exchange rate is kept)",
                 amount.currency
             )
         };

@@ -170,7 +170,13 @@ impl Error {
     /// `PERMISSION_DENIED` because the caller's roles do not grant `permission`
     /// (`MISSING_PERMISSION`, the permission in the metadata).
     pub fn missing_permission(permission: &str) -> Self {
-        Self::permission_denied(format!("your roles do not grant {permission}"))
+        let message = match crate::permission_words::allows(permission) {
+            Some(words) => format!(
+                "your roles do not let you {words}: ask an owner or an admin of your workspace"
+            ),
+            None => format!("your roles do not grant {permission}"),
+        };
+        Self::permission_denied(message)
             .with_reason("MISSING_PERMISSION")
             .with_metadata("permission", permission)
     }

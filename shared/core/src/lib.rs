@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod layer;
 pub mod metrics;
+pub mod permission_words;
 pub mod redis_retry;
 pub mod revocation;
 pub mod service_auth;

@@ -5,6 +5,7 @@ import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb
 import { Field } from "./Field";
 import { Import } from "./Import";
 import { CustomerDetail } from "./CustomerDetail";
+import { RecentlyDeleted } from "./RecentlyDeleted";
 import { customersCsv } from "../csv";
 import { phonesWith, tagsOf } from "../customerForm";
 
@@ -34,6 +35,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [importing, setImporting] = useState(false);
   const [exported, setExported] = useState<number>();
   const [open, setOpen] = useState<Customer>();
+  const [deleted, setDeleted] = useState(false);
 
   // Every customer, streamed by ExportCustomers over grpc-web, saved as a CSV file.
   const exportAll = async () => {
@@ -114,6 +116,11 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
       <div class="section-head">
         <h1 id="customers-title">Customers</h1>
         <div class="actions">
+          {may.remove && (
+            <button type="button" class="secondary" aria-expanded={deleted} onClick={() => setDeleted(!deleted)}>
+              {deleted ? "Close recently deleted" : "Recently deleted"}
+            </button>
+          )}
           {may.exporting && (
             <button type="button" class="secondary" onClick={exportAll}>
               Export a CSV file
@@ -135,6 +142,12 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
         <p class="hint" role="status">
           Exported {exported} customers.
         </p>
+      )}
+      {deleted && (
+        <RecentlyDeleted
+          onError={onError}
+          onRestored={(c) => setRows((all) => [c, ...all.filter((r) => r.id !== c.id)])}
+        />
       )}
       {importing && <Import onError={onError} onDone={() => fetchPage("")} />}
       {open && (

@@ -37,6 +37,7 @@ pub fn types() -> Vec<String> {
         cus::CustomerCreated::full_name(),
         cus::CustomerUpdated::full_name(),
         cus::CustomerDeleted::full_name(),
+        cus::CustomerRestored::full_name(),
         cus::ContactAdded::full_name(),
         cus::ContactUpdated::full_name(),
         cus::ContactRemoved::full_name(),
@@ -121,8 +122,17 @@ pub fn effects(event: &Envelope) -> Vec<Effect> {
 }
 
 fn customer(event: &Envelope) -> Option<Vec<Effect>> {
-    if let Some(e) = event.decode::<cus::CustomerCreated>() {
-        let c = e.customer.unwrap_or_default();
+    // Created or restored: the record is known again, by its name and owner.
+    let appeared = event
+        .decode::<cus::CustomerCreated>()
+        .map(|e| (e.customer, e.created_by_user_id, "created"))
+        .or_else(|| {
+            event
+                .decode::<cus::CustomerRestored>()
+                .map(|e| (e.customer, e.restored_by_user_id, "restored"))
+        });
+    if let Some((c, by, what)) = appeared {
+        let c = c.unwrap_or_default();
         let r = record(RecordType::Customer, &c.id)?;
         return Some(vec![
             Effect::Record {
@@ -134,8 +144,8 @@ fn customer(event: &Envelope) -> Option<Vec<Effect>> {
                 event,
                 EntryKind::Customer,
                 r,
-                &e.created_by_user_id,
-                format!("Customer created: {}", c.display_name),
+                &by,
+                format!("Customer {what}: {}", c.display_name),
                 &[("display_name", c.display_name.clone())],
             )),
         ]);

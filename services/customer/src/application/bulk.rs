@@ -144,7 +144,8 @@ impl Importer<'_> {
         if let (Reach::Own(me), Some(owner)) = (self.reach, input.owner_id)
             && owner != me
         {
-            let problem = "must be you: customers.write is granted only on customers you own";
+            let problem =
+                "must be you: your roles let you create and change only the customers you own";
             let violations = vec![("customer.owner_id".into(), problem.into())];
             return self.rejected(row, email, violations);
         }

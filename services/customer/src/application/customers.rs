@@ -10,6 +10,7 @@ use crate::domain::events::{customer_created, customer_deleted, customer_updated
 use crate::domain::ports::{Cursor, Filter, Order};
 
 /// A page of customers.
+#[derive(Debug)]
 pub struct CustomerPage {
     /// The customers.
     pub customers: Vec<Customer>,
@@ -215,7 +216,7 @@ impl Customers {
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.delete")?;
             check_etag(etag, c.version, "customer")?;
-            c.touch(now);
+            c.delete(now);
             Ok(vec![customer_deleted(c, &caller.cause(now), close_open)])
         });
         self.store.delete(p.tenant_id, id, change).await
@@ -274,7 +275,8 @@ fn may_close(p: &crm_core::Principal, owners: &[Option<UserId>]) -> Result<()> {
 
 fn not_owner(permission: &str) -> Error {
     Error::permission_denied(format!(
-        "{permission} is granted only on customers you own: the owner stays you"
+        "your roles let you {} only for the customers you own: the owner stays you",
+        crm_core::authz::allows(permission).unwrap_or(permission)
     ))
     .with_reason("NOT_OWNER")
     .with_metadata("permission", permission)

@@ -6,6 +6,7 @@
 pub mod bulk;
 pub mod contacts;
 pub mod customers;
+pub mod deleted;
 
 use std::sync::Arc;
 
@@ -94,11 +95,7 @@ impl Reach {
         match p.scope(permission) {
             Some(Scope::All) => Ok(Reach::All),
             Some(Scope::Own | Scope::Team) => Ok(Reach::Own(p.user_id)),
-            None => Err(
-                Error::permission_denied(format!("your roles do not grant {permission}"))
-                    .with_reason("MISSING_PERMISSION")
-                    .with_metadata("permission", permission),
-            ),
+            None => Err(Error::missing_permission(permission)),
         }
     }
 
@@ -254,11 +251,12 @@ pub(crate) fn writable(caller: &Caller, customer: &Customer, permission: &str) -
     if Reach::of(&caller.principal, permission)?.covers(customer) {
         Ok(())
     } else {
-        Err(
-            Error::permission_denied(format!("{permission} is granted only on customers you own"))
-                .with_reason("NOT_OWNER")
-                .with_metadata("permission", permission),
-        )
+        Err(Error::permission_denied(format!(
+            "your roles let you {} only for the customers you own",
+            crm_core::authz::allows(permission).unwrap_or(permission)
+        ))
+        .with_reason("NOT_OWNER")
+        .with_metadata("permission", permission))
     }
 }
 

@@ -13,11 +13,13 @@ use super::Millis;
 use super::values::{self, CustomValue, RawValue, Violation};
 
 mod contacts;
+mod deletion;
 mod points;
 #[cfg(test)]
 mod tests;
 
 pub use contacts::{CONTACT_UPDATABLE, Contact, ContactInput, MAX_CONTACTS};
+pub use deletion::{RESTORE_WINDOW, RestoreRefusal};
 use points::*;
 pub use points::{Address, Business, EmailAddress, Individual, Phone, SocialProfile};
 
@@ -109,6 +111,9 @@ pub struct Customer {
     pub updated_at: Millis,
     /// Bumped by every change (its etag).
     pub version: i64,
+    /// When it was deleted (restorable for [`RESTORE_WINDOW`], then purged); `None` while live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Millis>,
 }
 
 /// What a client sets on a customer, before the rules have read it.
@@ -195,6 +200,7 @@ impl Customer {
             notes: String::new(),
             contacts: Vec::new(),
             primary_contact_id: None,
+            deleted_at: None,
             created_at: now,
             updated_at: now,
             version: 1,

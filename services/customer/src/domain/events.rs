@@ -60,6 +60,32 @@ pub fn customer_deleted(
     event(c, &deleted, cause)
 }
 
+/// `CustomerRestored`.
+pub fn customer_restored(c: &Customer, cause: &Cause) -> OutboxEvent {
+    let restored = events::CustomerRestored {
+        customer: Some(customer_pb(c)),
+        restored_by_user_id: cause.by.to_string(),
+    };
+    event(c, &restored, cause)
+}
+
+/// `CustomerPurged`, for a deleted customer the purge removes at `at`. Caused by nobody's
+/// request: a fresh correlation.
+pub fn customer_purged(c: &Customer, at: Millis) -> OutboxEvent {
+    let purged = events::CustomerPurged {
+        customer_id: c.id.to_string(),
+        delete_time: c.deleted_at.map(timestamp),
+        purge_time: Some(timestamp(at)),
+    };
+    let causation = Causation::default();
+    let cause = Cause {
+        by: UserId::from(Uuid::nil()),
+        causation: &causation,
+        at,
+    };
+    event(c, &purged, &cause)
+}
+
 /// `ContactAdded` for the customer's contact `contact_id`.
 pub fn contact_added(c: &Customer, contact_id: Uuid, cause: &Cause) -> OutboxEvent {
     let added = events::ContactAdded {

@@ -117,6 +117,8 @@ pub fn customer_pb(c: &Customer) -> pb::Customer {
         create_time: Some(timestamp(c.created_at)),
         update_time: Some(timestamp(c.updated_at)),
         etag: c.etag(),
+        delete_time: c.deleted_at.map(timestamp),
+        purge_time: c.purge_at().map(timestamp),
     }
 }
 

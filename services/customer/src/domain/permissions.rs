@@ -6,7 +6,7 @@ use crm_core::authz::Permission;
 pub const PERMISSIONS: &[Permission] = &[
     Permission {
         name: "customers.delete",
-        allows: "delete customers",
+        allows: "delete customers, and see and restore the deleted ones for 30 days",
         held_by: &["sales_manager"],
     },
     Permission {

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
+use super::Millis;
 use super::customer::{Customer, CustomerType, Status};
 
 pub use crm_events::OutboxEvent;
@@ -78,6 +79,40 @@ pub struct Cursor {
 /// is given and has no other effect.
 pub type Change<'a> = Box<dyn FnMut(&mut Customer) -> Result<Vec<OutboxEvent>> + Send + 'a>;
 
+/// Which of the store's changes runs: it loads a live customer (a deleted one to restore) and
+/// saves it live or deleted as the method says, whatever the closure did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// [`CustomerStore::update`].
+    Update,
+    /// [`CustomerStore::delete`].
+    Delete,
+    /// [`CustomerStore::restore`].
+    Restore,
+}
+
+impl Mode {
+    /// Whether it loads among the deleted customers.
+    pub fn loads_deleted(self) -> bool {
+        self == Mode::Restore
+    }
+
+    /// Makes the changed customer (read at version `read`) live or deleted as this change
+    /// leaves it; a change of that state is a change of the customer (a new version).
+    pub fn settle(self, c: &mut Customer, read: i64) {
+        let deleted = self == Mode::Delete;
+        if c.deleted_at.is_some() != deleted {
+            if c.version == read {
+                c.touch(c.updated_at);
+            }
+            c.deleted_at = deleted.then_some(c.updated_at);
+        }
+    }
+}
+
+/// The event of a purged customer.
+pub type Purged = dyn Fn(&Customer) -> OutboxEvent + Send + Sync;
+
 /// Customers of every tenant; every method is scoped to one tenant, and another tenant's
 /// customer is never seen. Deleted customers are invisible to every read.
 #[async_trait]
@@ -110,9 +145,31 @@ pub trait CustomerStore: Send + Sync + 'static {
     /// closure's error rolls everything back. Returns the saved customer.
     async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer>;
 
-    /// Soft-deletes a customer with its events, if `check` accepts it; `NOT_FOUND` when there
-    /// is none.
+    /// Soft-deletes a customer with its events, as [`CustomerStore::update`] does (the change
+    /// sets its `deleted_at`): it is gone from every read but [`CustomerStore::list_deleted`],
+    /// its email is free again, and search no longer finds it.
     async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()>;
+
+    /// Restores a deleted customer with its events, as [`CustomerStore::update`] does among the
+    /// deleted ones (the change clears its `deleted_at`): `NOT_FOUND` when no deleted customer
+    /// has this id; its primary email taken by another customer since is `ALREADY_EXISTS` on
+    /// `customer.email`, naming that customer, and nothing changes.
+    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer>;
+
+    /// A page of the tenant's deleted customers (only `owner`'s when given), most recently
+    /// deleted first, after `after` (its key the deletion time in milliseconds), at most `limit`.
+    async fn list_deleted(
+        &self,
+        tenant: TenantId,
+        owner: Option<UserId>,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>>;
+
+    /// Removes for good, across tenants, at most `limit` customers deleted before
+    /// `deleted_before`, each with the event `purged` makes of it, in one transaction; a
+    /// customer restored meanwhile is not touched. Returns how many were purged.
+    async fn purge(&self, deleted_before: Millis, limit: u32, purged: &Purged) -> Result<u32>;
 
     /// A page of customers in `order`, after `after`, at most `limit`.
     async fn list(

@@ -40,7 +40,7 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         name: "users.manage",
-        allows: "invite, change, deactivate and delete users; grant roles",
+        allows: "invite, change, deactivate and delete users, and grant them roles",
         held_by: &[],
     },
     Permission {

@@ -50,11 +50,7 @@ pub(crate) fn reach(caller: &Caller, permission: &str) -> Result<Option<UserId>>
     match p.scope(permission) {
         Some(Scope::All) => Ok(None),
         Some(Scope::Own | Scope::Team) => Ok(Some(p.user_id)),
-        None => Err(
-            Error::permission_denied(format!("your roles do not grant {permission}"))
-                .with_reason("MISSING_PERMISSION")
-                .with_metadata("permission", permission),
-        ),
+        None => Err(Error::missing_permission(permission)),
     }
 }
 

@@ -137,3 +137,23 @@ fn internal_cause_never_reaches_the_client() {
         "details leak the cause: {details:?}"
     );
 }
+
+#[test]
+fn a_described_permission_is_refused_in_words_and_an_unknown_one_by_its_id() {
+    crate::permission_words::describe([("words_test.delete", "delete test records")]);
+    assert_eq!(
+        crate::authz::allows("words_test.delete"),
+        Some("delete test records")
+    );
+    let refused = Error::missing_permission("words_test.delete");
+    assert_eq!(
+        refused.message(),
+        "your roles do not let you delete test records: ask an owner or an admin of your workspace"
+    );
+    assert_eq!(refused.reason(), Some("MISSING_PERMISSION"));
+    assert_eq!(refused.metadata("permission"), Some("words_test.delete"));
+    assert_eq!(
+        Error::missing_permission("words_test.unknown").message(),
+        "your roles do not grant words_test.unknown"
+    );
+}

@@ -51,10 +51,15 @@ pub(super) fn indexes() -> Vec<IndexModel> {
             "customers_tenant_words",
             doc! { "tenant_id": 1, "words": 1 },
         ),
+        index(
+            "customers_tenant_deleted",
+            doc! { "tenant_id": 1, "deleted_at": 1, "_id": 1 },
+        ),
     ]
 }
 
-/// The stored document of a customer not deleted.
+/// The stored document of a customer; a deleted one has neither words (search does not find
+/// it) nor an email key (its email is free).
 pub(super) fn document(c: &Customer) -> Result<Document> {
     let customer = bson::to_document(c).map_err(|e| {
         Error::internal(
@@ -76,21 +81,15 @@ pub(super) fn document(c: &Customer) -> Result<Document> {
         "tags": c.tags.clone(),
         "words": words,
         "version": c.version,
-        "deleted_at": Bson::Null,
+        "deleted_at": c.deleted_at.map_or(Bson::Null, Bson::Int64),
         "customer": customer,
     };
-    if let Some(email) = &c.email {
+    if c.deleted_at.is_some() {
+        d.insert("words", Vec::<String>::new());
+    } else if let Some(email) = &c.email {
         d.insert("email_key", email.clone());
     }
     Ok(d)
-}
-
-/// The update that soft-deletes a customer: out of every read, its email freed.
-pub(super) fn deleted(c: &Customer) -> Document {
-    doc! {
-        "$set": { "deleted_at": c.updated_at, "version": c.version, "words": [] },
-        "$unset": { "email_key": "" },
-    }
 }
 
 /// The customer a stored document holds; an error names the document.
@@ -102,7 +101,37 @@ pub(super) fn customer_from(d: &Document) -> Result<Customer> {
         )
     };
     let customer = d.get_document("customer").map_err(|e| corrupt(&e))?;
-    bson::from_document(customer.clone()).map_err(|e| corrupt(&e))
+    let mut customer: Customer = bson::from_document(customer.clone()).map_err(|e| corrupt(&e))?;
+    // Customers deleted before the aggregate knew its deletion time have it only outside.
+    customer.deleted_at = customer.deleted_at.or(d.get_i64("deleted_at").ok());
+    Ok(customer)
+}
+
+/// A page of deleted customers (of `owner` when given), most recently deleted first, after
+/// `after` (its key the deletion time): the filter and the sort.
+pub(super) fn deleted_query(
+    tenant: TenantId,
+    owner: Option<crm_core::UserId>,
+    after: Option<&Cursor>,
+) -> Result<(Document, Document)> {
+    let mut d = doc! { "tenant_id": tenant.to_string(), "deleted_at": { "$ne": Bson::Null } };
+    if let Some(owner) = owner {
+        d.insert("owner_id", owner.to_string());
+    }
+    if let Some(a) = after {
+        let at: i64 = a
+            .key
+            .parse()
+            .map_err(|_| Error::invalid_field("page_token", "is not a page token of this list"))?;
+        d.insert(
+            "$or",
+            vec![
+                doc! { "deleted_at": { "$lt": at } },
+                doc! { "deleted_at": at, "_id": { "$lt": a.id.to_string() } },
+            ],
+        );
+    }
+    Ok((d, doc! { "deleted_at": -1, "_id": -1 }))
 }
 
 /// What every read matches: the tenant, not deleted, and the request's filters.

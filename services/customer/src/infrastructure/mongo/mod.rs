@@ -9,7 +9,8 @@
 //! ```text
 //! { _id: "<customer id>", tenant_id, customer_type, status, owner_id, sort_name, tags: [..],
 //!   email_key: "<primary email>" (absent when there is none or the customer is deleted),
-//!   words: ["kilang", "batik", ..], version, deleted_at: null | millis, customer: { .. } }
+//!   words: ["kilang", "batik", ..] (none when deleted), version, deleted_at: null | millis,
+//!   customer: { .. } }
 //! }
 //! ```
 //!
@@ -28,28 +29,33 @@
 //!   run again; a version that moved is the usual stale-etag `ABORTED`.
 
 use async_trait::async_trait;
-use crm_core::{Error, ErrorKind, Result, TenantId};
+use crm_core::{Error, ErrorKind, Result, TenantId, UserId};
 use futures::TryStreamExt as _;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, ClientSession, Collection, Database};
 use uuid::Uuid;
 
+use crate::domain::Millis;
 use crate::domain::customer::Customer;
-use crate::domain::ports::{Change, Cursor, CustomerStore, Filter, Order, OutboxEvent};
+use crate::domain::ports::{
+    Change, Cursor, CustomerStore, Filter, Mode, Order, OutboxEvent, Purged,
+};
 use crate::domain::values::search_words;
 
 mod documents;
+mod errors;
+mod purge;
 
 use documents::{
-    customer_from, deleted, document, filter_document, indexes, list_query, rank, search_filter,
+    customer_from, deleted_query, document, filter_document, indexes, list_query, rank,
+    search_filter,
 };
+use errors::{StaleVersion, refusal_or_failure, unavailable};
 
 /// The collection holding the customers.
 pub const CUSTOMERS: &str = "customers";
 /// How many of the newest matches a search ranks (as on SQL).
 pub const CANDIDATES: i64 = 1_000;
-/// MongoDB's code for a unique index refusing a write.
-const DUPLICATE_KEY: i32 = 11000;
 
 /// The customer store on a MongoDB database.
 #[derive(Clone, Debug)]
@@ -150,8 +156,9 @@ impl MongoCustomerStore {
         docs.iter().map(customer_from).collect()
     }
 
-    /// Loads, changes through `change` and saves, with the change's events, in one
-    /// transaction; `delete` marks the customer deleted instead. The read is the transaction's
+    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
+    /// it, live or deleted as `mode` says ([`document`]), with the change's events, in one
+    /// transaction. The read is the transaction's
     /// own: when another writer commits a change of the customer first, MongoDB refuses this
     /// transaction's write as a conflict (`TransientTransactionError`), and the driver runs it
     /// all again, so `change` decides again on the customer as it is now, as the SQL stores'
@@ -162,7 +169,7 @@ impl MongoCustomerStore {
         tenant: TenantId,
         id: Uuid,
         change: Change<'_>,
-        delete: bool,
+        mode: Mode,
     ) -> Result<Customer> {
         let doing = "saving a customer";
         let mut session = self
@@ -170,10 +177,15 @@ impl MongoCustomerStore {
             .start_session()
             .await
             .map_err(|e| unavailable(e, doing))?;
+        let deleted = if mode.loads_deleted() {
+            Bson::Document(doc! { "$ne": Bson::Null })
+        } else {
+            Bson::Null
+        };
         let filter = doc! {
             "_id": id.to_string(),
             "tenant_id": tenant.to_string(),
-            "deleted_at": Bson::Null,
+            "deleted_at": deleted,
         };
         let mut state = Attempt {
             change,
@@ -181,10 +193,10 @@ impl MongoCustomerStore {
             tried: None,
             saved: None,
         };
-        let context = (self.customers(), &self.db, &filter, &mut state);
+        let context = (self.customers(), &self.db, &filter, &mut state, mode);
         let outcome = session
             .start_transaction()
-            .and_run(context, |session, (customers, db, filter, state)| {
+            .and_run(context, |session, (customers, db, filter, state, mode)| {
                 Box::pin(async move {
                     let found = customers
                         .find_one((*filter).clone())
@@ -204,28 +216,21 @@ impl MongoCustomerStore {
                             return Err(mongodb::error::Error::custom(Refused));
                         }
                     };
+                    mode.settle(&mut customer, expected);
                     state.tried = Some(customer.clone());
                     // Conditional on the version read: never over another writer's change.
                     let mut guarded = (*filter).clone();
                     guarded.insert("version", expected);
-                    let matched = if delete {
-                        customers
-                            .update_one(guarded, deleted(&customer))
-                            .session(&mut *session)
-                            .await?
-                            .matched_count
-                    } else {
-                        // A change replaces the whole document, so a field it drops (an email
-                        // cleared) is gone from it too.
-                        let replacement = document(&customer).map_err(|e| {
-                            mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
-                        })?;
-                        customers
-                            .replace_one(guarded, replacement)
-                            .session(&mut *session)
-                            .await?
-                            .matched_count
-                    };
+                    // A change replaces the whole document, so a field it drops (an email
+                    // cleared) is gone from it too.
+                    let replacement = document(&customer).map_err(|e| {
+                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
+                    })?;
+                    let matched = customers
+                        .replace_one(guarded, replacement)
+                        .session(&mut *session)
+                        .await?
+                        .matched_count;
                     if matched != 1 {
                         return Err(mongodb::error::Error::custom(StaleVersion));
                     }
@@ -278,55 +283,6 @@ struct Missing;
 /// The marker of a stored document that does not read back as a customer.
 #[derive(Debug)]
 struct Unreadable(String);
-
-/// A transaction's failure as the caller should see it: a duplicate email, a version that
-/// moved, or the store failing.
-fn refusal_or_failure(e: mongodb::error::Error, doing: &'static str) -> Error {
-    if e.get_custom::<StaleVersion>().is_some() {
-        return Error::etag_mismatch("customer");
-    }
-    if is_duplicate_key(&e) {
-        return Error::already_exists(
-            "customer.email",
-            "a customer with this email already exists",
-        );
-    }
-    if let Some(Unreadable(why)) = e.get_custom::<Unreadable>() {
-        return Error::internal(
-            "a stored customer does not read back",
-            anyhow::anyhow!("{doing}: {why}"),
-        );
-    }
-    unavailable(e, doing)
-}
-
-/// The marker of a conditional write that found another version.
-#[derive(Debug)]
-struct StaleVersion;
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind as Kind, WriteFailure};
-    match e.kind.as_ref() {
-        Kind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
-        Kind::InsertMany(m) => m
-            .write_errors
-            .iter()
-            .flatten()
-            .any(|w| w.code == DUPLICATE_KEY),
-        Kind::Command(c) => c.code == DUPLICATE_KEY,
-        _ => false,
-    }
-}
-
-/// A failure of MongoDB itself, without its text (kept as the source, for the log).
-fn unavailable(e: mongodb::error::Error, doing: &str) -> Error {
-    Error::unavailable(
-        format!(
-            "the customer store (MongoDB) failed {doing}; check that it is up and runs as a replica set"
-        ),
-        e,
-    )
-}
 
 #[async_trait]
 impl CustomerStore for MongoCustomerStore {
@@ -416,11 +372,32 @@ impl CustomerStore for MongoCustomerStore {
     }
 
     async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, false).await
+        self.change(tenant, id, change, Mode::Update).await
     }
 
     async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
-        self.change(tenant, id, change, true).await.map(drop)
+        self.change(tenant, id, change, Mode::Delete)
+            .await
+            .map(drop)
+    }
+
+    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        self.change(tenant, id, change, Mode::Restore).await
+    }
+
+    async fn list_deleted(
+        &self,
+        tenant: TenantId,
+        owner: Option<UserId>,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let (filter, sort) = deleted_query(tenant, owner, after)?;
+        self.find(filter, sort, i64::from(limit)).await
+    }
+
+    async fn purge(&self, deleted_before: Millis, limit: u32, purged: &Purged) -> Result<u32> {
+        purge::purge(self, deleted_before, limit, purged).await
     }
 
     async fn list(

@@ -92,14 +92,18 @@ fn a_customer_without_email_has_no_email_key_and_a_deleted_one_loses_it() {
     let mut c = kilang(TenantId::new());
     c.email = None;
     assert!(document(&c).unwrap().get("email_key").is_none());
-    let update = deleted(&kilang(TenantId::new()));
-    assert_eq!(
-        update.get_document("$unset").unwrap(),
-        &doc! { "email_key": "" }
-    );
-    let set = update.get_document("$set").unwrap();
-    assert_eq!(set.get_array("words").unwrap().len(), 0, "out of search");
-    assert!(set.get_i64("deleted_at").is_ok());
+    let mut gone = kilang(TenantId::new());
+    gone.delete(2_000);
+    let stored = document(&gone).unwrap();
+    assert!(stored.get("email_key").is_none(), "its email is free");
+    assert_eq!(stored.get_array("words").unwrap().len(), 0, "out of search");
+    assert_eq!(stored.get_i64("deleted_at"), Ok(2_000));
+    assert_eq!(customer_from(&stored).unwrap(), gone, "read back whole");
+    // A live one keeps its key and words, and no deletion time.
+    let live = document(&kilang(TenantId::new())).unwrap();
+    assert!(live.get_str("email_key").is_ok());
+    assert!(!live.get_array("words").unwrap().is_empty());
+    assert_eq!(live.get("deleted_at"), Some(&Bson::Null));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! the same transaction as the customer, so a customer is findable the moment its write
 //! commits. On PostgreSQL every transaction is scoped to its tenant (row-level security).
 
+mod deleted;
 mod query;
 mod search;
 
@@ -13,13 +14,16 @@ use query::{Arg, Sql, filtered};
 
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
-use crm_core::{Error, Result, TenantId};
+use crm_core::{Error, Result, TenantId, UserId};
 use crm_events::outbox::append_events;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use crate::domain::Millis;
 use crate::domain::customer::Customer;
-use crate::domain::ports::{Change, Cursor, CustomerStore, Filter, Order, OutboxEvent};
+use crate::domain::ports::{
+    Change, Cursor, CustomerStore, Filter, Mode, Order, OutboxEvent, Purged,
+};
 
 const UNIQUES: &[UniqueConstraint] = &[UniqueConstraint {
     name: "customers_tenant_email_key",
@@ -32,23 +36,29 @@ fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
 }
 
-/// A stored customer: its position (which links tags and the search index) and its document.
+/// A stored customer: its position (which links tags and the search index), its document,
+/// and, where a read of deleted customers selects it, the column's deletion time (documents
+/// of customers deleted before the aggregate knew it do not carry it).
 #[derive(sqlx::FromRow)]
 pub(super) struct Row {
     seq: i64,
     doc: String,
+    #[sqlx(default)]
+    deleted_at: Option<i64>,
 }
 
 impl TryFrom<Row> for Customer {
     type Error = Error;
 
     fn try_from(row: Row) -> Result<Customer> {
-        serde_json::from_str(&row.doc).map_err(|e| {
+        let mut customer: Customer = serde_json::from_str(&row.doc).map_err(|e| {
             Error::internal(
                 "stored data could not be read",
                 anyhow::anyhow!("customers.doc of seq {}: {e}", row.seq),
             )
-        })
+        })?;
+        customer.deleted_at = customer.deleted_at.or(row.deleted_at);
+        Ok(customer)
     }
 }
 
@@ -70,14 +80,14 @@ impl SqlCustomerStore {
             .map_err(db("starting a transaction scoped to its tenant"))
     }
 
-    /// Loads, changes through `change` and saves in one transaction; `delete` marks the
-    /// customer deleted instead of saving its new state.
+    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
+    /// it, live or deleted as `mode` says, with its events in one transaction.
     async fn change(
         &self,
         tenant: TenantId,
         id: Uuid,
         mut change: Change<'_>,
-        delete: bool,
+        mode: Mode,
     ) -> Result<Customer> {
         let mut tx = self
             .db
@@ -85,8 +95,13 @@ impl SqlCustomerStore {
             .await
             .map_err(db("starting a transaction"))?;
         let lock = Engine::of(&tx).row_lock();
+        let state = if mode.loads_deleted() {
+            "not null"
+        } else {
+            "null"
+        };
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select seq, doc from customers where tenant_id = $1 and id = $2 and deleted_at is null{lock}"
+            "select seq, doc, deleted_at from customers where tenant_id = $1 and id = $2 and deleted_at is {state}{lock}"
         )))
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -100,22 +115,12 @@ impl SqlCustomerStore {
         let mut customer = Customer::try_from(row)?;
         let expected = customer.version;
         let events = change(&mut customer)?;
-        if delete {
-            sqlx::query(
-                "update customers set deleted_at = $2, updated_at = $2, version = $3 where seq = $1",
-            )
-            .bind(seq)
-            .bind(customer.updated_at)
-            .bind(customer.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("deleting a customer"))?;
-            search::remove(&mut tx, seq).await?;
-        } else if customer.version != expected
+        mode.settle(&mut customer, expected);
+        if customer.version != expected
             && let Err(e) = save(&mut tx, seq, &customer, expected).await
         {
-            // The email asked for is the changed customer's: name its holder, outside the
-            // failed transaction.
+            // The email asked for (or kept by a restored customer) is another's: name its
+            // holder, outside the failed transaction.
             drop(tx);
             return Err(super::name_the_holder(self, e, &customer).await);
         }
@@ -183,11 +188,13 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
     search::insert(tx, &entries).await
 }
 
-/// Saves a changed customer over version `expected`.
+/// Saves a changed customer over version `expected`; a deleted one leaves the search index
+/// (a restored one comes back to it).
 async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()> {
     let done = sqlx::query(
         "update customers set customer_type = $2, status = $3, owner_id = $4, email = $5, display_name = $6, \
-         sort_name = $7, updated_at = $8, version = $9, doc = $10 where seq = $1 and version = $11",
+         sort_name = $7, updated_at = $8, version = $9, doc = $10, deleted_at = $12 \
+         where seq = $1 and version = $11",
     )
     .bind(seq)
     .bind(c.customer_type.as_str())
@@ -200,6 +207,7 @@ async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()
     .bind(c.version)
     .bind(document(c))
     .bind(expected)
+    .bind(c.deleted_at)
     .execute(&mut *tx)
     .await
     .map_err(db("saving a customer"))?;
@@ -207,7 +215,10 @@ async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()
         return Err(Error::etag_mismatch("customer").with_metadata("id", c.id.to_string()));
     }
     write_tags(tx, seq, c).await?;
-    search::index(tx, seq, c).await
+    match c.deleted_at {
+        Some(_) => search::remove(tx, seq).await,
+        None => search::index(tx, seq, c).await,
+    }
 }
 
 fn document(c: &Customer) -> String {
@@ -359,11 +370,38 @@ impl CustomerStore for SqlCustomerStore {
     }
 
     async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, false).await
+        self.change(tenant, id, change, Mode::Update).await
     }
 
     async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
-        self.change(tenant, id, change, true).await.map(drop)
+        self.change(tenant, id, change, Mode::Delete)
+            .await
+            .map(drop)
+    }
+
+    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        self.change(tenant, id, change, Mode::Restore).await
+    }
+
+    async fn list_deleted(
+        &self,
+        tenant: TenantId,
+        owner: Option<UserId>,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>> {
+        let sql = deleted::list(tenant, owner, after, limit)?;
+        let mut tx = self.begin(tenant).await?;
+        let rows = sql
+            .rows(&mut tx)
+            .await
+            .map_err(db("listing deleted customers"))?;
+        tx.commit().await.map_err(db("listing deleted customers"))?;
+        rows.into_iter().map(Customer::try_from).collect()
+    }
+
+    async fn purge(&self, deleted_before: Millis, limit: u32, purged: &Purged) -> Result<u32> {
+        deleted::purge(&self.db, deleted_before, limit, purged).await
     }
 
     async fn list(

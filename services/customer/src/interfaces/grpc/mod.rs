@@ -222,6 +222,40 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
         Ok(Response::new(pb::DeleteCustomerResponse {}))
     }
 
+    async fn list_deleted_customers(
+        &self,
+        request: Request<pb::ListDeletedCustomersRequest>,
+    ) -> Reply<pb::ListDeletedCustomersResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let list = "customers/deleted";
+        let page = api::page(list, r.page_size, &r.page_token)?;
+        let after = cursor(page.after)?;
+        let page = self
+            .customers
+            .list_deleted(&caller, after, page.size)
+            .await?;
+        Ok(Response::new(pb::ListDeletedCustomersResponse {
+            customers: page.customers.iter().map(customer_pb).collect(),
+            next_page_token: page
+                .next
+                .map(|c| api::page_token(list, &cursor_text(&c)))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn restore_customer(
+        &self,
+        request: Request<pb::RestoreCustomerRequest>,
+    ) -> Reply<pb::RestoreCustomerResponse> {
+        let caller = caller(&request)?;
+        let customer_id = id("id", &request.get_ref().id, "a customer id")?;
+        let customer = self.customers.restore(&caller, customer_id).await?;
+        Ok(Response::new(pb::RestoreCustomerResponse {
+            customer: Some(customer_pb(&customer)),
+        }))
+    }
+
     async fn search_customers(
         &self,
         request: Request<pb::SearchCustomersRequest>,

@@ -1,0 +1,131 @@
+//! The way back from a delete: the deleted customers still restorable, restoring one, and the
+//! purge that removes them for good once [`RESTORE_WINDOW`] has passed. Whoever may delete a
+//! customer may see and restore it (a `:own` grant, their own).
+
+use std::time::Duration;
+
+use crm_core::{Error, ErrorKind, Result};
+use uuid::Uuid;
+
+use super::customers::CustomerPage;
+use super::{Caller, Customers, Reach, writable};
+use crate::domain::customer::{Customer, RESTORE_WINDOW, RestoreRefusal};
+use crate::domain::events::{customer_purged, customer_restored};
+use crate::domain::ports::Cursor;
+
+/// The permission that deletes customers, and sees and restores the deleted ones.
+const DELETE: &str = "customers.delete";
+
+/// Customers purged per transaction.
+const PURGE_BATCH: u32 = 500;
+
+/// How often the purge looks for customers past their window.
+pub const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+impl Customers {
+    /// A page of the deleted customers the caller may restore, most recently deleted first.
+    pub async fn list_deleted(
+        &self,
+        caller: &Caller,
+        after: Option<Cursor>,
+        size: u32,
+    ) -> Result<CustomerPage> {
+        let p = &caller.principal;
+        let owner = Reach::of(p, DELETE)?.owner_filter();
+        let customers = self
+            .store
+            .list_deleted(p.tenant_id, owner, after.as_ref(), size)
+            .await?;
+        let next = (customers.len() as u32 == size)
+            .then(|| customers.last())
+            .flatten()
+            .map(|last| Cursor {
+                key: last.deleted_at.unwrap_or_default().to_string(),
+                id: last.id,
+            });
+        Ok(CustomerPage { customers, next })
+    }
+
+    /// Brings a deleted customer back within its window; its email taken since is
+    /// `ALREADY_EXISTS`, naming the holder to whoever may read it.
+    #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, customer_id = %id))]
+    pub async fn restore(&self, caller: &Caller, id: Uuid) -> Result<Customer> {
+        let p = &caller.principal;
+        Reach::of(p, DELETE)?;
+        let now = self.now();
+        let change = Box::new(move |c: &mut Customer| {
+            writable(caller, c, DELETE)?;
+            c.restore(now).map_err(|refusal| refused(c, refusal))?;
+            Ok(vec![customer_restored(c, &caller.cause(now))])
+        });
+        match self.store.restore(p.tenant_id, id, change).await {
+            Ok(c) => Ok(c),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let taken = Error::already_exists(
+                    "customer.email",
+                    "its email belongs to another customer now: change that customer's email, then restore this one",
+                );
+                let taken = match e.metadata("customer_id") {
+                    Some(holder) => taken.with_metadata("customer_id", holder.to_owned()),
+                    None => taken,
+                };
+                Err(self.holder_if_readable(caller, taken).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Purges every customer whose restore window has closed, a batch per transaction, each with
+    /// `CustomerPurged`; returns how many.
+    pub async fn purge_due(&self) -> Result<u64> {
+        let window = i64::try_from(RESTORE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let mut total = 0;
+        loop {
+            let now = self.now();
+            let purged = move |c: &Customer| customer_purged(c, now);
+            let done = self
+                .store
+                .purge(now.saturating_sub(window), PURGE_BATCH, &purged)
+                .await?;
+            total += u64::from(done);
+            if done < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Purges what is due every [`PURGE_EVERY`], while the process serves (the launcher's task).
+    pub async fn run_purge(self) {
+        loop {
+            match self.purge_due().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(
+                        purged = n,
+                        "deleted customers past their restore window are purged"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purging deleted customers failed; trying again at the next round")
+                }
+            }
+            tokio::time::sleep(PURGE_EVERY).await;
+        }
+    }
+}
+
+/// A restore the rules refuse, in words.
+fn refused(c: &Customer, refusal: RestoreRefusal) -> Error {
+    match refusal {
+        RestoreRefusal::NotDeleted => Error::not_found("customer", c.id),
+        RestoreRefusal::WindowPassed(_) => Error::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "{} was deleted more than {} days ago and is being purged: it cannot be restored",
+                c.display_name,
+                RESTORE_WINDOW.as_secs() / 86_400
+            ),
+        )
+        .with_reason("RESTORE_WINDOW_PASSED"),
+    }
+}
