@@ -165,7 +165,13 @@ export function App() {
         ) : screen === "#admin" ? (
           <Admin
             onError={onError}
-            may={{ manageUsers: allows(who, "users.manage"), readAudit: allows(who, "audit.read"), manageKeys: allows(who, "api_keys.manage") }}
+            me={who.userId}
+            may={{
+              manageUsers: allows(who, "users.manage"),
+              readAudit: allows(who, "audit.read"),
+              manageKeys: allows(who, "api_keys.manage"),
+              manageRoles: allows(who, "roles.manage"),
+            }}
           />
         ) : screen === "#messages" ? (
           <Messages onError={onError} />

@@ -1,9 +1,12 @@
+import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { audit, roles, users } from "../api";
 import type { Problem } from "../errors";
 import { AuditEventKind, AuditOutcome, type AuditEvent } from "../gen/crm/iam/v1/audit_pb";
 import type { Role } from "../gen/crm/iam/v1/roles_pb";
-import type { User } from "../gen/crm/iam/v1/users_pb";
+import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
+import { roleName } from "../roles";
+import { Roles } from "./Roles";
 import { Field } from "./Field";
 import { dateTime } from "../dates";
 import { ApiKeys } from "./ApiKeys";
@@ -13,13 +16,17 @@ type Props = { onError: (err: unknown) => Problem };
 
 /** Administration: the tenant's people and their roles, and the audit log. */
 /** What the signed-in person may do here; the rest is not shown (nor asked for). */
-export type AdminRights = { manageUsers: boolean; readAudit: boolean; manageKeys: boolean };
+export type AdminRights = { manageUsers: boolean; readAudit: boolean; manageKeys: boolean; manageRoles: boolean };
 
-export function Admin({ onError, may }: Props & { may: AdminRights }) {
+/** A change to someone that waits for a yes: a role given or taken, an account (re)activated. */
+type Pending = { user: User; role?: string; status?: UserStatus };
+
+export function Admin({ onError, may, me }: Props & { may: AdminRights; me: string }) {
   const [people, setPeople] = useState<User[]>([]);
   const [roleList, setRoleList] = useState<Role[]>([]);
   const [events, setEvents] = useState<AuditEvent[]>([]);
   const [problem, setProblem] = useState<Problem>();
+  const [pending, setPending] = useState<Pending>();
 
   const reload = async () => {
     try {
@@ -39,11 +46,15 @@ export function Admin({ onError, may }: Props & { may: AdminRights }) {
     reload();
   }, []);
 
-  const toggle = async (user: User, role: string) => {
+  const confirm = async ({ user, role, status }: Pending) => {
     try {
-      const answer = user.roles.includes(role)
-        ? await users.revokeRole({ userId: user.id, role })
-        : await users.assignRole({ userId: user.id, role });
+      const answer =
+        status !== undefined
+          ? await users.updateUser({ user: { id: user.id, etag: user.etag, status }, updateMask: { paths: ["status"] } })
+          : user.roles.includes(role!)
+            ? await users.revokeRole({ userId: user.id, role: role! })
+            : await users.assignRole({ userId: user.id, role: role! });
+      setPending(undefined);
       if (answer.user) setPeople((all) => all.map((u) => (u.id === answer.user!.id ? answer.user! : u)));
       if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
       setProblem(undefined);
@@ -65,30 +76,94 @@ export function Admin({ onError, may }: Props & { may: AdminRights }) {
             <th scope="col">Name</th>
             <th scope="col">Email</th>
             <th scope="col">Roles</th>
+            <th scope="col">Account</th>
           </tr>
         </thead>
         <tbody>
-          {people.map((u) => (
-            <tr key={u.id}>
-              <td>{u.displayName}</td>
-              <td>{u.email}</td>
-              <td>
-                <fieldset class="roles">
-                  <legend class="visually-hidden">Roles of {u.displayName}</legend>
-                  {roleList.map((r) => (
-                    <label key={r.name}>
-                      <input type="checkbox" checked={u.roles.includes(r.name)} disabled={!may.manageUsers} onChange={() => toggle(u, r.name)} /> {r.name}
-                    </label>
-                  ))}
-                </fieldset>
-              </td>
-            </tr>
-          ))}
+          {people.map((u) => {
+            const active = u.status !== UserStatus.DEACTIVATED;
+            return (
+              <Fragment key={u.id}>
+              <tr>
+                <td>{u.displayName}</td>
+                <td>{u.email}</td>
+                <td>
+                  <fieldset class="roles">
+                    <legend class="visually-hidden">Roles of {u.displayName}</legend>
+                    {roleList.map((r) => (
+                      <label key={r.name} title={r.description}>
+                        <input
+                          type="checkbox"
+                          checked={u.roles.includes(r.name)}
+                          disabled={!may.manageUsers}
+                          onClick={(e) => {
+                            // Nothing changes until the change is confirmed.
+                            e.preventDefault();
+                            setPending({ user: u, role: r.name });
+                          }}
+                        />{" "}
+                        {roleName(r.name)}
+                      </label>
+                    ))}
+                  </fieldset>
+                </td>
+                <td>
+                  {active ? "Active" : "Deactivated"}
+                  {may.manageUsers && u.id !== me && (
+                    <>
+                      {" "}
+                      <button
+                        type="button"
+                        class="link"
+                        onClick={() => setPending({ user: u, status: active ? UserStatus.DEACTIVATED : UserStatus.ACTIVE })}
+                      >
+                        {active ? "Deactivate" : "Reactivate"}
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+              {pending?.user.id === u.id && (
+                // Asked right under the person, where the change was made.
+                <tr>
+                  <td colSpan={4}>
+                    <Confirm pending={pending} onYes={() => confirm(pending)} onNo={() => setPending(undefined)} />
+                  </td>
+                </tr>
+              )}
+              </Fragment>
+            );
+          })}
         </tbody>
       </table></div>
+      {may.manageRoles && <Roles roles={roleList} onError={onError} onChanged={reload} />}
       {may.manageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
       {may.readAudit && <AuditLog events={events} people={people} />}
     </section>
+  );
+}
+
+/** The question before a change to someone's roles or account, said in words. */
+function Confirm({ pending: { user, role, status }, onYes, onNo }: { pending: Pending; onYes: () => void; onNo: () => void }) {
+  const name = user.displayName || user.email;
+  const [question, yes] =
+    status === UserStatus.DEACTIVATED
+      ? [`Deactivate ${name}? They are signed out at once and cannot sign in until reactivated.`, "Yes, deactivate"]
+      : status === UserStatus.ACTIVE
+        ? [`Reactivate ${name}? They can sign in again with their own password.`, "Yes, reactivate"]
+        : user.roles.includes(role!)
+          ? [`Take the ${roleName(role!)} role from ${name}?`, "Yes, take it"]
+          : [`Give ${name} the ${roleName(role!)} role?`, "Yes, give it"];
+  return (
+    <div class="card actions" role="group" aria-label={question}>
+      <p>{question}</p>
+      <button type="button" onClick={onYes}>
+        {yes}
+      </button>
+      <button type="button" class="secondary" onClick={onNo}>
+        Cancel
+      </button>
+    </div>
   );
 }
 
@@ -155,7 +230,7 @@ function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]
           <select id="invite-role" value={form.role} onChange={(e) => set("role")((e.target as HTMLSelectElement).value)}>
             {roleList.map((r) => (
               <option key={r.name} value={r.name}>
-                {r.name}
+                {roleName(r.name)}
               </option>
             ))}
           </select>

@@ -5,6 +5,7 @@ import { apiKeys } from "../api";
 import type { Problem } from "../errors";
 import type { ApiKey } from "../gen/crm/iam/v1/api_keys_pb";
 import type { Role } from "../gen/crm/iam/v1/roles_pb";
+import { roleName } from "../roles";
 import { Field } from "./Field";
 
 type Props = { roles: Role[]; onError: (err: unknown) => Problem; onChanged: () => void };
@@ -20,7 +21,10 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
   const [problem, setProblem] = useState<Problem>();
   const choosable = roles.filter((r) => r.name !== "owner");
   const role = form.role || choosable.find((r) => r.name === "viewer")?.id || choosable[0]?.id || "";
-  const roleName = (id: string) => roles.find((r) => r.id === id)?.name ?? id;
+  const nameOf = (id: string) => {
+    const found = roles.find((r) => r.id === id);
+    return found ? roleName(found.name) : id;
+  };
 
   const reload = async () => {
     const { items } = await allPages(async (pageToken) => {
@@ -106,7 +110,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
             <select id="field-key-role" value={role} onChange={(e) => setForm({ ...form, role: (e.target as HTMLSelectElement).value })} aria-invalid={f.role_id ? "true" : undefined}>
               {choosable.map((r) => (
                 <option key={r.id} value={r.id}>
-                  {r.name}
+                  {roleName(r.name)}
                 </option>
               ))}
             </select>
@@ -138,7 +142,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
           {keys.map((k) => (
             <tr key={k.id}>
               <td>{k.name}</td>
-              <td>{roleName(k.roleId)}</td>
+              <td>{nameOf(k.roleId)}</td>
               <td>
                 <code>{k.prefix}…</code>
               </td>
