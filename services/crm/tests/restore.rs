@@ -17,6 +17,14 @@ use support::{authorized, spawn};
 
 const DAYS_30: i64 = 30 * 24 * 60 * 60;
 
+/// RestoreCustomer's refusal of `id` to `token`.
+async fn refused_restore(c: &mut Client, id: &str, token: &str) -> tonic::Status {
+    let request = RestoreCustomerRequest { id: id.into() };
+    c.restore_customer(authorized(request, token))
+        .await
+        .unwrap_err()
+}
+
 async fn delete(c: &mut Client, id: &str, token: &str) {
     let request = DeleteCustomerRequest {
         id: id.into(),
@@ -72,18 +80,10 @@ async fn a_deleted_customer_is_listed_and_restored_by_who_may_delete_it_in_its_t
         .unwrap()
         .into_inner();
     assert!(theirs.customers.is_empty());
-    let err = c
-        .restore_customer(authorized(
-            RestoreCustomerRequest { id: id.clone() },
-            &stranger,
-        ))
-        .await
-        .unwrap_err();
+    let err = refused_restore(&mut c, &id, &stranger).await;
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
     for err in [
-        c.restore_customer(authorized(RestoreCustomerRequest { id: id.clone() }, &rep))
-            .await
-            .unwrap_err(),
+        refused_restore(&mut c, &id, &rep).await,
         c.list_deleted_customers(authorized(ListDeletedCustomersRequest::default(), &rep))
             .await
             .unwrap_err(),
@@ -92,13 +92,7 @@ async fn a_deleted_customer_is_listed_and_restored_by_who_may_delete_it_in_its_t
         assert_eq!(reason(&err), "MISSING_PERMISSION");
     }
     // Bad input is named.
-    let err = c
-        .restore_customer(authorized(
-            RestoreCustomerRequest { id: "x".into() },
-            &token,
-        ))
-        .await
-        .unwrap_err();
+    let err = refused_restore(&mut c, "x", &token).await;
     assert_eq!(
         (err.code(), fields(&err)),
         (Code::InvalidArgument, vec!["id".to_owned()])
@@ -149,13 +143,7 @@ async fn a_deleted_customer_is_listed_and_restored_by_who_may_delete_it_in_its_t
         .unwrap()
         .into_inner();
     assert_eq!(found.customers.len(), 1);
-    let err = c
-        .restore_customer(authorized(
-            RestoreCustomerRequest { id: id.clone() },
-            &token,
-        ))
-        .await
-        .unwrap_err();
+    let err = refused_restore(&mut c, &id, &token).await;
     assert_eq!(
         err.code(),
         Code::NotFound,
@@ -169,13 +157,7 @@ async fn a_deleted_customer_is_listed_and_restored_by_who_may_delete_it_in_its_t
         ..company("Butik Siti", &[])
     };
     let taker = create(&mut c, &token, taker).await.unwrap();
-    let err = c
-        .restore_customer(authorized(
-            RestoreCustomerRequest { id: id.clone() },
-            &token,
-        ))
-        .await
-        .unwrap_err();
+    let err = refused_restore(&mut c, &id, &token).await;
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
     assert_eq!(fields(&err), ["customer.email"]);
     assert!(

@@ -276,7 +276,7 @@ fn may_close(p: &crm_core::Principal, owners: &[Option<UserId>]) -> Result<()> {
 fn not_owner(permission: &str) -> Error {
     Error::permission_denied(format!(
         "your roles let you {} only for the customers you own: the owner stays you",
-        crm_core::authz::allows(permission).unwrap_or(permission)
+        crm_core::permission_words::words(permission)
     ))
     .with_reason("NOT_OWNER")
     .with_metadata("permission", permission)

@@ -253,7 +253,7 @@ pub(crate) fn writable(caller: &Caller, customer: &Customer, permission: &str) -
     } else {
         Err(Error::permission_denied(format!(
             "your roles let you {} only for the customers you own",
-            crm_core::authz::allows(permission).unwrap_or(permission)
+            crm_core::permission_words::words(permission)
         ))
         .with_reason("NOT_OWNER")
         .with_metadata("permission", permission))
