@@ -17,7 +17,7 @@ use support::{TestServer, authorized, spawn};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-async fn audit_kinds(server: &TestServer, owner: &Session) -> Vec<AuditEventKind> {
+pub(crate) async fn audit_kinds(server: &TestServer, owner: &Session) -> Vec<AuditEventKind> {
     let mut audit = AuditServiceClient::new(server.channel.clone());
     let page = audit
         .list_audit_events(authorized(

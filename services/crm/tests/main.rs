@@ -25,6 +25,7 @@ mod rest;
 mod restore;
 mod service_identity;
 mod sessions;
+mod sign_in;
 mod sso;
 mod tls;
 mod traces;

@@ -143,6 +143,7 @@ crm_core::on_every_engine! {
     each |e| (&*e.store),
     tests {
     tenants_are_found_by_slug_or_id_and_slugs_are_unique,
+    the_workspaces_of_an_email_are_found_across_tenants_only_where_its_account_is_active,
     emails_are_unique_per_tenant_among_users_not_deleted,
     stale_versions_are_refused,
     another_tenants_users_are_invisible,
@@ -554,6 +555,77 @@ async fn tenants_are_found_by_slug_or_id_and_slugs_are_unique(store: &dyn IamSto
     assert_eq!(
         store.get_user(t.id, owner.id).await.unwrap().unwrap().roles,
         ["owner"]
+    );
+}
+
+async fn the_workspaces_of_an_email_are_found_across_tenants_only_where_its_account_is_active(
+    store: &dyn IamStore,
+) {
+    // An address no other test uses: the lookup reads across tenants.
+    let email = format!("siti.{}@kilang.example", Uuid::now_v7().simple());
+    let mut made = Vec::new();
+    for name in ["Songket", "Batik Timur", "Kilang", "Tutup", "Pergi", "Lain"] {
+        let t = tenant(name);
+        let owner = if name == "Lain" {
+            user(&t, "ali@kilang.example", &["owner"])
+        } else {
+            user(&t, &email, &["owner"])
+        };
+        store
+            .create_tenant(&t, Some(&owner), Changes::default())
+            .await
+            .unwrap();
+        made.push((t, owner));
+    }
+    // Tutup is suspended; in Pergi the account is deactivated.
+    let (tutup, _) = &made[3];
+    store
+        .update_tenant(
+            tutup.id,
+            Box::new(|t: &mut Tenant| {
+                t.status = crm_iam::domain::tenant::TenantStatus::Suspended;
+                t.touch(2_000);
+                Ok(Some(Changes::default()))
+            }),
+        )
+        .await
+        .unwrap();
+    let (_, pergi_owner) = &made[4];
+    let mut gone = pergi_owner.clone();
+    gone.status = UserStatus::Deactivated;
+    gone.version += 1;
+    save_user(store, &gone, 1, Changes::default())
+        .await
+        .unwrap();
+
+    let email = Email::parse(&email).unwrap();
+    let found: Vec<_> = store
+        .tenants_with_account(&email, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        found,
+        ["Batik Timur", "Kilang", "Songket"],
+        "by name, active only"
+    );
+    let first: Vec<_> = store
+        .tenants_with_account(&email, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(first, ["Batik Timur", "Kilang"], "at most the limit");
+    let nobody = Email::parse("nobody.at.all@kilang.example").unwrap();
+    assert!(
+        store
+            .tenants_with_account(&nobody, 20)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

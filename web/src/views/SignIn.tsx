@@ -4,6 +4,7 @@ import { describe, type Problem } from "../errors";
 import { fromTokens, type Session } from "../session";
 import { Field } from "./Field";
 import { Enrolment, RecoveryCodes } from "./SecondFactor";
+import type { Workspace } from "../gen/crm/iam/v1/auth_pb";
 
 type Props = { notice?: string; onSignedIn: (s: Session) => void };
 
@@ -20,7 +21,41 @@ export function SignIn({ notice, onSignedIn }: Props) {
   // recovery codes with the session they come with.
   const [secret, setSecret] = useState<{ secret: string; otpauthUri: string }>();
   const [enrolled, setEnrolled] = useState<{ codes: string[]; session: Session }>();
+  // The workspaces to choose from, when the email and password are right in several; and the
+  // name of the one being signed in to (shown beside the email once signed in).
+  const [choices, setChoices] = useState<Workspace[]>([]);
+  const [signingInTo, setSigningInTo] = useState("");
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+
+  const signIn = async (workspace: string) => {
+    const r = await auth.login({ tenant: workspace, email: form.email, password: form.password });
+    if (r.workspaces.length > 0) {
+      setChoices(r.workspaces);
+      return;
+    }
+    const name = r.workspace?.name ?? workspace;
+    setSigningInTo(name);
+    if (r.mfaChallenge) {
+      const token = r.mfaChallenge.mfaToken;
+      setChallenge({ token, enroll: r.mfaChallenge.enrollmentRequired });
+      if (r.mfaChallenge.enrollmentRequired) setSecret(await auth.enrollMfa({ mfaToken: token }));
+      return;
+    }
+    onSignedIn(fromTokens(r, name, form.email));
+  };
+
+  const choose = async (slug: string) => {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      await signIn(slug);
+    } catch (err) {
+      setChoices([]);
+      setProblem(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -28,14 +63,7 @@ export function SignIn({ notice, onSignedIn }: Props) {
     setProblem(undefined);
     try {
       if (mode === "in") {
-        const r = await auth.login({ tenant: form.tenant, email: form.email, password: form.password });
-        if (r.mfaChallenge) {
-          const token = r.mfaChallenge.mfaToken;
-          setChallenge({ token, enroll: r.mfaChallenge.enrollmentRequired });
-          if (r.mfaChallenge.enrollmentRequired) setSecret(await auth.enrollMfa({ mfaToken: token }));
-          return;
-        }
-        onSignedIn(fromTokens(r, form.tenant, form.email));
+        await signIn(form.tenant);
       } else {
         const r = await auth.register({
           tenantName: form.tenant,
@@ -43,7 +71,7 @@ export function SignIn({ notice, onSignedIn }: Props) {
           email: form.email,
           password: form.password,
         });
-        onSignedIn(fromTokens(r, r.tenant?.slug ?? form.tenant, form.email));
+        onSignedIn(fromTokens(r, r.tenant?.name ?? form.tenant, form.email));
       }
     } catch (err) {
       setProblem(describe(err));
@@ -57,7 +85,7 @@ export function SignIn({ notice, onSignedIn }: Props) {
     setBusy(true);
     try {
       const r = await auth.verifyMfa({ mfaToken: challenge.token, code: typed });
-      const session = fromTokens(r, form.tenant, form.email);
+      const session = fromTokens(r, signingInTo || form.tenant, form.email);
       if (r.recoveryCodes.length > 0) setEnrolled({ codes: r.recoveryCodes, session });
       else onSignedIn(session);
     } catch (err) {
@@ -130,6 +158,31 @@ export function SignIn({ notice, onSignedIn }: Props) {
     );
   }
 
+  if (choices.length > 0) {
+    return (
+      <main class="signin">
+        <h1>Kilang CRM</h1>
+        <section class="panel" aria-labelledby="choose-title">
+          <h2 id="choose-title">Choose a workspace</h2>
+          <p>You have an account in each of these with this email and password. Which one do you want to work in?</p>
+          <ul class="choices">
+            {choices.map((w) => (
+              <li key={w.id}>
+                <button type="button" disabled={busy} onClick={() => choose(w.slug)}>
+                  {w.name}
+                </button>{" "}
+                <span class="muted">{w.slug}</span>
+              </li>
+            ))}
+          </ul>
+          <button type="button" class="link" onClick={() => setChoices([])}>
+            Back to sign in
+          </button>
+        </section>
+      </main>
+    );
+  }
+
   const f = problem?.fields ?? {};
   return (
     <main class="signin">
@@ -138,12 +191,13 @@ export function SignIn({ notice, onSignedIn }: Props) {
         <h2 id="signin-title">{mode === "in" ? "Sign in" : "Sign up your business"}</h2>
         {notice && <p class="notice" role="status">{notice}</p>}
         <Field
-          label={mode === "in" ? "Workspace (tenant)" : "Business name"}
+          label={mode === "in" ? "Workspace (optional)" : "Business name"}
           name="tenant"
           value={form.tenant}
           onInput={set("tenant")}
           error={f.tenant ?? f.tenant_name}
-          required
+          hint={mode === "in" ? "Your business's name or its workspace's short name. Leave it empty and we find it by your email." : undefined}
+          required={mode === "up"}
         />
         {mode === "up" && (
           <Field label="Your name" name="name" value={form.name} onInput={set("name")} error={f.display_name} required />

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 mod auth;
+mod by_email;
 pub mod mfa;
 pub mod roles;
 mod rules;
@@ -33,7 +34,7 @@ use crm_core::clock::Clock;
 
 pub use mfa::Enrolment;
 pub use services::ServiceToken;
-pub use signin::{PendingSignIn, SessionTokens, SignIn};
+pub use signin::{PendingSignIn, SessionTokens, SignIn, Workspace};
 pub use sso::StartedSso;
 pub use users::UserPage;
 

@@ -1,6 +1,9 @@
 //! What a sign-in answers: the session's tokens, or a second factor still to give.
 
+use crm_core::TenantId;
+
 use crate::domain::Millis;
+use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
 /// A signed-in session.
@@ -21,10 +24,34 @@ pub struct SessionTokens {
 /// How a sign-in with a password ended.
 #[derive(Clone, Debug)]
 pub enum SignIn {
-    /// Signed in.
-    Done(Box<SessionTokens>),
+    /// Signed in, to that workspace.
+    Done(Box<SessionTokens>, Workspace),
     /// The password was right; a second factor is needed before any token is issued.
-    SecondFactor(PendingSignIn),
+    SecondFactor(PendingSignIn, Workspace),
+    /// No workspace was named and the email and password are right in several: nothing is
+    /// issued; the person chooses one (by name order) and signs in to it.
+    Choose(Vec<Workspace>),
+}
+
+/// A workspace as a sign-in names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workspace {
+    /// The tenant.
+    pub id: TenantId,
+    /// Its name.
+    pub name: String,
+    /// Its slug.
+    pub slug: String,
+}
+
+impl From<&Tenant> for Workspace {
+    fn from(t: &Tenant) -> Self {
+        Workspace {
+            id: t.id,
+            name: t.name.clone(),
+            slug: t.slug.clone(),
+        }
+    }
 }
 
 /// A sign-in waiting for AuthService.VerifyMfa.

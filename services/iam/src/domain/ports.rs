@@ -103,6 +103,10 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn find_tenant(&self, slug_or_id: &str) -> Result<Option<Tenant>>;
     /// Whether a slug is taken.
     async fn slug_taken(&self, slug: &str) -> Result<bool>;
+    /// The active tenants where `email` has an active account, by name, at most `limit`: how a
+    /// sign-in by email finds its workspaces. Reads across tenants (before sign-in there is
+    /// no tenant to scope to), and nothing but the tenants.
+    async fn tenants_with_account(&self, email: &Email, limit: u32) -> Result<Vec<Tenant>>;
     /// Creates a tenant, with its first user when given.
     async fn create_tenant(
         &self,

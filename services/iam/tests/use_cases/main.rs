@@ -21,6 +21,7 @@ use crm_iam::domain::ports::{PasswordHashing, TokenSigning};
 use crm_iam::infrastructure::sql::SqlIamStore;
 use crm_iam::infrastructure::throttle::MemoryThrottle;
 
+mod by_email;
 mod mfa;
 mod sso;
 
@@ -156,7 +157,7 @@ async fn a_lockout_ends_when_the_clock_passes_it() {
         "a second before the 15 minutes are up"
     );
     w.clock.advance(Duration::from_secs(1));
-    let SignIn::Done(session) = login(PASSWORD).await.expect("the lockout is over") else {
+    let SignIn::Done(session, _) = login(PASSWORD).await.expect("the lockout is over") else {
         panic!("no second factor was set up");
     };
     assert_eq!(

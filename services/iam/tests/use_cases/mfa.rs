@@ -19,8 +19,8 @@ async fn challenged(w: &World, slug: &str) -> crm_iam::application::PendingSignI
         .await
         .unwrap()
     {
-        SignIn::SecondFactor(pending) => pending,
-        SignIn::Done(_) => panic!("signed in without a second factor"),
+        SignIn::SecondFactor(pending, _) => pending,
+        other => panic!("expected a second factor, got {other:?}"),
     }
 }
 
@@ -48,7 +48,7 @@ async fn a_second_factor_is_asked_for_once_on_and_each_code_works_once() {
             .login(&slug, "siti@kilang.example", PASSWORD, &origin)
             .await
             .unwrap(),
-        SignIn::Done(_)
+        SignIn::Done(..)
     ));
     let wrong = w.iam.confirm_mfa_enrollment(&siti, "000000").await;
     let now = w.clock.now_millis();
@@ -210,7 +210,7 @@ async fn a_tenant_requiring_mfa_has_its_users_enrol_while_signing_in() {
             .login(&slug, "ali@kilang.example", PASSWORD, &origin)
             .await
             .unwrap(),
-        SignIn::Done(_)
+        SignIn::Done(..)
     ));
     // The owner is: no token until a second factor is set up.
     let pending = challenged(&w, &slug).await;
@@ -284,11 +284,11 @@ async fn turning_it_off_needs_a_code_for_oneself_and_users_manage_for_another() 
             .login(&slug, "siti@kilang.example", PASSWORD, &origin)
             .await
             .unwrap(),
-        SignIn::Done(_)
+        SignIn::Done(..)
     ));
 
     // Ali (a viewer) cannot reset Siti's; Siti resets Ali's without a code.
-    let SignIn::Done(ali_session) = w
+    let SignIn::Done(ali_session, _) = w
         .iam
         .login(&slug, "ali@kilang.example", PASSWORD, &origin)
         .await
@@ -320,7 +320,7 @@ async fn turning_it_off_needs_a_code_for_oneself_and_users_manage_for_another() 
             .login(&slug, "ali@kilang.example", PASSWORD, &origin)
             .await
             .unwrap(),
-        SignIn::Done(_)
+        SignIn::Done(..)
     ));
     // An unknown user is NOT_FOUND.
     let err = w

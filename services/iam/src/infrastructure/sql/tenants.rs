@@ -4,6 +4,7 @@ use crm_core::storage::{Conn, Database};
 use crm_core::{Error, Result, TenantId};
 
 use super::{corrupt, db, parse_uuid};
+use crate::domain::email::Email;
 use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 
 use super::{SqlIamStore, finish, write_changes};
@@ -54,6 +55,33 @@ pub(super) async fn find(db_: &Database, slug_or_id: &str) -> Result<Option<Tena
     .await
     .map_err(db("reading a tenant"))?;
     row.map(Tenant::try_from).transpose()
+}
+
+/// The active tenants where `email` has an active account, by name, at most `limit`. Before
+/// sign-in there is no tenant to scope to: on PostgreSQL the accounts are read under the
+/// sign-in's own policy (`app.sign_in`), in a transaction that reads nothing else.
+pub(super) async fn with_account(db_: &Database, email: &Email, limit: u32) -> Result<Vec<Tenant>> {
+    const DOING: &str = "finding the workspaces of an email";
+    let mut tx = db_
+        .begin_scoped("app.sign_in", "on")
+        .await
+        .map_err(db(DOING))?;
+    let rows: Vec<TenantRow> = sqlx::query_as(
+        "select t.id, t.name, t.slug, t.status, t.settings, t.created_at, t.updated_at, \
+                t.version \
+         from tenants t \
+         where t.status = 'active' \
+           and exists (select 1 from users u \
+                       where u.tenant_id = t.id and u.email = $1 and u.status = 'active') \
+         order by t.name, t.id limit $2",
+    )
+    .bind(email.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db(DOING))?;
+    tx.commit().await.map_err(db(DOING))?;
+    rows.into_iter().map(Tenant::try_from).collect()
 }
 
 /// A tenant by id, its row locked for a change (`FOR UPDATE` on PostgreSQL; SQLite's writer
@@ -133,6 +161,10 @@ impl TenantStore for SqlIamStore {
 
     async fn slug_taken(&self, slug: &str) -> Result<bool> {
         slug_taken(&self.db, slug).await
+    }
+
+    async fn tenants_with_account(&self, email: &Email, limit: u32) -> Result<Vec<Tenant>> {
+        with_account(&self.db, email, limit).await
     }
 
     async fn create_tenant(

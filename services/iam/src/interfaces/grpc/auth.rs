@@ -1,7 +1,7 @@
 //! AuthService: register, login, refresh, logout, the public keys.
 
 use super::*;
-use crate::application::SignIn;
+use crate::application::{SignIn, Workspace};
 
 struct Tokens {
     access_token: String,
@@ -62,15 +62,22 @@ impl pb::auth_service_server::AuthService for IamGrpc {
             .iam
             .login(&r.tenant, &r.email, &r.password, &origin)
             .await?;
-        let session = match signed_in {
-            SignIn::Done(session) => session,
-            SignIn::SecondFactor(pending) => {
+        let (session, workspace) = match signed_in {
+            SignIn::Done(session, workspace) => (session, workspace),
+            SignIn::SecondFactor(pending, workspace) => {
                 return Ok(Response::new(pb::LoginResponse {
                     mfa_challenge: Some(pb::MfaChallenge {
                         mfa_token: pending.mfa_token,
                         expire_time: ts(pending.expires_at),
                         enrollment_required: pending.enrollment_required,
                     }),
+                    workspace: Some(workspace_pb(&workspace)),
+                    ..Default::default()
+                }));
+            }
+            SignIn::Choose(workspaces) => {
+                return Ok(Response::new(pb::LoginResponse {
+                    workspaces: workspaces.iter().map(workspace_pb).collect(),
                     ..Default::default()
                 }));
             }
@@ -84,6 +91,8 @@ impl pb::auth_service_server::AuthService for IamGrpc {
             refresh_token_expire_time: t.refresh_token_expire_time,
             user: Some(user_pb(&session.user)),
             mfa_challenge: None,
+            workspace: Some(workspace_pb(&workspace)),
+            workspaces: Vec::new(),
         }))
     }
 
@@ -224,5 +233,13 @@ impl pb::auth_service_server::AuthService for IamGrpc {
             })
             .collect();
         Ok(Response::new(pb::GetJwksResponse { keys }))
+    }
+}
+
+fn workspace_pb(w: &Workspace) -> pb::Workspace {
+    pb::Workspace {
+        id: w.id.to_string(),
+        name: w.name.clone(),
+        slug: w.slug.clone(),
     }
 }
