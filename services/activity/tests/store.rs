@@ -1,7 +1,8 @@
 //! The store's contract on SQLite and on PostgreSQL (under row-level security): what spans
 //! rows holds under concurrency (a reminder fires once with two workers racing, a recurring
 //! task done twice at once makes one next occurrence), a write through another tenant finds
-//! nothing, and the timeline's projection rebuilds the same timelines from a replay.
+//! nothing, and the timeline's projection rebuilds the same timelines from a replay and forgets
+//! a purged customer.
 
 mod support;
 
@@ -27,6 +28,7 @@ crm_core::on_every_engine! {
         each_reminder_fires_once_with_two_workers_racing,
         a_recurring_task_done_twice_at_once_makes_one_next,
         a_replay_rebuilds_the_same_timelines,
+        a_purged_customer_is_forgotten_with_its_contacts_and_nothing_else,
     }
 }
 
@@ -429,4 +431,141 @@ async fn a_replay_rebuilds_the_same_timelines(w: &World) {
     }
     assert_eq!(dump(&fresh.db, tenant).await, first);
     fresh.drop().await;
+}
+
+async fn a_purged_customer_is_forgotten_with_its_contacts_and_nothing_else(w: &World) {
+    use crm_proto::crm::customer::events::v1::{ContactAdded, CustomerDeleted, CustomerPurged};
+    use crm_proto::crm::customer::v1::Contact;
+    use crm_proto::crm::sales::events::v1::OpportunityCreated;
+    use crm_proto::crm::sales::v1::Opportunity;
+    use uuid::Uuid;
+    let tenant = TenantId::new();
+    let rep = UserId::new();
+    let (purged, kept, contact, opportunity) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let t = |m: i64| START + m * 60_000;
+    let script = vec![
+        customer_created(tenant, purged, "Kain Ela Sdn Bhd", rep, t(0)),
+        customer_created(tenant, kept, "Batik Timur", rep, t(0)),
+        event(
+            tenant,
+            contact,
+            &ContactAdded {
+                customer_id: purged.to_string(),
+                contact: Some(Contact {
+                    id: contact.to_string(),
+                    given_name: "Siti".into(),
+                    ..Contact::default()
+                }),
+                added_by_user_id: rep.to_string(),
+            },
+            t(1),
+        ),
+        event(
+            tenant,
+            opportunity,
+            &OpportunityCreated {
+                opportunity: Some(Opportunity {
+                    id: opportunity.to_string(),
+                    name: "Kain ela".into(),
+                    customer_id: purged.to_string(),
+                    owner_id: rep.to_string(),
+                    ..Opportunity::default()
+                }),
+                created_by_user_id: rep.to_string(),
+            },
+            t(2),
+        ),
+        event(
+            tenant,
+            purged,
+            &CustomerDeleted {
+                customer_id: purged.to_string(),
+                display_name: "Kain Ela Sdn Bhd".into(),
+                deleted_by_user_id: rep.to_string(),
+                ..CustomerDeleted::default()
+            },
+            t(3),
+        ),
+    ];
+    for e in &script {
+        w.feed(e).await;
+    }
+    let before = dump(w.db(), tenant).await;
+    let mentions = |rows: &[String], id: Uuid| rows.iter().any(|r| r.contains(&id.to_string()));
+    assert!(
+        mentions(&before, purged) && mentions(&before, contact),
+        "{before:#?}"
+    );
+
+    let purge = event(
+        tenant,
+        purged,
+        &CustomerPurged {
+            customer_id: purged.to_string(),
+            ..CustomerPurged::default()
+        },
+        t(30 * 24 * 60),
+    );
+    w.feed(&purge).await;
+    let after = dump(w.db(), tenant).await;
+    for (gone, what) in [(purged, "the customer"), (contact, "its contact")] {
+        let left: Vec<_> = after
+            .iter()
+            .filter(|r| r.contains(&gone.to_string()))
+            .collect();
+        assert!(left.is_empty(), "{what} is forgotten: {left:#?}");
+    }
+    let opportunity_rows = |rows: &[String]| {
+        rows.iter()
+            .filter(|r| r.starts_with(&format!("timeline_entries: opportunity {opportunity}")))
+            .count()
+    };
+    assert_eq!(
+        opportunity_rows(&after),
+        opportunity_rows(&before),
+        "the opportunity keeps its own timeline"
+    );
+    assert!(opportunity_rows(&after) > 0);
+    let others = |rows: &[String]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.contains(&kept.to_string()))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        others(&after),
+        others(&before),
+        "another customer is untouched"
+    );
+    assert!(!others(&after).is_empty());
+    // Delivered again, and an event of its opportunity arriving later: nothing comes back to
+    // the customer's timeline.
+    use crm_proto::crm::sales::events::v1::OpportunityReopened;
+    let reopened = event(
+        tenant,
+        opportunity,
+        &OpportunityReopened {
+            opportunity_id: opportunity.to_string(),
+            opportunity_name: "Kain ela".into(),
+            customer_id: purged.to_string(),
+            owner_id: rep.to_string(),
+            reopened_by_user_id: rep.to_string(),
+            ..OpportunityReopened::default()
+        },
+        t(30 * 24 * 60 + 1),
+    );
+    w.feed(&purge).await;
+    w.feed(&reopened).await;
+    let later = dump(w.db(), tenant).await;
+    assert!(!mentions(&later, purged), "{later:#?}");
+    assert_eq!(
+        opportunity_rows(&later),
+        opportunity_rows(&after) + 1,
+        "the opportunity's own timeline goes on"
+    );
 }

@@ -2,8 +2,9 @@
 //! timelines, as [`Effect`]s the store applies in the consumer's transaction. Pure: the same
 //! events give the same effects, so a replay from the start rebuilds the same timelines.
 //!
-//! - customers: created, changed (with the changed fields), deleted; contacts added, changed,
-//!   removed (on the contact's timeline and its customer's);
+//! - customers: created, changed (with the changed fields), deleted, restored, purged (its
+//!   timeline and its contacts' erased); contacts added, changed, removed (on the contact's
+//!   timeline and its customer's);
 //! - sales: leads created, qualified or not, assigned, converted (the lead and its opportunity
 //!   then show on the customer's timeline, their history included); opportunities opened,
 //!   moved, won, lost, reopened;
@@ -38,6 +39,7 @@ pub fn types() -> Vec<String> {
         cus::CustomerUpdated::full_name(),
         cus::CustomerDeleted::full_name(),
         cus::CustomerRestored::full_name(),
+        cus::CustomerPurged::full_name(),
         cus::ContactAdded::full_name(),
         cus::ContactUpdated::full_name(),
         cus::ContactRemoved::full_name(),
@@ -182,6 +184,10 @@ fn customer(event: &Envelope) -> Option<Vec<Effect>> {
             )),
             Effect::Forget { record: r },
         ]);
+    }
+    if let Some(e) = event.decode::<cus::CustomerPurged>() {
+        let r = record(RecordType::Customer, &e.customer_id)?;
+        return Some(vec![Effect::Erase { record: r }]);
     }
     if let Some(e) = event.decode::<cus::ContactAdded>() {
         let c = e.contact.unwrap_or_default();

@@ -97,6 +97,14 @@ pub enum Effect {
         /// The record.
         record: RecordRef,
     },
+    /// The record is gone for good (a customer purged after its restore window): its timeline
+    /// is removed, with those of the records whose entries it showed as its own (a customer's
+    /// contacts), and every link to them. The records linked to it (its leads and
+    /// opportunities) keep their own timelines.
+    Erase {
+        /// The record.
+        record: RecordRef,
+    },
     /// `from`'s entries are also shown on `to`'s timeline, those it has already included.
     Link {
         /// A lead, an opportunity or a contact.

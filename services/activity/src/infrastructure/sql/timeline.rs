@@ -106,6 +106,7 @@ pub async fn apply(tx: &mut Conn, tenant: &str, effects: &[Effect]) -> anyhow::R
                 .execute(&mut *tx)
                 .await?;
             }
+            Effect::Erase { record } => erase(tx, tenant, record).await?,
             Effect::Link { from, to } => link(tx, tenant, from, to).await?,
             Effect::Add(entry) => add(tx, tenant, entry).await?,
             Effect::Replace { source, entries } => {
@@ -224,6 +225,73 @@ pub async fn apply(tx: &mut Conn, tenant: &str, effects: &[Effect]) -> anyhow::R
     Ok(())
 }
 
+/// [`Effect::Erase`]: the record's timeline and its contacts', their records, causes and links.
+async fn erase(tx: &mut Conn, tenant: &str, record: &RecordRef) -> anyhow::Result<()> {
+    let contacts: Vec<(String,)> = sqlx::query_as(
+        "select from_id from timeline_links \
+         where tenant_id = $1 and from_type = $2 and to_type = $3 and to_id = $4",
+    )
+    .bind(tenant)
+    .bind(RecordType::Contact.as_str())
+    .bind(record.record_type.as_str())
+    .bind(record.id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut gone = vec![(
+        record.record_type.as_str().to_owned(),
+        record.id.to_string(),
+    )];
+    gone.extend(
+        contacts
+            .into_iter()
+            .map(|(id,)| (RecordType::Contact.as_str().to_owned(), id)),
+    );
+    for (kind, id) in &gone {
+        sqlx::query(
+            "insert into timeline_erased (tenant_id, record_type, record_id) values ($1, $2, $3) \
+             on conflict do nothing",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for table in ["timeline_entries", "timeline_records", "timeline_causes"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from {table} where tenant_id = $1 and record_type = $2 and record_id = $3"
+            )))
+            .bind(tenant)
+            .bind(kind)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "delete from timeline_links where tenant_id = $1 \
+             and ((from_type = $2 and from_id = $3) or (to_type = $2 and to_id = $3))",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether the record was erased ([`Effect::Erase`]): nothing is added to it again.
+async fn erased(tx: &mut Conn, tenant: &str, kind: &str, id: &str) -> anyhow::Result<bool> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "select 1 from timeline_erased where tenant_id = $1 and record_type = $2 and record_id = $3",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// An event's entry is its event's own source.
 fn source_of(entry: &Entry) -> String {
     format!("event:{}", entry.id)
@@ -236,6 +304,16 @@ async fn put_record(
     owner: Option<&Option<UserId>>,
     name: Option<&str>,
 ) -> anyhow::Result<()> {
+    if erased(
+        tx,
+        tenant,
+        record.record_type.as_str(),
+        &record.id.to_string(),
+    )
+    .await?
+    {
+        return Ok(());
+    }
     let owner_text = owner.and_then(|o| o.map(|u| u.to_string()));
     sqlx::query(
         "insert into timeline_records (tenant_id, record_type, record_id, owner_id, name) \
@@ -270,6 +348,11 @@ async fn put_record(
 }
 
 async fn link(tx: &mut Conn, tenant: &str, from: &RecordRef, to: &RecordRef) -> anyhow::Result<()> {
+    for r in [from, to] {
+        if erased(tx, tenant, r.record_type.as_str(), &r.id.to_string()).await? {
+            return Ok(());
+        }
+    }
     sqlx::query(
         "insert into timeline_links (tenant_id, from_type, from_id, to_type, to_id) \
          values ($1, $2, $3, $4, $5) on conflict do nothing",
@@ -332,6 +415,9 @@ async fn insert(tx: &mut Conn, tenant: &str, entry: &Entry, source: &str) -> any
     targets.extend(linked);
     let doc = to_doc(entry);
     for (kind, id) in targets {
+        if erased(tx, tenant, &kind, &id).await? {
+            continue;
+        }
         sqlx::query(
             "insert into timeline_entries (tenant_id, record_type, record_id, entry_id, occurred_at, kind, source_key, doc) \
              values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing",
