@@ -147,6 +147,26 @@ try {
   await page.getByRole("heading", { name: "Workspace" }).waitFor();
   if ((await page.getByLabel("Language of notifications").inputValue()) !== "en-MY") throw new Error("the language was not kept");
 
+  step("the owner narrows which customers reps see: the session goes on with a renewed token");
+  const everyone = page.getByLabel("Every customer of the shop (they change only their own)");
+  if (!(await everyone.isChecked())) throw new Error("a new workspace does not share its customers with its reps");
+  const token = () => page.evaluate(() => JSON.parse(localStorage.getItem("kilang-crm.session") ?? "null")?.accessToken);
+  const tokenBefore = await token();
+  await page.getByLabel("Only their own customers").check();
+  await page.getByRole("button", { name: "Save the workspace" }).click();
+  await page.getByRole("status").getByText("Saved.").waitFor();
+  await accessible("workspace-visibility");
+  for (let waited = 0; (await token()) === tokenBefore; waited += 200) {
+    if (waited >= 10_000) throw new Error("the token cut by the change was not renewed");
+    await page.waitForTimeout(200);
+  }
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByText("No customers yet.").waitFor();
+  if (await page.getByRole("alert").count()) throw new Error(`after the change: ${await page.getByRole("alert").innerText()}`);
+  await page.getByRole("link", { name: "Workspace" }).click();
+  await page.getByLabel("Only their own customers").waitFor();
+  if (!(await page.getByLabel("Only their own customers").isChecked())) throw new Error("the choice was not kept");
+
   step("the thank-you email reworded (a broken template refused beside its text), the Malay welcome turned off");
   await page.getByRole("link", { name: "Messages" }).click();
   await page.getByRole("heading", { name: "Messages" }).waitFor();
@@ -719,7 +739,7 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Choose a workspace" }).waitFor();
   await accessible("choose-workspace");
-  const offeredWorkspaces = await page.locator(".choices li button").allInnerTexts();
+  const offeredWorkspaces = await page.locator(".workspaces li button").allInnerTexts();
   if (offeredWorkspaces.join("|") !== "Butik Siti|Kilang Desa Murni Batik") throw new Error(`workspaces offered: ${offeredWorkspaces}`);
   await page.getByRole("button", { name: "Kilang Desa Murni Batik" }).click();
   await page.getByRole("heading", { name: "Second factor" }).waitFor();
@@ -826,6 +846,13 @@ try {
     body: JSON.stringify({ lead: { contactName: "Tan Ah Kow", email: "tan@kedaitan.my" } }),
   });
   if (!othersLead.ok) throw new Error(`CreateLead: ${await othersLead.text()}`);
+  // The shop's customer, Mei's: a new workspace shares its customers with the reps.
+  const shopsCustomer = await fetch(quick + "/api/v1/customers", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mei.accessToken}` },
+    body: JSON.stringify({ customer: { type: "CUSTOMER_TYPE_BUSINESS", business: { legalName: "Kedai Tan Sdn Bhd" }, email: "tan@kedaitan.my" } }),
+  });
+  if (!shopsCustomer.ok) throw new Error(`CreateCustomer: ${await shopsCustomer.text()}`);
   const repContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const rep = await repContext.newPage();
   rep.on("pageerror", (err) => {
@@ -844,6 +871,14 @@ try {
   for (const [role, name] of [["button", "Export a CSV file"], ["button", "Import a CSV file"], ["link", "Messages"], ["link", "Workspace"]]) {
     if (await offered(role, name)) throw new Error(`a sales rep is offered "${name}"`);
   }
+  // He reads the shop's customer, and a change to it is refused beside the form, in words.
+  await rep.getByRole("button", { name: "Kedai Tan Sdn Bhd" }).click();
+  const shops = rep.getByRole("region", { name: "Customer Kedai Tan Sdn Bhd" });
+  await shops.getByLabel("Notes").fill("my note");
+  await shops.getByRole("button", { name: "Save the changes" }).click();
+  await shops.getByRole("alert").getByText(/only for the customers you own/).waitFor();
+  await rep.screenshot({ path: join(screenshots, "rep-shared-customer.png"), fullPage: true });
+  await shops.getByRole("button", { name: "Close" }).click();
   await rep.getByRole("link", { name: "Pipeline" }).click();
   await rep.getByRole("button", { name: "Add the lead" }).waitFor();
   await rep.getByLabel("Contact name").fill("Wong Mei Fong");

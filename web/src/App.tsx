@@ -73,15 +73,18 @@ export function App() {
   // Silent refresh: a minute before the access token expires, once for all the tabs. A refusal
   // ends the session; a CRM not answering is asked again in 15 s while the token lasts.
   const [attempt, setAttempt] = useState(0);
+  // Renew at once: what the person may do has changed (a revoked token, a setting changed).
+  const [urgent, setUrgent] = useState(0);
   useEffect(() => {
     if (!session) return;
-    const delay = attempt === 0 ? refreshDelay(session) : 15_000;
+    const delay = attempt > 0 ? 15_000 : urgent > 0 ? 0 : refreshDelay(session);
     const timer = setTimeout(async () => {
       try {
         const renewed = await renew(session, (refreshToken) => auth.refresh({ refreshToken }));
         useToken(renewed?.accessToken);
         setSession(renewed);
         setAttempt(0);
+        setUrgent(0);
       } catch (err) {
         const problem = describe(err);
         if (problem.signInAgain || Date.now() >= session.expiresAt) {
@@ -93,7 +96,7 @@ export function App() {
       }
     }, delay);
     return () => clearTimeout(timer);
-  }, [session, attempt]);
+  }, [session, attempt, urgent]);
 
   const signOut = async () => {
     if (session) {
@@ -112,6 +115,7 @@ export function App() {
       setNotice(problem.message);
       signedIn(undefined);
     }
+    if (problem.renew) setUrgent((n) => n + 1);
     return problem;
   };
 
@@ -176,7 +180,7 @@ export function App() {
         ) : screen === "#messages" ? (
           <Messages onError={onError} />
         ) : screen === "#settings" ? (
-          <Settings tenantId={who.tenantId} onError={onError} />
+          <Settings tenantId={who.tenantId} onError={onError} onAccessChanged={() => setUrgent((n) => n + 1)} />
         ) : screen === "#account" ? (
           <Account userId={who.userId} onError={onError} />
         ) : (

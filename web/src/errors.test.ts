@@ -25,6 +25,11 @@ suite("describe", () => {
     expect(code.fields.code).toMatch(/wrong/);
     expect(refused("INVALID_MFA_TOKEN").signInAgain).toBe(true);
     expect(refused("INVALID_REFRESH_TOKEN").signInAgain).toBe(true);
+    // What the person may do changed: the session renews its token instead of ending.
+    const revoked = refused("TOKEN_REVOKED");
+    expect(revoked.signInAgain).toBe(false);
+    expect(revoked.renew).toBe(true);
+    expect(revoked.message).toMatch(/try that again/);
   });
 
   it("says a refusal in the CRM's words, as a sentence, never adding a permission id", () => {

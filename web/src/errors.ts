@@ -10,6 +10,9 @@ export type Problem = {
   fields: Record<string, string>;
   /** The session is over: sign in again. */
   signInAgain: boolean;
+  /** What the person may do changed (their roles, the workspace's settings): the session goes
+   * on with a renewed token. */
+  renew?: boolean;
 };
 
 /** The machine-readable reason of an ErrorInfo detail (`INVALID_MFA_CODE`), if the error has one. */
@@ -57,6 +60,8 @@ export function describe(error: unknown): Problem {
           return problem("This sign-in took too long. Please sign in again.", true);
         case "ACCOUNT_INACTIVE":
           return problem("Your account is deactivated. Ask an administrator of your workspace.", true);
+        case "TOKEN_REVOKED":
+          return { ...problem("What you may do has just changed. Please try that again."), renew: true };
       }
       return problem("Your session has ended. Please sign in again.", true);
     case Code.PermissionDenied:

@@ -62,7 +62,7 @@ pub(crate) async fn create(
         .map(|r| r.into_inner().customer.unwrap())
 }
 
-fn metadata(status: &Status, key: &str) -> String {
+pub(crate) fn metadata(status: &Status, key: &str) -> String {
     status
         .get_error_details()
         .error_info()

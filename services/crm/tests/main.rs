@@ -29,3 +29,4 @@ mod sign_in;
 mod sso;
 mod tls;
 mod traces;
+mod visibility;

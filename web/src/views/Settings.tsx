@@ -1,12 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
 import { tenants } from "../api";
 import type { Problem } from "../errors";
-import { MfaPolicy, type Tenant } from "../gen/crm/iam/v1/tenants_pb";
+import { CustomerVisibility, MfaPolicy, type Tenant } from "../gen/crm/iam/v1/tenants_pb";
 import { Field } from "./Field";
 import { wholeNumber } from "../money";
 import { useSaving } from "./saving";
 
-type Props = { tenantId: string; onError: (err: unknown) => Problem };
+type Props = {
+  tenantId: string;
+  onError: (err: unknown) => Problem;
+  /** What people may do changed (who sees which customers): the session renews its token. */
+  onAccessChanged: () => void;
+};
 
 /** Locales the notifications are written in (Malay, English); any other gets English. */
 const LOCALES: [string, string][] = [
@@ -23,6 +28,11 @@ const POLICIES: [MfaPolicy, string][] = [
   [MfaPolicy.EVERYONE, "Required for everyone"],
 ];
 
+const VISIBILITIES: [CustomerVisibility, string][] = [
+  [CustomerVisibility.EVERYONE, "Every customer of the shop (they change only their own)"],
+  [CustomerVisibility.OWN, "Only their own customers"],
+];
+
 type Form = {
   name: string;
   currency: string;
@@ -32,6 +42,7 @@ type Form = {
   idle: string;
   lifetime: string;
   policy: MfaPolicy;
+  visibility: CustomerVisibility;
 };
 
 function formOf(t: Tenant): Form {
@@ -45,11 +56,12 @@ function formOf(t: Tenant): Form {
     idle: String(s?.sessionIdleTimeoutMinutes ?? 0),
     lifetime: String(s?.sessionMaxLifetimeHours ?? 0),
     policy: s?.mfaPolicy || MfaPolicy.OPTIONAL,
+    visibility: s?.customerVisibility || CustomerVisibility.OWN,
   };
 }
 
 /** The workspace (tenant): its name, and the settings its owners choose. */
-export function Settings({ tenantId, onError }: Props) {
+export function Settings({ tenantId, onError, onAccessChanged }: Props) {
   const [tenant, setTenant] = useState<Tenant>();
   const [form, setForm] = useState<Form>();
   const { problem, setProblem, saved, save: saving, refuse, edited } = useSaving(onError);
@@ -102,11 +114,13 @@ export function Settings({ tenantId, onError }: Props) {
             sessionIdleTimeoutMinutes: numbers.idle!,
             sessionMaxLifetimeHours: numbers.lifetime!,
             mfaPolicy: form.policy,
+            customerVisibility: form.visibility,
           },
         },
         updateMask: { paths },
       });
       if (updated) {
+        if (updated.settings?.customerVisibility !== tenant.settings?.customerVisibility) onAccessChanged();
         setTenant(updated);
         setForm(formOf(updated));
       }
@@ -159,6 +173,16 @@ export function Settings({ tenantId, onError }: Props) {
           ))}
         </fieldset>
         {f[`${s}mfa_policy`] && <p class="field-error">{f[`${s}mfa_policy`]}</p>}
+        <fieldset class="choices">
+          <legend>Which customers sales reps see</legend>
+          {VISIBILITIES.map(([visibility, label]) => (
+            <label key={visibility}>
+              <input type="radio" name="customer-visibility" checked={form.visibility === visibility} onChange={() => (edited(), setForm({ ...form, visibility }))} />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+        {f[`${s}customer_visibility`] && <p class="field-error">{f[`${s}customer_visibility`]}</p>}
         {problem && <p class="error" role="alert">{problem.message}</p>}
         {saved && !problem && <p role="status">Saved.</p>}
         <div class="actions">

@@ -165,12 +165,12 @@ export function SignIn({ notice, onSignedIn }: Props) {
         <section class="panel" aria-labelledby="choose-title">
           <h2 id="choose-title">Choose a workspace</h2>
           <p>You have an account in each of these with this email and password. Which one do you want to work in?</p>
-          <ul class="choices">
+          <ul class="workspaces">
             {choices.map((w) => (
               <li key={w.id}>
                 <button type="button" disabled={busy} onClick={() => choose(w.slug)}>
                   {w.name}
-                </button>{" "}
+                </button>
                 <span class="muted">{w.slug}</span>
               </li>
             ))}

@@ -178,9 +178,16 @@ impl Iam {
                     .ok_or_else(refused)?;
                 let custom = self.custom_roles_of(&creator).await?;
                 let held = self.catalog.effective_permissions(&creator.roles, &custom);
+                // As the workspace's settings widen what the key's role reaches.
+                let settings = self
+                    .store
+                    .find_tenant(&tenant.to_string())
+                    .await?
+                    .ok_or_else(refused)?
+                    .settings;
                 let known = Arc::new(KnownKey {
                     last_touch: AtomicI64::new(key.last_used_at.unwrap_or(0)),
-                    permissions: crate::domain::role::narrowed(&granted, &held),
+                    permissions: settings.widen(crate::domain::role::narrowed(&granted, &held)),
                     key,
                     role,
                     read_at,

@@ -151,8 +151,9 @@ impl Iam {
         origin: &Origin,
         now: Millis,
     ) -> Result<SessionTokens> {
-        let limits = tenant.settings.session_limits();
-        let (tokens, session) = self.issue(user, None, method, limits, now).await?;
+        let (tokens, session) = self
+            .issue(user, None, method, &tenant.settings, now)
+            .await?;
         let mut audit = AuditEntry::new(
             tenant.id,
             AuditKind::LoginSucceeded,

@@ -252,17 +252,20 @@ impl Iam {
     }
 
     /// Signs an access token and makes a refresh token for `user`: in the session of
-    /// `previous` (a refresh), or a new one (a sign-in). The refresh token ends at the first of
-    /// its configured lifetime and the tenant's session `limits` (idle timeout, maximum
+    /// `previous` (a refresh), or a new one (a sign-in). The token's permissions are the
+    /// roles' as the tenant's `settings` widen them
+    /// ([`crate::domain::tenant::TenantSettings::widen`]). The refresh token ends at the first
+    /// of its configured lifetime and the tenant's session limits (idle timeout, maximum
     /// lifetime; [`crate::domain::tenant::TenantSettings::session_limits`]).
     async fn issue(
         &self,
         user: &User,
         previous: Option<&Session>,
         method: crate::domain::session::SignInMethod,
-        limits: (Millis, Millis),
+        settings: &crate::domain::tenant::TenantSettings,
         now: Millis,
     ) -> Result<(SessionTokens, Session)> {
+        let limits = settings.session_limits();
         // Custom roles are read only when the user holds one: most logins need no query for them.
         let custom = self.custom_roles_of(user).await?;
         let (secs, exp) = (
@@ -275,7 +278,7 @@ impl Iam {
             sub: user.id.to_string(),
             tid: user.tenant_id.to_string(),
             roles: user.roles.clone(),
-            perms: self.catalog.effective_permissions(&user.roles, &custom),
+            perms: settings.widen(self.catalog.effective_permissions(&user.roles, &custom)),
             team: user.team.clone(),
             exp: exp as u64,
             iat: secs as u64,

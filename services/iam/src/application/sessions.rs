@@ -64,9 +64,14 @@ impl Iam {
                 .with_reason("MFA_REQUIRED"));
             }
         }
-        let limits = settings.session_limits();
         let (tokens, next) = self
-            .issue(&user, Some(&session), SignInMethod::Password, limits, now)
+            .issue(
+                &user,
+                Some(&session),
+                SignInMethod::Password,
+                &settings,
+                now,
+            )
             .await?;
         if !self.store.rotate_session(tenant, &hash, &next, now).await? {
             // Spent or revoked between our read and our write: a concurrent replay.

@@ -103,9 +103,8 @@ impl Iam {
         self.store
             .create_tenant(&tenant, Some(&owner), changes)
             .await?;
-        let limits = tenant.settings.session_limits();
         let (tokens, session) = self
-            .issue(&owner, None, SignInMethod::Password, limits, now)
+            .issue(&owner, None, SignInMethod::Password, &tenant.settings, now)
             .await?;
         self.store.insert_session(&session).await?;
         Ok((tenant, tokens))

@@ -10,7 +10,7 @@ use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::{tenant_created, tenant_settings_changed, user_created};
 use crate::domain::password::Password;
-use crate::domain::ports::{AuditFilter, Changes};
+use crate::domain::ports::{AuditFilter, Changes, UserFilter};
 use crate::domain::tenant::{
     Tenant, TenantSettings, parse_slug, parse_tenant_name, slug_from_name,
 };
@@ -46,6 +46,16 @@ impl Iam {
         }
         let p = &self.current(caller).await?;
         p.require("tenant.manage")?;
+        // Which customers salespeople read is in their tokens: a change of it cuts the tokens
+        // issued before it (before the save, so a mark that cannot be written refuses the
+        // change; and after, for tokens refreshed in between).
+        let visibility_changes = match settings.as_ref().and_then(|s| s.customer_visibility) {
+            Some(next) => self.tenant_of(id).await?.settings.customer_visibility() != next,
+            None => false,
+        };
+        if visibility_changes {
+            self.revoke_tenant_tokens(id).await?;
+        }
         let (actor, origin, now) = (p.user_id, &caller.origin, self.now());
         let change = move |tenant: &mut Tenant| {
             check_etag(etag, tenant.version, "tenant")?;
@@ -71,7 +81,31 @@ impl Iam {
             }
             Ok(Some(changes))
         };
-        self.store.update_tenant(id, Box::new(change)).await
+        let tenant = self.store.update_tenant(id, Box::new(change)).await?;
+        if visibility_changes {
+            self.revoke_tenant_tokens(id).await?;
+        }
+        Ok(tenant)
+    }
+
+    /// Cuts the access tokens of every user of `tenant` issued before now (they refresh into
+    /// tokens of what the tenant's settings give now). API keys follow within
+    /// [`super::api_keys::KEY_CACHE_TTL`].
+    async fn revoke_tenant_tokens(&self, tenant: TenantId) -> Result<()> {
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_users(tenant, &UserFilter::default(), after, 500)
+                .await?;
+            for user in &page {
+                self.revoke_tokens(user.id).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.id),
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Creates a tenant for an operator (`crm tenant create`), without an owner yet.
@@ -220,7 +254,9 @@ impl Iam {
                     .filter(|u| u.is_active())
                     .ok_or_else(|| Error::not_found("user", other))?;
                 let custom = self.store.list_custom_roles(p.tenant_id).await?;
-                let permissions = self.catalog.effective_permissions(&user.roles, &custom);
+                let permissions = tenant
+                    .settings
+                    .widen(self.catalog.effective_permissions(&user.roles, &custom));
                 let subject = Subject {
                     user_id: user.id,
                     roles: &user.roles,

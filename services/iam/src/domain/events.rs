@@ -41,6 +41,7 @@ pub fn settings_pb(s: &TenantSettings) -> pb::TenantSettings {
         session_idle_timeout_minutes: s.session_idle_timeout_minutes as i32,
         session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
         mfa_policy: s.mfa_policy.as_i32(),
+        customer_visibility: s.customer_visibility().as_i32(),
     }
 }
 

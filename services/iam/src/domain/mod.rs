@@ -15,6 +15,7 @@ pub mod session;
 pub mod sso;
 pub mod tenant;
 pub mod user;
+pub mod visibility;
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub type Millis = i64;

@@ -4,6 +4,7 @@ use crm_core::TenantId;
 
 use super::Millis;
 use super::mfa::MfaPolicy;
+use super::visibility::CustomerVisibility;
 
 /// Whether a tenant is in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,15 @@ pub struct TenantSettings {
     /// Who must sign in with a second factor.
     #[serde(default)]
     pub mfa_policy: MfaPolicy,
+    /// Which customers salespeople whose roles reach only their own may read; stored settings
+    /// made before it existed read as [`CustomerVisibility::BEFORE`]. In an update, `None`
+    /// keeps the current one.
+    #[serde(default = "before_visibility")]
+    pub customer_visibility: Option<CustomerVisibility>,
+}
+
+fn before_visibility() -> Option<CustomerVisibility> {
+    Some(CustomerVisibility::BEFORE)
 }
 
 /// The idle timeout of a session when the tenant sets none (OWASP's session management
@@ -72,6 +82,7 @@ impl Default for TenantSettings {
             session_idle_timeout_minutes: 0,
             session_max_lifetime_hours: 0,
             mfa_policy: MfaPolicy::Optional,
+            customer_visibility: Some(CustomerVisibility::NEW),
         }
     }
 }
@@ -117,6 +128,17 @@ impl TenantSettings {
             ));
         }
         problems
+    }
+
+    /// Which customers salespeople whose roles reach only their own may read.
+    pub fn customer_visibility(&self) -> CustomerVisibility {
+        self.customer_visibility
+            .unwrap_or(CustomerVisibility::BEFORE)
+    }
+
+    /// The permissions roles give, as these settings widen them ([`CustomerVisibility::widen`]).
+    pub fn widen(&self, held: Vec<String>) -> Vec<String> {
+        self.customer_visibility().widen(held)
     }
 
     /// The session limits in milliseconds: (idle timeout, maximum lifetime).
@@ -179,7 +201,11 @@ impl Tenant {
         if let Some(name) = name {
             self.name = name;
         }
-        if let Some(settings) = settings {
+        if let Some(mut settings) = settings {
+            // Left unset, the visibility stays as it is.
+            settings.customer_visibility = settings
+                .customer_visibility
+                .or(self.settings.customer_visibility);
             self.settings = settings;
         }
         Ok(())
@@ -293,6 +319,7 @@ mod tests {
             session_idle_timeout_minutes: 4,
             session_max_lifetime_hours: 2161,
             mfa_policy: MfaPolicy::Everyone,
+            customer_visibility: None,
         };
         let fields: Vec<_> = worse.validate().into_iter().map(|(f, _)| f).collect();
         assert_eq!(
@@ -312,7 +339,19 @@ mod tests {
     fn settings_stored_before_a_field_existed_read_with_its_default() {
         let stored = r#"{"default_currency_code":"MYR","time_zone":"Asia/Kuala_Lumpur","locale":"ms-MY","deal_approval_threshold_units":0}"#;
         let settings: TenantSettings = serde_json::from_str(stored).unwrap();
-        assert_eq!(settings, TenantSettings::default());
+        assert_eq!(
+            settings,
+            TenantSettings {
+                // A workspace made before the setting: its salespeople still see only their own.
+                customer_visibility: Some(CustomerVisibility::Own),
+                ..TenantSettings::default()
+            }
+        );
+        assert_eq!(
+            TenantSettings::default().customer_visibility(),
+            CustomerVisibility::Everyone,
+            "a new workspace shares its customers"
+        );
         let admins = TenantSettings {
             mfa_policy: MfaPolicy::Admins,
             ..TenantSettings::default()
@@ -346,6 +385,27 @@ mod tests {
         assert_eq!(
             old.session_limits(),
             TenantSettings::default().session_limits()
+        );
+    }
+
+    #[test]
+    fn an_update_without_a_visibility_keeps_the_one_chosen() {
+        let mut tenant = Tenant::new("Kilang".into(), "kilang".into(), 1_000);
+        let own = TenantSettings {
+            customer_visibility: Some(CustomerVisibility::Own),
+            ..TenantSettings::default()
+        };
+        tenant.apply(None, Some(own)).unwrap();
+        let unset = TenantSettings {
+            customer_visibility: None,
+            time_zone: "Asia/Singapore".into(),
+            ..TenantSettings::default()
+        };
+        tenant.apply(None, Some(unset)).unwrap();
+        assert_eq!(tenant.settings.time_zone, "Asia/Singapore");
+        assert_eq!(
+            tenant.settings.customer_visibility(),
+            CustomerVisibility::Own
         );
     }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::mfa::MfaPolicy;
+use crate::domain::visibility::CustomerVisibility;
 
 #[tonic::async_trait]
 impl pb::tenant_service_server::TenantService for IamGrpc {
@@ -71,6 +72,15 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
                 session_idle_timeout_minutes: i64::from(s.session_idle_timeout_minutes),
                 session_max_lifetime_hours: i64::from(s.session_max_lifetime_hours),
                 mfa_policy,
+                customer_visibility: match s.customer_visibility {
+                    0 => None,
+                    n => Some(CustomerVisibility::from_i32(n).ok_or_else(|| {
+                        Error::invalid_field(
+                            "tenant.settings.customer_visibility",
+                            format!("{n} is not a CustomerVisibility"),
+                        )
+                    })?),
+                },
             })
         });
         let settings = settings.transpose()?;
