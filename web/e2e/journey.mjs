@@ -463,6 +463,7 @@ try {
   await page.locator('[data-figure="lost"]', { hasText: "0" }).waitFor();
   await page.locator('[data-figure="won-value"]', { hasText: "MYR 27,500.00" }).waitFor();
   await page.getByRole("img", { name: "Revenue forecast by month" }).waitFor();
+  await page.locator('[data-figure="outside-forecast"]', { hasText: "Not in any month: no deal overdue (past their close date, still open); no deal without a close date." }).waitFor();
   await accessible("dashboard");
   await page.getByRole("combobox", { name: "Pipeline", exact: true }).selectOption({ label: "Wholesale" });
   await page.getByRole("heading", { name: "Dashboard: Wholesale" }).waitFor();
@@ -493,6 +494,10 @@ try {
   await accessible("customer-opportunities");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.locator(".column").first().getByRole("article", { name: "Hotel Seri Malaysia: repeat order" }).waitFor();
+  // Opened without a close date: the dashboard says so instead of leaving it out unseen.
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await page.locator('[data-figure="outside-forecast"]', { hasText: "1 deal without a close date, MYR 12,000.00." }).waitFor();
+  await accessible("dashboard-undated");
 
   step("a call logged and a follow-up due in a minute on the hotel's timeline; the reminder arrives in the bell and opens the hotel");
   await page.getByRole("link", { name: "Customers" }).click();

@@ -393,19 +393,65 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
     assert_eq!(then.won_count, 0);
     assert_eq!(then.stages[3].open_count, 1);
 
-    let forecast = PipelineServiceClient::new(server.channel.clone())
-        .get_revenue_forecast(authorized(
-            GetRevenueForecastRequest {
-                id: pipeline.id.clone(),
-                months: 2,
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let forecast_now = async || {
+        PipelineServiceClient::new(server.channel.clone())
+            .get_revenue_forecast(authorized(
+                GetRevenueForecastRequest {
+                    id: pipeline.id.clone(),
+                    months: 2,
+                },
+                &owner.access,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let forecast = forecast_now().await;
     assert_eq!(forecast.periods.len(), 2);
     assert_eq!(forecast.periods[0].committed, myr(25_000), "won this month");
+    let outside = |f: &GetRevenueForecastResponse| {
+        let count = |p: &Option<ForecastPeriod>| p.as_ref().unwrap().open_count;
+        (count(&f.overdue), count(&f.undated))
+    };
+    assert_eq!(outside(&forecast), (0, 0));
+
+    // Open ones no month counts: one without a close date, one past its date.
+    let day = 86_400;
+    let open = async |name: &str, expected: Option<i64>| {
+        opportunities(&server)
+            .create_opportunity(authorized(
+                CreateOpportunityRequest {
+                    opportunity: Some(Opportunity {
+                        name: name.into(),
+                        pipeline_id: pipeline.id.clone(),
+                        customer_id: converted.customer_id.clone(),
+                        amount: myr(4_000),
+                        expected_close_time: expected
+                            .map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &owner.access,
+            ))
+            .await
+            .unwrap();
+    };
+    let start = forecast.periods[0].start_time.unwrap().seconds;
+    open("Hotel: cushions", None).await;
+    open("Hotel: curtains", Some(start - 40 * day)).await;
+    let forecast = forecast_now().await;
+    assert_eq!(outside(&forecast), (1, 1));
+    let (overdue, undated) = (forecast.overdue.unwrap(), forecast.undated.unwrap());
+    assert_eq!(overdue.end_time, forecast.periods[0].start_time);
+    assert_eq!(overdue.best_case, myr(4_000));
+    assert_eq!(undated.best_case, myr(4_000));
+    assert_eq!((undated.start_time, undated.end_time), (None, None));
+    assert_eq!(
+        forecast.periods.iter().map(|p| p.open_count).sum::<i64>(),
+        0,
+        "no month counts them"
+    );
 
     // On the bus (sales' outbox, which the relay publishes): the lead's events, then the moves,
     // then DealWon with the deal and the customer's name, email and number.
@@ -432,6 +478,9 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
             "crm.sales.events.v1.OpportunityStageChanged",
             "crm.sales.events.v1.OpportunityStageChanged",
             "crm.sales.events.v1.DealWon",
+            // The two opened for the forecast.
+            "crm.sales.events.v1.OpportunityCreated",
+            "crm.sales.events.v1.OpportunityCreated",
         ]
     );
     let won: crm_proto::crm::sales::events::v1::DealWon =

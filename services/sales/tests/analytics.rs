@@ -313,6 +313,64 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
             (1, 333_330_000_000)
         ]
     );
+
+    // What no month counts. Overdue: open past the expected close (C at day 12, D at 15), from
+    // the running sums and, before a time not on the hour, the opportunities.
+    let late = async |before: i64| {
+        let (late, _) = store.late_and_undated(&pipeline, before).await.unwrap();
+        (
+            late.open_count,
+            late.best_case_nanos,
+            late.weighted_percent_nanos,
+        )
+    };
+    assert_eq!(
+        late(12 * DAY).await,
+        (0, 0, 0),
+        "C is due at day 12, not late"
+    );
+    assert_eq!(
+        late(12 * DAY + half).await,
+        (1, 333_330_000_000, 16_666_500_000_000),
+        "C at 50 %"
+    );
+    assert_eq!(
+        late(16 * DAY).await,
+        (2, 433_330_000_000, 17_666_500_000_000)
+    );
+    let (_, none) = store.late_and_undated(&pipeline, 16 * DAY).await.unwrap();
+    assert_eq!(none, Default::default(), "every open one has a date");
+    // Undated: open with no expected close date (a won or lost one without a date is neither).
+    let e = Opportunity::new(
+        pipeline.tenant_id,
+        &Placement {
+            pipeline: &pipeline,
+            stage_id: None,
+            customer_id: Uuid::now_v7(),
+            lead_id: None,
+            owner_id: None,
+            by: UserId::new(),
+        },
+        &OpportunityInput {
+            name: "Batik tulis".into(),
+            amount: Some(("MYR".into(), 50, 0)),
+            ..OpportunityInput::default()
+        },
+        7 * DAY,
+    )
+    .unwrap();
+    store.insert_opportunity(&e, Vec::new()).await.unwrap();
+    let (late_now, undated) = store.late_and_undated(&pipeline, 16 * DAY).await.unwrap();
+    assert_eq!(late_now.open_count, 2, "an undated one is not late");
+    assert_eq!(
+        (
+            undated.open_count,
+            undated.best_case_nanos,
+            undated.weighted_percent_nanos
+        ),
+        (1, 50_000_000_000, 500_000_000_000),
+        "E at S0's 10 %"
+    );
 }
 
 /// The sums migration 0005 computes from what was stored before it equal the sums the service

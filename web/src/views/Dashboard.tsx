@@ -15,7 +15,7 @@ import {
 } from "chart.js";
 import { pipelines } from "../api";
 import type { Problem } from "../errors";
-import type { GetPipelineAnalyticsResponse, GetRevenueForecastResponse } from "../gen/crm/sales/v1/pipelines_pb";
+import type { ForecastPeriod, GetPipelineAnalyticsResponse, GetRevenueForecastResponse } from "../gen/crm/sales/v1/pipelines_pb";
 import type { Money } from "../gen/google/type/money_pb";
 import { formatMoney } from "../money";
 import { PipelineChooser } from "./PipelineChooser";
@@ -148,10 +148,21 @@ export function Dashboard({ onError }: Props) {
               { label: "Best case", data: periods.map((p) => value(p.bestCase)), color: "#8a9a5b" },
             ]}
           />
+          <p class="hint" data-figure="outside-forecast">
+            Not in any month: {outside(forecast?.overdue, "overdue (past their close date, still open)")};{" "}
+            {outside(forecast?.undated, "without a close date")}.
+          </p>
         </figure>
       </div>
     </section>
   );
+}
+
+/** Open deals no month of the forecast counts: how many, and their value. */
+function outside(p: ForecastPeriod | undefined, what: string): string {
+  const n = Number(p?.openCount ?? 0n);
+  if (n === 0) return `no deal ${what}`;
+  return `${n} ${n === 1 ? "deal" : "deals"} ${what}, ${formatMoney(p?.bestCase)}`;
 }
 
 type Series = { label: string; data: number[]; color: string };

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Caller, Sales};
 use crate::domain::Millis;
-use crate::domain::analytics::{Period, div_round, money, months, rate};
+use crate::domain::analytics::{OpenSums, Period, div_round, money, months, rate};
 use crate::domain::messages::money_pb;
 
 /// At most this many months ahead.
@@ -97,7 +97,8 @@ impl Sales {
         })
     }
 
-    /// A pipeline's forecast: `months` calendar months (the tenant's) from the current one.
+    /// A pipeline's forecast: `months` calendar months (the tenant's) from the current one, and
+    /// the open opportunities no month counts (overdue, without a close date).
     pub async fn revenue_forecast(
         &self,
         caller: &Caller,
@@ -122,7 +123,20 @@ impl Sales {
         let zone: chrono_tz::Tz = policy.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
         let ranges = months(zone, self.now(), count as u32);
         let sums = self.store.forecast(&pipeline, &ranges).await?;
+        let first = ranges.first().map_or(self.now(), |r| r.0);
+        let (late, undated) = self.store.late_and_undated(&pipeline, first).await?;
         let currency = &pipeline.currency_code;
+        let outside = |s: OpenSums, end: Option<Millis>| pb::ForecastPeriod {
+            start_time: None,
+            end_time: end.map(crm_core::api::timestamp),
+            committed: Some(money_pb(&money(currency, 0))),
+            weighted: Some(money_pb(&money(
+                currency,
+                div_round(s.weighted_percent_nanos, 100),
+            ))),
+            best_case: Some(money_pb(&money(currency, s.best_case_nanos))),
+            open_count: s.open_count,
+        };
         Ok(pb::GetRevenueForecastResponse {
             pipeline_id: pipeline.id.to_string(),
             periods: sums
@@ -139,6 +153,8 @@ impl Sales {
                     open_count: m.open_count,
                 })
                 .collect(),
+            overdue: Some(outside(late, Some(first))),
+            undated: Some(outside(undated, None)),
         })
     }
 }

@@ -333,6 +333,17 @@ pub struct ForecastMonth {
     pub open_count: i64,
 }
 
+/// Open opportunities outside the months of a forecast: overdue, or with no close date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenSums {
+    /// How many.
+    pub open_count: i64,
+    /// Σ probability × amount (percent × billionths).
+    pub weighted_percent_nanos: i128,
+    /// Σ amount, in billionths.
+    pub best_case_nanos: i128,
+}
+
 const NANOS: i128 = 1_000_000_000;
 
 /// Billionths of `currency` as money (amounts here are never negative).

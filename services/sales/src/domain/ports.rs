@@ -7,7 +7,7 @@ use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::Millis;
-use super::analytics::{Analytics, ForecastMonth, Period};
+use super::analytics::{Analytics, ForecastMonth, OpenSums, Period};
 use super::conversion::{Conversion, Step};
 use super::lead::{Lead, LeadStatus};
 use super::opportunity::{Deal, Opportunity, OpportunityStatus};
@@ -318,6 +318,13 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         pipeline: &Pipeline,
         months: &[(Millis, Millis)],
     ) -> Result<Vec<ForecastMonth>>;
+    /// Open opportunities the months of a forecast leave out: those expected to close before
+    /// `before` (overdue), and those with no expected close date.
+    async fn late_and_undated(
+        &self,
+        pipeline: &Pipeline,
+        before: Millis,
+    ) -> Result<(OpenSums, OpenSums)>;
 }
 
 /// Every port of sales' storage: what the use cases hold.

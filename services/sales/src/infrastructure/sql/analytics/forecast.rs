@@ -6,7 +6,7 @@ use crm_core::storage::Conn;
 use super::db;
 use crm_core::storage::Engine;
 
-use crate::domain::analytics::{ForecastMonth, HOUR};
+use crate::domain::analytics::{ForecastMonth, HOUR, OpenSums};
 use crate::domain::pipeline::Pipeline;
 
 use super::*;
@@ -39,47 +39,7 @@ pub async fn forecast(
         .fetch_one(&mut *tx)
         .await
         .map_err(db("summing won deals"))?;
-        let first = start.div_euclid(HOUR) + i64::from(start.rem_euclid(HOUR) != 0);
-        let last = end.div_euclid(HOUR);
-        let mut open: OpenRow = (0, 0, 0, 0, 0);
-        let mut add = |row: OpenRow| {
-            open = (
-                open.0 + row.0,
-                open.1 + row.1,
-                open.2 + row.2,
-                open.3 + row.3,
-                open.4 + row.4,
-            );
-        };
-        if first < last {
-            let columns = [
-                "open_count",
-                "units",
-                "nanos",
-                "weighted_units",
-                "weighted_nanos",
-            ]
-            .map(|c| sum(engine, c))
-            .join(", ");
-            add(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select {columns} from forecast_stats \
-                 where tenant_id = $1 and pipeline_id = $2 and hour >= $3 and hour < $4"
-            )))
-            .bind(&tenant)
-            .bind(&id)
-            .bind(first)
-            .bind(last)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("summing open opportunities"))?);
-            for (a, b) in [(start, first * HOUR), (last * HOUR, end)] {
-                if a < b {
-                    add(open_rows(tx, &tenant, &id, a, b).await?);
-                }
-            }
-        } else {
-            add(open_rows(tx, &tenant, &id, start, end).await?);
-        }
+        let open = open_in(tx, engine, &tenant, &id, start, end).await?;
         let (count, units_all, nanos_all, units_weighted, nanos_weighted) = open;
         out.push(ForecastMonth {
             start,
@@ -91,6 +51,98 @@ pub async fn forecast(
         });
     }
     Ok(out)
+}
+
+/// Open opportunities expected to close in `[start, end)`: whole hours from the running sums,
+/// the edges that are not on the hour from the opportunities.
+async fn open_in(
+    tx: &mut Conn,
+    engine: Engine,
+    tenant: &str,
+    id: &str,
+    start: i64,
+    end: i64,
+) -> Result<OpenRow> {
+    let first = start.div_euclid(HOUR) + i64::from(start.rem_euclid(HOUR) != 0);
+    let last = end.div_euclid(HOUR);
+    let mut open: OpenRow = (0, 0, 0, 0, 0);
+    let mut add = |row: OpenRow| {
+        open = (
+            open.0 + row.0,
+            open.1 + row.1,
+            open.2 + row.2,
+            open.3 + row.3,
+            open.4 + row.4,
+        );
+    };
+    if first < last {
+        let columns = [
+            "open_count",
+            "units",
+            "nanos",
+            "weighted_units",
+            "weighted_nanos",
+        ]
+        .map(|c| sum(engine, c))
+        .join(", ");
+        add(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select {columns} from forecast_stats \
+                 where tenant_id = $1 and pipeline_id = $2 and hour >= $3 and hour < $4"
+        )))
+        .bind(tenant)
+        .bind(id)
+        .bind(first)
+        .bind(last)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("summing open opportunities"))?);
+        for (a, b) in [(start, first * HOUR), (last * HOUR, end)] {
+            if a < b {
+                add(open_rows(tx, tenant, id, a, b).await?);
+            }
+        }
+    } else {
+        add(open_rows(tx, tenant, id, start, end).await?);
+    }
+    Ok(open)
+}
+
+/// Before any expected close date there is: where the overdue sum starts.
+const EARLIEST: i64 = i64::MIN / 4;
+
+/// Open opportunities of the pipeline expected to close before `before` (overdue: still open
+/// past their date), and those with no expected close date, which no month's forecast counts.
+pub async fn late_and_undated(
+    tx: &mut Conn,
+    engine: Engine,
+    pipeline: &Pipeline,
+    before: i64,
+) -> Result<(OpenSums, OpenSums)> {
+    let tenant = pipeline.tenant_id.to_string();
+    let id = pipeline.id.to_string();
+    let late = open_in(tx, engine, &tenant, &id, EARLIEST, before).await?;
+    let undated: OpenRow = sqlx::query_as(
+        "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
+         cast(coalesce(sum(amount_nanos), 0) as bigint), \
+         cast(coalesce(sum(amount_units * probability), 0) as bigint), \
+         cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
+         from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
+         and expected_close_at is null",
+    )
+    .bind(&tenant)
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("summing open opportunities without a close date"))?;
+    Ok((sums(late), sums(undated)))
+}
+
+fn sums((count, units, n, weighted_units, weighted_nanos): OpenRow) -> OpenSums {
+    OpenSums {
+        open_count: count,
+        best_case_nanos: nanos(units, n),
+        weighted_percent_nanos: nanos(weighted_units, weighted_nanos),
+    }
 }
 
 /// Open opportunities expected to close in `[start, end)`, summed from their rows.

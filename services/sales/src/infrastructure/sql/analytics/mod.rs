@@ -25,7 +25,7 @@ mod forecast;
 mod store;
 mod writes;
 
-pub use forecast::forecast;
+pub use forecast::{forecast, late_and_undated};
 pub use writes::apply;
 
 pub(super) const NANOS: i128 = 1_000_000_000;

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use crm_core::Result;
 
 use super::super::SqlSalesStore;
-use super::{analytics_as_of, analytics_now, forecast};
+use super::{analytics_as_of, analytics_now, forecast, late_and_undated};
 use crate::domain::Millis;
-use crate::domain::analytics::{Analytics, ForecastMonth, Period};
+use crate::domain::analytics::{Analytics, ForecastMonth, OpenSums, Period};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::AnalyticsStore;
 
@@ -46,6 +46,18 @@ impl AnalyticsStore for SqlSalesStore {
         self.db
             .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
                 forecast(tx, self.db.engine(), pipeline, months).await
+            })
+            .await
+    }
+
+    async fn late_and_undated(
+        &self,
+        pipeline: &Pipeline,
+        before: Millis,
+    ) -> Result<(OpenSums, OpenSums)> {
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
+                late_and_undated(tx, self.db.engine(), pipeline, before).await
             })
             .await
     }
