@@ -876,12 +876,16 @@ try {
   for (const [role, name] of [["button", "Export a CSV file"], ["button", "Import a CSV file"], ["link", "Messages"], ["link", "Workspace"]]) {
     if (await offered(role, name)) throw new Error(`a sales rep is offered "${name}"`);
   }
-  // He reads the shop's customer, and a change to it is refused beside the form, in words.
+  // He reads the shop's customer; its details and contacts are its owner's to change, and he
+  // is told so instead of being offered a form that would be refused.
   await rep.getByRole("button", { name: "Kedai Tan Sdn Bhd" }).click();
   const shops = rep.getByRole("region", { name: "Customer Kedai Tan Sdn Bhd" });
-  await shops.getByLabel("Notes").fill("my note");
-  await shops.getByRole("button", { name: "Save the changes" }).click();
-  await shops.getByRole("alert").getByText(/only for the customers you own/).waitFor();
+  await shops.getByRole("note").getByText("Kedai Tan Sdn Bhd is someone else's customer: you can read it").waitFor();
+  if (!(await shops.getByLabel("Notes").isDisabled())) throw new Error("a rep may edit another's customer");
+  for (const absent of ["Save the changes", "Add the contact"]) {
+    if (await shops.getByRole("button", { name: absent }).count()) throw new Error(`a rep is offered "${absent}" on another's customer`);
+  }
+  await shops.getByRole("button", { name: "Add an opportunity" }).waitFor();
   await rep.screenshot({ path: join(screenshots, "rep-shared-customer.png"), fullPage: true });
   await shops.getByRole("button", { name: "Close" }).click();
   await rep.getByRole("link", { name: "Pipeline" }).click();

@@ -188,6 +188,8 @@ export function App() {
             onError={onError}
             may={{
               write: grants(who, "customers.write"),
+              writeAll: allows(who, "customers.write"),
+              me: who.userId,
               importing: allows(who, "customers.import"),
               exporting: allows(who, "customers.export"),
               remove: allows(who, "customers.delete"),

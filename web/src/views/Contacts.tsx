@@ -10,6 +10,8 @@ type Props = {
   onError: (err: unknown) => Problem;
   /** A contact is part of its customer: after a change the customer (and its etag) moved on. */
   onChanged: () => void;
+  /** Whether the contacts may be changed (the customer's, as the customer's own details). */
+  mayChange: boolean;
 };
 
 type Form = { given: string; family: string; title: string; department: string; email: string };
@@ -40,7 +42,7 @@ function ContactFields({ form, set, fields, prefix }: { form: Form; set: (f: For
 }
 
 /** A customer's contacts: listed, added, edited (changed fields only, with the etag), made primary, removed. */
-export function Contacts({ customerId, onError, onChanged }: Props) {
+export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
   const [contacts, setContacts] = useState<Contact[]>([]);
   const [adding, setAdding] = useState<Form>(EMPTY);
   const [editing, setEditing] = useState<{ id: string; form: Form }>();
@@ -170,7 +172,7 @@ export function Contacts({ customerId, onError, onChanged }: Props) {
                   </button>
                 </span>
               ) : (
-                <span class="actions">
+                mayChange && <span class="actions">
                   <button type="button" class="link" aria-label={`Edit ${name(c)}`} onClick={() => (setEditing({ id: c.id, form: formOf(c) }), setProblem(undefined))}>
                     Edit
                   </button>
@@ -189,12 +191,14 @@ export function Contacts({ customerId, onError, onChanged }: Props) {
         )}
         {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
       </ul>
-      <form onSubmit={add} aria-label="New contact" noValidate class="stack">
-        <ContactFields form={adding} set={setAdding} fields={editing ? {} : f} prefix="contact" />
-        <button type="submit" class="secondary">
-          Add the contact
-        </button>
-      </form>
+      {mayChange && (
+        <form onSubmit={add} aria-label="New contact" noValidate class="stack">
+          <ContactFields form={adding} set={setAdding} fields={editing ? {} : f} prefix="contact" />
+          <button type="submit" class="secondary">
+            Add the contact
+          </button>
+        </form>
+      )}
     </div>
   );
 }

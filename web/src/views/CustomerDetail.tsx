@@ -18,12 +18,14 @@ type Props = {
   onDeleted: (id: string) => void;
   onClose: () => void;
   mayDelete: boolean;
+  /** Whether its details and contacts may be changed: a rep changes only their own customers. */
+  mayChange: boolean;
   mayOpenDeals: boolean;
   mayLog: { log: boolean; task: boolean };
 };
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayOpenDeals, mayLog }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayChange, mayOpenDeals, mayLog }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
@@ -77,7 +79,13 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
           Close
         </button>
       </div>
+      {!mayChange && (
+        <p class="notice" role="note">
+          {customer.displayName} is someone else's customer: you can read it and work on deals with it; its owner or a sales manager changes its details and contacts.
+        </p>
+      )}
       <form onSubmit={save} aria-label="Customer details" noValidate class="stack">
+        <fieldset class="plain" disabled={!mayChange}>
         <div class="row">
           {business ? (
             <Field label="Legal name" name="edit-legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
@@ -113,11 +121,12 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
             <Field label="Country" name="edit-country" value={form.country} onInput={set("country")} error={f["customer.addresses[0].region_code"]} hint="Two letters, e.g. MY" />
           </div>
         </fieldset>
+        </fieldset>
         {problem && <p class="error" role="alert">{problem.message}</p>}
         {saved && !problem && <p role="status">Saved.</p>}
-        <button type="submit">Save the changes</button>
+        {mayChange && <button type="submit">Save the changes</button>}
       </form>
-      <Contacts customerId={customer.id} onError={onError} onChanged={reread} />
+      <Contacts customerId={customer.id} onError={onError} onChanged={reread} mayChange={mayChange} />
       <CustomerDeals customerId={customer.id} customerName={customer.displayName} mayOpen={mayOpenDeals} onError={onError} />
       <Timeline recordType={RecordType.CUSTOMER} recordId={customer.id} name={customer.displayName} onError={onError} may={mayLog} />
       {deleting ? (

@@ -17,6 +17,10 @@ const PAGE = 25;
 /** What the signed-in person may do with customers; the rest is not offered. */
 export type CustomerRights = {
   write: boolean;
+  /** Changes every customer, not only one's own. */
+  writeAll: boolean;
+  /** Who is signed in: a customer they own is theirs to change. */
+  me: string;
   importing: boolean;
   exporting: boolean;
   remove: boolean;
@@ -169,6 +173,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
             if (window.location.hash.startsWith("#customers/")) history.replaceState(null, "", "#customers");
           }}
           mayDelete={may.remove}
+          mayChange={may.writeAll || (may.write && open.ownerId === may.me)}
           mayOpenDeals={may.openDeals}
           mayLog={{ log: may.logActivities, task: may.addTasks }}
         />
