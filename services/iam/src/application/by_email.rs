@@ -14,11 +14,21 @@ use crate::domain::user::User;
 /// At most this many workspaces of one email are tried (and offered to choose from).
 pub const MAX_WORKSPACES: u32 = 20;
 
-/// The lockout key of signing in by an email: failures without a workspace's slug or id count
-/// here, never toward the lockout of an account of a workspace.
-fn email_key(normalised_email: &str) -> String {
-    format!("email:{normalised_email}")
+/// The lockout keys of signing in by an email (failures without a workspace's slug or id count
+/// here, never toward the lockout of an account of a workspace): from one address, and from
+/// everywhere. From one address it locks at an account's limit, so whoever guesses from there
+/// locks only themselves out; from everywhere at [`EVERYWHERE`] times that, so guessing spread
+/// over many addresses stays bounded without one stranger locking a person out.
+fn email_keys(normalised_email: &str, origin: &Origin) -> (Option<String>, String) {
+    let here = origin
+        .client_address
+        .as_ref()
+        .map(|ip| format!("email:{normalised_email}@{ip}"));
+    (here, format!("email:{normalised_email}"))
 }
+
+/// How many times an account's limit signing in by an email takes from everywhere.
+pub const EVERYWHERE: u32 = 4;
 
 /// A name as people type it: trimmed, spaces collapsed, any case.
 fn folded(name: &str) -> String {
@@ -40,7 +50,8 @@ impl Iam {
     /// active account. The password is checked against each such account not locked out: right
     /// in one, the sign-in goes on there; in several, the person chooses (no token issued);
     /// in none, the one answer every failure gets. Failures count toward the email's own
-    /// lockout and the address's, and are on the trail of each workspace tried.
+    /// lockouts ([`email_keys`]) and the address's, and are on the trail of each workspace
+    /// tried.
     pub(super) async fn login_by_email(
         &self,
         typed: &str,
@@ -49,9 +60,9 @@ impl Iam {
         origin: &Origin,
     ) -> Result<SignIn> {
         let normalised = email.trim().to_lowercase();
-        let email_key = email_key(&normalised);
+        let (here_key, email_key) = email_keys(&normalised, origin);
         let address_key = address_key(origin);
-        for key in [Some(&email_key), address_key.as_ref()]
+        for key in [here_key.as_ref(), Some(&email_key), address_key.as_ref()]
             .into_iter()
             .flatten()
         {
@@ -99,7 +110,11 @@ impl Iam {
             [] => {
                 let s = &self.settings;
                 let keys = [
-                    (Some(email_key.as_str()), s.account_failure_limit),
+                    (here_key.as_deref(), s.account_failure_limit),
+                    (
+                        Some(email_key.as_str()),
+                        s.account_failure_limit.saturating_mul(EVERYWHERE),
+                    ),
                     (address_key.as_deref(), s.address_failure_limit),
                 ];
                 let tried: Vec<_> = accounts
@@ -109,7 +124,9 @@ impl Iam {
                 Err(self.failed_login(&keys, &tried, origin).await)
             }
             [(tenant, user)] => {
-                self.throttle.reset(&email_key).await?;
+                if let Some(here) = &here_key {
+                    self.throttle.reset(here).await?;
+                }
                 self.throttle
                     .reset(&account_key(tenant.id, &normalised))
                     .await?;

@@ -128,33 +128,92 @@ async fn an_unknown_workspace_or_email_gets_the_one_answer_and_a_field_may_be_mi
     );
 }
 
+fn from(address: &str) -> Origin {
+    Origin {
+        client_address: Some(address.into()),
+        ..Origin::default()
+    }
+}
+
+async fn login_from(
+    w: &World,
+    address: &str,
+    typed: &str,
+    password: &str,
+) -> crm_core::Result<SignIn> {
+    w.iam.login(typed, SITI, password, &from(address)).await
+}
+
 #[tokio::test]
 async fn a_wrong_workspace_never_counts_toward_a_real_accounts_lockout() {
     let w = world().await;
     let kilang = workspace(&w, "Kilang Desa", PASSWORD).await;
-    // Typing the business name wrong, and then the password wrong by email alone, many times:
-    // signing in by email locks, the account in its workspace does not.
+    // Typing the business name wrong, then the password wrong by email alone, from one
+    // address: signing in by email locks there; the account in its workspace does not lock.
     for _ in 0..3 {
-        let _ = login(&w, "Kilang Batik", PASSWORD).await.unwrap_err();
+        let _ = login_from(&w, "10.0.0.1", "Kilang Batik", PASSWORD)
+            .await
+            .unwrap_err();
     }
     let mut locked = false;
-    for _ in 0..5 {
-        let err = login(&w, "", "not the password").await.unwrap_err();
+    for _ in 0..2 {
+        let err = login_from(&w, "10.0.0.1", "", "not the password")
+            .await
+            .unwrap_err();
         locked = err.kind() == ErrorKind::ResourceExhausted;
     }
     assert!(
         locked,
-        "failures by email count toward the email's own lockout"
+        "five failures by email from one address lock it there"
     );
     assert_eq!(
-        login(&w, "", PASSWORD).await.unwrap_err().kind(),
+        login_from(&w, "10.0.0.1", "", PASSWORD)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::ResourceExhausted,
-        "while it lasts, even the right password by email alone"
+        "while it lasts, even the right password by email alone, from there"
     );
     assert_eq!(
-        signed_in_to(login(&w, &kilang.slug, PASSWORD).await).id,
+        signed_in_to(login_from(&w, "10.0.0.2", "", PASSWORD).await).id,
+        kilang.id,
+        "from another address the person still signs in by email: a stranger cannot lock them out"
+    );
+    assert_eq!(
+        signed_in_to(login_from(&w, "10.0.0.1", &kilang.slug, PASSWORD).await).id,
         kilang.id,
         "by the workspace's slug, the account was never locked"
+    );
+}
+
+#[tokio::test]
+async fn guessing_by_email_spread_over_addresses_locks_at_four_times_an_accounts_limit() {
+    let w = world().await;
+    workspace(&w, "Kilang Desa", PASSWORD).await;
+    // Five addresses, four failures each: no address reaches its five, but everywhere's twenty
+    // is reached on the last.
+    let mut kinds = Vec::new();
+    for n in 0..20 {
+        let address = format!("10.0.1.{}", n % 5);
+        kinds.push(
+            login_from(&w, &address, "", "not the password")
+                .await
+                .unwrap_err()
+                .kind(),
+        );
+    }
+    assert!(
+        kinds[..19].iter().all(|k| *k == ErrorKind::Unauthenticated),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[19], ErrorKind::ResourceExhausted);
+    assert_eq!(
+        login_from(&w, "10.0.2.1", "", PASSWORD)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ResourceExhausted,
+        "then signing in by that email waits, from anywhere"
     );
 }
 
