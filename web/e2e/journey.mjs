@@ -725,6 +725,10 @@ try {
   if (!(await page.getByRole("group", { name: "Roles of Ali bin Hassan" }).getByLabel("Owner").isDisabled())) {
     throw new Error("a sales manager may tick roles");
   }
+  // Roles by their names, and nobody deactivated or reactivated by him.
+  if (!(await page.getByRole("group", { name: "Roles of Ali bin Hassan" }).getByLabel("Sales manager").isChecked())) throw new Error("his role is not shown by its name");
+  if (await page.getByRole("button", { name: /^(Deactivate|Reactivate)$/ }).count()) throw new Error("a sales manager is offered to deactivate someone");
+  await accessible("people-as-manager");
 
   step("sign out, and back in by email alone, choosing between her two workspaces");
   // Siti also keeps her own shop's workspace, with the same email and password.
@@ -888,6 +892,17 @@ try {
   await shops.getByRole("button", { name: "Add an opportunity" }).waitFor();
   await rep.screenshot({ path: join(screenshots, "rep-shared-customer.png"), fullPage: true });
   await shops.getByRole("button", { name: "Close" }).click();
+  // People as a rep: who is who, roles by their names, nothing to change.
+  await rep.getByRole("link", { name: "People" }).click();
+  const meisRoles = rep.getByRole("group", { name: "Roles of Mei Ling" });
+  await meisRoles.getByLabel("Owner").waitFor();
+  if (!(await meisRoles.getByLabel("Owner").isDisabled())) throw new Error("a sales rep may tick roles");
+  if (!(await rep.getByRole("group", { name: "Roles of Rosli Ahmad" }).getByLabel("Sales rep").isChecked())) throw new Error("the rep's own role is not shown by its name");
+  for (const absent of ["Invite someone", "Audit log", "Keys for integrations", "Roles"]) {
+    if (await rep.getByRole("heading", { name: absent, exact: true }).count()) throw new Error(`a sales rep is shown ${absent}`);
+  }
+  if (await rep.getByRole("button", { name: /^(Deactivate|Reactivate)$/ }).count()) throw new Error("a sales rep is offered to deactivate someone");
+  await rep.screenshot({ path: join(screenshots, "people-as-rep.png"), fullPage: true });
   await rep.getByRole("link", { name: "Pipeline" }).click();
   await rep.getByRole("button", { name: "Add the lead" }).waitFor();
   await rep.getByLabel("Contact name").fill("Wong Mei Fong");
