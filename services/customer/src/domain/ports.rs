@@ -139,22 +139,42 @@ pub trait CustomerStore: Send + Sync + 'static {
         emails: &[String],
     ) -> Result<Vec<(String, Uuid)>>;
 
+    /// Loads a live customer (a deleted one for [`Mode::Restore`]), runs `change` on it and
+    /// saves it, live or deleted as `mode` settles it, with the events the change returns, all
+    /// in one transaction that keeps other writers of the customer out. What
+    /// [`CustomerStore::update`], [`CustomerStore::delete`] and [`CustomerStore::restore`] do.
+    async fn change(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_>,
+        mode: Mode,
+    ) -> Result<Customer>;
+
     /// Loads a customer, runs `change` on it and saves it with the events the change returns,
     /// all in one transaction that keeps other writers of the customer out (`BEGIN IMMEDIATE`
     /// on SQLite, `FOR UPDATE` on PostgreSQL). `NOT_FOUND` when there is no such customer; the
     /// closure's error rolls everything back. Returns the saved customer.
-    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer>;
+    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        self.change(tenant, id, change, Mode::Update).await
+    }
 
     /// Soft-deletes a customer with its events, as [`CustomerStore::update`] does (the change
     /// sets its `deleted_at`): it is gone from every read but [`CustomerStore::list_deleted`],
     /// its email is free again, and search no longer finds it.
-    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()>;
+    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
+        self.change(tenant, id, change, Mode::Delete)
+            .await
+            .map(drop)
+    }
 
     /// Restores a deleted customer with its events, as [`CustomerStore::update`] does among the
     /// deleted ones (the change clears its `deleted_at`): `NOT_FOUND` when no deleted customer
     /// has this id; its primary email taken by another customer since is `ALREADY_EXISTS` on
     /// `customer.email`, naming that customer, and nothing changes.
-    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer>;
+    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
+        self.change(tenant, id, change, Mode::Restore).await
+    }
 
     /// A page of the tenant's deleted customers (only `owner`'s when given), most recently
     /// deleted first, after `after` (its key the deletion time in milliseconds), at most `limit`.

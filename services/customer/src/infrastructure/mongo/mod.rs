@@ -155,109 +155,6 @@ impl MongoCustomerStore {
             .map_err(|e| unavailable(e, "reading customers"))?;
         docs.iter().map(customer_from).collect()
     }
-
-    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
-    /// it, live or deleted as `mode` says ([`document`]), with the change's events, in one
-    /// transaction. The read is the transaction's
-    /// own: when another writer commits a change of the customer first, MongoDB refuses this
-    /// transaction's write as a conflict (`TransientTransactionError`), and the driver runs it
-    /// all again, so `change` decides again on the customer as it is now, as the SQL stores'
-    /// lock makes it decide once on the customer as it is. An etag the caller sent is checked
-    /// by `change` against that fresh read: a stale one is `ABORTED`, an absent one applies.
-    async fn change(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-        change: Change<'_>,
-        mode: Mode,
-    ) -> Result<Customer> {
-        let doing = "saving a customer";
-        let mut session = self
-            .client
-            .start_session()
-            .await
-            .map_err(|e| unavailable(e, doing))?;
-        let deleted = if mode.loads_deleted() {
-            Bson::Document(doc! { "$ne": Bson::Null })
-        } else {
-            Bson::Null
-        };
-        let filter = doc! {
-            "_id": id.to_string(),
-            "tenant_id": tenant.to_string(),
-            "deleted_at": deleted,
-        };
-        let mut state = Attempt {
-            change,
-            refused: None,
-            tried: None,
-            saved: None,
-        };
-        let context = (self.customers(), &self.db, &filter, &mut state, mode);
-        let outcome = session
-            .start_transaction()
-            .and_run(context, |session, (customers, db, filter, state, mode)| {
-                Box::pin(async move {
-                    let found = customers
-                        .find_one((*filter).clone())
-                        .session(&mut *session)
-                        .await?;
-                    let Some(found) = found else {
-                        return Err(mongodb::error::Error::custom(Missing));
-                    };
-                    let mut customer = customer_from(&found).map_err(|e| {
-                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
-                    })?;
-                    let expected = customer.version;
-                    let events = match (state.change)(&mut customer) {
-                        Ok(events) => events,
-                        Err(refused) => {
-                            state.refused = Some(refused);
-                            return Err(mongodb::error::Error::custom(Refused));
-                        }
-                    };
-                    mode.settle(&mut customer, expected);
-                    state.tried = Some(customer.clone());
-                    // Conditional on the version read: never over another writer's change.
-                    let mut guarded = (*filter).clone();
-                    guarded.insert("version", expected);
-                    // A change replaces the whole document, so a field it drops (an email
-                    // cleared) is gone from it too.
-                    let replacement = document(&customer).map_err(|e| {
-                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
-                    })?;
-                    let matched = customers
-                        .replace_one(guarded, replacement)
-                        .session(&mut *session)
-                        .await?
-                        .matched_count;
-                    if matched != 1 {
-                        return Err(mongodb::error::Error::custom(StaleVersion));
-                    }
-                    let pairs = OutboxEvent::pairs(&events);
-                    crm_events::mongo::append_all_mongo(session, db, &pairs).await?;
-                    state.saved = Some(customer);
-                    Ok(())
-                })
-            })
-            .await;
-        match outcome {
-            Ok(()) => Ok(state.saved.expect("a committed change saved its customer")),
-            Err(e) if e.get_custom::<Refused>().is_some() => {
-                Err(state.refused.expect("a refusal keeps its error"))
-            }
-            Err(e) if e.get_custom::<Missing>().is_some() => Err(Error::not_found("customer", id)),
-            Err(e) => match refusal_or_failure(e, doing) {
-                err if err.kind() == ErrorKind::Aborted => {
-                    Err(err.with_metadata("id", id.to_string()))
-                }
-                err => match &state.tried {
-                    Some(customer) => Err(super::name_the_holder(self, err, customer).await),
-                    None => Err(err),
-                },
-            },
-        }
-    }
 }
 
 /// One run of a change inside a transaction the driver may run again: the closure, and what
@@ -371,18 +268,107 @@ impl CustomerStore for MongoCustomerStore {
             .collect()
     }
 
-    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, Mode::Update).await
-    }
-
-    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
-        self.change(tenant, id, change, Mode::Delete)
+    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
+    /// it, live or deleted as `mode` says ([`document`]), with the change's events, in one
+    /// transaction. The read is the transaction's
+    /// own: when another writer commits a change of the customer first, MongoDB refuses this
+    /// transaction's write as a conflict (`TransientTransactionError`), and the driver runs it
+    /// all again, so `change` decides again on the customer as it is now, as the SQL stores'
+    /// lock makes it decide once on the customer as it is. An etag the caller sent is checked
+    /// by `change` against that fresh read: a stale one is `ABORTED`, an absent one applies.
+    async fn change(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_>,
+        mode: Mode,
+    ) -> Result<Customer> {
+        let doing = "saving a customer";
+        let mut session = self
+            .client
+            .start_session()
             .await
-            .map(drop)
-    }
-
-    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, Mode::Restore).await
+            .map_err(|e| unavailable(e, doing))?;
+        let deleted = if mode.loads_deleted() {
+            Bson::Document(doc! { "$ne": Bson::Null })
+        } else {
+            Bson::Null
+        };
+        let filter = doc! {
+            "_id": id.to_string(),
+            "tenant_id": tenant.to_string(),
+            "deleted_at": deleted,
+        };
+        let mut state = Attempt {
+            change,
+            refused: None,
+            tried: None,
+            saved: None,
+        };
+        let context = (self.customers(), &self.db, &filter, &mut state, mode);
+        let outcome = session
+            .start_transaction()
+            .and_run(context, |session, (customers, db, filter, state, mode)| {
+                Box::pin(async move {
+                    let found = customers
+                        .find_one((*filter).clone())
+                        .session(&mut *session)
+                        .await?;
+                    let Some(found) = found else {
+                        return Err(mongodb::error::Error::custom(Missing));
+                    };
+                    let mut customer = customer_from(&found).map_err(|e| {
+                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
+                    })?;
+                    let expected = customer.version;
+                    let events = match (state.change)(&mut customer) {
+                        Ok(events) => events,
+                        Err(refused) => {
+                            state.refused = Some(refused);
+                            return Err(mongodb::error::Error::custom(Refused));
+                        }
+                    };
+                    mode.settle(&mut customer, expected);
+                    state.tried = Some(customer.clone());
+                    // Conditional on the version read: never over another writer's change.
+                    let mut guarded = (*filter).clone();
+                    guarded.insert("version", expected);
+                    // A change replaces the whole document, so a field it drops (an email
+                    // cleared) is gone from it too.
+                    let replacement = document(&customer).map_err(|e| {
+                        mongodb::error::Error::custom(Unreadable(e.message().to_owned()))
+                    })?;
+                    let matched = customers
+                        .replace_one(guarded, replacement)
+                        .session(&mut *session)
+                        .await?
+                        .matched_count;
+                    if matched != 1 {
+                        return Err(mongodb::error::Error::custom(StaleVersion));
+                    }
+                    let pairs = OutboxEvent::pairs(&events);
+                    crm_events::mongo::append_all_mongo(session, db, &pairs).await?;
+                    state.saved = Some(customer);
+                    Ok(())
+                })
+            })
+            .await;
+        match outcome {
+            Ok(()) => Ok(state.saved.expect("a committed change saved its customer")),
+            Err(e) if e.get_custom::<Refused>().is_some() => {
+                Err(state.refused.expect("a refusal keeps its error"))
+            }
+            Err(e) if e.get_custom::<Missing>().is_some() => Err(Error::not_found("customer", id)),
+            Err(e) => match refusal_or_failure(e, doing) {
+                err if err.kind() == ErrorKind::Aborted => {
+                    Err(err.with_metadata("id", id.to_string()))
+                }
+                err => match &state.tried {
+                    Some(customer) => Err(super::name_the_holder(self, err, customer).await),
+                    None => Err(err),
+                },
+            },
+        }
     }
 
     async fn list_deleted(

@@ -79,55 +79,6 @@ impl SqlCustomerStore {
             .await
             .map_err(db("starting a transaction scoped to its tenant"))
     }
-
-    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
-    /// it, live or deleted as `mode` says, with its events in one transaction.
-    async fn change(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-        mut change: Change<'_>,
-        mode: Mode,
-    ) -> Result<Customer> {
-        let mut tx = self
-            .db
-            .begin_write(tenant)
-            .await
-            .map_err(db("starting a transaction"))?;
-        let lock = Engine::of(&tx).row_lock();
-        let state = if mode.loads_deleted() {
-            "not null"
-        } else {
-            "null"
-        };
-        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select seq, doc, deleted_at from customers where tenant_id = $1 and id = $2 and deleted_at is {state}{lock}"
-        )))
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("reading a customer"))?;
-        let Some(row) = row else {
-            return Err(Error::not_found("customer", id));
-        };
-        let seq = row.seq;
-        let mut customer = Customer::try_from(row)?;
-        let expected = customer.version;
-        let events = change(&mut customer)?;
-        mode.settle(&mut customer, expected);
-        if customer.version != expected
-            && let Err(e) = save(&mut tx, seq, &customer, expected).await
-        {
-            // The email asked for (or kept by a restored customer) is another's: name its
-            // holder, outside the failed transaction.
-            drop(tx);
-            return Err(super::name_the_holder(self, e, &customer).await);
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await.map_err(db("saving a customer"))?;
-        Ok(customer)
-    }
 }
 
 /// Customers per multi-row statement of a batch (13 parameters each). Small on purpose: the
@@ -369,18 +320,53 @@ impl CustomerStore for SqlCustomerStore {
             .collect()
     }
 
-    async fn update(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, Mode::Update).await
-    }
-
-    async fn delete(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<()> {
-        self.change(tenant, id, change, Mode::Delete)
+    /// Loads a live customer (a deleted one to restore), changes it through `change` and saves
+    /// it, live or deleted as `mode` says, with its events in one transaction.
+    async fn change(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        mut change: Change<'_>,
+        mode: Mode,
+    ) -> Result<Customer> {
+        let mut tx = self
+            .db
+            .begin_write(tenant)
             .await
-            .map(drop)
-    }
-
-    async fn restore(&self, tenant: TenantId, id: Uuid, change: Change<'_>) -> Result<Customer> {
-        self.change(tenant, id, change, Mode::Restore).await
+            .map_err(db("starting a transaction"))?;
+        let lock = Engine::of(&tx).row_lock();
+        let state = if mode.loads_deleted() {
+            "not null"
+        } else {
+            "null"
+        };
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select seq, doc, deleted_at from customers where tenant_id = $1 and id = $2 and deleted_at is {state}{lock}"
+        )))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("reading a customer"))?;
+        let Some(row) = row else {
+            return Err(Error::not_found("customer", id));
+        };
+        let seq = row.seq;
+        let mut customer = Customer::try_from(row)?;
+        let expected = customer.version;
+        let events = change(&mut customer)?;
+        mode.settle(&mut customer, expected);
+        if customer.version != expected
+            && let Err(e) = save(&mut tx, seq, &customer, expected).await
+        {
+            // The email asked for (or kept by a restored customer) is another's: name its
+            // holder, outside the failed transaction.
+            drop(tx);
+            return Err(super::name_the_holder(self, e, &customer).await);
+        }
+        append_events(&mut tx, &events).await?;
+        tx.commit().await.map_err(db("saving a customer"))?;
+        Ok(customer)
     }
 
     async fn list_deleted(
