@@ -12,6 +12,8 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 import jsQR from "jsqr";
+import { SMTPServer } from "smtp-server";
+import { simpleParser } from "mailparser";
 
 const crmBin = process.env.E2E_CRM;
 if (!crmBin) throw new Error("set E2E_CRM to the crm binary");
@@ -63,7 +65,33 @@ async function startCrm(extraEnv = {}) {
   });
   return `http://${addr}`;
 }
-const base = await startCrm();
+// The emails the CRM sends (invitations among them), received by a real SMTP server.
+const mails = [];
+const sink = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ["STARTTLS", "AUTH"],
+  logger: false,
+  onData(stream, _session, done) {
+    simpleParser(stream).then((mail) => (mails.push(mail), done()), done);
+  },
+});
+await new Promise((listening) => sink.listen(0, "127.0.0.1", listening));
+/** The first email to `address` after the first `skip` of them, waited for. */
+async function mailTo(address, skip = 0) {
+  for (let tries = 0; tries < 300; tries++) {
+    const found = mails.filter((m) => m.to?.text.includes(address));
+    if (found.length > skip) return found[skip];
+    await new Promise((later) => setTimeout(later, 100));
+  }
+  throw new Error(`no email reached ${address}`);
+}
+/** The token of the invitation link in `mail`. */
+function invitationIn(mail) {
+  const token = /#invitation\/(inv_[A-Za-z0-9_-]+)/.exec(mail.text ?? "")?.[1];
+  if (!token) throw new Error(`no invitation link in: ${mail.text}`);
+  return token;
+}
+const base = await startCrm({ CRM_NOTIFICATION__SMTP_URL: `smtp://127.0.0.1:${sink.server.address().port}` });
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -101,9 +129,9 @@ try {
     failed = true;
     console.error(`page error: ${err.message}`);
   });
-  const accessible = async (screen) => {
-    await page.screenshot({ path: join(screenshots, `${screen}.png`), fullPage: true });
-    const { violations } = await new AxeBuilder({ page }).analyze();
+  const accessible = async (screen, on = page) => {
+    await on.screenshot({ path: join(screenshots, `${screen}.png`), fullPage: true });
+    const { violations } = await new AxeBuilder({ page: on }).analyze();
     const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
     if (serious.length > 0) {
       throw new Error(
@@ -570,15 +598,47 @@ try {
   await page.getByLabel("Search").fill("hotel seri");
   await page.getByRole("button", { name: "Hotel Seri Malaysia" }).waitFor();
 
-  step("an admin invites someone, gives a role, and sees it in the audit log");
+  step("an admin invites someone by email: the email names the workspace and who invited, and its link lets him choose his own password, once");
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "People and roles" }).waitFor();
   await page.getByLabel("Their name").fill("Ali bin Hassan");
   await page.getByLabel("Their email").fill("ali@kilangbatik.my");
-  await page.getByLabel("A first password").fill("kain sarung songket");
   await page.getByLabel("Role", { exact: true }).selectOption("sales_rep");
-  await page.getByRole("button", { name: "Invite" }).click();
-  await page.getByRole("cell", { name: "ali@kilangbatik.my" }).waitFor();
+  await page.getByRole("button", { name: "Send the invitation" }).click();
+  await page.getByRole("status").getByText(/^Invitation sent to ali@kilangbatik\.my\. The link in it works once, until /).waitFor();
+  await page.getByRole("row", { name: /ali@kilangbatik\.my/ }).getByText(/^Invited, link until /).waitFor();
+  await accessible("people-invited");
+  const invitation = await mailTo("ali@kilangbatik.my");
+  if (invitation.subject !== "Siti Aminah invited you to Kilang Desa Murni Batik") throw new Error(`the invitation's subject: ${invitation.subject}`);
+  if (!invitation.text.includes("as sales rep")) throw new Error(`the invitation does not say the role: ${invitation.text}`);
+  const aliToken = invitationIn(invitation);
+  const aliContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const aliPage = await aliContext.newPage();
+  aliPage.on("pageerror", (err) => {
+    failed = true;
+    console.error(`page error (Ali): ${err.message}`);
+  });
+  await aliPage.goto(`${base}/#invitation/${aliToken}`);
+  await aliPage.getByRole("heading", { name: "Join Kilang Desa Murni Batik" }).waitFor();
+  await aliPage.getByText("Siti Aminah invited you to Kilang Desa Murni Batik as Sales rep.").waitFor();
+  await accessible("join", aliPage);
+  await aliPage.getByLabel("Choose a password").fill("kain sarung songket");
+  await aliPage.getByLabel("The same password again").fill("kain sarung sonket");
+  await aliPage.getByRole("button", { name: "Join Kilang Desa Murni Batik" }).click();
+  await aliPage.locator("#field-join-again-error").getByText("Not the same as the password above.").waitFor();
+  await aliPage.getByLabel("The same password again").fill("kain sarung songket");
+  await aliPage.getByRole("button", { name: "Join Kilang Desa Murni Batik" }).click();
+  // Straight in, with the password just chosen.
+  await aliPage.getByText("ali@kilangbatik.my · Kilang Desa Murni Batik").waitFor();
+  await aliPage.getByRole("heading", { name: "My day" }).waitFor();
+  const again = await aliContext.newPage();
+  await again.goto(`${base}/#invitation/${aliToken}`);
+  await again.getByRole("alert").getByText(/^This invitation link does not work: it was used, withdrawn or replaced by a newer one; ask whoever invited you to send it again\.$/).waitFor();
+  await aliContext.close();
+  await page.reload();
+  await page.getByRole("row", { name: /ali@kilangbatik\.my/ }).getByText("Active").waitFor();
+
+  step("a role given after a yes, and seen in the audit log");
   const ali = page.getByRole("group", { name: "Roles of Ali bin Hassan" });
   // A role is named in words, and given only after a yes, asked right under the person.
   await ali.getByLabel("Sales manager").click();
@@ -590,12 +650,38 @@ try {
   if (!(await ali.getByLabel("Sales manager").isChecked())) throw new Error("the role given is not ticked");
   await accessible("people");
 
+  step("an invitation sent again (the first link stops working) and one withdrawn (after a yes)");
+  await page.getByLabel("Their name").fill("Hana Yusof");
+  await page.getByLabel("Their email").fill("hana@kilangbatik.my");
+  await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await page.getByRole("button", { name: "Send the invitation" }).click();
+  const hana = page.getByRole("row", { name: /^Hana Yusof hana@kilangbatik\.my/ });
+  const firstLink = invitationIn(await mailTo("hana@kilangbatik.my"));
+  await hana.getByRole("button", { name: "Send again" }).click();
+  await page.getByRole("status").getByText(/^A new link is on its way to hana@kilangbatik\.my/).waitFor();
+  const secondLink = invitationIn(await mailTo("hana@kilangbatik.my", 1));
+  const lookUp = (token) =>
+    fetch(base + "/api/v1/auth/invitation:get", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  if ((await lookUp(firstLink)).status !== 404) throw new Error("the first link still works after a new one was sent");
+  if ((await lookUp(secondLink)).status !== 200) throw new Error("the new link does not work");
+  await hana.getByRole("button", { name: "Withdraw" }).click();
+  await accessible("invitation-withdraw");
+  await page.getByRole("group", { name: /^Withdraw the invitation to Hana Yusof\?/ }).getByRole("button", { name: "Yes, withdraw" }).click();
+  await hana.waitFor({ state: "detached" });
+  if ((await lookUp(secondLink)).status !== 404) throw new Error("a withdrawn invitation's link still works");
+
   step("someone who left is deactivated (after a yes), and a role of the shop's own is made by ticking permissions");
   await page.getByLabel("Their name").fill("Nurul Izzah");
   await page.getByLabel("Their email").fill("nurul@kilangbatik.my");
-  await page.getByLabel("A first password").fill("corak awan larat");
   await page.getByLabel("Role", { exact: true }).selectOption("viewer");
-  await page.getByRole("button", { name: "Invite" }).click();
+  await page.getByRole("button", { name: "Send the invitation" }).click();
+  const joinedNurul = await fetch(base + "/api/v1/auth/invitation:accept", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: invitationIn(await mailTo("nurul@kilangbatik.my")), password: "corak awan larat" }),
+  });
+  if (!joinedNurul.ok) throw new Error(`AcceptInvitation: ${await joinedNurul.text()}`);
+  await page.reload();
   const nurul = page.getByRole("row", { name: /nurul@kilangbatik\.my/ });
   await nurul.getByRole("button", { name: "Deactivate" }).click();
   await page.getByRole("group", { name: /^Deactivate Nurul Izzah\?/ }).getByRole("button", { name: "Yes, deactivate" }).click();
@@ -936,6 +1022,7 @@ try {
   if (pages[0]) await pages[0].screenshot({ path: join(screenshots, "failure.png"), fullPage: true });
 } finally {
   await browser.close();
+  sink.close();
   for (const server of servers) server.kill("SIGTERM");
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@ import { auth, useToken } from "./api";
 import { describe } from "./errors";
 import { allows, claims, grants, reach, indexedDb, load, refreshDelay, renew, save, watchOtherTabs, type Session } from "./session";
 import { SignIn } from "./views/SignIn";
+import { Join, invitationToken, type Joined } from "./views/Join";
 import { Customers } from "./views/Customers";
 import { Pipeline } from "./views/Pipeline";
 import { Bell } from "./views/Bell";
@@ -45,8 +46,11 @@ export function App() {
       import("./views/Dashboard").then((m) => setDashboard(() => m.Dashboard)).catch(() => setUnloaded(true));
     }
   }, [chosen]);
+  // An invitation's link opened (`#invitation/<token>`), and who has just joined by one.
+  const [invitation, setInvitation] = useState(() => invitationToken(window.location.hash));
+  const [joined, setJoined] = useState<Joined>();
   useEffect(() => {
-    const follow = () => setScreen(currentScreen());
+    const follow = () => (setScreen(currentScreen()), setInvitation(invitationToken(window.location.hash)));
     window.addEventListener("hashchange", follow);
     return () => window.removeEventListener("hashchange", follow);
   }, []);
@@ -122,8 +126,21 @@ export function App() {
   const who = session && claims(session.accessToken);
   // Reps and managers land on their day; who reads no tasks, on the customers.
   const screen = chosen || (grants(who, "tasks.read") ? "#day" : "#customers");
+  const leaveInvitation = () => {
+    history.replaceState(null, "", window.location.pathname);
+    setInvitation(undefined);
+  };
+  if (invitation && !joined) {
+    return <Join token={invitation} onJoined={(j) => (leaveInvitation(), setJoined(j), signOut())} onLeave={leaveInvitation} />;
+  }
   if (!session || !who) {
-    return <SignIn notice={notice} onSignedIn={(s) => (setNotice(undefined), signedIn(s))} />;
+    return (
+      <SignIn
+        notice={joined ? `Welcome to ${joined.workspace}: your password is set.` : notice}
+        joined={joined}
+        onSignedIn={(s) => (setNotice(undefined), setJoined(undefined), signedIn(s))}
+      />
+    );
   }
   return (
     <div class="shell">

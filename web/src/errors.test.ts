@@ -73,6 +73,16 @@ suite("describe", () => {
     expect(describe(err).message).toBe("Too many requests. Wait 13 s, then try again.");
   });
 
+  it("says why an invitation's link no longer works, and nothing of other missing things", () => {
+    const dead = describe(
+      new ConnectError("this invitation link does not work: ask whoever invited you to send it again", Code.NotFound, undefined, [
+        { desc: ErrorInfoSchema, value: { reason: "INVITATION_INVALID", domain: "crm.kilang.my" } },
+      ]),
+    );
+    expect(dead.message).toBe("This invitation link does not work: ask whoever invited you to send it again.");
+    expect(describe(new ConnectError("customer 0190 not found", Code.NotFound)).message).not.toMatch(/0190/);
+  });
+
   it("has a sentence for every other code", () => {
     for (const code of [Code.NotFound, Code.Aborted, Code.Unavailable, Code.Internal]) {
       const p = describe(new ConnectError("x", code));

@@ -72,6 +72,8 @@ export function describe(error: unknown): Problem {
         Object.keys(fields).length > 0 ? "Please correct the marked fields." : err.rawMessage,
       );
     case Code.NotFound:
+      // An invitation's link says why it no longer works, and what to do.
+      if (reason(err) === "INVITATION_INVALID") return problem(sentence(err.rawMessage));
       return problem("It is not there any more (or it never was yours to see).");
     case Code.AlreadyExists:
       return problem(err.rawMessage);

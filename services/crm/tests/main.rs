@@ -16,6 +16,7 @@ mod events;
 mod gateway;
 mod hardening;
 mod iam;
+mod invitations;
 mod leads;
 mod mfa;
 mod notifications;

@@ -48,6 +48,9 @@ pub struct IamConfig {
     /// provider for development and tests). Off by default, in every mode: issuers must be
     /// HTTPS on a public address, so a tenant owner cannot aim the CRM at this machine's ports.
     pub sso_allow_loopback_http: bool,
+    /// The address people open the console at (`https://crm.kilang.example`), for the links in
+    /// invitations. When unset, `http://localhost:<listen port>`: right for one machine only.
+    pub console_url: Option<String>,
 }
 
 impl Default for IamConfig {
@@ -69,6 +72,7 @@ impl Default for IamConfig {
             service_accounts: BTreeMap::new(),
             service_token_ttl_seconds: 300,
             sso_allow_loopback_http: false,
+            console_url: None,
         }
     }
 }
@@ -106,8 +110,23 @@ impl IamConfig {
             .unwrap_or_else(|| config.data_dir.join("keys"))
     }
 
+    /// The console's address for invitation links: `console_url`, else this machine's port.
+    pub fn console_url(&self, config: &Config) -> String {
+        match &self.console_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{}", config.listen.port()),
+        }
+    }
+
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(url) = &self.console_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            problems.push(format!(
+                "`iam.console_url`: {url:?} is not an address people open; write it like https://crm.kilang.example"
+            ));
+        }
         if !(30..=24 * 3600).contains(&self.access_token_ttl_seconds) {
             problems
                 .push("`iam.access_token_ttl_seconds`: must be between 30 and 86400".to_owned());

@@ -40,7 +40,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// Methods callable without an access token: they are how a caller gets one.
-pub const OPEN_METHODS: [&str; 9] = [
+pub const OPEN_METHODS: [&str; 11] = [
     "/crm.iam.v1.AuthService/Register",
     "/crm.iam.v1.AuthService/Login",
     "/crm.iam.v1.AuthService/VerifyMfa",
@@ -50,6 +50,8 @@ pub const OPEN_METHODS: [&str; 9] = [
     "/crm.iam.v1.AuthService/CompleteSso",
     "/crm.iam.v1.AuthService/Refresh",
     "/crm.iam.v1.AuthService/GetJwks",
+    "/crm.iam.v1.AuthService/GetInvitation",
+    "/crm.iam.v1.AuthService/AcceptInvitation",
 ];
 
 /// IAM, for the launcher's list: its store and migrations, its topic, and its start, which

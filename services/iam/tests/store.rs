@@ -8,7 +8,8 @@ use crm_core::{ErrorKind, TenantId, UserId};
 use crm_iam::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crm_iam::domain::email::Email;
 use crm_iam::domain::events::iam_event;
-use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, UserFilter};
+use crm_iam::domain::invitation::Invitation;
+use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, InvitationWrite, UserFilter};
 use crm_iam::domain::role::CustomRole;
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;
@@ -155,7 +156,171 @@ crm_core::on_every_engine! {
     second_factor_codes_and_challenges_are_spent_once_per_tenant,
     single_sign_on_settings_flows_and_links_stay_in_their_tenant,
     changes_at_once_run_one_after_the_other_and_pinned_ones_conflict,
+    an_invitations_link_is_spent_once_and_stays_in_its_tenant,
     }
+}
+
+/// An invited user of `t` with its first link (token hash `hash`).
+async fn invited(store: &dyn IamStore, t: &Tenant, email: &str, hash: &str) -> User {
+    let mut u = user(t, email, &["viewer"]);
+    u.status = UserStatus::Invited;
+    let link = Invitation {
+        tenant_id: t.id,
+        user_id: u.id,
+        token_hash: hash.to_owned(),
+        invited_by: u.id,
+        sent_at: 1_000,
+        expires_at: 2_000,
+        send_count: 1,
+    };
+    let changes = Changes {
+        invitation: Some(InvitationWrite::Put(link)),
+        ..Changes::default()
+    };
+    store.insert_user(&u, changes).await.unwrap();
+    u
+}
+
+/// Accepts `u`'s link `hash` as AcceptInvitation does: active, and the link spent in the same
+/// transaction (refused if it is not the current one).
+async fn accept(store: &dyn IamStore, u: &User, hash: &str) -> crm_core::Result<User> {
+    let (id, hash) = (u.id, hash.to_owned());
+    store
+        .update_user(
+            u.tenant_id,
+            u.id,
+            Box::new(move |user: &mut User| {
+                user.status = UserStatus::Active;
+                user.touch(3_000);
+                Ok(Some(Changes {
+                    invitation: Some(InvitationWrite::Spend(id, hash.clone())),
+                    ..Changes::default()
+                }))
+            }),
+        )
+        .await
+}
+
+/// A link is read only in its tenant, replaced by the next one sent, and spent once: of two
+/// acceptances at the same moment, one succeeds and the other changes nothing (many rounds).
+async fn an_invitations_link_is_spent_once_and_stays_in_its_tenant(store: &dyn IamStore) {
+    let (a, b) = (tenant("A"), tenant("B"));
+    let owner = user(&a, "siti@kilang.example", &["owner"]);
+    store
+        .create_tenant(&a, Some(&owner), Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&b, None, Changes::default())
+        .await
+        .unwrap();
+    let ali = invited(store, &a, "ali@kilang.example", "first").await;
+    let found = store.invitation_by_token(a.id, "first").await.unwrap();
+    assert_eq!(found.map(|i| i.user_id), Some(ali.id));
+    assert!(
+        store
+            .invitation_by_token(b.id, "first")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .invitations_of(b.id, &[ali.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The invited user holds the email.
+    let err = store
+        .insert_user(&user(&a, "ali@kilang.example", &[]), Changes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+
+    // Sent again: the first link is gone.
+    let resent = Invitation {
+        token_hash: "second".into(),
+        send_count: 2,
+        ..store
+            .invitations_of(a.id, &[ali.id])
+            .await
+            .unwrap()
+            .remove(0)
+    };
+    store
+        .append_audit(
+            a.id,
+            Changes {
+                invitation: Some(InvitationWrite::Put(resent.clone())),
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .invitation_by_token(a.id, "first")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.invitation_by_token(a.id, "second").await.unwrap(),
+        Some(resent)
+    );
+    let err = accept(store, &ali, "first").await.unwrap_err();
+    assert_eq!(err.reason(), Some("INVITATION_INVALID"));
+    let still = store.get_user(a.id, ali.id).await.unwrap().unwrap();
+    assert_eq!(
+        still.status,
+        UserStatus::Invited,
+        "a refused acceptance changes nothing"
+    );
+
+    for round in 0..10 {
+        let hash = format!("link-{round}");
+        let u = invited(store, &a, &format!("person{round}@kilang.example"), &hash).await;
+        let (one, two) = tokio::join!(accept(store, &u, &hash), accept(store, &u, &hash));
+        let refused: Vec<_> = [&one, &two]
+            .into_iter()
+            .filter_map(|r| r.as_ref().err())
+            .collect();
+        assert_eq!(
+            (one.is_ok() as u8 + two.is_ok() as u8, refused.len()),
+            (1, 1),
+            "round {round}: {one:?} {two:?}"
+        );
+        assert_eq!(refused[0].reason(), Some("INVITATION_INVALID"));
+        let stored = store.get_user(a.id, u.id).await.unwrap().unwrap();
+        assert_eq!(stored.version, u.version + 1, "round {round}: changed once");
+        assert!(
+            store
+                .invitation_by_token(a.id, &hash)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    // Withdrawn: gone.
+    store
+        .append_audit(
+            a.id,
+            Changes {
+                invitation: Some(InvitationWrite::End(ali.id)),
+                ..Changes::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .invitations_of(a.id, &[ali.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Two changes of one user at once, many rounds: each closure runs on what the one before it

@@ -13,7 +13,9 @@ use crm_notification::domain::ports::{NotificationFilter, NotificationStore, Tem
 use crm_notification::domain::template::{Channel, Template, TemplateInput};
 use crm_notification::infrastructure::consumer::{IAM_GROUP, SALES_GROUP};
 use crm_notification::infrastructure::sql::SqlNotificationStore;
-use crm_proto::crm::iam::events::v1::{TenantCreated, TenantSettingsChanged, UserCreated};
+use crm_proto::crm::iam::events::v1::{
+    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited,
+};
 use crm_proto::crm::iam::v1::TenantSettings;
 use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
 use crm_proto::crm::sales::v1::{Deal, Lead, LeadSource, LossReason};
@@ -48,7 +50,97 @@ crm_core::on_every_engine! {
     tests {
     events_become_notifications_once,
     customer_messages_wait_their_grace_period_and_a_reopen_cancels_them,
+    an_invitation_is_fixed_text_with_its_link_and_joining_sends_no_welcome,
     }
+}
+
+/// An invitation is mailed to the invited address in the tenant's language, naming the
+/// workspace, the inviter and the roles in words, with the link and its end; no tenant template
+/// replaces it. Joining by it (`UserCreated` with `accepted_invitation`) sends no welcome.
+async fn an_invitation_is_fixed_text_with_its_link_and_joining_sends_no_welcome(db: Database) {
+    let built = crm_notification::build(&db, &NotificationConfig::default()).unwrap();
+    let iam = Consumer::new(IAM_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let store = SqlNotificationStore::new(db.clone());
+    let tenant = TenantId::new();
+    const IAM: &str = "crm.iam.events.v1";
+    let handled = async |event: &Envelope| {
+        let outcome = deliver(&iam, IAM, event).await.unwrap();
+        assert!(
+            matches!(outcome, Delivery::Handled | Delivery::Duplicate),
+            "{outcome:?}"
+        );
+    };
+    handled(&envelope(
+        tenant,
+        &TenantCreated {
+            tenant_id: tenant.to_string(),
+            name: "Kilang Desa Murni Batik".into(),
+            slug: "kilang".into(),
+            ..Default::default()
+        },
+    ))
+    .await;
+    let ali = UserId::new();
+    let link = "https://crm.kilang.example/#invitation/inv_x_y";
+    let invited = envelope(
+        tenant,
+        &UserInvited {
+            user_id: ali.to_string(),
+            email: "ali@kilangbatik.my".into(),
+            display_name: "Ali bin Hassan".into(),
+            roles: vec!["sales_rep".into()],
+            inviter_name: "Siti Aminah".into(),
+            tenant_name: "Kilang Desa Murni Batik".into(),
+            link: link.into(),
+            expire_time: Some(crm_core::api::timestamp(1_765_000_000_000)),
+            send_count: 1,
+            ..Default::default()
+        },
+    );
+    handled(&invited).await;
+    handled(&invited).await;
+    let found = all(&store, tenant).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let mail = &found[0];
+    assert_eq!(
+        (mail.channel, mail.recipient_address.as_str()),
+        (Channel::Email, "ali@kilangbatik.my")
+    );
+    // The tenant's locale at its start is Malay.
+    assert_eq!(
+        mail.subject,
+        "Siti Aminah menjemput anda ke Kilang Desa Murni Batik"
+    );
+    for said in [
+        link,
+        "sebagai sales rep",
+        "2025-12-06 05:46 UTC",
+        "ali@kilangbatik.my",
+    ] {
+        assert!(mail.body.contains(said), "{said:?} in {}", mail.body);
+    }
+    assert!(mail.template_id.is_none(), "fixed text, no tenant template");
+
+    // He joins: the other contexts hear of him, and no welcome goes out on top.
+    handled(&envelope(
+        tenant,
+        &UserCreated {
+            user_id: ali.to_string(),
+            email: "ali@kilangbatik.my".into(),
+            display_name: "Ali".into(),
+            roles: vec!["sales_rep".into()],
+            invited_by_user_id: UserId::new().to_string(),
+            tenant_name: "Kilang Desa Murni Batik".into(),
+            accepted_invitation: true,
+            ..Default::default()
+        },
+    ))
+    .await;
+    assert_eq!(
+        all(&store, tenant).await.len(),
+        1,
+        "no welcome after joining"
+    );
 }
 
 fn envelope<M: prost::Message + prost::Name>(tenant: TenantId, message: &M) -> Envelope {

@@ -18,8 +18,9 @@ type Props = { onError: (err: unknown) => Problem };
 /** What the signed-in person may do here; the rest is not shown (nor asked for). */
 export type AdminRights = { manageUsers: boolean; readAudit: boolean; manageKeys: boolean; manageRoles: boolean };
 
-/** A change to someone that waits for a yes: a role given or taken, an account (re)activated. */
-type Pending = { user: User; role?: string; status?: UserStatus };
+/** A change to someone that waits for a yes: a role given or taken, an account (re)activated, an
+ * invitation withdrawn. */
+type Pending = { user: User; role?: string; status?: UserStatus; withdraw?: boolean };
 
 export function Admin({ onError, may, me }: Props & { may: AdminRights; me: string }) {
   const [people, setPeople] = useState<User[]>([]);
@@ -46,8 +47,17 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
     reload();
   }, []);
 
-  const confirm = async ({ user, role, status }: Pending) => {
+  const [sent, setSent] = useState<string>();
+  const confirm = async ({ user, role, status, withdraw }: Pending) => {
     try {
+      if (withdraw) {
+        await users.revokeInvitation({ userId: user.id });
+        setPending(undefined);
+        setPeople((all) => all.filter((u) => u.id !== user.id));
+        setSent(`The invitation to ${user.email} is withdrawn: its link no longer works.`);
+        if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+        return;
+      }
       const answer =
         status !== undefined
           ? await users.updateUser({ user: { id: user.id, etag: user.etag, status }, updateMask: { paths: ["status"] } })
@@ -63,13 +73,35 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
     }
   };
 
+  const resend = async (user: User) => {
+    try {
+      const answer = await users.resendInvitation({ userId: user.id });
+      if (answer.user) setPeople((all) => all.map((u) => (u.id === answer.user!.id ? answer.user! : u)));
+      setSent(`A new link is on its way to ${user.email}, good until ${dateTime(answer.user?.invitation?.expireTime)}; the earlier one no longer works.`);
+      setProblem(undefined);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
   return (
     <section aria-labelledby="admin-title">
       <div class="section-head">
         <h1 id="admin-title">People and roles</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {may.manageUsers && <Invite roles={roleList} onError={onError} onInvited={(u) => (setPeople([...people, u]), reload())} />}
+      {sent && <p class="notice" role="status">{sent}</p>}
+      {may.manageUsers && (
+        <Invite
+          roles={roleList}
+          onError={onError}
+          onInvited={(u) => (
+            setPeople([...people, u]),
+            setSent(`Invitation sent to ${u.email}. The link in it works once, until ${dateTime(u.invitation?.expireTime)}.`),
+            reload()
+          )}
+        />
+      )}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
@@ -107,6 +139,22 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
                     ))}
                   </fieldset>
                 </td>
+                {u.status === UserStatus.INVITED ? (
+                <td>
+                  Invited, link until {dateTime(u.invitation?.expireTime)}
+                  {may.manageUsers && (
+                    <>
+                      {" "}
+                      <button type="button" class="link" onClick={() => resend(u)}>
+                        Send again
+                      </button>{" "}
+                      <button type="button" class="link" onClick={() => setPending({ user: u, withdraw: true })}>
+                        Withdraw
+                      </button>
+                    </>
+                  )}
+                </td>
+                ) : (
                 <td>
                   {active ? "Active" : "Deactivated"}
                   {may.manageUsers && u.id !== me && (
@@ -122,6 +170,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
                     </>
                   )}
                 </td>
+                )}
               </tr>
               {pending?.user.id === u.id && (
                 // Asked right under the person, where the change was made.
@@ -144,10 +193,11 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
 }
 
 /** The question before a change to someone's roles or account, said in words. */
-function Confirm({ pending: { user, role, status }, onYes, onNo }: { pending: Pending; onYes: () => void; onNo: () => void }) {
+function Confirm({ pending: { user, role, status, withdraw }, onYes, onNo }: { pending: Pending; onYes: () => void; onNo: () => void }) {
   const name = user.displayName || user.email;
-  const [question, yes] =
-    status === UserStatus.DEACTIVATED
+  const [question, yes] = withdraw
+    ? [`Withdraw the invitation to ${name}? Its link stops working; you can invite ${user.email} again later.`, "Yes, withdraw"]
+    : status === UserStatus.DEACTIVATED
       ? [`Deactivate ${name}? They are signed out at once and cannot sign in until reactivated.`, "Yes, deactivate"]
       : status === UserStatus.ACTIVE
         ? [`Reactivate ${name}? They can sign in again with their own password.`, "Yes, reactivate"]
@@ -197,20 +247,19 @@ function AuditLog({ events, people }: { events: AuditEvent[]; people: User[] }) 
 }
 
 function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]; onInvited: (u: User) => void }) {
-  const [form, setForm] = useState({ name: "", email: "", password: "", role: "sales_rep" });
+  const [form, setForm] = useState({ name: "", email: "", role: "sales_rep" });
   const [problem, setProblem] = useState<Problem>();
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
-      const { user } = await users.createUser({
+      const { user } = await users.inviteUser({
         user: { displayName: form.name, email: form.email, roles: [form.role] },
-        password: form.password,
         requestId: crypto.randomUUID(),
       });
       if (user) {
         onInvited(user);
-        setForm({ name: "", email: "", password: "", role: form.role });
+        setForm({ name: "", email: "", role: form.role });
         setProblem(undefined);
       }
     } catch (err) {
@@ -224,7 +273,6 @@ function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]
       <div class="row">
         <Field label="Their name" name="invite-name" value={form.name} onInput={set("name")} error={f["user.display_name"]} />
         <Field label="Their email" name="invite-email" type="email" value={form.email} onInput={set("email")} error={f["user.email"]} />
-        <Field label="A first password" name="invite-password" type="password" value={form.password} onInput={set("password")} error={f.password} />
         <div class="field">
           <label for="invite-role">Role</label>
           <select id="invite-role" value={form.role} onChange={(e) => set("role")((e.target as HTMLSelectElement).value)}>
@@ -236,8 +284,9 @@ function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]
           </select>
         </div>
       </div>
+      <p class="muted">They get an email from the CRM with a link to choose their own password; it works once, for 72 hours.</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <button type="submit">Invite</button>
+      <button type="submit">Send the invitation</button>
     </form>
   );
 }

@@ -1,17 +1,25 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { auth } from "../api";
 import { describe, type Problem } from "../errors";
 import { fromTokens, type Session } from "../session";
 import { Field } from "./Field";
 import { Enrolment, RecoveryCodes } from "./SecondFactor";
 import type { Workspace } from "../gen/crm/iam/v1/auth_pb";
+import type { Joined } from "./Join";
 
-type Props = { notice?: string; onSignedIn: (s: Session) => void };
+/** `joined`: someone who has just accepted an invitation, signed in at once with the password
+ * they chose (a second factor their workspace asks for is asked here as at any sign-in). */
+type Props = { notice?: string; joined?: Joined; onSignedIn: (s: Session) => void };
 
 /** Sign in to a tenant, or sign a new one up. */
-export function SignIn({ notice, onSignedIn }: Props) {
+export function SignIn({ notice, joined, onSignedIn }: Props) {
   const [mode, setMode] = useState<"in" | "up">("in");
-  const [form, setForm] = useState({ tenant: "", name: "", email: "", password: "" });
+  const [form, setForm] = useState({
+    tenant: joined?.slug ?? "",
+    name: "",
+    email: joined?.email ?? "",
+    password: joined?.password ?? "",
+  });
   const [problem, setProblem] = useState<Problem>();
   const [busy, setBusy] = useState(false);
   // A second factor asked for by Login: its token, and the code typed.
@@ -43,6 +51,10 @@ export function SignIn({ notice, onSignedIn }: Props) {
     }
     onSignedIn(fromTokens(r, name, form.email));
   };
+
+  useEffect(() => {
+    if (joined) choose(joined.slug);
+  }, []);
 
   const choose = async (slug: string) => {
     setBusy(true);

@@ -3,6 +3,7 @@
 pub mod api_keys;
 mod auth;
 mod by_email;
+mod invitations;
 pub mod mfa;
 pub mod roles;
 mod rules;
@@ -32,6 +33,7 @@ use crate::domain::session::{Session, issue_refresh_token, refresh_expiry};
 use crate::domain::user::User;
 use crm_core::clock::Clock;
 
+pub use invitations::InvitationView;
 pub use mfa::Enrolment;
 pub use services::ServiceToken;
 pub use signin::{PendingSignIn, SessionTokens, SignIn, Workspace};
@@ -72,6 +74,8 @@ pub struct IamSettings {
     /// Whether single sign-on may use a plain-HTTP provider on a loopback address (tests,
     /// local providers); HTTPS only otherwise.
     pub sso_allow_loopback_http: bool,
+    /// The console's address, which invitation links open.
+    pub console_url: String,
 }
 
 impl IamSettings {
@@ -96,6 +100,7 @@ impl IamSettings {
             service_accounts: iam.service_accounts.clone(),
             service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
             sso_allow_loopback_http: iam.sso_allow_loopback_http,
+            console_url: iam.console_url(config),
         })
     }
 }

@@ -315,6 +315,13 @@ impl Iam {
             now,
         ));
         if let Some(user) = self.store.user_by_email(tenant.id, &email).await? {
+            if user.status == crate::domain::user::UserStatus::Invited {
+                let link = link.map(|(i, s, _, at)| (i, s, user.id, at));
+                let user = self
+                    .accept_through_provider(tenant, user, link, origin)
+                    .await?;
+                return Ok((user, false));
+            }
             if !user.is_active() {
                 return Err(inactive());
             }

@@ -8,7 +8,7 @@ use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::{user_created, user_role_changed, user_status_changed};
 use crate::domain::password::Password;
-use crate::domain::ports::{Changes, UserFilter};
+use crate::domain::ports::{Changes, InvitationWrite, UserFilter};
 use crate::domain::role::{DEFAULT_ROLE, OWNER, last_owner_error};
 use crate::domain::user::{User, UserPatch, UserStatus, parse_display_name, parse_team};
 use crm_core::storage::pinned;
@@ -36,30 +36,15 @@ impl Iam {
         let p = &self.current(caller).await?;
         p.require("users.manage")?;
         let mut problems = Vec::new();
-        let email = Email::parse(email)
-            .map_err(|e| problems.push(("user.email", e.to_owned())))
-            .ok();
-        let name = parse_display_name(display_name)
-            .map_err(|e| problems.push(("user.display_name", e.to_owned())))
-            .ok();
         let password = Password::parse(password)
             .map_err(|e| problems.push(("password", e)))
             .ok();
-        let team = parse_team(team)
-            .map_err(|e| problems.push(("user.team", e.to_owned())))
-            .ok();
-        let (Some(email), Some(name), Some(password), Some(team)) = (email, name, password, team)
-        else {
-            return Err(invalid(problems));
+        let (email, name, team) = newcomer(email, display_name, team, problems)?;
+        // A bad password is among the problems `newcomer` refused with.
+        let Some(password) = password else {
+            return Err(invalid(vec![("password", "is not usable".to_owned())]));
         };
-        let roles = if roles.is_empty() {
-            vec![DEFAULT_ROLE.to_owned()]
-        } else {
-            roles
-        };
-        for role in &roles {
-            self.may_grant(p, role).await?;
-        }
+        let roles = self.grantable(p, roles).await?;
         let tenant = self.tenant_of(p.tenant_id).await?;
         let now = self.now();
         let hash = self.hasher.hash(&password).await?;
@@ -122,7 +107,7 @@ impl Iam {
         self.load_user(caller, id).await
     }
 
-    async fn load_user(&self, caller: &Caller, id: UserId) -> Result<User> {
+    pub(crate) async fn load_user(&self, caller: &Caller, id: UserId) -> Result<User> {
         self.store
             .get_user(caller.principal.tenant_id, id)
             .await?
@@ -203,6 +188,7 @@ impl Iam {
         self.keep_an_owner(&user).await?;
         self.revoke_tokens(id).await?;
         let keep_an_owner = user.is_active() && user.has_role(OWNER);
+        let invited = user.status == UserStatus::Invited;
         let expected = user.version;
         user.delete();
         user.touch(self.now());
@@ -216,10 +202,15 @@ impl Iam {
             user.updated_at,
         );
         let changes = Changes {
-            events: vec![user_status_changed(&user, p.user_id, &caller.origin)],
+            events: if invited {
+                Vec::new()
+            } else {
+                vec![user_status_changed(&user, p.user_id, &caller.origin)]
+            },
             audit: vec![audit],
             revoke_sessions_of: Some((id, user.updated_at)),
             keep_an_owner,
+            invitation: invited.then_some(InvitationWrite::End(id)),
             ..Changes::default()
         };
         let change = pinned(user, expected, |u| u.version, changes, "user");
@@ -280,14 +271,20 @@ impl Iam {
         } else {
             AuditKind::RoleRevoked
         };
-        let changes = Changes {
-            events: vec![user_role_changed(
+        // Other contexts hear of an invited person when they join, with their roles then.
+        let events = if user.status == UserStatus::Invited {
+            Vec::new()
+        } else {
+            vec![user_role_changed(
                 &user,
                 role,
                 grant,
                 p.user_id,
                 &caller.origin,
-            )],
+            )]
+        };
+        let changes = Changes {
+            events,
             audit: vec![
                 AuditEntry::new(
                     p.tenant_id,
@@ -310,6 +307,19 @@ impl Iam {
         };
         let change = pinned(user, expected, |u| u.version, changes, "user");
         self.store.update_user(p.tenant_id, id, change).await
+    }
+
+    /// The roles a newcomer is given (`viewer` when none), each one `p` may hand out.
+    pub(crate) async fn grantable(&self, p: &Principal, roles: Vec<String>) -> Result<Vec<String>> {
+        let roles = if roles.is_empty() {
+            vec![DEFAULT_ROLE.to_owned()]
+        } else {
+            roles
+        };
+        for role in &roles {
+            self.may_grant(p, role).await?;
+        }
+        Ok(roles)
     }
 
     /// Refuses a role the granter may not hand out: the owner role unless an owner, a role the
@@ -340,5 +350,28 @@ impl Iam {
             return Err(last_owner_error());
         }
         Ok(())
+    }
+}
+
+/// A newcomer's email, name and team, each checked by its rule; with the `problems` found
+/// beside them (a password's), every one named by its field.
+pub(crate) fn newcomer(
+    email: &str,
+    display_name: &str,
+    team: &str,
+    mut problems: Vec<(&'static str, String)>,
+) -> Result<(Email, String, Option<String>)> {
+    let email = Email::parse(email)
+        .map_err(|e| problems.push(("user.email", e.to_owned())))
+        .ok();
+    let name = parse_display_name(display_name)
+        .map_err(|e| problems.push(("user.display_name", e)))
+        .ok();
+    let team = parse_team(team)
+        .map_err(|e| problems.push(("user.team", e)))
+        .ok();
+    match (email, name, team) {
+        (Some(email), Some(name), Some(team)) if problems.is_empty() => Ok((email, name, team)),
+        _ => Err(invalid(problems)),
     }
 }

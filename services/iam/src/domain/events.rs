@@ -8,6 +8,7 @@ use crm_proto::crm::iam::v1 as pb;
 
 use super::Millis;
 use super::audit::Origin;
+use super::invitation::Invitation;
 use super::tenant::{Tenant, TenantSettings};
 use super::user::{User, UserStatus};
 use crm_core::TenantId;
@@ -85,8 +86,53 @@ pub fn user_created(
         invited_by_user_id: invited_by.map(|u| u.to_string()).unwrap_or_default(),
         tenant_name: tenant.name.clone(),
         create_time: Some(timestamp(user.created_at)),
+        accepted_invitation: false,
     };
     user_event(user, &event, user.created_at, origin)
+}
+
+/// `UserCreated` for an invited person who has just accepted (`accepted_invitation`: their
+/// invitation was the welcome).
+pub fn user_joined(
+    tenant: &Tenant,
+    user: &User,
+    invited_by: &UserId,
+    origin: &Origin,
+) -> OutboxEvent {
+    let event = events::UserCreated {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        display_name: user.display_name.clone(),
+        roles: user.roles.clone(),
+        invited_by_user_id: invited_by.to_string(),
+        tenant_name: tenant.name.clone(),
+        create_time: Some(timestamp(user.updated_at)),
+        accepted_invitation: true,
+    };
+    user_event(user, &event, user.updated_at, origin)
+}
+
+/// `UserInvited`: a link sent to an invited `user`.
+pub fn user_invited(
+    tenant: &Tenant,
+    user: &User,
+    invitation: &Invitation,
+    (inviter_name, link): (&str, &str),
+    origin: &Origin,
+) -> OutboxEvent {
+    let event = events::UserInvited {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        display_name: user.display_name.clone(),
+        roles: user.roles.clone(),
+        invited_by_user_id: invitation.invited_by.to_string(),
+        inviter_name: inviter_name.to_owned(),
+        tenant_name: tenant.name.clone(),
+        link: link.to_owned(),
+        expire_time: Some(timestamp(invitation.expires_at)),
+        send_count: invitation.send_count,
+    };
+    user_event(user, &event, invitation.sent_at, origin)
 }
 
 /// `UserStatusChanged` for `user` as it is now.
@@ -95,6 +141,7 @@ pub fn user_status_changed(user: &User, by: UserId, origin: &Origin) -> OutboxEv
         UserStatus::Active => pb::UserStatus::Active,
         UserStatus::Deactivated => pb::UserStatus::Deactivated,
         UserStatus::Deleted => pb::UserStatus::Deleted,
+        UserStatus::Invited => pb::UserStatus::Invited,
     };
     let event = events::UserStatusChanged {
         user_id: user.id.to_string(),

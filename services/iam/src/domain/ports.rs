@@ -11,6 +11,7 @@ use super::Millis;
 use super::api_key::ApiKey;
 use super::audit::{AuditEntry, AuditKind};
 use super::email::Email;
+use super::invitation::Invitation;
 use super::mfa::Challenge;
 use super::password::Password;
 use super::role::CustomRole;
@@ -43,6 +44,21 @@ pub struct Changes {
     /// deleted at the same moment counts its holders under the same lock, so one of the two
     /// fails: nobody holds the name of a deleted role.
     pub custom_roles: Vec<String>,
+    /// Store (or replace) an invited user's current link, or end the user's invitation.
+    pub invitation: Option<InvitationWrite>,
+}
+
+/// What a change does to an invitation.
+#[derive(Debug)]
+pub enum InvitationWrite {
+    /// The user's current link is this one (the earlier stops working).
+    Put(Invitation),
+    /// The user accepted the link whose token has this hash: its row goes, and the change is
+    /// refused (`INVITATION_INVALID`) if that link is no longer the current one (used, resent
+    /// or revoked in between).
+    Spend(UserId, String),
+    /// The user's invitation is withdrawn.
+    End(UserId),
 }
 
 impl Changes {
@@ -152,6 +168,19 @@ pub trait UserStore: Send + Sync + 'static {
     /// Stores the new session of a successful login and stamps the user's last login, in one
     /// transaction.
     async fn record_login(&self, session: &Session, changes: Changes) -> Result<()>;
+}
+
+/// Invited users' current links.
+#[async_trait]
+pub trait InvitationStore: Send + Sync + 'static {
+    /// The invitation whose current link's token has this hash.
+    async fn invitation_by_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> Result<Option<Invitation>>;
+    /// The invitations of these users (those that have one).
+    async fn invitations_of(&self, tenant: TenantId, users: &[UserId]) -> Result<Vec<Invitation>>;
 }
 
 /// A tenant's custom roles and who holds them.
@@ -308,6 +337,7 @@ pub trait AuditStore: Send + Sync + 'static {
 pub trait IamStore:
     TenantStore
     + UserStore
+    + InvitationStore
     + RoleStore
     + SessionStore
     + ApiKeyStore
@@ -320,6 +350,7 @@ pub trait IamStore:
 impl<T> IamStore for T where
     T: TenantStore
         + UserStore
+        + InvitationStore
         + RoleStore
         + SessionStore
         + ApiKeyStore

@@ -15,6 +15,8 @@ pub enum UserStatus {
     Deactivated,
     /// Soft-deleted; kept for the audit trail.
     Deleted,
+    /// Invited and not accepted yet: holds its email and roles, may not sign in.
+    Invited,
 }
 
 impl UserStatus {
@@ -24,6 +26,7 @@ impl UserStatus {
             UserStatus::Active => "active",
             UserStatus::Deactivated => "deactivated",
             UserStatus::Deleted => "deleted",
+            UserStatus::Invited => "invited",
         }
     }
 
@@ -32,6 +35,7 @@ impl UserStatus {
         match s {
             "deactivated" => UserStatus::Deactivated,
             "deleted" => UserStatus::Deleted,
+            "invited" => UserStatus::Invited,
             _ => UserStatus::Active,
         }
     }
@@ -171,6 +175,13 @@ impl User {
         let mut changed = Vec::new();
         if let Some(raw) = &patch.email {
             match Email::parse(raw) {
+                Ok(email) if email != self.email && self.status == UserStatus::Invited => {
+                    problems.push((
+                        "user.email",
+                        "the invitation went to the address it has: revoke it and invite the right one"
+                            .to_owned(),
+                    ));
+                }
                 Ok(email) if email != self.email => {
                     self.email = email;
                     changed.push("email");
@@ -202,6 +213,18 @@ impl User {
         match patch.status {
             Some(UserStatus::Deleted) => {
                 problems.push(("user.status", "use DeleteUser to delete a user".to_owned()));
+            }
+            Some(UserStatus::Invited) => {
+                problems.push((
+                    "user.status",
+                    "use InviteUser to invite a person".to_owned(),
+                ));
+            }
+            Some(_) if self.status == UserStatus::Invited => {
+                problems.push((
+                    "user.status",
+                    "they have not accepted the invitation yet: resend or revoke it".to_owned(),
+                ));
             }
             Some(status) if status != self.status => {
                 self.status = status;

@@ -22,6 +22,7 @@ use crm_iam::infrastructure::sql::SqlIamStore;
 use crm_iam::infrastructure::throttle::MemoryThrottle;
 
 mod by_email;
+mod invitations;
 mod mfa;
 mod sso;
 
@@ -61,6 +62,7 @@ const PASSWORD: &str = "batik canting motif";
 
 struct World {
     provider: Arc<sso::FakeProvider>,
+    db: Database,
     iam: Iam,
     clock: ManualClock,
     revocations: Revocations,
@@ -93,6 +95,7 @@ async fn world() -> World {
     };
     World {
         provider,
+        db: db.clone(),
         iam: Iam::new(adapters, IamSettings::from_config(&config).unwrap()),
         clock,
         revocations,

@@ -79,7 +79,7 @@ impl OpenIdProvider for FakeProvider {
 }
 
 /// The owner turns single sign-on on: `sales` maps to `sales_rep`, new users are provisioned.
-async fn sso_on(w: &World, siti: &Caller) {
+pub(super) async fn sso_on(w: &World, siti: &Caller) {
     let settings = SsoSettings {
         enabled: true,
         issuer_url: ISSUER.into(),

@@ -14,12 +14,15 @@
 //! processed, and is unique per event, channel and recipient: a redelivered event stores
 //! nothing twice. The delivery worker sends what was stored, woken when the transaction commits.
 
+mod invitations;
+
 use std::collections::BTreeMap;
 
 use crm_core::{TenantId, UserId};
 use crm_events::Envelope;
 use crm_proto::crm::iam::events::v1::{
-    TenantCreated, TenantSettingsChanged, UserCreated, UserRoleChanged, UserStatusChanged,
+    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited, UserRoleChanged,
+    UserStatusChanged,
 };
 use crm_proto::crm::notification::v1::NoticeRequested;
 use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
@@ -34,12 +37,13 @@ use crate::domain::template::{self, Channel, Template};
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";
 
-fn types() -> [String; 10] {
+fn types() -> [String; 11] {
     [
         NoticeRequested::full_name(),
         TenantCreated::full_name(),
         TenantSettingsChanged::full_name(),
         UserCreated::full_name(),
+        UserInvited::full_name(),
         UserRoleChanged::full_name(),
         UserStatusChanged::full_name(),
         LeadCreated::full_name(),
@@ -129,6 +133,10 @@ pub async fn handle(
             tx.put_tenant(tenant, Some(&created.tenant_name), None, event.time)
                 .await?;
         }
+        if created.accepted_invitation {
+            // The invitation was their welcome, and they have just chosen their password.
+            return Ok(());
+        }
         let name = if created.display_name.is_empty() {
             created.email.clone()
         } else {
@@ -159,6 +167,9 @@ pub async fn handle(
         )
         .await?;
         return Ok(());
+    }
+    if let Some(invited) = event.decode::<UserInvited>() {
+        return invitations::invite(tx, tenant, event, invited).await;
     }
     if let Some(created) = event.decode::<LeadCreated>() {
         let lead = created.lead.unwrap_or_default();

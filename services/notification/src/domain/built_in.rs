@@ -5,7 +5,7 @@ use crm_core::TenantId;
 use uuid::Uuid;
 
 use super::Millis;
-use super::catalogue::{DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED};
+use super::catalogue::{DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED, USER_INVITED};
 use super::template::{Channel, Template};
 
 /// A built-in template: what every tenant starts with.
@@ -54,6 +54,40 @@ pub const SIGNED_UP: &[BuiltIn] = &[
         body: "Salam,\n\nRuang kerja Kilang CRM baru sahaja dibuka dengan alamat e-mel ini sebagai \
                pemiliknya. Log masuk dengan alamat ini dan kata laluan yang dipilih semasa \
                mendaftar.\n\nJika ini bukan anda, abaikan sahaja e-mel ini.\n\nKilang CRM",
+    },
+];
+
+/// The invitation to join a workspace, in English and Malay: it names the workspace and who
+/// invited, and carries the one-time link. Fixed, so no template can leave the link out; the
+/// names in it are the workspace's and a signed-in member's.
+pub const INVITED: &[BuiltIn] = &[
+    BuiltIn {
+        name: "invited (en)",
+        enabled: true,
+        event_type: USER_INVITED,
+        channel: Channel::Email,
+        locale: "en",
+        subject: "{% if inviter_name %}{{ inviter_name }} invited you{% else %}You are invited{% endif %} to {{ tenant_name }}",
+        body: "Hello {{ user_name }},\n\n{% if inviter_name %}{{ inviter_name }}{% else %}Someone\
+               {% endif %} invited you to join {{ tenant_name }} on Kilang CRM as {{ roles }}, \
+               signing in with this email address ({{ user_email }}).\n\nChoose your password \
+               here (the link works once, until {{ expires }}):\n{{ link }}\n\nIf you did not \
+               expect this, ignore this email: nothing happens unless the link is opened.\n\n\
+               Kilang CRM",
+    },
+    BuiltIn {
+        name: "invited (ms)",
+        enabled: true,
+        event_type: USER_INVITED,
+        channel: Channel::Email,
+        locale: "ms",
+        subject: "{% if inviter_name %}{{ inviter_name }} menjemput anda{% else %}Anda dijemput{% endif %} ke {{ tenant_name }}",
+        body: "Salam {{ user_name }},\n\n{% if inviter_name %}{{ inviter_name }}{% else %}Seseorang\
+               {% endif %} menjemput anda menyertai {{ tenant_name }} di Kilang CRM sebagai \
+               {{ roles }}, log masuk dengan alamat e-mel ini ({{ user_email }}).\n\nPilih kata \
+               laluan anda di sini (pautan ini boleh digunakan sekali, sehingga {{ expires }}):\n\
+               {{ link }}\n\nJika anda tidak menjangkakan e-mel ini, abaikan sahaja: tiada apa \
+               berlaku selagi pautan tidak dibuka.\n\nKilang CRM",
     },
 ];
 

@@ -4,6 +4,8 @@
 
 /// The `UserCreated` event of IAM.
 pub const USER_CREATED: &str = "crm.iam.events.v1.UserCreated";
+/// The `UserInvited` event of IAM: its email is fixed ([`super::built_in::INVITED`]).
+pub const USER_INVITED: &str = "crm.iam.events.v1.UserInvited";
 /// The `LeadCreated` event of sales.
 pub const LEAD_CREATED: &str = "crm.sales.events.v1.LeadCreated";
 /// The `DealWon` event of sales.

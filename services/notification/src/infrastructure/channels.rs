@@ -215,6 +215,7 @@ impl Sender for LogSink {
             channel = self.channel,
             to = %n.recipient_address,
             subject = %n.subject,
+            body = %n.body,
             "not sent: no {} provider is configured; the message is stored as sent",
             self.channel
         );

@@ -97,7 +97,16 @@ pub fn notification_pb(n: &Notification) -> pb::Notification {
         recipient_address: n.recipient_address.clone(),
         template_id: n.template_id.map(|t| t.to_string()).unwrap_or_default(),
         subject: n.subject.clone(),
-        body: n.body.clone(),
+        // An invitation's link is a one-time credential for the invited address alone: nobody
+        // who reads the workspace's notifications may use it to join as someone else.
+        body: if n.trigger_event_type == crate::domain::catalogue::USER_INVITED {
+            format!(
+                "An invitation with a one-time link, sent to {}; the link is not shown here.",
+                n.recipient_address
+            )
+        } else {
+            n.body.clone()
+        },
         status: status_pb(n.status) as i32,
         attempts: n.attempts as i32,
         last_error: n.last_error.clone(),

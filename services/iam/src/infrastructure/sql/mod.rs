@@ -10,6 +10,7 @@
 
 mod api_keys;
 mod audit;
+mod invitations;
 mod mfa;
 mod roles;
 mod sessions;
@@ -88,6 +89,9 @@ async fn write_changes(tx: &mut Conn, tenant: TenantId, changes: Changes) -> Res
     }
     if let Some((issuer, subject, user, at)) = &changes.link_identity {
         sso::link(tx, tenant, (issuer, subject, *user), *at).await?;
+    }
+    if let Some(invitation) = &changes.invitation {
+        invitations::write(tx, tenant, invitation).await?;
     }
     if !changes.custom_roles.is_empty() {
         lock_tenant(tx, tenant).await?;

@@ -150,6 +150,42 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         }))
     }
 
+    async fn get_invitation(
+        &self,
+        request: Request<pb::GetInvitationRequest>,
+    ) -> Reply<pb::GetInvitationResponse> {
+        let token = bounded("token", &request.get_ref().token, MAX_TEXT)?;
+        let view = self.iam.invitation(token).await?;
+        Ok(Response::new(pb::GetInvitationResponse {
+            workspace: Some(workspace_pb(&view.workspace)),
+            email: view.user.email.to_string(),
+            display_name: view.user.display_name.clone(),
+            inviter_name: view.inviter_name,
+            roles: view.user.roles.clone(),
+            expire_time: ts(view.invitation.expires_at),
+            sso_enabled: view.sso_enabled,
+        }))
+    }
+
+    async fn accept_invitation(
+        &self,
+        request: Request<pb::AcceptInvitationRequest>,
+    ) -> Reply<pb::AcceptInvitationResponse> {
+        let origin = origin(&request);
+        let r = request.into_inner();
+        bounded("token", &r.token, MAX_TEXT)?;
+        bounded("password", &r.password, MAX_PASSWORD)?;
+        bounded("display_name", &r.display_name, MAX_TEXT)?;
+        let (workspace, user) = self
+            .iam
+            .accept_invitation(&r.token, &r.password, &r.display_name, &origin)
+            .await?;
+        Ok(Response::new(pb::AcceptInvitationResponse {
+            workspace: Some(workspace_pb(&workspace)),
+            user: Some(user_pb(&user)),
+        }))
+    }
+
     async fn verify_mfa(
         &self,
         request: Request<pb::VerifyMfaRequest>,

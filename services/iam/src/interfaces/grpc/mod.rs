@@ -98,6 +98,7 @@ fn user_pb(user: &User) -> pb::User {
             UserStatus::Active => pb::UserStatus::Active,
             UserStatus::Deactivated => pb::UserStatus::Deactivated,
             UserStatus::Deleted => pb::UserStatus::Deleted,
+            UserStatus::Invited => pb::UserStatus::Invited,
         } as i32,
         roles: user.roles.clone(),
         team: user.team.clone().unwrap_or_default(),
@@ -106,6 +107,7 @@ fn user_pb(user: &User) -> pb::User {
         last_login_time: user.last_login_at.and_then(ts),
         etag: user.etag(),
         mfa_enabled: user.mfa_on(),
+        invitation: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! UserService: invite, list, read, change, delete users; grant and revoke roles.
 
 use super::*;
+use crate::domain::invitation::Invitation;
 
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for IamGrpc {
@@ -52,6 +53,62 @@ impl pb::user_service_server::UserService for IamGrpc {
         Ok(Response::new(response))
     }
 
+    async fn invite_user(
+        &self,
+        request: Request<pb::InviteUserRequest>,
+    ) -> Reply<pb::InviteUserResponse> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let u = r.user.clone().unwrap_or_default();
+        bounded("user.email", &u.email, MAX_TEXT)?;
+        bounded("user.display_name", &u.display_name, MAX_TEXT)?;
+        bounded("user.team", &u.team, MAX_TEXT)?;
+        api::bounded_list("user.roles", &u.roles, MAX_GRANTS, api::MAX_ID_LEN)?;
+        let response = self
+            .iam
+            .idempotency()
+            .once(
+                &caller.principal,
+                "users.manage",
+                "InviteUser",
+                &r.request_id,
+                &r,
+                || async {
+                    let user = self
+                        .iam
+                        .invite_user(&caller, &u.email, &u.display_name, u.roles.clone(), &u.team)
+                        .await?;
+                    Ok(pb::InviteUserResponse {
+                        user: Some(self.shown(&caller, &user).await?),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn resend_invitation(
+        &self,
+        request: Request<pb::ResendInvitationRequest>,
+    ) -> Reply<pb::ResendInvitationResponse> {
+        let caller = caller(&request)?;
+        let id = user_id("user_id", &request.get_ref().user_id)?;
+        let user = self.iam.resend_invitation(&caller, id).await?;
+        Ok(Response::new(pb::ResendInvitationResponse {
+            user: Some(self.shown(&caller, &user).await?),
+        }))
+    }
+
+    async fn revoke_invitation(
+        &self,
+        request: Request<pb::RevokeInvitationRequest>,
+    ) -> Reply<pb::RevokeInvitationResponse> {
+        let caller = caller(&request)?;
+        let id = user_id("user_id", &request.get_ref().user_id)?;
+        self.iam.revoke_invitation(&caller, id).await?;
+        Ok(Response::new(pb::RevokeInvitationResponse {}))
+    }
+
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
@@ -63,6 +120,7 @@ impl pb::user_service_server::UserService for IamGrpc {
             Some(pb::UserStatus::Active) => Some(UserStatus::Active),
             Some(pb::UserStatus::Deactivated) => Some(UserStatus::Deactivated),
             Some(pb::UserStatus::Deleted) => Some(UserStatus::Deleted),
+            Some(pb::UserStatus::Invited) => Some(UserStatus::Invited),
         };
         let role = if r.role.is_empty() {
             None
@@ -76,8 +134,13 @@ impl pb::user_service_server::UserService for IamGrpc {
             .iam
             .list_users(&caller, filter, page.size, after)
             .await?;
+        let invitations = self.iam.invitations_of(&caller, &page.users).await?;
         Ok(Response::new(pb::ListUsersResponse {
-            users: page.users.iter().map(user_pb).collect(),
+            users: page
+                .users
+                .iter()
+                .map(|u| with_invitation(user_pb(u), &invitations))
+                .collect(),
             next_page_token: page
                 .next_after
                 .map(|id| api::page_token("users", &id.to_string()))
@@ -90,7 +153,7 @@ impl pb::user_service_server::UserService for IamGrpc {
         let id = user_id("id", &request.get_ref().id)?;
         let user = self.iam.get_user(&caller, id).await?;
         Ok(Response::new(pb::GetUserResponse {
-            user: Some(user_pb(&user)),
+            user: Some(self.shown(&caller, &user).await?),
         }))
     }
 
@@ -130,6 +193,7 @@ impl pb::user_service_server::UserService for IamGrpc {
                             Some(pb::UserStatus::Active) => UserStatus::Active,
                             Some(pb::UserStatus::Deactivated) => UserStatus::Deactivated,
                             Some(pb::UserStatus::Deleted) => UserStatus::Deleted,
+                            Some(pb::UserStatus::Invited) => UserStatus::Invited,
                             None | Some(pb::UserStatus::Unspecified) => {
                                 return Err(Error::invalid_field(
                                     "user.status",
@@ -236,4 +300,29 @@ impl pb::user_service_server::UserService for IamGrpc {
         self.iam.revoke_session(&caller, user, session).await?;
         Ok(Response::new(pb::RevokeSessionResponse {}))
     }
+}
+
+impl IamGrpc {
+    /// `user` as the API shows it, with its invitation when it is invited.
+    async fn shown(&self, caller: &Caller, user: &User) -> Result<pb::User, Error> {
+        let invitations = self
+            .iam
+            .invitations_of(caller, std::slice::from_ref(user))
+            .await?;
+        Ok(with_invitation(user_pb(user), &invitations))
+    }
+}
+
+/// `shown` with its invitation among `invitations`, if it has one.
+fn with_invitation(mut shown: pb::User, invitations: &[Invitation]) -> pb::User {
+    shown.invitation = invitations
+        .iter()
+        .find(|i| i.user_id.to_string() == shown.id)
+        .map(|i| pb::Invitation {
+            inviter_user_id: i.invited_by.to_string(),
+            send_time: ts(i.sent_at),
+            expire_time: ts(i.expires_at),
+            send_count: i.send_count,
+        });
+    shown
 }

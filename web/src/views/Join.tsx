@@ -1,0 +1,114 @@
+import { useEffect, useState } from "preact/hooks";
+import { auth } from "../api";
+import { describe, type Problem } from "../errors";
+import type { GetInvitationResponse } from "../gen/crm/iam/v1/auth_pb";
+import { roleName } from "../roles";
+import { dateTime } from "../dates";
+import { Field } from "./Field";
+
+/** The token of an invitation's link (`#invitation/<token>`), if the address is one. */
+export function invitationToken(hash: string): string | undefined {
+  const found = /^#invitation\/([A-Za-z0-9_-]+)$/.exec(hash);
+  return found?.[1];
+}
+
+/** Who has just joined, to sign them in with the password they chose. */
+export type Joined = { slug: string; workspace: string; email: string; password: string };
+
+type Props = { token: string; onJoined: (j: Joined) => void; onLeave: () => void };
+
+/** An invitation's link opened: who invited whom to which workspace, and the password to choose. */
+export function Join({ token, onJoined, onLeave }: Props) {
+  const [invitation, setInvitation] = useState<GetInvitationResponse>();
+  const [problem, setProblem] = useState<Problem>();
+  const [form, setForm] = useState({ name: "", password: "", again: "" });
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+
+  useEffect(() => {
+    auth.getInvitation({ token }).then(
+      (found) => {
+        setInvitation(found);
+        setForm((f) => ({ ...f, name: found.displayName }));
+      },
+      (err) => setProblem(describe(err)),
+    );
+  }, [token]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (form.password !== form.again) {
+      setProblem({
+        message: "The two passwords are not the same: type the one you chose twice.",
+        fields: { again: "Not the same as the password above." },
+        signInAgain: false,
+      });
+      return;
+    }
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      const done = await auth.acceptInvitation({ token, password: form.password, displayName: form.name });
+      onJoined({
+        slug: done.workspace?.slug ?? "",
+        workspace: done.workspace?.name ?? "",
+        email: done.user?.email ?? invitation?.email ?? "",
+        password: form.password,
+      });
+    } catch (err) {
+      setProblem(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const f = problem?.fields ?? {};
+  if (!invitation) {
+    return (
+      <main class="signin">
+        <h1>Kilang CRM</h1>
+        <section class="panel" aria-labelledby="join-title">
+          <h2 id="join-title">Your invitation</h2>
+          {problem ? <p class="error" role="alert">{problem.message}</p> : <p role="status">Reading the invitation…</p>}
+          <button type="button" class="link" onClick={onLeave}>
+            Go to sign in
+          </button>
+        </section>
+      </main>
+    );
+  }
+  const workspace = invitation.workspace?.name ?? "";
+  const roles = invitation.roles.map(roleName).join(", ");
+  return (
+    <main class="signin">
+      <h1>Kilang CRM</h1>
+      <form onSubmit={submit} aria-labelledby="join-title" noValidate>
+        <h2 id="join-title">Join {workspace}</h2>
+        <p>
+          {invitation.inviterName || "Someone"} invited you to {workspace} as {roles}. You sign in with{" "}
+          <strong>{invitation.email}</strong>.
+        </p>
+        <p class="muted">This link works once, until {dateTime(invitation.expireTime)}.</p>
+        <Field label="Your name, as colleagues see it" name="join-name" value={form.name} onInput={set("name")} error={f.display_name} required />
+        <Field
+          label="Choose a password"
+          name="join-password"
+          type="password"
+          value={form.password}
+          onInput={set("password")}
+          error={f.password}
+          hint="At least 12 characters; a few words you remember are good."
+          required
+        />
+        <Field label="The same password again" name="join-again" type="password" value={form.again} onInput={set("again")} error={f.again} required />
+        {problem && <p class="error" role="alert">{problem.message}</p>}
+        <button type="submit" disabled={busy}>
+          Join {workspace}
+        </button>
+        {invitation.ssoEnabled && (
+          <p class="muted">Your workspace also signs in through its company sign-in: signing in there with {invitation.email} accepts this invitation too.</p>
+        )}
+      </form>
+    </main>
+  );
+}
