@@ -885,6 +885,17 @@ try {
   await two.getByRole("heading", { name: /^Pipeline/ }).waitFor();
   const stored = () => one.evaluate(() => JSON.parse(localStorage.getItem("kilang-crm.session") ?? "null"));
   const signedUp = await stored();
+  // Deals above MYR 10,000 need a sales manager's approval here (used by the rep below, long
+  // after the setting has reached sales).
+  const meiTenant = JSON.parse(Buffer.from(signedUp.accessToken.split(".")[1], "base64url").toString()).tid;
+  const asMei = { "content-type": "application/json", authorization: `Bearer ${signedUp.accessToken}` };
+  const meiSettings = (await (await fetch(`${quick}/api/v1/tenants/${meiTenant}`, { headers: asMei })).json()).tenant.settings;
+  const limited = await fetch(`${quick}/api/v1/tenants/${meiTenant}`, {
+    method: "PATCH",
+    headers: asMei,
+    body: JSON.stringify({ tenant: { id: meiTenant, settings: { ...meiSettings, dealApprovalThresholdUnits: "10000" } }, updateMask: "settings" }),
+  });
+  if (!limited.ok) throw new Error(`UpdateTenant: ${await limited.text()}`);
   // Three renewals, each raced by both tabs' timers; one reused refresh token would end it.
   const seen = new Set([signedUp.refreshToken]);
   // Three renewals take about 30 s; a minute without them means the console stopped renewing.
@@ -1003,6 +1014,46 @@ try {
   for (const name of ["Qualify Tan Ah Kow", "Disqualify Tan Ah Kow", "Convert Tan Ah Kow"]) {
     if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}" on another's lead`);
   }
+
+  step("a large deal: the rep's win is refused above the limit and he asks; the owner approves from the notice; he wins it");
+  const rosli = await rep.evaluate(() => JSON.parse(localStorage.getItem("kilang-crm.session") ?? "null"));
+  const asRosli = { authorization: `Bearer ${rosli.accessToken}` };
+  const [board] = (await (await fetch(quick + "/api/v1/pipelines", { headers: asRosli })).json()).pipelines;
+  const bigOne = await fetch(quick + "/api/v1/opportunities", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${rosli.accessToken}` },
+    body: JSON.stringify({
+      opportunity: { name: "Kedai Tan: 500 sarong", pipelineId: board.id, customerId: (await shopsCustomer.json()).customer.id, amount: { currencyCode: "MYR", units: "25000" } },
+    }),
+  });
+  if (!bigOne.ok) throw new Error(`CreateOpportunity: ${await bigOne.text()}`);
+  await rep.reload();
+  const bigCard = rep.getByRole("article", { name: "Kedai Tan: 500 sarong" });
+  await bigCard.getByRole("button", { name: "Won… Kedai Tan: 500 sarong" }).click();
+  await bigCard.getByRole("button", { name: "Yes, won" }).click();
+  await bigCard.getByRole("alert").waitFor();
+  await bigCard.getByRole("button", { name: "Ask a sales manager to approve" }).click();
+  await bigCard.getByLabel("A note for the sales managers (optional)").fill("Kedai Tan pays half upfront");
+  await rep.screenshot({ path: join(screenshots, "approval-ask.png"), fullPage: true });
+  await bigCard.getByRole("button", { name: "Ask for approval" }).click();
+  await bigCard.getByText(/^Waiting for a sales manager to approve .*25,000\.00 \(asked by Rosli Ahmad\)\.$/).waitFor();
+  // The owner hears of it (in Malay, the workspace's language), opens it from the notice and approves.
+  await one.getByRole("button", { name: /^Notifications, [1-9]/ }).click();
+  const asked = one.getByRole("region", { name: "Unread notifications" }).locator(".note").filter({ hasText: "Kelulusan diminta: Kedai Tan: 500 sarong" });
+  await asked.getByText("Kedai Tan pays half upfront").waitFor();
+  await asked.getByRole("link", { name: "Open" }).click();
+  const approvalAsked = one.getByRole("region", { name: "Approval asked" });
+  await approvalAsked.getByText(/^Rosli Ahmad asks to win Kedai Tan: 500 sarong at .*25,000\.00/).waitFor();
+  await accessible("approval-decide", one);
+  await approvalAsked.getByRole("button", { name: "Approve" }).click();
+  await one.getByText(/^Approved up to .*25,000\.00 by Mei Ling: it can be won\.$/).first().waitFor();
+  // The rep is told, and wins it.
+  await rep.reload();
+  await bigCard.getByText(/^Approved up to .*25,000\.00 by Mei Ling/).waitFor();
+  await bigCard.getByRole("button", { name: "Won… Kedai Tan: 500 sarong" }).click();
+  await bigCard.getByRole("button", { name: "Yes, won" }).click();
+  await rep.getByRole("status", { name: "Last change on the board" }).getByText(/^Kedai Tan: 500 sarong marked as won\./).waitFor();
+
   await rep.getByRole("link", { name: "People" }).click();
   // The roles are the last thing the screen reads (no audit log for him): everything has answered.
   await rep.getByRole("group", { name: "Roles of Mei Ling" }).getByLabel("owner").waitFor();

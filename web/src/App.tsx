@@ -169,6 +169,7 @@ export function App() {
           <Pipeline
             onError={onError}
             canAssign={allows(who, "leads.assign")}
+            canApprove={grants(who, "deals.approve_large")}
             canManage={allows(who, "pipelines.manage")}
             leadRights={{ userId: who.userId, write: reach(who, "leads.write"), convert: reach(who, "leads.convert") }}
             timelineRights={{ log: grants(who, "activities.write"), task: grants(who, "tasks.write") }}

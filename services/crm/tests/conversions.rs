@@ -26,7 +26,7 @@ use tonic::Code;
 use support::iam::{PASSWORD, fields, invite, login, member, reason, register};
 use support::{TestServer, authorized, spawn};
 
-fn myr(units: i64) -> Option<Money> {
+pub(crate) fn myr(units: i64) -> Option<Money> {
     Some(Money {
         currency_code: "MYR".into(),
         units,
@@ -34,7 +34,37 @@ fn myr(units: i64) -> Option<Money> {
     })
 }
 
-async fn seeded(server: &TestServer, token: &str) -> Pipeline {
+/// Deals above MYR 10,000 need a manager (once the setting has reached sales), with the other
+/// settings `adjust` changes.
+pub(crate) async fn limit_deals(
+    server: &TestServer,
+    owner: &support::iam::Session,
+    adjust: impl FnOnce(&mut TenantSettings),
+) {
+    let mut settings = TenantSettings {
+        deal_approval_threshold_units: 10_000,
+        ..owner.tenant.settings.clone().unwrap()
+    };
+    adjust(&mut settings);
+    TenantServiceClient::new(server.channel.clone())
+        .update_tenant(authorized(
+            UpdateTenantRequest {
+                tenant: Some(Tenant {
+                    id: owner.tenant.id.clone(),
+                    settings: Some(settings),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["settings".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+}
+
+pub(crate) async fn seeded(server: &TestServer, token: &str) -> Pipeline {
     crm_core::testing::eventually("the default pipeline is seeded", || async {
         PipelineServiceClient::new(server.channel.clone())
             .list_pipelines(authorized(ListPipelinesRequest::default(), token))
@@ -49,7 +79,7 @@ async fn seeded(server: &TestServer, token: &str) -> Pipeline {
 }
 
 /// A qualified lead owned by the caller.
-async fn qualified_lead(server: &TestServer, token: &str, email: &str) -> Lead {
+pub(crate) async fn qualified_lead(server: &TestServer, token: &str, email: &str) -> Lead {
     let mut leads = LeadServiceClient::new(server.channel.clone());
     let lead = leads
         .create_lead(authorized(
@@ -93,7 +123,7 @@ async fn qualified_lead(server: &TestServer, token: &str, email: &str) -> Lead {
         .unwrap()
 }
 
-async fn convert(
+pub(crate) async fn convert(
     server: &TestServer,
     token: &str,
     request: ConvertLeadRequest,
@@ -105,7 +135,7 @@ async fn convert(
 }
 
 /// A qualified lead of the caller's converted at `amount`: its opportunity.
-async fn opened(
+pub(crate) async fn opened(
     server: &TestServer,
     token: &str,
     email: &str,
@@ -127,7 +157,9 @@ async fn opened(
     .unwrap()
 }
 
-fn opportunities(server: &TestServer) -> OpportunityServiceClient<tonic::transport::Channel> {
+pub(crate) fn opportunities(
+    server: &TestServer,
+) -> OpportunityServiceClient<tonic::transport::Channel> {
     OpportunityServiceClient::new(server.channel.clone())
 }
 
@@ -150,7 +182,7 @@ async fn move_to(
         .map(|r| r.into_inner().opportunity.unwrap())
 }
 
-async fn win(
+pub(crate) async fn win(
     server: &TestServer,
     token: &str,
     id: &str,
@@ -559,25 +591,7 @@ async fn reps_close_their_own_and_large_deals_need_a_manager() {
     let rep = member(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
     let manager = member(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
     // Deals above MYR 10,000 need a manager.
-    TenantServiceClient::new(server.channel.clone())
-        .update_tenant(authorized(
-            UpdateTenantRequest {
-                tenant: Some(Tenant {
-                    id: owner.tenant.id.clone(),
-                    settings: Some(TenantSettings {
-                        deal_approval_threshold_units: 10_000,
-                        ..owner.tenant.settings.clone().unwrap()
-                    }),
-                    ..Default::default()
-                }),
-                update_mask: Some(FieldMask {
-                    paths: vec!["settings".into()],
-                }),
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap();
+    limit_deals(&server, &owner, |_| ()).await;
 
     // The rep converts their own lead; the owner's is not theirs to move.
     let lead = qualified_lead(&server, &rep, "big@hotel.example").await;
@@ -1285,25 +1299,7 @@ async fn the_large_deal_threshold_weighs_fractions_and_never_guesses_a_currency(
     seeded(&server, &owner.access).await;
     let rep = member(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
     let manager = member(&server, &owner, "mei@kilang.example", &["sales_manager"]).await;
-    TenantServiceClient::new(server.channel.clone())
-        .update_tenant(authorized(
-            UpdateTenantRequest {
-                tenant: Some(Tenant {
-                    id: owner.tenant.id.clone(),
-                    settings: Some(TenantSettings {
-                        deal_approval_threshold_units: 10_000,
-                        ..owner.tenant.settings.clone().unwrap()
-                    }),
-                    ..Default::default()
-                }),
-                update_mask: Some(FieldMask {
-                    paths: vec!["settings".into()],
-                }),
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap();
+    limit_deals(&server, &owner, |_| ()).await;
     let kuwait = PipelineServiceClient::new(server.channel.clone())
         .create_pipeline(authorized(
             CreatePipelineRequest {

@@ -7,6 +7,7 @@ mod support;
 mod activities;
 mod api;
 mod api_keys;
+mod approvals;
 mod binary;
 mod contexts;
 mod conversions;

@@ -295,7 +295,7 @@ async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() 
     let mut client = templates(&server);
     // The built-in templates arrive with IAM's TenantCreated, handled in the background.
     eventually(
-        "the 8 built-in templates (four flows in English and Malay)",
+        "the 12 built-in templates (six flows in English and Malay)",
         async || {
             let seeded = client
                 .list_templates(authorized(ListTemplatesRequest::default(), &owner.access))
@@ -304,7 +304,7 @@ async fn templates_are_checked_managed_with_etags_and_private_to_their_tenant() 
                 .into_inner()
                 .templates
                 .len();
-            (seeded == 8).then_some(())
+            (seeded == 12).then_some(())
         },
     )
     .await;

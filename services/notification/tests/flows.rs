@@ -197,7 +197,7 @@ async fn events_become_notifications_once(db: Database) {
         .list_templates(tenant, &TemplateFilter::default(), None, 100)
         .await
         .unwrap();
-    assert_eq!(templates.len(), 8, "four flows in English and Malay");
+    assert_eq!(templates.len(), 12, "six flows in English and Malay");
 
     // The owner's welcome, in the tenant's locale (IAM's default for a new tenant, Malay);
     // delivered twice, stored once. The owner signed up and has confirmed nothing: the fixed

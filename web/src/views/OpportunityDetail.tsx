@@ -7,18 +7,21 @@ import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
 import { amountText, parseAmount, percentage } from "../money";
 import { Field, TextArea } from "./Field";
 import { useSaving } from "./saving";
+import { DecideApproval, approvalText } from "./Approval";
 
 type Props = {
   opportunity: Opportunity;
   pipeline: Pipeline;
   nameOf: (userId: string) => string;
+  /** Whether the person approves wins above the large-deal limit. */
+  canApprove: boolean;
   onError: (err: unknown) => Problem;
   onSaved: (o: Opportunity) => void;
   onClose: () => void;
 };
 
 /** One opportunity: what it is worth, when it should close, how likely, its notes and its way through the stages. */
-export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, onSaved, onClose }: Props) {
+export function OpportunityDetail({ opportunity: o, pipeline, nameOf, canApprove, onError, onSaved, onClose }: Props) {
   const [form, setForm] = useState({ name: o.name, amount: amountText(o.amount), close: dayInput(o.expectedCloseTime), probability: String(o.probability), notes: o.notes });
   const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
   const set = (key: keyof typeof form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
@@ -70,6 +73,8 @@ export function OpportunityDetail({ opportunity: o, pipeline, nameOf, onError, o
           Close
         </button>
       </div>
+      {o.approval && <p class="notice">{approvalText(o, nameOf)}</p>}
+      {canApprove && <DecideApproval o={o} nameOf={nameOf} onError={onError} onDecided={onSaved} />}
       <div class="row">
         <Field label="Name" name="opp-name" value={form.name} onInput={set("name")} error={field("name")} />
         <Field label={`Amount (${currency})`} name="opp-amount" value={form.amount} onInput={set("amount")} error={field("amount")} />

@@ -1,6 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { leads, opportunities, users } from "../api";
-import type { Problem } from "../errors";
+import { reason as reasonOf, type Problem } from "../errors";
+import { ConnectError } from "@connectrpc/connect";
+import { AskApproval, approvalText } from "./Approval";
 import { LeadSource, LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
 import { LeadFields } from "./leadFields";
 import { LeadDetail } from "./LeadDetail";
@@ -22,6 +24,8 @@ type Props = { onError: (err: unknown) => Problem };
 export type LeadRights = { userId: string; write: "all" | "own" | "none"; convert: "all" | "own" | "none" };
 type BoardProps = Props & {
   canAssign: boolean;
+  /** Approving wins above the workspace's large-deal limit (`deals.approve_large`). */
+  canApprove: boolean;
   canManage: boolean;
   leadRights: LeadRights;
   /** Logging activities and adding tasks on a lead's or an opportunity's timeline. */
@@ -70,7 +74,7 @@ async function openOpportunities(pipelineId: string): Promise<{ items: Opportuni
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRights }: BoardProps) {
+export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights, timelineRights }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -80,7 +84,9 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
   const [details, setDetails] = useState<Opportunity>();
   // Won and Lost ask first (on the card), and offer an undo after (above the board).
   const [closing, setClosing] = useState<{ id: string; reason?: LossReason }>();
-  const [cardProblem, setCardProblem] = useState<{ id: string; message: string }>();
+  // `large`: refused for the large-deal limit, so a sales manager can be asked (`asking`).
+  const [cardProblem, setCardProblem] = useState<{ id: string; message: string; large?: boolean }>();
+  const [asking, setAsking] = useState<string>();
   const [closed, setClosed] = useState<{ opportunity: Opportunity; reopened?: boolean; problem?: string }>();
   // The lead whose details are open, as the list has it now (its etag follows every change).
   const [openLeadId, setOpenLeadId] = useState<string>();
@@ -155,8 +161,19 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
       fail(err);
     }
   };
+  // `#pipeline/<id>` (a notice's link) opens that opportunity's details.
+  useEffect(() => {
+    const follow = () => {
+      const [screen, id] = window.location.hash.split("/");
+      if (screen === "#pipeline" && id) open({ id } as Opportunity);
+    };
+    follow();
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
   // A refusal shows on the card it concerns, in words.
-  const failOn = (card: Opportunity, err: unknown) => setCardProblem({ id: card.id, message: onError(err).message });
+  const failOn = (card: Opportunity, err: unknown) =>
+    setCardProblem({ id: card.id, message: onError(err).message, large: reasonOf(ConnectError.from(err)) === "LARGE_DEAL_APPROVAL" });
   const closedNow = (opportunity: Opportunity | undefined) => {
     setClosing(undefined);
     setCardProblem(undefined);
@@ -349,6 +366,7 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
           opportunity={details}
           pipeline={pipeline}
           nameOf={nameOf}
+          canApprove={canApprove}
           onError={onError}
           onSaved={(o) => (replace(o), setDetails(o))}
           onClose={() => setDetails(undefined)}
@@ -458,10 +476,24 @@ export function Pipeline({ onError, canAssign, canManage, leadRights, timelineRi
                       </select>
                     </div>
                   )}
+                  {card.approval && <p class="hint">{approvalText(card, nameOf)}</p>}
                   {cardProblem?.id === card.id && (
                     <p class="error" role="alert">
                       {cardProblem.message}
                     </p>
+                  )}
+                  {cardProblem?.id === card.id && cardProblem.large && asking !== card.id && (
+                    <button type="button" class="secondary" onClick={() => setAsking(card.id)}>
+                      Ask a sales manager to approve
+                    </button>
+                  )}
+                  {asking === card.id && (
+                    <AskApproval
+                      card={card}
+                      onError={onError}
+                      onAsked={(o) => (replace(o), setAsking(undefined), setCardProblem(undefined))}
+                      onCancel={() => setAsking(undefined)}
+                    />
                   )}
                 </article>
               ))}

@@ -52,6 +52,8 @@ pub fn types() -> Vec<String> {
         sales::DealWon::full_name(),
         sales::DealLost::full_name(),
         sales::OpportunityReopened::full_name(),
+        sales::ApprovalRequested::full_name(),
+        sales::ApprovalDecided::full_name(),
         note::NotificationSent::full_name(),
         iam::TenantCreated::full_name(),
         iam::UserCreated::full_name(),

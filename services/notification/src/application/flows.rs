@@ -14,6 +14,7 @@
 //! processed, and is unique per event, channel and recipient: a redelivered event stores
 //! nothing twice. The delivery worker sends what was stored, woken when the transaction commits.
 
+mod approvals;
 mod invitations;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,9 @@ use crm_proto::crm::iam::events::v1::{
     UserStatusChanged,
 };
 use crm_proto::crm::notification::v1::NoticeRequested;
-use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
+use crm_proto::crm::sales::events::v1::{
+    ApprovalDecided, ApprovalRequested, DealLost, DealWon, LeadCreated, OpportunityReopened,
+};
 use prost::Name;
 
 use crate::domain::built_in::{BUILT_IN, BuiltIn, SIGNED_UP};
@@ -37,8 +40,10 @@ use crate::domain::template::{self, Channel, Template};
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";
 
-fn types() -> [String; 11] {
+fn types() -> [String; 13] {
     [
+        ApprovalRequested::full_name(),
+        ApprovalDecided::full_name(),
         NoticeRequested::full_name(),
         TenantCreated::full_name(),
         TenantSettingsChanged::full_name(),
@@ -66,6 +71,8 @@ struct Sending {
     hold_millis: i64,
     /// The record they are about.
     about: String,
+    /// Where they lead in a client (`pipeline/<opportunity id>`), if anywhere.
+    link: String,
 }
 
 /// Whether the flows act on events of this type.
@@ -168,6 +175,12 @@ pub async fn handle(
         .await?;
         return Ok(());
     }
+    if let Some(asked) = event.decode::<ApprovalRequested>() {
+        return approvals::requested(tx, tenant, event, asked).await;
+    }
+    if let Some(decided) = event.decode::<ApprovalDecided>() {
+        return approvals::decided(tx, tenant, event, decided).await;
+    }
     if let Some(invited) = event.decode::<UserInvited>() {
         return invitations::invite(tx, tenant, event, invited).await;
     }
@@ -236,6 +249,7 @@ pub async fn handle(
         let sending = Sending {
             hold_millis: grace_millis,
             about: about_opportunity(&deal.opportunity_id),
+            ..Sending::default()
         };
         let won_by = name_of(tx, tenant, &won.won_by_user_id).await?;
         let vars = vec![
@@ -273,6 +287,7 @@ pub async fn handle(
         let sending = Sending {
             hold_millis: grace_millis,
             about: about_opportunity(&lost.opportunity_id),
+            ..Sending::default()
         };
         let vars = vec![
             ("customer_name", lost.customer_name),
@@ -474,6 +489,7 @@ async fn notify(
                 n = n.held(now.saturating_add(sending.hold_millis));
             }
             n.about.clone_from(&sending.about);
+            n.link.clone_from(&sending.link);
             if !tx.insert_notification(&n).await? {
                 tracing::debug!(event_id = %event.id, "already notified");
             }

@@ -5,7 +5,10 @@ use crm_core::TenantId;
 use uuid::Uuid;
 
 use super::Millis;
-use super::catalogue::{DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED, USER_INVITED};
+use super::catalogue::{
+    APPROVAL_DECIDED, APPROVAL_REQUESTED, DEAL_LOST, DEAL_WON, LEAD_CREATED, USER_CREATED,
+    USER_INVITED,
+};
 use super::template::{Channel, Template};
 
 /// A built-in template: what every tenant starts with.
@@ -91,7 +94,7 @@ pub const INVITED: &[BuiltIn] = &[
     },
 ];
 
-/// The built-in templates, in English and Malay, for the four flows. A customer's message never
+/// The built-in templates, in English and Malay, for the six flows. A customer's message never
 /// shows an internal name (an opportunity's is the team's shorthand, "Hotel: new business").
 pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
@@ -175,6 +178,46 @@ pub const BUILT_IN: &[BuiltIn] = &[
         body: "{{ customer_name }} yang dihormati,\n\nTerima kasih kerana mempertimbangkan \
                {{ tenant_name }}. Kami menghargai maklum balas anda tentang sebab urusan ini tidak \
                diteruskan kali ini: balas sahaja e-mel ini.\n\n{{ tenant_name }}",
+    },
+    BuiltIn {
+        name: "approval asked (en)",
+        enabled: true,
+        event_type: APPROVAL_REQUESTED,
+        channel: Channel::InApp,
+        locale: "en",
+        subject: "Approval asked: {{ opportunity_name }} at {{ amount }}",
+        body: "{{ requested_by_name or 'Someone' }} asks to win {{ opportunity_name }} at {{ amount }}, \
+               above the workspace's large-deal limit.{% if note %} \"{{ note }}\"{% endif %}",
+    },
+    BuiltIn {
+        name: "approval asked (ms)",
+        enabled: true,
+        event_type: APPROVAL_REQUESTED,
+        channel: Channel::InApp,
+        locale: "ms",
+        subject: "Kelulusan diminta: {{ opportunity_name }} pada {{ amount }}",
+        body: "{{ requested_by_name or 'Seseorang' }} meminta untuk memenangi {{ opportunity_name }} \
+               pada {{ amount }}, melebihi had urusan besar ruang kerja.{% if note %} \"{{ note }}\"{% endif %}",
+    },
+    BuiltIn {
+        name: "approval decided (en)",
+        enabled: true,
+        event_type: APPROVAL_DECIDED,
+        channel: Channel::InApp,
+        locale: "en",
+        subject: "{{ opportunity_name }}: {{ decision }} by {{ decided_by_name or 'a sales manager' }}",
+        body: "{% if decision == 'approved' %}You may win it at up to {{ amount }}.{% else %}It is not \
+               approved at {{ amount }}.{% endif %}{% if reason %} \"{{ reason }}\"{% endif %}",
+    },
+    BuiltIn {
+        name: "approval decided (ms)",
+        enabled: true,
+        event_type: APPROVAL_DECIDED,
+        channel: Channel::InApp,
+        locale: "ms",
+        subject: "{{ opportunity_name }}: {% if decision == 'approved' %}diluluskan{% else %}ditolak{% endif %} oleh {{ decided_by_name or 'pengurus jualan' }}",
+        body: "{% if decision == 'approved' %}Anda boleh memenanginya sehingga {{ amount }}.{% else %}Ia \
+               tidak diluluskan pada {{ amount }}.{% endif %}{% if reason %} \"{{ reason }}\"{% endif %}",
     },
 ];
 

@@ -13,6 +13,11 @@ pub const DEAL_WON: &str = "crm.sales.events.v1.DealWon";
 /// The `DealLost` event of sales.
 pub const DEAL_LOST: &str = "crm.sales.events.v1.DealLost";
 
+/// The `ApprovalRequested` event of sales.
+pub const APPROVAL_REQUESTED: &str = "crm.sales.events.v1.ApprovalRequested";
+/// The `ApprovalDecided` event of sales.
+pub const APPROVAL_DECIDED: &str = "crm.sales.events.v1.ApprovalDecided";
+
 /// An event type templates can be written for.
 #[derive(Clone, Copy, Debug)]
 pub struct EventKind {
@@ -79,6 +84,27 @@ pub const EVENTS: &[EventKind] = &[
             ("opportunity_name", "the opportunity's name"),
             ("amount", "its amount with its currency, e.g. MYR 25,000.00"),
             ("loss_reason", "why it was lost, in words"),
+        ],
+    },
+    EventKind {
+        event_type: APPROVAL_REQUESTED,
+        variables: &[
+            TENANT,
+            ("opportunity_name", "the opportunity's name"),
+            ("amount", "the amount asked to win at, e.g. MYR 80,000.00"),
+            ("requested_by_name", "who asked"),
+            ("note", "what they wrote"),
+        ],
+    },
+    EventKind {
+        event_type: APPROVAL_DECIDED,
+        variables: &[
+            TENANT,
+            ("opportunity_name", "the opportunity's name"),
+            ("amount", "the amount asked to win at"),
+            ("decision", "approved or declined"),
+            ("decided_by_name", "who decided"),
+            ("reason", "why (always when declined)"),
         ],
     },
 ];

@@ -26,6 +26,21 @@ pub(crate) fn refused(e: OpportunityChangeError) -> Error {
             "the opportunity is open: only a won or lost one can be reopened",
         )
         .with_reason("OPPORTUNITY_OPEN"),
+        OpportunityChangeError::ApprovalWaiting(since) => {
+            let since = chrono::DateTime::from_timestamp_millis(since)
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("a request to approve it has waited for a sales manager since {since}"),
+            )
+            .with_reason("APPROVAL_WAITING")
+        }
+        OpportunityChangeError::NoApprovalWaiting => Error::new(
+            ErrorKind::FailedPrecondition,
+            "nobody has asked to approve it, or it was decided already",
+        )
+        .with_reason("NO_APPROVAL_WAITING"),
         OpportunityChangeError::TooLateToReopen(closed_at) => {
             let closed = chrono::DateTime::from_timestamp_millis(closed_at)
                 .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())

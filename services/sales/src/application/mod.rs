@@ -3,6 +3,7 @@
 
 mod access;
 pub mod analytics;
+mod approvals;
 pub mod conversions;
 pub mod leads;
 pub mod opportunities;

@@ -14,6 +14,7 @@ use crate::domain::events::{
     EventCustomer, deal_lost, deal_won, opportunity_created, opportunity_reopened,
     opportunity_stage_changed,
 };
+use crate::domain::money::Money;
 use crate::domain::opportunity::{
     Deal, Opportunity, OpportunityChangeError, OpportunityInput, Placement,
 };
@@ -234,13 +235,17 @@ impl Sales {
                         units: *units,
                         nanos: *nanos,
                     };
-                    decide(
-                        caller,
-                        "opportunities.close",
-                        o.owner_id,
-                        Some(booked),
-                        &policy,
-                    )?;
+                    let approved = Money::parse(booked.currency, booked.units, booked.nanos)
+                        .is_ok_and(|m| o.approved_for(&m));
+                    if !approved {
+                        decide(
+                            caller,
+                            "opportunities.close",
+                            o.owner_id,
+                            Some(booked),
+                            &policy,
+                        )?;
+                    }
                 }
                 let deal = o
                     .win(&pipeline, amount.as_ref(), notes, now)
@@ -334,7 +339,12 @@ impl Sales {
     /// The opportunity as the caller reads it, if they may change it under `rule`: checked
     /// before anything else is asked, and again by [`Sales::change_opportunity`] on the state
     /// the write locks.
-    async fn changeable(&self, caller: &Caller, id: Uuid, rule: Rule<'_>) -> Result<Opportunity> {
+    pub(super) async fn changeable(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        rule: Rule<'_>,
+    ) -> Result<Opportunity> {
         let o = self.get_opportunity(caller, id).await?;
         self.may_change(caller, &o, rule)?;
         Ok(o)
@@ -342,7 +352,7 @@ impl Sales {
 
     /// Changes an opportunity as `change` decides on the state read under the write lock, once
     /// `rule` holds on that state.
-    async fn change_opportunity(
+    pub(super) async fn change_opportunity(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -367,11 +377,14 @@ impl Sales {
     fn may_change(&self, caller: &Caller, o: &Opportunity, rule: Rule<'_>) -> Result<()> {
         let (etag, permission, policy) = rule;
         current(etag, o.version, "opportunity")?;
-        let amount = policy.map(|_| Amount {
-            currency: o.amount.currency_code(),
-            units: o.amount.units,
-            nanos: o.amount.nanos,
-        });
+        // An approval lets it be won at up to the amount approved.
+        let amount = policy
+            .filter(|_| !o.approved_for(&o.amount))
+            .map(|_| Amount {
+                currency: o.amount.currency_code(),
+                units: o.amount.units,
+                nanos: o.amount.nanos,
+            });
         decide(
             caller,
             permission,
@@ -382,7 +395,7 @@ impl Sales {
     }
 
     /// The pipeline an opportunity is in.
-    async fn pipeline_of(&self, caller: &Caller, o: &Opportunity) -> Result<Pipeline> {
+    pub(super) async fn pipeline_of(&self, caller: &Caller, o: &Opportunity) -> Result<Pipeline> {
         self.store
             .get_pipeline(caller.principal.tenant_id, o.pipeline_id)
             .await?

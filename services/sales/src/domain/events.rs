@@ -197,6 +197,38 @@ pub fn opportunity_reopened(
     opportunity_event(o, &event, cause)
 }
 
+/// `ApprovalRequested` (its approval waiting) or `ApprovalDecided` (decided) for `o`.
+pub fn approval_event(o: &Opportunity, cause: &Cause) -> Option<OutboxEvent> {
+    use super::opportunity::ApprovalState;
+    let approval = o.approval.as_ref()?;
+    let (id, name, customer, owner) = (
+        o.id.to_string(),
+        o.name.clone(),
+        o.customer_id.to_string(),
+        o.owner_id.map(|u| u.to_string()).unwrap_or_default(),
+    );
+    let shown = Some(super::messages::approval_pb(approval));
+    Some(if approval.state == ApprovalState::Pending {
+        let event = events::ApprovalRequested {
+            opportunity_id: id,
+            opportunity_name: name,
+            customer_id: customer,
+            owner_id: owner,
+            approval: shown,
+        };
+        opportunity_event(o, &event, cause)
+    } else {
+        let event = events::ApprovalDecided {
+            opportunity_id: id,
+            opportunity_name: name,
+            customer_id: customer,
+            owner_id: owner,
+            approval: shown,
+        };
+        opportunity_event(o, &event, cause)
+    })
+}
+
 fn lead_event<M: prost::Message + prost::Name>(
     lead: &Lead,
     message: &M,

@@ -7,7 +7,7 @@ use crm_proto::google::r#type::Money as MoneyPb;
 
 use crate::domain::lead::Lead;
 use crate::domain::money::Money;
-use crate::domain::opportunity::{Deal, Opportunity};
+use crate::domain::opportunity::{Approval, Deal, Opportunity};
 
 /// Money as `google.type.Money`.
 pub fn money_pb(m: &Money) -> MoneyPb {
@@ -89,6 +89,21 @@ pub fn opportunity_pb(o: &Opportunity) -> pb::Opportunity {
         close_time: o.closed_at.map(timestamp),
         etag: o.version.to_string(),
         reopenable_until: o.reopenable_until().map(timestamp),
+        approval: o.approval.as_ref().map(approval_pb),
+    }
+}
+
+/// An approval request.
+pub fn approval_pb(a: &Approval) -> pb::Approval {
+    pb::Approval {
+        state: a.state as i32,
+        amount: Some(money_pb(&a.amount)),
+        note: a.note.clone(),
+        requested_by_user_id: a.requested_by.to_string(),
+        request_time: Some(timestamp(a.requested_at)),
+        decided_by_user_id: a.decided_by.map(|u| u.to_string()).unwrap_or_default(),
+        reason: a.reason.clone(),
+        decide_time: a.decided_at.map(timestamp),
     }
 }
 

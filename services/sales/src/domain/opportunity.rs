@@ -109,6 +109,9 @@ pub struct Opportunity {
     pub closed_at: Option<Millis>,
     /// The etag.
     pub version: i64,
+    /// The latest request to win it above the large-deal threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 /// An opportunity's fields as a request gives them.
@@ -166,6 +169,10 @@ pub enum OpportunityChangeError {
     NotClosed,
     /// Reopening one closed at this time, longer ago than [`REOPEN_WINDOW`].
     TooLateToReopen(Millis),
+    /// Asking for an approval while the request made at this time still waits.
+    ApprovalWaiting(Millis),
+    /// Deciding on a request when none waits.
+    NoApprovalWaiting,
 }
 
 fn name(raw: &str) -> Result<String, String> {
@@ -287,6 +294,7 @@ impl Opportunity {
             updated_at: now,
             closed_at: None,
             version: 1,
+            approval: None,
         })
     }
 
@@ -398,7 +406,10 @@ impl Opportunity {
     }
 }
 
+mod approval;
 mod close;
+
+pub use approval::{Approval, ApprovalState};
 
 #[cfg(test)]
 mod tests;

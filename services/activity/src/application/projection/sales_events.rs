@@ -1,6 +1,7 @@
 //! Sales' events on the timelines: a lead and its conversion (the lead and its opportunity then
 //! show on the customer's timeline, their history included), an opportunity's moves, a deal won
-//! or lost (the cause of the message the customer is then sent), and reopened (an undo).
+//! or lost (the cause of the message the customer is then sent), reopened (an undo), and the
+//! requests to win above the large-deal threshold with their answers.
 
 use crm_events::Envelope;
 use crm_proto::crm::sales::events::v1 as sales;
@@ -292,5 +293,74 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
         )));
         return Some(out);
     }
+    if let Some(e) = event.decode::<sales::ApprovalRequested>() {
+        let approval = e.approval.unwrap_or_default();
+        return approval_entry(
+            event,
+            (
+                &e.opportunity_id,
+                &e.opportunity_name,
+                &e.owner_id,
+                &e.customer_id,
+            ),
+            &approval.requested_by_user_id,
+            format!(
+                "Approval asked to win {} at {}",
+                e.opportunity_name,
+                money(approval.amount.as_ref())
+            ),
+            &[
+                ("amount", money(approval.amount.as_ref())),
+                ("note", approval.note.clone()),
+            ],
+        );
+    }
+    if let Some(e) = event.decode::<sales::ApprovalDecided>() {
+        let approval = e.approval.unwrap_or_default();
+        let approved = approval.state == crm_proto::crm::sales::v1::ApprovalState::Approved as i32;
+        let decision = if approved { "approved" } else { "declined" };
+        return approval_entry(
+            event,
+            (
+                &e.opportunity_id,
+                &e.opportunity_name,
+                &e.owner_id,
+                &e.customer_id,
+            ),
+            &approval.decided_by_user_id,
+            format!(
+                "Winning {} at {} {decision}",
+                e.opportunity_name,
+                money(approval.amount.as_ref())
+            ),
+            &[
+                ("decision", decision.to_owned()),
+                ("amount", money(approval.amount.as_ref())),
+                ("reason", approval.reason.clone()),
+            ],
+        );
+    }
     None
+}
+
+/// A request to win above the threshold, or its answer, on the opportunity's timeline: the
+/// trail of who asked, who decided and why.
+fn approval_entry(
+    event: &Envelope,
+    (id, name, owner_id, customer_id): (&str, &str, &str, &str),
+    by: &str,
+    summary: String,
+    details: &[(&str, String)],
+) -> Option<Vec<Effect>> {
+    let opportunity = record(RecordType::Opportunity, id)?;
+    let (mut out, _) = opportunity_on_customer(opportunity, owner_id, name, customer_id);
+    out.push(Effect::Add(entry(
+        event,
+        EntryKind::Opportunity,
+        opportunity,
+        by,
+        summary,
+        details,
+    )));
+    Some(out)
 }

@@ -256,3 +256,67 @@ fn an_opportunity_whose_stage_was_removed_reopens_in_the_first_stage() {
         (Some(p.stages[3].id), smaller.stages[0].id, by)
     );
 }
+
+#[test]
+fn an_approval_covers_up_to_its_amount_in_its_currency_once_decided() {
+    let p = pipeline();
+    let mut o = opportunity(&p);
+    let rep = UserId::new();
+    let manager = UserId::new();
+    let at = |units: i64| Money::parse("MYR", units, 0).unwrap();
+    assert!(!o.approved_for(&o.amount), "nothing asked");
+    // A bad amount or too long a note is named; nothing is asked.
+    let Err(OpportunityChangeError::Invalid(problems)) = o.request_approval(
+        &p,
+        Some(&("USD".into(), 5, 0)),
+        &"x".repeat(2_001),
+        rep,
+        3_000,
+    ) else {
+        panic!("refused");
+    };
+    let fields: Vec<_> = problems.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fields, ["amount", "note"]);
+    assert!(o.approval.is_none());
+    o.request_approval(
+        &p,
+        Some(&("MYR".into(), 20_000, 0)),
+        " half upfront ",
+        rep,
+        3_000,
+    )
+    .unwrap();
+    let asked = o.approval.clone().unwrap();
+    assert_eq!(
+        (asked.state, asked.note.as_str()),
+        (ApprovalState::Pending, "half upfront")
+    );
+    assert!(matches!(
+        o.request_approval(&p, None, "", rep, 3_001),
+        Err(OpportunityChangeError::ApprovalWaiting(3_000))
+    ));
+    assert!(!o.approved_for(&at(20_000)), "waiting is not approved");
+    // Declining needs a reason.
+    assert!(matches!(
+        o.decide_approval(false, " ", manager, 4_000),
+        Err(OpportunityChangeError::Invalid(_))
+    ));
+    o.decide_approval(true, "", manager, 4_000).unwrap();
+    assert!(o.approved_for(&at(20_000)));
+    assert!(o.approved_for(&at(19_999)));
+    assert!(!o.approved_for(&at(20_001)), "above the amount approved");
+    assert!(
+        !o.approved_for(&Money::parse("SGD", 1, 0).unwrap()),
+        "another currency"
+    );
+    assert!(matches!(
+        o.decide_approval(false, "changed my mind", manager, 5_000),
+        Err(OpportunityChangeError::NoApprovalWaiting)
+    ));
+    // A closed opportunity is asked nothing.
+    o.lose(2, "", 6_000).unwrap();
+    assert!(matches!(
+        o.request_approval(&p, None, "", rep, 7_000),
+        Err(OpportunityChangeError::Closed(_))
+    ));
+}

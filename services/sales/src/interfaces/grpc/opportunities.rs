@@ -240,6 +240,40 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
             opportunity: Some(opportunity_pb(&o)),
         }))
     }
+
+    async fn request_approval(
+        &self,
+        request: Request<pb::RequestApprovalRequest>,
+    ) -> Reply<pb::RequestApprovalResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = opportunity_id("id", &r.id)?;
+        bounded("note", &r.note, 8_000)?;
+        let o = self
+            .sales
+            .request_approval(&caller, id, money(&r.amount), &r.note)
+            .await?;
+        Ok(Response::new(pb::RequestApprovalResponse {
+            opportunity: Some(opportunity_pb(&o)),
+        }))
+    }
+
+    async fn decide_approval(
+        &self,
+        request: Request<pb::DecideApprovalRequest>,
+    ) -> Reply<pb::DecideApprovalResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = opportunity_id("id", &r.id)?;
+        bounded("reason", &r.reason, 8_000)?;
+        let o = self
+            .sales
+            .decide_approval(&caller, id, r.approve, &r.reason)
+            .await?;
+        Ok(Response::new(pb::DecideApprovalResponse {
+            opportunity: Some(opportunity_pb(&o)),
+        }))
+    }
 }
 
 #[tonic::async_trait]
