@@ -35,6 +35,10 @@ pub struct IamConfig {
     pub signup_limit: u32,
     /// The window sign-ups are counted in, in seconds.
     pub signup_window_seconds: u64,
+    /// Invitation emails (InviteUser and ResendInvitation) one workspace sends per day; 0: no
+    /// limit. Each carries the workspace's and the inviter's names to an address nobody there
+    /// has confirmed: the limit keeps a workspace from being used to mail strangers in bulk.
+    pub invitation_daily_limit: u32,
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
     pub hash_concurrency: usize,
     /// Prefix of the login throttle's keys in Redis.
@@ -67,6 +71,7 @@ impl Default for IamConfig {
             signup_address_limit: 10,
             signup_limit: 200,
             signup_window_seconds: 3600,
+            invitation_daily_limit: 200,
             hash_concurrency: 0,
             throttle_key_prefix: "crm:iam:login:".into(),
             service_accounts: BTreeMap::new(),

@@ -263,8 +263,8 @@ impl Upstream {
     /// A call whose request is one message is held, so that when a process fails it before
     /// the call reached it (the connection refused, the stream refused or the connection gone
     /// before a byte was sent) it goes to the next process instead; a call that may have
-    /// reached its process goes again only when it carries a `request_id` (the service then
-    /// answers it once). Either way the failed process is taken out of rotation. Only when no
+    /// reached its process goes again only when it reads (bound to HTTP GET) or carries a
+    /// `request_id` (the service then answers it once). Either way the failed process is taken out of rotation. Only when no
     /// process answers does the failure count against the context's breaker.
     pub async fn forward<B>(&self, request: Request<B>) -> Response<tonic::body::Body>
     where
@@ -312,7 +312,7 @@ impl Upstream {
                         self.pool.eject(&replica, &chain(&e));
                         let again = match (&body, route) {
                             (Body::Held(held), Some(route)) => {
-                                unsent || carries_request_id(&route.input, held)
+                                unsent || route.reads || carries_request_id(&route.input, held)
                             }
                             _ => false,
                         };

@@ -82,6 +82,7 @@ impl Iam {
                 format!("{email} {what}"),
             ));
         }
+        self.count_invitation(p.tenant_id).await?;
         let tenant = self.tenant_of(p.tenant_id).await?;
         let inviter = self.inviter_name(p).await?;
         let now = self.now();
@@ -134,6 +135,7 @@ impl Iam {
             .await?
             .pop()
             .map_or(0, |i| i.send_count);
+        self.count_invitation(p.tenant_id).await?;
         let tenant = self.tenant_of(p.tenant_id).await?;
         let inviter = self.inviter_name(p).await?;
         let now = self.now();
@@ -390,6 +392,32 @@ impl Iam {
             .with_reason("INVITATION_EXPIRED"));
         }
         Ok((tenant, user, invitation))
+    }
+
+    /// Counts one invitation email of `tenant` toward its daily limit, refusing it
+    /// (`RESOURCE_EXHAUSTED`, `INVITATIONS_THROTTLED`, with when to try again) once the limit
+    /// is reached. Counted before anything is written: a refused send writes nothing.
+    async fn count_invitation(&self, tenant: crm_core::TenantId) -> Result<()> {
+        let limit = self.settings.invitation_daily_limit;
+        if limit == 0 {
+            return Ok(());
+        }
+        let key = format!("invitations:tenant:{tenant}");
+        let day = std::time::Duration::from_secs(24 * 3600);
+        if let Some(left) = self.throttle.locked_for(&key).await? {
+            let hours = left.as_secs().div_ceil(3600).max(1);
+            return Err(Error::resource_exhausted(
+                format!(
+                    "this workspace has sent {limit} invitations in a day, the most it may; \
+                     try again in {hours} h"
+                ),
+                left,
+            )
+            .with_reason("INVITATIONS_THROTTLED"));
+        }
+        // The send that reaches the limit goes out; the next waits out the day.
+        self.throttle.record_failure(&key, limit, day, day).await?;
+        Ok(())
     }
 
     /// The caller's name as an invitation shows it.

@@ -67,6 +67,8 @@ pub struct IamSettings {
     pub signup_limit: u32,
     /// The window sign-ups are counted in.
     pub signup_window: Duration,
+    /// Invitation emails a workspace sends per day (0: no limit).
+    pub invitation_daily_limit: u32,
     /// Service name → SHA-256 of its secret (`iam.service_accounts`).
     pub service_accounts: std::collections::BTreeMap<String, String>,
     /// Service-token lifetime.
@@ -97,6 +99,7 @@ impl IamSettings {
             signup_address_limit: iam.signup_address_limit,
             signup_limit: iam.signup_limit,
             signup_window: Duration::from_secs(iam.signup_window_seconds),
+            invitation_daily_limit: iam.invitation_daily_limit,
             service_accounts: iam.service_accounts.clone(),
             service_token_ttl: Duration::from_secs(iam.service_token_ttl_seconds),
             sso_allow_loopback_http: iam.sso_allow_loopback_http,

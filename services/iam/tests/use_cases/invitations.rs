@@ -410,3 +410,87 @@ async fn a_first_sign_in_through_the_workspaces_provider_accepts_the_invitation(
         "the link is spent"
     );
 }
+
+#[tokio::test]
+async fn a_workspace_sends_a_bounded_number_of_invitations_a_day() {
+    let w = world_with(|config| {
+        crm_iam::config::IamConfig {
+            invitation_daily_limit: 3,
+            ..Default::default()
+        }
+        .set(config)
+    })
+    .await;
+    let (siti, _) = owner(&w).await;
+    let first = invite(&w, &siti, "a@kilang.example", &["viewer"])
+        .await
+        .unwrap();
+    invite(&w, &siti, "b@kilang.example", &["viewer"])
+        .await
+        .unwrap();
+    // A typo or a duplicate is not a send: it does not count.
+    invite(&w, &siti, "not an email", &["viewer"])
+        .await
+        .unwrap_err();
+    invite(&w, &siti, "a@kilang.example", &["viewer"])
+        .await
+        .unwrap_err();
+    w.iam.resend_invitation(&siti, first.id).await.unwrap();
+    for refused in [
+        invite(&w, &siti, "c@kilang.example", &["viewer"])
+            .await
+            .map(drop),
+        w.iam.resend_invitation(&siti, first.id).await.map(drop),
+    ] {
+        let err = refused.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.reason()),
+            (ErrorKind::ResourceExhausted, Some("INVITATIONS_THROTTLED")),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("try again in 24 h"), "{err}");
+    }
+    assert_eq!(
+        events::<UserInvited>(&w).await.len(),
+        3,
+        "nothing sent over the limit"
+    );
+    // Another workspace has its own.
+    let (other, _) = w
+        .iam
+        .register(
+            "Tanjung",
+            "mei@tanjung.example",
+            PASSWORD,
+            "Mei",
+            &Origin::default(),
+        )
+        .await
+        .unwrap();
+    let SignIn::Done(mei, _) = w
+        .iam
+        .login(
+            &other.slug,
+            "mei@tanjung.example",
+            PASSWORD,
+            &Origin::default(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor");
+    };
+    invite(
+        &w,
+        &as_user(&mei.user, &w),
+        "c@tanjung.example",
+        &["viewer"],
+    )
+    .await
+    .unwrap();
+    // A day later the workspace sends again.
+    w.clock.advance(Duration::from_secs(24 * 3600));
+    invite(&w, &siti, "c@kilang.example", &["viewer"])
+        .await
+        .unwrap();
+}

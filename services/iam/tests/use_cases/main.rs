@@ -70,11 +70,17 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| ()).await
+}
+
+/// A world whose configuration `adjust` changes first.
+async fn world_with(adjust: impl FnOnce(&mut Config)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_owned(),
         ..Config::default()
     };
+    adjust(&mut config);
     let db = Database::open(&config, "iam").await.unwrap();
     db.migrate("iam", &crm_iam::MIGRATIONS).await.unwrap();
     let clock = ManualClock::at(START);

@@ -1,6 +1,7 @@
 //! Which calls may go to another process: the gateway holds a call's message (unless its
 //! request is a stream) so that one a process never received goes to the next, and one that may
-//! have reached it goes again only when it carries a `request_id`.
+//! have reached it goes again only when it is a read (its contract binds it to HTTP GET: it
+//! changes nothing, however often it is sent) or carries a `request_id`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -18,19 +19,31 @@ pub(super) struct Route {
     pub(super) client_streaming: bool,
     /// Its request's message.
     pub(super) input: MessageDescriptor,
+    /// Whether it only reads: its `google.api.http` rule is a GET.
+    pub(super) reads: bool,
 }
 
 /// Every method of the contracts, by its HTTP/2 path (`/crm.customer.v1.CustomerService/GetCustomer`).
 pub(super) static ROUTES: LazyLock<HashMap<String, Route>> = LazyLock::new(|| {
     let pool = DescriptorPool::decode(crm_proto::FILE_DESCRIPTOR_SET)
         .expect("the contracts' descriptor set decodes");
+    let http = pool.get_extension_by_name("google.api.http");
     pool.services()
         .flat_map(|service| service.methods().collect::<Vec<_>>())
         .map(|method| {
             let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+            let options = method.options();
+            let reads = http.as_ref().is_some_and(|http| {
+                options.has_extension(http)
+                    && options
+                        .get_extension(http)
+                        .as_message()
+                        .is_some_and(|rule| rule.has_field_by_name("get"))
+            });
             let route = Route {
                 client_streaming: method.is_client_streaming(),
                 input: method.input(),
+                reads,
             };
             (path, route)
         })

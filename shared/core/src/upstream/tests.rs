@@ -361,6 +361,37 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
 }
 
 #[tokio::test]
+async fn a_read_that_may_have_reached_a_process_goes_again() {
+    let (live, served, _) = process().await;
+    let dropping = dropping().await;
+    let upstream = Upstream::connect(
+        "edge",
+        "customer",
+        "edge.upstreams.customer",
+        &format!("http://{dropping},http://{live}"),
+    )
+    .unwrap();
+    // GetCustomer is bound to GET: reading twice changes nothing.
+    let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
+    let response = upstream
+        .forward(call_of(
+            "/crm.customer.v1.CustomerService/GetCustomer",
+            &get,
+        ))
+        .await;
+    assert_eq!(status_of(&response), tonic::Code::Ok);
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        1,
+        "the read went to the next process"
+    );
+    assert!(
+        held::ROUTES["/crm.customer.v1.CustomerService/GetCustomer"].reads
+            && !held::ROUTES["/crm.customer.v1.CustomerService/CreateCustomer"].reads
+    );
+}
+
+#[tokio::test]
 async fn a_process_failing_its_health_check_leaves_the_rotation_until_it_passes() {
     let (one, served_one, serving_one) = process().await;
     let (two, served_two, _) = process().await;
