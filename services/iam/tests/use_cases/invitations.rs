@@ -70,6 +70,26 @@ async fn invite(w: &World, by: &Caller, email: &str, roles: &[&str]) -> crm_core
         .await
 }
 
+/// Another workspace, Tanjung, and its owner Mei calling.
+async fn another_workspace(w: &World) -> (crm_iam::domain::tenant::Tenant, Caller) {
+    let origin = Origin::default();
+    let (other, _) = w
+        .iam
+        .register("Tanjung", "mei@tanjung.example", PASSWORD, "Mei", &origin)
+        .await
+        .unwrap();
+    let SignIn::Done(mei, _) = w
+        .iam
+        .login(&other.slug, "mei@tanjung.example", PASSWORD, &origin)
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor");
+    };
+    let caller = as_user(&mei.user, w);
+    (other, caller)
+}
+
 async fn view(w: &World, token: &str) -> crm_core::Result<InvitationView> {
     w.iam.invitation(token).await
 }
@@ -315,31 +335,8 @@ async fn only_who_manages_users_invites_and_nobody_hands_out_more_than_they_hold
     }
 
     // Another workspace's owner cannot touch this one's invitation; its token names its own.
-    let (other, _) = w
-        .iam
-        .register(
-            "Tanjung",
-            "mei@tanjung.example",
-            PASSWORD,
-            "Mei",
-            &Origin::default(),
-        )
-        .await
-        .unwrap();
-    let other_owner = w
-        .iam
-        .login(
-            &other.slug,
-            "mei@tanjung.example",
-            PASSWORD,
-            &Origin::default(),
-        )
-        .await
-        .unwrap();
-    let SignIn::Done(other_owner, _) = other_owner else {
-        panic!("no second factor");
-    };
-    let stranger = as_user(&other_owner.user, &w);
+    let (other, stranger) = another_workspace(&w).await;
+
     for err in [
         w.iam
             .resend_invitation(&stranger, ali.id)
@@ -456,38 +453,10 @@ async fn a_workspace_sends_a_bounded_number_of_invitations_a_day() {
         "nothing sent over the limit"
     );
     // Another workspace has its own.
-    let (other, _) = w
-        .iam
-        .register(
-            "Tanjung",
-            "mei@tanjung.example",
-            PASSWORD,
-            "Mei",
-            &Origin::default(),
-        )
+    let (_, mei) = another_workspace(&w).await;
+    invite(&w, &mei, "c@tanjung.example", &["viewer"])
         .await
         .unwrap();
-    let SignIn::Done(mei, _) = w
-        .iam
-        .login(
-            &other.slug,
-            "mei@tanjung.example",
-            PASSWORD,
-            &Origin::default(),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("no second factor");
-    };
-    invite(
-        &w,
-        &as_user(&mei.user, &w),
-        "c@tanjung.example",
-        &["viewer"],
-    )
-    .await
-    .unwrap();
     // A day later the workspace sends again.
     w.clock.advance(Duration::from_secs(24 * 3600));
     invite(&w, &siti, "c@kilang.example", &["viewer"])
