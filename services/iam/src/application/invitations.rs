@@ -103,17 +103,15 @@ impl Iam {
         .with("roles", user.roles.join(","))
         .with("invitation", "sent");
         let changes = Changes {
-            events: vec![user_invited(
+            custom_roles: custom_only(&user.roles),
+            ..sent(
                 &tenant,
                 &user,
-                &invitation,
+                invitation,
                 (&inviter, &link),
+                audit,
                 &caller.origin,
-            )],
-            audit: vec![audit],
-            custom_roles: custom_only(&user.roles),
-            invitation: Some(InvitationWrite::Put(invitation)),
-            ..Changes::default()
+            )
         };
         self.store.insert_user(&user, changes).await?;
         Ok(user)
@@ -129,7 +127,7 @@ impl Iam {
         if user.status != UserStatus::Invited {
             return Err(not_invited(&user));
         }
-        let sent = self
+        let links = self
             .store
             .invitations_of(p.tenant_id, &[id])
             .await?
@@ -139,7 +137,7 @@ impl Iam {
         let tenant = self.tenant_of(p.tenant_id).await?;
         let inviter = self.inviter_name(p).await?;
         let now = self.now();
-        let (invitation, token) = Invitation::mint(p.tenant_id, id, p.user_id, now, sent + 1)?;
+        let (invitation, token) = Invitation::mint(p.tenant_id, id, p.user_id, now, links + 1)?;
         let link = invitation::link(&self.settings.console_url, &token);
         let expected = user.version;
         user.touch(now);
@@ -153,53 +151,31 @@ impl Iam {
             now,
         )
         .with("invitation", "sent again");
-        let changes = Changes {
-            events: vec![user_invited(
-                &tenant,
-                &user,
-                &invitation,
-                (&inviter, &link),
-                &caller.origin,
-            )],
-            audit: vec![audit],
-            invitation: Some(InvitationWrite::Put(invitation)),
-            ..Changes::default()
-        };
+        let changes = sent(
+            &tenant,
+            &user,
+            invitation,
+            (&inviter, &link),
+            audit,
+            &caller.origin,
+        );
         let change = pinned(user, expected, |u| u.version, changes, "user");
         self.store.update_user(p.tenant_id, id, change).await
     }
 
-    /// Withdraws an invitation: the invited user is deleted, the link stops working.
+    /// Withdraws an invitation: the invited user is deleted (as DeleteUser deletes one, which
+    /// ends the invitation), the link stops working.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
     pub async fn revoke_invitation(&self, caller: &Caller, id: UserId) -> Result<()> {
         let p = &self.current(caller).await?;
         p.require("users.manage")?;
-        let mut user = self.load_user(caller, id).await?;
+        let user = self.load_user(caller, id).await?;
         owners_only(p, &user)?;
         if user.status != UserStatus::Invited {
             return Err(not_invited(&user));
         }
-        let expected = user.version;
-        user.delete();
-        user.touch(self.now());
-        let audit = AuditEntry::new(
-            p.tenant_id,
-            AuditKind::UserDeleted,
-            Some(p.user_id),
-            ("user", id.to_string()),
-            Outcome::Success,
-            &caller.origin,
-            user.updated_at,
-        )
-        .with("invitation", "withdrawn");
-        let changes = Changes {
-            audit: vec![audit],
-            invitation: Some(InvitationWrite::End(id)),
-            ..Changes::default()
-        };
-        let change = pinned(user, expected, |u| u.version, changes, "user");
-        self.store.update_user(p.tenant_id, id, change).await?;
-        Ok(())
+        // Pinned to the version read here: an acceptance in between makes it ABORTED.
+        self.delete_user(caller, id, &user.etag()).await
     }
 
     /// The pending invitations of `users` (of the caller's tenant), for showing them.
@@ -428,6 +404,30 @@ impl Iam {
             .await?
             .map(|u| u.display_name)
             .unwrap_or_default())
+    }
+}
+
+/// What sending `invitation` to `user` writes: its link in place of any earlier one, the
+/// `UserInvited` the email is made from, and `audit`.
+fn sent(
+    tenant: &Tenant,
+    user: &User,
+    invitation: Invitation,
+    (inviter, link): (&str, &str),
+    audit: AuditEntry,
+    origin: &Origin,
+) -> Changes {
+    Changes {
+        events: vec![user_invited(
+            tenant,
+            user,
+            &invitation,
+            (inviter, link),
+            origin,
+        )],
+        audit: vec![audit],
+        invitation: Some(InvitationWrite::Put(invitation)),
+        ..Changes::default()
     }
 }
 

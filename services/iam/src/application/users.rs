@@ -192,7 +192,7 @@ impl Iam {
         let expected = user.version;
         user.delete();
         user.touch(self.now());
-        let audit = AuditEntry::new(
+        let mut audit = AuditEntry::new(
             p.tenant_id,
             AuditKind::UserDeleted,
             Some(p.user_id),
@@ -201,6 +201,9 @@ impl Iam {
             &caller.origin,
             user.updated_at,
         );
+        if invited {
+            audit = audit.with("invitation", "withdrawn");
+        }
         let changes = Changes {
             events: if invited {
                 Vec::new()
