@@ -8,6 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
@@ -91,7 +92,34 @@ function invitationIn(mail) {
   if (!token) throw new Error(`no invitation link in: ${mail.text}`);
   return token;
 }
-const base = await startCrm({ CRM_NOTIFICATION__SMTP_URL: `smtp://127.0.0.1:${sink.server.address().port}` });
+/**
+ * A real OpenID provider for single sign-on: oauth2-mock-server (npm, under
+ * OIDC_PROVIDER_MODULES, which `.ci/services.sh` installs), run by the fixture the SSO tests
+ * use. Its /authorize sends the browser straight back with a code. `claims` sets what its next
+ * ID tokens say.
+ */
+async function startProvider() {
+  const modules = process.env.OIDC_PROVIDER_MODULES;
+  if (!modules) throw new Error("set OIDC_PROVIDER_MODULES to the npm prefix holding oauth2-mock-server (.ci/services.sh installs it)");
+  const fixture = fileURLToPath(new URL("../../services/crm/tests/fixtures/oidc-provider.mjs", import.meta.url));
+  const child = spawn(process.execPath, [fixture], { env: { ...process.env, OIDC_PROVIDER_MODULES: modules }, stdio: ["pipe", "pipe", "inherit"] });
+  servers.push(child);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await lines.next()).value);
+  const { issuer } = await next();
+  return {
+    issuer,
+    claims: async (claims) => {
+      child.stdin.write(JSON.stringify({ claims }) + "\n");
+      await next();
+    },
+  };
+}
+// Single sign-on through a provider on this machine's loopback (plain HTTP there only).
+const base = await startCrm({
+  CRM_NOTIFICATION__SMTP_URL: `smtp://127.0.0.1:${sink.server.address().port}`,
+  CRM_IAM__SSO_ALLOW_LOOPBACK_HTTP: "true",
+});
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -505,6 +533,23 @@ try {
   await page.getByLabel("As of").fill(yesterday);
   await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
 
+  step("my pipeline and the figures by owner: the win is the owner's, in days that hold its creation, and not before");
+  await page.getByRole("button", { name: "now", exact: true }).click();
+  await page.getByLabel("Deals of").selectOption({ label: "mine" });
+  await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
+  const byOwner = page.getByRole("table", { name: "By owner" });
+  await byOwner.getByRole("row", { name: /^You / }).getByRole("cell", { name: "MYR 27,500.00" }).waitFor();
+  const today = new Date().toISOString().slice(0, 10);
+  await page.getByLabel("Created from").fill(yesterday);
+  await page.getByLabel("to", { exact: true }).fill(today);
+  await page.locator('[data-figure="won"]', { hasText: "1" }).waitFor();
+  await accessible("dashboard-mine");
+  await page.getByLabel("to", { exact: true }).fill(yesterday);
+  await page.locator('[data-figure="won"]', { hasText: "0" }).waitFor();
+  await page.getByText("No deal was created in these days.").waitFor();
+  await page.getByRole("button", { name: "any time" }).click();
+  await page.getByLabel("Deals of").selectOption({ label: "everyone" });
+
   step("the hotel comes back: a repeat order opened from its customer record");
   await page.getByRole("link", { name: "Customers" }).click();
   await page.getByLabel("Search").fill("hotel");
@@ -637,6 +682,47 @@ try {
   await aliContext.close();
   await page.reload();
   await page.getByRole("row", { name: /ali@kilangbatik\.my/ }).getByText("Active").waitFor();
+
+  step("single sign-on set up in the workspace's settings; someone invited joins through it from the sign-in page");
+  const provider = await startProvider();
+  await page.getByRole("link", { name: "Workspace" }).click();
+  const slug = (await page.getByText(/^Sign-in name: /).innerText()).replace("Sign-in name: ", "").trim();
+  const ssoForm = page.getByRole("form", { name: "Single sign-on" });
+  if ((await ssoForm.getByLabel(/^Return address/).inputValue()) !== `${base}/`) throw new Error("the return address is not the console's");
+  await ssoForm.getByLabel("Issuer").fill(provider.issuer);
+  await ssoForm.getByLabel("Client id").fill("kilang-crm-console");
+  await ssoForm.getByLabel("Client secret").fill("console-secret");
+  await ssoForm.getByLabel("Only emails of these domains").fill("kilangbatik.my");
+  await ssoForm.getByLabel("People may sign in with single sign-on").check();
+  await ssoForm.getByRole("button", { name: "Save single sign-on" }).click();
+  await ssoForm.getByRole("status").getByText("Saved.").waitFor();
+  await ssoForm.getByText("A secret is stored: leave empty to keep it").waitFor();
+  await accessible("settings-sso");
+  await page.getByRole("link", { name: "People" }).click();
+  await page.getByLabel("Their name").fill("Farah Aziz");
+  await page.getByLabel("Their email").fill("farah@kilangbatik.my");
+  await page.getByLabel("Role", { exact: true }).selectOption("sales_rep");
+  await page.getByRole("button", { name: "Send the invitation" }).click();
+  await page.getByRole("row", { name: /farah@kilangbatik\.my/ }).getByText(/^Invited, link until /).waitFor();
+  await provider.claims({ sub: "farah-aziz", email: "farah@kilangbatik.my", email_verified: true, name: "Farah Aziz" });
+  const farahContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const farahPage = await farahContext.newPage();
+  farahPage.on("pageerror", (err) => {
+    failed = true;
+    console.error(`page error (Farah): ${err.message}`);
+  });
+  await farahPage.goto(`${base}/`);
+  // Without a workspace the console says what to type.
+  await farahPage.getByRole("button", { name: "Sign in with single sign-on" }).click();
+  await farahPage.locator("#field-tenant-error").getByText("Type your workspace's short name").waitFor();
+  await farahPage.getByLabel("Workspace (optional)").fill(slug);
+  await farahPage.getByRole("button", { name: "Sign in with single sign-on" }).click();
+  await farahPage.getByRole("heading", { name: "My day" }).waitFor();
+  await farahPage.getByText(/^farah@kilangbatik\.my · /).waitFor();
+  if (new URL(farahPage.url()).search) throw new Error(`the provider's answer stays in the address: ${farahPage.url()}`);
+  await farahContext.close();
+  await page.reload();
+  await page.getByRole("row", { name: /farah@kilangbatik\.my/ }).getByText("Active").waitFor();
 
   step("a role given after a yes, and seen in the audit log");
   const ali = page.getByRole("group", { name: "Roles of Ali bin Hassan" });
@@ -789,7 +875,7 @@ try {
   await page.getByLabel("Workspace (optional)").fill("kilang desa murni batik");
   await page.getByLabel("Email").fill("ali@kilangbatik.my");
   await page.getByLabel("Password").fill("kain sarung songket");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Set up a second factor" }).waitFor();
   await accessible("sign-in-enrolment");
   const aliSecret = (await page.locator("code.secret").innerText()).replace(/\s/g, "");
@@ -828,10 +914,10 @@ try {
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.getByLabel("Email").fill("siti@kilangbatik.my");
   await page.getByLabel("Password").fill("wrong password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("alert").getByText("The workspace, email or password is wrong.").waitFor();
   await page.getByLabel("Password").fill("batik canting motif");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Choose a workspace" }).waitFor();
   await accessible("choose-workspace");
   const offeredWorkspaces = await page.locator(".workspaces li button").allInnerTexts();
@@ -969,7 +1055,7 @@ try {
   await rep.getByLabel("Workspace (optional)").fill("batik-tanjung");
   await rep.getByLabel("Email").fill("rosli@batiktanjung.my");
   await rep.getByLabel("Password").fill("motif bunga raya");
-  await rep.getByRole("button", { name: "Sign in" }).click();
+  await rep.getByRole("button", { name: "Sign in", exact: true }).click();
   await rep.getByRole("heading", { name: "My day" }).waitFor();
   await rep.getByRole("link", { name: "Customers" }).click();
   await rep.getByRole("button", { name: "Add a customer" }).waitFor();
@@ -1014,6 +1100,26 @@ try {
   for (const name of ["Qualify Tan Ah Kow", "Disqualify Tan Ah Kow", "Convert Tan Ah Kow"]) {
     if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}" on another's lead`);
   }
+
+  step("the rep deletes his own lead after a yes (not another's), and restores it from Recently deleted leads");
+  await rep.getByRole("button", { name: "Details of the lead Tan Ah Kow" }).click();
+  const tans = rep.getByRole("form", { name: "Lead Tan Ah Kow" });
+  await tans.getByText("Another rep's lead").waitFor();
+  if (await tans.getByRole("button", { name: "Delete the lead" }).count()) throw new Error("a rep is offered to delete another's lead");
+  await tans.getByRole("button", { name: "Close" }).click();
+  await rep.getByRole("button", { name: "Details of the lead Wong Mei Fong" }).click();
+  const wong = rep.getByRole("form", { name: "Lead Wong Mei Fong" });
+  await wong.getByRole("button", { name: "Delete the lead" }).click();
+  await wong.getByRole("group", { name: "Delete the lead Wong Mei Fong?" }).getByRole("button", { name: "Yes, delete" }).click();
+  await rep.getByRole("status").filter({ hasText: "The lead Wong Mei Fong is deleted" }).waitFor();
+  if (await rep.getByRole("row", { name: /Wong Mei Fong/ }).count()) throw new Error("a deleted lead stays in the list");
+  await rep.getByRole("button", { name: "Recently deleted leads" }).click();
+  const goneLeads = rep.getByRole("region", { name: "Recently deleted leads" });
+  await goneLeads.getByRole("row", { name: /Wong Mei Fong/ }).waitFor();
+  await rep.screenshot({ path: join(screenshots, "recently-deleted-leads.png"), fullPage: true });
+  await goneLeads.getByRole("button", { name: "Restore Wong Mei Fong" }).click();
+  await goneLeads.getByRole("status").filter({ hasText: "Wong Mei Fong is restored." }).waitFor();
+  await rep.getByRole("button", { name: "Details of the lead Wong Mei Fong" }).waitFor();
 
   step("a large deal: the rep's win is refused above the limit and he asks; the owner approves from the notice; he wins it");
   const rosli = await rep.evaluate(() => JSON.parse(localStorage.getItem("kilang-crm.session") ?? "null"));

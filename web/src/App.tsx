@@ -176,7 +176,7 @@ export function App() {
           />
         ) : screen === "#dashboard" ? (
           Dashboard ? (
-            <Dashboard onError={onError} />
+            <Dashboard onError={onError} me={who.userId} readAll={reach(who, "opportunities.read") === "all"} />
           ) : unloaded ? (
             <p class="error" role="alert">
               The dashboard could not be loaded: the CRM may have been upgraded. Reload the page.

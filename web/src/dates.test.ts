@@ -1,6 +1,6 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { expect, it } from "vitest";
-import { dateTime, day, dayInput, fromDayInput } from "./dates";
+import { dateTime, day, dayInput, dayRange, fromDayInput } from "./dates";
 
 it("writes moments the reader's way, and a dash for none", () => {
   const t = timestampFromDate(new Date(2026, 11, 1, 10, 23));
@@ -15,4 +15,12 @@ it("reads and fills date inputs as the reader's days", () => {
   expect(timestampDate(fromDayInput("2027-01-15", "end")!).getHours()).toBe(23);
   expect(fromDayInput("", "noon")).toBeUndefined();
   expect(dayInput(undefined)).toBe("");
+});
+
+it("takes a range of days whole: the last day up to the next midnight", () => {
+  const { startTime, endTime } = dayRange("2026-12-01", "2026-12-31");
+  expect(timestampDate(startTime!).getTime()).toBe(new Date(2026, 11, 1).getTime());
+  expect(timestampDate(endTime!).getTime()).toBe(new Date(2027, 0, 1).getTime());
+  expect(dayRange("", "")).toEqual({ startTime: undefined, endTime: undefined });
+  expect(dayRange("2026-12-01", "").endTime).toBeUndefined();
 });

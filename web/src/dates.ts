@@ -26,3 +26,16 @@ export function dayInput(t: Timestamp | undefined): string {
 export function fromDayInput(day: string, at: "noon" | "end"): Timestamp | undefined {
   return day ? timestampFromDate(new Date(`${day}T${at === "noon" ? "12:00:00" : "23:59:59"}`)) : undefined;
 }
+
+/**
+ * The moments a "from" and a "to" date input mean together, here: from the first day's midnight
+ * to the midnight after the last day (exclusive), so the last day counts whole; none when empty.
+ */
+export function dayRange(from: string, to: string): { startTime?: Timestamp; endTime?: Timestamp } {
+  const midnight = (day: string, after: number) => {
+    const d = new Date(`${day}T00:00:00`);
+    d.setDate(d.getDate() + after);
+    return timestampFromDate(d);
+  };
+  return { startTime: from ? midnight(from, 0) : undefined, endTime: to ? midnight(to, 1) : undefined };
+}

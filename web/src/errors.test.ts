@@ -66,6 +66,16 @@ suite("describe", () => {
     expect(p.signInAgain).toBe(false);
   });
 
+  it("says why a single sign-on did not complete, at the sign-in, not as an ended session", () => {
+    const sso = describe(
+      new ConnectError("this sign-in is unknown, expired or completed already; start again", Code.Unauthenticated, undefined, [
+        { desc: ErrorInfoSchema, value: { reason: "SSO_STATE_INVALID", domain: "crm.kilang.my" } },
+      ]),
+    );
+    expect(sso.signInAgain).toBe(false);
+    expect(sso.message).toBe("This sign-in is unknown, expired or completed already; start again.");
+  });
+
   it("says how long to wait when rate limited", () => {
     const err = new ConnectError("slow down", Code.ResourceExhausted, undefined, [
       { desc: RetryInfoSchema, value: { retryDelay: { seconds: 12n, nanos: 300_000_000 } } },

@@ -58,6 +58,11 @@ export function describe(error: unknown): Problem {
           return problem("That code is wrong or was used already. Try the app's next code.");
         case "INVALID_MFA_TOKEN":
           return problem("This sign-in took too long. Please sign in again.", true);
+        case "SSO_STATE_INVALID":
+        case "SSO_CODE_REFUSED":
+        case "SSO_ID_TOKEN_INVALID":
+          // A single sign-on that did not complete: said as the CRM says it, at the sign-in.
+          return problem(sentence(err.rawMessage));
         case "ACCOUNT_INACTIVE":
           return problem("Your account is deactivated. Ask an administrator of your workspace.", true);
         case "TOKEN_REVOKED":

@@ -269,7 +269,7 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
         count.push(t.elapsed());
         let t = Instant::now();
         let figures = sales
-            .pipeline_analytics(&caller, pipeline.id, Period::default(), None)
+            .pipeline_analytics(&caller, pipeline.id, Period::default(), None, None)
             .await
             .unwrap();
         now_runs.push(t.elapsed());
@@ -281,13 +281,14 @@ async fn analytics(engine: &str, db: Database, n: usize, runs: usize) {
                 pipeline.id,
                 Period::default(),
                 Some(now - 200 * DAY),
+                None,
             )
             .await
             .unwrap();
         past_runs.push(t.elapsed());
         let t = Instant::now();
         sales
-            .revenue_forecast(&caller, pipeline.id, 12)
+            .revenue_forecast(&caller, pipeline.id, 12, None)
             .await
             .unwrap();
         forecast_runs.push(t.elapsed());

@@ -166,28 +166,16 @@ async fn a_rep_asks_a_manager_who_approves_and_the_rep_wins_within_the_amount() 
     assert_eq!(won.deal.unwrap().amount, myr(25_000));
 
     // The trail on the opportunity's timeline.
-    let mut timeline =
-        act::timeline_service_client::TimelineServiceClient::new(server.channel.clone());
-    let record = act::RecordRef {
-        r#type: act::RecordType::Opportunity as i32,
-        id: big.id.clone(),
-    };
     eventually(
         "the timeline holds the request and the answer",
         async || {
-            let entries = timeline
-                .list_timeline(authorized(
-                    act::ListTimelineRequest {
-                        record: Some(record.clone()),
-                        ..Default::default()
-                    },
-                    &manager,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-                .entries;
-            let said: Vec<_> = entries.iter().map(|e| e.summary.as_str()).collect();
+            let said = support::timeline_summaries(
+                &server,
+                &manager,
+                act::RecordType::Opportunity,
+                &big.id,
+            )
+            .await;
             (said.iter().any(|s| s.starts_with("Approval asked to win"))
                 && said.iter().any(|s| s.ends_with("MYR 25,000.00 approved")))
             .then_some(())

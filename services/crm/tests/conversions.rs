@@ -431,6 +431,7 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
                 GetRevenueForecastRequest {
                     id: pipeline.id.clone(),
                     months: 2,
+                    ..Default::default()
                 },
                 &owner.access,
             ))
@@ -474,7 +475,10 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
     open("Hotel: curtains", Some(start - 40 * day)).await;
     let forecast = forecast_now().await;
     assert_eq!(outside(&forecast), (1, 1));
-    let (overdue, undated) = (forecast.overdue.unwrap(), forecast.undated.unwrap());
+    let (overdue, undated) = (
+        forecast.overdue.clone().unwrap(),
+        forecast.undated.clone().unwrap(),
+    );
     assert_eq!(overdue.end_time, forecast.periods[0].start_time);
     assert_eq!(overdue.best_case, myr(4_000));
     assert_eq!(undated.best_case, myr(4_000));
@@ -484,6 +488,48 @@ async fn a_new_tenant_converts_a_lead_moves_it_wins_it_and_sees_it_in_analytics(
         0,
         "no month counts them"
     );
+    // The owner's row of the team: every one of them is theirs; their own forecast is the
+    // pipeline's.
+    let team = PipelineServiceClient::new(server.channel.clone())
+        .get_team_analytics(authorized(
+            GetTeamAnalyticsRequest {
+                id: pipeline.id.clone(),
+                ..Default::default()
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<_> = team
+        .owners
+        .iter()
+        .map(|o| {
+            let counts = (o.open_count, o.won_count, o.lost_count);
+            (
+                o.owner_id.as_str(),
+                counts,
+                o.overdue_count,
+                o.undated_count,
+            )
+        })
+        .collect();
+    assert_eq!(rows, [(owner.user.id.as_str(), (2, 1, 0), 1, 1)]);
+    assert_eq!(team.owners[0].won_value, myr(25_000));
+    assert_eq!(team.owners[0].open_value, myr(8_000));
+    let theirs = PipelineServiceClient::new(server.channel.clone())
+        .get_revenue_forecast(authorized(
+            GetRevenueForecastRequest {
+                id: pipeline.id.clone(),
+                months: 2,
+                owner_id: owner.user.id.clone(),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs, forecast);
 
     // On the bus (sales' outbox, which the relay publishes): the lead's events, then the moves,
     // then DealWon with the deal and the customer's name, email and number.

@@ -19,11 +19,11 @@ use tonic::{Code, Status};
 use support::iam::{PASSWORD, Session, fields, invite, login, reason, register};
 use support::{TestServer, authorized, spawn};
 
-fn client(server: &TestServer) -> LeadServiceClient<Channel> {
+pub(crate) fn client(server: &TestServer) -> LeadServiceClient<Channel> {
     LeadServiceClient::new(server.channel.clone())
 }
 
-fn aisyah() -> Lead {
+pub(crate) fn aisyah() -> Lead {
     Lead {
         contact_name: "Aisyah binti Omar".into(),
         company_name: "Hotel Seri Malaysia".into(),
@@ -44,7 +44,7 @@ fn aisyah() -> Lead {
     }
 }
 
-async fn create(server: &TestServer, token: &str, lead: Lead) -> Result<Lead, Status> {
+pub(crate) async fn create(server: &TestServer, token: &str, lead: Lead) -> Result<Lead, Status> {
     client(server)
         .create_lead(authorized(
             CreateLeadRequest {
@@ -57,14 +57,14 @@ async fn create(server: &TestServer, token: &str, lead: Lead) -> Result<Lead, St
         .map(|r| r.into_inner().lead.unwrap())
 }
 
-async fn get(server: &TestServer, token: &str, id: &str) -> Result<Lead, Status> {
+pub(crate) async fn get(server: &TestServer, token: &str, id: &str) -> Result<Lead, Status> {
     client(server)
         .get_lead(authorized(GetLeadRequest { id: id.into() }, token))
         .await
         .map(|r| r.into_inner().lead.unwrap())
 }
 
-async fn qualify(
+pub(crate) async fn qualify(
     server: &TestServer,
     token: &str,
     id: &str,

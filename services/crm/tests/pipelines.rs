@@ -365,6 +365,40 @@ async fn other_tenants_pipelines_are_not_found_and_reps_only_read() {
                 GetRevenueForecastRequest {
                     id: mine.id.clone(),
                     months: 3,
+                    ..Default::default()
+                },
+                &b.access,
+            ))
+            .await
+            .unwrap_err(),
+        client(&server)
+            .get_team_analytics(authorized(
+                GetTeamAnalyticsRequest {
+                    id: mine.id.clone(),
+                    ..Default::default()
+                },
+                &b.access,
+            ))
+            .await
+            .unwrap_err(),
+        // One's own figures of another tenant's pipeline: the pipeline is still not found.
+        client(&server)
+            .get_pipeline_analytics(authorized(
+                GetPipelineAnalyticsRequest {
+                    id: mine.id.clone(),
+                    owner_id: b.user.id.clone(),
+                    ..Default::default()
+                },
+                &b.access,
+            ))
+            .await
+            .unwrap_err(),
+        client(&server)
+            .get_revenue_forecast(authorized(
+                GetRevenueForecastRequest {
+                    id: mine.id.clone(),
+                    owner_id: b.user.id.clone(),
+                    ..Default::default()
                 },
                 &b.access,
             ))
@@ -399,6 +433,46 @@ async fn other_tenants_pipelines_are_not_found_and_reps_only_read() {
             .code(),
         Code::PermissionDenied
     );
+    // A rep reads the team's figures and anyone's pipeline (reps read every opportunity).
+    let team = client(&server)
+        .get_team_analytics(authorized(
+            GetTeamAnalyticsRequest {
+                id: mine.id.clone(),
+                ..Default::default()
+            },
+            &rep,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(team.pipeline_id, mine.id);
+    assert!(team.owners.is_empty(), "no deal in the new pipeline yet");
+    let owners = client(&server)
+        .get_pipeline_analytics(authorized(
+            GetPipelineAnalyticsRequest {
+                id: mine.id.clone(),
+                owner_id: a.user.id.clone(),
+                ..Default::default()
+            },
+            &rep,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(owners.stages.len(), mine.stages.len());
+    // An owner id that is not one is named.
+    let err = client(&server)
+        .get_revenue_forecast(authorized(
+            GetRevenueForecastRequest {
+                id: mine.id.clone(),
+                owner_id: "Siti".into(),
+                ..Default::default()
+            },
+            &rep,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["owner_id"]);
     // No token at all.
     let err = client(&server)
         .list_pipelines(ListPipelinesRequest::default())

@@ -110,13 +110,17 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 recovery_task(sales.clone(), interval)
             })
         };
+        let purge = {
+            let sales = sales.clone();
+            Task::new("lead purge", move || sales.clone().run_lead_purge())
+        };
         Ok(Started {
             register: Box::new(move |services: &mut ServiceSet| register(services, sales)),
             consumers: vec![
                 (IAM_TOPIC, consumer),
                 (customer_events::CUSTOMER_TOPIC, deletions),
             ],
-            tasks: vec![recovery],
+            tasks: vec![recovery, purge],
             breakers,
             ..Started::default()
         })

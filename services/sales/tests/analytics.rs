@@ -33,6 +33,9 @@ use crm_sales::domain::ports::{AnalyticsStore, OpportunityStore, PipelineStore};
 use crm_sales::infrastructure::sql::{SqlSalesStore, analytics};
 use uuid::Uuid;
 
+#[path = "analytics/owners.rs"]
+mod owners;
+
 const DAY: i64 = 86_400_000;
 
 fn myr(units: i64, nanos: i32) -> Option<Money> {
@@ -154,7 +157,13 @@ fn secs(d: &Option<prost_types::Duration>) -> i64 {
 async fn figures_match_the_hand_worked_ones(db: Database) {
     let (sales, store, caller, pipeline) = fixture(db.clone()).await;
     let at_10 = sales
-        .pipeline_analytics(&caller, pipeline.id, Period::default(), Some(10 * DAY))
+        .pipeline_analytics(
+            &caller,
+            pipeline.id,
+            Period::default(),
+            Some(10 * DAY),
+            None,
+        )
         .await
         .unwrap();
     let open: Vec<(i64, Option<Money>)> = at_10
@@ -191,7 +200,13 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
 
     // The point-in-time view: day 4.5.
     let then = sales
-        .pipeline_analytics(&caller, pipeline.id, Period::default(), Some(45 * DAY / 10))
+        .pipeline_analytics(
+            &caller,
+            pipeline.id,
+            Period::default(),
+            Some(45 * DAY / 10),
+            None,
+        )
         .await
         .unwrap();
     let open: Vec<i64> = then.stages.iter().map(|s| s.open_count).collect();
@@ -210,6 +225,7 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
                 before: None,
             },
             Some(10 * DAY),
+            None,
         )
         .await
         .unwrap();
@@ -371,6 +387,8 @@ async fn figures_match_the_hand_worked_ones(db: Database) {
         (1, 50_000_000_000, 500_000_000_000),
         "E at S0's 10 %"
     );
+
+    owners::figures_per_owner_add_up(&sales, &store, &caller, &pipeline).await;
 }
 
 /// The sums migration 0005 computes from what was stored before it equal the sums the service

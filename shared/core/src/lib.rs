@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod deletion;
 pub mod error;
 pub mod grpc;
 pub mod idempotency;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { fromDayInput } from "../dates";
+import { dayRange, fromDayInput } from "../dates";
 import {
   BarController,
   BarElement,
@@ -15,25 +15,48 @@ import {
 } from "chart.js";
 import { pipelines } from "../api";
 import type { Problem } from "../errors";
-import type { ForecastPeriod, GetPipelineAnalyticsResponse, GetRevenueForecastResponse } from "../gen/crm/sales/v1/pipelines_pb";
+import type {
+  ForecastPeriod,
+  GetPipelineAnalyticsResponse,
+  GetRevenueForecastResponse,
+  GetTeamAnalyticsResponse,
+} from "../gen/crm/sales/v1/pipelines_pb";
 import type { Money } from "../gen/google/type/money_pb";
 import { formatMoney } from "../money";
 import { PipelineChooser } from "./PipelineChooser";
-import { usePipelines } from "./pipelines";
+import { usePeople, usePipelines } from "./pipelines";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
 
-type Props = { onError: (err: unknown) => Problem };
+type Props = {
+  onError: (err: unknown) => Problem;
+  /** The signed-in user's id: "my pipeline". */
+  me: string;
+  /** Whether they may read every opportunity (else the figures are their own only). */
+  readAll: boolean;
+};
 
 const value = (m: Money | undefined) => (m ? Number(m.units) + m.nanos / 1e9 : 0);
 
-/** Pipeline analytics (now, or as of a past day) and the revenue forecast, as charts. */
-export function Dashboard({ onError }: Props) {
+/**
+ * Pipeline analytics (now, or as of a past day; everyone's, one's own or a rep's; for deals
+ * created in a range of days), the revenue forecast as charts, and the figures per rep.
+ */
+export function Dashboard({ onError, me, readAll }: Props) {
   const [analytics, setAnalytics] = useState<GetPipelineAnalyticsResponse>();
   const [forecast, setForecast] = useState<GetRevenueForecastResponse>();
+  const [team, setTeam] = useState<GetTeamAnalyticsResponse>();
   const [asOf, setAsOf] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  // Whose deals: "" everyone's; one who reads only their own sees their own.
+  const [whose, setWhose] = useState(readAll ? "" : me);
   const [problem, setProblem] = useState<Problem>();
-  const { all, chosen, choose } = usePipelines((err) => setProblem(onError(err)));
+  const fail = (err: unknown) => setProblem(onError(err));
+  const { all, chosen, choose } = usePipelines(fail);
+  const people = usePeople(() => {});
+  const nameOf = (id: string) =>
+    id === me ? "You" : (people.find((u) => u.id === id)?.displayName ?? (id ? "Someone" : "Nobody"));
 
   useEffect(() => {
     if (!chosen) return;
@@ -41,14 +64,17 @@ export function Dashboard({ onError }: Props) {
     (async () => {
       try {
         const day = fromDayInput(asOf, "end");
-        const [a, f] = await Promise.all([
-          pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day }),
-          pipelines.getRevenueForecast({ id: chosen.id, months: 6 }),
+        const range = dayRange(from, to);
+        const [a, f, t] = await Promise.all([
+          pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day, ownerId: whose, ...range }),
+          pipelines.getRevenueForecast({ id: chosen.id, months: 6, ownerId: whose }),
+          pipelines.getTeamAnalytics({ id: chosen.id, ...range }),
         ]);
         // A slower answer for an earlier choice never overwrites a newer one.
         if (!current) return;
         setAnalytics(a);
         setForecast(f);
+        setTeam(t);
         setProblem(undefined);
       } catch (err) {
         if (current) setProblem(onError(err));
@@ -57,7 +83,7 @@ export function Dashboard({ onError }: Props) {
     return () => {
       current = false;
     };
-  }, [asOf, chosen?.id]);
+  }, [asOf, from, to, whose, chosen?.id]);
 
   const stages = analytics?.stages ?? [];
   const periods = forecast?.periods ?? [];
@@ -73,6 +99,38 @@ export function Dashboard({ onError }: Props) {
       <div class="section-head">
         <h1 id="dashboard-title">Dashboard{chosen && all.length > 1 ? `: ${chosen.name}` : ""}</h1>
         <PipelineChooser all={all} chosen={chosen} choose={choose} />
+        {readAll ? (
+          <label class="inline">
+            Deals of{" "}
+            <select value={whose} onChange={(e) => setWhose((e.target as HTMLSelectElement).value)}>
+              <option value="">everyone</option>
+              <option value={me}>mine</option>
+              {people
+                .filter((u) => u.id !== me)
+                .map((u) => (
+                  <option key={u.id} value={u.id}>
+                    {u.displayName}
+                  </option>
+                ))}
+            </select>
+          </label>
+        ) : (
+          <p class="hint">Your deals</p>
+        )}
+        <span class="range" role="group" aria-label="Deals created">
+        <label class="inline">
+          Created from{" "}
+          <input type="date" value={from} max={to || undefined} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
+        </label>
+        <label class="inline">
+          to <input type="date" value={to} min={from || undefined} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+        </label>
+        {(from || to) && (
+          <button type="button" class="link" onClick={() => (setFrom(""), setTo(""))}>
+            any time
+          </button>
+        )}
+        </span>
         <label class="inline">
           As of{" "}
           <input type="date" value={asOf} onInput={(e) => setAsOf((e.target as HTMLInputElement).value)} />
@@ -154,7 +212,77 @@ export function Dashboard({ onError }: Props) {
           </p>
         </figure>
       </div>
+      {team && (
+        <Team team={team} whose={whose} nameOf={nameOf} choose={readAll ? setWhose : undefined} asOf={asOf} />
+      )}
     </section>
+  );
+}
+
+/** The figures per owner (now, for the deals created in the chosen days); a name picks their deals. */
+function Team({
+  team,
+  whose,
+  nameOf,
+  choose,
+  asOf,
+}: {
+  team: GetTeamAnalyticsResponse;
+  whose: string;
+  nameOf: (id: string) => string;
+  choose?: (id: string) => void;
+  asOf: string;
+}) {
+  return (
+    <figure class="team">
+      <figcaption id="team-title">By owner{asOf ? ", now" : ""}</figcaption>
+      {team.owners.length === 0 ? (
+        <p class="hint">No deal was created in these days.</p>
+      ) : (
+        <div class="scroll" tabIndex={0}>
+          <table class="compact" aria-labelledby="team-title">
+            <thead>
+              <tr>
+                <th scope="col">Owner</th>
+                <th scope="col">Open</th>
+                <th scope="col">Open value</th>
+                <th scope="col">Weighted</th>
+                <th scope="col">Won</th>
+                <th scope="col">Won value</th>
+                <th scope="col">Lost</th>
+                <th scope="col">Win rate</th>
+                <th scope="col">Overdue</th>
+                <th scope="col">No close date</th>
+              </tr>
+            </thead>
+            <tbody>
+              {team.owners.map((o) => (
+                <tr key={o.ownerId} data-owner={o.ownerId} aria-current={o.ownerId && o.ownerId === whose ? "true" : undefined}>
+                  <th scope="row">
+                    {choose && o.ownerId ? (
+                      <button type="button" class="link" onClick={() => choose(o.ownerId)}>
+                        {nameOf(o.ownerId)}
+                      </button>
+                    ) : (
+                      nameOf(o.ownerId)
+                    )}
+                  </th>
+                  <td>{String(o.openCount)}</td>
+                  <td>{formatMoney(o.openValue)}</td>
+                  <td>{formatMoney(o.weightedValue)}</td>
+                  <td>{String(o.wonCount)}</td>
+                  <td>{formatMoney(o.wonValue)}</td>
+                  <td>{String(o.lostCount)}</td>
+                  <td>{o.wonCount + o.lostCount > 0n ? `${Math.round(o.winRate * 100)}%` : "–"}</td>
+                  <td>{String(o.overdueCount)}</td>
+                  <td>{String(o.undatedCount)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </figure>
   );
 }
 

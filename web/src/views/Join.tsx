@@ -5,6 +5,7 @@ import type { GetInvitationResponse } from "../gen/crm/iam/v1/auth_pb";
 import { roleName } from "../roles";
 import { dateTime } from "../dates";
 import { Field } from "./Field";
+import { startSso } from "../sso";
 
 /** The token of an invitation's link (`#invitation/<token>`), if the address is one. */
 export function invitationToken(hash: string): string | undefined {
@@ -34,6 +35,19 @@ export function Join({ token, onJoined, onLeave }: Props) {
       (err) => setProblem(describe(err)),
     );
   }, [token]);
+
+  // The company sign-in instead of a password: the provider vouches for the invited email.
+  const sso = async () => {
+    const w = invitation?.workspace;
+    if (!w) return;
+    setBusy(true);
+    try {
+      await startSso(auth, w.slug, w.name);
+    } catch (err) {
+      setProblem(describe(err));
+      setBusy(false);
+    }
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -106,7 +120,12 @@ export function Join({ token, onJoined, onLeave }: Props) {
           Join {workspace}
         </button>
         {invitation.ssoEnabled && (
-          <p class="muted">Your workspace also signs in through its company sign-in: signing in there with {invitation.email} accepts this invitation too.</p>
+          <>
+            <p class="muted">Your workspace also signs in through its company sign-in: signing in there with {invitation.email} accepts this invitation too.</p>
+            <button type="button" class="secondary" disabled={busy} onClick={sso}>
+              Join with single sign-on
+            </button>
+          </>
         )}
       </form>
     </main>

@@ -8,7 +8,16 @@ import { Field, TextArea } from "./Field";
 import { LeadFields } from "./leadFields";
 import { useSaving } from "./saving";
 
-type Props = { lead: Lead; readOnly?: boolean; currency: string; onError: (err: unknown) => Problem; onSaved: (l: Lead) => void; onClose: () => void };
+type Props = {
+  lead: Lead;
+  readOnly?: boolean;
+  currency: string;
+  onError: (err: unknown) => Problem;
+  onSaved: (l: Lead) => void;
+  /** The lead was deleted (restorable for 30 days from Recently deleted leads). */
+  onDeleted: (id: string) => void;
+  onClose: () => void;
+};
 
 type Form = { contact: string; company: string; email: string; phone: string; source: string; value: string; interest: string; notes: string };
 
@@ -25,9 +34,20 @@ function formOf(l: Lead): Form {
   };
 }
 
-/** One lead's details, corrected by field mask and etag. */
-export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved, onClose }: Props) {
+/** One lead's details, corrected by field mask and etag, and deleted after a yes. */
+export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved, onDeleted, onClose }: Props) {
   const [form, setForm] = useState<Form>(() => formOf(lead));
+  const [deleting, setDeleting] = useState(false);
+  const [deleteProblem, setDeleteProblem] = useState<string>();
+  const remove = async () => {
+    try {
+      // With the etag: a lead someone changed meanwhile is not deleted unseen.
+      await leads.deleteLead({ id: lead.id, etag: lead.etag });
+      onDeleted(lead.id);
+    } catch (err) {
+      setDeleteProblem(onError(err).message);
+    }
+  };
   const { problem, saved, save: saving, refuse, edited } = useSaving(onError);
   const set = (key: keyof Form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
   const valueCurrency = lead.estimatedValue?.currencyCode || currency;
@@ -89,6 +109,36 @@ export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved,
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {saved && !problem && <p role="status">Saved.</p>}
       {!readOnly && <button type="submit">Save the lead</button>}
+      {deleting ? (
+        <div class="confirm" role="group" aria-label={`Delete the lead ${lead.contactName}?`}>
+          {deleteProblem ? (
+            <p class="error" role="alert">
+              {deleteProblem}
+            </p>
+          ) : (
+            <span>Delete the lead {lead.contactName}? It can be restored for 30 days.</span>
+          )}
+          <span class="actions">
+            {!deleteProblem && (
+              <button type="button" onClick={remove}>
+                Yes, delete
+              </button>
+            )}
+            <button type="button" class="secondary" onClick={() => (setDeleting(false), setDeleteProblem(undefined))}>
+              Keep
+            </button>
+          </span>
+        </div>
+      ) : (
+        !readOnly &&
+        !lead.convertedCustomerId && (
+          <div class="actions">
+            <button type="button" class="secondary" onClick={() => setDeleting(true)}>
+              Delete the lead
+            </button>
+          </div>
+        )
+      )}
     </form>
   );
 }

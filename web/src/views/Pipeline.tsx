@@ -1,12 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
-import { leads, opportunities, users } from "../api";
+import { leads, opportunities } from "../api";
 import { reason as reasonOf, type Problem } from "../errors";
 import { ConnectError } from "@connectrpc/connect";
 import { AskApproval, approvalText } from "./Approval";
 import { LeadSource, LeadStatus, type Lead } from "../gen/crm/sales/v1/leads_pb";
 import { LeadFields } from "./leadFields";
 import { LeadDetail } from "./LeadDetail";
-import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
+import { RecentlyDeletedLeads } from "./RecentlyDeleted";
+import { UserStatus } from "../gen/crm/iam/v1/users_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney, parseAmount } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
@@ -17,7 +18,7 @@ import { RecordType } from "../gen/crm/activity/v1/records_pb";
 import { PipelineEditor } from "./PipelineEditor";
 import { day } from "../dates";
 import { allPages } from "../paging";
-import { usePipelines } from "./pipelines";
+import { usePeople, usePipelines } from "./pipelines";
 
 type Props = { onError: (err: unknown) => Problem };
 /** What the signed-in user may do to leads: all of them, their own, or none (as sales decides). */
@@ -38,19 +39,6 @@ function reaches(rights: LeadRights, right: "write" | "convert", lead: Lead): bo
 }
 
 
-/** The workspace's people, page after page, to name and assign owners. */
-function usePeople(fail: (err: unknown) => void): User[] {
-  const [people, setPeople] = useState<User[]>([]);
-  useEffect(() => {
-    allPages(async (pageToken) => {
-      const page = await users.listUsers({ pageSize: 100, pageToken });
-      return { items: page.users, next: page.nextPageToken };
-    })
-      .then(({ items }) => setPeople(items))
-      .catch(fail);
-  }, []);
-  return people;
-}
 
 /** Why a deal was lost, as people say it. */
 const LOSS_REASONS: [LossReason, string][] = [
@@ -90,6 +78,9 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
   const [closed, setClosed] = useState<{ opportunity: Opportunity; reopened?: boolean; problem?: string }>();
   // The lead whose details are open, as the list has it now (its etag follows every change).
   const [openLeadId, setOpenLeadId] = useState<string>();
+  const [showDeleted, setShowDeleted] = useState(false);
+  // The lead just deleted, named with the way back.
+  const [leadDeleted, setLeadDeleted] = useState<string>();
   const openLead = leadRows.find((l) => l.id === openLeadId);
   const fail = (err: unknown) => setProblem(onError(err));
   const { all, chosen: pipeline, choose, saved } = usePipelines(fail);
@@ -249,7 +240,22 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)])} />
-      <h2>Leads</h2>
+      <div class="section-head">
+        <h2>Leads</h2>
+        {leadRights.write !== "none" && (
+          <button type="button" class="secondary" onClick={() => setShowDeleted(!showDeleted)} aria-expanded={showDeleted}>
+            {showDeleted ? "Close recently deleted leads" : "Recently deleted leads"}
+          </button>
+        )}
+      </div>
+      {leadDeleted && (
+        <p class="hint" role="status">
+          The lead {leadDeleted} is deleted: it can be restored for 30 days from Recently deleted leads.
+        </p>
+      )}
+      {showDeleted && (
+        <RecentlyDeletedLeads onError={onError} onRestored={(l) => (setLeadDeleted(undefined), setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)]))} />
+      )}
       {openLead && (
         <LeadDetail
           key={openLead.id}
@@ -258,6 +264,11 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
           currency={pipeline?.currencyCode ?? "MYR"}
           onError={onError}
           onSaved={(l) => setLeadRows((all) => all.map((r) => (r.id === l.id ? l : r)))}
+          onDeleted={(id) => {
+            setLeadDeleted(openLead.contactName);
+            setOpenLeadId(undefined);
+            setLeadRows((all) => all.filter((r) => r.id !== id));
+          }}
           onClose={() => setOpenLeadId(undefined)}
         />
       )}

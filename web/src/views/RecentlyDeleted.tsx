@@ -1,23 +1,38 @@
 import { useEffect, useState } from "preact/hooks";
-import { customers } from "../api";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { customers, leads } from "../api";
 import type { Problem } from "../errors";
 import type { Customer } from "../gen/crm/customer/v1/customers_pb";
+import type { Lead } from "../gen/crm/sales/v1/leads_pb";
 import { dateTime, day } from "../dates";
-
-type Props = {
-  onError: (err: unknown) => Problem;
-  /** A customer is back: the list shows it again. */
-  onRestored: (c: Customer) => void;
-};
 
 const PAGE = 25;
 
+/** A deleted record as its row shows it. */
+type Row = { id: string; name: string; detail: string; deleteTime?: Timestamp; purgeTime?: Timestamp };
+
+type ListProps<T> = {
+  /** The heading's id, unique on its screen. */
+  id: string;
+  title: string;
+  hint: string;
+  /** The second column's heading (what `Row.detail` holds). */
+  detail: string;
+  page: (token: string) => Promise<{ items: T[]; next: string }>;
+  row: (t: T) => Row;
+  restore: (t: T) => Promise<T | undefined>;
+  /** A refusal in words for its row (a field's message before the whole one's). */
+  refusal: (p: Problem) => string;
+  onError: (err: unknown) => Problem;
+  onRestored: (t: T) => void;
+};
+
 /**
- * The customers deleted in the last 30 days that the person may restore, most recently deleted
- * first, each with a Restore button; a refusal shows on its row.
+ * Records deleted in the last 30 days that the person may restore, most recently deleted first,
+ * each with a Restore button; a refusal shows on its row.
  */
-export function RecentlyDeleted({ onError, onRestored }: Props) {
-  const [rows, setRows] = useState<Customer[]>();
+function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, onError, onRestored }: ListProps<T>) {
+  const [rows, setRows] = useState<T[]>();
   const [next, setNext] = useState("");
   const [problem, setProblem] = useState<Problem>();
   const [refused, setRefused] = useState<Record<string, string>>({});
@@ -25,9 +40,9 @@ export function RecentlyDeleted({ onError, onRestored }: Props) {
 
   const load = async (token: string) => {
     try {
-      const answer = await customers.listDeletedCustomers({ pageSize: PAGE, pageToken: token });
-      setRows((earlier) => (token ? [...(earlier ?? []), ...answer.customers] : answer.customers));
-      setNext(answer.nextPageToken);
+      const answer = await page(token);
+      setRows((earlier) => (token ? [...(earlier ?? []), ...answer.items] : answer.items));
+      setNext(answer.next);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -37,22 +52,22 @@ export function RecentlyDeleted({ onError, onRestored }: Props) {
     load("");
   }, []);
 
-  const restore = async (c: Customer) => {
+  const bringBack = async (t: T) => {
+    const r = row(t);
     try {
-      const { customer } = await customers.restoreCustomer({ id: c.id });
-      setRows((all) => all?.filter((r) => r.id !== c.id));
-      setRestored(c.displayName);
-      if (customer) onRestored(customer);
+      const back = await restore(t);
+      setRows((all) => all?.filter((x) => row(x).id !== r.id));
+      setRestored(r.name);
+      if (back) onRestored(back);
     } catch (err) {
-      const p = onError(err);
-      setRefused({ ...refused, [c.id]: p.fields["customer.email"] ?? p.message });
+      setRefused({ ...refused, [r.id]: refusal(onError(err)) });
     }
   };
 
   return (
-    <section class="card" aria-labelledby="deleted-title">
-      <h2 id="deleted-title">Recently deleted</h2>
-      <p class="hint">Deleted customers can be restored for 30 days, with their contacts and tags. After that they are removed for good.</p>
+    <section class="card" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      <p class="hint">{hint}</p>
       {restored && (
         <p class="hint" role="status">
           {restored} is restored.
@@ -63,27 +78,30 @@ export function RecentlyDeleted({ onError, onRestored }: Props) {
         <thead>
           <tr>
             <th scope="col">Name</th>
-            <th scope="col">Email</th>
+            <th scope="col">{detail}</th>
             <th scope="col">Deleted</th>
             <th scope="col">Restorable until</th>
             <th scope="col"><span class="visually-hidden">Action</span></th>
           </tr>
         </thead>
         <tbody>
-          {rows?.map((c) => (
-            <tr key={c.id}>
-              <td>{c.displayName}</td>
-              <td>{c.email}</td>
-              <td>{dateTime(c.deleteTime)}</td>
-              <td>{day(c.purgeTime)}</td>
-              <td>
-                <button type="button" class="secondary" onClick={() => restore(c)} aria-label={`Restore ${c.displayName}`}>
-                  Restore
-                </button>
-                {refused[c.id] && <p class="error" role="alert">{refused[c.id]}</p>}
-              </td>
-            </tr>
-          ))}
+          {rows?.map((t) => {
+            const r = row(t);
+            return (
+              <tr key={r.id}>
+                <td>{r.name}</td>
+                <td>{r.detail}</td>
+                <td>{dateTime(r.deleteTime)}</td>
+                <td>{day(r.purgeTime)}</td>
+                <td>
+                  <button type="button" class="secondary" onClick={() => bringBack(t)} aria-label={`Restore ${r.name}`}>
+                    Restore
+                  </button>
+                  {refused[r.id] && <p class="error" role="alert">{refused[r.id]}</p>}
+                </td>
+              </tr>
+            );
+          })}
           {rows?.length === 0 && (
             <tr>
               <td colSpan={5} class="empty">Nothing was deleted in the last 30 days.</td>
@@ -97,5 +115,53 @@ export function RecentlyDeleted({ onError, onRestored }: Props) {
         </button>
       )}
     </section>
+  );
+}
+
+type Props<T> = {
+  onError: (err: unknown) => Problem;
+  /** It is back: its list shows it again. */
+  onRestored: (t: T) => void;
+};
+
+/** The customers deleted in the last 30 days, restorable with their contacts and tags. */
+export function RecentlyDeleted({ onError, onRestored }: Props<Customer>) {
+  return (
+    <DeletedList<Customer>
+      id="deleted-title"
+      title="Recently deleted"
+      hint="Deleted customers can be restored for 30 days, with their contacts and tags. After that they are removed for good."
+      detail="Email"
+      page={async (pageToken) => {
+        const answer = await customers.listDeletedCustomers({ pageSize: PAGE, pageToken });
+        return { items: answer.customers, next: answer.nextPageToken };
+      }}
+      row={(c) => ({ id: c.id, name: c.displayName, detail: c.email, deleteTime: c.deleteTime, purgeTime: c.purgeTime })}
+      restore={async (c) => (await customers.restoreCustomer({ id: c.id })).customer}
+      refusal={(p) => p.fields["customer.email"] ?? p.message}
+      onError={onError}
+      onRestored={onRestored}
+    />
+  );
+}
+
+/** The leads deleted in the last 30 days, restorable as they were. */
+export function RecentlyDeletedLeads({ onError, onRestored }: Props<Lead>) {
+  return (
+    <DeletedList<Lead>
+      id="deleted-leads-title"
+      title="Recently deleted leads"
+      hint="Deleted leads can be restored for 30 days, as they were. After that they are removed for good."
+      detail="Company"
+      page={async (pageToken) => {
+        const answer = await leads.listDeletedLeads({ pageSize: PAGE, pageToken });
+        return { items: answer.leads, next: answer.nextPageToken };
+      }}
+      row={(l) => ({ id: l.id, name: l.contactName, detail: l.companyName, deleteTime: l.deleteTime, purgeTime: l.purgeTime })}
+      restore={async (l) => (await leads.restoreLead({ id: l.id })).lead}
+      refusal={(p) => p.message}
+      onError={onError}
+      onRestored={onRestored}
+    />
   );
 }

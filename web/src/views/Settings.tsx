@@ -5,6 +5,7 @@ import { CustomerVisibility, MfaPolicy, type Tenant } from "../gen/crm/iam/v1/te
 import { Field } from "./Field";
 import { wholeNumber } from "../money";
 import { useSaving } from "./saving";
+import { SingleSignOn } from "./SingleSignOn";
 
 type Props = {
   tenantId: string;
@@ -189,6 +190,7 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
           <button type="submit">Save the workspace</button>
         </div>
       </form>
+      <SingleSignOn onError={onError} />
     </section>
   );
 }

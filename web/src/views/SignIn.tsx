@@ -6,12 +6,13 @@ import { Field } from "./Field";
 import { Enrolment, RecoveryCodes } from "./SecondFactor";
 import type { Workspace } from "../gen/crm/iam/v1/auth_pb";
 import type { Joined } from "./Join";
+import { ssoAnswer, ssoWorkspace, startSso } from "../sso";
 
 /** `joined`: someone who has just accepted an invitation, signed in at once with the password
  * they chose (a second factor their workspace asks for is asked here as at any sign-in). */
 type Props = { notice?: string; joined?: Joined; onSignedIn: (s: Session) => void };
 
-/** Sign in to a tenant, or sign a new one up. */
+/** Sign in to a tenant (with a password, or the workspace's single sign-on), or sign a new one up. */
 export function SignIn({ notice, joined, onSignedIn }: Props) {
   const [mode, setMode] = useState<"in" | "up">("in");
   const [form, setForm] = useState({
@@ -54,7 +55,50 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
 
   useEffect(() => {
     if (joined) choose(joined.slug);
+    else completeSso();
   }, []);
+
+  // Single sign-on, started here: the workspace's provider, then back to this page with `code`
+  // and `state` (or `error`) in the query, which CompleteSso turns into a session.
+  const sso = async () => {
+    if (!form.tenant.trim()) {
+      setProblem({ message: "", signInAgain: false, fields: { tenant: "Type your workspace's short name to sign in with its single sign-on." } });
+      return;
+    }
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      await startSso(auth, form.tenant.trim());
+    } catch (err) {
+      setProblem(describe(err));
+      setBusy(false);
+    }
+  };
+  const completeSso = async () => {
+    const answer = ssoAnswer(window.location.search);
+    if (!answer) return;
+    // The provider's answer is read once: a reload does not send it again.
+    window.history.replaceState(null, "", window.location.pathname + window.location.hash);
+    const workspace = ssoWorkspace();
+    setForm((f) => ({ ...f, tenant: workspace }));
+    if ("error" in answer) {
+      setProblem({
+        message: `The sign-in with your workspace's provider did not finish (${answer.error}). Try again, or sign in with your password.`,
+        fields: {},
+        signInAgain: false,
+      });
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await auth.completeSso(answer);
+      onSignedIn(fromTokens(r, workspace, r.user?.email ?? ""));
+    } catch (err) {
+      setProblem(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const choose = async (slug: string) => {
     setBusy(true);
@@ -224,10 +268,15 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
           error={f.password}
           required
         />
-        {problem && <p class="error" role="alert">{problem.message}</p>}
+        {problem?.message && <p class="error" role="alert">{problem.message}</p>}
         <button type="submit" disabled={busy}>
           {mode === "in" ? "Sign in" : "Create the workspace"}
         </button>
+        {mode === "in" && (
+          <button type="button" class="secondary" disabled={busy} onClick={sso}>
+            Sign in with single sign-on
+          </button>
+        )}
         <button type="button" class="link" onClick={() => (setMode(mode === "in" ? "up" : "in"), setProblem(undefined))}>
           {mode === "in" ? "New here? Sign up your business" : "Have a workspace? Sign in"}
         </button>

@@ -1,8 +1,24 @@
-// The tenant's pipelines, for the screens that show one of them (the board, the dashboard).
+// The tenant's pipelines and people, for the screens that show one pipeline (the board, the
+// dashboard) and name the owners of its deals.
 import { useEffect, useState } from "preact/hooks";
-import { pipelines } from "../api";
+import { pipelines, users } from "../api";
 import { allPages } from "../paging";
 import type { Pipeline } from "../gen/crm/sales/v1/pipelines_pb";
+import type { User } from "../gen/crm/iam/v1/users_pb";
+
+/** The workspace's people, page after page, to name and assign owners. */
+export function usePeople(fail: (err: unknown) => void): User[] {
+  const [people, setPeople] = useState<User[]>([]);
+  useEffect(() => {
+    allPages(async (pageToken) => {
+      const page = await users.listUsers({ pageSize: 100, pageToken });
+      return { items: page.users, next: page.nextPageToken };
+    })
+      .then(({ items }) => setPeople(items))
+      .catch(fail);
+  }, []);
+  return people;
+}
 
 /** Every pipeline (page after page), the one chosen (the default until another is), and the chooser. */
 export function usePipelines(fail: (err: unknown) => void) {

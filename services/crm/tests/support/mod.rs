@@ -253,3 +253,32 @@ pub async fn scrape(addr: impl std::fmt::Display) -> String {
     let (_, body) = http1(addr.as_str(), request).await;
     String::from_utf8_lossy(&body).into_owned()
 }
+
+/// The summaries of the entries on the timeline of the record (`record_type`, `id`), newest
+/// first, as `token` reads them.
+pub async fn timeline_summaries(
+    server: &TestServer,
+    token: &str,
+    record_type: crm_proto::crm::activity::v1::RecordType,
+    id: &str,
+) -> Vec<String> {
+    use crm_proto::crm::activity::v1 as act;
+    act::timeline_service_client::TimelineServiceClient::new(server.channel.clone())
+        .list_timeline(authorized(
+            act::ListTimelineRequest {
+                record: Some(act::RecordRef {
+                    r#type: record_type as i32,
+                    id: id.to_owned(),
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .map(|e| e.summary)
+        .collect()
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::customers::CustomerPage;
 use super::{Caller, Customers, Reach, writable};
-use crate::domain::customer::{Customer, RESTORE_WINDOW, RestoreRefusal};
+use crate::domain::customer::{Customer, RestoreRefusal};
 use crate::domain::events::{customer_purged, customer_restored};
 use crate::domain::ports::Cursor;
 
@@ -78,7 +78,7 @@ impl Customers {
     /// Purges every customer whose restore window has closed, a batch per transaction, each with
     /// `CustomerPurged`; returns how many.
     pub async fn purge_due(&self) -> Result<u64> {
-        let window = i64::try_from(RESTORE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let window = crm_core::deletion::window_millis();
         let mut total = 0;
         loop {
             let now = self.now();
@@ -116,16 +116,5 @@ impl Customers {
 
 /// A restore the rules refuse, in words.
 fn refused(c: &Customer, refusal: RestoreRefusal) -> Error {
-    match refusal {
-        RestoreRefusal::NotDeleted => Error::not_found("customer", c.id),
-        RestoreRefusal::WindowPassed(_) => Error::new(
-            ErrorKind::FailedPrecondition,
-            format!(
-                "{} was deleted more than {} days ago and is being purged: it cannot be restored",
-                c.display_name,
-                RESTORE_WINDOW.as_secs() / 86_400
-            ),
-        )
-        .with_reason("RESTORE_WINDOW_PASSED"),
-    }
+    refusal.error("customer", c.id, &c.display_name)
 }

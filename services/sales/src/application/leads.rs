@@ -12,7 +12,7 @@ use crate::domain::ports::{LeadFilter, OutboxEvent, TenantPolicy};
 /// The roles a lead's owner must hold one of.
 pub const SALES_ROLES: &[&str] = &["sales_rep", "sales_manager"];
 
-fn refused(e: LeadChangeError) -> Error {
+pub(super) fn refused(e: LeadChangeError) -> Error {
     match e {
         LeadChangeError::Invalid(problems) => invalid("lead", problems),
         LeadChangeError::Illegal(m) => Error::new(ErrorKind::FailedPrecondition, m.to_string())
@@ -174,7 +174,7 @@ impl Sales {
 
     /// Changes a lead as `change` decides on the state read under the write lock, once the
     /// etag and the permission of `rule` hold on that state.
-    async fn change_lead(
+    pub(super) async fn change_lead(
         &self,
         caller: &Caller,
         id: Uuid,

@@ -5,6 +5,7 @@ mod access;
 pub mod analytics;
 mod approvals;
 pub mod conversions;
+pub mod deleted_leads;
 pub mod leads;
 pub mod opportunities;
 pub mod pipelines;

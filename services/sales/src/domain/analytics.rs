@@ -344,6 +344,25 @@ pub struct OpenSums {
     pub best_case_nanos: i128,
 }
 
+/// One owner's opportunities in a pipeline (created in a period): what is open, won and lost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerSums {
+    /// The owner; `None` for the opportunities nobody owns.
+    pub owner: Option<crm_core::UserId>,
+    /// Open ones, weighted and not.
+    pub open: OpenSums,
+    /// Won: how many, and their amounts in billionths.
+    pub won_count: i64,
+    /// Σ won amount, in billionths.
+    pub won_nanos: i128,
+    /// Lost.
+    pub lost_count: i64,
+    /// Open ones past their expected close.
+    pub overdue_count: i64,
+    /// Open ones with no expected close.
+    pub undated_count: i64,
+}
+
 const NANOS: i128 = 1_000_000_000;
 
 /// Billionths of `currency` as money (amounts here are never negative).

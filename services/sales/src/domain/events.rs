@@ -56,6 +56,51 @@ pub fn lead_assigned(lead: &Lead, previous: Option<UserId>, cause: &Cause) -> Ou
     lead_event(lead, &event, cause)
 }
 
+/// `LeadDeleted`: restorable until its purge.
+pub fn lead_deleted(lead: &Lead, cause: &Cause) -> OutboxEvent {
+    let deleted = events::LeadDeleted {
+        lead_id: lead.id.to_string(),
+        display_name: lead_name(lead),
+        owner_id: lead.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        deleted_by_user_id: cause.by.to_string(),
+        delete_time: Some(timestamp(lead.updated_at)),
+    };
+    lead_event(lead, &deleted, cause)
+}
+
+/// `LeadRestored`: back as it was.
+pub fn lead_restored(lead: &Lead, cause: &Cause) -> OutboxEvent {
+    let restored = events::LeadRestored {
+        lead: Some(lead_pb(lead)),
+        restored_by_user_id: cause.by.to_string(),
+    };
+    lead_event(lead, &restored, cause)
+}
+
+/// `LeadPurged` at `at`: gone for good. Nobody's request caused it.
+pub fn lead_purged(lead: &Lead, at: Millis) -> OutboxEvent {
+    let purged = events::LeadPurged {
+        lead_id: lead.id.to_string(),
+        delete_time: lead.deleted_at.map(timestamp),
+        purge_time: Some(timestamp(at)),
+    };
+    let causation = Causation::default();
+    let cause = Cause {
+        by: UserId::from(Uuid::nil()),
+        causation: &causation,
+    };
+    event("lead", lead.tenant_id, lead.id, at, &purged, &cause)
+}
+
+/// A lead as messages name it: the person, and the company if any.
+pub fn lead_name(lead: &Lead) -> String {
+    [lead.contact_name.as_str(), lead.company_name.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `OpportunityCreated`: opened directly, not from a lead.
 pub fn opportunity_created(o: &Opportunity, cause: &Cause) -> OutboxEvent {
     let event = events::OpportunityCreated {

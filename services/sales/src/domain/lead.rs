@@ -8,6 +8,9 @@ use super::Millis;
 use super::money::Money;
 use super::pipeline::Violation;
 
+mod deletion;
+pub use deletion::{RESTORE_WINDOW, RestoreRefusal};
+
 /// Where a lead is in its life. The numbers are `crm.sales.v1.LeadStatus`'s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LeadStatus {
@@ -101,6 +104,9 @@ pub struct Lead {
     pub updated_at: Millis,
     /// The etag.
     pub version: i64,
+    /// When it was deleted (restorable for [`RESTORE_WINDOW`], then purged); `None` while live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Millis>,
 }
 
 /// A lead's fields as a request gives them.
@@ -281,6 +287,7 @@ impl Lead {
             created_at: now,
             updated_at: now,
             version: 1,
+            deleted_at: None,
         })
     }
 

@@ -51,6 +51,8 @@ pub fn lead_pb(l: &Lead) -> pb::Lead {
         create_time: Some(timestamp(l.created_at)),
         update_time: Some(timestamp(l.updated_at)),
         etag: l.version.to_string(),
+        delete_time: l.deleted_at.map(timestamp),
+        purge_time: l.purge_at().map(timestamp),
     }
 }
 

@@ -7,7 +7,7 @@ use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::Millis;
-use super::analytics::{Analytics, ForecastMonth, OpenSums, Period};
+use super::analytics::{Analytics, ForecastMonth, OpenSums, OwnerSums, Period};
 use super::conversion::{Conversion, Step};
 use super::lead::{Lead, LeadStatus};
 use super::opportunity::{Deal, Opportunity, OpportunityStatus};
@@ -172,7 +172,30 @@ pub trait LeadStore: Send + Sync + 'static {
     /// once run one after the other, the second on what the first left.
     async fn update_lead(&self, tenant: TenantId, id: Uuid, change: LeadChange<'_>)
     -> Result<Lead>;
+    /// The tenant's deleted leads (`owner`: only theirs), most recently deleted first, after
+    /// `after` (a deletion time and id), at most `limit`.
+    async fn list_deleted_leads(
+        &self,
+        tenant: TenantId,
+        owner: Option<UserId>,
+        after: Option<(Millis, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Lead>>;
+    /// [`Self::update_lead`] on a deleted lead (`NOT_FOUND` unless the tenant has one deleted
+    /// with that id): the restore.
+    async fn restore_lead(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: LeadChange<'_>,
+    ) -> Result<Lead>;
+    /// Removes up to `limit` leads deleted before `before`, of every tenant, each with the
+    /// event `purged` makes of it, in one transaction; returns how many.
+    async fn purge_leads(&self, before: Millis, limit: u32, purged: &LeadPurged) -> Result<u32>;
 }
+
+/// The event of a purged lead.
+pub type LeadPurged = dyn Fn(&Lead) -> OutboxEvent + Send + Sync;
 
 /// The tenant's users and settings as sales knows them, from IAM's events.
 #[async_trait]
@@ -325,6 +348,31 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         pipeline: &Pipeline,
         before: Millis,
     ) -> Result<(OpenSums, OpenSums)>;
+    /// [`Self::analytics`] for the opportunities `owner` owns now, rebuilt from their history.
+    async fn owner_analytics(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        as_of: Millis,
+        owner: UserId,
+    ) -> Result<Analytics>;
+    /// [`Self::forecast`] and [`Self::late_and_undated`] for what `owner` owns (and won),
+    /// summed from the opportunities and deals.
+    async fn owner_forecast(
+        &self,
+        pipeline: &Pipeline,
+        months: &[(Millis, Millis)],
+        owner: UserId,
+    ) -> Result<(Vec<ForecastMonth>, OpenSums, OpenSums)>;
+    /// Per owner (`only`: just this one), the opportunities created in `period`: open (overdue
+    /// when expected before `now`), won and lost.
+    async fn team(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        now: Millis,
+        only: Option<UserId>,
+    ) -> Result<Vec<OwnerSums>>;
 }
 
 /// Every port of sales' storage: what the use cases hold.

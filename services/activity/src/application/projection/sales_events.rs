@@ -17,6 +17,15 @@ fn words(name: &str, prefix: &str) -> String {
         .to_lowercase()
 }
 
+/// A lead as the timelines name it: the person, and the company if any.
+fn lead_name(l: &crm_proto::crm::sales::v1::Lead) -> String {
+    [l.contact_name.as_str(), l.company_name.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// An opportunity as a record of the timelines (its owner and name) linked to its customer:
 /// the effects, and the customer's record.
 fn opportunity_on_customer(
@@ -83,14 +92,19 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
         )));
         return Some(out);
     }
-    if let Some(e) = event.decode::<sales::LeadCreated>() {
-        let l = e.lead.unwrap_or_default();
+    // Created, or back from a delete: the lead (again) a record of the timelines.
+    let appeared = event
+        .decode::<sales::LeadCreated>()
+        .map(|e| (e.lead, e.created_by_user_id, "created"))
+        .or_else(|| {
+            event
+                .decode::<sales::LeadRestored>()
+                .map(|e| (e.lead, e.restored_by_user_id, "restored"))
+        });
+    if let Some((l, by, what)) = appeared {
+        let l = l.unwrap_or_default();
         let r = record(RecordType::Lead, &l.id)?;
-        let name = [l.contact_name.as_str(), l.company_name.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let name = lead_name(&l);
         return Some(vec![
             Effect::Record {
                 record: r,
@@ -101,11 +115,29 @@ pub(super) fn effects(event: &Envelope) -> Option<Vec<Effect>> {
                 event,
                 EntryKind::Lead,
                 r,
-                &e.created_by_user_id,
-                format!("Lead created: {name}"),
+                &by,
+                format!("Lead {what}: {name}"),
                 &[("owner_id", l.owner_id.clone())],
             )),
         ]);
+    }
+    if let Some(e) = event.decode::<sales::LeadDeleted>() {
+        let r = record(RecordType::Lead, &e.lead_id)?;
+        return Some(vec![
+            Effect::Add(entry(
+                event,
+                EntryKind::Lead,
+                r,
+                &e.deleted_by_user_id,
+                format!("Lead deleted: {}", e.display_name),
+                &[("display_name", e.display_name.clone())],
+            )),
+            Effect::Forget { record: r },
+        ]);
+    }
+    if let Some(e) = event.decode::<sales::LeadPurged>() {
+        let r = record(RecordType::Lead, &e.lead_id)?;
+        return Some(vec![Effect::Erase { record: r }]);
     }
     if let Some(e) = event.decode::<sales::LeadQualified>() {
         let r = record(RecordType::Lead, &e.lead_id)?;

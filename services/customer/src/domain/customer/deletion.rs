@@ -1,21 +1,9 @@
 //! Deleting and restoring: a deleted customer is gone from every read but stays restorable for
 //! [`RESTORE_WINDOW`], then the purge removes it for good.
 
-use std::time::Duration;
+pub use crm_core::deletion::{RESTORE_WINDOW, RestoreRefusal};
 
 use super::{Customer, Millis};
-
-/// How long a deleted customer stays restorable before the purge removes it.
-pub const RESTORE_WINDOW: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-/// Why a customer is not restored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestoreRefusal {
-    /// It is not deleted.
-    NotDeleted,
-    /// Its restore window closed at this time (the purge removes it).
-    WindowPassed(Millis),
-}
 
 impl Customer {
     /// Marks it deleted at `now`.
@@ -27,18 +15,12 @@ impl Customer {
     /// Until when a deleted customer may be restored (when the purge removes it); `None` while
     /// it is live.
     pub fn purge_at(&self) -> Option<Millis> {
-        let window = i64::try_from(RESTORE_WINDOW.as_millis()).unwrap_or(i64::MAX);
-        self.deleted_at.map(|at| at.saturating_add(window))
+        crm_core::deletion::purge_at(self.deleted_at)
     }
 
     /// Brings a deleted customer back at `now`, within its window.
     pub fn restore(&mut self, now: Millis) -> Result<(), RestoreRefusal> {
-        let Some(until) = self.purge_at() else {
-            return Err(RestoreRefusal::NotDeleted);
-        };
-        if now > until {
-            return Err(RestoreRefusal::WindowPassed(until));
-        }
+        crm_core::deletion::restorable(self.deleted_at, now)?;
         self.deleted_at = None;
         self.touch(now);
         Ok(())

@@ -9,9 +9,9 @@ use super::SqlSalesStore;
 use super::db;
 use crate::domain::Millis;
 use crate::domain::lead::Lead;
-use crate::domain::ports::{LeadChange, OutboxEvent, TenantPolicy};
+use crate::domain::ports::TeamStore;
+use crate::domain::ports::{LeadChange, TenantPolicy};
 use crate::domain::ports::{LeadFilter, SalesUser};
-use crate::domain::ports::{LeadStore, TeamStore};
 use async_trait::async_trait;
 use crm_core::Error;
 use crm_core::storage::{from_doc, to_doc};
@@ -20,8 +20,8 @@ use crm_events::outbox::append_events;
 /// Adds a lead.
 pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
     sqlx::query(
-        "insert into leads (id, tenant_id, status, source, owner_id, doc, created_at, updated_at, version) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into leads (id, tenant_id, status, source, owner_id, doc, created_at, updated_at, version, \
+         deleted_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(lead.id.to_string())
     .bind(lead.tenant_id.to_string())
@@ -32,6 +32,7 @@ pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
     .bind(lead.created_at)
     .bind(lead.updated_at)
     .bind(lead.version)
+    .bind(lead.deleted_at)
     .execute(tx)
     .await
     .map_err(db("creating a lead"))
@@ -42,7 +43,7 @@ pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
 pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result<bool> {
     let done = sqlx::query(
         "update leads set status = $3, source = $4, owner_id = $5, doc = $6, updated_at = $7, \
-         version = $8 where tenant_id = $1 and id = $2 and version = $9",
+         version = $8, deleted_at = $10 where tenant_id = $1 and id = $2 and version = $9",
     )
     .bind(lead.tenant_id.to_string())
     .bind(lead.id.to_string())
@@ -53,27 +54,67 @@ pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result
     .bind(lead.updated_at)
     .bind(lead.version)
     .bind(expected_version)
+    .bind(lead.deleted_at)
     .execute(tx)
     .await
     .map_err(db("saving a lead"))?;
     Ok(done.rows_affected() == 1)
 }
 
-/// A lead by id.
-pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
-    read(tx, tenant, id, "").await
+/// Lets `change` decide on `found` (the lead `id` read under the write lock; `NOT_FOUND` when
+/// none), and saves it with the events it gives; the lead as saved, or as read when unchanged.
+pub async fn decide_and_save(
+    tx: &mut Conn,
+    found: Option<Lead>,
+    id: Uuid,
+    change: &mut LeadChange<'_>,
+) -> Result<Lead> {
+    let mut lead = found.ok_or_else(|| Error::not_found("lead", id))?;
+    let expected = lead.version;
+    let Some(events) = change(&mut lead)? else {
+        return Ok(lead);
+    };
+    // Read under the write lock: no other writer can have moved it on.
+    if !update(tx, &lead, expected).await? {
+        return Err(Error::etag_mismatch("lead").with_metadata("id", id.to_string()));
+    }
+    append_events(tx, &events).await?;
+    Ok(lead)
 }
 
-/// A lead by id, read to be changed in this transaction: locked until it ends on
-/// PostgreSQL (SQLite's write transaction already excludes other writers).
+/// A lead by id (not a deleted one).
+pub async fn get(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
+    read(tx, tenant, id, "null", "").await
+}
+
+/// A lead by id (not a deleted one), read to be changed in this transaction: locked until it
+/// ends on PostgreSQL (SQLite's write transaction already excludes other writers).
 pub async fn get_to_change(tx: &mut Conn, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
     let lock = crm_core::storage::Engine::of(tx).row_lock();
-    read(tx, tenant, id, lock).await
+    read(tx, tenant, id, "null", lock).await
 }
 
-async fn read(tx: &mut Conn, tenant: TenantId, id: Uuid, lock: &str) -> Result<Option<Lead>> {
+/// A deleted lead by id, read to be restored in this transaction (locked as
+/// [`get_to_change`]).
+pub async fn get_deleted_to_change(
+    tx: &mut Conn,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Lead>> {
+    let lock = crm_core::storage::Engine::of(tx).row_lock();
+    read(tx, tenant, id, "not null", lock).await
+}
+
+/// The lead `id` whose `deleted_at is {state}`.
+async fn read(
+    tx: &mut Conn,
+    tenant: TenantId,
+    id: Uuid,
+    state: &str,
+    lock: &str,
+) -> Result<Option<Lead>> {
     let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select doc from leads where tenant_id = $1 and id = $2{lock}"
+        "select doc from leads where tenant_id = $1 and id = $2 and deleted_at is {state}{lock}"
     )))
     .bind(tenant.to_string())
     .bind(id.to_string())
@@ -92,7 +133,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<Lead>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "select doc from leads where tenant_id = $1 and id > $2 \
+        "select doc from leads where tenant_id = $1 and id > $2 and deleted_at is null \
          and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5) \
          order by id limit $6",
     )
@@ -181,65 +222,6 @@ pub async fn sales_user(
             .collect(),
         active: status == "active",
     }))
-}
-
-#[async_trait]
-impl LeadStore for SqlSalesStore {
-    async fn insert_lead(&self, lead: &Lead, events: Vec<OutboxEvent>) -> Result<()> {
-        self.db
-            .in_tenant(lead.tenant_id, "creating a lead", async |tx| {
-                insert(tx, lead).await?;
-                append_events(tx, &events).await
-            })
-            .await
-    }
-
-    async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>> {
-        self.db
-            .in_tenant(tenant, "reading a lead", async |tx| {
-                get(tx, tenant, id).await
-            })
-            .await
-    }
-
-    async fn list_leads(
-        &self,
-        tenant: TenantId,
-        filter: &LeadFilter,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Lead>> {
-        self.db
-            .in_tenant(tenant, "listing leads", async |tx| {
-                list(tx, tenant, filter, after, limit).await
-            })
-            .await
-    }
-
-    async fn update_lead(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-        mut change: LeadChange<'_>,
-    ) -> Result<Lead> {
-        self.db
-            .in_tenant_write(tenant, "saving a lead", async |tx| {
-                let mut lead = get_to_change(tx, tenant, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("lead", id))?;
-                let expected = lead.version;
-                let Some(events) = change(&mut lead)? else {
-                    return Ok(lead);
-                };
-                // Read under the write lock: no other writer can have moved it on.
-                if !update(tx, &lead, expected).await? {
-                    return Err(Error::etag_mismatch("lead").with_metadata("id", id.to_string()));
-                }
-                append_events(tx, &events).await?;
-                Ok(lead)
-            })
-            .await
-    }
 }
 
 #[async_trait]

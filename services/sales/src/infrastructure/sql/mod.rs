@@ -4,6 +4,8 @@
 
 pub mod analytics;
 pub mod conversions;
+pub mod deleted_leads;
+mod lead_store;
 pub mod leads;
 pub mod opportunities;
 pub mod pipelines;

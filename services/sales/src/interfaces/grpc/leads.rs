@@ -45,10 +45,6 @@ fn lead_id(field: &str, raw: &str) -> Result<Uuid, Error> {
     api::uuid(field, raw, "a lead id")
 }
 
-fn user(field: &str, raw: &str) -> Result<Option<crm_core::UserId>, Error> {
-    Ok(api::optional_uuid(field, raw, "a user id")?.map(crm_core::UserId::from))
-}
-
 #[tonic::async_trait]
 impl pb::lead_service_server::LeadService for SalesGrpc {
     async fn list_leads(
@@ -242,4 +238,61 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
             opportunity: Some(opportunity_pb(&done.opportunity)),
         }))
     }
+
+    async fn delete_lead(
+        &self,
+        request: Request<pb::DeleteLeadRequest>,
+    ) -> Reply<pb::DeleteLeadResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id = lead_id("id", &r.id)?;
+        bounded("etag", &r.etag, 64)?;
+        self.sales.delete_lead(&caller, id, &r.etag).await?;
+        Ok(Response::new(pb::DeleteLeadResponse {}))
+    }
+
+    async fn list_deleted_leads(
+        &self,
+        request: Request<pb::ListDeletedLeadsRequest>,
+    ) -> Reply<pb::ListDeletedLeadsResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let list = "leads/deleted";
+        let page = api::page(list, r.page_size, &r.page_token)?;
+        let after = match page.after.as_deref() {
+            None => None,
+            Some(cursor) => Some(deleted_cursor(cursor).ok_or_else(|| {
+                Error::invalid_field("page_token", "is not a page token of this list")
+            })?),
+        };
+        let page = self
+            .sales
+            .list_deleted_leads(&caller, after, page.size)
+            .await?;
+        Ok(Response::new(pb::ListDeletedLeadsResponse {
+            leads: page.leads.iter().map(lead_pb).collect(),
+            next_page_token: page
+                .next
+                .map(|(at, id)| api::page_token(list, &format!("{at}_{id}")))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn restore_lead(
+        &self,
+        request: Request<pb::RestoreLeadRequest>,
+    ) -> Reply<pb::RestoreLeadResponse> {
+        let caller = caller(&request)?;
+        let id = lead_id("id", &request.get_ref().id)?;
+        let lead = self.sales.restore_lead(&caller, id).await?;
+        Ok(Response::new(pb::RestoreLeadResponse {
+            lead: Some(lead_pb(&lead)),
+        }))
+    }
+}
+
+/// A deleted-leads page cursor, `<deletion millis>_<id>`.
+fn deleted_cursor(cursor: &str) -> Option<(i64, Uuid)> {
+    let (at, id) = cursor.split_once('_')?;
+    Some((at.parse().ok()?, Uuid::try_parse(id).ok()?))
 }

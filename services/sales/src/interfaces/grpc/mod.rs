@@ -215,9 +215,16 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
             from: r.start_time.as_ref().map(api::millis),
             before: r.end_time.as_ref().map(api::millis),
         };
+        let owner = user("owner_id", &r.owner_id)?;
         let response = self
             .sales
-            .pipeline_analytics(&caller, id, period, r.as_of.as_ref().map(api::millis))
+            .pipeline_analytics(
+                &caller,
+                id,
+                period,
+                r.as_of.as_ref().map(api::millis),
+                owner,
+            )
             .await?;
         Ok(Response::new(response))
     }
@@ -229,7 +236,31 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
         let caller = caller(&request)?;
         let r = request.get_ref();
         let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
-        let response = self.sales.revenue_forecast(&caller, id, r.months).await?;
+        let owner = user("owner_id", &r.owner_id)?;
+        let response = self
+            .sales
+            .revenue_forecast(&caller, id, r.months, owner)
+            .await?;
         Ok(Response::new(response))
     }
+
+    async fn get_team_analytics(
+        &self,
+        request: Request<pb::GetTeamAnalyticsRequest>,
+    ) -> Reply<pb::GetTeamAnalyticsResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
+        let period = crate::domain::analytics::Period {
+            from: r.start_time.as_ref().map(api::millis),
+            before: r.end_time.as_ref().map(api::millis),
+        };
+        let response = self.sales.team_analytics(&caller, id, period).await?;
+        Ok(Response::new(response))
+    }
+}
+
+/// An optional user id (`field` names it when it is not one).
+fn user(field: &str, raw: &str) -> Result<Option<crm_core::UserId>, Error> {
+    Ok(api::optional_uuid(field, raw, "a user id")?.map(crm_core::UserId::from))
 }

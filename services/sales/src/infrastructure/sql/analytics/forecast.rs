@@ -15,31 +15,56 @@ use super::*;
 /// times the probability.
 pub(super) type OpenRow = (i64, i64, i64, i64, i64);
 
+/// ` and owner_id = $n` when the sums are one owner's, bound as `$n`.
+pub(super) fn owned(owner: Option<&str>, n: u8) -> String {
+    owner.map_or_else(String::new, |_| format!(" and owner_id = ${n}"))
+}
+
+/// `query` with `owner` bound last when the sums are one owner's ([`owned`]).
+pub(super) fn with_owner<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    owner: Option<&'q str>,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    match owner {
+        Some(owner) => query.bind(owner),
+        None => query,
+    }
+}
+
 /// Per month: won amounts closed in it, and open amounts expected to close in it (whole hours
 /// from the running sums, a month's edges that are not on the hour from the opportunities).
+/// With `owner`, only what they own (and won), all from the opportunities and deals: the running
+/// sums have no owner.
 pub async fn forecast(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
     months: &[(i64, i64)],
+    owner: Option<&str>,
 ) -> Result<Vec<ForecastMonth>> {
     let tenant = pipeline.tenant_id.to_string();
     let id = pipeline.id.to_string();
     let mut out = Vec::with_capacity(months.len());
     for &(start, end) in months {
-        let (units, n): (i64, i64) = sqlx::query_as(
+        let units = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "select cast(coalesce(sum(amount_units), 0) as bigint), \
              cast(coalesce(sum(amount_nanos), 0) as bigint) \
-             from deals where tenant_id = $1 and pipeline_id = $2 and closed_at >= $3 and closed_at < $4",
-        )
+             from deals where tenant_id = $1 and pipeline_id = $2 and closed_at >= $3 \
+             and closed_at < $4{}",
+            owned(owner, 5)
+        )))
         .bind(&tenant)
         .bind(&id)
         .bind(start)
-        .bind(end)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("summing won deals"))?;
-        let open = open_in(tx, engine, &tenant, &id, start, end).await?;
+        .bind(end);
+        let (units, n): (i64, i64) = with_owner(units, owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("summing won deals"))?;
+        let open = match owner {
+            None => open_in(tx, engine, &tenant, &id, start, end).await?,
+            Some(_) => open_rows(tx, &tenant, &id, (start, end), owner).await?,
+        };
         let (count, units_all, nanos_all, units_weighted, nanos_weighted) = open;
         out.push(ForecastMonth {
             start,
@@ -98,11 +123,11 @@ async fn open_in(
         .map_err(db("summing open opportunities"))?);
         for (a, b) in [(start, first * HOUR), (last * HOUR, end)] {
             if a < b {
-                add(open_rows(tx, tenant, id, a, b).await?);
+                add(open_rows(tx, tenant, id, (a, b), None).await?);
             }
         }
     } else {
-        add(open_rows(tx, tenant, id, start, end).await?);
+        add(open_rows(tx, tenant, id, (start, end), None).await?);
     }
     Ok(open)
 }
@@ -111,29 +136,36 @@ async fn open_in(
 const EARLIEST: i64 = i64::MIN / 4;
 
 /// Open opportunities of the pipeline expected to close before `before` (overdue: still open
-/// past their date), and those with no expected close date, which no month's forecast counts.
+/// past their date), and those with no expected close date, which no month's forecast counts;
+/// with `owner`, only theirs.
 pub async fn late_and_undated(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
     before: i64,
+    owner: Option<&str>,
 ) -> Result<(OpenSums, OpenSums)> {
     let tenant = pipeline.tenant_id.to_string();
     let id = pipeline.id.to_string();
-    let late = open_in(tx, engine, &tenant, &id, EARLIEST, before).await?;
-    let undated: OpenRow = sqlx::query_as(
+    let late = match owner {
+        None => open_in(tx, engine, &tenant, &id, EARLIEST, before).await?,
+        Some(_) => open_rows(tx, &tenant, &id, (EARLIEST, before), owner).await?,
+    };
+    let undated = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
          cast(coalesce(sum(amount_nanos), 0) as bigint), \
          cast(coalesce(sum(amount_units * probability), 0) as bigint), \
          cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
          from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
-         and expected_close_at is null",
-    )
+         and expected_close_at is null{}",
+        owned(owner, 3)
+    )))
     .bind(&tenant)
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db("summing open opportunities without a close date"))?;
+    .bind(&id);
+    let undated: OpenRow = with_owner(undated, owner)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("summing open opportunities without a close date"))?;
     Ok((sums(late), sums(undated)))
 }
 
@@ -145,27 +177,30 @@ fn sums((count, units, n, weighted_units, weighted_nanos): OpenRow) -> OpenSums 
     }
 }
 
-/// Open opportunities expected to close in `[start, end)`, summed from their rows.
+/// Open opportunities expected to close in `[start, end)` (with `owner`, theirs), summed from
+/// their rows.
 pub(super) async fn open_rows(
     tx: &mut Conn,
     tenant: &str,
     id: &str,
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
+    owner: Option<&str>,
 ) -> Result<OpenRow> {
-    sqlx::query_as(
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select count(*), cast(coalesce(sum(amount_units), 0) as bigint), \
          cast(coalesce(sum(amount_nanos), 0) as bigint), \
          cast(coalesce(sum(amount_units * probability), 0) as bigint), \
          cast(coalesce(sum(amount_nanos * probability), 0) as bigint) \
          from opportunities where tenant_id = $1 and pipeline_id = $2 and status = 'open' \
-         and expected_close_at >= $3 and expected_close_at < $4",
-    )
+         and expected_close_at >= $3 and expected_close_at < $4{}",
+        owned(owner, 5)
+    )))
     .bind(tenant)
     .bind(id)
     .bind(start)
-    .bind(end)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db("summing open opportunities"))
+    .bind(end);
+    with_owner(rows, owner)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("summing open opportunities"))
 }

@@ -22,10 +22,12 @@ use crate::domain::analytics::{Analytics, DAY, Period, StageFigures, StageSums, 
 use crate::domain::pipeline::Pipeline;
 
 mod forecast;
+mod owners;
 mod store;
 mod writes;
 
 pub use forecast::{forecast, late_and_undated};
+pub use owners::{owner_analytics, team};
 pub use writes::apply;
 
 pub(super) const NANOS: i128 = 1_000_000_000;
@@ -275,11 +277,11 @@ pub(super) async fn summed(
 }
 
 /// `sql` with the pipeline's tenant and id as `$1` and `$2`, then `values`.
-pub(super) fn bound<O>(
+pub(super) fn bound<'q, O>(
     sql: String,
     pipeline: &Pipeline,
     values: &[i64],
-) -> sqlx::query::QueryAs<'static, sqlx::Any, O, sqlx::any::AnyArguments>
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>
 where
     O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
 {
@@ -320,6 +322,21 @@ pub(super) fn sums_of(stage_rows: Vec<StageRow>, closed: Vec<ClosedRow>) -> Sums
     out
 }
 
+/// The stage changes and the closed opportunities of [`history`]: `$1` tenant, `$2` pipeline,
+/// `$3` the moment, `$4` and `$5` the creation range.
+pub(super) fn history_statements() -> (&'static str, &'static str) {
+    // SQLite plans without statistics: a unary `+` keeps a column's index from being chosen
+    // over the creation index and the keys (PostgreSQL plans it freely).
+    (
+        "opportunities o cross join stage_changes sc \
+         where sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
+         and o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
+         and o.created_at >= $4 and o.created_at < $5",
+        "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
+         and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5",
+    )
+}
+
 /// The history's sums at `as_of` for opportunities created in `[from, before)`.
 pub(super) async fn history(
     tx: &mut Conn,
@@ -328,21 +345,15 @@ pub(super) async fn history(
     (from, before): (i64, i64),
     as_of: i64,
 ) -> Result<Sums> {
-    // SQLite plans without statistics: a unary `+` keeps a column's index from being chosen
-    // over the creation index and the keys (PostgreSQL plans it freely).
-    let changes = "opportunities o cross join stage_changes sc \
-         where sc.tenant_id = o.tenant_id and sc.opportunity_id = o.id \
-         and o.tenant_id = $1 and o.pipeline_id = $2 and +sc.changed_at <= $3 \
-         and o.created_at >= $4 and o.created_at < $5";
-    let closed = "opportunities o where o.tenant_id = $1 and o.pipeline_id = $2 \
-         and +o.closed_at <= $3 and o.created_at >= $4 and o.created_at < $5";
+    let (changes, closed) = history_statements();
+    let values = [as_of, from, before];
     sums_from_history(
         tx,
         engine,
         pipeline,
-        changes,
-        closed,
-        &[as_of, from, before],
+        (changes, closed),
+        &values,
+        None,
         false,
     )
     .await
@@ -377,18 +388,19 @@ pub(super) async fn day_change(
          and o.closed_at >= $6 and o.closed_at <= $3 \
          and +o.created_at >= $4 and +o.created_at < $5";
     let values = [as_of, from, before, start];
-    sums_from_history(tx, engine, pipeline, changes, closed, &values, true).await
+    sums_from_history(tx, engine, pipeline, (changes, closed), &values, None, true).await
 }
 
 /// The sums of the stage changes `changes` (joined as `sc`, with their opportunity `o`) and the
 /// opportunities `closed` (as `o`) at `$3`; with `since_start`, less the same just before `$6`.
+/// `owner`, when the statements name one, is bound after `values`.
 pub(super) async fn sums_from_history(
     tx: &mut Conn,
     engine: Engine,
     pipeline: &Pipeline,
-    changes: &str,
-    closed: &str,
+    (changes, closed): (&str, &str),
     values: &[i64],
+    owner: Option<&str>,
     since_start: bool,
 ) -> Result<Sums> {
     // Every stay begun by `$3`: ended by then or still running, and whether a later stage (or
@@ -421,7 +433,7 @@ pub(super) async fn sums_from_history(
             format!("count(distinct {opportunities})")
         }
     };
-    let stage_rows: Vec<StageRow> = bound(
+    let stage_rows = bound(
         format!(
             "with entries as ( \
            select sc.opportunity_id, sc.to_stage_id, sc.to_position as position, sc.changed_at, \
@@ -451,12 +463,13 @@ pub(super) async fn sums_from_history(
         ),
         pipeline,
         values,
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("summing stage history"))?;
+    );
+    let stage_rows: Vec<StageRow> = forecast::with_owner(stage_rows, owner)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("summing stage history"))?;
     let s = |c: &str| sum(engine, c);
-    let closed: Vec<ClosedRow> = bound(
+    let closed = bound(
         format!(
             "select o.status, o.loss_reason, count(*), {}, {}, {} from {closed} \
          and o.status in ('won', 'lost') group by o.status, o.loss_reason",
@@ -466,9 +479,10 @@ pub(super) async fn sums_from_history(
         ),
         pipeline,
         values,
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("summing closed opportunities"))?;
+    );
+    let closed: Vec<ClosedRow> = forecast::with_owner(closed, owner)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("summing closed opportunities"))?;
     Ok(sums_of(stage_rows, closed))
 }

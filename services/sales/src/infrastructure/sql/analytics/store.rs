@@ -1,12 +1,12 @@
 //! The analytics port of the SQL store: each read in a transaction scoped to its tenant.
 
 use async_trait::async_trait;
-use crm_core::Result;
+use crm_core::{Result, UserId};
 
 use super::super::SqlSalesStore;
-use super::{analytics_as_of, analytics_now, forecast, late_and_undated};
+use super::{analytics_as_of, analytics_now, forecast, late_and_undated, owner_analytics, team};
 use crate::domain::Millis;
-use crate::domain::analytics::{Analytics, ForecastMonth, OpenSums, Period};
+use crate::domain::analytics::{Analytics, ForecastMonth, OpenSums, OwnerSums, Period};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::AnalyticsStore;
 
@@ -45,7 +45,7 @@ impl AnalyticsStore for SqlSalesStore {
     ) -> Result<Vec<ForecastMonth>> {
         self.db
             .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
-                forecast(tx, self.db.engine(), pipeline, months).await
+                forecast(tx, self.db.engine(), pipeline, months, None).await
             })
             .await
     }
@@ -57,8 +57,57 @@ impl AnalyticsStore for SqlSalesStore {
     ) -> Result<(OpenSums, OpenSums)> {
         self.db
             .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
-                late_and_undated(tx, self.db.engine(), pipeline, before).await
+                late_and_undated(tx, self.db.engine(), pipeline, before, None).await
             })
+            .await
+    }
+
+    async fn owner_analytics(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        as_of: Millis,
+        owner: UserId,
+    ) -> Result<Analytics> {
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading analytics", async |tx| {
+                owner_analytics(tx, self.db.engine(), pipeline, period, as_of, owner).await
+            })
+            .await
+    }
+
+    async fn owner_forecast(
+        &self,
+        pipeline: &Pipeline,
+        months: &[(Millis, Millis)],
+        owner: UserId,
+    ) -> Result<(Vec<ForecastMonth>, OpenSums, OpenSums)> {
+        let owner = owner.to_string();
+        let first = months.first().map_or(0, |m| m.0);
+        self.db
+            .in_tenant(pipeline.tenant_id, "reading the forecast", async |tx| {
+                let engine = self.db.engine();
+                let sums = forecast(tx, engine, pipeline, months, Some(&owner)).await?;
+                let (late, undated) =
+                    late_and_undated(tx, engine, pipeline, first, Some(&owner)).await?;
+                Ok((sums, late, undated))
+            })
+            .await
+    }
+
+    async fn team(
+        &self,
+        pipeline: &Pipeline,
+        period: &Period,
+        now: Millis,
+        only: Option<UserId>,
+    ) -> Result<Vec<OwnerSums>> {
+        self.db
+            .in_tenant(
+                pipeline.tenant_id,
+                "reading the team's analytics",
+                async |tx| team(tx, self.db.engine(), pipeline, period, now, only).await,
+            )
             .await
     }
 }
