@@ -1143,6 +1143,17 @@ try {
   await rep.screenshot({ path: join(screenshots, "approval-ask.png"), fullPage: true });
   await bigCard.getByRole("button", { name: "Ask for approval" }).click();
   await bigCard.getByText(/^Waiting for a sales manager to approve .*25,000\.00 \(asked by Rosli Ahmad\)\.$/).waitFor();
+  // It waits on the owner's day, with who asked and the note; the rep's day lists no such thing.
+  // (Her tab has shown her day since she signed in: read again, it lists what came since.)
+  await one.getByRole("link", { name: "My day" }).click();
+  await one.reload();
+  const waitingHers = one.getByRole("region", { name: "Waiting for your approval" });
+  await waitingHers.getByRole("listitem").filter({ hasText: /asked by Rosli Ahmad \(“Kedai Tan pays half upfront”\)/ }).getByRole("link", { name: "Kedai Tan: 500 sarong" }).waitFor();
+  await accessible("approvals-waiting", one);
+  await rep.getByRole("link", { name: "My day" }).click();
+  await rep.getByRole("heading", { name: "My day" }).waitFor();
+  if (await rep.getByRole("region", { name: "Waiting for your approval" }).count()) throw new Error("a rep is shown approvals to decide");
+  await rep.getByRole("link", { name: "Pipeline" }).click();
   // The owner hears of it (in Malay, the workspace's language), opens it from the notice and approves.
   await one.getByRole("button", { name: /^Notifications, [1-9]/ }).click();
   const asked = one.getByRole("region", { name: "Unread notifications" }).locator(".note").filter({ hasText: "Kelulusan diminta: Kedai Tan: 500 sarong" });
@@ -1175,8 +1186,11 @@ try {
 } catch (err) {
   failed = true;
   console.error(`console journey failed: ${err.message}`);
+  // Every open page as it was: the one that failed may be any of them.
   const pages = browser.contexts().flatMap((c) => c.pages());
-  if (pages[0]) await pages[0].screenshot({ path: join(screenshots, "failure.png"), fullPage: true });
+  for (const [i, p] of pages.entries()) {
+    await p.screenshot({ path: join(screenshots, i === 0 ? "failure.png" : `failure-${i}.png`), fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
   sink.close();

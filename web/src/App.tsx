@@ -164,7 +164,7 @@ export function App() {
       <main>
         <Guard key={screen}>
         {screen === "#day" ? (
-          <MyDay onError={onError} />
+          <MyDay onError={onError} canApprove={grants(who, "deals.approve_large")} />
         ) : screen === "#pipeline" ? (
           <Pipeline
             onError={onError}

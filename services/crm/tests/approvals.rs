@@ -138,7 +138,45 @@ async fn a_rep_asks_a_manager_who_approves_and_the_rep_wins_within_the_amount() 
         assert!(seen.ends_with(&format!("pipeline/{}", big.id)), "{seen}");
     }
 
+    // The managers' list of what waits for them: this one, not the small deal.
+    let waiting = |token: String| {
+        let server = &server;
+        async move {
+            opportunities(server)
+                .list_opportunities(authorized(
+                    ListOpportunitiesRequest {
+                        approval_state: ApprovalState::Pending as i32,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .opportunities
+                .into_iter()
+                .map(|o| o.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(waiting(manager.clone()).await, [big.id.as_str()]);
+    let err = opportunities(&server)
+        .list_opportunities(authorized(
+            ListOpportunitiesRequest {
+                approval_state: 9,
+                ..Default::default()
+            },
+            &manager,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["approval_state"]);
+
     let approved = answer(&server, &manager, &big.id, true, "").await.unwrap();
+    assert!(
+        waiting(manager.clone()).await.is_empty(),
+        "decided: no longer waiting"
+    );
     assert_eq!(
         approved.approval.unwrap().state,
         ApprovalState::Approved as i32

@@ -9,7 +9,9 @@ use crm_sales::domain::analytics::Period;
 use crm_sales::domain::conversion::{Conversion, Step};
 use crm_sales::domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_sales::domain::opportunity::Deal;
-use crm_sales::domain::opportunity::{Opportunity, OpportunityInput, OpportunityStatus, Placement};
+use crm_sales::domain::opportunity::{
+    ApprovalState, Opportunity, OpportunityInput, OpportunityStatus, Placement,
+};
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
 use crm_sales::domain::ports::{
     DealFilter, LeadFilter, OpportunityFilter, OpportunityWrite, OutboxEvent, SalesStore,
@@ -683,6 +685,41 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
         .await,
         [theirs.id]
     );
+    // Asked to win above the threshold: listed by the request's state, which follows its answer.
+    let ask = |approve: Option<bool>| {
+        let pipeline = pipeline.clone();
+        Box::new(move |o: &mut Opportunity| {
+            match approve {
+                None => o.request_approval(&pipeline, None, "", UserId::new(), 50),
+                Some(yes) => o.decide_approval(yes, "too low a margin", UserId::new(), 60),
+            }
+            .unwrap();
+            Ok(Some(OpportunityWrite {
+                deal: None,
+                events: Vec::new(),
+            }))
+        })
+    };
+    let pending = OpportunityFilter {
+        approval: Some(ApprovalState::Pending),
+        ..Default::default()
+    };
+    assert!(by(pending.clone()).await.is_empty());
+    store
+        .update_opportunity(a, theirs.id, ask(None))
+        .await
+        .unwrap();
+    assert_eq!(by(pending.clone()).await, [theirs.id]);
+    store
+        .update_opportunity(a, theirs.id, ask(Some(false)))
+        .await
+        .unwrap();
+    assert!(by(pending).await.is_empty(), "answered: no longer waiting");
+    let declined = OpportunityFilter {
+        approval: Some(ApprovalState::Declined),
+        ..Default::default()
+    };
+    assert_eq!(by(declined).await, [theirs.id]);
     assert_eq!(
         store
             .list_opportunities(

@@ -1,11 +1,19 @@
 import { useEffect, useState } from "preact/hooks";
-import { tasks } from "../api";
+import { opportunities, tasks } from "../api";
 import type { Problem } from "../errors";
 import { dateTime } from "../dates";
 import type { Task } from "../gen/crm/activity/v1/tasks_pb";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
+import { ApprovalState, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
+import { formatMoney } from "../money";
+import { allPages } from "../paging";
+import { usePeople } from "./pipelines";
 
-type Props = { onError: (err: unknown) => Problem };
+type Props = {
+  onError: (err: unknown) => Problem;
+  /** Whether they approve large deals (`deals.approve_large`): the requests waiting are theirs. */
+  canApprove?: boolean;
+};
 
 type Day = { overdue: Task[]; today: Task[]; upcoming: Task[] };
 
@@ -16,8 +24,11 @@ export function recordLink(t: Task): string | undefined {
   return r.type === RecordType.CUSTOMER ? `#customers/${r.id}` : r.type === RecordType.LEAD || r.type === RecordType.OPPORTUNITY ? "#pipeline" : undefined;
 }
 
-/** "My day": one's open tasks overdue, due today and in the next 7 days, ticked off in place. */
-export function MyDay({ onError }: Props) {
+/**
+ * "My day": one's open tasks overdue, due today and in the next 7 days, ticked off in place; and
+ * for whoever approves large deals, the requests to win above the limit waiting for them.
+ */
+export function MyDay({ onError, canApprove = false }: Props) {
   const [day, setDay] = useState<Day>();
   const [problem, setProblem] = useState<Problem>();
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -73,6 +84,7 @@ export function MyDay({ onError }: Props) {
     <section aria-labelledby="day-title">
       <h1 id="day-title">My day</h1>
       {problem && <p class="error" role="alert">{problem.message}</p>}
+      {canApprove && <Waiting onError={onError} />}
       {!day ? (
         <p>Loading your tasks…</p>
       ) : (
@@ -81,6 +93,47 @@ export function MyDay({ onError }: Props) {
           {group("Today", day.today, "Nothing due today.")}
           {group("Next 7 days", day.upcoming, "Nothing planned this week.")}
         </>
+      )}
+    </section>
+  );
+}
+
+/** The open opportunities whose request to win above the large-deal limit waits for a sales manager. */
+function Waiting({ onError }: { onError: (err: unknown) => Problem }) {
+  const [waiting, setWaiting] = useState<Opportunity[]>();
+  const [problem, setProblem] = useState<Problem>();
+  const people = usePeople(() => {});
+  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? "someone";
+  useEffect(() => {
+    allPages(async (pageToken) => {
+      const page = await opportunities.listOpportunities({
+        approvalState: ApprovalState.PENDING,
+        status: OpportunityStatus.OPEN,
+        pageSize: 100,
+        pageToken,
+      });
+      return { items: page.opportunities, next: page.nextPageToken };
+    })
+      .then(({ items }) => setWaiting(items))
+      .catch((err) => setProblem(onError(err)));
+  }, []);
+  return (
+    <section aria-label="Waiting for your approval" class="card">
+      <h2>
+        Waiting for your approval <span class="count">{waiting?.length ?? 0}</span>
+      </h2>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
+      {waiting?.length === 0 ? (
+        <p class="empty">No large deal waits for an approval.</p>
+      ) : (
+        <ul class="tasks">
+          {waiting?.map((o) => (
+            <li key={o.id}>
+              <a href={`#pipeline/${o.id}`}>{o.name}</a>: {formatMoney(o.approval?.amount)}, asked by {nameOf(o.approval?.requestedByUserId ?? "")}
+              {o.approval?.note ? ` (“${o.approval.note}”)` : ""}
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );

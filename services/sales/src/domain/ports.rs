@@ -10,7 +10,7 @@ use super::Millis;
 use super::analytics::{Analytics, ForecastMonth, OpenSums, OwnerSums, Period};
 use super::conversion::{Conversion, Step};
 use super::lead::{Lead, LeadStatus};
-use super::opportunity::{Deal, Opportunity, OpportunityStatus};
+use super::opportunity::{ApprovalState, Deal, Opportunity, OpportunityStatus};
 use super::pipeline::Pipeline;
 
 pub use crm_events::OutboxEvent;
@@ -74,6 +74,8 @@ pub struct OpportunityFilter {
     pub close_from: Option<Millis>,
     /// Only those expected to close before this time.
     pub close_before: Option<Millis>,
+    /// Only those whose request to win above the threshold stands so.
+    pub approval: Option<ApprovalState>,
 }
 
 /// Filters of ListDeals.
@@ -311,7 +313,7 @@ pub trait ConversionStore: Send + Sync + 'static {
         expected_lead_version: i64,
         events: Vec<OutboxEvent>,
     ) -> Result<()>;
-    /// Unfinished conversions of every tenant last saved before `before`, oldest first.
+    /// Unfinished conversions of every tenant last saved at or before `before`, oldest first.
     async fn unfinished_conversions(&self, before: Millis, limit: u32) -> Result<Vec<Conversion>>;
 }
 

@@ -20,6 +20,25 @@ pub enum ApprovalState {
     Declined = 3,
 }
 
+impl ApprovalState {
+    /// From the API's number.
+    pub fn from_i32(n: i32) -> Option<ApprovalState> {
+        use ApprovalState::*;
+        [Pending, Approved, Declined]
+            .into_iter()
+            .find(|s| *s as i32 == n)
+    }
+
+    /// The stored form (the `approval_state` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Declined => "declined",
+        }
+    }
+}
+
 /// A request to win above the threshold, and its answer.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Approval {

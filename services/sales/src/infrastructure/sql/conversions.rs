@@ -105,10 +105,11 @@ pub async fn active_for_lead(
     row.map(|(d,)| from_doc("conversions.doc", &d)).transpose()
 }
 
-/// Unfinished sagas of every tenant saved before `before`, oldest first.
+/// Unfinished sagas of every tenant last saved at or before `before`, oldest first (`now`
+/// itself takes every one: a test's recovery runs in the millisecond the saga was saved).
 pub async fn unfinished(tx: &mut Conn, before: i64, limit: u32) -> Result<Vec<Conversion>> {
     let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select doc from conversions where step in {UNFINISHED} and updated_at < $1 \
+        "select doc from conversions where step in {UNFINISHED} and updated_at <= $1 \
          order by updated_at limit $2"
     )))
     .bind(before)

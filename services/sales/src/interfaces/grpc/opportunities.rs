@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::messages::{deal_pb, opportunity_pb};
-use crate::domain::opportunity::{OpportunityInput, OpportunityStatus};
+use crate::domain::opportunity::{ApprovalState, OpportunityInput, OpportunityStatus};
 use crate::domain::ports::{DealFilter, OpportunityFilter};
 
 fn opportunity_id(field: &str, raw: &str) -> Result<Uuid, Error> {
@@ -57,6 +57,12 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
             customer_id: api::optional_uuid("customer_id", &r.customer_id, "a customer id")?,
             close_from: None,
             close_before: None,
+            approval: match r.approval_state {
+                0 => None,
+                n => Some(ApprovalState::from_i32(n).ok_or_else(|| {
+                    Error::invalid_field("approval_state", format!("{n} is not an ApprovalState"))
+                })?),
+            },
         };
         let mut found = self
             .sales
