@@ -168,8 +168,16 @@ try {
     }
   };
 
+  step("the console arrives compressed (brotli, as Chromium asks) and has its icon");
+  const [script] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/assets/console.js")),
+    page.goto(base + "/"),
+  ]);
+  if (script.headers()["content-encoding"] !== "br") throw new Error(`console.js came as ${script.headers()["content-encoding"] ?? "it is"}`);
+  const icon = await fetch(base + "/favicon.ico");
+  if (icon.status !== 200 || icon.headers.get("content-type") !== "image/svg+xml") throw new Error(`/favicon.ico: ${icon.status}`);
+
   step("sign up a business");
-  await page.goto(base + "/");
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await accessible("sign-in");
   await page.getByRole("button", { name: "New here? Sign up your business" }).click();
@@ -509,7 +517,7 @@ try {
   // A third lead is not a fit.
   await page.getByLabel("Contact name").fill("Zainab Yusof");
   await page.getByRole("button", { name: "Add the lead" }).click();
-  await page.getByRole("button", { name: "Disqualify Zainab Yusof" }).click();
+  await page.getByRole("button", { name: "Not a fit: Zainab Yusof" }).click();
   await page.getByRole("row", { name: /Zainab Yusof/ }).getByRole("cell", { name: "disqualified" }).waitFor();
 
   step("the dashboard counts the win, and the day before shows none");
@@ -1097,7 +1105,7 @@ try {
   if (await rep.getByRole("combobox", { name: /^Owner of / }).count()) throw new Error("a sales rep may assign leads");
   await rep.getByRole("button", { name: "Qualify Wong Mei Fong", exact: true }).waitFor();
   await rep.getByRole("row", { name: /Tan Ah Kow/ }).waitFor();
-  for (const name of ["Qualify Tan Ah Kow", "Disqualify Tan Ah Kow", "Convert Tan Ah Kow"]) {
+  for (const name of ["Qualify Tan Ah Kow", "Not a fit: Tan Ah Kow", "Convert Tan Ah Kow"]) {
     if (await offered("button", name)) throw new Error(`a sales rep is offered "${name}" on another's lead`);
   }
 

@@ -319,7 +319,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
                     <button type="button" onClick={() => qualify(lead, true)} aria-label={`Qualify ${lead.contactName}`}>
                       Qualify
                     </button>
-                    <button type="button" class="secondary" onClick={() => qualify(lead, false)} aria-label={`Disqualify ${lead.contactName}`}>
+                    <button type="button" class="secondary" onClick={() => qualify(lead, false)} aria-label={`Not a fit: ${lead.contactName}`}>
                       Not a fit
                     </button>
                   </span>

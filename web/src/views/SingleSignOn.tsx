@@ -49,6 +49,8 @@ const ROLES: [string, string][] = [
 export function SingleSignOn({ onError }: Props) {
   const [stored, setStored] = useState<SsoSettings>();
   const [form, setForm] = useState<Form>(formOf(undefined));
+  // Nothing is typed before the stored settings are read: they would replace it.
+  const [loaded, setLoaded] = useState(false);
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
 
   useEffect(() => {
@@ -58,7 +60,8 @@ export function SingleSignOn({ onError }: Props) {
         setStored(r.settings);
         setForm(formOf(r.settings));
       })
-      .catch((err) => setProblem(onError(err)));
+      .catch((err) => setProblem(onError(err)))
+      .finally(() => setLoaded(true));
   }, []);
 
   const set = (key: "issuer" | "clientId" | "secret" | "redirect" | "domains") => (value: string) => (
@@ -101,6 +104,7 @@ export function SingleSignOn({ onError }: Props) {
         People sign in with the account of your business's OpenID provider (Google Workspace, Microsoft Entra, Keycloak…). Register
         the CRM at your provider as a web application with the return address below, then copy its issuer, client id and secret here.
       </p>
+      <fieldset class="plain" disabled={!loaded} aria-busy={!loaded}>
       <label class="inline">
         <input type="checkbox" checked={form.enabled} onChange={(e) => (edited(), setForm({ ...form, enabled: (e.target as HTMLInputElement).checked }))} />
         People may sign in with single sign-on
@@ -148,10 +152,13 @@ export function SingleSignOn({ onError }: Props) {
         </select>
       </label>
       {f[`${s}default_role`] && <p class="field-error">{f[`${s}default_role`]}</p>}
+      </fieldset>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {saved && !problem && <p role="status">Saved.</p>}
       <div class="actions">
-        <button type="submit">Save single sign-on</button>
+        <button type="submit" disabled={!loaded}>
+          Save single sign-on
+        </button>
       </div>
     </form>
   );
