@@ -129,7 +129,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
           <tr>
             <th scope="col">For</th>
             <th scope="col">Acts as</th>
-            <th scope="col">Begins</th>
+            <th scope="col">Key starts with</th>
             <th scope="col">Made</th>
             <th scope="col">Last used</th>
             <th scope="col">Stops</th>
