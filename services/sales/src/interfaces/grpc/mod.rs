@@ -211,10 +211,7 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
         let caller = caller(&request)?;
         let r = request.get_ref();
         let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
-        let period = crate::domain::analytics::Period {
-            from: r.start_time.as_ref().map(api::millis),
-            before: r.end_time.as_ref().map(api::millis),
-        };
+        let period = period(r.start_time.as_ref(), r.end_time.as_ref());
         let owner = user("owner_id", &r.owner_id)?;
         let response = self
             .sales
@@ -251,12 +248,20 @@ impl pb::pipeline_service_server::PipelineService for SalesGrpc {
         let caller = caller(&request)?;
         let r = request.get_ref();
         let id: Uuid = api::uuid("id", &r.id, "a pipeline id")?;
-        let period = crate::domain::analytics::Period {
-            from: r.start_time.as_ref().map(api::millis),
-            before: r.end_time.as_ref().map(api::millis),
-        };
+        let period = period(r.start_time.as_ref(), r.end_time.as_ref());
         let response = self.sales.team_analytics(&caller, id, period).await?;
         Ok(Response::new(response))
+    }
+}
+
+/// The creation period of an analytics request: `[start_time, end_time)`, either end open.
+fn period(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+) -> crate::domain::analytics::Period {
+    crate::domain::analytics::Period {
+        from: start.map(api::millis),
+        before: end.map(api::millis),
     }
 }
 

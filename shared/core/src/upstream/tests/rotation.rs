@@ -4,16 +4,15 @@
 
 use super::*;
 
+/// The edge's upstream of the customer processes at `addresses`.
+fn customers(addresses: &str) -> std::sync::Arc<Upstream> {
+    Upstream::connect("edge", "customer", "edge.upstreams.customer", addresses).unwrap()
+}
+
 #[tokio::test]
 async fn a_process_that_refuses_connections_leaves_the_rotation_and_no_call_fails() {
     let (live, served, _) = process().await;
-    let upstream = Upstream::connect(
-        "edge",
-        "customer",
-        "edge.upstreams.customer",
-        &format!("http://127.0.0.1:{},http://{live}", closed_port()),
-    )
-    .unwrap();
+    let upstream = customers(&format!("http://127.0.0.1:{},http://{live}", closed_port()));
     let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
     for i in 0..20 {
         let response = upstream
@@ -56,13 +55,7 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
         )
     };
     // A fresh upstream sends its first call to its first process: the one that drops it.
-    let upstream = Upstream::connect(
-        "edge",
-        "customer",
-        "edge.upstreams.customer",
-        &format!("http://{dropping},http://{live}"),
-    )
-    .unwrap();
+    let upstream = customers(&format!("http://{dropping},http://{live}"));
     let response = upstream.forward(create("")).await;
     assert_eq!(status_of(&response), tonic::Code::Unavailable);
     assert_eq!(
@@ -70,13 +63,7 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
         0,
         "a create without request_id is not sent twice"
     );
-    let upstream = Upstream::connect(
-        "edge",
-        "customer",
-        "edge.upstreams.customer",
-        &format!("http://{dropping},http://{live}"),
-    )
-    .unwrap();
+    let upstream = customers(&format!("http://{dropping},http://{live}"));
     let response = upstream.forward(create("r-1")).await;
     assert_eq!(status_of(&response), tonic::Code::Ok);
     assert_eq!(
@@ -90,13 +77,7 @@ async fn a_call_that_may_have_reached_a_process_goes_again_only_with_a_request_i
 async fn a_read_that_may_have_reached_a_process_goes_again() {
     let (live, served, _) = process().await;
     let dropping = dropping().await;
-    let upstream = Upstream::connect(
-        "edge",
-        "customer",
-        "edge.upstreams.customer",
-        &format!("http://{dropping},http://{live}"),
-    )
-    .unwrap();
+    let upstream = customers(&format!("http://{dropping},http://{live}"));
     // GetCustomer is bound to GET: reading twice changes nothing.
     let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
     let response = upstream
@@ -121,13 +102,7 @@ async fn a_read_that_may_have_reached_a_process_goes_again() {
 async fn a_process_failing_its_health_check_leaves_the_rotation_until_it_passes() {
     let (one, served_one, serving_one) = process().await;
     let (two, served_two, _) = process().await;
-    let upstream = Upstream::connect(
-        "edge",
-        "customer",
-        "edge.upstreams.customer",
-        &format!("http://{one},http://{two}"),
-    )
-    .unwrap();
+    let upstream = customers(&format!("http://{one},http://{two}"));
     let get = crm_proto::crm::customer::v1::GetCustomerRequest { id: "c-1".into() };
     serving_one.store(false, Ordering::SeqCst);
     assert!(
