@@ -19,6 +19,10 @@ use crm_sales::domain::ports::{
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
+#[path = "store/deleted_leads.rs"]
+mod deleted_leads;
+use deleted_leads::*;
+
 struct Store {
     store: Box<dyn SalesStore>,
     db: Database,
@@ -87,6 +91,9 @@ crm_core::on_every_engine! {
     one_conversion_per_lead_is_under_way_and_a_request_id_names_one,
     a_stage_removed_while_an_opportunity_moves_into_it_never_keeps_both,
     a_reopened_win_withdraws_its_deal_and_its_figures_and_can_be_won_again,
+    a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant,
+    the_purge_removes_only_leads_past_their_window,
+    a_restore_racing_the_purge_leaves_one_outcome,
     }
 }
 

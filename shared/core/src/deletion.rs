@@ -7,6 +7,53 @@ use std::time::Duration;
 /// How long a deleted record stays restorable before the purge removes it.
 pub const RESTORE_WINDOW: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// How often a purge looks for records past their window.
+pub const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Records purged per transaction.
+pub const PURGE_BATCH: u32 = 500;
+
+/// Runs `batch` (one transaction purging at most [`PURGE_BATCH`] records deleted more than
+/// [`RESTORE_WINDOW`] before the time it is given; how many it purged) at `now()` until one
+/// purges fewer; how many in all.
+pub async fn purge_due<F, Fut>(now: impl Fn() -> i64, mut batch: F) -> crate::Result<u64>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<u32>>,
+{
+    let mut total = 0;
+    loop {
+        let done = batch(now()).await?;
+        total += u64::from(done);
+        if done < PURGE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs `round` (a [`purge_due`] of deleted `what`) every [`PURGE_EVERY`] while the process
+/// serves (a launcher's task), saying what it purged, and trying again after a failure.
+pub async fn purge_every<F, Fut>(what: &'static str, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<u64>>,
+{
+    loop {
+        match round().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                what,
+                "deleted records past their restore window are purged"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, what, "purging deleted records failed; trying again at the next round")
+            }
+        }
+        tokio::time::sleep(PURGE_EVERY).await;
+    }
+}
+
 /// [`RESTORE_WINDOW`] in milliseconds.
 pub fn window_millis() -> i64 {
     i64::try_from(RESTORE_WINDOW.as_millis()).unwrap_or(i64::MAX)

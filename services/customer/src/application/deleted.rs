@@ -2,8 +2,6 @@
 //! purge that removes them for good once [`RESTORE_WINDOW`] has passed. Whoever may delete a
 //! customer may see and restore it (a `:own` grant, their own).
 
-use std::time::Duration;
-
 use crm_core::{Error, ErrorKind, Result};
 use uuid::Uuid;
 
@@ -16,11 +14,7 @@ use crate::domain::ports::Cursor;
 /// The permission that deletes customers, and sees and restores the deleted ones.
 const DELETE: &str = "customers.delete";
 
-/// Customers purged per transaction.
-const PURGE_BATCH: u32 = 500;
-
-/// How often the purge looks for customers past their window.
-pub const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+use crm_core::deletion::PURGE_BATCH;
 
 impl Customers {
     /// A page of the deleted customers the caller may restore, most recently deleted first.
@@ -79,38 +73,18 @@ impl Customers {
     /// `CustomerPurged`; returns how many.
     pub async fn purge_due(&self) -> Result<u64> {
         let window = crm_core::deletion::window_millis();
-        let mut total = 0;
-        loop {
-            let now = self.now();
+        let store = &self.store;
+        let batch = move |now: i64| async move {
             let purged = move |c: &Customer| customer_purged(c, now);
-            let done = self
-                .store
-                .purge(now.saturating_sub(window), PURGE_BATCH, &purged)
-                .await?;
-            total += u64::from(done);
-            if done < PURGE_BATCH {
-                return Ok(total);
-            }
-        }
+            let before = now.saturating_sub(window);
+            store.purge(before, PURGE_BATCH, &purged).await
+        };
+        crm_core::deletion::purge_due(|| self.now(), batch).await
     }
 
-    /// Purges what is due every [`PURGE_EVERY`], while the process serves (the launcher's task).
+    /// Purges what is due every hour, while the process serves (the launcher's task).
     pub async fn run_purge(self) {
-        loop {
-            match self.purge_due().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(
-                        purged = n,
-                        "deleted customers past their restore window are purged"
-                    )
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "purging deleted customers failed; trying again at the next round")
-                }
-            }
-            tokio::time::sleep(PURGE_EVERY).await;
-        }
+        crm_core::deletion::purge_every("customers", || self.purge_due()).await
     }
 }
 

@@ -3,8 +3,6 @@
 //! Whoever may write a lead (`leads.write`; a `:own` grant, their own) may delete, see and
 //! restore it.
 
-use std::time::Duration;
-
 use crm_core::Result;
 use uuid::Uuid;
 
@@ -16,11 +14,7 @@ use crate::domain::lead::Lead;
 /// The permission that deletes leads, and sees and restores the deleted ones.
 const WRITE: &str = "leads.write";
 
-/// Leads purged per transaction.
-const PURGE_BATCH: u32 = 500;
-
-/// How often the purge looks for leads past their window.
-pub const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+use crm_core::deletion::PURGE_BATCH;
 
 /// A page of deleted leads and where the next begins (deletion time and id).
 pub struct DeletedLeads {
@@ -83,35 +77,17 @@ impl Sales {
     /// `LeadPurged`; returns how many.
     pub async fn purge_due_leads(&self) -> Result<u64> {
         let window = crm_core::deletion::window_millis();
-        let mut total = 0;
-        loop {
-            let now = self.now();
+        let store = &self.store;
+        let batch = move |now: i64| async move {
             let purged = move |lead: &Lead| lead_purged(lead, now);
-            let done = self
-                .store
-                .purge_leads(now.saturating_sub(window), PURGE_BATCH, &purged)
-                .await?;
-            total += u64::from(done);
-            if done < PURGE_BATCH {
-                return Ok(total);
-            }
-        }
+            let before = now.saturating_sub(window);
+            store.purge_leads(before, PURGE_BATCH, &purged).await
+        };
+        crm_core::deletion::purge_due(|| self.now(), batch).await
     }
 
-    /// Purges what is due every [`PURGE_EVERY`], while the process serves (the launcher's task).
+    /// Purges what is due every hour, while the process serves (the launcher's task).
     pub async fn run_lead_purge(self) {
-        loop {
-            match self.purge_due_leads().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    purged = n,
-                    "deleted leads past their restore window are purged"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "purging deleted leads failed; trying again at the next round")
-                }
-            }
-            tokio::time::sleep(PURGE_EVERY).await;
-        }
+        crm_core::deletion::purge_every("leads", || self.purge_due_leads()).await
     }
 }

@@ -1,58 +1,13 @@
-//! Deleted leads in the store, on SQLite always and PostgreSQL when `DATABASE_URL` is set
-//! (`#[ignore]`d without `--include-ignored`), the latter under row-level security as the
-//! application role: a deleted lead leaves every read, is listed (most recently deleted first,
-//! its owner's or all) and restored in its tenant only; the purge removes those past their
-//! window with an event each, and a restore racing the purge leaves one outcome.
+//! Deleted leads in the store (run by `store.rs` on every engine): a deleted lead leaves every
+//! read, is listed (most recently deleted first, its owner's or all) and restored in its tenant
+//! only; the purge removes those past their window with an event each, and a restore racing the
+//! purge leaves one outcome.
 
 use crm_core::storage::Database;
-use crm_core::testing::TestDb;
 use crm_core::{ErrorKind, TenantId, UserId};
 use crm_sales::domain::events::lead_purged;
 use crm_sales::domain::lead::{Lead, LeadInput};
 use crm_sales::domain::ports::{LeadFilter, SalesStore};
-use crm_sales::infrastructure::sql::SqlSalesStore;
-
-struct Store {
-    store: Box<dyn SalesStore>,
-    db: Database,
-    test: TestDb,
-}
-
-async fn sqlite() -> Store {
-    store(TestDb::sqlite("sales", &crm_sales::MIGRATIONS, &[&crm_events::TABLES]).await)
-}
-
-async fn postgres() -> Store {
-    store(TestDb::postgres("sales", &crm_sales::MIGRATIONS, &[&crm_events::TABLES]).await)
-}
-
-fn store(test: TestDb) -> Store {
-    Store {
-        store: Box::new(SqlSalesStore::new(test.db.clone())),
-        db: test.db.clone(),
-        test,
-    }
-}
-
-impl Store {
-    async fn drop_schema(self) {
-        self.test.drop().await;
-    }
-}
-
-crm_core::on_every_engine! {
-    engines {
-        sqlite_engine = sqlite;
-        postgres_engine = postgres, ignore "needs DATABASE_URL (PostgreSQL): run with --include-ignored";
-    }
-    flavor "multi_thread",
-    each |s| (&*s.store, &s.db),
-    tests {
-    a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant,
-    the_purge_removes_only_leads_past_their_window,
-    a_restore_racing_the_purge_leaves_one_outcome,
-    }
-}
 
 async fn new_lead(store: &dyn SalesStore, tenant: TenantId, name: &str, owner: UserId) -> Lead {
     let input = LeadInput {
@@ -115,7 +70,7 @@ async fn outbox_rows(db: &Database, tenant: TenantId, event: &str) -> i64 {
     n
 }
 
-async fn a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant(
+pub(crate) async fn a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant(
     store: &dyn SalesStore,
     _: &Database,
 ) {
@@ -204,7 +159,10 @@ async fn a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant(
     assert_eq!(rest.iter().map(|l| l.id).collect::<Vec<_>>(), [made[0].id]);
 }
 
-async fn the_purge_removes_only_leads_past_their_window(store: &dyn SalesStore, db: &Database) {
+pub(crate) async fn the_purge_removes_only_leads_past_their_window(
+    store: &dyn SalesStore,
+    db: &Database,
+) {
     let (a, b) = (TenantId::new(), TenantId::new());
     let owner = UserId::new();
     let old_a = new_lead(store, a, "Old", owner).await;
@@ -234,7 +192,10 @@ async fn the_purge_removes_only_leads_past_their_window(store: &dyn SalesStore, 
     assert_eq!(deleted(store, a, None).await, ["Recent"]);
 }
 
-async fn a_restore_racing_the_purge_leaves_one_outcome(store: &dyn SalesStore, db: &Database) {
+pub(crate) async fn a_restore_racing_the_purge_leaves_one_outcome(
+    store: &dyn SalesStore,
+    db: &Database,
+) {
     let tenant = TenantId::new();
     let owner = UserId::new();
     let purged = |lead: &Lead| lead_purged(lead, 1_000);
