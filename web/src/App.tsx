@@ -13,6 +13,8 @@ import { Account } from "./views/Account";
 import { Settings } from "./views/Settings";
 import { Messages } from "./views/Messages";
 import { MyDay } from "./views/MyDay";
+import { ShortcutsHelp, skipToContent } from "./views/Shortcuts";
+import { shortcutOf } from "./shortcuts";
 
 /** The screens, by the address's hash, and the permission a screen needs to be offered. */
 const SCREENS: { hash: string; label: string; needs?: string }[] = [
@@ -26,10 +28,10 @@ const SCREENS: { hash: string; label: string; needs?: string }[] = [
   { hash: "#account", label: "Account" },
 ];
 
-/** The screen the address names (`#customers/<id>` is the customers screen, a customer open), or
- * "" for the landing screen. */
+/** The screen the address names (`#customers/<id>` is the customers screen, a customer open;
+ * `#customers?sort=name` the customers screen shown so), or "" for the landing screen. */
 function currentScreen(): string {
-  const base = window.location.hash.split("/")[0];
+  const base = window.location.hash.split(/[/?]/)[0];
   return SCREENS.some((s) => s.hash === base) ? base : "";
 }
 
@@ -55,6 +57,28 @@ export function App() {
     return () => window.removeEventListener("hashchange", follow);
   }, []);
   useToken(session?.accessToken);
+
+  // Keyboard shortcuts (`?` lists them): `/` to the customers' search, `g` then a letter to a screen.
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [searchAsked, setSearchAsked] = useState(0);
+  useEffect(() => {
+    let afterG = false;
+    const onKey = (e: KeyboardEvent) => {
+      const shortcut = shortcutOf(e, afterG);
+      afterG = shortcut?.kind === "pending";
+      if (!shortcut || !session) return;
+      if (shortcut.kind === "pending") return;
+      e.preventDefault();
+      if (shortcut.kind === "help") setHelpOpen(true);
+      if (shortcut.kind === "search") {
+        if (currentScreen() !== "#customers") window.location.hash = "#customers";
+        setSearchAsked((n) => n + 1);
+      }
+      if (shortcut.kind === "go") window.location.hash = shortcut.hash;
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [session]);
 
   const signedIn = (s: Session | undefined) => {
     save(s);
@@ -144,6 +168,13 @@ export function App() {
   }
   return (
     <div class="shell">
+      <button type="button" class="skip" onClick={skipToContent}>
+        Skip to the first row
+      </button>
+      <button type="button" class="skip" onClick={() => setHelpOpen(true)}>
+        Keyboard shortcuts (?)
+      </button>
+      {helpOpen && <ShortcutsHelp onClose={() => setHelpOpen(false)} />}
       <header class="bar">
         <strong>Kilang CRM</strong>
         <nav aria-label="Screens">
@@ -171,6 +202,7 @@ export function App() {
             canAssign={allows(who, "leads.assign")}
             canApprove={grants(who, "deals.approve_large")}
             canManage={allows(who, "pipelines.manage")}
+            readAll={reach(who, "opportunities.read") === "all"}
             leadRights={{ userId: who.userId, write: reach(who, "leads.write"), convert: reach(who, "leads.convert") }}
             timelineRights={{ log: grants(who, "activities.write"), task: grants(who, "tasks.write") }}
           />
@@ -204,6 +236,7 @@ export function App() {
         ) : (
           <Customers
             onError={onError}
+            searchAsked={searchAsked}
             may={{
               write: grants(who, "customers.write"),
               writeAll: allows(who, "customers.write"),

@@ -98,3 +98,27 @@ it("writes cells a spreadsheet would run as text, and reads its own export back 
   });
   expect(restored("'quoted, not a formula")).toBe("'quoted, not a formula");
 });
+
+it("reads the address and a business's contact person, and names a country as people write it", () => {
+  const { rows, ignored } = parseCsv(`Company,Email,Street,City,State,Postcode,Country,Contact person,Contact email,Contact phone,Job title
+Butik Seri Batik Sdn Bhd,orders@seribatik.my,12 Jalan Tun Razak,Kuala Lumpur,WP Kuala Lumpur,50400,Malaysia,Rahim bin Ismail,rahim@seribatik.my,012-345 6789,Purchasing
+Kedai Atlantis,hi@atlantis.example,,,,,Atlantis,,,,`);
+  expect(ignored).toEqual([]);
+  expect(toCustomer(rows[0])).toMatchObject({
+    addresses: [
+      { kind: "ADDRESS_KIND_SHIPPING", lines: ["12 Jalan Tun Razak"], locality: "Kuala Lumpur", administrativeArea: "WP Kuala Lumpur", postalCode: "50400", regionCode: "MY" },
+    ],
+    contacts: [
+      {
+        givenName: "Rahim bin Ismail",
+        jobTitle: "Purchasing",
+        emails: [{ address: "rahim@seribatik.my", kind: "EMAIL_KIND_WORK", primary: true }],
+        phones: [{ e164Number: "012-345 6789", primary: true }],
+        primary: true,
+      },
+    ],
+  });
+  // A name that is no country goes as written, for the CRM to refuse on that row.
+  expect(toCustomer(rows[1])).toMatchObject({ addresses: [{ regionCode: "Atlantis" }] });
+  expect(toCustomer(rows[1])).not.toHaveProperty("contacts");
+});

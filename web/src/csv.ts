@@ -3,6 +3,7 @@
 // batches to the REST import (grpc-web has no client streams in browsers), and the rejected rows
 // reported with their line numbers.
 import Papa from "papaparse";
+import { countryCode } from "./countries";
 
 export type Row = Record<string, string>;
 
@@ -16,6 +17,16 @@ const COLUMNS: Record<string, string[]> = {
   phones: ["phones", "phone", "mobile"],
   tags: ["tags", "tag"],
   notes: ["notes", "note"],
+  street: ["street", "address", "street address", "address line 1"],
+  city: ["city", "town", "locality"],
+  state: ["state", "province", "negeri"],
+  postcode: ["postcode", "postal code", "postal_code", "zip", "poskod"],
+  country: ["country", "country code", "negara"],
+  // A business row's contact person: the customer's first contact.
+  contact: ["contact", "contact person", "contact name", "contact_name"],
+  contactEmail: ["contact email", "contact_email"],
+  contactPhone: ["contact phone", "contact_phone"],
+  jobTitle: ["job title", "job_title", "position", "jawatan"],
 };
 
 export type Parsed = { rows: Row[]; ignored: string[] };
@@ -63,6 +74,35 @@ export function toCustomer(row: Row): Record<string, unknown> {
   if (tags.length) customer.tags = tags;
   const notes = column(row, "notes");
   if (notes) customer.notes = notes;
+  const [street, city, state, postcode, country] = (["street", "city", "state", "postcode", "country"] as const).map((k) => column(row, k));
+  if (street || city || state || postcode || country) {
+    customer.addresses = [
+      {
+        kind: "ADDRESS_KIND_SHIPPING",
+        lines: street ? [street] : [],
+        locality: city,
+        administrativeArea: state,
+        postalCode: postcode,
+        // "Malaysia" or "MY"; what names no country is sent as written, and refused by its row.
+        regionCode: country ? (countryCode(country) ?? country) : "",
+      },
+    ];
+  }
+  const contact = column(row, "contact");
+  if (business && contact) {
+    const email = column(row, "contactEmail");
+    const phone = column(row, "contactPhone");
+    // A name is kept whole ("Rahim bin Ismail" has no family name to split off).
+    customer.contacts = [
+      {
+        givenName: contact,
+        jobTitle: column(row, "jobTitle"),
+        emails: email ? [{ address: email, kind: "EMAIL_KIND_WORK", primary: true }] : [],
+        phones: phone ? [{ e164Number: phone, primary: true }] : [],
+        primary: true,
+      },
+    ];
+  }
   return customer;
 }
 

@@ -31,3 +31,21 @@ export function parseAmount(text: string, currencyCode: string): { currencyCode:
   const [whole, fraction = ""] = clean.split(".");
   return { currencyCode, units: BigInt(whole), nanos: Number(fraction.padEnd(9, "0")) };
 }
+
+/**
+ * What amounts add up to, exactly (in billionths, as google.type.Money keeps them), one total per
+ * currency in the order the currencies first appear; none for no amounts.
+ */
+export function sumMoney(amounts: (Money | undefined)[]): Money[] {
+  const totals = new Map<string, bigint>();
+  for (const m of amounts) {
+    if (!m) continue;
+    totals.set(m.currencyCode, (totals.get(m.currencyCode) ?? 0n) + m.units * 1_000_000_000n + BigInt(m.nanos));
+  }
+  return [...totals].map(([currencyCode, billionths]) => ({
+    $typeName: "google.type.Money",
+    currencyCode,
+    units: billionths / 1_000_000_000n,
+    nanos: Number(billionths % 1_000_000_000n),
+  }));
+}

@@ -91,6 +91,8 @@ async fn a_customer_is_created_read_changed_and_deleted() {
     assert_eq!(created.display_name, "Siti Aminah");
     assert_eq!(created.email, "siti@kilang.example");
     assert_eq!(created.phones[0].e164_number, "+60123456789");
+    // As people read it, for the console to show (output only).
+    assert_eq!(created.phones[0].display_number, "+60 12-345 6789");
     assert_eq!(created.tags, ["batik"]);
     assert_eq!(created.etag, "1");
     assert_eq!(created.status, CustomerStatus::Prospect as i32);
@@ -435,6 +437,7 @@ async fn another_tenants_customer_is_not_found_on_every_rpc() {
         .unwrap()
         .into_inner();
     assert!(listed.customers.is_empty());
+    assert_eq!(listed.total_size, 0, "the other tenant's count");
     let found = c
         .search_customers(authorized(
             SearchCustomersRequest {
@@ -492,15 +495,14 @@ async fn a_sales_rep_with_own_scope_reaches_only_their_customers() {
     .await
     .unwrap();
 
-    let listed: Vec<String> = c
+    let reps = c
         .list_customers(authorized(ListCustomersRequest::default(), &rep_token))
         .await
         .unwrap()
-        .into_inner()
-        .customers
-        .into_iter()
-        .map(|c| c.display_name)
-        .collect();
+        .into_inner();
+    // The count is of what the rep may read, not of the tenant.
+    assert_eq!(reps.total_size, 1);
+    let listed: Vec<String> = reps.customers.into_iter().map(|c| c.display_name).collect();
     assert_eq!(listed, ["Rep's Batik"]);
     let all = c
         .list_customers(authorized(ListCustomersRequest::default(), &manager))
@@ -508,6 +510,7 @@ async fn a_sales_rep_with_own_scope_reaches_only_their_customers() {
         .unwrap()
         .into_inner();
     assert_eq!(all.customers.len(), 2);
+    assert_eq!(all.total_size, 2);
 
     let err = c
         .get_customer(authorized(
@@ -842,6 +845,8 @@ async fn search_and_lists_page_through_what_was_just_written() {
             .await
             .unwrap()
             .into_inner();
+        // Counted on the first page, of every page to come; not again after.
+        assert_eq!(page.total_size, if token_.is_empty() { 4 } else { 0 });
         names.extend(page.customers.into_iter().map(|c| c.display_name));
         if page.next_page_token.is_empty() {
             break;
@@ -868,6 +873,20 @@ async fn search_and_lists_page_through_what_was_just_written() {
             "Tenun Pahang"
         ]
     );
+    // The count follows the filters, not the page.
+    let batik = c
+        .list_customers(authorized(
+            ListCustomersRequest {
+                page_size: 1,
+                tags: vec!["batik".into()],
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((batik.customers.len(), batik.total_size), (1, 2));
 }
 
 fn import_stream(

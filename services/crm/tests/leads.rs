@@ -147,6 +147,10 @@ async fn a_lead_is_created_worked_qualified_and_assigned() {
     let lead = create(&server, &ali_token, aisyah()).await.unwrap();
     assert_eq!(lead.email, "aisyah@hotel.example");
     assert_eq!(lead.phone.as_ref().unwrap().e164_number, "+60123456789");
+    assert_eq!(
+        lead.phone.as_ref().unwrap().display_number,
+        "+60 12-345 6789"
+    );
     assert_eq!(lead.tags, ["hotel"]);
     assert_eq!(lead.status, LeadStatus::New as i32);
     assert_eq!(lead.owner_id, ali, "its creator owns it");
@@ -337,13 +341,50 @@ async fn a_lead_is_created_worked_qualified_and_assigned() {
         &owner.access,
         ListLeadsRequest {
             page_size: 1,
-            page_token: page.next_page_token,
+            page_token: page.next_page_token.clone(),
             ..Default::default()
         },
     )
     .await;
     assert_eq!(next.len(), 1);
     assert_ne!(next[0].id, page.leads[0].id);
+
+    // The first page counts every lead the filters take; the pages after it count nothing.
+    let all = list(&server, &owner.access, ListLeadsRequest::default()).await;
+    assert!(all.len() >= 2, "{all:?}");
+    assert_eq!(page.total_size as usize, all.len());
+    let counted = |request: ListLeadsRequest| {
+        let server = &server;
+        let token = owner.access.clone();
+        async move {
+            client(server)
+                .list_leads(authorized(request, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let second = counted(ListLeadsRequest {
+        page_size: 1,
+        page_token: page.next_page_token.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(second.total_size, 0);
+    let alis = counted(ListLeadsRequest {
+        owner_id: ali.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((alis.leads.len(), alis.total_size), (1, 1));
+    // Another tenant counts none of them.
+    let stranger = register(&server, "Other", "owner@other.example").await;
+    let theirs = client(&server)
+        .list_leads(authorized(ListLeadsRequest::default(), &stranger.access))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((theirs.leads.len(), theirs.total_size), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

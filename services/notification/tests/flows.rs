@@ -274,11 +274,12 @@ async fn events_become_notifications_once(db: Database) {
     assert_eq!(found[1].subject, "Welcome to Kilang Desa Murni Batik");
 
     // A new lead: in-app to the sales manager and to the lead's owner, not to the viewer.
+    let lead_id = Uuid::now_v7();
     let lead = envelope(
         tenant,
         &LeadCreated {
             lead: Some(Lead {
-                id: Uuid::now_v7().to_string(),
+                id: lead_id.to_string(),
                 contact_name: "Encik Rahman".into(),
                 company_name: "Hotel Seri Malaysia".into(),
                 source: LeadSource::TradeShow as i32,
@@ -308,6 +309,10 @@ async fn events_become_notifications_once(db: Database) {
         in_app[0].body,
         "aminah added a lead from trade show, owned by farid."
     );
+    // Each leads to the lead's own page in a client.
+    for n in &in_app {
+        assert_eq!(n.link, format!("pipeline/leads/{lead_id}"));
+    }
 
     // A won deal thanks the customer; a customer without an email gets nothing.
     let myr = Money {

@@ -177,6 +177,19 @@ pub fn phone(raw: &str) -> Result<String, String> {
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// A number kept in E.164 (see [`phone`]) as people read it, in its country's international
+/// format: `+60123456789` → `+60 12-345 6789`. A number that no longer parses (metadata changed
+/// since it was kept) reads as kept.
+pub fn phone_display(e164: &str) -> String {
+    phonenumber::parse(None, e164)
+        .map(|n| {
+            n.format()
+                .mode(phonenumber::Mode::International)
+                .to_string()
+        })
+        .unwrap_or_else(|_| e164.to_owned())
+}
+
 /// The most tags a record (customer, lead) may carry.
 pub const MAX_TAGS: usize = 50;
 /// The longest tag, in characters.
@@ -288,5 +301,21 @@ mod tests {
         for bad in ["XYZ", "myr", "", "MYRR"] {
             assert!(currency_code(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn phones_read_as_people_write_them() {
+        for (typed, shown) in [
+            ("012-345 6789", "+60 12-345 6789"),
+            ("03-8765 4321", "+60 3-8765 4321"),
+            ("09-622 1234", "+60 9-622 1234"),
+            ("+65 6123 4567", "+65 6123 4567"),
+        ] {
+            let kept = phone(typed).unwrap();
+            assert_eq!(phone_display(&kept), shown, "{typed}");
+            // What is shown is read back as the same number.
+            assert_eq!(phone(shown).unwrap(), kept);
+        }
+        assert_eq!(phone_display("not a number"), "not a number");
     }
 }

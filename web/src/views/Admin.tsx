@@ -1,8 +1,7 @@
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { audit, roles, users } from "../api";
+import { roles, users } from "../api";
 import type { Problem } from "../errors";
-import { AuditEventKind, AuditOutcome, type AuditEvent } from "../gen/crm/iam/v1/audit_pb";
 import type { Role } from "../gen/crm/iam/v1/roles_pb";
 import { UserStatus, type User } from "../gen/crm/iam/v1/users_pb";
 import { roleName } from "../roles";
@@ -10,6 +9,7 @@ import { Roles } from "./Roles";
 import { Field } from "./Field";
 import { dateTime } from "../dates";
 import { ApiKeys } from "./ApiKeys";
+import { AuditLog } from "./AuditLog";
 import { allPages } from "../paging";
 
 type Props = { onError: (err: unknown) => Problem };
@@ -25,7 +25,8 @@ type Pending = { user: User; role?: string; status?: UserStatus; withdraw?: bool
 export function Admin({ onError, may, me }: Props & { may: AdminRights; me: string }) {
   const [people, setPeople] = useState<User[]>([]);
   const [roleList, setRoleList] = useState<Role[]>([]);
-  const [events, setEvents] = useState<AuditEvent[]>([]);
+  // Bumped by a change made here: the audit log reads again.
+  const [auditVersion, setAuditVersion] = useState(0);
   const [problem, setProblem] = useState<Problem>();
   const [pending, setPending] = useState<Pending>();
 
@@ -37,7 +38,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
       });
       setPeople(everyone.items);
       setRoleList((await roles.listRoles({ pageSize: 100 })).roles);
-      if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+      setAuditVersion((v) => v + 1);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -55,7 +56,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
         setPending(undefined);
         setPeople((all) => all.filter((u) => u.id !== user.id));
         setSent(`The invitation to ${user.email} is withdrawn: its link no longer works.`);
-        if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+        setAuditVersion((v) => v + 1);
         return;
       }
       const answer =
@@ -66,7 +67,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
             : await users.assignRole({ userId: user.id, role: role! });
       setPending(undefined);
       if (answer.user) setPeople((all) => all.map((u) => (u.id === answer.user!.id ? answer.user! : u)));
-      if (may.readAudit) setEvents((await audit.listAuditEvents({ pageSize: 25 })).auditEvents);
+      setAuditVersion((v) => v + 1);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -187,7 +188,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
       </table></div>
       {may.manageRoles && <Roles roles={roleList} onError={onError} onChanged={reload} />}
       {may.manageKeys && <ApiKeys roles={roleList} onError={onError} onChanged={reload} />}
-      {may.readAudit && <AuditLog events={events} people={people} />}
+      {may.readAudit && <AuditLog people={people} version={auditVersion} onError={onError} />}
     </section>
   );
 }
@@ -214,35 +215,6 @@ function Confirm({ pending: { user, role, status, withdraw }, onYes, onNo }: { p
         Cancel
       </button>
     </div>
-  );
-}
-
-/** The latest changes, who made them and how they ended. */
-function AuditLog({ events, people }: { events: AuditEvent[]; people: User[] }) {
-  return (
-    <>
-      <h2>Audit log</h2>
-      <div class="scroll" tabIndex={0}><table class="compact">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">What</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Actor</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((e) => (
-            <tr key={e.id}>
-              <td>{dateTime(e.createTime)}</td>
-              <td>{AuditEventKind[e.kind].toLowerCase().replaceAll("_", " ")}</td>
-              <td>{AuditOutcome[e.outcome].toLowerCase()}</td>
-              <td>{people.find((p) => p.id === e.actorId)?.displayName ?? e.actorId}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table></div>
-    </>
   );
 }
 

@@ -2,6 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import { customers } from "../api";
 import type { Problem } from "../errors";
 import { EmailKind } from "../gen/crm/common/v1/contact_points_pb";
+import { phonesWith } from "../customerForm";
+import { Phone } from "./Phone";
 import type { Contact } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
 
@@ -14,8 +16,8 @@ type Props = {
   mayChange: boolean;
 };
 
-type Form = { given: string; family: string; title: string; department: string; email: string };
-const EMPTY: Form = { given: "", family: "", title: "", department: "", email: "" };
+type Form = { given: string; family: string; title: string; department: string; email: string; phone: string };
+const EMPTY: Form = { given: "", family: "", title: "", department: "", email: "", phone: "" };
 
 function formOf(c: Contact): Form {
   return {
@@ -24,6 +26,7 @@ function formOf(c: Contact): Form {
     title: c.jobTitle,
     department: c.department,
     email: c.emails[0]?.address ?? "",
+    phone: c.phones[0]?.e164Number ?? "",
   };
 }
 
@@ -37,6 +40,7 @@ function ContactFields({ form, set, fields, prefix }: { form: Form; set: (f: For
       <Field label="Job title" name={`${prefix}-title`} value={form.title} onInput={at("title")} error={fields["contact.job_title"]} />
       <Field label="Department" name={`${prefix}-department`} value={form.department} onInput={at("department")} error={fields["contact.department"]} />
       <Field label="Contact's email" name={`${prefix}-email`} type="email" value={form.email} onInput={at("email")} error={fields["contact.emails[0].address"] ?? fields["contact.emails"]} />
+      <Field label="Contact's phone" name={`${prefix}-phone`} value={form.phone} onInput={at("phone")} error={fields["contact.phones[0].e164_number"] ?? fields["contact.phones"]} hint="e.g. 012-345 6789" />
     </div>
   );
 }
@@ -77,7 +81,7 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
     change(async () => {
       await customers.addContact({
         customerId,
-        contact: { givenName: adding.given, familyName: adding.family, jobTitle: adding.title, department: adding.department, emails: emails(adding.email) },
+        contact: { givenName: adding.given, familyName: adding.family, jobTitle: adding.title, department: adding.department, emails: emails(adding.email), phones: phonesWith([], adding.phone) },
         requestId: crypto.randomUUID(),
       });
       setAdding(EMPTY);
@@ -94,6 +98,7 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
       form.title !== was.title && "job_title",
       form.department !== was.department && "department",
       form.email !== was.email && "emails",
+      form.phone !== was.phone && "phones",
     ].filter((p): p is string => Boolean(p));
     if (paths.length === 0) {
       setEditing(undefined);
@@ -110,6 +115,7 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
           jobTitle: form.title,
           department: form.department,
           emails: emails(form.email, before),
+          phones: phonesWith(before.phones, form.phone),
         },
         updateMask: { paths },
       });
@@ -160,6 +166,7 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
                 {c.department && <span class="hint"> · {c.department}</span>}
                 {c.emails[0] && <span class="hint"> · {c.emails[0].address}</span>}
               </span>
+              {c.phones[0] && <Phone phone={c.phones[0]} />}
               {c.primary && <span class="badge">Primary</span>}
               {removing === c.id ? (
                 <span class="actions" role="group" aria-label={`Remove ${name(c)}?`}>

@@ -5,6 +5,11 @@ import { reason, type Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
+import { Phone } from "./Phone";
+import { countries } from "../countries";
+
+/** Every country by name, in the browser's language (read once). */
+const COUNTRIES = countries();
 import { CustomerDeals } from "./CustomerDeals";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
@@ -79,6 +84,14 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
           Close
         </button>
       </div>
+      <p class="reach">
+        {customer.phones[0] && <Phone phone={customer.phones[0]} />}
+        {customer.email && (
+          <a href={`mailto:${customer.email}`} title="Write an email">
+            {customer.email}
+          </a>
+        )}
+      </p>
       {!mayChange && (
         <p class="notice" role="note">
           {customer.displayName} is someone else's customer: you can read it and work on deals with it; its owner or a sales manager changes its details and contacts.
@@ -118,7 +131,28 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
             <Field label="Town" name="edit-town" value={form.town} onInput={set("town")} error={f["customer.addresses[0].locality"]} />
             <Field label="State" name="edit-state" value={form.state} onInput={set("state")} error={f["customer.addresses[0].administrative_area"]} />
             <Field label="Postcode" name="edit-postcode" value={form.postcode} onInput={set("postcode")} error={f["customer.addresses[0].postal_code"]} />
-            <Field label="Country" name="edit-country" value={form.country} onInput={set("country")} error={f["customer.addresses[0].region_code"]} hint="Two letters, e.g. MY" />
+            <div class="field">
+              <label for="field-edit-country">Country</label>
+              <select
+                id="field-edit-country"
+                value={form.country.toUpperCase()}
+                aria-invalid={f["customer.addresses[0].region_code"] ? "true" : undefined}
+                aria-describedby={f["customer.addresses[0].region_code"] ? "field-edit-country-error" : undefined}
+                onChange={(e) => set("country")((e.target as HTMLSelectElement).value)}
+              >
+                <option value="">—</option>
+                {COUNTRIES.map(([code, name]) => (
+                  <option key={code} value={code}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+              {f["customer.addresses[0].region_code"] && (
+                <span id="field-edit-country-error" class="field-error">
+                  {f["customer.addresses[0].region_code"]}
+                </span>
+              )}
+            </div>
           </div>
         </fieldset>
         </fieldset>

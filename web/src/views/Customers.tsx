@@ -8,10 +8,17 @@ import { CustomerDetail } from "./CustomerDetail";
 import { RecentlyDeleted } from "./RecentlyDeleted";
 import { customersCsv } from "../csv";
 import { phonesWith, tagsOf } from "../customerForm";
+import { Phone } from "./Phone";
+import { SIZES, SORTS, hashOf, listRequest, narrowed, viewOf, type CustomerView } from "../customerView";
+import { STATUSES } from "../customerForm";
+import { usePeople } from "./pipelines";
+import { PersonChoice } from "./DealsOf";
 
 type Props = { onError: (err: unknown) => Problem };
 
-const PAGE = 25;
+
+/** The last `/` the search box answered: coming back to the list later does not take the focus again. */
+let searchesAnswered = 0;
 
 /** Customers: a page at a time, search as you type, and a form to add one. */
 /** What the signed-in person may do with customers; the rest is not offered. */
@@ -29,7 +36,14 @@ export type CustomerRights = {
   addTasks: boolean;
 };
 
-export function Customers({ onError, may }: Props & { may: CustomerRights }) {
+export function Customers({ onError, may, searchAsked = 0 }: Props & { may: CustomerRights; searchAsked?: number }) {
+  // `/` pressed (here or on another screen): the search box takes the typing.
+  const searchBox = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (searchAsked <= searchesAnswered) return;
+    searchesAnswered = searchAsked;
+    searchBox.current?.focus();
+  }, [searchAsked]);
   const [query, setQuery] = useState("");
   const [rows, setRows] = useState<Customer[]>([]);
   const [next, setNext] = useState("");
@@ -40,6 +54,18 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [exported, setExported] = useState<number>();
   const [open, setOpen] = useState<Customer>();
   const [deleted, setDeleted] = useState(false);
+  // The order, filters and page size, as the address says (a reload or a link keeps them).
+  const [view, setView] = useState<CustomerView>(() => viewOf(window.location.hash));
+  const [total, setTotal] = useState<number>();
+  // Until the first answer the list says it is loading, not that there is nothing.
+  const [loaded, setLoaded] = useState(false);
+  const change = (part: Partial<CustomerView>) => {
+    const next = { ...view, ...part };
+    setView(next);
+    if (!window.location.hash.startsWith("#customers/")) history.replaceState(null, "", hashOf(next));
+  };
+  // Whoever may list the people can filter by them; anyone can ask for their own.
+  const people = usePeople(() => undefined);
 
   // Every customer, streamed by ExportCustomers over grpc-web, saved as a CSV file.
   const exportAll = async () => {
@@ -67,7 +93,12 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   useEffect(() => {
     const follow = async () => {
       const id = window.location.hash.split("/")[1];
-      if (!id || open?.id === id) return;
+      // The list's own address (the Customers link, back and forward): shown as it says.
+      if (!id) {
+        setOpen(undefined);
+        setView((shown) => (hashOf(shown) === window.location.hash || !window.location.hash.startsWith("#customers") ? shown : viewOf(window.location.hash)));
+        return;
+      }
       try {
         const { customer } = await customers.getCustomer({ id });
         if (customer) setOpen(customer);
@@ -83,12 +114,16 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const fetchPage = async (token: string) => {
     const ticket = ++asked.current;
     try {
+      const wanted = listRequest(view);
       const answer = query.trim()
-        ? await customers.searchCustomers({ query: query.trim(), pageSize: PAGE, pageToken: token })
-        : await customers.listCustomers({ pageSize: PAGE, pageToken: token });
+        ? await customers.searchCustomers({ query: query.trim(), pageSize: Math.min(wanted.pageSize, 100), pageToken: token, type: wanted.type, tags: wanted.tags })
+        : await customers.listCustomers({ ...wanted, pageToken: token });
       // A slower answer to an earlier keystroke never overwrites a newer one.
       if (ticket !== asked.current) return;
+      // The count comes with the first page of a listing (a search counts nothing).
+      if (!token) setTotal(answer.$typeName === "crm.customer.v1.ListCustomersResponse" ? answer.totalSize : undefined);
       setRows(answer.customers);
+      setLoaded(true);
       setNext(answer.nextPageToken);
       setProblem(undefined);
     } catch (err) {
@@ -103,7 +138,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
       fetchPage("");
     }, 150);
     return () => clearTimeout(timer);
-  }, [query]);
+  }, [query, view]);
 
   const forward = () => {
     setPages([...pages, next]);
@@ -166,12 +201,10 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           onDeleted={(id) => {
             setOpen(undefined);
             setRows((all) => all.filter((r) => r.id !== id));
+            // Gone: back does not lead to it again.
+            history.replaceState(null, "", hashOf(view));
           }}
-          onClose={() => {
-            setOpen(undefined);
-            // Closed: the address no longer names it (without reopening it on the way).
-            if (window.location.hash.startsWith("#customers/")) history.replaceState(null, "", "#customers");
-          }}
+          onClose={() => (window.location.hash = hashOf(view))}
           mayDelete={may.remove}
           mayChange={may.writeAll || (may.write && open.ownerId === may.me)}
           mayOpenDeals={may.openDeals}
@@ -190,12 +223,71 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
       <label class="search">
         <span>Search</span>
         <input
+          ref={searchBox}
           type="search"
           placeholder="Name, email, phone, tag…"
           value={query}
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
         />
       </label>
+      <div class="filters" role="group" aria-label="Which customers">
+        <label class="inline">
+          Order{" "}
+          <select value={view.sort} onChange={(e) => change({ sort: (e.target as HTMLSelectElement).value as CustomerView["sort"] })} disabled={!!query.trim()}>
+            {SORTS.map(([s, words]) => (
+              <option key={s} value={s}>
+                {words}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="inline">
+          Kind{" "}
+          <select value={view.kind} onChange={(e) => change({ kind: (e.target as HTMLSelectElement).value as CustomerView["kind"] })}>
+            <option value="">any</option>
+            <option value="business">Business</option>
+            <option value="person">Person</option>
+          </select>
+        </label>
+        <label class="inline">
+          Status{" "}
+          <select value={view.status} onChange={(e) => change({ status: (e.target as HTMLSelectElement).value as CustomerView["status"] })} disabled={!!query.trim()}>
+            <option value="">any</option>
+            {STATUSES.map(([, words]) => (
+              <option key={words} value={words.toLowerCase()}>
+                {words}
+              </option>
+            ))}
+          </select>
+        </label>
+        <PersonChoice label="Owner" anyone="anyone" mine="me" whose={view.owner} me={may.me} people={people} choose={(owner) => change({ owner })} disabled={!!query.trim()} />
+        <label class="inline">
+          Tag{" "}
+          <input value={view.tag} size={10} onChange={(e) => change({ tag: (e.target as HTMLInputElement).value })} />
+        </label>
+        <label class="inline">
+          Per page{" "}
+          <select value={view.size} onChange={(e) => change({ size: Number((e.target as HTMLSelectElement).value) })}>
+            {SIZES.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+        {narrowed(view) && (
+          <button type="button" class="link" onClick={() => change({ kind: "", status: "", owner: "", tag: "" })}>
+            Every customer
+          </button>
+        )}
+      </div>
+      {query.trim() && <p class="hint">A search finds the best matches first; the kind and the tag still apply.</p>}
+      {/* Always there (empty until counted), so the count arriving moves nothing below it. */}
+      <p class="hint count" role="status" aria-live="polite">
+        {total !== undefined && !query.trim()
+          ? `${total === 1 ? "1 customer" : `${total.toLocaleString("en-MY")} customers`}${narrowed(view) ? " match" : ""}${total > view.size ? ` · page ${pages.length} of ${Math.ceil(total / view.size)}` : ""}`
+          : ""}
+      </p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="scroll" tabIndex={0}><table>
         <thead>
@@ -211,20 +303,20 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           {rows.map((c) => (
             <tr key={c.id}>
               <td>
-                <button type="button" class="link" onClick={() => setOpen(c)}>
+                <button type="button" class="link" onClick={() => (window.location.hash = `#customers/${c.id}`)}>
                   {c.displayName}
                 </button>
               </td>
               <td>{c.type === CustomerType.BUSINESS ? "Business" : "Person"}</td>
               <td>{c.email}</td>
-              <td>{c.phones[0]?.e164Number}</td>
+              <td>{c.phones[0] && <Phone phone={c.phones[0]} />}</td>
               <td>{c.tags.join(", ")}</td>
             </tr>
           ))}
           {rows.length === 0 && (
             <tr>
               <td colSpan={5} class="empty">
-                {query ? "No customer matches." : "No customers yet."}
+                {!loaded ? "Loading…" : query ? "No customer matches." : "No customers yet."}
               </td>
             </tr>
           )}

@@ -24,6 +24,7 @@ import type {
 import type { Money } from "../gen/google/type/money_pb";
 import { formatMoney } from "../money";
 import { PipelineChooser } from "./PipelineChooser";
+import { DealsOf } from "./DealsOf";
 import { usePeople, usePipelines } from "./pipelines";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
@@ -100,20 +101,7 @@ export function Dashboard({ onError, me, readAll }: Props) {
         <h1 id="dashboard-title">Dashboard{chosen && all.length > 1 ? `: ${chosen.name}` : ""}</h1>
         <PipelineChooser all={all} chosen={chosen} choose={choose} />
         {readAll ? (
-          <label class="inline">
-            Deals of{" "}
-            <select value={whose} onChange={(e) => setWhose((e.target as HTMLSelectElement).value)}>
-              <option value="">everyone</option>
-              <option value={me}>mine</option>
-              {people
-                .filter((u) => u.id !== me)
-                .map((u) => (
-                  <option key={u.id} value={u.id}>
-                    {u.displayName}
-                  </option>
-                ))}
-            </select>
-          </label>
+          <DealsOf whose={whose} me={me} people={people} choose={setWhose} />
         ) : (
           <p class="hint">Your deals</p>
         )}

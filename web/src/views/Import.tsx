@@ -61,7 +61,9 @@ export function Import({ onError, onDone }: Props) {
     <div class="card" role="region" aria-label="Import customers">
       <h2>Import from a CSV file</h2>
       <p class="hint">
-        A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes.
+        A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes;
+        street, city, state, postcode, country (its name or its two letters); for a business, its contact person, contact email,
+        contact phone and job title.
       </p>
       <label class="field">
         <span>CSV file</span>

@@ -21,7 +21,13 @@ type Day = { overdue: Task[]; today: Task[]; upcoming: Task[] };
 export function recordLink(t: Task): string | undefined {
   const r = t.related[0];
   if (!r) return undefined;
-  return r.type === RecordType.CUSTOMER ? `#customers/${r.id}` : r.type === RecordType.LEAD || r.type === RecordType.OPPORTUNITY ? "#pipeline" : undefined;
+  return r.type === RecordType.CUSTOMER
+    ? `#customers/${r.id}`
+    : r.type === RecordType.LEAD
+      ? `#pipeline/leads/${r.id}`
+      : r.type === RecordType.OPPORTUNITY
+        ? `#pipeline/${r.id}`
+        : undefined;
 }
 
 /**

@@ -9,9 +9,11 @@ import { LeadDetail } from "./LeadDetail";
 import { RecentlyDeletedLeads } from "./RecentlyDeleted";
 import { UserStatus } from "../gen/crm/iam/v1/users_pb";
 import { LossReason, OpportunityStatus, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
-import { formatMoney, parseAmount } from "../money";
+import { formatMoney, parseAmount, sumMoney } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { PipelineChooser } from "./PipelineChooser";
+import { DealsOf } from "./DealsOf";
+import { ANY_LEAD, LeadFilters, type LeadFilter } from "./LeadFilters";
 import { OpportunityDetail } from "./OpportunityDetail";
 import { Timeline } from "./Timeline";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
@@ -28,6 +30,8 @@ type BoardProps = Props & {
   /** Approving wins above the workspace's large-deal limit (`deals.approve_large`). */
   canApprove: boolean;
   canManage: boolean;
+  /** Reads everyone's opportunities (else only one's own: the board needs no owner filter). */
+  readAll: boolean;
   leadRights: LeadRights;
   /** Logging activities and adding tasks on a lead's or an opportunity's timeline. */
   timelineRights: { log: boolean; task: boolean };
@@ -53,22 +57,28 @@ const LOSS_REASONS: [LossReason, string][] = [
 /** The most open opportunities a board shows (read 200 a page). */
 export const BOARD_LIMIT = 2000;
 
-/** Every open opportunity of a pipeline, page after page, up to BOARD_LIMIT. */
-async function openOpportunities(pipelineId: string): Promise<{ items: Opportunity[]; more: boolean }> {
+/** The cards a column shows at first, and how many more each "Show more" adds. */
+export const COLUMN_SHOWN = 25;
+
+/** Every open opportunity of a pipeline (of one owner, when given), page after page, up to BOARD_LIMIT. */
+async function openOpportunities(pipelineId: string, ownerId: string): Promise<{ items: Opportunity[]; more: boolean }> {
   return allPages(async (pageToken) => {
-    const page = await opportunities.listOpportunities({ pipelineId, status: OpportunityStatus.OPEN, pageSize: 200, pageToken });
+    const page = await opportunities.listOpportunities({ pipelineId, ownerId, status: OpportunityStatus.OPEN, pageSize: 200, pageToken });
     return { items: page.opportunities, next: page.nextPageToken };
   }, BOARD_LIMIT);
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights, timelineRights }: BoardProps) {
+export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, leadRights, timelineRights }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
   const [leadsToken, setLeadsToken] = useState("");
   const [problem, setProblem] = useState<Problem>();
   const [dragged, setDragged] = useState<string>();
+  // Whose deals the board shows ("" for everyone's), and how many cards each stage shows.
+  const [whose, setWhose] = useState("");
+  const [shown, setShown] = useState<Record<string, number>>({});
   const [details, setDetails] = useState<Opportunity>();
   // Won and Lost ask first (on the card), and offer an undo after (above the board).
   const [closing, setClosing] = useState<{ id: string; reason?: LossReason }>();
@@ -83,31 +93,39 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
   const [leadDeleted, setLeadDeleted] = useState<string>();
   const openLead = leadRows.find((l) => l.id === openLeadId);
   const fail = (err: unknown) => setProblem(onError(err));
-  const { all, chosen: pipeline, choose, saved } = usePipelines(fail);
+  const { all, chosen: pipeline, choose, saved } = usePipelines(fail, "board");
   const [editing, setEditing] = useState<"new" | "chosen">();
   const people = usePeople(fail);
   const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? "someone" : "nobody");
 
-  const reload = async () => {
-    try {
-      const first = await leads.listLeads({ pageSize: 50 });
-      // A lead added while this list was on its way stays (once).
-      setLeadRows((added) => [...added.filter((a) => !first.leads.some((l) => l.id === a.id)), ...first.leads]);
-      setLeadsToken(first.nextPageToken);
-      setProblem(undefined);
-    } catch (err) {
-      fail(err);
-    }
-  };
+  // Which leads are listed, and how many there are.
+  const [leadFilter, setLeadFilter] = useState<LeadFilter>(ANY_LEAD);
+  const [leadTotal, setLeadTotal] = useState<number>();
+  const leadsAsked = { status: leadFilter.status, ownerId: leadFilter.owner, pageSize: 50 };
   useEffect(() => {
-    reload();
-  }, []);
+    let current = true;
+    leads
+      .listLeads(leadsAsked)
+      .then((first) => {
+        if (!current) return;
+        // A lead added while the whole list was on its way stays (once).
+        const kept = (added: Lead[]) => (leadFilter === ANY_LEAD ? added.filter((a) => !first.leads.some((l) => l.id === a.id)) : []);
+        setLeadRows((added) => [...kept(added), ...first.leads]);
+        setLeadsToken(first.nextPageToken);
+        setLeadTotal(first.totalSize);
+        setProblem(undefined);
+      })
+      .catch((err) => current && fail(err));
+    return () => {
+      current = false;
+    };
+  }, [leadFilter]);
   // The board of the pipeline shown, again whenever another is chosen or a conversion adds to it.
   const [boardVersion, setBoardVersion] = useState(0);
   useEffect(() => {
     if (!pipeline) return;
     let current = true;
-    openOpportunities(pipeline.id)
+    openOpportunities(pipeline.id, whose)
       .then((r) => {
         if (!current) return;
         setCards(r.items);
@@ -117,11 +135,11 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
     return () => {
       current = false;
     };
-  }, [pipeline?.id, boardVersion]);
+  }, [pipeline?.id, whose, boardVersion]);
 
   const moreLeads = async () => {
     try {
-      const next = await leads.listLeads({ pageSize: 50, pageToken: leadsToken });
+      const next = await leads.listLeads({ ...leadsAsked, pageToken: leadsToken });
       setLeadRows((rows) => [...rows, ...next.leads.filter((l) => !rows.some((r) => r.id === l.id))]);
       setLeadsToken(next.nextPageToken);
     } catch (err) {
@@ -147,16 +165,34 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
   // Read again when opened: the list leaves out the stage history.
   const open = async (card: Opportunity) => {
     try {
-      setDetails((await opportunities.getOpportunity({ id: card.id })).opportunity);
+      const { opportunity } = await opportunities.getOpportunity({ id: card.id });
+      // Its details are read against its own pipeline's stages: that board is shown.
+      if (opportunity) choose(opportunity.pipelineId);
+      setDetails(opportunity);
     } catch (err) {
       fail(err);
     }
   };
-  // `#pipeline/<id>` (a notice's link) opens that opportunity's details.
+  // The record open is in the address: `#pipeline/<id>` an opportunity, `#pipeline/leads/<id>` a
+  // lead (a notice's link, a reload, back and forward); `#pipeline` none.
+  const openLeadById = async (id: string) => {
+    try {
+      const { lead } = await leads.getLead({ id });
+      if (!lead) return;
+      setLeadRows((rows) => (rows.some((r) => r.id === lead.id) ? rows.map((r) => (r.id === lead.id ? lead : r)) : [lead, ...rows]));
+      setOpenLeadId(lead.id);
+    } catch (err) {
+      fail(err);
+    }
+  };
   useEffect(() => {
     const follow = () => {
-      const [screen, id] = window.location.hash.split("/");
-      if (screen === "#pipeline" && id) open({ id } as Opportunity);
+      const [screen, id, leadId] = window.location.hash.split("/");
+      if (screen !== "#pipeline") return;
+      if (id === "leads" && leadId) return (setDetails(undefined), openLeadById(leadId));
+      setOpenLeadId(undefined);
+      if (id) open({ id } as Opportunity);
+      else setDetails(undefined);
     };
     follow();
     window.addEventListener("hashchange", follow);
@@ -267,14 +303,16 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
           onDeleted={(id) => {
             setLeadDeleted(openLead.contactName);
             setOpenLeadId(undefined);
+            history.replaceState(null, "", "#pipeline");
             setLeadRows((all) => all.filter((r) => r.id !== id));
           }}
-          onClose={() => setOpenLeadId(undefined)}
+          onClose={() => (window.location.hash = "#pipeline")}
         />
       )}
       {openLead && (
         <Timeline key={`timeline-${openLead.id}`} recordType={RecordType.LEAD} recordId={openLead.id} name={openLead.contactName} onError={onError} may={timelineRights} />
       )}
+      <LeadFilters filter={leadFilter} set={setLeadFilter} me={leadRights.userId} people={people} total={leadTotal} />
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
@@ -290,7 +328,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
           {leadRows.map((lead) => (
             <tr key={lead.id}>
               <td>
-                <button type="button" class="link" onClick={() => setOpenLeadId(lead.id)} aria-label={`Details of the lead ${lead.contactName}`}>
+                <button type="button" class="link" onClick={() => (window.location.hash = `#pipeline/leads/${lead.id}`)} aria-label={`Details of the lead ${lead.contactName}`}>
                   {lead.contactName}
                 </button>
               </td>
@@ -334,7 +372,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
           ))}
           {leadRows.length === 0 && (
             <tr>
-              <td colSpan={6} class="empty">No leads yet.</td>
+              <td colSpan={6} class="empty">{leadFilter === ANY_LEAD ? "No leads yet." : "No lead matches."}</td>
             </tr>
           )}
         </tbody>
@@ -350,6 +388,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
         <h2>Board</h2>
         <span class="actions">
           <PipelineChooser all={all} chosen={pipeline} choose={choose} />
+          {readAll && <DealsOf whose={whose} me={leadRights.userId} people={people} choose={(id) => (setWhose(id), setShown({}))} />}
           {canManage && (
             <>
               <button type="button" class="secondary" onClick={() => setEditing("chosen")} disabled={!pipeline}>
@@ -380,7 +419,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
           canApprove={canApprove}
           onError={onError}
           onSaved={(o) => (replace(o), setDetails(o))}
-          onClose={() => setDetails(undefined)}
+          onClose={() => (window.location.hash = "#pipeline")}
         />
       )}
       {details && (
@@ -408,7 +447,10 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
         </div>
       )}
       <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>
-        {pipeline?.stages.map((stage) => (
+        {pipeline?.stages.map((stage) => {
+          const inStage = cards.filter((c) => c.stageId === stage.id);
+          const showing = shown[stage.id] ?? COLUMN_SHOWN;
+          return (
           <div
             key={stage.id}
             class="column"
@@ -421,9 +463,15 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
               if (card) move(card, stage.id);
             }}
           >
-            <h3>{stage.name}</h3>
-            {cards
-              .filter((c) => c.stageId === stage.id)
+            <div class="column-head">
+              <h3>{stage.name}</h3>
+              <p class="hint">
+                {inStage.length === 1 ? "1 deal" : `${inStage.length} deals`}
+                {inStage.length > 0 && ` · ${sumMoney(inStage.map((c) => c.amount)).map(formatMoney).join(" + ")}`}
+              </p>
+            </div>
+            {inStage
+              .slice(0, showing)
               .map((card) => (
                 <article key={card.id} class="opportunity" draggable
                   onDragStart={(e) => {
@@ -431,12 +479,13 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
                     e.dataTransfer?.setData("text/plain", card.id);
                     setDragged(card.id);
                   }} aria-label={card.name}>
-                  <button type="button" class="link card-name" onClick={() => open(card)} aria-label={`Details of ${card.name}`}>
+                  <button type="button" class="link card-name" onClick={() => (window.location.hash = `#pipeline/${card.id}`)} aria-label={`Details of ${card.name}`}>
                     {card.name}
                   </button>
                   <span>
                     {formatMoney(card.amount)} · {card.probability}%
                   </span>
+                  {readAll && !whose && <span class="hint owner">{nameOf(card.ownerId)}</span>}
                   {card.expectedCloseTime && <span class="hint">closes {day(card.expectedCloseTime)}</span>}
                   <select
                     aria-label={`Move ${card.name} to`}
@@ -508,8 +557,14 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, leadRights
                   )}
                 </article>
               ))}
+            {inStage.length > showing && (
+              <button type="button" class="secondary more" onClick={() => setShown({ ...shown, [stage.id]: showing + COLUMN_SHOWN })}>
+                Show {Math.min(COLUMN_SHOWN, inStage.length - showing)} more of {inStage.length - showing}
+              </button>
+            )}
           </div>
-        ))}
+          );
+        })}
       </div>
     </section>
   );

@@ -20,10 +20,23 @@ export function usePeople(fail: (err: unknown) => void): User[] {
   return people;
 }
 
-/** Every pipeline (page after page), the one chosen (the default until another is), and the chooser. */
-export function usePipelines(fail: (err: unknown) => void) {
+/**
+ * Every pipeline (page after page), the one chosen (the default until another is), and the
+ * chooser. With `keep`, the choice is kept in this browser under that name, so a reload shows the
+ * same board (each screen keeps its own).
+ */
+export function usePipelines(fail: (err: unknown) => void, keep?: "board") {
+  const key = keep && `kilang-crm.pipeline.${keep}`;
   const [all, setAll] = useState<Pipeline[]>([]);
-  const [chosenId, choose] = useState<string>();
+  const [chosenId, setChosenId] = useState<string | undefined>(() => (key && localStorage.getItem(key)) || undefined);
+  const choose = (id: string) => {
+    setChosenId(id);
+    try {
+      if (key) localStorage.setItem(key, id);
+    } catch {
+      // A browser that keeps nothing still shows the board chosen, until a reload.
+    }
+  };
   const reload = async () => {
     const { items } = await allPages(async (pageToken) => {
       const page = await pipelines.listPipelines({ pageSize: 100, pageToken });

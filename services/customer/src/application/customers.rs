@@ -16,6 +16,8 @@ pub struct CustomerPage {
     pub customers: Vec<Customer>,
     /// Where the next page starts, when more may follow.
     pub next: Option<Cursor>,
+    /// How many customers the listing matches, on its first page.
+    pub total: Option<i64>,
 }
 
 /// The longest search query, in characters, and the most words it may hold.
@@ -75,8 +77,14 @@ impl Customers {
             return Ok(CustomerPage {
                 customers: Vec::new(),
                 next: None,
+                total: after.is_none().then_some(0),
             });
         }
+        // Counted on the first page only: the later pages of one listing need it no more.
+        let total = match after {
+            None => Some(self.store.count(p.tenant_id, &filter).await?),
+            Some(_) => None,
+        };
         let customers = self
             .store
             .list(p.tenant_id, &filter, order, after.as_ref(), size)
@@ -91,7 +99,11 @@ impl Customers {
                 },
                 id: last.id,
             });
-        Ok(CustomerPage { customers, next })
+        Ok(CustomerPage {
+            customers,
+            next,
+            total,
+        })
     }
 
     /// The customers matching every word of `query` (the last a prefix), best first; `offset`

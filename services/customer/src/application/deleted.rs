@@ -37,7 +37,11 @@ impl Customers {
                 key: last.deleted_at.unwrap_or_default().to_string(),
                 id: last.id,
             });
-        Ok(CustomerPage { customers, next })
+        Ok(CustomerPage {
+            customers,
+            next,
+            total: None,
+        })
     }
 
     /// Brings a deleted customer back within its window; its email taken since is

@@ -22,6 +22,7 @@ fn phone_pb(p: &Phone) -> common::PhoneNumber {
         e164_number: p.number.clone(),
         extension: p.extension.clone(),
         primary: p.primary,
+        display_number: crm_core::text::phone_display(&p.number),
     }
 }
 

@@ -71,7 +71,8 @@ struct Sending {
     hold_millis: i64,
     /// The record they are about.
     about: String,
-    /// Where they lead in a client (`pipeline/<opportunity id>`), if anywhere.
+    /// Where they lead in a client (`pipeline/<opportunity id>`, `pipeline/leads/<lead id>`), if
+    /// anywhere.
     link: String,
 }
 
@@ -186,6 +187,11 @@ pub async fn handle(
     }
     if let Some(created) = event.decode::<LeadCreated>() {
         let lead = created.lead.unwrap_or_default();
+        // The notice leads to the lead's own page in a client.
+        let sending = Sending {
+            link: format!("pipeline/leads/{}", lead.id),
+            ..Sending::default()
+        };
         let owner_name = name_of(tx, tenant, &lead.owner_id).await?;
         let created_by = name_of(tx, tenant, &created.created_by_user_id).await?;
         let mut people: Vec<UserId> = tx
@@ -231,17 +237,7 @@ pub async fn handle(
                 address: id.to_string(),
             })
             .collect();
-        notify(
-            tx,
-            tenant,
-            event,
-            LEAD_CREATED,
-            vars,
-            to,
-            None,
-            &Sending::default(),
-        )
-        .await?;
+        notify(tx, tenant, event, LEAD_CREATED, vars, to, None, &sending).await?;
         return Ok(());
     }
     if let Some(won) = event.decode::<DealWon>() {

@@ -91,6 +91,13 @@ impl Sales {
             .await
     }
 
+    /// How many of the tenant's leads `filter` takes.
+    pub async fn count_leads(&self, caller: &Caller, filter: &LeadFilter) -> Result<i64> {
+        let p = &caller.principal;
+        p.require("leads.read")?;
+        self.store.count_leads(p.tenant_id, filter).await
+    }
+
     /// Changes the masked fields of a lead (status only from new to contacted): decided on the
     /// state read under the write lock, so without an etag the last writer wins.
     pub async fn update_lead(

@@ -31,6 +31,7 @@ pub fn lead_pb(l: &Lead) -> pb::Lead {
             e164_number: p.clone(),
             extension: String::new(),
             primary: true,
+            display_number: crm_core::text::phone_display(p),
         }),
         source: l.source,
         status: l.status as i32,

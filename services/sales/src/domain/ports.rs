@@ -168,6 +168,8 @@ pub trait LeadStore: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Lead>>;
+    /// How many leads `filter` takes.
+    async fn count_leads(&self, tenant: TenantId, filter: &LeadFilter) -> Result<i64>;
     /// Reads the lead under the write lock (`NOT_FOUND` when the tenant has none with that
     /// id), lets `change` decide on it, and saves it with the events it gives in that
     /// transaction. Answers the lead as saved (as read, when nothing changed). Two changes at

@@ -141,6 +141,10 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
             .list(&caller, filter, order, after, page.size)
             .await?;
         Ok(Response::new(pb::ListCustomersResponse {
+            total_size: page
+                .total
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+                .unwrap_or_default(),
             customers: page.customers.iter().map(customer_pb).collect(),
             next_page_token: page
                 .next

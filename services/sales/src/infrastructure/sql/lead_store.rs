@@ -7,7 +7,7 @@ use crm_events::outbox::append_events;
 use uuid::Uuid;
 
 use super::SqlSalesStore;
-use super::leads::{decide_and_save, get, get_to_change, insert, list};
+use super::leads::{count, decide_and_save, get, get_to_change, insert, list};
 use crate::domain::Millis;
 use crate::domain::lead::Lead;
 use crate::domain::ports::{LeadChange, LeadFilter, LeadPurged, LeadStore, OutboxEvent};
@@ -41,6 +41,14 @@ impl LeadStore for SqlSalesStore {
         self.db
             .in_tenant(tenant, "listing leads", async |tx| {
                 list(tx, tenant, filter, after, limit).await
+            })
+            .await
+    }
+
+    async fn count_leads(&self, tenant: TenantId, filter: &LeadFilter) -> Result<i64> {
+        self.db
+            .in_tenant(tenant, "counting leads", async |tx| {
+                count(tx, tenant, filter).await
             })
             .await
     }

@@ -125,6 +125,15 @@ async fn read(
 }
 
 /// Leads in id order after `after`, filtered.
+/// The leads a list or a count takes: the tenant's, after `$2` in id order, not deleted, and the
+/// filter's status (`$3`), owner (`$4`) and source (`$5`) when set.
+macro_rules! filtered_leads {
+    () => {
+        "from leads where tenant_id = $1 and id > $2 and deleted_at is null \
+         and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5)"
+    };
+}
+
 pub async fn list(
     tx: &mut Conn,
     tenant: TenantId,
@@ -132,11 +141,11 @@ pub async fn list(
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<Vec<Lead>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "select doc from leads where tenant_id = $1 and id > $2 and deleted_at is null \
-         and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5) \
-         order by id limit $6",
-    )
+    let rows: Vec<(String,)> = sqlx::query_as(concat!(
+        "select doc ",
+        filtered_leads!(),
+        " order by id limit $6"
+    ))
     .bind(tenant.to_string())
     .bind(after.map(|a| a.to_string()).unwrap_or_default())
     .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
@@ -147,6 +156,20 @@ pub async fn list(
     .await
     .map_err(db("listing leads"))?;
     rows.iter().map(|(d,)| from_doc("leads.doc", d)).collect()
+}
+
+/// How many leads the filter takes, all of them (as [`list`] would page through).
+pub async fn count(tx: &mut Conn, tenant: TenantId, filter: &LeadFilter) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(concat!("select count(*) ", filtered_leads!()))
+        .bind(tenant.to_string())
+        .bind("")
+        .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
+        .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
+        .bind(i64::from(filter.source.unwrap_or(0)))
+        .fetch_one(tx)
+        .await
+        .map_err(db("counting leads"))?;
+    Ok(n)
 }
 
 /// Records a user's roles (sales' view of IAM's users).

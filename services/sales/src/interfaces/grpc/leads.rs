@@ -77,6 +77,11 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
             .sales
             .list_leads(&caller, &filter, after, page.size + 1)
             .await?;
+        // Counted on the first page only: the later pages of one listing need it no more.
+        let total_size = match after {
+            None => self.sales.count_leads(&caller, &filter).await?,
+            Some(_) => 0,
+        };
         let more = leads.len() > page.size as usize;
         leads.truncate(page.size as usize);
         let next_page_token = match leads.last() {
@@ -86,6 +91,7 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
         Ok(Response::new(pb::ListLeadsResponse {
             leads: leads.iter().map(lead_pb).collect(),
             next_page_token,
+            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
         }))
     }
 

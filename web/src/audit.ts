@@ -1,0 +1,69 @@
+// The audit log as people read it: what happened in words, on whom or what, and its facts.
+import { AuditEventKind, type AuditEvent } from "./gen/crm/iam/v1/audit_pb";
+import { roleName } from "./roles";
+
+/** Each kind of entry in words, in the order the filter offers them. */
+export const KINDS: [AuditEventKind, string][] = [
+  [AuditEventKind.LOGIN_SUCCEEDED, "Signed in"],
+  [AuditEventKind.LOGIN_FAILED, "Sign-in failed"],
+  [AuditEventKind.LOCKOUT, "Locked out"],
+  [AuditEventKind.LOGOUT, "Signed out"],
+  [AuditEventKind.REFRESH_TOKEN_REUSED, "Old session token used again"],
+  [AuditEventKind.USER_CREATED, "Person added"],
+  [AuditEventKind.USER_UPDATED, "Person changed"],
+  [AuditEventKind.USER_DELETED, "Person removed"],
+  [AuditEventKind.ROLE_GRANTED, "Role given"],
+  [AuditEventKind.ROLE_REVOKED, "Role taken"],
+  [AuditEventKind.ROLE_CHANGED, "Role defined"],
+  [AuditEventKind.API_KEY_CHANGED, "API key"],
+  [AuditEventKind.MFA_CHANGED, "Second factor"],
+  [AuditEventKind.TENANT_CHANGED, "Workspace"],
+];
+
+/** What an entry records, in words. */
+export function kindText(kind: AuditEventKind): string {
+  return KINDS.find(([k]) => k === kind)?.[1] ?? "Other";
+}
+
+/** A person as the log names them: their name, else their email, else "someone". */
+export type NameOf = (userId: string) => string | undefined;
+
+/**
+ * What an entry acted on, in words: a person by name, a role by its name, a key by its name, the
+ * workspace; "" when the entry names nothing (a failed sign-in by an unknown email).
+ */
+export function targetText(e: AuditEvent, nameOf: NameOf): string {
+  const d = e.details;
+  switch (e.targetType) {
+    case "user":
+      return nameOf(e.targetId) ?? "someone no longer here";
+    case "account":
+      // A sign-in by single sign-on that matched nobody: the provider's account, as it said it.
+      return nameOf(e.targetId) ?? e.targetId;
+    case "session":
+      return nameOf(d.user_id ?? "") ?? "a session";
+    case "role":
+      return d.name ? `the ${roleName(d.name)} role` : "a role";
+    case "api_key":
+      return d.name ? `the key ${d.name}` : d.prefix ? `the key ${d.prefix}…` : "an API key";
+    case "tenant":
+      return "the workspace";
+    default:
+      return e.targetId ? `${e.targetType} ${e.targetId}` : "";
+  }
+}
+
+/** Facts that say more than the kind does: the role given, the fields changed, the reason. */
+export function detailsText(e: AuditEvent): string {
+  const d = e.details;
+  const facts: string[] = [];
+  if (d.role) facts.push(`role ${roleName(d.role)}`);
+  if (d.roles) facts.push(`roles ${d.roles.split(",").filter(Boolean).map(roleName).join(", ")}`);
+  if (d.change) facts.push(d.change.replaceAll("_", " "));
+  if (d.fields) facts.push(`changed ${d.fields.split(",").map((f) => f.replaceAll("_", " ")).join(", ")}`);
+  if (d.reason) facts.push(d.reason.replaceAll("_", " "));
+  if (d.via) facts.push(`by ${d.via.replaceAll("_", " ")}`);
+  if (d.method) facts.push(`with ${d.method.replaceAll("_", " ")}`);
+  if (d.second_factor) facts.push(`second factor ${d.second_factor}`);
+  return facts.join(" · ");
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { CustomerStatus, CustomerType } from "./gen/crm/customer/v1/customers_pb";
+import { DEFAULT_VIEW, hashOf, listRequest, narrowed, viewOf } from "./customerView";
+
+describe("the customer list's view in the address", () => {
+  it("is the default for a bare address, and writes only what differs", () => {
+    expect(viewOf("#customers")).toEqual(DEFAULT_VIEW);
+    expect(hashOf(DEFAULT_VIEW)).toBe("#customers");
+    const view = { ...DEFAULT_VIEW, sort: "name" as const, kind: "business" as const, tag: "songket", size: 50 };
+    expect(hashOf(view)).toBe("#customers?sort=name&kind=business&tag=songket&size=50");
+    expect(viewOf(hashOf(view))).toEqual(view);
+  });
+
+  it("reads a bad or foreign address as the default, part by part", () => {
+    expect(viewOf("#customers?sort=price&kind=alien&size=7&status=active")).toEqual({ ...DEFAULT_VIEW, status: "active" });
+    expect(viewOf("#customers?tag=a%26b")).toEqual({ ...DEFAULT_VIEW, tag: "a&b" });
+  });
+
+  it("asks ListCustomers for it", () => {
+    expect(listRequest(DEFAULT_VIEW)).toEqual({
+      orderBy: "create_time desc",
+      type: CustomerType.UNSPECIFIED,
+      status: CustomerStatus.UNSPECIFIED,
+      ownerId: "",
+      tags: [],
+      pageSize: 25,
+    });
+    const r = listRequest({ ...DEFAULT_VIEW, sort: "name", kind: "person", status: "inactive", owner: "u1", tag: " batik ", size: 100 });
+    expect(r).toEqual({ orderBy: "display_name", type: CustomerType.INDIVIDUAL, status: CustomerStatus.INACTIVE, ownerId: "u1", tags: ["batik"], pageSize: 100 });
+    expect(narrowed(DEFAULT_VIEW)).toBe(false);
+    expect(narrowed({ ...DEFAULT_VIEW, sort: "name", size: 50 })).toBe(false);
+    expect(narrowed({ ...DEFAULT_VIEW, tag: "x" })).toBe(true);
+  });
+});

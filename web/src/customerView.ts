@@ -1,0 +1,73 @@
+// How the customer list is shown (order, filters, page size), kept in the address after the
+// screen's name (`#customers?sort=name&kind=business&size=50`) so a reload, a bookmark or a link
+// sent to a colleague opens the same list.
+import { CustomerStatus, CustomerType } from "./gen/crm/customer/v1/customers_pb";
+
+export type Sort = "newest" | "oldest" | "name";
+export type CustomerView = {
+  sort: Sort;
+  kind: "" | "business" | "person";
+  status: "" | "prospect" | "active" | "inactive";
+  /** A user id, or "" for anyone's. */
+  owner: string;
+  tag: string;
+  size: number;
+};
+
+export const SORTS: [Sort, string][] = [
+  ["newest", "Newest first"],
+  ["oldest", "Oldest first"],
+  ["name", "Name, A to Z"],
+];
+export const SIZES = [25, 50, 100];
+export const DEFAULT_VIEW: CustomerView = { sort: "newest", kind: "", status: "", owner: "", tag: "", size: 25 };
+
+const ORDER_BY: Record<Sort, string> = { newest: "create_time desc", oldest: "create_time", name: "display_name" };
+const TYPES = { business: CustomerType.BUSINESS, person: CustomerType.INDIVIDUAL } as const;
+const STATUS = { prospect: CustomerStatus.PROSPECT, active: CustomerStatus.ACTIVE, inactive: CustomerStatus.INACTIVE } as const;
+
+/** The view an address names; what it does not say (or says wrongly) is the default. */
+export function viewOf(hash: string): CustomerView {
+  const query = hash.includes("?") ? hash.slice(hash.indexOf("?") + 1) : "";
+  const p = new URLSearchParams(query);
+  const one = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const v = p.get(key) as T | null;
+    return v !== null && allowed.includes(v) ? v : fallback;
+  };
+  const size = Number(p.get("size"));
+  return {
+    sort: one("sort", SORTS.map(([s]) => s), DEFAULT_VIEW.sort),
+    kind: one("kind", ["business", "person"] as const, ""),
+    status: one("status", ["prospect", "active", "inactive"] as const, ""),
+    owner: (p.get("owner") ?? "").slice(0, 64),
+    tag: (p.get("tag") ?? "").slice(0, 64),
+    size: SIZES.includes(size) ? size : DEFAULT_VIEW.size,
+  };
+}
+
+/** The address of the customer list shown this way: only what differs from the default. */
+export function hashOf(view: CustomerView): string {
+  const p = new URLSearchParams();
+  for (const key of ["sort", "kind", "status", "owner", "tag", "size"] as const) {
+    if (view[key] !== DEFAULT_VIEW[key]) p.set(key, String(view[key]));
+  }
+  const query = p.toString();
+  return query ? `#customers?${query}` : "#customers";
+}
+
+/** What ListCustomers is asked for this view. */
+export function listRequest(view: CustomerView) {
+  return {
+    orderBy: ORDER_BY[view.sort],
+    type: view.kind ? TYPES[view.kind] : CustomerType.UNSPECIFIED,
+    status: view.status ? STATUS[view.status] : CustomerStatus.UNSPECIFIED,
+    ownerId: view.owner,
+    tags: view.tag.trim() ? [view.tag.trim()] : [],
+    pageSize: view.size,
+  };
+}
+
+/** Whether the view narrows the list (anything but the order and the page size). */
+export function narrowed(view: CustomerView): boolean {
+  return view.kind !== "" || view.status !== "" || view.owner !== "" || view.tag.trim() !== "";
+}

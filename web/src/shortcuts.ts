@@ -1,0 +1,38 @@
+// Keyboard shortcuts: `?` lists them, `/` searches, `g` then a letter goes to a screen.
+
+/** The screens `g` then a letter goes to, by that letter. */
+export const GO_TO: Record<string, { hash: string; label: string }> = {
+  m: { hash: "#day", label: "My day" },
+  c: { hash: "#customers", label: "Customers" },
+  p: { hash: "#pipeline", label: "Pipeline" },
+  d: { hash: "#dashboard", label: "Dashboard" },
+  e: { hash: "#admin", label: "People" },
+  w: { hash: "#settings", label: "Workspace" },
+  a: { hash: "#account", label: "Account" },
+};
+
+export type Shortcut = { kind: "help" } | { kind: "search" } | { kind: "go"; hash: string } | { kind: "pending" } | undefined;
+
+type Key = { key: string; ctrlKey: boolean; metaKey: boolean; altKey: boolean; target: EventTarget | null };
+
+/** Whether a key goes to what the person is typing in rather than to a shortcut. */
+function typing(target: EventTarget | null): boolean {
+  const t = target as { tagName?: string; isContentEditable?: boolean } | null;
+  return !!t && (t.isContentEditable === true || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName ?? ""));
+}
+
+/**
+ * What a key pressed means, given whether `g` came just before; nothing while typing in a field or
+ * with Ctrl, Alt or ⌘ held (the browser's and the screen reader's own keys stay theirs).
+ */
+export function shortcutOf(e: Key, afterG: boolean): Shortcut {
+  if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return undefined;
+  if (afterG) {
+    const to = GO_TO[e.key.toLowerCase()];
+    return to ? { kind: "go", hash: to.hash } : undefined;
+  }
+  if (e.key === "?") return { kind: "help" };
+  if (e.key === "/") return { kind: "search" };
+  if (e.key === "g") return { kind: "pending" };
+  return undefined;
+}

@@ -1,0 +1,46 @@
+import { LeadStatus } from "../gen/crm/sales/v1/leads_pb";
+import type { User } from "../gen/crm/iam/v1/users_pb";
+import { PersonChoice } from "./DealsOf";
+
+/** Which leads are listed: by status and by owner ("" for any). */
+export type LeadFilter = { status: LeadStatus; owner: string };
+export const ANY_LEAD: LeadFilter = { status: LeadStatus.UNSPECIFIED, owner: "" };
+
+const STATUSES: [LeadStatus, string][] = [
+  [LeadStatus.NEW, "New"],
+  [LeadStatus.CONTACTED, "Contacted"],
+  [LeadStatus.QUALIFIED, "Qualified"],
+  [LeadStatus.DISQUALIFIED, "Not a fit"],
+  [LeadStatus.CONVERTED, "Converted"],
+];
+
+/** The leads' filters, and how many leads they take (once counted). */
+export function LeadFilters({ filter, set, me, people, total }: { filter: LeadFilter; set: (f: LeadFilter) => void; me: string; people: User[]; total?: number }) {
+  const narrowed = filter.status !== LeadStatus.UNSPECIFIED || filter.owner !== "";
+  return (
+    <>
+      <div class="filters" role="group" aria-label="Which leads">
+        <label class="inline">
+          Status{" "}
+          <select value={filter.status} onChange={(e) => set({ ...filter, status: Number((e.target as HTMLSelectElement).value) })}>
+            <option value={LeadStatus.UNSPECIFIED}>any</option>
+            {STATUSES.map(([s, words]) => (
+              <option key={s} value={s}>
+                {words}
+              </option>
+            ))}
+          </select>
+        </label>
+        <PersonChoice label="Owner" anyone="anyone" mine="me" whose={filter.owner} me={me} people={people} choose={(owner) => set({ ...filter, owner })} />
+        {narrowed && (
+          <button type="button" class="link" onClick={() => set(ANY_LEAD)}>
+            Every lead
+          </button>
+        )}
+      </div>
+      <p class="hint count" role="status" aria-live="polite">
+        {total === undefined ? "" : `${total === 1 ? "1 lead" : `${total.toLocaleString("en-MY")} leads`}${narrowed ? " match" : ""}`}
+      </p>
+    </>
+  );
+}
