@@ -15,6 +15,7 @@ import { AxeBuilder } from "@axe-core/playwright";
 import jsQR from "jsqr";
 import { SMTPServer } from "smtp-server";
 import { simpleParser } from "mailparser";
+import { signUp } from "./signup.mjs";
 
 const crmBin = process.env.E2E_CRM;
 if (!crmBin) throw new Error("set E2E_CRM to the crm binary");
@@ -1169,12 +1170,7 @@ try {
   const tabs = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const one = await tabs.newPage();
   await one.goto(quick + "/");
-  await one.getByRole("button", { name: "New here? Sign up your business" }).click();
-  await one.getByLabel("Business name").fill("Batik Tanjung");
-  await one.getByLabel("Your name").fill("Mei Ling");
-  await one.getByLabel("Email").fill("mei@batiktanjung.my");
-  await one.getByLabel("Password").fill("canting tulis halus");
-  await one.getByRole("button", { name: "Create the workspace" }).click();
+  await signUp(one, { business: "Batik Tanjung", name: "Mei Ling", email: "mei@batiktanjung.my", password: "canting tulis halus" });
   await one.getByText("Nothing overdue.").waitFor();
   const two = await tabs.newPage();
   await two.goto(quick + "/#pipeline");

@@ -18,8 +18,10 @@ export function Account({ userId, onError }: Props) {
 
   const reload = async () => {
     try {
-      setUser((await users.getUser({ id: userId })).user);
-      setSessions((await users.listSessions({ userId })).sessions);
+      // Both at once, shown at once: nothing already drawn moves when the rest arrives.
+      const [found, signedIn] = await Promise.all([users.getUser({ id: userId }), users.listSessions({ userId })]);
+      setUser(found.user);
+      setSessions(signedIn.sessions);
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -44,12 +46,13 @@ export function Account({ userId, onError }: Props) {
         <h1 id="account-title">Your account</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
+      {!user && !problem && <p class="hint">Loading…</p>}
       {user && (
-        <p>
-          {user.displayName} · {user.email} · {user.roles.join(", ")}
-        </p>
-      )}
-      {user && <SecondFactorCard user={user} onError={onError} onChanged={reload} />}
+        <>
+      <p>
+        {user.displayName} · {user.email} · {user.roles.join(", ")}
+      </p>
+      <SecondFactorCard user={user} onError={onError} onChanged={reload} />
       <h2>Where you are signed in</h2>
       <p class="hint">Each sign-in is a session until it is signed out or unused too long. Signing out the one you are using ends it here too.</p>
       <div class="scroll" tabIndex={0}><table>
@@ -85,6 +88,8 @@ export function Account({ userId, onError }: Props) {
           )}
         </tbody>
       </table></div>
+        </>
+      )}
     </section>
   );
 }

@@ -130,30 +130,29 @@ export function Dashboard({ onError, me, readAll }: Props) {
         </label>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {analytics && (
-        <dl class="figures">
+      {/* Always drawn (a dash until the figures come), so their arrival moves nothing below. */}
+      <dl class="figures">
           <div>
             <dt>Won</dt>
-            <dd data-figure="won">{String(analytics.wonCount)}</dd>
+            <dd data-figure="won">{analytics ? String(analytics.wonCount) : "–"}</dd>
           </div>
           <div>
             <dt>Lost</dt>
-            <dd data-figure="lost">{String(analytics.lostCount)}</dd>
+            <dd data-figure="lost">{analytics ? String(analytics.lostCount) : "–"}</dd>
           </div>
           <div>
             <dt>Win rate</dt>
-            <dd>{Math.round(analytics.winRate * 100)}%</dd>
+            <dd>{analytics ? `${Math.round(analytics.winRate * 100)}%` : "–"}</dd>
           </div>
           <div>
             <dt>Won value</dt>
-            <dd data-figure="won-value">{formatMoney(analytics.wonValue) || "–"}</dd>
+            <dd data-figure="won-value">{formatMoney(analytics?.wonValue) || "–"}</dd>
           </div>
           <div>
             <dt>Average deal</dt>
-            <dd>{formatMoney(analytics.averageDealValue) || "–"}</dd>
+            <dd>{formatMoney(analytics?.averageDealValue) || "–"}</dd>
           </div>
         </dl>
-      )}
       <div class="charts">
         <figure>
           <figcaption>Open value by stage</figcaption>
