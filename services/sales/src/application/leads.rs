@@ -76,26 +76,26 @@ impl Sales {
             .ok_or_else(|| Error::not_found("lead", id))
     }
 
-    /// The tenant's leads, filtered, in id order after `after`.
+    /// The tenant's leads, filtered, in id order after `after`; on the first page (no `after`),
+    /// also how many leads the filter takes (the later pages of one listing need it no more).
     pub async fn list_leads(
         &self,
         caller: &Caller,
         filter: &LeadFilter,
         after: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<Lead>> {
+    ) -> Result<(Vec<Lead>, Option<i64>)> {
         let p = &caller.principal;
         p.require("leads.read")?;
-        self.store
+        let total = match after {
+            None => Some(self.store.count_leads(p.tenant_id, filter).await?),
+            Some(_) => None,
+        };
+        let leads = self
+            .store
             .list_leads(p.tenant_id, filter, after, limit)
-            .await
-    }
-
-    /// How many of the tenant's leads `filter` takes.
-    pub async fn count_leads(&self, caller: &Caller, filter: &LeadFilter) -> Result<i64> {
-        let p = &caller.principal;
-        p.require("leads.read")?;
-        self.store.count_leads(p.tenant_id, filter).await
+            .await?;
+        Ok((leads, total))
     }
 
     /// Changes the masked fields of a lead (status only from new to contacted): decided on the

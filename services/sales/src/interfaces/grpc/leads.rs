@@ -73,15 +73,10 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
             owner_id: user("owner_id", &r.owner_id)?,
             source: (r.source != 0).then_some(r.source),
         };
-        let mut leads = self
+        let (mut leads, total) = self
             .sales
             .list_leads(&caller, &filter, after, page.size + 1)
             .await?;
-        // Counted on the first page only: the later pages of one listing need it no more.
-        let total_size = match after {
-            None => self.sales.count_leads(&caller, &filter).await?,
-            Some(_) => 0,
-        };
         let more = leads.len() > page.size as usize;
         leads.truncate(page.size as usize);
         let next_page_token = match leads.last() {
@@ -91,7 +86,9 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
         Ok(Response::new(pb::ListLeadsResponse {
             leads: leads.iter().map(lead_pb).collect(),
             next_page_token,
-            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
+            total_size: total
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+                .unwrap_or_default(),
         }))
     }
 
