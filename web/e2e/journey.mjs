@@ -174,6 +174,23 @@ try {
     failed = true;
     console.error(`page error: ${err.message}`);
   });
+  // Every message the console says, in English, whose Malay differs: none may show on a screen in Malay.
+  const malay = JSON.parse(readFileSync(new URL("../src/locales/ms.json", import.meta.url), "utf8"));
+  const english = new Set(Object.entries(malay).filter(([key, text]) => key !== text && !/_other$/.test(key)).map(([key]) => key));
+  const speaksMalay = async (screen, on = page) => {
+    const said = await on.evaluate(() => {
+      const found = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) found.push(node.textContent.trim());
+      for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
+        for (const name of ["aria-label", "placeholder", "title"]) if (el.getAttribute(name)) found.push(el.getAttribute(name).trim());
+      }
+      return found.filter(Boolean);
+    });
+    const left = [...new Set(said.filter((text) => english.has(text)))];
+    if (left.length > 0) throw new Error(`${screen} in Malay still says, in English: ${left.slice(0, 8).join(" | ")}`);
+    console.log(`  ${screen} in Malay: ${said.length} texts, none left in English`);
+  };
   const accessible = async (screen, on = page) => {
     await on.screenshot({ path: join(screenshots, `${screen}.png`), fullPage: true });
     const { violations } = await new AxeBuilder({ page: on }).analyze();
@@ -194,6 +211,15 @@ try {
   const icon = await fetch(base + "/favicon.ico");
   if (icon.status !== 200 || icon.headers.get("content-type") !== "image/svg+xml") throw new Error(`/favicon.ico: ${icon.status}`);
 
+  step("the sign-in page in Malay, chosen on it, then in English again");
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Bahasa / Language").selectOption({ label: "Bahasa Melayu" });
+  await page.getByRole("heading", { name: "Log masuk" }).waitFor();
+  if ((await page.evaluate(() => document.documentElement.lang)) !== "ms") throw new Error("the page does not say it is in Malay");
+  await accessible("sign-in-ms");
+  await speaksMalay("the sign-in page");
+  await page.getByLabel("Bahasa / Language").selectOption({ label: "English" });
+
   step("sign up a business");
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await accessible("sign-in");
@@ -211,13 +237,13 @@ try {
   await page.getByRole("heading", { name: "Customers" }).waitFor();
   await page.getByText("No customers yet.").waitFor();
 
-  step("the owner sets the workspace: a bad currency refused beside its field, notices in English");
+  step("the owner sets the workspace: a bad currency refused beside its field; it speaks English, as she signed up in it");
   await page.getByRole("link", { name: "Workspace" }).click();
   await page.getByRole("heading", { name: "Workspace" }).waitFor();
-  const language = page.getByLabel("Language of notifications");
-  if ((await language.inputValue()) !== "ms-MY") throw new Error(`a new workspace's notices are in ${await language.inputValue()}`);
+  const language = page.getByLabel(/^Language \(of the console/);
+  if ((await language.inputValue()) !== "en-MY") throw new Error(`a workspace signed up in English speaks ${await language.inputValue()}`);
   await page.getByLabel("Currency").fill("ringgit");
-  await language.selectOption({ label: "English (Malaysia)" });
+  await language.selectOption({ label: "English (United Kingdom)" });
   await page.getByRole("button", { name: "Save the workspace" }).click();
   await page.locator("#field-tenant-currency-error").waitFor();
   await accessible("workspace-errors");
@@ -226,7 +252,7 @@ try {
   await page.getByRole("status").getByText("Saved.").waitFor();
   await page.reload();
   await page.getByRole("heading", { name: "Workspace" }).waitFor();
-  if ((await page.getByLabel("Language of notifications").inputValue()) !== "en-MY") throw new Error("the language was not kept");
+  if ((await page.getByLabel(/^Language \(of the console/).inputValue()) !== "en-GB") throw new Error("the language was not kept");
 
   step("the owner narrows which customers reps see: the session goes on with a renewed token");
   const everyone = page.getByLabel("Every customer of the shop (they change only their own)");
@@ -1047,6 +1073,49 @@ try {
   await hafiz.getByRole("cell", { name: "Hotel Primula" }).waitFor();
   await hafiz.getByRole("cell", { name: "MYR 40,000.00" }).waitFor();
 
+  step("in Malay: the owner chooses it for herself; every screen, its counts and dates, and her notices speak it, across a reload");
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByLabel("The console and your notices in").selectOption({ label: "Bahasa Melayu" });
+  await page.getByRole("heading", { name: "Akaun anda" }).waitFor();
+  if ((await page.evaluate(() => document.documentElement.lang)) !== "ms") throw new Error("the console does not say it is in Malay");
+  await page.reload();
+  await page.getByRole("heading", { name: "Akaun anda" }).waitFor();
+  for (const [nav, heading, screen] of [
+    ["Hari saya", "Hari saya", "day"],
+    ["Pelanggan", "Pelanggan", "customers"],
+    ["Saluran jualan", /^Saluran jualan/, "pipeline"],
+    ["Papan pemuka", /^Papan pemuka/, "dashboard"],
+    ["Pengguna", "Pengguna dan peranan", "people"],
+    ["Mesej", "Mesej", "messages"],
+    ["Ruang kerja", "Ruang kerja", "workspace"],
+    ["Akaun", "Akaun anda", "account"],
+  ]) {
+    await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: nav, exact: true }).click();
+    await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+    await page.waitForLoadState("networkidle").catch(() => undefined);
+    await page.getByText("Memuatkan…").first().waitFor({ state: "detached" }).catch(() => undefined);
+    await accessible(`ms-${screen}`);
+    await speaksMalay(screen);
+  }
+  // Counted, and dated, as Malaysia writes them in Malay.
+  await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Pelanggan", exact: true }).click();
+  await page.locator(".count").getByText(/^\d[\d,]* pelanggan$/).waitFor();
+  await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Pengguna", exact: true }).click();
+  await page.getByRole("cell", { name: /^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2} (PG|PTG)$/ }).first().waitFor();
+  // Her notices follow her, although the workspace speaks English.
+  await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Saluran jualan", exact: true }).click();
+  await page.getByLabel("Nama orang hubungan").fill("Zainab binti Yusof");
+  await page.getByLabel("Syarikat").fill("Butik Zainab");
+  await page.getByRole("button", { name: "Tambah prospek" }).click();
+  await page.getByRole("button", { name: /^Pemberitahuan, [1-9]\d* belum dibaca$/ }).click();
+  await page.getByRole("region", { name: "Pemberitahuan belum dibaca" }).getByText("Prospek baharu: Zainab binti Yusof (Butik Zainab)").waitFor();
+  await accessible("ms-notifications");
+  await page.getByRole("button", { name: /^Pemberitahuan, \d+ belum dibaca$/ }).click();
+  // Back to the workspace's language (English) for what follows.
+  await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Akaun", exact: true }).click();
+  await page.getByLabel("Konsol dan notis anda dalam").selectOption({ label: "Bahasa ruang kerja" });
+  await page.getByRole("heading", { name: "Your account" }).waitFor();
+
   step("the workspace asks everyone for a second factor; the owner sets hers up in the console");
   await page.getByRole("link", { name: "Workspace" }).click();
   await page.getByLabel("Required for everyone").check();
@@ -1360,9 +1429,9 @@ try {
   await rep.getByRole("heading", { name: "My day" }).waitFor();
   if (await rep.getByRole("region", { name: "Waiting for your approval" }).count()) throw new Error("a rep is shown approvals to decide");
   await rep.getByRole("link", { name: "Pipeline" }).click();
-  // The owner hears of it (in Malay, the workspace's language), opens it from the notice and approves.
+  // The owner hears of it (in English, the language she signed up in), opens it from the notice and approves.
   await one.getByRole("button", { name: /^Notifications, [1-9]/ }).click();
-  const asked = one.getByRole("region", { name: "Unread notifications" }).locator(".note").filter({ hasText: "Kelulusan diminta: Kedai Tan: 500 sarong" });
+  const asked = one.getByRole("region", { name: "Unread notifications" }).locator(".note").filter({ hasText: "Approval asked: Kedai Tan: 500 sarong" });
   await asked.getByText("Kedai Tan pays half upfront").waitFor();
   await asked.getByRole("link", { name: "Open" }).click();
   const approvalAsked = one.getByRole("region", { name: "Approval asked" });

@@ -15,17 +15,19 @@ import { Messages } from "./views/Messages";
 import { MyDay } from "./views/MyDay";
 import { ShortcutsHelp, skipToContent } from "./views/Shortcuts";
 import { shortcutOf } from "./shortcuts";
+import { chooseLanguage, language, msg, setLanguage, t, type Language } from "./i18n";
+import { tenants, users } from "./api";
 
 /** The screens, by the address's hash, and the permission a screen needs to be offered. */
 const SCREENS: { hash: string; label: string; needs?: string }[] = [
-  { hash: "#day", label: "My day", needs: "tasks.read" },
-  { hash: "#customers", label: "Customers" },
-  { hash: "#pipeline", label: "Pipeline" },
-  { hash: "#dashboard", label: "Dashboard" },
-  { hash: "#admin", label: "People" },
-  { hash: "#messages", label: "Messages", needs: "templates.manage" },
-  { hash: "#settings", label: "Workspace", needs: "tenant.manage" },
-  { hash: "#account", label: "Account" },
+  { hash: "#day", label: msg("My day"), needs: "tasks.read" },
+  { hash: "#customers", label: msg("Customers") },
+  { hash: "#pipeline", label: msg("Pipeline") },
+  { hash: "#dashboard", label: msg("Dashboard") },
+  { hash: "#admin", label: msg("People") },
+  { hash: "#messages", label: msg("Messages"), needs: "templates.manage" },
+  { hash: "#settings", label: msg("Workspace"), needs: "tenant.manage" },
+  { hash: "#account", label: msg("Account") },
 ];
 
 /** The screen the address names (`#customers/<id>` is the customers screen, a customer open;
@@ -116,7 +118,7 @@ export function App() {
       } catch (err) {
         const problem = describe(err);
         if (problem.signInAgain || Date.now() >= session.expiresAt) {
-          setNotice(problem.signInAgain ? problem.message : "Your session has ended. Please sign in again.");
+          setNotice(problem.signInAgain ? problem.message : t("Your session has ended. Please sign in again."));
           signedIn(undefined);
         } else {
           setAttempt((n) => n + 1);
@@ -148,6 +150,18 @@ export function App() {
   };
 
   const who = session && claims(session.accessToken);
+
+  // The language: the person's, else the workspace's, else the browser's, asked once signed in.
+  const [shown, setShown] = useState<Language>(language);
+  const [workspaceLocale, setWorkspaceLocale] = useState<string>();
+  const showIn = (l: Language) => setLanguage(l).then(() => setShown(l), () => undefined);
+  const follow = (person: string | undefined, workspace: string | undefined) => showIn(chooseLanguage(person, workspace, navigator.languages ?? []));
+  useEffect(() => {
+    if (!who) return;
+    Promise.all([users.getUser({ id: who.userId }), tenants.getTenant({ id: who.tenantId }).catch(() => undefined)])
+      .then(([u, w]) => (setWorkspaceLocale(w?.tenant?.settings?.locale), follow(u.user?.locale, w?.tenant?.settings?.locale)))
+      .catch(() => undefined);
+  }, [who?.userId]);
   // Reps and managers land on their day; who reads no tasks, on the customers.
   const screen = chosen || (grants(who, "tasks.read") ? "#day" : "#customers");
   const leaveInvitation = () => {
@@ -160,27 +174,28 @@ export function App() {
   if (!session || !who) {
     return (
       <SignIn
-        notice={joined ? `Welcome to ${joined.workspace}: your password is set.` : notice}
+        notice={joined ? t("Welcome to {{workspace}}: your password is set.", { workspace: joined.workspace }) : notice}
         joined={joined}
         onSignedIn={(s) => (setNotice(undefined), setJoined(undefined), signedIn(s))}
+        onLanguage={showIn}
       />
     );
   }
   return (
-    <div class="shell">
+    <div class="shell" key={shown}>
       <button type="button" class="skip" onClick={skipToContent}>
-        Skip to the first row
+        {t("Skip to the first row")}
       </button>
       <button type="button" class="skip" onClick={() => setHelpOpen(true)}>
-        Keyboard shortcuts (?)
+        {t("Keyboard shortcuts (?)")}
       </button>
       {helpOpen && <ShortcutsHelp onClose={() => setHelpOpen(false)} />}
       <header class="bar">
         <strong>Kilang CRM</strong>
-        <nav aria-label="Screens">
+        <nav aria-label={t("Screens")}>
           {SCREENS.filter((s) => !s.needs || grants(who, s.needs)).map((s) => (
             <a key={s.hash} href={s.hash} aria-current={screen === s.hash ? "page" : undefined}>
-              {s.label}
+              {t(s.label)}
             </a>
           ))}
         </nav>
@@ -188,7 +203,7 @@ export function App() {
         <span class="who">
           {session.email} · {session.tenant}
           <button type="button" class="link" onClick={signOut}>
-            Sign out
+            {t("Sign out")}
           </button>
         </span>
       </header>
@@ -211,10 +226,10 @@ export function App() {
             <Dashboard onError={onError} me={who.userId} readAll={reach(who, "opportunities.read") === "all"} />
           ) : unloaded ? (
             <p class="error" role="alert">
-              The dashboard could not be loaded: the CRM may have been upgraded. Reload the page.
+              {t("The dashboard could not be loaded: the CRM may have been upgraded. Reload the page.")}
             </p>
           ) : (
-            <p>Loading the dashboard…</p>
+            <p>{t("Loading the dashboard…")}</p>
           )
         ) : screen === "#admin" ? (
           <Admin
@@ -232,7 +247,7 @@ export function App() {
         ) : screen === "#settings" ? (
           <Settings tenantId={who.tenantId} onError={onError} onAccessChanged={() => setUrgent((n) => n + 1)} />
         ) : screen === "#account" ? (
-          <Account userId={who.userId} onError={onError} />
+          <Account userId={who.userId} onError={onError} onLanguage={(person) => follow(person, workspaceLocale)} />
         ) : (
           <Customers
             onError={onError}
@@ -262,13 +277,13 @@ function Guard({ children }: { children: ComponentChildren }) {
   if (!error) return <>{children}</>;
   return (
     <div class="card" role="alert">
-      <p>This screen stopped working ({error instanceof Error ? error.message : String(error)}). The other screens still work.</p>
+      <p>{t("This screen stopped working ({{error}}). The other screens still work.", { error: error instanceof Error ? error.message : String(error) })}</p>
       <div class="actions">
         <button type="button" onClick={retry}>
-          Try again
+          {t("Try again")}
         </button>
         <button type="button" class="secondary" onClick={() => window.location.reload()}>
-          Reload the page
+          {t("Reload the page")}
         </button>
       </div>
     </div>

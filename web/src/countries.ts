@@ -1,4 +1,5 @@
 // Countries as people pick them: by name in the reader's language, kept as ISO 3166-1 alpha-2.
+import { locale as shownLocale } from "./i18n";
 
 /** Every assigned ISO 3166-1 alpha-2 code (the CRM accepts exactly these). */
 const CODES =
@@ -25,13 +26,20 @@ const NEAR = ["MY", "SG", "BN", "ID", "TH"];
 
 /**
  * Every country as `[code, name]` for a picker: the nearest first, then the rest by name, named in
- * `locale` (the browser's when none).
+ * `locale` (the console's when none).
  */
-export function countries(locale?: string): [string, string][] {
-  const names = new Intl.DisplayNames(locale ? [locale] : undefined, { type: "region" });
+export function countries(locale: string = shownLocale()): [string, string][] {
+  const known = listed.get(locale);
+  if (known) return known;
+  const names = new Intl.DisplayNames([locale], { type: "region" });
   const named = (code: string): [string, string] => [code, names.of(code) ?? code];
   const rest = CODES.filter((c) => !NEAR.includes(c))
     .map(named)
     .sort((a, b) => a[1].localeCompare(b[1], locale));
-  return [...NEAR.map(named), ...rest];
+  const all = [...NEAR.map(named), ...rest];
+  listed.set(locale, all);
+  return all;
 }
+
+/** The pickers' lists made so far, by locale (each is sorted once). */
+const listed = new Map<string, [string, string][]>();

@@ -10,6 +10,7 @@ import {
   type PhoneNumberSchema,
 } from "./gen/crm/common/v1/contact_points_pb";
 import { CustomerStatus, CustomerType, type Customer, type CustomerSchema } from "./gen/crm/customer/v1/customers_pb";
+import { msg } from "./i18n";
 
 export type CustomerForm = {
   legal: string;
@@ -124,7 +125,7 @@ export function customerOf(c: Customer, f: CustomerForm): MessageInitShape<typeo
 }
 
 export const STATUSES: [CustomerStatus, string][] = [
-  [CustomerStatus.PROSPECT, "Prospect"],
-  [CustomerStatus.ACTIVE, "Active"],
-  [CustomerStatus.INACTIVE, "Inactive"],
+  [CustomerStatus.PROSPECT, msg("Prospect")],
+  [CustomerStatus.ACTIVE, msg("Active")],
+  [CustomerStatus.INACTIVE, msg("Inactive")],
 ];

@@ -2,6 +2,7 @@
 // screen's name (`#customers?sort=name&kind=business&size=50`) so a reload, a bookmark or a link
 // sent to a colleague opens the same list.
 import { CustomerStatus, CustomerType } from "./gen/crm/customer/v1/customers_pb";
+import { msg } from "./i18n";
 
 export type Sort = "newest" | "oldest" | "name";
 export type CustomerView = {
@@ -15,9 +16,9 @@ export type CustomerView = {
 };
 
 export const SORTS: [Sort, string][] = [
-  ["newest", "Newest first"],
-  ["oldest", "Oldest first"],
-  ["name", "Name, A to Z"],
+  ["newest", msg("Newest first")],
+  ["oldest", msg("Oldest first")],
+  ["name", msg("Name, A to Z")],
 ];
 export const SIZES = [25, 50, 100];
 export const DEFAULT_VIEW: CustomerView = { sort: "newest", kind: "", status: "", owner: "", tag: "", size: 25 };

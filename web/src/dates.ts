@@ -1,13 +1,14 @@
-// Moments as the person reading them writes dates: in the browser's language, never guessed.
+// Moments as the person reading them writes dates: in the console's language, as Malaysia writes them.
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { locale as shownLocale } from "./i18n";
 
 /** A day and time, e.g. `1/12/2026, 10:23 am` in Malaysia; `—` for none. */
-export function dateTime(t: Timestamp | undefined, locale?: string): string {
+export function dateTime(t: Timestamp | undefined, locale: string = shownLocale()): string {
   return t ? timestampDate(t).toLocaleString(locale, { dateStyle: "short", timeStyle: "short" }) : "—";
 }
 
 /** A day, e.g. `1/12/2026`; `—` for none. */
-export function day(t: Timestamp | undefined, locale?: string): string {
+export function day(t: Timestamp | undefined, locale: string = shownLocale()): string {
   return t ? timestampDate(t).toLocaleDateString(locale, { dateStyle: "medium" }) : "—";
 }
 

@@ -1,6 +1,7 @@
 // google.type.Money and other numbers in the console: shown as "MYR 25,000.00", read from what
 // people type.
 import type { Money } from "./gen/google/type/money_pb";
+import { locale } from "./i18n";
 
 export function formatMoney(money: Money | undefined): string {
   return money ? `${money.currencyCode} ${amountText(money)}` : "";
@@ -10,7 +11,7 @@ export function formatMoney(money: Money | undefined): string {
 export function amountText(money: Money | undefined): string {
   if (!money) return "";
   const value = Number(money.units) + money.nanos / 1e9;
-  return value.toLocaleString("en-MY", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return value.toLocaleString(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
 /** A whole number typed into a field (`" 12 "` → 12); `undefined` for anything else. */

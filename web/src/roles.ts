@@ -1,19 +1,20 @@
 // Roles and permissions as people read them: names instead of ids, permissions by area.
 import type { Permission } from "./gen/crm/iam/v1/roles_pb";
+import { msg, t } from "./i18n";
 
 const BUILT_IN: Record<string, string> = {
-  owner: "Owner",
-  admin: "Administrator",
-  sales_manager: "Sales manager",
-  sales_rep: "Sales rep",
-  viewer: "Viewer",
-  api_keys: "API keys",
+  owner: msg("Owner"),
+  admin: msg("Administrator"),
+  sales_manager: msg("Sales manager"),
+  sales_rep: msg("Sales rep"),
+  viewer: msg("Viewer"),
+  api_keys: msg("API keys"),
 };
 
 /** A role's name as people read it: `sales_manager` → "Sales manager", `key_accounts` → "Key accounts". */
 export function roleName(id: string): string {
   const known = BUILT_IN[id];
-  if (known) return known;
+  if (known) return t(known);
   const spaced = id.replaceAll("_", " ").trim();
   return spaced ? spaced[0].toUpperCase() + spaced.slice(1) : id;
 }

@@ -1,14 +1,15 @@
 // Keyboard shortcuts: `?` lists them, `/` searches, `g` then a letter goes to a screen.
+import { msg } from "./i18n";
 
 /** The screens `g` then a letter goes to, by that letter. */
 export const GO_TO: Record<string, { hash: string; label: string }> = {
-  m: { hash: "#day", label: "My day" },
-  c: { hash: "#customers", label: "Customers" },
-  p: { hash: "#pipeline", label: "Pipeline" },
-  d: { hash: "#dashboard", label: "Dashboard" },
-  e: { hash: "#admin", label: "People" },
-  w: { hash: "#settings", label: "Workspace" },
-  a: { hash: "#account", label: "Account" },
+  m: { hash: "#day", label: msg("My day") },
+  c: { hash: "#customers", label: msg("Customers") },
+  p: { hash: "#pipeline", label: msg("Pipeline") },
+  d: { hash: "#dashboard", label: msg("Dashboard") },
+  e: { hash: "#admin", label: msg("People") },
+  w: { hash: "#settings", label: msg("Workspace") },
+  a: { hash: "#account", label: msg("Account") },
 };
 
 export type Shortcut = { kind: "help" } | { kind: "search" } | { kind: "go"; hash: string } | { kind: "pending" } | undefined;

@@ -552,6 +552,7 @@ async fn run() {
     let channel = connect(&addr).await;
     let token = AuthServiceClient::new(channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Bench Batik".into(),
             email: "bench@kilang.example".into(),
             password: "batik canting motif".into(),

@@ -99,6 +99,7 @@ async fn run() {
     let mut auth = AuthServiceClient::new(channel.clone());
     let registered = auth
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Bench Batik".into(),
             email: "bench@kilang.example".into(),
             password: PASSWORD.into(),

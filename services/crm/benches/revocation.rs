@@ -67,6 +67,7 @@ async fn get_user_cost(redis_url: Option<&str>) -> (Duration, Duration) {
         .unwrap();
     let session = AuthServiceClient::new(channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Bench".into(),
             email: "bench@kilang.example".into(),
             password: "batik canting motif".into(),

@@ -335,6 +335,7 @@ async fn served(conversions: usize) {
     let channel = connect(&addr).await;
     let token = AuthServiceClient::new(channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Bench Batik".into(),
             email: "bench@kilang.example".into(),
             password: "batik canting motif".into(),

@@ -580,6 +580,7 @@ async fn owner_token(addr: &str, tenant: &str) -> String {
         .await
         .unwrap();
     auth.register(RegisterRequest {
+        locale: String::new(),
         tenant_name: tenant.into(),
         email: "owner@kilang.example".into(),
         password: "batik canting motif".into(),

@@ -24,6 +24,7 @@ async fn a_registered_user_reaches_kafka_readable_by_a_stock_client() {
     let email = format!("{}@kilang.example", uuid::Uuid::now_v7().simple());
     let registered = auth
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Kafka".into(),
             email: email.clone(),
             password: "batik canting motif".into(),
@@ -102,6 +103,7 @@ async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka()
     .await;
     let registered = AuthServiceClient::new(iam.channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Kafka".into(),
             email: format!("{}@kilang.example", uuid::Uuid::now_v7().simple()),
             password: "batik canting motif".into(),
@@ -215,6 +217,7 @@ async fn a_lead_converted_and_won_across_three_processes_puts_deal_won_on_kafka(
 
     let registered = AuthServiceClient::new(iam.channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Kafka".into(),
             email: format!("{}@kilang.example", uuid::Uuid::now_v7().simple()),
             password: "batik canting motif".into(),

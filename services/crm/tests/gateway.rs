@@ -211,6 +211,7 @@ async fn iam_customers_and_the_edge_as_three_processes_serve_grpc_grpc_web_and_r
     // gRPC through the edge: an open IAM method, then a protected customer one.
     let mut auth = AuthServiceClient::connect(edge.url()).await.unwrap();
     let register = |tenant: &str, email: &str| RegisterRequest {
+        locale: String::new(),
         tenant_name: tenant.into(),
         email: email.into(),
         password: "batik canting motif".into(),
@@ -509,6 +510,7 @@ async fn every_protocol_through_the_edge_feeds_one_per_address_sign_in_limit() {
         .await
         .unwrap()
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Desa Murni".into(),
             email: "owner@kilang.example".into(),
             password: PASSWORD.into(),
@@ -622,6 +624,7 @@ async fn a_customer_process_killed_behind_the_edge_costs_no_call_after_it() {
         .await
         .unwrap()
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: format!("Batik Failover {}", uuid::Uuid::now_v7().simple()),
             email: "owner@failover.example".into(),
             password: "batik canting motif".into(),

@@ -856,6 +856,7 @@ async fn names_emails_and_settings_follow_the_shared_text_rules() {
     let server = spawn().await;
     let mut auth = AuthServiceClient::new(server.channel.clone());
     let register_as = |tenant: &str, email: &str| RegisterRequest {
+        locale: String::new(),
         tenant_name: tenant.into(),
         email: email.into(),
         password: PASSWORD.into(),
@@ -1538,6 +1539,7 @@ async fn sign_up(
     email: &str,
 ) -> Result<RegisterResponse, Status> {
     let mut request = tonic::Request::new(RegisterRequest {
+        locale: String::new(),
         tenant_name: name.into(),
         email: email.into(),
         password: PASSWORD.into(),

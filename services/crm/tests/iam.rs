@@ -72,6 +72,7 @@ async fn register_rejects_bad_input_field_by_field() {
     let mut auth = AuthServiceClient::new(server.channel.clone());
     let err = auth
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "K".into(),
             email: "not-an-email".into(),
             password: "short".into(),

@@ -18,6 +18,7 @@ mod gateway;
 mod hardening;
 mod iam;
 mod invitations;
+mod languages;
 mod leads;
 mod mfa;
 mod notifications;

@@ -618,6 +618,7 @@ async fn a_killed_server_delivers_its_retrying_mail_once_after_restart_and_shows
     let email = "siti@kilangbatik.my";
     crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient::new(channel)
         .register(crm_proto::crm::iam::v1::RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Desa Murni Batik".into(),
             email: email.into(),
             password: PASSWORD.into(),

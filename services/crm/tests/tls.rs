@@ -90,6 +90,7 @@ async fn grpc_and_rest_share_the_tls_port_by_alpn() {
     let token =
         crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient::new(channel.clone())
             .register(crm_proto::crm::iam::v1::RegisterRequest {
+                locale: String::new(),
                 tenant_name: "Kilang Selamat".into(),
                 email: "siti@selamat.example".into(),
                 password: "batik canting motif".into(),

@@ -152,6 +152,7 @@ async fn a_lead_conversion_is_one_trace_across_sales_the_customer_service_and_th
 
     let token = AuthServiceClient::new(channel.clone())
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: "Kilang Jejak".into(),
             email: "owner@jejak.example".into(),
             password: "batik canting motif".into(),

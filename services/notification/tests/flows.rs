@@ -14,7 +14,7 @@ use crm_notification::domain::template::{Channel, Template, TemplateInput};
 use crm_notification::infrastructure::consumer::{IAM_GROUP, SALES_GROUP};
 use crm_notification::infrastructure::sql::SqlNotificationStore;
 use crm_proto::crm::iam::events::v1::{
-    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited,
+    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited, UserProfileChanged,
 };
 use crm_proto::crm::iam::v1::TenantSettings;
 use crm_proto::crm::sales::events::v1::{DealLost, DealWon, LeadCreated, OpportunityReopened};
@@ -51,7 +51,82 @@ crm_core::on_every_engine! {
     events_become_notifications_once,
     customer_messages_wait_their_grace_period_and_a_reopen_cancels_them,
     an_invitation_is_fixed_text_with_its_link_and_joining_sends_no_welcome,
+    each_person_is_written_to_in_their_own_language,
     }
+}
+
+/// A person who chose a language (IAM's `UserProfileChanged`) reads their notices in it; the
+/// others, in the tenant's. Choosing none again gives them the tenant's.
+async fn each_person_is_written_to_in_their_own_language(db: Database) {
+    let built = crm_notification::build(&db, &NotificationConfig::default()).unwrap();
+    let iam = Consumer::new(IAM_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let sales = Consumer::new(SALES_GROUP, built.flows.clone(), Inbox::new(db.clone()));
+    let store = SqlNotificationStore::new(db.clone());
+    let tenant = TenantId::new();
+    let handled = async |consumer: &Consumer, topic: &str, event: &Envelope| {
+        let outcome = deliver(consumer, topic, event).await.unwrap();
+        assert!(matches!(outcome, Delivery::Handled), "{outcome:?}");
+    };
+    const IAM: &str = "crm.iam.events.v1";
+    let created = TenantCreated {
+        tenant_id: tenant.to_string(),
+        name: "Kilang".into(),
+        ..Default::default()
+    };
+    handled(&iam, IAM, &envelope(tenant, &created)).await;
+    let (manager, rep) = (UserId::new(), UserId::new());
+    for (id, email, role) in [
+        (manager, "aminah@kilangbatik.my", "sales_manager"),
+        (rep, "farid@kilangbatik.my", "sales_rep"),
+    ] {
+        let user = UserCreated {
+            user_id: id.to_string(),
+            email: email.into(),
+            roles: vec![role.into()],
+            accepted_invitation: true,
+            ..Default::default()
+        };
+        handled(&iam, IAM, &envelope(tenant, &user)).await;
+    }
+    let speaks = |locale: &str| UserProfileChanged {
+        user_id: rep.to_string(),
+        email: "farid@kilangbatik.my".into(),
+        display_name: "Farid".into(),
+        locale: locale.into(),
+        ..Default::default()
+    };
+    handled(&iam, IAM, &envelope(tenant, &speaks("en-MY"))).await;
+    let lead = |name: &str| {
+        envelope(
+            tenant,
+            &LeadCreated {
+                lead: Some(Lead {
+                    id: Uuid::now_v7().to_string(),
+                    contact_name: name.into(),
+                    owner_id: rep.to_string(),
+                    ..Default::default()
+                }),
+                created_by_user_id: manager.to_string(),
+            },
+        )
+    };
+    let subject_for = async |user: UserId| {
+        all(&store, tenant)
+            .await
+            .into_iter()
+            .rev()
+            .find(|n| n.channel == Channel::InApp && n.recipient_user_id == Some(user))
+            .map(|n| n.subject)
+            .unwrap()
+    };
+    handled(&sales, "crm.sales.events.v1", &lead("Encik Rahman")).await;
+    assert_eq!(subject_for(rep).await, "New lead: Encik Rahman");
+    assert_eq!(subject_for(manager).await, "Prospek baharu: Encik Rahman");
+
+    // Back to the workspace's language.
+    handled(&iam, IAM, &envelope(tenant, &speaks(""))).await;
+    handled(&sales, "crm.sales.events.v1", &lead("Puan Zainab")).await;
+    assert_eq!(subject_for(rep).await, "Prospek baharu: Puan Zainab");
 }
 
 /// An invitation is mailed to the invited address in the tenant's language, naming the

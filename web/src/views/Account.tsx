@@ -5,13 +5,15 @@ import type { Problem } from "../errors";
 import type { User, UserSession } from "../gen/crm/iam/v1/users_pb";
 import { Field } from "./Field";
 import { Enrolment, RecoveryCodes } from "./SecondFactor";
+import { LANGUAGES, languageOf, t } from "../i18n";
+import { roleName } from "../roles";
 
-type Props = { userId: string; onError: (err: unknown) => Problem };
+type Props = { userId: string; onError: (err: unknown) => Problem; onLanguage: (personLocale: string) => void };
 
 const when = dateTime;
 
 /** The signed-in user's own account: the second factor and the sessions. */
-export function Account({ userId, onError }: Props) {
+export function Account({ userId, onError, onLanguage }: Props) {
   const [user, setUser] = useState<User>();
   const [sessions, setSessions] = useState<UserSession[]>([]);
   const [problem, setProblem] = useState<Problem>();
@@ -43,26 +45,27 @@ export function Account({ userId, onError }: Props) {
   return (
     <section aria-labelledby="account-title">
       <div class="section-head">
-        <h1 id="account-title">Your account</h1>
+        <h1 id="account-title">{t("Your account")}</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {!user && !problem && <p class="hint">Loading…</p>}
+      {!user && !problem && <p class="hint">{t("Loading…")}</p>}
       {user && (
         <>
       <p>
-        {user.displayName} · {user.email} · {user.roles.join(", ")}
+        {user.displayName} · {user.email} · {user.roles.map(roleName).join(", ")}
       </p>
+      <LanguageCard user={user} onError={onError} onChanged={(u) => (setUser(u), onLanguage(u.locale))} />
       <SecondFactorCard user={user} onError={onError} onChanged={reload} />
-      <h2>Where you are signed in</h2>
-      <p class="hint">Each sign-in is a session until it is signed out or unused too long. Signing out the one you are using ends it here too.</p>
+      <h2>{t("Where you are signed in")}</h2>
+      <p class="hint">{t("Each sign-in is a session until it is signed out or unused too long. Signing out the one you are using ends it here too.")}</p>
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Signed in</th>
-            <th scope="col">Last active</th>
-            <th scope="col">Ends</th>
+            <th scope="col">{t("Signed in")}</th>
+            <th scope="col">{t("Last active")}</th>
+            <th scope="col">{t("Ends")}</th>
             <th scope="col">
-              <span class="visually-hidden">Actions</span>
+              <span class="visually-hidden">{t("Actions")}</span>
             </th>
           </tr>
         </thead>
@@ -73,8 +76,8 @@ export function Account({ userId, onError }: Props) {
               <td>{when(s.lastActiveTime)}</td>
               <td>{when(s.expireTime)}</td>
               <td>
-                <button type="button" class="secondary" onClick={() => revoke(s)} aria-label={`Sign out the session started ${when(s.startTime)}`}>
-                  Sign out
+                <button type="button" class="secondary" onClick={() => revoke(s)} aria-label={t("Sign out the session started {{startTime}}", { startTime: when(s.startTime) })}>
+                  {t("Sign out")}
                 </button>
               </td>
             </tr>
@@ -82,7 +85,7 @@ export function Account({ userId, onError }: Props) {
           {sessions.length === 0 && (
             <tr>
               <td class="empty" colSpan={4}>
-                No sessions.
+                {t("No sessions.")}
               </td>
             </tr>
           )}
@@ -145,16 +148,16 @@ function SecondFactorCard({ user, onError, onChanged }: CardProps) {
     body = <Enrolment {...started} busy={busy} problem={problem} onConfirm={confirm} onCancel={() => (setStarted(undefined), setProblem(undefined))} />;
   } else if (user.mfaEnabled) {
     body = (
-      <form class="stack" aria-label="Manage the second factor" noValidate onSubmit={regenerate}>
-        <p>On: signing in asks for a code from your authenticator app.</p>
-        <Field label="Code from the app (or a recovery code to turn it off)" name="mfa-manage-code" value={code} onInput={setCode} error={problem?.fields.code} />
+      <form class="stack" aria-label={t("Manage the second factor")} noValidate onSubmit={regenerate}>
+        <p>{t("On: signing in asks for a code from your authenticator app.")}</p>
+        <Field label={t("Code from the app (or a recovery code to turn it off)")} name="mfa-manage-code" value={code} onInput={setCode} error={problem?.fields.code} />
         {problem && <p class="error" role="alert">{problem.message}</p>}
         <div class="actions">
           <button type="submit" class="secondary" disabled={busy}>
-            New recovery codes
+            {t("New recovery codes")}
           </button>
           <button type="button" class="secondary" disabled={busy} onClick={disable}>
-            Turn it off
+            {t("Turn it off")}
           </button>
         </div>
       </form>
@@ -162,11 +165,11 @@ function SecondFactorCard({ user, onError, onChanged }: CardProps) {
   } else {
     body = (
       <div class="stack">
-        <p>Off: signing in needs only your password. A code from an authenticator app keeps the account safe if the password leaks.</p>
+        <p>{t("Off: signing in needs only your password. A code from an authenticator app keeps the account safe if the password leaks.")}</p>
         {problem && <p class="error" role="alert">{problem.message}</p>}
         <div class="actions">
           <button type="button" disabled={busy} onClick={start}>
-            Set up an authenticator app
+            {t("Set up an authenticator app")}
           </button>
         </div>
       </div>
@@ -174,8 +177,45 @@ function SecondFactorCard({ user, onError, onChanged }: CardProps) {
   }
   return (
     <div class="card" role="region" aria-labelledby="mfa-title">
-      <h2 id="mfa-title">Second factor</h2>
+      <h2 id="mfa-title">{t("Second factor")}</h2>
       {body}
+    </div>
+  );
+}
+
+/** The language the person reads the console and their notices in: their own, or the workspace's. */
+function LanguageCard({ user, onError, onChanged }: { user: User; onError: (err: unknown) => Problem; onChanged: (user: User) => void }) {
+  const [saving, setSaving] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const own = languageOf(user.locale) ?? "";
+  const choose = async (choice: string) => {
+    setSaving(true);
+    try {
+      const locale = choice === "ms" ? "ms-MY" : choice === "en" ? "en-MY" : "";
+      const { user: saved } = await users.updateUser({ user: { id: user.id, etag: user.etag, locale }, updateMask: { paths: ["locale"] } });
+      setProblem(undefined);
+      if (saved) onChanged(saved);
+    } catch (err) {
+      setProblem(onError(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+  return (
+    <div class="card stack">
+      <h2>{t("Language")}</h2>
+      <div class="field">
+        <label for="field-my-language">{t("The console and your notices in")}</label>
+        <select id="field-my-language" value={own} disabled={saving} onChange={(e) => choose((e.target as HTMLSelectElement).value)}>
+          <option value="">{t("The workspace's language")}</option>
+          {LANGUAGES.map(([code, name]) => (
+            <option key={code} value={code} lang={code}>
+              {name}
+            </option>
+          ))}
+        </select>
+      </div>
+      {problem && <p class="error" role="alert">{problem.message}</p>}
     </div>
   );
 }

@@ -11,6 +11,7 @@ import { dateTime } from "../dates";
 import { ApiKeys } from "./ApiKeys";
 import { AuditLog } from "./AuditLog";
 import { allPages } from "../paging";
+import { t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -55,7 +56,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
         await users.revokeInvitation({ userId: user.id });
         setPending(undefined);
         setPeople((all) => all.filter((u) => u.id !== user.id));
-        setSent(`The invitation to ${user.email} is withdrawn: its link no longer works.`);
+        setSent(t("The invitation to {{email}} is withdrawn: its link no longer works.", { email: user.email }));
         setAuditVersion((v) => v + 1);
         return;
       }
@@ -78,7 +79,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
     try {
       const answer = await users.resendInvitation({ userId: user.id });
       if (answer.user) setPeople((all) => all.map((u) => (u.id === answer.user!.id ? answer.user! : u)));
-      setSent(`A new link is on its way to ${user.email}, good until ${dateTime(answer.user?.invitation?.expireTime)}; the earlier one no longer works.`);
+      setSent(t("A new link is on its way to {{email}}, good until {{expireTime}}; the earlier one no longer works.", { email: user.email, expireTime: dateTime(answer.user?.invitation?.expireTime) }));
       setProblem(undefined);
     } catch (err) {
       setProblem(onError(err));
@@ -88,7 +89,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
   return (
     <section aria-labelledby="admin-title">
       <div class="section-head">
-        <h1 id="admin-title">People and roles</h1>
+        <h1 id="admin-title">{t("People and roles")}</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {sent && <p class="notice" role="status">{sent}</p>}
@@ -98,7 +99,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
           onError={onError}
           onInvited={(u) => (
             setPeople([...people, u]),
-            setSent(`Invitation sent to ${u.email}. The link in it works once, until ${dateTime(u.invitation?.expireTime)}.`),
+            setSent(t("Invitation sent to {{email}}. The link in it works once, until {{expireTime}}.", { email: u.email, expireTime: dateTime(u.invitation?.expireTime) })),
             reload()
           )}
         />
@@ -106,10 +107,10 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Email</th>
-            <th scope="col">Roles</th>
-            <th scope="col">Account</th>
+            <th scope="col">{t("Name")}</th>
+            <th scope="col">{t("Email")}</th>
+            <th scope="col">{t("Roles")}</th>
+            <th scope="col">{t("Account")}</th>
           </tr>
         </thead>
         <tbody>
@@ -122,7 +123,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
                 <td>{u.email}</td>
                 <td>
                   <fieldset class="roles">
-                    <legend class="visually-hidden">Roles of {u.displayName}</legend>
+                    <legend class="visually-hidden">{t("Roles of {{name}}", { name: u.displayName })}</legend>
                     {roleList.map((r) => (
                       <label key={r.name} title={r.description}>
                         <input
@@ -142,22 +143,22 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
                 </td>
                 {u.status === UserStatus.INVITED ? (
                 <td>
-                  Invited, link until {dateTime(u.invitation?.expireTime)}
+                  {t("Invited, link until {{until}}", { until: dateTime(u.invitation?.expireTime) })}
                   {may.manageUsers && (
                     <>
                       {" "}
                       <button type="button" class="link" onClick={() => resend(u)}>
-                        Send again
+                        {t("Send again")}
                       </button>{" "}
                       <button type="button" class="link" onClick={() => setPending({ user: u, withdraw: true })}>
-                        Withdraw
+                        {t("Withdraw")}
                       </button>
                     </>
                   )}
                 </td>
                 ) : (
                 <td>
-                  {active ? "Active" : "Deactivated"}
+                  {active ? t("Active") : t("Deactivated")}
                   {may.manageUsers && u.id !== me && (
                     <>
                       {" "}
@@ -166,7 +167,7 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
                         class="link"
                         onClick={() => setPending({ user: u, status: active ? UserStatus.DEACTIVATED : UserStatus.ACTIVE })}
                       >
-                        {active ? "Deactivate" : "Reactivate"}
+                        {active ? t("Deactivate") : t("Reactivate")}
                       </button>
                     </>
                   )}
@@ -197,14 +198,14 @@ export function Admin({ onError, may, me }: Props & { may: AdminRights; me: stri
 function Confirm({ pending: { user, role, status, withdraw }, onYes, onNo }: { pending: Pending; onYes: () => void; onNo: () => void }) {
   const name = user.displayName || user.email;
   const [question, yes] = withdraw
-    ? [`Withdraw the invitation to ${name}? Its link stops working; you can invite ${user.email} again later.`, "Yes, withdraw"]
+    ? [t("Withdraw the invitation to {{name}}? Its link stops working; you can invite {{email}} again later.", { name, email: user.email }), t("Yes, withdraw")]
     : status === UserStatus.DEACTIVATED
-      ? [`Deactivate ${name}? They are signed out at once and cannot sign in until reactivated.`, "Yes, deactivate"]
+      ? [t("Deactivate {{name}}? They are signed out at once and cannot sign in until reactivated.", { name }), t("Yes, deactivate")]
       : status === UserStatus.ACTIVE
-        ? [`Reactivate ${name}? They can sign in again with their own password.`, "Yes, reactivate"]
+        ? [t("Reactivate {{name}}? They can sign in again with their own password.", { name }), t("Yes, reactivate")]
         : user.roles.includes(role!)
-          ? [`Take the ${roleName(role!)} role from ${name}?`, "Yes, take it"]
-          : [`Give ${name} the ${roleName(role!)} role?`, "Yes, give it"];
+          ? [t("Take the {{role}} role from {{name}}?", { role: roleName(role!), name }), t("Yes, take it")]
+          : [t("Give {{name}} the {{role}} role?", { name, role: roleName(role!) }), t("Yes, give it")];
   return (
     <div class="card actions" role="group" aria-label={question}>
       <p>{question}</p>
@@ -212,7 +213,7 @@ function Confirm({ pending: { user, role, status, withdraw }, onYes, onNo }: { p
         {yes}
       </button>
       <button type="button" class="secondary" onClick={onNo}>
-        Cancel
+        {t("Cancel")}
       </button>
     </div>
   );
@@ -240,13 +241,13 @@ function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]
   };
   const f = problem?.fields ?? {};
   return (
-    <form class="card" onSubmit={submit} aria-label="Invite someone" noValidate>
-      <h2>Invite someone</h2>
+    <form class="card" onSubmit={submit} aria-label={t("Invite someone")} noValidate>
+      <h2>{t("Invite someone")}</h2>
       <div class="row">
-        <Field label="Their name" name="invite-name" value={form.name} onInput={set("name")} error={f["user.display_name"]} />
-        <Field label="Their email" name="invite-email" type="email" value={form.email} onInput={set("email")} error={f["user.email"]} />
+        <Field label={t("Their name")} name="invite-name" value={form.name} onInput={set("name")} error={f["user.display_name"]} />
+        <Field label={t("Their email")} name="invite-email" type="email" value={form.email} onInput={set("email")} error={f["user.email"]} />
         <div class="field">
-          <label for="invite-role">Role</label>
+          <label for="invite-role">{t("Role")}</label>
           <select id="invite-role" value={form.role} onChange={(e) => set("role")((e.target as HTMLSelectElement).value)}>
             {roleList.map((r) => (
               <option key={r.name} value={r.name}>
@@ -256,9 +257,9 @@ function Invite({ roles: roleList, onError, onInvited }: Props & { roles: Role[]
           </select>
         </div>
       </div>
-      <p class="muted">They get an email from the CRM with a link to choose their own password; it works once, for 72 hours.</p>
+      <p class="muted">{t("They get an email from the CRM with a link to choose their own password; it works once, for 72 hours.")}</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <button type="submit">Send the invitation</button>
+      <button type="submit">{t("Send the invitation")}</button>
     </form>
   );
 }

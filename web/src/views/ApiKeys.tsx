@@ -7,6 +7,7 @@ import type { ApiKey } from "../gen/crm/iam/v1/api_keys_pb";
 import type { Role } from "../gen/crm/iam/v1/roles_pb";
 import { roleName } from "../roles";
 import { Field } from "./Field";
+import { t } from "../i18n";
 
 type Props = { roles: Role[]; onError: (err: unknown) => Problem; onChanged: () => void };
 
@@ -81,32 +82,32 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
   const f = problem?.fields ?? {};
   return (
     <div class="stack">
-      <h2>Keys for integrations</h2>
-      <p class="hint">A key lets another program (the web store, an accounting tool) use the CRM with one role's permissions, until it expires or is revoked.</p>
+      <h2>{t("Keys for integrations")}</h2>
+      <p class="hint">{t("A key lets another program (the web store, an accounting tool) use the CRM with one role's permissions, until it expires or is revoked.")}</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {made && (
-        <div class="card" role="region" aria-label="New key">
+        <div class="card" role="region" aria-label={t("New key")}>
           <p role="status">
-            The key for {made.name}. Store it in the integration now: it is not shown again.
+            {t("The key for {{name}}. Store it in the integration now: it is not shown again.", { name: made.name })}
           </p>
           <code class="secret" data-secret>
             {made.secret}
           </code>
           <div class="actions">
             <button type="button" class="secondary" onClick={copy}>
-              {copied ? "Copied" : "Copy the key"}
+              {copied ? t("Copied") : t("Copy the key")}
             </button>
             <button type="button" onClick={() => setMade(undefined)}>
-              Done
+              {t("Done")}
             </button>
           </div>
         </div>
       )}
-      <form class="card" onSubmit={create} aria-label="New key for an integration" noValidate>
+      <form class="card" onSubmit={create} aria-label={t("New key for an integration")} noValidate>
         <div class="row">
-          <Field label="What it is for" name="key-name" value={form.name} onInput={(v) => setForm({ ...form, name: v })} error={f.name} />
+          <Field label={t("What it is for")} name="key-name" value={form.name} onInput={(v) => setForm({ ...form, name: v })} error={f.name} />
           <div class="field">
-            <label for="field-key-role">It acts as</label>
+            <label for="field-key-role">{t("It acts as")}</label>
             <select id="field-key-role" value={role} onChange={(e) => setForm({ ...form, role: (e.target as HTMLSelectElement).value })} aria-invalid={f.role_id ? "true" : undefined}>
               {choosable.map((r) => (
                 <option key={r.id} value={r.id}>
@@ -117,24 +118,24 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
             {f.role_id && <span class="field-error">{f.role_id}</span>}
           </div>
           <div class="field">
-            <label for="field-key-expires">Stops working after (optional)</label>
+            <label for="field-key-expires">{t("Stops working after (optional)")}</label>
             <input id="field-key-expires" type="date" value={form.expires} onInput={(e) => setForm({ ...form, expires: (e.target as HTMLInputElement).value })} aria-invalid={f.expire_time ? "true" : undefined} />
             {f.expire_time && <span class="field-error">{f.expire_time}</span>}
           </div>
         </div>
-        <button type="submit">Make a key</button>
+        <button type="submit">{t("Make a key")}</button>
       </form>
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">For</th>
-            <th scope="col">Acts as</th>
-            <th scope="col">Key starts with</th>
-            <th scope="col">Made</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Stops</th>
+            <th scope="col">{t("For")}</th>
+            <th scope="col">{t("Acts as")}</th>
+            <th scope="col">{t("Key starts with")}</th>
+            <th scope="col">{t("Made")}</th>
+            <th scope="col">{t("Last used")}</th>
+            <th scope="col">{t("Stops")}</th>
             <th scope="col">
-              <span class="visually-hidden">Actions</span>
+              <span class="visually-hidden">{t("Actions")}</span>
             </th>
           </tr>
         </thead>
@@ -151,19 +152,19 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
               <td>{day(k.expireTime)}</td>
               <td>
                 {k.revokeTime ? (
-                  `Revoked ${day(k.revokeTime)}`
+                  t("Revoked {{day}}", { day: day(k.revokeTime) })
                 ) : revoking === k.id ? (
-                  <span class="actions" role="group" aria-label={`Revoke the key for ${k.name}?`}>
+                  <span class="actions" role="group" aria-label={t("Revoke the key for {{name}}?", { name: k.name })}>
                     <button type="button" onClick={() => revoke(k)}>
-                      Yes, revoke
+                      {t("Yes, revoke")}
                     </button>
                     <button type="button" class="secondary" onClick={() => setRevoking(undefined)}>
-                      Keep
+                      {t("Keep")}
                     </button>
                   </span>
                 ) : (
-                  <button type="button" class="link" onClick={() => setRevoking(k.id)} aria-label={`Revoke the key for ${k.name}`}>
-                    Revoke
+                  <button type="button" class="link" onClick={() => setRevoking(k.id)} aria-label={t("Revoke the key for {{name}}", { name: k.name })}>
+                    {t("Revoke")}
                   </button>
                 )}
               </td>
@@ -172,7 +173,7 @@ export function ApiKeys({ roles, onError, onChanged }: Props) {
           {keys.length === 0 && (
             <tr>
               <td colSpan={7} class="empty">
-                No keys yet.
+                {t("No keys yet.")}
               </td>
             </tr>
           )}

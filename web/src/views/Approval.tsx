@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { ApprovalState, type Opportunity } from "../gen/crm/sales/v1/opportunities_pb";
 import { formatMoney } from "../money";
 import { TextArea } from "./Field";
+import { t } from "../i18n";
 
 /** Where a request to win above the workspace's large-deal limit stands, in words (none: ""). */
 export function approvalText(o: Opportunity, nameOf: (id: string) => string): string {
@@ -12,11 +13,11 @@ export function approvalText(o: Opportunity, nameOf: (id: string) => string): st
   const amount = formatMoney(a.amount);
   switch (a.state) {
     case ApprovalState.PENDING:
-      return `Waiting for a sales manager to approve ${amount} (asked by ${nameOf(a.requestedByUserId)}).`;
+      return t("Waiting for a sales manager to approve {{amount}} (asked by {{requestedByUserId}}).", { amount, requestedByUserId: nameOf(a.requestedByUserId) });
     case ApprovalState.APPROVED:
-      return `Approved up to ${amount} by ${nameOf(a.decidedByUserId)}: it can be won.`;
+      return t("Approved up to {{amount}} by {{decidedByUserId}}: it can be won.", { amount, decidedByUserId: nameOf(a.decidedByUserId) });
     case ApprovalState.DECLINED:
-      return `Not approved at ${amount} by ${nameOf(a.decidedByUserId)}: “${a.reason}”`;
+      return t("Not approved at {{amount}} by {{decidedByUserId}}: “{{reason}}”", { amount, decidedByUserId: nameOf(a.decidedByUserId), reason: a.reason });
     default:
       return "";
   }
@@ -38,13 +39,13 @@ export function AskApproval({ card, onError, onAsked, onCancel }: AskProps) {
     }
   };
   return (
-    <form class="confirm" onSubmit={ask} aria-label={`Ask to approve ${card.name}`} noValidate>
-      <TextArea label="A note for the sales managers (optional)" name={`approval-note-${card.id}`} value={note} onInput={setNote} error={problem?.fields.note} rows={2} />
+    <form class="confirm" onSubmit={ask} aria-label={t("Ask to approve {{name}}", { name: card.name })} noValidate>
+      <TextArea label={t("A note for the sales managers (optional)")} name={`approval-note-${card.id}`} value={note} onInput={setNote} error={problem?.fields.note} rows={2} />
       {problem && !problem.fields.note && <p class="error" role="alert">{problem.message}</p>}
       <span class="actions">
-        <button type="submit">Ask for approval</button>
+        <button type="submit">{t("Ask for approval")}</button>
         <button type="button" class="secondary" onClick={onCancel}>
-          Cancel
+          {t("Cancel")}
         </button>
       </span>
     </form>
@@ -69,19 +70,19 @@ export function DecideApproval({ o, nameOf, onError, onDecided }: DecideProps) {
   };
   return (
     <section class="card stack" aria-labelledby={`approval-${o.id}`}>
-      <h3 id={`approval-${o.id}`}>Approval asked</h3>
+      <h3 id={`approval-${o.id}`}>{t("Approval asked")}</h3>
       <p>
-        {nameOf(a.requestedByUserId)} asks to win {o.name} at {formatMoney(a.amount)}, above the workspace's large-deal limit.
+        {t("{{requestedByUserId}} asks to win {{name}} at {{amount}}, above the workspace's large-deal limit.", { requestedByUserId: nameOf(a.requestedByUserId), name: o.name, amount: formatMoney(a.amount) })}
         {a.note && ` “${a.note}”`}
       </p>
-      <TextArea label="Why (needed to decline; the requester reads it)" name={`approval-reason-${o.id}`} value={reason} onInput={setReason} error={problem?.fields.reason} rows={2} />
+      <TextArea label={t("Why (needed to decline; the requester reads it)")} name={`approval-reason-${o.id}`} value={reason} onInput={setReason} error={problem?.fields.reason} rows={2} />
       {problem && !problem.fields.reason && <p class="error" role="alert">{problem.message}</p>}
       <span class="actions">
         <button type="button" onClick={() => decide(true)}>
-          Approve
+          {t("Approve")}
         </button>
         <button type="button" class="secondary" onClick={() => decide(false)}>
-          Decline
+          {t("Decline")}
         </button>
       </span>
     </section>

@@ -6,14 +6,15 @@ import { AuditOutcome } from "../gen/crm/iam/v1/audit_pb";
 import type { User } from "../gen/crm/iam/v1/users_pb";
 import { KINDS, detailsText, kindText, targetText } from "../audit";
 import { dateTime, dayRange } from "../dates";
+import { msg, t } from "../i18n";
 
 const PAGE = 50;
 
 const OUTCOMES: Record<AuditOutcome, string> = {
   [AuditOutcome.UNSPECIFIED]: "",
-  [AuditOutcome.SUCCESS]: "done",
-  [AuditOutcome.FAILURE]: "failed",
-  [AuditOutcome.DENIED]: "refused",
+  [AuditOutcome.SUCCESS]: msg("done"),
+  [AuditOutcome.FAILURE]: msg("failed"),
+  [AuditOutcome.DENIED]: msg("refused"),
 };
 
 /**
@@ -63,23 +64,23 @@ export function AuditLog({ people, version, onError }: { people: User[]; version
   const filtered = kind || actor || from || to;
   return (
     <>
-      <h2 id="audit-title">Audit log</h2>
-      <div class="filters" role="group" aria-label="Which entries">
+      <h2 id="audit-title">{t("Audit log")}</h2>
+      <div class="filters" role="group" aria-label={t("Which entries")}>
         <label class="inline">
-          What{" "}
+          {t("What")}{" "}
           <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
-            <option value="">everything</option>
+            <option value="">{t("everything")}</option>
             {KINDS.map(([k, words]) => (
               <option key={k} value={String(k)}>
-                {words}
+                {t(words)}
               </option>
             ))}
           </select>
         </label>
         <label class="inline">
-          Who{" "}
+          {t("Who")}{" "}
           <select value={actor} onChange={(e) => setActor((e.target as HTMLSelectElement).value)}>
-            <option value="">anyone</option>
+            <option value="">{t("anyone")}</option>
             {people.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.displayName || p.email}
@@ -88,14 +89,14 @@ export function AuditLog({ people, version, onError }: { people: User[]; version
           </select>
         </label>
         <label class="inline">
-          From <input type="date" value={from} max={to || undefined} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
+          {t("From")} <input type="date" value={from} max={to || undefined} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
         </label>
         <label class="inline">
-          to <input type="date" value={to} min={from || undefined} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+          {t("to")} <input type="date" value={to} min={from || undefined} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
         </label>
         {filtered && (
           <button type="button" class="link" onClick={() => (setKind(""), setActor(""), setFrom(""), setTo(""))}>
-            Show everything
+            {t("Show everything")}
           </button>
         )}
       </div>
@@ -103,12 +104,12 @@ export function AuditLog({ people, version, onError }: { people: User[]; version
       <div class="scroll" tabIndex={0} aria-labelledby="audit-title"><table class="compact">
         <thead>
           <tr>
-            <th scope="col">When</th>
-            <th scope="col">What</th>
-            <th scope="col">On</th>
-            <th scope="col">By</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Details</th>
+            <th scope="col">{t("When")}</th>
+            <th scope="col">{t("What")}</th>
+            <th scope="col">{t("On")}</th>
+            <th scope="col">{t("By")}</th>
+            <th scope="col">{t("Outcome")}</th>
+            <th scope="col">{t("Details")}</th>
           </tr>
         </thead>
         <tbody>
@@ -117,15 +118,15 @@ export function AuditLog({ people, version, onError }: { people: User[]; version
               <td>{dateTime(e.createTime)}</td>
               <td>{kindText(e.kind)}</td>
               <td>{targetText(e, person)}</td>
-              <td>{e.actorId ? (person(e.actorId) ?? "someone no longer here") : "not signed in"}</td>
-              <td>{OUTCOMES[e.outcome]}</td>
+              <td>{e.actorId ? (person(e.actorId) ?? t("someone no longer here")) : t("not signed in")}</td>
+              <td>{OUTCOMES[e.outcome] && t(OUTCOMES[e.outcome])}</td>
               <td>{detailsText(e)}</td>
             </tr>
           ))}
           {events.length === 0 && (
             <tr>
               <td colSpan={6} class="empty">
-                {filtered ? "No entry matches." : "Nothing yet."}
+                {filtered ? t("No entry matches.") : t("Nothing yet.")}
               </td>
             </tr>
           )}
@@ -134,7 +135,7 @@ export function AuditLog({ people, version, onError }: { people: User[]; version
       {next && (
         <div class="pager">
           <button type="button" class="secondary" onClick={older}>
-            Older entries
+            {t("Older entries")}
           </button>
         </div>
       )}

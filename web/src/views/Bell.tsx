@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { notifications } from "../api";
 import { Channel, type Notification } from "../gen/crm/notification/v1/notifications_pb";
 import type { Problem } from "../errors";
+import { t } from "../i18n";
 
 type Props = { userId: string; onError: (err: unknown) => Problem };
 
@@ -72,7 +73,7 @@ export function Bell({ userId, onError }: Props) {
         aria-expanded={open}
         aria-controls="bell-panel"
         onClick={() => setOpen(!open)}
-        aria-label={`Notifications, ${unread.length} unread`}
+        aria-label={t("Notifications, {{unread}} unread", { unread: unread.length })}
       >
         <svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2">
           <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
@@ -81,11 +82,11 @@ export function Bell({ userId, onError }: Props) {
         <span class="count">{unread.length}</span>
       </button>
       {open && (
-        <div id="bell-panel" class="bell-panel" role="region" aria-label="Unread notifications">
-          {unread.length === 0 && <p class="empty">Nothing new.</p>}
+        <div id="bell-panel" class="bell-panel" role="region" aria-label={t("Unread notifications")}>
+          {unread.length === 0 && <p class="empty">{t("Nothing new.")}</p>}
           {unread.length > 1 && (
             <button type="button" class="link" onClick={markAll}>
-              Mark all read
+              {t("Mark all read")}
             </button>
           )}
           {unread.map((n) => (
@@ -94,11 +95,11 @@ export function Bell({ userId, onError }: Props) {
               <p>{n.body}</p>
               {n.link && (
                 <a href={`#${n.link}`} onClick={() => (markRead(n), setOpen(false))}>
-                  Open
+                  {t("Open")}
                 </a>
               )}
-              <button type="button" class="link" onClick={() => markRead(n)} aria-label={`Mark read: ${n.subject}`}>
-                Mark read
+              <button type="button" class="link" onClick={() => markRead(n)} aria-label={t("Mark read: {{subject}}", { subject: n.subject })}>
+                {t("Mark read")}
               </button>
             </div>
           ))}

@@ -6,6 +6,7 @@ import { phonesWith } from "../customerForm";
 import { Phone } from "./Phone";
 import type { Contact } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
+import { t } from "../i18n";
 
 type Props = {
   customerId: string;
@@ -35,12 +36,12 @@ function ContactFields({ form, set, fields, prefix }: { form: Form; set: (f: For
   const at = (key: keyof Form) => (value: string) => set({ ...form, [key]: value });
   return (
     <div class="row">
-      <Field label="Contact's given name" name={`${prefix}-given`} value={form.given} onInput={at("given")} error={fields["contact.given_name"]} />
-      <Field label="Contact's family name" name={`${prefix}-family`} value={form.family} onInput={at("family")} error={fields["contact.family_name"]} />
-      <Field label="Job title" name={`${prefix}-title`} value={form.title} onInput={at("title")} error={fields["contact.job_title"]} />
-      <Field label="Department" name={`${prefix}-department`} value={form.department} onInput={at("department")} error={fields["contact.department"]} />
-      <Field label="Contact's email" name={`${prefix}-email`} type="email" value={form.email} onInput={at("email")} error={fields["contact.emails[0].address"] ?? fields["contact.emails"]} />
-      <Field label="Contact's phone" name={`${prefix}-phone`} value={form.phone} onInput={at("phone")} error={fields["contact.phones[0].e164_number"] ?? fields["contact.phones"]} hint="e.g. 012-345 6789" />
+      <Field label={t("Contact's given name")} name={`${prefix}-given`} value={form.given} onInput={at("given")} error={fields["contact.given_name"]} />
+      <Field label={t("Contact's family name")} name={`${prefix}-family`} value={form.family} onInput={at("family")} error={fields["contact.family_name"]} />
+      <Field label={t("Job title")} name={`${prefix}-title`} value={form.title} onInput={at("title")} error={fields["contact.job_title"]} />
+      <Field label={t("Department")} name={`${prefix}-department`} value={form.department} onInput={at("department")} error={fields["contact.department"]} />
+      <Field label={t("Contact's email")} name={`${prefix}-email`} type="email" value={form.email} onInput={at("email")} error={fields["contact.emails[0].address"] ?? fields["contact.emails"]} />
+      <Field label={t("Contact's phone")} name={`${prefix}-phone`} value={form.phone} onInput={at("phone")} error={fields["contact.phones[0].e164_number"] ?? fields["contact.phones"]} hint={t("e.g. 012-345 6789")} />
     </div>
   );
 }
@@ -85,7 +86,7 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
         requestId: crypto.randomUUID(),
       });
       setAdding(EMPTY);
-      return `Added ${adding.given} ${adding.family}.`.replace(/ +\./, ".");
+      return t("Added {{given}} {{family}}.", { given: adding.given, family: adding.family }).replace(/ +\./, ".");
     });
   };
 
@@ -120,40 +121,40 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
         updateMask: { paths },
       });
       setEditing(undefined);
-      return `Saved ${form.given}.`;
+      return t("Saved {{given}}.", { given: form.given });
     });
   };
 
   const makePrimary = (c: Contact) =>
     change(async () => {
       await customers.setPrimaryContact({ customerId, contactId: c.id });
-      return `${c.givenName} is the primary contact now.`;
+      return t("{{givenName}} is the primary contact now.", { givenName: c.givenName });
     });
 
   const remove = (c: Contact) =>
     change(async () => {
       await customers.removeContact({ customerId, contactId: c.id });
       setRemoving(undefined);
-      return `Removed ${c.givenName}.`;
+      return t("Removed {{givenName}}.", { givenName: c.givenName });
     });
 
   const f = problem?.fields ?? {};
   const name = (c: Contact) => `${c.givenName} ${c.familyName}`.trim();
   return (
     <div class="stack">
-      <h3>Contacts</h3>
+      <h3>{t("Contacts")}</h3>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {status && !problem && <p role="status">{status}</p>}
-      <ul class="contacts" aria-label="Contacts">
+      <ul class="contacts" aria-label={t("Contacts")}>
         {contacts.map((c) =>
           editing?.id === c.id ? (
             <li key={c.id}>
-              <form class="stack" aria-label={`Edit ${name(c)}`} noValidate onSubmit={(e) => save(e, c, editing.form)}>
+              <form class="stack" aria-label={t("Edit {{name}}", { name: name(c) })} noValidate onSubmit={(e) => save(e, c, editing.form)}>
                 <ContactFields form={editing.form} set={(form) => setEditing({ id: c.id, form })} fields={f} prefix="contact-edit" />
                 <div class="actions">
-                  <button type="submit">Save the contact</button>
+                  <button type="submit">{t("Save the contact")}</button>
                   <button type="button" class="secondary" onClick={() => (setEditing(undefined), setProblem(undefined))}>
-                    Cancel
+                    {t("Cancel")}
                   </button>
                 </div>
               </form>
@@ -167,42 +168,42 @@ export function Contacts({ customerId, onError, onChanged, mayChange }: Props) {
                 {c.emails[0] && <span class="hint"> · {c.emails[0].address}</span>}
               </span>
               {c.phones[0] && <Phone phone={c.phones[0]} />}
-              {c.primary && <span class="badge">Primary</span>}
+              {c.primary && <span class="badge">{t("Primary")}</span>}
               {removing === c.id ? (
-                <span class="actions" role="group" aria-label={`Remove ${name(c)}?`}>
-                  <span>Remove {c.givenName}?</span>
+                <span class="actions" role="group" aria-label={t("Remove {{name}}?", { name: name(c) })}>
+                  <span>{t("Remove {{name}}?", { name: c.givenName })}</span>
                   <button type="button" onClick={() => remove(c)}>
-                    Yes, remove
+                    {t("Yes, remove")}
                   </button>
                   <button type="button" class="secondary" onClick={() => setRemoving(undefined)}>
-                    Keep
+                    {t("Keep")}
                   </button>
                 </span>
               ) : (
                 mayChange && <span class="actions">
-                  <button type="button" class="link" aria-label={`Edit ${name(c)}`} onClick={() => (setEditing({ id: c.id, form: formOf(c) }), setProblem(undefined))}>
-                    Edit
+                  <button type="button" class="link" aria-label={t("Edit {{name}}", { name: name(c) })} onClick={() => (setEditing({ id: c.id, form: formOf(c) }), setProblem(undefined))}>
+                    {t("Edit")}
                   </button>
                   {!c.primary && (
-                    <button type="button" class="link" aria-label={`Make ${name(c)} the primary contact`} onClick={() => makePrimary(c)}>
-                      Make primary
+                    <button type="button" class="link" aria-label={t("Make {{name}} the primary contact", { name: name(c) })} onClick={() => makePrimary(c)}>
+                      {t("Make primary")}
                     </button>
                   )}
-                  <button type="button" class="link" aria-label={`Remove ${name(c)}`} onClick={() => setRemoving(c.id)}>
-                    Remove
+                  <button type="button" class="link" aria-label={t("Remove {{name}}", { name: name(c) })} onClick={() => setRemoving(c.id)}>
+                    {t("Remove")}
                   </button>
                 </span>
               )}
             </li>
           ),
         )}
-        {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
+        {contacts.length === 0 && <li class="hint">{t("No contacts yet.")}</li>}
       </ul>
       {mayChange && (
-        <form onSubmit={add} aria-label="New contact" noValidate class="stack">
+        <form onSubmit={add} aria-label={t("New contact")} noValidate class="stack">
           <ContactFields form={adding} set={setAdding} fields={editing ? {} : f} prefix="contact" />
           <button type="submit" class="secondary">
-            Add the contact
+            {t("Add the contact")}
           </button>
         </form>
       )}

@@ -8,6 +8,7 @@ import { allPages } from "../paging";
 import { Field } from "./Field";
 import { usePipelines } from "./pipelines";
 import { useSaving } from "./saving";
+import { t } from "../i18n";
 
 type Props = { customerId: string; customerName: string; mayOpen: boolean; onError: (err: unknown) => Problem };
 
@@ -37,11 +38,11 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
     e.preventDefault();
     if (!pipeline) return;
     const amount = parseAmount(form.amount, pipeline.currencyCode);
-    if (!amount) return refuse({ "opportunity.amount": "write an amount such as 25,000.00" });
+    if (!amount) return refuse({ "opportunity.amount": t("write an amount such as 25,000.00") });
     await saving(async () => {
       await opportunities.createOpportunity({
         opportunity: {
-          name: form.name.trim() || `${customerName}: repeat order`,
+          name: form.name.trim() || t("{{customerName}}: repeat order", { customerName }),
           customerId,
           pipelineId: pipeline.id,
           amount,
@@ -70,11 +71,11 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
   const f = problem?.fields ?? {};
   const field = (name: string) => f[`opportunity.${name}`] ?? f[name];
   const status = (o: Opportunity) =>
-    o.status === OpportunityStatus.OPEN ? `open · ${stageName(o)}` : o.status === OpportunityStatus.WON ? `won ${day(o.closeTime)}` : `lost ${day(o.closeTime)}`;
+    o.status === OpportunityStatus.OPEN ? t("open · {{stage}}", { stage: stageName(o) }) : o.status === OpportunityStatus.WON ? t("won {{day}}", { day: day(o.closeTime) }) : t("lost {{day}}", { day: day(o.closeTime) });
   return (
     <div class="stack">
-      <h3>Opportunities</h3>
-      <ul class="contacts" aria-label="Opportunities">
+      <h3>{t("Opportunities")}</h3>
+      <ul class="contacts" aria-label={t("Opportunities")}>
         {list.map((o) => (
           <li key={o.id}>
             <span>
@@ -82,8 +83,8 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
             </span>
             <span class="hint">{status(o)}</span>
             {o.status !== OpportunityStatus.OPEN && reopenable(o) && (
-              <button type="button" class="link" onClick={() => reopen(o)} aria-label={`Reopen ${o.name}`}>
-                Reopen
+              <button type="button" class="link" onClick={() => reopen(o)} aria-label={t("Reopen {{name}}", { name: o.name })}>
+                {t("Reopen")}
               </button>
             )}
             {reopenProblem?.id === o.id && (
@@ -93,20 +94,20 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
             )}
           </li>
         ))}
-        {list.length === 0 && <li class="hint">None yet.</li>}
+        {list.length === 0 && <li class="hint">{t("None yet.")}</li>}
       </ul>
       {mayOpen && pipeline && (
-        <form onSubmit={create} aria-label="New opportunity" noValidate class="stack">
+        <form onSubmit={create} aria-label={t("New opportunity")} noValidate class="stack">
           <div class="row">
-            <Field label="Opportunity name" name="deal-name" value={form.name} onInput={set("name")} error={field("name")} hint={`Empty: "${customerName}: repeat order"`} />
-            <Field label={`Amount (${pipeline.currencyCode})`} name="deal-amount" value={form.amount} onInput={set("amount")} error={field("amount")} />
+            <Field label={t("Opportunity name")} name="deal-name" value={form.name} onInput={set("name")} error={field("name")} hint={t("Empty: \"{{customerName}}: repeat order\"", { customerName })} />
+            <Field label={t("Amount ({{currencyCode}})", { currencyCode: pipeline.currencyCode })} name="deal-amount" value={form.amount} onInput={set("amount")} error={field("amount")} />
             <div class="field">
-              <label for="field-deal-close">Expected to close</label>
+              <label for="field-deal-close">{t("Expected to close")}</label>
               <input id="field-deal-close" type="date" value={form.close} onInput={(e) => set("close")((e.target as HTMLInputElement).value)} />
             </div>
             {all.length > 1 && (
               <div class="field">
-                <label for="field-deal-pipeline">Pipeline</label>
+                <label for="field-deal-pipeline">{t("Pipeline")}</label>
                 <select id="field-deal-pipeline" value={pipeline.id} onChange={(e) => set("pipeline")((e.target as HTMLSelectElement).value)}>
                   {all.map((p) => (
                     <option key={p.id} value={p.id}>
@@ -118,9 +119,9 @@ export function CustomerDeals({ customerId, customerName, mayOpen, onError }: Pr
             )}
           </div>
           {problem && <p class="error" role="alert">{problem.message}</p>}
-          {saved && !problem && <p role="status">Added to the pipeline.</p>}
+          {saved && !problem && <p role="status">{t("Added to the pipeline.")}</p>}
           <button type="submit" class="secondary">
-            Add an opportunity
+            {t("Add an opportunity")}
           </button>
         </form>
       )}

@@ -9,12 +9,12 @@ import { Phone } from "./Phone";
 import { countries } from "../countries";
 
 /** Every country by name, in the browser's language (read once). */
-const COUNTRIES = countries();
 import { CustomerDeals } from "./CustomerDeals";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
 import { Timeline } from "./Timeline";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
+import { t } from "../i18n";
 
 type Props = {
   customer: Customer;
@@ -77,62 +77,62 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
 
   const f = problem?.fields ?? {};
   return (
-    <div class="card" role="region" aria-label={`Customer ${customer.displayName}`}>
+    <div class="card" role="region" aria-label={t("Customer {{displayName}}", { displayName: customer.displayName })}>
       <div class="section-head">
         <h2>{customer.displayName}</h2>
         <button type="button" class="secondary" onClick={onClose}>
-          Close
+          {t("Close")}
         </button>
       </div>
       <p class="reach">
         {customer.phones[0] && <Phone phone={customer.phones[0]} />}
         {customer.email && (
-          <a href={`mailto:${customer.email}`} title="Write an email">
+          <a href={`mailto:${customer.email}`} title={t("Write an email")}>
             {customer.email}
           </a>
         )}
       </p>
       {!mayChange && (
         <p class="notice" role="note">
-          {customer.displayName} is someone else's customer: you can read it and work on deals with it; its owner or a sales manager changes its details and contacts.
+          {t("{{displayName}} is someone else's customer: you can read it and work on deals with it; its owner or a sales manager changes its details and contacts.", { displayName: customer.displayName })}
         </p>
       )}
-      <form onSubmit={save} aria-label="Customer details" noValidate class="stack">
+      <form onSubmit={save} aria-label={t("Customer details")} noValidate class="stack">
         <fieldset class="plain" disabled={!mayChange}>
         <div class="row">
           {business ? (
-            <Field label="Legal name" name="edit-legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
+            <Field label={t("Legal name")} name="edit-legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
           ) : (
             <>
-              <Field label="Given name" name="edit-given" value={form.given} onInput={set("given")} error={f["customer.individual.given_name"]} />
-              <Field label="Family name" name="edit-family" value={form.family} onInput={set("family")} error={f["customer.individual.family_name"]} />
+              <Field label={t("Given name")} name="edit-given" value={form.given} onInput={set("given")} error={f["customer.individual.given_name"]} />
+              <Field label={t("Family name")} name="edit-family" value={form.family} onInput={set("family")} error={f["customer.individual.family_name"]} />
             </>
           )}
-          <Field label="Customer email" name="edit-email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
-          <Field label="Phone" name="edit-phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint="e.g. 012-345 6789 or +65 6123 4567" />
-          <Field label="Tags" name="edit-tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint="Separated by commas" />
+          <Field label={t("Customer email")} name="edit-email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
+          <Field label={t("Phone")} name="edit-phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint={t("e.g. 012-345 6789 or +65 6123 4567")} />
+          <Field label={t("Tags")} name="edit-tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint={t("Separated by commas")} />
           <div class="field">
-            <label for="field-edit-status">Status</label>
+            <label for="field-edit-status">{t("Status")}</label>
             <select id="field-edit-status" value={form.status} onChange={(e) => (edited(), setForm({ ...form, status: Number((e.target as HTMLSelectElement).value) }))}>
               {STATUSES.map(([status, label]) => (
                 <option key={status} value={status}>
-                  {label}
+                  {t(label)}
                 </option>
               ))}
             </select>
           </div>
-          <Field label="Notes" name="edit-notes" value={form.notes} onInput={set("notes")} error={f["customer.notes"]} />
+          <Field label={t("Notes")} name="edit-notes" value={form.notes} onInput={set("notes")} error={f["customer.notes"]} />
         </div>
         <fieldset class="address">
-          <legend>Address</legend>
+          <legend>{t("Address")}</legend>
           <div class="row">
-            <Field label="Street" name="edit-street" value={form.street} onInput={set("street")} error={f["customer.addresses[0].lines"]} />
-            <Field label="More of the street" name="edit-street2" value={form.street2} onInput={set("street2")} />
-            <Field label="Town" name="edit-town" value={form.town} onInput={set("town")} error={f["customer.addresses[0].locality"]} />
-            <Field label="State" name="edit-state" value={form.state} onInput={set("state")} error={f["customer.addresses[0].administrative_area"]} />
-            <Field label="Postcode" name="edit-postcode" value={form.postcode} onInput={set("postcode")} error={f["customer.addresses[0].postal_code"]} />
+            <Field label={t("Street")} name="edit-street" value={form.street} onInput={set("street")} error={f["customer.addresses[0].lines"]} />
+            <Field label={t("More of the street")} name="edit-street2" value={form.street2} onInput={set("street2")} />
+            <Field label={t("Town")} name="edit-town" value={form.town} onInput={set("town")} error={f["customer.addresses[0].locality"]} />
+            <Field label={t("State")} name="edit-state" value={form.state} onInput={set("state")} error={f["customer.addresses[0].administrative_area"]} />
+            <Field label={t("Postcode")} name="edit-postcode" value={form.postcode} onInput={set("postcode")} error={f["customer.addresses[0].postal_code"]} />
             <div class="field">
-              <label for="field-edit-country">Country</label>
+              <label for="field-edit-country">{t("Country")}</label>
               <select
                 id="field-edit-country"
                 value={form.country.toUpperCase()}
@@ -141,7 +141,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
                 onChange={(e) => set("country")((e.target as HTMLSelectElement).value)}
               >
                 <option value="">—</option>
-                {COUNTRIES.map(([code, name]) => (
+                {countries().map(([code, name]) => (
                   <option key={code} value={code}>
                     {name}
                   </option>
@@ -157,35 +157,35 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
         </fieldset>
         </fieldset>
         {problem && <p class="error" role="alert">{problem.message}</p>}
-        {saved && !problem && <p role="status">Saved.</p>}
-        {mayChange && <button type="submit">Save the changes</button>}
+        {saved && !problem && <p role="status">{t("Saved.")}</p>}
+        {mayChange && <button type="submit">{t("Save the changes")}</button>}
       </form>
       <Contacts customerId={customer.id} onError={onError} onChanged={reread} mayChange={mayChange} />
       <CustomerDeals customerId={customer.id} customerName={customer.displayName} mayOpen={mayOpenDeals} onError={onError} />
       <Timeline recordType={RecordType.CUSTOMER} recordId={customer.id} name={customer.displayName} onError={onError} may={mayLog} />
       {deleting ? (
-        <div class="confirm" role="group" aria-label={`Delete ${customer.displayName}?`}>
+        <div class="confirm" role="group" aria-label={t("Delete {{displayName}}?", { displayName: customer.displayName })}>
           {deleteProblem ? (
             <p class="error" role="alert">
               {deleteProblem.message}
             </p>
           ) : (
-            <span>Delete {customer.displayName} and its contacts?</span>
+            <span>{t("Delete {{name}} and its contacts?", { name: customer.displayName })}</span>
           )}
           <span class="actions">
             {deleteProblem?.openOpportunities ? (
               <button type="button" onClick={() => remove(true)}>
-                Delete, closing them as lost
+                {t("Delete, closing them as lost")}
               </button>
             ) : (
               !deleteProblem && (
                 <button type="button" onClick={() => remove(false)}>
-                  Yes, delete
+                  {t("Yes, delete")}
                 </button>
               )
             )}
             <button type="button" class="secondary" onClick={keep}>
-              Keep
+              {t("Keep")}
             </button>
           </span>
         </div>
@@ -193,7 +193,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
         mayDelete && (
         <div class="actions">
           <button type="button" class="secondary" onClick={() => setDeleting(true)}>
-            Delete the customer
+            {t("Delete the customer")}
           </button>
         </div>
         )

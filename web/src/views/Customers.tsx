@@ -13,6 +13,7 @@ import { SIZES, SORTS, hashOf, listRequest, narrowed, viewOf, type CustomerView 
 import { STATUSES } from "../customerForm";
 import { usePeople } from "./pipelines";
 import { PersonChoice } from "./DealsOf";
+import { t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -153,33 +154,33 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
   return (
     <section aria-labelledby="customers-title">
       <div class="section-head">
-        <h1 id="customers-title">Customers</h1>
+        <h1 id="customers-title">{t("Customers")}</h1>
         <div class="actions">
           {may.remove && (
             <button type="button" class="secondary" aria-expanded={deleted} onClick={() => setDeleted(!deleted)}>
-              {deleted ? "Close recently deleted" : "Recently deleted"}
+              {deleted ? t("Close recently deleted") : t("Recently deleted")}
             </button>
           )}
           {may.exporting && (
             <button type="button" class="secondary" onClick={exportAll}>
-              Export a CSV file
+              {t("Export a CSV file")}
             </button>
           )}
           {may.importing && (
             <button type="button" class="secondary" onClick={() => setImporting(!importing)}>
-              {importing ? "Close the import" : "Import a CSV file"}
+              {importing ? t("Close the import") : t("Import a CSV file")}
             </button>
           )}
           {may.write && (
             <button type="button" onClick={() => setAdding(!adding)}>
-              {adding ? "Close" : "Add a customer"}
+              {adding ? t("Close") : t("Add a customer")}
             </button>
           )}
         </div>
       </div>
       {exported !== undefined && (
         <p class="hint" role="status">
-          Exported {exported} customers.
+          {t("Exported {{exported}} customers.", { exported })}
         </p>
       )}
       {deleted && (
@@ -221,52 +222,52 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
         />
       )}
       <label class="search">
-        <span>Search</span>
+        <span>{t("Search")}</span>
         <input
           ref={searchBox}
           type="search"
-          placeholder="Name, email, phone, tag…"
+          placeholder={t("Name, email, phone, tag…")}
           value={query}
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
         />
       </label>
-      <div class="filters" role="group" aria-label="Which customers">
+      <div class="filters" role="group" aria-label={t("Which customers")}>
         <label class="inline">
-          Order{" "}
+          {t("Order")}{" "}
           <select value={view.sort} onChange={(e) => change({ sort: (e.target as HTMLSelectElement).value as CustomerView["sort"] })} disabled={!!query.trim()}>
             {SORTS.map(([s, words]) => (
               <option key={s} value={s}>
-                {words}
+                {t(words)}
               </option>
             ))}
           </select>
         </label>
         <label class="inline">
-          Kind{" "}
+          {t("Kind")}{" "}
           <select value={view.kind} onChange={(e) => change({ kind: (e.target as HTMLSelectElement).value as CustomerView["kind"] })}>
-            <option value="">any</option>
-            <option value="business">Business</option>
-            <option value="person">Person</option>
+            <option value="">{t("any")}</option>
+            <option value="business">{t("Business")}</option>
+            <option value="person">{t("Person")}</option>
           </select>
         </label>
         <label class="inline">
-          Status{" "}
+          {t("Status")}{" "}
           <select value={view.status} onChange={(e) => change({ status: (e.target as HTMLSelectElement).value as CustomerView["status"] })} disabled={!!query.trim()}>
-            <option value="">any</option>
+            <option value="">{t("any")}</option>
             {STATUSES.map(([, words]) => (
               <option key={words} value={words.toLowerCase()}>
-                {words}
+                {t(words)}
               </option>
             ))}
           </select>
         </label>
-        <PersonChoice label="Owner" anyone="anyone" mine="me" whose={view.owner} me={may.me} people={people} choose={(owner) => change({ owner })} disabled={!!query.trim()} />
+        <PersonChoice label={t("Owner")} anyone="anyone" mine="me" whose={view.owner} me={may.me} people={people} choose={(owner) => change({ owner })} disabled={!!query.trim()} />
         <label class="inline">
-          Tag{" "}
+          {t("Tag")}{" "}
           <input value={view.tag} size={10} onChange={(e) => change({ tag: (e.target as HTMLInputElement).value })} />
         </label>
         <label class="inline">
-          Per page{" "}
+          {t("Per page")}{" "}
           <select value={view.size} onChange={(e) => change({ size: Number((e.target as HTMLSelectElement).value) })}>
             {SIZES.map((n) => (
               <option key={n} value={n}>
@@ -277,26 +278,26 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
         </label>
         {narrowed(view) && (
           <button type="button" class="link" onClick={() => change({ kind: "", status: "", owner: "", tag: "" })}>
-            Every customer
+            {t("Every customer")}
           </button>
         )}
       </div>
-      {query.trim() && <p class="hint">A search finds the best matches first; the kind and the tag still apply.</p>}
+      {query.trim() && <p class="hint">{t("A search finds the best matches first; the kind and the tag still apply.")}</p>}
       {/* Always there (empty until counted), so the count arriving moves nothing below it. */}
       <p class="hint count" role="status" aria-live="polite">
         {total !== undefined && !query.trim()
-          ? `${total === 1 ? "1 customer" : `${total.toLocaleString("en-MY")} customers`}${narrowed(view) ? " match" : ""}${total > view.size ? ` · page ${pages.length} of ${Math.ceil(total / view.size)}` : ""}`
+          ? `${narrowed(view) ? t("{{count}} customers match", { count: total }) : t("{{count}} customers", { count: total })}${total > view.size ? ` · ${t("page {{page}} of {{pages}}", { page: pages.length, pages: Math.ceil(total / view.size) })}` : ""}`
           : ""}
       </p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Email</th>
-            <th scope="col">Phone</th>
-            <th scope="col">Tags</th>
+            <th scope="col">{t("Name")}</th>
+            <th scope="col">{t("Kind")}</th>
+            <th scope="col">{t("Email")}</th>
+            <th scope="col">{t("Phone")}</th>
+            <th scope="col">{t("Tags")}</th>
           </tr>
         </thead>
         <tbody>
@@ -307,7 +308,7 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
                   {c.displayName}
                 </button>
               </td>
-              <td>{c.type === CustomerType.BUSINESS ? "Business" : "Person"}</td>
+              <td>{c.type === CustomerType.BUSINESS ? t("Business") : t("Person")}</td>
               <td>{c.email}</td>
               <td>{c.phones[0] && <Phone phone={c.phones[0]} />}</td>
               <td>{c.tags.join(", ")}</td>
@@ -316,18 +317,18 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
           {rows.length === 0 && (
             <tr>
               <td colSpan={5} class="empty">
-                {!loaded ? "Loading…" : query ? "No customer matches." : "No customers yet."}
+                {!loaded ? t("Loading…") : query ? t("No customer matches.") : t("No customers yet.")}
               </td>
             </tr>
           )}
         </tbody>
       </table></div>
-      <nav class="pager" aria-label="Pages">
+      <nav class="pager" aria-label={t("Pages")}>
         <button type="button" onClick={back} disabled={pages.length < 2}>
-          Previous
+          {t("Previous")}
         </button>
         <button type="button" onClick={forward} disabled={!next}>
-          Next
+          {t("Next")}
         </button>
       </nav>
     </section>
@@ -359,9 +360,9 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
   const f = problem?.fields ?? {};
   return (
     // The CRM checks every field; its answer is shown beside each (no second set of rules here).
-    <form class="card" onSubmit={submit} aria-label="New customer" noValidate>
+    <form class="card" onSubmit={submit} aria-label={t("New customer")} noValidate>
       <fieldset>
-        <legend>Kind</legend>
+        <legend>{t("Kind")}</legend>
         <label>
           <input type="radio" name="kind" checked={kind === "business"} onChange={() => setKind("business")} /> Business
         </label>
@@ -370,18 +371,18 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
         </label>
       </fieldset>
       {kind === "business" ? (
-        <Field label="Legal name" name="legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
+        <Field label={t("Legal name")} name="legal" value={form.legal} onInput={set("legal")} error={f["customer.business.legal_name"]} />
       ) : (
         <>
-          <Field label="Given name" name="given" value={form.given} onInput={set("given")} error={f["customer.individual.given_name"]} />
-          <Field label="Family name" name="family" value={form.family} onInput={set("family")} error={f["customer.individual.family_name"]} />
+          <Field label={t("Given name")} name="given" value={form.given} onInput={set("given")} error={f["customer.individual.given_name"]} />
+          <Field label={t("Family name")} name="family" value={form.family} onInput={set("family")} error={f["customer.individual.family_name"]} />
         </>
       )}
-      <Field label="Email" name="email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
-      <Field label="Phone" name="phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint="e.g. 012-345 6789 or +65 6123 4567" />
-      <Field label="Tags" name="tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint="Separated by commas, e.g. wholesale, songket" />
+      <Field label={t("Email")} name="email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
+      <Field label={t("Phone")} name="phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint={t("e.g. 012-345 6789 or +65 6123 4567")} />
+      <Field label={t("Tags")} name="tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint={t("Separated by commas, e.g. wholesale, songket")} />
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <button type="submit">Save</button>
+      <button type="submit">{t("Save")}</button>
     </form>
   );
 }

@@ -26,6 +26,7 @@ import { formatMoney } from "../money";
 import { PipelineChooser } from "./PipelineChooser";
 import { DealsOf } from "./DealsOf";
 import { usePeople, usePipelines } from "./pipelines";
+import { locale, t } from "../i18n";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
 
@@ -57,7 +58,7 @@ export function Dashboard({ onError, me, readAll }: Props) {
   const { all, chosen, choose } = usePipelines(fail);
   const people = usePeople(() => {});
   const nameOf = (id: string) =>
-    id === me ? "You" : (people.find((u) => u.id === id)?.displayName ?? (id ? "Someone" : "Nobody"));
+    id === me ? t("You") : (people.find((u) => u.id === id)?.displayName ?? (id ? t("Someone") : t("Nobody")));
 
   useEffect(() => {
     if (!chosen) return;
@@ -66,7 +67,7 @@ export function Dashboard({ onError, me, readAll }: Props) {
       try {
         const day = fromDayInput(asOf, "end");
         const range = dayRange(from, to);
-        const [a, f, t] = await Promise.all([
+        const [a, f, tm] = await Promise.all([
           pipelines.getPipelineAnalytics({ id: chosen.id, asOf: day, ownerId: whose, ...range }),
           pipelines.getRevenueForecast({ id: chosen.id, months: 6, ownerId: whose }),
           pipelines.getTeamAnalytics({ id: chosen.id, ...range }),
@@ -75,7 +76,7 @@ export function Dashboard({ onError, me, readAll }: Props) {
         if (!current) return;
         setAnalytics(a);
         setForecast(f);
-        setTeam(t);
+        setTeam(tm);
         setProblem(undefined);
       } catch (err) {
         if (current) setProblem(onError(err));
@@ -92,39 +93,39 @@ export function Dashboard({ onError, me, readAll }: Props) {
   const month = (p: (typeof periods)[number]) => {
     if (!p.startTime || !p.endTime) return "";
     const middle = (timestampDate(p.startTime).getTime() + timestampDate(p.endTime).getTime()) / 2;
-    return new Date(middle).toLocaleDateString(undefined, { month: "short", year: "numeric" });
+    return new Date(middle).toLocaleDateString(locale(), { month: "short", year: "numeric" });
   };
 
   return (
     <section aria-labelledby="dashboard-title">
       <div class="section-head">
-        <h1 id="dashboard-title">Dashboard{chosen && all.length > 1 ? `: ${chosen.name}` : ""}</h1>
+        <h1 id="dashboard-title">{t("Dashboard")}{chosen && all.length > 1 ? `: ${chosen.name}` : ""}</h1>
         <PipelineChooser all={all} chosen={chosen} choose={choose} />
         {readAll ? (
           <DealsOf whose={whose} me={me} people={people} choose={setWhose} />
         ) : (
-          <p class="hint">Your deals</p>
+          <p class="hint">{t("Your deals")}</p>
         )}
-        <span class="range" role="group" aria-label="Deals created">
+        <span class="range" role="group" aria-label={t("Deals created")}>
         <label class="inline">
-          Created from{" "}
+          {t("Created from")}{" "}
           <input type="date" value={from} max={to || undefined} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
         </label>
         <label class="inline">
-          to <input type="date" value={to} min={from || undefined} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+          {t("to")} <input type="date" value={to} min={from || undefined} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
         </label>
         {(from || to) && (
           <button type="button" class="link" onClick={() => (setFrom(""), setTo(""))}>
-            any time
+            {t("any time")}
           </button>
         )}
         </span>
         <label class="inline">
-          As of{" "}
+          {t("As of")}{" "}
           <input type="date" value={asOf} onInput={(e) => setAsOf((e.target as HTMLInputElement).value)} />
           {asOf && (
             <button type="button" class="link" onClick={() => setAsOf("")}>
-              now
+              {t("now")}
             </button>
           )}
         </label>
@@ -133,41 +134,41 @@ export function Dashboard({ onError, me, readAll }: Props) {
       {/* Always drawn (a dash until the figures come), so their arrival moves nothing below. */}
       <dl class="figures">
           <div>
-            <dt>Won</dt>
+            <dt>{t("Won")}</dt>
             <dd data-figure="won">{analytics ? String(analytics.wonCount) : "–"}</dd>
           </div>
           <div>
-            <dt>Lost</dt>
+            <dt>{t("Lost")}</dt>
             <dd data-figure="lost">{analytics ? String(analytics.lostCount) : "–"}</dd>
           </div>
           <div>
-            <dt>Win rate</dt>
+            <dt>{t("Win rate")}</dt>
             <dd>{analytics ? `${Math.round(analytics.winRate * 100)}%` : "–"}</dd>
           </div>
           <div>
-            <dt>Won value</dt>
+            <dt>{t("Won value")}</dt>
             <dd data-figure="won-value">{formatMoney(analytics?.wonValue) || "–"}</dd>
           </div>
           <div>
-            <dt>Average deal</dt>
+            <dt>{t("Average deal")}</dt>
             <dd>{formatMoney(analytics?.averageDealValue) || "–"}</dd>
           </div>
         </dl>
       <div class="charts">
         <figure>
-          <figcaption>Open value by stage</figcaption>
+          <figcaption>{t("Open value by stage")}</figcaption>
           <ChartOf
-            label="Open value by stage"
+            label={t("Open value by stage")}
             type="bar"
             labels={stages.map((s) => s.stageName)}
-            series={[{ label: "Open value", data: stages.map((s) => value(s.openValue)), color: "#7a3e1d" }]}
+            series={[{ label: t("Open value"), data: stages.map((s) => value(s.openValue)), color: "#7a3e1d" }]}
           />
           <div class="scroll" tabIndex={0}><table class="compact">
             <thead>
               <tr>
-                <th scope="col">Stage</th>
-                <th scope="col">Open</th>
-                <th scope="col">Value</th>
+                <th scope="col">{t("Stage")}</th>
+                <th scope="col">{t("Open")}</th>
+                <th scope="col">{t("Value")}</th>
               </tr>
             </thead>
             <tbody>
@@ -182,20 +183,20 @@ export function Dashboard({ onError, me, readAll }: Props) {
           </table></div>
         </figure>
         <figure>
-          <figcaption>Revenue forecast</figcaption>
+          <figcaption>{t("Revenue forecast")}</figcaption>
           <ChartOf
-            label="Revenue forecast by month"
+            label={t("Revenue forecast by month")}
             type="line"
             labels={periods.map(month)}
             series={[
-              { label: "Committed", data: periods.map((p) => value(p.committed)), color: "#7a3e1d" },
-              { label: "Weighted", data: periods.map((p) => value(p.weighted)), color: "#c77d3a" },
-              { label: "Best case", data: periods.map((p) => value(p.bestCase)), color: "#8a9a5b" },
+              { label: t("Committed"), data: periods.map((p) => value(p.committed)), color: "#7a3e1d" },
+              { label: t("Weighted"), data: periods.map((p) => value(p.weighted)), color: "#c77d3a" },
+              { label: t("Best case"), data: periods.map((p) => value(p.bestCase)), color: "#8a9a5b" },
             ]}
           />
           <p class="hint" data-figure="outside-forecast">
-            Not in any month: {outside(forecast?.overdue, "overdue (past their close date, still open)")};{" "}
-            {outside(forecast?.undated, "without a close date")}.
+            Not in any month: {outside(forecast?.overdue, t("overdue (past their close date, still open)"))};{" "}
+            {outside(forecast?.undated, t("without a close date"))}.
           </p>
         </figure>
       </div>
@@ -222,24 +223,24 @@ function Team({
 }) {
   return (
     <figure class="team">
-      <figcaption id="team-title">By owner{asOf ? ", now" : ""}</figcaption>
+      <figcaption id="team-title">{asOf ? t("By owner, now") : t("By owner")}</figcaption>
       {team.owners.length === 0 ? (
-        <p class="hint">No deal was created in these days.</p>
+        <p class="hint">{t("No deal was created in these days.")}</p>
       ) : (
         <div class="scroll" tabIndex={0}>
           <table class="compact" aria-labelledby="team-title">
             <thead>
               <tr>
-                <th scope="col">Owner</th>
-                <th scope="col">Open</th>
-                <th scope="col">Open value</th>
-                <th scope="col">Weighted</th>
-                <th scope="col">Won</th>
-                <th scope="col">Won value</th>
-                <th scope="col">Lost</th>
-                <th scope="col">Win rate</th>
-                <th scope="col">Overdue</th>
-                <th scope="col">No close date</th>
+                <th scope="col">{t("Owner")}</th>
+                <th scope="col">{t("Open")}</th>
+                <th scope="col">{t("Open value")}</th>
+                <th scope="col">{t("Weighted")}</th>
+                <th scope="col">{t("Won")}</th>
+                <th scope="col">{t("Won value")}</th>
+                <th scope="col">{t("Lost")}</th>
+                <th scope="col">{t("Win rate")}</th>
+                <th scope="col">{t("Overdue")}</th>
+                <th scope="col">{t("No close date")}</th>
               </tr>
             </thead>
             <tbody>
@@ -276,8 +277,8 @@ function Team({
 /** Open deals no month of the forecast counts: how many, and their value. */
 function outside(p: ForecastPeriod | undefined, what: string): string {
   const n = Number(p?.openCount ?? 0n);
-  if (n === 0) return `no deal ${what}`;
-  return `${n} ${n === 1 ? "deal" : "deals"} ${what}, ${formatMoney(p?.bestCase)}`;
+  if (n === 0) return t("no deal {{what}}", { what });
+  return t("{{count}} deals {{what}}, {{amount}}", { count: n, what, amount: formatMoney(p?.bestCase) });
 }
 
 type Series = { label: string; data: number[]; color: string };

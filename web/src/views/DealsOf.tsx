@@ -1,4 +1,5 @@
 import type { User } from "../gen/crm/iam/v1/users_pb";
+import { t } from "../i18n";
 
 type Choice = { whose: string; me: string; people: User[]; choose: (id: string) => void };
 
@@ -20,7 +21,7 @@ export function PersonChoice({ label, anyone, mine, whose, me, people, choose, d
               {u.displayName}
             </option>
           ))}
-        {whose && whose !== me && !people.some((u) => u.id === whose) && <option value={whose}>someone</option>}
+        {whose && whose !== me && !people.some((u) => u.id === whose) && <option value={whose}>{t("someone")}</option>}
       </select>
     </label>
   );
@@ -28,5 +29,5 @@ export function PersonChoice({ label, anyone, mine, whose, me, people, choose, d
 
 /** Whose deals are shown: everyone's (""), mine (`me`), or one person's, chosen by name. */
 export function DealsOf(props: Choice) {
-  return <PersonChoice label="Deals of" anyone="everyone" mine="mine" {...props} />;
+  return <PersonChoice label={t("Deals of")} anyone="everyone" mine="mine" {...props} />;
 }

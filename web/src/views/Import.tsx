@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { rest } from "../api";
 import { addAnswer, importBody, parseCsv, rejectedCsv, type Report } from "../csv";
 import type { Problem } from "../errors";
+import { t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem; onDone: () => void };
 
@@ -58,15 +59,13 @@ export function Import({ onError, onDone }: Props) {
   };
 
   return (
-    <div class="card" role="region" aria-label="Import customers">
-      <h2>Import from a CSV file</h2>
+    <div class="card" role="region" aria-label={t("Import customers")}>
+      <h2>{t("Import from a CSV file")}</h2>
       <p class="hint">
-        A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes;
-        street, city, state, postcode, country (its name or its two letters); for a business, its contact person, contact email,
-        contact phone and job title.
+        {t("A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes; street, city, state, postcode, country (its name or its two letters); for a business, its contact person, contact email, contact phone and job title.")}
       </p>
       <label class="field">
-        <span>CSV file</span>
+        <span>{t("CSV file")}</span>
         <input type="file" accept=".csv,text/csv" onChange={(e) => {
           const file = (e.target as HTMLInputElement).files?.[0];
           if (file) run(file);
@@ -75,26 +74,26 @@ export function Import({ onError, onDone }: Props) {
       {progress && (
         <label class="field">
           <span>
-            Imported {progress.done} of {progress.total} rows
+            {t("Imported {{done}} of {{total}} rows", { done: progress.done, total: progress.total })}
           </span>
           <progress value={progress.done} max={progress.total} />
         </label>
       )}
-      {ignored.length > 0 && <p class="hint">Columns not read: {ignored.join(", ")}.</p>}
+      {ignored.length > 0 && <p class="hint">{t("Columns not read: {{columns}}.", { columns: ignored.join(", ") })}</p>}
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {report && (
         <div role="status">
           <p>
-            {report.created} added, {report.skipped} already there, {report.failed} rejected.
+            {t("{{created}} added, {{skipped}} already there, {{failed}} rejected.", { created: report.created, skipped: report.skipped, failed: report.failed })}
           </p>
           {report.rejected.length > 0 && (
             <>
               <div class="scroll" tabIndex={0}><table class="compact">
                 <thead>
                   <tr>
-                    <th scope="col">Line</th>
-                    <th scope="col">Email</th>
-                    <th scope="col">Why</th>
+                    <th scope="col">{t("Line")}</th>
+                    <th scope="col">{t("Email")}</th>
+                    <th scope="col">{t("Why")}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -108,7 +107,7 @@ export function Import({ onError, onDone }: Props) {
                 </tbody>
               </table></div>
               <button type="button" class="secondary" onClick={download}>
-                Download the rejected rows
+                {t("Download the rejected rows")}
               </button>
             </>
           )}

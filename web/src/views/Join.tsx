@@ -6,6 +6,7 @@ import { roleName } from "../roles";
 import { dateTime } from "../dates";
 import { Field } from "./Field";
 import { startSso } from "../sso";
+import { t } from "../i18n";
 
 /** The token of an invitation's link (`#invitation/<token>`), if the address is one. */
 export function invitationToken(hash: string): string | undefined {
@@ -53,8 +54,8 @@ export function Join({ token, onJoined, onLeave }: Props) {
     e.preventDefault();
     if (form.password !== form.again) {
       setProblem({
-        message: "The two passwords are not the same: type the one you chose twice.",
-        fields: { again: "Not the same as the password above." },
+        message: t("The two passwords are not the same: type the one you chose twice."),
+        fields: { again: t("Not the same as the password above.") },
         signInAgain: false,
       });
       return;
@@ -80,12 +81,12 @@ export function Join({ token, onJoined, onLeave }: Props) {
   if (!invitation) {
     return (
       <main class="signin">
-        <h1>Kilang CRM</h1>
+        <h1>{t("Kilang CRM")}</h1>
         <section class="panel" aria-labelledby="join-title">
-          <h2 id="join-title">Your invitation</h2>
-          {problem ? <p class="error" role="alert">{problem.message}</p> : <p role="status">Reading the invitation…</p>}
+          <h2 id="join-title">{t("Your invitation")}</h2>
+          {problem ? <p class="error" role="alert">{problem.message}</p> : <p role="status">{t("Reading the invitation…")}</p>}
           <button type="button" class="link" onClick={onLeave}>
-            Go to sign in
+            {t("Go to sign in")}
           </button>
         </section>
       </main>
@@ -95,35 +96,34 @@ export function Join({ token, onJoined, onLeave }: Props) {
   const roles = invitation.roles.map(roleName).join(", ");
   return (
     <main class="signin">
-      <h1>Kilang CRM</h1>
+      <h1>{t("Kilang CRM")}</h1>
       <form onSubmit={submit} aria-labelledby="join-title" noValidate>
-        <h2 id="join-title">Join {workspace}</h2>
+        <h2 id="join-title">{t("Join {{workspace}}", { workspace })}</h2>
         <p>
-          {invitation.inviterName || "Someone"} invited you to {workspace} as {roles}. You sign in with{" "}
-          <strong>{invitation.email}</strong>.
+          {t("{{inviter}} invited you to {{workspace}} as {{roles}}. You sign in with {{email}}.", { inviter: invitation.inviterName || t("Someone"), workspace, roles, email: invitation.email })}
         </p>
-        <p class="muted">This link works once, until {dateTime(invitation.expireTime)}.</p>
-        <Field label="Your name, as colleagues see it" name="join-name" value={form.name} onInput={set("name")} error={f.display_name} required />
+        <p class="muted">{t("This link works once, until {{until}}.", { until: dateTime(invitation.expireTime) })}</p>
+        <Field label={t("Your name, as colleagues see it")} name="join-name" value={form.name} onInput={set("name")} error={f.display_name} required />
         <Field
-          label="Choose a password"
+          label={t("Choose a password")}
           name="join-password"
           type="password"
           value={form.password}
           onInput={set("password")}
           error={f.password}
-          hint="At least 12 characters; a few words you remember are good."
+          hint={t("At least 12 characters; a few words you remember are good.")}
           required
         />
-        <Field label="The same password again" name="join-again" type="password" value={form.again} onInput={set("again")} error={f.again} required />
+        <Field label={t("The same password again")} name="join-again" type="password" value={form.again} onInput={set("again")} error={f.again} required />
         {problem && <p class="error" role="alert">{problem.message}</p>}
         <button type="submit" disabled={busy}>
-          Join {workspace}
+          {t("Join {{workspace}}", { workspace })}
         </button>
         {invitation.ssoEnabled && (
           <>
-            <p class="muted">Your workspace also signs in through its company sign-in: signing in there with {invitation.email} accepts this invitation too.</p>
+            <p class="muted">{t("Your workspace also signs in through its company sign-in: signing in there with {{email}} accepts this invitation too.", { email: invitation.email })}</p>
             <button type="button" class="secondary" disabled={busy} onClick={sso}>
-              Join with single sign-on
+              {t("Join with single sign-on")}
             </button>
           </>
         )}

@@ -7,6 +7,7 @@ import { amountText, parseAmount } from "../money";
 import { Field, TextArea } from "./Field";
 import { LeadFields } from "./leadFields";
 import { useSaving } from "./saving";
+import { t } from "../i18n";
 
 type Props = {
   lead: Lead;
@@ -55,7 +56,7 @@ export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved,
   const save = async (e: Event) => {
     e.preventDefault();
     const amount = form.value.trim() ? parseAmount(form.value, valueCurrency) : undefined;
-    if (form.value.trim() && !amount) return refuse({ "lead.estimated_value": "write an amount such as 25,000.00" });
+    if (form.value.trim() && !amount) return refuse({ "lead.estimated_value": t("write an amount such as 25,000.00") });
     const was = formOf(lead);
     const names: [keyof Form, string][] = [
       ["contact", "contact_name"],
@@ -91,41 +92,41 @@ export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved,
 
   const f = problem?.fields ?? {};
   return (
-    <form class="card stack" onSubmit={save} aria-label={`Lead ${lead.contactName}`} noValidate>
+    <form class="card stack" onSubmit={save} aria-label={t("Lead {{contactName}}", { contactName: lead.contactName })} noValidate>
       <div class="section-head">
         <h2>{lead.contactName}</h2>
         <button type="button" class="secondary" onClick={onClose}>
-          Close
+          {t("Close")}
         </button>
       </div>
-      {readOnly && <p class="hint">Another rep's lead: its owner or a sales manager changes it.</p>}
+      {readOnly && <p class="hint">{t("Another rep's lead: its owner or a sales manager changes it.")}</p>}
       <fieldset disabled={readOnly} class="plain">
       <div class="row">
         <LeadFields prefix="edit-lead" form={form} set={set} fields={f} currency={valueCurrency} />
-        <Field label="Interested in" name="edit-lead-interest" value={form.interest} onInput={set("interest")} error={f["lead.interest"]} hint="e.g. 200 batik uniforms" />
+        <Field label={t("Interested in")} name="edit-lead-interest" value={form.interest} onInput={set("interest")} error={f["lead.interest"]} hint={t("e.g. 200 batik uniforms")} />
       </div>
-      <TextArea label="Notes" name="edit-lead-notes" value={form.notes} onInput={set("notes")} error={f["lead.notes"]} rows={3} />
+      <TextArea label={t("Notes")} name="edit-lead-notes" value={form.notes} onInput={set("notes")} error={f["lead.notes"]} rows={3} />
       </fieldset>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {saved && !problem && <p role="status">Saved.</p>}
-      {!readOnly && <button type="submit">Save the lead</button>}
+      {saved && !problem && <p role="status">{t("Saved.")}</p>}
+      {!readOnly && <button type="submit">{t("Save the lead")}</button>}
       {deleting ? (
-        <div class="confirm" role="group" aria-label={`Delete the lead ${lead.contactName}?`}>
+        <div class="confirm" role="group" aria-label={t("Delete the lead {{contactName}}?", { contactName: lead.contactName })}>
           {deleteProblem ? (
             <p class="error" role="alert">
               {deleteProblem}
             </p>
           ) : (
-            <span>Delete the lead {lead.contactName}? It can be restored for 30 days.</span>
+            <span>{t("Delete the lead {{name}}? It can be restored for 30 days.", { name: lead.contactName })}</span>
           )}
           <span class="actions">
             {!deleteProblem && (
               <button type="button" onClick={remove}>
-                Yes, delete
+                {t("Yes, delete")}
               </button>
             )}
             <button type="button" class="secondary" onClick={() => (setDeleting(false), setDeleteProblem(undefined))}>
-              Keep
+              {t("Keep")}
             </button>
           </span>
         </div>
@@ -134,7 +135,7 @@ export function LeadDetail({ lead, readOnly = false, currency, onError, onSaved,
         !lead.convertedCustomerId && (
           <div class="actions">
             <button type="button" class="secondary" onClick={() => setDeleting(true)}>
-              Delete the lead
+              {t("Delete the lead")}
             </button>
           </div>
         )

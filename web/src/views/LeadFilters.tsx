@@ -1,17 +1,18 @@
 import { LeadStatus } from "../gen/crm/sales/v1/leads_pb";
 import type { User } from "../gen/crm/iam/v1/users_pb";
 import { PersonChoice } from "./DealsOf";
+import { msg, t } from "../i18n";
 
 /** Which leads are listed: by status and by owner ("" for any). */
 export type LeadFilter = { status: LeadStatus; owner: string };
 export const ANY_LEAD: LeadFilter = { status: LeadStatus.UNSPECIFIED, owner: "" };
 
 const STATUSES: [LeadStatus, string][] = [
-  [LeadStatus.NEW, "New"],
-  [LeadStatus.CONTACTED, "Contacted"],
-  [LeadStatus.QUALIFIED, "Qualified"],
-  [LeadStatus.DISQUALIFIED, "Not a fit"],
-  [LeadStatus.CONVERTED, "Converted"],
+  [LeadStatus.NEW, msg("New")],
+  [LeadStatus.CONTACTED, msg("Contacted")],
+  [LeadStatus.QUALIFIED, msg("Qualified")],
+  [LeadStatus.DISQUALIFIED, msg("Not a fit")],
+  [LeadStatus.CONVERTED, msg("Converted")],
 ];
 
 /** The leads' filters, and how many leads they take (once counted). */
@@ -19,27 +20,27 @@ export function LeadFilters({ filter, set, me, people, total }: { filter: LeadFi
   const narrowed = filter.status !== LeadStatus.UNSPECIFIED || filter.owner !== "";
   return (
     <>
-      <div class="filters" role="group" aria-label="Which leads">
+      <div class="filters" role="group" aria-label={t("Which leads")}>
         <label class="inline">
-          Status{" "}
+          {t("Status")}{" "}
           <select value={filter.status} onChange={(e) => set({ ...filter, status: Number((e.target as HTMLSelectElement).value) })}>
-            <option value={LeadStatus.UNSPECIFIED}>any</option>
+            <option value={LeadStatus.UNSPECIFIED}>{t("any")}</option>
             {STATUSES.map(([s, words]) => (
               <option key={s} value={s}>
-                {words}
+                {t(words)}
               </option>
             ))}
           </select>
         </label>
-        <PersonChoice label="Owner" anyone="anyone" mine="me" whose={filter.owner} me={me} people={people} choose={(owner) => set({ ...filter, owner })} />
+        <PersonChoice label={t("Owner")} anyone="anyone" mine="me" whose={filter.owner} me={me} people={people} choose={(owner) => set({ ...filter, owner })} />
         {narrowed && (
           <button type="button" class="link" onClick={() => set(ANY_LEAD)}>
-            Every lead
+            {t("Every lead")}
           </button>
         )}
       </div>
       <p class="hint count" role="status" aria-live="polite">
-        {total === undefined ? "" : `${total === 1 ? "1 lead" : `${total.toLocaleString("en-MY")} leads`}${narrowed ? " match" : ""}`}
+        {total === undefined ? "" : narrowed ? t("{{count}} leads match", { count: total }) : t("{{count}} leads", { count: total })}
       </p>
     </>
   );

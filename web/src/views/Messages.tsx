@@ -7,13 +7,14 @@ import { Field, TextArea } from "./Field";
 import { useSaving } from "./saving";
 import { eventLabel, fieldsUsed } from "../templates";
 import { allPages } from "../paging";
+import { msg, t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem };
 
 const CHANNELS: Record<number, string> = {
-  [Channel.EMAIL]: "Email",
-  [Channel.SMS]: "SMS",
-  [Channel.IN_APP]: "In the console",
+  [Channel.EMAIL]: msg("Email"),
+  [Channel.SMS]: msg("SMS"),
+  [Channel.IN_APP]: msg("In the console"),
 };
 
 /** What the workspace's notifications say: each template, per event, channel and language. */
@@ -33,15 +34,15 @@ export function Messages({ onError }: Props) {
     })().catch((err) => setProblem(onError(err)));
   }, []);
 
-  const replace = (t: Template) => {
-    setList((all) => all.map((x) => (x.id === t.id ? t : x)));
-    if (open?.id === t.id) setOpen(t);
+  const replace = (tpl: Template) => {
+    setList((all) => all.map((x) => (x.id === tpl.id ? tpl : x)));
+    if (open?.id === tpl.id) setOpen(tpl);
   };
 
-  const toggle = async (t: Template) => {
+  const toggle = async (tpl: Template) => {
     try {
       const { template } = await templates.updateTemplate({
-        template: { id: t.id, etag: t.etag, enabled: !t.enabled },
+        template: { id: tpl.id, etag: tpl.etag, enabled: !tpl.enabled },
         updateMask: { paths: ["enabled"] },
       });
       if (template) replace(template);
@@ -54,41 +55,41 @@ export function Messages({ onError }: Props) {
   return (
     <section aria-labelledby="messages-title">
       <div class="section-head">
-        <h1 id="messages-title">Messages</h1>
+        <h1 id="messages-title">{t("Messages")}</h1>
       </div>
-      <p class="hint">What the CRM writes when something happens, in each language: the workspace's language picks one, else English.</p>
+      <p class="hint">{t("What the CRM writes when something happens, in each language: the reader's language picks one (their own, else the workspace's), else English.")}</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {open && <Editor key={open.id} template={open} onError={onError} onSaved={replace} onClose={() => setOpen(undefined)} />}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">When</th>
-            <th scope="col">Sent by</th>
-            <th scope="col">Language</th>
-            <th scope="col">Subject</th>
-            <th scope="col">Sent</th>
+            <th scope="col">{t("When")}</th>
+            <th scope="col">{t("Sent by")}</th>
+            <th scope="col">{t("Language")}</th>
+            <th scope="col">{t("Subject")}</th>
+            <th scope="col">{t("Sent")}</th>
           </tr>
         </thead>
         <tbody>
-          {list.map((t) => (
-            <tr key={t.id}>
+          {list.map((tpl) => (
+            <tr key={tpl.id}>
               <td>
-                <button type="button" class="link" onClick={() => setOpen(t)} aria-label={`Edit ${t.name}`}>
-                  {eventLabel(t.eventType)}
+                <button type="button" class="link" onClick={() => setOpen(tpl)} aria-label={t("Edit {{name}}", { name: tpl.name })}>
+                  {eventLabel(tpl.eventType)}
                 </button>
               </td>
-              <td>{CHANNELS[t.channel] ?? "—"}</td>
-              <td>{t.locale}</td>
-              <td>{t.subjectTemplate}</td>
+              <td>{t(CHANNELS[tpl.channel] ?? "—")}</td>
+              <td>{tpl.locale}</td>
+              <td>{tpl.subjectTemplate}</td>
               <td>
-                <input type="checkbox" checked={t.enabled} onChange={() => toggle(t)} aria-label={`Send ${t.name}`} />
+                <input type="checkbox" checked={tpl.enabled} onChange={() => toggle(tpl)} aria-label={t("Send {{name}}", { name: tpl.name })} />
               </td>
             </tr>
           ))}
           {list.length === 0 && (
             <tr>
               <td colSpan={5} class="empty">
-                No messages.
+                {t("No messages.")}
               </td>
             </tr>
           )}
@@ -98,7 +99,7 @@ export function Messages({ onError }: Props) {
   );
 }
 
-type EditorProps = { template: Template; onError: (err: unknown) => Problem; onSaved: (t: Template) => void; onClose: () => void };
+type EditorProps = { template: Template; onError: (err: unknown) => Problem; onSaved: (tpl: Template) => void; onClose: () => void };
 
 /** One template's subject and body, saved with the changed fields only and the etag. */
 function Editor({ template, onError, onSaved, onClose }: EditorProps) {
@@ -124,27 +125,27 @@ function Editor({ template, onError, onSaved, onClose }: EditorProps) {
 
   const f = problem?.fields ?? {};
   return (
-    <form class="card stack" onSubmit={save} aria-label={`Message ${template.name}`} noValidate>
+    <form class="card stack" onSubmit={save} aria-label={t("Message {{name}}", { name: template.name })} noValidate>
       <div class="section-head">
         <h2>
-          {eventLabel(template.eventType)} · {CHANNELS[template.channel]} · {template.locale}
+          {eventLabel(template.eventType)} · {t(CHANNELS[template.channel] ?? "—")} · {template.locale}
         </h2>
         <button type="button" class="secondary" onClick={onClose}>
-          Close
+          {t("Close")}
         </button>
       </div>
       {template.channel !== Channel.SMS && (
-        <Field label="Subject" name="template-subject" value={subject} onInput={(v) => (edited(), setSubject(v))} error={f["template.subject_template"]} />
+        <Field label={t("Subject")} name="template-subject" value={subject} onInput={(v) => (edited(), setSubject(v))} error={f["template.subject_template"]} />
       )}
-      <TextArea label="Text" name="template-body" value={body} onInput={(v) => (edited(), setBody(v))} error={f["template.body_template"]} rows={7} />
+      <TextArea label={t("Text")} name="template-body" value={body} onInput={(v) => (edited(), setBody(v))} error={f["template.body_template"]} rows={7} />
       {fields.length > 0 && (
         <p class="hint">
-          Filled in from the event: {fields.map((name, i) => [i > 0 && ", ", <code key={name}>{`{{ ${name} }}`}</code>])}
+          {t("Filled in from the event:")} {fields.map((name, i) => [i > 0 && ", ", <code key={name}>{`{{ ${name} }}`}</code>])}
         </p>
       )}
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {saved && !problem && <p role="status">Saved.</p>}
-      <button type="submit">Save the message</button>
+      {saved && !problem && <p role="status">{t("Saved.")}</p>}
+      <button type="submit">{t("Save the message")}</button>
     </form>
   );
 }

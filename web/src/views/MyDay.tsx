@@ -8,6 +8,7 @@ import { ApprovalState, OpportunityStatus, type Opportunity } from "../gen/crm/s
 import { formatMoney } from "../money";
 import { allPages } from "../paging";
 import { usePeople } from "./pipelines";
+import { t } from "../i18n";
 
 type Props = {
   onError: (err: unknown) => Problem;
@@ -18,8 +19,8 @@ type Props = {
 type Day = { overdue: Task[]; today: Task[]; upcoming: Task[] };
 
 /** Where a task's first record opens in the console. */
-export function recordLink(t: Task): string | undefined {
-  const r = t.related[0];
+export function recordLink(task: Task): string | undefined {
+  const r = task.related[0];
   if (!r) return undefined;
   return r.type === RecordType.CUSTOMER
     ? `#customers/${r.id}`
@@ -52,9 +53,9 @@ export function MyDay({ onError, canApprove = false }: Props) {
     load();
   }, []);
 
-  const done = async (t: Task) => {
+  const done = async (task: Task) => {
     try {
-      await tasks.completeTask({ id: t.id, etag: t.etag });
+      await tasks.completeTask({ id: task.id, etag: task.etag });
       await load();
     } catch (err) {
       setProblem(onError(err));
@@ -70,14 +71,14 @@ export function MyDay({ onError, canApprove = false }: Props) {
         <p class="empty">{empty}</p>
       ) : (
         <ul class="tasks">
-          {list.map((t) => {
-            const link = recordLink(t);
+          {list.map((task) => {
+            const link = recordLink(task);
             return (
-              <li key={t.id}>
+              <li key={task.id}>
                 <label class="choice">
-                  <input type="checkbox" onChange={() => done(t)} aria-label={`Done: ${t.title}`} /> {link ? <a href={link}>{t.title}</a> : t.title}
+                  <input type="checkbox" onChange={() => done(task)} aria-label={t("Done: {{title}}", { title: task.title })} /> {link ? <a href={link}>{task.title}</a> : task.title}
                 </label>{" "}
-                <time class="hint">{dateTime(t.dueTime)}</time>
+                <time class="hint">{dateTime(task.dueTime)}</time>
               </li>
             );
           })}
@@ -88,16 +89,16 @@ export function MyDay({ onError, canApprove = false }: Props) {
 
   return (
     <section aria-labelledby="day-title">
-      <h1 id="day-title">My day</h1>
+      <h1 id="day-title">{t("My day")}</h1>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {canApprove && <Waiting onError={onError} />}
       {!day ? (
-        <p>Loading your tasks…</p>
+        <p>{t("Loading your tasks…")}</p>
       ) : (
         <>
-          {group("Overdue", day.overdue, "Nothing overdue.")}
-          {group("Today", day.today, "Nothing due today.")}
-          {group("Next 7 days", day.upcoming, "Nothing planned this week.")}
+          {group(t("Overdue"), day.overdue, t("Nothing overdue."))}
+          {group(t("Today"), day.today, t("Nothing due today."))}
+          {group(t("Next 7 days"), day.upcoming, t("Nothing planned this week."))}
         </>
       )}
     </section>
@@ -124,18 +125,18 @@ function Waiting({ onError }: { onError: (err: unknown) => Problem }) {
       .catch((err) => setProblem(onError(err)));
   }, []);
   return (
-    <section aria-label="Waiting for your approval" class="card">
+    <section aria-label={t("Waiting for your approval")} class="card">
       <h2>
-        Waiting for your approval <span class="count">{waiting?.length ?? 0}</span>
+        {t("Waiting for your approval")} <span class="count">{waiting?.length ?? 0}</span>
       </h2>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {waiting?.length === 0 ? (
-        <p class="empty">No large deal waits for an approval.</p>
+        <p class="empty">{t("No large deal waits for an approval.")}</p>
       ) : (
         <ul class="tasks">
           {waiting?.map((o) => (
             <li key={o.id}>
-              <a href={`#pipeline/${o.id}`}>{o.name}</a>: {formatMoney(o.approval?.amount)}, asked by {nameOf(o.approval?.requestedByUserId ?? "")}
+              <a href={`#pipeline/${o.id}`}>{o.name}</a>: {formatMoney(o.approval?.amount)}{t(", asked by {{name}}", { name: nameOf(o.approval?.requestedByUserId ?? "") })}
               {o.approval?.note ? ` (“${o.approval.note}”)` : ""}
             </li>
           ))}

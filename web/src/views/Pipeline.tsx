@@ -21,6 +21,7 @@ import { PipelineEditor } from "./PipelineEditor";
 import { day } from "../dates";
 import { allPages } from "../paging";
 import { usePeople, usePipelines } from "./pipelines";
+import { msg, t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem };
 /** What the signed-in user may do to leads: all of them, their own, or none (as sales decides). */
@@ -46,12 +47,12 @@ function reaches(rights: LeadRights, right: "write" | "convert", lead: Lead): bo
 
 /** Why a deal was lost, as people say it. */
 const LOSS_REASONS: [LossReason, string][] = [
-  [LossReason.PRICE, "Lost: price"],
-  [LossReason.COMPETITOR, "Lost: a competitor"],
-  [LossReason.NO_BUDGET, "Lost: no budget"],
-  [LossReason.TIMING, "Lost: timing"],
-  [LossReason.PRODUCT_FIT, "Lost: not the right product"],
-  [LossReason.NO_RESPONSE, "Lost: no response"],
+  [LossReason.PRICE, msg("Lost: price")],
+  [LossReason.COMPETITOR, msg("Lost: a competitor")],
+  [LossReason.NO_BUDGET, msg("Lost: no budget")],
+  [LossReason.TIMING, msg("Lost: timing")],
+  [LossReason.PRODUCT_FIT, msg("Lost: not the right product")],
+  [LossReason.NO_RESPONSE, msg("Lost: no response")],
 ];
 
 /** The most open opportunities a board shows (read 200 a page). */
@@ -272,21 +273,21 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
   return (
     <section aria-labelledby="pipeline-title">
       <div class="section-head">
-        <h1 id="pipeline-title">Pipeline{pipeline ? `: ${pipeline.name}` : ""}</h1>
+        <h1 id="pipeline-title">{t("Pipeline")}{pipeline ? `: ${pipeline.name}` : ""}</h1>
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <NewLead currency={pipeline?.currencyCode ?? "MYR"} onError={onError} onCreated={(l) => setLeadRows((rows) => [l, ...rows.filter((r) => r.id !== l.id)])} />
       <div class="section-head">
-        <h2>Leads</h2>
+        <h2>{t("Leads")}</h2>
         {leadRights.write !== "none" && (
           <button type="button" class="secondary" onClick={() => setShowDeleted(!showDeleted)} aria-expanded={showDeleted}>
-            {showDeleted ? "Close recently deleted leads" : "Recently deleted leads"}
+            {showDeleted ? t("Close recently deleted leads") : t("Recently deleted leads")}
           </button>
         )}
       </div>
       {leadDeleted && (
         <p class="hint" role="status">
-          The lead {leadDeleted} is deleted: it can be restored for 30 days from Recently deleted leads.
+          {t("The lead {{leadDeleted}} is deleted: it can be restored for 30 days from Recently deleted leads.", { leadDeleted })}
         </p>
       )}
       {showDeleted && (
@@ -316,19 +317,19 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Contact</th>
-            <th scope="col">Company</th>
-            <th scope="col">Value</th>
-            <th scope="col">Status</th>
-            <th scope="col">Owner</th>
-            <th scope="col">Next step</th>
+            <th scope="col">{t("Contact")}</th>
+            <th scope="col">{t("Company")}</th>
+            <th scope="col">{t("Value")}</th>
+            <th scope="col">{t("Status")}</th>
+            <th scope="col">{t("Owner")}</th>
+            <th scope="col">{t("Next step")}</th>
           </tr>
         </thead>
         <tbody>
           {leadRows.map((lead) => (
             <tr key={lead.id}>
               <td>
-                <button type="button" class="link" onClick={() => (window.location.hash = `#pipeline/leads/${lead.id}`)} aria-label={`Details of the lead ${lead.contactName}`}>
+                <button type="button" class="link" onClick={() => (window.location.hash = `#pipeline/leads/${lead.id}`)} aria-label={t("Details of the lead {{contactName}}", { contactName: lead.contactName })}>
                   {lead.contactName}
                 </button>
               </td>
@@ -337,7 +338,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
               <td>{LeadStatus[lead.status].toLowerCase()}</td>
               <td>
                 {canAssign && lead.status !== LeadStatus.CONVERTED ? (
-                  <select aria-label={`Owner of ${lead.contactName}`} value={lead.ownerId} onChange={(e) => assign(lead, (e.target as HTMLSelectElement).value)}>
+                  <select aria-label={t("Owner of {{contactName}}", { contactName: lead.contactName })} value={lead.ownerId} onChange={(e) => assign(lead, (e.target as HTMLSelectElement).value)}>
                     {!people.some((u) => u.id === lead.ownerId) && <option value={lead.ownerId}>{nameOf(lead.ownerId)}</option>}
                     {people
                       .filter((u) => u.status === UserStatus.ACTIVE || u.id === lead.ownerId)
@@ -354,17 +355,17 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
               <td>
                 {(lead.status === LeadStatus.NEW || lead.status === LeadStatus.CONTACTED) && reaches(leadRights, "write", lead) && (
                   <span class="actions">
-                    <button type="button" onClick={() => qualify(lead, true)} aria-label={`Qualify ${lead.contactName}`}>
-                      Qualify
+                    <button type="button" onClick={() => qualify(lead, true)} aria-label={t("Qualify {{contactName}}", { contactName: lead.contactName })}>
+                      {t("Qualify")}
                     </button>
-                    <button type="button" class="secondary" onClick={() => qualify(lead, false)} aria-label={`Not a fit: ${lead.contactName}`}>
-                      Not a fit
+                    <button type="button" class="secondary" onClick={() => qualify(lead, false)} aria-label={t("Not a fit: {{contactName}}", { contactName: lead.contactName })}>
+                      {t("Not a fit")}
                     </button>
                   </span>
                 )}
                 {lead.status === LeadStatus.QUALIFIED && reaches(leadRights, "convert", lead) && (
-                  <button type="button" onClick={() => convert(lead)} aria-label={`Convert ${lead.contactName}`}>
-                    Convert
+                  <button type="button" onClick={() => convert(lead)} aria-label={t("Convert {{contactName}}", { contactName: lead.contactName })}>
+                    {t("Convert")}
                   </button>
                 )}
               </td>
@@ -372,7 +373,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
           ))}
           {leadRows.length === 0 && (
             <tr>
-              <td colSpan={6} class="empty">{leadFilter === ANY_LEAD ? "No leads yet." : "No lead matches."}</td>
+              <td colSpan={6} class="empty">{leadFilter === ANY_LEAD ? t("No leads yet.") : t("No lead matches.")}</td>
             </tr>
           )}
         </tbody>
@@ -380,22 +381,22 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
       {leadsToken && (
         <div class="pager">
           <button type="button" class="secondary" onClick={moreLeads}>
-            More leads
+            {t("More leads")}
           </button>
         </div>
       )}
       <div class="section-head">
-        <h2>Board</h2>
+        <h2>{t("Board")}</h2>
         <span class="actions">
           <PipelineChooser all={all} chosen={pipeline} choose={choose} />
           {readAll && <DealsOf whose={whose} me={leadRights.userId} people={people} choose={(id) => (setWhose(id), setShown({}))} />}
           {canManage && (
             <>
               <button type="button" class="secondary" onClick={() => setEditing("chosen")} disabled={!pipeline}>
-                Edit the pipeline
+                {t("Edit the pipeline")}
               </button>
               <button type="button" class="secondary" onClick={() => setEditing("new")}>
-                New pipeline
+                {t("New pipeline")}
               </button>
             </>
           )}
@@ -425,28 +426,28 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
       {details && (
         <Timeline key={`timeline-${details.id}`} recordType={RecordType.OPPORTUNITY} recordId={details.id} name={details.name} onError={onError} may={timelineRights} />
       )}
-      {moreCards && <p class="hint">Showing the first {BOARD_LIMIT} open opportunities.</p>}
+      {moreCards && <p class="hint">{t("Showing the first {{count}} open opportunities.", { count: BOARD_LIMIT })}</p>}
       {closed && (
-        <div class="notice undo" role="status" aria-label="Last change on the board">
+        <div class="notice undo" role="status" aria-label={t("Last change on the board")}>
           <span>
             {closed.reopened
-              ? `${closed.opportunity.name} is open again.`
-              : `${closed.opportunity.name} marked as ${closed.opportunity.status === OpportunityStatus.WON ? "won" : "lost"}. A message to the customer waits a few minutes: undo before then and none is sent.`}
+              ? t("{{name}} is open again.", { name: closed.opportunity.name })
+              : closed.opportunity.status === OpportunityStatus.WON ? t("{{name}} marked as won. A message to the customer waits a few minutes: undo before then and none is sent.", { name: closed.opportunity.name }) : t("{{name}} marked as lost. A message to the customer waits a few minutes: undo before then and none is sent.", { name: closed.opportunity.name })}
           </span>
           {closed.problem && <span class="error">{closed.problem}</span>}
           <span class="actions">
             {!closed.reopened && (
               <button type="button" onClick={reopen}>
-                Undo
+                {t("Undo")}
               </button>
             )}
             <button type="button" class="secondary" onClick={() => setClosed(undefined)}>
-              Dismiss
+              {t("Dismiss")}
             </button>
           </span>
         </div>
       )}
-      <div class="board" tabIndex={0} role="group" aria-label={`Board of ${pipeline?.name ?? "the pipeline"}`}>
+      <div class="board" tabIndex={0} role="group" aria-label={t("Board of {{pipeline}}", { pipeline: pipeline?.name ?? t("the pipeline") })}>
         {pipeline?.stages.map((stage) => {
           const inStage = cards.filter((c) => c.stageId === stage.id);
           const showing = shown[stage.id] ?? COLUMN_SHOWN;
@@ -455,7 +456,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
             key={stage.id}
             class="column"
             role="region"
-            aria-label={`Stage ${stage.name}`}
+            aria-label={t("Stage {{name}}", { name: stage.name })}
             onDragOver={(e) => e.preventDefault()}
             onDrop={(e) => {
               e.preventDefault();
@@ -466,7 +467,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
             <div class="column-head">
               <h3>{stage.name}</h3>
               <p class="hint">
-                {inStage.length === 1 ? "1 deal" : `${inStage.length} deals`}
+                {t("{{count}} deals", { count: inStage.length })}
                 {inStage.length > 0 && ` · ${sumMoney(inStage.map((c) => c.amount)).map(formatMoney).join(" + ")}`}
               </p>
             </div>
@@ -479,16 +480,16 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
                     e.dataTransfer?.setData("text/plain", card.id);
                     setDragged(card.id);
                   }} aria-label={card.name}>
-                  <button type="button" class="link card-name" onClick={() => (window.location.hash = `#pipeline/${card.id}`)} aria-label={`Details of ${card.name}`}>
+                  <button type="button" class="link card-name" onClick={() => (window.location.hash = `#pipeline/${card.id}`)} aria-label={t("Details of {{name}}", { name: card.name })}>
                     {card.name}
                   </button>
                   <span>
                     {formatMoney(card.amount)} · {card.probability}%
                   </span>
                   {readAll && !whose && <span class="hint owner">{nameOf(card.ownerId)}</span>}
-                  {card.expectedCloseTime && <span class="hint">closes {day(card.expectedCloseTime)}</span>}
+                  {card.expectedCloseTime && <span class="hint">{t("closes {{day}}", { day: day(card.expectedCloseTime) })}</span>}
                   <select
-                    aria-label={`Move ${card.name} to`}
+                    aria-label={t("Move {{name}} to", { name: card.name })}
                     value={card.stageId}
                     onChange={(e) => move(card, (e.target as HTMLSelectElement).value)}
                   >
@@ -499,38 +500,38 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
                       ))}
                   </select>
                   {closing?.id === card.id ? (
-                    <div class="confirm" role="group" aria-label={`Mark ${card.name} as ${closing.reason ? "lost" : "won"}?`}>
+                    <div class="confirm" role="group" aria-label={closing.reason ? t("Mark {{name}} as lost?", { name: card.name }) : t("Mark {{name}} as won?", { name: card.name })}>
                       <span>
                         {closing.reason
-                          ? `Mark as ${LOSS_REASONS.find(([r]) => r === closing.reason)?.[1].toLowerCase() ?? "lost"}?`
-                          : `Mark as won at ${formatMoney(card.amount)}?`}
+                          ? t("Mark as {{reason}}?", { reason: t(LOSS_REASONS.find(([r]) => r === closing.reason)?.[1] ?? "Lost").toLowerCase() })
+                          : t("Mark as won at {{amount}}?", { amount: formatMoney(card.amount) })}
                       </span>
                       <span class="actions">
                         <button type="button" onClick={() => (closing.reason ? lose(card, closing.reason) : win(card))}>
-                          {closing.reason ? "Yes, lost" : "Yes, won"}
+                          {closing.reason ? t("Yes, lost") : t("Yes, won")}
                         </button>
                         <button type="button" class="secondary" onClick={() => setClosing(undefined)}>
-                          Cancel
+                          {t("Cancel")}
                         </button>
                       </span>
                     </div>
                   ) : (
                     <div class="actions">
-                      <button type="button" onClick={() => (setClosing({ id: card.id }), setCardProblem(undefined))} aria-label={`Won… ${card.name}`}>
-                        Won…
+                      <button type="button" onClick={() => (setClosing({ id: card.id }), setCardProblem(undefined))} aria-label={t("Won… {{name}}", { name: card.name })}>
+                        {t("Won…")}
                       </button>
                       <select
-                        aria-label={`Lost… ${card.name}, because of`}
+                        aria-label={t("Lost… {{name}}, because of", { name: card.name })}
                         value=""
                         onChange={(e) => {
                           const reason = Number((e.target as HTMLSelectElement).value) as LossReason;
                           if (reason) (setClosing({ id: card.id, reason }), setCardProblem(undefined));
                         }}
                       >
-                        <option value="">Lost…</option>
+                        <option value="">{t("Lost…")}</option>
                         {LOSS_REASONS.map(([reason, label]) => (
                           <option key={reason} value={reason}>
-                            {label}
+                            {t(label)}
                           </option>
                         ))}
                       </select>
@@ -544,7 +545,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
                   )}
                   {cardProblem?.id === card.id && cardProblem.large && asking !== card.id && (
                     <button type="button" class="secondary" onClick={() => setAsking(card.id)}>
-                      Ask a sales manager to approve
+                      {t("Ask a sales manager to approve")}
                     </button>
                   )}
                   {asking === card.id && (
@@ -559,7 +560,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
               ))}
             {inStage.length > showing && (
               <button type="button" class="secondary more" onClick={() => setShown({ ...shown, [stage.id]: showing + COLUMN_SHOWN })}>
-                Show {Math.min(COLUMN_SHOWN, inStage.length - showing)} more of {inStage.length - showing}
+                {t("Show {{count}} more of {{left}}", { count: Math.min(COLUMN_SHOWN, inStage.length - showing), left: inStage.length - showing })}
               </button>
             )}
           </div>
@@ -578,7 +579,7 @@ function NewLead({ currency, onError, onCreated }: Props & { currency: string; o
     e.preventDefault();
     const amount = form.value ? parseAmount(form.value, currency) : undefined;
     if (form.value && !amount) {
-      setProblem({ message: "Please correct the marked fields.", fields: { "lead.estimated_value": "write an amount such as 25,000.00" }, signInAgain: false });
+      setProblem({ message: t("Please correct the marked fields."), fields: { "lead.estimated_value": t("write an amount such as 25,000.00") }, signInAgain: false });
       return;
     }
     try {
@@ -604,13 +605,13 @@ function NewLead({ currency, onError, onCreated }: Props & { currency: string; o
   };
   const f = problem?.fields ?? {};
   return (
-    <form class="card" onSubmit={submit} aria-label="New lead" noValidate>
-      <h2>New lead</h2>
+    <form class="card" onSubmit={submit} aria-label={t("New lead")} noValidate>
+      <h2>{t("New lead")}</h2>
       <div class="row">
         <LeadFields prefix="lead" form={form} set={set} fields={f} currency={currency} />
       </div>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <button type="submit">Add the lead</button>
+      <button type="submit">{t("Add the lead")}</button>
     </form>
   );
 }

@@ -5,6 +5,7 @@ import type { Problem } from "../errors";
 import type { Customer } from "../gen/crm/customer/v1/customers_pb";
 import type { Lead } from "../gen/crm/sales/v1/leads_pb";
 import { dateTime, day } from "../dates";
+import { t } from "../i18n";
 
 const PAGE = 25;
 
@@ -19,12 +20,12 @@ type ListProps<T> = {
   /** The second column's heading (what `Row.detail` holds). */
   detail: string;
   page: (token: string) => Promise<{ items: T[]; next: string }>;
-  row: (t: T) => Row;
-  restore: (t: T) => Promise<T | undefined>;
+  row: (item: T) => Row;
+  restore: (item: T) => Promise<T | undefined>;
   /** A refusal in words for its row (a field's message before the whole one's). */
   refusal: (p: Problem) => string;
   onError: (err: unknown) => Problem;
-  onRestored: (t: T) => void;
+  onRestored: (item: T) => void;
 };
 
 /**
@@ -52,10 +53,10 @@ function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, 
     load("");
   }, []);
 
-  const bringBack = async (t: T) => {
-    const r = row(t);
+  const bringBack = async (item: T) => {
+    const r = row(item);
     try {
-      const back = await restore(t);
+      const back = await restore(item);
       setRows((all) => all?.filter((x) => row(x).id !== r.id));
       setRestored(r.name);
       if (back) onRestored(back);
@@ -70,23 +71,23 @@ function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, 
       <p class="hint">{hint}</p>
       {restored && (
         <p class="hint" role="status">
-          {restored} is restored.
+          {t("{{restored}} is restored.", { restored })}
         </p>
       )}
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Name</th>
+            <th scope="col">{t("Name")}</th>
             <th scope="col">{detail}</th>
-            <th scope="col">Deleted</th>
-            <th scope="col">Restorable until</th>
-            <th scope="col"><span class="visually-hidden">Action</span></th>
+            <th scope="col">{t("Deleted")}</th>
+            <th scope="col">{t("Restorable until")}</th>
+            <th scope="col"><span class="visually-hidden">{t("Action")}</span></th>
           </tr>
         </thead>
         <tbody>
-          {rows?.map((t) => {
-            const r = row(t);
+          {rows?.map((item) => {
+            const r = row(item);
             return (
               <tr key={r.id}>
                 <td>{r.name}</td>
@@ -94,8 +95,8 @@ function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, 
                 <td>{dateTime(r.deleteTime)}</td>
                 <td>{day(r.purgeTime)}</td>
                 <td>
-                  <button type="button" class="secondary" onClick={() => bringBack(t)} aria-label={`Restore ${r.name}`}>
-                    Restore
+                  <button type="button" class="secondary" onClick={() => bringBack(item)} aria-label={t("Restore {{name}}", { name: r.name })}>
+                    {t("Restore")}
                   </button>
                   {refused[r.id] && <p class="error" role="alert">{refused[r.id]}</p>}
                 </td>
@@ -104,14 +105,14 @@ function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, 
           })}
           {rows?.length === 0 && (
             <tr>
-              <td colSpan={5} class="empty">Nothing was deleted in the last 30 days.</td>
+              <td colSpan={5} class="empty">{t("Nothing was deleted in the last 30 days.")}</td>
             </tr>
           )}
         </tbody>
       </table></div>
       {next && (
         <button type="button" class="secondary" onClick={() => load(next)}>
-          Show more
+          {t("Show more")}
         </button>
       )}
     </section>
@@ -121,7 +122,7 @@ function DeletedList<T>({ id, title, hint, detail, page, row, restore, refusal, 
 type Props<T> = {
   onError: (err: unknown) => Problem;
   /** It is back: its list shows it again. */
-  onRestored: (t: T) => void;
+  onRestored: (item: T) => void;
 };
 
 /** The customers deleted in the last 30 days, restorable with their contacts and tags. */
@@ -129,9 +130,9 @@ export function RecentlyDeleted({ onError, onRestored }: Props<Customer>) {
   return (
     <DeletedList<Customer>
       id="deleted-title"
-      title="Recently deleted"
-      hint="Deleted customers can be restored for 30 days, with their contacts and tags. After that they are removed for good."
-      detail="Email"
+      title={t("Recently deleted")}
+      hint={t("Deleted customers can be restored for 30 days, with their contacts and tags. After that they are removed for good.")}
+      detail={t("Email")}
       page={async (pageToken) => {
         const answer = await customers.listDeletedCustomers({ pageSize: PAGE, pageToken });
         return { items: answer.customers, next: answer.nextPageToken };
@@ -150,9 +151,9 @@ export function RecentlyDeletedLeads({ onError, onRestored }: Props<Lead>) {
   return (
     <DeletedList<Lead>
       id="deleted-leads-title"
-      title="Recently deleted leads"
-      hint="Deleted leads can be restored for 30 days, as they were. After that they are removed for good."
-      detail="Company"
+      title={t("Recently deleted leads")}
+      hint={t("Deleted leads can be restored for 30 days, as they were. After that they are removed for good.")}
+      detail={t("Company")}
       page={async (pageToken) => {
         const answer = await leads.listDeletedLeads({ pageSize: PAGE, pageToken });
         return { items: answer.leads, next: answer.nextPageToken };

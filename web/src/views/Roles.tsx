@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import type { Permission, Role } from "../gen/crm/iam/v1/roles_pb";
 import { byArea, roleId, roleName } from "../roles";
 import { Field } from "./Field";
+import { t } from "../i18n";
 
 type Props = { roles: Role[]; onError: (err: unknown) => Problem; onChanged: () => void };
 
@@ -37,16 +38,16 @@ export function Roles({ roles: roleList, onError, onChanged }: Props) {
 
   return (
     <div class="stack">
-      <h2>Roles</h2>
-      <p class="hint">A role is a set of permissions. The built-in ones cannot be changed; make your own for what your team does.</p>
+      <h2>{t("Roles")}</h2>
+      <p class="hint">{t("A role is a set of permissions. The built-in ones cannot be changed; make your own for what your team does.")}</p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">Role</th>
-            <th scope="col">What it is for</th>
-            <th scope="col">Permissions</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">{t("Role")}</th>
+            <th scope="col">{t("What it is for")}</th>
+            <th scope="col">{t("Permissions")}</th>
+            <th scope="col"><span class="visually-hidden">{t("Actions")}</span></th>
           </tr>
         </thead>
         <tbody>
@@ -54,25 +55,25 @@ export function Roles({ roles: roleList, onError, onChanged }: Props) {
             <tr key={r.id}>
               <td>{roleName(r.name)}</td>
               <td>{r.description}</td>
-              <td>{r.builtIn ? "Built in" : r.permissions.length}</td>
+              <td>{r.builtIn ? t("Built in") : r.permissions.length}</td>
               <td>
                 {!r.builtIn &&
                   (deleting === r.id ? (
-                    <span class="actions" role="group" aria-label={`Delete the ${roleName(r.name)} role?`}>
+                    <span class="actions" role="group" aria-label={t("Delete the {{name}} role?", { name: roleName(r.name) })}>
                       <button type="button" onClick={() => remove(r)}>
-                        Yes, delete
+                        {t("Yes, delete")}
                       </button>
                       <button type="button" class="secondary" onClick={() => setDeleting(undefined)}>
-                        Keep
+                        {t("Keep")}
                       </button>
                     </span>
                   ) : (
                     <span class="actions">
-                      <button type="button" class="link" onClick={() => setEditing(r)} aria-label={`Change the ${roleName(r.name)} role`}>
-                        Change
+                      <button type="button" class="link" onClick={() => setEditing(r)} aria-label={t("Change the {{name}} role", { name: roleName(r.name) })}>
+                        {t("Change")}
                       </button>
-                      <button type="button" class="link" onClick={() => setDeleting(r.id)} aria-label={`Delete the ${roleName(r.name)} role`}>
-                        Delete
+                      <button type="button" class="link" onClick={() => setDeleting(r.id)} aria-label={t("Delete the {{name}} role", { name: roleName(r.name) })}>
+                        {t("Delete")}
                       </button>
                     </span>
                   ))}
@@ -95,7 +96,7 @@ export function Roles({ roles: roleList, onError, onChanged }: Props) {
         />
       ) : (
         <button type="button" class="secondary" onClick={() => setEditing("new")}>
-          Make a role
+          {t("Make a role")}
         </button>
       )}
     </div>
@@ -146,21 +147,21 @@ function RoleForm({ role, permissions, onError, onDone, onCancel }: FormProps) {
   };
 
   const f = problem?.fields ?? {};
-  const title = role ? `Change the ${roleName(role.name)} role` : "Make a role";
+  const title = role ? t("Change the {{name}} role", { name: roleName(role.name) }) : t("Make a role");
   return (
     <form class="card" onSubmit={save} aria-label={title} noValidate>
       <h3>{title}</h3>
       {!role && (
         <Field
-          label="Its name"
+          label={t("Its name")}
           name="role-name"
           value={name}
           onInput={setName}
           error={f["role.name"]}
-          hint={name ? `Kept as ${roleId(name) || "…"}` : "e.g. Shop assistant"}
+          hint={name ? t("Kept as {{id}}", { id: roleId(name) || "…" }) : t("e.g. Shop assistant")}
         />
       )}
-      <Field label="What it is for" name="role-description" value={description} onInput={setDescription} error={f["role.description"]} />
+      <Field label={t("What it is for")} name="role-description" value={description} onInput={setDescription} error={f["role.description"]} />
       {byArea(permissions).map(([area, inArea]) => (
         <fieldset key={area} class="permissions">
           <legend>{area}</legend>
@@ -174,9 +175,9 @@ function RoleForm({ role, permissions, onError, onDone, onCancel }: FormProps) {
       {f["role.permissions"] && <p class="field-error">{f["role.permissions"]}</p>}
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="actions">
-        <button type="submit">{role ? "Save the role" : "Make the role"}</button>
+        <button type="submit">{role ? t("Save the role") : t("Make the role")}</button>
         <button type="button" class="secondary" onClick={onCancel}>
-          Cancel
+          {t("Cancel")}
         </button>
       </div>
     </form>

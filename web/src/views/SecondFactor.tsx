@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import { encode } from "uqr";
 import type { Problem } from "../errors";
 import { Field } from "./Field";
+import { t } from "../i18n";
 
 /** A QR code of `text` as one SVG path (a module per unit square, a 4-module quiet zone). */
 export function QrCode({ text, label }: { text: string; label: string }) {
@@ -43,7 +44,7 @@ export function Enrolment({ secret, otpauthUri, busy, problem, onConfirm, onCanc
   return (
     <form
       class="stack"
-      aria-label="Set up the authenticator app"
+      aria-label={t("Set up the authenticator app")}
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
@@ -52,23 +53,23 @@ export function Enrolment({ secret, otpauthUri, busy, problem, onConfirm, onCanc
     >
       <ol class="steps">
         <li>
-          Open an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, Aegis…) and scan this code.
-          <QrCode text={otpauthUri} label="QR code of the secret for the authenticator app" />
+          {t("Open an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, Aegis…) and scan this code.")}
+          <QrCode text={otpauthUri} label={t("QR code of the secret for the authenticator app")} />
           <p class="hint">
             Cannot scan it? Type this key instead (time-based, 6 digits): <code class="secret">{grouped(secret)}</code>
           </p>
         </li>
-        <li>Enter the six digits the app now shows.</li>
+        <li>{t("Enter the six digits the app now shows.")}</li>
       </ol>
-      <Field label="Code from the app" name="enrol-code" value={code} onInput={setCode} error={problem?.fields.code} required />
+      <Field label={t("Code from the app")} name="enrol-code" value={code} onInput={setCode} error={problem?.fields.code} required />
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <div class="actions">
         <button type="submit" disabled={busy}>
-          Turn on the second factor
+          {t("Turn on the second factor")}
         </button>
         {onCancel && (
           <button type="button" class="secondary" onClick={onCancel}>
-            Cancel
+            {t("Cancel")}
           </button>
         )}
       </div>
@@ -79,7 +80,7 @@ export function Enrolment({ secret, otpauthUri, busy, problem, onConfirm, onCanc
 /** Ten one-time codes, shown only now: to download or copy before going on. */
 export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
   const download = () => {
-    const text = `Kilang CRM recovery codes (each works once):\n\n${codes.join("\n")}\n`;
+    const text = `${t("Kilang CRM recovery codes (each works once):")}\n\n${codes.join("\n")}\n`;
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
     link.download = "kilang-crm-recovery-codes.txt";
@@ -87,9 +88,9 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
     URL.revokeObjectURL(link.href);
   };
   return (
-    <div class="stack" role="region" aria-label="Recovery codes">
+    <div class="stack" role="region" aria-label={t("Recovery codes")}>
       <p role="status">
-        The second factor is on. Keep these recovery codes somewhere safe: each signs you in once if the phone is lost. They are not shown again.
+        {t("The second factor is on. Keep these recovery codes somewhere safe: each signs you in once if the phone is lost. They are not shown again.")}
       </p>
       <ul class="codes">
         {codes.map((c) => (
@@ -100,10 +101,10 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
       </ul>
       <div class="actions">
         <button type="button" class="secondary" onClick={download}>
-          Download the codes
+          {t("Download the codes")}
         </button>
         <button type="button" onClick={onDone}>
-          I have kept them
+          {t("I have kept them")}
         </button>
       </div>
     </div>

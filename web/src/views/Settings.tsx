@@ -6,6 +6,7 @@ import { Field } from "./Field";
 import { wholeNumber } from "../money";
 import { useSaving } from "./saving";
 import { SingleSignOn } from "./SingleSignOn";
+import { msg, t } from "../i18n";
 
 type Props = {
   tenantId: string;
@@ -16,22 +17,22 @@ type Props = {
 
 /** Locales the notifications are written in (Malay, English); any other gets English. */
 const LOCALES: [string, string][] = [
-  ["ms-MY", "Bahasa Melayu (Malaysia)"],
-  ["en-MY", "English (Malaysia)"],
-  ["en-SG", "English (Singapore)"],
-  ["en-GB", "English (United Kingdom)"],
-  ["en-US", "English (United States)"],
+  ["ms-MY", msg("Bahasa Melayu (Malaysia)")],
+  ["en-MY", msg("English (Malaysia)")],
+  ["en-SG", msg("English (Singapore)")],
+  ["en-GB", msg("English (United Kingdom)")],
+  ["en-US", msg("English (United States)")],
 ];
 
 const POLICIES: [MfaPolicy, string][] = [
-  [MfaPolicy.OPTIONAL, "Each person chooses"],
-  [MfaPolicy.ADMINS, "Required for those who manage people (owners, admins)"],
-  [MfaPolicy.EVERYONE, "Required for everyone"],
+  [MfaPolicy.OPTIONAL, msg("Each person chooses")],
+  [MfaPolicy.ADMINS, msg("Required for those who manage people (owners, admins)")],
+  [MfaPolicy.EVERYONE, msg("Required for everyone")],
 ];
 
 const VISIBILITIES: [CustomerVisibility, string][] = [
-  [CustomerVisibility.EVERYONE, "Every customer of the shop (they change only their own)"],
-  [CustomerVisibility.OWN, "Only their own customers"],
+  [CustomerVisibility.EVERYONE, msg("Every customer of the shop (they change only their own)")],
+  [CustomerVisibility.OWN, msg("Only their own customers")],
 ];
 
 type Form = {
@@ -79,7 +80,7 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
   }, [tenantId]);
 
   if (!tenant || !form) {
-    return <section aria-label="Workspace">{problem ? <p class="error" role="alert">{problem.message}</p> : <p>Loading…</p>}</section>;
+    return <section aria-label={t("Workspace")}>{problem ? <p class="error" role="alert">{problem.message}</p> : <p>{t("Loading…")}</p>}</section>;
   }
   const set = (key: keyof Form) => (value: string) => (edited(), setForm({ ...form, [key]: value }));
 
@@ -88,9 +89,9 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
     // Numbers are checked here first; everything else by the service, beside its field.
     const numbers = { threshold: wholeNumber(form.threshold), idle: wholeNumber(form.idle), lifetime: wholeNumber(form.lifetime) };
     const local: Record<string, string> = {};
-    if (numbers.threshold === undefined) local["tenant.settings.deal_approval_threshold_units"] = "must be a whole amount, 0 or more";
-    if (numbers.idle === undefined) local["tenant.settings.session_idle_timeout_minutes"] = "must be a whole number of minutes (0 for the default)";
-    if (numbers.lifetime === undefined) local["tenant.settings.session_max_lifetime_hours"] = "must be a whole number of hours (0 for the default)";
+    if (numbers.threshold === undefined) local["tenant.settings.deal_approval_threshold_units"] = t("must be a whole amount, 0 or more");
+    if (numbers.idle === undefined) local["tenant.settings.session_idle_timeout_minutes"] = t("must be a whole number of minutes (0 for the default)");
+    if (numbers.lifetime === undefined) local["tenant.settings.session_max_lifetime_hours"] = t("must be a whole number of hours (0 for the default)");
     if (Object.keys(local).length > 0) {
       return refuse(local);
     }
@@ -134,20 +135,20 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
   return (
     <section aria-labelledby="settings-title">
       <div class="section-head">
-        <h1 id="settings-title">Workspace</h1>
-        <span class="hint">Sign-in name: {tenant.slug}</span>
+        <h1 id="settings-title">{t("Workspace")}</h1>
+        <span class="hint">{t("Sign-in name: {{slug}}", { slug: tenant.slug })}</span>
       </div>
-      <form class="card stack" onSubmit={save} aria-label="Workspace settings" noValidate>
+      <form class="card stack" onSubmit={save} aria-label={t("Workspace settings")} noValidate>
         <div class="row">
-          <Field label="Business name" name="tenant-name" value={form.name} onInput={set("name")} error={f["tenant.name"]} />
-          <Field label="Currency" name="tenant-currency" value={form.currency} onInput={set("currency")} error={f[`${s}default_currency_code`]} hint="ISO 4217, e.g. MYR" />
-          <Field label="Time zone" name="tenant-zone" value={form.timeZone} onInput={set("timeZone")} error={f[`${s}time_zone`]} list="time-zones" hint="e.g. Asia/Kuala_Lumpur" />
+          <Field label={t("Business name")} name="tenant-name" value={form.name} onInput={set("name")} error={f["tenant.name"]} />
+          <Field label={t("Currency")} name="tenant-currency" value={form.currency} onInput={set("currency")} error={f[`${s}default_currency_code`]} hint={t("ISO 4217, e.g. MYR")} />
+          <Field label={t("Time zone")} name="tenant-zone" value={form.timeZone} onInput={set("timeZone")} error={f[`${s}time_zone`]} list="time-zones" hint={t("e.g. Asia/Kuala_Lumpur")} />
           <div class="field">
-            <label for="field-tenant-locale">Language of notifications</label>
+            <label for="field-tenant-locale">{t("Language (of the console and the notices, for whoever has not chosen their own)")}</label>
             <select id="field-tenant-locale" value={form.locale} onChange={(e) => set("locale")((e.target as HTMLSelectElement).value)} aria-invalid={f[`${s}locale`] ? "true" : undefined}>
               {locales.map(([code, label]) => (
                 <option key={code} value={code}>
-                  {label}
+                  {t(label)}
                 </option>
               ))}
             </select>
@@ -160,34 +161,34 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
           ))}
         </datalist>
         <div class="row">
-          <Field label="Deals above this amount need a sales manager to win" name="tenant-threshold" type="number" value={form.threshold} onInput={set("threshold")} error={f[`${s}deal_approval_threshold_units`]} hint="Whole units of the default currency; 0 for no limit. Deals in other currencies always need a manager" />
-          <Field label="Sign out after this many idle minutes" name="tenant-idle" type="number" value={form.idle} onInput={set("idle")} error={f[`${s}session_idle_timeout_minutes`]} hint="5 to 10080; 0 for 30" />
-          <Field label="Sessions last at most (hours)" name="tenant-lifetime" type="number" value={form.lifetime} onInput={set("lifetime")} error={f[`${s}session_max_lifetime_hours`]} hint="1 to 2160; 0 for 8" />
+          <Field label={t("Deals above this amount need a sales manager to win")} name="tenant-threshold" type="number" value={form.threshold} onInput={set("threshold")} error={f[`${s}deal_approval_threshold_units`]} hint={t("Whole units of the default currency; 0 for no limit. Deals in other currencies always need a manager")} />
+          <Field label={t("Sign out after this many idle minutes")} name="tenant-idle" type="number" value={form.idle} onInput={set("idle")} error={f[`${s}session_idle_timeout_minutes`]} hint={t("5 to 10080; 0 for 30")} />
+          <Field label={t("Sessions last at most (hours)")} name="tenant-lifetime" type="number" value={form.lifetime} onInput={set("lifetime")} error={f[`${s}session_max_lifetime_hours`]} hint={t("1 to 2160; 0 for 8")} />
         </div>
         <fieldset class="choices">
-          <legend>Second factor at sign-in</legend>
+          <legend>{t("Second factor at sign-in")}</legend>
           {POLICIES.map(([policy, label]) => (
             <label key={policy}>
               <input type="radio" name="mfa-policy" checked={form.policy === policy} onChange={() => (edited(), setForm({ ...form, policy }))} />
-              {label}
+              {t(label)}
             </label>
           ))}
         </fieldset>
         {f[`${s}mfa_policy`] && <p class="field-error">{f[`${s}mfa_policy`]}</p>}
         <fieldset class="choices">
-          <legend>Which customers sales reps see</legend>
+          <legend>{t("Which customers sales reps see")}</legend>
           {VISIBILITIES.map(([visibility, label]) => (
             <label key={visibility}>
               <input type="radio" name="customer-visibility" checked={form.visibility === visibility} onChange={() => (edited(), setForm({ ...form, visibility }))} />
-              {label}
+              {t(label)}
             </label>
           ))}
         </fieldset>
         {f[`${s}customer_visibility`] && <p class="field-error">{f[`${s}customer_visibility`]}</p>}
         {problem && <p class="error" role="alert">{problem.message}</p>}
-        {saved && !problem && <p role="status">Saved.</p>}
+        {saved && !problem && <p role="status">{t("Saved.")}</p>}
         <div class="actions">
-          <button type="submit">Save the workspace</button>
+          <button type="submit">{t("Save the workspace")}</button>
         </div>
       </form>
       <SingleSignOn onError={onError} />

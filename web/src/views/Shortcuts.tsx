@@ -1,5 +1,6 @@
 import { useEffect, useRef } from "preact/hooks";
 import { GO_TO } from "../shortcuts";
+import { t } from "../i18n";
 
 /** The keyboard shortcuts, listed in a dialog (`?` opens it, Esc or Close shuts it). */
 export function ShortcutsHelp({ onClose }: { onClose: () => void }) {
@@ -9,31 +10,31 @@ export function ShortcutsHelp({ onClose }: { onClose: () => void }) {
   }, []);
   return (
     <dialog ref={dialog} class="shortcuts" aria-labelledby="shortcuts-title" onClose={onClose}>
-      <h2 id="shortcuts-title">Keyboard shortcuts</h2>
+      <h2 id="shortcuts-title">{t("Keyboard shortcuts")}</h2>
       <dl>
         <div>
           <dt><kbd>?</kbd></dt>
-          <dd>This list</dd>
+          <dd>{t("This list")}</dd>
         </div>
         <div>
           <dt><kbd>/</kbd></dt>
-          <dd>Search the customers</dd>
+          <dd>{t("Search the customers")}</dd>
         </div>
         {Object.entries(GO_TO).map(([letter, { label }]) => (
           <div key={letter}>
             <dt>
-              <kbd>g</kbd> then <kbd>{letter}</kbd>
+              <kbd>g</kbd> {t("then")} <kbd>{letter}</kbd>
             </dt>
-            <dd>Go to {label}</dd>
+            <dd>{t("Go to {{screen}}", { screen: t(label) })}</dd>
           </div>
         ))}
         <div>
-          <dt>The first Tab on a page</dt>
-          <dd>Skip to the first row of the list</dd>
+          <dt>{t("The first Tab on a page")}</dt>
+          <dd>{t("Skip to the first row of the list")}</dd>
         </div>
       </dl>
       <button type="button" onClick={() => dialog.current?.close()}>
-        Close
+        {t("Close")}
       </button>
     </dialog>
   );

@@ -7,13 +7,14 @@ import { Enrolment, RecoveryCodes } from "./SecondFactor";
 import type { Workspace } from "../gen/crm/iam/v1/auth_pb";
 import type { Joined } from "./Join";
 import { ssoAnswer, ssoWorkspace, startSso } from "../sso";
+import { LANGUAGES, language, locale, t, type Language } from "../i18n";
 
 /** `joined`: someone who has just accepted an invitation, signed in at once with the password
  * they chose (a second factor their workspace asks for is asked here as at any sign-in). */
-type Props = { notice?: string; joined?: Joined; onSignedIn: (s: Session) => void };
+type Props = { notice?: string; joined?: Joined; onSignedIn: (s: Session) => void; onLanguage: (l: Language) => void };
 
 /** Sign in to a tenant (with a password, or the workspace's single sign-on), or sign a new one up. */
-export function SignIn({ notice, joined, onSignedIn }: Props) {
+export function SignIn({ notice, joined, onSignedIn, onLanguage }: Props) {
   const [mode, setMode] = useState<"in" | "up">("in");
   const [form, setForm] = useState({
     tenant: joined?.slug ?? "",
@@ -62,7 +63,7 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   // and `state` (or `error`) in the query, which CompleteSso turns into a session.
   const sso = async () => {
     if (!form.tenant.trim()) {
-      setProblem({ message: "", signInAgain: false, fields: { tenant: "Type your workspace's short name to sign in with its single sign-on." } });
+      setProblem({ message: "", signInAgain: false, fields: { tenant: t("Type your workspace's short name to sign in with its single sign-on.") } });
       return;
     }
     setBusy(true);
@@ -83,7 +84,7 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
     setForm((f) => ({ ...f, tenant: workspace }));
     if ("error" in answer) {
       setProblem({
-        message: `The sign-in with your workspace's provider did not finish (${answer.error}). Try again, or sign in with your password.`,
+        message: t("The sign-in with your workspace's provider did not finish ({{error}}). Try again, or sign in with your password.", { error: answer.error }),
         fields: {},
         signInAgain: false,
       });
@@ -126,6 +127,8 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
           displayName: form.name,
           email: form.email,
           password: form.password,
+          // The workspace speaks the language its owner signed up in.
+          locale: locale(),
         });
         onSignedIn(fromTokens(r, r.tenant?.name ?? form.tenant, form.email));
       }
@@ -167,9 +170,9 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   if (enrolled) {
     return (
       <main class="signin wide">
-        <h1>Kilang CRM</h1>
+        <h1>{t("Kilang CRM")}</h1>
         <div class="panel">
-          <h2>Recovery codes</h2>
+          <h2>{t("Recovery codes")}</h2>
           <RecoveryCodes codes={enrolled.codes} onDone={() => onSignedIn(enrolled.session)} />
         </div>
       </main>
@@ -179,11 +182,11 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   if (challenge?.enroll) {
     return (
       <main class="signin wide">
-        <h1>Kilang CRM</h1>
+        <h1>{t("Kilang CRM")}</h1>
         <div class="panel">
-          <h2>Set up a second factor</h2>
+          <h2>{t("Set up a second factor")}</h2>
           <p class="notice" role="status">
-            Your workspace asks everyone in your role to sign in with a code from an authenticator app. Set one up now to go on.
+            {t("Your workspace asks everyone in your role to sign in with a code from an authenticator app. Set one up now to go on.")}
           </p>
           {secret ? (
             <Enrolment {...secret} busy={busy} problem={problem} onConfirm={verifyCode} onCancel={() => restart()} />
@@ -198,16 +201,16 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   if (challenge) {
     return (
       <main class="signin">
-        <h1>Kilang CRM</h1>
+        <h1>{t("Kilang CRM")}</h1>
         <form onSubmit={verify} aria-labelledby="mfa-title">
-          <h2 id="mfa-title">Second factor</h2>
-          <Field label="Code from your authenticator app, or a recovery code" name="mfa-code" value={code} onInput={setCode} error={problem?.fields.code} required />
+          <h2 id="mfa-title">{t("Second factor")}</h2>
+          <Field label={t("Code from your authenticator app, or a recovery code")} name="mfa-code" value={code} onInput={setCode} error={problem?.fields.code} required />
           {problem && <p class="error" role="alert">{problem.message}</p>}
           <button type="submit" disabled={busy}>
-            Verify
+            {t("Verify")}
           </button>
           <button type="button" class="link" onClick={() => restart()}>
-            Back to sign in
+            {t("Back to sign in")}
           </button>
         </form>
       </main>
@@ -217,10 +220,10 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   if (choices.length > 0) {
     return (
       <main class="signin">
-        <h1>Kilang CRM</h1>
+        <h1>{t("Kilang CRM")}</h1>
         <section class="panel" aria-labelledby="choose-title">
-          <h2 id="choose-title">Choose a workspace</h2>
-          <p>You have an account in each of these with this email and password. Which one do you want to work in?</p>
+          <h2 id="choose-title">{t("Choose a workspace")}</h2>
+          <p>{t("You have an account in each of these with this email and password. Which one do you want to work in?")}</p>
           <ul class="workspaces">
             {choices.map((w) => (
               <li key={w.id}>
@@ -232,7 +235,7 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
             ))}
           </ul>
           <button type="button" class="link" onClick={() => setChoices([])}>
-            Back to sign in
+            {t("Back to sign in")}
           </button>
         </section>
       </main>
@@ -242,25 +245,34 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
   const f = problem?.fields ?? {};
   return (
     <main class="signin">
-      <h1>Kilang CRM</h1>
+      <div class="section-head">
+        <h1>{t("Kilang CRM")}</h1>
+        <select aria-label="Bahasa / Language" value={language()} onChange={(e) => onLanguage((e.target as HTMLSelectElement).value as Language)}>
+          {LANGUAGES.map(([code, name]) => (
+            <option key={code} value={code} lang={code}>
+              {name}
+            </option>
+          ))}
+        </select>
+      </div>
       <form onSubmit={submit} aria-labelledby="signin-title">
-        <h2 id="signin-title">{mode === "in" ? "Sign in" : "Sign up your business"}</h2>
+        <h2 id="signin-title">{mode === "in" ? t("Sign in") : t("Sign up your business")}</h2>
         {notice && <p class="notice" role="status">{notice}</p>}
         <Field
-          label={mode === "in" ? "Workspace (optional)" : "Business name"}
+          label={mode === "in" ? t("Workspace (optional)") : t("Business name")}
           name="tenant"
           value={form.tenant}
           onInput={set("tenant")}
           error={f.tenant ?? f.tenant_name}
-          hint={mode === "in" ? "Your business's name or its workspace's short name. Leave it empty and we find it by your email." : undefined}
+          hint={mode === "in" ? t("Your business's name or its workspace's short name. Leave it empty and we find it by your email.") : undefined}
           required={mode === "up"}
         />
         {mode === "up" && (
-          <Field label="Your name" name="name" value={form.name} onInput={set("name")} error={f.display_name} required />
+          <Field label={t("Your name")} name="name" value={form.name} onInput={set("name")} error={f.display_name} required />
         )}
-        <Field label="Email" name="email" type="email" value={form.email} onInput={set("email")} error={f.email} required />
+        <Field label={t("Email")} name="email" type="email" value={form.email} onInput={set("email")} error={f.email} required />
         <Field
-          label="Password"
+          label={t("Password")}
           name="password"
           type="password"
           value={form.password}
@@ -270,15 +282,15 @@ export function SignIn({ notice, joined, onSignedIn }: Props) {
         />
         {problem?.message && <p class="error" role="alert">{problem.message}</p>}
         <button type="submit" disabled={busy}>
-          {mode === "in" ? "Sign in" : "Create the workspace"}
+          {mode === "in" ? t("Sign in") : t("Create the workspace")}
         </button>
         {mode === "in" && (
           <button type="button" class="secondary" disabled={busy} onClick={sso}>
-            Sign in with single sign-on
+            {t("Sign in with single sign-on")}
           </button>
         )}
         <button type="button" class="link" onClick={() => (setMode(mode === "in" ? "up" : "in"), setProblem(undefined))}>
-          {mode === "in" ? "New here? Sign up your business" : "Have a workspace? Sign in"}
+          {mode === "in" ? t("New here? Sign up your business") : t("Have a workspace? Sign in")}
         </button>
       </form>
     </main>

@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import type { SsoSettings } from "../gen/crm/iam/v1/sso_pb";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
+import { msg, t } from "../i18n";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -36,9 +37,9 @@ function formOf(s: SsoSettings | undefined): Form {
 
 /** Built-in roles a person created at their first sign-in may get. */
 const ROLES: [string, string][] = [
-  ["viewer", "Viewer"],
-  ["sales_rep", "Sales rep"],
-  ["sales_manager", "Sales manager"],
+  ["viewer", msg("Viewer")],
+  ["sales_rep", msg("Sales rep")],
+  ["sales_manager", msg("Sales manager")],
 ];
 
 /**
@@ -98,47 +99,46 @@ export function SingleSignOn({ onError }: Props) {
   const f = problem?.fields ?? {};
   const s = "settings.";
   return (
-    <form class="card stack" onSubmit={save} aria-label="Single sign-on" noValidate>
-      <h2>Single sign-on</h2>
+    <form class="card stack" onSubmit={save} aria-label={t("Single sign-on")} noValidate>
+      <h2>{t("Single sign-on")}</h2>
       <p class="hint">
-        People sign in with the account of your business's OpenID provider (Google Workspace, Microsoft Entra, Keycloak…). Register
-        the CRM at your provider as a web application with the return address below, then copy its issuer, client id and secret here.
+        {t("People sign in with the account of your business's OpenID provider (Google Workspace, Microsoft Entra, Keycloak…). Register the CRM at your provider as a web application with the return address below, then copy its issuer, client id and secret here.")}
       </p>
       <fieldset class="plain" disabled={!loaded} aria-busy={!loaded}>
       <label class="inline">
         <input type="checkbox" checked={form.enabled} onChange={(e) => (edited(), setForm({ ...form, enabled: (e.target as HTMLInputElement).checked }))} />
-        People may sign in with single sign-on
+        {t("People may sign in with single sign-on")}
       </label>
       <div class="row">
-        <Field label="Issuer" name="sso-issuer" value={form.issuer} onInput={set("issuer")} error={f[`${s}issuer_url`]} hint="e.g. https://accounts.google.com" />
-        <Field label="Client id" name="sso-client-id" value={form.clientId} onInput={set("clientId")} error={f[`${s}client_id`]} />
+        <Field label={t("Issuer")} name="sso-issuer" value={form.issuer} onInput={set("issuer")} error={f[`${s}issuer_url`]} hint={t("e.g. https://accounts.google.com")} />
+        <Field label={t("Client id")} name="sso-client-id" value={form.clientId} onInput={set("clientId")} error={f[`${s}client_id`]} />
         <Field
-          label="Client secret"
+          label={t("Client secret")}
           name="sso-client-secret"
           type="password"
           value={form.secret}
           onInput={set("secret")}
           error={f[`${s}client_secret`]}
-          hint={stored?.clientSecretSet ? "A secret is stored: leave empty to keep it" : undefined}
+          hint={stored?.clientSecretSet ? t("A secret is stored: leave empty to keep it") : undefined}
         />
       </div>
       <div class="row">
-        <Field label="Return address (register it at the provider)" name="sso-redirect" value={form.redirect} onInput={set("redirect")} error={f[`${s}redirect_uri`]} />
+        <Field label={t("Return address (register it at the provider)")} name="sso-redirect" value={form.redirect} onInput={set("redirect")} error={f[`${s}redirect_uri`]} />
         <Field
-          label="Only emails of these domains"
+          label={t("Only emails of these domains")}
           name="sso-domains"
           value={form.domains}
           onInput={set("domains")}
           error={f[`${s}allowed_email_domains`]}
-          hint="Separated by commas, e.g. kilangbatik.my; empty for any"
+          hint={t("Separated by commas, e.g. kilangbatik.my; empty for any")}
         />
       </div>
       <label class="inline">
         <input type="checkbox" checked={form.provision} onChange={(e) => (edited(), setForm({ ...form, provision: (e.target as HTMLInputElement).checked }))} />
-        Someone not invited yet becomes a user at their first sign-in
+        {t("Someone not invited yet becomes a user at their first sign-in")}
       </label>
       <label class="inline">
-        with the role{" "}
+        {t("with the role")}{" "}
         <select
           value={form.defaultRole}
           disabled={!form.provision}
@@ -146,7 +146,7 @@ export function SingleSignOn({ onError }: Props) {
         >
           {ROLES.map(([id, name]) => (
             <option key={id} value={id}>
-              {name}
+              {t(name)}
             </option>
           ))}
         </select>
@@ -154,10 +154,10 @@ export function SingleSignOn({ onError }: Props) {
       {f[`${s}default_role`] && <p class="field-error">{f[`${s}default_role`]}</p>}
       </fieldset>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      {saved && !problem && <p role="status">Saved.</p>}
+      {saved && !problem && <p role="status">{t("Saved.")}</p>}
       <div class="actions">
         <button type="submit" disabled={!loaded}>
-          Save single sign-on
+          {t("Save single sign-on")}
         </button>
       </div>
     </form>

@@ -7,6 +7,7 @@ import { ActivityKind } from "../gen/crm/activity/v1/activities_pb";
 import type { RecordType } from "../gen/crm/activity/v1/records_pb";
 import { TimelineEntryKind, type TimelineEntry } from "../gen/crm/activity/v1/timeline_pb";
 import { Field, TextArea } from "./Field";
+import { msg, t } from "../i18n";
 
 type Props = {
   recordType: RecordType;
@@ -22,10 +23,10 @@ const PAGE = 20;
 /** What the composer writes: an activity of a kind, or a task. */
 type Mode = "call" | "whatsapp" | "note" | "task";
 const MODES: [Mode, string][] = [
-  ["call", "Log a call"],
-  ["whatsapp", "Log a WhatsApp"],
-  ["note", "Add a note"],
-  ["task", "Add a task"],
+  ["call", msg("Log a call")],
+  ["whatsapp", msg("Log a WhatsApp")],
+  ["note", msg("Add a note")],
+  ["task", msg("Add a task")],
 ];
 const KIND: Record<Exclude<Mode, "task">, ActivityKind> = {
   call: ActivityKind.CALL,
@@ -34,13 +35,13 @@ const KIND: Record<Exclude<Mode, "task">, ActivityKind> = {
 };
 
 const LABEL: Partial<Record<TimelineEntryKind, string>> = {
-  [TimelineEntryKind.ACTIVITY]: "Activity",
-  [TimelineEntryKind.TASK]: "Task",
-  [TimelineEntryKind.CUSTOMER]: "Customer",
-  [TimelineEntryKind.CONTACT]: "Contact",
-  [TimelineEntryKind.LEAD]: "Lead",
-  [TimelineEntryKind.OPPORTUNITY]: "Deal",
-  [TimelineEntryKind.NOTIFICATION]: "Message",
+  [TimelineEntryKind.ACTIVITY]: msg("Activity"),
+  [TimelineEntryKind.TASK]: msg("Task"),
+  [TimelineEntryKind.CUSTOMER]: msg("Customer"),
+  [TimelineEntryKind.CONTACT]: msg("Contact"),
+  [TimelineEntryKind.LEAD]: msg("Lead"),
+  [TimelineEntryKind.OPPORTUNITY]: msg("Deal"),
+  [TimelineEntryKind.NOTIFICATION]: msg("Message"),
 };
 
 /** A moment an hour from now, as a datetime-local input holds it. */
@@ -138,47 +139,47 @@ export function Timeline({ recordType, recordId, name, onError, may }: Props) {
   const f = problem?.fields ?? {};
   const offered = MODES.filter(([m]) => (m === "task" ? may.task : may.log));
   return (
-    <section class="timeline" aria-label={`Timeline of ${name}`}>
-      <h3>Timeline</h3>
+    <section class="timeline" aria-label={t("Timeline of {{name}}", { name })}>
+      <h3>{t("Timeline")}</h3>
       {offered.length > 0 && (
-        <form onSubmit={submit} class="stack" aria-label="Log or plan" noValidate>
-          <div class="actions" role="radiogroup" aria-label="What to add">
+        <form onSubmit={submit} class="stack" aria-label={t("Log or plan")} noValidate>
+          <div class="actions" role="radiogroup" aria-label={t("What to add")}>
             {offered.map(([m, label]) => (
               <label key={m} class="choice">
-                <input type="radio" name={`compose-${recordId}`} checked={mode === m} onChange={() => setMode(m)} /> {label}
+                <input type="radio" name={`compose-${recordId}`} checked={mode === m} onChange={() => setMode(m)} /> {t(label)}
               </label>
             ))}
           </div>
           {mode === "task" ? (
             <div class="row">
-              <Field label="Task" name={`task-title-${recordId}`} value={title} onInput={setTitle} error={f["task.title"]} hint="e.g. Send the quotation" />
-              <Field label="Due" name={`task-due-${recordId}`} type="datetime-local" value={due} onInput={setDue} error={f["task.due_time"]} hint="You are reminded then" />
+              <Field label={t("Task")} name={`task-title-${recordId}`} value={title} onInput={setTitle} error={f["task.title"]} hint={t("e.g. Send the quotation")} />
+              <Field label={t("Due")} name={`task-due-${recordId}`} type="datetime-local" value={due} onInput={setDue} error={f["task.due_time"]} hint={t("You are reminded then")} />
             </div>
           ) : (
             <div class="row">
-              <TextArea label="What was said" name={`activity-body-${recordId}`} value={body} onInput={setBody} error={f["activity.body"]} rows={3} hint="Markdown: *slanted*, **bold**, lists" />
-              <Field label="Outcome" name={`activity-outcome-${recordId}`} value={outcome} onInput={setOutcome} error={f["activity.outcome"]} hint="e.g. Wants samples" />
+              <TextArea label={t("What was said")} name={`activity-body-${recordId}`} value={body} onInput={setBody} error={f["activity.body"]} rows={3} hint={t("Markdown: *slanted*, **bold**, lists")} />
+              <Field label={t("Outcome")} name={`activity-outcome-${recordId}`} value={outcome} onInput={setOutcome} error={f["activity.outcome"]} hint={t("e.g. Wants samples")} />
             </div>
           )}
           {problem && <p class="error" role="alert">{problem.message}</p>}
           <button type="submit" disabled={busy}>
-            {mode === "task" ? "Add the task" : "Save to the timeline"}
+            {mode === "task" ? t("Add the task") : t("Save to the timeline")}
           </button>
         </form>
       )}
       {entries.length === 0 ? (
-        <p class="empty">Nothing yet.</p>
+        <p class="empty">{t("Nothing yet.")}</p>
       ) : (
         <ol class="entries">
           {entries.map((e) => (
             <li key={`${e.id}-${e.subject?.id}`}>
               {/* The kind, unless the line says it already ("Task: ..."). */}
-              {!e.summary.startsWith(LABEL[e.kind] ?? "Entry") && <span class="kind">{LABEL[e.kind] ?? "Entry"} </span>}
+              {!e.summary.startsWith(LABEL[e.kind] ?? "Entry") && <span class="kind">{t(LABEL[e.kind] ?? "Entry")} </span>}
               <span>{e.summary}</span>{" "}
               <time class="hint">{dateTime(e.occurTime)}</time>
               {e.kind === TimelineEntryKind.TASK && e.attributes.status === "open" && may.task && (
-                <button type="button" class="link" onClick={() => complete(e)} aria-label={`Done: ${e.attributes.title ?? e.summary}`}>
-                  Mark done
+                <button type="button" class="link" onClick={() => complete(e)} aria-label={t("Done: {{title}}", { title: e.attributes.title ?? e.summary })}>
+                  {t("Mark done")}
                 </button>
               )}
             </li>
@@ -187,7 +188,7 @@ export function Timeline({ recordType, recordId, name, onError, may }: Props) {
       )}
       {next && (
         <button type="button" class="secondary" onClick={() => load(next)}>
-          Show older
+          {t("Show older")}
         </button>
       )}
     </section>

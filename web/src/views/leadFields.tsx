@@ -1,16 +1,17 @@
 import { LeadSource } from "../gen/crm/sales/v1/leads_pb";
 import { Field } from "./Field";
+import { msg, t } from "../i18n";
 
 /** Where leads come from, as people say it. */
 export const SOURCES: [LeadSource, string][] = [
-  [LeadSource.WALK_IN, "Walk-in"],
-  [LeadSource.REFERRAL, "Referral"],
-  [LeadSource.WEBSITE, "Website"],
-  [LeadSource.SOCIAL_MEDIA, "Social media"],
-  [LeadSource.TRADE_SHOW, "Trade show"],
-  [LeadSource.EMAIL_CAMPAIGN, "Email campaign"],
-  [LeadSource.COLD_OUTREACH, "Cold outreach"],
-  [LeadSource.OTHER, "Other"],
+  [LeadSource.WALK_IN, msg("Walk-in")],
+  [LeadSource.REFERRAL, msg("Referral")],
+  [LeadSource.WEBSITE, msg("Website")],
+  [LeadSource.SOCIAL_MEDIA, msg("Social media")],
+  [LeadSource.TRADE_SHOW, msg("Trade show")],
+  [LeadSource.EMAIL_CAMPAIGN, msg("Email campaign")],
+  [LeadSource.COLD_OUTREACH, msg("Cold outreach")],
+  [LeadSource.OTHER, msg("Other")],
 ];
 
 /** The fields a lead is added and corrected with. */
@@ -29,21 +30,21 @@ type Props = {
 export function LeadFields({ prefix, form, set, fields: f, currency }: Props) {
   return (
     <>
-      <Field label="Contact name" name={`${prefix}-contact`} value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
-      <Field label="Company" name={`${prefix}-company`} value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
-      <Field label="Lead email" name={`${prefix}-email`} type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
-      <Field label="Lead phone" name={`${prefix}-phone`} value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
+      <Field label={t("Contact name")} name={`${prefix}-contact`} value={form.contact} onInput={set("contact")} error={f["lead.contact_name"]} />
+      <Field label={t("Company")} name={`${prefix}-company`} value={form.company} onInput={set("company")} error={f["lead.company_name"]} />
+      <Field label={t("Lead email")} name={`${prefix}-email`} type="email" value={form.email} onInput={set("email")} error={f["lead.email"]} />
+      <Field label={t("Lead phone")} name={`${prefix}-phone`} value={form.phone} onInput={set("phone")} error={f["lead.phone.e164_number"] ?? f["lead.phone"]} />
       <div class="field">
-        <label for={`field-${prefix}-source`}>Source</label>
+        <label for={`field-${prefix}-source`}>{t("Source")}</label>
         <select id={`field-${prefix}-source`} value={form.source} onChange={(e) => set("source")((e.target as HTMLSelectElement).value)}>
           {SOURCES.map(([source, label]) => (
             <option key={source} value={source}>
-              {label}
+              {t(label)}
             </option>
           ))}
         </select>
       </div>
-      <Field label={`Estimated value (${currency})`} name={`${prefix}-value`} value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
+      <Field label={t("Estimated value ({{currency}})", { currency })} name={`${prefix}-value`} value={form.value} onInput={set("value")} error={f["lead.estimated_value"]} />
     </>
   );
 }

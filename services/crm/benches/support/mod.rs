@@ -75,6 +75,7 @@ pub async fn register(addr: &str, tenant: &str, email: &str) -> (String, String,
     use crm_proto::crm::iam::v1::auth_service_client::AuthServiceClient;
     let r = AuthServiceClient::new(connect(addr).await)
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: tenant.into(),
             email: email.into(),
             password: PASSWORD.into(),

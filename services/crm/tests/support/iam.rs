@@ -21,6 +21,7 @@ pub async fn register(server: &TestServer, tenant_name: &str, email: &str) -> Se
     let mut auth = AuthServiceClient::new(server.channel.clone());
     let r = auth
         .register(RegisterRequest {
+            locale: String::new(),
             tenant_name: tenant_name.into(),
             email: email.into(),
             password: PASSWORD.into(),

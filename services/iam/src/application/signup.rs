@@ -7,7 +7,7 @@ use super::rules::invalid;
 use super::signin::SessionTokens;
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
-use crate::domain::events::{tenant_created, user_created};
+use crate::domain::events::{tenant_created, tenant_settings_changed, user_created};
 use crate::domain::password::Password;
 use crate::domain::ports::Changes;
 use crate::domain::role::OWNER;
@@ -16,14 +16,15 @@ use crate::domain::tenant::{Tenant, parse_tenant_name, slug_from_name};
 use crate::domain::user::{User, parse_display_name};
 
 impl Iam {
-    /// Register: a new tenant with its owner, signed in.
+    /// Register: a new tenant with its owner, signed in; the tenant speaks `locale` (its
+    /// default when empty).
     #[tracing::instrument(skip_all, fields(tenant_name = %tenant_name))]
     pub async fn register(
         &self,
         tenant_name: &str,
         email: &str,
         password: &str,
-        display_name: &str,
+        (display_name, locale): (&str, &str),
         origin: &Origin,
     ) -> Result<(Tenant, SessionTokens)> {
         let limits = self.signup_limits(origin);
@@ -45,8 +46,14 @@ impl Iam {
         let display_name = parse_display_name(display_name)
             .map_err(|e| problems.push(("display_name", e.to_owned())))
             .ok();
-        let (Some(name), Some(email), Some(password), Some(display_name)) =
-            (name, email, password, display_name)
+        let locale = match locale.trim() {
+            "" => None,
+            given => crm_core::text::locale(given)
+                .map_err(|e| problems.push(("locale", e.to_owned())))
+                .ok(),
+        };
+        let (Some(name), Some(email), Some(password), Some(display_name), true) =
+            (name, email, password, display_name, problems.is_empty())
         else {
             return Err(invalid(problems));
         };
@@ -61,7 +68,13 @@ impl Iam {
         }
         let slug = self.free_slug(&slug_from_name(&name)).await?;
         let now = self.now();
-        let tenant = Tenant::new(name, slug, now);
+        let mut tenant = Tenant::new(name, slug, now);
+        let speaks_other = locale
+            .as_ref()
+            .is_some_and(|l| *l != tenant.settings.locale);
+        if let Some(locale) = locale {
+            tenant.settings.locale = locale;
+        }
         let hash = self.hasher.hash(&password).await?;
         let owner = User::new(
             tenant.id,
@@ -72,10 +85,15 @@ impl Iam {
             now,
         );
         let changes = Changes {
-            events: vec![
-                tenant_created(&tenant, Some(&owner), origin),
-                user_created(&tenant, &owner, None, origin),
-            ],
+            events: [
+                Some(tenant_created(&tenant, Some(&owner), origin)),
+                // The other contexts learn a language other than the default as they learn any.
+                speaks_other.then(|| tenant_settings_changed(&tenant, owner.id, origin)),
+                Some(user_created(&tenant, &owner, None, origin)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             audit: vec![
                 AuditEntry::new(
                     tenant.id,

@@ -6,7 +6,9 @@ use super::rules::{escalation_check, invalid, owners_only, owners_only_error};
 use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Outcome};
 use crate::domain::email::Email;
-use crate::domain::events::{user_created, user_role_changed, user_status_changed};
+use crate::domain::events::{
+    user_created, user_profile_changed, user_role_changed, user_status_changed,
+};
 use crate::domain::password::Password;
 use crate::domain::ports::{Changes, InvitationWrite, UserFilter};
 use crate::domain::role::{DEFAULT_ROLE, OWNER, last_owner_error};
@@ -116,7 +118,7 @@ impl Iam {
     }
 
     /// Changes a user. `users.manage` may change anything; a user may change their own
-    /// display name.
+    /// display name and language.
     #[tracing::instrument(skip_all, fields(tenant_id = %caller.principal.tenant_id, user_id = %id))]
     pub async fn update_user(
         &self,
@@ -127,7 +129,7 @@ impl Iam {
     ) -> Result<User> {
         let p = &self.current(caller).await?;
         let mut user = self.load_user(caller, id).await?;
-        if !(id == p.user_id && changes.only_display_name()) {
+        if !(id == p.user_id && changes.only_own_profile()) {
             p.require("users.manage")?;
             owners_only(p, &user)?;
         }
@@ -156,11 +158,16 @@ impl Iam {
             user.updated_at,
         )
         .with("fields", changed.join(","));
-        let events = if before.status == user.status {
-            Vec::new()
-        } else {
-            vec![user_status_changed(&user, p.user_id, &caller.origin)]
-        };
+        let mut events = Vec::new();
+        if before.status != user.status {
+            events.push(user_status_changed(&user, p.user_id, &caller.origin));
+        }
+        if changed
+            .iter()
+            .any(|f| ["email", "display_name", "locale"].contains(f))
+        {
+            events.push(user_profile_changed(&user, p.user_id, &caller.origin));
+        }
         let changes = Changes {
             events,
             audit: vec![audit],

@@ -70,6 +70,19 @@ pub fn tenant_settings_changed(tenant: &Tenant, by: UserId, origin: &Origin) -> 
     tenant_event(tenant, &event, tenant.updated_at, origin)
 }
 
+/// `UserProfileChanged`: `user`'s email, name or language as they are now.
+pub fn user_profile_changed(user: &User, by: UserId, origin: &Origin) -> OutboxEvent {
+    let event = events::UserProfileChanged {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        display_name: user.display_name.clone(),
+        locale: user.locale.clone().unwrap_or_default(),
+        changed_by_user_id: by.to_string(),
+        change_time: Some(timestamp(user.updated_at)),
+    };
+    user_event(user, &event, user.updated_at, origin)
+}
+
 /// `UserCreated` in `tenant`, with who invited them (none for a sign-up or a provider's
 /// first sign-in).
 pub fn user_created(

@@ -60,6 +60,9 @@ pub struct User {
     pub roles: Vec<String>,
     /// Team, for team-scoped grants.
     pub team: Option<String>,
+    /// The language they read the console and their notices in (a BCP 47 tag); none: the
+    /// workspace's.
+    pub locale: Option<String>,
     /// When created.
     pub created_at: Millis,
     /// When last changed.
@@ -78,6 +81,15 @@ pub const NO_PASSWORD: &str = "!sso";
 /// Checks a display name (the shared rules for names people read).
 pub fn parse_display_name(raw: &str) -> Result<String, String> {
     crm_core::text::name(raw, 1, 100)
+}
+
+/// Checks a person's language (empty means the workspace's).
+pub fn parse_locale(raw: &str) -> Result<Option<String>, &'static str> {
+    if raw.trim().is_empty() {
+        Ok(None)
+    } else {
+        crm_core::text::locale(raw.trim()).map(Some)
+    }
 }
 
 /// Checks a team name (empty means none).
@@ -108,6 +120,7 @@ impl User {
             status: UserStatus::Active,
             roles: Vec::new(),
             team: None,
+            locale: None,
             created_at: now,
             updated_at: now,
             last_login_at: None,
@@ -210,6 +223,16 @@ impl User {
                 Err(e) => problems.push(("user.team", e)),
             }
         }
+        if let Some(raw) = &patch.locale {
+            match parse_locale(raw) {
+                Ok(locale) if locale != self.locale => {
+                    self.locale = locale;
+                    changed.push("locale");
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(("user.locale", e.to_owned())),
+            }
+        }
         match patch.status {
             Some(UserStatus::Deleted) => {
                 problems.push(("user.status", "use DeleteUser to delete a user".to_owned()));
@@ -262,11 +285,14 @@ pub struct UserPatch {
     pub status: Option<UserStatus>,
     /// New team (empty clears it).
     pub team: Option<String>,
+    /// New language (empty: the workspace's).
+    pub locale: Option<String>,
 }
 
 impl UserPatch {
-    /// Whether it changes nothing but the display name (which users may do to themselves).
-    pub fn only_display_name(&self) -> bool {
+    /// Whether it changes nothing but the display name and the language (which users may
+    /// change for themselves).
+    pub fn only_own_profile(&self) -> bool {
         self.email.is_none() && self.status.is_none() && self.team.is_none()
     }
 }
@@ -295,10 +321,16 @@ mod tests {
             display_name: Some("Siti Aminah".into()),
             team: Some("Kuantan".into()),
             status: Some(UserStatus::Deactivated),
+            locale: Some(" ms-my ".into()),
         };
         assert_eq!(
             user.apply(&patch).unwrap(),
-            ["display_name", "team", "status"]
+            ["display_name", "team", "locale", "status"]
+        );
+        assert_eq!(
+            user.locale.as_deref(),
+            Some("ms-MY"),
+            "kept in its canonical form"
         );
         assert_eq!(
             user.version, 1,
@@ -312,6 +344,7 @@ mod tests {
             display_name: Some("\u{202E}".into()),
             status: Some(UserStatus::Deleted),
             team: None,
+            locale: Some("klingon".into()),
         };
         let fields: Vec<_> = user
             .apply(&bad)
@@ -319,7 +352,37 @@ mod tests {
             .into_iter()
             .map(|(f, _)| f)
             .collect();
-        assert_eq!(fields, ["user.email", "user.display_name", "user.status"]);
+        assert_eq!(
+            fields,
+            [
+                "user.email",
+                "user.display_name",
+                "user.locale",
+                "user.status"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_language_is_the_workspaces() {
+        let mut user = siti();
+        user.locale = Some("en-MY".into());
+        let clear = UserPatch {
+            locale: Some(String::new()),
+            ..UserPatch::default()
+        };
+        assert!(
+            clear.only_own_profile(),
+            "a person may change their own language"
+        );
+        assert_eq!(user.apply(&clear).unwrap(), ["locale"]);
+        assert_eq!(user.locale, None);
+        let team = UserPatch {
+            team: Some("Kuantan".into()),
+            locale: Some("ms".into()),
+            ..UserPatch::default()
+        };
+        assert!(!team.only_own_profile(), "the team is not theirs to change");
     }
 
     #[test]

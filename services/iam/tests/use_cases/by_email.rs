@@ -15,7 +15,7 @@ const SITI: &str = "siti@kilang.example";
 async fn workspace(w: &World, name: &str, password: &str) -> Tenant {
     let (tenant, _) = w
         .iam
-        .register(name, SITI, password, "Siti", &Origin::default())
+        .register(name, SITI, password, ("Siti", ""), &Origin::default())
         .await
         .unwrap();
     tenant

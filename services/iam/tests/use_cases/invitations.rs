@@ -75,7 +75,13 @@ async fn another_workspace(w: &World) -> (crm_iam::domain::tenant::Tenant, Calle
     let origin = Origin::default();
     let (other, _) = w
         .iam
-        .register("Tanjung", "mei@tanjung.example", PASSWORD, "Mei", &origin)
+        .register(
+            "Tanjung",
+            "mei@tanjung.example",
+            PASSWORD,
+            ("Mei", ""),
+            &origin,
+        )
         .await
         .unwrap();
     let SignIn::Done(mei, _) = w

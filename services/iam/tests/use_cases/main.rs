@@ -117,7 +117,7 @@ async fn owner(w: &World) -> (Caller, String) {
             "Kilang",
             "siti@kilang.example",
             PASSWORD,
-            "Siti",
+            ("Siti", ""),
             &Origin::default(),
         )
         .await

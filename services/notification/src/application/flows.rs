@@ -3,7 +3,8 @@
 //! [`FlowStore`].
 //!
 //! - IAM's events keep its own view of tenants (name, locale) and users (email, name, roles,
-//!   active), so no event makes it call IAM; `TenantCreated` also gives the tenant the built-in
+//!   active, language), so no event makes it call IAM; each person is written to in their own
+//!   language, else the tenant's; `TenantCreated` also gives the tenant the built-in
 //!   templates, and `UserCreated` sends the welcome email.
 //! - Sales' `LeadCreated` notifies the tenant's sales managers and the lead's owner in-app;
 //!   `DealWon` thanks the customer by email; `DealLost` asks the customer why (only once the
@@ -16,14 +17,17 @@
 
 mod approvals;
 mod invitations;
+mod notify;
+
+use notify::notify;
 
 use std::collections::BTreeMap;
 
 use crm_core::{TenantId, UserId};
 use crm_events::Envelope;
 use crm_proto::crm::iam::events::v1::{
-    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited, UserRoleChanged,
-    UserStatusChanged,
+    TenantCreated, TenantSettingsChanged, UserCreated, UserInvited, UserProfileChanged,
+    UserRoleChanged, UserStatusChanged,
 };
 use crm_proto::crm::notification::v1::NoticeRequested;
 use crm_proto::crm::sales::events::v1::{
@@ -40,7 +44,7 @@ use crate::domain::template::{self, Channel, Template};
 /// The role whose holders hear of every new lead.
 pub const SALES_MANAGER: &str = "sales_manager";
 
-fn types() -> [String; 13] {
+fn types() -> [String; 14] {
     [
         ApprovalRequested::full_name(),
         ApprovalDecided::full_name(),
@@ -51,6 +55,7 @@ fn types() -> [String; 13] {
         UserInvited::full_name(),
         UserRoleChanged::full_name(),
         UserStatusChanged::full_name(),
+        UserProfileChanged::full_name(),
         LeadCreated::full_name(),
         DealWon::full_name(),
         DealLost::full_name(),
@@ -118,8 +123,22 @@ pub async fn handle(
             display_name: String::new(),
             roles: changed.roles,
             active: known.is_none_or(|k| k.active),
+            locale: None,
         };
         tx.put_user(tenant, &person, event.time).await?;
+        return Ok(());
+    }
+    if let Some(changed) = event.decode::<UserProfileChanged>() {
+        let locale = crm_core::text::locale(&changed.locale).ok();
+        let (email, name) = (&changed.email, &changed.display_name);
+        tx.put_profile(
+            tenant,
+            user(&changed.user_id)?,
+            (email, name),
+            locale,
+            event.time,
+        )
+        .await?;
         return Ok(());
     }
     if let Some(changed) = event.decode::<UserStatusChanged>() {
@@ -135,6 +154,7 @@ pub async fn handle(
             display_name: created.display_name.clone(),
             roles: created.roles.clone(),
             active: true,
+            locale: None,
         };
         tx.put_user(tenant, &person, event.time).await?;
         if !created.tenant_name.is_empty() {
@@ -411,85 +431,4 @@ fn customer(email: &str, mobile: &str) -> Vec<Recipient> {
             address: address.to_owned(),
         })
         .collect()
-}
-
-/// Stores one notification per recipient, rendered from the tenant's template for the event
-/// in the tenant's locale (a built-in one, if on by default, when the tenant has none for it).
-/// Nothing is stored when the tenant disabled the template.
-#[allow(clippy::too_many_arguments)]
-async fn notify(
-    tx: &mut dyn FlowStore,
-    tenant: TenantId,
-    event: &Envelope,
-    event_type: &str,
-    vars: Vec<(&'static str, String)>,
-    to: Vec<Recipient>,
-    fixed: Option<&'static [BuiltIn]>,
-    sending: &Sending,
-) -> anyhow::Result<()> {
-    if to.is_empty() {
-        tracing::debug!(event_id = %event.id, event_type, "no recipient; nothing to send");
-        return Ok(());
-    }
-    let (tenant_name, locale) = tx.tenant(tenant).await?;
-    let mut variables: BTreeMap<&str, String> = vars.into_iter().collect();
-    variables.insert("tenant_name", tenant_name);
-    let channels: Vec<Channel> = {
-        let mut c: Vec<Channel> = to.iter().map(|r| r.channel).collect();
-        c.sort();
-        c.dedup();
-        c
-    };
-    for channel in channels {
-        let mut templates = match fixed {
-            Some(_) => Vec::new(),
-            None => tx.templates_for(tenant, event_type, channel).await?,
-        };
-        let built_in = templates.is_empty();
-        if built_in {
-            templates = fixed
-                .unwrap_or(BUILT_IN)
-                .iter()
-                .filter(|b| b.event_type == event_type && b.channel == channel && b.enabled)
-                .map(|b| b.template(tenant, event.time))
-                .collect();
-        }
-        let Some(chosen): Option<&Template> = template::pick(&templates, &locale) else {
-            if built_in {
-                tracing::debug!(event_id = %event.id, event_type, channel = channel.as_str(), "no template for this channel; nothing sent");
-            } else {
-                tracing::info!(event_id = %event.id, event_type, channel = channel.as_str(), "the tenant disabled this notification");
-            }
-            continue;
-        };
-        let rendered = chosen.render(&variables).map_err(|e| {
-            anyhow::anyhow!(
-                "template {} ({}) does not render: {e}",
-                chosen.name,
-                chosen.id
-            )
-        })?;
-        for recipient in to.iter().filter(|r| r.channel == channel) {
-            let now = chrono::Utc::now().timestamp_millis();
-            let mut n = Notification::new(
-                tenant,
-                recipient.clone(),
-                (!built_in).then_some(chosen.id),
-                rendered.subject.clone(),
-                rendered.body.clone(),
-                event.id,
-                event_type,
-                now,
-            );
-            if sending.hold_millis > 0 {
-                n = n.held(now.saturating_add(sending.hold_millis));
-            }
-            n.about.clone_from(&sending.about);
-            n.link.clone_from(&sending.link);
-            if !tx.insert_notification(&n).await? {
-                tracing::debug!(event_id = %event.id, "already notified");
-            }
-        }
-    }
-    Ok(())
 }

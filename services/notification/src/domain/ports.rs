@@ -81,6 +81,8 @@ pub struct KnownUser {
     pub roles: Vec<String>,
     /// Whether they may still sign in.
     pub active: bool,
+    /// The language they chose (a BCP 47 tag); none: the tenant's.
+    pub locale: Option<String>,
 }
 
 /// What the event flows read and write, in the transaction that also records the event as
@@ -110,6 +112,16 @@ pub trait FlowStore: Send {
     async fn user(&mut self, tenant: TenantId, id: UserId) -> Result<Option<KnownUser>>;
     /// Records a user; an empty display name keeps the one known.
     async fn put_user(&mut self, tenant: TenantId, user: &KnownUser, at: Millis) -> Result<()>;
+    /// Records a user's email, name and language (from `UserProfileChanged`), keeping their
+    /// roles; a user not known yet is recorded with none.
+    async fn put_profile(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        email_and_name: (&str, &str),
+        locale: Option<String>,
+        at: Millis,
+    ) -> Result<()>;
     /// Records whether a known user is active.
     async fn put_active(&mut self, tenant: TenantId, user: UserId, active: bool) -> Result<()>;
     /// The tenant's active users with `role`.

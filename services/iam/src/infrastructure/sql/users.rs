@@ -18,7 +18,7 @@ use crate::domain::ports::{Change, Changes, UserStore};
 use async_trait::async_trait;
 
 const COLUMNS: &str = "id, tenant_id, email, display_name, password_hash, status, team, created_at, updated_at, \
-                       version, last_login_at, mfa_secret, mfa_confirmed_at";
+                       version, last_login_at, mfa_secret, mfa_confirmed_at, locale";
 
 /// A `users` row as stored.
 #[derive(sqlx::FromRow)]
@@ -36,6 +36,7 @@ struct UserRow {
     last_login_at: Option<i64>,
     mfa_secret: Option<String>,
     mfa_confirmed_at: Option<i64>,
+    locale: Option<String>,
 }
 
 impl UserRow {
@@ -60,6 +61,7 @@ impl UserRow {
             status: UserStatus::from_stored(&row.status),
             roles: Vec::new(),
             team: row.team,
+            locale: row.locale,
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_login_at: row.last_login_at,
@@ -204,8 +206,8 @@ async fn with_roles(
 pub(super) async fn insert(tx: &mut Conn, secrets: &SecretBox, user: &User) -> Result<()> {
     sqlx::query(
         "insert into users (id, tenant_id, email, display_name, password_hash, status, team, created_at, \
-         updated_at, last_login_at, version, mfa_secret, mfa_confirmed_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         updated_at, last_login_at, version, mfa_secret, mfa_confirmed_at, locale) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -220,6 +222,7 @@ pub(super) async fn insert(tx: &mut Conn, secrets: &SecretBox, user: &User) -> R
     .bind(user.version)
     .bind(user.mfa.as_ref().map(|m| secrets.seal(&m.secret)))
     .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
+    .bind(&user.locale)
     .execute(&mut *tx)
     .await
     .map_err(db("creating a user"))?;
@@ -237,7 +240,7 @@ pub(super) async fn update(
     let done = sqlx::query(
         "update users set email = $3, display_name = $4, password_hash = $5, status = $6, team = $7, \
          updated_at = $8, version = $9, mfa_secret = $11, mfa_confirmed_at = $12, \
-         mfa_last_step = case when $11 is null then 0 else mfa_last_step end \
+         mfa_last_step = case when $11 is null then 0 else mfa_last_step end, locale = $13 \
          where tenant_id = $1 and id = $2 and version = $10",
     )
     .bind(user.tenant_id.to_string())
@@ -252,6 +255,7 @@ pub(super) async fn update(
     .bind(expected_version)
     .bind(user.mfa.as_ref().map(|m| secrets.seal(&m.secret)))
     .bind(user.mfa.as_ref().and_then(|m| m.confirmed_at))
+    .bind(&user.locale)
     .execute(&mut *tx)
     .await
     .map_err(db("saving a user"))?;

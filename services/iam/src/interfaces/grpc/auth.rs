@@ -30,13 +30,14 @@ impl pb::auth_service_server::AuthService for IamGrpc {
         bounded("email", &r.email, MAX_TEXT)?;
         bounded("password", &r.password, MAX_PASSWORD)?;
         bounded("display_name", &r.display_name, MAX_TEXT)?;
+        bounded("locale", &r.locale, MAX_ETAG)?;
         let (tenant, session) = self
             .iam
             .register(
                 &r.tenant_name,
                 &r.email,
                 &r.password,
-                &r.display_name,
+                (&r.display_name, &r.locale),
                 &origin,
             )
             .await?;

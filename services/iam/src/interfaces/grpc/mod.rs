@@ -108,6 +108,7 @@ fn user_pb(user: &User) -> pb::User {
         etag: user.etag(),
         mfa_enabled: user.mfa_on(),
         invitation: None,
+        locale: user.locale.clone().unwrap_or_default(),
     }
 }
 

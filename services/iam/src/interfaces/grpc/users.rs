@@ -170,16 +170,18 @@ impl pb::user_service_server::UserService for IamGrpc {
         bounded("user.email", &u.email, MAX_TEXT)?;
         bounded("user.display_name", &u.display_name, MAX_TEXT)?;
         bounded("user.team", &u.team, MAX_TEXT)?;
+        bounded("user.locale", &u.locale, MAX_ETAG)?;
         let set = [
             ("email", !u.email.is_empty()),
             ("display_name", !u.display_name.is_empty()),
             ("status", u.status != 0),
             ("team", !u.team.is_empty()),
+            ("locale", !u.locale.is_empty()),
         ];
         let paths = mask_paths(
             r.update_mask,
             &set,
-            &["email", "display_name", "status", "team"],
+            &["email", "display_name", "status", "team", "locale"],
         )?;
         let mut changes = UserPatch::default();
         for path in &paths {
@@ -187,6 +189,7 @@ impl pb::user_service_server::UserService for IamGrpc {
                 "email" => changes.email = Some(u.email.clone()),
                 "display_name" => changes.display_name = Some(u.display_name.clone()),
                 "team" => changes.team = Some(u.team.clone()),
+                "locale" => changes.locale = Some(u.locale.clone()),
                 "status" => {
                     changes.status = Some(
                         match api::enum_filter::<pb::UserStatus>("user.status", u.status)? {

@@ -12,10 +12,10 @@ use crate::domain::notification::Notification;
 use crate::domain::ports::{FlowStore, KnownUser};
 use crate::domain::template::{Channel, Template};
 
-type UserRow = (String, String, String, String, i64);
+type UserRow = (String, String, String, String, i64, Option<String>);
 
 fn known(row: UserRow) -> Option<KnownUser> {
-    let (id, email, display_name, roles, active) = row;
+    let (id, email, display_name, roles, active, locale) = row;
     Some(KnownUser {
         id: UserId::parse(&id).ok()?,
         email,
@@ -26,6 +26,7 @@ fn known(row: UserRow) -> Option<KnownUser> {
             .map(str::to_owned)
             .collect(),
         active: active != 0,
+        locale,
     })
 }
 
@@ -138,6 +139,34 @@ impl FlowStore for Conn {
         .map(drop)
     }
 
+    async fn put_profile(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        (email, display_name): (&str, &str),
+        locale: Option<String>,
+        at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into notification_users (tenant_id, user_id, email, display_name, roles, active, \
+             updated_at, locale) values ($1, $2, $3, $4, '', 1, $5, $6) \
+             on conflict (tenant_id, user_id) do update set email = excluded.email, \
+             display_name = excluded.display_name, locale = excluded.locale, \
+             updated_at = excluded.updated_at \
+             where notification_users.updated_at <= excluded.updated_at",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(email)
+        .bind(display_name)
+        .bind(at)
+        .bind(locale)
+        .execute(self)
+        .await
+        .map_err(db("recording a user"))
+        .map(drop)
+    }
+
     /// Records whether a known user is active.
     async fn put_active(&mut self, tenant: TenantId, user: UserId, active: bool) -> Result<()> {
         sqlx::query(
@@ -155,7 +184,7 @@ impl FlowStore for Conn {
     /// A known user of the tenant.
     async fn user(&mut self, tenant: TenantId, id: UserId) -> Result<Option<KnownUser>> {
         let row: Option<UserRow> = sqlx::query_as(
-            "select user_id, email, display_name, roles, active from notification_users \
+            "select user_id, email, display_name, roles, active, locale from notification_users \
              where tenant_id = $1 and user_id = $2",
         )
         .bind(tenant.to_string())
@@ -169,7 +198,7 @@ impl FlowStore for Conn {
     /// The tenant's active users with `role`.
     async fn users_with_role(&mut self, tenant: TenantId, role: &str) -> Result<Vec<KnownUser>> {
         let rows: Vec<UserRow> = sqlx::query_as(
-            "select user_id, email, display_name, roles, active from notification_users \
+            "select user_id, email, display_name, roles, active, locale from notification_users \
              where tenant_id = $1 and active = 1 and (',' || roles || ',') like $2 order by user_id",
         )
         .bind(tenant.to_string())
