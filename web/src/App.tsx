@@ -14,6 +14,7 @@ import { Settings } from "./views/Settings";
 import { Messages } from "./views/Messages";
 import { MyDay } from "./views/MyDay";
 import { ShortcutsHelp, skipToContent } from "./views/Shortcuts";
+import { Search } from "./views/Search";
 import { shortcutOf } from "./shortcuts";
 import { chooseLanguage, language, msg, setLanguage, t, type Language } from "./i18n";
 import { tenants, users } from "./api";
@@ -60,9 +61,9 @@ export function App() {
   }, []);
   useToken(session?.accessToken);
 
-  // Keyboard shortcuts (`?` lists them): `/` to the customers' search, `g` then a letter to a screen.
+  // Keyboard shortcuts (`?` lists them): Ctrl+K or `/` the search box, `g` then a letter a screen.
   const [helpOpen, setHelpOpen] = useState(false);
-  const [searchAsked, setSearchAsked] = useState(0);
+  const [searchOpen, setSearchOpen] = useState(false);
   useEffect(() => {
     let afterG = false;
     const onKey = (e: KeyboardEvent) => {
@@ -72,10 +73,7 @@ export function App() {
       if (shortcut.kind === "pending") return;
       e.preventDefault();
       if (shortcut.kind === "help") setHelpOpen(true);
-      if (shortcut.kind === "search") {
-        if (currentScreen() !== "#customers") window.location.hash = "#customers";
-        setSearchAsked((n) => n + 1);
-      }
+      if (shortcut.kind === "search") setSearchOpen(true);
       if (shortcut.kind === "go") window.location.hash = shortcut.hash;
     };
     window.addEventListener("keydown", onKey);
@@ -190,6 +188,7 @@ export function App() {
         {t("Keyboard shortcuts (?)")}
       </button>
       {helpOpen && <ShortcutsHelp onClose={() => setHelpOpen(false)} />}
+      {searchOpen && <Search onClose={() => setSearchOpen(false)} onError={onError} />}
       <header class="bar">
         <strong>Kilang CRM</strong>
         <nav aria-label={t("Screens")}>
@@ -199,6 +198,9 @@ export function App() {
             </a>
           ))}
         </nav>
+        <button type="button" class="find" onClick={() => setSearchOpen(true)} aria-keyshortcuts="Control+K /">
+          {t("Find")} <kbd>Ctrl K</kbd>
+        </button>
         <Bell key={who.userId} userId={who.userId} onError={onError} />
         <span class="who">
           {session.email} · {session.tenant}
@@ -251,7 +253,6 @@ export function App() {
         ) : (
           <Customers
             onError={onError}
-            searchAsked={searchAsked}
             may={{
               write: grants(who, "customers.write"),
               writeAll: allows(who, "customers.write"),

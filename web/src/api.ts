@@ -19,6 +19,7 @@ import { PipelineService } from "./gen/crm/sales/v1/pipelines_pb";
 import { ActivityService } from "./gen/crm/activity/v1/activities_pb";
 import { TaskService } from "./gen/crm/activity/v1/tasks_pb";
 import { TimelineService } from "./gen/crm/activity/v1/timeline_pb";
+import { EdgeService } from "./gen/crm/edge/v1/edge_pb";
 
 let accessToken: string | undefined;
 
@@ -63,3 +64,5 @@ export const sso = createClient(SsoService, transport);
 export const activities = createClient(ActivityService, transport);
 export const tasks = createClient(TaskService, transport);
 export const timeline = createClient(TimelineService, transport);
+/** Views composed from several contexts: the search box's `Search`. */
+export const search = createClient(EdgeService, transport);

@@ -23,6 +23,34 @@ function messages(dir = join(__dirname)): Set<string> {
   return found;
 }
 
+/** The console's own source files, each with its text. */
+function sources(dir = join(__dirname)): [string, string][] {
+  return readdirSync(dir).flatMap((name): [string, string][] => {
+    const path = join(dir, name);
+    if (name === "gen" || name === "locales") return [];
+    if (statSync(path).isDirectory()) return sources(path);
+    return /\.tsx$/.test(name) ? [[path, readFileSync(path, "utf8")]] : [];
+  });
+}
+
+test("no text a person reads is left out of t()", () => {
+  // Text between tags, and the attributes shown or read aloud, written as plain strings.
+  // The product's name and the keys' own names (as printed on the keyboard) stay as they are.
+  const kept = new Set(["Kilang CRM", "g", "Bahasa / Language", "Ctrl K", "Ctrl", "K"]);
+  const left: string[] = [];
+  for (const [path, text] of sources()) {
+    for (const [, between] of text.matchAll(/>\s*([A-Za-z][^<>{}=]*?)\s*</g)) {
+      // TypeScript's own angle brackets (`Promise<void>`, `Record<…>`, `&& (<div>`) are not text.
+      if (/(Promise|Record|render\(|&& \(|;)/.test(between) || kept.has(between)) continue;
+      left.push(`${path}: ${between}`);
+    }
+    for (const [, , value] of text.matchAll(/\s(aria-label|title|placeholder|alt|label|anyone|mine|empty|hint)="([^"]*[A-Za-z][^"]*)"/g)) {
+      if (!kept.has(value)) left.push(`${path}: ${value}`);
+    }
+  }
+  expect(left).toEqual([]);
+});
+
 const placeholders = (text: string) => [...text.matchAll(/\{\{\s*(\w+)[^}]*\}\}/g)].map((m) => m[1]).sort();
 const counted = (key: string) => placeholders(key).includes("count");
 const malay = ms as Record<string, string>;

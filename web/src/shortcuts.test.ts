@@ -26,4 +26,11 @@ describe("keyboard shortcuts", () => {
     expect(shortcutOf(key("g", { metaKey: true }), false)).toBeUndefined();
     expect(shortcutOf(key("c", { altKey: true }), true)).toBeUndefined();
   });
+
+  it("opens the search box with Ctrl+K or ⌘K, even while typing", () => {
+    expect(shortcutOf(key("k", { ctrlKey: true }), false)).toEqual({ kind: "search" });
+    expect(shortcutOf(key("K", { metaKey: true, tagName: "INPUT" }), false)).toEqual({ kind: "search" });
+    expect(shortcutOf(key("k"), false)).toBeUndefined();
+    expect(shortcutOf(key("k", { ctrlKey: true, altKey: true }), false)).toBeUndefined();
+  });
 });

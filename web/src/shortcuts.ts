@@ -1,4 +1,5 @@
-// Keyboard shortcuts: `?` lists them, `/` searches, `g` then a letter goes to a screen.
+// Keyboard shortcuts: `?` lists them, Ctrl+K or `/` opens the search box, `g` then a letter goes
+// to a screen.
 import { msg } from "./i18n";
 
 /** The screens `g` then a letter goes to, by that letter. */
@@ -24,9 +25,12 @@ function typing(target: EventTarget | null): boolean {
 
 /**
  * What a key pressed means, given whether `g` came just before; nothing while typing in a field or
- * with Ctrl, Alt or ⌘ held (the browser's and the screen reader's own keys stay theirs).
+ * with Ctrl, Alt or ⌘ held (the browser's and the screen reader's own keys stay theirs), but for
+ * Ctrl+K.
  */
 export function shortcutOf(e: Key, afterG: boolean): Shortcut {
+  // Ctrl+K (⌘K on a Mac) asks for the search box by name, even from inside a field.
+  if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") return { kind: "search" };
   if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return undefined;
   if (afterG) {
     const to = GO_TO[e.key.toLowerCase()];

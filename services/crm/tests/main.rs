@@ -26,6 +26,7 @@ mod pipelines;
 mod readiness;
 mod rest;
 mod restore;
+mod search;
 mod service_identity;
 mod sessions;
 mod sign_in;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use support::{TestServer, authorized, spawn, spawn_targets, spawn_with};
 
 /// Sends one HTTP/1.1 request; the status and the JSON body.
-async fn call(
+pub(crate) async fn call(
     server: &TestServer,
     method: &str,
     path: &str,
@@ -49,14 +49,14 @@ async fn call_raw(
 }
 
 /// `GET path` as the owner of a new tenant: 404, and the error.
-async fn not_found_to_another_tenant(server: &TestServer, path: &str) -> Value {
+pub(crate) async fn not_found_to_another_tenant(server: &TestServer, path: &str) -> Value {
     let other = register(server, "Butik Lain", "ali@lain.example").await;
     let (status, error) = call(server, "GET", path, other["accessToken"].as_str(), "").await;
     assert_eq!(status, 404, "{error}");
     error
 }
 
-async fn register(server: &TestServer, tenant: &str, email: &str) -> Value {
+pub(crate) async fn register(server: &TestServer, tenant: &str, email: &str) -> Value {
     let (status, body) = call(
         server,
         "POST",
@@ -531,7 +531,7 @@ async fn every_route_answers_through_rest_with_a_decision_not_a_failure() {
     assert!(answered > 80, "{answered} routes");
 }
 
-async fn business(server: &TestServer, token: &str, email: &str) -> String {
+pub(crate) async fn business(server: &TestServer, token: &str, email: &str) -> String {
     let (status, created) = call(
         server,
         "POST",

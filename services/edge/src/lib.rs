@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod overview;
 pub mod ratelimit;
 pub mod rest;
+pub mod search;
 
 use std::time::Duration;
 

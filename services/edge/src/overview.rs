@@ -10,7 +10,9 @@ use std::time::Duration;
 use crm_proto::crm::customer::v1 as customer;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
 use crm_proto::crm::edge::v1::edge_service_server::EdgeService;
-use crm_proto::crm::edge::v1::{GetCustomerOverviewRequest, GetCustomerOverviewResponse};
+use crm_proto::crm::edge::v1::{
+    GetCustomerOverviewRequest, GetCustomerOverviewResponse, SearchRequest, SearchResponse,
+};
 use crm_proto::crm::sales::v1 as sales;
 use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
@@ -25,8 +27,8 @@ const DEADLINE: Duration = Duration::from_secs(2);
 /// The overview, over the customer and sales services.
 #[derive(Clone)]
 pub struct Overview {
-    customers: Option<Arc<Upstream>>,
-    sales: Option<Arc<Upstream>>,
+    pub(crate) customers: Option<Arc<Upstream>>,
+    pub(crate) sales: Option<Arc<Upstream>>,
 }
 
 impl Overview {
@@ -39,7 +41,7 @@ impl Overview {
 
 /// Calls to `context` through the gateway's forwarding (its processes in rotation, a call
 /// refused by one sent to the next), or the status saying none is configured.
-fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Forward, Status> {
+pub(crate) fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Forward, Status> {
     match upstream {
         Some(upstream) => Ok(Forward::To(upstream.clone())),
         None => Err(Status::unavailable(format!(
@@ -49,7 +51,7 @@ fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Forward, S
 }
 
 /// `message` as a request carrying the caller's credentials and a deadline.
-fn forwarded<T>(from: &Request<GetCustomerOverviewRequest>, message: T) -> Request<T> {
+pub(crate) fn forwarded<R, T>(from: &Request<R>, message: T) -> Request<T> {
     let mut request = Request::new(message);
     for name in [
         "authorization",
@@ -66,7 +68,7 @@ fn forwarded<T>(from: &Request<GetCustomerOverviewRequest>, message: T) -> Reque
 }
 
 /// Why a part is missing, for the `missing` list.
-fn why(part: &str, service: &str, status: &Status) -> String {
+pub(crate) fn why(part: &str, service: &str, status: &Status) -> String {
     let reason = match status.code() {
         tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
             format!("the {service} service did not answer in time")
@@ -186,6 +188,15 @@ impl EdgeService for Overview {
             }
         }
         Ok(Response::new(out))
+    }
+
+    async fn search(
+        &self,
+        request: Request<SearchRequest>,
+    ) -> Result<Response<SearchResponse>, Status> {
+        crate::search::search(self, request)
+            .await
+            .map(Response::new)
     }
 }
 

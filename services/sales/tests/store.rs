@@ -16,6 +16,7 @@ use crm_sales::domain::pipeline::{Pipeline, StageInput};
 use crm_sales::domain::ports::{
     DealFilter, LeadFilter, OpportunityFilter, OpportunityWrite, OutboxEvent, SalesStore,
 };
+use crm_sales::domain::search;
 use crm_sales::infrastructure::sql::SqlSalesStore;
 use uuid::Uuid;
 
@@ -217,6 +218,29 @@ async fn leads_are_saved_with_their_events_filtered_and_kept_per_tenant(
             .unwrap(),
         std::slice::from_ref(&qualified)
     );
+    // Found by a piece of its words in any case (as saved, after the change too), in its
+    // tenant only; `%` and `_` are only themselves.
+    let words = |q: &str| LeadFilter {
+        query: search::pattern(q).unwrap(),
+        ..LeadFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_leads(a, &words(" sIT "), None, 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&qualified)
+    );
+    assert_eq!(store.count_leads(a, &words("siti")).await.unwrap(), 1);
+    assert_eq!(store.count_leads(a, &words("i")).await.unwrap(), 2);
+    for nothing in ["s%i", "_", "siti ali"] {
+        assert_eq!(
+            store.count_leads(a, &words(nothing)).await.unwrap(),
+            0,
+            "{nothing}"
+        );
+    }
+    assert_eq!(store.count_leads(b, &words("siti")).await.unwrap(), 0);
     // A change that refuses saves nothing; one that changes nothing writes nothing.
     let err = store
         .update_lead(
@@ -691,6 +715,22 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
         })
         .await,
         [theirs.id]
+    );
+    assert_eq!(
+        by(OpportunityFilter {
+            query: search::pattern("SARONG").unwrap(),
+            ..Default::default()
+        })
+        .await,
+        [mine.id, theirs.id]
+    );
+    assert!(
+        by(OpportunityFilter {
+            query: search::pattern("sarong%").unwrap(),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
     );
     // Asked to win above the threshold: listed by the request's state, which follows its answer.
     let ask = |approve: Option<bool>| {

@@ -18,8 +18,6 @@ import { t } from "../i18n";
 type Props = { onError: (err: unknown) => Problem };
 
 
-/** The last `/` the search box answered: coming back to the list later does not take the focus again. */
-let searchesAnswered = 0;
 
 /** Customers: a page at a time, search as you type, and a form to add one. */
 /** What the signed-in person may do with customers; the rest is not offered. */
@@ -37,14 +35,7 @@ export type CustomerRights = {
   addTasks: boolean;
 };
 
-export function Customers({ onError, may, searchAsked = 0 }: Props & { may: CustomerRights; searchAsked?: number }) {
-  // `/` pressed (here or on another screen): the search box takes the typing.
-  const searchBox = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    if (searchAsked <= searchesAnswered) return;
-    searchesAnswered = searchAsked;
-    searchBox.current?.focus();
-  }, [searchAsked]);
+export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   const [query, setQuery] = useState("");
   const [rows, setRows] = useState<Customer[]>([]);
   const [next, setNext] = useState("");
@@ -224,7 +215,6 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
       <label class="search">
         <span>{t("Search")}</span>
         <input
-          ref={searchBox}
           type="search"
           placeholder={t("Name, email, phone, tag…")}
           value={query}
@@ -261,7 +251,7 @@ export function Customers({ onError, may, searchAsked = 0 }: Props & { may: Cust
             ))}
           </select>
         </label>
-        <PersonChoice label={t("Owner")} anyone="anyone" mine="me" whose={view.owner} me={may.me} people={people} choose={(owner) => change({ owner })} disabled={!!query.trim()} />
+        <PersonChoice label={t("Owner")} anyone={t("anyone")} mine={t("me")} whose={view.owner} me={may.me} people={people} choose={(owner) => change({ owner })} disabled={!!query.trim()} />
         <label class="inline">
           {t("Tag")}{" "}
           <input value={view.tag} size={10} onChange={(e) => change({ tag: (e.target as HTMLInputElement).value })} />
@@ -364,10 +354,10 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
       <fieldset>
         <legend>{t("Kind")}</legend>
         <label>
-          <input type="radio" name="kind" checked={kind === "business"} onChange={() => setKind("business")} /> Business
+          <input type="radio" name="kind" checked={kind === "business"} onChange={() => setKind("business")} /> {t("Business")}
         </label>
         <label>
-          <input type="radio" name="kind" checked={kind === "person"} onChange={() => setKind("person")} /> Person
+          <input type="radio" name="kind" checked={kind === "person"} onChange={() => setKind("person")} /> {t("Person")}
         </label>
       </fieldset>
       {kind === "business" ? (

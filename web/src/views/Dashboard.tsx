@@ -174,7 +174,7 @@ export function Dashboard({ onError, me, readAll }: Props) {
             <tbody>
               {stages.map((s) => (
                 <tr key={s.stageId}>
-                  <td>{s.stageName}</td>
+                  <td translate={false}>{s.stageName}</td>
                   <td>{String(s.openCount)}</td>
                   <td>{formatMoney(s.openValue)}</td>
                 </tr>

@@ -29,5 +29,5 @@ export function PersonChoice({ label, anyone, mine, whose, me, people, choose, d
 
 /** Whose deals are shown: everyone's (""), mine (`me`), or one person's, chosen by name. */
 export function DealsOf(props: Choice) {
-  return <PersonChoice label={t("Deals of")} anyone="everyone" mine="mine" {...props} />;
+  return <PersonChoice label={t("Deals of")} anyone={t("everyone")} mine={t("mine")} {...props} />;
 }

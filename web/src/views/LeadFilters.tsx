@@ -15,6 +15,12 @@ const STATUSES: [LeadStatus, string][] = [
   [LeadStatus.CONVERTED, msg("Converted")],
 ];
 
+/** A lead's status in words ("Converted"). */
+export const leadStatusName = (status: LeadStatus): string => {
+  const words = STATUSES.find(([s]) => s === status)?.[1];
+  return words ? t(words) : "";
+};
+
 /** The leads' filters, and how many leads they take (once counted). */
 export function LeadFilters({ filter, set, me, people, total }: { filter: LeadFilter; set: (f: LeadFilter) => void; me: string; people: User[]; total?: number }) {
   const narrowed = filter.status !== LeadStatus.UNSPECIFIED || filter.owner !== "";
@@ -32,7 +38,7 @@ export function LeadFilters({ filter, set, me, people, total }: { filter: LeadFi
             ))}
           </select>
         </label>
-        <PersonChoice label={t("Owner")} anyone="anyone" mine="me" whose={filter.owner} me={me} people={people} choose={(owner) => set({ ...filter, owner })} />
+        <PersonChoice label={t("Owner")} anyone={t("anyone")} mine={t("me")} whose={filter.owner} me={me} people={people} choose={(owner) => set({ ...filter, owner })} />
         {narrowed && (
           <button type="button" class="link" onClick={() => set(ANY_LEAD)}>
             {t("Every lead")}

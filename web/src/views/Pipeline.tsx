@@ -13,7 +13,7 @@ import { formatMoney, parseAmount, sumMoney } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { PipelineChooser } from "./PipelineChooser";
 import { DealsOf } from "./DealsOf";
-import { ANY_LEAD, LeadFilters, type LeadFilter } from "./LeadFilters";
+import { ANY_LEAD, LeadFilters, leadStatusName, type LeadFilter } from "./LeadFilters";
 import { OpportunityDetail } from "./OpportunityDetail";
 import { Timeline } from "./Timeline";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
@@ -335,7 +335,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
               </td>
               <td>{lead.companyName}</td>
               <td>{formatMoney(lead.estimatedValue)}</td>
-              <td>{LeadStatus[lead.status].toLowerCase()}</td>
+              <td>{leadStatusName(lead.status)}</td>
               <td>
                 {canAssign && lead.status !== LeadStatus.CONVERTED ? (
                   <select aria-label={t("Owner of {{contactName}}", { contactName: lead.contactName })} value={lead.ownerId} onChange={(e) => assign(lead, (e.target as HTMLSelectElement).value)}>
@@ -465,7 +465,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
             }}
           >
             <div class="column-head">
-              <h3>{stage.name}</h3>
+              <h3 translate={false}>{stage.name}</h3>
               <p class="hint">
                 {t("{{count}} deals", { count: inStage.length })}
                 {inStage.length > 0 && ` · ${sumMoney(inStage.map((c) => c.amount)).map(formatMoney).join(" + ")}`}
@@ -494,7 +494,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
                     onChange={(e) => move(card, (e.target as HTMLSelectElement).value)}
                   >
                       {pipeline.stages.map((s) => (
-                        <option key={s.id} value={s.id}>
+                        <option key={s.id} value={s.id} translate={false}>
                           {s.name}
                         </option>
                       ))}

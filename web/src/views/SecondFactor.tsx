@@ -56,7 +56,7 @@ export function Enrolment({ secret, otpauthUri, busy, problem, onConfirm, onCanc
           {t("Open an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, Aegis…) and scan this code.")}
           <QrCode text={otpauthUri} label={t("QR code of the secret for the authenticator app")} />
           <p class="hint">
-            Cannot scan it? Type this key instead (time-based, 6 digits): <code class="secret">{grouped(secret)}</code>
+            {t("Cannot scan it? Type this key instead (time-based, 6 digits):")} <code class="secret">{grouped(secret)}</code>
           </p>
         </li>
         <li>{t("Enter the six digits the app now shows.")}</li>

@@ -17,8 +17,10 @@ export function ShortcutsHelp({ onClose }: { onClose: () => void }) {
           <dd>{t("This list")}</dd>
         </div>
         <div>
-          <dt><kbd>/</kbd></dt>
-          <dd>{t("Search the customers")}</dd>
+          <dt>
+            <kbd>Ctrl</kbd> <kbd>K</kbd>, <kbd>/</kbd>
+          </dt>
+          <dd>{t("Find a customer, contact, lead or deal")}</dd>
         </div>
         {Object.entries(GO_TO).map(([letter, { label }]) => (
           <div key={letter}>

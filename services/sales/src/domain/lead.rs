@@ -255,6 +255,18 @@ fn check(input: &LeadInput, problems: &mut Vec<Violation>) -> Option<Checked> {
 }
 
 impl Lead {
+    /// What it is found by (`ListLeads`' `query`): its contact name, company, email, phone and
+    /// interest, lower-cased.
+    pub fn search_text(&self) -> String {
+        super::search::text([
+            self.contact_name.as_str(),
+            &self.company_name,
+            self.email.as_deref().unwrap_or_default(),
+            self.phone.as_deref().unwrap_or_default(),
+            &self.interest,
+        ])
+    }
+
     /// A new lead, owned by `owner`.
     pub fn new(
         tenant_id: TenantId,

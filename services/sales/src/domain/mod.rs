@@ -12,6 +12,7 @@ pub mod opportunity;
 pub mod permissions;
 pub mod pipeline;
 pub mod ports;
+pub mod search;
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub type Millis = i64;

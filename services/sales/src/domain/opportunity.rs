@@ -230,6 +230,11 @@ pub struct Placement<'a> {
 }
 
 impl Opportunity {
+    /// What it is found by (`ListOpportunities`' `query`): its name, lower-cased.
+    pub fn search_text(&self) -> String {
+        super::search::text([self.name.as_str()])
+    }
+
     /// A new open opportunity in `placement`'s stage (the pipeline's first by default).
     pub fn new(
         tenant_id: TenantId,

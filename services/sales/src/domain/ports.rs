@@ -33,6 +33,8 @@ pub struct LeadFilter {
     pub owner_id: Option<UserId>,
     /// Only this source number.
     pub source: Option<i32>,
+    /// Only those whose words hold this `like` pattern ([`super::search::pattern`]).
+    pub query: Option<String>,
 }
 
 /// The tenant settings sales follows (from IAM's `TenantSettingsChanged`).
@@ -76,6 +78,8 @@ pub struct OpportunityFilter {
     pub close_before: Option<Millis>,
     /// Only those whose request to win above the threshold stands so.
     pub approval: Option<ApprovalState>,
+    /// Only those whose name holds this `like` pattern ([`super::search::pattern`]).
+    pub query: Option<String>,
 }
 
 /// Filters of ListDeals.

@@ -21,7 +21,7 @@ use crm_events::outbox::append_events;
 pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
     sqlx::query(
         "insert into leads (id, tenant_id, status, source, owner_id, doc, created_at, updated_at, version, \
-         deleted_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         deleted_at, search_text) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(lead.id.to_string())
     .bind(lead.tenant_id.to_string())
@@ -33,6 +33,7 @@ pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
     .bind(lead.updated_at)
     .bind(lead.version)
     .bind(lead.deleted_at)
+    .bind(lead.search_text())
     .execute(tx)
     .await
     .map_err(db("creating a lead"))
@@ -43,7 +44,8 @@ pub async fn insert(tx: &mut Conn, lead: &Lead) -> Result<()> {
 pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result<bool> {
     let done = sqlx::query(
         "update leads set status = $3, source = $4, owner_id = $5, doc = $6, updated_at = $7, \
-         version = $8, deleted_at = $10 where tenant_id = $1 and id = $2 and version = $9",
+         version = $8, deleted_at = $10, search_text = $11 \
+         where tenant_id = $1 and id = $2 and version = $9",
     )
     .bind(lead.tenant_id.to_string())
     .bind(lead.id.to_string())
@@ -55,6 +57,7 @@ pub async fn update(tx: &mut Conn, lead: &Lead, expected_version: i64) -> Result
     .bind(lead.version)
     .bind(expected_version)
     .bind(lead.deleted_at)
+    .bind(lead.search_text())
     .execute(tx)
     .await
     .map_err(db("saving a lead"))?;
@@ -126,11 +129,13 @@ async fn read(
 
 /// Leads in id order after `after`, filtered.
 /// The leads a list or a count takes: the tenant's, after `$2` in id order, not deleted, and the
-/// filter's status (`$3`), owner (`$4`) and source (`$5`) when set.
+/// filter's status (`$3`), owner (`$4`), source (`$5`) and words (`$6`, a `like` pattern) when
+/// set.
 macro_rules! filtered_leads {
     () => {
         "from leads where tenant_id = $1 and id > $2 and deleted_at is null \
-         and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5)"
+         and ($3 = '' or status = $3) and ($4 = '' or owner_id = $4) and ($5 = 0 or source = $5) \
+         and ($6 = '' or search_text like $6 escape '\\')"
     };
 }
 
@@ -144,13 +149,14 @@ pub async fn list(
     let rows: Vec<(String,)> = sqlx::query_as(concat!(
         "select doc ",
         filtered_leads!(),
-        " order by id limit $6"
+        " order by id limit $7"
     ))
     .bind(tenant.to_string())
     .bind(after.map(|a| a.to_string()).unwrap_or_default())
     .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
     .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
     .bind(i64::from(filter.source.unwrap_or(0)))
+    .bind(filter.query.clone().unwrap_or_default())
     .bind(i64::from(limit))
     .fetch_all(tx)
     .await
@@ -166,6 +172,7 @@ pub async fn count(tx: &mut Conn, tenant: TenantId, filter: &LeadFilter) -> Resu
         .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
         .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
         .bind(i64::from(filter.source.unwrap_or(0)))
+        .bind(filter.query.clone().unwrap_or_default())
         .fetch_one(tx)
         .await
         .map_err(db("counting leads"))?;

@@ -27,9 +27,9 @@ pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
     sqlx::query(
         "insert into opportunities (id, tenant_id, pipeline_id, stage_id, status, owner_id, \
          customer_id, lead_id, amount_units, amount_nanos, probability, expected_close_at, \
-         created_at, updated_at, closed_at, doc, version, loss_reason, approval_state) \
+         created_at, updated_at, closed_at, doc, version, loss_reason, approval_state, search_text) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19)",
+         $19, $20)",
     )
     .bind(text(o.id))
     .bind(text(o.tenant_id))
@@ -50,6 +50,7 @@ pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
     .bind(o.version)
     .bind(i64::from(o.loss_reason))
     .bind(o.approval.as_ref().map(|a| a.state.as_str()))
+    .bind(o.search_text())
     .execute(&mut *tx)
     .await
     .map_err(db("creating an opportunity"))?;
@@ -110,8 +111,8 @@ pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Res
     let done = sqlx::query(
         "update opportunities set stage_id = $3, status = $4, owner_id = $5, amount_units = $6, \
          amount_nanos = $7, probability = $8, expected_close_at = $9, updated_at = $10, \
-         closed_at = $11, doc = $12, version = $13, loss_reason = $15, approval_state = $16 \
-         where tenant_id = $1 and id = $2 and version = $14",
+         closed_at = $11, doc = $12, version = $13, loss_reason = $15, approval_state = $16, \
+         search_text = $17 where tenant_id = $1 and id = $2 and version = $14",
     )
     .bind(text(o.tenant_id))
     .bind(text(o.id))
@@ -129,6 +130,7 @@ pub async fn update(tx: &mut Conn, o: &Opportunity, stored: &Opportunity) -> Res
     .bind(stored.version)
     .bind(i64::from(o.loss_reason))
     .bind(o.approval.as_ref().map(|a| a.state.as_str()))
+    .bind(o.search_text())
     .execute(&mut *tx)
     .await
     .map_err(db("saving an opportunity"))?;
@@ -213,6 +215,7 @@ pub async fn list(
          and ($7 = '' or customer_id = $7) \
          and ($8 = 0 or expected_close_at >= $9) and ($10 = 0 or expected_close_at < $11) \
          and ($13 = '' or approval_state = $13) \
+         and ($14 = '' or search_text like $14 escape '\\') \
          order by id limit $12",
     )
     .bind(text(tenant))
@@ -228,6 +231,7 @@ pub async fn list(
     .bind(f.close_before.unwrap_or(0))
     .bind(i64::from(limit))
     .bind(f.approval.map(|a| a.as_str()).unwrap_or_default())
+    .bind(f.query.clone().unwrap_or_default())
     .fetch_all(tx)
     .await
     .map_err(db("listing opportunities"))?;

@@ -5,6 +5,7 @@ use crate::application::conversions::ConvertRequest;
 use crate::domain::lead::{LeadInput, LeadStatus, MAX_SOURCE, UPDATABLE};
 use crate::domain::messages::{lead_pb, opportunity_pb};
 use crate::domain::ports::LeadFilter;
+use crate::domain::search;
 
 fn input(l: &pb::Lead) -> Result<LeadInput, Error> {
     for (field, value) in [
@@ -72,6 +73,7 @@ impl pb::lead_service_server::LeadService for SalesGrpc {
             status,
             owner_id: user("owner_id", &r.owner_id)?,
             source: (r.source != 0).then_some(r.source),
+            query: search::pattern(&r.query)?,
         };
         let (mut leads, total) = self
             .sales

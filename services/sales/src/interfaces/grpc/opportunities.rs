@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::messages::{deal_pb, opportunity_pb};
 use crate::domain::opportunity::{ApprovalState, OpportunityInput, OpportunityStatus};
 use crate::domain::ports::{DealFilter, OpportunityFilter};
+use crate::domain::search;
 
 fn opportunity_id(field: &str, raw: &str) -> Result<Uuid, Error> {
     api::uuid(field, raw, "an opportunity id")
@@ -63,6 +64,7 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
                     Error::invalid_field("approval_state", format!("{n} is not an ApprovalState"))
                 })?),
             },
+            query: search::pattern(&r.query)?,
         };
         let mut found = self
             .sales
