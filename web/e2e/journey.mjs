@@ -384,6 +384,16 @@ try {
   const which = page.getByRole("group", { name: "Which customers" });
   await which.getByLabel("Order").selectOption({ label: "Name, A to Z" });
   await page.waitForFunction(() => document.querySelector("main tbody tr:first-child td:first-child")?.textContent === "Butik Seri Batik Sdn Bhd");
+  // The Name heading orders too: now A to Z (its aria-sort), clicked Z to A, clicked back.
+  const nameHeading = page.getByRole("columnheader", { name: /^Name/ });
+  if ((await nameHeading.getAttribute("aria-sort")) !== "ascending") throw new Error("the Name heading does not say A to Z");
+  await nameHeading.getByRole("button").click();
+  await page.waitForFunction(() => document.querySelector("main tbody tr:first-child td:first-child")?.textContent === "Kedai Kain Pelangi");
+  if ((await nameHeading.getAttribute("aria-sort")) !== "descending") throw new Error("the Name heading does not say Z to A");
+  if (!page.url().endsWith("#customers?sort=name-desc")) throw new Error(`the address reads ${page.url()}`);
+  if ((await page.getByRole("columnheader", { name: /^Added/ }).getAttribute("aria-sort")) !== "none") throw new Error("Added claims the order");
+  await nameHeading.getByRole("button").click();
+  await page.waitForFunction(() => document.querySelector("main tbody tr:first-child td:first-child")?.textContent === "Butik Seri Batik Sdn Bhd");
   await which.getByLabel("Tag").fill("songket");
   await which.getByLabel("Tag").press("Enter");
   await page.getByRole("status").getByText("1 customer matches", { exact: true }).waitFor();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CustomerStatus, CustomerType } from "./gen/crm/customer/v1/customers_pb";
-import { DEFAULT_VIEW, hashOf, listRequest, narrowed, viewOf } from "./customerView";
+import { DEFAULT_VIEW, columnSort, hashOf, listRequest, narrowed, viewOf } from "./customerView";
 
 describe("the customer list's view in the address", () => {
   it("is the default for a bare address, and writes only what differs", () => {
@@ -30,5 +30,17 @@ describe("the customer list's view in the address", () => {
     expect(narrowed(DEFAULT_VIEW)).toBe(false);
     expect(narrowed({ ...DEFAULT_VIEW, sort: "name", size: 50 })).toBe(false);
     expect(narrowed({ ...DEFAULT_VIEW, tag: "x" })).toBe(true);
+  });
+
+  it("orders by a column's heading: its order, then the other way", () => {
+    expect(columnSort("name", "newest")).toEqual({ now: "none", next: "name" });
+    expect(columnSort("name", "name")).toEqual({ now: "ascending", next: "name-desc" });
+    expect(columnSort("name", "name-desc")).toEqual({ now: "descending", next: "name" });
+    expect(columnSort("added", "newest")).toEqual({ now: "descending", next: "oldest" });
+    expect(columnSort("added", "oldest")).toEqual({ now: "ascending", next: "newest" });
+    expect(columnSort("added", "name")).toEqual({ now: "none", next: "newest" });
+    const zToA = { ...DEFAULT_VIEW, sort: "name-desc" as const };
+    expect(viewOf(hashOf(zToA))).toEqual(zToA);
+    expect(listRequest(zToA).orderBy).toBe("display_name desc");
   });
 });

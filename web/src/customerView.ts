@@ -4,7 +4,7 @@
 import { CustomerStatus, CustomerType } from "./gen/crm/customer/v1/customers_pb";
 import { msg } from "./i18n";
 
-export type Sort = "newest" | "oldest" | "name";
+export type Sort = "newest" | "oldest" | "name" | "name-desc";
 export type CustomerView = {
   sort: Sort;
   kind: "" | "business" | "person";
@@ -19,11 +19,20 @@ export const SORTS: [Sort, string][] = [
   ["newest", msg("Newest first")],
   ["oldest", msg("Oldest first")],
   ["name", msg("Name, A to Z")],
+  ["name-desc", msg("Name, Z to A")],
 ];
 export const SIZES = [25, 50, 100];
 export const DEFAULT_VIEW: CustomerView = { sort: "newest", kind: "", status: "", owner: "", tag: "", size: 25 };
 
-const ORDER_BY: Record<Sort, string> = { newest: "create_time desc", oldest: "create_time", name: "display_name" };
+const ORDER_BY: Record<Sort, string> = { newest: "create_time desc", oldest: "create_time", name: "display_name", "name-desc": "display_name desc" };
+
+/** A column the list can be ordered by: how it is ordered now (for `aria-sort`), and the order a click on its heading asks for. */
+export function columnSort(column: "name" | "added", sort: Sort): { now: "ascending" | "descending" | "none"; next: Sort } {
+  if (column === "name") {
+    return { now: sort === "name" ? "ascending" : sort === "name-desc" ? "descending" : "none", next: sort === "name" ? "name-desc" : "name" };
+  }
+  return { now: sort === "oldest" ? "ascending" : sort === "newest" ? "descending" : "none", next: sort === "newest" ? "oldest" : "newest" };
+}
 const TYPES = { business: CustomerType.BUSINESS, person: CustomerType.INDIVIDUAL } as const;
 const STATUS = { prospect: CustomerStatus.PROSPECT, active: CustomerStatus.ACTIVE, inactive: CustomerStatus.INACTIVE } as const;
 

@@ -828,51 +828,58 @@ async fn search_and_lists_page_through_what_was_just_written() {
         .into_inner();
     assert_eq!(found.customers[0].display_name, "Tenun Pahang");
 
-    // Lists page by name with tokens; a token of another order is refused.
-    let mut names = Vec::new();
-    let mut token_ = String::new();
-    loop {
-        let page = c
-            .list_customers(authorized(
-                ListCustomersRequest {
-                    page_size: 3,
-                    page_token: token_.clone(),
-                    order_by: "display_name".into(),
-                    ..Default::default()
-                },
-                &token,
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        // Counted on the first page, of every page to come; not again after.
-        assert_eq!(page.total_size, if token_.is_empty() { 4 } else { 0 });
-        names.extend(page.customers.into_iter().map(|c| c.display_name));
-        if page.next_page_token.is_empty() {
-            break;
+    // Lists page by name with tokens, A to Z and Z to A; a token of another order is refused.
+    let a_to_z = [
+        "Batik Tulis Pekalongan",
+        "Kilang Desa Murni Batik",
+        "Songket Terengganu",
+        "Tenun Pahang",
+    ];
+    for (order_by, expected) in [
+        ("display_name", a_to_z),
+        ("display_name desc", {
+            let mut z_to_a = a_to_z;
+            z_to_a.reverse();
+            z_to_a
+        }),
+    ] {
+        let mut names = Vec::new();
+        let mut token_ = String::new();
+        loop {
+            let page = c
+                .list_customers(authorized(
+                    ListCustomersRequest {
+                        page_size: 3,
+                        page_token: token_.clone(),
+                        order_by: order_by.into(),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            // Counted on the first page, of every page to come; not again after.
+            assert_eq!(page.total_size, if token_.is_empty() { 4 } else { 0 });
+            names.extend(page.customers.into_iter().map(|c| c.display_name));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token_ = page.next_page_token;
+            let err = c
+                .list_customers(authorized(
+                    ListCustomersRequest {
+                        page_token: token_.clone(),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(fields(&err), ["page_token"]);
         }
-        token_ = page.next_page_token;
-        let err = c
-            .list_customers(authorized(
-                ListCustomersRequest {
-                    page_token: token_.clone(),
-                    ..Default::default()
-                },
-                &token,
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(fields(&err), ["page_token"]);
+        assert_eq!(names, expected, "{order_by}");
     }
-    assert_eq!(
-        names,
-        [
-            "Batik Tulis Pekalongan",
-            "Kilang Desa Murni Batik",
-            "Songket Terengganu",
-            "Tenun Pahang"
-        ]
-    );
     // The count follows the filters, not the page.
     let batik = c
         .list_customers(authorized(

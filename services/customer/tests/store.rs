@@ -473,8 +473,21 @@ async fn lists_filter_order_and_page(s: &Store) {
         id: all[2].id,
     };
     assert_eq!(
-        list(Filter::default(), Order::Name, Some(cursor), 10).await,
+        list(Filter::default(), Order::Name, Some(cursor.clone()), 10).await,
         ["Cahaya Batik", "Zainab Ali"]
+    );
+    assert_eq!(
+        list(Filter::default(), Order::NameDesc, None, 10).await,
+        [
+            "Zainab Ali",
+            "Cahaya Batik",
+            "Bunga Tekstil",
+            "Anggun Songket"
+        ]
+    );
+    assert_eq!(
+        list(Filter::default(), Order::NameDesc, Some(cursor), 10).await,
+        ["Anggun Songket"]
     );
     let batik = Filter {
         tags: vec!["batik".into()],

@@ -9,7 +9,8 @@ import { RecentlyDeleted } from "./RecentlyDeleted";
 import { customersCsv } from "../csv";
 import { phonesWith, tagsOf } from "../customerForm";
 import { Phone } from "./Phone";
-import { SIZES, SORTS, hashOf, listRequest, narrowed, viewOf, type CustomerView } from "../customerView";
+import { SIZES, SORTS, columnSort, hashOf, listRequest, narrowed, viewOf, type CustomerView, type Sort } from "../customerView";
+import { day } from "../dates";
 import { STATUSES } from "../customerForm";
 import { usePeople } from "./pipelines";
 import { PersonChoice } from "./DealsOf";
@@ -283,11 +284,12 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
-            <th scope="col">{t("Name")}</th>
+            <SortableHeading column="name" label={t("Name")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
             <th scope="col">{t("Kind")}</th>
             <th scope="col">{t("Email")}</th>
             <th scope="col">{t("Phone")}</th>
             <th scope="col">{t("Tags")}</th>
+            <SortableHeading column="added" label={t("Added")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
           </tr>
         </thead>
         <tbody>
@@ -302,11 +304,12 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
               <td>{c.email}</td>
               <td>{c.phones[0] && <Phone phone={c.phones[0]} />}</td>
               <td>{c.tags.join(", ")}</td>
+              <td>{day(c.createTime)}</td>
             </tr>
           ))}
           {rows.length === 0 && (
             <tr>
-              <td colSpan={5} class="empty">
+              <td colSpan={6} class="empty">
                 {!loaded ? t("Loading…") : query ? t("No customer matches.") : t("No customers yet.")}
               </td>
             </tr>
@@ -374,5 +377,22 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <button type="submit">{t("Save")}</button>
     </form>
+  );
+}
+
+/**
+ * A column heading that orders the list: a click asks for its order, a second click the other
+ * way; `aria-sort` says how it is ordered now. A search orders by relevance, so it waits.
+ */
+function SortableHeading({ column, label, sort, searching, change }: { column: "name" | "added"; label: string; sort: Sort; searching: boolean; change: (sort: Sort) => void }) {
+  const { now, next } = columnSort(column, sort);
+  const shown = searching ? "none" : now;
+  return (
+    <th scope="col" aria-sort={shown}>
+      <button type="button" class="sort" onClick={() => change(next)} disabled={searching}>
+        {label}
+        <span aria-hidden="true">{shown === "ascending" ? " ↑" : shown === "descending" ? " ↓" : " ↕"}</span>
+      </button>
+    </th>
   );
 }

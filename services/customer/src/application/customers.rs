@@ -94,7 +94,7 @@ impl Customers {
             .flatten()
             .map(|last| Cursor {
                 key: match order {
-                    Order::Name => last.display_name.to_lowercase(),
+                    Order::Name | Order::NameDesc => last.display_name.to_lowercase(),
                     Order::Created | Order::CreatedDesc => String::new(),
                 },
                 id: last.id,

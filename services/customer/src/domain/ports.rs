@@ -62,6 +62,8 @@ pub enum Order {
     CreatedDesc,
     /// By display name, case-insensitively.
     Name,
+    /// By display name, case-insensitively, Z to A.
+    NameDesc,
 }
 
 /// Where a page starts: after this customer, in the list's order.

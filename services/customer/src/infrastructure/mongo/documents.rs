@@ -178,12 +178,22 @@ pub(super) fn list_query(
                     ],
                 );
             }
+            Order::NameDesc => {
+                d.insert(
+                    "$or",
+                    vec![
+                        doc! { "sort_name": { "$lt": a.key.clone() } },
+                        doc! { "sort_name": a.key.clone(), "_id": { "$lt": id } },
+                    ],
+                );
+            }
         }
     }
     let sort = match order {
         Order::Created => doc! { "_id": 1 },
         Order::CreatedDesc => doc! { "_id": -1 },
         Order::Name => doc! { "sort_name": 1, "_id": 1 },
+        Order::NameDesc => doc! { "sort_name": -1, "_id": -1 },
     };
     (d, sort)
 }

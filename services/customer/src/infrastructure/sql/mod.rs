@@ -412,6 +412,11 @@ impl CustomerStore for SqlCustomerStore {
                     .text(" or (c.sort_name = ?", a.key.clone())
                     .text(" and c.id > ?))", a.id.to_string());
             }
+            (Order::NameDesc, Some(a)) => {
+                sql.text(" and (c.sort_name < ?", a.key.clone())
+                    .text(" or (c.sort_name = ?", a.key.clone())
+                    .text(" and c.id < ?))", a.id.to_string());
+            }
             (_, None) => {}
         }
         sql.push(
@@ -419,6 +424,7 @@ impl CustomerStore for SqlCustomerStore {
                 Order::Created => " order by c.id",
                 Order::CreatedDesc => " order by c.id desc",
                 Order::Name => " order by c.sort_name, c.id",
+                Order::NameDesc => " order by c.sort_name desc, c.id desc",
             },
             None,
         );

@@ -95,10 +95,11 @@ fn order(raw: &str) -> Result<Order, Error> {
         "" | "create_time" | "create_time asc" => Ok(Order::Created),
         "create_time desc" => Ok(Order::CreatedDesc),
         "display_name" | "display_name asc" => Ok(Order::Name),
+        "display_name desc" => Ok(Order::NameDesc),
         other => Err(Error::invalid_field(
             "order_by",
             format!(
-                "{other:?} is not an order of this list; use create_time, create_time desc or display_name"
+                "{other:?} is not an order of this list; use create_time, create_time desc, display_name or display_name desc"
             ),
         )),
     }
