@@ -8,6 +8,7 @@ mod activities;
 mod api;
 mod api_keys;
 mod approvals;
+mod batches;
 mod binary;
 mod contexts;
 mod conversions;

@@ -155,24 +155,47 @@ impl Customers {
         input: CustomerInput,
         paths: Vec<String>,
     ) -> Result<Customer> {
+        let owner = input
+            .owner_id
+            .filter(|_| paths.iter().any(|f| f == "owner_id"));
+        self.update_with(caller, id, etag, owner, "customer", move |_| {
+            (input.clone(), paths.clone())
+        })
+        .await
+    }
+
+    /// Changes a customer by what `make` asks of it as stored (the input and the fields it
+    /// sets), if `etag` is current (or empty); `owner` is the owner it may give the customer
+    /// (checked against IAM before the transaction), `prefix` the name its field violations
+    /// start with.
+    pub(super) async fn update_with(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        etag: &str,
+        owner: Option<UserId>,
+        prefix: &'static str,
+        make: impl Fn(&Customer) -> (CustomerInput, Vec<String>) + Send + Sync,
+    ) -> Result<Customer> {
         let p = &caller.principal;
         let now = self.now();
         // Asked before the transaction (IAM is another service); it counts only if the change
         // does give the customer to someone else.
-        let owner_problem = match input.owner_id {
-            Some(owner) if paths.iter().any(|f| f == "owner_id") => self
+        let owner_problem = match owner {
+            Some(owner) => self
                 .owner_problem(caller, owner)
                 .await
                 .map(|problem| (owner, problem)),
-            _ => None,
+            None => None,
         };
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.write")?;
             check_etag(etag, c.version, "customer")?;
+            let (input, paths) = make(c);
             let new_owner = input.owner_id;
             let changed = c
-                .apply(input.clone(), &paths, now)
-                .map_err(|e| invalid("customer", e))?;
+                .apply(input, &paths, now)
+                .map_err(|e| invalid(prefix, e))?;
             if changed.iter().any(|f| f == "owner_id")
                 && let Reach::Own(me) = Reach::of(p, "customers.write")?
                 && new_owner != Some(me)

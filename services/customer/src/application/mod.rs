@@ -3,6 +3,7 @@
 //! what (`customers.read` / `write` / `delete` / `import` / `export`, with `:own` reaching only
 //! the customers the caller owns) and which events a change causes.
 
+pub mod batch;
 pub mod bulk;
 pub mod contacts;
 pub mod customers;

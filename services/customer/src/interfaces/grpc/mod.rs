@@ -1,6 +1,7 @@
 //! gRPC ⇄ use cases: `crm.customer.v1.CustomerService`. Decoding requests (ids, masks, page
 //! tokens, enums) and encoding responses; no business rules here.
 
+mod batch;
 mod bulk;
 pub mod convert;
 
@@ -289,6 +290,24 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
             customers: found.iter().map(customer_pb).collect(),
             next_page_token: next,
         }))
+    }
+
+    async fn batch_update_customers(
+        &self,
+        request: Request<pb::BatchUpdateCustomersRequest>,
+    ) -> Reply<pb::BatchUpdateCustomersResponse> {
+        let caller = caller(&request)?;
+        let answer = batch::update(&self.customers, &caller, request.into_inner()).await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn batch_delete_customers(
+        &self,
+        request: Request<pb::BatchDeleteCustomersRequest>,
+    ) -> Reply<pb::BatchDeleteCustomersResponse> {
+        let caller = caller(&request)?;
+        let answer = batch::delete(&self.customers, &caller, request.into_inner()).await?;
+        Ok(Response::new(answer))
     }
 
     async fn import_customers(

@@ -1,0 +1,145 @@
+//! BatchUpdateCustomers and BatchDeleteCustomers: the request checked as a whole (its ids, the
+//! change, the right to make it at all), then each customer on its own, its outcome a
+//! `google.rpc.Status` of its own.
+
+use crm_core::api::{self};
+use crm_core::{Error, UserId};
+use crm_proto::crm::customer::v1 as pb;
+use crm_proto::google::rpc;
+use prost::Message;
+
+use crate::application::batch::{BatchChange, batch_ids};
+use crate::application::{Caller, Customers};
+use crate::domain::customer::Status;
+use crate::domain::messages::customer_pb;
+
+/// The most tags one change adds or takes away.
+const MAX_TAGS: usize = 50;
+
+/// An outcome as the single call would answer it, and what it gave.
+fn status_of<T>(outcome: Result<T, Error>) -> (rpc::Status, Option<T>) {
+    match outcome {
+        Ok(done) => (rpc::Status::default(), Some(done)),
+        Err(e) => {
+            let status = tonic::Status::from(e);
+            // The details are the whole `google.rpc.Status` (code, message, details).
+            let answer = rpc::Status::decode(status.details()).unwrap_or_else(|_| rpc::Status {
+                code: status.code() as i32,
+                message: status.message().to_owned(),
+                details: Vec::new(),
+            });
+            (answer, None)
+        }
+    }
+}
+
+fn change(r: &pb::BatchUpdateCustomersRequest) -> Result<BatchChange, Error> {
+    let status = match api::enum_filter::<pb::CustomerStatus>("status", r.status)? {
+        Some(pb::CustomerStatus::Prospect) => Some(Status::Prospect),
+        Some(pb::CustomerStatus::Active) => Some(Status::Active),
+        Some(pb::CustomerStatus::Inactive) => Some(Status::Inactive),
+        Some(pb::CustomerStatus::Unspecified) | None => None,
+    };
+    let tags = |field: &str, raw: &[String]| -> Result<Vec<String>, Error> {
+        api::bounded_list(field, raw, MAX_TAGS, 256)?;
+        crate::domain::values::tags(raw).map_err(|e| Error::invalid_field(field, e))
+    };
+    let change = BatchChange {
+        owner_id: api::optional_uuid("owner_id", &r.owner_id, "a user id")?.map(UserId::from),
+        status,
+        add_tags: tags("add_tags", &r.add_tags)?,
+        remove_tags: tags("remove_tags", &r.remove_tags)?,
+    };
+    if change.is_empty() {
+        return Err(Error::invalid_field(
+            "owner_id",
+            "say what to change: an owner, a status, or tags to add or take away",
+        ));
+    }
+    Ok(change)
+}
+
+/// `BatchUpdateCustomers`.
+pub(super) async fn update(
+    customers: &Customers,
+    caller: &Caller,
+    r: pb::BatchUpdateCustomersRequest,
+) -> Result<pb::BatchUpdateCustomersResponse, Error> {
+    customers
+        .idempotency()
+        .once(
+            &caller.principal,
+            "customers.write",
+            "BatchUpdateCustomers",
+            &r.request_id,
+            &r,
+            || async {
+                let items = batch_ids(&r.ids)?;
+                let change = change(&r)?;
+                let ids: Vec<_> = items
+                    .iter()
+                    .filter_map(|i| i.as_ref().ok().copied())
+                    .collect();
+                let mut done = customers
+                    .change_each(caller, &ids, &change)
+                    .await
+                    .into_iter();
+                let results = r
+                    .ids
+                    .iter()
+                    .zip(items)
+                    .map(|(raw, item)| {
+                        let outcome = item.and_then(|_| done.next().expect("one outcome per id"));
+                        let (status, customer) = status_of(outcome);
+                        pb::CustomerBatchResult {
+                            id: raw.clone(),
+                            status: Some(status),
+                            customer: customer.map(|c| customer_pb(&c)),
+                        }
+                    })
+                    .collect();
+                Ok(pb::BatchUpdateCustomersResponse { results })
+            },
+        )
+        .await
+}
+
+/// `BatchDeleteCustomers`.
+pub(super) async fn delete(
+    customers: &Customers,
+    caller: &Caller,
+    r: pb::BatchDeleteCustomersRequest,
+) -> Result<pb::BatchDeleteCustomersResponse, Error> {
+    customers
+        .idempotency()
+        .once(
+            &caller.principal,
+            "customers.delete",
+            "BatchDeleteCustomers",
+            &r.request_id,
+            &r,
+            || async {
+                let items = batch_ids(&r.ids)?;
+                let ids: Vec<_> = items
+                    .iter()
+                    .filter_map(|i| i.as_ref().ok().copied())
+                    .collect();
+                let mut done = customers.delete_each(caller, &ids).await.into_iter();
+                let results = r
+                    .ids
+                    .iter()
+                    .zip(items)
+                    .map(|(raw, item)| {
+                        let outcome = item.and_then(|_| done.next().expect("one outcome per id"));
+                        pb::CustomerBatchResult {
+                            id: raw.clone(),
+                            status: Some(status_of(outcome).0),
+                            customer: None,
+                        }
+                    })
+                    .collect();
+                Ok(pb::BatchDeleteCustomersResponse { results })
+            },
+        )
+        .await
+}
