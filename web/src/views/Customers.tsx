@@ -15,6 +15,8 @@ import { STATUSES } from "../customerForm";
 import { usePeople } from "./pipelines";
 import { PersonChoice } from "./DealsOf";
 import { t } from "../i18n";
+import { BulkActions } from "./BulkActions";
+import { allPages } from "../paging";
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -59,6 +61,42 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   };
   // Whoever may list the people can filter by them; anyone can ask for their own.
   const people = usePeople(() => undefined);
+
+  // The customers selected for a bulk action (kept across pages), or every one the filters
+  // take; a new search, filter or order starts again with none.
+  const [selected, setSelected] = useState<Map<string, Customer>>(new Map());
+  const [everyMatch, setEveryMatch] = useState(false);
+  const selectable = may.write || may.remove || may.exporting;
+  const clearSelection = () => (setSelected(new Map()), setEveryMatch(false));
+  useEffect(clearSelection, [query, view]);
+  const pageChosen = rows.length > 0 && rows.every((c) => everyMatch || selected.has(c.id));
+  const choose = (c: Customer) => {
+    const next = new Map(everyMatch ? rows.map((r) => [r.id, r]) : selected);
+    if (next.has(c.id)) next.delete(c.id);
+    else next.set(c.id, c);
+    setSelected(next);
+    setEveryMatch(false);
+  };
+  const choosePage = () => {
+    const next = new Map(selected);
+    for (const c of rows) {
+      if (pageChosen) next.delete(c.id);
+      else next.set(c.id, c);
+    }
+    setSelected(pageChosen ? new Map() : next);
+    setEveryMatch(false);
+  };
+  const chosenCount = everyMatch ? (total ?? 0) : selected.size;
+  // Every match is read page by page when an action runs, as the list is filtered now.
+  const gather = async (progress: (found: number) => void): Promise<Customer[]> => {
+    if (!everyMatch) return [...selected.values()];
+    const { items } = await allPages(async (pageToken) => {
+      const page = await customers.listCustomers({ ...listRequest(view), pageSize: 500, pageToken });
+      progress(page.customers.length);
+      return { items: page.customers, next: page.nextPageToken };
+    });
+    return items;
+  };
 
   // Every customer, streamed by ExportCustomers over grpc-web, saved as a CSV file.
   const exportAll = async () => {
@@ -281,9 +319,40 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           : ""}
       </p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
+      {selectable && chosenCount > 0 && (
+        <p class="hint">
+          {pageChosen && !everyMatch && !query.trim() && total !== undefined && total > rows.length && (
+            <button type="button" class="link" onClick={() => setEveryMatch(true)}>
+              {t("Select all {{count}} that match", { count: total })}
+            </button>
+          )}{" "}
+          <button type="button" class="link" onClick={clearSelection}>
+            {t("Clear the selection")}
+          </button>
+        </p>
+      )}
+      {selectable && (
+        <BulkActions
+          count={chosenCount}
+          gather={gather}
+          people={people}
+          me={may.me}
+          may={{ write: may.write, remove: may.remove, exporting: may.exporting }}
+          onError={onError}
+          onDone={() => {
+            clearSelection();
+            fetchPage("");
+          }}
+        />
+      )}
       <div class="scroll" tabIndex={0}><table>
         <thead>
           <tr>
+            {selectable && (
+              <th scope="col">
+                <input type="checkbox" aria-label={t("Select every customer on this page")} checked={pageChosen} onChange={choosePage} />
+              </th>
+            )}
             <SortableHeading column="name" label={t("Name")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
             <th scope="col">{t("Kind")}</th>
             <th scope="col">{t("Email")}</th>
@@ -295,7 +364,12 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
         <tbody>
           {rows.map((c) => (
             <tr key={c.id}>
-              <td>
+              {selectable && (
+                <td>
+                  <input type="checkbox" aria-label={t("Select {{name}}", { name: c.displayName })} checked={everyMatch || selected.has(c.id)} onChange={() => choose(c)} />
+                </td>
+              )}
+              <td class="name">
                 <button type="button" class="link" onClick={() => (window.location.hash = `#customers/${c.id}`)}>
                   {c.displayName}
                 </button>
@@ -309,7 +383,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           ))}
           {rows.length === 0 && (
             <tr>
-              <td colSpan={6} class="empty">
+              <td colSpan={selectable ? 7 : 6} class="empty">
                 {!loaded ? t("Loading…") : query ? t("No customer matches.") : t("No customers yet.")}
               </td>
             </tr>
