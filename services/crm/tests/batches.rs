@@ -39,12 +39,7 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
         .unwrap();
 
     let ask = BatchUpdateCustomersRequest {
-        ids: vec![
-            tan.id.clone(),
-            theirs.id.clone(),
-            "not-an-id".into(),
-            seri.id.clone(),
-        ],
+        ids: vec![tan.id.clone(), theirs.id.clone(), seri.id.clone()],
         status: CustomerStatus::Active as i32,
         add_tags: vec![" Wholesale ".into(), "batik".into()],
         remove_tags: vec!["vip".into()],
@@ -56,15 +51,12 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
         .await
         .unwrap()
         .into_inner();
-    // In the order asked: another tenant's is not found, a bad id is refused on its place.
-    assert_eq!(
-        codes(&answer.results),
-        [Code::Ok, Code::NotFound, Code::InvalidArgument, Code::Ok]
-    );
+    // In the order asked: another tenant's is not found (and nothing of it comes back).
+    assert_eq!(codes(&answer.results), [Code::Ok, Code::NotFound, Code::Ok]);
     assert_eq!(answer.results[1].id, theirs.id);
-    let bad = &answer.results[2].status.as_ref().unwrap();
-    assert!(bad.message.contains("ids[2]"), "{bad:?}");
-    assert!(answer.results[2].customer.is_none());
+    let hidden = answer.results[1].status.as_ref().unwrap();
+    assert!(!hidden.message.contains("Kedai Lain"), "{hidden:?}");
+    assert!(answer.results[1].customer.is_none());
     let changed = answer.results[0].customer.as_ref().unwrap();
     assert_eq!(changed.tags, ["batik", "wholesale"]);
     assert_eq!(changed.status, CustomerStatus::Active as i32);
@@ -116,7 +108,7 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
         .unwrap_err();
     assert_eq!(reused.code(), Code::InvalidArgument);
 
-    // Refused as a whole: no ids, too many, one twice, nothing to change, a bad tag.
+    // Refused as a whole: no ids, too many, one twice, one that is not an id, a bad tag.
     let many: Vec<String> = (0..101).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     for (request, field) in [
         (
@@ -140,14 +132,15 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
                 status: 2,
                 ..Default::default()
             },
-            "ids",
+            "ids[1]",
         ),
         (
             BatchUpdateCustomersRequest {
-                ids: vec![tan.id.clone()],
+                ids: vec![tan.id.clone(), "not-an-id".into()],
+                status: 2,
                 ..Default::default()
             },
-            "owner_id",
+            "ids[1]",
         ),
         (
             BatchUpdateCustomersRequest {
@@ -165,6 +158,23 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
         assert_eq!(fields(&err), [field]);
     }
+    // A change of nothing leaves each as it is, and says so per customer.
+    let nothing = c
+        .batch_update_customers(authorized(
+            BatchUpdateCustomersRequest {
+                ids: vec![tan.id.clone(), theirs.id.clone()],
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(codes(&nothing.results), [Code::Ok, Code::NotFound]);
+    assert_eq!(
+        nothing.results[0].customer.as_ref().unwrap().etag,
+        changed.etag
+    );
 }
 
 #[tokio::test]
@@ -295,16 +305,35 @@ async fn many_deleted_at_once_each_restorable_and_another_tenants_not_found() {
         "POST",
         "/api/v1/customers:batchDelete",
         Some(token),
-        &serde_json::json!({"ids": ["nope", seri.id]}).to_string(),
+        &serde_json::json!({"ids": [seri.id, tan.id]}).to_string(),
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["results"][0]["status"]["code"], 3, "{answer}");
-    let details = answer["results"][0]["status"]["details"].to_string();
-    assert!(details.contains("\"field\":\"ids[0]\""), "{answer}");
     assert_eq!(
-        answer["results"][1]["status"]["code"], 5,
+        answer["results"][0]["status"]["code"], 5,
         "gone already: {answer}"
+    );
+    let details = answer["results"][0]["status"]["details"].to_string();
+    assert!(details.contains("NOT_FOUND"), "{answer}");
+    assert!(
+        answer["results"][1]["status"].get("code").is_none(),
+        "done: {answer}"
+    );
+    // A request that is wrong as a whole is a 400 with the place of the bad id.
+    let (status, error) = crate::rest::call(
+        &server,
+        "POST",
+        "/api/v1/customers:batchDelete",
+        Some(token),
+        &serde_json::json!({"ids": [tan.id, "nope"]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["details"]
+            .to_string()
+            .contains("\"field\":\"ids[1]\""),
+        "{error}"
     );
     // The other tenant's is still there.
     c.get_customer(authorized(

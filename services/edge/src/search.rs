@@ -43,16 +43,17 @@ pub(crate) async fn search(
         )
         .into());
     }
+    // As every list's (AIP-158): 0 the default, more than the most clamped, below 0 refused.
     let size = match asked.page_size {
         0 => DEFAULT_SIZE,
-        n if (1..=MAX_SIZE).contains(&n) => n,
-        n => {
+        n if n < 0 => {
             return Err(crm_core::Error::invalid_field(
                 "page_size",
-                format!("{n} is not between 1 and {MAX_SIZE}"),
+                format!("must not be negative; 0 means the default ({DEFAULT_SIZE})"),
             )
             .into());
         }
+        n => n.min(MAX_SIZE),
     };
     let customer_calls = channel(&over.customers, "customer");
     let sales_calls = channel(&over.sales, "sales");

@@ -24,14 +24,6 @@ pub struct BatchChange {
 }
 
 impl BatchChange {
-    /// Whether it changes nothing at all.
-    pub fn is_empty(&self) -> bool {
-        self.owner_id.is_none()
-            && self.status.is_none()
-            && self.add_tags.is_empty()
-            && self.remove_tags.is_empty()
-    }
-
     /// What it asks of `c` as stored: the input and the fields it sets.
     fn of(&self, c: &Customer) -> (CustomerInput, Vec<String>) {
         let mut paths = Vec::new();
@@ -92,9 +84,10 @@ impl Customers {
     }
 }
 
-/// The ids of a batch, refused as a whole (on the field `ids`) when there are none, too many
-/// or one twice; an id that is not one is that item's own failure.
-pub fn batch_ids(raw: &[String]) -> Result<Vec<std::result::Result<Uuid, Error>>> {
+/// The ids of a batch, refused as a whole (on the field `ids`, or `ids[i]` for one that is not a
+/// customer id) when there are none, too many, or one twice: a request like that is the
+/// caller's mistake, not one customer's outcome.
+pub fn batch_ids(raw: &[String]) -> Result<Vec<Uuid>> {
     if raw.is_empty() {
         return Err(Error::invalid_field("ids", "name at least one customer"));
     }
@@ -108,23 +101,19 @@ pub fn batch_ids(raw: &[String]) -> Result<Vec<std::result::Result<Uuid, Error>>
         ));
     }
     let mut seen = std::collections::HashSet::new();
-    if let Some(twice) = raw.iter().find(|id| !seen.insert(id.trim())) {
-        return Err(Error::invalid_field(
-            "ids",
-            format!(
-                "{} is named twice; name each customer once",
-                crm_core::error::clip(twice)
-            ),
-        ));
+    let mut ids = Vec::with_capacity(raw.len());
+    for (i, id) in raw.iter().enumerate() {
+        let id = Uuid::try_parse(id.trim())
+            .map_err(|_| Error::invalid_field(format!("ids[{i}]"), "is not a customer id"))?;
+        if !seen.insert(id) {
+            return Err(Error::invalid_field(
+                format!("ids[{i}]"),
+                "is named before; name each customer once",
+            ));
+        }
+        ids.push(id);
     }
-    Ok(raw
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            Uuid::try_parse(id.trim())
-                .map_err(|_| Error::invalid_field(format!("ids[{i}]"), "is not a customer id"))
-        })
-        .collect())
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -158,26 +147,29 @@ mod tests {
         assert_eq!(input.tags, ["batik", "songket", "wholesale"]);
         assert_eq!(input.status, Some(Status::Active));
         assert_eq!(paths, ["status", "tags"]);
-        assert!(BatchChange::default().is_empty());
-        assert!(!change.is_empty());
+        assert_eq!(BatchChange::default().of(&c).1, Vec::<String>::new());
     }
 
     #[test]
     fn a_batch_names_one_to_a_hundred_customers_each_once() {
-        let id = Uuid::now_v7().to_string();
-        let items = batch_ids(&[id.clone(), "nope".into()]).unwrap();
-        assert!(items[0].is_ok());
-        let bad = items[1].as_ref().unwrap_err().to_string();
-        assert!(bad.contains("ids[1]"), "{bad}");
-        for refused in [
-            Vec::new(),
-            vec![id.clone(), id.clone()],
-            (0..=MAX_BATCH)
-                .map(|_| Uuid::now_v7().to_string())
-                .collect(),
+        let id = Uuid::now_v7();
+        assert_eq!(batch_ids(&[id.to_string()]).unwrap(), [id]);
+        for (refused, field) in [
+            (Vec::new(), "ids"),
+            (vec![id.to_string(), id.to_string()], "ids[1]"),
+            (vec![id.to_string(), "nope".into()], "ids[1]"),
+            (
+                (0..=MAX_BATCH)
+                    .map(|_| Uuid::now_v7().to_string())
+                    .collect(),
+                "ids",
+            ),
         ] {
             let err = batch_ids(&refused).unwrap_err();
-            assert!(err.to_string().contains("ids"), "{err}");
+            assert!(
+                err.to_string().contains(&format!("invalid {field}:")),
+                "{err}"
+            );
         }
     }
 }

@@ -100,7 +100,7 @@ pub(super) const NOT_UUIDS: [&str; 4] = ["request_id", "client_id", "tax_id", "r
 pub(super) fn uuid_schema(field: &FieldDescriptor) -> Option<Json> {
     let message = field.parent_message();
     let name = field.name();
-    let is_id = name == "id" || name.ends_with("_id") || name.ends_with("_ids");
+    let is_id = name == "id" || name == "ids" || name.ends_with("_id") || name.ends_with("_ids");
     let role_request = message.name().ends_with("RoleRequest");
     if field.kind() != Kind::String || field.is_map() || !message.name().ends_with("Request") {
         return None;
@@ -127,11 +127,23 @@ pub(super) fn uuid_schema(field: &FieldDescriptor) -> Option<Json> {
         json!({"type": "string", "pattern": UUID_OR_NONE})
     };
     Some(if field.is_list() {
-        json!({"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID}})
+        let mut list = json!({"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID}});
+        if is_required(field) {
+            list["minItems"] = 1.into();
+        }
+        // A batch (`Batch…Request.ids`) names each record once, and at most this many.
+        if name == "ids" && message.name().starts_with("Batch") {
+            list["maxItems"] = MAX_BATCH.into();
+            list["uniqueItems"] = true.into();
+        }
+        list
     } else {
         one
     })
 }
+
+/// The most records a batch call names (`BatchUpdateCustomers`, `BatchDeleteCustomers`).
+const MAX_BATCH: usize = 100;
 
 /// The longest id a request may carry.
 pub(super) const MAX_ID: usize = crm_core::api::MAX_ID_LEN;
@@ -191,15 +203,16 @@ impl Schemas<'_> {
             };
             let value = entry.map_entry_value_field();
             json!({"type": "object", "additionalProperties": self.scalar(&value.kind())})
-        } else if field.is_list() {
-            json!({"type": "array", "items": self.scalar(&field.kind())})
         } else if let Some(id) = uuid_schema(field) {
             id
+        } else if field.is_list() {
+            json!({"type": "array", "items": self.scalar(&field.kind())})
         } else {
             self.scalar(&field.kind())
         };
         if is_required(field)
             && field.kind() == Kind::String
+            && !field.is_list()
             && let Json::Object(object) = &mut schema
         {
             object.entry("minLength").or_insert(1.into());

@@ -124,6 +124,21 @@ fn operations_carry_parameters_schemas_comments_and_auth() {
         json!(["tenantName", "email", "password", "displayName"])
     );
     assert_eq!(schema["properties"]["email"]["minLength"], 1);
+    // A batch names 1 to 100 customers, each once, by UUID.
+    let batch = &doc["paths"]["/api/v1/customers:batchUpdate"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let ids = if let Some(reference) = batch["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        doc["components"]["schemas"][name]["properties"]["ids"].clone()
+    } else {
+        batch["properties"]["ids"].clone()
+    };
+    assert_eq!(
+        (&ids["minItems"], &ids["maxItems"], &ids["uniqueItems"]),
+        (&json!(1), &json!(100), &json!(true)),
+        "{ids}"
+    );
+    assert_eq!(ids["items"]["format"], "uuid");
     // An id in a path is a UUID (a role's is its name); an optional one in a query may be
     // empty; a field the path gives is not in the body.
     let get = &doc["paths"]["/api/v1/customers/{id}"]["get"];

@@ -44,18 +44,14 @@ fn change(r: &pb::BatchUpdateCustomersRequest) -> Result<BatchChange, Error> {
         api::bounded_list(field, raw, MAX_TAGS, 256)?;
         crate::domain::values::tags(raw).map_err(|e| Error::invalid_field(field, e))
     };
+    // A change of nothing leaves each customer as it is (its result still says whether the
+    // caller could have changed it).
     let change = BatchChange {
         owner_id: api::optional_uuid("owner_id", &r.owner_id, "a user id")?.map(UserId::from),
         status,
         add_tags: tags("add_tags", &r.add_tags)?,
         remove_tags: tags("remove_tags", &r.remove_tags)?,
     };
-    if change.is_empty() {
-        return Err(Error::invalid_field(
-            "owner_id",
-            "say what to change: an owner, a status, or tags to add or take away",
-        ));
-    }
     Ok(change)
 }
 
@@ -74,22 +70,14 @@ pub(super) async fn update(
             &r.request_id,
             &r,
             || async {
-                let items = batch_ids(&r.ids)?;
+                let ids = batch_ids(&r.ids)?;
                 let change = change(&r)?;
-                let ids: Vec<_> = items
-                    .iter()
-                    .filter_map(|i| i.as_ref().ok().copied())
-                    .collect();
-                let mut done = customers
-                    .change_each(caller, &ids, &change)
-                    .await
-                    .into_iter();
+                let done = customers.change_each(caller, &ids, &change).await;
                 let results = r
                     .ids
                     .iter()
-                    .zip(items)
-                    .map(|(raw, item)| {
-                        let outcome = item.and_then(|_| done.next().expect("one outcome per id"));
+                    .zip(done)
+                    .map(|(raw, outcome)| {
                         let (status, customer) = status_of(outcome);
                         pb::CustomerBatchResult {
                             id: raw.clone(),
@@ -119,23 +107,16 @@ pub(super) async fn delete(
             &r.request_id,
             &r,
             || async {
-                let items = batch_ids(&r.ids)?;
-                let ids: Vec<_> = items
-                    .iter()
-                    .filter_map(|i| i.as_ref().ok().copied())
-                    .collect();
-                let mut done = customers.delete_each(caller, &ids).await.into_iter();
+                let ids = batch_ids(&r.ids)?;
+                let done = customers.delete_each(caller, &ids).await;
                 let results = r
                     .ids
                     .iter()
-                    .zip(items)
-                    .map(|(raw, item)| {
-                        let outcome = item.and_then(|_| done.next().expect("one outcome per id"));
-                        pb::CustomerBatchResult {
-                            id: raw.clone(),
-                            status: Some(status_of(outcome).0),
-                            customer: None,
-                        }
+                    .zip(done)
+                    .map(|(raw, outcome)| pb::CustomerBatchResult {
+                        id: raw.clone(),
+                        status: Some(status_of(outcome).0),
+                        customer: None,
                     })
                     .collect();
                 Ok(pb::BatchDeleteCustomersResponse { results })
