@@ -3,12 +3,14 @@
 //! `google.api.http` annotation ([`rest`]), their OpenAPI document ([`openapi`]), and
 //! `/.well-known/jwks.json`.
 
+mod calls;
 pub mod gateway;
 pub mod openapi;
 pub mod overview;
 pub mod ratelimit;
 pub mod rest;
 pub mod search;
+mod service;
 
 use std::time::Duration;
 

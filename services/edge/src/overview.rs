@@ -5,24 +5,18 @@
 //! `missing` and the rest still comes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crm_proto::crm::customer::v1 as customer;
 use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
-use crm_proto::crm::edge::v1::edge_service_server::EdgeService;
-use crm_proto::crm::edge::v1::{
-    GetCustomerOverviewRequest, GetCustomerOverviewResponse, SearchRequest, SearchResponse,
-};
+use crm_proto::crm::edge::v1::{GetCustomerOverviewRequest, GetCustomerOverviewResponse};
 use crm_proto::crm::sales::v1 as sales;
 use crm_proto::crm::sales::v1::deal_service_client::DealServiceClient;
 use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
 use tonic::{Request, Response, Status};
 
-use crate::gateway::{Forward, Upstream};
-
-/// How long each part may take.
-const DEADLINE: Duration = Duration::from_secs(2);
+use crate::calls::{channel, forwarded, why};
+use crate::gateway::Upstream;
 
 /// The overview, over the customer and sales services.
 #[derive(Clone)]
@@ -39,53 +33,9 @@ impl Overview {
     }
 }
 
-/// Calls to `context` through the gateway's forwarding (its processes in rotation, a call
-/// refused by one sent to the next), or the status saying none is configured.
-pub(crate) fn channel(upstream: &Option<Arc<Upstream>>, context: &str) -> Result<Forward, Status> {
-    match upstream {
-        Some(upstream) => Ok(Forward::To(upstream.clone())),
-        None => Err(Status::unavailable(format!(
-            "the {context} service neither runs here nor is configured (edge.upstreams.{context})"
-        ))),
-    }
-}
-
-/// `message` as a request carrying the caller's credentials and a deadline.
-pub(crate) fn forwarded<R, T>(from: &Request<R>, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    for name in [
-        "authorization",
-        "x-api-key",
-        "x-correlation-id",
-        "traceparent",
-    ] {
-        if let Some(value) = from.metadata().get(name) {
-            request.metadata_mut().insert(name, value.clone());
-        }
-    }
-    request.set_timeout(DEADLINE);
-    request
-}
-
-/// Why a part is missing, for the `missing` list.
-pub(crate) fn why(part: &str, service: &str, status: &Status) -> String {
-    let reason = match status.code() {
-        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            format!("the {service} service did not answer in time")
-        }
-        tonic::Code::Unavailable if status.message().contains("edge.upstreams") => {
-            status.message().to_owned()
-        }
-        tonic::Code::Unavailable => format!("the {service} service is unavailable"),
-        tonic::Code::PermissionDenied => "not permitted to the caller".to_owned(),
-        _ => format!("the {service} service answered {:?}", status.code()),
-    };
-    format!("{part}: {reason}")
-}
-
-#[tonic::async_trait]
-impl EdgeService for Overview {
-    async fn get_customer_overview(
+impl Overview {
+    /// `EdgeService.GetCustomerOverview`.
+    pub(crate) async fn overview(
         &self,
         request: Request<GetCustomerOverviewRequest>,
     ) -> Result<Response<GetCustomerOverviewResponse>, Status> {
@@ -188,15 +138,6 @@ impl EdgeService for Overview {
             }
         }
         Ok(Response::new(out))
-    }
-
-    async fn search(
-        &self,
-        request: Request<SearchRequest>,
-    ) -> Result<Response<SearchResponse>, Status> {
-        crate::search::search(self, request)
-            .await
-            .map(Response::new)
     }
 }
 

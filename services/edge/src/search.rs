@@ -13,7 +13,10 @@ use crm_proto::crm::sales::v1::lead_service_client::LeadServiceClient;
 use crm_proto::crm::sales::v1::opportunity_service_client::OpportunityServiceClient;
 use tonic::{Request, Status};
 
-use crate::overview::{Overview, channel, forwarded, why};
+use std::sync::Arc;
+
+use crate::calls::{channel, forwarded, why};
+use crate::gateway::Upstream;
 
 /// The longest query, in characters (as the contexts take).
 const MAX_QUERY: usize = 200;
@@ -28,7 +31,8 @@ const CANDIDATES: i32 = 50;
 
 /// The search behind `EdgeService.Search`.
 pub(crate) async fn search(
-    over: &Overview,
+    customers: &Option<Arc<Upstream>>,
+    sales: &Option<Arc<Upstream>>,
     request: Request<SearchRequest>,
 ) -> Result<SearchResponse, Status> {
     let asked = request.get_ref();
@@ -55,8 +59,8 @@ pub(crate) async fn search(
         }
         n => n.min(MAX_SIZE),
     };
-    let customer_calls = channel(&over.customers, "customer");
-    let sales_calls = channel(&over.sales, "sales");
+    let customer_calls = channel(customers, "customer");
+    let sales_calls = channel(sales, "sales");
     let (customers, leads, opportunities) = tokio::join!(
         async {
             let mut client = CustomerServiceClient::new(customer_calls.clone()?);
