@@ -1118,6 +1118,12 @@ try {
   await page.getByRole("row", { name: /Hafiz Rahman/ }).waitFor();
   await whichLeads.getByRole("button", { name: "Every lead" }).click();
   await page.getByRole("row", { name: /Aisyah binti Omar/ }).waitFor();
+  // Found by a piece of its words as typed, in any case.
+  await whichLeads.getByLabel("Find").fill("AISYAH");
+  await page.getByRole("status").getByText("1 lead matches", { exact: true }).waitFor();
+  await page.getByRole("row", { name: /Hafiz Rahman/ }).waitFor({ state: "detached" });
+  await whichLeads.getByRole("button", { name: "Every lead" }).click();
+  await page.getByRole("row", { name: /Hafiz Rahman/ }).waitFor();
   // Its company, interest and value added in its details.
   await page.getByRole("button", { name: "Details of the lead Hafiz Rahman" }).click();
   const lead = page.getByRole("form", { name: "Lead Hafiz Rahman" });

@@ -23,7 +23,7 @@ export const KINDS: [AuditEventKind, string][] = [
 
 /** What an entry records, in words. */
 export function kindText(kind: AuditEventKind): string {
-  return t(KINDS.find(([k]) => k === kind)?.[1] ?? "Other");
+  return t(KINDS.find(([k]) => k === kind)?.[1] ?? msg("Other"));
 }
 
 /** A person as the log names them: their name, else their email, else "someone". */

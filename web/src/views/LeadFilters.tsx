@@ -3,9 +3,9 @@ import type { User } from "../gen/crm/iam/v1/users_pb";
 import { PersonChoice } from "./DealsOf";
 import { msg, t } from "../i18n";
 
-/** Which leads are listed: by status and by owner ("" for any). */
-export type LeadFilter = { status: LeadStatus; owner: string };
-export const ANY_LEAD: LeadFilter = { status: LeadStatus.UNSPECIFIED, owner: "" };
+/** Which leads are listed: by status, by owner ("" for any) and by a piece of their text. */
+export type LeadFilter = { status: LeadStatus; owner: string; words: string };
+export const ANY_LEAD: LeadFilter = { status: LeadStatus.UNSPECIFIED, owner: "", words: "" };
 
 const STATUSES: [LeadStatus, string][] = [
   [LeadStatus.NEW, msg("New")],
@@ -23,10 +23,14 @@ export const leadStatusName = (status: LeadStatus): string => {
 
 /** The leads' filters, and how many leads they take (once counted). */
 export function LeadFilters({ filter, set, me, people, total }: { filter: LeadFilter; set: (f: LeadFilter) => void; me: string; people: User[]; total?: number }) {
-  const narrowed = filter.status !== LeadStatus.UNSPECIFIED || filter.owner !== "";
+  const narrowed = filter.status !== LeadStatus.UNSPECIFIED || filter.owner !== "" || filter.words.trim() !== "";
   return (
     <>
       <div class="filters" role="group" aria-label={t("Which leads")}>
+        <label class="inline">
+          {t("Find")}{" "}
+          <input type="search" value={filter.words} size={16} placeholder={t("Name, company, email…")} onInput={(e) => set({ ...filter, words: (e.target as HTMLInputElement).value })} />
+        </label>
         <label class="inline">
           {t("Status")}{" "}
           <select value={filter.status} onChange={(e) => set({ ...filter, status: Number((e.target as HTMLSelectElement).value) })}>

@@ -110,7 +110,7 @@ function Waiting({ onError }: { onError: (err: unknown) => Problem }) {
   const [waiting, setWaiting] = useState<Opportunity[]>();
   const [problem, setProblem] = useState<Problem>();
   const people = usePeople(() => {});
-  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? "someone";
+  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? t("someone");
   useEffect(() => {
     allPages(async (pageToken) => {
       const page = await opportunities.listOpportunities({

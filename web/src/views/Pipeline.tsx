@@ -97,15 +97,16 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
   const { all, chosen: pipeline, choose, saved } = usePipelines(fail, "board");
   const [editing, setEditing] = useState<"new" | "chosen">();
   const people = usePeople(fail);
-  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? "someone" : "nobody");
+  const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? t("someone") : t("nobody"));
 
   // Which leads are listed, and how many there are.
   const [leadFilter, setLeadFilter] = useState<LeadFilter>(ANY_LEAD);
   const [leadTotal, setLeadTotal] = useState<number>();
-  const leadsAsked = { status: leadFilter.status, ownerId: leadFilter.owner, pageSize: 50 };
+  const leadsAsked = { status: leadFilter.status, ownerId: leadFilter.owner, query: leadFilter.words.trim(), pageSize: 50 };
   useEffect(() => {
     let current = true;
-    leads
+    // Typed words are asked for a moment after the last keystroke; a choice at once.
+    const timer = setTimeout(() => leads
       .listLeads(leadsAsked)
       .then((first) => {
         if (!current) return;
@@ -116,9 +117,10 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
         setLeadTotal(first.totalSize);
         setProblem(undefined);
       })
-      .catch((err) => current && fail(err));
+      .catch((err) => current && fail(err)), leadFilter.words ? 150 : 0);
     return () => {
       current = false;
+      clearTimeout(timer);
     };
   }, [leadFilter]);
   // The board of the pipeline shown, again whenever another is chosen or a conversion adds to it.
