@@ -4,6 +4,7 @@
 
 mod backing;
 pub mod cli;
+pub mod compression;
 mod console;
 mod contexts;
 pub mod customers;
@@ -382,6 +383,10 @@ impl Application {
             .layer(tower::util::option_layer(
                 edge.then_some(console::ConsoleLayer),
             ))
+            // grpc-web and REST answers gzipped for the clients that accept it (not streams).
+            .layer(compression::AnswerCompressionLayer::new(
+                crm_proto::FILE_DESCRIPTOR_SET,
+            )?)
             // Before grpc-web and auth: a REST call becomes a gRPC call that goes through both.
             .layer(tower::util::option_layer(rest))
             .layer(metrics::GrpcWebMarkLayer)

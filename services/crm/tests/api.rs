@@ -696,3 +696,114 @@ async fn shutdown_ends_open_streams_at_once_instead_of_waiting_out_the_grace_per
         .unwrap()
         .expect("the server stops cleanly, without waiting for the grace period");
 }
+
+/// A grpc-web request for `path` carrying `message`, as a browser sends it (`Accept-Encoding`
+/// when `gzip`).
+fn grpc_web(
+    server: &support::TestServer,
+    path: &str,
+    token: &str,
+    message: &[u8],
+    gzip: bool,
+) -> http::Request<Full<bytes::Bytes>> {
+    let mut request = http::Request::post(format!("http://{}{path}", server.addr))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .header("authorization", format!("Bearer {token}"));
+    if gzip {
+        request = request.header("accept-encoding", "gzip, deflate, br");
+    }
+    request
+        .body(Full::new(bytes::Bytes::from(grpc_web_frame(0, message))))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn answers_are_gzipped_for_browsers_and_streams_are_not() {
+    use crm_proto::crm::customer::v1::customer_service_client::CustomerServiceClient;
+    use crm_proto::crm::customer::v1::{ListCustomersResponse, *};
+    use std::io::Read;
+
+    let server = spawn().await;
+    let owner = support::iam::register(&server, "Kilang", "owner@kilang.example").await;
+    let mut customers = CustomerServiceClient::new(server.channel.clone());
+    for name in ["Kedai Tan", "Butik Seri", "Batik Warisan", "Songket Mas"] {
+        let customer = crate::customers::company(name, &["batik", "wholesale"]);
+        crate::customers::create(&mut customers, &owner.access, customer)
+            .await
+            .unwrap();
+    }
+    let list = ListCustomersRequest::default().encode_to_vec();
+    let path = "/crm.customer.v1.CustomerService/ListCustomers";
+
+    // Asked by a browser: gzipped, and the same grpc-web answer once inflated.
+    let (parts, body) = support::http1(
+        server.addr,
+        grpc_web(&server, path, &owner.access, &list, true),
+    )
+    .await;
+    assert_eq!(parts.status, http::StatusCode::OK);
+    assert_eq!(parts.headers["content-encoding"], "gzip", "{parts:?}");
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut inflated)
+        .unwrap();
+    assert!(
+        body.len() < inflated.len(),
+        "{} of {}",
+        body.len(),
+        inflated.len()
+    );
+    let length = u32::from_be_bytes(inflated[1..5].try_into().unwrap()) as usize;
+    let answer = ListCustomersResponse::decode(&inflated[5..5 + length]).unwrap();
+    assert_eq!(answer.customers.len(), 4);
+    assert!(String::from_utf8_lossy(&inflated[5 + length..]).contains("grpc-status:0"));
+    // Not asked: as it is.
+    let (parts, body) = support::http1(
+        server.addr,
+        grpc_web(&server, path, &owner.access, &list, false),
+    )
+    .await;
+    assert!(!parts.headers.contains_key("content-encoding"), "{parts:?}");
+    assert_eq!(body[0], 0);
+
+    // A stream (the bell's) is never held back by a compressor, asked or not.
+    let mut sender = support::http1_connection(server.addr).await;
+    let watch = crm_proto::crm::notification::v1::WatchNotificationsRequest::default();
+    let response = sender
+        .send_request(grpc_web(
+            &server,
+            "/crm.notification.v1.NotificationService/WatchNotifications",
+            &owner.access,
+            &watch.encode_to_vec(),
+            true,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    assert!(
+        !response.headers().contains_key("content-encoding"),
+        "{:?}",
+        response.headers()
+    );
+    drop(response);
+
+    // REST: JSON gzipped, an NDJSON stream not.
+    for (path, gzipped) in [
+        ("/api/v1/customers", true),
+        ("/api/v1/customers/export", false),
+    ] {
+        let request = http::Request::get(format!("http://{}{path}", server.addr))
+            .header("authorization", format!("Bearer {}", owner.access))
+            .header("accept-encoding", "gzip")
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let (parts, _) = support::http1(server.addr, request).await;
+        assert_eq!(parts.status, http::StatusCode::OK, "{path}");
+        assert_eq!(
+            parts.headers.get("content-encoding").is_some(),
+            gzipped,
+            "{path}: {parts:?}"
+        );
+    }
+}
