@@ -410,7 +410,7 @@ try {
   await page.getByRole("status").getByText("2 customers", { exact: true }).waitFor();
   if ((await which.getByLabel("Order").inputValue()) !== "newest") throw new Error("the Customers link kept the order");
 
-  step("a CSV with one bad row: the rest imported with their town, country and contact person, that row reported and downloadable");
+  step("a CSV with one bad row: the rest imported with their town, country and contact person (one without its doubtful phone, with a warning), that row reported and downloadable");
   await page.getByRole("button", { name: "Import a CSV file" }).click();
   await page.getByLabel("CSV file").setInputFiles({
     name: "customers.csv",
@@ -419,11 +419,13 @@ try {
       "Company,First name,Last name,Email,Phone,City,Country,Contact person,Contact email\n" +
         "Batik Warisan Sdn Bhd,,,hello@warisan.my,+60387654321,Kuala Terengganu,Malaysia,Wan Zaidi,zaidi@warisan.my\n" +
         ",Nurul,Huda,nurul at example,,,,,\n" +
-        ",Farah,Aziz,farah@example.my,,,,,\n",
+        ",Farah,Aziz,farah@example.my,12,,,,\n",
     ),
   });
   const status = page.getByRole("status").filter({ hasText: "rejected" });
   await status.getByText("2 added, 0 already there, 1 rejected.").waitFor();
+  // A phone that is not a number does not cost the row: imported without it, the phone in its notes.
+  await status.getByText(/^line 4 \(farah@example\.my\): phones\[0\]\.e164_number: .*kept in the notes as written$/).waitFor();
   await status.getByRole("cell", { name: "nurul at example" }).waitFor();
   await status.getByRole("cell", { name: "3", exact: true }).waitFor();
   await accessible("customer-import");

@@ -34,18 +34,20 @@ it("sends the options first, then a customer a line", () => {
 it("reports rejected rows by their line in the file, and writes them back out with the reasons", () => {
   const { rows } = parseCsv(file);
   const report = addAnswer(
-    { received: 0, created: 0, skipped: 0, failed: 0, rejected: [] },
+    { received: 0, created: 0, skipped: 0, failed: 0, rejected: [], warned: [] },
     {
       receivedCount: "2",
       createdCount: "1",
       failedCount: "1",
       errors: [{ row: "1", email: "aisyah at hotel", fieldViolations: [{ field: "customer.email", description: "must be an email address" }] }],
+      warnings: [{ row: "2", email: "farah@example.my", fieldViolations: [{ field: "customer.phones[0].e164_number", description: "not a phone number; kept in the notes as written" }] }],
     },
     rows.slice(1, 3),
     1,
   );
   expect(report).toMatchObject({ received: 2, created: 1, failed: 1 });
   expect(report.rejected[0]).toMatchObject({ line: 3, problems: "email: must be an email address" });
+  expect(report.warned[0]).toMatchObject({ line: 4, email: "farah@example.my", problems: "phones[0].e164_number: not a phone number; kept in the notes as written" });
   const csv = rejectedCsv(report.rejected);
   expect(csv.split("\n")[0]).toContain("line,problems");
   expect(csv).toContain("aisyah at hotel");

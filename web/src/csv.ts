@@ -115,19 +115,22 @@ export function importBody(rows: Row[], requestId: string): string {
 
 export type Rejected = { line: number; email: string; problems: string; row: Row };
 
-export type Report = { received: number; created: number; skipped: number; failed: number; rejected: Rejected[] };
+export type Report = { received: number; created: number; skipped: number; failed: number; rejected: Rejected[]; warned: Rejected[] };
 
 type Answer = {
   receivedCount?: string;
   createdCount?: string;
   skippedCount?: string;
   failedCount?: string;
-  errors?: { row?: string; email?: string; fieldViolations?: { field: string; description: string }[] }[];
+  errors?: RowProblem[];
+  warnings?: RowProblem[];
 };
+
+type RowProblem = { row?: string; email?: string; fieldViolations?: { field: string; description: string }[] };
 
 /** Adds a batch's answer to `report`; `first` is the batch's first row (0-based, in the file). */
 export function addAnswer(report: Report, answer: Answer, rows: Row[], first: number): Report {
-  const rejected = (answer.errors ?? []).map((e) => {
+  const placed = (e: RowProblem): Rejected => {
     // The CRM counts a request's customers from 1; the file's header is line 1.
     const position = Number(e.row ?? 1);
     return {
@@ -136,13 +139,17 @@ export function addAnswer(report: Report, answer: Answer, rows: Row[], first: nu
       problems: (e.fieldViolations ?? []).map((v) => `${v.field.replace(/^customer\./, "")}: ${v.description}`).join("; "),
       row: rows[position - 1] ?? {},
     };
-  });
+  };
+  const rejected = (answer.errors ?? []).map(placed);
+  // Imported, with a doubtful value set aside (a phone kept in the notes as written).
+  const warned = (answer.warnings ?? []).map(placed);
   return {
     received: report.received + Number(answer.receivedCount ?? 0),
     created: report.created + Number(answer.createdCount ?? 0),
     skipped: report.skipped + Number(answer.skippedCount ?? 0),
     failed: report.failed + Number(answer.failedCount ?? 0),
     rejected: [...report.rejected, ...rejected],
+    warned: [...report.warned, ...warned],
   };
 }
 

@@ -994,6 +994,76 @@ async fn an_import_reports_exactly_its_bad_rows_and_a_resend_duplicates_nothing(
 }
 
 #[tokio::test]
+async fn an_import_keeps_a_row_whose_only_fault_is_its_phone_and_warns() {
+    let server = spawn().await;
+    let token = owner(&server).await;
+    let mut c = client(&server);
+    let phone = |number: &str| PhoneNumber {
+        e164_number: number.into(),
+        ..Default::default()
+    };
+    let mut doubtful = person("Nurul", "Huda", "nurul@kilang.example");
+    doubtful.phones = vec![phone("012-345 6789"), phone("12")];
+    doubtful.notes = "Met at the Kuala Terengganu fair".into();
+    // A bad phone and a bad email: the row is still refused, naming both.
+    let mut refused = person("Broken", "Row", "broken-at-nowhere");
+    refused.phones = vec![phone("12")];
+    let options = ImportOptions {
+        duplicate_policy: DuplicatePolicy::Skip as i32,
+        ..Default::default()
+    };
+    let request = authorized(import_stream(options, vec![doubtful, refused]), &token);
+    let report = c.import_customers(request).await.unwrap().into_inner();
+    assert_eq!((report.created_count, report.failed_count), (1, 1));
+    assert_eq!(report.errors[0].row, 2);
+    let refused_fields: Vec<&str> = report.errors[0]
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(
+        refused_fields,
+        ["customer.email", "customer.phones[0].e164_number"]
+    );
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert_eq!(report.warnings[0].row, 1);
+    assert_eq!(
+        report.warnings[0].field_violations[0].field,
+        "customer.phones[1].e164_number"
+    );
+    assert!(
+        report.warnings[0].field_violations[0]
+            .description
+            .contains("kept in the notes as written"),
+        "{report:?}"
+    );
+    // Imported with its good phone, the doubtful one in its notes as written.
+    let found = c
+        .search_customers(authorized(
+            SearchCustomersRequest {
+                query: "nurul".into(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers
+        .remove(0);
+    let phones: Vec<&str> = found
+        .phones
+        .iter()
+        .map(|p| p.e164_number.as_str())
+        .collect();
+    assert_eq!(phones, ["+60123456789"]);
+    assert_eq!(
+        found.notes,
+        "Met at the Kuala Terengganu fair\nPhone as written: 12"
+    );
+}
+
+#[tokio::test]
 async fn an_import_updates_or_fails_duplicates_when_asked_and_a_dry_run_writes_nothing() {
     let server = spawn().await;
     let token = owner(&server).await;

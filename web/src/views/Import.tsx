@@ -22,7 +22,7 @@ export function Import({ onError, onDone }: Props) {
     setProblem(undefined);
     const { rows, ignored } = parseCsv(await file.text());
     setIgnored(ignored);
-    let sum: Report = { received: 0, created: 0, skipped: 0, failed: 0, rejected: [] };
+    let sum: Report = { received: 0, created: 0, skipped: 0, failed: 0, rejected: [], warned: [] };
     const id = crypto.randomUUID();
     setProgress({ done: 0, total: rows.length });
     try {
@@ -86,6 +86,18 @@ export function Import({ onError, onDone }: Props) {
           <p>
             {t("{{created}} added, {{skipped}} already there, {{failed}} rejected.", { created: report.created, skipped: report.skipped, failed: report.failed })}
           </p>
+          {report.warned.length > 0 && (
+            <>
+              <p>{t("Imported, with a phone that is not a number kept in the notes as written:")}</p>
+              <ul>
+                {report.warned.map((w) => (
+                  <li key={w.line}>
+                    {t("line {{line}}", { line: w.line })} ({w.email}): {w.problems}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           {report.rejected.length > 0 && (
             <>
               <div class="scroll" tabIndex={0}><table class="compact">

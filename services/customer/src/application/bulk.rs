@@ -67,6 +67,9 @@ pub struct ImportReport {
     pub failed: i64,
     /// The first [`MAX_LISTED_ERRORS`] rejected rows.
     pub errors: Vec<RowError>,
+    /// The first [`MAX_LISTED_ERRORS`] rows imported with a doubtful value set aside (a phone
+    /// that is not a number, kept in the notes as written).
+    pub warnings: Vec<RowError>,
 }
 
 /// A row waiting for its batch.
@@ -164,18 +167,30 @@ impl Importer<'_> {
             }
         }
         let now = self.customers.now();
-        let update =
-            (self.options.duplicates == Duplicates::Update).then(|| (input.clone(), paths));
-        let customer = match Customer::create(p.tenant_id, input, p.user_id, now) {
-            Ok(c) => c,
-            Err(problems) => {
-                let violations = problems
-                    .into_iter()
-                    .map(|(f, d)| (format!("customer.{f}"), d))
-                    .collect();
-                return self.rejected(row, email, violations);
-            }
+        let prefixed = |problems: Vec<Violation>| -> Vec<Violation> {
+            problems
+                .into_iter()
+                .map(|(f, d)| (format!("customer.{f}"), d))
+                .collect()
         };
+        // A row whose only fault is a phone that is not a number is imported without it, the
+        // phone kept in the notes as written, and the row reported as a warning.
+        let (input, customer) = match Customer::create(p.tenant_id, input.clone(), p.user_id, now) {
+            Ok(c) => (input, c),
+            Err(problems) => match doubtful_phones(&input, &problems) {
+                Some((kept, warnings)) => {
+                    match Customer::create(p.tenant_id, kept.clone(), p.user_id, now) {
+                        Ok(c) => {
+                            self.warn(row, email.clone(), prefixed(warnings));
+                            (kept, c)
+                        }
+                        Err(problems) => return self.rejected(row, email, prefixed(problems)),
+                    }
+                }
+                None => return self.rejected(row, email, prefixed(problems)),
+            },
+        };
+        let update = (self.options.duplicates == Duplicates::Update).then_some((input, paths));
         if let Some(address) = &customer.email {
             if let Some(earlier) = self.pending_emails.get(address).copied() {
                 if self.options.dry_run {
@@ -198,6 +213,16 @@ impl Importer<'_> {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    fn warn(&mut self, row: i64, email: String, violations: Vec<Violation>) {
+        if self.report.warnings.len() < MAX_LISTED_ERRORS {
+            self.report.warnings.push(RowError {
+                row,
+                email,
+                violations,
+            });
+        }
     }
 
     fn rejected(&mut self, row: i64, email: String, violations: Vec<Violation>) -> Result<()> {
@@ -394,4 +419,56 @@ fn violations_of(e: &Error) -> Vec<Violation> {
     } else {
         e.field_violations().to_vec()
     }
+}
+
+/// When every problem of a row is one of its phones (not a number), the row without those
+/// phones, each kept at the end of the notes as written, and a warning for each.
+fn doubtful_phones(
+    input: &CustomerInput,
+    problems: &[Violation],
+) -> Option<(CustomerInput, Vec<Violation>)> {
+    let mut doubtful = std::collections::BTreeSet::new();
+    for (field, _) in problems {
+        let index = field
+            .strip_prefix("phones[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(i, _)| i.parse::<usize>().ok())?;
+        doubtful.insert(index);
+    }
+    if doubtful.is_empty() {
+        return None;
+    }
+    let mut kept = input.clone();
+    let mut notes = vec![kept.notes.trim_end().to_owned()];
+    let mut warnings = Vec::new();
+    for (i, phone) in input.phones.iter().enumerate() {
+        if !doubtful.contains(&i) {
+            continue;
+        }
+        notes.push(format!("Phone as written: {}", phone.number.trim()));
+        let why = problems
+            .iter()
+            .find(|(f, _)| f.starts_with(&format!("phones[{i}]")))
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
+        warnings.push((
+            format!("phones[{i}].e164_number"),
+            format!(
+                "{why}; the customer was imported without it, and the phone is kept in the notes as written"
+            ),
+        ));
+    }
+    kept.phones = input
+        .phones
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !doubtful.contains(i))
+        .map(|(_, p)| p.clone())
+        .collect();
+    kept.notes = notes
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some((kept, warnings))
 }

@@ -68,24 +68,25 @@ fn report_pb(r: ImportReport) -> pb::ImportCustomersResponse {
         skipped_count: r.skipped,
         failed_count: r.failed,
         replayed: false,
-        errors: r
-            .errors
+        errors: r.errors.into_iter().map(row_error_pb).collect(),
+        warnings: r.warnings.into_iter().map(row_error_pb).collect(),
+    }
+}
+
+fn row_error_pb(e: crate::application::bulk::RowError) -> pb::ImportRowError {
+    pb::ImportRowError {
+        row: e.row,
+        email: e.email,
+        field_violations: e
+            .violations
             .into_iter()
-            .map(|e| pb::ImportRowError {
-                row: e.row,
-                email: e.email,
-                field_violations: e
-                    .violations
-                    .into_iter()
-                    .map(|(field, description)| {
-                        crm_proto::google::rpc::bad_request::FieldViolation {
-                            field,
-                            description,
-                            ..Default::default()
-                        }
-                    })
-                    .collect(),
-            })
+            .map(
+                |(field, description)| crm_proto::google::rpc::bad_request::FieldViolation {
+                    field,
+                    description,
+                    ..Default::default()
+                },
+            )
             .collect(),
     }
 }
