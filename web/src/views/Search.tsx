@@ -119,7 +119,7 @@ export function Search({ onClose, onError }: { onClose: () => void; onError: (er
             : t("{{count}} found: ↑ and ↓ choose, Enter opens.", { count: results.length })}
         {partial ? ` ${t("Part of the CRM did not answer, so some may be missing.")}` : ""}
       </p>
-      <button type="button" onClick={() => dialog.current?.close()}>
+      <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
         {t("Close")}
       </button>
     </dialog>
