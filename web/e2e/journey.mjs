@@ -1208,7 +1208,7 @@ try {
   }
   // Counted, and dated, as Malaysia writes them in Malay.
   await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Pelanggan", exact: true }).click();
-  await page.locator(".count").getByText(/^\d[\d,]* pelanggan$/).waitFor();
+  await page.locator(".count").getByText(/^\d[\d,]* pelanggan · halaman 1 daripada \d+$/).waitFor();
   await page.getByRole("navigation", { name: "Skrin" }).getByRole("link", { name: "Pengguna", exact: true }).click();
   await page.getByRole("cell", { name: /^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2} (PG|PTG)$/ }).first().waitFor();
   // Her notices follow her, although the workspace speaks English.
