@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod conversions;
+mod deals;
 pub mod deleted_leads;
 mod lead_store;
 pub mod leads;
