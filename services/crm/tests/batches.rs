@@ -13,6 +13,20 @@ use tonic::Code;
 use support::authorized;
 use support::iam::{fields, member, register, unique_name};
 
+/// The customer `id` as `token` reads it.
+async fn read(
+    c: &mut CustomerServiceClient<tonic::transport::Channel>,
+    token: &str,
+    id: &str,
+) -> Customer {
+    c.get_customer(authorized(GetCustomerRequest { id: id.into() }, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+}
+
 /// Each result's code, by its place.
 fn codes(results: &[CustomerBatchResult]) -> Vec<Code> {
     results
@@ -60,32 +74,10 @@ async fn one_change_reaches_each_customer_and_a_refused_one_stops_none() {
     let changed = answer.results[0].customer.as_ref().unwrap();
     assert_eq!(changed.tags, ["batik", "wholesale"]);
     assert_eq!(changed.status, CustomerStatus::Active as i32);
-    let read = c
-        .get_customer(authorized(
-            GetCustomerRequest {
-                id: seri.id.clone(),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap();
-    assert_eq!(read.tags, ["songket", "wholesale", "batik"]);
+    let seri_now = read(&mut c, token, &seri.id).await;
+    assert_eq!(seri_now.tags, ["songket", "wholesale", "batik"]);
     // The other tenant's customer is untouched.
-    let kept = c
-        .get_customer(authorized(
-            GetCustomerRequest {
-                id: theirs.id.clone(),
-            },
-            &other.access,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap();
+    let kept = read(&mut c, &other.access, &theirs.id).await;
     assert_eq!((kept.tags.len(), kept.status), (0, theirs.status));
 
     // The same request_id and request: the first answer again, nothing changed twice.
@@ -202,6 +194,11 @@ async fn a_rep_changes_only_his_own_and_a_viewer_nothing_at_all() {
         .unwrap()
         .into_inner();
     assert_eq!(codes(&answer.results), [Code::Ok, Code::PermissionDenied]);
+    assert_eq!(
+        answer.results[0].customer.as_ref().unwrap().tags,
+        ["follow-up"]
+    );
+    assert!(read(&mut c, &owner.access, &hers.id).await.tags.is_empty());
 
     // Without the right at all, refused before anything (a replayable key included).
     let viewer = member(&server, &owner, "mei@kilang.example", &["viewer"]).await;
@@ -231,19 +228,8 @@ async fn a_rep_changes_only_his_own_and_a_viewer_nothing_at_all() {
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     }
-    let read = c
-        .get_customer(authorized(
-            GetCustomerRequest {
-                id: hers.id.clone(),
-            },
-            &owner.access,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap();
-    assert_eq!(read.status, hers.status, "nothing changed");
+    let hers_now = read(&mut c, &owner.access, &hers.id).await;
+    assert_eq!(hers_now.status, hers.status, "nothing changed");
 }
 
 #[tokio::test]
@@ -336,12 +322,5 @@ async fn many_deleted_at_once_each_restorable_and_another_tenants_not_found() {
         "{error}"
     );
     // The other tenant's is still there.
-    c.get_customer(authorized(
-        GetCustomerRequest {
-            id: theirs.id.clone(),
-        },
-        &other.access,
-    ))
-    .await
-    .unwrap();
+    read(&mut c, &other.access, &theirs.id).await;
 }

@@ -546,6 +546,50 @@ pub(crate) async fn business(server: &TestServer, token: &str, email: &str) -> S
     created["customer"]["id"].as_str().unwrap().to_owned()
 }
 
+/// A lead made over REST from `lead`, qualified and converted into the customer `customer_id`
+/// (once IAM's event has seeded the tenant's pipeline): ConvertLead's answer.
+pub(crate) async fn convert_lead(
+    server: &TestServer,
+    token: &str,
+    lead: Value,
+    customer_id: &str,
+) -> Value {
+    let (status, made) = call(
+        server,
+        "POST",
+        "/api/v1/leads",
+        Some(token),
+        &json!({ "lead": lead }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let lead_id = made["lead"]["id"].as_str().unwrap();
+    let (status, qualified) = call(
+        server,
+        "POST",
+        &format!("/api/v1/leads/{lead_id}/qualify"),
+        Some(token),
+        &json!({"qualified": true, "score": 80}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{qualified}");
+    crm_core::testing::eventually("converted once the pipeline is seeded", async || {
+        let (status, answer) = call(
+            server,
+            "POST",
+            &format!("/api/v1/leads/{lead_id}/convert"),
+            Some(token),
+            &json!({ "existingCustomerId": customer_id }).to_string(),
+        )
+        .await;
+        if status != 200 {
+            assert_eq!(status, 400, "{answer}");
+        }
+        (status == 200).then_some(answer)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_overview_gathers_contacts_opportunities_and_converted_leads() {
     let server = spawn().await;
@@ -562,44 +606,15 @@ async fn a_customer_overview_gathers_contacts_opportunities_and_converted_leads(
     .await;
     assert_eq!(status, 200, "{contact}");
     // A lead converted into this customer: an open opportunity, and the lead.
-    let (status, lead) = call(
+    let converted = convert_lead(
         &server,
-        "POST",
-        "/api/v1/leads",
-        Some(token),
-        &json!({"lead": {"contactName": "Nur", "companyName": "Hotel Seri",
-            "email": "nur@hotelseri.example"}})
-        .to_string(),
+        token,
+        json!({"contactName": "Nur", "companyName": "Hotel Seri",
+            "email": "nur@hotelseri.example"}),
+        &id,
     )
     .await;
-    assert_eq!(status, 200, "{lead}");
-    let lead_id = lead["lead"]["id"].as_str().unwrap();
-    let (status, qualified) = call(
-        &server,
-        "POST",
-        &format!("/api/v1/leads/{lead_id}/qualify"),
-        Some(token),
-        &json!({"qualified": true, "score": 80}).to_string(),
-    )
-    .await;
-    assert_eq!(status, 200, "{qualified}");
-    // The tenant's pipeline is seeded from IAM's event, moments after Register.
-    let converted =
-        crm_core::testing::eventually("converted once the pipeline is seeded", async || {
-            let (status, answer) = call(
-                &server,
-                "POST",
-                &format!("/api/v1/leads/{lead_id}/convert"),
-                Some(token),
-                &json!({"existingCustomerId": id}).to_string(),
-            )
-            .await;
-            if status != 200 {
-                assert_eq!(status, 400, "{answer}");
-            }
-            (status == 200).then_some(answer)
-        })
-        .await;
+    let lead_id = converted["lead"]["id"].as_str().unwrap();
     assert!(converted.is_object(), "{converted}");
 
     let (status, overview) = call(

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::rest::{business, call, register};
+use crate::rest::{business, call, convert_lead, register};
 use crate::support::{TestServer, spawn, spawn_targets};
 
 /// `GET /api/v1/search?query=…` as `token`: the status and the answer.
@@ -60,39 +60,14 @@ async fn one_box_finds_customers_contacts_leads_and_opportunities_best_first() {
     )
     .await;
     assert_eq!(status, 200, "{seri}");
-    let (status, lead) = call(
+    // Converted into the hotel: an opportunity of the hotel's.
+    let converted = convert_lead(
         &server,
-        "POST",
-        "/api/v1/leads",
-        Some(token),
-        &json!({"lead": {"contactName": "Aisyah binti Omar", "companyName": "Butik Seri",
-            "email": "aisyah@butikseri.example", "interest": "sarongs"}})
-        .to_string(),
+        token,
+        json!({"contactName": "Aisyah binti Omar", "companyName": "Butik Seri",
+            "email": "aisyah@butikseri.example", "interest": "sarongs"}),
+        &hotel,
     )
-    .await;
-    assert_eq!(status, 200, "{lead}");
-    let lead_id = lead["lead"]["id"].as_str().unwrap();
-    let (status, qualified) = call(
-        &server,
-        "POST",
-        &format!("/api/v1/leads/{lead_id}/qualify"),
-        Some(token),
-        &json!({"qualified": true, "score": 80}).to_string(),
-    )
-    .await;
-    assert_eq!(status, 200, "{qualified}");
-    // Converted into the hotel: an opportunity of the hotel's (once the pipeline is seeded).
-    let converted = crm_core::testing::eventually("converted", async || {
-        let (status, answer) = call(
-            &server,
-            "POST",
-            &format!("/api/v1/leads/{lead_id}/convert"),
-            Some(token),
-            &json!({"existingCustomerId": hotel}).to_string(),
-        )
-        .await;
-        (status == 200).then_some(answer)
-    })
     .await;
     let deal = converted["opportunity"]["name"]
         .as_str()

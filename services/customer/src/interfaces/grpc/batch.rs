@@ -10,7 +10,6 @@ use prost::Message;
 
 use crate::application::batch::{BatchChange, batch_ids};
 use crate::application::{Caller, Customers};
-use crate::domain::customer::Status;
 use crate::domain::messages::customer_pb;
 
 /// The most tags one change adds or takes away.
@@ -34,25 +33,14 @@ fn status_of<T>(outcome: Result<T, Error>) -> (rpc::Status, Option<T>) {
 }
 
 fn change(r: &pb::BatchUpdateCustomersRequest) -> Result<BatchChange, Error> {
-    let status = match api::enum_filter::<pb::CustomerStatus>("status", r.status)? {
-        Some(pb::CustomerStatus::Prospect) => Some(Status::Prospect),
-        Some(pb::CustomerStatus::Active) => Some(Status::Active),
-        Some(pb::CustomerStatus::Inactive) => Some(Status::Inactive),
-        Some(pb::CustomerStatus::Unspecified) | None => None,
-    };
-    let tags = |field: &str, raw: &[String]| -> Result<Vec<String>, Error> {
-        api::bounded_list(field, raw, MAX_TAGS, 256)?;
-        crate::domain::values::tags(raw).map_err(|e| Error::invalid_field(field, e))
-    };
     // A change of nothing leaves each customer as it is (its result still says whether the
     // caller could have changed it).
-    let change = BatchChange {
+    Ok(BatchChange {
         owner_id: api::optional_uuid("owner_id", &r.owner_id, "a user id")?.map(UserId::from),
-        status,
-        add_tags: tags("add_tags", &r.add_tags)?,
-        remove_tags: tags("remove_tags", &r.remove_tags)?,
-    };
-    Ok(change)
+        status: super::status_of("status", r.status)?,
+        add_tags: super::tags_of("add_tags", &r.add_tags, MAX_TAGS)?,
+        remove_tags: super::tags_of("remove_tags", &r.remove_tags, MAX_TAGS)?,
+    })
 }
 
 /// `BatchUpdateCustomers`.

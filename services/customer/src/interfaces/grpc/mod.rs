@@ -63,6 +63,22 @@ fn id(field: &str, raw: &str, what: &str) -> Result<Uuid, Error> {
     api::uuid(field, raw, what)
 }
 
+/// A status asked for on `field` (`None` when unspecified).
+fn status_of(field: &str, raw: i32) -> Result<Option<CustomerStatus>, Error> {
+    Ok(match api::enum_filter::<pb::CustomerStatus>(field, raw)? {
+        Some(pb::CustomerStatus::Prospect) => Some(CustomerStatus::Prospect),
+        Some(pb::CustomerStatus::Active) => Some(CustomerStatus::Active),
+        Some(pb::CustomerStatus::Inactive) => Some(CustomerStatus::Inactive),
+        Some(pb::CustomerStatus::Unspecified) | None => None,
+    })
+}
+
+/// At most `max` tags on `field`, normalised (trimmed, lower-cased, each once).
+fn tags_of(field: &str, raw: &[String], max: usize) -> Result<Vec<String>, Error> {
+    api::bounded_list(field, raw, max, 256)?;
+    crate::domain::values::tags(raw).map_err(|e| Error::invalid_field(field, e))
+}
+
 fn filter(
     customer_type: i32,
     status: i32,
@@ -74,14 +90,8 @@ fn filter(
         Some(pb::CustomerType::Business) => Some(CustomerType::Business),
         Some(pb::CustomerType::Unspecified) | None => None,
     };
-    let status = match api::enum_filter::<pb::CustomerStatus>("status", status)? {
-        Some(pb::CustomerStatus::Prospect) => Some(CustomerStatus::Prospect),
-        Some(pb::CustomerStatus::Active) => Some(CustomerStatus::Active),
-        Some(pb::CustomerStatus::Inactive) => Some(CustomerStatus::Inactive),
-        Some(pb::CustomerStatus::Unspecified) | None => None,
-    };
-    api::bounded_list("tags", tags, MAX_FILTER_TAGS, 256)?;
-    let tags = crate::domain::values::tags(tags).map_err(|e| Error::invalid_field("tags", e))?;
+    let status = status_of("status", status)?;
+    let tags = tags_of("tags", tags, MAX_FILTER_TAGS)?;
     let owner_id = api::optional_uuid("owner_id", owner_id, "a user id")?.map(UserId::from);
     Ok(Filter {
         customer_type,
