@@ -258,6 +258,8 @@ export function App() {
               writeAll: allows(who, "customers.write"),
               me: who.userId,
               importing: allows(who, "customers.import"),
+              tenant: who.tenantId,
+              rememberColumns: allows(who, "tenant.manage"),
               exporting: allows(who, "customers.export"),
               remove: allows(who, "customers.delete"),
               openDeals: grants(who, "opportunities.write"),

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { addAnswer, customersCsv, importBody, parseCsv, rejectedCsv, restored, toCustomer } from "./csv";
+import { addAnswer, customersCsv, guessColumns, importBody, parseCsv, rejectedCsv, restored, toCustomer } from "./csv";
 
 const file = `Company,First name,Last name,Email,Phone,Tags,Colour
 Butik Seri Batik Sdn Bhd,,,orders@seribatik.my,+60312345678,wholesale; kl,blue
@@ -25,6 +25,42 @@ it("reads the columns people write, and names the ones it ignores", () => {
   expect(toCustomer(rows[2])).toMatchObject({ business: { legalName: "Kedai Kain, Pelangi" } });
 });
 
+it("fills the fields a person chose for each column, remembered ones first, and keeps the headers as written", () => {
+  const malay = `Nama Syarikat,E-mel,Bandar,Kod Pelanggan,Pegawai
+Butik Seri Batik Sdn Bhd,orders@seribatik.my,Kuala Terengganu,C-0042,Rahim bin Ismail`;
+  const guessed = parseCsv(malay);
+  expect(guessed.headers.map((h) => h.label)).toEqual(["Nama Syarikat", "E-mel", "Bandar", "Kod Pelanggan", "Pegawai"]);
+  expect(guessed.columns).toEqual({ "nama syarikat": "legal_name", "e-mel": "email", bandar: "city", "kod pelanggan": "", pegawai: "" });
+  expect(guessed.ignored).toEqual(["kod pelanggan", "pegawai"]);
+  // The workspace remembers: the officer is the contact person, the code goes into the notes,
+  // and a remembered "not read" wins over a guess.
+  const remembered = { pegawai: "contact", "kod pelanggan": "notes", bandar: "" };
+  const { rows, columns, ignored } = parseCsv(malay, remembered);
+  expect(ignored).toEqual(["bandar"]);
+  expect(toCustomer(rows[0], columns)).toEqual({
+    type: "CUSTOMER_TYPE_BUSINESS",
+    business: { legalName: "Butik Seri Batik Sdn Bhd" },
+    email: "orders@seribatik.my",
+    notes: "C-0042",
+    contacts: [{ givenName: "Rahim bin Ismail", jobTitle: "", emails: [], phones: [], primary: true }],
+  });
+  // A remembered field the console no longer knows is guessed again.
+  expect(guessColumns(["email"], { email: "fax" })).toEqual({ email: "email" });
+});
+
+it("sends the duplicate policy chosen, and the row through the columns chosen", () => {
+  const { rows } = parseCsv(file);
+  const columns = { company: "notes", email: "email" } as const;
+  const lines = importBody(rows.slice(0, 1), "r2", columns, "DUPLICATE_POLICY_UPDATE").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines[0]).toEqual({ options: { duplicatePolicy: "DUPLICATE_POLICY_UPDATE", requestId: "r2" } });
+  expect(lines[1].customer).toEqual({
+    type: "CUSTOMER_TYPE_INDIVIDUAL",
+    individual: { givenName: "", familyName: "" },
+    email: "orders@seribatik.my",
+    notes: "Butik Seri Batik Sdn Bhd",
+  });
+});
+
 it("sends the options first, then a customer a line", () => {
   const lines = importBody(parseCsv(file).rows, "r1").trim().split("\n").map((l) => JSON.parse(l));
   expect(lines[0]).toEqual({ options: { duplicatePolicy: "DUPLICATE_POLICY_SKIP", requestId: "r1" } });
@@ -34,7 +70,7 @@ it("sends the options first, then a customer a line", () => {
 it("reports rejected rows by their line in the file, and writes them back out with the reasons", () => {
   const { rows } = parseCsv(file);
   const report = addAnswer(
-    { received: 0, created: 0, skipped: 0, failed: 0, rejected: [], warned: [] },
+    { received: 0, created: 0, updated: 0, skipped: 0, failed: 0, rejected: [], warned: [] },
     {
       receivedCount: "2",
       createdCount: "1",

@@ -1,5 +1,6 @@
-// CSV files of customers, as the console imports them: parsed by papaparse, each row turned into
-// the customer's proto3 JSON (the columns of `crm customers import`, the common ones), sent in
+// CSV files of customers, as the console imports them: parsed by papaparse, each column given
+// the field it fills (guessed from its header, or as the workspace remembers it, and confirmed
+// by the person in a preview), each row turned into the customer's proto3 JSON, sent in
 // batches to the REST import (grpc-web has no client streams in browsers), and the rejected rows
 // reported with their line numbers.
 import Papa from "papaparse";
@@ -7,35 +8,70 @@ import { countryCode } from "./countries";
 
 export type Row = Record<string, string>;
 
-/** The columns read, by their names in a header (several names each, as people write them). */
-const COLUMNS: Record<string, string[]> = {
-  type: ["type", "kind"],
-  given: ["given_name", "first_name", "given name", "first name"],
-  family: ["family_name", "last_name", "family name", "last name"],
-  legal: ["legal_name", "company", "business", "legal name"],
-  email: ["email", "e-mail"],
-  phones: ["phones", "phone", "mobile"],
+/** The fields a column can fill, with the header names each is guessed from (as people write
+ * them, English and Malay). The keys are what the workspace remembers (`import_columns`). */
+export const FIELDS = {
+  type: ["type", "kind", "jenis"],
+  given_name: ["given_name", "first_name", "given name", "first name", "nama pertama"],
+  family_name: ["family_name", "last_name", "family name", "last name", "nama keluarga"],
+  legal_name: ["legal_name", "company", "business", "legal name", "syarikat", "nama syarikat"],
+  email: ["email", "e-mail", "e-mel", "emel"],
+  phones: ["phones", "phone", "mobile", "telefon", "no. telefon"],
   tags: ["tags", "tag"],
-  notes: ["notes", "note"],
-  street: ["street", "address", "street address", "address line 1"],
-  city: ["city", "town", "locality"],
+  notes: ["notes", "note", "catatan", "nota"],
+  street: ["street", "address", "street address", "address line 1", "alamat"],
+  city: ["city", "town", "locality", "bandar"],
   state: ["state", "province", "negeri"],
   postcode: ["postcode", "postal code", "postal_code", "zip", "poskod"],
   country: ["country", "country code", "negara"],
   // A business row's contact person: the customer's first contact.
-  contact: ["contact", "contact person", "contact name", "contact_name"],
-  contactEmail: ["contact email", "contact_email"],
-  contactPhone: ["contact phone", "contact_phone"],
-  jobTitle: ["job title", "job_title", "position", "jawatan"],
-};
+  contact: ["contact", "contact person", "contact name", "contact_name", "orang hubungan"],
+  contact_email: ["contact email", "contact_email"],
+  contact_phone: ["contact phone", "contact_phone"],
+  job_title: ["job title", "job_title", "position", "jawatan"],
+} as const;
 
-export type Parsed = { rows: Row[]; ignored: string[] };
+export type Field = keyof typeof FIELDS;
 
-export function parseCsv(text: string): Parsed {
-  const parsed = Papa.parse<Row>(text.trim(), { header: true, skipEmptyLines: true, transformHeader: (h) => h.trim().toLowerCase() });
-  const known = new Set(Object.values(COLUMNS).flat());
-  const ignored = (parsed.meta.fields ?? []).filter((f) => !known.has(f));
-  return { rows: parsed.data, ignored };
+/** Header (trimmed, lower case) → the field it fills, or "" for a column not read. */
+export type Columns = Record<string, Field | "">;
+
+export type Parsed = { rows: Row[]; headers: { key: string; label: string }[]; columns: Columns; ignored: string[] };
+
+const isField = (name: string): name is Field => Object.hasOwn(FIELDS, name);
+
+/** The field each header fills: as the workspace remembers it, else guessed from its name. */
+export function guessColumns(headers: string[], remembered: Record<string, string> = {}): Columns {
+  const columns: Columns = {};
+  for (const header of headers) {
+    const kept = remembered[header];
+    if (kept !== undefined && (kept === "" || isField(kept))) {
+      columns[header] = kept;
+      continue;
+    }
+    const guess = (Object.keys(FIELDS) as Field[]).find((f) => (FIELDS[f] as readonly string[]).includes(header));
+    columns[header] = guess ?? "";
+  }
+  return columns;
+}
+
+/** A file's rows (keyed by their header, trimmed and in lower case), its headers as written, and
+ * the field each fills (`remembered`, else guessed); `ignored`: the headers that fill none. */
+export function parseCsv(text: string, remembered: Record<string, string> = {}): Parsed {
+  const labels = new Map<string, string>();
+  const parsed = Papa.parse<Row>(text.trim(), {
+    header: true,
+    skipEmptyLines: true,
+    transformHeader: (h) => {
+      const key = h.trim().toLowerCase();
+      if (!labels.has(key)) labels.set(key, h.trim());
+      return key;
+    },
+  });
+  const headers = (parsed.meta.fields ?? []).map((key) => ({ key, label: labels.get(key) ?? key }));
+  const columns = guessColumns(headers.map((h) => h.key), remembered);
+  const ignored = headers.filter((h) => columns[h.key] === "").map((h) => h.key);
+  return { rows: parsed.data, headers, columns, ignored };
 }
 
 /** A cell as read back: the `'` an export puts before a formula character (OWASP's advice
@@ -44,9 +80,11 @@ export function restored(cell: string): string {
   return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
 }
 
-function column(row: Row, key: keyof typeof COLUMNS): string {
-  for (const name of COLUMNS[key]) {
-    const value = row[name];
+/** The first filled cell of the columns that fill `field`. */
+function column(row: Row, columns: Columns, field: Field): string {
+  for (const [header, fills] of Object.entries(columns)) {
+    if (fills !== field) continue;
+    const value = row[header];
     if (value !== undefined && value.trim() !== "") return restored(value.trim());
   }
   return "";
@@ -59,22 +97,23 @@ const list = (text: string) =>
     .filter(Boolean);
 
 /** A row as a Customer in proto3 JSON; the CRM checks every field. */
-export function toCustomer(row: Row): Record<string, unknown> {
-  const legal = column(row, "legal");
-  const kind = column(row, "type").toLowerCase();
+export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys(row))): Record<string, unknown> {
+  const column_ = (field: Field) => column(row, columns, field);
+  const legal = column_("legal_name");
+  const kind = column_("type").toLowerCase();
   const business = kind ? ["business", "company", "customer_type_business"].includes(kind) : legal !== "";
   const customer: Record<string, unknown> = business
     ? { type: "CUSTOMER_TYPE_BUSINESS", business: { legalName: legal } }
-    : { type: "CUSTOMER_TYPE_INDIVIDUAL", individual: { givenName: column(row, "given"), familyName: column(row, "family") } };
-  const email = column(row, "email");
+    : { type: "CUSTOMER_TYPE_INDIVIDUAL", individual: { givenName: column_("given_name"), familyName: column_("family_name") } };
+  const email = column_("email");
   if (email) customer.email = email;
-  const phones = list(column(row, "phones"));
+  const phones = list(column_("phones"));
   if (phones.length) customer.phones = phones.map((e164Number) => ({ e164Number }));
-  const tags = list(column(row, "tags"));
+  const tags = list(column_("tags"));
   if (tags.length) customer.tags = tags;
-  const notes = column(row, "notes");
+  const notes = column_("notes");
   if (notes) customer.notes = notes;
-  const [street, city, state, postcode, country] = (["street", "city", "state", "postcode", "country"] as const).map((k) => column(row, k));
+  const [street, city, state, postcode, country] = (["street", "city", "state", "postcode", "country"] as const).map((k) => column_(k));
   if (street || city || state || postcode || country) {
     customer.addresses = [
       {
@@ -88,15 +127,15 @@ export function toCustomer(row: Row): Record<string, unknown> {
       },
     ];
   }
-  const contact = column(row, "contact");
+  const contact = column_("contact");
   if (business && contact) {
-    const email = column(row, "contactEmail");
-    const phone = column(row, "contactPhone");
+    const email = column_("contact_email");
+    const phone = column_("contact_phone");
     // A name is kept whole ("Rahim bin Ismail" has no family name to split off).
     customer.contacts = [
       {
         givenName: contact,
-        jobTitle: column(row, "jobTitle"),
+        jobTitle: column_("job_title"),
         emails: email ? [{ address: email, kind: "EMAIL_KIND_WORK", primary: true }] : [],
         phones: phone ? [{ e164Number: phone, primary: true }] : [],
         primary: true,
@@ -107,19 +146,27 @@ export function toCustomer(row: Row): Record<string, unknown> {
 }
 
 /** The NDJSON body of one import request: the options, then a customer a line. */
-export function importBody(rows: Row[], requestId: string): string {
-  const lines = [JSON.stringify({ options: { duplicatePolicy: "DUPLICATE_POLICY_SKIP", requestId } })];
-  for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row) }));
+export type DuplicatePolicy = "DUPLICATE_POLICY_SKIP" | "DUPLICATE_POLICY_UPDATE" | "DUPLICATE_POLICY_FAIL";
+
+export function importBody(
+  rows: Row[],
+  requestId: string,
+  columns?: Columns,
+  duplicatePolicy: DuplicatePolicy = "DUPLICATE_POLICY_SKIP",
+): string {
+  const lines = [JSON.stringify({ options: { duplicatePolicy, requestId } })];
+  for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row, columns) }));
   return lines.join("\n") + "\n";
 }
 
 export type Rejected = { line: number; email: string; problems: string; row: Row };
 
-export type Report = { received: number; created: number; skipped: number; failed: number; rejected: Rejected[]; warned: Rejected[] };
+export type Report = { received: number; created: number; updated: number; skipped: number; failed: number; rejected: Rejected[]; warned: Rejected[] };
 
 type Answer = {
   receivedCount?: string;
   createdCount?: string;
+  updatedCount?: string;
   skippedCount?: string;
   failedCount?: string;
   errors?: RowProblem[];
@@ -146,6 +193,7 @@ export function addAnswer(report: Report, answer: Answer, rows: Row[], first: nu
   return {
     received: report.received + Number(answer.receivedCount ?? 0),
     created: report.created + Number(answer.createdCount ?? 0),
+    updated: report.updated + Number(answer.updatedCount ?? 0),
     skipped: report.skipped + Number(answer.skippedCount ?? 0),
     failed: report.failed + Number(answer.failedCount ?? 0),
     rejected: [...report.rejected, ...rejected],

@@ -841,6 +841,133 @@ async fn tenants_are_read_by_their_users_and_changed_by_owners() {
 }
 
 #[tokio::test]
+async fn the_import_columns_are_remembered_for_the_workspace_and_only_changed_on_their_own() {
+    let server = spawn().await;
+    let owner = register(&server, "Kilang", "siti@kilang.example").await;
+    invite(&server, &owner, "ali@kilang.example", &["sales_rep"]).await;
+    let rep = login(&server, &owner.tenant.slug, "ali@kilang.example", PASSWORD)
+        .await
+        .unwrap();
+    let other = register(&server, "Other Shop", "owner@other.example").await;
+    let mut tenants = TenantServiceClient::new(server.channel.clone());
+    let columns = |pairs: &[(&str, &str)]| UpdateTenantRequest {
+        tenant: Some(Tenant {
+            id: owner.tenant.id.clone(),
+            settings: Some(TenantSettings {
+                import_columns: pairs
+                    .iter()
+                    .map(|(h, f)| ((*h).to_owned(), (*f).to_owned()))
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["settings.import_columns".into()],
+        }),
+    };
+    let remembered = [("Nama Syarikat", "legal_name"), ("Catatan", "")];
+
+    // A rep may import, but the workspace's settings are the owner's.
+    let denied = tenants
+        .update_tenant(authorized(columns(&remembered), &rep.access_token))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = tenants
+        .update_tenant(authorized(columns(&[("E-mel", "E-mail!")]), &owner.access))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(
+        support::iam::fields(&bad),
+        ["tenant.settings.import_columns"]
+    );
+
+    let saved = tenants
+        .update_tenant(authorized(columns(&remembered), &owner.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("nama syarikat".to_owned(), "legal_name".to_owned()),
+        ("catatan".to_owned(), String::new()),
+    ]
+    .into();
+    assert_eq!(saved.settings.as_ref().unwrap().import_columns, expected);
+    assert_eq!(
+        saved.settings.as_ref().unwrap().time_zone,
+        "Asia/Kuala_Lumpur",
+        "the other settings are left as they were"
+    );
+
+    // The settings page's save (mask `settings`, no columns in it) leaves them.
+    let mut settings = saved.settings.clone().unwrap();
+    settings.import_columns.clear();
+    settings.time_zone = "Asia/Kuching".into();
+    tenants
+        .update_tenant(authorized(
+            UpdateTenantRequest {
+                tenant: Some(Tenant {
+                    id: owner.tenant.id.clone(),
+                    settings: Some(settings),
+                    etag: saved.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["settings".into()],
+                }),
+            },
+            &owner.access,
+        ))
+        .await
+        .unwrap();
+    // The workspace's settings as `token` reads them.
+    let (reader, workspace) = (tenants.clone(), owner.tenant.id.clone());
+    let settings_as = move |token: String| {
+        let (mut tenants, id) = (reader.clone(), workspace.clone());
+        async move {
+            let answer = tenants.get_tenant(authorized(GetTenantRequest { id }, &token));
+            answer
+                .await
+                .unwrap()
+                .into_inner()
+                .tenant
+                .unwrap()
+                .settings
+                .unwrap()
+        }
+    };
+    let read = settings_as(rep.access_token.clone()).await;
+    assert_eq!(
+        (read.time_zone.as_str(), &read.import_columns),
+        ("Asia/Kuching", &expected),
+        "everyone in the workspace reads them; the settings' save kept them"
+    );
+
+    // Another workspace's owner reaches neither.
+    let mut theirs = columns(&[("x", "email")]);
+    let err = tenants
+        .update_tenant(authorized(theirs.clone(), &other.access))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    theirs.tenant.as_mut().unwrap().id = other.tenant.id.clone();
+    let own = tenants
+        .update_tenant(authorized(theirs, &other.access))
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    assert_eq!(own.settings.unwrap().import_columns.len(), 1);
+    let ours = settings_as(owner.access.clone()).await;
+    assert_eq!(ours.import_columns, expected);
+}
+
+#[tokio::test]
 async fn users_are_listed_in_pages() {
     let server = spawn().await;
     let owner = register(&server, "Kilang", "siti@kilang.example").await;

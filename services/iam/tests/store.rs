@@ -890,6 +890,9 @@ async fn stale_versions_are_refused(store: &dyn IamStore) {
                 t.id,
                 Box::new(move |t: &mut Tenant| {
                     t.name = name.into();
+                    t.settings
+                        .import_columns
+                        .insert(name.to_lowercase(), "legal_name".into());
                     t.touch(2_000);
                     Ok(Some(Changes::default()))
                 }),
@@ -901,6 +904,11 @@ async fn stale_versions_are_refused(store: &dyn IamStore) {
     assert_eq!(
         (saved.name.as_str(), saved.version),
         ("Kilang Desa Murni Batik", 3)
+    );
+    // The settings come back whole, the import's columns with them.
+    assert_eq!(
+        saved.settings.import_columns.keys().collect::<Vec<_>>(),
+        ["kilang batik", "kilang desa murni batik"]
     );
     let missing = store
         .update_tenant(TenantId::new(), Box::new(|_: &mut Tenant| Ok(None)))

@@ -31,6 +31,9 @@ export type CustomerRights = {
   /** Who is signed in: a customer they own is theirs to change. */
   me: string;
   importing: boolean;
+  /** The workspace, and whether its import columns are the person's to keep (`tenant.manage`). */
+  tenant: string;
+  rememberColumns: boolean;
   exporting: boolean;
   remove: boolean;
   openDeals: boolean;
@@ -219,7 +222,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           onRestored={(c) => setRows((all) => [c, ...all.filter((r) => r.id !== c.id)])}
         />
       )}
-      {importing && <Import onError={onError} onDone={() => fetchPage("")} />}
+      {importing && <Import onError={onError} onDone={() => fetchPage("")} tenantId={may.tenant} canRemember={may.rememberColumns} />}
       {open && (
         <CustomerDetail
           key={open.id}

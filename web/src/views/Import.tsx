@@ -1,28 +1,105 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { rest } from "../api";
-import { addAnswer, importBody, parseCsv, rejectedCsv, type Report } from "../csv";
+import { rest, tenants } from "../api";
+import { FIELDS, addAnswer, importBody, parseCsv, rejectedCsv, type Columns, type DuplicatePolicy, type Field, type Parsed, type Report } from "../csv";
 import type { Problem } from "../errors";
-import { t } from "../i18n";
+import { msg, t } from "../i18n";
 
-type Props = { onError: (err: unknown) => Problem; onDone: () => void };
+type Props = {
+  onError: (err: unknown) => Problem;
+  onDone: () => void;
+  tenantId: string;
+  /** Whether the person may keep the columns for the workspace (`tenant.manage`). */
+  canRemember: boolean;
+};
 
 /** Rows a request carries. */
 const BATCH = 200;
+/** Rows the preview shows. */
+const PREVIEW = 5;
 
-/** Import customers from a CSV file, a batch at a time, with progress and the rejected rows. */
-export function Import({ onError, onDone }: Props) {
+/** Each field's name in the console, in the order the mapping offers them. */
+const FIELD_NAMES: Record<Field, string> = {
+  type: msg("Type (business or individual)"),
+  given_name: msg("First name"),
+  family_name: msg("Last name"),
+  legal_name: msg("Company (legal name)"),
+  email: msg("Email"),
+  phones: msg("Phones (separated by ;)"),
+  tags: msg("Tags (separated by ;)"),
+  notes: msg("Notes"),
+  street: msg("Street"),
+  city: msg("City"),
+  state: msg("State"),
+  postcode: msg("Postcode"),
+  country: msg("Country"),
+  contact: msg("Contact person"),
+  contact_email: msg("Contact email"),
+  contact_phone: msg("Contact phone"),
+  job_title: msg("Contact's job title"),
+};
+
+const POLICIES: [DuplicatePolicy, string][] = [
+  ["DUPLICATE_POLICY_SKIP", msg("Leave the customer already there, and count the row as skipped")],
+  ["DUPLICATE_POLICY_UPDATE", msg("Update the customer already there with the row")],
+  ["DUPLICATE_POLICY_FAIL", msg("Reject the row")],
+];
+
+type Chosen = { name: string; parsed: Parsed };
+
+/** Import customers from a CSV file: a preview of its first rows, the field each column fills
+ * (remembered for the workspace), what to do with a customer already there, then a batch at a
+ * time, with progress and the rejected rows. */
+export function Import({ onError, onDone, tenantId, canRemember }: Props) {
+  const [remembered, setRemembered] = useState<Record<string, string>>({});
+  const [chosen, setChosen] = useState<Chosen>();
+  const [columns, setColumns] = useState<Columns>({});
+  const [policy, setPolicy] = useState<DuplicatePolicy>("DUPLICATE_POLICY_SKIP");
+  const [remember, setRemember] = useState(true);
   const [progress, setProgress] = useState<{ done: number; total: number }>();
   const [report, setReport] = useState<Report>();
-  const [ignored, setIgnored] = useState<string[]>([]);
   const [problem, setProblem] = useState<Problem>();
 
-  const run = async (file: File) => {
+  useEffect(() => {
+    // The workspace's columns; without them, each header is guessed from its name.
+    tenants
+      .getTenant({ id: tenantId })
+      .then(({ tenant }) => setRemembered(tenant?.settings?.importColumns ?? {}))
+      .catch(() => undefined);
+  }, [tenantId]);
+
+  const choose = async (file: File) => {
     setReport(undefined);
     setProblem(undefined);
-    const { rows, ignored } = parseCsv(await file.text());
-    setIgnored(ignored);
-    let sum: Report = { received: 0, created: 0, skipped: 0, failed: 0, rejected: [], warned: [] };
+    setProgress(undefined);
+    const parsed = parseCsv(await file.text(), remembered);
+    setChosen({ name: file.name, parsed });
+    setColumns(parsed.columns);
+  };
+
+  /** Keeps the columns for the workspace's next import, if they changed; a refusal is told but
+   * does not stop the import. */
+  const keep = async () => {
+    const kept = { ...remembered, ...columns };
+    if (JSON.stringify(kept) === JSON.stringify(remembered)) return;
+    try {
+      await tenants.updateTenant({
+        tenant: { id: tenantId, settings: { importColumns: kept } },
+        updateMask: { paths: ["settings.import_columns"] },
+      });
+      setRemembered(kept);
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  const run = async () => {
+    if (!chosen) return;
+    const { rows } = chosen.parsed;
+    setReport(undefined);
+    setProblem(undefined);
+    if (canRemember && remember) await keep();
+    let sum: Report = { received: 0, created: 0, updated: 0, skipped: 0, failed: 0, rejected: [], warned: [] };
     const id = crypto.randomUUID();
     setProgress({ done: 0, total: rows.length });
     try {
@@ -31,7 +108,7 @@ export function Import({ onError, onDone }: Props) {
         const answer = await rest("/api/v1/customers/import", {
           method: "POST",
           headers: { "content-type": "application/x-ndjson" },
-          body: importBody(batch, `${id}-${first}`),
+          body: importBody(batch, `${id}-${first}`, columns, policy),
         });
         const json = await answer.json();
         if (!answer.ok) {
@@ -42,6 +119,7 @@ export function Import({ onError, onDone }: Props) {
         setProgress({ done: Math.min(first + BATCH, rows.length), total: rows.length });
       }
       setReport(sum);
+      setChosen(undefined);
       onDone();
     } catch (err) {
       setProblem(onError(err));
@@ -58,19 +136,86 @@ export function Import({ onError, onDone }: Props) {
     URL.revokeObjectURL(url);
   };
 
+  const used = Object.values(columns).filter(Boolean);
+  const twice = [...new Set(used.filter((f, i) => used.indexOf(f) !== i))] as Field[];
+  const named = (f: Field) => t(FIELD_NAMES[f]);
+  const running = progress !== undefined && report === undefined && problem === undefined;
+
   return (
     <div class="card" role="region" aria-label={t("Import customers")}>
       <h2>{t("Import from a CSV file")}</h2>
       <p class="hint">
-        {t("A header row names the columns: company (or legal name), first name, last name, email, phone, tags (separated by ;), notes; street, city, state, postcode, country (its name or its two letters); for a business, its contact person, contact email, contact phone and job title.")}
+        {t("A header row names the columns. You will see the first rows and choose the field each column fills before anything is imported.")}
       </p>
       <label class="field">
         <span>{t("CSV file")}</span>
         <input type="file" accept=".csv,text/csv" onChange={(e) => {
           const file = (e.target as HTMLInputElement).files?.[0];
-          if (file) run(file);
+          if (file) choose(file);
         }} />
       </label>
+      {chosen && !running && (
+        <section aria-label={t("Preview and columns")}>
+          <h3>{t("{{count}} rows in {{file}}: the first ones, and the field each column fills", { count: chosen.parsed.rows.length, file: chosen.name })}</h3>
+          <div class="scroll" tabIndex={0}><table class="compact preview">
+            <thead>
+              <tr>
+                {chosen.parsed.headers.map((h) => (
+                  <th scope="col" key={h.key}>
+                    <span translate={false}>{h.label}</span>
+                    <select
+                      aria-label={t("Column “{{column}}” fills", { column: h.label })}
+                      value={columns[h.key] ?? ""}
+                      onChange={(e) => setColumns({ ...columns, [h.key]: (e.target as HTMLSelectElement).value as Field | "" })}
+                    >
+                      <option value="">{t("Not imported")}</option>
+                      {(Object.keys(FIELDS) as Field[]).map((f) => (
+                        <option key={f} value={f}>{named(f)}</option>
+                      ))}
+                    </select>
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {chosen.parsed.rows.slice(0, PREVIEW).map((row, i) => (
+                <tr key={i}>
+                  {chosen.parsed.headers.map((h) => (
+                    <td key={h.key} class={columns[h.key] ? undefined : "muted"}>{row[h.key]}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table></div>
+          {twice.length > 0 && (
+            <p class="hint">
+              {t("More than one column fills {{fields}}: each row takes the first one that is filled.", { fields: twice.map(named).join(", ") })}
+            </p>
+          )}
+          {used.length === 0 && <p class="error" role="alert">{t("No column fills a field: choose at least one.")}</p>}
+          <fieldset class="choices">
+            <legend>{t("A row whose email is already a customer's")}</legend>
+            {POLICIES.map(([p, label]) => (
+              <label key={p}>
+                <input type="radio" name="duplicate-policy" checked={policy === p} onChange={() => setPolicy(p)} />
+                {t(label)}
+              </label>
+            ))}
+          </fieldset>
+          {canRemember && (
+            <label class="check">
+              <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.target as HTMLInputElement).checked)} />
+              {t("Remember these columns for the workspace's next imports")}
+            </label>
+          )}
+          <div class="actions">
+            <button type="button" disabled={used.length === 0} onClick={run}>
+              {t("Import {{count}} rows", { count: chosen.parsed.rows.length })}
+            </button>
+            <button type="button" class="secondary" onClick={() => setChosen(undefined)}>{t("Cancel")}</button>
+          </div>
+        </section>
+      )}
       {progress && (
         <label class="field">
           <span>
@@ -79,13 +224,13 @@ export function Import({ onError, onDone }: Props) {
           <progress value={progress.done} max={progress.total} />
         </label>
       )}
-      {ignored.length > 0 && <p class="hint">{t("Columns not read: {{columns}}.", { columns: ignored.join(", ") })}</p>}
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {report && (
         <div role="status">
           <p>
             {t("{{created}} added, {{skipped}} already there, {{failed}} rejected.", { created: report.created, skipped: report.skipped, failed: report.failed })}
           </p>
+          {report.updated > 0 && <p>{t("{{count}} customers already there updated from their rows.", { count: report.updated })}</p>}
           {report.warned.length > 0 && (
             <>
               <p>{t("Imported, with a phone that is not a number kept in the notes as written:")}</p>

@@ -68,6 +68,13 @@ export function Search({ onClose, onError }: { onClose: () => void; onError: (er
     dialog.current?.close();
   };
   const onKey = (e: KeyboardEvent) => {
+    // Esc closes the box from its field, whatever the browser makes of a dialog's own Esc (a
+    // dialog opened by a shortcut moments after another closed may not take its first one).
+    if (e.key === "Escape") {
+      e.preventDefault();
+      dialog.current?.close();
+      return;
+    }
     if (!results?.length) return;
     if (e.key === "ArrowDown") setActive((i) => (i + 1) % results.length);
     else if (e.key === "ArrowUp") setActive((i) => (i - 1 + results.length) % results.length);

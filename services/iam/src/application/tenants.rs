@@ -9,6 +9,7 @@ use super::{Caller, Iam, check_etag};
 use crate::domain::audit::{AuditEntry, AuditKind, Origin, Outcome};
 use crate::domain::email::Email;
 use crate::domain::events::{tenant_created, tenant_settings_changed, user_created};
+use crate::domain::import_columns::ImportColumns;
 use crate::domain::password::Password;
 use crate::domain::ports::{AuditFilter, Changes, UserFilter};
 use crate::domain::tenant::{
@@ -32,7 +33,7 @@ impl Iam {
         self.tenant_of(id).await
     }
 
-    /// Changes the caller's tenant's name or settings (owners).
+    /// Changes the caller's tenant's name, settings or import columns (owners).
     pub async fn update_tenant(
         &self,
         caller: &Caller,
@@ -40,6 +41,7 @@ impl Iam {
         etag: &str,
         name: Option<&str>,
         settings: Option<TenantSettings>,
+        import_columns: Option<ImportColumns>,
     ) -> Result<Tenant> {
         if id != caller.principal.tenant_id {
             return Err(Error::not_found("tenant", id));
@@ -60,7 +62,9 @@ impl Iam {
         let change = move |tenant: &mut Tenant| {
             check_etag(etag, tenant.version, "tenant")?;
             let before = tenant.settings.clone();
-            tenant.apply(name, settings.clone()).map_err(invalid)?;
+            tenant
+                .apply(name, settings.clone(), import_columns.clone())
+                .map_err(invalid)?;
             let settings_changed = tenant.settings != before;
             tenant.touch(now);
             let audit = AuditEntry::new(

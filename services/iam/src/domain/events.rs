@@ -43,6 +43,7 @@ pub fn settings_pb(s: &TenantSettings) -> pb::TenantSettings {
         session_max_lifetime_hours: s.session_max_lifetime_hours as i32,
         mfa_policy: s.mfa_policy.as_i32(),
         customer_visibility: s.customer_visibility().as_i32(),
+        import_columns: s.import_columns.clone(),
     }
 }
 

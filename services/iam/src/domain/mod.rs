@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit;
 pub mod email;
 pub mod events;
+pub mod import_columns;
 pub mod invitation;
 pub mod mfa;
 pub mod opaque;

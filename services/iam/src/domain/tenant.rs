@@ -3,6 +3,7 @@
 use crm_core::TenantId;
 
 use super::Millis;
+use super::import_columns::{ImportColumns, parse_import_columns};
 use super::mfa::MfaPolicy;
 use super::visibility::CustomerVisibility;
 
@@ -59,6 +60,10 @@ pub struct TenantSettings {
     /// keeps the current one.
     #[serde(default = "before_visibility")]
     pub customer_visibility: Option<CustomerVisibility>,
+    /// How the console's import reads a file's columns (header → field). Changed only on its
+    /// own ([`Tenant::apply`]'s `import_columns`): new settings keep the current one.
+    #[serde(default, skip_serializing_if = "ImportColumns::is_empty")]
+    pub import_columns: ImportColumns,
 }
 
 fn before_visibility() -> Option<CustomerVisibility> {
@@ -83,6 +88,7 @@ impl Default for TenantSettings {
             session_max_lifetime_hours: 0,
             mfa_policy: MfaPolicy::Optional,
             customer_visibility: Some(CustomerVisibility::NEW),
+            import_columns: ImportColumns::new(),
         }
     }
 }
@@ -177,13 +183,14 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// Renames and/or resets the settings (each given one checked by its rule; settings come
-    /// out in their canonical form). Every problem found, by request field. Does not bump the
-    /// version; [`Tenant::touch`] records the change.
+    /// Renames, resets the settings and/or the import's columns (each given one checked by its
+    /// rule; settings come out in their canonical form). Every problem found, by request field.
+    /// Does not bump the version; [`Tenant::touch`] records the change.
     pub fn apply(
         &mut self,
         name: Option<&str>,
         settings: Option<TenantSettings>,
+        import_columns: Option<ImportColumns>,
     ) -> Result<(), Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
         let name = name
@@ -195,6 +202,11 @@ impl Tenant {
             problems.extend(s.validate());
             s
         });
+        let import_columns = import_columns
+            .map(|c| parse_import_columns(c).map_err(|p| problems.extend(p)))
+            .transpose()
+            .ok()
+            .flatten();
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -206,7 +218,12 @@ impl Tenant {
             settings.customer_visibility = settings
                 .customer_visibility
                 .or(self.settings.customer_visibility);
+            // The import's columns change only on their own.
+            settings.import_columns = std::mem::take(&mut self.settings.import_columns);
             self.settings = settings;
+        }
+        if let Some(columns) = import_columns {
+            self.settings.import_columns = columns;
         }
         Ok(())
     }
@@ -320,6 +337,7 @@ mod tests {
             session_max_lifetime_hours: 2161,
             mfa_policy: MfaPolicy::Everyone,
             customer_visibility: None,
+            import_columns: ImportColumns::new(),
         };
         let fields: Vec<_> = worse.validate().into_iter().map(|(f, _)| f).collect();
         assert_eq!(
@@ -395,17 +413,51 @@ mod tests {
             customer_visibility: Some(CustomerVisibility::Own),
             ..TenantSettings::default()
         };
-        tenant.apply(None, Some(own)).unwrap();
+        tenant.apply(None, Some(own), None).unwrap();
         let unset = TenantSettings {
             customer_visibility: None,
             time_zone: "Asia/Singapore".into(),
             ..TenantSettings::default()
         };
-        tenant.apply(None, Some(unset)).unwrap();
+        tenant.apply(None, Some(unset), None).unwrap();
         assert_eq!(tenant.settings.time_zone, "Asia/Singapore");
         assert_eq!(
             tenant.settings.customer_visibility(),
             CustomerVisibility::Own
+        );
+    }
+
+    #[test]
+    fn the_import_columns_change_only_on_their_own() {
+        let mut tenant = Tenant::new("Kilang".into(), "kilang".into(), 1_000);
+        let columns = ImportColumns::from([("Nama Syarikat".into(), "legal_name".into())]);
+        tenant.apply(None, None, Some(columns)).unwrap();
+        let remembered = ImportColumns::from([("nama syarikat".into(), "legal_name".into())]);
+        assert_eq!(tenant.settings.import_columns, remembered);
+        // New settings, from a client that does not know the columns: they stay.
+        tenant
+            .apply(None, Some(TenantSettings::default()), None)
+            .unwrap();
+        assert_eq!(tenant.settings.import_columns, remembered);
+        // A bad column refuses the whole change.
+        let bad = ImportColumns::from([("e-mel".into(), "E-mail!".into())]);
+        let fields: Vec<_> = tenant
+            .apply(Some("Kilang Batik"), None, Some(bad))
+            .unwrap_err()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["tenant.settings.import_columns"]);
+        assert_eq!(
+            (tenant.name.as_str(), &tenant.settings.import_columns),
+            ("Kilang", &remembered)
+        );
+        tenant
+            .apply(None, None, Some(ImportColumns::new()))
+            .unwrap();
+        assert!(
+            tenant.settings.import_columns.is_empty(),
+            "an empty map forgets them"
         );
     }
 
@@ -417,14 +469,14 @@ mod tests {
             ..TenantSettings::default()
         };
         let fields: Vec<_> = tenant
-            .apply(Some("K\0"), Some(bad))
+            .apply(Some("K\0"), Some(bad), None)
             .unwrap_err()
             .into_iter()
             .map(|(f, _)| f)
             .collect();
         assert_eq!(fields, ["tenant.name", "tenant.settings.time_zone"]);
         assert_eq!(tenant.name, "Kilang", "nothing changed");
-        tenant.apply(Some("Kilang Batik"), None).unwrap();
+        tenant.apply(Some("Kilang Batik"), None, None).unwrap();
         tenant.touch(2_000);
         assert_eq!(
             (tenant.name.as_str(), tenant.version, tenant.updated_at),

@@ -197,7 +197,14 @@ async fn a_tenant_requiring_mfa_has_its_users_enrol_while_signing_in() {
         ..Default::default()
     };
     w.iam
-        .update_tenant(&siti, siti.principal.tenant_id, "", None, Some(settings))
+        .update_tenant(
+            &siti,
+            siti.principal.tenant_id,
+            "",
+            None,
+            Some(settings),
+            None,
+        )
         .await
         .unwrap();
     // A viewer is not covered by "admins".

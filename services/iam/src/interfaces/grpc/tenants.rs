@@ -4,6 +4,9 @@ use super::*;
 use crate::domain::mfa::MfaPolicy;
 use crate::domain::visibility::CustomerVisibility;
 
+/// The mask path that changes only the import's columns (`settings` leaves them).
+const IMPORT_COLUMNS: &str = "settings.import_columns";
+
 #[tonic::async_trait]
 impl pb::tenant_service_server::TenantService for IamGrpc {
     async fn create_tenant(
@@ -50,12 +53,23 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
             bounded("tenant.settings.time_zone", &settings.time_zone, 64)?;
             bounded("tenant.settings.locale", &settings.locale, 64)?;
         }
+        let columns_given = t
+            .settings
+            .as_ref()
+            .is_some_and(|s| !s.import_columns.is_empty());
         let set = [
             ("name", !t.name.is_empty()),
             ("settings", t.settings.is_some()),
+            (IMPORT_COLUMNS, columns_given),
         ];
-        let paths = mask_paths(r.update_mask, &set, &["name", "settings"])?;
+        let paths = mask_paths(r.update_mask, &set, &["name", "settings", IMPORT_COLUMNS])?;
         let name = paths.iter().any(|p| p == "name").then_some(t.name.as_str());
+        let import_columns = paths.iter().any(|p| p == IMPORT_COLUMNS).then(|| {
+            t.settings
+                .as_ref()
+                .map(|s| s.import_columns.clone())
+                .unwrap_or_default()
+        });
         let settings = paths.iter().any(|p| p == "settings").then(|| {
             let s = t.settings.clone().unwrap_or_default();
             let mfa_policy = MfaPolicy::from_i32(s.mfa_policy).ok_or_else(|| {
@@ -72,6 +86,8 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
                 session_idle_timeout_minutes: i64::from(s.session_idle_timeout_minutes),
                 session_max_lifetime_hours: i64::from(s.session_max_lifetime_hours),
                 mfa_policy,
+                // Changed only under their own path, below.
+                import_columns: Default::default(),
                 customer_visibility: match s.customer_visibility {
                     0 => None,
                     n => Some(CustomerVisibility::from_i32(n).ok_or_else(|| {
@@ -92,6 +108,7 @@ impl pb::tenant_service_server::TenantService for IamGrpc {
                 bounded("tenant.etag", &t.etag, MAX_ETAG)?,
                 name,
                 settings,
+                import_columns,
             )
             .await?;
         Ok(Response::new(pb::UpdateTenantResponse {

@@ -5,8 +5,7 @@ use crm_core::storage::{from_doc, to_doc};
 use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
-use super::db;
-use super::opportunities::text;
+use super::{db, text};
 use crate::domain::opportunity::Deal;
 use crate::domain::ports::{DealCursor, DealFilter};
 

@@ -38,6 +38,11 @@ const UNIQUES: &[UniqueConstraint] = &[
     },
 ];
 
+/// An id as its column holds it.
+pub(super) fn text(id: impl ToString) -> String {
+    id.to_string()
+}
+
 pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |e| map_db_error(e, UNIQUES, doing)
 }

@@ -7,7 +7,7 @@ use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
 use super::SqlSalesStore;
-use super::db;
+use super::{db, text};
 use super::deals::{delete_deal, get_deal, insert_deal, list_deals};
 use super::live_stage;
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
@@ -18,10 +18,6 @@ use async_trait::async_trait;
 use crm_core::Error;
 use crm_core::storage::{from_doc, to_doc};
 use crm_events::outbox::append_events;
-
-pub(super) fn text(id: impl ToString) -> String {
-    id.to_string()
-}
 
 /// Adds an opportunity and its stage entries.
 pub async fn insert(tx: &mut Conn, o: &Opportunity) -> Result<()> {
