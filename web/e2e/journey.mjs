@@ -1112,6 +1112,56 @@ try {
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
   }
 
+  step("a view of the list saved under a name and shared with the workspace, opened again from the views after a reload, and deleted after a yes");
+  {
+    await page.getByRole("link", { name: "Customers" }).click();
+    await page.getByRole("status").getByText(/^\d+ customers · page 1 of \d+$/).waitFor();
+    const views = page.getByRole("group", { name: "Saved views" });
+    const which = page.getByRole("group", { name: "Which customers" });
+    // The list as it opens is no view to save.
+    if (await views.getByRole("button", { name: "Save this view" }).count()) throw new Error("the list as it opens is offered to be saved");
+    await which.getByLabel("Tag").fill("borong");
+    await which.getByLabel("Tag").press("Enter");
+    await which.getByLabel("Order").selectOption({ label: "Name, A to Z" });
+    await page.getByRole("status").getByText("30 customers match · page 1 of 2", { exact: true }).waitFor();
+    await views.getByRole("button", { name: "Save this view" }).click();
+    const naming = views.getByRole("form", { name: "Save this view" });
+    await naming.getByLabel("Name").fill("Borong, A to Z");
+    await naming.getByLabel("Share with the workspace").check();
+    await accessible("customers-save-view");
+    await naming.getByRole("button", { name: "Save the view" }).click();
+    const chosen = async () => views.getByLabel("View").evaluate((s) => s.selectedOptions[0]?.textContent);
+    await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "Borong, A to Z");
+    // The Customers link opens the list as it opens; the view brings the tag and the order back.
+    await page.getByRole("link", { name: "Customers" }).click();
+    await page.getByRole("status").getByText(/^\d+ customers · page 1 of \d+$/).waitFor();
+    if ((await chosen()) !== "As the list opens") throw new Error(`the list as it opens shows the view ${await chosen()}`);
+    await views.getByLabel("View").selectOption({ label: "Borong, A to Z" });
+    await page.getByRole("status").getByText("30 customers match · page 1 of 2", { exact: true }).waitFor();
+    if ((await which.getByLabel("Tag").inputValue()) !== "borong" || (await which.getByLabel("Order").inputValue()) !== "name") throw new Error("the view did not bring its tag and order back");
+    await page.reload();
+    await page.getByRole("status").getByText("30 customers match · page 1 of 2", { exact: true }).waitFor();
+    await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "Borong, A to Z");
+    const shared = (await rest("/api/v1/saved-views?list=customers")).savedViews;
+    if (shared.length !== 1 || !shared[0].shared || shared[0].query !== "sort=name&tag=borong") throw new Error(`the saved views: ${JSON.stringify(shared)}`);
+    // A change of filter is a view not saved yet.
+    await which.getByLabel("Kind").selectOption({ label: "Business" });
+    await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "(not saved)");
+    await views.getByLabel("View").selectOption({ label: "Borong, A to Z" });
+    await views.getByRole("button", { name: "Delete this view" }).click();
+    const asking = views.getByRole("group", { name: "Delete the view “Borong, A to Z”?" });
+    await asking.getByRole("button", { name: "Cancel" }).click();
+    if ((await rest("/api/v1/saved-views?list=customers")).savedViews?.length !== 1) throw new Error("a cancelled delete deleted the view");
+    await views.getByRole("button", { name: "Delete this view" }).click();
+    await asking.getByRole("button", { name: "Yes, delete" }).click();
+    await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "(not saved)");
+    if ((await rest("/api/v1/saved-views?list=customers")).savedViews?.length) throw new Error("the view was not deleted");
+    // The list stays as it was shown.
+    await page.getByRole("status").getByText("30 customers match · page 1 of 2", { exact: true }).waitFor();
+    await page.getByRole("link", { name: "People" }).click();
+    await page.getByRole("heading", { name: "Audit log" }).waitFor();
+  }
+
   step("an invitation sent again (the first link stops working) and one withdrawn (after a yes)");
   await page.getByLabel("Their name").fill("Hana Yusof");
   await page.getByLabel("Their email").fill("hana@kilangbatik.my");
@@ -1491,6 +1541,13 @@ try {
     body: JSON.stringify({ customer: { type: "CUSTOMER_TYPE_BUSINESS", business: { legalName: "Kedai Tan Sdn Bhd" }, email: "tan@kedaitan.my" } }),
   });
   if (!shopsCustomer.ok) throw new Error(`CreateCustomer: ${await shopsCustomer.text()}`);
+  // A view Mei shares with the workspace: the rep opens it, and it stays hers to change.
+  const meisView = await fetch(quick + "/api/v1/saved-views", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mei.accessToken}` },
+    body: JSON.stringify({ savedView: { list: "customers", name: "Businesses", query: "kind=business", shared: true } }),
+  });
+  if (!meisView.ok) throw new Error(`CreateSavedView: ${await meisView.text()}`);
   const repContext = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const rep = await repContext.newPage();
   rep.on("pageerror", (err) => {
@@ -1509,6 +1566,19 @@ try {
   for (const [role, name] of [["button", "Export a CSV file"], ["button", "Import a CSV file"], ["link", "Messages"], ["link", "Workspace"]]) {
     if (await offered(role, name)) throw new Error(`a sales rep is offered "${name}"`);
   }
+  const repViews = rep.getByRole("group", { name: "Saved views" });
+  await repViews.getByLabel("View").selectOption({ label: "Businesses" });
+  await rep.getByRole("status").getByText("1 customer matches", { exact: true }).waitFor();
+  if (await repViews.getByRole("button", { name: "Delete this view" }).count()) throw new Error("a rep is offered to delete a shared view");
+  await rep.getByRole("group", { name: "Which customers" }).getByLabel("Kind").selectOption({ label: "any" });
+  await rep.getByRole("group", { name: "Which customers" }).getByLabel("Order").selectOption({ label: "Name, A to Z" });
+  await repViews.getByRole("button", { name: "Save this view" }).click();
+  if (await repViews.getByLabel("Share with the workspace").count()) throw new Error("a rep is offered to share a view");
+  await repViews.getByLabel("Name").fill("A to Z");
+  await repViews.getByRole("button", { name: "Save the view" }).click();
+  await rep.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "A to Z");
+  // His own to delete.
+  await repViews.getByRole("button", { name: "Delete this view" }).waitFor();
   // He reads the shop's customer; its details and contacts are its owner's to change, and he
   // is told so instead of being offered a form that would be refused.
   await rep.getByRole("button", { name: "Kedai Tan Sdn Bhd" }).click();

@@ -260,6 +260,7 @@ export function App() {
               importing: allows(who, "customers.import"),
               tenant: who.tenantId,
               rememberColumns: allows(who, "tenant.manage"),
+              shareViews: allows(who, "views.share"),
               exporting: allows(who, "customers.export"),
               remove: allows(who, "customers.delete"),
               openDeals: grants(who, "opportunities.write"),

@@ -590,6 +590,7 @@ const EVERY: &[&str] = &[
     "tenant.manage",
     "users.manage",
     "users.read",
+    "views.share",
 ];
 const SALES_MANAGER: &[&str] = &[
     "activities.read",
@@ -615,6 +616,7 @@ const SALES_MANAGER: &[&str] = &[
     "tasks.write",
     "templates.manage",
     "users.read",
+    "views.share",
 ];
 const SALES_REP: &[&str] = &[
     "activities.read:own",

@@ -34,4 +34,5 @@ mod sign_in;
 mod sso;
 mod tls;
 mod traces;
+mod views;
 mod visibility;

@@ -202,6 +202,9 @@ pub fn register(services: &mut ServiceSet, iam: Iam) {
             grpc.clone(),
         ))
         .add(pb::sso_service_server::SsoServiceServer::new(grpc.clone()))
+        .add(pb::saved_view_service_server::SavedViewServiceServer::new(
+            grpc.clone(),
+        ))
         .add(pb::audit_service_server::AuditServiceServer::new(grpc));
     ACCESS.apply(services);
 }

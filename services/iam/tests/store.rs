@@ -11,6 +11,7 @@ use crm_iam::domain::events::iam_event;
 use crm_iam::domain::invitation::Invitation;
 use crm_iam::domain::ports::{AuditFilter, Changes, IamStore, InvitationWrite, UserFilter};
 use crm_iam::domain::role::CustomRole;
+use crm_iam::domain::saved_view::{SavedView, ViewPatch};
 use crm_iam::domain::session::Session;
 use crm_iam::domain::tenant::Tenant;
 use crm_iam::domain::user::{User, UserStatus};
@@ -157,6 +158,7 @@ crm_core::on_every_engine! {
     single_sign_on_settings_flows_and_links_stay_in_their_tenant,
     changes_at_once_run_one_after_the_other_and_pinned_ones_conflict,
     an_invitations_link_is_spent_once_and_stays_in_its_tenant,
+    saved_views_are_a_persons_own_or_shared_and_unique_and_capped_at_once,
     }
 }
 
@@ -1528,4 +1530,144 @@ async fn secrets_iam_reads_back_are_sealed_in_the_database() {
         "legacy-plain"
     );
     e.drop_schema().await;
+}
+
+/// A view of `list` by `owner` named `name`.
+fn view(t: &Tenant, owner: &User, list: &str, name: &str, shared: bool) -> SavedView {
+    let patch = ViewPatch {
+        name: Some(name.into()),
+        query: Some("status=active".into()),
+        shared: Some(shared),
+    };
+    SavedView::new(t.id, owner.id, list, patch, 1_000).unwrap()
+}
+
+async fn saved_views_are_a_persons_own_or_shared_and_unique_and_capped_at_once(
+    store: &dyn IamStore,
+) {
+    let (t, other) = (tenant("Kilang"), tenant("Other"));
+    let siti = user(&t, "siti@kilang.example", &["owner"]);
+    let ali = user(&t, "ali@kilang.example", &["sales_rep"]);
+    let them = user(&other, "owner@other.example", &["owner"]);
+    store
+        .create_tenant(&t, Some(&siti), Changes::default())
+        .await
+        .unwrap();
+    store
+        .create_tenant(&other, Some(&them), Changes::default())
+        .await
+        .unwrap();
+    store.insert_user(&ali, Changes::default()).await.unwrap();
+
+    let shared = view(&t, &siti, "customers", "Borong", true);
+    let mine = view(&t, &siti, "customers", "Mine", false);
+    let his = view(&t, &ali, "customers", "Mine", false);
+    let leads = view(&t, &ali, "leads", "Hot", false);
+    for v in [&shared, &mine, &his, &leads] {
+        store.insert_saved_view(v, 50).await.unwrap();
+    }
+    store
+        .insert_saved_view(&view(&other, &them, "customers", "Theirs", true), 50)
+        .await
+        .unwrap();
+    let names = |views: Vec<SavedView>| views.into_iter().map(|v| v.name).collect::<Vec<_>>();
+    // Ali sees his own and the shared one, never Siti's own, another list's or another tenant's.
+    let seen = store
+        .list_saved_views(t.id, "customers", Some(ali.id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(seen), ["Borong", "Mine"]);
+    let ids: Vec<_> = store
+        .list_saved_views(t.id, "customers", Some(ali.id), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(ids, [shared.id, his.id]);
+    // A key (no person): the shared ones; pages go on after an id.
+    let shared_only = store
+        .list_saved_views(t.id, "customers", None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(shared_only), ["Borong"]);
+    let after = store
+        .list_saved_views(t.id, "customers", Some(siti.id), Some(shared.id), 1)
+        .await
+        .unwrap();
+    assert_eq!(names(after), ["Mine"]);
+    assert!(
+        store
+            .get_saved_view(other.id, shared.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // One name per person and list: two saves of it at once, one lands.
+    for round in 0..10 {
+        let name = format!("Round {round}");
+        let (a, b) = (
+            view(&t, &ali, "leads", &name, false),
+            view(&t, &ali, "leads", &name, false),
+        );
+        let (a, b) = tokio::join!(
+            store.insert_saved_view(&a, 50),
+            store.insert_saved_view(&b, 50)
+        );
+        let kinds = [a.err().map(|e| e.kind()), b.err().map(|e| e.kind())];
+        assert!(
+            kinds.contains(&None) && kinds.contains(&Some(ErrorKind::AlreadyExists)),
+            "round {round}: {kinds:?}"
+        );
+    }
+    // The cap holds with saves at once: Siti keeps at most 4 views of opportunities.
+    let saves: Vec<_> = (0..8)
+        .map(|n| view(&t, &siti, "opportunities", &format!("View {n}"), false))
+        .collect();
+    let results =
+        futures::future::join_all(saves.iter().map(|v| store.insert_saved_view(v, 4))).await;
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(refused.iter().all(|e| e.reason() == Some("TOO_MANY_VIEWS")));
+    let kept = store
+        .list_saved_views(t.id, "opportunities", Some(siti.id), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 4);
+
+    // A change under the write lock; a refused one saves nothing; a delete is checked first.
+    let renamed = store
+        .update_saved_view(
+            t.id,
+            his.id,
+            Box::new(|v: &mut SavedView| {
+                v.name = "Ali's".into();
+                v.touch(2_000);
+                Ok(Some(Changes::default()))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.version), ("Ali's", 2));
+    let refused = store
+        .delete_saved_view(
+            t.id,
+            his.id,
+            Box::new(|_: &SavedView| Err(crm_core::Error::etag_mismatch("saved view"))),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Aborted);
+    assert!(store.get_saved_view(t.id, his.id).await.unwrap().is_some());
+    store
+        .delete_saved_view(t.id, his.id, Box::new(|_: &SavedView| Ok(())))
+        .await
+        .unwrap();
+    assert!(store.get_saved_view(t.id, his.id).await.unwrap().is_none());
+    let gone = store
+        .delete_saved_view(other.id, shared.id, Box::new(|_: &SavedView| Ok(())))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "another tenant's view");
 }

@@ -4,6 +4,7 @@ import type { Problem } from "../errors";
 import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb";
 import { Field } from "./Field";
 import { Import } from "./Import";
+import { SavedViews } from "./SavedViews";
 import { CustomerDetail } from "./CustomerDetail";
 import { RecentlyDeleted } from "./RecentlyDeleted";
 import { customersCsv } from "../csv";
@@ -34,6 +35,8 @@ export type CustomerRights = {
   /** The workspace, and whether its import columns are the person's to keep (`tenant.manage`). */
   tenant: string;
   rememberColumns: boolean;
+  /** Shares saved views with the workspace and changes the shared ones (`views.share`). */
+  shareViews: boolean;
   exporting: boolean;
   remove: boolean;
   openDeals: boolean;
@@ -263,6 +266,14 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
         />
       </label>
+      <SavedViews
+        list="customers"
+        current={hashOf(view).split("?")[1] ?? ""}
+        open={(saved) => change(viewOf(`#customers?${saved}`))}
+        me={may.me}
+        share={may.shareViews}
+        onError={onError}
+      />
       <div class="filters" role="group" aria-label={t("Which customers")}>
         <label class="inline">
           {t("Order")}{" "}

@@ -14,6 +14,7 @@ mod signup;
 mod sso;
 mod tenants;
 mod users;
+mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,6 +12,7 @@ pub mod opaque;
 pub mod password;
 pub mod ports;
 pub mod role;
+pub mod saved_view;
 pub mod service_account;
 pub mod session;
 pub mod sso;

@@ -15,6 +15,7 @@ use super::invitation::Invitation;
 use super::mfa::Challenge;
 use super::password::Password;
 use super::role::CustomRole;
+use super::saved_view::SavedView;
 use super::session::Session;
 use super::sso::{Flow, Identity, SsoProvider, SsoRefusal};
 use super::tenant::Tenant;
@@ -267,6 +268,46 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     async fn touch_api_key(&self, tenant: TenantId, id: Uuid, at: Millis) -> Result<()>;
 }
 
+/// Saved views of the lists.
+#[async_trait]
+pub trait SavedViewStore: Send + Sync + 'static {
+    /// Adds a view unless its owner keeps `max` of its list already (`RESOURCE_EXHAUSTED`);
+    /// the owner's views are counted under a lock on their user row, so two at once cannot
+    /// both pass. A name the owner already gives a view of the list is `ALREADY_EXISTS`.
+    async fn insert_saved_view(&self, view: &SavedView, max: i64) -> Result<()>;
+    /// A view by id (whoever owns it; the caller decides who may see it).
+    async fn get_saved_view(&self, tenant: TenantId, id: Uuid) -> Result<Option<SavedView>>;
+    /// The views of `list` that `viewer` owns or that are shared (`viewer` `None`: the shared
+    /// ones only), oldest first, after `after`, at most `limit`.
+    async fn list_saved_views(
+        &self,
+        tenant: TenantId,
+        list: &str,
+        viewer: Option<UserId>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<SavedView>>;
+    /// Reads the view under the write lock (`NOT_FOUND` when the tenant has none with that id),
+    /// lets `change` decide on it, and saves it if it gives changes. Answers the view as saved.
+    async fn update_saved_view(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        change: Change<'_, SavedView>,
+    ) -> Result<SavedView>;
+    /// Reads the view under the write lock, lets `check` refuse, and deletes it
+    /// (`NOT_FOUND` when the tenant has none with that id).
+    async fn delete_saved_view(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        check: ViewCheck<'_>,
+    ) -> Result<()>;
+}
+
+/// What decides on a view before it is deleted: an error refuses.
+pub type ViewCheck<'a> = Box<dyn FnOnce(&SavedView) -> Result<()> + Send + 'a>;
+
 /// Second factors: codes spent once, sign-in challenges.
 #[async_trait]
 pub trait SecondFactorStore: Send + Sync + 'static {
@@ -344,6 +385,7 @@ pub trait IamStore:
     + SecondFactorStore
     + SsoStore
     + AuditStore
+    + SavedViewStore
 {
 }
 
@@ -357,6 +399,7 @@ impl<T> IamStore for T where
         + SecondFactorStore
         + SsoStore
         + AuditStore
+        + SavedViewStore
 {
 }
 

@@ -44,6 +44,11 @@ pub const PERMISSIONS: &[Permission] = &[
         held_by: &[],
     },
     Permission {
+        name: "views.share",
+        allows: "share saved views with the workspace, and change or delete the shared ones",
+        held_by: &["sales_manager"],
+    },
+    Permission {
         name: "users.read",
         allows: "read users",
         held_by: &["sales_manager", "sales_rep", "viewer"],

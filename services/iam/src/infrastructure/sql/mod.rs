@@ -13,6 +13,7 @@ mod audit;
 mod invitations;
 mod mfa;
 mod roles;
+mod saved_views;
 mod sessions;
 mod sso;
 mod tenants;
@@ -43,6 +44,12 @@ const UNIQUES: &[UniqueConstraint] = &[
         sqlite_columns: "roles.tenant_id, roles.name",
         field: "role.name",
         message: "a role with this name already exists",
+    },
+    UniqueConstraint {
+        name: "saved_views_owner_name_key",
+        sqlite_columns: "saved_views.tenant_id, saved_views.owner_id, saved_views.list, saved_views.name",
+        field: "saved_view.name",
+        message: "you already keep a view of this list with this name",
     },
 ];
 

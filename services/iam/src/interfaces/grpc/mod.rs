@@ -12,6 +12,7 @@ mod roles;
 mod sso;
 mod tenants;
 mod users;
+mod views;
 
 use crm_core::api::{self, bounded, mask_paths};
 use crm_core::authz::Resource;
@@ -29,7 +30,7 @@ use crate::domain::tenant::{Tenant, TenantSettings, TenantStatus};
 use crate::domain::user::UserPatch;
 use crate::domain::user::{User, UserStatus};
 
-/// IAM's ten gRPC services over one [`Iam`].
+/// IAM's eleven gRPC services over one [`Iam`].
 #[derive(Clone)]
 pub struct IamGrpc {
     iam: Iam,

@@ -7,9 +7,9 @@ use crm_core::{Result, TenantId};
 use uuid::Uuid;
 
 use super::SqlSalesStore;
-use super::{db, text};
 use super::deals::{delete_deal, get_deal, insert_deal, list_deals};
 use super::live_stage;
+use super::{db, text};
 use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::ports::OpportunityStore;
 use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
