@@ -1230,7 +1230,7 @@ try {
   const refused = await withKey();
   if (refused.status !== 401) throw new Error(`the revoked key: ${refused.status}`);
 
-  step("a lead from a referral, with a local phone number, given to the new sales manager");
+  step("a lead from a referral, with a local phone number, given to the new sales manager; the leads narrowed to his, kept in the address and saved as a view");
   await page.getByRole("link", { name: "Pipeline" }).click();
   await page.getByLabel("Contact name").fill("Hafiz Rahman");
   await page.getByLabel("Lead phone").fill("012-345 678");
@@ -1254,6 +1254,24 @@ try {
   await page.getByRole("status").getByText("1 lead matches", { exact: true }).waitFor();
   await page.getByRole("row", { name: /Aisyah binti Omar/ }).waitFor({ state: "detached" });
   await page.getByRole("row", { name: /Hafiz Rahman/ }).waitFor();
+  // The leads' filter is in the address (a reload lists Ali's again), and kept as her own view.
+  if (!/#pipeline\?owner=[0-9a-f-]{36}$/.test(page.url())) throw new Error(`the leads' address: ${page.url()}`);
+  await page.reload();
+  await page.getByRole("status").getByText("1 lead matches", { exact: true }).waitFor();
+  const leadViews = page.getByRole("group", { name: "Saved views" });
+  await leadViews.getByRole("button", { name: "Save this view" }).click();
+  await leadViews.getByLabel("Name").fill("Ali's leads");
+  await leadViews.getByRole("button", { name: "Save the view" }).click();
+  const leadViewShown = (name) => page.waitForFunction((name) => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === name, name);
+  await leadViewShown("Ali's leads");
+  await whichLeads.getByRole("button", { name: "Every lead" }).click();
+  await page.getByRole("row", { name: /Aisyah binti Omar/ }).waitFor();
+  await leadViewShown("As the list opens");
+  await leadViews.getByLabel("View").selectOption({ label: "Ali's leads" });
+  await page.getByRole("status").getByText("1 lead matches", { exact: true }).waitFor();
+  await page.getByRole("row", { name: /Aisyah binti Omar/ }).waitFor({ state: "detached" });
+  const views = (await rest("/api/v1/saved-views?list=leads")).savedViews;
+  if (views?.length !== 1 || views[0].shared || !views[0].query.startsWith("owner=")) throw new Error(`the leads' views: ${JSON.stringify(views)}`);
   await whichLeads.getByRole("button", { name: "Every lead" }).click();
   await page.getByRole("row", { name: /Aisyah binti Omar/ }).waitFor();
   // Found by a piece of its words as typed, in any case.

@@ -222,6 +222,7 @@ export function App() {
             readAll={reach(who, "opportunities.read") === "all"}
             leadRights={{ userId: who.userId, write: reach(who, "leads.write"), convert: reach(who, "leads.convert") }}
             timelineRights={{ log: grants(who, "activities.write"), task: grants(who, "tasks.write") }}
+            shareViews={allows(who, "views.share")}
           />
         ) : screen === "#dashboard" ? (
           Dashboard ? (

@@ -29,6 +29,7 @@ pub mod services {
         "crm.iam.v1.MfaService",
         "crm.iam.v1.DirectoryService",
         "crm.iam.v1.SsoService",
+        "crm.iam.v1.SavedViewService",
     ];
     /// The customer context's services.
     pub const CUSTOMER: &[&str] = &["crm.customer.v1.CustomerService"];

@@ -2,10 +2,7 @@ import { LeadStatus } from "../gen/crm/sales/v1/leads_pb";
 import type { User } from "../gen/crm/iam/v1/users_pb";
 import { PersonChoice } from "./DealsOf";
 import { msg, t } from "../i18n";
-
-/** Which leads are listed: by status, by owner ("" for any) and by a piece of their text. */
-export type LeadFilter = { status: LeadStatus; owner: string; words: string };
-export const ANY_LEAD: LeadFilter = { status: LeadStatus.UNSPECIFIED, owner: "", words: "" };
+import { ANY_LEAD, type LeadFilter } from "../leadView";
 
 const STATUSES: [LeadStatus, string][] = [
   [LeadStatus.NEW, msg("New")],

@@ -13,7 +13,9 @@ import { formatMoney, parseAmount, sumMoney } from "../money";
 import { PhoneKind } from "../gen/crm/common/v1/contact_points_pb";
 import { PipelineChooser } from "./PipelineChooser";
 import { DealsOf } from "./DealsOf";
-import { ANY_LEAD, LeadFilters, leadStatusName, type LeadFilter } from "./LeadFilters";
+import { LeadFilters, leadStatusName } from "./LeadFilters";
+import { ANY_LEAD, leadFilterOf, leadHashOf, sameLeads, type LeadFilter } from "../leadView";
+import { SavedViews } from "./SavedViews";
 import { OpportunityDetail } from "./OpportunityDetail";
 import { Timeline } from "./Timeline";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
@@ -36,6 +38,8 @@ type BoardProps = Props & {
   leadRights: LeadRights;
   /** Logging activities and adding tasks on a lead's or an opportunity's timeline. */
   timelineRights: { log: boolean; task: boolean };
+  /** Shares saved views with the workspace and changes the shared ones (`views.share`). */
+  shareViews: boolean;
 };
 
 /** Whether `rights` reach `lead` for a right of theirs. */
@@ -70,7 +74,7 @@ async function openOpportunities(pipelineId: string, ownerId: string): Promise<{
 }
 
 /** The sales day: leads to qualify and convert, and a pipeline (the default, or one chosen) as a board. */
-export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, leadRights, timelineRights }: BoardProps) {
+export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, leadRights, timelineRights, shareViews }: BoardProps) {
   const [cards, setCards] = useState<Opportunity[]>([]);
   const [moreCards, setMoreCards] = useState(false);
   const [leadRows, setLeadRows] = useState<Lead[]>([]);
@@ -99,8 +103,16 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
   const people = usePeople(fail);
   const nameOf = (id: string) => people.find((u) => u.id === id)?.displayName ?? (id ? t("someone") : t("nobody"));
 
-  // Which leads are listed, and how many there are.
-  const [leadFilter, setLeadFilter] = useState<LeadFilter>(ANY_LEAD);
+  // Which leads are listed (as the address says: a reload, a link or a saved view keeps it),
+  // and how many there are.
+  const [leadFilter, setFilterState] = useState<LeadFilter>(() => leadFilterOf(window.location.hash));
+  const setLeadFilter = (next: LeadFilter) => {
+    setFilterState(next);
+    // Not while a card or a lead is open at its own address.
+    if (!window.location.hash.startsWith("#pipeline/")) history.replaceState(null, "", leadHashOf(next));
+  };
+  /** The screen's address with the leads as they are listed (a closed card goes back to it). */
+  const listed = () => leadHashOf(leadFilter);
   const [leadTotal, setLeadTotal] = useState<number>();
   const leadsAsked = { status: leadFilter.status, ownerId: leadFilter.owner, query: leadFilter.words.trim(), pageSize: 50 };
   useEffect(() => {
@@ -190,8 +202,11 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
   };
   useEffect(() => {
     const follow = () => {
-      const [screen, id, leadId] = window.location.hash.split("/");
+      const [path] = window.location.hash.split("?");
+      const [screen, id, leadId] = path.split("/");
       if (screen !== "#pipeline") return;
+      // Back or a link to other leads lists them.
+      if (!id) setFilterState((now) => (sameLeads(now, leadFilterOf(window.location.hash)) ? now : leadFilterOf(window.location.hash)));
       if (id === "leads" && leadId) return (setDetails(undefined), openLeadById(leadId));
       setOpenLeadId(undefined);
       if (id) open({ id } as Opportunity);
@@ -306,15 +321,23 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
           onDeleted={(id) => {
             setLeadDeleted(openLead.contactName);
             setOpenLeadId(undefined);
-            history.replaceState(null, "", "#pipeline");
+            history.replaceState(null, "", listed());
             setLeadRows((all) => all.filter((r) => r.id !== id));
           }}
-          onClose={() => (window.location.hash = "#pipeline")}
+          onClose={() => (window.location.hash = listed())}
         />
       )}
       {openLead && (
         <Timeline key={`timeline-${openLead.id}`} recordType={RecordType.LEAD} recordId={openLead.id} name={openLead.contactName} onError={onError} may={timelineRights} />
       )}
+      <SavedViews
+        list="leads"
+        current={leadHashOf(leadFilter).split("?")[1] ?? ""}
+        open={(saved) => setLeadFilter(leadFilterOf(`#pipeline?${saved}`))}
+        me={leadRights.userId}
+        share={shareViews}
+        onError={onError}
+      />
       <LeadFilters filter={leadFilter} set={setLeadFilter} me={leadRights.userId} people={people} total={leadTotal} />
       <div class="scroll" tabIndex={0}><table>
         <thead>
@@ -422,7 +445,7 @@ export function Pipeline({ onError, canAssign, canApprove, canManage, readAll, l
           canApprove={canApprove}
           onError={onError}
           onSaved={(o) => (replace(o), setDetails(o))}
-          onClose={() => (window.location.hash = "#pipeline")}
+          onClose={() => (window.location.hash = listed())}
         />
       )}
       {details && (

@@ -82,12 +82,12 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
           <option value="">{current && !chosen ? t("(not saved)") : t("As the list opens")}</option>
           {mine.length > 0 && (
             <optgroup label={t("Mine")}>
-              {mine.map((v) => <option key={v.id} value={v.id}>{v.name}</option>)}
+              {mine.map((v) => <option key={v.id} value={v.id} translate={false}>{v.name}</option>)}
             </optgroup>
           )}
           {workspace.length > 0 && (
             <optgroup label={t("Shared with the workspace")}>
-              {workspace.map((v) => <option key={v.id} value={v.id}>{v.name}</option>)}
+              {workspace.map((v) => <option key={v.id} value={v.id} translate={false}>{v.name}</option>)}
             </optgroup>
           )}
         </select>
@@ -100,7 +100,7 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
       )}
       {mayDelete && asking && (
         <div role="group" class="inline-form" aria-label={t("Delete the view “{{name}}”?", { name: chosen.name })}>
-          <span>{t("Delete the view “{{name}}”? The customers stay as they are.", { name: chosen.name })}</span>
+          <span>{t("Delete the view “{{name}}”? What it lists stays as it is.", { name: chosen.name })}</span>
           <button type="button" onClick={remove}>{t("Yes, delete")}</button>
           <button type="button" class="secondary" onClick={() => setAsking(false)}>{t("Cancel")}</button>
         </div>
