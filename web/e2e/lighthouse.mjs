@@ -76,16 +76,16 @@ try {
         const excepted = exceptions[`${screen} ${form} ${id}`];
         if (excepted && score >= least) console.log(`  ${screen} ${form} ${id} now reaches ${least}: its exception can go`);
         if (score >= least) continue;
-        if (id === "performance" && score >= performanceFloor && !excepted) {
-          console.log(`  short of ${least}, above the floor of ${performanceFloor}: ${screen} ${form} performance ${score}`);
-          short.push(`${screen} ${form}`);
-          continue;
-        }
         // What pulled it down, by Lighthouse's own audit ids, so the fix can start there.
         const audits = lhr.categories[id].auditRefs
           .map((ref) => lhr.audits[ref.id])
           .filter((a) => a.score !== null && a.score < 0.9 && !["informative", "manual", "notApplicable"].includes(a.scoreDisplayMode))
           .map((a) => `${a.id} (${a.displayValue || a.score})`);
+        if (id === "performance" && score >= performanceFloor && !excepted) {
+          console.log(`  short of ${least}, above the floor of ${performanceFloor}: ${screen} ${form} performance ${score}: ${audits.join(", ")}`);
+          short.push(`${screen} ${form}`);
+          continue;
+        }
         const line = `${screen} ${form}: ${id} ${score} < ${least}: ${audits.join(", ")}`;
         if (excepted) console.log(`  known, not failed: ${line} (${excepted})`);
         else below.push(line);
