@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Characters that reorder text (bidirectional controls): in a name they make one string
 /// display as another ("Trojan Source").
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -67,11 +67,9 @@ pub fn parse_import_columns(
     }
 }
 
-/// Control or bidirectional control characters (U+202A–U+202E, U+2066–U+2069).
+/// Control characters, and those that reorder text (the shared rule of names).
 fn is_control(c: char) -> bool {
-    c.is_control()
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
+    c.is_control() || crm_core::text::is_bidi_control(c)
 }
 
 #[cfg(test)]

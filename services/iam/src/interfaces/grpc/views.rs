@@ -22,11 +22,6 @@ fn view_id(field: &str, raw: &str) -> Result<uuid::Uuid, Error> {
     api::uuid(field, raw, "a saved view id")
 }
 
-/// A list's name as sent, bounded before it is read.
-fn list_name<'a>(field: &str, raw: &'a str) -> Result<&'a str, Error> {
-    bounded(field, raw, 64)
-}
-
 #[tonic::async_trait]
 impl pb::saved_view_service_server::SavedViewService for IamGrpc {
     async fn create_saved_view(
@@ -39,7 +34,7 @@ impl pb::saved_view_service_server::SavedViewService for IamGrpc {
             .saved_view
             .clone()
             .ok_or_else(|| Error::invalid_field("saved_view", "is required"))?;
-        let list = list_name("saved_view.list", &v.list)?;
+        let list = bounded("saved_view.list", &v.list, 64)?;
         bounded("saved_view.name", &v.name, MAX_TEXT)?;
         bounded("saved_view.query", &v.query, 4 * MAX_TEXT)?;
         // Rights first, replays included: reading the list is what keeping its views takes.
@@ -76,7 +71,7 @@ impl pb::saved_view_service_server::SavedViewService for IamGrpc {
     ) -> Reply<pb::ListSavedViewsResponse> {
         let caller = caller(&request)?;
         let r = request.get_ref();
-        let list = list_name("list", &r.list)?;
+        let list = bounded("list", &r.list, 64)?;
         let token_list = format!("saved_views:{list}");
         let page = api::page(&token_list, r.page_size, &r.page_token)?;
         let after = api::uuid_cursor(&page)?;
