@@ -565,6 +565,7 @@ const EVERY: &[&str] = &[
     "api_keys.manage",
     "audit.read",
     "authorization.check_others",
+    "custom_fields.manage",
     "customers.delete",
     "customers.export",
     "customers.import",

@@ -12,6 +12,7 @@ mod batches;
 mod binary;
 mod contexts;
 mod conversions;
+mod custom_fields;
 mod customers;
 #[cfg(feature = "kafka")]
 mod events;

@@ -29,8 +29,8 @@ use crate::config::StoreKind;
 use crate::domain::ports::{CustomerStore, Members};
 use crate::infrastructure::iam::{self, GrpcMembers};
 use crate::infrastructure::opportunities::{GROUP, SALES_TOPIC, SalesEvents, SqlOpenOpportunities};
-use crate::infrastructure::sql::SqlCustomerStore;
-use crate::interfaces::grpc::CustomerGrpc;
+use crate::infrastructure::sql::{SqlCustomFieldStore, SqlCustomerStore};
+use crate::interfaces::grpc::{CustomFieldGrpc, CustomerGrpc};
 
 /// The customer context's embedded migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -153,6 +153,7 @@ pub fn build_on(
 ) -> Customers {
     Customers::new(
         store,
+        Arc::new(SqlCustomFieldStore::new(db.clone())),
         members,
         Arc::new(SqlOpenOpportunities::new(db.clone())),
         Arc::new(crm_core::clock::SystemClock),
@@ -172,6 +173,11 @@ pub const SERVICE_METHODS: [&str; 4] = [
 
 /// Adds the customer service to a server.
 pub fn register(services: &mut ServiceSet, customers: Customers) {
+    services.add(
+        pb::custom_field_service_server::CustomFieldServiceServer::new(CustomFieldGrpc::new(
+            customers.clone(),
+        )),
+    );
     services.add(pb::customer_service_server::CustomerServiceServer::new(
         CustomerGrpc::new(customers),
     ));

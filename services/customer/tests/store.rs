@@ -167,8 +167,13 @@ crm_core::on_every_engine! {
     deleted_customers_are_listed_restored_whole_and_purged,
     a_restore_whose_email_was_taken_since_changes_nothing,
     of_two_concurrent_restores_with_one_email_exactly_one_wins,
+    customers_are_filtered_by_custom_field_type_and_value,
     }
 }
+
+#[path = "store/custom_fields.rs"]
+mod custom_fields;
+use custom_fields::customers_are_filtered_by_custom_field_type_and_value;
 
 #[path = "store/deleted.rs"]
 mod deleted;

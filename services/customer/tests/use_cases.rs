@@ -16,7 +16,7 @@ use crm_core::{Error, ErrorKind, Principal, Result, TenantId, UserId};
 use crm_customer::application::{Caller, Customers};
 use crm_customer::domain::customer::{CustomerInput, CustomerType, Individual};
 use crm_customer::domain::ports::{Credential, Members, Membership, OpenOpportunities};
-use crm_customer::infrastructure::sql::SqlCustomerStore;
+use crm_customer::infrastructure::sql::{SqlCustomFieldStore, SqlCustomerStore};
 
 const START: i64 = 1_764_000_000_000;
 
@@ -93,6 +93,7 @@ async fn world() -> World {
     let opportunities = Arc::new(FakeOpportunities::default());
     let customers = Customers::new(
         Arc::new(SqlCustomerStore::new(db.clone())),
+        Arc::new(SqlCustomFieldStore::new(db.clone())),
         members.clone(),
         opportunities.clone(),
         Arc::new(clock.clone()),
@@ -573,3 +574,6 @@ async fn whoever_may_delete_a_customer_restores_it_within_thirty_days_then_it_is
     let err = w.customers.restore(&boss, theirs.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
 }
+
+#[path = "use_cases/custom_fields.rs"]
+mod custom_fields;

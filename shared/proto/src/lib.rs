@@ -32,7 +32,10 @@ pub mod services {
         "crm.iam.v1.SavedViewService",
     ];
     /// The customer context's services.
-    pub const CUSTOMER: &[&str] = &["crm.customer.v1.CustomerService"];
+    pub const CUSTOMER: &[&str] = &[
+        "crm.customer.v1.CustomerService",
+        "crm.customer.v1.CustomFieldService",
+    ];
     /// The sales context's services.
     pub const SALES: &[&str] = &[
         "crm.sales.v1.LeadService",

@@ -66,7 +66,7 @@ impl Customers {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let done = self
-                .update_with(caller, id, "", change.owner_id, "", |c| change.of(c))
+                .update_with(caller, id, "", change.owner_id, &[], "", |c| change.of(c))
                 .await;
             out.push(done);
         }

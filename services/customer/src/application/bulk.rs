@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use crm_core::{Error, ErrorKind, Result};
 use uuid::Uuid;
 
+use super::custom_fields::check_values;
 use super::{Caller, Customers, Reach, invalid, writable};
+use crate::domain::custom_field::CustomField;
 use crate::domain::customer::{Customer, CustomerInput};
 use crate::domain::events::{customer_created, customer_updated};
 use crate::domain::ports::{Filter, OutboxEvent};
@@ -91,6 +93,8 @@ pub struct Importer<'a> {
     pending_emails: HashMap<String, i64>,
     /// What IAM said of each owner the rows named.
     owners: HashMap<crm_core::UserId, Option<super::OwnerProblem>>,
+    /// The workspace's custom fields, read at the first row.
+    fields: Option<Vec<CustomField>>,
     report: ImportReport,
 }
 
@@ -113,6 +117,7 @@ impl Customers {
             pending: Vec::with_capacity(BATCH),
             pending_emails: HashMap::new(),
             owners: HashMap::new(),
+            fields: None,
             report: ImportReport::default(),
         })
     }
@@ -121,7 +126,9 @@ impl Customers {
     pub async fn export_count(&self, caller: &Caller, filter: &mut Filter) -> Result<i64> {
         let p = &caller.principal;
         Reach::of(p, "customers.export")?;
-        if !super::customers::restrict(filter, Reach::of(p, "customers.read")?) {
+        let reach = Reach::of(p, "customers.read")?;
+        self.read_field_filters(caller, filter).await?;
+        if !super::customers::restrict(filter, reach) {
             return Ok(0);
         }
         self.store.count(p.tenant_id, filter).await
@@ -175,21 +182,29 @@ impl Importer<'_> {
         };
         // A row whose only fault is a phone that is not a number is imported without it, the
         // phone kept in the notes as written, and the row reported as a warning.
-        let (input, customer) = match Customer::create(p.tenant_id, input.clone(), p.user_id, now) {
-            Ok(c) => (input, c),
-            Err(problems) => match doubtful_phones(&input, &problems) {
-                Some((kept, warnings)) => {
-                    match Customer::create(p.tenant_id, kept.clone(), p.user_id, now) {
-                        Ok(c) => {
-                            self.warn(row, email.clone(), prefixed(warnings));
-                            (kept, c)
+        let (input, mut customer) =
+            match Customer::create(p.tenant_id, input.clone(), p.user_id, now) {
+                Ok(c) => (input, c),
+                Err(problems) => match doubtful_phones(&input, &problems) {
+                    Some((kept, warnings)) => {
+                        match Customer::create(p.tenant_id, kept.clone(), p.user_id, now) {
+                            Ok(c) => {
+                                self.warn(row, email.clone(), prefixed(warnings));
+                                (kept, c)
+                            }
+                            Err(problems) => return self.rejected(row, email, prefixed(problems)),
                         }
-                        Err(problems) => return self.rejected(row, email, prefixed(problems)),
                     }
-                }
-                None => return self.rejected(row, email, prefixed(problems)),
-            },
-        };
+                    None => return self.rejected(row, email, prefixed(problems)),
+                },
+            };
+        if self.fields.is_none() {
+            self.fields = Some(self.customers.definitions(self.caller).await?);
+        }
+        let fields = self.fields.as_deref().unwrap_or_default();
+        if let Err(e) = check_values(fields, &mut customer, true, "customer") {
+            return self.rejected(row, email, e.field_violations().to_vec());
+        }
         let update = (self.options.duplicates == Duplicates::Update).then_some((input, paths));
         if let Some(address) = &customer.email {
             if let Some(earlier) = self.pending_emails.get(address).copied() {
@@ -295,11 +310,15 @@ impl Importer<'_> {
         let caller = self.caller;
         let now = self.customers.now();
         let email = input.email.clone();
+        let fields = self.fields.as_deref().unwrap_or_default();
         let change = Box::new(move |c: &mut Customer| {
             writable(caller, c, "customers.write")?;
             let changed = c
                 .apply(input.clone(), &paths, now)
                 .map_err(|e| invalid("customer", e))?;
+            if changed.iter().any(|f| f == "custom_fields") {
+                check_values(fields, c, true, "customer")?;
+            }
             if changed.is_empty() {
                 return Ok(Vec::new());
             }

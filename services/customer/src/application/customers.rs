@@ -4,7 +4,9 @@ use crm_core::authz::Scope;
 use crm_core::{Error, ErrorKind, Result, UserId};
 use uuid::Uuid;
 
+use super::custom_fields::check_values;
 use super::{Caller, Customers, Reach, check_etag, invalid, readable, writable};
+use crate::domain::custom_field::CustomField;
 use crate::domain::customer::{Customer, CustomerInput};
 use crate::domain::events::{customer_created, customer_deleted, customer_updated};
 use crate::domain::ports::{Cursor, Filter, Order};
@@ -42,8 +44,14 @@ impl Customers {
             return Err(problem.error(owner));
         }
         let now = self.now();
-        let customer = Customer::create(p.tenant_id, input, p.user_id, now)
+        let mut customer = Customer::create(p.tenant_id, input, p.user_id, now)
             .map_err(|problems| invalid("customer", problems))?;
+        check_values(
+            &self.definitions(caller).await?,
+            &mut customer,
+            true,
+            "customer",
+        )?;
         let events = vec![customer_created(&customer, &caller.cause(now))];
         match self.store.insert(&customer, events).await {
             Ok(()) => Ok(customer),
@@ -73,7 +81,9 @@ impl Customers {
         size: u32,
     ) -> Result<CustomerPage> {
         let p = &caller.principal;
-        if !restrict(&mut filter, Reach::of(p, "customers.read")?) {
+        let reach = Reach::of(p, "customers.read")?;
+        self.read_field_filters(caller, &mut filter).await?;
+        if !restrict(&mut filter, reach) {
             return Ok(CustomerPage {
                 customers: Vec::new(),
                 next: None,
@@ -117,7 +127,9 @@ impl Customers {
         size: u32,
     ) -> Result<Vec<Customer>> {
         let p = &caller.principal;
-        let reaches = restrict(&mut filter, Reach::of(p, "customers.read")?);
+        let reach = Reach::of(p, "customers.read")?;
+        self.read_field_filters(caller, &mut filter).await?;
+        let reaches = restrict(&mut filter, reach);
         if query.chars().count() > MAX_QUERY_CHARS {
             return Err(Error::invalid_field(
                 "query",
@@ -158,7 +170,12 @@ impl Customers {
         let owner = input
             .owner_id
             .filter(|_| paths.iter().any(|f| f == "owner_id"));
-        self.update_with(caller, id, etag, owner, "customer", move |_| {
+        let fields = if paths.iter().any(|f| f == "custom_fields") {
+            self.definitions(caller).await?
+        } else {
+            Vec::new()
+        };
+        self.update_with(caller, id, etag, owner, &fields, "customer", move |_| {
             (input.clone(), paths.clone())
         })
         .await
@@ -166,14 +183,16 @@ impl Customers {
 
     /// Changes a customer by what `make` asks of it as stored (the input and the fields it
     /// sets), if `etag` is current (or empty); `owner` is the owner it may give the customer
-    /// (checked against IAM before the transaction), `prefix` the name its field violations
-    /// start with.
+    /// (checked against IAM before the transaction), `fields` the custom fields its values are
+    /// checked against when they change, `prefix` the name its field violations start with.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn update_with(
         &self,
         caller: &Caller,
         id: Uuid,
         etag: &str,
         owner: Option<UserId>,
+        fields: &[CustomField],
         prefix: &'static str,
         make: impl Fn(&Customer) -> (CustomerInput, Vec<String>) + Send + Sync,
     ) -> Result<Customer> {
@@ -196,6 +215,9 @@ impl Customers {
             let changed = c
                 .apply(input, &paths, now)
                 .map_err(|e| invalid(prefix, e))?;
+            if changed.iter().any(|f| f == "custom_fields") {
+                check_values(fields, c, true, prefix)?;
+            }
             if changed.iter().any(|f| f == "owner_id")
                 && let Reach::Own(me) = Reach::of(p, "customers.write")?
                 && new_owner != Some(me)

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod bulk;
 pub mod contacts;
+pub mod custom_fields;
 pub mod customers;
 pub mod deleted;
 
@@ -20,7 +21,9 @@ use uuid::Uuid;
 use crate::domain::Millis;
 use crate::domain::customer::Customer;
 use crate::domain::events::Cause;
-use crate::domain::ports::{Credential, CustomerStore, Members, Membership, OpenOpportunities};
+use crate::domain::ports::{
+    Credential, CustomFieldStore, CustomerStore, Members, Membership, OpenOpportunities,
+};
 use crate::domain::values::Violation;
 
 /// Who calls a use case, and what its events are caused by.
@@ -49,6 +52,7 @@ impl Caller {
 #[derive(Clone)]
 pub struct Customers {
     store: Arc<dyn CustomerStore>,
+    fields: Arc<dyn CustomFieldStore>,
     members: Arc<dyn Members>,
     opportunities: Arc<dyn OpenOpportunities>,
     clock: Arc<dyn Clock>,
@@ -59,6 +63,7 @@ impl Customers {
     /// The service over its adapters.
     pub fn new(
         store: Arc<dyn CustomerStore>,
+        fields: Arc<dyn CustomFieldStore>,
         members: Arc<dyn Members>,
         opportunities: Arc<dyn OpenOpportunities>,
         clock: Arc<dyn Clock>,
@@ -66,6 +71,7 @@ impl Customers {
     ) -> Customers {
         Customers {
             store,
+            fields,
             members,
             opportunities,
             clock,

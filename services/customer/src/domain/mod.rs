@@ -2,6 +2,7 @@
 //! contacts, the values it is made of ([`values`]), and the ports the application needs
 //! ([`ports`]).
 
+pub mod custom_field;
 pub mod customer;
 pub mod events;
 pub mod messages;

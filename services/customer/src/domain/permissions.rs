@@ -5,6 +5,11 @@ use crm_core::authz::Permission;
 /// Every permission of customers and contacts.
 pub const PERMISSIONS: &[Permission] = &[
     Permission {
+        name: "custom_fields.manage",
+        allows: "define the customers' custom fields, and change or delete them",
+        held_by: &[],
+    },
+    Permission {
         name: "customers.delete",
         allows: "delete customers, and see and restore the deleted ones for 30 days",
         held_by: &["sales_manager"],

@@ -6,7 +6,9 @@ use crm_core::{Result, TenantId, UserId};
 use uuid::Uuid;
 
 use super::Millis;
+use super::custom_field::CustomField;
 use super::customer::{Customer, CustomerType, Status};
+use super::values::CustomValue;
 
 pub use crm_events::OutboxEvent;
 
@@ -50,6 +52,10 @@ pub struct Filter {
     pub tags: Vec<String>,
     /// Only this owner's (a filter asked for, or the caller's `:own` scope).
     pub owner_id: Option<UserId>,
+    /// Only customers whose custom field `key` holds this value (of its type: the store
+    /// compares the stored value's type too). As a request sends it, a text, until the
+    /// application reads it by the field's definition.
+    pub custom_fields: Vec<(String, CustomValue)>,
 }
 
 /// How a list is ordered.
@@ -225,4 +231,34 @@ pub trait CustomerStore: Send + Sync + 'static {
 pub trait OpenOpportunities: Send + Sync + 'static {
     /// The owners of a customer's open opportunities, one per opportunity (`None`: no owner).
     async fn owners(&self, tenant: TenantId, customer: Uuid) -> Result<Vec<Option<UserId>>>;
+}
+
+/// The change a closure makes to a loaded definition (false: nothing changed, nothing saved).
+pub type FieldChange<'a> = Box<dyn FnOnce(&mut CustomField) -> Result<bool> + Send + 'a>;
+
+/// The workspaces' custom field definitions, each scoped to one tenant (another tenant's is
+/// never seen). Kept in the context's SQL store whatever store holds the customers.
+#[async_trait]
+pub trait CustomFieldStore: Send + Sync + 'static {
+    /// The tenant's definitions, oldest first.
+    async fn list_fields(&self, tenant: TenantId) -> Result<Vec<CustomField>>;
+
+    /// Adds a definition: its key taken is `ALREADY_EXISTS` on `custom_field.key`; the tenant
+    /// holding `max` already is `FAILED_PRECONDITION` `TOO_MANY_CUSTOM_FIELDS` (counted in turn
+    /// with any other definition added at once).
+    async fn insert_field(&self, field: &CustomField, max: i64) -> Result<()>;
+
+    /// Loads a definition, runs `change` on it and saves it when it says it changed, in one
+    /// transaction that keeps other writers of it out; `NOT_FOUND` when there is none.
+    async fn update_field(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        change: FieldChange<'_>,
+    ) -> Result<CustomField>;
+
+    /// Deletes a definition after `check` accepts it as loaded (the etag), in one transaction;
+    /// `NOT_FOUND` when there is none.
+    async fn delete_field(&self, tenant: TenantId, key: &str, check: FieldChange<'_>)
+    -> Result<()>;
 }

@@ -10,7 +10,7 @@ use mongodb::options::IndexOptions;
 
 use crate::domain::customer::Customer;
 use crate::domain::ports::{Cursor, Filter, Order};
-use crate::domain::values::{query_terms, search_score, search_words};
+use crate::domain::values::{CustomValue, query_terms, search_score, search_words};
 
 /// The indexes every read and the email rule need.
 pub(super) fn indexes() -> Vec<IndexModel> {
@@ -148,6 +148,17 @@ pub(super) fn filter_document(tenant: TenantId, filter: &Filter) -> Document {
     }
     if !filter.tags.is_empty() {
         d.insert("tags", doc! { "$all": filter.tags.clone() });
+    }
+    // A custom field is `{type, value}` in the aggregate: both match (a number as a number).
+    for (key, value) in &filter.custom_fields {
+        let (kind, value) = match value {
+            CustomValue::Text(s) => ("text", Bson::String(s.clone())),
+            CustomValue::Date(s) => ("date", Bson::String(s.clone())),
+            CustomValue::Number(n) => ("number", Bson::Double(*n)),
+            CustomValue::Bool(b) => ("bool", Bson::Boolean(*b)),
+        };
+        d.insert(format!("customer.custom_fields.{key}.type"), kind);
+        d.insert(format!("customer.custom_fields.{key}.value"), value);
     }
     d
 }

@@ -117,6 +117,10 @@ fn every_filter_is_scoped_to_the_tenant_and_hides_the_deleted() {
             status: Some(Status::Active),
             tags: vec!["vip".into(), "batik".into()],
             owner_id: Some(owner),
+            custom_fields: vec![
+                ("size".into(), CustomValue::Number(12.0)),
+                ("motif".into(), CustomValue::Text("parang".into())),
+            ],
         },
     );
     assert_eq!(
@@ -128,6 +132,10 @@ fn every_filter_is_scoped_to_the_tenant_and_hides_the_deleted() {
             "status": "active",
             "owner_id": owner.to_string(),
             "tags": { "$all": ["vip", "batik"] },
+            "customer.custom_fields.size.type": "number",
+            "customer.custom_fields.size.value": 12.0,
+            "customer.custom_fields.motif.type": "text",
+            "customer.custom_fields.motif.value": "parang",
         }
     );
     let search = search_filter(tenant, &["bat".into(), "kil".into()], &Filter::default());

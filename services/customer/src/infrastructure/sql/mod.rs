@@ -4,9 +4,12 @@
 //! the same transaction as the customer, so a customer is findable the moment its write
 //! commits. On PostgreSQL every transaction is scoped to its tenant (row-level security).
 
+mod custom_fields;
 mod deleted;
 mod query;
 mod search;
+
+pub use custom_fields::SqlCustomFieldStore;
 
 pub use search::rebuild_if_needed as rebuild_search_index;
 
@@ -399,7 +402,7 @@ impl CustomerStore for SqlCustomerStore {
         limit: u32,
     ) -> Result<Vec<Customer>> {
         let mut sql = Sql::new("select c.seq, c.doc from customers c where");
-        filtered(&mut sql, tenant, filter);
+        filtered(&mut sql, self.db.engine(), tenant, filter);
         match (order, after) {
             (Order::Created, Some(a)) => {
                 sql.text(" and c.id > ?", a.id.to_string());
@@ -441,7 +444,7 @@ impl CustomerStore for SqlCustomerStore {
             n: i64,
         }
         let mut sql = Sql::new("select count(*) as n from customers c where");
-        filtered(&mut sql, tenant, filter);
+        filtered(&mut sql, self.db.engine(), tenant, filter);
         let mut tx = self.begin(tenant).await?;
         let count = sql
             .query_as::<Count>()

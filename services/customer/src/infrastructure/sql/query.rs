@@ -2,10 +2,11 @@
 //! lists, counts and searches.
 
 use crm_core::TenantId;
-use crm_core::storage::Conn;
+use crm_core::storage::{Conn, Engine};
 
 use super::Row;
 use crate::domain::ports::Filter;
+use crate::domain::values::CustomValue;
 
 /// A statement built piece by piece, its parameters numbered as they are added.
 pub(super) struct Sql {
@@ -87,14 +88,20 @@ impl Sql {
 }
 
 /// The filter every read applies: the tenant, not deleted, and the request's filters.
-pub(super) fn filtered(sql: &mut Sql, tenant: TenantId, filter: &Filter) {
-    filter_columns(sql, tenant, filter, "c.");
+pub(super) fn filtered(sql: &mut Sql, engine: Engine, tenant: TenantId, filter: &Filter) {
+    filter_columns(sql, engine, tenant, filter, "c.");
 }
 
 /// [`filtered`], naming the columns `{column}` as `prefix` says: `+c.` on SQLite when the
 /// full-text index must drive the query (a unary `+` keeps SQLite from walking the tenant's
 /// rows by an index of `customers` and matching each against the full-text query).
-pub(super) fn filter_columns(sql: &mut Sql, tenant: TenantId, filter: &Filter, prefix: &str) {
+pub(super) fn filter_columns(
+    sql: &mut Sql,
+    engine: Engine,
+    tenant: TenantId,
+    filter: &Filter,
+    prefix: &str,
+) {
     sql.text(
         &format!(" {prefix}tenant_id = ? and c.deleted_at is null"),
         tenant.to_string(),
@@ -113,5 +120,55 @@ pub(super) fn filter_columns(sql: &mut Sql, tenant: TenantId, filter: &Filter, p
             " and exists (select 1 from customer_tags t where t.customer_seq = c.seq and t.tag = ?)",
             tag.clone(),
         );
+    }
+    for (key, value) in &filter.custom_fields {
+        custom_field(sql, engine, key, value);
+    }
+}
+
+/// A custom field's value in the customer's document (`custom_fields.<key>` is
+/// `{"type": …, "value": …}`): its type and value both match. The key is one the workspace
+/// defined (letters, digits, `_`), and is bound as a parameter all the same.
+fn custom_field(sql: &mut Sql, engine: Engine, key: &str, value: &CustomValue) {
+    let (kind, text) = match value {
+        CustomValue::Text(s) => ("text", s.clone()),
+        CustomValue::Date(s) => ("date", s.clone()),
+        CustomValue::Number(n) => ("number", n.to_string()),
+        CustomValue::Bool(b) => ("bool", b.to_string()),
+    };
+    match engine {
+        Engine::Sqlite => {
+            let path = format!("$.custom_fields.{key}");
+            sql.text(" and json_extract(c.doc, ?", format!("{path}.type"))
+                .text(") = ?", kind)
+                .text(" and json_extract(c.doc, ?", format!("{path}.value"));
+            match value {
+                // SQLite reads a JSON number as a number, true and false as 1 and 0.
+                CustomValue::Number(_) => sql.text(") = cast(? as real)", text),
+                CustomValue::Bool(b) => sql.int(") = ?", i64::from(*b)),
+                _ => sql.text(") = ?", text),
+            };
+        }
+        Engine::Postgres => {
+            sql.text(" and (c.doc::jsonb -> 'custom_fields' -> ?", key.to_owned())
+                .text(" ->> 'type') = ?", kind);
+            match value {
+                // A number compared as a number (`12` is `12.0`); the type was checked first,
+                // and `case` keeps the cast from ever meeting another type's text.
+                CustomValue::Number(_) => sql
+                    .text(
+                        " and (case when jsonb_typeof(c.doc::jsonb -> 'custom_fields' -> ?",
+                        key.to_owned(),
+                    )
+                    .text(
+                        " -> 'value') = 'number' then (c.doc::jsonb -> 'custom_fields' -> ?",
+                        key.to_owned(),
+                    )
+                    .text(" ->> 'value')::numeric end) = cast(? as numeric)", text),
+                _ => sql
+                    .text(" and (c.doc::jsonb -> 'custom_fields' -> ?", key.to_owned())
+                    .text(" ->> 'value') = ?", text),
+            };
+        }
     }
 }

@@ -233,7 +233,7 @@ async fn sqlite_candidates(
          join customers c on c.seq = s.rowid where",
     );
     sql.text(" customer_search match ? and", terms.join(" AND "));
-    filter_columns(&mut sql, tenant, filter, "+c.");
+    filter_columns(&mut sql, Engine::Sqlite, tenant, filter, "+c.");
     sql.int(" order by s.rowid desc limit ?", CANDIDATES);
     let mut candidates: Vec<(u32, i64)> = sql
         .query_as::<Candidate>()
@@ -290,7 +290,7 @@ async fn postgres_candidates(
         .text(" and s.tenant_id = ?", tenant.to_string());
     if !unfiltered {
         sql.push(" and", None);
-        filtered(&mut sql, tenant, filter);
+        filtered(&mut sql, Engine::Postgres, tenant, filter);
     }
     sql.int(" order by s.seq desc limit ?) w", CANDIDATES);
     let mut candidates = sql

@@ -4,6 +4,9 @@
 mod batch;
 mod bulk;
 pub mod convert;
+mod custom_fields;
+
+pub use custom_fields::CustomFieldGrpc;
 
 use std::pin::Pin;
 
@@ -14,12 +17,14 @@ use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
+use crate::application::custom_fields::MAX_FIELD_FILTERS;
 use crate::application::{Caller, Customers};
 use crate::domain::customer::{
     CONTACT_UPDATABLE, CustomerType, Status as CustomerStatus, UPDATABLE,
 };
 use crate::domain::messages::{contact_pb, customer_pb};
 use crate::domain::ports::{Credential, Cursor, Filter, Order};
+use crate::domain::values::{CustomValue, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE};
 use convert::{contact_input, contact_set_fields, customer_input, set_fields};
 
 /// The customer service over [`Customers`].
@@ -42,7 +47,7 @@ const MAX_ETAG: usize = 64;
 /// The most tags a filter may name.
 const MAX_FILTER_TAGS: usize = 10;
 
-fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
+pub(super) fn caller<T>(request: &Request<T>) -> Result<Caller, Error> {
     let context = RequestContext::of(request)?;
     // As the auth layer reads them: a key first.
     let credential = ["x-api-key", "authorization"].into_iter().find_map(|name| {
@@ -84,6 +89,7 @@ fn filter(
     status: i32,
     tags: &[String],
     owner_id: &str,
+    custom_fields: &[String],
 ) -> Result<Filter, Error> {
     let customer_type = match api::enum_filter::<pb::CustomerType>("type", customer_type)? {
         Some(pb::CustomerType::Individual) => Some(CustomerType::Individual),
@@ -98,7 +104,28 @@ fn filter(
         status,
         tags,
         owner_id,
+        custom_fields: custom_field_filters(custom_fields)?,
     })
+}
+
+/// A list's `key=value` custom field filters, as sent (the use case reads each value as its
+/// field's type).
+fn custom_field_filters(raw: &[String]) -> Result<Vec<(String, CustomValue)>, Error> {
+    api::bounded_list(
+        "custom_fields",
+        raw,
+        MAX_FIELD_FILTERS,
+        MAX_CUSTOM_KEY + 1 + MAX_CUSTOM_VALUE,
+    )?;
+    raw.iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => Ok((key.to_owned(), CustomValue::Text(value.to_owned()))),
+            None => Err(Error::invalid_field(
+                "custom_fields",
+                format!("{pair:?} is not key=value, e.g. preferred_motif=parang"),
+            )),
+        })
+        .collect()
 }
 
 fn order(raw: &str) -> Result<Order, Error> {
@@ -143,7 +170,7 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
         let r = request.into_inner();
         bounded("order_by", &r.order_by, 64)?;
         let order = order(&r.order_by)?;
-        let filter = filter(r.r#type, r.status, &r.tags, &r.owner_id)?;
+        let filter = filter(r.r#type, r.status, &r.tags, &r.owner_id, &r.custom_fields)?;
         // The order is part of the list's name: a token of another order is refused.
         let list = format!("customers/{order:?}");
         let page = api::page(&list, r.page_size, &r.page_token)?;
@@ -279,7 +306,7 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
         let caller = caller(&request)?;
         let r = request.into_inner();
         bounded("query", &r.query, 1024)?;
-        let filter = filter(r.r#type, 0, &r.tags, "")?;
+        let filter = filter(r.r#type, 0, &r.tags, "", &r.custom_fields)?;
         let page = api::page("customers/search", r.page_size, &r.page_token)?;
         let offset: u32 = match &page.after {
             None => 0,
@@ -338,7 +365,7 @@ impl pb::customer_service_server::CustomerService for CustomerGrpc {
     ) -> Reply<Self::ExportCustomersStream> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let filter = filter(r.r#type, r.status, &r.tags, "")?;
+        let filter = filter(r.r#type, r.status, &r.tags, "", &r.custom_fields)?;
         let stream = bulk::export(self.customers.clone(), caller, filter).await?;
         Ok(Response::new(Box::pin(stream)))
     }
