@@ -12,6 +12,7 @@ import { TenantService } from "./gen/crm/iam/v1/tenants_pb";
 import { UserService } from "./gen/crm/iam/v1/users_pb";
 import { SavedViewService } from "./gen/crm/iam/v1/views_pb";
 import { CustomerService } from "./gen/crm/customer/v1/customers_pb";
+import { CustomFieldService } from "./gen/crm/customer/v1/custom_fields_pb";
 import { LeadService } from "./gen/crm/sales/v1/leads_pb";
 import { NotificationService } from "./gen/crm/notification/v1/notifications_pb";
 import { TemplateService } from "./gen/crm/notification/v1/templates_pb";
@@ -50,6 +51,7 @@ const transport = createGrpcWebTransport({
 
 export const auth = createClient(AuthService, transport);
 export const customers = createClient(CustomerService, transport);
+export const customFields = createClient(CustomFieldService, transport);
 export const leads = createClient(LeadService, transport);
 export const opportunities = createClient(OpportunityService, transport);
 export const pipelines = createClient(PipelineService, transport);

@@ -1,4 +1,5 @@
 import { expect, it } from "vitest";
+import { CustomFieldType } from "./gen/crm/customer/v1/custom_fields_pb";
 import { addAnswer, customersCsv, guessColumns, importBody, parseCsv, rejectedCsv, restored, toCustomer } from "./csv";
 
 const file = `Company,First name,Last name,Email,Phone,Tags,Colour
@@ -159,4 +160,20 @@ Kedai Atlantis,hi@atlantis.example,,,,,Atlantis,,,,`);
   // A name that is no country goes as written, for the CRM to refuse on that row.
   expect(toCustomer(rows[1])).toMatchObject({ addresses: [{ regionCode: "Atlantis" }] });
   expect(toCustomer(rows[1])).not.toHaveProperty("contacts");
+});
+
+it("columns fill the workspace's custom fields, guessed from their key or label, each read as its type", () => {
+  const custom = [
+    { key: "motif", label: "Preferred motif", type: CustomFieldType.CHOICE },
+    { key: "size", label: "Order size", type: CustomFieldType.NUMBER },
+    { key: "vip", label: "VIP", type: CustomFieldType.BOOL },
+  ];
+  const { rows, columns } = parseCsv("Company,Preferred motif,size,VIP,Gred\nKilang,parang,\"12,5\",ya,A\nKedai,,banyak,maybe,B\n", { gred: "" }, custom);
+  expect(columns).toEqual({ company: "legal_name", "preferred motif": "custom.motif", size: "custom.size", vip: "custom.vip", gred: "" });
+  expect(toCustomer(rows[0]!, columns, custom)).toMatchObject({ customFields: { motif: "parang", size: 12.5, vip: true } });
+  // What is not of its type goes as written, for the CRM to refuse by its row.
+  expect(toCustomer(rows[1]!, columns, custom)).toMatchObject({ customFields: { size: "banyak", vip: "maybe" } });
+  // A remembered column fills a custom field only while the workspace defines it.
+  expect(guessColumns(["gred"], { gred: "custom.grade" }, custom)).toEqual({ gred: "" });
+  expect(guessColumns(["gred"], { gred: "custom.vip" }, custom)).toEqual({ gred: "custom.vip" });
 });

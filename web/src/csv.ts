@@ -5,6 +5,9 @@
 // reported with their line numbers.
 import Papa from "papaparse";
 import { countryCode } from "./countries";
+import type { Value } from "@bufbuild/protobuf/wkt";
+import { CustomFieldType } from "./gen/crm/customer/v1/custom_fields_pb";
+import { textOf } from "./customFields";
 
 export type Row = Record<string, string>;
 
@@ -33,31 +36,38 @@ export const FIELDS = {
 
 export type Field = keyof typeof FIELDS;
 
+/** A workspace's custom field a column can fill, as `custom.<key>`. */
+export type Custom = { key: string; label: string; type: CustomFieldType };
+export type Target = Field | `custom.${string}`;
+
 /** Header (trimmed, lower case) → the field it fills, or "" for a column not read. */
-export type Columns = Record<string, Field | "">;
+export type Columns = Record<string, Target | "">;
 
 export type Parsed = { rows: Row[]; headers: { key: string; label: string }[]; columns: Columns; ignored: string[] };
 
 const isField = (name: string): name is Field => Object.hasOwn(FIELDS, name);
 
-/** The field each header fills: as the workspace remembers it, else guessed from its name. */
-export function guessColumns(headers: string[], remembered: Record<string, string> = {}): Columns {
+/** The field each header fills: as the workspace remembers it, else guessed from its name (a
+ * custom field's from its key or label). */
+export function guessColumns(headers: string[], remembered: Record<string, string> = {}, custom: Custom[] = []): Columns {
   const columns: Columns = {};
+  const defined = (name: string): name is Target => name.startsWith("custom.") && custom.some((c) => `custom.${c.key}` === name);
   for (const header of headers) {
     const kept = remembered[header];
-    if (kept !== undefined && (kept === "" || isField(kept))) {
+    if (kept !== undefined && (kept === "" || isField(kept) || defined(kept))) {
       columns[header] = kept;
       continue;
     }
     const guess = (Object.keys(FIELDS) as Field[]).find((f) => (FIELDS[f] as readonly string[]).includes(header));
-    columns[header] = guess ?? "";
+    const theirs = custom.find((c) => c.key === header || c.label.trim().toLowerCase() === header);
+    columns[header] = guess ?? (theirs ? `custom.${theirs.key}` : "");
   }
   return columns;
 }
 
 /** A file's rows (keyed by their header, trimmed and in lower case), its headers as written, and
  * the field each fills (`remembered`, else guessed); `ignored`: the headers that fill none. */
-export function parseCsv(text: string, remembered: Record<string, string> = {}): Parsed {
+export function parseCsv(text: string, remembered: Record<string, string> = {}, custom: Custom[] = []): Parsed {
   const labels = new Map<string, string>();
   const parsed = Papa.parse<Row>(text.trim(), {
     header: true,
@@ -69,7 +79,7 @@ export function parseCsv(text: string, remembered: Record<string, string> = {}):
     },
   });
   const headers = (parsed.meta.fields ?? []).map((key) => ({ key, label: labels.get(key) ?? key }));
-  const columns = guessColumns(headers.map((h) => h.key), remembered);
+  const columns = guessColumns(headers.map((h) => h.key), remembered, custom);
   const ignored = headers.filter((h) => columns[h.key] === "").map((h) => h.key);
   return { rows: parsed.data, headers, columns, ignored };
 }
@@ -81,7 +91,7 @@ export function restored(cell: string): string {
 }
 
 /** The first filled cell of the columns that fill `field`. */
-function column(row: Row, columns: Columns, field: Field): string {
+function column(row: Row, columns: Columns, field: Target): string {
   for (const [header, fills] of Object.entries(columns)) {
     if (fills !== field) continue;
     const value = row[header];
@@ -96,8 +106,23 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** A cell as its custom field's value: a number or yes-or-no read as one when it is (in English or
+ * Malay), else sent as written, for the CRM to refuse by its row. */
+function customValue(type: CustomFieldType, cell: string): string | number | boolean {
+  if (type === CustomFieldType.NUMBER) {
+    const n = Number(cell.replace(/\s/g, "").replace(",", "."));
+    return Number.isFinite(n) ? n : cell;
+  }
+  if (type === CustomFieldType.BOOL) {
+    const word = cell.toLowerCase();
+    if (["true", "yes", "ya", "1"].includes(word)) return true;
+    if (["false", "no", "tidak", "0"].includes(word)) return false;
+  }
+  return cell;
+}
+
 /** A row as a Customer in proto3 JSON; the CRM checks every field. */
-export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys(row))): Record<string, unknown> {
+export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys(row)), custom: Custom[] = []): Record<string, unknown> {
   const column_ = (field: Field) => column(row, columns, field);
   const legal = column_("legal_name");
   const kind = column_("type").toLowerCase();
@@ -127,6 +152,12 @@ export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys
       },
     ];
   }
+  const customFields: Record<string, unknown> = {};
+  for (const c of custom) {
+    const cell = column(row, columns, `custom.${c.key}`);
+    if (cell) customFields[c.key] = customValue(c.type, cell);
+  }
+  if (Object.keys(customFields).length) customer.customFields = customFields;
   const contact = column_("contact");
   if (business && contact) {
     const email = column_("contact_email");
@@ -153,9 +184,10 @@ export function importBody(
   requestId: string,
   columns?: Columns,
   duplicatePolicy: DuplicatePolicy = "DUPLICATE_POLICY_SKIP",
+  custom: Custom[] = [],
 ): string {
   const lines = [JSON.stringify({ options: { duplicatePolicy, requestId } })];
-  for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row, columns) }));
+  for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row, columns, custom) }));
   return lines.join("\n") + "\n";
 }
 
@@ -214,7 +246,8 @@ export function rejectedCsv(rejected: Rejected[]): string {
   );
 }
 
-/** Customers as a CSV file with the columns the import reads back. */
+/** Customers as a CSV file with the columns the import reads back (a custom field's headed by
+ * its key). */
 export function customersCsv(customers: {
   type: number;
   displayName: string;
@@ -224,10 +257,11 @@ export function customersCsv(customers: {
   phones: { e164Number: string }[];
   tags: string[];
   notes: string;
-}[]): string {
+  customFields?: { [key: string]: Value };
+}[], custom: { key: string }[] = []): string {
   return Papa.unparse(
     {
-      fields: ["type", "display_name", "first_name", "last_name", "company", "email", "phones", "tags", "notes"],
+      fields: ["type", "display_name", "first_name", "last_name", "company", "email", "phones", "tags", "notes", ...custom.map((c) => c.key)],
       data: customers.map((c) => [
         c.business ? "business" : "individual",
         c.displayName,
@@ -238,6 +272,7 @@ export function customersCsv(customers: {
         c.phones.map((p) => p.e164Number).join(";"),
         c.tags.join(";"),
         c.notes,
+        ...custom.map((f) => textOf(c.customFields?.[f.key])),
       ]),
     },
     // A cell a spreadsheet would run as a formula is written as text.

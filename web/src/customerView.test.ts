@@ -16,6 +16,17 @@ describe("the customer list's view in the address", () => {
     expect(viewOf("#customers?tag=a%26b")).toEqual({ ...DEFAULT_VIEW, tag: "a&b" });
   });
 
+  it("keeps custom field filters as f.<key>, sorted, and asks for them as key=value", () => {
+    const view = { ...DEFAULT_VIEW, fields: { motif: "bunga tanjung", grade: "A" } };
+    expect(hashOf(view)).toBe("#customers?f.grade=A&f.motif=bunga+tanjung");
+    expect(viewOf(hashOf(view))).toEqual(view);
+    expect(listRequest(view).customFields).toEqual(["motif=bunga tanjung", "grade=A"]);
+    expect(narrowed(view)).toBe(true);
+    expect(viewOf("#customers?f.Bad=1&f.=2&f.ok=&f.x1=y").fields).toEqual({ x1: "y" });
+    const many = "#customers?" + [1, 2, 3, 4, 5, 6, 7].map((n) => `f.k${n}=v`).join("&");
+    expect(Object.keys(viewOf(many).fields)).toHaveLength(5);
+  });
+
   it("asks ListCustomers for it", () => {
     expect(listRequest(DEFAULT_VIEW)).toEqual({
       orderBy: "create_time desc",
@@ -24,9 +35,10 @@ describe("the customer list's view in the address", () => {
       ownerId: "",
       tags: [],
       pageSize: 25,
+      customFields: [],
     });
     const r = listRequest({ ...DEFAULT_VIEW, sort: "name", kind: "person", status: "inactive", owner: "u1", tag: " batik ", size: 100 });
-    expect(r).toEqual({ orderBy: "display_name", type: CustomerType.INDIVIDUAL, status: CustomerStatus.INACTIVE, ownerId: "u1", tags: ["batik"], pageSize: 100 });
+    expect(r).toEqual({ orderBy: "display_name", type: CustomerType.INDIVIDUAL, status: CustomerStatus.INACTIVE, ownerId: "u1", tags: ["batik"], pageSize: 100, customFields: [] });
     expect(narrowed(DEFAULT_VIEW)).toBe(false);
     expect(narrowed({ ...DEFAULT_VIEW, sort: "name", size: 50 })).toBe(false);
     expect(narrowed({ ...DEFAULT_VIEW, tag: "x" })).toBe(true);

@@ -13,6 +13,8 @@ export type CustomerView = {
   owner: string;
   tag: string;
   size: number;
+  /** Custom fields' values asked for (`f.<key>=<value>` in the address), at most five. */
+  fields: Record<string, string>;
 };
 
 export const SORTS: [Sort, string][] = [
@@ -22,7 +24,10 @@ export const SORTS: [Sort, string][] = [
   ["name-desc", msg("Name, Z to A")],
 ];
 export const SIZES = [25, 50, 100];
-export const DEFAULT_VIEW: CustomerView = { sort: "newest", kind: "", status: "", owner: "", tag: "", size: 25 };
+export const DEFAULT_VIEW: CustomerView = { sort: "newest", kind: "", status: "", owner: "", tag: "", size: 25, fields: {} };
+/** The most custom field filters a list takes (the CRM's bound). */
+const MAX_FIELDS = 5;
+const FIELD_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 
 const ORDER_BY: Record<Sort, string> = { newest: "create_time desc", oldest: "create_time", name: "display_name", "name-desc": "display_name desc" };
 
@@ -52,6 +57,12 @@ export function viewOf(hash: string): CustomerView {
     owner: (p.get("owner") ?? "").slice(0, 64),
     tag: (p.get("tag") ?? "").slice(0, 64),
     size: SIZES.includes(size) ? size : DEFAULT_VIEW.size,
+    fields: Object.fromEntries(
+      [...p.entries()]
+        .filter(([k, v]) => k.startsWith("f.") && FIELD_KEY.test(k.slice(2)) && v !== "")
+        .slice(0, MAX_FIELDS)
+        .map(([k, v]) => [k.slice(2), v.slice(0, 1024)]),
+    ),
   };
 }
 
@@ -60,6 +71,9 @@ export function hashOf(view: CustomerView): string {
   const p = new URLSearchParams();
   for (const key of ["sort", "kind", "status", "owner", "tag", "size"] as const) {
     if (view[key] !== DEFAULT_VIEW[key]) p.set(key, String(view[key]));
+  }
+  for (const key of Object.keys(view.fields).sort()) {
+    if (view.fields[key]) p.set(`f.${key}`, view.fields[key]!);
   }
   const query = p.toString();
   return query ? `#customers?${query}` : "#customers";
@@ -74,10 +88,13 @@ export function listRequest(view: CustomerView) {
     ownerId: view.owner,
     tags: view.tag.trim() ? [view.tag.trim()] : [],
     pageSize: view.size,
+    customFields: Object.entries(view.fields)
+      .filter(([, v]) => v !== "")
+      .map(([k, v]) => `${k}=${v}`),
   };
 }
 
 /** Whether the view narrows the list (anything but the order and the page size). */
 export function narrowed(view: CustomerView): boolean {
-  return view.kind !== "" || view.status !== "" || view.owner !== "" || view.tag.trim() !== "";
+  return view.kind !== "" || view.status !== "" || view.owner !== "" || view.tag.trim() !== "" || Object.values(view.fields).some((v) => v !== "");
 }

@@ -15,6 +15,9 @@ import { useSaving } from "./saving";
 import { Timeline } from "./Timeline";
 import { RecordType } from "../gen/crm/activity/v1/records_pb";
 import { t } from "../i18n";
+import { CustomFieldInputs } from "./CustomFields";
+import { typedOf, valuesWith } from "../customFields";
+import type { CustomField } from "../gen/crm/customer/v1/custom_fields_pb";
 
 type Props = {
   customer: Customer;
@@ -27,12 +30,17 @@ type Props = {
   mayChange: boolean;
   mayOpenDeals: boolean;
   mayLog: { log: boolean; task: boolean };
+  /** The workspace's custom fields, each with an input. */
+  fields: CustomField[];
 };
 
 /** One customer: its details edited by field mask and etag, and its contacts. */
-export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayChange, mayOpenDeals, mayLog }: Props) {
+export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose, mayDelete, mayChange, mayOpenDeals, mayLog, fields }: Props) {
   const business = customer.type === CustomerType.BUSINESS;
   const [form, setForm] = useState<CustomerForm>(() => formOf(customer));
+  // The custom fields as typed (the definitions may arrive after the customer).
+  const [typed, setTyped] = useState<Record<string, string>>({});
+  const typedNow = { ...typedOf(fields, customer.customFields), ...typed };
   const { problem, setProblem, saved, save: saving, edited } = useSaving(onError);
   const [deleting, setDeleting] = useState(false);
   // A refused delete, shown in the confirmation; open opportunities offer closing them as lost.
@@ -43,13 +51,18 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
     e.preventDefault();
     // Only what changed goes in the mask; the etag refuses a save over someone else's.
     const paths = changedPaths(customer, form);
+    const custom = valuesWith(fields, customer.customFields, typedNow);
+    if (custom) paths.push("custom_fields");
     if (paths.length === 0) return;
     await saving(async () => {
       const { customer: updated } = await customers.updateCustomer({
-        customer: customerOf(customer, form),
+        customer: { ...customerOf(customer, form), customFields: custom ?? {} },
         updateMask: { paths },
       });
-      if (updated) onSaved(updated);
+      if (updated) {
+        setTyped({});
+        onSaved(updated);
+      }
     });
   };
 
@@ -155,6 +168,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
             </div>
           </div>
         </fieldset>
+        <CustomFieldInputs fields={fields} typed={typedNow} onInput={(key, value) => (edited(), setTyped({ ...typed, [key]: value }))} errors={f} name="edit" />
         </fieldset>
         {problem && <p class="error" role="alert">{problem.message}</p>}
         {saved && !problem && <p role="status">{t("Saved.")}</p>}

@@ -18,6 +18,12 @@ import { PersonChoice } from "./DealsOf";
 import { t } from "../i18n";
 import { BulkActions } from "./BulkActions";
 import { allPages } from "../paging";
+import { CustomFieldFilters, CustomFieldInputs, useCustomFields } from "./CustomFields";
+import { shown, valuesWith } from "../customFields";
+import type { CustomField } from "../gen/crm/customer/v1/custom_fields_pb";
+
+/** How many custom fields the list shows as columns (the first defined). */
+const FIELD_COLUMNS = 3;
 
 type Props = { onError: (err: unknown) => Problem };
 
@@ -67,6 +73,8 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   };
   // Whoever may list the people can filter by them; anyone can ask for their own.
   const people = usePeople(() => undefined);
+  const fields = useCustomFields(onError);
+  const columns = fields.slice(0, FIELD_COLUMNS);
 
   // The customers selected for a bulk action (kept across pages), or every one the filters
   // take; a new search, filter or order starts again with none.
@@ -114,7 +122,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
         if (all.length % 100 === 0) setExported(all.length);
       }
       setExported(all.length);
-      const url = URL.createObjectURL(new Blob([customersCsv(all)], { type: "text/csv" }));
+      const url = URL.createObjectURL(new Blob([customersCsv(all, fields)], { type: "text/csv" }));
       const a = document.createElement("a");
       a.href = url;
       a.download = "customers.csv";
@@ -153,7 +161,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
     try {
       const wanted = listRequest(view);
       const answer = query.trim()
-        ? await customers.searchCustomers({ query: query.trim(), pageSize: Math.min(wanted.pageSize, 100), pageToken: token, type: wanted.type, tags: wanted.tags })
+        ? await customers.searchCustomers({ query: query.trim(), pageSize: Math.min(wanted.pageSize, 100), pageToken: token, type: wanted.type, tags: wanted.tags, customFields: wanted.customFields })
         : await customers.listCustomers({ ...wanted, pageToken: token });
       // A slower answer to an earlier keystroke never overwrites a newer one.
       if (ticket !== asked.current) return;
@@ -246,11 +254,13 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           mayChange={may.writeAll || (may.write && open.ownerId === may.me)}
           mayOpenDeals={may.openDeals}
           mayLog={{ log: may.logActivities, task: may.addTasks }}
+          fields={fields}
         />
       )}
       {adding && (
         <NewCustomer
           onError={onError}
+          fields={fields}
           onCreated={(c) => {
             setAdding(false);
             setRows([c, ...rows]);
@@ -309,6 +319,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           {t("Tag")}{" "}
           <input value={view.tag} size={10} onChange={(e) => change({ tag: (e.target as HTMLInputElement).value })} />
         </label>
+        <CustomFieldFilters fields={fields} chosen={view.fields} change={(chosen) => change({ fields: chosen })} />
         <label class="inline">
           {t("Per page")}{" "}
           <select value={view.size} onChange={(e) => change({ size: Number((e.target as HTMLSelectElement).value) })}>
@@ -320,7 +331,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           </select>
         </label>
         {narrowed(view) && (
-          <button type="button" class="link" onClick={() => change({ kind: "", status: "", owner: "", tag: "" })}>
+          <button type="button" class="link" onClick={() => change({ kind: "", status: "", owner: "", tag: "", fields: {} })}>
             {t("Every customer")}
           </button>
         )}
@@ -372,6 +383,11 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
             <th scope="col">{t("Email")}</th>
             <th scope="col">{t("Phone")}</th>
             <th scope="col">{t("Tags")}</th>
+            {columns.map((f) => (
+              <th scope="col" key={f.key}>
+                {f.label}
+              </th>
+            ))}
             <SortableHeading column="added" label={t("Added")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
           </tr>
         </thead>
@@ -392,12 +408,15 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
               <td>{c.email}</td>
               <td>{c.phones[0] && <Phone phone={c.phones[0]} />}</td>
               <td>{c.tags.join(", ")}</td>
+              {columns.map((f) => (
+                <td key={f.key}>{shown(c.customFields[f.key])}</td>
+              ))}
               <td>{day(c.createTime)}</td>
             </tr>
           ))}
           {rows.length === 0 && (
             <tr>
-              <td colSpan={selectable ? 7 : 6} class="empty">
+              <td colSpan={(selectable ? 7 : 6) + columns.length} class="empty">
                 {!loaded ? t("Loading…") : query ? t("No customer matches.") : t("No customers yet.")}
               </td>
             </tr>
@@ -416,16 +435,17 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
   );
 }
 
-function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) => void }) {
+function NewCustomer({ onError, onCreated, fields }: Props & { onCreated: (c: Customer) => void; fields: CustomField[] }) {
   const [kind, setKind] = useState<"person" | "business">("business");
   const [form, setForm] = useState({ given: "", family: "", legal: "", email: "", phone: "", tags: "" });
+  const [typed, setTyped] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<Problem>();
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
 
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
-      const common = { email: form.email, phones: phonesWith([], form.phone), tags: tagsOf(form.tags) };
+      const common = { email: form.email, phones: phonesWith([], form.phone), tags: tagsOf(form.tags), customFields: valuesWith(fields, {}, typed) ?? {} };
       const { customer } = await customers.createCustomer({
         customer:
           kind === "business"
@@ -462,6 +482,7 @@ function NewCustomer({ onError, onCreated }: Props & { onCreated: (c: Customer) 
       <Field label={t("Email")} name="email" type="email" value={form.email} onInput={set("email")} error={f["customer.email"]} />
       <Field label={t("Phone")} name="phone" value={form.phone} onInput={set("phone")} error={f["customer.phones[0].e164_number"] ?? f["customer.phones"]} hint={t("e.g. 012-345 6789 or +65 6123 4567")} />
       <Field label={t("Tags")} name="tags" value={form.tags} onInput={set("tags")} error={f["customer.tags"]} hint={t("Separated by commas, e.g. wholesale, songket")} />
+      <CustomFieldInputs fields={fields} typed={typed} onInput={(key, value) => setTyped({ ...typed, [key]: value })} errors={f} name="new" />
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <button type="submit">{t("Save")}</button>
     </form>

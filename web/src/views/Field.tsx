@@ -5,7 +5,7 @@ type Props = {
   value: string;
   onInput: (value: string) => void;
   error?: string;
-  type?: "text" | "email" | "password" | "number" | "datetime-local";
+  type?: "text" | "email" | "password" | "number" | "date" | "datetime-local";
   required?: boolean;
   /** A datalist's id, for suggestions. */
   list?: string;

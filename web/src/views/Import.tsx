@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { rest, tenants } from "../api";
-import { FIELDS, addAnswer, importBody, parseCsv, rejectedCsv, type Columns, type DuplicatePolicy, type Field, type Parsed, type Report } from "../csv";
+import { FIELDS, addAnswer, importBody, parseCsv, rejectedCsv, type Columns, type DuplicatePolicy, type Field, type Parsed, type Report, type Target } from "../csv";
+import { useCustomFields } from "./CustomFields";
 import type { Problem } from "../errors";
 import { msg, t } from "../i18n";
 
@@ -59,6 +60,8 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
   const [progress, setProgress] = useState<{ done: number; total: number }>();
   const [report, setReport] = useState<Report>();
   const [problem, setProblem] = useState<Problem>();
+  // The workspace's custom fields: columns can fill them too.
+  const custom = useCustomFields(onError);
 
   useEffect(() => {
     // The workspace's columns; without them, each header is guessed from its name.
@@ -72,7 +75,7 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
     setReport(undefined);
     setProblem(undefined);
     setProgress(undefined);
-    const parsed = parseCsv(await file.text(), remembered);
+    const parsed = parseCsv(await file.text(), remembered, custom);
     setChosen({ name: file.name, parsed });
     setColumns(parsed.columns);
   };
@@ -108,7 +111,7 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
         const answer = await rest("/api/v1/customers/import", {
           method: "POST",
           headers: { "content-type": "application/x-ndjson" },
-          body: importBody(batch, `${id}-${first}`, columns, policy),
+          body: importBody(batch, `${id}-${first}`, columns, policy, custom),
         });
         const json = await answer.json();
         if (!answer.ok) {
@@ -137,8 +140,9 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
   };
 
   const used = Object.values(columns).filter(Boolean);
-  const twice = [...new Set(used.filter((f, i) => used.indexOf(f) !== i))] as Field[];
-  const named = (f: Field) => t(FIELD_NAMES[f]);
+  const twice = [...new Set(used.filter((f, i) => used.indexOf(f) !== i))] as Target[];
+  const named = (f: Target) =>
+    f.startsWith("custom.") ? (custom.find((c) => `custom.${c.key}` === f)?.label ?? f) : t(FIELD_NAMES[f as Field]);
   const running = progress !== undefined && report === undefined && problem === undefined;
 
   return (
@@ -166,11 +170,14 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
                     <select
                       aria-label={t("Column “{{column}}” fills", { column: h.label })}
                       value={columns[h.key] ?? ""}
-                      onChange={(e) => setColumns({ ...columns, [h.key]: (e.target as HTMLSelectElement).value as Field | "" })}
+                      onChange={(e) => setColumns({ ...columns, [h.key]: (e.target as HTMLSelectElement).value as Target | "" })}
                     >
                       <option value="">{t("Not imported")}</option>
                       {(Object.keys(FIELDS) as Field[]).map((f) => (
                         <option key={f} value={f}>{named(f)}</option>
+                      ))}
+                      {custom.map((c) => (
+                        <option key={c.key} value={`custom.${c.key}`}>{c.label}</option>
                       ))}
                     </select>
                   </th>

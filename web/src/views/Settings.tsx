@@ -6,6 +6,7 @@ import { Field } from "./Field";
 import { wholeNumber } from "../money";
 import { useSaving } from "./saving";
 import { SingleSignOn } from "./SingleSignOn";
+import { CustomFieldSettings } from "./CustomFieldSettings";
 import { msg, t } from "../i18n";
 
 type Props = {
@@ -191,6 +192,7 @@ export function Settings({ tenantId, onError, onAccessChanged }: Props) {
           <button type="submit">{t("Save the workspace")}</button>
         </div>
       </form>
+      <CustomFieldSettings onError={onError} />
       <SingleSignOn onError={onError} />
     </section>
   );

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 pub const MAX_COLUMNS: usize = 200;
 /// A header's longest form, in characters.
 pub const MAX_HEADER: usize = 100;
-/// A field name's longest form.
-pub const MAX_FIELD: usize = 40;
+/// A field name's longest form (`custom.` and a custom field's key of up to 64 fit).
+pub const MAX_FIELD: usize = 80;
 
 /// The field violation's path.
 const FIELD: &str = "tenant.settings.import_columns";
@@ -45,11 +45,14 @@ pub fn parse_import_columns(
                 format!("the header {key:?} holds control characters"),
             ));
         }
-        if field.len() > MAX_FIELD || !field.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        let shaped = field
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        if field.len() > MAX_FIELD || !shaped {
             problems.push((
                 FIELD,
                 format!(
-                    "the header {key:?} names the field {field:?}: a field is lower-case letters and _ (at most {MAX_FIELD}), or empty for a column not read"
+                    "the header {key:?} names the field {field:?}: a field is lower-case letters, digits, _ and . (at most {MAX_FIELD}), or empty for a column not read"
                 ),
             ));
         }
@@ -89,12 +92,14 @@ mod tests {
             (" Nama Syarikat ", "legal_name"),
             ("Poskod", "postcode"),
             ("Catatan dalaman", ""),
+            ("Gred 2", "custom.grade_2"),
         ]))
         .unwrap();
         assert_eq!(
             parsed,
             columns(&[
                 ("catatan dalaman", ""),
+                ("gred 2", "custom.grade_2"),
                 ("nama syarikat", "legal_name"),
                 ("poskod", "postcode"),
             ])
