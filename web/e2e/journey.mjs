@@ -282,6 +282,30 @@ try {
   await page.getByLabel("Only their own customers").waitFor();
   if (!(await page.getByLabel("Only their own customers").isChecked())) throw new Error("the choice was not kept");
 
+  step("custom fields defined in the workspace's settings: a bad key refused beside its field, a choice added, then changed in place");
+  const newField = page.getByRole("form", { name: "New custom field" });
+  await newField.getByLabel("Label").fill("Preferred motif");
+  // The key follows the label until it is typed.
+  if ((await newField.getByLabel("Key").inputValue()) !== "preferred_motif") throw new Error(`the key suggested is ${await newField.getByLabel("Key").inputValue()}`);
+  await newField.getByLabel("Key").fill("Preferred Motif");
+  await newField.getByLabel("Type").selectOption({ label: "A choice" });
+  await newField.getByLabel("Options").fill("parang, bunga tanjung");
+  await newField.getByRole("button", { name: "Add the field" }).click();
+  await page.locator("#field-custom-key-error").waitFor();
+  await accessible("workspace-custom-field-errors");
+  await newField.getByLabel("Key").fill("motif");
+  await newField.getByRole("button", { name: "Add the field" }).click();
+  await page.getByRole("button", { name: "Change Preferred motif" }).click();
+  const changeField = page.getByRole("form", { name: "Change Preferred motif" });
+  await changeField.getByLabel("Options").fill("parang, bunga tanjung, geometri");
+  await changeField.getByRole("button", { name: "Save the field" }).click();
+  await page.getByRole("cell", { name: "parang, bunga tanjung, geometri" }).waitFor();
+  await accessible("workspace-custom-fields");
+  const defined = (await rest("/api/v1/custom-fields")).customFields ?? [];
+  if (defined.length !== 1 || defined[0].key !== "motif" || defined[0].type !== "CUSTOM_FIELD_TYPE_CHOICE" || defined[0].options.length !== 3) {
+    throw new Error(`the custom fields: ${JSON.stringify(defined)}`);
+  }
+
   step("the thank-you email reworded (a broken template refused beside its text), the Malay welcome turned off");
   await page.getByRole("link", { name: "Messages" }).click();
   await page.getByRole("heading", { name: "Messages" }).waitFor();
@@ -621,6 +645,29 @@ try {
   await detail.getByRole("status").getByText("Saved.").waitFor();
   if (await detail.getByRole("alert").count()) throw new Error(await detail.getByRole("alert").innerText());
   await detail.getByRole("button", { name: "Close" }).click();
+
+  step("a custom field filled on a customer's page, shown as the list's column, and narrowing the list, kept in the address");
+  await page.getByLabel("Search").fill("seri");
+  await page.getByRole("button", { name: "Butik Seri Batik Sdn Bhd" }).click();
+  const seriDetail = page.getByRole("region", { name: "Customer Butik Seri Batik Sdn Bhd" });
+  await seriDetail.getByLabel("Preferred motif").selectOption("bunga tanjung");
+  await seriDetail.getByRole("button", { name: "Save the changes" }).click();
+  await seriDetail.getByRole("status").getByText("Saved.").waitFor();
+  await seriDetail.getByRole("button", { name: "Close" }).click();
+  await page.getByLabel("Search").fill("");
+  await page.getByRole("columnheader", { name: "Preferred motif" }).waitFor();
+  await page.getByRole("row", { name: /Butik Seri Batik Sdn Bhd/ }).getByRole("cell", { name: "bunga tanjung", exact: true }).waitFor();
+  await page.getByRole("group", { name: "Which customers" }).getByLabel("Preferred motif").selectOption("bunga tanjung");
+  await page.getByRole("status").getByText("1 customer matches", { exact: true }).waitFor();
+  if (!page.url().endsWith("#customers?f.motif=bunga+tanjung")) throw new Error(`the address reads ${page.url()}`);
+  await page.reload();
+  await page.getByRole("status").getByText("1 customer matches", { exact: true }).waitFor();
+  await accessible("customers-custom-field");
+  const motifs = await rest(`/api/v1/customers?custom_fields=${encodeURIComponent("motif=bunga tanjung")}`);
+  if (motifs.customers?.length !== 1 || motifs.customers[0].customFields?.motif !== "bunga tanjung") throw new Error(`listed by motif: ${JSON.stringify(motifs)}`);
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.getByRole("group", { name: "Which customers" }).getByLabel("Preferred motif").waitFor();
+  if ((await page.getByRole("group", { name: "Which customers" }).getByLabel("Preferred motif").inputValue()) !== "") throw new Error("the Customers link kept the motif");
 
   step("a customer deleted after a confirmation");
   await page.getByLabel("Search").fill("pelangi");
