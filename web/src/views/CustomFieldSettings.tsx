@@ -142,7 +142,7 @@ export function CustomFieldSettings({ onError }: { onError: (err: unknown) => Pr
             <Field label={t("Options")} name="custom-options" value={draft.options} onInput={(options) => setDraft({ ...draft, options })} error={p["custom_field.options"]} hint={t("Separated by commas, e.g. parang, bunga tanjung")} />
           )}
         </div>
-        <label>
+        <label class="check">
           <input type="checkbox" checked={draft.required} onChange={() => setDraft({ ...draft, required: !draft.required })} /> {t("Required on every customer added or changed")}
         </label>
         {problem && <p class="error" role="alert">{problem.message}</p>}
@@ -182,7 +182,7 @@ function EditRow({ field, onError, onDone }: { field: CustomField; onError: (err
             <Field label={t("Label")} name={`edit-label-${field.key}`} value={label} onInput={setLabel} error={p["custom_field.label"]} />
             {choice && <Field label={t("Options")} name={`edit-options-${field.key}`} value={options} onInput={setOptions} error={p["custom_field.options"]} hint={t("Separated by commas")} />}
           </div>
-          <label>
+          <label class="check">
             <input type="checkbox" checked={required} onChange={() => setRequired(!required)} /> {t("Required on every customer added or changed")}
           </label>
           {problem && <p class="error" role="alert">{problem.message}</p>}
