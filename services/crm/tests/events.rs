@@ -132,7 +132,7 @@ async fn sales_in_a_process_of_its_own_seeds_a_new_tenants_pipeline_from_kafka()
         }
     })
     .await;
-    assert_eq!(pipeline.name, "Sales");
+    assert_eq!(pipeline.name, "Jualan", "in the workspace's language");
     assert_eq!(pipeline.tenant_id, tenant.to_string());
 
     // The sales process's /metrics shows its Kafka consumer's lag, from the brokers' offsets

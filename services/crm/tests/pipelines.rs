@@ -86,8 +86,9 @@ fn wholesale() -> Pipeline {
 async fn a_new_tenant_has_its_default_pipeline_and_makes_more() {
     let server = spawn().await;
     let owner = register(&server, "Kilang", "owner@kilang.example").await;
+    // Registered without a language, the workspace speaks Malay: so does its first pipeline.
     let default = seeded(&server, &owner.access).await;
-    assert_eq!(default.name, "Sales");
+    assert_eq!(default.name, "Jualan");
     assert_eq!(default.currency_code, "MYR");
     let stages: Vec<(&str, i32)> = default
         .stages
@@ -97,11 +98,11 @@ async fn a_new_tenant_has_its_default_pipeline_and_makes_more() {
     assert_eq!(
         stages,
         [
-            ("New", 10),
-            ("Qualified", 25),
-            ("Sample sent", 50),
-            ("Proposal", 70),
-            ("Negotiation", 90)
+            ("Baharu", 10),
+            ("Layak", 25),
+            ("Sampel dihantar", 50),
+            ("Sebut harga", 70),
+            ("Rundingan", 90)
         ]
     );
 

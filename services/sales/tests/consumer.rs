@@ -84,6 +84,46 @@ async fn a_redelivered_tenant_created_seeds_one_default_pipeline() {
 }
 
 #[tokio::test]
+async fn a_workspace_created_in_malay_gets_its_pipeline_in_malay_and_its_currency() {
+    let (db, _dir) = store().await;
+    let consumer = Consumer::new(GROUP, IamEvents, Inbox::new(db.clone()));
+    let tenant = TenantId::new();
+    let created = envelope(
+        tenant,
+        &TenantCreated {
+            tenant_id: tenant.to_string(),
+            name: "Kedai Songket".into(),
+            locale: "ms-MY".into(),
+            default_currency_code: "BND".into(),
+            ..Default::default()
+        },
+        1_000,
+    );
+    deliver(&consumer, TOPIC, &created).await.unwrap();
+    let pipelines = SqlSalesStore::new(db.clone())
+        .list_pipelines(tenant, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pipelines.len(), 1);
+    let p = &pipelines[0];
+    assert_eq!(
+        (p.name.as_str(), p.currency_code.as_str()),
+        ("Jualan", "BND")
+    );
+    let stages: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        stages,
+        [
+            "Baharu",
+            "Layak",
+            "Sampel dihantar",
+            "Sebut harga",
+            "Rundingan"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn users_roles_follow_iams_events_whatever_their_order() {
     let (db, _dir) = store().await;
     let consumer = Consumer::new(GROUP, IamEvents, Inbox::new(db.clone()));

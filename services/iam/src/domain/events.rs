@@ -56,6 +56,8 @@ pub fn tenant_created(tenant: &Tenant, owner: Option<&User>, origin: &Origin) ->
         owner_user_id: owner.map(|o| o.id.to_string()).unwrap_or_default(),
         owner_email: owner.map(|o| o.email.to_string()).unwrap_or_default(),
         create_time: Some(timestamp(tenant.created_at)),
+        locale: tenant.settings.locale.clone(),
+        default_currency_code: tenant.settings.default_currency_code.clone(),
     };
     tenant_event(tenant, &event, tenant.created_at, origin)
 }

@@ -21,6 +21,25 @@ pub const DEFAULT_STAGES: &[(&str, i32)] = &[
     ("Negotiation", 90),
 ];
 
+/// [`DEFAULT_STAGES`] for a workspace that speaks Malay.
+pub const DEFAULT_STAGES_MS: &[(&str, i32)] = &[
+    ("Baharu", 10),
+    ("Layak", 25),
+    ("Sampel dihantar", 50),
+    ("Sebut harga", 70),
+    ("Rundingan", 90),
+];
+
+/// The first pipeline's name and stages in a workspace's language (`ms…` Malay, else English).
+pub fn seed_words(locale: &str) -> (&'static str, &'static [(&'static str, i32)]) {
+    let language = locale.split(['-', '_']).next().unwrap_or_default();
+    if language.eq_ignore_ascii_case("ms") {
+        ("Jualan", DEFAULT_STAGES_MS)
+    } else {
+        ("Sales", DEFAULT_STAGES)
+    }
+}
+
 /// A stage of a pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stage {
@@ -168,9 +187,18 @@ impl Pipeline {
         })
     }
 
-    /// The pipeline a new tenant starts with: its default, in `currency`.
+    /// The pipeline a new tenant starts with: its default, in English and `currency`.
     pub fn seed(tenant_id: TenantId, currency: &str, now: Millis) -> Pipeline {
-        let stages: Vec<StageInput> = DEFAULT_STAGES
+        Pipeline::seed_in(tenant_id, currency, "", now)
+    }
+
+    /// The pipeline a new tenant starts with: its default, in `currency` (MYR when it is not
+    /// one), named in the workspace's language (`locale`, see [`seed_words`]).
+    pub fn seed_in(tenant_id: TenantId, currency: &str, locale: &str, now: Millis) -> Pipeline {
+        let currency =
+            crm_core::text::currency_code(currency).unwrap_or_else(|_| SEED_CURRENCY.to_owned());
+        let (name, stages) = seed_words(locale);
+        let stages: Vec<StageInput> = stages
             .iter()
             .map(|(n, p)| StageInput {
                 id: None,
@@ -178,7 +206,7 @@ impl Pipeline {
                 probability: *p,
             })
             .collect();
-        let mut pipeline = Pipeline::new(tenant_id, "Sales", currency, &stages, now)
+        let mut pipeline = Pipeline::new(tenant_id, name, &currency, &stages, now)
             .expect("the default stages follow the rules");
         pipeline.is_default = true;
         pipeline
@@ -240,6 +268,38 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workspace_in_malay_starts_with_its_pipeline_in_malay_and_its_currency() {
+        let p = Pipeline::seed_in(TenantId::new(), "SGD", "ms-MY", 5);
+        assert_eq!(
+            (p.name.as_str(), p.currency_code.as_str()),
+            ("Jualan", "SGD")
+        );
+        let names: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Baharu",
+                "Layak",
+                "Sampel dihantar",
+                "Sebut harga",
+                "Rundingan"
+            ]
+        );
+        let english = Pipeline::seed_in(TenantId::new(), "", "en-GB", 5);
+        assert_eq!(
+            (english.name.as_str(), english.currency_code.as_str()),
+            ("Sales", "MYR")
+        );
+        assert_eq!(english.first_stage().name, "New");
+        assert_eq!(seed_words("MS").0, "Jualan");
+        assert_eq!(seed_words("msa").0, "Sales", "only Malay's own tag");
+        assert_eq!(
+            Pipeline::seed_in(TenantId::new(), "ringgit", "", 5).currency_code,
+            "MYR"
+        );
+    }
 
     fn input(name: &str, probability: i32) -> StageInput {
         StageInput {

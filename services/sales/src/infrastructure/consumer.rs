@@ -14,7 +14,7 @@ use crm_proto::crm::iam::events::v1::{
 use prost::Name;
 
 use super::sql::{leads, opportunities, pipelines};
-use crate::domain::pipeline::{Pipeline, SEED_CURRENCY};
+use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::TenantPolicy;
 
 /// The consumer group's name.
@@ -81,7 +81,14 @@ impl Handler for IamEvents {
         if pipelines::get(tx, tenant, None).await?.is_some() {
             return Ok(());
         }
-        let pipeline = Pipeline::seed(tenant, SEED_CURRENCY, event.time);
+        // In the workspace's language and currency (English and MYR when the event is older
+        // than them, or names no currency there is).
+        let pipeline = Pipeline::seed_in(
+            tenant,
+            &created.default_currency_code,
+            &created.locale,
+            event.time,
+        );
         pipelines::insert(tx, &pipeline).await?;
         tracing::info!(tenant_id = %tenant, pipeline_id = %pipeline.id, "seeded the default pipeline");
         Ok(())
