@@ -466,6 +466,13 @@ try {
     throw new Error("an import does not skip a customer already there unless told otherwise");
   }
   await accessible("customer-import-preview");
+  // Checked first: every row read, what would happen told, nothing written, the file still there.
+  await preview.getByRole("button", { name: "Check the rows first" }).click();
+  const checked = page.getByRole("status").filter({ hasText: "would be rejected" });
+  await checked.getByText("Checked, nothing imported yet: 2 would be added, 0 already there, 1 would be rejected.").waitFor();
+  await checked.getByRole("cell", { name: "nurul at example" }).waitFor();
+  const unwritten = await rest("/api/v1/customers/search?query=warisan");
+  if ((unwritten.customers ?? []).length !== 0) throw new Error(`a check wrote: ${JSON.stringify(unwritten)}`);
   await preview.getByRole("button", { name: "Import 3 rows" }).click();
   const status = page.getByRole("status").filter({ hasText: "rejected" });
   await status.getByText("2 added, 0 already there, 1 rejected.").waitFor();
@@ -1191,12 +1198,20 @@ try {
     await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "Borong, A to Z");
     const shared = (await rest("/api/v1/saved-views?list=customers")).savedViews;
     if (shared.length !== 1 || !shared[0].shared || shared[0].query !== "sort=name&tag=borong") throw new Error(`the saved views: ${JSON.stringify(shared)}`);
+    // Renamed in place (still shared), the list as it was.
+    await views.getByRole("button", { name: "Rename or share this view" }).click();
+    const renaming = views.getByRole("form", { name: "Change the view “Borong, A to Z”" });
+    await renaming.getByLabel("Name").fill("Borong by name");
+    await renaming.getByRole("button", { name: "Save the view" }).click();
+    await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "Borong by name");
+    const renamed = (await rest("/api/v1/saved-views?list=customers")).savedViews;
+    if (renamed.length !== 1 || renamed[0].name !== "Borong by name" || !renamed[0].shared || renamed[0].query !== "sort=name&tag=borong") throw new Error(`the renamed view: ${JSON.stringify(renamed)}`);
     // A change of filter is a view not saved yet.
     await which.getByLabel("Kind").selectOption({ label: "Business" });
     await page.waitForFunction(() => document.querySelector('[aria-label="Saved views"] select')?.selectedOptions[0]?.textContent === "(not saved)");
-    await views.getByLabel("View").selectOption({ label: "Borong, A to Z" });
+    await views.getByLabel("View").selectOption({ label: "Borong by name" });
     await views.getByRole("button", { name: "Delete this view" }).click();
-    const asking = views.getByRole("group", { name: "Delete the view “Borong, A to Z”?" });
+    const asking = views.getByRole("group", { name: "Delete the view “Borong by name”?" });
     await asking.getByRole("button", { name: "Cancel" }).click();
     if ((await rest("/api/v1/saved-views?list=customers")).savedViews?.length !== 1) throw new Error("a cancelled delete deleted the view");
     await views.getByRole("button", { name: "Delete this view" }).click();

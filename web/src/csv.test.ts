@@ -177,3 +177,11 @@ it("columns fill the workspace's custom fields, guessed from their key or label,
   expect(guessColumns(["gred"], { gred: "custom.grade" }, custom)).toEqual({ gred: "" });
   expect(guessColumns(["gred"], { gred: "custom.vip" }, custom)).toEqual({ gred: "custom.vip" });
 });
+
+it("a check sends the rows as a dry run, without the request id an import is retried by", () => {
+  const rows = [{ company: "Kilang" }];
+  const [options] = importBody(rows, "req-1", undefined, "DUPLICATE_POLICY_UPDATE", [], true).split("\n");
+  expect(JSON.parse(options!)).toEqual({ options: { duplicatePolicy: "DUPLICATE_POLICY_UPDATE", dryRun: true } });
+  const [real] = importBody(rows, "req-1", undefined, "DUPLICATE_POLICY_UPDATE").split("\n");
+  expect(JSON.parse(real!)).toEqual({ options: { duplicatePolicy: "DUPLICATE_POLICY_UPDATE", requestId: "req-1" } });
+});

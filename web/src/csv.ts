@@ -185,8 +185,12 @@ export function importBody(
   columns?: Columns,
   duplicatePolicy: DuplicatePolicy = "DUPLICATE_POLICY_SKIP",
   custom: Custom[] = [],
+  dryRun = false,
 ): string {
-  const lines = [JSON.stringify({ options: { duplicatePolicy, requestId } })];
+  // A check (a dry run) reads every row and writes nothing; it keeps no request id either, so
+  // the import after it is not taken for its retry.
+  const options = dryRun ? { duplicatePolicy, dryRun } : { duplicatePolicy, requestId };
+  const lines = [JSON.stringify({ options })];
   for (const row of rows) lines.push(JSON.stringify({ customer: toCustomer(row, columns, custom) }));
   return lines.join("\n") + "\n";
 }

@@ -22,6 +22,8 @@ type Props = {
   onError: (err: unknown) => Problem;
   /** An action ended: the list is read again and the selection cleared. */
   onDone: () => void;
+  /** The workspace's custom fields: an export's columns after the details. */
+  fields: { key: string }[];
 };
 
 /** The action running, and how far it is. */
@@ -33,7 +35,7 @@ type Running = { what: string; answered: number; of: number };
  * deleted). Each runs 100 at a time with its progress, and ends with how many were done and
  * each one that was not, by name, with why.
  */
-export function BulkActions({ count, gather, people, me, may, onError, onDone }: Props) {
+export function BulkActions({ count, gather, people, me, may, onError, onDone, fields }: Props) {
   const [owner, setOwner] = useState("");
   const [status, setStatus] = useState("");
   const [tag, setTag] = useState("");
@@ -69,7 +71,7 @@ export function BulkActions({ count, gather, people, me, may, onError, onDone }:
     setProblem(undefined);
     try {
       const chosen = await gather(() => undefined);
-      const url = URL.createObjectURL(new Blob([customersCsv(chosen)], { type: "text/csv" }));
+      const url = URL.createObjectURL(new Blob([customersCsv(chosen, fields)], { type: "text/csv" }));
       const a = document.createElement("a");
       a.href = url;
       a.download = "customers-selected.csv";

@@ -363,6 +363,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           people={people}
           me={may.me}
           may={{ write: may.write, remove: may.remove, exporting: may.exporting }}
+          fields={fields}
           onError={onError}
           onDone={() => {
             clearSelection();

@@ -57,8 +57,10 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
   const [columns, setColumns] = useState<Columns>({});
   const [policy, setPolicy] = useState<DuplicatePolicy>("DUPLICATE_POLICY_SKIP");
   const [remember, setRemember] = useState(true);
-  const [progress, setProgress] = useState<{ done: number; total: number }>();
+  const [progress, setProgress] = useState<{ done: number; total: number; checking: boolean }>();
   const [report, setReport] = useState<Report>();
+  // The report is of a check (nothing written): the file stays chosen, to import after.
+  const [checked, setChecked] = useState(false);
   const [problem, setProblem] = useState<Problem>();
   // The workspace's custom fields: columns can fill them too.
   const custom = useCustomFields(onError);
@@ -96,22 +98,24 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
     }
   };
 
-  const run = async () => {
+  /** Imports the file, or with `checking` only checks every row (a dry run: nothing written). */
+  const run = async (checking: boolean) => {
     if (!chosen) return;
     const { rows } = chosen.parsed;
     setReport(undefined);
+    setChecked(false);
     setProblem(undefined);
-    if (canRemember && remember) await keep();
+    if (canRemember && remember && !checking) await keep();
     let sum: Report = { received: 0, created: 0, updated: 0, skipped: 0, failed: 0, rejected: [], warned: [] };
     const id = crypto.randomUUID();
-    setProgress({ done: 0, total: rows.length });
+    setProgress({ done: 0, total: rows.length, checking });
     try {
       for (let first = 0; first < rows.length; first += BATCH) {
         const batch = rows.slice(first, first + BATCH);
         const answer = await rest("/api/v1/customers/import", {
           method: "POST",
           headers: { "content-type": "application/x-ndjson" },
-          body: importBody(batch, `${id}-${first}`, columns, policy, custom),
+          body: importBody(batch, `${id}-${first}`, columns, policy, custom, checking),
         });
         const json = await answer.json();
         if (!answer.ok) {
@@ -119,9 +123,11 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
           throw new ConnectError(json.message ?? answer.statusText, (json.code as Code) ?? Code.Unknown);
         }
         sum = addAnswer(sum, json, batch, first);
-        setProgress({ done: Math.min(first + BATCH, rows.length), total: rows.length });
+        setProgress({ done: Math.min(first + BATCH, rows.length), total: rows.length, checking });
       }
       setReport(sum);
+      setChecked(checking);
+      if (checking) return;
       setChosen(undefined);
       onDone();
     } catch (err) {
@@ -144,6 +150,10 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
   const named = (f: Target) =>
     f.startsWith("custom.") ? (custom.find((c) => `custom.${c.key}` === f)?.label ?? f) : t(FIELD_NAMES[f as Field]);
   const running = progress !== undefined && report === undefined && problem === undefined;
+  const note = (created: number, skipped: number, failed: number) =>
+    checked
+      ? t("Checked, nothing imported yet: {{created}} would be added, {{skipped}} already there, {{failed}} would be rejected.", { created, skipped, failed })
+      : t("{{created}} added, {{skipped}} already there, {{failed}} rejected.", { created, skipped, failed });
 
   return (
     <div class="card" role="region" aria-label={t("Import customers")}>
@@ -216,8 +226,11 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
             </label>
           )}
           <div class="actions">
-            <button type="button" disabled={used.length === 0} onClick={run}>
+            <button type="button" disabled={used.length === 0} onClick={() => run(false)}>
               {t("Import {{count}} rows", { count: chosen.parsed.rows.length })}
+            </button>
+            <button type="button" class="secondary" disabled={used.length === 0} onClick={() => run(true)}>
+              {t("Check the rows first")}
             </button>
             <button type="button" class="secondary" onClick={() => setChosen(undefined)}>{t("Cancel")}</button>
           </div>
@@ -226,7 +239,9 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
       {progress && (
         <label class="field">
           <span>
-            {t("Imported {{done}} of {{total}} rows", { done: progress.done, total: progress.total })}
+            {progress.checking
+              ? t("Checked {{done}} of {{total}} rows", { done: progress.done, total: progress.total })
+              : t("Imported {{done}} of {{total}} rows", { done: progress.done, total: progress.total })}
           </span>
           <progress value={progress.done} max={progress.total} />
         </label>
@@ -234,13 +249,21 @@ export function Import({ onError, onDone, tenantId, canRemember }: Props) {
       {problem && <p class="error" role="alert">{problem.message}</p>}
       {report && (
         <div role="status">
-          <p>
-            {t("{{created}} added, {{skipped}} already there, {{failed}} rejected.", { created: report.created, skipped: report.skipped, failed: report.failed })}
-          </p>
-          {report.updated > 0 && <p>{t("{{count}} customers already there updated from their rows.", { count: report.updated })}</p>}
+          <p>{note(report.created, report.skipped, report.failed)}</p>
+          {report.updated > 0 && (
+            <p>
+              {checked
+                ? t("{{count}} customers already there would be updated from their rows.", { count: report.updated })
+                : t("{{count}} customers already there updated from their rows.", { count: report.updated })}
+            </p>
+          )}
           {report.warned.length > 0 && (
             <>
-              <p>{t("Imported, with a phone that is not a number kept in the notes as written:")}</p>
+              <p>
+                {checked
+                  ? t("Would be imported, with a phone that is not a number kept in the notes as written:")
+                  : t("Imported, with a phone that is not a number kept in the notes as written:")}
+              </p>
               <ul>
                 {report.warned.map((w) => (
                   <li key={w.line}>

@@ -27,6 +27,8 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
   const [shared, setShared] = useState(false);
   const [problem, setProblem] = useState<Problem>();
   const [asking, setAsking] = useState(false);
+  // The open view being renamed (or shared, or kept to oneself), with what is typed.
+  const [changing, setChanging] = useState<{ name: string; shared: boolean }>();
 
   const load = () =>
     savedViews
@@ -41,7 +43,7 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
   const chosen = views.find((v) => v.query === current);
   const mayDelete = chosen && (chosen.shared ? share : chosen.ownerUserId === me);
   // A question about one view is not left standing for another.
-  useEffect(() => setAsking(false), [chosen?.id]);
+  useEffect(() => (setAsking(false), setChanging(undefined)), [chosen?.id]);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -54,6 +56,24 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
       setSaving(false);
       setName("");
       setShared(false);
+      await load();
+    } catch (err) {
+      setProblem(onError(err));
+    }
+  };
+
+  const change = async (e: Event) => {
+    e.preventDefault();
+    if (!chosen || !changing) return;
+    setProblem(undefined);
+    try {
+      // Sharing is in the mask only for those who may share; the etag refuses a change over
+      // someone else's.
+      await savedViews.updateSavedView({
+        savedView: { id: chosen.id, etag: chosen.etag, name: changing.name, shared: changing.shared },
+        updateMask: { paths: share ? ["name", "shared"] : ["name"] },
+      });
+      setChanging(undefined);
       await load();
     } catch (err) {
       setProblem(onError(err));
@@ -95,8 +115,27 @@ export function SavedViews({ list, current, open, me, share, onError }: Props) {
       {!chosen && current && !saving && (
         <button type="button" class="link" onClick={() => setSaving(true)}>{t("Save this view")}</button>
       )}
-      {mayDelete && !asking && (
+      {mayDelete && !asking && !changing && (
+        <button type="button" class="link" onClick={() => setChanging({ name: chosen.name, shared: chosen.shared })}>{t("Rename or share this view")}</button>
+      )}
+      {mayDelete && !asking && !changing && (
         <button type="button" class="link" onClick={() => setAsking(true)}>{t("Delete this view")}</button>
+      )}
+      {mayDelete && changing && (
+        <form class="inline-form" onSubmit={change} aria-label={t("Change the view “{{name}}”", { name: chosen.name })}>
+          <label class="inline">
+            {t("Name")}{" "}
+            <input value={changing.name} size={18} maxLength={60} required onInput={(e) => setChanging({ ...changing, name: (e.target as HTMLInputElement).value })} />
+          </label>
+          {share && (
+            <label class="check">
+              <input type="checkbox" checked={changing.shared} onChange={(e) => setChanging({ ...changing, shared: (e.target as HTMLInputElement).checked })} />
+              {t("Share with the workspace")}
+            </label>
+          )}
+          <button type="submit">{t("Save the view")}</button>
+          <button type="button" class="secondary" onClick={() => (setChanging(undefined), setProblem(undefined))}>{t("Cancel")}</button>
+        </form>
       )}
       {mayDelete && asking && (
         <div role="group" class="inline-form" aria-label={t("Delete the view “{{name}}”?", { name: chosen.name })}>
