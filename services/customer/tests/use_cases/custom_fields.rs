@@ -169,6 +169,26 @@ async fn values_hold_their_definitions_on_create_update_and_import() {
         "undefined keys stay"
     );
 
+    // A lead converted by sales (a service) becomes a customer without the required field; a
+    // value it sends still holds its type.
+    let mut sales = owner.clone();
+    sales.principal.service = Some("sales".into());
+    let converted = w
+        .customers
+        .create(&sales, person("Che Siti", "", None))
+        .await
+        .unwrap();
+    assert!(converted.custom_fields.is_empty());
+    let err = w
+        .customers
+        .create(
+            &sales,
+            with(person("Che Siti", "", None), &[("size", text("many"))]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field(&err), ["customer.custom_fields.size"]);
+
     // Changing other fields never asks for the custom ones; changing them checks them all.
     let err = w
         .customers
