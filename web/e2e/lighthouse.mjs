@@ -30,6 +30,11 @@ const browser = await chromium.launchPersistentContext(profile, {
   args: ["--no-sandbox", "--disable-dev-shm-usage", `--remote-debugging-port=${port}`],
 });
 const below = [];
+// The first elements an audit blames (their selectors), to start the fix there.
+const culprits = (audit) => {
+  const nodes = (audit.details?.items ?? []).map((item) => item.node?.selector).filter(Boolean);
+  return nodes.length ? `: ${nodes.slice(0, 3).join(" | ")}` : "";
+};
 // Performance scores under `least` but above the floor: reported, not failed.
 const short = [];
 try {
@@ -80,7 +85,7 @@ try {
         const audits = lhr.categories[id].auditRefs
           .map((ref) => lhr.audits[ref.id])
           .filter((a) => a.score !== null && a.score < 0.9 && !["informative", "manual", "notApplicable"].includes(a.scoreDisplayMode))
-          .map((a) => `${a.id} (${a.displayValue || a.score})`);
+          .map((a) => `${a.id} (${a.displayValue || a.score}${culprits(a)})`);
         if (id === "performance" && score >= performanceFloor && !excepted) {
           console.log(`  short of ${least}, above the floor of ${performanceFloor}: ${screen} ${form} performance ${score}: ${audits.join(", ")}`);
           short.push(`${screen} ${form}`);
