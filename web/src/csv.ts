@@ -7,7 +7,7 @@ import Papa from "papaparse";
 import { countryCode } from "./countries";
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { CustomFieldType } from "./gen/crm/customer/v1/custom_fields_pb";
-import { textOf } from "./customFields";
+import { textOf, valueOf } from "./customFields";
 
 export type Row = Record<string, string>;
 
@@ -106,21 +106,6 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** A cell as its custom field's value: a number or yes-or-no read as one when it is (in English or
- * Malay), else sent as written, for the CRM to refuse by its row. */
-function customValue(type: CustomFieldType, cell: string): string | number | boolean {
-  if (type === CustomFieldType.NUMBER) {
-    const n = Number(cell.replace(/\s/g, "").replace(",", "."));
-    return Number.isFinite(n) ? n : cell;
-  }
-  if (type === CustomFieldType.BOOL) {
-    const word = cell.toLowerCase();
-    if (["true", "yes", "ya", "1"].includes(word)) return true;
-    if (["false", "no", "tidak", "0"].includes(word)) return false;
-  }
-  return cell;
-}
-
 /** A row as a Customer in proto3 JSON; the CRM checks every field. */
 export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys(row)), custom: Custom[] = []): Record<string, unknown> {
   const column_ = (field: Field) => column(row, columns, field);
@@ -155,7 +140,7 @@ export function toCustomer(row: Row, columns: Columns = guessColumns(Object.keys
   const customFields: Record<string, unknown> = {};
   for (const c of custom) {
     const cell = column(row, columns, `custom.${c.key}`);
-    if (cell) customFields[c.key] = customValue(c.type, cell);
+    if (cell) customFields[c.key] = valueOf(c.type, cell);
   }
   if (Object.keys(customFields).length) customer.customFields = customFields;
   const contact = column_("contact");

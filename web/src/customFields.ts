@@ -35,15 +35,30 @@ export function typedOf(fields: CustomField[], values: { [key: string]: Value })
   return Object.fromEntries(fields.map((f) => [f.key, textOf(values[f.key])]));
 }
 
-/** What one typed text sends for its field: a number when it reads as one (else the text, for the
- * CRM to refuse by name), `true`/`false` for yes or no, the text for the rest. */
-function valueOf(field: CustomField, typed: string): JsonValue {
-  if (field.type === CustomFieldType.NUMBER) {
-    const n = Number(typed.trim().replace(",", "."));
-    return typed.trim() !== "" && Number.isFinite(n) ? n : typed;
+/** What a typed text or a file's cell sends for a field of `type`: a number or a yes-or-no read
+ * as one when it is (`12,5`; `ya`, `tidak`), else the text as written, for the CRM to refuse by
+ * name; the text for the other types. */
+export function valueOf(type: CustomFieldType, text: string): JsonValue {
+  if (type === CustomFieldType.NUMBER) {
+    const n = Number(text.replace(/\s/g, "").replace(",", "."));
+    return text.trim() !== "" && Number.isFinite(n) ? n : text;
   }
-  if (field.type === CustomFieldType.BOOL) return typed === "true";
-  return typed;
+  if (type === CustomFieldType.BOOL) {
+    const word = text.trim().toLowerCase();
+    if (["true", "yes", "ya", "1"].includes(word)) return true;
+    if (["false", "no", "tidak", "0"].includes(word)) return false;
+  }
+  return text;
+}
+
+/** The answers a choice or a yes-or-no field offers: (value, words). */
+export function answersOf(field: CustomField): [string, string][] {
+  return field.type === CustomFieldType.BOOL
+    ? [
+        ["true", t("Yes")],
+        ["false", t("No")],
+      ]
+    : field.options.map((o) => [o, o]);
 }
 
 /**
@@ -74,7 +89,7 @@ export function jsonWith(fields: CustomField[], stored: { [key: string]: Value }
   for (const f of fields) {
     const text = typed[f.key] ?? "";
     if (text.trim() === "") delete out[f.key];
-    else out[f.key] = valueOf(f, text);
+    else out[f.key] = valueOf(f.type, text);
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { customFields } from "../api";
 import type { Problem } from "../errors";
 import { CustomFieldType, type CustomField } from "../gen/crm/customer/v1/custom_fields_pb";
-import { filterable } from "../customFields";
+import { answersOf, filterable } from "../customFields";
 import { Field } from "./Field";
 import { t } from "../i18n";
 
@@ -41,13 +41,7 @@ export function CustomFieldInputs({ fields, typed, onInput, errors, name }: Inpu
           const label = f.required ? t("{{label}} (required)", { label: f.label }) : f.label;
           const value = typed[f.key] ?? "";
           if (f.type === CustomFieldType.CHOICE || f.type === CustomFieldType.BOOL) {
-            const options: [string, string][] =
-              f.type === CustomFieldType.BOOL
-                ? [
-                    ["true", t("Yes")],
-                    ["false", t("No")],
-                  ]
-                : f.options.map((o) => [o, o]);
+            const options = answersOf(f);
             return (
               <div class="field" key={f.key}>
                 <label for={`field-${id}`}>{label}</label>
@@ -92,13 +86,7 @@ export function CustomFieldFilters({ fields, chosen, change }: { fields: CustomF
           {f.label}{" "}
           <select value={chosen[f.key] ?? ""} onChange={(e) => change({ ...chosen, [f.key]: (e.target as HTMLSelectElement).value })}>
             <option value="">{t("any")}</option>
-            {(f.type === CustomFieldType.BOOL
-              ? ([
-                  ["true", t("Yes")],
-                  ["false", t("No")],
-                ] as [string, string][])
-              : f.options.map((o) => [o, o] as [string, string])
-            ).map(([v, words]) => (
+            {answersOf(f).map(([v, words]) => (
               <option key={v} value={v}>
                 {words}
               </option>

@@ -10,7 +10,7 @@ use crate::domain::custom_field::{
 use crate::domain::customer::Customer;
 use crate::domain::ports::Filter;
 
-/// The most custom field filters a list may name.
+/// The most custom field filters a list may name (bounded where requests are read).
 pub const MAX_FIELD_FILTERS: usize = 5;
 
 impl Customers {
@@ -84,12 +84,6 @@ impl Customers {
     ) -> Result<()> {
         if filter.custom_fields.is_empty() {
             return Ok(());
-        }
-        if filter.custom_fields.len() > MAX_FIELD_FILTERS {
-            return Err(Error::invalid_field(
-                "custom_fields",
-                format!("must name at most {MAX_FIELD_FILTERS} fields"),
-            ));
         }
         let fields = self.definitions(caller).await?;
         let mut read = Vec::with_capacity(filter.custom_fields.len());
