@@ -449,7 +449,7 @@ async fn engine_ceiling_rate(n: usize) -> f64 {
                     .bind(c.owner_id.map(|o| o.to_string()))
                     .bind(c.email.clone())
                     .bind(c.display_name.clone())
-                    .bind(c.display_name.to_lowercase())
+                    .bind(crm_core::text::sort_key(&c.display_name))
                     .bind(c.created_at)
                     .bind(c.updated_at)
                     .bind(c.version)

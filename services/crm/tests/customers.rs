@@ -828,9 +828,15 @@ async fn search_and_lists_page_through_what_was_just_written() {
         .into_inner();
     assert_eq!(found.customers[0].display_name, "Tenun Pahang");
 
-    // Lists page by name with tokens, A to Z and Z to A; a token of another order is refused.
+    // Lists page by name with tokens, A to Z and Z to A, numbers in names by their value (a
+    // page ends between 2 and 10); a token of another order is refused.
+    for name in ["Borong Kain 10", "Borong Kain 2"] {
+        create(&mut c, &token, company(name, &[])).await.unwrap();
+    }
     let a_to_z = [
         "Batik Tulis Pekalongan",
+        "Borong Kain 2",
+        "Borong Kain 10",
         "Kilang Desa Murni Batik",
         "Songket Terengganu",
         "Tenun Pahang",
@@ -849,7 +855,7 @@ async fn search_and_lists_page_through_what_was_just_written() {
             let page = c
                 .list_customers(authorized(
                     ListCustomersRequest {
-                        page_size: 3,
+                        page_size: 2,
                         page_token: token_.clone(),
                         order_by: order_by.into(),
                         ..Default::default()
@@ -860,7 +866,7 @@ async fn search_and_lists_page_through_what_was_just_written() {
                 .unwrap()
                 .into_inner();
             // Counted on the first page, of every page to come; not again after.
-            assert_eq!(page.total_size, if token_.is_empty() { 4 } else { 0 });
+            assert_eq!(page.total_size, if token_.is_empty() { 6 } else { 0 });
             names.extend(page.customers.into_iter().map(|c| c.display_name));
             if page.next_page_token.is_empty() {
                 break;

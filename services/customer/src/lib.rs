@@ -85,6 +85,9 @@ fn start(startup: Startup<'_>) -> BoxFuture<'_, anyhow::Result<Started>> {
                 infrastructure::sql::rebuild_search_index(db)
                     .await
                     .map_err(|e| anyhow::anyhow!("rebuilding the customers' search index: {e}"))?;
+                infrastructure::sql::rekey_names(db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("ordering the customers' names: {e}"))?;
                 (build(db, members), Vec::new())
             }
             #[cfg(not(feature = "mongodb"))]

@@ -168,7 +168,37 @@ crm_core::on_every_engine! {
     a_restore_whose_email_was_taken_since_changes_nothing,
     of_two_concurrent_restores_with_one_email_exactly_one_wins,
     customers_are_filtered_by_custom_field_type_and_value,
+    names_are_listed_as_people_read_them,
     }
+}
+
+#[path = "store/names.rs"]
+mod names;
+use names::names_are_listed_as_people_read_them;
+
+/// Keys of the version before natural order are rewritten once, at start (SQLite, PostgreSQL).
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_sort_keys_of_an_earlier_version_are_rewritten() {
+    let s = sqlite().await;
+    names::sql_keys_of_an_earlier_version_are_rewritten_at_start(&s).await;
+    s.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs DATABASE_URL (PostgreSQL): run with --include-ignored"]
+async fn postgres_sort_keys_of_an_earlier_version_are_rewritten() {
+    let s = postgres().await;
+    names::sql_keys_of_an_earlier_version_are_rewritten_at_start(&s).await;
+    s.drop_schema().await;
+}
+
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs MONGODB_URL (a MongoDB replica set): run with --include-ignored"]
+async fn mongodb_sort_keys_of_an_earlier_version_are_rewritten() {
+    let s = mongodb().await;
+    names::mongodb_keys_of_an_earlier_version_are_rewritten_at_connect(&s).await;
+    s.drop_schema().await;
 }
 
 #[path = "store/custom_fields.rs"]

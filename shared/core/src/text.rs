@@ -212,9 +212,69 @@ pub fn tags(raw: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The key a list by name is ordered by, as people read names: lower-cased, and each run of
+/// digits as the count of its digits (two of them) then the number without leading zeros, so
+/// "Borong Kain 2" comes before "Borong Kain 10" ("Kedai 7" and "Kedai 007" have one key, and
+/// their ids order them). Digits still come before letters. A key is compared byte by
+/// byte (stores index it); a run longer than 99 digits counts as 99.
+pub fn sort_key(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let mut key = String::with_capacity(lower.len() + 8);
+    let mut rest = lower.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        key.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let end = run.find(|c: char| !c.is_ascii_digit()).unwrap_or(run.len());
+        let digits = run[..end].trim_start_matches('0');
+        let digits = if digits.is_empty() { "0" } else { digits };
+        key.push_str(&format!("{:02}", digits.len().min(99)));
+        key.push_str(digits);
+        rest = &run[end..];
+    }
+    key.push_str(rest);
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_sort_by_their_numbers_as_people_read_them() {
+        assert_eq!(sort_key("Borong Kain 2"), "borong kain 012");
+        assert_eq!(sort_key("Borong Kain 10"), "borong kain 0210");
+        assert_eq!(sort_key("Kedai 007"), "kedai 017");
+        assert_eq!(sort_key("Unit 0"), "unit 010");
+        assert_eq!(sort_key("Batik Ṡiti"), "batik ṡiti");
+        let mut names = [
+            "Borong Kain 10",
+            "borong kain 2",
+            "Borong Kain",
+            "Borong Kain 2a",
+            "Borong Kain 1.5",
+            "Borong Kain 9",
+            "Borong Kain 100",
+            "Borong 3 Kain",
+            "Anggun",
+        ];
+        names.sort_by_key(|n| sort_key(n));
+        assert_eq!(
+            names,
+            [
+                "Anggun",
+                "Borong 3 Kain",
+                "Borong Kain",
+                "Borong Kain 1.5",
+                "borong kain 2",
+                "Borong Kain 2a",
+                "Borong Kain 9",
+                "Borong Kain 10",
+                "Borong Kain 100",
+            ]
+        );
+        let long = "9".repeat(120);
+        assert_eq!(sort_key(&long), format!("99{long}"));
+    }
 
     #[test]
     fn money_reads_as_people_write_it() {

@@ -1,6 +1,7 @@
 //! Customers: create, read, list, search, change, delete.
 
 use crm_core::authz::Scope;
+use crm_core::text::sort_key;
 use crm_core::{Error, ErrorKind, Result, UserId};
 use uuid::Uuid;
 
@@ -106,7 +107,7 @@ impl Customers {
             .flatten()
             .map(|last| Cursor {
                 key: match order {
-                    Order::Name | Order::NameDesc => last.display_name.to_lowercase(),
+                    Order::Name | Order::NameDesc => sort_key(&last.display_name),
                     Order::Created | Order::CreatedDesc => String::new(),
                 },
                 id: last.id,

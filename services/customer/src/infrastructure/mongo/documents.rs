@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crm_core::text::sort_key;
 use crm_core::{Error, Result, TenantId};
 use mongodb::IndexModel;
 use mongodb::bson::{self, Bson, Document, doc};
@@ -77,7 +78,7 @@ pub(super) fn document(c: &Customer) -> Result<Document> {
         "customer_type": c.customer_type.as_str(),
         "status": c.status.as_str(),
         "owner_id": optional(c.owner_id.map(|o| o.to_string())),
-        "sort_name": c.display_name.to_lowercase(),
+        "sort_name": sort_key(&c.display_name),
         "tags": c.tags.clone(),
         "words": words,
         "version": c.version,

@@ -44,6 +44,7 @@ use crate::domain::values::search_words;
 
 mod documents;
 mod errors;
+mod names;
 mod purge;
 
 use documents::{
@@ -77,6 +78,7 @@ impl MongoCustomerStore {
             .map_err(|e| unavailable(e, "connecting (check `mongodb.url`)"))?;
         let store = MongoCustomerStore::new(client.clone(), client.database(database));
         store.ensure_indexes().await?;
+        names::rekey_if_needed(&store.db).await?;
         Ok(store)
     }
 

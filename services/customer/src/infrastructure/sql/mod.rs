@@ -6,17 +6,20 @@
 
 mod custom_fields;
 mod deleted;
+mod names;
 mod query;
 mod search;
 
 pub use custom_fields::SqlCustomFieldStore;
 
+pub use names::rekey_if_needed as rekey_names;
 pub use search::rebuild_if_needed as rebuild_search_index;
 
 use query::{Arg, Sql, filtered};
 
 use async_trait::async_trait;
 use crm_core::storage::{Conn, Database, Engine, Tx, UniqueConstraint, map_db_error};
+use crm_core::text::sort_key;
 use crm_core::{Error, Result, TenantId, UserId};
 use crm_events::outbox::append_events;
 use tracing::Instrument as _;
@@ -107,7 +110,7 @@ async fn insert_many(tx: &mut Conn, chunk: &[Customer]) -> Result<()> {
             .push(", ?", Some(Arg::OptText(c.owner_id.map(|o| o.to_string()))))
             .push(", ?", Some(Arg::OptText(c.email.clone())))
             .text(", ?", c.display_name.clone())
-            .text(", ?", c.display_name.to_lowercase())
+            .text(", ?", sort_key(&c.display_name))
             .int(", ?", c.created_at)
             .int(", ?", c.updated_at)
             .int(", ?, null", c.version)
@@ -156,7 +159,7 @@ async fn save(tx: &mut Conn, seq: i64, c: &Customer, expected: i64) -> Result<()
     .bind(c.owner_id.map(|o| o.to_string()))
     .bind(c.email.clone())
     .bind(&c.display_name)
-    .bind(c.display_name.to_lowercase())
+    .bind(sort_key(&c.display_name))
     .bind(c.updated_at)
     .bind(c.version)
     .bind(document(c))
