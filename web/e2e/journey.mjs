@@ -600,9 +600,17 @@ try {
   await detail.getByLabel("Street", { exact: true }).fill("12 Jalan Tun Razak");
   await detail.getByLabel("Town").fill("Kuala Lumpur");
   await detail.getByLabel("Postcode").fill("50400");
-  // The country is picked by its name, and kept as its code.
+  // The country is picked by its name, and kept as its code; the address follows its format
+  // (another country's names for the parts, its order on the envelope).
+  await detail.getByLabel("Country").selectOption({ label: "United States" });
+  await detail.getByLabel("ZIP code").waitFor();
+  await detail.getByText("KUALA LUMPUR, 50400").waitFor();
   await detail.getByLabel("Country").selectOption({ label: "Malaysia" });
   if ((await detail.getByLabel("Country").inputValue()) !== "MY") throw new Error("Malaysia is not kept as MY");
+  await detail.getByLabel("State").fill("Wilayah Persekutuan");
+  await detail.getByText("50400 KUALA LUMPUR").waitFor();
+  const states = await detail.locator("#edit-states option").evaluateAll((options) => options.map((o) => o.value));
+  if (states.length !== 16 || !states.includes("Terengganu")) throw new Error(`Malaysia's states offered: ${states}`);
   await detail.getByLabel("Status").selectOption({ label: "Active" });
   await detail.getByRole("button", { name: "Save the changes" }).click();
   await detail.getByRole("status").getByText("Saved.").waitFor();
@@ -1134,6 +1142,47 @@ try {
   await page.getByRole("link", { name: "People" }).click();
   await page.getByRole("heading", { name: "Audit log" }).waitFor();
 
+  step("every deal as a list: counted, ordered by a column's heading either way, narrowed to one owner, kept in the address across a reload");
+  {
+    // Beside the 400 at MYR 100: a bigger order and a smaller one, the owner's.
+    const wholesale = (await rest("/api/v1/pipelines")).pipelines.find((p) => p.name === "Wholesale");
+    const { customer } = await rest("/api/v1/customers", {
+      customer: { type: "CUSTOMER_TYPE_BUSINESS", business: { legalName: "Kedai Kain Besar" }, email: "beli@kainbesar.my" },
+    });
+    for (const [name, units] of [["Kain besar", "2500"], ["Sampel kain", "75"]]) {
+      await rest("/api/v1/opportunities", { opportunity: { name, pipelineId: wholesale.id, customerId: customer.id, amount: { currencyCode: "MYR", units } } });
+    }
+  }
+  await page.getByRole("link", { name: "Deals", exact: true }).click();
+  await page.getByRole("heading", { name: "Deals", level: 1 }).waitFor();
+  await page.locator(".count").getByText(/^402 open deals · page 1 of 17$/).waitFor();
+  const amounts = () => page.locator("td.number").allTextContents().then((all) => all.map((a) => Number(a.replace(/[^\d.]/g, ""))));
+  const amountHeading = page.getByRole("columnheader", { name: /^Amount/ });
+  await amountHeading.getByRole("button").click();
+  await page.waitForURL(/#deals\?sort=amount-desc$/);
+  await page.locator('th[aria-sort="descending"]').getByText("Amount").waitFor();
+  await page.getByRole("row").nth(1).getByRole("link", { name: "Kain besar" }).waitFor();
+  let shownAmounts = await amounts();
+  if (shownAmounts.length !== 25 || shownAmounts[0] !== 2500 || shownAmounts.some((a, i) => i > 0 && a > shownAmounts[i - 1])) throw new Error(`largest first: ${shownAmounts}`);
+  await amountHeading.getByRole("button").click();
+  await page.waitForURL(/#deals\?sort=amount$/);
+  await page.locator('th[aria-sort="ascending"]').getByText("Amount").waitFor();
+  await page.getByRole("row").nth(1).getByRole("link", { name: "Sampel kain" }).waitFor();
+  shownAmounts = await amounts();
+  if (shownAmounts[0] !== 75 || shownAmounts.some((a, i) => i > 0 && a < shownAmounts[i - 1])) throw new Error(`smallest first: ${shownAmounts}`);
+  await page.getByRole("group", { name: "Which deals" }).getByLabel("Owner").selectOption({ label: "Ali bin Hassan" });
+  await page.locator(".count").getByText(/^100 deals match · page 1 of 4$/).waitFor();
+  await page.reload();
+  await page.locator(".count").getByText(/^100 deals match · page 1 of 4$/).waitFor();
+  if (!/#deals\?sort=amount&owner=[0-9a-f-]{36}$/.test(page.url())) throw new Error(`the list's address: ${page.url()}`);
+  const dealOwners = await page.locator("tbody tr td:nth-child(3)").allTextContents();
+  if (dealOwners.length !== 25 || dealOwners.some((o) => o !== "Ali bin Hassan")) throw new Error(`Ali's deals show owners ${dealOwners}`);
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.locator(".count").getByText(/^100 deals match · page 2 of 4$/).waitFor();
+  await shifted("the list of deals");
+  await accessible("deals");
+  await page.getByRole("group", { name: "Which deals" }).getByLabel("Owner").selectOption({ label: "anyone" });
+
   step("bulk actions on every match: 30 customers narrowed by their tag, the page selected, then all 30, tagged at once");
   {
     await Promise.all(
@@ -1371,6 +1420,7 @@ try {
     ["Hari saya", "Hari saya", "day"],
     ["Pelanggan", "Pelanggan", "customers"],
     ["Saluran jualan", /^Saluran jualan/, "pipeline"],
+    ["Urus niaga", "Urus niaga", "deals"],
     ["Papan pemuka", /^Papan pemuka/, "dashboard"],
     ["Pengguna", "Pengguna dan peranan", "people"],
     ["Mesej", "Mesej", "messages"],

@@ -13,6 +13,7 @@ import { Account } from "./views/Account";
 import { Settings } from "./views/Settings";
 import { Messages } from "./views/Messages";
 import { MyDay } from "./views/MyDay";
+import { Deals } from "./views/Deals";
 import { ShortcutsHelp, skipToContent } from "./views/Shortcuts";
 import { Search } from "./views/Search";
 import { shortcutOf } from "./shortcuts";
@@ -24,6 +25,7 @@ const SCREENS: { hash: string; label: string; needs?: string }[] = [
   { hash: "#day", label: msg("My day"), needs: "tasks.read" },
   { hash: "#customers", label: msg("Customers") },
   { hash: "#pipeline", label: msg("Pipeline") },
+  { hash: "#deals", label: msg("Deals"), needs: "opportunities.read" },
   { hash: "#dashboard", label: msg("Dashboard") },
   { hash: "#admin", label: msg("People") },
   { hash: "#messages", label: msg("Messages"), needs: "templates.manage" },
@@ -224,6 +226,8 @@ export function App() {
             timelineRights={{ log: grants(who, "activities.write"), task: grants(who, "tasks.write") }}
             shareViews={allows(who, "views.share")}
           />
+        ) : screen === "#deals" ? (
+          <Deals onError={onError} me={who.userId} readAll={reach(who, "opportunities.read") === "all"} shareViews={allows(who, "views.share")} />
         ) : screen === "#dashboard" ? (
           Dashboard ? (
             <Dashboard onError={onError} me={who.userId} readAll={reach(who, "opportunities.read") === "all"} />

@@ -24,6 +24,7 @@ mod languages;
 mod leads;
 mod mfa;
 mod notifications;
+mod opportunity_lists;
 mod pipelines;
 mod readiness;
 mod rest;

@@ -248,6 +248,7 @@ impl World {
             .list_opportunities(
                 self.caller.principal.tenant_id,
                 &Default::default(),
+                Default::default(),
                 None,
                 100,
             )

@@ -14,7 +14,8 @@ use crm_sales::domain::opportunity::{
 };
 use crm_sales::domain::pipeline::{Pipeline, StageInput};
 use crm_sales::domain::ports::{
-    DealFilter, LeadFilter, OpportunityFilter, OpportunityWrite, OutboxEvent, SalesStore,
+    DealFilter, LeadFilter, OpportunityCursor, OpportunityFilter, OpportunityWrite, OutboxEvent,
+    SalesStore,
 };
 use crm_sales::domain::search;
 use crm_sales::infrastructure::sql::SqlSalesStore;
@@ -23,6 +24,10 @@ use uuid::Uuid;
 #[path = "store/deleted_leads.rs"]
 mod deleted_leads;
 use deleted_leads::*;
+
+#[path = "store/opportunity_order.rs"]
+mod opportunity_order;
+use opportunity_order::opportunities_are_listed_in_each_order_paged_and_counted;
 
 struct Store {
     store: Box<dyn SalesStore>,
@@ -95,6 +100,7 @@ crm_core::on_every_engine! {
     a_deleted_lead_leaves_every_read_and_comes_back_in_its_tenant,
     the_purge_removes_only_leads_past_their_window,
     a_restore_racing_the_purge_leaves_one_outcome,
+    opportunities_are_listed_in_each_order_paged_and_counted,
     }
 }
 
@@ -669,7 +675,7 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
     // Filters.
     let by = |f: OpportunityFilter| async move {
         store
-            .list_opportunities(a, &f, None, 10)
+            .list_opportunities(a, &f, Default::default(), None, 10)
             .await
             .unwrap()
             .into_iter()
@@ -772,7 +778,11 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
             .list_opportunities(
                 a,
                 &OpportunityFilter::default(),
-                Some(mine.id.min(theirs.id)),
+                Default::default(),
+                Some(OpportunityCursor {
+                    keys: (0, 0),
+                    id: mine.id.min(theirs.id)
+                }),
                 10
             )
             .await
@@ -786,7 +796,13 @@ async fn opportunities_keep_their_history_deals_and_filters_per_tenant(
     assert_eq!(store.get_deal(b, deal.id).await.unwrap(), None);
     assert!(
         store
-            .list_opportunities(b, &OpportunityFilter::default(), None, 10)
+            .list_opportunities(
+                b,
+                &OpportunityFilter::default(),
+                Default::default(),
+                None,
+                10
+            )
             .await
             .unwrap()
             .is_empty()

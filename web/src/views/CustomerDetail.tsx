@@ -6,9 +6,7 @@ import { CustomerType, type Customer } from "../gen/crm/customer/v1/customers_pb
 import { changedPaths, customerOf, formOf, STATUSES, type CustomerForm } from "../customerForm";
 import { Contacts } from "./Contacts";
 import { Phone } from "./Phone";
-import { countries } from "../countries";
-
-/** Every country by name, in the browser's language (read once). */
+import { AddressFields } from "./AddressFields";
 import { CustomerDeals } from "./CustomerDeals";
 import { Field } from "./Field";
 import { useSaving } from "./saving";
@@ -136,38 +134,7 @@ export function CustomerDetail({ customer, onError, onSaved, onDeleted, onClose,
           </div>
           <Field label={t("Notes")} name="edit-notes" value={form.notes} onInput={set("notes")} error={f["customer.notes"]} />
         </div>
-        <fieldset class="address">
-          <legend>{t("Address")}</legend>
-          <div class="row">
-            <Field label={t("Street")} name="edit-street" value={form.street} onInput={set("street")} error={f["customer.addresses[0].lines"]} />
-            <Field label={t("More of the street")} name="edit-street2" value={form.street2} onInput={set("street2")} />
-            <Field label={t("Town")} name="edit-town" value={form.town} onInput={set("town")} error={f["customer.addresses[0].locality"]} />
-            <Field label={t("State")} name="edit-state" value={form.state} onInput={set("state")} error={f["customer.addresses[0].administrative_area"]} />
-            <Field label={t("Postcode")} name="edit-postcode" value={form.postcode} onInput={set("postcode")} error={f["customer.addresses[0].postal_code"]} />
-            <div class="field">
-              <label for="field-edit-country">{t("Country")}</label>
-              <select
-                id="field-edit-country"
-                value={form.country.toUpperCase()}
-                aria-invalid={f["customer.addresses[0].region_code"] ? "true" : undefined}
-                aria-describedby={f["customer.addresses[0].region_code"] ? "field-edit-country-error" : undefined}
-                onChange={(e) => set("country")((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">—</option>
-                {countries().map(([code, name]) => (
-                  <option key={code} value={code}>
-                    {name}
-                  </option>
-                ))}
-              </select>
-              {f["customer.addresses[0].region_code"] && (
-                <span id="field-edit-country-error" class="field-error">
-                  {f["customer.addresses[0].region_code"]}
-                </span>
-              )}
-            </div>
-          </div>
-        </fieldset>
+        <AddressFields form={form} set={set} errors={f} name="edit" />
         <CustomFieldInputs fields={fields} typed={typedNow} onInput={(key, value) => (edited(), setTyped({ ...typed, [key]: value }))} errors={f} name="edit" />
         </fieldset>
         {problem && <p class="error" role="alert">{problem.message}</p>}

@@ -15,6 +15,7 @@ import { day } from "../dates";
 import { STATUSES } from "../customerForm";
 import { usePeople } from "./pipelines";
 import { PersonChoice } from "./DealsOf";
+import { PageSize, SortableHeading } from "./ListControls";
 import { t } from "../i18n";
 import { BulkActions } from "./BulkActions";
 import { allPages } from "../paging";
@@ -320,16 +321,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
           <input value={view.tag} size={10} onChange={(e) => change({ tag: (e.target as HTMLInputElement).value })} />
         </label>
         <CustomFieldFilters fields={fields} chosen={view.fields} change={(chosen) => change({ fields: chosen })} />
-        <label class="inline">
-          {t("Per page")}{" "}
-          <select value={view.size} onChange={(e) => change({ size: Number((e.target as HTMLSelectElement).value) })}>
-            {SIZES.map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
+        <PageSize sizes={SIZES} size={view.size} change={(size) => change({ size })} />
         {narrowed(view) && (
           <button type="button" class="link" onClick={() => change({ kind: "", status: "", owner: "", tag: "", fields: {} })}>
             {t("Every customer")}
@@ -379,7 +371,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
                 <input type="checkbox" aria-label={t("Select every customer on this page")} checked={pageChosen} onChange={choosePage} />
               </th>
             )}
-            <SortableHeading column="name" label={t("Name")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
+            <SortableHeading label={t("Name")} {...columnSort("name", view.sort)} disabled={!!query.trim()} change={(sort: Sort) => change({ sort })} />
             <th scope="col">{t("Kind")}</th>
             <th scope="col">{t("Email")}</th>
             <th scope="col">{t("Phone")}</th>
@@ -389,7 +381,7 @@ export function Customers({ onError, may }: Props & { may: CustomerRights }) {
                 {f.label}
               </th>
             ))}
-            <SortableHeading column="added" label={t("Added")} sort={view.sort} searching={!!query.trim()} change={(sort) => change({ sort })} />
+            <SortableHeading label={t("Added")} {...columnSort("added", view.sort)} disabled={!!query.trim()} change={(sort: Sort) => change({ sort })} />
           </tr>
         </thead>
         <tbody>
@@ -487,22 +479,5 @@ function NewCustomer({ onError, onCreated, fields }: Props & { onCreated: (c: Cu
       {problem && <p class="error" role="alert">{problem.message}</p>}
       <button type="submit">{t("Save")}</button>
     </form>
-  );
-}
-
-/**
- * A column heading that orders the list: a click asks for its order, a second click the other
- * way; `aria-sort` says how it is ordered now. A search orders by relevance, so it waits.
- */
-function SortableHeading({ column, label, sort, searching, change }: { column: "name" | "added"; label: string; sort: Sort; searching: boolean; change: (sort: Sort) => void }) {
-  const { now, next } = columnSort(column, sort);
-  const shown = searching ? "none" : now;
-  return (
-    <th scope="col" aria-sort={shown}>
-      <button type="button" class="sort" onClick={() => change(next)} disabled={searching}>
-        {label}
-        <span aria-hidden="true">{shown === "ascending" ? " ↑" : shown === "descending" ? " ↓" : " ↕"}</span>
-      </button>
-    </th>
   );
 }

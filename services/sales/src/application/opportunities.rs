@@ -20,7 +20,8 @@ use crate::domain::opportunity::{
 };
 use crate::domain::pipeline::Pipeline;
 use crate::domain::ports::{
-    CustomerRef, DealCursor, DealFilter, OpportunityFilter, OpportunityWrite, TenantPolicy,
+    CustomerRef, DealCursor, DealFilter, OpportunityCursor, OpportunityFilter, OpportunityOrder,
+    OpportunityWrite, TenantPolicy,
 };
 
 impl Sales {
@@ -117,20 +118,29 @@ impl Sales {
         Ok(o)
     }
 
-    /// The opportunities the caller may read, filtered, in id order after `after`.
+    /// The opportunities the caller may read, filtered, in `order` after `after`; on the first
+    /// page (no `after`), also how many the filter takes (the later pages need it no more).
     pub async fn list_opportunities(
         &self,
         caller: &Caller,
         mut filter: OpportunityFilter,
-        after: Option<Uuid>,
+        order: OpportunityOrder,
+        after: Option<OpportunityCursor>,
         limit: u32,
-    ) -> Result<Vec<Opportunity>> {
+    ) -> Result<(Vec<Opportunity>, Option<i64>)> {
         if !restrict(caller, "opportunities.read", &mut filter.owner_id)? {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), after.is_none().then_some(0)));
         }
-        self.store
-            .list_opportunities(caller.principal.tenant_id, &filter, after, limit)
-            .await
+        let tenant = caller.principal.tenant_id;
+        let total = match after {
+            None => Some(self.store.count_opportunities(tenant, &filter).await?),
+            Some(_) => None,
+        };
+        let found = self
+            .store
+            .list_opportunities(tenant, &filter, order, after, limit)
+            .await?;
+        Ok((found, total))
     }
 
     /// Changes the masked fields of an opportunity: decided on the state read under the write

@@ -9,6 +9,7 @@ pub mod lead;
 pub mod messages;
 pub mod money;
 pub mod opportunity;
+pub mod opportunity_order;
 pub mod permissions;
 pub mod pipeline;
 pub mod ports;

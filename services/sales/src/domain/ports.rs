@@ -11,6 +11,7 @@ use super::analytics::{Analytics, ForecastMonth, OpenSums, OwnerSums, Period};
 use super::conversion::{Conversion, Step};
 use super::lead::{Lead, LeadStatus};
 use super::opportunity::{ApprovalState, Deal, Opportunity, OpportunityStatus};
+pub use super::opportunity_order::{OpportunityCursor, OpportunityOrder};
 use super::pipeline::Pipeline;
 
 pub use crm_events::OutboxEvent;
@@ -248,14 +249,21 @@ pub trait OpportunityStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// An opportunity by id.
     async fn get_opportunity(&self, tenant: TenantId, id: Uuid) -> Result<Option<Opportunity>>;
-    /// Opportunities in id order after `after`, filtered, at most `limit`.
+    /// Opportunities in `order` after `after`, filtered, at most `limit`.
     async fn list_opportunities(
         &self,
         tenant: TenantId,
         filter: &OpportunityFilter,
-        after: Option<Uuid>,
+        order: OpportunityOrder,
+        after: Option<OpportunityCursor>,
         limit: u32,
     ) -> Result<Vec<Opportunity>>;
+    /// How many opportunities `filter` matches.
+    async fn count_opportunities(
+        &self,
+        tenant: TenantId,
+        filter: &OpportunityFilter,
+    ) -> Result<i64>;
     /// Reads the opportunity under the write lock (`NOT_FOUND` when the tenant has none with
     /// that id), lets `change` decide on it, and saves it (and the stage it entered, if it
     /// moved) with the deal and events the change gives, in that transaction. An open

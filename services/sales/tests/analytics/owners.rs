@@ -22,6 +22,7 @@ async fn give(store: &SqlSalesStore, pipeline: &Pipeline, units: i64, owner: Use
                 status: Some(OpportunityStatus::Open),
                 ..OpportunityFilter::default()
             },
+            Default::default(),
             None,
             100,
         )

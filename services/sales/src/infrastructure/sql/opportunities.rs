@@ -14,6 +14,7 @@ use crate::domain::opportunity::{Deal, Opportunity, OpportunityStatus};
 use crate::domain::ports::OpportunityStore;
 use crate::domain::ports::{DealCursor, DealFilter, OpportunityFilter, TenantPolicy};
 use crate::domain::ports::{OpportunityChange, OutboxEvent};
+use crate::domain::ports::{OpportunityCursor, OpportunityOrder};
 use async_trait::async_trait;
 use crm_core::Error;
 use crm_core::storage::{from_doc, to_doc};
@@ -197,44 +198,95 @@ async fn read(
         .transpose()
 }
 
-/// Opportunities in id order after `after`, filtered.
+/// Opportunities in `order` after `after`, filtered, at most `limit`.
 pub async fn list(
     tx: &mut Conn,
     tenant: TenantId,
     f: &OpportunityFilter,
-    after: Option<Uuid>,
+    order: OpportunityOrder,
+    after: Option<OpportunityCursor>,
     limit: u32,
 ) -> Result<Vec<Opportunity>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "select doc from opportunities where tenant_id = $1 and id > $2 \
-         and ($3 = '' or pipeline_id = $3) and ($4 = '' or stage_id = $4) \
-         and ($5 = '' or owner_id = $5) and ($6 = '' or status = $6) \
-         and ($7 = '' or customer_id = $7) \
-         and ($8 = 0 or expected_close_at >= $9) and ($10 = 0 or expected_close_at < $11) \
-         and ($13 = '' or approval_state = $13) \
-         and ($14 = '' or search_text like $14 escape '\\') \
-         order by id limit $12",
-    )
-    .bind(text(tenant))
-    .bind(after.map(text).unwrap_or_default())
-    .bind(f.pipeline_id.map(text).unwrap_or_default())
-    .bind(f.stage_id.map(text).unwrap_or_default())
-    .bind(f.owner_id.map(text).unwrap_or_default())
-    .bind(f.status.map(|s| s.as_str()).unwrap_or_default())
-    .bind(f.customer_id.map(text).unwrap_or_default())
-    .bind(i64::from(f.close_from.is_some()))
-    .bind(f.close_from.unwrap_or(0))
-    .bind(i64::from(f.close_before.is_some()))
-    .bind(f.close_before.unwrap_or(0))
-    .bind(i64::from(limit))
-    .bind(f.approval.map(|a| a.as_str()).unwrap_or_default())
-    .bind(f.query.clone().unwrap_or_default())
-    .fetch_all(tx)
-    .await
-    .map_err(db("listing opportunities"))?;
+    // The keys an order sorts by before the id (as `OpportunityOrder::keys` computes them).
+    let (first, second) = match order {
+        OpportunityOrder::Created | OpportunityOrder::CreatedDesc => ("0", "0"),
+        OpportunityOrder::Updated | OpportunityOrder::UpdatedDesc => ("updated_at", "0"),
+        OpportunityOrder::Amount | OpportunityOrder::AmountDesc => ("amount_units", "amount_nanos"),
+        OpportunityOrder::Close | OpportunityOrder::CloseDesc => {
+            ("coalesce(expected_close_at, 9223372036854775807)", "0")
+        }
+    };
+    let (beyond, direction) = match order.descending() {
+        false => (">", "asc"),
+        true => ("<", "desc"),
+    };
+    // A constant key is no key to order by (SQL reads `order by 0` as a column's position).
+    let sorted: String = [first, second]
+        .into_iter()
+        .filter(|key| *key != "0")
+        .map(|key| format!("{key} {direction}, "))
+        .collect();
+    let statement = format!(
+        "select doc {FILTERED} \
+         and ($14 = 0 or ({first}, {second}, id) {beyond} ($15, $16, $17)) \
+         order by {sorted}id {direction} limit $13"
+    );
+    let (keys, id) = after.map_or(((0, 0), String::new()), |a| (a.keys, text(a.id)));
+    let rows: Vec<(String,)> =
+        filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(statement)), tenant, f)
+            .bind(i64::from(limit))
+            .bind(i64::from(after.is_some()))
+            .bind(keys.0)
+            .bind(keys.1)
+            .bind(id)
+            .fetch_all(tx)
+            .await
+            .map_err(db("listing opportunities"))?;
     rows.iter()
         .map(|(d,)| from_doc("opportunities.doc", d))
         .collect()
+}
+
+/// How many opportunities the filter takes (as [`list`] would page through).
+pub async fn count(tx: &mut Conn, tenant: TenantId, f: &OpportunityFilter) -> Result<i64> {
+    let statement = format!("select count(*) {FILTERED}");
+    let (n,): (i64,) = filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(statement)), tenant, f)
+        .fetch_one(tx)
+        .await
+        .map_err(db("counting opportunities"))?;
+    Ok(n)
+}
+
+/// The opportunities a list or a count takes: the tenant's (`$1`) and the filter's pipeline,
+/// stage, owner, status, customer, expected close range, approval and name pattern (`$2` to
+/// `$12`, [`filter_binds`]) where set.
+const FILTERED: &str = "from opportunities where tenant_id = $1 \
+     and ($2 = '' or pipeline_id = $2) and ($3 = '' or stage_id = $3) \
+     and ($4 = '' or owner_id = $4) and ($5 = '' or status = $5) \
+     and ($6 = '' or customer_id = $6) \
+     and ($7 = 0 or expected_close_at >= $8) and ($9 = 0 or expected_close_at < $10) \
+     and ($11 = '' or approval_state = $11) \
+     and ($12 = '' or search_text like $12 escape '\\')";
+
+/// Binds [`FILTERED`]'s parameters.
+fn filter_binds<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    tenant: TenantId,
+    f: &OpportunityFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    query
+        .bind(text(tenant))
+        .bind(f.pipeline_id.map(text).unwrap_or_default())
+        .bind(f.stage_id.map(text).unwrap_or_default())
+        .bind(f.owner_id.map(text).unwrap_or_default())
+        .bind(f.status.map(|s| s.as_str()).unwrap_or_default())
+        .bind(f.customer_id.map(text).unwrap_or_default())
+        .bind(i64::from(f.close_from.is_some()))
+        .bind(f.close_from.unwrap_or(0))
+        .bind(i64::from(f.close_before.is_some()))
+        .bind(f.close_before.unwrap_or(0))
+        .bind(f.approval.map(|a| a.as_str()).unwrap_or_default())
+        .bind(f.query.clone().unwrap_or_default())
 }
 
 /// Open opportunities per stage among `stages`.
@@ -335,12 +387,25 @@ impl OpportunityStore for SqlSalesStore {
         &self,
         tenant: TenantId,
         filter: &OpportunityFilter,
-        after: Option<Uuid>,
+        order: OpportunityOrder,
+        after: Option<OpportunityCursor>,
         limit: u32,
     ) -> Result<Vec<Opportunity>> {
         self.db
             .in_tenant(tenant, "listing opportunities", async |tx| {
-                list(tx, tenant, filter, after, limit).await
+                list(tx, tenant, filter, order, after, limit).await
+            })
+            .await
+    }
+
+    async fn count_opportunities(
+        &self,
+        tenant: TenantId,
+        filter: &OpportunityFilter,
+    ) -> Result<i64> {
+        self.db
+            .in_tenant(tenant, "counting opportunities", async |tx| {
+                count(tx, tenant, filter).await
             })
             .await
     }

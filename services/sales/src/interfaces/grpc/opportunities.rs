@@ -3,7 +3,7 @@
 use super::*;
 use crate::domain::messages::{deal_pb, opportunity_pb};
 use crate::domain::opportunity::{ApprovalState, OpportunityInput, OpportunityStatus};
-use crate::domain::ports::{DealFilter, OpportunityFilter};
+use crate::domain::ports::{DealFilter, OpportunityCursor, OpportunityFilter, OpportunityOrder};
 use crate::domain::search;
 
 fn opportunity_id(field: &str, raw: &str) -> Result<Uuid, Error> {
@@ -33,6 +33,59 @@ fn input(o: &pb::Opportunity) -> Result<OpportunityInput, Error> {
     })
 }
 
+/// ListOpportunities' `order_by`.
+fn order(raw: &str) -> Result<OpportunityOrder, Error> {
+    if raw.len() > 64 {
+        return Err(Error::invalid_field(
+            "order_by",
+            "must be at most 64 characters",
+        ));
+    }
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    let (field, descending) = match words.as_slice() {
+        [] => ("create_time", false),
+        [field] | [field, "asc"] => (*field, false),
+        [field, "desc"] => (*field, true),
+        _ => ("", false),
+    };
+    Ok(match (field, descending) {
+        ("create_time", false) => OpportunityOrder::Created,
+        ("create_time", true) => OpportunityOrder::CreatedDesc,
+        ("update_time", false) => OpportunityOrder::Updated,
+        ("update_time", true) => OpportunityOrder::UpdatedDesc,
+        ("amount", false) => OpportunityOrder::Amount,
+        ("amount", true) => OpportunityOrder::AmountDesc,
+        ("expected_close_time", false) => OpportunityOrder::Close,
+        ("expected_close_time", true) => OpportunityOrder::CloseDesc,
+        _ => {
+            return Err(Error::invalid_field(
+                "order_by",
+                format!(
+                    "{raw:?} is not an order of this list; use create_time, update_time, amount or expected_close_time, each optionally followed by \" desc\""
+                ),
+            ));
+        }
+    })
+}
+
+/// A page's cursor as its token's text: the two keys, then the id.
+fn cursor_text(c: OpportunityCursor) -> String {
+    format!("{}:{}:{}", c.keys.0, c.keys.1, c.id)
+}
+
+fn cursor(text: &str) -> Result<OpportunityCursor, Error> {
+    let bad = || Error::invalid_field("page_token", "is not a page token of this list");
+    let mut parts = text.splitn(3, ':');
+    let mut key =
+        || -> Result<i64, Error> { parts.next().and_then(|k| k.parse().ok()).ok_or_else(bad) };
+    let keys = (key()?, key()?);
+    let id = parts
+        .next()
+        .and_then(|id| Uuid::try_parse(id).ok())
+        .ok_or_else(bad)?;
+    Ok(OpportunityCursor { keys, id })
+}
+
 #[tonic::async_trait]
 impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
     async fn list_opportunities(
@@ -41,8 +94,11 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
     ) -> Reply<pb::ListOpportunitiesResponse> {
         let caller = caller(&request)?;
         let r = request.get_ref();
-        let page = api::page("opportunities", r.page_size, &r.page_token)?;
-        let after = api::uuid_cursor(&page)?;
+        let order = order(&r.order_by)?;
+        // The order is part of the list's name: a token of another order is refused.
+        let list = format!("opportunities/{order:?}");
+        let page = api::page(&list, r.page_size, &r.page_token)?;
+        let after = page.after.as_deref().map(cursor).transpose()?;
         let status = match r.status {
             0 => None,
             n => Some(OpportunityStatus::from_i32(n).ok_or_else(|| {
@@ -66,19 +122,22 @@ impl pb::opportunity_service_server::OpportunityService for SalesGrpc {
             },
             query: search::pattern(&r.query)?,
         };
-        let mut found = self
+        let (mut found, total) = self
             .sales
-            .list_opportunities(&caller, filter, after, page.size + 1)
+            .list_opportunities(&caller, filter, order, after, page.size + 1)
             .await?;
         let more = found.len() > page.size as usize;
         found.truncate(page.size as usize);
         let next_page_token = match found.last() {
-            Some(last) if more => api::page_token("opportunities", &last.id.to_string()),
+            Some(last) if more => api::page_token(&list, &cursor_text(order.cursor(last))),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListOpportunitiesResponse {
             opportunities: found.iter().map(opportunity_pb).collect(),
             next_page_token,
+            total_size: total
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+                .unwrap_or_default(),
         }))
     }
 
