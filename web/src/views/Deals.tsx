@@ -122,7 +122,17 @@ export function Deals({ onError, me, readAll, shareViews }: Props) {
           : ""}
       </p>
       {problem && <p class="error" role="alert">{problem.message}</p>}
-      <div class="scroll" tabIndex={0}><table>
+      {/* Columns of fixed widths: rows arriving (or a page of longer names) move no heading. */}
+      <div class="scroll" tabIndex={0}><table class="deals">
+        <colgroup>
+          <col class="name" />
+          <col class="status" />
+          <col class="owner" />
+          <col class="amount" />
+          <col />
+          <col />
+          <col />
+        </colgroup>
         <thead>
           <tr>
             <th scope="col">{t("Name")}</th>
