@@ -9,6 +9,7 @@ mod deleted;
 mod names;
 mod query;
 mod search;
+mod state;
 
 pub use custom_fields::SqlCustomFieldStore;
 

@@ -6,8 +6,8 @@ use crm_core::storage::{Database, Engine};
 use crm_core::text::sort_key;
 use crm_core::{Result, TenantId};
 
-use super::db;
 use super::query::Sql;
+use super::{db, state};
 
 /// The version of the keys [`sort_key`] writes (migrations `customer/*/…_natural_sort`).
 const SORT_KEY_VERSION: i64 = 2;
@@ -22,12 +22,7 @@ const BATCH: i64 = 500;
 /// writes the same key. Interrupted, it starts over at the next start (rewriting a key is
 /// idempotent).
 pub async fn rekey_if_needed(database: &Database) -> Result<()> {
-    let version: i64 =
-        sqlx::query_scalar("select cast(version as bigint) from customer_sort_state")
-            .fetch_one(database.pool())
-            .await
-            .map_err(db("reading the name order's version"))?;
-    if version >= SORT_KEY_VERSION {
+    if state::version(database, "customer_sort_state").await? >= SORT_KEY_VERSION {
         return Ok(());
     }
     let tenants: Vec<String> = {
@@ -54,20 +49,9 @@ pub async fn rekey_if_needed(database: &Database) -> Result<()> {
     }
     let mut done = 0u64;
     for tenant in &tenants {
-        let tenant = TenantId::parse(tenant).map_err(|_| {
-            crm_core::Error::internal(
-                "stored data could not be read",
-                anyhow::anyhow!("customers.tenant_id {tenant:?} is not a tenant id"),
-            )
-        })?;
-        done += rekey_tenant(database, tenant).await?;
+        done += rekey_tenant(database, state::tenant("customers.tenant_id", tenant)?).await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "update customer_sort_state set version = {SORT_KEY_VERSION}"
-    )))
-    .execute(database.pool())
-    .await
-    .map_err(db("recording the name order's version"))?;
+    state::record(database, "customer_sort_state", SORT_KEY_VERSION).await?;
     if done > 0 {
         tracing::info!(customers = done, "the customers' names are in order");
     }

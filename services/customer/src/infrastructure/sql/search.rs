@@ -10,8 +10,8 @@
 use crm_core::storage::{Conn, Engine};
 use crm_core::{Result, TenantId};
 
-use super::db;
 use super::query::{Sql, filter_columns, filtered};
+use super::{db, state};
 use crate::domain::customer::Customer;
 use crate::domain::ports::Filter;
 use crate::domain::values::{query_terms, search_score, search_words};
@@ -42,12 +42,7 @@ pub async fn rebuild_if_needed(database: &crm_core::storage::Database) -> Result
     if database.engine() != Engine::Postgres {
         return Ok(());
     }
-    let version: i64 =
-        sqlx::query_scalar("select cast(version as bigint) from customer_search_state")
-            .fetch_one(database.pool())
-            .await
-            .map_err(db("reading the search index's version"))?;
-    if version >= POSTGRES_INDEX_VERSION {
+    if state::version(database, "customer_search_state").await? >= POSTGRES_INDEX_VERSION {
         return Ok(());
     }
     let tenants: Vec<String> = sqlx::query_scalar("select distinct tenant_id from customer_search")
@@ -60,12 +55,7 @@ pub async fn rebuild_if_needed(database: &crm_core::storage::Database) -> Result
     );
     let mut done = 0u64;
     for tenant in &tenants {
-        let tenant = TenantId::parse(tenant).map_err(|_| {
-            crm_core::Error::internal(
-                "stored data could not be read",
-                anyhow::anyhow!("customer_search.tenant_id {tenant:?} is not a tenant id"),
-            )
-        })?;
+        let tenant = state::tenant("customer_search.tenant_id", tenant)?;
         let mut after = 0i64;
         loop {
             let mut tx = database
@@ -111,12 +101,7 @@ pub async fn rebuild_if_needed(database: &crm_core::storage::Database) -> Result
         }
         tracing::info!(%tenant, customers = done, "reindexed a tenant's customers");
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "update customer_search_state set version = {POSTGRES_INDEX_VERSION}"
-    )))
-    .execute(database.pool())
-    .await
-    .map_err(db("recording the search index's version"))?;
+    state::record(database, "customer_search_state", POSTGRES_INDEX_VERSION).await?;
     tracing::info!(
         customers = done,
         "the customers' search index holds exact words"
